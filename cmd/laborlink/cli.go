@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Version is the release version, set at build time with
+// -ldflags "-X main.Version=v1.2.3".
+var Version = "dev"
+
+// Main is the program: its streams and environment are fields so that tests
+// drive the same code the binary runs.
+type Main struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment; tests replace it.
+	Getenv func(string) string
+}
+
+// NewMain returns a Main wired to the process's standard streams.
+func NewMain() *Main {
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// command is one subcommand: its name, a one-line summary for help, and what it runs.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, m *Main, args []string) error
+}
+
+// commands lists every subcommand, in the order help shows them.
+func commands() []command {
+	return []command{
+		{"version", "print the version", runVersion},
+		{"help", "show the commands, or one command's flags", runHelp},
+	}
+}
+
+// exitError carries an exit status other than 1 out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErrorf reports a misuse of the command line; it exits with status 2.
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// Run executes the subcommand named by args[0] and returns the process exit status.
+func (m *Main) Run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		m.usage(m.Stderr)
+		return 2
+	}
+	cmd, ok := lookup(args[0])
+	if !ok {
+		fmt.Fprintf(m.Stderr, "laborlink: unknown command %q; run 'laborlink help' for the list\n", args[0])
+		return 2
+	}
+	err := cmd.run(ctx, m, args[1:])
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(m.Stderr, "laborlink %s: %v\n", cmd.name, err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// flagSet returns a FlagSet for a subcommand that writes its usage to stderr
+// and returns errors instead of exiting.
+func (m *Main) flagSet(name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("laborlink "+name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(m.Stderr, "usage: laborlink %s %s\n", name, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args and turns flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &exitError{code: 2, err: err}
+	}
+	return nil
+}
+
+func (m *Main) usage(w io.Writer) {
+	fmt.Fprintln(w, "LaborLink: federated data exchange for inter-provincial labor cooperation.")
+	fmt.Fprintln(w, "\nusage: laborlink <command> [flags]\n\ncommands:")
+	cmds := commands()
+	width := 0
+	for _, c := range cmds {
+		width = max(width, len(c.name))
+	}
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'laborlink help <command>' for a command's flags.")
+}
+
+func runVersion(_ context.Context, m *Main, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("version takes no arguments")
+	}
+	fmt.Fprintf(m.Stdout, "laborlink %s\n", Version)
+	return nil
+}
+
+func runHelp(ctx context.Context, m *Main, args []string) error {
+	if len(args) == 0 {
+		m.usage(m.Stdout)
+		return nil
+	}
+	c, ok := lookup(args[0])
+	if !ok || c.name == "help" {
+		names := make([]string, 0)
+		for _, c := range commands() {
+			names = append(names, c.name)
+		}
+		sort.Strings(names)
+		return usageErrorf("no command %q; commands are: %s", args[0], strings.Join(names, ", "))
+	}
+	// Every command answers -h with its usage on stderr; send it to stdout here.
+	sub := *m
+	sub.Stderr = m.Stdout
+	return c.run(ctx, &sub, []string{"-h"})
+}
