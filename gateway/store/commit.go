@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxGroup bounds how many writes share one transaction, so a burst cannot
+// build a transaction too large to commit promptly.
+const maxGroup = 512
+
+// write is one caller's part of a group commit. fn runs inside the shared
+// transaction; it must check everything before it writes, because an error
+// from fn is reported to its caller alone while the other writes commit.
+type write struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// committer runs group commits: one goroutine drains the queue into a single
+// bbolt transaction whenever it is free.
+type committer struct {
+	db *bolt.DB
+	// mu makes closing and queueing exclusive, so nothing is queued after the
+	// loop has drained for the last time.
+	mu     sync.RWMutex
+	closed bool
+	queue  chan write
+	quit   chan struct{}
+	done   chan struct{}
+}
+
+func newCommitter(db *bolt.DB) *committer {
+	c := &committer{db: db, queue: make(chan write, maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
+	go c.loop()
+	return c
+}
+
+var errClosed = errors.New("store is closed")
+
+// do runs fn in a group-committed transaction and returns once it is durable.
+func (c *committer) do(ctx context.Context, fn func(*bolt.Tx) error) error {
+	w := write{fn: fn, done: make(chan error, 1)}
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return errClosed
+	}
+	select {
+	case c.queue <- w:
+		c.mu.RUnlock()
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		return ctx.Err()
+	}
+	// Once queued the write will be committed or failed; wait for the outcome
+	// even if ctx ends, so the caller never mistakes a durable write for a lost one.
+	return <-w.done
+}
+
+func (c *committer) loop() {
+	defer close(c.done)
+	for {
+		var first write
+		select {
+		case first = <-c.queue:
+		case <-c.quit:
+			c.drain()
+			return
+		}
+		group := []write{first}
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case w := <-c.queue:
+				group = append(group, w)
+			default:
+				break fill
+			}
+		}
+		c.commit(group)
+	}
+}
+
+// drain commits what was queued before Close.
+func (c *committer) drain() {
+	for {
+		select {
+		case w := <-c.queue:
+			c.commit([]write{w})
+		default:
+			return
+		}
+	}
+}
+
+func (c *committer) commit(group []write) {
+	results := make([]error, len(group))
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		for i, w := range group {
+			results[i] = w.fn(tx)
+		}
+		return nil
+	})
+	for i, w := range group {
+		if err != nil {
+			w.done <- err
+		} else {
+			w.done <- results[i]
+		}
+	}
+}
+
+func (c *committer) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.quit)
+	<-c.done
+}

@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Incoming is an envelope received from a peer province.
+type Incoming struct {
+	// Seq is the inbox position, the cursor provincial systems page by.
+	Seq        uint64    `json:"seq"`
+	EnvelopeID string    `json:"envelope_id"`
+	From       string    `json:"from"`
+	Type       string    `json:"type"`
+	ReceivedAt time.Time `json:"received_at"`
+	// Envelope is the envelope as it arrived, after import obligations.
+	Envelope json.RawMessage `json:"envelope"`
+	// Receipt is the signed receipt this node answered; redelivery of the same
+	// envelope gets the same receipt.
+	Receipt json.RawMessage `json:"receipt"`
+}
+
+// Received tells a sender what became of one incoming envelope.
+type Received struct {
+	Seq       uint64
+	Duplicate bool
+	// Receipt is the receipt stored with the first delivery.
+	Receipt []byte
+}
+
+// Receive stores incoming envelopes once each, in one group commit: an
+// envelope id seen before is reported as a duplicate with its original
+// receipt, and nothing is written for it.
+func (s *Store) Receive(ctx context.Context, in []Incoming) ([]Received, error) {
+	out := make([]Received, len(in))
+	now := s.now().UTC()
+	err := s.c.do(ctx, func(tx *bolt.Tx) error {
+		seen := tx.Bucket(bucketReceived)
+		inbox := tx.Bucket(bucketInbox)
+		for i, m := range in {
+			if seqb := seen.Get([]byte(m.EnvelopeID)); seqb != nil {
+				var prev Incoming
+				if err := json.Unmarshal(inbox.Get(seqb), &prev); err != nil {
+					return fmt.Errorf("inbox entry for %s: %w", m.EnvelopeID, err)
+				}
+				out[i] = Received{Seq: prev.Seq, Duplicate: true, Receipt: prev.Receipt}
+				continue
+			}
+			seq, err := inbox.NextSequence()
+			if err != nil {
+				return err
+			}
+			m.Seq = seq
+			if m.ReceivedAt.IsZero() {
+				m.ReceivedAt = now
+			}
+			data, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			key := binary.BigEndian.AppendUint64(nil, seq)
+			if err := inbox.Put(key, data); err != nil {
+				return err
+			}
+			if err := seen.Put([]byte(m.EnvelopeID), key); err != nil {
+				return err
+			}
+			out[i] = Received{Seq: seq, Receipt: m.Receipt}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive: %w", err)
+	}
+	return out, nil
+}
+
+// Inbox returns up to limit received envelopes after the cursor, in arrival order.
+func (s *Store) Inbox(after uint64, limit int) ([]Incoming, error) {
+	var out []Incoming
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketInbox).Cursor()
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
+			var m Incoming
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("inbox entry %x: %w", k, err)
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// InboxItem returns one received envelope by id.
+func (s *Store) InboxItem(envelopeID string) (Incoming, error) {
+	var m Incoming
+	err := s.db.View(func(tx *bolt.Tx) error {
+		key := tx.Bucket(bucketReceived).Get([]byte(envelopeID))
+		if key == nil {
+			return fmt.Errorf("received envelope %s: %w", envelopeID, ErrNotFound)
+		}
+		return json.Unmarshal(tx.Bucket(bucketInbox).Get(key), &m)
+	})
+	return m, err
+}

@@ -1,0 +1,364 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets. Keys that order matter for (outbox per peer, inbox) are chosen so
+// bbolt's byte order is delivery order.
+var (
+	bucketRecords  = []byte("records")  // envelope id -> Status (JSON)
+	bucketRefs     = []byte("refs")     // client reference -> envelope id
+	bucketOutbox   = []byte("outbox")   // peer "/" envelope id -> encoded envelope
+	bucketInbox    = []byte("inbox")    // big-endian sequence -> Incoming (JSON)
+	bucketReceived = []byte("received") // envelope id -> big-endian sequence
+	bucketCounters = []byte("counters") // name -> big-endian uint64
+)
+
+// ErrNotFound is returned when a record, reference or inbox item is unknown.
+var ErrNotFound = errors.New("not found")
+
+// State is where an outgoing record stands.
+type State string
+
+// The states of an outgoing record.
+const (
+	// StateAccepted: signed and durably queued for delivery.
+	StateAccepted State = "accepted"
+	// StateDelivered: the destination stored it and returned a signed receipt.
+	StateDelivered State = "delivered"
+	// StateDenied: policy refused it; it was never queued.
+	StateDenied State = "denied"
+)
+
+// Status is what the node knows about one record it was asked to send.
+type Status struct {
+	EnvelopeID string `json:"envelope_id"`
+	// Ref is the submitter's reference ("51/transfer/T-0001"), which makes
+	// resubmission idempotent.
+	Ref        string    `json:"ref"`
+	Type       string    `json:"type"`
+	Peer       string    `json:"peer"`
+	State      State     `json:"state"`
+	Reasons    []string  `json:"reasons,omitempty"`
+	AcceptedAt time.Time `json:"accepted_at"`
+	// DeliveredAt and Receipt are set once the destination answered.
+	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
+	Receipt     json.RawMessage `json:"receipt,omitempty"`
+	// Answers are records that came back in reply, such as the employment
+	// confirmation a transfer waits for, by envelope id.
+	Answers []Answer `json:"answers,omitempty"`
+}
+
+// Answer links a received record to the outgoing record it answers.
+type Answer struct {
+	EnvelopeID string    `json:"envelope_id"`
+	Type       string    `json:"type"`
+	ReceivedAt time.Time `json:"received_at"`
+	// Summary holds the answer's non-personal facts (e.g. employed, since).
+	Summary json.RawMessage `json:"summary,omitempty"`
+}
+
+// Outgoing is a signed envelope to queue for a peer.
+type Outgoing struct {
+	EnvelopeID string
+	Ref        string
+	Type       string
+	Peer       string
+	// Envelope is the encoded signed envelope, delivered as is.
+	Envelope []byte
+}
+
+// Queued is one outbox item.
+type Queued struct {
+	EnvelopeID string
+	Envelope   []byte
+}
+
+// Store is a node's durable state. Its methods are safe for concurrent use.
+type Store struct {
+	db  *bolt.DB
+	c   *committer
+	now func() time.Time
+}
+
+// Options tune a store.
+type Options struct {
+	// NoSync skips fsync. Only tests and benchmarks that measure something
+	// else may set it: with it, "accepted" no longer means durable.
+	NoSync bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Open opens or creates the store file at path.
+func Open(path string, opts Options) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketRecords, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, c: newCommitter(db), now: now}, nil
+}
+
+// Close commits what is queued and closes the file. Closing twice is harmless.
+func (s *Store) Close() error {
+	s.c.close()
+	return s.db.Close()
+}
+
+// DB exposes the bbolt handle so components that keep their own buckets in
+// the node's file (the audit log) share one file and one fsync schedule.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Enqueued tells the caller of Enqueue what happened to one record.
+type Enqueued struct {
+	EnvelopeID string
+	// Duplicate is true when the reference was already accepted; EnvelopeID
+	// is then the earlier envelope's, and nothing new was queued.
+	Duplicate bool
+}
+
+// Enqueue durably accepts signed envelopes into the outbox, in one group
+// commit. A reference seen before is answered with its earlier envelope.
+func (s *Store) Enqueue(ctx context.Context, msgs []Outgoing) ([]Enqueued, error) {
+	out := make([]Enqueued, len(msgs))
+	now := s.now().UTC()
+	err := s.c.do(ctx, func(tx *bolt.Tx) error {
+		refs := tx.Bucket(bucketRefs)
+		seen := make(map[string]string, len(msgs))
+		for i, m := range msgs {
+			if id := refs.Get([]byte(m.Ref)); id != nil {
+				out[i] = Enqueued{EnvelopeID: string(id), Duplicate: true}
+				continue
+			}
+			if id, ok := seen[m.Ref]; ok {
+				out[i] = Enqueued{EnvelopeID: id, Duplicate: true}
+				continue
+			}
+			seen[m.Ref] = m.EnvelopeID
+			out[i] = Enqueued{EnvelopeID: m.EnvelopeID}
+		}
+		for i, m := range msgs {
+			if out[i].Duplicate {
+				continue
+			}
+			st := Status{EnvelopeID: m.EnvelopeID, Ref: m.Ref, Type: m.Type, Peer: m.Peer, State: StateAccepted, AcceptedAt: now}
+			if err := putJSON(tx.Bucket(bucketRecords), m.EnvelopeID, st); err != nil {
+				return err
+			}
+			if err := refs.Put([]byte(m.Ref), []byte(m.EnvelopeID)); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketOutbox).Put(outboxKey(m.Peer, m.EnvelopeID), m.Envelope); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
+	return out, nil
+}
+
+// Deny records that policy refused a record, so its submitter can look up why.
+// Nothing is queued and no payload is kept.
+func (s *Store) Deny(ctx context.Context, st Status) error {
+	st.State = StateDenied
+	if st.AcceptedAt.IsZero() {
+		st.AcceptedAt = s.now().UTC()
+	}
+	return s.c.do(ctx, func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketRecords), st.EnvelopeID, st)
+	})
+}
+
+// Pending returns up to limit envelopes queued for peer, oldest first.
+func (s *Store) Pending(peer string, limit int) ([]Queued, error) {
+	var out []Queued
+	prefix := []byte(peer + "/")
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
+			out = append(out, Queued{EnvelopeID: string(k[len(prefix):]), Envelope: clone(v)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Depth counts the envelopes queued for each peer.
+func (s *Store) Depth() (map[string]int, error) {
+	depth := make(map[string]int)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEach(func(k, _ []byte) error {
+			for i, b := range k {
+				if b == '/' {
+					depth[string(k[:i])]++
+					break
+				}
+			}
+			return nil
+		})
+	})
+	return depth, err
+}
+
+// Delivered is one receipt to record.
+type Delivered struct {
+	EnvelopeID string
+	Receipt    []byte
+}
+
+// MarkDelivered records the destination's receipts and removes the envelopes
+// from the outbox, in one commit.
+func (s *Store) MarkDelivered(ctx context.Context, peer string, ds []Delivered) error {
+	now := s.now().UTC()
+	return s.c.do(ctx, func(tx *bolt.Tx) error {
+		recs := tx.Bucket(bucketRecords)
+		for _, d := range ds {
+			var st Status
+			if err := getJSON(recs, d.EnvelopeID, &st); err != nil {
+				return fmt.Errorf("mark %s delivered: %w", d.EnvelopeID, err)
+			}
+		}
+		for _, d := range ds {
+			var st Status
+			_ = getJSON(recs, d.EnvelopeID, &st)
+			st.State = StateDelivered
+			st.DeliveredAt = now
+			st.Receipt = d.Receipt
+			if err := putJSON(recs, d.EnvelopeID, st); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketOutbox).Delete(outboxKey(peer, d.EnvelopeID)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Status returns what the node knows of an outgoing record.
+func (s *Store) Status(envelopeID string) (Status, error) {
+	var st Status
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return getJSON(tx.Bucket(bucketRecords), envelopeID, &st)
+	})
+	return st, err
+}
+
+// Lookup resolves a submitter's reference to its envelope id.
+func (s *Store) Lookup(ref string) (string, error) {
+	var id string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketRefs).Get([]byte(ref))
+		if v == nil {
+			return fmt.Errorf("reference %q: %w", ref, ErrNotFound)
+		}
+		id = string(v)
+		return nil
+	})
+	return id, err
+}
+
+// AddAnswer links a received record to the outgoing record (by reference) it
+// answers. It is idempotent: the same answer twice is kept once.
+func (s *Store) AddAnswer(ctx context.Context, ref string, a Answer) error {
+	return s.c.do(ctx, func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketRefs).Get([]byte(ref))
+		if id == nil {
+			return fmt.Errorf("answer to %q: %w", ref, ErrNotFound)
+		}
+		recs := tx.Bucket(bucketRecords)
+		var st Status
+		if err := getJSON(recs, string(id), &st); err != nil {
+			return err
+		}
+		for _, have := range st.Answers {
+			if have.EnvelopeID == a.EnvelopeID {
+				return nil
+			}
+		}
+		st.Answers = append(st.Answers, a)
+		return putJSON(recs, string(id), st)
+	})
+}
+
+// Increment adds n to a named counter (quota usage) and returns the new value.
+func (s *Store) Increment(ctx context.Context, name string, n uint64) (uint64, error) {
+	var v uint64
+	err := s.c.do(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCounters)
+		if cur := b.Get([]byte(name)); len(cur) == 8 {
+			v = binary.BigEndian.Uint64(cur)
+		}
+		v += n
+		return b.Put([]byte(name), binary.BigEndian.AppendUint64(nil, v))
+	})
+	return v, err
+}
+
+// Counter reads a named counter; an unknown counter is 0.
+func (s *Store) Counter(name string) (uint64, error) {
+	var v uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if cur := tx.Bucket(bucketCounters).Get([]byte(name)); len(cur) == 8 {
+			v = binary.BigEndian.Uint64(cur)
+		}
+		return nil
+	})
+	return v, err
+}
+
+func outboxKey(peer, id string) []byte { return []byte(peer + "/" + id) }
+
+func putJSON(b *bolt.Bucket, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), data)
+}
+
+func getJSON(b *bolt.Bucket, key string, v any) error {
+	data := b.Get([]byte(key))
+	if data == nil {
+		return fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	return json.Unmarshal(data, v)
+}
+
+func hasPrefix(k, prefix []byte) bool {
+	return len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix)
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }

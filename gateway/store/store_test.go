@@ -1,0 +1,253 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func openTest(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "node.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func outgoing(i int, peer string) Outgoing {
+	return Outgoing{
+		EnvelopeID: fmt.Sprintf("01ENV%05d", i),
+		Ref:        fmt.Sprintf("51/transfer/T-%d", i),
+		Type:       "transfer",
+		Peer:       peer,
+		Envelope:   []byte(fmt.Sprintf(`{"id":"01ENV%05d"}`, i)),
+	}
+}
+
+func TestEnqueueIsIdempotentByReference(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	first, err := s.Enqueue(ctx, []Outgoing{outgoing(1, "44")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := outgoing(1, "44")
+	again.EnvelopeID = "01OTHER"
+	res, err := s.Enqueue(ctx, []Outgoing{again, again})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if !r.Duplicate || r.EnvelopeID != first[0].EnvelopeID {
+			t.Errorf("result %d = %+v, want duplicate of %s", i, r, first[0].EnvelopeID)
+		}
+	}
+	pending, err := s.Pending("44", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 1 {
+		t.Fatalf("pending = %d envelopes, want 1", len(pending))
+	}
+}
+
+func TestDuplicateInsideOneBatch(t *testing.T) {
+	s, _ := openTest(t)
+	a, b := outgoing(1, "44"), outgoing(1, "44")
+	b.EnvelopeID = "01SECOND"
+	res, err := s.Enqueue(context.Background(), []Outgoing{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Duplicate || !res[1].Duplicate || res[1].EnvelopeID != a.EnvelopeID {
+		t.Errorf("results = %+v", res)
+	}
+}
+
+func TestOutboxSurvivesReopenAndDrainsOnDelivery(t *testing.T) {
+	s, path := openTest(t)
+	ctx := context.Background()
+	var msgs []Outgoing
+	for i := range 5 {
+		msgs = append(msgs, outgoing(i, "44"))
+	}
+	msgs = append(msgs, outgoing(99, "33"))
+	if _, err := s.Enqueue(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	depth, err := s.Depth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if depth["44"] != 5 || depth["33"] != 1 {
+		t.Fatalf("depth after reopen = %v", depth)
+	}
+	pending, _ := s.Pending("44", 3)
+	if len(pending) != 3 || pending[0].EnvelopeID != "01ENV00000" || pending[2].EnvelopeID != "01ENV00002" {
+		t.Fatalf("pending = %+v", pending)
+	}
+	if err := s.MarkDelivered(ctx, "44", []Delivered{{pending[0].EnvelopeID, []byte(`{"status":"stored"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Status(pending[0].EnvelopeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != StateDelivered || string(st.Receipt) != `{"status":"stored"}` || st.DeliveredAt.IsZero() {
+		t.Errorf("status = %+v", st)
+	}
+	if depth, _ := s.Depth(); depth["44"] != 4 {
+		t.Errorf("depth after one delivery = %v", depth)
+	}
+}
+
+func TestMarkDeliveredUnknownChangesNothing(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	if _, err := s.Enqueue(ctx, []Outgoing{outgoing(1, "44")}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.MarkDelivered(ctx, "44", []Delivered{{"01ENV00001", nil}, {"01NOPE", nil}})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err = %v, want not found", err)
+	}
+	if st, _ := s.Status("01ENV00001"); st.State != StateAccepted {
+		t.Errorf("known record changed to %s by a failed batch", st.State)
+	}
+}
+
+func TestReceiveDeduplicates(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	in := Incoming{EnvelopeID: "01A", From: "51", Type: "transfer", Envelope: []byte(`{}`), Receipt: []byte(`"r1"`)}
+	first, err := s.Receive(ctx, []Incoming{in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Receipt = []byte(`"r2"`)
+	again, err := s.Receive(ctx, []Incoming{in, {EnvelopeID: "01B", From: "51", Type: "transfer", Envelope: []byte(`{}`), Receipt: []byte(`"r3"`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again[0].Duplicate || again[0].Seq != first[0].Seq || string(again[0].Receipt) != `"r1"` {
+		t.Errorf("redelivery = %+v, want duplicate with the first receipt", again[0])
+	}
+	if again[1].Duplicate || again[1].Seq != first[0].Seq+1 {
+		t.Errorf("new envelope = %+v", again[1])
+	}
+	items, err := s.Inbox(0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 {
+		t.Fatalf("inbox has %d items, want 2", len(items))
+	}
+	rest, _ := s.Inbox(items[0].Seq, 10)
+	if len(rest) != 1 || rest[0].EnvelopeID != "01B" {
+		t.Errorf("inbox after cursor = %+v", rest)
+	}
+}
+
+func TestConcurrentEnqueueGroupCommits(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 200 {
+		wg.Go(func() {
+			if _, err := s.Enqueue(ctx, []Outgoing{outgoing(i, "44")}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if depth, _ := s.Depth(); depth["44"] != 200 {
+		t.Errorf("depth = %v, want 200", depth)
+	}
+}
+
+func TestAnswersAndCounters(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	o := outgoing(1, "44")
+	if _, err := s.Enqueue(ctx, []Outgoing{o}); err != nil {
+		t.Fatal(err)
+	}
+	a := Answer{EnvelopeID: "01CONF", Type: "confirmation", Summary: []byte(`{"employed":true}`)}
+	for range 2 {
+		if err := s.AddAnswer(ctx, o.Ref, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := s.Status(o.EnvelopeID)
+	if len(st.Answers) != 1 || st.Answers[0].EnvelopeID != "01CONF" {
+		t.Errorf("answers = %+v", st.Answers)
+	}
+	if err := s.AddAnswer(ctx, "51/transfer/none", a); !errors.Is(err, ErrNotFound) {
+		t.Errorf("answer to unknown ref: err = %v", err)
+	}
+	for want := uint64(1); want <= 3; want++ {
+		got, err := s.Increment(ctx, "quota/AG-1/transfer/2026", 1)
+		if err != nil || got != want {
+			t.Fatalf("increment = %d, %v; want %d", got, err, want)
+		}
+	}
+	if v, _ := s.Counter("quota/AG-1/transfer/2026"); v != 3 {
+		t.Errorf("counter = %d", v)
+	}
+}
+
+func TestClosedStoreRefusesWrites(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "x.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := s.Enqueue(context.Background(), []Outgoing{outgoing(1, "44")}); err == nil {
+		t.Error("enqueue on a closed store succeeded")
+	}
+}
+
+func BenchmarkEnqueueParallel(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	var n int64
+	var mu sync.Mutex
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			mu.Lock()
+			n++
+			i := n
+			mu.Unlock()
+			o := outgoing(int(i), "44")
+			o.Envelope = make([]byte, 1500)
+			if _, err := s.Enqueue(ctx, []Outgoing{o}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
