@@ -38,6 +38,8 @@ const (
 	StateDelivered State = "delivered"
 	// StateDenied: policy refused it; it was never queued.
 	StateDenied State = "denied"
+	// StateRejected: the destination refused it on import; Reasons say why.
+	StateRejected State = "rejected"
 )
 
 // Status is what the node knows about one record it was asked to send.
@@ -232,13 +234,16 @@ func (s *Store) Depth() (map[string]int, error) {
 	return depth, err
 }
 
-// Delivered is one receipt to record.
+// Delivered is the destination's answer for one envelope.
 type Delivered struct {
 	EnvelopeID string
 	Receipt    []byte
+	// Rejected marks an envelope the destination refused for good.
+	Rejected bool
+	Reasons  []string
 }
 
-// MarkDelivered records the destination's receipts and removes the envelopes
+// MarkDelivered records the destination's answers and removes the envelopes
 // from the outbox, in one commit.
 func (s *Store) MarkDelivered(ctx context.Context, peer string, ds []Delivered) error {
 	now := s.now().UTC()
@@ -254,6 +259,10 @@ func (s *Store) MarkDelivered(ctx context.Context, peer string, ds []Delivered) 
 			var st Status
 			_ = getJSON(recs, d.EnvelopeID, &st)
 			st.State = StateDelivered
+			if d.Rejected {
+				st.State = StateRejected
+				st.Reasons = d.Reasons
+			}
 			st.DeliveredAt = now
 			st.Receipt = d.Receipt
 			if err := putJSON(recs, d.EnvelopeID, st); err != nil {

@@ -101,7 +101,7 @@ func TestOutboxSurvivesReopenAndDrainsOnDelivery(t *testing.T) {
 	if len(pending) != 3 || pending[0].EnvelopeID != "01ENV00000" || pending[2].EnvelopeID != "01ENV00002" {
 		t.Fatalf("pending = %+v", pending)
 	}
-	if err := s.MarkDelivered(ctx, "44", []Delivered{{pending[0].EnvelopeID, []byte(`{"status":"stored"}`)}}); err != nil {
+	if err := s.MarkDelivered(ctx, "44", []Delivered{{EnvelopeID: pending[0].EnvelopeID, Receipt: []byte(`{"status":"stored"}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := s.Status(pending[0].EnvelopeID)
@@ -122,7 +122,7 @@ func TestMarkDeliveredUnknownChangesNothing(t *testing.T) {
 	if _, err := s.Enqueue(ctx, []Outgoing{outgoing(1, "44")}); err != nil {
 		t.Fatal(err)
 	}
-	err := s.MarkDelivered(ctx, "44", []Delivered{{"01ENV00001", nil}, {"01NOPE", nil}})
+	err := s.MarkDelivered(ctx, "44", []Delivered{{EnvelopeID: "01ENV00001"}, {EnvelopeID: "01NOPE"}})
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("err = %v, want not found", err)
 	}

@@ -1,0 +1,54 @@
+// Package audit is a gateway node's tamper-evident audit log: an append-only
+// Merkle tree of every flow the node takes part in (sent, received, denied,
+// receipts, confirmations, referral updates, agreement, policy and
+// certificate events), signed tree heads in the C2SP checkpoint format, the
+// inclusion and consistency proofs that make those heads checkable, and the
+// read-only operations auditors run over entries: query, stats, export,
+// verify and reconcile.
+//
+// # Tree mathematics
+//
+// The tree is RFC 6962 (leaf hash SHA-256(0x00 || entry), node hash
+// SHA-256(0x01 || left || right)) as implemented by golang.org/x/mod/sumdb/tlog,
+// the code behind sum.golang.org. We chose it over transparency-dev/merkle
+// because it is already a dependency, it is maintained with the Go toolchain,
+// and it comes with a storage model: every tree hash has a fixed
+// StoredHashIndex and is written exactly once, so hashes live in a bbolt
+// bucket under sequential keys, appends never rewrite a page in the middle of
+// the bucket, and proofs read O(log n) stored hashes. transparency-dev/merkle
+// offers compact ranges and proof maths but leaves storage to the caller.
+//
+// # Signed heads
+//
+// A head is a C2SP checkpoint ("<origin>\n<size>\n<base64 root>\n", see
+// github.com/transparency-dev/formats/log) signed as a C2SP signed note
+// (golang.org/x/mod/sumdb/note) with an Ed25519 note key. The key is separate
+// from the node's X.509 identity key: checkpoint verifiers (witnesses, Go's
+// sumdb client, transparency-dev tooling) understand Ed25519 note keys, not
+// X.509 chains, and a checkpoint key is meant to outlive certificate
+// rotations so that old heads stay verifiable. Create one with GenerateKey.
+//
+// # Storage
+//
+// A Log lives in one top-level bbolt bucket (default "audit") with nested
+// buckets for entries, tree hashes and signed heads, so the node can share its
+// store file (Open) or give the log a file of its own (OpenFile). Keys are
+// 8-byte big-endian integers: an entry's position, a hash's StoredHashIndex, a
+// head's tree size.
+//
+// # Personal data
+//
+// An Entry cannot carry personal data: it has no free-text field. Identifiers
+// are ASCII tokens that reject anything shaped like a resident ID number or a
+// phone number, provinces are two-digit codes, reasons and details come from
+// closed sets, and payloads appear only as SHA-256 digests and sizes. Append
+// refuses an entry that fails Entry.Validate.
+//
+// # Concurrency
+//
+// A *Log is safe for concurrent use. Appends from many goroutines are grouped
+// into one bbolt transaction (one fsync) by a single committer goroutine.
+// The auditor-side functions (Query, Stats, Export*, Reconcile, Verify) are
+// pure functions over entries, so they run on a node's own log and on files an
+// auditor was given alike.
+package audit

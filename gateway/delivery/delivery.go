@@ -1,0 +1,270 @@
+// Package delivery moves accepted envelopes from a node's durable outbox to
+// the peer provinces: one worker per peer, batching what is queued, retrying
+// with exponential backoff and jitter, and never dropping anything. The
+// circuit breaker that stops a worker from hammering a dead peer lives in the
+// peer client's endpoint (see package peer); the worker sees it as an error
+// like any other transport failure and backs off.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// Outcome is the destination's answer for one envelope of a batch.
+type Outcome struct {
+	EnvelopeID string
+	// Receipt is the destination's signed receipt, stored as delivered proof.
+	Receipt []byte
+	// Rejected is true when the destination refused the envelope for a reason
+	// that retrying cannot change (import policy, signature); Reasons say why.
+	Rejected bool
+	Reasons  []string
+}
+
+// Sender sends one batch to a peer province and returns an outcome per
+// envelope. An error means the batch as a whole did not get through
+// (transport fault, peer down, breaker open) and will be retried.
+// Implementations must be safe for concurrent use by different peers.
+type Sender interface {
+	Send(ctx context.Context, peer string, batch []store.Queued) ([]Outcome, error)
+}
+
+// Outbox is the part of the store the workers use.
+type Outbox interface {
+	Pending(peer string, limit int) ([]store.Queued, error)
+	MarkDelivered(ctx context.Context, peer string, ds []store.Delivered) error
+}
+
+// Observer hears about deliveries, for metrics and the audit log. Its methods
+// are called from the workers' goroutines and must not block.
+type Observer interface {
+	Delivered(peer string, outcomes []Outcome, batch []store.Queued, latency time.Duration)
+	Failed(peer string, err error)
+}
+
+// Config tunes the workers.
+type Config struct {
+	// BatchSize is the most envelopes sent in one request. Default 100.
+	BatchSize int
+	// MinBackoff is the first wait after a failed batch. Default 100ms.
+	MinBackoff time.Duration
+	// MaxBackoff caps the wait between retries. Default 30s.
+	MaxBackoff time.Duration
+	// Idle is how often an idle worker looks at its queue even without a
+	// notification, as a safety net. Default 5s.
+	Idle time.Duration
+}
+
+// DefaultConfig returns the settings for links between provinces.
+func DefaultConfig() Config {
+	return Config{BatchSize: 100, MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, Idle: 5 * time.Second}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.BatchSize < 1 || c.BatchSize > 1000:
+		return fmt.Errorf("delivery.batch_size is %d; it must be between 1 and 1000", c.BatchSize)
+	case c.MinBackoff <= 0:
+		return fmt.Errorf("delivery.min_backoff must be positive")
+	case c.MaxBackoff < c.MinBackoff:
+		return fmt.Errorf("delivery.max_backoff (%s) is below delivery.min_backoff (%s)", c.MaxBackoff, c.MinBackoff)
+	case c.Idle <= 0:
+		return fmt.Errorf("delivery.idle must be positive")
+	}
+	return nil
+}
+
+// Manager runs one worker per peer province.
+type Manager struct {
+	cfg    Config
+	outbox Outbox
+	sender Sender
+	obs    Observer
+	log    *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	workers map[string]*worker
+}
+
+// NewManager returns a manager; call Notify for each peer with queued work
+// (and once per known peer at start, to resume what a restart left queued).
+func NewManager(cfg Config, outbox Outbox, sender Sender, obs Observer, log *slog.Logger) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{cfg: cfg, outbox: outbox, sender: sender, obs: obs, log: log, ctx: ctx, cancel: cancel, workers: make(map[string]*worker)}, nil
+}
+
+// Notify tells the peer's worker that its queue grew, starting the worker if
+// it is not running yet.
+func (m *Manager) Notify(peer string) {
+	m.mu.Lock()
+	w, ok := m.workers[peer]
+	if !ok {
+		if m.ctx.Err() != nil {
+			m.mu.Unlock()
+			return
+		}
+		w = &worker{peer: peer, m: m, wake: make(chan struct{}, 1), state: PeerState{Peer: peer}}
+		m.workers[peer] = w
+		m.wg.Go(w.run)
+	}
+	m.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops the workers after the batches in flight finish; what is still
+// queued stays in the outbox for the next start.
+func (m *Manager) Close() {
+	m.cancel()
+	m.wg.Wait()
+}
+
+// PeerState is a worker's view of its peer, for status pages.
+type PeerState struct {
+	Peer        string    `json:"peer"`
+	Failures    int       `json:"consecutive_failures"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+}
+
+// Peers reports each worker's state.
+func (m *Manager) Peers() []PeerState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]PeerState, 0, len(m.workers))
+	for _, w := range m.workers {
+		w.mu.Lock()
+		out = append(out, w.state)
+		w.mu.Unlock()
+	}
+	return out
+}
+
+type worker struct {
+	peer string
+	m    *Manager
+	wake chan struct{}
+
+	mu    sync.Mutex
+	state PeerState
+}
+
+func (w *worker) run() {
+	failures := 0
+	for {
+		sent, err := w.once()
+		if err != nil {
+			failures++
+			w.record(failures, err)
+			if !w.sleep(backoff(w.m.cfg, failures)) {
+				return
+			}
+			continue
+		}
+		if failures > 0 {
+			failures = 0
+			w.record(0, nil)
+		}
+		if sent > 0 {
+			if w.m.ctx.Err() != nil {
+				return
+			}
+			continue // more may be queued
+		}
+		select {
+		case <-w.wake:
+		case <-time.After(w.m.cfg.Idle):
+		case <-w.m.ctx.Done():
+			return
+		}
+	}
+}
+
+// once sends one batch and records its outcome; it returns how many
+// envelopes it handled.
+func (w *worker) once() (int, error) {
+	batch, err := w.m.outbox.Pending(w.peer, w.m.cfg.BatchSize)
+	if err != nil || len(batch) == 0 {
+		return 0, err
+	}
+	start := time.Now()
+	// A batch in flight is finished even when the node is shutting down, so
+	// the destination's receipts are not lost; the request has its own timeout.
+	outcomes, err := w.m.sender.Send(context.WithoutCancel(w.m.ctx), w.peer, batch)
+	if err != nil {
+		return 0, fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err)
+	}
+	ds := make([]store.Delivered, 0, len(outcomes))
+	for _, o := range outcomes {
+		ds = append(ds, store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons})
+	}
+	if len(ds) == 0 {
+		return 0, errors.New("peer answered no outcome for the batch")
+	}
+	if err := w.m.outbox.MarkDelivered(context.WithoutCancel(w.m.ctx), w.peer, ds); err != nil {
+		return 0, fmt.Errorf("record receipts from %s: %w", w.peer, err)
+	}
+	if w.m.obs != nil {
+		w.m.obs.Delivered(w.peer, outcomes, batch, time.Since(start))
+	}
+	return len(ds), nil
+}
+
+func (w *worker) record(failures int, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.state.Failures = failures
+	if err != nil {
+		w.state.LastError = err.Error()
+		if w.m.obs != nil {
+			w.m.obs.Failed(w.peer, err)
+		}
+		if failures == 1 || failures%20 == 0 {
+			w.m.log.Warn("delivery failing", "peer", w.peer, "failures", failures, "err", err)
+		}
+		return
+	}
+	w.state.LastError = ""
+	w.state.LastSuccess = time.Now()
+	w.m.log.Info("delivery resumed", "peer", w.peer)
+}
+
+// sleep waits d or until shutdown; it reports whether to go on.
+func (w *worker) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.m.ctx.Done():
+		return false
+	}
+}
+
+// backoff is exponential in the number of consecutive failures with full
+// jitter in its upper half, so peers recovering together are not hit in step.
+func backoff(cfg Config, failures int) time.Duration {
+	d := cfg.MinBackoff << min(failures-1, 20)
+	if d <= 0 || d > cfg.MaxBackoff {
+		d = cfg.MaxBackoff
+	}
+	return d/2 + rand.N(d/2+1)
+}
