@@ -1,0 +1,186 @@
+package pki
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cloudflare/cfssl/helpers"
+)
+
+// File names inside a root or province CA directory. docs/pki.md describes
+// the layout; these constants are its single source.
+const (
+	// RootCertFile is the federation root certificate; every party has a copy.
+	RootCertFile = "root.pem"
+	// RootKeyFile is the root private key; it stays on the offline root machine.
+	RootKeyFile = "root-key.pem"
+	// CACertFile is a province's intermediate CA certificate.
+	CACertFile = "ca.pem"
+	// CAKeyFile is a province's intermediate CA key; it never leaves the province.
+	CAKeyFile = "ca-key.pem"
+	// CACSRFile is the request a province sends to the root operator.
+	CACSRFile = "ca.csr"
+	// StateFile records what a CA issued and revoked (JSON).
+	StateFile = "state.json"
+	// CRLFile is the CA's latest signed revocation list (PEM "X509 CRL").
+	CRLFile = "crl.pem"
+)
+
+// LeafFiles returns the certificate and key file names of a leaf: the
+// certificate file holds the leaf followed by its province CA, ready for TLS.
+func LeafFiles(kind Kind, name string) (certFile, keyFile string) {
+	base := string(kind) + "-" + name
+	return base + ".pem", base + "-key.pem"
+}
+
+// output is one file an operation will write. Operations compute every
+// output in memory first and write them all in commit, so that a bad input
+// writes nothing.
+type output struct {
+	path string
+	data []byte
+	mode fs.FileMode
+	// record marks a CA's own record (state, CRL), which is updated in place;
+	// keys and certificates are never replaced without force.
+	record bool
+}
+
+// commit writes outputs. Before writing anything it refuses if a key or
+// certificate would be replaced without force; a file that already holds
+// exactly the same bytes is not a replacement. Each file is written to a
+// temporary file and renamed, so readers (and the KeyPair reloader) never
+// see half a file.
+func commit(outs []output, force bool) error {
+	var clash []string
+	for _, o := range outs {
+		if o.record || force {
+			continue
+		}
+		old, err := os.ReadFile(o.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("check %s: %w", o.path, err)
+		}
+		if !bytes.Equal(old, o.data) {
+			clash = append(clash, o.path)
+		}
+	}
+	if len(clash) > 0 {
+		return fmt.Errorf("refusing to overwrite %s: move it away or pass --force", strings.Join(clash, ", "))
+	}
+	for _, o := range outs {
+		if err := writeFileAtomic(o.path, o.data, o.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create directory %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// encodeCerts PEM-encodes certificates in order.
+func encodeCerts(certs ...*x509.Certificate) []byte {
+	var b bytes.Buffer
+	for _, c := range certs {
+		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	return b.Bytes()
+}
+
+// readCerts reads a PEM file of one or more certificates.
+func readCerts(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseCerts(path, data)
+}
+
+// parseCerts parses PEM certificates, naming the source in errors.
+func parseCerts(source string, data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: malformed certificate: %w", source, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s: no PEM CERTIFICATE block", source)
+	}
+	return certs, nil
+}
+
+// readKey reads a PEM private key (SEC1, PKCS#1 or PKCS#8).
+func readKey(path string) (crypto.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := helpers.ParsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: malformed private key: %w", path, err)
+	}
+	return key, nil
+}
+
+// keyMatches reports whether key is the private half of cert's public key.
+func keyMatches(key crypto.Signer, cert *x509.Certificate) bool {
+	return keyMatchesPub(key.Public(), cert)
+}
+
+// exists reports whether path exists (errors other than not-exist count as
+// existing, so that callers go on to report them when reading).
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}

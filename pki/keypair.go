@@ -1,0 +1,152 @@
+package pki
+
+import (
+	"crypto/tls"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+// DefaultReloadInterval is how often, at most, a KeyPair looks at its files.
+const DefaultReloadInterval = time.Second
+
+// KeyPair is a certificate and key loaded from files and reloaded when the
+// files change, so that a rotated certificate is used from the next
+// handshake on, without a restart. The check is a stat of both files,
+// done at most once per interval, from the handshake that needs the
+// certificate. If the new files do not load (for instance the certificate
+// was replaced but not yet its key), the previous pair stays in use and the
+// next check tries again.
+//
+// A KeyPair is safe for concurrent use.
+type KeyPair struct {
+	certFile, keyFile string
+	interval          time.Duration
+	now               func() time.Time
+
+	mu        sync.Mutex
+	cert      *tls.Certificate
+	certStat  os.FileInfo
+	keyStat   os.FileInfo
+	lastCheck time.Time
+	lastErr   error
+}
+
+// KeyPairOption configures LoadKeyPair.
+type KeyPairOption func(*KeyPair)
+
+// WithReloadInterval sets how often, at most, the files are checked; 0
+// checks on every handshake. Default DefaultReloadInterval.
+func WithReloadInterval(d time.Duration) KeyPairOption {
+	return func(k *KeyPair) { k.interval = d }
+}
+
+// WithClock sets the clock used to space checks (tests).
+func WithClock(now func() time.Time) KeyPairOption {
+	return func(k *KeyPair) { k.now = now }
+}
+
+// LoadKeyPair loads certFile (leaf then chain) and keyFile, failing if they
+// do not load or do not match.
+func LoadKeyPair(certFile, keyFile string, opts ...KeyPairOption) (*KeyPair, error) {
+	k := &KeyPair{certFile: certFile, keyFile: keyFile, interval: DefaultReloadInterval, now: time.Now}
+	for _, o := range opts {
+		o(k)
+	}
+	cs, ks, err := k.stat()
+	if err != nil {
+		return nil, err
+	}
+	cert, err := k.load()
+	if err != nil {
+		return nil, err
+	}
+	k.cert, k.certStat, k.keyStat, k.lastCheck = cert, cs, ks, k.now()
+	return k, nil
+}
+
+func (k *KeyPair) stat() (os.FileInfo, os.FileInfo, error) {
+	cs, err := os.Stat(k.certFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificate: %w", err)
+	}
+	ks, err := os.Stat(k.keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("key: %w", err)
+	}
+	return cs, ks, nil
+}
+
+func (k *KeyPair) load() (*tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load %s and %s: %w", k.certFile, k.keyFile, err)
+	}
+	if _, err := IdentityFromCert(cert.Leaf); err != nil {
+		return nil, fmt.Errorf("load %s: %w", k.certFile, err)
+	}
+	return &cert, nil
+}
+
+// changed reports whether a file was replaced (new inode, as a rename
+// leaves), rewritten in place (mtime) or resized.
+func changed(old, cur os.FileInfo) bool {
+	return !os.SameFile(old, cur) || !old.ModTime().Equal(cur.ModTime()) || old.Size() != cur.Size()
+}
+
+// Certificate returns the current certificate, reloading it first if the
+// files changed since the last check.
+func (k *KeyPair) Certificate() (*tls.Certificate, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	if now.Sub(k.lastCheck) < k.interval {
+		return k.cert, nil
+	}
+	k.lastCheck = now
+	cs, ks, err := k.stat()
+	if err != nil {
+		k.lastErr = err
+		return k.cert, nil
+	}
+	if !changed(k.certStat, cs) && !changed(k.keyStat, ks) {
+		return k.cert, nil
+	}
+	cert, err := k.load()
+	if err != nil {
+		k.lastErr = err // keep serving the old pair; retry next interval
+		return k.cert, nil
+	}
+	k.cert, k.certStat, k.keyStat, k.lastErr = cert, cs, ks, nil
+	return k.cert, nil
+}
+
+// LastError returns why the last reload attempt failed, or nil; a node can
+// report it on its health endpoint.
+func (k *KeyPair) LastError() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.lastErr
+}
+
+// GetCertificate is a tls.Config.GetCertificate for servers.
+func (k *KeyPair) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return k.Certificate()
+}
+
+// GetClientCertificate is a tls.Config.GetClientCertificate for clients.
+func (k *KeyPair) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	return k.Certificate()
+}
+
+// Signer returns a Signer over the current key and chain (reloading first
+// if the files changed). Take a new one per message: after a rotation the
+// old Signer keeps the old key.
+func (k *KeyPair) Signer() (*Signer, error) {
+	cert, err := k.Certificate()
+	if err != nil {
+		return nil, err
+	}
+	return signerFromTLS(cert)
+}

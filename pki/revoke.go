@@ -1,0 +1,179 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cloudflare/cfssl/crl"
+)
+
+// DefaultCRLValidity is how long a published CRL stays current (its
+// NextUpdate); republish with laborlink pki crl before then.
+const DefaultCRLValidity = 7 * 24 * time.Hour
+
+// revocationReasons are the RFC 5280 CRLReason codes an operator may give.
+// certificateHold is left out on purpose: a revocation here is final.
+var revocationReasons = map[string]int{
+	"unspecified":          0,
+	"keyCompromise":        1,
+	"cACompromise":         2,
+	"affiliationChanged":   3,
+	"superseded":           4,
+	"cessationOfOperation": 5,
+	"privilegeWithdrawn":   9,
+}
+
+// ParseReason returns the canonical RFC 5280 name of a revocation reason,
+// matched case-insensitively.
+func ParseReason(s string) (string, error) {
+	for name := range revocationReasons {
+		if strings.EqualFold(name, s) {
+			return name, nil
+		}
+	}
+	names := make([]string, 0, len(revocationReasons))
+	for name := range revocationReasons {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return "", fmt.Errorf("unknown revocation reason %q: want one of %s", s, strings.Join(names, ", "))
+}
+
+// issuer is a CA directory that can sign CRLs: the root or a province CA.
+type issuer struct {
+	dir  string
+	name string
+	cert *x509.Certificate
+	key  crypto.Signer
+}
+
+// openIssuer opens a province CA directory, or else a root directory.
+func openIssuer(dir string) (*issuer, error) {
+	if exists(filepath.Join(dir, CACertFile)) || !exists(filepath.Join(dir, RootKeyFile)) {
+		ca, err := OpenCA(dir)
+		if err != nil {
+			return nil, err
+		}
+		return &issuer{dir: dir, name: "province CA p" + ca.Province, cert: ca.Cert, key: ca.key}, nil
+	}
+	r, err := OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &issuer{dir: dir, name: "root CA", cert: r.Cert, key: r.key}, nil
+}
+
+// RevokeOptions configures Revoke.
+type RevokeOptions struct {
+	// Reason is an RFC 5280 reason name; default "unspecified".
+	Reason string
+	// Force revokes a serial the CA has no record of issuing (for example
+	// after its state file was lost); without it such a serial is refused,
+	// since it is most likely a typo.
+	Force bool
+	// CRLValidity is passed to the CRL written after revoking.
+	CRLValidity time.Duration
+}
+
+// Revoke records serial as revoked in the CA directory dir (a province CA,
+// or the root to revoke a province CA) and republishes dir/crl.pem.
+// Revoking a serial twice is an error that says when it was revoked.
+func Revoke(dir string, serial *big.Int, opts RevokeOptions) (crlFile string, err error) {
+	reason := "unspecified"
+	if opts.Reason != "" {
+		if reason, err = ParseReason(opts.Reason); err != nil {
+			return "", err
+		}
+	}
+	iss, err := openIssuer(dir)
+	if err != nil {
+		return "", err
+	}
+	st, err := readState(dir)
+	if err != nil {
+		return "", err
+	}
+	if r, ok := st.revoked(serial); ok {
+		return "", fmt.Errorf("serial %s is already revoked (%s, %s)", serialString(serial), r.Reason, r.RevokedAt.Format(time.RFC3339))
+	}
+	if _, ok := st.issued(serial); !ok && !opts.Force {
+		return "", fmt.Errorf("%s has no record of issuing serial %s (see laborlink pki status --dir %s); pass --force to revoke it anyway", iss.name, serialString(serial), dir)
+	}
+	st.Revoked = append(st.Revoked, revokedRecord{Serial: serialString(serial), Reason: reason, RevokedAt: time.Now().UTC().Truncate(time.Second)})
+	return iss.publish(st, opts.CRLValidity)
+}
+
+// WriteCRL signs and writes dir/crl.pem from the CA's revocation records,
+// valid for validity (default DefaultCRLValidity). It uses cfssl's CRL
+// support.
+func WriteCRL(dir string, validity time.Duration) (string, error) {
+	iss, err := openIssuer(dir)
+	if err != nil {
+		return "", err
+	}
+	st, err := readState(dir)
+	if err != nil {
+		return "", err
+	}
+	return iss.publish(st, validity)
+}
+
+// publish writes the state and a fresh CRL together.
+func (iss *issuer) publish(st *caState, validity time.Duration) (string, error) {
+	if validity == 0 {
+		validity = DefaultCRLValidity
+	}
+	der, err := iss.crl(st, time.Now().Add(validity))
+	if err != nil {
+		return "", err
+	}
+	stateData, err := st.marshal()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(iss.dir, CRLFile)
+	outs := []output{
+		{path: filepath.Join(iss.dir, StateFile), data: stateData, mode: 0o644, record: true},
+		{path: path, data: pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), mode: 0o644, record: true},
+	}
+	if err := commit(outs, false); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// oidReasonCode is id-ce-cRLReasons.
+var oidReasonCode = asn1.ObjectIdentifier{2, 5, 29, 21}
+
+func (iss *issuer) crl(st *caState, nextUpdate time.Time) ([]byte, error) {
+	list := make([]pkix.RevokedCertificate, 0, len(st.Revoked))
+	for _, r := range st.Revoked {
+		serial, err := ParseSerial(r.Serial)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", StateFile, err)
+		}
+		entry := pkix.RevokedCertificate{SerialNumber: serial, RevocationTime: r.RevokedAt}
+		if code := revocationReasons[r.Reason]; code != 0 {
+			value, err := asn1.Marshal(asn1.Enumerated(code))
+			if err != nil {
+				return nil, err
+			}
+			entry.Extensions = []pkix.Extension{{Id: oidReasonCode, Value: value}}
+		}
+		list = append(list, entry)
+	}
+	der, err := crl.CreateGenericCRL(list, iss.key, iss.cert, nextUpdate)
+	if err != nil {
+		return nil, fmt.Errorf("sign CRL of %s: %w", iss.name, err)
+	}
+	return der, nil
+}
