@@ -72,3 +72,7 @@ func (d *Date) UnmarshalText(b []byte) error {
 	*d = p
 	return nil
 }
+
+// AddYears returns the date n years later; 29 February becomes 1 March in a
+// year without one, so an age computed from it is never overstated.
+func (d Date) AddYears(n int) Date { return DateOf(d.Time().AddDate(n, 0, 0)) }

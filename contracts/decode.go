@@ -1,0 +1,199 @@
+package contracts
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// MaxRecordSize bounds the JSON form of one record or agreement. The largest
+// valid transfer is a few KiB; the bound keeps a peer or submitter from making
+// a node hold megabytes per record.
+const MaxRecordSize = 64 << 10
+
+// DecodeError says why a JSON document is not a record: where (the byte offset
+// and, when known, the field path) and what is wrong.
+type DecodeError struct {
+	// Offset is the byte offset in the input near the problem; -1 when the
+	// problem is the input as a whole.
+	Offset int64
+	// Path is the JSON path of the offending field, such as "worker.sex";
+	// empty when the problem is not in a field.
+	Path string
+	// Message says what is wrong.
+	Message string
+}
+
+// Error formats the problem with its location.
+func (e *DecodeError) Error() string {
+	var b strings.Builder
+	b.WriteString("decode")
+	if e.Path != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Path)
+	}
+	if e.Offset >= 0 {
+		fmt.Fprintf(&b, " (offset %d)", e.Offset)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Message)
+	return b.String()
+}
+
+// Decode decodes one record from its JSON form, choosing the type by its
+// "schema" member. Decoding is strict: unknown fields, trailing data, a
+// document larger than MaxRecordSize and a schema this build does not know are
+// errors (a *DecodeError). Decode does not validate; see Parse. On error the
+// record is nil: nothing is ever half decoded.
+func Decode(data []byte) (Record, error) {
+	schema, err := peekSchema(data)
+	if err != nil {
+		return nil, err
+	}
+	var rec Record
+	switch schema {
+	case SchemaTransfer:
+		rec = new(Transfer)
+	case SchemaConfirmation:
+		rec = new(Confirmation)
+	case SchemaReferral:
+		rec = new(Referral)
+	case SchemaReferralUpdate:
+		rec = new(ReferralUpdate)
+	case SchemaAgreement:
+		return nil, &DecodeError{Offset: -1, Path: "schema", Message: "an agreement is not a record that travels in an envelope; use DecodeAgreement"}
+	default:
+		return nil, &DecodeError{Offset: -1, Path: "schema", Message: fmt.Sprintf("unknown schema %q; want one of %s, %s, %s, %s",
+			schema, SchemaTransfer, SchemaConfirmation, SchemaReferral, SchemaReferralUpdate)}
+	}
+	if err := decodeStrict(data, rec, rec.Type()); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// DecodeAgreement decodes an agreement strictly, like Decode.
+func DecodeAgreement(data []byte) (*Agreement, error) {
+	schema, err := peekSchema(data)
+	if err != nil {
+		return nil, err
+	}
+	if schema != SchemaAgreement {
+		return nil, &DecodeError{Offset: -1, Path: "schema", Message: fmt.Sprintf("is %q, want %q", schema, SchemaAgreement)}
+	}
+	a := new(Agreement)
+	if err := decodeStrict(data, a, RecordAgreement); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Parse decodes a record and validates it as of now: the one call a node makes
+// on what a submitter or peer sent. The error is a *DecodeError or a
+// ValidationError.
+func Parse(data []byte, now time.Time) (Record, error) {
+	rec, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateAt(rec, now); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// peekSchema checks the document's size and outer shape and returns its
+// "schema" member.
+func peekSchema(data []byte) (string, error) {
+	if len(data) > MaxRecordSize {
+		return "", &DecodeError{Offset: -1, Message: fmt.Sprintf("document has %d bytes, more than the limit of %d", len(data), MaxRecordSize)}
+	}
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return "", &DecodeError{Offset: int64(len(data) - len(trimmed)), Message: "want a JSON object"}
+	}
+	schema, ok := scanSchema(trimmed)
+	if !ok {
+		var probe struct {
+			Schema *string `json:"schema"`
+		}
+		if err := json.Unmarshal(data, &probe); err != nil {
+			return "", decodeError(data, err, "")
+		}
+		if probe.Schema == nil {
+			return "", &DecodeError{Offset: -1, Path: "schema", Message: "is required"}
+		}
+		schema = *probe.Schema
+	}
+	return schema, nil
+}
+
+// scanSchema finds `"schema":"..."` when it is the first member, as canonical
+// and generated records have it, without parsing the document. ok is false
+// when the document is laid out otherwise; the caller then parses it.
+func scanSchema(doc []byte) (string, bool) {
+	const key = `{"schema":"`
+	if !bytes.HasPrefix(doc, []byte(key)) {
+		return "", false
+	}
+	rest := doc[len(key):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return "", false
+	}
+	return string(rest[:end]), true
+}
+
+// decodeStrict decodes data into v, rejecting unknown fields and trailing data.
+func decodeStrict(data []byte, v any, t RecordType) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(data, err, t)
+	}
+	off := dec.InputOffset()
+	if rest := bytes.TrimLeft(data[off:], " \t\r\n"); len(rest) > 0 {
+		return &DecodeError{Offset: int64(len(data) - len(rest)), Message: "trailing data after the JSON object"}
+	}
+	return nil
+}
+
+// decodeError turns an encoding/json error into a DecodeError that names the
+// field, finding the field itself when encoding/json does not say.
+func decodeError(data []byte, err error, t RecordType) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return &DecodeError{Offset: syn.Offset, Message: strings.TrimPrefix(syn.Error(), "json: ")}
+	case errors.As(err, &typ):
+		msg := fmt.Sprintf("%s is not a valid %s", typ.Value, jsonKind(typ.Type.Kind().String()))
+		return &DecodeError{Offset: typ.Offset, Path: typ.Field, Message: msg}
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return &DecodeError{Offset: int64(len(data)), Message: "unexpected end of the JSON document"}
+	}
+	if path, off, msg, ok := locate(data, t); ok {
+		return &DecodeError{Offset: off, Path: path, Message: msg}
+	}
+	return &DecodeError{Offset: -1, Message: strings.TrimPrefix(err.Error(), "json: ")}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "int", "int64", "int32":
+		return "integer"
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice":
+		return "array"
+	case "struct", "map", "ptr":
+		return "object"
+	}
+	return goKind
+}

@@ -1,0 +1,195 @@
+package contracts
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Validate checks a record against its contract as of the wall clock and
+// returns a ValidationError listing every problem, or nil.
+func Validate(rec Record) error { return ValidateAt(rec, time.Now()) }
+
+// ValidateAt checks a record as of now (which decides, for example, that a
+// birth date is not in the future) and returns a ValidationError listing every
+// problem, or nil.
+func ValidateAt(rec Record, now time.Time) error {
+	switch r := rec.(type) {
+	case *Transfer:
+		if r != nil {
+			return r.ValidateAt(now)
+		}
+	case *Confirmation:
+		if r != nil {
+			return r.ValidateAt(now)
+		}
+	case *Referral:
+		if r != nil {
+			return r.ValidateAt(now)
+		}
+	case *ReferralUpdate:
+		if r != nil {
+			return r.ValidateAt(now)
+		}
+	default:
+		if rec != nil {
+			return ValidationError{{"", fmt.Sprintf("unsupported record type %T", rec)}}
+		}
+	}
+	return ValidationError{{"", "record is missing"}}
+}
+
+// chinaTime is China Standard Time, which has no daylight saving; "today" for
+// birth and confirmation dates is the day in China.
+var chinaTime = time.FixedZone("CST", 8*60*60)
+
+func today(now time.Time) Date { return DateOf(now.In(chinaTime)) }
+
+var recordPurposes = map[RecordType][]Purpose{
+	RecordTransfer:       {PurposeEmploymentService, PurposeTrainingSubsidy, PurposeRightsProtection, PurposeStatistics},
+	RecordConfirmation:   {PurposeEmploymentConfirmation, PurposeTrainingSubsidy, PurposeStatistics},
+	RecordReferral:       {PurposeRightsProtection, PurposeStatistics},
+	RecordReferralUpdate: {PurposeRightsProtection, PurposeStatistics},
+}
+
+// Purposes returns the purposes a record type may cross a border for; none for
+// agreements, which travel through the registry rather than as records.
+func Purposes(t RecordType) []Purpose { return slices.Clone(recordPurposes[t]) }
+
+// RecordTypes returns the types of record that cross a border in envelopes.
+func RecordTypes() []RecordType {
+	return []RecordType{RecordTransfer, RecordConfirmation, RecordReferral, RecordReferralUpdate}
+}
+
+// SchemaFor returns the current schema name of a record type, or "" if unknown.
+func SchemaFor(t RecordType) string {
+	switch t {
+	case RecordTransfer:
+		return SchemaTransfer
+	case RecordConfirmation:
+		return SchemaConfirmation
+	case RecordAgreement:
+		return SchemaAgreement
+	case RecordReferral:
+		return SchemaReferral
+	case RecordReferralUpdate:
+		return SchemaReferralUpdate
+	}
+	return ""
+}
+
+// header checks the fields every record carries.
+func (c *checker) header(h *Header, t RecordType) {
+	if want := SchemaFor(t); h.Schema != want {
+		c.addf("schema", "is %q, want %q", h.Schema, want)
+	}
+	c.id("id", h.ID)
+	c.province("from", h.From)
+	c.province("to", h.To)
+	if h.From != "" && h.From == h.To {
+		c.add("to", "equals from: a record crosses a border between two provinces")
+	}
+	c.id("agreement_id", h.AgreementID)
+	switch {
+	case h.Purpose == "":
+		c.add("purpose", "is required")
+	case !slices.Contains(recordPurposes[t], h.Purpose):
+		c.addf("purpose", "%q is not a purpose a %s may cross for; want one of %v", h.Purpose, t, recordPurposes[t])
+	}
+}
+
+func (c *checker) province(path, code string) {
+	switch {
+	case code == "":
+		c.add(path, "is required")
+	case !IsProvince(code):
+		c.addf(path, "%q is not a province code (2 digits, GB/T 2260)", code)
+	}
+}
+
+// division checks a required division code of an allowed level in province
+// (any province when empty).
+func (c *checker) division(path, code, province string, allowed levels) {
+	if code == "" {
+		c.add(path, "is required")
+		return
+	}
+	if msg := divisionProblem(code, province, allowed); msg != "" {
+		c.add(path, msg)
+	}
+}
+
+// idNumber checks a required ID number and returns what it encodes, ok false
+// when it is not valid.
+func (c *checker) idNumber(path, s string) (birth Date, sex Sex, ok bool) {
+	if s == "" {
+		c.add(path, "is required")
+		return Date{}, "", false
+	}
+	birth, sex, msg := parseIDNumber(s)
+	if msg != "" {
+		c.add(path, msg)
+		return Date{}, "", false
+	}
+	return birth, sex, true
+}
+
+func (c *checker) creditCode(path, s string, required bool) {
+	if s == "" {
+		if required {
+			c.add(path, "is required")
+		}
+		return
+	}
+	if msg := creditCodeProblem(s); msg != "" {
+		c.add(path, msg)
+	}
+}
+
+func (c *checker) phone(path, s string) {
+	if s == "" {
+		return
+	}
+	if msg := mobileProblem(s); msg != "" {
+		c.add(path, msg)
+	}
+}
+
+func (c *checker) date(path string, d Date) bool {
+	if d.IsZero() {
+		c.add(path, "is required")
+		return false
+	}
+	if !d.valid() {
+		c.addf(path, "%s is not a real date", d)
+		return false
+	}
+	return true
+}
+
+func (c *checker) instant(path string, t time.Time) bool {
+	if msg := instantProblem(t); msg != "" {
+		c.add(path, msg)
+		return false
+	}
+	return true
+}
+
+func instantProblem(t time.Time) string {
+	if t.IsZero() {
+		return "is required"
+	}
+	if y := t.Year(); y < 1900 || y > 9999 {
+		return fmt.Sprintf("year %d is out of range 1900-9999", y)
+	}
+	return ""
+}
+
+func (c *checker) amount(path string, fen, max int64) {
+	switch {
+	case fen < 0:
+		c.addf(path, "is %d, want an amount of fen not negative", fen)
+	case fen > max:
+		c.addf(path, "is %d fen, want at most %d", fen, max)
+	}
+}

@@ -1,0 +1,57 @@
+package contracts
+
+import "time"
+
+// Validate checks the confirmation as of the wall clock; see ValidateAt.
+func (r *Confirmation) Validate() error { return r.ValidateAt(time.Now()) }
+
+// ValidateAt checks the confirmation against its contract as of now and
+// returns a ValidationError listing every problem, or nil.
+func (r *Confirmation) ValidateAt(now time.Time) error {
+	var c checker
+	c.header(&r.Header, RecordConfirmation)
+	c.id("transfer_id", r.TransferID)
+	c.idNumber("worker_id_number", r.WorkerIDNumber)
+	confirmedOK := c.date("confirmed_on", r.ConfirmedOn)
+	if confirmedOK && today(now).Before(r.ConfirmedOn) {
+		c.addf("confirmed_on", "%s is in the future", r.ConfirmedOn)
+	}
+	sinceOK := false
+	if r.Since != nil {
+		sinceOK = c.date("since", *r.Since)
+		if sinceOK && confirmedOK && r.ConfirmedOn.Before(*r.Since) {
+			c.addf("since", "%s is after confirmed_on %s", *r.Since, r.ConfirmedOn)
+		}
+	}
+	if r.Employed {
+		if r.Since == nil {
+			c.add("since", "is required when employed")
+		}
+		c.text("employer_name", r.EmployerName, MaxTitleLen)
+		c.creditCode("employer_credit_code", r.EmployerCreditCode, true)
+	} else {
+		c.optText("employer_name", r.EmployerName, MaxTitleLen, false)
+		c.creditCode("employer_credit_code", r.EmployerCreditCode, false)
+		if r.Reason == "" {
+			c.add("reason", "is required when not employed")
+		}
+	}
+	c.optText("reason", r.Reason, MaxNoteLen, true)
+	switch {
+	case r.MonthsEmployed < 0 || r.MonthsEmployed > MaxMonthsEmployed:
+		c.addf("months_employed", "is %d, want 0 to %d", r.MonthsEmployed, MaxMonthsEmployed)
+	case sinceOK && confirmedOK && r.MonthsEmployed > monthsBetween(*r.Since, r.ConfirmedOn)+1:
+		c.addf("months_employed", "is %d, more than the %d months from since %s to confirmed_on %s",
+			r.MonthsEmployed, monthsBetween(*r.Since, r.ConfirmedOn), *r.Since, r.ConfirmedOn)
+	}
+	return c.err()
+}
+
+// monthsBetween counts the whole months from a to b.
+func monthsBetween(a, b Date) int {
+	n := (b.Year-a.Year)*12 + int(b.Month-a.Month)
+	if b.Day < a.Day {
+		n--
+	}
+	return max(n, 0)
+}
