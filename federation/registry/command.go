@@ -1,0 +1,245 @@
+package registry
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+)
+
+// EnvelopeVersion is the version of the command envelope this code writes and
+// applies. Apply rejects other versions, so an old node never half-applies a
+// command it does not understand.
+const EnvelopeVersion = 1
+
+// Op names a registry command.
+type Op string
+
+// The registry commands.
+const (
+	// OpInit is the genesis command: root certificates, first members and
+	// voters. It is unsigned and only applies to an empty registry.
+	OpInit Op = "federation.init"
+	// OpMemberAdd admits a province (steward admin).
+	OpMemberAdd Op = "member.add"
+	// OpNodeJoin records a node; signed by the node's own key.
+	OpNodeJoin Op = "node.join"
+	// OpNodePromote, OpNodeDemote and OpNodeRemove change a node's role.
+	OpNodePromote Op = "node.promote"
+	OpNodeDemote  Op = "node.demote"
+	OpNodeRemove  Op = "node.remove"
+	// OpPolicyPublish adds a federation policy bundle version (steward admin).
+	OpPolicyPublish Op = "policy.publish"
+	// OpCertRevoke revokes a certificate serial (admin of its province or steward).
+	OpCertRevoke Op = "cert.revoke"
+
+	OpPropose   Op = "agreement.propose"
+	OpApprove   Op = "agreement.approve"
+	OpSuspend   Op = "agreement.suspend"
+	OpResume    Op = "agreement.resume"
+	OpTerminate Op = "agreement.terminate"
+	OpAmend     Op = "agreement.amend"
+)
+
+// Envelope is one registry command as it travels and as it is stored in the
+// raft log. The signer signs everything but At, which the leader stamps when
+// it accepts the write; apply verifies the signer's chain as of At, so every
+// replica reaches the same verdict whatever its clock says.
+type Envelope struct {
+	V  int `json:"v"`
+	Op Op  `json:"op"`
+	// At is the leader-assigned time of the command, the only "now" apply knows.
+	At time.Time `json:"at"`
+	// By is the signer's identity URI.
+	By string `json:"by,omitempty"`
+	// Chain is the signer's certificate in PEM. Further certificates are
+	// ignored: apply verifies against the CA certificates held in the registry.
+	Chain []byte `json:"chain,omitempty"`
+	// SignedAt is the signer's clock when signing; apply rejects commands whose
+	// SignedAt is too far from At, which bounds replays.
+	SignedAt time.Time `json:"signed_at"`
+	// Nonce makes each signed command unique; a command resubmitted with the
+	// same nonce is applied once and answers the first outcome again.
+	Nonce string          `json:"nonce,omitempty"`
+	Sig   []byte          `json:"sig,omitempty"`
+	Body  json.RawMessage `json:"body"`
+}
+
+// signedPart is what a signature covers.
+type signedPart struct {
+	V        int             `json:"v"`
+	Op       Op              `json:"op"`
+	By       string          `json:"by"`
+	SignedAt time.Time       `json:"signed_at"`
+	Nonce    string          `json:"nonce"`
+	Body     json.RawMessage `json:"body"`
+}
+
+const signingContext = "laborlink/registry-command/v1\n"
+
+// SigningBytes returns the bytes a signer signs: a context string and the RFC
+// 8785 canonical form of the envelope without At, Chain and Sig.
+func (e *Envelope) SigningBytes() ([]byte, error) {
+	body := e.Body
+	if len(body) == 0 {
+		body = json.RawMessage("null")
+	}
+	c, err := contracts.Canonical(signedPart{e.V, e.Op, e.By, e.SignedAt.UTC(), e.Nonce, body})
+	if err != nil {
+		return nil, fmt.Errorf("canonicalize command: %w", err)
+	}
+	return append([]byte(signingContext), c...), nil
+}
+
+// NewEnvelope builds an unsigned command with a fresh nonce.
+func NewEnvelope(op Op, body any) (*Envelope, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s body: %w", op, err)
+	}
+	var n [16]byte
+	if _, err := rand.Read(n[:]); err != nil {
+		return nil, err
+	}
+	return &Envelope{V: EnvelopeVersion, Op: op, Nonce: hex.EncodeToString(n[:]), Body: b}, nil
+}
+
+// Sign fills By, Chain, SignedAt and Sig. The key stays with the caller: an
+// admin's CLI signs locally and only the signature travels.
+func (e *Envelope) Sign(key crypto.Signer, cert *x509.Certificate, identityURI string, now time.Time) error {
+	e.By = identityURI
+	e.Chain = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+	e.SignedAt = now.UTC().Truncate(time.Millisecond)
+	msg, err := e.SigningBytes()
+	if err != nil {
+		return err
+	}
+	e.Sig, err = signMessage(key, msg)
+	if err != nil {
+		return fmt.Errorf("sign %s: %w", e.Op, err)
+	}
+	return nil
+}
+
+// signMessage signs SHA-256 of msg (ECDSA, RSA) or msg itself (Ed25519).
+func signMessage(key crypto.Signer, msg []byte) ([]byte, error) {
+	if _, ok := key.Public().(ed25519.PublicKey); ok {
+		return key.Sign(rand.Reader, msg, crypto.Hash(0))
+	}
+	d := sha256.Sum256(msg)
+	return key.Sign(rand.Reader, d[:], crypto.SHA256)
+}
+
+// checkSignature is signMessage's counterpart.
+func checkSignature(pub crypto.PublicKey, msg, sig []byte) bool {
+	d := sha256.Sum256(msg)
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		return ecdsa.VerifyASN1(k, d[:], sig)
+	case ed25519.PublicKey:
+		return ed25519.Verify(k, msg, sig)
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(k, crypto.SHA256, d[:], sig) == nil
+	}
+	return false
+}
+
+// Genesis is the body of OpInit: what the registry holds before any signed
+// command can be verified.
+type Genesis struct {
+	// Domain is the federation domain every identity must carry.
+	Domain string `json:"domain"`
+	// Roots are the federation root certificates, PEM.
+	Roots []byte `json:"roots"`
+	// Members are the founding provinces.
+	Members []MemberSpec `json:"members"`
+	// Voters are the configured voting nodes.
+	Voters []NodeSpec `json:"voters"`
+	// Stewards are the provinces whose admins may change federation-wide
+	// state: members, policy bundles, node roles. Empty means the voters'
+	// provinces.
+	Stewards []string `json:"stewards,omitempty"`
+	// MaxSkew bounds |At - SignedAt|; zero means DefaultMaxSkew.
+	MaxSkew Duration `json:"max_skew,omitempty"`
+}
+
+// DefaultMaxSkew is how far a command's signing time may be from the time the
+// leader accepts it.
+const DefaultMaxSkew = 10 * time.Minute
+
+// MemberSpec describes a member province.
+type MemberSpec struct {
+	Province string `json:"province"`
+	Name     string `json:"name"`
+	// CACerts are the province's intermediate CA certificates, PEM.
+	CACerts []byte `json:"ca_certs"`
+}
+
+// NodeSpec describes a gateway node taking part in the registry.
+type NodeSpec struct {
+	// ID is the raft server ID: the node identity's short form, "p51/node/gw-1".
+	ID string `json:"id"`
+	// RaftAddr is where the node's raft stream layer listens (host:port).
+	RaftAddr string `json:"raft_addr"`
+	// APIAddr is the node's HTTPS API (host:port), used to forward writes.
+	APIAddr string `json:"api_addr"`
+}
+
+// NodeRef names a node in promote, demote and remove.
+type NodeRef struct {
+	ID string `json:"id"`
+}
+
+// PolicyBody is the body of OpPolicyPublish.
+type PolicyBody struct {
+	// Content is the bundle (e.g. a tar.gz of Rego and data), opaque here.
+	Content []byte `json:"content"`
+	// Note says what changed.
+	Note string `json:"note,omitempty"`
+}
+
+// RevokeBody is the body of OpCertRevoke.
+type RevokeBody struct {
+	// Serial is the certificate serial number in lower-case hex.
+	Serial   string `json:"serial"`
+	Province string `json:"province"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// TransitionBody is the body of approve, suspend, resume and terminate.
+type TransitionBody struct {
+	ID string `json:"id"`
+	// Version is the version acted on; for suspend, resume and terminate 0
+	// means the current one. Approve must name it.
+	Version int `json:"version,omitempty"`
+	// Digest is the hex SigningDigest of the version approved: an approval
+	// binds the exact terms the admin saw.
+	Digest string `json:"digest,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Duration is a time.Duration that encodes as a Go duration string.
+type Duration time.Duration
+
+// MarshalText encodes the duration as "10m0s".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText decodes a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}

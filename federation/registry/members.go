@@ -1,0 +1,204 @@
+package registry
+
+import (
+	"crypto/x509"
+	"slices"
+	"strings"
+
+	"github.com/laborlink/laborlink/pki"
+)
+
+// applyInit installs the genesis state. Only the first OpInit in the log
+// applies; later ones are refused, so bootstrap voters racing to initialize
+// cannot overwrite each other.
+func (s *Store) applyInit(env *Envelope) *Result {
+	if s.st.initialized() {
+		return &Result{Err: Errorf(EConflict, "the registry is already initialized for federation %q", s.st.Domain)}
+	}
+	var g Genesis
+	if err := decodeBody(env, &g); err != nil {
+		return &Result{Err: err}
+	}
+	st := newState()
+	st.Domain = g.Domain
+	st.Roots = g.Roots
+	st.MaxSkew = g.MaxSkew
+	if st.MaxSkew <= 0 {
+		st.MaxSkew = Duration(DefaultMaxSkew)
+	}
+	for _, m := range g.Members {
+		st.Members[m.Province] = &Member{Province: m.Province, Name: m.Name, CACerts: m.CACerts, AddedAt: env.At}
+	}
+	for _, v := range g.Voters {
+		id, err := parseNodeID(v.ID)
+		if err != nil {
+			return &Result{Err: err}
+		}
+		st.Nodes[v.ID] = &Node{NodeSpec: v, Province: id.Province, Voter: true, JoinedAt: env.At}
+	}
+	st.Stewards = slices.Clone(g.Stewards)
+	if len(st.Stewards) == 0 {
+		for _, n := range st.Nodes {
+			st.Stewards = append(st.Stewards, n.Province)
+		}
+	}
+	slices.Sort(st.Stewards)
+	st.Stewards = slices.Compact(st.Stewards)
+	if err := st.rebuildDerived(); err != nil {
+		return &Result{Err: Errorf(EInvalid, "genesis: %v", err)}
+	}
+	s.st = st
+	s.publish()
+	return &Result{}
+}
+
+// parseNodeID parses a node ID of the form "p51/node/gw-1".
+func parseNodeID(id string) (pki.Identity, *Error) {
+	prov, rest, ok := strings.Cut(id, "/")
+	name, isNode := strings.CutPrefix(rest, "node/")
+	if !ok || !isNode || len(prov) != 3 || prov[0] != 'p' || !pki.ValidProvince(prov[1:]) || name == "" || strings.Contains(name, "/") {
+		return pki.Identity{}, Errorf(EInvalid, "node id %q is not of the form p<province>/node/<name>", id)
+	}
+	return pki.Identity{Province: prov[1:], Kind: pki.KindNode, Name: name}, nil
+}
+
+func (s *Store) applyMemberAdd(env *Envelope, who signer) *Result {
+	var m MemberSpec
+	if err := decodeBody(env, &m); err != nil {
+		return &Result{Err: err}
+	}
+	if err := s.requireSteward(env, who); err != nil {
+		return &Result{Err: err}
+	}
+	if !pki.ValidProvince(m.Province) {
+		return &Result{Err: Errorf(EInvalid, "member.add: unknown province code %q", m.Province)}
+	}
+	cas, err := parseCerts("member "+m.Province+" CA certificates", m.CACerts)
+	if err != nil {
+		return &Result{Err: Errorf(EInvalid, "%v", err)}
+	}
+	mem := &Member{Province: m.Province, Name: m.Name, CACerts: m.CACerts, AddedAt: env.At, cas: cas}
+	s.st.Members[m.Province] = mem
+	return &Result{}
+}
+
+func (s *Store) requireSteward(env *Envelope, who signer) *Error {
+	if err := requireKind(who, env, pki.KindAdmin); err != nil {
+		return err
+	}
+	if !s.st.isSteward(who.Province) {
+		return Errorf(EForbidden, "%s cannot %s: only admins of the steward provinces %v may", who, env.Op, s.st.Stewards)
+	}
+	return nil
+}
+
+// applyNodeJoin records a node. It is signed by the node itself, which
+// proves the node holds the key of a certificate of a member province.
+func (s *Store) applyNodeJoin(env *Envelope, who signer) *Result {
+	var n NodeSpec
+	if err := decodeBody(env, &n); err != nil {
+		return &Result{Err: err}
+	}
+	if err := requireKind(who, env, pki.KindNode); err != nil {
+		return &Result{Err: err}
+	}
+	if n.ID != who.String() {
+		return &Result{Err: Errorf(EForbidden, "node %s cannot join as %q: the node id must be its own identity", who, n.ID)}
+	}
+	if n.RaftAddr == "" {
+		return &Result{Err: Errorf(EInvalid, "node.join: raft_addr is required")}
+	}
+	node := &Node{NodeSpec: n, Province: who.Province, JoinedAt: env.At}
+	if old := s.st.Nodes[n.ID]; old != nil {
+		node.Voter, node.JoinedAt = old.Voter, old.JoinedAt
+	}
+	s.st.Nodes[n.ID] = node
+	return &Result{Node: node}
+}
+
+// applyNodeRole records a promotion, demotion or removal. Promotion is a
+// steward decision; a province's own admin may also demote or remove its
+// node.
+func (s *Store) applyNodeRole(env *Envelope, who signer) *Result {
+	var ref NodeRef
+	if err := decodeBody(env, &ref); err != nil {
+		return &Result{Err: err}
+	}
+	if err := requireKind(who, env, pki.KindAdmin); err != nil {
+		return &Result{Err: err}
+	}
+	n := s.st.Nodes[ref.ID]
+	if n == nil {
+		return &Result{Err: Errorf(ENotFound, "unknown node %q", ref.ID)}
+	}
+	if !s.st.isSteward(who.Province) && (env.Op == OpNodePromote || n.Province != who.Province) {
+		return &Result{Err: Errorf(EForbidden, "%s cannot %s %s: it takes a steward admin (%v) or, to demote or remove, an admin of province %s", who, env.Op, n.ID, s.st.Stewards, n.Province)}
+	}
+	c := *n
+	switch env.Op {
+	case OpNodePromote:
+		c.Voter = true
+	case OpNodeDemote:
+		c.Voter = false
+	case OpNodeRemove:
+		delete(s.st.Nodes, n.ID)
+		return &Result{Node: &c}
+	}
+	s.st.Nodes[n.ID] = &c
+	return &Result{Node: &c}
+}
+
+func (s *Store) applyPolicy(env *Envelope, who signer) *Result {
+	var p PolicyBody
+	if err := decodeBody(env, &p); err != nil {
+		return &Result{Err: err}
+	}
+	if err := s.requireSteward(env, who); err != nil {
+		return &Result{Err: err}
+	}
+	if len(p.Content) == 0 {
+		return &Result{Err: Errorf(EInvalid, "policy.publish: the bundle content is empty")}
+	}
+	v := &PolicyVersion{Version: len(s.st.Policies) + 1, Digest: digestHex(p.Content), Content: p.Content, Note: p.Note, PublishedAt: env.At, PublishedBy: who.URI()}
+	s.st.Policies = append(s.st.Policies, v)
+	return &Result{Policy: v}
+}
+
+func (s *Store) applyRevoke(env *Envelope, who signer) *Result {
+	var r RevokeBody
+	if err := decodeBody(env, &r); err != nil {
+		return &Result{Err: err}
+	}
+	if err := requireKind(who, env, pki.KindAdmin); err != nil {
+		return &Result{Err: err}
+	}
+	if r.Province != who.Province && !s.st.isSteward(who.Province) {
+		return &Result{Err: Errorf(EForbidden, "%s cannot revoke certificates of province %s", who, r.Province)}
+	}
+	key, ok := parseSerial(r.Serial)
+	if !ok {
+		return &Result{Err: Errorf(EInvalid, "cert.revoke: serial %q is not a positive hex number", r.Serial)}
+	}
+	r.Serial = key
+	s.st.Revoked[key] = &Revocation{RevokeBody: r, At: env.At, By: who.URI()}
+	s.publishRevoked()
+	return &Result{}
+}
+
+// rebuildDerived recomputes what is not stored: parsed certificates and pools.
+func (st *state) rebuildDerived() error {
+	roots, err := parseCerts("federation roots", st.Roots)
+	if err != nil {
+		return err
+	}
+	st.rootPool = x509.NewCertPool()
+	for _, r := range roots {
+		st.rootPool.AddCert(r)
+	}
+	for p, m := range st.Members {
+		if m.cas, err = parseCerts("member "+p+" CA certificates", m.CACerts); err != nil {
+			return err
+		}
+	}
+	return nil
+}

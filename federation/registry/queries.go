@@ -1,0 +1,180 @@
+package registry
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+)
+
+// Filter selects agreements for List. Zero fields match everything.
+type Filter struct {
+	// Party is a province code ("51") that must be a party.
+	Party string `json:"party,omitempty"`
+	// Pair is an ordered origin, destination province pair ("51", "44").
+	Origin      string `json:"origin,omitempty"`
+	Destination string `json:"destination,omitempty"`
+	// Status is the derived status at the query time.
+	Status     contracts.AgreementStatus `json:"status,omitempty"`
+	RecordType contracts.RecordType      `json:"record_type,omitempty"`
+	Purpose    contracts.Purpose         `json:"purpose,omitempty"`
+}
+
+// Summary is one line of List: an agreement's effective version and its
+// status at the query time.
+type Summary struct {
+	ID          string                    `json:"id"`
+	Version     int                       `json:"version"`
+	Title       string                    `json:"title"`
+	Origin      contracts.Party           `json:"origin"`
+	Destination contracts.Party           `json:"destination"`
+	ValidFrom   contracts.Date            `json:"valid_from"`
+	ValidUntil  contracts.Date            `json:"valid_until"`
+	Status      contracts.AgreementStatus `json:"status"`
+	// Pending is the version awaiting approval, if an amendment is pending.
+	Pending int `json:"pending,omitempty"`
+}
+
+func (f Filter) match(r *AgreementRecord, t time.Time) bool {
+	a := &r.Effective().Agreement
+	switch {
+	case f.Party != "" && !a.IsParty(f.Party):
+		return false
+	case f.Origin != "" && a.Origin.Province() != f.Origin:
+		return false
+	case f.Destination != "" && a.Destination.Province() != f.Destination:
+		return false
+	case f.Status != "" && r.StatusAt(t) != f.Status:
+		return false
+	}
+	if f.RecordType == "" && f.Purpose == "" {
+		return true
+	}
+	for _, rule := range a.Scope {
+		if (f.RecordType == "" || rule.RecordType == f.RecordType) && (f.Purpose == "" || slices.Contains(rule.Purposes, f.Purpose)) {
+			return true
+		}
+	}
+	return false
+}
+
+// List returns the agreements matching f at time t, in ID order. It scans
+// every agreement: it is for administrators, not the data path (see Covers).
+func (s *Store) List(f Filter, t time.Time) []Summary {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Summary
+	for _, r := range s.st.Agreements {
+		if !f.match(r, t) {
+			continue
+		}
+		v := r.Effective()
+		sum := Summary{ID: r.ID, Version: v.Agreement.Version, Title: v.Agreement.Title, Origin: v.Agreement.Origin, Destination: v.Agreement.Destination,
+			ValidFrom: v.Agreement.ValidFrom, ValidUntil: v.Agreement.ValidUntil, Status: v.StatusAt(t)}
+		if p := r.Pending(); p != nil && p != v {
+			sum.Pending = p.Agreement.Version
+		}
+		out = append(out, sum)
+	}
+	slices.SortFunc(out, func(a, b Summary) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Agreement returns an agreement with its versions and history. The record
+// is immutable and safe to keep.
+func (s *Store) Agreement(id string) (*AgreementRecord, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r := s.st.Agreements[id]
+	if r == nil {
+		return nil, Errorf(ENotFound, "unknown agreement %q", id)
+	}
+	return r, nil
+}
+
+// Members returns the member provinces in code order.
+func (s *Store) Members() []Member {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Member, 0, len(s.st.Members))
+	for _, m := range s.st.Members {
+		out = append(out, *m)
+	}
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Province, b.Province) })
+	return out
+}
+
+// IsMember reports whether the province is a member.
+func (s *Store) IsMember(province string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.Members[province] != nil
+}
+
+// Initialized reports whether the genesis command has been applied.
+func (s *Store) Initialized() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.initialized()
+}
+
+// Nodes returns the registered nodes in ID order.
+func (s *Store) Nodes() []Node {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Node, 0, len(s.st.Nodes))
+	for _, n := range s.st.Nodes {
+		out = append(out, *n)
+	}
+	slices.SortFunc(out, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Node returns one registered node.
+func (s *Store) Node(id string) (Node, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := s.st.Nodes[id]
+	if n == nil {
+		return Node{}, false
+	}
+	return *n, true
+}
+
+// Policy returns the latest federation policy bundle, or nil if none was
+// published.
+func (s *Store) Policy() *PolicyVersion {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.st.Policies) == 0 {
+		return nil
+	}
+	return s.st.Policies[len(s.st.Policies)-1]
+}
+
+// Policies returns every published policy version, oldest first.
+func (s *Store) Policies() []*PolicyVersion {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.st.Policies)
+}
+
+// Revocations returns the revoked serials in serial order.
+func (s *Store) Revocations() []Revocation {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Revocation, 0, len(s.st.Revoked))
+	for _, r := range s.st.Revoked {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b Revocation) int { return strings.Compare(a.Serial, b.Serial) })
+	return out
+}
+
+// Domain is the federation domain the registry was initialized with.
+func (s *Store) Domain() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.Domain
+}

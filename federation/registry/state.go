@@ -1,0 +1,199 @@
+package registry
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+)
+
+// StatusSuperseded marks a version replaced by an approved amendment. It is
+// stored on the old version; the history keeps it readable for ever.
+const StatusSuperseded contracts.AgreementStatus = "superseded"
+
+// China keeps one time zone; agreement days (valid_from, valid_until) are
+// days in it. A fixed zone avoids depending on the host's tzdata.
+var chinaTime = time.FixedZone("CST", 8*60*60)
+
+// DayOf returns the calendar day of t in China Standard Time, the day that
+// agreement validity is counted in.
+func DayOf(t time.Time) contracts.Date { return contracts.DateOf(t.In(chinaTime)) }
+
+// Member is a member province of the federation.
+type Member struct {
+	Province string `json:"province"`
+	Name     string `json:"name"`
+	// CACerts are the province's CA certificates (PEM) that sign its
+	// identities; apply verifies signers against these, never local files.
+	CACerts []byte    `json:"ca_certs"`
+	AddedAt time.Time `json:"added_at"`
+
+	cas []*x509.Certificate
+}
+
+// Node is a gateway node known to the registry. Voter is the role the
+// registry decided; raft's configuration is the role in effect.
+type Node struct {
+	NodeSpec
+	Province string    `json:"province"`
+	Voter    bool      `json:"voter"`
+	JoinedAt time.Time `json:"joined_at"`
+}
+
+// PolicyVersion is one published federation policy bundle.
+type PolicyVersion struct {
+	Version int `json:"version"`
+	// Digest is the hex SHA-256 of Content.
+	Digest      string    `json:"digest"`
+	Content     []byte    `json:"content"`
+	Note        string    `json:"note,omitempty"`
+	PublishedAt time.Time `json:"published_at"`
+	PublishedBy string    `json:"published_by"`
+}
+
+// Revocation is one revoked certificate serial.
+type Revocation struct {
+	RevokeBody
+	At time.Time `json:"at"`
+	By string    `json:"by"`
+}
+
+// AgreementRecord is an agreement with all its versions and every transition
+// made to it. Records are immutable once published: apply replaces the whole
+// record, so a reader may keep one without locks.
+type AgreementRecord struct {
+	ID       string     `json:"id"`
+	Versions []*Version `json:"versions"`
+	History  []Event    `json:"history"`
+}
+
+// Version is one version of an agreement. Agreement.Status holds the stored
+// status (proposed, approved, terminated, superseded); StatusAt derives
+// active, suspended and expired from it and the day.
+type Version struct {
+	Agreement contracts.Agreement `json:"agreement"`
+	// Digest is the hex SigningDigest of the version's terms.
+	Digest     string    `json:"digest"`
+	ProposedAt time.Time `json:"proposed_at"`
+	ProposedBy string    `json:"proposed_by"`
+	ApprovedAt time.Time `json:"approved_at,omitzero"`
+	// SuspendedBy lists the provinces that suspended the version; it is
+	// suspended while any of them has not resumed it.
+	SuspendedBy []string  `json:"suspended_by,omitempty"`
+	EndedAt     time.Time `json:"ended_at,omitzero"`
+}
+
+// Event is one applied transition, with the signed command that made it, so
+// that anybody can verify the history again.
+type Event struct {
+	Index   uint64    `json:"index"`
+	Op      Op        `json:"op"`
+	At      time.Time `json:"at"`
+	By      string    `json:"by"`
+	Version int       `json:"version"`
+	Reason  string    `json:"reason,omitempty"`
+	Command *Envelope `json:"command"`
+}
+
+// StatusAt is the version's lifecycle status at t.
+func (v *Version) StatusAt(t time.Time) contracts.AgreementStatus {
+	st := v.Agreement.Status
+	switch st {
+	case contracts.AgreementTerminated, StatusSuperseded:
+		return st
+	}
+	day := DayOf(t)
+	if v.Agreement.ValidUntil.Before(day) {
+		return contracts.AgreementExpired
+	}
+	if st != contracts.AgreementApproved {
+		return st
+	}
+	if len(v.SuspendedBy) > 0 {
+		return contracts.AgreementSuspended
+	}
+	if day.Before(v.Agreement.ValidFrom) {
+		return contracts.AgreementApproved
+	}
+	return contracts.AgreementActive
+}
+
+// Current returns the version in force (approved, possibly suspended or not
+// yet started), or nil when no version was approved or the agreement ended.
+func (r *AgreementRecord) Current() *Version {
+	for i := len(r.Versions) - 1; i >= 0; i-- {
+		switch r.Versions[i].Agreement.Status {
+		case contracts.AgreementApproved:
+			return r.Versions[i]
+		case contracts.AgreementTerminated:
+			return nil
+		}
+	}
+	return nil
+}
+
+// Pending returns the latest version when it awaits approvals, else nil.
+func (r *AgreementRecord) Pending() *Version {
+	v := r.Latest()
+	if v.Agreement.Status == contracts.AgreementProposed {
+		return v
+	}
+	return nil
+}
+
+// Latest returns the newest version.
+func (r *AgreementRecord) Latest() *Version { return r.Versions[len(r.Versions)-1] }
+
+// Effective is the version a reader should look at: the one in force, else
+// the newest.
+func (r *AgreementRecord) Effective() *Version {
+	if v := r.Current(); v != nil {
+		return v
+	}
+	return r.Latest()
+}
+
+// StatusAt is the status of the agreement's effective version at t.
+func (r *AgreementRecord) StatusAt(t time.Time) contracts.AgreementStatus {
+	return r.Effective().StatusAt(t)
+}
+
+// clone returns a copy whose slices can be changed without touching r.
+func (r *AgreementRecord) clone() *AgreementRecord {
+	return &AgreementRecord{ID: r.ID, Versions: slices.Clone(r.Versions), History: slices.Clone(r.History)}
+}
+
+// clone returns a copy of the version whose mutable parts are fresh.
+func (v *Version) clone() *Version {
+	c := *v
+	c.Agreement.Approvals = slices.Clone(v.Agreement.Approvals)
+	c.SuspendedBy = slices.Clone(v.SuspendedBy)
+	return &c
+}
+
+// parseCerts decodes every CERTIFICATE block of a PEM bundle.
+func parseCerts(what string, b []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for len(b) > 0 {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate found", what)
+	}
+	return certs, nil
+}

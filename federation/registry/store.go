@@ -1,0 +1,221 @@
+package registry
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"math/big"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/laborlink/laborlink/pki"
+)
+
+// state is the replicated registry state. Apply changes it under Store.mu;
+// records it points to are never changed after publication.
+type state struct {
+	Domain     string                      `json:"domain"`
+	Roots      []byte                      `json:"roots"`
+	Stewards   []string                    `json:"stewards"`
+	MaxSkew    Duration                    `json:"max_skew"`
+	Members    map[string]*Member          `json:"members"`
+	Nodes      map[string]*Node            `json:"nodes"`
+	Agreements map[string]*AgreementRecord `json:"agreements"`
+	Policies   []*PolicyVersion            `json:"policies"`
+	Revoked    map[string]*Revocation      `json:"revoked"`
+	Nonces     map[string]*nonceEntry      `json:"nonces"`
+	LastPrune  time.Time                   `json:"last_prune"`
+
+	rootPool *x509.CertPool
+}
+
+// nonceEntry remembers a command's outcome so that a resubmission (a client
+// retrying after a leader change) answers the same outcome, not a second apply.
+type nonceEntry struct {
+	SignedAt time.Time `json:"signed_at"`
+	Index    uint64    `json:"index"`
+	Err      *Error    `json:"err,omitempty"`
+	Ref      string    `json:"ref,omitempty"`
+}
+
+func newState() *state {
+	return &state{
+		Members:    map[string]*Member{},
+		Nodes:      map[string]*Node{},
+		Agreements: map[string]*AgreementRecord{},
+		Revoked:    map[string]*Revocation{},
+		Nonces:     map[string]*nonceEntry{},
+	}
+}
+
+func (s *state) initialized() bool { return s.Domain != "" }
+
+// Result is what applying one command produced.
+type Result struct {
+	// Index is the raft log index the command was applied at.
+	Index uint64 `json:"index"`
+	// Err is the business error, if the command was refused. A refused
+	// command changes nothing but is still in the log.
+	Err *Error `json:"error,omitempty"`
+	// Duplicate is set when the nonce was seen before; the other fields
+	// repeat the first outcome.
+	Duplicate bool             `json:"duplicate,omitempty"`
+	Agreement *AgreementRecord `json:"agreement,omitempty"`
+	Node      *Node            `json:"node,omitempty"`
+	Policy    *PolicyVersion   `json:"policy,omitempty"`
+}
+
+// Store is the registry's state machine without raft: it applies commands,
+// answers queries and takes snapshots. Registry drives it from the raft log;
+// tests and benchmarks may drive it directly. Apply must be called from one
+// goroutine at a time (raft's FSM contract); queries are safe concurrently
+// with Apply, and Covers takes no lock at all.
+type Store struct {
+	mu      sync.RWMutex
+	st      *state
+	index   atomic.Pointer[Index]
+	revoked atomic.Pointer[map[string]struct{}]
+	applied atomic.Uint64
+	// pairIDs lists agreement IDs per province pair, for reindexing one pair.
+	pairIDs map[pairKey][]string
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	s := &Store{st: newState(), pairIDs: map[pairKey][]string{}}
+	s.index.Store(emptyIndex())
+	s.revoked.Store(&map[string]struct{}{})
+	return s
+}
+
+// AppliedIndex is the raft index of the last command applied.
+func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
+
+// IsRevoked reports whether the registry lists the serial as revoked. It takes
+// no lock and is O(1), for pki's revocation checker on every handshake.
+func (s *Store) IsRevoked(serial *big.Int) bool {
+	if serial == nil {
+		return false
+	}
+	_, ok := (*s.revoked.Load())[serialKey(serial.Bytes())]
+	return ok
+}
+
+func serialKey(b []byte) string { return hex.EncodeToString(b) }
+
+// Apply applies one command at a raft index and returns its result.
+func (s *Store) Apply(index uint64, env *Envelope) *Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.applied.Store(index)
+	res := s.apply(index, env)
+	if !res.Duplicate {
+		res.Index = index
+	}
+	return res
+}
+
+func (s *Store) apply(index uint64, env *Envelope) *Result {
+	st := s.st
+	if env.V != EnvelopeVersion {
+		return &Result{Err: Errorf(EInvalid, "command envelope version %d is not supported (want %d)", env.V, EnvelopeVersion)}
+	}
+	if env.Op == OpInit {
+		return s.applyInit(env)
+	}
+	if !st.initialized() {
+		return &Result{Err: Errorf(EUnavailable, "the registry is not initialized yet")}
+	}
+	if env.Nonce == "" || len(env.Nonce) > 64 {
+		return &Result{Err: Errorf(EInvalid, "command has no nonce (1-64 characters)")}
+	}
+	if prev := st.Nonces[env.Nonce]; prev != nil {
+		r := &Result{Index: prev.Index, Err: prev.Err, Duplicate: true}
+		if a := st.Agreements[prev.Ref]; a != nil {
+			r.Agreement = a
+		}
+		return r
+	}
+	skew := time.Duration(st.MaxSkew)
+	if d := env.At.Sub(env.SignedAt); d > skew || d < -skew {
+		return &Result{Err: Errorf(EInvalid, "command was signed at %s, %s away from the registry time %s (allowed: %s); check the signer's clock",
+			env.SignedAt.Format(time.RFC3339), d.Round(time.Second), env.At.Format(time.RFC3339), skew)}
+	}
+	s.pruneNonces(env.At)
+	res, ref := s.dispatch(index, env)
+	st.Nonces[env.Nonce] = &nonceEntry{SignedAt: env.SignedAt, Index: index, Err: res.Err, Ref: ref}
+	return res
+}
+
+// pruneNonces forgets nonces too old to be accepted again anyway. It runs at
+// most once per MaxSkew of registry time, so apply stays O(1) amortized.
+func (s *Store) pruneNonces(now time.Time) {
+	st := s.st
+	skew := time.Duration(st.MaxSkew)
+	if now.Sub(st.LastPrune) < skew {
+		return
+	}
+	for n, e := range st.Nonces {
+		if now.Sub(e.SignedAt) > 2*skew {
+			delete(st.Nonces, n)
+		}
+	}
+	st.LastPrune = now
+}
+
+func (s *Store) dispatch(index uint64, env *Envelope) (*Result, string) {
+	who, err := s.st.authenticate(env)
+	if err != nil {
+		return &Result{Err: err}, ""
+	}
+	switch env.Op {
+	case OpPropose, OpAmend:
+		return s.applyProposal(index, env, who)
+	case OpApprove, OpSuspend, OpResume, OpTerminate:
+		return s.applyTransition(index, env, who)
+	case OpMemberAdd:
+		return s.applyMemberAdd(env, who), ""
+	case OpNodeJoin:
+		return s.applyNodeJoin(env, who), ""
+	case OpNodePromote, OpNodeDemote, OpNodeRemove:
+		return s.applyNodeRole(env, who), ""
+	case OpPolicyPublish:
+		return s.applyPolicy(env, who), ""
+	case OpCertRevoke:
+		return s.applyRevoke(env, who), ""
+	}
+	return &Result{Err: Errorf(EInvalid, "unknown command %q", env.Op)}, ""
+}
+
+// decodeBody decodes a command body strictly.
+func decodeBody(env *Envelope, v any) *Error {
+	if err := json.Unmarshal(env.Body, v); err != nil {
+		return Errorf(EInvalid, "%s: malformed body: %v", env.Op, err)
+	}
+	return nil
+}
+
+func requireKind(who signer, env *Envelope, kinds ...pki.Kind) *Error {
+	if !slices.Contains(kinds, who.Kind) {
+		return Errorf(EForbidden, "%s cannot %s: it needs a %s certificate, not %s", who, env.Op, kinds[0], who.Kind)
+	}
+	return nil
+}
+
+// digestHex is the hex SHA-256 of b.
+func digestHex(b []byte) string {
+	d := sha256.Sum256(b)
+	return hex.EncodeToString(d[:])
+}
+
+// parseSerial normalizes a hex serial to the key IsRevoked uses.
+func parseSerial(s string) (string, bool) {
+	n, ok := new(big.Int).SetString(s, 16)
+	if !ok || n.Sign() <= 0 {
+		return "", false
+	}
+	return serialKey(n.Bytes()), true
+}
