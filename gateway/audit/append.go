@@ -1,0 +1,134 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// appendReq is one Append waiting for the committer.
+type appendReq struct {
+	e    Entry
+	done chan appendResult // buffered, so the committer never blocks on it
+}
+
+type appendResult struct {
+	index int64
+	err   error
+}
+
+// Append validates e, adds it to the log and returns its position once it is
+// durable (fsync'd). Concurrent appends share a transaction, so the cost of
+// the fsync is spread over the batch.
+//
+// If ctx ends while the entry is queued or committing, Append returns the
+// context's error but the entry may still be written: an audit entry is never
+// withdrawn once handed over.
+func (l *Log) Append(ctx context.Context, e Entry) (int64, error) {
+	if e.Time.IsZero() {
+		e.Time = l.cfg.Now()
+	}
+	if err := e.Validate(); err != nil {
+		return 0, err
+	}
+	r := &appendReq{e: e, done: make(chan appendResult, 1)}
+	if err := l.enqueue(ctx, r); err != nil {
+		return 0, err
+	}
+	select {
+	case res := <-r.done:
+		return res.index, res.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (l *Log) enqueue(ctx context.Context, r *appendReq) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return ErrClosed
+	}
+	select {
+	case l.reqs <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// commitLoop is the group commit: take whatever is queued (up to MaxBatch),
+// write it in one transaction, answer everyone, repeat. While one batch is
+// being fsync'd the next one queues up, so batches grow with load.
+func (l *Log) commitLoop() {
+	defer close(l.done)
+	batch := make([]*appendReq, 0, l.cfg.MaxBatch)
+	for r := range l.reqs {
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < l.cfg.MaxBatch {
+			select {
+			case r, ok := <-l.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		l.commit(batch)
+	}
+}
+
+func (l *Log) commit(batch []*appendReq) {
+	var first, n int64
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		b, err := l.buckets(tx)
+		if err != nil {
+			return err
+		}
+		first = b.size()
+		n = first
+		for _, r := range batch {
+			r.e.Index = n
+			data, err := r.e.Marshal()
+			if err != nil {
+				return err
+			}
+			if err := putEntry(b, n, data); err != nil {
+				return err
+			}
+			n++
+		}
+		return b.meta.Put(keySize, key(n))
+	})
+	if err != nil {
+		err = fmt.Errorf("append to audit log: %w", err)
+	} else {
+		l.size.Store(n)
+	}
+	for i, r := range batch {
+		r.done <- appendResult{index: first + int64(i), err: err}
+	}
+}
+
+// putEntry stores entry n and the tree hashes it completes.
+func putEntry(b buckets, n int64, data []byte) error {
+	if err := b.entries.Put(key(n), data); err != nil {
+		return err
+	}
+	hashes, err := tlog.StoredHashes(n, data, hashReader{b.hashes})
+	if err != nil {
+		return err
+	}
+	base := tlog.StoredHashIndex(0, n)
+	for i, h := range hashes {
+		if err := b.hashes.Put(key(base+int64(i)), h[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

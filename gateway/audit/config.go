@@ -1,0 +1,85 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Config is how a node sets up its audit log. The field comments are the
+// operator documentation and state the defaults.
+type Config struct {
+	// Bucket is the top-level bbolt bucket the log keeps everything under, so
+	// the node can share its store file with other components. Default "audit".
+	Bucket string
+	// Origin names the log in its checkpoints, by C2SP convention a URL
+	// without scheme, such as "laborlink.example.org/p51/gw-1". Required.
+	Origin string
+	// Signer signs checkpoints: an Ed25519 note key from GenerateKey, whose
+	// name should equal Origin. Required.
+	Signer note.Signer
+	// SignInterval is how often a new head is signed if the tree grew.
+	// Default 1m; a negative value turns the schedule off (heads are then
+	// signed only on demand with SignedHead).
+	SignInterval time.Duration
+	// MaxBatch caps how many appends share one transaction. Default 1024.
+	MaxBatch int
+	// Now is the clock that stamps entries without a time. Default time.Now.
+	Now func() time.Time
+	// Logger receives scheduler errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with every default filled in; the caller
+// still sets Origin and Signer.
+func DefaultConfig() Config {
+	return Config{
+		Bucket:       "audit",
+		SignInterval: time.Minute,
+		MaxBatch:     1024,
+		Now:          time.Now,
+		Logger:       slog.Default(),
+	}
+}
+
+// withDefaults fills in the zero fields, so a partly set Config works.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Bucket == "" {
+		c.Bucket = d.Bucket
+	}
+	if c.SignInterval == 0 {
+		c.SignInterval = d.SignInterval
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = d.MaxBatch
+	}
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	return c
+}
+
+// Validate reports what is missing or wrong in the configuration, naming the
+// field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Origin == "" {
+		errs = append(errs, errors.New("audit config: origin is required (for example \"laborlink.example.org/p51/gw-1\")"))
+	}
+	if c.Signer == nil {
+		errs = append(errs, errors.New("audit config: signer is required; create a checkpoint key with audit.GenerateKey"))
+	} else if c.Origin != "" && c.Signer.Name() != c.Origin {
+		errs = append(errs, fmt.Errorf("audit config: signer key is named %q but origin is %q; checkpoint verifiers expect them equal", c.Signer.Name(), c.Origin))
+	}
+	if c.MaxBatch < 0 {
+		errs = append(errs, errors.New("audit config: max batch must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,168 @@
+package audit
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/transparency-dev/formats/log"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Head is a signed tree head: a C2SP checkpoint signed by the node's note key.
+type Head struct {
+	// Origin names the log.
+	Origin string `json:"origin"`
+	// Size is the number of entries the head commits to.
+	Size int64 `json:"size"`
+	// Root is the RFC 6962 root hash of those entries.
+	Root tlog.Hash `json:"root"`
+	// Note is the signed note exactly as signed; it is what auditors keep and
+	// what C2SP verifiers read.
+	Note []byte `json:"note"`
+}
+
+// GenerateKey creates a checkpoint signing key for the log named origin and
+// returns it in the note formats: skey for Config.Signer (via note.NewSigner;
+// keep it as secret as the node's TLS key), vkey to publish to auditors.
+func GenerateKey(origin string) (skey, vkey string, err error) {
+	return note.GenerateKey(rand.Reader, origin)
+}
+
+// ParseHead checks a signed checkpoint against the log's verifier key and
+// origin and returns it. It uses transparency-dev's checkpoint parser, the
+// same code witnesses and other C2SP tools run.
+func ParseHead(signed []byte, origin string, v note.Verifier) (Head, error) {
+	cp, _, _, err := log.ParseCheckpoint(signed, origin, v)
+	if err != nil {
+		return Head{}, fmt.Errorf("signed head: %w", err)
+	}
+	if len(cp.Hash) != tlog.HashSize || cp.Size > 1<<62 {
+		return Head{}, errors.New("signed head: malformed root hash or size")
+	}
+	h := Head{Origin: cp.Origin, Size: int64(cp.Size), Note: signed}
+	copy(h.Root[:], cp.Hash)
+	return h, nil
+}
+
+// SignedHead returns a head for the log as it is now, signing a new one if
+// the tree grew since the last head and returning the last one otherwise.
+// Every head it signs is stored (see Heads).
+func (l *Log) SignedHead(ctx context.Context) (Head, error) {
+	if err := ctx.Err(); err != nil {
+		return Head{}, err
+	}
+	l.signMu.Lock()
+	defer l.signMu.Unlock()
+	var h Head
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		b, err := l.buckets(tx)
+		if err != nil {
+			return err
+		}
+		if k, v := b.heads.Cursor().Last(); k != nil && unkey(k) == b.size() {
+			h, err = headFromStore(l.cfg.Origin, unkey(k), v)
+			return err
+		}
+		h, err = l.sign(b)
+		if err != nil {
+			return err
+		}
+		return b.heads.Put(key(h.Size), h.Note)
+	})
+	if err != nil {
+		return Head{}, fmt.Errorf("sign audit head: %w", err)
+	}
+	return h, nil
+}
+
+func (l *Log) sign(b buckets) (Head, error) {
+	size := b.size()
+	root, err := treeHash(size, hashReader{b.hashes})
+	if err != nil {
+		return Head{}, err
+	}
+	body := log.Checkpoint{Origin: l.cfg.Origin, Size: uint64(size), Hash: root[:]}.Marshal()
+	signed, err := note.Sign(&note.Note{Text: string(body)}, l.cfg.Signer)
+	if err != nil {
+		return Head{}, err
+	}
+	return Head{Origin: l.cfg.Origin, Size: size, Root: root, Note: signed}, nil
+}
+
+// Heads returns every head signed so far, oldest first.
+func (l *Log) Heads(ctx context.Context) ([]Head, error) {
+	var out []Head
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b, err := l.buckets(tx)
+		if err != nil {
+			return err
+		}
+		return b.heads.ForEach(func(k, v []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			h, err := headFromStore(l.cfg.Origin, unkey(k), v)
+			if err != nil {
+				return err
+			}
+			out = append(out, h)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// headFromStore parses a stored head without its signature check: the node
+// trusts what it signed itself; auditors use ParseHead.
+func headFromStore(origin string, size int64, signed []byte) (Head, error) {
+	n, err := note.Open(signed, note.VerifierList())
+	var unverified *note.UnverifiedNoteError
+	if errors.As(err, &unverified) {
+		n, err = unverified.Note, nil
+	}
+	if err != nil {
+		return Head{}, fmt.Errorf("%w: head %d: %v", ErrCorrupt, size, err)
+	}
+	var cp log.Checkpoint
+	if _, err := cp.Unmarshal([]byte(n.Text)); err != nil || len(cp.Hash) != tlog.HashSize {
+		return Head{}, fmt.Errorf("%w: head %d: %v", ErrCorrupt, size, err)
+	}
+	h := Head{Origin: origin, Size: size, Note: signed}
+	copy(h.Root[:], cp.Hash)
+	return h, nil
+}
+
+// startSigner signs a head on every tick when the tree grew; ticks nil means
+// a ticker at Config.SignInterval, or no schedule if that is negative.
+func (l *Log) startSigner(ticks <-chan time.Time) {
+	ctx, cancel := context.WithCancel(context.Background())
+	l.stopSigner = cancel
+	l.signerDone = make(chan struct{})
+	if ticks == nil {
+		if l.cfg.SignInterval < 0 {
+			close(l.signerDone)
+			return
+		}
+		t := time.NewTicker(l.cfg.SignInterval)
+		go func() { <-ctx.Done(); t.Stop() }()
+		ticks = t.C
+	}
+	go func() {
+		defer close(l.signerDone)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticks:
+				if _, err := l.SignedHead(ctx); err != nil && ctx.Err() == nil {
+					l.cfg.Logger.Error("audit: scheduled head", "err", err)
+				}
+			}
+		}
+	}()
+}

@@ -1,0 +1,172 @@
+package audit
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/note"
+)
+
+const testOrigin = "laborlink.test/p51/gw-1"
+
+// testKeys is one checkpoint key pair shared by the tests of this package.
+var testKeys = sync.OnceValue(func() [2]string {
+	skey, vkey, err := GenerateKey(testOrigin)
+	if err != nil {
+		panic(err)
+	}
+	return [2]string{skey, vkey}
+})
+
+func testSigner(t testing.TB) note.Signer {
+	t.Helper()
+	s, err := note.NewSigner(testKeys()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func testVerifier(t testing.TB) note.Verifier {
+	t.Helper()
+	v, err := note.NewVerifier(testKeys()[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func testConfig(t testing.TB) Config {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Origin = testOrigin
+	cfg.Signer = testSigner(t)
+	cfg.SignInterval = -1
+	return cfg
+}
+
+// newTestDB opens a bbolt file in t.TempDir; the test closes it.
+func newTestDB(t testing.TB) (*bolt.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "node.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, path
+}
+
+func newTestLog(t testing.TB) (*Log, *bolt.DB) {
+	t.Helper()
+	db, _ := newTestDB(t)
+	l, err := Open(db, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, db
+}
+
+var t0 = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+
+// sentEntry is a typical allowed flow from 51 to 44.
+func sentEntry(i int) Entry {
+	return Entry{
+		Time:             t0.Add(time.Duration(i) * time.Second),
+		Kind:             KindSent,
+		EnvelopeID:       envID(i),
+		RecordType:       "transfer",
+		Origin:           "51",
+		Destination:      "44",
+		AgreementID:      "AG-51-44-2026-001",
+		AgreementVersion: 2,
+		Purpose:          "employment-service",
+		Decision:         Allow,
+		Policy:           PolicyRevisions{Federation: "fed-7", Province: "p51-3"},
+		PayloadDigest:    Digest{byte(i), byte(i >> 8), byte(i >> 16), 1},
+		Size:             int64(900 + i%100),
+		Peer:             "spiffe://p44.laborlink.test/node/gw-1",
+	}
+}
+
+func envID(i int) string {
+	return "01J" + string(rune('A'+i%26)) + "ENV" + time.Duration(i).String()
+}
+
+func appendN(t testing.TB, l *Log, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := l.Append(context.Background(), sentEntry(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAppendAssignsPositionsAndSurvivesReopen(t *testing.T) {
+	db, _ := newTestDB(t)
+	l, err := Open(db, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	seen := make([]bool, 50)
+	var mu sync.Mutex
+	for i := range 50 {
+		wg.Go(func() {
+			idx, err := l.Append(context.Background(), sentEntry(i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			seen[idx] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for i, ok := range seen {
+		if !ok {
+			t.Errorf("no append got position %d", i)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(context.Background(), sentEntry(0)); err != ErrClosed {
+		t.Fatalf("append after close: %v, want ErrClosed", err)
+	}
+	l2, err := Open(db, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if l2.Size() != 50 {
+		t.Fatalf("size after reopen = %d, want 50", l2.Size())
+	}
+	es, err := l2.Entries(context.Background(), 0, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range es {
+		if e.Index != int64(i) {
+			t.Errorf("entry at %d says index %d", i, e.Index)
+		}
+	}
+}
+
+func TestAppendRejectsInvalidEntry(t *testing.T) {
+	l, _ := newTestLog(t)
+	e := sentEntry(1)
+	e.EnvelopeID = "510101199003071234"
+	if _, err := l.Append(context.Background(), e); err == nil {
+		t.Fatal("append accepted an ID-number-shaped envelope id")
+	}
+	if l.Size() != 0 {
+		t.Fatalf("size = %d after a refused append", l.Size())
+	}
+}

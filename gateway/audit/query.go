@@ -1,0 +1,67 @@
+package audit
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Pair is a direction of flow between two provinces: from Origin to
+// Destination. "51:44" is Sichuan to Guangdong.
+type Pair struct {
+	Origin, Destination Province
+}
+
+// ParsePair reads a pair written "51:44".
+func ParsePair(s string) (Pair, error) {
+	o, d, ok := strings.Cut(s, ":")
+	p := Pair{Province(o), Province(d)}
+	if !ok || !p.Origin.Valid() || !p.Destination.Valid() {
+		return Pair{}, fmt.Errorf("pair %q: want two province codes as origin:destination, such as 51:44", s)
+	}
+	return p, nil
+}
+
+// String writes the pair as "51:44".
+func (p Pair) String() string { return string(p.Origin) + ":" + string(p.Destination) }
+
+// Filter selects entries for Query; zero fields select everything. It maps
+// one to one onto `laborlink audit query` flags.
+type Filter struct {
+	// From and To bound the entry time: From <= Time < To.
+	From, To time.Time
+	// Pair selects flows from Pair.Origin to Pair.Destination.
+	Pair *Pair
+	// AgreementID selects flows under one agreement.
+	AgreementID string
+	// Kind selects one kind of entry.
+	Kind Kind
+	// Decision selects allowed or denied flows.
+	Decision Decision
+}
+
+// Match reports whether e passes the filter.
+func (f Filter) Match(e Entry) bool {
+	switch {
+	case !f.From.IsZero() && e.Time.Before(f.From),
+		!f.To.IsZero() && !e.Time.Before(f.To),
+		f.Pair != nil && (e.Origin != f.Pair.Origin || e.Destination != f.Pair.Destination),
+		f.AgreementID != "" && e.AgreementID != f.AgreementID,
+		f.Kind != "" && e.Kind != f.Kind,
+		f.Decision != "" && e.Decision != f.Decision:
+		return false
+	}
+	return true
+}
+
+// Query returns the entries that pass f, in their original order. It works
+// on any entries: a node's log (see Log.Query) or a file an auditor holds.
+func Query(entries []Entry, f Filter) []Entry {
+	var out []Entry
+	for _, e := range entries {
+		if f.Match(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
