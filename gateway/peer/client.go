@@ -1,0 +1,148 @@
+package peer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/laborlink/laborlink/gateway/delivery"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// Directory tells where a peer province's node listens, e.g. from the
+// registry's member list.
+type Directory interface {
+	PeerURL(province string) (string, error)
+}
+
+// BreakerSettings tune the per-peer circuit breakers.
+type BreakerSettings struct {
+	// Failures is how many consecutive failed batches open the breaker. Default 5.
+	Failures uint32
+	// Open is how long an open breaker fails fast before letting one batch
+	// probe the peer. Default 10s.
+	Open time.Duration
+	// OnStateChange, if set, hears every transition (for metrics and logs).
+	OnStateChange func(peer string, from, to gobreaker.State)
+}
+
+// HTTPClients returns the HTTP client for calling a peer province: its TLS
+// configuration must present this node's certificate and accept only a node
+// of that province (pki.TLS.ClientConfig with PeerPolicy{Kinds: node,
+// Province: p}), so a wrong server fails in the handshake.
+type HTTPClients func(province string) (*http.Client, error)
+
+// Client sends batches to peer nodes; it implements delivery.Sender. One
+// long-lived HTTP/2 connection per peer avoids a TLS handshake per batch.
+type Client struct {
+	dir      Directory
+	clients  HTTPClients
+	settings BreakerSettings
+
+	mu    sync.Mutex
+	peers map[string]*remote
+}
+
+type remote struct {
+	url      string
+	endpoint endpoint.Endpoint
+	breaker  *gobreaker.CircuitBreaker[any]
+}
+
+var _ delivery.Sender = (*Client)(nil)
+
+// NewClient returns a client that finds peers in dir and reaches them with
+// the clients that clients returns.
+func NewClient(dir Directory, clients HTTPClients, s BreakerSettings) *Client {
+	if s.Failures == 0 {
+		s.Failures = 5
+	}
+	if s.Open == 0 {
+		s.Open = 10 * time.Second
+	}
+	return &Client{dir: dir, clients: clients, settings: s, peers: make(map[string]*remote)}
+}
+
+// Send delivers one batch to the peer province's node.
+func (c *Client) Send(ctx context.Context, peer string, batch []store.Queued) ([]delivery.Outcome, error) {
+	r, err := c.remote(peer)
+	if err != nil {
+		return nil, err
+	}
+	req := DeliverRequest{Envelopes: make([]json.RawMessage, len(batch))}
+	for i, q := range batch {
+		req.Envelopes[i] = q.Envelope
+	}
+	resp, err := r.endpoint(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	results := resp.(DeliverResponse).Results
+	if len(results) != len(batch) {
+		return nil, fmt.Errorf("peer %s answered %d results for %d envelopes", peer, len(results), len(batch))
+	}
+	out := make([]delivery.Outcome, len(results))
+	for i, res := range results {
+		if res.EnvelopeID != batch[i].EnvelopeID {
+			return nil, fmt.Errorf("peer %s answered for envelope %s in place of %s", peer, res.EnvelopeID, batch[i].EnvelopeID)
+		}
+		out[i] = delivery.Outcome{EnvelopeID: res.EnvelopeID, Receipt: res.Receipt, Rejected: res.Status == StatusRejected, Reasons: res.Reasons}
+	}
+	return out, nil
+}
+
+// BreakerState reports each known peer's breaker state.
+func (c *Client) BreakerState() map[string]gobreaker.State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]gobreaker.State, len(c.peers))
+	for p, r := range c.peers {
+		out[p] = r.breaker.State()
+	}
+	return out
+}
+
+// remote returns the peer's endpoint, building it (and its breaker) on first
+// use and again when the directory moves the peer to a new address.
+func (c *Client) remote(peer string) (*remote, error) {
+	addr, err := c.dir.PeerURL(peer)
+	if err != nil {
+		return nil, fmt.Errorf("find peer %s: %w", peer, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.peers[peer]; ok && r.url == addr {
+		return r, nil
+	}
+	base, err := url.Parse(addr)
+	if err != nil {
+		return nil, fmt.Errorf("peer %s address %q: %w", peer, addr, err)
+	}
+	hc, err := c.clients(peer)
+	if err != nil {
+		return nil, fmt.Errorf("client for peer %s: %w", peer, err)
+	}
+	ep := newClientEndpoint(base, peer, hc)
+	failures := c.settings.Failures
+	cb := gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
+		Name:        peer,
+		MaxRequests: 1,
+		Timeout:     c.settings.Open,
+		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= failures },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			if c.settings.OnStateChange != nil {
+				c.settings.OnStateChange(name, from, to)
+			}
+		},
+	})
+	r := &remote{url: addr, endpoint: Breaker(cb)(ep), breaker: cb}
+	c.peers[peer] = r
+	return r, nil
+}

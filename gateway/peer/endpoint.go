@@ -1,0 +1,47 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-kit/kit/endpoint"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/laborlink/laborlink/gateway/auth"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// ErrBadBatch is wrapped by errors about a batch's shape.
+var ErrBadBatch = errors.New("bad batch")
+
+// MakeDeliverEndpoint turns a Receiver into the deliver endpoint. It admits
+// node certificates only.
+func MakeDeliverEndpoint(r Receiver) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(DeliverRequest)
+		from, err := auth.Require(ctx, pki.KindNode)
+		if err != nil {
+			return nil, err
+		}
+		if len(req.Envelopes) == 0 || len(req.Envelopes) > MaxBatch {
+			return nil, fmt.Errorf("%w: %d envelopes; a batch holds 1 to %d", ErrBadBatch, len(req.Envelopes), MaxBatch)
+		}
+		results, err := r.Receive(ctx, from, req.Envelopes)
+		if err != nil {
+			return nil, err
+		}
+		return DeliverResponse{Results: results}, nil
+	}
+}
+
+// Breaker wraps an endpoint in a circuit breaker: after repeated failures it
+// fails fast for a while instead of calling a peer that is down. go-kit's own
+// adapter targets gobreaker's v1 API, hence this small middleware.
+func Breaker(cb *gobreaker.CircuitBreaker[any]) endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (any, error) {
+			return cb.Execute(func() (any, error) { return next(ctx, request) })
+		}
+	}
+}

@@ -1,0 +1,63 @@
+// Package peer is the node-to-node API: batches of signed envelopes in,
+// signed receipts out, over mutual TLS with node certificates only. It follows
+// go-kit's layout: a Receiver service, endpoints, an HTTP transport, and a
+// client whose endpoint is wrapped in a per-peer circuit breaker.
+//
+// Per-envelope outcomes (stored, duplicate, rejected by import policy) travel
+// inside a successful response, so only transport and server faults count
+// against the breaker; a peer that correctly refuses a record is healthy.
+package peer
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/laborlink/laborlink/pki"
+)
+
+// Path is where the peer API accepts batches.
+const Path = "/peer/v1/deliver"
+
+// MaxBatch is the most envelopes one request may carry.
+const MaxBatch = 1000
+
+// MaxBody bounds a request body: MaxBatch envelopes of the largest record.
+const MaxBody = 80 << 20
+
+// Status is what the destination did with one envelope.
+type Status string
+
+// The outcomes of one envelope.
+const (
+	StatusStored    Status = "stored"
+	StatusDuplicate Status = "duplicate"
+	StatusRejected  Status = "rejected"
+)
+
+// DeliverRequest is one batch of signed envelopes.
+type DeliverRequest struct {
+	Envelopes []json.RawMessage `json:"envelopes"`
+}
+
+// Result is the destination's answer for one envelope, in request order.
+type Result struct {
+	EnvelopeID string `json:"envelope_id"`
+	Status     Status `json:"status"`
+	// Reasons are stable codes for a rejection.
+	Reasons []string `json:"reasons,omitempty"`
+	// Receipt is the destination's signed receipt (stored or duplicate).
+	Receipt json.RawMessage `json:"receipt,omitempty"`
+}
+
+// DeliverResponse answers a batch.
+type DeliverResponse struct {
+	Results []Result `json:"results"`
+}
+
+// Receiver is the destination side of the exchange. Implementations verify
+// each envelope (origin = the peer's province, signature, import policy),
+// store it once, and answer a result per envelope; an error means the batch
+// as a whole could not be handled and the sender should retry it.
+type Receiver interface {
+	Receive(ctx context.Context, from pki.Identity, envelopes []json.RawMessage) ([]Result, error)
+}

@@ -1,0 +1,188 @@
+package peer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// receiver stores what it is given, rejects envelopes whose body says
+// "deny", and fails whole batches while broken is set.
+type receiver struct {
+	mu     sync.Mutex
+	broken bool
+	from   []pki.Identity
+}
+
+func (r *receiver) Receive(_ context.Context, from pki.Identity, envs []json.RawMessage) ([]Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.broken {
+		return nil, errors.New("disk full")
+	}
+	r.from = append(r.from, from)
+	out := make([]Result, len(envs))
+	for i, e := range envs {
+		var head struct{ ID, Body string }
+		json.Unmarshal(e, &head)
+		out[i] = Result{EnvelopeID: head.ID, Status: StatusStored, Receipt: json.RawMessage(`{"ok":true}`)}
+		if head.Body == "deny" {
+			out[i] = Result{EnvelopeID: head.ID, Status: StatusRejected, Reasons: []string{"import.no_agreement"}}
+		}
+	}
+	return out, nil
+}
+
+type directory map[string]string
+
+func (d directory) PeerURL(p string) (string, error) {
+	u, ok := d[p]
+	if !ok {
+		return "", fmt.Errorf("no node for province %s", p)
+	}
+	return u, nil
+}
+
+func batch(bodies ...string) []store.Queued {
+	out := make([]store.Queued, len(bodies))
+	for i, b := range bodies {
+		id := fmt.Sprintf("01E%03d", i)
+		out[i] = store.Queued{EnvelopeID: id, Envelope: []byte(fmt.Sprintf(`{"id":%q,"body":%q}`, id, b))}
+	}
+	return out
+}
+
+type fixture struct {
+	p    *gatewaytest.PKI
+	recv *receiver
+	srv  string
+}
+
+func newFixture(t *testing.T) *fixture {
+	p := gatewaytest.NewPKI(t, "51", "44", "33")
+	recv := &receiver{}
+	srv := p.Serve(p.Issue("44", pki.KindNode, "gw-1"), pki.PeerPolicy{}, NewHandler(recv))
+	return &fixture{p: p, recv: recv, srv: srv.URL}
+}
+
+// client is a p51 node's client, reaching "44" at the fixture's server.
+func (f *fixture) client(t *testing.T, dir directory, s BreakerSettings) *Client {
+	leaf := f.p.Issue("51", pki.KindNode, "gw-1")
+	return NewClient(dir, func(province string) (*http.Client, error) {
+		return f.p.Client(leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province}), nil
+	}, s)
+}
+
+func TestDeliverOverMutualTLS(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t, directory{"44": f.srv}, BreakerSettings{})
+	out, err := c.Send(context.Background(), "44", batch("a", "deny", "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3 || out[0].Rejected || !out[1].Rejected || out[1].Reasons[0] != "import.no_agreement" || string(out[2].Receipt) != `{"ok":true}` {
+		t.Errorf("outcomes = %+v", out)
+	}
+	if got := f.recv.from[0]; got.Province != "51" || got.Kind != pki.KindNode {
+		t.Errorf("receiver saw the caller as %v", got)
+	}
+	if st := c.BreakerState()["44"]; st != gobreaker.StateClosed {
+		t.Errorf("breaker after a rejection = %s, want closed: rejections are not faults", st)
+	}
+}
+
+func TestServerOfTheWrongProvinceIsRefused(t *testing.T) {
+	f := newFixture(t)
+	// The directory claims the p44 server is province 33's node.
+	c := f.client(t, directory{"33": f.srv}, BreakerSettings{})
+	_, err := c.Send(context.Background(), "33", batch("a"))
+	if err == nil || !strings.Contains(err.Error(), "expected province 33") {
+		t.Fatalf("err = %v, want a refusal naming the expected province", err)
+	}
+}
+
+func TestNonNodeCallerIsForbidden(t *testing.T) {
+	f := newFixture(t)
+	sys := f.p.Issue("51", pki.KindSystem, "hr")
+	hc := f.p.Client(sys, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: "44"})
+	resp, err := hc.Post(f.srv+Path, "application/json", strings.NewReader(`{"envelopes":[{}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("status = %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestMalformedBatches(t *testing.T) {
+	f := newFixture(t)
+	node := f.p.Issue("51", pki.KindNode, "gw-1")
+	hc := f.p.Client(node, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: "44"})
+	for _, body := range []string{`{`, `{"envelopes":[]}`, `{"envelopes":[{}],"extra":1}`} {
+		resp, err := hc.Post(f.srv+Path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var eb errorBody
+		json.NewDecoder(resp.Body).Decode(&eb)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(eb.Error, "bad batch") {
+			t.Errorf("%s: status %d, error %q; want 400 naming the bad batch", body, resp.StatusCode, eb.Error)
+		}
+	}
+}
+
+func TestBreakerOpensOnServerFaultsAndRecovers(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	var transitions []string
+	c := f.client(t, directory{"44": f.srv}, BreakerSettings{Failures: 3, Open: 50 * time.Millisecond,
+		OnStateChange: func(peer string, from, to gobreaker.State) {
+			mu.Lock()
+			transitions = append(transitions, to.String())
+			mu.Unlock()
+		}})
+	f.recv.mu.Lock()
+	f.recv.broken = true
+	f.recv.mu.Unlock()
+	for range 3 {
+		if _, err := c.Send(context.Background(), "44", batch("a")); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("err = %v, want the server's fault", err)
+		}
+	}
+	if _, err := c.Send(context.Background(), "44", batch("a")); !errors.Is(err, gobreaker.ErrOpenState) {
+		t.Fatalf("fourth send: err = %v, want the open breaker", err)
+	}
+	f.recv.mu.Lock()
+	f.recv.broken = false
+	f.recv.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := c.Send(context.Background(), "44", batch("a"))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("breaker never let a probe through: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(transitions, ","); got != "open,half-open,closed" {
+		t.Errorf("breaker transitions = %s", got)
+	}
+}

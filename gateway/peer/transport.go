@@ -1,0 +1,115 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
+
+	"github.com/laborlink/laborlink/gateway/auth"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// NewHandler serves the peer API on Path.
+func NewHandler(r Receiver) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST "+Path, kithttp.NewServer(
+		MakeDeliverEndpoint(r),
+		decodeDeliverRequest,
+		kithttp.EncodeJSONResponse,
+		kithttp.ServerBefore(auth.FromRequest),
+		kithttp.ServerErrorEncoder(encodeError),
+	))
+	return mux
+}
+
+func decodeDeliverRequest(_ context.Context, r *http.Request) (any, error) {
+	var req DeliverRequest
+	body := http.MaxBytesReader(nil, r.Body, MaxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fmt.Errorf("%w: body over %d bytes", ErrBadBatch, MaxBody)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrBadBatch, err)
+	}
+	return req, nil
+}
+
+// errorBody is how the peer API reports a batch-level failure.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func encodeError(_ context.Context, err error, w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(statusOf(err))
+	json.NewEncoder(w).Encode(errorBody{Error: err.Error()})
+}
+
+// statusOf maps errors to HTTP status codes: the one table for this transport.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return http.StatusUnauthorized
+	case errors.Is(err, auth.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrBadBatch):
+		return http.StatusBadRequest
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// newClientEndpoint calls the deliver endpoint of the node at base, and
+// checks that the server's certificate is a node of the expected province,
+// since nodes are reached by address and the address proves nothing.
+func newClientEndpoint(base *url.URL, province string, client *http.Client) endpoint.Endpoint {
+	tgt := base.JoinPath(Path)
+	return kithttp.NewClient(http.MethodPost, tgt, encodeDeliverRequest, decodeDeliverResponse(province), kithttp.SetClient(client)).Endpoint()
+}
+
+func encodeDeliverRequest(_ context.Context, r *http.Request, request any) error {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(request); err != nil {
+		return err
+	}
+	r.Header.Set("Content-Type", "application/json")
+	r.ContentLength = int64(buf.Len())
+	r.Body = io.NopCloser(&buf)
+	return nil
+}
+
+func decodeDeliverResponse(province string) kithttp.DecodeResponseFunc {
+	return func(_ context.Context, r *http.Response) (any, error) {
+		if r.TLS == nil {
+			return nil, errors.New("peer answered without TLS")
+		}
+		id, err := pki.PeerIdentity(*r.TLS)
+		if err != nil {
+			return nil, err
+		}
+		if id.Kind != pki.KindNode || id.Province != province {
+			return nil, fmt.Errorf("expected a node of province %s, the server is %s", province, id)
+		}
+		if r.StatusCode != http.StatusOK {
+			var eb errorBody
+			json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&eb)
+			return nil, fmt.Errorf("peer %s answered %s: %s", province, r.Status, eb.Error)
+		}
+		var resp DeliverResponse
+		if err := json.NewDecoder(r.Body).Decode(&resp); err != nil {
+			return nil, fmt.Errorf("decode answer from %s: %w", province, err)
+		}
+		return resp, nil
+	}
+}
