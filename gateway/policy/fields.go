@@ -1,0 +1,142 @@
+package policy
+
+import (
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// fieldsPresent lists the dotted paths of the leaves that encoding/json writes
+// for rec: the field paths a policy decides on and Apply acts on. It walks the
+// value with reflection instead of encoding and re-parsing JSON, which would
+// cost more than a cached decision. Arrays, maps and values that marshal
+// themselves (dates, times) are leaves; omitempty is honoured as encoding/json
+// honours it. The result is sorted.
+//
+// contracts.FieldsPresent is meant to take this over once it exists; the
+// property test in fields_test.go pins the behaviour either must have.
+func fieldsPresent(rec any) []string {
+	var out []string
+	walkFields(reflect.ValueOf(rec), "", &out)
+	slices.Sort(out)
+	return out
+}
+
+type fieldInfo struct {
+	index     []int
+	name      string
+	omitEmpty bool
+}
+
+var fieldCache sync.Map // reflect.Type -> []fieldInfo
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+func walkFields(v reflect.Value, prefix string, out *[]string) {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			if prefix != "" {
+				*out = append(*out, prefix)
+			}
+			return
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct || isSelfMarshaling(v.Type()) {
+		if prefix != "" {
+			*out = append(*out, prefix)
+		}
+		return
+	}
+	for _, f := range structFields(v.Type()) {
+		fv, ok := fieldByIndex(v, f.index)
+		if !ok || (f.omitEmpty && isEmptyValue(fv)) {
+			continue
+		}
+		walkFields(fv, join(prefix, f.name), out)
+	}
+}
+
+func join(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}
+
+func isSelfMarshaling(t reflect.Type) bool {
+	return t.Implements(jsonMarshaler) || t.Implements(textMarshaler) ||
+		reflect.PointerTo(t).Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(textMarshaler)
+}
+
+// fieldByIndex follows embedded pointers as encoding/json does: a nil
+// embedded pointer contributes no fields.
+func fieldByIndex(v reflect.Value, index []int) (reflect.Value, bool) {
+	for i, x := range index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return reflect.Value{}, false
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v, true
+}
+
+// isEmptyValue is encoding/json's notion of empty for omitempty.
+func isEmptyValue(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
+		return v.IsZero()
+	}
+	return false
+}
+
+// structFields lists a struct type's JSON fields, flattening embedded structs
+// without a JSON name. Name conflicts between embedded fields do not occur in
+// the contracts and are not resolved here.
+func structFields(t reflect.Type) []fieldInfo {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.([]fieldInfo)
+	}
+	var fs []fieldInfo
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		ft := sf.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if sf.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+			for _, inner := range structFields(ft) {
+				inner.index = append([]int{i}, inner.index...)
+				fs = append(fs, inner)
+			}
+			continue
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		fs = append(fs, fieldInfo{index: []int{i}, name: name, omitEmpty: strings.Contains(","+opts+",", ",omitempty,")})
+	}
+	fieldCache.Store(t, fs)
+	return fs
+}

@@ -1,0 +1,259 @@
+package policy
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Request is what a node knows when it asks for a decision.
+type Request struct {
+	// Side is Export at the origin, Import at the destination.
+	Side Side
+	// Record is the record as it is about to cross (export) or as it arrived
+	// (import). Its header gives the type, schema, purpose, origin and
+	// destination; its content gives the fields present and the facts the
+	// policy reads (see docs/policy.md).
+	Record contracts.Record
+	// Fields, when not nil, are the field paths present in the record, sorted;
+	// nil lets the engine compute them from Record.
+	Fields []string
+	// Peer is the identity URI on the other end of this step: the submitting
+	// system's on export, the sending node's on import.
+	Peer string
+	// Agreements are the registry's current versions of the agreements the
+	// record may travel under (see AgreementSource), whatever their status:
+	// the policy explains why a suspended or expired one does not do.
+	Agreements []contracts.Agreement
+	// QuotaUsed holds how many records of the record's type already crossed
+	// under each agreement in each quota's current period. Missing means 0.
+	QuotaUsed map[QuotaKey]int
+	// Time is when the decision is made; zero means the engine's clock.
+	// Policies see only the day in China Standard Time.
+	Time time.Time
+}
+
+// QuotaKey names one quota counter: an agreement and a period, for the
+// record type of the request.
+type QuotaKey struct {
+	AgreementID string
+	Period      contracts.QuotaPeriod
+}
+
+// chinaStandardTime is UTC+8 all year; agreements' days are days in China.
+var chinaStandardTime = time.FixedZone("CST", 8*60*60)
+
+// prepared is a request reduced to what the policy sees: the OPA input is
+// built from it, and so is the cache key, so the two cannot disagree.
+type prepared struct {
+	req        *Request
+	head       *contracts.Header
+	recordType contracts.RecordType
+	fields     []string
+	day        string
+	worker     string // worker's division (origin side), or ""
+	employer   string // employer's division (destination side), or ""
+	agreements []contracts.Agreement
+}
+
+func prepare(req *Request, now time.Time) prepared {
+	p := prepared{req: req, head: req.Record.Head(), recordType: req.Record.Type(), fields: req.Fields}
+	if p.fields == nil {
+		p.fields = fieldsPresent(req.Record)
+	}
+	t := req.Time
+	if t.IsZero() {
+		t = now
+	}
+	p.day = t.In(chinaStandardTime).Format(time.DateOnly)
+	p.worker, p.employer = facts(req.Record)
+	p.agreements = ordered(req.Agreements)
+	return p
+}
+
+// facts are the content-derived facts the bundle reads: the divisions of the
+// worker's household registration and of the employer. Confirmations and
+// referral updates carry none and are decided at province level.
+func facts(rec contracts.Record) (worker, employer string) {
+	switch r := rec.(type) {
+	case *contracts.Transfer:
+		return r.Worker.HouseholdDivision, r.Placement.Division
+	case *contracts.Referral:
+		return r.Worker.HouseholdDivision, r.Employer.Division
+	}
+	return "", ""
+}
+
+// ordered sorts agreements by id and descending version, the order the bundle
+// relies on to choose among several usable agreements. It copies only when
+// the input is out of order.
+func ordered(as []contracts.Agreement) []contracts.Agreement {
+	cmp := func(a, b contracts.Agreement) int {
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return b.Version - a.Version
+	}
+	if slices.IsSortedFunc(as, cmp) {
+		return as
+	}
+	as = slices.Clone(as)
+	slices.SortFunc(as, cmp)
+	return as
+}
+
+// quotaReached reports, for one agreement and the record's type, whether any
+// quota is used up. It is the only thing about quota counts that goes into
+// the cache key; see docs/policy.md for the contract this puts on policies.
+func (p *prepared) quotaReached(a *contracts.Agreement) []byte {
+	var bits []byte
+	for _, q := range a.Quotas {
+		if q.RecordType != p.recordType {
+			continue
+		}
+		if p.req.QuotaUsed[QuotaKey{a.ID, q.Period}] >= q.Max {
+			bits = append(bits, '1')
+		} else {
+			bits = append(bits, '0')
+		}
+	}
+	return bits
+}
+
+// key is the cache key: everything in the input except the quota counts,
+// which enter only as whether each quota is reached.
+func (p *prepared) key() string {
+	var b strings.Builder
+	b.Grow(256)
+	sep := func(s string) { b.WriteString(s); b.WriteByte(0x1f) }
+	sep(string(p.req.Side))
+	sep(string(p.recordType))
+	sep(p.head.Schema)
+	sep(string(p.head.Purpose))
+	sep(p.head.From)
+	sep(p.head.To)
+	sep(p.head.AgreementID)
+	sep(p.req.Peer)
+	sep(p.day)
+	sep(p.worker)
+	sep(p.employer)
+	for _, f := range p.fields {
+		b.WriteString(f)
+		b.WriteByte(0x1e)
+	}
+	b.WriteByte(0x1f)
+	for i := range p.agreements {
+		a := &p.agreements[i]
+		b.WriteString(a.ID)
+		b.WriteByte(0x1e)
+		b.WriteString(strconv.Itoa(a.Version))
+		b.WriteByte(0x1e)
+		b.WriteString(string(a.Status))
+		b.WriteByte(0x1e)
+		b.Write(p.quotaReached(a))
+		b.WriteByte(0x1d)
+	}
+	return b.String()
+}
+
+// input builds the OPA input document directly as AST terms; going through
+// map[string]any and JSON would double the cost of a cache miss.
+func (p *prepared) input() ast.Value {
+	fields := make([]*ast.Term, len(p.fields))
+	for i, f := range p.fields {
+		fields[i] = ast.StringTerm(f)
+	}
+	agreements := make([]*ast.Term, len(p.agreements))
+	quotaUsed := make([][2]*ast.Term, 0, len(p.agreements))
+	for i := range p.agreements {
+		a := &p.agreements[i]
+		agreements[i] = agreementTerm(a)
+		if used := p.quotaUsed(a); used != nil {
+			quotaUsed = append(quotaUsed, ast.Item(str(a.ID), ast.ObjectTerm(ast.Item(str(string(p.recordType)), used))))
+		}
+	}
+	return ast.NewObject(
+		ast.Item(str("side"), str(string(p.req.Side))),
+		ast.Item(str("record_type"), str(string(p.recordType))),
+		ast.Item(str("schema"), str(p.head.Schema)),
+		ast.Item(str("purpose"), str(string(p.head.Purpose))),
+		ast.Item(str("agreement_id"), str(p.head.AgreementID)),
+		ast.Item(str("from"), str(p.head.From)),
+		ast.Item(str("to"), str(p.head.To)),
+		ast.Item(str("peer"), str(p.req.Peer)),
+		ast.Item(str("fields"), ast.ArrayTerm(fields...)),
+		ast.Item(str("facts"), ast.ObjectTerm(
+			ast.Item(str("worker_division"), str(p.worker)),
+			ast.Item(str("employer_division"), str(p.employer)),
+		)),
+		ast.Item(str("agreements"), ast.ArrayTerm(agreements...)),
+		ast.Item(str("quota_used"), ast.ObjectTerm(quotaUsed...)),
+		ast.Item(str("today"), str(p.day)),
+	)
+}
+
+func (p *prepared) quotaUsed(a *contracts.Agreement) *ast.Term {
+	var items [][2]*ast.Term
+	for _, q := range a.Quotas {
+		if q.RecordType != p.recordType {
+			continue
+		}
+		items = append(items, ast.Item(str(string(q.Period)), ast.IntNumberTerm(p.req.QuotaUsed[QuotaKey{a.ID, q.Period}])))
+	}
+	if items == nil {
+		return nil
+	}
+	return ast.ObjectTerm(items...)
+}
+
+func str(s string) *ast.Term { return ast.StringTerm(s) }
+
+func strs[S ~string](ss []S) *ast.Term {
+	ts := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		ts[i] = ast.StringTerm(string(s))
+	}
+	return ast.ArrayTerm(ts...)
+}
+
+func party(p contracts.Party) *ast.Term {
+	return ast.ObjectTerm(ast.Item(str("division"), str(p.Division)), ast.Item(str("name"), str(p.Name)))
+}
+
+// agreementTerm is the agreement as the policy sees it: its JSON form without
+// the approvals, which the registry has already verified.
+func agreementTerm(a *contracts.Agreement) *ast.Term {
+	scope := make([]*ast.Term, len(a.Scope))
+	for i, r := range a.Scope {
+		scope[i] = ast.ObjectTerm(
+			ast.Item(str("record_type"), str(string(r.RecordType))),
+			ast.Item(str("purposes"), strs(r.Purposes)),
+			ast.Item(str("fields"), strs(r.Fields)),
+			ast.Item(str("clear"), strs(r.Clear)),
+		)
+	}
+	quotas := make([]*ast.Term, len(a.Quotas))
+	for i, q := range a.Quotas {
+		quotas[i] = ast.ObjectTerm(
+			ast.Item(str("record_type"), str(string(q.RecordType))),
+			ast.Item(str("period"), str(string(q.Period))),
+			ast.Item(str("max"), ast.IntNumberTerm(q.Max)),
+		)
+	}
+	return ast.ObjectTerm(
+		ast.Item(str("id"), str(a.ID)),
+		ast.Item(str("version"), ast.IntNumberTerm(a.Version)),
+		ast.Item(str("title"), str(a.Title)),
+		ast.Item(str("origin"), party(a.Origin)),
+		ast.Item(str("destination"), party(a.Destination)),
+		ast.Item(str("valid_from"), str(a.ValidFrom.String())),
+		ast.Item(str("valid_until"), str(a.ValidUntil.String())),
+		ast.Item(str("status"), str(string(a.Status))),
+		ast.Item(str("scope"), ast.ArrayTerm(scope...)),
+		ast.Item(str("quotas"), ast.ArrayTerm(quotas...)),
+	)
+}

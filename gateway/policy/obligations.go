@@ -1,0 +1,128 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/laborlink/laborlink/contracts"
+)
+
+// maskPatterns are the masks a policy may name. Each keeps a few characters
+// that let a person recognise the value they already know, and replaces every
+// other character with '*', one for one, so the length stays visible. A value
+// too short to keep anything is masked entirely.
+var maskPatterns = map[string]func(string) string{
+	// id_number keeps the first 3 and last 4 characters of a resident ID
+	// number: "510***********1234". The first 3 say the province and city of
+	// registration; the last 4 are what people quote to confirm identity.
+	"id_number": keep(3, 4),
+	// phone keeps the first 3 and last 4 digits of a mobile number:
+	// "138****5678".
+	"phone": keep(3, 4),
+	// name keeps the first character, usually the family name: "张**".
+	"name": keep(1, 0),
+	// all replaces every character: "******".
+	"all": keep(0, 0),
+}
+
+// MaskPatterns lists the mask pattern names a policy may use, sorted.
+func MaskPatterns() []string { return slices.Sorted(maps.Keys(maskPatterns)) }
+
+// Mask applies a named pattern to a value.
+func Mask(pattern, value string) (string, error) {
+	f, ok := maskPatterns[pattern]
+	if !ok {
+		return "", fmt.Errorf("unknown mask pattern %q; the patterns are %s", pattern, strings.Join(MaskPatterns(), ", "))
+	}
+	return f(value), nil
+}
+
+// keep masks all but the first head and last tail runes; a value of head+tail
+// runes or fewer is masked entirely, since keeping it would reveal it all.
+func keep(head, tail int) func(string) string {
+	return func(s string) string {
+		n := utf8.RuneCountInString(s)
+		if n <= head+tail {
+			return strings.Repeat("*", n)
+		}
+		var b strings.Builder
+		b.Grow(len(s))
+		i := 0
+		for _, r := range s {
+			if i < head || i >= n-tail {
+				b.WriteRune(r)
+			} else {
+				b.WriteByte('*')
+			}
+			i++
+		}
+		return b.String()
+	}
+}
+
+// Apply carries out obligations on a record's JSON and returns its RFC 8785
+// canonical form, the bytes that are signed and sent. A dropped path is
+// removed with everything below it, and an object left empty by drops is
+// removed too; a path that is absent is ignored. A masked path must hold a
+// string. Paths do not descend into arrays, matching the field paths policy
+// decides on.
+func Apply(doc []byte, obligations map[string]Obligation) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var root map[string]any
+	if err := dec.Decode(&root); err != nil {
+		return nil, fmt.Errorf("apply obligations: the record is not a JSON object: %w", err)
+	}
+	for _, path := range slices.Sorted(maps.Keys(obligations)) {
+		if err := applyOne(root, path, obligations[path]); err != nil {
+			return nil, fmt.Errorf("apply obligation to %s: %w", path, err)
+		}
+	}
+	return contracts.Canonical(root)
+}
+
+func applyOne(root map[string]any, path string, o Obligation) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	parts := strings.Split(path, ".")
+	parents := make([]map[string]any, 0, len(parts))
+	obj := root
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := obj[p].(map[string]any)
+		if !ok {
+			return nil // absent, or not an object: nothing below to act on
+		}
+		parents = append(parents, obj)
+		obj = next
+	}
+	last := parts[len(parts)-1]
+	v, ok := obj[last]
+	if !ok {
+		return nil
+	}
+	if o.Action == ActionDrop {
+		delete(obj, last)
+		pruneEmpty(parents, parts, obj)
+		return nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("mask %q needs a string, the field holds %T", o.Pattern, v)
+	}
+	obj[last], _ = Mask(o.Pattern, s)
+	return nil
+}
+
+// pruneEmpty removes objects that the drop left empty, innermost first.
+func pruneEmpty(parents []map[string]any, parts []string, obj map[string]any) {
+	for i := len(parents) - 1; i >= 0 && len(obj) == 0; i-- {
+		delete(parents[i], parts[i])
+		obj = parents[i]
+	}
+}

@@ -1,0 +1,105 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// rawResult is the engine query's value: what each layer said.
+type rawResult struct {
+	Federation struct {
+		Allow       bool                  `json:"allow"`
+		Reasons     []rawReason           `json:"reasons"`
+		Obligations map[string]Obligation `json:"obligations"`
+		Agreement   *AgreementRef         `json:"agreement"`
+	} `json:"federation"`
+	ProvinceDeny        []json.RawMessage     `json:"province_deny"`
+	ProvinceObligations map[string]Obligation `json:"province_obligations"`
+}
+
+type rawReason struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// decode turns the query's value into a Decision: both layers must allow;
+// obligations from both apply, a drop beating a mask.
+func decode(v any, side Side, revs Revisions) (*Decision, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var raw rawResult
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("policy result has an unexpected shape: %w", err)
+	}
+	d := &Decision{Side: side, Allow: raw.Federation.Allow, Agreement: raw.Federation.Agreement, Revisions: revs}
+	for _, r := range raw.Federation.Reasons {
+		d.Reasons = append(d.Reasons, Reason{Code: r.Code, Message: r.Message, Layer: LayerFederation})
+	}
+	for _, m := range raw.ProvinceDeny {
+		d.Allow = false
+		d.Reasons = append(d.Reasons, provinceReason(m))
+	}
+	if !d.Allow {
+		// An "allowed by the federation" reason would mislead next to a
+		// province denial; keep only the reasons for the denial.
+		d.Reasons = slices.DeleteFunc(d.Reasons, func(r Reason) bool { return r.Code == "agreement_covers" })
+		return d, nil
+	}
+	d.Obligations = mergeObligations(raw.Federation.Obligations, raw.ProvinceObligations)
+	for path, o := range d.Obligations {
+		if err := o.check(); err != nil {
+			return nil, fmt.Errorf("policy obligation for %s: %w", path, err)
+		}
+	}
+	return d, nil
+}
+
+// provinceReason accepts a province rule's reason either as an object with
+// code and message or as a plain sentence.
+func provinceReason(m json.RawMessage) Reason {
+	var r rawReason
+	if err := json.Unmarshal(m, &r); err == nil && r.Code != "" {
+		return Reason{Code: r.Code, Message: r.Message, Layer: LayerProvince}
+	}
+	var s string
+	if err := json.Unmarshal(m, &s); err == nil {
+		return Reason{Code: "province_denied", Message: s, Layer: LayerProvince}
+	}
+	return Reason{Code: "province_denied", Message: strings.TrimSpace(string(m)), Layer: LayerProvince}
+}
+
+func mergeObligations(fed, prov map[string]Obligation) map[string]Obligation {
+	if len(fed)+len(prov) == 0 {
+		return nil
+	}
+	out := make(map[string]Obligation, len(fed)+len(prov))
+	for path, o := range fed {
+		out[path] = o
+	}
+	for path, o := range prov {
+		if cur, ok := out[path]; ok && (cur.Action == ActionDrop || o.Action != ActionDrop) {
+			continue
+		}
+		out[path] = o
+	}
+	return out
+}
+
+// check rejects obligations Apply could not carry out, so that a policy
+// mistake denies at decision time instead of failing later or leaking.
+func (o Obligation) check() error {
+	switch o.Action {
+	case ActionDrop:
+		return nil
+	case ActionMask:
+		if _, ok := maskPatterns[o.Pattern]; !ok {
+			return fmt.Errorf("unknown mask pattern %q; the patterns are %s", o.Pattern, strings.Join(MaskPatterns(), ", "))
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown action %q; want %q or %q", o.Action, ActionDrop, ActionMask)
+}
