@@ -2,7 +2,6 @@ package registry
 
 import (
 	"encoding/hex"
-	"fmt"
 	"slices"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -13,7 +12,7 @@ import (
 // them. It is contracts' validation; the registry adds its own rules
 // (membership, parties, state) in apply.
 func validateAgreement(a *contracts.Agreement) error {
-	return checkTerms(a)
+	return a.Validate()
 }
 
 // applyProposal applies propose (version 1) and amend (version N+1). The new
@@ -29,9 +28,6 @@ func (s *Store) applyProposal(index uint64, env *Envelope, who signer) (*Result,
 	}
 	if a.ID == "" {
 		return &Result{Err: Errorf(EInvalid, "%s: the agreement has no id", env.Op)}, ""
-	}
-	if err := validateAgreement(&a); err != nil {
-		return &Result{Err: Errorf(EInvalid, "agreement %s: %v", a.ID, err)}, a.ID
 	}
 	if err := s.checkParties(env, who, &a); err != nil {
 		return &Result{Err: err}, a.ID
@@ -56,6 +52,9 @@ func (s *Store) applyProposal(index uint64, env *Envelope, who signer) (*Result,
 	a.Version = len(rec.Versions) + 1
 	a.Status = ""
 	a.Approvals = nil
+	if err := validateAgreement(&a); err != nil {
+		return &Result{Err: Errorf(EInvalid, "agreement %s: %v", a.ID, err)}, a.ID
+	}
 	d, err := a.SigningDigest()
 	if err != nil {
 		return &Result{Err: Errorf(EInvalid, "agreement %s: %v", a.ID, err)}, a.ID
@@ -279,27 +278,4 @@ func terminate(rec *AgreementRecord, env *Envelope, b TransitionBody) (int, *Err
 		}
 	}
 	return version, nil
-}
-
-// checkTerms is the minimal check of an agreement's terms until contracts'
-// Validate lands: ids, divisions, dates and scope.
-func checkTerms(a *contracts.Agreement) error {
-	for _, p := range []struct {
-		name string
-		p    contracts.Party
-	}{{"origin", a.Origin}, {"destination", a.Destination}} {
-		if len(p.p.Division) != 6 || !pki.ValidProvince(p.p.Province()) {
-			return fmt.Errorf("%s.division %q is not a 6-digit division code of a known province", p.name, p.p.Division)
-		}
-	}
-	if a.Origin.Province() == a.Destination.Province() {
-		return fmt.Errorf("origin and destination are both in province %s; agreements are between provinces", a.Origin.Province())
-	}
-	if a.ValidFrom.IsZero() || a.ValidUntil.IsZero() || a.ValidUntil.Before(a.ValidFrom) {
-		return fmt.Errorf("valid_from %s and valid_until %s do not make a period", a.ValidFrom, a.ValidUntil)
-	}
-	if len(a.Scope) == 0 {
-		return fmt.Errorf("scope is empty: list the record types and purposes the agreement covers")
-	}
-	return nil
 }

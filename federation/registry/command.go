@@ -1,13 +1,7 @@
 package registry
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -15,6 +9,7 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/pki"
 )
 
 // EnvelopeVersion is the version of the command envelope this code writes and
@@ -114,44 +109,21 @@ func NewEnvelope(op Op, body any) (*Envelope, error) {
 	return &Envelope{V: EnvelopeVersion, Op: op, Nonce: hex.EncodeToString(n[:]), Body: b}, nil
 }
 
-// Sign fills By, Chain, SignedAt and Sig. The key stays with the caller: an
-// admin's CLI signs locally and only the signature travels.
-func (e *Envelope) Sign(key crypto.Signer, cert *x509.Certificate, identityURI string, now time.Time) error {
-	e.By = identityURI
-	e.Chain = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+// Sign fills By, Chain, SignedAt and Sig with pki's convention (ECDSA over
+// the SHA-256 of SigningBytes). The key stays with the caller: an admin's CLI
+// signs locally and only the signature travels.
+func (e *Envelope) Sign(s *pki.Signer, now time.Time) error {
+	e.By = s.Identity().URI()
+	e.Chain = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Chain()[0].Raw})
 	e.SignedAt = now.UTC().Truncate(time.Millisecond)
 	msg, err := e.SigningBytes()
 	if err != nil {
 		return err
 	}
-	e.Sig, err = signMessage(key, msg)
-	if err != nil {
+	if e.Sig, err = s.SignMessage(msg); err != nil {
 		return fmt.Errorf("sign %s: %w", e.Op, err)
 	}
 	return nil
-}
-
-// signMessage signs SHA-256 of msg (ECDSA, RSA) or msg itself (Ed25519).
-func signMessage(key crypto.Signer, msg []byte) ([]byte, error) {
-	if _, ok := key.Public().(ed25519.PublicKey); ok {
-		return key.Sign(rand.Reader, msg, crypto.Hash(0))
-	}
-	d := sha256.Sum256(msg)
-	return key.Sign(rand.Reader, d[:], crypto.SHA256)
-}
-
-// checkSignature is signMessage's counterpart.
-func checkSignature(pub crypto.PublicKey, msg, sig []byte) bool {
-	d := sha256.Sum256(msg)
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		return ecdsa.VerifyASN1(k, d[:], sig)
-	case ed25519.PublicKey:
-		return ed25519.Verify(k, msg, sig)
-	case *rsa.PublicKey:
-		return rsa.VerifyPKCS1v15(k, crypto.SHA256, d[:], sig) == nil
-	}
-	return false
 }
 
 // Genesis is the body of OpInit: what the registry holds before any signed

@@ -1,0 +1,146 @@
+// Package regtest builds real registries for tests: a federation PKI in a
+// temporary directory, signed commands, and raft clusters over mutual TLS on
+// loopback. Tests of the registry and of the commands that drive it share it.
+package regtest
+
+import (
+	"encoding/pem"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// Domain is the federation domain of test PKIs.
+const Domain = "laborlink.test"
+
+// PKI is a whole federation PKI in a temporary directory.
+type PKI struct {
+	Fed *pki.Federation
+}
+
+// NewPKI creates a root and a CA for each province.
+func NewPKI(t testing.TB, provinces ...string) *PKI {
+	t.Helper()
+	f, err := pki.CreateFederation(t.TempDir(), Domain, provinces, pki.FederationOptions{})
+	if err != nil {
+		t.Fatalf("create test federation: %v", err)
+	}
+	return &PKI{Fed: f}
+}
+
+// Issue issues a leaf; node certificates carry 127.0.0.1.
+func (p *PKI) Issue(t testing.TB, province string, kind pki.Kind, name string) *pki.Leaf {
+	t.Helper()
+	ca, err := p.Fed.CA(province)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := pki.IssueRequest{Kind: kind, Name: name, OutDir: t.TempDir()}
+	if kind == pki.KindNode {
+		req.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+	}
+	leaf, err := ca.Issue(req)
+	if err != nil {
+		t.Fatalf("issue %s %s/%s: %v", kind, province, name, err)
+	}
+	return leaf
+}
+
+// Signer issues a leaf and returns its signer.
+func (p *PKI) Signer(t testing.TB, province string, kind pki.Kind, name string) *pki.Signer {
+	t.Helper()
+	l := p.Issue(t, province, kind, name)
+	s, err := pki.LoadSigner(l.CertFile, l.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TLS returns the TLS builder of a leaf, verifying peers against the root.
+func (p *PKI) TLS(t testing.TB, l *pki.Leaf, revoked pki.RevocationChecker) *pki.TLS {
+	t.Helper()
+	kp, err := pki.LoadKeyPair(l.CertFile, l.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: p.Fed.Roots(), Domain: Domain, Revocation: revoked}}
+}
+
+// RootPEM is the federation root certificate in PEM.
+func (p *PKI) RootPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Fed.Root.Cert.Raw})
+}
+
+// Member describes a province of the PKI as a registry member.
+func (p *PKI) Member(t testing.TB, province string) registry.MemberSpec {
+	t.Helper()
+	ca, err := p.Fed.CA(province)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return registry.MemberSpec{Province: province, Name: pki.ProvinceName(province),
+		CACerts: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})}
+}
+
+// Genesis is the genesis of a registry whose members are the given provinces.
+func (p *PKI) Genesis(t testing.TB, voters []registry.NodeSpec, members ...string) registry.Genesis {
+	t.Helper()
+	g := registry.Genesis{Domain: Domain, Roots: p.RootPEM(), Voters: voters}
+	for _, m := range members {
+		g.Members = append(g.Members, p.Member(t, m))
+	}
+	return g
+}
+
+// Signed builds and signs a command.
+func Signed(t testing.TB, s *pki.Signer, op registry.Op, body any, now time.Time) *registry.Envelope {
+	t.Helper()
+	env, err := registry.NewEnvelope(op, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Sign(s, now); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// Agreement returns a valid agreement between a division of origin and one
+// of destination, covering transfers for employment service and
+// confirmations, valid over the given days.
+func Agreement(id, origin, dest string, from, until contracts.Date) contracts.Agreement {
+	return contracts.Agreement{
+		Schema:      contracts.SchemaAgreement,
+		ID:          id,
+		Version:     1,
+		Title:       "劳务协作协议 " + id,
+		Origin:      contracts.Party{Division: origin, Name: "输出地人力资源和社会保障局"},
+		Destination: contracts.Party{Division: dest, Name: "输入地人力资源和社会保障局"},
+		ValidFrom:   from,
+		ValidUntil:  until,
+		Scope: []contracts.ScopeRule{
+			{RecordType: contracts.RecordTransfer, Purposes: []contracts.Purpose{contracts.PurposeEmploymentService, contracts.PurposeStatistics},
+				Fields: []string{"worker"}},
+			{RecordType: contracts.RecordConfirmation, Purposes: []contracts.Purpose{contracts.PurposeEmploymentConfirmation},
+				Fields: []string{"employed", "since"}},
+		},
+	}
+}
+
+// Eventually polls cond until it holds or the deadline passes; tests wait on
+// conditions, never on fixed sleeps.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

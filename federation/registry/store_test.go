@@ -1,0 +1,337 @@
+package registry_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/federation/registry/regtest"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// fixture is a store initialized for provinces 51, 44 and 11, with admins
+// of each and of 33, whose province CA exists but is not a member.
+type fixture struct {
+	p                  *regtest.PKI
+	s                  *registry.Store
+	a51, a44, a11, a33 *pki.Signer
+	now                time.Time
+	index              uint64
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	p := regtest.NewPKI(t, "51", "44", "11", "33")
+	f := &fixture{p: p, s: registry.NewStore(), now: time.Now()}
+	f.a51 = p.Signer(t, "51", pki.KindAdmin, "zhang")
+	f.a44 = p.Signer(t, "44", pki.KindAdmin, "li")
+	f.a11 = p.Signer(t, "11", pki.KindAdmin, "wang")
+	f.a33 = p.Signer(t, "33", pki.KindAdmin, "zhao")
+	g := p.Genesis(t, []registry.NodeSpec{{ID: "p11/node/gw-1", RaftAddr: "127.0.0.1:1"}}, "51", "44", "11")
+	env, _ := registry.NewEnvelope(registry.OpInit, g)
+	if r := f.apply(env); r.Err != nil {
+		t.Fatalf("init: %v", r.Err)
+	}
+	return f
+}
+
+// apply stamps the command as the leader would and applies it.
+func (f *fixture) apply(env *registry.Envelope) *registry.Result {
+	f.index++
+	env.At = f.now
+	return f.s.Apply(f.index, env)
+}
+
+func (f *fixture) do(t *testing.T, s *pki.Signer, op registry.Op, body any) *registry.Result {
+	t.Helper()
+	return f.apply(regtest.Signed(t, s, op, body, f.now))
+}
+
+func (f *fixture) must(t *testing.T, s *pki.Signer, op registry.Op, body any) *registry.Result {
+	t.Helper()
+	r := f.do(t, s, op, body)
+	if r.Err != nil {
+		t.Fatalf("%s by %s: %v", op, s.Identity(), r.Err)
+	}
+	return r
+}
+
+func wantErr(t *testing.T, r *registry.Result, code registry.Code, msg string) {
+	t.Helper()
+	if r.Err == nil {
+		t.Fatalf("applied, want error %s %q", code, msg)
+	}
+	if r.Err.Code != code || !strings.Contains(r.Err.Message, msg) {
+		t.Fatalf("error %s %q, want %s containing %q", r.Err.Code, r.Err.Message, code, msg)
+	}
+}
+
+func days(now time.Time, from, until int) (contracts.Date, contracts.Date) {
+	return registry.DayOf(now.AddDate(0, 0, from)), registry.DayOf(now.AddDate(0, 0, until))
+}
+
+// activate proposes and approves an agreement between origin and dest.
+func (f *fixture) activate(t *testing.T, id, origin, dest string) *registry.AgreementRecord {
+	t.Helper()
+	from, until := days(f.now, -1, 365)
+	a := regtest.Agreement(id, origin, dest, from, until)
+	r := f.must(t, f.a51, registry.OpPropose, a)
+	v := r.Agreement.Latest()
+	body := registry.TransitionBody{ID: id, Version: v.Agreement.Version, Digest: v.Digest}
+	f.must(t, f.a51, registry.OpApprove, body)
+	return f.must(t, f.a44, registry.OpApprove, body).Agreement
+}
+
+func TestLifecycle(t *testing.T) {
+	f := newFixture(t)
+	from, until := days(f.now, -1, 365)
+	a := regtest.Agreement("AG-51-44-001", "510000", "440300", from, until)
+	r := f.must(t, f.a51, registry.OpPropose, a)
+	if got := r.Agreement.StatusAt(f.now); got != contracts.AgreementProposed {
+		t.Fatalf("after propose: %s", got)
+	}
+	v := r.Agreement.Latest()
+	approve := registry.TransitionBody{ID: a.ID, Version: 1, Digest: v.Digest}
+
+	wantErr(t, f.do(t, f.a11, registry.OpApprove, approve), registry.EForbidden, "province 11 is not a party")
+	wantErr(t, f.do(t, f.a33, registry.OpApprove, approve), registry.EForbidden, "not a member")
+	wantErr(t, f.do(t, f.a51, registry.OpApprove, registry.TransitionBody{ID: "AG-nope", Version: 1}), registry.ENotFound, `unknown agreement "AG-nope"`)
+	wantErr(t, f.do(t, f.a51, registry.OpApprove, registry.TransitionBody{ID: a.ID, Version: 1, Digest: "00"}), registry.EInvalid, "digest")
+	wantErr(t, f.do(t, f.a51, registry.OpSuspend, registry.TransitionBody{ID: a.ID}), registry.EConflict, "it is proposed")
+
+	f.must(t, f.a51, registry.OpApprove, approve)
+	wantErr(t, f.do(t, f.a51, registry.OpApprove, approve), registry.EConflict, "already approved by province 51")
+	if n := len(f.s.Covers("511321", "440305", contracts.RecordTransfer, contracts.PurposeEmploymentService, f.now)); n != 0 {
+		t.Fatalf("covered before both parties approved: %d matches", n)
+	}
+	r = f.must(t, f.a44, registry.OpApprove, approve)
+	if got := r.Agreement.StatusAt(f.now); got != contracts.AgreementActive {
+		t.Fatalf("after both approvals: %s", got)
+	}
+	covers := func() int {
+		return len(f.s.Covers("511321", "440305", contracts.RecordTransfer, contracts.PurposeEmploymentService, f.now))
+	}
+	if covers() != 1 {
+		t.Fatalf("active agreement does not cover a county-to-district transfer")
+	}
+
+	f.must(t, f.a44, registry.OpSuspend, registry.TransitionBody{ID: a.ID, Reason: "audit"})
+	if covers() != 0 {
+		t.Fatal("suspended agreement still covers")
+	}
+	wantErr(t, f.do(t, f.a51, registry.OpResume, registry.TransitionBody{ID: a.ID}), registry.EConflict, "only the suspending party can resume")
+	f.must(t, f.a44, registry.OpResume, registry.TransitionBody{ID: a.ID})
+	if covers() != 1 {
+		t.Fatal("resumed agreement does not cover")
+	}
+
+	// An amendment is proposed while version 1 stays in force.
+	a2 := a
+	a2.Title = "amended"
+	a2.ValidUntil = registry.DayOf(f.now.AddDate(0, 0, 700))
+	r = f.must(t, f.a44, registry.OpAmend, a2)
+	if len(r.Agreement.Versions) != 2 || r.Agreement.StatusAt(f.now) != contracts.AgreementActive {
+		t.Fatalf("after amend: %d versions, status %s", len(r.Agreement.Versions), r.Agreement.StatusAt(f.now))
+	}
+	if m := f.s.Covers("511321", "440305", contracts.RecordTransfer, contracts.PurposeEmploymentService, f.now); len(m) != 1 || m[0].Version != 1 {
+		t.Fatalf("version 1 should cover while version 2 is pending: %+v", m)
+	}
+	wantErr(t, f.do(t, f.a51, registry.OpAmend, a2), registry.EConflict, "still awaiting approval")
+	v2 := registry.TransitionBody{ID: a.ID, Version: 2, Digest: r.Agreement.Latest().Digest}
+	f.must(t, f.a51, registry.OpApprove, v2)
+	r = f.must(t, f.a44, registry.OpApprove, v2)
+	if got := r.Agreement.Versions[0].Agreement.Status; got != registry.StatusSuperseded {
+		t.Fatalf("version 1 after version 2 approved: %s", got)
+	}
+	if m := f.s.Covers("511321", "440305", contracts.RecordTransfer, contracts.PurposeEmploymentService, f.now); len(m) != 1 || m[0].Version != 2 {
+		t.Fatalf("version 2 should cover: %+v", m)
+	}
+
+	r = f.must(t, f.a51, registry.OpTerminate, registry.TransitionBody{ID: a.ID, Reason: "ended"})
+	if got := r.Agreement.StatusAt(f.now); got != contracts.AgreementTerminated {
+		t.Fatalf("after terminate: %s", got)
+	}
+	wantErr(t, f.do(t, f.a44, registry.OpTerminate, registry.TransitionBody{ID: a.ID}), registry.EConflict, "it is terminated")
+	if covers() != 0 {
+		t.Fatal("terminated agreement still covers")
+	}
+	var ops []string
+	for _, e := range r.Agreement.History {
+		ops = append(ops, fmt.Sprintf("%s/v%d", e.Op, e.Version))
+	}
+	want := "agreement.propose/v1 agreement.approve/v1 agreement.approve/v1 agreement.suspend/v1 agreement.resume/v1 agreement.amend/v2 agreement.approve/v2 agreement.approve/v2 agreement.terminate/v2"
+	if got := strings.Join(ops, " "); got != want {
+		t.Fatalf("history:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestDatesDeriveStatus(t *testing.T) {
+	f := newFixture(t)
+	rec := f.activate(t, "AG-1", "511300", "440000")
+	tests := []struct {
+		at   time.Time
+		want contracts.AgreementStatus
+		n    int
+	}{
+		{f.now.AddDate(0, 0, -3), contracts.AgreementApproved, 0},
+		{f.now, contracts.AgreementActive, 1},
+		{f.now.AddDate(0, 0, 400), contracts.AgreementExpired, 0},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.want), func(t *testing.T) {
+			if got := rec.StatusAt(tt.at); got != tt.want {
+				t.Errorf("status %s, want %s", got, tt.want)
+			}
+			if n := len(f.s.Covers("511321", "440300", contracts.RecordTransfer, contracts.PurposeStatistics, tt.at)); n != tt.n {
+				t.Errorf("%d matches, want %d", n, tt.n)
+			}
+		})
+	}
+}
+
+func TestCoversDivisions(t *testing.T) {
+	f := newFixture(t)
+	f.activate(t, "AG-P", "510000", "440000")
+	f.activate(t, "AG-C", "511321", "440300")
+	tests := []struct {
+		origin, dest string
+		rt           contracts.RecordType
+		p            contracts.Purpose
+		want         string
+	}{
+		{"511321", "440305", contracts.RecordTransfer, contracts.PurposeEmploymentService, "AG-C AG-P"},
+		{"511322", "440305", contracts.RecordTransfer, contracts.PurposeEmploymentService, "AG-P"},
+		{"51", "44", contracts.RecordTransfer, contracts.PurposeEmploymentService, "AG-P"},
+		{"440305", "511321", contracts.RecordTransfer, contracts.PurposeEmploymentService, ""},
+		{"511321", "440305", contracts.RecordTransfer, contracts.PurposeRightsProtection, ""},
+		{"511321", "440305", contracts.RecordConfirmation, contracts.PurposeEmploymentConfirmation, "AG-C AG-P"},
+		{"521321", "440305", contracts.RecordTransfer, contracts.PurposeEmploymentService, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.origin+"-"+tt.dest+"-"+string(tt.p), func(t *testing.T) {
+			var ids []string
+			for _, m := range f.s.Covers(tt.origin, tt.dest, tt.rt, tt.p, f.now) {
+				ids = append(ids, m.AgreementID)
+				if m.Rule.RecordType != tt.rt {
+					t.Errorf("rule for %s, want %s", m.Rule.RecordType, tt.rt)
+				}
+			}
+			if got := strings.Join(ids, " "); got != tt.want {
+				t.Errorf("covered by %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCommandChecks(t *testing.T) {
+	f := newFixture(t)
+	from, until := days(f.now, 0, 30)
+	a := regtest.Agreement("AG-X", "510000", "440000", from, until)
+
+	tampered := regtest.Signed(t, f.a51, registry.OpPropose, a, f.now)
+	tampered.Body = bytes.Replace(tampered.Body, []byte("AG-X"), []byte("AG-Y"), 1)
+	wantErr(t, f.apply(tampered), registry.EUnauthenticated, "signature invalid")
+
+	old := regtest.Signed(t, f.a51, registry.OpPropose, a, f.now.Add(-time.Hour))
+	wantErr(t, f.apply(old), registry.EInvalid, "check the signer's clock")
+
+	node := f.p.Signer(t, "51", pki.KindNode, "gw-9")
+	wantErr(t, f.do(t, node, registry.OpPropose, a), registry.EForbidden, "needs a admin certificate")
+
+	wantErr(t, f.do(t, f.a11, registry.OpPropose, a), registry.EForbidden, "not a party")
+	bad := a
+	bad.Scope = nil
+	wantErr(t, f.do(t, f.a51, registry.OpPropose, bad), registry.EInvalid, "scope")
+
+	env := regtest.Signed(t, f.a51, registry.OpPropose, a, f.now)
+	first := f.apply(env)
+	again := f.apply(env)
+	if first.Err != nil || !again.Duplicate || again.Index != first.Index {
+		t.Fatalf("resubmission: first %+v, again %+v", first.Err, again)
+	}
+	wantErr(t, f.do(t, f.a51, registry.OpPropose, a), registry.EConflict, "already exists")
+
+	// A revoked admin certificate no longer signs.
+	serial := f.a44.Chain()[0].SerialNumber
+	f.must(t, f.a44, registry.OpCertRevoke, registry.RevokeBody{Serial: serial.Text(16), Province: "44", Reason: "key lost"})
+	if !f.s.IsRevoked(serial) {
+		t.Fatal("IsRevoked does not list the revoked serial")
+	}
+	rec, _ := f.s.Agreement("AG-X")
+	wantErr(t, f.do(t, f.a44, registry.OpApprove, registry.TransitionBody{ID: "AG-X", Version: 1, Digest: rec.Latest().Digest}), registry.EUnauthenticated, "revoked")
+	wantErr(t, f.do(t, f.a51, registry.OpCertRevoke, registry.RevokeBody{Serial: "abc", Province: "44"}), registry.EForbidden, "cannot revoke")
+}
+
+func TestMembersPoliciesNodes(t *testing.T) {
+	f := newFixture(t)
+	wantErr(t, f.do(t, f.a51, registry.OpMemberAdd, f.p.Member(t, "33")), registry.EForbidden, "steward")
+	f.must(t, f.a11, registry.OpMemberAdd, f.p.Member(t, "33"))
+	if !f.s.IsMember("33") {
+		t.Fatal("33 not a member after member.add")
+	}
+	from, until := days(f.now, 0, 30)
+	f.must(t, f.a33, registry.OpPropose, regtest.Agreement("AG-33", "330000", "510000", from, until))
+
+	r := f.must(t, f.a11, registry.OpPolicyPublish, registry.PolicyBody{Content: []byte("package federation"), Note: "first"})
+	if r.Policy.Version != 1 || f.s.Policy().Digest != r.Policy.Digest {
+		t.Fatalf("policy: %+v", r.Policy)
+	}
+
+	node := f.p.Signer(t, "51", pki.KindNode, "gw-1")
+	wantErr(t, f.do(t, node, registry.OpNodeJoin, registry.NodeSpec{ID: "p51/node/gw-2", RaftAddr: "x:1"}), registry.EForbidden, "its own identity")
+	f.must(t, node, registry.OpNodeJoin, registry.NodeSpec{ID: "p51/node/gw-1", RaftAddr: "127.0.0.1:7000", APIAddr: "127.0.0.1:7001"})
+	wantErr(t, f.do(t, f.a51, registry.OpNodePromote, registry.NodeRef{ID: "p51/node/gw-1"}), registry.EForbidden, "steward")
+	f.must(t, f.a11, registry.OpNodePromote, registry.NodeRef{ID: "p51/node/gw-1"})
+	if n, _ := f.s.Node("p51/node/gw-1"); !n.Voter {
+		t.Fatal("node not a voter after promote")
+	}
+	f.must(t, f.a51, registry.OpNodeRemove, registry.NodeRef{ID: "p51/node/gw-1"})
+	if _, ok := f.s.Node("p51/node/gw-1"); ok {
+		t.Fatal("node still listed after remove")
+	}
+}
+
+func TestBackupRestoreIsComplete(t *testing.T) {
+	f := newFixture(t)
+	f.activate(t, "AG-1", "510000", "440000")
+	from, until := days(f.now, 0, 30)
+	f.must(t, f.a44, registry.OpPropose, regtest.Agreement("AG-2", "511300", "440300", from, until))
+	f.must(t, f.a11, registry.OpPolicyPublish, registry.PolicyBody{Content: []byte("p")})
+	f.must(t, f.a51, registry.OpCertRevoke, registry.RevokeBody{Serial: "0a1b", Province: "51"})
+
+	var b1 bytes.Buffer
+	if err := f.s.Backup(&b1); err != nil {
+		t.Fatal(err)
+	}
+	s2 := registry.NewStore()
+	if err := s2.Restore(bytes.NewReader(b1.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	var b2 bytes.Buffer
+	if err := s2.Backup(&b2); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b1.Bytes(), b2.Bytes()) {
+		t.Fatalf("restored state differs:\n%s\n%s", b1.String(), b2.String())
+	}
+	if s2.AppliedIndex() != f.s.AppliedIndex() || len(s2.Covers("51", "44", contracts.RecordTransfer, contracts.PurposeStatistics, f.now)) != 1 {
+		t.Fatal("restored store lost its applied index or covers index")
+	}
+	n := new(big.Int)
+	n.SetString("0a1b", 16)
+	if !s2.IsRevoked(n) {
+		t.Fatal("restored store lost revocations")
+	}
+	// The restored store goes on applying: a replayed nonce is still known.
+	rec, _ := s2.Agreement("AG-2")
+	env := regtest.Signed(t, f.a51, registry.OpApprove, registry.TransitionBody{ID: "AG-2", Version: 1, Digest: rec.Latest().Digest}, f.now)
+	env.At = f.now
+	if r := s2.Apply(f.index+1, env); r.Err != nil {
+		t.Fatalf("apply after restore: %v", r.Err)
+	}
+}
