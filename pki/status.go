@@ -167,4 +167,3 @@ func crlNote(path string, now time.Time) []string {
 	}
 	return nil
 }
-
