@@ -42,6 +42,7 @@ type HTTPClients func(province string) (*http.Client, error)
 // Client sends batches to peer nodes; it implements delivery.Sender. One
 // long-lived HTTP/2 connection per peer avoids a TLS handshake per batch.
 type Client struct {
+	chain    [][]byte
 	dir      Directory
 	clients  HTTPClients
 	settings BreakerSettings
@@ -59,15 +60,16 @@ type remote struct {
 var _ delivery.Sender = (*Client)(nil)
 
 // NewClient returns a client that finds peers in dir and reaches them with
-// the clients that clients returns.
-func NewClient(dir Directory, clients HTTPClients, s BreakerSettings) *Client {
+// the clients that clients returns. chain is the signing certificate chain
+// (DER, leaf first) sent with every batch.
+func NewClient(chain [][]byte, dir Directory, clients HTTPClients, s BreakerSettings) *Client {
 	if s.Failures == 0 {
 		s.Failures = 5
 	}
 	if s.Open == 0 {
 		s.Open = 10 * time.Second
 	}
-	return &Client{dir: dir, clients: clients, settings: s, peers: make(map[string]*remote)}
+	return &Client{chain: chain, dir: dir, clients: clients, settings: s, peers: make(map[string]*remote)}
 }
 
 // Send delivers one batch to the peer province's node.
@@ -76,7 +78,7 @@ func (c *Client) Send(ctx context.Context, peer string, batch []store.Queued) ([
 	if err != nil {
 		return nil, err
 	}
-	req := DeliverRequest{Envelopes: make([]json.RawMessage, len(batch))}
+	req := DeliverRequest{Chain: c.chain, Envelopes: make([]json.RawMessage, len(batch))}
 	for i, q := range batch {
 		req.Envelopes[i] = q.Envelope
 	}

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 
@@ -27,7 +28,16 @@ func MakeDeliverEndpoint(r Receiver) endpoint.Endpoint {
 		if len(req.Envelopes) == 0 || len(req.Envelopes) > MaxBatch {
 			return nil, fmt.Errorf("%w: %d envelopes; a batch holds 1 to %d", ErrBadBatch, len(req.Envelopes), MaxBatch)
 		}
-		results, err := r.Receive(ctx, from, req.Envelopes)
+		if len(req.Chain) == 0 {
+			return nil, fmt.Errorf("%w: no signing certificate chain", ErrBadBatch)
+		}
+		chain := make([]*x509.Certificate, len(req.Chain))
+		for i, der := range req.Chain {
+			if chain[i], err = x509.ParseCertificate(der); err != nil {
+				return nil, fmt.Errorf("%w: chain[%d]: %v", ErrBadBatch, i, err)
+			}
+		}
+		results, err := r.Receive(ctx, from, chain, req.Envelopes)
 		if err != nil {
 			return nil, err
 		}

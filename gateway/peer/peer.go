@@ -10,6 +10,7 @@ package peer
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 
 	"github.com/laborlink/laborlink/pki"
@@ -36,6 +37,12 @@ const (
 
 // DeliverRequest is one batch of signed envelopes.
 type DeliverRequest struct {
+	// Chain is the certificate chain (DER, leaf first) of the key that signed
+	// the envelopes: the sending node's. The receiver verifies it against the
+	// federation root and its revocation list, so signatures stay checkable
+	// apart from the TLS session they arrived in.
+	Chain [][]byte `json:"chain"`
+	// Envelopes are the signed envelopes, as the origin encoded them.
 	Envelopes []json.RawMessage `json:"envelopes"`
 }
 
@@ -59,5 +66,5 @@ type DeliverResponse struct {
 // store it once, and answer a result per envelope; an error means the batch
 // as a whole could not be handled and the sender should retry it.
 type Receiver interface {
-	Receive(ctx context.Context, from pki.Identity, envelopes []json.RawMessage) ([]Result, error)
+	Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envelopes []json.RawMessage) ([]Result, error)
 }

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,11 +27,14 @@ type receiver struct {
 	from   []pki.Identity
 }
 
-func (r *receiver) Receive(_ context.Context, from pki.Identity, envs []json.RawMessage) ([]Result, error) {
+func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage) ([]Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.broken {
 		return nil, errors.New("disk full")
+	}
+	if len(chain) == 0 {
+		return nil, errors.New("no chain")
 	}
 	r.from = append(r.from, from)
 	out := make([]Result, len(envs))
@@ -80,7 +84,7 @@ func newFixture(t *testing.T) *fixture {
 // client is a p51 node's client, reaching "44" at the fixture's server.
 func (f *fixture) client(t *testing.T, dir directory, s BreakerSettings) *Client {
 	leaf := f.p.Issue("51", pki.KindNode, "gw-1")
-	return NewClient(dir, func(province string) (*http.Client, error) {
+	return NewClient([][]byte{leaf.Cert.Raw}, dir, func(province string) (*http.Client, error) {
 		return f.p.Client(leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province}), nil
 	}, s)
 }
@@ -117,7 +121,7 @@ func TestNonNodeCallerIsForbidden(t *testing.T) {
 	f := newFixture(t)
 	sys := f.p.Issue("51", pki.KindSystem, "hr")
 	hc := f.p.Client(sys, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: "44"})
-	resp, err := hc.Post(f.srv+Path, "application/json", strings.NewReader(`{"envelopes":[{}]}`))
+	resp, err := hc.Post(f.srv+Path, "application/json", strings.NewReader(`{"chain":[],"envelopes":[{}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +135,7 @@ func TestMalformedBatches(t *testing.T) {
 	f := newFixture(t)
 	node := f.p.Issue("51", pki.KindNode, "gw-1")
 	hc := f.p.Client(node, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: "44"})
-	for _, body := range []string{`{`, `{"envelopes":[]}`, `{"envelopes":[{}],"extra":1}`} {
+	for _, body := range []string{`{`, `{"envelopes":[]}`, `{"envelopes":[{}],"extra":1}`, `{"envelopes":[{}]}`, `{"chain":["AAAA"],"envelopes":[{}]}`} {
 		resp, err := hc.Post(f.srv+Path, "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)

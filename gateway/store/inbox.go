@@ -18,8 +18,12 @@ type Incoming struct {
 	From       string    `json:"from"`
 	Type       string    `json:"type"`
 	ReceivedAt time.Time `json:"received_at"`
-	// Envelope is the envelope as it arrived, after import obligations.
+	// Envelope is the signed envelope exactly as it arrived, so its
+	// signature stays verifiable.
 	Envelope json.RawMessage `json:"envelope"`
+	// Record is the record as this province may use it: the envelope's
+	// payload after the import decision's obligations.
+	Record json.RawMessage `json:"record"`
 	// Receipt is the signed receipt this node answered; redelivery of the same
 	// envelope gets the same receipt.
 	Receipt json.RawMessage `json:"receipt"`
