@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,7 +126,10 @@ func (p *prepared) quotaReached(a *contracts.Agreement) []byte {
 }
 
 // key is the cache key: everything in the input except the quota counts,
-// which enter only as whether each quota is reached.
+// which enter only as whether each quota is reached. Agreements enter by id,
+// version and status, and by a fingerprint of their terms: the registry never
+// changes a version's terms, but the cache should not depend on every source
+// of agreements keeping that promise.
 func (p *prepared) key() string {
 	var b strings.Builder
 	b.Grow(256)
@@ -153,6 +157,8 @@ func (p *prepared) key() string {
 		b.WriteString(strconv.Itoa(a.Version))
 		b.WriteByte(0x1e)
 		b.WriteString(string(a.Status))
+		b.WriteByte(0x1e)
+		b.WriteString(strconv.FormatUint(fingerprint(a), 36))
 		b.WriteByte(0x1e)
 		b.Write(p.quotaReached(a))
 		b.WriteByte(0x1d)
@@ -208,6 +214,44 @@ func (p *prepared) quotaUsed(a *contracts.Agreement) *ast.Term {
 		return nil
 	}
 	return ast.ObjectTerm(items...)
+}
+
+// fingerprintSeed is per process, like the cache the fingerprints key.
+var fingerprintSeed = maphash.MakeSeed()
+
+// fingerprint hashes the terms of an agreement the policy reads.
+func fingerprint(a *contracts.Agreement) uint64 {
+	var h maphash.Hash
+	h.SetSeed(fingerprintSeed)
+	w := func(s string) { h.WriteString(s); h.WriteByte(0) }
+	w(a.Origin.Division)
+	w(a.Origin.Name)
+	w(a.Destination.Division)
+	w(a.Destination.Name)
+	w(a.ValidFrom.String())
+	w(a.ValidUntil.String())
+	w(a.Title)
+	for _, r := range a.Scope {
+		w(string(r.RecordType))
+		for _, x := range r.Purposes {
+			w(string(x))
+		}
+		h.WriteByte(1)
+		for _, x := range r.Fields {
+			w(x)
+		}
+		h.WriteByte(1)
+		for _, x := range r.Clear {
+			w(x)
+		}
+		h.WriteByte(2)
+	}
+	for _, q := range a.Quotas {
+		w(string(q.RecordType))
+		w(string(q.Period))
+		w(strconv.Itoa(q.Max))
+	}
+	return h.Sum64()
 }
 
 func str(s string) *ast.Term { return ast.StringTerm(s) }

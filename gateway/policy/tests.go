@@ -111,4 +111,3 @@ func RunTests(ctx context.Context, l Layer, extra ...Layer) (TestReport, error) 
 	}
 	return rep, nil
 }
-
