@@ -1,0 +1,136 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestQuery(t *testing.T) {
+	_, a, _ := traffic(10, 1)
+	denied := sentEntry(99)
+	denied.Kind, denied.Decision, denied.Reasons = KindDenied, Deny, []Reason{ReasonPurposeNotAllowed}
+	denied.Origin, denied.Destination, denied.AgreementID = "51", "33", "AG-51-33-2026-002"
+	a = append(a, denied)
+	p5144, p4451 := Pair{"51", "44"}, Pair{"44", "51"}
+	tests := []struct {
+		name string
+		f    Filter
+		want int
+	}{
+		{"everything", Filter{}, 21},
+		{"sent only", Filter{Kind: KindSent}, 10},
+		{"denied", Filter{Decision: Deny}, 1},
+		{"pair 51:44", Filter{Pair: &p5144}, 20},
+		{"pair the other way", Filter{Pair: &p4451}, 0},
+		{"agreement", Filter{AgreementID: "AG-51-33-2026-002"}, 1},
+		{"first five minutes", Filter{From: t0, To: t0.Add(5 * time.Minute)}, 11}, // 5 sent, 5 receipts, the denial
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Query(a, tc.f); len(got) != tc.want {
+				t.Errorf("%d entries, want %d", len(got), tc.want)
+			}
+		})
+	}
+}
+
+func TestParsePair(t *testing.T) {
+	tests := []struct {
+		in   string
+		ok   bool
+		want Pair
+	}{
+		{"51:44", true, Pair{"51", "44"}},
+		{"51-44", false, Pair{}},
+		{"51:99", false, Pair{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			p, err := ParsePair(tc.in)
+			if (err == nil) != tc.ok || p != tc.want {
+				t.Errorf("ParsePair(%q) = %v, %v", tc.in, p, err)
+			}
+		})
+	}
+}
+
+func TestStats(t *testing.T) {
+	_, a, b := traffic(10, 1)
+	all := append(append([]Entry{}, a...), b...)
+	denied := sentEntry(50)
+	denied.Kind, denied.Decision, denied.Reasons = KindDenied, Deny, []Reason{ReasonQuotaExceeded, ReasonProvincePolicy}
+	ref := sentEntry(60)
+	ref.RecordType, ref.EnvelopeID, ref.Purpose, ref.Due = "referral", "ref-1", "rights-protection", "2026-03-01"
+	ref2 := ref
+	ref2.EnvelopeID, ref2.Due = "ref-2", "2026-04-01"
+	ref3 := ref
+	ref3.EnvelopeID = "ref-3"
+	closed := Entry{Time: t0.Add(time.Hour), Kind: KindReferralUpdate, EnvelopeID: "upd-1", RefersTo: "ref-3", Detail: DetailClosed}
+	all = append(all, denied, ref, ref2, ref3, closed)
+
+	s := Stats(all, t0)
+	if len(s.Flows) != 1 || s.Flows[0].Sent != 13 || s.Flows[0].Received != 10 || s.Flows[0].Denied != 1 {
+		t.Errorf("flows %+v", s.Flows)
+	}
+	if len(s.Denials) != 2 || s.Denials[0].Count != 1 {
+		t.Errorf("denials %+v", s.Denials)
+	}
+	if s.Latency.Count != 10 || s.Latency.P50 <= 0 || s.Latency.Max < s.Latency.P99 {
+		t.Errorf("latency %+v", s.Latency)
+	}
+	if s.Referrals.ByStatus[DetailReferred] != 2 || s.Referrals.ByStatus[DetailClosed] != 1 ||
+		len(s.Referrals.Overdue) != 1 || s.Referrals.Overdue[0] != "ref-1" {
+		t.Errorf("referrals %+v", s.Referrals)
+	}
+}
+
+func TestExportRoundTripVerifies(t *testing.T) {
+	ctx := context.Background()
+	l, _ := newTestLog(t)
+	_, a, _ := traffic(20, 5)
+	for _, e := range a {
+		if _, err := l.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := l.SignedHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := l.Entries(ctx, 0, l.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jsonl bytes.Buffer
+	if err := ExportJSONL(&jsonl, entries); err != nil {
+		t.Fatal(err)
+	}
+	raws, parsed, err := ReadJSONL(&jsonl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parsed) != len(entries) {
+		t.Fatalf("read back %d entries, want %d", len(parsed), len(entries))
+	}
+	rep, err := Verify(ctx, VerifyInput{Entries: raws, Latest: head.Note, Origin: testOrigin, Verifier: testVerifier(t)})
+	if err != nil || !rep.OK() {
+		t.Errorf("exported file does not verify: %v %v", err, rep.Findings)
+	}
+
+	var c bytes.Buffer
+	if err := ExportCSV(&c, entries); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&c).ReadAll()
+	if err != nil || len(rows) != len(entries)+1 || len(rows[1]) != len(csvHeader) {
+		t.Errorf("csv: %d rows, err %v", len(rows), err)
+	}
+	var table strings.Builder
+	if err := WriteTable(&table, entries[:2]); err != nil || strings.Count(table.String(), "\n") != 3 {
+		t.Errorf("table:\n%s", table.String())
+	}
+}

@@ -1,0 +1,58 @@
+package audit
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestReconcile(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(a, b []Entry) ([]Entry, []Entry)
+		want []Mismatch
+	}{
+		{"clean run", nil, nil},
+		{"dropped delivery", func(a, b []Entry) ([]Entry, []Entry) {
+			return a, slices.Delete(b, 4, 5) // b never logged env-000004
+		}, []Mismatch{{Discrepancy: SentNotReceived, EnvelopeID: "env-000004", Origin: "51", Destination: "44", IndexA: 8, IndexB: -1}}},
+		{"digest mismatch", func(a, b []Entry) ([]Entry, []Entry) {
+			b[2].PayloadDigest[0] ^= 0xff
+			return a, b
+		}, []Mismatch{{Discrepancy: DigestMismatch, EnvelopeID: "env-000002", Origin: "51", Destination: "44", IndexA: 4, IndexB: 2}}},
+		{"received without sent", func(a, b []Entry) ([]Entry, []Entry) {
+			return slices.Delete(a, 6, 7), b // a's sent env-000003 is gone
+		}, []Mismatch{{Discrepancy: ReceivedNotSent, EnvelopeID: "env-000003", Origin: "51", Destination: "44", IndexA: -1, IndexB: 3}}},
+		{"import denied on an allowed flow", func(a, b []Entry) ([]Entry, []Entry) {
+			b[5].Kind, b[5].Decision, b[5].Reasons = KindDenied, Deny, []Reason{ReasonProvincePolicy}
+			return a, b
+		}, []Mismatch{{Discrepancy: DeniedOneSide, EnvelopeID: "env-000005", Origin: "51", Destination: "44", IndexA: 10, IndexB: 5}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, a, b := traffic(8, 3)
+			if tc.edit != nil {
+				a, b = tc.edit(a, b)
+			}
+			got := Reconcile(a, b, ReconcileOptions{A: "51", B: "44"})
+			for i := range got {
+				got[i].Detail = ""
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Reconcile:\n got %+v\nwant %+v", got, tc.want)
+			}
+			// The same logs passed the other way round find the same flows.
+			if back := Reconcile(b, a, ReconcileOptions{A: "44", B: "51"}); len(back) != len(tc.want) {
+				t.Errorf("reversed: %d findings, want %d", len(back), len(tc.want))
+			}
+		})
+	}
+}
+
+func TestReconcileWindow(t *testing.T) {
+	_, a, b := traffic(8, 3)
+	b = slices.Delete(b, 6, 7) // env-000006 dropped, sent at t0+6m
+	opt := ReconcileOptions{A: "51", B: "44", From: t0, To: t0.Add(5 * 60e9)}
+	if got := Reconcile(a, b, opt); len(got) != 0 {
+		t.Errorf("a drop outside the window was reported: %+v", got)
+	}
+}
