@@ -1,0 +1,87 @@
+package pki
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func TestKeyPairReloadInterval(t *testing.T) {
+	f := newFederation(t, "51")
+	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	kp, err := LoadKeyPair(a.CertFile, a.KeyFile, WithReloadInterval(time.Minute), WithClock(clock.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := func() string {
+		t.Helper()
+		c, err := kp.Certificate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return serialString(c.Leaf.SerialNumber)
+	}
+	b := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1", Force: true})
+	clock.advance(30 * time.Second)
+	if got := serial(); got != serialString(a.Cert.SerialNumber) {
+		t.Errorf("reloaded before the interval: %s", got)
+	}
+	clock.advance(31 * time.Second)
+	if got := serial(); got != serialString(b.Cert.SerialNumber) {
+		t.Errorf("after the interval got %s, want the new %s", got, serialString(b.Cert.SerialNumber))
+	}
+}
+
+// TestKeyPairKeepsOldPairOnHalfRotation: a certificate replaced before its
+// key does not break the server; the old pair stays until both match.
+func TestKeyPairKeepsOldPairOnHalfRotation(t *testing.T) {
+	f := newFederation(t, "51")
+	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	b := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-2"})
+	kp, err := LoadKeyPair(a.CertFile, a.KeyFile, WithReloadInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bCert, _ := os.ReadFile(b.CertFile)
+	if err := writeFileAtomic(a.CertFile, bCert, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := kp.Certificate()
+	if err != nil || !c.Leaf.Equal(a.Cert) {
+		t.Fatalf("half rotation: got %v, %v; want the old certificate", c.Leaf.Subject, err)
+	}
+	if err := kp.LastError(); err == nil || !strings.Contains(err.Error(), "private key does not match") {
+		t.Errorf("LastError = %v", err)
+	}
+	bKey, _ := os.ReadFile(b.KeyFile)
+	if err := writeFileAtomic(a.KeyFile, bKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := kp.Certificate(); !c.Leaf.Equal(b.Cert) || kp.LastError() != nil {
+		t.Errorf("after the key arrived: %v, %v", c.Leaf.Subject, kp.LastError())
+	}
+}
+
+func TestLoadKeyPairErrors(t *testing.T) {
+	f := newFederation(t, "51")
+	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	b := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-2"})
+	if _, err := LoadKeyPair(a.CertFile, b.KeyFile); err == nil {
+		t.Error("mismatched pair loaded")
+	}
+	if _, err := LoadKeyPair(a.CertFile+".missing", a.KeyFile); err == nil {
+		t.Error("missing certificate loaded")
+	}
+	// A CA certificate carries no identity, so it is no key pair for TLS.
+	if _, err := LoadKeyPair(f.ProvinceDir("51")+"/"+CACertFile, f.ProvinceDir("51")+"/"+CAKeyFile); err == nil {
+		t.Error("a CA certificate loaded as a TLS key pair")
+	}
+}

@@ -1,0 +1,126 @@
+package pki
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestRevokeAndCRL(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	dir := f.ProvinceDir("51")
+	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	b := issue(t, f, "51", IssueRequest{Kind: KindSystem, Name: "hr"})
+	if _, err := Revoke(dir, a.Cert.SerialNumber, RevokeOptions{Reason: "KEYCOMPROMISE"}); err != nil {
+		t.Fatal(err)
+	}
+	crlFile, err := Revoke(dir, b.Cert.SerialNumber, RevokeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(crlFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	list, err := x509.ParseRevocationList(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := list.CheckSignatureFrom(f.CAs["51"].Cert); err != nil {
+		t.Errorf("CRL signature: %v", err)
+	}
+	if len(list.RevokedCertificateEntries) != 2 {
+		t.Fatalf("CRL has %d entries", len(list.RevokedCertificateEntries))
+	}
+	for _, e := range list.RevokedCertificateEntries {
+		if e.SerialNumber.Cmp(a.Cert.SerialNumber) == 0 && e.ReasonCode != 1 {
+			t.Errorf("keyCompromise entry has reason %d", e.ReasonCode)
+		}
+	}
+
+	l := NewRevocationList()
+	if err := l.AddCRL(data, f.CAs["44"].Cert); err == nil {
+		t.Error("CRL accepted with the wrong issuer")
+	}
+	if err := l.AddCRL(data, f.CAs["51"].Cert); err != nil || !l.Revoked(a.Cert.SerialNumber) || !l.Revoked(b.Cert.SerialNumber) || l.Len() != 2 {
+		t.Errorf("AddCRL: %v, len %d", err, l.Len())
+	}
+	if l.Revoked(big.NewInt(42)) {
+		t.Error("unrevoked serial reported revoked")
+	}
+	if !(RevokedFunc(func(s *big.Int) bool { return s.Int64() == 42 })).Revoked(big.NewInt(42)) {
+		t.Error("RevokedFunc")
+	}
+}
+
+func TestRevokeRefusals(t *testing.T) {
+	f := newFederation(t, "51")
+	dir := f.ProvinceDir("51")
+	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	if _, err := Revoke(dir, a.Cert.SerialNumber, RevokeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		dir     string
+		serial  *big.Int
+		opts    RevokeOptions
+		wantErr string
+	}{
+		{"twice", dir, a.Cert.SerialNumber, RevokeOptions{}, "already revoked"},
+		{"unknown serial", dir, big.NewInt(0xabc), RevokeOptions{}, "no record of issuing serial abc"},
+		{"bad reason", dir, a.Cert.SerialNumber, RevokeOptions{Reason: "because"}, "unknown revocation reason"},
+		{"hold is not offered", dir, a.Cert.SerialNumber, RevokeOptions{Reason: "certificateHold"}, "unknown revocation reason"},
+		{"no CA", t.TempDir(), a.Cert.SerialNumber, RevokeOptions{}, "no province CA"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := snapshot(t, tt.dir)
+			_, err := Revoke(tt.dir, tt.serial, tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Revoke = %v, want error containing %q", err, tt.wantErr)
+			}
+			sameFiles(t, before, snapshot(t, tt.dir))
+		})
+	}
+	if _, err := Revoke(dir, big.NewInt(0xabc), RevokeOptions{Force: true}); err != nil {
+		t.Errorf("forced revoke of an unknown serial: %v", err)
+	}
+}
+
+// TestRootRevokesProvinceCA: the root directory revokes a province CA and
+// a Verifier fed with the root's CRL refuses every leaf under it.
+func TestRootRevokesProvinceCA(t *testing.T) {
+	f := newFederation(t, "51")
+	leaf := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	crlFile, err := Revoke(f.Root.Dir, f.CAs["51"].Cert.SerialNumber, RevokeOptions{Reason: "cACompromise"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(crlFile)
+	l := NewRevocationList()
+	if err := l.AddCRL(data, f.Root.Cert); err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&Verifier{Roots: f.Roots(), Revocation: l}).Verify([]*x509.Certificate{leaf.Cert, f.CAs["51"].Cert}, x509.ExtKeyUsageClientAuth)
+	if err == nil || !strings.Contains(err.Error(), "certificate revoked") || !strings.Contains(err.Error(), "LaborLink p51 CA") {
+		t.Errorf("Verify under a revoked CA = %v", err)
+	}
+}
+
+func TestParseSerial(t *testing.T) {
+	for in, want := range map[string]int64{"abc": 0xabc, "0xABC": 0xabc, "0a:bc": 0xabc, " 1f ": 0x1f} {
+		if got, err := ParseSerial(in); err != nil || got.Int64() != want {
+			t.Errorf("ParseSerial(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "xyz", "0", "-1", "0x"} {
+		if _, err := ParseSerial(in); err == nil {
+			t.Errorf("ParseSerial(%q) succeeded", in)
+		}
+	}
+}
