@@ -1,0 +1,181 @@
+package contracts
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Envelope carries one record from an origin node to a destination node. The
+// origin signs it; the destination verifies the signature, the payload digest
+// and that the envelope's header matches the record inside.
+//
+// The envelope ID is a ULID: unique without coordination, sortable by creation
+// time, and the key that makes redelivery idempotent at the destination.
+type Envelope struct {
+	// ID is a ULID in its 26-character text form.
+	ID string `json:"id"`
+	// Type and Schema are the payload's record type and schema name.
+	Type   RecordType `json:"type"`
+	Schema string     `json:"schema"`
+	// Origin and Destination are the 2-digit sending and receiving provinces.
+	Origin      string `json:"origin"`
+	Destination string `json:"destination"`
+	// AgreementID and AgreementVersion name the agreement version the export
+	// decision used; the destination decides on the same version.
+	AgreementID      string  `json:"agreement_id"`
+	AgreementVersion int     `json:"agreement_version"`
+	Purpose          Purpose `json:"purpose"`
+	// Created is when the origin sealed the envelope: UTC, millisecond precision.
+	Created time.Time `json:"created"`
+	// Payload is the record's canonical (RFC 8785) JSON, after the export
+	// policy's obligations were applied.
+	Payload json.RawMessage `json:"payload"`
+	// PayloadDigest is "sha256:<hex>" of Payload.
+	PayloadDigest string `json:"payload_digest"`
+	// Signer is the identity URI of the signing node, such as
+	// "spiffe://p51.laborlink.example/node/gw-1".
+	Signer string `json:"signer,omitempty"`
+	// Signature is the signer's signature over SigningDigest; empty when the
+	// envelope was signed as part of a batch.
+	Signature []byte `json:"signature,omitempty"`
+	// Batch proves the envelope's place in a batch whose Merkle root was
+	// signed once; nil when the envelope is signed alone.
+	Batch *BatchProof `json:"batch,omitempty"`
+}
+
+// NewEnvelope seals a record for sending: a fresh ULID, the header copied from
+// the record, the canonical payload and its digest. It does not validate the
+// record: the payload is what remains after policy obligations, and a masked
+// ID number is no longer a valid one. Validate before applying obligations.
+func NewEnvelope(rec Record, agreementVersion int, now time.Time) (*Envelope, error) {
+	if rec == nil {
+		return nil, errors.New("envelope: no record")
+	}
+	h := rec.Head()
+	if want := SchemaFor(rec.Type()); h.Schema != want {
+		return nil, fmt.Errorf("envelope: record schema %q does not match its type %s (want %q)", h.Schema, rec.Type(), want)
+	}
+	payload, err := Canonical(rec)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: %w", err)
+	}
+	created := now.UTC().Truncate(time.Millisecond)
+	id, err := ulid.New(ulid.Timestamp(created), ulid.DefaultEntropy())
+	if err != nil {
+		return nil, fmt.Errorf("envelope: new ULID: %w", err)
+	}
+	return &Envelope{
+		ID:               id.String(),
+		Type:             rec.Type(),
+		Schema:           h.Schema,
+		Origin:           h.From,
+		Destination:      h.To,
+		AgreementID:      h.AgreementID,
+		AgreementVersion: agreementVersion,
+		Purpose:          h.Purpose,
+		Created:          created,
+		Payload:          payload,
+		PayloadDigest:    PayloadDigest(payload),
+	}, nil
+}
+
+// SigningDigest is what the signer signs: the SHA-256 of the canonical
+// encoding of the envelope without Signature and Batch.
+func (e *Envelope) SigningDigest() ([32]byte, error) {
+	unsigned := *e
+	unsigned.Signature = nil
+	unsigned.Batch = nil
+	return Digest(&unsigned)
+}
+
+// Sign sets Signer and signs the envelope alone. See SignDigest for how each
+// key type signs.
+func (e *Envelope) Sign(signer crypto.Signer, signerURI string) error {
+	if signerURI == "" {
+		return errors.New("envelope: sign: no signer URI")
+	}
+	e.Signer = signerURI
+	e.Signature, e.Batch = nil, nil
+	d, err := e.SigningDigest()
+	if err != nil {
+		return fmt.Errorf("envelope %s: %w", e.ID, err)
+	}
+	sig, err := SignDigest(signer, d)
+	if err != nil {
+		return fmt.Errorf("envelope %s: %w", e.ID, err)
+	}
+	e.Signature = sig
+	return nil
+}
+
+// Verify checks that Payload is canonical and matches PayloadDigest, and that
+// the signature (alone, or over the batch root when Batch is set) verifies
+// under pub. It does not decide whether pub may speak for Origin: the caller
+// checks the signer's certificate, and then calls Record.
+func (e *Envelope) Verify(pub crypto.PublicKey) error {
+	if err := e.checkPayload(); err != nil {
+		return err
+	}
+	d, err := e.SigningDigest()
+	if err != nil {
+		return fmt.Errorf("envelope %s: %w", e.ID, err)
+	}
+	if e.Batch != nil && len(e.Signature) == 0 {
+		return e.Batch.verify(d, pub, e.ID)
+	}
+	if err := VerifyDigest(pub, d, e.Signature); err != nil {
+		return fmt.Errorf("envelope %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+func (e *Envelope) checkPayload() error {
+	if _, err := ulid.ParseStrict(e.ID); err != nil {
+		return fmt.Errorf("envelope %q: id is not a ULID: %w", e.ID, err)
+	}
+	canon, err := CanonicalizeJSON(e.Payload)
+	if err != nil {
+		return fmt.Errorf("envelope %s: payload: %w", e.ID, err)
+	}
+	if !bytes.Equal(canon, e.Payload) {
+		return fmt.Errorf("envelope %s: payload is not in canonical form", e.ID)
+	}
+	if got := FormatDigest(sha256.Sum256(e.Payload)); got != e.PayloadDigest {
+		return fmt.Errorf("envelope %s: payload digest is %s, envelope says %s", e.ID, got, e.PayloadDigest)
+	}
+	return nil
+}
+
+// Record decodes the payload strictly and checks that the envelope's header
+// says what the record says. It does not validate the record; obligations may
+// have masked fields.
+func (e *Envelope) Record() (Record, error) {
+	rec, err := Decode(e.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("envelope %s: payload: %w", e.ID, err)
+	}
+	h := rec.Head()
+	var mismatches []string
+	check := func(field, env, rec string) {
+		if env != rec {
+			mismatches = append(mismatches, fmt.Sprintf("%s %q, payload %q", field, env, rec))
+		}
+	}
+	check("type", string(e.Type), string(rec.Type()))
+	check("schema", e.Schema, h.Schema)
+	check("origin", e.Origin, h.From)
+	check("destination", e.Destination, h.To)
+	check("agreement_id", e.AgreementID, h.AgreementID)
+	check("purpose", string(e.Purpose), string(h.Purpose))
+	if len(mismatches) > 0 {
+		return nil, fmt.Errorf("envelope %s: header does not match payload: %v", e.ID, mismatches)
+	}
+	return rec, nil
+}

@@ -1,0 +1,254 @@
+package contracts_test
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/contracts/synth"
+)
+
+const signerURI = "spiffe://p51.laborlink.example/node/gw-1"
+
+var testNow = time.Date(2026, 3, 2, 10, 30, 0, 123456789, time.UTC)
+
+type keyPair struct {
+	name string
+	priv crypto.Signer
+}
+
+func keys(t testing.TB) []keyPair {
+	t.Helper()
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []keyPair{{"ecdsa-p256", ec}, {"ed25519", ed}}
+}
+
+func generator(t testing.TB) *synth.Generator {
+	t.Helper()
+	g, err := synth.New(synth.Config{Origin: "51", Destination: "44", Seed: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func sealed(t testing.TB, g *synth.Generator) *contracts.Envelope {
+	t.Helper()
+	env, err := contracts.NewEnvelope(g.Transfer(), 3, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func TestNewEnvelope(t *testing.T) {
+	g := generator(t)
+	tr := g.Transfer()
+	env, err := contracts.NewEnvelope(tr, 3, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Type != contracts.RecordTransfer || env.Schema != contracts.SchemaTransfer || env.Origin != "51" ||
+		env.Destination != "44" || env.AgreementID != tr.AgreementID || env.AgreementVersion != 3 || env.Purpose != tr.Purpose {
+		t.Errorf("header not copied: %+v", env)
+	}
+	if want := testNow.Truncate(time.Millisecond); !env.Created.Equal(want) || env.Created.Location() != time.UTC {
+		t.Errorf("created %v, want %v in UTC", env.Created, want)
+	}
+	canon, _ := contracts.Canonical(tr)
+	if string(env.Payload) != string(canon) || env.PayloadDigest != contracts.PayloadDigest(canon) {
+		t.Error("payload is not the canonical record and its digest")
+	}
+	rec, err := env.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Head().ID != tr.ID {
+		t.Errorf("record %s, want %s", rec.Head().ID, tr.ID)
+	}
+	// ULIDs sort by creation: a later envelope sorts after an earlier one.
+	same, _ := contracts.NewEnvelope(tr, 3, testNow)
+	later, _ := contracts.NewEnvelope(tr, 3, testNow.Add(time.Millisecond))
+	if !(env.ID < later.ID) || !(env.ID < same.ID) {
+		t.Errorf("ULIDs not monotonic: %s %s %s", env.ID, same.ID, later.ID)
+	}
+}
+
+func TestEnvelopeSignVerify(t *testing.T) {
+	g := generator(t)
+	for _, kp := range keys(t) {
+		other := keys(t)
+		t.Run(kp.name, func(t *testing.T) {
+			env := sealed(t, g)
+			if err := env.Sign(kp.priv, signerURI); err != nil {
+				t.Fatal(err)
+			}
+			if err := env.Verify(kp.priv.Public()); err != nil {
+				t.Fatalf("fresh envelope: %v", err)
+			}
+			// Through the wire and back, it still verifies.
+			b, _ := json.Marshal(env)
+			var back contracts.Envelope
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatal(err)
+			}
+			if err := back.Verify(kp.priv.Public()); err != nil {
+				t.Fatalf("after JSON round trip: %v", err)
+			}
+			tamper := []struct {
+				name string
+				mut  func(e *contracts.Envelope)
+			}{
+				{"payload byte", func(e *contracts.Envelope) {
+					e.Payload = []byte(strings.Replace(string(e.Payload), `"from":"51"`, `"from":"52"`, 1))
+				}},
+				{"payload and digest", func(e *contracts.Envelope) {
+					e.Payload = []byte(strings.Replace(string(e.Payload), `"from":"51"`, `"from":"52"`, 1))
+					e.PayloadDigest = contracts.PayloadDigest(e.Payload)
+				}},
+				{"non-canonical payload", func(e *contracts.Envelope) {
+					e.Payload = append([]byte(" "), e.Payload...)
+					e.PayloadDigest = contracts.PayloadDigest(e.Payload)
+				}},
+				{"destination", func(e *contracts.Envelope) { e.Destination = "33" }},
+				{"agreement version", func(e *contracts.Envelope) { e.AgreementVersion++ }},
+				{"signer", func(e *contracts.Envelope) { e.Signer = "spiffe://p52.laborlink.example/node/gw-1" }},
+				{"created", func(e *contracts.Envelope) { e.Created = e.Created.Add(time.Millisecond) }},
+				{"signature", func(e *contracts.Envelope) { e.Signature[len(e.Signature)/2] ^= 1 }},
+			}
+			for _, tc := range tamper {
+				t.Run(tc.name, func(t *testing.T) {
+					e := back
+					e.Signature = append([]byte(nil), back.Signature...)
+					tc.mut(&e)
+					if err := e.Verify(kp.priv.Public()); err == nil {
+						t.Error("tampered envelope verified")
+					}
+				})
+			}
+			t.Run("wrong key", func(t *testing.T) {
+				for _, o := range other {
+					err := env.Verify(o.priv.Public())
+					if err == nil {
+						t.Errorf("verified under another %s key", o.name)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestEnvelopeRecordRejectsMismatchedHeader(t *testing.T) {
+	env := sealed(t, generator(t))
+	env.Origin = "52"
+	if _, err := env.Record(); err == nil || !strings.Contains(err.Error(), "origin") {
+		t.Errorf("got %v, want a header mismatch naming origin", err)
+	}
+}
+
+func TestReceiptSignVerify(t *testing.T) {
+	g := generator(t)
+	for _, kp := range keys(t) {
+		t.Run(kp.name, func(t *testing.T) {
+			env := sealed(t, g)
+			r := contracts.NewReceipt(env, contracts.ReceiptStored, "", testNow)
+			if err := r.Sign(kp.priv, "spiffe://p44.laborlink.example/node/gw-2"); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Verify(kp.priv.Public()); err != nil {
+				t.Fatal(err)
+			}
+			if !r.Matches(env) {
+				t.Error("receipt does not match its envelope")
+			}
+			bad := *r
+			bad.Status = contracts.ReceiptRejected
+			if err := bad.Verify(kp.priv.Public()); !errors.Is(err, contracts.ErrSignature) {
+				t.Errorf("changed status: got %v, want ErrSignature", err)
+			}
+			bad = *r
+			bad.PayloadDigest = contracts.PayloadDigest([]byte("{}"))
+			if err := bad.Verify(kp.priv.Public()); err == nil {
+				t.Error("changed digest verified")
+			}
+			if err := r.Verify(keys(t)[0].priv.Public()); err == nil {
+				t.Error("verified under another key")
+			}
+			if err := (&contracts.Receipt{EnvelopeID: env.ID, Status: "lost"}).Sign(kp.priv, "x"); err == nil {
+				t.Error("signed a receipt with an unknown status")
+			}
+		})
+	}
+}
+
+func TestSignBatch(t *testing.T) {
+	g := generator(t)
+	for _, kp := range keys(t) {
+		for _, n := range []int{1, 2, 3, 5, 8, 13} {
+			t.Run(fmt.Sprintf("%s/%d", kp.name, n), func(t *testing.T) {
+				envs := make([]*contracts.Envelope, n)
+				for i := range envs {
+					envs[i] = sealed(t, g)
+				}
+				if err := contracts.SignBatch(envs, kp.priv, signerURI); err != nil {
+					t.Fatal(err)
+				}
+				root, err := contracts.BatchDigest(envs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, e := range envs {
+					if string(e.Batch.Root) != string(root[:]) || e.Batch.Index != i || e.Batch.Size != n {
+						t.Fatalf("envelope %d: proof %+v", i, e.Batch)
+					}
+					// Alone, through JSON, as the destination sees it.
+					b, _ := json.Marshal(e)
+					var back contracts.Envelope
+					if err := json.Unmarshal(b, &back); err != nil {
+						t.Fatal(err)
+					}
+					if err := contracts.VerifyInBatch(&back, kp.priv.Public()); err != nil {
+						t.Fatalf("envelope %d: %v", i, err)
+					}
+					if err := back.Verify(kp.priv.Public()); err != nil {
+						t.Fatalf("envelope %d via Verify: %v", i, err)
+					}
+					back.Payload = []byte(strings.Replace(string(back.Payload), `"to":"44"`, `"to":"45"`, 1))
+					back.PayloadDigest = contracts.PayloadDigest(back.Payload)
+					if err := contracts.VerifyInBatch(&back, kp.priv.Public()); err == nil {
+						t.Fatalf("envelope %d: tampered payload verified in batch", i)
+					}
+				}
+				if n > 1 {
+					// An envelope cannot claim another's place in the batch.
+					e := *envs[0]
+					proof := *e.Batch
+					proof.Index = 1
+					e.Batch = &proof
+					if err := contracts.VerifyInBatch(&e, kp.priv.Public()); err == nil {
+						t.Error("proof with a wrong index verified")
+					}
+				}
+				if err := contracts.VerifyInBatch(envs[0], keys(t)[1].priv.Public()); err == nil {
+					t.Error("batch verified under another key")
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package contracts
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+)
+
+// The signing scheme for envelopes, receipts and batches: what is signed is
+// always a 32-byte SHA-256 digest D of a canonical (RFC 8785) encoding, or of
+// a Merkle root for batches.
+//
+//   - ECDSA keys sign D as a SHA-256 digest (ASN.1 DER signature), as
+//     crypto.Signer does for ECDSA.
+//   - Ed25519 keys cannot sign a pre-hashed digest in pure Ed25519; they sign
+//     the 32 bytes of D as the message (crypto.Hash(0)). Verifiers do the same.
+//   - RSA keys sign D with PKCS #1 v1.5 and SHA-256.
+//
+// Any other key type is an error, never a silently weaker check.
+
+// ErrSignature reports a signature that does not verify.
+var ErrSignature = errors.New("signature does not verify")
+
+// SignDigest signs a digest under the scheme above, with keys held by any
+// crypto.Signer (in memory, PKCS #11 or KMS).
+func SignDigest(signer crypto.Signer, d [32]byte) ([]byte, error) {
+	if signer == nil {
+		return nil, errors.New("sign: no signer")
+	}
+	var opts crypto.SignerOpts
+	switch signer.Public().(type) {
+	case *ecdsa.PublicKey, *rsa.PublicKey:
+		opts = crypto.SHA256
+	case ed25519.PublicKey:
+		opts = crypto.Hash(0)
+	default:
+		return nil, fmt.Errorf("sign: unsupported key type %T", signer.Public())
+	}
+	sig, err := signer.Sign(rand.Reader, d[:], opts)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	return sig, nil
+}
+
+// VerifyDigest checks a signature made by SignDigest; it returns an error
+// wrapping ErrSignature when the signature does not match.
+func VerifyDigest(pub crypto.PublicKey, d [32]byte, sig []byte) error {
+	if len(sig) == 0 {
+		return fmt.Errorf("%w: no signature", ErrSignature)
+	}
+	ok := false
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		ok = ecdsa.VerifyASN1(k, d[:], sig)
+	case ed25519.PublicKey:
+		ok = len(k) == ed25519.PublicKeySize && ed25519.Verify(k, d[:], sig)
+	case *rsa.PublicKey:
+		ok = rsa.VerifyPKCS1v15(k, crypto.SHA256, d[:], sig) == nil
+	default:
+		return fmt.Errorf("verify: unsupported key type %T", pub)
+	}
+	if !ok {
+		return ErrSignature
+	}
+	return nil
+}
+
+// FormatDigest writes a digest as "sha256:<hex>", the form envelopes,
+// receipts and audit entries carry.
+func FormatDigest(d [32]byte) string {
+	const hex = "0123456789abcdef"
+	b := make([]byte, 7+64)
+	copy(b, "sha256:")
+	for i, c := range d {
+		b[7+2*i] = hex[c>>4]
+		b[7+2*i+1] = hex[c&0xf]
+	}
+	return string(b)
+}
+
+// PayloadDigest is the digest of canonical payload bytes, as FormatDigest
+// writes it.
+func PayloadDigest(canonical []byte) string { return FormatDigest(sha256.Sum256(canonical)) }
