@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -74,4 +75,13 @@ func httpStatus(code Code) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
+}
+
+// decodeError reads an API error response.
+func decodeError(resp *http.Response) error {
+	var e Error
+	if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Code != "" {
+		return &e
+	}
+	return Errorf(EInternal, "%s %s: %s", resp.Request.Method, resp.Request.URL, resp.Status)
 }

@@ -178,3 +178,17 @@ func (s *Store) Domain() string {
 	defer s.mu.RUnlock()
 	return s.st.Domain
 }
+
+func (s *Store) count() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.st.Agreements)
+}
+
+// IsSteward reports whether admins of the province may change
+// federation-wide state.
+func (s *Store) IsSteward(province string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.isSteward(province)
+}

@@ -1,0 +1,222 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// The registry API paths. The node mounts Handler on its HTTPS API; the CLI
+// (Client) and other nodes (forwarding) call them.
+const (
+	pathApply      = "/v1/registry/apply"
+	pathReadIndex  = "/v1/registry/read-index"
+	pathStatus     = "/v1/registry/status"
+	pathMembers    = "/v1/registry/members"
+	pathNodes      = "/v1/registry/nodes"
+	pathAgreements = "/v1/registry/agreements"
+	pathCovers     = "/v1/registry/covers"
+	pathBackup     = "/v1/registry/backup"
+	pathRestore    = "/v1/registry/restore"
+)
+
+// Read is the answer to every read: the data and how fresh it is.
+type Read[T any] struct {
+	Freshness Freshness `json:"freshness"`
+	Data      T         `json:"data"`
+}
+
+// Handler serves the registry API over the node's mutual-TLS server. Every
+// caller is identified by its verified client certificate: reads are open
+// to any identity of the federation; writes (signed commands) to admins and
+// nodes, whose signatures apply verifies; the read index to nodes; backup
+// and restore to admins of steward provinces. A read with ?consistent=true
+// is linearizable; any other read is local and says how fresh it is.
+func (r *Registry) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+pathApply, r.allow(r.serveApply, pki.KindAdmin, pki.KindNode))
+	mux.HandleFunc("GET "+pathReadIndex, r.allow(r.serveReadIndex, pki.KindNode))
+	mux.HandleFunc("GET "+pathStatus, r.allow(r.serveStatus))
+	mux.HandleFunc("GET "+pathMembers, r.allow(read(r, func(*http.Request) (any, error) { return r.store.Members(), nil })))
+	mux.HandleFunc("GET "+pathNodes, r.allow(read(r, func(*http.Request) (any, error) { return r.store.Nodes(), nil })))
+	mux.HandleFunc("GET "+pathAgreements, r.allow(read(r, r.listAgreements)))
+	mux.HandleFunc("GET "+pathAgreements+"/{id}", r.allow(read(r, func(req *http.Request) (any, error) { return r.store.Agreement(req.PathValue("id")) })))
+	mux.HandleFunc("GET "+pathCovers, r.allow(read(r, r.covers)))
+	mux.HandleFunc("GET "+pathBackup, r.allow(r.steward(r.serveBackup), pki.KindAdmin))
+	mux.HandleFunc("POST "+pathRestore, r.allow(r.steward(r.serveRestore), pki.KindAdmin, pki.KindNode))
+	return mux
+}
+
+type callerKey struct{}
+
+// allow authenticates the caller and checks its kind.
+func (r *Registry) allow(h http.HandlerFunc, kinds ...pki.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		if req.TLS == nil {
+			writeError(w, Errorf(EUnauthenticated, "the registry API needs a client certificate (mutual TLS)"))
+			return
+		}
+		id, err := pki.PeerIdentity(*req.TLS)
+		if err != nil {
+			writeError(w, Errorf(EUnauthenticated, "%v", err))
+			return
+		}
+		if len(kinds) > 0 && !containsKind(kinds, id.Kind) {
+			writeError(w, Errorf(EForbidden, "%s may not call %s: it takes a %s certificate", id, req.URL.Path, kinds[0]))
+			return
+		}
+		h(w, req.WithContext(context.WithValue(req.Context(), callerKey{}, id)))
+	}
+}
+
+// steward lets admins of steward provinces through, and nodes (forwarding a
+// steward's request to the leader).
+func (r *Registry) steward(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		id := req.Context().Value(callerKey{}).(pki.Identity)
+		if id.Kind == pki.KindAdmin && !r.store.IsSteward(id.Province) {
+			writeError(w, Errorf(EForbidden, "%s may not %s: only admins of steward provinces may", id, req.URL.Path))
+			return
+		}
+		h(w, req)
+	}
+}
+
+func containsKind(kinds []pki.Kind, k pki.Kind) bool {
+	for _, x := range kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Registry) serveApply(w http.ResponseWriter, req *http.Request) {
+	var env Envelope
+	if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, 4<<20)).Decode(&env); err != nil {
+		writeError(w, Errorf(EInvalid, "malformed command: %v", err))
+		return
+	}
+	res, err := r.Submit(req.Context(), &env)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (r *Registry) serveReadIndex(w http.ResponseWriter, req *http.Request) {
+	idx, err := r.readIndexLeader()
+	if err != nil {
+		writeError(w, Errorf(EUnavailable, "%v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, readIndexResponse{Index: idx})
+}
+
+func (r *Registry) serveStatus(w http.ResponseWriter, req *http.Request) {
+	writeJSON(w, http.StatusOK, r.Status())
+}
+
+// read wraps a local query: optionally linearizable, always with freshness.
+func read(r *Registry, q func(*http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Query().Get("consistent") == "true" {
+			if err := r.Consistent(req.Context()); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
+		f := r.Freshness()
+		data, err := q(req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("X-Registry-Applied-Index", strconv.FormatUint(f.AppliedIndex, 10))
+		w.Header().Set("X-Registry-Stale", strconv.FormatBool(f.Stale))
+		writeJSON(w, http.StatusOK, Read[any]{Freshness: f, Data: data})
+	}
+}
+
+func (r *Registry) listAgreements(req *http.Request) (any, error) {
+	q := req.URL.Query()
+	at, err := queryTime(q.Get("at"))
+	if err != nil {
+		return nil, err
+	}
+	f := Filter{Party: q.Get("party"), Origin: q.Get("origin"), Destination: q.Get("destination"),
+		Status: contracts.AgreementStatus(q.Get("status")), RecordType: contracts.RecordType(q.Get("record_type")), Purpose: contracts.Purpose(q.Get("purpose"))}
+	return r.store.List(f, at), nil
+}
+
+func (r *Registry) covers(req *http.Request) (any, error) {
+	q := req.URL.Query()
+	at, err := queryTime(q.Get("at"))
+	if err != nil {
+		return nil, err
+	}
+	ms := r.store.Covers(q.Get("origin"), q.Get("destination"), contracts.RecordType(q.Get("record_type")), contracts.Purpose(q.Get("purpose")), at)
+	out := make([]CoverMatch, len(ms))
+	for i, m := range ms {
+		out[i] = CoverMatch{AgreementID: m.AgreementID, Version: m.Version, Agreement: m.Agreement}
+	}
+	return out, nil
+}
+
+// CoverMatch is Match on the wire.
+type CoverMatch struct {
+	AgreementID string               `json:"agreement_id"`
+	Version     int                  `json:"version"`
+	Agreement   *contracts.Agreement `json:"agreement"`
+}
+
+func queryTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Now(), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, Errorf(EInvalid, "at=%q is not an RFC 3339 time", s)
+	}
+	return t, nil
+}
+
+func (r *Registry) serveBackup(w http.ResponseWriter, req *http.Request) {
+	if err := r.Consistent(req.Context()); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := r.store.Backup(w); err != nil {
+		r.log.Warn("backup failed", "err", err)
+	}
+}
+
+func (r *Registry) serveRestore(w http.ResponseWriter, req *http.Request) {
+	if err := r.Restore(req.Context(), http.MaxBytesReader(w, req.Body, 1<<30)); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, r.Status())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Code: EInternal, Message: err.Error()}
+	}
+	writeJSON(w, httpStatus(e.Code), e)
+}

@@ -1,0 +1,64 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Backup writes a linearizable copy of the whole registry state to w, in the
+// snapshot format.
+func (r *Registry) Backup(ctx context.Context, w io.Writer) error {
+	if err := r.Consistent(ctx); err != nil {
+		return err
+	}
+	return r.store.Backup(w)
+}
+
+// Restore replaces the registry's state with a backup, on the leader
+// (forwarded from any node). The restored state keeps this cluster's nodes
+// (IDs and addresses), because raft keeps this cluster's configuration: a
+// backup can be restored into a fresh cluster. Everything else, members,
+// agreements with their history, policies, revocations, comes from the
+// backup. Use it for disaster recovery, not in normal operation: raft.Restore
+// has the leader commit ahead of its followers until they install it.
+func (r *Registry) Restore(ctx context.Context, backup io.Reader) error {
+	data, err := io.ReadAll(backup)
+	if err != nil {
+		return fmt.Errorf("read backup: %w", err)
+	}
+	if r.raft.State() != raft.Leader {
+		api, err := r.leaderAPI()
+		if err != nil {
+			return r.unavailable(time.Now(), err)
+		}
+		return r.call(ctx, http.MethodPost, api, pathRestore, json.RawMessage(data), nil)
+	}
+	doc, err := decodeSnapshot(bytes.NewReader(data))
+	if err != nil {
+		return Errorf(EInvalid, "%v", err)
+	}
+	if !doc.State.initialized() {
+		return Errorf(EInvalid, "the backup holds an uninitialized registry")
+	}
+	cur := r.store.freeze()
+	if cur.st.initialized() && cur.st.Domain != doc.State.Domain {
+		return Errorf(EInvalid, "the backup is of federation %q, this registry is %q", doc.State.Domain, cur.st.Domain)
+	}
+	doc.State.Nodes = cur.st.Nodes
+	var buf bytes.Buffer
+	if _, err := (frozen{applied: doc.Applied, st: doc.State}).WriteTo(&buf); err != nil {
+		return err
+	}
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: int64(buf.Len())}
+	if err := r.raft.Restore(meta, &buf, r.cfg.ApplyTimeout); err != nil {
+		return fmt.Errorf("restore registry: %w", err)
+	}
+	return nil
+}

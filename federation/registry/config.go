@@ -1,0 +1,138 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/laborlink/laborlink/pki"
+)
+
+// Config configures a Registry node. Field comments are the operator
+// documentation; DefaultConfig gives the defaults named there.
+type Config struct {
+	// NodeID is the raft server ID: the short form of the node certificate's
+	// identity, e.g. "p51/node/gw-1". Required.
+	NodeID string
+	// DataDir holds raft.db (log and stable store, bbolt) and snapshots/.
+	// Required.
+	DataDir string
+	// RaftAddr is the host:port the raft stream layer listens on and that
+	// other nodes dial. Required.
+	RaftAddr string
+	// APIAddr is the host:port of this node's HTTPS API, where other nodes
+	// forward writes. Required.
+	APIAddr string
+	// TLS is the node's certificate and verifier (pki), used on the raft port
+	// both ways and to forward writes. Its Verifier should consult the
+	// registry's revoked serials (Registry.IsRevoked). Required.
+	TLS *pki.TLS
+	// Genesis is set on the configured voters only: the first of them to
+	// lead writes it as the first command. Others join with Registry.Join.
+	Genesis *Genesis
+	// TrustedProvinces are the provinces whose nodes may connect on the raft
+	// port before this node has learnt the member list (a node about to
+	// join). Once the registry holds members, only they are accepted.
+	TrustedProvinces []string
+
+	// HeartbeatTimeout and ElectionTimeout: how long a follower waits for the
+	// leader before calling an election. Default 1s each, sized for links
+	// between provinces with tens of milliseconds of round trip.
+	HeartbeatTimeout time.Duration
+	ElectionTimeout  time.Duration
+	// LeaderLeaseTimeout: how long a leader stays leader without hearing a
+	// quorum. Default 500ms.
+	LeaderLeaseTimeout time.Duration
+	// CommitTimeout: how long the leader waits to batch entries. Default 50ms.
+	CommitTimeout time.Duration
+	// ApplyTimeout bounds a write, including finding a leader. Default 10s.
+	ApplyTimeout time.Duration
+	// StaleAfter: a node that has not heard from the leader for this long
+	// reports itself stale on reads, status and readiness. Default 5s.
+	StaleAfter time.Duration
+	// SnapshotInterval and SnapshotThreshold: how often raft checks, and how
+	// many new entries make it take a snapshot. Default 2m and 1024.
+	SnapshotInterval  time.Duration
+	SnapshotThreshold uint64
+	// TrailingLogs: entries kept after a snapshot, so a follower slightly
+	// behind catches up from the log. Default 10240.
+	TrailingLogs uint64
+	// RetainSnapshots: snapshots kept on disk. Default 3.
+	RetainSnapshots int
+
+	// Logger receives the registry's and raft's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock stamping writes on the leader. Default time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults for a production node; callers set
+// the required fields.
+func DefaultConfig() Config {
+	return Config{
+		HeartbeatTimeout:   time.Second,
+		ElectionTimeout:    time.Second,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
+		CommitTimeout:      50 * time.Millisecond,
+		ApplyTimeout:       10 * time.Second,
+		StaleAfter:         5 * time.Second,
+		SnapshotInterval:   2 * time.Minute,
+		SnapshotThreshold:  1024,
+		TrailingLogs:       10240,
+		RetainSnapshots:    3,
+	}
+}
+
+// Validate reports the first problem, naming the field.
+func (c *Config) Validate() error {
+	if _, err := parseNodeID(c.NodeID); err != nil {
+		return fmt.Errorf("registry config: NodeID: %w", err)
+	}
+	switch {
+	case c.DataDir == "":
+		return errors.New("registry config: DataDir is required: where raft keeps its log and snapshots")
+	case c.TLS == nil:
+		return errors.New("registry config: TLS is required: the node's certificate (pki.TLS)")
+	case c.HeartbeatTimeout < 5*time.Millisecond:
+		return fmt.Errorf("registry config: HeartbeatTimeout %s is too short (at least 5ms)", c.HeartbeatTimeout)
+	case c.ElectionTimeout < c.HeartbeatTimeout:
+		return fmt.Errorf("registry config: ElectionTimeout %s must be at least HeartbeatTimeout %s", c.ElectionTimeout, c.HeartbeatTimeout)
+	case c.LeaderLeaseTimeout <= 0 || c.LeaderLeaseTimeout > c.HeartbeatTimeout:
+		return fmt.Errorf("registry config: LeaderLeaseTimeout %s must be positive and at most HeartbeatTimeout %s", c.LeaderLeaseTimeout, c.HeartbeatTimeout)
+	case c.CommitTimeout <= 0:
+		return errors.New("registry config: CommitTimeout must be positive")
+	case c.ApplyTimeout <= 0:
+		return errors.New("registry config: ApplyTimeout must be positive")
+	case c.StaleAfter < c.HeartbeatTimeout:
+		return fmt.Errorf("registry config: StaleAfter %s must be at least HeartbeatTimeout %s, or a healthy follower would look stale", c.StaleAfter, c.HeartbeatTimeout)
+	case c.RetainSnapshots < 1:
+		return errors.New("registry config: RetainSnapshots must be at least 1")
+	case c.SnapshotThreshold == 0:
+		return errors.New("registry config: SnapshotThreshold must be positive")
+	}
+	for name, addr := range map[string]string{"RaftAddr": c.RaftAddr, "APIAddr": c.APIAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("registry config: %s %q is not host:port", name, addr)
+		}
+	}
+	if c.Genesis != nil && len(c.Genesis.Voters)%2 == 0 {
+		return fmt.Errorf("registry config: Genesis.Voters has %d nodes; configure an odd number (3 or 5) so a majority survives a failure", len(c.Genesis.Voters))
+	}
+	return nil
+}
+
+func (c *Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.Default()
+}
+
+func (c *Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,229 @@
+package registry
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// Registry is one node's replica of the federation registry: a Store driven
+// by raft over mutual TLS. Reads are served from the local replica and say
+// how fresh they are; writes go to the leader, forwarded over mTLS from any
+// node. All methods are safe for concurrent use.
+type Registry struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *Store
+	raft   *raft.Raft
+	trans  *raft.NetworkTransport
+	stream *streamLayer
+	bolt   *raftboltdb.BoltStore
+	client *http.Client
+	signer *pki.Signer
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// Open starts a registry node. A node with Genesis and no raft state
+// bootstraps the configured voters; any other node restarts from its state,
+// or waits to be added (Join).
+func Open(cfg Config) (*Registry, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Registry{cfg: cfg, log: cfg.logger().With("component", "registry", "node", cfg.NodeID), store: NewStore(),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("registry data dir: %w", err)
+	}
+	var err error
+	if r.signer, err = nodeSigner(cfg.TLS); err != nil {
+		return nil, err
+	}
+	if r.client, err = forwardClient(cfg.TLS); err != nil {
+		return nil, err
+	}
+	if err := r.openRaft(); err != nil {
+		r.closeStores()
+		return nil, err
+	}
+	go r.initWhenLeader()
+	return r, nil
+}
+
+func nodeSigner(t *pki.TLS) (*pki.Signer, error) {
+	s, err := t.KeyPair.Signer()
+	if err != nil {
+		return nil, fmt.Errorf("registry: node key: %w", err)
+	}
+	return s, nil
+}
+
+func (r *Registry) openRaft() error {
+	cfg := r.cfg
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: &slogWriter{r.log}})
+	var err error
+	if r.stream, err = newStreamLayer(cfg.RaftAddr, cfg.TLS, r.authorizePeer, r.log); err != nil {
+		return err
+	}
+	r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: r.stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog})
+	if r.bolt, err = raftboltdb.NewBoltStore(filepath.Join(cfg.DataDir, "raft.db")); err != nil {
+		return fmt.Errorf("registry raft store: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.RetainSnapshots, hlog)
+	if err != nil {
+		return fmt.Errorf("registry snapshots: %w", err)
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.HeartbeatTimeout, rc.ElectionTimeout = cfg.HeartbeatTimeout, cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout, rc.CommitTimeout = cfg.LeaderLeaseTimeout, cfg.CommitTimeout
+	rc.SnapshotInterval, rc.SnapshotThreshold, rc.TrailingLogs = cfg.SnapshotInterval, cfg.SnapshotThreshold, cfg.TrailingLogs
+	rc.Logger = hlog
+	if err := raft.ValidateConfig(rc); err != nil {
+		return fmt.Errorf("registry raft config: %w", err)
+	}
+	existing, err := raft.HasExistingState(r.bolt, r.bolt, snaps)
+	if err != nil {
+		return err
+	}
+	if r.raft, err = raft.NewRaft(rc, &fsm{r.store}, r.bolt, r.bolt, snaps, r.trans); err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	if !existing && cfg.Genesis != nil {
+		var servers []raft.Server
+		for _, v := range cfg.Genesis.Voters {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(v.ID), Address: raft.ServerAddress(v.RaftAddr)})
+		}
+		if err := r.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return fmt.Errorf("bootstrap registry: %w", err)
+		}
+	}
+	return nil
+}
+
+// initWhenLeader writes the genesis command once this node leads an
+// uninitialized registry. Every configured voter may try; apply keeps the
+// first.
+func (r *Registry) initWhenLeader() {
+	defer close(r.done)
+	if r.cfg.Genesis == nil {
+		return
+	}
+	for {
+		select {
+		case <-r.stop:
+			return
+		case isLeader := <-r.raft.LeaderCh():
+			if !isLeader || r.store.Initialized() {
+				continue
+			}
+			env, err := NewEnvelope(OpInit, r.cfg.Genesis)
+			if err == nil {
+				_, err = r.applyLocal(env)
+			}
+			if err != nil {
+				r.log.Warn("registry genesis not written", "err", err)
+			}
+		}
+	}
+}
+
+// authorizePeer admits a raft peer: a node of a member province (or, before
+// the member list is known, of a trusted province).
+func (r *Registry) authorizePeer(id pki.Identity) error {
+	if id.Kind != pki.KindNode {
+		return fmt.Errorf("raft peer %s is not a node", id)
+	}
+	if r.store.Initialized() {
+		if !r.store.IsMember(id.Province) {
+			return fmt.Errorf("raft peer %s: province %s is not a member of the federation", id, id.Province)
+		}
+		return nil
+	}
+	if !slices.Contains(r.cfg.TrustedProvinces, id.Province) && !r.genesisMember(id.Province) {
+		return fmt.Errorf("raft peer %s: province %s is not trusted before the registry is known", id, id.Province)
+	}
+	return nil
+}
+
+func (r *Registry) genesisMember(p string) bool {
+	return r.cfg.Genesis != nil && slices.ContainsFunc(r.cfg.Genesis.Members, func(m MemberSpec) bool { return m.Province == p })
+}
+
+// Close stops the node: raft, the transport and the stores.
+func (r *Registry) Close() error {
+	close(r.stop)
+	err := r.raft.Shutdown().Error()
+	<-r.done
+	if e := r.trans.Close(); err == nil {
+		err = e
+	}
+	r.closeStores()
+	return err
+}
+
+func (r *Registry) closeStores() {
+	if r.stream != nil {
+		r.stream.Close()
+	}
+	if r.bolt != nil {
+		r.bolt.Close()
+	}
+}
+
+// Store is the local replica, for queries. It never blocks on the network.
+func (r *Registry) Store() *Store { return r.store }
+
+// Covers answers from the local replica which agreements cover a record;
+// see Index.Covers. It is lock-free.
+func (r *Registry) Covers(origin, dest string, rt contracts.RecordType, p contracts.Purpose, t time.Time) []Match {
+	return r.store.Covers(origin, dest, rt, p, t)
+}
+
+// IsRevoked is the registry's revocation list for pki.RevokedFunc: O(1), no
+// lock.
+func (r *Registry) IsRevoked(serial *big.Int) bool { return r.store.IsRevoked(serial) }
+
+// SetPartitioned cuts this node's raft traffic (true) or restores it. It
+// exists to test what a node does when it is cut off from the leader.
+func (r *Registry) SetPartitioned(cut bool) { r.stream.setPartitioned(cut) }
+
+// Raft exposes the raft instance to tests and to the node's metrics.
+func (r *Registry) Raft() *raft.Raft { return r.raft }
+
+// slogWriter turns hclog's lines into slog records.
+type slogWriter struct{ l *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	sc := bufio.NewScanner(strings.NewReader(string(p)))
+	for sc.Scan() {
+		w.l.Warn(sc.Text())
+	}
+	return len(p), nil
+}
+
+// encodeEnvelope is the log entry format.
+func encodeEnvelope(env *Envelope) ([]byte, error) { return json.Marshal(env) }
+
+// discard drains and closes a response body.
+func discard(rc io.ReadCloser) {
+	io.Copy(io.Discard, rc)
+	rc.Close()
+}

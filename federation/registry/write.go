@@ -1,0 +1,251 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// Submit writes a signed command and returns its result once applied on the
+// leader. It may be called on any node: a follower forwards the command to
+// the leader over mTLS, and if the leader changes meanwhile it tries the
+// next one. The command's nonce makes that retry safe: a command that
+// already committed answers its first outcome instead of applying twice.
+//
+// The error is for failures to get an answer (no leader reachable, with for
+// how long); a refused command comes back as Result.Err.
+func (r *Registry) Submit(ctx context.Context, env *Envelope) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.ApplyTimeout)
+	defer cancel()
+	start := time.Now()
+	var lastErr error
+	for {
+		res, err := r.submitOnce(ctx, env)
+		if err == nil {
+			return res, nil
+		}
+		switch ErrorCode(err) {
+		case EForbidden, EInvalid, EUnauthenticated, ENotFound:
+			return nil, err
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return nil, r.unavailable(start, lastErr)
+		case <-time.After(r.cfg.HeartbeatTimeout / 10):
+		}
+	}
+}
+
+// errNoLeader is why a write waits: raft has no leader at the moment.
+var errNoLeader = errors.New("no leader elected")
+
+func (r *Registry) submitOnce(ctx context.Context, env *Envelope) (*Result, error) {
+	if r.raft.State() == raft.Leader {
+		return r.applyLocal(env)
+	}
+	api, err := r.leaderAPI()
+	if err != nil {
+		return nil, err
+	}
+	var res Result
+	if err := r.call(ctx, http.MethodPost, api, pathApply, env, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+func (r *Registry) unavailable(start time.Time, err error) *Error {
+	f := r.Freshness()
+	since := "never"
+	if !f.LastContact.IsZero() {
+		since = time.Since(f.LastContact).Round(time.Millisecond).String() + " ago"
+	}
+	return Errorf(EUnavailable, "no leader reachable for %s (last contact with a leader: %s): %v", time.Since(start).Round(time.Millisecond), since, err)
+}
+
+// leaderAPI returns the API address of the current leader.
+func (r *Registry) leaderAPI() (string, error) {
+	_, id := r.raft.LeaderWithID()
+	if id == "" {
+		return "", errNoLeader
+	}
+	n, ok := r.store.Node(string(id))
+	if !ok || n.APIAddr == "" {
+		return "", fmt.Errorf("leader %s has no API address in the registry", id)
+	}
+	return n.APIAddr, nil
+}
+
+// applyLocal stamps the command with the leader's time and applies it
+// through raft. After a node command succeeds it changes raft's
+// configuration to match.
+func (r *Registry) applyLocal(env *Envelope) (*Result, error) {
+	stamped := *env
+	stamped.At = r.cfg.now().UTC()
+	data, err := encodeEnvelope(&stamped)
+	if err != nil {
+		return nil, err
+	}
+	f := r.raft.Apply(data, r.cfg.ApplyTimeout)
+	if err := f.Error(); err != nil {
+		return nil, fmt.Errorf("apply %s: %w", env.Op, err)
+	}
+	res, ok := f.Response().(*Result)
+	if !ok {
+		return nil, fmt.Errorf("apply %s: unexpected response %T", env.Op, f.Response())
+	}
+	if res.Err == nil && !res.Duplicate && res.Node != nil {
+		if err := r.reconfigure(env.Op, res.Node); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// reconfigure makes raft's configuration follow a node command.
+func (r *Registry) reconfigure(op Op, n *Node) error {
+	id, addr := raft.ServerID(n.ID), raft.ServerAddress(n.RaftAddr)
+	var f raft.IndexFuture
+	switch op {
+	case OpNodeJoin:
+		if n.Voter {
+			f = r.raft.AddVoter(id, addr, 0, r.cfg.ApplyTimeout)
+		} else {
+			f = r.raft.AddNonvoter(id, addr, 0, r.cfg.ApplyTimeout)
+		}
+	case OpNodePromote:
+		f = r.raft.AddVoter(id, addr, 0, r.cfg.ApplyTimeout)
+	case OpNodeDemote:
+		f = r.raft.DemoteVoter(id, 0, r.cfg.ApplyTimeout)
+	case OpNodeRemove:
+		f = r.raft.RemoveServer(id, 0, r.cfg.ApplyTimeout)
+	default:
+		return nil
+	}
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("%s %s: raft configuration: %w", op, n.ID, err)
+	}
+	return nil
+}
+
+// Consistent waits until the local replica reflects every write committed
+// before the call, so the next local read is linearizable. On a follower it
+// asks the leader for its commit point (after the leader confirms its
+// leadership with a barrier) and waits to apply up to it.
+func (r *Registry) Consistent(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.ApplyTimeout)
+	defer cancel()
+	start := time.Now()
+	for {
+		idx, err := r.readIndex(ctx)
+		if err == nil {
+			return r.waitApplied(ctx, idx)
+		}
+		select {
+		case <-ctx.Done():
+			return r.unavailable(start, err)
+		case <-time.After(r.cfg.HeartbeatTimeout / 10):
+		}
+	}
+}
+
+func (r *Registry) readIndex(ctx context.Context) (uint64, error) {
+	if r.raft.State() == raft.Leader {
+		return r.readIndexLeader()
+	}
+	api, err := r.leaderAPI()
+	if err != nil {
+		return 0, err
+	}
+	var ri readIndexResponse
+	if err := r.call(ctx, http.MethodGet, api, pathReadIndex, nil, &ri); err != nil {
+		return 0, err
+	}
+	return ri.Index, nil
+}
+
+// readIndexLeader confirms leadership with a barrier (a committed entry in
+// the current term) and returns the index every acknowledged write is at or
+// below.
+func (r *Registry) readIndexLeader() (uint64, error) {
+	if r.raft.State() != raft.Leader {
+		return 0, raft.ErrNotLeader
+	}
+	if err := r.raft.Barrier(r.cfg.ApplyTimeout).Error(); err != nil {
+		return 0, err
+	}
+	return r.raft.AppliedIndex(), nil
+}
+
+type readIndexResponse struct {
+	Index uint64 `json:"index"`
+}
+
+func (r *Registry) waitApplied(ctx context.Context, idx uint64) error {
+	for r.raft.AppliedIndex() < idx {
+		select {
+		case <-ctx.Done():
+			return Errorf(EUnavailable, "replica did not catch up to index %d (at %d): %v", idx, r.raft.AppliedIndex(), ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// forwardClient is the HTTP client nodes use to reach each other's API,
+// presenting the node certificate and accepting only node certificates.
+func forwardClient(t *pki.TLS) (*http.Client, error) {
+	tc, err := t.ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4, TLSHandshakeTimeout: 5 * time.Second}}, nil
+}
+
+// call sends a JSON request to another node's registry API.
+func (r *Registry) call(ctx context.Context, method, addr, path string, in, out any) error {
+	return doJSON(ctx, r.client, method, "https://"+addr+path, in, out)
+}
+
+// doJSON is the client side of the registry API, shared with Client.
+func doJSON(ctx context.Context, hc *http.Client, method, url string, in, out any) error {
+	var body *bytes.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	} else {
+		body = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer discard(resp.Body)
+	if resp.StatusCode >= 300 {
+		var e Error
+		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Code != "" {
+			return &e
+		}
+		return Errorf(EInternal, "%s %s: %s", method, url, resp.Status)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
