@@ -41,7 +41,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"version", "print the version", runVersion},
+		{"pki", "federation PKI: root, province CAs, certificates, revocation", runPKI},
 		{"help", "show the commands, or one command's flags", runHelp},
+		{"synth", "write valid synthetic records as JSON lines", runSynth},
+		{"validate", "check records in a file against their contracts", runValidate},
 	}
 }
 
