@@ -170,3 +170,11 @@ func newEngine(t testing.TB, provinceDir string, cacheSize int) *Engine {
 	}
 	return e
 }
+
+func writeAtomically(dir, name, src string) error {
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, []byte(src), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, name))
+}

@@ -120,8 +120,11 @@ problems contains problem(i, a, "purpose_not_covered", sprintf("does not allow %
 }
 
 # Quotas: the engine passes how many records of this type were already sent
-# under each agreement in each quota's current period.
-problems contains problem(i, a, "quota_reached", sprintf("allows %d %s records per %s; %d already crossed", [q.max, input.record_type, q.period, used])) if {
+# under each agreement in each quota's current period. The engine caches
+# decisions by whether each count has reached its maximum, so a policy may
+# compare a count with its maximum but must not otherwise use it (not even in
+# a message).
+problems contains problem(i, a, "quota_reached", sprintf("allows %d %s records per %s, and that many have already crossed", [q.max, input.record_type, q.period])) if {
 	some i, a in input.agreements
 	some q in object.get(a, "quotas", [])
 	q.record_type == input.record_type

@@ -1,0 +1,237 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/contracts/synth"
+)
+
+// synthRecords generates a pool of realistic records of every type for the
+// Sichuan -> Guangdong corridor.
+func synthRecords(t testing.TB, n int) []contracts.Record {
+	t.Helper()
+	g, err := synth.New(synth.Config{Origin: "51", Destination: "44", Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := []contracts.RecordType{contracts.RecordTransfer, contracts.RecordConfirmation, contracts.RecordReferral, contracts.RecordReferralUpdate}
+	recs := make([]contracts.Record, 0, n)
+	for i := range n {
+		v, err := g.Record(types[i%len(types)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, v.(contracts.Record))
+	}
+	return recs
+}
+
+// TestFieldsPresentMatchesJSON pins fieldsPresent to encoding/json: the paths
+// are exactly the leaves of the record's JSON, arrays counting as leaves.
+func TestFieldsPresentMatchesJSON(t *testing.T) {
+	for i, rec := range append(synthRecords(t, 80), transfer51to44(), confirmation44to51(), referral("44", "51"), referralUpdate("44", "51")) {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		jsonLeaves(doc, "", &want)
+		slices.Sort(want)
+		if got := fieldsPresent(rec); !slices.Equal(got, want) {
+			t.Fatalf("record %d (%s): fieldsPresent\n got %v\nwant %v", i, rec.Type(), got, want)
+		}
+	}
+}
+
+func jsonLeaves(v any, prefix string, out *[]string) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		*out = append(*out, prefix)
+		return
+	}
+	for k, x := range m {
+		jsonLeaves(x, join(prefix, k), out)
+	}
+}
+
+// TestCacheAgreesWithEvaluation is the cache's property test: over randomized
+// requests (records, sides, purposes, agreement states, quotas, days, peers),
+// a caching engine answers exactly what an engine evaluating every request
+// answers, while actually serving most of them from its cache.
+func TestCacheAgreesWithEvaluation(t *testing.T) {
+	ctx := context.Background()
+	dir := writeProvince(t, map[string]string{"sichuan.rego": provincePolicy})
+	cached, uncached := newEngine(t, dir, 512), newEngine(t, dir, -1)
+	recs := synthRecords(t, 40)
+	variants := agreementVariants()
+	purposes := []contracts.Purpose{contracts.PurposeEmploymentService, contracts.PurposeEmploymentConfirmation,
+		contracts.PurposeRightsProtection, contracts.PurposeTrainingSubsidy, contracts.PurposeStatistics}
+	days := []time.Time{march15, march15.AddDate(0, 0, 1), time.Date(2029, 1, 1, 9, 0, 0, 0, chinaStandardTime)}
+	peers := []string{"spiffe://p44.laborlink.test/node/gw-1", "spiffe://p99.laborlink.test/node/gw-1"}
+	quotas := []int{0, 5, 99_999, 100_000, 400_000}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pool := make([]Request, 600)
+	for i := range pool {
+		rec := recs[rng.IntN(len(recs))]
+		if rng.IntN(4) == 0 { // change the purpose on a copy: headers are shared
+			rec = withPurpose(t, rec, purposes[rng.IntN(len(purposes))])
+		}
+		ags := variants[rng.IntN(len(variants))]
+		used := map[QuotaKey]int{}
+		for _, a := range ags {
+			used[QuotaKey{a.ID, contracts.QuotaYear}] = quotas[rng.IntN(len(quotas))]
+		}
+		pool[i] = Request{
+			Side:       []Side{Export, Import}[rng.IntN(2)],
+			Record:     rec,
+			Agreements: ags,
+			QuotaUsed:  used,
+			Peer:       peers[rng.IntN(len(peers))],
+			Time:       days[rng.IntN(len(days))],
+		}
+	}
+	allowed := 0
+	for i := range 3000 {
+		// Requests repeat, as record shapes do in real traffic; 600 of them
+		// against a cache of 512 also exercises eviction.
+		req := pool[rng.IntN(len(pool))]
+		got, err := cached.Decide(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := uncached.Decide(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("request %d: cached decision differs\n got %+v\nwant %+v", i, got, want)
+		}
+		if got.Allow {
+			allowed++
+		}
+	}
+	hits, misses, size := cached.CacheStats()
+	t.Logf("%d allowed; cache: %d hits, %d misses, %d held", allowed, hits, misses, size)
+	if hits < misses || size > 512 || allowed == 0 || allowed == 3000 {
+		t.Errorf("the test did not exercise the cache: %d hits, %d misses, %d held, %d allowed", hits, misses, size, allowed)
+	}
+}
+
+// agreementVariants are candidate lists for the synthetic corridor: usable,
+// suspended, expired, county-level, narrowed, quota-limited, absent.
+func agreementVariants() [][]contracts.Agreement {
+	g, _ := synth.New(synth.Config{Origin: "51", Destination: "44", Seed: 7})
+	base := *g.Agreement()
+	base.Status = contracts.AgreementActive
+	base.Quotas = []contracts.Quota{{RecordType: contracts.RecordTransfer, Period: contracts.QuotaYear, Max: 100_000}}
+	vary := func(f func(a *contracts.Agreement)) []contracts.Agreement {
+		a := base
+		a.Scope = slices.Clone(base.Scope)
+		f(&a)
+		return []contracts.Agreement{a}
+	}
+	return [][]contracts.Agreement{
+		{base},
+		{base},
+		vary(func(a *contracts.Agreement) { a.Status = contracts.AgreementSuspended }),
+		vary(func(a *contracts.Agreement) { a.Version, a.ValidUntil = 2, day("2026-03-15") }),
+		vary(func(a *contracts.Agreement) { a.Version, a.Origin.Division = 3, "511300" }),
+		vary(func(a *contracts.Agreement) {
+			a.Version = 4
+			a.Scope[0].Fields = []string{"worker.name", "placement"}
+			a.Scope[0].Clear = nil
+		}),
+		nil,
+	}
+}
+
+// withPurpose copies a record through JSON and changes its purpose.
+func withPurpose(t *testing.T, rec contracts.Record, p contracts.Purpose) contracts.Record {
+	t.Helper()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := contracts.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Head().Purpose = p
+	return cp
+}
+
+// TestCacheInvalidatedByRevision: a new province revision starts with an
+// empty cache, so a decision cached under the old policy is never served.
+func TestCacheInvalidatedByRevision(t *testing.T) {
+	ctx := context.Background()
+	dir := writeProvince(t, map[string]string{"sichuan.rego": "package laborlink.province\n"})
+	e := newEngine(t, dir, DefaultCacheSize)
+	req := Request{Side: Export, Record: transfer51to44(), Agreements: []contracts.Agreement{agreement51to44()}}
+	for range 2 {
+		if d, err := e.Decide(ctx, req); err != nil || !d.Allow {
+			t.Fatalf("before the change: %v %v", d, err)
+		}
+	}
+	if hits, _, _ := e.CacheStats(); hits != 1 {
+		t.Fatalf("want the second decision from the cache, got %d hits", hits)
+	}
+	old := e.Revisions()
+	writeFile(t, dir, "sichuan.rego", "package laborlink.province\n\ndeny contains \"closed\" if input.side == \"export\"\n")
+	if changed, err := e.ReloadProvince(ctx); err != nil || !changed {
+		t.Fatalf("reload: changed %v, err %v", changed, err)
+	}
+	d, err := e.Decide(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Allow || d.Revisions.Province == old.Province || d.Revisions.Bundle != old.Bundle {
+		t.Fatalf("after the change: allow %v, revisions %v (before %v)", d.Allow, d.Revisions, old)
+	}
+	if changed, err := e.ReloadProvince(ctx); err != nil || changed {
+		t.Fatalf("a reload without changes swapped: %v %v", changed, err)
+	}
+}
+
+// TestReloadKeepsPolicyOnError: a province file that does not compile leaves
+// the policy in force and says where the problem is.
+func TestReloadKeepsPolicyOnError(t *testing.T) {
+	ctx := context.Background()
+	dir := writeProvince(t, map[string]string{"sichuan.rego": "package laborlink.province\n"})
+	e := newEngine(t, dir, DefaultCacheSize)
+	before := e.Revisions()
+	tests := map[string]string{
+		"syntax":        "package laborlink.province\n\ndeny contains x if {\n",
+		"wrong package": "package laborlink.federation\n\ndecision := {\"allow\": true}\n",
+	}
+	for name, src := range tests {
+		t.Run(name, func(t *testing.T) {
+			writeFile(t, dir, "sichuan.rego", src)
+			_, err := e.ReloadProvince(ctx)
+			if err == nil || !strings.Contains(err.Error(), "sichuan.rego") {
+				t.Fatalf("want an error naming sichuan.rego, got %v", err)
+			}
+			if e.Revisions() != before {
+				t.Errorf("revisions changed to %v", e.Revisions())
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, dir, name, src string) {
+	t.Helper()
+	if err := writeAtomically(dir, name, src); err != nil {
+		t.Fatal(err)
+	}
+}
