@@ -17,7 +17,7 @@ type Date struct {
 func ParseDate(s string) (Date, error) {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return Date{}, fmt.Errorf("%q is not a date of the form YYYY-MM-DD", s)
+		return Date{}, fmt.Errorf("%q is not a real date of the form YYYY-MM-DD", s)
 	}
 	return DateOf(t), nil
 }

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	_, good, _ := run(t, "", "synth", "-count", "3", "-seed", "5")
+	lines := strings.Split(strings.TrimSpace(good), "\n")
+	// Record 2: two problems in one record; record 3: an unknown member.
+	lines[1] = strings.Replace(lines[1], `"sex":"male"`, `"sex":"x"`, 1)
+	lines[1] = strings.Replace(lines[1], `"sex":"female"`, `"sex":"x"`, 1)
+	lines[1] = strings.Replace(lines[1], `"to":"44"`, `"to":"51"`, 1)
+	lines[2] = strings.Replace(lines[2], `{"schema"`, `{"bogus":1,"schema"`, 1)
+	code, out, errOut := run(t, strings.Join(lines, "\n"), "validate", "-now", "2026-03-02", "-")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
+	}
+	for _, want := range []string{
+		`record 2: worker.sex: "x" is not male or female`,
+		"record 2: to: equals from",
+		"record 2: placement.division: ",
+		"record 3: bogus: unknown field",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "record 1:") {
+		t.Errorf("valid record 1 reported:\n%s", out)
+	}
+	if !strings.Contains(errOut, "2 of 3 records invalid") {
+		t.Errorf("stderr %q", errOut)
+	}
+}
+
+func TestValidateInputs(t *testing.T) {
+	_, one, _ := run(t, "", "synth", "-count", "2", "-seed", "8")
+	lines := strings.Split(strings.TrimSpace(one), "\n")
+	tests := []struct {
+		name, in string
+		code     int
+		inOut    string
+		inErr    string
+	}{
+		{"json array", "[" + lines[0] + ",\n" + lines[1] + "]", 0, "", ""},
+		{"one pretty document", prettify(t, lines[0]), 0, "", ""},
+		{"empty", "", 1, "", "no records"},
+		{"broken json", lines[0] + "\n{\"schema\":", 1, "", "document 2: not valid JSON"},
+		{"not an object", "[1]", 1, "record 1: want a JSON object", ""},
+		{"trailing after array", "[" + lines[0] + "] x", 1, "", "document 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(t, tt.in, "validate", "-now", "2026-03-02", "-")
+			if code != tt.code || !strings.Contains(out, tt.inOut) || !strings.Contains(errOut, tt.inErr) {
+				t.Errorf("exit %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)", code, tt.code, out, tt.inOut, errOut, tt.inErr)
+			}
+		})
+	}
+	if code, _, errOut := run(t, "", "validate"); code != 2 || !strings.Contains(errOut, "want one FILE") {
+		t.Errorf("no file: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "", "validate", "/nonexistent/records.jsonl"); code != 1 || !strings.Contains(errOut, "no such file") {
+		t.Errorf("missing file: exit %d, %q", code, errOut)
+	}
+}
+
+func prettify(t *testing.T, line string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(line), &v); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("\n%s\n", b)
+}
