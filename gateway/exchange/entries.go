@@ -1,0 +1,142 @@
+package exchange
+
+import (
+	"encoding/hex"
+	"strings"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/policy"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// The audit log's vocabulary is closed, so that no free text can carry
+// personal data into it; these functions build entries from identifiers,
+// digests and codes only.
+
+func sentEntry(env *contracts.Envelope, dec *policy.Decision, caller pki.Identity) audit.Entry {
+	e := flowEntry(audit.KindSent, env, dec)
+	e.Peer = caller.URI()
+	return e
+}
+
+func receivedEntry(env *contracts.Envelope, dec *policy.Decision, from pki.Identity) audit.Entry {
+	e := flowEntry(audit.KindReceived, env, dec)
+	e.Peer = from.URI()
+	return e
+}
+
+func importDeniedEntry(env *contracts.Envelope, dec *policy.Decision, from pki.Identity) audit.Entry {
+	e := flowEntry(audit.KindDenied, env, dec)
+	e.Peer = from.URI()
+	return e
+}
+
+func deniedEntry(id string, rec contracts.Record, dec *policy.Decision, caller pki.Identity) audit.Entry {
+	h := rec.Head()
+	e := audit.Entry{
+		Kind:        audit.KindDenied,
+		EnvelopeID:  id,
+		RecordType:  string(rec.Type()),
+		Origin:      audit.Province(h.From),
+		Destination: audit.Province(h.To),
+		AgreementID: h.AgreementID,
+		Purpose:     string(h.Purpose),
+		Peer:        caller.URI(),
+	}
+	decide(&e, dec)
+	return e
+}
+
+// receiptEntry records the destination's receipt of an envelope sent from here.
+func receiptEntry(envelopeID, peerProvince, recordType string, digest string, latencyMS int64) audit.Entry {
+	return audit.Entry{
+		Kind:          audit.KindReceipt,
+		EnvelopeID:    envelopeID,
+		RefersTo:      envelopeID,
+		RecordType:    recordType,
+		Destination:   audit.Province(peerProvince),
+		PayloadDigest: parseDigest(digest),
+		LatencyMS:     latencyMS,
+	}
+}
+
+func flowEntry(kind audit.Kind, env *contracts.Envelope, dec *policy.Decision) audit.Entry {
+	e := audit.Entry{
+		Kind:             kind,
+		EnvelopeID:       env.ID,
+		RecordType:       string(env.Type),
+		Origin:           audit.Province(env.Origin),
+		Destination:      audit.Province(env.Destination),
+		AgreementID:      env.AgreementID,
+		AgreementVersion: int64(env.AgreementVersion),
+		Purpose:          string(env.Purpose),
+		PayloadDigest:    parseDigest(env.PayloadDigest),
+		Size:             int64(len(env.Payload)),
+	}
+	decide(&e, dec)
+	return e
+}
+
+func decide(e *audit.Entry, dec *policy.Decision) {
+	e.Decision = audit.Deny
+	if dec.Allow {
+		e.Decision = audit.Allow
+	}
+	e.Policy = audit.PolicyRevisions{Federation: dec.Revisions.Bundle, Province: dec.Revisions.Province}
+	if dec.Allow {
+		return
+	}
+	seen := map[audit.Reason]bool{}
+	for _, r := range dec.Reasons {
+		code := auditReason(r.Code)
+		if r.Layer == policy.LayerProvince {
+			code = audit.ReasonProvincePolicy
+		}
+		if !seen[code] {
+			seen[code] = true
+			e.Reasons = append(e.Reasons, code)
+		}
+	}
+}
+
+// auditReason maps a policy or exchange reason code onto the audit log's
+// closed set.
+func auditReason(code string) audit.Reason {
+	switch code {
+	case "no_agreement":
+		return audit.ReasonNoAgreement
+	case "agreement_not_started", "agreement_expired", "agreement_not_approved", "agreement_terminated":
+		return audit.ReasonAgreementNotInForce
+	case "agreement_suspended":
+		return audit.ReasonAgreementSuspended
+	case "record_type_not_covered", "type_not_covered":
+		return audit.ReasonRecordTypeNotCovered
+	case "purpose_not_covered":
+		return audit.ReasonPurposeNotAllowed
+	case "quota_reached":
+		return audit.ReasonQuotaExceeded
+	case "wrong_direction", "province_not_covered", "division_not_covered", "referral_destination",
+		ReasonOriginMismatch, ReasonWrongDest, ReasonEnvelopeMismatch:
+		return audit.ReasonProvinceMismatch
+	case ReasonSignerMismatch:
+		return audit.ReasonPeerNotAuthorized
+	case ReasonBadSignature:
+		return audit.ReasonSignatureInvalid
+	case ReasonMalformed, ReasonInvalidRecord:
+		return audit.ReasonContractInvalid
+	case "policy_error":
+		return audit.ReasonPolicyError
+	}
+	return audit.ReasonFederationPolicy
+}
+
+// parseDigest reads "sha256:<hex>"; anything else is the zero digest.
+func parseDigest(s string) audit.Digest {
+	var d audit.Digest
+	b, err := hex.DecodeString(strings.TrimPrefix(s, "sha256:"))
+	if err == nil && len(b) == len(d) {
+		copy(d[:], b)
+	}
+	return d
+}

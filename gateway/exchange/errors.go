@@ -1,0 +1,53 @@
+package exchange
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies errors so each transport maps them to its status in one place.
+type Code string
+
+// The error codes of the exchange.
+const (
+	// CodeInvalid: the request or a record in it is malformed or invalid.
+	CodeInvalid Code = "invalid"
+	// CodeForbidden: the caller may not do this (wrong kind or province).
+	CodeForbidden Code = "forbidden"
+	// CodeNotFound: no such record or envelope.
+	CodeNotFound Code = "not_found"
+	// CodeUnavailable: a dependency (store, registry) cannot serve now.
+	CodeUnavailable Code = "unavailable"
+	// CodeInternal: a fault of this node.
+	CodeInternal Code = "internal"
+)
+
+// Error is an error with a code and a message meant for the caller.
+type Error struct {
+	Code    Code
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err, CodeInternal for errors without one.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

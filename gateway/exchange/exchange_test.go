@@ -1,0 +1,264 @@
+package exchange
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
+)
+
+func TestTransferCrossesAndIsConfirmed(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 7)
+	tr := g.Transfer()
+
+	res := f.submit("51", tr)
+	if res[0].Outcome != OutcomeAccepted || res[0].EnvelopeID == "" {
+		t.Fatalf("submit = %+v", res[0])
+	}
+	dest := f.nodes["44"]
+	eventually(t, "the transfer to reach 44", func() bool { return len(dest.inbox(t)) == 1 })
+	in := dest.inbox(t)[0]
+	if in.EnvelopeID != res[0].EnvelopeID || in.From != "51" || in.Type != "transfer" {
+		t.Errorf("inbox item = %+v", in)
+	}
+	var got contracts.Transfer
+	if err := json.Unmarshal(in.Record, &got); err != nil {
+		t.Fatal(err)
+	}
+	// Employment service does not need the ID number in clear: the bundle masks it.
+	id := tr.Worker.IDNumber
+	if want := id[:3] + strings.Repeat("*", 11) + id[14:]; got.Worker.IDNumber != want {
+		t.Errorf("worker.id_number arrived as %q, want %q", got.Worker.IDNumber, want)
+	}
+	if got.Placement.EmployerCreditCode != tr.Placement.EmployerCreditCode || got.Worker.HouseholdDivision != tr.Worker.HouseholdDivision {
+		t.Errorf("fields in scope were changed: %+v", got.Placement)
+	}
+
+	origin := f.nodes["51"]
+	eventually(t, "the receipt at 51", func() bool {
+		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
+		return err == nil && v.State == store.StateDelivered
+	})
+
+	conf := g.Confirmation(tr)
+	cres := f.submit("44", conf)
+	if cres[0].Outcome != OutcomeAccepted {
+		t.Fatalf("confirmation = %+v", cres[0])
+	}
+	var view RecordView
+	eventually(t, "the confirmation on the origin's transfer", func() bool {
+		var err error
+		view, err = origin.x.Record(context.Background(), origin.system, Ref(&tr.Header, contracts.RecordTransfer))
+		return err == nil && view.Confirmed != nil
+	})
+	if view.Confirmed.Employed != conf.Employed || view.Confirmed.EnvelopeID != cres[0].EnvelopeID {
+		t.Errorf("confirmed = %+v, want employed=%v from %s", view.Confirmed, conf.Employed, cres[0].EnvelopeID)
+	}
+	var receipt contracts.Receipt
+	if err := json.Unmarshal(view.Confirmed.Receipt, &receipt); err != nil {
+		t.Fatalf("receipt: %v", err)
+	}
+	destCert := dest.leaf.Cert
+	if err := receipt.Verify(destCert.PublicKey); err != nil || receipt.EnvelopeID != res[0].EnvelopeID {
+		t.Errorf("the destination's receipt does not verify: %v (%+v)", err, receipt)
+	}
+
+	// Both audit logs hold the flow, matched by envelope id and digest.
+	sent := find(origin.auditEntries(t), audit.KindSent, res[0].EnvelopeID)
+	recv := find(dest.auditEntries(t), audit.KindReceived, res[0].EnvelopeID)
+	if sent == nil || recv == nil || sent.PayloadDigest != recv.PayloadDigest || sent.PayloadDigest.IsZero() {
+		t.Errorf("audit: sent %+v, received %+v", sent, recv)
+	}
+	for _, n := range f.nodes {
+		checkAuditClean(t, n)
+	}
+}
+
+func find(es []audit.Entry, kind audit.Kind, id string) *audit.Entry {
+	for i := range es {
+		if es[i].Kind == kind && es[i].EnvelopeID == id {
+			return &es[i]
+		}
+	}
+	return nil
+}
+
+// checkAuditClean scans a node's audit log for personal data. Digests are
+// left out: they are hex and may contain digit runs that look like numbers.
+func checkAuditClean(t *testing.T, n *node) {
+	t.Helper()
+	for _, e := range n.auditEntries(t) {
+		e.PayloadDigest = audit.Digest{}
+		b, _ := json.Marshal(e)
+		checkNoPersonalData(t, "audit log of "+n.province, string(b))
+	}
+}
+
+func TestDeniedRecordNeverCrosses(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44", func(a *contracts.Agreement) { a.Status = contracts.AgreementSuspended })
+	g := f.generator("51", "44", 8)
+	res := f.submit("51", g.Transfer())
+	if res[0].Outcome != OutcomeDenied || len(res[0].Reasons) == 0 {
+		t.Fatalf("submit = %+v, want denied with reasons", res[0])
+	}
+	if res[0].Reasons[0].Code != "agreement_suspended" {
+		t.Errorf("reasons = %+v", res[0].Reasons)
+	}
+	origin := f.nodes["51"]
+	v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
+	if err != nil || v.State != store.StateDenied || !slices.Contains(v.Reasons, "agreement_suspended") {
+		t.Errorf("record view = %+v, %v", v, err)
+	}
+	if d, _ := origin.store.Depth(); d["44"] != 0 {
+		t.Errorf("a denied record was queued: %v", d)
+	}
+	e := find(origin.auditEntries(t), audit.KindDenied, res[0].EnvelopeID)
+	if e == nil || e.Decision != audit.Deny || !slices.Contains(e.Reasons, audit.ReasonAgreementSuspended) {
+		t.Errorf("audit entry = %+v", e)
+	}
+}
+
+func TestInvalidRecordsAreNamedAndNothingIsStored(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 9)
+	bad := g.Transfer()
+	bad.Worker.IDNumber = bad.Worker.IDNumber[:17] + "0"
+	if bad.Worker.IDNumber == g.Transfer().Worker.IDNumber {
+		t.Fatal("test record unexpectedly valid")
+	}
+	good := g.Transfer()
+	n := f.nodes["51"]
+	docs := encode(t, bad, good)
+	docs = append(docs, json.RawMessage(`{"schema":"laborlink.transfer/v1","bogus":1}`))
+	res, err := n.x.Submit(context.Background(), n.system, docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Outcome != OutcomeInvalid || res[0].Problems[0].Path != "worker.id_number" {
+		t.Errorf("bad record = %+v", res[0])
+	}
+	if res[1].Outcome != OutcomeAccepted {
+		t.Errorf("good record in the same batch = %+v", res[1])
+	}
+	if res[2].Outcome != OutcomeInvalid || !strings.Contains(res[2].Problems[0].Message, "bogus") {
+		t.Errorf("unknown field = %+v", res[2])
+	}
+	if _, err := n.store.Lookup(Ref(&bad.Header, contracts.RecordTransfer)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the invalid record was stored: %v", err)
+	}
+}
+
+func TestSameReferenceIsStoredOnce(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	tr := f.generator("51", "44", 10).Transfer()
+	first := f.submit("51", tr)
+	again := f.submit("51", tr, tr)
+	for _, r := range again {
+		if r.Outcome != OutcomeDuplicate || r.EnvelopeID != first[0].EnvelopeID {
+			t.Errorf("resubmission = %+v, want duplicate of %s", r, first[0].EnvelopeID)
+		}
+	}
+	dest := f.nodes["44"]
+	eventually(t, "the outbox to drain", func() bool { d, _ := f.nodes["51"].store.Depth(); return d["44"] == 0 })
+	if got := len(dest.inbox(t)); got != 1 {
+		t.Errorf("destination stored %d records, want 1", got)
+	}
+}
+
+func TestSubmitterMustSpeakForTheProvince(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	tr := f.generator("51", "44", 11).Transfer()
+	n := f.nodes["51"]
+	for _, caller := range []pki.Identity{
+		{Domain: "fed.test", Province: "44", Kind: pki.KindSystem, Name: "hr"},
+		{Domain: "fed.test", Province: "51", Kind: pki.KindAuditor, Name: "a"},
+	} {
+		_, err := n.x.Submit(context.Background(), caller, encode(t, tr))
+		if ErrorCode(err) != CodeForbidden {
+			t.Errorf("%s: err = %v, want forbidden", caller, err)
+		}
+	}
+	// A 51 system submitting a record that claims to come from 44.
+	g44 := f.generator("44", "51", 12)
+	res := f.submit("51", g44.Transfer())
+	if res[0].Outcome != OutcomeForbidden {
+		t.Errorf("record from another province = %+v", res[0])
+	}
+}
+
+func TestForgedOriginIsRefused(t *testing.T) {
+	f := newFederation(t, "51", "44", "33")
+	f.agreement("51", "33")
+	tr := f.generator("51", "33", 13).Transfer()
+	env, err := contracts.NewEnvelope(tr, 1, f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker := f.nodes["44"]
+	victim := f.nodes["33"]
+	if err := env.Sign(f.pki.Signer(attacker.leaf), attacker.x.d.Signer.Identity().URI()); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(env)
+	from := pki.Identity{Domain: "fed.test", Province: "44", Kind: pki.KindNode, Name: "gw-1"}
+
+	res, err := victim.x.Receive(context.Background(), from, f.pki.Signer(attacker.leaf).Chain(), []json.RawMessage{raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != peer.StatusRejected || res[0].Reasons[0] != ReasonOriginMismatch {
+		t.Errorf("forged origin = %+v", res[0])
+	}
+	// Presenting 51's chain without 51's key: the chain is not the caller's.
+	_, err = victim.x.Receive(context.Background(), from, f.pki.Signer(f.nodes["51"].leaf).Chain(), []json.RawMessage{raw})
+	if ErrorCode(err) != CodeForbidden {
+		t.Errorf("someone else's chain: err = %v, want forbidden", err)
+	}
+	if len(victim.inbox(t)) != 0 {
+		t.Error("a refused envelope reached the inbox")
+	}
+}
+
+func TestTamperedEnvelopeIsRejected(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	tr := f.generator("51", "44", 14).Transfer()
+	origin, dest := f.nodes["51"], f.nodes["44"]
+	env, err := contracts.NewEnvelope(tr, 1, f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Sign(f.pki.Signer(origin.leaf), origin.x.d.Signer.Identity().URI()); err != nil {
+		t.Fatal(err)
+	}
+	env.AgreementVersion = 2
+	raw, _ := json.Marshal(env)
+	unsigned := *env
+	unsigned.Signature = nil
+	rawUnsigned, _ := json.Marshal(unsigned)
+	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
+	res, err := dest.x.Receive(context.Background(), from, f.pki.Signer(origin.leaf).Chain(), []json.RawMessage{raw, rawUnsigned, json.RawMessage(`{"id":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ReasonBadSignature, ReasonBadSignature, ReasonMalformed}
+	for i, r := range res {
+		if r.Status != peer.StatusRejected || r.Reasons[0] != want[i] {
+			t.Errorf("envelope %d = %+v, want rejected %s", i, r, want[i])
+		}
+	}
+}

@@ -1,0 +1,227 @@
+package exchange
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/policy"
+	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// exported is a record that passed every check and is ready to queue.
+type exported struct {
+	index    int
+	out      store.Outgoing
+	env      *contracts.Envelope
+	decision *policy.Decision
+	quotas   []string
+}
+
+// Submit runs the export path for a submission from a provincial system and
+// answers per record. Accepted records are durable when it returns. An error
+// means the submission as a whole could not be handled (nothing was queued).
+func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.RawMessage) ([]SubmitResult, error) {
+	if len(docs) == 0 || len(docs) > MaxSubmit {
+		return nil, Errorf(CodeInvalid, "a submission holds 1 to %d records, got %d", MaxSubmit, len(docs))
+	}
+	if caller.Kind != pki.KindSystem || caller.Province != x.d.Province {
+		return nil, Errorf(CodeForbidden, "only a system certificate of province %s may submit records here, not %s", x.d.Province, caller)
+	}
+	now := x.d.Now().UTC()
+	results := make([]SubmitResult, len(docs))
+	var ready []exported
+	for i, doc := range docs {
+		r, e, err := x.prepare(ctx, caller, doc, now)
+		if err != nil {
+			return nil, err
+		}
+		r.Index = i
+		results[i] = r
+		if e != nil {
+			e.index = i
+			ready = append(ready, *e)
+		}
+	}
+	if len(ready) == 0 {
+		return results, nil
+	}
+	outs := make([]store.Outgoing, len(ready))
+	for i, e := range ready {
+		outs[i] = e.out
+	}
+	enq, err := x.d.Store.Enqueue(ctx, outs)
+	if err != nil {
+		return nil, &Error{Code: CodeUnavailable, Message: "queue records", Err: err}
+	}
+	peers := map[string]bool{}
+	for i, e := range ready {
+		r := &results[e.index]
+		r.EnvelopeID = enq[i].EnvelopeID
+		if enq[i].Duplicate {
+			r.Outcome = OutcomeDuplicate
+			continue
+		}
+		r.Outcome = OutcomeAccepted
+		peers[e.out.Peer] = true
+		for _, q := range e.quotas {
+			if _, err := x.d.Store.Increment(ctx, q, 1); err != nil {
+				x.d.Log.Error("count quota", "counter", q, "err", err)
+			}
+		}
+		x.audit(ctx, sentEntry(e.env, e.decision, caller))
+	}
+	for p := range peers {
+		x.d.Delivery.Notify(p)
+	}
+	return results, nil
+}
+
+// prepare checks one record and, when it may cross, signs its envelope. It
+// returns an error only for faults of the node; everything about the record
+// itself is in the result.
+func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, doc json.RawMessage, now time.Time) (SubmitResult, *exported, error) {
+	rec, err := contracts.Parse(doc, now)
+	if err != nil {
+		return SubmitResult{Outcome: OutcomeInvalid, Problems: problems(err)}, nil, nil
+	}
+	h := rec.Head()
+	ref := Ref(h, rec.Type())
+	res := SubmitResult{Ref: ref}
+	if h.From != x.d.Province {
+		res.Outcome, res.Error = OutcomeForbidden, fmt.Sprintf("from is %s, but this node and %s speak for province %s", h.From, caller, x.d.Province)
+		return res, nil, nil
+	}
+	if id, err := x.d.Store.Lookup(ref); err == nil {
+		res.Outcome, res.EnvelopeID = OutcomeDuplicate, id
+		return res, nil, nil
+	}
+	agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
+	if err != nil {
+		return res, nil, &Error{Code: CodeUnavailable, Message: "look up agreements", Err: err}
+	}
+	used, counters := x.quotaUsage(agreements, rec.Type(), now)
+	dec, err := x.d.Policy.Decide(ctx, policy.Request{Side: policy.Export, Record: rec, Peer: caller.URI(), Agreements: agreements, QuotaUsed: used, Time: now})
+	if err != nil {
+		return res, nil, &Error{Code: CodeInternal, Message: "export decision", Err: err}
+	}
+	if !dec.Allow {
+		res.Outcome, res.Reasons = OutcomeDenied, dec.Reasons
+		res.EnvelopeID = ulid.Make().String()
+		x.deny(ctx, res.EnvelopeID, ref, rec, dec, caller)
+		return res, nil, nil
+	}
+	env, err := x.seal(rec, dec, now)
+	if err != nil {
+		return res, nil, err
+	}
+	body, err := json.Marshal(env)
+	if err != nil {
+		return res, nil, &Error{Code: CodeInternal, Message: "encode envelope", Err: err}
+	}
+	e := &exported{
+		out:      store.Outgoing{EnvelopeID: env.ID, Ref: ref, Type: string(rec.Type()), Peer: h.To, Envelope: body},
+		env:      env,
+		decision: dec,
+		quotas:   counters[dec.Agreement.ID],
+	}
+	return res, e, nil
+}
+
+// seal applies the export obligations and signs the envelope.
+func (x *Exchange) seal(rec contracts.Record, dec *policy.Decision, now time.Time) (*contracts.Envelope, error) {
+	env, err := contracts.NewEnvelope(rec, dec.Agreement.Version, now)
+	if err != nil {
+		return nil, &Error{Code: CodeInternal, Message: "build envelope", Err: err}
+	}
+	if len(dec.Obligations) > 0 {
+		payload, err := policy.Apply(env.Payload, dec.Obligations)
+		if err == nil {
+			payload, err = contracts.CanonicalizeJSON(payload)
+		}
+		if err != nil {
+			return nil, &Error{Code: CodeInternal, Message: "apply obligations", Err: err}
+		}
+		env.Payload, env.PayloadDigest = payload, contracts.PayloadDigest(payload)
+	}
+	if err := env.Sign(x.d.Signer, x.d.Signer.Identity().URI()); err != nil {
+		return nil, &Error{Code: CodeInternal, Message: "sign envelope", Err: err}
+	}
+	return env, nil
+}
+
+// deny records a denial so the submitter can look it up, and audits it.
+func (x *Exchange) deny(ctx context.Context, id, ref string, rec contracts.Record, dec *policy.Decision, caller pki.Identity) {
+	h := rec.Head()
+	st := store.Status{EnvelopeID: id, Ref: ref, Type: string(rec.Type()), Peer: h.To, Reasons: dec.Codes()}
+	if err := x.d.Store.Deny(ctx, st); err != nil {
+		x.d.Log.Error("record denial", "envelope", id, "err", err)
+	}
+	x.audit(ctx, deniedEntry(id, rec, dec, caller))
+}
+
+// quotaUsage reads the quota counters of the record's type under each
+// candidate agreement, and names the counters an accepted record increments.
+func (x *Exchange) quotaUsage(agreements []contracts.Agreement, t contracts.RecordType, now time.Time) (map[policy.QuotaKey]int, map[string][]string) {
+	var used map[policy.QuotaKey]int
+	counters := map[string][]string{}
+	for _, a := range agreements {
+		for _, q := range a.Quotas {
+			if q.RecordType != t {
+				continue
+			}
+			name := quotaCounter(a.ID, t, q.Period, now)
+			counters[a.ID] = append(counters[a.ID], name)
+			n, err := x.d.Store.Counter(name)
+			if err != nil {
+				x.d.Log.Error("read quota", "counter", name, "err", err)
+				continue
+			}
+			if used == nil {
+				used = map[policy.QuotaKey]int{}
+			}
+			used[policy.QuotaKey{AgreementID: a.ID, Period: q.Period}] = int(n)
+		}
+	}
+	return used, counters
+}
+
+// chinaStandardTime is UTC+8; quota periods are months and years in China.
+var chinaStandardTime = time.FixedZone("CST", 8*60*60)
+
+func quotaCounter(agreement string, t contracts.RecordType, p contracts.QuotaPeriod, now time.Time) string {
+	now = now.In(chinaStandardTime)
+	period := "total"
+	switch p {
+	case contracts.QuotaMonth:
+		period = now.Format("2006-01")
+	case contracts.QuotaYear:
+		period = now.Format("2006")
+	}
+	return "quota/" + agreement + "/" + string(t) + "/" + period
+}
+
+// problems turns a decode or validation error into field problems.
+func problems(err error) []contracts.FieldError {
+	if fe := contracts.FieldErrors(err); fe != nil {
+		return fe
+	}
+	var de *contracts.DecodeError
+	if errors.As(err, &de) {
+		return []contracts.FieldError{{Path: de.Path, Message: de.Error()}}
+	}
+	return []contracts.FieldError{{Message: err.Error()}}
+}
+
+func (x *Exchange) audit(ctx context.Context, e audit.Entry) {
+	if _, err := x.d.Audit.Append(ctx, e); err != nil {
+		x.d.Log.Error("audit append", "kind", e.Kind, "envelope", e.EnvelopeID, "err", err)
+	}
+}

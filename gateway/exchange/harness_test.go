@@ -1,0 +1,256 @@
+package exchange
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/contracts/synth"
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/delivery"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/policy"
+	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// syncBuffer collects the logs of a whole test, to scan for personal data.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// directory maps provinces to node URLs; tests move nodes around.
+type directory struct {
+	mu   sync.Mutex
+	urls map[string]string
+}
+
+func (d *directory) PeerURL(p string) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u, ok := d.urls[p]
+	if !ok {
+		return "", fmt.Errorf("no node for province %s", p)
+	}
+	return u, nil
+}
+
+func (d *directory) set(p, url string) {
+	d.mu.Lock()
+	d.urls[p] = url
+	d.mu.Unlock()
+}
+
+// federation is a few real nodes' exchange paths on loopback: real mTLS,
+// OPA with the shipped bundle, bbolt stores and audit logs.
+type federation struct {
+	t          *testing.T
+	pki        *gatewaytest.PKI
+	dir        *directory
+	agreements *policy.AgreementIndex
+	logs       *syncBuffer
+	nodes      map[string]*node
+	now        time.Time
+}
+
+type node struct {
+	province string
+	leaf     *pki.Leaf
+	x        *Exchange
+	store    *store.Store
+	audit    *audit.Log
+	delivery *delivery.Manager
+	client   *peer.Client
+	server   *gatewaytest.Server
+	system   pki.Identity
+}
+
+func newFederation(t *testing.T, provinces ...string) *federation {
+	t.Helper()
+	f := &federation{
+		t:          t,
+		pki:        gatewaytest.NewPKI(t, provinces...),
+		dir:        &directory{urls: map[string]string{}},
+		agreements: policy.NewAgreementIndex(),
+		logs:       &syncBuffer{},
+		nodes:      map[string]*node{},
+		now:        time.Now(),
+	}
+	for _, p := range provinces {
+		f.nodes[p] = f.start(p)
+	}
+	t.Cleanup(func() {
+		for _, n := range f.nodes {
+			n.stop()
+		}
+		checkNoPersonalData(t, "logs", f.logs.String())
+	})
+	return f
+}
+
+func (f *federation) start(province string) *node {
+	t := f.t
+	t.Helper()
+	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", province)
+	n := &node{province: province, leaf: f.pki.Issue(province, pki.KindNode, "gw-1")}
+	n.system = pki.Identity{Domain: gatewaytest.Domain, Province: province, Kind: pki.KindSystem, Name: "hr"}
+	dir := t.TempDir()
+	var err error
+	if n.store, err = store.Open(filepath.Join(dir, "node.db"), store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	origin := "fed.test/p" + province + "/gw-1"
+	skey, _, err := audit.GenerateKey(origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.audit, err = audit.OpenFile(filepath.Join(dir, "audit.db"), audit.Config{Origin: origin, Signer: signer, SignInterval: -1, Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	engine, err := policy.NewEngine(context.Background(), policy.FederationBundle(), policy.Config{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := f.pki.Signer(n.leaf)
+	var chain [][]byte
+	for _, c := range sig.Chain() {
+		chain = append(chain, c.Raw)
+	}
+	n.client = peer.NewClient(chain, f.dir, func(p string) (*http.Client, error) {
+		return f.pki.Client(n.leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: p}), nil
+	}, peer.BreakerSettings{Failures: 3, Open: 100 * time.Millisecond})
+	notifier := &lateNotifier{}
+	n.x, err = New(Deps{
+		Province: province, Signer: sig, Verifier: f.pki.Verifier(), Agreements: f.agreements,
+		Policy: engine, Store: n.store, Delivery: notifier, Audit: n.audit, Log: log, Now: time.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := delivery.Config{BatchSize: 50, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Idle: 50 * time.Millisecond}
+	if n.delivery, err = delivery.NewManager(cfg, n.store, n.client, n.x, log); err != nil {
+		t.Fatal(err)
+	}
+	notifier.m = n.delivery
+	n.server = f.pki.Serve(n.leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}}, peer.NewHandler(n.x))
+	f.dir.set(province, n.server.URL)
+	return n
+}
+
+// lateNotifier breaks the construction cycle between exchange and delivery.
+type lateNotifier struct{ m *delivery.Manager }
+
+func (l *lateNotifier) Notify(p string) { l.m.Notify(p) }
+
+func (n *node) stop() {
+	n.server.Close()
+	n.delivery.Close()
+	n.audit.Close()
+	n.store.Close()
+}
+
+// agreement registers an active province-level agreement between origin and dest.
+func (f *federation) agreement(origin, dest string, mutate ...func(*contracts.Agreement)) *contracts.Agreement {
+	g, err := synth.New(synth.Config{Origin: origin, Destination: dest, Seed: 1})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	a := g.Agreement()
+	a.Origin.Division, a.Destination.Division = origin+"0000", dest+"0000"
+	a.Status = contracts.AgreementActive
+	for _, m := range mutate {
+		m(a)
+	}
+	f.agreements.Put(*a)
+	return a
+}
+
+// generator makes records for a corridor under the agreement synth names.
+func (f *federation) generator(origin, dest string, seed uint64) *synth.Generator {
+	g, err := synth.New(synth.Config{Origin: origin, Destination: dest, Seed: seed})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return g
+}
+
+func encode(t *testing.T, recs ...any) []json.RawMessage {
+	t.Helper()
+	out := make([]json.RawMessage, len(recs))
+	for i, r := range recs {
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+func (f *federation) submit(province string, recs ...any) []SubmitResult {
+	f.t.Helper()
+	n := f.nodes[province]
+	res, err := n.x.Submit(context.Background(), n.system, encode(f.t, recs...))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (n *node) inbox(t *testing.T) []store.Incoming {
+	t.Helper()
+	items, err := n.store.Inbox(0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return items
+}
+
+func (n *node) auditEntries(t *testing.T) []audit.Entry {
+	t.Helper()
+	es, err := n.audit.Query(context.Background(), audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}

@@ -1,0 +1,204 @@
+package exchange
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/policy"
+	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
+)
+
+var _ peer.Receiver = (*Exchange)(nil)
+
+// Reason codes of an import rejection that policy does not decide.
+const (
+	ReasonMalformed       = "malformed_envelope"
+	ReasonOriginMismatch  = "origin_mismatch"
+	ReasonWrongDest       = "wrong_destination"
+	ReasonSignerMismatch  = "signer_mismatch"
+	ReasonBadSignature    = "bad_signature"
+	ReasonInvalidRecord   = "invalid_record"
+	ReasonEnvelopeMismatch= "envelope_record_mismatch"
+)
+
+// imported is an envelope that passed every check and is ready to store.
+type imported struct {
+	index    int
+	env      *contracts.Envelope
+	rec      contracts.Record
+	decision *policy.Decision
+	in       store.Incoming
+}
+
+// Receive runs the import path for a batch from a peer node and answers a
+// result per envelope. The batch is refused as a whole (an error) only when
+// its signing chain does not verify or does not belong to the calling node.
+func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage) ([]peer.Result, error) {
+	signer, err := x.d.Verifier.Verify(chain, x509.ExtKeyUsageAny)
+	if err != nil {
+		return nil, &Error{Code: CodeForbidden, Message: "signing chain refused", Err: err}
+	}
+	if signer.Kind != pki.KindNode || signer.Province != from.Province {
+		return nil, Errorf(CodeForbidden, "envelopes signed by %s may not be delivered by %s", signer, from)
+	}
+	now := x.d.Now().UTC()
+	results := make([]peer.Result, len(envs))
+	var ready []imported
+	for i, raw := range envs {
+		res, im := x.check(ctx, from, signer, chain[0], raw, now)
+		results[i] = res
+		if im != nil {
+			im.index = i
+			ready = append(ready, *im)
+		}
+	}
+	if len(ready) == 0 {
+		return results, nil
+	}
+	ins := make([]store.Incoming, len(ready))
+	for i, im := range ready {
+		ins[i] = im.in
+	}
+	got, err := x.d.Store.Receive(ctx, ins)
+	if err != nil {
+		return nil, &Error{Code: CodeUnavailable, Message: "store received envelopes", Err: err}
+	}
+	for i, im := range ready {
+		r := &results[im.index]
+		r.Receipt = got[i].Receipt
+		if got[i].Duplicate {
+			r.Status = peer.StatusDuplicate
+			continue
+		}
+		r.Status = peer.StatusStored
+		x.answer(ctx, im)
+		x.audit(ctx, receivedEntry(im.env, im.decision, from))
+	}
+	return results, nil
+}
+
+// check verifies one envelope and decides its import.
+func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, cert *x509.Certificate, raw json.RawMessage, now time.Time) (peer.Result, *imported) {
+	env, err := decodeEnvelope(raw)
+	if err != nil {
+		return rejected("", ReasonMalformed), nil
+	}
+	switch {
+	case env.Origin != from.Province:
+		return rejected(env.ID, ReasonOriginMismatch), nil
+	case env.Destination != x.d.Province:
+		return rejected(env.ID, ReasonWrongDest), nil
+	case env.Signer != signer.URI():
+		return rejected(env.ID, ReasonSignerMismatch), nil
+	}
+	if err := env.Verify(cert.PublicKey); err != nil {
+		return rejected(env.ID, ReasonBadSignature), nil
+	}
+	// The payload is decoded strictly but not validated again: the origin
+	// validated it before export obligations legitimately masked identifiers
+	// and dropped fields, which full validation would now refuse.
+	rec, err := env.Record()
+	if err != nil {
+		return rejected(env.ID, ReasonInvalidRecord), nil
+	}
+	h := rec.Head()
+	if h.From != env.Origin || h.To != env.Destination || h.AgreementID != env.AgreementID || h.Purpose != env.Purpose || rec.Type() != env.Type {
+		return rejected(env.ID, ReasonEnvelopeMismatch), nil
+	}
+	agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
+	if err != nil {
+		x.d.Log.Error("look up agreements", "envelope", env.ID, "err", err)
+		return rejected(env.ID, "registry_unavailable"), nil
+	}
+	dec, err := x.d.Policy.Decide(ctx, policy.Request{Side: policy.Import, Record: rec, Peer: from.URI(), Agreements: agreements, Time: now})
+	if err != nil {
+		x.d.Log.Error("import decision", "envelope", env.ID, "err", err)
+		return rejected(env.ID, "policy_error"), nil
+	}
+	if !dec.Allow {
+		x.audit(ctx, importDeniedEntry(env, dec, from))
+		res := rejected(env.ID, dec.Codes()...)
+		return res, nil
+	}
+	record, err := policy.Apply(env.Payload, dec.Obligations)
+	if err != nil {
+		x.d.Log.Error("apply import obligations", "envelope", env.ID, "err", err)
+		return rejected(env.ID, "policy_error"), nil
+	}
+	receipt, err := x.receipt(env, now)
+	if err != nil {
+		x.d.Log.Error("sign receipt", "envelope", env.ID, "err", err)
+		return rejected(env.ID, "receipt_error"), nil
+	}
+	in := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: raw, Record: record, Receipt: receipt}
+	return peer.Result{EnvelopeID: env.ID}, &imported{env: env, rec: rec, decision: dec, in: in}
+}
+
+// receipt signs the destination's acknowledgement of an envelope.
+func (x *Exchange) receipt(env *contracts.Envelope, now time.Time) ([]byte, error) {
+	r := contracts.NewReceipt(env, contracts.ReceiptStored, "", now)
+	if err := r.Sign(x.d.Signer, x.d.Signer.Identity().URI()); err != nil {
+		return nil, err
+	}
+	return json.Marshal(r)
+}
+
+// decodeEnvelope decodes an envelope strictly: unknown members are refused
+// rather than silently dropped from what the signature covers.
+func decodeEnvelope(raw []byte) (*contracts.Envelope, error) {
+	if len(raw) > contracts.MaxRecordSize*2 {
+		return nil, fmt.Errorf("envelope of %d bytes is over the limit", len(raw))
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var env contracts.Envelope
+	if err := dec.Decode(&env); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("trailing data after the envelope")
+	}
+	return &env, nil
+}
+
+func rejected(id string, reasons ...string) peer.Result {
+	return peer.Result{EnvelopeID: id, Status: peer.StatusRejected, Reasons: reasons}
+}
+
+// answer links a received confirmation or referral update to the record it
+// answers on this node, so the submitter sees it on that record.
+func (x *Exchange) answer(ctx context.Context, im imported) {
+	var ref string
+	var summary any
+	switch rec := im.rec.(type) {
+	case *contracts.Confirmation:
+		ref = x.d.Province + "/" + string(contracts.RecordTransfer) + "/" + rec.TransferID
+		c := Confirmed{Employed: rec.Employed, MonthsEmployed: rec.MonthsEmployed, ConfirmedOn: rec.ConfirmedOn.String()}
+		if rec.Since != nil {
+			c.Since = rec.Since.String()
+		}
+		summary = c
+	case *contracts.ReferralUpdate:
+		ref = x.d.Province + "/" + string(contracts.RecordReferral) + "/" + rec.ReferralID
+		summary = struct {
+			Status contracts.CaseStatus `json:"status"`
+			At     time.Time            `json:"at"`
+		}{rec.Status, rec.At}
+	default:
+		return
+	}
+	data, _ := json.Marshal(summary)
+	a := store.Answer{EnvelopeID: im.env.ID, Type: string(im.env.Type), ReceivedAt: im.in.ReceivedAt, Summary: data}
+	if err := x.d.Store.AddAnswer(ctx, ref, a); err != nil {
+		// The answer is in the inbox either way; a confirmation of a transfer
+		// this node never sent is worth an operator's look.
+		x.d.Log.Warn("answer matches no record sent from here", "envelope", im.env.ID, "type", im.env.Type, "err", fmt.Sprint(err))
+	}
+}

@@ -1,0 +1,200 @@
+package exchange
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/policy"
+	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// MaxSubmit is the most records one submission may carry.
+const MaxSubmit = 1000
+
+// Notifier wakes the delivery worker of a peer province.
+type Notifier interface {
+	Notify(peer string)
+}
+
+// Auditor appends entries to the node's audit log.
+type Auditor interface {
+	Append(ctx context.Context, e audit.Entry) (int64, error)
+}
+
+// Deps are what an exchange needs; every field is required.
+type Deps struct {
+	// Province is this node's 2-digit province code.
+	Province string
+	// Signer signs envelopes and receipts with the node's key.
+	Signer *pki.Signer
+	// Verifier checks the certificate chains that envelopes are signed with.
+	Verifier *pki.Verifier
+	// Agreements finds the agreements a record may travel under.
+	Agreements policy.AgreementSource
+	// Policy decides exports and imports.
+	Policy *policy.Engine
+	// Store is the node's durable state.
+	Store *store.Store
+	// Delivery is woken when a peer's outbox grows.
+	Delivery Notifier
+	// Audit receives every flow.
+	Audit Auditor
+	// Log gets operational events; never personal data.
+	Log *slog.Logger
+	// Now is the clock.
+	Now func() time.Time
+}
+
+func (d Deps) validate() error {
+	switch {
+	case !pki.ValidProvince(d.Province):
+		return fmt.Errorf("exchange: province %q is not a province code", d.Province)
+	case d.Signer == nil, d.Verifier == nil, d.Agreements == nil, d.Policy == nil, d.Store == nil, d.Delivery == nil, d.Audit == nil, d.Log == nil, d.Now == nil:
+		return errors.New("exchange: every dependency is required")
+	}
+	return nil
+}
+
+// Exchange implements both ends of the record path. It is safe for
+// concurrent use.
+type Exchange struct {
+	d Deps
+}
+
+// New returns an exchange over its dependencies.
+func New(d Deps) (*Exchange, error) {
+	if err := d.validate(); err != nil {
+		return nil, err
+	}
+	return &Exchange{d: d}, nil
+}
+
+// Outcome is what happened to one submitted record.
+type Outcome string
+
+// The outcomes of a submission.
+const (
+	// OutcomeAccepted: durably queued for delivery.
+	OutcomeAccepted Outcome = "accepted"
+	// OutcomeDuplicate: the same reference was accepted before; nothing new queued.
+	OutcomeDuplicate Outcome = "duplicate"
+	// OutcomeDenied: policy refused the export; nothing queued.
+	OutcomeDenied Outcome = "denied"
+	// OutcomeInvalid: the record failed decoding or validation; nothing stored.
+	OutcomeInvalid Outcome = "invalid"
+	// OutcomeForbidden: the caller may not submit this record.
+	OutcomeForbidden Outcome = "forbidden"
+)
+
+// SubmitResult answers one record of a submission.
+type SubmitResult struct {
+	// Index is the record's position in the submission.
+	Index int `json:"index"`
+	// Ref is the submitter's reference ("51/transfer/T-1"), when it could be read.
+	Ref     string  `json:"ref,omitempty"`
+	Outcome Outcome `json:"outcome"`
+	// EnvelopeID identifies the accepted (or earlier accepted) envelope.
+	EnvelopeID string `json:"envelope_id,omitempty"`
+	// Problems list every invalid field.
+	Problems []contracts.FieldError `json:"problems,omitempty"`
+	// Reasons explain a denial.
+	Reasons []policy.Reason `json:"reasons,omitempty"`
+	// Error explains a forbidden record.
+	Error string `json:"error,omitempty"`
+}
+
+// Ref is the idempotency key of a record: sending province, type and the
+// submitter's own id.
+func Ref(h *contracts.Header, t contracts.RecordType) string {
+	return h.From + "/" + string(t) + "/" + h.ID
+}
+
+// RecordView is a submitted record's state, for the submitter.
+type RecordView struct {
+	store.Status
+	// Confirmed is set on a transfer once the destination confirmed employment;
+	// it is what a subsidy payment waits for.
+	Confirmed *Confirmed `json:"confirmed,omitempty"`
+}
+
+// Confirmed summarizes the employment confirmation a transfer received.
+type Confirmed struct {
+	Employed       bool   `json:"employed"`
+	Since          string `json:"since,omitempty"`
+	MonthsEmployed int    `json:"months_employed"`
+	ConfirmedOn    string `json:"confirmed_on"`
+	EnvelopeID     string `json:"envelope_id"`
+	// Receipt is the destination's signed receipt for the transfer itself.
+	Receipt json.RawMessage `json:"receipt,omitempty"`
+}
+
+// Record returns a submitted record's state by envelope id or reference, for
+// a caller of the record's province.
+func (x *Exchange) Record(ctx context.Context, caller pki.Identity, key string) (RecordView, error) {
+	id := key
+	if looksLikeRef(key) {
+		var err error
+		if id, err = x.d.Store.Lookup(key); err != nil {
+			return RecordView{}, notFound(err, "no record with reference %q", key)
+		}
+	}
+	st, err := x.d.Store.Status(id)
+	if err != nil {
+		return RecordView{}, notFound(err, "no record with envelope id %q", key)
+	}
+	if caller.Kind != pki.KindOperator && !refOf(st.Ref, caller.Province) {
+		return RecordView{}, Errorf(CodeForbidden, "record %s belongs to another province", key)
+	}
+	view := RecordView{Status: st}
+	for _, a := range st.Answers {
+		if a.Type != string(contracts.RecordConfirmation) {
+			continue
+		}
+		var c Confirmed
+		if json.Unmarshal(a.Summary, &c) == nil {
+			c.EnvelopeID = a.EnvelopeID
+			c.Receipt = st.Receipt
+			view.Confirmed = &c
+		}
+	}
+	return view, nil
+}
+
+// Inbox returns what arrived from other provinces after the cursor.
+func (x *Exchange) Inbox(ctx context.Context, after uint64, limit int) ([]store.Incoming, error) {
+	if limit <= 0 || limit > 1000 {
+		return nil, Errorf(CodeInvalid, "limit must be between 1 and 1000, got %d", limit)
+	}
+	items, err := x.d.Store.Inbox(after, limit)
+	if err != nil {
+		return nil, &Error{Code: CodeUnavailable, Message: "read inbox", Err: err}
+	}
+	return items, nil
+}
+
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(CodeNotFound, format, args...)
+	}
+	return &Error{Code: CodeUnavailable, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+func looksLikeRef(key string) bool {
+	for i := range len(key) {
+		if key[i] == '/' {
+			return true
+		}
+	}
+	return false
+}
+
+func refOf(ref, province string) bool {
+	return len(ref) > len(province) && ref[:len(province)] == province && ref[len(province)] == '/'
+}
