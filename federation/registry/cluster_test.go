@@ -1,0 +1,77 @@
+package registry_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/federation/registry/regtest"
+)
+
+func ctx(t *testing.T) context.Context {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// propose proposes an agreement through cl and returns the approval body.
+func propose(t *testing.T, cl *registry.Client, a contracts.Agreement) registry.TransitionBody {
+	t.Helper()
+	res, err := cl.Submit(ctx(t), registry.OpPropose, a)
+	if err != nil {
+		t.Fatalf("propose %s: %v", a.ID, err)
+	}
+	v := res.Agreement.Latest()
+	return registry.TransitionBody{ID: a.ID, Version: v.Agreement.Version, Digest: v.Digest}
+}
+
+func TestClusterWritesAnywhereReadsConverge(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 2, nil)
+	a51 := c.PKI.Admin(t, "51", "zhang")
+	a44 := c.PKI.Admin(t, "44", "li")
+	a11 := c.PKI.Admin(t, "11", "wang")
+	now := time.Now()
+	from, until := registry.DayOf(now.AddDate(0, 0, -1)), registry.DayOf(now.AddDate(1, 0, 0))
+
+	// Each write goes to a different node, non-voters included.
+	body := propose(t, c.Client(c.Nodes[4], a51), regtest.Agreement("AG-51-44-001", "510000", "440000", from, until))
+	if _, err := c.Client(c.Nodes[3], a51).Submit(ctx(t), registry.OpApprove, body); err != nil {
+		t.Fatalf("approve by 51 through a non-voter: %v", err)
+	}
+	_, err := c.Client(c.Nodes[0], a11).Submit(ctx(t), registry.OpApprove, body)
+	if registry.ErrorCode(err) != registry.EForbidden || !strings.Contains(err.Error(), "not a party") {
+		t.Fatalf("approve by a non-party admin: %v", err)
+	}
+	if _, err := c.Client(c.Nodes[1], a44).Submit(ctx(t), registry.OpApprove, body); err != nil {
+		t.Fatalf("approve by 44: %v", err)
+	}
+
+	c.WaitConverged()
+	for _, n := range c.Nodes {
+		m := n.Reg.Covers("511321", "440305", contracts.RecordTransfer, contracts.PurposeEmploymentService, now)
+		if len(m) != 1 || m[0].AgreementID != "AG-51-44-001" {
+			t.Errorf("%s: covers %+v", n.ID, m)
+		}
+		r, err := c.Client(n, a44).Agreement(ctx(t), "AG-51-44-001", false)
+		if err != nil || r.Data.StatusAt(now) != contracts.AgreementActive || r.Freshness.Stale || r.Freshness.AppliedIndex == 0 {
+			t.Errorf("%s: read %+v, %v", n.ID, r, err)
+		}
+	}
+	st, err := c.Client(c.Nodes[4], a44).Status(ctx(t))
+	if err != nil || len(st.Servers) != 5 || st.Members != 3 {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+	voters := 0
+	for _, s := range st.Servers {
+		if s.Voter {
+			voters++
+		}
+	}
+	if voters != 3 {
+		t.Errorf("%d voters, want 3: %+v", voters, st.Servers)
+	}
+}

@@ -1,0 +1,263 @@
+package regtest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// Node is one registry node of a test cluster with its mTLS API server.
+type Node struct {
+	ID       string
+	Province string
+	Config   registry.Config
+	Reg      *registry.Registry
+	Leaf     *pki.Leaf
+	srv      *http.Server
+	reg      atomic.Pointer[registry.Registry]
+	stopped  bool
+}
+
+// API is the node's API base URL.
+func (n *Node) API() string { return "https://" + n.Config.APIAddr }
+
+// Cluster is a registry over real raft and real mTLS on loopback.
+type Cluster struct {
+	t     testing.TB
+	PKI   *PKI
+	Nodes []*Node
+}
+
+// Timeouts short enough for tests, long enough for two loaded cores.
+func testConfig() registry.Config {
+	c := registry.DefaultConfig()
+	c.HeartbeatTimeout = 200 * time.Millisecond
+	c.ElectionTimeout = 200 * time.Millisecond
+	c.LeaderLeaseTimeout = 100 * time.Millisecond
+	c.CommitTimeout = 5 * time.Millisecond
+	c.ApplyTimeout = 10 * time.Second
+	c.StaleAfter = 600 * time.Millisecond
+	c.SnapshotInterval = 100 * time.Millisecond
+	return c
+}
+
+// Provinces of the cluster's members; 33 has a CA but is not a member.
+var (
+	VoterProvinces = []string{"11", "51", "44"}
+	Members        = []string{"11", "51", "44"}
+)
+
+// NewCluster starts voters (in 11, 51, 44, ...) and non-voters (in 51, 44)
+// and waits until every node holds the registry. tweak may change each
+// node's config.
+func NewCluster(t testing.TB, voters, nonvoters int, tweak func(*registry.Config)) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, PKI: NewPKI(t, "11", "51", "44", "33")}
+	var specs []registry.NodeSpec
+	for i := range voters + nonvoters {
+		prov := VoterProvinces[i%len(VoterProvinces)]
+		if i >= voters {
+			prov = []string{"51", "44"}[(i-voters)%2]
+		}
+		n := c.newNode(prov, fmt.Sprintf("gw-%d", i+1), tweak)
+		if i < voters {
+			specs = append(specs, registry.NodeSpec{ID: n.ID, RaftAddr: n.Config.RaftAddr, APIAddr: n.Config.APIAddr})
+		}
+		c.Nodes = append(c.Nodes, n)
+	}
+	g := c.PKI.Genesis(t, specs, Members...)
+	for i, n := range c.Nodes {
+		if i < voters {
+			n.Config.Genesis = &g
+		}
+		c.Start(n)
+	}
+	c.WaitLeader()
+	Eventually(t, 20*time.Second, "voters to apply genesis", func() bool {
+		for _, n := range c.Nodes[:voters] {
+			if !n.Reg.Store().Initialized() {
+				return false
+			}
+		}
+		return true
+	})
+	for _, n := range c.Nodes[voters:] {
+		c.Join(n)
+	}
+	return c
+}
+
+// freePort reserves a loopback port.
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func (c *Cluster) newNode(prov, name string, tweak func(*registry.Config)) *Node {
+	t := c.t
+	n := &Node{Province: prov, Leaf: c.PKI.Issue(t, prov, pki.KindNode, name)}
+	n.ID = n.Leaf.Identity.String()
+	cfg := testConfig()
+	cfg.NodeID = n.ID
+	cfg.DataDir = t.TempDir()
+	cfg.RaftAddr = freePort(t)
+	cfg.APIAddr = freePort(t)
+	cfg.TrustedProvinces = Members
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.TLS = c.PKI.TLS(t, n.Leaf, pki.RevokedFunc(func(s *big.Int) bool {
+		r := n.reg.Load()
+		return r != nil && r.IsRevoked(s)
+	}))
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	n.Config = cfg
+	return n
+}
+
+// AddNode creates a node that is not started.
+func (c *Cluster) AddNode(prov, name string) *Node {
+	n := c.newNode(prov, name, nil)
+	c.Nodes = append(c.Nodes, n)
+	return n
+}
+
+// Start opens the node's registry and API server.
+func (c *Cluster) Start(n *Node) {
+	t := c.t
+	t.Helper()
+	reg, err := registry.Open(n.Config)
+	if err != nil {
+		t.Fatalf("open %s: %v", n.ID, err)
+	}
+	n.Reg, n.stopped = reg, false
+	n.reg.Store(reg)
+	sc, err := n.Config.TLS.ServerConfig(pki.PeerPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", n.Config.APIAddr)
+	if err != nil {
+		t.Fatalf("API listener of %s: %v", n.ID, err)
+	}
+	n.srv = &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: nil}
+	go n.srv.Serve(tls.NewListener(ln, sc))
+	t.Cleanup(func() { c.Stop(n) })
+}
+
+// Stop closes the node, as a crash would from the others' point of view.
+func (c *Cluster) Stop(n *Node) {
+	if n.stopped {
+		return
+	}
+	n.stopped = true
+	n.srv.Close()
+	if err := n.Reg.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		c.t.Logf("close %s: %v", n.ID, err)
+	}
+}
+
+// Join has a node join through the first voter's API and waits until it
+// holds the registry.
+func (c *Cluster) Join(n *Node) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var seeds []string
+	for _, v := range c.Nodes {
+		if v != n && !v.stopped && v.Reg.Store().Initialized() {
+			seeds = append(seeds, v.Config.APIAddr)
+		}
+	}
+	if err := n.Reg.Join(ctx, seeds...); err != nil {
+		c.t.Fatalf("join %s: %v", n.ID, err)
+	}
+	Eventually(c.t, 20*time.Second, n.ID+" to receive the registry", n.Reg.Store().Initialized)
+}
+
+// Leader waits for a leader among the running nodes and returns it.
+func (c *Cluster) WaitLeader() *Node {
+	c.t.Helper()
+	var leader *Node
+	Eventually(c.t, 20*time.Second, "a leader", func() bool {
+		for _, n := range c.Nodes {
+			if !n.stopped && n.Reg != nil && n.Reg.Status().State == "Leader" {
+				leader = n
+				return true
+			}
+		}
+		return false
+	})
+	return leader
+}
+
+// Running returns the nodes that are not stopped.
+func (c *Cluster) Running() []*Node {
+	var out []*Node
+	for _, n := range c.Nodes {
+		if !n.stopped && n.Reg != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// WaitConverged waits until every running node has applied at least the
+// leader's applied index.
+func (c *Cluster) WaitConverged() {
+	c.t.Helper()
+	leader := c.WaitLeader()
+	idx := leader.Reg.Raft().AppliedIndex()
+	Eventually(c.t, 20*time.Second, fmt.Sprintf("every node to apply index %d", idx), func() bool {
+		for _, n := range c.Running() {
+			if n.Reg.Raft().AppliedIndex() < idx {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Admin is an admin certificate with its signer and TLS, for clients.
+type Admin struct {
+	Leaf   *pki.Leaf
+	Signer *pki.Signer
+	TLS    *pki.TLS
+}
+
+// Admin issues an admin certificate of a province.
+func (p *PKI) Admin(t testing.TB, province, name string) *Admin {
+	t.Helper()
+	l := p.Issue(t, province, pki.KindAdmin, name)
+	s, err := pki.LoadSigner(l.CertFile, l.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Admin{Leaf: l, Signer: s, TLS: p.TLS(t, l, nil)}
+}
+
+// Client returns a registry client of a node authenticated as the admin.
+func (c *Cluster) Client(n *Node, a *Admin) *registry.Client {
+	c.t.Helper()
+	cl, err := registry.NewClient(n.API(), a.TLS, a.Signer)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return cl
+}
