@@ -262,3 +262,59 @@ func TestTamperedEnvelopeIsRejected(t *testing.T) {
 		}
 	}
 }
+
+func TestDestinationOutageLosesNothing(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 15)
+	origin, dest := f.nodes["51"], f.nodes["44"]
+
+	var want []string
+	submit := func(n int) {
+		for range n {
+			res := f.submit("51", g.Transfer())
+			if res[0].Outcome != OutcomeAccepted {
+				t.Fatalf("submit = %+v", res[0])
+			}
+			want = append(want, res[0].EnvelopeID)
+		}
+	}
+	submit(10)
+	eventually(t, "the first records to arrive", func() bool { return len(dest.inbox(t)) == 10 })
+
+	dest.server.Close()
+	submit(40) // the origin keeps accepting while the destination is down
+	eventually(t, "the breaker to open", func() bool { return origin.client.BreakerState()["44"].String() == "open" })
+
+	// The destination comes back at a new address, as after a reschedule.
+	dest.server = f.pki.Serve(dest.leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}}, peer.NewHandler(dest.x))
+	f.dir.set("44", dest.server.URL)
+	eventually(t, "the outbox to drain", func() bool { d, _ := origin.store.Depth(); return d["44"] == 0 })
+
+	got := map[string]int{}
+	for _, in := range dest.inbox(t) {
+		got[in.EnvelopeID]++
+	}
+	if len(got) != len(want) {
+		t.Fatalf("destination has %d distinct records, want %d", len(got), len(want))
+	}
+	sent := map[string]audit.Digest{}
+	for _, e := range origin.auditEntries(t) {
+		if e.Kind == audit.KindSent {
+			sent[e.EnvelopeID] = e.PayloadDigest
+		}
+	}
+	for _, e := range dest.auditEntries(t) {
+		if e.Kind == audit.KindReceived && sent[e.EnvelopeID] != e.PayloadDigest {
+			t.Errorf("digest of %s differs between origin and destination", e.EnvelopeID)
+		}
+	}
+	for _, id := range want {
+		if got[id] != 1 {
+			t.Errorf("envelope %s stored %d times", id, got[id])
+		}
+		if v, err := origin.x.Record(context.Background(), origin.system, id); err != nil || v.State != store.StateDelivered {
+			t.Errorf("record %s: %+v, %v", id, v.State, err)
+		}
+	}
+}
