@@ -44,11 +44,13 @@
 //
 // # Keys
 //
-// All keys are ECDSA P-256 with ECDSA-SHA256 signatures: cfssl's default,
-// supported by every TLS 1.3 stack, OpenSSL, Go's constant-time
-// implementation, and the Chinese commercial systems that will connect to
-// the local API; keys are generated in microseconds and signatures are
-// small. Ed25519 is not accepted in certificates by several of those clients.
+// All keys are ECDSA P-256 with ECDSA-SHA256 signatures. It is cfssl's
+// default, every TLS 1.3 implementation must support it (RFC 8446 9.1),
+// OpenSSL and Go's constant-time implementation handle it, keys are
+// generated in microseconds, and signatures are small. RSA is slower and
+// larger for no gain here; Ed25519 certificates are still refused by some
+// TLS clients and HSMs; SM2 (GB/T 32918) is supported neither by Go's
+// standard library nor by cfssl. docs/pki.md says more.
 package pki
 
 import cflog "github.com/cloudflare/cfssl/log"
