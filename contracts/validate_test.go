@@ -1,0 +1,408 @@
+package contracts_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/contracts/synth"
+)
+
+// rule is one validation rule exercised by breaking a valid record.
+type rule[T any] struct {
+	name string
+	mut  func(*T)
+	path string // the field the problem must name
+	msg  string // a fragment of what it must say
+}
+
+// full returns a generated record for which keep holds, so that every
+// optional part a rule breaks is present.
+func full[T any](t *testing.T, gen func(*synth.Generator) *T, keep func(*T) bool) *T {
+	t.Helper()
+	g, err := synth.New(synth.Config{Origin: "51", Destination: "44", Seed: 99})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10_000 {
+		if r := gen(g); keep(r) {
+			return r
+		}
+	}
+	t.Fatal("no generated record fits")
+	return nil
+}
+
+func clone[T any](t *testing.T, v *T) *T {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := new(T)
+	if err := json.Unmarshal(b, c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func runRules[T any](t *testing.T, base *T, validate func(*T) error, rules []rule[T]) {
+	t.Helper()
+	if err := validate(base); err != nil {
+		t.Fatalf("base record is invalid: %v", err)
+	}
+	for _, r := range rules {
+		t.Run(r.name, func(t *testing.T) {
+			rec := clone(t, base)
+			r.mut(rec)
+			err := validate(rec)
+			if err == nil {
+				t.Fatalf("valid; want %s: ...%s...", r.path, r.msg)
+			}
+			for _, fe := range contracts.FieldErrors(err) {
+				if fe.Path == r.path && strings.Contains(fe.Message, r.msg) {
+					return
+				}
+			}
+			t.Errorf("got %v; want %s: ...%s...", err, r.path, r.msg)
+		})
+	}
+}
+
+var now = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+
+func date(s string) contracts.Date {
+	d, err := contracts.ParseDate(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// withID gives a worker a valid ID number with the given address, birth
+// date and sequence.
+func withID(address, birth, seq string) string {
+	first := address + birth + seq
+	return first + string(contracts.IDNumberCheckChar(first))
+}
+
+func withCredit(first16 string) string {
+	first := first16 + "X"
+	return first + string(contracts.CreditCodeCheckChar(first))
+}
+
+func TestTransferRules(t *testing.T) {
+	base := full(t, (*synth.Generator).Transfer, func(tr *contracts.Transfer) bool {
+		return tr.Training != nil && tr.Training.Certificate != nil && tr.Training.Subsidy != nil &&
+			tr.Placement.ContractEnd != nil && tr.Worker.Phone != "" && tr.Organizer.Kind == contracts.OrganizerLaborCompany
+	})
+	type T = contracts.Transfer
+	rules := []rule[T]{
+		{"schema", func(r *T) { r.Schema = contracts.SchemaReferral }, "schema", "want \"laborlink.transfer/v1\""},
+		{"id required", func(r *T) { r.ID = "" }, "id", "required"},
+		{"id too long", func(r *T) { r.ID = strings.Repeat("a", 65) }, "id", "at most 64"},
+		{"id spaces", func(r *T) { r.ID = "TR 1" }, "id", "printable ASCII"},
+		{"id non-ascii", func(r *T) { r.ID = "TR-川" }, "id", "printable ASCII"},
+		{"from unknown", func(r *T) { r.From = "99" }, "from", "not a province"},
+		{"to missing", func(r *T) { r.To = "" }, "to", "required"},
+		{"from equals to", func(r *T) { r.To = r.From }, "to", "equals from"},
+		{"agreement id", func(r *T) { r.AgreementID = "" }, "agreement_id", "required"},
+		{"purpose unknown", func(r *T) { r.Purpose = "marketing" }, "purpose", "not a purpose"},
+		{"purpose of another type", func(r *T) { r.Purpose = contracts.PurposeEmploymentConfirmation }, "purpose", "not a purpose a transfer"},
+		{"name required", func(r *T) { r.Worker.Name = "" }, "worker.name", "required"},
+		{"name too long", func(r *T) { r.Worker.Name = strings.Repeat("张", 65) }, "worker.name", "at most 64"},
+		{"name control char", func(r *T) { r.Worker.Name = "张\x00三" }, "worker.name", "control character"},
+		{"id number length", func(r *T) { r.Worker.IDNumber = "51" }, "worker.id_number", "want 18"},
+		{"id number letter", func(r *T) { r.Worker.IDNumber = "5A" + r.Worker.IDNumber[2:] }, "worker.id_number", "want a digit"},
+		{"id number check", func(r *T) {
+			c := byte('0')
+			if r.Worker.IDNumber[17] == '0' {
+				c = '1'
+			}
+			r.Worker.IDNumber = r.Worker.IDNumber[:17] + string(c)
+		}, "worker.id_number", "check character is"},
+		{"id number lower x", func(r *T) { r.Worker.IDNumber = r.Worker.IDNumber[:17] + "x" }, "worker.id_number", "upper-case X"},
+		{"id number province", func(r *T) { r.Worker.IDNumber = withID("991321", "19900101", "123") }, "worker.id_number", "names no province"},
+		{"id number birth", func(r *T) { r.Worker.IDNumber = withID("511321", "19900230", "123") }, "worker.id_number", "not a real date"},
+		{"id number 1800s", func(r *T) { r.Worker.IDNumber = withID("511321", "18991231", "123") }, "worker.id_number", "from 1900"},
+		{"birth date mismatch", func(r *T) { r.Worker.BirthDate = r.Worker.BirthDate.AddYears(1) }, "worker.birth_date", "ID number encodes"},
+		{"birth in future", func(r *T) {
+			r.Worker.BirthDate = date("2027-01-01")
+			r.Worker.IDNumber = withID("511321", "20270101", "123")
+			r.Worker.Sex = contracts.SexMale
+		}, "worker.birth_date", "in the future"},
+		{"too young", func(r *T) {
+			r.Worker.BirthDate = date("2015-01-01")
+			r.Worker.IDNumber = withID("511321", "20150101", "123")
+			r.Worker.Sex = contracts.SexMale
+		}, "worker.birth_date", "younger than 16"},
+		{"birth date missing", func(r *T) { r.Worker.BirthDate = contracts.Date{} }, "worker.birth_date", "required"},
+		{"sex parity", func(r *T) {
+			if r.Worker.Sex == contracts.SexMale {
+				r.Worker.Sex = contracts.SexFemale
+			} else {
+				r.Worker.Sex = contracts.SexMale
+			}
+		}, "worker.sex", "sequence digit"},
+		{"sex unknown", func(r *T) { r.Worker.Sex = "other" }, "worker.sex", "not male or female"},
+		{"phone short", func(r *T) { r.Worker.Phone = "1380013800" }, "worker.phone", "11 digits"},
+		{"phone prefix", func(r *T) { r.Worker.Phone = "23800138000" }, "worker.phone", "starting with 1"},
+		{"household outside origin", func(r *T) { r.Worker.HouseholdDivision = "440106" }, "worker.household_division", "want a division of 51"},
+		{"household not a county", func(r *T) { r.Worker.HouseholdDivision = "511300" }, "worker.household_division", "want a county"},
+		{"household not in table", func(r *T) { r.Worker.HouseholdDivision = "511399" }, "worker.household_division", "not in the division table"},
+		{"household malformed", func(r *T) { r.Worker.HouseholdDivision = "51132" }, "worker.household_division", "6-digit"},
+		{"institution required", func(r *T) { r.Training.Institution = "" }, "training.institution", "required"},
+		{"institution code", func(r *T) { r.Training.InstitutionCode = "52511321ABCDEFGHIO" }, "training.institution_code", "not one of"},
+		{"programme", func(r *T) { r.Training.Programme = "" }, "training.programme", "required"},
+		{"hours zero", func(r *T) { r.Training.Hours = 0 }, "training.hours", "want 1 to"},
+		{"hours huge", func(r *T) { r.Training.Hours = 100000 }, "training.hours", "want 1 to"},
+		{"certificate number", func(r *T) { r.Training.Certificate.Number = "" }, "training.certificate.number", "required"},
+		{"skill level", func(r *T) { r.Training.Certificate.SkillLevel = 6 }, "training.certificate.skill_level", "want 1"},
+		{"subsidy negative", func(r *T) { r.Training.Subsidy.AmountFen = -1 }, "training.subsidy.amount_fen", "not negative"},
+		{"subsidy huge", func(r *T) { r.Training.Subsidy.AmountFen = contracts.MaxSubsidyFen + 1 }, "training.subsidy.amount_fen", "at most"},
+		{"voucher", func(r *T) { r.Training.Subsidy.VoucherNumber = "TV 1" }, "training.subsidy.voucher_number", "printable ASCII"},
+		{"organizer kind", func(r *T) { r.Organizer.Kind = "gang" }, "organizer.kind", "not an organizer kind"},
+		{"organizer kind missing", func(r *T) { r.Organizer.Kind = "" }, "organizer.kind", "required"},
+		{"organizer code required", func(r *T) { r.Organizer.CreditCode = "" }, "organizer.credit_code", "required"},
+		{"organizer name required", func(r *T) { r.Organizer.Name = "" }, "organizer.name", "required"},
+		{"self has no code", func(r *T) { r.Organizer.Kind = contracts.OrganizerSelf }, "organizer.credit_code", "must be empty"},
+		{"credit code length", func(r *T) { r.Placement.EmployerCreditCode = "91440101" }, "placement.employer_credit_code", "want 18"},
+		{"credit code check", func(r *T) {
+			c := r.Placement.EmployerCreditCode
+			x := byte('0')
+			if c[17] == '0' {
+				x = '1'
+			}
+			r.Placement.EmployerCreditCode = c[:17] + string(x)
+		}, "placement.employer_credit_code", "check character is"},
+		{"credit code division", func(r *T) { r.Placement.EmployerCreditCode = withCredit("91AB0101ABCDEFGH") }, "placement.employer_credit_code", "not 6 digits"},
+		{"credit code province", func(r *T) { r.Placement.EmployerCreditCode = withCredit("91990101ABCDEFGH") }, "placement.employer_credit_code", "names no province"},
+		{"employer required", func(r *T) { r.Placement.EmployerCreditCode = "" }, "placement.employer_credit_code", "required"},
+		{"industry section", func(r *T) { r.Placement.Industry = "Z1810" }, "placement.industry", "section letter A-T"},
+		{"industry digits", func(r *T) { r.Placement.Industry = "C18101" }, "placement.industry", "up to 4 digits"},
+		{"industry letters", func(r *T) { r.Placement.Industry = "CC" }, "placement.industry", "GB/T 4754"},
+		{"industry missing", func(r *T) { r.Placement.Industry = "" }, "placement.industry", "required"},
+		{"job", func(r *T) { r.Placement.Job = "" }, "placement.job", "required"},
+		{"workplace outside destination", func(r *T) { r.Placement.Division = "511321" }, "placement.division", "want a division of 44"},
+		{"workplace is a province", func(r *T) { r.Placement.Division = "440000" }, "placement.division", "want a prefecture or county"},
+		{"contract start", func(r *T) { r.Placement.ContractStart = contracts.Date{} }, "placement.contract_start", "required"},
+		{"contract end before start", func(r *T) { e := r.Placement.ContractStart.AddMonths(-1); r.Placement.ContractEnd = &e }, "placement.contract_end", "before contract_start"},
+		{"contract end impossible", func(r *T) { r.Placement.ContractEnd = &contracts.Date{Year: 2026, Month: 2, Day: 30} }, "placement.contract_end", "not a real date"},
+		{"wage zero", func(r *T) { r.Placement.MonthlyWageFen = 0 }, "placement.monthly_wage_fen", "want 1 to"},
+		{"wage negative", func(r *T) { r.Placement.MonthlyWageFen = -100 }, "placement.monthly_wage_fen", "want 1 to"},
+		{"brand too long", func(r *T) { r.LaborBrand = strings.Repeat("川", 65) }, "labor_brand", "at most 64"},
+		{"no events", func(r *T) { r.Events = nil }, "events", "required"},
+		{"too many events", func(r *T) {
+			r.Events = make([]contracts.LifecycleEvent, contracts.MaxEvents+1)
+		}, "events", "at most 32"},
+		{"event kind", func(r *T) { r.Events[1].Kind = "vanished" }, "events[1].kind", "not an event kind"},
+		{"event order", func(r *T) { r.Events[0].Kind, r.Events[1].Kind = r.Events[1].Kind, r.Events[0].Kind }, "events[1].kind", "cannot follow"},
+		{"event repeated", func(r *T) { r.Events[1].Kind = r.Events[0].Kind }, "events[1].kind", "cannot follow"},
+		{"event time order", func(r *T) { r.Events[2].At = r.Events[0].At.Add(-time.Hour) }, "events[2].at", "before the previous"},
+		{"event time missing", func(r *T) { r.Events[0].At = time.Time{} }, "events[0].at", "required"},
+	}
+	runRules(t, base, func(r *T) error { return r.ValidateAt(now) }, rules)
+}
+
+func TestTransferAcceptsEdgeCases(t *testing.T) {
+	base := full(t, (*synth.Generator).Transfer, func(tr *contracts.Transfer) bool { return true })
+	tests := []struct {
+		name string
+		mut  func(*contracts.Transfer)
+	}{
+		{"re-employed after leaving", func(r *contracts.Transfer) {
+			at := r.Events[len(r.Events)-1].At
+			r.Events = append(r.Events[:4:4], contracts.LifecycleEvent{Kind: contracts.EventLeft, At: at.Add(time.Hour)},
+				contracts.LifecycleEvent{Kind: contracts.EventEmployed, At: at.Add(2 * time.Hour)})
+		}},
+		{"skipped steps", func(r *contracts.Transfer) { r.Events = []contracts.LifecycleEvent{r.Events[0], r.Events[3]} }},
+		{"self-organized", func(r *contracts.Transfer) { r.Organizer = contracts.Organizer{Kind: contracts.OrganizerSelf} }},
+		{"broker without code", func(r *contracts.Transfer) {
+			r.Organizer = contracts.Organizer{Kind: contracts.OrganizerBroker, Name: "王强"}
+		}},
+		{"no training", func(r *contracts.Transfer) { r.Training = nil }},
+		{"open-ended contract", func(r *contracts.Transfer) { r.Placement.ContractEnd = nil }},
+		{"prefecture workplace without counties", func(r *contracts.Transfer) { r.Placement.Division = "441900" }},
+		{"section-only industry", func(r *contracts.Transfer) { r.Placement.Industry = "E" }},
+		{"national credit code", func(r *contracts.Transfer) { r.Placement.EmployerCreditCode = withCredit("91100000ABCDEFGH") }},
+		{"ID from a county that no longer exists", func(r *contracts.Transfer) {
+			// 512501 was Yibin county's code before 1996; numbers issued then are still valid.
+			r.Worker.IDNumber = withID("512501", r.Worker.BirthDate.Time().Format("20060102"), "12"+map[contracts.Sex]string{contracts.SexMale: "3", contracts.SexFemale: "4"}[r.Worker.Sex])
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := clone(t, base)
+			tt.mut(r)
+			if err := r.ValidateAt(now); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestConfirmationRules(t *testing.T) {
+	base := full(t, func(g *synth.Generator) *contracts.Confirmation { return g.Confirmation(g.Transfer()) },
+		func(c *contracts.Confirmation) bool { return c.Employed && c.MonthsEmployed > 1 })
+	type C = contracts.Confirmation
+	runRules(t, base, func(r *C) error { return r.ValidateAt(now) }, []rule[C]{
+		{"schema", func(r *C) { r.Schema = contracts.SchemaTransfer }, "schema", "want"},
+		{"purpose", func(r *C) { r.Purpose = contracts.PurposeEmploymentService }, "purpose", "not a purpose a confirmation"},
+		{"transfer id", func(r *C) { r.TransferID = "" }, "transfer_id", "required"},
+		{"worker id", func(r *C) { r.WorkerIDNumber = "123" }, "worker_id_number", "want 18"},
+		{"since required", func(r *C) { r.Since = nil }, "since", "required when employed"},
+		{"since after confirmation", func(r *C) { d := r.ConfirmedOn.AddMonths(1); r.Since = &d }, "since", "after confirmed_on"},
+		{"employer name", func(r *C) { r.EmployerName = "" }, "employer_name", "required"},
+		{"employer code", func(r *C) { r.EmployerCreditCode = "" }, "employer_credit_code", "required"},
+		{"months negative", func(r *C) { r.MonthsEmployed = -1 }, "months_employed", "want 0 to"},
+		{"months beyond since", func(r *C) { r.MonthsEmployed += 5 }, "months_employed", "more than the"},
+		{"confirmed in future", func(r *C) { r.ConfirmedOn = date("2026-04-01") }, "confirmed_on", "in the future"},
+		{"confirmed missing", func(r *C) { r.ConfirmedOn = contracts.Date{} }, "confirmed_on", "required"},
+		{"reason when not employed", func(r *C) { r.Employed = false; r.Reason = "" }, "reason", "required when not employed"},
+		{"reason too long", func(r *C) { r.Reason = strings.Repeat("因", contracts.MaxNoteLen+1) }, "reason", "at most 2000"},
+	})
+}
+
+func TestReferralRules(t *testing.T) {
+	base := full(t, (*synth.Generator).Referral, func(r *contracts.Referral) bool { return r.From == "44" && r.Worker.Phone != "" })
+	type R = contracts.Referral
+	runRules(t, base, func(r *R) error { return r.ValidateAt(now) }, []rule[R]{
+		{"kind", func(r *R) { r.Kind = "gossip" }, "kind", "not a case kind"},
+		{"kind missing", func(r *R) { r.Kind = "" }, "kind", "required"},
+		{"purpose", func(r *R) { r.Purpose = contracts.PurposeEmploymentService }, "purpose", "not a purpose a referral"},
+		{"worker id", func(r *R) { r.Worker.IDNumber = r.Worker.IDNumber[:17] + "Z" }, "worker.id_number", "upper-case X"},
+		{"phone", func(r *R) { r.Worker.Phone = "1234" }, "worker.phone", "11 digits"},
+		{"employer code", func(r *R) { r.Employer.CreditCode = "" }, "employer.credit_code", "required"},
+		{"employer division", func(r *R) { r.Employer.Division = "449999" }, "employer.division", "not in the division table"},
+		{"sides", func(r *R) { r.Employer.Division = "330106" }, "employer.division", "home province and the employer's"},
+		{"same side", func(r *R) { r.Worker.HouseholdDivision = "440106" }, "employer.division", "home province"},
+		{"amount negative", func(r *R) { r.AmountOwedFen = -5 }, "amount_owed_fen", "not negative"},
+		{"status", func(r *R) { r.Status = "lost" }, "status", "not a case status"},
+		{"deadline before opening", func(r *R) { r.Deadline = contracts.DateOf(r.OpenedAt).AddMonths(-1) }, "deadline", "before the day the case was opened"},
+		{"opened missing", func(r *R) { r.OpenedAt = time.Time{} }, "opened_at", "required"},
+		{"notes too long", func(r *R) { r.Notes = strings.Repeat("欠", 2001) }, "notes", "at most 2000"},
+	})
+	// The same case may run the other way, origin to destination.
+	rev := clone(t, base)
+	rev.From, rev.To = rev.To, rev.From
+	if err := rev.ValidateAt(now); err != nil {
+		t.Errorf("reverse direction: %v", err)
+	}
+}
+
+func TestReferralUpdateRules(t *testing.T) {
+	base := full(t, func(g *synth.Generator) *contracts.ReferralUpdate { return g.ReferralUpdate(g.Referral()) },
+		func(u *contracts.ReferralUpdate) bool { return u.Status == contracts.CaseResolved })
+	type U = contracts.ReferralUpdate
+	runRules(t, base, func(r *U) error { return r.ValidateAt(now) }, []rule[U]{
+		{"referral id", func(r *U) { r.ReferralID = "" }, "referral_id", "required"},
+		{"back to referred", func(r *U) { r.Status = contracts.CaseReferred }, "status", "back to referred"},
+		{"rejected without note", func(r *U) { r.Status, r.Note = contracts.CaseRejected, "" }, "note", "required when the case is rejected"},
+		{"recovered negative", func(r *U) { r.AmountRecoveredFen = -1 }, "amount_recovered_fen", "not negative"},
+		{"at missing", func(r *U) { r.At = time.Time{} }, "at", "required"},
+		{"at absurd", func(r *U) { r.At = time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC) }, "at", "out of range"},
+	})
+}
+
+func TestAgreementRules(t *testing.T) {
+	base := full(t, (*synth.Generator).Agreement, func(a *contracts.Agreement) bool { return a.Origin.Division == "510000" })
+	base.Approvals = []contracts.Approval{{Province: "51", Admin: "spiffe://p51.laborlink.example/admin/li", At: now, Signature: []byte{1, 2, 3}}}
+	type A = contracts.Agreement
+	runRules(t, base, (*A).Validate, []rule[A]{
+		{"schema", func(a *A) { a.Schema = "" }, "schema", "want"},
+		{"version", func(a *A) { a.Version = 0 }, "version", "1 or more"},
+		{"title", func(a *A) { a.Title = "" }, "title", "required"},
+		{"origin division", func(a *A) { a.Origin.Division = "990000" }, "origin.division", "does not exist"},
+		{"party name", func(a *A) { a.Destination.Name = "" }, "destination.name", "required"},
+		{"same province", func(a *A) { a.Destination.Division = "511300" }, "destination.division", "like the origin"},
+		{"validity order", func(a *A) { a.ValidUntil = a.ValidFrom.AddMonths(-1) }, "valid_until", "before valid_from"},
+		{"valid from", func(a *A) { a.ValidFrom = contracts.Date{} }, "valid_from", "required"},
+		{"no scope", func(a *A) { a.Scope = nil }, "scope", "at least one rule"},
+		{"too many rules", func(a *A) { a.Scope = make([]contracts.ScopeRule, 17) }, "scope", "at most 16"},
+		{"scope agreement type", func(a *A) { a.Scope[0].RecordType = contracts.RecordAgreement }, "scope[0].record_type", "not a record type that crosses"},
+		{"duplicate rule", func(a *A) { a.Scope[1].RecordType = a.Scope[0].RecordType }, "scope[1].record_type", "has a rule already"},
+		{"purpose for type", func(a *A) { a.Scope[2].Purposes = []contracts.Purpose{contracts.PurposeEmploymentService} }, "scope[2].purposes[0]", "not a purpose a referral"},
+		{"purpose twice", func(a *A) { a.Scope[0].Purposes = append(a.Scope[0].Purposes, a.Scope[0].Purposes[0]) }, "scope[0].purposes[4]", "listed twice"},
+		{"no purposes", func(a *A) { a.Scope[0].Purposes = nil }, "scope[0].purposes", "want 1 to 8"},
+		{"unknown field", func(a *A) { a.Scope[0].Fields = append(a.Scope[0].Fields, "worker.shoe_size") }, "scope[0].fields[17]", "not a field of a transfer"},
+		{"field of another type", func(a *A) { a.Scope[1].Fields = []string{"worker.name"} }, "scope[1].fields[0]", "not a field of a confirmation"},
+		{"clear not crossing", func(a *A) { a.Scope[0].Fields = []string{"worker.name"} }, "scope[0].clear[0]", "not among the fields"},
+		{"quota max", func(a *A) { a.Quotas[0].Max = 0 }, "quotas[0].max", "1 or more"},
+		{"quota period", func(a *A) { a.Quotas[0].Period = "week" }, "quotas[0].period", "not month, year or total"},
+		{"status", func(a *A) { a.Status = "pending" }, "status", "not an agreement status"},
+		{"approval by stranger", func(a *A) { a.Approvals[0].Province = "33" }, "approvals[0].province", "not a party"},
+		{"approval twice", func(a *A) { a.Approvals = append(a.Approvals, a.Approvals[0]) }, "approvals[1].province", "approved already"},
+		{"approval unsigned", func(a *A) { a.Approvals[0].Signature = nil }, "approvals[0].signature", "want 1 to"},
+		{"approval admin", func(a *A) { a.Approvals[0].Admin = "" }, "approvals[0].admin", "required"},
+	})
+}
+
+func TestValidateEveryProblemAtOnce(t *testing.T) {
+	err := contracts.ValidateAt(&contracts.Transfer{}, now)
+	fes := contracts.FieldErrors(err)
+	if len(fes) < 10 {
+		t.Fatalf("empty transfer: %d problems, want one per required field: %v", len(fes), err)
+	}
+	if !strings.Contains(err.Error(), "worker.id_number: is required; ") {
+		t.Errorf("message %q does not join path: problem pairs", err)
+	}
+	if err := contracts.ValidateAt(nil, now); err == nil {
+		t.Error("nil record is valid")
+	}
+	if err := contracts.ValidateAt((*contracts.Transfer)(nil), now); err == nil {
+		t.Error("nil transfer is valid")
+	}
+}
+
+func TestCodeChecks(t *testing.T) {
+	// The standard's example ID number, two computed independently of the code, and a published credit code
+	// example.
+	for _, ok := range []string{"11010519491231002X", "511321199003074479", "440306198512310022"} {
+		if err := contracts.CheckIDNumber(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	if err := contracts.CheckCreditCode("91350100M000100Y43"); err != nil {
+		t.Errorf("credit code: %v", err)
+	}
+	if err := contracts.CheckCreditCode("91350100M000100Y44"); err == nil {
+		t.Error("credit code with a wrong check character accepted")
+	}
+	for code, ok := range map[string]bool{"510000": true, "511300": true, "511321": true, "441900": true, "660101": true, "511399": false, "5113": false, "000000": false} {
+		if err := contracts.CheckDivision(code); (err == nil) != ok {
+			t.Errorf("CheckDivision(%s) = %v, want ok=%v", code, err, ok)
+		}
+	}
+	for s, ok := range map[string]bool{"C": true, "C18": true, "C1810": true, "U": false, "c18": false, "C18100": false} {
+		if err := contracts.CheckIndustry(s); (err == nil) != ok {
+			t.Errorf("CheckIndustry(%s) = %v", s, err)
+		}
+	}
+	for s, ok := range map[string]bool{"13800138000": true, "23800138000": false, "1380013800a": false} {
+		if err := contracts.CheckMobile(s); (err == nil) != ok {
+			t.Errorf("CheckMobile(%s) = %v", s, err)
+		}
+	}
+}
+
+func TestDivisionTable(t *testing.T) {
+	if n := len(contracts.Provinces()); n != 32 {
+		t.Errorf("%d provinces, want 31 and XPCC", n)
+	}
+	if name, ok := contracts.ProvinceName("51"); !ok || name != "四川省" {
+		t.Errorf("51 = %q", name)
+	}
+	d, ok := contracts.LookupDivision("511321")
+	if !ok || d.Level != contracts.LevelCounty || d.Parent != "511300" {
+		t.Errorf("511321 = %+v", d)
+	}
+	total := 0
+	for _, p := range contracts.Provinces() {
+		total += len(contracts.Counties(p))
+	}
+	if total != 2978 {
+		t.Errorf("%d counties, want 2978", total)
+	}
+}
