@@ -156,7 +156,7 @@ func classify(err error, leaf *x509.Certificate, id Identity, usage x509.ExtKeyU
 		case x509.IncompatibleUsage:
 			return &certError{ErrWrongUsage, fmt.Sprintf("certificate of %s is not valid for %s", id, usageName(usage))}
 		case x509.Expired:
-			return &certError{ErrExpired, fmt.Sprintf("certificate chain of %s has expired or not yet valid CA: %s", id, inv.Detail)}
+			return &certError{ErrExpired, fmt.Sprintf("certificate expired or not yet valid in the chain of %s: %s", id, inv.Detail)}
 		}
 	}
 	return &certError{ErrInvalidCertificate, fmt.Sprintf("invalid certificate for %s: %v", id, err)}
