@@ -42,6 +42,8 @@ func commands() []command {
 	return []command{
 		{"version", "print the version", runVersion},
 		{"pki", "federation PKI: root, province CAs, certificates, revocation", runPKI},
+		{"agreement", "propose, approve, suspend, resume, terminate, amend and list agreements", runAgreement},
+		{"registry", "federation registry: status, members, join, promote, remove, backup, restore", runRegistry},
 		{"help", "show the commands, or one command's flags", runHelp},
 		{"synth", "write valid synthetic records as JSON lines", runSynth},
 		{"validate", "check records in a file against their contracts", runValidate},

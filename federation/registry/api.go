@@ -24,6 +24,7 @@ const (
 	pathCovers     = "/v1/registry/covers"
 	pathBackup     = "/v1/registry/backup"
 	pathRestore    = "/v1/registry/restore"
+	pathJoin       = "/v1/registry/join"
 )
 
 // Read is the answer to every read: the data and how fresh it is.
@@ -50,7 +51,34 @@ func (r *Registry) Handler() http.Handler {
 	mux.HandleFunc("GET "+pathCovers, r.allow(read(r, r.covers)))
 	mux.HandleFunc("GET "+pathBackup, r.allow(r.steward(r.serveBackup), pki.KindAdmin))
 	mux.HandleFunc("POST "+pathRestore, r.allow(r.steward(r.serveRestore), pki.KindAdmin, pki.KindNode))
+	mux.HandleFunc("POST "+pathJoin, r.allow(r.serveJoin, pki.KindAdmin, pki.KindOperator))
 	return mux
+}
+
+// joinRequest asks a node to join the registry through seed nodes.
+type joinRequest struct {
+	Seeds []string `json:"seeds"`
+}
+
+// serveJoin lets an admin or operator of the node's own province have it
+// join; the join itself is signed by the node.
+func (r *Registry) serveJoin(w http.ResponseWriter, req *http.Request) {
+	id := req.Context().Value(callerKey{}).(pki.Identity)
+	self, _ := parseNodeID(r.cfg.NodeID)
+	if id.Province != self.Province {
+		writeError(w, Errorf(EForbidden, "%s may not make node %s join: only its own province's admins and operators may", id, r.cfg.NodeID))
+		return
+	}
+	var jr joinRequest
+	if err := json.NewDecoder(req.Body).Decode(&jr); err != nil || len(jr.Seeds) == 0 {
+		writeError(w, Errorf(EInvalid, "join needs seeds: API addresses of nodes already in the registry"))
+		return
+	}
+	if err := r.Join(req.Context(), jr.Seeds...); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, r.Status())
 }
 
 type callerKey struct{}

@@ -161,6 +161,12 @@ func (c *Client) Restore(ctx context.Context, backup io.Reader) error {
 	return nil
 }
 
+// Join asks the node to join the registry through the seeds' APIs.
+func (c *Client) Join(ctx context.Context, seeds ...string) (*Status, error) {
+	var s Status
+	return &s, doJSON(ctx, c.HTTP, http.MethodPost, c.Base+pathJoin, joinRequest{Seeds: seeds}, &s)
+}
+
 // Join asks the registry, through any of the seed nodes' APIs, to admit
 // this node as a non-voter. The request is signed with the node's own key;
 // the leader records it and adds the node to raft, after which the log and

@@ -63,7 +63,14 @@ var (
 // node's config.
 func NewCluster(t testing.TB, voters, nonvoters int, tweak func(*registry.Config)) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, PKI: NewPKI(t, "11", "51", "44", "33")}
+	return NewClusterWithPKI(t, NewPKI(t, "11", "51", "44", "33"), voters, nonvoters, tweak)
+}
+
+// NewClusterWithPKI is NewCluster in an existing federation PKI (which must
+// have provinces 11, 51 and 44), e.g. a fresh cluster to restore a backup into.
+func NewClusterWithPKI(t testing.TB, p *PKI, voters, nonvoters int, tweak func(*registry.Config)) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, PKI: p}
 	var specs []registry.NodeSpec
 	for i := range voters + nonvoters {
 		prov := VoterProvinces[i%len(VoterProvinces)]
@@ -77,6 +84,7 @@ func NewCluster(t testing.TB, voters, nonvoters int, tweak func(*registry.Config
 		c.Nodes = append(c.Nodes, n)
 	}
 	g := c.PKI.Genesis(t, specs, Members...)
+	g.Stewards = []string{"11"} // like a ministry: the one province that runs the federation
 	for i, n := range c.Nodes {
 		if i < voters {
 			n.Config.Genesis = &g

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/federation/registry"
+	"go.yaml.in/yaml/v3"
+)
+
+// agreementCommands are the subcommands of `laborlink agreement`.
+func agreementCommands() []command {
+	return []command{
+		{"propose", "propose an agreement from a YAML or JSON file (-f)", runAgreementPropose},
+		{"approve", "approve the version of agreement ID awaiting your province's approval", transition(registry.OpApprove)},
+		{"suspend", "suspend agreement ID for your province", transition(registry.OpSuspend)},
+		{"resume", "lift your province's suspension of agreement ID", transition(registry.OpResume)},
+		{"terminate", "terminate agreement ID (and withdraw a pending amendment)", transition(registry.OpTerminate)},
+		{"amend", "propose a new version of agreement ID from a file (-f)", runAgreementAmend},
+		{"list", "list agreements, by party, pair, status, record type or purpose", runAgreementList},
+		{"show", "show agreement ID, with --history every transition", runAgreementShow},
+	}
+}
+
+func runAgreement(ctx context.Context, m *Main, args []string) error {
+	return runGroup(ctx, m, "agreement", agreementCommands(), args)
+}
+
+// readAgreement reads an agreement file: JSON, or YAML (.yaml/.yml) turned
+// into JSON, then decoded strictly by contracts.
+func readAgreement(m *Main, file string) (*contracts.Agreement, error) {
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = readAll(m)
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ext := strings.ToLower(filepath.Ext(file)); ext == ".yaml" || ext == ".yml" || !json.Valid(bytes.TrimSpace(data)) {
+		if data, err = yamlToJSON(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	a, err := contracts.DecodeAgreement(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return a, nil
+}
+
+func readAll(m *Main) ([]byte, error) {
+	var b bytes.Buffer
+	_, err := b.ReadFrom(m.Stdin)
+	return b.Bytes(), err
+}
+
+// yamlToJSON converts a YAML document to JSON. Dates YAML reads as
+// timestamps go back to "YYYY-MM-DD", which is what the contract wants.
+func yamlToJSON(data []byte) ([]byte, error) {
+	var v any
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("not valid YAML or JSON: %w", err)
+	}
+	return json.Marshal(jsonable(v))
+}
+
+func jsonable(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			v[k] = jsonable(e)
+		}
+		return v
+	case []any:
+		for i, e := range v {
+			v[i] = jsonable(e)
+		}
+		return v
+	case time.Time:
+		if v.Equal(v.Truncate(24 * time.Hour)) {
+			return v.Format(time.DateOnly)
+		}
+		return v.Format(time.RFC3339)
+	}
+	return v
+}
+
+func runAgreementPropose(ctx context.Context, m *Main, args []string) error {
+	return submitFile(ctx, m, "propose", registry.OpPropose, args)
+}
+
+func runAgreementAmend(ctx context.Context, m *Main, args []string) error {
+	return submitFile(ctx, m, "amend", registry.OpAmend, args)
+}
+
+// submitFile proposes or amends an agreement read from -f.
+func submitFile(ctx context.Context, m *Main, name string, op registry.Op, args []string) error {
+	usage, want, n := "-f FILE [connection flags]", "no arguments", 0
+	if op == registry.OpAmend {
+		usage, want, n = "ID -f FILE [connection flags]", "the agreement ID", 1
+	}
+	fs := m.flagSet("agreement "+name, usage)
+	c := m.connFlags(fs)
+	file := fs.String("f", "", "agreement file, YAML or JSON ('-' for standard input)")
+	pos, err := positional(fs, args, n, want)
+	if err != nil {
+		return err
+	}
+	if *file == "" {
+		return usageErrorf("-f FILE is required")
+	}
+	a, err := readAgreement(m, *file)
+	if err != nil {
+		return err
+	}
+	if n == 1 && a.ID != pos[0] {
+		return usageErrorf("%s holds agreement %q, not %q", *file, a.ID, pos[0])
+	}
+	cl, err := c.client(true)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	res, err := cl.Submit(ctx, op, a)
+	if err != nil {
+		return err
+	}
+	v := res.Agreement.Latest()
+	p := v.Agreement.Parties()
+	fmt.Fprintf(m.Stdout, "%s version %d proposed (digest %.16s…); it needs the approval of provinces %s and %s\n", a.ID, v.Agreement.Version, v.Digest, p[0], p[1])
+	return nil
+}
+
+// transition runs approve, suspend, resume or terminate.
+func transition(op registry.Op) func(context.Context, *Main, []string) error {
+	name := strings.TrimPrefix(string(op), "agreement.")
+	return func(ctx context.Context, m *Main, args []string) error {
+		fs := m.flagSet("agreement "+name, "ID [--reason TEXT] [connection flags]")
+		c := m.connFlags(fs)
+		reason := fs.String("reason", "", "why, recorded in the agreement's history")
+		version := fs.Int("version", 0, "the version acted on (default: the one awaiting approval, or in force)")
+		pos, err := positional(fs, args, 1, "an agreement ID")
+		if err != nil {
+			return err
+		}
+		cl, err := c.client(true)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := c.ctx(ctx)
+		defer cancel()
+		body := registry.TransitionBody{ID: pos[0], Version: *version, Reason: *reason}
+		if op == registry.OpApprove {
+			// Approve exactly the terms the registry holds now: the digest
+			// binds the signature to them.
+			r, err := cl.Agreement(ctx, pos[0], true)
+			if err != nil {
+				return err
+			}
+			v := r.Data.Pending()
+			if *version != 0 {
+				v = r.Data.Versions[min(max(*version, 1), len(r.Data.Versions))-1]
+			}
+			if v == nil {
+				return fmt.Errorf("agreement %s has no version awaiting approval (it is %s)", pos[0], r.Data.StatusAt(time.Now()))
+			}
+			body.Version, body.Digest = v.Agreement.Version, v.Digest
+		}
+		res, err := cl.Submit(ctx, op, body)
+		if err != nil {
+			return err
+		}
+		rec := res.Agreement
+		fmt.Fprintf(m.Stdout, "%s: %s; now %s (version %d)\n", pos[0], pastTense(name), rec.StatusAt(time.Now()), rec.Effective().Agreement.Version)
+		return nil
+	}
+}
+
+func pastTense(verb string) string {
+	if strings.HasSuffix(verb, "e") {
+		return verb + "d"
+	}
+	return verb + "ed"
+}
+
+func runAgreementList(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("agreement list", "[--party 51] [--status active] [--origin 51 --destination 44] [--type transfer] [--purpose P] [connection flags]")
+	c := m.connFlags(fs)
+	var f registry.Filter
+	fs.StringVar(&f.Party, "party", "", "province code that must be a party")
+	fs.StringVar(&f.Origin, "origin", "", "origin province code")
+	fs.StringVar(&f.Destination, "destination", "", "destination province code")
+	status := fs.String("status", "", "proposed, approved, active, suspended, terminated or expired")
+	rt := fs.String("type", "", "record type the agreement covers")
+	purpose := fs.String("purpose", "", "purpose the agreement covers")
+	consistent := fs.Bool("consistent", false, "linearizable read through the leader instead of the local replica")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	f.Status, f.RecordType, f.Purpose = contracts.AgreementStatus(*status), contracts.RecordType(*rt), contracts.Purpose(*purpose)
+	cl, err := c.client(false)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := cl.List(ctx, f, *consistent)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(m.Stdout, r)
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tVERSION\tSTATUS\tORIGIN\tDESTINATION\tVALID\tTITLE")
+	for _, s := range r.Data {
+		st := string(s.Status)
+		if s.Pending != 0 {
+			st += fmt.Sprintf(" (v%d pending)", s.Pending)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s..%s\t%s\n", s.ID, s.Version, st, s.Origin.Division, s.Destination.Division, s.ValidFrom, s.ValidUntil, s.Title)
+	}
+	tw.Flush()
+	fmt.Fprintln(m.Stdout, freshness(r.Freshness))
+	return nil
+}
+
+func runAgreementShow(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("agreement show", "ID [--history] [connection flags]")
+	c := m.connFlags(fs)
+	history := fs.Bool("history", false, "list every version and transition")
+	consistent := fs.Bool("consistent", false, "linearizable read through the leader instead of the local replica")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := positional(fs, args, 1, "an agreement ID")
+	if err != nil {
+		return err
+	}
+	cl, err := c.client(false)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := cl.Agreement(ctx, pos[0], *consistent)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(m.Stdout, r)
+	}
+	rec, now := r.Data, time.Now()
+	v := rec.Effective()
+	a := &v.Agreement
+	fmt.Fprintf(m.Stdout, "%s version %d: %s\n", rec.ID, a.Version, a.Title)
+	fmt.Fprintf(m.Stdout, "status:      %s\n", v.StatusAt(now))
+	fmt.Fprintf(m.Stdout, "origin:      %s %s\ndestination: %s %s\n", a.Origin.Division, a.Origin.Name, a.Destination.Division, a.Destination.Name)
+	fmt.Fprintf(m.Stdout, "valid:       %s to %s\n", a.ValidFrom, a.ValidUntil)
+	for _, s := range a.Scope {
+		fmt.Fprintf(m.Stdout, "scope:       %s for %v: %s\n", s.RecordType, s.Purposes, strings.Join(s.Fields, ", "))
+	}
+	for _, ap := range a.Approvals {
+		fmt.Fprintf(m.Stdout, "approved:    %s by %s at %s\n", ap.Province, ap.Admin, ap.At.Format(time.RFC3339))
+	}
+	if len(v.SuspendedBy) > 0 {
+		fmt.Fprintf(m.Stdout, "suspended by: %s\n", strings.Join(v.SuspendedBy, ", "))
+	}
+	if p := rec.Pending(); p != nil && p != v {
+		fmt.Fprintf(m.Stdout, "pending:     version %d awaits approval (digest %.16s…)\n", p.Agreement.Version, p.Digest)
+	}
+	if *history {
+		fmt.Fprintln(m.Stdout, "\nhistory:")
+		tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
+		for _, e := range rec.History {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\tv%d\t%s\t%s\n", e.Index, e.At.Format(time.RFC3339), strings.TrimPrefix(string(e.Op), "agreement."), e.Version, e.By, e.Reason)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(m.Stdout, freshness(r.Freshness))
+	return nil
+}

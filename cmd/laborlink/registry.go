@@ -1,0 +1,348 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// registryCommands are the subcommands of `laborlink registry`.
+func registryCommands() []command {
+	return []command{
+		{"status", "show a node's view of the registry: leader, servers, freshness", runRegistryStatus},
+		{"members", "list the member provinces", runRegistryMembers},
+		{"join", "ask a node to join the registry through seed nodes", runRegistryJoin},
+		{"promote", "make a non-voter node a voter (steward admin)", nodeRole(registry.OpNodePromote)},
+		{"demote", "make a voter node a non-voter", nodeRole(registry.OpNodeDemote)},
+		{"remove", "remove a node from the registry", nodeRole(registry.OpNodeRemove)},
+		{"backup", "write a consistent backup of the whole registry to FILE", runRegistryBackup},
+		{"restore", "replace the registry's state with a backup FILE (disaster recovery)", runRegistryRestore},
+	}
+}
+
+func runRegistry(ctx context.Context, m *Main, args []string) error {
+	return runGroup(ctx, m, "registry", registryCommands(), args)
+}
+
+// runGroup dispatches to one subcommand of a group such as `registry`.
+func runGroup(ctx context.Context, m *Main, group string, cmds []command, args []string) error {
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: laborlink %s <subcommand> [flags]\n\nsubcommands:\n", group)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, c := range cmds {
+			fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "\nEvery subcommand talks to a node over mutual TLS: --node, --cert, --key and --ca\n(or LABORLINK_NODE, LABORLINK_CERT, LABORLINK_KEY, LABORLINK_CA). See docs/registry.md.\n")
+	}
+	if len(args) == 0 {
+		usage(m.Stderr)
+		return usageErrorf("a subcommand is required")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(m.Stderr)
+		return flag.ErrHelp
+	}
+	for _, c := range cmds {
+		if c.name == args[0] {
+			return c.run(ctx, m, args[1:])
+		}
+	}
+	return usageErrorf("unknown %s subcommand %q; run 'laborlink %s -h' for the list", group, args[0], group)
+}
+
+// conn holds the flags every registry and agreement command shares.
+type conn struct {
+	node, cert, key, ca *string
+	timeout             *time.Duration
+}
+
+func (m *Main) connFlags(fs *flag.FlagSet) *conn {
+	env := func(k string) string {
+		if m.Getenv == nil {
+			return ""
+		}
+		return m.Getenv(k)
+	}
+	return &conn{
+		node:    fs.String("node", env("LABORLINK_NODE"), "node API, https://host:port (env LABORLINK_NODE)"),
+		cert:    fs.String("cert", env("LABORLINK_CERT"), "your certificate file, e.g. admin-zhang.pem (env LABORLINK_CERT)"),
+		key:     fs.String("key", env("LABORLINK_KEY"), "your private key file; it signs locally and never leaves this machine (env LABORLINK_KEY)"),
+		ca:      fs.String("ca", env("LABORLINK_CA"), "federation root certificate, root.pem (env LABORLINK_CA)"),
+		timeout: fs.Duration("timeout", 30*time.Second, "how long to wait for the registry"),
+	}
+}
+
+// client builds a registry client from the flags; sign also loads the key
+// as a signer.
+func (c *conn) client(sign bool) (*registry.Client, error) {
+	var missing []string
+	for name, v := range map[string]string{"--node": *c.node, "--cert": *c.cert, "--key": *c.key, "--ca": *c.ca} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, usageErrorf("missing %s: the node to talk to and your certificate, key and the federation root", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
+	}
+	kp, err := pki.LoadKeyPair(*c.cert, *c.key)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := readRoots(*c.ca)
+	if err != nil {
+		return nil, err
+	}
+	t := &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots}}
+	var s *pki.Signer
+	if sign {
+		if s, err = pki.LoadSigner(*c.cert, *c.key); err != nil {
+			return nil, err
+		}
+	}
+	return registry.NewClient(*c.node, t, s)
+}
+
+func (c *conn) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, *c.timeout)
+}
+
+func readRoots(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("federation root: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("federation root %s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+// positional parses the flags and requires exactly n positional arguments.
+func positional(fs *flag.FlagSet, args []string, n int, what string) ([]string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != n {
+		return nil, usageErrorf("want %s, got %d arguments", what, len(pos))
+	}
+	return pos, nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// freshness is the line every local read ends with.
+func freshness(f registry.Freshness) string {
+	switch {
+	case f.Leader:
+		return fmt.Sprintf("read from the leader at index %d", f.AppliedIndex)
+	case f.Stale && f.LastContact.IsZero():
+		return fmt.Sprintf("STALE: read at index %d from a node that has never reached the leader", f.AppliedIndex)
+	case f.Stale:
+		return fmt.Sprintf("STALE: read at index %d from a node cut off from the leader for %s", f.AppliedIndex, time.Duration(f.SinceContact).Round(time.Millisecond))
+	}
+	return fmt.Sprintf("read at index %d, leader last heard %s ago", f.AppliedIndex, time.Duration(f.SinceContact).Round(time.Millisecond))
+}
+
+func runRegistryStatus(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("registry status", "[--json] [connection flags]")
+	c := m.connFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	cl, err := c.client(false)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	st, err := cl.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(m.Stdout, st)
+	}
+	fmt.Fprintf(m.Stdout, "node %s: %s, term %d, federation %s\n", st.ID, strings.ToLower(st.State), st.Term, st.Domain)
+	fmt.Fprintf(m.Stdout, "leader: %s %s\n", orNone(st.LeaderID), st.LeaderAddr)
+	fmt.Fprintf(m.Stdout, "%d members, %d agreements, policy version %d, commit index %d\n", st.Members, st.Agreements, st.Policy, st.CommitIndex)
+	tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVER\tADDRESS\tROLE")
+	for _, s := range st.Servers {
+		role := "non-voter"
+		if s.Voter {
+			role = "voter"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Address, role)
+	}
+	tw.Flush()
+	fmt.Fprintln(m.Stdout, freshness(st.Freshness))
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func runRegistryMembers(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("registry members", "[--json] [connection flags]")
+	c := m.connFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	cl, err := c.client(false)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := cl.Members(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(m.Stdout, r)
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVINCE\tNAME\tSINCE")
+	for _, mem := range r.Data {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", mem.Province, mem.Name, mem.AddedAt.Format(time.DateOnly))
+	}
+	tw.Flush()
+	fmt.Fprintln(m.Stdout, freshness(r.Freshness))
+	return nil
+}
+
+func runRegistryJoin(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("registry join", "--seed HOST:PORT [--seed ...] [connection flags]")
+	c := m.connFlags(fs)
+	var seeds listFlag
+	fs.Var(&seeds, "seed", "API address (host:port) of a node already in the registry; repeat for more")
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	if len(seeds) == 0 {
+		return usageErrorf("--seed is required: a node already in the registry")
+	}
+	cl, err := c.client(false)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	st, err := cl.Join(ctx, seeds...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "node %s joined the registry as a non-voter; %s\n", st.ID, freshness(st.Freshness))
+	return nil
+}
+
+func nodeRole(op registry.Op) func(context.Context, *Main, []string) error {
+	name := strings.TrimPrefix(string(op), "node.")
+	return func(ctx context.Context, m *Main, args []string) error {
+		fs := m.flagSet("registry "+name, "NODE-ID [connection flags]")
+		c := m.connFlags(fs)
+		pos, err := positional(fs, args, 1, "a node id such as p51/node/gw-1")
+		if err != nil {
+			return err
+		}
+		cl, err := c.client(true)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := c.ctx(ctx)
+		defer cancel()
+		res, err := cl.Submit(ctx, op, registry.NodeRef{ID: pos[0]})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "%s: %sd at index %d\n", pos[0], name, res.Index)
+		return nil
+	}
+}
+
+func runRegistryBackup(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("registry backup", "FILE [connection flags]")
+	c := m.connFlags(fs)
+	pos, err := positional(fs, args, 1, "the backup FILE to write")
+	if err != nil {
+		return err
+	}
+	cl, err := c.client(false)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	tmp := pos[0] + ".partial"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	err = cl.Backup(ctx, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, pos[0])
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("backup to %s: %w", pos[0], err)
+	}
+	fmt.Fprintf(m.Stdout, "registry backed up to %s\n", pos[0])
+	return nil
+}
+
+func runRegistryRestore(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("registry restore", "FILE [connection flags]")
+	c := m.connFlags(fs)
+	pos, err := positional(fs, args, 1, "the backup FILE to restore")
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cl, err := c.client(false)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	if err := cl.Restore(ctx, f); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("restore %s: the registry did not answer within %s", pos[0], *c.timeout)
+		}
+		return fmt.Errorf("restore %s: %w", pos[0], err)
+	}
+	fmt.Fprintf(m.Stdout, "registry restored from %s\n", pos[0])
+	return nil
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/federation/registry/regtest"
+)
+
+// admin runs the CLI as an admin of a cluster node: the connection flags
+// come from the environment, as an operator would set them.
+type adminCLI struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func newAdminCLI(t *testing.T, c *regtest.Cluster, n *regtest.Node, a *regtest.Admin) *adminCLI {
+	root := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(root, c.PKI.RootPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &adminCLI{t: t, env: map[string]string{
+		"LABORLINK_NODE": n.API(), "LABORLINK_CERT": a.Leaf.CertFile, "LABORLINK_KEY": a.Leaf.KeyFile, "LABORLINK_CA": root,
+	}}
+}
+
+func (a *adminCLI) run(args ...string) (int, string, string) {
+	a.t.Helper()
+	var out, errb bytes.Buffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return a.env[k] }}
+	code := m.Run(context.Background(), args)
+	return code, out.String(), errb.String()
+}
+
+func (a *adminCLI) ok(want string, args ...string) string {
+	a.t.Helper()
+	code, out, errOut := a.run(args...)
+	if code != 0 || !strings.Contains(out, want) {
+		a.t.Fatalf("laborlink %s: exit %d, stdout %q does not contain %q; stderr %s", strings.Join(args, " "), code, out, want, errOut)
+	}
+	return out
+}
+
+func (a *adminCLI) fails(want string, args ...string) {
+	a.t.Helper()
+	code, _, errOut := a.run(args...)
+	if code == 0 || !strings.Contains(errOut, want) {
+		a.t.Fatalf("laborlink %s: exit %d, stderr %q does not contain %q", strings.Join(args, " "), code, errOut, want)
+	}
+}
+
+const pactYAML = `schema: laborlink.agreement/v1
+id: AG-51-44-2026-001
+version: 1
+title: 川粤劳务协作协议
+origin: {division: "510000", name: 四川省人力资源和社会保障厅}
+destination: {division: "440000", name: 广东省人力资源和社会保障厅}
+valid_from: %FROM%
+valid_until: %UNTIL%
+scope:
+  - record_type: transfer
+    purposes: [employment-service, statistics]
+    fields: [worker]
+`
+
+func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 1, nil)
+	a51 := newAdminCLI(t, c, c.Nodes[3], c.PKI.Admin(t, "51", "zhang"))
+	a44 := newAdminCLI(t, c, c.Nodes[1], c.PKI.Admin(t, "44", "li"))
+	a11 := newAdminCLI(t, c, c.Nodes[0], c.PKI.Admin(t, "11", "wang"))
+
+	now := time.Now()
+	pact := strings.NewReplacer("%FROM%", registry.DayOf(now.AddDate(0, 0, -1)).String(), "%UNTIL%", registry.DayOf(now.AddDate(1, 0, 0)).String()).Replace(pactYAML)
+	file := filepath.Join(t.TempDir(), "pact.yaml")
+	if err := os.WriteFile(file, []byte(pact), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := "AG-51-44-2026-001"
+	a51.ok("needs the approval of provinces 51 and 44", "agreement", "propose", "-f", file)
+	a51.fails("already exists", "agreement", "propose", "-f", file)
+	a51.ok("approved; now proposed", "agreement", "approve", id)
+	a11.fails("province 11 is not a party", "agreement", "approve", id)
+	a44.fails(`unknown agreement "AG-NOPE"`, "agreement", "approve", "AG-NOPE")
+	a44.fails("only an approved agreement in force can be suspended", "agreement", "suspend", id)
+	a44.ok("approved; now active", "agreement", "approve", id)
+	a44.ok("suspended; now suspended", "agreement", "suspend", id, "--reason", "review")
+	a51.fails("only the suspending party can resume", "agreement", "resume", id)
+	a44.ok("resumed; now active", "agreement", "resume", id)
+
+	a51.ok(id, "agreement", "list", "--party", "51", "--status", "active", "--consistent")
+	if out := a51.ok("ID", "agreement", "list", "--status", "terminated"); strings.Contains(out, id) {
+		t.Fatalf("terminated list shows the active agreement:\n%s", out)
+	}
+	out := a44.ok("status:      active", "agreement", "show", id, "--history", "--consistent")
+	for _, want := range []string{"propose", "approve", "suspend", "resume", "review", "p44.laborlink.test/admin/li"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show --history lacks %q:\n%s", want, out)
+		}
+	}
+	a11.ok("leader:", "registry", "status")
+	a11.ok("Guangdong", "registry", "members")
+
+	// Back up through the CLI, restore into a fresh cluster of the same
+	// federation, and find the agreement there with its history.
+	backup := filepath.Join(t.TempDir(), "registry.json")
+	a51.fails("only admins of steward provinces", "registry", "backup", backup)
+	a11.ok("backed up", "registry", "backup", backup)
+
+	fresh := regtest.NewClusterWithPKI(t, c.PKI, 3, 0, nil)
+	f11 := newAdminCLI(t, fresh, fresh.Nodes[2], c.PKI.Admin(t, "11", "chen"))
+	f11.fails(`unknown agreement`, "agreement", "show", id)
+	f11.ok("restored", "registry", "restore", backup)
+	fresh.WaitConverged()
+	out = f11.ok("status:      active", "agreement", "show", id, "--history", "--consistent")
+	if !strings.Contains(out, "resume") {
+		t.Errorf("restored agreement lost its history:\n%s", out)
+	}
+	st := fresh.Nodes[0].Reg.Status()
+	if len(st.Servers) != 3 || st.Servers[0].Address == c.Nodes[0].Config.RaftAddr {
+		t.Errorf("the restored registry should keep the fresh cluster's servers: %+v", st.Servers)
+	}
+	// The restored registry goes on accepting signed commands.
+	newAdminCLI(t, fresh, fresh.Nodes[1], c.PKI.Admin(t, "51", "zhou")).ok("terminated; now terminated", "agreement", "terminate", id)
+}
