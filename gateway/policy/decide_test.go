@@ -44,7 +44,7 @@ func TestDecide(t *testing.T) {
 		obligations map[string]Obligation
 	}{
 		{name: "transfer export allowed", side: Export, rec: transfer51to44(), agreements: base, allow: true,
-			codes: []string{"agreement_covers"},
+			codes:       []string{"agreement_covers"},
 			obligations: map[string]Obligation{"labor_brand": dropScope, "worker.id_number": maskID, "worker.phone": maskPhone}},
 		{name: "transfer import allowed", side: Import, rec: transfer51to44(), agreements: base, allow: true,
 			codes: []string{"agreement_covers"}},
@@ -94,8 +94,10 @@ func TestDecide(t *testing.T) {
 		{name: "agreement between other provinces", side: Export, rec: transfer51to44(),
 			agreements: with(func(a *contracts.Agreement) { a.Destination.Division = "320000" }), codes: []string{"province_not_covered"}},
 		{name: "fields outside a narrow scope dropped", side: Export, rec: transfer51to44(),
-			agreements: with(func(a *contracts.Agreement) { a.Scope[0].Fields = []string{"worker.name", "worker.household_division", "placement"} }),
-			allow:      true,
+			agreements: with(func(a *contracts.Agreement) {
+				a.Scope[0].Fields = []string{"worker.name", "worker.household_division", "placement"}
+			}),
+			allow: true,
 			obligations: map[string]Obligation{
 				"labor_brand": dropScope, "events": dropScope,
 				"worker.id_number": dropScope, "worker.phone": dropScope, "worker.sex": dropScope, "worker.birth_date": dropScope,

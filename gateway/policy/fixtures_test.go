@@ -115,7 +115,7 @@ func referral(from, to string) *contracts.Referral {
 		Worker:   contracts.ReferralWorker{Name: "张三丰", IDNumber: "511321199001011234", Phone: "13812345678", HouseholdDivision: "511321"},
 		Employer: contracts.Employer{Name: "深圳市某电子有限公司", CreditCode: "91440300MA5EXAMPLE", Division: "440305"},
 		Status:   contracts.CaseReferred, AmountOwedFen: 1200000, Deadline: day("2026-04-15"),
-		Notes:    "拖欠三个月工资", OpenedAt: march15,
+		Notes: "拖欠三个月工资", OpenedAt: march15,
 	}
 }
 

@@ -21,13 +21,13 @@ default allow := false
 allow if count(usable) > 0
 
 # usable holds the indexes of the agreements in input.agreements under which
-# the record may cross: those with no problem at all.
-usable contains i if {
-	some i, _ in input.agreements
-	not troubled[i]
-}
+# the record may cross: those with no problem at all. Lookups here and below
+# go to complete rules (comprehensions), which OPA evaluates once per
+# decision; a lookup into a partial set with a bound key is evaluated again
+# for every lookup.
+usable := {i | some i, _ in input.agreements; not troubled[i]}
 
-troubled contains p.index if some p in problems
+troubled := {p.index | some p in problems}
 
 # chosen is the usable agreement the decision relies on. The engine orders
 # input.agreements by id and descending version, so the lowest index is a

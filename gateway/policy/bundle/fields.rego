@@ -29,39 +29,45 @@ clearing_purposes := {"rights-protection", "employment-confirmation"}
 
 chosen_rule := scope_rules(input.agreements[chosen])[0]
 
-# admitted: a scope path admits itself and everything below it.
-admitted(f, paths) if f in paths
+# The field rules below work on whole sets (difference, intersection) and
+# call one builtin per field at most: negation and per-field function calls
+# allocate a sub-evaluation each and made up most of a decision's cost.
 
-admitted(f, paths) if {
-	some p in paths
-	startswith(f, concat("", [p, "."]))
+body_fields := {f | some f in input.fields} - header_fields
+
+# within(paths) is the fields a list of scope paths admits: a path admits
+# itself and everything below it.
+within(paths) := (body_fields & {p | some p in paths}) | {f |
+	prefixes := {concat("", [p, "."]) | some p in paths}
+	some f in body_fields
+	strings.any_prefix_match(f, prefixes)
 }
 
-drop_code(f) := "outside_scope" if not admitted(f, chosen_rule.fields)
+outside_scope := body_fields - within(chosen_rule.fields)
 
-drop_code(f) := "statistics_no_identifiers" if {
-	admitted(f, chosen_rule.fields)
-	input.purpose == "statistics"
-	direct_identifiers[f]
-}
+default identifiers_for_statistics := set()
 
-cleared(f) if {
-	clearing_purposes[input.purpose]
-	admitted(f, object.get(chosen_rule, "clear", []))
-}
+identifiers_for_statistics := (body_fields & direct_identifiers) - outside_scope if input.purpose == "statistics"
 
-field_obligations[f] := {"action": "drop", "code": code} if {
+identifier_fields := {f | some f, _ in mask_patterns}
+
+default cleared := set()
+
+cleared := within(object.get(chosen_rule, "clear", [])) if clearing_purposes[input.purpose]
+
+masked := (((body_fields & identifier_fields) - outside_scope) - identifiers_for_statistics) - cleared
+
+field_obligations[f] := {"action": "drop", "code": "outside_scope"} if {
 	allow
-	some f in input.fields
-	not header_fields[f]
-	code := drop_code(f)
+	some f in outside_scope
 }
 
-field_obligations[f] := {"action": "mask", "pattern": pattern, "code": "identifier_masked"} if {
+field_obligations[f] := {"action": "drop", "code": "statistics_no_identifiers"} if {
 	allow
-	some f in input.fields
-	not header_fields[f]
-	not drop_code(f)
-	pattern := mask_patterns[f]
-	not cleared(f)
+	some f in identifiers_for_statistics
+}
+
+field_obligations[f] := {"action": "mask", "pattern": mask_patterns[f], "code": "identifier_masked"} if {
+	allow
+	some f in masked
 }
