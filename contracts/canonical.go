@@ -35,7 +35,8 @@ func CanonicalizeJSON(doc []byte) ([]byte, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("canonicalize: %w", err)
 	}
-	if dec.More() {
+	// dec.More would miss a stray closing bracket after a top-level value.
+	if rest := bytes.TrimLeft(doc[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		return nil, fmt.Errorf("canonicalize: trailing data after the JSON value")
 	}
 	var buf bytes.Buffer

@@ -31,7 +31,7 @@ func TestCanonicalizeJSON(t *testing.T) {
 }
 
 func TestCanonicalizeJSONRejects(t *testing.T) {
-	for _, in := range []string{`{"a":1.5}`, `{"a":1e3}`, `{"a":9007199254740993}`, `{"a":1} {}`, `{"a":`} {
+	for _, in := range []string{`{"a":1.5}`, `{"a":1e3}`, `{"a":9007199254740993}`, `{"a":1} {}`, `{"a":`, `"" }`, `{} ]`} {
 		if _, err := CanonicalizeJSON([]byte(in)); err == nil {
 			t.Errorf("%s: want error", in)
 		}

@@ -16,8 +16,8 @@ func (a *Agreement) Validate() error {
 		c.addf("schema", "is %q, want %q", a.Schema, SchemaAgreement)
 	}
 	c.id("id", a.ID)
-	if a.Version < 1 {
-		c.addf("version", "is %d, want 1 or more", a.Version)
+	if a.Version < 1 || a.Version > MaxVersion {
+		c.addf("version", "is %d, want 1 to %d", a.Version, MaxVersion)
 	}
 	c.text("title", a.Title, MaxTitleLen)
 	c.party("origin", &a.Origin)
@@ -39,6 +39,13 @@ func (a *Agreement) Validate() error {
 	c.approvals(a)
 	return c.err()
 }
+
+// Bounds on agreement numbers; they also keep every number within the ±2^53
+// that canonical encoding admits.
+const (
+	MaxVersion = 1_000_000
+	MaxQuota   = 1_000_000_000
+)
 
 func (c *checker) party(path string, p *Party) {
 	c.division(path+".division", p.Division, "", anyLevel)
@@ -133,8 +140,8 @@ func (c *checker) quotas(qs []Quota) {
 		default:
 			c.addf(p+".period", "%q is not month, year or total", q.Period)
 		}
-		if q.Max < 1 {
-			c.addf(p+".max", "is %d, want 1 or more", q.Max)
+		if q.Max < 1 || q.Max > MaxQuota {
+			c.addf(p+".max", "is %d, want 1 to %d", q.Max, MaxQuota)
 		}
 	}
 }

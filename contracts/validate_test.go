@@ -312,7 +312,8 @@ func TestAgreementRules(t *testing.T) {
 	type A = contracts.Agreement
 	runRules(t, base, (*A).Validate, []rule[A]{
 		{"schema", func(a *A) { a.Schema = "" }, "schema", "want"},
-		{"version", func(a *A) { a.Version = 0 }, "version", "1 or more"},
+		{"version", func(a *A) { a.Version = 0 }, "version", "want 1 to"},
+		{"version huge", func(a *A) { a.Version = 1 << 60 }, "version", "want 1 to"},
 		{"title", func(a *A) { a.Title = "" }, "title", "required"},
 		{"origin division", func(a *A) { a.Origin.Division = "990000" }, "origin.division", "does not exist"},
 		{"party name", func(a *A) { a.Destination.Name = "" }, "destination.name", "required"},
@@ -329,7 +330,8 @@ func TestAgreementRules(t *testing.T) {
 		{"unknown field", func(a *A) { a.Scope[0].Fields = append(a.Scope[0].Fields, "worker.shoe_size") }, "scope[0].fields[17]", "not a field of a transfer"},
 		{"field of another type", func(a *A) { a.Scope[1].Fields = []string{"worker.name"} }, "scope[1].fields[0]", "not a field of a confirmation"},
 		{"clear not crossing", func(a *A) { a.Scope[0].Fields = []string{"worker.name"} }, "scope[0].clear[0]", "not among the fields"},
-		{"quota max", func(a *A) { a.Quotas[0].Max = 0 }, "quotas[0].max", "1 or more"},
+		{"quota max", func(a *A) { a.Quotas[0].Max = 0 }, "quotas[0].max", "want 1 to"},
+		{"quota huge", func(a *A) { a.Quotas[0].Max = 1 << 60 }, "quotas[0].max", "want 1 to"},
 		{"quota period", func(a *A) { a.Quotas[0].Period = "week" }, "quotas[0].period", "not month, year or total"},
 		{"status", func(a *A) { a.Status = "pending" }, "status", "not an agreement status"},
 		{"approval by stranger", func(a *A) { a.Approvals[0].Province = "33" }, "approvals[0].province", "not a party"},

@@ -1,0 +1,171 @@
+package contracts_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
+)
+
+func transferJSON(t *testing.T) []byte {
+	t.Helper()
+	b, err := json.Marshal(generator(t).Transfer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDecodeRoundTrip(t *testing.T) {
+	g := generator(t)
+	for range 50 {
+		tr := g.Transfer()
+		r := g.Referral()
+		for _, rec := range []contracts.Record{tr, g.Confirmation(tr), r, g.ReferralUpdate(r)} {
+			b, err := json.Marshal(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := contracts.Decode(b)
+			if err != nil {
+				t.Fatalf("%s: %v", rec.Type(), err)
+			}
+			// Instants come back in a zone without a name; compare the JSON forms.
+			b2, _ := json.Marshal(got)
+			if string(b) != string(b2) {
+				t.Fatalf("%s round trip:\n%s\n%s", rec.Type(), b, b2)
+			}
+			if reflect.TypeOf(got) != reflect.TypeOf(rec) {
+				t.Fatalf("decoded a %T, want %T", got, rec)
+			}
+		}
+	}
+	a := g.Agreement()
+	b, _ := json.Marshal(a)
+	got, err := contracts.DecodeAgreement(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b2, _ := json.Marshal(got); string(b) != string(b2) {
+		t.Fatalf("agreement round trip:\n%s\n%s", b, b2)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	good := string(transferJSON(t))
+	tests := []struct {
+		name string
+		in   string
+		path string
+		msg  string
+	}{
+		{"not an object", `[1,2]`, "", "want a JSON object"},
+		{"empty", ``, "", "want a JSON object"},
+		{"no schema", `{"id":"x"}`, "schema", "required"},
+		{"unknown schema", `{"schema":"laborlink.memo/v1"}`, "schema", "unknown schema"},
+		{"agreement as record", `{"schema":"laborlink.agreement/v1"}`, "schema", "DecodeAgreement"},
+		{"schema not first", `{"id":"x","schema":"laborlink.nope/v1"}`, "schema", "unknown schema"},
+		{"unknown top-level field", strings.Replace(good, `{"schema"`, `{"extra":true,"schema"`, 1), "extra", "unknown field"},
+		{"unknown nested field", strings.Replace(good, `"worker":{`, `"worker":{"nickname":"x",`, 1), "worker.nickname", "unknown field"},
+		{"unknown field in array", strings.Replace(good, `"events":[{`, `"events":[{"where":"x",`, 1), "events[0].where", "unknown field"},
+		{"wrong type", strings.Replace(good, `"hours":`, `"hours":"many","x":`, 1), "training.hours", "not a valid integer"},
+		{"bad date", strings.Replace(good, `"birth_date":"`, `"birth_date":"1990-02-30","y":"`, 1), "worker.birth_date", "not a real date"},
+		{"bad time", strings.Replace(good, `"events":[{"kind":"registered","at":"`, `"events":[{"kind":"registered","at":"yesterday","z":"`, 1), "events[0].at", "RFC 3339"},
+		{"fraction in integer", strings.Replace(good, `"monthly_wage_fen":`, `"monthly_wage_fen":1.5,"w":`, 1), "placement.monthly_wage_fen", "not a valid integer"},
+		{"trailing data", good + ` {}`, "", "trailing data"},
+		{"truncated", good[:len(good)/2], "", "unexpected end"},
+		{"syntax", strings.Replace(good, `"from":`, `"from"`, 1), "", "invalid character"},
+		{"too large", `{"schema":"laborlink.transfer/v1","notes":"` + strings.Repeat("x", contracts.MaxRecordSize) + `"}`, "", "more than the limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, err := contracts.Decode([]byte(tt.in))
+			if err == nil {
+				t.Fatalf("decoded %+v", rec)
+			}
+			if rec != nil {
+				t.Errorf("returned a record with the error")
+			}
+			var de *contracts.DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("%T %v, want a *DecodeError", err, err)
+			}
+			if de.Path != tt.path || !strings.Contains(de.Message, tt.msg) {
+				t.Errorf("got path %q message %q; want %q and ...%s...", de.Path, de.Message, tt.path, tt.msg)
+			}
+		})
+	}
+}
+
+func TestDecodeAgreementRejectsRecords(t *testing.T) {
+	if _, err := contracts.DecodeAgreement(transferJSON(t)); err == nil || !strings.Contains(err.Error(), "want \"laborlink.agreement/v1\"") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestParseValidates(t *testing.T) {
+	good := transferJSON(t)
+	if _, err := contracts.Parse(good, now); err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(good), `"to":"44"`, `"to":"51"`, 1)
+	rec, err := contracts.Parse([]byte(bad), now)
+	if rec != nil || contracts.FieldErrors(err) == nil {
+		t.Errorf("got %v, %v; want no record and a ValidationError", rec, err)
+	}
+}
+
+func TestCanonicalDigestIsStable(t *testing.T) {
+	g := generator(t)
+	tr := g.Transfer()
+	d1, err := contracts.Digest(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same record decoded from JSON with its members reordered and spaced.
+	b, _ := json.Marshal(tr)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	pretty, _ := json.MarshalIndent(m, "", "   ") // map keys come out sorted: another order
+	back, err := contracts.Decode(pretty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := contracts.Digest(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d1 != d2 {
+		t.Error("digest depends on the encoding")
+	}
+	c1, _ := contracts.Canonical(tr)
+	c2, _ := contracts.CanonicalizeJSON(pretty)
+	if string(c1) != string(c2) {
+		t.Errorf("canonical forms differ:\n%s\n%s", c1, c2)
+	}
+	// Any change of content changes the digest.
+	tr.Placement.MonthlyWageFen++
+	if d3, _ := contracts.Digest(tr); d3 == d1 {
+		t.Error("digest ignores the wage")
+	}
+}
+
+func TestCheckJSON(t *testing.T) {
+	g := generator(t)
+	a, _ := json.Marshal(g.Agreement())
+	if p := contracts.CheckJSON(a, now); p != nil {
+		t.Errorf("agreement: %v", p)
+	}
+	bad := strings.Replace(string(a), `"version":1`, `"version":0`, 1)
+	if p := contracts.CheckJSON([]byte(bad), now); len(p) != 1 || p[0].Path != "version" {
+		t.Errorf("bad agreement: %v", p)
+	}
+	if p := contracts.CheckJSON([]byte(`{"schema":"laborlink.transfer/v1","x":1}`), now); len(p) != 1 || p[0].Path != "x" {
+		t.Errorf("unknown field: %v", p)
+	}
+}

@@ -1,0 +1,185 @@
+package contracts_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
+)
+
+// seedDocuments is the fuzz seed corpus: generated records of every type, the
+// example files, and a few broken documents.
+func seedDocuments(f *testing.F) [][]byte {
+	f.Helper()
+	g := generator(f)
+	var docs [][]byte
+	add := func(v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		docs = append(docs, b)
+	}
+	for range 3 {
+		tr := g.Transfer()
+		r := g.Referral()
+		add(tr)
+		add(g.Confirmation(tr))
+		add(r)
+		add(g.ReferralUpdate(r))
+		add(g.Agreement())
+	}
+	files, _ := filepath.Glob("testdata/*/*.json")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		docs = append(docs, b)
+	}
+	docs = append(docs, []byte(`{"schema":"laborlink.transfer/v1","events":[{"kind":"left","at":"2026-01-01T00:00:00Z"}]}`),
+		[]byte(`{"schema":"laborlink.referral/v1","amount_owed_fen":9007199254740993}`),
+		[]byte(`{"schema":"laborlink.transfer/v1"} {}`), []byte(`[`), []byte(`{"schema":"\u006caborlink.transfer/v1"}`))
+	return docs
+}
+
+// FuzzDecode checks that decoding never panics, and that whatever decodes is
+// stable: encoding it and decoding again gives the same JSON, and its
+// present fields are field paths. Whatever also validates must canonicalize
+// and seal into an envelope whose record comes back equal.
+func FuzzDecode(f *testing.F) {
+	for _, d := range seedDocuments(f) {
+		f.Add(d)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec, err := contracts.Decode(data)
+		if err != nil {
+			if rec != nil {
+				t.Fatal("a record returned with an error")
+			}
+			_ = contracts.CheckJSON(data, now)
+			return
+		}
+		b1, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatalf("decoded record does not encode: %v", err)
+		}
+		rec2, err := contracts.Decode(b1)
+		if err != nil {
+			t.Fatalf("re-decoding %s: %v", b1, err)
+		}
+		if b2, _ := json.Marshal(rec2); string(b1) != string(b2) {
+			t.Fatalf("unstable:\n%s\n%s", b1, b2)
+		}
+		for _, p := range contracts.FieldsPresent(rec) {
+			if !contracts.IsFieldPath(rec.Type(), p) {
+				t.Fatalf("present field %q is not a field path", p)
+			}
+		}
+		if contracts.ValidateAt(rec, now) != nil {
+			return
+		}
+		checkValidInvariants(t, rec)
+	})
+}
+
+// checkValidInvariants re-checks, by other means, what validation promised.
+func checkValidInvariants(t *testing.T, rec contracts.Record) {
+	t.Helper()
+	h := rec.Head()
+	if h.From == h.To || !contracts.IsProvince(h.From) || !contracts.IsProvince(h.To) {
+		t.Fatalf("valid record crosses %q -> %q", h.From, h.To)
+	}
+	if tr, ok := rec.(*contracts.Transfer); ok {
+		if contracts.CheckIDNumber(tr.Worker.IDNumber) != nil || contracts.CheckCreditCode(tr.Placement.EmployerCreditCode) != nil {
+			t.Fatalf("valid transfer with bad codes: %+v", tr)
+		}
+		if !strings.HasPrefix(tr.Placement.Division, tr.To) || !strings.HasPrefix(tr.Worker.HouseholdDivision, tr.From) {
+			t.Fatalf("valid transfer with divisions outside its provinces: %+v", tr)
+		}
+		for i := 1; i < len(tr.Events); i++ {
+			if tr.Events[i].At.Before(tr.Events[i-1].At) {
+				t.Fatal("valid transfer with events out of order")
+			}
+		}
+	}
+	env, err := contracts.NewEnvelope(rec, 1, now)
+	if err != nil {
+		t.Fatalf("valid record does not seal: %v", err)
+	}
+	back, err := env.Record()
+	if err != nil {
+		t.Fatalf("sealed record does not open: %v", err)
+	}
+	d1, _ := contracts.Digest(rec)
+	d2, _ := contracts.Digest(back)
+	if d1 != d2 {
+		t.Fatal("record changed through its envelope")
+	}
+}
+
+// FuzzValidate drives the code checks through a transfer's fields: no panic,
+// and a transfer that validates has codes the standalone checks accept.
+func FuzzValidate(f *testing.F) {
+	g := generator(f)
+	for range 5 {
+		tr := g.Transfer()
+		f.Add(tr.Worker.IDNumber, string(tr.Worker.Sex), tr.Worker.BirthDate.String(), tr.Placement.EmployerCreditCode,
+			tr.Placement.Division, tr.Placement.Industry, tr.Worker.Phone, tr.Placement.MonthlyWageFen)
+	}
+	f.Add("11010519491231002X", "female", "1949-12-31", "91350100M000100Y43", "441900", "C1810", "13800138000", int64(-1))
+	base := g.Transfer()
+	f.Fuzz(func(t *testing.T, id, sex, birth, credit, division, industry, phone string, wage int64) {
+		tr := *base
+		tr.Worker.IDNumber, tr.Worker.Sex, tr.Worker.Phone = id, contracts.Sex(sex), phone
+		tr.Worker.BirthDate, _ = contracts.ParseDate(birth)
+		tr.Placement.EmployerCreditCode, tr.Placement.Division, tr.Placement.Industry = credit, division, industry
+		tr.Placement.MonthlyWageFen = wage
+		if err := tr.ValidateAt(now); err != nil {
+			if len(contracts.FieldErrors(err)) == 0 {
+				t.Fatalf("not a ValidationError: %v", err)
+			}
+			return
+		}
+		if contracts.CheckIDNumber(id) != nil || contracts.CheckCreditCode(credit) != nil ||
+			contracts.CheckIndustry(industry) != nil || (phone != "" && contracts.CheckMobile(phone) != nil) ||
+			contracts.CheckDivision(division) != nil || wage <= 0 {
+			t.Fatalf("valid transfer with bad values: %q %q %q %q %q %d", id, credit, industry, phone, division, wage)
+		}
+		if tr.Worker.BirthDate.String() != id[6:10]+"-"+id[10:12]+"-"+id[12:14] {
+			t.Fatalf("birth date %s disagrees with ID number %s", tr.Worker.BirthDate, id)
+		}
+		checkValidInvariants(t, &tr)
+	})
+}
+
+// FuzzCanonicalize checks that canonical form is a fixed point and keeps the
+// document's meaning.
+func FuzzCanonicalize(f *testing.F) {
+	for _, d := range seedDocuments(f) {
+		f.Add(d)
+	}
+	f.Add([]byte(`{"\ud83d\ude00":1,"\ufb01":[true,null,"\u2028"]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := contracts.CanonicalizeJSON(data)
+		if err != nil {
+			return
+		}
+		c2, err := contracts.CanonicalizeJSON(c)
+		if err != nil || string(c) != string(c2) {
+			t.Fatalf("canonical form is not a fixed point: %s -> %s (%v)", c, c2, err)
+		}
+		var a, b any
+		if json.Unmarshal(data, &a) != nil || json.Unmarshal(c, &b) != nil {
+			t.Fatal("canonical form does not parse")
+		}
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		if string(ja) != string(jb) {
+			t.Fatalf("meaning changed:\n%s\n%s", ja, jb)
+		}
+	})
+}
