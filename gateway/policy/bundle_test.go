@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -42,5 +43,56 @@ func TestRunTestsReportsFailures(t *testing.T) {
 	}
 	if len(rep.Results) != 2 || rep.Failed() != 1 || rep.Err() == nil {
 		t.Fatalf("want 2 results with 1 failure, got %+v", rep.Results)
+	}
+}
+
+func TestPackRoundTrip(t *testing.T) {
+	b := FederationBundle()
+	content, err := b.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := b.Pack()
+	if string(content) != string(again) {
+		t.Fatal("Pack is not deterministic")
+	}
+	l, err := UnpackBundle(content, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Version != 3 || l.Revision() != b.Revision() {
+		t.Errorf("unpacked v%d %s, want v3 %s", l.Version, l.Revision(), b.Revision())
+	}
+	for name, content := range map[string]string{
+		"not json":    "tar.gz bytes",
+		"wrong form":  `{"format":"other","files":{}}`,
+		"escape path": `{"format":"laborlink.policy-bundle/v1","files":{"../x.rego":""}}`,
+	} {
+		if _, err := UnpackBundle([]byte(content), 1); err == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
+}
+
+func TestCheckBundle(t *testing.T) {
+	ctx := context.Background()
+	if rep, err := CheckBundle(ctx, FederationBundle()); err != nil || len(rep.Results) == 0 {
+		t.Fatalf("the shipped bundle: %v", err)
+	}
+	broken := FederationBundle()
+	broken.Files = map[string]string{"decision.rego": "package laborlink.federation\n\ndecision := {\"allow\": undefined_rule}\n"}
+	if _, err := CheckBundle(ctx, broken); err == nil || !strings.Contains(err.Error(), "decision.rego:3") {
+		t.Errorf("want the compiler's message with file and line, got %v", err)
+	}
+	failing := Layer{Files: map[string]string{
+		"d.rego":      "package laborlink.federation\n\ndecision := {\"allow\": true}\n",
+		"d_test.rego": "package laborlink.federation_test\n\nimport data.laborlink.federation\n\ntest_never_allows if { not federation.decision.allow }\n",
+	}}
+	if _, err := CheckBundle(ctx, failing); !errors.Is(err, ErrTestsFailed) {
+		t.Errorf("want ErrTestsFailed, got %v", err)
+	}
+	outside := Layer{Files: map[string]string{"d.rego": "package laborlink.province\n\ndeny contains 1 if false\n"}}
+	if _, err := CheckBundle(ctx, outside); err == nil || !strings.Contains(err.Error(), "outside laborlink.federation") {
+		t.Errorf("want a package error, got %v", err)
 	}
 }
