@@ -1,0 +1,56 @@
+// Package registry is the federation registry: one raft group across the
+// federation that holds the member provinces (their nodes, addresses and CA
+// certificates), cooperation agreements with their whole history, the
+// federation policy bundle versions and revoked certificate serials. Both
+// sides of a border decide on the same agreement version because they read
+// the same replicated log.
+//
+// # Pieces
+//
+//   - Store is the state machine without raft: commands in, results and
+//     queries out. Registry drives it from raft (an unexported fsm adapts it).
+//   - Commands travel in a versioned Envelope signed by an admin (or, to
+//     join, by a node) with pki's convention. The leader stamps At; apply
+//     verifies the signer's chain against the root and province CA
+//     certificates held in the registry, as of At, so every replica reaches
+//     the same verdict without reading a clock or a file. A refused command
+//     is in the log too and is refused identically everywhere.
+//   - Each command carries a nonce. A command resubmitted after a leader
+//     change answers its first outcome: writes are exactly-once, which is
+//     what lets a client retry on another node.
+//   - Index answers "which agreements cover (origin, destination, type,
+//     purpose) at t" with two map lookups and a scan of the few agreements of
+//     that pair. It is an immutable value published with an atomic pointer
+//     after every apply that changes coverage; only the touched province pair
+//     is rebuilt, so reads never lock and writes stay cheap.
+//   - Raft runs over a stream layer on pki's mutual TLS: only node
+//     certificates of member provinces may connect, checked in the handshake.
+//     The log and stable store are bbolt (raft-boltdb/v2), snapshots are files.
+//   - Writes go to any node; a follower forwards them to the leader's HTTPS
+//     API over mTLS. Reads are local and carry a Freshness (applied index,
+//     last contact with the leader, stale); Consistent makes the next local
+//     read linearizable with a read index obtained from the leader after a
+//     barrier.
+//
+// # Agreement lifecycle
+//
+// propose (version 1, proposed) -> approve by each party's admin (approved,
+// active from valid_from) -> suspend/resume -> terminate, or expired after
+// valid_until. Active, suspended and expired are derived from the stored
+// status and the day in China Standard Time; approved and terminated are
+// stored. A suspension belongs to the province that made it: the agreement
+// is suspended while any party holds one, and only that party can lift it.
+// Amend proposes version N+1, which needs both approvals again; version N
+// stays in force until then and is marked superseded when N+1 is approved.
+// Terminate ends the version in force and withdraws a pending amendment.
+// Every transition is signed by an admin of a party, and the history keeps
+// each signed command, so the history can be verified again at any time.
+// An approval signs a command whose body holds the version's SigningDigest,
+// binding the signature to the exact terms.
+//
+// # Governance
+//
+// Stewards (by default the provinces of the configured voters) admit
+// members, publish policy bundles and promote nodes. A province's admins may
+// revoke their own province's certificates, and demote or remove its nodes.
+package registry
