@@ -41,9 +41,12 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"version", "print the version", runVersion},
+		{"dev", "run a development federation of three provinces on this machine", runDev},
+		{"node", "run a gateway node from its config file", runNode},
 		{"pki", "federation PKI: root, province CAs, certificates, revocation", runPKI},
 		{"agreement", "propose, approve, suspend, resume, terminate, amend and list agreements", runAgreement},
 		{"registry", "federation registry: status, members, join, promote, remove, backup, restore", runRegistry},
+		{"policy", "test, dry-run, push and show the policies that decide what crosses", runPolicy},
 		{"help", "show the commands, or one command's flags", runHelp},
 		{"synth", "write valid synthetic records as JSON lines", runSynth},
 		{"validate", "check records in a file against their contracts", runValidate},

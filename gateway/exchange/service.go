@@ -198,3 +198,12 @@ func looksLikeRef(key string) bool {
 func refOf(ref, province string) bool {
 	return len(ref) > len(province) && ref[:len(province)] == province && ref[len(province)] == '/'
 }
+
+// InboxItem returns one received envelope by id.
+func (x *Exchange) InboxItem(ctx context.Context, envelopeID string) (store.Incoming, error) {
+	m, err := x.d.Store.InboxItem(envelopeID)
+	if err != nil {
+		return store.Incoming{}, notFound(err, "no received envelope %q", envelopeID)
+	}
+	return m, nil
+}

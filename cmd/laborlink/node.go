@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/laborlink/laborlink/gateway/node"
+)
+
+// runNode runs a production node from its config file until interrupted.
+func runNode(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("node", "--config FILE")
+	config := fs.String("config", m.Getenv("LABORLINK_CONFIG"), "the node's YAML config file (env LABORLINK_CONFIG); see docs/configuration.md")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *config == "" {
+		return usageErrorf("--config is required")
+	}
+	cfg, err := node.LoadConfig(*config, m.Getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(m, cfg.Log)
+	n, err := node.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	log.Info("node started", "identity", n.Identity().URI(), "listen", n.Addr(), "ops", n.OpsAddr())
+	<-ctx.Done()
+	log.Info("shutting down: draining deliveries and closing raft")
+	if err := n.Close(); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newLogger builds the structured logger a config asks for.
+func newLogger(m *Main, c node.LogConfig) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(c.Level))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(m.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(m.Stderr, opts))
+}
+

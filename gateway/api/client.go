@@ -1,0 +1,130 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// Client calls a node's local API with a client certificate; the CLI and
+// the development federation use it.
+type Client struct {
+	base string
+	http *http.Client
+}
+
+// NewClient returns a client for the node at base ("https://host:port"),
+// presenting t's certificate and accepting only a node of province, or of
+// any province when it is empty.
+func NewClient(base string, t *pki.TLS, province string) (*Client, error) {
+	if _, err := url.Parse(base); err != nil {
+		return nil, fmt.Errorf("node address %q: %w", base, err)
+	}
+	cfg, err := t.ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province})
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
+	return &Client{base: base, http: &http.Client{Transport: tr, Timeout: 60 * time.Second}}, nil
+}
+
+// Submit sends records (each a JSON document) as one batch.
+func (c *Client) Submit(ctx context.Context, records ...json.RawMessage) ([]exchange.SubmitResult, error) {
+	body, err := json.Marshal(map[string]any{"records": records})
+	if err != nil {
+		return nil, err
+	}
+	var resp SubmitResponse
+	err = c.do(ctx, http.MethodPost, "/api/v1/records", body, &resp)
+	return resp.Results, err
+}
+
+// Record reads a submitted record's state by envelope id or reference.
+func (c *Client) Record(ctx context.Context, key string) (exchange.RecordView, error) {
+	var v exchange.RecordView
+	path := "/api/v1/records/" + url.PathEscape(key)
+	if looksLikeRef(key) {
+		path = "/api/v1/records?ref=" + url.QueryEscape(key)
+	}
+	err := c.do(ctx, http.MethodGet, path, nil, &v)
+	return v, err
+}
+
+// Inbox reads a page of the inbox after the cursor.
+func (c *Client) Inbox(ctx context.Context, after uint64, limit int) (InboxResponse, error) {
+	var r InboxResponse
+	err := c.do(ctx, http.MethodGet, "/api/v1/inbox?after="+strconv.FormatUint(after, 10)+"&limit="+strconv.Itoa(limit), nil, &r)
+	return r, err
+}
+
+// AuditEntries queries the audit log; query holds the filter parameters.
+func (c *Client) AuditEntries(ctx context.Context, query url.Values) ([]audit.Entry, error) {
+	var r AuditQueryResponse
+	err := c.do(ctx, http.MethodGet, "/api/v1/audit/entries?"+query.Encode(), nil, &r)
+	return r.Entries, err
+}
+
+// AuditStats reads the audit aggregates.
+func (c *Client) AuditStats(ctx context.Context, query url.Values) (audit.Summary, error) {
+	var s audit.Summary
+	err := c.do(ctx, http.MethodGet, "/api/v1/audit/stats?"+query.Encode(), nil, &s)
+	return s, err
+}
+
+// Status reads the node's status as raw JSON.
+func (c *Client) Status(ctx context.Context) (json.RawMessage, error) {
+	var s json.RawMessage
+	err := c.do(ctx, http.MethodGet, "/api/v1/status", nil, &s)
+	return s, err
+}
+
+// Get reads any API path into out.
+func (c *Client) Get(ctx context.Context, path string, out any) error {
+	return c.do(ctx, http.MethodGet, path, nil, out)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var eb ErrorBody
+		if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
+			return fmt.Errorf("%s %s: %s (%s)", method, path, eb.Error, resp.Status)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	return json.Unmarshal(data, out)
+}
+
+func looksLikeRef(key string) bool {
+	for i := range len(key) {
+		if key[i] == '/' {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,12 @@
+// Package api is a node's local HTTPS API for the province's own callers,
+// laid out as go-kit endpoints and an HTTP transport under /api/v1:
+//
+//   - systems (kind system) submit records and read their delivery state and
+//     the inbox of what arrived from other provinces;
+//   - auditors (kind auditor) read the audit log, its signed heads and proofs,
+//     and aggregates, never record payloads;
+//   - operators (kind operator) read the node's status.
+//
+// Agreements and registry operations (admins) are served by the registry's
+// handler on the same listener; api/openapi.yaml describes both.
+package api

@@ -1,0 +1,191 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/auth"
+	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// Auditing is the audit log as the API serves it.
+type Auditing interface {
+	Query(ctx context.Context, f audit.Filter) ([]audit.Entry, error)
+	SignedHead(ctx context.Context) (audit.Head, error)
+	InclusionProof(ctx context.Context, index, treeSize int64) (tlog.RecordProof, error)
+	ConsistencyProof(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, error)
+	RawEntries(ctx context.Context, start, end int64) ([]audit.RawEntry, error)
+}
+
+// StatusFunc reports the node's state for operators.
+type StatusFunc func(ctx context.Context) any
+
+// Set holds every endpoint of the local API.
+type Set struct {
+	Submit     endpoint.Endpoint
+	Record     endpoint.Endpoint
+	Inbox      endpoint.Endpoint
+	InboxItem  endpoint.Endpoint
+	AuditQuery endpoint.Endpoint
+	AuditStats endpoint.Endpoint
+	AuditHead  endpoint.Endpoint
+	AuditRaw   endpoint.Endpoint
+	AuditProof endpoint.Endpoint
+	NodeStatus endpoint.Endpoint
+}
+
+// SubmitRequest carries one record or a batch.
+type SubmitRequest struct {
+	Records []json.RawMessage
+	// Single is true when the body was one record rather than {"records": [...]}.
+	Single bool
+}
+
+// SubmitResponse answers per record.
+type SubmitResponse struct {
+	Results []exchange.SubmitResult `json:"results"`
+	single  bool
+}
+
+// RecordRequest names a record by envelope id or reference.
+type RecordRequest struct{ Key string }
+
+// InboxRequest pages the inbox.
+type InboxRequest struct {
+	After uint64
+	Limit int
+}
+
+// InboxResponse is one page of the inbox; Next is the cursor for the next page.
+type InboxResponse struct {
+	Items []store.Incoming `json:"items"`
+	Next  uint64           `json:"next"`
+}
+
+// AuditQueryRequest filters the audit log.
+type AuditQueryRequest struct{ Filter audit.Filter }
+
+// AuditQueryResponse holds the matching entries.
+type AuditQueryResponse struct {
+	Entries []audit.Entry `json:"entries"`
+}
+
+// AuditRawRequest asks for stored entries by position, for verification.
+type AuditRawRequest struct{ Start, End int64 }
+
+// AuditProofRequest asks for an inclusion proof (Index, Size) or a
+// consistency proof (Old, Size).
+type AuditProofRequest struct {
+	Index, Old, Size int64
+	Consistency      bool
+}
+
+// AuditProofResponse holds the proof's hashes.
+type AuditProofResponse struct {
+	Hashes []tlog.Hash `json:"hashes"`
+}
+
+// MakeSet builds the endpoints over the services. Each endpoint checks the
+// caller's kind; the exchange checks provinces.
+func MakeSet(x *exchange.Exchange, a Auditing, status StatusFunc, now func() time.Time) Set {
+	return Set{
+		Submit: func(ctx context.Context, req any) (any, error) {
+			r := req.(SubmitRequest)
+			id, err := auth.Require(ctx, pki.KindSystem)
+			if err != nil {
+				return nil, err
+			}
+			res, err := x.Submit(ctx, id, r.Records)
+			if err != nil {
+				return nil, err
+			}
+			return SubmitResponse{Results: res, single: r.Single}, nil
+		},
+		Record: func(ctx context.Context, req any) (any, error) {
+			id, err := auth.Require(ctx, pki.KindSystem, pki.KindOperator)
+			if err != nil {
+				return nil, err
+			}
+			return x.Record(ctx, id, req.(RecordRequest).Key)
+		},
+		Inbox: func(ctx context.Context, req any) (any, error) {
+			if _, err := auth.Require(ctx, pki.KindSystem); err != nil {
+				return nil, err
+			}
+			r := req.(InboxRequest)
+			items, err := x.Inbox(ctx, r.After, r.Limit)
+			if err != nil {
+				return nil, err
+			}
+			resp := InboxResponse{Items: items, Next: r.After}
+			if len(items) > 0 {
+				resp.Next = items[len(items)-1].Seq
+			}
+			return resp, nil
+		},
+		InboxItem: func(ctx context.Context, req any) (any, error) {
+			if _, err := auth.Require(ctx, pki.KindSystem); err != nil {
+				return nil, err
+			}
+			return x.InboxItem(ctx, req.(RecordRequest).Key)
+		},
+		AuditQuery: func(ctx context.Context, req any) (any, error) {
+			if _, err := auth.Require(ctx, pki.KindAuditor, pki.KindOperator); err != nil {
+				return nil, err
+			}
+			es, err := a.Query(ctx, req.(AuditQueryRequest).Filter)
+			if err != nil {
+				return nil, err
+			}
+			return AuditQueryResponse{Entries: es}, nil
+		},
+		AuditStats: func(ctx context.Context, req any) (any, error) {
+			if _, err := auth.Require(ctx, pki.KindAuditor, pki.KindOperator); err != nil {
+				return nil, err
+			}
+			es, err := a.Query(ctx, req.(AuditQueryRequest).Filter)
+			if err != nil {
+				return nil, err
+			}
+			return audit.Stats(es, now()), nil
+		},
+		AuditHead: func(ctx context.Context, _ any) (any, error) {
+			if _, err := auth.Require(ctx, pki.KindAuditor, pki.KindOperator); err != nil {
+				return nil, err
+			}
+			return a.SignedHead(ctx)
+		},
+		AuditRaw: func(ctx context.Context, req any) (any, error) {
+			if _, err := auth.Require(ctx, pki.KindAuditor); err != nil {
+				return nil, err
+			}
+			r := req.(AuditRawRequest)
+			return a.RawEntries(ctx, r.Start, r.End)
+		},
+		AuditProof: func(ctx context.Context, req any) (any, error) {
+			if _, err := auth.Require(ctx, pki.KindAuditor); err != nil {
+				return nil, err
+			}
+			r := req.(AuditProofRequest)
+			if r.Consistency {
+				p, err := a.ConsistencyProof(ctx, r.Old, r.Size)
+				return AuditProofResponse{Hashes: p}, err
+			}
+			p, err := a.InclusionProof(ctx, r.Index, r.Size)
+			return AuditProofResponse{Hashes: p}, err
+		},
+		NodeStatus: func(ctx context.Context, _ any) (any, error) {
+			if _, err := auth.Require(ctx, pki.KindOperator, pki.KindAuditor, pki.KindAdmin, pki.KindSystem); err != nil {
+				return nil, err
+			}
+			return status(ctx), nil
+		},
+	}
+}

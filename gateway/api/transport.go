@@ -1,0 +1,253 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/auth"
+	"github.com/laborlink/laborlink/gateway/exchange"
+)
+
+// MaxBody bounds a submission: MaxSubmit records of the largest size.
+const MaxBody = exchange.MaxSubmit * contracts.MaxRecordSize
+
+// Routes lists every route of the local API, "METHOD /path"; api/openapi.yaml
+// must describe exactly these (a test checks).
+var Routes = []string{
+	"POST /api/v1/records",
+	"GET /api/v1/records",
+	"GET /api/v1/records/{id}",
+	"GET /api/v1/inbox",
+	"GET /api/v1/inbox/{id}",
+	"GET /api/v1/audit/entries",
+	"GET /api/v1/audit/stats",
+	"GET /api/v1/audit/head",
+	"GET /api/v1/audit/raw",
+	"GET /api/v1/audit/proof",
+	"GET /api/v1/status",
+}
+
+// NewHandler serves the local API.
+func NewHandler(s Set) http.Handler {
+	opts := []kithttp.ServerOption{
+		kithttp.ServerBefore(auth.FromRequest),
+		kithttp.ServerErrorEncoder(encodeError),
+	}
+	h := func(e endpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) http.Handler {
+		return kithttp.NewServer(e, dec, enc, opts...)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(Routes[0], h(s.Submit, decodeSubmit, encodeSubmit))
+	mux.Handle(Routes[1], h(s.Record, decodeRecordByRef, encodeJSON))
+	mux.Handle(Routes[2], h(s.Record, decodeRecordByID, encodeJSON))
+	mux.Handle(Routes[3], h(s.Inbox, decodeInbox, encodeJSON))
+	mux.Handle(Routes[4], h(s.InboxItem, decodeRecordByID, encodeJSON))
+	mux.Handle(Routes[5], h(s.AuditQuery, decodeAuditQuery, encodeJSON))
+	mux.Handle(Routes[6], h(s.AuditStats, decodeAuditQuery, encodeJSON))
+	mux.Handle(Routes[7], h(s.AuditHead, decodeNothing, encodeJSON))
+	mux.Handle(Routes[8], h(s.AuditRaw, decodeAuditRaw, encodeJSON))
+	mux.Handle(Routes[9], h(s.AuditProof, decodeAuditProof, encodeJSON))
+	mux.Handle(Routes[10], h(s.NodeStatus, decodeNothing, encodeJSON))
+	return mux
+}
+
+// errBadRequest wraps problems with the request itself.
+var errBadRequest = errors.New("bad request")
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
+}
+
+func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	if err != nil {
+		return nil, badRequest("read body: %v", err)
+	}
+	body = bytes.TrimSpace(body)
+	var batch struct {
+		Records []json.RawMessage `json:"records"`
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(body, &probe); err != nil {
+		return nil, badRequest("the body is not a JSON object: %v", err)
+	}
+	if _, ok := probe["records"]; ok && len(probe) == 1 {
+		if err := json.Unmarshal(body, &batch); err != nil {
+			return nil, badRequest("records: %v", err)
+		}
+		return SubmitRequest{Records: batch.Records}, nil
+	}
+	return SubmitRequest{Records: []json.RawMessage{body}, Single: true}, nil
+}
+
+// encodeSubmit answers a batch with 200 and per-record outcomes; a single
+// record gets the status of its outcome as well.
+func encodeSubmit(ctx context.Context, w http.ResponseWriter, resp any) error {
+	r := resp.(SubmitResponse)
+	status := http.StatusOK
+	if r.single && len(r.Results) == 1 {
+		switch r.Results[0].Outcome {
+		case exchange.OutcomeAccepted:
+			status = http.StatusAccepted
+		case exchange.OutcomeInvalid:
+			status = http.StatusUnprocessableEntity
+		case exchange.OutcomeDenied, exchange.OutcomeForbidden:
+			status = http.StatusForbidden
+		}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(r)
+}
+
+func decodeRecordByID(_ context.Context, r *http.Request) (any, error) {
+	return RecordRequest{Key: r.PathValue("id")}, nil
+}
+
+func decodeRecordByRef(_ context.Context, r *http.Request) (any, error) {
+	ref := r.URL.Query().Get("ref")
+	if ref == "" {
+		return nil, badRequest("ref is required, e.g. ?ref=51/transfer/T-0001")
+	}
+	return RecordRequest{Key: ref}, nil
+}
+
+func decodeInbox(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	req := InboxRequest{Limit: 100}
+	var err error
+	if s := q.Get("after"); s != "" {
+		if req.After, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return nil, badRequest("after must be an inbox cursor (a number), got %q", s)
+		}
+	}
+	if s := q.Get("limit"); s != "" {
+		if req.Limit, err = strconv.Atoi(s); err != nil {
+			return nil, badRequest("limit must be a number, got %q", s)
+		}
+	}
+	return req, nil
+}
+
+func decodeAuditQuery(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	var f audit.Filter
+	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if s := q.Get(name); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return nil, badRequest("%s must be an RFC 3339 time, got %q", name, s)
+			}
+			*dst = t
+		}
+	}
+	if s := q.Get("pair"); s != "" {
+		p, err := audit.ParsePair(s)
+		if err != nil {
+			return nil, badRequest("pair: %v", err)
+		}
+		f.Pair = &p
+	}
+	f.AgreementID = q.Get("agreement")
+	f.Kind = audit.Kind(q.Get("kind"))
+	f.Decision = audit.Decision(q.Get("decision"))
+	return AuditQueryRequest{Filter: f}, nil
+}
+
+func decodeAuditRaw(_ context.Context, r *http.Request) (any, error) {
+	start, err1 := int64Param(r, "start", 0)
+	end, err2 := int64Param(r, "end", -1)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	if end < start {
+		return nil, badRequest("end is required and must not be below start")
+	}
+	return AuditRawRequest{Start: start, End: end}, nil
+}
+
+func decodeAuditProof(_ context.Context, r *http.Request) (any, error) {
+	size, err := int64Param(r, "size", -1)
+	if err != nil {
+		return nil, err
+	}
+	if size < 0 {
+		return nil, badRequest("size (the tree size of a signed head) is required")
+	}
+	q := r.URL.Query()
+	if q.Has("old") {
+		old, err := int64Param(r, "old", 0)
+		return AuditProofRequest{Old: old, Size: size, Consistency: true}, err
+	}
+	index, err := int64Param(r, "index", -1)
+	if err == nil && index < 0 {
+		err = badRequest("index (for an inclusion proof) or old (for a consistency proof) is required")
+	}
+	return AuditProofRequest{Index: index, Size: size}, err
+}
+
+func int64Param(r *http.Request, name string, def int64) (int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, badRequest("%s must be a number, got %q", name, s)
+	}
+	return n, nil
+}
+
+func decodeNothing(context.Context, *http.Request) (any, error) { return nil, nil }
+
+func encodeJSON(ctx context.Context, w http.ResponseWriter, resp any) error {
+	return kithttp.EncodeJSONResponse(ctx, w, resp)
+}
+
+// ErrorBody is how the local API reports an error.
+type ErrorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+func encodeError(_ context.Context, err error, w http.ResponseWriter) {
+	status, code := statusOf(err)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(ErrorBody{Error: err.Error(), Code: code})
+}
+
+// statusOf is the one table from errors to HTTP statuses for this transport.
+func statusOf(err error) (int, string) {
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return http.StatusUnauthorized, "unauthenticated"
+	case errors.Is(err, auth.ErrForbidden):
+		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, errBadRequest):
+		return http.StatusBadRequest, "invalid"
+	}
+	switch code := exchange.ErrorCode(err); code {
+	case exchange.CodeInvalid:
+		return http.StatusBadRequest, string(code)
+	case exchange.CodeForbidden:
+		return http.StatusForbidden, string(code)
+	case exchange.CodeNotFound:
+		return http.StatusNotFound, string(code)
+	case exchange.CodeUnavailable:
+		return http.StatusServiceUnavailable, string(code)
+	}
+	return http.StatusInternalServerError, "internal"
+}

@@ -1,0 +1,102 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/gateway/policy"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// The registry's local replica feeds the data path through these adapters;
+// none of them waits on raft.
+
+// agreements answers the policy layer's lookups from the registry.
+type agreements struct {
+	store *registry.Store
+	now   func() time.Time
+}
+
+var _ policy.AgreementSource = agreements{}
+
+// Agreements returns the version in force (else the newest) of the named
+// agreement, with its status on the day, if both provinces are parties.
+// Every record names its agreement, so an empty id finds nothing: default deny.
+func (a agreements) Agreements(_ context.Context, p, q, id string) ([]contracts.Agreement, error) {
+	if id == "" {
+		return nil, nil
+	}
+	rec, err := a.store.Agreement(id)
+	if err != nil {
+		if registry.ErrorCode(err) == registry.ENotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	v := rec.Effective()
+	ag := v.Agreement
+	if !ag.IsParty(p) || !ag.IsParty(q) {
+		return nil, nil
+	}
+	ag.Status = v.StatusAt(a.now())
+	return []contracts.Agreement{ag}, nil
+}
+
+// directory finds peer nodes in the registry's node list.
+type directory struct{ store *registry.Store }
+
+// PeerURL returns the API address of a node of the province; with several,
+// the first by id, so every sender picks the same one.
+func (d directory) PeerURL(province string) (string, error) {
+	var addrs []string
+	for _, n := range d.store.Nodes() {
+		if n.Province == province && n.APIAddr != "" {
+			addrs = append(addrs, n.APIAddr)
+		}
+	}
+	if len(addrs) == 0 {
+		return "", fmt.Errorf("the registry knows no node of province %s", province)
+	}
+	sort.Strings(addrs)
+	return "https://" + addrs[0], nil
+}
+
+// bundles serves the federation bundle in force from the registry, falling
+// back to the bundle shipped in the binary until one is published.
+type bundles struct{ store *registry.Store }
+
+func (b bundles) FederationBundle(context.Context) (policy.Layer, error) {
+	v := b.store.Policy()
+	if v == nil {
+		return policy.FederationBundle(), nil
+	}
+	var files map[string]string
+	if err := json.Unmarshal(v.Content, &files); err != nil {
+		return policy.Layer{}, fmt.Errorf("federation bundle v%d: %w", v.Version, err)
+	}
+	return policy.Layer{Files: files, Version: uint64(v.Version)}, nil
+}
+
+// revocations refuses serials revoked in the registry or in CRL files. The
+// registry starts after the TLS configuration it uses, so it is set late.
+type revocations struct {
+	crls *pki.RevocationList
+	reg  atomic.Pointer[registry.Registry]
+}
+
+func (r *revocations) Revoked(serial *big.Int) bool {
+	if r.crls.Revoked(serial) {
+		return true
+	}
+	if reg := r.reg.Load(); reg != nil {
+		return reg.IsRevoked(serial)
+	}
+	return false
+}

@@ -1,0 +1,312 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/laborlink/laborlink/pki"
+)
+
+// Config is a node's whole configuration: one YAML file, with any setting
+// overridable by an environment variable named after its path
+// (LABORLINK_RAFT_LISTEN for raft.listen). docs/configuration.md lists every
+// setting; the comments here are its source.
+type Config struct {
+	// Province is the node's 2-digit province code. Required.
+	Province string `yaml:"province"`
+	// Name is the node's name within its province, as in its certificate's
+	// identity (spiffe://p51.<domain>/node/<name>). Required.
+	Name string `yaml:"name"`
+	// DataDir holds the node's store, audit log and raft data. Required.
+	DataDir string `yaml:"data_dir"`
+	// Listen is the HTTPS address (mutual TLS) of the local API, the peer API
+	// and the registry API. Default 127.0.0.1:8443.
+	Listen string `yaml:"listen"`
+	// Advertise is the address other nodes reach Listen at. Default Listen.
+	Advertise string `yaml:"advertise"`
+	// OpsListen is the plain-HTTP address of /healthz, /readyz and /metrics,
+	// for probes and scrapers that hold no federation certificate. Empty
+	// turns it off. Default 127.0.0.1:9090.
+	OpsListen string `yaml:"ops_listen"`
+
+	TLS      TLSConfig      `yaml:"tls"`
+	Raft     RaftConfig     `yaml:"raft"`
+	Policy   PolicyConfig   `yaml:"policy"`
+	Delivery DeliveryConfig `yaml:"delivery"`
+	Audit    AuditConfig    `yaml:"audit"`
+	Log      LogConfig      `yaml:"log"`
+}
+
+// TLSConfig names the node's certificate files.
+type TLSConfig struct {
+	// Cert is the node certificate followed by its province CA (PEM). Required.
+	Cert string `yaml:"cert"`
+	// Key is the node's private key (PEM, mode 0600). Required.
+	Key string `yaml:"key"`
+	// Root is the federation root certificate (PEM). Required.
+	Root string `yaml:"root"`
+	// CRLs are CRL files (PEM or DER) whose serials are refused, in addition
+	// to the revocations replicated in the registry.
+	CRLs []string `yaml:"crls"`
+}
+
+// RaftConfig places the node in the federation registry.
+type RaftConfig struct {
+	// Listen is the raft stream layer's address (mutual TLS). Default 127.0.0.1:8300.
+	Listen string `yaml:"listen"`
+	// Advertise is the address other nodes dial for raft. Default Listen.
+	Advertise string `yaml:"advertise"`
+	// Genesis is a genesis file (JSON): set on the configured voters only.
+	Genesis string `yaml:"genesis"`
+	// Join lists API addresses (host:port) of registry nodes to join through,
+	// for a node that is not a configured voter.
+	Join []string `yaml:"join"`
+	// HeartbeatTimeout and ElectionTimeout: default 1s, for links between provinces.
+	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
+	ElectionTimeout  time.Duration `yaml:"election_timeout"`
+	// StaleAfter: without leader contact for this long, reads say stale and
+	// /readyz fails. Default 5s.
+	StaleAfter time.Duration `yaml:"stale_after"`
+}
+
+// PolicyConfig locates the province policy.
+type PolicyConfig struct {
+	// ProvinceDir holds the province's own Rego policy (package
+	// laborlink.province). Empty: the federation bundle alone decides.
+	ProvinceDir string `yaml:"province_dir"`
+	// Reload is how often the province directory and the registry's bundle
+	// are checked for a new revision. Default 5s.
+	Reload time.Duration `yaml:"reload"`
+}
+
+// DeliveryConfig tunes delivery to peers.
+type DeliveryConfig struct {
+	// BatchSize: envelopes per request. Default 100.
+	BatchSize int `yaml:"batch_size"`
+	// MinBackoff and MaxBackoff bound retry waits. Default 100ms and 30s.
+	MinBackoff time.Duration `yaml:"min_backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// BreakerFailures: consecutive failed batches that open a peer's breaker. Default 5.
+	BreakerFailures uint32 `yaml:"breaker_failures"`
+	// BreakerOpen: how long an open breaker fails fast. Default 10s.
+	BreakerOpen time.Duration `yaml:"breaker_open"`
+}
+
+// AuditConfig tunes the audit log.
+type AuditConfig struct {
+	// Key is the checkpoint signing key (a C2SP note private key). Default
+	// <data_dir>/audit.key, created on first start.
+	Key string `yaml:"key"`
+	// SignInterval: how often a new head is signed when the log grew. Default 1m.
+	SignInterval time.Duration `yaml:"sign_interval"`
+}
+
+// LogConfig shapes the node's own logs.
+type LogConfig struct {
+	// Level: debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format: json or text. Default json.
+	Format string `yaml:"format"`
+}
+
+// DefaultConfig returns every default; a node still needs province, name,
+// data_dir and the TLS files.
+func DefaultConfig() Config {
+	return Config{
+		Listen:    "127.0.0.1:8443",
+		OpsListen: "127.0.0.1:9090",
+		Raft: RaftConfig{
+			Listen:           "127.0.0.1:8300",
+			HeartbeatTimeout: time.Second,
+			ElectionTimeout:  time.Second,
+			StaleAfter:       5 * time.Second,
+		},
+		Policy:   PolicyConfig{Reload: 5 * time.Second},
+		Delivery: DeliveryConfig{BatchSize: 100, MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, BreakerFailures: 5, BreakerOpen: 10 * time.Second},
+		Audit:    AuditConfig{SignInterval: time.Minute},
+		Log:      LogConfig{Level: "info", Format: "json"},
+	}
+}
+
+// LoadConfig reads a YAML file over the defaults, then applies environment
+// overrides from getenv. Unknown keys are errors, naming the key.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := applyEnv(&cfg, getenv); err != nil {
+		return cfg, err
+	}
+	cfg.resolve(filepath.Dir(path))
+	return cfg, cfg.Validate()
+}
+
+// resolve fills in derived defaults and makes file paths relative to the
+// config file's directory.
+func (c *Config) resolve(base string) {
+	if c.Advertise == "" {
+		c.Advertise = c.Listen
+	}
+	if c.Raft.Advertise == "" {
+		c.Raft.Advertise = c.Raft.Listen
+	}
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	for _, p := range []*string{&c.DataDir, &c.TLS.Cert, &c.TLS.Key, &c.TLS.Root, &c.Raft.Genesis, &c.Policy.ProvinceDir, &c.Audit.Key} {
+		abs(p)
+	}
+	for i := range c.TLS.CRLs {
+		abs(&c.TLS.CRLs[i])
+	}
+	if c.Audit.Key == "" && c.DataDir != "" {
+		c.Audit.Key = filepath.Join(c.DataDir, "audit.key")
+	}
+}
+
+// Validate reports every problem, each naming its key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if !pki.ValidProvince(c.Province) {
+		bad("province", "%q is not a 2-digit province code (e.g. 51 for Sichuan)", c.Province)
+	}
+	if c.Name == "" {
+		bad("name", "required: the node's name as in its certificate")
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "required: where the node keeps its data")
+	}
+	for key, addr := range map[string]string{"listen": c.Listen, "advertise": c.Advertise, "raft.listen": c.Raft.Listen, "raft.advertise": c.Raft.Advertise} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(key, "%q is not host:port", addr)
+		}
+	}
+	if c.OpsListen != "" {
+		if _, _, err := net.SplitHostPort(c.OpsListen); err != nil {
+			bad("ops_listen", "%q is not host:port", c.OpsListen)
+		}
+	}
+	for key, path := range map[string]string{"tls.cert": c.TLS.Cert, "tls.key": c.TLS.Key, "tls.root": c.TLS.Root} {
+		if path == "" {
+			bad(key, "required")
+		}
+	}
+	if c.Raft.Genesis == "" && len(c.Raft.Join) == 0 {
+		bad("raft", "set raft.genesis (a configured voter) or raft.join (any other node)")
+	}
+	if c.Raft.HeartbeatTimeout <= 0 || c.Raft.ElectionTimeout < c.Raft.HeartbeatTimeout {
+		bad("raft.election_timeout", "must be positive and at least raft.heartbeat_timeout")
+	}
+	if c.Raft.StaleAfter < c.Raft.HeartbeatTimeout {
+		bad("raft.stale_after", "%s is below raft.heartbeat_timeout; a healthy node would look stale", c.Raft.StaleAfter)
+	}
+	if c.Policy.Reload <= 0 {
+		bad("policy.reload", "must be positive")
+	}
+	if c.Delivery.BatchSize < 1 || c.Delivery.BatchSize > 1000 {
+		bad("delivery.batch_size", "%d is not between 1 and 1000", c.Delivery.BatchSize)
+	}
+	if c.Delivery.MinBackoff <= 0 || c.Delivery.MaxBackoff < c.Delivery.MinBackoff {
+		bad("delivery.max_backoff", "backoffs must be positive with max_backoff >= min_backoff")
+	}
+	if c.Delivery.BreakerFailures == 0 || c.Delivery.BreakerOpen <= 0 {
+		bad("delivery.breaker_failures", "breaker settings must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("log.format", "%q is not json or text", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// applyEnv sets every field whose LABORLINK_<PATH> variable is set.
+func applyEnv(cfg *Config, getenv func(string) string) error {
+	return walkEnv(reflect.ValueOf(cfg).Elem(), "LABORLINK", getenv)
+}
+
+func walkEnv(v reflect.Value, prefix string, getenv func(string) string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct {
+			if err := walkEnv(fv, name, getenv); err != nil {
+				return err
+			}
+			continue
+		}
+		s := getenv(name)
+		if s == "" {
+			continue
+		}
+		if err := setFromString(fv, s); err != nil {
+			return fmt.Errorf("config: environment %s=%q: %w", name, s, err)
+		}
+	}
+	return nil
+}
+
+func setFromString(v reflect.Value, s string) error {
+	switch v.Interface().(type) {
+	case time.Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		v.SetInt(int64(d))
+		return nil
+	case []string:
+		v.Set(reflect.ValueOf(strings.Split(s, ",")))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		v.SetInt(n)
+	case reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		v.SetUint(n)
+	default:
+		return fmt.Errorf("unsupported setting type %s", v.Type())
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/laborlink/laborlink/gateway/delivery"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// metrics are the node's Prometheus metrics, on a registry of their own (no
+// global state). Labels are provinces, record types and codes: never
+// anything from a record's content.
+type metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.HistogramVec
+	delivered *prometheus.CounterVec
+	failures  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	queue     *prometheus.GaugeVec
+	breaker   *prometheus.GaugeVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "laborlink_http_request_seconds", Help: "API requests by path and status.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"path", "code"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "laborlink_delivered_total", Help: "Envelopes answered by a peer, by peer and outcome.",
+		}, []string{"peer", "outcome"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "laborlink_delivery_failures_total", Help: "Batches that failed to reach a peer.",
+		}, []string{"peer"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "laborlink_delivery_seconds", Help: "Time to deliver one batch, by peer.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}, []string{"peer"}),
+		queue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "laborlink_outbox_depth", Help: "Envelopes waiting for delivery, by peer.",
+		}, []string{"peer"}),
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "laborlink_breaker_state", Help: "Circuit breaker state by peer: 0 closed, 1 half-open, 2 open.",
+		}, []string{"peer"}),
+	}
+	m.reg.MustRegister(m.requests, m.delivered, m.failures, m.latency, m.queue, m.breaker,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// instrument times requests by route prefix (not full path: paths carry ids).
+func (m *metrics) instrument(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		m.requests.WithLabelValues(route(r.URL.Path), strconv.Itoa(sw.code)).Observe(time.Since(start).Seconds())
+	})
+}
+
+func route(path string) string {
+	// /api/v1/records/01J... -> /api/v1/records
+	n := 0
+	for i := range len(path) {
+		if path[i] == '/' {
+			n++
+			if n == 4 {
+				return path[:i]
+			}
+		}
+	}
+	return path
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Delivered counts a delivered batch.
+func (m *metrics) Delivered(peer string, outcomes []delivery.Outcome, _ []store.Queued, d time.Duration) {
+	for _, o := range outcomes {
+		outcome := "stored"
+		if o.Rejected {
+			outcome = "rejected"
+		}
+		m.delivered.WithLabelValues(peer, outcome).Inc()
+	}
+	m.latency.WithLabelValues(peer).Observe(d.Seconds())
+}
+
+// Failed counts a failed batch.
+func (m *metrics) Failed(peer string, _ error) { m.failures.WithLabelValues(peer).Inc() }
+
+func (m *metrics) breakerChanged(log *slog.Logger) func(string, gobreaker.State, gobreaker.State) {
+	return func(peer string, from, to gobreaker.State) {
+		m.breaker.WithLabelValues(peer).Set(float64(to))
+		log.Warn("circuit breaker", "peer", peer, "from", from.String(), "to", to.String())
+	}
+}
+
+// watchQueues samples outbox depth for the gauge.
+func (m *metrics) watchQueues(ctx context.Context, s *store.Store) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		depth, err := s.Depth()
+		if err == nil {
+			m.queue.Reset()
+			for p, d := range depth {
+				m.queue.WithLabelValues(p).Set(float64(d))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,58 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener { return tls.NewListener(ln, cfg) }
+
+// opsHandler serves probes and metrics without client certificates: they
+// reveal no record and no personal data.
+func (n *Node) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := n.Ready(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Ready reports why the node should not take traffic yet: its registry
+// replica has no state or is stale.
+func (n *Node) Ready() error { return n.registry.Ready() }
+
+// Status is what `laborlink status` shows an operator.
+type Status struct {
+	Identity  string            `json:"identity"`
+	Ready     string            `json:"ready"`
+	Registry  any               `json:"registry"`
+	Policy    any               `json:"policy"`
+	Queues    map[string]int    `json:"queues"`
+	Peers     any               `json:"peers"`
+	Breakers  map[string]string `json:"breakers"`
+	AuditSize int64             `json:"audit_size"`
+}
+
+func (n *Node) status(context.Context) any {
+	st := Status{Identity: n.id.URI(), Ready: "ready", Registry: n.registry.Status(), Policy: n.policy.Revisions(), Peers: n.delivery.Peers(), Breakers: map[string]string{}, AuditSize: n.audit.Size()}
+	if err := n.Ready(); err != nil {
+		st.Ready = err.Error()
+	}
+	st.Queues, _ = n.store.Depth()
+	for p, s := range n.client.BreakerState() {
+		st.Breakers[p] = s.String()
+	}
+	return st
+}
