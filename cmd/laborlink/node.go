@@ -50,4 +50,3 @@ func newLogger(m *Main, c node.LogConfig) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(m.Stderr, opts))
 }
-

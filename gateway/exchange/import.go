@@ -19,13 +19,13 @@ var _ peer.Receiver = (*Exchange)(nil)
 
 // Reason codes of an import rejection that policy does not decide.
 const (
-	ReasonMalformed       = "malformed_envelope"
-	ReasonOriginMismatch  = "origin_mismatch"
-	ReasonWrongDest       = "wrong_destination"
-	ReasonSignerMismatch  = "signer_mismatch"
-	ReasonBadSignature    = "bad_signature"
-	ReasonInvalidRecord   = "invalid_record"
-	ReasonEnvelopeMismatch= "envelope_record_mismatch"
+	ReasonMalformed        = "malformed_envelope"
+	ReasonOriginMismatch   = "origin_mismatch"
+	ReasonWrongDest        = "wrong_destination"
+	ReasonSignerMismatch   = "signer_mismatch"
+	ReasonBadSignature     = "bad_signature"
+	ReasonInvalidRecord    = "invalid_record"
+	ReasonEnvelopeMismatch = "envelope_record_mismatch"
 )
 
 // imported is an envelope that passed every check and is ready to store.
