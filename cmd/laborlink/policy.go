@@ -1,0 +1,368 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/gateway/policy"
+)
+
+// policyCommands are the subcommands of "laborlink policy".
+func policyCommands() []command {
+	return []command{
+		{"test", "run a policy directory's Rego tests", runPolicyTest},
+		{"eval", "dry-run a record: both decisions and the record exactly as it would cross", runPolicyEval},
+		{"push", "publish a directory as a new federation bundle version (admin)", runPolicyPush},
+		{"show", "show the policy revisions", runPolicyShow},
+	}
+}
+
+func runPolicy(ctx context.Context, m *Main, args []string) error {
+	return runGroup(ctx, m, "policy", policyCommands(), args)
+}
+
+func runPolicyTest(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("policy test", "[-v] [--with-bundle] DIR")
+	verbose := fs.Bool("v", false, "list every test, not only failures")
+	withBundle := fs.Bool("with-bundle", false, "compile the shipped federation bundle alongside, for province policies whose tests use it")
+	pos, err := positional(fs, args, 1, "one policy directory")
+	if err != nil {
+		return err
+	}
+	layer, err := policy.ReadDir(pos[0])
+	if err != nil {
+		return err
+	}
+	var extra []policy.Layer
+	if *withBundle {
+		extra = append(extra, policy.FederationBundle())
+	}
+	rep, err := policy.RunTests(ctx, layer, extra...)
+	if err != nil {
+		return fmt.Errorf("%s does not compile:\n%w", pos[0], err)
+	}
+	printTests(m.Stdout, rep, *verbose)
+	if rep.Failed() > 0 {
+		return fmt.Errorf("%d of %d tests failed in %s", rep.Failed(), len(rep.Results), pos[0])
+	}
+	if len(rep.Results) == 0 {
+		return fmt.Errorf("%s has no tests (rules named test_* in *_test.rego files)", pos[0])
+	}
+	return nil
+}
+
+func printTests(w io.Writer, rep policy.TestReport, verbose bool) {
+	for _, r := range rep.Results {
+		switch {
+		case r.Skipped && verbose:
+			fmt.Fprintf(w, "SKIP %s (%s)\n", r.Name, r.Location)
+		case r.Pass && verbose:
+			fmt.Fprintf(w, "PASS %s (%s)\n", r.Name, r.Location)
+		case !r.Pass && !r.Skipped && r.Error != nil:
+			fmt.Fprintf(w, "ERROR %s (%s): %v\n", r.Name, r.Location, r.Error)
+		case !r.Pass && !r.Skipped:
+			fmt.Fprintf(w, "FAIL %s (%s)\n", r.Name, r.Location)
+		}
+	}
+	fmt.Fprintf(w, "%d passed, %d failed\n", len(rep.Results)-rep.Failed(), rep.Failed())
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// errWouldNotCross makes a dry run whose record is denied exit with status 1
+// after the decisions are printed.
+var errWouldNotCross = errors.New("the record would not cross")
+
+func runPolicyEval(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("policy eval", "--record FILE --from 51 --to 44 [--purpose P] --agreement FILE...")
+	recordFile := fs.String("record", "", "the record, JSON ('-' for standard input)")
+	from := fs.String("from", "", "origin province of this crossing, e.g. 51 (default: the record's)")
+	to := fs.String("to", "", "destination province, e.g. 44 (default: the record's)")
+	purpose := fs.String("purpose", "", "purpose (default: the record's)")
+	var agreements stringList
+	fs.Var(&agreements, "agreement", "an agreement file, JSON or YAML, standing in for the registry; repeatable")
+	bundleDir := fs.String("bundle", "", "federation bundle directory (default: the bundle shipped in this binary)")
+	originPolicy := fs.String("origin-policy", "", "the origin province's policy directory")
+	destPolicy := fs.String("destination-policy", "", "the destination province's policy directory")
+	date := fs.String("date", "", "decide as of this day, YYYY-MM-DD (default: today in China)")
+	quotaUsed := fs.Int("quota-used", 0, "records of this type already sent under the agreement in each quota period")
+	peer := fs.String("peer", "", "identity URI on the other end (the submitting system on export, the sending node on import)")
+	asJSON := fs.Bool("json", false, "print the decisions and records as JSON")
+	node := fs.String("node", "", "dry-run against a node's live registry (needs the node's local API; not available yet)")
+	if _, err := positional(fs, args, 0, "no positional arguments"); err != nil {
+		return err
+	}
+	if *node != "" {
+		return usageErrorf("--node needs a node's local API, which this build does not have yet; give the agreements with --agreement FILE")
+	}
+	if *recordFile == "" {
+		return usageErrorf("--record FILE is required")
+	}
+	if len(agreements) == 0 {
+		return usageErrorf("--agreement FILE is required: without the registry, the agreements must come from files (a record without an agreement never crosses)")
+	}
+	rec, doc, err := readRecord(m, *recordFile, *from, *to, contracts.Purpose(*purpose))
+	if err != nil {
+		return err
+	}
+	index := policy.NewAgreementIndex()
+	for _, f := range agreements {
+		a, err := readAgreement(m, f)
+		if err != nil {
+			return err
+		}
+		index.Put(*a)
+	}
+	at := time.Now()
+	if *date != "" {
+		d, err := contracts.ParseDate(*date)
+		if err != nil {
+			return usageErrorf("--date: %v", err)
+		}
+		at = time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	}
+	bundle := policy.FederationBundle()
+	if *bundleDir != "" {
+		if bundle, err = policy.ReadDir(*bundleDir); err != nil {
+			return err
+		}
+	}
+	run := dryRun{index: index, at: at, peer: *peer, quotaUsed: *quotaUsed}
+	steps, err := run.cross(ctx, bundle, *originPolicy, *destPolicy, rec, doc)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := printJSON(m.Stdout, steps); err != nil {
+			return err
+		}
+	} else {
+		for _, s := range steps {
+			s.print(m.Stdout)
+		}
+	}
+	if last := steps[len(steps)-1]; !last.Decision.Allow {
+		return errWouldNotCross
+	}
+	return nil
+}
+
+// readRecord decodes a record strictly and applies the command line's
+// header overrides; doc is its JSON after the overrides.
+func readRecord(m *Main, file, from, to string, purpose contracts.Purpose) (contracts.Record, []byte, error) {
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = io.ReadAll(m.Stdin)
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := contracts.Decode(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", file, err)
+	}
+	h := rec.Head()
+	if from != "" {
+		h.From = from
+	}
+	if to != "" {
+		h.To = to
+	}
+	if purpose != "" {
+		h.Purpose = purpose
+	}
+	doc, err := json.Marshal(rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, doc, nil
+}
+
+// dryRun carries a record through both decisions as two nodes would.
+type dryRun struct {
+	index     *policy.AgreementIndex
+	at        time.Time
+	peer      string
+	quotaUsed int
+}
+
+// step is one end's decision and the record after its obligations.
+type step struct {
+	Decision *policy.Decision `json:"decision"`
+	// Record is the record exactly as it crosses (export) or is stored (import).
+	Record json.RawMessage `json:"record,omitempty"`
+}
+
+func (r dryRun) cross(ctx context.Context, bundle policy.Layer, originDir, destDir string, rec contracts.Record, doc []byte) ([]step, error) {
+	var steps []step
+	for _, end := range []struct {
+		side policy.Side
+		dir  string
+	}{{policy.Export, originDir}, {policy.Import, destDir}} {
+		e, err := policy.NewEngine(ctx, bundle, policy.Config{ProvinceDir: end.dir, CacheSize: -1})
+		if err != nil {
+			return nil, err
+		}
+		ags, err := policy.Candidates(ctx, r.index, rec.Head())
+		if err != nil {
+			return nil, err
+		}
+		d, err := e.Decide(ctx, policy.Request{Side: end.side, Record: rec, Peer: r.peer, Agreements: ags, QuotaUsed: r.quotas(ags), Time: r.at})
+		if err != nil {
+			return nil, err
+		}
+		s := step{Decision: d}
+		if !d.Allow {
+			return append(steps, s), nil
+		}
+		if doc, err = policy.Apply(doc, d.Obligations); err != nil {
+			return nil, err
+		}
+		s.Record = doc
+		steps = append(steps, s)
+		// The destination decides on what arrived, decoded as it will decode it.
+		if rec, err = contracts.Decode(doc); err != nil {
+			return nil, fmt.Errorf("the record as it crosses no longer decodes: %w", err)
+		}
+	}
+	return steps, nil
+}
+
+func (r dryRun) quotas(ags []contracts.Agreement) map[policy.QuotaKey]int {
+	used := map[policy.QuotaKey]int{}
+	for _, a := range ags {
+		for _, q := range a.Quotas {
+			used[policy.QuotaKey{AgreementID: a.ID, Period: q.Period}] = r.quotaUsed
+		}
+	}
+	return used
+}
+
+func (s step) print(w io.Writer) {
+	d := s.Decision
+	verdict := "DENIED"
+	if d.Allow {
+		verdict = "ALLOWED"
+	}
+	fmt.Fprintf(w, "%s: %s", d.Side, verdict)
+	if d.Agreement != nil {
+		fmt.Fprintf(w, " under %s v%d", d.Agreement.ID, d.Agreement.Version)
+	}
+	fmt.Fprintf(w, " (%s)\n", d.Revisions)
+	for _, r := range d.Reasons {
+		fmt.Fprintf(w, "  %s [%s]: %s\n", r.Code, r.Layer, r.Message)
+	}
+	paths := slices.Sorted(func(yield func(string) bool) {
+		for p := range d.Obligations {
+			if !yield(p) {
+				return
+			}
+		}
+	})
+	for _, p := range paths {
+		o := d.Obligations[p]
+		what := o.Action
+		if o.Pattern != "" {
+			what += " " + o.Pattern
+		}
+		fmt.Fprintf(w, "  %-34s %s (%s)\n", p, what, o.Code)
+	}
+	if s.Record != nil {
+		label := "the record as it crosses"
+		if d.Side == policy.Import {
+			label = "the record as the destination stores it"
+		}
+		fmt.Fprintf(w, "%s:\n%s\n", label, s.Record)
+	}
+}
+
+func runPolicyPush(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("policy push", "DIR --node URL --cert FILE --key FILE --ca FILE [--note TEXT]")
+	note := fs.String("note", "", "what changed, kept with the version in the registry")
+	c := m.connFlags(fs)
+	pos, err := positional(fs, args, 1, "one bundle directory")
+	if err != nil {
+		return err
+	}
+	layer, err := policy.ReadDir(pos[0])
+	if err != nil {
+		return err
+	}
+	rep, err := policy.CheckBundle(ctx, layer)
+	if errors.Is(err, policy.ErrTestsFailed) {
+		printTests(m.Stdout, rep, false)
+		return fmt.Errorf("refused: %s: %w", pos[0], err)
+	}
+	if err != nil {
+		return fmt.Errorf("refused: %s does not compile as a federation bundle:\n%w", pos[0], err)
+	}
+	fmt.Fprintf(m.Stdout, "%s compiles and its %d tests pass (revision %s)\n", pos[0], len(rep.Results), layer.Revision())
+	content, err := layer.Pack()
+	if err != nil {
+		return err
+	}
+	client, err := c.client(true)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := c.ctx(ctx)
+	defer cancel()
+	res, err := client.Submit(cctx, registry.OpPolicyPublish, registry.PolicyBody{Content: content, Note: *note})
+	if err != nil {
+		return fmt.Errorf("publish the bundle: %w", err)
+	}
+	if res.Policy == nil {
+		return fmt.Errorf("publish the bundle: the registry answered without a policy version")
+	}
+	fmt.Fprintf(m.Stdout, "published as federation bundle v%d (digest %s)\n", res.Policy.Version, res.Policy.Digest)
+	return nil
+}
+
+func runPolicyShow(_ context.Context, m *Main, args []string) error {
+	fs := m.flagSet("policy show", "[--bundle DIR] [--province DIR]")
+	bundleDir := fs.String("bundle", "", "a federation bundle directory (default: the bundle shipped in this binary)")
+	provinceDir := fs.String("province", "", "the node's province policy directory")
+	node := fs.String("node", "", "a running node's revisions (needs the node's local API; not available yet)")
+	if _, err := positional(fs, args, 0, "no positional arguments"); err != nil {
+		return err
+	}
+	if *node != "" {
+		return usageErrorf("--node needs a node's local API, which this build does not have yet; without it, show reports the revisions of local files")
+	}
+	bundle, where := policy.FederationBundle(), "shipped in this binary"
+	if *bundleDir != "" {
+		var err error
+		if bundle, err = policy.ReadDir(*bundleDir); err != nil {
+			return err
+		}
+		where = *bundleDir
+	}
+	fmt.Fprintf(m.Stdout, "federation bundle  %s  %d files, %s\n", bundle.Revision(), len(bundle.Files), where)
+	if *provinceDir == "" {
+		fmt.Fprintf(m.Stdout, "province policy    %s  none (no --province directory)\n", policy.Layer{}.Revision())
+	} else {
+		province, err := policy.ReadDir(*provinceDir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "province policy    %s  %d files, %s\n", province.Revision(), len(province.Files), *provinceDir)
+	}
+	fmt.Fprintln(m.Stdout, "(revisions of local files; the revisions in force on a running node need --node)")
+	return nil
+}
