@@ -47,7 +47,6 @@ func commands() []command {
 		{"agreement", "propose, approve, suspend, resume, terminate, amend and list agreements", runAgreement},
 		{"registry", "federation registry: status, members, join, promote, remove, backup, restore", runRegistry},
 		{"policy", "test, dry-run, push and show the policies that decide what crosses", runPolicy},
-		{"policy", "test, dry-run, push and show the policies that decide what crosses", runPolicy},
 		{"help", "show the commands, or one command's flags", runHelp},
 		{"synth", "write valid synthetic records as JSON lines", runSynth},
 		{"validate", "check records in a file against their contracts", runValidate},
