@@ -176,6 +176,9 @@ func decodeError(data []byte, err error, t RecordType) error {
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return &DecodeError{Offset: int64(len(data)), Message: "unexpected end of the JSON document"}
 	}
+	if t == "" {
+		return &DecodeError{Offset: -1, Message: strings.TrimPrefix(err.Error(), "json: ")}
+	}
 	if path, off, msg, ok := locate(data, t); ok {
 		return &DecodeError{Offset: off, Path: path, Message: msg}
 	}
@@ -196,4 +199,18 @@ func jsonKind(goKind string) string {
 		return "object"
 	}
 	return goKind
+}
+
+// decodeStrictPlain decodes a document that is not a record (an envelope or
+// a receipt) strictly; field paths come from encoding/json alone.
+func decodeStrictPlain(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(data, err, "")
+	}
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return &DecodeError{Offset: int64(len(data) - len(rest)), Message: "trailing data after the JSON object"}
+	}
+	return nil
 }

@@ -115,7 +115,7 @@ func (e *Envelope) Sign(signer crypto.Signer, signerURI string) error {
 	return nil
 }
 
-// Verify checks that Payload is canonical and matches PayloadDigest, and that
+// Verify checks that Payload's canonical form matches PayloadDigest, and that
 // the signature (alone, or over the batch root when Batch is set) verifies
 // under pub. It does not decide whether pub may speak for Origin: the caller
 // checks the signer's certificate, and then calls Record.
@@ -136,18 +136,29 @@ func (e *Envelope) Verify(pub crypto.PublicKey) error {
 	return nil
 }
 
+// canonicalPayload returns the payload in canonical form. The digest is over
+// that form, so an envelope whose JSON was re-indented on the way (which
+// re-indents the embedded payload too) still verifies.
+func (e *Envelope) canonicalPayload() ([]byte, error) {
+	if p := bytes.TrimLeft(e.Payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
+		return nil, fmt.Errorf("envelope %s: payload is not a JSON object", e.ID)
+	}
+	canon, err := CanonicalizeJSON(e.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("envelope %s: payload: %w", e.ID, err)
+	}
+	return canon, nil
+}
+
 func (e *Envelope) checkPayload() error {
 	if _, err := ulid.ParseStrict(e.ID); err != nil {
 		return fmt.Errorf("envelope %q: id is not a ULID: %w", e.ID, err)
 	}
-	canon, err := CanonicalizeJSON(e.Payload)
+	canon, err := e.canonicalPayload()
 	if err != nil {
-		return fmt.Errorf("envelope %s: payload: %w", e.ID, err)
+		return err
 	}
-	if !bytes.Equal(canon, e.Payload) {
-		return fmt.Errorf("envelope %s: payload is not in canonical form", e.ID)
-	}
-	if got := FormatDigest(sha256.Sum256(e.Payload)); got != e.PayloadDigest {
+	if got := FormatDigest(sha256.Sum256(canon)); got != e.PayloadDigest {
 		return fmt.Errorf("envelope %s: payload digest is %s, envelope says %s", e.ID, got, e.PayloadDigest)
 	}
 	return nil
@@ -178,4 +189,39 @@ func (e *Envelope) Record() (Record, error) {
 		return nil, fmt.Errorf("envelope %s: header does not match payload: %v", e.ID, mismatches)
 	}
 	return rec, nil
+}
+
+// Check verifies what an envelope must satisfy before its signature is worth
+// checking: a ULID, a known type whose schema matches, two different known
+// provinces, and a canonical payload matching its digest.
+func (e *Envelope) Check() error {
+	if err := e.checkPayload(); err != nil {
+		return err
+	}
+	if want := SchemaFor(e.Type); want == "" || e.Type == RecordAgreement || e.Schema != want {
+		return fmt.Errorf("envelope %s: type %q and schema %q do not go together", e.ID, e.Type, e.Schema)
+	}
+	if !IsProvince(e.Origin) || !IsProvince(e.Destination) || e.Origin == e.Destination {
+		return fmt.Errorf("envelope %s: origin %q and destination %q are not two provinces", e.ID, e.Origin, e.Destination)
+	}
+	return nil
+}
+
+// DecodeEnvelope decodes an envelope strictly (unknown members and trailing
+// data are errors, size bounded by MaxRecordSize plus room for the proof) and
+// checks it with Check; Payload comes back in canonical form. Verify the
+// signature next.
+func DecodeEnvelope(data []byte) (*Envelope, error) {
+	if len(data) > 2*MaxRecordSize {
+		return nil, &DecodeError{Offset: -1, Message: fmt.Sprintf("envelope has %d bytes, more than the limit of %d", len(data), 2*MaxRecordSize)}
+	}
+	e := new(Envelope)
+	if err := decodeStrictPlain(data, e); err != nil {
+		return nil, err
+	}
+	if err := e.Check(); err != nil {
+		return nil, err
+	}
+	e.Payload, _ = e.canonicalPayload() // checked just above
+	return e, nil
 }

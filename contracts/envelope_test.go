@@ -111,6 +111,15 @@ func TestEnvelopeSignVerify(t *testing.T) {
 			if err := back.Verify(kp.priv.Public()); err != nil {
 				t.Fatalf("after JSON round trip: %v", err)
 			}
+			// Re-indenting the envelope re-indents the payload; it still verifies.
+			pretty, _ := json.MarshalIndent(env, "", "  ")
+			var reformatted contracts.Envelope
+			if err := json.Unmarshal(pretty, &reformatted); err != nil {
+				t.Fatal(err)
+			}
+			if err := reformatted.Verify(kp.priv.Public()); err != nil {
+				t.Fatalf("after re-indenting: %v", err)
+			}
 			tamper := []struct {
 				name string
 				mut  func(e *contracts.Envelope)
@@ -122,10 +131,12 @@ func TestEnvelopeSignVerify(t *testing.T) {
 					e.Payload = []byte(strings.Replace(string(e.Payload), `"from":"51"`, `"from":"52"`, 1))
 					e.PayloadDigest = contracts.PayloadDigest(e.Payload)
 				}},
-				{"non-canonical payload", func(e *contracts.Envelope) {
+				{"digest of non-canonical payload", func(e *contracts.Envelope) {
 					e.Payload = append([]byte(" "), e.Payload...)
 					e.PayloadDigest = contracts.PayloadDigest(e.Payload)
 				}},
+				{"payload not an object", func(e *contracts.Envelope) { e.Payload = []byte(`"x"`) }},
+				{"payload blank", func(e *contracts.Envelope) { e.Payload = []byte("  ") }},
 				{"destination", func(e *contracts.Envelope) { e.Destination = "33" }},
 				{"agreement version", func(e *contracts.Envelope) { e.AgreementVersion++ }},
 				{"signer", func(e *contracts.Envelope) { e.Signer = "spiffe://p52.laborlink.example/node/gw-1" }},

@@ -183,3 +183,30 @@ func FuzzCanonicalize(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeEnvelope checks that what a peer sends cannot crash the receiver:
+// decoding, verifying and opening an envelope never panic, and nothing
+// verifies under a key that did not sign it.
+func FuzzDecodeEnvelope(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*/envelope*.json")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"id":"01KJKJ51Y59XNYXSRVHA592X8B","payload":"  ","batch":{"root":"","index":0,"size":1,"path":null,"signature":""}}`))
+	stranger := keys(f)[1].priv.Public()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		env, err := contracts.DecodeEnvelope(data)
+		if err != nil {
+			return
+		}
+		if env.Verify(stranger) == nil {
+			t.Fatal("verified under a key that signed nothing")
+		}
+		_, _ = env.Record()
+		_ = contracts.VerifyInBatch(env, stranger)
+	})
+}

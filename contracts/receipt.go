@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 )
 
 // ReceiptStatus is what the destination did with an envelope.
@@ -93,4 +95,39 @@ func (r *Receipt) Verify(pub crypto.PublicKey) error {
 // Matches reports whether the receipt answers exactly this envelope.
 func (r *Receipt) Matches(e *Envelope) bool {
 	return r.EnvelopeID == e.ID && r.PayloadDigest == e.PayloadDigest
+}
+
+// DecodeReceipt decodes a receipt strictly and checks its form; verify it next.
+func DecodeReceipt(data []byte) (*Receipt, error) {
+	if len(data) > MaxRecordSize {
+		return nil, &DecodeError{Offset: -1, Message: fmt.Sprintf("receipt has %d bytes, more than the limit of %d", len(data), MaxRecordSize)}
+	}
+	r := new(Receipt)
+	if err := decodeStrictPlain(data, r); err != nil {
+		return nil, err
+	}
+	if err := r.Check(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Check verifies a receipt's form: an envelope ULID, a digest, a receiver
+// and a known status.
+func (r *Receipt) Check() error {
+	if _, err := ulid.ParseStrict(r.EnvelopeID); err != nil {
+		return fmt.Errorf("receipt: envelope_id %q is not a ULID", r.EnvelopeID)
+	}
+	if len(r.PayloadDigest) != 71 || r.PayloadDigest[:7] != "sha256:" {
+		return fmt.Errorf("receipt for %s: payload_digest %q is not sha256:<hex>", r.EnvelopeID, r.PayloadDigest)
+	}
+	switch r.Status {
+	case ReceiptStored, ReceiptDuplicate, ReceiptRejected:
+	default:
+		return fmt.Errorf("receipt for %s: status %q is not stored, duplicate or rejected", r.EnvelopeID, r.Status)
+	}
+	if r.Receiver == "" || r.ReceivedAt.IsZero() {
+		return fmt.Errorf("receipt for %s: receiver and received_at are required", r.EnvelopeID)
+	}
+	return nil
 }

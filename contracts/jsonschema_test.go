@@ -1,0 +1,190 @@
+package contracts_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// docKinds are the document kinds with a schema, longest name first so that
+// "referral-update-x.json" is not taken for a referral.
+var docKinds = []string{"referral-update", "confirmation", "agreement", "transfer", "referral", "envelope", "receipt"}
+
+func kindOf(t *testing.T, file string) string {
+	t.Helper()
+	base := filepath.Base(file)
+	for _, k := range docKinds {
+		if strings.HasPrefix(base, k+".") || strings.HasPrefix(base, k+"-") {
+			return k
+		}
+	}
+	t.Fatalf("%s: name does not start with a document kind", file)
+	return ""
+}
+
+func compileSchemas(t *testing.T) map[string]*jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	names, err := fs.Glob(contracts.JSONSchemas(), "*.json")
+	if err != nil || len(names) != len(docKinds)+1 {
+		t.Fatalf("schemas %v (%v), want one per kind and common.json", names, err)
+	}
+	for _, name := range names {
+		b, _ := fs.ReadFile(contracts.JSONSchemas(), name)
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := c.AddResource(contracts.JSONSchemaBase+name, doc); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	out := map[string]*jsonschema.Schema{}
+	for _, k := range docKinds {
+		s, err := c.Compile(contracts.JSONSchemaBase + k + ".json")
+		if err != nil {
+			t.Fatalf("compile %s: %v", k, err)
+		}
+		out[k] = s
+	}
+	return out
+}
+
+// goCheck is the Go side's verdict on a document of a kind.
+func goCheck(kind string, data []byte) error {
+	switch kind {
+	case "envelope":
+		_, err := contracts.DecodeEnvelope(data)
+		return err
+	case "receipt":
+		_, err := contracts.DecodeReceipt(data)
+		return err
+	}
+	if p := contracts.CheckJSON(data, now); p != nil {
+		return contracts.ValidationError(p)
+	}
+	return nil
+}
+
+func schemaCheck(t *testing.T, s *jsonschema.Schema, data []byte) error {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Validate(v)
+}
+
+// TestExamples runs every example against both the Go validator and the JSON
+// Schema. Invalid examples named *.goonly.json break rules a schema cannot
+// state (check characters, the division table, relations between fields) and
+// must fail in Go and pass the schema, which shows where the schema stops.
+func TestExamples(t *testing.T) {
+	schemas := compileSchemas(t)
+	valid, _ := filepath.Glob("testdata/valid/*.json")
+	invalid, _ := filepath.Glob("testdata/invalid/*.json")
+	if len(valid) < len(docKinds) || len(invalid) < 20 {
+		t.Fatalf("%d valid and %d invalid examples; want one valid per kind and many invalid", len(valid), len(invalid))
+	}
+	seen := map[string]bool{}
+	for _, file := range valid {
+		t.Run(file, func(t *testing.T) {
+			data, _ := os.ReadFile(file)
+			kind := kindOf(t, file)
+			seen[kind] = true
+			if err := goCheck(kind, data); err != nil {
+				t.Errorf("Go: %v", err)
+			}
+			if err := schemaCheck(t, schemas[kind], data); err != nil {
+				t.Errorf("schema: %v", err)
+			}
+		})
+	}
+	for _, k := range docKinds {
+		if !seen[k] {
+			t.Errorf("no valid example of %s", k)
+		}
+	}
+	for _, file := range invalid {
+		t.Run(file, func(t *testing.T) {
+			data, _ := os.ReadFile(file)
+			kind := kindOf(t, file)
+			if err := goCheck(kind, data); err == nil {
+				t.Error("Go accepts it")
+			}
+			err := schemaCheck(t, schemas[kind], data)
+			goOnly := strings.HasSuffix(file, ".goonly.json")
+			if goOnly && err != nil {
+				t.Errorf("marked Go-only but the schema rejects it too: %v", err)
+			}
+			if !goOnly && err == nil {
+				t.Error("the schema accepts it")
+			}
+		})
+	}
+}
+
+func TestExampleEnvelopeVerifies(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, 32)) // the example key; never use it for anything else
+	data, _ := os.ReadFile("testdata/valid/envelope.json")
+	env, err := contracts.DecodeEnvelope(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Verify(key.Public()); err != nil {
+		t.Error(err)
+	}
+	data, _ = os.ReadFile("testdata/valid/receipt.json")
+	r, err := contracts.DecodeReceipt(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Verify(key.Public()); err != nil || !r.Matches(env) {
+		t.Errorf("receipt: %v, matches %v", err, r.Matches(env))
+	}
+}
+
+// TestSchemaFieldsMatchGo holds each record schema's members equal to the Go
+// type's JSON field paths, so neither can grow a field the other lacks.
+func TestSchemaFieldsMatchGo(t *testing.T) {
+	for _, rt := range append(contracts.RecordTypes(), contracts.RecordAgreement) {
+		b, err := contracts.JSONSchema(string(rt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var paths []string
+		var walk func(prefix string, node map[string]any)
+		walk = func(prefix string, node map[string]any) {
+			if items, ok := node["items"].(map[string]any); ok {
+				node = items
+			}
+			props, _ := node["properties"].(map[string]any)
+			for name, sub := range props {
+				paths = append(paths, prefix+name)
+				walk(prefix+name+".", sub.(map[string]any))
+			}
+		}
+		walk("", doc)
+		slices.Sort(paths)
+		want := contracts.FieldPaths(rt)
+		slices.Sort(want)
+		if !slices.Equal(paths, want) {
+			t.Errorf("%s:\nschema %v\n    Go %v", rt, paths, want)
+		}
+	}
+}
