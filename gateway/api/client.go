@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/pki"
@@ -128,3 +130,35 @@ func looksLikeRef(key string) bool {
 	}
 	return false
 }
+
+// AuditHead asks the node for a freshly signed head of its audit log.
+func (c *Client) AuditHead(ctx context.Context) (audit.Head, error) {
+	var h audit.Head
+	err := c.do(ctx, http.MethodGet, "/api/v1/audit/head", nil, &h)
+	return h, err
+}
+
+// AuditRaw fetches stored entries start <= position < end, as stored.
+func (c *Client) AuditRaw(ctx context.Context, start, end int64) ([]audit.RawEntry, error) {
+	var es []audit.RawEntry
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/audit/raw?start=%d&end=%d", start, end), nil, &es)
+	return es, err
+}
+
+// InclusionProof fetches the proof that entry index is in the tree of size
+// entries; with ConsistencyProof it makes the client an audit.ProofSource.
+func (c *Client) InclusionProof(ctx context.Context, index, size int64) (tlog.RecordProof, error) {
+	var r AuditProofResponse
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/audit/proof?index=%d&size=%d", index, size), nil, &r)
+	return r.Hashes, err
+}
+
+// ConsistencyProof fetches the proof that the tree of old entries is a
+// prefix of the tree of size entries.
+func (c *Client) ConsistencyProof(ctx context.Context, old, size int64) (tlog.TreeProof, error) {
+	var r AuditProofResponse
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/audit/proof?old=%d&size=%d", old, size), nil, &r)
+	return r.Hashes, err
+}
+
+var _ audit.ProofSource = (*Client)(nil)

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/laborlink/laborlink/gateway/api"
+	"github.com/laborlink/laborlink/gateway/audit"
+)
+
+// auditCommands are the subcommands of `laborlink audit`. Auditor
+// certificates read the audit log and aggregates, never record payloads.
+func auditCommands() []command {
+	return []command{
+		{"query", "entries by time, province pair, agreement, type and decision", runAuditQuery},
+		{"stats", "flows per pair per day, denial reasons, latency, referrals", runAuditStats},
+		{"export", "every matching entry as CSV or JSON lines", runAuditExport},
+		{"verify", "check the log against its signed head and an earlier head you kept", runAuditVerify},
+		{"reconcile", "compare two provinces' logs: sent without received, digest mismatches", runAuditReconcile},
+	}
+}
+
+func runAudit(ctx context.Context, m *Main, args []string) error {
+	return runGroup(ctx, m, "audit", auditCommands(), args)
+}
+
+// filterFlags are the selection flags query, stats and export share.
+type filterFlags struct {
+	from, to, pair, agreement, typ, kind, decision *string
+}
+
+func addFilterFlags(fs *flag.FlagSet) *filterFlags {
+	return &filterFlags{
+		from:      fs.String("from", "", "entries at or after this time (RFC 3339, or a day YYYY-MM-DD)"),
+		to:        fs.String("to", "", "entries before this time (RFC 3339, or a day YYYY-MM-DD)"),
+		pair:      fs.String("pair", "", "flows from one province to another, e.g. 51:44"),
+		agreement: fs.String("agreement", "", "flows under one agreement"),
+		typ:       fs.String("type", "", "one record type (transfer, confirmation, referral, referral-update)"),
+		kind:      fs.String("kind", "", "one entry kind (sent, received, denied, receipt, ...)"),
+		decision:  fs.String("decision", "", "allow or deny (denied is accepted too)"),
+	}
+}
+
+// values turns the flags into the API's query parameters, checking them first.
+func (f *filterFlags) values() (url.Values, error) {
+	q := url.Values{}
+	for name, v := range map[string]*string{"from": f.from, "to": f.to} {
+		if *v == "" {
+			continue
+		}
+		t, err := parseTimeFlag(*v)
+		if err != nil {
+			return nil, usageErrorf("--%s: %v", name, err)
+		}
+		q.Set(name, t.Format(time.RFC3339))
+	}
+	if *f.pair != "" {
+		if _, err := audit.ParsePair(*f.pair); err != nil {
+			return nil, usageErrorf("--pair: %v", err)
+		}
+		q.Set("pair", *f.pair)
+	}
+	if *f.agreement != "" {
+		q.Set("agreement", *f.agreement)
+	}
+	if *f.kind != "" {
+		q.Set("kind", *f.kind)
+	}
+	switch *f.decision {
+	case "":
+	case "allow", "allowed":
+		q.Set("decision", "allow")
+	case "deny", "denied":
+		q.Set("decision", "deny")
+	default:
+		return nil, usageErrorf("--decision must be allow or deny, got %q", *f.decision)
+	}
+	return q, nil
+}
+
+// keep applies the filters the API has no parameter for.
+func (f *filterFlags) keep(es []audit.Entry) []audit.Entry {
+	if *f.typ == "" {
+		return es
+	}
+	out := es[:0]
+	for _, e := range es {
+		if e.RecordType == *f.typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func parseTimeFlag(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.ParseInLocation(time.DateOnly, s, time.FixedZone("CST", 8*3600))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor YYYY-MM-DD", s)
+	}
+	return t, nil
+}
+
+// fetch runs the query shared by query, stats and export.
+func fetch(ctx context.Context, m *Main, name string, args []string, extra func(*flag.FlagSet)) ([]audit.Entry, *api.Client, error) {
+	fs := m.flagSet("audit "+name, "[filters] [connection flags]")
+	c := m.connFlags(fs)
+	f := addFilterFlags(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return nil, nil, err
+	}
+	q, err := f.values()
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := c.apiClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	es, err := cl.AuditEntries(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.keep(es), cl, nil
+}
+
+func runAuditQuery(ctx context.Context, m *Main, args []string) error {
+	var asJSON *bool
+	es, _, err := fetch(ctx, m, "query", args, func(fs *flag.FlagSet) {
+		asJSON = fs.Bool("json", false, "JSON lines instead of a table")
+	})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return audit.ExportJSONL(m.Stdout, es)
+	}
+	return audit.WriteTable(m.Stdout, es)
+}
+
+func runAuditStats(ctx context.Context, m *Main, args []string) error {
+	es, _, err := fetch(ctx, m, "stats", args, nil)
+	if err != nil {
+		return err
+	}
+	return printJSON(m.Stdout, audit.Stats(es, time.Now()))
+}
+
+func runAuditExport(ctx context.Context, m *Main, args []string) error {
+	var format *string
+	es, _, err := fetch(ctx, m, "export", args, func(fs *flag.FlagSet) {
+		format = fs.String("format", "jsonl", "csv or jsonl")
+	})
+	if err != nil {
+		return err
+	}
+	switch *format {
+	case "csv":
+		return audit.ExportCSV(m.Stdout, es)
+	case "jsonl":
+		return audit.ExportJSONL(m.Stdout, es)
+	}
+	return usageErrorf("--format must be csv or jsonl, got %q", *format)
+}
+
+func runAuditVerify(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("audit verify", "--verifier FILE [--earlier HEAD] [--save-head FILE] [connection flags]")
+	c := m.connFlags(fs)
+	verifierFile := fs.String("verifier", "", "the node's checkpoint verifier key (its audit.key.pub), obtained out of band")
+	earlier := fs.String("earlier", "", "a signed head you kept from an earlier visit")
+	save := fs.String("save-head", "", "write the head verified now here, for your next visit")
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *verifierFile == "" {
+		return usageErrorf("--verifier is required: the node's audit.key.pub")
+	}
+	vkey, err := os.ReadFile(*verifierFile)
+	if err != nil {
+		return fmt.Errorf("--verifier: %w", err)
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	if err != nil {
+		return fmt.Errorf("--verifier %s: %w", *verifierFile, err)
+	}
+	var earlierHead []byte
+	if *earlier != "" {
+		if earlierHead, err = os.ReadFile(*earlier); err != nil {
+			return fmt.Errorf("--earlier: %w", err)
+		}
+	}
+	cl, err := c.apiClient()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	head, err := cl.AuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	entries, err := cl.AuditRaw(ctx, 0, head.Size)
+	if err != nil {
+		return err
+	}
+	rep, err := audit.Verify(ctx, audit.VerifyInput{Entries: entries, Latest: head.Note, Earlier: earlierHead, Origin: v.Name(), Verifier: v, Proofs: cl})
+	if err != nil {
+		return err
+	}
+	for _, f := range rep.Findings {
+		fmt.Fprintln(m.Stdout, f.String())
+	}
+	if !rep.OK() {
+		return &exitError{code: 1, err: fmt.Errorf("%d problems in the audit log of %s", len(rep.Findings), v.Name())}
+	}
+	fmt.Fprintf(m.Stdout, "ok: %d entries of %s verified against its signed head", rep.Checked, v.Name())
+	if earlierHead != nil {
+		fmt.Fprint(m.Stdout, ", consistent with the earlier head")
+	}
+	fmt.Fprintln(m.Stdout)
+	if *save != "" {
+		if err := os.WriteFile(*save, head.Note, 0o644); err != nil {
+			return fmt.Errorf("--save-head: %w", err)
+		}
+	}
+	return nil
+}
+
+func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("audit reconcile", "--a 51 --b 44 [--from T --to T] [--a-node URL --b-node URL] [connection flags]")
+	c := m.connFlags(fs)
+	a := fs.String("a", "", "one province")
+	b := fs.String("b", "", "the other province")
+	aNode := fs.String("a-node", "", "province a's node (default: found in the registry through --node)")
+	bNode := fs.String("b-node", "", "province b's node (default: found in the registry through --node)")
+	from := fs.String("from", "", "entries at or after this time")
+	to := fs.String("to", "", "entries before this time")
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *a == "" || *b == "" || *a == *b {
+		return usageErrorf("--a and --b must name two different provinces")
+	}
+	opt := audit.ReconcileOptions{A: audit.Province(*a), B: audit.Province(*b)}
+	var err error
+	if *from != "" {
+		if opt.From, err = parseTimeFlag(*from); err != nil {
+			return usageErrorf("--from: %v", err)
+		}
+	}
+	if *to != "" {
+		if opt.To, err = parseTimeFlag(*to); err != nil {
+			return usageErrorf("--to: %v", err)
+		}
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	logs := map[string][]audit.Entry{}
+	for province, addr := range map[string]*string{*a: aNode, *b: bNode} {
+		if *addr == "" {
+			if *addr, err = nodeOf(ctx, c, province); err != nil {
+				return err
+			}
+		}
+		cc := *c
+		cc.node = addr
+		cl, err := cc.apiClient()
+		if err != nil {
+			return err
+		}
+		if logs[province], err = cl.AuditEntries(ctx, url.Values{}); err != nil {
+			return fmt.Errorf("audit log of %s: %w", province, err)
+		}
+	}
+	found := audit.Reconcile(logs[*a], logs[*b], opt)
+	for _, f := range found {
+		line, _ := json.Marshal(f)
+		fmt.Fprintln(m.Stdout, string(line))
+	}
+	if len(found) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d discrepancies between %s and %s", len(found), *a, *b)}
+	}
+	fmt.Fprintf(m.Stdout, "ok: %d entries of %s and %d of %s reconcile\n", len(logs[*a]), *a, len(logs[*b]), *b)
+	return nil
+}
+
+// nodeOf finds a province's node in the registry through the --node node.
+func nodeOf(ctx context.Context, c *conn, province string) (string, error) {
+	cl, err := c.client(false)
+	if err != nil {
+		return "", err
+	}
+	nodes, err := cl.Nodes(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range nodes.Data {
+		if n.Province == province {
+			return "https://" + n.APIAddr, nil
+		}
+	}
+	return "", errors.New("the registry knows no node of province " + province)
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/laborlink/laborlink/gateway/api"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// recordsCommands are the subcommands of `laborlink records`.
+func recordsCommands() []command {
+	return []command{
+		{"submit", "submit records from a JSON or JSON-lines file (or -) as your province's system", runRecordsSubmit},
+		{"show", "show a record's delivery state, receipt and confirmation, by envelope id or reference", runRecordsShow},
+	}
+}
+
+func runRecords(ctx context.Context, m *Main, args []string) error {
+	return runGroup(ctx, m, "records", recordsCommands(), args)
+}
+
+// apiClient builds a local-API client from the shared connection flags.
+func (c *conn) apiClient() (*api.Client, error) {
+	var missing []string
+	for name, v := range map[string]string{"--node": *c.node, "--cert": *c.cert, "--key": *c.key, "--ca": *c.ca} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, usageErrorf("missing %s: the node to talk to and your certificate, key and the federation root", strings.Join(missing, ", "))
+	}
+	kp, err := pki.LoadKeyPair(*c.cert, *c.key)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := readRoots(*c.ca)
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(*c.node, &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots}}, "")
+}
+
+func runRecordsSubmit(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("records submit", "FILE|- [connection flags]")
+	c := m.connFlags(fs)
+	pos, err := positional(fs, args, 1, "a file of records (JSON, JSON array or JSON lines), or - for standard input")
+	if err != nil {
+		return err
+	}
+	var data []byte
+	if pos[0] == "-" {
+		data, err = readAll(m)
+	} else {
+		data, err = os.ReadFile(pos[0])
+	}
+	if err != nil {
+		return err
+	}
+	docs, err := splitRecords(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	cl, err := c.apiClient()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	res, err := cl.Submit(ctx, docs...)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, r := range res {
+		line := fmt.Sprintf("record %d: %s", r.Index+1, r.Outcome)
+		if r.EnvelopeID != "" {
+			line += " " + r.EnvelopeID
+		}
+		for _, p := range r.Problems {
+			line += fmt.Sprintf("\n  %s: %s", p.Path, p.Message)
+		}
+		for _, rs := range r.Reasons {
+			line += fmt.Sprintf("\n  %s: %s", rs.Code, rs.Message)
+		}
+		if r.Error != "" {
+			line += "\n  " + r.Error
+		}
+		if r.Outcome != "accepted" && r.Outcome != "duplicate" {
+			failed++
+		}
+		fmt.Fprintln(m.Stdout, line)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d records were not accepted", failed, len(res))
+	}
+	return nil
+}
+
+// splitRecords accepts one JSON record, a JSON array of records, or JSON lines.
+func splitRecords(data []byte) ([]json.RawMessage, error) {
+	trimmed := strings.TrimSpace(string(data))
+	if strings.HasPrefix(trimmed, "[") {
+		var docs []json.RawMessage
+		if err := json.Unmarshal([]byte(trimmed), &docs); err != nil {
+			return nil, err
+		}
+		return docs, nil
+	}
+	var docs []json.RawMessage
+	dec := json.NewDecoder(strings.NewReader(trimmed))
+	for dec.More() {
+		var d json.RawMessage
+		if err := dec.Decode(&d); err != nil {
+			return nil, fmt.Errorf("record %d: %w", len(docs)+1, err)
+		}
+		docs = append(docs, d)
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("no records")
+	}
+	return docs, nil
+}
+
+func runRecordsShow(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("records show", "ENVELOPE_ID|REFERENCE [connection flags]")
+	c := m.connFlags(fs)
+	pos, err := positional(fs, args, 1, "an envelope id or a reference such as 51/transfer/T-0001")
+	if err != nil {
+		return err
+	}
+	cl, err := c.apiClient()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	v, err := cl.Record(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "%s  %s  %s to %s: %s\n", v.EnvelopeID, v.Ref, v.Type, v.Peer, v.State)
+	if len(v.Reasons) > 0 {
+		fmt.Fprintf(m.Stdout, "reasons: %s\n", strings.Join(v.Reasons, ", "))
+	}
+	if !v.DeliveredAt.IsZero() {
+		fmt.Fprintf(m.Stdout, "delivered %s with the destination's signed receipt\n", v.DeliveredAt.Format("2006-01-02 15:04:05Z07:00"))
+	}
+	if v.Confirmed != nil {
+		fmt.Fprintf(m.Stdout, "employment confirmed by the destination: employed=%v since %s, %d months (envelope %s)\n",
+			v.Confirmed.Employed, v.Confirmed.Since, v.Confirmed.MonthsEmployed, v.Confirmed.EnvelopeID)
+	}
+	for _, a := range v.Answers {
+		if a.Type != "confirmation" {
+			fmt.Fprintf(m.Stdout, "answer: %s %s %s\n", a.Type, a.EnvelopeID, a.Summary)
+		}
+	}
+	return nil
+}
+
+func runInbox(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("inbox", "[--after N] [--limit N] [--json] [connection flags]")
+	c := m.connFlags(fs)
+	after := fs.Uint64("after", 0, "show what arrived after this cursor")
+	limit := fs.Int("limit", 100, "at most this many items")
+	asJSON := fs.Bool("json", false, "print each item, with its record, as a JSON line")
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	cl, err := c.apiClient()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	page, err := cl.Inbox(ctx, *after, *limit)
+	if err != nil {
+		return err
+	}
+	for _, it := range page.Items {
+		if *asJSON {
+			b, _ := json.Marshal(it)
+			fmt.Fprintln(m.Stdout, string(b))
+			continue
+		}
+		fmt.Fprintf(m.Stdout, "%6d  %s  %-15s from %s  %s\n", it.Seq, it.EnvelopeID, it.Type, it.From, it.ReceivedAt.Format("2006-01-02 15:04:05Z07:00"))
+	}
+	if !*asJSON {
+		fmt.Fprintf(m.Stdout, "%d items; next cursor %d\n", len(page.Items), page.Next)
+	}
+	return nil
+}
+
+func runStatus(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("status", "[connection flags]")
+	c := m.connFlags(fs)
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	cl, err := c.apiClient()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	st, err := cl.Status(ctx)
+	if err != nil {
+		return err
+	}
+	var v any
+	json.Unmarshal(st, &v)
+	return printJSON(m.Stdout, v)
+}
