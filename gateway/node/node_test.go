@@ -1,0 +1,199 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/gateway/api"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/pki"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// singleNode starts a one-province federation: its node is the only voter.
+func singleNode(t *testing.T) (*Node, *gatewaytest.PKI) {
+	t.Helper()
+	p := gatewaytest.NewPKI(t, "51")
+	leaf := p.Issue("51", pki.KindNode, "gw-1")
+	dir := t.TempDir()
+	apiAddr, raftAddr := freeAddr(t), freeAddr(t)
+	ca, _ := p.Fed.CA("51")
+	g := registry.Genesis{
+		Domain:  gatewaytest.Domain,
+		Roots:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Fed.Root.Cert.Raw}),
+		Members: []registry.MemberSpec{{Province: "51", Name: "Sichuan", CACerts: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})}},
+		Voters:  []registry.NodeSpec{{ID: "p51/node/gw-1", RaftAddr: raftAddr, APIAddr: apiAddr}},
+	}
+	gdata, _ := json.Marshal(g)
+	genesis := filepath.Join(dir, "genesis.json")
+	if err := os.WriteFile(genesis, gdata, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Province, cfg.Name, cfg.DataDir = "51", "gw-1", filepath.Join(dir, "data")
+	cfg.Listen, cfg.Advertise, cfg.OpsListen = apiAddr, apiAddr, freeAddr(t)
+	cfg.Raft.Listen, cfg.Raft.Advertise, cfg.Raft.Genesis = raftAddr, raftAddr, genesis
+	cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout, cfg.Raft.StaleAfter = 100*time.Millisecond, 100*time.Millisecond, time.Second
+	cfg.TLS = TLSConfig{Cert: leaf.CertFile, Key: leaf.KeyFile, Root: filepath.Join(p.Fed.Root.Dir, pki.RootCertFile)}
+	cfg.Audit.Key = filepath.Join(dir, "audit.key")
+	n, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	deadline := time.Now().Add(10 * time.Second)
+	for n.Ready() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("node not ready: %v", n.Ready())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return n, p
+}
+
+func TestProbesAndGracefulClose(t *testing.T) {
+	n, _ := singleNode(t)
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "go_goroutines"} {
+		resp, err := http.Get("http://" + n.OpsAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("%s: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	if err := n.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", n.Addr(), time.Second); err == nil {
+		t.Error("the API still accepts connections after Close")
+	}
+	if err := n.Close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
+}
+
+// TestOpenAPIDescribesEveryRoute keeps api/openapi.yaml and the node's
+// routes in step: every local-API route is described, and every described
+// route is served (the mux answers neither 404 nor 405 for it).
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	data, err := os.ReadFile("../../api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	described := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			described[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	for _, r := range append(api.Routes, "POST "+peer.Path) {
+		if !described[r] {
+			t.Errorf("route %s is not described in api/openapi.yaml", r)
+		}
+	}
+
+	n, p := singleNode(t)
+	hc := p.Client(p.Issue("51", pki.KindOperator, "ops"), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	for route := range described {
+		method, path, _ := strings.Cut(route, " ")
+		path = strings.ReplaceAll(path, "{id}", "X")
+		req, _ := http.NewRequest(method, "https://"+n.Addr()+path, strings.NewReader("{}"))
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", route, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusMethodNotAllowed || strings.HasPrefix(string(body), "404 page not found") {
+			t.Errorf("described route %s is not served: %d %q", route, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestLoadConfigNamesTheBadKey(t *testing.T) {
+	base := `province: "51"
+name: gw-1
+data_dir: data
+tls: {cert: c.pem, key: k.pem, root: r.pem}
+raft: {genesis: g.json}
+`
+	tests := []struct {
+		name, yaml string
+		env        map[string]string
+		want       string
+	}{
+		{"valid", base, nil, ""},
+		{"unknown key", base + "listn: 1.2.3.4:1\n", nil, "listn"},
+		{"bad province", strings.Replace(base, `"51"`, `"5"`, 1), nil, "province"},
+		{"missing tls", strings.Replace(base, "tls: {cert: c.pem, key: k.pem, root: r.pem}\n", "", 1), nil, "tls.cert"},
+		{"bad listen", base + "listen: nowhere\n", nil, "listen"},
+		{"batch size", base + "delivery: {batch_size: 5000}\n", nil, "delivery.batch_size"},
+		{"env override", base, map[string]string{"LABORLINK_LOG_LEVEL": "loud"}, "log.level"},
+		{"env duration", base, map[string]string{"LABORLINK_RAFT_STALE_AFTER": "soon"}, "LABORLINK_RAFT_STALE_AFTER"},
+		{"no genesis or join", strings.Replace(base, "raft: {genesis: g.json}\n", "", 1), nil, "raft.genesis"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "node.yaml")
+			os.WriteFile(path, []byte(tt.yaml), 0o644)
+			cfg, err := LoadConfig(path, func(k string) string { return tt.env[k] })
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				if !filepath.IsAbs(cfg.TLS.Cert) || cfg.Advertise != cfg.Listen {
+					t.Errorf("paths not resolved: %+v", cfg)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEnvOverridesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.yaml")
+	os.WriteFile(path, []byte("province: \"51\"\nname: gw-1\ndata_dir: d\ntls: {cert: c, key: k, root: r}\nraft: {genesis: g}\nlisten: 127.0.0.1:1\n"), 0o644)
+	env := map[string]string{"LABORLINK_LISTEN": "127.0.0.1:2", "LABORLINK_DELIVERY_BATCH_SIZE": "7", "LABORLINK_RAFT_JOIN": "a:1,b:2"}
+	cfg, err := LoadConfig(path, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:2" || cfg.Delivery.BatchSize != 7 || len(cfg.Raft.Join) != 2 {
+		t.Errorf("overrides not applied: listen %s batch %d join %v", cfg.Listen, cfg.Delivery.BatchSize, cfg.Raft.Join)
+	}
+}
