@@ -16,8 +16,10 @@ import (
 // themselves (dates, times) are leaves; omitempty is honoured as encoding/json
 // honours it. The result is sorted.
 //
-// contracts.FieldsPresent is meant to take this over once it exists; the
-// property test in fields_test.go pins the behaviour either must have.
+// contracts.FieldsPresent lists objects as well as leaves and descends into
+// arrays ("events.kind"); obligations on those paths would drop a whole object
+// or, inside an array, not be applicable by Apply, so the policy works on
+// leaves with arrays whole. TestFieldsPresentMatchesJSON pins this behaviour.
 func fieldsPresent(rec any) []string {
 	var out []string
 	walkFields(reflect.ValueOf(rec), "", &out)
