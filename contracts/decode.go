@@ -47,31 +47,38 @@ func (e *DecodeError) Error() string {
 // Decode decodes one record from its JSON form, choosing the type by its
 // "schema" member. Decoding is strict: unknown fields, trailing data, a
 // document larger than MaxRecordSize and a schema this build does not know are
-// errors (a *DecodeError). Decode does not validate; see Parse. On error the
+// errors (a *DecodeError), and so are a member given twice and a member
+// name in the wrong case. Decode does not validate; see Parse. On error the
 // record is nil: nothing is ever half decoded.
 func Decode(data []byte) (Record, error) {
 	schema, err := peekSchema(data)
 	if err != nil {
 		return nil, err
 	}
+	l := &lexer{data: data}
 	var rec Record
+	var ok bool
 	switch schema {
 	case SchemaTransfer:
-		rec = new(Transfer)
+		t := new(Transfer)
+		rec, ok = t, l.transfer(t)
 	case SchemaConfirmation:
-		rec = new(Confirmation)
+		c := new(Confirmation)
+		rec, ok = c, l.confirmation(c)
 	case SchemaReferral:
-		rec = new(Referral)
+		r := new(Referral)
+		rec, ok = r, l.referral(r)
 	case SchemaReferralUpdate:
-		rec = new(ReferralUpdate)
+		u := new(ReferralUpdate)
+		rec, ok = u, l.referralUpdate(u)
 	case SchemaAgreement:
 		return nil, &DecodeError{Offset: -1, Path: "schema", Message: "an agreement is not a record that travels in an envelope; use DecodeAgreement"}
 	default:
 		return nil, &DecodeError{Offset: -1, Path: "schema", Message: fmt.Sprintf("unknown schema %q; want one of %s, %s, %s, %s",
 			schema, SchemaTransfer, SchemaConfirmation, SchemaReferral, SchemaReferralUpdate)}
 	}
-	if err := decodeStrict(data, rec, rec.Type()); err != nil {
-		return nil, err
+	if !ok || !l.end() {
+		return nil, l.err
 	}
 	return rec, nil
 }

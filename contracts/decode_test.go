@@ -76,7 +76,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad time", strings.Replace(good, `"events":[{"kind":"registered","at":"`, `"events":[{"kind":"registered","at":"yesterday","z":"`, 1), "events[0].at", "RFC 3339"},
 		{"fraction in integer", strings.Replace(good, `"monthly_wage_fen":`, `"monthly_wage_fen":1.5,"w":`, 1), "placement.monthly_wage_fen", "not a valid integer"},
 		{"trailing data", good + ` {}`, "", "trailing data"},
-		{"truncated", good[:len(good)/2], "", "unexpected end"},
+		{"truncated", good[:len(good)/2], "*", "unexpected end"},
+		{"duplicate member", strings.Replace(good, `"worker":{`, `"worker":{"name":"x",`, 1), "worker.name", "duplicate member"},
+		{"member in another case", strings.Replace(good, `"worker":{`, `"worker":{"Sex":"male",`, 1), "worker.Sex", "unknown field"},
+		{"null record", `null`, "", "want a JSON object"},
+		{"control character", strings.Replace(good, `"worker":{"name":"`, "\"worker\":{\"name\":\"\x01", 1), "worker.name", "control character"},
 		{"syntax", strings.Replace(good, `"from":`, `"from"`, 1), "", "invalid character"},
 		{"too large", `{"schema":"laborlink.transfer/v1","notes":"` + strings.Repeat("x", contracts.MaxRecordSize) + `"}`, "", "more than the limit"},
 	}
@@ -93,7 +97,7 @@ func TestDecodeErrors(t *testing.T) {
 			if !errors.As(err, &de) {
 				t.Fatalf("%T %v, want a *DecodeError", err, err)
 			}
-			if de.Path != tt.path || !strings.Contains(de.Message, tt.msg) {
+			if (tt.path != "*" && de.Path != tt.path) || !strings.Contains(de.Message, tt.msg) {
 				t.Errorf("got path %q message %q; want %q and ...%s...", de.Path, de.Message, tt.path, tt.msg)
 			}
 		})

@@ -1,7 +1,9 @@
 package contracts_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,4 +211,95 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		_, _ = env.Record()
 		_ = contracts.VerifyInBatch(env, stranger)
 	})
+}
+
+// decodeReference is what Decode would do with encoding/json alone: the
+// reference the hand-written decoders must agree with.
+func decodeReference(data []byte) (contracts.Record, error) {
+	var probe struct{ Schema string }
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, err
+	}
+	var rec contracts.Record
+	switch probe.Schema {
+	case contracts.SchemaTransfer:
+		rec = new(contracts.Transfer)
+	case contracts.SchemaConfirmation:
+		rec = new(contracts.Confirmation)
+	case contracts.SchemaReferral:
+		rec = new(contracts.Referral)
+	case contracts.SchemaReferralUpdate:
+		rec = new(contracts.ReferralUpdate)
+	default:
+		return nil, errors.New("no record schema")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(rec); err != nil {
+		return nil, err
+	}
+	if dec.More() || len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
+		return nil, errors.New("trailing data")
+	}
+	return rec, nil
+}
+
+// FuzzDecodeEquivalence holds the hand-written decoders to encoding/json:
+// whatever they accept, encoding/json accepts with the same meaning; what
+// they reject and encoding/json accepts is only a repeated member or a
+// member name in another case, which they reject on purpose.
+func FuzzDecodeEquivalence(f *testing.F) {
+	for _, d := range seedDocuments(f) {
+		f.Add(d)
+	}
+	f.Add([]byte(`{"schema":"laborlink.transfer/v1","Worker":{},"events":[null,{}],"training":null}`))
+	f.Add([]byte(`{"schema":"laborlink.referral/v1","id":"a","id":"b","opened_at":"2026-01-01T00:00:00\u002b08:00"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ferr := contracts.Decode(data)
+		ref, rerr := decodeReference(data)
+		if ferr == nil {
+			if rerr != nil {
+				t.Fatalf("Decode accepts what encoding/json rejects (%v):\n%s", rerr, data)
+			}
+			a, _ := json.Marshal(fast)
+			b, _ := json.Marshal(ref)
+			if !bytes.Equal(a, b) {
+				t.Fatalf("meanings differ:\n%s\n%s", a, b)
+			}
+			return
+		}
+		if rerr != nil || ref == nil {
+			return
+		}
+		var de *contracts.DecodeError
+		if !errors.As(ferr, &de) {
+			t.Fatalf("not a DecodeError: %v", ferr)
+		}
+		if strings.HasPrefix(de.Message, "duplicate member") {
+			return
+		}
+		if strings.HasPrefix(de.Message, "unknown field") && contracts.IsFieldPath(ref.Type(), strings.ToLower(stripIndices(de.Path))) {
+			return
+		}
+		if len(data) > contracts.MaxRecordSize {
+			return // the size limit is Decode's own, by design
+		}
+		t.Fatalf("Decode rejects what encoding/json accepts: %v\n%s", ferr, data)
+	})
+}
+
+func stripIndices(path string) string {
+	var b strings.Builder
+	skip := false
+	for _, r := range path {
+		switch {
+		case r == '[':
+			skip = true
+		case r == ']':
+			skip = false
+		case !skip:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

@@ -1,0 +1,367 @@
+package contracts
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// lexer reads JSON for the hand-written record decoders and the
+// canonicalizer: no reflection, no maps, no interface values. Strings that
+// need unescaping or hold invalid UTF-8 are handed to encoding/json, so their
+// meaning is exactly encoding/json's. Errors carry the byte offset.
+type lexer struct {
+	data  []byte
+	pos   int
+	err   *DecodeError
+	path  [8]pathSeg // the member being read, for errors
+	depth int
+}
+
+// pathSeg is one step of a path: a member name, or an array index when idx >= 0.
+type pathSeg struct {
+	name string
+	idx  int
+}
+
+func (l *lexer) push(s pathSeg) {
+	if l.depth < len(l.path) {
+		l.path[l.depth] = s
+	}
+	l.depth++
+}
+
+func (l *lexer) pop() { l.depth-- }
+
+func (l *lexer) pathString() string {
+	var b []byte
+	for _, s := range l.path[:min(l.depth, len(l.path))] {
+		if s.idx >= 0 {
+			b = append(b, '[')
+			b = strconv.AppendInt(b, int64(s.idx), 10)
+			b = append(b, ']')
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, '.')
+		}
+		b = append(b, s.name...)
+	}
+	return string(b)
+}
+
+// fail records the first error, at the current offset and path, and
+// returns false so callers can return its result.
+func (l *lexer) fail(format string, args ...any) bool {
+	if l.err == nil {
+		l.err = &DecodeError{Offset: int64(l.pos), Path: l.pathString(), Message: fmt.Sprintf(format, args...)}
+	}
+	return false
+}
+
+func (l *lexer) ws() {
+	for l.pos < len(l.data) {
+		switch l.data[l.pos] {
+		case ' ', '\t', '\r', '\n':
+			l.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next significant byte, or 0 at the end.
+func (l *lexer) peek() byte {
+	l.ws()
+	if l.pos < len(l.data) {
+		return l.data[l.pos]
+	}
+	return 0
+}
+
+func (l *lexer) expect(c byte) bool {
+	if l.peek() != c {
+		if l.pos >= len(l.data) {
+			return l.fail("unexpected end of the JSON document")
+		}
+		return l.fail("invalid character %q, want %q", l.data[l.pos], c)
+	}
+	l.pos++
+	return true
+}
+
+// null consumes a null if one comes next.
+func (l *lexer) null() bool {
+	if l.peek() == 'n' && len(l.data)-l.pos >= 4 && string(l.data[l.pos:l.pos+4]) == "null" {
+		l.pos += 4
+		return true
+	}
+	return false
+}
+
+// rawString returns the bytes of the next string token, quotes included, and
+// whether its content is plain (no escapes, valid UTF-8).
+func (l *lexer) rawString() (raw []byte, plain bool, ok bool) {
+	if l.peek() != '"' {
+		if l.pos >= len(l.data) {
+			return nil, false, l.fail("unexpected end of the JSON document")
+		}
+		return nil, false, l.fail("invalid character %q, want a string", l.data[l.pos])
+	}
+	start := l.pos
+	i := start + 1
+	plain = true
+	for i < len(l.data) {
+		c := l.data[i]
+		switch {
+		case c == '"':
+			l.pos = i + 1
+			raw = l.data[start:l.pos]
+			if plain && !utf8.Valid(raw) {
+				plain = false
+			}
+			return raw, plain, true
+		case c == '\\':
+			plain = false
+			i += 2
+			continue
+		case c < 0x20:
+			l.pos = i
+			return nil, false, l.fail("invalid control character %q in string", c)
+		}
+		i++
+	}
+	l.pos = len(l.data)
+	return nil, false, l.fail("unexpected end of the JSON document")
+}
+
+// str reads a string value.
+func (l *lexer) str() (string, bool) {
+	raw, plain, ok := l.rawString()
+	if !ok {
+		return "", false
+	}
+	if plain {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		l.pos -= len(raw)
+		return "", l.fail("invalid string: %v", err)
+	}
+	return s, true
+}
+
+// key reads a member name. Names the contracts use come from an intern
+// table, so reading them allocates nothing.
+func (l *lexer) key() (string, bool) {
+	raw, plain, ok := l.rawString()
+	if !ok {
+		return "", false
+	}
+	if plain {
+		if k, ok := memberNames()[string(raw[1:len(raw)-1])]; ok {
+			return k, true
+		}
+	}
+	l.pos -= len(raw)
+	return l.str()
+}
+
+// memberNames interns every member name of every record type.
+var memberNames = sync.OnceValue(func() map[string]string {
+	m := make(map[string]string)
+	for _, paths := range fieldPaths() {
+		for _, p := range paths {
+			name := p[strings.LastIndexByte(p, '.')+1:]
+			m[name] = name
+		}
+	}
+	return m
+})
+
+// number returns the bytes of the next number token.
+func (l *lexer) number() ([]byte, bool) {
+	l.ws()
+	start, i := l.pos, l.pos
+	d := l.data
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+		}
+	default:
+		return nil, l.fail("invalid character in number")
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		j := i
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+		}
+		if i == j {
+			l.pos = i
+			return nil, l.fail("invalid number: no digits after the decimal point")
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		j := i
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+		}
+		if i == j {
+			l.pos = i
+			return nil, l.fail("invalid number: no digits in the exponent")
+		}
+	}
+	l.pos = i
+	return d[start:i], true
+}
+
+// int reads an integer value; fractions, exponents and overflow are errors.
+func (l *lexer) int() (int64, bool) {
+	c := l.peek()
+	if c != '-' && (c < '0' || c > '9') {
+		return 0, l.fail("%s is not a valid integer", l.kindAhead())
+	}
+	start := l.pos
+	num, ok := l.number()
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(num), 10, 64)
+	if err != nil {
+		l.pos = start
+		return 0, l.fail("number %s is not a valid integer", num)
+	}
+	return n, true
+}
+
+// bool reads true or false.
+func (l *lexer) bool() (bool, bool) {
+	l.ws()
+	rest := l.data[l.pos:]
+	switch {
+	case len(rest) >= 4 && string(rest[:4]) == "true":
+		l.pos += 4
+		return true, true
+	case len(rest) >= 5 && string(rest[:5]) == "false":
+		l.pos += 5
+		return false, true
+	}
+	return false, l.fail("%s is not a valid boolean", l.kindAhead())
+}
+
+// kindAhead names the kind of the next value, for error messages.
+func (l *lexer) kindAhead() string {
+	switch l.peek() {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	case 0:
+		return "end of input"
+	}
+	return "number"
+}
+
+// object reads an object, calling member for each key with the lexer at the
+// value; member must consume the value. Duplicate keys are rejected (seen is
+// per object, small and linear: records have few members).
+func (l *lexer) object(member func(key string) bool) bool {
+	if !l.expect('{') {
+		return false
+	}
+	if l.peek() == '}' {
+		l.pos++
+		return true
+	}
+	var seenBuf [24]string
+	seen := seenBuf[:0]
+	for {
+		keyPos := l.pos
+		key, ok := l.key()
+		if !ok || !l.expect(':') {
+			return false
+		}
+		for _, s := range seen {
+			if s == key {
+				l.pos = keyPos
+				l.push(pathSeg{key, -1})
+				return l.fail("duplicate member %q", key)
+			}
+		}
+		seen = append(seen, key)
+		l.push(pathSeg{key, -1})
+		if !member(key) {
+			return false
+		}
+		l.pop()
+		switch l.peek() {
+		case ',':
+			l.pos++
+		case '}':
+			l.pos++
+			return true
+		default:
+			if l.pos >= len(l.data) {
+				return l.fail("unexpected end of the JSON document")
+			}
+			return l.fail("invalid character %q after object member", l.data[l.pos])
+		}
+	}
+}
+
+// array reads an array, calling elem for each element with the lexer at it.
+func (l *lexer) array(elem func(i int) bool) bool {
+	if !l.expect('[') {
+		return false
+	}
+	if l.peek() == ']' {
+		l.pos++
+		return true
+	}
+	for i := 0; ; i++ {
+		l.push(pathSeg{idx: i})
+		if !elem(i) {
+			return false
+		}
+		l.pop()
+		switch l.peek() {
+		case ',':
+			l.pos++
+		case ']':
+			l.pos++
+			return true
+		default:
+			if l.pos >= len(l.data) {
+				return l.fail("unexpected end of the JSON document")
+			}
+			return l.fail("invalid character %q after array element", l.data[l.pos])
+		}
+	}
+}
+
+// end checks that nothing but white space follows.
+func (l *lexer) end() bool {
+	if l.peek() != 0 {
+		return l.fail("trailing data after the JSON object")
+	}
+	return true
+}
