@@ -105,7 +105,11 @@ func TestSnapshotsAndRestartRecoverTheWholeState(t *testing.T) {
 	want := backup(t, leader.Reg.Store())
 	for _, n := range []*regtest.Node{follower, late} {
 		if got := backup(t, n.Reg.Store()); !bytes.Equal(got, want) {
-			t.Errorf("%s state differs from the leader's:\n%s\n%s", n.ID, got, want)
+			i := 0
+			for i < min(len(got), len(want)) && got[i] == want[i] {
+				i++
+			}
+			t.Errorf("%s state differs from the leader's at byte %d:\n got …%s…\nwant …%s…", n.ID, i, got[max(0, i-300):min(len(got), i+300)], want[max(0, i-300):min(len(want), i+300)])
 		}
 	}
 }

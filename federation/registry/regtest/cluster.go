@@ -1,6 +1,7 @@
 package regtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,6 +39,26 @@ type Cluster struct {
 	t     testing.TB
 	PKI   *PKI
 	Nodes []*Node
+	logs  *logBuffer
+}
+
+// logBuffer keeps the cluster's warnings; a failed test prints the tail.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) tail(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buf.Bytes()
+	return string(b[max(0, len(b)-n):])
 }
 
 // Timeouts short enough for tests, long enough for two loaded cores.
@@ -70,7 +92,12 @@ func NewCluster(t testing.TB, voters, nonvoters int, tweak func(*registry.Config
 // have provinces 11, 51 and 44), e.g. a fresh cluster to restore a backup into.
 func NewClusterWithPKI(t testing.TB, p *PKI, voters, nonvoters int, tweak func(*registry.Config)) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, PKI: p}
+	c := &Cluster{t: t, PKI: p, logs: &logBuffer{}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("cluster log (tail):\n%s", c.logs.tail(16<<10))
+		}
+	})
 	var specs []registry.NodeSpec
 	for i := range voters + nonvoters {
 		prov := VoterProvinces[i%len(VoterProvinces)]
@@ -127,7 +154,7 @@ func (c *Cluster) newNode(prov, name string, tweak func(*registry.Config)) *Node
 	cfg.RaftAddr = freePort(t)
 	cfg.APIAddr = freePort(t)
 	cfg.TrustedProvinces = Members
-	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.Logger = slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", n.ID)
 	cfg.TLS = c.PKI.TLS(t, n.Leaf, pki.RevokedFunc(func(s *big.Int) bool {
 		r := n.reg.Load()
 		return r != nil && r.IsRevoked(s)
