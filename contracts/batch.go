@@ -132,10 +132,11 @@ func VerifyInBatch(e *Envelope, pub crypto.PublicKey) error {
 	if e.Batch == nil {
 		return fmt.Errorf("envelope %s: not signed in a batch", e.ID)
 	}
-	if err := e.checkPayload(); err != nil {
+	canon, err := e.checkPayload()
+	if err != nil {
 		return err
 	}
-	d, err := e.SigningDigest()
+	d, err := e.signingDigest(canon)
 	if err != nil {
 		return fmt.Errorf("envelope %s: %w", e.ID, err)
 	}

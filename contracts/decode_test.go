@@ -76,6 +76,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad time", strings.Replace(good, `"events":[{"kind":"registered","at":"`, `"events":[{"kind":"registered","at":"yesterday","z":"`, 1), "events[0].at", "RFC 3339"},
 		{"fraction in integer", strings.Replace(good, `"monthly_wage_fen":`, `"monthly_wage_fen":1.5,"w":`, 1), "placement.monthly_wage_fen", "not a valid integer"},
 		{"trailing data", good + ` {}`, "", "trailing data"},
+		{"trailing NUL", good + "\x00", "", "trailing data"},
 		{"truncated", good[:len(good)/2], "*", "unexpected end"},
 		{"duplicate member", strings.Replace(good, `"worker":{`, `"worker":{"name":"x",`, 1), "worker.name", "duplicate member"},
 		{"member in another case", strings.Replace(good, `"worker":{`, `"worker":{"Sex":"male",`, 1), "worker.Sex", "unknown field"},

@@ -73,7 +73,8 @@ func (l *lexer) ws() {
 	}
 }
 
-// peek returns the next significant byte, or 0 at the end.
+// peek returns the next significant byte, or 0 at the end (or at a NUL,
+// which is never valid JSON either: check l.pos to tell them apart).
 func (l *lexer) peek() byte {
 	l.ws()
 	if l.pos < len(l.data) {
@@ -360,7 +361,7 @@ func (l *lexer) array(elem func(i int) bool) bool {
 
 // end checks that nothing but white space follows.
 func (l *lexer) end() bool {
-	if l.peek() != 0 {
+	if l.ws(); l.pos < len(l.data) {
 		return l.fail("trailing data after the JSON object")
 	}
 	return true

@@ -1,0 +1,162 @@
+package contracts
+
+import (
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// canon reads one JSON value and appends its canonical form to out.
+func (l *lexer) canon(out []byte) ([]byte, bool) {
+	switch l.peek() {
+	case '{':
+		return l.canonObject(out)
+	case '[':
+		out = append(out, '[')
+		ok := l.array(func(i int) bool {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			var ok bool
+			out, ok = l.canon(out)
+			return ok
+		})
+		return append(out, ']'), ok
+	case '"':
+		s, ok := l.str()
+		return appendCanonicalString(out, s), ok
+	case 't', 'f':
+		b, ok := l.bool()
+		return strconv.AppendBool(out, b), ok
+	case 'n':
+		if l.null() {
+			return append(out, "null"...), true
+		}
+		return out, l.fail("invalid literal")
+	case 0:
+		return out, l.fail("unexpected end of the JSON document")
+	}
+	start := l.pos
+	num, ok := l.number()
+	if !ok {
+		return out, false
+	}
+	n, err := strconv.ParseInt(string(num), 10, 64)
+	if err != nil || n > 1<<53 || n < -(1<<53) {
+		l.pos = start
+		return out, l.fail("number %s is not an integer within ±2^53", num)
+	}
+	return strconv.AppendInt(out, n, 10), true
+}
+
+// canonMember is one member of an object being canonicalized: its name and
+// where its canonical value sits in the output.
+type canonMember struct {
+	key        string
+	start, end int
+}
+
+func (l *lexer) canonObject(out []byte) ([]byte, bool) {
+	var buf [16]canonMember
+	members := buf[:0]
+	base := len(out)
+	out = append(out, '{')
+	sorted := true
+	ok := l.object(func(key string) bool {
+		if len(members) > 0 {
+			out = append(out, ',')
+		}
+		out = appendCanonicalString(out, key)
+		out = append(out, ':')
+		start := len(out)
+		var ok bool
+		out, ok = l.canon(out)
+		if n := len(members); n > 0 && compareUTF16(members[n-1].key, key) > 0 {
+			sorted = false
+		}
+		members = append(members, canonMember{key, start, len(out)})
+		return ok
+	})
+	out = append(out, '}')
+	if !ok || sorted {
+		return out, ok
+	}
+	// Rewrite the object in member order from a copy of its values.
+	written := slices.Clone(out[base:])
+	slices.SortFunc(members, func(a, b canonMember) int { return compareUTF16(a.key, b.key) })
+	out = append(out[:base], '{')
+	for i, m := range members {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendCanonicalString(out, m.key)
+		out = append(out, ':')
+		out = append(out, written[m.start-base:m.end-base]...)
+	}
+	return append(out, '}'), true
+}
+
+// appendCanonicalString escapes as RFC 8785 (ECMAScript JSON.stringify)
+// does: only the quote, the backslash and control characters.
+func appendCanonicalString(out []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	out = append(out, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			out = append(out, '\\', '"')
+		case c == '\\':
+			out = append(out, '\\', '\\')
+		case c >= 0x20:
+			out = append(out, c)
+		case c == '\b':
+			out = append(out, '\\', 'b')
+		case c == '\f':
+			out = append(out, '\\', 'f')
+		case c == '\n':
+			out = append(out, '\\', 'n')
+		case c == '\r':
+			out = append(out, '\\', 'r')
+		case c == '\t':
+			out = append(out, '\\', 't')
+		default:
+			out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+	}
+	return append(out, '"')
+}
+
+// compareUTF16 orders strings by their UTF-16 code units, as RFC 8785
+// requires, without converting them.
+func compareUTF16(a, b string) int {
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			ua, ub := utf16First(ra), utf16First(rb)
+			if ua != ub {
+				return int(ua) - int(ub)
+			}
+			// Same high surrogate: the low surrogates decide.
+			return int(utf16Second(ra)) - int(utf16Second(rb))
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return len(a) - len(b)
+}
+
+// utf16First is the first UTF-16 code unit of r; utf16Second the second, or 0.
+func utf16First(r rune) uint16 {
+	if r >= 0x10000 {
+		return uint16(0xD800 + (r-0x10000)>>10)
+	}
+	return uint16(r)
+}
+
+func utf16Second(r rune) uint16 {
+	if r >= 0x10000 {
+		return uint16(0xDC00 + (r-0x10000)&0x3FF)
+	}
+	return 0
+}
