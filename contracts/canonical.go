@@ -43,4 +43,3 @@ func Digest(v any) ([32]byte, error) {
 	}
 	return sha256.Sum256(b), nil
 }
-

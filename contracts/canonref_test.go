@@ -33,7 +33,6 @@ func canonicalizeReference(doc []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-
 func writeCanonicalRef(buf *bytes.Buffer, v any) error {
 	switch v := v.(type) {
 	case nil:
