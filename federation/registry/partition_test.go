@@ -102,7 +102,8 @@ func TestSnapshotsAndRestartRecoverTheWholeState(t *testing.T) {
 	c.Join(late)
 	c.WaitConverged()
 
-	want := backup(t, leader.Reg.Store())
+	// Compare with whoever leads now: leadership may have moved meanwhile.
+	want := backup(t, c.WaitLeader().Reg.Store())
 	for _, n := range []*regtest.Node{follower, late} {
 		if got := backup(t, n.Reg.Store()); !bytes.Equal(got, want) {
 			i := 0
