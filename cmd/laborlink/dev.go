@@ -6,20 +6,35 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/laborlink/laborlink/gateway/devfed"
 )
 
 // runDev starts the development federation and keeps it running until
-// interrupted.
+// interrupted, or with --init-only prepares a federation directory for
+// nodes that run elsewhere (the compose file's init service).
 func runDev(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("dev", "[--dir D] [--transfers N] [--verbose]")
+	fs := m.flagSet("dev", "[--dir D] [--transfers N] [--verbose] | --init-only --dir D --node P=HOST... [--force]")
 	dir := fs.String("dir", "", "keep the federation's PKI, configs and data in D (default: a temporary directory, removed on exit)")
 	transfers := fs.Int("transfers", 3, "sample transfers sent from the origin to each destination")
 	verbose := fs.Bool("verbose", false, "print the nodes' logs")
+	initOnly := fs.Bool("init-only", false, "only write the PKI, genesis and one node config per --node into --dir; start nothing")
+	var nodes nodeFlags
+	fs.Var(&nodes, "node", "with --init-only: province P's node listens on and is reached at HOST (repeat; the first is the origin of sample traffic)")
+	force := fs.Bool("force", false, "with --init-only: replace a federation already in --dir, deleting its PKI and the nodes' data")
+	apiPort := fs.Int("api-port", devfed.DefaultAPIPort, "with --init-only: every node's HTTPS port")
+	raftPort := fs.Int("raft-port", devfed.DefaultRaftPort, "with --init-only: every node's raft port")
+	opsListen := fs.String("ops-listen", "0.0.0.0:9090", "with --init-only: every node's ops listener (/healthz, /readyz, /metrics); empty turns it off")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *initOnly {
+		return runDevInit(m, devfed.InitOptions{Dir: *dir, Nodes: nodes.withPorts(*apiPort, *raftPort), OpsListen: *opsListen, Force: *force, Tune: devfed.TuneDelivery})
+	}
+	if len(nodes) > 0 || *force {
+		return usageErrorf("--node and --force go with --init-only")
 	}
 	if *transfers < 1 || *transfers > 1000 {
 		return usageErrorf("--transfers must be between 1 and 1000, got %d", *transfers)
@@ -60,4 +75,53 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintln(m.Stdout, "Stopped.")
 	return nil
+}
+
+// runDevInit writes a federation directory and says what is in it.
+func runDevInit(m *Main, opts devfed.InitOptions) error {
+	if opts.Dir == "" {
+		return usageErrorf("--init-only needs --dir")
+	}
+	if len(opts.Nodes) < 2 {
+		return usageErrorf("--init-only needs at least two --node P=HOST, e.g. --node 51=p51 --node 44=p44")
+	}
+	l, err := devfed.Init(opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "Prepared a federation of %s in %s:\n", strings.Join(l.Provinces, ", "), l.Dir)
+	for _, n := range opts.Nodes {
+		fmt.Fprintf(m.Stdout, "  p%s  %s  config %s\n", n.Province, n.Host, l.Config(n.Province))
+	}
+	fmt.Fprintf(m.Stdout, "Certificates (keep this directory private: it holds the CA keys): %s\n", filepath.Join(l.Dir, "pki"))
+	return nil
+}
+
+// nodeFlags collect repeated --node P=HOST flags.
+type nodeFlags []devfed.NodeAddr
+
+func (n *nodeFlags) String() string {
+	var s []string
+	for _, a := range *n {
+		s = append(s, a.Province+"="+a.Host)
+	}
+	return strings.Join(s, ",")
+}
+
+func (n *nodeFlags) Set(v string) error {
+	p, host, ok := strings.Cut(v, "=")
+	if !ok || p == "" || host == "" {
+		return fmt.Errorf("%q is not PROVINCE=HOST, e.g. 51=p51", v)
+	}
+	*n = append(*n, devfed.NodeAddr{Province: p, Host: host})
+	return nil
+}
+
+func (n nodeFlags) withPorts(api, raft int) []devfed.NodeAddr {
+	out := make([]devfed.NodeAddr, len(n))
+	for i, a := range n {
+		a.APIPort, a.RaftPort = api, raft
+		out[i] = a
+	}
+	return out
 }

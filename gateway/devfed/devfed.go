@@ -1,26 +1,26 @@
-// Package devfed runs a development federation on one machine: a generated
-// PKI, one node per province (the registry's voters), sample agreements
-// approved by both parties, and sample traffic along the whole chain:
-// transfers out, confirmations back, a rights-case referral and its updates.
-// It is what `laborlink dev` runs, and what end-to-end tests start.
+// Package devfed runs a development federation: a generated PKI, one node
+// per province (the registry's voters), sample agreements approved by both
+// parties, and sample traffic along the whole chain: transfers out,
+// confirmations back, a rights-case referral and its updates.
+//
+// Start runs the nodes in this process on loopback; it is what `laborlink
+// dev` runs, and what end-to-end tests start. Init only prepares a
+// federation directory for nodes that run elsewhere (containers, one host
+// each), and ReadLayout plus Connect drive such nodes through their APIs.
 package devfed
 
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
+	"strconv"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/node"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -28,29 +28,38 @@ import (
 // Domain is the development federation's domain.
 const Domain = "laborlink.dev"
 
-// Options configure a development federation.
+// DefaultProvinces are 51 (Sichuan), 44 (Guangdong) and 33 (Zhejiang).
+var DefaultProvinces = []string{"51", "44", "33"}
+
+// Options configure a development federation run in this process.
 type Options struct {
-	// Dir receives the PKI, configs and data. Required.
+	// Dir receives the PKI, configs and data. Required. A federation
+	// already there is replaced.
 	Dir string
 	// Provinces run a node each; the first is the origin of the sample
-	// traffic, the others destinations. Default 51 (Sichuan), 44
-	// (Guangdong), 33 (Zhejiang).
+	// traffic, the others destinations. Default DefaultProvinces.
 	Provinces []string
 	// Log receives the nodes' logs.
 	Log *slog.Logger
 }
 
-// Federation is a running development federation.
+// Federation is a development federation: nodes this process runs (Start)
+// or reaches over the network (Connect).
 type Federation struct {
 	Dir       string
 	Provinces []string
-	Nodes     map[string]*node.Node
+	// Nodes are the nodes this process runs; empty after Connect.
+	Nodes map[string]*node.Node
 	// Certs maps a province to its people's and systems' certificate files.
 	Certs map[string]Certs
 	// Root is the federation root certificate file.
 	Root string
 	// Traffic summarizes the sample traffic once Seed has run.
 	Traffic Traffic
+	// Patience bounds each wait for agreements and deliveries; default 20s.
+	Patience time.Duration
+
+	urls map[string]string
 }
 
 // Certs are one province's client certificates, as files.
@@ -58,35 +67,49 @@ type Certs struct {
 	Admin, System, Auditor, Operator pki.Leaf
 }
 
-// Start creates the PKI and starts the nodes; it returns when every node
-// has the registry's state.
+// Start prepares a federation directory for nodes on free loopback ports
+// and starts them; it returns when every node has the registry's state.
 func Start(ctx context.Context, opts Options) (*Federation, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("devfed: Dir is required")
 	}
 	if len(opts.Provinces) == 0 {
-		opts.Provinces = []string{"51", "44", "33"}
+		opts.Provinces = DefaultProvinces
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	f := &Federation{Dir: opts.Dir, Provinces: opts.Provinces, Nodes: map[string]*node.Node{}, Certs: map[string]Certs{}}
-	fed, err := pki.CreateFederation(filepath.Join(opts.Dir, "pki"), Domain, opts.Provinces, pki.FederationOptions{Root: pki.RootOptions{Force: true}})
-	if err != nil {
-		return nil, fmt.Errorf("devfed: pki: %w", err)
+	var addrs []NodeAddr
+	for _, p := range opts.Provinces {
+		a := NodeAddr{Province: p, Host: "127.0.0.1"}
+		var err error
+		if a.APIPort, err = freePort(); err != nil {
+			return nil, err
+		}
+		if a.RaftPort, err = freePort(); err != nil {
+			return nil, err
+		}
+		addrs = append(addrs, a)
 	}
-	f.Root = filepath.Join(fed.Root.Dir, pki.RootCertFile)
-	cfgs, err := f.configure(fed)
+	l, err := Init(InitOptions{Dir: opts.Dir, Nodes: addrs, Force: true, Tune: TuneLoopback})
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range opts.Provinces {
-		n, err := node.Open(ctx, cfgs[p], opts.Log.With("node", "p"+p))
+	f := l.federation()
+	f.Nodes = map[string]*node.Node{}
+	for _, p := range l.Provinces {
+		cfg, err := node.LoadConfig(l.Config(p), func(string) string { return "" })
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("devfed: node %s: %w", p, err)
+		}
+		n, err := node.Open(ctx, cfg, opts.Log.With("node", "p"+p))
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("devfed: node %s: %w", p, err)
 		}
 		f.Nodes[p] = n
+		f.urls[p] = "https://" + n.Addr()
 	}
 	if err := f.waitReady(ctx); err != nil {
 		f.Close()
@@ -95,79 +118,38 @@ func Start(ctx context.Context, opts Options) (*Federation, error) {
 	return f, nil
 }
 
-// configure issues every certificate, writes the genesis and a config file
-// per node (so an operator can read them), and returns the configs.
-func (f *Federation) configure(fed *pki.Federation) (map[string]node.Config, error) {
-	type addrs struct{ api, raft string }
-	ports := map[string]addrs{}
-	g := registry.Genesis{Domain: Domain, Roots: pemCert(fed.Root.Cert.Raw)}
-	for _, p := range f.Provinces {
-		api, err := freeAddr()
-		if err != nil {
-			return nil, err
+// TuneLoopback makes nodes on one machine elect a leader, notice a stale
+// replica and retry deliveries within a fraction of the production
+// defaults, which are set for links between provinces.
+func TuneLoopback(cfg *node.Config) {
+	TuneDelivery(cfg)
+	cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout = 300*time.Millisecond, 300*time.Millisecond
+	cfg.Raft.StaleAfter = 2 * time.Second
+}
+
+// TuneDelivery shortens delivery retries and the breaker's open time, so a
+// peer that comes back gets its records within seconds.
+func TuneDelivery(cfg *node.Config) {
+	cfg.Delivery.MinBackoff, cfg.Delivery.MaxBackoff, cfg.Delivery.BreakerOpen = 50*time.Millisecond, 2*time.Second, 2*time.Second
+}
+
+// Connect returns a Federation that drives the layout's nodes at urls
+// (province to https://host:port) through their APIs, for nodes this
+// process does not run.
+func (l *Layout) Connect(urls map[string]string) (*Federation, error) {
+	f := l.federation()
+	for _, p := range l.Provinces {
+		u, ok := urls[p]
+		if !ok {
+			return nil, fmt.Errorf("devfed: no address for province %s", p)
 		}
-		raftAddr, err := freeAddr()
-		if err != nil {
-			return nil, err
-		}
-		ports[p] = addrs{api, raftAddr}
-		ca := fed.CAs[p]
-		g.Members = append(g.Members, registry.MemberSpec{Province: p, Name: pki.ProvinceName(p), CACerts: pemCert(ca.Cert.Raw)})
-		g.Voters = append(g.Voters, registry.NodeSpec{ID: "p" + p + "/node/gw-1", RaftAddr: raftAddr, APIAddr: api})
-		var certs Certs
-		for _, c := range []struct {
-			kind pki.Kind
-			name string
-			dst  *pki.Leaf
-		}{{pki.KindAdmin, "admin", &certs.Admin}, {pki.KindSystem, "hr", &certs.System}, {pki.KindAuditor, "auditor", &certs.Auditor}, {pki.KindOperator, "ops", &certs.Operator}} {
-			leaf, err := ca.Issue(pki.IssueRequest{Kind: c.kind, Name: c.name, Force: true})
-			if err != nil {
-				return nil, fmt.Errorf("devfed: issue %s of %s: %w", c.kind, p, err)
-			}
-			*c.dst = *leaf
-		}
-		f.Certs[p] = certs
+		f.urls[p] = u
 	}
-	genesis, err := json.MarshalIndent(g, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	genesisFile := filepath.Join(f.Dir, "genesis.json")
-	if err := os.WriteFile(genesisFile, genesis, 0o644); err != nil {
-		return nil, err
-	}
-	cfgs := map[string]node.Config{}
-	for _, p := range f.Provinces {
-		ca := fed.CAs[p]
-		leaf, err := ca.Issue(pki.IssueRequest{Kind: pki.KindNode, Name: "gw-1", IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, Force: true})
-		if err != nil {
-			return nil, fmt.Errorf("devfed: node certificate of %s: %w", p, err)
-		}
-		cfg := node.DefaultConfig()
-		cfg.Province, cfg.Name = p, "gw-1"
-		cfg.DataDir = filepath.Join(f.Dir, "p"+p, "data")
-		cfg.Listen, cfg.Advertise = ports[p].api, ports[p].api
-		cfg.OpsListen = ""
-		cfg.Raft.Listen, cfg.Raft.Advertise = ports[p].raft, ports[p].raft
-		cfg.Raft.Genesis = genesisFile
-		cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout = 300*time.Millisecond, 300*time.Millisecond
-		cfg.Raft.StaleAfter = 2 * time.Second
-		cfg.TLS = node.TLSConfig{Cert: leaf.CertFile, Key: leaf.KeyFile, Root: filepath.Join(fed.Root.Dir, pki.RootCertFile)}
-		cfg.Delivery.MinBackoff, cfg.Delivery.MaxBackoff, cfg.Delivery.BreakerOpen = 50*time.Millisecond, 2*time.Second, 2*time.Second
-		cfg.Audit.Key = filepath.Join(f.Dir, "p"+p, "audit.key")
-		cfgs[p] = cfg
-		out, err := yaml.Marshal(cfg)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(filepath.Join(f.Dir, "p"+p), 0o700); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(f.Dir, "p"+p, "node.yaml"), out, 0o644); err != nil {
-			return nil, err
-		}
-	}
-	return cfgs, nil
+	return f, nil
+}
+
+func (l *Layout) federation() *Federation {
+	return &Federation{Dir: l.Dir, Provinces: l.Provinces, Certs: l.Certs, Root: l.Root, urls: map[string]string{}}
 }
 
 // waitReady waits until every node's registry replica is initialized and fresh.
@@ -194,9 +176,9 @@ func (f *Federation) waitReady(ctx context.Context) error {
 }
 
 // URL is the HTTPS address of a province's node.
-func (f *Federation) URL(province string) string { return "https://" + f.Nodes[province].Addr() }
+func (f *Federation) URL(province string) string { return f.urls[province] }
 
-// Close stops every node.
+// Close stops the nodes this process runs.
 func (f *Federation) Close() error {
 	var errs []error
 	for _, n := range f.Nodes {
@@ -209,15 +191,19 @@ func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
-// freeAddr finds a free loopback port. Another process could take it before
+// freePort finds a free loopback port. Another process could take it before
 // the node binds it; on a development machine that is rare enough.
-func freeAddr() (string, error) {
+func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	defer ln.Close()
-	return ln.Addr().String(), nil
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(port)
 }
 
 func rootPool(file string) (*x509.CertPool, error) {

@@ -32,25 +32,42 @@ type Traffic struct {
 // the origin, a confirmation back for each, and a wage-arrears referral from
 // the first destination to the origin with its updates.
 func (f *Federation) Seed(ctx context.Context, transfersPerDestination int) error {
+	gens, err := f.Agree(ctx)
+	if err != nil {
+		return err
+	}
 	origin := f.Provinces[0]
+	for _, dest := range f.Provinces[1:] {
+		if err := f.sendChain(ctx, gens[dest], origin, dest, transfersPerDestination); err != nil {
+			return err
+		}
+	}
+	return f.sendReferral(ctx, origin, f.Provinces[1])
+}
+
+// Agree registers and approves an agreement between the origin (the first
+// province) and each destination, and waits until every node holds it in
+// force. It returns, by destination, the generator whose records travel
+// under that agreement.
+func (f *Federation) Agree(ctx context.Context) (map[string]*synth.Generator, error) {
+	origin := f.Provinces[0]
+	gens := map[string]*synth.Generator{}
 	for _, dest := range f.Provinces[1:] {
 		g, err := synth.New(synth.Config{Origin: origin, Destination: dest, Seed: 2026})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		a := g.Agreement()
 		a.Origin.Division, a.Destination.Division = origin+"0000", dest+"0000"
 		a.Origin.Name = pki.ProvinceName(origin) + "人力资源和社会保障厅"
 		a.Destination.Name = pki.ProvinceName(dest) + "人力资源和社会保障厅"
 		if err := f.approveAgreement(ctx, a); err != nil {
-			return err
+			return nil, err
 		}
 		f.Traffic.Agreements = append(f.Traffic.Agreements, a.ID)
-		if err := f.sendChain(ctx, g, origin, dest, transfersPerDestination); err != nil {
-			return err
-		}
+		gens[dest] = g
 	}
-	return f.sendReferral(ctx, origin, f.Provinces[1])
+	return gens, nil
 }
 
 // approveAgreement proposes the agreement as the origin's admin and approves
@@ -80,10 +97,18 @@ func (f *Federation) approveAgreement(ctx context.Context, a *contracts.Agreemen
 		}
 	}
 	// Every node must see the agreement in force before records rely on it.
+	var clients []*registry.Client
+	for _, p := range f.Provinces {
+		cl, err := f.registryClient(p)
+		if err != nil {
+			return err
+		}
+		clients = append(clients, cl)
+	}
 	return f.waitFor(ctx, "agreement "+a.ID+" active on every node", func() bool {
-		for _, n := range f.Nodes {
-			rec, err := n.Registry().Store().Agreement(a.ID)
-			if err != nil || rec.StatusAt(time.Now()) != contracts.AgreementActive {
+		for _, cl := range clients {
+			r, err := cl.Agreement(ctx, a.ID, false)
+			if err != nil || r.Data.StatusAt(time.Now()) != contracts.AgreementActive {
 				return false
 			}
 		}
@@ -99,7 +124,7 @@ func (f *Federation) sendChain(ctx context.Context, g *synth.Generator, origin, 
 		transfers = append(transfers, t)
 		docs = append(docs, t)
 	}
-	ids, err := f.submit(ctx, origin, docs...)
+	ids, err := f.Submit(ctx, origin, docs...)
 	if err != nil {
 		return err
 	}
@@ -107,19 +132,19 @@ func (f *Federation) sendChain(ctx context.Context, g *synth.Generator, origin, 
 	if f.Traffic.TransferRef == "" {
 		f.Traffic.TransferRef = exchange.Ref(&transfers[0].Header, contracts.RecordTransfer)
 	}
-	if err := f.waitDelivered(ctx, origin, ids); err != nil {
+	if err := f.WaitDelivered(ctx, origin, ids); err != nil {
 		return err
 	}
 	docs = docs[:0]
 	for _, t := range transfers {
 		docs = append(docs, g.Confirmation(t))
 	}
-	ids, err = f.submit(ctx, dest, docs...)
+	ids, err = f.Submit(ctx, dest, docs...)
 	if err != nil {
 		return err
 	}
 	f.Traffic.Confirmations = append(f.Traffic.Confirmations, ids...)
-	return f.waitDelivered(ctx, dest, ids)
+	return f.WaitDelivered(ctx, dest, ids)
 }
 
 func (f *Federation) sendReferral(ctx context.Context, origin, dest string) error {
@@ -132,12 +157,12 @@ func (f *Federation) sendReferral(ctx context.Context, origin, dest string) erro
 		r = g.Referral()
 	}
 	r.Kind = contracts.CaseWageArrears
-	ids, err := f.submit(ctx, dest, r)
+	ids, err := f.Submit(ctx, dest, r)
 	if err != nil {
 		return err
 	}
 	f.Traffic.Referral = ids[0]
-	if err := f.waitDelivered(ctx, dest, ids); err != nil {
+	if err := f.WaitDelivered(ctx, dest, ids); err != nil {
 		return err
 	}
 	for i, status := range []contracts.CaseStatus{contracts.CaseAccepted, contracts.CaseInvestigating, contracts.CaseResolved} {
@@ -148,20 +173,21 @@ func (f *Federation) sendReferral(ctx context.Context, origin, dest string) erro
 		if status == contracts.CaseResolved {
 			u.AmountRecoveredFen = r.AmountOwedFen
 		}
-		ids, err := f.submit(ctx, origin, u)
+		ids, err := f.Submit(ctx, origin, u)
 		if err != nil {
 			return err
 		}
 		f.Traffic.Updates = append(f.Traffic.Updates, ids...)
-		if err := f.waitDelivered(ctx, origin, ids); err != nil {
+		if err := f.WaitDelivered(ctx, origin, ids); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// submit sends records through the province's local API as its system.
-func (f *Federation) submit(ctx context.Context, province string, recs ...any) ([]string, error) {
+// Submit sends records through the province's local API as its system and
+// returns their envelope ids; a record not accepted is an error.
+func (f *Federation) Submit(ctx context.Context, province string, recs ...any) ([]string, error) {
 	cl, err := f.APIClient(province, f.Certs[province].System)
 	if err != nil {
 		return nil, err
@@ -187,8 +213,9 @@ func (f *Federation) submit(ctx context.Context, province string, recs ...any) (
 	return ids, nil
 }
 
-// waitDelivered waits for the destination's receipts of every envelope.
-func (f *Federation) waitDelivered(ctx context.Context, province string, ids []string) error {
+// WaitDelivered waits for the destination's receipts of every envelope a
+// province sent.
+func (f *Federation) WaitDelivered(ctx context.Context, province string, ids []string) error {
 	cl, err := f.APIClient(province, f.Certs[province].System)
 	if err != nil {
 		return err
@@ -205,7 +232,11 @@ func (f *Federation) waitDelivered(ctx context.Context, province string, ids []s
 }
 
 func (f *Federation) waitFor(ctx context.Context, what string, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	patience := f.Patience
+	if patience <= 0 {
+		patience = 20 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, patience)
 	defer cancel()
 	for !cond() {
 		select {

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/gateway/node"
+)
+
+// TestDevInitOnly prepares a federation directory for containers, as the
+// compose file's init service does, and checks every node config loads and
+// points at its own hosts and files.
+func TestDevInitOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fed")
+	args := []string{"dev", "--init-only", "--dir", dir, "--node", "51=p51", "--node", "44=p44", "--node", "33=p33"}
+	if code, _, errOut := run(t, "", args...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g registry.Genesis
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Voters) != 3 || g.Voters[0].APIAddr != "p51:8443" || g.Voters[0].RaftAddr != "p51:8300" {
+		t.Errorf("genesis voters = %+v, want p51:8443 / p51:8300 first of three", g.Voters)
+	}
+	for _, p := range []string{"51", "44", "33"} {
+		cfg, err := node.LoadConfig(filepath.Join(dir, "p"+p, "node.yaml"), func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("p%s: %v", p, err)
+		}
+		if cfg.Listen != "p"+p+":8443" || cfg.Raft.Listen != "p"+p+":8300" || cfg.OpsListen != "0.0.0.0:9090" {
+			t.Errorf("p%s listens on %s, raft %s, ops %s", p, cfg.Listen, cfg.Raft.Listen, cfg.OpsListen)
+		}
+		// Everything a node reads lies in its own province's directory.
+		for _, f := range []string{cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.Root, cfg.Raft.Genesis} {
+			if !strings.HasPrefix(f, filepath.Join(dir, "p"+p)+string(filepath.Separator)) {
+				t.Errorf("p%s reads %s, outside its directory", p, f)
+			}
+			if _, err := os.Stat(f); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+
+	code, _, errOut := run(t, "", args...)
+	if code == 0 || !strings.Contains(errOut, "--force") {
+		t.Errorf("a second init: exit %d, stderr %q; want a refusal naming --force", code, errOut)
+	}
+	if code, _, errOut := run(t, "", append(args, "--force")...); code != 0 {
+		t.Errorf("init --force: exit %d: %s", code, errOut)
+	}
+}
+
+func TestDevInitOnlyUsage(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--init-only", "--node", "51=p51", "--node", "44=p44"}, "needs --dir"},
+		{[]string{"--init-only", "--dir", dir, "--node", "51=p51"}, "at least two"},
+		{[]string{"--init-only", "--dir", dir, "--node", "51"}, "PROVINCE=HOST"},
+		{[]string{"--init-only", "--dir", dir, "--node", "5x=a", "--node", "44=b"}, "province code"},
+		{[]string{"--node", "51=p51"}, "go with --init-only"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, errOut := run(t, "", append([]string{"dev"}, tt.args...)...)
+			if code == 0 || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr %q; want an error containing %q", code, errOut, tt.want)
+			}
+		})
+	}
+}

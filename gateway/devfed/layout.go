@@ -1,0 +1,287 @@
+package devfed
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/gateway/node"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// A federation directory, as Init writes it. Each province's directory is
+// self-contained, so a container or host mounts only its own province's
+// directory and never sees the CA keys or another province's key:
+//
+//	D/pki/root/          the federation root CA, key included: keep D private
+//	D/pki/p51/           Sichuan's CA and its people's and systems' certificates
+//	D/genesis.json       the registry's founding document
+//	D/p51/node.yaml      node config; every path in it is relative to D/p51
+//	D/p51/genesis.json   a copy, for the node
+//	D/p51/tls/           node-gw-1.pem, node-gw-1-key.pem and the root, root.pem
+//	D/p51/data/          created by the node: store, audit log, raft
+const (
+	// GenesisFile is the registry's genesis, at the top and in each province's directory.
+	GenesisFile = "genesis.json"
+	// ConfigFile is a node's config in its province's directory.
+	ConfigFile = "node.yaml"
+	// NodeName is the name of every development node within its province.
+	NodeName = "gw-1"
+)
+
+// Default ports of a node whose NodeAddr leaves them zero.
+const (
+	DefaultAPIPort  = 8443
+	DefaultRaftPort = 8300
+)
+
+// NodeAddr places one province's node.
+type NodeAddr struct {
+	// Province is the 2-digit province code.
+	Province string
+	// Host is the name the node listens on and other nodes dial: a compose
+	// service name ("p51"), a pod's DNS name, or 127.0.0.1. The node binds
+	// it, so it must resolve to the node's own address where the node runs.
+	Host string
+	// APIPort and RaftPort default to DefaultAPIPort and DefaultRaftPort.
+	APIPort, RaftPort int
+}
+
+func (a NodeAddr) api() string  { return net.JoinHostPort(a.Host, strconv.Itoa(a.APIPort)) }
+func (a NodeAddr) raft() string { return net.JoinHostPort(a.Host, strconv.Itoa(a.RaftPort)) }
+
+// InitOptions say what federation directory Init prepares.
+type InitOptions struct {
+	// Dir receives the federation. Required.
+	Dir string
+	// Nodes are the provinces' nodes, each a registry voter; the first
+	// province is the origin of the sample traffic. At least two.
+	Nodes []NodeAddr
+	// OpsListen is every node's ops listener (/healthz, /readyz, /metrics);
+	// empty turns it off.
+	OpsListen string
+	// Force replaces a federation already in Dir: its PKI, genesis, and the
+	// listed provinces' configs and data. Without it Init refuses.
+	Force bool
+	// Tune adjusts each node's config before it is written (timeouts).
+	Tune func(*node.Config)
+}
+
+// Layout is a prepared federation directory: where its files are.
+type Layout struct {
+	Dir       string
+	Provinces []string
+	// Root is the federation root certificate file.
+	Root string
+	// Certs maps a province to its people's and systems' certificate files.
+	Certs map[string]Certs
+}
+
+// ProvinceDir is the directory a province's node runs from.
+func (l *Layout) ProvinceDir(province string) string { return filepath.Join(l.Dir, "p"+province) }
+
+// Config is the config file of a province's node.
+func (l *Layout) Config(province string) string {
+	return filepath.Join(l.ProvinceDir(province), ConfigFile)
+}
+
+// clientLeaves are the certificates Init issues to each province's people
+// and systems, in the order Certs lists them.
+var clientLeaves = []struct {
+	kind pki.Kind
+	name string
+	dst  func(*Certs) *pki.Leaf
+}{
+	{pki.KindAdmin, "admin", func(c *Certs) *pki.Leaf { return &c.Admin }},
+	{pki.KindSystem, "hr", func(c *Certs) *pki.Leaf { return &c.System }},
+	{pki.KindAuditor, "auditor", func(c *Certs) *pki.Leaf { return &c.Auditor }},
+	{pki.KindOperator, "ops", func(c *Certs) *pki.Leaf { return &c.Operator }},
+}
+
+// Init prepares a federation directory without starting anything: the PKI,
+// the genesis, and per province a node config, its node certificate and a
+// copy of the root and genesis, plus the client certificates (admin,
+// system, auditor, operator) of every province.
+func Init(opts InitOptions) (*Layout, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	l := &Layout{Dir: opts.Dir, Certs: map[string]Certs{}}
+	for _, n := range opts.Nodes {
+		l.Provinces = append(l.Provinces, n.Province)
+	}
+	if err := l.clear(opts.Force); err != nil {
+		return nil, err
+	}
+	fed, err := pki.CreateFederation(filepath.Join(l.Dir, "pki"), Domain, l.Provinces, pki.FederationOptions{Root: pki.RootOptions{Force: opts.Force}})
+	if err != nil {
+		return nil, fmt.Errorf("devfed: pki: %w", err)
+	}
+	l.Root = filepath.Join(fed.Root.Dir, pki.RootCertFile)
+	g := registry.Genesis{Domain: Domain, Roots: pemCert(fed.Root.Cert.Raw)}
+	for _, n := range opts.Nodes {
+		ca := fed.CAs[n.Province]
+		g.Members = append(g.Members, registry.MemberSpec{Province: n.Province, Name: pki.ProvinceName(n.Province), CACerts: pemCert(ca.Cert.Raw)})
+		g.Voters = append(g.Voters, registry.NodeSpec{ID: "p" + n.Province + "/node/" + NodeName, RaftAddr: n.raft(), APIAddr: n.api()})
+		var certs Certs
+		for _, c := range clientLeaves {
+			leaf, err := ca.Issue(pki.IssueRequest{Kind: c.kind, Name: c.name, Force: opts.Force})
+			if err != nil {
+				return nil, fmt.Errorf("devfed: issue %s of %s: %w", c.kind, n.Province, err)
+			}
+			*c.dst(&certs) = *leaf
+		}
+		l.Certs[n.Province] = certs
+	}
+	genesis, err := json.MarshalIndent(g, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(l.Dir, GenesisFile), genesis, 0o644); err != nil {
+		return nil, err
+	}
+	for _, n := range opts.Nodes {
+		if err := l.writeNode(fed, n, genesis, opts); err != nil {
+			return nil, fmt.Errorf("devfed: node of %s: %w", n.Province, err)
+		}
+	}
+	return l, nil
+}
+
+func (o *InitOptions) check() error {
+	if o.Dir == "" {
+		return errors.New("devfed: a directory is required")
+	}
+	if len(o.Nodes) < 2 {
+		return errors.New("devfed: a federation needs at least two provinces")
+	}
+	seen := map[string]bool{}
+	for i := range o.Nodes {
+		n := &o.Nodes[i]
+		if !pki.ValidProvince(n.Province) {
+			return fmt.Errorf("devfed: %q is not a 2-digit province code (e.g. 51 for Sichuan)", n.Province)
+		}
+		if seen[n.Province] {
+			return fmt.Errorf("devfed: province %s is listed twice", n.Province)
+		}
+		seen[n.Province] = true
+		if n.Host == "" {
+			return fmt.Errorf("devfed: province %s has no host name", n.Province)
+		}
+		if n.APIPort == 0 {
+			n.APIPort = DefaultAPIPort
+		}
+		if n.RaftPort == 0 {
+			n.RaftPort = DefaultRaftPort
+		}
+	}
+	return nil
+}
+
+// clear refuses to touch an existing federation without force, and with
+// force removes what Init is about to write, old node data included: a
+// node's raft state belongs to the genesis it was started with.
+func (l *Layout) clear(force bool) error {
+	existing := []string{filepath.Join(l.Dir, GenesisFile), filepath.Join(l.Dir, "pki")}
+	for _, p := range l.Provinces {
+		existing = append(existing, l.ProvinceDir(p))
+	}
+	for _, path := range existing {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("devfed: %w", err)
+		}
+		if !force {
+			return fmt.Errorf("devfed: %s already holds a federation (%s exists); pass --force to replace it, which deletes its PKI and the nodes' data", l.Dir, path)
+		}
+		if err := os.RemoveAll(path); err != nil {
+			return fmt.Errorf("devfed: replace %s: %w", path, err)
+		}
+	}
+	return os.MkdirAll(l.Dir, 0o700)
+}
+
+// writeNode writes a province's self-contained node directory.
+func (l *Layout) writeNode(fed *pki.Federation, n NodeAddr, genesis []byte, opts InitOptions) error {
+	dir := l.ProvinceDir(n.Province)
+	tlsDir := filepath.Join(dir, "tls")
+	if err := os.MkdirAll(tlsDir, 0o700); err != nil {
+		return err
+	}
+	// The IP SAN serves tools that check host names; nodes verify identities.
+	leaf, err := fed.CAs[n.Province].Issue(pki.IssueRequest{Kind: pki.KindNode, Name: NodeName, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, OutDir: tlsDir, Force: opts.Force})
+	if err != nil {
+		return fmt.Errorf("node certificate: %w", err)
+	}
+	root, err := os.ReadFile(l.Root)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tlsDir, pki.RootCertFile), root, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, GenesisFile), genesis, 0o644); err != nil {
+		return err
+	}
+	cfg := node.DefaultConfig()
+	cfg.Province, cfg.Name = n.Province, NodeName
+	cfg.DataDir = "data"
+	cfg.Listen, cfg.Advertise = n.api(), n.api()
+	cfg.OpsListen = opts.OpsListen
+	cfg.Raft.Listen, cfg.Raft.Advertise = n.raft(), n.raft()
+	cfg.Raft.Genesis = GenesisFile
+	cfg.TLS = node.TLSConfig{Cert: rel(dir, leaf.CertFile), Key: rel(dir, leaf.KeyFile), Root: filepath.Join("tls", pki.RootCertFile)}
+	cfg.Audit.Key = "audit.key"
+	if opts.Tune != nil {
+		opts.Tune(&cfg)
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	header := fmt.Sprintf("# Node %s of province %s (%s), written by `laborlink dev`.\n# Paths are relative to this file's directory. docs/configuration.md lists every setting.\n", NodeName, n.Province, pki.ProvinceName(n.Province))
+	return os.WriteFile(filepath.Join(dir, ConfigFile), append([]byte(header), out...), 0o644)
+}
+
+// rel makes path relative to dir; both are under the federation directory.
+func rel(dir, path string) string {
+	r, err := filepath.Rel(dir, path)
+	if err != nil {
+		return path
+	}
+	return r
+}
+
+// ReadLayout finds the files of a federation directory Init prepared, to
+// talk to its nodes wherever they run.
+func ReadLayout(dir string) (*Layout, error) {
+	data, err := os.ReadFile(filepath.Join(dir, GenesisFile))
+	if err != nil {
+		return nil, fmt.Errorf("devfed: %s is not a federation directory: %w", dir, err)
+	}
+	var g registry.Genesis
+	if err := json.Unmarshal(data, &g); err != nil {
+		return nil, fmt.Errorf("devfed: %s: %w", filepath.Join(dir, GenesisFile), err)
+	}
+	l := &Layout{Dir: dir, Root: filepath.Join(dir, "pki", "root", pki.RootCertFile), Certs: map[string]Certs{}}
+	for _, m := range g.Members {
+		l.Provinces = append(l.Provinces, m.Province)
+		var certs Certs
+		for _, c := range clientLeaves {
+			certFile, keyFile := pki.LeafFiles(c.kind, c.name)
+			caDir := filepath.Join(dir, "pki", "p"+m.Province)
+			*c.dst(&certs) = pki.Leaf{CertFile: filepath.Join(caDir, certFile), KeyFile: filepath.Join(caDir, keyFile)}
+		}
+		l.Certs[m.Province] = certs
+	}
+	return l, nil
+}
