@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -22,7 +23,6 @@ type exported struct {
 	out      store.Outgoing
 	env      *contracts.Envelope
 	decision *policy.Decision
-	quotas   []string
 }
 
 // Submit runs the export path for a submission from a provincial system and
@@ -62,6 +62,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		return nil, &Error{Code: CodeUnavailable, Message: "queue records", Err: err}
 	}
 	peers := map[string]bool{}
+	var entries []audit.Entry
 	for i, e := range ready {
 		r := &results[e.index]
 		r.EnvelopeID = enq[i].EnvelopeID
@@ -71,13 +72,9 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		}
 		r.Outcome = OutcomeAccepted
 		peers[e.out.Peer] = true
-		for _, q := range e.quotas {
-			if _, err := x.d.Store.Increment(ctx, q, 1); err != nil {
-				x.d.Log.Error("count quota", "counter", q, "err", err)
-			}
-		}
-		x.audit(ctx, sentEntry(e.env, e.decision, caller))
+		entries = append(entries, sentEntry(e.env, e.decision, caller))
 	}
+	x.audit(ctx, entries...)
 	for p := range peers {
 		x.d.Delivery.Notify(p)
 	}
@@ -127,10 +124,9 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, doc json.Ra
 		return res, nil, &Error{Code: CodeInternal, Message: "encode envelope", Err: err}
 	}
 	e := &exported{
-		out:      store.Outgoing{EnvelopeID: env.ID, Ref: ref, Type: string(rec.Type()), Peer: h.To, Envelope: body},
+		out:      store.Outgoing{EnvelopeID: env.ID, Ref: ref, Type: string(rec.Type()), Peer: h.To, Envelope: body, Counters: counters[dec.Agreement.ID]},
 		env:      env,
 		decision: dec,
-		quotas:   counters[dec.Agreement.ID],
 	}
 	return res, e, nil
 }
@@ -220,8 +216,17 @@ func problems(err error) []contracts.FieldError {
 	return []contracts.FieldError{{Message: err.Error()}}
 }
 
-func (x *Exchange) audit(ctx context.Context, e audit.Entry) {
-	if _, err := x.d.Audit.Append(ctx, e); err != nil {
-		x.d.Log.Error("audit append", "kind", e.Kind, "envelope", e.EnvelopeID, "err", err)
+// audit appends entries concurrently, so that they share the audit log's
+// group commits instead of waiting for one fsync each, and returns once all
+// are durable.
+func (x *Exchange) audit(ctx context.Context, entries ...audit.Entry) {
+	var wg sync.WaitGroup
+	for _, e := range entries {
+		wg.Go(func() {
+			if _, err := x.d.Audit.Append(ctx, e); err != nil {
+				x.d.Log.Error("audit append", "kind", e.Kind, "envelope", e.EnvelopeID, "err", err)
+			}
+		})
 	}
+	wg.Wait()
 }

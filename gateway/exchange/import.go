@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
@@ -70,6 +71,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	if err != nil {
 		return nil, &Error{Code: CodeUnavailable, Message: "store received envelopes", Err: err}
 	}
+	var entries []audit.Entry
 	for i, im := range ready {
 		r := &results[im.index]
 		r.Receipt = got[i].Receipt
@@ -79,8 +81,9 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		}
 		r.Status = peer.StatusStored
 		x.answer(ctx, im)
-		x.audit(ctx, receivedEntry(im.env, im.decision, from))
+		entries = append(entries, receivedEntry(im.env, im.decision, from))
 	}
+	x.audit(ctx, entries...)
 	return results, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/delivery"
 	"github.com/laborlink/laborlink/gateway/store"
 )
@@ -13,6 +14,8 @@ import (
 // Delivered audits the receipts of a delivered batch; it makes the exchange
 // the delivery workers' observer.
 func (x *Exchange) Delivered(peer string, outcomes []delivery.Outcome, batch []store.Queued, latency time.Duration) {
+	var entries []audit.Entry
+	defer func() { x.audit(context.Background(), entries...) }()
 	for _, o := range outcomes {
 		if o.Rejected {
 			e := receiptEntry(o.EnvelopeID, peer, "", "", latency.Milliseconds())
@@ -20,14 +23,14 @@ func (x *Exchange) Delivered(peer string, outcomes []delivery.Outcome, batch []s
 			for _, r := range o.Reasons {
 				e.Reasons = append(e.Reasons, auditReason(r))
 			}
-			x.audit(context.Background(), e)
+			entries = append(entries, e)
 			continue
 		}
 		var r contracts.Receipt
 		if err := json.Unmarshal(o.Receipt, &r); err != nil {
 			x.d.Log.Warn("unreadable receipt", "peer", peer, "envelope", o.EnvelopeID)
 		}
-		x.audit(context.Background(), receiptEntry(o.EnvelopeID, peer, "", r.PayloadDigest, latency.Milliseconds()))
+		entries = append(entries, receiptEntry(o.EnvelopeID, peer, "", r.PayloadDigest, latency.Milliseconds()))
 	}
 }
 

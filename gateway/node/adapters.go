@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"sort"
@@ -77,11 +76,11 @@ func (b bundles) FederationBundle(context.Context) (policy.Layer, error) {
 	if v == nil {
 		return policy.FederationBundle(), nil
 	}
-	var files map[string]string
-	if err := json.Unmarshal(v.Content, &files); err != nil {
+	l, err := policy.UnpackBundle(v.Content, uint64(v.Version))
+	if err != nil {
 		return policy.Layer{}, fmt.Errorf("federation bundle v%d: %w", v.Version, err)
 	}
-	return policy.Layer{Files: files, Version: uint64(v.Version)}, nil
+	return l, nil
 }
 
 // revocations refuses serials revoked in the registry or in CRL files. The

@@ -62,43 +62,46 @@ type Node struct {
 
 // Open builds and starts a node: listeners are bound and the registry has
 // started when it returns, so Addr is usable at once.
-func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error) {
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n = &Node{cfg: cfg, log: log, revoked: &revocations{crls: pki.NewRevocationList()}}
-	defer func() {
-		if err != nil {
-			n.Close()
-		}
-	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data_dir: %w", err)
-	}
-	if err := n.openTLS(); err != nil {
-		return nil, err
-	}
-	if n.store, err = store.Open(filepath.Join(cfg.DataDir, "node.db"), store.Options{}); err != nil {
-		return nil, err
-	}
-	if n.audit, err = n.openAudit(); err != nil {
-		return nil, err
-	}
-	if n.registry, err = n.openRegistry(); err != nil {
-		return nil, err
-	}
-	n.revoked.reg.Store(n.registry)
-	if n.policy, err = policy.NewEngine(ctx, policy.FederationBundle(), policy.Config{ProvinceDir: cfg.Policy.ProvinceDir, Logger: log}); err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
-	}
-	if err := n.openExchange(); err != nil {
-		return nil, err
-	}
-	if err := n.listen(); err != nil {
+	n := &Node{cfg: cfg, log: log, revoked: &revocations{crls: pki.NewRevocationList()}}
+	if err := n.open(ctx); err != nil {
+		n.Close()
 		return nil, err
 	}
 	n.start()
 	return n, nil
+}
+
+// open builds the parts in dependency order; Close undoes whatever it got to.
+func (n *Node) open(ctx context.Context) error {
+	cfg := n.cfg
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	if err := n.openTLS(); err != nil {
+		return err
+	}
+	var err error
+	if n.store, err = store.Open(filepath.Join(cfg.DataDir, "node.db"), store.Options{}); err != nil {
+		return err
+	}
+	if n.audit, err = n.openAudit(); err != nil {
+		return err
+	}
+	if n.registry, err = n.openRegistry(); err != nil {
+		return err
+	}
+	n.revoked.reg.Store(n.registry)
+	if n.policy, err = policy.NewEngine(ctx, policy.FederationBundle(), policy.Config{ProvinceDir: cfg.Policy.ProvinceDir, Logger: n.log}); err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	if err := n.openExchange(); err != nil {
+		return err
+	}
+	return n.listen()
 }
 
 func (n *Node) openTLS() error {

@@ -78,6 +78,9 @@ type Outgoing struct {
 	Peer       string
 	// Envelope is the encoded signed envelope, delivered as is.
 	Envelope []byte
+	// Counters are incremented in the same commit when the record is new
+	// (quota usage), so counts and accepted records never disagree.
+	Counters []string
 }
 
 // Queued is one outbox item.
@@ -181,6 +184,11 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Outgoing) ([]Enqueued, error
 			}
 			if err := tx.Bucket(bucketOutbox).Put(outboxKey(m.Peer, m.EnvelopeID), m.Envelope); err != nil {
 				return err
+			}
+			for _, name := range m.Counters {
+				if _, err := increment(tx, name, 1); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -326,14 +334,21 @@ func (s *Store) AddAnswer(ctx context.Context, ref string, a Answer) error {
 func (s *Store) Increment(ctx context.Context, name string, n uint64) (uint64, error) {
 	var v uint64
 	err := s.c.do(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCounters)
-		if cur := b.Get([]byte(name)); len(cur) == 8 {
-			v = binary.BigEndian.Uint64(cur)
-		}
-		v += n
-		return b.Put([]byte(name), binary.BigEndian.AppendUint64(nil, v))
+		var err error
+		v, err = increment(tx, name, n)
+		return err
 	})
 	return v, err
+}
+
+func increment(tx *bolt.Tx, name string, n uint64) (uint64, error) {
+	b := tx.Bucket(bucketCounters)
+	var v uint64
+	if cur := b.Get([]byte(name)); len(cur) == 8 {
+		v = binary.BigEndian.Uint64(cur)
+	}
+	v += n
+	return v, b.Put([]byte(name), binary.BigEndian.AppendUint64(nil, v))
 }
 
 // Counter reads a named counter; an unknown counter is 0.
