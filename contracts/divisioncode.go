@@ -26,6 +26,7 @@ func (l levels) has(d DivisionLevel) bool {
 	return l&atCounty != 0
 }
 
+// String names the levels for messages, such as "prefecture or county".
 func (l levels) String() string {
 	var s []string
 	if l&atProvince != 0 {
