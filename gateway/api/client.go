@@ -15,6 +15,7 @@ import (
 
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -81,6 +82,13 @@ func (c *Client) AuditStats(ctx context.Context, query url.Values) (audit.Summar
 	var s audit.Summary
 	err := c.do(ctx, http.MethodGet, "/api/v1/audit/stats?"+query.Encode(), nil, &s)
 	return s, err
+}
+
+// Referrals lists the province's referral cases.
+func (c *Client) Referrals(ctx context.Context, status string, overdue bool) ([]store.Case, error) {
+	var r ReferralsResponse
+	err := c.do(ctx, http.MethodGet, "/api/v1/referrals?status="+url.QueryEscape(status)+"&overdue="+strconv.FormatBool(overdue), nil, &r)
+	return r.Cases, err
 }
 
 // Status reads the node's status as raw JSON.

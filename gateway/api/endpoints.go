@@ -39,6 +39,18 @@ type Set struct {
 	AuditRaw   endpoint.Endpoint
 	AuditProof endpoint.Endpoint
 	NodeStatus endpoint.Endpoint
+	Referrals  endpoint.Endpoint
+}
+
+// ReferralsRequest filters the province's referral cases.
+type ReferralsRequest struct {
+	Status  string
+	Overdue bool
+}
+
+// ReferralsResponse lists cases with their deadlines and overdue flags.
+type ReferralsResponse struct {
+	Cases []store.Case `json:"cases"`
 }
 
 // SubmitRequest carries one record or a batch.
@@ -180,6 +192,18 @@ func MakeSet(x *exchange.Exchange, a Auditing, status StatusFunc, now func() tim
 			}
 			p, err := a.InclusionProof(ctx, r.Index, r.Size)
 			return AuditProofResponse{Hashes: p}, err
+		},
+		Referrals: func(ctx context.Context, req any) (any, error) {
+			id, err := auth.Require(ctx, pki.KindSystem, pki.KindOperator)
+			if err != nil {
+				return nil, err
+			}
+			r := req.(ReferralsRequest)
+			cs, err := x.Cases(ctx, id, r.Status, r.Overdue)
+			if err != nil {
+				return nil, err
+			}
+			return ReferralsResponse{Cases: cs}, nil
 		},
 		NodeStatus: func(ctx context.Context, _ any) (any, error) {
 			if _, err := auth.Require(ctx, pki.KindOperator, pki.KindAuditor, pki.KindAdmin, pki.KindSystem); err != nil {

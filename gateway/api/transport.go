@@ -37,6 +37,7 @@ var Routes = []string{
 	"GET /api/v1/audit/raw",
 	"GET /api/v1/audit/proof",
 	"GET /api/v1/status",
+	"GET /api/v1/referrals",
 }
 
 // NewHandler serves the local API.
@@ -60,6 +61,7 @@ func NewHandler(s Set) http.Handler {
 	mux.Handle(Routes[8], h(s.AuditRaw, decodeAuditRaw, encodeJSON))
 	mux.Handle(Routes[9], h(s.AuditProof, decodeAuditProof, encodeJSON))
 	mux.Handle(Routes[10], h(s.NodeStatus, decodeNothing, encodeJSON))
+	mux.Handle(Routes[11], h(s.Referrals, decodeReferrals, encodeJSON))
 	return mux
 }
 
@@ -208,6 +210,19 @@ func int64Param(r *http.Request, name string, def int64) (int64, error) {
 		return 0, badRequest("%s must be a number, got %q", name, s)
 	}
 	return n, nil
+}
+
+func decodeReferrals(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	req := ReferralsRequest{Status: q.Get("status")}
+	switch q.Get("overdue") {
+	case "", "false":
+	case "true":
+		req.Overdue = true
+	default:
+		return nil, badRequest("overdue must be true or false, got %q", q.Get("overdue"))
+	}
+	return req, nil
 }
 
 func decodeNothing(context.Context, *http.Request) (any, error) { return nil, nil }

@@ -318,3 +318,50 @@ func TestDestinationOutageLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 16)
+	r := g.Referral()
+	for r.From != "44" {
+		r = g.Referral()
+	}
+	r.Status = contracts.CaseReferred
+	r.Deadline = contracts.DateOf(f.now.AddDate(0, 0, -1)) // already past
+	if res := f.submit("44", r); res[0].Outcome != OutcomeAccepted {
+		t.Fatalf("referral = %+v", res[0])
+	}
+	origin := f.nodes["51"]
+	key := store.CaseKey("44", "51", r.ID)
+	eventually(t, "the referral at 51", func() bool { _, err := origin.store.Case(key, f.now); return err == nil })
+
+	update := func(from string, status contracts.CaseStatus) SubmitResult {
+		u := g.ReferralUpdate(r)
+		u.From, u.To, u.Status = from, map[string]string{"51": "44", "44": "51"}[from], status
+		return f.submit(from, u)[0]
+	}
+	// A referred case cannot be resolved before it is accepted.
+	if res := update("51", contracts.CaseResolved); res.Outcome != OutcomeInvalid || res.Problems[0].Path != "status" {
+		t.Fatalf("illegal transition = %+v", res)
+	}
+	if res := update("51", contracts.CaseAccepted); res.Outcome != OutcomeAccepted {
+		t.Fatalf("accept = %+v", res)
+	}
+	dest := f.nodes["44"]
+	eventually(t, "the acceptance at 44", func() bool {
+		c, err := dest.store.Case(key, f.now)
+		return err == nil && c.Status == "accepted"
+	})
+	cases, err := dest.x.Cases(context.Background(), dest.system, "", true)
+	if err != nil || len(cases) != 1 || !cases[0].Overdue || cases[0].Direction != "sent" {
+		t.Fatalf("overdue cases at 44 = %+v, %v", cases, err)
+	}
+	if res := update("44", contracts.CaseClosed); res.Outcome != OutcomeAccepted {
+		t.Fatalf("close by the referring side = %+v", res)
+	}
+	eventually(t, "the closure at 51", func() bool {
+		c, err := origin.store.Case(key, f.now)
+		return err == nil && c.Status == "closed" && !c.Overdue && c.Direction == "received" && len(c.Updates) == 2
+	})
+}

@@ -22,6 +22,7 @@ type exported struct {
 	index    int
 	out      store.Outgoing
 	env      *contracts.Envelope
+	rec      contracts.Record
 	decision *policy.Decision
 }
 
@@ -73,6 +74,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		r.Outcome = OutcomeAccepted
 		peers[e.out.Peer] = true
 		entries = append(entries, sentEntry(e.env, e.decision, caller))
+		x.track(ctx, e.rec, e.env.ID, e.env.Created)
 	}
 	x.audit(ctx, entries...)
 	for p := range peers {
@@ -100,6 +102,12 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, doc json.Ra
 		res.Outcome, res.EnvelopeID = OutcomeDuplicate, id
 		return res, nil, nil
 	}
+	if u, ok := rec.(*contracts.ReferralUpdate); ok {
+		if p := x.checkUpdate(u); p != nil {
+			res.Outcome, res.Problems = OutcomeInvalid, p
+			return res, nil, nil
+		}
+	}
 	agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
 	if err != nil {
 		return res, nil, &Error{Code: CodeUnavailable, Message: "look up agreements", Err: err}
@@ -126,6 +134,7 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, doc json.Ra
 	e := &exported{
 		out:      store.Outgoing{EnvelopeID: env.ID, Ref: ref, Type: string(rec.Type()), Peer: h.To, Envelope: body, Counters: counters[dec.Agreement.ID]},
 		env:      env,
+		rec:      rec,
 		decision: dec,
 	}
 	return res, e, nil

@@ -81,6 +81,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		}
 		r.Status = peer.StatusStored
 		x.answer(ctx, im)
+		x.track(ctx, im.rec, im.env.ID, im.in.ReceivedAt)
 		entries = append(entries, receivedEntry(im.env, im.decision, from))
 	}
 	x.audit(ctx, entries...)

@@ -115,7 +115,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRecords, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters} {
+		for _, b := range [][]byte{bucketRecords, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketCases} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -1,0 +1,85 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// nextStatus is the referral lifecycle: a referred case is accepted or
+// rejected; an accepted one is investigated, resolved or closed; a resolved
+// one is closed. Closed and rejected cases are finished.
+var nextStatus = map[contracts.CaseStatus][]contracts.CaseStatus{
+	contracts.CaseReferred:      {contracts.CaseAccepted, contracts.CaseRejected},
+	contracts.CaseAccepted:      {contracts.CaseInvestigating, contracts.CaseResolved, contracts.CaseClosed},
+	contracts.CaseInvestigating: {contracts.CaseResolved, contracts.CaseClosed},
+	contracts.CaseResolved:      {contracts.CaseClosed},
+}
+
+// checkUpdate refuses, before anything is sent, an update for a case this
+// node does not know or a status the case cannot move to.
+func (x *Exchange) checkUpdate(u *contracts.ReferralUpdate) []contracts.FieldError {
+	c, err := x.d.Store.Case(store.CaseKey(u.From, u.To, u.ReferralID), x.d.Now())
+	if err != nil {
+		return []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf("no referral %q between %s and %s is known here", u.ReferralID, u.From, u.To)}}
+	}
+	if !slices.Contains(nextStatus[contracts.CaseStatus(c.Status)], u.Status) {
+		return []contracts.FieldError{{Path: "status", Message: fmt.Sprintf("the case is %s and cannot become %s (allowed: %v)", c.Status, u.Status, nextStatus[contracts.CaseStatus(c.Status)])}}
+	}
+	return nil
+}
+
+// track follows referrals and their updates, sent or received, so the
+// province can list its cases with their deadlines.
+func (x *Exchange) track(ctx context.Context, rec contracts.Record, envelopeID string, at time.Time) {
+	var err error
+	switch r := rec.(type) {
+	case *contracts.Referral:
+		dir := "received"
+		if r.From == x.d.Province {
+			dir = "sent"
+		}
+		_, err = x.d.Store.PutCase(ctx, store.CaseKey(r.From, r.To, r.ID), func(c *store.Case) (*store.Case, error) {
+			if c != nil {
+				return c, nil // redelivered
+			}
+			return &store.Case{
+				Key: store.CaseKey(r.From, r.To, r.ID), ReferralID: r.ID, OpenedBy: r.From, OpenedTo: r.To, Direction: dir,
+				Kind: string(r.Kind), Status: string(r.Status), Deadline: r.Deadline.String(), OpenedAt: r.OpenedAt, UpdatedAt: at,
+			}, nil
+		})
+	case *contracts.ReferralUpdate:
+		_, err = x.d.Store.PutCase(ctx, store.CaseKey(r.From, r.To, r.ReferralID), func(c *store.Case) (*store.Case, error) {
+			if c == nil {
+				return nil, fmt.Errorf("update %s for unknown referral %s", envelopeID, r.ReferralID)
+			}
+			for _, u := range c.Updates {
+				if u.EnvelopeID == envelopeID {
+					return c, nil
+				}
+			}
+			c.Status, c.UpdatedAt = string(r.Status), at
+			c.Updates = append(c.Updates, store.CaseUpdate{EnvelopeID: envelopeID, From: r.From, Status: string(r.Status), At: r.At})
+			return c, nil
+		})
+	default:
+		return
+	}
+	if err != nil {
+		x.d.Log.Warn("track referral", "envelope", envelopeID, "err", err)
+	}
+}
+
+// Cases lists the province's referral cases; status and overdue filter them.
+func (x *Exchange) Cases(ctx context.Context, caller pki.Identity, status string, overdueOnly bool) ([]store.Case, error) {
+	cs, err := x.d.Store.Cases(x.d.Now(), status, overdueOnly)
+	if err != nil {
+		return nil, &Error{Code: CodeUnavailable, Message: "read cases", Err: err}
+	}
+	return cs, nil
+}

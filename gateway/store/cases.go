@@ -1,0 +1,132 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var bucketCases = []byte("cases") // case key -> Case (JSON)
+
+// Case is a rights-case referral as this node follows it: who opened it,
+// where it stands and by when the other side should act. It holds no
+// personal data: the worker and the employer stay in the records.
+type Case struct {
+	// Key identifies the case between its two provinces; see CaseKey.
+	Key        string `json:"key"`
+	ReferralID string `json:"referral_id"`
+	// OpenedBy and OpenedTo are the referring and receiving provinces.
+	OpenedBy string `json:"opened_by"`
+	OpenedTo string `json:"opened_to"`
+	// Direction is "sent" when this node's province opened the case,
+	// "received" otherwise.
+	Direction string    `json:"direction"`
+	Kind      string    `json:"kind"`
+	Status    string    `json:"status"`
+	Deadline  string    `json:"deadline"`
+	OpenedAt  time.Time `json:"opened_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Updates are the status changes in the order this node saw them.
+	Updates []CaseUpdate `json:"updates,omitempty"`
+	// Overdue is computed when read: past the deadline and not finished.
+	Overdue bool `json:"overdue"`
+}
+
+// CaseUpdate is one status change of a case.
+type CaseUpdate struct {
+	EnvelopeID string    `json:"envelope_id"`
+	From       string    `json:"from"`
+	Status     string    `json:"status"`
+	At         time.Time `json:"at"`
+}
+
+// CaseKey names a case by its two provinces (in code order, so both ends
+// agree whichever way an update travels) and the referral's id.
+func CaseKey(a, b, referralID string) string {
+	if b < a {
+		a, b = b, a
+	}
+	return a + "-" + b + "/" + referralID
+}
+
+// PutCase creates or changes a case in one commit; fn gets the current case
+// (nil when new) and returns the case to store, or an error to change nothing.
+func (s *Store) PutCase(ctx context.Context, key string, fn func(*Case) (*Case, error)) (*Case, error) {
+	var out *Case
+	err := s.c.do(ctx, func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketCases)
+		if err != nil {
+			return err
+		}
+		var cur *Case
+		if data := b.Get([]byte(key)); data != nil {
+			cur = new(Case)
+			if err := json.Unmarshal(data, cur); err != nil {
+				return fmt.Errorf("case %s: %w", key, err)
+			}
+		}
+		next, err := fn(cur)
+		if err != nil {
+			return err
+		}
+		out = next
+		return putJSON(b, key, next)
+	})
+	return out, err
+}
+
+// Case returns one case.
+func (s *Store) Case(key string, now time.Time) (*Case, error) {
+	var c Case
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCases)
+		if b == nil {
+			return fmt.Errorf("case %s: %w", key, ErrNotFound)
+		}
+		return getJSON(b, key, &c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.Overdue = overdue(&c, now)
+	return &c, nil
+}
+
+// Cases lists cases, newest first; with overdueOnly, only the overdue ones.
+func (s *Store) Cases(now time.Time, status string, overdueOnly bool) ([]Case, error) {
+	var out []Case
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCases)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var c Case
+			if err := json.Unmarshal(v, &c); err != nil {
+				return err
+			}
+			c.Overdue = overdue(&c, now)
+			if (status == "" || c.Status == status) && (!overdueOnly || c.Overdue) {
+				out = append(out, c)
+			}
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].OpenedAt.After(out[j].OpenedAt) })
+	return out, err
+}
+
+// overdue: the deadline (a day in China Standard Time) has passed and the
+// case is not finished.
+func overdue(c *Case, now time.Time) bool {
+	switch c.Status {
+	case "resolved", "closed", "rejected":
+		return false
+	}
+	day := now.In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly)
+	return c.Deadline != "" && c.Deadline < day
+}
