@@ -16,7 +16,7 @@ import (
 // interrupted, or with --init-only prepares a federation directory for
 // nodes that run elsewhere (the compose file's init service).
 func runDev(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("dev", "[--dir D] [--transfers N] [--verbose] | --init-only --dir D --node P=HOST... [--force]")
+	fs := m.flagSet("dev", "[--dir D] [--transfers N] [--verbose] | --init-only --dir D --node P=HOST... [--force | --keep]")
 	dir := fs.String("dir", "", "keep the federation's PKI, configs and data in D (default: a temporary directory, removed on exit)")
 	transfers := fs.Int("transfers", 3, "sample transfers sent from the origin to each destination")
 	verbose := fs.Bool("verbose", false, "print the nodes' logs")
@@ -24,6 +24,7 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 	var nodes nodeFlags
 	fs.Var(&nodes, "node", "with --init-only: province P's node listens on and is reached at HOST (repeat; the first is the origin of sample traffic)")
 	force := fs.Bool("force", false, "with --init-only: replace a federation already in --dir, deleting its PKI and the nodes' data")
+	keep := fs.Bool("keep", false, "with --init-only: if --dir already holds a federation, keep it and succeed (for an init step that runs at every start)")
 	apiPort := fs.Int("api-port", devfed.DefaultAPIPort, "with --init-only: every node's HTTPS port")
 	raftPort := fs.Int("raft-port", devfed.DefaultRaftPort, "with --init-only: every node's raft port")
 	opsListen := fs.String("ops-listen", "0.0.0.0:9090", "with --init-only: every node's ops listener (/healthz, /readyz, /metrics); empty turns it off")
@@ -31,10 +32,13 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	if *initOnly {
-		return runDevInit(m, devfed.InitOptions{Dir: *dir, Nodes: nodes.withPorts(*apiPort, *raftPort), OpsListen: *opsListen, Force: *force, Tune: devfed.TuneDelivery})
+		if *keep && *force {
+			return usageErrorf("--keep and --force contradict each other")
+		}
+		return runDevInit(m, devfed.InitOptions{Dir: *dir, Nodes: nodes.withPorts(*apiPort, *raftPort), OpsListen: *opsListen, Force: *force, Tune: devfed.TuneDelivery}, *keep)
 	}
-	if len(nodes) > 0 || *force {
-		return usageErrorf("--node and --force go with --init-only")
+	if len(nodes) > 0 || *force || *keep {
+		return usageErrorf("--node, --force and --keep go with --init-only")
 	}
 	if *transfers < 1 || *transfers > 1000 {
 		return usageErrorf("--transfers must be between 1 and 1000, got %d", *transfers)
@@ -78,12 +82,18 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 }
 
 // runDevInit writes a federation directory and says what is in it.
-func runDevInit(m *Main, opts devfed.InitOptions) error {
+func runDevInit(m *Main, opts devfed.InitOptions, keep bool) error {
 	if opts.Dir == "" {
 		return usageErrorf("--init-only needs --dir")
 	}
 	if len(opts.Nodes) < 2 {
 		return usageErrorf("--init-only needs at least two --node P=HOST, e.g. --node 51=p51 --node 44=p44")
+	}
+	if keep {
+		if _, err := devfed.ReadLayout(opts.Dir); err == nil {
+			fmt.Fprintf(m.Stdout, "%s already holds a federation; kept it.\n", opts.Dir)
+			return nil
+		}
 	}
 	l, err := devfed.Init(opts)
 	if err != nil {

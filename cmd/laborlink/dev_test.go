@@ -54,6 +54,9 @@ func TestDevInitOnly(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "--force") {
 		t.Errorf("a second init: exit %d, stderr %q; want a refusal naming --force", code, errOut)
 	}
+	if code, out, errOut := run(t, "", append(args, "--keep")...); code != 0 || !strings.Contains(out, "kept") {
+		t.Errorf("init --keep: exit %d, stdout %q, stderr %q; want the federation kept", code, out, errOut)
+	}
 	if code, _, errOut := run(t, "", append(args, "--force")...); code != 0 {
 		t.Errorf("init --force: exit %d: %s", code, errOut)
 	}
@@ -70,6 +73,7 @@ func TestDevInitOnlyUsage(t *testing.T) {
 		{[]string{"--init-only", "--dir", dir, "--node", "51"}, "PROVINCE=HOST"},
 		{[]string{"--init-only", "--dir", dir, "--node", "5x=a", "--node", "44=b"}, "province code"},
 		{[]string{"--node", "51=p51"}, "go with --init-only"},
+		{[]string{"--init-only", "--dir", dir, "--node", "51=a", "--node", "44=b", "--keep", "--force"}, "contradict"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
