@@ -47,6 +47,7 @@ func commands() []command {
 		{"inbox", "read what arrived from other provinces", runInbox},
 		{"status", "a node's peers, queues, breakers, registry and policy", runStatus},
 		{"audit", "query, verify, export and reconcile audit logs (auditors)", runAudit},
+		{"bench", "measure records per second over the real path against a bare mTLS ceiling", runBench},
 		{"pki", "federation PKI: root, province CAs, certificates, revocation", runPKI},
 		{"agreement", "propose, approve, suspend, resume, terminate, amend and list agreements", runAgreement},
 		{"registry", "federation registry: status, members, join, promote, remove, backup, restore", runRegistry},

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/laborlink/laborlink/gateway/devfed"
+	"github.com/laborlink/laborlink/gateway/loadgen"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// runBench pushes synthetic records from Sichuan's node to Guangdong's over
+// the real path (local API, validation, policy, signing, durable outbox,
+// mTLS delivery, import, durable inbox, audit) and through a bare mTLS echo
+// server in the same pattern, and reports both.
+func runBench(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--batch B] [--json]")
+	records := fs.Int("records", 10000, "records per mode")
+	concurrency := fs.Int("concurrency", 32, "concurrent clients in single-record mode")
+	batch := fs.Int("batch", 100, "records per request in batch mode")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *records < 1 || *concurrency < 1 || *batch < 2 || *batch > 1000 {
+		return usageErrorf("--records and --concurrency must be positive, --batch between 2 and 1000")
+	}
+	dir, err := os.MkdirTemp("", "laborlink-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	fmt.Fprintln(m.Stderr, "starting a development federation (all nodes in this process) ...")
+	f, err := devfed.Start(ctx, devfed.Options{Dir: dir})
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Seed(ctx, 1); err != nil {
+		return err
+	}
+	origin, err := f.APIClient("51", f.Certs["51"].System)
+	if err != nil {
+		return err
+	}
+	echo, echoClient, err := startEcho(f)
+	if err != nil {
+		return err
+	}
+	defer echo.Close()
+
+	stop := make(chan struct{})
+	peak := loadgen.PeakRSS(100*time.Millisecond, stop)
+	var report benchReport
+	for i, mode := range []loadgen.Options{
+		{Records: *records, Batch: 1, Concurrency: *concurrency},
+		{Records: *records, Batch: *batch, Concurrency: 4},
+	} {
+		mode.Origin, mode.Destination, mode.Seed, mode.Progress = "51", "44", uint64(time.Now().UnixNano())+uint64(i), m.Stderr
+		reqs, err := loadgen.Generate(mode)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stderr, "gateway, %d records, %d per request, %d clients:\n", mode.Records, mode.Batch, mode.Concurrency)
+		gw := loadgen.Push(ctx, loadgen.Gateway{Client: origin}, reqs, mode)
+		drained, err := loadgen.Drain(ctx, origin)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(m.Stderr, "bare mTLS echo, same payloads and pattern:")
+		ceiling := loadgen.Push(ctx, echoClient, reqs, mode)
+		report.Modes = append(report.Modes, benchMode{Gateway: gw, Echo: ceiling, Delivered: drained,
+			EndToEnd: float64(gw.Accepted) / (gw.Elapsed + drained).Seconds(), Fraction: gw.PerSecond / ceiling.PerSecond})
+	}
+	close(stop)
+	report.PeakRSSMB = float64(peak.Load()) / (1 << 20)
+	if *asJSON {
+		return printJSON(m.Stdout, report)
+	}
+	report.print(m)
+	return nil
+}
+
+type benchMode struct {
+	Gateway   loadgen.Result `json:"gateway"`
+	Echo      loadgen.Result `json:"echo"`
+	Delivered time.Duration  `json:"drain_after_last_accept"`
+	EndToEnd  float64        `json:"end_to_end_records_per_second"`
+	Fraction  float64        `json:"fraction_of_echo"`
+}
+
+type benchReport struct {
+	Modes []benchMode `json:"modes"`
+	// PeakRSSMB is the whole process: three nodes and the load generator.
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+}
+
+func (r benchReport) print(m *Main) {
+	w := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "MODE\tPATH\tRECORDS/S\tP50\tP90\tP99\tERRORS\tEND-TO-END/S\tOF ECHO")
+	for _, mo := range r.Modes {
+		g, e := mo.Gateway, mo.Echo
+		fmt.Fprintf(w, "%s\tgateway\t%.0f\t%s\t%s\t%s\t%d\t%.0f\t%.0f%%\n", g.Mode, g.PerSecond, g.P50.Round(time.Microsecond), g.P90.Round(time.Microsecond), g.P99.Round(time.Microsecond), g.Errors, mo.EndToEnd, 100*mo.Fraction)
+		fmt.Fprintf(w, "%s\techo\t%.0f\t%s\t%s\t%s\t%d\t\t\n", e.Mode, e.PerSecond, e.P50.Round(time.Microsecond), e.P90.Round(time.Microsecond), e.P99.Round(time.Microsecond), e.Errors)
+	}
+	w.Flush()
+	fmt.Fprintf(m.Stdout, "peak resident memory of the process (three nodes and the load generator): %.0f MB\n", r.PeakRSSMB)
+}
+
+// startEcho serves the echo with the p44 node's certificate, so the
+// handshake costs the same as the gateway's.
+func startEcho(f *devfed.Federation) (*loadgen.EchoServer, loadgen.EchoClient, error) {
+	ca, err := pki.OpenCA(filepath.Join(f.Dir, "pki", "p44"))
+	if err != nil {
+		return nil, loadgen.EchoClient{}, err
+	}
+	leaf, err := ca.Issue(pki.IssueRequest{Kind: pki.KindNode, Name: "echo", IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	if err != nil {
+		return nil, loadgen.EchoClient{}, err
+	}
+	node, err := pki.LoadKeyPair(leaf.CertFile, leaf.KeyFile)
+	if err != nil {
+		return nil, loadgen.EchoClient{}, err
+	}
+	roots, err := readRoots(f.Root)
+	if err != nil {
+		return nil, loadgen.EchoClient{}, err
+	}
+	v := &pki.Verifier{Roots: roots}
+	srvCfg, err := (&pki.TLS{KeyPair: node, Verifier: v}).ServerConfig(pki.PeerPolicy{})
+	if err != nil {
+		return nil, loadgen.EchoClient{}, err
+	}
+	sys := f.Certs["51"].System
+	kp, err := pki.LoadKeyPair(sys.CertFile, sys.KeyFile)
+	if err != nil {
+		return nil, loadgen.EchoClient{}, err
+	}
+	cliCfg, err := (&pki.TLS{KeyPair: kp, Verifier: v}).ClientConfig(pki.PeerPolicy{})
+	if err != nil {
+		return nil, loadgen.EchoClient{}, err
+	}
+	echo, err := loadgen.StartEcho(srvCfg)
+	if err != nil {
+		return nil, loadgen.EchoClient{}, err
+	}
+	return echo, loadgen.EchoClient{URL: echo.URL, HTTP: loadgen.NewHTTPClient(cliCfg)}, nil
+}
