@@ -1,0 +1,435 @@
+package deploy_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"maps"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/laborlink/laborlink/gateway/node"
+)
+
+// object is the part of a Kubernetes object the checks read.
+type object struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name      string            `yaml:"name"`
+		Namespace string            `yaml:"namespace"`
+		Labels    map[string]string `yaml:"labels"`
+	} `yaml:"metadata"`
+	Data       map[string]string `yaml:"data"`
+	StringData map[string]string `yaml:"stringData"`
+	Spec       spec              `yaml:"spec"`
+
+	file string
+}
+
+type spec struct {
+	// Service
+	ClusterIP                string                  `yaml:"clusterIP"`
+	PublishNotReadyAddresses bool                    `yaml:"publishNotReadyAddresses"`
+	Selector                 yaml.Node               `yaml:"selector"` // a map (Service) or a label selector
+	Ports                    []struct{ Name string } `yaml:"ports"`
+	// StatefulSet
+	ServiceName string `yaml:"serviceName"`
+	Replicas    int    `yaml:"replicas"`
+	Template    struct {
+		Metadata struct {
+			Labels map[string]string `yaml:"labels"`
+		} `yaml:"metadata"`
+		Spec podSpec `yaml:"spec"`
+	} `yaml:"template"`
+	VolumeClaimTemplates []claim `yaml:"volumeClaimTemplates"`
+	// PodDisruptionBudget
+	MaxUnavailable *int `yaml:"maxUnavailable"`
+	MinAvailable   *int `yaml:"minAvailable"`
+}
+
+type podSpec struct {
+	TerminationGracePeriodSeconds int `yaml:"terminationGracePeriodSeconds"`
+	SecurityContext               struct {
+		RunAsNonRoot *bool `yaml:"runAsNonRoot"`
+		RunAsUser    *int  `yaml:"runAsUser"`
+	} `yaml:"securityContext"`
+	Containers []container `yaml:"containers"`
+	Volumes    []volume    `yaml:"volumes"`
+}
+
+type volume struct {
+	Name      string `yaml:"name"`
+	ConfigMap *struct {
+		Name string `yaml:"name"`
+	} `yaml:"configMap"`
+	Secret *struct {
+		SecretName string `yaml:"secretName"`
+	} `yaml:"secret"`
+}
+
+type claim struct {
+	Metadata struct{ Name string } `yaml:"metadata"`
+}
+
+type container struct {
+	Name  string   `yaml:"name"`
+	Image string   `yaml:"image"`
+	Args  []string `yaml:"args"`
+	Ports []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	ReadinessProbe  *probe                                       `yaml:"readinessProbe"`
+	LivenessProbe   *probe                                       `yaml:"livenessProbe"`
+	Resources       struct{ Requests, Limits map[string]string } `yaml:"resources"`
+	SecurityContext struct {
+		AllowPrivilegeEscalation *bool                   `yaml:"allowPrivilegeEscalation"`
+		ReadOnlyRootFilesystem   *bool                   `yaml:"readOnlyRootFilesystem"`
+		Capabilities             struct{ Drop []string } `yaml:"capabilities"`
+	} `yaml:"securityContext"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+		SubPath   string `yaml:"subPath"`
+	} `yaml:"volumeMounts"`
+}
+
+type probe struct {
+	HTTPGet *struct {
+		Path string    `yaml:"path"`
+		Port yaml.Node `yaml:"port"` // a number or a port name
+	} `yaml:"httpGet"`
+}
+
+// readManifests decodes every document of every YAML file in deploy/k8s.
+func readManifests(t *testing.T) []object {
+	t.Helper()
+	files, err := filepath.Glob("k8s/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests in deploy/k8s (%v)", err)
+	}
+	var objs []object
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		for {
+			var o object
+			err := dec.Decode(&o)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if o.Kind == "" || o.APIVersion == "" || o.Metadata.Name == "" {
+				t.Fatalf("%s: a document lacks apiVersion, kind or metadata.name", f)
+			}
+			o.file = f
+			objs = append(objs, o)
+		}
+	}
+	return objs
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	objs := readManifests(t)
+	byKind := map[string]map[string]object{}
+	for _, o := range objs {
+		if byKind[o.Kind] == nil {
+			byKind[o.Kind] = map[string]object{}
+		}
+		if _, dup := byKind[o.Kind][o.Metadata.Name]; dup {
+			t.Errorf("%s %s is defined twice", o.Kind, o.Metadata.Name)
+		}
+		byKind[o.Kind][o.Metadata.Name] = o
+		if o.Kind != "Namespace" && o.Metadata.Namespace != "laborlink" {
+			t.Errorf("%s %s (%s) is in namespace %q, want laborlink", o.Kind, o.Metadata.Name, o.file, o.Metadata.Namespace)
+		}
+	}
+	for _, kind := range []string{"Namespace", "ConfigMap", "Secret", "Service", "StatefulSet", "PodDisruptionBudget"} {
+		if len(byKind[kind]) == 0 {
+			t.Errorf("no %s in deploy/k8s", kind)
+		}
+	}
+	sets := byKind["StatefulSet"]
+	if got := slices.Sorted(maps.Keys(sets)); !slices.Equal(got, []string{"p33", "p44", "p51"}) {
+		t.Errorf("StatefulSets %v, want one per province of the compose federation: p33, p44, p51", got)
+	}
+	for name, s := range sets {
+		t.Run(name, func(t *testing.T) { checkStatefulSet(t, s, byKind) })
+	}
+	for name, pdb := range byKind["PodDisruptionBudget"] {
+		sel := matchLabels(t, pdb.Spec.Selector)
+		if len(sel) == 0 {
+			t.Errorf("PodDisruptionBudget %s selects nothing", name)
+		}
+		if pdb.Spec.MaxUnavailable == nil || *pdb.Spec.MaxUnavailable != 1 {
+			t.Errorf("PodDisruptionBudget %s: want maxUnavailable 1, so raft keeps two of three voters", name)
+		}
+		for sname, s := range sets {
+			if !selects(sel, s.Spec.Template.Metadata.Labels) {
+				t.Errorf("PodDisruptionBudget %s (%v) does not select StatefulSet %s's pods %v", name, sel, sname, s.Spec.Template.Metadata.Labels)
+			}
+		}
+	}
+	checkKustomization(t, objs)
+}
+
+func checkStatefulSet(t *testing.T, s object, byKind map[string]map[string]object) {
+	labels := s.Spec.Template.Metadata.Labels
+	if !selects(matchLabels(t, s.Spec.Selector), labels) {
+		t.Errorf("selector does not match the pod template's labels %v", labels)
+	}
+	if s.Spec.Replicas != 1 {
+		t.Errorf("replicas %d: a province's node is one raft voter, want 1", s.Spec.Replicas)
+	}
+	svc, ok := byKind["Service"][s.Spec.ServiceName]
+	switch {
+	case !ok:
+		t.Errorf("serviceName %q names no Service", s.Spec.ServiceName)
+	case svc.Spec.ClusterIP != "None":
+		t.Errorf("Service %s is not headless (clusterIP %q)", svc.Metadata.Name, svc.Spec.ClusterIP)
+	case !svc.Spec.PublishNotReadyAddresses:
+		t.Errorf("Service %s must publish not-ready addresses: voters find each other before they are ready", svc.Metadata.Name)
+	default:
+		var sel map[string]string
+		if err := svc.Spec.Selector.Decode(&sel); err != nil || !selects(sel, labels) {
+			t.Errorf("Service %s's selector %v does not select the pods %v", svc.Metadata.Name, sel, labels)
+		}
+	}
+	pod := s.Spec.Template.Spec
+	if pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot || pod.SecurityContext.RunAsUser == nil || *pod.SecurityContext.RunAsUser == 0 {
+		t.Error("the pod must set runAsNonRoot: true and a non-zero runAsUser")
+	}
+	if pod.TerminationGracePeriodSeconds < 15 {
+		t.Errorf("terminationGracePeriodSeconds %d leaves no time for a graceful drain", pod.TerminationGracePeriodSeconds)
+	}
+	if len(pod.Containers) != 1 {
+		t.Fatalf("%d containers, want the node alone", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	sc := c.SecurityContext
+	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || !slices.Contains(sc.Capabilities.Drop, "ALL") {
+		t.Error("the container must have a read-only root file system, no privilege escalation, and drop ALL capabilities")
+	}
+	for _, r := range []string{"cpu", "memory"} {
+		if c.Resources.Requests[r] == "" || c.Resources.Limits[r] == "" {
+			t.Errorf("resources: %s request and limit must both be set", r)
+		}
+	}
+	cfg := nodeConfig(t, s, c, pod, byKind)
+	_, opsPort, _ := net.SplitHostPort(cfg.OpsListen)
+	for _, p := range []struct {
+		name string
+		pr   *probe
+		path string
+	}{{"readinessProbe", c.ReadinessProbe, "/readyz"}, {"livenessProbe", c.LivenessProbe, "/healthz"}} {
+		if p.pr == nil || p.pr.HTTPGet == nil {
+			t.Errorf("%s: want an httpGet probe of %s", p.name, p.path)
+			continue
+		}
+		if p.pr.HTTPGet.Path != p.path {
+			t.Errorf("%s probes %s, want %s", p.name, p.pr.HTTPGet.Path, p.path)
+		}
+		if port := containerPort(c, p.pr.HTTPGet.Port.Value); port != opsPort {
+			t.Errorf("%s probes port %s (%q), but node.yaml's ops_listen is %s", p.name, port, p.pr.HTTPGet.Port.Value, cfg.OpsListen)
+		}
+	}
+	// The node listens on and advertises its own stable pod name.
+	host := s.Metadata.Name + "-0." + s.Spec.ServiceName + ".laborlink.svc.cluster.local"
+	for key, addr := range map[string]string{"listen": cfg.Listen, "raft.listen": cfg.Raft.Listen} {
+		if h, port, _ := net.SplitHostPort(addr); h != host || containerPort(c, port) != port {
+			t.Errorf("node.yaml %s %s: want %s on a declared container port", key, addr, host)
+		}
+	}
+	if cfg.Province != labels["laborlink.dev/province"] || "p"+cfg.Province != s.Metadata.Name {
+		t.Errorf("node.yaml says province %s; the StatefulSet is %s, labelled %s", cfg.Province, s.Metadata.Name, labels["laborlink.dev/province"])
+	}
+}
+
+// nodeConfig finds the node.yaml the container is started with, loads it
+// as the node would, and checks that every file it names is mounted.
+func nodeConfig(t *testing.T, s object, c container, pod podSpec, byKind map[string]map[string]object) node.Config {
+	t.Helper()
+	i := slices.Index(c.Args, "--config")
+	if i < 0 || i+1 == len(c.Args) || c.Args[0] != "node" {
+		t.Fatalf("args %v: want node --config FILE", c.Args)
+	}
+	configPath := c.Args[i+1]
+	// mounted maps a file path in the container to where its content comes from.
+	mounted := map[string]string{}
+	var dataDir string
+	for _, m := range c.VolumeMounts {
+		vi := slices.IndexFunc(pod.Volumes, func(v volume) bool { return v.Name == m.Name })
+		var data map[string]string
+		switch {
+		case vi >= 0 && pod.Volumes[vi].ConfigMap != nil:
+			data = byKind["ConfigMap"][pod.Volumes[vi].ConfigMap.Name].Data
+		case vi >= 0 && pod.Volumes[vi].Secret != nil:
+			data = byKind["Secret"][pod.Volumes[vi].Secret.SecretName].StringData
+		case slices.ContainsFunc(s.Spec.VolumeClaimTemplates, func(v claim) bool { return v.Metadata.Name == m.Name }):
+			dataDir = m.MountPath
+			continue
+		default:
+			continue
+		}
+		if data == nil {
+			t.Errorf("volume %s mounts a ConfigMap or Secret that deploy/k8s does not define", m.Name)
+		}
+		for k, v := range data {
+			switch {
+			case m.SubPath == k:
+				mounted[m.MountPath] = v
+			case m.SubPath == "":
+				mounted[path.Join(m.MountPath, k)] = v
+			}
+		}
+	}
+	yamlText, ok := mounted[configPath]
+	if !ok {
+		t.Fatalf("--config %s is not mounted from a ConfigMap", configPath)
+	}
+	file := filepath.Join(t.TempDir(), "node.yaml")
+	if err := os.WriteFile(file, []byte(yamlText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := node.LoadConfig(file, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("node.yaml of %s does not load: %v", s.Metadata.Name, err)
+	}
+	for key, f := range map[string]string{"tls.cert": cfg.TLS.Cert, "tls.key": cfg.TLS.Key, "tls.root": cfg.TLS.Root, "raft.genesis": cfg.Raft.Genesis} {
+		if _, ok := mounted[f]; !ok {
+			t.Errorf("node.yaml %s is %s, which no ConfigMap or Secret mount provides", key, f)
+		}
+	}
+	if dataDir == "" || cfg.DataDir != dataDir {
+		t.Errorf("data_dir %s is not the StatefulSet's volume (mounted at %q)", cfg.DataDir, dataDir)
+	}
+	return cfg
+}
+
+// containerPort resolves a probe's port (a number or a port name) to a number.
+func containerPort(c container, port string) string {
+	for _, p := range c.Ports {
+		if p.Name == port || strconv.Itoa(p.ContainerPort) == port {
+			return strconv.Itoa(p.ContainerPort)
+		}
+	}
+	return ""
+}
+
+// matchLabels reads a label selector's matchLabels; expressions are not used.
+func matchLabels(t *testing.T, n yaml.Node) map[string]string {
+	t.Helper()
+	var sel struct {
+		MatchLabels      map[string]string `yaml:"matchLabels"`
+		MatchExpressions []any             `yaml:"matchExpressions"`
+	}
+	if err := n.Decode(&sel); err != nil {
+		t.Fatal(err)
+	}
+	if len(sel.MatchExpressions) > 0 {
+		t.Error("matchExpressions are not checked by this test; use matchLabels")
+	}
+	return sel.MatchLabels
+}
+
+// selects reports whether every label of sel is on labels.
+func selects(sel, labels map[string]string) bool {
+	if len(sel) == 0 {
+		return false
+	}
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// checkKustomization: `kubectl apply -k deploy/k8s` applies every file.
+func checkKustomization(t *testing.T, objs []object) {
+	data, err := os.ReadFile("k8s/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k struct{ Resources []string }
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if !slices.Contains(k.Resources, filepath.Base(o.file)) {
+			t.Errorf("kustomization.yaml does not list %s", o.file)
+		}
+	}
+}
+
+// TestSystemdUnit checks the directives an operator relies on: who the
+// node runs as, what it may write, how it starts, and that a stop leaves
+// time for the graceful drain.
+func TestSystemdUnit(t *testing.T) {
+	f, err := os.Open("systemd/laborlink.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dirs := map[string][]string{}
+	section := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			section = strings.Trim(line, "[]")
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				t.Fatalf("not a directive: %q", line)
+			}
+			dirs[section+"."+k] = append(dirs[section+"."+k], v)
+		}
+	}
+	want := map[string]string{
+		"Service.User":            "laborlink",
+		"Service.ExecStart":       "/usr/local/bin/laborlink node --config /etc/laborlink/node.yaml",
+		"Service.Restart":         "on-failure",
+		"Service.KillSignal":      "SIGTERM",
+		"Service.ProtectSystem":   "strict",
+		"Service.ReadWritePaths":  "/var/lib/laborlink",
+		"Service.NoNewPrivileges": "yes",
+		"Service.PrivateTmp":      "yes",
+		"Service.ProtectHome":     "yes",
+		"Install.WantedBy":        "multi-user.target",
+	}
+	for k, v := range want {
+		if got := dirs[k]; len(got) != 1 || got[0] != v {
+			t.Errorf("%s=%v, want %s", k, got, v)
+		}
+	}
+	// The node gives its servers 10s to shut down, then closes raft and the store.
+	stop, err := time.ParseDuration(strings.Join(dirs["Service.TimeoutStopSec"], ""))
+	if err != nil || stop < 20*time.Second {
+		t.Errorf("TimeoutStopSec=%v (%v): want at least 20s for the graceful drain", dirs["Service.TimeoutStopSec"], err)
+	}
+	if v := dirs["Service.CapabilityBoundingSet"]; len(v) != 1 || v[0] != "" {
+		t.Errorf("CapabilityBoundingSet=%v: want empty, the node needs no capability", v)
+	}
+}
