@@ -19,6 +19,9 @@
 // development federation's directory, as a reader's shell would have after
 // `export D=...`. GitHub renders only the first word of an info string, so
 // the markers stay invisible to readers.
+//
+// `go test -v -run TestGuides ./docs` logs every block's output: the real
+// text to paste as "what you'll see".
 package docs_test
 
 import (
@@ -191,6 +194,9 @@ func runGuide(t *testing.T, guide, binDir, fedDir string) {
 		}
 		ran.WriteString(b.body)
 		out, code := runBlock(t, setup.String()+b.body, work, binDir, fedDir)
+		if testing.Verbose() { // what a writer pastes as "what you'll see"
+			t.Logf("%s: exit %d\n%s", b, code, out)
+		}
 		switch {
 		case code != b.exit:
 			t.Errorf("%s: exit status %d, the guide says %d\n--- block:\n%s--- output:\n%s", b, code, b.exit, b.body, out)
