@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"maps"
@@ -18,6 +19,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/gateway/devfed"
 	"github.com/laborlink/laborlink/gateway/node"
 )
 
@@ -431,5 +434,51 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	if v := dirs["Service.CapabilityBoundingSet"]; len(v) != 1 || v[0] != "" {
 		t.Errorf("CapabilityBoundingSet=%v: want empty, the node needs no capability", v)
+	}
+}
+
+// TestKubernetesGenesisMatches prepares a trial federation for the pods'
+// names, as docs/operator-guide.md does, and checks that its genesis lists
+// each voter at the addresses the manifests' node.yaml listen on.
+func TestKubernetesGenesisMatches(t *testing.T) {
+	var nodes []devfed.NodeAddr
+	for _, p := range []string{"51", "44", "33"} {
+		nodes = append(nodes, devfed.NodeAddr{Province: p, Host: "p" + p + "-0.p" + p + ".laborlink.svc.cluster.local"})
+	}
+	dir := t.TempDir()
+	if _, err := devfed.Init(devfed.InitOptions{Dir: dir, Nodes: nodes, OpsListen: "0.0.0.0:9090"}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, devfed.GenesisFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g registry.Genesis
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	configs := map[string]node.Config{}
+	for _, o := range readManifests(t) {
+		if o.Kind != "ConfigMap" || o.Data["node.yaml"] == "" {
+			continue
+		}
+		file := filepath.Join(t.TempDir(), "node.yaml")
+		if err := os.WriteFile(file, []byte(o.Data["node.yaml"]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := node.LoadConfig(file, func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("%s: %v", o.Metadata.Name, err)
+		}
+		configs["p"+cfg.Province+"/node/"+cfg.Name] = cfg
+	}
+	if len(g.Voters) != len(configs) {
+		t.Fatalf("genesis has %d voters, the manifests %d nodes", len(g.Voters), len(configs))
+	}
+	for _, v := range g.Voters {
+		cfg, ok := configs[v.ID]
+		if !ok || cfg.Listen != v.APIAddr || cfg.Raft.Listen != v.RaftAddr {
+			t.Errorf("voter %s at %s / %s; its manifest listens on %s / %s", v.ID, v.APIAddr, v.RaftAddr, cfg.Listen, cfg.Raft.Listen)
+		}
 	}
 }
