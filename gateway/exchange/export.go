@@ -36,6 +36,9 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	if caller.Kind != pki.KindSystem || caller.Province != x.d.Province {
 		return nil, Errorf(CodeForbidden, "only a system certificate of province %s may submit records here, not %s", x.d.Province, caller)
 	}
+	if !x.registered() {
+		return nil, errNoRegistry
+	}
 	now := x.d.Now().UTC()
 	results := make([]SubmitResult, len(docs))
 	var ready []exported

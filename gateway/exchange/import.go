@@ -49,6 +49,9 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	if signer.Kind != pki.KindNode || signer.Province != from.Province {
 		return nil, Errorf(CodeForbidden, "envelopes signed by %s may not be delivered by %s", signer, from)
 	}
+	if !x.registered() {
+		return nil, errNoRegistry
+	}
 	now := x.d.Now().UTC()
 	results := make([]peer.Result, len(envs))
 	var ready []imported

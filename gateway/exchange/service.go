@@ -50,7 +50,17 @@ type Deps struct {
 	Log *slog.Logger
 	// Now is the clock.
 	Now func() time.Time
+	// Registered, if set, reports whether the registry replica holds the
+	// federation's state yet. Until it does (a node just restarted and has
+	// not heard from a leader), every decision would be a denial for want
+	// of agreements, so the exchange answers "unavailable, retry" instead.
+	Registered func() bool
 }
+
+// errNoRegistry is the transient answer while the registry replica is empty.
+var errNoRegistry = Errorf(CodeUnavailable, "the registry replica has no state yet (node starting); retry shortly")
+
+func (x *Exchange) registered() bool { return x.d.Registered == nil || x.d.Registered() }
 
 func (d Deps) validate() error {
 	switch {

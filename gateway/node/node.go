@@ -241,6 +241,7 @@ func (n *Node) openExchange() error {
 		Province: n.cfg.Province, Signer: signer, Verifier: n.tls.Verifier,
 		Agreements: agreements{store: n.registry.Store(), now: now},
 		Policy:     n.policy, Store: n.store, Delivery: notify, Audit: n.audit, Log: n.log, Now: now,
+		Registered: n.registry.Store().Initialized,
 	}); err != nil {
 		return err
 	}

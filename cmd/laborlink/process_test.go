@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts/synth"
+	"github.com/laborlink/laborlink/gateway/api"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// These tests run the laborlink binary as a user would: as subprocesses,
+// stopped with signals.
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// binary builds laborlink once for the package's tests.
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "laborlink-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "laborlink")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// proc is a running laborlink subprocess whose output is collected.
+type proc struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan error
+}
+
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binary(t), args...), done: make(chan error, 1)}
+	pr, pw := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = pw, pw
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s := bufio.NewScanner(pr)
+		s.Buffer(make([]byte, 1<<20), 1<<20)
+		for s.Scan() {
+			p.mu.Lock()
+			p.out.WriteString(s.Text() + "\n")
+			p.mu.Unlock()
+		}
+	}()
+	go func() { err := p.cmd.Wait(); pw.Close(); p.done <- err }()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// waitFor waits until the output matches re.
+func (p *proc) waitFor(t *testing.T, re *regexp.Regexp, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !re.MatchString(p.output()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q within %s; output:\n%s", re, within, p.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop sends sig and returns the exit error.
+func (p *proc) stop(t *testing.T, sig os.Signal, within time.Duration) error {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(within):
+		t.Fatalf("still running %s after %v; output:\n%s", within, sig, p.output())
+		return nil
+	}
+}
+
+var readyLine = regexp.MustCompile(`(?m)^The LaborLink development federation is ready`)
+
+// TestDevFederation runs `laborlink dev` as a newcomer does: it becomes
+// ready, the commands it prints work, and Ctrl-C stops it cleanly.
+func TestDevFederation(t *testing.T) {
+	dir := t.TempDir()
+	dev := start(t, "dev", "--dir", dir)
+	dev.waitFor(t, readyLine, 30*time.Second)
+
+	var cmds []string
+	for _, line := range strings.Split(dev.output(), "\n") {
+		if strings.HasPrefix(line, "laborlink ") {
+			cmds = append(cmds, line)
+		}
+	}
+	if len(cmds) < 5 {
+		t.Fatalf("dev printed %d commands:\n%s", len(cmds), dev.output())
+	}
+	want := map[string]string{
+		"records show":   "delivered",
+		"inbox":          "transfer",
+		"agreement list": "active",
+		"audit query":    "sent",
+		"status":         "breakers",
+	}
+	for _, c := range cmds {
+		args := strings.Fields(c)[1:]
+		out, err := exec.Command(binary(t), args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", c, err, out)
+			continue
+		}
+		for prefix, w := range want {
+			if strings.HasPrefix(strings.Join(args, " "), prefix) && !strings.Contains(string(out), w) {
+				t.Errorf("%s: output lacks %q:\n%s", prefix, w, out)
+			}
+		}
+	}
+	if err := dev.stop(t, os.Interrupt, 20*time.Second); err != nil {
+		t.Fatalf("Ctrl-C: %v\n%s", err, dev.output())
+	}
+	if !strings.Contains(dev.output(), "Stopped.") {
+		t.Errorf("no clean stop message:\n%s", dev.output())
+	}
+	checkNoPersonalData(t, "dev output", dev.output())
+}
+
+// TestAcceptedSurvivesSIGKILL kills the origin with SIGKILL right after it
+// answered "accepted" while the destination is down; after both restart the
+// record is delivered exactly once.
+func TestAcceptedSurvivesSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	// Let `laborlink dev` create the PKI, configs, registry state and agreements.
+	dev := start(t, "dev", "--dir", dir)
+	dev.waitFor(t, readyLine, 30*time.Second)
+	if err := dev.stop(t, os.Interrupt, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	nodes := map[string]*proc{}
+	for _, p := range []string{"51", "33"} {
+		nodes[p] = start(t, "node", "--config", filepath.Join(dir, "p"+p, "node.yaml"))
+	}
+	for _, n := range nodes {
+		n.waitFor(t, regexp.MustCompile(`node started`), 20*time.Second)
+	}
+	cfg51 := readConfig(t, filepath.Join(dir, "p51", "node.yaml"))
+	cl := apiClient(t, dir, cfg51.Listen, "51")
+	waitReady(t, cl)
+
+	g, err := synth.New(synth.Config{Origin: "51", Destination: "44", Seed: 99})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := g.Transfer()
+	tr.ID = "KILL-1"
+	doc, _ := json.Marshal(tr)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := cl.Submit(ctx, doc)
+	if err != nil || res[0].Outcome != "accepted" {
+		t.Fatalf("submit: %+v, %v", res, err)
+	}
+	// 44 is down: the record can only be in 51's outbox. Kill 51 at once.
+	nodes["51"].stop(t, syscall.SIGKILL, 10*time.Second)
+
+	nodes["44"] = start(t, "node", "--config", filepath.Join(dir, "p44", "node.yaml"))
+	nodes["51"] = start(t, "node", "--config", filepath.Join(dir, "p51", "node.yaml"))
+	for _, p := range []string{"44", "51"} {
+		nodes[p].waitFor(t, regexp.MustCompile(`node started`), 20*time.Second)
+	}
+	cfg44 := readConfig(t, filepath.Join(dir, "p44", "node.yaml"))
+	dest := apiClient(t, dir, cfg44.Listen, "44")
+	cl = apiClient(t, dir, cfg51.Listen, "51")
+	waitReady(t, cl)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := cl.Record(ctx, res[0].EnvelopeID)
+		if err == nil && v.State == "delivered" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not delivered after restart: %+v, %v\n51:\n%s", v, err, nodes["51"].output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	page, err := dest.Inbox(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, it := range page.Items {
+		if it.EnvelopeID == res[0].EnvelopeID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the destination holds the record %d times, want once", n)
+	}
+	for p, n := range nodes {
+		if err := n.stop(t, syscall.SIGTERM, 20*time.Second); err != nil {
+			t.Errorf("node %s: SIGTERM: %v", p, err)
+		}
+		checkNoPersonalData(t, "logs of node "+p, n.output())
+	}
+}
+
+// waitReady waits until the node's registry replica is current: after a
+// restart it learns the committed state from the leader.
+func waitReady(t *testing.T, cl *api.Client) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var st struct{ Ready string }
+		err := cl.Get(context.Background(), "/api/v1/status", &st)
+		if err == nil && st.Ready == "ready" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node not ready: %+v, %v", st, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type nodeYAML struct {
+	Listen string `yaml:"listen"`
+}
+
+func readConfig(t *testing.T, path string) nodeYAML {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c nodeYAML
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "listen: "); ok {
+			c.Listen = strings.TrimSpace(v)
+		}
+	}
+	return c
+}
+
+// apiClient is a client of province's node, as its system hr.
+func apiClient(t *testing.T, dir, addr, province string) *api.Client {
+	t.Helper()
+	p := filepath.Join(dir, "pki", "p"+province)
+	kp, err := pki.LoadKeyPair(filepath.Join(p, "system-hr.pem"), filepath.Join(p, "system-hr-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots, err := readRoots(filepath.Join(dir, "pki", "root", "root.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := api.NewClient("https://"+addr, &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots}}, province)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// Personal data that must never reach logs: resident ID numbers and mobile
+// numbers, not embedded in longer digit runs.
+var (
+	idNumberPattern = regexp.MustCompile(`(^|[^0-9A-Za-z])[1-9][0-9]{16}[0-9Xx]([^0-9A-Za-z]|$)`)
+	mobilePattern   = regexp.MustCompile(`(^|[^0-9A-Za-z])1[3-9][0-9]{9}([^0-9A-Za-z]|$)`)
+)
+
+func checkNoPersonalData(t *testing.T, where, text string) {
+	t.Helper()
+	if m := idNumberPattern.FindString(text); m != "" {
+		t.Errorf("%s contain an ID number: %q", where, m)
+	}
+	if m := mobilePattern.FindString(text); m != "" {
+		t.Errorf("%s contain a mobile number: %q", where, m)
+	}
+}
