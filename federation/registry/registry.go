@@ -167,9 +167,15 @@ func (r *Registry) genesisMember(p string) bool {
 	return r.cfg.Genesis != nil && slices.ContainsFunc(r.cfg.Genesis.Members, func(m MemberSpec) bool { return m.Province == p })
 }
 
-// Close stops the node: raft, the transport and the stores.
+// Close stops the node: raft, the transport and the stores. It first takes a
+// snapshot, because raft re-applies log entries past the last snapshot only
+// once it hears from a leader: with the snapshot, a node that restarts
+// serves the state it had at once, even while the leader is unreachable.
 func (r *Registry) Close() error {
 	close(r.stop)
+	if err := r.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		r.log.Warn("snapshot at shutdown", "err", err)
+	}
 	err := r.raft.Shutdown().Error()
 	<-r.done
 	if e := r.trans.Close(); err == nil {
