@@ -134,10 +134,15 @@ func (d Detail) terminal() bool {
 	return d == DetailResolved || d == DetailClosed || d == DetailRejected
 }
 
-// provinces are the GB/T 2260 province-level codes.
+// provinces are the federation's provinces: the 31 GB/T 2260 provincial
+// units of the mainland and 66, the Xinjiang Production and Construction
+// Corps, as in contracts and pki (a test in gateway/node keeps them equal).
 var provinces = []Province{"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33",
 	"34", "35", "36", "37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54",
-	"61", "62", "63", "64", "65", "71", "81", "82"}
+	"61", "62", "63", "64", "65", "66"}
+
+// Provinces lists the province codes an entry may name.
+func Provinces() []Province { return slices.Clone(provinces) }
 
 // Province is a two-digit GB/T 2260 province code, such as "51" (Sichuan).
 type Province string
