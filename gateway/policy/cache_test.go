@@ -81,12 +81,19 @@ func TestCacheAgreesWithEvaluation(t *testing.T) {
 	days := []time.Time{march15, march15.AddDate(0, 0, 1), time.Date(2029, 1, 1, 9, 0, 0, 0, chinaStandardTime)}
 	peers := []string{"spiffe://p44.laborlink.test/node/gw-1", "spiffe://p99.laborlink.test/node/gw-1"}
 	quotas := []int{0, 5, 99_999, 100_000, 400_000}
+	// Divisions inside and outside the variants' parties: Sichuan and its
+	// Nanchong prefecture (5113) and Yingshan county, Guangdong and its
+	// Shenzhen prefecture (4403) and Futian district, another province.
+	divisions := []string{"511321", "511302", "510104", "440305", "440304", "440106", "330102"}
 	rng := rand.New(rand.NewPCG(1, 2))
 	pool := make([]Request, 600)
 	for i := range pool {
 		rec := recs[rng.IntN(len(recs))]
 		if rng.IntN(4) == 0 { // change the purpose on a copy: headers are shared
 			rec = withPurpose(t, rec, purposes[rng.IntN(len(purposes))])
+		}
+		if rng.IntN(3) == 0 { // move the worker or employer: inside and outside the parties
+			rec = withDivisions(t, rec, divisions[rng.IntN(len(divisions))], divisions[rng.IntN(len(divisions))])
 		}
 		ags := variants[rng.IntN(len(variants))]
 		used := map[QuotaKey]int{}
@@ -148,6 +155,8 @@ func agreementVariants() [][]contracts.Agreement {
 		vary(func(a *contracts.Agreement) { a.Status = contracts.AgreementSuspended }),
 		vary(func(a *contracts.Agreement) { a.Version, a.ValidUntil = 2, day("2026-03-15") }),
 		vary(func(a *contracts.Agreement) { a.Version, a.Origin.Division = 3, "511300" }),
+		vary(func(a *contracts.Agreement) { a.Version, a.Destination.Division = 5, "440300" }),
+		vary(func(a *contracts.Agreement) { a.Version, a.Origin.Division, a.Destination.Division = 6, "511321", "440305" }),
 		vary(func(a *contracts.Agreement) {
 			a.Version = 4
 			a.Scope[0].Fields = []string{"worker.name", "placement"}
@@ -170,6 +179,75 @@ func withPurpose(t *testing.T, rec contracts.Record, p contracts.Purpose) contra
 	}
 	cp.Head().Purpose = p
 	return cp
+}
+
+// withDivisions copies a transfer or referral through JSON and moves its
+// worker's household and its employer (placement) to other divisions; other
+// records carry no division and come back as they are.
+func withDivisions(t *testing.T, rec contracts.Record, worker, employer string) contracts.Record {
+	t.Helper()
+	switch rec.(type) {
+	case *contracts.Transfer, *contracts.Referral:
+	default:
+		return rec
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := contracts.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch r := cp.(type) {
+	case *contracts.Transfer:
+		r.Worker.HouseholdDivision, r.Placement.Division = worker, employer
+	case *contracts.Referral:
+		r.Worker.HouseholdDivision, r.Employer.Division = worker, employer
+	}
+	return cp
+}
+
+// TestCacheSharesDecisionsAcrossCounties: records that differ only in
+// counties inside the agreement's parties share one cached decision, while a
+// county outside a prefecture-level party gets its own (its denial names it).
+func TestCacheSharesDecisionsAcrossCounties(t *testing.T) {
+	ctx := context.Background()
+	dir := writeProvince(t, map[string]string{"sichuan.rego": provincePolicy})
+	cached, uncached := newEngine(t, dir, DefaultCacheSize), newEngine(t, dir, -1)
+	province := agreement51to44()
+	prefecture := agreement51to44()
+	prefecture.Origin.Division = "511300"
+	decide := func(ag contracts.Agreement, worker, employer string) *Decision {
+		t.Helper()
+		req := Request{Side: Export, Record: withDivisions(t, transfer51to44(), worker, employer), Agreements: []contracts.Agreement{ag}, Time: march15}
+		got, err := cached.Decide(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := uncached.Decide(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("worker %s, employer %s, origin party %s: cached decision differs\n got %+v\nwant %+v", worker, employer, ag.Origin.Division, got, want)
+		}
+		return got
+	}
+	for _, w := range []string{"511321", "511302", "510104", "513401"} {
+		for _, e := range []string{"440305", "440106", "445302"} {
+			if d := decide(province, w, e); !d.Allow {
+				t.Fatalf("worker %s, employer %s: denied %v", w, e, d.Reasons)
+			}
+		}
+	}
+	if hits, misses, _ := cached.CacheStats(); misses != 1 || hits != 11 {
+		t.Errorf("12 counties inside the parties: %d hits, %d misses; want one evaluation", hits, misses)
+	}
+	in, out1, out2 := decide(prefecture, "511321", "440305"), decide(prefecture, "510104", "440305"), decide(prefecture, "513401", "440305")
+	if !in.Allow || out1.Allow || out2.Allow || reflect.DeepEqual(out1.Reasons, out2.Reasons) {
+		t.Errorf("prefecture-level party: inside %v, outside %v / %v", in.Reasons, out1.Reasons, out2.Reasons)
+	}
 }
 
 // TestCacheInvalidatedByRevision: a new province revision starts with an

@@ -143,8 +143,8 @@ func (p *prepared) key() string {
 	sep(p.head.AgreementID)
 	sep(p.req.Peer)
 	sep(p.day)
-	sep(p.worker)
-	sep(p.employer)
+	p.divisionKey(&b, p.worker, func(a *contracts.Agreement) string { return a.Origin.Division })
+	p.divisionKey(&b, p.employer, func(a *contracts.Agreement) string { return a.Destination.Division })
 	for _, f := range p.fields {
 		b.WriteString(f)
 		b.WriteByte(0x1e)
@@ -164,6 +164,45 @@ func (p *prepared) key() string {
 		b.WriteByte(0x1d)
 	}
 	return b.String()
+}
+
+// divisionKey writes what the cache keys on for a division fact: its
+// province, and the whole code only when it does not lie within the matching
+// party (origin party for the worker, destination party for the employer) of
+// every candidate agreement. Records of one county and of its neighbour then
+// share decisions whenever both are inside the agreements' parties, which is
+// all of a province-level agreement's traffic. This is sound for policies
+// that keep the contract in docs/policy.md ("Divisions"): a division is read
+// only through its province and whether it lies within the party, and is
+// quoted (or otherwise looked at) only when it does not.
+func (p *prepared) divisionKey(b *strings.Builder, d string, party func(*contracts.Agreement) string) {
+	b.WriteString(province(d))
+	b.WriteByte(0x1e)
+	for i := range p.agreements {
+		if !within(d, party(&p.agreements[i])) {
+			b.WriteString(d)
+			break
+		}
+	}
+	b.WriteByte(0x1f)
+}
+
+// province is a division code's first two digits, the province.
+func province(d string) string { return d[:min(2, len(d))] }
+
+// within reports whether division d lies inside party division p by the code's
+// hierarchy: p is d's province (xx0000), its prefecture (xxxx00) or d itself.
+// The empty division lies nowhere.
+func within(d, p string) bool {
+	switch {
+	case len(d) != 6 || len(p) != 6:
+		return false
+	case strings.HasSuffix(p, "0000"):
+		return d[:2] == p[:2]
+	case strings.HasSuffix(p, "00"):
+		return d[:4] == p[:4]
+	}
+	return d == p
 }
 
 // input builds the OPA input document directly as AST terms; going through
