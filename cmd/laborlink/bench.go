@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,11 +20,14 @@ import (
 // mTLS delivery, import, durable inbox, audit) and through a bare mTLS echo
 // server in the same pattern, and reports both.
 func runBench(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--batch B] [--json]")
+	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--batch B] [--modes single,batch] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--trace F]")
 	records := fs.Int("records", 10000, "records per mode")
 	concurrency := fs.Int("concurrency", 32, "concurrent clients in single-record mode")
 	batch := fs.Int("batch", 100, "records per request in batch mode")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
+	modes := fs.String("modes", "single,batch", "which modes to run, comma-separated")
+	var prof profiles
+	prof.flags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,13 +58,26 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	}
 	defer echo.Close()
 
+	var runs []loadgen.Options
+	for _, name := range strings.Split(*modes, ",") {
+		switch name {
+		case "single":
+			runs = append(runs, loadgen.Options{Records: *records, Batch: 1, Concurrency: *concurrency})
+		case "batch":
+			runs = append(runs, loadgen.Options{Records: *records, Batch: *batch, Concurrency: 4})
+		default:
+			return usageErrorf("--modes: unknown mode %q (single, batch)", name)
+		}
+	}
+	stopProfiles, err := prof.start()
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
 	stop := make(chan struct{})
 	peak := loadgen.PeakRSS(100*time.Millisecond, stop)
 	var report benchReport
-	for i, mode := range []loadgen.Options{
-		{Records: *records, Batch: 1, Concurrency: *concurrency},
-		{Records: *records, Batch: *batch, Concurrency: 4},
-	} {
+	for i, mode := range runs {
 		mode.Origin, mode.Destination, mode.Seed, mode.Progress = "51", "44", uint64(time.Now().UnixNano())+uint64(i), m.Stderr
 		reqs, err := loadgen.Generate(mode)
 		if err != nil {
@@ -78,6 +95,9 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 			EndToEnd: float64(gw.Accepted) / (gw.Elapsed + drained).Seconds(), Fraction: gw.PerSecond / ceiling.PerSecond})
 	}
 	close(stop)
+	if err := stopProfiles(); err != nil {
+		return err
+	}
 	report.PeakRSSMB = float64(peak.Load()) / (1 << 20)
 	if *asJSON {
 		return printJSON(m.Stdout, report)

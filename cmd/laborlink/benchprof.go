@@ -1,0 +1,82 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
+)
+
+// profiles are the bench command's optional profiles of the whole process
+// (all nodes and the load generator), written while the modes run.
+type profiles struct {
+	cpu, block, mutex, trace string
+}
+
+func (p *profiles) flags(fs *flag.FlagSet) {
+	fs.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.StringVar(&p.block, "blockprofile", "", "write a blocking profile of the run to this file")
+	fs.StringVar(&p.mutex, "mutexprofile", "", "write a mutex contention profile of the run to this file")
+	fs.StringVar(&p.trace, "trace", "", "write an execution trace of the run to this file")
+}
+
+// start begins the requested profiles; the returned function stops them and
+// writes the files, and may be called more than once.
+func (p *profiles) start() (func() error, error) {
+	var stops []func() error
+	stopAll := func() error {
+		var errs []error
+		for _, s := range stops {
+			errs = append(errs, s())
+		}
+		stops = nil
+		return errors.Join(errs...)
+	}
+	if p.cpu != "" {
+		f, err := os.Create(p.cpu)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		stops = append(stops, func() error { pprof.StopCPUProfile(); return f.Close() })
+	}
+	if p.trace != "" {
+		f, err := os.Create(p.trace)
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			stopAll()
+			return nil, err
+		}
+		stops = append(stops, func() error { trace.Stop(); return f.Close() })
+	}
+	if p.block != "" {
+		runtime.SetBlockProfileRate(10000) // one sample per 10 µs blocked
+		stops = append(stops, func() error { return writeProfile("block", p.block) })
+	}
+	if p.mutex != "" {
+		runtime.SetMutexProfileFraction(5)
+		stops = append(stops, func() error { return writeProfile("mutex", p.mutex) })
+	}
+	return stopAll, nil
+}
+
+func writeProfile(name, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
