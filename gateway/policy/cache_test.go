@@ -156,7 +156,9 @@ func agreementVariants() [][]contracts.Agreement {
 		vary(func(a *contracts.Agreement) { a.Version, a.ValidUntil = 2, day("2026-03-15") }),
 		vary(func(a *contracts.Agreement) { a.Version, a.Origin.Division = 3, "511300" }),
 		vary(func(a *contracts.Agreement) { a.Version, a.Destination.Division = 5, "440300" }),
-		vary(func(a *contracts.Agreement) { a.Version, a.Origin.Division, a.Destination.Division = 6, "511321", "440305" }),
+		vary(func(a *contracts.Agreement) {
+			a.Version, a.Origin.Division, a.Destination.Division = 6, "511321", "440305"
+		}),
 		vary(func(a *contracts.Agreement) {
 			a.Version = 4
 			a.Scope[0].Fields = []string{"worker.name", "placement"}
