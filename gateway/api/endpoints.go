@@ -105,8 +105,9 @@ type AuditProofResponse struct {
 }
 
 // MakeSet builds the endpoints over the services. Each endpoint checks the
-// caller's kind; the exchange checks provinces.
-func MakeSet(x *exchange.Exchange, a Auditing, status StatusFunc, now func() time.Time) Set {
+// caller's kind; the exchange checks provinces. submitted, if set, hears
+// every submission's results (metrics).
+func MakeSet(x *exchange.Exchange, a Auditing, status StatusFunc, submitted func([]exchange.SubmitResult), now func() time.Time) Set {
 	return Set{
 		Submit: func(ctx context.Context, req any) (any, error) {
 			r := req.(SubmitRequest)
@@ -117,6 +118,9 @@ func MakeSet(x *exchange.Exchange, a Auditing, status StatusFunc, now func() tim
 			res, err := x.Submit(ctx, id, r.Records)
 			if err != nil {
 				return nil, err
+			}
+			if submitted != nil {
+				submitted(res)
 			}
 			return SubmitResponse{Results: res, single: r.Single}, nil
 		},

@@ -5,12 +5,15 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/laborlink/laborlink/gateway/delivery"
+	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
@@ -25,6 +28,8 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	queue     *prometheus.GaugeVec
 	breaker   *prometheus.GaugeVec
+	submitted *prometheus.CounterVec
+	decisions *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -51,7 +56,14 @@ func newMetrics() *metrics {
 			Name: "laborlink_breaker_state", Help: "Circuit breaker state by peer: 0 closed, 1 half-open, 2 open.",
 		}, []string{"peer"}),
 	}
-	m.reg.MustRegister(m.requests, m.delivered, m.failures, m.latency, m.queue, m.breaker,
+	m.submitted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "laborlink_submitted_total", Help: "Records submitted on the local API, by record type and outcome (accepted, duplicate, denied, invalid, forbidden).",
+	}, []string{"type", "outcome"})
+	m.decisions = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "laborlink_policy_decision_seconds", Help: "Policy decisions by side (export, import) and whether the decision cache answered.",
+		Buckets: prometheus.ExponentialBuckets(0.000002, 2, 16),
+	}, []string{"side", "cached"})
+	m.reg.MustRegister(m.requests, m.delivered, m.failures, m.latency, m.queue, m.breaker, m.submitted, m.decisions,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -88,6 +100,23 @@ type statusWriter struct {
 func (s *statusWriter) WriteHeader(code int) {
 	s.code = code
 	s.ResponseWriter.WriteHeader(code)
+}
+
+// submittedResults counts a submission's outcomes by record type, read from
+// each result's reference (from/type/id).
+func (m *metrics) submittedResults(results []exchange.SubmitResult) {
+	for _, r := range results {
+		typ := "unknown"
+		if parts := strings.SplitN(r.Ref, "/", 3); len(parts) == 3 {
+			typ = parts[1]
+		}
+		m.submitted.WithLabelValues(typ, string(r.Outcome)).Inc()
+	}
+}
+
+// decided times a policy decision.
+func (m *metrics) decided(side policy.Side, took time.Duration, cached bool) {
+	m.decisions.WithLabelValues(string(side), strconv.FormatBool(cached)).Observe(took.Seconds())
 }
 
 // Delivered counts a delivered batch.

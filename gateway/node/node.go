@@ -95,7 +95,8 @@ func (n *Node) open(ctx context.Context) error {
 		return err
 	}
 	n.revoked.reg.Store(n.registry)
-	if n.policy, err = policy.NewEngine(ctx, policy.FederationBundle(), policy.Config{ProvinceDir: cfg.Policy.ProvinceDir, Logger: n.log}); err != nil {
+	n.metrics = newMetrics()
+	if n.policy, err = policy.NewEngine(ctx, policy.FederationBundle(), policy.Config{ProvinceDir: cfg.Policy.ProvinceDir, Logger: n.log, Observe: n.metrics.decided}); err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
 	if err := n.openExchange(); err != nil {
@@ -230,7 +231,6 @@ func (n *Node) openExchange() error {
 	for _, c := range signer.Chain() {
 		chain = append(chain, c.Raw)
 	}
-	n.metrics = newMetrics()
 	d := n.cfg.Delivery
 	n.client = peer.NewClient(chain, directory{n.registry.Store()}, n.peerHTTP, peer.BreakerSettings{
 		Failures: d.BreakerFailures, Open: d.BreakerOpen, OnStateChange: n.metrics.breakerChanged(n.log),
@@ -294,7 +294,7 @@ func (n *Node) listen() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", n.metrics.instrument(api.NewHandler(api.MakeSet(n.exchange, n.audit, n.status, time.Now))))
+	mux.Handle("/api/", n.metrics.instrument(api.NewHandler(api.MakeSet(n.exchange, n.audit, n.status, n.metrics.submittedResults, time.Now))))
 	mux.Handle(peer.Path, n.metrics.instrument(peer.NewHandler(n.exchange)))
 	mux.Handle("/v1/registry/", n.registry.Handler())
 	n.server = &http.Server{Handler: mux, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/pem"
@@ -16,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/laborlink/laborlink/contracts/synth"
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
@@ -75,7 +77,32 @@ func singleNode(t *testing.T) (*Node, *gatewaytest.PKI) {
 }
 
 func TestProbesAndGracefulClose(t *testing.T) {
-	n, _ := singleNode(t)
+	n, p := singleNode(t)
+	// A record with no agreement behind it: denied, counted, decided once.
+	g, err := synth.New(synth.Config{Origin: "51", Destination: "44", Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := json.Marshal(g.Transfer())
+	hc := p.Client(p.Issue("51", pki.KindSystem, "hr"), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	resp, err := hc.Post("https://"+n.Addr()+"/api/v1/records", "application/json", bytes.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("submit without agreement: status %d, want 403", resp.StatusCode)
+	}
+	metrics := get(t, "http://"+n.OpsAddr()+"/metrics")
+	for _, want := range []string{
+		`laborlink_submitted_total{outcome="denied",type="transfer"} 1`,
+		`laborlink_policy_decision_seconds_count{cached="false",side="export"} 1`,
+		`laborlink_http_request_seconds_count{code="403",path="/api/v1/records"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "go_goroutines"} {
 		resp, err := http.Get("http://" + n.OpsAddr() + path)
 		if err != nil {
@@ -101,6 +128,17 @@ func TestProbesAndGracefulClose(t *testing.T) {
 // TestOpenAPIDescribesEveryRoute keeps api/openapi.yaml and the node's
 // routes in step: every local-API route is described, and every described
 // route is served (the mux answers neither 404 nor 405 for it).
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	data, err := os.ReadFile("../../api/openapi.yaml")
 	if err != nil {

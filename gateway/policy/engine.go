@@ -26,6 +26,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives reloads and reload failures; nil discards them.
 	Logger *slog.Logger
+	// Observe, if set, hears how long each decision took and whether the
+	// cache answered it (for metrics). It must not block.
+	Observe func(side Side, took time.Duration, cached bool)
 }
 
 // DefaultCacheSize is enough for every record shape of a busy corridor: one
@@ -108,9 +111,11 @@ func (e *Engine) Decide(ctx context.Context, req Request) (*Decision, error) {
 	if e.beforeEval != nil {
 		e.beforeEval()
 	}
+	start := time.Now()
 	p := prepare(&req, e.cfg.Now())
 	key := p.key()
 	if d, ok := c.cache.get(key); ok {
+		e.observe(req.Side, start, true)
 		return d, nil
 	}
 	d, err := c.evaluate(ctx, &p)
@@ -118,7 +123,14 @@ func (e *Engine) Decide(ctx context.Context, req Request) (*Decision, error) {
 		return nil, err
 	}
 	c.cache.put(key, d)
+	e.observe(req.Side, start, false)
 	return d, nil
+}
+
+func (e *Engine) observe(side Side, start time.Time, cached bool) {
+	if e.cfg.Observe != nil {
+		e.cfg.Observe(side, time.Since(start), cached)
+	}
 }
 
 func (c *compiled) evaluate(ctx context.Context, p *prepared) (*Decision, error) {
