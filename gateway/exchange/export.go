@@ -41,15 +41,18 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	}
 	now := x.d.Now().UTC()
 	results := make([]SubmitResult, len(docs))
+	prepared := make([]*exported, len(docs))
+	errs := make([]error, len(docs))
+	forEach(len(docs), func(i int) {
+		results[i], prepared[i], errs[i] = x.prepare(ctx, caller, docs[i], now)
+	})
 	var ready []exported
-	for i, doc := range docs {
-		r, e, err := x.prepare(ctx, caller, doc, now)
-		if err != nil {
-			return nil, err
+	for i := range docs {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		r.Index = i
-		results[i] = r
-		if e != nil {
+		results[i].Index = i
+		if e := prepared[i]; e != nil {
 			e.index = i
 			ready = append(ready, *e)
 		}

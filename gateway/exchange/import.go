@@ -54,10 +54,12 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	}
 	now := x.d.Now().UTC()
 	results := make([]peer.Result, len(envs))
+	checked := make([]*imported, len(envs))
+	forEach(len(envs), func(i int) {
+		results[i], checked[i] = x.check(ctx, from, signer, chain[0], envs[i], now)
+	})
 	var ready []imported
-	for i, raw := range envs {
-		res, im := x.check(ctx, from, signer, chain[0], raw, now)
-		results[i] = res
+	for i, im := range checked {
 		if im != nil {
 			im.index = i
 			ready = append(ready, *im)
