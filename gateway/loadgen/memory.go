@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -49,4 +50,14 @@ func residentBytes() int64 {
 		}
 	}
 	return 0
+}
+
+// CPUTime is the CPU time (user and system) this process has used so far;
+// zero where the platform does not say.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
