@@ -101,18 +101,18 @@ func runPolicyEval(ctx context.Context, m *Main, args []string) error {
 	quotaUsed := fs.Int("quota-used", 0, "records of this type already sent under the agreement in each quota period")
 	peer := fs.String("peer", "", "identity URI on the other end (the submitting system on export, the sending node on import)")
 	asJSON := fs.Bool("json", false, "print the decisions and records as JSON")
-	node := fs.String("node", "", "dry-run against a node's live registry (needs the node's local API; not available yet)")
+	c := m.connFlags(fs)
 	if _, err := positional(fs, args, 0, "no positional arguments"); err != nil {
 		return err
-	}
-	if *node != "" {
-		return usageErrorf("--node needs a node's local API, which this build does not have yet; give the agreements with --agreement FILE")
 	}
 	if *recordFile == "" {
 		return usageErrorf("--record FILE is required")
 	}
+	if *c.node != "" {
+		return evalOnNode(ctx, m, c, *recordFile, *from, *to, contracts.Purpose(*purpose), *asJSON)
+	}
 	if len(agreements) == 0 {
-		return usageErrorf("--agreement FILE is required: without the registry, the agreements must come from files (a record without an agreement never crosses)")
+		return usageErrorf("--agreement FILE is required without --node: without the registry, the agreements must come from files (a record without an agreement never crosses)")
 	}
 	rec, doc, err := readRecord(m, *recordFile, *from, *to, contracts.Purpose(*purpose))
 	if err != nil {
@@ -155,6 +155,40 @@ func runPolicyEval(ctx context.Context, m *Main, args []string) error {
 		}
 	}
 	if last := steps[len(steps)-1]; !last.Decision.Allow {
+		return errWouldNotCross
+	}
+	return nil
+}
+
+// evalOnNode dry-runs the record on a running node: its registry, its policy
+// in force and its quota counts decide.
+func evalOnNode(ctx context.Context, m *Main, c *conn, file, from, to string, purpose contracts.Purpose, asJSON bool) error {
+	_, doc, err := readRecord(m, file, from, to, purpose)
+	if err != nil {
+		return err
+	}
+	cl, err := c.apiClient()
+	if err != nil {
+		return err
+	}
+	cctx, cancel := c.ctx(ctx)
+	defer cancel()
+	run, err := cl.PolicyEval(cctx, doc)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := printJSON(m.Stdout, run); err != nil {
+			return err
+		}
+	} else if len(run.Problems) > 0 {
+		for _, p := range run.Problems {
+			fmt.Fprintf(m.Stdout, "%s: %s\n", p.Path, p.Message)
+		}
+	} else {
+		step{Decision: run.Decision, Record: run.Record}.print(m.Stdout)
+	}
+	if len(run.Problems) > 0 || run.Decision == nil || !run.Decision.Allow {
 		return errWouldNotCross
 	}
 	return nil
@@ -334,16 +368,28 @@ func runPolicyPush(ctx context.Context, m *Main, args []string) error {
 	return nil
 }
 
-func runPolicyShow(_ context.Context, m *Main, args []string) error {
+func runPolicyShow(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("policy show", "[--bundle DIR] [--province DIR]")
 	bundleDir := fs.String("bundle", "", "a federation bundle directory (default: the bundle shipped in this binary)")
 	provinceDir := fs.String("province", "", "the node's province policy directory")
-	node := fs.String("node", "", "a running node's revisions (needs the node's local API; not available yet)")
+	c := m.connFlags(fs)
 	if _, err := positional(fs, args, 0, "no positional arguments"); err != nil {
 		return err
 	}
-	if *node != "" {
-		return usageErrorf("--node needs a node's local API, which this build does not have yet; without it, show reports the revisions of local files")
+	if *c.node != "" {
+		cl, err := c.apiClient()
+		if err != nil {
+			return err
+		}
+		cctx, cancel := c.ctx(ctx)
+		defer cancel()
+		rev, err := cl.PolicyRevisions(cctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "federation bundle  %s  version %d (in force on %s)\n", rev.Bundle, rev.BundleVersion, *c.node)
+		fmt.Fprintf(m.Stdout, "province policy    %s\n", rev.Province)
+		return nil
 	}
 	bundle, where := policy.FederationBundle(), "shipped in this binary"
 	if *bundleDir != "" {

@@ -156,6 +156,36 @@ func TestDevFederation(t *testing.T) {
 			}
 		}
 	}
+	// Dry runs against the live registry, with the origin system's flags.
+	var flags51 []string
+	for _, c := range cmds {
+		if f := strings.Fields(c); len(f) > 3 && f[1] == "records" {
+			flags51 = f[4:]
+		}
+	}
+	rec := filepath.Join(dir, "record.json")
+	out, err := exec.Command(binary(t), "synth", "--type", "transfer", "--count", "1", "--origin", "51", "--dest", "44", "--seed", "5").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(rec, out, 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"policy", "eval", "--record", rec}, 0, `"id_number":"513***********`},
+		{[]string{"policy", "eval", "--record", rec, "--purpose", "statistics"}, 0, "statistics_no_identifiers"},
+		{[]string{"policy", "eval", "--record", rec, "--to", "33"}, 1, "placement.division: 441202 is in province 44"},
+		{[]string{"policy", "show"}, 0, "federation bundle  sha256:"},
+	} {
+		cmd := exec.Command(binary(t), append(tc.args, flags51...)...)
+		out, err := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%v: exit %d (%v), want %d with %q:\n%s", tc.args, code, err, tc.code, tc.want, out)
+		}
+	}
+
 	if err := dev.stop(t, os.Interrupt, 20*time.Second); err != nil {
 		t.Fatalf("Ctrl-C: %v\n%s", err, dev.output())
 	}

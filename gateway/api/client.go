@@ -15,6 +15,7 @@ import (
 
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -89,6 +90,20 @@ func (c *Client) Referrals(ctx context.Context, status string, overdue bool) ([]
 	var r ReferralsResponse
 	err := c.do(ctx, http.MethodGet, "/api/v1/referrals?status="+url.QueryEscape(status)+"&overdue="+strconv.FormatBool(overdue), nil, &r)
 	return r.Cases, err
+}
+
+// PolicyEval dry-runs a record through the node's export decision.
+func (c *Client) PolicyEval(ctx context.Context, record json.RawMessage) (exchange.DryRun, error) {
+	var r exchange.DryRun
+	err := c.do(ctx, http.MethodPost, "/api/v1/policy/eval", record, &r)
+	return r, err
+}
+
+// PolicyRevisions reads the policy layers in force on the node.
+func (c *Client) PolicyRevisions(ctx context.Context) (policy.Revisions, error) {
+	var r policy.Revisions
+	err := c.do(ctx, http.MethodGet, "/api/v1/policy", nil, &r)
+	return r, err
 }
 
 // Status reads the node's status as raw JSON.

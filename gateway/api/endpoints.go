@@ -40,7 +40,12 @@ type Set struct {
 	AuditProof endpoint.Endpoint
 	NodeStatus endpoint.Endpoint
 	Referrals  endpoint.Endpoint
+	PolicyEval endpoint.Endpoint
+	PolicyShow endpoint.Endpoint
 }
+
+// PolicyEvalRequest is a record to dry-run through the export decision.
+type PolicyEvalRequest struct{ Record json.RawMessage }
 
 // ReferralsRequest filters the province's referral cases.
 type ReferralsRequest struct {
@@ -208,6 +213,19 @@ func MakeSet(x *exchange.Exchange, a Auditing, status StatusFunc, submitted func
 				return nil, err
 			}
 			return ReferralsResponse{Cases: cs}, nil
+		},
+		PolicyEval: func(ctx context.Context, req any) (any, error) {
+			id, err := auth.Require(ctx, pki.KindSystem, pki.KindAdmin, pki.KindOperator)
+			if err != nil {
+				return nil, err
+			}
+			return x.Evaluate(ctx, id, req.(PolicyEvalRequest).Record)
+		},
+		PolicyShow: func(ctx context.Context, _ any) (any, error) {
+			if _, err := auth.Require(ctx, pki.KindSystem, pki.KindAdmin, pki.KindOperator, pki.KindAuditor); err != nil {
+				return nil, err
+			}
+			return x.Revisions(), nil
 		},
 		NodeStatus: func(ctx context.Context, _ any) (any, error) {
 			if _, err := auth.Require(ctx, pki.KindOperator, pki.KindAuditor, pki.KindAdmin, pki.KindSystem); err != nil {

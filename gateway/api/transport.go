@@ -38,6 +38,8 @@ var Routes = []string{
 	"GET /api/v1/audit/proof",
 	"GET /api/v1/status",
 	"GET /api/v1/referrals",
+	"POST /api/v1/policy/eval",
+	"GET /api/v1/policy",
 }
 
 // NewHandler serves the local API.
@@ -62,6 +64,8 @@ func NewHandler(s Set) http.Handler {
 	mux.Handle(Routes[9], h(s.AuditProof, decodeAuditProof, encodeJSON))
 	mux.Handle(Routes[10], h(s.NodeStatus, decodeNothing, encodeJSON))
 	mux.Handle(Routes[11], h(s.Referrals, decodeReferrals, encodeJSON))
+	mux.Handle(Routes[12], h(s.PolicyEval, decodePolicyEval, encodeJSON))
+	mux.Handle(Routes[13], h(s.PolicyShow, decodeNothing, encodeJSON))
 	return mux
 }
 
@@ -210,6 +214,14 @@ func int64Param(r *http.Request, name string, def int64) (int64, error) {
 		return 0, badRequest("%s must be a number, got %q", name, s)
 	}
 	return n, nil
+}
+
+func decodePolicyEval(_ context.Context, r *http.Request) (any, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, contracts.MaxRecordSize))
+	if err != nil {
+		return nil, badRequest("read body: %v", err)
+	}
+	return PolicyEvalRequest{Record: bytes.TrimSpace(body)}, nil
 }
 
 func decodeReferrals(_ context.Context, r *http.Request) (any, error) {
