@@ -153,10 +153,7 @@ func (x *Exchange) seal(rec contracts.Record, dec *policy.Decision, now time.Tim
 		return nil, &Error{Code: CodeInternal, Message: "build envelope", Err: err}
 	}
 	if len(dec.Obligations) > 0 {
-		payload, err := policy.Apply(env.Payload, dec.Obligations)
-		if err == nil {
-			payload, err = contracts.CanonicalizeJSON(payload)
-		}
+		payload, err := policy.Apply(env.Payload, dec.Obligations) // canonical already
 		if err != nil {
 			return nil, &Error{Code: CodeInternal, Message: "apply obligations", Err: err}
 		}

@@ -136,7 +136,7 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, cert *x
 		res := rejected(env.ID, dec.Codes()...)
 		return res, nil
 	}
-	record, err := policy.Apply(env.Payload, dec.Obligations)
+	record, err := importedRecord(env.Payload, dec.Obligations)
 	if err != nil {
 		x.d.Log.Error("apply import obligations", "envelope", env.ID, "err", err)
 		return rejected(env.ID, "policy_error"), nil
@@ -148,6 +148,17 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, cert *x
 	}
 	in := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: raw, Record: record, Receipt: receipt}
 	return peer.Result{EnvelopeID: env.ID}, &imported{env: env, rec: rec, decision: dec, in: in}
+}
+
+// importedRecord is the record as this province may use it. Without
+// obligations it is the payload's canonical form, which policy.Apply would
+// also return, without Apply's round trip through a generic JSON tree; the
+// payload has just verified, so it is one well-formed object.
+func importedRecord(payload []byte, obligations map[string]policy.Obligation) ([]byte, error) {
+	if len(obligations) == 0 {
+		return contracts.CanonicalizeJSON(payload)
+	}
+	return policy.Apply(payload, obligations)
 }
 
 // receipt signs the destination's acknowledgement of an envelope.
