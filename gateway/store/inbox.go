@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -63,7 +64,7 @@ func (s *Store) Receive(ctx context.Context, in []Incoming) ([]Received, error) 
 			if m.ReceivedAt.IsZero() {
 				m.ReceivedAt = now
 			}
-			data, err := json.Marshal(m)
+			data, err := encodeIncoming(&m)
 			if err != nil {
 				return err
 			}
@@ -112,4 +113,37 @@ func (s *Store) InboxItem(envelopeID string) (Incoming, error) {
 		return json.Unmarshal(tx.Bucket(bucketInbox).Get(key), &m)
 	})
 	return m, err
+}
+
+// encodeIncoming writes m as json.Marshal would, except that the three raw
+// documents are copied as they are rather than re-scanned and compacted: they
+// are large (the envelope carries the whole record) and already well-formed,
+// having been decoded (the envelope) or produced here (record, receipt).
+func encodeIncoming(m *Incoming) ([]byte, error) {
+	head, err := json.Marshal(struct {
+		Seq        uint64    `json:"seq"`
+		EnvelopeID string    `json:"envelope_id"`
+		From       string    `json:"from"`
+		Type       string    `json:"type"`
+		ReceivedAt time.Time `json:"received_at"`
+	}{m.Seq, m.EnvelopeID, m.From, m.Type, m.ReceivedAt})
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(head)+len(m.Envelope)+len(m.Record)+len(m.Receipt)+48)
+	b = append(b, head[:len(head)-1]...)
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"envelope", m.Envelope}, {"record", m.Record}, {"receipt", m.Receipt}} {
+		b = append(b, `,"`...)
+		b = append(b, f.name...)
+		b = append(b, `":`...)
+		if len(bytes.TrimSpace(f.raw)) == 0 {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, f.raw...)
+		}
+	}
+	return append(b, '}'), nil
 }
