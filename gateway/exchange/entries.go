@@ -106,11 +106,11 @@ func auditReason(code string) audit.Reason {
 	switch code {
 	case "no_agreement":
 		return audit.ReasonNoAgreement
-	case "agreement_not_started", "agreement_expired", "agreement_not_approved", "agreement_terminated":
+	case "agreement_not_started", "agreement_expired", "agreement_inactive":
 		return audit.ReasonAgreementNotInForce
 	case "agreement_suspended":
 		return audit.ReasonAgreementSuspended
-	case "record_type_not_covered", "type_not_covered":
+	case "record_type_not_covered":
 		return audit.ReasonRecordTypeNotCovered
 	case "purpose_not_covered":
 		return audit.ReasonPurposeNotAllowed
@@ -125,7 +125,7 @@ func auditReason(code string) audit.Reason {
 		return audit.ReasonSignatureInvalid
 	case ReasonMalformed, ReasonInvalidRecord:
 		return audit.ReasonContractInvalid
-	case "policy_error":
+	case "policy_error", "bundle_undefined", "registry_unavailable", "receipt_error":
 		return audit.ReasonPolicyError
 	}
 	return audit.ReasonFederationPolicy
