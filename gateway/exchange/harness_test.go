@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -68,14 +69,33 @@ func (d *directory) set(p, url string) {
 // federation is a few real nodes' exchange paths on loopback: real mTLS,
 // OPA with the shipped bundle, bbolt stores and audit logs.
 type federation struct {
-	t          *testing.T
+	t          testing.TB
 	pki        *gatewaytest.PKI
 	dir        *directory
 	agreements *policy.AgreementIndex
 	logs       *syncBuffer
 	nodes      map[string]*node
 	now        time.Time
+	// audit says where the nodes' audit logs live; the zero value is a file
+	// of their own.
+	audit auditMode
+	// batch is the delivery batch size; 0 means 50.
+	batch int
 }
+
+// auditMode places a test node's audit log.
+type auditMode int
+
+const (
+	auditOwnFile auditMode = iota // audit.db beside node.db
+	auditInStore                  // in node.db, sharing its writer as on a real node
+	auditOff                      // no log: a no-op Auditor, for the benchmark's baseline
+)
+
+// noAudit is the Auditor of auditOff.
+type noAudit struct{}
+
+func (noAudit) Append(context.Context, audit.Entry) (int64, error) { return 0, nil }
 
 type node struct {
 	province string
@@ -89,9 +109,17 @@ type node struct {
 	system   pki.Identity
 }
 
-func newFederation(t *testing.T, provinces ...string) *federation {
+func newFederation(t testing.TB, provinces ...string) *federation {
+	return newFederationWith(t, auditOwnFile, 0, provinces...)
+}
+
+// newFederationWith starts nodes with their audit logs placed by mode and a
+// delivery batch size (0 means 50).
+func newFederationWith(t testing.TB, mode auditMode, batch int, provinces ...string) *federation {
 	t.Helper()
 	f := &federation{
+		audit:      mode,
+		batch:      batch,
 		t:          t,
 		pki:        gatewaytest.NewPKI(t, provinces...),
 		dir:        &directory{urls: map[string]string{}},
@@ -132,8 +160,19 @@ func (f *federation) start(province string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.audit, err = audit.OpenFile(filepath.Join(dir, "audit.db"), audit.Config{Origin: origin, Signer: signer, SignInterval: -1, Logger: log}); err != nil {
+	acfg := audit.Config{Origin: origin, Signer: signer, SignInterval: -1, Logger: log}
+	var auditor Auditor = noAudit{}
+	switch f.audit {
+	case auditOwnFile:
+		n.audit, err = audit.OpenFile(filepath.Join(dir, "audit.db"), acfg)
+	case auditInStore:
+		n.audit, err = audit.Open(n.store.DB(), acfg)
+	}
+	if err != nil {
 		t.Fatal(err)
+	}
+	if n.audit != nil {
+		auditor = n.audit
 	}
 	engine, err := policy.NewEngine(context.Background(), policy.FederationBundle(), policy.Config{Logger: log})
 	if err != nil {
@@ -150,12 +189,12 @@ func (f *federation) start(province string) *node {
 	notifier := &lateNotifier{}
 	n.x, err = New(Deps{
 		Province: province, Signer: sig, Verifier: f.pki.Verifier(), Agreements: f.agreements,
-		Policy: engine, Store: n.store, Delivery: notifier, Audit: n.audit, Log: log, Now: time.Now,
+		Policy: engine, Store: n.store, Delivery: notifier, Audit: auditor, Log: log, Now: time.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := delivery.Config{BatchSize: 50, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Idle: 50 * time.Millisecond}
+	cfg := delivery.Config{BatchSize: cmp.Or(f.batch, 50), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Idle: 50 * time.Millisecond}
 	if n.delivery, err = delivery.NewManager(cfg, n.store, n.client, n.x, log); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +212,9 @@ func (l *lateNotifier) Notify(p string) { l.m.Notify(p) }
 func (n *node) stop() {
 	n.server.Close()
 	n.delivery.Close()
-	n.audit.Close()
+	if n.audit != nil {
+		n.audit.Close()
+	}
 	n.store.Close()
 }
 
@@ -202,7 +243,7 @@ func (f *federation) generator(origin, dest string, seed uint64) *synth.Generato
 	return g
 }
 
-func encode(t *testing.T, recs ...any) []json.RawMessage {
+func encode(t testing.TB, recs ...any) []json.RawMessage {
 	t.Helper()
 	out := make([]json.RawMessage, len(recs))
 	for i, r := range recs {
@@ -226,7 +267,7 @@ func (f *federation) submit(province string, recs ...any) []SubmitResult {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {

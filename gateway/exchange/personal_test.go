@@ -13,7 +13,7 @@ var (
 	mobilePattern   = regexp.MustCompile(`(^|[^0-9])1[3-9][0-9]{9}([^0-9]|$)`)
 )
 
-func checkNoPersonalData(t *testing.T, where, text string) {
+func checkNoPersonalData(t testing.TB, where, text string) {
 	t.Helper()
 	if m := idNumberPattern.FindString(text); m != "" {
 		t.Errorf("%s contain an ID number: %q", where, m)
