@@ -59,8 +59,8 @@ func (f *Federation) Agree(ctx context.Context) (map[string]*synth.Generator, er
 		}
 		a := g.Agreement()
 		a.Origin.Division, a.Destination.Division = origin+"0000", dest+"0000"
-		a.Origin.Name = pki.ProvinceName(origin) + "人力资源和社会保障厅"
-		a.Destination.Name = pki.ProvinceName(dest) + "人力资源和社会保障厅"
+		a.Origin.Name = chineseName(origin) + "人力资源和社会保障厅"
+		a.Destination.Name = chineseName(dest) + "人力资源和社会保障厅"
 		if err := f.approveAgreement(ctx, a); err != nil {
 			return nil, err
 		}
@@ -68,6 +68,12 @@ func (f *Federation) Agree(ctx context.Context) (map[string]*synth.Generator, er
 		gens[dest] = g
 	}
 	return gens, nil
+}
+
+// chineseName is the province's name as its government signs: "四川省".
+func chineseName(province string) string {
+	name, _ := contracts.ProvinceName(province)
+	return name
 }
 
 // approveAgreement proposes the agreement as the origin's admin and approves

@@ -325,6 +325,7 @@ func (n *Node) start() {
 	n.wg.Go(func() { n.policy.Watch(ctx, n.cfg.Policy.Reload, bundles{n.registry.Store()}) })
 	n.wg.Go(func() { n.joinAndResume(ctx) })
 	n.wg.Go(func() { n.metrics.watchQueues(ctx, n.store) })
+	n.wg.Go(func() { n.auditRegistry(ctx, time.Second) })
 }
 
 // joinAndResume joins the registry when configured to, then wakes a

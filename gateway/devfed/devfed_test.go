@@ -1,0 +1,42 @@
+package devfed
+
+import (
+	"context"
+	"net/url"
+	"testing"
+)
+
+// TestSeedIsAudited starts the development federation in this process, runs
+// the sample traffic and checks that each node audited what concerns it:
+// the agreements' transitions and the flows.
+func TestSeedIsAudited(t *testing.T) {
+	ctx := context.Background()
+	f, err := Start(ctx, Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Seed(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	// Each agreement: proposed, approved by each party.
+	want := map[string]int{"51": 6, "44": 3, "33": 3}
+	for p, n := range want {
+		cl, err := f.APIClient(p, f.Certs[p].Auditor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := f.waitFor(ctx, "agreement entries in the audit log of "+p, func() bool {
+			es, err := cl.AuditEntries(ctx, url.Values{"kind": {"agreement"}})
+			got = len(es)
+			return err == nil && got == n
+		}); err != nil {
+			t.Fatalf("%v (have %d, want %d)", err, got, n)
+		}
+		sent, err := cl.AuditEntries(ctx, url.Values{"kind": {"sent"}})
+		if err != nil || len(sent) == 0 {
+			t.Errorf("node %s audited no sent flow: %v", p, err)
+		}
+	}
+}

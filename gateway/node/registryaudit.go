@@ -1,0 +1,129 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/gateway/audit"
+)
+
+// Registry changes are audited on every node that the change concerns: the
+// transitions of agreements its province is a party to, every federation
+// policy bundle published, every certificate revoked. The registry keeps the
+// signed commands; the audit log keeps the fact, the time and the codes, so
+// an auditor sees agreement and policy changes next to the flows they
+// governed. Progress is counted in the node's store, so a restart neither
+// repeats nor skips an event.
+
+const (
+	counterRegistryIndex = "audit/registry-index"
+	counterPolicyVersion = "audit/policy-version"
+	counterRevokedAt     = "audit/revoked-at"
+)
+
+// auditRegistry appends entries for registry changes as they are applied.
+func (n *Node) auditRegistry(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := n.auditRegistryOnce(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("audit registry changes", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (n *Node) auditRegistryOnce(ctx context.Context) error {
+	st := n.registry.Store()
+	applied := st.AppliedIndex()
+	lastIndex, err := n.store.Counter(counterRegistryIndex)
+	if err != nil || applied <= lastIndex {
+		return err
+	}
+	entries := agreementEntries(st, n.cfg.Province, lastIndex)
+	lastPolicy, err := n.store.Counter(counterPolicyVersion)
+	if err != nil {
+		return err
+	}
+	var newestPolicy uint64
+	for _, p := range st.Policies() {
+		if v := uint64(p.Version); v > lastPolicy {
+			entries = append(entries, audit.Entry{Kind: audit.KindPolicy, Time: p.PublishedAt, Detail: audit.DetailFederationBundle,
+				Policy: audit.PolicyRevisions{Federation: "v" + fmt.Sprint(p.Version) + ":" + short(p.Digest)}})
+			newestPolicy = max(newestPolicy, v)
+		}
+	}
+	lastRevoked, err := n.store.Counter(counterRevokedAt)
+	if err != nil {
+		return err
+	}
+	var newestRevoked uint64
+	for _, r := range st.Revocations() {
+		if at := uint64(r.At.UnixNano()); at > lastRevoked {
+			entries = append(entries, audit.Entry{Kind: audit.KindCertificate, Time: r.At, Detail: audit.DetailRevoked,
+				Origin: audit.Province(r.Province), Serial: r.Serial})
+			newestRevoked = max(newestRevoked, at)
+		}
+	}
+	if err := n.audit.AppendAll(ctx, entries); err != nil {
+		return err
+	}
+	for name, v := range map[string][2]uint64{counterRegistryIndex: {lastIndex, applied}, counterPolicyVersion: {lastPolicy, newestPolicy}, counterRevokedAt: {lastRevoked, newestRevoked}} {
+		if v[1] > v[0] {
+			if _, err := n.store.Increment(ctx, name, v[1]-v[0]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// agreementEntries lists the transitions, applied after index, of the
+// agreements the province is a party to.
+func agreementEntries(st *registry.Store, province string, after uint64) []audit.Entry {
+	var out []audit.Entry
+	for _, s := range st.List(registry.Filter{Party: province}, time.Now()) {
+		rec, err := st.Agreement(s.ID)
+		if err != nil {
+			continue
+		}
+		a := rec.Latest().Agreement
+		for _, ev := range rec.History {
+			if ev.Index <= after {
+				continue
+			}
+			out = append(out, audit.Entry{
+				Kind: audit.KindAgreement, Time: ev.At, AgreementID: rec.ID, AgreementVersion: int64(ev.Version),
+				Origin: audit.Province(a.Origin.Province()), Destination: audit.Province(a.Destination.Province()),
+				Detail: agreementDetail(ev.Op), RecordType: "agreement",
+			})
+		}
+	}
+	return out
+}
+
+func agreementDetail(op registry.Op) audit.Detail {
+	switch op {
+	case registry.OpPropose:
+		return audit.DetailProposed
+	case registry.OpApprove:
+		return audit.DetailApproved
+	case registry.OpSuspend:
+		return audit.DetailSuspended
+	case registry.OpResume:
+		return audit.DetailResumed
+	case registry.OpAmend:
+		return audit.DetailAmended
+	case registry.OpTerminate:
+		return audit.DetailTerminated
+	}
+	return ""
+}
+
+func short(hex string) string { return hex[:min(len(hex), 16)] }
