@@ -27,9 +27,31 @@ func registryCommands() []command {
 		{"promote", "make a non-voter node a voter (steward admin)", nodeRole(registry.OpNodePromote)},
 		{"demote", "make a voter node a non-voter", nodeRole(registry.OpNodeDemote)},
 		{"remove", "remove a node from the registry", nodeRole(registry.OpNodeRemove)},
+		{"transfer-leadership", "hand raft leadership to another voter, before maintenance of the leader (steward admin)", runRegistryTransfer},
 		{"backup", "write a consistent backup of the whole registry to FILE", runRegistryBackup},
 		{"restore", "replace the registry's state with a backup FILE (disaster recovery)", runRegistryRestore},
 	}
+}
+
+func runRegistryTransfer(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("registry transfer-leadership", "[--to NODE_ID] [connection flags]")
+	c := m.connFlags(fs)
+	to := fs.String("to", "", "the voter to lead next, e.g. p44/node/gw-1 (default: the most up-to-date voter)")
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	cl, err := c.client(false)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := c.ctx(ctx)
+	defer cancel()
+	st, err := cl.TransferLeadership(cctx, *to)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "leadership handed over by %s (term %d); the new leader is elected in a moment\n", st.ID, st.Term)
+	return nil
 }
 
 func runRegistry(ctx context.Context, m *Main, args []string) error {

@@ -104,6 +104,17 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 		}
 	}
 	a11.ok("leader:", "registry", "status")
+	before := c.WaitLeader()
+	a44.fails("only admins of steward provinces", "registry", "transfer-leadership")
+	a11.ok("leadership handed over by "+before.ID, "registry", "transfer-leadership")
+	regtest.Eventually(t, 10*time.Second, "a new leader", func() bool {
+		for _, n := range c.Running() {
+			if n.ID != before.ID && n.Reg.Status().State == "Leader" {
+				return true
+			}
+		}
+		return false
+	})
 	a11.ok("Guangdong", "registry", "members")
 
 	// Back up through the CLI, restore into a fresh cluster of the same

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -25,6 +27,7 @@ const (
 	pathBackup     = "/v1/registry/backup"
 	pathRestore    = "/v1/registry/restore"
 	pathJoin       = "/v1/registry/join"
+	pathLeadership = "/v1/registry/leadership"
 )
 
 // Read is the answer to every read: the data and how fresh it is.
@@ -52,6 +55,7 @@ func (r *Registry) Handler() http.Handler {
 	mux.HandleFunc("GET "+pathBackup, r.allow(r.steward(r.serveBackup), pki.KindAdmin))
 	mux.HandleFunc("POST "+pathRestore, r.allow(r.steward(r.serveRestore), pki.KindAdmin, pki.KindNode))
 	mux.HandleFunc("POST "+pathJoin, r.allow(r.serveJoin, pki.KindAdmin, pki.KindOperator))
+	mux.HandleFunc("POST "+pathLeadership, r.allow(r.steward(r.serveLeadership), pki.KindAdmin, pki.KindNode))
 	return mux
 }
 
@@ -75,6 +79,44 @@ func (r *Registry) serveJoin(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if err := r.Join(req.Context(), jr.Seeds...); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, r.Status())
+}
+
+// leadershipRequest names the voter to hand leadership to; empty lets raft
+// pick the most up-to-date one.
+type leadershipRequest struct {
+	To string `json:"to,omitempty"`
+}
+
+// serveLeadership hands leadership over, for maintenance of the leader's
+// node. Any node takes the request and forwards it to the leader.
+func (r *Registry) serveLeadership(w http.ResponseWriter, req *http.Request) {
+	var lr leadershipRequest
+	if err := json.NewDecoder(req.Body).Decode(&lr); err != nil {
+		writeError(w, Errorf(EInvalid, "leadership transfer: %v", err))
+		return
+	}
+	if r.raft.State() != raft.Leader {
+		addr, err := r.leaderAPI()
+		if err != nil {
+			writeError(w, Errorf(EUnavailable, "leadership transfer: %v", err))
+			return
+		}
+		var st Status
+		if err := r.call(req.Context(), http.MethodPost, addr, pathLeadership, lr, &st); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+		return
+	}
+	if err := r.TransferLeadership(req.Context(), lr.To); err != nil {
+		if ErrorCode(err) == EInternal {
+			err = Errorf(EUnavailable, "%v", err)
+		}
 		writeError(w, err)
 		return
 	}

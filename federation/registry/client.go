@@ -161,6 +161,14 @@ func (c *Client) Restore(ctx context.Context, backup io.Reader) error {
 	return nil
 }
 
+// TransferLeadership asks the registry to hand leadership to the voter to,
+// or with to empty to the most up-to-date voter; it answers the status of
+// the node that was leader.
+func (c *Client) TransferLeadership(ctx context.Context, to string) (*Status, error) {
+	var s Status
+	return &s, doJSON(ctx, c.HTTP, http.MethodPost, c.Base+pathLeadership, leadershipRequest{To: to}, &s)
+}
+
 // Join asks the node to join the registry through the seeds' APIs.
 func (c *Client) Join(ctx context.Context, seeds ...string) (*Status, error) {
 	var s Status
