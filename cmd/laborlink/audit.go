@@ -180,11 +180,13 @@ func runAuditExport(ctx context.Context, m *Main, args []string) error {
 }
 
 func runAuditVerify(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("audit verify", "--verifier FILE [--earlier HEAD] [--save-head FILE] [connection flags]")
+	fs := m.flagSet("audit verify", "--verifier FILE [--earlier HEAD] [--save-head FILE] [connection flags | --file EXPORT --head HEAD]")
 	c := m.connFlags(fs)
 	verifierFile := fs.String("verifier", "", "the node's checkpoint verifier key (its audit.key.pub), obtained out of band")
 	earlier := fs.String("earlier", "", "a signed head you kept from an earlier visit")
 	save := fs.String("save-head", "", "write the head verified now here, for your next visit")
+	file := fs.String("file", "", "verify offline: a full export (audit export --format jsonl) instead of a node")
+	headFile := fs.String("head", "", "with --file: the signed head to check the export against (from --save-head)")
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
@@ -205,21 +207,40 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 			return fmt.Errorf("--earlier: %w", err)
 		}
 	}
-	cl, err := c.apiClient()
-	if err != nil {
-		return err
+	in := audit.VerifyInput{Earlier: earlierHead, Origin: v.Name(), Verifier: v}
+	if *file != "" {
+		if *headFile == "" {
+			return usageErrorf("--file needs --head: the signed head the export is checked against")
+		}
+		if in.Latest, err = os.ReadFile(*headFile); err != nil {
+			return fmt.Errorf("--head: %w", err)
+		}
+		f, err := os.Open(*file)
+		if err != nil {
+			return fmt.Errorf("--file: %w", err)
+		}
+		in.Entries, _, err = audit.ReadJSONL(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("--file %s: %w", *file, err)
+		}
+	} else {
+		cl, err := c.apiClient()
+		if err != nil {
+			return err
+		}
+		cctx, cancel := c.ctx(ctx)
+		defer cancel()
+		head, err := cl.AuditHead(cctx)
+		if err != nil {
+			return err
+		}
+		if in.Entries, err = cl.AuditRaw(cctx, 0, head.Size); err != nil {
+			return err
+		}
+		in.Latest, in.Proofs = head.Note, cl
 	}
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	head, err := cl.AuditHead(ctx)
-	if err != nil {
-		return err
-	}
-	entries, err := cl.AuditRaw(ctx, 0, head.Size)
-	if err != nil {
-		return err
-	}
-	rep, err := audit.Verify(ctx, audit.VerifyInput{Entries: entries, Latest: head.Note, Earlier: earlierHead, Origin: v.Name(), Verifier: v, Proofs: cl})
+	rep, err := audit.Verify(ctx, in)
 	if err != nil {
 		return err
 	}
@@ -235,7 +256,7 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintln(m.Stdout)
 	if *save != "" {
-		if err := os.WriteFile(*save, head.Note, 0o644); err != nil {
+		if err := os.WriteFile(*save, in.Latest, 0o644); err != nil {
 			return fmt.Errorf("--save-head: %w", err)
 		}
 	}

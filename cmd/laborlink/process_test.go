@@ -186,6 +186,8 @@ func TestDevFederation(t *testing.T) {
 		}
 	}
 
+	verifyAuditOffline(t, dir, cmds)
+
 	if err := dev.stop(t, os.Interrupt, 20*time.Second); err != nil {
 		t.Fatalf("Ctrl-C: %v\n%s", err, dev.output())
 	}
@@ -193,6 +195,47 @@ func TestDevFederation(t *testing.T) {
 		t.Errorf("no clean stop message:\n%s", dev.output())
 	}
 	checkNoPersonalData(t, "dev output", dev.output())
+}
+
+// verifyAuditOffline keeps a signed head of 51's audit log, exports the log,
+// verifies the export against the head without the node, and catches one
+// changed byte.
+func verifyAuditOffline(t *testing.T, dir string, cmds []string) {
+	t.Helper()
+	var auditor []string
+	for _, c := range cmds {
+		if f := strings.Fields(c); len(f) > 3 && f[1] == "audit" {
+			for i := 2; i < len(f); i++ {
+				if strings.HasPrefix(f[i], "--") && f[i] != "--pair" {
+					auditor = append(auditor, f[i], f[i+1])
+					i++
+				}
+			}
+		}
+	}
+	vkey := filepath.Join(dir, "p51", "audit.key.pub")
+	head := filepath.Join(t.TempDir(), "head")
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(binary(t), args...)
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	if code, out := run(append([]string{"audit", "verify", "--verifier", vkey, "--save-head", head}, auditor...)...); code != 0 {
+		t.Fatalf("audit verify: exit %d\n%s", code, out)
+	}
+	code, export := run(append([]string{"audit", "export", "--format", "jsonl"}, auditor...)...)
+	if code != 0 {
+		t.Fatalf("audit export: exit %d\n%s", code, export)
+	}
+	file := filepath.Join(t.TempDir(), "audit.jsonl")
+	os.WriteFile(file, []byte(export), 0o600)
+	if code, out := run("audit", "verify", "--verifier", vkey, "--file", file, "--head", head); code != 0 || !strings.Contains(out, "ok:") {
+		t.Fatalf("offline verify of an intact export: exit %d\n%s", code, out)
+	}
+	os.WriteFile(file, []byte(strings.Replace(export, `"kind":"sent"`, `"kind":"received"`, 1)), 0o600)
+	if code, out := run("audit", "verify", "--verifier", vkey, "--file", file, "--head", head); code != 1 {
+		t.Fatalf("offline verify of a tampered export: exit %d, want 1\n%s", code, out)
+	}
 }
 
 // TestAcceptedSurvivesSIGKILL kills the origin with SIGKILL right after it
