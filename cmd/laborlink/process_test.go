@@ -187,6 +187,7 @@ func TestDevFederation(t *testing.T) {
 	}
 
 	verifyAuditOffline(t, dir, cmds)
+	pushPolicy(t, dir, cmds, flags51)
 
 	if err := dev.stop(t, os.Interrupt, 20*time.Second); err != nil {
 		t.Fatalf("Ctrl-C: %v\n%s", err, dev.output())
@@ -235,6 +236,40 @@ func verifyAuditOffline(t *testing.T, dir string, cmds []string) {
 	os.WriteFile(file, []byte(strings.Replace(export, `"kind":"sent"`, `"kind":"received"`, 1)), 0o600)
 	if code, out := run("audit", "verify", "--verifier", vkey, "--file", file, "--head", head); code != 1 {
 		t.Fatalf("offline verify of a tampered export: exit %d, want 1\n%s", code, out)
+	}
+}
+
+// pushPolicy publishes a federation bundle as a steward admin and waits for
+// the node to put it in force.
+func pushPolicy(t *testing.T, dir string, cmds, systemFlags []string) {
+	t.Helper()
+	var admin []string
+	for _, c := range cmds {
+		if f := strings.Fields(c); len(f) > 3 && f[1] == "agreement" && f[2] == "list" {
+			admin = f[3:]
+		}
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	os.MkdirAll(bundle, 0o700)
+	files, _ := filepath.Glob("../../gateway/policy/bundle/*.rego")
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		os.WriteFile(filepath.Join(bundle, filepath.Base(f)), data, 0o600)
+	}
+	out, err := exec.Command(binary(t), append([]string{"policy", "push", bundle, "--note", "same rules, now from the registry"}, admin...)...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "published as federation bundle v1") {
+		t.Fatalf("policy push: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := exec.Command(binary(t), append([]string{"policy", "show"}, systemFlags...)...).CombinedOutput()
+		if err == nil && strings.Contains(string(out), "version 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node did not put bundle v1 in force: %v\n%s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
