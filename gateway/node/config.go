@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -44,7 +45,20 @@ type Config struct {
 	Policy   PolicyConfig   `yaml:"policy"`
 	Delivery DeliveryConfig `yaml:"delivery"`
 	Audit    AuditConfig    `yaml:"audit"`
+	Webhook  WebhookConfig  `yaml:"webhook"`
 	Log      LogConfig      `yaml:"log"`
+}
+
+// WebhookConfig pushes the inbox to the province's business system.
+type WebhookConfig struct {
+	// URL receives POSTs of inbox items, in arrival order, retried until it
+	// answers 2xx. Empty: no push; systems pull the inbox from the local API.
+	URL string `yaml:"url"`
+	// CA is a PEM file of the certificate authorities that sign the system's
+	// HTTPS certificate. Empty: the host's usual roots.
+	CA string `yaml:"ca"`
+	// Batch is the most items per POST. Default 100.
+	Batch int `yaml:"batch"`
 }
 
 // TLSConfig names the node's certificate files.
@@ -134,6 +148,7 @@ func DefaultConfig() Config {
 		Policy:   PolicyConfig{Reload: 5 * time.Second},
 		Delivery: DeliveryConfig{BatchSize: 100, MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, BreakerFailures: 5, BreakerOpen: 10 * time.Second},
 		Audit:    AuditConfig{SignInterval: time.Minute},
+		Webhook:  WebhookConfig{Batch: 100},
 		Log:      LogConfig{Level: "info", Format: "json"},
 	}
 }
@@ -172,7 +187,7 @@ func (c *Config) resolve(base string) {
 			*p = filepath.Join(base, *p)
 		}
 	}
-	for _, p := range []*string{&c.DataDir, &c.TLS.Cert, &c.TLS.Key, &c.TLS.Root, &c.Raft.Genesis, &c.Policy.ProvinceDir, &c.Audit.Key} {
+	for _, p := range []*string{&c.DataDir, &c.TLS.Cert, &c.TLS.Key, &c.TLS.Root, &c.Raft.Genesis, &c.Policy.ProvinceDir, &c.Audit.Key, &c.Webhook.CA} {
 		abs(p)
 	}
 	for i := range c.TLS.CRLs {
@@ -233,6 +248,14 @@ func (c Config) Validate() error {
 	}
 	if c.Delivery.BreakerFailures == 0 || c.Delivery.BreakerOpen <= 0 {
 		bad("delivery.breaker_failures", "breaker settings must be positive")
+	}
+	if c.Webhook.URL != "" {
+		if u, err := url.Parse(c.Webhook.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("webhook.url", "%q is not an http(s) URL", c.Webhook.URL)
+		}
+	}
+	if c.Webhook.Batch < 1 || c.Webhook.Batch > 1000 {
+		bad("webhook.batch", "%d is not between 1 and 1000", c.Webhook.Batch)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

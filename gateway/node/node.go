@@ -7,6 +7,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,7 @@ import (
 	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/gateway/webhook"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -49,6 +51,7 @@ type Node struct {
 	client   *peer.Client
 	delivery *delivery.Manager
 	metrics  *metrics
+	webhook  *webhook.Pusher
 
 	ln     net.Listener
 	server *http.Server
@@ -250,7 +253,30 @@ func (n *Node) openExchange() error {
 		return err
 	}
 	notify.m = n.delivery
-	return nil
+	return n.openWebhook()
+}
+
+// openWebhook prepares the inbox push when a URL is configured.
+func (n *Node) openWebhook() error {
+	c := n.cfg.Webhook
+	if c.URL == "" {
+		return nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if c.CA != "" {
+		data, err := os.ReadFile(c.CA)
+		if err != nil {
+			return fmt.Errorf("webhook.ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(data) {
+			return fmt.Errorf("webhook.ca: %s holds no PEM certificate", c.CA)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	var err error
+	n.webhook, err = webhook.New(webhook.Config{URL: c.URL, Batch: c.Batch, Client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, n.store, n.log)
+	return err
 }
 
 // peerHTTP returns the HTTP client for one peer province: long-lived
@@ -326,6 +352,9 @@ func (n *Node) start() {
 	n.wg.Go(func() { n.joinAndResume(ctx) })
 	n.wg.Go(func() { n.metrics.watchQueues(ctx, n.store) })
 	n.wg.Go(func() { n.auditRegistry(ctx, time.Second) })
+	if n.webhook != nil {
+		n.wg.Go(func() { n.webhook.Run(ctx) })
+	}
 }
 
 // joinAndResume joins the registry when configured to, then wakes a

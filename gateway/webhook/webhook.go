@@ -1,0 +1,136 @@
+// Package webhook pushes a node's inbox to the province's own business
+// system: what arrived from other provinces is POSTed, in arrival order and
+// in batches, to a URL the province configures, with retries and backoff
+// until the system answers 2xx. Delivery is at least once: the cursor moves
+// only after a 2xx, so a crash in between repeats a batch; every item
+// carries its envelope id for the receiver to deduplicate.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// cursorCounter is where the pushed position is kept in the store.
+const cursorCounter = "webhook/cursor"
+
+// Inbox is the part of the store the pusher reads and advances.
+type Inbox interface {
+	Inbox(after uint64, limit int) ([]store.Incoming, error)
+	Counter(name string) (uint64, error)
+	Increment(ctx context.Context, name string, n uint64) (uint64, error)
+}
+
+// Config says where and how to push.
+type Config struct {
+	// URL receives POSTs of {"items": [...]} (the local API's inbox items).
+	URL string
+	// Client sends the requests; its transport carries any TLS settings.
+	Client *http.Client
+	// Batch is the most items per request. Default 100.
+	Batch int
+	// Poll is how often an idle pusher looks for new items. Default 1s.
+	Poll time.Duration
+	// MaxBackoff caps the wait between retries. Default 1m.
+	MaxBackoff time.Duration
+}
+
+// Pusher pushes the inbox to the configured URL until its context ends.
+type Pusher struct {
+	cfg   Config
+	inbox Inbox
+	log   *slog.Logger
+}
+
+// New returns a pusher; Run starts it.
+func New(cfg Config, inbox Inbox, log *slog.Logger) (*Pusher, error) {
+	if cfg.URL == "" {
+		return nil, fmt.Errorf("webhook: no URL")
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 100
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = time.Minute
+	}
+	return &Pusher{cfg: cfg, inbox: inbox, log: log}, nil
+}
+
+// Batch is the body of one push.
+type Batch struct {
+	Items []store.Incoming `json:"items"`
+}
+
+// Run pushes until ctx ends.
+func (p *Pusher) Run(ctx context.Context) {
+	failures := 0
+	for ctx.Err() == nil {
+		n, err := p.once(ctx)
+		wait := p.cfg.Poll
+		switch {
+		case err != nil:
+			failures++
+			if failures == 1 || failures%10 == 0 {
+				p.log.Warn("webhook push failing", "url", p.cfg.URL, "failures", failures, "err", err)
+			}
+			wait = min(p.cfg.MaxBackoff, 100*time.Millisecond<<min(failures, 20))
+			wait = wait/2 + rand.N(wait/2+1)
+		case n > 0:
+			failures = 0
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+}
+
+// once pushes the next batch, if any, and returns how many items it pushed.
+func (p *Pusher) once(ctx context.Context) (int, error) {
+	cursor, err := p.inbox.Counter(cursorCounter)
+	if err != nil {
+		return 0, err
+	}
+	items, err := p.inbox.Inbox(cursor, p.cfg.Batch)
+	if err != nil || len(items) == 0 {
+		return 0, err
+	}
+	body, err := json.Marshal(Batch{Items: items})
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := p.cfg.Client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return 0, fmt.Errorf("the provincial system answered %s", resp.Status)
+	}
+	if _, err := p.inbox.Increment(ctx, cursorCounter, items[len(items)-1].Seq-cursor); err != nil {
+		return 0, err
+	}
+	return len(items), nil
+}

@@ -1,0 +1,116 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// TestPushesEveryItemInOrderThroughFailures has the provincial system fail
+// its first requests; every item still arrives, in order, and the cursor
+// survives a restart so nothing is pushed again.
+func TestPushesEveryItemInOrderThroughFailures(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.db")
+	s, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var in []store.Incoming
+	for i := range 25 {
+		in = append(in, store.Incoming{EnvelopeID: fmt.Sprintf("01E%03d", i), From: "51", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`{}`)})
+	}
+	if _, err := s.Receive(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	var got []string
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls <= 3 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		var b Batch
+		data, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(data, &b); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for _, it := range b.Items {
+			got = append(got, it.EnvelopeID)
+		}
+	}))
+	defer srv.Close()
+
+	run := func() {
+		p, err := New(Config{URL: srv.URL, Batch: 10, Poll: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}, s, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { p.Run(rctx); close(done) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			cursor, err := s.Counter(cursorCounter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cursor == uint64(len(in)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cursor at %d of %d", cursor, len(in))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		<-done
+	}
+	run()
+	s.Close()
+	if s, err = store.Open(path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// A restarted pusher finds nothing new to push.
+	p, err := New(Config{URL: srv.URL}, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	before := calls
+	mu.Unlock()
+	if n, err := p.once(ctx); n != 0 || err != nil {
+		t.Fatalf("after restart: pushed %d, %v; want nothing", n, err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != before {
+		t.Errorf("a restarted pusher called the system again")
+	}
+	if len(got) != len(in) {
+		t.Fatalf("pushed %d items, want %d (no repeats)", len(got), len(in))
+	}
+	for i, id := range got {
+		if id != in[i].EnvelopeID {
+			t.Fatalf("item %d is %s, want %s: out of order", i, id, in[i].EnvelopeID)
+		}
+	}
+}
