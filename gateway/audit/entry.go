@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/laborlink/laborlink/contracts"
 )
 
 // Entry is one line of the audit log: who exchanged what with whom, under
@@ -115,7 +117,7 @@ func (e Entry) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode entry: %w", err)
 	}
-	return canonicalJSON(raw)
+	return contracts.CanonicalizeJSON(raw)
 }
 
 // ParseEntry decodes an entry from its stored encoding. Unknown fields are
