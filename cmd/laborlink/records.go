@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-
-	"github.com/laborlink/laborlink/gateway/api"
-	"github.com/laborlink/laborlink/pki"
 )
 
 // recordsCommands are the subcommands of `laborlink records`.
@@ -21,28 +18,6 @@ func recordsCommands() []command {
 
 func runRecords(ctx context.Context, m *Main, args []string) error {
 	return runGroup(ctx, m, "records", recordsCommands(), args)
-}
-
-// apiClient builds a local-API client from the shared connection flags.
-func (c *conn) apiClient() (*api.Client, error) {
-	var missing []string
-	for name, v := range map[string]string{"--node": *c.node, "--cert": *c.cert, "--key": *c.key, "--ca": *c.ca} {
-		if v == "" {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, usageErrorf("missing %s: the node to talk to and your certificate, key and the federation root", strings.Join(missing, ", "))
-	}
-	kp, err := pki.LoadKeyPair(*c.cert, *c.key)
-	if err != nil {
-		return nil, err
-	}
-	roots, err := readRoots(*c.ca)
-	if err != nil {
-		return nil, err
-	}
-	return api.NewClient(*c.node, &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots}}, "")
 }
 
 func runRecordsSubmit(ctx context.Context, m *Main, args []string) error {

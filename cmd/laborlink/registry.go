@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -108,9 +109,8 @@ func (m *Main) connFlags(fs *flag.FlagSet) *conn {
 	}
 }
 
-// client builds a registry client from the flags; sign also loads the key
-// as a signer.
-func (c *conn) client(sign bool) (*registry.Client, error) {
+// tls builds the caller's mutual-TLS identity from the flags.
+func (c *conn) tls() (*pki.TLS, error) {
 	var missing []string
 	for name, v := range map[string]string{"--node": *c.node, "--cert": *c.cert, "--key": *c.key, "--ca": *c.ca} {
 		if v == "" {
@@ -128,7 +128,16 @@ func (c *conn) client(sign bool) (*registry.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots}}
+	return &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots}}, nil
+}
+
+// client builds a registry client from the flags; sign also loads the key
+// as a signer.
+func (c *conn) client(sign bool) (*registry.Client, error) {
+	t, err := c.tls()
+	if err != nil {
+		return nil, err
+	}
 	var s *pki.Signer
 	if sign {
 		if s, err = pki.LoadSigner(*c.cert, *c.key); err != nil {
@@ -136,6 +145,15 @@ func (c *conn) client(sign bool) (*registry.Client, error) {
 		}
 	}
 	return registry.NewClient(*c.node, t, s)
+}
+
+// apiClient builds a local-API client from the flags.
+func (c *conn) apiClient() (*api.Client, error) {
+	t, err := c.tls()
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(*c.node, t, "")
 }
 
 func (c *conn) ctx(parent context.Context) (context.Context, context.CancelFunc) {
