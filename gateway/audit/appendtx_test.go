@@ -1,0 +1,74 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestAppendTxSharesTheCallersCommit: entries appended inside another
+// writer's transactions, concurrently with group-committed appends, make one
+// log that verifies; an invalid entry fails before anything is written, and
+// a transaction on another file is refused.
+func TestAppendTxSharesTheCallersCommit(t *testing.T) {
+	ctx := context.Background()
+	l, db := newTestLog(t)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			if _, err := l.Append(ctx, sentEntry(i)); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Go(func() {
+			err := db.Update(func(tx *bolt.Tx) error {
+				if err := l.AppendTx(tx, sentEntry(100+2*i), sentEntry(101+2*i)); err != nil {
+					return err
+				}
+				_, err := tx.CreateBucketIfNotExists([]byte("caller"))
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if l.Size() != 60 {
+		t.Fatalf("size %d, want 60", l.Size())
+	}
+	bad := sentEntry(1)
+	bad.Kind = "gossip"
+	err := db.Update(func(tx *bolt.Tx) error { return l.AppendTx(tx, sentEntry(500), bad) })
+	if err == nil || l.Size() != 60 {
+		t.Fatalf("invalid entry: err %v, size %d", err, l.Size())
+	}
+	other, _ := newTestDB(t)
+	if err := other.Update(func(tx *bolt.Tx) error { return l.AppendTx(tx, sentEntry(600)) }); !errors.Is(err, ErrOtherFile) {
+		t.Fatalf("transaction on another file: err %v", err)
+	}
+	head, err := l.SignedHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raws, err := l.RawEntries(ctx, 0, l.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(ctx, VerifyInput{Entries: raws, Latest: head.Note, Origin: testOrigin, Verifier: testVerifier(t)})
+	if err != nil || !rep.OK() {
+		t.Fatalf("log does not verify: %v %v", err, rep.Findings)
+	}
+	entries, err := l.Entries(ctx, 0, l.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range entries {
+		if e.Index != int64(i) {
+			t.Fatalf("entry %d has index %d", i, e.Index)
+		}
+	}
+}
