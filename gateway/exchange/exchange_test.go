@@ -15,8 +15,17 @@ import (
 	"github.com/laborlink/laborlink/pki"
 )
 
+// TestTransferCrossesAndIsConfirmed runs with the audit log in the store's
+// file, as on a node (entries written in the store's transactions), and in a
+// file of its own (entries appended after each commit).
 func TestTransferCrossesAndIsConfirmed(t *testing.T) {
-	f := newFederation(t, "51", "44")
+	for name, mode := range map[string]auditMode{"audit in node.db": auditInStore, "audit in its own file": auditOwnFile} {
+		t.Run(name, func(t *testing.T) { testTransferCrosses(t, mode) })
+	}
+}
+
+func testTransferCrosses(t *testing.T, mode auditMode) {
+	f := newFederationWith(t, mode, 0, "51", "44")
 	f.agreement("51", "44")
 	g := f.generator("51", "44", 7)
 	tr := g.Transfer()

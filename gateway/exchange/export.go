@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/audit"
@@ -64,7 +65,14 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	for i, e := range ready {
 		outs[i] = e.out
 	}
-	enq, err := x.d.Store.Enqueue(ctx, outs)
+	sent := func(i int) audit.Entry { return sentEntry(ready[i].env, ready[i].decision, caller) }
+	var also func(*bolt.Tx, []store.Enqueued) error
+	if along := x.auditAlong(sent); along != nil {
+		also = func(tx *bolt.Tx, enq []store.Enqueued) error {
+			return along(tx, func(i int) bool { return !enq[i].Duplicate }, len(enq))
+		}
+	}
+	enq, err := x.d.Store.EnqueueAnd(ctx, outs, also)
 	if err != nil {
 		return nil, &Error{Code: CodeUnavailable, Message: "queue records", Err: err}
 	}
@@ -79,7 +87,9 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		}
 		r.Outcome = OutcomeAccepted
 		peers[e.out.Peer] = true
-		entries = append(entries, sentEntry(e.env, e.decision, caller))
+		if also == nil {
+			entries = append(entries, sent(i))
+		}
 		x.track(ctx, e.rec, e.env.ID, e.env.Created)
 	}
 	x.audit(ctx, entries...)

@@ -76,8 +76,7 @@ type federation struct {
 	logs       *syncBuffer
 	nodes      map[string]*node
 	now        time.Time
-	// audit says where the nodes' audit logs live; the zero value is a file
-	// of their own.
+	// audit says where the nodes' audit logs live.
 	audit auditMode
 	// batch is the delivery batch size; 0 means 50.
 	batch int
@@ -110,7 +109,7 @@ type node struct {
 }
 
 func newFederation(t testing.TB, provinces ...string) *federation {
-	return newFederationWith(t, auditOwnFile, 0, provinces...)
+	return newFederationWith(t, auditInStore, 0, provinces...)
 }
 
 // newFederationWith starts nodes with their audit logs placed by mode and a

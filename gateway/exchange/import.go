@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/peer"
@@ -72,7 +74,14 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	for i, im := range ready {
 		ins[i] = im.in
 	}
-	got, err := x.d.Store.Receive(ctx, ins)
+	received := func(i int) audit.Entry { return receivedEntry(ready[i].env, ready[i].decision, from) }
+	var also func(*bolt.Tx, []store.Received) error
+	if along := x.auditAlong(received); along != nil {
+		also = func(tx *bolt.Tx, got []store.Received) error {
+			return along(tx, func(i int) bool { return !got[i].Duplicate }, len(got))
+		}
+	}
+	got, err := x.d.Store.ReceiveAnd(ctx, ins, also)
 	if err != nil {
 		return nil, &Error{Code: CodeUnavailable, Message: "store received envelopes", Err: err}
 	}
@@ -87,7 +96,9 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		r.Status = peer.StatusStored
 		x.answer(ctx, im)
 		x.track(ctx, im.rec, im.env.ID, im.in.ReceivedAt)
-		entries = append(entries, receivedEntry(im.env, im.decision, from))
+		if also == nil {
+			entries = append(entries, received(i))
+		}
 	}
 	x.audit(ctx, entries...)
 	return results, nil

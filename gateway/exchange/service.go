@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/policy"
@@ -72,10 +74,23 @@ func (d Deps) validate() error {
 	return nil
 }
 
+// TxAuditor is an Auditor that can also append inside a write transaction
+// on its own bbolt file (audit.Log). When that file is the store's, the
+// exchange writes the audit entries of accepted and received records in the
+// transaction that stores them: one commit and its fsyncs instead of two,
+// and the record and its audit entry are durable together.
+type TxAuditor interface {
+	Auditor
+	DB() *bolt.DB
+	AppendTx(tx *bolt.Tx, es ...audit.Entry) error
+}
+
 // Exchange implements both ends of the record path. It is safe for
 // concurrent use.
 type Exchange struct {
 	d Deps
+	// inTx is d.Audit when it shares the store's file, else nil.
+	inTx TxAuditor
 }
 
 // New returns an exchange over its dependencies.
@@ -83,7 +98,32 @@ func New(d Deps) (*Exchange, error) {
 	if err := d.validate(); err != nil {
 		return nil, err
 	}
-	return &Exchange{d: d}, nil
+	x := &Exchange{d: d}
+	if a, ok := d.Audit.(TxAuditor); ok && a.DB() == d.Store.DB() {
+		x.inTx = a
+	}
+	return x, nil
+}
+
+// auditAlong returns the function that appends the entries of the records
+// marked fresh in the store's transaction, or nil when the audit log lives
+// elsewhere (the caller then appends them after the commit with audit).
+func (x *Exchange) auditAlong(entry func(i int) audit.Entry) func(tx *bolt.Tx, fresh func(i int) bool, n int) error {
+	if x.inTx == nil {
+		return nil
+	}
+	return func(tx *bolt.Tx, fresh func(i int) bool, n int) error {
+		var es []audit.Entry
+		for i := range n {
+			if fresh(i) {
+				es = append(es, entry(i))
+			}
+		}
+		if len(es) == 0 {
+			return nil
+		}
+		return x.inTx.AppendTx(tx, es...)
+	}
 }
 
 // Outcome is what happened to one submitted record.

@@ -42,11 +42,19 @@ type Received struct {
 // envelope id seen before is reported as a duplicate with its original
 // receipt, and nothing is written for it.
 func (s *Store) Receive(ctx context.Context, in []Incoming) ([]Received, error) {
+	return s.ReceiveAnd(ctx, in, nil)
+}
+
+// ReceiveAnd is Receive with more writes in the same transaction, as
+// EnqueueAnd: also sees which envelopes are duplicates before anything is
+// written, and an error from it fails the call with nothing written.
+func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bolt.Tx, got []Received) error) ([]Received, error) {
 	out := make([]Received, len(in))
 	now := s.now().UTC()
 	err := s.c.do(ctx, func(tx *bolt.Tx) error {
 		seen := tx.Bucket(bucketReceived)
 		inbox := tx.Bucket(bucketInbox)
+		first := make(map[string]int, len(in)) // an id twice in one batch: the first is stored
 		for i, m := range in {
 			if seqb := seen.Get([]byte(m.EnvelopeID)); seqb != nil {
 				var prev Incoming
@@ -54,6 +62,21 @@ func (s *Store) Receive(ctx context.Context, in []Incoming) ([]Received, error) 
 					return fmt.Errorf("inbox entry for %s: %w", m.EnvelopeID, err)
 				}
 				out[i] = Received{Seq: prev.Seq, Duplicate: true, Receipt: prev.Receipt}
+				continue
+			}
+			if j, ok := first[m.EnvelopeID]; ok {
+				out[i] = Received{Duplicate: true, Receipt: in[j].Receipt}
+				continue
+			}
+			first[m.EnvelopeID] = i
+		}
+		if also != nil {
+			if err := also(tx, out); err != nil {
+				return err
+			}
+		}
+		for i, m := range in {
+			if out[i].Duplicate {
 				continue
 			}
 			seq, err := inbox.NextSequence()
@@ -76,6 +99,11 @@ func (s *Store) Receive(ctx context.Context, in []Incoming) ([]Received, error) 
 				return err
 			}
 			out[i] = Received{Seq: seq, Receipt: m.Receipt}
+		}
+		for i, m := range in {
+			if j := first[m.EnvelopeID]; out[i].Duplicate && out[i].Seq == 0 {
+				out[i].Seq = out[j].Seq
+			}
 		}
 		return nil
 	})

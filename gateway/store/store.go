@@ -154,6 +154,15 @@ type Enqueued struct {
 // Enqueue durably accepts signed envelopes into the outbox, in one group
 // commit. A reference seen before is answered with its earlier envelope.
 func (s *Store) Enqueue(ctx context.Context, msgs []Outgoing) ([]Enqueued, error) {
+	return s.EnqueueAnd(ctx, msgs, nil)
+}
+
+// EnqueueAnd is Enqueue with more writes in the same transaction: also runs
+// once the duplicates are known and before anything is written, so its
+// writes (the node's audit entries for the accepted records) are durable
+// exactly when the records are; an error from it fails the call with nothing
+// written. It must write only to its own buckets.
+func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *bolt.Tx, enq []Enqueued) error) ([]Enqueued, error) {
 	out := make([]Enqueued, len(msgs))
 	now := s.now().UTC()
 	err := s.c.do(ctx, func(tx *bolt.Tx) error {
@@ -170,6 +179,11 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Outgoing) ([]Enqueued, error
 			}
 			seen[m.Ref] = m.EnvelopeID
 			out[i] = Enqueued{EnvelopeID: m.EnvelopeID}
+		}
+		if also != nil {
+			if err := also(tx, out); err != nil {
+				return err
+			}
 		}
 		for i, m := range msgs {
 			if out[i].Duplicate {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func openTest(t *testing.T) (*Store, string) {
@@ -284,5 +286,68 @@ func TestEncodeIncomingMatchesJSON(t *testing.T) {
 		if ca.String() != cb.String() {
 			t.Errorf("encodeIncoming\n got %s\nwant %s", ca.String(), cb.String())
 		}
+	}
+}
+
+// TestWritesAlongside: EnqueueAnd and ReceiveAnd run the caller's writes in
+// their transaction once duplicates are known, and an error from them leaves
+// nothing written.
+func TestWritesAlongside(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	if _, err := s.Enqueue(ctx, []Outgoing{outgoing(1, "44")}); err != nil {
+		t.Fatal(err)
+	}
+	var fresh []bool
+	_, err := s.EnqueueAnd(ctx, []Outgoing{outgoing(1, "44"), outgoing(2, "44"), outgoing(2, "44")}, func(tx *bolt.Tx, enq []Enqueued) error {
+		for _, e := range enq {
+			fresh = append(fresh, !e.Duplicate)
+		}
+		b, err := tx.CreateBucketIfNotExists([]byte("alongside"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte("v"))
+	})
+	if err != nil || fmt.Sprint(fresh) != "[false true false]" {
+		t.Fatalf("EnqueueAnd: err %v, fresh %v", err, fresh)
+	}
+	if err := s.DB().View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("alongside")).Get([]byte("k")) == nil {
+			return errors.New("the caller's write is missing")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	refuse := errors.New("refused")
+	if _, err := s.EnqueueAnd(ctx, []Outgoing{outgoing(3, "44")}, func(*bolt.Tx, []Enqueued) error { return refuse }); !errors.Is(err, refuse) {
+		t.Fatalf("EnqueueAnd error: %v", err)
+	}
+	if _, err := s.Lookup(outgoing(3, "44").Ref); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a refused enqueue left its record: %v", err)
+	}
+
+	in := func(id string) Incoming {
+		return Incoming{EnvelopeID: id, From: "51", Type: "transfer", Envelope: json.RawMessage(`{}`), Record: json.RawMessage(`{}`), Receipt: json.RawMessage(`{"for":"` + id + `"}`)}
+	}
+	if _, err := s.Receive(ctx, []Incoming{in("A")}); err != nil {
+		t.Fatal(err)
+	}
+	var dups []bool
+	got, err := s.ReceiveAnd(ctx, []Incoming{in("A"), in("B"), in("B")}, func(_ *bolt.Tx, got []Received) error {
+		for _, r := range got {
+			dups = append(dups, r.Duplicate)
+		}
+		return nil
+	})
+	if err != nil || fmt.Sprint(dups) != "[true false true]" || got[1].Seq != got[2].Seq || string(got[2].Receipt) != `{"for":"B"}` {
+		t.Fatalf("ReceiveAnd: err %v, duplicates %v, got %+v", err, dups, got)
+	}
+	if _, err := s.ReceiveAnd(ctx, []Incoming{in("C")}, func(*bolt.Tx, []Received) error { return refuse }); !errors.Is(err, refuse) {
+		t.Fatalf("ReceiveAnd error: %v", err)
+	}
+	if _, err := s.InboxItem("C"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a refused receive left its envelope: %v", err)
 	}
 }
