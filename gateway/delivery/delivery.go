@@ -1,5 +1,6 @@
 // Package delivery moves accepted envelopes from a node's durable outbox to
-// the peer provinces: one worker per peer, batching what is queued, retrying
+// the peer provinces: one worker per peer, batching what is queued and
+// keeping a few batches in flight (Config.InFlight), retrying
 // with exponential backoff and jitter, and never dropping anything. The
 // circuit breaker that stops a worker from hammering a dead peer lives in the
 // peer client's endpoint (see package peer); the worker sees it as an error
@@ -61,11 +62,19 @@ type Config struct {
 	// Idle is how often an idle worker looks at its queue even without a
 	// notification, as a safety net. Default 5s.
 	Idle time.Duration
+	// InFlight is how many batches a worker keeps in flight to its peer at
+	// once, so the peer's verification and fsync of one batch overlap with
+	// the next instead of the link idling between them. 0 means
+	// DefaultInFlight.
+	InFlight int
 }
+
+// DefaultInFlight is the batches in flight per peer when Config leaves it 0.
+const DefaultInFlight = 4
 
 // DefaultConfig returns the settings for links between provinces.
 func DefaultConfig() Config {
-	return Config{BatchSize: 100, MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, Idle: 5 * time.Second}
+	return Config{BatchSize: 100, MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, Idle: 5 * time.Second, InFlight: DefaultInFlight}
 }
 
 // Validate reports the first setting that cannot work.
@@ -79,6 +88,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("delivery.max_backoff (%s) is below delivery.min_backoff (%s)", c.MaxBackoff, c.MinBackoff)
 	case c.Idle <= 0:
 		return fmt.Errorf("delivery.idle must be positive")
+	case c.InFlight < 0 || c.InFlight > 64:
+		return fmt.Errorf("delivery.in_flight is %d; it must be between 1 and 64 (0 means %d)", c.InFlight, DefaultInFlight)
 	}
 	return nil
 }
@@ -104,6 +115,9 @@ type Manager struct {
 func NewManager(cfg Config, outbox Outbox, sender Sender, obs Observer, log *slog.Logger) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.InFlight == 0 {
+		cfg.InFlight = DefaultInFlight
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{cfg: cfg, outbox: outbox, sender: sender, obs: obs, log: log, ctx: ctx, cancel: cancel, workers: make(map[string]*worker)}, nil
@@ -167,65 +181,117 @@ type worker struct {
 	state PeerState
 }
 
+// run keeps up to InFlight batches on their way to the peer. Envelopes of a
+// batch in flight are not taken again until its answer is recorded, so each
+// is sent once unless its batch failed; the destination deduplicates by
+// envelope id in any case, and delivery order is not promised. After a
+// failure no new batch starts until the backoff has passed.
 func (w *worker) run() {
-	failures := 0
+	done := make(chan sent, w.m.cfg.InFlight)
+	inflight := map[string]bool{}
+	running, failures := 0, 0
+	var retryAt time.Time
+	closing := false
 	for {
-		sent, err := w.once()
-		if err != nil {
-			failures++
-			w.record(failures, err)
-			if !w.sleep(backoff(w.m.cfg, failures)) {
-				return
+		for !closing && running < w.m.cfg.InFlight && !time.Now().Before(retryAt) {
+			batch, err := w.pending(inflight)
+			if err != nil {
+				failures++
+				w.record(failures, err)
+				retryAt = time.Now().Add(backoff(w.m.cfg, failures))
+				break
 			}
-			continue
-		}
-		if failures > 0 {
-			failures = 0
-			w.record(0, nil)
-		}
-		if sent > 0 {
-			if w.m.ctx.Err() != nil {
-				return
+			if len(batch) == 0 {
+				break
 			}
-			continue // more may be queued
+			for _, q := range batch {
+				inflight[q.EnvelopeID] = true
+			}
+			running++
+			go func() { done <- w.send(batch) }()
+		}
+		if closing && running == 0 {
+			return
+		}
+		var timer <-chan time.Time
+		if wait := time.Until(retryAt); wait > 0 {
+			timer = time.After(wait)
+		} else if running < w.m.cfg.InFlight {
+			timer = time.After(w.m.cfg.Idle)
+		}
+		ctxDone := w.m.ctx.Done()
+		if closing {
+			ctxDone = nil
 		}
 		select {
+		case r := <-done:
+			running--
+			for _, q := range r.batch {
+				delete(inflight, q.EnvelopeID)
+			}
+			if r.err != nil {
+				failures++
+				w.record(failures, r.err)
+				retryAt = time.Now().Add(backoff(w.m.cfg, failures))
+			} else if failures > 0 {
+				failures = 0
+				w.record(0, nil)
+			}
 		case <-w.wake:
-		case <-time.After(w.m.cfg.Idle):
-		case <-w.m.ctx.Done():
-			return
+		case <-timer:
+		case <-ctxDone:
+			// Batches in flight are finished, so the destination's receipts
+			// are not lost; nothing new starts.
+			closing = true
 		}
 	}
 }
 
-// once sends one batch and records its outcome; it returns how many
-// envelopes it handled.
-func (w *worker) once() (int, error) {
-	batch, err := w.m.outbox.Pending(w.peer, w.m.cfg.BatchSize)
-	if err != nil || len(batch) == 0 {
-		return 0, err
+// pending returns the oldest queued envelopes not already in flight, up to
+// a batch.
+func (w *worker) pending(inflight map[string]bool) ([]store.Queued, error) {
+	queued, err := w.m.outbox.Pending(w.peer, w.m.cfg.BatchSize+len(inflight))
+	if err != nil {
+		return nil, err
 	}
+	batch := queued[:0]
+	for _, q := range queued {
+		if !inflight[q.EnvelopeID] && len(batch) < w.m.cfg.BatchSize {
+			batch = append(batch, q)
+		}
+	}
+	return batch, nil
+}
+
+// sent is the end of one batch's trip.
+type sent struct {
+	batch []store.Queued
+	err   error
+}
+
+// send delivers one batch and records its outcome.
+func (w *worker) send(batch []store.Queued) sent {
 	start := time.Now()
 	// A batch in flight is finished even when the node is shutting down, so
 	// the destination's receipts are not lost; the request has its own timeout.
 	outcomes, err := w.m.sender.Send(context.WithoutCancel(w.m.ctx), w.peer, batch)
 	if err != nil {
-		return 0, fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err)
+		return sent{batch, fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err)}
 	}
 	ds := make([]store.Delivered, 0, len(outcomes))
 	for _, o := range outcomes {
 		ds = append(ds, store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons})
 	}
 	if len(ds) == 0 {
-		return 0, errors.New("peer answered no outcome for the batch")
+		return sent{batch, errors.New("peer answered no outcome for the batch")}
 	}
 	if err := w.m.outbox.MarkDelivered(context.WithoutCancel(w.m.ctx), w.peer, ds); err != nil {
-		return 0, fmt.Errorf("record receipts from %s: %w", w.peer, err)
+		return sent{batch, fmt.Errorf("record receipts from %s: %w", w.peer, err)}
 	}
 	if w.m.obs != nil {
 		w.m.obs.Delivered(w.peer, outcomes, batch, time.Since(start))
 	}
-	return len(ds), nil
+	return sent{batch: batch}
 }
 
 func (w *worker) record(failures int, err error) {
@@ -245,18 +311,6 @@ func (w *worker) record(failures int, err error) {
 	w.state.LastError = ""
 	w.state.LastSuccess = time.Now()
 	w.m.log.Info("delivery resumed", "peer", w.peer)
-}
-
-// sleep waits d or until shutdown; it reports whether to go on.
-func (w *worker) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-w.m.ctx.Done():
-		return false
-	}
 }
 
 // backoff is exponential in the number of consecutive failures with full
