@@ -93,6 +93,32 @@ func TestProbesAndGracefulClose(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("submit without agreement: status %d, want 403", resp.StatusCode)
 	}
+	// Oversized and malformed records get clear errors and nothing is stored.
+	tr := g.Transfer()
+	tr.Worker.Name = strings.Repeat("张", 30000)
+	big, _ := json.Marshal(tr)
+	for name, tc := range map[string]struct {
+		body   []byte
+		status int
+		want   string
+	}{
+		"oversized":       {big, http.StatusUnprocessableEntity, "more than the limit of 65536"},
+		"not json":        {[]byte("{"), http.StatusBadRequest, "not a JSON object"},
+		"unsigned schema": {[]byte(`{"schema":"laborlink.nothing/v9"}`), http.StatusUnprocessableEntity, "unknown schema"},
+	} {
+		resp, err := hc.Post("https://"+n.Addr()+"/api/v1/records", "application/json", bytes.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.want) {
+			t.Errorf("%s: %d %s; want %d mentioning %q", name, resp.StatusCode, body, tc.status, tc.want)
+		}
+	}
+	if q, _ := n.store.Depth(); len(q) != 0 {
+		t.Errorf("rejected submissions queued something: %v", q)
+	}
 	metrics := get(t, "http://"+n.OpsAddr()+"/metrics")
 	for _, want := range []string{
 		`laborlink_submitted_total{outcome="denied",type="transfer"} 1`,
