@@ -20,6 +20,7 @@ import (
 	"github.com/laborlink/laborlink/contracts/synth"
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/api"
+	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/pki"
@@ -260,5 +261,46 @@ func TestEnvOverridesFile(t *testing.T) {
 	}
 	if cfg.Listen != "127.0.0.1:2" || cfg.Delivery.BatchSize != 7 || len(cfg.Raft.Join) != 2 {
 		t.Errorf("overrides not applied: listen %s batch %d join %v", cfg.Listen, cfg.Delivery.BatchSize, cfg.Raft.Join)
+	}
+}
+
+// TestCertificateRotationIsAudited replaces the node's certificate files
+// while it runs: the node presents the new certificate without a restart and
+// audits the rotation.
+func TestCertificateRotationIsAudited(t *testing.T) {
+	n, p := singleNode(t)
+	ca, _ := p.Fed.CA("51")
+	old := n.certSerial()
+	leaf, err := ca.Issue(pki.IssueRequest{Kind: pki.KindNode, Name: "gw-1", OutDir: filepath.Dir(n.cfg.TLS.Cert), Force: true, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaf.CertFile != n.cfg.TLS.Cert {
+		t.Fatalf("issued %s, node reads %s", leaf.CertFile, n.cfg.TLS.Cert)
+	}
+	want := leaf.Cert.SerialNumber.Text(16)
+	if want == old {
+		t.Fatal("the new certificate has the old serial")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		es, err := n.audit.Query(context.Background(), audit.Filter{Kind: audit.KindCertificate})
+		if err == nil && len(es) == 1 && es[0].Serial == want && es[0].Detail == audit.DetailRotated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rotation entry for %s: %+v, %v", want, es, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The next handshake presents the new certificate.
+	hc := p.Client(p.Issue("51", pki.KindOperator, "ops"), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	resp, err := hc.Get("https://" + n.Addr() + "/api/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.TLS.PeerCertificates[0].SerialNumber.Text(16); got != want {
+		t.Errorf("the node presents serial %s, want the rotated %s", got, want)
 	}
 }

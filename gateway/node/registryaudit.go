@@ -23,13 +23,24 @@ const (
 	counterRevokedAt     = "audit/revoked-at"
 )
 
-// auditRegistry appends entries for registry changes as they are applied.
+// auditRegistry appends entries for registry changes as they are applied,
+// and for rotations of the node's own certificate.
 func (n *Node) auditRegistry(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	serial := n.certSerial()
 	for {
 		if err := n.auditRegistryOnce(ctx); err != nil && ctx.Err() == nil {
 			n.log.Warn("audit registry changes", "err", err)
+		}
+		if now := n.certSerial(); now != "" && now != serial {
+			e := audit.Entry{Kind: audit.KindCertificate, Detail: audit.DetailRotated, Origin: audit.Province(n.cfg.Province), Serial: now}
+			if _, err := n.audit.Append(ctx, e); err != nil {
+				n.log.Warn("audit certificate rotation", "err", err)
+			} else {
+				n.log.Info("certificate rotated", "serial", now)
+				serial = now
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -124,6 +135,16 @@ func agreementDetail(op registry.Op) audit.Detail {
 		return audit.DetailTerminated
 	}
 	return ""
+}
+
+// certSerial is the serial (hex) of the certificate the node presents now;
+// the key pair reloads rotated files on its own.
+func (n *Node) certSerial() string {
+	c, err := n.tls.KeyPair.Certificate()
+	if err != nil || c.Leaf == nil {
+		return ""
+	}
+	return c.Leaf.SerialNumber.Text(16)
 }
 
 func short(hex string) string { return hex[:min(len(hex), 16)] }
