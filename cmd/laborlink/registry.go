@@ -24,6 +24,7 @@ func registryCommands() []command {
 	return []command{
 		{"status", "show a node's view of the registry: leader, servers, freshness", runRegistryStatus},
 		{"members", "list the member provinces", runRegistryMembers},
+		{"admit", "admit a new member province with its CA certificate (steward admin)", runRegistryAdmit},
 		{"join", "ask a node to join the registry through seed nodes", runRegistryJoin},
 		{"promote", "make a non-voter node a voter (steward admin)", nodeRole(registry.OpNodePromote)},
 		{"demote", "make a voter node a non-voter", nodeRole(registry.OpNodeDemote)},
@@ -299,6 +300,42 @@ func runRegistryJoin(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "node %s joined the registry as a non-voter; %s\n", st.ID, freshness(st.Freshness))
+	return nil
+}
+
+func runRegistryAdmit(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("registry admit", "--province 32 --ca-cert FILE [--name NAME] [connection flags]")
+	c := m.connFlags(fs)
+	province := fs.String("province", "", "the new member's 2-digit province code")
+	caCert := fs.String("ca-cert", "", "the province CA certificate the root signed (ca.pem from sign-province)")
+	name := fs.String("name", "", "the province's name (default: its name in GB/T 2260)")
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	if !pki.ValidProvince(*province) {
+		return usageErrorf("--province %q is not a 2-digit province code", *province)
+	}
+	if *caCert == "" {
+		return usageErrorf("--ca-cert is required: the province's CA certificate, signed by the federation root")
+	}
+	pem, err := os.ReadFile(*caCert)
+	if err != nil {
+		return fmt.Errorf("--ca-cert: %w", err)
+	}
+	if *name == "" {
+		*name = pki.ProvinceName(*province)
+	}
+	cl, err := c.client(true)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	res, err := cl.Submit(ctx, registry.OpMemberAdd, registry.MemberSpec{Province: *province, Name: *name, CACerts: pem})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "province %s (%s) admitted at index %d; its nodes may now join\n", *province, *name, res.Index)
 	return nil
 }
 

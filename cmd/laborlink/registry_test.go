@@ -11,6 +11,7 @@ import (
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/federation/registry/regtest"
+	"github.com/laborlink/laborlink/pki"
 )
 
 // admin runs the CLI as an admin of a cluster node: the connection flags
@@ -116,6 +117,21 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 		return false
 	})
 	a11.ok("Guangdong", "registry", "members")
+
+	// A new province joins: its CA signed by the root, admitted by a steward.
+	csr, err := pki.NewProvinceCSR(filepath.Join(t.TempDir(), "p32"), "32", pki.CSROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca32, err := c.PKI.Fed.Root.SignProvince(csr, pki.SignProvinceOptions{Province: "32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a51.fails("steward", "registry", "admit", "--province", "32", "--ca-cert", ca32.CertFile)
+	a11.fails("--ca-cert is required", "registry", "admit", "--province", "32")
+	a11.ok("province 32 (Jiangsu) admitted", "registry", "admit", "--province", "32", "--ca-cert", ca32.CertFile)
+	c.WaitConverged()
+	a11.ok("Jiangsu", "registry", "members")
 
 	// Back up through the CLI, restore into a fresh cluster of the same
 	// federation, and find the agreement there with its history.
