@@ -3,15 +3,34 @@
 // Export (origin): decode and validate a submitted record, check that the
 // submitting system speaks for the record's province, find the agreement it
 // travels under, ask policy for the export decision, apply the field
-// obligations, sign the envelope, and durably queue it for the destination
-// before answering "accepted".
+// obligations, seal the envelope (canonical payload, its digest, the signing
+// node named), and durably queue it for the destination before answering
+// "accepted".
+//
+// Signing. On a node (BatchSender wired in front of the peer client) a
+// queued envelope is signed when it leaves, together with the rest of its
+// delivery batch: one signature over the Merkle root of the envelopes'
+// signing digests, each envelope carrying its inclusion proof
+// (contracts.BatchProof), so each stays verifiable on its own with
+// contracts' Envelope.Verify after the batch is split up, at the destination
+// or by an auditor later. What is fixed at acceptance is the payload and its
+// digest, which the "sent" audit entry records; the signature covers exactly
+// that. Without BatchSender each envelope is signed alone when accepted.
 //
 // Import (destination): check that the sending node's province is the
 // envelope's origin and that the envelope is addressed here, verify the
-// signature against the sender's certificate chain, validate the record, ask
-// policy for the import decision, apply its obligations, store the envelope
-// once (its id makes redelivery harmless) and answer a signed receipt.
+// payload digest and the signature against the sender's certificate chain
+// (for a batch-signed envelope: its inclusion proof, and each distinct batch
+// root's signature once per request), validate the record, ask policy for
+// the import decision, apply its obligations, store the envelope once, as it
+// arrived (its id makes redelivery harmless), and answer a signed receipt.
+//
+// The per-record work of a request (decoding, policy, canonical encoding,
+// signing or verifying) runs on every core, results in request order.
 //
 // Both ends write the flow to the audit log: identifiers, digests and
-// decisions, never the record's content.
+// decisions, never the record's content. When the audit log shares the
+// store's bbolt file (a node's node.db), the sent and received entries are
+// written in the transaction that queues or stores the records, so a record
+// and its audit entry are durable together.
 package exchange

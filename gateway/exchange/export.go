@@ -139,7 +139,7 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, doc json.Ra
 		x.deny(ctx, res.EnvelopeID, ref, rec, dec, caller)
 		return res, nil, nil
 	}
-	env, err := x.seal(rec, dec, now)
+	env, digest, err := x.seal(rec, dec, now)
 	if err != nil {
 		return res, nil, err
 	}
@@ -148,7 +148,7 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, doc json.Ra
 		return res, nil, &Error{Code: CodeInternal, Message: "encode envelope", Err: err}
 	}
 	e := &exported{
-		out:      store.Outgoing{EnvelopeID: env.ID, Ref: ref, Type: string(rec.Type()), Peer: h.To, Envelope: body, Counters: counters[dec.Agreement.ID]},
+		out:      store.Outgoing{EnvelopeID: env.ID, Ref: ref, Type: string(rec.Type()), Peer: h.To, Envelope: body, SigningDigest: digest, Counters: counters[dec.Agreement.ID]},
 		env:      env,
 		rec:      rec,
 		decision: dec,
@@ -156,23 +156,33 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, doc json.Ra
 	return res, e, nil
 }
 
-// seal applies the export obligations and signs the envelope.
-func (x *Exchange) seal(rec contracts.Record, dec *policy.Decision, now time.Time) (*contracts.Envelope, error) {
+// seal applies the export obligations and signs the envelope, or, with
+// batch signing, names the signer and returns the signing digest that its
+// delivery batch will sign (see BatchSender).
+func (x *Exchange) seal(rec contracts.Record, dec *policy.Decision, now time.Time) (*contracts.Envelope, []byte, error) {
 	env, err := contracts.NewEnvelope(rec, dec.Agreement.Version, now)
 	if err != nil {
-		return nil, &Error{Code: CodeInternal, Message: "build envelope", Err: err}
+		return nil, nil, &Error{Code: CodeInternal, Message: "build envelope", Err: err}
 	}
 	if len(dec.Obligations) > 0 {
 		payload, err := policy.Apply(env.Payload, dec.Obligations) // canonical already
 		if err != nil {
-			return nil, &Error{Code: CodeInternal, Message: "apply obligations", Err: err}
+			return nil, nil, &Error{Code: CodeInternal, Message: "apply obligations", Err: err}
 		}
 		env.Payload, env.PayloadDigest = payload, contracts.PayloadDigest(payload)
 	}
-	if err := env.Sign(x.d.Signer, x.d.Signer.Identity().URI()); err != nil {
-		return nil, &Error{Code: CodeInternal, Message: "sign envelope", Err: err}
+	if x.batchSign.Load() {
+		env.Signer = x.d.Signer.Identity().URI()
+		d, err := env.SigningDigest()
+		if err != nil {
+			return nil, nil, &Error{Code: CodeInternal, Message: "seal envelope", Err: err}
+		}
+		return env, d[:], nil
 	}
-	return env, nil
+	if err := env.Sign(x.d.Signer, x.d.Signer.Identity().URI()); err != nil {
+		return nil, nil, &Error{Code: CodeInternal, Message: "sign envelope", Err: err}
+	}
+	return env, nil, nil
 }
 
 // deny records a denial so the submitter can look it up, and audits it.

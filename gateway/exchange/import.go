@@ -57,8 +57,9 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	now := x.d.Now().UTC()
 	results := make([]peer.Result, len(envs))
 	checked := make([]*imported, len(envs))
+	roots := &rootSignatures{pub: chain[0].PublicKey}
 	forEach(len(envs), func(i int) {
-		results[i], checked[i] = x.check(ctx, from, signer, chain[0], envs[i], now)
+		results[i], checked[i] = x.check(ctx, from, signer, roots, envs[i], now)
 	})
 	var ready []imported
 	for i, im := range checked {
@@ -105,7 +106,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 }
 
 // check verifies one envelope and decides its import.
-func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, cert *x509.Certificate, raw json.RawMessage, now time.Time) (peer.Result, *imported) {
+func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *rootSignatures, raw json.RawMessage, now time.Time) (peer.Result, *imported) {
 	env, err := decodeEnvelope(raw)
 	if err != nil {
 		return rejected("", ReasonMalformed), nil
@@ -118,7 +119,7 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, cert *x
 	case env.Signer != signer.URI():
 		return rejected(env.ID, ReasonSignerMismatch), nil
 	}
-	if err := env.Verify(cert.PublicKey); err != nil {
+	if err := verifyEnvelope(env, roots); err != nil {
 		return rejected(env.ID, ReasonBadSignature), nil
 	}
 	// The payload is decoded strictly but not validated again: the origin

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -91,6 +92,9 @@ type Exchange struct {
 	d Deps
 	// inTx is d.Audit when it shares the store's file, else nil.
 	inTx TxAuditor
+	// batchSign is set by BatchSender: envelopes are queued unsigned and
+	// signed per delivered batch.
+	batchSign atomic.Bool
 }
 
 // New returns an exchange over its dependencies.

@@ -80,6 +80,11 @@ func (c *Client) Send(ctx context.Context, peer string, batch []store.Queued) ([
 	}
 	req := DeliverRequest{Chain: c.chain, Envelopes: make([]json.RawMessage, len(batch))}
 	for i, q := range batch {
+		if q.SigningDigest != nil {
+			// Queued to be signed with its batch, and nothing signed it: a
+			// wiring fault, retried rather than sent to be rejected for good.
+			return nil, fmt.Errorf("envelope %s is not signed yet: the node's sender must sign batches (exchange.BatchSender)", q.EnvelopeID)
+		}
 		req.Envelopes[i] = q.Envelope
 	}
 	resp, err := r.endpoint(ctx, req)

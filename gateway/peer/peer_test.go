@@ -190,3 +190,16 @@ func TestBreakerOpensOnServerFaultsAndRecovers(t *testing.T) {
 		t.Errorf("breaker transitions = %s", got)
 	}
 }
+
+func TestUnsignedEnvelopesAreNotSent(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t, directory{"44": f.srv}, BreakerSettings{})
+	b := batch("a")
+	b[0].SigningDigest = make([]byte, 32)
+	if _, err := c.Send(context.Background(), "44", b); err == nil || !strings.Contains(err.Error(), "not signed") {
+		t.Fatalf("err = %v, want a refusal to send an unsigned envelope", err)
+	}
+	if len(f.recv.from) != 0 {
+		t.Error("the peer received the batch")
+	}
+}

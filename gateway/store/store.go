@@ -76,8 +76,13 @@ type Outgoing struct {
 	Ref        string
 	Type       string
 	Peer       string
-	// Envelope is the encoded signed envelope, delivered as is.
+	// Envelope is the encoded envelope: signed, and then delivered as is, or
+	// sealed but left to be signed with its delivery batch (SigningDigest).
 	Envelope []byte
+	// SigningDigest, when set, is the envelope's contracts signing digest:
+	// the envelope is not signed yet and is signed as part of the batch it
+	// is delivered in (one signature over a Merkle root of these digests).
+	SigningDigest []byte
 	// Counters are incremented in the same commit when the record is new
 	// (quota usage), so counts and accepted records never disagree.
 	Counters []string
@@ -87,6 +92,31 @@ type Outgoing struct {
 type Queued struct {
 	EnvelopeID string
 	Envelope   []byte
+	// SigningDigest is set for an envelope still to be signed with its
+	// delivery batch; see Outgoing.
+	SigningDigest []byte
+}
+
+// digestMark starts an outbox value that carries a signing digest before
+// the envelope; an envelope (JSON) starts with '{' and never with it.
+const digestMark = 0
+
+func outboxValue(m Outgoing) []byte {
+	if m.SigningDigest == nil {
+		return m.Envelope
+	}
+	v := make([]byte, 0, 1+len(m.SigningDigest)+len(m.Envelope))
+	v = append(v, digestMark, byte(len(m.SigningDigest)))
+	v = append(v, m.SigningDigest...)
+	return append(v, m.Envelope...)
+}
+
+func queued(id string, v []byte) Queued {
+	if len(v) > 2 && v[0] == digestMark && len(v) >= 2+int(v[1]) {
+		n := int(v[1])
+		return Queued{EnvelopeID: id, SigningDigest: clone(v[2 : 2+n]), Envelope: clone(v[2+n:])}
+	}
+	return Queued{EnvelopeID: id, Envelope: clone(v)}
 }
 
 // Store is a node's durable state. Its methods are safe for concurrent use.
@@ -196,7 +226,7 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 			if err := refs.Put([]byte(m.Ref), []byte(m.EnvelopeID)); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketOutbox).Put(outboxKey(m.Peer, m.EnvelopeID), m.Envelope); err != nil {
+			if err := tx.Bucket(bucketOutbox).Put(outboxKey(m.Peer, m.EnvelopeID), outboxValue(m)); err != nil {
 				return err
 			}
 			for _, name := range m.Counters {
@@ -232,7 +262,7 @@ func (s *Store) Pending(peer string, limit int) ([]Queued, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
 		for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
-			out = append(out, Queued{EnvelopeID: string(k[len(prefix):]), Envelope: clone(v)})
+			out = append(out, queued(string(k[len(prefix):]), v))
 		}
 		return nil
 	})

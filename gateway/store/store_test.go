@@ -351,3 +351,25 @@ func TestWritesAlongside(t *testing.T) {
 		t.Fatalf("a refused receive left its envelope: %v", err)
 	}
 }
+
+// TestOutboxKeepsSigningDigests: an envelope queued with a signing digest
+// comes back with it, one without comes back as it was stored.
+func TestOutboxKeepsSigningDigests(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	signed, unsigned := outgoing(1, "44"), outgoing(2, "44")
+	unsigned.SigningDigest = bytes.Repeat([]byte{7}, 32)
+	if _, err := s.Enqueue(ctx, []Outgoing{signed, unsigned}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Pending("44", 10)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("pending: %v %v", got, err)
+	}
+	if got[0].SigningDigest != nil || !bytes.Equal(got[0].Envelope, signed.Envelope) {
+		t.Errorf("signed envelope came back as %+v", got[0])
+	}
+	if !bytes.Equal(got[1].SigningDigest, unsigned.SigningDigest) || !bytes.Equal(got[1].Envelope, unsigned.Envelope) {
+		t.Errorf("unsigned envelope came back as %+v", got[1])
+	}
+}

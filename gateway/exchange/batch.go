@@ -1,0 +1,218 @@
+package exchange
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/oklog/ulid/v2"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/delivery"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// Batch signing. Once BatchSender wraps the node's delivery sender, an
+// accepted envelope is sealed (payload canonical and digested, signer named,
+// audited as sent with that digest) and queued with its signing digest but
+// without a signature. When it leaves, the sender signs the whole batch
+// once: an RFC 6962 Merkle tree over the envelopes' signing digests, one
+// ECDSA signature over the root, and each envelope gets its
+// contracts.BatchProof (root, index, size, audit path, signature). That is
+// the format contracts.SignBatch writes, so every envelope stays verifiable
+// on its own with contracts.VerifyInBatch or Envelope.Verify after the batch
+// is split up; the destination keeps each one exactly as it arrived.
+//
+// The destination checks each envelope's payload digest and inclusion path
+// itself and verifies each distinct root signature of a request once, not
+// once per envelope: one ECDSA signature and one verification per batch
+// instead of one of each per envelope.
+
+// BatchSender returns a delivery.Sender that signs each batch of envelopes
+// queued unsigned before next sends it, and makes this exchange queue
+// envelopes unsigned from then on. Call it once, while wiring the node,
+// before the first Submit; without it every envelope is signed alone when
+// accepted.
+func (x *Exchange) BatchSender(next delivery.Sender) delivery.Sender {
+	x.batchSign.Store(true)
+	return &batchSender{x: x, next: next}
+}
+
+type batchSender struct {
+	x    *Exchange
+	next delivery.Sender
+}
+
+// Send signs the unsigned envelopes of the batch together, then sends.
+// Envelopes queued already signed (before batch signing was turned on) go as
+// they are.
+func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queued) ([]delivery.Outcome, error) {
+	var idx []int
+	var digests [][32]byte
+	for i, q := range batch {
+		if q.SigningDigest != nil {
+			if len(q.SigningDigest) != 32 {
+				return nil, fmt.Errorf("envelope %s: signing digest of %d bytes", q.EnvelopeID, len(q.SigningDigest))
+			}
+			idx = append(idx, i)
+			digests = append(digests, [32]byte(q.SigningDigest))
+		}
+	}
+	if len(idx) == 0 {
+		return s.next.Send(ctx, peer, batch)
+	}
+	proofs, err := signBatch(digests, s.x.d.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("sign batch for %s: %w", peer, err)
+	}
+	out := make([]store.Queued, len(batch))
+	copy(out, batch)
+	for j, i := range idx {
+		env, err := withProof(batch[i].Envelope, proofs[j])
+		if err != nil {
+			return nil, fmt.Errorf("envelope %s: %w", batch[i].EnvelopeID, err)
+		}
+		out[i] = store.Queued{EnvelopeID: batch[i].EnvelopeID, Envelope: env}
+	}
+	return s.next.Send(ctx, peer, out)
+}
+
+// memHashes is a tlog.HashReader over a tree built in memory.
+type memHashes []tlog.Hash
+
+func (m memHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(m)) {
+			return nil, fmt.Errorf("hash %d not in a tree of %d hashes", x, len(m))
+		}
+		out[i] = m[x]
+	}
+	return out, nil
+}
+
+// signBatch builds the tree over the digests (leaf i is RFC 6962's leaf
+// hash of digest i, as in contracts), signs its root and returns each
+// digest's proof.
+func signBatch(digests [][32]byte, signer crypto.Signer) ([]*contracts.BatchProof, error) {
+	n := int64(len(digests))
+	if n == 0 || n > contracts.MaxBatch {
+		return nil, fmt.Errorf("%d envelopes, want 1 to %d", n, contracts.MaxBatch)
+	}
+	var hashes memHashes
+	for i, d := range digests {
+		add, err := tlog.StoredHashesForRecordHash(int64(i), tlog.RecordHash(d[:]), hashes)
+		if err != nil {
+			return nil, err
+		}
+		hashes = append(hashes, add...)
+	}
+	root, err := tlog.TreeHash(n, hashes)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := contracts.SignDigest(signer, root)
+	if err != nil {
+		return nil, err
+	}
+	proofs := make([]*contracts.BatchProof, n)
+	for i := range proofs {
+		rp, err := tlog.ProveRecord(n, int64(i), hashes)
+		if err != nil {
+			return nil, err
+		}
+		path := make([][]byte, len(rp))
+		for k := range rp {
+			path[k] = rp[k][:]
+		}
+		proofs[i] = &contracts.BatchProof{Root: root[:], Index: i, Size: int(n), Path: path, Signature: sig}
+	}
+	return proofs, nil
+}
+
+// withProof adds the batch member to an encoded envelope that has neither a
+// signature nor a proof yet, without decoding it again.
+func withProof(env []byte, p *contracts.BatchProof) ([]byte, error) {
+	proof, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	env = bytes.TrimRight(env, " \t\r\n")
+	if len(env) < 2 || env[len(env)-1] != '}' || bytes.Contains(env, []byte(`"batch":`)) {
+		return nil, errors.New("not an unsigned envelope object")
+	}
+	out := make([]byte, 0, len(env)+len(proof)+10)
+	out = append(out, env[:len(env)-1]...)
+	out = append(out, `,"batch":`...)
+	out = append(out, proof...)
+	return append(out, '}'), nil
+}
+
+// rootSignatures remembers, for one delivered request, which batch roots'
+// signatures verified under the sender's key.
+type rootSignatures struct {
+	pub crypto.PublicKey
+	mu  sync.Mutex
+	ok  map[string]error
+}
+
+func (r *rootSignatures) verify(root, sig []byte) error {
+	key := string(root) + string(sig)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err, done := r.ok[key]; done {
+		return err
+	}
+	err := contracts.VerifyDigest(r.pub, [32]byte(root), sig)
+	if r.ok == nil {
+		r.ok = map[string]error{}
+	}
+	r.ok[key] = err
+	return err
+}
+
+// verifyEnvelope checks an envelope's payload digest and signature: signed
+// alone, through Envelope.Verify; signed in a batch, its inclusion in the
+// batch root here and the root's signature once per request (roots).
+func verifyEnvelope(env *contracts.Envelope, roots *rootSignatures) error {
+	if env.Batch == nil || len(env.Signature) > 0 {
+		return env.Verify(roots.pub)
+	}
+	if _, err := ulid.ParseStrict(env.ID); err != nil {
+		return fmt.Errorf("envelope %q: id is not a ULID: %w", env.ID, err)
+	}
+	canon, err := contracts.CanonicalizeJSON(env.Payload)
+	if err != nil || len(canon) == 0 || canon[0] != '{' {
+		return fmt.Errorf("envelope %s: payload is not a canonical JSON object: %v", env.ID, err)
+	}
+	if contracts.PayloadDigest(canon) != env.PayloadDigest {
+		return fmt.Errorf("envelope %s: payload digest does not match", env.ID)
+	}
+	d, err := env.SigningDigest()
+	if err != nil {
+		return err
+	}
+	p := env.Batch
+	if len(p.Root) != 32 || p.Index < 0 || p.Index >= p.Size || p.Size > contracts.MaxBatch {
+		return fmt.Errorf("envelope %s: malformed batch proof", env.ID)
+	}
+	path := make(tlog.RecordProof, len(p.Path))
+	for i, h := range p.Path {
+		if len(h) != 32 {
+			return fmt.Errorf("envelope %s: malformed batch path", env.ID)
+		}
+		path[i] = tlog.Hash(h)
+	}
+	if err := tlog.CheckRecord(path, int64(p.Size), tlog.Hash(p.Root), int64(p.Index), tlog.RecordHash(d[:])); err != nil {
+		return fmt.Errorf("envelope %s: not included in its batch root: %w", env.ID, err)
+	}
+	if err := roots.verify(p.Root, p.Signature); err != nil {
+		return fmt.Errorf("envelope %s: batch: %w", env.ID, err)
+	}
+	return nil
+}
