@@ -107,9 +107,14 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 
 // check verifies one envelope and decides its import.
 func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *rootSignatures, raw json.RawMessage, now time.Time) (peer.Result, *imported) {
-	env, err := decodeEnvelope(raw)
+	env, err := contracts.DecodeEnvelope(raw)
 	if err != nil {
-		return rejected("", ReasonMalformed), nil
+		// contracts' strict decoder also checks the envelope's form and
+		// payload digest; decode it generically to tell a malformed
+		// envelope from a tampered one (refused below with its reason).
+		if env, err = decodeEnvelope(raw); err != nil {
+			return rejected("", ReasonMalformed), nil
+		}
 	}
 	switch {
 	case env.Origin != from.Province:
