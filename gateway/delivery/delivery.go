@@ -181,7 +181,8 @@ type worker struct {
 	state PeerState
 }
 
-// run keeps up to InFlight batches on their way to the peer. Envelopes of a
+// run keeps up to InFlight batches on their way to the peer (more than one
+// only while full batches are waiting). Envelopes of a
 // batch in flight are not taken again until its answer is recorded, so each
 // is sent once unless its batch failed; the destination deduplicates by
 // envelope id in any case, and delivery order is not promised. After a
@@ -201,7 +202,10 @@ func (w *worker) run() {
 				retryAt = time.Now().Add(backoff(w.m.cfg, failures))
 				break
 			}
-			if len(batch) == 0 {
+			if len(batch) == 0 || running > 0 && len(batch) < w.m.cfg.BatchSize {
+				// A partial batch waits for the one in flight: meanwhile more
+				// queue up and go together, instead of light traffic paying
+				// a request, a signature and commits for every few records.
 				break
 			}
 			for _, q := range batch {
