@@ -17,8 +17,13 @@
 // tested block runs in `sh` with `set -e`, in a working directory of its
 // own per guide, with the laborlink binary first on PATH and D set to the
 // development federation's directory, as a reader's shell would have after
-// `export D=...`. GitHub renders only the first word of an info string, so
-// the markers stay invisible to readers.
+// `export D=...`. PORT_1, PORT_2 and PORT_3 hold loopback ports that were
+// free when the guide started, for a guide that runs a node of its own (a
+// reader picks any free ports). A block that starts a process in the
+// background writes its process id to a file NAME.pid in the working
+// directory; after the guide the test stops every such process still
+// running, so a failed block leaks no node. GitHub renders only the first
+// word of an info string, so the markers stay invisible to readers.
 //
 // `go test -v -run TestGuides ./docs` logs every block's output: the real
 // text to paste as "what you'll see".
@@ -30,6 +35,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,8 +50,10 @@ import (
 
 // guides are run in this order against one development federation. The
 // admin guide comes first: the auditor guide must hold also after its
-// denials and agreement changes.
-var guides = []string{"admin-guide.md", "auditor-guide.md", "configuration.md"}
+// denials and agreement changes. The operator guide comes last: it rotates
+// a node's certificate, moves the registry's leadership and restores a
+// registry backup, which the others must not see.
+var guides = []string{"admin-guide.md", "auditor-guide.md", "configuration.md", "operator-guide.md"}
 
 // mustCover are commands each guide has to run in tested blocks: the
 // guides exist to show them.
@@ -54,6 +62,9 @@ var mustCover = map[string][]string{
 		"agreement suspend", "agreement resume", "agreement amend", "agreement terminate", "records submit"},
 	"auditor-guide.md": {"audit query", "audit stats", "audit export --format csv", "audit export --format jsonl",
 		"audit verify", "--save-head", "--earlier", "audit reconcile --a 51 --b 44"},
+	"operator-guide.md": {"pki csr --province 32", "pki sign-province", "pki issue", "--out $D/p33/tls --force", "pki revoke",
+		"registry members", "registry join", "registry remove", "registry status",
+		"registry transfer-leadership", "registry backup", "registry restore"},
 }
 
 // block is one fenced block of a guide.
@@ -177,6 +188,11 @@ func TestGuides(t *testing.T) {
 // runGuide runs a guide's tested blocks in order in one working directory.
 func runGuide(t *testing.T, guide, binDir, fedDir string) {
 	work := t.TempDir()
+	env := []string{"D=" + fedDir, "PATH=" + binDir + string(os.PathListSeparator) + os.Getenv("PATH")}
+	for i, p := range freePorts(t, 3) {
+		env = append(env, fmt.Sprintf("PORT_%d=%d", i+1, p))
+	}
+	defer stopBackground(t, work)
 	var setup strings.Builder
 	var ran strings.Builder
 	for _, b := range parseBlocks(t, guide) {
@@ -193,7 +209,7 @@ func runGuide(t *testing.T, guide, binDir, fedDir string) {
 			t.Fatalf("%s: only sh blocks can be tested, this one is %q", b, b.lang)
 		}
 		ran.WriteString(b.body)
-		out, code := runBlock(t, setup.String()+b.body, work, binDir, fedDir)
+		out, code := runBlock(t, setup.String()+b.body, work, env)
 		if testing.Verbose() { // what a writer pastes as "what you'll see"
 			t.Logf("%s: exit %d\n%s", b, code, out)
 		}
@@ -218,14 +234,15 @@ func runGuide(t *testing.T, guide, binDir, fedDir string) {
 	}
 }
 
-// runBlock runs a block in sh and returns its combined output and exit status.
-func runBlock(t *testing.T, script, work, binDir, fedDir string) (string, int) {
+// runBlock runs a block in sh with env added to the test's environment
+// and returns its combined output and exit status.
+func runBlock(t *testing.T, script, work string, env []string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", "set -e\n"+script)
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "D="+fedDir, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	switch {
@@ -236,6 +253,51 @@ func runBlock(t *testing.T, script, work, binDir, fedDir string) (string, int) {
 	}
 	t.Fatalf("run sh: %v", err)
 	return "", -1
+}
+
+// freePorts returns n loopback ports that were free a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close() // held until all are picked, so no port comes twice
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// stopBackground stops the processes whose ids the guide's blocks left in
+// *.pid files of its working directory: SIGTERM, then SIGKILL after 10 s.
+func stopBackground(t *testing.T, work string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(work, "*.pid"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 1 {
+			t.Errorf("%s holds no process id: %q", f, b)
+			continue
+		}
+		if syscall.Kill(pid, syscall.SIGTERM) != nil {
+			continue // already gone
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if syscall.Kill(pid, 0) == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("process %d of %s did not stop within 10 s of SIGTERM; killed it", pid, filepath.Base(f))
+		}
+	}
 }
 
 // buildBinary builds laborlink into a temporary directory.

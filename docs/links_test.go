@@ -10,7 +10,7 @@ import (
 )
 
 // linkedGuides are the pages whose relative links are checked.
-var linkedGuides = []string{"admin-guide.md", "auditor-guide.md", "configuration.md", "architecture.md"}
+var linkedGuides = []string{"admin-guide.md", "auditor-guide.md", "configuration.md", "architecture.md", "operator-guide.md"}
 
 var linkRE = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 
