@@ -85,6 +85,11 @@ type RaftConfig struct {
 	// Join lists API addresses (host:port) of registry nodes to join through,
 	// for a node that is not a configured voter.
 	Join []string `yaml:"join"`
+	// TrustedProvinces are the provinces whose nodes a joining node accepts
+	// on its raft port until it has received the registry (which then says
+	// who the members are). Empty: every province; their certificates must
+	// chain to the federation root either way.
+	TrustedProvinces []string `yaml:"trusted_provinces"`
 	// HeartbeatTimeout and ElectionTimeout: default 1s, for links between provinces.
 	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
 	ElectionTimeout  time.Duration `yaml:"election_timeout"`

@@ -215,6 +215,14 @@ func (n *Node) openRegistry() (*registry.Registry, error) {
 			rc.TrustedProvinces = append(rc.TrustedProvinces, m.Province)
 		}
 	}
+	if rc.Genesis == nil {
+		// A joining node learns the members from the registry it receives;
+		// until then it accepts the leader from any trusted province.
+		rc.TrustedProvinces = n.cfg.Raft.TrustedProvinces
+		if len(rc.TrustedProvinces) == 0 {
+			rc.TrustedProvinces = pki.Provinces()
+		}
+	}
 	if rc.RaftAddr != n.cfg.Raft.Listen {
 		return nil, fmt.Errorf("raft.advertise %s differs from raft.listen %s: not supported yet", rc.RaftAddr, n.cfg.Raft.Listen)
 	}

@@ -304,3 +304,42 @@ func TestCertificateRotationIsAudited(t *testing.T) {
 		t.Errorf("the node presents serial %s, want the rotated %s", got, want)
 	}
 }
+
+// TestNodeJoinsAsNonVoter starts a second node of the province with
+// raft.join only: it is admitted, receives the registry and becomes ready.
+func TestNodeJoinsAsNonVoter(t *testing.T) {
+	first, p := singleNode(t)
+	leaf := p.Issue("51", pki.KindNode, "gw-2")
+	cfg := first.cfg
+	cfg.Name = "gw-2"
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.Listen, cfg.OpsListen = freeAddr(t), ""
+	cfg.Advertise = cfg.Listen
+	cfg.Raft.Listen = freeAddr(t)
+	cfg.Raft.Advertise = cfg.Raft.Listen
+	cfg.Raft.Genesis, cfg.Raft.Join = "", []string{first.Addr()}
+	cfg.TLS.Cert, cfg.TLS.Key = leaf.CertFile, leaf.KeyFile
+	cfg.Audit.Key = filepath.Join(t.TempDir(), "audit.key")
+	second, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for second.Ready() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the joining node never received the registry: %v", second.Ready())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st := first.Registry().Status()
+	var found bool
+	for _, s := range st.Servers {
+		if s.ID == "p51/node/gw-2" {
+			found = !s.Voter
+		}
+	}
+	if !found {
+		t.Errorf("gw-2 is not a non-voter of the registry: %+v", st.Servers)
+	}
+}
