@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +27,7 @@ func registryCommands() []command {
 		{"members", "list the member provinces", runRegistryMembers},
 		{"admit", "admit a new member province with its CA certificate (steward admin)", runRegistryAdmit},
 		{"join", "ask a node to join the registry through seed nodes", runRegistryJoin},
+		{"revoke", "record a certificate's revocation, so every node refuses it (admin of its province)", runRegistryRevoke},
 		{"promote", "make a non-voter node a voter (steward admin)", nodeRole(registry.OpNodePromote)},
 		{"demote", "make a voter node a non-voter", nodeRole(registry.OpNodeDemote)},
 		{"remove", "remove a node from the registry", nodeRole(registry.OpNodeRemove)},
@@ -337,6 +339,62 @@ func runRegistryAdmit(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "province %s (%s) admitted at index %d; its nodes may now join\n", *province, *name, res.Index)
 	return nil
+}
+
+func runRegistryRevoke(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("registry revoke", "SERIAL|CERT-FILE --province P [--reason R] [connection flags]")
+	c := m.connFlags(fs)
+	province := fs.String("province", "", "the province whose CA issued the certificate (default: from CERT-FILE)")
+	reason := fs.String("reason", "unspecified", "why: keyCompromise, superseded, cessationOfOperation, ...")
+	pos, err := positional(fs, args, 1, "a serial number (hex) or a certificate file")
+	if err != nil {
+		return err
+	}
+	serial, err := pki.ParseSerial(pos[0])
+	if err != nil {
+		if serial, err = pki.CertSerial(pos[0]); err != nil {
+			return usageErrorf("%q is neither a hex serial nor a readable certificate file", pos[0])
+		}
+		if *province == "" {
+			if certs, err := readCertFile(pos[0]); err == nil {
+				if id, err := pki.IdentityFromCert(certs); err == nil {
+					*province = id.Province
+				}
+			}
+		}
+	}
+	if !pki.ValidProvince(*province) {
+		return usageErrorf("--province %q is not a 2-digit province code", *province)
+	}
+	r, err := pki.ParseReason(*reason)
+	if err != nil {
+		return usageErrorf("--reason: %v", err)
+	}
+	cl, err := c.client(true)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	res, err := cl.Submit(ctx, registry.OpCertRevoke, registry.RevokeBody{Serial: serial.Text(16), Province: *province, Reason: r})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "serial %s of province %s revoked in the registry at index %d; every node refuses it from now on\n", serial.Text(16), *province, res.Index)
+	return nil
+}
+
+// readCertFile returns the first certificate of a PEM file.
+func readCertFile(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := pem.Decode(data)
+	if b == nil {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return x509.ParseCertificate(b.Bytes)
 }
 
 func nodeRole(op registry.Op) func(context.Context, *Main, []string) error {

@@ -133,6 +133,20 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 	c.WaitConverged()
 	a11.ok("Jiangsu", "registry", "members")
 
+	// A province records the revocation of one of its certificates; every
+	// node then refuses that serial.
+	lost := c.PKI.Issue(t, "44", pki.KindSystem, "laptop")
+	a51.fails("cannot revoke certificates of province 44", "registry", "revoke", lost.CertFile, "--reason", "keyCompromise")
+	a44.ok("revoked in the registry", "registry", "revoke", lost.CertFile, "--reason", "keyCompromise")
+	regtest.Eventually(t, 10*time.Second, "the revocation on every node", func() bool {
+		for _, n := range c.Running() {
+			if !n.Reg.IsRevoked(lost.Cert.SerialNumber) {
+				return false
+			}
+		}
+		return true
+	})
+
 	// Back up through the CLI, restore into a fresh cluster of the same
 	// federation, and find the agreement there with its history.
 	backup := filepath.Join(t.TempDir(), "registry.json")
