@@ -282,9 +282,10 @@ func (w *worker) send(batch []store.Queued) sent {
 	if err != nil {
 		return sent{batch, fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err)}
 	}
+	latency := time.Since(start)
 	ds := make([]store.Delivered, 0, len(outcomes))
 	for _, o := range outcomes {
-		ds = append(ds, store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons})
+		ds = append(ds, store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons, Latency: latency})
 	}
 	if len(ds) == 0 {
 		return sent{batch, errors.New("peer answered no outcome for the batch")}
@@ -293,7 +294,7 @@ func (w *worker) send(batch []store.Queued) sent {
 		return sent{batch, fmt.Errorf("record receipts from %s: %w", w.peer, err)}
 	}
 	if w.m.obs != nil {
-		w.m.obs.Delivered(w.peer, outcomes, batch, time.Since(start))
+		w.m.obs.Delivered(w.peer, outcomes, batch, latency)
 	}
 	return sent{batch: batch}
 }

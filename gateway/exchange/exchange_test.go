@@ -88,6 +88,10 @@ func testTransferCrosses(t *testing.T, mode auditMode) {
 	if sent == nil || recv == nil || sent.PayloadDigest != recv.PayloadDigest || sent.PayloadDigest.IsZero() {
 		t.Errorf("audit: sent %+v, received %+v", sent, recv)
 	}
+	// And the origin's log holds the destination's receipt for it.
+	if rc := find(origin.auditEntries(t), audit.KindReceipt, res[0].EnvelopeID); rc == nil || rc.PayloadDigest != sent.PayloadDigest || rc.Destination != "44" {
+		t.Errorf("audit: receipt %+v", rc)
+	}
 	for _, n := range f.nodes {
 		checkAuditClean(t, n)
 	}

@@ -194,7 +194,7 @@ func (f *federation) start(province string) *node {
 		t.Fatal(err)
 	}
 	cfg := delivery.Config{BatchSize: cmp.Or(f.batch, 50), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Idle: 50 * time.Millisecond}
-	if n.delivery, err = delivery.NewManager(cfg, n.store, n.x.BatchSender(n.client), n.x, log); err != nil {
+	if n.delivery, err = delivery.NewManager(cfg, n.x.Outbox(), n.x.BatchSender(n.client), n.x, log); err != nil {
 		t.Fatal(err)
 	}
 	notifier.m = n.delivery

@@ -95,6 +95,9 @@ type Exchange struct {
 	// batchSign is set by BatchSender: envelopes are queued unsigned and
 	// signed per delivered batch.
 	batchSign atomic.Bool
+	// receiptsAlong is set by Outbox when it audits receipts in the
+	// transaction that records them.
+	receiptsAlong atomic.Bool
 }
 
 // New returns an exchange over its dependencies.

@@ -293,11 +293,22 @@ type Delivered struct {
 	// Rejected marks an envelope the destination refused for good.
 	Rejected bool
 	Reasons  []string
+	// Latency is how long the batch took to deliver, for the audit log; the
+	// store does not keep it.
+	Latency time.Duration
 }
 
 // MarkDelivered records the destination's answers and removes the envelopes
 // from the outbox, in one commit.
 func (s *Store) MarkDelivered(ctx context.Context, peer string, ds []Delivered) error {
+	return s.MarkDeliveredAnd(ctx, peer, ds, nil)
+}
+
+// MarkDeliveredAnd is MarkDelivered with more writes in the same
+// transaction, as EnqueueAnd: also runs once every envelope is known to be
+// queued and before anything is written; an error from it fails the call
+// with nothing written.
+func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivered, also func(tx *bolt.Tx) error) error {
 	now := s.now().UTC()
 	return s.c.do(ctx, func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)
@@ -305,6 +316,11 @@ func (s *Store) MarkDelivered(ctx context.Context, peer string, ds []Delivered) 
 			var st Status
 			if err := getJSON(recs, d.EnvelopeID, &st); err != nil {
 				return fmt.Errorf("mark %s delivered: %w", d.EnvelopeID, err)
+			}
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
 			}
 		}
 		for _, d := range ds {
