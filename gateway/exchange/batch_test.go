@@ -57,7 +57,7 @@ func TestBatchProofsAreContractsProofs(t *testing.T) {
 			if err := contracts.VerifyInBatch(&env, leaf.Cert.PublicKey); err != nil {
 				t.Fatalf("size %d, index %d: contracts refuses the proof: %v", n, i, err)
 			}
-			if err := verifyEnvelope(&env, roots); err != nil {
+			if err := verifyEnvelope(&env, roots, false); err != nil {
 				t.Fatalf("size %d, index %d: %v", n, i, err)
 			}
 		}
@@ -75,7 +75,7 @@ func TestBatchProofsAreContractsProofs(t *testing.T) {
 	}
 	roots := &rootSignatures{pub: leaf.Cert.PublicKey}
 	for _, e := range theirs {
-		if err := verifyEnvelope(e, roots); err != nil {
+		if err := verifyEnvelope(e, roots, false); err != nil {
 			t.Fatalf("contracts.SignBatch proof refused: %v", err)
 		}
 	}
@@ -111,7 +111,7 @@ func TestTamperedBatchEnvelopesAreRefused(t *testing.T) {
 			pr.Path = append([][]byte(nil), pr.Path...)
 			e.Batch = &pr
 			f(&e)
-			got := verifyEnvelope(&e, &rootSignatures{pub: leaf.Cert.PublicKey})
+			got := verifyEnvelope(&e, &rootSignatures{pub: leaf.Cert.PublicKey}, false)
 			want := contracts.VerifyInBatch(&e, leaf.Cert.PublicKey)
 			if (got == nil) != (want == nil) {
 				t.Fatalf("the destination says %v, contracts says %v", got, want)
@@ -125,7 +125,7 @@ func TestTamperedBatchEnvelopesAreRefused(t *testing.T) {
 	}
 	e := *envs[2]
 	e.Batch = proofs[2]
-	if err := verifyEnvelope(&e, &rootSignatures{pub: other.Cert.PublicKey}); err == nil {
+	if err := verifyEnvelope(&e, &rootSignatures{pub: other.Cert.PublicKey}, false); err == nil {
 		t.Error("verified under another node's key")
 	}
 }
@@ -178,5 +178,33 @@ func TestBatchSignedEnvelopesCrossAndVerifyAlone(t *testing.T) {
 	}
 	if batched != 30 {
 		t.Errorf("%d envelopes arrived batch-signed, want 30", batched)
+	}
+
+	// The same envelopes delivered again with a changed payload (digest
+	// recomputed or not) are refused, whichever decoder reads them.
+	var tampered []json.RawMessage
+	for _, in := range dest.inbox(t)[:4] {
+		var env contracts.Envelope
+		if err := json.Unmarshal(in.Envelope, &env); err != nil || env.Batch == nil {
+			continue
+		}
+		env.Payload = bytes.Replace(env.Payload, []byte(`"transfer"`), []byte(`"transfer" `), 1)
+		env.Payload = bytes.Replace(env.Payload, []byte(`"name":"`), []byte(`"name":"X`), 1)
+		raw, _ := json.Marshal(env)
+		tampered = append(tampered, raw)
+		canon, _ := contracts.CanonicalizeJSON(env.Payload)
+		env.Payload, env.PayloadDigest = canon, contracts.PayloadDigest(canon)
+		raw, _ = json.Marshal(env)
+		tampered = append(tampered, raw)
+	}
+	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
+	res, err := dest.x.Receive(context.Background(), from, origin.x.d.Signer.Chain(), tampered)
+	if err != nil || len(res) == 0 {
+		t.Fatalf("receive tampered: %v %v", res, err)
+	}
+	for i, r := range res {
+		if r.Status != "rejected" || r.Reasons[0] != ReasonBadSignature {
+			t.Errorf("tampered envelope %d: %+v", i, r)
+		}
 	}
 }

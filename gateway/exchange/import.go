@@ -108,6 +108,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 // check verifies one envelope and decides its import.
 func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *rootSignatures, raw json.RawMessage, now time.Time) (peer.Result, *imported) {
 	env, err := contracts.DecodeEnvelope(raw)
+	checked := err == nil // form and payload digest checked, payload canonical
 	if err != nil {
 		// contracts' strict decoder also checks the envelope's form and
 		// payload digest; decode it generically to tell a malformed
@@ -124,7 +125,7 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 	case env.Signer != signer.URI():
 		return rejected(env.ID, ReasonSignerMismatch), nil
 	}
-	if err := verifyEnvelope(env, roots); err != nil {
+	if err := verifyEnvelope(env, roots, checked); err != nil {
 		return rejected(env.ID, ReasonBadSignature), nil
 	}
 	// The payload is decoded strictly but not validated again: the origin
@@ -153,7 +154,7 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 		res := rejected(env.ID, dec.Codes()...)
 		return res, nil
 	}
-	record, err := importedRecord(env.Payload, dec.Obligations)
+	record, err := importedRecord(env.Payload, checked, dec.Obligations)
 	if err != nil {
 		x.d.Log.Error("apply import obligations", "envelope", env.ID, "err", err)
 		return rejected(env.ID, "policy_error"), nil
@@ -170,9 +171,13 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 // importedRecord is the record as this province may use it. Without
 // obligations it is the payload's canonical form, which policy.Apply would
 // also return, without Apply's round trip through a generic JSON tree; the
-// payload has just verified, so it is one well-formed object.
-func importedRecord(payload []byte, obligations map[string]policy.Obligation) ([]byte, error) {
+// payload has just verified, so it is one well-formed object, and canonical
+// already when contracts.DecodeEnvelope read it.
+func importedRecord(payload []byte, canonical bool, obligations map[string]policy.Obligation) ([]byte, error) {
 	if len(obligations) == 0 {
+		if canonical {
+			return payload, nil
+		}
 		return contracts.CanonicalizeJSON(payload)
 	}
 	return policy.Apply(payload, obligations)
