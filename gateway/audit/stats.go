@@ -150,7 +150,10 @@ func referrals(entries []Entry, now time.Time) Referrals {
 	}
 	for _, e := range entries {
 		s := cases[e.RefersTo]
-		if e.Kind != KindReferralUpdate || s == nil || e.Detail == "" || e.Time.Before(s.at) {
+		// A status change is an update entry, or the flow of a referral-update
+		// record that names its referral.
+		update := e.Kind == KindReferralUpdate || e.RecordType == "referral-update" && (e.Kind == KindSent || e.Kind == KindReceived)
+		if !update || s == nil || e.Detail == "" || e.Time.Before(s.at) {
 			continue
 		}
 		s.status, s.at = e.Detail, e.Time

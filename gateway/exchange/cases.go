@@ -49,7 +49,7 @@ func (x *Exchange) track(ctx context.Context, rec contracts.Record, envelopeID s
 				return c, nil // redelivered
 			}
 			return &store.Case{
-				Key: store.CaseKey(r.From, r.To, r.ID), ReferralID: r.ID, OpenedBy: r.From, OpenedTo: r.To, Direction: dir,
+				Key: store.CaseKey(r.From, r.To, r.ID), ReferralID: r.ID, EnvelopeID: envelopeID, OpenedBy: r.From, OpenedTo: r.To, Direction: dir,
 				Kind: string(r.Kind), Status: string(r.Status), Deadline: r.Deadline.String(), OpenedAt: r.OpenedAt, UpdatedAt: at,
 			}, nil
 		})

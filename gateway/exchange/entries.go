@@ -7,6 +7,7 @@ import (
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/policy"
+	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -14,16 +15,44 @@ import (
 // personal data into it; these functions build entries from identifiers,
 // digests and codes only.
 
-func sentEntry(env *contracts.Envelope, dec *policy.Decision, caller pki.Identity) audit.Entry {
+func sentEntry(env *contracts.Envelope, rec contracts.Record, refersTo string, dec *policy.Decision, caller pki.Identity) audit.Entry {
 	e := flowEntry(audit.KindSent, env, dec)
 	e.Peer = caller.URI()
+	caseFacts(&e, rec, refersTo)
 	return e
 }
 
-func receivedEntry(env *contracts.Envelope, dec *policy.Decision, from pki.Identity) audit.Entry {
+func receivedEntry(env *contracts.Envelope, rec contracts.Record, refersTo string, dec *policy.Decision, from pki.Identity) audit.Entry {
 	e := flowEntry(audit.KindReceived, env, dec)
 	e.Peer = from.URI()
+	caseFacts(&e, rec, refersTo)
 	return e
+}
+
+// caseFacts gives the flow of a referral or referral update the case's
+// status, deadline and (for an update) the referral's envelope, so that
+// auditors can follow cases and see the overdue ones without any content.
+func caseFacts(e *audit.Entry, rec contracts.Record, refersTo string) {
+	switch r := rec.(type) {
+	case *contracts.Referral:
+		e.Detail, e.Due = audit.Detail(r.Status), r.Deadline.String()
+	case *contracts.ReferralUpdate:
+		e.Detail, e.RefersTo = audit.Detail(r.Status), refersTo
+	}
+}
+
+// caseEnvelope is the envelope id of the referral an update moves, when this
+// node knows the case.
+func (x *Exchange) caseEnvelope(rec contracts.Record) string {
+	u, ok := rec.(*contracts.ReferralUpdate)
+	if !ok {
+		return ""
+	}
+	c, err := x.d.Store.Case(store.CaseKey(u.From, u.To, u.ReferralID), x.d.Now())
+	if err != nil {
+		return ""
+	}
+	return c.EnvelopeID
 }
 
 func importDeniedEntry(env *contracts.Envelope, dec *policy.Decision, from pki.Identity) audit.Entry {

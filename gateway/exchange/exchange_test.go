@@ -370,6 +370,12 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 	if err != nil || len(cases) != 1 || !cases[0].Overdue || cases[0].Direction != "sent" {
 		t.Fatalf("overdue cases at 44 = %+v, %v", cases, err)
 	}
+	// The auditor sees the same from the audit log alone: no content, only
+	// statuses, deadlines and links between envelopes.
+	st := audit.Stats(dest.auditEntries(t), f.now)
+	if st.Referrals.ByStatus[audit.DetailAccepted] != 1 || len(st.Referrals.Overdue) != 1 || st.Referrals.Overdue[0] != cases[0].EnvelopeID {
+		t.Errorf("audit stats at 44: %+v, want one accepted, overdue case %s", st.Referrals, cases[0].EnvelopeID)
+	}
 	if res := update("44", contracts.CaseClosed); res.Outcome != OutcomeAccepted {
 		t.Fatalf("close by the referring side = %+v", res)
 	}

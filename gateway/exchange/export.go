@@ -25,6 +25,8 @@ type exported struct {
 	env      *contracts.Envelope
 	rec      contracts.Record
 	decision *policy.Decision
+	// refersTo is the referral envelope an update moves (audit only).
+	refersTo string
 }
 
 // Submit runs the export path for a submission from a provincial system and
@@ -65,7 +67,9 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	for i, e := range ready {
 		outs[i] = e.out
 	}
-	sent := func(i int) audit.Entry { return sentEntry(ready[i].env, ready[i].decision, caller) }
+	sent := func(i int) audit.Entry {
+		return sentEntry(ready[i].env, ready[i].rec, ready[i].refersTo, ready[i].decision, caller)
+	}
 	var also func(*bolt.Tx, []store.Enqueued) error
 	if along := x.auditAlong(sent); along != nil {
 		also = func(tx *bolt.Tx, enq []store.Enqueued) error {
@@ -152,6 +156,7 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, doc json.Ra
 		env:      env,
 		rec:      rec,
 		decision: dec,
+		refersTo: x.caseEnvelope(rec),
 	}
 	return res, e, nil
 }

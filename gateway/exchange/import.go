@@ -38,6 +38,7 @@ type imported struct {
 	rec      contracts.Record
 	decision *policy.Decision
 	in       store.Incoming
+	refersTo string
 }
 
 // Receive runs the import path for a batch from a peer node and answers a
@@ -75,7 +76,9 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	for i, im := range ready {
 		ins[i] = im.in
 	}
-	received := func(i int) audit.Entry { return receivedEntry(ready[i].env, ready[i].decision, from) }
+	received := func(i int) audit.Entry {
+		return receivedEntry(ready[i].env, ready[i].rec, ready[i].refersTo, ready[i].decision, from)
+	}
 	var also func(*bolt.Tx, []store.Received) error
 	if along := x.auditAlong(received); along != nil {
 		also = func(tx *bolt.Tx, got []store.Received) error {
@@ -165,7 +168,7 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 		return rejected(env.ID, "receipt_error"), nil
 	}
 	in := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: raw, Record: record, Receipt: receipt}
-	return peer.Result{EnvelopeID: env.ID}, &imported{env: env, rec: rec, decision: dec, in: in}
+	return peer.Result{EnvelopeID: env.ID}, &imported{env: env, rec: rec, decision: dec, in: in, refersTo: x.caseEnvelope(rec)}
 }
 
 // importedRecord is the record as this province may use it. Without

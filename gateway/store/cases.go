@@ -19,6 +19,8 @@ type Case struct {
 	// Key identifies the case between its two provinces; see CaseKey.
 	Key        string `json:"key"`
 	ReferralID string `json:"referral_id"`
+	// EnvelopeID is the envelope that carried the referral.
+	EnvelopeID string `json:"envelope_id"`
 	// OpenedBy and OpenedTo are the referring and receiving provinces.
 	OpenedBy string `json:"opened_by"`
 	OpenedTo string `json:"opened_to"`
