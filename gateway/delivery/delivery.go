@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +29,9 @@ type Outcome struct {
 	// Rejected is true when the destination refused the envelope for a reason
 	// that retrying cannot change (import policy, signature); Reasons say why.
 	Rejected bool
+	// Deferred is true when the destination could not decide now; the
+	// envelope stays queued and is retried after a backoff.
+	Deferred bool
 	Reasons  []string
 }
 
@@ -283,18 +288,33 @@ func (w *worker) send(batch []store.Queued) sent {
 		return sent{batch, fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err)}
 	}
 	latency := time.Since(start)
-	ds := make([]store.Delivered, 0, len(outcomes))
-	for _, o := range outcomes {
-		ds = append(ds, store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons, Latency: latency})
-	}
-	if len(ds) == 0 {
+	if len(outcomes) == 0 {
 		return sent{batch, errors.New("peer answered no outcome for the batch")}
 	}
-	if err := w.m.outbox.MarkDelivered(context.WithoutCancel(w.m.ctx), w.peer, ds); err != nil {
-		return sent{batch, fmt.Errorf("record receipts from %s: %w", w.peer, err)}
+	ds := make([]store.Delivered, 0, len(outcomes))
+	answered := make([]Outcome, 0, len(outcomes))
+	var deferred []string
+	for _, o := range outcomes {
+		if o.Deferred {
+			deferred = append(deferred, o.Reasons...)
+			continue
+		}
+		answered = append(answered, o)
+		ds = append(ds, store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons, Latency: latency})
 	}
-	if w.m.obs != nil {
-		w.m.obs.Delivered(w.peer, outcomes, batch, latency)
+	if len(ds) > 0 {
+		if err := w.m.outbox.MarkDelivered(context.WithoutCancel(w.m.ctx), w.peer, ds); err != nil {
+			return sent{batch, fmt.Errorf("record receipts from %s: %w", w.peer, err)}
+		}
+		if w.m.obs != nil {
+			w.m.obs.Delivered(w.peer, answered, batch, latency)
+		}
+	}
+	if n := len(outcomes) - len(ds); n > 0 {
+		// Retried after a backoff, like a failed batch, so a lagging
+		// destination is not asked again at once.
+		slices.Sort(deferred)
+		return sent{batch, fmt.Errorf("%s deferred %d envelopes (%s); they stay queued", w.peer, n, strings.Join(slices.Compact(deferred), ", "))}
 	}
 	return sent{batch: batch}
 }

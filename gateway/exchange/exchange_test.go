@@ -11,6 +11,7 @@ import (
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -383,4 +384,57 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 		c, err := origin.store.Case(key, f.now)
 		return err == nil && c.Status == "closed" && !c.Overdue && c.Direction == "received" && len(c.Updates) == 2
 	})
+}
+
+// TestLaggingDestinationDefers has the destination's registry lag behind the
+// origin's: it does not know the agreement yet. Its denial may only be lag,
+// so it defers, the origin keeps the record, and once the destination
+// catches up the record is delivered. A denial long after sealing, with a
+// fresh replica, is final.
+func TestLaggingDestinationDefers(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	origin, dest := f.nodes["51"], f.nodes["44"]
+	a := f.agreement("51", "44")
+	dest.agreements = policy.NewAgreementIndex() // 44 has not applied it yet
+	dest.x.d.Agreements = dest.agreements
+	g := f.generator("51", "44", 21)
+	res := f.submit("51", g.Transfer())
+	if res[0].Outcome != OutcomeAccepted {
+		t.Fatalf("submit = %+v", res[0])
+	}
+	eventually(t, "the destination to defer", func() bool {
+		for _, p := range origin.delivery.Peers() {
+			if p.Peer == "44" && strings.Contains(p.LastError, "deferred") && strings.Contains(p.LastError, "no_agreement") {
+				return true
+			}
+		}
+		return false
+	})
+	if v, _ := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID); v.State != store.StateAccepted {
+		t.Fatalf("a deferred record left the outbox: %s", v.State)
+	}
+	dest.agreements.Put(*a) // 44 catches up
+	origin.delivery.Notify("44")
+	eventually(t, "delivery after catching up", func() bool {
+		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
+		return err == nil && v.State == store.StateDelivered
+	})
+
+	// Sealed long ago and decided by a fresh replica: the denial is final.
+	env, err := contracts.NewEnvelope(g.Transfer(), 1, f.now.Add(-2*LagWindow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.AgreementID = "AG-NONE"
+	dec := &policy.Decision{Reasons: []policy.Reason{{Code: "no_agreement"}}}
+	if dest.x.mayLag(dec, env, f.now) {
+		t.Error("an old envelope's denial was deferred")
+	}
+	dest.stale.Store(true)
+	if !dest.x.mayLag(dec, env, f.now) {
+		t.Error("a stale replica's denial was final")
+	}
+	if dest.x.mayLag(&policy.Decision{Reasons: []policy.Reason{{Code: "no_agreement"}, {Code: "quota_reached"}}}, env, f.now) {
+		t.Error("a denial with a reason lag cannot explain was deferred")
+	}
 }

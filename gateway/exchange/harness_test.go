@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,6 +107,10 @@ type node struct {
 	client   *peer.Client
 	server   *gatewaytest.Server
 	system   pki.Identity
+	// agreements is this node's view of the registry: every agreement the
+	// federation registered, unless a test makes it lag.
+	agreements *policy.AgreementIndex
+	stale      atomic.Bool
 }
 
 func newFederation(t testing.TB, provinces ...string) *federation {
@@ -143,7 +148,7 @@ func (f *federation) start(province string) *node {
 	t := f.t
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", province)
-	n := &node{province: province, leaf: f.pki.Issue(province, pki.KindNode, "gw-1")}
+	n := &node{province: province, leaf: f.pki.Issue(province, pki.KindNode, "gw-1"), agreements: policy.NewAgreementIndex()}
 	n.system = pki.Identity{Domain: gatewaytest.Domain, Province: province, Kind: pki.KindSystem, Name: "hr"}
 	dir := t.TempDir()
 	var err error
@@ -187,7 +192,7 @@ func (f *federation) start(province string) *node {
 	}, peer.BreakerSettings{Failures: 3, Open: 100 * time.Millisecond})
 	notifier := &lateNotifier{}
 	n.x, err = New(Deps{
-		Province: province, Signer: sig, Verifier: f.pki.Verifier(), Agreements: f.agreements,
+		Province: province, Signer: sig, Verifier: f.pki.Verifier(), Agreements: n.agreements, Stale: n.stale.Load,
 		Policy: engine, Store: n.store, Delivery: notifier, Audit: auditor, Log: log, Now: time.Now,
 	})
 	if err != nil {
@@ -230,6 +235,9 @@ func (f *federation) agreement(origin, dest string, mutate ...func(*contracts.Ag
 		m(a)
 	}
 	f.agreements.Put(*a)
+	for _, n := range f.nodes {
+		n.agreements.Put(*a)
+	}
 	return a
 }
 

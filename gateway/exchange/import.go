@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -145,14 +146,17 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 	agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
 	if err != nil {
 		x.d.Log.Error("look up agreements", "envelope", env.ID, "err", err)
-		return rejected(env.ID, "registry_unavailable"), nil
+		return deferred(env.ID, "registry_unavailable"), nil
 	}
 	dec, err := x.d.Policy.Decide(ctx, policy.Request{Side: policy.Import, Record: rec, Peer: from.URI(), Agreements: agreements, Time: now})
 	if err != nil {
 		x.d.Log.Error("import decision", "envelope", env.ID, "err", err)
-		return rejected(env.ID, "policy_error"), nil
+		return deferred(env.ID, "policy_error"), nil
 	}
 	if !dec.Allow {
+		if x.mayLag(dec, env, now) {
+			return deferred(env.ID, dec.Codes()...), nil
+		}
 		x.audit(ctx, importDeniedEntry(env, dec, from))
 		res := rejected(env.ID, dec.Codes()...)
 		return res, nil
@@ -160,12 +164,12 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 	record, err := importedRecord(env.Payload, checked, dec.Obligations)
 	if err != nil {
 		x.d.Log.Error("apply import obligations", "envelope", env.ID, "err", err)
-		return rejected(env.ID, "policy_error"), nil
+		return deferred(env.ID, "policy_error"), nil
 	}
 	receipt, err := x.receipt(env, now)
 	if err != nil {
 		x.d.Log.Error("sign receipt", "envelope", env.ID, "err", err)
-		return rejected(env.ID, "receipt_error"), nil
+		return deferred(env.ID, "receipt_error"), nil
 	}
 	in := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: raw, Record: record, Receipt: receipt}
 	return peer.Result{EnvelopeID: env.ID}, &imported{env: env, rec: rec, decision: dec, in: in, refersTo: x.caseEnvelope(rec)}
@@ -211,6 +215,36 @@ func decodeEnvelope(raw []byte) (*contracts.Envelope, error) {
 		return nil, fmt.Errorf("trailing data after the envelope")
 	}
 	return &env, nil
+}
+
+// LagWindow is how long after an envelope was sealed a denial that may come
+// from this node's registry replica lagging behind the origin's is answered
+// "deferred" (the origin retries) rather than final.
+const LagWindow = 10 * time.Minute
+
+// lagCodes are the denials a replica that has not yet applied an agreement's
+// proposal, approval or resumption would give.
+var lagCodes = []string{"no_agreement", "agreement_inactive", "agreement_suspended"}
+
+// mayLag reports whether an import denial may only mean that this node's
+// registry is behind the origin's: the origin exported under an agreement
+// this node does not (yet) see in force. While the replica is stale, or the
+// envelope is younger than LagWindow, such a denial is deferred; after that
+// it is final, and audited.
+func (x *Exchange) mayLag(dec *policy.Decision, env *contracts.Envelope, now time.Time) bool {
+	for _, c := range dec.Codes() {
+		if !slices.Contains(lagCodes, c) {
+			return false
+		}
+	}
+	stale := x.d.Stale != nil && x.d.Stale()
+	return stale || now.Sub(env.Created) < LagWindow
+}
+
+// deferred answers an envelope that cannot be decided now; the origin keeps
+// it and retries.
+func deferred(id string, reasons ...string) peer.Result {
+	return peer.Result{EnvelopeID: id, Status: peer.StatusDeferred, Reasons: reasons}
 }
 
 func rejected(id string, reasons ...string) peer.Result {

@@ -58,6 +58,9 @@ type Deps struct {
 	// not heard from a leader), every decision would be a denial for want
 	// of agreements, so the exchange answers "unavailable, retry" instead.
 	Registered func() bool
+	// Stale, if set, reports whether the registry replica has lost contact
+	// with the leader; denials that may come from lag are then deferred.
+	Stale func() bool
 }
 
 // errNoRegistry is the transient answer while the registry replica is empty.

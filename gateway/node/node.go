@@ -253,6 +253,7 @@ func (n *Node) openExchange() error {
 		Agreements: agreements{store: n.registry.Store(), now: now},
 		Policy:     n.policy, Store: n.store, Delivery: notify, Audit: n.audit, Log: n.log, Now: now,
 		Registered: n.registry.Store().Initialized,
+		Stale:      func() bool { return n.registry.Freshness().Stale },
 	}); err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func (c *Client) Send(ctx context.Context, peer string, batch []store.Queued) ([
 		if res.EnvelopeID != batch[i].EnvelopeID {
 			return nil, fmt.Errorf("peer %s answered for envelope %s in place of %s", peer, res.EnvelopeID, batch[i].EnvelopeID)
 		}
-		out[i] = delivery.Outcome{EnvelopeID: res.EnvelopeID, Receipt: res.Receipt, Rejected: res.Status == StatusRejected, Reasons: res.Reasons}
+		out[i] = delivery.Outcome{EnvelopeID: res.EnvelopeID, Receipt: res.Receipt, Rejected: res.Status == StatusRejected, Deferred: res.Status == StatusDeferred, Reasons: res.Reasons}
 	}
 	return out, nil
 }

@@ -33,6 +33,9 @@ const (
 	StatusStored    Status = "stored"
 	StatusDuplicate Status = "duplicate"
 	StatusRejected  Status = "rejected"
+	// StatusDeferred: not decided now (the destination's registry may lag,
+	// or a transient fault); the origin keeps the envelope and retries.
+	StatusDeferred Status = "deferred"
 )
 
 // DeliverRequest is one batch of signed envelopes.
