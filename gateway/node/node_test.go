@@ -343,3 +343,39 @@ func TestNodeJoinsAsNonVoter(t *testing.T) {
 		t.Errorf("gw-2 is not a non-voter of the registry: %+v", st.Servers)
 	}
 }
+
+// TestAuditorIsReadOnly: an auditor certificate reads the audit log and its
+// aggregates, and nothing else: no record, no inbox payload, no write.
+func TestAuditorIsReadOnly(t *testing.T) {
+	n, p := singleNode(t)
+	hc := p.Client(p.Issue("51", pki.KindAuditor, "li"), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	base := "https://" + n.Addr()
+	tests := []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/api/v1/audit/entries", http.StatusOK},
+		{"GET", "/api/v1/audit/stats", http.StatusOK},
+		{"GET", "/api/v1/audit/head", http.StatusOK},
+		{"POST", "/api/v1/records", http.StatusForbidden},
+		{"GET", "/api/v1/records/01ANY", http.StatusForbidden},
+		{"GET", "/api/v1/inbox", http.StatusForbidden},
+		{"GET", "/api/v1/inbox/01ANY", http.StatusForbidden},
+		{"GET", "/api/v1/referrals", http.StatusForbidden},
+		{"POST", "/api/v1/policy/eval", http.StatusForbidden},
+		{"POST", "/peer/v1/deliver", http.StatusForbidden},
+		{"POST", "/v1/registry/apply", http.StatusForbidden},
+		{"GET", "/v1/registry/backup", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, base+tt.path, strings.NewReader(`{"envelopes":[{}],"chain":["AA=="]}`))
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("auditor %s %s: %d, want %d", tt.method, tt.path, resp.StatusCode, tt.status)
+		}
+	}
+}
