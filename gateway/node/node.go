@@ -7,9 +7,6 @@ package node
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,11 +14,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/api"
@@ -106,186 +100,6 @@ func (n *Node) open(ctx context.Context) error {
 		return err
 	}
 	return n.listen()
-}
-
-func (n *Node) openTLS() error {
-	c := n.cfg
-	kp, err := pki.LoadKeyPair(c.TLS.Cert, c.TLS.Key)
-	if err != nil {
-		return fmt.Errorf("tls.cert / tls.key: %w", err)
-	}
-	cert, err := kp.Certificate()
-	if err != nil {
-		return fmt.Errorf("tls.cert: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil {
-		return fmt.Errorf("tls.cert: %w", err)
-	}
-	if n.id, err = pki.IdentityFromCert(leaf); err != nil {
-		return fmt.Errorf("tls.cert: %w", err)
-	}
-	if n.id.Kind != pki.KindNode || n.id.Province != c.Province || n.id.Name != c.Name {
-		return fmt.Errorf("tls.cert: the certificate is %s, but the config says node %s of province %s", n.id, c.Name, c.Province)
-	}
-	rootPEM, err := os.ReadFile(c.TLS.Root)
-	if err != nil {
-		return fmt.Errorf("tls.root: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(rootPEM) {
-		return fmt.Errorf("tls.root: %s holds no PEM certificate", c.TLS.Root)
-	}
-	var issuers []*x509.Certificate
-	for _, der := range cert.Certificate[1:] {
-		if ca, err := x509.ParseCertificate(der); err == nil {
-			issuers = append(issuers, ca)
-		}
-	}
-	for _, f := range c.TLS.CRLs {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("tls.crls: %w", err)
-		}
-		var loaded bool
-		for _, ca := range issuers {
-			if n.revoked.crls.AddCRL(data, ca) == nil {
-				loaded = true
-				break
-			}
-		}
-		if !loaded {
-			return fmt.Errorf("tls.crls: %s is not a CRL signed by this node's province CA", f)
-		}
-	}
-	n.tls = &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots, Revocation: n.revoked, Domain: n.id.Domain}}
-	return nil
-}
-
-// openAudit opens the audit log, creating its checkpoint key on first start.
-func (n *Node) openAudit() (*audit.Log, error) {
-	origin := n.id.Domain + "/p" + n.cfg.Province + "/" + n.cfg.Name
-	skey, err := os.ReadFile(n.cfg.Audit.Key)
-	if errors.Is(err, os.ErrNotExist) {
-		var vkey string
-		s, v, gerr := audit.GenerateKey(origin)
-		if gerr != nil {
-			return nil, gerr
-		}
-		skey, vkey = []byte(s), v
-		if err := os.WriteFile(n.cfg.Audit.Key, skey, 0o600); err != nil {
-			return nil, fmt.Errorf("audit.key: %w", err)
-		}
-		if err := os.WriteFile(n.cfg.Audit.Key+".pub", []byte(vkey+"\n"), 0o644); err != nil {
-			return nil, fmt.Errorf("audit.key: %w", err)
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("audit.key: %w", err)
-	}
-	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
-	if err != nil {
-		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
-	}
-	return audit.Open(n.store.DB(), audit.Config{Origin: origin, Signer: signer, SignInterval: n.cfg.Audit.SignInterval, Logger: n.log})
-}
-
-func (n *Node) openRegistry() (*registry.Registry, error) {
-	rc := registry.DefaultConfig()
-	rc.NodeID = n.id.String()
-	rc.DataDir = filepath.Join(n.cfg.DataDir, "raft")
-	rc.RaftAddr = n.cfg.Raft.Advertise
-	rc.APIAddr = n.cfg.Advertise
-	rc.TLS = n.tls
-	rc.HeartbeatTimeout = n.cfg.Raft.HeartbeatTimeout
-	rc.ElectionTimeout = n.cfg.Raft.ElectionTimeout
-	rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, rc.HeartbeatTimeout)
-	rc.StaleAfter = n.cfg.Raft.StaleAfter
-	rc.Logger = n.log
-	if n.cfg.Raft.Genesis != "" {
-		data, err := os.ReadFile(n.cfg.Raft.Genesis)
-		if err != nil {
-			return nil, fmt.Errorf("raft.genesis: %w", err)
-		}
-		var g registry.Genesis
-		if err := json.Unmarshal(data, &g); err != nil {
-			return nil, fmt.Errorf("raft.genesis %s: %w", n.cfg.Raft.Genesis, err)
-		}
-		rc.Genesis = &g
-		for _, m := range g.Members {
-			rc.TrustedProvinces = append(rc.TrustedProvinces, m.Province)
-		}
-	}
-	if rc.Genesis == nil {
-		// A joining node learns the members from the registry it receives;
-		// until then it accepts the leader from any trusted province.
-		rc.TrustedProvinces = n.cfg.Raft.TrustedProvinces
-		if len(rc.TrustedProvinces) == 0 {
-			rc.TrustedProvinces = pki.Provinces()
-		}
-	}
-	if rc.RaftAddr != n.cfg.Raft.Listen {
-		return nil, fmt.Errorf("raft.advertise %s differs from raft.listen %s: not supported yet", rc.RaftAddr, n.cfg.Raft.Listen)
-	}
-	reg, err := registry.Open(rc)
-	if err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
-	return reg, nil
-}
-
-func (n *Node) openExchange() error {
-	signer, err := n.tls.KeyPair.Signer()
-	if err != nil {
-		return fmt.Errorf("node signer: %w", err)
-	}
-	var chain [][]byte
-	for _, c := range signer.Chain() {
-		chain = append(chain, c.Raw)
-	}
-	d := n.cfg.Delivery
-	n.client = peer.NewClient(chain, directory{n.registry.Store()}, n.peerHTTP, peer.BreakerSettings{
-		Failures: d.BreakerFailures, Open: d.BreakerOpen, OnStateChange: n.metrics.breakerChanged(n.log),
-	})
-	notify := &lateNotifier{}
-	now := time.Now
-	if n.exchange, err = exchange.New(exchange.Deps{
-		Province: n.cfg.Province, Signer: signer, Verifier: n.tls.Verifier,
-		Agreements: agreements{store: n.registry.Store(), now: now},
-		Policy:     n.policy, Store: n.store, Delivery: notify, Audit: n.audit, Log: n.log, Now: now,
-		Registered: n.registry.Store().Initialized,
-		Stale:      func() bool { return n.registry.Freshness().Stale },
-	}); err != nil {
-		return err
-	}
-	obs := observers{n.exchange, n.metrics}
-	if n.delivery, err = delivery.NewManager(delivery.Config{BatchSize: d.BatchSize, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff, Idle: 5 * time.Second}, n.exchange.Outbox(), n.exchange.BatchSender(n.client), obs, n.log); err != nil {
-		return err
-	}
-	notify.m = n.delivery
-	return n.openWebhook()
-}
-
-// openWebhook prepares the inbox push when a URL is configured.
-func (n *Node) openWebhook() error {
-	c := n.cfg.Webhook
-	if c.URL == "" {
-		return nil
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if c.CA != "" {
-		data, err := os.ReadFile(c.CA)
-		if err != nil {
-			return fmt.Errorf("webhook.ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(data) {
-			return fmt.Errorf("webhook.ca: %s holds no PEM certificate", c.CA)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	var err error
-	n.webhook, err = webhook.New(webhook.Config{URL: c.URL, Batch: c.Batch, Client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, n.store, n.log)
-	return err
 }
 
 // peerHTTP returns the HTTP client for one peer province: long-lived
