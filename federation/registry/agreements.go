@@ -268,6 +268,13 @@ func terminate(rec *AgreementRecord, env *Envelope, b TransitionBody) (int, *Err
 	if b.Version != 0 && (cur == nil || b.Version != cur.Agreement.Version) && (pending == nil || b.Version != pending.Agreement.Version) {
 		return 0, Errorf(EConflict, "cannot terminate version %d of agreement %s: it is not in force or pending", b.Version, rec.ID)
 	}
+	if pending != nil && cur != nil && b.Version == pending.Agreement.Version {
+		// Naming the pending amendment withdraws it alone; the version in
+		// force goes on, and may be amended again.
+		c := replace(rec, pending)
+		c.Agreement.Status, c.EndedAt = StatusWithdrawn, env.At
+		return c.Agreement.Version, nil
+	}
 	version := 0
 	for _, v := range []*Version{cur, pending} {
 		if v != nil {

@@ -14,6 +14,10 @@ import (
 // stored on the old version; the history keeps it readable for ever.
 const StatusSuperseded contracts.AgreementStatus = "superseded"
 
+// StatusWithdrawn marks an amendment withdrawn before both parties approved
+// it; the version in force before it goes on.
+const StatusWithdrawn contracts.AgreementStatus = "withdrawn"
+
 // China keeps one time zone; agreement days (valid_from, valid_until) are
 // days in it. A fixed zone avoids depending on the host's tzdata.
 var chinaTime = time.FixedZone("CST", 8*60*60)
@@ -102,7 +106,7 @@ type Event struct {
 func (v *Version) StatusAt(t time.Time) contracts.AgreementStatus {
 	st := v.Agreement.Status
 	switch st {
-	case contracts.AgreementTerminated, StatusSuperseded:
+	case contracts.AgreementTerminated, StatusSuperseded, StatusWithdrawn:
 		return st
 	}
 	day := DayOf(t)

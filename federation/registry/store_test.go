@@ -335,3 +335,38 @@ func TestBackupRestoreIsComplete(t *testing.T) {
 		t.Fatalf("apply after restore: %v", r.Err)
 	}
 }
+
+// TestWithdrawPendingAmendment: terminating the pending version by number
+// withdraws the amendment alone; the version in force goes on, and a new
+// amendment may follow.
+func TestWithdrawPendingAmendment(t *testing.T) {
+	f := newFixture(t)
+	rec := f.activate(t, "AG-W", "510000", "440000")
+	a2 := rec.Latest().Agreement
+	a2.Title = "amended"
+	r := f.must(t, f.a44, registry.OpAmend, a2)
+	if len(r.Agreement.Versions) != 2 {
+		t.Fatalf("versions after amend: %d", len(r.Agreement.Versions))
+	}
+	r = f.must(t, f.a51, registry.OpTerminate, registry.TransitionBody{ID: "AG-W", Version: 2, Reason: "withdrawn"})
+	if got := r.Agreement.StatusAt(f.now); got != contracts.AgreementActive {
+		t.Fatalf("after withdrawing v2 the agreement is %s, want active", got)
+	}
+	if v := r.Agreement.Versions[1].Agreement.Status; v != registry.StatusWithdrawn {
+		t.Fatalf("v2 is %s, want withdrawn", v)
+	}
+	if m := f.s.Covers("511321", "440305", contracts.RecordTransfer, contracts.PurposeEmploymentService, f.now); len(m) != 1 || m[0].Version != 1 {
+		t.Fatalf("v1 should still cover: %+v", m)
+	}
+	a3 := a2
+	a3.Title = "amended again"
+	r = f.must(t, f.a51, registry.OpAmend, a3)
+	if got := r.Agreement.Latest().Agreement.Version; got != 3 {
+		t.Fatalf("a new amendment is version %d, want 3", got)
+	}
+	// Terminating without a version ends the agreement and its amendment.
+	r = f.must(t, f.a44, registry.OpTerminate, registry.TransitionBody{ID: "AG-W"})
+	if got := r.Agreement.StatusAt(f.now); got != contracts.AgreementTerminated {
+		t.Fatalf("after terminate: %s", got)
+	}
+}
