@@ -40,21 +40,21 @@ type command struct {
 // commands lists every subcommand, in the order help shows them.
 func commands() []command {
 	return []command{
-		{"version", "print the version", runVersion},
 		{"dev", "run a development federation of three provinces on this machine", runDev},
 		{"node", "run a gateway node from its config file", runNode},
 		{"records", "submit records and follow their delivery, receipts and confirmations", runRecords},
 		{"inbox", "read what arrived from other provinces", runInbox},
 		{"status", "a node's peers, queues, breakers, registry and policy", runStatus},
-		{"audit", "query, verify, export and reconcile audit logs (auditors)", runAudit},
-		{"bench", "measure records per second over the real path against a bare mTLS ceiling", runBench},
-		{"pki", "federation PKI: root, province CAs, certificates, revocation", runPKI},
 		{"agreement", "propose, approve, suspend, resume, terminate, amend and list agreements", runAgreement},
-		{"registry", "federation registry: status, members, join, promote, remove, backup, restore", runRegistry},
+		{"registry", "federation registry: status, members, admit, join, promote, remove, revoke, backup, restore", runRegistry},
 		{"policy", "test, dry-run, push and show the policies that decide what crosses", runPolicy},
-		{"help", "show the commands, or one command's flags", runHelp},
+		{"audit", "query, verify, export and reconcile audit logs (auditors)", runAudit},
+		{"pki", "federation PKI: root, province CAs, certificates, revocation", runPKI},
 		{"synth", "write valid synthetic records as JSON lines", runSynth},
 		{"validate", "check records in a file against their contracts", runValidate},
+		{"bench", "measure records per second over the real path against a bare mTLS ceiling", runBench},
+		{"version", "print the version", runVersion},
+		{"help", "show the commands, or one command's flags", runHelp},
 	}
 }
 
