@@ -153,6 +153,25 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 	a51.fails("only admins of steward provinces", "registry", "backup", backup)
 	a11.ok("backed up", "registry", "backup", backup)
 
+	// A node certificate, even a real one, cannot restore a registry or move
+	// its leadership: only a steward admin's own request can.
+	rogue := c.PKI.Issue(t, "44", pki.KindNode, "rogue")
+	kp, err := pki.LoadKeyPair(rogue.CertFile, rogue.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeClient, err := registry.NewClient(c.Nodes[1].API(), &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: c.PKI.Fed.Roots()}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(backup)
+	if err := nodeClient.Restore(context.Background(), bytes.NewReader(data)); registry.ErrorCode(err) != registry.EForbidden {
+		t.Errorf("restore by a node certificate: %v, want forbidden", err)
+	}
+	if _, err := nodeClient.TransferLeadership(context.Background(), ""); registry.ErrorCode(err) != registry.EForbidden {
+		t.Errorf("leadership transfer by a node certificate: %v, want forbidden", err)
+	}
+
 	fresh := regtest.NewClusterWithPKI(t, c.PKI, 3, 0, nil)
 	f11 := newAdminCLI(t, fresh, fresh.Nodes[2], c.PKI.Admin(t, "11", "chen"))
 	f11.fails(`unknown agreement`, "agreement", "show", id)

@@ -53,9 +53,9 @@ func (r *Registry) Handler() http.Handler {
 	mux.HandleFunc("GET "+pathAgreements+"/{id}", r.allow(read(r, func(req *http.Request) (any, error) { return r.store.Agreement(req.PathValue("id")) })))
 	mux.HandleFunc("GET "+pathCovers, r.allow(read(r, r.covers)))
 	mux.HandleFunc("GET "+pathBackup, r.allow(r.steward(r.serveBackup), pki.KindAdmin))
-	mux.HandleFunc("POST "+pathRestore, r.allow(r.steward(r.serveRestore), pki.KindAdmin, pki.KindNode))
+	mux.HandleFunc("POST "+pathRestore, r.allow(r.steward(r.serveRestore), pki.KindAdmin))
 	mux.HandleFunc("POST "+pathJoin, r.allow(r.serveJoin, pki.KindAdmin, pki.KindOperator))
-	mux.HandleFunc("POST "+pathLeadership, r.allow(r.steward(r.serveLeadership), pki.KindAdmin, pki.KindNode))
+	mux.HandleFunc("POST "+pathLeadership, r.allow(r.steward(r.serveLeadership), pki.KindAdmin))
 	return mux
 }
 
@@ -92,25 +92,17 @@ type leadershipRequest struct {
 }
 
 // serveLeadership hands leadership over, for maintenance of the leader's
-// node. Any node takes the request and forwards it to the leader.
+// node. Only the leader takes it: the admin's own request must reach it (the
+// client finds the leader first), since a forwarded request would carry a
+// node's certificate rather than the steward admin's.
 func (r *Registry) serveLeadership(w http.ResponseWriter, req *http.Request) {
 	var lr leadershipRequest
 	if err := json.NewDecoder(req.Body).Decode(&lr); err != nil {
 		writeError(w, Errorf(EInvalid, "leadership transfer: %v", err))
 		return
 	}
-	if r.raft.State() != raft.Leader {
-		addr, err := r.leaderAPI()
-		if err != nil {
-			writeError(w, Errorf(EUnavailable, "leadership transfer: %v", err))
-			return
-		}
-		var st Status
-		if err := r.call(req.Context(), http.MethodPost, addr, pathLeadership, lr, &st); err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, st)
+	if err := r.requireLeader(); err != nil {
+		writeError(w, err)
 		return
 	}
 	if err := r.TransferLeadership(req.Context(), lr.To); err != nil {
@@ -145,17 +137,29 @@ func (r *Registry) allow(h http.HandlerFunc, kinds ...pki.Kind) http.HandlerFunc
 	}
 }
 
-// steward lets admins of steward provinces through, and nodes (forwarding a
-// steward's request to the leader).
+// steward lets admins of steward provinces through, and no one else.
 func (r *Registry) steward(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		id := req.Context().Value(callerKey{}).(pki.Identity)
-		if id.Kind == pki.KindAdmin && !r.store.IsSteward(id.Province) {
+		if id.Kind != pki.KindAdmin || !r.store.IsSteward(id.Province) {
 			writeError(w, Errorf(EForbidden, "%s may not %s: only admins of steward provinces may", id, req.URL.Path))
 			return
 		}
 		h(w, req)
 	}
+}
+
+// requireLeader refuses, naming the leader, a request only the leader may
+// serve itself.
+func (r *Registry) requireLeader() error {
+	if r.raft.State() == raft.Leader {
+		return nil
+	}
+	addr, err := r.leaderAPI()
+	if err != nil {
+		return Errorf(EUnavailable, "this node is not the leader, and no leader is known: %v", err)
+	}
+	return Errorf(ENotLeader, "this node is not the leader; send the request to the leader's API at %s", addr)
 }
 
 func containsKind(kinds []pki.Kind, k pki.Kind) bool {

@@ -3,11 +3,8 @@ package registry
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -21,24 +18,21 @@ func (r *Registry) Backup(ctx context.Context, w io.Writer) error {
 	return r.store.Backup(w)
 }
 
-// Restore replaces the registry's state with a backup, on the leader
-// (forwarded from any node). The restored state keeps this cluster's nodes
+// Restore replaces the registry's state with a backup, on the leader only:
+// a steward admin's request must reach the leader itself (Client.Restore
+// finds it), because nothing else signs a backup. The restored state keeps this cluster's nodes
 // (IDs and addresses), because raft keeps this cluster's configuration: a
 // backup can be restored into a fresh cluster. Everything else, members,
 // agreements with their history, policies, revocations, comes from the
 // backup. Use it for disaster recovery, not in normal operation: raft.Restore
 // has the leader commit ahead of its followers until they install it.
 func (r *Registry) Restore(ctx context.Context, backup io.Reader) error {
+	if err := r.requireLeader(); err != nil {
+		return err
+	}
 	data, err := io.ReadAll(backup)
 	if err != nil {
 		return fmt.Errorf("read backup: %w", err)
-	}
-	if r.raft.State() != raft.Leader {
-		api, err := r.leaderAPI()
-		if err != nil {
-			return r.unavailable(time.Now(), err)
-		}
-		return r.call(ctx, http.MethodPost, api, pathRestore, json.RawMessage(data), nil)
 	}
 	doc, err := decodeSnapshot(bytes.NewReader(data))
 	if err != nil {

@@ -145,7 +145,11 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) error {
 
 // Restore replaces the registry's state with a backup.
 func (c *Client) Restore(ctx context.Context, backup io.Reader) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+pathRestore, backup)
+	base, err := c.leaderBase(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+pathRestore, backup)
 	if err != nil {
 		return err
 	}
@@ -165,8 +169,38 @@ func (c *Client) Restore(ctx context.Context, backup io.Reader) error {
 // or with to empty to the most up-to-date voter; it answers the status of
 // the node that was leader.
 func (c *Client) TransferLeadership(ctx context.Context, to string) (*Status, error) {
+	base, err := c.leaderBase(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var s Status
-	return &s, doJSON(ctx, c.HTTP, http.MethodPost, c.Base+pathLeadership, leadershipRequest{To: to}, &s)
+	return &s, doJSON(ctx, c.HTTP, http.MethodPost, base+pathLeadership, leadershipRequest{To: to}, &s)
+}
+
+// leaderBase finds the leader's API through the node the client talks to:
+// requests only the leader serves go there directly, so the leader sees the
+// caller's own certificate.
+func (c *Client) leaderBase(ctx context.Context) (string, error) {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return "", err
+	}
+	if st.LeaderID == "" {
+		return "", Errorf(EUnavailable, "no leader is known to %s", c.Base)
+	}
+	if st.LeaderID == st.ID {
+		return c.Base, nil
+	}
+	nodes, err := c.Nodes(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range nodes.Data {
+		if n.ID == st.LeaderID && n.APIAddr != "" {
+			return "https://" + n.APIAddr, nil
+		}
+	}
+	return "", Errorf(EUnavailable, "the leader %s has no API address in the registry", st.LeaderID)
 }
 
 // Join asks the node to join the registry through the seeds' APIs.

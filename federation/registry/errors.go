@@ -27,6 +27,9 @@ const (
 	EConflict Code = "wrong_state"
 	// EUnavailable: no leader is reachable, or this node cannot serve now.
 	EUnavailable Code = "unavailable"
+	// ENotLeader: only the leader serves this request (restore, leadership
+	// transfer); the message names the leader's API address.
+	ENotLeader Code = "not_leader"
 	// EInternal: anything else.
 	EInternal Code = "internal"
 )
@@ -73,6 +76,8 @@ func httpStatus(code Code) int {
 		return http.StatusConflict
 	case EUnavailable:
 		return http.StatusServiceUnavailable
+	case ENotLeader:
+		return http.StatusMisdirectedRequest
 	}
 	return http.StatusInternalServerError
 }
