@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -18,6 +19,7 @@ import (
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/auth"
 	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/pki"
 )
 
 // MaxBody bounds a submission: MaxSubmit records of the largest size.
@@ -67,6 +69,28 @@ func NewHandler(s Set) http.Handler {
 	mux.Handle(Routes[12], h(s.PolicyEval, decodePolicyEval, encodeJSON))
 	mux.Handle(Routes[13], h(s.PolicyShow, decodeNothing, encodeJSON))
 	return mux
+}
+
+// OwnProvince admits to the local API only callers of the node's own
+// province, before anything is read: the local API serves the province's
+// systems, auditors and operators, and what it holds (the inbox, records'
+// states) is theirs alone. Other provinces reach the node through the peer
+// and registry APIs only, with one exception: auditors of any province may
+// read the audit log (identifiers, codes and digests, never content), since
+// reconciling two provinces' logs is what cross-border auditing is.
+func OwnProvince(province string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := auth.FromContext(auth.FromRequest(r.Context(), r))
+		crossAudit := err == nil && id.Kind == pki.KindAuditor && strings.HasPrefix(r.URL.Path, "/api/v1/audit/")
+		if err == nil && id.Province != province && !crossAudit {
+			err = fmt.Errorf("%w: %s belongs to province %s; this node's local API serves province %s", auth.ErrForbidden, id, id.Province, province)
+		}
+		if err != nil {
+			encodeError(r.Context(), err, w)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // errBadRequest wraps problems with the request itself.

@@ -143,7 +143,8 @@ func (n *Node) listen() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", n.metrics.instrument(api.NewHandler(api.MakeSet(n.exchange, n.audit, n.status, n.metrics.submittedResults, time.Now))))
+	local := api.NewHandler(api.MakeSet(n.exchange, n.audit, n.status, n.metrics.submittedResults, time.Now))
+	mux.Handle("/api/", n.metrics.instrument(api.OwnProvince(n.cfg.Province, local)))
 	mux.Handle(peer.Path, n.metrics.instrument(peer.NewHandler(n.exchange)))
 	mux.Handle("/v1/registry/", n.registry.Handler())
 	n.server = &http.Server{Handler: mux, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}
