@@ -438,3 +438,38 @@ func TestLaggingDestinationDefers(t *testing.T) {
 		t.Error("a denial with a reason lag cannot explain was deferred")
 	}
 }
+
+// TestOnlyTheDestinationConfirms: a province the transfer did not go to
+// cannot confirm it, even under an agreement of its own with the origin;
+// subsidies wait for the destination's word.
+func TestOnlyTheDestinationConfirms(t *testing.T) {
+	f := newFederation(t, "51", "44", "33")
+	f.agreement("51", "44")
+	f.agreement("51", "33")
+	tr := f.generator("51", "44", 31).Transfer()
+	res := f.submit("51", tr)
+	origin := f.nodes["51"]
+	eventually(t, "delivery to 44", func() bool {
+		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
+		return err == nil && v.State == store.StateDelivered
+	})
+	forged := f.generator("51", "33", 32).Confirmation(tr)
+	forged.From, forged.To = "33", "51"
+	forged.AgreementID = f.generator("51", "33", 32).AgreementID()
+	fres := f.submit("33", forged)
+	if fres[0].Outcome != OutcomeAccepted {
+		t.Fatalf("33's confirmation = %+v", fres[0])
+	}
+	eventually(t, "33's confirmation in 51's inbox", func() bool {
+		for _, in := range origin.inbox(t) {
+			if in.EnvelopeID == fres[0].EnvelopeID {
+				return true
+			}
+		}
+		return false
+	})
+	v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
+	if err != nil || v.Confirmed != nil || len(v.Answers) != 0 {
+		t.Fatalf("33 confirmed a transfer that went to 44: %+v, %v", v, err)
+	}
+}

@@ -275,7 +275,7 @@ func (x *Exchange) answer(ctx context.Context, im imported) {
 	}
 	data, _ := json.Marshal(summary)
 	a := store.Answer{EnvelopeID: im.env.ID, Type: string(im.env.Type), ReceivedAt: im.in.ReceivedAt, Summary: data}
-	if err := x.d.Store.AddAnswer(ctx, ref, a); err != nil {
+	if err := x.d.Store.AddAnswer(ctx, ref, im.env.Origin, a); err != nil {
 		// The answer is in the inbox either way; a confirmation of a transfer
 		// this node never sent is worth an operator's look.
 		x.d.Log.Warn("answer matches no record sent from here", "envelope", im.env.ID, "type", im.env.Type, "err", fmt.Sprint(err))

@@ -24,6 +24,10 @@ var (
 	bucketCounters = []byte("counters") // name -> big-endian uint64
 )
 
+// ErrNotAnswerable is returned for an answer from a province the record was
+// not sent to.
+var ErrNotAnswerable = errors.New("the record was not sent to the answering province")
+
 // ErrNotFound is returned when a record, reference or inbox item is unknown.
 var ErrNotFound = errors.New("not found")
 
@@ -367,9 +371,10 @@ func (s *Store) Lookup(ref string) (string, error) {
 	return id, err
 }
 
-// AddAnswer links a received record to the outgoing record (by reference) it
-// answers. It is idempotent: the same answer twice is kept once.
-func (s *Store) AddAnswer(ctx context.Context, ref string, a Answer) error {
+// AddAnswer links a record received from province from to the outgoing
+// record (by reference) it answers, which must have been sent to that
+// province. It is idempotent: the same answer twice is kept once.
+func (s *Store) AddAnswer(ctx context.Context, ref, from string, a Answer) error {
 	return s.c.do(ctx, func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketRefs).Get([]byte(ref))
 		if id == nil {
@@ -380,6 +385,12 @@ func (s *Store) AddAnswer(ctx context.Context, ref string, a Answer) error {
 		if err := getJSON(recs, string(id), &st); err != nil {
 			return err
 		}
+		// Only the province the record went to may answer it: a confirmation
+		// from any other province would release a subsidy it cannot vouch for.
+		if st.Peer != from {
+			return fmt.Errorf("answer to %q from %s: %w", ref, from, ErrNotAnswerable)
+		}
+
 		for _, have := range st.Answers {
 			if have.EnvelopeID == a.EnvelopeID {
 				return nil

@@ -199,7 +199,7 @@ func TestAnswersAndCounters(t *testing.T) {
 	}
 	a := Answer{EnvelopeID: "01CONF", Type: "confirmation", Summary: []byte(`{"employed":true}`)}
 	for range 2 {
-		if err := s.AddAnswer(ctx, o.Ref, a); err != nil {
+		if err := s.AddAnswer(ctx, o.Ref, "44", a); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -207,8 +207,15 @@ func TestAnswersAndCounters(t *testing.T) {
 	if len(st.Answers) != 1 || st.Answers[0].EnvelopeID != "01CONF" {
 		t.Errorf("answers = %+v", st.Answers)
 	}
-	if err := s.AddAnswer(ctx, "51/transfer/none", a); !errors.Is(err, ErrNotFound) {
+	if err := s.AddAnswer(ctx, "51/transfer/none", "44", a); !errors.Is(err, ErrNotFound) {
 		t.Errorf("answer to unknown ref: err = %v", err)
+	}
+	forged := Answer{EnvelopeID: "01FORGED", Type: "confirmation"}
+	if err := s.AddAnswer(ctx, o.Ref, "33", forged); !errors.Is(err, ErrNotAnswerable) {
+		t.Errorf("answer from a province the record did not go to: err = %v", err)
+	}
+	if st, _ := s.Status(o.EnvelopeID); len(st.Answers) != 1 {
+		t.Errorf("a forged answer was linked: %+v", st.Answers)
 	}
 	for want := uint64(1); want <= 3; want++ {
 		got, err := s.Increment(ctx, "quota/AG-1/transfer/2026", 1)
