@@ -460,13 +460,11 @@ func TestOnlyTheDestinationConfirms(t *testing.T) {
 	if fres[0].Outcome != OutcomeAccepted {
 		t.Fatalf("33's confirmation = %+v", fres[0])
 	}
-	eventually(t, "33's confirmation in 51's inbox", func() bool {
-		for _, in := range origin.inbox(t) {
-			if in.EnvelopeID == fres[0].EnvelopeID {
-				return true
-			}
-		}
-		return false
+	// 33 holds 51's receipt once 51 has handled the confirmation completely.
+	n33 := f.nodes["33"]
+	eventually(t, "51's receipt of 33's confirmation", func() bool {
+		v, err := n33.x.Record(context.Background(), n33.system, fres[0].EnvelopeID)
+		return err == nil && v.State == store.StateDelivered
 	})
 	v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
 	if err != nil || v.Confirmed != nil || len(v.Answers) != 0 {
