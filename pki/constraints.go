@@ -59,6 +59,24 @@ func provinceConstraints(province, domain string, ipNets []*net.IPNet) ([]byte, 
 	return asn1.Marshal(nc)
 }
 
+// CertProvince is the province a certificate belongs to: its identity's
+// province for a leaf, the province it is constrained to for a province CA,
+// and "" for anything else (the federation root).
+func CertProvince(cert *x509.Certificate) string {
+	if cert.IsCA {
+		p, _, err := caProvince(cert)
+		if err != nil {
+			return ""
+		}
+		return p
+	}
+	id, err := IdentityFromCert(cert)
+	if err != nil {
+		return ""
+	}
+	return id.Province
+}
+
 // caProvince reads the province and federation domain a province CA is
 // constrained to. A CA without exactly one permitted URI host of the form
 // p<province>.<domain> is not a LaborLink province CA.

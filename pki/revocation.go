@@ -8,19 +8,21 @@ import (
 	"sync"
 )
 
-// RevocationChecker answers whether a certificate serial is revoked.
+// RevocationChecker answers whether a certificate is revoked. It gets the
+// whole certificate so that a list can scope serials by the province that
+// revoked them (CertProvince): a province may only revoke its own.
 // Implementations must be safe for concurrent use: the TLS layer calls it
 // from every handshake.
 type RevocationChecker interface {
-	Revoked(serial *big.Int) bool
+	Revoked(cert *x509.Certificate) bool
 }
 
 // RevokedFunc adapts a function to RevocationChecker, e.g. a lookup in the
-// federation registry's replicated list of revoked serials.
-type RevokedFunc func(serial *big.Int) bool
+// federation registry's replicated list of revocations.
+type RevokedFunc func(cert *x509.Certificate) bool
 
 // Revoked calls f.
-func (f RevokedFunc) Revoked(serial *big.Int) bool { return f(serial) }
+func (f RevokedFunc) Revoked(cert *x509.Certificate) bool { return f(cert) }
 
 // RevocationList is a concurrency-safe set of revoked serials, filled from
 // the registry (Add) or from CRL files (AddCRL). Serials are matched
@@ -48,11 +50,11 @@ func (l *RevocationList) Add(serials ...*big.Int) {
 	}
 }
 
-// Revoked reports whether serial is in the list.
-func (l *RevocationList) Revoked(serial *big.Int) bool {
+// Revoked reports whether the certificate's serial is in the list.
+func (l *RevocationList) Revoked(cert *x509.Certificate) bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	_, ok := l.serials[serialString(serial)]
+	_, ok := l.serials[serialString(cert.SerialNumber)]
 	return ok
 }
 

@@ -46,13 +46,13 @@ func TestRevokeAndCRL(t *testing.T) {
 	if err := l.AddCRL(data, f.CAs["44"].Cert); err == nil {
 		t.Error("CRL accepted with the wrong issuer")
 	}
-	if err := l.AddCRL(data, f.CAs["51"].Cert); err != nil || !l.Revoked(a.Cert.SerialNumber) || !l.Revoked(b.Cert.SerialNumber) || l.Len() != 2 {
+	if err := l.AddCRL(data, f.CAs["51"].Cert); err != nil || !l.Revoked(a.Cert) || !l.Revoked(b.Cert) || l.Len() != 2 {
 		t.Errorf("AddCRL: %v, len %d", err, l.Len())
 	}
-	if l.Revoked(big.NewInt(42)) {
+	if l.Revoked(&x509.Certificate{SerialNumber: big.NewInt(42)}) {
 		t.Error("unrevoked serial reported revoked")
 	}
-	if !(RevokedFunc(func(s *big.Int) bool { return s.Int64() == 42 })).Revoked(big.NewInt(42)) {
+	if !(RevokedFunc(func(c *x509.Certificate) bool { return c.SerialNumber.Int64() == 42 })).Revoked(&x509.Certificate{SerialNumber: big.NewInt(42)}) {
 		t.Error("RevokedFunc")
 	}
 }

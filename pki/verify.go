@@ -107,7 +107,7 @@ func (v *Verifier) Verify(chain []*x509.Certificate, usage x509.ExtKeyUsage) (Id
 	}
 	if v.Revocation != nil {
 		for _, c := range chains[0][:len(chains[0])-1] {
-			if v.Revocation.Revoked(c.SerialNumber) {
+			if v.Revocation.Revoked(c) {
 				return Identity{}, &certError{ErrRevoked, fmt.Sprintf("certificate revoked (serial %s, %s)", serialString(c.SerialNumber), describe(c))}
 			}
 		}

@@ -140,12 +140,22 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 	a44.ok("revoked in the registry", "registry", "revoke", lost.CertFile, "--reason", "keyCompromise")
 	regtest.Eventually(t, 10*time.Second, "the revocation on every node", func() bool {
 		for _, n := range c.Running() {
-			if !n.Reg.IsRevoked(lost.Cert.SerialNumber) {
+			if !n.Reg.IsRevoked(lost.Cert) {
 				return false
 			}
 		}
 		return true
 	})
+	// A province naming another province's serial as its own revokes nothing
+	// of the other's: revocations are scoped by the revoking province.
+	other := c.PKI.Issue(t, "44", pki.KindNode, "gw-9")
+	a51.ok("revoked in the registry", "registry", "revoke", other.Cert.SerialNumber.Text(16), "--province", "51")
+	c.WaitConverged()
+	for _, n := range c.Running() {
+		if n.Reg.IsRevoked(other.Cert) {
+			t.Fatalf("51 revoked a certificate of 44 on %s", n.ID)
+		}
+	}
 
 	// Back up through the CLI, restore into a fresh cluster of the same
 	// federation, and find the agreement there with its history.

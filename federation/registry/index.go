@@ -195,8 +195,8 @@ func (s *Store) publish() {
 // publishRevoked publishes a fresh copy of the revoked serial set.
 func (s *Store) publishRevoked() {
 	m := make(map[string]struct{}, len(s.st.Revoked))
-	for k := range s.st.Revoked {
-		m[k] = struct{}{}
+	for _, r := range s.st.Revoked {
+		m[revokedKey(r.Province, r.Serial)] = struct{}{}
 	}
 	s.revoked.Store(&m)
 }

@@ -180,7 +180,7 @@ func (s *Store) applyRevoke(env *Envelope, who signer) *Result {
 		return &Result{Err: Errorf(EInvalid, "cert.revoke: serial %q is not a positive hex number", r.Serial)}
 	}
 	r.Serial = key
-	s.st.Revoked[key] = &Revocation{RevokeBody: r, At: env.At, By: who.URI()}
+	s.st.Revoked[revokedKey(r.Province, key)] = &Revocation{RevokeBody: r, At: env.At, By: who.URI()}
 	s.publishRevoked()
 	return &Result{}
 }

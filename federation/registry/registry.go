@@ -2,12 +2,12 @@ package registry
 
 import (
 	"bufio"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -203,9 +203,9 @@ func (r *Registry) Covers(origin, dest string, rt contracts.RecordType, p contra
 	return r.store.Covers(origin, dest, rt, p, t)
 }
 
-// IsRevoked is the registry's revocation list for pki.RevokedFunc: O(1), no
-// lock.
-func (r *Registry) IsRevoked(serial *big.Int) bool { return r.store.IsRevoked(serial) }
+// IsRevoked reports whether the certificate's own province revoked it in
+// the registry: O(1), no lock, for every handshake.
+func (r *Registry) IsRevoked(cert *x509.Certificate) bool { return r.store.Revoked(cert) }
 
 // SetPartitioned cuts this node's raft traffic (true) or restores it. It
 // exists to test what a node does when it is cut off from the leader.

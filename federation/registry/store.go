@@ -94,17 +94,27 @@ func NewStore() *Store {
 // AppliedIndex is the raft index of the last command applied.
 func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
 
-// IsRevoked reports whether the registry lists the serial as revoked. It takes
-// no lock and is O(1), for pki's revocation checker on every handshake.
-func (s *Store) IsRevoked(serial *big.Int) bool {
+// IsRevoked reports whether the registry lists the serial as revoked by the
+// province. It takes no lock and is O(1).
+func (s *Store) IsRevoked(province string, serial *big.Int) bool {
 	if serial == nil {
 		return false
 	}
-	_, ok := (*s.revoked.Load())[serialKey(serial.Bytes())]
+	_, ok := (*s.revoked.Load())[revokedKey(province, serialKey(serial.Bytes()))]
 	return ok
 }
 
+// Revoked makes the store a pki.RevocationChecker: a certificate is refused
+// when its own province revoked its serial, so a province can revoke only
+// its own certificates, whatever serial it names.
+func (s *Store) Revoked(cert *x509.Certificate) bool {
+	return s.IsRevoked(pki.CertProvince(cert), cert.SerialNumber)
+}
+
 func serialKey(b []byte) string { return hex.EncodeToString(b) }
+
+// revokedKey scopes a revoked serial by the province that revoked it.
+func revokedKey(province, serial string) string { return province + "/" + serial }
 
 // Apply applies one command at a raft index and returns its result.
 func (s *Store) Apply(index uint64, env *Envelope) *Result {

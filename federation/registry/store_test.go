@@ -259,7 +259,7 @@ func TestCommandChecks(t *testing.T) {
 	// A revoked admin certificate no longer signs.
 	serial := f.a44.Chain()[0].SerialNumber
 	f.must(t, f.a44, registry.OpCertRevoke, registry.RevokeBody{Serial: serial.Text(16), Province: "44", Reason: "key lost"})
-	if !f.s.IsRevoked(serial) {
+	if !f.s.IsRevoked("44", serial) || f.s.IsRevoked("51", serial) {
 		t.Fatal("IsRevoked does not list the revoked serial")
 	}
 	rec, _ := f.s.Agreement("AG-X")
@@ -324,7 +324,7 @@ func TestBackupRestoreIsComplete(t *testing.T) {
 	}
 	n := new(big.Int)
 	n.SetString("0a1b", 16)
-	if !s2.IsRevoked(n) {
+	if !s2.IsRevoked("51", n) {
 		t.Fatal("restored store lost revocations")
 	}
 	// The restored store goes on applying: a replayed nonce is still known.

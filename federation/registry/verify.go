@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
-	"math/big"
 	"slices"
 	"time"
 
@@ -70,8 +69,8 @@ func (s *state) authenticate(env *Envelope) (signer, *Error) {
 	return signer{Identity: id, cert: leaf}, nil
 }
 
-func (s *state) isRevoked(serial *big.Int) bool {
-	_, ok := s.Revoked[serialKey(serial.Bytes())]
+func (s *state) isRevoked(cert *x509.Certificate) bool {
+	_, ok := s.Revoked[revokedKey(pki.CertProvince(cert), serialKey(cert.SerialNumber.Bytes()))]
 	return ok
 }
 

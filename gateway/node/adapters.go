@@ -2,8 +2,8 @@ package node
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
-	"math/big"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -90,12 +90,12 @@ type revocations struct {
 	reg  atomic.Pointer[registry.Registry]
 }
 
-func (r *revocations) Revoked(serial *big.Int) bool {
-	if r.crls.Revoked(serial) {
+func (r *revocations) Revoked(cert *x509.Certificate) bool {
+	if r.crls.Revoked(cert) {
 		return true
 	}
 	if reg := r.reg.Load(); reg != nil {
-		return reg.IsRevoked(serial)
+		return reg.IsRevoked(cert)
 	}
 	return false
 }

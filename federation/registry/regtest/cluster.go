@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"sync"
@@ -155,7 +155,7 @@ func (c *Cluster) newNode(prov, name string, tweak func(*registry.Config)) *Node
 	cfg.APIAddr = freePort(t)
 	cfg.TrustedProvinces = Members
 	cfg.Logger = slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", n.ID)
-	cfg.TLS = c.PKI.TLS(t, n.Leaf, pki.RevokedFunc(func(s *big.Int) bool {
+	cfg.TLS = c.PKI.TLS(t, n.Leaf, pki.RevokedFunc(func(s *x509.Certificate) bool {
 		r := n.reg.Load()
 		return r != nil && r.IsRevoked(s)
 	}))
