@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -469,5 +470,51 @@ func TestOnlyTheDestinationConfirms(t *testing.T) {
 	v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
 	if err != nil || v.Confirmed != nil || len(v.Answers) != 0 {
 		t.Fatalf("33 confirmed a transfer that went to 44: %+v, %v", v, err)
+	}
+}
+
+// TestQuotaHoldsWithinABatchAndAcrossSubmissions: the decision reads the
+// count before any record of the batch is counted, so the store checks the
+// limit again as it counts; no more records are accepted than the quota.
+func TestQuotaHoldsWithinABatchAndAcrossSubmissions(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44", func(a *contracts.Agreement) {
+		a.Quotas = []contracts.Quota{{RecordType: contracts.RecordTransfer, Period: contracts.QuotaYear, Max: 7}}
+	})
+	g := f.generator("51", "44", 41)
+	var batch []any
+	for range 5 {
+		batch = append(batch, g.Transfer())
+	}
+	accepted := 0
+	count := func(rs []SubmitResult) {
+		for _, r := range rs {
+			switch r.Outcome {
+			case OutcomeAccepted:
+				accepted++
+			case OutcomeDenied:
+				if r.Reasons[0].Code != "quota_reached" {
+					t.Errorf("denied for %+v, want quota_reached", r.Reasons)
+				}
+			default:
+				t.Errorf("outcome %s", r.Outcome)
+			}
+		}
+	}
+	count(f.submit("51", batch...))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range 4 {
+		recs := []any{g.Transfer(), g.Transfer()}
+		wg.Go(func() {
+			rs := f.submit("51", recs...)
+			mu.Lock()
+			count(rs)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if accepted != 7 {
+		t.Errorf("%d records accepted under a quota of 7", accepted)
 	}
 }

@@ -73,7 +73,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	var also func(*bolt.Tx, []store.Enqueued) error
 	if along := x.auditAlong(sent); along != nil {
 		also = func(tx *bolt.Tx, enq []store.Enqueued) error {
-			return along(tx, func(i int) bool { return !enq[i].Duplicate }, len(enq))
+			return along(tx, func(i int) bool { return !enq[i].Duplicate && !enq[i].OverQuota }, len(enq))
 		}
 	}
 	enq, err := x.d.Store.EnqueueAnd(ctx, outs, also)
@@ -87,6 +87,14 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		r.EnvelopeID = enq[i].EnvelopeID
 		if enq[i].Duplicate {
 			r.Outcome = OutcomeDuplicate
+			continue
+		}
+		if enq[i].OverQuota {
+			// Earlier records of this or a concurrent submission used the
+			// quota up after the decision read it.
+			dec := quotaDenial(e.decision)
+			r.Outcome, r.Reasons, r.EnvelopeID = OutcomeDenied, dec.Reasons, ulid.Make().String()
+			x.deny(ctx, r.EnvelopeID, e.out.Ref, e.rec, dec, caller)
 			continue
 		}
 		r.Outcome = OutcomeAccepted
@@ -200,18 +208,27 @@ func (x *Exchange) deny(ctx context.Context, id, ref string, rec contracts.Recor
 	x.audit(ctx, deniedEntry(id, rec, dec, caller))
 }
 
+// quotaDenial is the decision for a record the store found over quota: the
+// export decision's revisions, denied for the quota.
+func quotaDenial(allowed *policy.Decision) *policy.Decision {
+	d := *allowed
+	d.Allow, d.Obligations = false, nil
+	d.Reasons = []policy.Reason{{Code: "quota_reached", Message: "a quota of the agreement for this record type is used up in its period", Layer: policy.LayerFederation}}
+	return &d
+}
+
 // quotaUsage reads the quota counters of the record's type under each
 // candidate agreement, and names the counters an accepted record increments.
-func (x *Exchange) quotaUsage(agreements []contracts.Agreement, t contracts.RecordType, now time.Time) (map[policy.QuotaKey]int, map[string][]string) {
+func (x *Exchange) quotaUsage(agreements []contracts.Agreement, t contracts.RecordType, now time.Time) (map[policy.QuotaKey]int, map[string][]store.Counter) {
 	var used map[policy.QuotaKey]int
-	counters := map[string][]string{}
+	counters := map[string][]store.Counter{}
 	for _, a := range agreements {
 		for _, q := range a.Quotas {
 			if q.RecordType != t {
 				continue
 			}
 			name := quotaCounter(a.ID, t, q.Period, now)
-			counters[a.ID] = append(counters[a.ID], name)
+			counters[a.ID] = append(counters[a.ID], store.Counter{Name: name, Max: uint64(max(q.Max, 0))})
 			n, err := x.d.Store.Counter(name)
 			if err != nil {
 				x.d.Log.Error("read quota", "counter", name, "err", err)

@@ -89,7 +89,7 @@ type Outgoing struct {
 	SigningDigest []byte
 	// Counters are incremented in the same commit when the record is new
 	// (quota usage), so counts and accepted records never disagree.
-	Counters []string
+	Counters []Counter
 }
 
 // Queued is one outbox item.
@@ -183,6 +183,18 @@ type Enqueued struct {
 	// Duplicate is true when the reference was already accepted; EnvelopeID
 	// is then the earlier envelope's, and nothing new was queued.
 	Duplicate bool
+	// OverQuota is true when accepting the record would have taken one of
+	// its counters past its limit; nothing was queued.
+	OverQuota bool
+}
+
+// Counter is a named count a record adds one to when accepted (a quota's
+// usage in its period), with the most it may reach; Max 0 is no limit.
+// Enqueue checks the limit in the same transaction that counts, so
+// concurrent submissions cannot together pass a quota.
+type Counter struct {
+	Name string
+	Max  uint64
 }
 
 // Enqueue durably accepts signed envelopes into the outbox, in one group
@@ -202,6 +214,7 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 	err := s.c.do(ctx, func(tx *bolt.Tx) error {
 		refs := tx.Bucket(bucketRefs)
 		seen := make(map[string]string, len(msgs))
+		counted := counts{}
 		for i, m := range msgs {
 			if id := refs.Get([]byte(m.Ref)); id != nil {
 				out[i] = Enqueued{EnvelopeID: string(id), Duplicate: true}
@@ -212,7 +225,7 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 				continue
 			}
 			seen[m.Ref] = m.EnvelopeID
-			out[i] = Enqueued{EnvelopeID: m.EnvelopeID}
+			out[i] = Enqueued{EnvelopeID: m.EnvelopeID, OverQuota: !counted.take(tx, m.Counters)}
 		}
 		if also != nil {
 			if err := also(tx, out); err != nil {
@@ -220,7 +233,7 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 			}
 		}
 		for i, m := range msgs {
-			if out[i].Duplicate {
+			if out[i].Duplicate || out[i].OverQuota {
 				continue
 			}
 			st := Status{EnvelopeID: m.EnvelopeID, Ref: m.Ref, Type: m.Type, Peer: m.Peer, State: StateAccepted, AcceptedAt: now}
@@ -233,13 +246,8 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 			if err := tx.Bucket(bucketOutbox).Put(outboxKey(m.Peer, m.EnvelopeID), outboxValue(m)); err != nil {
 				return err
 			}
-			for _, name := range m.Counters {
-				if _, err := increment(tx, name, 1); err != nil {
-					return err
-				}
-			}
 		}
-		return nil
+		return counted.write(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("enqueue: %w", err)
@@ -457,3 +465,41 @@ func hasPrefix(k, prefix []byte) bool {
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// counts are the counter values a transaction has taken so far.
+type counts map[string]uint64
+
+// take adds one to every counter if none would pass its limit, and reports
+// whether it did.
+func (c counts) take(tx *bolt.Tx, cs []Counter) bool {
+	for _, k := range cs {
+		if _, ok := c[k.Name]; !ok {
+			c[k.Name] = readCounter(tx, k.Name)
+		}
+		if k.Max > 0 && c[k.Name]+1 > k.Max {
+			return false
+		}
+	}
+	for _, k := range cs {
+		c[k.Name]++
+	}
+	return true
+}
+
+// write stores the counters taken.
+func (c counts) write(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketCounters)
+	for name, v := range c {
+		if err := b.Put([]byte(name), binary.BigEndian.AppendUint64(nil, v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readCounter(tx *bolt.Tx, name string) uint64 {
+	if cur := tx.Bucket(bucketCounters).Get([]byte(name)); len(cur) == 8 {
+		return binary.BigEndian.Uint64(cur)
+	}
+	return 0
+}
