@@ -56,7 +56,7 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 		inbox := tx.Bucket(bucketInbox)
 		first := make(map[string]int, len(in)) // an id twice in one batch: the first is stored
 		for i, m := range in {
-			if seqb := seen.Get([]byte(m.EnvelopeID)); seqb != nil {
+			if seqb := seen.Get(receivedKey(m.From, m.EnvelopeID)); seqb != nil {
 				var prev Incoming
 				if err := json.Unmarshal(inbox.Get(seqb), &prev); err != nil {
 					return fmt.Errorf("inbox entry for %s: %w", m.EnvelopeID, err)
@@ -64,11 +64,11 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				out[i] = Received{Seq: prev.Seq, Duplicate: true, Receipt: prev.Receipt}
 				continue
 			}
-			if j, ok := first[m.EnvelopeID]; ok {
+			if j, ok := first[string(receivedKey(m.From, m.EnvelopeID))]; ok {
 				out[i] = Received{Duplicate: true, Receipt: in[j].Receipt}
 				continue
 			}
-			first[m.EnvelopeID] = i
+			first[string(receivedKey(m.From, m.EnvelopeID))] = i
 		}
 		if also != nil {
 			if err := also(tx, out); err != nil {
@@ -95,13 +95,20 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 			if err := inbox.Put(key, data); err != nil {
 				return err
 			}
-			if err := seen.Put([]byte(m.EnvelopeID), key); err != nil {
+			if err := seen.Put(receivedKey(m.From, m.EnvelopeID), key); err != nil {
 				return err
+			}
+			// The bare id finds the item for the local API; the first
+			// arrival keeps it if another origin ever reused the id.
+			if seen.Get([]byte(m.EnvelopeID)) == nil {
+				if err := seen.Put([]byte(m.EnvelopeID), key); err != nil {
+					return err
+				}
 			}
 			out[i] = Received{Seq: seq, Receipt: m.Receipt}
 		}
 		for i, m := range in {
-			if j := first[m.EnvelopeID]; out[i].Duplicate && out[i].Seq == 0 {
+			if j := first[string(receivedKey(m.From, m.EnvelopeID))]; out[i].Duplicate && out[i].Seq == 0 {
 				out[i].Seq = out[j].Seq
 			}
 		}
@@ -112,6 +119,11 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 	}
 	return out, nil
 }
+
+// receivedKey deduplicates by origin and envelope id: ids are the origin's
+// own, so another province reusing them (to have the real envelopes taken
+// for duplicates) gets nowhere.
+func receivedKey(from, envelopeID string) []byte { return []byte(from + "/" + envelopeID) }
 
 // Inbox returns up to limit received envelopes after the cursor, in arrival order.
 func (s *Store) Inbox(after uint64, limit int) ([]Incoming, error) {

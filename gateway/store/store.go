@@ -20,7 +20,7 @@ var (
 	bucketRefs     = []byte("refs")     // client reference -> envelope id
 	bucketOutbox   = []byte("outbox")   // peer "/" envelope id -> encoded envelope
 	bucketInbox    = []byte("inbox")    // big-endian sequence -> Incoming (JSON)
-	bucketReceived = []byte("received") // envelope id -> big-endian sequence
+	bucketReceived = []byte("received") // origin "/" envelope id, and envelope id -> big-endian sequence
 	bucketCounters = []byte("counters") // name -> big-endian uint64
 )
 

@@ -380,3 +380,26 @@ func TestOutboxKeepsSigningDigests(t *testing.T) {
 		t.Errorf("unsigned envelope came back as %+v", got[1])
 	}
 }
+
+// TestReceiveDeduplicatesPerOrigin: an envelope id another province used
+// first does not make the real envelope a duplicate.
+func TestReceiveDeduplicatesPerOrigin(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	squat := Incoming{EnvelopeID: "01REAL", From: "33", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`"squat"`)}
+	real := Incoming{EnvelopeID: "01REAL", From: "51", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`"real"`)}
+	if _, err := s.Receive(ctx, []Incoming{squat}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Receive(ctx, []Incoming{real})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Duplicate || string(got[0].Receipt) != `"real"` {
+		t.Fatalf("the real envelope was taken for a duplicate: %+v", got[0])
+	}
+	again, _ := s.Receive(ctx, []Incoming{real})
+	if !again[0].Duplicate || again[0].Seq != got[0].Seq {
+		t.Errorf("redelivery of the real envelope: %+v", again[0])
+	}
+}
