@@ -97,8 +97,23 @@ func (c *Client) Send(ctx context.Context, peer string, batch []store.Queued) ([
 	}
 	out := make([]delivery.Outcome, len(results))
 	for i, res := range results {
+		if res.EnvelopeID == "" && res.Status == StatusRejected {
+			// The destination could not even read the envelope's id; results
+			// are in request order, so this one is batch[i]. Rejecting it
+			// keeps one unreadable envelope from blocking the peer's queue.
+			res.EnvelopeID = batch[i].EnvelopeID
+		}
 		if res.EnvelopeID != batch[i].EnvelopeID {
 			return nil, fmt.Errorf("peer %s answered for envelope %s in place of %s", peer, res.EnvelopeID, batch[i].EnvelopeID)
+		}
+		switch res.Status {
+		case StatusStored, StatusDuplicate:
+			if len(res.Receipt) == 0 {
+				return nil, fmt.Errorf("peer %s answered %s for envelope %s without a receipt", peer, res.Status, res.EnvelopeID)
+			}
+		case StatusRejected, StatusDeferred:
+		default:
+			return nil, fmt.Errorf("peer %s answered envelope %s with unknown status %q", peer, res.EnvelopeID, res.Status)
 		}
 		out[i] = delivery.Outcome{EnvelopeID: res.EnvelopeID, Receipt: res.Receipt, Rejected: res.Status == StatusRejected, Deferred: res.Status == StatusDeferred, Reasons: res.Reasons}
 	}

@@ -42,8 +42,13 @@ func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.C
 		var head struct{ ID, Body string }
 		json.Unmarshal(e, &head)
 		out[i] = Result{EnvelopeID: head.ID, Status: StatusStored, Receipt: json.RawMessage(`{"ok":true}`)}
-		if head.Body == "deny" {
+		switch head.Body {
+		case "deny":
 			out[i] = Result{EnvelopeID: head.ID, Status: StatusRejected, Reasons: []string{"import.no_agreement"}}
+		case "unreadable":
+			out[i] = Result{Status: StatusRejected, Reasons: []string{"malformed_envelope"}}
+		case "odd":
+			out[i] = Result{EnvelopeID: head.ID, Status: "maybe"}
 		}
 	}
 	return out, nil
@@ -104,6 +109,18 @@ func TestDeliverOverMutualTLS(t *testing.T) {
 	}
 	if st := c.BreakerState()["44"]; st != gobreaker.StateClosed {
 		t.Errorf("breaker after a rejection = %s, want closed: rejections are not faults", st)
+	}
+}
+
+func TestOddAnswers(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t, directory{"44": f.srv}, BreakerSettings{})
+	out, err := c.Send(context.Background(), "44", batch("a", "unreadable"))
+	if err != nil || !out[1].Rejected || out[1].EnvelopeID != "01E001" {
+		t.Errorf("an envelope the destination could not read: %+v, %v; want it rejected by position", out, err)
+	}
+	if _, err := c.Send(context.Background(), "44", batch("odd")); err == nil || !strings.Contains(err.Error(), "unknown status") {
+		t.Errorf("unknown status: err = %v, want a batch error", err)
 	}
 }
 
