@@ -34,6 +34,12 @@ func (x *Exchange) checkUpdate(u *contracts.ReferralUpdate) []contracts.FieldErr
 	return nil
 }
 
+// knowsCase reports whether this node follows the case an update moves.
+func (x *Exchange) knowsCase(u *contracts.ReferralUpdate) bool {
+	_, err := x.d.Store.Case(store.CaseKey(u.From, u.To, u.ReferralID), x.d.Now())
+	return err == nil
+}
+
 // track follows referrals and their updates, sent or received, so the
 // province can list its cases with their deadlines.
 func (x *Exchange) track(ctx context.Context, rec contracts.Record, envelopeID string, at time.Time) {

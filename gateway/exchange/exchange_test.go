@@ -360,6 +360,22 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 	if res := update("51", contracts.CaseResolved); res.Outcome != OutcomeInvalid || res.Problems[0].Path != "status" {
 		t.Fatalf("illegal transition = %+v", res)
 	}
+	// Nor can a peer make that move by sending the update itself.
+	skip := g.ReferralUpdate(r)
+	skip.From, skip.To, skip.Status = "51", "44", contracts.CaseClosed
+	env, err := contracts.NewEnvelope(skip, 1, f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Sign(f.pki.Signer(origin.leaf), origin.x.d.Signer.Identity().URI()); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(env)
+	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
+	got, err := f.nodes["44"].x.Receive(context.Background(), from, f.pki.Signer(origin.leaf).Chain(), []json.RawMessage{raw})
+	if err != nil || got[0].Status != peer.StatusRejected || got[0].Reasons[0] != ReasonInvalidTransition {
+		t.Fatalf("a referred case closed by the peer directly: %+v, %v", got, err)
+	}
 	if res := update("51", contracts.CaseAccepted); res.Outcome != OutcomeAccepted {
 		t.Fatalf("accept = %+v", res)
 	}

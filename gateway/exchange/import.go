@@ -23,13 +23,14 @@ var _ peer.Receiver = (*Exchange)(nil)
 
 // Reason codes of an import rejection that policy does not decide.
 const (
-	ReasonMalformed        = "malformed_envelope"
-	ReasonOriginMismatch   = "origin_mismatch"
-	ReasonWrongDest        = "wrong_destination"
-	ReasonSignerMismatch   = "signer_mismatch"
-	ReasonBadSignature     = "bad_signature"
-	ReasonInvalidRecord    = "invalid_record"
-	ReasonEnvelopeMismatch = "envelope_record_mismatch"
+	ReasonMalformed         = "malformed_envelope"
+	ReasonOriginMismatch    = "origin_mismatch"
+	ReasonWrongDest         = "wrong_destination"
+	ReasonSignerMismatch    = "signer_mismatch"
+	ReasonBadSignature      = "bad_signature"
+	ReasonInvalidRecord     = "invalid_record"
+	ReasonEnvelopeMismatch  = "envelope_record_mismatch"
+	ReasonInvalidTransition = "invalid_case_transition"
 )
 
 // imported is an envelope that passed every check and is ready to store.
@@ -142,6 +143,11 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 	h := rec.Head()
 	if h.From != env.Origin || h.To != env.Destination || h.AgreementID != env.AgreementID || h.Purpose != env.Purpose || rec.Type() != env.Type {
 		return rejected(env.ID, ReasonEnvelopeMismatch), nil
+	}
+	if u, ok := rec.(*contracts.ReferralUpdate); ok && x.knowsCase(u) && x.checkUpdate(u) != nil {
+		// The case cannot take this status here either: a peer may not move
+		// a referred case straight to closed.
+		return rejected(env.ID, ReasonInvalidTransition), nil
 	}
 	agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
 	if err != nil {

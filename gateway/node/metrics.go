@@ -78,18 +78,23 @@ func (m *metrics) instrument(h http.Handler) http.Handler {
 	})
 }
 
+// route is the metrics label of a path: one of the API's route families
+// ("/api/v1/records" for /api/v1/records/01J...), or "other", so that
+// callers cannot grow the label set (or write into it) with made-up paths.
 func route(path string) string {
-	// /api/v1/records/01J... -> /api/v1/records
-	n := 0
-	for i := range len(path) {
-		if path[i] == '/' {
-			n++
-			if n == 4 {
-				return path[:i]
-			}
+	for _, r := range routeFamilies {
+		if path == r || strings.HasPrefix(path, r+"/") {
+			return r
 		}
 	}
-	return path
+	return "other"
+}
+
+// routeFamilies are the labels route may give, longest first.
+var routeFamilies = []string{
+	"/api/v1/audit/entries", "/api/v1/audit/stats", "/api/v1/audit/head", "/api/v1/audit/raw", "/api/v1/audit/proof",
+	"/api/v1/policy/eval", "/api/v1/records", "/api/v1/inbox", "/api/v1/status", "/api/v1/referrals", "/api/v1/policy",
+	"/peer/v1/deliver",
 }
 
 type statusWriter struct {

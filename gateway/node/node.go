@@ -147,7 +147,11 @@ func (n *Node) listen() error {
 	mux.Handle("/api/", n.metrics.instrument(api.OwnProvince(n.cfg.Province, local)))
 	mux.Handle(peer.Path, n.metrics.instrument(peer.NewHandler(n.exchange)))
 	mux.Handle("/v1/registry/", n.registry.Handler())
-	n.server = &http.Server{Handler: mux, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}
+	// Bounded reads: a slow or stalled client cannot hold a connection and
+	// its buffers forever. A full batch of the largest records is ~64 MiB,
+	// well within a minute even between provinces.
+	n.server = &http.Server{Handler: mux, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		IdleTimeout: 5 * time.Minute, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}
 	if n.cfg.OpsListen != "" {
 		if n.opsLn, err = net.Listen("tcp", n.cfg.OpsListen); err != nil {
 			return fmt.Errorf("ops_listen: %w", err)

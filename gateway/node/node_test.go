@@ -419,3 +419,20 @@ func TestLocalAPIServesItsOwnProvinceOnly(t *testing.T) {
 		t.Errorf("an auditor of 44 reading 51's audit log: %d, want 200 (reconciliation)", resp.StatusCode)
 	}
 }
+
+func TestMetricsRoutesAreBounded(t *testing.T) {
+	for path, want := range map[string]string{
+		"/api/v1/records/01JABC": "/api/v1/records",
+		"/api/v1/records":        "/api/v1/records",
+		"/api/v1/audit/proof":    "/api/v1/audit/proof",
+		"/api/v1/policy":         "/api/v1/policy",
+		"/api/v1/policy/eval":    "/api/v1/policy/eval",
+		"/api/junk-zz":           "other",
+		"/api/v1/recordsX":       "other",
+		"/peer/v1/deliver":       "/peer/v1/deliver",
+	} {
+		if got := route(path); got != want {
+			t.Errorf("route(%q) = %q, want %q", path, got, want)
+		}
+	}
+}

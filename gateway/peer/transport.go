@@ -20,14 +20,26 @@ import (
 // NewHandler serves the peer API on Path.
 func NewHandler(r Receiver) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST "+Path, kithttp.NewServer(
+	mux.Handle("POST "+Path, nodesOnly(kithttp.NewServer(
 		MakeDeliverEndpoint(r),
 		decodeDeliverRequest,
 		kithttp.EncodeJSONResponse,
 		kithttp.ServerBefore(auth.FromRequest),
 		kithttp.ServerErrorEncoder(encodeError),
-	))
+	)))
 	return mux
+}
+
+// nodesOnly refuses callers that are not nodes before their body is read, so
+// that no other certificate can make a node buffer a large batch.
+func nodesOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := auth.Require(auth.FromRequest(r.Context(), r), pki.KindNode); err != nil {
+			encodeError(r.Context(), err, w)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func decodeDeliverRequest(_ context.Context, r *http.Request) (any, error) {
@@ -107,7 +119,8 @@ func decodeDeliverResponse(province string) kithttp.DecodeResponseFunc {
 			return nil, fmt.Errorf("peer %s answered %s: %s", province, r.Status, eb.Error)
 		}
 		var resp DeliverResponse
-		if err := json.NewDecoder(r.Body).Decode(&resp); err != nil {
+		// A batch's answer is a receipt per envelope: a few hundred bytes each.
+		if err := json.NewDecoder(io.LimitReader(r.Body, MaxBatch<<13)).Decode(&resp); err != nil {
 			return nil, fmt.Errorf("decode answer from %s: %w", province, err)
 		}
 		return resp, nil
