@@ -35,6 +35,37 @@ func CanonicalizeJSON(doc []byte) ([]byte, error) {
 	return out, nil
 }
 
+// Edits says what CanonicalizeJSONEdit does with one object member. It lets
+// a caller that rewrites parts of a record (policy obligations) do so while
+// canonicalizing, in one pass, instead of through a generic tree.
+type Edits struct {
+	// Drop leaves the member out. An object that drops leave without
+	// members is left out of its parent in turn (but never the document).
+	Drop bool
+	// Replace rewrites the member's value, which must be a string.
+	Replace func(string) string
+	// Members edits the members of the member's value when that is an
+	// object; for any other value they are ignored.
+	Members map[string]*Edits
+}
+
+// CanonicalizeJSONEdit is CanonicalizeJSON of a JSON object with its members
+// edited on the way, as edits (by member name, nested by Edits.Members) say.
+// Drop wins over Replace, and Replace over Members; a Replace of a value that
+// is not a string is an error.
+func CanonicalizeJSONEdit(doc []byte, edits map[string]*Edits) ([]byte, error) {
+	l := &lexer{data: doc}
+	if l.peek() != '{' {
+		l.fail("the document is %s, not an object", l.kindAhead())
+		return nil, fmt.Errorf("canonicalize: %w", l.err)
+	}
+	out, _, ok := l.canonObjectEdit(make([]byte, 0, len(doc)), edits)
+	if !ok || !l.end() {
+		return nil, fmt.Errorf("canonicalize: %w", l.err)
+	}
+	return out, nil
+}
+
 // Digest is the SHA-256 of v's canonical encoding.
 func Digest(v any) ([32]byte, error) {
 	b, err := Canonical(v)

@@ -57,20 +57,37 @@ type canonMember struct {
 }
 
 func (l *lexer) canonObject(out []byte) ([]byte, bool) {
+	out, _, ok := l.canonObjectEdit(out, nil)
+	return out, ok
+}
+
+// canonObjectEdit canonicalizes an object, editing its members as edits say
+// (see CanonicalizeJSONEdit). emptied reports that drops left it without
+// members, so that its parent leaves it out too.
+func (l *lexer) canonObjectEdit(out []byte, edits map[string]*Edits) (_ []byte, emptied bool, _ bool) {
 	var buf [16]canonMember
 	members := buf[:0]
 	base := len(out)
 	out = append(out, '{')
-	sorted := true
+	sorted, dropped := true, false
 	ok := l.object(func(key string) bool {
+		memberStart := len(out)
 		if len(members) > 0 {
 			out = append(out, ',')
 		}
 		out = appendCanonicalString(out, key)
 		out = append(out, ':')
 		start := len(out)
-		var ok bool
-		out, ok = l.canon(out)
+		var ok, drop bool
+		if ed := edits[key]; ed == nil {
+			out, ok = l.canon(out)
+		} else {
+			out, drop, ok = l.canonEdited(out, ed)
+		}
+		if drop {
+			out, dropped = out[:memberStart], true
+			return ok
+		}
 		if n := len(members); n > 0 && compareUTF16(members[n-1].key, key) > 0 {
 			sorted = false
 		}
@@ -78,8 +95,9 @@ func (l *lexer) canonObject(out []byte) ([]byte, bool) {
 		return ok
 	})
 	out = append(out, '}')
+	emptied = dropped && len(members) == 0
 	if !ok || sorted {
-		return out, ok
+		return out, emptied, ok
 	}
 	// Rewrite the object in member order from a copy of its values.
 	written := slices.Clone(out[base:])
@@ -93,7 +111,27 @@ func (l *lexer) canonObject(out []byte) ([]byte, bool) {
 		out = append(out, ':')
 		out = append(out, written[m.start-base:m.end-base]...)
 	}
-	return append(out, '}'), true
+	return append(out, '}'), emptied, true
+}
+
+// canonEdited reads one member's value and writes it as ed says; drop
+// reports that the member is to be left out.
+func (l *lexer) canonEdited(out []byte, ed *Edits) (_ []byte, drop bool, _ bool) {
+	switch {
+	case ed.Drop:
+		out, ok := l.canon(out) // read, to check it, and left out by the caller
+		return out, true, ok
+	case ed.Replace != nil:
+		if l.peek() != '"' {
+			return out, false, l.fail("%s is not a string", l.kindAhead())
+		}
+		s, ok := l.str()
+		return appendCanonicalString(out, ed.Replace(s)), false, ok
+	case ed.Members != nil && l.peek() == '{':
+		return l.canonObjectEdit(out, ed.Members)
+	}
+	out, ok := l.canon(out)
+	return out, false, ok
 }
 
 // appendCanonicalString escapes as RFC 8785 (ECMAScript JSON.stringify)

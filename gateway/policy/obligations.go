@@ -71,7 +71,58 @@ func keep(head, tail int) func(string) string {
 // removed too; a path that is absent is ignored. A masked path must hold a
 // string. Paths do not descend into arrays, matching the field paths policy
 // decides on.
+//
+// The obligations are carried out while the record is canonicalized, in one
+// pass (contracts.CanonicalizeJSONEdit). Whatever that pass refuses (an
+// obligation or a record in error, a repeated member name, data after the
+// object) goes through applyTree, the generic version it is held equal to,
+// so that the outcome and the error are the same as ever.
 func Apply(doc []byte, obligations map[string]Obligation) ([]byte, error) {
+	edits, ok := editsFor(obligations)
+	if ok {
+		if out, err := contracts.CanonicalizeJSONEdit(doc, edits); err == nil {
+			return out, nil
+		}
+	}
+	return applyTree(doc, obligations)
+}
+
+// editsFor turns obligations into the tree of edits CanonicalizeJSONEdit
+// follows; ok is false if an obligation is not valid.
+func editsFor(obligations map[string]Obligation) (map[string]*contracts.Edits, bool) {
+	edits := make(map[string]*contracts.Edits, len(obligations))
+	for path, o := range obligations {
+		if o.check() != nil {
+			return nil, false
+		}
+		m := edits
+		for {
+			name, rest, nested := strings.Cut(path, ".")
+			e := m[name]
+			if e == nil {
+				e = new(contracts.Edits)
+				m[name] = e
+			}
+			if !nested {
+				if o.Action == ActionDrop {
+					e.Drop = true
+				} else {
+					e.Replace = maskPatterns[o.Pattern]
+				}
+				break
+			}
+			if e.Members == nil {
+				e.Members = make(map[string]*contracts.Edits)
+			}
+			m, path = e.Members, rest
+		}
+	}
+	return edits, true
+}
+
+// applyTree carries out obligations on a generic tree of the record, in the
+// order of their paths, and canonicalizes what is left.
+func applyTree(doc []byte, obligations map[string]Obligation) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var root map[string]any
