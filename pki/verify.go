@@ -106,9 +106,14 @@ func (v *Verifier) Verify(chain []*x509.Certificate, usage x509.ExtKeyUsage) (Id
 		return Identity{}, err
 	}
 	if v.Revocation != nil {
-		for _, c := range chains[0][:len(chains[0])-1] {
-			if v.Revocation.Revoked(c) {
-				return Identity{}, &certError{ErrRevoked, fmt.Sprintf("certificate revoked (serial %s, %s)", serialString(c.SerialNumber), describe(c))}
+		// Every chain the peer's certificates form is checked: with two
+		// paths to the root (a re-issued province CA), checking one would
+		// let the revoked other pass.
+		for _, ch := range chains {
+			for _, c := range ch[:len(ch)-1] {
+				if v.Revocation.Revoked(c) {
+					return Identity{}, &certError{ErrRevoked, fmt.Sprintf("certificate revoked (serial %s, %s)", serialString(c.SerialNumber), describe(c))}
+				}
 			}
 		}
 	}
