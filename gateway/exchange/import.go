@@ -133,6 +133,11 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 	if err := verifyEnvelope(env, roots, checked); err != nil {
 		return rejected(env.ID, ReasonBadSignature), nil
 	}
+	if !checked {
+		// Signed, but not a well-formed envelope: nothing past the strict
+		// decoder's checks is decided.
+		return rejected(env.ID, ReasonMalformed), nil
+	}
 	// The payload is decoded strictly but not validated again: the origin
 	// validated it before export obligations legitimately masked identifiers
 	// and dropped fields, which full validation would now refuse.
