@@ -95,13 +95,16 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	for i, im := range ready {
 		r := &results[im.index]
 		r.Receipt = got[i].Receipt
+		// Linking answers and following cases happen after the commit; both
+		// are idempotent and run again on redelivery, so a crash between the
+		// commit and them is mended when the origin sends the envelope again.
+		x.answer(ctx, im)
+		x.track(ctx, im.rec, im.env.ID, im.in.ReceivedAt)
 		if got[i].Duplicate {
 			r.Status = peer.StatusDuplicate
 			continue
 		}
 		r.Status = peer.StatusStored
-		x.answer(ctx, im)
-		x.track(ctx, im.rec, im.env.ID, im.in.ReceivedAt)
 		if also == nil {
 			entries = append(entries, received(i))
 		}
