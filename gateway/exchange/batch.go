@@ -66,7 +66,7 @@ func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queue
 	if len(idx) == 0 {
 		return s.next.Send(ctx, peer, batch)
 	}
-	proofs, err := signBatch(digests, s.x.d.Signer)
+	proofs, err := signBatch(digests, s.x.signer())
 	if err != nil {
 		return nil, fmt.Errorf("sign batch for %s: %w", peer, err)
 	}

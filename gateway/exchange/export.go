@@ -185,14 +185,15 @@ func (x *Exchange) seal(rec contracts.Record, dec *policy.Decision, now time.Tim
 		env.Payload, env.PayloadDigest = payload, contracts.PayloadDigest(payload)
 	}
 	if x.batchSign.Load() {
-		env.Signer = x.d.Signer.Identity().URI()
+		env.Signer = x.signer().Identity().URI()
 		d, err := env.SigningDigest()
 		if err != nil {
 			return nil, nil, &Error{Code: CodeInternal, Message: "seal envelope", Err: err}
 		}
 		return env, d[:], nil
 	}
-	if err := env.Sign(x.d.Signer, x.d.Signer.Identity().URI()); err != nil {
+	s := x.signer()
+	if err := env.Sign(s, s.Identity().URI()); err != nil {
 		return nil, nil, &Error{Code: CodeInternal, Message: "sign envelope", Err: err}
 	}
 	return env, nil, nil

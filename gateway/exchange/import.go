@@ -207,7 +207,8 @@ func importedRecord(payload []byte, canonical bool, obligations map[string]polic
 // receipt signs the destination's acknowledgement of an envelope.
 func (x *Exchange) receipt(env *contracts.Envelope, now time.Time) ([]byte, error) {
 	r := contracts.NewReceipt(env, contracts.ReceiptStored, "", now)
-	if err := r.Sign(x.d.Signer, x.d.Signer.Identity().URI()); err != nil {
+	s := x.signer()
+	if err := r.Sign(s, s.Identity().URI()); err != nil {
 		return nil, err
 	}
 	return json.Marshal(r)

@@ -2,10 +2,12 @@ package exchange
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +39,10 @@ type Deps struct {
 	Province string
 	// Signer signs envelopes and receipts with the node's key.
 	Signer *pki.Signer
+	// Keys, if set, is where the node's current key and chain are read
+	// from on each use instead of Signer, so that signing follows a
+	// certificate rotation without a restart.
+	Keys *pki.KeyPair
 	// Verifier checks the certificate chains that envelopes are signed with.
 	Verifier *pki.Verifier
 	// Agreements finds the agreements a record may travel under.
@@ -101,6 +107,10 @@ type Exchange struct {
 	// receiptsAlong is set by Outbox when it audits receipts in the
 	// transaction that records them.
 	receiptsAlong atomic.Bool
+
+	signerMu  sync.Mutex
+	signerFor *tls.Certificate // the key pair's certificate current was built from
+	current   *pki.Signer
 }
 
 // New returns an exchange over its dependencies.
@@ -266,4 +276,37 @@ func (x *Exchange) InboxItem(ctx context.Context, envelopeID string) (store.Inco
 		return store.Incoming{}, notFound(err, "no received envelope %q", envelopeID)
 	}
 	return m, nil
+}
+
+// signer is the node's current signer: from Keys when set (rebuilt only when
+// the key pair reloaded rotated files), else the fixed Signer.
+func (x *Exchange) signer() *pki.Signer {
+	if x.d.Keys == nil {
+		return x.d.Signer
+	}
+	cert, err := x.d.Keys.Certificate()
+	if err != nil || cert == nil {
+		return x.d.Signer
+	}
+	x.signerMu.Lock()
+	defer x.signerMu.Unlock()
+	if cert != x.signerFor {
+		s, err := x.d.Keys.Signer()
+		if err != nil {
+			x.d.Log.Error("reload node signer after rotation", "err", err)
+			return x.current
+		}
+		x.signerFor, x.current = cert, s
+	}
+	return x.current
+}
+
+// Chain is the current signing chain (DER, leaf first), for the peer client
+// to send with each batch.
+func (x *Exchange) Chain() [][]byte {
+	var chain [][]byte
+	for _, c := range x.signer().Chain() {
+		chain = append(chain, c.Raw)
+	}
+	return chain
 }

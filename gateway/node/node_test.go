@@ -309,6 +309,11 @@ func TestCertificateRotationIsAudited(t *testing.T) {
 	if got := resp.TLS.PeerCertificates[0].SerialNumber.Text(16); got != want {
 		t.Errorf("the node presents serial %s, want the rotated %s", got, want)
 	}
+	// Envelopes and receipts are signed with the new key, and the new chain
+	// goes out with them.
+	if chain := n.exchange.Chain(); len(chain) == 0 || !bytes.Equal(chain[0], leaf.Cert.Raw) {
+		t.Error("the node still signs with the certificate it had before the rotation")
+	}
 }
 
 // TestNodeJoinsAsNonVoter starts a second node of the province with

@@ -160,18 +160,15 @@ func (n *Node) openExchange() error {
 	if err != nil {
 		return fmt.Errorf("node signer: %w", err)
 	}
-	var chain [][]byte
-	for _, c := range signer.Chain() {
-		chain = append(chain, c.Raw)
-	}
 	d := n.cfg.Delivery
-	n.client = peer.NewClient(chain, directory{n.registry.Store()}, n.peerHTTP, peer.BreakerSettings{
+	var x *exchange.Exchange // the chain it signs with follows rotation
+	n.client = peer.NewClient(func() [][]byte { return x.Chain() }, directory{n.registry.Store()}, n.peerHTTP, peer.BreakerSettings{
 		Failures: d.BreakerFailures, Open: d.BreakerOpen, OnStateChange: n.metrics.breakerChanged(n.log),
 	})
 	notify := &lateNotifier{}
 	now := time.Now
 	if n.exchange, err = exchange.New(exchange.Deps{
-		Province: n.cfg.Province, Signer: signer, Verifier: n.tls.Verifier,
+		Province: n.cfg.Province, Signer: signer, Keys: n.tls.KeyPair, Verifier: n.tls.Verifier,
 		Agreements: agreements{store: n.registry.Store(), now: now},
 		Policy:     n.policy, Store: n.store, Delivery: notify, Audit: n.audit, Log: n.log, Now: now,
 		Registered: n.registry.Store().Initialized,
@@ -179,6 +176,7 @@ func (n *Node) openExchange() error {
 	}); err != nil {
 		return err
 	}
+	x = n.exchange
 	obs := observers{n.exchange, n.metrics}
 	if n.delivery, err = delivery.NewManager(delivery.Config{BatchSize: d.BatchSize, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff, Idle: 5 * time.Second}, n.exchange.Outbox(), n.exchange.BatchSender(n.client), obs, n.log); err != nil {
 		return err

@@ -42,7 +42,7 @@ type HTTPClients func(province string) (*http.Client, error)
 // Client sends batches to peer nodes; it implements delivery.Sender. One
 // long-lived HTTP/2 connection per peer avoids a TLS handshake per batch.
 type Client struct {
-	chain    [][]byte
+	chain    func() [][]byte
 	dir      Directory
 	clients  HTTPClients
 	settings BreakerSettings
@@ -60,9 +60,10 @@ type remote struct {
 var _ delivery.Sender = (*Client)(nil)
 
 // NewClient returns a client that finds peers in dir and reaches them with
-// the clients that clients returns. chain is the signing certificate chain
-// (DER, leaf first) sent with every batch.
-func NewClient(chain [][]byte, dir Directory, clients HTTPClients, s BreakerSettings) *Client {
+// the clients that clients returns. chain gives the signing certificate
+// chain (DER, leaf first) sent with every batch: the current one, so that a
+// rotated certificate goes out with the envelopes it signed.
+func NewClient(chain func() [][]byte, dir Directory, clients HTTPClients, s BreakerSettings) *Client {
 	if s.Failures == 0 {
 		s.Failures = 5
 	}
@@ -78,7 +79,7 @@ func (c *Client) Send(ctx context.Context, peer string, batch []store.Queued) ([
 	if err != nil {
 		return nil, err
 	}
-	req := DeliverRequest{Chain: c.chain, Envelopes: make([]json.RawMessage, len(batch))}
+	req := DeliverRequest{Chain: c.chain(), Envelopes: make([]json.RawMessage, len(batch))}
 	for i, q := range batch {
 		if q.SigningDigest != nil {
 			// Queued to be signed with its batch, and nothing signed it: a

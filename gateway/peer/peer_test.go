@@ -89,7 +89,7 @@ func newFixture(t *testing.T) *fixture {
 // client is a p51 node's client, reaching "44" at the fixture's server.
 func (f *fixture) client(t *testing.T, dir directory, s BreakerSettings) *Client {
 	leaf := f.p.Issue("51", pki.KindNode, "gw-1")
-	return NewClient([][]byte{leaf.Cert.Raw}, dir, func(province string) (*http.Client, error) {
+	return NewClient(func() [][]byte { return [][]byte{leaf.Cert.Raw} }, dir, func(province string) (*http.Client, error) {
 		return f.p.Client(leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province}), nil
 	}, s)
 }
