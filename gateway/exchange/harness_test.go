@@ -187,7 +187,7 @@ func (f *federation) start(province string) *node {
 	for _, c := range sig.Chain() {
 		chain = append(chain, c.Raw)
 	}
-	n.client = peer.NewClient(func() [][]byte { return chain }, f.dir, func(p string) (*http.Client, error) {
+	n.client = peer.NewClient(f.pki.Verifier(), func() [][]byte { return chain }, f.dir, func(p string) (*http.Client, error) {
 		return f.pki.Client(n.leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: p}), nil
 	}, peer.BreakerSettings{Failures: 3, Open: 100 * time.Millisecond})
 	notifier := &lateNotifier{}

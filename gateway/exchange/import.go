@@ -101,7 +101,12 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		x.answer(ctx, im)
 		x.track(ctx, im.rec, im.env.ID, im.in.ReceivedAt)
 		if got[i].Duplicate {
+			// A fresh receipt, signed with the key whose chain goes back
+			// with this answer: the stored one may predate a rotation.
 			r.Status = peer.StatusDuplicate
+			if fresh, err := x.signReceipt(im.env, contracts.ReceiptDuplicate, now); err == nil {
+				r.Receipt = fresh
+			}
 			continue
 		}
 		r.Status = peer.StatusStored
@@ -206,7 +211,12 @@ func importedRecord(payload []byte, canonical bool, obligations map[string]polic
 
 // receipt signs the destination's acknowledgement of an envelope.
 func (x *Exchange) receipt(env *contracts.Envelope, now time.Time) ([]byte, error) {
-	r := contracts.NewReceipt(env, contracts.ReceiptStored, "", now)
+	return x.signReceipt(env, contracts.ReceiptStored, now)
+}
+
+// signReceipt signs a receipt with the node's current key.
+func (x *Exchange) signReceipt(env *contracts.Envelope, status contracts.ReceiptStatus, now time.Time) ([]byte, error) {
+	r := contracts.NewReceipt(env, status, "", now)
 	s := x.signer()
 	if err := r.Sign(s, s.Identity().URI()); err != nil {
 		return nil, err

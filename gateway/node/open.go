@@ -162,7 +162,7 @@ func (n *Node) openExchange() error {
 	}
 	d := n.cfg.Delivery
 	var x *exchange.Exchange // the chain it signs with follows rotation
-	n.client = peer.NewClient(func() [][]byte { return x.Chain() }, directory{n.registry.Store()}, n.peerHTTP, peer.BreakerSettings{
+	n.client = peer.NewClient(n.tls.Verifier, func() [][]byte { return x.Chain() }, directory{n.registry.Store()}, n.peerHTTP, peer.BreakerSettings{
 		Failures: d.BreakerFailures, Open: d.BreakerOpen, OnStateChange: n.metrics.breakerChanged(n.log),
 	})
 	notify := &lateNotifier{}

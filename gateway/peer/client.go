@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,8 +13,10 @@ import (
 	"github.com/go-kit/kit/endpoint"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/delivery"
 	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
 )
 
 // Directory tells where a peer province's node listens, e.g. from the
@@ -42,6 +45,7 @@ type HTTPClients func(province string) (*http.Client, error)
 // Client sends batches to peer nodes; it implements delivery.Sender. One
 // long-lived HTTP/2 connection per peer avoids a TLS handshake per batch.
 type Client struct {
+	verifier *pki.Verifier
 	chain    func() [][]byte
 	dir      Directory
 	clients  HTTPClients
@@ -63,14 +67,17 @@ var _ delivery.Sender = (*Client)(nil)
 // the clients that clients returns. chain gives the signing certificate
 // chain (DER, leaf first) sent with every batch: the current one, so that a
 // rotated certificate goes out with the envelopes it signed.
-func NewClient(chain func() [][]byte, dir Directory, clients HTTPClients, s BreakerSettings) *Client {
+//
+// verifier checks the chain each destination signs its receipts with; an
+// envelope counts as delivered only with a receipt that verifies.
+func NewClient(verifier *pki.Verifier, chain func() [][]byte, dir Directory, clients HTTPClients, s BreakerSettings) *Client {
 	if s.Failures == 0 {
 		s.Failures = 5
 	}
 	if s.Open == 0 {
 		s.Open = 10 * time.Second
 	}
-	return &Client{chain: chain, dir: dir, clients: clients, settings: s, peers: make(map[string]*remote)}
+	return &Client{verifier: verifier, chain: chain, dir: dir, clients: clients, settings: s, peers: make(map[string]*remote)}
 }
 
 // Send delivers one batch to the peer province's node.
@@ -92,7 +99,12 @@ func (c *Client) Send(ctx context.Context, peer string, batch []store.Queued) ([
 	if err != nil {
 		return nil, err
 	}
-	results := resp.(DeliverResponse).Results
+	answer := resp.(DeliverResponse)
+	results := answer.Results
+	verify, err := c.receiptVerifier(peer, answer.Chain)
+	if err != nil {
+		return nil, err
+	}
 	if len(results) != len(batch) {
 		return nil, fmt.Errorf("peer %s answered %d results for %d envelopes", peer, len(results), len(batch))
 	}
@@ -109,8 +121,8 @@ func (c *Client) Send(ctx context.Context, peer string, batch []store.Queued) ([
 		}
 		switch res.Status {
 		case StatusStored, StatusDuplicate:
-			if len(res.Receipt) == 0 {
-				return nil, fmt.Errorf("peer %s answered %s for envelope %s without a receipt", peer, res.Status, res.EnvelopeID)
+			if err := verify(res); err != nil {
+				return nil, err
 			}
 		case StatusRejected, StatusDeferred:
 		default:
@@ -168,4 +180,43 @@ func (c *Client) remote(peer string) (*remote, error) {
 	r := &remote{url: addr, endpoint: Breaker(cb)(ep), breaker: cb}
 	c.peers[peer] = r
 	return r, nil
+}
+
+// receiptVerifier checks the chain a peer signed its receipts with (a node
+// of that province, verified like any other) and returns the check for one
+// receipt: for this envelope, from this node, and signed.
+func (c *Client) receiptVerifier(peer string, chainDER [][]byte) (func(Result) error, error) {
+	if len(chainDER) == 0 {
+		return nil, fmt.Errorf("peer %s answered without the chain of its receipts", peer)
+	}
+	chain := make([]*x509.Certificate, len(chainDER))
+	for i, der := range chainDER {
+		var err error
+		if chain[i], err = x509.ParseCertificate(der); err != nil {
+			return nil, fmt.Errorf("peer %s receipt chain[%d]: %w", peer, i, err)
+		}
+	}
+	id, err := c.verifier.Verify(chain, x509.ExtKeyUsageAny)
+	if err != nil {
+		return nil, fmt.Errorf("peer %s receipt chain: %w", peer, err)
+	}
+	if id.Kind != pki.KindNode || id.Province != peer {
+		return nil, fmt.Errorf("peer %s signed its receipts as %s", peer, id)
+	}
+	return func(res Result) error {
+		if len(res.Receipt) == 0 {
+			return fmt.Errorf("peer %s answered %s for envelope %s without a receipt", peer, res.Status, res.EnvelopeID)
+		}
+		r, err := contracts.DecodeReceipt(res.Receipt)
+		if err != nil {
+			return fmt.Errorf("peer %s receipt for %s: %w", peer, res.EnvelopeID, err)
+		}
+		if r.EnvelopeID != res.EnvelopeID || r.Receiver != id.URI() {
+			return fmt.Errorf("peer %s receipt for %s names envelope %s and receiver %s", peer, res.EnvelopeID, r.EnvelopeID, r.Receiver)
+		}
+		if err := r.Verify(chain[0].PublicKey); err != nil {
+			return fmt.Errorf("peer %s receipt for %s: %w", peer, res.EnvelopeID, err)
+		}
+		return nil
+	}, nil
 }

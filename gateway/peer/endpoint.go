@@ -41,7 +41,7 @@ func MakeDeliverEndpoint(r Receiver) endpoint.Endpoint {
 		if err != nil {
 			return nil, err
 		}
-		return DeliverResponse{Results: results}, nil
+		return DeliverResponse{Results: results, Chain: r.Chain()}, nil
 	}
 }
 

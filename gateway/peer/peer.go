@@ -62,6 +62,10 @@ type Result struct {
 // DeliverResponse answers a batch.
 type DeliverResponse struct {
 	Results []Result `json:"results"`
+	// Chain is the certificate chain (DER, leaf first) whose key signed the
+	// receipts: the destination node's. The origin verifies it and every
+	// receipt before it counts an envelope as delivered.
+	Chain [][]byte `json:"chain"`
 }
 
 // Receiver is the destination side of the exchange. Implementations verify
@@ -70,4 +74,7 @@ type DeliverResponse struct {
 // as a whole could not be handled and the sender should retry it.
 type Receiver interface {
 	Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envelopes []json.RawMessage) ([]Result, error)
+	// Chain is the certificate chain (DER, leaf first) receipts are signed
+	// with now.
+	Chain() [][]byte
 }

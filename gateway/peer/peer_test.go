@@ -12,19 +12,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
 
-// receiver stores what it is given, rejects envelopes whose body says
-// "deny", and fails whole batches while broken is set.
+// receiver stores what it is given, answering signed receipts, rejects
+// envelopes whose body says "deny", and fails whole batches while broken is
+// set; "forged" gets a receipt signed by another key.
 type receiver struct {
 	mu     sync.Mutex
 	broken bool
 	from   []pki.Identity
+	signer *pki.Signer // the destination node's key
+	forger *pki.Signer // a key of the same province, not the one whose chain is sent
+}
+
+func (r *receiver) Chain() [][]byte {
+	var chain [][]byte
+	for _, c := range r.signer.Chain() {
+		chain = append(chain, c.Raw)
+	}
+	return chain
+}
+
+func (r *receiver) receipt(id string, s *pki.Signer) json.RawMessage {
+	rc := &contracts.Receipt{EnvelopeID: id, PayloadDigest: "sha256:" + strings.Repeat("0", 64), Status: contracts.ReceiptStored, ReceivedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	if err := rc.Sign(s, r.signer.Identity().URI()); err != nil {
+		panic(err)
+	}
+	b, _ := json.Marshal(rc)
+	return b
 }
 
 func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage) ([]Result, error) {
@@ -41,8 +63,10 @@ func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.C
 	for i, e := range envs {
 		var head struct{ ID, Body string }
 		json.Unmarshal(e, &head)
-		out[i] = Result{EnvelopeID: head.ID, Status: StatusStored, Receipt: json.RawMessage(`{"ok":true}`)}
+		out[i] = Result{EnvelopeID: head.ID, Status: StatusStored, Receipt: r.receipt(head.ID, r.signer)}
 		switch head.Body {
+		case "forged":
+			out[i].Receipt = r.receipt(head.ID, r.forger)
 		case "deny":
 			out[i] = Result{EnvelopeID: head.ID, Status: StatusRejected, Reasons: []string{"import.no_agreement"}}
 		case "unreadable":
@@ -67,7 +91,7 @@ func (d directory) PeerURL(p string) (string, error) {
 func batch(bodies ...string) []store.Queued {
 	out := make([]store.Queued, len(bodies))
 	for i, b := range bodies {
-		id := fmt.Sprintf("01E%03d", i)
+		id := ulid.Make().String()
 		out[i] = store.Queued{EnvelopeID: id, Envelope: []byte(fmt.Sprintf(`{"id":%q,"body":%q}`, id, b))}
 	}
 	return out
@@ -81,15 +105,16 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	p := gatewaytest.NewPKI(t, "51", "44", "33")
-	recv := &receiver{}
-	srv := p.Serve(p.Issue("44", pki.KindNode, "gw-1"), pki.PeerPolicy{}, NewHandler(recv))
+	leaf := p.Issue("44", pki.KindNode, "gw-1")
+	recv := &receiver{signer: p.Signer(leaf), forger: p.Signer(p.Issue("44", pki.KindNode, "gw-2"))}
+	srv := p.Serve(leaf, pki.PeerPolicy{}, NewHandler(recv))
 	return &fixture{p: p, recv: recv, srv: srv.URL}
 }
 
 // client is a p51 node's client, reaching "44" at the fixture's server.
 func (f *fixture) client(t *testing.T, dir directory, s BreakerSettings) *Client {
 	leaf := f.p.Issue("51", pki.KindNode, "gw-1")
-	return NewClient(func() [][]byte { return [][]byte{leaf.Cert.Raw} }, dir, func(province string) (*http.Client, error) {
+	return NewClient(f.p.Verifier(), func() [][]byte { return [][]byte{leaf.Cert.Raw} }, dir, func(province string) (*http.Client, error) {
 		return f.p.Client(leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province}), nil
 	}, s)
 }
@@ -101,7 +126,7 @@ func TestDeliverOverMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out) != 3 || out[0].Rejected || !out[1].Rejected || out[1].Reasons[0] != "import.no_agreement" || string(out[2].Receipt) != `{"ok":true}` {
+	if len(out) != 3 || out[0].Rejected || !out[1].Rejected || out[1].Reasons[0] != "import.no_agreement" || len(out[2].Receipt) == 0 {
 		t.Errorf("outcomes = %+v", out)
 	}
 	if got := f.recv.from[0]; got.Province != "51" || got.Kind != pki.KindNode {
@@ -115,12 +140,18 @@ func TestDeliverOverMutualTLS(t *testing.T) {
 func TestOddAnswers(t *testing.T) {
 	f := newFixture(t)
 	c := f.client(t, directory{"44": f.srv}, BreakerSettings{})
-	out, err := c.Send(context.Background(), "44", batch("a", "unreadable"))
-	if err != nil || !out[1].Rejected || out[1].EnvelopeID != "01E001" {
+	b := batch("a", "unreadable")
+	out, err := c.Send(context.Background(), "44", b)
+	if err != nil || !out[1].Rejected || out[1].EnvelopeID != b[1].EnvelopeID {
 		t.Errorf("an envelope the destination could not read: %+v, %v; want it rejected by position", out, err)
 	}
 	if _, err := c.Send(context.Background(), "44", batch("odd")); err == nil || !strings.Contains(err.Error(), "unknown status") {
 		t.Errorf("unknown status: err = %v, want a batch error", err)
+	}
+	// A receipt that does not verify against the destination's chain does
+	// not count as delivered.
+	if _, err := c.Send(context.Background(), "44", batch("a", "forged")); err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Errorf("forged receipt: err = %v, want a batch error naming the signature", err)
 	}
 }
 
