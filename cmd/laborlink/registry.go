@@ -251,9 +251,10 @@ func orNone(s string) string {
 }
 
 func runRegistryMembers(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("registry members", "[--json] [connection flags]")
+	fs := m.flagSet("registry members", "[--consistent] [--json] [connection flags]")
 	c := m.connFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
+	consistent := fs.Bool("consistent", false, "read through the leader (linearizable), e.g. right after a change made on another node")
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
@@ -263,7 +264,7 @@ func runRegistryMembers(ctx context.Context, m *Main, args []string) error {
 	}
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
-	r, err := cl.Members(ctx)
+	r, err := cl.Members(ctx, *consistent)
 	if err != nil {
 		return err
 	}

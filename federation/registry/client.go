@@ -91,9 +91,13 @@ func get[T any](ctx context.Context, c *Client, path string, q url.Values) (*Rea
 	return &r, doJSON(ctx, c.HTTP, http.MethodGet, u, nil, &r)
 }
 
-// Members lists the member provinces.
-func (c *Client) Members(ctx context.Context) (*Read[[]Member], error) {
-	return get[[]Member](ctx, c, pathMembers, nil)
+// Members lists the member provinces; consistent asks for a linearizable read.
+func (c *Client) Members(ctx context.Context, consistent bool) (*Read[[]Member], error) {
+	var q url.Values
+	if consistent {
+		q = url.Values{"consistent": {"true"}}
+	}
+	return get[[]Member](ctx, c, pathMembers, q)
 }
 
 // Nodes lists the registered nodes.
