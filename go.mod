@@ -16,7 +16,6 @@ require (
 	github.com/sony/gobreaker/v2 v2.4.0
 	github.com/transparency-dev/formats v0.1.1
 	go.etcd.io/bbolt v1.4.3
-	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/mod v0.43.0
 	gopkg.in/yaml.v3 v3.0.1
 )
@@ -65,6 +64,7 @@ require (
 	github.com/yashtewari/glob-intersection v0.2.0 // indirect
 	github.com/zmap/zcrypto v0.0.0-20230310154051-c8b263fd8300 // indirect
 	github.com/zmap/zlint/v3 v3.5.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect

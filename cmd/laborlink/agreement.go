@@ -13,7 +13,7 @@ import (
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/federation/registry"
-	"go.yaml.in/yaml/v3"
+	"gopkg.in/yaml.v3"
 )
 
 // agreementCommands are the subcommands of `laborlink agreement`.
