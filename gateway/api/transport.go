@@ -80,16 +80,17 @@ func NewHandler(s Set) http.Handler {
 // reconciling two provinces' logs is what cross-border auditing is.
 func OwnProvince(province string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := auth.FromContext(auth.FromRequest(r.Context(), r))
+		ctx := auth.FromRequest(r.Context(), r)
+		id, err := auth.FromContext(ctx)
 		crossAudit := err == nil && id.Kind == pki.KindAuditor && strings.HasPrefix(r.URL.Path, "/api/v1/audit/")
 		if err == nil && id.Province != province && !crossAudit {
 			err = fmt.Errorf("%w: %s belongs to province %s; this node's local API serves province %s", auth.ErrForbidden, id, id.Province, province)
 		}
 		if err != nil {
-			encodeError(r.Context(), err, w)
+			encodeError(ctx, err, w)
 			return
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -40,6 +40,9 @@ func FromContext(ctx context.Context) (pki.Identity, error) {
 // the context; it fits go-kit's httptransport.ServerBefore. A request without
 // a usable certificate gets no identity, and Require refuses it.
 func FromRequest(ctx context.Context, r *http.Request) context.Context {
+	if _, err := FromContext(ctx); err == nil {
+		return ctx // an outer handler read it already
+	}
 	if r.TLS == nil {
 		return ctx
 	}

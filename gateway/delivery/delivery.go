@@ -33,6 +33,9 @@ type Outcome struct {
 	// envelope stays queued and is retried after a backoff.
 	Deferred bool
 	Reasons  []string
+	// PayloadDigest is what the receipt says arrived, read when the sender
+	// verified it, for the audit entry.
+	PayloadDigest string
 }
 
 // Sender sends one batch to a peer province and returns an outcome per
@@ -300,7 +303,7 @@ func (w *worker) send(batch []store.Queued) sent {
 			continue
 		}
 		answered = append(answered, o)
-		ds = append(ds, store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons, Latency: latency})
+		ds = append(ds, store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons, PayloadDigest: o.PayloadDigest, Latency: latency})
 	}
 	if len(ds) > 0 {
 		if err := w.m.outbox.MarkDelivered(context.WithoutCancel(w.m.ctx), w.peer, ds); err != nil {

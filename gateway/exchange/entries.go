@@ -78,12 +78,11 @@ func deniedEntry(id string, rec contracts.Record, dec *policy.Decision, caller p
 }
 
 // receiptEntry records the destination's receipt of an envelope sent from here.
-func receiptEntry(envelopeID, peerProvince, recordType string, digest string, latencyMS int64) audit.Entry {
+func receiptEntry(envelopeID, peerProvince, digest string, latencyMS int64) audit.Entry {
 	return audit.Entry{
 		Kind:          audit.KindReceipt,
 		EnvelopeID:    envelopeID,
 		RefersTo:      envelopeID,
-		RecordType:    recordType,
 		Destination:   audit.Province(peerProvince),
 		PayloadDigest: parseDigest(digest),
 		LatencyMS:     latencyMS,

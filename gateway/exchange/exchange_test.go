@@ -90,6 +90,11 @@ func testTransferCrosses(t *testing.T, mode auditMode) {
 	if sent == nil || recv == nil || sent.PayloadDigest != recv.PayloadDigest || sent.PayloadDigest.IsZero() {
 		t.Errorf("audit: sent %+v, received %+v", sent, recv)
 	}
+	// The origin's receipt entry carries the digest the destination signed for.
+	eventually(t, "the receipt entry at 51", func() bool { return find(origin.auditEntries(t), audit.KindReceipt, res[0].EnvelopeID) != nil })
+	if rc := find(origin.auditEntries(t), audit.KindReceipt, res[0].EnvelopeID); sent != nil && rc.PayloadDigest != sent.PayloadDigest {
+		t.Errorf("receipt entry digest %s, sent %s", rc.PayloadDigest, sent.PayloadDigest)
+	}
 	// And the origin's log holds the destination's receipt for it.
 	if rc := find(origin.auditEntries(t), audit.KindReceipt, res[0].EnvelopeID); rc == nil || rc.PayloadDigest != sent.PayloadDigest || rc.Destination != "44" {
 		t.Errorf("audit: receipt %+v", rc)

@@ -2,12 +2,10 @@ package exchange
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/delivery"
 	"github.com/laborlink/laborlink/gateway/store"
@@ -23,7 +21,7 @@ func (x *Exchange) Delivered(peer string, outcomes []delivery.Outcome, batch []s
 	}
 	ds := make([]store.Delivered, len(outcomes))
 	for i, o := range outcomes {
-		ds[i] = store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons, Latency: latency}
+		ds[i] = store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons, PayloadDigest: o.PayloadDigest, Latency: latency}
 	}
 	x.audit(context.Background(), x.receiptEntries(peer, ds)...)
 }
@@ -33,7 +31,7 @@ func (x *Exchange) receiptEntries(peer string, ds []store.Delivered) []audit.Ent
 	entries := make([]audit.Entry, 0, len(ds))
 	for _, d := range ds {
 		if d.Rejected {
-			e := receiptEntry(d.EnvelopeID, peer, "", "", d.Latency.Milliseconds())
+			e := receiptEntry(d.EnvelopeID, peer, "", d.Latency.Milliseconds())
 			e.Decision = "deny"
 			for _, r := range d.Reasons {
 				e.Reasons = append(e.Reasons, auditReason(r))
@@ -41,11 +39,7 @@ func (x *Exchange) receiptEntries(peer string, ds []store.Delivered) []audit.Ent
 			entries = append(entries, e)
 			continue
 		}
-		var r contracts.Receipt
-		if err := json.Unmarshal(d.Receipt, &r); err != nil {
-			x.d.Log.Warn("unreadable receipt", "peer", peer, "envelope", d.EnvelopeID)
-		}
-		entries = append(entries, receiptEntry(d.EnvelopeID, peer, "", r.PayloadDigest, d.Latency.Milliseconds()))
+		entries = append(entries, receiptEntry(d.EnvelopeID, peer, d.PayloadDigest, d.Latency.Milliseconds()))
 	}
 	return entries
 }

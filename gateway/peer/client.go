@@ -119,16 +119,17 @@ func (c *Client) Send(ctx context.Context, peer string, batch []store.Queued) ([
 		if res.EnvelopeID != batch[i].EnvelopeID {
 			return nil, fmt.Errorf("peer %s answered for envelope %s in place of %s", peer, res.EnvelopeID, batch[i].EnvelopeID)
 		}
+		var digest string
 		switch res.Status {
 		case StatusStored, StatusDuplicate:
-			if err := verify(res); err != nil {
+			if digest, err = verify(res); err != nil {
 				return nil, err
 			}
 		case StatusRejected, StatusDeferred:
 		default:
 			return nil, fmt.Errorf("peer %s answered envelope %s with unknown status %q", peer, res.EnvelopeID, res.Status)
 		}
-		out[i] = delivery.Outcome{EnvelopeID: res.EnvelopeID, Receipt: res.Receipt, Rejected: res.Status == StatusRejected, Deferred: res.Status == StatusDeferred, Reasons: res.Reasons}
+		out[i] = delivery.Outcome{EnvelopeID: res.EnvelopeID, Receipt: res.Receipt, Rejected: res.Status == StatusRejected, Deferred: res.Status == StatusDeferred, Reasons: res.Reasons, PayloadDigest: digest}
 	}
 	return out, nil
 }
@@ -185,7 +186,7 @@ func (c *Client) remote(peer string) (*remote, error) {
 // receiptVerifier checks the chain a peer signed its receipts with (a node
 // of that province, verified like any other) and returns the check for one
 // receipt: for this envelope, from this node, and signed.
-func (c *Client) receiptVerifier(peer string, chainDER [][]byte) (func(Result) error, error) {
+func (c *Client) receiptVerifier(peer string, chainDER [][]byte) (func(Result) (digest string, err error), error) {
 	if len(chainDER) == 0 {
 		return nil, fmt.Errorf("peer %s answered without the chain of its receipts", peer)
 	}
@@ -203,20 +204,20 @@ func (c *Client) receiptVerifier(peer string, chainDER [][]byte) (func(Result) e
 	if id.Kind != pki.KindNode || id.Province != peer {
 		return nil, fmt.Errorf("peer %s signed its receipts as %s", peer, id)
 	}
-	return func(res Result) error {
+	return func(res Result) (string, error) {
 		if len(res.Receipt) == 0 {
-			return fmt.Errorf("peer %s answered %s for envelope %s without a receipt", peer, res.Status, res.EnvelopeID)
+			return "", fmt.Errorf("peer %s answered %s for envelope %s without a receipt", peer, res.Status, res.EnvelopeID)
 		}
 		r, err := contracts.DecodeReceipt(res.Receipt)
 		if err != nil {
-			return fmt.Errorf("peer %s receipt for %s: %w", peer, res.EnvelopeID, err)
+			return "", fmt.Errorf("peer %s receipt for %s: %w", peer, res.EnvelopeID, err)
 		}
 		if r.EnvelopeID != res.EnvelopeID || r.Receiver != id.URI() {
-			return fmt.Errorf("peer %s receipt for %s names envelope %s and receiver %s", peer, res.EnvelopeID, r.EnvelopeID, r.Receiver)
+			return "", fmt.Errorf("peer %s receipt for %s names envelope %s and receiver %s", peer, res.EnvelopeID, r.EnvelopeID, r.Receiver)
 		}
 		if err := r.Verify(chain[0].PublicKey); err != nil {
-			return fmt.Errorf("peer %s receipt for %s: %w", peer, res.EnvelopeID, err)
+			return "", fmt.Errorf("peer %s receipt for %s: %w", peer, res.EnvelopeID, err)
 		}
-		return nil
+		return r.PayloadDigest, nil
 	}, nil
 }

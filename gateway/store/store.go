@@ -305,6 +305,8 @@ type Delivered struct {
 	// Rejected marks an envelope the destination refused for good.
 	Rejected bool
 	Reasons  []string
+	// PayloadDigest is what the receipt says arrived (audit only).
+	PayloadDigest string
 	// Latency is how long the batch took to deliver, for the audit log; the
 	// store does not keep it.
 	Latency time.Duration
