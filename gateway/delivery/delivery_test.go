@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
@@ -73,18 +74,6 @@ func enqueue(t *testing.T, s *store.Store, from, n int) {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func depth(t *testing.T, s *store.Store) int {
 	t.Helper()
 	d, err := s.Depth()
@@ -109,7 +98,7 @@ func TestEveryEnvelopeDeliveredOnceAcrossOutageAndRestart(t *testing.T) {
 	}
 	enqueue(t, s, 0, 30)
 	m.Notify("44")
-	eventually(t, "retries against the down peer", func() bool { c, _ := p.snapshot(); return c >= 3 })
+	gatewaytest.Eventually(t, "retries against the down peer", func() bool { c, _ := p.snapshot(); return c >= 3 })
 	if got := m.Peers(); len(got) != 1 || got[0].Failures == 0 || got[0].LastError == "" {
 		t.Errorf("peer state while down = %+v", got)
 	}
@@ -129,7 +118,7 @@ func TestEveryEnvelopeDeliveredOnceAcrossOutageAndRestart(t *testing.T) {
 	m.Notify("44")
 	enqueue(t, s, 30, 20)
 	p.setDown(false)
-	eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
 
 	_, received := p.snapshot()
 	if len(received) != 50 {
@@ -160,7 +149,7 @@ func TestRejectedEnvelopesLeaveTheOutbox(t *testing.T) {
 	defer m.Close()
 	enqueue(t, s, 0, 3)
 	m.Notify("44")
-	eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
 	st, _ := s.Status("01E000001")
 	if st.State != store.StateRejected || len(st.Reasons) != 1 || st.Reasons[0] != "import.denied" {
 		t.Errorf("rejected status = %+v", st)

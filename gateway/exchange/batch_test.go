@@ -162,7 +162,7 @@ func TestBatchSignedEnvelopesCrossAndVerifyAlone(t *testing.T) {
 			t.Fatalf("submit: %+v", r)
 		}
 	}
-	eventually(t, "31 envelopes at 44", func() bool { return len(dest.inbox(t)) == 31 })
+	gatewaytest.Eventually(t, "31 envelopes at 44", func() bool { return len(dest.inbox(t)) == 31 })
 	batched := 0
 	for _, in := range dest.inbox(t) {
 		env, err := contracts.DecodeEnvelope(in.Envelope)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
@@ -37,7 +38,7 @@ func testTransferCrosses(t *testing.T, mode auditMode) {
 		t.Fatalf("submit = %+v", res[0])
 	}
 	dest := f.nodes["44"]
-	eventually(t, "the transfer to reach 44", func() bool { return len(dest.inbox(t)) == 1 })
+	gatewaytest.Eventually(t, "the transfer to reach 44", func() bool { return len(dest.inbox(t)) == 1 })
 	in := dest.inbox(t)[0]
 	if in.EnvelopeID != res[0].EnvelopeID || in.From != "51" || in.Type != "transfer" {
 		t.Errorf("inbox item = %+v", in)
@@ -56,7 +57,7 @@ func testTransferCrosses(t *testing.T, mode auditMode) {
 	}
 
 	origin := f.nodes["51"]
-	eventually(t, "the receipt at 51", func() bool {
+	gatewaytest.Eventually(t, "the receipt at 51", func() bool {
 		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
 		return err == nil && v.State == store.StateDelivered
 	})
@@ -67,7 +68,7 @@ func testTransferCrosses(t *testing.T, mode auditMode) {
 		t.Fatalf("confirmation = %+v", cres[0])
 	}
 	var view RecordView
-	eventually(t, "the confirmation on the origin's transfer", func() bool {
+	gatewaytest.Eventually(t, "the confirmation on the origin's transfer", func() bool {
 		var err error
 		view, err = origin.x.Record(context.Background(), origin.system, Ref(&tr.Header, contracts.RecordTransfer))
 		return err == nil && view.Confirmed != nil
@@ -91,7 +92,7 @@ func testTransferCrosses(t *testing.T, mode auditMode) {
 		t.Errorf("audit: sent %+v, received %+v", sent, recv)
 	}
 	// The origin's receipt entry carries the digest the destination signed for.
-	eventually(t, "the receipt entry at 51", func() bool { return find(origin.auditEntries(t), audit.KindReceipt, res[0].EnvelopeID) != nil })
+	gatewaytest.Eventually(t, "the receipt entry at 51", func() bool { return find(origin.auditEntries(t), audit.KindReceipt, res[0].EnvelopeID) != nil })
 	if rc := find(origin.auditEntries(t), audit.KindReceipt, res[0].EnvelopeID); sent != nil && rc.PayloadDigest != sent.PayloadDigest {
 		t.Errorf("receipt entry digest %s, sent %s", rc.PayloadDigest, sent.PayloadDigest)
 	}
@@ -192,7 +193,7 @@ func TestSameReferenceIsStoredOnce(t *testing.T) {
 		}
 	}
 	dest := f.nodes["44"]
-	eventually(t, "the outbox to drain", func() bool { d, _ := f.nodes["51"].store.Depth(); return d["44"] == 0 })
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { d, _ := f.nodes["51"].store.Depth(); return d["44"] == 0 })
 	if got := len(dest.inbox(t)); got != 1 {
 		t.Errorf("destination stored %d records, want 1", got)
 	}
@@ -300,16 +301,16 @@ func TestDestinationOutageLosesNothing(t *testing.T) {
 		}
 	}
 	submit(10)
-	eventually(t, "the first records to arrive", func() bool { return len(dest.inbox(t)) == 10 })
+	gatewaytest.Eventually(t, "the first records to arrive", func() bool { return len(dest.inbox(t)) == 10 })
 
 	dest.server.Close()
 	submit(40) // the origin keeps accepting while the destination is down
-	eventually(t, "the breaker to open", func() bool { return origin.client.BreakerState()["44"].String() == "open" })
+	gatewaytest.Eventually(t, "the breaker to open", func() bool { return origin.client.BreakerState()["44"].String() == "open" })
 
 	// The destination comes back at a new address, as after a reschedule.
 	dest.server = f.pki.Serve(dest.leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}}, peer.NewHandler(dest.x))
 	f.dir.set("44", dest.server.URL)
-	eventually(t, "the outbox to drain", func() bool { d, _ := origin.store.Depth(); return d["44"] == 0 })
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { d, _ := origin.store.Depth(); return d["44"] == 0 })
 
 	got := map[string]int{}
 	for _, in := range dest.inbox(t) {
@@ -354,7 +355,7 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 	}
 	origin := f.nodes["51"]
 	key := store.CaseKey("44", "51", r.ID)
-	eventually(t, "the referral at 51", func() bool { _, err := origin.store.Case(key, f.now); return err == nil })
+	gatewaytest.Eventually(t, "the referral at 51", func() bool { _, err := origin.store.Case(key, f.now); return err == nil })
 
 	update := func(from string, status contracts.CaseStatus) SubmitResult {
 		u := g.ReferralUpdate(r)
@@ -385,7 +386,7 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 		t.Fatalf("accept = %+v", res)
 	}
 	dest := f.nodes["44"]
-	eventually(t, "the acceptance at 44", func() bool {
+	gatewaytest.Eventually(t, "the acceptance at 44", func() bool {
 		c, err := dest.store.Case(key, f.now)
 		return err == nil && c.Status == "accepted"
 	})
@@ -402,7 +403,7 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 	if res := update("44", contracts.CaseClosed); res.Outcome != OutcomeAccepted {
 		t.Fatalf("close by the referring side = %+v", res)
 	}
-	eventually(t, "the closure at 51", func() bool {
+	gatewaytest.Eventually(t, "the closure at 51", func() bool {
 		c, err := origin.store.Case(key, f.now)
 		return err == nil && c.Status == "closed" && !c.Overdue && c.Direction == "received" && len(c.Updates) == 2
 	})
@@ -424,7 +425,7 @@ func TestLaggingDestinationDefers(t *testing.T) {
 	if res[0].Outcome != OutcomeAccepted {
 		t.Fatalf("submit = %+v", res[0])
 	}
-	eventually(t, "the destination to defer", func() bool {
+	gatewaytest.Eventually(t, "the destination to defer", func() bool {
 		for _, p := range origin.delivery.Peers() {
 			if p.Peer == "44" && strings.Contains(p.LastError, "deferred") && strings.Contains(p.LastError, "no_agreement") {
 				return true
@@ -437,7 +438,7 @@ func TestLaggingDestinationDefers(t *testing.T) {
 	}
 	dest.agreements.Put(*a) // 44 catches up
 	origin.delivery.Notify("44")
-	eventually(t, "delivery after catching up", func() bool {
+	gatewaytest.Eventually(t, "delivery after catching up", func() bool {
 		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
 		return err == nil && v.State == store.StateDelivered
 	})
@@ -471,7 +472,7 @@ func TestOnlyTheDestinationConfirms(t *testing.T) {
 	tr := f.generator("51", "44", 31).Transfer()
 	res := f.submit("51", tr)
 	origin := f.nodes["51"]
-	eventually(t, "delivery to 44", func() bool {
+	gatewaytest.Eventually(t, "delivery to 44", func() bool {
 		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
 		return err == nil && v.State == store.StateDelivered
 	})
@@ -484,7 +485,7 @@ func TestOnlyTheDestinationConfirms(t *testing.T) {
 	}
 	// 33 holds 51's receipt once 51 has handled the confirmation completely.
 	n33 := f.nodes["33"]
-	eventually(t, "51's receipt of 33's confirmation", func() bool {
+	gatewaytest.Eventually(t, "51's receipt of 33's confirmation", func() bool {
 		v, err := n33.x.Record(context.Background(), n33.system, fres[0].EnvelopeID)
 		return err == nil && v.State == store.StateDelivered
 	})

@@ -273,18 +273,6 @@ func (f *federation) submit(province string, recs ...any) []SubmitResult {
 	return res
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func (n *node) inbox(t *testing.T) []store.Incoming {
 	t.Helper()
 	items, err := n.store.Inbox(0, 1000)
