@@ -127,11 +127,10 @@ func submitFile(ctx context.Context, m *Main, name string, op registry.Op, args 
 	if n == 1 && a.ID != pos[0] {
 		return usageErrorf("%s holds agreement %q, not %q", *file, a.ID, pos[0])
 	}
-	cl, err := c.client(true)
+	cl, ctx, cancel, err := c.dialRegistry(ctx, true)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	res, err := cl.Submit(ctx, op, a)
 	if err != nil {
@@ -211,11 +210,10 @@ func runAgreementList(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	f.Status, f.RecordType, f.Purpose = contracts.AgreementStatus(*status), contracts.RecordType(*rt), contracts.Purpose(*purpose)
-	cl, err := c.client(false)
+	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	r, err := cl.List(ctx, f, *consistent)
 	if err != nil {
@@ -248,11 +246,10 @@ func runAgreementShow(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, err := c.client(false)
+	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	r, err := cl.Agreement(ctx, pos[0], *consistent)
 	if err != nil {

@@ -167,11 +167,10 @@ func evalOnNode(ctx context.Context, m *Main, c *conn, file, from, to string, pu
 	if err != nil {
 		return err
 	}
-	cl, err := c.apiClient()
+	cl, cctx, cancel, err := c.dialAPI(ctx)
 	if err != nil {
 		return err
 	}
-	cctx, cancel := c.ctx(ctx)
 	defer cancel()
 	run, err := cl.PolicyEval(cctx, doc)
 	if err != nil {

@@ -40,11 +40,10 @@ func runRecordsSubmit(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	cl, err := c.apiClient()
+	cl, ctx, cancel, err := c.dialAPI(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	res, err := cl.Submit(ctx, docs...)
 	if err != nil {
@@ -108,11 +107,10 @@ func runRecordsShow(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, err := c.apiClient()
+	cl, ctx, cancel, err := c.dialAPI(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	v, err := cl.Record(ctx, pos[0])
 	if err != nil {
@@ -146,11 +144,10 @@ func runInbox(ctx context.Context, m *Main, args []string) error {
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
-	cl, err := c.apiClient()
+	cl, ctx, cancel, err := c.dialAPI(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	page, err := cl.Inbox(ctx, *after, *limit)
 	if err != nil {
@@ -176,11 +173,10 @@ func runStatus(ctx context.Context, m *Main, args []string) error {
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
-	cl, err := c.apiClient()
+	cl, ctx, cancel, err := c.dialAPI(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	st, err := cl.Status(ctx)
 	if err != nil {

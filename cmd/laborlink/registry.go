@@ -44,11 +44,10 @@ func runRegistryTransfer(ctx context.Context, m *Main, args []string) error {
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
-	cl, err := c.client(false)
+	cl, cctx, cancel, err := c.dialRegistry(ctx, false)
 	if err != nil {
 		return err
 	}
-	cctx, cancel := c.ctx(ctx)
 	defer cancel()
 	st, err := cl.TransferLeadership(cctx, *to)
 	if err != nil {
@@ -159,6 +158,28 @@ func (c *conn) apiClient() (*api.Client, error) {
 	return api.NewClient(*c.node, t, "")
 }
 
+// dialRegistry is a registry client from the flags and a context bounded by
+// --timeout; the caller defers cancel.
+func (c *conn) dialRegistry(parent context.Context, sign bool) (*registry.Client, context.Context, context.CancelFunc, error) {
+	cl, err := c.client(sign)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := c.ctx(parent)
+	return cl, ctx, cancel, nil
+}
+
+// dialAPI is a local-API client from the flags and a context bounded by
+// --timeout; the caller defers cancel.
+func (c *conn) dialAPI(parent context.Context) (*api.Client, context.Context, context.CancelFunc, error) {
+	cl, err := c.apiClient()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := c.ctx(parent)
+	return cl, ctx, cancel, nil
+}
+
 func (c *conn) ctx(parent context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(parent, *c.timeout)
 }
@@ -213,11 +234,10 @@ func runRegistryStatus(ctx context.Context, m *Main, args []string) error {
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
-	cl, err := c.client(false)
+	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	st, err := cl.Status(ctx)
 	if err != nil {
@@ -258,11 +278,10 @@ func runRegistryMembers(ctx context.Context, m *Main, args []string) error {
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
-	cl, err := c.client(false)
+	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	r, err := cl.Members(ctx, *consistent)
 	if err != nil {
@@ -292,11 +311,10 @@ func runRegistryJoin(ctx context.Context, m *Main, args []string) error {
 	if len(seeds) == 0 {
 		return usageErrorf("--seed is required: a node already in the registry")
 	}
-	cl, err := c.client(false)
+	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	st, err := cl.Join(ctx, seeds...)
 	if err != nil {
@@ -328,11 +346,10 @@ func runRegistryAdmit(ctx context.Context, m *Main, args []string) error {
 	if *name == "" {
 		*name = pki.ProvinceName(*province)
 	}
-	cl, err := c.client(true)
+	cl, ctx, cancel, err := c.dialRegistry(ctx, true)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	res, err := cl.Submit(ctx, registry.OpMemberAdd, registry.MemberSpec{Province: *province, Name: *name, CACerts: pem})
 	if err != nil {
@@ -371,11 +388,10 @@ func runRegistryRevoke(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return usageErrorf("--reason: %v", err)
 	}
-	cl, err := c.client(true)
+	cl, ctx, cancel, err := c.dialRegistry(ctx, true)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	res, err := cl.Submit(ctx, registry.OpCertRevoke, registry.RevokeBody{Serial: serial.Text(16), Province: *province, Reason: r})
 	if err != nil {
@@ -429,11 +445,10 @@ func runRegistryBackup(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, err := c.client(false)
+	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	tmp := pos[0] + ".partial"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
@@ -467,11 +482,10 @@ func runRegistryRestore(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer f.Close()
-	cl, err := c.client(false)
+	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	if err := cl.Restore(ctx, f); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
