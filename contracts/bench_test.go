@@ -104,13 +104,3 @@ func BenchmarkSignBatch100(b *testing.B) {
 		})
 	}
 }
-
-func BenchmarkFieldsPresent(b *testing.B) {
-	tr := generator(b).Transfer()
-	b.ReportAllocs()
-	for b.Loop() {
-		if len(contracts.FieldsPresent(tr)) == 0 {
-			b.Fatal("no fields")
-		}
-	}
-}

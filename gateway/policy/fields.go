@@ -16,10 +16,9 @@ import (
 // themselves (dates, times) are leaves; omitempty is honoured as encoding/json
 // honours it. The result is sorted.
 //
-// contracts.FieldsPresent lists objects as well as leaves and descends into
-// arrays ("events.kind"); obligations on those paths would drop a whole object
-// or, inside an array, not be applicable by Apply, so the policy works on
-// leaves with arrays whole. TestFieldsPresentMatchesJSON pins this behaviour.
+// Objects are not listed and arrays are not descended into ("events.kind"):
+// obligations on such paths would drop a whole object or, inside an array,
+// not be applicable by Apply. TestFieldsPresentMatchesJSON pins this.
 func fieldsPresent(rec any) []string {
 	var out []string
 	walkFields(reflect.ValueOf(rec), "", &out)
