@@ -1,11 +1,12 @@
 package contracts
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Batch signing: a node delivering hundreds of envelopes at once signs one
@@ -30,76 +31,90 @@ type BatchProof struct {
 	Signature []byte `json:"signature"`
 }
 
-func leafHash(d [32]byte) [32]byte {
-	var b [33]byte
-	b[0] = 0
-	copy(b[1:], d[:])
-	return sha256.Sum256(b[:])
+// leafHash is RFC 6962's leaf hash of a signing digest.
+func leafHash(d [32]byte) tlog.Hash { return tlog.RecordHash(d[:]) }
+
+// memHashes is a tlog.HashReader over a tree built in memory.
+type memHashes []tlog.Hash
+
+func (m memHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(m)) {
+			return nil, fmt.Errorf("hash %d not in a tree of %d hashes", x, len(m))
+		}
+		out[i] = m[x]
+	}
+	return out, nil
 }
 
-func nodeHash(l, r []byte) [32]byte {
-	var b [65]byte
-	b[0] = 1
-	copy(b[1:], l)
-	copy(b[33:], r)
-	return sha256.Sum256(b[:])
+// tree stores the RFC 6962 tree over the digests (leaf i is the leaf hash of
+// digest i) and returns its hashes and root, in O(n) hashes.
+func tree(digests [][32]byte) (memHashes, tlog.Hash, error) {
+	n := int64(len(digests))
+	if n == 0 || n > MaxBatch {
+		return nil, tlog.Hash{}, fmt.Errorf("batch: %d envelopes, want 1 to %d", n, MaxBatch)
+	}
+	var hashes memHashes
+	for i, d := range digests {
+		add, err := tlog.StoredHashesForRecordHash(int64(i), leafHash(d), hashes)
+		if err != nil {
+			return nil, tlog.Hash{}, err
+		}
+		hashes = append(hashes, add...)
+	}
+	root, err := tlog.TreeHash(n, hashes)
+	return hashes, root, err
 }
 
-// merkleRoot is RFC 6962's MTH over leaf hashes.
-func merkleRoot(leaves [][32]byte) [32]byte {
-	if len(leaves) == 1 {
-		return leaves[0]
+// SignDigests signs the Merkle root over envelopes' signing digests once and
+// returns each envelope's proof, in order. It serves senders that hold the
+// digests of queued envelopes rather than decoded envelopes.
+func SignDigests(digests [][32]byte, signer crypto.Signer) ([]*BatchProof, error) {
+	hashes, root, err := tree(digests)
+	if err != nil {
+		return nil, err
 	}
-	k := splitPoint(len(leaves))
-	l, r := merkleRoot(leaves[:k]), merkleRoot(leaves[k:])
-	return nodeHash(l[:], r[:])
+	sig, err := SignDigest(signer, root)
+	if err != nil {
+		return nil, fmt.Errorf("batch: %w", err)
+	}
+	n := int64(len(digests))
+	proofs := make([]*BatchProof, n)
+	for i := range proofs {
+		rp, err := tlog.ProveRecord(n, int64(i), hashes)
+		if err != nil {
+			return nil, err
+		}
+		path := make([][]byte, len(rp))
+		for k := range rp {
+			path[k] = rp[k][:]
+		}
+		proofs[i] = &BatchProof{Root: root[:], Index: i, Size: int(n), Path: path, Signature: sig}
+	}
+	return proofs, nil
 }
 
-// merklePath is RFC 6962's PATH(m, D[n]).
-func merklePath(m int, leaves [][32]byte) [][]byte {
-	if len(leaves) <= 1 {
-		return nil
-	}
-	k := splitPoint(len(leaves))
-	if m < k {
-		sib := merkleRoot(leaves[k:])
-		return append(merklePath(m, leaves[:k]), sib[:])
-	}
-	sib := merkleRoot(leaves[:k])
-	return append(merklePath(m-k, leaves[k:]), sib[:])
-}
-
-// splitPoint is the largest power of two smaller than n (n > 1).
-func splitPoint(n int) int {
-	k := 1
-	for k<<1 < n {
-		k <<= 1
-	}
-	return k
-}
-
-func batchLeaves(envs []*Envelope) ([][32]byte, error) {
-	if len(envs) == 0 || len(envs) > MaxBatch {
-		return nil, fmt.Errorf("batch: %d envelopes, want 1 to %d", len(envs), MaxBatch)
-	}
-	leaves := make([][32]byte, len(envs))
+func signingDigests(envs []*Envelope) ([][32]byte, error) {
+	ds := make([][32]byte, len(envs))
 	for i, e := range envs {
 		d, err := e.SigningDigest()
 		if err != nil {
 			return nil, fmt.Errorf("batch: envelope %s: %w", e.ID, err)
 		}
-		leaves[i] = leafHash(d)
+		ds[i] = d
 	}
-	return leaves, nil
+	return ds, nil
 }
 
 // BatchDigest is the Merkle root over the envelopes' signing digests, in order.
 func BatchDigest(envs []*Envelope) ([32]byte, error) {
-	leaves, err := batchLeaves(envs)
+	ds, err := signingDigests(envs)
 	if err != nil {
 		return [32]byte{}, err
 	}
-	return merkleRoot(leaves), nil
+	_, root, err := tree(ds)
+	return root, err
 }
 
 // SignBatch sets every envelope's Signer, signs the batch's Merkle root once
@@ -111,17 +126,16 @@ func SignBatch(envs []*Envelope, signer crypto.Signer, signerURI string) error {
 	for _, e := range envs {
 		e.Signer, e.Signature, e.Batch = signerURI, nil, nil
 	}
-	leaves, err := batchLeaves(envs)
+	ds, err := signingDigests(envs)
 	if err != nil {
 		return err
 	}
-	root := merkleRoot(leaves)
-	sig, err := SignDigest(signer, root)
+	proofs, err := SignDigests(ds, signer)
 	if err != nil {
-		return fmt.Errorf("batch: %w", err)
+		return err
 	}
 	for i, e := range envs {
-		e.Batch = &BatchProof{Root: root[:], Index: i, Size: len(envs), Path: merklePath(i, leaves), Signature: sig}
+		e.Batch = proofs[i]
 	}
 	return nil
 }
@@ -143,35 +157,29 @@ func VerifyInBatch(e *Envelope, pub crypto.PublicKey) error {
 	return e.Batch.verify(d, pub, e.ID)
 }
 
-// verify checks that digest d sits at Index in the tree with Root, and that
-// Root is signed under pub (RFC 9162 section 2.1.3.2).
+// Includes checks that the signing digest d sits at Index in the tree with
+// Root (RFC 9162 section 2.1.3.2). It does not check Root's signature.
+func (p *BatchProof) Includes(d [32]byte) error {
+	if len(p.Root) != sha256.Size || p.Index < 0 || p.Index >= p.Size || p.Size > MaxBatch {
+		return fmt.Errorf("%w: malformed batch proof (root %d bytes, index %d, size %d)", ErrSignature, len(p.Root), p.Index, p.Size)
+	}
+	path := make(tlog.RecordProof, len(p.Path))
+	for i, h := range p.Path {
+		if len(h) != sha256.Size {
+			return fmt.Errorf("%w: malformed batch path", ErrSignature)
+		}
+		path[i] = tlog.Hash(h)
+	}
+	if err := tlog.CheckRecord(path, int64(p.Size), tlog.Hash(p.Root), int64(p.Index), leafHash(d)); err != nil {
+		return fmt.Errorf("%w: not included in the batch root", ErrSignature)
+	}
+	return nil
+}
+
+// verify checks that digest d is in the batch and that Root is signed under pub.
 func (p *BatchProof) verify(d [32]byte, pub crypto.PublicKey, id string) error {
-	if len(p.Root) != sha256.Size {
-		return fmt.Errorf("envelope %s: batch root has %d bytes, want 32", id, len(p.Root))
-	}
-	if p.Index < 0 || p.Index >= p.Size || p.Size > MaxBatch {
-		return fmt.Errorf("envelope %s: batch index %d outside size %d", id, p.Index, p.Size)
-	}
-	fn, sn := p.Index, p.Size-1
-	r := leafHash(d)
-	for _, sib := range p.Path {
-		if sn == 0 || len(sib) != sha256.Size {
-			return fmt.Errorf("envelope %s: %w: malformed batch path", id, ErrSignature)
-		}
-		if fn&1 == 1 || fn == sn {
-			r = nodeHash(sib, r[:])
-			for fn&1 == 0 && fn != 0 {
-				fn >>= 1
-				sn >>= 1
-			}
-		} else {
-			r = nodeHash(r[:], sib)
-		}
-		fn >>= 1
-		sn >>= 1
-	}
-	if sn != 0 || !bytes.Equal(r[:], p.Root) {
-		return fmt.Errorf("envelope %s: %w: not included in the batch root", id, ErrSignature)
+	if err := p.Includes(d); err != nil {
+		return fmt.Errorf("envelope %s: %w", id, err)
 	}
 	if err := VerifyDigest(pub, [32]byte(p.Root), p.Signature); err != nil {
 		return fmt.Errorf("envelope %s: batch: %w", id, err)

@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/oklog/ulid/v2"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/delivery"
@@ -66,7 +65,7 @@ func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queue
 	if len(idx) == 0 {
 		return s.next.Send(ctx, peer, batch)
 	}
-	proofs, err := signBatch(digests, s.x.signer())
+	proofs, err := contracts.SignDigests(digests, s.x.signer())
 	if err != nil {
 		return nil, fmt.Errorf("sign batch for %s: %w", peer, err)
 	}
@@ -80,59 +79,6 @@ func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queue
 		out[i] = store.Queued{EnvelopeID: batch[i].EnvelopeID, Envelope: env}
 	}
 	return s.next.Send(ctx, peer, out)
-}
-
-// memHashes is a tlog.HashReader over a tree built in memory.
-type memHashes []tlog.Hash
-
-func (m memHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		if x < 0 || x >= int64(len(m)) {
-			return nil, fmt.Errorf("hash %d not in a tree of %d hashes", x, len(m))
-		}
-		out[i] = m[x]
-	}
-	return out, nil
-}
-
-// signBatch builds the tree over the digests (leaf i is RFC 6962's leaf
-// hash of digest i, as in contracts), signs its root and returns each
-// digest's proof.
-func signBatch(digests [][32]byte, signer crypto.Signer) ([]*contracts.BatchProof, error) {
-	n := int64(len(digests))
-	if n == 0 || n > contracts.MaxBatch {
-		return nil, fmt.Errorf("%d envelopes, want 1 to %d", n, contracts.MaxBatch)
-	}
-	var hashes memHashes
-	for i, d := range digests {
-		add, err := tlog.StoredHashesForRecordHash(int64(i), tlog.RecordHash(d[:]), hashes)
-		if err != nil {
-			return nil, err
-		}
-		hashes = append(hashes, add...)
-	}
-	root, err := tlog.TreeHash(n, hashes)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := contracts.SignDigest(signer, root)
-	if err != nil {
-		return nil, err
-	}
-	proofs := make([]*contracts.BatchProof, n)
-	for i := range proofs {
-		rp, err := tlog.ProveRecord(n, int64(i), hashes)
-		if err != nil {
-			return nil, err
-		}
-		path := make([][]byte, len(rp))
-		for k := range rp {
-			path[k] = rp[k][:]
-		}
-		proofs[i] = &contracts.BatchProof{Root: root[:], Index: i, Size: int(n), Path: path, Signature: sig}
-	}
-	return proofs, nil
 }
 
 // withProof adds the batch member to an encoded envelope that has neither a
@@ -202,18 +148,8 @@ func verifyEnvelope(env *contracts.Envelope, roots *rootSignatures, checked bool
 		return err
 	}
 	p := env.Batch
-	if len(p.Root) != 32 || p.Index < 0 || p.Index >= p.Size || p.Size > contracts.MaxBatch {
-		return fmt.Errorf("envelope %s: malformed batch proof", env.ID)
-	}
-	path := make(tlog.RecordProof, len(p.Path))
-	for i, h := range p.Path {
-		if len(h) != 32 {
-			return fmt.Errorf("envelope %s: malformed batch path", env.ID)
-		}
-		path[i] = tlog.Hash(h)
-	}
-	if err := tlog.CheckRecord(path, int64(p.Size), tlog.Hash(p.Root), int64(p.Index), tlog.RecordHash(d[:])); err != nil {
-		return fmt.Errorf("envelope %s: not included in its batch root: %w", env.ID, err)
+	if err := p.Includes(d); err != nil {
+		return fmt.Errorf("envelope %s: %w", env.ID, err)
 	}
 	if err := roots.verify(p.Root, p.Signature); err != nil {
 		return fmt.Errorf("envelope %s: batch: %w", env.ID, err)

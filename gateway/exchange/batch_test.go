@@ -46,7 +46,7 @@ func TestBatchProofsAreContractsProofs(t *testing.T) {
 	uri := signer.Identity().URI()
 	all, digests := sealed(t, 70, uri)
 	for n := 1; n <= 70; n++ {
-		proofs, err := signBatch(digests[:n], signer)
+		proofs, err := contracts.SignDigests(digests[:n], signer)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestTamperedBatchEnvelopesAreRefused(t *testing.T) {
 	leaf, other := p.Issue("51", pki.KindNode, "gw-1"), p.Issue("51", pki.KindNode, "gw-2")
 	signer := p.Signer(leaf)
 	envs, digests := sealed(t, 5, signer.Identity().URI())
-	proofs, err := signBatch(digests, signer)
+	proofs, err := contracts.SignDigests(digests, signer)
 	if err != nil {
 		t.Fatal(err)
 	}
