@@ -118,7 +118,9 @@ func (p *proc) stop(t *testing.T, sig os.Signal, within time.Duration) error {
 	}
 }
 
-var readyLine = regexp.MustCompile(`(?m)^The LaborLink development federation is ready`)
+// readyLine ends the banner dev prints once the federation is ready; waiting
+// for it rather than the banner's first line means the commands are printed.
+var readyLine = regexp.MustCompile(`(?m)^Press Ctrl-C to stop\.`)
 
 // TestDevFederation runs `laborlink dev` as a newcomer does: it becomes
 // ready, the commands it prints work, and Ctrl-C stops it cleanly.
