@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -178,11 +179,57 @@ func (p *BatchProof) Includes(d [32]byte) error {
 
 // verify checks that digest d is in the batch and that Root is signed under pub.
 func (p *BatchProof) verify(d [32]byte, pub crypto.PublicKey, id string) error {
-	if err := p.Includes(d); err != nil {
+	if err := p.verifyWith(d, &RootVerifier{Pub: pub}); err != nil {
 		return fmt.Errorf("envelope %s: %w", id, err)
 	}
-	if err := VerifyDigest(pub, [32]byte(p.Root), p.Signature); err != nil {
-		return fmt.Errorf("envelope %s: batch: %w", id, err)
+	return nil
+}
+
+// verifyWith checks that digest d is in the batch and, through roots, that
+// Root is signed.
+func (p *BatchProof) verifyWith(d [32]byte, roots *RootVerifier) error {
+	if err := p.Includes(d); err != nil {
+		return err
+	}
+	if err := roots.Verify(p.Root, p.Signature); err != nil {
+		return fmt.Errorf("batch: %w", err)
 	}
 	return nil
+}
+
+// RootVerifier checks batch roots' signatures under one public key and
+// remembers each answer, so that the envelopes or receipts of one batch cost
+// a single signature check between them. It is safe for concurrent use;
+// keep one per request (or per signer) rather than for ever.
+type RootVerifier struct {
+	Pub crypto.PublicKey
+
+	mu   sync.Mutex
+	seen map[string]error // by root and signature
+}
+
+// Verify checks sig over root, once per distinct pair.
+func (v *RootVerifier) Verify(root, sig []byte) error {
+	if len(root) != sha256.Size {
+		return fmt.Errorf("%w: batch root has %d bytes", ErrSignature, len(root))
+	}
+	key := string(root) + string(sig)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err, done := v.seen[key]; done {
+		return err
+	}
+	err := VerifyDigest(v.Pub, [32]byte(root), sig)
+	if v.seen == nil {
+		v.seen = map[string]error{}
+	}
+	v.seen[key] = err
+	return err
+}
+
+// Checks is the number of distinct signature checks made.
+func (v *RootVerifier) Checks() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.seen)
 }

@@ -295,3 +295,109 @@ func TestSigningDigestMatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+func TestSignReceipts(t *testing.T) {
+	g := generator(t)
+	const receiver = "spiffe://p44.laborlink.example/node/gw-2"
+	for _, kp := range keys(t) {
+		for _, n := range []int{1, 2, 7} {
+			t.Run(fmt.Sprintf("%s/%d", kp.name, n), func(t *testing.T) {
+				rs := make([]*contracts.Receipt, n)
+				for i := range rs {
+					rs[i] = contracts.NewReceipt(sealed(t, g), contracts.ReceiptStored, "", testNow)
+				}
+				if err := contracts.SignReceipts(rs, kp.priv, receiver); err != nil {
+					t.Fatal(err)
+				}
+				roots := &contracts.RootVerifier{Pub: kp.priv.Public()}
+				for i, r := range rs {
+					if r.Receiver != receiver || r.Batch == nil || r.Batch.Index != i || len(r.Signature) != 0 {
+						t.Fatalf("receipt %d: receiver %q, proof %+v", i, r.Receiver, r.Batch)
+					}
+					// Alone, through JSON, as the origin keeps it.
+					b, _ := json.Marshal(r)
+					back, err := contracts.DecodeReceipt(b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := back.Verify(kp.priv.Public()); err != nil {
+						t.Fatalf("receipt %d: %v", i, err)
+					}
+					if err := back.VerifyWith(roots); err != nil {
+						t.Fatalf("receipt %d with shared roots: %v", i, err)
+					}
+					back.Status = contracts.ReceiptDuplicate
+					if err := back.Verify(kp.priv.Public()); !errors.Is(err, contracts.ErrSignature) {
+						t.Fatalf("receipt %d with a changed status: got %v, want ErrSignature", i, err)
+					}
+				}
+				if n > 1 {
+					// A receipt cannot take another's place in the batch.
+					r := *rs[0]
+					proof := *r.Batch
+					proof.Index = 1
+					r.Batch = &proof
+					if err := r.Verify(kp.priv.Public()); !errors.Is(err, contracts.ErrSignature) {
+						t.Errorf("proof with a wrong index: got %v, want ErrSignature", err)
+					}
+				}
+				if err := rs[0].Verify(keys(t)[1].priv.Public()); err == nil {
+					t.Error("batch verified under another key")
+				}
+				// A forged root signature fails for every receipt that
+				// shares it, including after the first answer was cached.
+				forged := &contracts.RootVerifier{Pub: kp.priv.Public()}
+				for i := range rs {
+					r := *rs[i]
+					proof := *r.Batch
+					proof.Signature = append([]byte(nil), proof.Signature...)
+					proof.Signature[len(proof.Signature)-1] ^= 1
+					r.Batch = &proof
+					if err := r.VerifyWith(forged); !errors.Is(err, contracts.ErrSignature) {
+						t.Fatalf("receipt %d with a forged root signature: got %v", i, err)
+					}
+				}
+			})
+		}
+	}
+	if err := contracts.SignReceipts([]*contracts.Receipt{{EnvelopeID: "x", Status: "lost"}}, keys(t)[0].priv, receiver); err == nil {
+		t.Error("signed a receipt with an unknown status")
+	}
+	if err := contracts.SignReceipts(nil, keys(t)[0].priv, receiver); err == nil {
+		t.Error("signed an empty batch of receipts")
+	}
+}
+
+// TestReceiptSigningDigestMatchesGeneric holds the hand-written receipt
+// encoding to the generic canonical digest of the receipt without its
+// signature and batch proof.
+func TestReceiptSigningDigestMatchesGeneric(t *testing.T) {
+	g := generator(t)
+	for i := range 100 {
+		r := contracts.NewReceipt(sealed(t, g), contracts.ReceiptStored, "", testNow.Add(time.Duration(i)*time.Millisecond))
+		r.Receiver = "spiffe://p44.laborlink.example/node/gw-2"
+		switch i % 4 {
+		case 1:
+			r.Status, r.Reason = contracts.ReceiptRejected, "policy_denied"
+		case 2:
+			r.Reason = "<&> \"quoted\"\\\n\u2028é\U0001F600"
+			r.Signature = []byte{1, 2}
+		case 3:
+			r.ReceivedAt = r.ReceivedAt.In(time.FixedZone("CST", 8*3600))
+			r.Batch = &contracts.BatchProof{Root: make([]byte, 32), Size: 1}
+		}
+		got, err := r.SigningDigest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		unsigned := *r
+		unsigned.Signature, unsigned.Batch = nil, nil
+		want, err := contracts.Digest(&unsigned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("receipt %d: hand-written digest differs from the generic one", i)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"crypto"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -33,7 +34,10 @@ type Receipt struct {
 	// Reason explains a rejection; it never contains personal data.
 	Reason     string    `json:"reason,omitempty"`
 	ReceivedAt time.Time `json:"received_at"`
-	Signature  []byte    `json:"signature,omitempty"`
+	// Signature signs the receipt alone; a receipt signed with the other
+	// receipts of one answer has Batch instead (see SignReceipts).
+	Signature []byte      `json:"signature,omitempty"`
+	Batch     *BatchProof `json:"batch,omitempty"`
 }
 
 // NewReceipt answers an envelope with a status, at now (UTC, millisecond
@@ -49,28 +53,51 @@ func NewReceipt(e *Envelope, status ReceiptStatus, reason string, now time.Time)
 }
 
 // SigningDigest is the SHA-256 of the receipt's canonical encoding without
-// its Signature.
+// Signature and Batch. The members are written in canonical order by hand; a
+// test holds it equal to Digest of the receipt without them.
 func (r *Receipt) SigningDigest() ([32]byte, error) {
-	unsigned := *r
-	unsigned.Signature = nil
-	return Digest(&unsigned)
+	at, err := r.ReceivedAt.MarshalJSON()
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("receipt for %s: received_at: %w", r.EnvelopeID, err)
+	}
+	b := make([]byte, 0, 256+len(r.Reason))
+	b = append(b, `{"envelope_id":`...)
+	b = appendCanonicalString(b, r.EnvelopeID)
+	b = append(b, `,"payload_digest":`...)
+	b = appendCanonicalString(b, r.PayloadDigest)
+	if r.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendCanonicalString(b, r.Reason)
+	}
+	b = append(b, `,"received_at":`...)
+	b = append(b, at...) // digits, letters and punctuation: nothing to escape
+	b = append(b, `,"receiver":`...)
+	b = appendCanonicalString(b, r.Receiver)
+	b = append(b, `,"status":`...)
+	b = appendCanonicalString(b, string(r.Status))
+	b = append(b, '}')
+	return sha256.Sum256(b), nil
 }
 
-// Sign sets Receiver and signs the receipt, as Envelope.Sign does.
-func (r *Receipt) Sign(signer crypto.Signer, receiverURI string) error {
+// prepare sets Receiver, clears any signature and returns the digest to sign.
+func (r *Receipt) prepare(receiverURI string) ([32]byte, error) {
 	if receiverURI == "" {
-		return errors.New("receipt: sign: no receiver URI")
+		return [32]byte{}, errors.New("receipt: sign: no receiver URI")
 	}
 	switch r.Status {
 	case ReceiptStored, ReceiptDuplicate, ReceiptRejected:
 	default:
-		return fmt.Errorf("receipt for %s: status %q is not stored, duplicate or rejected", r.EnvelopeID, r.Status)
+		return [32]byte{}, fmt.Errorf("receipt for %s: status %q is not stored, duplicate or rejected", r.EnvelopeID, r.Status)
 	}
-	r.Receiver = receiverURI
-	r.Signature = nil
-	d, err := r.SigningDigest()
+	r.Receiver, r.Signature, r.Batch = receiverURI, nil, nil
+	return r.SigningDigest()
+}
+
+// Sign sets Receiver and signs the receipt alone, as Envelope.Sign does.
+func (r *Receipt) Sign(signer crypto.Signer, receiverURI string) error {
+	d, err := r.prepare(receiverURI)
 	if err != nil {
-		return fmt.Errorf("receipt for %s: %w", r.EnvelopeID, err)
+		return err
 	}
 	if r.Signature, err = SignDigest(signer, d); err != nil {
 		return fmt.Errorf("receipt for %s: %w", r.EnvelopeID, err)
@@ -78,15 +105,49 @@ func (r *Receipt) Sign(signer crypto.Signer, receiverURI string) error {
 	return nil
 }
 
-// Verify checks the receipt's signature under pub. The caller checks that pub
-// belongs to Receiver and that the receipt answers the envelope it sent
-// (Matches).
+// SignReceipts sets every receipt's Receiver and signs them together: one
+// signature over the Merkle root of their signing digests, and each receipt
+// its BatchProof, so that each stays verifiable on its own. A destination
+// answering a delivered batch signs its receipts this way.
+func SignReceipts(rs []*Receipt, signer crypto.Signer, receiverURI string) error {
+	ds := make([][32]byte, len(rs))
+	for i, r := range rs {
+		d, err := r.prepare(receiverURI)
+		if err != nil {
+			return err
+		}
+		ds[i] = d
+	}
+	proofs, err := SignDigests(ds, signer)
+	if err != nil {
+		return fmt.Errorf("receipts: %w", err)
+	}
+	for i, r := range rs {
+		r.Batch = proofs[i]
+	}
+	return nil
+}
+
+// Verify checks the receipt's signature under pub: alone, or its place in a
+// batch and the batch root's signature. The caller checks that pub belongs
+// to Receiver and that the receipt answers the envelope it sent (Matches).
 func (r *Receipt) Verify(pub crypto.PublicKey) error {
+	return r.VerifyWith(&RootVerifier{Pub: pub})
+}
+
+// VerifyWith is Verify with the batch roots' signatures checked by roots, so
+// that the receipts of one answer cost one signature check together.
+func (r *Receipt) VerifyWith(roots *RootVerifier) error {
 	d, err := r.SigningDigest()
 	if err != nil {
-		return fmt.Errorf("receipt for %s: %w", r.EnvelopeID, err)
+		return err
 	}
-	if err := VerifyDigest(pub, d, r.Signature); err != nil {
+	if r.Batch != nil && len(r.Signature) == 0 {
+		err = r.Batch.verifyWith(d, roots)
+	} else {
+		err = VerifyDigest(roots.Pub, d, r.Signature)
+	}
+	if err != nil {
 		return fmt.Errorf("receipt for %s: %w", r.EnvelopeID, err)
 	}
 	return nil

@@ -3,11 +3,9 @@ package exchange
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/oklog/ulid/v2"
 
@@ -99,37 +97,14 @@ func withProof(env []byte, p *contracts.BatchProof) ([]byte, error) {
 	return append(out, '}'), nil
 }
 
-// rootSignatures remembers, for one delivered request, which batch roots'
-// signatures verified under the sender's key.
-type rootSignatures struct {
-	pub crypto.PublicKey
-	mu  sync.Mutex
-	ok  map[string]error
-}
-
-func (r *rootSignatures) verify(root, sig []byte) error {
-	key := string(root) + string(sig)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err, done := r.ok[key]; done {
-		return err
-	}
-	err := contracts.VerifyDigest(r.pub, [32]byte(root), sig)
-	if r.ok == nil {
-		r.ok = map[string]error{}
-	}
-	r.ok[key] = err
-	return err
-}
-
 // verifyEnvelope checks an envelope's payload digest and signature: signed
 // alone, through Envelope.Verify; signed in a batch, its inclusion in the
 // batch root here and the root's signature once per request (roots).
 // checked says contracts.DecodeEnvelope has already checked the id and the
 // payload digest.
-func verifyEnvelope(env *contracts.Envelope, roots *rootSignatures, checked bool) error {
+func verifyEnvelope(env *contracts.Envelope, roots *contracts.RootVerifier, checked bool) error {
 	if env.Batch == nil || len(env.Signature) > 0 {
-		return env.Verify(roots.pub)
+		return env.Verify(roots.Pub)
 	}
 	if !checked {
 		if _, err := ulid.ParseStrict(env.ID); err != nil {
@@ -151,7 +126,7 @@ func verifyEnvelope(env *contracts.Envelope, roots *rootSignatures, checked bool
 	if err := p.Includes(d); err != nil {
 		return fmt.Errorf("envelope %s: %w", env.ID, err)
 	}
-	if err := roots.verify(p.Root, p.Signature); err != nil {
+	if err := roots.Verify(p.Root, p.Signature); err != nil {
 		return fmt.Errorf("envelope %s: batch: %w", env.ID, err)
 	}
 	return nil

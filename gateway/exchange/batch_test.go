@@ -50,7 +50,7 @@ func TestBatchProofsAreContractsProofs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		roots := &rootSignatures{pub: leaf.Cert.PublicKey}
+		roots := &contracts.RootVerifier{Pub: leaf.Cert.PublicKey}
 		for i := range n {
 			env := *all[i]
 			env.Batch = proofs[i]
@@ -61,8 +61,8 @@ func TestBatchProofsAreContractsProofs(t *testing.T) {
 				t.Fatalf("size %d, index %d: %v", n, i, err)
 			}
 		}
-		if len(roots.ok) != 1 {
-			t.Fatalf("size %d: %d root signature checks, want 1", n, len(roots.ok))
+		if roots.Checks() != 1 {
+			t.Fatalf("size %d: %d root signature checks, want 1", n, roots.Checks())
 		}
 	}
 	theirs := make([]*contracts.Envelope, 13)
@@ -73,7 +73,7 @@ func TestBatchProofsAreContractsProofs(t *testing.T) {
 	if err := contracts.SignBatch(theirs, signer, uri); err != nil {
 		t.Fatal(err)
 	}
-	roots := &rootSignatures{pub: leaf.Cert.PublicKey}
+	roots := &contracts.RootVerifier{Pub: leaf.Cert.PublicKey}
 	for _, e := range theirs {
 		if err := verifyEnvelope(e, roots, false); err != nil {
 			t.Fatalf("contracts.SignBatch proof refused: %v", err)
@@ -111,7 +111,7 @@ func TestTamperedBatchEnvelopesAreRefused(t *testing.T) {
 			pr.Path = append([][]byte(nil), pr.Path...)
 			e.Batch = &pr
 			f(&e)
-			got := verifyEnvelope(&e, &rootSignatures{pub: leaf.Cert.PublicKey}, false)
+			got := verifyEnvelope(&e, &contracts.RootVerifier{Pub: leaf.Cert.PublicKey}, false)
 			want := contracts.VerifyInBatch(&e, leaf.Cert.PublicKey)
 			if (got == nil) != (want == nil) {
 				t.Fatalf("the destination says %v, contracts says %v", got, want)
@@ -125,7 +125,7 @@ func TestTamperedBatchEnvelopesAreRefused(t *testing.T) {
 	}
 	e := *envs[2]
 	e.Batch = proofs[2]
-	if err := verifyEnvelope(&e, &rootSignatures{pub: other.Cert.PublicKey}, false); err == nil {
+	if err := verifyEnvelope(&e, &contracts.RootVerifier{Pub: other.Cert.PublicKey}, false); err == nil {
 		t.Error("verified under another node's key")
 	}
 }
@@ -157,12 +157,38 @@ func TestBatchSignedEnvelopesCrossAndVerifyAlone(t *testing.T) {
 	for range 30 {
 		recs = append(recs, g.Transfer())
 	}
-	for _, r := range f.submit("51", recs...) {
+	accepted := f.submit("51", recs...)
+	for _, r := range accepted {
 		if r.Outcome != OutcomeAccepted {
 			t.Fatalf("submit: %+v", r)
 		}
 	}
 	gatewaytest.Eventually(t, "31 envelopes at 44", func() bool { return len(dest.inbox(t)) == 31 })
+
+	// The destination signed its receipts batch by batch; each one the
+	// origin keeps verifies alone under the destination's key.
+	batchedReceipts := 0
+	for _, r := range accepted {
+		var view RecordView
+		gatewaytest.Eventually(t, "the receipt at 51", func() bool {
+			var err error
+			view, err = origin.x.Record(context.Background(), origin.system, r.EnvelopeID)
+			return err == nil && view.State == store.StateDelivered
+		})
+		rc, err := contracts.DecodeReceipt(view.Receipt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.Verify(dest.leaf.Cert.PublicKey); err != nil || rc.EnvelopeID != r.EnvelopeID {
+			t.Errorf("receipt for %s does not verify alone: %v", r.EnvelopeID, err)
+		}
+		if rc.Batch != nil && len(rc.Signature) == 0 {
+			batchedReceipts++
+		}
+	}
+	if batchedReceipts != len(accepted) {
+		t.Errorf("%d of %d receipts were batch-signed", batchedReceipts, len(accepted))
+	}
 	batched := 0
 	for _, in := range dest.inbox(t) {
 		env, err := contracts.DecodeEnvelope(in.Envelope)

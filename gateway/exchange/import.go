@@ -60,7 +60,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	now := x.d.Now().UTC()
 	results := make([]peer.Result, len(envs))
 	checked := make([]*imported, len(envs))
-	roots := &rootSignatures{pub: chain[0].PublicKey}
+	roots := &contracts.RootVerifier{Pub: chain[0].PublicKey}
 	forEach(len(envs), func(i int) {
 		results[i], checked[i] = x.check(ctx, from, signer, roots, envs[i], now)
 	})
@@ -75,8 +75,22 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		return results, nil
 	}
 	ins := make([]store.Incoming, len(ready))
+	receipts := make([]*contracts.Receipt, len(ready))
 	for i, im := range ready {
+		receipts[i] = contracts.NewReceipt(im.env, contracts.ReceiptStored, "", now)
+	}
+	signed, err := x.signReceipts(receipts)
+	for i, im := range ready {
+		if err != nil {
+			x.d.Log.Error("sign receipts", "envelopes", len(ready), "err", err)
+			results[im.index] = deferred(im.env.ID, "receipt_error")
+			continue
+		}
 		ins[i] = im.in
+		ins[i].Receipt = signed[i]
+	}
+	if err != nil {
+		return results, nil
 	}
 	received := func(i int) audit.Entry {
 		return receivedEntry(ready[i].env, ready[i].rec, ready[i].refersTo, ready[i].decision, from)
@@ -92,6 +106,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		return nil, &Error{Code: CodeUnavailable, Message: "store received envelopes", Err: err}
 	}
 	var entries []audit.Entry
+	var dups []int // indexes in ready
 	for i, im := range ready {
 		r := &results[im.index]
 		r.Receipt = got[i].Receipt
@@ -101,12 +116,8 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		x.answer(ctx, im)
 		x.track(ctx, im.rec, im.env.ID, im.in.ReceivedAt)
 		if got[i].Duplicate {
-			// A fresh receipt, signed with the key whose chain goes back
-			// with this answer: the stored one may predate a rotation.
 			r.Status = peer.StatusDuplicate
-			if fresh, err := x.signReceipt(im.env, contracts.ReceiptDuplicate, now); err == nil {
-				r.Receipt = fresh
-			}
+			dups = append(dups, i)
 			continue
 		}
 		r.Status = peer.StatusStored
@@ -115,11 +126,24 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		}
 	}
 	x.audit(ctx, entries...)
+	if len(dups) > 0 {
+		// Fresh receipts, signed with the key whose chain goes back with
+		// this answer: the stored ones may predate a rotation.
+		fresh := make([]*contracts.Receipt, len(dups))
+		for k, i := range dups {
+			fresh[k] = contracts.NewReceipt(ready[i].env, contracts.ReceiptDuplicate, "", now)
+		}
+		if signed, err := x.signReceipts(fresh); err == nil {
+			for k, i := range dups {
+				results[ready[i].index].Receipt = signed[k]
+			}
+		}
+	}
 	return results, nil
 }
 
 // check verifies one envelope and decides its import.
-func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *rootSignatures, raw json.RawMessage, now time.Time) (peer.Result, *imported) {
+func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *contracts.RootVerifier, raw json.RawMessage, now time.Time) (peer.Result, *imported) {
 	env, err := contracts.DecodeEnvelope(raw)
 	checked := err == nil // form and payload digest checked, payload canonical
 	if err != nil {
@@ -185,12 +209,7 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 		x.d.Log.Error("apply import obligations", "envelope", env.ID, "err", err)
 		return deferred(env.ID, "policy_error"), nil
 	}
-	receipt, err := x.receipt(env, now)
-	if err != nil {
-		x.d.Log.Error("sign receipt", "envelope", env.ID, "err", err)
-		return deferred(env.ID, "receipt_error"), nil
-	}
-	in := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: raw, Record: record, Receipt: receipt}
+	in := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: raw, Record: record}
 	return peer.Result{EnvelopeID: env.ID}, &imported{env: env, rec: rec, decision: dec, in: in, refersTo: x.caseEnvelope(rec)}
 }
 
@@ -209,19 +228,21 @@ func importedRecord(payload []byte, canonical bool, obligations map[string]polic
 	return policy.Apply(payload, obligations)
 }
 
-// receipt signs the destination's acknowledgement of an envelope.
-func (x *Exchange) receipt(env *contracts.Envelope, now time.Time) ([]byte, error) {
-	return x.signReceipt(env, contracts.ReceiptStored, now)
-}
-
-// signReceipt signs a receipt with the node's current key.
-func (x *Exchange) signReceipt(env *contracts.Envelope, status contracts.ReceiptStatus, now time.Time) ([]byte, error) {
-	r := contracts.NewReceipt(env, status, "", now)
+// signReceipts signs the receipts of one answer together with the node's
+// current key (one signature over their Merkle root) and encodes them.
+func (x *Exchange) signReceipts(rs []*contracts.Receipt) ([][]byte, error) {
 	s := x.signer()
-	if err := r.Sign(s, s.Identity().URI()); err != nil {
+	if err := contracts.SignReceipts(rs, s, s.Identity().URI()); err != nil {
 		return nil, err
 	}
-	return json.Marshal(r)
+	out := make([][]byte, len(rs))
+	for i, r := range rs {
+		var err error
+		if out[i], err = json.Marshal(r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // decodeEnvelope decodes an envelope strictly: unknown members are refused

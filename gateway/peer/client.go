@@ -204,6 +204,9 @@ func (c *Client) receiptVerifier(peer string, chainDER [][]byte) (func(Result) (
 	if id.Kind != pki.KindNode || id.Province != peer {
 		return nil, fmt.Errorf("peer %s signed its receipts as %s", peer, id)
 	}
+	// The receipts of one answer are signed together: one root signature
+	// check between them.
+	roots := &contracts.RootVerifier{Pub: chain[0].PublicKey}
 	return func(res Result) (string, error) {
 		if len(res.Receipt) == 0 {
 			return "", fmt.Errorf("peer %s answered %s for envelope %s without a receipt", peer, res.Status, res.EnvelopeID)
@@ -215,7 +218,7 @@ func (c *Client) receiptVerifier(peer string, chainDER [][]byte) (func(Result) (
 		if r.EnvelopeID != res.EnvelopeID || r.Receiver != id.URI() {
 			return "", fmt.Errorf("peer %s receipt for %s names envelope %s and receiver %s", peer, res.EnvelopeID, r.EnvelopeID, r.Receiver)
 		}
-		if err := r.Verify(chain[0].PublicKey); err != nil {
+		if err := r.VerifyWith(roots); err != nil {
 			return "", fmt.Errorf("peer %s receipt for %s: %w", peer, res.EnvelopeID, err)
 		}
 		return r.PayloadDigest, nil
