@@ -107,20 +107,44 @@ func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
 		return nil, badRequest("read body: %v", err)
 	}
 	body = bytes.TrimSpace(body)
-	var batch struct {
-		Records []json.RawMessage `json:"records"`
+	if records, ok, err := batchOf(body); err != nil {
+		return nil, err
+	} else if ok {
+		return SubmitRequest{Records: records}, nil
 	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(body, &probe); err != nil {
-		return nil, badRequest("the body is not a JSON object: %v", err)
-	}
-	if _, ok := probe["records"]; ok && len(probe) == 1 {
-		if err := json.Unmarshal(body, &batch); err != nil {
-			return nil, badRequest("records: %v", err)
-		}
-		return SubmitRequest{Records: batch.Records}, nil
+	if !json.Valid(body) {
+		return nil, badRequest("the body is not a JSON object: %v", json.Unmarshal(body, new(struct{})))
 	}
 	return SubmitRequest{Records: []json.RawMessage{body}, Single: true}, nil
+}
+
+// batchOf reads a body of the form {"records": [...]}, whose one member is
+// records. Any other object is one record (ok false), left for the record
+// decoder to read: a single record costs two tokens here, not a decoding.
+func batchOf(body []byte) (records []json.RawMessage, ok bool, err error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, false, badRequest("the body is not a JSON object")
+	}
+	if !dec.More() {
+		return nil, false, nil
+	}
+	if key, err := dec.Token(); err != nil || key != "records" {
+		return nil, false, nil
+	}
+	if err := dec.Decode(&records); err != nil {
+		return nil, false, badRequest("records: %v", err)
+	}
+	if dec.More() {
+		return nil, false, nil // records and more: not a batch
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, false, badRequest("the body is not a JSON object: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false, badRequest("the body is not a JSON object: data after it")
+	}
+	return records, true, nil
 }
 
 // encodeSubmit answers a batch with 200 and per-record outcomes; a single

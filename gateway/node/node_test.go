@@ -109,9 +109,14 @@ func TestProbesAndGracefulClose(t *testing.T) {
 		status int
 		want   string
 	}{
-		"oversized":       {big, http.StatusUnprocessableEntity, "more than the limit of 65536"},
-		"not json":        {[]byte("{"), http.StatusBadRequest, "not a JSON object"},
-		"unsigned schema": {[]byte(`{"schema":"laborlink.nothing/v9"}`), http.StatusUnprocessableEntity, "unknown schema"},
+		"oversized":        {big, http.StatusUnprocessableEntity, "more than the limit of 65536"},
+		"not json":         {[]byte("{"), http.StatusBadRequest, "not a JSON object"},
+		"not json record":  {[]byte(`{"schema":"laborlink.transfer/v1",}`), http.StatusBadRequest, "not a JSON object: invalid character"},
+		"array":            {[]byte(`[{}]`), http.StatusBadRequest, "not a JSON object"},
+		"records not list": {[]byte(`{"records":{}}`), http.StatusBadRequest, "records: json: cannot unmarshal object"},
+		"after a batch":    {[]byte(`{"records":[]} {}`), http.StatusBadRequest, "data after it"},
+		"records and more": {[]byte(`{"records":[],"schema":"laborlink.transfer/v1"}`), http.StatusUnprocessableEntity, "records"},
+		"unsigned schema":  {[]byte(`{"schema":"laborlink.nothing/v9"}`), http.StatusUnprocessableEntity, "unknown schema"},
 	} {
 		resp, err := hc.Post("https://"+n.Addr()+"/api/v1/records", "application/json", bytes.NewReader(tc.body))
 		if err != nil {
