@@ -12,6 +12,7 @@ import (
 
 	"github.com/laborlink/laborlink/gateway/devfed"
 	"github.com/laborlink/laborlink/gateway/loadgen"
+	"github.com/laborlink/laborlink/gateway/node"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -39,7 +40,10 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	fmt.Fprintln(m.Stderr, "starting a development federation (all nodes in this process) ...")
+	// The nodes run with a node's runtime settings (GOGC and GOMEMLIMIT
+	// in the environment win, as for a node).
+	settings := node.DefaultConfig().Runtime.Apply(len(devfed.DefaultProvinces), m.Getenv)
+	fmt.Fprintf(m.Stderr, "starting a development federation (all nodes in this process; %s) ...\n", settings)
 	f, err := devfed.Start(ctx, devfed.Options{Dir: dir})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/gateway/devfed"
+	"github.com/laborlink/laborlink/gateway/node"
 )
 
 // runDev starts the development federation and keeps it running until
@@ -63,6 +64,7 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 		log = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	fmt.Fprintf(m.Stdout, "Starting a development federation in %s ...\n", abs)
+	log.Info("go runtime", "settings", node.DefaultConfig().Runtime.Apply(len(devfed.DefaultProvinces), m.Getenv))
 	f, err := devfed.Start(ctx, devfed.Options{Dir: abs, Log: log})
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ func runNode(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	log := newLogger(m, cfg.Log)
+	log.Info("go runtime", "settings", cfg.Runtime.Apply(1, m.Getenv))
 	n, err := node.Open(ctx, cfg, log)
 	if err != nil {
 		return err

