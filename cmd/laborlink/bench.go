@@ -21,7 +21,7 @@ import (
 // mTLS delivery, import, durable inbox, audit) and through a bare mTLS echo
 // server in the same pattern, and reports both.
 func runBench(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--batch B] [--modes single,batch] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--trace F]")
+	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--batch B] [--modes single,batch] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
 	records := fs.Int("records", 10000, "records per mode")
 	concurrency := fs.Int("concurrency", 32, "concurrent clients in single-record mode")
 	batch := fs.Int("batch", 100, "records per request in batch mode")

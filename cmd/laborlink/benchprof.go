@@ -12,7 +12,7 @@ import (
 // profiles are the bench command's optional profiles of the whole process
 // (all nodes and the load generator), written while the modes run.
 type profiles struct {
-	cpu, block, mutex, trace string
+	cpu, block, mutex, trace, mem string
 }
 
 func (p *profiles) flags(fs *flag.FlagSet) {
@@ -20,6 +20,7 @@ func (p *profiles) flags(fs *flag.FlagSet) {
 	fs.StringVar(&p.block, "blockprofile", "", "write a blocking profile of the run to this file")
 	fs.StringVar(&p.mutex, "mutexprofile", "", "write a mutex contention profile of the run to this file")
 	fs.StringVar(&p.trace, "trace", "", "write an execution trace of the run to this file")
+	fs.StringVar(&p.mem, "memprofile", "", "write an allocation profile of the run to this file")
 }
 
 // start begins the requested profiles; the returned function stops them and
@@ -61,6 +62,11 @@ func (p *profiles) start() (func() error, error) {
 	if p.block != "" {
 		runtime.SetBlockProfileRate(10000) // one sample per 10 µs blocked
 		stops = append(stops, func() error { return writeProfile("block", p.block) })
+	}
+	if p.mem != "" {
+		// Allocations are counted from the start of the process; the
+		// federation's start-up is a small part of a run's.
+		stops = append(stops, func() error { return writeProfile("allocs", p.mem) })
 	}
 	if p.mutex != "" {
 		runtime.SetMutexProfileFraction(5)

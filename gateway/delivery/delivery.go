@@ -48,7 +48,8 @@ type Sender interface {
 
 // Outbox is the part of the store the workers use.
 type Outbox interface {
-	Pending(peer string, limit int) ([]store.Queued, error)
+	Pending(peer string, limit int, skip func(envelopeID string) bool) ([]store.Queued, error)
+	CountPending(peer string, limit int, skip func(envelopeID string) bool) (int, error)
 	MarkDelivered(ctx context.Context, peer string, ds []store.Delivered) error
 }
 
@@ -203,17 +204,18 @@ func (w *worker) run() {
 	closing := false
 	for {
 		for !closing && running < w.m.cfg.InFlight && !time.Now().Before(retryAt) {
-			batch, err := w.pending(inflight)
+			batch, err := w.pending(inflight, running)
 			if err != nil {
 				failures++
 				w.record(failures, err)
 				retryAt = time.Now().Add(backoff(w.m.cfg, failures))
 				break
 			}
-			if len(batch) == 0 || running > 0 && len(batch) < w.m.cfg.BatchSize {
-				// A partial batch waits for the one in flight: meanwhile more
-				// queue up and go together, instead of light traffic paying
-				// a request, a signature and commits for every few records.
+			if len(batch) == 0 {
+				// Nothing queued, or only a partial batch while another is
+				// in flight: it waits for that one, and meanwhile more queue
+				// up and go together, instead of light traffic paying a
+				// request, a signature and commits for every few records.
 				break
 			}
 			for _, q := range batch {
@@ -260,19 +262,19 @@ func (w *worker) run() {
 }
 
 // pending returns the oldest queued envelopes not already in flight, up to
-// a batch.
-func (w *worker) pending(inflight map[string]bool) ([]store.Queued, error) {
-	queued, err := w.m.outbox.Pending(w.peer, w.m.cfg.BatchSize+len(inflight))
-	if err != nil {
-		return nil, err
-	}
-	batch := queued[:0]
-	for _, q := range queued {
-		if !inflight[q.EnvelopeID] && len(batch) < w.m.cfg.BatchSize {
-			batch = append(batch, q)
+// a batch; while another batch is in flight, only a full one. Waking for
+// every accepted record, it must not copy a partial batch out of the store
+// each time only to put it back.
+func (w *worker) pending(inflight map[string]bool, running int) ([]store.Queued, error) {
+	skip := func(id string) bool { return inflight[id] }
+	size := w.m.cfg.BatchSize
+	if running > 0 {
+		n, err := w.m.outbox.CountPending(w.peer, size, skip)
+		if err != nil || n < size {
+			return nil, err
 		}
 	}
-	return batch, nil
+	return w.m.outbox.Pending(w.peer, size, skip)
 }
 
 // sent is the end of one batch's trip.

@@ -58,8 +58,12 @@ func (x *Exchange) Outbox() delivery.Outbox {
 
 type receiptOutbox struct{ x *Exchange }
 
-func (o receiptOutbox) Pending(peer string, limit int) ([]store.Queued, error) {
-	return o.x.d.Store.Pending(peer, limit)
+func (o receiptOutbox) Pending(peer string, limit int, skip func(string) bool) ([]store.Queued, error) {
+	return o.x.d.Store.Pending(peer, limit, skip)
+}
+
+func (o receiptOutbox) CountPending(peer string, limit int, skip func(string) bool) (int, error) {
+	return o.x.d.Store.CountPending(peer, limit, skip)
 }
 
 func (o receiptOutbox) MarkDelivered(ctx context.Context, peer string, ds []store.Delivered) error {

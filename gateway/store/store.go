@@ -267,18 +267,38 @@ func (s *Store) Deny(ctx context.Context, st Status) error {
 	})
 }
 
-// Pending returns up to limit envelopes queued for peer, oldest first.
-func (s *Store) Pending(peer string, limit int) ([]Queued, error) {
+// Pending returns up to limit envelopes queued for peer, oldest first,
+// passing over those skip names (nil skips none) without copying them out.
+func (s *Store) Pending(peer string, limit int, skip func(envelopeID string) bool) ([]Queued, error) {
 	var out []Queued
+	err := s.eachPending(peer, limit, skip, func(id string, v []byte) { out = append(out, queued(id, v)) })
+	return out, err
+}
+
+// CountPending counts the envelopes Pending would return, up to limit,
+// without reading them: a delivery worker asks it whether a full batch is
+// waiting before it takes one.
+func (s *Store) CountPending(peer string, limit int, skip func(envelopeID string) bool) (int, error) {
+	n := 0
+	err := s.eachPending(peer, limit, skip, func(string, []byte) { n++ })
+	return n, err
+}
+
+func (s *Store) eachPending(peer string, limit int, skip func(string) bool, fn func(id string, v []byte)) error {
 	prefix := []byte(peer + "/")
-	err := s.db.View(func(tx *bolt.Tx) error {
+	return s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
-		for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
-			out = append(out, queued(string(k[len(prefix):]), v))
+		n := 0
+		for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix) && n < limit; k, v = c.Next() {
+			id := string(k[len(prefix):])
+			if skip != nil && skip(id) {
+				continue
+			}
+			fn(id, v)
+			n++
 		}
 		return nil
 	})
-	return out, err
 }
 
 // Depth counts the envelopes queued for each peer.

@@ -53,7 +53,7 @@ func TestEnqueueIsIdempotentByReference(t *testing.T) {
 			t.Errorf("result %d = %+v, want duplicate of %s", i, r, first[0].EnvelopeID)
 		}
 	}
-	pending, err := s.Pending("44", 10)
+	pending, err := s.Pending("44", 10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,9 +102,19 @@ func TestOutboxSurvivesReopenAndDrainsOnDelivery(t *testing.T) {
 	if depth["44"] != 5 || depth["33"] != 1 {
 		t.Fatalf("depth after reopen = %v", depth)
 	}
-	pending, _ := s.Pending("44", 3)
+	pending, _ := s.Pending("44", 3, nil)
 	if len(pending) != 3 || pending[0].EnvelopeID != "01ENV00000" || pending[2].EnvelopeID != "01ENV00002" {
 		t.Fatalf("pending = %+v", pending)
+	}
+	// Envelopes in flight are passed over, and the limit counts the others.
+	inFlight := func(id string) bool { return id == "01ENV00000" || id == "01ENV00002" }
+	if rest, _ := s.Pending("44", 2, inFlight); len(rest) != 2 || rest[0].EnvelopeID != "01ENV00001" || rest[1].EnvelopeID != "01ENV00003" {
+		t.Fatalf("pending past those in flight = %+v", rest)
+	}
+	for limit, want := range map[int]int{2: 2, 10: 3} {
+		if n, err := s.CountPending("44", limit, inFlight); err != nil || n != want {
+			t.Errorf("CountPending(limit %d) = %d, %v; want %d", limit, n, err, want)
+		}
 	}
 	if err := s.MarkDelivered(ctx, "44", []Delivered{{EnvelopeID: pending[0].EnvelopeID, Receipt: []byte(`{"status":"stored"}`)}}); err != nil {
 		t.Fatal(err)
@@ -369,7 +379,7 @@ func TestOutboxKeepsSigningDigests(t *testing.T) {
 	if _, err := s.Enqueue(ctx, []Outgoing{signed, unsigned}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Pending("44", 10)
+	got, err := s.Pending("44", 10, nil)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("pending: %v %v", got, err)
 	}
