@@ -346,9 +346,9 @@ func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivere
 	now := s.now().UTC()
 	return s.c.do(ctx, func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)
-		for _, d := range ds {
-			var st Status
-			if err := getJSON(recs, d.EnvelopeID, &st); err != nil {
+		sts := make([]Status, len(ds))
+		for i, d := range ds {
+			if err := getJSON(recs, d.EnvelopeID, &sts[i]); err != nil {
 				return fmt.Errorf("mark %s delivered: %w", d.EnvelopeID, err)
 			}
 		}
@@ -357,9 +357,8 @@ func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivere
 				return err
 			}
 		}
-		for _, d := range ds {
-			var st Status
-			_ = getJSON(recs, d.EnvelopeID, &st)
+		for i, d := range ds {
+			st := &sts[i]
 			st.State = StateDelivered
 			if d.Rejected {
 				st.State = StateRejected
