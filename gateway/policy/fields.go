@@ -26,15 +26,28 @@ func fieldsPresent(rec any) []string {
 	return out
 }
 
+// fieldInfo is one JSON field of a struct type reached by a path: its
+// full dotted path is computed once per (type, prefix), not per record.
 type fieldInfo struct {
 	index     []int
 	name      string
+	path      string
 	omitEmpty bool
+	// leaf: the field's static type is neither a pointer, an interface nor
+	// a struct that encoding/json walks, so its path is listed as is.
+	leaf bool
 }
 
-var fieldCache sync.Map // reflect.Type -> []fieldInfo
+type fieldsKey struct {
+	t      reflect.Type
+	prefix string
+}
 
 var (
+	fieldCache     sync.Map // reflect.Type -> []fieldInfo (names only)
+	pathCache      sync.Map // fieldsKey -> []fieldInfo (with paths)
+	selfMarshalers sync.Map // reflect.Type -> bool
+
 	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
 	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
 )
@@ -55,13 +68,46 @@ func walkFields(v reflect.Value, prefix string, out *[]string) {
 		}
 		return
 	}
-	for _, f := range structFields(v.Type()) {
+	for _, f := range fieldsAt(v.Type(), prefix) {
 		fv, ok := fieldByIndex(v, f.index)
 		if !ok || (f.omitEmpty && isEmptyValue(fv)) {
 			continue
 		}
-		walkFields(fv, join(prefix, f.name), out)
+		if f.leaf {
+			*out = append(*out, f.path)
+			continue
+		}
+		walkFields(fv, f.path, out)
 	}
+}
+
+// fieldsAt is structFields of t with each field's path under prefix.
+func fieldsAt(t reflect.Type, prefix string) []fieldInfo {
+	key := fieldsKey{t, prefix}
+	if fs, ok := pathCache.Load(key); ok {
+		return fs.([]fieldInfo)
+	}
+	fs := slices.Clone(structFields(t))
+	for i := range fs {
+		fs[i].path = join(prefix, fs[i].name)
+		ft := fieldType(t, fs[i].index)
+		fs[i].leaf = ft.Kind() != reflect.Pointer && ft.Kind() != reflect.Interface &&
+			(ft.Kind() != reflect.Struct || isSelfMarshaling(ft))
+	}
+	pathCache.Store(key, fs)
+	return fs
+}
+
+// fieldType is the static type of the field at index, through embedded
+// pointers.
+func fieldType(t reflect.Type, index []int) reflect.Type {
+	for i, x := range index {
+		if i > 0 && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		t = t.Field(x).Type
+	}
+	return t
 }
 
 func join(prefix, name string) string {
@@ -72,8 +118,13 @@ func join(prefix, name string) string {
 }
 
 func isSelfMarshaling(t reflect.Type) bool {
-	return t.Implements(jsonMarshaler) || t.Implements(textMarshaler) ||
+	if self, ok := selfMarshalers.Load(t); ok {
+		return self.(bool)
+	}
+	self := t.Implements(jsonMarshaler) || t.Implements(textMarshaler) ||
 		reflect.PointerTo(t).Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(textMarshaler)
+	selfMarshalers.Store(t, self)
+	return self
 }
 
 // fieldByIndex follows embedded pointers as encoding/json does: a nil
