@@ -10,7 +10,7 @@ import (
 
 // appendReq is one Append waiting for the committer.
 type appendReq struct {
-	e    Entry
+	p    Prepared
 	done chan appendResult // buffered, so the committer never blocks on it
 }
 
@@ -21,7 +21,8 @@ type appendResult struct {
 
 // Append validates e, adds it to the log and returns its position once it is
 // durable (fsync'd). Concurrent appends share a transaction, so the cost of
-// the fsync is spread over the batch.
+// the fsync is spread over the batch; each validates and encodes its entry
+// before it queues, so the shared transaction only writes.
 //
 // If ctx ends while the entry is queued or committing, Append returns the
 // context's error but the entry may still be written: an audit entry is never
@@ -30,10 +31,11 @@ func (l *Log) Append(ctx context.Context, e Entry) (int64, error) {
 	if e.Time.IsZero() {
 		e.Time = l.cfg.Now()
 	}
-	if err := e.Validate(); err != nil {
+	p, err := prepare(&e)
+	if err != nil {
 		return 0, err
 	}
-	r := &appendReq{e: e, done: make(chan appendResult, 1)}
+	r := &appendReq{p: p, done: make(chan appendResult, 1)}
 	if err := l.enqueue(ctx, r); err != nil {
 		return 0, err
 	}
@@ -103,32 +105,20 @@ func (l *Log) commitLoop() {
 	}
 }
 
+// commit writes a batch of appends in one transaction and answers each.
 func (l *Log) commit(batch []*appendReq) {
-	var first, n int64
+	ps := make([]Prepared, len(batch))
+	for i, r := range batch {
+		ps[i] = r.p
+	}
+	var first int64
 	err := l.db.Update(func(tx *bolt.Tx) error {
-		b, err := l.buckets(tx)
-		if err != nil {
-			return err
-		}
-		first = b.size()
-		n = first
-		for _, r := range batch {
-			r.e.Index = n
-			data, err := r.e.Marshal()
-			if err != nil {
-				return err
-			}
-			if err := putEntry(b, n, data); err != nil {
-				return err
-			}
-			n++
-		}
-		return b.meta.Put(keySize, key(n))
+		var err error
+		first, err = l.appendTx(tx, ps)
+		return err
 	})
 	if err != nil {
 		err = fmt.Errorf("append to audit log: %w", err)
-	} else {
-		l.size.Store(n)
 	}
 	for i, r := range batch {
 		r.done <- appendResult{index: first + int64(i), err: err}

@@ -3,6 +3,7 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -14,6 +15,49 @@ var ErrOtherFile = errors.New("transaction is not on the audit log's file")
 // whether AppendTx is open to it.
 func (l *Log) DB() *bolt.DB { return l.db }
 
+// Prepared is an entry validated and encoded by Prepare, waiting only for
+// the index AppendPreparedTx gives it.
+type Prepared struct {
+	enc []byte // the canonical encoding without the index's digits
+	cut int    // where in enc the index's digits go
+}
+
+// Prepare validates es and encodes them for AppendPreparedTx, setting a zero
+// Time to the log's clock (in es too). It is all of an append's per-entry
+// work but what needs the log's size, so a caller can do it before it opens
+// the write transaction that every other writer of the file then waits for.
+// An invalid entry fails the call.
+func (l *Log) Prepare(es ...Entry) ([]Prepared, error) {
+	return prepareAll(es, l.cfg.Now())
+}
+
+// prepareAll prepares es, setting zero Times to now.
+func prepareAll(es []Entry, now time.Time) ([]Prepared, error) {
+	ps := make([]Prepared, len(es))
+	for i := range es {
+		if es[i].Time.IsZero() {
+			es[i].Time = now
+		}
+		var err error
+		if ps[i], err = prepare(&es[i]); err != nil {
+			return nil, err
+		}
+	}
+	return ps, nil
+}
+
+// prepare validates e and encodes it but for its index.
+func prepare(e *Entry) (Prepared, error) {
+	if err := e.Validate(); err != nil {
+		return Prepared{}, err
+	}
+	enc, cut, err := encodeEntry(e)
+	if err != nil {
+		return Prepared{}, err
+	}
+	return Prepared{enc: enc, cut: cut}, nil
+}
+
 // AppendTx appends entries inside the caller's write transaction on the log's
 // own file, so they are durable exactly when the caller's other writes are:
 // a node writes the "sent" entries of a submission in the transaction that
@@ -22,44 +66,81 @@ func (l *Log) DB() *bolt.DB { return l.db }
 // Every entry is validated before anything is written, so an invalid entry
 // fails the call with the transaction untouched; the caller should call
 // AppendTx before its own writes, so such an error leaves nothing behind. The
-// entries' indexes follow those already in the transaction; Size counts them
-// once it commits.
+// entries' indexes follow those already in the transaction, and are set in
+// es (as is the log's clock for a zero Time); Size counts them once it
+// commits.
+//
+// A caller that knows its entries before it opens the transaction should
+// rather Prepare them then and AppendPreparedTx them in it, which keeps
+// validating and encoding out of the transaction.
 func (l *Log) AppendTx(tx *bolt.Tx, es ...Entry) error {
 	if tx.DB() != l.db {
 		return ErrOtherFile
 	}
-	data := make([][]byte, len(es))
-	now := l.cfg.Now()
-	for i := range es {
-		if es[i].Time.IsZero() {
-			es[i].Time = now
-		}
-		if err := es[i].Validate(); err != nil {
-			return err
-		}
-	}
-	b, err := l.buckets(tx)
+	ps, err := prepareAll(es, l.cfg.Now())
 	if err != nil {
 		return err
 	}
-	n := b.size()
-	for i := range es {
-		es[i].Index = n + int64(i)
-		if data[i], err = es[i].Marshal(); err != nil {
-			return err
-		}
-	}
-	for i := range es {
-		if err := putEntry(b, n+int64(i), data[i]); err != nil {
-			return fmt.Errorf("append to audit log: %w", err)
-		}
-	}
-	n += int64(len(es))
-	if err := b.meta.Put(keySize, key(n)); err != nil {
+	first, err := l.appendTx(tx, ps)
+	if err != nil {
 		return fmt.Errorf("append to audit log: %w", err)
 	}
-	tx.OnCommit(func() { l.grow(n) })
+	for i := range es {
+		es[i].Index = first + int64(i)
+	}
 	return nil
+}
+
+// AppendPreparedTx is AppendTx of entries Prepare made: inside the
+// transaction it only assigns indexes and writes. Any of what Prepare
+// returned may be appended, in any order, so a caller that learns only
+// inside the transaction which entries to write prepares every candidate
+// before it. A Prepared not made by Prepare fails the call with the
+// transaction untouched.
+func (l *Log) AppendPreparedTx(tx *bolt.Tx, ps ...Prepared) error {
+	if tx.DB() != l.db {
+		return ErrOtherFile
+	}
+	if _, err := l.appendTx(tx, ps); err != nil {
+		return fmt.Errorf("append to audit log: %w", err)
+	}
+	return nil
+}
+
+// appendTx writes ps at the end of the log in tx and returns the index of
+// the first; Size counts them once tx commits. Nothing is written unless
+// all of ps can be.
+func (l *Log) appendTx(tx *bolt.Tx, ps []Prepared) (int64, error) {
+	size := 0
+	for _, p := range ps {
+		if p.enc == nil {
+			return 0, errors.New("an entry was not made by Prepare")
+		}
+		size += len(p.enc) + maxIndexDigits
+	}
+	b, err := l.buckets(tx)
+	if err != nil {
+		return 0, err
+	}
+	first := b.size()
+	n := first + int64(len(ps))
+	if err := checkIndex(n); err != nil {
+		return 0, err
+	}
+	// One buffer holds the batch: bbolt keeps the values until the commit.
+	buf := make([]byte, 0, size)
+	for i, p := range ps {
+		start := len(buf)
+		buf = spliceIndex(buf, p.enc, p.cut, first+int64(i))
+		if err := putEntry(b, first+int64(i), buf[start:len(buf):len(buf)]); err != nil {
+			return 0, err
+		}
+	}
+	if err := b.meta.Put(keySize, key(n)); err != nil {
+		return 0, err
+	}
+	tx.OnCommit(func() { l.grow(n) })
+	return first, nil
 }
 
 // grow raises Size to n; commits on one file are serialized, but their

@@ -3,8 +3,10 @@ package audit
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -70,5 +72,55 @@ func TestAppendTxSharesTheCallersCommit(t *testing.T) {
 		if e.Index != int64(i) {
 			t.Fatalf("entry %d has index %d", i, e.Index)
 		}
+	}
+}
+
+// TestAppendPreparedTx: entries prepared before the transaction, some of
+// them appended in it, land in order with their indexes; a Prepared not made
+// by Prepare fails with nothing written, and another file is refused.
+func TestAppendPreparedTx(t *testing.T) {
+	ctx := context.Background()
+	l, db := newTestLog(t)
+	appendN(t, l, 3)
+	es := []Entry{sentEntry(10), sentEntry(11), sentEntry(12)}
+	es[1].Time = time.Time{}
+	ps, err := l.Prepare(es...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es[1].Time.IsZero() {
+		t.Fatal("Prepare left a zero time in es")
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return l.AppendPreparedTx(tx, ps[2], ps[1]) }); err != nil {
+		t.Fatal(err)
+	}
+	if l.Size() != 5 {
+		t.Fatalf("size %d, want 5", l.Size())
+	}
+	got, err := l.Entries(ctx, 3, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range []Entry{es[2], es[1]} {
+		e.Index = int64(3 + i)
+		if !got[i].Time.Equal(e.Time) {
+			t.Fatalf("entry %d has time %v, want %v", e.Index, got[i].Time, e.Time)
+		}
+		got[i].Time = e.Time
+		if !reflect.DeepEqual(got[i], e) {
+			t.Fatalf("entry %d is %+v, want %+v", e.Index, got[i], e)
+		}
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return l.AppendPreparedTx(tx, ps[0], Prepared{}) }); err == nil || l.Size() != 5 {
+		t.Fatalf("zero Prepared: err %v, size %d", err, l.Size())
+	}
+	bad := sentEntry(1)
+	bad.Kind = "gossip"
+	if _, err := l.Prepare(sentEntry(1), bad); err == nil {
+		t.Fatal("Prepare accepted an invalid entry")
+	}
+	other, _ := newTestDB(t)
+	if err := other.Update(func(tx *bolt.Tx) error { return l.AppendPreparedTx(tx, ps[0]) }); !errors.Is(err, ErrOtherFile) {
+		t.Fatalf("transaction on another file: err %v", err)
 	}
 }

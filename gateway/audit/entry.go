@@ -5,11 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
-
-	"github.com/laborlink/laborlink/contracts"
 )
 
 // Entry is one line of the audit log: who exchanged what with whom, under
@@ -18,6 +18,8 @@ import (
 //
 // An entry is stored as its RFC 8785 canonical JSON and its Merkle leaf is
 // SHA-256(0x00 || those bytes), so an auditor re-hashes exactly what was stored.
+// That encoding is written field by field by encodeEntry, which a new field
+// must join.
 type Entry struct {
 	// Index is the entry's position in the log, set by Append.
 	Index int64 `json:"index"`
@@ -110,14 +112,19 @@ func (d *Digest) UnmarshalText(b []byte) error {
 }
 
 // Marshal returns the entry's canonical (RFC 8785) JSON encoding, the bytes
-// the log stores and hashes. It does not validate; Append does.
+// the log stores and hashes: what contracts.CanonicalizeJSON makes of the
+// entry's json.Marshal, written directly (see encodeEntry). It does not
+// validate; Append does.
 func (e Entry) Marshal() ([]byte, error) {
-	e.Time = e.Time.UTC().Round(0)
-	raw, err := json.Marshal(e)
-	if err != nil {
-		return nil, fmt.Errorf("encode entry: %w", err)
+	if err := checkIndex(e.Index); err != nil {
+		return nil, err
 	}
-	return contracts.CanonicalizeJSON(raw)
+	enc, cut, err := encodeEntry(&e)
+	if err != nil {
+		return nil, err
+	}
+	var digits [maxIndexDigits]byte
+	return slices.Insert(enc, cut, strconv.AppendInt(digits[:0], e.Index, 10)...), nil
 }
 
 // ParseEntry decodes an entry from its stored encoding. Unknown fields are

@@ -27,11 +27,12 @@ func (e *Entry) Validate() error {
 	if e.Index < 0 {
 		bad("index", "negative")
 	}
-	for field, v := range map[string]string{"envelope_id": e.EnvelopeID, "refers_to": e.RefersTo,
-		"agreement_id": e.AgreementID, "serial": e.Serial,
-		"policy.federation": e.Policy.Federation, "policy.province": e.Policy.Province} {
-		if err := checkToken(v); err != nil {
-			bad(field, "%v", err)
+	tokens := [...]struct{ field, v string }{{"envelope_id", e.EnvelopeID}, {"refers_to", e.RefersTo},
+		{"agreement_id", e.AgreementID}, {"serial", e.Serial},
+		{"policy.federation", e.Policy.Federation}, {"policy.province", e.Policy.Province}}
+	for _, t := range tokens {
+		if err := checkToken(t.v); err != nil {
+			bad(t.field, "%v", err)
 		}
 	}
 	if e.RecordType != "" && !slices.Contains(recordTypes, e.RecordType) {

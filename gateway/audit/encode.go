@@ -1,0 +1,227 @@
+package audit
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// The canonical encoding of an entry is written by hand, member by member,
+// rather than by json.Marshal and contracts.CanonicalizeJSON: appends encode
+// every entry, some of them inside a write transaction that every writer of
+// the file waits for. The result is byte for byte what that generic path
+// gives (the tests hold the two equal): RFC 8785 members in the order of
+// their names' UTF-16 code units (all ASCII here, so byte order), the members
+// json.Marshal leaves out (omitempty, omitzero) left out, strings escaped as
+// RFC 8785 does after json.Marshal's replacement of invalid UTF-8, integers
+// within ±2^53 in decimal and the time as json.Marshal writes it in UTC. A
+// field added to Entry must be added to encodeEntry too, in its place by
+// name; TestMarshalMatchesGenericForEveryField fails until it is.
+
+// maxSafeInt bounds the integers an entry may carry: RFC 8785 numbers are
+// IEEE 754 doubles, exact only up to 2^53, and contracts.CanonicalizeJSON
+// refuses anything beyond.
+const maxSafeInt = 1 << 53
+
+// maxIndexDigits is the most bytes an index's decimal form can take.
+const maxIndexDigits = len("-9223372036854775808")
+
+// encodedFixed is room for every member name with its punctuation, the
+// digest, the time and four integers; the strings' bytes come on top. It
+// sizes the buffer so an encoding takes one allocation.
+const encodedFixed = 480
+
+// encodeEntry writes e's canonical encoding except for the index member's
+// value, and returns it with the offset where the index's digits belong.
+// The index is left out because an append learns it only inside its
+// transaction, from the log's size, while everything else can be encoded
+// before.
+func encodeEntry(e *Entry) (enc []byte, cut int, err error) {
+	out := make([]byte, 0, encodedSize(e))
+	out = append(out, '{')
+	out = appendStringMember(out, "agreement_id", e.AgreementID)
+	if out, err = appendIntMember(out, "agreement_version", e.AgreementVersion); err != nil {
+		return nil, 0, err
+	}
+	out = appendStringMember(out, "decision", string(e.Decision))
+	out = appendStringMember(out, "destination", string(e.Destination))
+	out = appendStringMember(out, "detail", string(e.Detail))
+	out = appendStringMember(out, "due", e.Due)
+	out = appendStringMember(out, "envelope_id", e.EnvelopeID)
+	out = appendName(out, "index")
+	cut = len(out)
+	out = appendString(appendName(out, "kind"), string(e.Kind))
+	if out, err = appendIntMember(out, "latency_ms", e.LatencyMS); err != nil {
+		return nil, 0, err
+	}
+	out = appendStringMember(out, "origin", string(e.Origin))
+	if !e.PayloadDigest.IsZero() {
+		out = appendDigest(appendName(out, "payload_digest"), e.PayloadDigest)
+	}
+	out = appendStringMember(out, "peer", e.Peer)
+	if !e.Policy.IsZero() {
+		out = appendPolicy(appendName(out, "policy"), e.Policy)
+	}
+	out = appendStringMember(out, "purpose", e.Purpose)
+	if len(e.Reasons) > 0 {
+		out = appendReasons(appendName(out, "reasons"), e.Reasons)
+	}
+	out = appendStringMember(out, "record_type", e.RecordType)
+	out = appendStringMember(out, "refers_to", e.RefersTo)
+	out = appendStringMember(out, "serial", e.Serial)
+	if out, err = appendIntMember(out, "size", e.Size); err != nil {
+		return nil, 0, err
+	}
+	if out, err = appendTime(appendName(out, "time"), e.Time); err != nil {
+		return nil, 0, err
+	}
+	return append(out, '}'), cut, nil
+}
+
+// encodedSize is the capacity an entry's encoding (with an index) needs
+// unless its strings need escaping.
+func encodedSize(e *Entry) int {
+	n := encodedFixed + len(e.AgreementID) + len(e.Decision) + len(e.Destination) +
+		len(e.Detail) + len(e.Due) + len(e.EnvelopeID) + len(e.Kind) + len(e.Origin) +
+		len(e.Peer) + len(e.Policy.Federation) + len(e.Policy.Province) + len(e.Purpose) +
+		len(e.RecordType) + len(e.RefersTo) + len(e.Serial)
+	for _, r := range e.Reasons {
+		n += len(r) + len(`"",`)
+	}
+	return n
+}
+
+// spliceIndex appends enc to out with index i written at cut.
+func spliceIndex(out, enc []byte, cut int, i int64) []byte {
+	out = append(out, enc[:cut]...)
+	out = strconv.AppendInt(out, i, 10)
+	return append(out, enc[cut:]...)
+}
+
+// checkIndex refuses an index the canonical encoding cannot carry.
+func checkIndex(i int64) error {
+	if i < -maxSafeInt || i > maxSafeInt {
+		return fmt.Errorf("encode entry: index %d is not an integer within ±2^53", i)
+	}
+	return nil
+}
+
+// appendName starts the member called name, after a comma unless it is the
+// first member of its object.
+func appendName(out []byte, name string) []byte {
+	if out[len(out)-1] != '{' {
+		out = append(out, ',')
+	}
+	out = append(out, '"')
+	out = append(out, name...)
+	return append(out, '"', ':')
+}
+
+// appendStringMember writes a string member, or nothing for an empty string
+// (omitempty).
+func appendStringMember(out []byte, name, s string) []byte {
+	if s == "" {
+		return out
+	}
+	return appendString(appendName(out, name), s)
+}
+
+// appendIntMember writes an integer member, or nothing for zero
+// (omitempty); an integer beyond ±2^53 is an error, as in
+// contracts.CanonicalizeJSON.
+func appendIntMember(out []byte, name string, v int64) ([]byte, error) {
+	if v == 0 {
+		return out, nil
+	}
+	if v < -maxSafeInt || v > maxSafeInt {
+		return nil, fmt.Errorf("encode entry: %s %d is not an integer within ±2^53", name, v)
+	}
+	return strconv.AppendInt(appendName(out, name), v, 10), nil
+}
+
+// appendDigest writes a digest as its MarshalText does: 64 lowercase hex
+// digits.
+func appendDigest(out []byte, d Digest) []byte {
+	out = append(out, '"')
+	out = hex.AppendEncode(out, d[:])
+	return append(out, '"')
+}
+
+// appendPolicy writes the policy revisions as an object of its non-empty
+// members.
+func appendPolicy(out []byte, p PolicyRevisions) []byte {
+	out = append(out, '{')
+	out = appendStringMember(out, "federation", p.Federation)
+	out = appendStringMember(out, "province", p.Province)
+	return append(out, '}')
+}
+
+// appendReasons writes the reasons as an array of strings.
+func appendReasons(out []byte, rs []Reason) []byte {
+	out = append(out, '[')
+	for i, r := range rs {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendString(out, string(r))
+	}
+	return append(out, ']')
+}
+
+// appendTime writes t as json.Marshal writes t.UTC(): RFC 3339 with the
+// nanoseconds' trailing zeros trimmed. Like Time.MarshalJSON it refuses a
+// year that is not four digits wide.
+func appendTime(out []byte, t time.Time) ([]byte, error) {
+	out = append(out, '"')
+	start := len(out)
+	out = t.UTC().AppendFormat(out, time.RFC3339Nano)
+	if out[start+len("2006")] != '-' {
+		return nil, fmt.Errorf("encode entry: time %v: year outside of range [0,9999]", t)
+	}
+	return append(out, '"'), nil
+}
+
+// appendString writes s as a JSON string the way json.Marshal followed by
+// RFC 8785 canonicalization does: each byte of invalid UTF-8 becomes U+FFFD,
+// and only the quote, the backslash and control characters are escaped.
+func appendString(out []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	out = append(out, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				out = utf8.AppendRune(out, utf8.RuneError)
+			} else {
+				out = append(out, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		switch {
+		case c == '"':
+			out = append(out, '\\', '"')
+		case c == '\\':
+			out = append(out, '\\', '\\')
+		case c >= 0x20:
+			out = append(out, c)
+		case c == '\b':
+			out = append(out, '\\', 'b')
+		case c == '\f':
+			out = append(out, '\\', 'f')
+		case c == '\n':
+			out = append(out, '\\', 'n')
+		case c == '\r':
+			out = append(out, '\\', 'r')
+		case c == '\t':
+			out = append(out, '\\', 't')
+		default:
+			out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+	}
+	return append(out, '"')
+}
