@@ -71,9 +71,9 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		return sentEntry(ready[i].env, ready[i].rec, ready[i].refersTo, ready[i].decision, caller)
 	}
 	var also func(*bolt.Tx, []store.Enqueued) error
-	if along := x.auditAlong(sent); along != nil {
+	if along := x.auditAlong(sent, len(outs)); along != nil {
 		also = func(tx *bolt.Tx, enq []store.Enqueued) error {
-			return along(tx, func(i int) bool { return !enq[i].Duplicate && !enq[i].OverQuota }, len(enq))
+			return along(tx, func(i int) bool { return !enq[i].Duplicate && !enq[i].OverQuota })
 		}
 	}
 	enq, err := x.d.Store.EnqueueAnd(ctx, outs, also)

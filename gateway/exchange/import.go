@@ -96,9 +96,9 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		return receivedEntry(ready[i].env, ready[i].rec, ready[i].refersTo, ready[i].decision, from)
 	}
 	var also func(*bolt.Tx, []store.Received) error
-	if along := x.auditAlong(received); along != nil {
+	if along := x.auditAlong(received, len(ins)); along != nil {
 		also = func(tx *bolt.Tx, got []store.Received) error {
-			return along(tx, func(i int) bool { return !got[i].Duplicate }, len(got))
+			return along(tx, func(i int) bool { return !got[i].Duplicate })
 		}
 	}
 	got, err := x.d.Store.ReceiveAnd(ctx, ins, also)

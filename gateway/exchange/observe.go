@@ -67,9 +67,12 @@ func (o receiptOutbox) CountPending(peer string, limit int, skip func(string) bo
 }
 
 func (o receiptOutbox) MarkDelivered(ctx context.Context, peer string, ds []store.Delivered) error {
-	entries := o.x.receiptEntries(peer, ds)
+	prepared, err := o.x.inTx.Prepare(o.x.receiptEntries(peer, ds)...)
+	if err != nil {
+		return err
+	}
 	return o.x.d.Store.MarkDeliveredAnd(ctx, peer, ds, func(tx *bolt.Tx) error {
-		return o.x.inTx.AppendTx(tx, entries...)
+		return o.x.inTx.AppendPreparedTx(tx, prepared...)
 	})
 }
 

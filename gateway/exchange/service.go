@@ -92,7 +92,10 @@ func (d Deps) validate() error {
 type TxAuditor interface {
 	Auditor
 	DB() *bolt.DB
-	AppendTx(tx *bolt.Tx, es ...audit.Entry) error
+	// Prepare does an append's per-entry work ahead of the transaction;
+	// AppendPreparedTx writes what it prepared inside it.
+	Prepare(es ...audit.Entry) ([]audit.Prepared, error)
+	AppendPreparedTx(tx *bolt.Tx, ps ...audit.Prepared) error
 }
 
 // Exchange implements both ends of the record path. It is safe for
@@ -125,24 +128,35 @@ func New(d Deps) (*Exchange, error) {
 	return x, nil
 }
 
-// auditAlong returns the function that appends the entries of the records
-// marked fresh in the store's transaction, or nil when the audit log lives
-// elsewhere (the caller then appends them after the commit with audit).
-func (x *Exchange) auditAlong(entry func(i int) audit.Entry) func(tx *bolt.Tx, fresh func(i int) bool, n int) error {
+// auditAlong prepares the audit entries of n records and returns the
+// function that appends, in the store's transaction, those of the records it
+// marks fresh; or nil when the audit log lives elsewhere (the caller then
+// appends them after the commit with audit). Entries are encoded before the
+// transaction, which every other writer of node.db waits for, so a
+// duplicate's entry is prepared for nothing: duplicates are rare.
+func (x *Exchange) auditAlong(entry func(i int) audit.Entry, n int) func(tx *bolt.Tx, fresh func(i int) bool) error {
 	if x.inTx == nil {
 		return nil
 	}
-	return func(tx *bolt.Tx, fresh func(i int) bool, n int) error {
-		var es []audit.Entry
-		for i := range n {
+	es := make([]audit.Entry, n)
+	for i := range n {
+		es[i] = entry(i)
+	}
+	ps, err := x.inTx.Prepare(es...)
+	return func(tx *bolt.Tx, fresh func(i int) bool) error {
+		if err != nil {
+			return err
+		}
+		keep := ps[:0:0]
+		for i := range ps {
 			if fresh(i) {
-				es = append(es, entry(i))
+				keep = append(keep, ps[i])
 			}
 		}
-		if len(es) == 0 {
+		if len(keep) == 0 {
 			return nil
 		}
-		return x.inTx.AppendTx(tx, es...)
+		return x.inTx.AppendPreparedTx(tx, keep...)
 	}
 }
 
