@@ -211,6 +211,16 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Outgoing) ([]Enqueued, error
 func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *bolt.Tx, enq []Enqueued) error) ([]Enqueued, error) {
 	out := make([]Enqueued, len(msgs))
 	now := s.now().UTC()
+	// Encoded before the transaction, which every other commit waits for.
+	statuses, queued := make([][]byte, len(msgs)), make([][]byte, len(msgs))
+	for i, m := range msgs {
+		var err error
+		st := Status{EnvelopeID: m.EnvelopeID, Ref: m.Ref, Type: m.Type, Peer: m.Peer, State: StateAccepted, AcceptedAt: now}
+		if statuses[i], err = json.Marshal(st); err != nil {
+			return nil, fmt.Errorf("enqueue: %w", err)
+		}
+		queued[i] = outboxValue(m)
+	}
 	err := s.c.do(ctx, func(tx *bolt.Tx) error {
 		refs := tx.Bucket(bucketRefs)
 		seen := make(map[string]string, len(msgs))
@@ -236,14 +246,13 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 			if out[i].Duplicate || out[i].OverQuota {
 				continue
 			}
-			st := Status{EnvelopeID: m.EnvelopeID, Ref: m.Ref, Type: m.Type, Peer: m.Peer, State: StateAccepted, AcceptedAt: now}
-			if err := putJSON(tx.Bucket(bucketRecords), m.EnvelopeID, st); err != nil {
+			if err := tx.Bucket(bucketRecords).Put([]byte(m.EnvelopeID), statuses[i]); err != nil {
 				return err
 			}
 			if err := refs.Put([]byte(m.Ref), []byte(m.EnvelopeID)); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketOutbox).Put(outboxKey(m.Peer, m.EnvelopeID), outboxValue(m)); err != nil {
+			if err := tx.Bucket(bucketOutbox).Put(outboxKey(m.Peer, m.EnvelopeID), queued[i]); err != nil {
 				return err
 			}
 		}
