@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -21,9 +22,10 @@ import (
 // mTLS delivery, import, durable inbox, audit) and through a bare mTLS echo
 // server in the same pattern, and reports both.
 func runBench(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--batch B] [--modes single,batch] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
+	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--connections K] [--batch B] [--modes single,batch] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
 	records := fs.Int("records", 10000, "records per mode")
 	concurrency := fs.Int("concurrency", 32, "concurrent clients in single-record mode")
+	conns := fs.Int("connections", 4, "client connections (each its own mutual TLS connection) the clients share, for the gateway and the echo alike")
 	batch := fs.Int("batch", 100, "records per request in batch mode")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	modes := fs.String("modes", "single,batch", "which modes to run, comma-separated")
@@ -32,8 +34,8 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *records < 1 || *concurrency < 1 || *batch < 2 || *batch > 1000 {
-		return usageErrorf("--records and --concurrency must be positive, --batch between 2 and 1000")
+	if *records < 1 || *concurrency < 1 || *conns < 1 || *batch < 2 || *batch > 1000 {
+		return usageErrorf("--records, --concurrency and --connections must be positive, --batch between 2 and 1000")
 	}
 	dir, err := os.MkdirTemp("", "laborlink-bench-")
 	if err != nil {
@@ -56,11 +58,20 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	echo, echoClient, err := startEcho(f)
+	echo, echoTLS, err := startEcho(f)
 	if err != nil {
 		return err
 	}
 	defer echo.Close()
+	var gateways, echoes []loadgen.Submitter
+	for range *conns {
+		c, err := f.APIClient("51", f.Certs["51"].System)
+		if err != nil {
+			return err
+		}
+		gateways = append(gateways, loadgen.Gateway{Client: c})
+		echoes = append(echoes, loadgen.EchoClient{URL: echo.URL, HTTP: loadgen.NewHTTPClient(echoTLS)})
+	}
 
 	var runs []loadgen.Options
 	for _, name := range strings.Split(*modes, ",") {
@@ -87,16 +98,16 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(m.Stderr, "gateway, %d records, %d per request, %d clients:\n", mode.Records, mode.Batch, mode.Concurrency)
+		fmt.Fprintf(m.Stderr, "gateway, %d records, %d per request, %d clients on %d connections:\n", mode.Records, mode.Batch, mode.Concurrency, min(*conns, mode.Concurrency))
 		cpu0 := loadgen.CPUTime()
-		gw := loadgen.Push(ctx, loadgen.Gateway{Client: origin}, reqs, mode)
+		gw := loadgen.Push(ctx, gateways, reqs, mode)
 		drained, err := loadgen.Drain(ctx, origin)
 		if err != nil {
 			return err
 		}
 		cpu := loadgen.CPUTime() - cpu0
 		fmt.Fprintln(m.Stderr, "bare mTLS echo, same payloads and pattern:")
-		ceiling := loadgen.Push(ctx, echoClient, reqs, mode)
+		ceiling := loadgen.Push(ctx, echoes, reqs, mode)
 		report.Modes = append(report.Modes, benchMode{Gateway: gw, Echo: ceiling, Delivered: drained,
 			EndToEnd: float64(gw.Accepted) / (gw.Elapsed + drained).Seconds(), Fraction: gw.PerSecond / ceiling.PerSecond,
 			CPUPerRecord: cpu / time.Duration(max(gw.Accepted, 1))})
@@ -145,40 +156,40 @@ func (r benchReport) print(m *Main) {
 
 // startEcho serves the echo with the p44 node's certificate, so the
 // handshake costs the same as the gateway's.
-func startEcho(f *devfed.Federation) (*loadgen.EchoServer, loadgen.EchoClient, error) {
+func startEcho(f *devfed.Federation) (*loadgen.EchoServer, *tls.Config, error) {
 	ca, err := pki.OpenCA(filepath.Join(f.Dir, "pki", "p44"))
 	if err != nil {
-		return nil, loadgen.EchoClient{}, err
+		return nil, nil, err
 	}
 	leaf, err := ca.Issue(pki.IssueRequest{Kind: pki.KindNode, Name: "echo", IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
 	if err != nil {
-		return nil, loadgen.EchoClient{}, err
+		return nil, nil, err
 	}
 	node, err := pki.LoadKeyPair(leaf.CertFile, leaf.KeyFile)
 	if err != nil {
-		return nil, loadgen.EchoClient{}, err
+		return nil, nil, err
 	}
 	roots, err := readRoots(f.Root)
 	if err != nil {
-		return nil, loadgen.EchoClient{}, err
+		return nil, nil, err
 	}
 	v := &pki.Verifier{Roots: roots}
 	srvCfg, err := (&pki.TLS{KeyPair: node, Verifier: v}).ServerConfig(pki.PeerPolicy{})
 	if err != nil {
-		return nil, loadgen.EchoClient{}, err
+		return nil, nil, err
 	}
 	sys := f.Certs["51"].System
 	kp, err := pki.LoadKeyPair(sys.CertFile, sys.KeyFile)
 	if err != nil {
-		return nil, loadgen.EchoClient{}, err
+		return nil, nil, err
 	}
 	cliCfg, err := (&pki.TLS{KeyPair: kp, Verifier: v}).ClientConfig(pki.PeerPolicy{})
 	if err != nil {
-		return nil, loadgen.EchoClient{}, err
+		return nil, nil, err
 	}
 	echo, err := loadgen.StartEcho(srvCfg)
 	if err != nil {
-		return nil, loadgen.EchoClient{}, err
+		return nil, nil, err
 	}
-	return echo, loadgen.EchoClient{URL: echo.URL, HTTP: loadgen.NewHTTPClient(cliCfg)}, nil
+	return echo, cliCfg, nil
 }

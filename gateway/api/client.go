@@ -45,14 +45,15 @@ func NewClient(base string, t *pki.TLS, province string) (*Client, error) {
 // Submit sends records (each a JSON document) as one batch.
 func (c *Client) Submit(ctx context.Context, records ...json.RawMessage) ([]exchange.SubmitResult, error) {
 	var resp SubmitResponse
-	err := c.do(ctx, http.MethodPost, "/api/v1/records", batchBody(records), &resp)
+	err := c.do(ctx, http.MethodPost, "/api/v1/records", BatchBody(records), &resp)
 	return resp.Results, err
 }
 
-// batchBody writes {"records":[...]} around the records as they are: the
-// node reads and checks every record, and answers a malformed one with a
-// 400, so a second pass here to validate and compact them would only cost.
-func batchBody(records []json.RawMessage) []byte {
+// BatchBody writes the body of a submission, {"records":[...]}, around the
+// records as they are: the node reads and checks every record, and answers a
+// malformed one with a 400, so a second pass here to validate and compact
+// them would only cost.
+func BatchBody(records []json.RawMessage) []byte {
 	n := len(`{"records":[]}`) + 5*len(records)
 	for _, r := range records {
 		n += len(r)

@@ -31,7 +31,7 @@ func BenchmarkBatchPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	r := Push(ctx, Gateway{origin}, reqs, o)
+	r := Push(ctx, []Submitter{Gateway{origin}}, reqs, o)
 	if _, err := Drain(ctx, origin); err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/laborlink/laborlink/gateway/api"
 )
 
 // EchoServer is the ceiling a gateway is measured against: the same mutual
@@ -47,10 +49,7 @@ type EchoClient struct {
 
 // Submit posts {"records": docs} and counts them accepted when echoed back.
 func (c EchoClient) Submit(ctx context.Context, docs []json.RawMessage) (int, error) {
-	body, err := json.Marshal(map[string]any{"records": docs})
-	if err != nil {
-		return 0, err
-	}
+	body := api.BatchBody(docs) // as the gateway's client builds it
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL+"/api/v1/records", bytes.NewReader(body))
 	if err != nil {
 		return 0, err

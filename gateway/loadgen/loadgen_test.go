@@ -32,7 +32,7 @@ func TestPushOverTheRealPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := Push(ctx, Gateway{origin}, reqs, o)
+		r := Push(ctx, []Submitter{Gateway{origin}}, reqs, o)
 		t.Logf("%s: %.0f records/s, p50 %s p99 %s", r.Mode, r.PerSecond, r.P50, r.P99)
 		if r.Accepted != o.Records || r.Errors != 0 {
 			t.Fatalf("%s: accepted %d of %d, %d errors (%s)", r.Mode, r.Accepted, o.Records, r.Errors, r.FirstError)
