@@ -1,6 +1,7 @@
 package contracts_test
 
 import (
+	"crypto"
 	"encoding/json"
 	"testing"
 
@@ -102,5 +103,140 @@ func BenchmarkSignBatch100(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// signedEnvelope is a generated transfer sealed and signed alone with key.
+func signedEnvelope(b *testing.B, key crypto.Signer) *contracts.Envelope {
+	env, err := contracts.NewEnvelope(generator(b).Transfer(), 1, testNow)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := env.Sign(key, signerURI); err != nil {
+		b.Fatal(err)
+	}
+	return env
+}
+
+// signedReceipt is a receipt for env signed in a batch of one, as a
+// destination answers a delivered batch.
+func signedReceipt(b *testing.B, env *contracts.Envelope, key crypto.Signer) *contracts.Receipt {
+	r := contracts.NewReceipt(env, contracts.ReceiptStored, "", testNow)
+	if err := contracts.SignReceipts([]*contracts.Receipt{r}, key, "spiffe://p44.laborlink.example/node/gw-2"); err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+func BenchmarkDecodeEnvelope(b *testing.B) {
+	data, err := json.Marshal(signedEnvelope(b, keys(b)[1].priv))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := contracts.DecodeEnvelope(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReceiveEnvelope is the contracts part of a destination's work
+// per envelope signed alone: decode, then verify the digest and signature.
+func BenchmarkReceiveEnvelope(b *testing.B) {
+	for _, kp := range keys(b) {
+		b.Run(kp.name, func(b *testing.B) {
+			data, err := json.Marshal(signedEnvelope(b, kp.priv))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				env, err := contracts.DecodeEnvelope(data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := env.Verify(kp.priv.Public()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecodedSigningDigest is SigningDigest of a decoded envelope, as a
+// destination computes it for an envelope signed in a batch.
+func BenchmarkDecodedSigningDigest(b *testing.B) {
+	data, _ := json.Marshal(signedEnvelope(b, keys(b)[1].priv))
+	env, err := contracts.DecodeEnvelope(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := env.SigningDigest(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeReceipt(b *testing.B) {
+	k := keys(b)[1].priv
+	data, err := json.Marshal(signedReceipt(b, signedEnvelope(b, k), k))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := contracts.DecodeReceipt(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEnvelopeMarshal(b *testing.B) {
+	env := signedEnvelope(b, keys(b)[1].priv)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReceiptMarshal(b *testing.B) {
+	k := keys(b)[1].priv
+	r := signedReceipt(b, signedEnvelope(b, k), k)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEnvelopeAppendJSON(b *testing.B) {
+	env := signedEnvelope(b, keys(b)[1].priv)
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		var err error
+		if buf, err = env.AppendJSON(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReceiptAppendJSON(b *testing.B) {
+	k := keys(b)[1].priv
+	r := signedReceipt(b, signedEnvelope(b, k), k)
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		var err error
+		if buf, err = r.AppendJSON(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

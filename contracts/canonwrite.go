@@ -23,8 +23,7 @@ func (l *lexer) canon(out []byte) ([]byte, bool) {
 		})
 		return append(out, ']'), ok
 	case '"':
-		s, ok := l.str()
-		return appendCanonicalString(out, s), ok
+		return l.canonString(out)
 	case 't', 'f':
 		b, ok := l.bool()
 		return strconv.AppendBool(out, b), ok
@@ -47,6 +46,22 @@ func (l *lexer) canon(out []byte) ([]byte, bool) {
 		return out, l.fail("number %s is not an integer within ±2^53", num)
 	}
 	return strconv.AppendInt(out, n, 10), true
+}
+
+// canonString reads a string and appends its canonical form. A plain string
+// (valid UTF-8 without escapes, so without a quote, backslash or control
+// character inside) is its own canonical form and is copied as it is.
+func (l *lexer) canonString(out []byte) ([]byte, bool) {
+	raw, plain, ok := l.rawString()
+	if !ok {
+		return out, false
+	}
+	if plain {
+		return append(out, raw...), true
+	}
+	l.pos -= len(raw)
+	s, ok := l.str()
+	return appendCanonicalString(out, s), ok
 }
 
 // canonMember is one member of an object being canonicalized: its name and

@@ -207,17 +207,3 @@ func jsonKind(goKind string) string {
 	}
 	return goKind
 }
-
-// decodeStrictPlain decodes a document that is not a record (an envelope or
-// a receipt) strictly; field paths come from encoding/json alone.
-func decodeStrictPlain(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(data, err, "")
-	}
-	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		return &DecodeError{Offset: int64(len(data) - len(rest)), Message: "trailing data after the JSON object"}
-	}
-	return nil
-}

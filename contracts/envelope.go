@@ -19,6 +19,9 @@ import (
 //
 // The envelope ID is a ULID: unique without coordination, sortable by creation
 // time, and the key that makes redelivery idempotent at the destination.
+//
+// AppendJSON writes the bytes json.Marshal writes for an envelope, at a
+// fraction of the cost; DecodeEnvelope reads them back.
 type Envelope struct {
 	// ID is a ULID in its 26-character text form.
 	ID string `json:"id"`
@@ -49,6 +52,30 @@ type Envelope struct {
 	// Batch proves the envelope's place in a batch whose Merkle root was
 	// signed once; nil when the envelope is signed alone.
 	Batch *BatchProof `json:"batch,omitempty"`
+
+	// known remembers the Payload slice known to be canonical.
+	known payloadMark
+}
+
+// payloadMark remembers a payload slice known to be canonical, so that
+// signing, verifying and encoding an envelope need not canonicalize or
+// re-scan its payload again. It keeps the slice itself rather than a flag:
+// once Payload is any other slice (another array, start or length) the mark
+// no longer applies, without anyone having to clear it; and keeping the slice
+// keeps its array alive, so no later payload can be allocated at its address.
+type payloadMark struct {
+	payload []byte
+	// checked says that this package canonicalized payload itself
+	// (NewEnvelope, DecodeEnvelope) rather than SetPayload's caller saying
+	// it is canonical; sum is then its SHA-256.
+	checked bool
+	sum     [32]byte
+}
+
+// holds reports whether p is the very slice marked: the same array, start
+// and length.
+func (m *payloadMark) holds(p []byte) bool {
+	return len(p) > 0 && len(p) == len(m.payload) && &p[0] == &m.payload[0]
 }
 
 // NewEnvelope seals a record for sending: a fresh ULID, the header copied from
@@ -67,6 +94,7 @@ func NewEnvelope(rec Record, agreementVersion int, now time.Time) (*Envelope, er
 	if err != nil {
 		return nil, fmt.Errorf("envelope: %w", err)
 	}
+	sum := sha256.Sum256(payload)
 	created := now.UTC().Truncate(time.Millisecond)
 	id, err := ulid.New(ulid.Timestamp(created), ulid.DefaultEntropy())
 	if err != nil {
@@ -83,12 +111,32 @@ func NewEnvelope(rec Record, agreementVersion int, now time.Time) (*Envelope, er
 		Purpose:          h.Purpose,
 		Created:          created,
 		Payload:          payload,
-		PayloadDigest:    PayloadDigest(payload),
+		PayloadDigest:    FormatDigest(sum),
+		known:            payloadMark{payload: payload, checked: true, sum: sum},
 	}, nil
 }
 
+// SetPayload sets Payload and PayloadDigest to a payload that is canonical
+// already, as CanonicalizeJSON and CanonicalizeJSONEdit return it (and so
+// the gateway's export obligations), and remembers that it is: signing the
+// envelope then uses it as it is instead of canonicalizing it again, and
+// AppendJSON writes it without re-scanning it.
+//
+// A payload that is not in fact canonical makes the envelope fail
+// verification, never pass: PayloadDigest is of its own bytes, while Verify
+// and VerifyInBatch canonicalize a payload given here before comparing it
+// with PayloadDigest (as the destination canonicalizes whatever arrives).
+// AppendJSON writes such a payload as it is, so one that is not even valid
+// JSON makes an envelope the destination cannot decode.
+func (e *Envelope) SetPayload(canonical []byte) {
+	e.Payload, e.PayloadDigest = canonical, PayloadDigest(canonical)
+	e.known = payloadMark{payload: canonical}
+}
+
 // SigningDigest is what the signer signs: the SHA-256 of the canonical
-// encoding of the envelope without Signature and Batch.
+// encoding of the envelope without Signature and Batch. A payload known to be
+// canonical (from NewEnvelope, DecodeEnvelope or SetPayload) is not
+// canonicalized again.
 func (e *Envelope) SigningDigest() ([32]byte, error) {
 	canon, err := e.canonicalPayload()
 	if err != nil {
@@ -181,10 +229,27 @@ func (e *Envelope) Verify(pub crypto.PublicKey) error {
 	return nil
 }
 
-// canonicalPayload returns the payload in canonical form. The digest is over
-// that form, so an envelope whose JSON was re-indented on the way (which
-// re-indents the embedded payload too) still verifies.
+// canonicalPayload returns the payload in canonical form, which the digest
+// is over, so that an envelope whose JSON was re-indented on the way (which
+// re-indents the embedded payload too) still verifies. Payload is returned as
+// it is when it is the slice known to be canonical.
+//
+// Trusting that slice without looking is safe because the signing digest
+// always covers the bytes actually in Payload: were they not canonical after
+// all (changed in place since, or wrongly given to SetPayload), the signature
+// is over bytes no verifier puts in the digest it checks, for every verifier
+// (checkedPayload, and DecodeEnvelope at the destination) uses only bytes this
+// package canonicalized itself and has not seen change. Such an envelope
+// fails verification; it never passes.
 func (e *Envelope) canonicalPayload() ([]byte, error) {
+	if e.known.holds(e.Payload) {
+		return e.Payload, nil
+	}
+	return e.canonicalize()
+}
+
+// canonicalize returns Payload, which must be a JSON object, in canonical form.
+func (e *Envelope) canonicalize() ([]byte, error) {
 	if p := bytes.TrimLeft(e.Payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
 		return nil, fmt.Errorf("envelope %s: payload is not a JSON object", e.ID)
 	}
@@ -198,17 +263,53 @@ func (e *Envelope) canonicalPayload() ([]byte, error) {
 // checkPayload checks the ID and the payload digest and returns the
 // payload's canonical form.
 func (e *Envelope) checkPayload() ([]byte, error) {
-	if _, err := ulid.ParseStrict(e.ID); err != nil {
-		return nil, fmt.Errorf("envelope %q: id is not a ULID: %w", e.ID, err)
+	if err := e.checkID(); err != nil {
+		return nil, err
 	}
-	canon, err := e.canonicalPayload()
+	canon, sum, err := e.checkedPayload()
 	if err != nil {
 		return nil, err
 	}
-	if got := FormatDigest(sha256.Sum256(canon)); got != e.PayloadDigest {
-		return nil, fmt.Errorf("envelope %s: payload digest is %s, envelope says %s", e.ID, got, e.PayloadDigest)
+	if err := e.checkDigest(sum); err != nil {
+		return nil, err
 	}
 	return canon, nil
+}
+
+// checkedPayload returns the payload's canonical form and its SHA-256.
+// Payload is taken as it is only when this package canonicalized it itself
+// and its bytes have not changed since, which their hash (needed anyway)
+// tells; any other payload, a SetPayload one included, is canonicalized,
+// so that a payload that is not canonical fails the digest check as it
+// always has.
+func (e *Envelope) checkedPayload() ([]byte, [32]byte, error) {
+	if e.known.checked && e.known.holds(e.Payload) {
+		if sum := sha256.Sum256(e.Payload); sum == e.known.sum {
+			return e.Payload, sum, nil
+		}
+	}
+	canon, err := e.canonicalize()
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
+	return canon, sha256.Sum256(canon), nil
+}
+
+// checkID checks that the ID is a ULID.
+func (e *Envelope) checkID() error {
+	if _, err := ulid.ParseStrict(e.ID); err != nil {
+		return fmt.Errorf("envelope %q: id is not a ULID: %w", e.ID, err)
+	}
+	return nil
+}
+
+// checkDigest checks PayloadDigest against sum, the SHA-256 of the
+// payload's canonical form.
+func (e *Envelope) checkDigest(sum [32]byte) error {
+	if got := FormatDigest(sum); got != e.PayloadDigest {
+		return fmt.Errorf("envelope %s: payload digest is %s, envelope says %s", e.ID, got, e.PayloadDigest)
+	}
+	return nil
 }
 
 // Record decodes the payload strictly and checks that the envelope's header
@@ -245,6 +346,11 @@ func (e *Envelope) Check() error {
 	if _, err := e.checkPayload(); err != nil {
 		return err
 	}
+	return e.checkHeader()
+}
+
+// checkHeader checks the type, schema, origin and destination for Check.
+func (e *Envelope) checkHeader() error {
 	if want := SchemaFor(e.Type); want == "" || e.Type == RecordAgreement || e.Schema != want {
 		return fmt.Errorf("envelope %s: type %q and schema %q do not go together", e.ID, e.Type, e.Schema)
 	}
@@ -256,19 +362,40 @@ func (e *Envelope) Check() error {
 
 // DecodeEnvelope decodes an envelope strictly (unknown members and trailing
 // data are errors, size bounded by MaxRecordSize plus room for the proof) and
-// checks it with Check; Payload comes back in canonical form. Verify the
-// signature next.
+// checks it as Check does; Payload comes back in canonical form, known to be
+// canonical (see SetPayload). Verify the signature next.
+//
+// It means what encoding/json with DisallowUnknownFields means for an
+// Envelope (see decodeenvelope.go), and canonicalizes the payload while
+// decoding it: once, where the checks and the signing digest need it.
 func DecodeEnvelope(data []byte) (*Envelope, error) {
 	if len(data) > 2*MaxRecordSize {
 		return nil, &DecodeError{Offset: -1, Message: fmt.Sprintf("envelope has %d bytes, more than the limit of %d", len(data), 2*MaxRecordSize)}
 	}
 	e := new(Envelope)
-	if err := decodeStrictPlain(data, e); err != nil {
+	l := &lexer{data: data, maxNest: maxJSONNesting}
+	canon, ok := l.envelope(e)
+	if !ok || !l.end() {
+		return nil, l.err
+	}
+	// Check's checks, in its order, on the canonical form made while decoding.
+	if err := e.checkID(); err != nil {
 		return nil, err
 	}
-	if err := e.Check(); err != nil {
+	if canon == nil {
+		// Not an object that canonicalizes: canonicalize says what is wrong.
+		var err error
+		if canon, err = e.canonicalize(); err != nil {
+			return nil, err
+		}
+	}
+	sum := sha256.Sum256(canon)
+	if err := e.checkDigest(sum); err != nil {
 		return nil, err
 	}
-	e.Payload, _ = e.canonicalPayload() // checked just above
+	if err := e.checkHeader(); err != nil {
+		return nil, err
+	}
+	e.Payload, e.known = canon, payloadMark{payload: canon, checked: true, sum: sum}
 	return e, nil
 }

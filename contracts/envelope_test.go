@@ -1,6 +1,7 @@
 package contracts_test
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -399,5 +400,194 @@ func TestReceiptSigningDigestMatchesGeneric(t *testing.T) {
 		if got != want {
 			t.Fatalf("receipt %d: hand-written digest differs from the generic one", i)
 		}
+	}
+}
+
+// TestKnownCanonicalPayload checks when an envelope takes its payload as
+// canonical without canonicalizing it: while Payload is the very slice it
+// made, decoded or was given by SetPayload, and only then.
+func TestKnownCanonicalPayload(t *testing.T) {
+	g := generator(t)
+	env := sealed(t, g)
+	known := func(e *contracts.Envelope) bool {
+		k, _ := e.KnownCanonical()
+		p, err := e.CanonicalPayload()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(p) != string(e.Payload) {
+			t.Fatalf("canonical payload differs from a canonical Payload")
+		}
+		if took := &p[0] == &e.Payload[0]; took != k {
+			t.Fatalf("took Payload as it is: %v, known canonical: %v", took, k)
+		}
+		return k
+	}
+	if _, checked := env.KnownCanonical(); !known(env) || !checked {
+		t.Error("NewEnvelope's payload is not known canonical")
+	}
+	cp := *env
+	if !known(&cp) {
+		t.Error("a copy of the envelope forgot its payload")
+	}
+	b, _ := json.Marshal(env)
+	dec, err := contracts.DecodeEnvelope(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, checked := dec.KnownCanonical(); !known(dec) || !checked {
+		t.Error("DecodeEnvelope's payload is not known canonical")
+	}
+	var generic contracts.Envelope
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatal(err)
+	}
+	if known(&generic) {
+		t.Error("a payload from encoding/json is known canonical")
+	}
+	cp.Payload = append([]byte(nil), env.Payload...)
+	if known(&cp) {
+		t.Error("an equal copy of the payload is known canonical")
+	}
+	cp.Payload = env.Payload[:len(env.Payload):len(env.Payload)]
+	if !known(&cp) {
+		t.Error("the same slice with less capacity is not known canonical")
+	}
+	canon, err := contracts.CanonicalizeJSONEdit(env.Payload, map[string]*contracts.Edits{"worker": {Drop: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.SetPayload(canon)
+	if _, checked := env.KnownCanonical(); !known(env) || checked {
+		t.Error("SetPayload's payload is not known canonical, or known checked")
+	}
+	if env.PayloadDigest != contracts.PayloadDigest(canon) {
+		t.Error("SetPayload did not set the digest")
+	}
+}
+
+// TestKnownPayloadTampered checks that what the envelope knows of its
+// payload never lets a tampered payload verify: not a new slice, and not the
+// same slice with its bytes changed, with or without the digest to match.
+func TestKnownPayloadTampered(t *testing.T) {
+	g := generator(t)
+	for _, kp := range keys(t) {
+		t.Run(kp.name, func(t *testing.T) {
+			tampers := []struct {
+				name string
+				mut  func(e *contracts.Envelope)
+			}{
+				{"new slice", func(e *contracts.Envelope) {
+					e.Payload = bytes.Replace(e.Payload, []byte(`"from":"51"`), []byte(`"from":"52"`), 1)
+				}},
+				{"bytes changed", func(e *contracts.Envelope) {
+					i := bytes.Index(e.Payload, []byte(`"from":"51"`))
+					e.Payload[i+len(`"from":"5`)] = '2'
+				}},
+				{"bytes and digest changed", func(e *contracts.Envelope) {
+					i := bytes.Index(e.Payload, []byte(`"from":"51"`))
+					e.Payload[i+len(`"from":"5`)] = '2'
+					e.PayloadDigest = contracts.PayloadDigest(e.Payload)
+				}},
+				{"bytes made non-canonical and digest changed", func(e *contracts.Envelope) {
+					e.Payload[len(e.Payload)-1] = ' '
+					e.PayloadDigest = contracts.PayloadDigest(e.Payload)
+				}},
+			}
+			for _, tc := range tampers {
+				t.Run(tc.name, func(t *testing.T) {
+					alone := sealed(t, g)
+					if err := alone.Sign(kp.priv, signerURI); err != nil {
+						t.Fatal(err)
+					}
+					b, _ := json.Marshal(alone)
+					decoded, err := contracts.DecodeEnvelope(b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					batch := []*contracts.Envelope{sealed(t, g), sealed(t, g)}
+					if err := contracts.SignBatch(batch, kp.priv, signerURI); err != nil {
+						t.Fatal(err)
+					}
+					for _, e := range []*contracts.Envelope{alone, decoded, batch[0]} {
+						tc.mut(e)
+						if err := e.Verify(kp.priv.Public()); err == nil {
+							t.Error("tampered envelope verified")
+						}
+						if e.Batch != nil {
+							if err := contracts.VerifyInBatch(e, kp.priv.Public()); err == nil {
+								t.Error("tampered envelope verified in its batch")
+							}
+						}
+					}
+					if err := contracts.VerifyInBatch(batch[1], kp.priv.Public()); err != nil {
+						t.Errorf("untouched envelope of the batch: %v", err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestSetPayload checks that a canonical payload set with SetPayload signs,
+// travels and verifies, and that one that is not canonical fails Verify and
+// VerifyInBatch, and the destination, even though it was signed as it is.
+func TestSetPayload(t *testing.T) {
+	g := generator(t)
+	masked := map[string]*contracts.Edits{"worker": {Members: map[string]*contracts.Edits{"name": {Replace: func(string) string { return "*" }}}}}
+	for _, kp := range keys(t) {
+		t.Run(kp.name, func(t *testing.T) {
+			env := sealed(t, g)
+			canon, err := contracts.CanonicalizeJSONEdit(env.Payload, masked)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env.SetPayload(canon)
+			if err := env.Sign(kp.priv, signerURI); err != nil {
+				t.Fatal(err)
+			}
+			if err := env.Verify(kp.priv.Public()); err != nil {
+				t.Fatal(err)
+			}
+			b, err := env.AppendJSON(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := contracts.DecodeEnvelope(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := back.Verify(kp.priv.Public()); err != nil {
+				t.Fatalf("at the destination: %v", err)
+			}
+			if rec, err := back.Record(); err != nil || rec.(*contracts.Transfer).Worker.Name != "*" {
+				t.Fatalf("record %v, %v", rec, err)
+			}
+
+			for _, bad := range []string{" " + string(canon), string(canon) + "\n", `{"b":1,"a":2}`, `{"a":1.0}`, `{"a":1,"a":1}`, `[]`, `{"a":`} {
+				alone := sealed(t, g)
+				alone.SetPayload([]byte(bad))
+				_ = alone.Sign(kp.priv, signerURI) // signs the bytes as they are
+				if err := alone.Verify(kp.priv.Public()); err == nil {
+					t.Errorf("%.20q: verified", bad)
+				}
+				if b, err := alone.AppendJSON(nil); err == nil {
+					if _, err := contracts.DecodeEnvelope(b); err == nil {
+						t.Errorf("%.20q: decoded at the destination", bad)
+					}
+				}
+				batch := []*contracts.Envelope{sealed(t, g), sealed(t, g)}
+				batch[0].SetPayload([]byte(bad))
+				_ = contracts.SignBatch(batch, kp.priv, signerURI)
+				if batch[0].Batch != nil {
+					if err := contracts.VerifyInBatch(batch[0], kp.priv.Public()); err == nil {
+						t.Errorf("%.20q: verified in a batch", bad)
+					}
+					if err := contracts.VerifyInBatch(batch[1], kp.priv.Public()); err != nil {
+						t.Errorf("%.20q: its neighbour in the batch: %v", bad, err)
+					}
+				}
+			}
+		})
 	}
 }

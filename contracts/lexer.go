@@ -9,17 +9,26 @@ import (
 	"unicode/utf8"
 )
 
-// lexer reads JSON for the hand-written record decoders and the
-// canonicalizer: no reflection, no maps, no interface values. Strings that
-// need unescaping or hold invalid UTF-8 are handed to encoding/json, so their
-// meaning is exactly encoding/json's. Errors carry the byte offset.
+// lexer reads JSON for the hand-written record, envelope and receipt
+// decoders and the canonicalizer: no reflection, no maps, no interface
+// values. Strings that need unescaping or hold invalid UTF-8 are handed to
+// encoding/json, so their meaning is exactly encoding/json's. Errors carry
+// the byte offset.
 type lexer struct {
 	data  []byte
 	pos   int
 	err   *DecodeError
 	path  [8]pathSeg // the member being read, for errors
 	depth int
+	// nest counts the objects and arrays open; past maxNest (when not 0)
+	// the document is refused, as encoding/json refuses documents nested
+	// deeper than 10000 (see maxJSONNesting).
+	nest, maxNest int
 }
+
+// maxJSONNesting is encoding/json's limit on nested objects and arrays, which
+// the decoders that stand in for it keep.
+const maxJSONNesting = 10000
 
 // pathSeg is one step of a path: a member name, or an array index when idx >= 0.
 type pathSeg struct {
@@ -115,13 +124,15 @@ func (l *lexer) rawString() (raw []byte, plain bool, ok bool) {
 	start := l.pos
 	i := start + 1
 	plain = true
+	var high byte // every byte ORed together: 0x80 or more once one is not ASCII
 	for i < len(l.data) {
 		c := l.data[i]
+		high |= c
 		switch {
 		case c == '"':
 			l.pos = i + 1
 			raw = l.data[start:l.pos]
-			if plain && !utf8.Valid(raw) {
+			if plain && high >= utf8.RuneSelf && !utf8.Valid(raw) {
 				plain = false
 			}
 			return raw, plain, true
@@ -172,12 +183,18 @@ func (l *lexer) key() (string, bool) {
 	return l.str()
 }
 
-// memberNames interns every member name of every record type.
+// memberNames interns every member name of every record type, envelope,
+// receipt and batch proof.
 var memberNames = sync.OnceValue(func() map[string]string {
 	m := make(map[string]string)
 	for _, paths := range fieldPaths() {
 		for _, p := range paths {
 			name := p[strings.LastIndexByte(p, '.')+1:]
+			m[name] = name
+		}
+	}
+	for _, names := range [][]string{envelopeMembers, receiptMembers, batchProofMembers} {
+		for _, name := range names {
 			m[name] = name
 		}
 	}
@@ -286,11 +303,24 @@ func (l *lexer) kindAhead() string {
 // value; member must consume the value. Duplicate keys are rejected (seen is
 // per object, small and linear: records have few members).
 func (l *lexer) object(member func(key string) bool) bool {
-	if !l.expect('{') {
+	return l.members(member, true)
+}
+
+// objectRepeating reads an object as object does but lets a member name
+// repeat, as encoding/json does; member then sees the name again.
+func (l *lexer) objectRepeating(member func(key string) bool) bool {
+	return l.members(member, false)
+}
+
+// members reads an object for object and objectRepeating; unique rejects a
+// member name given twice.
+func (l *lexer) members(member func(key string) bool, unique bool) bool {
+	if !l.expect('{') || !l.open() {
 		return false
 	}
 	if l.peek() == '}' {
 		l.pos++
+		l.nest--
 		return true
 	}
 	var seenBuf [24]string
@@ -301,14 +331,16 @@ func (l *lexer) object(member func(key string) bool) bool {
 		if !ok || !l.expect(':') {
 			return false
 		}
-		for _, s := range seen {
-			if s == key {
-				l.pos = keyPos
-				l.push(pathSeg{key, -1})
-				return l.fail("duplicate member %q", key)
+		if unique {
+			for _, s := range seen {
+				if s == key {
+					l.pos = keyPos
+					l.push(pathSeg{key, -1})
+					return l.fail("duplicate member %q", key)
+				}
 			}
+			seen = append(seen, key)
 		}
-		seen = append(seen, key)
 		l.push(pathSeg{key, -1})
 		if !member(key) {
 			return false
@@ -319,6 +351,7 @@ func (l *lexer) object(member func(key string) bool) bool {
 			l.pos++
 		case '}':
 			l.pos++
+			l.nest--
 			return true
 		default:
 			if l.pos >= len(l.data) {
@@ -329,13 +362,25 @@ func (l *lexer) object(member func(key string) bool) bool {
 	}
 }
 
+// open counts an object or array just opened, refusing one nested deeper
+// than maxNest.
+func (l *lexer) open() bool {
+	l.nest++
+	if l.maxNest > 0 && l.nest > l.maxNest {
+		l.pos--
+		return l.fail("exceeded max nesting depth %d", l.maxNest)
+	}
+	return true
+}
+
 // array reads an array, calling elem for each element with the lexer at it.
 func (l *lexer) array(elem func(i int) bool) bool {
-	if !l.expect('[') {
+	if !l.expect('[') || !l.open() {
 		return false
 	}
 	if l.peek() == ']' {
 		l.pos++
+		l.nest--
 		return true
 	}
 	for i := 0; ; i++ {
@@ -349,6 +394,7 @@ func (l *lexer) array(elem func(i int) bool) bool {
 			l.pos++
 		case ']':
 			l.pos++
+			l.nest--
 			return true
 		default:
 			if l.pos >= len(l.data) {
@@ -357,6 +403,35 @@ func (l *lexer) array(elem func(i int) bool) bool {
 			return l.fail("invalid character %q after array element", l.data[l.pos])
 		}
 	}
+}
+
+// skip reads one value of any kind for its syntax alone, as encoding/json's
+// scanner checks it: numbers of any size and form, and repeated member names,
+// are fine.
+func (l *lexer) skip() bool {
+	switch l.peek() {
+	case '{':
+		return l.objectRepeating(func(string) bool { return l.skip() })
+	case '[':
+		return l.array(func(int) bool { return l.skip() })
+	case '"':
+		_, ok := l.str()
+		return ok
+	case 't', 'f':
+		_, ok := l.bool()
+		return ok
+	case 'n':
+		if l.null() {
+			return true
+		}
+		return l.fail("invalid literal")
+	case 0:
+		if l.pos >= len(l.data) {
+			return l.fail("unexpected end of the JSON document")
+		}
+	}
+	_, ok := l.number()
+	return ok
 }
 
 // end checks that nothing but white space follows.

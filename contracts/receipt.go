@@ -25,6 +25,8 @@ const (
 
 // Receipt is the destination's signed answer to an envelope. The origin keeps
 // it as proof of delivery, and auditors match it against both audit logs.
+// AppendJSON writes the bytes json.Marshal writes for it, more cheaply;
+// DecodeReceipt reads them back.
 type Receipt struct {
 	EnvelopeID string `json:"envelope_id"`
 	// PayloadDigest repeats the envelope's, so the receipt proves what arrived.
@@ -158,14 +160,18 @@ func (r *Receipt) Matches(e *Envelope) bool {
 	return r.EnvelopeID == e.ID && r.PayloadDigest == e.PayloadDigest
 }
 
-// DecodeReceipt decodes a receipt strictly and checks its form; verify it next.
+// DecodeReceipt decodes a receipt strictly (unknown members and trailing
+// data are errors) and checks its form; verify it next. It means what
+// encoding/json with DisallowUnknownFields means for a Receipt (see
+// decodeenvelope.go).
 func DecodeReceipt(data []byte) (*Receipt, error) {
 	if len(data) > MaxRecordSize {
 		return nil, &DecodeError{Offset: -1, Message: fmt.Sprintf("receipt has %d bytes, more than the limit of %d", len(data), MaxRecordSize)}
 	}
 	r := new(Receipt)
-	if err := decodeStrictPlain(data, r); err != nil {
-		return nil, err
+	l := &lexer{data: data, maxNest: maxJSONNesting}
+	if !l.receipt(r) || !l.end() {
+		return nil, l.err
 	}
 	if err := r.Check(); err != nil {
 		return nil, err

@@ -1,0 +1,313 @@
+package contracts
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Hand-written decoders for envelopes, receipts and batch proofs. Unlike the
+// record decoders they are not stricter than encoding/json: peers have been
+// sending these documents to encoding/json with DisallowUnknownFields, and
+// the decoders keep its meaning exactly (FuzzDecodeEnvelopeEquivalence holds
+// them to it):
+//
+//   - a member name matches exactly or, failing that, as encoding/json folds
+//     case (foldedMember); any other member is an error;
+//   - a member may be given twice: the later value is decoded over the
+//     earlier one, so a later string, number or time wins, a later batch
+//     object is merged into the earlier proof, and a later array is decoded
+//     into the earlier slice's elements (sliceInto);
+//   - null leaves strings, numbers and times as they were and makes byte
+//     slices, the path and the batch proof nil; a null payload is the four
+//     bytes null;
+//   - []byte is standard base64 in a string, or an array of numbers 0-255;
+//   - objects and arrays may nest 10000 deep in all, and no deeper.
+
+// The member names of an envelope, a receipt and a batch proof.
+var (
+	envelopeMembers = []string{"id", "type", "schema", "origin", "destination", "agreement_id", "agreement_version",
+		"purpose", "created", "payload", "payload_digest", "signer", "signature", "batch"}
+	receiptMembers    = []string{"envelope_id", "payload_digest", "receiver", "status", "reason", "received_at", "signature", "batch"}
+	batchProofMembers = []string{"root", "index", "size", "path", "signature"}
+)
+
+// envelope decodes an envelope into e, with e.Payload the raw bytes of the
+// payload's value (within l.data, not a copy). It also returns the payload's
+// canonical form, made in the same pass, when the payload is an object that
+// canonicalizes; otherwise nil. A document that is null leaves e as it is.
+func (l *lexer) envelope(e *Envelope) (canon []byte, ok bool) {
+	ok = l.null() || l.objectRepeating(func(key string) bool { return l.envelopeMember(e, key, &canon) })
+	return canon, ok
+}
+
+// envelopeMember decodes the value of the envelope member key into e, and
+// the payload's canonical form into canon (see envelope).
+func (l *lexer) envelopeMember(e *Envelope, key string, canon *[]byte) bool {
+	switch key {
+	case "id":
+		return l.strInto(&e.ID)
+	case "type":
+		return l.strInto((*string)(&e.Type))
+	case "schema":
+		return l.strInto(&e.Schema)
+	case "origin":
+		return l.strInto(&e.Origin)
+	case "destination":
+		return l.strInto(&e.Destination)
+	case "agreement_id":
+		return l.strInto(&e.AgreementID)
+	case "agreement_version":
+		return l.intInto(&e.AgreementVersion)
+	case "purpose":
+		return l.strInto((*string)(&e.Purpose))
+	case "created":
+		return l.timeInto(&e.Created)
+	case "payload":
+		var ok bool
+		*canon, ok = l.payload(&e.Payload)
+		return ok
+	case "payload_digest":
+		return l.strInto(&e.PayloadDigest)
+	case "signer":
+		return l.strInto(&e.Signer)
+	case "signature":
+		return l.bytesInto(&e.Signature)
+	case "batch":
+		return l.batchProofInto(&e.Batch)
+	}
+	if name := foldedMember(key, envelopeMembers); name != "" {
+		return l.envelopeMember(e, name, canon)
+	}
+	return l.unknown()
+}
+
+// payload reads the payload's value into *p as its raw bytes, as
+// json.RawMessage keeps them, and returns its canonical form when it is an
+// object that canonicalizes. When it does not, the value is read again for
+// its syntax alone: a payload that is valid JSON but not canonicalizable
+// (a fraction, a repeated name) still decodes, and Check then refuses it
+// with the reason.
+func (l *lexer) payload(p *json.RawMessage) ([]byte, bool) {
+	if l.peek() == '{' {
+		start, before := l.pos, *l
+		if canon, ok := l.canonObject(make([]byte, 0, len(l.data)-start)); ok {
+			*p = l.data[start:l.pos]
+			return canon, true
+		}
+		*l = before
+	}
+	start := l.pos
+	if !l.skip() {
+		return nil, false
+	}
+	*p = l.data[start:l.pos]
+	return nil, true
+}
+
+// batchProofInto decodes a batch proof into *p, into the proof already there
+// when the member is given twice; null makes it nil.
+func (l *lexer) batchProofInto(p **BatchProof) bool {
+	if l.null() {
+		*p = nil
+		return true
+	}
+	if *p == nil {
+		*p = new(BatchProof)
+	}
+	return l.objectRepeating(func(key string) bool { return l.batchProofMember(*p, key) })
+}
+
+// batchProofMember decodes the value of the batch proof member key into p.
+func (l *lexer) batchProofMember(p *BatchProof, key string) bool {
+	switch key {
+	case "root":
+		return l.bytesInto(&p.Root)
+	case "index":
+		return l.intInto(&p.Index)
+	case "size":
+		return l.intInto(&p.Size)
+	case "path":
+		if l.null() {
+			p.Path = nil
+			return true
+		}
+		return sliceInto(l, &p.Path, l.bytesInto)
+	case "signature":
+		return l.bytesInto(&p.Signature)
+	}
+	if name := foldedMember(key, batchProofMembers); name != "" {
+		return l.batchProofMember(p, name)
+	}
+	return l.unknown()
+}
+
+// receipt decodes a receipt into r; a document that is null leaves r as it is.
+func (l *lexer) receipt(r *Receipt) bool {
+	return l.null() || l.objectRepeating(func(key string) bool { return l.receiptMember(r, key) })
+}
+
+// receiptMember decodes the value of the receipt member key into r.
+func (l *lexer) receiptMember(r *Receipt, key string) bool {
+	switch key {
+	case "envelope_id":
+		return l.strInto(&r.EnvelopeID)
+	case "payload_digest":
+		return l.strInto(&r.PayloadDigest)
+	case "receiver":
+		return l.strInto(&r.Receiver)
+	case "status":
+		return l.strInto((*string)(&r.Status))
+	case "reason":
+		return l.strInto(&r.Reason)
+	case "received_at":
+		return l.timeInto(&r.ReceivedAt)
+	case "signature":
+		return l.bytesInto(&r.Signature)
+	case "batch":
+		return l.batchProofInto(&r.Batch)
+	}
+	if name := foldedMember(key, receiptMembers); name != "" {
+		return l.receiptMember(r, name)
+	}
+	return l.unknown()
+}
+
+// bytesInto decodes a []byte: standard base64 in a string, an array of
+// numbers from 0 to 255 (decoded into *p's elements, see sliceInto), or null
+// for nil.
+func (l *lexer) bytesInto(p *[]byte) bool {
+	switch {
+	case l.null():
+		*p = nil
+		return true
+	case l.peek() == '[':
+		return sliceInto(l, p, l.byteInto)
+	}
+	return l.base64Into(p)
+}
+
+// base64Into decodes a string of standard base64 as encoding/json does:
+// with base64.StdEncoding, which skips \r and \n, into a fresh slice.
+func (l *lexer) base64Into(p *[]byte) bool {
+	l.ws()
+	start := l.pos
+	raw, plain, ok := l.rawString()
+	if !ok {
+		return false
+	}
+	text := raw[1 : len(raw)-1]
+	if !plain {
+		l.pos = start
+		s, ok := l.str()
+		if !ok {
+			return false
+		}
+		text = []byte(s)
+	}
+	b := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Decode(b, text)
+	if err != nil {
+		l.pos = start
+		return l.fail("not standard base64: %v", err)
+	}
+	*p = b[:n]
+	return true
+}
+
+// byteInto decodes one element of a []byte given as an array: a number from
+// 0 to 255; null leaves the element as it is.
+func (l *lexer) byteInto(p *byte) bool {
+	if l.null() {
+		return true
+	}
+	c := l.peek()
+	if c != '-' && (c < '0' || c > '9') {
+		return l.fail("%s is not a valid byte", l.kindAhead())
+	}
+	start := l.pos
+	num, ok := l.number()
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseUint(string(num), 10, 8)
+	if err != nil {
+		l.pos = start
+		return l.fail("number %s is not a byte (0 to 255)", num)
+	}
+	*p = byte(n)
+	return true
+}
+
+// sliceInto decodes an array into *s as encoding/json does: element by
+// element into the slice already there, extended within its capacity and
+// then grown as append grows it, and finally cut to the array's length.
+// Only a member given twice can tell: an element given as null keeps what
+// the earlier value left in its place. An empty array makes an empty,
+// non-nil slice.
+func sliceInto[T any](l *lexer, s *[]T, elem func(*T) bool) bool {
+	v, n := *s, 0
+	ok := l.array(func(i int) bool {
+		switch {
+		case i < len(v):
+		case i < cap(v):
+			v = v[:i+1]
+		default:
+			var zero T
+			v = append(v, zero)
+		}
+		n = i + 1
+		return elem(&v[i])
+	})
+	if !ok {
+		return false
+	}
+	if n == 0 {
+		v = make([]T, 0)
+	}
+	*s = v[:n]
+	return true
+}
+
+// foldedMember returns the one of names that key matches as encoding/json
+// matches a member name it does not find exactly, or "" when none does: both
+// folded with ASCII letters in upper case and other runes in the smallest
+// of their Unicode simple case folding, so that "ID" and "ſigner" (with a
+// long s) are id and signer.
+func foldedMember(key string, names []string) string {
+	folded := foldName(key)
+	for _, name := range names {
+		if folded == foldName(name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// foldName folds a member name as encoding/json does (see foldedMember).
+func foldName(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			if 'a' <= r && r <= 'z' {
+				r -= 'a' - 'A'
+			}
+			b.WriteByte(byte(r))
+			continue
+		}
+		for {
+			next := unicode.SimpleFold(r)
+			if next <= r {
+				r = next
+				break
+			}
+			r = next
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
