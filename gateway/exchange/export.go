@@ -155,7 +155,7 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, doc json.Ra
 	if err != nil {
 		return res, nil, err
 	}
-	body, err := json.Marshal(env)
+	body, err := env.AppendJSON(nil)
 	if err != nil {
 		return res, nil, &Error{Code: CodeInternal, Message: "encode envelope", Err: err}
 	}
@@ -182,7 +182,7 @@ func (x *Exchange) seal(rec contracts.Record, dec *policy.Decision, now time.Tim
 		if err != nil {
 			return nil, nil, &Error{Code: CodeInternal, Message: "apply obligations", Err: err}
 		}
-		env.Payload, env.PayloadDigest = payload, contracts.PayloadDigest(payload)
+		env.SetPayload(payload)
 	}
 	if x.batchSign.Load() {
 		env.Signer = x.signer().Identity().URI()

@@ -238,7 +238,7 @@ func (x *Exchange) signReceipts(rs []*contracts.Receipt) ([][]byte, error) {
 	out := make([][]byte, len(rs))
 	for i, r := range rs {
 		var err error
-		if out[i], err = json.Marshal(r); err != nil {
+		if out[i], err = r.AppendJSON(nil); err != nil {
 			return nil, err
 		}
 	}
