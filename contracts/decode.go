@@ -125,6 +125,9 @@ func peekSchema(data []byte) (string, error) {
 	}
 	schema, ok := scanSchema(trimmed)
 	if !ok {
+		schema, ok = lexSchema(data)
+	}
+	if !ok {
 		var probe struct {
 			Schema *string `json:"schema"`
 		}
@@ -153,6 +156,30 @@ func scanSchema(doc []byte) (string, bool) {
 		return "", false
 	}
 	return string(rest[:end]), true
+}
+
+// lexSchema reads the schema member wherever it is, with encoding/json's
+// meaning (a name matched as encoding/json matches it, the last of repeated
+// members wins) but none of its reflection. ok is false when the document
+// is not well-formed, has no schema or a schema that is not a string: the
+// caller's encoding/json path then says what is wrong, in its words.
+func lexSchema(data []byte) (schema string, ok bool) {
+	l := &lexer{data: data, maxNest: 10000}
+	found := false
+	if !l.objectRepeating(func(key string) bool {
+		// Folded, "schema" is 6 or 7 bytes long (a long s takes two).
+		if key != "schema" && (len(key) < 6 || len(key) > 7 || foldedMember(key, []string{"schema"}) == "") {
+			return l.skip()
+		}
+		if l.peek() != '"' {
+			return false
+		}
+		schema, found = l.str()
+		return found
+	}) || !l.end() || !found {
+		return "", false
+	}
+	return schema, true
 }
 
 // decodeStrict decodes data into v, rejecting unknown fields and trailing data.
