@@ -32,7 +32,18 @@ func DateOf(t time.Time) Date {
 func (d Date) IsZero() bool { return d == Date{} }
 
 // String formats the date as "YYYY-MM-DD".
-func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
+func (d Date) String() string { return string(d.appendTo(make([]byte, 0, 10))) }
+
+// appendTo appends the date as String writes it. Every record's dates are
+// written on each crossing, so it does without fmt.
+func (d Date) appendTo(b []byte) []byte {
+	if d.Year < 0 || d.Year > 9999 || d.Month < 0 || d.Month > 99 || d.Day < 0 || d.Day > 99 {
+		return fmt.Appendf(b, "%04d-%02d-%02d", d.Year, d.Month, d.Day)
+	}
+	y, m := d.Year, int(d.Month)
+	return append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d.Day/10), byte('0'+d.Day%10))
+}
 
 // Time returns midnight UTC of the day.
 func (d Date) Time() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }
@@ -56,7 +67,7 @@ func (d Date) MarshalText() ([]byte, error) {
 	if d.IsZero() {
 		return []byte{}, nil
 	}
-	return []byte(d.String()), nil
+	return d.appendTo(make([]byte, 0, 10)), nil
 }
 
 // UnmarshalText decodes "YYYY-MM-DD"; "" decodes as the zero date.

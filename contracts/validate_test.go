@@ -2,6 +2,7 @@ package contracts_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -406,5 +407,16 @@ func TestDivisionTable(t *testing.T) {
 	}
 	if total != 2978 {
 		t.Errorf("%d counties, want 2978", total)
+	}
+}
+
+func TestDateStringMatchesFmt(t *testing.T) {
+	for _, d := range []contracts.Date{
+		{Year: 2026, Month: 3, Day: 2}, {Year: 1, Month: 1, Day: 1}, {Year: 9999, Month: 12, Day: 31},
+		{}, {Year: 10000, Month: 1, Day: 1}, {Year: -5, Month: 1, Day: 1}, {Year: 2026, Month: 13, Day: 40},
+	} {
+		if got, want := d.String(), fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day); got != want {
+			t.Errorf("%#v.String() = %q, want %q", d, got, want)
+		}
 	}
 }
