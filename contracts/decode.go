@@ -164,7 +164,7 @@ func scanSchema(doc []byte) (string, bool) {
 // is not well-formed, has no schema or a schema that is not a string: the
 // caller's encoding/json path then says what is wrong, in its words.
 func lexSchema(data []byte) (schema string, ok bool) {
-	l := &lexer{data: data, maxNest: 10000}
+	l := &lexer{data: data, maxNest: maxJSONNesting}
 	found := false
 	if !l.objectRepeating(func(key string) bool {
 		// Folded, "schema" is 6 or 7 bytes long (a long s takes two).

@@ -107,44 +107,30 @@ func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
 		return nil, badRequest("read body: %v", err)
 	}
 	body = bytes.TrimSpace(body)
-	if records, ok, err := batchOf(body); err != nil {
-		return nil, err
-	} else if ok {
-		return SubmitRequest{Records: records}, nil
+	if len(body) == 0 || body[0] != '{' {
+		return nil, badRequest("the body is not a JSON object")
 	}
-	if !json.Valid(body) {
-		return nil, badRequest("the body is not a JSON object: %v", json.Unmarshal(body, new(struct{})))
+	// A batch is an object whose one member is records; any other object
+	// is one record, read by the record decoder.
+	var records json.RawMessage
+	members := 0
+	if err := contracts.RawObject(body, func(name string, v json.RawMessage) error {
+		members++
+		if name == "records" {
+			records = v
+		}
+		return nil
+	}); err != nil {
+		return nil, badRequest("the body is not a JSON object: %v", err)
 	}
-	return SubmitRequest{Records: []json.RawMessage{body}, Single: true}, nil
-}
-
-// batchOf reads a body of the form {"records": [...]}, whose one member is
-// records. Any other object is one record (ok false), left for the record
-// decoder to read: a single record costs two tokens here, not a decoding.
-func batchOf(body []byte) (records []json.RawMessage, ok bool, err error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, false, badRequest("the body is not a JSON object")
+	if members != 1 || records == nil {
+		return SubmitRequest{Records: []json.RawMessage{body}, Single: true}, nil
 	}
-	if !dec.More() {
-		return nil, false, nil
+	batch, err := contracts.RawArray(records)
+	if err != nil {
+		return nil, badRequest("records: %v", err)
 	}
-	if key, err := dec.Token(); err != nil || key != "records" {
-		return nil, false, nil
-	}
-	if err := dec.Decode(&records); err != nil {
-		return nil, false, badRequest("records: %v", err)
-	}
-	if dec.More() {
-		return nil, false, nil // records and more: not a batch
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, false, badRequest("the body is not a JSON object: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, false, badRequest("the body is not a JSON object: data after it")
-	}
-	return records, true, nil
+	return SubmitRequest{Records: batch}, nil
 }
 
 // encodeSubmit answers a batch with 200 and per-record outcomes; a single

@@ -111,10 +111,10 @@ func TestProbesAndGracefulClose(t *testing.T) {
 	}{
 		"oversized":        {big, http.StatusUnprocessableEntity, "more than the limit of 65536"},
 		"not json":         {[]byte("{"), http.StatusBadRequest, "not a JSON object"},
-		"not json record":  {[]byte(`{"schema":"laborlink.transfer/v1",}`), http.StatusBadRequest, "not a JSON object: invalid character"},
+		"not json record":  {[]byte(`{"schema":"laborlink.transfer/v1",}`), http.StatusBadRequest, "not a JSON object: decode (offset 34): invalid character"},
 		"array":            {[]byte(`[{}]`), http.StatusBadRequest, "not a JSON object"},
-		"records not list": {[]byte(`{"records":{}}`), http.StatusBadRequest, "records: json: cannot unmarshal object"},
-		"after a batch":    {[]byte(`{"records":[]} {}`), http.StatusBadRequest, "data after it"},
+		"records not list": {[]byte(`{"records":{}}`), http.StatusBadRequest, "records: decode (offset 0): want an array, not object"},
+		"after a batch":    {[]byte(`{"records":[]} {}`), http.StatusBadRequest, "trailing data after the JSON object"},
 		"records and more": {[]byte(`{"records":[],"schema":"laborlink.transfer/v1"}`), http.StatusUnprocessableEntity, "records"},
 		"unsigned schema":  {[]byte(`{"schema":"laborlink.nothing/v9"}`), http.StatusUnprocessableEntity, "unknown schema"},
 	} {

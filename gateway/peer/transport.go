@@ -23,7 +23,7 @@ func NewHandler(r Receiver) http.Handler {
 	mux.Handle("POST "+Path, nodesOnly(kithttp.NewServer(
 		MakeDeliverEndpoint(r),
 		decodeDeliverRequest,
-		kithttp.EncodeJSONResponse,
+		encodeDeliverResponse,
 		kithttp.ServerBefore(auth.FromRequest),
 		kithttp.ServerErrorEncoder(encodeError),
 	)))
@@ -43,18 +43,29 @@ func nodesOnly(h http.Handler) http.Handler {
 }
 
 func decodeDeliverRequest(_ context.Context, r *http.Request) (any, error) {
-	var req DeliverRequest
-	body := http.MaxBytesReader(nil, r.Body, MaxBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return nil, fmt.Errorf("%w: body over %d bytes", ErrBadBatch, MaxBody)
 		}
+		return nil, fmt.Errorf("%w: read body: %v", ErrBadBatch, err)
+	}
+	req, err := decodeDeliverBody(body)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadBatch, err)
 	}
 	return req, nil
+}
+
+func encodeDeliverResponse(_ context.Context, w http.ResponseWriter, response any) error {
+	body, err := response.(DeliverResponse).appendJSON(nil)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, err = w.Write(body)
+	return err
 }
 
 // errorBody is how the peer API reports a batch-level failure.
@@ -91,13 +102,10 @@ func newClientEndpoint(base *url.URL, province string, client *http.Client) endp
 }
 
 func encodeDeliverRequest(_ context.Context, r *http.Request, request any) error {
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(request); err != nil {
-		return err
-	}
+	body := request.(DeliverRequest).appendJSON(nil)
 	r.Header.Set("Content-Type", "application/json")
-	r.ContentLength = int64(buf.Len())
-	r.Body = io.NopCloser(&buf)
+	r.ContentLength = int64(len(body))
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	return nil
 }
 
@@ -118,9 +126,13 @@ func decodeDeliverResponse(province string) kithttp.DecodeResponseFunc {
 			json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&eb)
 			return nil, fmt.Errorf("peer %s answered %s: %s", province, r.Status, eb.Error)
 		}
-		var resp DeliverResponse
 		// A batch's answer is a receipt per envelope: a few hundred bytes each.
-		if err := json.NewDecoder(io.LimitReader(r.Body, MaxBatch<<13)).Decode(&resp); err != nil {
+		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBatch<<13))
+		if err != nil {
+			return nil, fmt.Errorf("read answer from %s: %w", province, err)
+		}
+		resp, err := decodeDeliverResponseBody(body)
+		if err != nil {
 			return nil, fmt.Errorf("decode answer from %s: %w", province, err)
 		}
 		return resp, nil

@@ -1,0 +1,75 @@
+package contracts
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// The wire formats around the records (a submission's {"records": [...]},
+// a delivery's {"chain": ..., "envelopes": [...]}) carry records and
+// envelopes that are decoded on their own afterwards. RawObject and RawArray
+// split such a document into those parts in one pass over its bytes, with
+// the parts left as slices of it: the generic route (encoding/json into
+// json.RawMessage) scans every byte twice and copies each part.
+
+// RawObject calls member, in order, with the name and raw value of each
+// member of the JSON object in data, after checking the whole document's
+// syntax. A name given twice is an error, and so is an error from member,
+// which it returns wrapped with the member's name. The values are slices of
+// data.
+func RawObject(data []byte, member func(name string, value json.RawMessage) error) error {
+	l := &lexer{data: data, maxNest: maxJSONNesting}
+	type part struct {
+		name  string
+		value json.RawMessage
+	}
+	var parts []part
+	if !l.object(func(name string) bool {
+		l.ws()
+		start := l.pos
+		if !l.skip() {
+			return false
+		}
+		parts = append(parts, part{name, data[start:l.pos]})
+		return true
+	}) || !l.end() {
+		return l.err
+	}
+	for _, p := range parts {
+		if err := member(p.name, p.value); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	return nil
+}
+
+// RawArray returns the elements of the JSON array in data as slices of it,
+// after checking the array's syntax. null is a nil slice and [] an empty
+// one, as encoding/json reads them.
+func RawArray(data []byte) ([]json.RawMessage, error) {
+	l := &lexer{data: data, maxNest: maxJSONNesting}
+	l.ws()
+	if l.null() {
+		if !l.end() {
+			return nil, l.err
+		}
+		return nil, nil
+	}
+	if l.peek() != '[' {
+		l.fail("want an array, not %s", l.kindAhead())
+		return nil, l.err
+	}
+	out := []json.RawMessage{}
+	if !l.array(func(int) bool {
+		l.ws()
+		start := l.pos
+		if !l.skip() {
+			return false
+		}
+		out = append(out, data[start:l.pos])
+		return true
+	}) || !l.end() {
+		return nil, l.err
+	}
+	return out, nil
+}

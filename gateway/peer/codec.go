@@ -1,0 +1,152 @@
+package peer
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/laborlink/laborlink/contracts"
+)
+
+// The peer API's bodies carry a hundred envelopes or receipts of ~2 KB at a
+// time. encoding/json would re-scan and compact each raw envelope when
+// writing a body and scan every byte twice when reading one; these write
+// the same JSON directly and read it in one pass (contracts.RawObject),
+// leaving envelopes and receipts as slices of the body for their own
+// decoders. Member names are matched exactly and unknown or repeated ones
+// refused: both ends are nodes.
+
+// appendJSON writes the request as json.Marshal would; the envelopes are
+// written as they are, since the sender encoded them.
+func (r DeliverRequest) appendJSON(b []byte) []byte {
+	b = append(b, `{"chain":`...)
+	b = appendChain(b, r.Chain)
+	b = append(b, `,"envelopes":`...)
+	if r.Envelopes == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, e := range r.Envelopes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, e...)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+func appendChain(b []byte, chain [][]byte) []byte {
+	if chain == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, der := range chain {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = base64.StdEncoding.AppendEncode(b, der)
+		b = append(b, '"')
+	}
+	return append(b, ']')
+}
+
+// decodeDeliverBody reads a request body.
+func decodeDeliverBody(body []byte) (DeliverRequest, error) {
+	var req DeliverRequest
+	err := contracts.RawObject(body, func(name string, v json.RawMessage) (err error) {
+		switch name {
+		case "chain":
+			return json.Unmarshal(v, &req.Chain)
+		case "envelopes":
+			req.Envelopes, err = contracts.RawArray(v)
+			return err
+		}
+		return fmt.Errorf("unknown member")
+	})
+	return req, err
+}
+
+// result is a Result without its receipt, which is written as it is.
+type result struct {
+	EnvelopeID string   `json:"envelope_id"`
+	Status     Status   `json:"status"`
+	Reasons    []string `json:"reasons,omitempty"`
+}
+
+// appendJSON writes the response as json.Marshal would, receipts as they are.
+func (r DeliverResponse) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"results":`...)
+	if r.Results == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, res := range r.Results {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			head, err := json.Marshal(result{res.EnvelopeID, res.Status, res.Reasons})
+			if err != nil {
+				return nil, err
+			}
+			if len(res.Receipt) == 0 {
+				b = append(b, head...)
+				continue
+			}
+			b = append(b, head[:len(head)-1]...)
+			b = append(b, `,"receipt":`...)
+			b = append(b, res.Receipt...)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"chain":`...)
+	b = appendChain(b, r.Chain)
+	return append(b, '}'), nil
+}
+
+// decodeDeliverResponseBody reads a response body.
+func decodeDeliverResponseBody(body []byte) (DeliverResponse, error) {
+	var resp DeliverResponse
+	err := contracts.RawObject(body, func(name string, v json.RawMessage) error {
+		switch name {
+		case "chain":
+			return json.Unmarshal(v, &resp.Chain)
+		case "results":
+			raws, err := contracts.RawArray(v)
+			if err != nil || raws == nil {
+				return err
+			}
+			resp.Results = make([]Result, len(raws))
+			for i, raw := range raws {
+				if err := decodeResult(raw, &resp.Results[i]); err != nil {
+					return fmt.Errorf("[%d]: %w", i, err)
+				}
+			}
+			return nil
+		}
+		return fmt.Errorf("unknown member")
+	})
+	return resp, err
+}
+
+func decodeResult(raw []byte, r *Result) error {
+	return contracts.RawObject(raw, func(name string, v json.RawMessage) error {
+		switch name {
+		case "envelope_id":
+			return json.Unmarshal(v, &r.EnvelopeID)
+		case "status":
+			return json.Unmarshal(v, &r.Status)
+		case "reasons":
+			return json.Unmarshal(v, &r.Reasons)
+		case "receipt":
+			if string(v) != "null" {
+				r.Receipt = v
+			}
+			return nil
+		}
+		return fmt.Errorf("unknown member")
+	})
+}

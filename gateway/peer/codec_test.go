@@ -1,0 +1,100 @@
+package peer
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestCodecMatchesEncodingJSON holds the peer API's hand-written bodies to
+// encoding/json: the same bytes written, the same values read back.
+func TestCodecMatchesEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	str := func() string {
+		return []string{"", "01JABCDEFGHJKMNPQRSTVWXYZ0", `quote " and \ <&>`, "é\u2028\n\x01", "stored"}[rng.IntN(5)]
+	}
+	// Raw envelopes and receipts are written as they are, where
+	// json.Marshal would also escape <, > and & inside them: the same JSON,
+	// not the same bytes; the raw values here have none.
+	raw := func() json.RawMessage {
+		return json.RawMessage([]string{`{"id":"x","payload":{"a":[1,2]}}`, `{"b":"\u003c"}`, `null`, `[]`, `"s"`}[rng.IntN(5)])
+	}
+	for i := range 2000 {
+		req := DeliverRequest{}
+		resp := DeliverResponse{}
+		if i%7 != 0 {
+			for range rng.IntN(4) {
+				req.Chain = append(req.Chain, []byte(str()))
+				resp.Chain = append(resp.Chain, []byte(str()))
+			}
+			req.Envelopes = []json.RawMessage{}
+			resp.Results = []Result{}
+			for range rng.IntN(5) {
+				req.Envelopes = append(req.Envelopes, raw())
+				r := Result{EnvelopeID: str(), Status: Status(str())}
+				if rng.IntN(2) == 0 {
+					r.Reasons = []string{str(), str()}
+				}
+				if rng.IntN(2) == 0 {
+					r.Receipt = raw()
+					if string(r.Receipt) == "null" {
+						r.Receipt = nil
+					}
+				}
+				resp.Results = append(resp.Results, r)
+			}
+		}
+		want, _ := json.Marshal(req)
+		if got := req.appendJSON(nil); string(got) != string(want) {
+			t.Fatalf("request %d:\n got %s\nwant %s", i, got, want)
+		}
+		back, err := decodeDeliverBody(want)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		var ref DeliverRequest
+		json.Unmarshal(want, &ref)
+		if !reflect.DeepEqual(back, ref) {
+			t.Fatalf("request %d: read back %+v, encoding/json %+v", i, back, ref)
+		}
+
+		want, _ = json.Marshal(resp)
+		got, err := resp.appendJSON(nil)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("response %d (%v):\n got %s\nwant %s", i, err, got, want)
+		}
+		rback, err := decodeDeliverResponseBody(want)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		var rref DeliverResponse
+		json.Unmarshal(want, &rref)
+		if !reflect.DeepEqual(rback, rref) {
+			t.Fatalf("response %d: read back %+v, encoding/json %+v", i, rback, rref)
+		}
+	}
+}
+
+func TestCodecNamesWhatIsWrong(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"chain":[],"envelopes":{}}`:              "envelopes: ",
+		`{"chain":"x","envelopes":[]}`:             "chain: json: cannot unmarshal string",
+		`{"chain":[],"envelopes":[],"extra":1}`:    "extra: unknown member",
+		`{"chain":[],"envelopes":[1,}`:             "invalid character",
+		`{"chain":[],"envelopes":[],"chain":[]}`:   `duplicate member "chain"`,
+		`{"results":[{"status":1}],"chain":[]}`:    "results: [0]: status: json: cannot unmarshal number",
+		`{"results":[{"receipts":{}}],"chain":[]}`: "results: [0]: receipts: unknown member",
+	} {
+		var err error
+		if strings.HasPrefix(body, `{"results"`) {
+			_, err = decodeDeliverResponseBody([]byte(body))
+		} else {
+			_, err = decodeDeliverBody([]byte(body))
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", body, err, want)
+		}
+	}
+}
