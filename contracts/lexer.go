@@ -415,7 +415,14 @@ func (l *lexer) skip() bool {
 	case '[':
 		return l.array(func(int) bool { return l.skip() })
 	case '"':
-		_, ok := l.str()
+		raw, plain, ok := l.rawString()
+		if !ok || plain {
+			return ok
+		}
+		// Escapes or bytes that are not UTF-8: read it again to check them
+		// as encoding/json does. Plain strings cost no allocation.
+		l.pos -= len(raw)
+		_, ok = l.str()
 		return ok
 	case 't', 'f':
 		_, ok := l.bool()
