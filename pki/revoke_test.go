@@ -3,10 +3,12 @@ package pki
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRevokeAndCRL(t *testing.T) {
@@ -122,5 +124,38 @@ func TestParseSerial(t *testing.T) {
 		if _, err := ParseSerial(in); err == nil {
 			t.Errorf("ParseSerial(%q) succeeded", in)
 		}
+	}
+}
+
+// TestRememberedChainsStillCheckTimeAndRevocation: a chain verified once is
+// remembered, but a later revocation or the passing of its certificates'
+// validity still refuses it.
+func TestRememberedChainsStillCheckTimeAndRevocation(t *testing.T) {
+	f := newFederation(t, "51")
+	leaf := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	chain := []*x509.Certificate{leaf.Cert, f.CAs["51"].Cert}
+	revoked := false
+	now := time.Now()
+	v := &Verifier{Roots: f.Roots(), Now: func() time.Time { return now },
+		Revocation: RevokedFunc(func(c *x509.Certificate) bool { return revoked && c.SerialNumber.Cmp(leaf.Cert.SerialNumber) == 0 })}
+	for range 2 {
+		if id, err := v.Verify(chain, x509.ExtKeyUsageClientAuth); err != nil || id.Name != "gw-1" {
+			t.Fatalf("Verify = %v, %v", id, err)
+		}
+	}
+	revoked = true
+	if _, err := v.Verify(chain, x509.ExtKeyUsageClientAuth); !errors.Is(err, ErrRevoked) {
+		t.Errorf("after revocation: %v, want ErrRevoked", err)
+	}
+	revoked = false
+	now = f.CAs["51"].Cert.NotAfter.Add(time.Hour)
+	if _, err := v.Verify(chain, x509.ExtKeyUsageClientAuth); err == nil {
+		t.Error("verified after the CA expired")
+	}
+	// Another usage is verified on its own: a node certificate for client
+	// auth says nothing about a usage it may lack.
+	now = time.Now()
+	if _, err := v.Verify(chain, x509.ExtKeyUsageCodeSigning); err == nil {
+		t.Error("verified for a usage the certificate does not have")
 	}
 }

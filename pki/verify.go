@@ -1,11 +1,14 @@
 package pki
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -27,7 +30,20 @@ type Verifier struct {
 	// Now is the clock; nil means time.Now. Set it to a record's time to
 	// verify signatures deterministically (registry replay).
 	Now func() time.Time
+
+	// verified remembers chains that built to the root (see Verify).
+	mu       sync.Mutex
+	verified map[[sha256.Size]byte]builtChain
 }
+
+// builtChain is what x509 path building found for one presented chain.
+type builtChain struct {
+	id     Identity
+	chains [][]*x509.Certificate
+}
+
+// maxVerified bounds the chains a Verifier remembers; nodes see a few dozen.
+const maxVerified = 1024
 
 // PeerPolicy narrows which verified identities a connection accepts.
 // The zero value accepts any member of the federation.
@@ -78,32 +94,23 @@ func (v *Verifier) Verify(chain []*x509.Certificate, usage x509.ExtKeyUsage) (Id
 	if v.Roots == nil {
 		return Identity{}, errors.New("pki: Verifier has no root pool")
 	}
-	leaf, now := chain[0], v.now()
+	now := v.now()
 	for _, c := range chain {
 		if err := checkTime(c, now); err != nil {
 			return Identity{}, err
 		}
 	}
-	id, err := IdentityFromCert(leaf)
+	built, err := v.build(chain, usage, now)
 	if err != nil {
 		return Identity{}, err
 	}
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	chains, err := leaf.Verify(x509.VerifyOptions{
-		Roots: v.Roots, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{usage},
-	})
-	if err != nil {
-		return Identity{}, classify(err, leaf, id, usage)
-	}
-	if v.Domain != "" && id.Domain != v.Domain {
-		return Identity{}, &certError{ErrWrongPeer, fmt.Sprintf("identity %s belongs to federation %s, not %s", id.URI(), id.Domain, v.Domain)}
-	}
-	if err := checkProvinceChain(chains, id); err != nil {
-		return Identity{}, err
+	id, chains := built.id, built.chains
+	for _, ch := range chains { // built at another time, perhaps
+		for _, c := range ch {
+			if err := checkTime(c, now); err != nil {
+				return Identity{}, err
+			}
+		}
 	}
 	if v.Revocation != nil {
 		// Every chain the peer's certificates form is checked: with two
@@ -118,6 +125,58 @@ func (v *Verifier) Verify(chain []*x509.Certificate, usage x509.ExtKeyUsage) (Id
 		}
 	}
 	return id, nil
+}
+
+// build finds the chains from the presented ones to the root and checks
+// the identity they certify. What it finds does not change while the roots
+// do not, except by time and revocation, which Verify checks on every call;
+// so it is remembered per presented chain, and a node pays for path
+// building (two signature checks) once per peer certificate instead of once
+// per request.
+func (v *Verifier) build(chain []*x509.Certificate, usage x509.ExtKeyUsage, now time.Time) (builtChain, error) {
+	h := sha256.New()
+	for _, c := range chain {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(c.Raw))))
+		h.Write(c.Raw)
+	}
+	h.Write([]byte{byte(usage)})
+	key := [sha256.Size]byte(h.Sum(nil))
+	v.mu.Lock()
+	b, ok := v.verified[key]
+	v.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	leaf := chain[0]
+	id, err := IdentityFromCert(leaf)
+	if err != nil {
+		return builtChain{}, err
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	chains, err := leaf.Verify(x509.VerifyOptions{
+		Roots: v.Roots, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{usage},
+	})
+	if err != nil {
+		return builtChain{}, classify(err, leaf, id, usage)
+	}
+	if v.Domain != "" && id.Domain != v.Domain {
+		return builtChain{}, &certError{ErrWrongPeer, fmt.Sprintf("identity %s belongs to federation %s, not %s", id.URI(), id.Domain, v.Domain)}
+	}
+	if err := checkProvinceChain(chains, id); err != nil {
+		return builtChain{}, err
+	}
+	b = builtChain{id, chains}
+	v.mu.Lock()
+	if len(v.verified) >= maxVerified || v.verified == nil {
+		v.verified = make(map[[sha256.Size]byte]builtChain)
+	}
+	v.verified[key] = b
+	v.mu.Unlock()
+	return b, nil
 }
 
 // checkTime reports an expired or not yet valid certificate, naming it.
