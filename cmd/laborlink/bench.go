@@ -22,13 +22,14 @@ import (
 // mTLS delivery, import, durable inbox, audit) and through a bare mTLS echo
 // server in the same pattern, and reports both.
 func runBench(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--connections K] [--batch B] [--modes single,batch] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
+	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--connections K] [--batch B] [--modes single,batch] [--processes] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
 	records := fs.Int("records", 10000, "records per mode")
 	concurrency := fs.Int("concurrency", 32, "concurrent clients in single-record mode")
 	conns := fs.Int("connections", 4, "client connections (each its own mutual TLS connection) the clients share, for the gateway and the echo alike")
 	batch := fs.Int("batch", 100, "records per request in batch mode")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	modes := fs.String("modes", "single,batch", "which modes to run, comma-separated")
+	processes := fs.Bool("processes", false, "run each node as its own process (laborlink node), as deployed, and report each node's peak memory; profiles then cover the load generator only")
 	var prof profiles
 	prof.flags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -45,14 +46,30 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	// The nodes run with a node's runtime settings (GOGC and GOMEMLIMIT
 	// in the environment win, as for a node).
 	settings := node.DefaultConfig().Runtime.Apply(len(devfed.DefaultProvinces), m.Getenv)
-	fmt.Fprintf(m.Stderr, "starting a development federation (all nodes in this process; %s) ...\n", settings)
+	where := "all nodes in this process; " + settings
+	if *processes {
+		where = "then each node in its own process"
+	}
+	fmt.Fprintf(m.Stderr, "starting a development federation (%s) ...\n", where)
 	f, err := devfed.Start(ctx, devfed.Options{Dir: dir})
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	closeNodes := f.Close
+	defer func() { closeNodes() }()
 	if err := f.Seed(ctx, 1); err != nil {
 		return err
+	}
+	var procs *nodeProcesses
+	nodesCPU := func() time.Duration { return 0 }
+	if *processes {
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if procs, err = startNodeProcesses(ctx, f); err != nil {
+			return err
+		}
+		closeNodes, nodesCPU = procs.stop, procs.cpu
 	}
 	origin, err := f.APIClient("51", f.Certs["51"].System)
 	if err != nil {
@@ -99,13 +116,13 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 			return err
 		}
 		fmt.Fprintf(m.Stderr, "gateway, %d records, %d per request, %d clients on %d connections:\n", mode.Records, mode.Batch, mode.Concurrency, min(*conns, mode.Concurrency))
-		cpu0 := loadgen.CPUTime()
+		cpu0 := loadgen.CPUTime() + nodesCPU()
 		gw := loadgen.Push(ctx, gateways, reqs, mode)
 		drained, err := loadgen.Drain(ctx, origin)
 		if err != nil {
 			return err
 		}
-		cpu := loadgen.CPUTime() - cpu0
+		cpu := loadgen.CPUTime() + nodesCPU() - cpu0
 		fmt.Fprintln(m.Stderr, "bare mTLS echo, same payloads and pattern:")
 		ceiling := loadgen.Push(ctx, echoes, reqs, mode)
 		report.Modes = append(report.Modes, benchMode{Gateway: gw, Echo: ceiling, Delivered: drained,
@@ -117,6 +134,10 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	report.PeakRSSMB = float64(peak.Load()) / (1 << 20)
+	if procs != nil {
+		report.NodePeakRSSMB = procs.peaks()
+		report.provinces = f.Provinces
+	}
 	if *asJSON {
 		return printJSON(m.Stdout, report)
 	}
@@ -130,16 +151,22 @@ type benchMode struct {
 	Delivered time.Duration  `json:"drain_after_last_accept"`
 	EndToEnd  float64        `json:"end_to_end_records_per_second"`
 	Fraction  float64        `json:"fraction_of_echo"`
-	// CPUPerRecord is the process's CPU time (user and system, every node
-	// and the load generator) from the first submit to the drained outbox,
+	// CPUPerRecord is the CPU time (user and system) of every node and the
+	// load generator, in this process or, with --processes, in theirs, from
+	// the first submit to the drained outbox,
 	// per accepted record: on a shared machine it varies less than rates do.
 	CPUPerRecord time.Duration `json:"cpu_per_record"`
 }
 
 type benchReport struct {
 	Modes []benchMode `json:"modes"`
-	// PeakRSSMB is the whole process: three nodes and the load generator.
+	// PeakRSSMB is this process: with the nodes in it, three nodes and the
+	// load generator; with --processes, the load generator and the echo.
 	PeakRSSMB float64 `json:"peak_rss_mb"`
+	// NodePeakRSSMB is each node process's peak resident memory, by
+	// province (with --processes).
+	NodePeakRSSMB map[string]float64 `json:"node_peak_rss_mb,omitempty"`
+	provinces     []string
 }
 
 func (r benchReport) print(m *Main) {
@@ -151,6 +178,10 @@ func (r benchReport) print(m *Main) {
 		fmt.Fprintf(w, "%s\techo\t%.0f\t%s\t%s\t%s\t%d\t\t\t\n", e.Mode, e.PerSecond, e.P50.Round(time.Microsecond), e.P90.Round(time.Microsecond), e.P99.Round(time.Microsecond), e.Errors)
 	}
 	w.Flush()
+	if r.NodePeakRSSMB != nil {
+		fmt.Fprintf(m.Stdout, "peak resident memory of each node process: %s; of the load generator: %.0f MB\n", formatPeaks(r.provinces, r.NodePeakRSSMB), r.PeakRSSMB)
+		return
+	}
 	fmt.Fprintf(m.Stdout, "peak resident memory of the process (three nodes and the load generator): %.0f MB\n", r.PeakRSSMB)
 }
 

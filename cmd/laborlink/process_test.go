@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -425,5 +426,49 @@ func checkNoPersonalData(t *testing.T, where, text string) {
 	}
 	if m := mobilePattern.FindString(text); m != "" {
 		t.Errorf("%s contain a mobile number: %q", where, m)
+	}
+}
+
+// TestBenchCommand runs the load tool both ways, nodes in its process and
+// nodes as processes, and checks its report adds up.
+func TestBenchCommand(t *testing.T) {
+	for _, args := range [][]string{
+		{"--records", "300", "--modes", "single,batch", "--concurrency", "8", "--json"},
+		{"--records", "300", "--modes", "batch", "--processes", "--json"},
+	} {
+		out, err := exec.Command(binary(t), append([]string{"bench"}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("bench %v: %v\n%s", args, err, out)
+		}
+		var r struct {
+			Modes []struct {
+				Gateway, Echo struct {
+					Mode             string
+					Accepted, Errors int
+					PerSecond        float64 `json:"records_per_second"`
+				}
+				CPUPerRecord time.Duration `json:"cpu_per_record"`
+			}
+			PeakRSSMB     float64            `json:"peak_rss_mb"`
+			NodePeakRSSMB map[string]float64 `json:"node_peak_rss_mb"`
+		}
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("bench %v printed %s: %v", args, out, err)
+		}
+		for _, m := range r.Modes {
+			if m.Gateway.Accepted != 300 || m.Gateway.Errors != 0 || m.Echo.Accepted != 300 || m.Gateway.PerSecond <= 0 || m.CPUPerRecord <= 0 {
+				t.Errorf("bench %v, %s: %+v", args, m.Gateway.Mode, m)
+			}
+		}
+		if r.PeakRSSMB <= 0 {
+			t.Errorf("bench %v: no peak memory of its own process", args)
+		}
+		if slices.Contains(args, "--processes") {
+			for _, p := range []string{"51", "44", "33"} {
+				if mb := r.NodePeakRSSMB[p]; mb <= 1 || mb > 1000 {
+					t.Errorf("bench %v: node %s peak %.0f MB", args, p, mb)
+				}
+			}
+		}
 	}
 }

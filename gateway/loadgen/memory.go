@@ -36,17 +36,20 @@ func PeakRSS(interval time.Duration, stop <-chan struct{}) *atomic.Int64 {
 	return &peak
 }
 
-func residentBytes() int64 {
-	f, err := os.Open("/proc/self/status")
+func residentBytes() int64 { return statusKB("/proc/self/status", "VmRSS:") << 10 }
+
+// statusKB reads a "Name:   123 kB" line of a /proc status file.
+func statusKB(path, name string) int64 {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0
 	}
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(s.Text(), name); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
+			return kb
 		}
 	}
 	return 0
@@ -60,4 +63,33 @@ func CPUTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ProcessPeakRSS is another process's peak resident memory in bytes, as the
+// kernel counts it (VmHWM: the highest it has been, not a sample); 0 where
+// /proc does not say.
+func ProcessPeakRSS(pid int) int64 {
+	return statusKB("/proc/"+strconv.Itoa(pid)+"/status", "VmHWM:") << 10
+}
+
+// ProcessCPUTime is the CPU time (user and system) another process has used
+// so far; zero where /proc does not say.
+func ProcessCPUTime(pid int) time.Duration {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; the fields after it are numbers.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64) // fields 14 and 15 of stat(5)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ, fixed for /proc on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }

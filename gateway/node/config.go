@@ -143,14 +143,14 @@ type LogConfig struct {
 type RuntimeConfig struct {
 	// GCPercent is the collector's heap growth target (as GOGC). A node
 	// keeps little live data, so a higher target spends memory it may use
-	// to save CPU: at 400 a loaded node spends about a fifth less CPU per
-	// record than at Go's 100. -1 turns the target off, leaving only
-	// MemoryLimitMiB. Default 400; the GOGC environment variable wins.
+	// to save CPU (docs/performance.md has the figures). -1 turns the
+	// target off, leaving only MemoryLimitMiB. Default 200; the GOGC
+	// environment variable wins.
 	GCPercent int `yaml:"gc_percent"`
 	// MemoryLimitMiB is the soft limit of the process's Go memory (as
 	// GOMEMLIMIT): the collector works harder as the heap nears it, so a
 	// high GCPercent never carries the node past it. 0: no limit. Default
-	// 160; the GOMEMLIMIT environment variable wins.
+	// 128; the GOMEMLIMIT environment variable wins.
 	MemoryLimitMiB int `yaml:"memory_limit_mib"`
 }
 
@@ -171,7 +171,7 @@ func DefaultConfig() Config {
 		Audit:    AuditConfig{SignInterval: time.Minute},
 		Webhook:  WebhookConfig{Batch: 100},
 		Log:      LogConfig{Level: "info", Format: "json"},
-		Runtime:  RuntimeConfig{GCPercent: 400, MemoryLimitMiB: 160},
+		Runtime:  RuntimeConfig{GCPercent: 200, MemoryLimitMiB: 128},
 	}
 }
 
