@@ -52,6 +52,18 @@ func BenchmarkCanonicalDigestTransfer(b *testing.B) {
 	}
 }
 
+// BenchmarkCanonicalTransfer is Canonical of a transfer: what NewEnvelope
+// pays for every record it seals.
+func BenchmarkCanonicalTransfer(b *testing.B) {
+	tr := generator(b).Transfer()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := contracts.Canonical(tr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkEnvelopeSign(b *testing.B) {
 	g := generator(b)
 	for _, kp := range keys(b) {

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sync"
 )
 
 // Canonical returns the RFC 8785 (JSON Canonicalization Scheme) encoding of v's
@@ -14,12 +16,54 @@ import (
 //
 // Numbers must be integers within ±2^53, which is all the contracts use (money
 // is in fen); anything else is an error rather than a silently different digest.
+//
+// The result is CanonicalizeJSON of json.Marshal(v), byte for byte and error
+// for error, but written straight from v by the canonical encoder (see
+// canonencode.go): every exported record goes through here, and encoding it
+// with json.Marshal and then reading that back costs about seven times as much.
 func Canonical(v any) ([]byte, error) {
-	raw, err := json.Marshal(v)
+	buf := canonBuffers.Get().(*[]byte)
+	defer putCanonBuffer(buf)
+	b, err := appendCanonical((*buf)[:0], v)
+	*buf = b
 	if err != nil {
 		return nil, err
 	}
-	return CanonicalizeJSON(raw)
+	return slices.Clone(b), nil
+}
+
+// appendCanonical appends v's canonical encoding to b: from the canonical
+// encoder, or, for a value it declines, from json.Marshal and
+// CanonicalizeJSON, which also say what is wrong with a value that has no
+// canonical encoding.
+func appendCanonical(b []byte, v any) ([]byte, error) {
+	if out, ok := appendCanonicalValue(b, v); ok {
+		return out, nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	c, err := CanonicalizeJSON(raw)
+	if err != nil {
+		return b, err
+	}
+	return append(b, c...), nil
+}
+
+// canonBuffers holds buffers for canonical encodings, so that Digest
+// allocates nothing and Canonical only its result.
+var canonBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledCanonBuffer bounds the buffers kept in canonBuffers, so that one
+// huge value does not pin its buffer.
+const maxPooledCanonBuffer = 64 << 10
+
+// putCanonBuffer returns a buffer to canonBuffers unless it grew too large.
+func putCanonBuffer(buf *[]byte) {
+	if cap(*buf) <= maxPooledCanonBuffer {
+		canonBuffers.Put(buf)
+	}
 }
 
 // CanonicalizeJSON rewrites a JSON document into its RFC 8785 canonical form.
@@ -68,7 +112,10 @@ func CanonicalizeJSONEdit(doc []byte, edits map[string]*Edits) ([]byte, error) {
 
 // Digest is the SHA-256 of v's canonical encoding.
 func Digest(v any) ([32]byte, error) {
-	b, err := Canonical(v)
+	buf := canonBuffers.Get().(*[]byte)
+	defer putCanonBuffer(buf)
+	b, err := appendCanonical((*buf)[:0], v)
+	*buf = b
 	if err != nil {
 		return [32]byte{}, err
 	}

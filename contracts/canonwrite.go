@@ -40,12 +40,19 @@ func (l *lexer) canon(out []byte) ([]byte, bool) {
 	if !ok {
 		return out, false
 	}
-	n, err := strconv.ParseInt(string(num), 10, 64)
-	if err != nil || n > 1<<53 || n < -(1<<53) {
+	n, ok := canonicalInt(num)
+	if !ok {
 		l.pos = start
 		return out, l.fail("number %s is not an integer within ±2^53", num)
 	}
 	return strconv.AppendInt(out, n, 10), true
+}
+
+// canonicalInt reads a JSON number as the canonicalizer takes one: an
+// integer within ±2^53, which every reader of the digest reads exactly.
+func canonicalInt(num []byte) (int64, bool) {
+	n, err := strconv.ParseInt(string(num), 10, 64)
+	return n, err == nil && n <= 1<<53 && n >= -(1<<53)
 }
 
 // canonString reads a string and appends its canonical form. A plain string
@@ -150,19 +157,24 @@ func (l *lexer) canonEdited(out []byte, ed *Edits) (_ []byte, drop bool, _ bool)
 }
 
 // appendCanonicalString escapes as RFC 8785 (ECMAScript JSON.stringify)
-// does: only the quote, the backslash and control characters.
+// does: only the quote, the backslash and control characters. Runs of
+// bytes that need no escape are copied whole.
 func appendCanonicalString(out []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	out = append(out, '"')
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		out = append(out, s[start:i]...)
+		start = i + 1
 		switch {
 		case c == '"':
 			out = append(out, '\\', '"')
 		case c == '\\':
 			out = append(out, '\\', '\\')
-		case c >= 0x20:
-			out = append(out, c)
 		case c == '\b':
 			out = append(out, '\\', 'b')
 		case c == '\f':
@@ -177,6 +189,7 @@ func appendCanonicalString(out []byte, s string) []byte {
 			out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		}
 	}
+	out = append(out, s[start:]...)
 	return append(out, '"')
 }
 

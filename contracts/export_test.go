@@ -69,3 +69,8 @@ func (e *Envelope) ForgetCanonical() { e.known = payloadMark{} }
 
 // CanonicalPayload is what SigningDigest signs of the payload.
 func (e *Envelope) CanonicalPayload() ([]byte, error) { return e.canonicalPayload() }
+
+// CanonicalDirect is the canonical encoder alone: v's canonical encoding, or
+// false when the encoder declines v and Canonical falls back to json.Marshal
+// and CanonicalizeJSON.
+func CanonicalDirect(v any) ([]byte, bool) { return appendCanonicalValue(nil, v) }
