@@ -71,7 +71,8 @@ type TLSConfig struct {
 	// Root is the federation root certificate (PEM). Required.
 	Root string `yaml:"root"`
 	// CRLs are CRL files (PEM or DER) whose serials are refused, in addition
-	// to the revocations replicated in the registry.
+	// to the revocations replicated in the registry. The node rereads a file
+	// when it changes; serials once loaded stay refused.
 	CRLs []string `yaml:"crls"`
 }
 

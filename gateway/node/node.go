@@ -37,6 +37,7 @@ type Node struct {
 
 	tls      *pki.TLS
 	revoked  *revocations
+	crls     *crlFiles
 	store    *store.Store
 	audit    *audit.Log
 	registry *registry.Registry
@@ -180,6 +181,9 @@ func (n *Node) start() {
 	n.wg.Go(func() { n.joinAndResume(ctx) })
 	n.wg.Go(func() { n.metrics.watchQueues(ctx, n.store) })
 	n.wg.Go(func() { n.auditRegistry(ctx, time.Second) })
+	if len(n.cfg.TLS.CRLs) > 0 {
+		n.wg.Go(func() { n.watchCRLs(ctx, crlCheckInterval) })
+	}
 	if n.webhook != nil {
 		n.wg.Go(func() { n.webhook.Run(ctx) })
 	}

@@ -43,8 +43,9 @@ func singleNode(t *testing.T) (*Node, *gatewaytest.PKI) {
 	return singleNodeWith(t, p), p
 }
 
-// singleNodeWith starts the one-province federation's node in an existing PKI.
-func singleNodeWith(t *testing.T, p *gatewaytest.PKI) *Node {
+// singleNodeWith starts the one-province federation's node in an existing
+// PKI, its configuration changed by tune.
+func singleNodeWith(t *testing.T, p *gatewaytest.PKI, tune ...func(*Config)) *Node {
 	t.Helper()
 	leaf := p.Issue("51", pki.KindNode, "gw-1")
 	dir := t.TempDir()
@@ -68,6 +69,9 @@ func singleNodeWith(t *testing.T, p *gatewaytest.PKI) *Node {
 	cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout, cfg.Raft.StaleAfter = 100*time.Millisecond, 100*time.Millisecond, time.Second
 	cfg.TLS = TLSConfig{Cert: leaf.CertFile, Key: leaf.KeyFile, Root: filepath.Join(p.Fed.Root.Dir, pki.RootCertFile)}
 	cfg.Audit.Key = filepath.Join(dir, "audit.key")
+	for _, f := range tune {
+		f(&cfg)
+	}
 	n, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

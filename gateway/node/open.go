@@ -60,21 +60,9 @@ func (n *Node) openTLS() error {
 			issuers = append(issuers, ca)
 		}
 	}
-	for _, f := range c.TLS.CRLs {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("tls.crls: %w", err)
-		}
-		var loaded bool
-		for _, ca := range issuers {
-			if n.revoked.crls.AddCRL(data, ca) == nil {
-				loaded = true
-				break
-			}
-		}
-		if !loaded {
-			return fmt.Errorf("tls.crls: %s is not a CRL signed by this node's province CA", f)
-		}
+	n.crls = newCRLFiles(c.TLS.CRLs, n.revoked.crls)
+	if _, err := n.crls.load(issuers); err != nil {
+		return err
 	}
 	n.tls = &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots, Revocation: n.revoked, Domain: n.id.Domain}}
 	return nil

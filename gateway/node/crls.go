@@ -1,0 +1,117 @@
+package node
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/laborlink/laborlink/pki"
+)
+
+// crlCheckInterval is how often the node looks for changed tls.crls files
+// (a variable for tests).
+var crlCheckInterval = 5 * time.Second
+
+// crlFiles are the node's tls.crls files, read at start and again whenever
+// one changes, so that a new CRL needs no restart. Their serials are added
+// to what was loaded before, never swapped for it: a revocation does not
+// lapse because a later file leaves it out or cannot be read.
+type crlFiles struct {
+	paths []string
+	list  *pki.RevocationList
+	seen  map[string]fileStamp
+}
+
+// fileStamp tells a rewritten file from the one read last.
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+func newCRLFiles(paths []string, list *pki.RevocationList) *crlFiles {
+	return &crlFiles{paths: paths, list: list, seen: map[string]fileStamp{}}
+}
+
+// load reads every file that changed since it was last read and adds its
+// serials, checking that one of issuers (the node's province CA) signed
+// it. It returns the files it read and the first error; a file that
+// fails is read again at the next call.
+func (c *crlFiles) load(issuers []*x509.Certificate) (read []string, err error) {
+	for _, path := range c.paths {
+		st, serr := os.Stat(path)
+		if serr != nil {
+			err = firstErr(err, fmt.Errorf("tls.crls: %w", serr))
+			continue
+		}
+		stamp := fileStamp{st.ModTime(), st.Size()}
+		if c.seen[path] == stamp {
+			continue
+		}
+		if lerr := c.add(path, issuers); lerr != nil {
+			err = firstErr(err, lerr)
+			continue
+		}
+		c.seen[path] = stamp
+		read = append(read, path)
+	}
+	return read, err
+}
+
+func (c *crlFiles) add(path string, issuers []*x509.Certificate) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("tls.crls: %w", err)
+	}
+	for _, ca := range issuers {
+		if c.list.AddCRL(data, ca) == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("tls.crls: %s is not a CRL signed by this node's province CA", path)
+}
+
+func firstErr(have, next error) error {
+	if have != nil {
+		return have
+	}
+	return next
+}
+
+// watchCRLs rereads changed tls.crls files until ctx ends, with the issuers
+// of the certificate the node presents now (a rotation may bring a new
+// province CA).
+func (n *Node) watchCRLs(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		read, err := n.crls.load(n.issuers())
+		if err != nil {
+			n.log.Error("reread CRL files; the serials loaded before stay refused", "err", err)
+		}
+		for _, path := range read {
+			n.log.Info("reread CRL file", "file", path, "revoked_serials", n.crls.list.Len())
+		}
+	}
+}
+
+// issuers are the CA certificates that come with the node's certificate.
+func (n *Node) issuers() []*x509.Certificate {
+	cert, err := n.tls.KeyPair.Certificate()
+	if err != nil {
+		return nil
+	}
+	var out []*x509.Certificate
+	for _, der := range cert.Certificate[1:] {
+		if ca, err := x509.ParseCertificate(der); err == nil {
+			out = append(out, ca)
+		}
+	}
+	return out
+}

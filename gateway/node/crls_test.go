@@ -1,0 +1,61 @@
+package node
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// TestNodeRereadsCRLFiles: a CRL republished with a new revocation is
+// honoured without a restart, and a broken file does not lift it.
+func TestNodeRereadsCRLFiles(t *testing.T) {
+	defer func(d time.Duration) { crlCheckInterval = d }(crlCheckInterval)
+	crlCheckInterval = 20 * time.Millisecond
+	p := gatewaytest.NewPKI(t, "51")
+	ca, err := p.Fed.CA("51")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := pki.WriteCRL(ca.Dir, 7*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := singleNodeWith(t, p, func(c *Config) { c.TLS.CRLs = []string{crl} })
+	victim := p.Issue("51", pki.KindSystem, "hr")
+	hc := p.Client(victim, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	status := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+n.Addr()+"/api/v1/status", nil)
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		hc.CloseIdleConnections() // the next call makes a new handshake
+		return err
+	}
+	if err := status(); err != nil {
+		t.Fatalf("before the revocation: %v", err)
+	}
+
+	if _, err := pki.Revoke(ca.Dir, victim.Cert.SerialNumber, pki.RevokeOptions{Reason: "keyCompromise"}); err != nil {
+		t.Fatal(err)
+	}
+	gatewaytest.Eventually(t, "the node to refuse the revoked certificate", func() bool { return n.revoked.Revoked(victim.Cert) })
+	if err := status(); err == nil {
+		t.Fatal("a revoked certificate still reaches the local API")
+	}
+
+	if err := os.WriteFile(crl, []byte("not a CRL"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * crlCheckInterval)
+	if !n.revoked.Revoked(victim.Cert) {
+		t.Error("a broken CRL file lifted the revocation")
+	}
+}
