@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -114,4 +116,27 @@ func (n *Node) issuers() []*x509.Certificate {
 		}
 	}
 	return out
+}
+
+// refuseRevoked answers 403 to a request whose client certificate (or the
+// CA that comes with it) has been revoked since its connection's handshake:
+// connections are long-lived, and a revocation takes effect on the next
+// request, not the next connection. It is a map lookup per certificate.
+func refuseRevoked(revoked pki.RevocationChecker, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil {
+			for _, c := range r.TLS.PeerCertificates {
+				if revoked.Revoked(c) {
+					w.Header().Set("Content-Type", "application/json; charset=utf-8")
+					w.WriteHeader(http.StatusForbidden)
+					json.NewEncoder(w).Encode(map[string]string{
+						"error": fmt.Sprintf("certificate revoked since this connection was made (serial %s)", c.SerialNumber.Text(16)),
+						"code":  "forbidden",
+					})
+					return
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }

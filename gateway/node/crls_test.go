@@ -2,8 +2,10 @@ package node
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,27 +30,34 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 	n := singleNodeWith(t, p, func(c *Config) { c.TLS.CRLs = []string{crl} })
 	victim := p.Issue("51", pki.KindSystem, "hr")
 	hc := p.Client(victim, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
-	status := func() error {
+	status := func() (int, string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+n.Addr()+"/api/v1/status", nil)
 		resp, err := hc.Do(req)
-		if err == nil {
-			resp.Body.Close()
+		if err != nil {
+			return 0, "", err
 		}
-		hc.CloseIdleConnections() // the next call makes a new handshake
-		return err
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), nil
 	}
-	if err := status(); err != nil {
-		t.Fatalf("before the revocation: %v", err)
+	if code, body, err := status(); err != nil || code != http.StatusOK {
+		t.Fatalf("before the revocation: %d %s %v", code, body, err)
 	}
 
 	if _, err := pki.Revoke(ca.Dir, victim.Cert.SerialNumber, pki.RevokeOptions{Reason: "keyCompromise"}); err != nil {
 		t.Fatal(err)
 	}
 	gatewaytest.Eventually(t, "the node to refuse the revoked certificate", func() bool { return n.revoked.Revoked(victim.Cert) })
-	if err := status(); err == nil {
-		t.Fatal("a revoked certificate still reaches the local API")
+	// On the connection made before the revocation, the next request is
+	// refused; a new connection does not get past the handshake.
+	if code, body, err := status(); err != nil || code != http.StatusForbidden || !strings.Contains(body, "certificate revoked") {
+		t.Fatalf("on the open connection after the revocation: %d %s %v", code, body, err)
+	}
+	hc.CloseIdleConnections()
+	if _, _, err := status(); err == nil {
+		t.Fatal("a revoked certificate still makes a connection to the local API")
 	}
 
 	if err := os.WriteFile(crl, []byte("not a CRL"), 0o644); err != nil {
