@@ -540,3 +540,57 @@ func TestQuotaHoldsWithinABatchAndAcrossSubmissions(t *testing.T) {
 		t.Errorf("%d records accepted under a quota of 7", accepted)
 	}
 }
+
+// TestRedeliveryIsAnsweredDuplicateOnly: an answer to a new envelope and a
+// redelivered one signs one receipt each, "stored" and "duplicate", under
+// one root; nothing the destination signs calls the redelivered envelope
+// stored again, and the inbox holds it once.
+func TestRedeliveryIsAnsweredDuplicateOnly(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 16)
+	origin, dest := f.nodes["51"], f.nodes["44"]
+	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
+	seal := func() json.RawMessage {
+		env, err := contracts.NewEnvelope(g.Transfer(), 1, f.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Sign(f.pki.Signer(origin.leaf), origin.x.d.Signer.Identity().URI()); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(env)
+		return raw
+	}
+	chain := f.pki.Signer(origin.leaf).Chain()
+	old, fresh := seal(), seal()
+	if res, err := dest.x.Receive(context.Background(), from, chain, []json.RawMessage{old}); err != nil || res[0].Status != peer.StatusStored {
+		t.Fatalf("first delivery: %+v, %v", res, err)
+	}
+	res, err := dest.x.Receive(context.Background(), from, chain, []json.RawMessage{fresh, old, fresh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus := []peer.Status{peer.StatusStored, peer.StatusDuplicate, peer.StatusDuplicate}
+	wantReceipt := []contracts.ReceiptStatus{contracts.ReceiptStored, contracts.ReceiptDuplicate, contracts.ReceiptDuplicate}
+	var root []byte
+	for i, r := range res {
+		rc, err := contracts.DecodeReceipt(r.Receipt)
+		if err != nil {
+			t.Fatalf("result %d: %v", i, err)
+		}
+		if r.Status != wantStatus[i] || rc.Status != wantReceipt[i] || rc.EnvelopeID != r.EnvelopeID {
+			t.Errorf("result %d: %s with a %s receipt for %s, want %s with %s", i, r.Status, rc.Status, rc.EnvelopeID, wantStatus[i], wantReceipt[i])
+		}
+		if err := rc.Verify(dest.leaf.Cert.PublicKey); err != nil {
+			t.Errorf("result %d: %v", i, err)
+		}
+		if rc.Batch == nil || rc.Batch.Size != len(res) || (root != nil && string(rc.Batch.Root) != string(root)) {
+			t.Errorf("result %d: receipt proof %+v, want one root over the answer's %d receipts", i, rc.Batch, len(res))
+		}
+		root = rc.Batch.Root
+	}
+	if n := len(dest.inbox(t)); n != 2 {
+		t.Errorf("inbox holds %d envelopes, want 2", n)
+	}
+}

@@ -74,72 +74,114 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	if len(ready) == 0 {
 		return results, nil
 	}
-	ins := make([]store.Incoming, len(ready))
+	dup, err := x.duplicates(from.Province, ready)
+	if err != nil {
+		return nil, &Error{Code: CodeUnavailable, Message: "look up received envelopes", Err: err}
+	}
+	// One signature for the answer's receipts: "stored" for what is about
+	// to be stored, "duplicate" for what was. A receipt is signed only for
+	// what it says, so the origin cannot assemble a "stored" receipt for an
+	// envelope the destination only saw again.
 	receipts := make([]*contracts.Receipt, len(ready))
 	for i, im := range ready {
-		receipts[i] = contracts.NewReceipt(im.env, contracts.ReceiptStored, "", now)
+		status := contracts.ReceiptStored
+		if dup[i] {
+			status = contracts.ReceiptDuplicate
+		}
+		receipts[i] = contracts.NewReceipt(im.env, status, "", now)
 	}
 	signed, err := x.signReceipts(receipts)
-	for i, im := range ready {
-		if err != nil {
-			x.d.Log.Error("sign receipts", "envelopes", len(ready), "err", err)
-			results[im.index] = deferred(im.env.ID, "receipt_error")
-			continue
-		}
-		ins[i] = im.in
-		ins[i].Receipt = signed[i]
-	}
 	if err != nil {
+		x.d.Log.Error("sign receipts", "envelopes", len(ready), "err", err)
+		for _, im := range ready {
+			results[im.index] = deferred(im.env.ID, "receipt_error")
+		}
 		return results, nil
 	}
-	received := func(i int) audit.Entry {
-		return receivedEntry(ready[i].env, ready[i].rec, ready[i].refersTo, ready[i].decision, from)
+	var fresh []int // indexes in ready of the envelopes to store
+	var ins []store.Incoming
+	for i, im := range ready {
+		if !dup[i] {
+			fresh = append(fresh, i)
+			in := im.in
+			in.Receipt = signed[i]
+			ins = append(ins, in)
+		}
+	}
+	received := func(k int) audit.Entry {
+		im := ready[fresh[k]]
+		return receivedEntry(im.env, im.rec, im.refersTo, im.decision, from)
 	}
 	var also func(*bolt.Tx, []store.Received) error
 	if along := x.auditAlong(received, len(ins)); along != nil {
 		also = func(tx *bolt.Tx, got []store.Received) error {
-			return along(tx, func(i int) bool { return !got[i].Duplicate })
+			return along(tx, func(k int) bool { return !got[k].Duplicate })
 		}
 	}
-	got, err := x.d.Store.ReceiveAnd(ctx, ins, also)
-	if err != nil {
-		return nil, &Error{Code: CodeUnavailable, Message: "store received envelopes", Err: err}
+	var got []store.Received
+	if len(ins) > 0 {
+		if got, err = x.d.Store.ReceiveAnd(ctx, ins, also); err != nil {
+			return nil, &Error{Code: CodeUnavailable, Message: "store received envelopes", Err: err}
+		}
 	}
 	var entries []audit.Entry
-	var dups []int // indexes in ready
+	var late []int // indexes in ready: stored by another request since the look-up
+	for k, i := range fresh {
+		if got[k].Duplicate {
+			dup[i] = true
+			late = append(late, i)
+		} else if also == nil {
+			entries = append(entries, received(k))
+		}
+	}
+	x.audit(ctx, entries...)
+	if len(late) > 0 {
+		// Rare: signed "stored", found stored by then. Answer "duplicate"
+		// with a receipt of its own; the "stored" one is never sent.
+		rs := make([]*contracts.Receipt, len(late))
+		for k, i := range late {
+			rs[k] = contracts.NewReceipt(ready[i].env, contracts.ReceiptDuplicate, "", now)
+		}
+		if more, err := x.signReceipts(rs); err == nil {
+			for k, i := range late {
+				signed[i] = more[k]
+			}
+		}
+	}
 	for i, im := range ready {
 		r := &results[im.index]
-		r.Receipt = got[i].Receipt
+		r.Status, r.Receipt = peer.StatusStored, signed[i]
+		if dup[i] {
+			r.Status = peer.StatusDuplicate
+		}
 		// Linking answers and following cases happen after the commit; both
 		// are idempotent and run again on redelivery, so a crash between the
 		// commit and them is mended when the origin sends the envelope again.
 		x.answer(ctx, im)
 		x.track(ctx, im.rec, im.env.ID, im.in.ReceivedAt)
-		if got[i].Duplicate {
-			r.Status = peer.StatusDuplicate
-			dups = append(dups, i)
-			continue
-		}
-		r.Status = peer.StatusStored
-		if also == nil {
-			entries = append(entries, received(i))
-		}
-	}
-	x.audit(ctx, entries...)
-	if len(dups) > 0 {
-		// Fresh receipts, signed with the key whose chain goes back with
-		// this answer: the stored ones may predate a rotation.
-		fresh := make([]*contracts.Receipt, len(dups))
-		for k, i := range dups {
-			fresh[k] = contracts.NewReceipt(ready[i].env, contracts.ReceiptDuplicate, "", now)
-		}
-		if signed, err := x.signReceipts(fresh); err == nil {
-			for k, i := range dups {
-				results[ready[i].index].Receipt = signed[k]
-			}
-		}
 	}
 	return results, nil
+}
+
+// duplicates marks the envelopes already stored, and those given twice in
+// one request after their first.
+func (x *Exchange) duplicates(from string, ready []imported) ([]bool, error) {
+	ids := make([]string, len(ready))
+	for i, im := range ready {
+		ids[i] = im.env.ID
+	}
+	dup, err := x.d.Store.Received(from, ids)
+	if err != nil {
+		return nil, err
+	}
+	first := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		if first[id] {
+			dup[i] = true
+		}
+		first[id] = true
+	}
+	return dup, nil
 }
 
 // check verifies one envelope and decides its import.

@@ -125,6 +125,22 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 // for duplicates) gets nowhere.
 func receivedKey(from, envelopeID string) []byte { return []byte(from + "/" + envelopeID) }
 
+// Received reports, for each of envelopeIDs from province from, whether it
+// is already stored: what ReceiveAnd will call a duplicate, short of one
+// stored meanwhile. The destination asks before it signs receipts, so that
+// it signs "stored" only for what it is about to store.
+func (s *Store) Received(from string, envelopeIDs []string) ([]bool, error) {
+	out := make([]bool, len(envelopeIDs))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seen := tx.Bucket(bucketReceived)
+		for i, id := range envelopeIDs {
+			out[i] = seen.Get(receivedKey(from, id)) != nil
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Inbox returns up to limit received envelopes after the cursor, in arrival order.
 func (s *Store) Inbox(after uint64, limit int) ([]Incoming, error) {
 	var out []Incoming
