@@ -93,8 +93,18 @@ func (l *lexer) envelopeMember(e *Envelope, key string, canon *[]byte) bool {
 // with the reason.
 func (l *lexer) payload(p *json.RawMessage) ([]byte, bool) {
 	if l.peek() == '{' {
-		start, before := l.pos, *l
-		if canon, ok := l.canonObject(make([]byte, 0, len(l.data)-start)); ok {
+		start := l.pos
+		if l.payloadBuf == nil {
+			// The payload is most of the rest of an envelope. A repeated
+			// payload member reuses this buffer: allocating the rest of
+			// the document for each would let a peer make the decoder
+			// allocate the square of the envelope's size.
+			l.payloadBuf = make([]byte, 0, len(l.data)-start)
+		}
+		before := *l
+		canon, ok := l.canonObject(l.payloadBuf[:0])
+		if ok {
+			l.payloadBuf = canon
 			*p = l.data[start:l.pos]
 			return canon, true
 		}

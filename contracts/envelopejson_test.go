@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -526,4 +527,18 @@ func FuzzAppendJSON(f *testing.F) {
 			checkAppendJSON(t, &r)
 		}
 	})
+}
+
+// TestRepeatedPayloadDoesNotAllocateQuadratically: a payload member given
+// thousands of times (encoding/json's meaning lets the last win) costs the
+// decoder memory in proportion to the envelope, not to its square.
+func TestRepeatedPayloadDoesNotAllocateQuadratically(t *testing.T) {
+	doc := []byte(`{` + strings.Repeat(`"payload":{},`, 8000) + `"id":"x"}`)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	contracts.DecodeEnvelope(doc) // refused later for its form; the decoding is what costs
+	runtime.ReadMemStats(&after)
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(20*len(doc)); got > limit {
+		t.Errorf("decoding a %d-byte envelope allocated %d bytes, over %d", len(doc), got, limit)
+	}
 }

@@ -24,6 +24,10 @@ type lexer struct {
 	// the document is refused, as encoding/json refuses documents nested
 	// deeper than 10000 (see maxJSONNesting).
 	nest, maxNest int
+	// payloadBuf holds the canonical form of an envelope's payload; a
+	// payload member given again reuses it rather than allocating anew
+	// (see lexer.payload).
+	payloadBuf []byte
 }
 
 // maxJSONNesting is encoding/json's limit on nested objects and arrays, which
