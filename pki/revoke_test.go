@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -157,5 +158,37 @@ func TestRememberedChainsStillCheckTimeAndRevocation(t *testing.T) {
 	now = time.Now()
 	if _, err := v.Verify(chain, x509.ExtKeyUsageCodeSigning); err == nil {
 		t.Error("verified for a usage the certificate does not have")
+	}
+}
+
+// TestRememberedChainsFollowARootRollover: with two roots of one key in the
+// pool (a renewal), a chain remembered through the one that then expires
+// verifies through the other, as a fresh Verifier would.
+func TestRememberedChainsFollowARootRollover(t *testing.T) {
+	f := newFederation(t, "51")
+	leaf := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	chain := []*x509.Certificate{leaf.Cert, f.CAs["51"].Cert}
+	now := time.Now()
+	tmpl := *f.Root.Cert
+	tmpl.NotAfter = now.Add(time.Hour)
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, f.Root.Cert.PublicKey, f.Root.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiring, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(expiring)
+	pool.AddCert(f.Root.Cert)
+	clock := now
+	v := &Verifier{Roots: pool, Now: func() time.Time { return clock }}
+	if _, err := v.Verify(chain, x509.ExtKeyUsageClientAuth); err != nil {
+		t.Fatal(err)
+	}
+	clock = now.Add(2 * time.Hour)
+	if _, err := v.Verify(chain, x509.ExtKeyUsageClientAuth); err != nil {
+		t.Errorf("after one root expired: %v; the other root still verifies it", err)
 	}
 }

@@ -105,13 +105,6 @@ func (v *Verifier) Verify(chain []*x509.Certificate, usage x509.ExtKeyUsage) (Id
 		return Identity{}, err
 	}
 	id, chains := built.id, built.chains
-	for _, ch := range chains { // built at another time, perhaps
-		for _, c := range ch {
-			if err := checkTime(c, now); err != nil {
-				return Identity{}, err
-			}
-		}
-	}
 	if v.Revocation != nil {
 		// Every chain the peer's certificates form is checked: with two
 		// paths to the root (a re-issued province CA), checking one would
@@ -144,7 +137,7 @@ func (v *Verifier) build(chain []*x509.Certificate, usage x509.ExtKeyUsage, now 
 	v.mu.Lock()
 	b, ok := v.verified[key]
 	v.mu.Unlock()
-	if ok {
+	if ok && withinValidity(b.chains, now) {
 		return b, nil
 	}
 	leaf := chain[0]
@@ -177,6 +170,20 @@ func (v *Verifier) build(chain []*x509.Certificate, usage x509.ExtKeyUsage, now 
 	v.verified[key] = b
 	v.mu.Unlock()
 	return b, nil
+}
+
+// withinValidity reports whether every certificate of every chain is valid
+// at now. Chains built at another time are used only then: otherwise x509
+// builds them again, and may find another path (a renewed root) that is.
+func withinValidity(chains [][]*x509.Certificate, now time.Time) bool {
+	for _, ch := range chains {
+		for _, c := range ch {
+			if checkTime(c, now) != nil {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkTime reports an expired or not yet valid certificate, naming it.
