@@ -179,7 +179,7 @@ func (p *BatchProof) Includes(d [32]byte) error {
 
 // verify checks that digest d is in the batch and that Root is signed under pub.
 func (p *BatchProof) verify(d [32]byte, pub crypto.PublicKey, id string) error {
-	if err := p.verifyWith(d, &RootVerifier{Pub: pub}); err != nil {
+	if err := p.verifyWith(d, NewRootVerifier(pub)); err != nil {
 		return fmt.Errorf("envelope %s: %w", id, err)
 	}
 	return nil
@@ -200,13 +200,23 @@ func (p *BatchProof) verifyWith(d [32]byte, roots *RootVerifier) error {
 // RootVerifier checks batch roots' signatures under one public key and
 // remembers each answer, so that the envelopes or receipts of one batch cost
 // a single signature check between them. It is safe for concurrent use;
-// keep one per request (or per signer) rather than for ever.
+// keep one per request (or per signer) rather than for ever. The key is
+// fixed when it is made: answers remembered under one key are never given
+// for another.
 type RootVerifier struct {
-	Pub crypto.PublicKey
+	pub crypto.PublicKey
 
 	mu   sync.Mutex
 	seen map[string]error // by root and signature
 }
+
+// NewRootVerifier returns a RootVerifier for signatures under pub.
+func NewRootVerifier(pub crypto.PublicKey) *RootVerifier {
+	return &RootVerifier{pub: pub}
+}
+
+// Pub is the key the verifier checks signatures under.
+func (v *RootVerifier) Pub() crypto.PublicKey { return v.pub }
 
 // Verify checks sig over root, once per distinct pair.
 func (v *RootVerifier) Verify(root, sig []byte) error {
@@ -219,7 +229,7 @@ func (v *RootVerifier) Verify(root, sig []byte) error {
 	if err, done := v.seen[key]; done {
 		return err
 	}
-	err := VerifyDigest(v.Pub, [32]byte(root), sig)
+	err := VerifyDigest(v.pub, [32]byte(root), sig)
 	if v.seen == nil {
 		v.seen = map[string]error{}
 	}

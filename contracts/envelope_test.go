@@ -310,7 +310,7 @@ func TestSignReceipts(t *testing.T) {
 				if err := contracts.SignReceipts(rs, kp.priv, receiver); err != nil {
 					t.Fatal(err)
 				}
-				roots := &contracts.RootVerifier{Pub: kp.priv.Public()}
+				roots := contracts.NewRootVerifier(kp.priv.Public())
 				for i, r := range rs {
 					if r.Receiver != receiver || r.Batch == nil || r.Batch.Index != i || len(r.Signature) != 0 {
 						t.Fatalf("receipt %d: receiver %q, proof %+v", i, r.Receiver, r.Batch)
@@ -347,7 +347,7 @@ func TestSignReceipts(t *testing.T) {
 				}
 				// A forged root signature fails for every receipt that
 				// shares it, including after the first answer was cached.
-				forged := &contracts.RootVerifier{Pub: kp.priv.Public()}
+				forged := contracts.NewRootVerifier(kp.priv.Public())
 				for i := range rs {
 					r := *rs[i]
 					proof := *r.Batch
@@ -366,6 +366,16 @@ func TestSignReceipts(t *testing.T) {
 	}
 	if err := contracts.SignReceipts(nil, keys(t)[0].priv, receiver); err == nil {
 		t.Error("signed an empty batch of receipts")
+	}
+	// A receipt carries a signature or a proof, never both.
+	both := contracts.NewReceipt(sealed(t, generator(t)), contracts.ReceiptStored, "", testNow)
+	if err := contracts.SignReceipts([]*contracts.Receipt{both}, keys(t)[0].priv, receiver); err != nil {
+		t.Fatal(err)
+	}
+	both.Signature = []byte{1}
+	b, _ := json.Marshal(both)
+	if _, err := contracts.DecodeReceipt(b); err == nil || !strings.Contains(err.Error(), "both a signature and a batch proof") {
+		t.Errorf("receipt with a signature and a proof: %v", err)
 	}
 }
 

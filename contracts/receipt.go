@@ -134,7 +134,7 @@ func SignReceipts(rs []*Receipt, signer crypto.Signer, receiverURI string) error
 // batch and the batch root's signature. The caller checks that pub belongs
 // to Receiver and that the receipt answers the envelope it sent (Matches).
 func (r *Receipt) Verify(pub crypto.PublicKey) error {
-	return r.VerifyWith(&RootVerifier{Pub: pub})
+	return r.VerifyWith(NewRootVerifier(pub))
 }
 
 // VerifyWith is Verify with the batch roots' signatures checked by roots, so
@@ -147,7 +147,7 @@ func (r *Receipt) VerifyWith(roots *RootVerifier) error {
 	if r.Batch != nil && len(r.Signature) == 0 {
 		err = r.Batch.verifyWith(d, roots)
 	} else {
-		err = VerifyDigest(roots.Pub, d, r.Signature)
+		err = VerifyDigest(roots.Pub(), d, r.Signature)
 	}
 	if err != nil {
 		return fmt.Errorf("receipt for %s: %w", r.EnvelopeID, err)
@@ -195,6 +195,11 @@ func (r *Receipt) Check() error {
 	}
 	if r.Receiver == "" || r.ReceivedAt.IsZero() {
 		return fmt.Errorf("receipt for %s: receiver and received_at are required", r.EnvelopeID)
+	}
+	if len(r.Signature) > 0 && r.Batch != nil {
+		// Verify would check the signature alone, leaving the proof kept
+		// with the receipt unauthenticated.
+		return fmt.Errorf("receipt for %s: has both a signature and a batch proof", r.EnvelopeID)
 	}
 	return nil
 }

@@ -104,7 +104,7 @@ func withProof(env []byte, p *contracts.BatchProof) ([]byte, error) {
 // payload digest.
 func verifyEnvelope(env *contracts.Envelope, roots *contracts.RootVerifier, checked bool) error {
 	if env.Batch == nil || len(env.Signature) > 0 {
-		return env.Verify(roots.Pub)
+		return env.Verify(roots.Pub())
 	}
 	if !checked {
 		if _, err := ulid.ParseStrict(env.ID); err != nil {

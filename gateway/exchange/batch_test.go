@@ -50,7 +50,7 @@ func TestBatchProofsAreContractsProofs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		roots := &contracts.RootVerifier{Pub: leaf.Cert.PublicKey}
+		roots := contracts.NewRootVerifier(leaf.Cert.PublicKey)
 		for i := range n {
 			env := *all[i]
 			env.Batch = proofs[i]
@@ -73,7 +73,7 @@ func TestBatchProofsAreContractsProofs(t *testing.T) {
 	if err := contracts.SignBatch(theirs, signer, uri); err != nil {
 		t.Fatal(err)
 	}
-	roots := &contracts.RootVerifier{Pub: leaf.Cert.PublicKey}
+	roots := contracts.NewRootVerifier(leaf.Cert.PublicKey)
 	for _, e := range theirs {
 		if err := verifyEnvelope(e, roots, false); err != nil {
 			t.Fatalf("contracts.SignBatch proof refused: %v", err)
@@ -111,7 +111,7 @@ func TestTamperedBatchEnvelopesAreRefused(t *testing.T) {
 			pr.Path = append([][]byte(nil), pr.Path...)
 			e.Batch = &pr
 			f(&e)
-			got := verifyEnvelope(&e, &contracts.RootVerifier{Pub: leaf.Cert.PublicKey}, false)
+			got := verifyEnvelope(&e, contracts.NewRootVerifier(leaf.Cert.PublicKey), false)
 			want := contracts.VerifyInBatch(&e, leaf.Cert.PublicKey)
 			if (got == nil) != (want == nil) {
 				t.Fatalf("the destination says %v, contracts says %v", got, want)
@@ -125,7 +125,7 @@ func TestTamperedBatchEnvelopesAreRefused(t *testing.T) {
 	}
 	e := *envs[2]
 	e.Batch = proofs[2]
-	if err := verifyEnvelope(&e, &contracts.RootVerifier{Pub: other.Cert.PublicKey}, false); err == nil {
+	if err := verifyEnvelope(&e, contracts.NewRootVerifier(other.Cert.PublicKey), false); err == nil {
 		t.Error("verified under another node's key")
 	}
 }

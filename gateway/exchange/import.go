@@ -60,7 +60,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	now := x.d.Now().UTC()
 	results := make([]peer.Result, len(envs))
 	checked := make([]*imported, len(envs))
-	roots := &contracts.RootVerifier{Pub: chain[0].PublicKey}
+	roots := contracts.NewRootVerifier(chain[0].PublicKey)
 	forEach(len(envs), func(i int) {
 		results[i], checked[i] = x.check(ctx, from, signer, roots, envs[i], now)
 	})

@@ -206,7 +206,7 @@ func (c *Client) receiptVerifier(peer string, chainDER [][]byte) (func(Result) (
 	}
 	// The receipts of one answer are signed together: one root signature
 	// check between them.
-	roots := &contracts.RootVerifier{Pub: chain[0].PublicKey}
+	roots := contracts.NewRootVerifier(chain[0].PublicKey)
 	return func(res Result) (string, error) {
 		if len(res.Receipt) == 0 {
 			return "", fmt.Errorf("peer %s answered %s for envelope %s without a receipt", peer, res.Status, res.EnvelopeID)
