@@ -21,7 +21,13 @@ import (
 // runtime, so that the bench can report each node's memory and CPU.
 type nodeProcesses struct {
 	cmds map[string]*exec.Cmd // by province
-	done map[string]chan error
+	done map[string]*exited
+}
+
+// exited is closed when a node process has exited; err is then its result.
+type exited struct {
+	ch  chan struct{}
+	err error
 }
 
 // startNodeProcesses starts a node process per province of f, whose own
@@ -32,7 +38,7 @@ func startNodeProcesses(ctx context.Context, f *devfed.Federation) (*nodeProcess
 	if err != nil {
 		return nil, err
 	}
-	np := &nodeProcesses{cmds: map[string]*exec.Cmd{}, done: map[string]chan error{}}
+	np := &nodeProcesses{cmds: map[string]*exec.Cmd{}, done: map[string]*exited{}}
 	for _, p := range f.Provinces {
 		log, err := os.Create(filepath.Join(f.Dir, "p"+p, "node.log"))
 		if err != nil {
@@ -46,8 +52,8 @@ func startNodeProcesses(ctx context.Context, f *devfed.Federation) (*nodeProcess
 			np.stop()
 			return nil, fmt.Errorf("start the node of %s: %w", p, err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait(); log.Close() }()
+		done := &exited{ch: make(chan struct{})}
+		go func() { done.err = cmd.Wait(); log.Close(); close(done.ch) }()
 		np.cmds[p], np.done[p] = cmd, done
 	}
 	for _, p := range f.Provinces {
@@ -64,7 +70,7 @@ func startNodeProcesses(ctx context.Context, f *devfed.Federation) (*nodeProcess
 	return np, nil
 }
 
-func waitNodeReady(ctx context.Context, cl *api.Client, exited <-chan error) error {
+func waitNodeReady(ctx context.Context, cl *api.Client, done *exited) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
@@ -74,8 +80,8 @@ func waitNodeReady(ctx context.Context, cl *api.Client, exited <-chan error) err
 			return nil
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("exited: %v", err)
+		case <-done.ch:
+			return fmt.Errorf("exited: %v", done.err)
 		case <-ctx.Done():
 			return fmt.Errorf("not ready after 30s: %v", err)
 		case <-time.After(50 * time.Millisecond):
@@ -107,8 +113,8 @@ func (np *nodeProcesses) stop() error {
 	for p, cmd := range np.cmds {
 		cmd.Process.Signal(syscall.SIGINT)
 		select {
-		case err := <-np.done[p]:
-			if err != nil {
+		case <-np.done[p].ch:
+			if err := np.done[p].err; err != nil {
 				errs = append(errs, fmt.Errorf("the node of %s: %w", p, err))
 			}
 		case <-time.After(20 * time.Second):

@@ -127,9 +127,13 @@ func decodeDeliverResponse(province string) kithttp.DecodeResponseFunc {
 			return nil, fmt.Errorf("peer %s answered %s: %s", province, r.Status, eb.Error)
 		}
 		// A batch's answer is a receipt per envelope: a few hundred bytes each.
-		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBatch<<13))
+		const maxAnswer = MaxBatch << 13
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxAnswer+1))
 		if err != nil {
 			return nil, fmt.Errorf("read answer from %s: %w", province, err)
+		}
+		if len(body) > maxAnswer {
+			return nil, fmt.Errorf("answer from %s is over %d bytes", province, maxAnswer)
 		}
 		resp, err := decodeDeliverResponseBody(body)
 		if err != nil {
