@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/laborlink/laborlink/contracts"
 )
@@ -19,6 +20,14 @@ import (
 // appendJSON writes the request as json.Marshal would; the envelopes are
 // written as they are, since the sender encoded them.
 func (r DeliverRequest) appendJSON(b []byte) []byte {
+	n := 64
+	for _, der := range r.Chain {
+		n += base64.StdEncoding.EncodedLen(len(der)) + 3
+	}
+	for _, e := range r.Envelopes {
+		n += len(e) + 1
+	}
+	b = slices.Grow(b, n)
 	b = append(b, `{"chain":`...)
 	b = appendChain(b, r.Chain)
 	b = append(b, `,"envelopes":`...)
@@ -78,6 +87,14 @@ type result struct {
 
 // appendJSON writes the response as json.Marshal would, receipts as they are.
 func (r DeliverResponse) appendJSON(b []byte) ([]byte, error) {
+	n := 64
+	for _, der := range r.Chain {
+		n += base64.StdEncoding.EncodedLen(len(der)) + 3
+	}
+	for _, res := range r.Results {
+		n += len(res.Receipt) + len(res.EnvelopeID) + 64
+	}
+	b = slices.Grow(b, n)
 	b = append(b, `{"results":`...)
 	if r.Results == nil {
 		b = append(b, "null"...)
