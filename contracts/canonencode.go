@@ -225,7 +225,7 @@ func appendMarshaledText(b []byte, m encoding.TextMarshaler) ([]byte, bool) {
 	if err != nil {
 		return b, false
 	}
-	return appendStringValue(b, string(text)), true
+	return AppendCanonicalString(b, string(text)), true
 }
 
 // encodeBool writes true or false.
@@ -308,15 +308,17 @@ func isJSONInteger(s string) bool {
 	return true
 }
 
-// encodeString writes a string as appendStringValue does.
+// encodeString writes a string as AppendCanonicalString does.
 func encodeString(b []byte, v reflect.Value, _ int) ([]byte, bool) {
-	return appendStringValue(b, v.String()), true
+	return AppendCanonicalString(b, v.String()), true
 }
 
-// appendStringValue appends the canonical form of json.Marshal's encoding
-// of s: s itself, except that json.Marshal writes each byte of invalid
-// UTF-8 as \ufffd, which the canonicalizer reads as U+FFFD.
-func appendStringValue(b []byte, s string) []byte {
+// AppendCanonicalString appends s as a JSON string in the canonical form of
+// json.Marshal's encoding of it: RFC 8785 escaping (only the quote, the
+// backslash and control characters), and each byte of invalid UTF-8 as
+// U+FFFD, as json.Marshal writes it. Encoders of other canonical documents
+// (the audit log's entries) write their strings with it.
+func AppendCanonicalString(b []byte, s string) []byte {
 	if !utf8.ValidString(s) {
 		s = replaceInvalidUTF8(s)
 	}

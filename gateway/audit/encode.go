@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/laborlink/laborlink/contracts"
 )
 
 // The canonical encoding of an entry is written by hand, member by member,
@@ -52,7 +53,7 @@ func encodeEntry(e *Entry) (enc []byte, cut int, err error) {
 	out = appendStringMember(out, "envelope_id", e.EnvelopeID)
 	out = appendName(out, "index")
 	cut = len(out)
-	out = appendString(appendName(out, "kind"), string(e.Kind))
+	out = contracts.AppendCanonicalString(appendName(out, "kind"), string(e.Kind))
 	if out, err = appendIntMember(out, "latency_ms", e.LatencyMS); err != nil {
 		return nil, 0, err
 	}
@@ -125,7 +126,7 @@ func appendStringMember(out []byte, name, s string) []byte {
 	if s == "" {
 		return out
 	}
-	return appendString(appendName(out, name), s)
+	return contracts.AppendCanonicalString(appendName(out, name), s)
 }
 
 // appendIntMember writes an integer member, or nothing for zero
@@ -165,7 +166,7 @@ func appendReasons(out []byte, rs []Reason) []byte {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = appendString(out, string(r))
+		out = contracts.AppendCanonicalString(out, string(r))
 	}
 	return append(out, ']')
 }
@@ -181,47 +182,4 @@ func appendTime(out []byte, t time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("encode entry: time %v: year outside of range [0,9999]", t)
 	}
 	return append(out, '"'), nil
-}
-
-// appendString writes s as a JSON string the way json.Marshal followed by
-// RFC 8785 canonicalization does: each byte of invalid UTF-8 becomes U+FFFD,
-// and only the quote, the backslash and control characters are escaped.
-func appendString(out []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	out = append(out, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				out = utf8.AppendRune(out, utf8.RuneError)
-			} else {
-				out = append(out, s[i:i+size]...)
-			}
-			i += size
-			continue
-		}
-		switch {
-		case c == '"':
-			out = append(out, '\\', '"')
-		case c == '\\':
-			out = append(out, '\\', '\\')
-		case c >= 0x20:
-			out = append(out, c)
-		case c == '\b':
-			out = append(out, '\\', 'b')
-		case c == '\f':
-			out = append(out, '\\', 'f')
-		case c == '\n':
-			out = append(out, '\\', 'n')
-		case c == '\r':
-			out = append(out, '\\', 'r')
-		case c == '\t':
-			out = append(out, '\\', 't')
-		default:
-			out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-	}
-	return append(out, '"')
 }
