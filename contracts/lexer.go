@@ -34,10 +34,13 @@ type lexer struct {
 // the decoders that stand in for it keep.
 const maxJSONNesting = 10000
 
-// pathSeg is one step of a path: a member name, or an array index when idx >= 0.
+// pathSeg is one step of a path: a member name, or an array index when idx
+// >= 0. A name skip read without keeping it is the plain string at
+// data[from:to] instead, made a string only if an error names it.
 type pathSeg struct {
-	name string
-	idx  int
+	name     string
+	idx      int
+	from, to int
 }
 
 func (l *lexer) push(s pathSeg) {
@@ -60,6 +63,10 @@ func (l *lexer) pathString() string {
 		}
 		if len(b) > 0 {
 			b = append(b, '.')
+		}
+		if s.to > s.from {
+			b = append(b, l.data[s.from:s.to]...)
+			continue
 		}
 		b = append(b, s.name...)
 	}
@@ -339,13 +346,13 @@ func (l *lexer) members(member func(key string) bool, unique bool) bool {
 			for _, s := range seen {
 				if s == key {
 					l.pos = keyPos
-					l.push(pathSeg{key, -1})
+					l.push(pathSeg{name: key, idx: -1})
 					return l.fail("duplicate member %q", key)
 				}
 			}
 			seen = append(seen, key)
 		}
-		l.push(pathSeg{key, -1})
+		l.push(pathSeg{name: key, idx: -1})
 		if !member(key) {
 			return false
 		}
@@ -411,23 +418,17 @@ func (l *lexer) array(elem func(i int) bool) bool {
 
 // skip reads one value of any kind for its syntax alone, as encoding/json's
 // scanner checks it: numbers of any size and form, and repeated member names,
-// are fine.
+// are fine. It keeps nothing it reads: member names are not interned and
+// plain strings are not copied, which makes it the cheap way to find where
+// a value ends (RawObject, RawArray).
 func (l *lexer) skip() bool {
 	switch l.peek() {
 	case '{':
-		return l.objectRepeating(func(string) bool { return l.skip() })
+		return l.skipObject()
 	case '[':
 		return l.array(func(int) bool { return l.skip() })
 	case '"':
-		raw, plain, ok := l.rawString()
-		if !ok || plain {
-			return ok
-		}
-		// Escapes or bytes that are not UTF-8: read it again to check them
-		// as encoding/json does. Plain strings cost no allocation.
-		l.pos -= len(raw)
-		_, ok = l.str()
-		return ok
+		return l.skipString()
 	case 't', 'f':
 		_, ok := l.bool()
 		return ok
@@ -443,6 +444,66 @@ func (l *lexer) skip() bool {
 	}
 	_, ok := l.number()
 	return ok
+}
+
+// skipString reads a string for its syntax alone.
+func (l *lexer) skipString() bool {
+	raw, plain, ok := l.rawString()
+	if !ok || plain {
+		return ok
+	}
+	// Escapes or bytes that are not UTF-8: read it again to check them as
+	// encoding/json does. Plain strings cost no allocation.
+	l.pos -= len(raw)
+	_, ok = l.str()
+	return ok
+}
+
+// skipObject reads an object for its syntax alone, as objectRepeating
+// would with skip for every member, without interning the names.
+func (l *lexer) skipObject() bool {
+	if !l.expect('{') || !l.open() {
+		return false
+	}
+	if l.peek() == '}' {
+		l.pos++
+		l.nest--
+		return true
+	}
+	for {
+		l.ws()
+		start := l.pos
+		raw, plain, ok := l.rawString()
+		if !ok {
+			return false
+		}
+		seg := pathSeg{idx: -1, from: start + 1, to: start + len(raw) - 1}
+		if !plain {
+			l.pos = start
+			if seg.name, ok = l.str(); !ok {
+				return false
+			}
+			seg.from, seg.to = 0, 0
+		}
+		l.push(seg)
+		if !l.expect(':') || !l.skip() {
+			return false
+		}
+		l.pop()
+		switch l.peek() {
+		case ',':
+			l.pos++
+		case '}':
+			l.pos++
+			l.nest--
+			return true
+		default:
+			if l.pos >= len(l.data) {
+				return l.fail("unexpected end of the JSON document")
+			}
+			return l.fail("invalid character %q after object member", l.data[l.pos])
+		}
+	}
 }
 
 // end checks that nothing but white space follows.

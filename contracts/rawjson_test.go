@@ -101,3 +101,12 @@ func TestRawArrayNilAndEmpty(t *testing.T) {
 		t.Errorf("[]: %#v, %v; want an empty slice", got, err)
 	}
 }
+
+// TestRawArrayNamesWhereItFails: an error deep inside an element names the
+// member path to it, white space and escaped names included.
+func TestRawArrayNamesWhereItFails(t *testing.T) {
+	_, err := contracts.RawArray([]byte(`[ {"a": 1}, { "worker" : { "n\u0061me" : tru } } ]`))
+	if err == nil || !strings.Contains(err.Error(), "[1].worker.name") {
+		t.Fatalf("got %v, want an error at [1].worker.name", err)
+	}
+}
