@@ -110,6 +110,24 @@ func CanonicalizeJSONEdit(doc []byte, edits map[string]*Edits) ([]byte, error) {
 	return out, nil
 }
 
+// EditCanonicalJSON is CanonicalizeJSONEdit of a document that is already
+// in canonical form, as Canonical and DecodeEnvelope make payloads: the
+// members it does not edit are checked and copied as they are instead of
+// being canonicalized again. Given a document that is not canonical, its
+// result may not be either.
+func EditCanonicalJSON(doc []byte, edits map[string]*Edits) ([]byte, error) {
+	l := &lexer{data: doc, canonical: true}
+	if l.peek() != '{' {
+		l.fail("the document is %s, not an object", l.kindAhead())
+		return nil, fmt.Errorf("canonicalize: %w", l.err)
+	}
+	out, _, ok := l.canonObjectEdit(make([]byte, 0, len(doc)), edits)
+	if !ok || !l.end() {
+		return nil, fmt.Errorf("canonicalize: %w", l.err)
+	}
+	return out, nil
+}
+
 // Digest is the SHA-256 of v's canonical encoding.
 func Digest(v any) ([32]byte, error) {
 	buf := canonBuffers.Get().(*[]byte)

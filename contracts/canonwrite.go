@@ -101,7 +101,11 @@ func (l *lexer) canonObjectEdit(out []byte, edits map[string]*Edits) (_ []byte, 
 		out = append(out, ':')
 		start := len(out)
 		var ok, drop bool
-		if ed := edits[key]; ed == nil {
+		if ed := edits[key]; ed == nil && l.canonical {
+			from := l.pos
+			ok = l.skip()
+			out = append(out, l.data[from:l.pos]...)
+		} else if ed == nil {
 			out, ok = l.canon(out)
 		} else {
 			out, drop, ok = l.canonEdited(out, ed)

@@ -28,6 +28,9 @@ type lexer struct {
 	// payload member given again reuses it rather than allocating anew
 	// (see lexer.payload).
 	payloadBuf []byte
+	// canonical says the document is in canonical form already, so that
+	// canonObjectEdit may copy the values it does not edit.
+	canonical bool
 }
 
 // maxJSONNesting is encoding/json's limit on nested objects and arrays, which

@@ -267,6 +267,9 @@ func importedRecord(payload []byte, canonical bool, obligations map[string]polic
 		}
 		return contracts.CanonicalizeJSON(payload)
 	}
+	if canonical {
+		return policy.ApplyCanonical(payload, obligations)
+	}
 	return policy.Apply(payload, obligations)
 }
 

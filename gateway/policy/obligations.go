@@ -78,9 +78,20 @@ func keep(head, tail int) func(string) string {
 // object) goes through applyTree, the generic version it is held equal to,
 // so that the outcome and the error are the same as ever.
 func Apply(doc []byte, obligations map[string]Obligation) ([]byte, error) {
+	return apply(doc, obligations, contracts.CanonicalizeJSONEdit)
+}
+
+// ApplyCanonical is Apply of a record already in canonical form (an
+// envelope's payload): what no obligation touches is copied, not
+// canonicalized again (contracts.EditCanonicalJSON).
+func ApplyCanonical(doc []byte, obligations map[string]Obligation) ([]byte, error) {
+	return apply(doc, obligations, contracts.EditCanonicalJSON)
+}
+
+func apply(doc []byte, obligations map[string]Obligation, edit func([]byte, map[string]*contracts.Edits) ([]byte, error)) ([]byte, error) {
 	edits, ok := editsFor(obligations)
 	if ok {
-		if out, err := contracts.CanonicalizeJSONEdit(doc, edits); err == nil {
+		if out, err := edit(doc, edits); err == nil {
 			return out, nil
 		}
 	}

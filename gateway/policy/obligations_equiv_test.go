@@ -91,6 +91,12 @@ func TestApplyMatchesTree(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkApplySame(t, canon, obl)
+			// A canonical record gives the same through ApplyCanonical.
+			want, werr := Apply(canon, obl)
+			got, gerr := ApplyCanonical(canon, obl)
+			if string(got) != string(want) || (werr == nil) != (gerr == nil) {
+				t.Fatalf("ApplyCanonical of %s with %v:\n got %s, %v\nwant %s, %v", canon, obl, got, gerr, want, werr)
+			}
 		}
 	}
 }
@@ -137,6 +143,14 @@ func FuzzApplyEquivalence(f *testing.F) {
 			}
 		}
 		checkApplySame(t, doc, obl)
+		// On the canonical form of the document, ApplyCanonical agrees.
+		if canon, err := contracts.CanonicalizeJSON(doc); err == nil {
+			want, werr := Apply(canon, obl)
+			got, gerr := ApplyCanonical(canon, obl)
+			if string(got) != string(want) || (werr == nil) != (gerr == nil) {
+				t.Fatalf("ApplyCanonical of %s with %v:\n got %s, %v\nwant %s, %v", canon, obl, got, gerr, want, werr)
+			}
+		}
 	})
 }
 
