@@ -55,6 +55,17 @@ func Decode(data []byte) (Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeAs(data, schema)
+}
+
+// decodeAs decodes a record of the type schema names, as Decode does once
+// it has read the schema member. A document whose own schema member says
+// otherwise decodes with that member as it is (the caller compares it) or
+// fails on members the type does not have.
+func decodeAs(data []byte, schema string) (Record, error) {
+	if len(data) > MaxRecordSize {
+		return nil, &DecodeError{Offset: -1, Message: fmt.Sprintf("document has %d bytes, more than the limit of %d", len(data), MaxRecordSize)}
+	}
 	l := &lexer{data: data}
 	var rec Record
 	var ok bool

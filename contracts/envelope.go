@@ -316,7 +316,9 @@ func (e *Envelope) checkDigest(sum [32]byte) error {
 // says what the record says. It does not validate the record; obligations may
 // have masked fields.
 func (e *Envelope) Record() (Record, error) {
-	rec, err := Decode(e.Payload)
+	// Decoded as the type the envelope names, which Check has matched to
+	// its schema: a payload that says otherwise fails below or in decoding.
+	rec, err := decodeAs(e.Payload, e.Schema)
 	if err != nil {
 		return nil, fmt.Errorf("envelope %s: payload: %w", e.ID, err)
 	}

@@ -172,6 +172,16 @@ func TestEnvelopeRecordRejectsMismatchedHeader(t *testing.T) {
 	if _, err := env.Record(); err == nil || !strings.Contains(err.Error(), "origin") {
 		t.Errorf("got %v, want a header mismatch naming origin", err)
 	}
+	// A payload of another type than the envelope names does not decode.
+	g := generator(t)
+	conf, err := contracts.NewEnvelope(g.Confirmation(g.Transfer()), 1, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf.Type, conf.Schema = contracts.RecordTransfer, contracts.SchemaTransfer
+	if rec, err := conf.Record(); err == nil {
+		t.Errorf("a confirmation's payload decoded as a %s", rec.Type())
+	}
 }
 
 func TestReceiptSignVerify(t *testing.T) {
