@@ -16,12 +16,16 @@ import (
 // Buckets. Keys that order matter for (outbox per peer, inbox) are chosen so
 // bbolt's byte order is delivery order.
 var (
-	bucketRecords  = []byte("records")  // envelope id -> Status (JSON)
-	bucketRefs     = []byte("refs")     // client reference -> envelope id
-	bucketOutbox   = []byte("outbox")   // peer "/" envelope id -> encoded envelope
-	bucketInbox    = []byte("inbox")    // big-endian sequence -> Incoming (JSON)
-	bucketReceived = []byte("received") // origin "/" envelope id, and envelope id -> big-endian sequence
-	bucketCounters = []byte("counters") // name -> big-endian uint64
+	bucketRecords = []byte("records") // envelope id -> Status (JSON) as accepted
+	// bucketDelivered holds the destination's answer for each record
+	// (delivery JSON), apart from its status: marking a batch delivered then
+	// writes each answer once instead of decoding and rewriting every status.
+	bucketDelivered = []byte("delivered") // envelope id -> delivery (JSON)
+	bucketRefs      = []byte("refs")      // client reference -> envelope id
+	bucketOutbox    = []byte("outbox")    // peer "/" envelope id -> encoded envelope
+	bucketInbox     = []byte("inbox")     // big-endian sequence -> Incoming (JSON)
+	bucketReceived  = []byte("received")  // origin "/" envelope id, and envelope id -> big-endian sequence
+	bucketCounters  = []byte("counters")  // name -> big-endian uint64
 )
 
 // ErrNotAnswerable is returned for an answer from a province the record was
@@ -157,7 +161,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRecords, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketCases} {
+		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketCases} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -365,12 +369,18 @@ func (s *Store) MarkDelivered(ctx context.Context, peer string, ds []Delivered) 
 // with nothing written.
 func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivered, also func(tx *bolt.Tx) error) error {
 	now := s.now().UTC()
+	answers := make([][]byte, len(ds))
+	for i, d := range ds {
+		var err error
+		if answers[i], err = encodeDelivery(d, now); err != nil {
+			return fmt.Errorf("mark %s delivered: %w", d.EnvelopeID, err)
+		}
+	}
 	return s.c.do(ctx, func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)
-		sts := make([]Status, len(ds))
-		for i, d := range ds {
-			if err := getJSON(recs, d.EnvelopeID, &sts[i]); err != nil {
-				return fmt.Errorf("mark %s delivered: %w", d.EnvelopeID, err)
+		for _, d := range ds {
+			if recs.Get([]byte(d.EnvelopeID)) == nil {
+				return fmt.Errorf("mark %s delivered: %s: %w", d.EnvelopeID, d.EnvelopeID, ErrNotFound)
 			}
 		}
 		if also != nil {
@@ -378,19 +388,12 @@ func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivere
 				return err
 			}
 		}
+		delivered, outbox := tx.Bucket(bucketDelivered), tx.Bucket(bucketOutbox)
 		for i, d := range ds {
-			st := &sts[i]
-			st.State = StateDelivered
-			if d.Rejected {
-				st.State = StateRejected
-				st.Reasons = d.Reasons
-			}
-			st.DeliveredAt = now
-			st.Receipt = d.Receipt
-			if err := putJSON(recs, d.EnvelopeID, st); err != nil {
+			if err := delivered.Put([]byte(d.EnvelopeID), answers[i]); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketOutbox).Delete(outboxKey(peer, d.EnvelopeID)); err != nil {
+			if err := outbox.Delete(outboxKey(peer, d.EnvelopeID)); err != nil {
 				return err
 			}
 		}
@@ -398,11 +401,50 @@ func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivere
 	})
 }
 
+// delivery is the destination's answer for a record, kept beside its status.
+type delivery struct {
+	State       State           `json:"state"`
+	Reasons     []string        `json:"reasons,omitempty"`
+	DeliveredAt time.Time       `json:"delivered_at"`
+	Receipt     json.RawMessage `json:"receipt,omitempty"`
+}
+
+// encodeDelivery writes d's answer as a delivery, the receipt as it came.
+func encodeDelivery(d Delivered, now time.Time) ([]byte, error) {
+	dv := delivery{State: StateDelivered, DeliveredAt: now}
+	if d.Rejected {
+		dv.State, dv.Reasons = StateRejected, d.Reasons
+	}
+	head, err := json.Marshal(dv)
+	if err != nil || len(d.Receipt) == 0 {
+		return head, err
+	}
+	b := make([]byte, 0, len(head)+len(d.Receipt)+12)
+	b = append(b, head[:len(head)-1]...)
+	b = append(b, `,"receipt":`...)
+	b = append(b, d.Receipt...)
+	return append(b, '}'), nil
+}
+
 // Status returns what the node knows of an outgoing record.
 func (s *Store) Status(envelopeID string) (Status, error) {
 	var st Status
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return getJSON(tx.Bucket(bucketRecords), envelopeID, &st)
+		if err := getJSON(tx.Bucket(bucketRecords), envelopeID, &st); err != nil {
+			return err
+		}
+		// The destination's answer, once there is one. (A status written
+		// before answers were kept apart holds its answer itself.)
+		data := tx.Bucket(bucketDelivered).Get([]byte(envelopeID))
+		if data == nil {
+			return nil
+		}
+		var dv delivery
+		if err := json.Unmarshal(data, &dv); err != nil {
+			return fmt.Errorf("delivery of %s: %w", envelopeID, err)
+		}
+		st.State, st.Reasons, st.DeliveredAt, st.Receipt = dv.State, dv.Reasons, dv.DeliveredAt, dv.Receipt
+		return nil
 	})
 	return st, err
 }

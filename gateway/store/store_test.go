@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -411,5 +412,35 @@ func TestReceiveDeduplicatesPerOrigin(t *testing.T) {
 	again, _ := s.Receive(ctx, []Incoming{real})
 	if !again[0].Duplicate || again[0].Seq != got[0].Seq {
 		t.Errorf("redelivery of the real envelope: %+v", again[0])
+	}
+}
+
+// TestStatusWrittenWithItsAnswer: a status stored before answers were kept
+// in their own bucket, holding the answer itself, reads as it was written;
+// one marked delivered since reads with the answer from its bucket.
+func TestStatusWrittenWithItsAnswer(t *testing.T) {
+	s, _ := openTest(t)
+	old := `{"envelope_id":"01OLD","ref":"51/transfer/T-OLD","type":"transfer","peer":"44","state":"delivered","accepted_at":"2026-01-02T03:04:05Z","delivered_at":"2026-01-02T03:04:06Z","receipt":{"status":"stored"}}`
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRecords).Put([]byte("01OLD"), []byte(old))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Status("01OLD")
+	if err != nil || st.State != StateDelivered || string(st.Receipt) != `{"status":"stored"}` || st.DeliveredAt.IsZero() {
+		t.Fatalf("old status = %+v, %v", st, err)
+	}
+
+	ctx := context.Background()
+	if _, err := s.Enqueue(ctx, []Outgoing{outgoing(1, "44")}); err != nil {
+		t.Fatal(err)
+	}
+	id := outgoing(1, "44").EnvelopeID
+	if err := s.MarkDelivered(ctx, "44", []Delivered{{EnvelopeID: id, Rejected: true, Reasons: []string{"policy_denied"}}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = s.Status(id)
+	if err != nil || st.State != StateRejected || !slices.Equal(st.Reasons, []string{"policy_denied"}) || st.Ref == "" || st.AcceptedAt.IsZero() || st.DeliveredAt.IsZero() {
+		t.Fatalf("rejected status = %+v, %v", st, err)
 	}
 }
