@@ -315,3 +315,22 @@ func writeFile(t *testing.T, dir, name, src string) {
 		t.Fatal(err)
 	}
 }
+
+func TestDayInChina(t *testing.T) {
+	for _, s := range []string{
+		"2026-11-27T15:59:59Z", "2026-11-27T16:00:00Z", "2026-11-27T16:00:01+08:00", "1969-12-31T15:59:59Z",
+		"1969-12-31T16:00:00Z", "1960-01-01T00:00:00Z", "2026-03-01T00:00:00-05:00",
+		"1969-12-30T16:00:00Z", "1969-12-30T15:59:59Z", "1969-12-29T16:00:00Z",
+	} {
+		at, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Twice: the second answer comes from the remembered day.
+		for range 2 {
+			if got, want := dayInChina(at), at.In(chinaStandardTime).Format(time.DateOnly); got != want {
+				t.Errorf("dayInChina(%s) = %s, want %s", s, got, want)
+			}
+		}
+	}
+}

@@ -20,9 +20,13 @@ import (
 // obligations on such paths would drop a whole object or, inside an array,
 // not be applicable by Apply. TestFieldsPresentMatchesJSON pins this.
 func fieldsPresent(rec any) []string {
-	var out []string
+	out := make([]string, 0, 32)
 	walkFields(reflect.ValueOf(rec), "", &out)
-	slices.Sort(out)
+	// fieldsAt lists each struct's fields by name, so the walk comes out
+	// sorted whenever no name holds a character that sorts before '.'.
+	if !slices.IsSorted(out) {
+		slices.Sort(out)
+	}
 	return out
 }
 
@@ -88,6 +92,7 @@ func fieldsAt(t reflect.Type, prefix string) []fieldInfo {
 		return fs.([]fieldInfo)
 	}
 	fs := slices.Clone(structFields(t))
+	slices.SortFunc(fs, func(a, b fieldInfo) int { return strings.Compare(a.name, b.name) })
 	for i := range fs {
 		fs[i].path = join(prefix, fs[i].name)
 		ft := fieldType(t, fs[i].index)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -70,10 +71,36 @@ func prepare(req *Request, now time.Time) prepared {
 	if t.IsZero() {
 		t = now
 	}
-	p.day = t.In(chinaStandardTime).Format(time.DateOnly)
+	p.day = dayInChina(t)
 	p.worker, p.employer = facts(req.Record)
 	p.agreements = ordered(req.Agreements)
 	return p
+}
+
+// chinaDay is one day in China and its "2006-01-02" form.
+type chinaDay struct {
+	n   int64 // days since 1970-01-01 in China
+	day string
+}
+
+// lastDay is the day dayInChina formatted last: every decision needs one,
+// and it changes once a day.
+var lastDay atomic.Pointer[chinaDay]
+
+// dayInChina is t's date in China Standard Time, "2006-01-02".
+func dayInChina(t time.Time) string {
+	const day = 24 * 60 * 60
+	x := t.Unix() + 8*60*60
+	n := x / day
+	if x%day < 0 {
+		n-- // floor, for days before 1970 in China
+	}
+	if d := lastDay.Load(); d != nil && d.n == n {
+		return d.day
+	}
+	d := &chinaDay{n, t.In(chinaStandardTime).Format(time.DateOnly)}
+	lastDay.Store(d)
+	return d.day
 }
 
 // facts are the content-derived facts the bundle reads: the divisions of the
@@ -132,7 +159,11 @@ func (p *prepared) quotaReached(a *contracts.Agreement) []byte {
 // of agreements keeping that promise.
 func (p *prepared) key() string {
 	var b strings.Builder
-	b.Grow(256)
+	n := 256
+	for _, f := range p.fields {
+		n += len(f) + 1
+	}
+	b.Grow(n)
 	sep := func(s string) { b.WriteString(s); b.WriteByte(0x1f) }
 	sep(string(p.req.Side))
 	sep(string(p.recordType))
