@@ -178,7 +178,7 @@ func (x *Exchange) seal(rec contracts.Record, dec *policy.Decision, now time.Tim
 		return nil, nil, &Error{Code: CodeInternal, Message: "build envelope", Err: err}
 	}
 	if len(dec.Obligations) > 0 {
-		payload, err := policy.ApplyCanonical(env.Payload, dec.Obligations)
+		payload, err := dec.ApplyCanonical(env.Payload)
 		if err != nil {
 			return nil, nil, &Error{Code: CodeInternal, Message: "apply obligations", Err: err}
 		}

@@ -246,7 +246,7 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 		res := rejected(env.ID, dec.Codes()...)
 		return res, nil
 	}
-	record, err := importedRecord(env.Payload, checked, dec.Obligations)
+	record, err := importedRecord(env.Payload, checked, dec)
 	if err != nil {
 		x.d.Log.Error("apply import obligations", "envelope", env.ID, "err", err)
 		return deferred(env.ID, "policy_error"), nil
@@ -260,17 +260,17 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 // also return, without Apply's round trip through a generic JSON tree; the
 // payload has just verified, so it is one well-formed object, and canonical
 // already when contracts.DecodeEnvelope read it.
-func importedRecord(payload []byte, canonical bool, obligations map[string]policy.Obligation) ([]byte, error) {
-	if len(obligations) == 0 {
+func importedRecord(payload []byte, canonical bool, dec *policy.Decision) ([]byte, error) {
+	if len(dec.Obligations) == 0 {
 		if canonical {
 			return payload, nil
 		}
 		return contracts.CanonicalizeJSON(payload)
 	}
 	if canonical {
-		return policy.ApplyCanonical(payload, obligations)
+		return dec.ApplyCanonical(payload)
 	}
-	return policy.Apply(payload, obligations)
+	return policy.Apply(payload, dec.Obligations)
 }
 
 // signReceipts signs the receipts of one answer together with the node's

@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/laborlink/laborlink/contracts"
 )
 
 // Side says which end of a border decides: the origin exporting a record or
@@ -40,6 +42,9 @@ type Decision struct {
 	// Revisions are the policy layers the decision was made with; audit
 	// entries carry them.
 	Revisions Revisions `json:"revisions"`
+
+	// edits are the Obligations as contracts' edits, made with the decision.
+	edits map[string]*contracts.Edits
 }
 
 // Reason is one stable, machine-readable code and a sentence for people.

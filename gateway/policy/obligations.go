@@ -81,11 +81,18 @@ func Apply(doc []byte, obligations map[string]Obligation) ([]byte, error) {
 	return apply(doc, obligations, contracts.CanonicalizeJSONEdit)
 }
 
-// ApplyCanonical is Apply of a record already in canonical form (an
-// envelope's payload): what no obligation touches is copied, not
-// canonicalized again (contracts.EditCanonicalJSON).
-func ApplyCanonical(doc []byte, obligations map[string]Obligation) ([]byte, error) {
-	return apply(doc, obligations, contracts.EditCanonicalJSON)
+// ApplyCanonical is Apply of the decision's obligations to a record already
+// in canonical form (an envelope's payload): what no obligation touches is
+// copied, not canonicalized again (contracts.EditCanonicalJSON), and the
+// edits are those the decision made once for every record it decides.
+func (d *Decision) ApplyCanonical(doc []byte) ([]byte, error) {
+	if d.edits == nil && len(d.Obligations) > 0 {
+		return apply(doc, d.Obligations, contracts.EditCanonicalJSON)
+	}
+	if out, err := contracts.EditCanonicalJSON(doc, d.edits); err == nil {
+		return out, nil
+	}
+	return applyTree(doc, d.Obligations)
 }
 
 func apply(doc []byte, obligations map[string]Obligation, edit func([]byte, map[string]*contracts.Edits) ([]byte, error)) ([]byte, error) {

@@ -93,7 +93,7 @@ func TestApplyMatchesTree(t *testing.T) {
 			checkApplySame(t, canon, obl)
 			// A canonical record gives the same through ApplyCanonical.
 			want, werr := Apply(canon, obl)
-			got, gerr := ApplyCanonical(canon, obl)
+			got, gerr := decisionWith(obl).ApplyCanonical(canon)
 			if string(got) != string(want) || (werr == nil) != (gerr == nil) {
 				t.Fatalf("ApplyCanonical of %s with %v:\n got %s, %v\nwant %s, %v", canon, obl, got, gerr, want, werr)
 			}
@@ -146,12 +146,20 @@ func FuzzApplyEquivalence(f *testing.F) {
 		// On the canonical form of the document, ApplyCanonical agrees.
 		if canon, err := contracts.CanonicalizeJSON(doc); err == nil {
 			want, werr := Apply(canon, obl)
-			got, gerr := ApplyCanonical(canon, obl)
+			got, gerr := decisionWith(obl).ApplyCanonical(canon)
 			if string(got) != string(want) || (werr == nil) != (gerr == nil) {
 				t.Fatalf("ApplyCanonical of %s with %v:\n got %s, %v\nwant %s, %v", canon, obl, got, gerr, want, werr)
 			}
 		}
 	})
+}
+
+// decisionWith is an allowing decision with obligations, its edits made as
+// the engine makes them.
+func decisionWith(obl map[string]Obligation) *Decision {
+	d := &Decision{Allow: true, Obligations: obl}
+	d.edits, _ = editsFor(obl)
+	return d
 }
 
 // BenchmarkApply applies a typical export's obligations to a canonical

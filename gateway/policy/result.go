@@ -55,6 +55,9 @@ func decode(v any, side Side, revs Revisions) (*Decision, error) {
 			return nil, fmt.Errorf("policy obligation for %s: %w", path, err)
 		}
 	}
+	// Made once here: a cached decision applies them to every record it
+	// decides.
+	d.edits, _ = editsFor(d.Obligations)
 	return d, nil
 }
 
