@@ -152,17 +152,16 @@ func (e *Envelope) signingDigest(canonPayload []byte) ([32]byte, error) {
 	if v := e.AgreementVersion; v > 1<<53 || v < -(1<<53) {
 		return [32]byte{}, fmt.Errorf("envelope %s: agreement_version %d is out of range", e.ID, v)
 	}
-	created, err := e.Created.MarshalJSON()
-	if err != nil {
-		return [32]byte{}, fmt.Errorf("envelope %s: created: %w", e.ID, err)
-	}
 	b := make([]byte, 0, len(canonPayload)+512)
 	b = append(b, `{"agreement_id":`...)
 	b = appendCanonicalString(b, e.AgreementID)
 	b = append(b, `,"agreement_version":`...)
 	b = strconv.AppendInt(b, int64(e.AgreementVersion), 10)
 	b = append(b, `,"created":`...)
-	b = append(b, created...) // digits, letters and punctuation: nothing to escape
+	b, err := appendJSONTime(b, e.Created)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("envelope %s: created: %w", e.ID, err)
+	}
 	b = append(b, `,"destination":`...)
 	b = appendCanonicalString(b, e.Destination)
 	b = append(b, `,"id":`...)

@@ -58,10 +58,6 @@ func NewReceipt(e *Envelope, status ReceiptStatus, reason string, now time.Time)
 // Signature and Batch. The members are written in canonical order by hand; a
 // test holds it equal to Digest of the receipt without them.
 func (r *Receipt) SigningDigest() ([32]byte, error) {
-	at, err := r.ReceivedAt.MarshalJSON()
-	if err != nil {
-		return [32]byte{}, fmt.Errorf("receipt for %s: received_at: %w", r.EnvelopeID, err)
-	}
 	b := make([]byte, 0, 256+len(r.Reason))
 	b = append(b, `{"envelope_id":`...)
 	b = appendCanonicalString(b, r.EnvelopeID)
@@ -72,7 +68,10 @@ func (r *Receipt) SigningDigest() ([32]byte, error) {
 		b = appendCanonicalString(b, r.Reason)
 	}
 	b = append(b, `,"received_at":`...)
-	b = append(b, at...) // digits, letters and punctuation: nothing to escape
+	b, err := appendJSONTime(b, r.ReceivedAt)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("receipt for %s: received_at: %w", r.EnvelopeID, err)
+	}
 	b = append(b, `,"receiver":`...)
 	b = appendCanonicalString(b, r.Receiver)
 	b = append(b, `,"status":`...)

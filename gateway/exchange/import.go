@@ -61,8 +61,9 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	results := make([]peer.Result, len(envs))
 	checked := make([]*imported, len(envs))
 	roots := contracts.NewRootVerifier(chain[0].PublicKey)
+	sender := sender{id: from, uri: from.URI(), signer: signer.URI()}
 	forEach(len(envs), func(i int) {
-		results[i], checked[i] = x.check(ctx, from, signer, roots, envs[i], now)
+		results[i], checked[i] = x.check(ctx, sender, roots, envs[i], now)
 	})
 	var ready []imported
 	for i, im := range checked {
@@ -185,7 +186,14 @@ func (x *Exchange) duplicates(from string, ready []imported) ([]bool, error) {
 }
 
 // check verifies one envelope and decides its import.
-func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *contracts.RootVerifier, raw json.RawMessage, now time.Time) (peer.Result, *imported) {
+// sender is the node a batch came from, and the identity its envelopes are
+// signed by, their URIs made once per batch.
+type sender struct {
+	id          pki.Identity
+	uri, signer string
+}
+
+func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.RootVerifier, raw json.RawMessage, now time.Time) (peer.Result, *imported) {
 	env, err := contracts.DecodeEnvelope(raw)
 	checked := err == nil // form and payload digest checked, payload canonical
 	if err != nil {
@@ -197,11 +205,11 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 		}
 	}
 	switch {
-	case env.Origin != from.Province:
+	case env.Origin != from.id.Province:
 		return rejected(env.ID, ReasonOriginMismatch), nil
 	case env.Destination != x.d.Province:
 		return rejected(env.ID, ReasonWrongDest), nil
-	case env.Signer != signer.URI():
+	case env.Signer != from.signer:
 		return rejected(env.ID, ReasonSignerMismatch), nil
 	}
 	if err := verifyEnvelope(env, roots, checked); err != nil {
@@ -233,7 +241,7 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 		x.d.Log.Error("look up agreements", "envelope", env.ID, "err", err)
 		return deferred(env.ID, "registry_unavailable"), nil
 	}
-	dec, err := x.d.Policy.Decide(ctx, policy.Request{Side: policy.Import, Record: rec, Peer: from.URI(), Agreements: agreements, Time: now})
+	dec, err := x.d.Policy.Decide(ctx, policy.Request{Side: policy.Import, Record: rec, Peer: from.uri, Agreements: agreements, Time: now})
 	if err != nil {
 		x.d.Log.Error("import decision", "envelope", env.ID, "err", err)
 		return deferred(env.ID, "policy_error"), nil
@@ -242,7 +250,7 @@ func (x *Exchange) check(ctx context.Context, from, signer pki.Identity, roots *
 		if x.mayLag(dec, env, now) {
 			return deferred(env.ID, dec.Codes()...), nil
 		}
-		x.audit(ctx, importDeniedEntry(env, dec, from))
+		x.audit(ctx, importDeniedEntry(env, dec, from.id))
 		res := rejected(env.ID, dec.Codes()...)
 		return res, nil
 	}

@@ -207,6 +207,7 @@ func (c *Client) receiptVerifier(peer string, chainDER [][]byte) (func(Result) (
 	// The receipts of one answer are signed together: one root signature
 	// check between them.
 	roots := contracts.NewRootVerifier(chain[0].PublicKey)
+	receiver := id.URI()
 	return func(res Result) (string, error) {
 		if len(res.Receipt) == 0 {
 			return "", fmt.Errorf("peer %s answered %s for envelope %s without a receipt", peer, res.Status, res.EnvelopeID)
@@ -215,7 +216,7 @@ func (c *Client) receiptVerifier(peer string, chainDER [][]byte) (func(Result) (
 		if err != nil {
 			return "", fmt.Errorf("peer %s receipt for %s: %w", peer, res.EnvelopeID, err)
 		}
-		if r.EnvelopeID != res.EnvelopeID || r.Receiver != id.URI() {
+		if r.EnvelopeID != res.EnvelopeID || r.Receiver != receiver {
 			return "", fmt.Errorf("peer %s receipt for %s names envelope %s and receiver %s", peer, res.EnvelopeID, r.EnvelopeID, r.Receiver)
 		}
 		if err := r.VerifyWith(roots); err != nil {
