@@ -171,3 +171,23 @@ func TestNonMembersCannotJoinOrSpeakRaft(t *testing.T) {
 		t.Fatal("an admin certificate spoke raft")
 	}
 }
+
+// TestRevokedNodeIsCutOffItsOpenConnections: once the registry lists a
+// node's certificate as revoked, the others close the raft connections it
+// already had (and refuse new ones), so it falls out of contact.
+func TestRevokedNodeIsCutOffItsOpenConnections(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 1, nil)
+	c.WaitConverged()
+	nv := c.Nodes[3]
+	if nv.Reg.Freshness().Stale {
+		t.Fatal("the non-voter is stale before its revocation")
+	}
+	admin := c.PKI.Admin(t, nv.Province, "wang")
+	body := registry.RevokeBody{Serial: nv.Leaf.Cert.SerialNumber.Text(16), Province: nv.Province, Reason: "key lost"}
+	if _, err := c.Client(c.Nodes[0], admin).Submit(ctx(t), registry.OpCertRevoke, body); err != nil {
+		t.Fatal(err)
+	}
+	regtest.Eventually(t, 20*time.Second, "the revoked node to lose contact with the leader", func() bool {
+		return nv.Reg.Freshness().Stale
+	})
+}

@@ -3,11 +3,13 @@ package registry
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -27,11 +29,17 @@ type streamLayer struct {
 	server    *tls.Config
 	client    *tls.Config
 	log       *slog.Logger
+	revoked   pki.RevocationChecker // nil: revocations are not watched
 	mu        sync.Mutex
 	cut       bool
 	conns     map[*trackedConn]struct{}
 	closeOnce sync.Once
+	closed    chan struct{}
 }
+
+// revocationSweep is how often open raft connections are checked against
+// revocations made since their handshake.
+const revocationSweep = time.Second
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
 
@@ -62,7 +70,44 @@ func newStreamLayer(addr string, t *pki.TLS, authorize func(pki.Identity) error,
 	if err != nil {
 		return nil, fmt.Errorf("raft listener on %s: %w", addr, err)
 	}
-	return &streamLayer{ln: ln, server: server, client: client, log: log, conns: map[*trackedConn]struct{}{}}, nil
+	s := &streamLayer{ln: ln, server: server, client: client, log: log, conns: map[*trackedConn]struct{}{}, closed: make(chan struct{})}
+	if t.Verifier != nil && t.Verifier.Revocation != nil {
+		s.revoked = t.Verifier.Revocation
+		go s.sweepRevoked(revocationSweep)
+	}
+	return s, nil
+}
+
+// sweepRevoked closes, until the layer is closed, the open connections
+// whose peer's certificate (or its CA) has been revoked since the
+// handshake: raft keeps its connections for as long as they work, and a
+// revoked node must not stay in the federation's consensus on one it
+// already had. It cannot make a new one: the handshake refuses it.
+func (s *streamLayer) sweepRevoked(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		var gone []*trackedConn
+		for c := range s.conns {
+			for _, cert := range c.peerCerts() {
+				if s.revoked.Revoked(cert) {
+					gone = append(gone, c)
+					break
+				}
+			}
+		}
+		s.mu.Unlock()
+		for _, c := range gone {
+			s.log.Warn("closing a raft connection: the peer's certificate has been revoked", "peer", c.RemoteAddr().String())
+			c.Close()
+		}
+	}
 }
 
 func (s *streamLayer) Accept() (net.Conn, error) {
@@ -101,7 +146,7 @@ func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.
 
 func (s *streamLayer) Close() error {
 	var err error
-	s.closeOnce.Do(func() { err = s.ln.Close() })
+	s.closeOnce.Do(func() { err = s.ln.Close(); close(s.closed) })
 	return err
 }
 
@@ -141,6 +186,44 @@ type trackedConn struct {
 	net.Conn
 	s    *streamLayer
 	once sync.Once
+	// peer is the peer's certificate chain, known once the handshake has
+	// completed (learned on the first read or write after it).
+	peer atomic.Pointer[[]*x509.Certificate]
+}
+
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.learnPeer()
+	return n, err
+}
+
+func (c *trackedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.learnPeer()
+	return n, err
+}
+
+// learnPeer keeps the peer's certificates once the handshake is done;
+// ConnectionState would wait for a handshake still under way, so it is
+// asked only then.
+func (c *trackedConn) learnPeer() {
+	if c.peer.Load() != nil {
+		return
+	}
+	if tc, ok := c.Conn.(*tls.Conn); ok {
+		if cs := tc.ConnectionState(); cs.HandshakeComplete {
+			certs := cs.PeerCertificates
+			c.peer.Store(&certs)
+		}
+	}
+}
+
+// peerCerts is the peer's chain, or nil before the handshake completed.
+func (c *trackedConn) peerCerts() []*x509.Certificate {
+	if p := c.peer.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (c *trackedConn) Close() error {
