@@ -25,7 +25,7 @@ func registryCommands() []command {
 	return []command{
 		{"status", "show a node's view of the registry: leader, servers, freshness", runRegistryStatus},
 		{"members", "list the member provinces", runRegistryMembers},
-		{"admit", "admit a new member province with its CA certificate (steward admin)", runRegistryAdmit},
+		{"admit", "admit a member province with its CA certificates, or register them again after a CA rotation (steward admin)", runRegistryAdmit},
 		{"join", "ask a node to join the registry through seed nodes", runRegistryJoin},
 		{"revoke", "record a certificate's revocation, so every node refuses it (admin of its province)", runRegistryRevoke},
 		{"promote", "make a non-voter node a voter (steward admin)", nodeRole(registry.OpNodePromote)},
@@ -328,7 +328,7 @@ func runRegistryAdmit(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("registry admit", "--province 32 --ca-cert FILE [--name NAME] [connection flags]")
 	c := m.connFlags(fs)
 	province := fs.String("province", "", "the new member's 2-digit province code")
-	caCert := fs.String("ca-cert", "", "the province CA certificate the root signed (ca.pem from sign-province)")
+	caCert := fs.String("ca-cert", "", "the province CA certificates the root signed (ca.pem from sign-province; during a CA rotation, old and new in one file)")
 	name := fs.String("name", "", "the province's name (default: its name in GB/T 2260)")
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err

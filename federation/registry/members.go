@@ -77,7 +77,14 @@ func (s *Store) applyMemberAdd(env *Envelope, who signer) *Result {
 	if err != nil {
 		return &Result{Err: Errorf(EInvalid, "%v", err)}
 	}
-	mem := &Member{Province: m.Province, Name: m.Name, CACerts: m.CACerts, AddedAt: env.At, cas: cas}
+	// Admitting a member again replaces its name and CA certificates, as a
+	// province rotating its CA needs (old and new together for the
+	// overlap); it stays a member since its first admission.
+	added := env.At
+	if prev := s.st.Members[m.Province]; prev != nil {
+		added = prev.AddedAt
+	}
+	mem := &Member{Province: m.Province, Name: m.Name, CACerts: m.CACerts, AddedAt: added, cas: cas}
 	s.st.Members[m.Province] = mem
 	return &Result{}
 }

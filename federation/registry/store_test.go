@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"bytes"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"strings"
@@ -369,4 +370,56 @@ func TestWithdrawPendingAmendment(t *testing.T) {
 	if got := r.Agreement.StatusAt(f.now); got != contracts.AgreementTerminated {
 		t.Fatalf("after terminate: %s", got)
 	}
+}
+
+// TestProvinceCARotationThroughTheRegistry: after a province makes a new CA
+// (signed by the same root), its admins with certificates from the new CA
+// sign registry commands once a steward has registered the province's CA
+// certificates again, old and new together for the overlap, and only then.
+func TestProvinceCARotationThroughTheRegistry(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	csr, err := pki.NewProvinceCSR(dir, "51", pki.CSROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.p.Fed.Root.SignProvince(csr, pki.SignProvinceOptions{Province: "51", OutDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	newCA, err := pki.OpenCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := newCA.Issue(pki.IssueRequest{Kind: pki.KindAdmin, Name: "chen", OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chen, err := pki.LoadSigner(leaf.CertFile, leaf.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, until := days(f.now, -1, 365)
+	wantErr(t, f.do(t, chen, registry.OpPropose, regtest.Agreement("AG-NEW", "510000", "440000", from, until)), registry.EUnauthenticated, "signature invalid")
+
+	old := f.p.Member(t, "51")
+	both := old
+	both.CACerts = append(append([]byte{}, old.CACerts...), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: newCA.Cert.Raw})...)
+	addedAt := func() time.Time {
+		for _, m := range f.s.Members() {
+			if m.Province == "51" {
+				return m.AddedAt
+			}
+		}
+		t.Fatal("51 is not a member")
+		return time.Time{}
+	}
+	added := addedAt()
+	f.now = f.now.Add(time.Minute)
+	f.must(t, f.a11, registry.OpMemberAdd, both)
+	if got := addedAt(); !got.Equal(added) {
+		t.Errorf("registering the CAs again moved the province's admission from %s to %s", added, got)
+	}
+	f.must(t, chen, registry.OpPropose, regtest.Agreement("AG-NEW", "510000", "440000", from, until))
+	// The old CA's admins still sign during the overlap.
+	f.must(t, f.a51, registry.OpPropose, regtest.Agreement("AG-OLD", "510000", "440000", from, until))
 }
