@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -124,6 +126,30 @@ func isAlnum(c rune) bool {
 // spiffe://pNN.<domain>/node|system/<name>. Admin, auditor and operator
 // identities name people and are refused; log their certificates by Serial.
 func checkPeer(s string) error {
+	if _, ok := validPeers.Load(s); ok {
+		return nil
+	}
+	if err := parsePeer(s); err != nil {
+		return err
+	}
+	if validPeerCount.Add(1) <= maxValidPeers {
+		validPeers.Store(s, struct{}{})
+	}
+	return nil
+}
+
+// validPeers remembers peer identities that passed checkPeer: every entry
+// names one, and a node deals with a few dozen, so each is parsed once.
+var (
+	validPeers     sync.Map
+	validPeerCount atomic.Int64
+)
+
+// maxValidPeers bounds validPeers; identities past it are parsed each time.
+const maxValidPeers = 4096
+
+// parsePeer is checkPeer's parse of a peer identity.
+func parsePeer(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "spiffe" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("%q is not a spiffe:// identity", s)
