@@ -79,19 +79,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	if err != nil {
 		return nil, &Error{Code: CodeUnavailable, Message: "look up received envelopes", Err: err}
 	}
-	// One signature for the answer's receipts: "stored" for what is about
-	// to be stored, "duplicate" for what was. A receipt is signed only for
-	// what it says, so the origin cannot assemble a "stored" receipt for an
-	// envelope the destination only saw again.
-	receipts := make([]*contracts.Receipt, len(ready))
-	for i, im := range ready {
-		status := contracts.ReceiptStored
-		if dup[i] {
-			status = contracts.ReceiptDuplicate
-		}
-		receipts[i] = contracts.NewReceipt(im.env, status, "", now)
-	}
-	signed, err := x.signReceipts(receipts)
+	signed, err := x.receiptsFor(ready, dup, now)
 	if err != nil {
 		x.d.Log.Error("sign receipts", "envelopes", len(ready), "err", err)
 		for _, im := range ready {
@@ -99,55 +87,8 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		}
 		return results, nil
 	}
-	var fresh []int // indexes in ready of the envelopes to store
-	var ins []store.Incoming
-	for i, im := range ready {
-		if !dup[i] {
-			fresh = append(fresh, i)
-			in := im.in
-			in.Receipt = signed[i]
-			ins = append(ins, in)
-		}
-	}
-	received := func(k int) audit.Entry {
-		im := ready[fresh[k]]
-		return receivedEntry(im.env, im.rec, im.refersTo, im.decision, from)
-	}
-	var also func(*bolt.Tx, []store.Received) error
-	if along := x.auditAlong(received, len(ins)); along != nil {
-		also = func(tx *bolt.Tx, got []store.Received) error {
-			return along(tx, func(k int) bool { return !got[k].Duplicate })
-		}
-	}
-	var got []store.Received
-	if len(ins) > 0 {
-		if got, err = x.d.Store.ReceiveAnd(ctx, ins, also); err != nil {
-			return nil, &Error{Code: CodeUnavailable, Message: "store received envelopes", Err: err}
-		}
-	}
-	var entries []audit.Entry
-	var late []int // indexes in ready: stored by another request since the look-up
-	for k, i := range fresh {
-		if got[k].Duplicate {
-			dup[i] = true
-			late = append(late, i)
-		} else if also == nil {
-			entries = append(entries, received(k))
-		}
-	}
-	x.audit(ctx, entries...)
-	if len(late) > 0 {
-		// Rare: signed "stored", found stored by then. Answer "duplicate"
-		// with a receipt of its own; the "stored" one is never sent.
-		rs := make([]*contracts.Receipt, len(late))
-		for k, i := range late {
-			rs[k] = contracts.NewReceipt(ready[i].env, contracts.ReceiptDuplicate, "", now)
-		}
-		if more, err := x.signReceipts(rs); err == nil {
-			for k, i := range late {
-				signed[i] = more[k]
-			}
-		}
+	if err := x.storeFresh(ctx, from, ready, dup, signed, now); err != nil {
+		return nil, err
 	}
 	for i, im := range ready {
 		r := &results[im.index]
@@ -162,6 +103,81 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		x.track(ctx, im.rec, im.env.ID, im.in.ReceivedAt)
 	}
 	return results, nil
+}
+
+// receiptsFor signs the answer's receipts with one signature: "stored" for
+// what is about to be stored, "duplicate" for what was (dup). A receipt is
+// signed only for what it says, so the origin cannot assemble a "stored"
+// receipt for an envelope the destination only saw again.
+func (x *Exchange) receiptsFor(ready []imported, dup []bool, now time.Time) ([][]byte, error) {
+	receipts := make([]*contracts.Receipt, len(ready))
+	for i, im := range ready {
+		status := contracts.ReceiptStored
+		if dup[i] {
+			status = contracts.ReceiptDuplicate
+		}
+		receipts[i] = contracts.NewReceipt(im.env, status, "", now)
+	}
+	return x.signReceipts(receipts)
+}
+
+// storeFresh stores the envelopes not marked in dup, each with its signed
+// receipt and its audit entry, in one commit. One stored by another request
+// since dup was looked up is marked in dup now and given a "duplicate"
+// receipt of its own in signed; the "stored" one is never sent.
+func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []imported, dup []bool, signed [][]byte, now time.Time) error {
+	var fresh []int // indexes in ready
+	var ins []store.Incoming
+	for i, im := range ready {
+		if !dup[i] {
+			fresh = append(fresh, i)
+			in := im.in
+			in.Receipt = signed[i]
+			ins = append(ins, in)
+		}
+	}
+	if len(ins) == 0 {
+		return nil
+	}
+	received := func(k int) audit.Entry {
+		im := ready[fresh[k]]
+		return receivedEntry(im.env, im.rec, im.refersTo, im.decision, from)
+	}
+	var also func(*bolt.Tx, []store.Received) error
+	if along := x.auditAlong(received, len(ins)); along != nil {
+		also = func(tx *bolt.Tx, got []store.Received) error {
+			return along(tx, func(k int) bool { return !got[k].Duplicate })
+		}
+	}
+	got, err := x.d.Store.ReceiveAnd(ctx, ins, also)
+	if err != nil {
+		return &Error{Code: CodeUnavailable, Message: "store received envelopes", Err: err}
+	}
+	var entries []audit.Entry
+	var late []int // indexes in ready
+	for k, i := range fresh {
+		if got[k].Duplicate {
+			dup[i] = true
+			late = append(late, i)
+		} else if also == nil {
+			entries = append(entries, received(k))
+		}
+	}
+	x.audit(ctx, entries...)
+	if len(late) > 0 {
+		rs := make([]*contracts.Receipt, len(late))
+		for k, i := range late {
+			rs[k] = contracts.NewReceipt(ready[i].env, contracts.ReceiptDuplicate, "", now)
+		}
+		more, err := x.signReceipts(rs)
+		for k, i := range late {
+			signed[i] = nil // without a receipt the origin sends it again
+			if err == nil {
+				signed[i] = more[k]
+			}
+		}
+	}
+	return nil
 }
 
 // duplicates marks the envelopes already stored, and those given twice in
@@ -185,7 +201,6 @@ func (x *Exchange) duplicates(from string, ready []imported) ([]bool, error) {
 	return dup, nil
 }
 
-// check verifies one envelope and decides its import.
 // sender is the node a batch came from, and the identity its envelopes are
 // signed by, their URIs made once per batch.
 type sender struct {
@@ -193,6 +208,7 @@ type sender struct {
 	uri, signer string
 }
 
+// check verifies one envelope and decides its import.
 func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.RootVerifier, raw json.RawMessage, now time.Time) (peer.Result, *imported) {
 	env, err := contracts.DecodeEnvelope(raw)
 	checked := err == nil // form and payload digest checked, payload canonical
