@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/devfed"
 	"github.com/laborlink/laborlink/gateway/loadgen"
 	"github.com/laborlink/laborlink/gateway/node"
@@ -38,58 +39,6 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	if *records < 1 || *concurrency < 1 || *conns < 1 || *batch < 2 || *batch > 1000 {
 		return usageErrorf("--records, --concurrency and --connections must be positive, --batch between 2 and 1000")
 	}
-	dir, err := os.MkdirTemp("", "laborlink-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	// The nodes run with a node's runtime settings (GOGC and GOMEMLIMIT
-	// in the environment win, as for a node).
-	settings := node.DefaultConfig().Runtime.Apply(len(devfed.DefaultProvinces), m.Getenv)
-	where := "all nodes in this process; " + settings
-	if *processes {
-		where = "then each node in its own process"
-	}
-	fmt.Fprintf(m.Stderr, "starting a development federation (%s) ...\n", where)
-	f, err := devfed.Start(ctx, devfed.Options{Dir: dir})
-	if err != nil {
-		return err
-	}
-	closeNodes := f.Close
-	defer func() { closeNodes() }()
-	if err := f.Seed(ctx, 1); err != nil {
-		return err
-	}
-	var procs *nodeProcesses
-	nodesCPU := func() time.Duration { return 0 }
-	if *processes {
-		if err := f.Close(); err != nil {
-			return err
-		}
-		if procs, err = startNodeProcesses(ctx, f); err != nil {
-			return err
-		}
-		closeNodes, nodesCPU = procs.stop, procs.cpu
-	}
-	origin, err := f.APIClient("51", f.Certs["51"].System)
-	if err != nil {
-		return err
-	}
-	echo, echoTLS, err := startEcho(f)
-	if err != nil {
-		return err
-	}
-	defer echo.Close()
-	var gateways, echoes []loadgen.Submitter
-	for range *conns {
-		c, err := f.APIClient("51", f.Certs["51"].System)
-		if err != nil {
-			return err
-		}
-		gateways = append(gateways, loadgen.Gateway{Client: c})
-		echoes = append(echoes, loadgen.EchoClient{URL: echo.URL, HTTP: loadgen.NewHTTPClient(echoTLS)})
-	}
-
 	var runs []loadgen.Options
 	for _, name := range strings.Split(*modes, ",") {
 		switch name {
@@ -101,6 +50,13 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 			return usageErrorf("--modes: unknown mode %q (single, batch)", name)
 		}
 	}
+	fed, err := startBenchFederation(ctx, m, *processes, *conns)
+	if err != nil {
+		return err
+	}
+	defer fed.close()
+	f, procs, origin, gateways, echoes, nodesCPU := fed.f, fed.procs, fed.origin, fed.gateways, fed.echoes, fed.nodesCPU
+
 	stopProfiles, err := prof.start()
 	if err != nil {
 		return err
@@ -143,6 +99,83 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	}
 	report.print(m)
 	return nil
+}
+
+// benchFederation is what a bench run pushes records through: the
+// development federation, its nodes in this process or as processes, the
+// origin's API clients and the echo's.
+type benchFederation struct {
+	f                *devfed.Federation
+	procs            *nodeProcesses // nil with the nodes in this process
+	origin           *api.Client
+	gateways, echoes []loadgen.Submitter
+	nodesCPU         func() time.Duration // the node processes' CPU time, or 0
+	closers          []func() error
+}
+
+// startBenchFederation starts the federation in a temporary directory with
+// conns connections each to the origin's API and to an echo server.
+func startBenchFederation(ctx context.Context, m *Main, processes bool, conns int) (_ *benchFederation, err error) {
+	b := &benchFederation{nodesCPU: func() time.Duration { return 0 }}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	dir, err := os.MkdirTemp("", "laborlink-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, func() error { return os.RemoveAll(dir) })
+	// The nodes run with a node's runtime settings (GOGC and GOMEMLIMIT
+	// in the environment win, as for a node).
+	settings := node.DefaultConfig().Runtime.Apply(len(devfed.DefaultProvinces), m.Getenv)
+	where := "all nodes in this process; " + settings
+	if processes {
+		where = "then each node in its own process"
+	}
+	fmt.Fprintf(m.Stderr, "starting a development federation (%s) ...\n", where)
+	if b.f, err = devfed.Start(ctx, devfed.Options{Dir: dir}); err != nil {
+		return nil, err
+	}
+	closeNodes := b.f.Close
+	b.closers = append(b.closers, func() error { return closeNodes() })
+	if err := b.f.Seed(ctx, 1); err != nil {
+		return nil, err
+	}
+	if processes {
+		if err := b.f.Close(); err != nil {
+			return nil, err
+		}
+		if b.procs, err = startNodeProcesses(ctx, b.f); err != nil {
+			return nil, err
+		}
+		closeNodes, b.nodesCPU = b.procs.stop, b.procs.cpu
+	}
+	if b.origin, err = b.f.APIClient("51", b.f.Certs["51"].System); err != nil {
+		return nil, err
+	}
+	echo, echoTLS, err := startEcho(b.f)
+	if err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, echo.Close)
+	for range conns {
+		c, err := b.f.APIClient("51", b.f.Certs["51"].System)
+		if err != nil {
+			return nil, err
+		}
+		b.gateways = append(b.gateways, loadgen.Gateway{Client: c})
+		b.echoes = append(b.echoes, loadgen.EchoClient{URL: echo.URL, HTTP: loadgen.NewHTTPClient(echoTLS)})
+	}
+	return b, nil
+}
+
+// close stops what startBenchFederation started, last first.
+func (b *benchFederation) close() {
+	for i := len(b.closers) - 1; i >= 0; i-- {
+		b.closers[i]()
+	}
 }
 
 type benchMode struct {
