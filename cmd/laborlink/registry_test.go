@@ -12,6 +12,7 @@ import (
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/federation/registry/regtest"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 // admin runs the CLI as an admin of a cluster node: the connection flags
@@ -108,7 +109,7 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 	before := c.WaitLeader()
 	a44.fails("only admins of steward provinces", "registry", "transfer-leadership")
 	a11.ok("leadership handed over by "+before.ID, "registry", "transfer-leadership")
-	regtest.Eventually(t, 10*time.Second, "a new leader", func() bool {
+	pkitest.Eventually(t, 10*time.Second, "a new leader", func() bool {
 		for _, n := range c.Running() {
 			if n.ID != before.ID && n.Reg.Status().State == "Leader" {
 				return true
@@ -138,7 +139,7 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 	lost := c.PKI.Issue(t, "44", pki.KindSystem, "laptop")
 	a51.fails("cannot revoke certificates of province 44", "registry", "revoke", lost.CertFile, "--reason", "keyCompromise")
 	a44.ok("revoked in the registry", "registry", "revoke", lost.CertFile, "--reason", "keyCompromise")
-	regtest.Eventually(t, 10*time.Second, "the revocation on every node", func() bool {
+	pkitest.Eventually(t, 10*time.Second, "the revocation on every node", func() bool {
 		for _, n := range c.Running() {
 			if !n.Reg.IsRevoked(lost.Cert) {
 				return false

@@ -12,6 +12,7 @@ import (
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/federation/registry/regtest"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 func TestPartitionedNonvoterServesStaleThenCatchesUp(t *testing.T) {
@@ -24,7 +25,7 @@ func TestPartitionedNonvoterServesStaleThenCatchesUp(t *testing.T) {
 
 	nv := c.Nodes[3]
 	nv.Reg.SetPartitioned(true)
-	regtest.Eventually(t, 10*time.Second, "the non-voter to report itself stale", func() bool {
+	pkitest.Eventually(t, 10*time.Second, "the non-voter to report itself stale", func() bool {
 		return nv.Reg.Freshness().Stale && nv.Reg.Ready() != nil
 	})
 	if err := nv.Reg.Ready(); !strings.Contains(err.Error(), "no contact with the leader") {
@@ -50,7 +51,7 @@ func TestPartitionedNonvoterServesStaleThenCatchesUp(t *testing.T) {
 	}
 
 	nv.Reg.SetPartitioned(false)
-	regtest.Eventually(t, 20*time.Second, "the non-voter to catch up", func() bool {
+	pkitest.Eventually(t, 20*time.Second, "the non-voter to catch up", func() bool {
 		return !nv.Reg.Freshness().Stale && nv.Reg.Ready() == nil &&
 			len(nv.Reg.Covers("51", "44", contracts.RecordTransfer, contracts.PurposeStatistics, now)) == 1
 	})
@@ -187,7 +188,7 @@ func TestRevokedNodeIsCutOffItsOpenConnections(t *testing.T) {
 	if _, err := c.Client(c.Nodes[0], admin).Submit(ctx(t), registry.OpCertRevoke, body); err != nil {
 		t.Fatal(err)
 	}
-	regtest.Eventually(t, 20*time.Second, "the revoked node to lose contact with the leader", func() bool {
+	pkitest.Eventually(t, 20*time.Second, "the revoked node to lose contact with the leader", func() bool {
 		return nv.Reg.Freshness().Stale
 	})
 }

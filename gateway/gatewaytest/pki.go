@@ -1,6 +1,7 @@
 // Package gatewaytest builds real test fixtures for the gateway's packages:
-// a federation PKI in a temporary directory and mutual-TLS servers and
-// clients on loopback. Nothing here is a mock.
+// a federation PKI in a temporary directory (a layer over pkitest that needs
+// no testing.TB per call and shares one revocation list) and mutual-TLS
+// servers and clients on loopback. Nothing here is a mock.
 package gatewaytest
 
 import (
@@ -12,71 +13,52 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 // Domain is the federation domain of test PKIs.
 const Domain = "fed.test"
 
-// PKI is a federation PKI with a CA per province.
+// PKI is a federation PKI with a CA per province, whose verifiers all
+// consult one revocation list.
 type PKI struct {
-	t   testing.TB
+	t testing.TB
+	// Fed is the federation: its root and the province CAs.
 	Fed *pki.Federation
 	// Revoked is consulted by every verifier this PKI builds.
 	Revoked *pki.RevocationList
+	base    *pkitest.PKI
 }
 
 // NewPKI creates a root and a CA for each province in a temporary directory.
 func NewPKI(t testing.TB, provinces ...string) *PKI {
 	t.Helper()
-	fed, err := pki.CreateFederation(t.TempDir(), Domain, provinces, pki.FederationOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &PKI{t: t, Fed: fed, Revoked: pki.NewRevocationList()}
+	base := pkitest.New(t, Domain, provinces...)
+	return &PKI{t: t, Fed: base.Fed, Revoked: pki.NewRevocationList(), base: base}
 }
 
 // Issue issues a certificate of kind for name in province; node
 // certificates are valid for 127.0.0.1.
 func (p *PKI) Issue(province string, kind pki.Kind, name string) *pki.Leaf {
 	p.t.Helper()
-	ca, err := p.Fed.CA(province)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	req := pki.IssueRequest{Kind: kind, Name: name, OutDir: p.t.TempDir()}
-	if kind == pki.KindNode {
-		req.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	leaf, err := ca.Issue(req)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return leaf
+	return p.base.Issue(p.t, province, kind, name)
 }
 
 // Verifier verifies chains against the federation root and the revocation list.
 func (p *PKI) Verifier() *pki.Verifier {
-	return &pki.Verifier{Roots: p.Fed.Roots(), Revocation: p.Revoked, Domain: Domain}
+	return p.base.Verifier(p.Revoked)
 }
 
 // TLS returns the mutual-TLS builder for a leaf.
 func (p *PKI) TLS(leaf *pki.Leaf) *pki.TLS {
 	p.t.Helper()
-	kp, err := pki.LoadKeyPair(leaf.CertFile, leaf.KeyFile)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return &pki.TLS{KeyPair: kp, Verifier: p.Verifier()}
+	return p.base.TLS(p.t, leaf, p.Revoked)
 }
 
 // Signer returns the leaf's key and chain as a signer.
 func (p *PKI) Signer(leaf *pki.Leaf) *pki.Signer {
 	p.t.Helper()
-	s, err := pki.LoadSigner(leaf.CertFile, leaf.KeyFile)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return s
+	return pkitest.Signer(p.t, leaf)
 }
 
 // Server is a running HTTPS test server.

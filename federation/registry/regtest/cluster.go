@@ -17,6 +17,7 @@ import (
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 // Node is one registry node of a test cluster with its mTLS API server.
@@ -119,7 +120,7 @@ func NewClusterWithPKI(t testing.TB, p *PKI, voters, nonvoters int, tweak func(*
 		c.Start(n)
 	}
 	c.WaitLeader()
-	Eventually(t, 20*time.Second, "voters to apply genesis", func() bool {
+	pkitest.Eventually(t, 20*time.Second, "voters to apply genesis", func() bool {
 		for _, n := range c.Nodes[:voters] {
 			if !n.Reg.Store().Initialized() {
 				return false
@@ -223,14 +224,14 @@ func (c *Cluster) Join(n *Node) {
 	if err := n.Reg.Join(ctx, seeds...); err != nil {
 		c.t.Fatalf("join %s: %v", n.ID, err)
 	}
-	Eventually(c.t, 20*time.Second, n.ID+" to receive the registry", n.Reg.Store().Initialized)
+	pkitest.Eventually(c.t, 20*time.Second, n.ID+" to receive the registry", n.Reg.Store().Initialized)
 }
 
 // Leader waits for a leader among the running nodes and returns it.
 func (c *Cluster) WaitLeader() *Node {
 	c.t.Helper()
 	var leader *Node
-	Eventually(c.t, 20*time.Second, "a leader", func() bool {
+	pkitest.Eventually(c.t, 20*time.Second, "a leader", func() bool {
 		for _, n := range c.Nodes {
 			if !n.stopped && n.Reg != nil && n.Reg.Status().State == "Leader" {
 				leader = n
@@ -259,7 +260,7 @@ func (c *Cluster) WaitConverged() {
 	c.t.Helper()
 	leader := c.WaitLeader()
 	idx := leader.Reg.Raft().AppliedIndex()
-	Eventually(c.t, 20*time.Second, fmt.Sprintf("every node to apply index %d", idx), func() bool {
+	pkitest.Eventually(c.t, 20*time.Second, fmt.Sprintf("every node to apply index %d", idx), func() bool {
 		for _, n := range c.Running() {
 			if n.Reg.Raft().AppliedIndex() < idx {
 				return false
@@ -280,11 +281,7 @@ type Admin struct {
 func (p *PKI) Admin(t testing.TB, province, name string) *Admin {
 	t.Helper()
 	l := p.Issue(t, province, pki.KindAdmin, name)
-	s, err := pki.LoadSigner(l.CertFile, l.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Admin{Leaf: l, Signer: s, TLS: p.TLS(t, l, nil)}
+	return &Admin{Leaf: l, Signer: pkitest.Signer(t, l), TLS: p.TLS(t, l, nil)}
 }
 
 // Client returns a registry client of a node authenticated as the admin.

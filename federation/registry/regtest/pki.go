@@ -5,75 +5,34 @@ package regtest
 
 import (
 	"encoding/pem"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 // Domain is the federation domain of test PKIs.
 const Domain = "laborlink.test"
 
-// PKI is a whole federation PKI in a temporary directory.
+// PKI is a whole federation PKI in a temporary directory, with what
+// registries need of it on top of pkitest's.
 type PKI struct {
-	Fed *pki.Federation
+	*pkitest.PKI
 }
 
 // NewPKI creates a root and a CA for each province.
 func NewPKI(t testing.TB, provinces ...string) *PKI {
 	t.Helper()
-	f, err := pki.CreateFederation(t.TempDir(), Domain, provinces, pki.FederationOptions{})
-	if err != nil {
-		t.Fatalf("create test federation: %v", err)
-	}
-	return &PKI{Fed: f}
-}
-
-// Issue issues a leaf; node certificates carry 127.0.0.1.
-func (p *PKI) Issue(t testing.TB, province string, kind pki.Kind, name string) *pki.Leaf {
-	t.Helper()
-	ca, err := p.Fed.CA(province)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := pki.IssueRequest{Kind: kind, Name: name, OutDir: t.TempDir()}
-	if kind == pki.KindNode {
-		req.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	leaf, err := ca.Issue(req)
-	if err != nil {
-		t.Fatalf("issue %s %s/%s: %v", kind, province, name, err)
-	}
-	return leaf
+	return &PKI{pkitest.New(t, Domain, provinces...)}
 }
 
 // Signer issues a leaf and returns its signer.
 func (p *PKI) Signer(t testing.TB, province string, kind pki.Kind, name string) *pki.Signer {
 	t.Helper()
-	l := p.Issue(t, province, kind, name)
-	s, err := pki.LoadSigner(l.CertFile, l.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// TLS returns the TLS builder of a leaf, verifying peers against the root.
-func (p *PKI) TLS(t testing.TB, l *pki.Leaf, revoked pki.RevocationChecker) *pki.TLS {
-	t.Helper()
-	kp, err := pki.LoadKeyPair(l.CertFile, l.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: p.Fed.Roots(), Domain: Domain, Revocation: revoked}}
-}
-
-// RootPEM is the federation root certificate in PEM.
-func (p *PKI) RootPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Fed.Root.Cert.Raw})
+	return pkitest.Signer(t, p.Issue(t, province, kind, name))
 }
 
 // Member describes a province of the PKI as a registry member.
@@ -129,18 +88,5 @@ func Agreement(id, origin, dest string, from, until contracts.Date) contracts.Ag
 			{RecordType: contracts.RecordConfirmation, Purposes: []contracts.Purpose{contracts.PurposeEmploymentConfirmation},
 				Fields: []string{"employed", "since"}},
 		},
-	}
-}
-
-// Eventually polls cond until it holds or the deadline passes; tests wait on
-// conditions, never on fixed sleeps.
-func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
