@@ -19,22 +19,19 @@ import (
 // Domain is the federation domain of test PKIs.
 const Domain = "fed.test"
 
-// PKI is a federation PKI with a CA per province, whose verifiers all
-// consult one revocation list.
+// PKI is a federation PKI with a CA per province.
 type PKI struct {
 	t testing.TB
 	// Fed is the federation: its root and the province CAs.
-	Fed *pki.Federation
-	// Revoked is consulted by every verifier this PKI builds.
-	Revoked *pki.RevocationList
-	base    *pkitest.PKI
+	Fed  *pki.Federation
+	base *pkitest.PKI
 }
 
 // NewPKI creates a root and a CA for each province in a temporary directory.
 func NewPKI(t testing.TB, provinces ...string) *PKI {
 	t.Helper()
 	base := pkitest.New(t, Domain, provinces...)
-	return &PKI{t: t, Fed: base.Fed, Revoked: pki.NewRevocationList(), base: base}
+	return &PKI{t: t, Fed: base.Fed, base: base}
 }
 
 // Issue issues a certificate of kind for name in province; node
@@ -44,15 +41,15 @@ func (p *PKI) Issue(province string, kind pki.Kind, name string) *pki.Leaf {
 	return p.base.Issue(p.t, province, kind, name)
 }
 
-// Verifier verifies chains against the federation root and the revocation list.
+// Verifier verifies chains against the federation root.
 func (p *PKI) Verifier() *pki.Verifier {
-	return p.base.Verifier(p.Revoked)
+	return p.base.Verifier(nil)
 }
 
 // TLS returns the mutual-TLS builder for a leaf.
 func (p *PKI) TLS(leaf *pki.Leaf) *pki.TLS {
 	p.t.Helper()
-	return p.base.TLS(p.t, leaf, p.Revoked)
+	return p.base.TLS(p.t, leaf, nil)
 }
 
 // Signer returns the leaf's key and chain as a signer.
