@@ -174,7 +174,10 @@ func (r *Registry) readIndex(ctx context.Context) (uint64, error) {
 
 // readIndexLeader confirms leadership with a barrier (a committed entry in
 // the current term) and returns the index every acknowledged write is at or
-// below.
+// below: the last command the leader's state machine has applied, which the
+// barrier waits for. (raft's own AppliedIndex counts entries handed to the
+// state machine, which applies them later, and entries it never sees, such
+// as the barrier itself.)
 func (r *Registry) readIndexLeader() (uint64, error) {
 	if r.raft.State() != raft.Leader {
 		return 0, raft.ErrNotLeader
@@ -182,18 +185,22 @@ func (r *Registry) readIndexLeader() (uint64, error) {
 	if err := r.raft.Barrier(r.cfg.ApplyTimeout).Error(); err != nil {
 		return 0, err
 	}
-	return r.raft.AppliedIndex(), nil
+	return r.store.AppliedIndex(), nil
 }
 
 type readIndexResponse struct {
 	Index uint64 `json:"index"`
 }
 
+// waitApplied waits until this replica's state machine has applied the
+// command at idx, so that a read of its state sees it. raft's AppliedIndex
+// would not do: it runs ahead of the state machine, and a read made on it
+// could miss a write acknowledged before the read began.
 func (r *Registry) waitApplied(ctx context.Context, idx uint64) error {
-	for r.raft.AppliedIndex() < idx {
+	for r.store.AppliedIndex() < idx {
 		select {
 		case <-ctx.Done():
-			return Errorf(EUnavailable, "replica did not catch up to index %d (at %d): %v", idx, r.raft.AppliedIndex(), ctx.Err())
+			return Errorf(EUnavailable, "replica did not catch up to index %d (at %d): %v", idx, r.store.AppliedIndex(), ctx.Err())
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
