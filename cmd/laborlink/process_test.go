@@ -128,7 +128,7 @@ var readyLine = regexp.MustCompile(`(?m)^Press Ctrl-C to stop\.`)
 func TestDevFederation(t *testing.T) {
 	dir := t.TempDir()
 	dev := start(t, "dev", "--dir", dir)
-	dev.waitFor(t, readyLine, 30*time.Second)
+	dev.waitFor(t, readyLine, 90*time.Second)
 
 	var cmds []string
 	for _, line := range strings.Split(dev.output(), "\n") {
@@ -283,7 +283,7 @@ func TestAcceptedSurvivesSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	// Let `laborlink dev` create the PKI, configs, registry state and agreements.
 	dev := start(t, "dev", "--dir", dir)
-	dev.waitFor(t, readyLine, 30*time.Second)
+	dev.waitFor(t, readyLine, 90*time.Second)
 	if err := dev.stop(t, os.Interrupt, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -152,9 +152,11 @@ func (l *Layout) federation() *Federation {
 	return &Federation{Dir: l.Dir, Provinces: l.Provinces, Certs: l.Certs, Root: l.Root, urls: map[string]string{}}
 }
 
-// waitReady waits until every node's registry replica is initialized and fresh.
+// waitReady waits until every node's registry replica is initialized and
+// fresh. It takes a second or two; the limit allows for a machine busy
+// with other work (a build, a test run).
 func (f *Federation) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
 		var notReady error
