@@ -215,9 +215,11 @@ type identityMemo struct {
 	m  map[*x509.Certificate]Identity
 }
 
-// maxRememberedIdentities bounds the memo: a node talks to a few hundred
-// certificates at most, and the memo starts over when full.
-const maxRememberedIdentities = 4096
+// maxRememberedIdentities bounds the memo. Each connection parses its
+// peer's certificate anew, so entries are per connection, not per
+// certificate: a node holds a few dozen connections, and the memo starts
+// over when full rather than keep old connections' certificates alive.
+const maxRememberedIdentities = 256
 
 func (c *identityMemo) get(cert *x509.Certificate) (Identity, bool) {
 	c.mu.RLock()
