@@ -329,13 +329,8 @@ func (l *lexer) objectRepeating(member func(key string) bool) bool {
 // members reads an object for object and objectRepeating; unique rejects a
 // member name given twice.
 func (l *lexer) members(member func(key string) bool, unique bool) bool {
-	if !l.expect('{') || !l.open() {
-		return false
-	}
-	if l.peek() == '}' {
-		l.pos++
-		l.nest--
-		return true
+	if empty, ok := l.enter('{', '}'); empty || !ok {
+		return ok
 	}
 	var seenBuf [24]string
 	seen := seenBuf[:0]
@@ -360,20 +355,42 @@ func (l *lexer) members(member func(key string) bool, unique bool) bool {
 			return false
 		}
 		l.pop()
-		switch l.peek() {
-		case ',':
-			l.pos++
-		case '}':
-			l.pos++
-			l.nest--
-			return true
-		default:
-			if l.pos >= len(l.data) {
-				return l.fail("unexpected end of the JSON document")
-			}
-			return l.fail("invalid character %q after object member", l.data[l.pos])
+		if more, ok := l.more('}', "object member"); !more {
+			return ok
 		}
 	}
+}
+
+// enter reads the opening byte of an object or array; empty says the
+// closing one came right after it.
+func (l *lexer) enter(open, close byte) (empty, ok bool) {
+	if !l.expect(open) || !l.open() {
+		return false, false
+	}
+	if l.peek() == close {
+		l.pos++
+		l.nest--
+		return true, true
+	}
+	return false, true
+}
+
+// more reads what follows a member or element (what names it for errors):
+// a comma, and more is true, or the closing byte.
+func (l *lexer) more(close byte, what string) (more, ok bool) {
+	switch l.peek() {
+	case ',':
+		l.pos++
+		return true, true
+	case close:
+		l.pos++
+		l.nest--
+		return false, true
+	}
+	if l.pos >= len(l.data) {
+		return false, l.fail("unexpected end of the JSON document")
+	}
+	return false, l.fail("invalid character %q after %s", l.data[l.pos], what)
 }
 
 // open counts an object or array just opened, refusing one nested deeper
@@ -389,13 +406,8 @@ func (l *lexer) open() bool {
 
 // array reads an array, calling elem for each element with the lexer at it.
 func (l *lexer) array(elem func(i int) bool) bool {
-	if !l.expect('[') || !l.open() {
-		return false
-	}
-	if l.peek() == ']' {
-		l.pos++
-		l.nest--
-		return true
+	if empty, ok := l.enter('[', ']'); empty || !ok {
+		return ok
 	}
 	for i := 0; ; i++ {
 		l.push(pathSeg{idx: i})
@@ -403,18 +415,8 @@ func (l *lexer) array(elem func(i int) bool) bool {
 			return false
 		}
 		l.pop()
-		switch l.peek() {
-		case ',':
-			l.pos++
-		case ']':
-			l.pos++
-			l.nest--
-			return true
-		default:
-			if l.pos >= len(l.data) {
-				return l.fail("unexpected end of the JSON document")
-			}
-			return l.fail("invalid character %q after array element", l.data[l.pos])
+		if more, ok := l.more(']', "array element"); !more {
+			return ok
 		}
 	}
 }
@@ -465,13 +467,8 @@ func (l *lexer) skipString() bool {
 // skipObject reads an object for its syntax alone, as objectRepeating
 // would with skip for every member, without interning the names.
 func (l *lexer) skipObject() bool {
-	if !l.expect('{') || !l.open() {
-		return false
-	}
-	if l.peek() == '}' {
-		l.pos++
-		l.nest--
-		return true
+	if empty, ok := l.enter('{', '}'); empty || !ok {
+		return ok
 	}
 	for {
 		l.ws()
@@ -493,18 +490,8 @@ func (l *lexer) skipObject() bool {
 			return false
 		}
 		l.pop()
-		switch l.peek() {
-		case ',':
-			l.pos++
-		case '}':
-			l.pos++
-			l.nest--
-			return true
-		default:
-			if l.pos >= len(l.data) {
-				return l.fail("unexpected end of the JSON document")
-			}
-			return l.fail("invalid character %q after object member", l.data[l.pos])
+		if more, ok := l.more('}', "object member"); !more {
+			return ok
 		}
 	}
 }
