@@ -98,16 +98,7 @@ type Edits struct {
 // Drop wins over Replace, and Replace over Members; a Replace of a value that
 // is not a string is an error.
 func CanonicalizeJSONEdit(doc []byte, edits map[string]*Edits) ([]byte, error) {
-	l := &lexer{data: doc}
-	if l.peek() != '{' {
-		l.fail("the document is %s, not an object", l.kindAhead())
-		return nil, fmt.Errorf("canonicalize: %w", l.err)
-	}
-	out, _, ok := l.canonObjectEdit(make([]byte, 0, len(doc)), edits)
-	if !ok || !l.end() {
-		return nil, fmt.Errorf("canonicalize: %w", l.err)
-	}
-	return out, nil
+	return (&lexer{data: doc}).editObject(edits)
 }
 
 // EditCanonicalJSON is CanonicalizeJSONEdit of a document that is already
@@ -116,12 +107,17 @@ func CanonicalizeJSONEdit(doc []byte, edits map[string]*Edits) ([]byte, error) {
 // being canonicalized again. Given a document that is not canonical, its
 // result may not be either.
 func EditCanonicalJSON(doc []byte, edits map[string]*Edits) ([]byte, error) {
-	l := &lexer{data: doc, canonical: true}
+	return (&lexer{data: doc, canonical: true}).editObject(edits)
+}
+
+// editObject reads the lexer's document, which must be one object, and
+// writes it edited in canonical form.
+func (l *lexer) editObject(edits map[string]*Edits) ([]byte, error) {
 	if l.peek() != '{' {
 		l.fail("the document is %s, not an object", l.kindAhead())
 		return nil, fmt.Errorf("canonicalize: %w", l.err)
 	}
-	out, _, ok := l.canonObjectEdit(make([]byte, 0, len(doc)), edits)
+	out, _, ok := l.canonObjectEdit(make([]byte, 0, len(l.data)), edits)
 	if !ok || !l.end() {
 		return nil, fmt.Errorf("canonicalize: %w", l.err)
 	}

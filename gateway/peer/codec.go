@@ -20,10 +20,7 @@ import (
 // appendJSON writes the request as json.Marshal would; the envelopes are
 // written as they are, since the sender encoded them.
 func (r DeliverRequest) appendJSON(b []byte) []byte {
-	n := 64
-	for _, der := range r.Chain {
-		n += base64.StdEncoding.EncodedLen(len(der)) + 3
-	}
+	n := chainLen(r.Chain)
 	for _, e := range r.Envelopes {
 		n += len(e) + 1
 	}
@@ -44,6 +41,15 @@ func (r DeliverRequest) appendJSON(b []byte) []byte {
 		b = append(b, ']')
 	}
 	return append(b, '}')
+}
+
+// chainLen is about what appendChain writes, plus room for a body's frame.
+func chainLen(chain [][]byte) int {
+	n := 64
+	for _, der := range chain {
+		n += base64.StdEncoding.EncodedLen(len(der)) + 3
+	}
+	return n
 }
 
 func appendChain(b []byte, chain [][]byte) []byte {
@@ -87,10 +93,7 @@ type result struct {
 
 // appendJSON writes the response as json.Marshal would, receipts as they are.
 func (r DeliverResponse) appendJSON(b []byte) ([]byte, error) {
-	n := 64
-	for _, der := range r.Chain {
-		n += base64.StdEncoding.EncodedLen(len(der)) + 3
-	}
+	n := chainLen(r.Chain)
 	for _, res := range r.Results {
 		n += len(res.Receipt) + len(res.EnvelopeID) + 64
 	}
