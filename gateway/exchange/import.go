@@ -270,7 +270,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		res := rejected(env.ID, dec.Codes()...)
 		return res, nil
 	}
-	record, err := importedRecord(env.Payload, checked, dec)
+	record, err := importedRecord(env.Payload, dec)
 	if err != nil {
 		x.d.Log.Error("apply import obligations", "envelope", env.ID, "err", err)
 		return deferred(env.ID, "policy_error"), nil
@@ -279,22 +279,14 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	return peer.Result{EnvelopeID: env.ID}, &imported{env: env, rec: rec, decision: dec, in: in, refersTo: x.caseEnvelope(rec)}
 }
 
-// importedRecord is the record as this province may use it. Without
-// obligations it is the payload's canonical form, which policy.Apply would
-// also return, without Apply's round trip through a generic JSON tree; the
-// payload has just verified, so it is one well-formed object, and canonical
-// already when contracts.DecodeEnvelope read it.
-func importedRecord(payload []byte, canonical bool, dec *policy.Decision) ([]byte, error) {
+// importedRecord is the record as this province may use it: the payload as
+// it came, canonical already (check refuses an envelope contracts'
+// DecodeEnvelope did not read), with the import obligations applied.
+func importedRecord(payload []byte, dec *policy.Decision) ([]byte, error) {
 	if len(dec.Obligations) == 0 {
-		if canonical {
-			return payload, nil
-		}
-		return contracts.CanonicalizeJSON(payload)
+		return payload, nil
 	}
-	if canonical {
-		return dec.ApplyCanonical(payload)
-	}
-	return policy.Apply(payload, dec.Obligations)
+	return dec.ApplyCanonical(payload)
 }
 
 // signReceipts signs the receipts of one answer together with the node's
