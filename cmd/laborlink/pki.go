@@ -247,8 +247,9 @@ func runPKIIssue(_ context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "issued %s\n  serial   %s\n  expires  %s\n  cert     %s\n  key      %s\n",
-		leaf.Identity.URI(), leaf.Cert.SerialNumber.Text(16), day(leaf.Cert.NotAfter), leaf.CertFile, leaf.KeyFile)
+	fmt.Fprintf(m.Stdout, "issued %s\n  serial   %s\n  expires  %s\n  cert     %s\n  key      %s\n"+
+		"record the issuance in the federation registry (laborlink registry issued %s) so that it is audited\n",
+		leaf.Identity.URI(), leaf.Cert.SerialNumber.Text(16), day(leaf.Cert.NotAfter), leaf.CertFile, leaf.KeyFile, leaf.CertFile)
 	return nil
 }
 

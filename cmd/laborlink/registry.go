@@ -28,6 +28,7 @@ func registryCommands() []command {
 		{"admit", "admit a member province with its CA certificates, or register them again after a CA rotation (steward admin)", runRegistryAdmit},
 		{"join", "ask a node to join the registry through seed nodes", runRegistryJoin},
 		{"revoke", "record a certificate's revocation, so every node refuses it (admin of its province)", runRegistryRevoke},
+		{"issued", "record a certificate its province's CA issued, so every node's audit log shows it (admin of its province)", runRegistryIssued},
 		{"promote", "make a non-voter node a voter (steward admin)", nodeRole(registry.OpNodePromote)},
 		{"demote", "make a voter node a non-voter", nodeRole(registry.OpNodeDemote)},
 		{"remove", "remove a node from the registry", nodeRole(registry.OpNodeRemove)},
@@ -398,6 +399,36 @@ func runRegistryRevoke(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "serial %s of province %s revoked in the registry at index %d; every node refuses it from now on\n", serial.Text(16), *province, res.Index)
+	return nil
+}
+
+func runRegistryIssued(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("registry issued", "CERT-FILE [connection flags]")
+	c := m.connFlags(fs)
+	pos, err := positional(fs, args, 1, "the issued certificate's file")
+	if err != nil {
+		return err
+	}
+	cert, err := readCertFile(pos[0])
+	if err != nil {
+		return usageErrorf("%s: %v", pos[0], err)
+	}
+	id, err := pki.IdentityFromCert(cert)
+	if err != nil {
+		return usageErrorf("%s: %v", pos[0], err)
+	}
+	cl, ctx, cancel, err := c.dialRegistry(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	body := registry.IssuedBody{Certificate: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})}
+	res, err := cl.Submit(ctx, registry.OpCertIssued, body)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "issuance of serial %s (%s) recorded in the registry at index %d; the nodes' audit logs show it\n",
+		cert.SerialNumber.Text(16), id.Kind, res.Index)
 	return nil
 }
 

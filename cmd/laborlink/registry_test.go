@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,6 +156,18 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 	for _, n := range c.Running() {
 		if n.Reg.IsRevoked(other.Cert) {
 			t.Fatalf("51 revoked a certificate of 44 on %s", n.ID)
+		}
+	}
+
+	// A province records what its CA issued; another province cannot.
+	hr51 := c.PKI.Issue(t, "51", pki.KindSystem, "hr")
+	a44.fails("cannot record certificates of province 51", "registry", "issued", hr51.CertFile)
+	a44.ok("issuance of serial "+other.Cert.SerialNumber.Text(16)+" (node) recorded", "registry", "issued", other.CertFile)
+	a44.fails("no such file", "registry", "issued", filepath.Join(t.TempDir(), "missing.pem"))
+	c.WaitConverged()
+	for _, n := range c.Running() {
+		if got := n.Reg.Store().Issuances(); len(got) != 1 || got[0].Serial != fmt.Sprintf("%x", other.Cert.SerialNumber.Bytes()) {
+			t.Fatalf("issuances on %s: %+v", n.ID, got)
 		}
 	}
 

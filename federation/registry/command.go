@@ -37,6 +37,10 @@ const (
 	OpPolicyPublish Op = "policy.publish"
 	// OpCertRevoke revokes a certificate serial (admin of its province or steward).
 	OpCertRevoke Op = "cert.revoke"
+	// OpCertIssued records a certificate its province's CA issued, so that
+	// every node's audit log shows the issuance (admin of its province or
+	// steward). The CA itself stays offline; this is its public trace.
+	OpCertIssued Op = "cert.issued"
 
 	OpPropose   Op = "agreement.propose"
 	OpApprove   Op = "agreement.approve"
@@ -186,6 +190,13 @@ type RevokeBody struct {
 	Serial   string `json:"serial"`
 	Province string `json:"province"`
 	Reason   string `json:"reason,omitempty"`
+}
+
+// IssuedBody is the body of OpCertIssued.
+type IssuedBody struct {
+	// Certificate is the issued certificate in PEM. Apply checks that the
+	// province's CA registered in the registry signed it.
+	Certificate []byte `json:"certificate"`
 }
 
 // TransitionBody is the body of approve, suspend, resume and terminate.

@@ -52,5 +52,6 @@
 //
 // Stewards (by default the provinces of the configured voters) admit
 // members, publish policy bundles and promote nodes. A province's admins may
-// revoke their own province's certificates, and demote or remove its nodes.
+// record the issuance and revocation of their own province's certificates,
+// and demote or remove its nodes.
 package registry

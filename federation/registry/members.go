@@ -192,6 +192,49 @@ func (s *Store) applyRevoke(env *Envelope, who signer) *Result {
 	return &Result{}
 }
 
+// applyIssued records a certificate issued by a member's CA. The certificate
+// must be signed by one of the CA certificates the registry holds for its
+// province: an issuance record cannot be made up for a certificate that
+// province never issued. Recording the same certificate again changes
+// nothing.
+func (s *Store) applyIssued(index uint64, env *Envelope, who signer) *Result {
+	var b IssuedBody
+	if err := decodeBody(env, &b); err != nil {
+		return &Result{Err: err}
+	}
+	if err := requireKind(who, env, pki.KindAdmin); err != nil {
+		return &Result{Err: err}
+	}
+	certs, err := parseCerts("cert.issued: certificate", b.Certificate)
+	if err != nil {
+		return &Result{Err: Errorf(EInvalid, "%v", err)}
+	}
+	if len(certs) == 0 {
+		return &Result{Err: Errorf(EInvalid, "cert.issued: certificate: no PEM certificate")}
+	}
+	cert := certs[0]
+	id, err := pki.IdentityFromCert(cert)
+	if err != nil {
+		return &Result{Err: Errorf(EInvalid, "cert.issued: certificate: %v", err)}
+	}
+	if id.Province != who.Province && !s.st.isSteward(who.Province) {
+		return &Result{Err: Errorf(EForbidden, "%s cannot record certificates of province %s", who, id.Province)}
+	}
+	m := s.st.Members[id.Province]
+	if m == nil {
+		return &Result{Err: Errorf(EInvalid, "cert.issued: province %s of %s is not a member", id.Province, id)}
+	}
+	if !slices.ContainsFunc(m.cas, func(ca *x509.Certificate) bool { return cert.CheckSignatureFrom(ca) == nil }) {
+		return &Result{Err: Errorf(EInvalid, "cert.issued: %s (serial %s) was not signed by a CA certificate the registry holds for province %s", id, cert.SerialNumber.Text(16), id.Province)}
+	}
+	key := revokedKey(id.Province, serialKey(cert.SerialNumber.Bytes()))
+	if _, ok := s.st.Issued[key]; !ok {
+		s.st.Issued[key] = &Issuance{Serial: serialKey(cert.SerialNumber.Bytes()), Province: id.Province, Kind: id.Kind,
+			Identity: id.URI(), NotAfter: cert.NotAfter.UTC(), Index: index, At: env.At, By: who.URI()}
+	}
+	return &Result{}
+}
+
 // rebuildDerived recomputes what is not stored: parsed certificates and pools.
 func (st *state) rebuildDerived() error {
 	roots, err := parseCerts("federation roots", st.Roots)

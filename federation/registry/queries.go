@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -169,6 +170,20 @@ func (s *Store) Revocations() []Revocation {
 		out = append(out, *r)
 	}
 	slices.SortFunc(out, func(a, b Revocation) int { return strings.Compare(a.Serial, b.Serial) })
+	return out
+}
+
+// Issuances returns the recorded certificate issuances, oldest first.
+func (s *Store) Issuances() []Issuance {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Issuance, 0, len(s.st.Issued))
+	for _, r := range s.st.Issued {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b Issuance) int {
+		return cmp.Or(a.At.Compare(b.At), strings.Compare(a.Province, b.Province), strings.Compare(a.Serial, b.Serial))
+	})
 	return out
 }
 

@@ -32,6 +32,7 @@ func (s *Store) freeze() frozen {
 	c.Nodes = cloneMap(s.st.Nodes)
 	c.Agreements = cloneMap(s.st.Agreements)
 	c.Revoked = cloneMap(s.st.Revoked)
+	c.Issued = cloneMap(s.st.Issued)
 	c.Policies = append([]*PolicyVersion(nil), s.st.Policies...)
 	c.Nonces = make(map[string]*nonceEntry, len(s.st.Nonces))
 	for k, v := range s.st.Nonces {
@@ -99,7 +100,7 @@ func decodeSnapshot(r io.Reader) (*snapshotDoc, error) {
 
 // merge fills nil maps of a decoded state with empty ones.
 func merge(dst, src *state) {
-	members, nodes, ags, rev, nonces := dst.Members, dst.Nodes, dst.Agreements, dst.Revoked, dst.Nonces
+	members, nodes, ags, rev, issued, nonces := dst.Members, dst.Nodes, dst.Agreements, dst.Revoked, dst.Issued, dst.Nonces
 	*dst = *src
 	if dst.Members == nil {
 		dst.Members = members
@@ -112,6 +113,9 @@ func merge(dst, src *state) {
 	}
 	if dst.Revoked == nil {
 		dst.Revoked = rev
+	}
+	if dst.Issued == nil {
+		dst.Issued = issued
 	}
 	if dst.Nonces == nil {
 		dst.Nonces = nonces

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/pki"
 )
 
 // StatusSuperseded marks a version replaced by an approved amendment. It is
@@ -63,6 +64,23 @@ type Revocation struct {
 	RevokeBody
 	At time.Time `json:"at"`
 	By string    `json:"by"`
+}
+
+// Issuance is one certificate a member's CA issued, as recorded with
+// OpCertIssued. It keeps what identifies the certificate, not the
+// certificate: the identity names a node, system or person's account, and
+// stays in the registry, out of audit logs.
+type Issuance struct {
+	// Serial is the certificate serial number in lower-case hex.
+	Serial   string    `json:"serial"`
+	Province string    `json:"province"`
+	Kind     pki.Kind  `json:"kind"`
+	Identity string    `json:"identity"`
+	NotAfter time.Time `json:"not_after"`
+	// Index is the registry log index the record was applied at.
+	Index uint64    `json:"index"`
+	At    time.Time `json:"at"`
+	By    string    `json:"by"`
 }
 
 // AgreementRecord is an agreement with all its versions and every transition

@@ -26,6 +26,7 @@ type state struct {
 	Agreements map[string]*AgreementRecord `json:"agreements"`
 	Policies   []*PolicyVersion            `json:"policies"`
 	Revoked    map[string]*Revocation      `json:"revoked"`
+	Issued     map[string]*Issuance        `json:"issued"`
 	Nonces     map[string]*nonceEntry      `json:"nonces"`
 	LastPrune  time.Time                   `json:"last_prune"`
 
@@ -47,6 +48,7 @@ func newState() *state {
 		Nodes:      map[string]*Node{},
 		Agreements: map[string]*AgreementRecord{},
 		Revoked:    map[string]*Revocation{},
+		Issued:     map[string]*Issuance{},
 		Nonces:     map[string]*nonceEntry{},
 	}
 }
@@ -196,6 +198,8 @@ func (s *Store) dispatch(index uint64, env *Envelope) (*Result, string) {
 		return s.applyPolicy(env, who), ""
 	case OpCertRevoke:
 		return s.applyRevoke(env, who), ""
+	case OpCertIssued:
+		return s.applyIssued(index, env, who), ""
 	}
 	return &Result{Err: Errorf(EInvalid, "unknown command %q", env.Op)}, ""
 }

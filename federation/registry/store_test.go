@@ -2,9 +2,14 @@ package registry_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -304,6 +309,7 @@ func TestBackupRestoreIsComplete(t *testing.T) {
 	f.must(t, f.a44, registry.OpPropose, regtest.Agreement("AG-2", "511300", "440300", from, until))
 	f.must(t, f.a11, registry.OpPolicyPublish, registry.PolicyBody{Content: []byte("p")})
 	f.must(t, f.a51, registry.OpCertRevoke, registry.RevokeBody{Serial: "0a1b", Province: "51"})
+	f.must(t, f.a51, registry.OpCertIssued, registry.IssuedBody{Certificate: pemOf(f.a51.Chain()[0])})
 
 	var b1 bytes.Buffer
 	if err := f.s.Backup(&b1); err != nil {
@@ -422,4 +428,58 @@ func TestProvinceCARotationThroughTheRegistry(t *testing.T) {
 	f.must(t, chen, registry.OpPropose, regtest.Agreement("AG-NEW", "510000", "440000", from, until))
 	// The old CA's admins still sign during the overlap.
 	f.must(t, f.a51, registry.OpPropose, regtest.Agreement("AG-OLD", "510000", "440000", from, until))
+}
+
+func TestCertificateIssuance(t *testing.T) {
+	f := newFixture(t)
+	node := f.p.Signer(t, "51", pki.KindNode, "gw-3")
+	issued := registry.IssuedBody{Certificate: pemOf(node.Chain()[0])}
+	f.must(t, f.a51, registry.OpCertIssued, issued)
+	f.must(t, f.a51, registry.OpCertIssued, issued)
+	got := f.s.Issuances()
+	if len(got) != 1 {
+		t.Fatalf("issuances after recording one certificate twice: %+v", got)
+	}
+	want := registry.Issuance{Serial: fmt.Sprintf("%x", node.Chain()[0].SerialNumber.Bytes()), Province: "51", Kind: pki.KindNode,
+		Identity: node.Identity().URI(), NotAfter: node.Chain()[0].NotAfter.UTC(), Index: f.index - 1, At: f.now, By: f.a51.Identity().URI()}
+	if got[0] != want {
+		t.Fatalf("issuance %+v, want %+v", got[0], want)
+	}
+
+	wantErr(t, f.do(t, f.a44, registry.OpCertIssued, issued), registry.EForbidden, "cannot record certificates of province 51")
+	wantErr(t, f.do(t, node, registry.OpCertIssued, issued), registry.EForbidden, "needs a admin certificate")
+	wantErr(t, f.do(t, f.a51, registry.OpCertIssued, registry.IssuedBody{Certificate: []byte("not pem")}), registry.EInvalid, "no PEM certificate")
+	stranger := f.p.Signer(t, "33", pki.KindNode, "gw-1")
+	wantErr(t, f.do(t, f.a11, registry.OpCertIssued, registry.IssuedBody{Certificate: pemOf(stranger.Chain()[0])}), registry.EInvalid, "not a member")
+
+	// A certificate claiming province 51 that 51's CA never signed.
+	forged := selfSigned(t, pki.Identity{Domain: f.s.Domain(), Province: "51", Kind: pki.KindNode, Name: "gw-x"})
+	wantErr(t, f.do(t, f.a51, registry.OpCertIssued, registry.IssuedBody{Certificate: forged}), registry.EInvalid, "not signed by a CA certificate")
+	if n := len(f.s.Issuances()); n != 1 {
+		t.Fatalf("%d issuances after refused records, want 1", n)
+	}
+}
+
+func pemOf(c *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
+
+// selfSigned makes a certificate with id's SPIFFE URI signed by its own key.
+func selfSigned(t *testing.T, id pki.Identity) []byte {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(id.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(77), Subject: pkix.Name{CommonName: id.Name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), URIs: []*url.URL{u}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

@@ -11,7 +11,7 @@ import (
 
 // Registry changes are audited on every node that the change concerns: the
 // transitions of agreements its province is a party to, every federation
-// policy bundle published, every certificate revoked. The registry keeps the
+// policy bundle published, every certificate issued or revoked. The registry keeps the
 // signed commands; the audit log keeps the fact, the time and the codes, so
 // an auditor sees agreement and policy changes next to the flows they
 // governed. Progress is counted in the node's store, so a restart neither
@@ -57,7 +57,13 @@ func (n *Node) auditRegistryOnce(ctx context.Context) error {
 	if err != nil || applied <= lastIndex {
 		return err
 	}
-	entries := agreementEntries(st, n.cfg.Province, lastIndex)
+	entries := agreementEntries(st, n.cfg.Province, lastIndex, applied)
+	for _, is := range st.Issuances() {
+		if is.Index > lastIndex && is.Index <= applied {
+			entries = append(entries, audit.Entry{Kind: audit.KindCertificate, Time: is.At, Detail: audit.DetailIssued,
+				Origin: audit.Province(is.Province), Serial: is.Serial})
+		}
+	}
 	lastPolicy, err := n.store.Counter(counterPolicyVersion)
 	if err != nil {
 		return err
@@ -95,9 +101,10 @@ func (n *Node) auditRegistryOnce(ctx context.Context) error {
 	return nil
 }
 
-// agreementEntries lists the transitions, applied after index, of the
-// agreements the province is a party to.
-func agreementEntries(st *registry.Store, province string, after uint64) []audit.Entry {
+// agreementEntries lists the transitions, applied in (after, upto], of the
+// agreements the province is a party to. The upper bound keeps a transition
+// applied while the list is read for the next pass, which counts from upto.
+func agreementEntries(st *registry.Store, province string, after, upto uint64) []audit.Entry {
 	var out []audit.Entry
 	for _, s := range st.List(registry.Filter{Party: province}, time.Now()) {
 		rec, err := st.Agreement(s.ID)
@@ -106,7 +113,7 @@ func agreementEntries(st *registry.Store, province string, after uint64) []audit
 		}
 		a := rec.Latest().Agreement
 		for _, ev := range rec.History {
-			if ev.Index <= after {
+			if ev.Index <= after || ev.Index > upto {
 				continue
 			}
 			out = append(out, audit.Entry{

@@ -1,0 +1,60 @@
+package node
+
+import (
+	"context"
+	"encoding/pem"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/federation/registry/regtest"
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/pkitest"
+)
+
+// TestCertificateIssuanceAndRevocationAreAudited records an issuance and a
+// revocation in the registry: the node's audit log shows both, once each,
+// with the serial and never the certificate's identity.
+func TestCertificateIssuanceAndRevocationAreAudited(t *testing.T) {
+	n, p := singleNode(t)
+	admin := p.Signer(p.Issue("51", pki.KindAdmin, "zhang"))
+	system := p.Issue("51", pki.KindSystem, "hr")
+	ctx := context.Background()
+	issued := registry.IssuedBody{Certificate: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: system.Cert.Raw})}
+	for _, c := range []struct {
+		op   registry.Op
+		body any
+	}{
+		{registry.OpCertIssued, issued},
+		{registry.OpCertRevoke, registry.RevokeBody{Serial: system.Cert.SerialNumber.Text(16), Province: "51", Reason: "keyCompromise"}},
+	} {
+		if _, err := n.registry.Submit(ctx, regtest.Signed(t, admin, c.op, c.body, time.Now())); err != nil {
+			t.Fatalf("%s: %v", c.op, err)
+		}
+	}
+	serial := fmt.Sprintf("%x", system.Cert.SerialNumber.Bytes())
+	var es []audit.Entry
+	pkitest.Eventually(t, 15*time.Second, "issuance and revocation entries", func() bool {
+		var err error
+		es, err = n.audit.Query(ctx, audit.Filter{Kind: audit.KindCertificate})
+		return err == nil && len(es) == 2
+	})
+	got := map[audit.Detail]audit.Entry{}
+	for _, e := range es {
+		got[e.Detail] = e
+	}
+	for _, d := range []audit.Detail{audit.DetailIssued, audit.DetailRevoked} {
+		if e, ok := got[d]; !ok || e.Serial != serial || e.Origin != "51" || e.Peer != "" {
+			t.Errorf("%s entry: %+v (want serial %s of 51, no identity)", d, e, serial)
+		}
+	}
+	// Later passes add nothing: each registry event is audited once.
+	if err := n.auditRegistryOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := n.audit.Query(ctx, audit.Filter{Kind: audit.KindCertificate}); len(again) != 2 {
+		t.Fatalf("%d certificate entries after more passes, want 2: %+v", len(again), again)
+	}
+}
