@@ -2,9 +2,12 @@ package audit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/transparency-dev/formats/log"
@@ -32,6 +35,25 @@ type Head struct {
 func GenerateKey(origin string) (skey, vkey string, err error) {
 	return note.GenerateKey(rand.Reader, origin)
 }
+
+// VerifierKey derives the verifier key of a signer key from GenerateKey (the
+// vkey it returned alongside), so that a node can check heads handed back to
+// it without a copy of its public key file.
+func VerifierKey(skey string) (string, error) {
+	parts := strings.SplitN(strings.TrimSpace(skey), "+", 5) // base64 may hold "+" too
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", errors.New("signer key: want PRIVATE+KEY+name+hash+key, as audit.GenerateKey writes it")
+	}
+	key, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(key) != 1+ed25519.SeedSize || key[0] != algEd25519 {
+		return "", errors.New("signer key: not an Ed25519 note key")
+	}
+	pub := ed25519.NewKeyFromSeed(key[1:]).Public().(ed25519.PublicKey)
+	return note.NewEd25519VerifierKey(parts[2], pub)
+}
+
+// algEd25519 is the note format's algorithm byte for Ed25519 keys.
+const algEd25519 = 1
 
 // ParseHead checks a signed checkpoint against the log's verifier key and
 // origin and returns it. It uses transparency-dev's checkpoint parser, the

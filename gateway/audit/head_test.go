@@ -119,3 +119,22 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("valid config: %v", err)
 	}
 }
+
+func TestVerifierKeyIsTheGeneratedOne(t *testing.T) {
+	skey, vkey := testKeys()[0], testKeys()[1]
+	got, err := VerifierKey(skey + "\n")
+	if err != nil || got != vkey {
+		t.Fatalf("VerifierKey = %q, %v; want %q", got, err, vkey)
+	}
+	for name, bad := range map[string]string{
+		"verifier key": vkey,
+		"not base64":   strings.Replace(skey, "+A", "+!", 1),
+		"short key":    skey[:len(skey)-8],
+		"empty":        "",
+		"other prefix": "PUBLIC" + strings.TrimPrefix(skey, "PRIVATE"),
+	} {
+		if _, err := VerifierKey(bad); err == nil || !strings.Contains(err.Error(), "signer key") {
+			t.Errorf("%s: err = %v, want one about the signer key", name, err)
+		}
+	}
+}

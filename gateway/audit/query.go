@@ -65,3 +65,16 @@ func Query(entries []Entry, f Filter) []Entry {
 	}
 	return out
 }
+
+// Between keeps the entries of flows between provinces p and q, in either
+// direction: those whose origin and destination are the two. It returns an
+// empty slice, not nil, when none is left.
+func Between(entries []Entry, p, q Province) []Entry {
+	out := []Entry{}
+	for _, e := range entries {
+		if (e.Origin == p && e.Destination == q) || (e.Origin == q && e.Destination == p) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
