@@ -59,6 +59,8 @@ type remote struct {
 	url      string
 	endpoint endpoint.Endpoint
 	breaker  *gobreaker.CircuitBreaker[any]
+	// audit reads the peer's audit entries over the same connections.
+	audit endpoint.Endpoint
 }
 
 var _ delivery.Sender = (*Client)(nil)
@@ -178,7 +180,7 @@ func (c *Client) remote(peer string) (*remote, error) {
 			}
 		},
 	})
-	r := &remote{url: addr, endpoint: Breaker(cb)(ep), breaker: cb}
+	r := &remote{url: addr, endpoint: Breaker(cb)(ep), breaker: cb, audit: newAuditClientEndpoint(base, peer, hc)}
 	c.peers[peer] = r
 	return r, nil
 }

@@ -1,5 +1,7 @@
 // Package peer is the node-to-node API: batches of signed envelopes in,
-// signed receipts out, over mutual TLS with node certificates only. It follows
+// signed receipts out, over mutual TLS with node certificates only; and, for
+// reconciliation, each node's audit entries of the flows between its
+// province and the caller's (AuditPath). It follows
 // go-kit's layout: a Receiver service, endpoints, an HTTP transport, and a
 // client whose endpoint is wrapped in a per-peer circuit breaker.
 //

@@ -86,7 +86,7 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, auth.ErrForbidden):
 		return http.StatusForbidden
-	case errors.Is(err, ErrBadBatch):
+	case errors.Is(err, ErrBadBatch), errors.Is(err, errBadQuery):
 		return http.StatusBadRequest
 	default:
 		return http.StatusInternalServerError
@@ -111,20 +111,8 @@ func encodeDeliverRequest(_ context.Context, r *http.Request, request any) error
 
 func decodeDeliverResponse(province string) kithttp.DecodeResponseFunc {
 	return func(_ context.Context, r *http.Response) (any, error) {
-		if r.TLS == nil {
-			return nil, errors.New("peer answered without TLS")
-		}
-		id, err := pki.PeerIdentity(*r.TLS)
-		if err != nil {
+		if err := checkAnswer(r, province); err != nil {
 			return nil, err
-		}
-		if id.Kind != pki.KindNode || id.Province != province {
-			return nil, fmt.Errorf("expected a node of province %s, the server is %s", province, id)
-		}
-		if r.StatusCode != http.StatusOK {
-			var eb errorBody
-			json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&eb)
-			return nil, fmt.Errorf("peer %s answered %s: %s", province, r.Status, eb.Error)
 		}
 		// A batch's answer is a receipt per envelope: a few hundred bytes each.
 		const maxAnswer = MaxBatch << 13
@@ -141,6 +129,28 @@ func decodeDeliverResponse(province string) kithttp.DecodeResponseFunc {
 		}
 		return resp, nil
 	}
+}
+
+// checkAnswer checks that the server is a node of province, since nodes are
+// reached by address and the address proves nothing, and that it answered
+// 200; otherwise the error carries the peer's own.
+func checkAnswer(r *http.Response, province string) error {
+	if r.TLS == nil {
+		return errors.New("peer answered without TLS")
+	}
+	id, err := pki.PeerIdentity(*r.TLS)
+	if err != nil {
+		return err
+	}
+	if id.Kind != pki.KindNode || id.Province != province {
+		return fmt.Errorf("expected a node of province %s, the server is %s", province, id)
+	}
+	if r.StatusCode != http.StatusOK {
+		var eb errorBody
+		json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&eb)
+		return fmt.Errorf("peer %s answered %s: %s", province, r.Status, eb.Error)
+	}
+	return nil
 }
 
 // readAll is io.ReadAll into a buffer sized by the declared length when it
