@@ -23,9 +23,10 @@ import (
 // mTLS delivery, import, durable inbox, audit) and through a bare mTLS echo
 // server in the same pattern, and reports both.
 func runBench(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--connections K] [--batch B] [--modes single,batch] [--processes] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
+	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--batch-clients C] [--connections K] [--batch B] [--modes single,batch] [--processes] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
 	records := fs.Int("records", 10000, "records per mode")
 	concurrency := fs.Int("concurrency", 32, "concurrent clients in single-record mode")
+	batchClients := fs.Int("batch-clients", 4, "concurrent clients in batch mode")
 	conns := fs.Int("connections", 4, "client connections (each its own mutual TLS connection) the clients share, for the gateway and the echo alike")
 	batch := fs.Int("batch", 100, "records per request in batch mode")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
@@ -36,8 +37,8 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *records < 1 || *concurrency < 1 || *conns < 1 || *batch < 2 || *batch > 1000 {
-		return usageErrorf("--records, --concurrency and --connections must be positive, --batch between 2 and 1000")
+	if *records < 1 || *concurrency < 1 || *batchClients < 1 || *conns < 1 || *batch < 2 || *batch > 1000 {
+		return usageErrorf("--records, --concurrency, --batch-clients and --connections must be positive, --batch between 2 and 1000")
 	}
 	var runs []loadgen.Options
 	for _, name := range strings.Split(*modes, ",") {
@@ -45,7 +46,7 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 		case "single":
 			runs = append(runs, loadgen.Options{Records: *records, Batch: 1, Concurrency: *concurrency})
 		case "batch":
-			runs = append(runs, loadgen.Options{Records: *records, Batch: *batch, Concurrency: 4})
+			runs = append(runs, loadgen.Options{Records: *records, Batch: *batch, Concurrency: *batchClients})
 		default:
 			return usageErrorf("--modes: unknown mode %q (single, batch)", name)
 		}
