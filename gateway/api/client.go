@@ -138,14 +138,7 @@ func (c *Client) Get(ctx context.Context, path string, out any) error {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.send(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
@@ -154,14 +147,33 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode >= 300 {
-		var eb ErrorBody
-		if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
-			return fmt.Errorf("%s %s: %s (%s)", method, path, eb.Error, resp.Status)
-		}
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
-	}
 	return json.Unmarshal(data, out)
+}
+
+// send makes the request and returns a successful response, whose body the
+// caller closes; an error answer becomes an error naming the request.
+func (c *Client) send(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var eb ErrorBody
+	if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
+		return nil, fmt.Errorf("%s %s: %s (%s)", method, path, eb.Error, resp.Status)
+	}
+	return nil, fmt.Errorf("%s %s: %s", method, path, resp.Status)
 }
 
 func looksLikeRef(key string) bool {
@@ -204,3 +216,52 @@ func (c *Client) ConsistencyProof(ctx context.Context, old, size int64) (tlog.Tr
 }
 
 var _ audit.ProofSource = (*Client)(nil)
+
+// AuditExport streams the entries that match query (the AuditEntries
+// filters) to w, in format FormatCSV or FormatJSONL, as the node writes them.
+func (c *Client) AuditExport(ctx context.Context, query url.Values, format string, w io.Writer) error {
+	q := url.Values{}
+	for k, v := range query {
+		q[k] = v
+	}
+	q.Set("format", format)
+	path := "/api/v1/audit/export?" + q.Encode()
+	resp, err := c.send(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	return nil
+}
+
+// AuditVerify has the node check its stored log against a head it signs now
+// and, if not nil, the earlier signed head the caller kept. It is the node's
+// own check: an independent one runs audit.Verify with the verifier key
+// obtained out of band (`laborlink audit verify`).
+func (c *Client) AuditVerify(ctx context.Context, earlier []byte) (audit.Report, error) {
+	body, err := json.Marshal(AuditVerifyRequest{Earlier: string(earlier)})
+	if err != nil {
+		return audit.Report{}, err
+	}
+	var r audit.Report
+	err = c.do(ctx, http.MethodPost, "/api/v1/audit/verify", body, &r)
+	return r, err
+}
+
+// AuditReconcile has the node reconcile its log with that of province
+// with's node, over from <= time < to (a zero bound is open).
+func (c *Client) AuditReconcile(ctx context.Context, with string, from, to time.Time) (AuditReconcileResponse, error) {
+	q := url.Values{"with": {with}}
+	if !from.IsZero() {
+		q.Set("from", from.Format(time.RFC3339))
+	}
+	if !to.IsZero() {
+		q.Set("to", to.Format(time.RFC3339))
+	}
+	var r AuditReconcileResponse
+	err := c.do(ctx, http.MethodGet, "/api/v1/audit/reconcile?"+q.Encode(), nil, &r)
+	return r, err
+}

@@ -22,6 +22,32 @@ type Auditing interface {
 	InclusionProof(ctx context.Context, index, treeSize int64) (tlog.RecordProof, error)
 	ConsistencyProof(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, error)
 	RawEntries(ctx context.Context, start, end int64) ([]audit.RawEntry, error)
+	// Verify checks the stored entries against a head signed now and, if
+	// not nil, an earlier signed head the caller kept, with the log's own
+	// verifier key (audit.Log.Audit).
+	Verify(ctx context.Context, earlier []byte) (audit.Report, error)
+}
+
+// PeerAudit reads another province's side of the flows between it and this
+// node's province, from that province's node (peer.Client).
+type PeerAudit interface {
+	// AuditEntries returns the peer node's entries of flows between the two
+	// provinces, from <= time < to (a zero bound is open).
+	AuditEntries(ctx context.Context, province string, from, to time.Time) ([]audit.Entry, error)
+}
+
+// Services are what the local API's endpoints call.
+type Services struct {
+	// Province is the node's province code.
+	Province string
+	Exchange *exchange.Exchange
+	Audit    Auditing
+	// Peers reads other provinces' audit entries, for reconciliation.
+	Peers  PeerAudit
+	Status StatusFunc
+	// Submitted, if set, hears every submission's results (metrics).
+	Submitted func([]exchange.SubmitResult)
+	Now       func() time.Time
 }
 
 // StatusFunc reports the node's state for operators.
@@ -42,6 +68,12 @@ type Set struct {
 	Referrals  endpoint.Endpoint
 	PolicyEval endpoint.Endpoint
 	PolicyShow endpoint.Endpoint
+
+	// AuditExport, AuditVerify and AuditReconcile are `laborlink audit
+	// export|verify|reconcile` on the node, for the console (auditops.go).
+	AuditExport    endpoint.Endpoint
+	AuditVerify    endpoint.Endpoint
+	AuditReconcile endpoint.Endpoint
 }
 
 // PolicyEvalRequest is a record to dry-run through the export decision.
@@ -110,9 +142,9 @@ type AuditProofResponse struct {
 }
 
 // MakeSet builds the endpoints over the services. Each endpoint checks the
-// caller's kind; the exchange checks provinces. submitted, if set, hears
-// every submission's results (metrics).
-func MakeSet(x *exchange.Exchange, a Auditing, status StatusFunc, submitted func([]exchange.SubmitResult), now func() time.Time) Set {
+// caller's kind; the exchange checks provinces.
+func MakeSet(s Services) Set {
+	x, a, status, submitted, now := s.Exchange, s.Audit, s.Status, s.Submitted, s.Now
 	return Set{
 		Submit: func(ctx context.Context, req any) (any, error) {
 			r := req.(SubmitRequest)
@@ -233,5 +265,8 @@ func MakeSet(x *exchange.Exchange, a Auditing, status StatusFunc, submitted func
 			}
 			return status(ctx), nil
 		},
+		AuditExport:    makeAuditExport(a, now),
+		AuditVerify:    makeAuditVerify(a),
+		AuditReconcile: makeAuditReconcile(audit.Province(s.Province), a, s.Peers),
 	}
 }

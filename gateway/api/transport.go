@@ -42,6 +42,9 @@ var Routes = []string{
 	"GET /api/v1/referrals",
 	"POST /api/v1/policy/eval",
 	"GET /api/v1/policy",
+	"GET /api/v1/audit/export",
+	"POST /api/v1/audit/verify",
+	"GET /api/v1/audit/reconcile",
 }
 
 // NewHandler serves the local API.
@@ -68,6 +71,9 @@ func NewHandler(s Set) http.Handler {
 	mux.Handle(Routes[11], h(s.Referrals, decodeReferrals, encodeJSON))
 	mux.Handle(Routes[12], h(s.PolicyEval, decodePolicyEval, encodeJSON))
 	mux.Handle(Routes[13], h(s.PolicyShow, decodeNothing, encodeJSON))
+	mux.Handle(Routes[14], h(s.AuditExport, decodeAuditExport, encodeAuditExport))
+	mux.Handle(Routes[15], h(s.AuditVerify, decodeAuditVerify, encodeJSON))
+	mux.Handle(Routes[16], h(s.AuditReconcile, decodeAuditReconcile, encodeJSON))
 	return mux
 }
 
@@ -182,17 +188,28 @@ func decodeInbox(_ context.Context, r *http.Request) (any, error) {
 	return req, nil
 }
 
-func decodeAuditQuery(_ context.Context, r *http.Request) (any, error) {
+// timeRange reads the from and to parameters, RFC 3339 times, zero when
+// left out.
+func timeRange(r *http.Request) (from, to time.Time, err error) {
 	q := r.URL.Query()
-	var f audit.Filter
-	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
 		if s := q.Get(name); s != "" {
-			t, err := time.Parse(time.RFC3339, s)
-			if err != nil {
-				return nil, badRequest("%s must be an RFC 3339 time, got %q", name, s)
+			t, perr := time.Parse(time.RFC3339, s)
+			if perr != nil {
+				err = errors.Join(err, badRequest("%s must be an RFC 3339 time, got %q", name, s))
 			}
 			*dst = t
 		}
+	}
+	return from, to, err
+}
+
+func decodeAuditQuery(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	var f audit.Filter
+	var err error
+	if f.From, f.To, err = timeRange(r); err != nil {
+		return nil, err
 	}
 	if s := q.Get("pair"); s != "" {
 		p, err := audit.ParsePair(s)
@@ -300,6 +317,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, "invalid"
+	case errors.Is(err, errPeerUnavailable):
+		return http.StatusBadGateway, "peer_unavailable"
 	}
 	switch code := exchange.ErrorCode(err); code {
 	case exchange.CodeInvalid:

@@ -93,8 +93,9 @@ func route(path string) string {
 // routeFamilies are the labels route may give, longest first.
 var routeFamilies = []string{
 	"/api/v1/audit/entries", "/api/v1/audit/stats", "/api/v1/audit/head", "/api/v1/audit/raw", "/api/v1/audit/proof",
+	"/api/v1/audit/export", "/api/v1/audit/verify", "/api/v1/audit/reconcile",
 	"/api/v1/policy/eval", "/api/v1/records", "/api/v1/inbox", "/api/v1/status", "/api/v1/referrals", "/api/v1/policy",
-	"/peer/v1/deliver",
+	"/peer/v1/deliver", "/peer/v1/audit/entries",
 }
 
 type statusWriter struct {

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/audit"
@@ -40,6 +42,7 @@ type Node struct {
 	crls     *crlFiles
 	store    *store.Store
 	audit    *audit.Log
+	auditKey note.Verifier
 	registry *registry.Registry
 	policy   *policy.Engine
 	exchange *exchange.Exchange
@@ -144,9 +147,13 @@ func (n *Node) listen() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	mux := http.NewServeMux()
-	local := api.NewHandler(api.MakeSet(n.exchange, n.audit, n.status, n.metrics.submittedResults, time.Now))
+	local := api.NewHandler(api.MakeSet(api.Services{
+		Province: n.cfg.Province, Exchange: n.exchange, Audit: auditing{n.audit, n.auditKey}, Peers: n.client,
+		Status: n.status, Submitted: n.metrics.submittedResults, Now: time.Now,
+	}))
 	mux.Handle("/api/", n.metrics.instrument(api.OwnProvince(n.cfg.Province, local)))
 	mux.Handle(peer.Path, n.metrics.instrument(peer.NewHandler(n.exchange)))
+	mux.Handle(peer.AuditPath, n.metrics.instrument(peer.NewAuditHandler(n.cfg.Province, n.audit)))
 	mux.Handle("/v1/registry/", n.registry.Handler())
 	// Bounded reads: a slow or stalled client cannot hold a connection and
 	// its buffers forever. A full batch of the largest records is ~64 MiB,

@@ -198,7 +198,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 			described[strings.ToUpper(method)+" "+path] = true
 		}
 	}
-	for _, r := range append(api.Routes, "POST "+peer.Path) {
+	for _, r := range append(api.Routes, "POST "+peer.Path, "GET "+peer.AuditPath) {
 		if !described[r] {
 			t.Errorf("route %s is not described in api/openapi.yaml", r)
 		}
@@ -444,6 +444,9 @@ func TestMetricsRoutesAreBounded(t *testing.T) {
 		"/api/junk-zz":           "other",
 		"/api/v1/recordsX":       "other",
 		"/peer/v1/deliver":       "/peer/v1/deliver",
+		"/peer/v1/audit/entries": "/peer/v1/audit/entries",
+		"/api/v1/audit/export":   "/api/v1/audit/export",
+		"/peer/v1/audit":         "other",
 	} {
 		if got := route(path); got != want {
 			t.Errorf("route(%q) = %q, want %q", path, got, want)

@@ -68,7 +68,8 @@ func (n *Node) openTLS() error {
 	return nil
 }
 
-// openAudit opens the audit log, creating its checkpoint key on first start.
+// openAudit opens the audit log, creating its checkpoint key on first start,
+// and keeps the key's verifier for the node's check of its own log.
 func (n *Node) openAudit() (*audit.Log, error) {
 	origin := n.id.Domain + "/p" + n.cfg.Province + "/" + n.cfg.Name
 	skey, err := os.ReadFile(n.cfg.Audit.Key)
@@ -90,6 +91,13 @@ func (n *Node) openAudit() (*audit.Log, error) {
 	}
 	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
 	if err != nil {
+		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
+	}
+	vkey, err := audit.VerifierKey(string(skey))
+	if err != nil {
+		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
+	}
+	if n.auditKey, err = note.NewVerifier(vkey); err != nil {
 		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
 	}
 	return audit.Open(n.store.DB(), audit.Config{Origin: origin, Signer: signer, SignInterval: n.cfg.Audit.SignInterval, Logger: n.log})

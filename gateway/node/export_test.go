@@ -1,0 +1,7 @@
+package node
+
+import "github.com/laborlink/laborlink/gateway/audit"
+
+// AuditLog gives the package's external tests, which run whole federations
+// (devfed imports this package), the node's audit log to write into.
+func (n *Node) AuditLog() *audit.Log { return n.audit }
