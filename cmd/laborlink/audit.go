@@ -264,21 +264,19 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 }
 
 func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("audit reconcile", "--a 51 --b 44 [--from T --to T] [--a-node URL --b-node URL] [connection flags]")
+	fs := m.flagSet("audit reconcile", "--a 51 --b 44 [--a-node URL --b-node URL] | --with 44; [--from T --to T] [connection flags]")
 	c := m.connFlags(fs)
 	a := fs.String("a", "", "one province")
 	b := fs.String("b", "", "the other province")
 	aNode := fs.String("a-node", "", "province a's node (default: found in the registry through --node)")
 	bNode := fs.String("b-node", "", "province b's node (default: found in the registry through --node)")
+	with := fs.String("with", "", "have the --node node reconcile its own log with this province's node's, which it reads through the peer API")
 	from := fs.String("from", "", "entries at or after this time")
 	to := fs.String("to", "", "entries before this time")
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
-	if *a == "" || *b == "" || *a == *b {
-		return usageErrorf("--a and --b must name two different provinces")
-	}
-	opt := audit.ReconcileOptions{A: audit.Province(*a), B: audit.Province(*b)}
+	var opt audit.ReconcileOptions
 	var err error
 	if *from != "" {
 		if opt.From, err = parseTimeFlag(*from); err != nil {
@@ -292,6 +290,19 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 	}
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
+	if *with != "" {
+		if *a != "" || *b != "" || *aNode != "" || *bNode != "" {
+			return usageErrorf("--with has the --node node reconcile with one province: leave out --a, --b, --a-node and --b-node")
+		}
+		if !audit.Province(*with).Valid() {
+			return usageErrorf("--with: %q is not a province code, such as 44", *with)
+		}
+		return reconcileOnNode(ctx, m, c, *with, opt)
+	}
+	if *a == "" || *b == "" || *a == *b {
+		return usageErrorf("--a and --b must name two different provinces (or --with one province, for the --node node)")
+	}
+	opt.A, opt.B = audit.Province(*a), audit.Province(*b)
 	logs := map[string][]audit.Entry{}
 	for province, addr := range map[string]*string{*a: aNode, *b: bNode} {
 		if *addr == "" {
@@ -310,14 +321,34 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 		}
 	}
 	found := audit.Reconcile(logs[*a], logs[*b], opt)
-	for _, f := range found {
+	return printReconciliation(m, api.AuditReconcileResponse{A: opt.A, B: opt.B, EntriesA: len(logs[*a]), EntriesB: len(logs[*b]), Mismatches: found})
+}
+
+// reconcileOnNode asks the --node node to reconcile its log with that of
+// province with's node (GET /api/v1/audit/reconcile).
+func reconcileOnNode(ctx context.Context, m *Main, c *conn, with string, opt audit.ReconcileOptions) error {
+	cl, err := c.apiClient()
+	if err != nil {
+		return err
+	}
+	r, err := cl.AuditReconcile(ctx, with, opt.From, opt.To)
+	if err != nil {
+		return err
+	}
+	return printReconciliation(m, r)
+}
+
+// printReconciliation prints each finding as a JSON line, and fails with
+// status 1 if there is any.
+func printReconciliation(m *Main, r api.AuditReconcileResponse) error {
+	for _, f := range r.Mismatches {
 		line, _ := json.Marshal(f)
 		fmt.Fprintln(m.Stdout, string(line))
 	}
-	if len(found) > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d discrepancies between %s and %s", len(found), *a, *b)}
+	if len(r.Mismatches) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d discrepancies between %s and %s", len(r.Mismatches), r.A, r.B)}
 	}
-	fmt.Fprintf(m.Stdout, "ok: %d entries of %s and %d of %s reconcile\n", len(logs[*a]), *a, len(logs[*b]), *b)
+	fmt.Fprintf(m.Stdout, "ok: %d entries of %s and %d of %s reconcile\n", r.EntriesA, r.A, r.EntriesB, r.B)
 	return nil
 }
 

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/gateway/devfed"
+)
+
+func TestAuditReconcileUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--a", "51"}, "--a and --b must name two different provinces"},
+		{[]string{"--a", "51", "--b", "51"}, "--a and --b must name two different provinces"},
+		{[]string{"--with", "44", "--a", "51"}, "leave out --a, --b, --a-node and --b-node"},
+		{[]string{"--with", "44", "--b-node", "https://127.0.0.1:1"}, "leave out --a, --b, --a-node and --b-node"},
+		{[]string{"--with", "4"}, `--with: "4" is not a province code`},
+		{[]string{"--with", "44", "--from", "soon"}, "--from: "},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, errOut := run(t, "", append([]string{"audit", "reconcile"}, tt.args...)...)
+			if code != 2 || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and an error containing %q", code, errOut, tt.want)
+			}
+		})
+	}
+}
+
+// TestAuditReconcileBothWays reconciles 51 with 44 after the development
+// federation's sample traffic: by the auditor reading both logs, and by
+// 51's node reading 44's through the peer API. Both agree.
+func TestAuditReconcileBothWays(t *testing.T) {
+	ctx := context.Background()
+	f, err := devfed.Start(ctx, devfed.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Seed(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	auditor := f.Certs["51"].Auditor
+	conn := []string{"--node", f.URL("51"), "--cert", auditor.CertFile, "--key", auditor.KeyFile, "--ca", f.Root}
+	for _, args := range [][]string{{"--with", "44"}, {"--a", "51", "--b", "44"}, {"--with", "33", "--from", "2026-01-01"}} {
+		code, out, errOut := run(t, "", append(append([]string{"audit", "reconcile"}, args...), conn...)...)
+		if code != 0 || !strings.HasPrefix(out, "ok: ") || !strings.Contains(out, "reconcile") {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	code, _, errOut := run(t, "", append([]string{"audit", "reconcile", "--with", "32"}, conn...)...)
+	if code != 1 || !strings.Contains(errOut, "province 32") {
+		t.Errorf("--with a province without a node: exit %d, stderr %q; want 1 naming 32", code, errOut)
+	}
+}
