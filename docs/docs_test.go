@@ -61,7 +61,7 @@ var mustCover = map[string][]string{
 	"admin-guide.md": {"agreement propose", "agreement approve", "agreement list", "agreement show",
 		"agreement suspend", "agreement resume", "agreement amend", "agreement terminate", "records submit"},
 	"auditor-guide.md": {"audit query", "audit stats", "audit export --format csv", "audit export --format jsonl",
-		"audit verify", "--save-head", "--earlier", "audit reconcile --a 51 --b 44"},
+		"audit verify", "--save-head", "--earlier", "audit reconcile --a 51 --b 44", "audit reconcile --with 44"},
 	"operator-guide.md": {"registry admit", "registry issued", "registry revoke", "pki csr --province 32", "pki sign-province", "pki issue", "--out $D/p33/tls --force", "pki revoke",
 		"registry members", "registry join", "registry remove", "registry status",
 		"registry transfer-leadership", "registry backup", "registry restore"},

@@ -4,7 +4,9 @@
 //   - systems (kind system) submit records and read their delivery state and
 //     the inbox of what arrived from other provinces;
 //   - auditors (kind auditor) read the audit log, its signed heads and proofs,
-//     and aggregates, never record payloads;
+//     and aggregates, never record payloads; they export it, have the node
+//     verify its own store, and reconcile it with another province's node's
+//     (which the node reads over the peer API);
 //   - operators (kind operator) read the node's status.
 //
 // Agreements and registry operations (admins) are served by the registry's
