@@ -50,6 +50,9 @@ type Node struct {
 	delivery *delivery.Manager
 	metrics  *metrics
 	webhook  *webhook.Pusher
+	// registryAudit serializes passes of auditRegistryOnce: two at once
+	// would both append the events after the same counters.
+	registryAudit sync.Mutex
 
 	ln     net.Listener
 	server *http.Server

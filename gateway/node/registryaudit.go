@@ -51,6 +51,8 @@ func (n *Node) auditRegistry(ctx context.Context, every time.Duration) {
 }
 
 func (n *Node) auditRegistryOnce(ctx context.Context) error {
+	n.registryAudit.Lock()
+	defer n.registryAudit.Unlock()
 	st := n.registry.Store()
 	applied := st.AppliedIndex()
 	lastIndex, err := n.store.Counter(counterRegistryIndex)
