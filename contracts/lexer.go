@@ -1,6 +1,7 @@
 package contracts
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -136,7 +137,7 @@ func (l *lexer) rawString() (raw []byte, plain bool, ok bool) {
 		return nil, false, l.fail("invalid character %q, want a string", l.data[l.pos])
 	}
 	start := l.pos
-	i := start + 1
+	i := plainPrefix(l.data, start+1)
 	plain = true
 	var high byte // every byte ORed together: 0x80 or more once one is not ASCII
 	for i < len(l.data) {
@@ -162,6 +163,29 @@ func (l *lexer) rawString() (raw []byte, plain bool, ok bool) {
 	}
 	l.pos = len(l.data)
 	return nil, false, l.fail("unexpected end of the JSON document")
+}
+
+// SWAR constants: a byte repeated in each lane of a uint64, and each lane's
+// high bit.
+const (
+	lanes1    = 0x0101010101010101
+	lanesHigh = 0x8080808080808080
+)
+
+// plainPrefix returns the index of the first 8-byte block at or after i
+// that holds a quote, a backslash, a control character or a byte that is
+// not ASCII: what rawString must look at one byte at a time. The bytes
+// before it are ordinary string content, checked eight at a time.
+func plainPrefix(data []byte, i int) int {
+	for ; i+8 <= len(data); i += 8 {
+		w := binary.LittleEndian.Uint64(data[i:])
+		quote, backslash := w^('"'*lanes1), w^('\\'*lanes1)
+		special := (w - 0x20*lanes1) | (quote-lanes1)&^quote | (backslash-lanes1)&^backslash
+		if (special|w)&lanesHigh != 0 {
+			return i
+		}
+	}
+	return i
 }
 
 // str reads a string value.
