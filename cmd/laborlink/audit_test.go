@@ -1,11 +1,10 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
 
-	"github.com/laborlink/laborlink/gateway/devfed"
+	"github.com/laborlink/laborlink/gateway/devfed/devfedtest"
 )
 
 func TestAuditReconcileUsage(t *testing.T) {
@@ -34,15 +33,7 @@ func TestAuditReconcileUsage(t *testing.T) {
 // federation's sample traffic: by the auditor reading both logs, and by
 // 51's node reading 44's through the peer API. Both agree.
 func TestAuditReconcileBothWays(t *testing.T) {
-	ctx := context.Background()
-	f, err := devfed.Start(ctx, devfed.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Seed(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	f := devfedtest.Seeded(t, 1)
 	auditor := f.Certs["51"].Auditor
 	conn := []string{"--node", f.URL("51"), "--cert", auditor.CertFile, "--key", auditor.KeyFile, "--ca", f.Root}
 	for _, args := range [][]string{{"--with", "44"}, {"--a", "51", "--b", "44"}, {"--with", "33", "--from", "2026-01-01"}} {

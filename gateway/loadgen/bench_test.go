@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laborlink/laborlink/gateway/devfed"
+	"github.com/laborlink/laborlink/gateway/devfed/devfedtest"
 )
 
 // BenchmarkBatchPath pushes batches of 100 transfers through a development
@@ -13,14 +13,7 @@ import (
 // over the whole path, all nodes in this process.
 func BenchmarkBatchPath(b *testing.B) {
 	ctx := context.Background()
-	f, err := devfed.Start(ctx, devfed.Options{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Seed(ctx, 1); err != nil {
-		b.Fatal(err)
-	}
+	f := devfedtest.Seeded(b, 1)
 	origin, err := f.APIClient("51", f.Certs["51"].System)
 	if err != nil {
 		b.Fatal(err)

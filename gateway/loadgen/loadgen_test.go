@@ -5,21 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laborlink/laborlink/gateway/devfed"
+	"github.com/laborlink/laborlink/gateway/devfed/devfedtest"
 )
 
 // TestPushOverTheRealPath runs a small load through a development
 // federation and checks that every record was accepted and delivered.
 func TestPushOverTheRealPath(t *testing.T) {
 	ctx := context.Background()
-	f, err := devfed.Start(ctx, devfed.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Seed(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	f := devfedtest.Seeded(t, 1)
 	origin, err := f.APIClient("51", f.Certs["51"].System)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/audit"
-	"github.com/laborlink/laborlink/gateway/devfed"
+	"github.com/laborlink/laborlink/gateway/devfed/devfedtest"
 )
 
 // TestReconcileAcrossNodes runs the development federation's sample traffic
@@ -19,14 +19,7 @@ import (
 // envelope with different digests, and finds both.
 func TestReconcileAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	f, err := devfed.Start(ctx, devfed.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Seed(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	f := devfedtest.Seeded(t, 2)
 	auditor := func(province string) *api.Client {
 		t.Helper()
 		cl, err := f.APIClient(province, f.Certs[province].Auditor)
