@@ -98,11 +98,17 @@ func (s *Store) Agreement(id string) (*AgreementRecord, error) {
 func (s *Store) Members() []Member {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]Member, 0, len(s.st.Members))
-	for _, m := range s.st.Members {
-		out = append(out, *m)
+	return sortedCopies(s.st.Members, func(a, b Member) int { return strings.Compare(a.Province, b.Province) })
+}
+
+// sortedCopies returns copies of a state map's records, sorted by cmp, so
+// that callers hold them without the store's lock.
+func sortedCopies[V any](m map[string]*V, cmp func(a, b V) int) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, *v)
 	}
-	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Province, b.Province) })
+	slices.SortFunc(out, cmp)
 	return out
 }
 
@@ -165,26 +171,16 @@ func (s *Store) Policies() []*PolicyVersion {
 func (s *Store) Revocations() []Revocation {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]Revocation, 0, len(s.st.Revoked))
-	for _, r := range s.st.Revoked {
-		out = append(out, *r)
-	}
-	slices.SortFunc(out, func(a, b Revocation) int { return strings.Compare(a.Serial, b.Serial) })
-	return out
+	return sortedCopies(s.st.Revoked, func(a, b Revocation) int { return strings.Compare(a.Serial, b.Serial) })
 }
 
 // Issuances returns the recorded certificate issuances, oldest first.
 func (s *Store) Issuances() []Issuance {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]Issuance, 0, len(s.st.Issued))
-	for _, r := range s.st.Issued {
-		out = append(out, *r)
-	}
-	slices.SortFunc(out, func(a, b Issuance) int {
+	return sortedCopies(s.st.Issued, func(a, b Issuance) int {
 		return cmp.Or(a.At.Compare(b.At), strings.Compare(a.Province, b.Province), strings.Compare(a.Serial, b.Serial))
 	})
-	return out
 }
 
 // Domain is the federation domain the registry was initialized with.
