@@ -35,7 +35,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +45,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/laborlink/laborlink/federation/freeport"
 )
 
 // guides are run in this order against one development federation. The
@@ -258,14 +259,12 @@ func runBlock(t *testing.T, script, work string, env []string) (string, int) {
 // freePorts returns n loopback ports that were free a moment ago.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+	ports := make([]int, n)
+	for i := range ports {
+		var err error
+		if ports[i], err = freeport.Port(); err != nil {
 			t.Fatal(err)
 		}
-		defer ln.Close() // held until all are picked, so no port comes twice
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports
 }

@@ -16,11 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"strconv"
 	"time"
 
+	"github.com/laborlink/laborlink/federation/freeport"
 	"github.com/laborlink/laborlink/gateway/node"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -83,10 +82,10 @@ func Start(ctx context.Context, opts Options) (*Federation, error) {
 	for _, p := range opts.Provinces {
 		a := NodeAddr{Province: p, Host: "127.0.0.1"}
 		var err error
-		if a.APIPort, err = freePort(); err != nil {
+		if a.APIPort, err = freeport.Port(); err != nil {
 			return nil, err
 		}
-		if a.RaftPort, err = freePort(); err != nil {
+		if a.RaftPort, err = freeport.Port(); err != nil {
 			return nil, err
 		}
 		addrs = append(addrs, a)
@@ -191,21 +190,6 @@ func (f *Federation) Close() error {
 
 func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-// freePort finds a free loopback port. Another process could take it before
-// the node binds it; on a development machine that is rare enough.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	_, port, err := net.SplitHostPort(ln.Addr().String())
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(port)
 }
 
 func rootPool(file string) (*x509.CertPool, error) {

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/laborlink/laborlink/contracts/synth"
+	"github.com/laborlink/laborlink/federation/freeport"
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/audit"
@@ -26,14 +27,14 @@ import (
 	"github.com/laborlink/laborlink/pki"
 )
 
+// freeAddr picks a loopback address for a node to bind later.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // singleNode starts a one-province federation: its node is the only voter.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laborlink/laborlink/federation/freeport"
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/pki"
 	"github.com/laborlink/laborlink/pki/pkitest"
@@ -134,15 +135,14 @@ func NewClusterWithPKI(t testing.TB, p *PKI, voters, nonvoters int, tweak func(*
 	return c
 }
 
-// freePort reserves a loopback port.
+// freePort picks a loopback port for a node to bind later.
 func freePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func (c *Cluster) newNode(prov, name string, tweak func(*registry.Config)) *Node {
