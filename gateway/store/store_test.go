@@ -444,3 +444,40 @@ func TestStatusWrittenWithItsAnswer(t *testing.T) {
 		t.Fatalf("rejected status = %+v, %v", st, err)
 	}
 }
+
+// TestPageSizeOfNewAndExistingFiles: a new store gets PageSize; a file made
+// with bbolt's default 4 KiB pages opens with them and keeps its data.
+func TestPageSizeOfNewAndExistingFiles(t *testing.T) {
+	s, _ := openTest(t)
+	if got := s.db.Info().PageSize; got != PageSize {
+		t.Errorf("new store: page size %d, want %d", got, PageSize)
+	}
+
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := bolt.Open(path, 0o600, &bolt.Options{PageSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = old.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketCounters)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("kept"), []byte{0, 0, 0, 0, 0, 0, 0, 7})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got := s2.db.Info().PageSize; got != 4096 {
+		t.Errorf("existing store: page size %d, want the 4096 it was made with", got)
+	}
+	if n, err := s2.Counter("kept"); err != nil || n != 7 {
+		t.Errorf("existing store's counter = %d, %v; want 7", n, err)
+	}
+}
