@@ -50,8 +50,9 @@ type Node struct {
 	delivery *delivery.Manager
 	metrics  *metrics
 	webhook  *webhook.Pusher
-	// registryAudit serializes passes of auditRegistryOnce: two at once
-	// would both append the events after the same counters.
+	// registryAudit serializes passes of auditRegistryOnce and
+	// auditProvincePolicy: two at once would both append the events after
+	// the same counters or mark.
 	registryAudit sync.Mutex
 
 	ln     net.Listener

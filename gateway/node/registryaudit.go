@@ -16,11 +16,16 @@ import (
 // an auditor sees agreement and policy changes next to the flows they
 // governed. Progress is counted in the node's store, so a restart neither
 // repeats nor skips an event.
+//
+// Changes of the province's own policy, which the node reloads from its
+// directory, are audited here too: the revision in force when the node
+// starts, if it is not the one last audited, and every later change.
 
 const (
 	counterRegistryIndex = "audit/registry-index"
 	counterPolicyVersion = "audit/policy-version"
 	counterRevokedAt     = "audit/revoked-at"
+	markProvincePolicy   = "audit/province-policy"
 )
 
 // auditRegistry appends entries for registry changes as they are applied,
@@ -32,6 +37,9 @@ func (n *Node) auditRegistry(ctx context.Context, every time.Duration) {
 	for {
 		if err := n.auditRegistryOnce(ctx); err != nil && ctx.Err() == nil {
 			n.log.Warn("audit registry changes", "err", err)
+		}
+		if err := n.auditProvincePolicy(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("audit province policy", "err", err)
 		}
 		if now := n.certSerial(); now != "" && now != serial {
 			e := audit.Entry{Kind: audit.KindCertificate, Detail: audit.DetailRotated, Origin: audit.Province(n.cfg.Province), Serial: now}
@@ -101,6 +109,25 @@ func (n *Node) auditRegistryOnce(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// auditProvincePolicy appends an entry when the province policy in force is
+// not the revision last audited. The mark is set after the entry is
+// appended, so a crash between the two repeats the entry, never loses it.
+func (n *Node) auditProvincePolicy(ctx context.Context) error {
+	n.registryAudit.Lock()
+	defer n.registryAudit.Unlock()
+	rev := n.policy.Revisions().Province
+	last, err := n.store.Mark(markProvincePolicy)
+	if err != nil || rev == last {
+		return err
+	}
+	e := audit.Entry{Kind: audit.KindPolicy, Detail: audit.DetailProvincePolicy, Origin: audit.Province(n.cfg.Province),
+		Policy: audit.PolicyRevisions{Province: rev}}
+	if _, err := n.audit.Append(ctx, e); err != nil {
+		return err
+	}
+	return n.store.SetMark(ctx, markProvincePolicy, rev)
 }
 
 // agreementEntries lists the transitions, applied in (after, upto], of the

@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/federation/registry/regtest"
 	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/pki"
 	"github.com/laborlink/laborlink/pki/pkitest"
 )
@@ -56,5 +60,57 @@ func TestCertificateIssuanceAndRevocationAreAudited(t *testing.T) {
 	}
 	if again, _ := n.audit.Query(ctx, audit.Filter{Kind: audit.KindCertificate}); len(again) != 2 {
 		t.Fatalf("%d certificate entries after more passes, want 2: %+v", len(again), again)
+	}
+}
+
+// TestProvincePolicyChangesAreAudited: the province policy in force at
+// start is audited once, a change of the directory's files is audited with
+// the new revision, and a restart on the same revision adds nothing.
+func TestProvincePolicyChangesAreAudited(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "province.rego"), []byte("package laborlink.province\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("")
+	p := gatewaytest.NewPKI(t, "51")
+	var cfg Config
+	n := singleNodeWith(t, p, func(c *Config) { c.Policy.ProvinceDir, c.Policy.Reload = dir, 50*time.Millisecond; cfg = *c })
+	ctx := context.Background()
+	policyEntries := func(want int) []audit.Entry {
+		t.Helper()
+		var es []audit.Entry
+		pkitest.Eventually(t, 15*time.Second, fmt.Sprintf("%d province policy entries", want), func() bool {
+			var err error
+			es, err = n.audit.Query(ctx, audit.Filter{Kind: audit.KindPolicy})
+			return err == nil && len(es) == want
+		})
+		return es
+	}
+	first := n.policy.Revisions().Province
+	if es := policyEntries(1); es[0].Policy.Province != first || es[0].Detail != audit.DetailProvincePolicy || es[0].Origin != "51" {
+		t.Fatalf("entry at start: %+v, want province-policy %s of 51", es[0], first)
+	}
+
+	write("\ndeny contains \"no-night-transfers\" if false\n")
+	es := policyEntries(2)
+	if second := n.policy.Revisions().Province; second == first || es[1].Policy.Province != second {
+		t.Fatalf("entry after the change: %+v; revisions %s then %s", es[1], first, second)
+	}
+
+	// The same files after a restart: nothing new.
+	n.Close()
+	n, err := Open(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if err := n.auditProvincePolicy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if es, _ := n.audit.Query(ctx, audit.Filter{Kind: audit.KindPolicy}); len(es) != 2 {
+		t.Fatalf("%d policy entries after a restart on the same policy, want 2", len(es))
 	}
 }

@@ -26,6 +26,7 @@ var (
 	bucketInbox     = []byte("inbox")     // big-endian sequence -> Incoming (JSON)
 	bucketReceived  = []byte("received")  // origin "/" envelope id, and envelope id -> big-endian sequence
 	bucketCounters  = []byte("counters")  // name -> big-endian uint64
+	bucketMarks     = []byte("marks")     // name -> the last value a task recorded
 )
 
 // ErrNotAnswerable is returned for an answer from a province the record was
@@ -168,7 +169,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketCases} {
+		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -519,6 +520,24 @@ func increment(tx *bolt.Tx, name string, n uint64) (uint64, error) {
 	}
 	v += n
 	return v, b.Put([]byte(name), binary.BigEndian.AppendUint64(nil, v))
+}
+
+// SetMark records a named value, such as the last policy revision a task
+// has seen, durably.
+func (s *Store) SetMark(ctx context.Context, name, value string) error {
+	return s.c.do(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMarks).Put([]byte(name), []byte(value))
+	})
+}
+
+// Mark reads a named value; an unknown one is "".
+func (s *Store) Mark(name string) (string, error) {
+	var v string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v = string(tx.Bucket(bucketMarks).Get([]byte(name)))
+		return nil
+	})
+	return v, err
 }
 
 // Counter reads a named counter; an unknown counter is 0.
