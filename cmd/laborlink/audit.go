@@ -75,6 +75,9 @@ func (f *filterFlags) values() (url.Values, error) {
 	if *f.kind != "" {
 		q.Set("kind", *f.kind)
 	}
+	if *f.typ != "" {
+		q.Set("type", *f.typ)
+	}
 	switch *f.decision {
 	case "":
 	case "allow", "allowed":
@@ -85,20 +88,6 @@ func (f *filterFlags) values() (url.Values, error) {
 		return nil, usageErrorf("--decision must be allow or deny, got %q", *f.decision)
 	}
 	return q, nil
-}
-
-// keep applies the filters the API has no parameter for.
-func (f *filterFlags) keep(es []audit.Entry) []audit.Entry {
-	if *f.typ == "" {
-		return es
-	}
-	out := es[:0]
-	for _, e := range es {
-		if e.RecordType == *f.typ {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 func parseTimeFlag(s string) (time.Time, error) {
@@ -137,7 +126,7 @@ func fetch(ctx context.Context, m *Main, name string, args []string, extra func(
 	if err != nil {
 		return nil, nil, err
 	}
-	return f.keep(es), cl, nil
+	return es, cl, nil
 }
 
 func runAuditQuery(ctx context.Context, m *Main, args []string) error {

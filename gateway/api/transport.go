@@ -220,7 +220,11 @@ func decodeAuditQuery(_ context.Context, r *http.Request) (any, error) {
 	}
 	f.AgreementID = q.Get("agreement")
 	f.Kind = audit.Kind(q.Get("kind"))
+	f.RecordType = q.Get("type")
 	f.Decision = audit.Decision(q.Get("decision"))
+	if err := f.Check(); err != nil {
+		return nil, badRequest("%v", err)
+	}
 	return AuditQueryRequest{Filter: f}, nil
 }
 

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -36,8 +37,35 @@ type Filter struct {
 	AgreementID string
 	// Kind selects one kind of entry.
 	Kind Kind
+	// RecordType selects flows of one record type (see RecordTypes).
+	RecordType string
 	// Decision selects allowed or denied flows.
 	Decision Decision
+}
+
+// Check reports a field that can match no entry: a kind, record type or
+// decision that is not one of the log's codes, or an empty time window.
+// The error names the field as `laborlink audit query` and the API do.
+func (f Filter) Check() error {
+	switch {
+	case f.Kind != "" && !slices.Contains(Kinds(), f.Kind):
+		return fmt.Errorf("kind %q is not an entry kind (%s)", f.Kind, join(Kinds()))
+	case f.RecordType != "" && !slices.Contains(recordTypes, f.RecordType):
+		return fmt.Errorf("type %q is not a record type (%s)", f.RecordType, strings.Join(recordTypes, ", "))
+	case f.Decision != "" && f.Decision != Allow && f.Decision != Deny:
+		return fmt.Errorf("decision %q is neither %s nor %s", f.Decision, Allow, Deny)
+	case !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To):
+		return fmt.Errorf("from %s is not before to %s", f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func join[S ~string](xs []S) string {
+	ss := make([]string, len(xs))
+	for i, x := range xs {
+		ss[i] = string(x)
+	}
+	return strings.Join(ss, ", ")
 }
 
 // Match reports whether e passes the filter.
@@ -48,6 +76,7 @@ func (f Filter) Match(e Entry) bool {
 		f.Pair != nil && (e.Origin != f.Pair.Origin || e.Destination != f.Pair.Destination),
 		f.AgreementID != "" && e.AgreementID != f.AgreementID,
 		f.Kind != "" && e.Kind != f.Kind,
+		f.RecordType != "" && e.RecordType != f.RecordType,
 		f.Decision != "" && e.Decision != f.Decision:
 		return false
 	}

@@ -14,6 +14,7 @@ func TestQuery(t *testing.T) {
 	denied := sentEntry(99)
 	denied.Kind, denied.Decision, denied.Reasons = KindDenied, Deny, []Reason{ReasonPurposeNotAllowed}
 	denied.Origin, denied.Destination, denied.AgreementID = "51", "33", "AG-51-33-2026-002"
+	denied.RecordType = "referral"
 	a = append(a, denied)
 	p5144, p4451 := Pair{"51", "44"}, Pair{"44", "51"}
 	tests := []struct {
@@ -27,6 +28,7 @@ func TestQuery(t *testing.T) {
 		{"pair 51:44", Filter{Pair: &p5144}, 20},
 		{"pair the other way", Filter{Pair: &p4451}, 0},
 		{"agreement", Filter{AgreementID: "AG-51-33-2026-002"}, 1},
+		{"record type", Filter{RecordType: "referral"}, 1},
 		{"first five minutes", Filter{From: t0, To: t0.Add(5 * time.Minute)}, 11}, // 5 sent, 5 receipts, the denial
 	}
 	for _, tc := range tests {
@@ -35,6 +37,26 @@ func TestQuery(t *testing.T) {
 				t.Errorf("%d entries, want %d", len(got), tc.want)
 			}
 		})
+	}
+}
+
+func TestFilterCheckNamesWhatCanMatchNothing(t *testing.T) {
+	for _, tc := range []struct {
+		f    Filter
+		want string
+	}{
+		{Filter{Kind: "sending"}, `kind "sending" is not an entry kind`},
+		{Filter{RecordType: "transfers"}, `type "transfers" is not a record type`},
+		{Filter{Decision: "denied"}, `decision "denied" is neither allow nor deny`},
+		{Filter{From: t0, To: t0}, "is not before to"},
+	} {
+		if err := tc.f.Check(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an error containing %q", tc.f, err, tc.want)
+		}
+	}
+	ok := Filter{Kind: KindCertificate, RecordType: "referral-update", Decision: Allow, From: t0, To: t0.Add(time.Second)}
+	if err := ok.Check(); err != nil {
+		t.Errorf("%+v: %v", ok, err)
 	}
 }
 

@@ -104,6 +104,7 @@ func TestAuditExportStreamsTheFilteredEntries(t *testing.T) {
 		{"", "200", "application/jsonl", `.jsonl"`},
 		{"?format=xml", "400", "application/json; charset=utf-8", ""},
 		{"?format=csv&from=today", "400", "application/json; charset=utf-8", ""},
+		{"?format=csv&type=transfers", "400", "application/json; charset=utf-8", ""},
 	} {
 		resp, err := hc.Get("https://" + n.Addr() + "/api/v1/audit/export" + tc.query)
 		if err != nil {
@@ -121,6 +122,9 @@ func TestAuditExportStreamsTheFilteredEntries(t *testing.T) {
 		}
 		if tc.query == "?format=csv&from=today" && !strings.Contains(string(body), "from must be an RFC 3339 time") {
 			t.Errorf("bad from: %s", body)
+		}
+		if tc.query == "?format=csv&type=transfers" && !strings.Contains(string(body), `type \"transfers\" is not a record type`) {
+			t.Errorf("bad type: %s", body)
 		}
 	}
 }
