@@ -188,20 +188,12 @@ func decodeInbox(_ context.Context, r *http.Request) (any, error) {
 	return req, nil
 }
 
-// timeRange reads the from and to parameters, RFC 3339 times, zero when
-// left out.
+// timeRange reads the from and to parameters (audit.ParseWindow).
 func timeRange(r *http.Request) (from, to time.Time, err error) {
-	q := r.URL.Query()
-	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
-		if s := q.Get(name); s != "" {
-			t, perr := time.Parse(time.RFC3339, s)
-			if perr != nil {
-				err = errors.Join(err, badRequest("%s must be an RFC 3339 time, got %q", name, s))
-			}
-			*dst = t
-		}
+	if from, to, err = audit.ParseWindow(r.URL.Query()); err != nil {
+		return from, to, badRequest("%v", err)
 	}
-	return from, to, err
+	return from, to, nil
 }
 
 func decodeAuditQuery(_ context.Context, r *http.Request) (any, error) {

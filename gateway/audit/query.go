@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -66,6 +68,22 @@ func join[S ~string](xs []S) string {
 		ss[i] = string(x)
 	}
 	return strings.Join(ss, ", ")
+}
+
+// ParseWindow reads the from and to parameters of a query, RFC 3339 times
+// (fractions of a second allowed), zero when left out. The error names each
+// parameter that is not a time.
+func ParseWindow(q url.Values) (from, to time.Time, err error) {
+	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
+		if s := q.Get(name); s != "" {
+			t, perr := time.Parse(time.RFC3339, s)
+			if perr != nil {
+				err = errors.Join(err, fmt.Errorf("%s must be an RFC 3339 time, got %q", name, s))
+			}
+			*dst = t
+		}
+	}
+	return from, to, err
 }
 
 // Match reports whether e passes the filter.

@@ -79,18 +79,11 @@ func NewAuditHandler(province string, log AuditLog) http.Handler {
 }
 
 func decodeAuditRequest(_ context.Context, r *http.Request) (any, error) {
-	var req AuditRequest
-	q := r.URL.Query()
-	for name, dst := range map[string]*time.Time{"from": &req.From, "to": &req.To} {
-		if s := q.Get(name); s != "" {
-			t, err := time.Parse(time.RFC3339Nano, s)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %s must be an RFC 3339 time, got %q", errBadQuery, name, s)
-			}
-			*dst = t
-		}
+	from, to, err := audit.ParseWindow(r.URL.Query())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadQuery, err)
 	}
-	return req, nil
+	return AuditRequest{From: from, To: to}, nil
 }
 
 // newAuditClientEndpoint asks the node at base for its entries of flows with
