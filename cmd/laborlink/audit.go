@@ -101,8 +101,10 @@ func parseTimeFlag(s string) (time.Time, error) {
 	return t, nil
 }
 
-// fetch runs the query shared by query, stats and export.
-func fetch(ctx context.Context, m *Main, name string, args []string, extra func(*flag.FlagSet)) ([]audit.Entry, *api.Client, error) {
+// filtered parses the filter flags that query, stats and export share, with
+// the command's own (extra), and returns the API's query parameters, the
+// node's client and a context bounded by --timeout.
+func filtered(ctx context.Context, m *Main, name string, args []string, extra func(*flag.FlagSet)) (url.Values, *api.Client, context.Context, context.CancelFunc, error) {
 	fs := m.flagSet("audit "+name, "[filters] [connection flags]")
 	c := m.connFlags(fs)
 	f := addFilterFlags(fs)
@@ -110,28 +112,33 @@ func fetch(ctx context.Context, m *Main, name string, args []string, extra func(
 		extra(fs)
 	}
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	q, err := f.values()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	cl, err := c.apiClient()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	es, err := cl.AuditEntries(ctx, q)
+	return q, cl, ctx, cancel, nil
+}
+
+// fetch reads the entries the filter flags select, for query and stats.
+func fetch(ctx context.Context, m *Main, name string, args []string, extra func(*flag.FlagSet)) ([]audit.Entry, error) {
+	q, cl, ctx, cancel, err := filtered(ctx, m, name, args, extra)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return es, cl, nil
+	defer cancel()
+	return cl.AuditEntries(ctx, q)
 }
 
 func runAuditQuery(ctx context.Context, m *Main, args []string) error {
 	var asJSON *bool
-	es, _, err := fetch(ctx, m, "query", args, func(fs *flag.FlagSet) {
+	es, err := fetch(ctx, m, "query", args, func(fs *flag.FlagSet) {
 		asJSON = fs.Bool("json", false, "JSON lines instead of a table")
 	})
 	if err != nil {
@@ -144,28 +151,28 @@ func runAuditQuery(ctx context.Context, m *Main, args []string) error {
 }
 
 func runAuditStats(ctx context.Context, m *Main, args []string) error {
-	es, _, err := fetch(ctx, m, "stats", args, nil)
+	es, err := fetch(ctx, m, "stats", args, nil)
 	if err != nil {
 		return err
 	}
 	return printJSON(m.Stdout, audit.Stats(es, time.Now()))
 }
 
+// runAuditExport streams the node's own export (GET /api/v1/audit/export):
+// the entries as the node encodes them, without a pass through the CLI.
 func runAuditExport(ctx context.Context, m *Main, args []string) error {
 	var format *string
-	es, _, err := fetch(ctx, m, "export", args, func(fs *flag.FlagSet) {
-		format = fs.String("format", "jsonl", "csv or jsonl")
+	q, cl, ctx, cancel, err := filtered(ctx, m, "export", args, func(fs *flag.FlagSet) {
+		format = fs.String("format", api.FormatJSONL, "csv or jsonl")
 	})
 	if err != nil {
 		return err
 	}
-	switch *format {
-	case "csv":
-		return audit.ExportCSV(m.Stdout, es)
-	case "jsonl":
-		return audit.ExportJSONL(m.Stdout, es)
+	defer cancel()
+	if *format != api.FormatCSV && *format != api.FormatJSONL {
+		return usageErrorf("--format must be csv or jsonl, got %q", *format)
 	}
-	return usageErrorf("--format must be csv or jsonl, got %q", *format)
+	return cl.AuditExport(ctx, q, *format, m.Stdout)
 }
 
 func runAuditVerify(ctx context.Context, m *Main, args []string) error {

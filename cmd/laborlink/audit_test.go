@@ -47,3 +47,26 @@ func TestAuditReconcileBothWays(t *testing.T) {
 		t.Errorf("--with a province without a node: exit %d, stderr %q; want 1 naming 32", code, errOut)
 	}
 }
+
+// TestAuditExportStreamsTheNodesExport: the CLI writes what the node's
+// export route sends, filters applied by the node, and refuses a format it
+// does not know before asking.
+func TestAuditExportStreamsTheNodesExport(t *testing.T) {
+	f := devfedtest.Seeded(t, 1)
+	auditor := f.Certs["51"].Auditor
+	conn := []string{"--node", f.URL("51"), "--cert", auditor.CertFile, "--key", auditor.KeyFile, "--ca", f.Root}
+	code, out, errOut := run(t, "", append([]string{"audit", "export", "--format", "csv", "--kind", "sent", "--type", "transfer"}, conn...)...)
+	rows := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(rows) < 2 || !strings.HasPrefix(rows[0], "index,time,kind,") {
+		t.Fatalf("export: exit %d, %d lines\n%s%s", code, len(rows), out, errOut)
+	}
+	for _, row := range rows[1:] {
+		if cols := strings.Split(row, ","); cols[2] != "sent" || cols[5] != "transfer" {
+			t.Errorf("row %q is not a sent transfer", row)
+		}
+	}
+	code, _, errOut = run(t, "", append([]string{"audit", "export", "--format", "xml"}, conn...)...)
+	if code != 2 || !strings.Contains(errOut, `--format must be csv or jsonl, got "xml"`) {
+		t.Errorf("--format xml: exit %d, stderr %q; want 2 naming --format", code, errOut)
+	}
+}
