@@ -196,7 +196,7 @@ func (s *Store) publish() {
 func (s *Store) publishRevoked() {
 	m := make(map[string]struct{}, len(s.st.Revoked))
 	for _, r := range s.st.Revoked {
-		m[revokedKey(r.Province, r.Serial)] = struct{}{}
+		m[provinceSerial(r.Province, r.Serial)] = struct{}{}
 	}
 	s.revoked.Store(&m)
 }

@@ -187,7 +187,7 @@ func (s *Store) applyRevoke(env *Envelope, who signer) *Result {
 		return &Result{Err: Errorf(EInvalid, "cert.revoke: serial %q is not a positive hex number", r.Serial)}
 	}
 	r.Serial = key
-	s.st.Revoked[revokedKey(r.Province, key)] = &Revocation{RevokeBody: r, At: env.At, By: who.URI()}
+	s.st.Revoked[provinceSerial(r.Province, key)] = &Revocation{RevokeBody: r, At: env.At, By: who.URI()}
 	s.publishRevoked()
 	return &Result{}
 }
@@ -227,9 +227,9 @@ func (s *Store) applyIssued(index uint64, env *Envelope, who signer) *Result {
 	if !slices.ContainsFunc(m.cas, func(ca *x509.Certificate) bool { return cert.CheckSignatureFrom(ca) == nil }) {
 		return &Result{Err: Errorf(EInvalid, "cert.issued: %s (serial %s) was not signed by a CA certificate the registry holds for province %s", id, cert.SerialNumber.Text(16), id.Province)}
 	}
-	key := revokedKey(id.Province, serialKey(cert.SerialNumber.Bytes()))
-	if _, ok := s.st.Issued[key]; !ok {
-		s.st.Issued[key] = &Issuance{Serial: serialKey(cert.SerialNumber.Bytes()), Province: id.Province, Kind: id.Kind,
+	serial := serialKey(cert.SerialNumber.Bytes())
+	if key := provinceSerial(id.Province, serial); s.st.Issued[key] == nil {
+		s.st.Issued[key] = &Issuance{Serial: serial, Province: id.Province, Kind: id.Kind,
 			Identity: id.URI(), NotAfter: cert.NotAfter.UTC(), Index: index, At: env.At, By: who.URI()}
 	}
 	return &Result{}

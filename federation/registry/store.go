@@ -102,7 +102,7 @@ func (s *Store) IsRevoked(province string, serial *big.Int) bool {
 	if serial == nil {
 		return false
 	}
-	_, ok := (*s.revoked.Load())[revokedKey(province, serialKey(serial.Bytes()))]
+	_, ok := (*s.revoked.Load())[provinceSerial(province, serialKey(serial.Bytes()))]
 	return ok
 }
 
@@ -115,8 +115,9 @@ func (s *Store) Revoked(cert *x509.Certificate) bool {
 
 func serialKey(b []byte) string { return hex.EncodeToString(b) }
 
-// revokedKey scopes a revoked serial by the province that revoked it.
-func revokedKey(province, serial string) string { return province + "/" + serial }
+// provinceSerial scopes a serial by its province: the key of revocations
+// (by the province that revoked it) and of issuances (by the issuing one).
+func provinceSerial(province, serial string) string { return province + "/" + serial }
 
 // Apply applies one command at a raft index and returns its result.
 func (s *Store) Apply(index uint64, env *Envelope) *Result {

@@ -70,7 +70,7 @@ func (s *state) authenticate(env *Envelope) (signer, *Error) {
 }
 
 func (s *state) isRevoked(cert *x509.Certificate) bool {
-	_, ok := s.Revoked[revokedKey(pki.CertProvince(cert), serialKey(cert.SerialNumber.Bytes()))]
+	_, ok := s.Revoked[provinceSerial(pki.CertProvince(cert), serialKey(cert.SerialNumber.Bytes()))]
 	return ok
 }
 
