@@ -23,12 +23,13 @@ import (
 // mTLS delivery, import, durable inbox, audit) and through a bare mTLS echo
 // server in the same pattern, and reports both.
 func runBench(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--batch-clients C] [--connections K] [--batch B] [--modes single,batch] [--processes] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
+	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--batch-clients C] [--connections K] [--http 2|1.1] [--batch B] [--modes single,batch] [--processes] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
 	records := fs.Int("records", 10000, "records per mode")
 	concurrency := fs.Int("concurrency", 32, "concurrent clients in single-record mode")
 	batchClients := fs.Int("batch-clients", 4, "concurrent clients in batch mode")
 	conns := fs.Int("connections", 4, "client connections (each its own mutual TLS connection) the clients share, for the gateway and the echo alike")
 	batch := fs.Int("batch", 100, "records per request in batch mode")
+	proto := fs.String("http", "2", "HTTP version of the clients, for the gateway and the echo alike: 2, or 1.1 (one request at a time per connection, so each client holds its own)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	modes := fs.String("modes", "single,batch", "which modes to run, comma-separated")
 	processes := fs.Bool("processes", false, "run each node as its own process (laborlink node), as deployed, and report each node's peak memory; profiles then cover the load generator only")
@@ -39,6 +40,14 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	}
 	if *records < 1 || *concurrency < 1 || *batchClients < 1 || *conns < 1 || *batch < 2 || *batch > 1000 {
 		return usageErrorf("--records, --concurrency, --batch-clients and --connections must be positive, --batch between 2 and 1000")
+	}
+	var clientOpts []api.ClientOption
+	switch *proto {
+	case "2":
+	case "1.1":
+		clientOpts = append(clientOpts, api.HTTP1)
+	default:
+		return usageErrorf("--http: unknown HTTP version %q (2, 1.1)", *proto)
 	}
 	var runs []loadgen.Options
 	for _, name := range strings.Split(*modes, ",") {
@@ -51,7 +60,7 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 			return usageErrorf("--modes: unknown mode %q (single, batch)", name)
 		}
 	}
-	fed, err := startBenchFederation(ctx, m, *processes, *conns)
+	fed, err := startBenchFederation(ctx, m, *processes, *conns, clientOpts)
 	if err != nil {
 		return err
 	}
@@ -72,7 +81,11 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(m.Stderr, "gateway, %d records, %d per request, %d clients on %d connections:\n", mode.Records, mode.Batch, mode.Concurrency, min(*conns, mode.Concurrency))
+		connections := min(*conns, mode.Concurrency)
+		if *proto == "1.1" {
+			connections = mode.Concurrency
+		}
+		fmt.Fprintf(m.Stderr, "gateway, %d records, %d per request, %d clients on %d HTTP/%s connections:\n", mode.Records, mode.Batch, mode.Concurrency, connections, *proto)
 		cpu0 := loadgen.CPUTime() + nodesCPU()
 		gw := loadgen.Push(ctx, gateways, reqs, mode)
 		drained, err := loadgen.Drain(ctx, origin)
@@ -82,9 +95,13 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 		cpu := loadgen.CPUTime() + nodesCPU() - cpu0
 		fmt.Fprintln(m.Stderr, "bare mTLS echo, same payloads and pattern:")
 		ceiling := loadgen.Push(ctx, echoes, reqs, mode)
-		report.Modes = append(report.Modes, benchMode{Gateway: gw, Echo: ceiling, Delivered: drained,
-			EndToEnd: float64(gw.Accepted) / (gw.Elapsed + drained).Seconds(), Fraction: gw.PerSecond / ceiling.PerSecond,
-			CPUPerRecord: cpu / time.Duration(max(gw.Accepted, 1))})
+		mo := benchMode{Gateway: gw, Echo: ceiling, Delivered: drained,
+			EndToEnd:     float64(gw.Accepted) / (gw.Elapsed + drained).Seconds(),
+			CPUPerRecord: cpu / time.Duration(max(gw.Accepted, 1))}
+		if ceiling.PerSecond > 0 { // an echo that failed every request has no ceiling to compare with
+			mo.Fraction = gw.PerSecond / ceiling.PerSecond
+		}
+		report.Modes = append(report.Modes, mo)
 	}
 	close(stop)
 	if err := stopProfiles(); err != nil {
@@ -115,8 +132,10 @@ type benchFederation struct {
 }
 
 // startBenchFederation starts the federation in a temporary directory with
-// conns connections each to the origin's API and to an echo server.
-func startBenchFederation(ctx context.Context, m *Main, processes bool, conns int) (_ *benchFederation, err error) {
+// conns clients each to the origin's API and to an echo server, made with
+// opts; an HTTP/2 client holds one connection, an HTTP/1.1 client one per
+// request in flight.
+func startBenchFederation(ctx context.Context, m *Main, processes bool, conns int, opts []api.ClientOption) (_ *benchFederation, err error) {
 	b := &benchFederation{nodesCPU: func() time.Duration { return 0 }}
 	defer func() {
 		if err != nil {
@@ -162,12 +181,12 @@ func startBenchFederation(ctx context.Context, m *Main, processes bool, conns in
 	}
 	b.closers = append(b.closers, echo.Close)
 	for range conns {
-		c, err := b.f.APIClient("51", b.f.Certs["51"].System)
+		c, err := b.f.APIClient("51", b.f.Certs["51"].System, opts...)
 		if err != nil {
 			return nil, err
 		}
 		b.gateways = append(b.gateways, loadgen.Gateway{Client: c})
-		b.echoes = append(b.echoes, loadgen.EchoClient{URL: echo.URL, HTTP: loadgen.NewHTTPClient(echoTLS)})
+		b.echoes = append(b.echoes, loadgen.EchoClient{URL: echo.URL, HTTP: loadgen.NewHTTPClient(echoTLS, opts...)})
 	}
 	return b, nil
 }
@@ -212,6 +231,16 @@ func (r benchReport) print(m *Main) {
 		fmt.Fprintf(w, "%s\techo\t%.0f\t%s\t%s\t%s\t%d\t\t\t\n", e.Mode, e.PerSecond, e.P50.Round(time.Microsecond), e.P90.Round(time.Microsecond), e.P99.Round(time.Microsecond), e.Errors)
 	}
 	w.Flush()
+	for _, mo := range r.Modes {
+		for _, res := range []struct {
+			path string
+			r    loadgen.Result
+		}{{"gateway", mo.Gateway}, {"echo", mo.Echo}} {
+			if res.r.Errors > 0 {
+				fmt.Fprintf(m.Stdout, "%s %s: %d failed requests, the first: %s\n", res.r.Mode, res.path, res.r.Errors, res.r.FirstError)
+			}
+		}
+	}
 	if r.NodePeakRSSMB != nil {
 		fmt.Fprintf(m.Stdout, "peak resident memory of each node process: %s; of the load generator: %.0f MB\n", formatPeaks(r.provinces, r.NodePeakRSSMB), r.PeakRSSMB)
 		return

@@ -430,10 +430,11 @@ func checkNoPersonalData(t *testing.T, where, text string) {
 }
 
 // TestBenchCommand runs the load tool both ways, nodes in its process and
-// nodes as processes, and checks its report adds up.
+// nodes as processes, over HTTP/2 and HTTP/1.1, and checks its report adds up.
 func TestBenchCommand(t *testing.T) {
 	for _, args := range [][]string{
 		{"--records", "300", "--modes", "single,batch", "--concurrency", "8", "--json"},
+		{"--records", "300", "--modes", "single,batch", "--concurrency", "8", "--http", "1.1", "--json"},
 		{"--records", "300", "--modes", "batch", "--processes", "--json"},
 	} {
 		out, err := exec.Command(binary(t), append([]string{"bench"}, args...)...).Output()

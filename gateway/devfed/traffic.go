@@ -255,12 +255,12 @@ func (f *Federation) waitFor(ctx context.Context, what string, cond func() bool)
 }
 
 // APIClient returns a local-API client for province's node presenting leaf.
-func (f *Federation) APIClient(province string, leaf pki.Leaf) (*api.Client, error) {
+func (f *Federation) APIClient(province string, leaf pki.Leaf, opts ...api.ClientOption) (*api.Client, error) {
 	t, err := f.clientTLS(leaf)
 	if err != nil {
 		return nil, err
 	}
-	return api.NewClient(f.URL(province), t, province)
+	return api.NewClient(f.URL(province), t, province, opts...)
 }
 
 func (f *Federation) registryClient(province string) (*registry.Client, error) {

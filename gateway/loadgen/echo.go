@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/laborlink/laborlink/gateway/api"
@@ -31,8 +32,16 @@ func StartEcho(cfg *tls.Config) (*EchoServer, error) {
 	cfg = cfg.Clone()
 	cfg.NextProtos = []string{"h2", "http/1.1"}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read all before answering, as a node does: an HTTP/1.1 handler
+		// that starts its response may no longer read the request's body.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		io.Copy(w, r.Body)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
 	}), TLSConfig: cfg}
 	go srv.Serve(tls.NewListener(ln, cfg))
 	return &EchoServer{URL: "https://" + ln.Addr().String(), srv: srv}, nil
@@ -70,7 +79,12 @@ func (c EchoClient) Submit(ctx context.Context, docs []json.RawMessage) (int, er
 }
 
 // NewHTTPClient is an HTTP/2 client with the given TLS config and enough
-// connections for concurrent clients.
-func NewHTTPClient(cfg *tls.Config) *http.Client {
-	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}}
+// connections for concurrent clients, changed by opts as the gateway's
+// clients are (api.HTTP1).
+func NewHTTPClient(cfg *tls.Config, opts ...api.ClientOption) *http.Client {
+	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}
+	for _, o := range opts {
+		o(tr)
+	}
+	return &http.Client{Timeout: 60 * time.Second, Transport: tr}
 }
