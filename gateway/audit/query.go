@@ -56,8 +56,15 @@ func (f Filter) Check() error {
 		return fmt.Errorf("type %q is not a record type (%s)", f.RecordType, strings.Join(recordTypes, ", "))
 	case f.Decision != "" && f.Decision != Allow && f.Decision != Deny:
 		return fmt.Errorf("decision %q is neither %s nor %s", f.Decision, Allow, Deny)
-	case !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To):
-		return fmt.Errorf("from %s is not before to %s", f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
+	}
+	return checkWindow(f.From, f.To)
+}
+
+// checkWindow refuses a window that holds no time: from not before to,
+// both given.
+func checkWindow(from, to time.Time) error {
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return fmt.Errorf("from %s is not before to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -72,7 +79,7 @@ func join[S ~string](xs []S) string {
 
 // ParseWindow reads the from and to parameters of a query, RFC 3339 times
 // (fractions of a second allowed), zero when left out. The error names each
-// parameter that is not a time.
+// parameter that is not a time, or both when from is not before to.
 func ParseWindow(q url.Values) (from, to time.Time, err error) {
 	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
 		if s := q.Get(name); s != "" {
@@ -82,6 +89,9 @@ func ParseWindow(q url.Values) (from, to time.Time, err error) {
 			}
 			*dst = t
 		}
+	}
+	if err == nil {
+		err = checkWindow(from, to)
 	}
 	return from, to, err
 }

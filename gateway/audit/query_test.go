@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,24 @@ func TestFilterCheckNamesWhatCanMatchNothing(t *testing.T) {
 	ok := Filter{Kind: KindCertificate, RecordType: "referral-update", Decision: Allow, From: t0, To: t0.Add(time.Second)}
 	if err := ok.Check(); err != nil {
 		t.Errorf("%+v: %v", ok, err)
+	}
+}
+
+func TestParseWindow(t *testing.T) {
+	for q, want := range map[string]string{
+		"from=yesterday": `from must be an RFC 3339 time, got "yesterday"`,
+		"from=2026-12-06T10:00:00Z&to=2026-12-06T09:00:00Z": "from 2026-12-06T10:00:00Z is not before to 2026-12-06T09:00:00Z",
+		"from=2026-12-06T10:00:00Z&to=2026-12-06T10:00:00Z": "is not before to",
+	} {
+		v, _ := url.ParseQuery(q)
+		if _, _, err := ParseWindow(v); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error containing %q", q, err, want)
+		}
+	}
+	v, _ := url.ParseQuery("from=2026-12-06T09:00:00.5Z&to=2026-12-06T18:00:00%2B08:00")
+	from, to, err := ParseWindow(v)
+	if err != nil || !from.Equal(time.Date(2026, 12, 6, 9, 0, 0, 5e8, time.UTC)) || !to.Equal(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("a valid window: %s, %s, %v", from, to, err)
 	}
 }
 

@@ -102,6 +102,7 @@ func TestReconcileAcrossNodes(t *testing.T) {
 		"?with=51":      "with is this node's own province 51",
 		"?with=32":      "province 32",
 		"?with=44&to=x": "to must be an RFC 3339 time",
+		"?with=44&from=2026-12-06T10:00:00Z&to=2026-12-06T10:00:00Z": "from 2026-12-06T10:00:00Z is not before to",
 	} {
 		err := get(auditor("51"), "/api/v1/audit/reconcile"+query)
 		if err == nil || !strings.Contains(err.Error(), want) {
