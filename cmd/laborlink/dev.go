@@ -70,6 +70,9 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer f.Close()
+	if err := f.RecordIssuance(ctx); err != nil {
+		return fmt.Errorf("record the certificates' issuance: %w", err)
+	}
 	if err := f.Seed(ctx, *transfers); err != nil {
 		return fmt.Errorf("sample traffic: %w", err)
 	}

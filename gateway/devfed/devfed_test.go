@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/url"
 	"testing"
+
+	"github.com/laborlink/laborlink/gateway/audit"
 )
 
 // TestSeedIsAudited starts the development federation in this process, runs
 // the sample traffic and checks that each node audited what concerns it:
-// the agreements' transitions and the flows.
+// the certificates' issuance, the agreements' transitions and the flows.
 func TestSeedIsAudited(t *testing.T) {
 	ctx := context.Background()
 	f, err := Start(ctx, Options{Dir: t.TempDir()})
@@ -16,6 +18,9 @@ func TestSeedIsAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	if err := f.RecordIssuance(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.Seed(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +38,19 @@ func TestSeedIsAudited(t *testing.T) {
 			return err == nil && got == n
 		}); err != nil {
 			t.Fatalf("%v (have %d, want %d)", err, got, n)
+		}
+		// Five certificates per province, each node sees every issuance.
+		if err := f.waitFor(ctx, "certificate entries in the audit log of "+p, func() bool {
+			es, err := cl.AuditEntries(ctx, url.Values{"kind": {"certificate"}})
+			got = 0
+			for _, e := range es {
+				if e.Detail == audit.DetailIssued {
+					got++
+				}
+			}
+			return err == nil && got == 5*len(f.Provinces)
+		}); err != nil {
+			t.Fatalf("%v (have %d, want %d)", err, got, 5*len(f.Provinces))
 		}
 		sent, err := cl.AuditEntries(ctx, url.Values{"kind": {"sent"}})
 		if err != nil || len(sent) == 0 {

@@ -88,6 +88,11 @@ type Layout struct {
 // ProvinceDir is the directory a province's node runs from.
 func (l *Layout) ProvinceDir(province string) string { return filepath.Join(l.Dir, "p"+province) }
 
+// nodeTLSDir holds a province's node certificate, its key and the root.
+func (l *Layout) nodeTLSDir(province string) string {
+	return filepath.Join(l.ProvinceDir(province), "tls")
+}
+
 // Config is the config file of a province's node.
 func (l *Layout) Config(province string) string {
 	return filepath.Join(l.ProvinceDir(province), ConfigFile)
@@ -212,8 +217,7 @@ func (l *Layout) clear(force bool) error {
 
 // writeNode writes a province's self-contained node directory.
 func (l *Layout) writeNode(fed *pki.Federation, n NodeAddr, genesis []byte, opts InitOptions) error {
-	dir := l.ProvinceDir(n.Province)
-	tlsDir := filepath.Join(dir, "tls")
+	dir, tlsDir := l.ProvinceDir(n.Province), l.nodeTLSDir(n.Province)
 	if err := os.MkdirAll(tlsDir, 0o700); err != nil {
 		return err
 	}
