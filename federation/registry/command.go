@@ -27,6 +27,9 @@ const (
 	OpInit Op = "federation.init"
 	// OpMemberAdd admits a province (steward admin).
 	OpMemberAdd Op = "member.add"
+	// OpMemberRemove removes a member province that has left: no nodes, no
+	// agreement that has not ended (steward admin).
+	OpMemberRemove Op = "member.remove"
 	// OpNodeJoin records a node; signed by the node's own key.
 	OpNodeJoin Op = "node.join"
 	// OpNodePromote, OpNodeDemote and OpNodeRemove change a node's role.
@@ -159,6 +162,12 @@ type MemberSpec struct {
 	Name     string `json:"name"`
 	// CACerts are the province's intermediate CA certificates, PEM.
 	CACerts []byte `json:"ca_certs"`
+}
+
+// MemberRef names the member province that OpMemberRemove removes.
+type MemberRef struct {
+	// Province is the member's 2-digit code, "33".
+	Province string `json:"province"`
 }
 
 // NodeSpec describes a gateway node taking part in the registry.

@@ -51,7 +51,9 @@
 // # Governance
 //
 // Stewards (by default the provinces of the configured voters) admit
-// members, publish policy bundles and promote nodes. A province's admins may
-// record the issuance and revocation of their own province's certificates,
-// and demote or remove its nodes.
+// members, publish policy bundles and promote nodes. They also remove a
+// member that leaves, once its nodes are removed and its agreements
+// terminated; a steward province cannot be removed. A province's admins
+// may record the issuance and revocation of their own province's
+// certificates, and demote or remove its nodes.
 package registry

@@ -22,8 +22,9 @@ const (
 	// EForbidden: the signer may not make this change (not a party, not a
 	// member, wrong kind of certificate).
 	EForbidden Code = "forbidden"
-	// EConflict: the agreement is in the wrong state for the transition, or
-	// the command was already applied.
+	// EConflict: the agreement is in the wrong state for the transition, a
+	// member still has nodes or agreements and cannot be removed yet, or the
+	// command was already applied.
 	EConflict Code = "wrong_state"
 	// EUnavailable: no leader is reachable, or this node cannot serve now.
 	EUnavailable Code = "unavailable"

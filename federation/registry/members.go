@@ -2,8 +2,10 @@ package registry
 
 import (
 	"crypto/x509"
+	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/laborlink/laborlink/pki"
 )
@@ -79,7 +81,8 @@ func (s *Store) applyMemberAdd(env *Envelope, who signer) *Result {
 	}
 	// Admitting a member again replaces its name and CA certificates, as a
 	// province rotating its CA needs (old and new together for the
-	// overlap); it stays a member since its first admission.
+	// overlap); it keeps the day it was admitted. A province removed and
+	// admitted again starts a new membership.
 	added := env.At
 	if prev := s.st.Members[m.Province]; prev != nil {
 		added = prev.AddedAt
@@ -87,6 +90,69 @@ func (s *Store) applyMemberAdd(env *Envelope, who signer) *Result {
 	mem := &Member{Province: m.Province, Name: m.Name, CACerts: m.CACerts, AddedAt: added, cas: cas}
 	s.st.Members[m.Province] = mem
 	return &Result{}
+}
+
+// applyMemberRemove removes a member province that has left in order: its
+// nodes removed and every agreement it is a party to terminated first, so
+// that nothing the registry holds still relies on the province. Its
+// revocations and issuances stay, as history. Without the member its CA
+// certificates are gone from the registry, so its certificates sign no
+// command and its nodes cannot join or speak raft; admitting it again later
+// starts a new membership.
+func (s *Store) applyMemberRemove(env *Envelope, who signer) *Result {
+	var ref MemberRef
+	if err := decodeBody(env, &ref); err != nil {
+		return &Result{Err: err}
+	}
+	if err := s.requireSteward(env, who); err != nil {
+		return &Result{Err: err}
+	}
+	p := ref.Province
+	if !pki.ValidProvince(p) {
+		return &Result{Err: Errorf(EInvalid, "member.remove: unknown province code %q", p)}
+	}
+	if s.st.Members[p] == nil {
+		return &Result{Err: Errorf(ENotFound, "member.remove: province %s is not a member of the federation", p)}
+	}
+	if s.st.isSteward(p) {
+		return &Result{Err: Errorf(EForbidden, "member.remove: province %s is a steward province (stewards: %v); a steward cannot be removed", p, s.st.Stewards)}
+	}
+	if err := s.st.leftInOrder(p, env.At); err != nil {
+		return &Result{Err: err}
+	}
+	delete(s.st.Members, p)
+	return &Result{}
+}
+
+// leftInOrder refuses the removal of a province that still has nodes in the
+// registry or is a party to an agreement that has not ended, naming them
+// all so the admins see the whole of what is left to do. Names are sorted:
+// the message is kept with the command's nonce, in every replica's state.
+func (st *state) leftInOrder(p string, at time.Time) *Error {
+	var nodes, agreements []string
+	for id, n := range st.Nodes {
+		if n.Province == p {
+			nodes = append(nodes, id)
+		}
+	}
+	for id, r := range st.Agreements {
+		if r.Latest().Agreement.IsParty(p) && (r.Current() != nil || r.Pending() != nil) {
+			agreements = append(agreements, fmt.Sprintf("%s (%s)", id, r.StatusAt(at)))
+		}
+	}
+	slices.Sort(nodes)
+	slices.Sort(agreements)
+	var problems []string
+	if len(nodes) > 0 {
+		problems = append(problems, fmt.Sprintf("province %s still has nodes in the registry: %s; remove them first (laborlink registry remove NODE-ID)", p, strings.Join(nodes, ", ")))
+	}
+	if len(agreements) > 0 {
+		problems = append(problems, fmt.Sprintf("province %s is a party to agreements that are not terminated: %s; terminate them first (laborlink agreement terminate ID)", p, strings.Join(agreements, ", ")))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return Errorf(EConflict, "member.remove: %s", strings.Join(problems, ". "))
 }
 
 func (s *Store) requireSteward(env *Envelope, who signer) *Error {

@@ -191,6 +191,8 @@ func (s *Store) dispatch(index uint64, env *Envelope) (*Result, string) {
 		return s.applyTransition(index, env, who)
 	case OpMemberAdd:
 		return s.applyMemberAdd(env, who), ""
+	case OpMemberRemove:
+		return s.applyMemberRemove(env, who), ""
 	case OpNodeJoin:
 		return s.applyNodeJoin(env, who), ""
 	case OpNodePromote, OpNodeDemote, OpNodeRemove:

@@ -28,6 +28,8 @@ type fixture struct {
 	a51, a44, a11, a33 *pki.Signer
 	now                time.Time
 	index              uint64
+	// log is every command applied, as stamped, for a replay.
+	log []registry.Envelope
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -50,7 +52,20 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) apply(env *registry.Envelope) *registry.Result {
 	f.index++
 	env.At = f.now
+	f.log = append(f.log, *env)
 	return f.s.Apply(f.index, env)
+}
+
+// replay applies the fixture's log to a new store, as a node catching up
+// from the raft log would.
+func (f *fixture) replay(t *testing.T) *registry.Store {
+	t.Helper()
+	s := registry.NewStore()
+	for i := range f.log {
+		env := f.log[i]
+		s.Apply(uint64(i+1), &env)
+	}
+	return s
 }
 
 func (f *fixture) do(t *testing.T, s *pki.Signer, op registry.Op, body any) *registry.Result {

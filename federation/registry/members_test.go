@@ -1,0 +1,159 @@
+package registry_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/big"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/federation/registry/regtest"
+	"github.com/laborlink/laborlink/pki"
+)
+
+func TestMemberRemoveRefusals(t *testing.T) {
+	f := newFixture(t)
+	node := f.p.Signer(t, "11", pki.KindNode, "gw-1")
+	tests := []struct {
+		name     string
+		by       *pki.Signer
+		province string
+		code     registry.Code
+		msg      string
+	}{
+		{"not a steward", f.a51, "44", registry.EForbidden, "only admins of the steward provinces [11]"},
+		{"not an admin", node, "44", registry.EForbidden, "needs a admin certificate"},
+		{"unknown code", f.a11, "99", registry.EInvalid, `member.remove: unknown province code "99"`},
+		{"empty code", f.a11, "", registry.EInvalid, `unknown province code ""`},
+		{"not a member", f.a11, "33", registry.ENotFound, "province 33 is not a member"},
+		{"steward", f.a11, "11", registry.EForbidden, "province 11 is a steward province"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantErr(t, f.do(t, tt.by, registry.OpMemberRemove, registry.MemberRef{Province: tt.province}), tt.code, tt.msg)
+		})
+	}
+	wantErr(t, f.do(t, f.a11, registry.OpMemberRemove, json.RawMessage(`{"province": 44}`)), registry.EInvalid, "member.remove: malformed body")
+	if got := memberCodes(f.s); got != "11 44 51" {
+		t.Fatalf("members after refused removals: %s", got)
+	}
+}
+
+// TestMemberLeavesInOrder: a province is removed only once its nodes are
+// removed and its agreements terminated; its certificates then sign
+// nothing, its history stays, and it may be admitted again.
+func TestMemberLeavesInOrder(t *testing.T) {
+	f := newFixture(t)
+	remove33 := registry.MemberRef{Province: "33"}
+	f.must(t, f.a11, registry.OpMemberAdd, f.p.Member(t, "33"))
+	firstAdmission := f.now
+
+	gw1 := f.p.Signer(t, "33", pki.KindNode, "gw-1")
+	gw2 := f.p.Signer(t, "33", pki.KindNode, "gw-2")
+	f.must(t, gw2, registry.OpNodeJoin, registry.NodeSpec{ID: "p33/node/gw-2", RaftAddr: "127.0.0.1:7002"})
+	f.must(t, gw1, registry.OpNodeJoin, registry.NodeSpec{ID: "p33/node/gw-1", RaftAddr: "127.0.0.1:7001"})
+
+	from, until := days(f.now, -1, 365)
+	r := f.must(t, f.a33, registry.OpPropose, regtest.Agreement("AG-33-A", "330000", "510000", from, until))
+	approve := registry.TransitionBody{ID: "AG-33-A", Version: 1, Digest: r.Agreement.Latest().Digest}
+	f.must(t, f.a33, registry.OpApprove, approve)
+	f.must(t, f.a51, registry.OpApprove, approve)
+	f.must(t, f.a51, registry.OpPropose, regtest.Agreement("AG-33-P", "510000", "330000", from, until))
+	past, ended := days(f.now, -30, -2)
+	f.must(t, f.a33, registry.OpPropose, regtest.Agreement("AG-33-E", "330000", "440000", past, ended))
+	f.must(t, f.a33, registry.OpPropose, regtest.Agreement("AG-33-T", "330000", "440000", from, until))
+	f.must(t, f.a44, registry.OpTerminate, registry.TransitionBody{ID: "AG-33-T"})
+	f.activate(t, "AG-51-44", "510000", "440000")
+
+	f.must(t, f.a33, registry.OpCertRevoke, registry.RevokeBody{Serial: "0abc", Province: "33", Reason: "keyCompromise"})
+	f.must(t, f.a33, registry.OpCertIssued, registry.IssuedBody{Certificate: pemOf(gw1.Chain()[0])})
+
+	r = f.do(t, f.a11, registry.OpMemberRemove, remove33)
+	wantErr(t, r, registry.EConflict, "province 33 still has nodes in the registry: p33/node/gw-1, p33/node/gw-2; remove them first (laborlink registry remove NODE-ID)")
+	wantErr(t, r, registry.EConflict, "province 33 is a party to agreements that are not terminated: AG-33-A (active), AG-33-E (expired), AG-33-P (proposed); terminate them first")
+	for _, other := range []string{"AG-33-T", "AG-51-44"} {
+		if strings.Contains(r.Err.Message, other) {
+			t.Errorf("the refusal names %s, which is no reason to refuse: %s", other, r.Err.Message)
+		}
+	}
+
+	f.must(t, f.a33, registry.OpNodeRemove, registry.NodeRef{ID: "p33/node/gw-1"})
+	f.must(t, f.a11, registry.OpNodeRemove, registry.NodeRef{ID: "p33/node/gw-2"})
+	r = f.do(t, f.a11, registry.OpMemberRemove, remove33)
+	wantErr(t, r, registry.EConflict, "agreements that are not terminated: AG-33-A (active), AG-33-E (expired), AG-33-P (proposed)")
+	if strings.Contains(r.Err.Message, "nodes") {
+		t.Errorf("the refusal still names nodes after they were removed: %s", r.Err.Message)
+	}
+
+	f.must(t, f.a33, registry.OpTerminate, registry.TransitionBody{ID: "AG-33-A", Reason: "province 33 leaves"})
+	f.must(t, f.a51, registry.OpTerminate, registry.TransitionBody{ID: "AG-33-P"})
+	f.must(t, f.a33, registry.OpTerminate, registry.TransitionBody{ID: "AG-33-E"})
+	f.now = f.now.Add(time.Minute)
+	f.must(t, f.a11, registry.OpMemberRemove, remove33)
+
+	if f.s.IsMember("33") || memberCodes(f.s) != "11 44 51" {
+		t.Fatalf("after removal: member 33 %v, members %s", f.s.IsMember("33"), memberCodes(f.s))
+	}
+	wantErr(t, f.do(t, f.a11, registry.OpMemberRemove, remove33), registry.ENotFound, "province 33 is not a member")
+
+	// Its certificates sign nothing: admins, nodes joining, records.
+	wantErr(t, f.do(t, f.a33, registry.OpCertRevoke, registry.RevokeBody{Serial: "0def", Province: "33"}), registry.EForbidden, "province 33 of p33/admin/zhao is not a member")
+	wantErr(t, f.do(t, gw1, registry.OpNodeJoin, registry.NodeSpec{ID: "p33/node/gw-1", RaftAddr: "127.0.0.1:7001"}), registry.EForbidden, "province 33 of p33/node/gw-1 is not a member")
+	wantErr(t, f.do(t, f.a11, registry.OpCertIssued, registry.IssuedBody{Certificate: pemOf(gw2.Chain()[0])}), registry.EInvalid, "province 33 of p33/node/gw-2 is not a member")
+	wantErr(t, f.do(t, f.a51, registry.OpPropose, regtest.Agreement("AG-33-NEW", "510000", "330000", from, until)), registry.EForbidden, "party province 33 is not a member")
+
+	// Its history stays: revocations, issuances, ended agreements.
+	if !f.s.IsRevoked("33", big.NewInt(0xabc)) {
+		t.Error("the removed province's revocation was dropped")
+	}
+	if is := f.s.Issuances(); len(is) != 1 || is[0].Province != "33" {
+		t.Errorf("issuances after removal: %+v", is)
+	}
+	if rec, err := f.s.Agreement("AG-33-A"); err != nil || rec.StatusAt(f.now) != contracts.AgreementTerminated {
+		t.Errorf("AG-33-A after removal: %v", err)
+	}
+	if n := len(f.s.Covers("510000", "440000", contracts.RecordTransfer, contracts.PurposeStatistics, f.now)); n != 1 {
+		t.Errorf("AG-51-44 covers %d after 33 left, want 1", n)
+	}
+
+	// A snapshot restore and a replay of the log reach the same state.
+	var snap bytes.Buffer
+	if err := f.s.Backup(&snap); err != nil {
+		t.Fatal(err)
+	}
+	restored := registry.NewStore()
+	if err := restored.Restore(&snap); err != nil {
+		t.Fatal(err)
+	}
+	want := backup(t, f.s)
+	if got := backup(t, restored); !bytes.Equal(got, want) {
+		t.Errorf("restored state differs:\n got %s\nwant %s", got, want)
+	}
+	if got := backup(t, f.replay(t)); !bytes.Equal(got, want) {
+		t.Errorf("replayed state differs:\n got %s\nwant %s", got, want)
+	}
+	env := regtest.Signed(t, f.a33, registry.OpCertRevoke, registry.RevokeBody{Serial: "0def", Province: "33"}, f.now)
+	env.At = f.now
+	wantErr(t, restored.Apply(f.index+1, env), registry.EForbidden, "province 33 of p33/admin/zhao is not a member")
+
+	// Admitted again, it is a member since now, and its admins sign again.
+	f.now = f.now.Add(time.Minute)
+	f.must(t, f.a11, registry.OpMemberAdd, f.p.Member(t, "33"))
+	added := f.s.Members()[slices.IndexFunc(f.s.Members(), func(m registry.Member) bool { return m.Province == "33" })].AddedAt
+	if !added.Equal(f.now) || added.Equal(firstAdmission) {
+		t.Errorf("re-admitted 33 is a member since %s, want %s (not the first admission %s)", added, f.now, firstAdmission)
+	}
+	f.must(t, f.a33, registry.OpPropose, regtest.Agreement("AG-33-NEW", "330000", "510000", from, until))
+}
+
+func memberCodes(s *registry.Store) string {
+	var codes []string
+	for _, m := range s.Members() {
+		codes = append(codes, m.Province)
+	}
+	return strings.Join(codes, " ")
+}
