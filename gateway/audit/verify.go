@@ -76,6 +76,10 @@ func (r Report) OK() bool { return len(r.Findings) == 0 }
 type VerifyInput struct {
 	// Entries are the log's entries as fetched, with their positions.
 	Entries []RawEntry
+	// Read, when set instead of Entries, reads the entries in [start, end)
+	// in position order, a missing one left out; Verify then holds one
+	// chunk of the log at a time, however long it is. Log.RawEntries is one.
+	Read func(ctx context.Context, start, end int64) ([]RawEntry, error)
 	// Latest is the node's latest signed head.
 	Latest []byte
 	// Earlier is a signed head the auditor kept from an earlier visit; optional.
@@ -89,6 +93,10 @@ type VerifyInput struct {
 	// change, by recomputing the root.
 	Proofs ProofSource
 }
+
+// verifyChunk is how many entries Verify reads at a time; tests shrink it
+// to cross chunk boundaries.
+var verifyChunk int64 = 4096
 
 // Verify checks a log's entries against its latest signed head and, if
 // given, the earlier head the auditor kept. It recomputes the tree from the
@@ -105,20 +113,51 @@ func Verify(ctx context.Context, in VerifyInput) (Report, error) {
 		return r, nil
 	}
 	r.Latest, r.Checked = latest, latest.Size
-	byPos, unsigned := positions(in.Entries, latest.Size)
-	r.Unsigned = unsigned
+	read := in.Read
+	if read == nil {
+		var byPos [][]byte
+		byPos, r.Unsigned = positions(in.Entries, latest.Size)
+		read = readPositions(byPos)
+	}
 
+	var earlier *Head
 	if in.Earlier != nil {
-		f, err := checkEarlier(ctx, in, latest, byPos, &r)
+		f, h, err := checkEarlier(ctx, in, latest)
 		if err != nil {
 			return r, err
 		}
+		r.Earlier = h
 		r.Findings = append(r.Findings, f...)
+		if h != nil && f == nil && in.Proofs == nil && h.Size <= latest.Size {
+			earlier = h // checked against the entries below
+		}
 	}
-	if root, ok := rootOf(byPos, latest.Size); ok && root == latest.Root {
+	// One pass computes the latest root, and the earlier one on the way.
+	var tree frontier
+	complete := true
+	err = walk(ctx, read, latest.Size, func(pos int64, data []byte) error {
+		if earlier != nil && pos == earlier.Size && complete && tree.root() != earlier.Root {
+			r.Findings = append(r.Findings, Finding{Position: -1, Problem: ProblemInconsistent,
+				Detail: fmt.Sprintf("entries 0..%d do not hash to the earlier head's root", earlier.Size-1)})
+		}
+		if data == nil {
+			complete = false
+		} else if complete {
+			tree.add(data)
+		}
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	if earlier != nil && earlier.Size == latest.Size && complete && tree.root() != earlier.Root {
+		r.Findings = append(r.Findings, Finding{Position: -1, Problem: ProblemInconsistent,
+			Detail: fmt.Sprintf("entries 0..%d do not hash to the earlier head's root", earlier.Size-1)})
+	}
+	if complete && tree.root() == latest.Root {
 		return r, nil
 	}
-	located, err := locate(ctx, in.Proofs, byPos, latest)
+	located, err := locate(ctx, in.Proofs, read, latest)
 	if err != nil {
 		return r, err
 	}
@@ -147,112 +186,138 @@ func positions(entries []RawEntry, size int64) ([][]byte, int64) {
 	return byPos, unsigned
 }
 
-// memTree is a whole tree's stored hashes in memory, built from entries.
-type memTree []tlog.Hash
-
-func (m memTree) ReadHashes(idx []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(idx))
-	for i, x := range idx {
-		if x >= int64(len(m)) {
-			return nil, fmt.Errorf("hash %d not computed", x)
+// readPositions reads entries indexed by position as VerifyInput.Read does.
+func readPositions(byPos [][]byte) func(context.Context, int64, int64) ([]RawEntry, error) {
+	return func(_ context.Context, start, end int64) ([]RawEntry, error) {
+		var out []RawEntry
+		for i := start; i < end; i++ {
+			if byPos[i] != nil {
+				out = append(out, RawEntry{Position: i, Data: byPos[i]})
+			}
 		}
-		out[i] = m[x]
+		return out, nil
 	}
-	return out, nil
 }
 
-// buildTree hashes the first n entries; ok is false if one is missing.
-func buildTree(byPos [][]byte, n int64) (memTree, bool) {
-	m := make(memTree, 0, tlog.StoredHashCount(n))
-	for i := range n {
-		if byPos[i] == nil {
-			return nil, false
-		}
-		hs, err := tlog.StoredHashes(i, byPos[i], m)
+// walk calls fn for each position below size in order, with its entry's
+// data or nil where it is missing, reading verifyChunk entries at a time.
+func walk(ctx context.Context, read func(context.Context, int64, int64) ([]RawEntry, error), size int64, fn func(pos int64, data []byte) error) error {
+	for start := int64(0); start < size; start += verifyChunk {
+		end := min(start+verifyChunk, size)
+		chunk, err := read(ctx, start, end)
 		if err != nil {
-			return nil, false
+			return fmt.Errorf("read entries %d..%d: %w", start, end-1, err)
 		}
-		m = append(m, hs...)
+		next := start
+		for _, e := range chunk {
+			if e.Position < next || e.Position >= end {
+				continue // out of order or out of range: the reader's contract is broken, count it missing
+			}
+			for ; next < e.Position; next++ {
+				if err := fn(next, nil); err != nil {
+					return err
+				}
+			}
+			if err := fn(next, e.Data); err != nil {
+				return err
+			}
+			next++
+		}
+		for ; next < end; next++ {
+			if err := fn(next, nil); err != nil {
+				return err
+			}
+		}
 	}
-	return m, true
+	return nil
 }
 
-func rootOf(byPos [][]byte, n int64) (tlog.Hash, bool) {
-	m, ok := buildTree(byPos, n)
-	if !ok {
-		return tlog.Hash{}, false
-	}
-	h, err := treeHash(n, m)
-	return h, err == nil
+// frontier computes the RFC 6962 root of entries added in order, keeping
+// only the roots of its complete subtrees: O(log n) hashes for n entries.
+type frontier struct {
+	hashes []tlog.Hash // roots of complete subtrees, largest first
+	sizes  []int64
 }
 
-// checkEarlier verifies the kept head and its consistency with the latest,
-// by proof when a source is given, else by recomputing its root from the
-// entries.
-func checkEarlier(ctx context.Context, in VerifyInput, latest Head, byPos [][]byte, r *Report) ([]Finding, error) {
+func (f *frontier) add(data []byte) {
+	h, size := tlog.RecordHash(data), int64(1)
+	for n := len(f.sizes); n > 0 && f.sizes[n-1] == size; n = len(f.sizes) {
+		h, size = tlog.NodeHash(f.hashes[n-1], h), 2*size
+		f.hashes, f.sizes = f.hashes[:n-1], f.sizes[:n-1]
+	}
+	f.hashes, f.sizes = append(f.hashes, h), append(f.sizes, size)
+}
+
+// root folds the subtrees from the right, as RFC 6962 splits a tree at the
+// largest power of two below its size.
+func (f *frontier) root() tlog.Hash {
+	if len(f.hashes) == 0 {
+		return emptyRoot
+	}
+	h := f.hashes[len(f.hashes)-1]
+	for i := len(f.hashes) - 2; i >= 0; i-- {
+		h = tlog.NodeHash(f.hashes[i], h)
+	}
+	return h
+}
+
+// checkEarlier parses the kept head and, given a proof source, checks its
+// consistency with the latest by proof; without one, Verify compares its
+// root with the entries'.
+func checkEarlier(ctx context.Context, in VerifyInput, latest Head) ([]Finding, *Head, error) {
 	earlier, err := ParseHead(in.Earlier, in.Origin, in.Verifier)
 	if err != nil {
-		return []Finding{{Position: -1, Problem: ProblemBadHead, Detail: "earlier: " + err.Error()}}, nil
+		return []Finding{{Position: -1, Problem: ProblemBadHead, Detail: "earlier: " + err.Error()}}, nil, nil
 	}
-	r.Earlier = &earlier
 	if earlier.Size > latest.Size {
 		return []Finding{{Position: latest.Size, Problem: ProblemRemoved,
-			Detail: fmt.Sprintf("log shrank from %d to %d entries", earlier.Size, latest.Size)}}, nil
+			Detail: fmt.Sprintf("log shrank from %d to %d entries", earlier.Size, latest.Size)}}, &earlier, nil
 	}
-	inconsistent := func(err error) []Finding {
-		return []Finding{{Position: -1, Problem: ProblemInconsistent, Detail: err.Error()}}
+	if in.Proofs == nil {
+		return nil, &earlier, nil
 	}
-	if in.Proofs != nil {
-		p, err := in.Proofs.ConsistencyProof(ctx, earlier.Size, latest.Size)
-		if err != nil {
-			return nil, fmt.Errorf("fetch consistency proof %d..%d: %w", earlier.Size, latest.Size, err)
-		}
-		if err := CheckConsistency(p, earlier, latest); err != nil {
-			return inconsistent(err), nil
-		}
-		return nil, nil
+	p, err := in.Proofs.ConsistencyProof(ctx, earlier.Size, latest.Size)
+	if err != nil {
+		return nil, &earlier, fmt.Errorf("fetch consistency proof %d..%d: %w", earlier.Size, latest.Size, err)
 	}
-	if root, ok := rootOf(byPos, earlier.Size); ok && root != earlier.Root {
-		return inconsistent(fmt.Errorf("entries 0..%d do not hash to the earlier head's root", earlier.Size-1)), nil
+	if err := CheckConsistency(p, earlier, latest); err != nil {
+		return []Finding{{Position: -1, Problem: ProblemInconsistent, Detail: err.Error()}}, &earlier, nil
 	}
-	return nil, nil
+	return nil, &earlier, nil
 }
 
 // locate finds which positions do not match the head, using the node's
 // inclusion proofs: a missing entry is removed, an entry that proves at the
 // position its own index names is reordered, any other is rewritten.
-func locate(ctx context.Context, src ProofSource, byPos [][]byte, head Head) ([]Finding, error) {
+func locate(ctx context.Context, src ProofSource, read func(context.Context, int64, int64) ([]RawEntry, error), head Head) ([]Finding, error) {
 	var out []Finding
-	for pos, data := range byPos {
-		pos := int64(pos)
+	err := walk(ctx, read, head.Size, func(pos int64, data []byte) error {
 		if data == nil {
 			out = append(out, Finding{Position: pos, Problem: ProblemRemoved})
-			continue
+			return nil
 		}
 		if src == nil {
 			if e, err := ParseEntry(data); err == nil && e.Index != pos {
 				out = append(out, Finding{Position: pos, Problem: ProblemReordered, BelongsAt: e.Index})
 			}
-			continue
+			return nil
 		}
 		ok, err := provesAt(ctx, src, data, pos, head)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			continue
+		if err != nil || ok {
+			return err
 		}
 		f := Finding{Position: pos, Problem: ProblemRewritten}
 		if e, err := ParseEntry(data); err == nil && e.Index != pos && e.Index >= 0 && e.Index < head.Size {
 			if ok, err := provesAt(ctx, src, data, e.Index, head); err != nil {
-				return nil, err
+				return err
 			} else if ok {
 				f = Finding{Position: pos, Problem: ProblemReordered, BelongsAt: e.Index}
 			}
 		}
 		out = append(out, f)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 func provesAt(ctx context.Context, src ProofSource, data []byte, pos int64, head Head) (bool, error) {
@@ -271,10 +336,6 @@ func (l *Log) Audit(ctx context.Context, earlier []byte, v note.Verifier) (Repor
 	if err != nil {
 		return Report{}, err
 	}
-	entries, err := l.RawEntries(ctx, 0, latest.Size)
-	if err != nil {
-		return Report{}, err
-	}
-	return Verify(ctx, VerifyInput{Entries: entries, Latest: latest.Note, Earlier: earlier,
+	return Verify(ctx, VerifyInput{Read: l.RawEntries, Latest: latest.Note, Earlier: earlier,
 		Origin: l.cfg.Origin, Verifier: v, Proofs: l})
 }

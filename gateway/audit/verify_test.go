@@ -3,10 +3,12 @@ package audit
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // tamper edits the entries bucket directly, as an attacker with the file would.
@@ -63,45 +65,62 @@ func TestVerifyReportsTamperingByPosition(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			db, _ := newTestDB(t)
-			l, err := Open(db, testConfig(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			appendN(t, l, 10)
-			earlier, err := l.SignedHead(ctx) // the auditor keeps this one
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := 10; i < 20; i++ {
-				if _, err := l.Append(ctx, sentEntry(i)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := l.SignedHead(ctx); err != nil {
-				t.Fatal(err)
-			}
-			l.Close()
-			if tc.tamper != nil {
-				tamper(t, db, tc.tamper)
-			}
-			l, err = Open(db, testConfig(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			rep, err := l.Audit(ctx, earlier.Note, testVerifier(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Checked != 20 || rep.Earlier == nil || rep.Earlier.Size != 10 {
-				t.Errorf("checked %d entries against earlier %+v", rep.Checked, rep.Earlier)
-			}
-			if !slices.Equal(rep.Findings, tc.want) {
-				t.Errorf("findings:\n got %v\nwant %v", rep.Findings, tc.want)
-			}
+			forChunks(t, func(t *testing.T) { verifyTampered(t, tc.tamper, tc.want) })
 		})
+	}
+}
+
+// forChunks runs fn with Verify reading the log whole and in chunks of
+// three entries, which puts chunk boundaries between tampered entries and
+// at neither head.
+func forChunks(t *testing.T, fn func(*testing.T)) {
+	for _, n := range []int64{verifyChunk, 3} {
+		t.Run(fmt.Sprintf("chunks of %d", n), func(t *testing.T) {
+			defer func(old int64) { verifyChunk = old }(verifyChunk)
+			verifyChunk = n
+			fn(t)
+		})
+	}
+}
+
+func verifyTampered(t *testing.T, tamperWith func(*bolt.Bucket) error, want []Finding) {
+	ctx := context.Background()
+	db, _ := newTestDB(t)
+	l, err := Open(db, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 10)
+	earlier, err := l.SignedHead(ctx) // the auditor keeps this one
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 10; i < 20; i++ {
+		if _, err := l.Append(ctx, sentEntry(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.SignedHead(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if tamperWith != nil {
+		tamper(t, db, tamperWith)
+	}
+	l, err = Open(db, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rep, err := l.Audit(ctx, earlier.Note, testVerifier(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Checked != 20 || rep.Earlier == nil || rep.Earlier.Size != 10 {
+		t.Errorf("checked %d entries against earlier %+v", rep.Checked, rep.Earlier)
+	}
+	if !slices.Equal(rep.Findings, want) {
+		t.Errorf("findings:\n got %v\nwant %v", rep.Findings, want)
 	}
 }
 
@@ -116,37 +135,77 @@ func TestVerifyOfflineDetectsWithoutProofs(t *testing.T) {
 		{"clean", nil, nil},
 		{"one byte changed", flipByte(4), []Problem{ProblemRootMismatch}},
 		{"entry deleted", deleteEntry(4), []Problem{ProblemRemoved}},
-		{"two entries swapped", swapEntries(2, 5), []Problem{ProblemReordered, ProblemReordered}},
+		{"two entries swapped", swapEntries(2, 5), []Problem{ProblemInconsistent, ProblemReordered, ProblemReordered}},
+		// The auditor kept the head of the first 4 entries.
+		{"changed before the earlier head", flipByte(2), []Problem{ProblemInconsistent, ProblemRootMismatch}},
+		{"changed after the earlier head", flipByte(6), []Problem{ProblemRootMismatch}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			l, db := newTestLog(t)
-			appendN(t, l, 8)
-			head, err := l.SignedHead(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.tamper != nil {
-				tamper(t, db, tc.tamper)
-			}
-			entries, err := l.RawEntries(ctx, 0, l.Size())
-			if err != nil {
-				t.Fatal(err)
-			}
-			rep, err := Verify(ctx, VerifyInput{Entries: entries, Latest: head.Note,
-				Origin: testOrigin, Verifier: testVerifier(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []Problem
-			for _, f := range rep.Findings {
-				got = append(got, f.Problem)
-			}
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("problems = %v, want %v (%v)", got, tc.want, rep.Findings)
-			}
+			forChunks(t, func(t *testing.T) {
+				ctx := context.Background()
+				l, db := newTestLog(t)
+				appendN(t, l, 4)
+				earlier, err := l.SignedHead(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := 4; i < 8; i++ {
+					if _, err := l.Append(ctx, sentEntry(i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				head, err := l.SignedHead(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.tamper != nil {
+					tamper(t, db, tc.tamper)
+				}
+				entries, err := l.RawEntries(ctx, 0, l.Size())
+				if err != nil {
+					t.Fatal(err)
+				}
+				rep, err := Verify(ctx, VerifyInput{Entries: entries, Latest: head.Note, Earlier: earlier.Note,
+					Origin: testOrigin, Verifier: testVerifier(t)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []Problem
+				for _, f := range rep.Findings {
+					got = append(got, f.Problem)
+				}
+				if !slices.Equal(got, tc.want) {
+					t.Errorf("problems = %v, want %v (%v)", got, tc.want, rep.Findings)
+				}
+			})
 		})
+	}
+}
+
+// TestFrontierMatchesTlog holds the streaming root to tlog's tree hash over
+// stored hashes, for every size up to a few full levels.
+func TestFrontierMatchesTlog(t *testing.T) {
+	var f frontier
+	var stored memTree
+	for n := int64(0); n <= 70; n++ {
+		want := emptyRoot
+		if n > 0 {
+			var err error
+			if want, err = tlog.TreeHash(n, stored); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := f.root(); got != want {
+			t.Fatalf("root of %d entries: %x, want %x", n, got, want)
+		}
+		data := []byte(fmt.Sprintf("entry %d", n))
+		hs, err := tlog.StoredHashes(n, data, stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, hs...)
+		f.add(data)
 	}
 }
 
