@@ -147,7 +147,11 @@ func (st *state) leftInOrder(p string, at time.Time) *Error {
 		problems = append(problems, fmt.Sprintf("province %s still has nodes in the registry: %s; remove them first (laborlink registry remove NODE-ID)", p, strings.Join(nodes, ", ")))
 	}
 	if len(agreements) > 0 {
-		problems = append(problems, fmt.Sprintf("province %s is a party to agreements that are not terminated: %s; terminate them first (laborlink agreement terminate ID)", p, strings.Join(agreements, ", ")))
+		subject := "province " + p
+		if len(problems) > 0 {
+			subject = "It"
+		}
+		problems = append(problems, fmt.Sprintf("%s is a party to agreements that are not terminated: %s; terminate them first (laborlink agreement terminate ID)", subject, strings.Join(agreements, ", ")))
 	}
 	if len(problems) == 0 {
 		return nil

@@ -74,7 +74,7 @@ func TestMemberLeavesInOrder(t *testing.T) {
 
 	r = f.do(t, f.a11, registry.OpMemberRemove, remove33)
 	wantErr(t, r, registry.EConflict, "province 33 still has nodes in the registry: p33/node/gw-1, p33/node/gw-2; remove them first (laborlink registry remove NODE-ID)")
-	wantErr(t, r, registry.EConflict, "province 33 is a party to agreements that are not terminated: AG-33-A (active), AG-33-E (expired), AG-33-P (proposed); terminate them first")
+	wantErr(t, r, registry.EConflict, "NODE-ID). It is a party to agreements that are not terminated: AG-33-A (active), AG-33-E (expired), AG-33-P (proposed); terminate them first (laborlink agreement terminate ID)")
 	for _, other := range []string{"AG-33-T", "AG-51-44"} {
 		if strings.Contains(r.Err.Message, other) {
 			t.Errorf("the refusal names %s, which is no reason to refuse: %s", other, r.Err.Message)
@@ -84,7 +84,7 @@ func TestMemberLeavesInOrder(t *testing.T) {
 	f.must(t, f.a33, registry.OpNodeRemove, registry.NodeRef{ID: "p33/node/gw-1"})
 	f.must(t, f.a11, registry.OpNodeRemove, registry.NodeRef{ID: "p33/node/gw-2"})
 	r = f.do(t, f.a11, registry.OpMemberRemove, remove33)
-	wantErr(t, r, registry.EConflict, "agreements that are not terminated: AG-33-A (active), AG-33-E (expired), AG-33-P (proposed)")
+	wantErr(t, r, registry.EConflict, "member.remove: province 33 is a party to agreements that are not terminated: AG-33-A (active), AG-33-E (expired), AG-33-P (proposed)")
 	if strings.Contains(r.Err.Message, "nodes") {
 		t.Errorf("the refusal still names nodes after they were removed: %s", r.Err.Message)
 	}
