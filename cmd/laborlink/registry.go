@@ -26,6 +26,7 @@ func registryCommands() []command {
 		{"status", "show a node's view of the registry: leader, servers, freshness", runRegistryStatus},
 		{"members", "list the member provinces", runRegistryMembers},
 		{"admit", "admit a member province with its CA certificates, or register them again after a CA rotation (steward admin)", runRegistryAdmit},
+		{"expel", "remove a member province that has left: its nodes removed, its agreements terminated (steward admin)", runRegistryExpel},
 		{"join", "ask a node to join the registry through seed nodes", runRegistryJoin},
 		{"revoke", "record a certificate's revocation, so every node refuses it (admin of its province)", runRegistryRevoke},
 		{"issued", "record a certificate its province's CA issued, so every node's audit log shows it (admin of its province)", runRegistryIssued},
@@ -357,6 +358,32 @@ func runRegistryAdmit(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "province %s (%s) admitted at index %d; its nodes may now join\n", *province, *name, res.Index)
+	return nil
+}
+
+func runRegistryExpel(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("registry expel", "--province 32 [connection flags]")
+	c := m.connFlags(fs)
+	province := fs.String("province", "", "the 2-digit code of the member province to remove")
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *province == "" {
+		return usageErrorf("--province is required: the member province to remove")
+	}
+	if !pki.ValidProvince(*province) {
+		return usageErrorf("--province %q is not a 2-digit province code", *province)
+	}
+	cl, ctx, cancel, err := c.dialRegistry(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	res, err := cl.Submit(ctx, registry.OpMemberRemove, registry.MemberRef{Province: *province})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "province %s (%s) removed from the federation at index %d; its certificates no longer sign registry commands\n", *province, pki.ProvinceName(*province), res.Index)
 	return nil
 }
 

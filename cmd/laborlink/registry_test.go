@@ -212,3 +212,82 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 	// The restored registry goes on accepting signed commands.
 	newAdminCLI(t, fresh, fresh.Nodes[1], c.PKI.Admin(t, "51", "zhou")).ok("terminated; now terminated", "agreement", "terminate", id)
 }
+
+// TestRegistryExpel takes a province out of the federation in order: a
+// steward's expel is refused while the province has a node or an agreement
+// that has not ended, goes through once they are gone, and leaves the
+// province's certificates unable to sign or join until it is admitted again.
+func TestRegistryExpel(t *testing.T) {
+	// Usage errors are refused before any connection: no connection flags
+	// are set, and the flag at fault is named.
+	offline := &adminCLI{t: t, env: map[string]string{}}
+	offline.fails("--province is required", "registry", "expel")
+	offline.fails(`--province "3x" is not a 2-digit province code`, "registry", "expel", "--province", "3x")
+	offline.fails("want no arguments", "registry", "expel", "33")
+
+	c := regtest.NewCluster(t, 3, 0, nil)
+	a11 := newAdminCLI(t, c, c.Nodes[0], c.PKI.Admin(t, "11", "wang"))
+	a51 := newAdminCLI(t, c, c.Nodes[1], c.PKI.Admin(t, "51", "zhang"))
+	a33 := newAdminCLI(t, c, c.Nodes[2], c.PKI.Admin(t, "33", "zhao"))
+	ca33 := filepath.Join(t.TempDir(), "ca33.pem")
+	if err := os.WriteFile(ca33, c.PKI.Member(t, "33").CACerts, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	a51.fails("only admins of the steward provinces [11]", "registry", "expel", "--province", "44")
+	a11.fails("province 11 is a steward province", "registry", "expel", "--province", "11")
+	a11.fails("province 33 is not a member", "registry", "expel", "--province", "33")
+
+	// Zhejiang joins with a node and an agreement with Sichuan.
+	a11.ok("province 33 (Zhejiang) admitted", "registry", "admit", "--province", "33", "--ca-cert", ca33)
+	c.WaitConverged()
+	gw := c.AddNode("33", "gw-4")
+	c.Start(gw)
+	c.Join(gw)
+	now := time.Now()
+	pact := strings.NewReplacer("%FROM%", registry.DayOf(now.AddDate(0, 0, -1)).String(), "%UNTIL%", registry.DayOf(now.AddDate(1, 0, 0)).String(),
+		"AG-51-44-2026-001", "AG-51-33-2026-001", `"440000"`, `"330000"`).Replace(pactYAML)
+	file := filepath.Join(t.TempDir(), "pact-33.yaml")
+	if err := os.WriteFile(file, []byte(pact), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a51.ok("needs the approval of provinces 51 and 33", "agreement", "propose", "-f", file)
+
+	code, _, errOut := a11.run("registry", "expel", "--province", "33")
+	for _, want := range []string{"still has nodes in the registry: p33/node/gw-4", "laborlink registry remove NODE-ID",
+		"not terminated: AG-51-33-2026-001 (proposed)", "laborlink agreement terminate ID"} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("expel with a node and an agreement left: exit %d, stderr %q does not contain %q", code, errOut, want)
+		}
+	}
+	a33.ok("p33/node/gw-4: removed", "registry", "remove", gw.ID)
+	c.Stop(gw)
+	a11.fails("not terminated: AG-51-33-2026-001 (proposed)", "registry", "expel", "--province", "33")
+	a33.ok("terminated; now terminated", "agreement", "terminate", "AG-51-33-2026-001", "--reason", "Zhejiang leaves")
+	a11.ok("province 33 (Zhejiang) removed from the federation", "registry", "expel", "--province", "33")
+	c.WaitConverged()
+	for _, n := range c.Running() {
+		if n.Reg.Store().IsMember("33") {
+			t.Fatalf("33 is still a member on %s", n.ID)
+		}
+	}
+	if out := a11.ok("PROVINCE", "registry", "members", "--consistent"); strings.Contains(out, "Zhejiang") {
+		t.Errorf("members still lists Zhejiang:\n%s", out)
+	}
+
+	// Its admins sign nothing any more, and its nodes cannot join.
+	lost := c.PKI.Issue(t, "33", pki.KindSystem, "laptop")
+	a33.fails("province 33 of p33/admin/zhao is not a member", "registry", "revoke", lost.CertFile)
+	rejoin := c.AddNode("33", "gw-5")
+	c.Start(rejoin)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rejoin.Reg.Join(ctx, c.Nodes[0].Config.APIAddr); registry.ErrorCode(err) != registry.EForbidden || !strings.Contains(err.Error(), "not a member") {
+		t.Errorf("a node of the removed province joins: %v, want forbidden: not a member", err)
+	}
+	c.Stop(rejoin)
+
+	// Admitted again, its admins sign again.
+	a11.ok("province 33 (Zhejiang) admitted", "registry", "admit", "--province", "33", "--ca-cert", ca33)
+	a33.ok("revoked in the registry", "registry", "revoke", lost.CertFile)
+}
