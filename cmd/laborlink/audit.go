@@ -126,7 +126,7 @@ func filtered(ctx context.Context, m *Main, name string, args []string, extra fu
 	return q, cl, ctx, cancel, nil
 }
 
-// fetch reads the entries the filter flags select, for query and stats.
+// fetch reads the entries the filter flags select, for query.
 func fetch(ctx context.Context, m *Main, name string, args []string, extra func(*flag.FlagSet)) ([]audit.Entry, error) {
 	q, cl, ctx, cancel, err := filtered(ctx, m, name, args, extra)
 	if err != nil {
@@ -145,17 +145,24 @@ func runAuditQuery(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return audit.ExportJSONL(m.Stdout, es)
+		return audit.ExportJSONL(m.Stdout, audit.All(es))
 	}
 	return audit.WriteTable(m.Stdout, es)
 }
 
+// runAuditStats asks the node for the aggregates, which it computes over
+// any number of entries without sending them.
 func runAuditStats(ctx context.Context, m *Main, args []string) error {
-	es, err := fetch(ctx, m, "stats", args, nil)
+	q, cl, ctx, cancel, err := filtered(ctx, m, "stats", args, nil)
 	if err != nil {
 		return err
 	}
-	return printJSON(m.Stdout, audit.Stats(es, time.Now()))
+	defer cancel()
+	s, err := cl.AuditStats(ctx, q)
+	if err != nil {
+		return err
+	}
+	return printJSON(m.Stdout, s)
 }
 
 // runAuditExport streams the node's own export (GET /api/v1/audit/export):

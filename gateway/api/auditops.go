@@ -42,8 +42,10 @@ type AuditExportRequest struct {
 
 // AuditExportResponse is what the transport streams as a file.
 type AuditExportResponse struct {
-	Format  string
-	Entries []audit.Entry
+	Format string
+	// Entries streams the entries as the transport writes them: an export
+	// holds no more of the log in memory than a chunk.
+	Entries audit.EntrySource
 	// At names the file.
 	At time.Time
 }
@@ -80,11 +82,8 @@ func makeAuditExport(a Auditing, now func() time.Time) endpoint.Endpoint {
 			return nil, err
 		}
 		r := req.(AuditExportRequest)
-		es, err := a.Query(ctx, r.Filter)
-		if err != nil {
-			return nil, err
-		}
-		return AuditExportResponse{Format: r.Format, Entries: es, At: now()}, nil
+		each := func(yield func(audit.Entry) error) error { return a.Each(ctx, r.Filter, yield) }
+		return AuditExportResponse{Format: r.Format, Entries: each, At: now()}, nil
 	}
 }
 
@@ -170,7 +169,29 @@ func encodeAuditExport(_ context.Context, w http.ResponseWriter, resp any) error
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-%s.%s"`, r.At.UTC().Format("20060102T150405Z"), r.Format))
-	return write(w, r.Entries)
+	cw := &countingWriter{w: w}
+	if err := write(cw, r.Entries); err != nil {
+		if cw.n > 0 {
+			// The status and part of the file are out: an error body now
+			// would read as the file's last line. Cut the response, so the
+			// client sees a failed transfer, not a shorter export.
+			panic(http.ErrAbortHandler)
+		}
+		return err
+	}
+	return nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // maxVerifyBody bounds the verify request: a signed head is a few hundred

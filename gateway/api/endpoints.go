@@ -17,7 +17,12 @@ import (
 
 // Auditing is the audit log as the API serves it.
 type Auditing interface {
+	// Query returns the matching entries, at most audit.MaxQueryEntries.
 	Query(ctx context.Context, f audit.Filter) ([]audit.Entry, error)
+	// Each streams the matching entries, however many (audit.Log.Each).
+	Each(ctx context.Context, f audit.Filter, fn func(audit.Entry) error) error
+	// Stats aggregates the matching entries, however many.
+	Stats(ctx context.Context, f audit.Filter, now time.Time) (audit.Summary, error)
 	SignedHead(ctx context.Context) (audit.Head, error)
 	InclusionProof(ctx context.Context, index, treeSize int64) (tlog.RecordProof, error)
 	ConsistencyProof(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, error)
@@ -203,11 +208,7 @@ func MakeSet(s Services) Set {
 			if _, err := auth.Require(ctx, pki.KindAuditor, pki.KindOperator); err != nil {
 				return nil, err
 			}
-			es, err := a.Query(ctx, req.(AuditQueryRequest).Filter)
-			if err != nil {
-				return nil, err
-			}
-			return audit.Stats(es, now()), nil
+			return a.Stats(ctx, req.(AuditQueryRequest).Filter, now())
 		},
 		AuditHead: func(ctx context.Context, _ any) (any, error) {
 			if _, err := auth.Require(ctx, pki.KindAuditor, pki.KindOperator); err != nil {

@@ -311,7 +311,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnauthorized, "unauthenticated"
 	case errors.Is(err, auth.ErrForbidden):
 		return http.StatusForbidden, "forbidden"
-	case errors.Is(err, errBadRequest):
+	case errors.Is(err, errBadRequest), errors.Is(err, audit.ErrTooManyEntries):
 		return http.StatusBadRequest, "invalid"
 	case errors.Is(err, errPeerUnavailable):
 		return http.StatusBadGateway, "peer_unavailable"

@@ -34,17 +34,31 @@ func csvRow(e Entry) []string {
 		strconv.FormatInt(e.LatencyMS, 10), e.Due, e.Serial, string(e.Detail)}
 }
 
+// EntrySource yields entries in order, stopping at the first error yield
+// returns. All is one over a slice; a node streams its log with Log.Each.
+type EntrySource func(yield func(Entry) error) error
+
+// All yields the entries of a slice.
+func All(entries []Entry) EntrySource {
+	return func(yield func(Entry) error) error {
+		for _, e := range entries {
+			if err := yield(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // ExportCSV writes entries as CSV with a header row, for spreadsheets.
 // Reasons are joined with ";".
-func ExportCSV(w io.Writer, entries []Entry) error {
+func ExportCSV(w io.Writer, entries EntrySource) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
 		return err
 	}
-	for _, e := range entries {
-		if err := cw.Write(csvRow(e)); err != nil {
-			return err
-		}
+	if err := entries(func(e Entry) error { return cw.Write(csvRow(e)) }); err != nil {
+		return err
 	}
 	cw.Flush()
 	return cw.Error()
@@ -53,15 +67,18 @@ func ExportCSV(w io.Writer, entries []Entry) error {
 // ExportJSONL writes one entry per line in its canonical encoding: for an
 // unaltered entry, exactly the bytes the log hashed, so an auditor can run
 // Verify on the file (read it back with ReadJSONL).
-func ExportJSONL(w io.Writer, entries []Entry) error {
+func ExportJSONL(w io.Writer, entries EntrySource) error {
 	bw := bufio.NewWriter(w)
-	for _, e := range entries {
+	err := entries(func(e Entry) error {
 		b, err := e.Marshal()
 		if err != nil {
 			return fmt.Errorf("export entry %d: %w", e.Index, err)
 		}
 		bw.Write(b)
-		bw.WriteByte('\n')
+		return bw.WriteByte('\n')
+	})
+	if err != nil {
+		return err
 	}
 	return bw.Flush()
 }

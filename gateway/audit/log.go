@@ -163,18 +163,74 @@ func (l *Log) Entries(ctx context.Context, start, end int64) ([]Entry, error) {
 	return out, err
 }
 
-// Query returns the entries that match f, in log order.
+// MaxQueryEntries bounds the entries Query returns, and so what a query,
+// a reconciliation or a peer's request holds in a node's memory (a few
+// hundred bytes each). Export and Stats read any number.
+const MaxQueryEntries = 100_000
+
+// ErrTooManyEntries is wrapped by Query's error when more entries match.
+var ErrTooManyEntries = errors.New("too many entries")
+
+// queryLimit is MaxQueryEntries; tests lower it.
+var queryLimit = MaxQueryEntries
+
+// scanChunk is how many positions Each reads in one read transaction.
+var scanChunk int64 = 4096
+
+// Each calls fn for every entry that matches f, in log order. It reads the
+// log scanChunk positions at a time and calls fn outside the read
+// transaction, so a slow consumer (an export to a slow client) never keeps
+// one open: bbolt cannot grow its file while one is.
+func (l *Log) Each(ctx context.Context, f Filter, fn func(Entry) error) error {
+	var chunk []Entry
+	for start, size := int64(0), l.Size(); start < size; start += scanChunk {
+		chunk = chunk[:0]
+		err := l.Scan(ctx, start, min(start+scanChunk, size), func(r RawEntry) error {
+			e, err := ParseEntry(r.Data)
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", r.Position, err)
+			}
+			if f.Match(e) {
+				chunk = append(chunk, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range chunk {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Query returns the entries that match f, in log order, at most
+// MaxQueryEntries of them: beyond, it fails with ErrTooManyEntries, telling
+// the caller to narrow the window.
 func (l *Log) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	var out []Entry
-	err := l.Scan(ctx, 0, l.Size(), func(r RawEntry) error {
-		e, err := ParseEntry(r.Data)
-		if err != nil {
-			return fmt.Errorf("entry %d: %w", r.Position, err)
+	err := l.Each(ctx, f, func(e Entry) error {
+		if len(out) == queryLimit {
+			return fmt.Errorf("%w: more than %d match; narrow the window with from and to, or export it", ErrTooManyEntries, queryLimit)
 		}
-		if f.Match(e) {
-			out = append(out, e)
-		}
+		out = append(out, e)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Stats aggregates the entries that match f (see Stats), holding only the
+// aggregates, however many entries there are.
+func (l *Log) Stats(ctx context.Context, f Filter, now time.Time) (Summary, error) {
+	var b statsBuilder
+	if err := l.Each(ctx, f, func(e Entry) error { b.add(e); return nil }); err != nil {
+		return Summary{}, err
+	}
+	return b.summary(now), nil
 }

@@ -40,7 +40,7 @@ func TestLogHoldsNoPersonalData(t *testing.T) {
 		t.Fatal(err)
 	}
 	var export strings.Builder
-	if err := ExportCSV(&export, a); err != nil {
+	if err := ExportCSV(&export, All(a)); err != nil {
 		t.Fatal(err)
 	}
 	cells, err := csv.NewReader(strings.NewReader(export.String())).ReadAll()

@@ -147,7 +147,7 @@ func TestExportRoundTripVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	var jsonl bytes.Buffer
-	if err := ExportJSONL(&jsonl, entries); err != nil {
+	if err := ExportJSONL(&jsonl, All(entries)); err != nil {
 		t.Fatal(err)
 	}
 	raws, parsed, err := ReadJSONL(&jsonl)
@@ -163,7 +163,7 @@ func TestExportRoundTripVerifies(t *testing.T) {
 	}
 
 	var c bytes.Buffer
-	if err := ExportCSV(&c, entries); err != nil {
+	if err := ExportCSV(&c, All(entries)); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&c).ReadAll()

@@ -55,75 +55,88 @@ type Referrals struct {
 
 // Stats aggregates entries. now decides which open referrals are overdue.
 func Stats(entries []Entry, now time.Time) Summary {
-	return Summary{
-		Flows:     flows(entries),
-		Denials:   denials(entries),
-		Latency:   latency(entries),
-		Referrals: referrals(entries, now),
+	var b statsBuilder
+	for _, e := range entries {
+		b.add(e)
+	}
+	return b.summary(now)
+}
+
+// statsBuilder aggregates entries one at a time. It keeps counts, the
+// latencies and the referrals' entries (a small share of a log), never the
+// whole log, so Log.Stats runs over any number of entries.
+type statsBuilder struct {
+	flows   map[flowKey]*FlowCount
+	denials map[Reason]int
+	ms      []int64
+	refs    []Entry
+}
+
+type flowKey struct {
+	day  string
+	o, d Province
+}
+
+func (b *statsBuilder) add(e Entry) {
+	if e.Origin != "" && e.Destination != "" {
+		b.countFlow(e)
+	}
+	if e.Kind == KindDenied || e.Decision == Deny {
+		if b.denials == nil {
+			b.denials = map[Reason]int{}
+		}
+		for _, r := range e.Reasons {
+			b.denials[r]++
+		}
+	}
+	if e.LatencyMS > 0 {
+		b.ms = append(b.ms, e.LatencyMS)
+	}
+	if isReferral(e) || isReferralUpdate(e) {
+		b.refs = append(b.refs, e)
 	}
 }
 
-func flows(entries []Entry) []FlowCount {
-	type k struct {
-		day  string
-		o, d Province
-	}
-	counts := map[k]*FlowCount{}
-	for _, e := range entries {
-		if e.Origin == "" || e.Destination == "" {
-			continue
+func (b *statsBuilder) countFlow(e Entry) {
+	key := flowKey{e.Time.UTC().Format(time.DateOnly), e.Origin, e.Destination}
+	c := b.flows[key]
+	if c == nil {
+		if b.flows == nil {
+			b.flows = map[flowKey]*FlowCount{}
 		}
-		key := k{e.Time.UTC().Format(time.DateOnly), e.Origin, e.Destination}
-		c := counts[key]
-		if c == nil {
-			c = &FlowCount{Day: key.day, Origin: key.o, Destination: key.d}
-			counts[key] = c
-		}
-		switch e.Kind {
-		case KindSent:
-			c.Sent++
-		case KindReceived:
-			c.Received++
-		case KindDenied:
-			c.Denied++
-		}
+		c = &FlowCount{Day: key.day, Origin: key.o, Destination: key.d}
+		b.flows[key] = c
 	}
-	out := make([]FlowCount, 0, len(counts))
-	for _, c := range counts {
-		out = append(out, *c)
+	switch e.Kind {
+	case KindSent:
+		c.Sent++
+	case KindReceived:
+		c.Received++
+	case KindDenied:
+		c.Denied++
 	}
-	slices.SortFunc(out, func(a, b FlowCount) int {
+}
+
+func (b *statsBuilder) summary(now time.Time) Summary {
+	flows := make([]FlowCount, 0, len(b.flows))
+	for _, c := range b.flows {
+		flows = append(flows, *c)
+	}
+	slices.SortFunc(flows, func(a, b FlowCount) int {
 		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Origin, b.Origin), cmp.Compare(a.Destination, b.Destination))
 	})
-	return out
-}
-
-func denials(entries []Entry) []ReasonCount {
-	counts := map[Reason]int{}
-	for _, e := range entries {
-		if e.Kind == KindDenied || e.Decision == Deny {
-			for _, r := range e.Reasons {
-				counts[r]++
-			}
-		}
+	denials := make([]ReasonCount, 0, len(b.denials))
+	for r, n := range b.denials {
+		denials = append(denials, ReasonCount{r, n})
 	}
-	out := make([]ReasonCount, 0, len(counts))
-	for r, n := range counts {
-		out = append(out, ReasonCount{r, n})
-	}
-	slices.SortFunc(out, func(a, b ReasonCount) int {
+	slices.SortFunc(denials, func(a, b ReasonCount) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Reason, b.Reason))
 	})
-	return out
+	return Summary{Flows: flows, Denials: denials, Latency: latency(b.ms), Referrals: referrals(b.refs, now)}
 }
 
-func latency(entries []Entry) Latency {
-	var ms []int64
-	for _, e := range entries {
-		if e.LatencyMS > 0 {
-			ms = append(ms, e.LatencyMS)
-		}
-	}
+// latency summarises delivery latencies (ms, sorted here).
+func latency(ms []int64) Latency {
 	if len(ms) == 0 {
 		return Latency{}
 	}
@@ -142,7 +155,7 @@ func referrals(entries []Entry, now time.Time) Referrals {
 	}
 	cases := map[string]*state{}
 	for _, e := range entries {
-		if e.RecordType == "referral" && (e.Kind == KindSent || e.Kind == KindReceived) && e.EnvelopeID != "" {
+		if isReferral(e) {
 			if cases[e.EnvelopeID] == nil {
 				cases[e.EnvelopeID] = &state{status: cmp.Or(e.Detail, DetailReferred), at: e.Time, due: e.Due}
 			}
@@ -150,10 +163,7 @@ func referrals(entries []Entry, now time.Time) Referrals {
 	}
 	for _, e := range entries {
 		s := cases[e.RefersTo]
-		// A status change is an update entry, or the flow of a referral-update
-		// record that names its referral.
-		update := e.Kind == KindReferralUpdate || e.RecordType == "referral-update" && (e.Kind == KindSent || e.Kind == KindReceived)
-		if !update || s == nil || e.Detail == "" || e.Time.Before(s.at) {
+		if !isReferralUpdate(e) || s == nil || e.Detail == "" || e.Time.Before(s.at) {
 			continue
 		}
 		s.status, s.at = e.Detail, e.Time
@@ -171,4 +181,15 @@ func referrals(entries []Entry, now time.Time) Referrals {
 	}
 	slices.Sort(r.Overdue)
 	return r
+}
+
+// isReferral reports whether e is the flow of a referral record.
+func isReferral(e Entry) bool {
+	return e.RecordType == "referral" && (e.Kind == KindSent || e.Kind == KindReceived) && e.EnvelopeID != ""
+}
+
+// isReferralUpdate reports whether e changes a referral's status: an update
+// entry, or the flow of a referral-update record that names its referral.
+func isReferralUpdate(e Entry) bool {
+	return e.Kind == KindReferralUpdate || e.RecordType == "referral-update" && (e.Kind == KindSent || e.Kind == KindReceived)
 }

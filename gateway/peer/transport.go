@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
 
+	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/auth"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -86,7 +87,7 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, auth.ErrForbidden):
 		return http.StatusForbidden
-	case errors.Is(err, ErrBadBatch), errors.Is(err, errBadQuery):
+	case errors.Is(err, ErrBadBatch), errors.Is(err, errBadQuery), errors.Is(err, audit.ErrTooManyEntries):
 		return http.StatusBadRequest
 	default:
 		return http.StatusInternalServerError
