@@ -99,3 +99,11 @@ func (r *revocations) Revoked(cert *x509.Certificate) bool {
 	}
 	return false
 }
+
+// members is the registry's member list, for refuseNonMembers.
+func (n *Node) members() membership {
+	if n.registry == nil {
+		return nil
+	}
+	return n.registry.Store()
+}

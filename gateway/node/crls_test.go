@@ -2,9 +2,13 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +70,50 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 	time.Sleep(10 * crlCheckInterval)
 	if !n.revoked.Revoked(victim.Cert) {
 		t.Error("a broken CRL file lifted the revocation")
+	}
+}
+
+// fakeMembers is a registry's member list.
+type fakeMembers struct {
+	initialized bool
+	members     []string
+}
+
+func (f fakeMembers) Initialized() bool { return f.initialized }
+func (f fakeMembers) IsMember(p string) bool {
+	return slices.Contains(f.members, p)
+}
+
+// TestRefuseNonMembers: a node of a province the registry does not list is
+// refused by name; members pass, and so does everyone while the replica
+// holds no federation yet.
+func TestRefuseNonMembers(t *testing.T) {
+	p := gatewaytest.NewPKI(t, "44", "33")
+	from := map[string]*tls.ConnectionState{
+		"44": {PeerCertificates: []*x509.Certificate{p.Issue("44", pki.KindNode, "gw-1").Cert}},
+		"33": {PeerCertificates: []*x509.Certificate{p.Issue("33", pki.KindNode, "gw-1").Cert}},
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	for _, tc := range []struct {
+		name    string
+		members membership
+		peer    string
+		want    int
+	}{
+		{"member", fakeMembers{true, []string{"44", "51"}}, "44", http.StatusNoContent},
+		{"removed", fakeMembers{true, []string{"44", "51"}}, "33", http.StatusForbidden},
+		{"replica not initialized", fakeMembers{false, nil}, "33", http.StatusNoContent},
+		{"no registry", nil, "33", http.StatusNoContent},
+	} {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/peer/v1/envelopes", nil)
+		r.TLS = from[tc.peer]
+		refuseNonMembers(func() membership { return tc.members }, ok).ServeHTTP(rec, r)
+		if rec.Code != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.want)
+		}
+		if tc.want == http.StatusForbidden && !strings.Contains(rec.Body.String(), "province 33 is not a member of the federation") {
+			t.Errorf("%s: body %s does not name the province", tc.name, rec.Body)
+		}
 	}
 }
