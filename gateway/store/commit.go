@@ -17,8 +17,12 @@ const maxGroup = 512
 // transaction; it must check everything before it writes, because an error
 // from fn is reported to its caller alone while the other writes commit.
 type write struct {
-	fn   func(*bolt.Tx) error
-	done chan error
+	fn func(*bolt.Tx) error
+	// after, if set, runs once the transaction fn ran in has committed,
+	// whatever fn returned (its writes before an error commit too), in
+	// commit order and before the caller hears back.
+	after func()
+	done  chan error
 }
 
 // committer runs group commits: one goroutine drains the queue into a single
@@ -45,7 +49,13 @@ var errClosed = errors.New("store is closed")
 
 // do runs fn in a group-committed transaction and returns once it is durable.
 func (c *committer) do(ctx context.Context, fn func(*bolt.Tx) error) error {
-	w := write{fn: fn, done: make(chan error, 1)}
+	return c.doThen(ctx, fn, nil)
+}
+
+// doThen is do, and runs after once the transaction has committed (see
+// write.after).
+func (c *committer) doThen(ctx context.Context, fn func(*bolt.Tx) error, after func()) error {
+	w := write{fn: fn, after: after, done: make(chan error, 1)}
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
@@ -131,6 +141,13 @@ func (c *committer) commit(group []write) {
 		}
 		return nil
 	})
+	if err == nil {
+		for _, w := range group {
+			if w.after != nil {
+				w.after()
+			}
+		}
+	}
 	for i, w := range group {
 		if err != nil {
 			w.done <- err

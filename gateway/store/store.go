@@ -1,13 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -130,9 +133,42 @@ func queued(id string, v []byte) Queued {
 
 // Store is a node's durable state. Its methods are safe for concurrent use.
 type Store struct {
-	db  *bolt.DB
-	c   *committer
-	now func() time.Time
+	db     *bolt.DB
+	c      *committer
+	now    func() time.Time
+	queues queueDepth
+}
+
+// queueDepth counts the outbox's envelopes per peer, kept in step with the
+// commits that add and remove them: status, metrics and readiness ask for
+// depths often, and counting a long outbox each time cost a busy node
+// several per cent of its CPU.
+type queueDepth struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (q *queueDepth) add(peer string, delta int) {
+	if delta == 0 {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n[peer] += delta; q.n[peer] <= 0 {
+		delete(q.n, peer)
+	}
+}
+
+// countQueues counts the outbox once, when the store opens.
+func countQueues(tx *bolt.Tx) map[string]int {
+	depth := make(map[string]int)
+	tx.Bucket(bucketOutbox).ForEach(func(k, _ []byte) error {
+		if i := bytes.IndexByte(k, '/'); i >= 0 {
+			depth[string(k[:i])]++
+		}
+		return nil
+	})
+	return depth
 }
 
 // Options tune a store.
@@ -168,12 +204,14 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	var queues map[string]int
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
+		queues = countQueues(tx)
 		return nil
 	})
 	if err != nil {
@@ -188,7 +226,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if delay == 0 {
 		delay = DefaultCommitDelay
 	}
-	return &Store{db: db, c: newCommitter(db, delay), now: now}, nil
+	return &Store{db: db, c: newCommitter(db, delay), now: now, queues: queueDepth{n: queues}}, nil
 }
 
 // Close commits what is queued and closes the file. Closing twice is harmless.
@@ -245,7 +283,8 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 		}
 		queued[i] = outboxValue(m)
 	}
-	err := s.c.do(ctx, func(tx *bolt.Tx) error {
+	added := map[string]int{} // outbox entries written, by peer
+	err := s.c.doThen(ctx, func(tx *bolt.Tx) error {
 		refs := tx.Bucket(bucketRefs)
 		seen := make(map[string]string, len(msgs))
 		counted := counts{}
@@ -279,8 +318,13 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 			if err := tx.Bucket(bucketOutbox).Put(outboxKey(m.Peer, m.EnvelopeID), queued[i]); err != nil {
 				return err
 			}
+			added[m.Peer]++ // envelope ids are new: a put adds an entry
 		}
 		return counted.write(tx)
+	}, func() {
+		for peer, n := range added {
+			s.queues.add(peer, n)
+		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("enqueue: %w", err)
@@ -334,21 +378,12 @@ func (s *Store) eachPending(peer string, limit int, skip func(string) bool, fn f
 	})
 }
 
-// Depth counts the envelopes queued for each peer.
+// Depth counts the envelopes queued for each peer (peers with none left
+// out), from counts kept with each commit.
 func (s *Store) Depth() (map[string]int, error) {
-	depth := make(map[string]int)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketOutbox).ForEach(func(k, _ []byte) error {
-			for i, b := range k {
-				if b == '/' {
-					depth[string(k[:i])]++
-					break
-				}
-			}
-			return nil
-		})
-	})
-	return depth, err
+	s.queues.mu.Lock()
+	defer s.queues.mu.Unlock()
+	return maps.Clone(s.queues.n), nil
 }
 
 // Delivered is the destination's answer for one envelope.
@@ -384,7 +419,8 @@ func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivere
 			return fmt.Errorf("mark %s delivered: %w", d.EnvelopeID, err)
 		}
 	}
-	return s.c.do(ctx, func(tx *bolt.Tx) error {
+	removed := 0 // outbox entries deleted; an envelope answered twice is deleted once
+	return s.c.doThen(ctx, func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)
 		for _, d := range ds {
 			if recs.Get([]byte(d.EnvelopeID)) == nil {
@@ -396,17 +432,22 @@ func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivere
 				return err
 			}
 		}
-		delivered, outbox := tx.Bucket(bucketDelivered), tx.Bucket(bucketOutbox)
+		delivered, outbox := tx.Bucket(bucketDelivered), tx.Bucket(bucketOutbox).Cursor()
 		for i, d := range ds {
 			if err := delivered.Put([]byte(d.EnvelopeID), answers[i]); err != nil {
 				return err
 			}
-			if err := outbox.Delete(outboxKey(peer, d.EnvelopeID)); err != nil {
+			key := outboxKey(peer, d.EnvelopeID)
+			if k, _ := outbox.Seek(key); !bytes.Equal(k, key) {
+				continue // answered before: no longer queued
+			}
+			if err := outbox.Delete(); err != nil {
 				return err
 			}
+			removed++
 		}
 		return nil
-	})
+	}, func() { s.queues.add(peer, -removed) })
 }
 
 // delivery is the destination's answer for a record, kept beside its status.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -480,4 +481,72 @@ func TestPageSizeOfNewAndExistingFiles(t *testing.T) {
 	if n, err := s2.Counter("kept"); err != nil || n != 7 {
 		t.Errorf("existing store's counter = %d, %v; want 7", n, err)
 	}
+}
+
+// TestDepthKeepsStepWithTheOutbox: the counts Depth answers from match a
+// count of the outbox after concurrent enqueues (with duplicates and a
+// failing extra write), answers (some twice) and a reopen.
+func TestDepthKeepsStepWithTheOutbox(t *testing.T) {
+	s, path := openTest(t)
+	ctx := context.Background()
+	counted := func(s *Store) map[string]int {
+		t.Helper()
+		var depth map[string]int
+		if err := s.db.View(func(tx *bolt.Tx) error { depth = countQueues(tx); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return depth
+	}
+	check := func(s *Store, when string) {
+		t.Helper()
+		got, _ := s.Depth()
+		if want := counted(s); !maps.Equal(got, want) {
+			t.Errorf("%s: depth %v, outbox holds %v", when, got, want)
+		}
+	}
+	peers := []string{"44", "33"}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < 400; i += 8 {
+				msgs := []Outgoing{outgoing(i, peers[i%2]), outgoing(i/2, peers[i%2])} // the second often a duplicate
+				if i%50 == 0 {
+					s.EnqueueAnd(ctx, msgs, func(*bolt.Tx, []Enqueued) error { return errors.New("refused") })
+					continue
+				}
+				if _, err := s.Enqueue(ctx, msgs); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	check(s, "after enqueues")
+	for _, peer := range peers {
+		pending, err := s.Pending(peer, 150, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ds []Delivered
+		for _, q := range pending {
+			ds = append(ds, Delivered{EnvelopeID: q.EnvelopeID})
+		}
+		if err := s.MarkDelivered(ctx, peer, ds); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkDelivered(ctx, peer, ds[:10]); err != nil { // a redelivered answer
+			t.Fatal(err)
+		}
+	}
+	check(s, "after answers")
+	if d, _ := s.Depth(); d["44"] == 0 || d["33"] == 0 {
+		t.Fatalf("depth %v: the test should leave envelopes queued for both peers", d)
+	}
+	s.Close()
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check(s, "after reopening")
 }
