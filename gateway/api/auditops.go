@@ -169,9 +169,9 @@ func encodeAuditExport(_ context.Context, w http.ResponseWriter, resp any) error
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-%s.%s"`, r.At.UTC().Format("20060102T150405Z"), r.Format))
-	cw := &countingWriter{w: w}
-	if err := write(cw, r.Entries); err != nil {
-		if cw.n > 0 {
+	out := &wroteTo{Writer: w}
+	if err := write(out, r.Entries); err != nil {
+		if out.wrote {
 			// The status and part of the file are out: an error body now
 			// would read as the file's last line. Cut the response, so the
 			// client sees a failed transfer, not a shorter export.
@@ -182,16 +182,15 @@ func encodeAuditExport(_ context.Context, w http.ResponseWriter, resp any) error
 	return nil
 }
 
-// countingWriter counts the bytes written through it.
-type countingWriter struct {
-	w io.Writer
-	n int64
+// wroteTo records whether anything was written through it.
+type wroteTo struct {
+	io.Writer
+	wrote bool
 }
 
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+func (w *wroteTo) Write(p []byte) (int, error) {
+	w.wrote = w.wrote || len(p) > 0
+	return w.Writer.Write(p)
 }
 
 // maxVerifyBody bounds the verify request: a signed head is a few hundred
