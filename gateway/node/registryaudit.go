@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // Registry changes are audited on every node that the change concerns: the
@@ -98,22 +101,26 @@ func (n *Node) auditRegistryOnce(ctx context.Context) error {
 			newestRevoked = max(newestRevoked, at)
 		}
 	}
-	if err := n.audit.AppendAll(ctx, entries); err != nil {
+	return n.appendRecording(ctx, entries, store.Progress{Counters: map[string]uint64{
+		counterRegistryIndex: applied, counterPolicyVersion: newestPolicy, counterRevokedAt: newestRevoked}})
+}
+
+// appendRecording appends entries and records the progress p of the pass
+// that found them in one commit: a shutdown between the two would repeat
+// the entries on the next start.
+func (n *Node) appendRecording(ctx context.Context, entries []audit.Entry, p store.Progress) error {
+	if len(entries) == 0 {
+		return n.store.RecordAnd(ctx, p, nil)
+	}
+	ps, err := n.audit.Prepare(entries...)
+	if err != nil {
 		return err
 	}
-	for name, v := range map[string][2]uint64{counterRegistryIndex: {lastIndex, applied}, counterPolicyVersion: {lastPolicy, newestPolicy}, counterRevokedAt: {lastRevoked, newestRevoked}} {
-		if v[1] > v[0] {
-			if _, err := n.store.Increment(ctx, name, v[1]-v[0]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return n.store.RecordAnd(ctx, p, func(tx *bolt.Tx) error { return n.audit.AppendPreparedTx(tx, ps...) })
 }
 
 // auditProvincePolicy appends an entry when the province policy in force is
-// not the revision last audited. The mark is set after the entry is
-// appended, so a crash between the two repeats the entry, never loses it.
+// not the revision last audited, and marks the revision in the same commit.
 func (n *Node) auditProvincePolicy(ctx context.Context) error {
 	n.registryAudit.Lock()
 	defer n.registryAudit.Unlock()
@@ -124,10 +131,7 @@ func (n *Node) auditProvincePolicy(ctx context.Context) error {
 	}
 	e := audit.Entry{Kind: audit.KindPolicy, Detail: audit.DetailProvincePolicy, Origin: audit.Province(n.cfg.Province),
 		Policy: audit.PolicyRevisions{Province: rev}}
-	if _, err := n.audit.Append(ctx, e); err != nil {
-		return err
-	}
-	return n.store.SetMark(ctx, markProvincePolicy, rev)
+	return n.appendRecording(ctx, []audit.Entry{e}, store.Progress{Marks: map[string]string{markProvincePolicy: rev}})
 }
 
 // agreementEntries lists the transitions, applied in (after, upto], of the

@@ -563,11 +563,41 @@ func increment(tx *bolt.Tx, name string, n uint64) (uint64, error) {
 	return v, b.Put([]byte(name), binary.BigEndian.AppendUint64(nil, v))
 }
 
-// SetMark records a named value, such as the last policy revision a task
-// has seen, durably.
-func (s *Store) SetMark(ctx context.Context, name, value string) error {
+// Progress is how far a task has come: counters raised to at least the
+// given values, and marks (named values, such as the last policy revision
+// the task has seen) set.
+type Progress struct {
+	Counters map[string]uint64
+	Marks    map[string]string
+}
+
+// RecordAnd writes p in one commit with what also writes first (nil: nothing
+// more), so that the work and the record of it are durable together: a task
+// that appends audit entries and then notes how far it got can neither lose
+// the note nor repeat the entries after a crash or a shutdown in between.
+// An error from also writes nothing of p.
+func (s *Store) RecordAnd(ctx context.Context, p Progress, also func(*bolt.Tx) error) error {
 	return s.c.do(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMarks).Put([]byte(name), []byte(value))
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
+		counters, marks := tx.Bucket(bucketCounters), tx.Bucket(bucketMarks)
+		for name, v := range p.Counters {
+			if cur := counters.Get([]byte(name)); len(cur) == 8 && binary.BigEndian.Uint64(cur) >= v {
+				continue
+			}
+			if err := counters.Put([]byte(name), binary.BigEndian.AppendUint64(nil, v)); err != nil {
+				return err
+			}
+		}
+		for name, v := range p.Marks {
+			if err := marks.Put([]byte(name), []byte(v)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -550,3 +550,30 @@ func TestDepthKeepsStepWithTheOutbox(t *testing.T) {
 	defer s.Close()
 	check(s, "after reopening")
 }
+
+// TestRecordAnd: progress is written with the task's own writes or not at
+// all, and a counter is only ever raised.
+func TestRecordAnd(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	put := func(v string) func(*bolt.Tx) error {
+		return func(tx *bolt.Tx) error { return tx.Bucket(bucketMarks).Put([]byte("work"), []byte(v)) }
+	}
+	if err := s.RecordAnd(ctx, Progress{Counters: map[string]uint64{"index": 7}, Marks: map[string]string{"rev": "a"}}, put("one")); err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("refused")
+	err := s.RecordAnd(ctx, Progress{Counters: map[string]uint64{"index": 9}, Marks: map[string]string{"rev": "b"}}, func(*bolt.Tx) error { return refused })
+	if !errors.Is(err, refused) {
+		t.Fatalf("a failing task: %v", err)
+	}
+	if err := s.RecordAnd(ctx, Progress{Counters: map[string]uint64{"index": 5}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	index, _ := s.Counter("index")
+	rev, _ := s.Mark("rev")
+	work, _ := s.Mark("work")
+	if index != 7 || rev != "a" || work != "one" {
+		t.Errorf("index %d, rev %q, work %q; want 7, a, one", index, rev, work)
+	}
+}
