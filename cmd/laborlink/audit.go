@@ -238,10 +238,9 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 		if err != nil {
 			return err
 		}
-		if in.Entries, err = cl.AuditRaw(cctx, 0, head.Size); err != nil {
-			return err
-		}
-		in.Latest, in.Proofs = head.Note, cl
+		// Verify reads the entries a chunk at a time: the node serves at
+		// most api.MaxRawEntries positions a request.
+		in.Read, in.Latest, in.Proofs = cl.AuditRaw, head.Note, cl
 	}
 	rep, err := audit.Verify(ctx, in)
 	if err != nil {
