@@ -208,7 +208,11 @@ func decodeAuditVerify(_ context.Context, r *http.Request) (any, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	err = dec.Decode(&req)
+	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
+		err = errors.New("trailing data after the JSON object")
+	}
+	if err != nil {
 		return nil, badRequest(`the body must be {"earlier": "<a signed head you kept>"}, earlier optional: %v`, err)
 	}
 	return req, nil

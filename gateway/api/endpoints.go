@@ -27,6 +27,9 @@ type Auditing interface {
 	InclusionProof(ctx context.Context, index, treeSize int64) (tlog.RecordProof, error)
 	ConsistencyProof(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, error)
 	RawEntries(ctx context.Context, start, end int64) ([]audit.RawEntry, error)
+	// Size is the number of entries in the log; proofs are for trees of at
+	// most this many.
+	Size() int64
 	// Verify checks the stored entries against a head signed now and, if
 	// not nil, an earlier signed head the caller kept, with the log's own
 	// verifier key (audit.Log.Audit).
@@ -228,6 +231,9 @@ func MakeSet(s Services) Set {
 				return nil, err
 			}
 			r := req.(AuditProofRequest)
+			if n := a.Size(); r.Size > n {
+				return nil, badRequest("size %d is beyond the log's %d entries; take it from a signed head (GET /api/v1/audit/head)", r.Size, n)
+			}
 			if r.Consistency {
 				p, err := a.ConsistencyProof(ctx, r.Old, r.Size)
 				return AuditProofResponse{Hashes: p}, err

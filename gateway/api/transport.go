@@ -25,6 +25,11 @@ import (
 // MaxBody bounds a submission: MaxSubmit records of the largest size.
 const MaxBody = exchange.MaxSubmit * contracts.MaxRecordSize
 
+// MaxRawEntries bounds the positions one GET /api/v1/audit/raw reads (end
+// minus start), so that no request has the node hold its whole log in
+// memory; a verifier reads a long log in ranges of at most this many.
+const MaxRawEntries = 10_000
+
 // Routes lists every route of the local API, "METHOD /path"; api/openapi.yaml
 // must describe exactly these (a test checks).
 var Routes = []string{
@@ -226,8 +231,13 @@ func decodeAuditRaw(_ context.Context, r *http.Request) (any, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, err
 	}
-	if end < start {
+	switch {
+	case start < 0:
+		return nil, badRequest("start must be 0 or more, got %d", start)
+	case end < start:
 		return nil, badRequest("end is required and must not be below start")
+	case end-start > MaxRawEntries:
+		return nil, badRequest("end - start must be at most %d, got %d; read the log in ranges", MaxRawEntries, end-start)
 	}
 	return AuditRawRequest{Start: start, End: end}, nil
 }
@@ -243,11 +253,17 @@ func decodeAuditProof(_ context.Context, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	if q.Has("old") {
 		old, err := int64Param(r, "old", 0)
+		if err == nil && (old < 0 || old > size) {
+			err = badRequest("old must be between 0 and size %d, got %d", size, old)
+		}
 		return AuditProofRequest{Old: old, Size: size, Consistency: true}, err
 	}
+	if !q.Has("index") {
+		return nil, badRequest("index (for an inclusion proof) or old (for a consistency proof) is required")
+	}
 	index, err := int64Param(r, "index", -1)
-	if err == nil && index < 0 {
-		err = badRequest("index (for an inclusion proof) or old (for a consistency proof) is required")
+	if err == nil && (index < 0 || index >= size) {
+		err = badRequest("index must be 0 or more and below size %d, got %d", size, index)
 	}
 	return AuditProofRequest{Index: index, Size: size}, err
 }
@@ -275,6 +291,12 @@ func decodePolicyEval(_ context.Context, r *http.Request) (any, error) {
 func decodeReferrals(_ context.Context, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	req := ReferralsRequest{Status: q.Get("status")}
+	switch contracts.CaseStatus(req.Status) {
+	case "", contracts.CaseReferred, contracts.CaseAccepted, contracts.CaseInvestigating,
+		contracts.CaseResolved, contracts.CaseClosed, contracts.CaseRejected:
+	default:
+		return nil, badRequest("status must be referred, accepted, investigating, resolved, closed or rejected, got %q", req.Status)
+	}
 	switch q.Get("overdue") {
 	case "", "false":
 	case "true":

@@ -1,0 +1,133 @@
+package node
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/gateway/api"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// callAPI sends one request to the node's local API as a caller of kind
+// and returns the status and the error body, if any.
+func callAPI(t *testing.T, n *Node, hc *http.Client, method, path, body string) (int, api.ErrorBody) {
+	t.Helper()
+	req, err := http.NewRequest(method, "https://"+n.Addr()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var eb api.ErrorBody
+	if resp.StatusCode >= 300 {
+		if err := json.Unmarshal(data, &eb); err != nil {
+			t.Fatalf("%s %s: %d with a body that is not an error: %q", method, path, resp.StatusCode, data)
+		}
+	}
+	return resp.StatusCode, eb
+}
+
+type badInput struct {
+	method, path, body string
+	// names is what the error must mention: the parameter at fault.
+	names string
+}
+
+func checkRefused(t *testing.T, n *Node, hc *http.Client, tests []badInput) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			status, eb := callAPI(t, n, hc, tt.method, tt.path, tt.body)
+			if status != http.StatusBadRequest || eb.Code != "invalid" || !strings.Contains(eb.Error, tt.names) {
+				t.Errorf("%d %+v; want 400 invalid naming %q", status, eb, tt.names)
+			}
+		})
+	}
+}
+
+// TestAuditProofOutOfRangeIsTheCallersToFix: a proof asked for positions
+// or sizes the log does not have is the caller's mistake, answered 400 with
+// the parameter at fault, not a 500 "internal".
+func TestAuditProofOutOfRangeIsTheCallersToFix(t *testing.T) {
+	n, p := singleNode(t)
+	flows(t, n, 2)
+	size := n.audit.Size()
+	hc := p.Client(p.Issue("51", pki.KindAuditor, "li"), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	beyond := strconv.FormatInt(size+10, 10)
+	checkRefused(t, n, hc, []badInput{
+		{"GET", "/api/v1/audit/proof?size=" + beyond + "&index=0", "", "size"},
+		{"GET", "/api/v1/audit/proof?size=2&index=5", "", "index"},
+		{"GET", "/api/v1/audit/proof?size=2&index=-3", "", "index"},
+		{"GET", "/api/v1/audit/proof?size=2&old=5", "", "old"},
+		{"GET", "/api/v1/audit/proof?size=2&old=-1", "", "old"},
+		{"GET", "/api/v1/audit/proof?size=" + beyond + "&old=1", "", "size"},
+	})
+	for _, path := range []string{"/api/v1/audit/proof?size=2&index=1", "/api/v1/audit/proof?size=" + strconv.FormatInt(size, 10) + "&old=1"} {
+		if status, eb := callAPI(t, n, hc, "GET", path, ""); status != http.StatusOK {
+			t.Errorf("GET %s: %d %+v, want 200", path, status, eb)
+		}
+	}
+}
+
+// TestAuditRawRefusesBadRanges: a negative start is refused rather than
+// answered with nothing, and one request reads at most api.MaxRawEntries
+// positions, so that no caller has the node hold its whole log in memory.
+func TestAuditRawRefusesBadRanges(t *testing.T) {
+	n, p := singleNode(t)
+	flows(t, n, 1)
+	hc := p.Client(p.Issue("51", pki.KindAuditor, "li"), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	checkRefused(t, n, hc, []badInput{
+		{"GET", "/api/v1/audit/raw?start=-5&end=2", "", "start"},
+		{"GET", "/api/v1/audit/raw?start=0&end=9223372036854775807", "", strconv.Itoa(api.MaxRawEntries)},
+		{"GET", "/api/v1/audit/raw?start=1&end=" + strconv.Itoa(api.MaxRawEntries+2), "", strconv.Itoa(api.MaxRawEntries)},
+	})
+	if status, eb := callAPI(t, n, hc, "GET", "/api/v1/audit/raw?start=0&end="+strconv.Itoa(api.MaxRawEntries), ""); status != http.StatusOK {
+		t.Errorf("a range of exactly MaxRawEntries: %d %+v, want 200", status, eb)
+	}
+	doc, err := os.ReadFile("../../api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bound := "at most start + " + strconv.Itoa(api.MaxRawEntries); !strings.Contains(string(doc), bound) {
+		t.Errorf("api/openapi.yaml does not state the bound of /api/v1/audit/raw, %q", bound)
+	}
+}
+
+// TestAuditVerifyRefusesTrailingData: a verify body with anything after its
+// JSON object is malformed, not a request to verify without an earlier head.
+func TestAuditVerifyRefusesTrailingData(t *testing.T) {
+	n, p := singleNode(t)
+	hc := p.Client(p.Issue("51", pki.KindAuditor, "li"), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	checkRefused(t, n, hc, []badInput{
+		{"POST", "/api/v1/audit/verify", `{} junk`, "body"},
+		{"POST", "/api/v1/audit/verify", `{"earlier":""}{"earlier":"x"}`, "body"},
+	})
+	if status, eb := callAPI(t, n, hc, "POST", "/api/v1/audit/verify", "{}\n"); status != http.StatusOK {
+		t.Errorf("{} and a newline: %d %+v, want 200", status, eb)
+	}
+}
+
+// TestReferralsRefusesUnknownStatus: a status no case can have is a typo,
+// answered 400 naming status, not an empty list that reads as "no cases".
+func TestReferralsRefusesUnknownStatus(t *testing.T) {
+	n, p := singleNode(t)
+	hc := p.Client(p.Issue("51", pki.KindOperator, "ops"), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	checkRefused(t, n, hc, []badInput{
+		{"GET", "/api/v1/referrals?status=investigate", "", "status"},
+		{"GET", "/api/v1/referrals?status=Referred", "", "status"},
+	})
+	for _, s := range []string{"", "referred", "accepted", "investigating", "resolved", "closed", "rejected"} {
+		if status, eb := callAPI(t, n, hc, "GET", "/api/v1/referrals?status="+s, ""); status != http.StatusOK {
+			t.Errorf("status=%s: %d %+v, want 200", s, status, eb)
+		}
+	}
+}
