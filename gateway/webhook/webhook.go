@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,6 +60,7 @@ func New(cfg Config, inbox Inbox, log *slog.Logger) (*Pusher, error) {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 30 * time.Second}
 	}
+	cfg.Client = keepPost(cfg.Client)
 	if cfg.Batch <= 0 {
 		cfg.Batch = 100
 	}
@@ -69,6 +71,28 @@ func New(cfg Config, inbox Inbox, log *slog.Logger) (*Pusher, error) {
 		cfg.MaxBackoff = time.Minute
 	}
 	return &Pusher{cfg: cfg, inbox: inbox, log: log}, nil
+}
+
+// keepPost returns a copy of c that follows only redirects resending the
+// POST with its body (307, 308). On a 301, 302 or 303 a client follows
+// with a bodiless GET, whose 2xx would move the cursor past items that were
+// never pushed; the redirect is answered as it came instead, and retried.
+func keepPost(c *http.Client) *http.Client {
+	cc := *c
+	next := c.CheckRedirect
+	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.Method != http.MethodPost {
+			return http.ErrUseLastResponse
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cc
 }
 
 // Batch is the body of one push.
