@@ -153,7 +153,9 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return 0, fmt.Errorf("the provincial system answered %s", resp.Status)
 	}
-	if _, err := p.inbox.Increment(ctx, cursorCounter, items[len(items)-1].Seq-cursor); err != nil {
+	// The system has the batch: record that even if ctx has just ended, or
+	// a graceful restart pushes it again.
+	if _, err := p.inbox.Increment(context.WithoutCancel(ctx), cursorCounter, items[len(items)-1].Seq-cursor); err != nil {
 		return 0, err
 	}
 	return len(items), nil
