@@ -134,11 +134,16 @@ func Verify(ctx context.Context, in VerifyInput) (Report, error) {
 	}
 	// One pass computes the latest root, and the earlier one on the way.
 	var tree frontier
-	complete := true
-	err = walk(ctx, read, latest.Size, func(pos int64, data []byte) error {
-		if earlier != nil && pos == earlier.Size && complete && tree.root() != earlier.Root {
+	complete := true // no entry missing so far
+	checkEarlierRoot := func() {
+		if complete && tree.root() != earlier.Root {
 			r.Findings = append(r.Findings, Finding{Position: -1, Problem: ProblemInconsistent,
 				Detail: fmt.Sprintf("entries 0..%d do not hash to the earlier head's root", earlier.Size-1)})
+		}
+	}
+	err = walk(ctx, read, latest.Size, func(pos int64, data []byte) error {
+		if earlier != nil && pos == earlier.Size {
+			checkEarlierRoot()
 		}
 		if data == nil {
 			complete = false
@@ -150,9 +155,8 @@ func Verify(ctx context.Context, in VerifyInput) (Report, error) {
 	if err != nil {
 		return r, err
 	}
-	if earlier != nil && earlier.Size == latest.Size && complete && tree.root() != earlier.Root {
-		r.Findings = append(r.Findings, Finding{Position: -1, Problem: ProblemInconsistent,
-			Detail: fmt.Sprintf("entries 0..%d do not hash to the earlier head's root", earlier.Size-1)})
+	if earlier != nil && earlier.Size == latest.Size {
+		checkEarlierRoot()
 	}
 	if complete && tree.root() == latest.Root {
 		return r, nil
