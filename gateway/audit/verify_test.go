@@ -250,3 +250,32 @@ func TestVerifyRejectsForeignOrShrunkHeads(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyOfflineEarlierHeadOfTheSameSize: an auditor who kept the latest
+// head itself learns that the entries no longer hash to it.
+func TestVerifyOfflineEarlierHeadOfTheSameSize(t *testing.T) {
+	ctx := context.Background()
+	l, db := newTestLog(t)
+	appendN(t, l, 5)
+	head, err := l.SignedHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tamper(t, db, flipByte(2))
+	entries, err := l.RawEntries(ctx, 0, l.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(ctx, VerifyInput{Entries: entries, Latest: head.Note, Earlier: head.Note,
+		Origin: testOrigin, Verifier: testVerifier(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Problem
+	for _, f := range rep.Findings {
+		got = append(got, f.Problem)
+	}
+	if want := []Problem{ProblemInconsistent, ProblemRootMismatch}; !slices.Equal(got, want) {
+		t.Errorf("problems = %v, want %v", got, want)
+	}
+}
