@@ -195,18 +195,21 @@ type worker struct {
 // batch in flight are not taken again until its answer is recorded, so each
 // is sent once unless its batch failed; the destination deduplicates by
 // envelope id in any case, and delivery order is not promised. After a
-// failure no new batch starts until the backoff has passed.
+// failure no new batch starts until the backoff has passed, and then one
+// alone (see limit).
 func (w *worker) run() {
 	done := make(chan sent, w.m.cfg.InFlight)
 	inflight := map[string]bool{}
 	running, failures := 0, 0
+	probe := false // the last batch did not get an answer: send one alone
 	var retryAt time.Time
 	closing := false
 	for {
-		for !closing && running < w.m.cfg.InFlight && !time.Now().Before(retryAt) {
+		for !closing && running < w.limit(probe) && !time.Now().Before(retryAt) {
 			batch, err := w.pending(inflight, running)
 			if err != nil {
 				failures++
+				probe = true
 				w.record(failures, err)
 				retryAt = time.Now().Add(backoff(w.m.cfg, failures))
 				break
@@ -230,7 +233,7 @@ func (w *worker) run() {
 		var timer <-chan time.Time
 		if wait := time.Until(retryAt); wait > 0 {
 			timer = time.After(wait)
-		} else if running < w.m.cfg.InFlight {
+		} else if running < w.limit(probe) {
 			timer = time.After(w.m.cfg.Idle)
 		}
 		ctxDone := w.m.ctx.Done()
@@ -243,6 +246,7 @@ func (w *worker) run() {
 			for _, q := range r.batch {
 				delete(inflight, q.EnvelopeID)
 			}
+			probe = r.err != nil && !r.deferred
 			if r.err != nil {
 				failures++
 				w.record(failures, r.err)
@@ -259,6 +263,18 @@ func (w *worker) run() {
 			closing = true
 		}
 	}
+}
+
+// limit is how many batches may be in flight. After a batch got no answer,
+// one probes the peer until one does: a half-open breaker lets one call pass
+// and refuses the others, and each refusal, counted as one more failure,
+// would put the next attempt further off though the probe found the peer
+// back. A peer that deferred envelopes has answered, and is not probed.
+func (w *worker) limit(probe bool) int {
+	if probe {
+		return 1
+	}
+	return w.m.cfg.InFlight
 }
 
 // pending returns the oldest queued envelopes not already in flight, up to
@@ -281,6 +297,8 @@ func (w *worker) pending(inflight map[string]bool, running int) ([]store.Queued,
 type sent struct {
 	batch []store.Queued
 	err   error
+	// deferred says err is the peer's answer that it deferred envelopes.
+	deferred bool
 }
 
 // send delivers one batch and records its outcome.
@@ -290,11 +308,11 @@ func (w *worker) send(batch []store.Queued) sent {
 	// the destination's receipts are not lost; the request has its own timeout.
 	outcomes, err := w.m.sender.Send(context.WithoutCancel(w.m.ctx), w.peer, batch)
 	if err != nil {
-		return sent{batch, fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err)}
+		return sent{batch: batch, err: fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err)}
 	}
 	latency := time.Since(start)
 	if len(outcomes) == 0 {
-		return sent{batch, errors.New("peer answered no outcome for the batch")}
+		return sent{batch: batch, err: errors.New("peer answered no outcome for the batch")}
 	}
 	ds := make([]store.Delivered, 0, len(outcomes))
 	answered := make([]Outcome, 0, len(outcomes))
@@ -309,7 +327,7 @@ func (w *worker) send(batch []store.Queued) sent {
 	}
 	if len(ds) > 0 {
 		if err := w.m.outbox.MarkDelivered(context.WithoutCancel(w.m.ctx), w.peer, ds); err != nil {
-			return sent{batch, fmt.Errorf("record receipts from %s: %w", w.peer, err)}
+			return sent{batch: batch, err: fmt.Errorf("record receipts from %s: %w", w.peer, err)}
 		}
 		if w.m.obs != nil {
 			w.m.obs.Delivered(w.peer, answered, batch, latency)
@@ -319,7 +337,7 @@ func (w *worker) send(batch []store.Queued) sent {
 		// Retried after a backoff, like a failed batch, so a lagging
 		// destination is not asked again at once.
 		slices.Sort(deferred)
-		return sent{batch, fmt.Errorf("%s deferred %d envelopes (%s); they stay queued", w.peer, n, strings.Join(slices.Compact(deferred), ", "))}
+		return sent{batch: batch, err: fmt.Errorf("%s deferred %d envelopes (%s); they stay queued", w.peer, n, strings.Join(slices.Compact(deferred), ", ")), deferred: true}
 	}
 	return sent{batch: batch}
 }
