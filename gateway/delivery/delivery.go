@@ -156,7 +156,11 @@ func (m *Manager) Notify(peer string) {
 // Close stops the workers after the batches in flight finish; what is still
 // queued stays in the outbox for the next start.
 func (m *Manager) Close() {
+	// Under mu, so that a concurrent Notify either starts its worker before
+	// the Wait below, which then waits for it, or sees the end and starts none.
+	m.mu.Lock()
 	m.cancel()
+	m.mu.Unlock()
 	m.wg.Wait()
 }
 
