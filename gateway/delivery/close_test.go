@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,5 +62,53 @@ func TestNoWorkerOutlivesClose(t *testing.T) {
 		if o.late.Load() {
 			t.Fatalf("round %d: a worker used the outbox after Close returned", i)
 		}
+	}
+}
+
+// slowOutbox holds the worker's first read of its queue until release, so
+// that Close can begin meanwhile.
+type slowOutbox struct {
+	*store.Store
+	reading chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (o *slowOutbox) Pending(peer string, limit int, skip func(string) bool) ([]store.Queued, error) {
+	o.once.Do(func() {
+		close(o.reading)
+		<-o.release
+	})
+	return o.Store.Pending(peer, limit, skip)
+}
+
+// TestNoBatchStartsOnceCloseBegan: Close lets the batches in flight finish
+// but starts none, so a node shutting down does not wait on one more request
+// to a peer that may be unreachable.
+func TestNoBatchStartsOnceCloseBegan(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	o := &slowOutbox{Store: s, reading: make(chan struct{}), release: make(chan struct{})}
+	p := &peer{received: map[string]int{}}
+	m, err := NewManager(testConfig(), o, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, 0, 3)
+	m.Notify("44")
+	<-o.reading
+	closed := make(chan struct{})
+	go func() { m.Close(); close(closed) }()
+	<-m.ctx.Done()
+	close(o.release)
+	<-closed
+	if calls, _ := p.snapshot(); calls != 0 {
+		t.Errorf("%d batches were sent after Close began", calls)
+	}
+	if d := depth(t, s); d != 3 {
+		t.Errorf("outbox holds %d envelopes, want the 3 still queued", d)
 	}
 }

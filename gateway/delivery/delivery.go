@@ -218,6 +218,11 @@ func (w *worker) run() {
 				retryAt = time.Now().Add(backoff(w.m.cfg, failures))
 				break
 			}
+			if w.m.ctx.Err() != nil {
+				// Close began while the batch was read: it stays queued.
+				closing = true
+				break
+			}
 			if len(batch) == 0 {
 				// Nothing queued, or only a partial batch while another is
 				// in flight: it waits for that one, and meanwhile more queue
