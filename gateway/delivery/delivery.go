@@ -373,9 +373,10 @@ func (w *worker) record(failures int, err error) {
 // backoff is exponential in the number of consecutive failures with full
 // jitter in its upper half, so peers recovering together are not hit in step.
 func backoff(cfg Config, failures int) time.Duration {
-	d := cfg.MinBackoff << min(failures-1, 20)
-	if d <= 0 || d > cfg.MaxBackoff {
-		d = cfg.MaxBackoff
+	// Compared before shifting: the shift can wrap to a small positive value.
+	d := cfg.MaxBackoff
+	if shift := min(failures-1, 20); cfg.MinBackoff <= cfg.MaxBackoff>>shift {
+		d = cfg.MinBackoff << shift
 	}
 	return d/2 + rand.N(d/2+1)
 }
