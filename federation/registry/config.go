@@ -66,6 +66,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock stamping writes on the leader. Default time.Now.
 	Now func() time.Time
+
+	// commandLevel, when positive, is the command level the node reports
+	// instead of CommandLevel: tests set it to play a node of an older
+	// release.
+	commandLevel int
 }
 
 // DefaultConfig returns the defaults for a production node; callers set

@@ -15,6 +15,13 @@
 //     certificates held in the registry, as of At, so every replica reaches
 //     the same verdict without reading a clock or a file. A refused command
 //     is in the log too and is refused identically everywhere.
+//   - Each op has the command level of the release that introduced it
+//     (CommandLevel is this release's). A node of an older release would
+//     refuse a newer op as unknown while the others apply it, so before
+//     proposing an op above level 1 the leader asks every node in the
+//     directory for its level and refuses the command, naming the nodes
+//     behind or unreachable, unless all know it. The check is outside the
+//     state machine: apply stays deterministic.
 //   - Each command carries a nonce. A command resubmitted after a leader
 //     change answers its first outcome: writes are exactly-once, which is
 //     what lets a client retry on another node.

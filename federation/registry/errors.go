@@ -23,8 +23,9 @@ const (
 	// member, wrong kind of certificate).
 	EForbidden Code = "forbidden"
 	// EConflict: the agreement is in the wrong state for the transition, a
-	// member still has nodes or agreements and cannot be removed yet, or the
-	// command was already applied.
+	// member still has nodes or agreements and cannot be removed yet, the
+	// command was already applied, or some node runs a release that does
+	// not know the command yet (see CommandLevel).
 	EConflict Code = "wrong_state"
 	// EUnavailable: no leader is reachable, or this node cannot serve now.
 	EUnavailable Code = "unavailable"

@@ -126,6 +126,14 @@ func (s *Store) Initialized() bool {
 	return s.st.initialized()
 }
 
+// seenNonce reports whether the registry holds the outcome of a command
+// with this nonce: submitting it again answers that outcome.
+func (s *Store) seenNonce(nonce string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return nonce != "" && s.st.Nonces[nonce] != nil
+}
+
 // Nodes returns the registered nodes in ID order.
 func (s *Store) Nodes() []Node {
 	s.mu.RLock()

@@ -68,6 +68,10 @@ type Status struct {
 	Members     int       `json:"members"`
 	Agreements  int       `json:"agreements"`
 	Policy      int       `json:"policy_version"`
+	// CommandLevel is the node release's CommandLevel. It is always
+	// encoded: a status without it (0) comes from a release older than
+	// command levels, which knows only the commands of level 1.
+	CommandLevel int `json:"command_level"`
 }
 
 // Status returns the node's view of the registry.
@@ -77,6 +81,7 @@ func (r *Registry) Status() Status {
 		ID: r.cfg.NodeID, State: r.raft.State().String(), LeaderID: string(id), LeaderAddr: string(addr),
 		Term: r.raft.CurrentTerm(), CommitIndex: r.raft.CommitIndex(), Freshness: r.Freshness(),
 		Initialized: r.store.Initialized(), Domain: r.store.Domain(), Members: len(r.store.Members()),
+		CommandLevel: r.commandLevel(),
 	}
 	st.Agreements = r.store.count()
 	if p := r.store.Policy(); p != nil {

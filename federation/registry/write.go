@@ -20,7 +20,9 @@ import (
 // already committed answers its first outcome instead of applying twice.
 //
 // The error is for failures to get an answer (no leader reachable, with for
-// how long); a refused command comes back as Result.Err.
+// how long) and for a command the leader refuses before it enters the log:
+// an op some node's release does not know (see CommandLevel). A command
+// refused in apply comes back as Result.Err.
 func (r *Registry) Submit(ctx context.Context, env *Envelope) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ApplyTimeout)
 	defer cancel()
@@ -32,7 +34,7 @@ func (r *Registry) Submit(ctx context.Context, env *Envelope) (*Result, error) {
 			return res, nil
 		}
 		switch ErrorCode(err) {
-		case EForbidden, EInvalid, EUnauthenticated, ENotFound:
+		case EForbidden, EInvalid, EUnauthenticated, ENotFound, EConflict:
 			return nil, err
 		}
 		lastErr = err
@@ -49,6 +51,9 @@ var errNoLeader = errors.New("no leader elected")
 
 func (r *Registry) submitOnce(ctx context.Context, env *Envelope) (*Result, error) {
 	if r.raft.State() == raft.Leader {
+		if err := r.checkCommandLevel(ctx, env); err != nil {
+			return nil, err
+		}
 		return r.applyLocal(env)
 	}
 	api, err := r.leaderAPI()

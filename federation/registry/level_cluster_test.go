@@ -1,0 +1,116 @@
+package registry_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/federation/registry/regtest"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// TestCommandLevelGatesNewCommands: while one node reports an older
+// command level, a newer command is refused before it enters the log,
+// naming that node, and older commands go on; once the node is upgraded the
+// command goes through. A node that is down blocks newer commands too.
+func TestCommandLevelGatesNewCommands(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 0, func(cfg *registry.Config) {
+		if strings.HasPrefix(cfg.NodeID, "p44/") {
+			registry.SetCommandLevel(cfg, 2) // a release that knows cert.issued, not member.remove
+		}
+	})
+	behind := c.Nodes[2]
+	if behind.Province != "44" {
+		t.Fatalf("node %s is not the one of province 44", behind.ID)
+	}
+	a11 := c.PKI.Admin(t, "11", "wang")
+	a51 := c.PKI.Admin(t, "51", "zhang")
+	up := c.Client(c.Nodes[0], a11)
+	now := time.Now()
+	from, until := registry.DayOf(now.AddDate(0, 0, -1)), registry.DayOf(now.AddDate(1, 0, 0))
+
+	for _, n := range c.Nodes {
+		st, err := c.Client(n, a11).Status(ctx(t))
+		want := registry.CommandLevel
+		if n == behind {
+			want = 2
+		}
+		if err != nil || st.CommandLevel != want {
+			t.Fatalf("status of %s: command level %d (%v), want %d", n.ID, st.CommandLevel, err, want)
+		}
+	}
+
+	// Level 1 and level 2 commands: every node knows them.
+	if _, err := up.Submit(ctx(t), registry.OpMemberAdd, c.PKI.Member(t, "33")); err != nil {
+		t.Fatalf("member.add (level 1): %v", err)
+	}
+	issued := c.PKI.Issue(t, "11", pki.KindNode, "gw-9")
+	if _, err := up.Submit(ctx(t), registry.OpCertIssued, registry.IssuedBody{Certificate: pemOf(issued.Cert)}); err != nil {
+		t.Fatalf("cert.issued (level 2) with every node at level 2 or more: %v", err)
+	}
+
+	// member.remove (level 3) is refused, through any node, naming the node behind.
+	remove33 := registry.MemberRef{Province: "33"}
+	want := fmt.Sprintf("member.remove needs every node on a release that knows it (command level 3): %s reports level 2 (upgrade them)", behind.ID)
+	for _, n := range c.Nodes {
+		_, err := c.Client(n, a11).Submit(ctx(t), registry.OpMemberRemove, remove33)
+		if registry.ErrorCode(err) != registry.EConflict || err.Error() != want {
+			t.Fatalf("member.remove through %s with %s behind:\n got %s %v\nwant %s %s", n.ID, behind.ID, registry.ErrorCode(err), err, registry.EConflict, want)
+		}
+	}
+	propose(t, c.Client(behind, a51), regtest.Agreement("AG-51-44-L1", "510000", "440000", from, until))
+	c.WaitConverged()
+	for _, n := range c.Nodes {
+		if !n.Reg.Store().IsMember("33") {
+			t.Fatalf("%s: the refused member.remove removed 33", n.ID)
+		}
+		if _, err := n.Reg.Store().Agreement("AG-51-44-L1"); err != nil {
+			t.Fatalf("%s: the level-1 proposal made while a node is behind: %v", n.ID, err)
+		}
+	}
+
+	// The node is upgraded: the same command goes through, here from that node.
+	c.Stop(behind)
+	registry.SetCommandLevel(&behind.Config, 0)
+	c.Start(behind)
+	removal := regtest.Signed(t, a11.Signer, registry.OpMemberRemove, remove33, time.Now())
+	if _, err := c.Client(behind, a11).SubmitEnvelope(ctx(t), removal); err != nil {
+		t.Fatalf("member.remove once every node is at level 3: %v", err)
+	}
+	c.WaitConverged()
+	for _, n := range c.Nodes {
+		if n.Reg.Store().IsMember("33") {
+			t.Fatalf("%s: 33 still a member after member.remove", n.ID)
+		}
+	}
+
+	// A node that is down cannot say what it knows: level 3 waits for it,
+	// level 1 does not.
+	leader := c.WaitLeader()
+	down := c.Nodes[0]
+	if down == leader {
+		down = c.Nodes[1]
+	}
+	c.Stop(down)
+	_, err := c.Client(leader, a11).Submit(ctx(t), registry.OpMemberRemove, registry.MemberRef{Province: "44"})
+	want = fmt.Sprintf("member.remove needs every node on a release that knows it (command level 3): %s did not answer at %s (wait until they are back, or remove them from the registry if they are gone for good)",
+		down.ID, down.Config.APIAddr)
+	if registry.ErrorCode(err) != registry.EConflict || err.Error() != want {
+		t.Fatalf("member.remove with %s down:\n got %s %v\nwant %s %s", down.ID, registry.ErrorCode(err), err, registry.EConflict, want)
+	}
+	propose(t, c.Client(leader, a51), regtest.Agreement("AG-51-44-L2", "510000", "440000", from, until))
+	// A resubmission of the removal that committed answers its outcome: the
+	// check would only hide it.
+	if res, err := c.Client(leader, a11).SubmitEnvelope(ctx(t), removal); err != nil || !res.Duplicate {
+		t.Fatalf("resubmitted member.remove with %s down: %+v, %v", down.ID, res, err)
+	}
+	// An op the leader's own release does not know never enters the log.
+	unknown := regtest.Signed(t, a11.Signer, registry.Op("member.rename"), remove33, time.Now())
+	_, err = c.Client(leader, a11).SubmitEnvelope(ctx(t), unknown)
+	if registry.ErrorCode(err) != registry.EInvalid || !strings.HasPrefix(err.Error(), `unknown command "member.rename": the leader p`) ||
+		!strings.Contains(err.Error(), "runs a release that does not know it (command level 3)") {
+		t.Fatalf("unknown op: %s %v", registry.ErrorCode(err), err)
+	}
+}
