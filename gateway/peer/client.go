@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -170,10 +171,11 @@ func (c *Client) remote(peer string) (*remote, error) {
 	ep := newClientEndpoint(base, peer, hc)
 	failures := c.settings.Failures
 	cb := gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
-		Name:        peer,
-		MaxRequests: 1,
-		Timeout:     c.settings.Open,
-		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= failures },
+		Name:         peer,
+		MaxRequests:  1,
+		Timeout:      c.settings.Open,
+		ReadyToTrip:  func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= failures },
+		IsSuccessful: healthy,
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			if c.settings.OnStateChange != nil {
 				c.settings.OnStateChange(name, from, to)
@@ -183,6 +185,16 @@ func (c *Client) remote(peer string) (*remote, error) {
 	r := &remote{url: addr, endpoint: Breaker(cb)(ep), breaker: cb, audit: newAuditClientEndpoint(base, peer, hc)}
 	c.peers[peer] = r
 	return r, nil
+}
+
+// healthy is the breaker's verdict on a call: only transport faults and
+// the peer's own failures count against it. A peer that refuses a batch
+// (400: a bad batch; 401 or 403: a certificate it will not take) is up and
+// answering; opening the breaker would only delay what the error says.
+// Per-envelope denials come inside a 200 and are no errors at all.
+func healthy(err error) bool {
+	var answer *AnswerError
+	return err == nil || errors.As(err, &answer) && answer.Refused()
 }
 
 // receiptVerifier checks the chain a peer signed its receipts with (a node

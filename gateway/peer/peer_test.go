@@ -25,11 +25,12 @@ import (
 // envelopes whose body says "deny", and fails whole batches while broken is
 // set; "forged" gets a receipt signed by another key.
 type receiver struct {
-	mu     sync.Mutex
-	broken bool
-	from   []pki.Identity
-	signer *pki.Signer // the destination node's key
-	forger *pki.Signer // a key of the same province, not the one whose chain is sent
+	mu      sync.Mutex
+	broken  bool
+	refuses bool // answers every batch 400, as for a bad batch
+	from    []pki.Identity
+	signer  *pki.Signer // the destination node's key
+	forger  *pki.Signer // a key of the same province, not the one whose chain is sent
 }
 
 func (r *receiver) Chain() [][]byte {
@@ -54,6 +55,9 @@ func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.C
 	defer r.mu.Unlock()
 	if r.broken {
 		return nil, errors.New("disk full")
+	}
+	if r.refuses {
+		return nil, fmt.Errorf("%w: envelope 0 is not JSON", ErrBadBatch)
 	}
 	if len(chain) == 0 {
 		return nil, errors.New("no chain")
@@ -236,6 +240,34 @@ func TestBreakerOpensOnServerFaultsAndRecovers(t *testing.T) {
 	defer mu.Unlock()
 	if got := strings.Join(transitions, ","); got != "open,half-open,closed" {
 		t.Errorf("breaker transitions = %s", got)
+	}
+}
+
+// TestBreakerIgnoresRefusals: a peer that answers 400 is up; however often
+// it refuses, the breaker stays closed and each send hears the refusal.
+func TestBreakerIgnoresRefusals(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t, directory{"44": f.srv}, BreakerSettings{Failures: 2, Open: time.Minute})
+	f.recv.mu.Lock()
+	f.recv.refuses = true
+	f.recv.mu.Unlock()
+	for i := range 5 {
+		_, err := c.Send(context.Background(), "44", batch("a"))
+		var answer *AnswerError
+		if !errors.As(err, &answer) || answer.Status != http.StatusBadRequest || !strings.Contains(err.Error(), "envelope 0 is not JSON") {
+			t.Fatalf("send %d: err = %v, want the peer's 400", i, err)
+		}
+	}
+	if st := c.BreakerState()["44"]; st != gobreaker.StateClosed {
+		t.Errorf("breaker after five refusals = %s, want closed", st)
+	}
+}
+
+func TestAnswerErrorRefused(t *testing.T) {
+	for status, want := range map[int]bool{400: true, 401: true, 403: true, 413: true, 408: false, 429: false, 500: false, 502: false, 503: false} {
+		if got := (&AnswerError{Status: status}).Refused(); got != want {
+			t.Errorf("status %d: refused %v, want %v", status, got, want)
+		}
 	}
 }
 

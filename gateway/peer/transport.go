@@ -149,9 +149,28 @@ func checkAnswer(r *http.Response, province string) error {
 	if r.StatusCode != http.StatusOK {
 		var eb errorBody
 		json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&eb)
-		return fmt.Errorf("peer %s answered %s: %s", province, r.Status, eb.Error)
+		return &AnswerError{Province: province, Status: r.StatusCode, Message: eb.Error}
 	}
 	return nil
+}
+
+// AnswerError is a peer's answer other than 200, with the peer's message.
+type AnswerError struct {
+	Province string
+	Status   int
+	Message  string
+}
+
+func (e *AnswerError) Error() string {
+	return fmt.Sprintf("peer %s answered %d %s: %s", e.Province, e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// Refused reports whether the peer, up and answering, refused the request
+// itself (a 4xx other than 408 and 429): the fault is in what was sent or
+// who sent it, not in the peer, so retrying sooner or later changes nothing
+// and the breaker does not count it.
+func (e *AnswerError) Refused() bool {
+	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests
 }
 
 // readAll is io.ReadAll into a buffer sized by the declared length when it
