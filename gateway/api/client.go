@@ -170,9 +170,12 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return err
+		return fmt.Errorf("%s %s: read the answer: %w", method, path, err)
 	}
-	return json.Unmarshal(data, out)
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: the answer is not the expected JSON: %w", method, path, err)
+	}
+	return nil
 }
 
 // send makes the request and returns a successful response, whose body the

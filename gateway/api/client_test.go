@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -37,5 +38,20 @@ func TestHTTP1(t *testing.T) {
 			t.Errorf("with %d options: spoke %s, want %s", len(c.opts), resp.Proto, c.want)
 		}
 		tr.CloseIdleConnections()
+	}
+}
+
+// TestClientNamesTheRequestOfABadAnswer: an answer cut short or not JSON is
+// reported with the request it answered, not as a bare decoding error.
+func TestClientNamesTheRequestOfABadAnswer(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"state":`))
+	}))
+	defer srv.Close()
+	c := &Client{base: srv.URL, http: srv.Client()}
+	var out map[string]any
+	err := c.Get(t.Context(), "/api/v1/status", &out)
+	if err == nil || !strings.Contains(err.Error(), "GET /api/v1/status: the answer is not the expected JSON") {
+		t.Errorf("err = %v, want it to name the request", err)
 	}
 }
