@@ -50,6 +50,10 @@ type Pusher struct {
 	cfg   Config
 	inbox Inbox
 	log   *slog.Logger
+	// batch is the most items per request now: Config.Batch, halved each
+	// time the system answers 413, so a body limit smaller than a full
+	// batch slows the push instead of stopping it for good.
+	batch int
 }
 
 // New returns a pusher; Run starts it.
@@ -70,7 +74,7 @@ func New(cfg Config, inbox Inbox, log *slog.Logger) (*Pusher, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = time.Minute
 	}
-	return &Pusher{cfg: cfg, inbox: inbox, log: log}, nil
+	return &Pusher{cfg: cfg, inbox: inbox, log: log, batch: cfg.Batch}, nil
 }
 
 // keepPost returns a copy of c that follows only redirects resending the
@@ -131,7 +135,7 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	items, err := p.inbox.Inbox(cursor, p.cfg.Batch)
+	items, err := p.inbox.Inbox(cursor, p.batch)
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
@@ -150,6 +154,11 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusRequestEntityTooLarge && len(items) > 1 {
+		p.batch = len(items) / 2
+		p.log.Warn("webhook batch too large for the provincial system; pushing fewer items per request", "url", p.cfg.URL, "items", p.batch)
+		return 0, fmt.Errorf("the provincial system answered %s to %d items", resp.Status, len(items))
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return 0, fmt.Errorf("the provincial system answered %s", resp.Status)
 	}

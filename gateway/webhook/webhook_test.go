@@ -114,3 +114,72 @@ func TestPushesEveryItemInOrderThroughFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestTooLargeBatchesShrink: a system whose body limit is below a full
+// batch answers 413; the pusher halves its batches until they fit and
+// pushes everything, in order, instead of retrying the same batch forever.
+func TestTooLargeBatchesShrink(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	var in []store.Incoming
+	for i := range 40 {
+		in = append(in, store.Incoming{EnvelopeID: fmt.Sprintf("01E%03d", i), From: "51", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`{}`)})
+	}
+	if _, err := s.Receive(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []string
+	largest := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b Batch
+		data, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(data, &b); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if len(b.Items) > 7 {
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		largest = max(largest, len(b.Items))
+		for _, it := range b.Items {
+			got = append(got, it.EnvelopeID)
+		}
+	}))
+	defer srv.Close()
+	p, err := New(Config{URL: srv.URL, Batch: 50, Poll: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { p.Run(rctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if cursor, _ := s.Counter(cursorCounter); cursor == uint64(len(in)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the push never got past the first batch")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, id := range got {
+		if id != in[i].EnvelopeID {
+			t.Fatalf("item %d is %s, want %s: out of order or repeated", i, id, in[i].EnvelopeID)
+		}
+	}
+	if len(got) != len(in) || largest < 4 {
+		t.Errorf("pushed %d items in batches of at most %d; want %d in batches of 4 to 7 (50 halved until it fits)", len(got), largest, len(in))
+	}
+}
