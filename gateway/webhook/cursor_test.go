@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -37,7 +36,7 @@ func TestAnAcknowledgedPushMovesTheCursorDuringShutdown(t *testing.T) {
 	}
 	defer s.Close()
 	for i := range 32 {
-		in := []store.Incoming{{EnvelopeID: fmt.Sprintf("01E%03d", i), From: "51", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`{}`)}}
+		in := []store.Incoming{incoming(i)}
 		if _, err := s.Receive(context.Background(), in); err != nil {
 			t.Fatal(err)
 		}

@@ -7,11 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
-
-	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // TestARedirectDoesNotAcknowledgeUnpushedItems has the provincial system
@@ -32,16 +29,9 @@ func TestARedirectDoesNotAcknowledgeUnpushedItems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.status), func(t *testing.T) {
-			s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, _, _ := inboxWith(t, 1)
 			defer s.Close()
 			ctx := context.Background()
-			in := []store.Incoming{{EnvelopeID: "01E001", From: "51", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`{}`)}}
-			if _, err := s.Receive(ctx, in); err != nil {
-				t.Fatal(err)
-			}
 
 			var mu sync.Mutex
 			var got []string

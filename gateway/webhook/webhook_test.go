@@ -20,19 +20,8 @@ import (
 // its first requests; every item still arrives, in order, and the cursor
 // survives a restart so nothing is pushed again.
 func TestPushesEveryItemInOrderThroughFailures(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "node.db")
-	s, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path, in := inboxWith(t, 25)
 	ctx := context.Background()
-	var in []store.Incoming
-	for i := range 25 {
-		in = append(in, store.Incoming{EnvelopeID: fmt.Sprintf("01E%03d", i), From: "51", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`{}`)})
-	}
-	if _, err := s.Receive(ctx, in); err != nil {
-		t.Fatal(err)
-	}
 
 	var mu sync.Mutex
 	var got []string
@@ -84,7 +73,8 @@ func TestPushesEveryItemInOrderThroughFailures(t *testing.T) {
 	}
 	run()
 	s.Close()
-	if s, err = store.Open(path, store.Options{}); err != nil {
+	s, err := store.Open(path, store.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
@@ -119,19 +109,9 @@ func TestPushesEveryItemInOrderThroughFailures(t *testing.T) {
 // batch answers 413; the pusher halves its batches until they fit and
 // pushes everything, in order, instead of retrying the same batch forever.
 func TestTooLargeBatchesShrink(t *testing.T) {
-	s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _, in := inboxWith(t, 40)
 	defer s.Close()
 	ctx := context.Background()
-	var in []store.Incoming
-	for i := range 40 {
-		in = append(in, store.Incoming{EnvelopeID: fmt.Sprintf("01E%03d", i), From: "51", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`{}`)})
-	}
-	if _, err := s.Receive(ctx, in); err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var got []string
 	largest := 0
@@ -182,4 +162,28 @@ func TestTooLargeBatchesShrink(t *testing.T) {
 	if len(got) != len(in) || largest < 4 {
 		t.Errorf("pushed %d items in batches of at most %d; want %d in batches of 4 to 7 (50 halved until it fits)", len(got), largest, len(in))
 	}
+}
+
+// incoming is the i-th item of a test inbox.
+func incoming(i int) store.Incoming {
+	return store.Incoming{EnvelopeID: fmt.Sprintf("01E%03d", i), From: "51", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`{}`)}
+}
+
+// inboxWith opens a store in a temporary directory that has received n
+// items, and returns it, its file and the items.
+func inboxWith(t *testing.T, n int) (*store.Store, string, []store.Incoming) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "node.db")
+	s, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in []store.Incoming
+	for i := range n {
+		in = append(in, incoming(i))
+	}
+	if _, err := s.Receive(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	return s, path, in
 }
