@@ -46,7 +46,7 @@ func commands() []command {
 		{"inbox", "read what arrived from other provinces", runInbox},
 		{"status", "a node's peers, queues, breakers, registry and policy", runStatus},
 		{"agreement", "propose, approve, suspend, resume, terminate, amend and list agreements", runAgreement},
-		{"registry", "federation registry: status, members, admit, expel, join, promote, demote, remove, revoke, issued, transfer-leadership, backup, restore", runRegistry},
+		{"registry", "federation registry: status, members, levels, admit, expel, join, promote, demote, remove, revoke, issued, transfer-leadership, backup, restore", runRegistry},
 		{"policy", "test, dry-run, push and show the policies that decide what crosses", runPolicy},
 		{"audit", "query, verify, export and reconcile audit logs (auditors)", runAudit},
 		{"pki", "federation PKI: root, province CAs, certificates, revocation", runPKI},

@@ -25,6 +25,7 @@ func registryCommands() []command {
 	return []command{
 		{"status", "show a node's view of the registry: leader, servers, freshness", runRegistryStatus},
 		{"members", "list the member provinces", runRegistryMembers},
+		{"levels", "ask every node which registry commands its release knows (its command level), as before an upgrade's new commands", runRegistryLevels},
 		{"admit", "admit a member province with its CA certificates, or register them again after a CA rotation (steward admin)", runRegistryAdmit},
 		{"expel", "remove a member province that has left: its nodes removed, its agreements terminated (steward admin)", runRegistryExpel},
 		{"join", "ask a node to join the registry through seed nodes", runRegistryJoin},
@@ -299,6 +300,50 @@ func runRegistryMembers(ctx context.Context, m *Main, args []string) error {
 	}
 	tw.Flush()
 	fmt.Fprintln(m.Stdout, freshness(r.Freshness))
+	return nil
+}
+
+// runRegistryLevels lists each node's command level against this release's,
+// so an admin sees which nodes an upgrade still has to reach before a
+// command the new release adds is accepted.
+func runRegistryLevels(ctx context.Context, m *Main, args []string) error {
+	fs := m.flagSet("registry levels", "[--json] [connection flags]")
+	c := m.connFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	levels, err := cl.Levels(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(m.Stdout, levels)
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tLEVEL\t")
+	behind := 0
+	for _, l := range levels {
+		note := ""
+		switch {
+		case l.Problem != "":
+			note, behind = l.Problem, behind+1
+		case l.Level < registry.CommandLevel:
+			note, behind = "behind this release", behind+1
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", l.ID, l.Level, note)
+	}
+	tw.Flush()
+	if behind == 0 {
+		fmt.Fprintf(m.Stdout, "every node knows the commands of this release (command level %d)\n", registry.CommandLevel)
+	} else {
+		fmt.Fprintf(m.Stdout, "%d of %d nodes behind this release's command level %d or not answering: the commands it adds are refused until they are upgraded\n", behind, len(levels), registry.CommandLevel)
+	}
 	return nil
 }
 

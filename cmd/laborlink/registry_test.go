@@ -119,6 +119,9 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 		return false
 	})
 	a11.ok("Guangdong", "registry", "members")
+	if out := a11.ok("every node knows the commands of this release", "registry", "levels"); strings.Count(out, fmt.Sprintf("  %d", registry.CommandLevel)) != len(c.Nodes) {
+		t.Errorf("registry levels lists a level per node:\n%s", out)
+	}
 
 	// A new province joins: its CA signed by the root, admitted by a steward.
 	csr, err := pki.NewProvinceCSR(filepath.Join(t.TempDir(), "p32"), "32", pki.CSROptions{})

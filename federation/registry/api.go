@@ -28,6 +28,7 @@ const (
 	pathRestore    = "/v1/registry/restore"
 	pathJoin       = "/v1/registry/join"
 	pathLeadership = "/v1/registry/leadership"
+	pathLevels     = "/v1/registry/levels"
 )
 
 // Read is the answer to every read: the data and how fresh it is.
@@ -47,6 +48,7 @@ func (r *Registry) Handler() http.Handler {
 	mux.HandleFunc("POST "+pathApply, r.allow(r.serveApply, pki.KindAdmin, pki.KindNode))
 	mux.HandleFunc("GET "+pathReadIndex, r.allow(r.serveReadIndex, pki.KindNode))
 	mux.HandleFunc("GET "+pathStatus, r.allow(r.serveStatus))
+	mux.HandleFunc("GET "+pathLevels, r.allow(r.serveLevels, pki.KindAdmin, pki.KindOperator))
 	mux.HandleFunc("GET "+pathMembers, r.allow(read(r, func(*http.Request) (any, error) { return r.store.Members(), nil })))
 	mux.HandleFunc("GET "+pathNodes, r.allow(read(r, func(*http.Request) (any, error) { return r.store.Nodes(), nil })))
 	mux.HandleFunc("GET "+pathAgreements, r.allow(read(r, r.listAgreements)))
@@ -196,6 +198,12 @@ func (r *Registry) serveReadIndex(w http.ResponseWriter, req *http.Request) {
 
 func (r *Registry) serveStatus(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, r.Status())
+}
+
+// serveLevels answers each node's command level, asked now (see
+// CommandLevels): during an upgrade, which nodes are still behind.
+func (r *Registry) serveLevels(w http.ResponseWriter, req *http.Request) {
+	writeJSON(w, http.StatusOK, r.CommandLevels(req.Context()))
 }
 
 // read wraps a local query: optionally linearizable, always with freshness.

@@ -82,6 +82,13 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 	return &s, doJSON(ctx, c.HTTP, http.MethodGet, c.Base+pathStatus, nil, &s)
 }
 
+// Levels asks the node to ask every node of the registry for its command
+// level (Registry.CommandLevels).
+func (c *Client) Levels(ctx context.Context) ([]NodeLevel, error) {
+	var ls []NodeLevel
+	return ls, doJSON(ctx, c.HTTP, http.MethodGet, c.Base+pathLevels, nil, &ls)
+}
+
 func get[T any](ctx context.Context, c *Client, path string, q url.Values) (*Read[T], error) {
 	var r Read[T]
 	u := c.Base + path

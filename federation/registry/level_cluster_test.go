@@ -9,6 +9,7 @@ import (
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/federation/registry/regtest"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 // TestCommandLevelGatesNewCommands: while one node reports an older
@@ -40,6 +41,21 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 		if err != nil || st.CommandLevel != want {
 			t.Fatalf("status of %s: command level %d (%v), want %d", n.ID, st.CommandLevel, err, want)
 		}
+	}
+	// Any node lists every node's level; a system certificate may not ask.
+	levels, err := c.Client(c.Nodes[0], a11).Levels(ctx(t))
+	if err != nil || len(levels) != 3 {
+		t.Fatalf("levels: %+v, %v", levels, err)
+	}
+	for _, l := range levels {
+		if want := map[bool]int{true: 2, false: registry.CommandLevel}[l.ID == behind.ID]; l.Level != want || l.Problem != "" {
+			t.Errorf("levels: %s at %d (%s), want %d", l.ID, l.Level, l.Problem, want)
+		}
+	}
+	sys := c.PKI.Issue(t, "11", pki.KindSystem, "hr")
+	system := &regtest.Admin{Leaf: sys, Signer: pkitest.Signer(t, sys), TLS: c.PKI.TLS(t, sys, nil)}
+	if _, err := c.Client(c.Nodes[0], system).Levels(ctx(t)); registry.ErrorCode(err) != registry.EForbidden {
+		t.Errorf("levels asked with a system certificate: %v, want forbidden", err)
 	}
 
 	// Level 1 and level 2 commands: every node knows them.
@@ -94,7 +110,7 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 		down = c.Nodes[1]
 	}
 	c.Stop(down)
-	_, err := c.Client(leader, a11).Submit(ctx(t), registry.OpMemberRemove, registry.MemberRef{Province: "44"})
+	_, err = c.Client(leader, a11).Submit(ctx(t), registry.OpMemberRemove, registry.MemberRef{Province: "44"})
 	want = fmt.Sprintf("member.remove needs every node on a release that knows it (command level 3): %s did not answer at %s (wait until they are back, or remove them from the registry if they are gone for good)",
 		down.ID, down.Config.APIAddr)
 	if registry.ErrorCode(err) != registry.EConflict || err.Error() != want {
