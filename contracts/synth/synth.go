@@ -32,6 +32,12 @@ type Config struct {
 	// Today is the day records are generated around: contracts start in the
 	// year before it, confirmations are dated up to it. Zero means DefaultToday.
 	Today contracts.Date
+	// IDBase numbers the records' IDs from IDBase+1 ("TR-51-20260301-000001"
+	// for 0). IDs name the origin and the day, not the destination: corridors
+	// of one origin generated for the same day need bases far enough apart,
+	// or their records share IDs and the origin takes the second for a
+	// resubmission of the first.
+	IDBase int
 }
 
 // Generator makes records for one corridor. It is not safe for concurrent use;
@@ -60,11 +66,15 @@ func New(cfg Config) (*Generator, error) {
 	if cfg.Origin == cfg.Destination {
 		return nil, fmt.Errorf("origin and destination are both %s: a corridor crosses a border", cfg.Origin)
 	}
+	if cfg.IDBase < 0 {
+		return nil, fmt.Errorf("IDBase %d is negative", cfg.IDBase)
+	}
 	if cfg.Today.IsZero() {
 		cfg.Today = DefaultToday
 	}
 	return &Generator{
 		cfg:       cfg,
+		seq:       cfg.IDBase,
 		rng:       rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		origin:    countiesOf(cfg.Origin),
 		dest:      countiesOf(cfg.Destination),

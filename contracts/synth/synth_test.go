@@ -115,9 +115,27 @@ func TestGeneratedWorkersComeFromOriginAndWorkInDestination(t *testing.T) {
 }
 
 func TestNewRejectsBadCorridors(t *testing.T) {
-	for _, cfg := range []Config{{Origin: "99", Destination: "44"}, {Origin: "51", Destination: "4"}, {Origin: "51", Destination: "51"}} {
+	for _, cfg := range []Config{{Origin: "99", Destination: "44"}, {Origin: "51", Destination: "4"}, {Origin: "51", Destination: "51"}, {Origin: "51", Destination: "44", IDBase: -1}} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%+v: want error", cfg)
 		}
+	}
+}
+
+// TestIDBaseSeparatesCorridors: two corridors of one origin with the same
+// seed share IDs unless their bases differ.
+func TestIDBaseSeparatesCorridors(t *testing.T) {
+	first := func(dest string, base int) string {
+		g, err := New(Config{Origin: "51", Destination: dest, Seed: 2026, IDBase: base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g.Transfer().ID
+	}
+	if a, b := first("44", 0), first("33", 0); a != b || a != "TR-51-20260301-000001" {
+		t.Errorf("base 0: %s and %s, want both TR-51-20260301-000001", a, b)
+	}
+	if got := first("33", 100_000); got != "TR-51-20260301-100001" {
+		t.Errorf("base 100000: %s, want TR-51-20260301-100001", got)
 	}
 }

@@ -40,6 +40,9 @@ type Options struct {
 	Provinces []string
 	// Log receives the nodes' logs.
 	Log *slog.Logger
+	// Tune, if set, adjusts each node's config after the loopback
+	// defaults (TuneLoopback): a test's extra settings.
+	Tune func(*node.Config)
 }
 
 // Federation is a development federation: nodes this process runs (Start)
@@ -90,7 +93,11 @@ func Start(ctx context.Context, opts Options) (*Federation, error) {
 		}
 		addrs = append(addrs, a)
 	}
-	l, err := Init(InitOptions{Dir: opts.Dir, Nodes: addrs, Force: true, Tune: TuneLoopback})
+	tune := TuneLoopback
+	if opts.Tune != nil {
+		tune = func(c *node.Config) { TuneLoopback(c); opts.Tune(c) }
+	}
+	l, err := Init(InitOptions{Dir: opts.Dir, Nodes: addrs, Force: true, Tune: tune})
 	if err != nil {
 		return nil, err
 	}

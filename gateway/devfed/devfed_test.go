@@ -3,6 +3,7 @@ package devfed
 import (
 	"context"
 	"net/url"
+	"slices"
 	"testing"
 
 	"github.com/laborlink/laborlink/gateway/audit"
@@ -23,6 +24,11 @@ func TestSeedIsAudited(t *testing.T) {
 	}
 	if err := f.Seed(ctx, 2); err != nil {
 		t.Fatal(err)
+	}
+	// Each destination gets transfers of its own: the corridors' records
+	// must not share IDs, or the origin answers the second as a duplicate.
+	if ids := slices.Compact(slices.Sorted(slices.Values(f.Traffic.Transfers))); len(ids) != 2*(len(f.Provinces)-1) {
+		t.Errorf("%d distinct transfers sent, want %d: %v", len(ids), 2*(len(f.Provinces)-1), f.Traffic.Transfers)
 	}
 	// Each agreement: proposed, approved by each party.
 	want := map[string]int{"51": 6, "44": 3, "33": 3}

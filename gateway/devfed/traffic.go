@@ -52,8 +52,10 @@ func (f *Federation) Seed(ctx context.Context, transfersPerDestination int) erro
 func (f *Federation) Agree(ctx context.Context) (map[string]*synth.Generator, error) {
 	origin := f.Provinces[0]
 	gens := map[string]*synth.Generator{}
-	for _, dest := range f.Provinces[1:] {
-		g, err := synth.New(synth.Config{Origin: origin, Destination: dest, Seed: 2026})
+	for i, dest := range f.Provinces[1:] {
+		// Distinct ID ranges per corridor: the origin takes a record ID
+		// seen before for a resubmission, and sends it nowhere new.
+		g, err := synth.New(synth.Config{Origin: origin, Destination: dest, Seed: 2026, IDBase: 100_000 * i})
 		if err != nil {
 			return nil, err
 		}
