@@ -15,6 +15,7 @@ import (
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/gateway/webhook"
 )
 
 // metrics are the node's Prometheus metrics, on a registry of their own (no
@@ -30,6 +31,9 @@ type metrics struct {
 	breaker   *prometheus.GaugeVec
 	submitted *prometheus.CounterVec
 	decisions *prometheus.HistogramVec
+	// webhookPending and webhookFailures are sampled from the inbox push,
+	// when one is configured.
+	webhookPending, webhookFailures prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -63,7 +67,13 @@ func newMetrics() *metrics {
 		Name: "laborlink_policy_decision_seconds", Help: "Policy decisions by side (export, import) and whether the decision cache answered.",
 		Buckets: prometheus.ExponentialBuckets(0.000002, 2, 16),
 	}, []string{"side", "cached"})
-	m.reg.MustRegister(m.requests, m.delivered, m.failures, m.latency, m.queue, m.breaker, m.submitted, m.decisions,
+	m.webhookPending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "laborlink_webhook_pending", Help: "Inbox items not yet acknowledged by the provincial system's webhook.",
+	})
+	m.webhookFailures = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "laborlink_webhook_failures", Help: "Failed webhook pushes since the last one that succeeded.",
+	})
+	m.reg.MustRegister(m.requests, m.delivered, m.failures, m.latency, m.queue, m.breaker, m.submitted, m.decisions, m.webhookPending, m.webhookFailures,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -147,8 +157,9 @@ func (m *metrics) breakerChanged(log *slog.Logger) func(string, gobreaker.State,
 	}
 }
 
-// watchQueues samples outbox depth for the gauge.
-func (m *metrics) watchQueues(ctx context.Context, s *store.Store) {
+// watchQueues samples the outbox depth and, with a webhook, the inbox push
+// for the gauges.
+func (m *metrics) watchQueues(ctx context.Context, s *store.Store, push *webhook.Pusher) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
@@ -157,6 +168,12 @@ func (m *metrics) watchQueues(ctx context.Context, s *store.Store) {
 			m.queue.Reset()
 			for p, d := range depth {
 				m.queue.WithLabelValues(p).Set(float64(d))
+			}
+		}
+		if push != nil {
+			if st, err := push.State(); err == nil {
+				m.webhookPending.Set(float64(st.Pending))
+				m.webhookFailures.Set(float64(st.Failures))
 			}
 		}
 		select {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/laborlink/laborlink/gateway/webhook"
 )
 
 func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener { return tls.NewListener(ln, cfg) }
@@ -43,6 +45,8 @@ type Status struct {
 	Peers     any               `json:"peers"`
 	Breakers  map[string]string `json:"breakers"`
 	AuditSize int64             `json:"audit_size"`
+	// Webhook is the inbox push to the provincial system, when configured.
+	Webhook *webhook.State `json:"webhook,omitempty"`
 }
 
 func (n *Node) status(context.Context) any {
@@ -53,6 +57,11 @@ func (n *Node) status(context.Context) any {
 	st.Queues, _ = n.store.Depth()
 	for p, s := range n.client.BreakerState() {
 		st.Breakers[p] = s.String()
+	}
+	if n.webhook != nil {
+		if ws, err := n.webhook.State(); err == nil {
+			st.Webhook = &ws
+		}
 	}
 	return st
 }

@@ -141,6 +141,16 @@ func (s *Store) Received(from string, envelopeIDs []string) ([]bool, error) {
 	return out, err
 }
 
+// InboxHead is the position of the newest inbox entry, 0 for an empty inbox.
+func (s *Store) InboxHead() (uint64, error) {
+	var head uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		head = tx.Bucket(bucketInbox).Sequence()
+		return nil
+	})
+	return head, err
+}
+
 // Inbox returns up to limit received envelopes after the cursor, in arrival order.
 func (s *Store) Inbox(after uint64, limit int) ([]Incoming, error) {
 	var out []Incoming

@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"sync"
 	"time"
 
 	"github.com/laborlink/laborlink/gateway/store"
@@ -27,6 +29,7 @@ const cursorCounter = "webhook/cursor"
 // Inbox is the part of the store the pusher reads and advances.
 type Inbox interface {
 	Inbox(after uint64, limit int) ([]store.Incoming, error)
+	InboxHead() (uint64, error)
 	Counter(name string) (uint64, error)
 	Increment(ctx context.Context, name string, n uint64) (uint64, error)
 }
@@ -50,10 +53,62 @@ type Pusher struct {
 	cfg   Config
 	inbox Inbox
 	log   *slog.Logger
+	mu    sync.Mutex
 	// batch is the most items per request now: Config.Batch, halved each
 	// time the system answers 413, so a body limit smaller than a full
 	// batch slows the push instead of stopping it for good.
 	batch int
+	// failures, lastErr and lastPush are how the push stands (State).
+	failures int
+	lastErr  string
+	lastPush time.Time
+}
+
+// State is how the push stands, for `laborlink status` and the metrics.
+type State struct {
+	// URL is where items go, without any user information or query.
+	URL string `json:"url"`
+	// Pushed is the inbox position the system has acknowledged up to;
+	// Pending counts the items after it.
+	Pushed  uint64 `json:"pushed"`
+	Pending uint64 `json:"pending"`
+	// Batch is the most items per request now (see Config.Batch).
+	Batch int `json:"batch"`
+	// Failures counts the failed pushes since the last that succeeded;
+	// LastError is the latest one's error.
+	Failures  int       `json:"failures"`
+	LastError string    `json:"last_error,omitempty"`
+	LastPush  time.Time `json:"last_push,omitzero"`
+}
+
+// State reads how the push stands.
+func (p *Pusher) State() (State, error) {
+	pushed, err := p.inbox.Counter(cursorCounter)
+	if err != nil {
+		return State{}, err
+	}
+	head, err := p.inbox.InboxHead()
+	if err != nil {
+		return State{}, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := State{URL: redacted(p.cfg.URL), Pushed: pushed, Batch: p.batch, Failures: p.failures, LastError: p.lastErr, LastPush: p.lastPush}
+	if head > pushed {
+		st.Pending = head - pushed
+	}
+	return st, nil
+}
+
+// redacted is u without user information, query or fragment, which may
+// hold credentials.
+func redacted(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	parsed.User, parsed.RawQuery, parsed.Fragment = nil, "", ""
+	return parsed.String()
 }
 
 // New returns a pusher; Run starts it.
@@ -106,20 +161,18 @@ type Batch struct {
 
 // Run pushes until ctx ends.
 func (p *Pusher) Run(ctx context.Context) {
-	failures := 0
 	for ctx.Err() == nil {
 		n, err := p.once(ctx)
+		failures := p.note(n, err)
 		wait := p.cfg.Poll
 		switch {
 		case err != nil:
-			failures++
 			if failures == 1 || failures%10 == 0 {
-				p.log.Warn("webhook push failing", "url", p.cfg.URL, "failures", failures, "err", err)
+				p.log.Warn("webhook push failing", "url", redacted(p.cfg.URL), "failures", failures, "err", err)
 			}
 			wait = min(p.cfg.MaxBackoff, 100*time.Millisecond<<min(failures, 20))
 			wait = wait/2 + rand.N(wait/2+1)
 		case n > 0:
-			failures = 0
 			continue
 		}
 		select {
@@ -129,13 +182,31 @@ func (p *Pusher) Run(ctx context.Context) {
 	}
 }
 
+// note records a push's outcome for State and returns the failures since
+// the last push that succeeded.
+func (p *Pusher) note(pushed int, err error) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case err != nil:
+		p.failures++
+		p.lastErr = err.Error()
+	case pushed > 0:
+		p.failures, p.lastErr, p.lastPush = 0, "", time.Now()
+	}
+	return p.failures
+}
+
 // once pushes the next batch, if any, and returns how many items it pushed.
 func (p *Pusher) once(ctx context.Context) (int, error) {
 	cursor, err := p.inbox.Counter(cursorCounter)
 	if err != nil {
 		return 0, err
 	}
-	items, err := p.inbox.Inbox(cursor, p.batch)
+	p.mu.Lock()
+	batch := p.batch
+	p.mu.Unlock()
+	items, err := p.inbox.Inbox(cursor, batch)
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
@@ -155,8 +226,10 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusRequestEntityTooLarge && len(items) > 1 {
+		p.mu.Lock()
 		p.batch = len(items) / 2
-		p.log.Warn("webhook batch too large for the provincial system; pushing fewer items per request", "url", p.cfg.URL, "items", p.batch)
+		p.mu.Unlock()
+		p.log.Warn("webhook batch too large for the provincial system; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", len(items)/2)
 		return 0, fmt.Errorf("the provincial system answered %s to %d items", resp.Status, len(items))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

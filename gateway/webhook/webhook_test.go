@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,4 +187,44 @@ func inboxWith(t *testing.T, n int) (*store.Store, string, []store.Incoming) {
 		t.Fatal(err)
 	}
 	return s, path, in
+}
+
+// TestStateTellsHowThePushStands: failures and their error while the system
+// refuses, then the position, nothing pending and no failure once it takes
+// the items; the URL never shows its credentials.
+func TestStateTellsHowThePushStands(t *testing.T) {
+	s, _, in := inboxWith(t, 3)
+	defer s.Close()
+	refuse := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	p, err := New(Config{URL: strings.Replace(srv.URL, "http://", "http://hr:pa55@", 1) + "/inbox?token=s3cret"}, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 2 {
+		n, err := p.once(ctx)
+		p.note(n, err)
+	}
+	st, err := p.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.URL != srv.URL+"/inbox" || st.Pending != uint64(len(in)) || st.Pushed != 0 || st.Failures != 2 || !strings.Contains(st.LastError, "503") || !st.LastPush.IsZero() {
+		t.Errorf("while refused: %+v", st)
+	}
+	refuse = false
+	n, err := p.once(ctx)
+	p.note(n, err)
+	if st, err = p.State(); err != nil {
+		t.Fatal(err)
+	}
+	if st.Pending != 0 || st.Pushed != uint64(len(in)) || st.Failures != 0 || st.LastError != "" || st.LastPush.IsZero() {
+		t.Errorf("once taken: %+v", st)
+	}
 }
