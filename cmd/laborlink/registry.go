@@ -230,10 +230,16 @@ func freshness(f registry.Freshness) string {
 	return fmt.Sprintf("read at index %d, leader last heard %s ago", f.AppliedIndex, time.Duration(f.SinceContact).Round(time.Millisecond))
 }
 
-func runRegistryStatus(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("registry status", "[--json] [connection flags]")
+// readRegistry runs a command that reads from the registry: connection
+// flags, --json and the command's own flags (extra, if set), one read,
+// then JSON or the command's text.
+func readRegistry[T any](ctx context.Context, m *Main, name, usage string, args []string, extra func(*flag.FlagSet), read func(*registry.Client, context.Context) (T, error), text func(T)) error {
+	fs := m.flagSet("registry "+name, usage)
 	c := m.connFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
+	if extra != nil {
+		extra(fs)
+	}
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
@@ -242,13 +248,22 @@ func runRegistryStatus(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer cancel()
-	st, err := cl.Status(ctx)
+	v, err := read(cl, ctx)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return printJSON(m.Stdout, st)
+		return printJSON(m.Stdout, v)
 	}
+	text(v)
+	return nil
+}
+
+func runRegistryStatus(ctx context.Context, m *Main, args []string) error {
+	return readRegistry(ctx, m, "status", "[--json] [connection flags]", args, nil, (*registry.Client).Status, func(st *registry.Status) { printRegistryStatus(m, st) })
+}
+
+func printRegistryStatus(m *Main, st *registry.Status) {
 	fmt.Fprintf(m.Stdout, "node %s: %s, term %d, federation %s\n", st.ID, strings.ToLower(st.State), st.Term, st.Domain)
 	fmt.Fprintf(m.Stdout, "leader: %s %s\n", orNone(st.LeaderID), st.LeaderAddr)
 	fmt.Fprintf(m.Stdout, "%d members, %d agreements, policy version %d, commit index %d\n", st.Members, st.Agreements, st.Policy, st.CommitIndex)
@@ -263,7 +278,6 @@ func runRegistryStatus(ctx context.Context, m *Main, args []string) error {
 	}
 	tw.Flush()
 	fmt.Fprintln(m.Stdout, freshness(st.Freshness))
-	return nil
 }
 
 func orNone(s string) string {
@@ -274,57 +288,32 @@ func orNone(s string) string {
 }
 
 func runRegistryMembers(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("registry members", "[--consistent] [--json] [connection flags]")
-	c := m.connFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	consistent := fs.Bool("consistent", false, "read through the leader (linearizable), e.g. right after a change made on another node")
-	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
-		return err
+	var consistent *bool
+	flags := func(fs *flag.FlagSet) {
+		consistent = fs.Bool("consistent", false, "read through the leader (linearizable), e.g. right after a change made on another node")
 	}
-	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
-	if err != nil {
-		return err
+	read := func(cl *registry.Client, ctx context.Context) (*registry.Read[[]registry.Member], error) {
+		return cl.Members(ctx, *consistent)
 	}
-	defer cancel()
-	r, err := cl.Members(ctx, *consistent)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(m.Stdout, r)
-	}
-	tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROVINCE\tNAME\tSINCE")
-	for _, mem := range r.Data {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", mem.Province, mem.Name, mem.AddedAt.Format(time.DateOnly))
-	}
-	tw.Flush()
-	fmt.Fprintln(m.Stdout, freshness(r.Freshness))
-	return nil
+	return readRegistry(ctx, m, "members", "[--consistent] [--json] [connection flags]", args, flags, read, func(r *registry.Read[[]registry.Member]) {
+		tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "PROVINCE\tNAME\tSINCE")
+		for _, mem := range r.Data {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", mem.Province, mem.Name, mem.AddedAt.Format(time.DateOnly))
+		}
+		tw.Flush()
+		fmt.Fprintln(m.Stdout, freshness(r.Freshness))
+	})
 }
 
 // runRegistryLevels lists each node's command level against this release's,
 // so an admin sees which nodes an upgrade still has to reach before a
 // command the new release adds is accepted.
 func runRegistryLevels(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("registry levels", "[--json] [connection flags]")
-	c := m.connFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
-		return err
-	}
-	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	levels, err := cl.Levels(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(m.Stdout, levels)
-	}
+	return readRegistry(ctx, m, "levels", "[--json] [connection flags]", args, nil, (*registry.Client).Levels, func(levels []registry.NodeLevel) { printLevels(m, levels) })
+}
+
+func printLevels(m *Main, levels []registry.NodeLevel) {
 	tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tLEVEL\t")
 	behind := 0
@@ -344,7 +333,6 @@ func runRegistryLevels(ctx context.Context, m *Main, args []string) error {
 	} else {
 		fmt.Fprintf(m.Stdout, "%d of %d nodes behind this release's command level %d or not answering: the commands it adds are refused until they are upgraded\n", behind, len(levels), registry.CommandLevel)
 	}
-	return nil
 }
 
 func runRegistryJoin(ctx context.Context, m *Main, args []string) error {
