@@ -611,3 +611,39 @@ func TestSetPayload(t *testing.T) {
 		})
 	}
 }
+
+// TestEnvelopeType reads the type from what AppendJSON writes and, the slow
+// way, from any other encoding of an envelope.
+func TestEnvelopeType(t *testing.T) {
+	g := generator(t)
+	for _, rec := range []contracts.Record{g.Transfer(), g.Referral()} {
+		env, err := contracts.NewEnvelope(rec, 1, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := env.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := contracts.EnvelopeType(b); got != env.Type {
+			t.Errorf("AppendJSON's encoding: %q, want %q", got, env.Type)
+		}
+		// The same members in another order and spacing.
+		var generic map[string]any
+		if err := json.Unmarshal(b, &generic); err != nil {
+			t.Fatal(err)
+		}
+		indented, _ := json.MarshalIndent(generic, "", "  ")
+		if got := contracts.EnvelopeType(indented); got != env.Type {
+			t.Errorf("another encoding: %q, want %q", got, env.Type)
+		}
+	}
+	for _, doc := range []string{`{"id":"x"}`, `{"id":"x","type":7}`, `not json`, ``} {
+		if got := contracts.EnvelopeType([]byte(doc)); got != "" {
+			t.Errorf("%s: %q, want none", doc, got)
+		}
+	}
+	if got := contracts.EnvelopeType([]byte(`{"id":"a\"b","type":"transfer"}`)); got != "transfer" {
+		t.Errorf("an id with an escape: %q, want transfer", got)
+	}
+}

@@ -1,6 +1,7 @@
 package contracts
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -72,4 +73,30 @@ func RawArray(data []byte) ([]json.RawMessage, error) {
 		return nil, l.err
 	}
 	return out, nil
+}
+
+// EnvelopeType reads the record type an encoded envelope names without
+// decoding the rest of it: from the prefix Envelope.AppendJSON writes,
+// {"id":"…","type":"…", when it is there, else by splitting the object. It
+// answers "" for anything that names no type, and is for labels and logs,
+// not for deciding: it checks nothing else.
+func EnvelopeType(data []byte) RecordType {
+	const idPrefix, typePrefix = `{"id":"`, `","type":"`
+	if rest, ok := bytes.CutPrefix(data, []byte(idPrefix)); ok {
+		if i := bytes.IndexByte(rest, '"'); i >= 0 && bytes.IndexByte(rest[:i], '\\') < 0 {
+			if t, ok := bytes.CutPrefix(rest[i:], []byte(typePrefix)); ok {
+				if j := bytes.IndexByte(t, '"'); j >= 0 && bytes.IndexByte(t[:j], '\\') < 0 {
+					return RecordType(t[:j])
+				}
+			}
+		}
+	}
+	var t RecordType
+	RawObject(data, func(name string, v json.RawMessage) error {
+		if name == "type" {
+			json.Unmarshal(v, &t)
+		}
+		return nil
+	})
+	return t
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/delivery"
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/policy"
@@ -44,8 +46,8 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}, []string{"path", "code"}),
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "laborlink_delivered_total", Help: "Envelopes answered by a peer, by peer and outcome.",
-		}, []string{"peer", "outcome"}),
+			Name: "laborlink_delivered_total", Help: "Envelopes answered by a peer, by peer, record type and outcome (stored, rejected).",
+		}, []string{"peer", "type", "outcome"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "laborlink_delivery_failures_total", Help: "Batches that failed to reach a peer.",
 		}, []string{"peer"}),
@@ -136,13 +138,17 @@ func (m *metrics) decided(side policy.Side, took time.Duration, cached bool) {
 }
 
 // Delivered counts a delivered batch.
-func (m *metrics) Delivered(peer string, outcomes []delivery.Outcome, _ []store.Queued, d time.Duration) {
+func (m *metrics) Delivered(peer string, outcomes []delivery.Outcome, batch []store.Queued, d time.Duration) {
+	types := make(map[string]contracts.RecordType, len(batch))
+	for _, q := range batch {
+		types[q.EnvelopeID] = contracts.EnvelopeType(q.Envelope)
+	}
 	for _, o := range outcomes {
 		outcome := "stored"
 		if o.Rejected {
 			outcome = "rejected"
 		}
-		m.delivered.WithLabelValues(peer, outcome).Inc()
+		m.delivered.WithLabelValues(peer, string(cmp.Or(types[o.EnvelopeID], "unknown")), outcome).Inc()
 	}
 	m.latency.WithLabelValues(peer).Observe(d.Seconds())
 }

@@ -21,7 +21,8 @@ import (
 // TestWebhookPushesTheInboxAndReportsIt runs a federation whose nodes push
 // their inboxes to one provincial system: every item arrives, and each
 // node's status shows the push caught up, with the URL's credentials left
-// out; the metrics carry the push's gauges.
+// out; the metrics carry the push's gauges, and the deliveries by peer and
+// record type.
 func TestWebhookPushesTheInboxAndReportsIt(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string]bool{}
@@ -69,6 +70,12 @@ func TestWebhookPushesTheInboxAndReportsIt(t *testing.T) {
 		pkitest.Eventually(t, 10*time.Second, "node "+p+"'s webhook gauges at 0", func() bool {
 			metrics := get(t, "http://"+f.Nodes[p].OpsAddr()+"/metrics")
 			return strings.Contains(metrics, "\nlaborlink_webhook_pending 0\n") && strings.Contains(metrics, "\nlaborlink_webhook_failures 0\n")
+		})
+	}
+	for _, dest := range []string{"44", "33"} {
+		want := `laborlink_delivered_total{outcome="stored",peer="` + dest + `",type="transfer"} 2`
+		pkitest.Eventually(t, 5*time.Second, "the origin's metrics to show "+want, func() bool {
+			return strings.Contains(get(t, "http://"+f.Nodes["51"].OpsAddr()+"/metrics"), want)
 		})
 	}
 	mu.Lock()
