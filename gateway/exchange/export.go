@@ -121,7 +121,7 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, doc json.Ra
 	}
 	h := rec.Head()
 	ref := Ref(h, rec.Type())
-	res := SubmitResult{Ref: ref}
+	res := SubmitResult{Ref: ref, Destination: h.To}
 	if h.From != x.d.Province {
 		res.Outcome, res.Error = OutcomeForbidden, fmt.Sprintf("from is %s, but this node and %s speak for province %s", h.From, caller, x.d.Province)
 		return res, nil, nil

@@ -182,8 +182,11 @@ type SubmitResult struct {
 	// Index is the record's position in the submission.
 	Index int `json:"index"`
 	// Ref is the submitter's reference ("51/transfer/T-1"), when it could be read.
-	Ref     string  `json:"ref,omitempty"`
-	Outcome Outcome `json:"outcome"`
+	Ref string `json:"ref,omitempty"`
+	// Destination is the province the record is addressed to, when it could
+	// be read.
+	Destination string  `json:"destination,omitempty"`
+	Outcome     Outcome `json:"outcome"`
 	// EnvelopeID identifies the accepted (or earlier accepted) envelope.
 	EnvelopeID string `json:"envelope_id,omitempty"`
 	// Problems list every invalid field.

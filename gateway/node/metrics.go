@@ -63,8 +63,8 @@ func newMetrics() *metrics {
 		}, []string{"peer"}),
 	}
 	m.submitted = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "laborlink_submitted_total", Help: "Records submitted on the local API, by record type and outcome (accepted, duplicate, denied, invalid, forbidden).",
-	}, []string{"type", "outcome"})
+		Name: "laborlink_submitted_total", Help: "Records submitted on the local API, by record type, destination province (peer; unknown when unreadable) and outcome (accepted, duplicate, denied, invalid, forbidden).",
+	}, []string{"type", "peer", "outcome"})
 	m.decisions = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "laborlink_policy_decision_seconds", Help: "Policy decisions by side (export, import) and whether the decision cache answered.",
 		Buckets: prometheus.ExponentialBuckets(0.000002, 2, 16),
@@ -121,14 +121,14 @@ func (s *statusWriter) WriteHeader(code int) {
 }
 
 // submittedResults counts a submission's outcomes by record type, read from
-// each result's reference (from/type/id).
+// each result's reference (from/type/id), and destination.
 func (m *metrics) submittedResults(results []exchange.SubmitResult) {
 	for _, r := range results {
 		typ := "unknown"
 		if parts := strings.SplitN(r.Ref, "/", 3); len(parts) == 3 {
 			typ = parts[1]
 		}
-		m.submitted.WithLabelValues(typ, string(r.Outcome)).Inc()
+		m.submitted.WithLabelValues(typ, cmp.Or(r.Destination, "unknown"), string(r.Outcome)).Inc()
 	}
 }
 

@@ -138,7 +138,8 @@ func TestProbesAndGracefulClose(t *testing.T) {
 	}
 	metrics := get(t, "http://"+n.OpsAddr()+"/metrics")
 	for _, want := range []string{
-		`laborlink_submitted_total{outcome="denied",type="transfer"} 1`,
+		`laborlink_submitted_total{outcome="denied",peer="44",type="transfer"} 1`,
+		`laborlink_submitted_total{outcome="invalid",peer="unknown",type="unknown"} `,
 		`laborlink_policy_decision_seconds_count{cached="false",side="export"} 1`,
 		`laborlink_http_request_seconds_count{code="403",path="/api/v1/records"} 1`,
 	} {
