@@ -22,6 +22,9 @@ var (
 	ErrNameConstraint = errors.New("certificate name not permitted by its CA")
 	// ErrRevoked: a certificate in the chain has been revoked.
 	ErrRevoked = errors.New("certificate revoked")
+	// ErrNotMember: the identity's province is not a member of the
+	// federation (never admitted, or removed), though its CA is under the root.
+	ErrNotMember = errors.New("province not a member")
 	// ErrWrongUsage: the certificate may not be used this way, e.g. an
 	// admin (client-only) certificate presented by a server.
 	ErrWrongUsage = errors.New("certificate not valid for this use")

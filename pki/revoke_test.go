@@ -161,6 +161,25 @@ func TestRememberedChainsStillCheckTimeAndRevocation(t *testing.T) {
 	}
 }
 
+// TestVerifierRefusesNonMembers: a chain that builds to the root is still
+// refused, by name, once its province is not a member; the remembered chain
+// does not let it through.
+func TestVerifierRefusesNonMembers(t *testing.T) {
+	f := newFederation(t, "51", "33")
+	leaf := issue(t, f, "33", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	chain := []*x509.Certificate{leaf.Cert, f.CAs["33"].Cert}
+	members := map[string]bool{"51": true, "33": true}
+	v := &Verifier{Roots: f.Roots(), Member: func(p string) bool { return members[p] }}
+	if _, err := v.Verify(chain, x509.ExtKeyUsageClientAuth); err != nil {
+		t.Fatalf("a member's node: %v", err)
+	}
+	delete(members, "33")
+	_, err := v.Verify(chain, x509.ExtKeyUsageClientAuth)
+	if !errors.Is(err, ErrNotMember) || !strings.Contains(err.Error(), "province 33 is not a member of the federation") {
+		t.Errorf("after removal: %v, want ErrNotMember naming 33", err)
+	}
+}
+
 // TestRememberedChainsFollowARootRollover: with two roots of one key in the
 // pool (a renewal), a chain remembered through the one that then expires
 // verifies through the other, as a fresh Verifier would.

@@ -27,6 +27,10 @@ type Verifier struct {
 	Revocation RevocationChecker
 	// Domain, if set, refuses identities of any other federation domain.
 	Domain string
+	// Member, if not nil, refuses identities of provinces it says are not
+	// members of the federation: the root still vouches for a removed
+	// province's CA, so only the member list can shut its certificates out.
+	Member func(province string) bool
 	// Now is the clock; nil means time.Now. Set it to a record's time to
 	// verify signatures deterministically (registry replay).
 	Now func() time.Time
@@ -116,6 +120,9 @@ func (v *Verifier) Verify(chain []*x509.Certificate, usage x509.ExtKeyUsage) (Id
 				}
 			}
 		}
+	}
+	if v.Member != nil && !v.Member(id.Province) {
+		return Identity{}, &certError{ErrNotMember, fmt.Sprintf("%s: province %s is not a member of the federation", id, id.Province)}
 	}
 	return id, nil
 }

@@ -90,6 +90,18 @@ type revocations struct {
 	reg  atomic.Pointer[registry.Registry]
 }
 
+// isMember says whether the registry lists province as a member. Until the
+// replica holds the federation (a node starting or joining) it knows no
+// members and lets every province through, leaving the other checks to
+// decide.
+func (r *revocations) isMember(province string) bool {
+	reg := r.reg.Load()
+	if reg == nil || !reg.Store().Initialized() {
+		return true
+	}
+	return reg.Store().IsMember(province)
+}
+
 func (r *revocations) Revoked(cert *x509.Certificate) bool {
 	if r.crls.Revoked(cert) {
 		return true
@@ -98,12 +110,4 @@ func (r *revocations) Revoked(cert *x509.Certificate) bool {
 		return reg.IsRevoked(cert)
 	}
 	return false
-}
-
-// members is the registry's member list, for refuseNonMembers.
-func (n *Node) members() membership {
-	if n.registry == nil {
-		return nil
-	}
-	return n.registry.Store()
 }

@@ -141,22 +141,14 @@ func refuseRevoked(revoked pki.RevocationChecker, h http.Handler) http.Handler {
 	})
 }
 
-// membership is what refuseNonMembers asks the registry.
-type membership interface {
-	Initialized() bool
-	IsMember(province string) bool
-}
-
 // refuseNonMembers answers 403 to a peer node of a province that is not,
-// or no longer, a member of the federation. A steward removes a province
-// with member.remove; its CA, still signed by the federation root, would
-// otherwise keep opening connections. Until the registry replica holds
-// the federation (a node starting or joining) it knows no members, and
-// lets the other checks decide.
-func refuseNonMembers(members func() membership, h http.Handler) http.Handler {
+// or no longer, a member of the federation (member.remove). The handshake
+// refuses such a peer too (pki.Verifier.Member); this catches a connection
+// made before the removal, as refuseRevoked does for revocations.
+func refuseNonMembers(member func(province string) bool, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if m := members(); m != nil && m.Initialized() && r.TLS != nil {
-			if id, err := pki.PeerIdentity(*r.TLS); err == nil && !m.IsMember(id.Province) {
+		if r.TLS != nil {
+			if id, err := pki.PeerIdentity(*r.TLS); err == nil && !member(id.Province) {
 				w.Header().Set("Content-Type", "application/json; charset=utf-8")
 				w.WriteHeader(http.StatusForbidden)
 				json.NewEncoder(w).Encode(map[string]string{

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,20 +72,9 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 	}
 }
 
-// fakeMembers is a registry's member list.
-type fakeMembers struct {
-	initialized bool
-	members     []string
-}
-
-func (f fakeMembers) Initialized() bool { return f.initialized }
-func (f fakeMembers) IsMember(p string) bool {
-	return slices.Contains(f.members, p)
-}
-
-// TestRefuseNonMembers: a node of a province the registry does not list is
-// refused by name; members pass, and so does everyone while the replica
-// holds no federation yet.
+// TestRefuseNonMembers: a peer node of a province the registry does not
+// list is refused by name; members pass. A node knows no members before its
+// registry is up, and then lets everyone through to the other checks.
 func TestRefuseNonMembers(t *testing.T) {
 	p := gatewaytest.NewPKI(t, "44", "33")
 	from := map[string]*tls.ConnectionState{
@@ -94,26 +82,44 @@ func TestRefuseNonMembers(t *testing.T) {
 		"33": {PeerCertificates: []*x509.Certificate{p.Issue("33", pki.KindNode, "gw-1").Cert}},
 	}
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	for _, tc := range []struct {
-		name    string
-		members membership
-		peer    string
-		want    int
-	}{
-		{"member", fakeMembers{true, []string{"44", "51"}}, "44", http.StatusNoContent},
-		{"removed", fakeMembers{true, []string{"44", "51"}}, "33", http.StatusForbidden},
-		{"replica not initialized", fakeMembers{false, nil}, "33", http.StatusNoContent},
-		{"no registry", nil, "33", http.StatusNoContent},
-	} {
+	member := func(p string) bool { return p == "44" || p == "51" }
+	for peer, want := range map[string]int{"44": http.StatusNoContent, "33": http.StatusForbidden} {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodPost, "/peer/v1/envelopes", nil)
-		r.TLS = from[tc.peer]
-		refuseNonMembers(func() membership { return tc.members }, ok).ServeHTTP(rec, r)
-		if rec.Code != tc.want {
-			t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.want)
+		r.TLS = from[peer]
+		refuseNonMembers(member, ok).ServeHTTP(rec, r)
+		if rec.Code != want {
+			t.Errorf("peer of %s: %d, want %d", peer, rec.Code, want)
 		}
-		if tc.want == http.StatusForbidden && !strings.Contains(rec.Body.String(), "province 33 is not a member of the federation") {
-			t.Errorf("%s: body %s does not name the province", tc.name, rec.Body)
+		if want == http.StatusForbidden && !strings.Contains(rec.Body.String(), "province 33 is not a member of the federation") {
+			t.Errorf("peer of %s: body %s does not name the province", peer, rec.Body)
+		}
+	}
+	if !(&revocations{}).isMember("33") {
+		t.Error("a node without its registry yet refused a province")
+	}
+}
+
+// TestHandshakeRefusesNonMembers: the federation root vouches for 33's CA,
+// but 33 is not a member of this node's federation: its node cannot even
+// connect, while a member's system can.
+func TestHandshakeRefusesNonMembers(t *testing.T) {
+	p := gatewaytest.NewPKI(t, "51", "33")
+	n := singleNodeOf(t, p, []string{"51"})
+	policy := pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}}
+	for _, c := range []struct {
+		leaf *pki.Leaf
+		ok   bool
+	}{
+		{p.Issue("51", pki.KindSystem, "hr"), true},
+		{p.Issue("33", pki.KindNode, "gw-1"), false},
+	} {
+		resp, err := p.Client(c.leaf, policy).Get("https://" + n.Addr() + "/api/v1/status")
+		if err == nil {
+			resp.Body.Close()
+		}
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err %v, want a connection: %v", c.leaf.Identity, err, c.ok)
 		}
 	}
 }

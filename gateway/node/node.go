@@ -156,8 +156,8 @@ func (n *Node) listen() error {
 		Status: n.status, Submitted: n.metrics.submittedResults, Now: time.Now,
 	}))
 	mux.Handle("/api/", n.metrics.instrument(api.OwnProvince(n.cfg.Province, local)))
-	mux.Handle(peer.Path, n.metrics.instrument(refuseNonMembers(n.members, peer.NewHandler(n.exchange))))
-	mux.Handle(peer.AuditPath, n.metrics.instrument(refuseNonMembers(n.members, peer.NewAuditHandler(n.cfg.Province, n.audit))))
+	mux.Handle(peer.Path, n.metrics.instrument(refuseNonMembers(n.revoked.isMember, peer.NewHandler(n.exchange))))
+	mux.Handle(peer.AuditPath, n.metrics.instrument(refuseNonMembers(n.revoked.isMember, peer.NewAuditHandler(n.cfg.Province, n.audit))))
 	mux.Handle("/v1/registry/", n.registry.Handler())
 	// Bounded reads: a slow or stalled client cannot hold a connection and
 	// its buffers forever. A full batch of the largest records is ~64 MiB,

@@ -7,10 +7,12 @@ import (
 	"encoding/pem"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,19 +46,32 @@ func singleNode(t *testing.T) (*Node, *gatewaytest.PKI) {
 	return singleNodeWith(t, p), p
 }
 
-// singleNodeWith starts the one-province federation's node in an existing
-// PKI, its configuration changed by tune.
+// singleNodeWith starts province 51's node, the only one of a federation
+// whose members are the PKI's provinces, its configuration changed by tune.
 func singleNodeWith(t *testing.T, p *gatewaytest.PKI, tune ...func(*Config)) *Node {
+	t.Helper()
+	return singleNodeOf(t, p, slices.Sorted(maps.Keys(p.Fed.CAs)), tune...)
+}
+
+// singleNodeOf is singleNodeWith with the members named: a province of the
+// PKI left out is one the federation root vouches for but the registry does
+// not list.
+func singleNodeOf(t *testing.T, p *gatewaytest.PKI, members []string, tune ...func(*Config)) *Node {
 	t.Helper()
 	leaf := p.Issue("51", pki.KindNode, "gw-1")
 	dir := t.TempDir()
 	apiAddr, raftAddr := freeAddr(t), freeAddr(t)
-	ca, _ := p.Fed.CA("51")
 	g := registry.Genesis{
-		Domain:  gatewaytest.Domain,
-		Roots:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Fed.Root.Cert.Raw}),
-		Members: []registry.MemberSpec{{Province: "51", Name: "Sichuan", CACerts: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})}},
-		Voters:  []registry.NodeSpec{{ID: "p51/node/gw-1", RaftAddr: raftAddr, APIAddr: apiAddr}},
+		Domain: gatewaytest.Domain,
+		Roots:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Fed.Root.Cert.Raw}),
+		Voters: []registry.NodeSpec{{ID: "p51/node/gw-1", RaftAddr: raftAddr, APIAddr: apiAddr}},
+	}
+	for _, m := range members {
+		ca, err := p.Fed.CA(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Members = append(g.Members, registry.MemberSpec{Province: m, Name: pki.ProvinceName(m), CACerts: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})})
 	}
 	gdata, _ := json.Marshal(g)
 	genesis := filepath.Join(dir, "genesis.json")
