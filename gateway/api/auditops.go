@@ -112,16 +112,17 @@ func makeAuditReconcile(province audit.Province, a Auditing, peers PeerAudit) en
 			return nil, badRequest("with is this node's own province %s; name the other province of the flows to reconcile", province)
 		}
 		from, to := widen(r.From, -ReconcileMargin), widen(r.To, ReconcileMargin)
-		own, err := a.Query(ctx, audit.Filter{From: from, To: to})
+		// Only the two provinces' flows are read, so the query limit
+		// counts them, not the whole log's traffic in the window.
+		own, err := a.Query(ctx, audit.Filter{From: from, To: to, Between: &audit.Pair{Origin: province, Destination: r.With}})
 		if err != nil {
 			return nil, err
 		}
-		own = audit.Between(own, province, r.With)
 		theirs, err := peers.AuditEntries(ctx, string(r.With), from, to)
 		if err != nil {
 			return nil, fmt.Errorf("%w: read the audit log of province %s's node: %v", errPeerUnavailable, r.With, err)
 		}
-		theirs = audit.Between(theirs, province, r.With)
+		theirs = audit.Between(theirs, province, r.With) // whatever else the peer sent is not compared
 		opt := audit.ReconcileOptions{A: province, B: r.With, From: r.From, To: r.To}
 		resp := AuditReconcileResponse{A: province, B: r.With, EntriesA: inWindow(own, opt), EntriesB: inWindow(theirs, opt),
 			Mismatches: audit.Reconcile(own, theirs, opt)}

@@ -35,6 +35,9 @@ type Filter struct {
 	From, To time.Time
 	// Pair selects flows from Pair.Origin to Pair.Destination.
 	Pair *Pair
+	// Between selects flows between its two provinces in either direction,
+	// what a reconciliation of their two logs compares.
+	Between *Pair
 	// AgreementID selects flows under one agreement.
 	AgreementID string
 	// Kind selects one kind of entry.
@@ -102,6 +105,7 @@ func (f Filter) Match(e Entry) bool {
 	case !f.From.IsZero() && e.Time.Before(f.From),
 		!f.To.IsZero() && !e.Time.Before(f.To),
 		f.Pair != nil && (e.Origin != f.Pair.Origin || e.Destination != f.Pair.Destination),
+		f.Between != nil && !between(e, f.Between.Origin, f.Between.Destination),
 		f.AgreementID != "" && e.AgreementID != f.AgreementID,
 		f.Kind != "" && e.Kind != f.Kind,
 		f.RecordType != "" && e.RecordType != f.RecordType,
@@ -129,9 +133,13 @@ func Query(entries []Entry, f Filter) []Entry {
 func Between(entries []Entry, p, q Province) []Entry {
 	out := []Entry{}
 	for _, e := range entries {
-		if (e.Origin == p && e.Destination == q) || (e.Origin == q && e.Destination == p) {
+		if between(e, p, q) {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+func between(e Entry, p, q Province) bool {
+	return (e.Origin == p && e.Destination == q) || (e.Origin == q && e.Destination == p)
 }

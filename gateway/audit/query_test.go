@@ -28,6 +28,8 @@ func TestQuery(t *testing.T) {
 		{"denied", Filter{Decision: Deny}, 1},
 		{"pair 51:44", Filter{Pair: &p5144}, 20},
 		{"pair the other way", Filter{Pair: &p4451}, 0},
+		{"between 44 and 51, either way", Filter{Between: &p4451}, 20},
+		{"between 51 and 33", Filter{Between: &Pair{"51", "33"}}, 1},
 		{"agreement", Filter{AgreementID: "AG-51-33-2026-002"}, 1},
 		{"record type", Filter{RecordType: "referral"}, 1},
 		{"first five minutes", Filter{From: t0, To: t0.Add(5 * time.Minute)}, 11}, // 5 sent, 5 receipts, the denial

@@ -57,11 +57,14 @@ func MakeAuditEndpoint(province string, log AuditLog) endpoint.Endpoint {
 			return nil, err
 		}
 		r := request.(AuditRequest)
-		es, err := log.Query(ctx, audit.Filter{From: r.From, To: r.To})
+		es, err := log.Query(ctx, audit.Filter{From: r.From, To: r.To, Between: &audit.Pair{Origin: audit.Province(from.Province), Destination: audit.Province(province)}})
 		if err != nil {
 			return nil, err
 		}
-		return AuditResponse{Entries: audit.Between(es, audit.Province(from.Province), audit.Province(province))}, nil
+		if es == nil {
+			es = []audit.Entry{}
+		}
+		return AuditResponse{Entries: es}, nil
 	}
 }
 
