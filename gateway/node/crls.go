@@ -118,46 +118,34 @@ func (n *Node) issuers() []*x509.Certificate {
 	return out
 }
 
-// refuseRevoked answers 403 to a request whose client certificate (or the
-// CA that comes with it) has been revoked since its connection's handshake:
-// connections are long-lived, and a revocation takes effect on the next
-// request, not the next connection. It is a map lookup per certificate.
-func refuseRevoked(revoked pki.RevocationChecker, h http.Handler) http.Handler {
+// refuseLapsed answers 403 to a request whose client certificate no longer
+// passes what its connection's handshake checked: it (or the CA that comes
+// with it) has been revoked since, or its province is no longer a member of
+// the federation (member.remove). Connections are long-lived, and either
+// takes effect on the next request, not the next connection. It is a map
+// lookup per certificate and one for the province.
+func refuseLapsed(revoked pki.RevocationChecker, member func(province string) bool, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS != nil {
-			for _, c := range r.TLS.PeerCertificates {
-				if revoked.Revoked(c) {
-					w.Header().Set("Content-Type", "application/json; charset=utf-8")
-					w.WriteHeader(http.StatusForbidden)
-					json.NewEncoder(w).Encode(map[string]string{
-						"error": fmt.Sprintf("certificate revoked since this connection was made (serial %s)", c.SerialNumber.Text(16)),
-						"code":  "forbidden",
-					})
-					return
-				}
+		if r.TLS == nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		for _, c := range r.TLS.PeerCertificates {
+			if revoked.Revoked(c) {
+				forbidden(w, fmt.Sprintf("certificate revoked since this connection was made (serial %s)", c.SerialNumber.Text(16)))
+				return
 			}
+		}
+		if id, err := pki.PeerIdentity(*r.TLS); err == nil && !member(id.Province) {
+			forbidden(w, fmt.Sprintf("province %s is not a member of the federation", id.Province))
+			return
 		}
 		h.ServeHTTP(w, r)
 	})
 }
 
-// refuseNonMembers answers 403 to a peer node of a province that is not,
-// or no longer, a member of the federation (member.remove). The handshake
-// refuses such a peer too (pki.Verifier.Member); this catches a connection
-// made before the removal, as refuseRevoked does for revocations.
-func refuseNonMembers(member func(province string) bool, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS != nil {
-			if id, err := pki.PeerIdentity(*r.TLS); err == nil && !member(id.Province) {
-				w.Header().Set("Content-Type", "application/json; charset=utf-8")
-				w.WriteHeader(http.StatusForbidden)
-				json.NewEncoder(w).Encode(map[string]string{
-					"error": fmt.Sprintf("province %s is not a member of the federation", id.Province),
-					"code":  "forbidden",
-				})
-				return
-			}
-		}
-		h.ServeHTTP(w, r)
-	})
+func forbidden(w http.ResponseWriter, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusForbidden)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg, "code": "forbidden"})
 }

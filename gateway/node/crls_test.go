@@ -72,8 +72,8 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 	}
 }
 
-// TestRefuseNonMembers: a peer node of a province the registry does not
-// list is refused by name; members pass. A node knows no members before its
+// TestRefuseNonMembers: a connection of a province the registry does not
+// (or no longer) list is refused by name at its next request; members pass. A node knows no members before its
 // registry is up, and then lets everyone through to the other checks.
 func TestRefuseNonMembers(t *testing.T) {
 	p := gatewaytest.NewPKI(t, "44", "33")
@@ -87,7 +87,7 @@ func TestRefuseNonMembers(t *testing.T) {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodPost, "/peer/v1/envelopes", nil)
 		r.TLS = from[peer]
-		refuseNonMembers(member, ok).ServeHTTP(rec, r)
+		refuseLapsed(pki.RevokedFunc(func(*x509.Certificate) bool { return false }), member, ok).ServeHTTP(rec, r)
 		if rec.Code != want {
 			t.Errorf("peer of %s: %d, want %d", peer, rec.Code, want)
 		}

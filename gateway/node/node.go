@@ -156,13 +156,13 @@ func (n *Node) listen() error {
 		Status: n.status, Submitted: n.metrics.submittedResults, Now: time.Now,
 	}))
 	mux.Handle("/api/", n.metrics.instrument(api.OwnProvince(n.cfg.Province, local)))
-	mux.Handle(peer.Path, n.metrics.instrument(refuseNonMembers(n.revoked.isMember, peer.NewHandler(n.exchange))))
-	mux.Handle(peer.AuditPath, n.metrics.instrument(refuseNonMembers(n.revoked.isMember, peer.NewAuditHandler(n.cfg.Province, n.audit))))
+	mux.Handle(peer.Path, n.metrics.instrument(peer.NewHandler(n.exchange)))
+	mux.Handle(peer.AuditPath, n.metrics.instrument(peer.NewAuditHandler(n.cfg.Province, n.audit)))
 	mux.Handle("/v1/registry/", n.registry.Handler())
 	// Bounded reads: a slow or stalled client cannot hold a connection and
 	// its buffers forever. A full batch of the largest records is ~64 MiB,
 	// well within a minute even between provinces.
-	n.server = &http.Server{Handler: refuseRevoked(n.revoked, mux), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	n.server = &http.Server{Handler: refuseLapsed(n.revoked, n.revoked.isMember, mux), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 5 * time.Minute, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}
 	if n.cfg.OpsListen != "" {
 		if n.opsLn, err = net.Listen("tcp", n.cfg.OpsListen); err != nil {
