@@ -75,11 +75,7 @@ func benchExchange(b *testing.B, mode auditMode, batch, concurrency int) {
 		b.Fatal(*msg)
 	}
 	for {
-		depth, err := origin.store.Depth()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if depth["44"] == 0 {
+		if origin.store.Depth()["44"] == 0 {
 			break
 		}
 		time.Sleep(2 * time.Millisecond)

@@ -141,7 +141,7 @@ func TestDeniedRecordNeverCrosses(t *testing.T) {
 	if err != nil || v.State != store.StateDenied || !slices.Contains(v.Reasons, "agreement_suspended") {
 		t.Errorf("record view = %+v, %v", v, err)
 	}
-	if d, _ := origin.store.Depth(); d["44"] != 0 {
+	if d := origin.store.Depth(); d["44"] != 0 {
 		t.Errorf("a denied record was queued: %v", d)
 	}
 	e := find(origin.auditEntries(t), audit.KindDenied, res[0].EnvelopeID)
@@ -193,7 +193,7 @@ func TestSameReferenceIsStoredOnce(t *testing.T) {
 		}
 	}
 	dest := f.nodes["44"]
-	gatewaytest.Eventually(t, "the outbox to drain", func() bool { d, _ := f.nodes["51"].store.Depth(); return d["44"] == 0 })
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return f.nodes["51"].store.Depth()["44"] == 0 })
 	if got := len(dest.inbox(t)); got != 1 {
 		t.Errorf("destination stored %d records, want 1", got)
 	}
@@ -310,7 +310,7 @@ func TestDestinationOutageLosesNothing(t *testing.T) {
 	// The destination comes back at a new address, as after a reschedule.
 	dest.server = f.pki.Serve(dest.leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}}, peer.NewHandler(dest.x))
 	f.dir.set("44", dest.server.URL)
-	gatewaytest.Eventually(t, "the outbox to drain", func() bool { d, _ := origin.store.Depth(); return d["44"] == 0 })
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return origin.store.Depth()["44"] == 0 })
 
 	got := map[string]int{}
 	for _, in := range dest.inbox(t) {

@@ -169,12 +169,9 @@ func (m *metrics) watchQueues(ctx context.Context, s *store.Store, push *webhook
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
-		depth, err := s.Depth()
-		if err == nil {
-			m.queue.Reset()
-			for p, d := range depth {
-				m.queue.WithLabelValues(p).Set(float64(d))
-			}
+		m.queue.Reset()
+		for p, d := range s.Depth() {
+			m.queue.WithLabelValues(p).Set(float64(d))
 		}
 		if push != nil {
 			if st, err := push.State(); err == nil {

@@ -219,12 +219,7 @@ func (n *Node) joinAndResume(ctx context.Context) {
 			}
 		}
 	}
-	depth, err := n.store.Depth()
-	if err != nil {
-		n.log.Error("read outbox", "err", err)
-		return
-	}
-	for p := range depth {
+	for p := range n.store.Depth() {
 		n.delivery.Notify(p)
 	}
 }

@@ -148,7 +148,7 @@ func TestProbesAndGracefulClose(t *testing.T) {
 			t.Errorf("%s: %d %s; want %d mentioning %q", name, resp.StatusCode, body, tc.status, tc.want)
 		}
 	}
-	if q, _ := n.store.Depth(); len(q) != 0 {
+	if q := n.store.Depth(); len(q) != 0 {
 		t.Errorf("rejected submissions queued something: %v", q)
 	}
 	metrics := get(t, "http://"+n.OpsAddr()+"/metrics")

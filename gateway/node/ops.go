@@ -54,7 +54,7 @@ func (n *Node) status(context.Context) any {
 	if err := n.Ready(); err != nil {
 		st.Ready = err.Error()
 	}
-	st.Queues, _ = n.store.Depth()
+	st.Queues = n.store.Depth()
 	for p, s := range n.client.BreakerState() {
 		st.Breakers[p] = s.String()
 	}
