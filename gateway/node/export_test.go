@@ -5,3 +5,6 @@ import "github.com/laborlink/laborlink/gateway/audit"
 // AuditLog gives the package's external tests, which run whole federations
 // (devfed imports this package), the node's audit log to write into.
 func (n *Node) AuditLog() *audit.Log { return n.audit }
+
+// Get is get for the external tests: they read the nodes' ops listeners.
+var Get = get

@@ -184,9 +184,7 @@ func TestProbesAndGracefulClose(t *testing.T) {
 	}
 }
 
-// TestOpenAPIDescribesEveryRoute keeps api/openapi.yaml and the node's
-// routes in step: every local-API route is described, and every described
-// route is served (the mux answers neither 404 nor 405 for it).
+// get reads url, failing the test if it cannot.
 func get(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -198,6 +196,9 @@ func get(t *testing.T, url string) string {
 	return string(body)
 }
 
+// TestOpenAPIDescribesEveryRoute keeps api/openapi.yaml and the node's
+// routes in step: every local-API route is described, and every described
+// route is served (the mux answers neither 404 nor 405 for it).
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	data, err := os.ReadFile("../../api/openapi.yaml")
 	if err != nil {

@@ -3,7 +3,6 @@ package node_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -68,14 +67,14 @@ func TestWebhookPushesTheInboxAndReportsIt(t *testing.T) {
 		}
 		// The gauges are sampled every two seconds.
 		pkitest.Eventually(t, 10*time.Second, "node "+p+"'s webhook gauges at 0", func() bool {
-			metrics := get(t, "http://"+f.Nodes[p].OpsAddr()+"/metrics")
+			metrics := node.Get(t, "http://"+f.Nodes[p].OpsAddr()+"/metrics")
 			return strings.Contains(metrics, "\nlaborlink_webhook_pending 0\n") && strings.Contains(metrics, "\nlaborlink_webhook_failures 0\n")
 		})
 	}
 	for _, dest := range []string{"44", "33"} {
 		want := `laborlink_delivered_total{outcome="stored",peer="` + dest + `",type="transfer"} 2`
 		pkitest.Eventually(t, 5*time.Second, "the origin's metrics to show "+want, func() bool {
-			return strings.Contains(get(t, "http://"+f.Nodes["51"].OpsAddr()+"/metrics"), want)
+			return strings.Contains(node.Get(t, "http://"+f.Nodes["51"].OpsAddr()+"/metrics"), want)
 		})
 	}
 	mu.Lock()
@@ -83,15 +82,4 @@ func TestWebhookPushesTheInboxAndReportsIt(t *testing.T) {
 	if n := len(f.Traffic.Transfers) + len(f.Traffic.Confirmations); len(got) < n {
 		t.Errorf("the system received %d items, want at least the %d transfers and confirmations", len(got), n)
 	}
-}
-
-func get(t *testing.T, u string) string {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }
