@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,11 +85,7 @@ func (o *slowOutbox) Pending(peer string, limit int, skip func(string) bool) ([]
 // but starts none, so a node shutting down does not wait on one more request
 // to a peer that may be unreachable.
 func TestNoBatchStartsOnceCloseBegan(t *testing.T) {
-	s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openOutbox(t)
 	o := &slowOutbox{Store: s, reading: make(chan struct{}), release: make(chan struct{})}
 	p := &peer{received: map[string]int{}}
 	m, err := NewManager(testConfig(), o, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))

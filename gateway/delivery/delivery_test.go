@@ -62,6 +62,26 @@ func testConfig() Config {
 	return Config{BatchSize: 7, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Idle: 20 * time.Millisecond}
 }
 
+// openOutbox opens a store in a temporary directory, closed with the test.
+func openOutbox(t *testing.T) *store.Store {
+	t.Helper()
+	s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// receipted answers every envelope of batch stored.
+func receipted(batch []store.Queued) []Outcome {
+	out := make([]Outcome, len(batch))
+	for i, q := range batch {
+		out[i] = Outcome{EnvelopeID: q.EnvelopeID, Receipt: []byte(`"receipt"`)}
+	}
+	return out
+}
+
 func enqueue(t *testing.T, s *store.Store, from, n int) {
 	t.Helper()
 	var msgs []store.Outgoing
@@ -132,11 +152,7 @@ func TestEveryEnvelopeDeliveredOnceAcrossOutageAndRestart(t *testing.T) {
 }
 
 func TestRejectedEnvelopesLeaveTheOutbox(t *testing.T) {
-	s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openOutbox(t)
 	p := &peer{received: map[string]int{}, reject: map[string]bool{"01E000001": true}}
 	m, err := NewManager(testConfig(), s, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

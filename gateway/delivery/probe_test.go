@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,11 +66,7 @@ func (p *halfOpen) Send(_ context.Context, _ string, batch []store.Queued) ([]Ou
 	default:
 		p.mu.Unlock()
 	}
-	out := make([]Outcome, len(batch))
-	for i, q := range batch {
-		out[i] = Outcome{EnvelopeID: q.EnvelopeID, Receipt: []byte(`"receipt"`)}
-	}
-	return out, nil
+	return receipted(batch), nil
 }
 
 // TestAfterAFailureOneBatchProbesThePeer: once a batch has failed, the
@@ -80,11 +75,7 @@ func (p *halfOpen) Send(_ context.Context, _ string, batch []store.Queued) ([]Ou
 // but one refused, each refusal counted as a failure that pushes the next
 // attempt further out, while the probe that succeeded found the peer back.
 func TestAfterAFailureOneBatchProbesThePeer(t *testing.T) {
-	s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openOutbox(t)
 	outbox := &countingOutbox{Store: s}
 	p := &halfOpen{first: func() { enqueue(t, s, 1, 9) }, probing: make(chan struct{}), release: make(chan struct{})}
 	cfg := Config{BatchSize: 1, InFlight: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, Idle: time.Hour}
@@ -153,11 +144,7 @@ func (p *deferring) Send(_ context.Context, _ string, batch []store.Queued) ([]O
 // answered; after the backoff the worker keeps its batches in flight rather
 // than sending one at a time as to a peer that is down.
 func TestADeferralDoesNotMakeTheWorkerProbe(t *testing.T) {
-	s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openOutbox(t)
 	p := &deferring{first: func() { enqueue(t, s, 1, 9) }, release: make(chan struct{})}
 	cfg := Config{BatchSize: 1, InFlight: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, Idle: time.Hour}
 	m, err := NewManager(cfg, s, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
