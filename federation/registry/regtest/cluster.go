@@ -254,15 +254,30 @@ func (c *Cluster) Running() []*Node {
 	return out
 }
 
-// WaitConverged waits until every running node has applied at least the
-// leader's applied index.
+// WaitConverged waits until every running node's state machine has applied
+// every command the leader's has.
 func (c *Cluster) WaitConverged() {
 	c.t.Helper()
-	leader := c.WaitLeader()
-	idx := leader.Reg.Raft().AppliedIndex()
+	// raft's AppliedIndex moves when an entry is handed to the state
+	// machine, before it is applied, and a read right after saw the state
+	// without it. A barrier waits until the leader's state machine has
+	// applied everything before it; each node's store then says how far
+	// its own has got. A leader that steps down meanwhile is asked again.
+	var idx uint64
+	for attempt := 0; ; attempt++ {
+		leader := c.WaitLeader()
+		err := leader.Reg.Raft().Barrier(10 * time.Second).Error()
+		if err == nil {
+			idx = leader.Reg.Store().AppliedIndex()
+			break
+		}
+		if attempt == 2 {
+			c.t.Fatalf("barrier on the leader %s: %v", leader.ID, err)
+		}
+	}
 	pkitest.Eventually(c.t, 20*time.Second, fmt.Sprintf("every node to apply index %d", idx), func() bool {
 		for _, n := range c.Running() {
-			if n.Reg.Raft().AppliedIndex() < idx {
+			if n.Reg.Store().AppliedIndex() < idx {
 				return false
 			}
 		}
