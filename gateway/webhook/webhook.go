@@ -4,6 +4,14 @@
 // until the system answers 2xx. Delivery is at least once: the cursor moves
 // only after a 2xx, so a crash in between repeats a batch; every item
 // carries its envelope id for the receiver to deduplicate.
+//
+// A batch the system refuses for good (a 4xx that is about the items, such
+// as 400, 409 or 422) is pushed again in halves, down to single items, so
+// the items it takes still arrive; an item it refuses alone is skipped: the
+// cursor moves past it, State counts it durably and names the last one, and
+// the item stays in the inbox for the system to pull. A 4xx about the
+// request rather than the items (401, 403, 404...) and 408, 429 or 5xx are
+// retried, never skipped: they would refuse every item alike.
 package webhook
 
 import (
@@ -20,6 +28,8 @@ import (
 	"sync"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
@@ -31,7 +41,10 @@ type Inbox interface {
 	Inbox(after uint64, limit int) ([]store.Incoming, error)
 	InboxHead() (uint64, error)
 	Counter(name string) (uint64, error)
-	Increment(ctx context.Context, name string, n uint64) (uint64, error)
+	Mark(name string) (string, error)
+	// RecordAnd moves the cursor, and with a skip records it in the same
+	// commit.
+	RecordAnd(ctx context.Context, p store.Progress, also func(*bolt.Tx) error) error
 }
 
 // Config says where and how to push.
@@ -79,6 +92,10 @@ type State struct {
 	Failures  int       `json:"failures"`
 	LastError string    `json:"last_error,omitempty"`
 	LastPush  time.Time `json:"last_push,omitzero"`
+	// Skipped counts the items the system refused alone for good, since
+	// the node's store was made; LastSkipped is the latest of them.
+	Skipped     uint64 `json:"skipped"`
+	LastSkipped *Skip  `json:"last_skipped,omitempty"`
 }
 
 // State reads how the push stands.
@@ -91,9 +108,13 @@ func (p *Pusher) State() (State, error) {
 	if err != nil {
 		return State{}, err
 	}
+	skipped, last, err := p.skips()
+	if err != nil {
+		return State{}, err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := State{URL: redacted(p.cfg.URL), Pushed: pushed, Batch: p.batch, Failures: p.failures, LastError: p.lastErr, LastPush: p.lastPush}
+	st := State{URL: redacted(p.cfg.URL), Pushed: pushed, Batch: p.batch, Failures: p.failures, LastError: p.lastErr, LastPush: p.lastPush, Skipped: skipped, LastSkipped: last}
 	if head > pushed {
 		st.Pending = head - pushed
 	}
@@ -183,21 +204,23 @@ func (p *Pusher) Run(ctx context.Context) {
 }
 
 // note records a push's outcome for State and returns the failures since
-// the last push that succeeded.
-func (p *Pusher) note(pushed int, err error) int {
+// the last push that succeeded. A push whose items were all skipped
+// succeeded too: the system answered, and the cursor moved.
+func (p *Pusher) note(moved int, err error) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
 	case err != nil:
 		p.failures++
 		p.lastErr = err.Error()
-	case pushed > 0:
-		p.failures, p.lastErr, p.lastPush = 0, "", time.Now()
+	case moved > 0:
+		p.failures, p.lastErr = 0, ""
 	}
 	return p.failures
 }
 
-// once pushes the next batch, if any, and returns how many items it pushed.
+// once pushes the next batch, if any, and returns how many items the
+// cursor moved past: pushed, or skipped as refused.
 func (p *Pusher) once(ctx context.Context) (int, error) {
 	cursor, err := p.inbox.Counter(cursorCounter)
 	if err != nil {
@@ -210,6 +233,51 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
+	return p.push(ctx, items)
+}
+
+// push posts items, the next after the cursor, and moves the cursor past
+// them once the system has them. A batch the system refuses for good is
+// pushed again in halves, down to single items, and the items it refuses
+// alone are skipped; push returns how many items the cursor moved past.
+// The halves are not left to later batches, whose 413 halving is for good:
+// one refused item must not slow the push for the rest of the inbox.
+func (p *Pusher) push(ctx context.Context, items []store.Incoming) (int, error) {
+	code, err := p.post(ctx, items)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case code >= 200 && code <= 299:
+		if err := p.advance(ctx, items[len(items)-1].Seq); err != nil {
+			return 0, err
+		}
+		return len(items), nil
+	case code == http.StatusRequestEntityTooLarge && len(items) > 1:
+		p.mu.Lock()
+		p.batch = len(items) / 2
+		p.mu.Unlock()
+		p.log.Warn("webhook batch too large for the provincial system; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", len(items)/2)
+		return 0, fmt.Errorf("the provincial system answered %s to %d items", statusText(code), len(items))
+	case !refusesItems(code):
+		return 0, fmt.Errorf("the provincial system answered %s", statusText(code))
+	case len(items) == 1:
+		if err := p.skip(ctx, items[0], code); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
+	half := len(items) / 2
+	n, err := p.push(ctx, items[:half])
+	if err != nil {
+		return n, err
+	}
+	m, err := p.push(ctx, items[half:])
+	return n + m, err
+}
+
+// post sends items to the system and returns the status it answered.
+func (p *Pusher) post(ctx context.Context, items []store.Incoming) (int, error) {
 	body, err := json.Marshal(Batch{Items: items})
 	if err != nil {
 		return 0, err
@@ -225,20 +293,24 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	if resp.StatusCode == http.StatusRequestEntityTooLarge && len(items) > 1 {
-		p.mu.Lock()
-		p.batch = len(items) / 2
-		p.mu.Unlock()
-		p.log.Warn("webhook batch too large for the provincial system; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", len(items)/2)
-		return 0, fmt.Errorf("the provincial system answered %s to %d items", resp.Status, len(items))
+	return resp.StatusCode, nil
+}
+
+// advance moves the cursor to seq, which the system has. It records that
+// even if ctx has just ended, or a graceful restart pushes the items again.
+func (p *Pusher) advance(ctx context.Context, seq uint64) error {
+	err := p.inbox.RecordAnd(context.WithoutCancel(ctx), store.Progress{Counters: map[string]uint64{cursorCounter: seq}}, nil)
+	if err != nil {
+		return fmt.Errorf("move the webhook cursor to %d: %w", seq, err)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return 0, fmt.Errorf("the provincial system answered %s", resp.Status)
-	}
-	// The system has the batch: record that even if ctx has just ended, or
-	// a graceful restart pushes it again.
-	if _, err := p.inbox.Increment(context.WithoutCancel(ctx), cursorCounter, items[len(items)-1].Seq-cursor); err != nil {
-		return 0, err
-	}
-	return len(items), nil
+	p.mu.Lock()
+	p.lastPush = time.Now()
+	p.mu.Unlock()
+	return nil
+}
+
+// statusText is a status as "422 Unprocessable Entity", in our words: the
+// reason phrase the system sent might quote what it refused.
+func statusText(code int) string {
+	return fmt.Sprintf("%d %s", code, http.StatusText(code))
 }

@@ -1,0 +1,88 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// skippedCounter and lastSkippedMark are where skips are kept in the store,
+// so that State knows them after a restart.
+const (
+	skippedCounter  = "webhook/skipped"
+	lastSkippedMark = "webhook/last-skipped"
+)
+
+// Skip is an inbox item the system refused alone for good, as State shows
+// it: its id and the refusal, never its content.
+type Skip struct {
+	EnvelopeID string `json:"envelope_id"`
+	// Status is the refusal, as "422 Unprocessable Entity".
+	Status string    `json:"status"`
+	At     time.Time `json:"at"`
+}
+
+// refusesItems tells whether a status refuses the items pushed, for good,
+// rather than the request: any 4xx but those a wrong URL, credentials or
+// request form earn (every item would earn them alike, and skipping would
+// empty the push of the whole inbox) and those that mean "later". A 413
+// refuses items too: a batch shrinks first (see Pusher.batch), and an item
+// too large alone stays too large.
+func refusesItems(code int) bool {
+	switch code {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+		http.StatusMethodNotAllowed, http.StatusProxyAuthRequired, http.StatusGone,
+		http.StatusLengthRequired, http.StatusRequestURITooLong, http.StatusUnsupportedMediaType,
+		http.StatusMisdirectedRequest, http.StatusUpgradeRequired, http.StatusRequestHeaderFieldsTooLarge:
+		return false
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return false
+	}
+	return code >= 400 && code <= 499
+}
+
+// skip moves the cursor past item, which the system refused alone with
+// code, and counts it in the same commit. Like a push, it is recorded even
+// if ctx has just ended: the system has answered.
+func (p *Pusher) skip(ctx context.Context, item store.Incoming, code int) error {
+	skipped, err := p.inbox.Counter(skippedCounter)
+	if err != nil {
+		return err
+	}
+	last, err := json.Marshal(Skip{EnvelopeID: item.EnvelopeID, Status: statusText(code), At: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	err = p.inbox.RecordAnd(context.WithoutCancel(ctx), store.Progress{
+		Counters: map[string]uint64{cursorCounter: item.Seq, skippedCounter: skipped + 1},
+		Marks:    map[string]string{lastSkippedMark: string(last)},
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("skip inbox item %s: %w", item.EnvelopeID, err)
+	}
+	p.log.Warn("the provincial system refused an inbox item for good; skipped it, it stays in the inbox for the system to pull",
+		"envelope_id", item.EnvelopeID, "status", statusText(code), "url", redacted(p.cfg.URL))
+	return nil
+}
+
+// skips reads how many items were skipped and the latest of them, nil
+// before the first.
+func (p *Pusher) skips() (uint64, *Skip, error) {
+	n, err := p.inbox.Counter(skippedCounter)
+	if err != nil {
+		return 0, nil, err
+	}
+	mark, err := p.inbox.Mark(lastSkippedMark)
+	if err != nil || mark == "" {
+		return n, nil, err
+	}
+	var last Skip
+	if err := json.Unmarshal([]byte(mark), &last); err != nil {
+		return 0, nil, fmt.Errorf("the webhook's last skip in the store: %w", err)
+	}
+	return n, &last, nil
+}
