@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -23,7 +24,7 @@ import (
 // mTLS delivery, import, durable inbox, audit) and through a bare mTLS echo
 // server in the same pattern, and reports both.
 func runBench(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--batch-clients C] [--connections K] [--http 2|1.1] [--batch B] [--modes single,batch] [--processes] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
+	fs := m.flagSet("bench", "[--records N] [--concurrency C] [--batch-clients C] [--connections K] [--http 2|1.1] [--batch B] [--modes single,batch] [--processes [--memory-limit MiB]] [--json] [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
 	records := fs.Int("records", 10000, "records per mode")
 	concurrency := fs.Int("concurrency", 32, "concurrent clients in single-record mode")
 	batchClients := fs.Int("batch-clients", 4, "concurrent clients in batch mode")
@@ -33,6 +34,7 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	modes := fs.String("modes", "single,batch", "which modes to run, comma-separated")
 	processes := fs.Bool("processes", false, "run each node as its own process (laborlink node), as deployed, and report each node's peak memory; profiles then cover the load generator only")
+	memLimit := fs.Int("memory-limit", 0, "with --processes: run each node in a memory cgroup of its own capped at this many MiB, as a container's limit caps it (its heap and stacks and the page cache it brings in, its database's pages among it), and report what the kernel charged and any OOM kill; needs permission to write /sys/fs/cgroup")
 	var prof profiles
 	prof.flags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -40,6 +42,9 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	}
 	if *records < 1 || *concurrency < 1 || *batchClients < 1 || *conns < 1 || *batch < 2 || *batch > 1000 {
 		return usageErrorf("--records, --concurrency, --batch-clients and --connections must be positive, --batch between 2 and 1000")
+	}
+	if *memLimit < 0 || *memLimit > 0 && !*processes {
+		return usageErrorf("--memory-limit must be a positive number of MiB, and needs --processes")
 	}
 	var clientOpts []api.ClientOption
 	switch *proto {
@@ -60,7 +65,7 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 			return usageErrorf("--modes: unknown mode %q (single, batch)", name)
 		}
 	}
-	fed, err := startBenchFederation(ctx, m, *processes, *conns, clientOpts)
+	fed, err := startBenchFederation(ctx, m, *processes, int64(*memLimit)<<20, *conns, clientOpts)
 	if err != nil {
 		return err
 	}
@@ -74,6 +79,10 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	defer stopProfiles()
 	stop := make(chan struct{})
 	peak := loadgen.PeakRSS(100*time.Millisecond, stop)
+	var nodesAnon map[string]*atomic.Int64
+	if procs != nil {
+		nodesAnon = procs.sampleAnon(100*time.Millisecond, stop)
+	}
 	var report benchReport
 	for i, mode := range runs {
 		mode.Origin, mode.Destination, mode.Seed, mode.Progress = "51", "44", uint64(time.Now().UnixNano())+uint64(i), m.Stderr
@@ -110,7 +119,17 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	report.PeakRSSMB = float64(peak.Load()) / (1 << 20)
 	if procs != nil {
 		report.NodePeakRSSMB = procs.peaks()
+		report.NodePeakAnonMB = map[string]float64{}
+		for p, v := range nodesAnon {
+			report.NodePeakAnonMB[p] = float64(v.Load()) / (1 << 20)
+		}
 		report.provinces = f.Provinces
+	}
+	if *memLimit > 0 {
+		report.MemoryLimitMiB = *memLimit
+		if report.NodeCgroupPeakMB, report.NodeOOMKills, err = procs.cgroupPeaks(); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		return printJSON(m.Stdout, report)
@@ -135,7 +154,7 @@ type benchFederation struct {
 // conns clients each to the origin's API and to an echo server, made with
 // opts; an HTTP/2 client holds one connection, an HTTP/1.1 client one per
 // request in flight.
-func startBenchFederation(ctx context.Context, m *Main, processes bool, conns int, opts []api.ClientOption) (_ *benchFederation, err error) {
+func startBenchFederation(ctx context.Context, m *Main, processes bool, memLimit int64, conns int, opts []api.ClientOption) (_ *benchFederation, err error) {
 	b := &benchFederation{nodesCPU: func() time.Duration { return 0 }}
 	defer func() {
 		if err != nil {
@@ -167,7 +186,7 @@ func startBenchFederation(ctx context.Context, m *Main, processes bool, conns in
 		if err := b.f.Close(); err != nil {
 			return nil, err
 		}
-		if b.procs, err = startNodeProcesses(ctx, b.f); err != nil {
+		if b.procs, err = startNodeProcesses(ctx, b.f, memLimit); err != nil {
 			return nil, err
 		}
 		closeNodes, b.nodesCPU = b.procs.stop, b.procs.cpu
@@ -219,7 +238,15 @@ type benchReport struct {
 	// NodePeakRSSMB is each node process's peak resident memory, by
 	// province (with --processes).
 	NodePeakRSSMB map[string]float64 `json:"node_peak_rss_mb,omitempty"`
-	provinces     []string
+	// NodePeakAnonMB is the highest anonymous resident memory (heap and
+	// stacks, no file pages) of each node process sampled every 100 ms.
+	NodePeakAnonMB map[string]float64 `json:"node_peak_anon_mb,omitempty"`
+	// With --memory-limit: the limit, the most memory the kernel charged
+	// each node's cgroup at once (page cache included), and its OOM kills.
+	MemoryLimitMiB   int                `json:"memory_limit_mib,omitempty"`
+	NodeCgroupPeakMB map[string]float64 `json:"node_cgroup_peak_mb,omitempty"`
+	NodeOOMKills     map[string]int64   `json:"node_oom_kills,omitempty"`
+	provinces        []string
 }
 
 func (r benchReport) print(m *Main) {
@@ -242,7 +269,10 @@ func (r benchReport) print(m *Main) {
 		}
 	}
 	if r.NodePeakRSSMB != nil {
-		fmt.Fprintf(m.Stdout, "peak resident memory of each node process: %s; of the load generator: %.0f MB\n", formatPeaks(r.provinces, r.NodePeakRSSMB), r.PeakRSSMB)
+		fmt.Fprintf(m.Stdout, "peak resident memory of each node process: %s; of the load generator: %.0f MB\n", formatPeaks(r.provinces, r.NodePeakRSSMB, r.NodePeakAnonMB), r.PeakRSSMB)
+		if r.MemoryLimitMiB > 0 {
+			fmt.Fprintf(m.Stdout, "memory charged to each node's cgroup (limit %d MiB; heap, stacks and page cache): %s; OOM kills: %s\n", r.MemoryLimitMiB, formatPeaks(r.provinces, r.NodeCgroupPeakMB, nil), formatKills(r.provinces, r.NodeOOMKills))
+		}
 		return
 	}
 	fmt.Fprintf(m.Stdout, "peak resident memory of the process (three nodes and the load generator): %.0f MB\n", r.PeakRSSMB)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,8 +21,9 @@ import (
 // this binary (`laborlink node`), as they are deployed: each with its own
 // runtime, so that the bench can report each node's memory and CPU.
 type nodeProcesses struct {
-	cmds map[string]*exec.Cmd // by province
-	done map[string]*exited
+	cmds   map[string]*exec.Cmd // by province
+	done   map[string]*exited
+	groups map[string]*loadgen.MemoryGroup // by province, with a memory limit
 }
 
 // exited is closed when a node process has exited; err is then its result.
@@ -32,14 +34,24 @@ type exited struct {
 
 // startNodeProcesses starts a node process per province of f, whose own
 // nodes must be closed, and waits until each is ready. The nodes' logs go
-// to D/pP/node.log.
-func startNodeProcesses(ctx context.Context, f *devfed.Federation) (*nodeProcesses, error) {
+// to D/pP/node.log. With a memory limit (bytes; 0 for none) each node runs
+// in a memory cgroup of its own capped at it, as a container would.
+func startNodeProcesses(ctx context.Context, f *devfed.Federation, memLimit int64) (*nodeProcesses, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	np := &nodeProcesses{cmds: map[string]*exec.Cmd{}, done: map[string]*exited{}}
+	np := &nodeProcesses{cmds: map[string]*exec.Cmd{}, done: map[string]*exited{}, groups: map[string]*loadgen.MemoryGroup{}}
 	for _, p := range f.Provinces {
+		var group *loadgen.MemoryGroup
+		if memLimit > 0 {
+			name := fmt.Sprintf("laborlink-bench-%d-p%s", os.Getpid(), p)
+			if group, err = loadgen.NewMemoryGroup(loadgen.CgroupRoot, name, memLimit); err != nil {
+				np.stop()
+				return nil, fmt.Errorf("--memory-limit: %w", err)
+			}
+			np.groups[p] = group
+		}
 		log, err := os.Create(filepath.Join(f.Dir, "p"+p, "node.log"))
 		if err != nil {
 			np.stop()
@@ -55,6 +67,14 @@ func startNodeProcesses(ctx context.Context, f *devfed.Federation) (*nodeProcess
 		done := &exited{ch: make(chan struct{})}
 		go func() { done.err = cmd.Wait(); log.Close(); close(done.ch) }()
 		np.cmds[p], np.done[p] = cmd, done
+		if group != nil {
+			// The node is still starting its runtime: nearly all it will
+			// hold is charged to the group.
+			if err := group.Add(cmd.Process.Pid); err != nil {
+				np.stop()
+				return nil, fmt.Errorf("--memory-limit: the node of %s: %w", p, err)
+			}
+		}
 	}
 	for _, p := range f.Provinces {
 		cl, err := f.APIClient(p, f.Certs[p].Operator)
@@ -107,7 +127,37 @@ func (np *nodeProcesses) peaks() map[string]float64 {
 	return out
 }
 
-// stop interrupts every node and waits for it to drain and exit.
+// sampleAnon samples each node's anonymous resident memory every interval
+// until stop is closed, and returns each one's highest reading by province.
+func (np *nodeProcesses) sampleAnon(interval time.Duration, stop <-chan struct{}) map[string]*atomic.Int64 {
+	out := map[string]*atomic.Int64{}
+	for p, cmd := range np.cmds {
+		pid := cmd.Process.Pid
+		out[p] = loadgen.Peak(interval, stop, func() int64 { return loadgen.ProcessAnonRSS(pid) })
+	}
+	return out
+}
+
+// cgroupPeaks reports, with a memory limit, the most memory each node's
+// cgroup was charged at once (MB) and how many of its processes the kernel
+// killed at the limit.
+func (np *nodeProcesses) cgroupPeaks() (peaks map[string]float64, oomKills map[string]int64, err error) {
+	peaks, oomKills = map[string]float64{}, map[string]int64{}
+	for p, g := range np.groups {
+		peak, err := g.Peak()
+		if err != nil {
+			return nil, nil, err
+		}
+		if oomKills[p], err = g.OOMKills(); err != nil {
+			return nil, nil, err
+		}
+		peaks[p] = float64(peak) / (1 << 20)
+	}
+	return peaks, oomKills, nil
+}
+
+// stop interrupts every node, waits for it to drain and exit, and removes
+// its memory cgroup.
 func (np *nodeProcesses) stop() error {
 	var errs []error
 	for p, cmd := range np.cmds {
@@ -123,14 +173,39 @@ func (np *nodeProcesses) stop() error {
 		}
 	}
 	np.cmds = nil
+	for _, g := range np.groups {
+		if err := g.Remove(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	np.groups = nil
 	return errors.Join(errs...)
 }
 
-// formatPeaks writes "p51 137 MB, p44 100 MB" in the federation's order.
-func formatPeaks(provinces []string, peaks map[string]float64) string {
+// formatPeaks writes "p51 137 MB, p44 100 MB" in the federation's order,
+// or with anonymous peaks "p51 137 MB (anonymous 70 MB), ...".
+func formatPeaks(provinces []string, peaks, anon map[string]float64) string {
 	parts := make([]string, 0, len(provinces))
 	for _, p := range provinces {
-		parts = append(parts, fmt.Sprintf("p%s %.0f MB", p, peaks[p]))
+		part := fmt.Sprintf("p%s %.0f MB", p, peaks[p])
+		if a, ok := anon[p]; ok {
+			part += fmt.Sprintf(" (anonymous %.0f MB)", a)
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// formatKills writes "none", or "p51 1" for each node the kernel killed.
+func formatKills(provinces []string, kills map[string]int64) string {
+	var parts []string
+	for _, p := range provinces {
+		if kills[p] > 0 {
+			parts = append(parts, fmt.Sprintf("p%s %d", p, kills[p]))
+		}
+	}
+	if parts == nil {
+		return "none"
 	}
 	return strings.Join(parts, ", ")
 }

@@ -29,6 +29,8 @@ func TestVersionAndHelp(t *testing.T) {
 		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{[]string{"help", "frobnicate"}, 2, "", `no command "frobnicate"`},
 		{[]string{"version", "extra"}, 2, "", "takes no arguments"},
+		{[]string{"bench", "--memory-limit", "200"}, 2, "", "--memory-limit must be a positive number of MiB, and needs --processes"},
+		{[]string{"bench", "--processes", "--memory-limit", "-1"}, 2, "", "--memory-limit must be a positive number of MiB"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -450,8 +450,9 @@ func TestBenchCommand(t *testing.T) {
 				}
 				CPUPerRecord time.Duration `json:"cpu_per_record"`
 			}
-			PeakRSSMB     float64            `json:"peak_rss_mb"`
-			NodePeakRSSMB map[string]float64 `json:"node_peak_rss_mb"`
+			PeakRSSMB      float64            `json:"peak_rss_mb"`
+			NodePeakRSSMB  map[string]float64 `json:"node_peak_rss_mb"`
+			NodePeakAnonMB map[string]float64 `json:"node_peak_anon_mb"`
 		}
 		if err := json.Unmarshal(out, &r); err != nil {
 			t.Fatalf("bench %v printed %s: %v", args, out, err)
@@ -468,6 +469,10 @@ func TestBenchCommand(t *testing.T) {
 			for _, p := range []string{"51", "44", "33"} {
 				if mb := r.NodePeakRSSMB[p]; mb <= 1 || mb > 1000 {
 					t.Errorf("bench %v: node %s peak %.0f MB", args, p, mb)
+				}
+				// Sampled, the anonymous part is at most the kernel's peak.
+				if anon := r.NodePeakAnonMB[p]; anon <= 1 || anon > r.NodePeakRSSMB[p] {
+					t.Errorf("bench %v: node %s anonymous peak %.0f MB, resident peak %.0f MB", args, p, anon, r.NodePeakRSSMB[p])
 				}
 			}
 		}

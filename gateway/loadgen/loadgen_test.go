@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,5 +56,41 @@ func TestPushOverTheRealPath(t *testing.T) {
 	}
 	if want := 1 + 60 + 250; transfers != want {
 		t.Errorf("destination holds %d transfers, want %d", transfers, want)
+	}
+}
+
+func TestPeakKeepsTheHighestReading(t *testing.T) {
+	readings := make(chan int64, 4)
+	for _, v := range []int64{3, 12, 4, 5} {
+		readings <- v
+	}
+	var last atomic.Int64
+	stop := make(chan struct{})
+	peak := Peak(time.Millisecond, stop, func() int64 {
+		select {
+		case v := <-readings:
+			last.Store(v)
+		default:
+		}
+		return last.Load()
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for len(readings) > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
+	if got := peak.Load(); got != 12 {
+		t.Errorf("peak %d after readings 3, 12, 4, 5; want 12", got)
+	}
+}
+
+func TestProcessMemoryReadings(t *testing.T) {
+	pid := os.Getpid()
+	anon, peak := ProcessAnonRSS(pid), ProcessPeakRSS(pid)
+	if anon <= 0 || peak < anon {
+		t.Errorf("this process: anonymous %d bytes, peak resident %d", anon, peak)
+	}
+	if got := ProcessAnonRSS(-1); got != 0 {
+		t.Errorf("a process that does not exist: %d", got)
 	}
 }

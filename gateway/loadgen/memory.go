@@ -13,9 +13,15 @@ import (
 // PeakRSS samples this process's resident memory until stop is closed and
 // returns the highest reading in bytes (from /proc; 0 where there is none).
 func PeakRSS(interval time.Duration, stop <-chan struct{}) *atomic.Int64 {
+	return Peak(interval, stop, residentBytes)
+}
+
+// Peak calls read every interval until stop is closed, and once more then,
+// and keeps the highest reading.
+func Peak(interval time.Duration, stop <-chan struct{}, read func() int64) *atomic.Int64 {
 	var peak atomic.Int64
 	sample := func() {
-		if v := residentBytes(); v > peak.Load() {
+		if v := read(); v > peak.Load() {
 			peak.Store(v)
 		}
 	}
@@ -70,6 +76,14 @@ func CPUTime() time.Duration {
 // /proc does not say.
 func ProcessPeakRSS(pid int) int64 {
 	return statusKB("/proc/"+strconv.Itoa(pid)+"/status", "VmHWM:") << 10
+}
+
+// ProcessAnonRSS is another process's resident anonymous memory now, in
+// bytes: its heap and stacks, without the pages of files it maps, such as a
+// database's (RssAnon; the kernel keeps no peak of it). 0 where /proc does
+// not say.
+func ProcessAnonRSS(pid int) int64 {
+	return statusKB("/proc/"+strconv.Itoa(pid)+"/status", "RssAnon:") << 10
 }
 
 // ProcessCPUTime is the CPU time (user and system) another process has used
