@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -164,8 +165,11 @@ func (m *metrics) breakerChanged(log *slog.Logger) func(string, gobreaker.State,
 }
 
 // watchQueues samples the outbox depth and, with a webhook, the inbox push
-// for the gauges.
+// for the gauges; with a webhook it also registers the push's skip count.
 func (m *metrics) watchQueues(ctx context.Context, s *store.Store, push *webhook.Pusher) {
+	if push != nil {
+		m.reg.MustRegister(webhookSkipped(push))
+	}
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
@@ -185,4 +189,19 @@ func (m *metrics) watchQueues(ctx context.Context, s *store.Store, push *webhook
 		case <-t.C:
 		}
 	}
+}
+
+// webhookSkipped counts the items the push skipped, read from its durable
+// count when scraped: a counter starting again from 0 at each restart would
+// then jump back, which reads as that many new skips.
+func webhookSkipped(push *webhook.Pusher) prometheus.CounterFunc {
+	var last atomic.Uint64 // what a failed read answers, rather than a reset to 0
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "laborlink_webhook_skipped_total", Help: "Inbox items the provincial system refused alone for good, which the webhook skipped; they stay in the inbox.",
+	}, func() float64 {
+		if st, err := push.State(); err == nil {
+			last.Store(st.Skipped)
+		}
+		return float64(last.Load())
+	})
 }

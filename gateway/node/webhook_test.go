@@ -20,8 +20,8 @@ import (
 // TestWebhookPushesTheInboxAndReportsIt runs a federation whose nodes push
 // their inboxes to one provincial system: every item arrives, and each
 // node's status shows the push caught up, with the URL's credentials left
-// out; the metrics carry the push's gauges, and the deliveries by peer and
-// record type.
+// out and nothing skipped; the metrics carry the push's gauges and skip
+// count, and the deliveries by peer and record type.
 func TestWebhookPushesTheInboxAndReportsIt(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string]bool{}
@@ -62,13 +62,14 @@ func TestWebhookPushesTheInboxAndReportsIt(t *testing.T) {
 			err := cl.Get(ctx, "/api/v1/status", &st)
 			return err == nil && st.Webhook != nil && st.Webhook.Pending == 0 && st.Webhook.Pushed > 0
 		})
-		if w := st.Webhook; w.URL != srv.URL+"/inbox" || w.Failures != 0 || w.LastPush.IsZero() {
-			t.Errorf("node %s: webhook status %+v, want the URL without credentials, no failures and a last push", p, w)
+		if w := st.Webhook; w.URL != srv.URL+"/inbox" || w.Failures != 0 || w.LastPush.IsZero() || w.Skipped != 0 || w.LastSkipped != nil {
+			t.Errorf("node %s: webhook status %+v, want the URL without credentials, no failures or skips and a last push", p, w)
 		}
 		// The gauges are sampled every two seconds.
 		pkitest.Eventually(t, 10*time.Second, "node "+p+"'s webhook gauges at 0", func() bool {
 			metrics := node.Get(t, "http://"+f.Nodes[p].OpsAddr()+"/metrics")
-			return strings.Contains(metrics, "\nlaborlink_webhook_pending 0\n") && strings.Contains(metrics, "\nlaborlink_webhook_failures 0\n")
+			return strings.Contains(metrics, "\nlaborlink_webhook_pending 0\n") && strings.Contains(metrics, "\nlaborlink_webhook_failures 0\n") &&
+				strings.Contains(metrics, "\nlaborlink_webhook_skipped_total 0\n")
 		})
 	}
 	for _, dest := range []string{"44", "33"} {
