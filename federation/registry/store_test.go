@@ -18,6 +18,7 @@ import (
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/federation/registry/regtest"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 // fixture is a store initialized for provinces 51, 44 and 11, with admins
@@ -399,26 +400,8 @@ func TestWithdrawPendingAmendment(t *testing.T) {
 // certificates again, old and new together for the overlap, and only then.
 func TestProvinceCARotationThroughTheRegistry(t *testing.T) {
 	f := newFixture(t)
-	dir := t.TempDir()
-	csr, err := pki.NewProvinceCSR(dir, "51", pki.CSROptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.p.Fed.Root.SignProvince(csr, pki.SignProvinceOptions{Province: "51", OutDir: dir}); err != nil {
-		t.Fatal(err)
-	}
-	newCA, err := pki.OpenCA(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := newCA.Issue(pki.IssueRequest{Kind: pki.KindAdmin, Name: "chen", OutDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	chen, err := pki.LoadSigner(leaf.CertFile, leaf.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	newCA := f.p.NewCA(t, "51")
+	chen := pkitest.Signer(t, regtest.IssueFrom(t, newCA, pki.KindAdmin, "chen"))
 	from, until := days(f.now, -1, 365)
 	wantErr(t, f.do(t, chen, registry.OpPropose, regtest.Agreement("AG-NEW", "510000", "440000", from, until)), registry.EUnauthenticated, "signature invalid")
 

@@ -295,7 +295,17 @@ type Admin struct {
 // Admin issues an admin certificate of a province.
 func (p *PKI) Admin(t testing.TB, province, name string) *Admin {
 	t.Helper()
-	l := p.Issue(t, province, pki.KindAdmin, name)
+	return p.admin(t, p.Issue(t, province, pki.KindAdmin, name))
+}
+
+// AdminFrom issues an admin certificate from ca, a CA NewCA made.
+func (p *PKI) AdminFrom(t testing.TB, ca *pki.CA, name string) *Admin {
+	t.Helper()
+	return p.admin(t, IssueFrom(t, ca, pki.KindAdmin, name))
+}
+
+func (p *PKI) admin(t testing.TB, l *pki.Leaf) *Admin {
+	t.Helper()
 	return &Admin{Leaf: l, Signer: pkitest.Signer(t, l), TLS: p.TLS(t, l, nil)}
 }
 

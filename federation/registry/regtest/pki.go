@@ -5,6 +5,7 @@ package regtest
 
 import (
 	"encoding/pem"
+	"net"
 	"testing"
 	"time"
 
@@ -42,8 +43,48 @@ func (p *PKI) Member(t testing.TB, province string) registry.MemberSpec {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return MemberWith(province, ca)
+}
+
+// MemberWith describes province as a registry member whose CA is ca.
+func MemberWith(province string, ca *pki.CA) registry.MemberSpec {
 	return registry.MemberSpec{Province: province, Name: pki.ProvinceName(province),
 		CACerts: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})}
+}
+
+// NewCA makes province another CA, with a new key, signed by the
+// federation root: what a province makes to rotate its CA, or to come back
+// after it was expelled. The province's CA in Fed stays as it was.
+func (p *PKI) NewCA(t testing.TB, province string) *pki.CA {
+	t.Helper()
+	dir := t.TempDir()
+	csr, err := pki.NewProvinceCSR(dir, province, pki.CSROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Fed.Root.SignProvince(csr, pki.SignProvinceOptions{Province: province, OutDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.OpenCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// IssueFrom issues a leaf of kind for name from ca, a CA NewCA made; node
+// certificates are valid for 127.0.0.1, as PKI.Issue makes them.
+func IssueFrom(t testing.TB, ca *pki.CA, kind pki.Kind, name string) *pki.Leaf {
+	t.Helper()
+	req := pki.IssueRequest{Kind: kind, Name: name, OutDir: t.TempDir()}
+	if kind == pki.KindNode {
+		req.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+	}
+	leaf, err := ca.Issue(req)
+	if err != nil {
+		t.Fatalf("issue %s %s from %s: %v", kind, name, ca.Cert.Subject.CommonName, err)
+	}
+	return leaf
 }
 
 // Genesis is the genesis of a registry whose members are the given provinces.
