@@ -27,7 +27,7 @@ func registryCommands() []command {
 		{"members", "list the member provinces", runRegistryMembers},
 		{"levels", "ask every node which registry commands its release knows (its command level), as before an upgrade's new commands", runRegistryLevels},
 		{"admit", "admit a member province with its CA certificates, or register them again after a CA rotation (steward admin)", runRegistryAdmit},
-		{"expel", "remove a member province that has left: its nodes removed, its agreements terminated (steward admin)", runRegistryExpel},
+		{"expel", "remove a member province that has left: its nodes removed, its agreements terminated; its CA is retired for good (steward admin)", runRegistryExpel},
 		{"join", "ask a node to join the registry through seed nodes", runRegistryJoin},
 		{"revoke", "record a certificate's revocation, so every node refuses it (admin of its province)", runRegistryRevoke},
 		{"issued", "record a certificate its province's CA issued, so every node's audit log shows it (admin of its province)", runRegistryIssued},
@@ -412,11 +412,11 @@ func runRegistryExpel(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer cancel()
-	res, err := cl.Submit(ctx, registry.OpMemberRemove, registry.MemberRef{Province: *province})
+	res, err := cl.Submit(ctx, registry.OpMemberExpel, registry.MemberRef{Province: *province})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "province %s (%s) removed from the federation at index %d; its certificates no longer sign registry commands\n", *province, pki.ProvinceName(*province), res.Index)
+	fmt.Fprintf(m.Stdout, "province %s (%s) removed from the federation at index %d; its certificates no longer sign registry commands, and its CA is retired: to come back it needs a new CA\n", *province, pki.ProvinceName(*province), res.Index)
 	return nil
 }
 

@@ -219,7 +219,8 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 // TestRegistryExpel takes a province out of the federation in order: a
 // steward's expel is refused while the province has a node or an agreement
 // that has not ended, goes through once they are gone, and leaves the
-// province's certificates unable to sign or join until it is admitted again.
+// province's certificates unable to sign or join, even once it is admitted
+// again, which takes a new CA.
 func TestRegistryExpel(t *testing.T) {
 	// Usage errors are refused before any connection: no connection flags
 	// are set, and the flag at fault is named.
@@ -278,19 +279,30 @@ func TestRegistryExpel(t *testing.T) {
 		t.Errorf("members still lists Zhejiang:\n%s", out)
 	}
 
-	// Its admins sign nothing any more, and its nodes cannot join.
+	// Its admins sign nothing any more, and its nodes cannot join: the
+	// handshake refuses the certificates of its retired CA.
 	lost := c.PKI.Issue(t, "33", pki.KindSystem, "laptop")
-	a33.fails("province 33 of p33/admin/zhao is not a member", "registry", "revoke", lost.CertFile)
+	a33.fails("tls: bad certificate", "registry", "revoke", lost.CertFile)
 	rejoin := c.AddNode("33", "gw-5")
 	c.Start(rejoin)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := rejoin.Reg.Join(ctx, c.Nodes[0].Config.APIAddr); registry.ErrorCode(err) != registry.EForbidden || !strings.Contains(err.Error(), "not a member") {
-		t.Errorf("a node of the removed province joins: %v, want forbidden: not a member", err)
+	if err := rejoin.Reg.Join(ctx, c.Nodes[0].Config.APIAddr); err == nil || !strings.Contains(err.Error(), "tls: bad certificate") {
+		t.Errorf("a node of the removed province joins: %v, want refused at the handshake", err)
 	}
 	c.Stop(rejoin)
 
-	// Admitted again, its admins sign again.
+	// Its CA is retired: admitted again, it needs a new one, whose admins
+	// sign; those of the old CA do not.
+	a11.fails("has the key of a CA retired when province 33 was removed", "registry", "admit", "--province", "33", "--ca-cert", ca33)
+	newCA := c.PKI.NewCA(t, "33")
+	ca33 = filepath.Join(t.TempDir(), "ca33-2.pem")
+	if err := os.WriteFile(ca33, regtest.MemberWith("33", newCA).CACerts, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	a11.ok("province 33 (Zhejiang) admitted", "registry", "admit", "--province", "33", "--ca-cert", ca33)
-	a33.ok("revoked in the registry", "registry", "revoke", lost.CertFile)
+	c.WaitConverged()
+	a33.fails("tls: bad certificate", "registry", "revoke", lost.CertFile)
+	qian := newAdminCLI(t, c, c.Nodes[2], c.PKI.AdminFrom(t, newCA, "qian"))
+	qian.ok("revoked in the registry", "registry", "revoke", lost.CertFile)
 }

@@ -27,8 +27,14 @@ const (
 	OpInit Op = "federation.init"
 	// OpMemberAdd admits a province (steward admin).
 	OpMemberAdd Op = "member.add"
-	// OpMemberRemove removes a member province that has left: no nodes, no
-	// agreement that has not ended (steward admin).
+	// OpMemberExpel removes a member province that has left: no nodes, no
+	// agreement that has not ended (steward admin). It also retires the keys
+	// of the province's CA certificates, so that admitting the province
+	// again cannot bring back the certificates they signed.
+	OpMemberExpel Op = "member.expel"
+	// OpMemberRemove is OpMemberExpel without retiring the CA keys, as
+	// command level 3 made it. Apply keeps applying it so, because logs hold
+	// it; the leader no longer proposes it (replacedOps).
 	OpMemberRemove Op = "member.remove"
 	// OpNodeJoin records a node; signed by the node's own key.
 	OpNodeJoin Op = "node.join"
@@ -164,7 +170,7 @@ type MemberSpec struct {
 	CACerts []byte `json:"ca_certs"`
 }
 
-// MemberRef names the member province that OpMemberRemove removes.
+// MemberRef names the member province that OpMemberExpel removes.
 type MemberRef struct {
 	// Province is the member's 2-digit code, "33".
 	Province string `json:"province"`

@@ -192,11 +192,17 @@ func (s *Store) publish() {
 	s.publishRevoked()
 }
 
-// publishRevoked publishes a fresh copy of the revoked serial set.
+// publishRevoked publishes fresh copies of the revoked serial set and of
+// the retired CA keys.
 func (s *Store) publishRevoked() {
 	m := make(map[string]struct{}, len(s.st.Revoked))
 	for _, r := range s.st.Revoked {
 		m[provinceSerial(r.Province, r.Serial)] = struct{}{}
 	}
 	s.revoked.Store(&m)
+	keys := make(map[string]struct{}, len(s.st.Retired))
+	for k := range s.st.Retired {
+		keys[k] = struct{}{}
+	}
+	s.retired.Store(&keys)
 }

@@ -12,7 +12,7 @@ import (
 // CommandLevel is the command level of this release: the level of the
 // newest registry command it knows. Every release that adds a command bumps
 // it and gives the new op that level in opLevels.
-const CommandLevel = 3
+const CommandLevel = 4
 
 // opLevels gives each command the command level of the release that
 // introduced it. A node of an older release does not know a newer op: it
@@ -37,7 +37,14 @@ var opLevels = map[Op]int{
 	OpAmend:         1,
 	OpCertIssued:    2,
 	OpMemberRemove:  3,
+	OpMemberExpel:   4,
 }
+
+// replacedOps maps an op of an older release to the op that replaced it.
+// Apply goes on applying the old op as it always did, since the log holds
+// it, but the leader no longer proposes it: member.remove would leave the
+// removed province's CA keys trusted on its return.
+var replacedOps = map[Op]Op{OpMemberRemove: OpMemberExpel}
 
 // levelProbeTimeout bounds how long the leader waits for each node's
 // status when it checks command levels; the nodes are asked concurrently.
@@ -70,13 +77,21 @@ func (r *Registry) commandLevel() int {
 // write is proposed, whichever node accepted it. A command whose nonce the
 // registry already holds skips the check: it is a resubmission that apply
 // answers with its first outcome, and refusing it would hide that outcome.
+// An op a newer one replaced is refused too, whatever the levels.
 func (r *Registry) checkCommandLevel(ctx context.Context, env *Envelope) error {
 	need, ok := opLevels[env.Op]
 	if !ok {
 		return Errorf(EInvalid, "unknown command %q: the leader %s runs a release that does not know it (command level %d); if a newer release adds it, upgrade every node first",
 			env.Op, r.cfg.NodeID, r.commandLevel())
 	}
-	if need <= 1 || r.store.seenNonce(env.Nonce) {
+	if r.store.seenNonce(env.Nonce) {
+		return nil
+	}
+	if by, ok := replacedOps[env.Op]; ok {
+		return Errorf(EInvalid, "%s is replaced by %s (command level %d): send %s instead, as laborlink of this release does",
+			env.Op, by, opLevels[by], by)
+	}
+	if need <= 1 {
 		return nil
 	}
 	return levelRefusal(env.Op, need, r.CommandLevels(ctx))

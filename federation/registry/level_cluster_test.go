@@ -19,7 +19,7 @@ import (
 func TestCommandLevelGatesNewCommands(t *testing.T) {
 	c := regtest.NewCluster(t, 3, 0, func(cfg *registry.Config) {
 		if strings.HasPrefix(cfg.NodeID, "p44/") {
-			registry.SetCommandLevel(cfg, 2) // a release that knows cert.issued, not member.remove
+			registry.SetCommandLevel(cfg, 3) // a release that knows member.remove, not member.expel
 		}
 	})
 	behind := c.Nodes[2]
@@ -36,7 +36,7 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 		st, err := c.Client(n, a11).Status(ctx(t))
 		want := registry.CommandLevel
 		if n == behind {
-			want = 2
+			want = 3
 		}
 		if err != nil || st.CommandLevel != want {
 			t.Fatalf("status of %s: command level %d (%v), want %d", n.ID, st.CommandLevel, err, want)
@@ -48,7 +48,7 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 		t.Fatalf("levels: %+v, %v", levels, err)
 	}
 	for _, l := range levels {
-		if want := map[bool]int{true: 2, false: registry.CommandLevel}[l.ID == behind.ID]; l.Level != want || l.Problem != "" {
+		if want := map[bool]int{true: 3, false: registry.CommandLevel}[l.ID == behind.ID]; l.Level != want || l.Problem != "" {
 			t.Errorf("levels: %s at %d (%s), want %d", l.ID, l.Level, l.Problem, want)
 		}
 	}
@@ -67,20 +67,25 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 		t.Fatalf("cert.issued (level 2) with every node at level 2 or more: %v", err)
 	}
 
-	// member.remove (level 3) is refused, through any node, naming the node behind.
+	// member.expel (level 4) is refused, through any node, naming the node
+	// behind; member.remove, which it replaced, whatever the levels.
 	remove33 := registry.MemberRef{Province: "33"}
-	want := fmt.Sprintf("member.remove needs every node on a release that knows it (command level 3): %s reports level 2 (upgrade them)", behind.ID)
+	want := fmt.Sprintf("member.expel needs every node on a release that knows it (command level 4): %s reports level 3 (upgrade them)", behind.ID)
 	for _, n := range c.Nodes {
-		_, err := c.Client(n, a11).Submit(ctx(t), registry.OpMemberRemove, remove33)
+		_, err := c.Client(n, a11).Submit(ctx(t), registry.OpMemberExpel, remove33)
 		if registry.ErrorCode(err) != registry.EConflict || err.Error() != want {
-			t.Fatalf("member.remove through %s with %s behind:\n got %s %v\nwant %s %s", n.ID, behind.ID, registry.ErrorCode(err), err, registry.EConflict, want)
+			t.Fatalf("member.expel through %s with %s behind:\n got %s %v\nwant %s %s", n.ID, behind.ID, registry.ErrorCode(err), err, registry.EConflict, want)
 		}
+	}
+	_, err = up.Submit(ctx(t), registry.OpMemberRemove, remove33)
+	if want := "member.remove is replaced by member.expel (command level 4): send member.expel instead, as laborlink of this release does"; registry.ErrorCode(err) != registry.EInvalid || err.Error() != want {
+		t.Fatalf("member.remove:\n got %s %v\nwant %s %s", registry.ErrorCode(err), err, registry.EInvalid, want)
 	}
 	propose(t, c.Client(behind, a51), regtest.Agreement("AG-51-44-L1", "510000", "440000", from, until))
 	c.WaitConverged()
 	for _, n := range c.Nodes {
 		if !n.Reg.Store().IsMember("33") {
-			t.Fatalf("%s: the refused member.remove removed 33", n.ID)
+			t.Fatalf("%s: a refused removal removed 33", n.ID)
 		}
 		if _, err := n.Reg.Store().Agreement("AG-51-44-L1"); err != nil {
 			t.Fatalf("%s: the level-1 proposal made while a node is behind: %v", n.ID, err)
@@ -91,18 +96,18 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 	c.Stop(behind)
 	registry.SetCommandLevel(&behind.Config, 0)
 	c.Start(behind)
-	removal := regtest.Signed(t, a11.Signer, registry.OpMemberRemove, remove33, time.Now())
+	removal := regtest.Signed(t, a11.Signer, registry.OpMemberExpel, remove33, time.Now())
 	if _, err := c.Client(behind, a11).SubmitEnvelope(ctx(t), removal); err != nil {
-		t.Fatalf("member.remove once every node is at level 3: %v", err)
+		t.Fatalf("member.expel once every node is at level 4: %v", err)
 	}
 	c.WaitConverged()
 	for _, n := range c.Nodes {
 		if n.Reg.Store().IsMember("33") {
-			t.Fatalf("%s: 33 still a member after member.remove", n.ID)
+			t.Fatalf("%s: 33 still a member after member.expel", n.ID)
 		}
 	}
 
-	// A node that is down cannot say what it knows: level 3 waits for it,
+	// A node that is down cannot say what it knows: level 4 waits for it,
 	// level 1 does not.
 	leader := c.WaitLeader()
 	down := c.Nodes[0]
@@ -110,23 +115,23 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 		down = c.Nodes[1]
 	}
 	c.Stop(down)
-	_, err = c.Client(leader, a11).Submit(ctx(t), registry.OpMemberRemove, registry.MemberRef{Province: "44"})
-	want = fmt.Sprintf("member.remove needs every node on a release that knows it (command level 3): %s did not answer at %s (wait until they are back, or remove them from the registry if they are gone for good)",
+	_, err = c.Client(leader, a11).Submit(ctx(t), registry.OpMemberExpel, registry.MemberRef{Province: "44"})
+	want = fmt.Sprintf("member.expel needs every node on a release that knows it (command level 4): %s did not answer at %s (wait until they are back, or remove them from the registry if they are gone for good)",
 		down.ID, down.Config.APIAddr)
 	if registry.ErrorCode(err) != registry.EConflict || err.Error() != want {
-		t.Fatalf("member.remove with %s down:\n got %s %v\nwant %s %s", down.ID, registry.ErrorCode(err), err, registry.EConflict, want)
+		t.Fatalf("member.expel with %s down:\n got %s %v\nwant %s %s", down.ID, registry.ErrorCode(err), err, registry.EConflict, want)
 	}
 	propose(t, c.Client(leader, a51), regtest.Agreement("AG-51-44-L2", "510000", "440000", from, until))
 	// A resubmission of the removal that committed answers its outcome: the
 	// check would only hide it.
 	if res, err := c.Client(leader, a11).SubmitEnvelope(ctx(t), removal); err != nil || !res.Duplicate {
-		t.Fatalf("resubmitted member.remove with %s down: %+v, %v", down.ID, res, err)
+		t.Fatalf("resubmitted member.expel with %s down: %+v, %v", down.ID, res, err)
 	}
 	// An op the leader's own release does not know never enters the log.
 	unknown := regtest.Signed(t, a11.Signer, registry.Op("member.rename"), remove33, time.Now())
 	_, err = c.Client(leader, a11).SubmitEnvelope(ctx(t), unknown)
 	if registry.ErrorCode(err) != registry.EInvalid || !strings.HasPrefix(err.Error(), `unknown command "member.rename": the leader p`) ||
-		!strings.Contains(err.Error(), "runs a release that does not know it (command level 3)") {
+		!strings.Contains(err.Error(), "runs a release that does not know it (command level 4)") {
 		t.Fatalf("unknown op: %s %v", registry.ErrorCode(err), err)
 	}
 }

@@ -79,6 +79,9 @@ func (s *Store) applyMemberAdd(env *Envelope, who signer) *Result {
 	if err != nil {
 		return &Result{Err: Errorf(EInvalid, "%v", err)}
 	}
+	if err := s.st.refuseRetired(m.Province, cas); err != nil {
+		return &Result{Err: err}
+	}
 	// Admitting a member again replaces its name and CA certificates, as a
 	// province rotating its CA needs (old and new together for the
 	// overlap); it keeps the day it was admitted. A province removed and
@@ -92,13 +95,29 @@ func (s *Store) applyMemberAdd(env *Envelope, who signer) *Result {
 	return &Result{}
 }
 
+// refuseRetired refuses to register a CA certificate whose key a removed
+// membership used (RetiredCA): the certificates it signed before the
+// removal would be trusted again.
+func (st *state) refuseRetired(province string, cas []*x509.Certificate) *Error {
+	for _, ca := range cas {
+		if r := st.Retired[caKey(ca)]; r != nil {
+			return Errorf(EConflict, "member.add: the CA certificate %q (serial %s) has the key of a CA retired when province %s was removed at %s: "+
+				"the certificates it signed must never be trusted again. Make province %s a new CA with a new key (laborlink pki csr, then laborlink pki sign-province) and admit it with that one",
+				ca.Subject.CommonName, serialKey(ca.SerialNumber.Bytes()), r.Province, r.At.Format(time.RFC3339), province)
+		}
+	}
+	return nil
+}
+
 // applyMemberRemove removes a member province that has left in order: its
 // nodes removed and every agreement it is a party to terminated first, so
 // that nothing the registry holds still relies on the province. Its
 // revocations and issuances stay, as history. Without the member its CA
 // certificates are gone from the registry, so its certificates sign no
 // command and its nodes cannot join or speak raft; admitting it again later
-// starts a new membership.
+// starts a new membership. OpMemberExpel also retires the keys of those CA
+// certificates, so that the new membership cannot bring back what they
+// signed; OpMemberRemove, of an older release, did not.
 func (s *Store) applyMemberRemove(env *Envelope, who signer) *Result {
 	var ref MemberRef
 	if err := decodeBody(env, &ref); err != nil {
@@ -109,26 +128,41 @@ func (s *Store) applyMemberRemove(env *Envelope, who signer) *Result {
 	}
 	p := ref.Province
 	if !pki.ValidProvince(p) {
-		return &Result{Err: Errorf(EInvalid, "member.remove: unknown province code %q", p)}
+		return &Result{Err: Errorf(EInvalid, "%s: unknown province code %q", env.Op, p)}
 	}
-	if s.st.Members[p] == nil {
-		return &Result{Err: Errorf(ENotFound, "member.remove: province %s is not a member of the federation", p)}
+	m := s.st.Members[p]
+	if m == nil {
+		return &Result{Err: Errorf(ENotFound, "%s: province %s is not a member of the federation", env.Op, p)}
 	}
 	if s.st.isSteward(p) {
-		return &Result{Err: Errorf(EForbidden, "member.remove: province %s is a steward province (stewards: %v); a steward cannot be removed", p, s.st.Stewards)}
+		return &Result{Err: Errorf(EForbidden, "%s: province %s is a steward province (stewards: %v); a steward cannot be removed", env.Op, p, s.st.Stewards)}
 	}
-	if err := s.st.leftInOrder(p, env.At); err != nil {
+	if err := s.st.leftInOrder(env.Op, p, env.At); err != nil {
 		return &Result{Err: err}
 	}
 	delete(s.st.Members, p)
+	if env.Op == OpMemberExpel {
+		s.st.retire(m, env.At, who)
+		s.publishRevoked()
+	}
 	return &Result{}
+}
+
+// retire records the keys of a removed member's CA certificates.
+func (st *state) retire(m *Member, at time.Time, who signer) {
+	for _, ca := range m.cas {
+		if k := caKey(ca); st.Retired[k] == nil {
+			st.Retired[k] = &RetiredCA{Key: k, Province: m.Province, Serial: serialKey(ca.SerialNumber.Bytes()),
+				Subject: ca.Subject.CommonName, At: at, By: who.URI()}
+		}
+	}
 }
 
 // leftInOrder refuses the removal of a province that still has nodes in the
 // registry or is a party to an agreement that has not ended, naming them
 // all so the admins see the whole of what is left to do. Names are sorted:
 // the message is kept with the command's nonce, in every replica's state.
-func (st *state) leftInOrder(p string, at time.Time) *Error {
+func (st *state) leftInOrder(op Op, p string, at time.Time) *Error {
 	var nodes, agreements []string
 	for id, n := range st.Nodes {
 		if n.Province == p {
@@ -156,7 +190,7 @@ func (st *state) leftInOrder(p string, at time.Time) *Error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return Errorf(EConflict, "member.remove: %s", strings.Join(problems, ". "))
+	return Errorf(EConflict, "%s: %s", op, strings.Join(problems, ". "))
 }
 
 func (s *Store) requireSteward(env *Envelope, who signer) *Error {

@@ -2,7 +2,9 @@ package registry_test
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"slices"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/federation/registry/regtest"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 func TestMemberRemoveRefusals(t *testing.T) {
@@ -27,17 +30,17 @@ func TestMemberRemoveRefusals(t *testing.T) {
 	}{
 		{"not a steward", f.a51, "44", registry.EForbidden, "only admins of the steward provinces [11]"},
 		{"not an admin", node, "44", registry.EForbidden, "needs a admin certificate"},
-		{"unknown code", f.a11, "99", registry.EInvalid, `member.remove: unknown province code "99"`},
+		{"unknown code", f.a11, "99", registry.EInvalid, `member.expel: unknown province code "99"`},
 		{"empty code", f.a11, "", registry.EInvalid, `unknown province code ""`},
 		{"not a member", f.a11, "33", registry.ENotFound, "province 33 is not a member"},
 		{"steward", f.a11, "11", registry.EForbidden, "province 11 is a steward province"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantErr(t, f.do(t, tt.by, registry.OpMemberRemove, registry.MemberRef{Province: tt.province}), tt.code, tt.msg)
+			wantErr(t, f.do(t, tt.by, registry.OpMemberExpel, registry.MemberRef{Province: tt.province}), tt.code, tt.msg)
 		})
 	}
-	wantErr(t, f.do(t, f.a11, registry.OpMemberRemove, json.RawMessage(`{"province": 44}`)), registry.EInvalid, "member.remove: malformed body")
+	wantErr(t, f.do(t, f.a11, registry.OpMemberExpel, json.RawMessage(`{"province": 44}`)), registry.EInvalid, "member.expel: malformed body")
 	if got := memberCodes(f.s); got != "11 44 51" {
 		t.Fatalf("members after refused removals: %s", got)
 	}
@@ -45,7 +48,7 @@ func TestMemberRemoveRefusals(t *testing.T) {
 
 // TestMemberLeavesInOrder: a province is removed only once its nodes are
 // removed and its agreements terminated; its certificates then sign
-// nothing, its history stays, and it may be admitted again.
+// nothing, its history stays, and it may be admitted again with a new CA.
 func TestMemberLeavesInOrder(t *testing.T) {
 	f := newFixture(t)
 	remove33 := registry.MemberRef{Province: "33"}
@@ -72,7 +75,7 @@ func TestMemberLeavesInOrder(t *testing.T) {
 	f.must(t, f.a33, registry.OpCertRevoke, registry.RevokeBody{Serial: "0abc", Province: "33", Reason: "keyCompromise"})
 	f.must(t, f.a33, registry.OpCertIssued, registry.IssuedBody{Certificate: pemOf(gw1.Chain()[0])})
 
-	r = f.do(t, f.a11, registry.OpMemberRemove, remove33)
+	r = f.do(t, f.a11, registry.OpMemberExpel, remove33)
 	wantErr(t, r, registry.EConflict, "province 33 still has nodes in the registry: p33/node/gw-1, p33/node/gw-2; remove them first (laborlink registry remove NODE-ID)")
 	wantErr(t, r, registry.EConflict, "NODE-ID). It is a party to agreements that are not terminated: AG-33-A (active), AG-33-E (expired), AG-33-P (proposed); terminate them first (laborlink agreement terminate ID)")
 	for _, other := range []string{"AG-33-T", "AG-51-44"} {
@@ -83,8 +86,8 @@ func TestMemberLeavesInOrder(t *testing.T) {
 
 	f.must(t, f.a33, registry.OpNodeRemove, registry.NodeRef{ID: "p33/node/gw-1"})
 	f.must(t, f.a11, registry.OpNodeRemove, registry.NodeRef{ID: "p33/node/gw-2"})
-	r = f.do(t, f.a11, registry.OpMemberRemove, remove33)
-	wantErr(t, r, registry.EConflict, "member.remove: province 33 is a party to agreements that are not terminated: AG-33-A (active), AG-33-E (expired), AG-33-P (proposed)")
+	r = f.do(t, f.a11, registry.OpMemberExpel, remove33)
+	wantErr(t, r, registry.EConflict, "member.expel: province 33 is a party to agreements that are not terminated: AG-33-A (active), AG-33-E (expired), AG-33-P (proposed)")
 	if strings.Contains(r.Err.Message, "nodes") {
 		t.Errorf("the refusal still names nodes after they were removed: %s", r.Err.Message)
 	}
@@ -93,12 +96,12 @@ func TestMemberLeavesInOrder(t *testing.T) {
 	f.must(t, f.a51, registry.OpTerminate, registry.TransitionBody{ID: "AG-33-P"})
 	f.must(t, f.a33, registry.OpTerminate, registry.TransitionBody{ID: "AG-33-E"})
 	f.now = f.now.Add(time.Minute)
-	f.must(t, f.a11, registry.OpMemberRemove, remove33)
+	f.must(t, f.a11, registry.OpMemberExpel, remove33)
 
 	if f.s.IsMember("33") || memberCodes(f.s) != "11 44 51" {
 		t.Fatalf("after removal: member 33 %v, members %s", f.s.IsMember("33"), memberCodes(f.s))
 	}
-	wantErr(t, f.do(t, f.a11, registry.OpMemberRemove, remove33), registry.ENotFound, "province 33 is not a member")
+	wantErr(t, f.do(t, f.a11, registry.OpMemberExpel, remove33), registry.ENotFound, "province 33 is not a member")
 
 	// Its certificates sign nothing: admins, nodes joining, records.
 	wantErr(t, f.do(t, f.a33, registry.OpCertRevoke, registry.RevokeBody{Serial: "0def", Province: "33"}), registry.EForbidden, "province 33 of p33/admin/zhao is not a member")
@@ -140,14 +143,119 @@ func TestMemberLeavesInOrder(t *testing.T) {
 	env.At = f.now
 	wantErr(t, restored.Apply(f.index+1, env), registry.EForbidden, "province 33 of p33/admin/zhao is not a member")
 
-	// Admitted again, it is a member since now, and its admins sign again.
+	// Admitted again with a new CA, it is a member since now, and admins of
+	// the new CA sign.
 	f.now = f.now.Add(time.Minute)
-	f.must(t, f.a11, registry.OpMemberAdd, f.p.Member(t, "33"))
+	ca := f.p.NewCA(t, "33")
+	f.must(t, f.a11, registry.OpMemberAdd, regtest.MemberWith("33", ca))
 	added := f.s.Members()[slices.IndexFunc(f.s.Members(), func(m registry.Member) bool { return m.Province == "33" })].AddedAt
 	if !added.Equal(f.now) || added.Equal(firstAdmission) {
 		t.Errorf("re-admitted 33 is a member since %s, want %s (not the first admission %s)", added, f.now, firstAdmission)
 	}
-	f.must(t, f.a33, registry.OpPropose, regtest.Agreement("AG-33-NEW", "330000", "510000", from, until))
+	f.must(t, pkitest.Signer(t, regtest.IssueFrom(t, ca, pki.KindAdmin, "qian")), registry.OpPropose, regtest.Agreement("AG-33-NEW", "330000", "510000", from, until))
+}
+
+// TestExpelRetiresTheCA: once a province is expelled, no certificate its CA
+// signed is trusted again, whether or not it was revoked: the registry
+// refuses to admit the province again with that CA (alone, or beside a new
+// one), and refuses any chain through it at verification, even once the
+// province is back with a new CA, whose certificates verify. A snapshot
+// restore and a replay of the log keep the rule.
+func TestExpelRetiresTheCA(t *testing.T) {
+	f := newFixture(t)
+	f.must(t, f.a11, registry.OpMemberAdd, f.p.Member(t, "33"))
+	oldNode := f.p.Signer(t, "33", pki.KindNode, "gw-1")
+	f.must(t, f.a11, registry.OpMemberExpel, registry.MemberRef{Province: "33"})
+
+	ca := f.p.NewCA(t, "33")
+	readmit := []struct {
+		name   string
+		member registry.MemberSpec
+	}{
+		{"the same CA", f.p.Member(t, "33")},
+		{"the same CA beside a new one", withCAs(f.p.Member(t, "33"), regtest.MemberWith("33", ca))},
+	}
+	refusal := []string{`the CA certificate "`, "has the key of a CA retired when province 33 was removed at",
+		"must never be trusted again. Make province 33 a new CA with a new key (laborlink pki csr, then laborlink pki sign-province)"}
+	for _, tt := range readmit {
+		t.Run(tt.name, func(t *testing.T) {
+			r := f.do(t, f.a11, registry.OpMemberAdd, tt.member)
+			for _, msg := range refusal {
+				wantErr(t, r, registry.EConflict, msg)
+			}
+			if f.s.IsMember("33") {
+				t.Fatal("the refused admission made 33 a member")
+			}
+		})
+	}
+
+	// Admitted with a new CA: its certificates verify, those of the old CA
+	// do not.
+	f.must(t, f.a11, registry.OpMemberAdd, regtest.MemberWith("33", ca))
+	newNode := pkitest.Signer(t, regtest.IssueFrom(t, ca, pki.KindNode, "gw-1"))
+	verifies := func(t *testing.T, s *registry.Store) {
+		t.Helper()
+		v := &pki.Verifier{Roots: f.p.Fed.Roots(), Revocation: s, Member: s.IsMember, Domain: regtest.Domain}
+		if _, err := v.Verify(newNode.Chain(), x509.ExtKeyUsageClientAuth); err != nil {
+			t.Errorf("a certificate of the new CA: %v", err)
+		}
+		if _, err := v.Verify(oldNode.Chain(), x509.ExtKeyUsageClientAuth); !errors.Is(err, pki.ErrRevoked) {
+			t.Errorf("a certificate of the retired CA: %v, want %v", err, pki.ErrRevoked)
+		}
+	}
+	verifies(t, f.s)
+	wantErr(t, f.do(t, f.a33, registry.OpCertRevoke, registry.RevokeBody{Serial: "0abc", Province: "33"}), registry.EUnauthenticated, "signature invalid")
+
+	var snap bytes.Buffer
+	if err := f.s.Backup(&snap); err != nil {
+		t.Fatal(err)
+	}
+	restored := registry.NewStore()
+	if err := restored.Restore(&snap); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*registry.Store{"restored": restored, "replayed": f.replay(t)} {
+		t.Run(name, func(t *testing.T) {
+			if got, want := backup(t, s), backup(t, f.s); !bytes.Equal(got, want) {
+				t.Errorf("state differs:\n got %s\nwant %s", got, want)
+			}
+			verifies(t, s)
+			env := regtest.Signed(t, f.a11, registry.OpMemberAdd, withCAs(regtest.MemberWith("33", ca), f.p.Member(t, "33")), f.now)
+			env.At = f.now
+			r := s.Apply(f.index+1, env)
+			for _, msg := range refusal {
+				wantErr(t, r, registry.EConflict, msg)
+			}
+		})
+	}
+}
+
+// TestMemberRemoveAppliesAsBefore: member.remove, of command level 3, is in
+// logs and snapshots of the federation; apply goes on applying it as that
+// release did, retiring nothing, so a replica of this release replaying
+// such a log reaches the state the others reached.
+func TestMemberRemoveAppliesAsBefore(t *testing.T) {
+	f := newFixture(t)
+	f.must(t, f.a11, registry.OpMemberAdd, f.p.Member(t, "33"))
+	f.must(t, f.a11, registry.OpMemberRemove, registry.MemberRef{Province: "33"})
+	ca, err := f.p.Fed.CA("33")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.s.IsMember("33") || f.s.Revoked(ca.Cert) {
+		t.Fatalf("after member.remove: member %v, CA refused %v; want neither", f.s.IsMember("33"), f.s.Revoked(ca.Cert))
+	}
+	f.must(t, f.a11, registry.OpMemberAdd, f.p.Member(t, "33"))
+	f.must(t, f.a33, registry.OpCertRevoke, registry.RevokeBody{Serial: "0abc", Province: "33"})
+}
+
+// withCAs is m with the CA certificates of more appended.
+func withCAs(m registry.MemberSpec, more ...registry.MemberSpec) registry.MemberSpec {
+	m.CACerts = slices.Clone(m.CACerts)
+	for _, o := range more {
+		m.CACerts = append(m.CACerts, o.CACerts...)
+	}
+	return m
 }
 
 func memberCodes(s *registry.Store) string {

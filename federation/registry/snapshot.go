@@ -33,6 +33,7 @@ func (s *Store) freeze() frozen {
 	c.Agreements = cloneMap(s.st.Agreements)
 	c.Revoked = cloneMap(s.st.Revoked)
 	c.Issued = cloneMap(s.st.Issued)
+	c.Retired = cloneMap(s.st.Retired)
 	c.Policies = append([]*PolicyVersion(nil), s.st.Policies...)
 	c.Nonces = make(map[string]*nonceEntry, len(s.st.Nonces))
 	for k, v := range s.st.Nonces {
@@ -98,9 +99,10 @@ func decodeSnapshot(r io.Reader) (*snapshotDoc, error) {
 	return &doc, nil
 }
 
-// merge fills nil maps of a decoded state with empty ones.
+// merge fills nil maps of a decoded state with empty ones: a snapshot of an
+// older release has no retired CA keys.
 func merge(dst, src *state) {
-	members, nodes, ags, rev, issued, nonces := dst.Members, dst.Nodes, dst.Agreements, dst.Revoked, dst.Issued, dst.Nonces
+	members, nodes, ags, rev, issued, retired, nonces := dst.Members, dst.Nodes, dst.Agreements, dst.Revoked, dst.Issued, dst.Retired, dst.Nonces
 	*dst = *src
 	if dst.Members == nil {
 		dst.Members = members
@@ -116,6 +118,9 @@ func merge(dst, src *state) {
 	}
 	if dst.Issued == nil {
 		dst.Issued = issued
+	}
+	if dst.Retired == nil {
+		dst.Retired = retired
 	}
 	if dst.Nonces == nil {
 		dst.Nonces = nonces

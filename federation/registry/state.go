@@ -66,6 +66,27 @@ type Revocation struct {
 	By string    `json:"by"`
 }
 
+// RetiredCA is the key of a CA certificate of a province that member.expel
+// removed. A CA certificate with that key is never registered again and no
+// chain through one is trusted again (Store.Revoked): whatever it signed
+// before the removal stays out, even once the province is admitted again
+// with a new CA.
+type RetiredCA struct {
+	// Key is the hex SHA-256 of the CA certificate's SubjectPublicKeyInfo:
+	// the key, not the certificate, since a new certificate for the same
+	// key would vouch for the same leaves.
+	Key      string `json:"key"`
+	Province string `json:"province"`
+	// Serial and Subject name the CA certificate the registry held.
+	Serial  string    `json:"serial"`
+	Subject string    `json:"subject"`
+	At      time.Time `json:"at"`
+	By      string    `json:"by"`
+}
+
+// caKey is the key a RetiredCA records for ca.
+func caKey(ca *x509.Certificate) string { return digestHex(ca.RawSubjectPublicKeyInfo) }
+
 // Issuance is one certificate a member's CA issued, as recorded with
 // OpCertIssued. It keeps what identifies the certificate, not the
 // certificate: the identity names a node, system or person's account, and

@@ -27,6 +27,7 @@ type state struct {
 	Policies   []*PolicyVersion            `json:"policies"`
 	Revoked    map[string]*Revocation      `json:"revoked"`
 	Issued     map[string]*Issuance        `json:"issued"`
+	Retired    map[string]*RetiredCA       `json:"retired,omitempty"`
 	Nonces     map[string]*nonceEntry      `json:"nonces"`
 	LastPrune  time.Time                   `json:"last_prune"`
 
@@ -49,6 +50,7 @@ func newState() *state {
 		Agreements: map[string]*AgreementRecord{},
 		Revoked:    map[string]*Revocation{},
 		Issued:     map[string]*Issuance{},
+		Retired:    map[string]*RetiredCA{},
 		Nonces:     map[string]*nonceEntry{},
 	}
 }
@@ -80,6 +82,8 @@ type Store struct {
 	st      *state
 	index   atomic.Pointer[Index]
 	revoked atomic.Pointer[map[string]struct{}]
+	// retired holds the keys of st.Retired, for Revoked.
+	retired atomic.Pointer[map[string]struct{}]
 	applied atomic.Uint64
 	// pairIDs lists agreement IDs per province pair, for reindexing one pair.
 	pairIDs map[pairKey][]string
@@ -90,6 +94,7 @@ func NewStore() *Store {
 	s := &Store{st: newState(), pairIDs: map[pairKey][]string{}}
 	s.index.Store(emptyIndex())
 	s.revoked.Store(&map[string]struct{}{})
+	s.retired.Store(&map[string]struct{}{})
 	return s
 }
 
@@ -108,8 +113,15 @@ func (s *Store) IsRevoked(province string, serial *big.Int) bool {
 
 // Revoked makes the store a pki.RevocationChecker: a certificate is refused
 // when its own province revoked its serial, so a province can revoke only
-// its own certificates, whatever serial it names.
+// its own certificates, whatever serial it names, and a CA certificate is
+// refused when its key is retired (RetiredCA), so that no chain through it
+// verifies. It takes no lock.
 func (s *Store) Revoked(cert *x509.Certificate) bool {
+	if cert.IsCA {
+		if _, ok := (*s.retired.Load())[caKey(cert)]; ok {
+			return true
+		}
+	}
 	return s.IsRevoked(pki.CertProvince(cert), cert.SerialNumber)
 }
 
@@ -191,7 +203,7 @@ func (s *Store) dispatch(index uint64, env *Envelope) (*Result, string) {
 		return s.applyTransition(index, env, who)
 	case OpMemberAdd:
 		return s.applyMemberAdd(env, who), ""
-	case OpMemberRemove:
+	case OpMemberRemove, OpMemberExpel:
 		return s.applyMemberRemove(env, who), ""
 	case OpNodeJoin:
 		return s.applyNodeJoin(env, who), ""
