@@ -363,7 +363,7 @@ func runRegistryAdmit(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("registry admit", "--province 32 --ca-cert FILE [--name NAME] [connection flags]")
 	c := m.connFlags(fs)
 	province := fs.String("province", "", "the new member's 2-digit province code")
-	caCert := fs.String("ca-cert", "", "the province CA certificates the root signed (ca.pem from sign-province; during a CA rotation, old and new in one file)")
+	caCert := fs.String("ca-cert", "", "the province CA certificates the root signed (ca.pem from sign-province; during a CA rotation, old and new in one file; a province coming back after expel needs a new CA)")
 	name := fs.String("name", "", "the province's name (default: its name in GB/T 2260)")
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
