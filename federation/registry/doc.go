@@ -60,7 +60,10 @@
 // Stewards (by default the provinces of the configured voters) admit
 // members, publish policy bundles and promote nodes. They also remove a
 // member that leaves, once its nodes are removed and its agreements
-// terminated; a steward province cannot be removed. A province's admins
+// terminated; a steward province cannot be removed. The removal retires
+// the keys of the province's CA certificates: no chain through them is
+// trusted again, so the province comes back only with a new CA, and what
+// its old CA signed stays out. A province's admins
 // may record the issuance and revocation of their own province's
 // certificates, and demote or remove its nodes.
 package registry
