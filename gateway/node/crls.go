@@ -121,7 +121,7 @@ func (n *Node) issuers() []*x509.Certificate {
 // refuseLapsed answers 403 to a request whose client certificate no longer
 // passes what its connection's handshake checked: it (or the CA that comes
 // with it) has been revoked since, or its province is no longer a member of
-// the federation (member.remove). Connections are long-lived, and either
+// the federation (member.expel). Connections are long-lived, and either
 // takes effect on the next request, not the next connection. It is a map
 // lookup per certificate and one for the province.
 func refuseLapsed(revoked pki.RevocationChecker, member func(province string) bool, h http.Handler) http.Handler {
