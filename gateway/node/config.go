@@ -60,6 +60,11 @@ type WebhookConfig struct {
 	CA string `yaml:"ca"`
 	// Batch is the most items per POST. Default 100.
 	Batch int `yaml:"batch"`
+	// MaxConsecutiveSkips is how many items in a row the system may refuse
+	// for good, accepting none in between, before the push stops skipping
+	// them and retries instead, until the system accepts one: a system
+	// refusing everything is misconfigured. Default 10.
+	MaxConsecutiveSkips int `yaml:"max_consecutive_skips"`
 }
 
 // TLSConfig names the node's certificate files.
@@ -170,7 +175,7 @@ func DefaultConfig() Config {
 		Policy:   PolicyConfig{Reload: 5 * time.Second},
 		Delivery: DeliveryConfig{BatchSize: 100, MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, BreakerFailures: 5, BreakerOpen: 10 * time.Second},
 		Audit:    AuditConfig{SignInterval: time.Minute},
-		Webhook:  WebhookConfig{Batch: 100},
+		Webhook:  WebhookConfig{Batch: 100, MaxConsecutiveSkips: 10},
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Runtime:  RuntimeConfig{GCPercent: 200, MemoryLimitMiB: 128},
 	}
@@ -285,6 +290,9 @@ func (c Config) Validate() error {
 	}
 	if c.Webhook.Batch < 1 || c.Webhook.Batch > 1000 {
 		bad("webhook.batch", "%d is not between 1 and 1000", c.Webhook.Batch)
+	}
+	if c.Webhook.MaxConsecutiveSkips < 1 {
+		bad("webhook.max_consecutive_skips", "%d is not a count of items, 1 or more", c.Webhook.MaxConsecutiveSkips)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -259,6 +259,7 @@ raft: {genesis: g.json}
 		{"bad listen", base + "listen: nowhere\n", nil, "listen"},
 		{"batch size", base + "delivery: {batch_size: 5000}\n", nil, "delivery.batch_size"},
 		{"webhook url", base + "webhook: {url: \"ftp://x\"}\n", nil, "webhook.url"},
+		{"webhook skips", base + "webhook: {max_consecutive_skips: 0}\n", nil, "webhook.max_consecutive_skips"},
 		{"env override", base, map[string]string{"LABORLINK_LOG_LEVEL": "loud"}, "log.level"},
 		{"env duration", base, map[string]string{"LABORLINK_RAFT_STALE_AFTER": "soon"}, "LABORLINK_RAFT_STALE_AFTER"},
 		{"no genesis or join", strings.Replace(base, "raft: {genesis: g.json}\n", "", 1), nil, "raft.genesis"},

@@ -47,8 +47,13 @@ func refusesItems(code int) bool {
 
 // skip moves the cursor past item, which the system refused alone with
 // code, and counts it in the same commit. Like a push, it is recorded even
-// if ctx has just ended: the system has answered.
+// if ctx has just ended: the system has answered. It refuses instead, with
+// the cursor left before item, when the system has refused
+// Config.MaxConsecutiveSkips items in a row (see pause).
 func (p *Pusher) skip(ctx context.Context, item store.Incoming, code int) error {
+	if err := p.pause(code); err != nil {
+		return err
+	}
 	skipped, err := p.inbox.Counter(skippedCounter)
 	if err != nil {
 		return err
@@ -64,9 +69,28 @@ func (p *Pusher) skip(ctx context.Context, item store.Incoming, code int) error 
 	if err != nil {
 		return fmt.Errorf("skip inbox item %s: %w", item.EnvelopeID, err)
 	}
+	p.mu.Lock()
+	p.refusedInARow++
+	p.mu.Unlock()
 	p.log.Warn("the provincial system refused an inbox item for good; skipped it, it stays in the inbox for the system to pull",
 		"envelope_id", item.EnvelopeID, "status", statusText(code), "url", redacted(p.cfg.URL))
 	return nil
+}
+
+// pause returns an error, and marks the push paused, when the system has
+// refused Config.MaxConsecutiveSkips items alone since it last accepted
+// one, and now refuses another with code: a system that refuses everything
+// is misconfigured, and skipping would walk the whole inbox. The error is
+// a failure like any other, so the item is retried with backoff.
+func (p *Pusher) pause(code int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.refusedInARow < p.cfg.MaxConsecutiveSkips {
+		return nil
+	}
+	p.paused = true
+	return fmt.Errorf("the provincial system refused the last %d items one by one and accepted none; not skipping more until it accepts one (last answer %s)",
+		p.refusedInARow, statusText(code))
 }
 
 // skips reads how many items were skipped and the latest of them, nil

@@ -153,14 +153,15 @@ func TestAnItemRefusedForGoodIsSkipped(t *testing.T) {
 	}
 }
 
-// TestEveryItemRefusedForGoodIsSkipped: a system that refuses every item
-// gets each one alone once, and the push ends with all of them skipped
-// rather than repeating a batch forever.
+// TestEveryItemRefusedForGoodIsSkipped: a system that refuses every item,
+// no more of them than MaxConsecutiveSkips, gets each one alone once, and
+// the push ends with all of them skipped rather than repeating a batch
+// forever. (Past the limit the push stops skipping: see pause_test.go.)
 func TestEveryItemRefusedForGoodIsSkipped(t *testing.T) {
 	s, _, in := inboxWith(t, 12)
 	defer s.Close()
 	sys := newProvincialSystem(t, func([]string) int { return http.StatusBadRequest })
-	p, err := New(Config{URL: sys.URL, Batch: 8}, s, slog.New(slog.DiscardHandler))
+	p, err := New(Config{URL: sys.URL, Batch: 8, MaxConsecutiveSkips: len(in)}, s, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,8 +176,8 @@ func TestEveryItemRefusedForGoodIsSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Skipped != uint64(len(in)) || st.Pending != 0 || st.LastSkipped == nil || st.LastSkipped.EnvelopeID != in[len(in)-1].EnvelopeID {
-		t.Errorf("state %+v, want all %d items skipped, the last one last", st, len(in))
+	if st.Skipped != uint64(len(in)) || st.Pending != 0 || st.LastSkipped == nil || st.LastSkipped.EnvelopeID != in[len(in)-1].EnvelopeID || st.Paused {
+		t.Errorf("state %+v, want all %d items skipped, the last one last, and not paused", st, len(in))
 	}
 }
 

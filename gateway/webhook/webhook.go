@@ -12,6 +12,13 @@
 // the item stays in the inbox for the system to pull. A 4xx about the
 // request rather than the items (401, 403, 404...) and 408, 429 or 5xx are
 // retried, never skipped: they would refuse every item alike.
+//
+// A system that refuses every item alone, say because it expects another
+// format, would still have the whole inbox skipped one item at a time. So
+// once it has refused Config.MaxConsecutiveSkips items in a row and
+// accepted none, the push stops skipping: the next refused item is a
+// failure, retried with backoff with the cursor before it, and State says
+// so (Paused, LastError) until the system accepts an item again.
 package webhook
 
 import (
@@ -59,6 +66,12 @@ type Config struct {
 	Poll time.Duration
 	// MaxBackoff caps the wait between retries. Default 1m.
 	MaxBackoff time.Duration
+	// MaxConsecutiveSkips is how many items in a row, with none accepted
+	// in between, the push may skip as refused for good. Past it the
+	// system is taken to be refusing everything, and the push retries the
+	// next refused item instead of skipping it, until the system accepts
+	// one. Default 10; negative is an error.
+	MaxConsecutiveSkips int
 }
 
 // Pusher pushes the inbox to the configured URL until its context ends.
@@ -75,6 +88,15 @@ type Pusher struct {
 	failures int
 	lastErr  string
 	lastPush time.Time
+	// refusedInARow counts the items skipped since the system last
+	// accepted one; paused is set when a skip was refused for reaching
+	// Config.MaxConsecutiveSkips (see pause). A 2xx clears both. They live
+	// in memory only: a restart lets the push skip at most another limit's
+	// worth, items that stay in the inbox like every skipped one, and is
+	// how an operator who has checked a run of refused items lets the push
+	// move past them without raising the limit.
+	refusedInARow int
+	paused        bool
 }
 
 // State is how the push stands, for `laborlink status` and the metrics.
@@ -96,6 +118,12 @@ type State struct {
 	// the node's store was made; LastSkipped is the latest of them.
 	Skipped     uint64 `json:"skipped"`
 	LastSkipped *Skip  `json:"last_skipped,omitempty"`
+	// Paused is true while the push has stopped skipping: the system
+	// refused Config.MaxConsecutiveSkips items in a row alone, and has
+	// accepted none since. The push retries the next item with backoff,
+	// LastError says why, and it goes on by itself once the system
+	// accepts an item.
+	Paused bool `json:"paused"`
 }
 
 // State reads how the push stands.
@@ -114,7 +142,7 @@ func (p *Pusher) State() (State, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := State{URL: redacted(p.cfg.URL), Pushed: pushed, Batch: p.batch, Failures: p.failures, LastError: p.lastErr, LastPush: p.lastPush, Skipped: skipped, LastSkipped: last}
+	st := State{URL: redacted(p.cfg.URL), Pushed: pushed, Batch: p.batch, Failures: p.failures, LastError: p.lastErr, LastPush: p.lastPush, Skipped: skipped, LastSkipped: last, Paused: p.paused}
 	if head > pushed {
 		st.Pending = head - pushed
 	}
@@ -149,6 +177,12 @@ func New(cfg Config, inbox Inbox, log *slog.Logger) (*Pusher, error) {
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = time.Minute
+	}
+	switch {
+	case cfg.MaxConsecutiveSkips < 0:
+		return nil, fmt.Errorf("webhook: MaxConsecutiveSkips is %d; it must be a positive count of items, or 0 for the default", cfg.MaxConsecutiveSkips)
+	case cfg.MaxConsecutiveSkips == 0:
+		cfg.MaxConsecutiveSkips = 10
 	}
 	return &Pusher{cfg: cfg, inbox: inbox, log: log, batch: cfg.Batch}, nil
 }
@@ -305,6 +339,7 @@ func (p *Pusher) advance(ctx context.Context, seq uint64) error {
 	}
 	p.mu.Lock()
 	p.lastPush = time.Now()
+	p.refusedInARow, p.paused = 0, false
 	p.mu.Unlock()
 	return nil
 }
