@@ -332,15 +332,17 @@ func (p *Pusher) post(ctx context.Context, items []store.Incoming) (int, error) 
 
 // advance moves the cursor to seq, which the system has. It records that
 // even if ctx has just ended, or a graceful restart pushes the items again.
+// The system's answer is noted before the commit, so that State never
+// shows the cursor moved with no last push.
 func (p *Pusher) advance(ctx context.Context, seq uint64) error {
-	err := p.inbox.RecordAnd(context.WithoutCancel(ctx), store.Progress{Counters: map[string]uint64{cursorCounter: seq}}, nil)
-	if err != nil {
-		return fmt.Errorf("move the webhook cursor to %d: %w", seq, err)
-	}
 	p.mu.Lock()
 	p.lastPush = time.Now()
 	p.refusedInARow, p.paused = 0, false
 	p.mu.Unlock()
+	err := p.inbox.RecordAnd(context.WithoutCancel(ctx), store.Progress{Counters: map[string]uint64{cursorCounter: seq}}, nil)
+	if err != nil {
+		return fmt.Errorf("move the webhook cursor to %d: %w", seq, err)
+	}
 	return nil
 }
 
