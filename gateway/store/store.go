@@ -52,6 +52,9 @@ const (
 	StateDenied State = "denied"
 	// StateRejected: the destination refused it on import; Reasons say why.
 	StateRejected State = "rejected"
+	// StateFailed: delivery gave up on it and keeps it as a dead letter
+	// (MarkDead); Reasons say why. A requeue makes it accepted again.
+	StateFailed State = "failed"
 )
 
 // Status is what the node knows about one record it was asked to send.
@@ -68,6 +71,8 @@ type Status struct {
 	// DeliveredAt and Receipt are set once the destination answered.
 	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
 	Receipt     json.RawMessage `json:"receipt,omitempty"`
+	// FailedAt is when delivery gave up on it (StateFailed).
+	FailedAt time.Time `json:"failed_at,omitzero"`
 	// Answers are records that came back in reply, such as the employment
 	// confirmation a transfer waits for, by envelope id.
 	Answers []Answer `json:"answers,omitempty"`
@@ -137,6 +142,8 @@ type Store struct {
 	c      *committer
 	now    func() time.Time
 	queues queueDepth
+	// dead counts the dead letters per peer, as queues the outbox.
+	dead queueDepth
 }
 
 // queueDepth counts the outbox's envelopes per peer, kept in step with the
@@ -159,10 +166,11 @@ func (q *queueDepth) add(peer string, delta int) {
 	}
 }
 
-// countQueues counts the outbox once, when the store opens.
-func countQueues(tx *bolt.Tx) map[string]int {
+// countQueues counts a bucket keyed by peer "/" envelope id (the outbox,
+// the dead letters) by peer once, when the store opens.
+func countQueues(tx *bolt.Tx, bucket []byte) map[string]int {
 	depth := make(map[string]int)
-	tx.Bucket(bucketOutbox).ForEach(func(k, _ []byte) error {
+	tx.Bucket(bucket).ForEach(func(k, _ []byte) error {
 		if i := bytes.IndexByte(k, '/'); i >= 0 {
 			depth[string(k[:i])]++
 		}
@@ -204,14 +212,14 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	var queues map[string]int
+	var queues, dead map[string]int
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases} {
+		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases, bucketDead} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		queues = countQueues(tx)
+		queues, dead = countQueues(tx, bucketOutbox), countQueues(tx, bucketDead)
 		return nil
 	})
 	if err != nil {
@@ -226,7 +234,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if delay == 0 {
 		delay = DefaultCommitDelay
 	}
-	return &Store{db: db, c: newCommitter(db, delay), now: now, queues: queueDepth{n: queues}}, nil
+	return &Store{db: db, c: newCommitter(db, delay), now: now, queues: queueDepth{n: queues}, dead: queueDepth{n: dead}}, nil
 }
 
 // Close commits what is queued and closes the file. Closing twice is harmless.
@@ -454,7 +462,8 @@ func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivere
 type delivery struct {
 	State       State           `json:"state"`
 	Reasons     []string        `json:"reasons,omitempty"`
-	DeliveredAt time.Time       `json:"delivered_at"`
+	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
+	FailedAt    time.Time       `json:"failed_at,omitzero"`
 	Receipt     json.RawMessage `json:"receipt,omitempty"`
 }
 
@@ -492,7 +501,7 @@ func (s *Store) Status(envelopeID string) (Status, error) {
 		if err := json.Unmarshal(data, &dv); err != nil {
 			return fmt.Errorf("delivery of %s: %w", envelopeID, err)
 		}
-		st.State, st.Reasons, st.DeliveredAt, st.Receipt = dv.State, dv.Reasons, dv.DeliveredAt, dv.Receipt
+		st.State, st.Reasons, st.DeliveredAt, st.FailedAt, st.Receipt = dv.State, dv.Reasons, dv.DeliveredAt, dv.FailedAt, dv.Receipt
 		return nil
 	})
 	return st, err

@@ -489,7 +489,7 @@ func TestDepthKeepsStepWithTheOutbox(t *testing.T) {
 	counted := func(s *Store) map[string]int {
 		t.Helper()
 		var depth map[string]int
-		if err := s.db.View(func(tx *bolt.Tx) error { depth = countQueues(tx); return nil }); err != nil {
+		if err := s.db.View(func(tx *bolt.Tx) error { depth = countQueues(tx, bucketOutbox); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		return depth

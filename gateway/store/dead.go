@@ -1,0 +1,195 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// bucketDead holds the envelopes delivery gave up on, out of the outbox so
+// they no longer block their peer's queue, until an operator requeues them.
+var bucketDead = []byte("dead") // peer "/" envelope id -> deadValue (JSON)
+
+// DeadLetter is an envelope delivery gave up on: its peer refused it, sent
+// alone, with a status that retrying cannot change, or it could not be read
+// to be sent at all. It names the refusal, never what the envelope holds.
+type DeadLetter struct {
+	EnvelopeID string `json:"envelope_id"`
+	Peer       string `json:"peer"`
+	// Status is the peer's HTTP status; 0 when the envelope was never sent
+	// because it could not be read as stored.
+	Status int `json:"status,omitempty"`
+	// Reason is the peer's error text, or why the envelope could not be read.
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// Why is the dead letter's reason as a record's delivery state shows it.
+func (d DeadLetter) Why() string {
+	if d.Status == 0 {
+		return "the stored envelope could not be sent: " + d.Reason
+	}
+	return fmt.Sprintf("province %s refused the envelope with %d %s: %s", d.Peer, d.Status, http.StatusText(d.Status), d.Reason)
+}
+
+// deadValue is a dead letter as stored: its outbox value comes with it, so
+// a requeue puts back exactly what was queued.
+type deadValue struct {
+	DeadLetter
+	Outbox []byte `json:"outbox"`
+}
+
+// MarkDead moves envelopes queued for peer into the dead letters and marks
+// their records failed, in one commit. Every envelope must be queued;
+// otherwise nothing is written and the error wraps ErrNotFound.
+func (s *Store) MarkDead(ctx context.Context, peer string, ds []DeadLetter) error {
+	return s.MarkDeadAnd(ctx, peer, ds, nil)
+}
+
+// MarkDeadAnd is MarkDead with more writes in the same transaction, as
+// MarkDeliveredAnd: also runs once every envelope is known to be queued and
+// before anything is written; an error from it fails the call with nothing
+// written.
+func (s *Store) MarkDeadAnd(ctx context.Context, peer string, ds []DeadLetter, also func(tx *bolt.Tx) error) error {
+	now := s.now().UTC()
+	failed := make([][]byte, len(ds))
+	for i := range ds {
+		ds[i].Peer = peer
+		if ds[i].At.IsZero() {
+			ds[i].At = now
+		}
+		var err error
+		if failed[i], err = json.Marshal(delivery{State: StateFailed, Reasons: []string{ds[i].Why()}, FailedAt: ds[i].At}); err != nil {
+			return fmt.Errorf("mark %s dead: %w", ds[i].EnvelopeID, err)
+		}
+	}
+	moved := 0
+	err := s.c.doThen(ctx, func(tx *bolt.Tx) error {
+		outbox, dead := tx.Bucket(bucketOutbox), tx.Bucket(bucketDead)
+		queued := make([][]byte, len(ds))
+		for i, d := range ds {
+			if queued[i] = outbox.Get(outboxKey(peer, d.EnvelopeID)); queued[i] == nil {
+				return fmt.Errorf("mark %s dead: not queued for %s: %w", d.EnvelopeID, peer, ErrNotFound)
+			}
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
+		for i, d := range ds {
+			key := outboxKey(peer, d.EnvelopeID)
+			again := dead.Get(key) != nil // the same envelope twice in ds moves once
+			if err := putJSON(dead, string(key), deadValue{DeadLetter: d, Outbox: queued[i]}); err != nil {
+				return err
+			}
+			if err := outbox.Delete(key); err != nil {
+				return err
+			}
+			if !again {
+				moved++
+			}
+			if tx.Bucket(bucketRecords).Get([]byte(d.EnvelopeID)) == nil {
+				continue // queued without a record: nothing to show as failed
+			}
+			if err := tx.Bucket(bucketDelivered).Put([]byte(d.EnvelopeID), failed[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func() {
+		s.queues.add(peer, -moved)
+		s.dead.add(peer, moved)
+	})
+	if err != nil {
+		return fmt.Errorf("dead-letter %d envelopes for %s: %w", len(ds), peer, err)
+	}
+	return nil
+}
+
+// DeadLetters lists the dead letters for peer, or for every peer when peer
+// is "", by peer and then envelope id (oldest first), without envelopes.
+func (s *Store) DeadLetters(peer string) ([]DeadLetter, error) {
+	var out []DeadLetter
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var prefix []byte
+		if peer != "" {
+			prefix = []byte(peer + "/")
+		}
+		c := tx.Bucket(bucketDead).Cursor()
+		for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, v = c.Next() {
+			var d DeadLetter // the outbox member is left unread
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("dead letter %s: %w", k, err)
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeadLetterCounts counts the dead letters for each peer (peers with none
+// left out), from counts kept with each commit, as Depth.
+func (s *Store) DeadLetterCounts() map[string]int {
+	s.dead.mu.Lock()
+	defer s.dead.mu.Unlock()
+	return maps.Clone(s.dead.n)
+}
+
+// Requeue moves peer's dead letters back into its outbox, the one named by
+// envelopeID or, when it is "", all of them, and clears their failed state,
+// in one commit; it returns how many moved. The peer's delivery worker sends
+// them once notified. An unknown envelope id is an error wrapping
+// ErrNotFound.
+func (s *Store) Requeue(ctx context.Context, peer, envelopeID string) (int, error) {
+	moved := 0
+	err := s.c.doThen(ctx, func(tx *bolt.Tx) error {
+		dead := tx.Bucket(bucketDead)
+		var keys, values [][]byte
+		prefix := []byte(peer + "/")
+		if envelopeID != "" {
+			prefix = outboxKey(peer, envelopeID)
+		}
+		c := dead.Cursor()
+		for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, v = c.Next() {
+			if envelopeID != "" && !bytes.Equal(k, prefix) {
+				break
+			}
+			keys, values = append(keys, clone(k)), append(values, clone(v))
+		}
+		if envelopeID != "" && len(keys) == 0 {
+			return fmt.Errorf("no dead letter %s for %s: %w", envelopeID, peer, ErrNotFound)
+		}
+		for i, k := range keys {
+			var dv deadValue
+			if err := json.Unmarshal(values[i], &dv); err != nil {
+				return fmt.Errorf("dead letter %s: %w", k, err)
+			}
+			if err := tx.Bucket(bucketOutbox).Put(k, dv.Outbox); err != nil {
+				return err
+			}
+			if err := dead.Delete(k); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketDelivered).Delete([]byte(dv.EnvelopeID)); err != nil {
+				return err
+			}
+			moved++
+		}
+		return nil
+	}, func() {
+		s.dead.add(peer, -moved)
+		s.queues.add(peer, moved)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("requeue dead letters for %s: %w", peer, err)
+	}
+	return moved, nil
+}
