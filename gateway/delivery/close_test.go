@@ -37,6 +37,11 @@ func (o *closedOutbox) MarkDelivered(context.Context, string, []store.Delivered)
 	return nil
 }
 
+func (o *closedOutbox) MarkDead(context.Context, string, []store.DeadLetter) error {
+	o.use()
+	return nil
+}
+
 // TestNoWorkerOutlivesClose races Notify, as a node resuming its queues
 // calls it, against Close: a worker started then must be one Close waits
 // for, never one that runs on against a store closed after Close.

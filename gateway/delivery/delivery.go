@@ -5,6 +5,12 @@
 // circuit breaker that stops a worker from hammering a dead peer lives in the
 // peer client's endpoint (see package peer); the worker sees it as an error
 // like any other transport failure and backs off.
+//
+// An envelope that can never be sent must not block its peer's queue: a
+// batch the peer refuses as a whole (Config.Refusal) is split in halves
+// until the envelopes to blame are found, alone, and moved out of the
+// outbox into the store's dead letters, where operators see them and
+// requeue them once the cause is fixed (see dead.go).
 package delivery
 
 import (
@@ -16,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/laborlink/laborlink/gateway/store"
@@ -51,6 +58,8 @@ type Outbox interface {
 	Pending(peer string, limit int, skip func(envelopeID string) bool) ([]store.Queued, error)
 	CountPending(peer string, limit int, skip func(envelopeID string) bool) (int, error)
 	MarkDelivered(ctx context.Context, peer string, ds []store.Delivered) error
+	// MarkDead moves envelopes delivery gave up on into the dead letters.
+	MarkDead(ctx context.Context, peer string, ds []store.DeadLetter) error
 }
 
 // Observer hears about deliveries, for metrics and the audit log. Its methods
@@ -76,6 +85,13 @@ type Config struct {
 	// the next instead of the link idling between them. 0 means
 	// DefaultInFlight.
 	InFlight int
+	// Refusal reads a Sender's error as the peer's refusal of the batch
+	// itself, with the peer's HTTP status and error text: up and
+	// answering, it refused what was sent (a 4xx other than 408 and 429).
+	// Such a batch is split to find the envelopes to blame, which become
+	// dead letters. nil: no error is a refusal, every failed batch is
+	// retried whole.
+	Refusal func(err error) (status int, message string, ok bool)
 }
 
 // DefaultInFlight is the batches in flight per peer when Config leaves it 0.
@@ -143,6 +159,7 @@ func (m *Manager) Notify(peer string) {
 			return
 		}
 		w = &worker{peer: peer, m: m, wake: make(chan struct{}, 1), state: PeerState{Peer: peer}}
+		w.size.Store(int32(m.cfg.BatchSize))
 		m.workers[peer] = w
 		m.wg.Go(w.run)
 	}
@@ -189,6 +206,9 @@ type worker struct {
 	peer string
 	m    *Manager
 	wake chan struct{}
+	// size is the most envelopes per batch now: Config.BatchSize, lowered
+	// when the peer answers 413 (see shrink).
+	size atomic.Int32
 
 	mu    sync.Mutex
 	state PeerState
@@ -292,7 +312,7 @@ func (w *worker) limit(probe bool) int {
 // each time only to put it back.
 func (w *worker) pending(inflight map[string]bool, running int) ([]store.Queued, error) {
 	skip := func(id string) bool { return inflight[id] }
-	size := w.m.cfg.BatchSize
+	size := int(w.size.Load())
 	if running > 0 {
 		n, err := w.m.outbox.CountPending(w.peer, size, skip)
 		if err != nil || n < size {
@@ -310,45 +330,60 @@ type sent struct {
 	deferred bool
 }
 
-// send delivers one batch and records its outcome.
+// send delivers one batch and records its outcome: what the peer answered
+// in the outbox, and what it refused for good in the dead letters (see
+// deliver and bury).
 func (w *worker) send(batch []store.Queued) sent {
+	a := w.deliver(batch, false)
+	if err := w.bury(a); err != nil {
+		return sent{batch: batch, err: err}
+	}
+	if a.err == nil && a.refused != nil && a.answered == 0 {
+		return sent{batch: batch, err: fmt.Errorf("%s refused the envelopes sent alone and took none: it refuses this node rather than them, and they stay queued: %w", w.peer, a.refused)}
+	}
+	return sent{batch: batch, err: a.err, deferred: a.deferred}
+}
+
+// post sends one batch and records the peer's answers. It returns the
+// sender's error as it came, and how many envelopes the peer answered.
+func (w *worker) post(batch []store.Queued) (answered int, deferred bool, err error) {
 	start := time.Now()
 	// A batch in flight is finished even when the node is shutting down, so
 	// the destination's receipts are not lost; the request has its own timeout.
 	outcomes, err := w.m.sender.Send(context.WithoutCancel(w.m.ctx), w.peer, batch)
 	if err != nil {
-		return sent{batch: batch, err: fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err)}
+		return 0, false, err
 	}
 	latency := time.Since(start)
 	if len(outcomes) == 0 {
-		return sent{batch: batch, err: errors.New("peer answered no outcome for the batch")}
+		return 0, false, errors.New("peer answered no outcome for the batch")
 	}
 	ds := make([]store.Delivered, 0, len(outcomes))
-	answered := make([]Outcome, 0, len(outcomes))
-	var deferred []string
+	answers := make([]Outcome, 0, len(outcomes))
+	var reasons []string
 	for _, o := range outcomes {
 		if o.Deferred {
-			deferred = append(deferred, o.Reasons...)
+			reasons = append(reasons, o.Reasons...)
 			continue
 		}
-		answered = append(answered, o)
+		answers = append(answers, o)
 		ds = append(ds, store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons, PayloadDigest: o.PayloadDigest, Latency: latency})
 	}
 	if len(ds) > 0 {
 		if err := w.m.outbox.MarkDelivered(context.WithoutCancel(w.m.ctx), w.peer, ds); err != nil {
-			return sent{batch: batch, err: fmt.Errorf("record receipts from %s: %w", w.peer, err)}
+			return 0, false, fmt.Errorf("record receipts from %s: %w", w.peer, err)
 		}
 		if w.m.obs != nil {
-			w.m.obs.Delivered(w.peer, answered, batch, latency)
+			w.m.obs.Delivered(w.peer, answers, batch, latency)
 		}
 	}
 	if n := len(outcomes) - len(ds); n > 0 {
 		// Retried after a backoff, like a failed batch, so a lagging
 		// destination is not asked again at once.
-		slices.Sort(deferred)
-		return sent{batch: batch, err: fmt.Errorf("%s deferred %d envelopes (%s); they stay queued", w.peer, n, strings.Join(slices.Compact(deferred), ", ")), deferred: true}
+		slices.Sort(reasons)
+		return len(outcomes), true, fmt.Errorf("%s deferred %d envelopes (%s); they stay queued", w.peer, n, strings.Join(slices.Compact(reasons), ", "))
 	}
-	return sent{batch: batch}
+	return len(outcomes), false, nil
 }
 
 func (w *worker) record(failures int, err error) {

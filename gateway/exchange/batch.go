@@ -54,7 +54,7 @@ func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queue
 	for i, q := range batch {
 		if q.SigningDigest != nil {
 			if len(q.SigningDigest) != 32 {
-				return nil, fmt.Errorf("envelope %s: signing digest of %d bytes", q.EnvelopeID, len(q.SigningDigest))
+				return nil, &delivery.UnsendableError{EnvelopeID: q.EnvelopeID, Err: fmt.Errorf("signing digest of %d bytes", len(q.SigningDigest))}
 			}
 			idx = append(idx, i)
 			digests = append(digests, [32]byte(q.SigningDigest))
@@ -72,7 +72,7 @@ func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queue
 	for j, i := range idx {
 		env, err := withProof(batch[i].Envelope, proofs[j])
 		if err != nil {
-			return nil, fmt.Errorf("envelope %s: %w", batch[i].EnvelopeID, err)
+			return nil, &delivery.UnsendableError{EnvelopeID: batch[i].EnvelopeID, Err: err}
 		}
 		out[i] = store.Queued{EnvelopeID: batch[i].EnvelopeID, Envelope: env}
 	}

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -44,13 +45,33 @@ func (x *Exchange) receiptEntries(peer string, ds []store.Delivered) []audit.Ent
 	return entries
 }
 
+// deadLetterEntries are the audit entries of envelopes delivery gave up
+// on: the peer's answer, as a receipt entry denied like a rejection, with
+// a code for the refusal and none of its text.
+func deadLetterEntries(peer string, ds []store.DeadLetter) []audit.Entry {
+	entries := make([]audit.Entry, len(ds))
+	for i, d := range ds {
+		e := receiptEntry(d.EnvelopeID, peer, "", 0)
+		e.Decision = audit.Deny
+		e.Reasons = []audit.Reason{audit.ReasonOther}
+		switch d.Status {
+		case 0, http.StatusBadRequest, http.StatusUnprocessableEntity:
+			// unreadable as stored, or refused as a malformed request
+			e.Reasons = []audit.Reason{audit.ReasonContractInvalid}
+		}
+		entries[i] = e
+	}
+	return entries
+}
+
 // Outbox is the store as the delivery workers' outbox. When the audit log
-// shares the store's file, it writes the receipts' audit entries in the
-// transaction that records the receipts (and Delivered then has nothing to
-// audit); otherwise it is the store itself.
+// shares the store's file, it writes the audit entries of receipts and
+// dead letters in the transaction that records them (and Delivered then
+// has nothing to audit); otherwise it is the store, auditing dead letters
+// once they are recorded.
 func (x *Exchange) Outbox() delivery.Outbox {
 	if x.inTx == nil {
-		return x.d.Store
+		return deadAfter{x.d.Store, x}
 	}
 	x.receiptsAlong.Store(true)
 	return receiptOutbox{x}
@@ -74,6 +95,30 @@ func (o receiptOutbox) MarkDelivered(ctx context.Context, peer string, ds []stor
 	return o.x.d.Store.MarkDeliveredAnd(ctx, peer, ds, func(tx *bolt.Tx) error {
 		return o.x.inTx.AppendPreparedTx(tx, prepared...)
 	})
+}
+
+func (o receiptOutbox) MarkDead(ctx context.Context, peer string, ds []store.DeadLetter) error {
+	prepared, err := o.x.inTx.Prepare(deadLetterEntries(peer, ds)...)
+	if err != nil {
+		return err
+	}
+	return o.x.d.Store.MarkDeadAnd(ctx, peer, ds, func(tx *bolt.Tx) error {
+		return o.x.inTx.AppendPreparedTx(tx, prepared...)
+	})
+}
+
+// deadAfter is the store as the outbox when the audit log is elsewhere.
+type deadAfter struct {
+	*store.Store
+	x *Exchange
+}
+
+func (o deadAfter) MarkDead(ctx context.Context, peer string, ds []store.DeadLetter) error {
+	if err := o.Store.MarkDead(ctx, peer, ds); err != nil {
+		return err
+	}
+	o.x.audit(ctx, deadLetterEntries(peer, ds)...)
+	return nil
 }
 
 // Failed is told of failed batches; the delivery worker logs them already.

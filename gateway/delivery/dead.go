@@ -1,0 +1,204 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// UnsendableError is a Sender's error for an envelope of the batch that
+// cannot be sent as it is stored (its bytes do not make an envelope): the
+// worker moves it to the dead letters and sends the rest of the batch.
+type UnsendableError struct {
+	EnvelopeID string
+	Err        error
+}
+
+func (e *UnsendableError) Error() string {
+	return fmt.Sprintf("envelope %s cannot be sent as stored: %v", e.EnvelopeID, e.Err)
+}
+
+func (e *UnsendableError) Unwrap() error { return e.Err }
+
+// attempt is what became of (part of) a batch.
+type attempt struct {
+	// answered counts the envelopes the peer answered: stored, rejected or
+	// deferred, each a sign that it takes batches from this node.
+	answered int
+	// dead are the envelopes to move to the dead letters.
+	dead []store.DeadLetter
+	// refused is the first refusal of an envelope sent alone.
+	refused error
+	// err is the first failure; what it left unsent stays queued.
+	err      error
+	deferred bool
+}
+
+// deliver sends batch, and when the peer refuses it as a whole, its halves
+// in turn, down to envelopes alone: those the peer refuses alone are the
+// ones to blame, and the others go on their way. A 413 to a whole batch
+// (part false) also halves the batch size for the batches that follow; one
+// to a part says no more than that the part holds a large envelope.
+func (w *worker) deliver(batch []store.Queued, part bool) attempt {
+	if len(batch) == 0 {
+		return attempt{}
+	}
+	answered, deferred, err := w.post(batch)
+	var unsendable *UnsendableError
+	if errors.As(err, &unsendable) {
+		if i := indexOf(batch, unsendable.EnvelopeID); i >= 0 {
+			rest := w.deliver(append(batch[:i:i], batch[i+1:]...), part)
+			rest.dead = append(rest.dead, store.DeadLetter{EnvelopeID: unsendable.EnvelopeID, Reason: scrub(unsendable.Err.Error())})
+			return rest
+		}
+	}
+	status, message, refused := w.refusal(err)
+	switch {
+	case !refused:
+		if err != nil && !deferred {
+			err = fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err)
+		}
+		return attempt{answered: answered, err: err, deferred: deferred}
+	case len(batch) == 1:
+		dead := store.DeadLetter{EnvelopeID: batch[0].EnvelopeID, Status: status, Reason: scrub(message)}
+		return attempt{dead: []store.DeadLetter{dead}, refused: err}
+	}
+	if status == http.StatusRequestEntityTooLarge && !part {
+		w.shrink(len(batch) / 2)
+	}
+	half := len(batch) / 2
+	a := w.deliver(batch[:half], true)
+	if a.err != nil && !a.deferred {
+		return a // the peer is failing: the second half waits with the rest
+	}
+	return a.join(w.deliver(batch[half:], true))
+}
+
+// join adds the attempt at the second half of a batch to the first's.
+func (a attempt) join(b attempt) attempt {
+	a.answered += b.answered
+	a.dead = append(a.dead, b.dead...)
+	if a.refused == nil {
+		a.refused = b.refused
+	}
+	if a.err == nil || b.err != nil && !b.deferred {
+		a.err, a.deferred = b.err, b.deferred
+	}
+	return a
+}
+
+// refusal reads err as the peer's refusal of what was sent, when the
+// refusal can be about the batch's content. A peer that refuses this node
+// (401, 403) or has no such route (404, 405) would refuse every part of
+// the batch alike, and splitting it would only send it again in pieces.
+func (w *worker) refusal(err error) (status int, message string, ok bool) {
+	if err == nil || w.m.cfg.Refusal == nil {
+		return 0, "", false
+	}
+	status, message, ok = w.m.cfg.Refusal(err)
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed:
+		return 0, "", false
+	}
+	return status, message, ok
+}
+
+// bury moves what the attempt found unsendable to the dead letters, in one
+// commit. Envelopes the peer refused alone are buried only when it
+// answered others of the same batch: a peer that refuses every envelope
+// alone refuses this node (a certificate chain it will not take, say),
+// not the envelopes, and they stay queued.
+func (w *worker) bury(a attempt) error {
+	dead := a.dead
+	if a.answered == 0 {
+		dead = slices.DeleteFunc(slices.Clone(dead), func(d store.DeadLetter) bool { return d.Status != 0 })
+	}
+	if len(dead) == 0 {
+		return nil
+	}
+	if err := w.m.outbox.MarkDead(context.WithoutCancel(w.m.ctx), w.peer, dead); err != nil {
+		return fmt.Errorf("move %d envelopes refused by %s to the dead letters: %w", len(dead), w.peer, err)
+	}
+	for _, d := range dead {
+		w.m.log.Warn("delivery gave up on an envelope; it is a dead letter until requeued", "peer", w.peer, "envelope", d.EnvelopeID, "status", d.Status, "reason", d.Reason)
+	}
+	return nil
+}
+
+// shrink lowers the batch size to n after the peer answered 413, as the
+// webhook does: a body limit below a full batch slows the link instead of
+// stopping it. It stays lowered until the node restarts.
+func (w *worker) shrink(n int) {
+	n = max(n, 1)
+	for {
+		cur := w.size.Load()
+		if int(cur) <= n {
+			return
+		}
+		if w.size.CompareAndSwap(cur, int32(n)) {
+			w.m.log.Warn("batch too large for the peer; sending fewer envelopes per batch", "peer", w.peer, "envelopes", n)
+			return
+		}
+	}
+}
+
+func indexOf(batch []store.Queued, id string) int {
+	for i, q := range batch {
+		if q.EnvelopeID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// maxReason bounds the refusal text kept with a dead letter.
+const maxReason = 300
+
+// scrub keeps a refusal's text fit to store and show beside the record: the
+// peer's error text names what was wrong with the request, but a decode
+// error may quote a number from it. Runs of 11 or more digits (the shape of
+// phone and resident ID numbers) become "#", anything but printable ASCII
+// "?", and the text is cut at maxReason bytes.
+func scrub(s string) string {
+	var b strings.Builder
+	digits := 0
+	flush := func(run string) {
+		if digits >= 11 {
+			b.WriteByte('#')
+		} else {
+			b.WriteString(run)
+		}
+		digits = 0
+	}
+	runStart := 0
+	for i, r := range s {
+		if r >= '0' && r <= '9' {
+			if digits == 0 {
+				runStart = i
+			}
+			digits++
+			continue
+		}
+		if digits > 0 {
+			flush(s[runStart:i])
+		}
+		if r > unicode.MaxASCII || !unicode.IsPrint(r) {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	if digits > 0 {
+		flush(s[runStart:])
+	}
+	out := b.String()
+	if len(out) > maxReason {
+		out = out[:maxReason-3] + "..."
+	}
+	return out
+}

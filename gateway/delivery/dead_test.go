@@ -1,0 +1,302 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// answerError is a peer's answer other than 200, as peer.AnswerError.
+type answerError struct {
+	status  int
+	message string
+}
+
+func (e *answerError) Error() string { return fmt.Sprintf("peer answered %d: %s", e.status, e.message) }
+
+// readAnswer is Config.Refusal for answerError, refusals being 4xx.
+func readAnswer(err error) (int, string, bool) {
+	var a *answerError
+	if errors.As(err, &a) && a.status >= 400 && a.status < 500 {
+		return a.status, a.message, true
+	}
+	return 0, "", false
+}
+
+// strict is a peer that refuses a whole batch when one of its envelopes is
+// corrupt (400), when the batch's body is over its limit (413), or always
+// with a fixed status; it counts what it stored and the batches it saw.
+type strict struct {
+	mu       sync.Mutex
+	corrupt  map[string]bool
+	limit    int // bytes of envelopes a batch may carry; 0 is no limit
+	always   int // status answered to every batch; 0 is none
+	sizes    []int
+	received map[string]int
+}
+
+func (p *strict) Send(_ context.Context, _ string, batch []store.Queued) ([]Outcome, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sizes = append(p.sizes, len(batch))
+	if p.always != 0 {
+		return nil, &answerError{p.always, "no"}
+	}
+	body := 0
+	for i, q := range batch {
+		if p.corrupt[q.EnvelopeID] {
+			return nil, &answerError{400, fmt.Sprintf("bad batch: envelopes[%d]: invalid character near 13800138000", i)}
+		}
+		body += len(q.Envelope)
+	}
+	if p.limit > 0 && body > p.limit {
+		return nil, &answerError{413, fmt.Sprintf("bad batch: body over %d bytes", p.limit)}
+	}
+	for _, q := range batch {
+		p.received[q.EnvelopeID]++
+	}
+	return receipted(batch), nil
+}
+
+func (p *strict) set(fn func(p *strict)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn(p)
+}
+
+func (p *strict) seen() (received map[string]int, sizes []int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.received), append([]int(nil), p.sizes...)
+}
+
+// startStrict runs a manager whose peer 44 is p, refusals read by readAnswer.
+func startStrict(t *testing.T, s *store.Store, p Sender, batchSize int) *Manager {
+	t.Helper()
+	cfg := testConfig()
+	cfg.BatchSize, cfg.InFlight, cfg.Refusal = batchSize, 1, readAnswer
+	m, err := NewManager(cfg, s, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+// enqueueSized queues envelopes 01E<from>... for 44 whose bytes are size long.
+func enqueueSized(t *testing.T, s *store.Store, from, n, size int) {
+	t.Helper()
+	var msgs []store.Outgoing
+	for i := from; i < from+n; i++ {
+		id := fmt.Sprintf("01E%06d", i)
+		msgs = append(msgs, store.Outgoing{EnvelopeID: id, Ref: "ref-" + id, Type: "transfer", Peer: "44", Envelope: []byte(`{"p":"` + strings.Repeat("x", size-8) + `"}`)})
+	}
+	if _, err := s.Enqueue(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deadLetters reads the store's dead letters for 44 by envelope id.
+func deadLetters(t *testing.T, s *store.Store) map[string]store.DeadLetter {
+	t.Helper()
+	ds, err := s.DeadLetters("44")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]store.DeadLetter{}
+	for _, d := range ds {
+		out[d.EnvelopeID] = d
+	}
+	return out
+}
+
+// TestARefusedEnvelopeIsDeadLetteredAndTheRestGo: the peer answers 400 to
+// every batch holding a corrupt envelope; the batches are split until the
+// corrupt ones are alone, those become dead letters with their records
+// failed, and every other envelope is delivered once. Requeued once the
+// peer takes them, they are delivered too.
+func TestARefusedEnvelopeIsDeadLetteredAndTheRestGo(t *testing.T) {
+	s := openOutbox(t)
+	p := &strict{corrupt: map[string]bool{"01E000005": true, "01E000012": true}, received: map[string]int{}}
+	m := startStrict(t, s, p, 7)
+	enqueue(t, s, 0, 20)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+
+	dead := deadLetters(t, s)
+	if len(dead) != 2 {
+		t.Fatalf("dead letters = %+v, want 01E000005 and 01E000012", dead)
+	}
+	for id := range p.corrupt {
+		d := dead[id]
+		if d.Status != 400 || !strings.HasPrefix(d.Reason, "bad batch: envelopes[0]: invalid character") || strings.Contains(d.Reason, "13800138000") {
+			t.Errorf("dead letter %s = %+v: want the peer's 400 and its text, without the number", id, d)
+		}
+		st, err := s.Status(id)
+		if err != nil || st.State != store.StateFailed || len(st.Reasons) != 1 || !strings.Contains(st.Reasons[0], "400 Bad Request") {
+			t.Errorf("status of %s = %+v, %v; want failed with the refusal", id, st, err)
+		}
+	}
+	if got := s.DeadLetterCounts(); !maps.Equal(got, map[string]int{"44": 2}) {
+		t.Errorf("dead letter counts = %v", got)
+	}
+	received, _ := p.seen()
+	if len(received) != 18 {
+		t.Errorf("peer stored %d envelopes, want the 18 good ones", len(received))
+	}
+	for id, n := range received {
+		if n != 1 {
+			t.Errorf("envelope %s stored %d times", id, n)
+		}
+	}
+
+	p.set(func(p *strict) { clear(p.corrupt) }) // the peer is fixed
+	if n, err := s.Requeue(context.Background(), "44", ""); err != nil || n != 2 {
+		t.Fatalf("requeue = %d, %v", n, err)
+	}
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the requeued envelopes to be delivered", func() bool { return depth(t, s) == 0 })
+	for id := range dead {
+		if st, _ := s.Status(id); st.State != store.StateDelivered {
+			t.Errorf("requeued %s is %s, want delivered", id, st.State)
+		}
+	}
+	if got := s.DeadLetterCounts(); len(got) != 0 {
+		t.Errorf("dead letters left after requeue: %v", got)
+	}
+}
+
+// TestA413HalvesTheBatch: a peer whose body limit is below a full batch
+// answers 413; the batch is halved, the batch size stays lowered, and an
+// envelope over the limit on its own is dead-lettered.
+func TestA413HalvesTheBatch(t *testing.T) {
+	s := openOutbox(t)
+	p := &strict{limit: 100, received: map[string]int{}}
+	m := startStrict(t, s, p, 8)
+	enqueueSized(t, s, 0, 5, 20)
+	enqueueSized(t, s, 5, 1, 150) // over the limit alone
+	enqueueSized(t, s, 6, 20, 20)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+
+	dead := deadLetters(t, s)
+	if d, ok := dead["01E000005"]; len(dead) != 1 || !ok || d.Status != 413 {
+		t.Errorf("dead letters = %+v, want 01E000005 refused with 413", dead)
+	}
+	received, sizes := p.seen()
+	if len(received) != 25 {
+		t.Errorf("peer stored %d envelopes, want 25", len(received))
+	}
+	m.mu.Lock()
+	w := m.workers["44"]
+	m.mu.Unlock()
+	if got := w.size.Load(); got != 4 {
+		t.Errorf("batch size after 413 = %d, want 4 (half of 8)", got)
+	}
+	if last := sizes[len(sizes)-1]; last > 4 {
+		t.Errorf("batches sent %v: the last holds %d envelopes, over the lowered size 4", sizes, last)
+	}
+}
+
+// TestARefusalOfEverythingBuriesNothing: a peer that refuses each envelope
+// even alone refuses this node, not the envelopes; and one that refuses
+// the caller (403) refuses every part of a batch alike, so the batch is not
+// split. Either way the envelopes stay queued and nothing is dead-lettered.
+func TestARefusalOfEverythingBuriesNothing(t *testing.T) {
+	tests := []struct {
+		status    int
+		split     bool
+		lastError string
+	}{
+		{400, true, "refuses this node"},
+		{403, false, "answered 403"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
+			s := openOutbox(t)
+			p := &strict{always: tt.status, received: map[string]int{}}
+			m := startStrict(t, s, p, 4)
+			enqueue(t, s, 0, 4)
+			m.Notify("44")
+			gatewaytest.Eventually(t, "a few attempts", func() bool { _, sizes := p.seen(); return len(sizes) >= 10 })
+			if got := s.DeadLetterCounts(); len(got) != 0 {
+				t.Errorf("dead letters = %v, want none", got)
+			}
+			if d := depth(t, s); d != 4 {
+				t.Errorf("depth = %d, want 4", d)
+			}
+			_, sizes := p.seen()
+			if split := strings.Contains(fmt.Sprint(sizes), "1"); split != tt.split {
+				t.Errorf("batch sizes sent %v; split = %v, want %v", sizes, split, tt.split)
+			}
+			if st := m.Peers(); len(st) != 1 || !strings.Contains(st[0].LastError, tt.lastError) {
+				t.Errorf("peer state = %+v, want last error mentioning %q", st, tt.lastError)
+			}
+		})
+	}
+}
+
+// unreadable sends every batch but refuses to send an envelope it cannot
+// read, as the batch signer does with one whose stored bytes are broken.
+type unreadable struct {
+	bad  string
+	sent sync.Map
+}
+
+func (p *unreadable) Send(_ context.Context, _ string, batch []store.Queued) ([]Outcome, error) {
+	for _, q := range batch {
+		if q.EnvelopeID == p.bad {
+			return nil, &UnsendableError{EnvelopeID: q.EnvelopeID, Err: errors.New("not an unsigned envelope object")}
+		}
+	}
+	for _, q := range batch {
+		p.sent.Store(q.EnvelopeID, true)
+	}
+	return receipted(batch), nil
+}
+
+// TestAnUnsendableEnvelopeIsDeadLettered: an envelope that cannot be read to
+// be sent is dead-lettered without a peer status, and its batch goes on.
+func TestAnUnsendableEnvelopeIsDeadLettered(t *testing.T) {
+	s := openOutbox(t)
+	p := &unreadable{bad: "01E000002"}
+	m := startStrict(t, s, p, 5)
+	enqueue(t, s, 0, 5)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+	dead := deadLetters(t, s)
+	if d, ok := dead["01E000002"]; len(dead) != 1 || !ok || d.Status != 0 || d.Reason != "not an unsigned envelope object" {
+		t.Errorf("dead letters = %+v", dead)
+	}
+	if st, _ := s.Status("01E000002"); st.State != store.StateFailed || !strings.Contains(st.Reasons[0], "could not be sent") {
+		t.Errorf("status = %+v", st)
+	}
+	n := 0
+	p.sent.Range(func(any, any) bool { n++; return true })
+	if n != 4 {
+		t.Errorf("sent %d envelopes, want the other 4", n)
+	}
+}
+
+func TestScrubKeepsNoNumbersOrNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"bad batch: envelopes[3]: invalid character 'x'":        "bad batch: envelopes[3]: invalid character 'x'",
+		"json: cannot unmarshal number 110101199003077777 into": "json: cannot unmarshal number # into",
+		"phone 13800138000":      "phone #",
+		"name 张三 not allowed":    "name ?? not allowed",
+		strings.Repeat("a", 400): strings.Repeat("a", 297) + "...",
+	} {
+		if got := scrub(in); got != want {
+			t.Errorf("scrub(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
