@@ -56,6 +56,8 @@ type Services struct {
 	// Submitted, if set, hears every submission's results (metrics).
 	Submitted func([]exchange.SubmitResult)
 	Now       func() time.Time
+	// DeadLetters are the envelopes delivery gave up on.
+	DeadLetters DeadLetters
 }
 
 // StatusFunc reports the node's state for operators.
@@ -82,6 +84,11 @@ type Set struct {
 	AuditExport    endpoint.Endpoint
 	AuditVerify    endpoint.Endpoint
 	AuditReconcile endpoint.Endpoint
+
+	// DeadLetterList and DeadLetterRequeue are `laborlink deadletters
+	// list|requeue` (deadletters.go).
+	DeadLetterList    endpoint.Endpoint
+	DeadLetterRequeue endpoint.Endpoint
 }
 
 // PolicyEvalRequest is a record to dry-run through the export decision.
@@ -275,5 +282,8 @@ func MakeSet(s Services) Set {
 		AuditExport:    makeAuditExport(a, now),
 		AuditVerify:    makeAuditVerify(a),
 		AuditReconcile: makeAuditReconcile(audit.Province(s.Province), a, s.Peers),
+
+		DeadLetterList:    makeDeadLetterList(s.DeadLetters),
+		DeadLetterRequeue: makeDeadLetterRequeue(s.DeadLetters),
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/auth"
 	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -50,6 +51,8 @@ var Routes = []string{
 	"GET /api/v1/audit/export",
 	"POST /api/v1/audit/verify",
 	"GET /api/v1/audit/reconcile",
+	"GET /api/v1/deadletters",
+	"POST /api/v1/deadletters/requeue",
 }
 
 // NewHandler serves the local API.
@@ -79,6 +82,8 @@ func NewHandler(s Set) http.Handler {
 	mux.Handle(Routes[14], h(s.AuditExport, decodeAuditExport, encodeAuditExport))
 	mux.Handle(Routes[15], h(s.AuditVerify, decodeAuditVerify, encodeJSON))
 	mux.Handle(Routes[16], h(s.AuditReconcile, decodeAuditReconcile, encodeJSON))
+	mux.Handle(Routes[17], h(s.DeadLetterList, decodeDeadLetters, encodeJSON))
+	mux.Handle(Routes[18], h(s.DeadLetterRequeue, decodeRequeue, encodeJSON))
 	return mux
 }
 
@@ -337,6 +342,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadRequest, "invalid"
 	case errors.Is(err, errPeerUnavailable):
 		return http.StatusBadGateway, "peer_unavailable"
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, string(exchange.CodeNotFound)
 	}
 	switch code := exchange.ErrorCode(err); code {
 	case exchange.CodeInvalid:

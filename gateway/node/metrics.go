@@ -31,6 +31,7 @@ type metrics struct {
 	failures  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	queue     *prometheus.GaugeVec
+	dead      *prometheus.GaugeVec
 	breaker   *prometheus.GaugeVec
 	submitted *prometheus.CounterVec
 	decisions *prometheus.HistogramVec
@@ -59,6 +60,9 @@ func newMetrics() *metrics {
 		queue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "laborlink_outbox_depth", Help: "Envelopes waiting for delivery, by peer.",
 		}, []string{"peer"}),
+		dead: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "laborlink_dead_letters", Help: "Envelopes delivery gave up on and keeps until an operator requeues them, by peer.",
+		}, []string{"peer"}),
 		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "laborlink_breaker_state", Help: "Circuit breaker state by peer: 0 closed, 1 half-open, 2 open.",
 		}, []string{"peer"}),
@@ -76,7 +80,7 @@ func newMetrics() *metrics {
 	m.webhookFailures = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "laborlink_webhook_failures", Help: "Failed webhook pushes since the last one that succeeded.",
 	})
-	m.reg.MustRegister(m.requests, m.delivered, m.failures, m.latency, m.queue, m.breaker, m.submitted, m.decisions, m.webhookPending, m.webhookFailures,
+	m.reg.MustRegister(m.requests, m.delivered, m.failures, m.latency, m.queue, m.dead, m.breaker, m.submitted, m.decisions, m.webhookPending, m.webhookFailures,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -107,7 +111,7 @@ func route(path string) string {
 var routeFamilies = []string{
 	"/api/v1/audit/entries", "/api/v1/audit/stats", "/api/v1/audit/head", "/api/v1/audit/raw", "/api/v1/audit/proof",
 	"/api/v1/audit/export", "/api/v1/audit/verify", "/api/v1/audit/reconcile",
-	"/api/v1/policy/eval", "/api/v1/records", "/api/v1/inbox", "/api/v1/status", "/api/v1/referrals", "/api/v1/policy",
+	"/api/v1/policy/eval", "/api/v1/deadletters/requeue", "/api/v1/deadletters", "/api/v1/records", "/api/v1/inbox", "/api/v1/status", "/api/v1/referrals", "/api/v1/policy",
 	"/peer/v1/deliver", "/peer/v1/audit/entries",
 }
 
@@ -176,6 +180,10 @@ func (m *metrics) watchQueues(ctx context.Context, s *store.Store, push *webhook
 		m.queue.Reset()
 		for p, d := range s.Depth() {
 			m.queue.WithLabelValues(p).Set(float64(d))
+		}
+		m.dead.Reset()
+		for p, d := range s.DeadLetterCounts() {
+			m.dead.WithLabelValues(p).Set(float64(d))
 		}
 		if push != nil {
 			if st, err := push.State(); err == nil {

@@ -153,7 +153,7 @@ func (n *Node) listen() error {
 	mux := http.NewServeMux()
 	local := api.NewHandler(api.MakeSet(api.Services{
 		Province: n.cfg.Province, Exchange: n.exchange, Audit: auditing{n.audit, n.auditKey}, Peers: n.client,
-		Status: n.status, Submitted: n.metrics.submittedResults, Now: time.Now,
+		Status: n.status, Submitted: n.metrics.submittedResults, Now: time.Now, DeadLetters: deadLetters{n},
 	}))
 	mux.Handle("/api/", n.metrics.instrument(api.OwnProvince(n.cfg.Province, local)))
 	mux.Handle(peer.Path, n.metrics.instrument(peer.NewHandler(n.exchange)))

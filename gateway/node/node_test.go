@@ -455,17 +455,19 @@ func TestLocalAPIServesItsOwnProvinceOnly(t *testing.T) {
 
 func TestMetricsRoutesAreBounded(t *testing.T) {
 	for path, want := range map[string]string{
-		"/api/v1/records/01JABC": "/api/v1/records",
-		"/api/v1/records":        "/api/v1/records",
-		"/api/v1/audit/proof":    "/api/v1/audit/proof",
-		"/api/v1/policy":         "/api/v1/policy",
-		"/api/v1/policy/eval":    "/api/v1/policy/eval",
-		"/api/junk-zz":           "other",
-		"/api/v1/recordsX":       "other",
-		"/peer/v1/deliver":       "/peer/v1/deliver",
-		"/peer/v1/audit/entries": "/peer/v1/audit/entries",
-		"/api/v1/audit/export":   "/api/v1/audit/export",
-		"/peer/v1/audit":         "other",
+		"/api/v1/records/01JABC":      "/api/v1/records",
+		"/api/v1/records":             "/api/v1/records",
+		"/api/v1/audit/proof":         "/api/v1/audit/proof",
+		"/api/v1/policy":              "/api/v1/policy",
+		"/api/v1/policy/eval":         "/api/v1/policy/eval",
+		"/api/v1/deadletters":         "/api/v1/deadletters",
+		"/api/v1/deadletters/requeue": "/api/v1/deadletters/requeue",
+		"/api/junk-zz":                "other",
+		"/api/v1/recordsX":            "other",
+		"/peer/v1/deliver":            "/peer/v1/deliver",
+		"/peer/v1/audit/entries":      "/peer/v1/audit/entries",
+		"/api/v1/audit/export":        "/api/v1/audit/export",
+		"/peer/v1/audit":              "other",
 	} {
 		if got := route(path); got != want {
 			t.Errorf("route(%q) = %q, want %q", path, got, want)

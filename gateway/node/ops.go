@@ -47,6 +47,9 @@ type Status struct {
 	AuditSize int64             `json:"audit_size"`
 	// Webhook is the inbox push to the provincial system, when configured.
 	Webhook *webhook.State `json:"webhook,omitempty"`
+	// DeadLetters counts, per peer that has any, the envelopes delivery
+	// gave up on (`laborlink deadletters list`).
+	DeadLetters map[string]int `json:"dead_letters,omitempty"`
 }
 
 func (n *Node) status(context.Context) any {
@@ -54,7 +57,7 @@ func (n *Node) status(context.Context) any {
 	if err := n.Ready(); err != nil {
 		st.Ready = err.Error()
 	}
-	st.Queues = n.store.Depth()
+	st.Queues, st.DeadLetters = n.store.Depth(), n.store.DeadLetterCounts()
 	for p, s := range n.client.BreakerState() {
 		st.Breakers[p] = s.String()
 	}

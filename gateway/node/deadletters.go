@@ -1,0 +1,48 @@
+package node
+
+import (
+	"context"
+	"errors"
+
+	"github.com/laborlink/laborlink/gateway/api"
+	"github.com/laborlink/laborlink/gateway/auth"
+	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// peerRefusal is the delivery workers' Config.Refusal: a peer's answer
+// refusing the batch itself (peer.AnswerError.Refused), with its status and
+// error text.
+func peerRefusal(err error) (status int, message string, ok bool) {
+	var answer *peer.AnswerError
+	if errors.As(err, &answer) && answer.Refused() {
+		return answer.Status, answer.Message, true
+	}
+	return 0, "", false
+}
+
+// deadLetters serves the local API's dead letters from the store and wakes
+// the delivery worker of a peer whose dead letters go back to its outbox.
+type deadLetters struct{ n *Node }
+
+var _ api.DeadLetters = deadLetters{}
+
+func (d deadLetters) DeadLetters(peer string) ([]store.DeadLetter, error) {
+	return d.n.store.DeadLetters(peer)
+}
+
+func (d deadLetters) Requeue(ctx context.Context, peer, envelopeID string) (int, error) {
+	n, err := d.n.store.Requeue(ctx, peer, envelopeID)
+	if err != nil {
+		return 0, err
+	}
+	by := "unknown"
+	if id, err := auth.FromContext(ctx); err == nil {
+		by = id.URI()
+	}
+	d.n.log.Info("dead letters requeued", "peer", peer, "envelope", envelopeID, "requeued", n, "by", by)
+	if n > 0 {
+		d.n.delivery.Notify(peer)
+	}
+	return n, nil
+}

@@ -1,0 +1,107 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// TestDeadLetterRoutes: operators and admins list a node's dead letters,
+// with reasons and without payload, and requeue them; systems and auditors
+// may do neither. The record, the status page and the metrics show them.
+func TestDeadLetterRoutes(t *testing.T) {
+	n, p := singleNode(t)
+	ctx := context.Background()
+	const id = "01JDEADLETTER0000000000000"
+	if _, err := n.store.Enqueue(ctx, []store.Outgoing{{EnvelopeID: id, Ref: "51/transfer/T-DEAD", Type: "transfer", Peer: "44", Envelope: []byte(`{"payload":"SECRET-PAYLOAD"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.store.MarkDead(ctx, "44", []store.DeadLetter{{EnvelopeID: id, Status: 400, Reason: "bad batch: envelopes[0]: invalid character"}}); err != nil {
+		t.Fatal(err)
+	}
+	base := "https://" + n.Addr()
+	call := func(kind pki.Kind, method, path, body string) (int, string) {
+		t.Helper()
+		hc := p.Client(p.Issue("51", kind, "x-"+string(kind)), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(data)
+	}
+
+	for _, tt := range []struct {
+		kind   pki.Kind
+		status int
+	}{
+		{pki.KindSystem, http.StatusForbidden},
+		{pki.KindAuditor, http.StatusForbidden},
+		{pki.KindOperator, http.StatusOK},
+		{pki.KindAdmin, http.StatusOK},
+	} {
+		if code, body := call(tt.kind, "GET", "/api/v1/deadletters?peer=44", ""); code != tt.status {
+			t.Errorf("%s lists dead letters: %d %s, want %d", tt.kind, code, body, tt.status)
+		}
+		if tt.status == http.StatusForbidden {
+			if code, body := call(tt.kind, "POST", "/api/v1/deadletters/requeue", `{"peer":"44","all":true}`); code != tt.status {
+				t.Errorf("%s requeues dead letters: %d %s, want %d", tt.kind, code, body, tt.status)
+			}
+		}
+	}
+
+	code, body := call(pki.KindOperator, "GET", "/api/v1/deadletters?peer=44", "")
+	var list struct {
+		DeadLetters []store.DeadLetter `json:"dead_letters"`
+	}
+	if err := json.Unmarshal([]byte(body), &list); err != nil || code != http.StatusOK {
+		t.Fatalf("list: %d %s: %v", code, body, err)
+	}
+	if len(list.DeadLetters) != 1 || list.DeadLetters[0].EnvelopeID != id || list.DeadLetters[0].Status != 400 || !strings.Contains(list.DeadLetters[0].Reason, "bad batch") {
+		t.Errorf("listed %+v", list.DeadLetters)
+	}
+	if strings.Contains(body, "SECRET") || strings.Contains(body, "outbox") {
+		t.Errorf("the list carries the envelope: %s", body)
+	}
+	if _, body := call(pki.KindOperator, "GET", "/api/v1/records/"+id, ""); !strings.Contains(body, `"state":"failed"`) || !strings.Contains(body, "400 Bad Request") {
+		t.Errorf("record of a dead letter: %s", body)
+	}
+	if _, body := call(pki.KindOperator, "GET", "/api/v1/status", ""); !strings.Contains(body, `"dead_letters":{"44":1}`) {
+		t.Errorf("status lacks the dead letter: %s", body)
+	}
+	gatewaytest.Eventually(t, "the dead letter gauge", func() bool {
+		return strings.Contains(get(t, "http://"+n.OpsAddr()+"/metrics"), `laborlink_dead_letters{peer="44"} 1`)
+	})
+
+	for _, tt := range []struct {
+		body, want string
+		status     int
+	}{
+		{`{"peer":"44"}`, "name the envelope_id", http.StatusBadRequest},
+		{`{"peer":"4","all":true}`, "province code", http.StatusBadRequest},
+		{`{"peer":"44","envelope_id":"01NOSUCH"}`, "no dead letter 01NOSUCH", http.StatusNotFound},
+	} {
+		if code, body := call(pki.KindAdmin, "POST", "/api/v1/deadletters/requeue", tt.body); code != tt.status || !strings.Contains(body, tt.want) {
+			t.Errorf("requeue %s: %d %s, want %d mentioning %q", tt.body, code, body, tt.status, tt.want)
+		}
+	}
+	if code, body := call(pki.KindAdmin, "POST", "/api/v1/deadletters/requeue", `{"peer":"44","envelope_id":"`+id+`"}`); code != http.StatusOK || !strings.Contains(body, `"requeued":1`) {
+		t.Fatalf("requeue: %d %s", code, body)
+	}
+	if d, dead := n.store.Depth(), n.store.DeadLetterCounts(); !maps.Equal(d, map[string]int{"44": 1}) || len(dead) != 0 {
+		t.Errorf("after requeue: depth %v, dead letters %v", d, dead)
+	}
+	if _, body := call(pki.KindOperator, "GET", "/api/v1/deadletters", ""); !strings.Contains(body, `"dead_letters":[]`) {
+		t.Errorf("list after requeue: %s", body)
+	}
+}
