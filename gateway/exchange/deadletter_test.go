@@ -1,0 +1,53 @@
+package exchange
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// TestACorruptEnvelopeIsDeadLetteredAndAudited: an envelope whose stored
+// bytes are corrupt breaks its batch's body, and the destination refuses
+// the batch with 400. The origin splits the batch: the good record is
+// delivered, and the corrupt one becomes a dead letter with its record
+// failed and a receipt entry denied in the audit log, written in the same
+// commit when the log shares the store's file.
+func TestACorruptEnvelopeIsDeadLetteredAndAudited(t *testing.T) {
+	for name, mode := range map[string]auditMode{"audit in node.db": auditInStore, "audit in its own file": auditOwnFile} {
+		t.Run(name, func(t *testing.T) {
+			f := newFederationWith(t, mode, 0, "51", "44")
+			f.agreement("51", "44")
+			origin := f.nodes["51"]
+			const bad = "01A0000000000000000000CRPT"
+			if _, err := origin.store.Enqueue(context.Background(), []store.Outgoing{{EnvelopeID: bad, Ref: "51/transfer/T-CORRUPT", Type: "transfer", Peer: "44", Envelope: []byte(`{"id":"` + bad + `","trunc`)}}); err != nil {
+				t.Fatal(err)
+			}
+			res := f.submit("51", f.generator("51", "44", 3).Transfer())
+			gatewaytest.Eventually(t, "the outbox to drain", func() bool { return origin.store.Depth()["44"] == 0 })
+
+			if v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID); err != nil || v.State != store.StateDelivered {
+				t.Errorf("the good record: %+v, %v", v, err)
+			}
+			st, err := origin.store.Status(bad)
+			if err != nil || st.State != store.StateFailed {
+				t.Errorf("the corrupt record: %+v, %v", st, err)
+			}
+			dead, err := origin.store.DeadLetters("44")
+			if err != nil || len(dead) != 1 || dead[0].EnvelopeID != bad || dead[0].Status != 400 {
+				t.Fatalf("dead letters = %+v, %v", dead, err)
+			}
+			gatewaytest.Eventually(t, "the dead letter's audit entry", func() bool { return find(origin.auditEntries(t), audit.KindReceipt, bad) != nil })
+			e := find(origin.auditEntries(t), audit.KindReceipt, bad)
+			if e.Decision != audit.Deny || !slices.Equal(e.Reasons, []audit.Reason{audit.ReasonContractInvalid}) || e.Destination != "44" {
+				t.Errorf("audit entry of the dead letter = %+v", e)
+			}
+			for _, n := range f.nodes {
+				checkAuditClean(t, n)
+			}
+		})
+	}
+}
