@@ -46,8 +46,11 @@ func (x *Exchange) receiptEntries(peer string, ds []store.Delivered) []audit.Ent
 }
 
 // deadLetterEntries are the audit entries of envelopes delivery gave up
-// on: the peer's answer, as a receipt entry denied like a rejection, with
-// a code for the refusal and none of its text.
+// on: receipt entries denied, as for a rejection, with a code for the
+// refusal and none of its text. The log's closed set of kinds has none of
+// its own for them, nor for an envelope unreadable before it was sent, and
+// an auditor's reconciliation shows them as sent and not received, which
+// they are.
 func deadLetterEntries(peer string, ds []store.DeadLetter) []audit.Entry {
 	entries := make([]audit.Entry, len(ds))
 	for i, d := range ds {
