@@ -54,6 +54,7 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 	err := s.c.do(ctx, func(tx *bolt.Tx) error {
 		seen := tx.Bucket(bucketReceived)
 		inbox := tx.Bucket(bucketInbox)
+		seen.FillPercent, inbox.FillPercent = appendFill, appendFill
 		first := make(map[string]int, len(in)) // an id twice in one batch: the first is stored
 		for i, m := range in {
 			if seqb := seen.Get(receivedKey(m.From, m.EnvelopeID)); seqb != nil {

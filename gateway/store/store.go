@@ -136,6 +136,11 @@ func queued(id string, v []byte) Queued {
 	return Queued{EnvelopeID: id, Envelope: clone(v)}
 }
 
+// appendFill packs buckets whose keys mostly grow (ULIDs, sequences)
+// densely: bbolt splits a full page at its default half, which leaves every
+// page but the last half empty when keys only ever arrive at the end.
+const appendFill = 0.95
+
 // Store is a node's durable state. Its methods are safe for concurrent use.
 type Store struct {
 	db     *bolt.DB
@@ -294,6 +299,8 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 	added := map[string]int{} // outbox entries written, by peer
 	err := s.c.doThen(ctx, func(tx *bolt.Tx) error {
 		refs := tx.Bucket(bucketRefs)
+		tx.Bucket(bucketRecords).FillPercent = appendFill
+		tx.Bucket(bucketOutbox).FillPercent = appendFill
 		seen := make(map[string]string, len(msgs))
 		counted := counts{}
 		for i, m := range msgs {
@@ -441,6 +448,7 @@ func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivere
 			}
 		}
 		delivered, outbox := tx.Bucket(bucketDelivered), tx.Bucket(bucketOutbox).Cursor()
+		delivered.FillPercent = appendFill
 		for i, d := range ds {
 			if err := delivered.Put([]byte(d.EnvelopeID), answers[i]); err != nil {
 				return err
