@@ -33,7 +33,7 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	proto := fs.String("http", "2", "HTTP version of the clients, for the gateway and the echo alike: 2, or 1.1 (one request at a time per connection, so each client holds its own)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	modes := fs.String("modes", "single,batch", "which modes to run, comma-separated")
-	processes := fs.Bool("processes", false, "run each node as its own process (laborlink node), as deployed, and report each node's peak memory; profiles then cover the load generator only")
+	processes := fs.Bool("processes", false, "run each node as its own process (laborlink node), as deployed, and report each node's peak memory; profiles then cover the load generator, and each node writes its own, from its start to its shutdown, to FILE.pPROVINCE")
 	memLimit := fs.Int("memory-limit", 0, "with --processes: run each node in a memory cgroup of its own capped at this many MiB, as a container's limit caps it (its heap and stacks and the page cache it brings in, its database's pages among it), and report what the kernel charged and any OOM kill; needs permission to write /sys/fs/cgroup")
 	var prof profiles
 	prof.flags(fs)
@@ -65,7 +65,7 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 			return usageErrorf("--modes: unknown mode %q (single, batch)", name)
 		}
 	}
-	fed, err := startBenchFederation(ctx, m, *processes, int64(*memLimit)<<20, *conns, clientOpts)
+	fed, err := startBenchFederation(ctx, m, *processes, int64(*memLimit)<<20, prof, *conns, clientOpts)
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ type benchFederation struct {
 // conns clients each to the origin's API and to an echo server, made with
 // opts; an HTTP/2 client holds one connection, an HTTP/1.1 client one per
 // request in flight.
-func startBenchFederation(ctx context.Context, m *Main, processes bool, memLimit int64, conns int, opts []api.ClientOption) (_ *benchFederation, err error) {
+func startBenchFederation(ctx context.Context, m *Main, processes bool, memLimit int64, prof profiles, conns int, opts []api.ClientOption) (_ *benchFederation, err error) {
 	b := &benchFederation{nodesCPU: func() time.Duration { return 0 }}
 	defer func() {
 		if err != nil {
@@ -186,7 +186,7 @@ func startBenchFederation(ctx context.Context, m *Main, processes bool, memLimit
 		if err := b.f.Close(); err != nil {
 			return nil, err
 		}
-		if b.procs, err = startNodeProcesses(ctx, b.f, memLimit); err != nil {
+		if b.procs, err = startNodeProcesses(ctx, b.f, memLimit, prof); err != nil {
 			return nil, err
 		}
 		closeNodes, b.nodesCPU = b.procs.stop, b.procs.cpu

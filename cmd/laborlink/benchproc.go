@@ -35,8 +35,9 @@ type exited struct {
 // startNodeProcesses starts a node process per province of f, whose own
 // nodes must be closed, and waits until each is ready. The nodes' logs go
 // to D/pP/node.log. With a memory limit (bytes; 0 for none) each node runs
-// in a memory cgroup of its own capped at it, as a container would.
-func startNodeProcesses(ctx context.Context, f *devfed.Federation, memLimit int64) (*nodeProcesses, error) {
+// in a memory cgroup of its own capped at it, as a container would. Each
+// node writes the profiles prof asks for to files of its own (see forNode).
+func startNodeProcesses(ctx context.Context, f *devfed.Federation, memLimit int64, prof profiles) (*nodeProcesses, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -57,7 +58,7 @@ func startNodeProcesses(ctx context.Context, f *devfed.Federation, memLimit int6
 			np.stop()
 			return nil, err
 		}
-		cmd := exec.Command(exe, "node", "--config", filepath.Join(f.Dir, "p"+p, "node.yaml"))
+		cmd := exec.Command(exe, append([]string{"node", "--config", filepath.Join(f.Dir, "p"+p, "node.yaml")}, prof.forNode(p)...)...)
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
 			log.Close()

@@ -9,10 +9,23 @@ import (
 	"runtime/trace"
 )
 
-// profiles are the bench command's optional profiles of the whole process
-// (all nodes and the load generator), written while the modes run.
+// profiles are optional profiles of a process: the bench's (all nodes and
+// the load generator, written while the modes run) or a node's (from start
+// to shutdown).
 type profiles struct {
 	cpu, block, mutex, trace, mem string
+}
+
+// forNode is the node command's flags for the same profiles of the node of
+// a province, each to its own file: FILE.pPROVINCE.
+func (p *profiles) forNode(province string) []string {
+	var args []string
+	for _, f := range []struct{ flag, file string }{{"cpuprofile", p.cpu}, {"blockprofile", p.block}, {"mutexprofile", p.mutex}, {"trace", p.trace}, {"memprofile", p.mem}} {
+		if f.file != "" {
+			args = append(args, "--"+f.flag, f.file+".p"+province)
+		}
+	}
+	return args
 }
 
 func (p *profiles) flags(fs *flag.FlagSet) {

@@ -11,14 +11,23 @@ import (
 
 // runNode runs a production node from its config file until interrupted.
 func runNode(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("node", "--config FILE")
+	fs := m.flagSet("node", "--config FILE [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
 	config := fs.String("config", m.Getenv("LABORLINK_CONFIG"), "the node's YAML config file (env LABORLINK_CONFIG); see docs/configuration.md")
+	var prof profiles
+	prof.flags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *config == "" {
 		return usageErrorf("--config is required")
 	}
+	// Profiles cover the node from start to shutdown (a developer's tool:
+	// laborlink bench --processes asks its nodes for them).
+	stopProfiles, err := prof.start()
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
 	cfg, err := node.LoadConfig(*config, m.Getenv)
 	if err != nil {
 		return err
@@ -36,7 +45,7 @@ func runNode(ctx context.Context, m *Main, args []string) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
-	return nil
+	return stopProfiles()
 }
 
 // newLogger builds the structured logger a config asks for.

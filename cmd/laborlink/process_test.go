@@ -432,10 +432,11 @@ func checkNoPersonalData(t *testing.T, where, text string) {
 // TestBenchCommand runs the load tool both ways, nodes in its process and
 // nodes as processes, over HTTP/2 and HTTP/1.1, and checks its report adds up.
 func TestBenchCommand(t *testing.T) {
+	cpuProfile := filepath.Join(t.TempDir(), "cpu.prof")
 	for _, args := range [][]string{
 		{"--records", "300", "--modes", "single,batch", "--concurrency", "8", "--json"},
 		{"--records", "300", "--modes", "single,batch", "--concurrency", "8", "--http", "1.1", "--json"},
-		{"--records", "300", "--modes", "batch", "--processes", "--json"},
+		{"--records", "300", "--modes", "batch", "--processes", "--json", "--cpuprofile", cpuProfile},
 	} {
 		out, err := exec.Command(binary(t), append([]string{"bench"}, args...)...).Output()
 		if err != nil {
@@ -469,6 +470,10 @@ func TestBenchCommand(t *testing.T) {
 			for _, p := range []string{"51", "44", "33"} {
 				if mb := r.NodePeakRSSMB[p]; mb <= 1 || mb > 1000 {
 					t.Errorf("bench %v: node %s peak %.0f MB", args, p, mb)
+				}
+				// Each node wrote its own profile, gzipped as pprof writes them.
+				if data, err := os.ReadFile(cpuProfile + ".p" + p); err != nil || len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+					t.Errorf("bench %v: node %s's CPU profile: %v (%d bytes)", args, p, err, len(data))
 				}
 				// Sampled, the anonymous part is at most the kernel's peak.
 				if anon := r.NodePeakAnonMB[p]; anon <= 1 || anon > r.NodePeakRSSMB[p] {
