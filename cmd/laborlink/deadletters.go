@@ -46,7 +46,7 @@ func runDeadLettersList(ctx context.Context, m *Main, args []string) error {
 		if d.Status != 0 {
 			refusal = fmt.Sprintf("%d %s", d.Status, http.StatusText(d.Status))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Peer, d.EnvelopeID, d.At.Format("2006-01-02 15:04:05Z07:00"), refusal, d.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Peer, d.EnvelopeID, d.At.Format(timeLayout), refusal, d.Reason)
 	}
 	tw.Flush()
 	fmt.Fprintf(m.Stdout, "%d dead letters\n", len(ds))

@@ -4,9 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+
+	"github.com/laborlink/laborlink/gateway/exchange"
 )
+
+// timeLayout is how the record commands print times: to the second, with
+// the zone, as an operator reads them beside the node's logs.
+const timeLayout = "2006-01-02 15:04:05Z07:00"
 
 // recordsCommands are the subcommands of `laborlink records`.
 func recordsCommands() []command {
@@ -116,23 +123,32 @@ func runRecordsShow(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "%s  %s  %s to %s: %s\n", v.EnvelopeID, v.Ref, v.Type, v.Peer, v.State)
+	printRecord(m.Stdout, v)
+	return nil
+}
+
+// printRecord writes a record's state as `laborlink records show` shows it,
+// its times as the inbox and dead letters show theirs.
+func printRecord(w io.Writer, v exchange.RecordView) {
+	fmt.Fprintf(w, "%s  %s  %s to %s: %s\n", v.EnvelopeID, v.Ref, v.Type, v.Peer, v.State)
 	if len(v.Reasons) > 0 {
-		fmt.Fprintf(m.Stdout, "reasons: %s\n", strings.Join(v.Reasons, ", "))
+		fmt.Fprintf(w, "reasons: %s\n", strings.Join(v.Reasons, ", "))
+	}
+	if !v.FailedAt.IsZero() {
+		fmt.Fprintf(w, "failed %s: a dead letter until requeued (laborlink deadletters list)\n", v.FailedAt.Format(timeLayout))
 	}
 	if !v.DeliveredAt.IsZero() {
-		fmt.Fprintf(m.Stdout, "delivered %s with the destination's signed receipt\n", v.DeliveredAt.Format("2006-01-02 15:04:05Z07:00"))
+		fmt.Fprintf(w, "delivered %s with the destination's signed receipt\n", v.DeliveredAt.Format(timeLayout))
 	}
 	if v.Confirmed != nil {
-		fmt.Fprintf(m.Stdout, "employment confirmed by the destination: employed=%v since %s, %d months (envelope %s)\n",
+		fmt.Fprintf(w, "employment confirmed by the destination: employed=%v since %s, %d months (envelope %s)\n",
 			v.Confirmed.Employed, v.Confirmed.Since, v.Confirmed.MonthsEmployed, v.Confirmed.EnvelopeID)
 	}
 	for _, a := range v.Answers {
 		if a.Type != "confirmation" {
-			fmt.Fprintf(m.Stdout, "answer: %s %s %s\n", a.Type, a.EnvelopeID, a.Summary)
+			fmt.Fprintf(w, "answer: %s %s %s\n", a.Type, a.EnvelopeID, a.Summary)
 		}
 	}
-	return nil
 }
 
 func runInbox(ctx context.Context, m *Main, args []string) error {
@@ -159,7 +175,7 @@ func runInbox(ctx context.Context, m *Main, args []string) error {
 			fmt.Fprintln(m.Stdout, string(b))
 			continue
 		}
-		fmt.Fprintf(m.Stdout, "%6d  %s  %-15s from %s  %s\n", it.Seq, it.EnvelopeID, it.Type, it.From, it.ReceivedAt.Format("2006-01-02 15:04:05Z07:00"))
+		fmt.Fprintf(m.Stdout, "%6d  %s  %-15s from %s  %s\n", it.Seq, it.EnvelopeID, it.Type, it.From, it.ReceivedAt.Format(timeLayout))
 	}
 	if !*asJSON {
 		fmt.Fprintf(m.Stdout, "%d items; next cursor %d\n", len(page.Items), page.Next)

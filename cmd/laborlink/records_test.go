@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// TestPrintRecordShowsItsTimes: `records show` prints when a record was
+// delivered or, for a dead letter, when delivery gave up on it, beside the
+// reason.
+func TestPrintRecordShowsItsTimes(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 15, 3, 0, time.UTC)
+	tests := []struct {
+		name string
+		st   store.Status
+		want []string
+		not  string
+	}{
+		{"failed", store.Status{EnvelopeID: "01JDEAD", Ref: "51/transfer/T-1", Type: "transfer", Peer: "44", State: store.StateFailed,
+			Reasons: []string{"province 44 refused the envelope with 400 Bad Request: bad batch"}, FailedAt: at},
+			[]string{"01JDEAD  51/transfer/T-1  transfer to 44: failed", "reasons: province 44 refused", "failed 2026-03-02 10:15:03Z"}, "delivered"},
+		{"delivered", store.Status{EnvelopeID: "01JGOOD", Ref: "51/transfer/T-2", Type: "transfer", Peer: "44", State: store.StateDelivered, DeliveredAt: at},
+			[]string{"transfer to 44: delivered", "delivered 2026-03-02 10:15:03Z"}, "failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			printRecord(&out, exchange.RecordView{Status: tt.st})
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			if strings.Contains(out.String(), tt.not) {
+				t.Errorf("output mentions %q:\n%s", tt.not, out.String())
+			}
+		})
+	}
+}
