@@ -202,6 +202,9 @@ func TestA413HalvesTheBatch(t *testing.T) {
 	if got := w.size.Load(); got != 4 {
 		t.Errorf("batch size after 413 = %d, want 4 (half of 8)", got)
 	}
+	if st := m.Peers(); len(st) != 1 || st[0].BatchSize != 4 {
+		t.Errorf("peer state = %+v, want batch size 4 shown", st)
+	}
 	if last := sizes[len(sizes)-1]; last > 4 {
 		t.Errorf("batches sent %v: the last holds %d envelopes, over the lowered size 4", sizes, last)
 	}
@@ -238,8 +241,8 @@ func TestARefusalOfEverythingBuriesNothing(t *testing.T) {
 			if split := strings.Contains(fmt.Sprint(sizes), "1"); split != tt.split {
 				t.Errorf("batch sizes sent %v; split = %v, want %v", sizes, split, tt.split)
 			}
-			if st := m.Peers(); len(st) != 1 || !strings.Contains(st[0].LastError, tt.lastError) {
-				t.Errorf("peer state = %+v, want last error mentioning %q", st, tt.lastError)
+			if st := m.Peers(); len(st) != 1 || !strings.Contains(st[0].LastError, tt.lastError) || st[0].BatchSize != 4 {
+				t.Errorf("peer state = %+v, want last error mentioning %q and the batch size unchanged", st, tt.lastError)
 			}
 		})
 	}

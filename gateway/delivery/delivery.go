@@ -187,6 +187,10 @@ type PeerState struct {
 	Failures    int       `json:"consecutive_failures"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
+	// BatchSize is the most envelopes the worker sends the peer per
+	// request now: Config.BatchSize, or less once the peer answered 413,
+	// until the node restarts.
+	BatchSize int `json:"batch_size"`
 }
 
 // Peers reports each worker's state.
@@ -196,8 +200,10 @@ func (m *Manager) Peers() []PeerState {
 	out := make([]PeerState, 0, len(m.workers))
 	for _, w := range m.workers {
 		w.mu.Lock()
-		out = append(out, w.state)
+		st := w.state
 		w.mu.Unlock()
+		st.BatchSize = int(w.size.Load())
+		out = append(out, st)
 	}
 	return out
 }
