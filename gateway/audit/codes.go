@@ -16,12 +16,13 @@ const (
 	KindAgreement      Kind = "agreement"       // an agreement changed state in the registry
 	KindPolicy         Kind = "policy"          // a federation bundle or province policy changed
 	KindCertificate    Kind = "certificate"     // a certificate was issued, revoked or rotated
+	KindRequeue        Kind = "requeue"         // an operator sent a dead letter back to the delivery queue
 )
 
 // Kinds lists every entry kind, in a stable order.
 func Kinds() []Kind {
 	return []Kind{KindSent, KindReceived, KindDenied, KindReceipt, KindConfirmation,
-		KindReferralUpdate, KindAgreement, KindPolicy, KindCertificate}
+		KindReferralUpdate, KindAgreement, KindPolicy, KindCertificate, KindRequeue}
 }
 
 // Decision is the policy outcome recorded with a flow.

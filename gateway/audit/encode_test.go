@@ -236,7 +236,7 @@ func validEntries(n int) []Entry {
 	_, a, b := traffic(n, 3)
 	for i := range a {
 		out = append(out, a[i], b[i%len(b)])
-		switch i % 6 {
+		switch i % 7 {
 		case 0:
 			out = append(out, Entry{Time: t0, Kind: KindDenied, EnvelopeID: fmt.Sprintf("d-%d", i), Origin: "51",
 				Decision: Deny, Reasons: []Reason{ReasonQuotaExceeded, ReasonProvincePolicy}})
@@ -254,6 +254,8 @@ func validEntries(n int) []Entry {
 		case 5:
 			out = append(out, Entry{Time: t0.In(time.FixedZone("", 8*3600)), Kind: KindConfirmation,
 				EnvelopeID: fmt.Sprintf("c-%d", i), Reasons: []Reason{}})
+		case 6:
+			out = append(out, Entry{Time: t0, Kind: KindRequeue, EnvelopeID: fmt.Sprintf("q-%d", i), Destination: "44", Serial: "3f9a0c"})
 		}
 	}
 	return out

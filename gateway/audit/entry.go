@@ -67,7 +67,9 @@ type Entry struct {
 	// Due is the day ("2006-01-02") a referral must be acted on by; Stats
 	// counts referrals past it and not closed as overdue.
 	Due string `json:"due,omitempty"`
-	// Serial is a certificate's serial number in hex (KindCertificate).
+	// Serial is a certificate's serial number in hex: the certificate an
+	// event concerns (KindCertificate), or the one an operator acted with
+	// (KindRequeue), since operator identities name people.
 	Serial string `json:"serial,omitempty"`
 	// Detail qualifies the kind: referral status, agreement transition,
 	// policy layer or certificate event.
