@@ -149,10 +149,19 @@ func (s *Store) DeadLetterCounts() map[string]int {
 // them once notified. An unknown envelope id is an error wrapping
 // ErrNotFound.
 func (s *Store) Requeue(ctx context.Context, peer, envelopeID string) (int, error) {
+	return s.RequeueAnd(ctx, peer, envelopeID, nil)
+}
+
+// RequeueAnd is Requeue with more writes in the same transaction, such as
+// the audit entries of the requeue: also is told which dead letters go
+// back (none, when envelopeID is "" and the peer has none) before anything
+// is written; an error from it fails the call with nothing written.
+func (s *Store) RequeueAnd(ctx context.Context, peer, envelopeID string, also func(tx *bolt.Tx, requeued []DeadLetter) error) (int, error) {
 	moved := 0
 	err := s.c.doThen(ctx, func(tx *bolt.Tx) error {
 		dead := tx.Bucket(bucketDead)
-		var keys, values [][]byte
+		var keys [][]byte
+		var dvs []deadValue
 		prefix := []byte(peer + "/")
 		if envelopeID != "" {
 			prefix = outboxKey(peer, envelopeID)
@@ -162,23 +171,32 @@ func (s *Store) Requeue(ctx context.Context, peer, envelopeID string) (int, erro
 			if envelopeID != "" && !bytes.Equal(k, prefix) {
 				break
 			}
-			keys, values = append(keys, clone(k)), append(values, clone(v))
+			var dv deadValue
+			if err := json.Unmarshal(v, &dv); err != nil {
+				return fmt.Errorf("dead letter %s: %w", k, err)
+			}
+			keys, dvs = append(keys, clone(k)), append(dvs, dv)
 		}
 		if envelopeID != "" && len(keys) == 0 {
 			return fmt.Errorf("no dead letter %s for %s: %w", envelopeID, peer, ErrNotFound)
 		}
-		for i, k := range keys {
-			var dv deadValue
-			if err := json.Unmarshal(values[i], &dv); err != nil {
-				return fmt.Errorf("dead letter %s: %w", k, err)
+		if also != nil {
+			requeued := make([]DeadLetter, len(dvs))
+			for i, dv := range dvs {
+				requeued[i] = dv.DeadLetter
 			}
-			if err := tx.Bucket(bucketOutbox).Put(k, dv.Outbox); err != nil {
+			if err := also(tx, requeued); err != nil {
+				return err
+			}
+		}
+		for i, k := range keys {
+			if err := tx.Bucket(bucketOutbox).Put(k, dvs[i].Outbox); err != nil {
 				return err
 			}
 			if err := dead.Delete(k); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketDelivered).Delete([]byte(dv.EnvelopeID)); err != nil {
+			if err := tx.Bucket(bucketDelivered).Delete([]byte(dvs[i].EnvelopeID)); err != nil {
 				return err
 			}
 			moved++

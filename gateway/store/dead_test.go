@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,4 +127,49 @@ func (s *Store) counted(t *testing.T, bucket []byte) map[string]int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestRequeueAndTellsWhatGoesBack: RequeueAnd tells also which dead letters
+// go back before it writes, in the same transaction, and an error from also
+// leaves them dead, as they were.
+func TestRequeueAndTellsWhatGoesBack(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	ms := []Outgoing{outgoing(1, "44"), outgoing(2, "44"), outgoing(3, "33")}
+	if _, err := s.Enqueue(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if err := s.MarkDead(ctx, m.Peer, []DeadLetter{{EnvelopeID: m.EnvelopeID, Status: 400, Reason: "bad batch"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refuse := errors.New("refused")
+	if _, err := s.RequeueAnd(ctx, "44", "", func(*bolt.Tx, []DeadLetter) error { return refuse }); !errors.Is(err, refuse) {
+		t.Fatalf("RequeueAnd refused by also: %v", err)
+	}
+	if d, dead := s.Depth(), s.DeadLetterCounts(); len(d) != 0 || !maps.Equal(dead, map[string]int{"44": 2, "33": 1}) {
+		t.Fatalf("a refused requeue moved envelopes: depth %v, dead letters %v", d, dead)
+	}
+	if st, _ := s.Status(ms[0].EnvelopeID); st.State != StateFailed {
+		t.Errorf("a refused requeue cleared the failed state: %+v", st)
+	}
+
+	var told []string
+	n, err := s.RequeueAnd(ctx, "44", "", func(tx *bolt.Tx, ds []DeadLetter) error {
+		for _, d := range ds {
+			if d.Peer != "44" || d.Status != 400 || tx.Bucket(bucketOutbox).Get(outboxKey("44", d.EnvelopeID)) != nil {
+				t.Errorf("told %+v, before it is back in the outbox", d)
+			}
+			told = append(told, d.EnvelopeID)
+		}
+		return nil
+	})
+	if err != nil || n != 2 || !slices.Equal(told, []string{ms[0].EnvelopeID, ms[1].EnvelopeID}) {
+		t.Errorf("RequeueAnd = %d, %v; told %v, want the two of 44", n, err, told)
+	}
+	told = nil
+	if n, err := s.RequeueAnd(ctx, "44", "", func(_ *bolt.Tx, ds []DeadLetter) error { told = append(told, "call"); return nil }); err != nil || n != 0 || len(told) != 1 {
+		t.Errorf("RequeueAnd of none = %d, %v, also called %d times, want once with none", n, err, len(told))
+	}
 }
