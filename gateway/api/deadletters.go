@@ -22,11 +22,12 @@ import (
 type DeadLetters interface {
 	// DeadLetters lists them for peer, or for every peer when it is "".
 	DeadLetters(peer string) ([]store.DeadLetter, error)
-	// Requeue puts peer's dead letter envelopeID, or all of peer's when it
-	// is "", back in the outbox and wakes the peer's delivery worker; it
+	// Requeue puts peer's dead letter r.EnvelopeID, or all of r.Peer's when
+	// it is "", back in the outbox, audits the requeue as the act of the
+	// certificate r.CallerSerial, and wakes the peer's delivery worker; it
 	// returns how many went back. An unknown envelope id wraps
 	// store.ErrNotFound.
-	Requeue(ctx context.Context, peer, envelopeID string) (int, error)
+	Requeue(ctx context.Context, r RequeueRequest) (int, error)
 }
 
 // DeadLettersRequest names the peer province whose dead letters to list;
@@ -44,6 +45,10 @@ type RequeueRequest struct {
 	Peer       string `json:"peer"`
 	EnvelopeID string `json:"envelope_id,omitempty"`
 	All        bool   `json:"all,omitempty"`
+	// CallerSerial is the serial (hex) of the certificate the request came
+	// with, read from the connection and never from the body: the audit
+	// log names the operator by it, as operator identities name people.
+	CallerSerial string `json:"-"`
 }
 
 // RequeueResponse says how many dead letters went back to the outbox.
@@ -73,8 +78,7 @@ func makeDeadLetterRequeue(d DeadLetters) endpoint.Endpoint {
 		if _, err := auth.Require(ctx, deadLetterKinds...); err != nil {
 			return nil, err
 		}
-		r := req.(RequeueRequest)
-		n, err := d.Requeue(ctx, r.Peer, r.EnvelopeID)
+		n, err := d.Requeue(ctx, req.(RequeueRequest))
 		if err != nil {
 			return nil, err
 		}
@@ -102,6 +106,9 @@ func decodeRequeue(_ context.Context, r *http.Request) (any, error) {
 		return nil, badRequest("name the envelope_id to requeue, or set all to requeue every dead letter for %s", req.Peer)
 	case req.EnvelopeID != "" && req.All:
 		return nil, badRequest("envelope_id and all exclude each other")
+	}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		req.CallerSerial = r.TLS.PeerCertificates[0].SerialNumber.Text(16)
 	}
 	return req, nil
 }

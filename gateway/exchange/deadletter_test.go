@@ -15,7 +15,9 @@ import (
 // the batch with 400. The origin splits the batch: the good record is
 // delivered, and the corrupt one becomes a dead letter with its record
 // failed and a receipt entry denied in the audit log, written in the same
-// commit when the log shares the store's file.
+// commit when the log shares the store's file. An operator's requeue of it
+// is audited as surely, by certificate serial; the destination refuses it
+// again, beside a good record, and it is a dead letter once more.
 func TestACorruptEnvelopeIsDeadLetteredAndAudited(t *testing.T) {
 	for name, mode := range map[string]auditMode{"audit in node.db": auditInStore, "audit in its own file": auditOwnFile} {
 		t.Run(name, func(t *testing.T) {
@@ -26,7 +28,8 @@ func TestACorruptEnvelopeIsDeadLetteredAndAudited(t *testing.T) {
 			if _, err := origin.store.Enqueue(context.Background(), []store.Outgoing{{EnvelopeID: bad, Ref: "51/transfer/T-CORRUPT", Type: "transfer", Peer: "44", Envelope: []byte(`{"id":"` + bad + `","trunc`)}}); err != nil {
 				t.Fatal(err)
 			}
-			res := f.submit("51", f.generator("51", "44", 3).Transfer())
+			g := f.generator("51", "44", 3)
+			res := f.submit("51", g.Transfer())
 			gatewaytest.Eventually(t, "the outbox to drain", func() bool { return origin.store.Depth()["44"] == 0 })
 
 			if v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID); err != nil || v.State != store.StateDelivered {
@@ -45,6 +48,33 @@ func TestACorruptEnvelopeIsDeadLetteredAndAudited(t *testing.T) {
 			if e.Decision != audit.Deny || !slices.Equal(e.Reasons, []audit.Reason{audit.ReasonContractInvalid}) || e.Destination != "44" {
 				t.Errorf("audit entry of the dead letter = %+v", e)
 			}
+
+			const serial = "5e71a1"
+			if n, err := origin.x.Requeue(context.Background(), "44", bad, serial); err != nil || n != 1 {
+				t.Fatalf("requeue = %d, %v", n, err)
+			}
+			// No waiting: the entry is durable when Requeue returns.
+			r := find(origin.auditEntries(t), audit.KindRequeue, bad)
+			if r == nil || r.Serial != serial || r.Destination != "44" || r.Index <= e.Index {
+				t.Fatalf("audit entry of the requeue = %+v, want one after the dead letter's, naming serial %s", r, serial)
+			}
+			// Sent alone, the destination's refusal would be of this node;
+			// beside a good record, it is of the envelope.
+			if res := f.submit("51", g.Transfer()); res[0].Outcome != OutcomeAccepted {
+				t.Fatalf("the good record beside it: %+v", res[0])
+			}
+			gatewaytest.Eventually(t, "the requeued envelope to be refused again", func() bool {
+				return origin.store.DeadLetterCounts()["44"] == 1 && origin.store.Depth()["44"] == 0
+			})
+			gatewaytest.Eventually(t, "the second dead letter's audit entry", func() bool {
+				n := 0
+				for _, e := range origin.auditEntries(t) {
+					if e.Kind == audit.KindReceipt && e.EnvelopeID == bad && e.Index > r.Index {
+						n++
+					}
+				}
+				return n == 1
+			})
 			for _, n := range f.nodes {
 				checkAuditClean(t, n)
 			}

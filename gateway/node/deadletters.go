@@ -21,8 +21,9 @@ func peerRefusal(err error) (status int, message string, ok bool) {
 	return 0, "", false
 }
 
-// deadLetters serves the local API's dead letters from the store and wakes
-// the delivery worker of a peer whose dead letters go back to its outbox.
+// deadLetters serves the local API's dead letters from the store, requeues
+// them through the exchange, which audits the requeue, and wakes the
+// delivery worker of a peer whose dead letters go back to its outbox.
 type deadLetters struct{ n *Node }
 
 var _ api.DeadLetters = deadLetters{}
@@ -31,8 +32,8 @@ func (d deadLetters) DeadLetters(peer string) ([]store.DeadLetter, error) {
 	return d.n.store.DeadLetters(peer)
 }
 
-func (d deadLetters) Requeue(ctx context.Context, peer, envelopeID string) (int, error) {
-	n, err := d.n.store.Requeue(ctx, peer, envelopeID)
+func (d deadLetters) Requeue(ctx context.Context, r api.RequeueRequest) (int, error) {
+	n, err := d.n.exchange.Requeue(ctx, r.Peer, r.EnvelopeID, r.CallerSerial)
 	if err != nil {
 		return 0, err
 	}
@@ -40,9 +41,9 @@ func (d deadLetters) Requeue(ctx context.Context, peer, envelopeID string) (int,
 	if id, err := auth.FromContext(ctx); err == nil {
 		by = id.URI()
 	}
-	d.n.log.Info("dead letters requeued", "peer", peer, "envelope", envelopeID, "requeued", n, "by", by)
+	d.n.log.Info("dead letters requeued", "peer", r.Peer, "envelope", r.EnvelopeID, "requeued", n, "by", by, "serial", r.CallerSerial)
 	if n > 0 {
-		d.n.delivery.Notify(peer)
+		d.n.delivery.Notify(r.Peer)
 	}
 	return n, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
@@ -16,7 +17,8 @@ import (
 
 // TestDeadLetterRoutes: operators and admins list a node's dead letters,
 // with reasons and without payload, and requeue them; systems and auditors
-// may do neither. The record, the status page and the metrics show them.
+// may do neither. The record, the status page and the metrics show them,
+// and the audit log a requeue, by the certificate's serial.
 func TestDeadLetterRoutes(t *testing.T) {
 	n, p := singleNode(t)
 	ctx := context.Background()
@@ -28,9 +30,13 @@ func TestDeadLetterRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "https://" + n.Addr()
+	leaves := map[pki.Kind]*pki.Leaf{}
 	call := func(kind pki.Kind, method, path, body string) (int, string) {
 		t.Helper()
-		hc := p.Client(p.Issue("51", kind, "x-"+string(kind)), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+		if leaves[kind] == nil {
+			leaves[kind] = p.Issue("51", kind, "x-"+string(kind))
+		}
+		hc := p.Client(leaves[kind], pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -100,6 +106,17 @@ func TestDeadLetterRoutes(t *testing.T) {
 	}
 	if d, dead := n.store.Depth(), n.store.DeadLetterCounts(); !maps.Equal(d, map[string]int{"44": 1}) || len(dead) != 0 {
 		t.Errorf("after requeue: depth %v, dead letters %v", d, dead)
+	}
+	requeues, err := n.audit.Query(ctx, audit.Filter{Kind: audit.KindRequeue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := leaves[pki.KindAdmin].Cert.SerialNumber.Text(16)
+	if len(requeues) != 1 || requeues[0].EnvelopeID != id || requeues[0].Destination != "44" || requeues[0].Serial != serial {
+		t.Errorf("requeue audit entries = %+v, want one for %s by the admin's certificate %s", requeues, id, serial)
+	}
+	if b, _ := json.Marshal(requeues); strings.Contains(string(b), "x-admin") {
+		t.Errorf("the requeue's audit entry names the admin: %s", b)
 	}
 	if _, body := call(pki.KindOperator, "GET", "/api/v1/deadletters", ""); !strings.Contains(body, `"dead_letters":[]`) {
 		t.Errorf("list after requeue: %s", body)
