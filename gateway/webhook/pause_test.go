@@ -132,3 +132,36 @@ func TestMaxConsecutiveSkipsIsValidated(t *testing.T) {
 		t.Errorf("no MaxConsecutiveSkips: limit %d, want the default 10", p.cfg.MaxConsecutiveSkips)
 	}
 }
+
+// TestARunOfBadItemsDoesNotStopThePush: the system refuses a run of items
+// longer than the limit, each for good, and takes those after it. Paused at
+// the first refusal past the limit, the push offers the system the next
+// item; it takes it, so it does not refuse everything: the refused item is
+// skipped and the rest arrive, without a restart.
+func TestARunOfBadItemsDoesNotStopThePush(t *testing.T) {
+	s, _, in := inboxWith(t, 8)
+	defer s.Close()
+	bad := ids(in[:3])
+	sys := newProvincialSystem(t, func(ids []string) int {
+		for _, id := range ids {
+			if slices.Contains(bad, id) {
+				return http.StatusUnprocessableEntity
+			}
+		}
+		return http.StatusOK
+	})
+	p, err := New(Config{URL: sys.URL, Batch: 8, MaxConsecutiveSkips: 2}, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		pushOnce(p)
+	}
+	// The item offered while paused arrives twice: delivery is at least once.
+	if got, _ := sys.received(); !slices.Equal(slices.Compact(got), ids(in[3:])) {
+		t.Errorf("the system received %v; want %v", got, ids(in[3:]))
+	}
+	if st, err := p.State(); err != nil || st.Skipped != 3 || st.Pending != 0 || st.Paused {
+		t.Errorf("state %+v, %v; want the 3 bad items skipped, nothing pending, not paused", st, err)
+	}
+}

@@ -49,9 +49,10 @@ func refusesItems(code int) bool {
 // code, and counts it in the same commit. Like a push, it is recorded even
 // if ctx has just ended: the system has answered. It refuses instead, with
 // the cursor left before item, when the system has refused
-// Config.MaxConsecutiveSkips items in a row (see pause).
+// Config.MaxConsecutiveSkips items in a row (see pause) and does not take
+// the next item either (see takesNext).
 func (p *Pusher) skip(ctx context.Context, item store.Incoming, code int) error {
-	if err := p.pause(code); err != nil {
+	if err := p.pause(code); err != nil && !p.takesNext(ctx, item) {
 		return err
 	}
 	skipped, err := p.inbox.Counter(skippedCounter)
@@ -91,6 +92,27 @@ func (p *Pusher) pause(code int) error {
 	p.paused = true
 	return fmt.Errorf("the provincial system refused the last %d items one by one and accepted none; not skipping more until it accepts one (last answer %s)",
 		p.refusedInARow, statusText(code))
+}
+
+// takesNext offers the system, paused at item, the inbox item after it
+// alone, and reports whether the system took it; if so it does not refuse
+// everything, and the push is no longer paused. Without it a run of items
+// refused for good longer than the limit would stop the push for good:
+// retried, the first of them never lets the system accept one. The item
+// offered is pushed again in its turn (delivery is at least once).
+func (p *Pusher) takesNext(ctx context.Context, item store.Incoming) bool {
+	next, err := p.inbox.Inbox(item.Seq, 1)
+	if err != nil || len(next) == 0 {
+		return false
+	}
+	if code, err := p.post(ctx, next); err != nil || code < 200 || code > 299 {
+		return false
+	}
+	p.mu.Lock()
+	p.lastPush = time.Now()
+	p.refusedInARow, p.paused = 0, false
+	p.mu.Unlock()
+	return true
 }
 
 // skips reads how many items were skipped and the latest of them, nil

@@ -18,7 +18,9 @@
 // once it has refused Config.MaxConsecutiveSkips items in a row and
 // accepted none, the push stops skipping: the next refused item is a
 // failure, retried with backoff with the cursor before it, and State says
-// so (Paused, LastError) until the system accepts an item again.
+// so (Paused, LastError) until the system accepts an item again. Each
+// retry offers it the item after the refused one too: if it takes that,
+// it refuses only the one, which is skipped, and the push goes on.
 package webhook
 
 import (
