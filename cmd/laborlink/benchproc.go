@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -130,8 +129,8 @@ func (np *nodeProcesses) peaks() map[string]float64 {
 
 // sampleAnon samples each node's anonymous resident memory every interval
 // until stop is closed, and returns each one's highest reading by province.
-func (np *nodeProcesses) sampleAnon(interval time.Duration, stop <-chan struct{}) map[string]*atomic.Int64 {
-	out := map[string]*atomic.Int64{}
+func (np *nodeProcesses) sampleAnon(interval time.Duration, stop <-chan struct{}) map[string]*loadgen.PeakReading {
+	out := map[string]*loadgen.PeakReading{}
 	for p, cmd := range np.cmds {
 		pid := cmd.Process.Pid
 		out[p] = loadgen.Peak(interval, stop, func() int64 { return loadgen.ProcessAnonRSS(pid) })

@@ -2,12 +2,14 @@ package loadgen
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // CgroupRoot is where Linux mounts its control groups.
@@ -39,7 +41,7 @@ func NewMemoryGroup(root, name string, limit int64) (*MemoryGroup, error) {
 		return nil, fmt.Errorf("make memory cgroup: %w", err)
 	}
 	if err := g.limit(limit); err != nil {
-		g.Remove()
+		os.Remove(g.dir) // just made, with no process in it
 		return nil, err
 	}
 	return g, nil
@@ -104,6 +106,9 @@ func (g *MemoryGroup) Peak() (int64, error) {
 	}
 	data, err := os.ReadFile(filepath.Join(g.dir, name))
 	if err != nil {
+		if !g.v1 && errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("cgroup %s has no memory.peak: the kernel keeps one from Linux 5.19", g.dir)
+		}
 		return 0, fmt.Errorf("read the peak memory of cgroup %s: %w", g.dir, err)
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
@@ -142,13 +147,17 @@ func (g *MemoryGroup) OOMKills() (int64, error) {
 	return 0, fmt.Errorf("%s has no oom_kill line (Linux 4.13 and later count them)", path)
 }
 
-// Remove deletes the group; its processes must have exited. (A cgroup's
-// directory is removed whole, its control files with it.)
+// Remove deletes the group; its processes must have exited. (The kernel
+// removes a group's directory with its control files in it.)
 func (g *MemoryGroup) Remove() error {
-	if err := os.RemoveAll(g.dir); err != nil {
-		return fmt.Errorf("remove memory cgroup: %w", err)
+	err := os.Remove(g.dir)
+	switch {
+	case err == nil || errors.Is(err, os.ErrNotExist):
+		return nil
+	case errors.Is(err, syscall.EBUSY):
+		return fmt.Errorf("remove memory cgroup %s: processes are still in it", g.dir)
 	}
-	return nil
+	return fmt.Errorf("remove memory cgroup: %w", err)
 }
 
 func (g *MemoryGroup) write(name, value string) error {

@@ -61,6 +61,10 @@ func TestMemoryGroupV1(t *testing.T) {
 	if n, err := g.OOMKills(); err != nil || n != 2 {
 		t.Errorf("OOMKills = %d, %v", n, err)
 	}
+	// The kernel's control files go with the group; plain files do not.
+	for _, name := range []string{"memory.limit_in_bytes", "cgroup.procs", "memory.max_usage_in_bytes", "memory.oom_control"} {
+		os.Remove(filepath.Join(dir, name))
+	}
 	if err := g.Remove(); err != nil {
 		t.Fatal(err)
 	}

@@ -79,8 +79,22 @@ func TestPeakKeepsTheHighestReading(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	close(stop)
-	if got := peak.Load(); got != 12 {
+	if got := peak.Max(); got != 12 {
 		t.Errorf("peak %d after readings 3, 12, 4, 5; want 12", got)
+	}
+}
+
+// Max counts the reading taken when stop is closed: the end of a run is
+// often its highest point.
+func TestPeakTakesTheLastReading(t *testing.T) {
+	var v atomic.Int64
+	v.Store(1)
+	stop := make(chan struct{})
+	peak := Peak(time.Hour, stop, v.Load)
+	v.Store(7)
+	close(stop)
+	if got := peak.Max(); got != 7 {
+		t.Errorf("peak %d, want the reading at stop, 7", got)
 	}
 }
 

@@ -10,23 +10,37 @@ import (
 	"time"
 )
 
-// PeakRSS samples this process's resident memory until stop is closed and
-// returns the highest reading in bytes (from /proc; 0 where there is none).
-func PeakRSS(interval time.Duration, stop <-chan struct{}) *atomic.Int64 {
+// PeakRSS samples this process's resident memory until stop is closed (from
+// /proc; 0 where there is none).
+func PeakRSS(interval time.Duration, stop <-chan struct{}) *PeakReading {
 	return Peak(interval, stop, residentBytes)
+}
+
+// A PeakReading is the highest of a series of readings.
+type PeakReading struct {
+	peak atomic.Int64
+	done chan struct{}
+}
+
+// Max waits for the last reading, taken when stop is closed, and returns
+// the highest. stop must be closed first.
+func (p *PeakReading) Max() int64 {
+	<-p.done
+	return p.peak.Load()
 }
 
 // Peak calls read every interval until stop is closed, and once more then,
 // and keeps the highest reading.
-func Peak(interval time.Duration, stop <-chan struct{}, read func() int64) *atomic.Int64 {
-	var peak atomic.Int64
+func Peak(interval time.Duration, stop <-chan struct{}, read func() int64) *PeakReading {
+	p := &PeakReading{done: make(chan struct{})}
 	sample := func() {
-		if v := read(); v > peak.Load() {
-			peak.Store(v)
+		if v := read(); v > p.peak.Load() {
+			p.peak.Store(v)
 		}
 	}
 	sample()
 	go func() {
+		defer close(p.done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
@@ -39,7 +53,7 @@ func Peak(interval time.Duration, stop <-chan struct{}, read func() int64) *atom
 			}
 		}
 	}()
-	return &peak
+	return p
 }
 
 func residentBytes() int64 { return statusKB("/proc/self/status", "VmRSS:") << 10 }
