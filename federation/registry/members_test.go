@@ -124,16 +124,8 @@ func TestMemberLeavesInOrder(t *testing.T) {
 	}
 
 	// A snapshot restore and a replay of the log reach the same state.
-	var snap bytes.Buffer
-	if err := f.s.Backup(&snap); err != nil {
-		t.Fatal(err)
-	}
-	restored := registry.NewStore()
-	if err := restored.Restore(&snap); err != nil {
-		t.Fatal(err)
-	}
-	want := backup(t, f.s)
-	if got := backup(t, restored); !bytes.Equal(got, want) {
+	want, back := backup(t, f.s), restored(t, f.s)
+	if got := backup(t, back); !bytes.Equal(got, want) {
 		t.Errorf("restored state differs:\n got %s\nwant %s", got, want)
 	}
 	if got := backup(t, f.replay(t)); !bytes.Equal(got, want) {
@@ -141,7 +133,7 @@ func TestMemberLeavesInOrder(t *testing.T) {
 	}
 	env := regtest.Signed(t, f.a33, registry.OpCertRevoke, registry.RevokeBody{Serial: "0def", Province: "33"}, f.now)
 	env.At = f.now
-	wantErr(t, restored.Apply(f.index+1, env), registry.EForbidden, "province 33 of p33/admin/zhao is not a member")
+	wantErr(t, back.Apply(f.index+1, env), registry.EForbidden, "province 33 of p33/admin/zhao is not a member")
 
 	// Admitted again with a new CA, it is a member since now, and admins of
 	// the new CA sign.
@@ -206,15 +198,7 @@ func TestExpelRetiresTheCA(t *testing.T) {
 	verifies(t, f.s)
 	wantErr(t, f.do(t, f.a33, registry.OpCertRevoke, registry.RevokeBody{Serial: "0abc", Province: "33"}), registry.EUnauthenticated, "signature invalid")
 
-	var snap bytes.Buffer
-	if err := f.s.Backup(&snap); err != nil {
-		t.Fatal(err)
-	}
-	restored := registry.NewStore()
-	if err := restored.Restore(&snap); err != nil {
-		t.Fatal(err)
-	}
-	for name, s := range map[string]*registry.Store{"restored": restored, "replayed": f.replay(t)} {
+	for name, s := range map[string]*registry.Store{"restored": restored(t, f.s), "replayed": f.replay(t)} {
 		t.Run(name, func(t *testing.T) {
 			if got, want := backup(t, s), backup(t, f.s); !bytes.Equal(got, want) {
 				t.Errorf("state differs:\n got %s\nwant %s", got, want)

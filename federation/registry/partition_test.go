@@ -132,6 +132,20 @@ func backup(t *testing.T, s *registry.Store) []byte {
 	return doc["state"]
 }
 
+// restored is a new store restored from a backup of s.
+func restored(t *testing.T, s *registry.Store) *registry.Store {
+	t.Helper()
+	var b bytes.Buffer
+	if err := s.Backup(&b); err != nil {
+		t.Fatal(err)
+	}
+	r := registry.NewStore()
+	if err := r.Restore(&b); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestNonMembersCannotJoinOrSpeakRaft(t *testing.T) {
 	c := regtest.NewCluster(t, 3, 0, nil)
 	outsider := c.AddNode("33", "gw-1")
