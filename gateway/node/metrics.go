@@ -168,6 +168,24 @@ func (m *metrics) breakerChanged(log *slog.Logger) func(string, gobreaker.State,
 	}
 }
 
+// setByPeer sets g's series of each peer counted and deletes those of the
+// peers in shown no longer counted; shown is then the peers counted.
+// Resetting g first would leave a moment with no series at all, and a
+// scrape then would see every queue gone (alerts on them resolving and
+// firing again).
+func setByPeer(g *prometheus.GaugeVec, counts map[string]int, shown map[string]bool) {
+	for p := range shown {
+		if _, ok := counts[p]; !ok {
+			g.DeleteLabelValues(p)
+			delete(shown, p)
+		}
+	}
+	for p, n := range counts {
+		g.WithLabelValues(p).Set(float64(n))
+		shown[p] = true
+	}
+}
+
 // watchQueues samples the outbox depth and, with a webhook, the inbox push
 // for the gauges; with a webhook it also registers the push's skip count.
 func (m *metrics) watchQueues(ctx context.Context, s *store.Store, push *webhook.Pusher) {
@@ -176,15 +194,10 @@ func (m *metrics) watchQueues(ctx context.Context, s *store.Store, push *webhook
 	}
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
+	queued, dead := map[string]bool{}, map[string]bool{} // peers with series
 	for {
-		m.queue.Reset()
-		for p, d := range s.Depth() {
-			m.queue.WithLabelValues(p).Set(float64(d))
-		}
-		m.dead.Reset()
-		for p, d := range s.DeadLetterCounts() {
-			m.dead.WithLabelValues(p).Set(float64(d))
-		}
+		setByPeer(m.queue, s.Depth(), queued)
+		setByPeer(m.dead, s.DeadLetterCounts(), dead)
 		if push != nil {
 			if st, err := push.State(); err == nil {
 				m.webhookPending.Set(float64(st.Pending))
