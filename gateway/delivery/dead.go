@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/laborlink/laborlink/gateway/store"
 )
@@ -162,43 +163,48 @@ const maxReason = 300
 
 // scrub keeps a refusal's text fit to store and show beside the record: the
 // peer's error text names what was wrong with the request, but a decode
-// error may quote a number from it. Runs of 11 or more digits (the shape of
-// phone and resident ID numbers) become "#", anything but printable ASCII
-// "?", and the text is cut at maxReason bytes.
+// error may quote a number from it. Runs of 11 or more digits, counted
+// across single spaces, dots and hyphens between them (the shape of phone
+// and resident ID numbers, written as people write them), become "#",
+// anything but printable ASCII "?", and the text is cut at maxReason bytes.
 func scrub(s string) string {
 	var b strings.Builder
-	digits := 0
-	flush := func(run string) {
-		if digits >= 11 {
-			b.WriteByte('#')
-		} else {
-			b.WriteString(run)
-		}
-		digits = 0
-	}
-	runStart := 0
-	for i, r := range s {
-		if r >= '0' && r <= '9' {
-			if digits == 0 {
-				runStart = i
+	for i := 0; i < len(s); {
+		if end, digits := numberRun(s, i); digits > 0 {
+			if digits >= 11 {
+				b.WriteByte('#')
+			} else {
+				b.WriteString(s[i:end])
 			}
-			digits++
+			i = end
 			continue
 		}
-		if digits > 0 {
-			flush(s[runStart:i])
-		}
+		r, size := utf8.DecodeRuneInString(s[i:])
 		if r > unicode.MaxASCII || !unicode.IsPrint(r) {
 			r = '?'
 		}
 		b.WriteRune(r)
-	}
-	if digits > 0 {
-		flush(s[runStart:])
+		i += size
 	}
 	out := b.String()
 	if len(out) > maxReason {
 		out = out[:maxReason-3] + "..."
 	}
 	return out
+}
+
+// numberRun reads the digits at s[i:], with single separators between
+// them, and returns where the run ends and how many digits it holds (0 if
+// s[i] is not a digit).
+func numberRun(s string, i int) (end, digits int) {
+	isDigit := func(j int) bool { return j < len(s) && s[j] >= '0' && s[j] <= '9' }
+	end = i
+	for isDigit(end) {
+		digits++
+		end++
+		if end+1 < len(s) && strings.IndexByte(" .-", s[end]) >= 0 && isDigit(end+1) {
+			end++
+		}
+	}
+	return end, digits
 }

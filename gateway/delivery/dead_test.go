@@ -294,9 +294,11 @@ func TestScrubKeepsNoNumbersOrNames(t *testing.T) {
 	for in, want := range map[string]string{
 		"bad batch: envelopes[3]: invalid character 'x'":        "bad batch: envelopes[3]: invalid character 'x'",
 		"json: cannot unmarshal number 110101199003077777 into": "json: cannot unmarshal number # into",
-		"phone 13800138000":      "phone #",
-		"name 张三 not allowed":    "name ?? not allowed",
-		strings.Repeat("a", 400): strings.Repeat("a", 297) + "...",
+		"phone 13800138000": "phone #",
+		"phone 138-0013-8000 or 138 0013 8000, id 110101 19900307 777X": "phone # or #, id #X",
+		"at 2026-12-06, batch 100 of 3.5 MB":                            "at 2026-12-06, batch 100 of 3.5 MB",
+		"name 张三 not allowed":                                           "name ?? not allowed",
+		strings.Repeat("a", 400):                                        strings.Repeat("a", 297) + "...",
 	} {
 		if got := scrub(in); got != want {
 			t.Errorf("scrub(%q) = %q, want %q", in, got, want)
