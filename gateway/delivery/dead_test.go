@@ -220,7 +220,7 @@ func TestARefusalOfEverythingBuriesNothing(t *testing.T) {
 		split     bool
 		lastError string
 	}{
-		{400, true, "refuses this node"},
+		{400, true, "may refuse this node"},
 		{403, false, "answered 403"},
 	}
 	for _, tt := range tests {

@@ -345,7 +345,7 @@ func (w *worker) send(batch []store.Queued) sent {
 		return sent{batch: batch, err: err}
 	}
 	if a.err == nil && a.refused != nil && a.answered == 0 {
-		return sent{batch: batch, err: fmt.Errorf("%s refused the envelopes sent alone and took none: it refuses this node rather than them, and they stay queued: %w", w.peer, a.refused)}
+		return sent{batch: batch, err: fmt.Errorf("%s refused each envelope sent alone and took none, so none is buried: it may refuse this node rather than them; they stay queued and are tried again, with other envelopes when more queue up: %w", w.peer, a.refused)}
 	}
 	return sent{batch: batch, err: a.err, deferred: a.deferred}
 }
