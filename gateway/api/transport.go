@@ -19,6 +19,7 @@ import (
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/auth"
 	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/httpbody"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -118,7 +119,7 @@ func badRequest(format string, args ...any) error {
 }
 
 func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	body, err := httpbody.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody), r.ContentLength, MaxBody)
 	if err != nil {
 		return nil, badRequest("read body: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/auth"
+	"github.com/laborlink/laborlink/gateway/httpbody"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -114,7 +115,7 @@ func decodeAuditResponse(province string) kithttp.DecodeResponseFunc {
 		if err := checkAnswer(r, province); err != nil {
 			return nil, err
 		}
-		body, err := readAll(io.LimitReader(r.Body, maxAuditAnswer+1), r.ContentLength, maxAuditAnswer)
+		body, err := httpbody.ReadAll(io.LimitReader(r.Body, maxAuditAnswer+1), r.ContentLength, maxAuditAnswer)
 		if err != nil {
 			return nil, fmt.Errorf("read audit entries from %s: %w", province, err)
 		}

@@ -9,12 +9,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
 
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/auth"
+	"github.com/laborlink/laborlink/gateway/httpbody"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -44,7 +46,7 @@ func nodesOnly(h http.Handler) http.Handler {
 }
 
 func decodeDeliverRequest(_ context.Context, r *http.Request) (any, error) {
-	body, err := readAll(http.MaxBytesReader(nil, r.Body, MaxBody), r.ContentLength, MaxBody)
+	body, err := httpbody.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody), r.ContentLength, MaxBody)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -65,6 +67,8 @@ func encodeDeliverResponse(_ context.Context, w http.ResponseWriter, response an
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	// Declared, so the origin reads the answer into one buffer of its size.
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, err = w.Write(body)
 	return err
 }
@@ -117,7 +121,7 @@ func decodeDeliverResponse(province string) kithttp.DecodeResponseFunc {
 		}
 		// A batch's answer is a receipt per envelope: a few hundred bytes each.
 		const maxAnswer = MaxBatch << 13
-		body, err := readAll(io.LimitReader(r.Body, maxAnswer+1), r.ContentLength, maxAnswer)
+		body, err := httpbody.ReadAll(io.LimitReader(r.Body, maxAnswer+1), r.ContentLength, maxAnswer)
 		if err != nil {
 			return nil, fmt.Errorf("read answer from %s: %w", province, err)
 		}
@@ -171,15 +175,4 @@ func (e *AnswerError) Error() string {
 // and the breaker does not count it.
 func (e *AnswerError) Refused() bool {
 	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests
-}
-
-// readAll is io.ReadAll into a buffer sized by the declared length when it
-// is within max: a batch body is read without io.ReadAll's doublings.
-func readAll(r io.Reader, declared, max int64) ([]byte, error) {
-	if declared < 0 || declared > max {
-		declared = 0
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, declared+bytes.MinRead))
-	_, err := buf.ReadFrom(r)
-	return buf.Bytes(), err
 }
