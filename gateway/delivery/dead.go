@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -134,7 +135,7 @@ func (w *worker) bury(a attempt) error {
 
 // shrink lowers the batch size to n after the peer answered 413, as the
 // webhook does: a body limit below a full batch slows the link instead of
-// stopping it. It stays lowered until the node restarts.
+// stopping it. It stays lowered for Config.ShrinkHold (see batchSize).
 func (w *worker) shrink(n int) {
 	n = max(n, 1)
 	for {
@@ -142,11 +143,27 @@ func (w *worker) shrink(n int) {
 		if int(cur) <= n {
 			return
 		}
+		// Set before the size, so batchSize never sees a lowered size with
+		// an earlier shrink's time.
+		w.restoreAt.Store(time.Now().Add(w.m.cfg.ShrinkHold).UnixNano())
 		if w.size.CompareAndSwap(cur, int32(n)) {
-			w.m.log.Warn("batch too large for the peer; sending fewer envelopes per batch", "peer", w.peer, "envelopes", n)
+			w.m.log.Warn("batch too large for the peer; sending fewer envelopes per batch", "peer", w.peer, "envelopes", n, "for", w.m.cfg.ShrinkHold)
 			return
 		}
 	}
+}
+
+// batchSize is the most envelopes to send the peer in one batch now: the
+// lowered size while it holds (see shrink), then Config.BatchSize again.
+func (w *worker) batchSize() int {
+	size := w.size.Load()
+	if int(size) < w.m.cfg.BatchSize && time.Now().UnixNano() >= w.restoreAt.Load() {
+		if w.size.CompareAndSwap(size, int32(w.m.cfg.BatchSize)) {
+			w.m.log.Info("trying full batches again", "peer", w.peer, "envelopes", w.m.cfg.BatchSize)
+		}
+		return int(w.size.Load())
+	}
+	return int(size)
 }
 
 func indexOf(batch []store.Queued, id string) int {

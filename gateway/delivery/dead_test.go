@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/store"
@@ -303,5 +304,38 @@ func TestScrubKeepsNoNumbersOrNames(t *testing.T) {
 		if got := scrub(in); got != want {
 			t.Errorf("scrub(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestALoweredBatchSizeIsTriedAgain: after the hold, full batches are sent
+// again, so one oversized envelope does not slow the link for good.
+func TestALoweredBatchSizeIsTriedAgain(t *testing.T) {
+	s := openOutbox(t)
+	p := &strict{limit: 100, received: map[string]int{}}
+	cfg := testConfig()
+	cfg.BatchSize, cfg.InFlight, cfg.Refusal, cfg.ShrinkHold = 8, 1, readAnswer, 50*time.Millisecond
+	m, err := NewManager(cfg, s, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	enqueueSized(t, s, 0, 8, 20) // 160 bytes: over the limit as a full batch
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+	if st := m.Peers(); st[0].BatchSize != 4 {
+		t.Fatalf("batch size after 413 = %d, want 4", st[0].BatchSize)
+	}
+
+	p.set(func(p *strict) { p.limit = 0 }) // the peer raised its limit
+	time.Sleep(60 * time.Millisecond)
+	enqueueSized(t, s, 8, 8, 20)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+	_, sizes := p.seen()
+	if last := sizes[len(sizes)-1]; last != 8 {
+		t.Errorf("batches sent %v: after the hold the last holds %d envelopes, want a full 8", sizes, last)
+	}
+	if st := m.Peers(); st[0].BatchSize != 8 {
+		t.Errorf("batch size after the hold = %d, want 8", st[0].BatchSize)
 	}
 }

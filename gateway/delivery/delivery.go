@@ -92,7 +92,17 @@ type Config struct {
 	// dead letters. nil: no error is a refusal, every failed batch is
 	// retried whole.
 	Refusal func(err error) (status int, message string, ok bool)
+	// ShrinkHold is how long a batch size lowered after the peer answered
+	// 413 holds before the worker tries BatchSize again, so that one
+	// oversized envelope does not slow the link until the node restarts;
+	// a peer whose limit is still lower answers 413 again and the size is
+	// lowered again. 0 means DefaultShrinkHold.
+	ShrinkHold time.Duration
 }
+
+// DefaultShrinkHold is how long a lowered batch size holds when Config
+// leaves ShrinkHold 0.
+const DefaultShrinkHold = 10 * time.Minute
 
 // DefaultInFlight is the batches in flight per peer when Config leaves it 0.
 const DefaultInFlight = 4
@@ -113,6 +123,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("delivery.max_backoff (%s) is below delivery.min_backoff (%s)", c.MaxBackoff, c.MinBackoff)
 	case c.Idle <= 0:
 		return fmt.Errorf("delivery.idle must be positive")
+	case c.ShrinkHold < 0:
+		return fmt.Errorf("delivery.shrink_hold must not be negative")
 	case c.InFlight < 0 || c.InFlight > 64:
 		return fmt.Errorf("delivery.in_flight is %d; it must be between 1 and 64 (0 means %d)", c.InFlight, DefaultInFlight)
 	}
@@ -143,6 +155,9 @@ func NewManager(cfg Config, outbox Outbox, sender Sender, obs Observer, log *slo
 	}
 	if cfg.InFlight == 0 {
 		cfg.InFlight = DefaultInFlight
+	}
+	if cfg.ShrinkHold == 0 {
+		cfg.ShrinkHold = DefaultShrinkHold
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{cfg: cfg, outbox: outbox, sender: sender, obs: obs, log: log, ctx: ctx, cancel: cancel, workers: make(map[string]*worker)}, nil
@@ -188,8 +203,8 @@ type PeerState struct {
 	LastError   string    `json:"last_error,omitempty"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	// BatchSize is the most envelopes the worker sends the peer per
-	// request now: Config.BatchSize, or less once the peer answered 413,
-	// until the node restarts.
+	// request now: Config.BatchSize, or less for a while (Config.ShrinkHold)
+	// after the peer answered 413.
 	BatchSize int `json:"batch_size"`
 }
 
@@ -213,8 +228,10 @@ type worker struct {
 	m    *Manager
 	wake chan struct{}
 	// size is the most envelopes per batch now: Config.BatchSize, lowered
-	// when the peer answers 413 (see shrink).
-	size atomic.Int32
+	// when the peer answers 413 (see shrink) until restoreAt (Unix
+	// nanoseconds).
+	size      atomic.Int32
+	restoreAt atomic.Int64
 
 	mu    sync.Mutex
 	state PeerState
@@ -318,7 +335,7 @@ func (w *worker) limit(probe bool) int {
 // each time only to put it back.
 func (w *worker) pending(inflight map[string]bool, running int) ([]store.Queued, error) {
 	skip := func(id string) bool { return inflight[id] }
-	size := int(w.size.Load())
+	size := w.batchSize()
 	if running > 0 {
 		n, err := w.m.outbox.CountPending(w.peer, size, skip)
 		if err != nil || n < size {
