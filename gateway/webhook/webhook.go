@@ -74,6 +74,10 @@ type Config struct {
 	// next refused item instead of skipping it, until the system accepts
 	// one. Default 10; negative is an error.
 	MaxConsecutiveSkips int
+	// ShrinkHold is how long a batch size halved after a 413 holds before
+	// the push tries Batch again, so one oversized item does not slow it
+	// until the node restarts. Default 10m.
+	ShrinkHold time.Duration
 }
 
 // Pusher pushes the inbox to the configured URL until its context ends.
@@ -83,9 +87,11 @@ type Pusher struct {
 	log   *slog.Logger
 	mu    sync.Mutex
 	// batch is the most items per request now: Config.Batch, halved each
-	// time the system answers 413, so a body limit smaller than a full
-	// batch slows the push instead of stopping it for good.
-	batch int
+	// time the system answers 413 (until restoreAt, then Config.Batch
+	// again), so a body limit smaller than a full batch slows the push
+	// instead of stopping it for good.
+	batch     int
+	restoreAt time.Time
 	// failures, lastErr and lastPush are how the push stands (State).
 	failures int
 	lastErr  string
@@ -180,6 +186,9 @@ func New(cfg Config, inbox Inbox, log *slog.Logger) (*Pusher, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = time.Minute
 	}
+	if cfg.ShrinkHold <= 0 {
+		cfg.ShrinkHold = 10 * time.Minute
+	}
 	switch {
 	case cfg.MaxConsecutiveSkips < 0:
 		return nil, fmt.Errorf("webhook: MaxConsecutiveSkips is %d; it must be a positive count of items, or 0 for the default", cfg.MaxConsecutiveSkips)
@@ -263,6 +272,9 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	p.mu.Lock()
+	if p.batch < p.cfg.Batch && !time.Now().Before(p.restoreAt) {
+		p.batch = p.cfg.Batch
+	}
 	batch := p.batch
 	p.mu.Unlock()
 	items, err := p.inbox.Inbox(cursor, batch)
@@ -276,7 +288,7 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 // them once the system has them. A batch the system refuses for good is
 // pushed again in halves, down to single items, and the items it refuses
 // alone are skipped; push returns how many items the cursor moved past.
-// The halves are not left to later batches, whose 413 halving is for good:
+// The halves are not left to later batches, whose 413 halving holds a while:
 // one refused item must not slow the push for the rest of the inbox.
 func (p *Pusher) push(ctx context.Context, items []store.Incoming) (int, error) {
 	code, err := p.post(ctx, items)
@@ -291,9 +303,9 @@ func (p *Pusher) push(ctx context.Context, items []store.Incoming) (int, error) 
 		return len(items), nil
 	case code == http.StatusRequestEntityTooLarge && len(items) > 1:
 		p.mu.Lock()
-		p.batch = len(items) / 2
+		p.batch, p.restoreAt = len(items)/2, time.Now().Add(p.cfg.ShrinkHold)
 		p.mu.Unlock()
-		p.log.Warn("webhook batch too large for the provincial system; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", len(items)/2)
+		p.log.Warn("webhook batch too large for the provincial system; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", len(items)/2, "for", p.cfg.ShrinkHold)
 		return 0, fmt.Errorf("the provincial system answered %s to %d items", statusText(code), len(items))
 	case !refusesItems(code):
 		return 0, fmt.Errorf("the provincial system answered %s", statusText(code))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -162,6 +163,61 @@ func TestTooLargeBatchesShrink(t *testing.T) {
 	}
 	if len(got) != len(in) || largest < 4 {
 		t.Errorf("pushed %d items in batches of at most %d; want %d in batches of 4 to 7 (50 halved until it fits)", len(got), largest, len(in))
+	}
+}
+
+// TestAHalvedBatchIsTriedWholeAgain: after ShrinkHold the push sends full
+// batches again, so one 413 does not slow it until the node restarts.
+func TestAHalvedBatchIsTriedWholeAgain(t *testing.T) {
+	s, _, _ := inboxWith(t, 8)
+	defer s.Close()
+	ctx := context.Background()
+	var mu sync.Mutex
+	limit, sizes := 4, []int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b Batch
+		if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if limit > 0 && len(b.Items) > limit {
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		sizes = append(sizes, len(b.Items))
+	}))
+	defer srv.Close()
+	p, err := New(Config{URL: srv.URL, Batch: 8, ShrinkHold: 30 * time.Millisecond}, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // 413, then two halves of 4
+		p.once(ctx)
+	}
+	if st, _ := p.State(); st.Batch != 4 || st.Pushed != 8 {
+		t.Fatalf("after a 413: batch %d, pushed %d; want 4 and 8", st.Batch, st.Pushed)
+	}
+
+	mu.Lock()
+	limit = 0 // the system now takes any batch
+	mu.Unlock()
+	var more []store.Incoming
+	for i := 8; i < 16; i++ {
+		more = append(more, incoming(i))
+	}
+	if _, err := s.Receive(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(40 * time.Millisecond)
+	if n, err := p.once(ctx); n != 8 || err != nil {
+		t.Fatalf("after the hold: pushed %d (%v), want all 8 in one batch", n, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []int{4, 4, 8}; !slices.Equal(sizes, want) {
+		t.Errorf("batches taken %v, want %v", sizes, want)
 	}
 }
 
