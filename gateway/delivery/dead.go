@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -145,7 +144,7 @@ func (w *worker) shrink(n int) {
 		}
 		// Set before the size, so batchSize never sees a lowered size with
 		// an earlier shrink's time.
-		w.restoreAt.Store(time.Now().Add(w.m.cfg.ShrinkHold).UnixNano())
+		w.restoreAt.Store(w.m.cfg.Now().Add(w.m.cfg.ShrinkHold).UnixNano())
 		if w.size.CompareAndSwap(cur, int32(n)) {
 			w.m.log.Warn("batch too large for the peer; sending fewer envelopes per batch", "peer", w.peer, "envelopes", n, "for", w.m.cfg.ShrinkHold)
 			return
@@ -157,7 +156,7 @@ func (w *worker) shrink(n int) {
 // lowered size while it holds (see shrink), then Config.BatchSize again.
 func (w *worker) batchSize() int {
 	size := w.size.Load()
-	if int(size) < w.m.cfg.BatchSize && time.Now().UnixNano() >= w.restoreAt.Load() {
+	if int(size) < w.m.cfg.BatchSize && w.m.cfg.Now().UnixNano() >= w.restoreAt.Load() {
 		if w.size.CompareAndSwap(size, int32(w.m.cfg.BatchSize)) {
 			w.m.log.Info("trying full batches again", "peer", w.peer, "envelopes", w.m.cfg.BatchSize)
 		}

@@ -98,6 +98,9 @@ type Config struct {
 	// a peer whose limit is still lower answers 413 again and the size is
 	// lowered again. 0 means DefaultShrinkHold.
 	ShrinkHold time.Duration
+	// Now is the clock ShrinkHold is measured by; nil is time.Now. Tests
+	// set it so that a slow machine does not end the hold before they look.
+	Now func() time.Time
 }
 
 // DefaultShrinkHold is how long a lowered batch size holds when Config
@@ -158,6 +161,9 @@ func NewManager(cfg Config, outbox Outbox, sender Sender, obs Observer, log *slo
 	}
 	if cfg.ShrinkHold == 0 {
 		cfg.ShrinkHold = DefaultShrinkHold
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{cfg: cfg, outbox: outbox, sender: sender, obs: obs, log: log, ctx: ctx, cancel: cancel, workers: make(map[string]*worker)}, nil
