@@ -78,6 +78,9 @@ type Config struct {
 	// the push tries Batch again, so one oversized item does not slow it
 	// until the node restarts. Default 10m.
 	ShrinkHold time.Duration
+	// Now is the clock ShrinkHold is measured by; nil is time.Now. Tests
+	// set it so that a slow machine does not end the hold before they look.
+	Now func() time.Time
 }
 
 // Pusher pushes the inbox to the configured URL until its context ends.
@@ -189,6 +192,9 @@ func New(cfg Config, inbox Inbox, log *slog.Logger) (*Pusher, error) {
 	if cfg.ShrinkHold <= 0 {
 		cfg.ShrinkHold = 10 * time.Minute
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	switch {
 	case cfg.MaxConsecutiveSkips < 0:
 		return nil, fmt.Errorf("webhook: MaxConsecutiveSkips is %d; it must be a positive count of items, or 0 for the default", cfg.MaxConsecutiveSkips)
@@ -272,7 +278,7 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	p.mu.Lock()
-	if p.batch < p.cfg.Batch && !time.Now().Before(p.restoreAt) {
+	if p.batch < p.cfg.Batch && !p.cfg.Now().Before(p.restoreAt) {
 		p.batch = p.cfg.Batch
 	}
 	batch := p.batch
@@ -303,7 +309,7 @@ func (p *Pusher) push(ctx context.Context, items []store.Incoming) (int, error) 
 		return len(items), nil
 	case code == http.StatusRequestEntityTooLarge && len(items) > 1:
 		p.mu.Lock()
-		p.batch, p.restoreAt = len(items)/2, time.Now().Add(p.cfg.ShrinkHold)
+		p.batch, p.restoreAt = len(items)/2, p.cfg.Now().Add(p.cfg.ShrinkHold)
 		p.mu.Unlock()
 		p.log.Warn("webhook batch too large for the provincial system; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", len(items)/2, "for", p.cfg.ShrinkHold)
 		return 0, fmt.Errorf("the provincial system answered %s to %d items", statusText(code), len(items))
