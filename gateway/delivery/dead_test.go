@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -352,4 +353,49 @@ func TestALoweredBatchSizeIsTriedAgain(t *testing.T) {
 	if st := m.Peers(); st[0].BatchSize != 8 {
 		t.Errorf("batch size after the hold = %d, want 8", st[0].BatchSize)
 	}
+}
+
+// TestARefusalKeptUnburiedIsScrubbed: when the peer refuses the only
+// envelope queued, sent alone, nothing is buried and the refusal is the
+// worker's last error, which the status page shows and the log prints; the
+// peer's text is scrubbed there as in a dead letter, since it may quote a
+// number from the envelope.
+func TestARefusalKeptUnburiedIsScrubbed(t *testing.T) {
+	s := openOutbox(t)
+	p := &strict{corrupt: map[string]bool{"01E000000": true}, received: map[string]int{}}
+	var logged bytes.Buffer
+	var logMu sync.Mutex
+	cfg := testConfig()
+	cfg.BatchSize, cfg.InFlight, cfg.Refusal = 4, 1, readAnswer
+	m, err := NewManager(cfg, s, p, nil, slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logged}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	enqueue(t, s, 0, 1)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the refusal to be the last error", func() bool {
+		st := m.Peers()
+		return len(st) == 1 && strings.Contains(st[0].LastError, "invalid character")
+	})
+	if st := m.Peers(); strings.Contains(st[0].LastError, "13800138000") {
+		t.Errorf("last error quotes the number the peer quoted: %s", st[0].LastError)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if strings.Contains(logged.String(), "13800138000") {
+		t.Errorf("log quotes the number the peer quoted:\n%s", logged.String())
+	}
+}
+
+// lockedWriter serializes writes to w, which the workers log to at once.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

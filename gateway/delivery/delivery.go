@@ -368,7 +368,10 @@ func (w *worker) send(batch []store.Queued) sent {
 		return sent{batch: batch, err: err}
 	}
 	if a.err == nil && a.refused != nil && a.answered == 0 {
-		return sent{batch: batch, err: fmt.Errorf("%s refused each envelope sent alone and took none, so none is buried: it may refuse this node rather than them; they stay queued and are tried again, with other envelopes when more queue up: %w", w.peer, a.refused)}
+		// Scrubbed as a dead letter's reason is: the error is the status
+		// page's last error and the log's, and the peer's text may quote
+		// a number from the envelope.
+		return sent{batch: batch, err: fmt.Errorf("%s refused each envelope sent alone and took none, so none is buried: it may refuse this node rather than them; they stay queued and are tried again, with other envelopes when more queue up: %s", w.peer, scrub(a.refused.Error()))}
 	}
 	return sent{batch: batch, err: a.err, deferred: a.deferred}
 }
