@@ -37,9 +37,11 @@ func (d deadLetters) Requeue(ctx context.Context, r api.RequeueRequest) (int, er
 	if err != nil {
 		return 0, err
 	}
+	// An operator's or admin's certificate names a person: the log names
+	// the caller's province and role, and its certificate by serial.
 	by := "unknown"
 	if id, err := auth.FromContext(ctx); err == nil {
-		by = id.URI()
+		by = "p" + id.Province + "/" + string(id.Kind)
 	}
 	d.n.log.Info("dead letters requeued", "peer", r.Peer, "envelope", r.EnvelopeID, "requeued", n, "by", by, "serial", r.CallerSerial)
 	if n > 0 {
