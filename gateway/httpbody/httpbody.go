@@ -9,14 +9,21 @@ import (
 	"io"
 )
 
+// maxUpfront caps the buffer allocated before any of a body arrives: a
+// client may declare a length and send nothing, and the node should not
+// hold max for it. Batches of records are well under it.
+const maxUpfront = 4 << 20
+
 // ReadAll reads r to its end. declared is the length the message declares
 // (http.Request.ContentLength or http.Response.ContentLength; -1 when
-// unknown); the buffer starts at that size when it is within max, and
-// grows as io.ReadAll's would otherwise. Limiting what is read is r's to do.
+// unknown); the buffer starts at that size when it is within max (and
+// within 4 MiB), and grows as io.ReadAll's would otherwise. Limiting what
+// is read is r's to do.
 func ReadAll(r io.Reader, declared, max int64) ([]byte, error) {
 	if declared < 0 || declared > max {
 		declared = 0
 	}
+	declared = min(declared, maxUpfront)
 	buf := bytes.NewBuffer(make([]byte, 0, declared+bytes.MinRead))
 	_, err := buf.ReadFrom(r)
 	return buf.Bytes(), err

@@ -30,3 +30,15 @@ func TestReadAllSizesItsBuffer(t *testing.T) {
 		t.Errorf("buffer of %d bytes for a %d-byte body", c, len(body))
 	}
 }
+
+// A declared length is not taken on trust beyond 4 MiB: a client could
+// declare 64 MiB and send nothing.
+func TestReadAllDoesNotAllocateADeclaredLengthUpFront(t *testing.T) {
+	got, err := ReadAll(strings.NewReader("{}"), 64<<20, 64<<20)
+	if err != nil || string(got) != "{}" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if c := cap(got); c > maxUpfront+bytes.MinRead {
+		t.Errorf("a buffer of %d bytes for a 2-byte body declared as 64 MiB", c)
+	}
+}
