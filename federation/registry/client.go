@@ -37,7 +37,7 @@ func NewClient(base string, t *pki.TLS, signer *pki.Signer) (*Client, error) {
 		return nil, fmt.Errorf("node address %q: want https://host:port", base)
 	}
 	return &Client{Base: strings.TrimRight(base, "/"), Signer: signer,
-		HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}}}, nil
+		HTTP: &http.Client{Transport: pki.RefusalHints{Next: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}}}}, nil
 }
 
 func (c *Client) now() time.Time {

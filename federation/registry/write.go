@@ -219,7 +219,7 @@ func forwardClient(t *pki.TLS) (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4, TLSHandshakeTimeout: 5 * time.Second}}, nil
+	return &http.Client{Transport: pki.RefusalHints{Next: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4, TLSHandshakeTimeout: 5 * time.Second}}}, nil
 }
 
 // call sends a JSON request to another node's registry API.

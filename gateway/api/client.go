@@ -64,7 +64,7 @@ func NewClient(base string, t *pki.TLS, province string, opts ...ClientOption) (
 	for _, o := range opts {
 		o(tr)
 	}
-	return &Client{base: base, http: &http.Client{Transport: tr, Timeout: 60 * time.Second}}, nil
+	return &Client{base: base, http: &http.Client{Transport: pki.RefusalHints{Next: tr}, Timeout: 60 * time.Second}}, nil
 }
 
 // Submit sends records (each a JSON document) as one batch.
