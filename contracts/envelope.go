@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -152,7 +153,11 @@ func (e *Envelope) signingDigest(canonPayload []byte) ([32]byte, error) {
 	if v := e.AgreementVersion; v > 1<<53 || v < -(1<<53) {
 		return [32]byte{}, fmt.Errorf("envelope %s: agreement_version %d is out of range", e.ID, v)
 	}
-	b := make([]byte, 0, len(canonPayload)+512)
+	// The signing form is as long as the payload and dropped once hashed,
+	// for every envelope sealed and every one verified: a pooled buffer.
+	buf := canonBuffers.Get().(*[]byte)
+	b := slices.Grow((*buf)[:0], len(canonPayload)+512)
+	defer func() { *buf = b[:0]; putCanonBuffer(buf) }()
 	b = append(b, `{"agreement_id":`...)
 	b = appendCanonicalString(b, e.AgreementID)
 	b = append(b, `,"agreement_version":`...)
