@@ -1,8 +1,10 @@
 package contracts
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -122,6 +124,23 @@ func (r *Receipt) AppendJSON(b []byte) ([]byte, error) {
 		b = r.Batch.appendJSON(b)
 	}
 	return append(b, '}'), nil
+}
+
+// WithBatchProof returns env, an encoded envelope that has neither a
+// signature nor a batch proof (as AppendJSON writes it), with p as its batch
+// member, as AppendJSON would write the envelope with Batch set, without
+// decoding it again: the origin seals envelopes unsigned and adds each
+// one's proof when its delivery batch is signed.
+func WithBatchProof(env []byte, p *BatchProof) ([]byte, error) {
+	env = bytes.TrimRight(env, " \t\r\n")
+	if p == nil || len(env) < 2 || env[len(env)-1] != '}' || bytes.Contains(env, []byte(`"batch":`)) {
+		return nil, errors.New("not an unsigned envelope object and a proof")
+	}
+	out := make([]byte, 0, len(env)+len(`,"batch":`)+p.jsonSize())
+	out = append(out, env[:len(env)-1]...)
+	out = append(out, `,"batch":`...)
+	out = p.appendJSON(out)
+	return append(out, '}'), nil
 }
 
 // appendJSON appends the proof's JSON encoding, as json.Marshal writes it.

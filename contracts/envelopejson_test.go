@@ -542,3 +542,49 @@ func TestRepeatedPayloadDoesNotAllocateQuadratically(t *testing.T) {
 		t.Errorf("decoding a %d-byte envelope allocated %d bytes, over %d", len(doc), got, limit)
 	}
 }
+
+// WithBatchProof writes what AppendJSON writes for the envelope with its
+// proof, from the envelope's encoding without it.
+func TestWithBatchProofMatchesAppendJSON(t *testing.T) {
+	g := generator(t)
+	ks := keys(t)
+	var envs []*contracts.Envelope
+	var digests [][32]byte
+	for range 5 {
+		env, err := contracts.NewEnvelope(g.Transfer(), 1, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Signer = "spiffe://p51.laborlink.example/node/gw-1"
+		d, err := env.SigningDigest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs, digests = append(envs, env), append(digests, d)
+	}
+	proofs, err := contracts.SignDigests(digests, ks[0].priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, env := range envs {
+		unsigned, err := env.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := contracts.WithBatchProof(append(unsigned, '\n'), proofs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Batch = proofs[i]
+		want, err := env.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("envelope %d:\n got %s\nwant %s", i, got, want)
+		}
+		if _, err := contracts.WithBatchProof(want, proofs[i]); err == nil {
+			t.Errorf("envelope %d: a second proof was added to an envelope that has one", i)
+		}
+	}
+}

@@ -1,10 +1,7 @@
 package exchange
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/oklog/ulid/v2"
@@ -70,31 +67,13 @@ func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queue
 	out := make([]store.Queued, len(batch))
 	copy(out, batch)
 	for j, i := range idx {
-		env, err := withProof(batch[i].Envelope, proofs[j])
+		env, err := contracts.WithBatchProof(batch[i].Envelope, proofs[j])
 		if err != nil {
 			return nil, &delivery.UnsendableError{EnvelopeID: batch[i].EnvelopeID, Err: err}
 		}
 		out[i] = store.Queued{EnvelopeID: batch[i].EnvelopeID, Envelope: env}
 	}
 	return s.next.Send(ctx, peer, out)
-}
-
-// withProof adds the batch member to an encoded envelope that has neither a
-// signature nor a proof yet, without decoding it again.
-func withProof(env []byte, p *contracts.BatchProof) ([]byte, error) {
-	proof, err := json.Marshal(p)
-	if err != nil {
-		return nil, err
-	}
-	env = bytes.TrimRight(env, " \t\r\n")
-	if len(env) < 2 || env[len(env)-1] != '}' || bytes.Contains(env, []byte(`"batch":`)) {
-		return nil, errors.New("not an unsigned envelope object")
-	}
-	out := make([]byte, 0, len(env)+len(proof)+10)
-	out = append(out, env[:len(env)-1]...)
-	out = append(out, `,"batch":`...)
-	out = append(out, proof...)
-	return append(out, '}'), nil
 }
 
 // verifyEnvelope checks an envelope's payload digest and signature: signed
