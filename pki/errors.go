@@ -25,6 +25,10 @@ var (
 	// ErrNotMember: the identity's province is not a member of the
 	// federation (never admitted, or removed), though its CA is under the root.
 	ErrNotMember = errors.New("province not a member")
+	// ErrUnlistedCA: the province CA that issued the certificate is not one
+	// the federation lists for the province now (rotated away, or never
+	// admitted), though the root signed it.
+	ErrUnlistedCA = errors.New("province CA not listed")
 	// ErrWrongUsage: the certificate may not be used this way, e.g. an
 	// admin (client-only) certificate presented by a server.
 	ErrWrongUsage = errors.New("certificate not valid for this use")

@@ -31,11 +31,19 @@ type Verifier struct {
 	// members of the federation: the root still vouches for a removed
 	// province's CA, so only the member list can shut its certificates out.
 	Member func(province string) bool
+	// ListedCA, if not nil, refuses a leaf unless the province CA
+	// certificate that issued it is one ListedCA says the federation lists
+	// for the leaf's province now: a CA the province rotated away from is
+	// still signed by the root, so only the member list can stop it from
+	// vouching for the leaves it issued. It is asked about the issuing CA of
+	// every chain the presented certificates form, and all must pass.
+	ListedCA func(province string, ca *x509.Certificate) bool
 	// Now is the clock; nil means time.Now. Set it to a record's time to
 	// verify signatures deterministically (registry replay).
 	Now func() time.Time
 
-	// verified remembers chains that built to the root (see Verify).
+	// verified remembers chains that built to the root (see Verify and
+	// CheckListedCA).
 	mu       sync.Mutex
 	verified map[[sha256.Size]byte]builtChain
 }
@@ -124,7 +132,53 @@ func (v *Verifier) Verify(chain []*x509.Certificate, usage x509.ExtKeyUsage) (Id
 	if v.Member != nil && !v.Member(id.Province) {
 		return Identity{}, &certError{ErrNotMember, fmt.Sprintf("%s: province %s is not a member of the federation", id, id.Province)}
 	}
+	if err := v.checkListed(id, chains); err != nil {
+		return Identity{}, err
+	}
 	return id, nil
+}
+
+// CheckListedCA checks again, for a chain Verify accepted earlier (a
+// connection's handshake), that ListedCA still lists the province CA that
+// issued its leaf: a rotation may have removed that CA since. It uses the
+// chains Verify remembered, so it costs a hash of the chain and the
+// ListedCA calls; a chain that no longer verifies at all (a certificate
+// expired since) is refused with that reason. Nil ListedCA passes
+// everything, as in Verify.
+func (v *Verifier) CheckListedCA(chain []*x509.Certificate, usage x509.ExtKeyUsage) error {
+	if v.ListedCA == nil {
+		return nil
+	}
+	if len(chain) == 0 {
+		return &certError{ErrNoCertificate, "peer presented no certificate"}
+	}
+	if v.Roots == nil {
+		return errors.New("pki: Verifier has no root pool")
+	}
+	built, err := v.build(chain, usage, v.now())
+	if err != nil {
+		return err
+	}
+	return v.checkListed(built.id, built.chains)
+}
+
+// checkListed refuses chains whose leaf's issuer ListedCA does not list
+// for the identity's province. Every chain is asked, as for revocation:
+// with two paths to the root, passing one would let the other through.
+func (v *Verifier) checkListed(id Identity, chains [][]*x509.Certificate) error {
+	if v.ListedCA == nil {
+		return nil
+	}
+	for _, ch := range chains {
+		if len(ch) < 2 {
+			continue
+		}
+		if ca := ch[1]; !v.ListedCA(id.Province, ca) {
+			return &certError{ErrUnlistedCA, fmt.Sprintf("certificate of %s issued by CA %q (serial %s), which the registry does not list for province %s: it was rotated away or never admitted",
+				id, ca.Subject.CommonName, serialString(ca.SerialNumber), id.Province)}
+		}
+	}
+	return nil
 }
 
 // build finds the chains from the presented ones to the root and checks
