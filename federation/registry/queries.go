@@ -1,7 +1,9 @@
 package registry
 
 import (
+	"bytes"
 	"cmp"
+	"crypto/x509"
 	"slices"
 	"strings"
 	"time"
@@ -117,6 +119,21 @@ func (s *Store) IsMember(province string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.st.Members[province] != nil
+}
+
+// ListsCA reports whether ca is among the CA certificates the registry
+// holds for province, the ones a rotation (member.add) left it: only these
+// vouch for the province's identities at nodes' handshakes. Certificates
+// are compared by public key, as retired CAs are: a certificate the root
+// signed again for a listed key (a renewal) vouches for the same leaves,
+// and a leaf cannot tell which of the two issued it.
+func (s *Store) ListsCA(province string, ca *x509.Certificate) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m := s.st.Members[province]
+	return m != nil && slices.ContainsFunc(m.cas, func(c *x509.Certificate) bool {
+		return bytes.Equal(c.RawSubjectPublicKeyInfo, ca.RawSubjectPublicKeyInfo)
+	})
 }
 
 // Initialized reports whether the genesis command has been applied.
