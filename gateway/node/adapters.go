@@ -102,6 +102,18 @@ func (r *revocations) isMember(province string) bool {
 	return reg.Store().IsMember(province)
 }
 
+// listsCA says whether the registry lists ca among province's CA
+// certificates (registry.Store.ListsCA): a CA the province rotated away
+// from no longer vouches for what it issued. Like isMember, it lets
+// everything through until the replica holds the federation.
+func (r *revocations) listsCA(province string, ca *x509.Certificate) bool {
+	reg := r.reg.Load()
+	if reg == nil || !reg.Store().Initialized() {
+		return true
+	}
+	return reg.Store().ListsCA(province, ca)
+}
+
 func (r *revocations) Revoked(cert *x509.Certificate) bool {
 	if r.crls.Revoked(cert) {
 		return true

@@ -120,11 +120,14 @@ func (n *Node) issuers() []*x509.Certificate {
 
 // refuseLapsed answers 403 to a request whose client certificate no longer
 // passes what its connection's handshake checked: it (or the CA that comes
-// with it) has been revoked since, or its province is no longer a member of
-// the federation (member.expel). Connections are long-lived, and either
-// takes effect on the next request, not the next connection. It is a map
-// lookup per certificate and one for the province.
-func refuseLapsed(revoked pki.RevocationChecker, member func(province string) bool, h http.Handler) http.Handler {
+// with it) has been revoked since, its province is no longer a member of
+// the federation (member.expel), or the province CA that issued it is no
+// longer one the registry lists for the province (a CA rotation: listed
+// is Node.clientCAListed). Connections are long-lived, and each takes
+// effect on the next request, not the next connection. It is a map lookup
+// per certificate, one for the province, and a hash of the chain with a
+// lookup of its CA.
+func refuseLapsed(revoked pki.RevocationChecker, member func(province string) bool, listed func(chain []*x509.Certificate) error, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil {
 			h.ServeHTTP(w, r)
@@ -140,8 +143,19 @@ func refuseLapsed(revoked pki.RevocationChecker, member func(province string) bo
 			forbidden(w, fmt.Sprintf("province %s is not a member of the federation", id.Province))
 			return
 		}
+		if err := listed(r.TLS.PeerCertificates); err != nil {
+			forbidden(w, err.Error())
+			return
+		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// clientCAListed checks that the registry still lists the province CA of a
+// client's chain, through the chains the node's verifier remembered from
+// the handshake (pki.Verifier.CheckListedCA).
+func (n *Node) clientCAListed(chain []*x509.Certificate) error {
+	return n.tls.Verifier.CheckListedCA(chain, x509.ExtKeyUsageClientAuth)
 }
 
 func forbidden(w http.ResponseWriter, msg string) {

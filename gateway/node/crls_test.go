@@ -73,8 +73,9 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 }
 
 // TestRefuseNonMembers: a connection of a province the registry does not
-// (or no longer) list is refused by name at its next request; members pass. A node knows no members before its
-// registry is up, and then lets everyone through to the other checks.
+// (or no longer) list is refused by name at its next request; members
+// pass. A node knows no members before its registry is up, nor their CAs,
+// and then lets everyone through to the other checks.
 func TestRefuseNonMembers(t *testing.T) {
 	p := gatewaytest.NewPKI(t, "44", "33")
 	from := map[string]*tls.ConnectionState{
@@ -87,7 +88,7 @@ func TestRefuseNonMembers(t *testing.T) {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodPost, "/peer/v1/envelopes", nil)
 		r.TLS = from[peer]
-		refuseLapsed(pki.RevokedFunc(func(*x509.Certificate) bool { return false }), member, ok).ServeHTTP(rec, r)
+		refuseLapsed(pki.RevokedFunc(func(*x509.Certificate) bool { return false }), member, listedAll, ok).ServeHTTP(rec, r)
 		if rec.Code != want {
 			t.Errorf("peer of %s: %d, want %d", peer, rec.Code, want)
 		}
@@ -98,7 +99,13 @@ func TestRefuseNonMembers(t *testing.T) {
 	if !(&revocations{}).isMember("33") {
 		t.Error("a node without its registry yet refused a province")
 	}
+	if ca, _ := p.Fed.CA("33"); !(&revocations{}).listsCA("33", ca.Cert) {
+		t.Error("a node without its registry yet refused a province CA")
+	}
 }
+
+// listedAll is a refuseLapsed check of listed CAs that passes every chain.
+func listedAll([]*x509.Certificate) error { return nil }
 
 // TestHandshakeRefusesNonMembers: the federation root vouches for 33's CA,
 // but 33 is not a member of this node's federation: its node cannot even

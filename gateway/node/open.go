@@ -64,7 +64,7 @@ func (n *Node) openTLS() error {
 	if _, err := n.crls.load(issuers); err != nil {
 		return err
 	}
-	n.tls = &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots, Revocation: n.revoked, Member: n.revoked.isMember, Domain: n.id.Domain}}
+	n.tls = &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots, Revocation: n.revoked, Member: n.revoked.isMember, ListedCA: n.revoked.listsCA, Domain: n.id.Domain}}
 	return nil
 }
 
