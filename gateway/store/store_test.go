@@ -486,18 +486,10 @@ func TestPageSizeOfNewAndExistingFiles(t *testing.T) {
 func TestDepthKeepsStepWithTheOutbox(t *testing.T) {
 	s, path := openTest(t)
 	ctx := context.Background()
-	counted := func(s *Store) map[string]int {
-		t.Helper()
-		var depth map[string]int
-		if err := s.db.View(func(tx *bolt.Tx) error { depth = countQueues(tx, bucketOutbox); return nil }); err != nil {
-			t.Fatal(err)
-		}
-		return depth
-	}
 	check := func(s *Store, when string) {
 		t.Helper()
 		got := s.Depth()
-		if want := counted(s); !maps.Equal(got, want) {
+		if want := s.counted(t, bucketOutbox); !maps.Equal(got, want) {
 			t.Errorf("%s: depth %v, outbox holds %v", when, got, want)
 		}
 	}
