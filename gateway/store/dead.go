@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"time"
 
@@ -138,9 +137,7 @@ func (s *Store) DeadLetters(peer string) ([]DeadLetter, error) {
 // DeadLetterCounts counts the dead letters for each peer (peers with none
 // left out), from counts kept with each commit, as Depth.
 func (s *Store) DeadLetterCounts() map[string]int {
-	s.dead.mu.Lock()
-	defer s.dead.mu.Unlock()
-	return maps.Clone(s.dead.n)
+	return s.dead.counts()
 }
 
 // Requeue moves peer's dead letters back into its outbox, the one named by

@@ -160,6 +160,13 @@ type queueDepth struct {
 	n  map[string]int
 }
 
+// counts copies the counts, for a caller to keep.
+func (q *queueDepth) counts() map[string]int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return maps.Clone(q.n)
+}
+
 func (q *queueDepth) add(peer string, delta int) {
 	if delta == 0 {
 		return
@@ -396,9 +403,7 @@ func (s *Store) eachPending(peer string, limit int, skip func(string) bool, fn f
 // Depth counts the envelopes queued for each peer (peers with none left
 // out), from counts kept with each commit: it reads nothing from the file.
 func (s *Store) Depth() map[string]int {
-	s.queues.mu.Lock()
-	defer s.queues.mu.Unlock()
-	return maps.Clone(s.queues.n)
+	return s.queues.counts()
 }
 
 // Delivered is the destination's answer for one envelope.
