@@ -19,7 +19,7 @@ import (
 // is audited as surely, by certificate serial; the destination refuses it
 // again, beside a good record, and it is a dead letter once more.
 func TestACorruptEnvelopeIsDeadLetteredAndAudited(t *testing.T) {
-	for name, mode := range map[string]auditMode{"audit in node.db": auditInStore, "audit in its own file": auditOwnFile} {
+	for name, mode := range auditModes {
 		t.Run(name, func(t *testing.T) {
 			f := newFederationWith(t, mode, 0, "51", "44")
 			f.agreement("51", "44")

@@ -22,7 +22,7 @@ import (
 // file, as on a node (entries written in the store's transactions), and in a
 // file of its own (entries appended after each commit).
 func TestTransferCrossesAndIsConfirmed(t *testing.T) {
-	for name, mode := range map[string]auditMode{"audit in node.db": auditInStore, "audit in its own file": auditOwnFile} {
+	for name, mode := range auditModes {
 		t.Run(name, func(t *testing.T) { testTransferCrosses(t, mode) })
 	}
 }

@@ -93,6 +93,11 @@ const (
 	auditOff                      // no log: a no-op Auditor, for the benchmark's baseline
 )
 
+// auditModes are the places a node's audit log can be, by subtest name:
+// tests whose audit entries must be durable with the store's writes run in
+// both.
+var auditModes = map[string]auditMode{"audit in node.db": auditInStore, "audit in its own file": auditOwnFile}
+
 // noAudit is the Auditor of auditOff.
 type noAudit struct{}
 
