@@ -82,12 +82,24 @@ func (p *strict) seen() (received map[string]int, sizes []int) {
 	return maps.Clone(p.received), append([]int(nil), p.sizes...)
 }
 
+// strictConfig is testConfig for a peer's refusals, read by readAnswer, with
+// one batch in flight of at most batchSize envelopes.
+func strictConfig(batchSize int) Config {
+	cfg := testConfig()
+	cfg.BatchSize, cfg.InFlight, cfg.Refusal = batchSize, 1, readAnswer
+	return cfg
+}
+
 // startStrict runs a manager whose peer 44 is p, refusals read by readAnswer.
 func startStrict(t *testing.T, s *store.Store, p Sender, batchSize int) *Manager {
 	t.Helper()
-	cfg := testConfig()
-	cfg.BatchSize, cfg.InFlight, cfg.Refusal = batchSize, 1, readAnswer
-	m, err := NewManager(cfg, s, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return startManager(t, strictConfig(batchSize), s, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// startManager runs a manager with cfg that logs to log, closed with the test.
+func startManager(t *testing.T, cfg Config, s *store.Store, p Sender, log *slog.Logger) *Manager {
+	t.Helper()
+	m, err := NewManager(cfg, s, p, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,14 +330,10 @@ func TestALoweredBatchSizeIsTriedAgain(t *testing.T) {
 	p := &strict{limit: 100, received: map[string]int{}}
 	var now atomic.Int64
 	now.Store(time.Date(2026, 3, 15, 8, 0, 0, 0, time.UTC).UnixNano())
-	cfg := testConfig()
-	cfg.BatchSize, cfg.InFlight, cfg.Refusal, cfg.ShrinkHold = 8, 1, readAnswer, time.Minute
+	cfg := strictConfig(8)
+	cfg.ShrinkHold = time.Minute
 	cfg.Now = func() time.Time { return time.Unix(0, now.Load()) }
-	m, err := NewManager(cfg, s, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
+	m := startManager(t, cfg, s, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	enqueueSized(t, s, 0, 8, 20) // 160 bytes: over the limit as a full batch
 	m.Notify("44")
 	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
@@ -365,13 +373,7 @@ func TestARefusalKeptUnburiedIsScrubbed(t *testing.T) {
 	p := &strict{corrupt: map[string]bool{"01E000000": true}, received: map[string]int{}}
 	var logged bytes.Buffer
 	var logMu sync.Mutex
-	cfg := testConfig()
-	cfg.BatchSize, cfg.InFlight, cfg.Refusal = 4, 1, readAnswer
-	m, err := NewManager(cfg, s, p, nil, slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logged}, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
+	m := startManager(t, strictConfig(4), s, p, slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logged}, nil)))
 	enqueue(t, s, 0, 1)
 	m.Notify("44")
 	gatewaytest.Eventually(t, "the refusal to be the last error", func() bool {
