@@ -14,12 +14,7 @@ import (
 
 func TestSignedHeadIsAC2SPCheckpoint(t *testing.T) {
 	ctx := context.Background()
-	l, _ := newTestLog(t)
-	appendN(t, l, 5)
-	h, err := l.SignedHead(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, _, h := signedLog(t, 5)
 	root, _ := l.RootAt(ctx, 5)
 	// Read it with the verifiers other C2SP tools use, not ours.
 	n, err := note.Open(h.Note, note.VerifierList(testVerifier(t)))

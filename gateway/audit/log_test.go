@@ -107,6 +107,19 @@ func appendN(t testing.TB, l *Log, n int) {
 	}
 }
 
+// signedLog is a test log holding n sent entries (appendN), its database,
+// and the head it signed over them.
+func signedLog(t testing.TB, n int) (*Log, *bolt.DB, Head) {
+	t.Helper()
+	l, db := newTestLog(t)
+	appendN(t, l, n)
+	h, err := l.SignedHead(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, db, h
+}
+
 func TestAppendAssignsPositionsAndSurvivesReopen(t *testing.T) {
 	db, _ := newTestDB(t)
 	l, err := Open(db, testConfig(t))

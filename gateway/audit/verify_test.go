@@ -144,12 +144,7 @@ func TestVerifyOfflineDetectsWithoutProofs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			forChunks(t, func(t *testing.T) {
 				ctx := context.Background()
-				l, db := newTestLog(t)
-				appendN(t, l, 4)
-				earlier, err := l.SignedHead(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
+				l, db, earlier := signedLog(t, 4)
 				for i := 4; i < 8; i++ {
 					if _, err := l.Append(ctx, sentEntry(i)); err != nil {
 						t.Fatal(err)
@@ -198,12 +193,7 @@ func TestFrontierMatchesTlog(t *testing.T) {
 
 func TestVerifyRejectsForeignOrShrunkHeads(t *testing.T) {
 	ctx := context.Background()
-	l, _ := newTestLog(t)
-	appendN(t, l, 6)
-	big, err := l.SignedHead(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, _, big := signedLog(t, 6)
 	other, _ := newTestLog(t)
 	for i := range 3 {
 		if _, err := other.Append(ctx, sentEntry(100+i)); err != nil {
@@ -241,13 +231,7 @@ func TestVerifyRejectsForeignOrShrunkHeads(t *testing.T) {
 // TestVerifyOfflineEarlierHeadOfTheSameSize: an auditor who kept the latest
 // head itself learns that the entries no longer hash to it.
 func TestVerifyOfflineEarlierHeadOfTheSameSize(t *testing.T) {
-	ctx := context.Background()
-	l, db := newTestLog(t)
-	appendN(t, l, 5)
-	head, err := l.SignedHead(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, db, head := signedLog(t, 5)
 	tamper(t, db, flipByte(2))
 	if got, want := verifyOffline(t, l, head.Note, head.Note), []Problem{ProblemInconsistent, ProblemRootMismatch}; !slices.Equal(got, want) {
 		t.Errorf("problems = %v, want %v", got, want)
