@@ -148,6 +148,25 @@ func TestExportRoundTripVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	parsed, rows := exportVerified(t, entries, head.Note)
+	if len(parsed) != len(entries) {
+		t.Fatalf("read back %d entries, want %d", len(parsed), len(entries))
+	}
+	if len(rows) != len(entries)+1 || len(rows[1]) != len(csvHeader) {
+		t.Errorf("csv: %d rows", len(rows))
+	}
+	var table strings.Builder
+	if err := WriteTable(&table, entries[:2]); err != nil || strings.Count(table.String(), "\n") != 3 {
+		t.Errorf("table:\n%s", table.String())
+	}
+}
+
+// exportVerified exports entries as JSONL and checks that what it reads
+// back verifies against head, as an auditor holding only the file and the
+// head would; it returns the entries read back and the rows of the same
+// entries exported as CSV, header first.
+func exportVerified(t *testing.T, entries []Entry, head []byte) (parsed []Entry, rows [][]string) {
+	t.Helper()
 	var jsonl bytes.Buffer
 	if err := ExportJSONL(&jsonl, All(entries)); err != nil {
 		t.Fatal(err)
@@ -156,24 +175,16 @@ func TestExportRoundTripVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(parsed) != len(entries) {
-		t.Fatalf("read back %d entries, want %d", len(parsed), len(entries))
-	}
-	rep, err := Verify(ctx, VerifyInput{Entries: raws, Latest: head.Note, Origin: testOrigin, Verifier: testVerifier(t)})
+	rep, err := Verify(context.Background(), VerifyInput{Entries: raws, Latest: head, Origin: testOrigin, Verifier: testVerifier(t)})
 	if err != nil || !rep.OK() {
 		t.Errorf("exported file does not verify: %v %v", err, rep.Findings)
 	}
-
 	var c bytes.Buffer
 	if err := ExportCSV(&c, All(entries)); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := csv.NewReader(&c).ReadAll()
-	if err != nil || len(rows) != len(entries)+1 || len(rows[1]) != len(csvHeader) {
-		t.Errorf("csv: %d rows, err %v", len(rows), err)
+	if rows, err = csv.NewReader(&c).ReadAll(); err != nil {
+		t.Fatalf("csv: %v", err)
 	}
-	var table strings.Builder
-	if err := WriteTable(&table, entries[:2]); err != nil || strings.Count(table.String(), "\n") != 3 {
-		t.Errorf("table:\n%s", table.String())
-	}
+	return parsed, rows
 }
