@@ -30,6 +30,21 @@ func readFile(t *testing.T, path string) string {
 	return string(data)
 }
 
+// checkReadings writes the kernel's answers into g's files and checks what
+// Peak and OOMKills read from them.
+func checkReadings(t *testing.T, g *MemoryGroup, files map[string]string, peak, oomKills int64) {
+	t.Helper()
+	for name, content := range files {
+		writeFile(t, filepath.Join(g.dir, name), content)
+	}
+	if got, err := g.Peak(); err != nil || got != peak {
+		t.Errorf("Peak = %d, %v; want %d", got, err, peak)
+	}
+	if n, err := g.OOMKills(); err != nil || n != oomKills {
+		t.Errorf("OOMKills = %d, %v; want %d", n, err, oomKills)
+	}
+}
+
 func TestMemoryGroupV1(t *testing.T) {
 	root := t.TempDir()
 	writeFile(t, filepath.Join(root, "memory", "memory.limit_in_bytes"), "9223372036854771712\n")
@@ -53,14 +68,10 @@ func TestMemoryGroupV1(t *testing.T) {
 	if got := readFile(t, filepath.Join(dir, "cgroup.procs")); got != "4242" {
 		t.Errorf("cgroup.procs %q", got)
 	}
-	writeFile(t, filepath.Join(dir, "memory.max_usage_in_bytes"), "180355072\n")
-	writeFile(t, filepath.Join(dir, "memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
-	if peak, err := g.Peak(); err != nil || peak != 180355072 {
-		t.Errorf("Peak = %d, %v", peak, err)
-	}
-	if n, err := g.OOMKills(); err != nil || n != 2 {
-		t.Errorf("OOMKills = %d, %v", n, err)
-	}
+	checkReadings(t, g, map[string]string{
+		"memory.max_usage_in_bytes": "180355072\n",
+		"memory.oom_control":        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+	}, 180355072, 2)
 	// The kernel's control files go with the group; plain files do not.
 	for _, name := range []string{"memory.limit_in_bytes", "cgroup.procs", "memory.max_usage_in_bytes", "memory.oom_control"} {
 		os.Remove(filepath.Join(dir, name))
@@ -119,14 +130,10 @@ func TestMemoryGroupV2(t *testing.T) {
 	if got := readFile(t, filepath.Join(dir, "memory.max")); got != "134217728" {
 		t.Errorf("memory.max %q", got)
 	}
-	writeFile(t, filepath.Join(dir, "memory.peak"), "99999744\n")
-	writeFile(t, filepath.Join(dir, "memory.events"), "low 0\nhigh 0\nmax 1841\noom 0\noom_kill 0\noom_group_kill 0\n")
-	if peak, err := g.Peak(); err != nil || peak != 99999744 {
-		t.Errorf("Peak = %d, %v", peak, err)
-	}
-	if n, err := g.OOMKills(); err != nil || n != 0 {
-		t.Errorf("OOMKills = %d, %v", n, err)
-	}
+	checkReadings(t, g, map[string]string{
+		"memory.peak":   "99999744\n",
+		"memory.events": "low 0\nhigh 0\nmax 1841\noom 0\noom_kill 0\noom_group_kill 0\n",
+	}, 99999744, 0)
 }
 
 func TestMemoryGroupErrorsNameTheProblem(t *testing.T) {
