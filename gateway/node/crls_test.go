@@ -33,18 +33,7 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 	n := singleNodeWith(t, p, func(c *Config) { c.TLS.CRLs = []string{crl} })
 	victim := p.Issue("51", pki.KindSystem, "hr")
 	hc := p.Client(victim, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
-	status := func() (int, string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+n.Addr()+"/api/v1/status", nil)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body), nil
-	}
+	status := func() (int, string, error) { return askStatus(n, hc) }
 	if code, body, err := status(); err != nil || code != http.StatusOK {
 		t.Fatalf("before the revocation: %d %s %v", code, body, err)
 	}
@@ -102,6 +91,22 @@ func TestRefuseNonMembers(t *testing.T) {
 	if ca, _ := p.Fed.CA("33"); !(&revocations{}).listsCA("33", ca.Cert) {
 		t.Error("a node without its registry yet refused a province CA")
 	}
+}
+
+// askStatus asks n's local API for its status through hc, within a few
+// seconds, and returns the answer's status and body, or why there was none:
+// a refused certificate may be refused at the handshake or by the request.
+func askStatus(n *Node, hc *http.Client) (int, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+n.Addr()+"/api/v1/status", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), nil
 }
 
 // listedAll is a refuseLapsed check of listed CAs that passes every chain.

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -36,18 +35,7 @@ func TestRotatedAwayCAIsRefused(t *testing.T) {
 	oldLeaf := p.Issue("51", pki.KindSystem, "hr")
 	oldClient := p.Client(oldLeaf, policy)
 	newClient := p.Client(regtest.IssueFrom(t, rotated, pki.KindSystem, "hr"), policy)
-	status := func(hc *http.Client) (int, string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+n.Addr()+"/api/v1/status", nil)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body), nil
-	}
+	status := func(hc *http.Client) (int, string, error) { return askStatus(n, hc) }
 	list := func(cas ...*pki.CA) {
 		t.Helper()
 		m := registry.MemberSpec{Province: "51", Name: pki.ProvinceName("51")}
