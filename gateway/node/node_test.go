@@ -22,6 +22,7 @@ import (
 	"github.com/laborlink/laborlink/contracts/synth"
 	"github.com/laborlink/laborlink/federation/freeport"
 	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/federation/registry/regtest"
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
@@ -71,7 +72,7 @@ func singleNodeOf(t *testing.T, p *gatewaytest.PKI, members []string, tune ...fu
 		if err != nil {
 			t.Fatal(err)
 		}
-		g.Members = append(g.Members, registry.MemberSpec{Province: m, Name: pki.ProvinceName(m), CACerts: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})})
+		g.Members = append(g.Members, regtest.MemberWith(m, ca))
 	}
 	gdata, _ := json.Marshal(g)
 	genesis := filepath.Join(dir, "genesis.json")
