@@ -90,16 +90,23 @@ type revocations struct {
 	reg  atomic.Pointer[registry.Registry]
 }
 
-// isMember says whether the registry lists province as a member. Until the
-// replica holds the federation (a node starting or joining) it knows no
-// members and lets every province through, leaving the other checks to
-// decide.
-func (r *revocations) isMember(province string) bool {
+// initialized is the registry's store once the replica holds the
+// federation, and nil before (a node starting or joining): it then knows no
+// members, and the checks that ask it let everything through, leaving the
+// other checks to decide.
+func (r *revocations) initialized() *registry.Store {
 	reg := r.reg.Load()
 	if reg == nil || !reg.Store().Initialized() {
-		return true
+		return nil
 	}
-	return reg.Store().IsMember(province)
+	return reg.Store()
+}
+
+// isMember says whether the registry lists province as a member; see
+// initialized for a node whose registry does not hold the federation yet.
+func (r *revocations) isMember(province string) bool {
+	s := r.initialized()
+	return s == nil || s.IsMember(province)
 }
 
 // listsCA says whether the registry lists ca among province's CA
@@ -107,11 +114,8 @@ func (r *revocations) isMember(province string) bool {
 // from no longer vouches for what it issued. Like isMember, it lets
 // everything through until the replica holds the federation.
 func (r *revocations) listsCA(province string, ca *x509.Certificate) bool {
-	reg := r.reg.Load()
-	if reg == nil || !reg.Store().Initialized() {
-		return true
-	}
-	return reg.Store().ListsCA(province, ca)
+	s := r.initialized()
+	return s == nil || s.ListsCA(province, ca)
 }
 
 func (r *revocations) Revoked(cert *x509.Certificate) bool {
