@@ -108,10 +108,7 @@ func (p *Pusher) takesNext(ctx context.Context, item store.Incoming) bool {
 	if code, err := p.post(ctx, next); err != nil || code < 200 || code > 299 {
 		return false
 	}
-	p.mu.Lock()
-	p.lastPush = time.Now()
-	p.refusedInARow, p.paused = 0, false
-	p.mu.Unlock()
+	p.accepted()
 	return true
 }
 

@@ -355,15 +355,21 @@ func (p *Pusher) post(ctx context.Context, items []store.Incoming) (int, error) 
 // The system's answer is noted before the commit, so that State never
 // shows the cursor moved with no last push.
 func (p *Pusher) advance(ctx context.Context, seq uint64) error {
-	p.mu.Lock()
-	p.lastPush = time.Now()
-	p.refusedInARow, p.paused = 0, false
-	p.mu.Unlock()
+	p.accepted()
 	err := p.inbox.RecordAnd(context.WithoutCancel(ctx), store.Progress{Counters: map[string]uint64{cursorCounter: seq}}, nil)
 	if err != nil {
 		return fmt.Errorf("move the webhook cursor to %d: %w", seq, err)
 	}
 	return nil
+}
+
+// accepted notes that the system took items: a push, and the end of a run
+// of refused items (see pause).
+func (p *Pusher) accepted() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lastPush = time.Now()
+	p.refusedInARow, p.paused = 0, false
 }
 
 // statusText is a status as "422 Unprocessable Entity", in our words: the
