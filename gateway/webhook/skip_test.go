@@ -205,8 +205,7 @@ func TestRefusalsThatAreNotTheItemsAreRetried(t *testing.T) {
 				t.Fatal(err)
 			}
 			for range 3 {
-				n, err := p.once(context.Background())
-				p.note(n, err)
+				n, err := pushOnce(p)
 				if err == nil || n != 0 {
 					t.Fatalf("a %d: moved past %d items, err %v; want an error and nothing moved", code, n, err)
 				}

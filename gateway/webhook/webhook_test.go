@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 // TestPushesEveryItemInOrderThroughFailures has the provincial system fail
@@ -48,40 +49,19 @@ func TestPushesEveryItemInOrderThroughFailures(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	run := func() {
-		p, err := New(Config{URL: srv.URL, Batch: 10, Poll: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}, s, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { p.Run(rctx); close(done) }()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			cursor, err := s.Counter(cursorCounter)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cursor == uint64(len(in)) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("cursor at %d of %d", cursor, len(in))
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		cancel()
-		<-done
+	p, err := New(Config{URL: srv.URL, Batch: 10, Poll: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
 	}
-	run()
+	runUntil(t, p, s, uint64(len(in)))
 	s.Close()
-	s, err := store.Open(path, store.Options{})
+	s, err = store.Open(path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	// A restarted pusher finds nothing new to push.
-	p, err := New(Config{URL: srv.URL}, s, slog.New(slog.DiscardHandler))
+	p, err = New(Config{URL: srv.URL}, s, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,54 +93,27 @@ func TestPushesEveryItemInOrderThroughFailures(t *testing.T) {
 func TestTooLargeBatchesShrink(t *testing.T) {
 	s, _, in := inboxWith(t, 40)
 	defer s.Close()
-	ctx := context.Background()
-	var mu sync.Mutex
-	var got []string
 	largest := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var b Batch
-		data, _ := io.ReadAll(r.Body)
-		if err := json.Unmarshal(data, &b); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
+	sys := newProvincialSystem(t, func(ids []string) int {
+		if len(ids) > 7 {
+			return http.StatusRequestEntityTooLarge
 		}
-		if len(b.Items) > 7 {
-			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		largest = max(largest, len(b.Items))
-		for _, it := range b.Items {
-			got = append(got, it.EnvelopeID)
-		}
-	}))
-	defer srv.Close()
-	p, err := New(Config{URL: srv.URL, Batch: 50, Poll: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}, s, slog.New(slog.DiscardHandler))
+		largest = max(largest, len(ids))
+		return http.StatusOK
+	})
+	p, err := New(Config{URL: sys.URL, Batch: 50, Poll: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}, s, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { p.Run(rctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if cursor, _ := s.Counter(cursorCounter); cursor == uint64(len(in)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the push never got past the first batch")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	mu.Lock()
-	defer mu.Unlock()
+	runUntil(t, p, s, uint64(len(in)))
+	got, _ := sys.received()
 	for i, id := range got {
 		if id != in[i].EnvelopeID {
 			t.Fatalf("item %d is %s, want %s: out of order or repeated", i, id, in[i].EnvelopeID)
 		}
 	}
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
 	if len(got) != len(in) || largest < 4 {
 		t.Errorf("pushed %d items in batches of at most %d; want %d in batches of 4 to 7 (50 halved until it fits)", len(got), largest, len(in))
 	}
@@ -228,6 +181,23 @@ func TestAHalvedBatchIsTriedWholeAgain(t *testing.T) {
 	}
 }
 
+// runUntil runs p until the cursor in s reaches want, failing the test if
+// it does not within 10 seconds; Run has returned when runUntil does.
+func runUntil(t *testing.T, p *Pusher, s *store.Store, want uint64) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	pkitest.Eventually(t, 10*time.Second, fmt.Sprintf("the push to move the cursor to %d", want), func() bool {
+		cursor, err := s.Counter(cursorCounter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cursor == want
+	})
+}
+
 // incoming is the i-th item of a test inbox.
 func incoming(i int) store.Incoming {
 	return store.Incoming{EnvelopeID: fmt.Sprintf("01E%03d", i), From: "51", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`{}`)}
@@ -269,10 +239,8 @@ func TestStateTellsHowThePushStands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	for range 2 {
-		n, err := p.once(ctx)
-		p.note(n, err)
+		pushOnce(p)
 	}
 	st, err := p.State()
 	if err != nil {
@@ -282,8 +250,7 @@ func TestStateTellsHowThePushStands(t *testing.T) {
 		t.Errorf("while refused: %+v", st)
 	}
 	refuse = false
-	n, err := p.once(ctx)
-	p.note(n, err)
+	pushOnce(p)
 	if st, err = p.State(); err != nil {
 		t.Fatal(err)
 	}
