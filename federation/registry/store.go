@@ -115,10 +115,11 @@ func (s *Store) IsRevoked(province string, serial *big.Int) bool {
 // when its own province revoked its serial, so a province can revoke only
 // its own certificates, whatever serial it names, and a CA certificate is
 // refused when its key is retired (RetiredCA), so that no chain through it
-// verifies. It takes no lock.
+// verifies. It takes no lock, and hashes a CA's key only when some key is
+// retired: nodes ask on every handshake and request.
 func (s *Store) Revoked(cert *x509.Certificate) bool {
-	if cert.IsCA {
-		if _, ok := (*s.retired.Load())[caKey(cert)]; ok {
+	if retired := *s.retired.Load(); cert.IsCA && len(retired) > 0 {
+		if _, ok := retired[caKey(cert)]; ok {
 			return true
 		}
 	}
