@@ -11,7 +11,7 @@ import (
 )
 
 // RecordIssuance records in the registry every certificate Init issued
-// (each province's node certificate and its four client certificates), as
+// (each province's node certificate and its client certificates), as
 // its province's admin, the step `laborlink registry issued` is for. Every
 // node then audits each issuance, so a newcomer's audit log shows what a
 // real federation's does from its first day.
@@ -24,7 +24,11 @@ func (f *Federation) RecordIssuance(ctx context.Context) error {
 			return err
 		}
 		c := f.Certs[p]
-		for _, file := range []string{filepath.Join(l.nodeTLSDir(p), nodeCert), c.Admin.CertFile, c.System.CertFile, c.Auditor.CertFile, c.Operator.CertFile} {
+		files := []string{filepath.Join(l.nodeTLSDir(p), nodeCert)}
+		for _, leaf := range clientLeaves {
+			files = append(files, leaf.dst(&c).CertFile)
+		}
+		for _, file := range files {
 			pem, err := os.ReadFile(file)
 			if err != nil {
 				return err
