@@ -84,13 +84,17 @@ func join[S ~string](xs []S) string {
 // (fractions of a second allowed), zero when left out. The error names each
 // parameter that is not a time, or both when from is not before to.
 func ParseWindow(q url.Values) (from, to time.Time, err error) {
-	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
-		if s := q.Get(name); s != "" {
+	// An array, not a map: an error about both names them in the same order each time.
+	for _, p := range [...]struct {
+		name string
+		dst  *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if s := q.Get(p.name); s != "" {
 			t, perr := time.Parse(time.RFC3339, s)
 			if perr != nil {
-				err = errors.Join(err, fmt.Errorf("%s must be an RFC 3339 time, got %q", name, s))
+				err = errors.Join(err, fmt.Errorf("%s must be an RFC 3339 time, got %q", p.name, s))
 			}
-			*dst = t
+			*p.dst = t
 		}
 	}
 	if err == nil {
