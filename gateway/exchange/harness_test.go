@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -204,7 +203,7 @@ func (f *federation) start(province string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := delivery.Config{BatchSize: cmp.Or(f.batch, 50), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Idle: 50 * time.Millisecond, Refusal: peerRefusal}
+	cfg := delivery.Config{BatchSize: cmp.Or(f.batch, 50), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Idle: 50 * time.Millisecond, Refusal: peer.Refusal}
 	if n.delivery, err = delivery.NewManager(cfg, n.x.Outbox(), n.x.BatchSender(n.client), n.x, log); err != nil {
 		t.Fatal(err)
 	}
@@ -212,15 +211,6 @@ func (f *federation) start(province string) *node {
 	n.server = f.pki.Serve(n.leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}}, peer.NewHandler(n.x))
 	f.dir.set(province, n.server.URL)
 	return n
-}
-
-// peerRefusal reads a peer's refusal of a batch, as a node does.
-func peerRefusal(err error) (int, string, bool) {
-	var answer *peer.AnswerError
-	if errors.As(err, &answer) && answer.Refused() {
-		return answer.Status, answer.Message, true
-	}
-	return 0, "", false
 }
 
 // lateNotifier breaks the construction cycle between exchange and delivery.

@@ -2,24 +2,11 @@ package node
 
 import (
 	"context"
-	"errors"
 
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/auth"
-	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/store"
 )
-
-// peerRefusal is the delivery workers' Config.Refusal: a peer's answer
-// refusing the batch itself (peer.AnswerError.Refused), with its status and
-// error text.
-func peerRefusal(err error) (status int, message string, ok bool) {
-	var answer *peer.AnswerError
-	if errors.As(err, &answer) && answer.Refused() {
-		return answer.Status, answer.Message, true
-	}
-	return 0, "", false
-}
 
 // deadLetters serves the local API's dead letters from the store, requeues
 // them through the exchange, which audits the requeue, and wakes the

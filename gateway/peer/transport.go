@@ -176,3 +176,14 @@ func (e *AnswerError) Error() string {
 func (e *AnswerError) Refused() bool {
 	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests
 }
+
+// Refusal reads err as the peer's refusal of a batch itself (an
+// AnswerError that Refused), with the peer's status and error text: the
+// delivery workers' Config.Refusal.
+func Refusal(err error) (status int, message string, ok bool) {
+	var answer *AnswerError
+	if errors.As(err, &answer) && answer.Refused() {
+		return answer.Status, answer.Message, true
+	}
+	return 0, "", false
+}
