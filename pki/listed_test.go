@@ -28,9 +28,9 @@ func rotatedCA(t *testing.T, f *Federation, province string) *CA {
 
 // TestVerifierRefusesUnlistedCAs: during a rotation both CAs are listed and
 // both vouch for their leaves; once the old one is no longer listed, its
-// leaf is refused by name, also through the chain Verify remembered, and
-// also by CheckListedCA for a connection made before, while the new CA's
-// leaf passes. The callback is asked about the CA that issued the leaf.
+// leaf is refused by name, also through the chain Verify remembered (as a
+// node checks a connection made before, at its next request), while the
+// new CA's leaf passes. The callback is asked about the CA that issued the leaf.
 func TestVerifierRefusesUnlistedCAs(t *testing.T) {
 	f := newFederation(t, "51")
 	old := f.CAs["51"]
@@ -67,20 +67,14 @@ func TestVerifierRefusesUnlistedCAs(t *testing.T) {
 	if !errors.Is(err, ErrUnlistedCA) || err.Error() != want {
 		t.Errorf("old CA's leaf after the rotation: %v\nwant ErrUnlistedCA: %s", err, want)
 	}
-	if err := v.CheckListedCA(oldChain, x509.ExtKeyUsageClientAuth); !errors.Is(err, ErrUnlistedCA) || err.Error() != want {
-		t.Errorf("CheckListedCA of the old CA's leaf: %v, want ErrUnlistedCA", err)
-	}
 	if _, err := v.Verify(newChain, x509.ExtKeyUsageClientAuth); err != nil {
 		t.Errorf("new CA's leaf after the rotation: %v", err)
-	}
-	if err := v.CheckListedCA(newChain, x509.ExtKeyUsageClientAuth); err != nil {
-		t.Errorf("CheckListedCA of the new CA's leaf: %v", err)
 	}
 }
 
 // TestListedCAChecks: a nil ListedCA checks nothing, as a nil Member does;
 // a province that is no member is refused as such before its CA is asked
-// about; CheckListedCA refuses what does not verify at all.
+// about; what does not verify at all is refused as such first.
 func TestListedCAChecks(t *testing.T) {
 	f := newFederation(t, "51", "33")
 	leaf := issue(t, f, "33", IssueRequest{Kind: KindSystem, Name: "hr"})
@@ -102,14 +96,11 @@ func TestListedCAChecks(t *testing.T) {
 			}
 		})
 	}
-	if err := (&Verifier{Roots: f.Roots()}).CheckListedCA(nil, x509.ExtKeyUsageClientAuth); err != nil {
-		t.Errorf("CheckListedCA without ListedCA: %v", err)
-	}
 	v := &Verifier{Roots: f.Roots(), ListedCA: func(string, *x509.Certificate) bool { return true }}
-	if err := v.CheckListedCA(chain[:1], x509.ExtKeyUsageClientAuth); !errors.Is(err, ErrUnknownAuthority) {
-		t.Errorf("CheckListedCA of a leaf without its CA: %v, want ErrUnknownAuthority", err)
+	if _, err := v.Verify(chain[:1], x509.ExtKeyUsageClientAuth); !errors.Is(err, ErrUnknownAuthority) {
+		t.Errorf("Verify of a leaf without its CA: %v, want ErrUnknownAuthority", err)
 	}
-	if err := v.CheckListedCA(nil, x509.ExtKeyUsageClientAuth); !errors.Is(err, ErrNoCertificate) || !strings.Contains(err.Error(), "no certificate") {
-		t.Errorf("CheckListedCA of nothing: %v, want ErrNoCertificate", err)
+	if _, err := v.Verify(nil, x509.ExtKeyUsageClientAuth); !errors.Is(err, ErrNoCertificate) || !strings.Contains(err.Error(), "no certificate") {
+		t.Errorf("Verify of nothing: %v, want ErrNoCertificate", err)
 	}
 }

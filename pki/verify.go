@@ -42,8 +42,8 @@ type Verifier struct {
 	// verify signatures deterministically (registry replay).
 	Now func() time.Time
 
-	// verified remembers chains that built to the root (see Verify and
-	// CheckListedCA).
+	// verified remembers chains that built to the root (see Verify), so a
+	// node can verify a connection's chain again at each request cheaply.
 	mu       sync.Mutex
 	verified map[[sha256.Size]byte]builtChain
 }
@@ -136,30 +136,6 @@ func (v *Verifier) Verify(chain []*x509.Certificate, usage x509.ExtKeyUsage) (Id
 		return Identity{}, err
 	}
 	return id, nil
-}
-
-// CheckListedCA checks again, for a chain Verify accepted earlier (a
-// connection's handshake), that ListedCA still lists the province CA that
-// issued its leaf: a rotation may have removed that CA since. It uses the
-// chains Verify remembered, so it costs a hash of the chain and the
-// ListedCA calls; a chain that no longer verifies at all (a certificate
-// expired since) is refused with that reason. Nil ListedCA passes
-// everything, as in Verify.
-func (v *Verifier) CheckListedCA(chain []*x509.Certificate, usage x509.ExtKeyUsage) error {
-	if v.ListedCA == nil {
-		return nil
-	}
-	if len(chain) == 0 {
-		return &certError{ErrNoCertificate, "peer presented no certificate"}
-	}
-	if v.Roots == nil {
-		return errors.New("pki: Verifier has no root pool")
-	}
-	built, err := v.build(chain, usage, v.now())
-	if err != nil {
-		return err
-	}
-	return v.checkListed(built.id, built.chains)
 }
 
 // checkListed refuses chains whose leaf's issuer ListedCA does not list

@@ -119,31 +119,21 @@ func (n *Node) issuers() []*x509.Certificate {
 }
 
 // refuseLapsed answers 403 to a request whose client certificate no longer
-// passes what its connection's handshake checked: it (or the CA that comes
-// with it) has been revoked since, its province is no longer a member of
-// the federation (member.expel), or the province CA that issued it is no
-// longer one the registry lists for the province (a CA rotation: listed
-// is Node.clientCAListed). Connections are long-lived, and each takes
-// effect on the next request, not the next connection. It is a map lookup
-// per certificate, one for the province, and a hash of the chain with a
-// lookup of its CA.
-func refuseLapsed(revoked pki.RevocationChecker, member func(province string) bool, listed func(chain []*x509.Certificate) error, h http.Handler) http.Handler {
+// passes what its connection's handshake checked (check, the node's
+// Verifier again: Node.recheckClient): it or its CA has been revoked or
+// has expired since, its province is no longer a member of the federation
+// (member.expel), or the province CA that issued it is no longer one the
+// registry lists (a CA rotation). Connections are long-lived, and each
+// takes effect on the next request, not the next connection. The verifier
+// remembers the chains it built, so this costs a hash of the chain and
+// the lookups, not path building.
+func refuseLapsed(check func(chain []*x509.Certificate) error, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil {
 			h.ServeHTTP(w, r)
 			return
 		}
-		for _, c := range r.TLS.PeerCertificates {
-			if revoked.Revoked(c) {
-				forbidden(w, fmt.Sprintf("certificate revoked since this connection was made (serial %s)", c.SerialNumber.Text(16)))
-				return
-			}
-		}
-		if id, err := pki.PeerIdentity(*r.TLS); err == nil && !member(id.Province) {
-			forbidden(w, fmt.Sprintf("province %s is not a member of the federation", id.Province))
-			return
-		}
-		if err := listed(r.TLS.PeerCertificates); err != nil {
+		if err := check(r.TLS.PeerCertificates); err != nil {
 			forbidden(w, err.Error())
 			return
 		}
@@ -151,11 +141,10 @@ func refuseLapsed(revoked pki.RevocationChecker, member func(province string) bo
 	})
 }
 
-// clientCAListed checks that the registry still lists the province CA of a
-// client's chain, through the chains the node's verifier remembered from
-// the handshake (pki.Verifier.CheckListedCA).
-func (n *Node) clientCAListed(chain []*x509.Certificate) error {
-	return n.tls.Verifier.CheckListedCA(chain, x509.ExtKeyUsageClientAuth)
+// recheckClient verifies a client's chain again as its handshake did.
+func (n *Node) recheckClient(chain []*x509.Certificate) error {
+	_, err := n.tls.Verifier.Verify(chain, x509.ExtKeyUsageClientAuth)
+	return err
 }
 
 func forbidden(w http.ResponseWriter, msg string) {

@@ -67,17 +67,25 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 // and then lets everyone through to the other checks.
 func TestRefuseNonMembers(t *testing.T) {
 	p := gatewaytest.NewPKI(t, "44", "33")
-	from := map[string]*tls.ConnectionState{
-		"44": {PeerCertificates: []*x509.Certificate{p.Issue("44", pki.KindNode, "gw-1").Cert}},
-		"33": {PeerCertificates: []*x509.Certificate{p.Issue("33", pki.KindNode, "gw-1").Cert}},
+	chain := func(province string) *tls.ConnectionState {
+		ca, err := p.Fed.CA(province)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &tls.ConnectionState{PeerCertificates: []*x509.Certificate{p.Issue(province, pki.KindNode, "gw-1").Cert, ca.Cert}}
 	}
+	from := map[string]*tls.ConnectionState{"44": chain("44"), "33": chain("33")}
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	member := func(p string) bool { return p == "44" || p == "51" }
+	v := &pki.Verifier{Roots: p.Fed.Roots(), Member: func(p string) bool { return p == "44" || p == "51" }}
+	recheck := func(chain []*x509.Certificate) error {
+		_, err := v.Verify(chain, x509.ExtKeyUsageClientAuth)
+		return err
+	}
 	for peer, want := range map[string]int{"44": http.StatusNoContent, "33": http.StatusForbidden} {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodPost, "/peer/v1/envelopes", nil)
 		r.TLS = from[peer]
-		refuseLapsed(pki.RevokedFunc(func(*x509.Certificate) bool { return false }), member, listedAll, ok).ServeHTTP(rec, r)
+		refuseLapsed(recheck, ok).ServeHTTP(rec, r)
 		if rec.Code != want {
 			t.Errorf("peer of %s: %d, want %d", peer, rec.Code, want)
 		}
@@ -108,9 +116,6 @@ func askStatus(n *Node, hc *http.Client) (int, string, error) {
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body), nil
 }
-
-// listedAll is a refuseLapsed check of listed CAs that passes every chain.
-func listedAll([]*x509.Certificate) error { return nil }
 
 // TestHandshakeRefusesNonMembers: the federation root vouches for 33's CA,
 // but 33 is not a member of this node's federation: its node cannot even

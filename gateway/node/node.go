@@ -162,7 +162,7 @@ func (n *Node) listen() error {
 	// Bounded reads: a slow or stalled client cannot hold a connection and
 	// its buffers forever. A full batch of the largest records is ~64 MiB,
 	// well within a minute even between provinces.
-	n.server = &http.Server{Handler: refuseLapsed(n.revoked, n.revoked.isMember, n.clientCAListed, mux), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	n.server = &http.Server{Handler: refuseLapsed(n.recheckClient, mux), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 5 * time.Minute, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}
 	if n.cfg.OpsListen != "" {
 		if n.opsLn, err = net.Listen("tcp", n.cfg.OpsListen); err != nil {
