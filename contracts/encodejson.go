@@ -133,7 +133,11 @@ func (r *Receipt) AppendJSON(b []byte) ([]byte, error) {
 // one's proof when its delivery batch is signed.
 func WithBatchProof(env []byte, p *BatchProof) ([]byte, error) {
 	env = bytes.TrimRight(env, " \t\r\n")
-	if p == nil || len(env) < 2 || env[len(env)-1] != '}' || bytes.Contains(env, []byte(`"batch":`)) {
+	// AppendJSON writes the signature and the proof after payload_digest,
+	// the last member after the payload: only that tail is looked at, so
+	// the payload is neither read again nor mistaken for them.
+	i := bytes.LastIndex(env, []byte(`,"payload_digest":`))
+	if p == nil || i < 0 || env[len(env)-1] != '}' || bytes.Contains(env[i:], []byte(`"batch":`)) || bytes.Contains(env[i:], []byte(`"signature":`)) {
 		return nil, errors.New("not an unsigned envelope object and a proof")
 	}
 	out := make([]byte, 0, len(env)+len(`,"batch":`)+p.jsonSize())

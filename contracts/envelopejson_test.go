@@ -586,5 +586,13 @@ func TestWithBatchProofMatchesAppendJSON(t *testing.T) {
 		if _, err := contracts.WithBatchProof(want, proofs[i]); err == nil {
 			t.Errorf("envelope %d: a second proof was added to an envelope that has one", i)
 		}
+		env.Batch, env.Signature = nil, []byte("signed")
+		signed, err := env.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := contracts.WithBatchProof(signed, proofs[i]); err == nil {
+			t.Errorf("envelope %d: a proof was added to an envelope signed alone", i)
+		}
 	}
 }
