@@ -16,24 +16,41 @@ type profiles struct {
 	cpu, block, mutex, trace, mem string
 }
 
+// files are the profile flags, each with its file and what it writes.
+func (p *profiles) files() []struct {
+	flag string
+	file *string
+	what string
+} {
+	return []struct {
+		flag string
+		file *string
+		what string
+	}{
+		{"cpuprofile", &p.cpu, "a CPU profile"},
+		{"blockprofile", &p.block, "a blocking profile"},
+		{"mutexprofile", &p.mutex, "a mutex contention profile"},
+		{"trace", &p.trace, "an execution trace"},
+		{"memprofile", &p.mem, "an allocation profile"},
+	}
+}
+
+func (p *profiles) flags(fs *flag.FlagSet) {
+	for _, f := range p.files() {
+		fs.StringVar(f.file, f.flag, "", "write "+f.what+" of the run to this file")
+	}
+}
+
 // forNode is the node command's flags for the same profiles of the node of
 // a province, each to its own file: FILE.pPROVINCE.
 func (p *profiles) forNode(province string) []string {
 	var args []string
-	for _, f := range []struct{ flag, file string }{{"cpuprofile", p.cpu}, {"blockprofile", p.block}, {"mutexprofile", p.mutex}, {"trace", p.trace}, {"memprofile", p.mem}} {
-		if f.file != "" {
-			args = append(args, "--"+f.flag, f.file+".p"+province)
+	for _, f := range p.files() {
+		if *f.file != "" {
+			args = append(args, "--"+f.flag, *f.file+".p"+province)
 		}
 	}
 	return args
-}
-
-func (p *profiles) flags(fs *flag.FlagSet) {
-	fs.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile of the run to this file")
-	fs.StringVar(&p.block, "blockprofile", "", "write a blocking profile of the run to this file")
-	fs.StringVar(&p.mutex, "mutexprofile", "", "write a mutex contention profile of the run to this file")
-	fs.StringVar(&p.trace, "trace", "", "write an execution trace of the run to this file")
-	fs.StringVar(&p.mem, "memprofile", "", "write an allocation profile of the run to this file")
 }
 
 // start begins the requested profiles; the returned function stops them and
