@@ -19,6 +19,17 @@ import (
 // which it returns wrapped with the member's name. The values are slices of
 // data.
 func RawObject(data []byte, member func(name string, value json.RawMessage) error) error {
+	_, err := RawObjectSplit(data, "", member)
+	return err
+}
+
+// RawObjectSplit is RawObject that also splits the value of the member named
+// split, when that is an array, into its elements in the same pass, as
+// RawArray would: a submission's records or a delivery's envelopes are read
+// once, not once for the object and again for the array. elems is nil when
+// no such member holds an array (the caller then reads member's value, as
+// RawArray would, to tell null from a value of the wrong kind).
+func RawObjectSplit(data []byte, split string, member func(name string, value json.RawMessage) error) (elems []json.RawMessage, err error) {
 	l := &lexer{data: data, maxNest: maxJSONNesting}
 	type part struct {
 		name  string
@@ -28,20 +39,33 @@ func RawObject(data []byte, member func(name string, value json.RawMessage) erro
 	if !l.object(func(name string) bool {
 		l.ws()
 		start := l.pos
-		if !l.skip() {
+		if split != "" && name == split && l.peek() == '[' {
+			elems = []json.RawMessage{}
+			if !l.array(func(int) bool {
+				l.ws()
+				start := l.pos
+				if !l.skip() {
+					return false
+				}
+				elems = append(elems, data[start:l.pos])
+				return true
+			}) {
+				return false
+			}
+		} else if !l.skip() {
 			return false
 		}
 		parts = append(parts, part{name, data[start:l.pos]})
 		return true
 	}) || !l.end() {
-		return l.err
+		return nil, l.err
 	}
 	for _, p := range parts {
 		if err := member(p.name, p.value); err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
-	return nil
+	return elems, nil
 }
 
 // RawArray returns the elements of the JSON array in data as slices of it,

@@ -77,6 +77,57 @@ func FuzzRawObject(f *testing.F) {
 	})
 }
 
+// FuzzRawObjectSplit holds RawObjectSplit to RawObject and then RawArray
+// of the split member: the same documents pass, with the same members and,
+// when the member holds an array, the same elements.
+func FuzzRawObjectSplit(f *testing.F) {
+	for _, s := range rawSeeds {
+		f.Add([]byte(s), "records")
+	}
+	f.Add([]byte(`{"chain":["AAE="],"envelopes":[{"a":[1]}, 2 ,"x"]}`), "envelopes")
+	f.Add([]byte(`{"envelopes":null}`), "envelopes")
+	f.Add([]byte(`{"envelopes":[1,]}`), "envelopes")
+	f.Fuzz(func(t *testing.T, data []byte, split string) {
+		var got, want []json.RawMessage
+		member := func(into *[]json.RawMessage) func(string, json.RawMessage) error {
+			return func(name string, v json.RawMessage) error {
+				*into = append(*into, []byte(name), v)
+				return nil
+			}
+		}
+		elems, err := contracts.RawObjectSplit(data, split, member(&got))
+		werr := contracts.RawObject(data, member(&want))
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%q: RawObjectSplit error %v, RawObject %v", data, err, werr)
+		}
+		if err != nil {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d parts, RawObject %d", data, len(got), len(want))
+		}
+		var wantElems []json.RawMessage
+		for i := 0; i < len(want); i += 2 {
+			if !bytes.Equal(got[i], want[i]) || !bytes.Equal(got[i+1], want[i+1]) {
+				t.Fatalf("%q: member %q = %q, RawObject %q = %q", data, got[i], got[i+1], want[i], want[i+1])
+			}
+			if split != "" && string(want[i]) == split && bytes.HasPrefix(want[i+1], []byte("[")) {
+				if wantElems, err = contracts.RawArray(want[i+1]); err != nil {
+					t.Fatalf("%q: RawArray of %s: %v", data, split, err)
+				}
+			}
+		}
+		if (elems == nil) != (wantElems == nil) || len(elems) != len(wantElems) {
+			t.Fatalf("%q: elements %q, RawArray %q", data, elems, wantElems)
+		}
+		for i := range elems {
+			if !bytes.Equal(elems[i], wantElems[i]) {
+				t.Fatalf("%q: element %d is %q, RawArray %q", data, i, elems[i], wantElems[i])
+			}
+		}
+	})
+}
+
 func TestRawObjectNamesTheMember(t *testing.T) {
 	err := contracts.RawObject([]byte(`{"chain":[],"envelopes":{}}`), func(name string, v json.RawMessage) error {
 		if name == "envelopes" {

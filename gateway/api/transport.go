@@ -128,24 +128,28 @@ func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
 		return nil, badRequest("the body is not a JSON object")
 	}
 	// A batch is an object whose one member is records; any other object
-	// is one record, read by the record decoder.
+	// is one record, read by the record decoder. The records are split
+	// while the body's syntax is checked, in one pass.
 	var records json.RawMessage
 	members := 0
-	if err := contracts.RawObject(body, func(name string, v json.RawMessage) error {
+	batch, err := contracts.RawObjectSplit(body, "records", func(name string, v json.RawMessage) error {
 		members++
 		if name == "records" {
 			records = v
 		}
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, badRequest("the body is not a JSON object: %v", err)
 	}
 	if members != 1 || records == nil {
 		return SubmitRequest{Records: []json.RawMessage{body}, Single: true}, nil
 	}
-	batch, err := contracts.RawArray(records)
-	if err != nil {
-		return nil, badRequest("records: %v", err)
+	if batch == nil {
+		// Not an array: null is an empty batch, anything else refused.
+		if batch, err = contracts.RawArray(records); err != nil {
+			return nil, badRequest("records: %v", err)
+		}
 	}
 	return SubmitRequest{Records: batch}, nil
 }
