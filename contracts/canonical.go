@@ -22,12 +22,21 @@ import (
 // canonencode.go): every exported record goes through here, and encoding it
 // with json.Marshal and then reading that back costs about seven times as much.
 func Canonical(v any) ([]byte, error) {
+	return canonicalEdited(v, nil)
+}
+
+// canonicalEdited is Canonical passed through edit, when it is not nil,
+// straight from the pooled buffer it was encoded in.
+func canonicalEdited(v any, edit func([]byte) ([]byte, error)) ([]byte, error) {
 	buf := canonBuffers.Get().(*[]byte)
 	defer putCanonBuffer(buf)
 	b, err := appendCanonical((*buf)[:0], v)
 	*buf = b
 	if err != nil {
 		return nil, err
+	}
+	if edit != nil {
+		return edit(b)
 	}
 	return slices.Clone(b), nil
 }

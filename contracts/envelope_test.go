@@ -612,6 +612,65 @@ func TestSetPayload(t *testing.T) {
 	}
 }
 
+// TestNewEnvelopeEdited seals a record edited on the way to the payload the
+// same as NewEnvelope then SetPayload of the edited payload would, and keeps
+// nothing of the buffer the edit was given; an edit that fails names itself.
+func TestNewEnvelopeEdited(t *testing.T) {
+	g := generator(t)
+	rec := g.Transfer()
+	masked := map[string]*contracts.Edits{"worker": {Members: map[string]*contracts.Edits{"name": {Replace: func(string) string { return "*" }}}}}
+	var given []byte
+	edit := func(canon []byte) ([]byte, error) {
+		given = canon
+		return contracts.EditCanonicalJSON(canon, masked)
+	}
+	env, err := contracts.NewEnvelopeEdited(rec, 2, testNow, edit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := contracts.NewEnvelope(rec, 2, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	canon, err := contracts.EditCanonicalJSON(want.Payload, masked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.SetPayload(canon)
+	if !bytes.Equal(env.Payload, want.Payload) || env.PayloadDigest != want.PayloadDigest {
+		t.Fatalf("payload %s (%s), want %s (%s)", env.Payload, env.PayloadDigest, want.Payload, want.PayloadDigest)
+	}
+	if &given[0] == &env.Payload[0] {
+		t.Fatal("the payload is the buffer the edit was given")
+	}
+	for i := range given {
+		given[i] = 'x' // the buffer is reused: nothing of the envelope may change
+	}
+	kp := keys(t)[0]
+	if err := env.Sign(kp.priv, signerURI); err != nil {
+		t.Fatal(err)
+	}
+	b, err := env.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := contracts.DecodeEnvelope(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Verify(kp.priv.Public()); err != nil {
+		t.Fatalf("at the destination: %v", err)
+	}
+	if r, err := back.Record(); err != nil || r.(*contracts.Transfer).Worker.Name != "*" {
+		t.Fatalf("record %v, %v", r, err)
+	}
+
+	_, err = contracts.NewEnvelopeEdited(rec, 2, testNow, func([]byte) ([]byte, error) { return nil, errors.New("mask refused") })
+	if err == nil || !strings.Contains(err.Error(), "mask refused") {
+		t.Fatalf("a failing edit: got %v", err)
+	}
+}
+
 // TestEnvelopeType reads the type from what AppendJSON writes and, the slow
 // way, from any other encoding of an envelope.
 func TestEnvelopeType(t *testing.T) {

@@ -173,16 +173,13 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, doc json.Ra
 // batch signing, names the signer and returns the signing digest that its
 // delivery batch will sign (see BatchSender).
 func (x *Exchange) seal(rec contracts.Record, dec *policy.Decision, now time.Time) (*contracts.Envelope, []byte, error) {
-	env, err := contracts.NewEnvelope(rec, dec.Agreement.Version, now)
+	var obligations func([]byte) ([]byte, error)
+	if len(dec.Obligations) > 0 {
+		obligations = dec.ApplyCanonical
+	}
+	env, err := contracts.NewEnvelopeEdited(rec, dec.Agreement.Version, now, obligations)
 	if err != nil {
 		return nil, nil, &Error{Code: CodeInternal, Message: "build envelope", Err: err}
-	}
-	if len(dec.Obligations) > 0 {
-		payload, err := dec.ApplyCanonical(env.Payload)
-		if err != nil {
-			return nil, nil, &Error{Code: CodeInternal, Message: "apply obligations", Err: err}
-		}
-		env.SetPayload(payload)
 	}
 	if x.batchSign.Load() {
 		env.Signer = x.signer().Identity().URI()
