@@ -73,24 +73,15 @@ func (r *Registry) commandLevel() int {
 }
 
 // checkCommandLevel refuses, before it enters the raft log, a command that
-// some node's release does not know. It runs on the leader, where every
-// write is proposed, whichever node accepted it. A command whose nonce the
-// registry already holds skips the check: it is a resubmission that apply
-// answers with its first outcome, and refusing it would hide that outcome.
-// An op a newer one replaced is refused too, whatever the levels.
+// some node's release does not know (checkBeforeLog runs it on the leader,
+// where every write is proposed, whichever node accepted it). An op a newer
+// one replaced is refused too, whatever the levels.
 func (r *Registry) checkCommandLevel(ctx context.Context, env *Envelope) error {
-	need, ok := opLevels[env.Op]
-	if !ok {
-		return Errorf(EInvalid, "unknown command %q: the leader %s runs a release that does not know it (command level %d); if a newer release adds it, upgrade every node first",
-			env.Op, r.cfg.NodeID, r.commandLevel())
-	}
-	if r.store.seenNonce(env.Nonce) {
-		return nil
-	}
 	if by, ok := replacedOps[env.Op]; ok {
 		return Errorf(EInvalid, "%s is replaced by %s (command level %d): send %s instead, as laborlink of this release does",
 			env.Op, by, opLevels[by], by)
 	}
+	need := opLevels[env.Op]
 	if need <= 1 {
 		return nil
 	}

@@ -131,9 +131,32 @@ func (s *Store) ListsCA(province string, ca *x509.Certificate) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	m := s.st.Members[province]
-	return m != nil && slices.ContainsFunc(m.cas, func(c *x509.Certificate) bool {
-		return bytes.Equal(c.RawSubjectPublicKeyInfo, ca.RawSubjectPublicKeyInfo)
-	})
+	return m != nil && slices.ContainsFunc(m.cas, func(c *x509.Certificate) bool { return sameKey(c, ca) })
+}
+
+// delisted returns the CA certificates the registry lists for province now
+// whose keys are not among cas: the CAs a member.add listing cas would stop
+// trusting. A province that is no member yet has none.
+func (s *Store) delisted(province string, cas []*x509.Certificate) []*x509.Certificate {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m := s.st.Members[province]
+	if m == nil {
+		return nil
+	}
+	var gone []*x509.Certificate
+	for _, c := range m.cas {
+		if !slices.ContainsFunc(cas, func(k *x509.Certificate) bool { return sameKey(c, k) }) {
+			gone = append(gone, c)
+		}
+	}
+	return gone
+}
+
+// sameKey reports whether two CA certificates are for the same key, which
+// is how the registry compares CAs (see ListsCA).
+func sameKey(a, b *x509.Certificate) bool {
+	return bytes.Equal(a.RawSubjectPublicKeyInfo, b.RawSubjectPublicKeyInfo)
 }
 
 // Initialized reports whether the genesis command has been applied.

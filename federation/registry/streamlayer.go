@@ -125,23 +125,46 @@ func (s *streamLayer) Accept() (net.Conn, error) {
 }
 
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tc, err := s.handshake(ctx, string(addr))
+	if err != nil {
+		return nil, err
+	}
+	return s.track(tc), nil
+}
+
+// handshake connects to a raft peer and completes the TLS handshake, which
+// verifies and authorizes the peer as for any raft connection.
+func (s *streamLayer) handshake(ctx context.Context, addr string) (*tls.Conn, error) {
 	if s.isCut() {
 		return nil, errors.New("raft stream layer is partitioned")
 	}
-	d := net.Dialer{Timeout: timeout}
-	c, err := d.Dial("tcp", string(addr))
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	tc := tls.Client(c, s.client)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.Close()
 		s.log.Warn("raft peer refused", "addr", addr, "err", err)
 		return nil, fmt.Errorf("raft handshake with %s: %w", addr, err)
 	}
-	return s.track(tc), nil
+	return tc, nil
+}
+
+// presented returns the node certificate the raft peer at addr presents to
+// a new connection now: a connection already open shows the one of its
+// handshake, which a reissue does not change. The connection is closed
+// cleanly at once (the peer's raft transport reads an end of stream).
+func (s *streamLayer) presented(ctx context.Context, addr string) (*x509.Certificate, error) {
+	tc, err := s.handshake(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	defer tc.Close()
+	return tc.ConnectionState().PeerCertificates[0], nil
 }
 
 func (s *streamLayer) Close() error {

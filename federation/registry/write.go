@@ -20,8 +20,9 @@ import (
 // already committed answers its first outcome instead of applying twice.
 //
 // The error is for failures to get an answer (no leader reachable, with for
-// how long) and for a command the leader refuses before it enters the log:
-// an op some node's release does not know (see CommandLevel). A command
+// how long) and for a command the leader refuses before it enters the log
+// (checkBeforeLog): an op some node's release does not know (see
+// CommandLevel), a CA delisted while raft voters still use it. A command
 // refused in apply comes back as Result.Err.
 func (r *Registry) Submit(ctx context.Context, env *Envelope) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ApplyTimeout)
@@ -51,7 +52,7 @@ var errNoLeader = errors.New("no leader elected")
 
 func (r *Registry) submitOnce(ctx context.Context, env *Envelope) (*Result, error) {
 	if r.raft.State() == raft.Leader {
-		if err := r.checkCommandLevel(ctx, env); err != nil {
+		if err := r.checkBeforeLog(ctx, env); err != nil {
 			return nil, err
 		}
 		return r.applyLocal(env)
@@ -65,6 +66,28 @@ func (r *Registry) submitOnce(ctx context.Context, env *Envelope) (*Result, erro
 		return nil, err
 	}
 	return &res, nil
+}
+
+// checkBeforeLog refuses, on the leader, a command that must not enter the
+// raft log for what only the network shows: an op some node's release does
+// not know (checkCommandLevel), a CA delisted while voters still use it
+// (checkRotationOrder). Apply never looks at the network or the clock, so
+// that every replica reaches the same verdict; these checks do, once, where
+// every write is proposed. A command whose nonce the registry already holds
+// skips them: it is a resubmission that apply answers with its first
+// outcome, and refusing it would hide that outcome.
+func (r *Registry) checkBeforeLog(ctx context.Context, env *Envelope) error {
+	if _, ok := opLevels[env.Op]; !ok {
+		return Errorf(EInvalid, "unknown command %q: the leader %s runs a release that does not know it (command level %d); if a newer release adds it, upgrade every node first",
+			env.Op, r.cfg.NodeID, r.commandLevel())
+	}
+	if r.store.seenNonce(env.Nonce) {
+		return nil
+	}
+	if err := r.checkCommandLevel(ctx, env); err != nil {
+		return err
+	}
+	return r.checkRotationOrder(ctx, env)
 }
 
 func (r *Registry) unavailable(start time.Time, err error) *Error {

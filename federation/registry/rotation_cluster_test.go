@@ -1,0 +1,116 @@
+package registry_test
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/federation/registry/regtest"
+	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/pkitest"
+)
+
+// TestDelistingACAVotersUseIsRefused: the last step of a CA rotation (the
+// new CA listed alone) is refused before it enters the log while a raft
+// voter of the province still presents a certificate of the old CA, be it
+// the leader or a follower, naming the province, the CA and the voter, and
+// while a voter cannot be asked; once
+// the voter has a certificate of the new CA the same update goes through,
+// and the registry goes on committing.
+func TestDelistingACAVotersUseIsRefused(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 0, nil)
+	v51 := nodeOf(t, c, "51")
+	a11 := c.PKI.Admin(t, "11", "wang")
+	old, err := c.PKI.Fed.CA("51")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := c.PKI.NewCA(t, "51")
+	if _, err := c.Client(c.Nodes[0], a11).Submit(ctx(t), registry.OpMemberAdd, withCAs(c.PKI.Member(t, "51"), regtest.MemberWith("51", rotated))); err != nil {
+		t.Fatalf("listing both CAs: %v", err)
+	}
+
+	newOnly := regtest.MemberWith("51", rotated)
+	want := fmt.Sprintf(`member.add refused: it would delist province 51's CA %q (serial %x) while raft voters still present node certificates it issued: %s; `+
+		`reissue their node certificates from a CA the update keeps first (laborlink pki issue --kind node --force, copied to each node, which reloads it). `+
+		`Then send the update again: delisting a CA that voters still use would cut them off the registry, raft included`,
+		old.Cert.Subject.CommonName, old.Cert.SerialNumber.Bytes(), v51.ID)
+	for _, leader := range []*regtest.Node{v51, nodeOf(t, c, "44")} {
+		t.Run("leader "+leader.ID, func(t *testing.T) {
+			lead(t, c, leader)
+			_, err := c.Client(nodeOf(t, c, "11"), a11).Submit(ctx(t), registry.OpMemberAdd, newOnly)
+			if registry.ErrorCode(err) != registry.EConflict || err.Error() != want {
+				t.Fatalf("delisting the CA of %s's certificate:\n got %s %v\nwant %s %s", v51.ID, registry.ErrorCode(err), err, registry.EConflict, want)
+			}
+		})
+	}
+	// A voter that cannot be asked might be on the old CA.
+	c.Stop(v51)
+	_, err = c.Client(nodeOf(t, c, "11"), a11).Submit(ctx(t), registry.OpMemberAdd, newOnly)
+	if want := "these raft voters could not be asked which certificate they present: " + v51.ID + " (no TLS handshake with it at " + v51.Config.RaftAddr; registry.ErrorCode(err) != registry.EConflict || !strings.Contains(err.Error(), want) {
+		t.Fatalf("delisting the CA with %s down:\n got %s %v\nwant %s containing %s", v51.ID, registry.ErrorCode(err), err, registry.EConflict, want)
+	}
+	c.Start(v51)
+	c.WaitConverged()
+	for _, n := range c.Nodes {
+		if !n.Reg.Store().ListsCA("51", old.Cert) {
+			t.Fatalf("%s: the refused update delisted the old CA", n.ID)
+		}
+	}
+
+	reissue(t, v51, regtest.IssueFrom(t, rotated, pki.KindNode, "gw-2"))
+	if _, err := c.Client(c.Nodes[0], a11).Submit(ctx(t), registry.OpMemberAdd, newOnly); err != nil {
+		t.Fatalf("delisting the old CA once every voter of 51 has a certificate of the new one: %v", err)
+	}
+	if _, err := c.Client(c.Nodes[0], a11).Submit(ctx(t), registry.OpMemberAdd, c.PKI.Member(t, "33")); err != nil {
+		t.Fatalf("a write after the rotation: %v", err)
+	}
+	c.WaitConverged()
+}
+
+// nodeOf is the cluster's first node of province.
+func nodeOf(t *testing.T, c *regtest.Cluster, province string) *regtest.Node {
+	t.Helper()
+	for _, n := range c.Nodes {
+		if n.Province == province {
+			return n
+		}
+	}
+	t.Fatalf("the cluster has no node of province %s", province)
+	return nil
+}
+
+// lead makes n the leader.
+func lead(t *testing.T, c *regtest.Cluster, n *regtest.Node) {
+	t.Helper()
+	if l := c.WaitLeader(); l != n {
+		if err := l.Reg.TransferLeadership(ctx(t), n.ID); err != nil {
+			t.Fatalf("leadership from %s to %s: %v", l.ID, n.ID, err)
+		}
+	}
+	pkitest.Eventually(t, 20*time.Second, n.ID+" to lead", func() bool { return n.Reg.Status().State == "Leader" })
+}
+
+// reissue puts leaf in place of n's certificate and key files, as an
+// operator rotating the node's certificate does, and waits until n's key
+// pair has loaded it.
+func reissue(t *testing.T, n *regtest.Node, leaf *pki.Leaf) {
+	t.Helper()
+	for from, to := range map[string]string{leaf.CertFile: n.Leaf.CertFile, leaf.KeyFile: n.Leaf.KeyFile} {
+		if err := os.Rename(from, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkitest.Eventually(t, 10*time.Second, n.ID+" to load its new certificate", func() bool {
+		c, err := n.Config.TLS.KeyPair.Certificate()
+		if err != nil {
+			return false
+		}
+		cert, err := x509.ParseCertificate(c.Certificate[0])
+		return err == nil && cert.SerialNumber.Cmp(leaf.Cert.SerialNumber) == 0
+	})
+}
