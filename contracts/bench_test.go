@@ -64,6 +64,38 @@ func BenchmarkCanonicalTransfer(b *testing.B) {
 	}
 }
 
+// BenchmarkSealEdited seals a transfer whose worker's name and ID number an
+// export obligation masks: NewEnvelope then SetPayload of the edited copy,
+// against NewEnvelopeEdited.
+func BenchmarkSealEdited(b *testing.B) {
+	tr := generator(b).Transfer()
+	mask := func(string) string { return "*" }
+	edits := map[string]*contracts.Edits{"worker": {Members: map[string]*contracts.Edits{"name": {Replace: mask}, "id_number": {Replace: mask}}}}
+	edit := func(canon []byte) ([]byte, error) { return contracts.EditCanonicalJSON(canon, edits) }
+	b.Run("then-set", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			env, err := contracts.NewEnvelope(tr, 1, testNow)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := edit(env.Payload)
+			if err != nil {
+				b.Fatal(err)
+			}
+			env.SetPayload(p)
+		}
+	})
+	b.Run("edited", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := contracts.NewEnvelopeEdited(tr, 1, testNow, edit); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func BenchmarkEnvelopeSign(b *testing.B) {
 	g := generator(b)
 	for _, kp := range keys(b) {
