@@ -189,12 +189,14 @@ func (s *Store) publish() {
 		}
 	}
 	s.index.Store(ix)
-	s.publishRevoked()
+	s.publishTrust()
 }
 
-// publishRevoked publishes fresh copies of the revoked serial set and of
-// the retired CA keys.
-func (s *Store) publishRevoked() {
+// publishTrust publishes fresh copies of the revoked serial set and of the
+// retired CA keys, and tells those waiting on trustChanged that whom the
+// registry trusts may have changed. Apply calls it after every change to
+// members, their CAs, revocations and retired keys.
+func (s *Store) publishTrust() {
 	m := make(map[string]struct{}, len(s.st.Revoked))
 	for _, r := range s.st.Revoked {
 		m[provinceSerial(r.Province, r.Serial)] = struct{}{}
@@ -205,4 +207,9 @@ func (s *Store) publishRevoked() {
 		keys[k] = struct{}{}
 	}
 	s.retired.Store(&keys)
+	close(*s.trust.Swap(new(make(chan struct{}))))
 }
+
+// trustChanged returns a channel closed at the next change to whom the
+// registry trusts (publishTrust): members, their CAs, revocations.
+func (s *Store) trustChanged() <-chan struct{} { return *s.trust.Load() }

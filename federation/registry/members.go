@@ -92,6 +92,7 @@ func (s *Store) applyMemberAdd(env *Envelope, who signer) *Result {
 	}
 	mem := &Member{Province: m.Province, Name: m.Name, CACerts: m.CACerts, AddedAt: added, cas: cas}
 	s.st.Members[m.Province] = mem
+	s.publishTrust()
 	return &Result{}
 }
 
@@ -143,8 +144,8 @@ func (s *Store) applyMemberRemove(env *Envelope, who signer) *Result {
 	delete(s.st.Members, p)
 	if env.Op == OpMemberExpel {
 		s.st.retire(m, env.At, who)
-		s.publishRevoked()
 	}
+	s.publishTrust()
 	return &Result{}
 }
 
@@ -292,7 +293,7 @@ func (s *Store) applyRevoke(env *Envelope, who signer) *Result {
 	}
 	r.Serial = key
 	s.st.Revoked[provinceSerial(r.Province, key)] = &Revocation{RevokeBody: r, At: env.At, By: who.URI()}
-	s.publishRevoked()
+	s.publishTrust()
 	return &Result{}
 }
 

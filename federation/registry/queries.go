@@ -134,6 +134,17 @@ func (s *Store) ListsCA(province string, ca *x509.Certificate) bool {
 	return m != nil && slices.ContainsFunc(m.cas, func(c *x509.Certificate) bool { return sameKey(c, ca) })
 }
 
+// listsIssuerOf reports whether one of the CA certificates the registry
+// lists for province now signed leaf: ListsCA for a leaf whose issuing
+// certificate is not at hand, as for a raft peer checked again long after
+// its handshake. It checks a signature per listed CA.
+func (s *Store) listsIssuerOf(province string, leaf *x509.Certificate) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m := s.st.Members[province]
+	return m != nil && slices.ContainsFunc(m.cas, func(ca *x509.Certificate) bool { return leaf.CheckSignatureFrom(ca) == nil })
+}
+
 // delisted returns the CA certificates the registry lists for province now
 // whose keys are not among cas: the CAs a member.add listing cas would stop
 // trusting. A province that is no member yet has none.

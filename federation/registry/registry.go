@@ -79,7 +79,7 @@ func (r *Registry) openRaft() error {
 	cfg := r.cfg
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: &slogWriter{r.log}})
 	var err error
-	if r.stream, err = newStreamLayer(cfg.RaftAddr, cfg.TLS, r.authorizePeer, r.log); err != nil {
+	if r.stream, err = newStreamLayer(cfg.RaftAddr, cfg.TLS, r.authorizePeer, r.store.trustChanged, r.log); err != nil {
 		return err
 	}
 	r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: r.stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog})
@@ -145,15 +145,23 @@ func (r *Registry) initWhenLeader() {
 	}
 }
 
-// authorizePeer admits a raft peer: a node of a member province (or, before
-// the member list is known, of a trusted province).
-func (r *Registry) authorizePeer(id pki.Identity) error {
+// authorizePeer admits a raft peer presenting leaf: a node of a member
+// province, through a CA the registry lists for it now (or, before the
+// member list is known, of a trusted province). The registry checks this
+// itself, whatever the node's pki.Verifier was given, since raft is its
+// own: the stream layer asks at each handshake and again after each change
+// of trust, for the connections already open.
+func (r *Registry) authorizePeer(id pki.Identity, leaf *x509.Certificate) error {
 	if id.Kind != pki.KindNode {
 		return fmt.Errorf("raft peer %s is not a node", id)
 	}
 	if r.store.Initialized() {
 		if !r.store.IsMember(id.Province) {
 			return fmt.Errorf("raft peer %s: province %s is not a member of the federation", id, id.Province)
+		}
+		if !r.store.listsIssuerOf(id.Province, leaf) {
+			return fmt.Errorf("raft peer %s: its certificate (serial %s) was not issued by a CA the registry lists for province %s: it was rotated away or never admitted",
+				id, serialKey(leaf.SerialNumber.Bytes()), id.Province)
 		}
 		return nil
 	}

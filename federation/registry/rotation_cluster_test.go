@@ -29,10 +29,7 @@ func TestDelistingACAVotersUseIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rotated := c.PKI.NewCA(t, "51")
-	if _, err := c.Client(c.Nodes[0], a11).Submit(ctx(t), registry.OpMemberAdd, withCAs(c.PKI.Member(t, "51"), regtest.MemberWith("51", rotated))); err != nil {
-		t.Fatalf("listing both CAs: %v", err)
-	}
+	rotated := listNewCA(t, c, a11, "51")
 
 	newOnly := regtest.MemberWith("51", rotated)
 	want := fmt.Sprintf(`member.add refused: it would delist province 51's CA %q (serial %x) while raft voters still present node certificates it issued: %s; `+
@@ -70,6 +67,17 @@ func TestDelistingACAVotersUseIsRefused(t *testing.T) {
 		t.Fatalf("a write after the rotation: %v", err)
 	}
 	c.WaitConverged()
+}
+
+// listNewCA makes province a new CA and has admin list it beside the old
+// one: the first step of a rotation.
+func listNewCA(t *testing.T, c *regtest.Cluster, admin *regtest.Admin, province string) *pki.CA {
+	t.Helper()
+	ca := c.PKI.NewCA(t, province)
+	if _, err := c.Client(c.Nodes[0], admin).Submit(ctx(t), registry.OpMemberAdd, withCAs(c.PKI.Member(t, province), regtest.MemberWith(province, ca))); err != nil {
+		t.Fatalf("listing both CAs of %s: %v", province, err)
+	}
+	return ca
 }
 
 // nodeOf is the cluster's first node of province.
@@ -113,4 +121,40 @@ func reissue(t *testing.T, n *regtest.Node, leaf *pki.Leaf) {
 		cert, err := x509.ParseCertificate(c.Certificate[0])
 		return err == nil && cert.SerialNumber.Cmp(leaf.Cert.SerialNumber) == 0
 	})
+}
+
+// TestDelistedCAsNodeIsCutOffItsOpenConnections: once the registry delists
+// a CA, the others close the raft connections a node presenting a
+// certificate of that CA already had (and refuse new ones), so it falls
+// out of contact, while a voter that has its certificate from the CA kept
+// goes on, on new connections.
+func TestDelistedCAsNodeIsCutOffItsOpenConnections(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 1, nil)
+	c.WaitConverged()
+	nv, v51 := c.Nodes[3], nodeOf(t, c, "51")
+	if nv.Province != "51" || v51 == nv {
+		t.Fatalf("want a voter and a non-voter of province 51, have %s and %s", v51.ID, nv.ID)
+	}
+	a11 := c.PKI.Admin(t, "11", "wang")
+	rotated := listNewCA(t, c, a11, "51")
+	reissue(t, v51, regtest.IssueFrom(t, rotated, pki.KindNode, "gw-2"))
+	if nv.Reg.Freshness().Stale {
+		t.Fatal("the non-voter is stale before the old CA is delisted")
+	}
+	if _, err := c.Client(c.Nodes[0], a11).Submit(ctx(t), registry.OpMemberAdd, regtest.MemberWith("51", rotated)); err != nil {
+		t.Fatalf("delisting the old CA: %v", err)
+	}
+	pkitest.Eventually(t, 20*time.Second, "the non-voter on the delisted CA to lose contact with the leader", func() bool {
+		return nv.Reg.Freshness().Stale
+	})
+	res, err := c.Client(c.Nodes[0], a11).Submit(ctx(t), registry.OpMemberAdd, c.PKI.Member(t, "33"))
+	if err != nil {
+		t.Fatalf("a write after the rotation: %v", err)
+	}
+	pkitest.Eventually(t, 20*time.Second, v51.ID+", reissued, to apply the write", func() bool {
+		return v51.Reg.Store().AppliedIndex() >= res.Index
+	})
+	if nv.Reg.Store().IsMember("33") {
+		t.Fatal("the non-voter on the delisted CA still receives the log")
+	}
 }

@@ -70,3 +70,40 @@ func TestRotationListsCAs(t *testing.T) {
 		t.Run(name, func(t *testing.T) { lists(t, s, false) })
 	}
 }
+
+// TestTrustChangesAreSignalled: the raft stream layer sweeps its open
+// connections when the store says its trust changed: at a member's new CA
+// list, a revocation and an expulsion, and not at an agreement.
+func TestTrustChangesAreSignalled(t *testing.T) {
+	f := newFixture(t)
+	from, until := days(f.now, -1, 365)
+	for _, c := range []struct {
+		what    string
+		op      registry.Op
+		body    any
+		changes bool
+	}{
+		{"a member admitted", registry.OpMemberAdd, f.p.Member(t, "33"), true},
+		{"its CA rotated away", registry.OpMemberAdd, regtest.MemberWith("33", f.p.NewCA(t, "33")), true},
+		{"an agreement proposed", registry.OpPropose, regtest.Agreement("AG-51-44-T", "510000", "440000", from, until), false},
+		{"a certificate revoked", registry.OpCertRevoke, registry.RevokeBody{Serial: "0abc", Province: "33"}, true},
+		{"the member expelled", registry.OpMemberExpel, registry.MemberRef{Province: "33"}, true},
+	} {
+		changed := registry.TrustChanged(f.s)
+		signer := f.a11
+		if c.op == registry.OpPropose {
+			signer = f.a51
+		}
+		f.must(t, signer, c.op, c.body)
+		select {
+		case <-changed:
+			if !c.changes {
+				t.Errorf("%s: signalled as a change of trust", c.what)
+			}
+		default:
+			if c.changes {
+				t.Errorf("%s: not signalled as a change of trust", c.what)
+			}
+		}
+	}
+}

@@ -84,6 +84,8 @@ type Store struct {
 	revoked atomic.Pointer[map[string]struct{}]
 	// retired holds the keys of st.Retired, for Revoked.
 	retired atomic.Pointer[map[string]struct{}]
+	// trust is closed and replaced at each change of trust (publishTrust).
+	trust   atomic.Pointer[chan struct{}]
 	applied atomic.Uint64
 	// pairIDs lists agreement IDs per province pair, for reindexing one pair.
 	pairIDs map[pairKey][]string
@@ -95,6 +97,7 @@ func NewStore() *Store {
 	s.index.Store(emptyIndex())
 	s.revoked.Store(&map[string]struct{}{})
 	s.retired.Store(&map[string]struct{}{})
+	s.trust.Store(new(make(chan struct{})))
 	return s
 }
 

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,9 +20,10 @@ import (
 
 // streamLayer carries raft over mutual TLS. Both ends present node
 // certificates; a connection is accepted only if the peer's certificate
-// verifies (pki: federation root, name constraints, revocation) and its
-// province is a member (authorize). The handshake runs lazily on the first
-// read or write, in raft's own goroutine, so a slow peer cannot stall Accept.
+// verifies (pki: federation root, name constraints, revocation) and
+// authorize admits it (a member province, a listed CA). The handshake runs
+// lazily on the first read or write, in raft's own goroutine, so a slow
+// peer cannot stall Accept. Open connections are checked again (sweep).
 //
 // It can be partitioned (SetPartitioned) to test a node cut off from the
 // others: dials fail, accepted connections are dropped and open ones closed.
@@ -30,6 +33,7 @@ type streamLayer struct {
 	client    *tls.Config
 	log       *slog.Logger
 	revoked   pki.RevocationChecker // nil: revocations are not watched
+	authorize func(pki.Identity, *x509.Certificate) error
 	mu        sync.Mutex
 	cut       bool
 	conns     map[*trackedConn]struct{}
@@ -37,13 +41,17 @@ type streamLayer struct {
 	closed    chan struct{}
 }
 
-// revocationSweep is how often open raft connections are checked against
-// revocations made since their handshake.
-const revocationSweep = time.Second
+// sweepEvery is how often open raft connections are checked again without
+// a change of the registry's trust: the verifier's revocations may come
+// from elsewhere (CRL files).
+const sweepEvery = time.Second
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
 
-func newStreamLayer(addr string, t *pki.TLS, authorize func(pki.Identity) error, log *slog.Logger) (*streamLayer, error) {
+// newStreamLayer listens on addr. authorize admits a verified peer by its
+// identity and leaf certificate; changed returns a channel closed when
+// what authorize answers may have changed, to sweep open connections then.
+func newStreamLayer(addr string, t *pki.TLS, authorize func(pki.Identity, *x509.Certificate) error, changed func() <-chan struct{}, log *slog.Logger) (*streamLayer, error) {
 	policy := pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}}
 	server, err := t.ServerConfig(policy)
 	if err != nil {
@@ -63,27 +71,29 @@ func newStreamLayer(addr string, t *pki.TLS, authorize func(pki.Identity) error,
 			if err != nil {
 				return err
 			}
-			return authorize(id)
+			return authorize(id, cs.PeerCertificates[0])
 		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("raft listener on %s: %w", addr, err)
 	}
-	s := &streamLayer{ln: ln, server: server, client: client, log: log, conns: map[*trackedConn]struct{}{}, closed: make(chan struct{})}
-	if t.Verifier != nil && t.Verifier.Revocation != nil {
+	s := &streamLayer{ln: ln, server: server, client: client, log: log, authorize: authorize, conns: map[*trackedConn]struct{}{}, closed: make(chan struct{})}
+	if t.Verifier != nil {
 		s.revoked = t.Verifier.Revocation
-		go s.sweepRevoked(revocationSweep)
 	}
+	go s.sweep(sweepEvery, changed)
 	return s, nil
 }
 
-// sweepRevoked closes, until the layer is closed, the open connections
-// whose peer's certificate (or its CA) has been revoked since the
-// handshake: raft keeps its connections for as long as they work, and a
-// revoked node must not stay in the federation's consensus on one it
-// already had. It cannot make a new one: the handshake refuses it.
-func (s *streamLayer) sweepRevoked(every time.Duration) {
+// sweep closes, until the layer is closed, the open connections whose peer
+// would not be admitted any more: its certificate (or its CA) revoked, its
+// CA delisted, its province expelled since the handshake. raft keeps its
+// connections for as long as they work, and a node the registry no longer
+// trusts must not stay in the federation's consensus on one it already
+// had; it cannot make a new one, the handshake refuses it. It looks at
+// every tick, and at once when changed says the registry's trust did.
+func (s *streamLayer) sweep(every time.Duration, changed func() <-chan struct{}) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -91,23 +101,37 @@ func (s *streamLayer) sweepRevoked(every time.Duration) {
 		case <-s.closed:
 			return
 		case <-t.C:
+		case <-changed():
 		}
-		s.mu.Lock()
-		var gone []*trackedConn
-		for c := range s.conns {
-			for _, cert := range c.peerCerts() {
-				if s.revoked.Revoked(cert) {
-					gone = append(gone, c)
-					break
-				}
+		for _, c := range s.open() {
+			if err := s.refusal(c.peerCerts()); err != nil {
+				s.log.Warn("closing a raft connection: its peer is no longer admitted", "peer", c.RemoteAddr().String(), "err", err)
+				c.Close()
 			}
 		}
-		s.mu.Unlock()
-		for _, c := range gone {
-			s.log.Warn("closing a raft connection: the peer's certificate has been revoked", "peer", c.RemoteAddr().String())
-			c.Close()
+	}
+}
+
+// refusal says why a peer that presented certs (nil before its handshake
+// completed) would not be admitted now, or nil. The chain was verified at
+// the handshake; what can change since is revocation and authorize's
+// answer.
+func (s *streamLayer) refusal(certs []*x509.Certificate) error {
+	if len(certs) == 0 {
+		return nil
+	}
+	if s.revoked != nil {
+		for _, cert := range certs {
+			if s.revoked.Revoked(cert) {
+				return fmt.Errorf("certificate revoked (serial %s)", serialKey(cert.SerialNumber.Bytes()))
+			}
 		}
 	}
+	id, err := pki.IdentityFromCert(certs[0])
+	if err != nil {
+		return err
+	}
+	return s.authorize(id, certs[0])
 }
 
 func (s *streamLayer) Accept() (net.Conn, error) {
@@ -185,16 +209,19 @@ func (s *streamLayer) isCut() bool {
 func (s *streamLayer) setPartitioned(cut bool) {
 	s.mu.Lock()
 	s.cut = cut
-	var open []*trackedConn
+	s.mu.Unlock()
 	if cut {
-		for c := range s.conns {
-			open = append(open, c)
+		for _, c := range s.open() {
+			c.Close()
 		}
 	}
-	s.mu.Unlock()
-	for _, c := range open {
-		c.Close()
-	}
+}
+
+// open returns the connections open now.
+func (s *streamLayer) open() []*trackedConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Collect(maps.Keys(s.conns))
 }
 
 func (s *streamLayer) track(c net.Conn) net.Conn {
