@@ -270,8 +270,13 @@ func problems(err error) []contracts.FieldError {
 
 // audit appends entries concurrently, so that they share the audit log's
 // group commits instead of waiting for one fsync each, and returns once all
-// are durable.
+// are durable. The entries are of what happened already (a commit, a
+// decision): a caller that goes away meanwhile (a client hanging up) does
+// not cancel them. Only when the audit log has a file of its own does this
+// run after the store's commit, and then a crash in between still loses
+// them; in node.db they are written in that commit.
 func (x *Exchange) audit(ctx context.Context, entries ...audit.Entry) {
+	ctx = context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	for _, e := range entries {
 		wg.Go(func() {

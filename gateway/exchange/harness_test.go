@@ -81,6 +81,8 @@ type federation struct {
 	audit auditMode
 	// batch is the delivery batch size; 0 means 50.
 	batch int
+	// wrapAudit, when set, wraps each node's Auditor.
+	wrapAudit func(Auditor) Auditor
 }
 
 // auditMode places a test node's audit log.
@@ -182,6 +184,9 @@ func (f *federation) start(province string) *node {
 	}
 	if n.audit != nil {
 		auditor = n.audit
+	}
+	if f.wrapAudit != nil {
+		auditor = f.wrapAudit(auditor)
 	}
 	engine, err := policy.NewEngine(context.Background(), policy.FederationBundle(), policy.Config{Logger: log})
 	if err != nil {
