@@ -270,7 +270,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		res := rejected(env.ID, dec.Codes()...)
 		return res, nil
 	}
-	record, err := importedRecord(env.Payload, dec)
+	record, err := importedRecord(env.Payload, rec, dec)
 	if err != nil {
 		x.d.Log.Error("apply import obligations", "envelope", env.ID, "err", err)
 		return deferred(env.ID, "policy_error"), nil
@@ -281,9 +281,10 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 
 // importedRecord is the record as this province may use it: the payload as
 // it came, canonical already (check refuses an envelope contracts'
-// DecodeEnvelope did not read), with the import obligations applied.
-func importedRecord(payload []byte, dec *policy.Decision) ([]byte, error) {
-	if len(dec.Obligations) == 0 {
+// DecodeEnvelope did not read), with the import obligations applied. rec is
+// the record decoded from payload.
+func importedRecord(payload []byte, rec contracts.Record, dec *policy.Decision) ([]byte, error) {
+	if len(dec.Obligations) == 0 || maskedAlready(dec, rec) {
 		return payload, nil
 	}
 	return dec.ApplyCanonical(payload)
