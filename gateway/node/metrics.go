@@ -220,8 +220,8 @@ func webhookSkipped(push *webhook.Pusher) prometheus.CounterFunc {
 	return prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "laborlink_webhook_skipped_total", Help: "Inbox items the provincial system refused alone for good, which the webhook skipped; they stay in the inbox.",
 	}, func() float64 {
-		if st, err := push.State(); err == nil {
-			last.Store(st.Skipped)
+		if n, err := push.Skipped(); err == nil {
+			last.Store(n)
 		}
 		return float64(last.Load())
 	})

@@ -1,11 +1,14 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,11 +20,12 @@ import (
 )
 
 // TestRotatedAwayCAIsRefused: province 51 rotates its CA. While the
-// registry lists both, a system of each CA works; once the member entry
-// lists the new CA alone, the old CA's system is refused by name on the
-// next request of its open connection and at the handshake of a new one,
-// though the root still vouches for the old CA, and the new CA's system
-// goes on.
+// registry lists both, a system of each CA works, and the old CA cannot be
+// delisted while the node presents a certificate it issued. Once the node
+// is reissued from the new CA and the member entry lists the new CA alone,
+// the old CA's system is refused by name on the next request of its open
+// connection and at the handshake of a new one, though the root still
+// vouches for the old CA, and the new CA's system goes on.
 func TestRotatedAwayCAIsRefused(t *testing.T) {
 	p := gatewaytest.NewPKI(t, "51")
 	n := singleNodeWith(t, p)
@@ -36,18 +40,46 @@ func TestRotatedAwayCAIsRefused(t *testing.T) {
 	oldClient := p.Client(oldLeaf, policy)
 	newClient := p.Client(regtest.IssueFrom(t, rotated, pki.KindSystem, "hr"), policy)
 	status := func(hc *http.Client) (int, string, error) { return askStatus(n, hc) }
-	list := func(cas ...*pki.CA) {
-		t.Helper()
+	submit := func(cas ...*pki.CA) error {
 		m := registry.MemberSpec{Province: "51", Name: pki.ProvinceName("51")}
 		for _, ca := range cas {
 			m.CACerts = append(m.CACerts, regtest.MemberWith("51", ca).CACerts...)
 		}
-		if _, err := n.registry.Submit(context.Background(), regtest.Signed(t, admin, registry.OpMemberAdd, m, time.Now())); err != nil {
+		_, err := n.registry.Submit(context.Background(), regtest.Signed(t, admin, registry.OpMemberAdd, m, time.Now()))
+		return err
+	}
+	list := func(cas ...*pki.CA) {
+		t.Helper()
+		if err := submit(cas...); err != nil {
 			t.Fatalf("member.add 51: %v", err)
 		}
 	}
 
 	list(old, rotated)
+	// The node, the registry's one voter, still presents the old CA's
+	// certificate: delisting that CA now would cut the registry off.
+	if err := submit(rotated); err == nil || !strings.Contains(err.Error(), "p51/node/gw-1") {
+		t.Fatalf("delisting the CA the voter presents: %v; want a refusal naming p51/node/gw-1", err)
+	}
+	// The rotation's middle step: reissue the node's certificate from the
+	// new CA, in place of its files; the node reloads it.
+	reissued := regtest.IssueFrom(t, rotated, pki.KindNode, "gw-1")
+	for from, to := range map[string]string{reissued.CertFile: n.cfg.TLS.Cert, reissued.KeyFile: n.cfg.TLS.Key} {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to+".new", data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(to+".new", to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gatewaytest.Eventually(t, "the node to present the reissued certificate", func() bool {
+		c, err := n.tls.KeyPair.Certificate()
+		return err == nil && bytes.Equal(c.Certificate[0], reissued.Cert.Raw)
+	})
 	gatewaytest.Eventually(t, "the node to list the new CA", func() bool { return n.registry.Store().ListsCA("51", rotated.Cert) })
 	for name, hc := range map[string]*http.Client{"old": oldClient, "new": newClient} {
 		if code, body, err := status(hc); err != nil || code != http.StatusOK {

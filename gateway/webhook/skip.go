@@ -112,6 +112,12 @@ func (p *Pusher) takesNext(ctx context.Context, item store.Incoming) bool {
 	return true
 }
 
+// Skipped reads how many items were skipped since the node's store was
+// made: State's Skipped, for a scrape that wants no more than the count.
+func (p *Pusher) Skipped() (uint64, error) {
+	return p.inbox.Counter(skippedCounter)
+}
+
 // skips reads how many items were skipped and the latest of them, nil
 // before the first.
 func (p *Pusher) skips() (uint64, *Skip, error) {

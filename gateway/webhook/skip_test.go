@@ -148,6 +148,9 @@ func TestAnItemRefusedForGoodIsSkipped(t *testing.T) {
 	if st.Pushed != uint64(len(in)) || st.Pending != 0 || st.Skipped != 1 || st.LastSkipped == nil {
 		t.Fatalf("after a restart: %+v; want the cursor past every item and one skip", st)
 	}
+	if n, err := p.Skipped(); err != nil || n != 1 {
+		t.Fatalf("Skipped after a restart = %d, %v; want 1", n, err)
+	}
 	if l := st.LastSkipped; l.EnvelopeID != bad || l.Status != "422 Unprocessable Entity" || l.At.IsZero() {
 		t.Errorf("last skipped: %+v; want %s, 422 Unprocessable Entity and a time", *l, bad)
 	}
