@@ -342,3 +342,75 @@ func sameDecision(a, b *Decision) bool {
 	x.edits, y.edits = nil, nil
 	return reflect.DeepEqual(x, y)
 }
+
+// TestFingerprintMemoFollowsTerms: the remembered fingerprint of an
+// agreement is the one fingerprint computes, for the same agreement again,
+// for the same terms in other arrays, and for other terms under the same id
+// and version, which the memo must not take for the terms it saw first.
+func TestFingerprintMemoFollowsTerms(t *testing.T) {
+	g, err := synth.New(synth.Config{Origin: "51", Destination: "44", Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := *g.Agreement()
+	base.Quotas = []contracts.Quota{{RecordType: contracts.RecordTransfer, Period: contracts.QuotaYear, Max: 100_000}}
+	cloned := func(a contracts.Agreement) contracts.Agreement {
+		a.Scope = slices.Clone(a.Scope)
+		for i := range a.Scope {
+			a.Scope[i].Fields = slices.Clone(a.Scope[i].Fields)
+		}
+		a.Quotas = slices.Clone(a.Quotas)
+		return a
+	}
+	tests := []struct {
+		name string
+		edit func(a *contracts.Agreement)
+		same bool // terms equal to base's
+	}{
+		{"the same agreement", func(*contracts.Agreement) {}, true},
+		{"the same terms in other arrays", func(a *contracts.Agreement) { *a = cloned(*a) }, true},
+		{"a status and approvals", func(a *contracts.Agreement) { a.Status, a.Approvals = contracts.AgreementSuspended, nil }, true},
+		{"a field fewer", func(a *contracts.Agreement) {
+			*a = cloned(*a)
+			a.Scope[0].Fields = a.Scope[0].Fields[:len(a.Scope[0].Fields)-1]
+		}, false},
+		{"a scope rule fewer", func(a *contracts.Agreement) { a.Scope = a.Scope[:len(a.Scope)-1] }, false},
+		{"another quota", func(a *contracts.Agreement) {
+			*a = cloned(*a)
+			a.Quotas[0].Max++
+		}, false},
+		{"another title", func(a *contracts.Agreement) { a.Title += "（修订）" }, false},
+		{"another end", func(a *contracts.Agreement) { a.ValidUntil.Day-- }, false},
+		{"another origin", func(a *contracts.Agreement) { a.Origin.Division = "511300" }, false},
+	}
+	memo := &fingerprintMemo{m: make(map[terms]uint64)}
+	want := fingerprint(&base)
+	if got := memo.of(&base); got != want {
+		t.Fatalf("memo.of = %x, fingerprint = %x", got, want)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := base
+			tt.edit(&a)
+			for range 2 { // computed, then remembered
+				got := memo.of(&a)
+				if got != fingerprint(&a) {
+					t.Fatalf("memo.of = %x, fingerprint = %x", got, fingerprint(&a))
+				}
+				if (got == want) != tt.same {
+					t.Fatalf("fingerprint %x, base's %x: same terms = %v, want %v", got, want, got == want, tt.same)
+				}
+			}
+		})
+	}
+	t.Run("bounded", func(t *testing.T) {
+		a := base
+		for i := range maxFingerprints + 1 {
+			a.Title = strings.Repeat("x", i%7) + string(rune('a'+i%26)) + strings.Repeat("y", i/182)
+			memo.of(&a)
+		}
+		if n := len(memo.m); n > maxFingerprints {
+			t.Fatalf("memo holds %d fingerprints, more than %d", n, maxFingerprints)
+		}
+	})
+}

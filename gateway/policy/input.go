@@ -5,8 +5,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -189,7 +191,7 @@ func (p *prepared) key() string {
 		b.WriteByte(0x1e)
 		b.WriteString(string(a.Status))
 		b.WriteByte(0x1e)
-		b.WriteString(strconv.FormatUint(fingerprint(a), 36))
+		b.WriteString(strconv.FormatUint(fingerprints.of(a), 36))
 		b.WriteByte(0x1e)
 		b.Write(p.quotaReached(a))
 		b.WriteByte(0x1d)
@@ -284,6 +286,69 @@ func (p *prepared) quotaUsed(a *contracts.Agreement) *ast.Term {
 		return nil
 	}
 	return ast.ObjectTerm(items...)
+}
+
+// fingerprints remembers the fingerprints of the agreements decisions were
+// asked about: every cache key has one per candidate agreement, and hashing
+// all of an agreement's scope for each record was a sizeable part of a
+// cache hit. Like fingerprintSeed it is per process.
+var fingerprints = &fingerprintMemo{m: make(map[terms]uint64)}
+
+// maxFingerprints bounds the memo: past it, it starts again empty. A
+// registry holds a few thousand agreements at most.
+const maxFingerprints = 1 << 14
+
+// fingerprintMemo maps what fingerprint reads of an agreement to its
+// fingerprint.
+type fingerprintMemo struct {
+	mu sync.RWMutex
+	m  map[terms]uint64
+}
+
+// terms is what fingerprint reads of an agreement: its scalars as they are
+// and its scope and quotas by the arrays that hold them, so that an
+// agreement with other terms (a source breaking the promise that a
+// version's terms never change) is a miss even under the same id and
+// version. The memo's keys keep those arrays alive, so an address cannot be
+// reused for other terms while it is remembered; what an array holds is not
+// changed in place, as with anything shared between goroutines.
+type terms struct {
+	origin, destination   contracts.Party
+	validFrom, validUntil contracts.Date
+	title                 string
+	scope                 *contracts.ScopeRule
+	scopeLen              int
+	quotas                *contracts.Quota
+	quotasLen             int
+}
+
+func termsOf(a *contracts.Agreement) terms {
+	return terms{
+		origin: a.Origin, destination: a.Destination,
+		validFrom: a.ValidFrom, validUntil: a.ValidUntil,
+		title: a.Title,
+		scope: unsafe.SliceData(a.Scope), scopeLen: len(a.Scope),
+		quotas: unsafe.SliceData(a.Quotas), quotasLen: len(a.Quotas),
+	}
+}
+
+// of is fingerprint(a), remembered.
+func (m *fingerprintMemo) of(a *contracts.Agreement) uint64 {
+	k := termsOf(a)
+	m.mu.RLock()
+	f, ok := m.m[k]
+	m.mu.RUnlock()
+	if ok {
+		return f
+	}
+	f = fingerprint(a)
+	m.mu.Lock()
+	if len(m.m) >= maxFingerprints {
+		clear(m.m)
+	}
+	m.m[k] = f
+	m.mu.Unlock()
+	return f
 }
 
 // fingerprintSeed is per process, like the cache the fingerprints key.
