@@ -64,13 +64,17 @@ type Config struct {
 
 	// Logger receives the registry's and raft's logs. Default slog.Default().
 	Logger *slog.Logger
-	// Now is the clock stamping writes on the leader. Default time.Now.
+	// Now is the clock stamping writes on the leader, and timing how long
+	// it goes by the command levels nodes reported. Default time.Now.
 	Now func() time.Time
 
 	// commandLevel, when positive, is the command level the node reports
 	// instead of CommandLevel: tests set it to play a node of an older
 	// release.
 	commandLevel int
+	// levelAsked, if not nil, is told each node this one asks for its
+	// command level: tests count the round trips levelCache saves.
+	levelAsked func(id string)
 }
 
 // DefaultConfig returns the defaults for a production node; callers set

@@ -8,3 +8,11 @@ func SetCommandLevel(c *Config, level int) { c.commandLevel = level }
 // TrustChanged exposes Store.trustChanged, which the raft stream layer
 // waits on to sweep its open connections.
 func TrustChanged(s *Store) <-chan struct{} { return s.trustChanged() }
+
+// OnLevelAsked makes a node configured with c call f with each node it
+// asks for its command level.
+func OnLevelAsked(c *Config, f func(id string)) { c.levelAsked = f }
+
+// PeerEpoch is streamLayer.peerEpoch of r: how many raft connections with
+// node id r has opened or closed, and whether one is open.
+func PeerEpoch(r *Registry, id string) (uint64, bool) { return r.stream.peerEpoch(id) }

@@ -19,7 +19,8 @@ const CommandLevel = 4
 // would record the command as unknown and change nothing while the others
 // apply it, and the replicas would part for good. So the leader proposes an
 // op above level 1 only once every node reports a level at least as high
-// (checkCommandLevel); the state machine itself never looks at levels.
+// (checkCommandLevel, remembering what nodes reported: levelCache); the
+// state machine itself never looks at levels.
 var opLevels = map[Op]int{
 	OpInit:          1,
 	OpMemberAdd:     1,
@@ -85,21 +86,38 @@ func (r *Registry) checkCommandLevel(ctx context.Context, env *Envelope) error {
 	if need <= 1 {
 		return nil
 	}
-	return levelRefusal(env.Op, need, r.CommandLevels(ctx))
+	return levelRefusal(env.Op, need, r.levelsOf(ctx, r.rememberedLevel))
 }
 
 // CommandLevels asks every node of the registry's node directory for the
 // command level it reports, concurrently, each within a short timeout. The
-// answer is in node ID order; this node answers for itself.
+// answer is in node ID order; this node answers for itself. It asks even
+// nodes whose level the leader remembers: it is what an admin following
+// an upgrade sees.
 func (r *Registry) CommandLevels(ctx context.Context) []NodeLevel {
+	return r.levelsOf(ctx, r.askLevel)
+}
+
+// levelsOf finds every node's level with level, concurrently, in node ID
+// order.
+func (r *Registry) levelsOf(ctx context.Context, level func(context.Context, Node) NodeLevel) []NodeLevel {
 	nodes := r.store.Nodes()
 	out := make([]NodeLevel, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
-		wg.Go(func() { out[i] = r.askLevel(ctx, n) })
+		wg.Go(func() { out[i] = level(ctx, n) })
 	}
 	wg.Wait()
 	return out
+}
+
+// rememberedLevel is n's level as the leader remembers it (levelCache),
+// or as n reports it now.
+func (r *Registry) rememberedLevel(ctx context.Context, n Node) NodeLevel {
+	if n.ID == r.cfg.NodeID {
+		return r.askLevel(ctx, n)
+	}
+	return r.levels.level(n, func() NodeLevel { return r.askLevel(ctx, n) })
 }
 
 func (r *Registry) askLevel(ctx context.Context, n Node) NodeLevel {
@@ -111,6 +129,9 @@ func (r *Registry) askLevel(ctx context.Context, n Node) NodeLevel {
 	case n.APIAddr == "":
 		nl.Problem = "has no API address in the registry"
 		return nl
+	}
+	if r.cfg.levelAsked != nil {
+		r.cfg.levelAsked(n.ID)
 	}
 	ctx, cancel := context.WithTimeout(ctx, levelProbeTimeout)
 	defer cancel()

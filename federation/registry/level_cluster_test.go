@@ -2,7 +2,10 @@ package registry_test
 
 import (
 	"fmt"
+	"maps"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,7 +117,14 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 	if down == leader {
 		down = c.Nodes[1]
 	}
+	seen, _ := registry.PeerEpoch(leader.Reg, down.ID)
 	c.Stop(down)
+	// The leader goes by the level it remembers until a connection with
+	// the node closes.
+	pkitest.Eventually(t, 20*time.Second, "the leader to see "+down.ID+"'s raft connections close", func() bool {
+		epoch, _ := registry.PeerEpoch(leader.Reg, down.ID)
+		return epoch != seen
+	})
 	_, err = c.Client(leader, a11).Submit(ctx(t), registry.OpMemberExpel, registry.MemberRef{Province: "44"})
 	want = fmt.Sprintf("member.expel needs every node on a release that knows it (command level 4): %s did not answer at %s (wait until they are back, or remove them from the registry if they are gone for good)",
 		down.ID, down.Config.APIAddr)
@@ -133,5 +143,105 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 	if registry.ErrorCode(err) != registry.EInvalid || !strings.HasPrefix(err.Error(), `unknown command "member.rename": the leader p`) ||
 		!strings.Contains(err.Error(), "runs a release that does not know it (command level 4)") {
 		t.Fatalf("unknown op: %s %v", registry.ErrorCode(err), err)
+	}
+}
+
+// TestCommandLevelsAreRemembered: the leader asks each node its command
+// level once for consecutive commands above level 1, and again once the
+// node's raft connection is made anew (a restart) or the level is older
+// than 30 s; a node that comes back on an older release is asked, and the
+// command it does not know is refused.
+func TestCommandLevelsAreRemembered(t *testing.T) {
+	var mu sync.Mutex
+	asked := map[string]int{}
+	var ahead atomic.Int64 // how far the nodes' clocks are ahead
+	c := regtest.NewCluster(t, 3, 0, func(cfg *registry.Config) {
+		cfg.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+		registry.OnLevelAsked(cfg, func(id string) {
+			mu.Lock()
+			defer mu.Unlock()
+			asked[id]++
+		})
+	})
+	leader := c.WaitLeader()
+	var followers []*regtest.Node
+	for _, n := range c.Nodes {
+		if n != leader {
+			followers = append(followers, n)
+		}
+	}
+	a11 := c.PKI.Admin(t, "11", "wang")
+	issued := 0
+	issue := func() error { // a command of level 2
+		issued++
+		cert := c.PKI.Issue(t, "11", pki.KindNode, fmt.Sprintf("gw-new-%d", issued))
+		_, err := c.Client(leader, a11).Submit(ctx(t), registry.OpCertIssued, registry.IssuedBody{Certificate: pemOf(cert.Cert)})
+		return err
+	}
+	taken := func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		a := maps.Clone(asked)
+		clear(asked)
+		return a
+	}
+	wantAsked := func(t *testing.T, what string, nodes ...*regtest.Node) {
+		t.Helper()
+		if err := issue(); err != nil {
+			t.Fatalf("%s: cert.issued: %v", what, err)
+		}
+		want := map[string]int{}
+		for _, n := range nodes {
+			want[n.ID] = 1
+		}
+		if got := taken(); !maps.Equal(got, want) {
+			t.Errorf("%s: the leader asked %v for their levels, want %v", what, got, want)
+		}
+	}
+	// quiet issues commands until one makes the leader ask no node, and
+	// returns whom it asked meanwhile: for a while after a node starts,
+	// raft makes connections of its own, and each makes the leader ask
+	// that node again.
+	quiet := func(t *testing.T, what string) map[string]int {
+		t.Helper()
+		all := map[string]int{}
+		for range 20 {
+			if err := issue(); err != nil {
+				t.Fatalf("%s: cert.issued: %v", what, err)
+			}
+			got := taken()
+			if len(got) == 0 {
+				return all
+			}
+			for id, n := range got {
+				all[id] += n
+			}
+		}
+		t.Fatalf("%s: the leader asked %v for their levels at each of 20 commands", what, all)
+		return nil
+	}
+	restart := func(n *regtest.Node, level int) {
+		c.Stop(n)
+		registry.SetCommandLevel(&n.Config, level)
+		c.Start(n)
+		c.WaitConverged()
+	}
+
+	if got := quiet(t, "from the start"); got[followers[0].ID] == 0 || got[followers[1].ID] == 0 {
+		t.Errorf("from the start: the leader asked %v for their levels, want both followers", got)
+	}
+	ahead.Add(int64(31 * time.Second))
+	wantAsked(t, "31 s later", followers...)
+	wantAsked(t, "the next command")
+	restart(followers[0], 0)
+	if got := quiet(t, "after "+followers[0].ID+" restarted"); got[followers[0].ID] == 0 || got[followers[1].ID] != 0 {
+		t.Errorf("after %s restarted: the leader asked %v for their levels, want %s alone", followers[0].ID, got, followers[0].ID)
+	}
+
+	restart(followers[0], 1)
+	err := issue()
+	want := fmt.Sprintf("cert.issued needs every node on a release that knows it (command level 2): %s reports level 1 (upgrade them)", followers[0].ID)
+	if registry.ErrorCode(err) != registry.EConflict || err.Error() != want {
+		t.Fatalf("cert.issued after %s came back on level 1:\n got %s %v\nwant %s %s", followers[0].ID, registry.ErrorCode(err), err, registry.EConflict, want)
 	}
 }

@@ -36,6 +36,7 @@ type Registry struct {
 	bolt   *raftboltdb.BoltStore
 	client *http.Client
 	signer *pki.Signer
+	levels *levelCache
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -63,6 +64,7 @@ func Open(cfg Config) (*Registry, error) {
 		r.closeStores()
 		return nil, err
 	}
+	r.levels = newLevelCache(cfg.now, r.stream.peerEpoch)
 	go r.initWhenLeader()
 	return r, nil
 }

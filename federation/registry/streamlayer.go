@@ -37,6 +37,7 @@ type streamLayer struct {
 	mu        sync.Mutex
 	cut       bool
 	conns     map[*trackedConn]struct{}
+	peers     map[string]*peerConns // by node ID
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -78,7 +79,8 @@ func newStreamLayer(addr string, t *pki.TLS, authorize func(pki.Identity, *x509.
 	if err != nil {
 		return nil, fmt.Errorf("raft listener on %s: %w", addr, err)
 	}
-	s := &streamLayer{ln: ln, server: server, client: client, log: log, authorize: authorize, conns: map[*trackedConn]struct{}{}, closed: make(chan struct{})}
+	s := &streamLayer{ln: ln, server: server, client: client, log: log, authorize: authorize,
+		conns: map[*trackedConn]struct{}{}, peers: map[string]*peerConns{}, closed: make(chan struct{})}
 	if t.Verifier != nil {
 		s.revoked = t.Verifier.Revocation
 	}
@@ -155,7 +157,9 @@ func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.
 	if err != nil {
 		return nil, err
 	}
-	return s.track(tc), nil
+	c := s.track(tc)
+	c.learnPeer()
+	return c, nil
 }
 
 // handshake connects to a raft peer and completes the TLS handshake, which
@@ -191,9 +195,17 @@ func (s *streamLayer) presented(ctx context.Context, addr string) (*x509.Certifi
 	return tc.ConnectionState().PeerCertificates[0], nil
 }
 
+// Close stops listening and closes the connections still open, as the
+// end of the process would: peers see the node gone at once.
 func (s *streamLayer) Close() error {
 	var err error
-	s.closeOnce.Do(func() { err = s.ln.Close(); close(s.closed) })
+	s.closeOnce.Do(func() {
+		err = s.ln.Close()
+		close(s.closed)
+		for _, c := range s.open() {
+			c.Close()
+		}
+	})
 	return err
 }
 
@@ -224,12 +236,45 @@ func (s *streamLayer) open() []*trackedConn {
 	return slices.Collect(maps.Keys(s.conns))
 }
 
-func (s *streamLayer) track(c net.Conn) net.Conn {
+func (s *streamLayer) track(c net.Conn) *trackedConn {
 	tc := &trackedConn{Conn: c, s: s}
 	s.mu.Lock()
 	s.conns[tc] = struct{}{}
 	s.mu.Unlock()
 	return tc
+}
+
+// peerConns counts one peer's raft connections.
+type peerConns struct {
+	open int
+	// epoch counts every connection with the peer opened or closed.
+	epoch uint64
+}
+
+// peerEpoch says how many raft connections with node id have been opened
+// or closed so far, and whether one is open now. A peer restarting drops
+// its connections and makes new ones, which moves the epoch: what the peer
+// said before it, over any channel, may no longer hold (levelCache).
+func (s *streamLayer) peerEpoch(id string) (epoch uint64, connected bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.peers[id]; p != nil {
+		return p.epoch, p.open > 0
+	}
+	return 0, false
+}
+
+// countPeer records a connection with node id opened (+1) or closed (-1).
+// Entries are never deleted, so that an epoch never repeats. Called with
+// s.mu held.
+func (s *streamLayer) countPeer(id string, delta int) {
+	p := s.peers[id]
+	if p == nil {
+		p = &peerConns{}
+		s.peers[id] = p
+	}
+	p.open += delta
+	p.epoch++
 }
 
 type trackedConn struct {
@@ -239,6 +284,8 @@ type trackedConn struct {
 	// peer is the peer's certificate chain, known once the handshake has
 	// completed (learned on the first read or write after it).
 	peer atomic.Pointer[[]*x509.Certificate]
+	// peerID is the peer's node ID, set with peer; guarded by s.mu.
+	peerID string
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
@@ -262,9 +309,23 @@ func (c *trackedConn) learnPeer() {
 	}
 	if tc, ok := c.Conn.(*tls.Conn); ok {
 		if cs := tc.ConnectionState(); cs.HandshakeComplete {
-			certs := cs.PeerCertificates
-			c.peer.Store(&certs)
+			c.s.learned(c, cs.PeerCertificates)
 		}
+	}
+}
+
+// learned keeps the certificates of c's peer and counts the connection as
+// the peer's, unless c was closed meanwhile or learned already.
+func (s *streamLayer) learned(c *trackedConn, certs []*x509.Certificate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, open := s.conns[c]; !open || c.peer.Load() != nil {
+		return
+	}
+	c.peer.Store(&certs)
+	if id, err := pki.IdentityFromCert(certs[0]); err == nil {
+		c.peerID = id.String()
+		s.countPeer(c.peerID, 1)
 	}
 }
 
@@ -280,6 +341,9 @@ func (c *trackedConn) Close() error {
 	c.once.Do(func() {
 		c.s.mu.Lock()
 		delete(c.s.conns, c)
+		if c.peerID != "" {
+			c.s.countPeer(c.peerID, -1)
+		}
 		c.s.mu.Unlock()
 	})
 	return c.Conn.Close()
