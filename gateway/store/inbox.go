@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -158,8 +159,8 @@ func (s *Store) Inbox(after uint64, limit int) ([]Incoming, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketInbox).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
-			var m Incoming
-			if err := json.Unmarshal(v, &m); err != nil {
+			m, err := decodeIncoming(v)
+			if err != nil {
 				return fmt.Errorf("inbox entry %x: %w", k, err)
 			}
 			out = append(out, m)
@@ -177,7 +178,9 @@ func (s *Store) InboxItem(envelopeID string) (Incoming, error) {
 		if key == nil {
 			return fmt.Errorf("received envelope %s: %w", envelopeID, ErrNotFound)
 		}
-		return json.Unmarshal(tx.Bucket(bucketInbox).Get(key), &m)
+		var err error
+		m, err = decodeIncoming(tx.Bucket(bucketInbox).Get(key))
+		return err
 	})
 	return m, err
 }
@@ -186,6 +189,11 @@ func (s *Store) InboxItem(envelopeID string) (Incoming, error) {
 // documents are copied as they are rather than re-scanned and compacted: they
 // are large (the envelope carries the whole record) and already well-formed,
 // having been decoded (the envelope) or produced here (record, receipt).
+//
+// A record that is the envelope's payload as it came (import obligations
+// that changed nothing, the usual case) is not written twice: "record_at"
+// gives where it lies in the envelope instead of "record". decodeIncoming
+// reads both forms.
 func encodeIncoming(m *Incoming) ([]byte, error) {
 	head, err := json.Marshal(struct {
 		Seq        uint64    `json:"seq"`
@@ -197,12 +205,24 @@ func encodeIncoming(m *Incoming) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, len(head)+len(m.Envelope)+len(m.Record)+len(m.Receipt)+48)
+	record, at := m.Record, recordIn(m.Envelope, m.Record)
+	if at != nil {
+		record = nil
+	}
+	b := make([]byte, 0, len(head)+len(m.Envelope)+len(record)+len(m.Receipt)+64)
 	b = append(b, head[:len(head)-1]...)
 	for _, f := range []struct {
 		name string
 		raw  json.RawMessage
-	}{{"envelope", m.Envelope}, {"record", m.Record}, {"receipt", m.Receipt}} {
+	}{{"envelope", m.Envelope}, {"record", record}, {"receipt", m.Receipt}} {
+		if f.name == "record" && at != nil {
+			b = append(b, `,"record_at":[`...)
+			b = strconv.AppendInt(b, int64(at[0]), 10)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, int64(at[1]), 10)
+			b = append(b, ']')
+			continue
+		}
 		b = append(b, `,"`...)
 		b = append(b, f.name...)
 		b = append(b, `":`...)
@@ -213,4 +233,43 @@ func encodeIncoming(m *Incoming) ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
+}
+
+// minRecordAt is the shortest record worth finding in its envelope.
+const minRecordAt = 64
+
+// recordIn is where record lies in the envelope as encoding/json reads it
+// back (without the blanks around it), or nil when it does not.
+func recordIn(envelope, record json.RawMessage) *[2]int {
+	if len(record) < minRecordAt {
+		return nil
+	}
+	i := bytes.Index(bytes.TrimSpace(envelope), record)
+	if i < 0 {
+		return nil
+	}
+	return &[2]int{i, i + len(record)}
+}
+
+// storedIncoming is an inbox value: an Incoming, and where its record lies
+// in its envelope when it was stored that way.
+type storedIncoming struct {
+	Incoming
+	RecordAt *[2]int `json:"record_at,omitempty"`
+}
+
+// decodeIncoming reads an inbox value, written by encodeIncoming or, before
+// it found records in envelopes, by encoding/json.
+func decodeIncoming(v []byte) (Incoming, error) {
+	var s storedIncoming
+	if err := json.Unmarshal(v, &s); err != nil {
+		return Incoming{}, err
+	}
+	if at := s.RecordAt; at != nil {
+		if at[0] < 0 || at[0] > at[1] || at[1] > len(s.Envelope) || s.Record != nil {
+			return Incoming{}, fmt.Errorf("record at %v of an envelope of %d bytes", *at, len(s.Envelope))
+		}
+		s.Record = s.Envelope[at[0]:at[1]:at[1]]
+	}
+	return s.Incoming, nil
 }

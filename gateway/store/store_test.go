@@ -11,7 +11,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -271,38 +270,6 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 			}
 		}
 	})
-}
-
-// TestEncodeIncomingMatchesJSON: the inbox's hand-assembled encoding reads
-// back as the same Incoming that encoding/json would store.
-func TestEncodeIncomingMatchesJSON(t *testing.T) {
-	for _, m := range []Incoming{
-		{Seq: 7, EnvelopeID: "01J0000000000000000000000A", From: "51", Type: "transfer", ReceivedAt: time.Date(2026, 3, 15, 8, 0, 0, 123e6, time.UTC),
-			Envelope: json.RawMessage(" {\"id\": \"x\",\n \"payload\": {\"a\": [1, 2]}} "), Record: json.RawMessage(`{"a":"\u00e9\""}`), Receipt: json.RawMessage(`{"ok":true}`)},
-		{Seq: 1, EnvelopeID: "id\"<>&", From: "44", Type: "confirmation"},
-	} {
-		got, err := encodeIncoming(&m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var a, b Incoming
-		if err := json.Unmarshal(got, &a); err != nil {
-			t.Fatalf("%s: %v", got, err)
-		}
-		if err := json.Unmarshal(want, &b); err != nil {
-			t.Fatal(err)
-		}
-		var ca, cb bytes.Buffer
-		json.Compact(&ca, got)
-		json.Compact(&cb, want)
-		if ca.String() != cb.String() {
-			t.Errorf("encodeIncoming\n got %s\nwant %s", ca.String(), cb.String())
-		}
-	}
 }
 
 // TestWritesAlongside: EnqueueAnd and ReceiveAnd run the caller's writes in

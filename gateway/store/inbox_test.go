@@ -1,0 +1,94 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEncodeIncomingMatchesJSON: the inbox's hand-assembled encoding reads
+// back as the same Incoming that encoding/json would store, and so does what
+// encoding/json stored; a record that is its envelope's payload is stored
+// once, inside the envelope.
+func TestEncodeIncomingMatchesJSON(t *testing.T) {
+	payload := `{"schema":"laborlink.transfer/v1","id":"T-1","worker":{"name":"张三","id_number":"510***********1234"}}`
+	envelope := `{"id":"01J0000000000000000000000A","payload":` + payload + `,"payload_digest":"sha256:00"}`
+	at := func(seq uint64, env, rec string) Incoming {
+		return Incoming{Seq: seq, EnvelopeID: "01J0000000000000000000000A", From: "51", Type: "transfer", ReceivedAt: time.Date(2026, 3, 15, 8, 0, 0, 123e6, time.UTC),
+			Envelope: json.RawMessage(env), Record: json.RawMessage(rec), Receipt: json.RawMessage(`{"ok":true}`)}
+	}
+	tests := []struct {
+		name string
+		m    Incoming
+		once bool // the record is stored inside the envelope only
+	}{
+		{"a record apart from its envelope", at(7, " {\"id\": \"x\",\n \"payload\": {\"a\": [1, 2]}} ", `{"a":"\u00e9\""}`), false},
+		{"no documents", Incoming{Seq: 1, EnvelopeID: "id\"<>&", From: "44", Type: "confirmation"}, false},
+		{"the payload as the record", at(2, envelope, payload), true},
+		{"the payload as the record, blanks around the envelope", at(3, "\n "+envelope+" ", payload), true},
+		{"a masked record", at(4, envelope, strings.Replace(payload, "张三", "张*", 1)), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := encodeIncoming(&tt.m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := json.Marshal(tt.m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if once := bytes.Count(got, []byte(`"worker"`)) == 1; once != tt.once {
+				t.Errorf("record stored once = %v, want %v: %s", once, tt.once, got)
+			}
+			var b Incoming
+			if err := json.Unmarshal(want, &b); err != nil {
+				t.Fatal(err)
+			}
+			for _, stored := range [][]byte{got, want} {
+				a, err := decodeIncoming(stored)
+				if err != nil {
+					t.Fatalf("%s: %v", stored, err)
+				}
+				// Raw documents are kept as they came, blanks and all, where
+				// encoding/json compacts them.
+				if a, b := compacted(t, a), compacted(t, b); !reflect.DeepEqual(a, b) {
+					t.Errorf("stored %s\nreads back as %+v\nwant %+v", stored, a, b)
+				}
+			}
+		})
+	}
+}
+
+func compacted(t *testing.T, m Incoming) Incoming {
+	t.Helper()
+	for _, raw := range []*json.RawMessage{&m.Envelope, &m.Record, &m.Receipt} {
+		if *raw == nil {
+			continue
+		}
+		var b bytes.Buffer
+		if err := json.Compact(&b, *raw); err != nil {
+			t.Fatal(err)
+		}
+		*raw = b.Bytes()
+	}
+	return m
+}
+
+// TestDecodeIncomingRefusesRecordOutside: a record said to lie outside its
+// envelope is an error, not a panic or a record made up.
+func TestDecodeIncomingRefusesRecordOutside(t *testing.T) {
+	for _, v := range []string{
+		`{"seq":1,"envelope":{"a":1},"record_at":[0,99]}`,
+		`{"seq":1,"envelope":{"a":1},"record_at":[5,2]}`,
+		`{"seq":1,"envelope":{"a":1},"record_at":[-1,2]}`,
+		`{"seq":1,"envelope":{"a":1},"record":{"b":2},"record_at":[0,7]}`,
+	} {
+		if m, err := decodeIncoming([]byte(v)); err == nil {
+			t.Errorf("%s reads as %+v", v, m)
+		}
+	}
+}
