@@ -68,20 +68,29 @@ func appendChain(b []byte, chain [][]byte) []byte {
 	return append(b, ']')
 }
 
-// decodeDeliverBody reads a request body.
+// decodeDeliverBody reads a request body. The envelopes are split while
+// the body's syntax is checked, in one pass.
 func decodeDeliverBody(body []byte) (DeliverRequest, error) {
 	var req DeliverRequest
-	err := contracts.RawObject(body, func(name string, v json.RawMessage) (err error) {
+	envelopes, err := contracts.RawObjectSplit(body, "envelopes", func(name string, v json.RawMessage) (err error) {
 		switch name {
 		case "chain":
 			return json.Unmarshal(v, &req.Chain)
 		case "envelopes":
-			req.Envelopes, err = contracts.RawArray(v)
+			if v[0] != '[' { // an array is split already
+				req.Envelopes, err = contracts.RawArray(v) // null, or an error naming what it is
+			}
 			return err
 		}
 		return fmt.Errorf("unknown member")
 	})
-	return req, err
+	if err != nil {
+		return DeliverRequest{}, err
+	}
+	if envelopes != nil {
+		req.Envelopes = envelopes
+	}
+	return req, nil
 }
 
 // result is a Result without its receipt, which is written as it is.
