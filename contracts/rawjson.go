@@ -40,16 +40,8 @@ func RawObjectSplit(data []byte, split string, member func(name string, value js
 		l.ws()
 		start := l.pos
 		if split != "" && name == split && l.peek() == '[' {
-			elems = []json.RawMessage{}
-			if !l.array(func(int) bool {
-				l.ws()
-				start := l.pos
-				if !l.skip() {
-					return false
-				}
-				elems = append(elems, data[start:l.pos])
-				return true
-			}) {
+			var ok bool
+			if elems, ok = l.rawElements(); !ok {
 				return false
 			}
 		} else if !l.skip() {
@@ -84,19 +76,27 @@ func RawArray(data []byte) ([]json.RawMessage, error) {
 		l.fail("want an array, not %s", l.kindAhead())
 		return nil, l.err
 	}
+	out, ok := l.rawElements()
+	if !ok || !l.end() {
+		return nil, l.err
+	}
+	return out, nil
+}
+
+// rawElements reads the array that comes next and returns its elements as
+// slices of the document, an empty array as an empty slice.
+func (l *lexer) rawElements() ([]json.RawMessage, bool) {
 	out := []json.RawMessage{}
-	if !l.array(func(int) bool {
+	ok := l.array(func(int) bool {
 		l.ws()
 		start := l.pos
 		if !l.skip() {
 			return false
 		}
-		out = append(out, data[start:l.pos])
+		out = append(out, l.data[start:l.pos])
 		return true
-	}) || !l.end() {
-		return nil, l.err
-	}
-	return out, nil
+	})
+	return out, ok
 }
 
 // EnvelopeType reads the record type an encoded envelope names without
