@@ -169,9 +169,14 @@ func encodeSubmit(ctx context.Context, w http.ResponseWriter, resp any) error {
 			status = http.StatusForbidden
 		}
 	}
+	body, err := r.appendJSON(make([]byte, 0, 160*len(r.Results)+16))
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(r)
+	_, err = w.Write(body)
+	return err
 }
 
 func decodeRecordByID(_ context.Context, r *http.Request) (any, error) {

@@ -1,0 +1,89 @@
+package api
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/laborlink/laborlink/gateway/exchange"
+)
+
+// appendJSON appends the bytes json.Encoder writes for r (newline
+// included), without its reflection: every submission is answered with one,
+// most of them a single accepted record. Strings that need escaping, and the
+// problems and reasons of refused records, are left to encoding/json, so the
+// two cannot differ (TestSubmitResponseJSON).
+func (r SubmitResponse) appendJSON(b []byte) ([]byte, error) {
+	if r.Results == nil {
+		return append(b, `{"results":null}`+"\n"...), nil
+	}
+	b = append(b, `{"results":[`...)
+	for i := range r.Results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendResult(b, &r.Results[i]); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, "]}\n"...), nil
+}
+
+func appendResult(b []byte, res *exchange.SubmitResult) ([]byte, error) {
+	b = append(b, `{"index":`...)
+	b = strconv.AppendInt(b, int64(res.Index), 10)
+	b = appendStringMember(b, `,"ref":`, res.Ref, true)
+	b = appendStringMember(b, `,"destination":`, res.Destination, true)
+	b = appendStringMember(b, `,"outcome":`, string(res.Outcome), false)
+	b = appendStringMember(b, `,"envelope_id":`, res.EnvelopeID, true)
+	var err error
+	if len(res.Problems) > 0 {
+		if b, err = appendMarshaled(b, `,"problems":`, res.Problems); err != nil {
+			return nil, err
+		}
+	}
+	if len(res.Reasons) > 0 {
+		if b, err = appendMarshaled(b, `,"reasons":`, res.Reasons); err != nil {
+			return nil, err
+		}
+	}
+	b = appendStringMember(b, `,"error":`, res.Error, true)
+	return append(b, '}'), nil
+}
+
+// appendStringMember appends name and s as a JSON string, or nothing when s
+// is empty and omitEmpty is set.
+func appendStringMember(b []byte, name, s string, omitEmpty bool) []byte {
+	if s == "" && omitEmpty {
+		return b
+	}
+	b = append(b, name...)
+	if !plainJSON(s) {
+		q, _ := json.Marshal(s) // a string always marshals
+		return append(b, q...)
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// plainJSON reports whether s is written as it is between quotes: printable
+// ASCII that encoding/json neither escapes nor, for HTML, replaces.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
+
+func appendMarshaled(b []byte, name string, v any) ([]byte, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, name...)
+	return append(b, data...), nil
+}
