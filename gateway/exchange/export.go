@@ -44,10 +44,16 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	}
 	now := x.d.Now().UTC()
 	results := make([]SubmitResult, len(docs))
-	prepared := make([]*exported, len(docs))
-	errs := make([]error, len(docs))
+	drafts := make([]*draft, len(docs))
 	forEach(len(docs), func(i int) {
-		results[i], prepared[i], errs[i] = x.prepare(ctx, caller, docs[i], now)
+		results[i], drafts[i] = x.parse(caller, docs[i], now)
+	})
+	errs := x.screen(ctx, results, drafts, now)
+	prepared := make([]*exported, len(docs))
+	forEach(len(docs), func(i int) {
+		if drafts[i] != nil {
+			prepared[i], errs[i] = x.prepare(ctx, caller, &results[i], drafts[i], now)
+		}
 	})
 	var ready []exported
 	for i := range docs {
@@ -111,62 +117,123 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	return results, nil
 }
 
-// prepare checks one record and, when it may cross, signs its envelope. It
-// returns an error only for faults of the node; everything about the record
-// itself is in the result.
-func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, doc json.RawMessage, now time.Time) (SubmitResult, *exported, error) {
+// draft is a record of a submission that passed parse, on its way through
+// screen and prepare.
+type draft struct {
+	rec contracts.Record
+	// agreements and quotas are screen's: the agreements the record may
+	// travel under and the quota counters of its type under them.
+	agreements []contracts.Agreement
+	quotas     []quota
+}
+
+// parse decodes and validates one record and checks that it is this
+// province's to send. A record that fails has its answer in the result and
+// no draft.
+func (x *Exchange) parse(caller pki.Identity, doc json.RawMessage, now time.Time) (SubmitResult, *draft) {
 	rec, err := contracts.Parse(doc, now)
 	if err != nil {
-		return SubmitResult{Outcome: OutcomeInvalid, Problems: problems(err)}, nil, nil
+		return SubmitResult{Outcome: OutcomeInvalid, Problems: problems(err)}, nil
 	}
 	h := rec.Head()
-	ref := Ref(h, rec.Type())
-	res := SubmitResult{Ref: ref, Destination: h.To}
+	res := SubmitResult{Ref: Ref(h, rec.Type()), Destination: h.To}
 	if h.From != x.d.Province {
 		res.Outcome, res.Error = OutcomeForbidden, fmt.Sprintf("from is %s, but this node and %s speak for province %s", h.From, caller, x.d.Province)
-		return res, nil, nil
+		return res, nil
 	}
-	if id, err := x.d.Store.Lookup(ref); err == nil {
-		res.Outcome, res.EnvelopeID = OutcomeDuplicate, id
-		return res, nil, nil
-	}
-	if u, ok := rec.(*contracts.ReferralUpdate); ok {
-		if p := x.checkUpdate(u); p != nil {
-			res.Outcome, res.Problems = OutcomeInvalid, p
-			return res, nil, nil
+	return res, &draft{rec: rec}
+}
+
+// screen answers the drafts that are duplicates or invalid updates, and
+// finds the others' agreements and quota usage. It reads the store in two
+// transactions, one for every reference and one for every counter, rather
+// than two per record. A draft it answers, or whose agreements it cannot
+// look up (errs, a fault of the node), is set to nil.
+func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []*draft, now time.Time) []error {
+	errs := make([]error, len(drafts))
+	var refs []string
+	for i, d := range drafts {
+		if d != nil {
+			refs = append(refs, results[i].Ref)
 		}
 	}
-	agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
-	if err != nil {
-		return res, nil, &Error{Code: CodeUnavailable, Message: "look up agreements", Err: err}
+	// A reference that cannot be read is taken as new, as a lookup that
+	// fails was: the commit that queues it checks again.
+	ids, _ := x.d.Store.LookupAll(refs)
+	for i, d := range drafts {
+		if d == nil {
+			continue
+		}
+		res, id := &results[i], ids[0]
+		ids = ids[1:]
+		if id != "" {
+			res.Outcome, res.EnvelopeID = OutcomeDuplicate, id
+			drafts[i] = nil
+			continue
+		}
+		if u, ok := d.rec.(*contracts.ReferralUpdate); ok {
+			if p := x.checkUpdate(u); p != nil {
+				res.Outcome, res.Problems = OutcomeInvalid, p
+				drafts[i] = nil
+				continue
+			}
+		}
+		h := d.rec.Head()
+		agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
+		if err != nil {
+			errs[i], drafts[i] = &Error{Code: CodeUnavailable, Message: "look up agreements", Err: err}, nil
+			continue
+		}
+		d.agreements, d.quotas = agreements, quotas(agreements, d.rec.Type(), now)
 	}
-	used, counters := x.quotaUsage(agreements, rec.Type(), now)
-	dec, err := x.d.Policy.Decide(ctx, policy.Request{Side: policy.Export, Record: rec, Peer: caller.URI(), Agreements: agreements, QuotaUsed: used, Time: now})
+	var qs []quota
+	for _, d := range drafts {
+		if d != nil {
+			qs = append(qs, d.quotas...)
+		}
+	}
+	x.readQuotas(qs)
+	for _, d := range drafts {
+		if d != nil {
+			d.quotas, qs = qs[:len(d.quotas)], qs[len(d.quotas):]
+		}
+	}
+	return errs
+}
+
+// prepare decides on a screened record and, when it may cross, signs its
+// envelope. It returns an error only for faults of the node; everything
+// about the record itself is in res.
+func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, res *SubmitResult, d *draft, now time.Time) (*exported, error) {
+	rec := d.rec
+	used, counters := usage(d.quotas)
+	dec, err := x.d.Policy.Decide(ctx, policy.Request{Side: policy.Export, Record: rec, Peer: caller.URI(), Agreements: d.agreements, QuotaUsed: used, Time: now})
 	if err != nil {
-		return res, nil, &Error{Code: CodeInternal, Message: "export decision", Err: err}
+		return nil, &Error{Code: CodeInternal, Message: "export decision", Err: err}
 	}
 	if !dec.Allow {
 		res.Outcome, res.Reasons = OutcomeDenied, dec.Reasons
 		res.EnvelopeID = ulid.Make().String()
-		x.deny(ctx, res.EnvelopeID, ref, rec, dec, caller)
-		return res, nil, nil
+		x.deny(ctx, res.EnvelopeID, res.Ref, rec, dec, caller)
+		return nil, nil
 	}
 	env, digest, err := x.seal(rec, dec, now)
 	if err != nil {
-		return res, nil, err
+		return nil, err
 	}
 	body, err := env.AppendJSON(nil)
 	if err != nil {
-		return res, nil, &Error{Code: CodeInternal, Message: "encode envelope", Err: err}
+		return nil, &Error{Code: CodeInternal, Message: "encode envelope", Err: err}
 	}
+	h := rec.Head()
 	e := &exported{
-		out:      store.Outgoing{EnvelopeID: env.ID, Ref: ref, Type: string(rec.Type()), Peer: h.To, Envelope: body, SigningDigest: digest, Counters: counters[dec.Agreement.ID]},
+		out:      store.Outgoing{EnvelopeID: env.ID, Ref: res.Ref, Type: string(rec.Type()), Peer: h.To, Envelope: body, SigningDigest: digest, Counters: counters[dec.Agreement.ID]},
 		env:      env,
 		rec:      rec,
 		decision: dec,
 		refersTo: x.caseEnvelope(rec),
 	}
-	return res, e, nil
+	return e, nil
 }
 
 // seal applies the export obligations and signs the envelope, or, with
@@ -215,28 +282,72 @@ func quotaDenial(allowed *policy.Decision) *policy.Decision {
 	return &d
 }
 
-// quotaUsage reads the quota counters of the record's type under each
-// candidate agreement, and names the counters an accepted record increments.
-func (x *Exchange) quotaUsage(agreements []contracts.Agreement, t contracts.RecordType, now time.Time) (map[policy.QuotaKey]int, map[string][]store.Counter) {
-	var used map[policy.QuotaKey]int
-	counters := map[string][]store.Counter{}
+// quota is a quota of a record's type under one candidate agreement: the
+// counter an accepted record increments, and its value (read is false when
+// it could not be read).
+type quota struct {
+	agreement string
+	period    contracts.QuotaPeriod
+	counter   store.Counter
+	used      uint64
+	read      bool
+}
+
+// quotas lists the quotas of record type t under each candidate agreement.
+func quotas(agreements []contracts.Agreement, t contracts.RecordType, now time.Time) []quota {
+	var out []quota
 	for _, a := range agreements {
 		for _, q := range a.Quotas {
 			if q.RecordType != t {
 				continue
 			}
-			name := quotaCounter(a.ID, t, q.Period, now)
-			counters[a.ID] = append(counters[a.ID], store.Counter{Name: name, Max: uint64(max(q.Max, 0))})
-			n, err := x.d.Store.Counter(name)
-			if err != nil {
-				x.d.Log.Error("read quota", "counter", name, "err", err)
-				continue
-			}
-			if used == nil {
-				used = map[policy.QuotaKey]int{}
-			}
-			used[policy.QuotaKey{AgreementID: a.ID, Period: q.Period}] = int(n)
+			out = append(out, quota{agreement: a.ID, period: q.Period,
+				counter: store.Counter{Name: quotaCounter(a.ID, t, q.Period, now), Max: uint64(max(q.Max, 0))}})
 		}
+	}
+	return out
+}
+
+// readQuotas reads the counters of qs, in one transaction. One that cannot
+// be read is left out of the usage the decision is told of (and the commit
+// that counts the record still checks its limit).
+func (x *Exchange) readQuotas(qs []quota) {
+	names := make([]string, len(qs))
+	for i, q := range qs {
+		names[i] = q.counter.Name
+	}
+	counts, err := x.d.Store.Counters(names)
+	for i := range qs {
+		if err != nil {
+			x.d.Log.Error("read quota", "counter", names[i], "err", err)
+			continue
+		}
+		qs[i].used, qs[i].read = counts[i], true
+	}
+}
+
+// quotaUsage reads the quota counters of the record's type under each
+// candidate agreement, and names the counters an accepted record increments.
+func (x *Exchange) quotaUsage(agreements []contracts.Agreement, t contracts.RecordType, now time.Time) (map[policy.QuotaKey]int, map[string][]store.Counter) {
+	qs := quotas(agreements, t, now)
+	x.readQuotas(qs)
+	return usage(qs)
+}
+
+// usage is what the export decision is told of the quotas' usage, and the
+// counters an accepted record increments, by agreement.
+func usage(qs []quota) (map[policy.QuotaKey]int, map[string][]store.Counter) {
+	var used map[policy.QuotaKey]int
+	counters := map[string][]store.Counter{}
+	for _, q := range qs {
+		counters[q.agreement] = append(counters[q.agreement], q.counter)
+		if !q.read {
+			continue
+		}
+		if used == nil {
+			used = map[policy.QuotaKey]int{}
+		}
+		used[policy.QuotaKey{AgreementID: q.agreement, Period: q.period}] = int(q.used)
 	}
 	return used, counters
 }

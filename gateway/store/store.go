@@ -534,6 +534,27 @@ func (s *Store) Lookup(ref string) (string, error) {
 	return id, err
 }
 
+// LookupAll resolves references as Lookup does, all in one read
+// transaction: a submission looks up each of its records' references, and
+// a transaction per record cost a batch more than the lookups. ids[i] is
+// "" for a reference not accepted before.
+func (s *Store) LookupAll(refs []string) (ids []string, err error) {
+	ids = make([]string, len(refs))
+	if len(refs) == 0 {
+		return ids, nil
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRefs)
+		for i, ref := range refs {
+			if v := b.Get([]byte(ref)); v != nil {
+				ids[i] = string(v)
+			}
+		}
+		return nil
+	})
+	return ids, err
+}
+
 // AddAnswer links a record received from province from to the outgoing
 // record (by reference) it answers, which must have been sent to that
 // province. It is idempotent: the same answer twice is kept once.
@@ -643,6 +664,25 @@ func (s *Store) Counter(name string) (uint64, error) {
 		return nil
 	})
 	return v, err
+}
+
+// Counters reads named counters as Counter does, all in one read
+// transaction; an unknown counter is 0.
+func (s *Store) Counters(names []string) (vs []uint64, err error) {
+	vs = make([]uint64, len(names))
+	if len(names) == 0 {
+		return vs, nil
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCounters)
+		for i, name := range names {
+			if cur := b.Get([]byte(name)); len(cur) == 8 {
+				vs[i] = binary.BigEndian.Uint64(cur)
+			}
+		}
+		return nil
+	})
+	return vs, err
 }
 
 func outboxKey(peer, id string) []byte { return []byte(peer + "/" + id) }
