@@ -221,13 +221,12 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, res *Submit
 	if err != nil {
 		return nil, err
 	}
-	body, err := env.AppendJSON(nil)
-	if err != nil {
+	out := store.Outgoing{EnvelopeID: env.ID, Ref: res.Ref, Type: string(rec.Type()), Peer: rec.Head().To, Counters: counters[dec.Agreement.ID]}
+	if err := out.SetEnvelope(digest, env.AppendJSON); err != nil {
 		return nil, &Error{Code: CodeInternal, Message: "encode envelope", Err: err}
 	}
-	h := rec.Head()
 	e := &exported{
-		out:      store.Outgoing{EnvelopeID: env.ID, Ref: res.Ref, Type: string(rec.Type()), Peer: h.To, Envelope: body, SigningDigest: digest, Counters: counters[dec.Agreement.ID]},
+		out:      out,
 		env:      env,
 		rec:      rec,
 		decision: dec,

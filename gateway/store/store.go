@@ -103,6 +103,31 @@ type Outgoing struct {
 	// Counters are incremented in the same commit when the record is new
 	// (quota usage), so counts and accepted records never disagree.
 	Counters []Counter
+
+	// value is the outbox value SetEnvelope wrote Envelope into.
+	value []byte
+}
+
+// SetEnvelope sets m's SigningDigest to digest and its Envelope to what
+// appendEnvelope appends, which it appends straight after the digest in
+// the value the outbox keeps: Enqueue then writes that value as it is
+// instead of copying the envelope behind the digest.
+func (m *Outgoing) SetEnvelope(digest []byte, appendEnvelope func([]byte) ([]byte, error)) error {
+	if digest == nil {
+		env, err := appendEnvelope(nil)
+		m.Envelope, m.SigningDigest, m.value = env, nil, nil
+		return err
+	}
+	if len(digest) > 255 {
+		return fmt.Errorf("signing digest of %d bytes", len(digest))
+	}
+	head := 2 + len(digest)
+	v, err := appendEnvelope(append(append(make([]byte, 0, head), digestMark, byte(len(digest))), digest...))
+	if err != nil {
+		return err
+	}
+	m.value, m.SigningDigest, m.Envelope = v, v[2:head:head], v[head:]
+	return nil
 }
 
 // Queued is one outbox item.
@@ -122,10 +147,21 @@ func outboxValue(m Outgoing) []byte {
 	if m.SigningDigest == nil {
 		return m.Envelope
 	}
+	if m.setBy() {
+		return m.value
+	}
 	v := make([]byte, 0, 1+len(m.SigningDigest)+len(m.Envelope))
 	v = append(v, digestMark, byte(len(m.SigningDigest)))
 	v = append(v, m.SigningDigest...)
 	return append(v, m.Envelope...)
+}
+
+// setBy reports whether m's Envelope and SigningDigest are still those
+// SetEnvelope wrote into m.value.
+func (m Outgoing) setBy() bool {
+	d := len(m.SigningDigest)
+	return d > 0 && len(m.Envelope) > 0 && len(m.value) == 2+d+len(m.Envelope) &&
+		&m.value[2] == &m.SigningDigest[0] && &m.value[2+d] == &m.Envelope[0]
 }
 
 func queued(id string, v []byte) Queued {
