@@ -125,12 +125,13 @@ func (l *Log) commit(batch []*appendReq) {
 	}
 }
 
-// putEntry stores entry n and the tree hashes it completes.
-func putEntry(b buckets, n int64, data []byte) error {
+// putEntry stores entry n and the tree hashes it completes, reading the
+// hashes it needs through r.
+func putEntry(b buckets, r *appendedHashes, n int64, data []byte) error {
 	if err := b.entries.Put(key(n), data); err != nil {
 		return err
 	}
-	hashes, err := tlog.StoredHashes(n, data, hashReader{b.hashes})
+	hashes, err := tlog.StoredHashes(n, data, r)
 	if err != nil {
 		return err
 	}
@@ -140,5 +141,43 @@ func putEntry(b buckets, n int64, data []byte) error {
 			return err
 		}
 	}
+	r.wrote(base, hashes)
 	return nil
+}
+
+// appendedHashes reads tree hashes from those written by the entries
+// appended before in the same call, and from the bucket only for older
+// ones: entries appended together mostly need hashes their predecessors
+// just wrote, and each read from the bucket seeks from its root. The hashes
+// of consecutive entries are stored at consecutive indexes, so those
+// written form one range from first.
+type appendedHashes struct {
+	bucket hashReader
+	first  int64
+	hs     []tlog.Hash
+}
+
+// wrote remembers hashes stored from index base on.
+func (r *appendedHashes) wrote(base int64, hashes []tlog.Hash) {
+	if len(r.hs) == 0 || base != r.first+int64(len(r.hs)) {
+		r.first, r.hs = base, r.hs[:0]
+	}
+	r.hs = append(r.hs, hashes...)
+}
+
+// ReadHashes implements tlog.HashReader.
+func (r *appendedHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x >= r.first && x-r.first < int64(len(r.hs)) {
+			out[i] = r.hs[x-r.first]
+			continue
+		}
+		h, err := r.bucket.ReadHashes(indexes[i : i+1])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = h[0]
+	}
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // ErrOtherFile is returned by AppendTx for a transaction on another file.
@@ -129,10 +130,14 @@ func (l *Log) appendTx(tx *bolt.Tx, ps []Prepared) (int64, error) {
 	}
 	// One buffer holds the batch: bbolt keeps the values until the commit.
 	buf := make([]byte, 0, size)
+	hashes := &appendedHashes{bucket: hashReader{b.hashes}}
+	if len(ps) > 1 {
+		hashes.hs = make([]tlog.Hash, 0, 2*len(ps)+1)
+	}
 	for i, p := range ps {
 		start := len(buf)
 		buf = spliceIndex(buf, p.enc, p.cut, first+int64(i))
-		if err := putEntry(b, first+int64(i), buf[start:len(buf):len(buf)]); err != nil {
+		if err := putEntry(b, hashes, first+int64(i), buf[start:len(buf):len(buf)]); err != nil {
 			return 0, err
 		}
 	}
