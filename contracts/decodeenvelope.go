@@ -91,9 +91,18 @@ func (l *lexer) envelopeMember(e *Envelope, key string, canon *[]byte) bool {
 // its syntax alone: a payload that is valid JSON but not canonicalizable
 // (a fraction, a repeated name) still decodes, and Check then refuses it
 // with the reason.
+//
+// A payload that came in canonical form, as nodes send it, is its own
+// canonical form: the slice of l.data it is returned, not a copy.
 func (l *lexer) payload(p *json.RawMessage) ([]byte, bool) {
 	if l.peek() == '{' {
 		start := l.pos
+		before := *l
+		if l.canonicalValue() {
+			*p = l.data[start:l.pos]
+			return *p, true
+		}
+		*l = before
 		if l.payloadBuf == nil {
 			// The payload is most of the rest of an envelope. A repeated
 			// payload member reuses this buffer: allocating the rest of
@@ -101,7 +110,6 @@ func (l *lexer) payload(p *json.RawMessage) ([]byte, bool) {
 			// allocate the square of the envelope's size.
 			l.payloadBuf = make([]byte, 0, len(l.data)-start)
 		}
-		before := *l
 		canon, ok := l.canonObject(l.payloadBuf[:0])
 		if ok {
 			l.payloadBuf = canon

@@ -381,7 +381,9 @@ func (e *Envelope) checkHeader() error {
 // DecodeEnvelope decodes an envelope strictly (unknown members and trailing
 // data are errors, size bounded by MaxRecordSize plus room for the proof) and
 // checks it as Check does; Payload comes back in canonical form, known to be
-// canonical (see SetPayload). Verify the signature next.
+// canonical (see SetPayload): a slice of data when the payload came in that
+// form, as nodes send it, so data must not change while the envelope is in
+// use. Verify the signature next.
 //
 // It means what encoding/json with DisallowUnknownFields means for an
 // Envelope (see decodeenvelope.go), and canonicalizes the payload while
