@@ -95,6 +95,9 @@ func TestCacheAgreesWithEvaluation(t *testing.T) {
 		if rng.IntN(3) == 0 { // move the worker or employer: inside and outside the parties
 			rec = withDivisions(t, rec, divisions[rng.IntN(len(divisions))], divisions[rng.IntN(len(divisions))])
 		}
+		if rng.IntN(3) == 0 { // leave out optional fields, which obligations follow
+			rec = withoutOptional(t, rec)
+		}
 		ags := variants[rng.IntN(len(variants))]
 		used := map[QuotaKey]int{}
 		for _, a := range ags {
@@ -206,6 +209,33 @@ func withDivisions(t *testing.T, rec contracts.Record, worker, employer string) 
 		r.Worker.HouseholdDivision, r.Placement.Division = worker, employer
 	case *contracts.Referral:
 		r.Worker.HouseholdDivision, r.Employer.Division = worker, employer
+	}
+	return cp
+}
+
+// withoutOptional copies a record through JSON without the optional
+// fields the obligations act on: a transfer's phone, training and labour
+// brand, a referral's notes and worker's phone; others come back as they are.
+func withoutOptional(t *testing.T, rec contracts.Record) contracts.Record {
+	t.Helper()
+	switch rec.(type) {
+	case *contracts.Transfer, *contracts.Referral:
+	default:
+		return rec
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := contracts.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch r := cp.(type) {
+	case *contracts.Transfer:
+		r.Worker.Phone, r.Training, r.LaborBrand = "", nil, ""
+	case *contracts.Referral:
+		r.Worker.Phone, r.Notes = "", ""
 	}
 	return cp
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // fieldsPresent lists the dotted paths of the leaves that encoding/json writes
@@ -20,6 +22,12 @@ import (
 // obligations on such paths would drop a whole object or, inside an array,
 // not be applicable by Apply. TestFieldsPresentMatchesJSON pins this.
 func fieldsPresent(rec any) []string {
+	return presentIn(rec).paths()
+}
+
+// walkPresent is fieldsPresent by walking the value itself, for a type that
+// has no fieldPlan.
+func walkPresent(rec any) []string {
 	out := make([]string, 0, 32)
 	walkFields(reflect.ValueOf(rec), "", &out)
 	// fieldsAt lists each struct's fields by name, so the walk comes out
@@ -28,6 +36,266 @@ func fieldsPresent(rec any) []string {
 		slices.Sort(out)
 	}
 	return out
+}
+
+// presentFields are the field paths present in a record (fieldsPresent): as
+// a set of its type's possible paths when the type has a plan, which is
+// what a cache hit reads, or else as the list.
+type presentFields struct {
+	plan *fieldPlan
+	bits uint64 // plan.paths[i] is present when bit i is set
+	list []string
+}
+
+// presentIn finds the fields present in rec.
+func presentIn(rec any) presentFields {
+	plan := planFor(reflect.TypeOf(rec))
+	if plan == nil {
+		return presentFields{list: walkPresent(rec)}
+	}
+	return presentFields{plan: plan, bits: plan.present(reflect.ValueOf(rec))}
+}
+
+// paths lists the paths present, sorted.
+func (f presentFields) paths() []string {
+	if f.plan == nil {
+		return f.list
+	}
+	out := make([]string, 0, 32)
+	for i, p := range f.plan.paths {
+		if f.bits&(1<<i) != 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// writeKey writes what the cache key holds of the fields: the plan and the
+// set, which together name one list of paths, or the list itself. A letter
+// first tells the two forms apart.
+func (f presentFields) writeKey(b *strings.Builder) {
+	if f.plan == nil {
+		b.WriteByte('L')
+		for _, p := range f.list {
+			b.WriteString(p)
+			b.WriteByte(0x1e)
+		}
+		return
+	}
+	var buf [48]byte
+	k := append(buf[:0], 'P')
+	k = strconv.AppendUint(k, f.plan.id, 10)
+	k = append(k, 0x1e)
+	k = strconv.AppendUint(k, f.bits, 16)
+	b.Write(k)
+}
+
+// fieldPlan is what walkFields would do for every value of one type, worked
+// out once: each path the walk may list, sorted, gets a bit, and present
+// walks a value to the set of its paths without building a list. Most
+// paths are listed whenever their struct is (fields without omitempty), and
+// are one mask; only the others are looked at per value.
+type fieldPlan struct {
+	id    uint64
+	paths []string
+	root  *structPlan // nil when the value is never a struct
+	ptrs  int         // pointers (or interfaces) to go through to the root
+}
+
+// structPlan is one struct of a fieldPlan.
+type structPlan struct {
+	always uint64 // bits of the fields listed whenever this struct is walked
+	steps  []fieldStep
+}
+
+// fieldStep is a field of a struct whose listing depends on its value.
+type fieldStep struct {
+	index     []int
+	omitEmpty bool
+	// ptrs is how many pointers lead to the field's value: when one of them
+	// is nil, the field's own path is listed as a leaf.
+	ptrs int
+	bit  uint64      // the field's own path
+	sub  *structPlan // the struct the field leads to, or nil for a leaf
+}
+
+// present is the set of paths walkFields lists for v, of the plan's type.
+func (p *fieldPlan) present(v reflect.Value) uint64 {
+	for range p.ptrs {
+		if v.IsNil() {
+			return 0
+		}
+		v = v.Elem()
+	}
+	if p.root == nil {
+		return 0
+	}
+	return p.root.present(v)
+}
+
+func (s *structPlan) present(v reflect.Value) uint64 {
+	bits := s.always
+	for i := range s.steps {
+		f := &s.steps[i]
+		fv, ok := fieldByIndex(v, f.index)
+		if !ok || (f.omitEmpty && isEmptyValue(fv)) {
+			continue
+		}
+		if f.sub == nil && f.ptrs == 0 {
+			bits |= f.bit
+			continue
+		}
+		bits |= f.leads(fv)
+	}
+	return bits
+}
+
+// leads is the set a field with pointers or a struct below it adds.
+func (f *fieldStep) leads(v reflect.Value) uint64 {
+	for range f.ptrs {
+		if v.IsNil() {
+			return f.bit
+		}
+		v = v.Elem()
+	}
+	if f.sub == nil {
+		return f.bit
+	}
+	return f.sub.present(v)
+}
+
+var (
+	plans      sync.Map // reflect.Type -> *fieldPlan, nil for none
+	lastPlanID atomic.Uint64
+)
+
+// planFor is the fieldPlan of values of type t, or nil when t has none: an
+// interface below it (the walk then depends on each value's dynamic type),
+// more paths than bits, or a path listed by two fields.
+func planFor(t reflect.Type) *fieldPlan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*fieldPlan)
+	}
+	p := newFieldPlan(t)
+	if p != nil {
+		p.id = lastPlanID.Add(1)
+	}
+	if p, loaded := plans.LoadOrStore(t, p); loaded {
+		return p.(*fieldPlan)
+	}
+	return p
+}
+
+// maxPlanDepth bounds the structs within structs a plan follows; a type
+// that nests deeper (or contains itself) is walked instead.
+const maxPlanDepth = 16
+
+func newFieldPlan(t reflect.Type) *fieldPlan {
+	if t == nil {
+		return nil
+	}
+	p := &fieldPlan{}
+	for t.Kind() == reflect.Pointer {
+		t, p.ptrs = t.Elem(), p.ptrs+1
+	}
+	if t.Kind() == reflect.Interface {
+		return nil
+	}
+	b := planBuilder{bits: map[string]uint64{}}
+	if t.Kind() == reflect.Struct && !isSelfMarshaling(t) {
+		// The paths first, to number them in order; then the steps.
+		if !b.collect(t, "", 0) || len(b.paths) > 64 {
+			return nil
+		}
+		slices.Sort(b.paths)
+		for i, path := range b.paths {
+			b.bits[path] = 1 << i
+		}
+		p.root = b.structPlan(t, "")
+	}
+	p.paths = b.paths
+	return p
+}
+
+// planBuilder numbers the paths of a fieldPlan.
+type planBuilder struct {
+	paths []string
+	bits  map[string]uint64
+}
+
+// collect adds the paths walkFields may list for a struct of type t at
+// prefix; false when the plan cannot hold them.
+func (b *planBuilder) collect(t reflect.Type, prefix string, depth int) bool {
+	if depth > maxPlanDepth {
+		return false
+	}
+	for _, f := range fieldsAt(t, prefix) {
+		if _, dup := b.bits[f.path]; dup {
+			return false
+		}
+		b.bits[f.path] = 0
+		b.paths = append(b.paths, f.path)
+		if f.leaf {
+			continue
+		}
+		sub, _, ok := below(fieldType(t, f.index))
+		if !ok || (sub != nil && !b.collect(sub, f.path, depth+1)) {
+			return false
+		}
+	}
+	return true
+}
+
+// structPlan plans a struct of type t at prefix, once collect has numbered
+// its paths.
+func (b *planBuilder) structPlan(t reflect.Type, prefix string) *structPlan {
+	s := &structPlan{}
+	for _, f := range fieldsAt(t, prefix) {
+		bit := b.bits[f.path]
+		if f.leaf && !f.omitEmpty && !viaPointer(t, f.index) {
+			s.always |= bit
+			continue
+		}
+		step := fieldStep{index: f.index, omitEmpty: f.omitEmpty, bit: bit}
+		if !f.leaf {
+			var sub reflect.Type
+			sub, step.ptrs, _ = below(fieldType(t, f.index))
+			if sub != nil {
+				step.sub = b.structPlan(sub, f.path)
+			}
+		}
+		s.steps = append(s.steps, step)
+	}
+	return s
+}
+
+// viaPointer reports whether the field at index is reached through an
+// embedded pointer, which may be nil.
+func viaPointer(t reflect.Type, index []int) bool {
+	for _, x := range index[:len(index)-1] {
+		t = t.Field(x).Type
+		if t.Kind() == reflect.Pointer {
+			return true
+		}
+	}
+	return false
+}
+
+// below is what walkFields finds under a field of static type t that is
+// not a leaf: the struct it walks (nil when it lists the field as a leaf)
+// through ptrs pointers. ok is false for an interface, whose walk depends
+// on the value.
+func below(t reflect.Type) (sub reflect.Type, ptrs int, ok bool) {
+	for t.Kind() == reflect.Pointer {
+		t, ptrs = t.Elem(), ptrs+1
+	}
+	switch {
+	case t.Kind() == reflect.Interface:
+		return nil, 0, false
+	case t.Kind() != reflect.Struct || isSelfMarshaling(t):
+		return nil, ptrs, true
+	}
+	return t, ptrs, true
 }
 
 // fieldInfo is one JSON field of a struct type reached by a path: its

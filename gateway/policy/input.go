@@ -57,7 +57,7 @@ type prepared struct {
 	req        *Request
 	head       *contracts.Header
 	recordType contracts.RecordType
-	fields     []string
+	fields     presentFields
 	day        string
 	worker     string // worker's division (origin side), or ""
 	employer   string // employer's division (destination side), or ""
@@ -65,9 +65,9 @@ type prepared struct {
 }
 
 func prepare(req *Request, now time.Time) prepared {
-	p := prepared{req: req, head: req.Record.Head(), recordType: req.Record.Type(), fields: req.Fields}
-	if p.fields == nil {
-		p.fields = fieldsPresent(req.Record)
+	p := prepared{req: req, head: req.Record.Head(), recordType: req.Record.Type(), fields: presentFields{list: req.Fields}}
+	if req.Fields == nil {
+		p.fields = presentIn(req.Record)
 	}
 	t := req.Time
 	if t.IsZero() {
@@ -162,7 +162,7 @@ func (p *prepared) quotaReached(a *contracts.Agreement) []byte {
 func (p *prepared) key() string {
 	var b strings.Builder
 	n := 256
-	for _, f := range p.fields {
+	for _, f := range p.fields.list {
 		n += len(f) + 1
 	}
 	b.Grow(n)
@@ -178,10 +178,7 @@ func (p *prepared) key() string {
 	sep(p.day)
 	p.divisionKey(&b, p.worker, func(a *contracts.Agreement) string { return a.Origin.Division })
 	p.divisionKey(&b, p.employer, func(a *contracts.Agreement) string { return a.Destination.Division })
-	for _, f := range p.fields {
-		b.WriteString(f)
-		b.WriteByte(0x1e)
-	}
+	p.fields.writeKey(&b)
 	b.WriteByte(0x1f)
 	for i := range p.agreements {
 		a := &p.agreements[i]
@@ -241,8 +238,9 @@ func within(d, p string) bool {
 // input builds the OPA input document directly as AST terms; going through
 // map[string]any and JSON would double the cost of a cache miss.
 func (p *prepared) input() ast.Value {
-	fields := make([]*ast.Term, len(p.fields))
-	for i, f := range p.fields {
+	paths := p.fields.paths()
+	fields := make([]*ast.Term, len(paths))
+	for i, f := range paths {
 		fields[i] = ast.StringTerm(f)
 	}
 	agreements := make([]*ast.Term, len(p.agreements))
