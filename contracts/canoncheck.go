@@ -148,7 +148,7 @@ func isCanonicalInt(num []byte) bool {
 // of their UTF-16 code units, as compareUTF16 orders them. Both are valid
 // UTF-8; names that differ first in an ASCII byte, as the contracts' all
 // do, are ordered by that byte.
-func utf16Less(a, b []byte) bool {
+func utf16Less[T string | []byte](a, b T) bool {
 	n := min(len(a), len(b))
 	for i := range n {
 		if a[i] == b[i] {

@@ -66,32 +66,50 @@ func decodeAs(data []byte, schema string) (Record, error) {
 	if len(data) > MaxRecordSize {
 		return nil, &DecodeError{Offset: -1, Message: fmt.Sprintf("document has %d bytes, more than the limit of %d", len(data), MaxRecordSize)}
 	}
-	l := &lexer{data: data}
-	var rec Record
-	var ok bool
-	switch schema {
-	case SchemaTransfer:
-		t := new(Transfer)
-		rec, ok = t, l.transfer(t)
-	case SchemaConfirmation:
-		c := new(Confirmation)
-		rec, ok = c, l.confirmation(c)
-	case SchemaReferral:
-		r := new(Referral)
-		rec, ok = r, l.referral(r)
-	case SchemaReferralUpdate:
-		u := new(ReferralUpdate)
-		rec, ok = u, l.referralUpdate(u)
-	case SchemaAgreement:
-		return nil, &DecodeError{Offset: -1, Path: "schema", Message: "an agreement is not a record that travels in an envelope; use DecodeAgreement"}
-	default:
+	rec := newRecord(schema)
+	if rec == nil {
+		if schema == SchemaAgreement {
+			return nil, &DecodeError{Offset: -1, Path: "schema", Message: "an agreement is not a record that travels in an envelope; use DecodeAgreement"}
+		}
 		return nil, &DecodeError{Offset: -1, Path: "schema", Message: fmt.Sprintf("unknown schema %q; want one of %s, %s, %s, %s",
 			schema, SchemaTransfer, SchemaConfirmation, SchemaReferral, SchemaReferralUpdate)}
 	}
-	if !ok || !l.end() {
+	l := &lexer{data: data}
+	if !l.record(rec) || !l.end() {
 		return nil, l.err
 	}
 	return rec, nil
+}
+
+// newRecord is a new, empty record of the type schema names, or nil for a
+// schema that is not of a record that travels in an envelope.
+func newRecord(schema string) Record {
+	switch schema {
+	case SchemaTransfer:
+		return new(Transfer)
+	case SchemaConfirmation:
+		return new(Confirmation)
+	case SchemaReferral:
+		return new(Referral)
+	case SchemaReferralUpdate:
+		return new(ReferralUpdate)
+	}
+	return nil
+}
+
+// record decodes a record into rec, made by newRecord.
+func (l *lexer) record(rec Record) bool {
+	switch r := rec.(type) {
+	case *Transfer:
+		return l.transfer(r)
+	case *Confirmation:
+		return l.confirmation(r)
+	case *Referral:
+		return l.referral(r)
+	case *ReferralUpdate:
+		return l.referralUpdate(r)
+	}
+	return l.fail("no decoder for %T", rec)
 }
 
 // DecodeAgreement decodes an agreement strictly, like Decode.

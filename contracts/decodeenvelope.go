@@ -67,6 +67,10 @@ func (l *lexer) envelopeMember(e *Envelope, key string, canon *[]byte) bool {
 	case "created":
 		return l.timeInto(&e.Created)
 	case "payload":
+		if l.inline != nil && l.payloadRecord(e) {
+			*canon = e.Payload
+			return true
+		}
 		var ok bool
 		*canon, ok = l.payload(&e.Payload)
 		return ok

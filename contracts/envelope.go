@@ -338,6 +338,14 @@ func (e *Envelope) Record() (Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("envelope %s: payload: %w", e.ID, err)
 	}
+	if mismatches := e.mismatches(rec); len(mismatches) > 0 {
+		return nil, fmt.Errorf("envelope %s: header does not match payload: %v", e.ID, mismatches)
+	}
+	return rec, nil
+}
+
+// mismatches lists where the envelope's header says otherwise than rec.
+func (e *Envelope) mismatches(rec Record) []string {
 	h := rec.Head()
 	var mismatches []string
 	check := func(field, env, rec string) {
@@ -351,10 +359,7 @@ func (e *Envelope) Record() (Record, error) {
 	check("destination", e.Destination, h.To)
 	check("agreement_id", e.AgreementID, h.AgreementID)
 	check("purpose", string(e.Purpose), string(h.Purpose))
-	if len(mismatches) > 0 {
-		return nil, fmt.Errorf("envelope %s: header does not match payload: %v", e.ID, mismatches)
-	}
-	return rec, nil
+	return mismatches
 }
 
 // Check verifies what an envelope must satisfy before its signature is worth

@@ -74,3 +74,10 @@ func (e *Envelope) CanonicalPayload() ([]byte, error) { return e.canonicalPayloa
 // false when the encoder declines v and Canonical falls back to json.Marshal
 // and CanonicalizeJSON.
 func CanonicalDirect(v any) ([]byte, bool) { return appendCanonicalValue(nil, v) }
+
+// DecodeEnvelopeRecordOnePass reports whether DecodeEnvelopeRecord reads
+// data in one pass, rather than by DecodeEnvelope and Record.
+func DecodeEnvelopeRecordOnePass(data []byte) bool {
+	_, _, ok := decodeEnvelopeRecord(data)
+	return ok
+}

@@ -32,6 +32,16 @@ type lexer struct {
 	// canonical says the document is in canonical form already, so that
 	// canonObjectEdit may copy the values it does not edit.
 	canonical bool
+	// uncanon is set on reading anything canon would write otherwise:
+	// white space, a string with escapes or not UTF-8, an integer not in
+	// its shortest form or beyond ±2^53, or members of an object (read by
+	// object) out of order. Cleared before a value and looked at after
+	// it, it says whether the value was in canonical form (see
+	// lexer.payloadRecord).
+	uncanon bool
+	// inline, when not nil, has envelopeMember decode the payload as the
+	// record the envelope names in the same pass (DecodeEnvelopeRecord).
+	inline *inlineRecord
 }
 
 // maxJSONNesting is encoding/json's limit on nested objects and arrays, which
@@ -91,6 +101,7 @@ func (l *lexer) ws() {
 		switch l.data[l.pos] {
 		case ' ', '\t', '\r', '\n':
 			l.pos++
+			l.uncanon = true
 		default:
 			return
 		}
@@ -149,6 +160,9 @@ func (l *lexer) rawString() (raw []byte, plain bool, ok bool) {
 			raw = l.data[start:l.pos]
 			if plain && high >= utf8.RuneSelf && !utf8.Valid(raw) {
 				plain = false
+			}
+			if !plain {
+				l.uncanon = true
 			}
 			return raw, plain, true
 		case c == '\\':
@@ -302,6 +316,9 @@ func (l *lexer) int() (int64, bool) {
 		l.pos = start
 		return 0, l.fail("number %s is not a valid integer", num)
 	}
+	if !isCanonicalInt(num) {
+		l.uncanon = true
+	}
 	return n, true
 }
 
@@ -371,6 +388,9 @@ func (l *lexer) members(member func(key string) bool, unique bool) bool {
 					l.push(pathSeg{name: key, idx: -1})
 					return l.fail("duplicate member %q", key)
 				}
+			}
+			if n := len(seen); n > 0 && !utf16Less(seen[n-1], key) {
+				l.uncanon = true
 			}
 			seen = append(seen, key)
 		}

@@ -210,12 +210,16 @@ type sender struct {
 
 // check verifies one envelope and decides its import.
 func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.RootVerifier, raw json.RawMessage, now time.Time) (peer.Result, *imported) {
-	env, err := contracts.DecodeEnvelope(raw)
-	checked := err == nil // form and payload digest checked, payload canonical
-	if err != nil {
+	// The payload is decoded strictly but not validated again: the origin
+	// validated it before export obligations legitimately masked identifiers
+	// and dropped fields, which full validation would now refuse.
+	env, rec, recErr := contracts.DecodeEnvelopeRecord(raw)
+	checked := env != nil // form and payload digest checked, payload canonical
+	if !checked {
 		// contracts' strict decoder also checks the envelope's form and
 		// payload digest; decode it generically to tell a malformed
 		// envelope from a tampered one (refused below with its reason).
+		var err error
 		if env, err = decodeEnvelope(raw); err != nil {
 			return rejected("", ReasonMalformed), nil
 		}
@@ -236,11 +240,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		// decoder's checks is decided.
 		return rejected(env.ID, ReasonMalformed), nil
 	}
-	// The payload is decoded strictly but not validated again: the origin
-	// validated it before export obligations legitimately masked identifiers
-	// and dropped fields, which full validation would now refuse.
-	rec, err := env.Record()
-	if err != nil {
+	if recErr != nil {
 		return rejected(env.ID, ReasonInvalidRecord), nil
 	}
 	h := rec.Head()
