@@ -33,7 +33,7 @@ type fixture struct {
 	log []registry.Envelope
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	p := regtest.NewPKI(t, "51", "44", "11", "33")
 	f := &fixture{p: p, s: registry.NewStore(), now: time.Now()}
@@ -69,12 +69,12 @@ func (f *fixture) replay(t *testing.T) *registry.Store {
 	return s
 }
 
-func (f *fixture) do(t *testing.T, s *pki.Signer, op registry.Op, body any) *registry.Result {
+func (f *fixture) do(t testing.TB, s *pki.Signer, op registry.Op, body any) *registry.Result {
 	t.Helper()
 	return f.apply(regtest.Signed(t, s, op, body, f.now))
 }
 
-func (f *fixture) must(t *testing.T, s *pki.Signer, op registry.Op, body any) *registry.Result {
+func (f *fixture) must(t testing.TB, s *pki.Signer, op registry.Op, body any) *registry.Result {
 	t.Helper()
 	r := f.do(t, s, op, body)
 	if r.Err != nil {
