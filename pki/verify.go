@@ -43,9 +43,29 @@ type Verifier struct {
 	Now func() time.Time
 
 	// verified remembers chains that built to the root (see Verify), so a
-	// node can verify a connection's chain again at each request cheaply.
-	mu       sync.Mutex
-	verified map[[sha256.Size]byte]builtChain
+	// node can verify a connection's chain again at each request cheaply;
+	// presented finds them again without hashing for the very certificates
+	// a connection presented before.
+	mu        sync.Mutex
+	verified  map[[sha256.Size]byte]builtChain
+	presented map[presentedKey]presentedChain
+}
+
+// presentedKey names a chain by the parsed leaf a connection presented:
+// each request on the connection presents the same certificates again.
+type presentedKey struct {
+	leaf  *x509.Certificate
+	n     int
+	usage x509.ExtKeyUsage
+}
+
+// presentedChain is one presented chain and what building it found. It
+// holds the presented certificates, so their addresses are not reused for
+// others while it is remembered; certificates are not changed once parsed,
+// so the same pointers are the same certificates.
+type presentedChain struct {
+	chain []*x509.Certificate
+	built builtChain
 }
 
 // builtChain is what x509 path building found for one presented chain.
@@ -162,8 +182,33 @@ func (v *Verifier) checkListed(id Identity, chains [][]*x509.Certificate) error 
 // do not, except by time and revocation, which Verify checks on every call;
 // so it is remembered per presented chain, and a node pays for path
 // building (two signature checks) once per peer certificate instead of once
-// per request.
+// per request. A request presents its connection's parsed certificates
+// again, found by pointer; a new connection's, by a hash of their bytes.
 func (v *Verifier) build(chain []*x509.Certificate, usage x509.ExtKeyUsage, now time.Time) (builtChain, error) {
+	pk := presentedKey{chain[0], len(chain), usage}
+	v.mu.Lock()
+	p, ok := v.presented[pk]
+	v.mu.Unlock()
+	if ok && slices.Equal(p.chain, chain) && withinValidity(p.built.chains, now) {
+		return p.built, nil
+	}
+	b, err := v.buildByContent(chain, usage, now)
+	if err != nil {
+		return builtChain{}, err
+	}
+	v.mu.Lock()
+	if len(v.presented) >= maxVerified || v.presented == nil {
+		v.presented = make(map[presentedKey]presentedChain)
+	}
+	v.presented[pk] = presentedChain{slices.Clone(chain), b}
+	v.mu.Unlock()
+	return b, nil
+}
+
+// buildByContent is build for a chain not presented before as these
+// certificates: another connection parses the same certificates anew, and
+// finds the chains the first one built by a hash of their bytes.
+func (v *Verifier) buildByContent(chain []*x509.Certificate, usage x509.ExtKeyUsage, now time.Time) (builtChain, error) {
 	h := sha256.New()
 	for _, c := range chain {
 		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(c.Raw))))

@@ -125,8 +125,8 @@ func (n *Node) issuers() []*x509.Certificate {
 // (member.expel), or the province CA that issued it is no longer one the
 // registry lists (a CA rotation). Connections are long-lived, and each
 // takes effect on the next request, not the next connection. The verifier
-// remembers the chains it built, so this costs a hash of the chain and
-// the lookups, not path building.
+// remembers the chains it built by the certificates presented, so this
+// costs the lookups, not path building.
 func refuseLapsed(check func(chain []*x509.Certificate) error, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil {
