@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 )
 
 // Kind is the role an identity plays; it is the first path segment of the
@@ -190,51 +189,27 @@ func IdentityFromCert(cert *x509.Certificate) (Identity, error) {
 	if cert == nil {
 		return Identity{}, fmt.Errorf("%w: no certificate", ErrMalformedIdentity)
 	}
-	if id, ok := certIdentities.get(cert); ok {
-		return id, nil
-	}
-	if len(cert.URIs) != 1 {
-		return Identity{}, fmt.Errorf("%w: certificate %q has %d URI SANs, want exactly one spiffe:// identity", ErrMalformedIdentity, cert.Subject.CommonName, len(cert.URIs))
-	}
-	id, err := ParseIdentity(cert.URIs[0].String())
-	if err == nil {
-		certIdentities.put(cert, id)
-	}
-	return id, err
+	r := certIdentities.Get(cert, identityOf)
+	return r.id, r.err
 }
 
 // certIdentities remembers the identities of certificates read before:
 // every request on a connection presents the same parsed certificate, and
-// reading its URI again cost a URL parse per request. The map's key keeps
-// its certificate alive, so an address is never reused for another while
-// remembered; certificates are not changed once parsed.
-var certIdentities = identityMemo{m: map[*x509.Certificate]Identity{}}
+// reading its URI again cost a URL parse per request.
+var certIdentities CertMemo[identityResult]
 
-type identityMemo struct {
-	mu sync.RWMutex
-	m  map[*x509.Certificate]Identity
+// identityResult is what reading a certificate's identity found.
+type identityResult struct {
+	id  Identity
+	err error
 }
 
-// maxRememberedIdentities bounds the memo. Each connection parses its
-// peer's certificate anew, so entries are per connection, not per
-// certificate: a node holds a few dozen connections, and the memo starts
-// over when full rather than keep old connections' certificates alive.
-const maxRememberedIdentities = 256
-
-func (c *identityMemo) get(cert *x509.Certificate) (Identity, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	id, ok := c.m[cert]
-	return id, ok
-}
-
-func (c *identityMemo) put(cert *x509.Certificate, id Identity) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= maxRememberedIdentities {
-		c.m = map[*x509.Certificate]Identity{}
+func identityOf(cert *x509.Certificate) identityResult {
+	if len(cert.URIs) != 1 {
+		return identityResult{err: fmt.Errorf("%w: certificate %q has %d URI SANs, want exactly one spiffe:// identity", ErrMalformedIdentity, cert.Subject.CommonName, len(cert.URIs))}
 	}
-	c.m[cert] = id
+	id, err := ParseIdentity(cert.URIs[0].String())
+	return identityResult{id, err}
 }
 
 // PeerIdentity returns the identity of the peer of a TLS connection whose

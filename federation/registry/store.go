@@ -89,6 +89,8 @@ type Store struct {
 	applied atomic.Uint64
 	// pairIDs lists agreement IDs per province pair, for reindexing one pair.
 	pairIDs map[pairKey][]string
+	// certKeys remembers what Revoked looks certificates up by.
+	certKeys pki.CertMemo[certKeys]
 }
 
 // NewStore returns an empty store.
@@ -118,15 +120,42 @@ func (s *Store) IsRevoked(province string, serial *big.Int) bool {
 // when its own province revoked its serial, so a province can revoke only
 // its own certificates, whatever serial it names, and a CA certificate is
 // refused when its key is retired (RetiredCA), so that no chain through it
-// verifies. It takes no lock, and hashes a CA's key only when some key is
-// retired: nodes ask on every handshake and request.
+// verifies. It takes no lock, and derives a certificate's keys once
+// (certKeys): nodes ask on every handshake and request. The revocations
+// and retired keys it looks them up in are the current ones.
 func (s *Store) Revoked(cert *x509.Certificate) bool {
-	if retired := *s.retired.Load(); cert.IsCA && len(retired) > 0 {
-		if _, ok := retired[caKey(cert)]; ok {
+	k := s.certKeys.Get(cert, keysOf)
+	if retired := *s.retired.Load(); k.ca != "" && len(retired) > 0 {
+		if _, ok := retired[k.ca]; ok {
 			return true
 		}
 	}
-	return s.IsRevoked(pki.CertProvince(cert), cert.SerialNumber)
+	if k.revoked == "" {
+		return false
+	}
+	_, ok := (*s.revoked.Load())[k.revoked]
+	return ok
+}
+
+// certKeys are the keys Revoked looks a certificate up by, derived from
+// its bytes alone.
+type certKeys struct {
+	// revoked is its key among revocations: the serial scoped by the
+	// certificate's province; "" for a certificate without a serial.
+	revoked string
+	// ca is its key among retired CAs (caKey); "" for a leaf.
+	ca string
+}
+
+func keysOf(cert *x509.Certificate) certKeys {
+	var k certKeys
+	if cert.SerialNumber != nil {
+		k.revoked = provinceSerial(pki.CertProvince(cert), serialKey(cert.SerialNumber.Bytes()))
+	}
+	if cert.IsCA {
+		k.ca = caKey(cert)
+	}
+	return k
 }
 
 func serialKey(b []byte) string { return hex.EncodeToString(b) }

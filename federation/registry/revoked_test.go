@@ -1,0 +1,64 @@
+package registry_test
+
+import (
+	"crypto/x509"
+	"errors"
+	"testing"
+
+	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/federation/registry/regtest"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// TestRevokedFollowsTheRegistry: the store derives what it looks a
+// certificate up by once, but answers from the registry as it is at each
+// call: a verifier wired as a node's, asked again and again about the
+// same parsed chains, refuses a leaf at the first call after its
+// revocation, the leaves of a CA at the first call after a rotation away
+// from it, and the CA itself at the first call after its province's
+// expulsion.
+func TestRevokedFollowsTheRegistry(t *testing.T) {
+	f := newFixture(t)
+	f.must(t, f.a11, registry.OpMemberAdd, f.p.Member(t, "33"))
+	ca, err := f.p.Fed.CA("33")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr := f.p.Signer(t, "33", pki.KindSystem, "hr").Chain()
+	ops := f.p.Signer(t, "33", pki.KindOperator, "ops").Chain()
+	s := f.s
+	v := &pki.Verifier{Roots: f.p.Fed.Roots(), Domain: regtest.Domain, Revocation: s, Member: s.IsMember, ListedCA: s.ListsCA}
+	verify := func(t *testing.T, chain []*x509.Certificate, want error) {
+		t.Helper()
+		for range 2 {
+			if _, err := v.Verify(chain, x509.ExtKeyUsageClientAuth); !errors.Is(err, want) {
+				t.Fatalf("Verify %s: %v, want %v", chain[0].Subject.CommonName, err, want)
+			}
+		}
+	}
+	revoked := func(t *testing.T, c *x509.Certificate, want bool) {
+		t.Helper()
+		if got := s.Revoked(c); got != want {
+			t.Fatalf("Revoked(%s) = %v, want %v", c.Subject.CommonName, got, want)
+		}
+	}
+	verify(t, hr, nil)
+	verify(t, ops, nil)
+	revoked(t, ca.Cert, false)
+
+	f.must(t, f.a33, registry.OpCertRevoke, registry.RevokeBody{Serial: hr[0].SerialNumber.Text(16), Province: "33"})
+	revoked(t, hr[0], true)
+	verify(t, hr, pki.ErrRevoked)
+	verify(t, ops, nil)
+
+	rotated := f.p.NewCA(t, "33")
+	f.must(t, f.a11, registry.OpMemberAdd, regtest.MemberWith("33", rotated))
+	verify(t, ops, pki.ErrUnlistedCA)
+	f.must(t, f.a11, registry.OpMemberAdd, withCAs(regtest.MemberWith("33", rotated), f.p.Member(t, "33")))
+	verify(t, ops, nil)
+
+	f.must(t, f.a11, registry.OpMemberExpel, registry.MemberRef{Province: "33"})
+	revoked(t, ca.Cert, true)
+	revoked(t, ops[1], true)
+	verify(t, ops, pki.ErrRevoked)
+}
