@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math/bits"
 	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -33,46 +34,66 @@ type BatchProof struct {
 }
 
 // leafHash is RFC 6962's leaf hash of a signing digest.
-func leafHash(d [32]byte) tlog.Hash { return tlog.RecordHash(d[:]) }
-
-// memHashes is a tlog.HashReader over a tree built in memory.
-type memHashes []tlog.Hash
-
-func (m memHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		if x < 0 || x >= int64(len(m)) {
-			return nil, fmt.Errorf("hash %d not in a tree of %d hashes", x, len(m))
-		}
-		out[i] = m[x]
-	}
-	return out, nil
+func leafHash(d [32]byte) tlog.Hash {
+	var b [1 + sha256.Size]byte
+	copy(b[1:], d[:])
+	return sha256.Sum256(b[:])
 }
 
-// tree stores the RFC 6962 tree over the digests (leaf i is the leaf hash of
-// digest i) and returns its hashes and root, in O(n) hashes.
-func tree(digests [][32]byte) (memHashes, tlog.Hash, error) {
-	n := int64(len(digests))
+// proofs is a batch's tree being built: its hashes, leaves first, and each
+// leaf's proof. The hashes' room is made once, so a path can point into it.
+type proofs struct {
+	hashes []tlog.Hash
+	proofs []BatchProof
+}
+
+// prove returns the tree hash of leaves lo to hi and appends, to the path
+// of each leaf among them, the hash of the other side at each level, as
+// RFC 6962 (section 2.1.1) defines the audit path: each of the tree's n-1
+// node hashes is computed once, where tlog.ProveRecord would compute the
+// hashes of incomplete subtrees again for every leaf's proof.
+func (t *proofs) prove(lo, hi int) []byte {
+	if hi-lo == 1 {
+		return t.hashes[lo][:]
+	}
+	k := 1 << (bits.Len(uint(hi-lo-1)) - 1) // the largest power of two below hi-lo
+	left, right := t.prove(lo, lo+k), t.prove(lo+k, hi)
+	for i := lo; i < lo+k; i++ {
+		t.proofs[i].Path = append(t.proofs[i].Path, right)
+	}
+	for i := lo + k; i < hi; i++ {
+		t.proofs[i].Path = append(t.proofs[i].Path, left)
+	}
+	t.hashes = append(t.hashes, tlog.NodeHash(tlog.Hash(left), tlog.Hash(right)))
+	return t.hashes[len(t.hashes)-1][:]
+}
+
+// tree returns the RFC 6962 tree hash over the digests (leaf i is the leaf
+// hash of digest i) and each one's proof with Index, Size and Path set.
+// The proofs' paths share their hashes.
+func tree(digests [][32]byte) ([]BatchProof, tlog.Hash, error) {
+	n := len(digests)
 	if n == 0 || n > MaxBatch {
 		return nil, tlog.Hash{}, fmt.Errorf("batch: %d envelopes, want 1 to %d", n, MaxBatch)
 	}
-	var hashes memHashes
+	t := proofs{hashes: make([]tlog.Hash, n, 2*n-1), proofs: make([]BatchProof, n)}
 	for i, d := range digests {
-		add, err := tlog.StoredHashesForRecordHash(int64(i), leafHash(d), hashes)
-		if err != nil {
-			return nil, tlog.Hash{}, err
-		}
-		hashes = append(hashes, add...)
+		t.hashes[i] = leafHash(d)
 	}
-	root, err := tlog.TreeHash(n, hashes)
-	return hashes, root, err
+	depth := bits.Len(uint(n - 1))
+	paths := make([][]byte, n*depth)
+	for i := range t.proofs {
+		t.proofs[i] = BatchProof{Index: i, Size: n, Path: paths[i*depth : i*depth : (i+1)*depth]}
+	}
+	root := tlog.Hash(t.prove(0, n))
+	return t.proofs, root, nil
 }
 
 // SignDigests signs the Merkle root over envelopes' signing digests once and
 // returns each envelope's proof, in order. It serves senders that hold the
 // digests of queued envelopes rather than decoded envelopes.
 func SignDigests(digests [][32]byte, signer crypto.Signer) ([]*BatchProof, error) {
-	hashes, root, err := tree(digests)
+	all, root, err := tree(digests)
 	if err != nil {
 		return nil, err
 	}
@@ -80,20 +101,12 @@ func SignDigests(digests [][32]byte, signer crypto.Signer) ([]*BatchProof, error
 	if err != nil {
 		return nil, fmt.Errorf("batch: %w", err)
 	}
-	n := int64(len(digests))
-	proofs := make([]*BatchProof, n)
-	for i := range proofs {
-		rp, err := tlog.ProveRecord(n, int64(i), hashes)
-		if err != nil {
-			return nil, err
-		}
-		path := make([][]byte, len(rp))
-		for k := range rp {
-			path[k] = rp[k][:]
-		}
-		proofs[i] = &BatchProof{Root: root[:], Index: i, Size: int(n), Path: path, Signature: sig}
+	out := make([]*BatchProof, len(all))
+	for i := range all {
+		all[i].Root, all[i].Signature = root[:], sig
+		out[i] = &all[i]
 	}
-	return proofs, nil
+	return out, nil
 }
 
 func signingDigests(envs []*Envelope) ([][32]byte, error) {
@@ -164,17 +177,36 @@ func (p *BatchProof) Includes(d [32]byte) error {
 	if len(p.Root) != sha256.Size || p.Index < 0 || p.Index >= p.Size || p.Size > MaxBatch {
 		return fmt.Errorf("%w: malformed batch proof (root %d bytes, index %d, size %d)", ErrSignature, len(p.Root), p.Index, p.Size)
 	}
-	path := make(tlog.RecordProof, len(p.Path))
-	for i, h := range p.Path {
+	for _, h := range p.Path {
 		if len(h) != sha256.Size {
 			return fmt.Errorf("%w: malformed batch path", ErrSignature)
 		}
-		path[i] = tlog.Hash(h)
 	}
-	if err := tlog.CheckRecord(path, int64(p.Size), tlog.Hash(p.Root), int64(p.Index), leafHash(d)); err != nil {
+	if !p.included(leafHash(d)) {
 		return fmt.Errorf("%w: not included in the batch root", ErrSignature)
 	}
 	return nil
+}
+
+// included runs RFC 9162's inclusion proof verification (section
+// 2.1.3.2) of leaf along Path, reading the path where it lies.
+func (p *BatchProof) included(leaf tlog.Hash) bool {
+	fn, sn, r := p.Index, p.Size-1, leaf
+	for _, h := range p.Path {
+		if sn == 0 {
+			return false
+		}
+		if fn&1 == 1 || fn == sn {
+			r = tlog.NodeHash(tlog.Hash(h), r)
+			for fn&1 == 0 && fn != 0 {
+				fn, sn = fn>>1, sn>>1
+			}
+		} else {
+			r = tlog.NodeHash(r, tlog.Hash(h))
+		}
+		fn, sn = fn>>1, sn>>1
+	}
+	return sn == 0 && r == tlog.Hash(p.Root)
 }
 
 // verify checks that digest d is in the batch and that Root is signed under pub.
