@@ -32,6 +32,9 @@ func (f RevokedFunc) Revoked(cert *x509.Certificate) bool { return f(cert) }
 type RevocationList struct {
 	mu      sync.RWMutex
 	serials map[string]struct{}
+	// keys remembers certificates' serials as the list's keys: a node asks
+	// about the same certificates at every request.
+	keys CertMemo[string]
 }
 
 var _ RevocationChecker = (*RevocationList)(nil)
@@ -50,13 +53,16 @@ func (l *RevocationList) Add(serials ...*big.Int) {
 	}
 }
 
-// Revoked reports whether the certificate's serial is in the list.
+// Revoked reports whether the certificate's serial is in the list now.
 func (l *RevocationList) Revoked(cert *x509.Certificate) bool {
+	key := l.keys.Get(cert, certSerial)
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	_, ok := l.serials[serialString(cert.SerialNumber)]
+	_, ok := l.serials[key]
 	return ok
 }
+
+func certSerial(cert *x509.Certificate) string { return serialString(cert.SerialNumber) }
 
 // Len returns the number of revoked serials.
 func (l *RevocationList) Len() int {

@@ -211,3 +211,22 @@ func TestRememberedChainsFollowARootRollover(t *testing.T) {
 		t.Errorf("after one root expired: %v; the other root still verifies it", err)
 	}
 }
+
+// TestRevocationListAnswersNow: a list asked about a certificate before
+// its serial is added refuses it at the next call, as a node's list of
+// CRL files does when a changed file is read again.
+func TestRevocationListAnswersNow(t *testing.T) {
+	f := newFederation(t, "51")
+	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	b := issue(t, f, "51", IssueRequest{Kind: KindSystem, Name: "hr"})
+	l := NewRevocationList()
+	for range 2 {
+		if l.Revoked(a.Cert) || l.Revoked(b.Cert) {
+			t.Fatal("revoked before any serial was added")
+		}
+	}
+	l.Add(a.Cert.SerialNumber)
+	if !l.Revoked(a.Cert) || l.Revoked(b.Cert) {
+		t.Errorf("after adding gw-1's serial: gw-1 revoked %v, hr revoked %v; want only gw-1", l.Revoked(a.Cert), l.Revoked(b.Cert))
+	}
+}
