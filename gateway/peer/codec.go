@@ -136,38 +136,61 @@ func (r DeliverResponse) appendJSON(b []byte) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// decodeDeliverResponseBody reads a response body.
+// decodeDeliverResponseBody reads a response body. The results are split
+// while the body's syntax is checked, in one pass, as a request's envelopes
+// are; the members are then read in order, so that a body wrong in two
+// places is refused for the first of them.
 func decodeDeliverResponseBody(body []byte) (DeliverResponse, error) {
-	var resp DeliverResponse
-	err := contracts.RawObject(body, func(name string, v json.RawMessage) error {
-		switch name {
-		case "chain":
-			return json.Unmarshal(v, &resp.Chain)
-		case "results":
-			raws, err := contracts.RawArray(v)
-			if err != nil || raws == nil {
-				return err
-			}
-			resp.Results = make([]Result, len(raws))
-			for i, raw := range raws {
-				if err := decodeResult(raw, &resp.Results[i]); err != nil {
-					return fmt.Errorf("[%d]: %w", i, err)
-				}
-			}
-			return nil
-		}
-		return fmt.Errorf("unknown member")
+	type member struct {
+		name  string
+		value json.RawMessage
+	}
+	var members []member
+	raws, err := contracts.RawObjectSplit(body, "results", func(name string, v json.RawMessage) error {
+		members = append(members, member{name, v})
+		return nil
 	})
-	return resp, err
+	if err != nil {
+		return DeliverResponse{}, err
+	}
+	var resp DeliverResponse
+	for _, m := range members {
+		if err := resp.decodeMember(m.name, m.value, raws); err != nil {
+			return resp, fmt.Errorf("%s: %w", m.name, err)
+		}
+	}
+	return resp, nil
+}
+
+// decodeMember reads one member of a response body; split are the results'
+// elements when they are an array.
+func (resp *DeliverResponse) decodeMember(name string, v json.RawMessage, split []json.RawMessage) error {
+	switch name {
+	case "chain":
+		return json.Unmarshal(v, &resp.Chain)
+	case "results":
+		if v[0] != '[' {
+			_, err := contracts.RawArray(v) // null, or an error naming what it is
+			return err
+		}
+		resp.Results = make([]Result, len(split))
+		for i, raw := range split {
+			if err := decodeResult(raw, &resp.Results[i]); err != nil {
+				return fmt.Errorf("[%d]: %w", i, err)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown member")
 }
 
 func decodeResult(raw []byte, r *Result) error {
 	return contracts.RawObject(raw, func(name string, v json.RawMessage) error {
 		switch name {
 		case "envelope_id":
-			return json.Unmarshal(v, &r.EnvelopeID)
+			return unquote(v, &r.EnvelopeID)
 		case "status":
-			return json.Unmarshal(v, &r.Status)
+			return unquote(v, &r.Status)
 		case "reasons":
 			return json.Unmarshal(v, &r.Reasons)
 		case "receipt":
@@ -178,4 +201,22 @@ func decodeResult(raw []byte, r *Result) error {
 		}
 		return fmt.Errorf("unknown member")
 	})
+}
+
+// unquote reads a JSON value into s as json.Unmarshal does. A string of
+// printable ASCII without escapes, as envelope ids and statuses are, is
+// taken as it is; anything else is left to encoding/json. v is one value,
+// checked already, without surrounding space.
+func unquote[S ~string](v json.RawMessage, s *S) error {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return json.Unmarshal(v, s)
+	}
+	in := v[1 : len(v)-1]
+	for _, c := range in {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return json.Unmarshal(v, s)
+		}
+	}
+	*s = S(in)
+	return nil
 }
