@@ -51,14 +51,27 @@ func (s *Store) Receive(ctx context.Context, in []Incoming) ([]Received, error) 
 // written, and an error from it fails the call with nothing written.
 func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bolt.Tx, got []Received) error) ([]Received, error) {
 	out := make([]Received, len(in))
+	// The values are encoded before the transaction, which every writer of
+	// the store waits for, all but their seq, which only the transaction
+	// knows.
 	now := s.now().UTC()
+	keys := make([][]byte, len(in))
+	values := make([][]byte, len(in))
+	encErrs := make([]error, len(in))
+	for i, m := range in {
+		keys[i] = receivedKey(m.From, m.EnvelopeID)
+		if m.ReceivedAt.IsZero() {
+			m.ReceivedAt = now
+		}
+		values[i], encErrs[i] = encodeIncomingButSeq(&m)
+	}
 	err := s.c.do(ctx, func(tx *bolt.Tx) error {
 		seen := tx.Bucket(bucketReceived)
 		inbox := tx.Bucket(bucketInbox)
 		seen.FillPercent, inbox.FillPercent = appendFill, appendFill
 		first := make(map[string]int, len(in)) // an id twice in one batch: the first is stored
 		for i, m := range in {
-			if seqb := seen.Get(receivedKey(m.From, m.EnvelopeID)); seqb != nil {
+			if seqb := seen.Get(keys[i]); seqb != nil {
 				var prev Incoming
 				if err := json.Unmarshal(inbox.Get(seqb), &prev); err != nil {
 					return fmt.Errorf("inbox entry for %s: %w", m.EnvelopeID, err)
@@ -66,11 +79,14 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				out[i] = Received{Seq: prev.Seq, Duplicate: true, Receipt: prev.Receipt}
 				continue
 			}
-			if j, ok := first[string(receivedKey(m.From, m.EnvelopeID))]; ok {
+			if j, ok := first[string(keys[i])]; ok {
 				out[i] = Received{Duplicate: true, Receipt: in[j].Receipt}
 				continue
 			}
-			first[string(receivedKey(m.From, m.EnvelopeID))] = i
+			if encErrs[i] != nil {
+				return encErrs[i]
+			}
+			first[string(keys[i])] = i
 		}
 		if also != nil {
 			if err := also(tx, out); err != nil {
@@ -85,19 +101,11 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 			if err != nil {
 				return err
 			}
-			m.Seq = seq
-			if m.ReceivedAt.IsZero() {
-				m.ReceivedAt = now
-			}
-			data, err := encodeIncoming(&m)
-			if err != nil {
-				return err
-			}
 			key := binary.BigEndian.AppendUint64(nil, seq)
-			if err := inbox.Put(key, data); err != nil {
+			if err := inbox.Put(key, withSeq(values[i], seq)); err != nil {
 				return err
 			}
-			if err := seen.Put(receivedKey(m.From, m.EnvelopeID), key); err != nil {
+			if err := seen.Put(keys[i], key); err != nil {
 				return err
 			}
 			// The bare id finds the item for the local API; the first
@@ -109,8 +117,8 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 			}
 			out[i] = Received{Seq: seq, Receipt: m.Receipt}
 		}
-		for i, m := range in {
-			if j := first[string(receivedKey(m.From, m.EnvelopeID))]; out[i].Duplicate && out[i].Seq == 0 {
+		for i := range in {
+			if j := first[string(keys[i])]; out[i].Duplicate && out[i].Seq == 0 {
 				out[i].Seq = out[j].Seq
 			}
 		}
@@ -194,45 +202,65 @@ func (s *Store) InboxItem(envelopeID string) (Incoming, error) {
 // that changed nothing, the usual case) is not written twice: "record_at"
 // gives where it lies in the envelope instead of "record". decodeIncoming
 // reads both forms.
-func encodeIncoming(m *Incoming) ([]byte, error) {
-	head, err := json.Marshal(struct {
-		Seq        uint64    `json:"seq"`
-		EnvelopeID string    `json:"envelope_id"`
-		From       string    `json:"from"`
-		Type       string    `json:"type"`
-		ReceivedAt time.Time `json:"received_at"`
-	}{m.Seq, m.EnvelopeID, m.From, m.Type, m.ReceivedAt})
-	if err != nil {
-		return nil, err
-	}
+//
+// encodeIncomingButSeq writes all of it but the seq, the first member,
+// leaving room for it in front: withSeq writes it there once it is known.
+func encodeIncomingButSeq(m *Incoming) ([]byte, error) {
 	record, at := m.Record, recordIn(m.Envelope, m.Record)
 	if at != nil {
 		record = nil
 	}
-	b := make([]byte, 0, len(head)+len(m.Envelope)+len(record)+len(m.Receipt)+64)
-	b = append(b, head[:len(head)-1]...)
-	for _, f := range []struct {
-		name string
-		raw  json.RawMessage
-	}{{"envelope", m.Envelope}, {"record", record}, {"receipt", m.Receipt}} {
-		if f.name == "record" && at != nil {
-			b = append(b, `,"record_at":[`...)
-			b = strconv.AppendInt(b, int64(at[0]), 10)
-			b = append(b, ',')
-			b = strconv.AppendInt(b, int64(at[1]), 10)
-			b = append(b, ']')
-			continue
-		}
-		b = append(b, `,"`...)
-		b = append(b, f.name...)
-		b = append(b, `":`...)
-		if len(bytes.TrimSpace(f.raw)) == 0 {
-			b = append(b, "null"...)
-		} else {
-			b = append(b, f.raw...)
-		}
+	b := make([]byte, seqRoom, seqRoom+len(m.EnvelopeID)+len(m.From)+len(m.Type)+len(m.Envelope)+len(record)+len(m.Receipt)+160)
+	b = append(b, `,"envelope_id":`...)
+	b = appendJSONString(b, m.EnvelopeID)
+	b = append(b, `,"from":`...)
+	b = appendJSONString(b, m.From)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, m.Type)
+	b = append(b, `,"received_at":"`...)
+	b, err := m.ReceivedAt.AppendText(b)
+	if err != nil {
+		return nil, fmt.Errorf("received_at: %w", err)
 	}
+	b = append(b, '"')
+	b = appendRawMember(b, "envelope", m.Envelope)
+	if at != nil {
+		b = append(b, `,"record_at":[`...)
+		b = strconv.AppendInt(b, int64(at[0]), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(at[1]), 10)
+		b = append(b, ']')
+	} else {
+		b = appendRawMember(b, "record", record)
+	}
+	b = appendRawMember(b, "receipt", m.Receipt)
 	return append(b, '}'), nil
+}
+
+// seqRoom is the room encodeIncomingButSeq leaves for `{"seq":` and the
+// widest uint64.
+const seqRoom = len(`{"seq":`) + 20
+
+// withSeq completes a value from encodeIncomingButSeq, in place.
+func withSeq(b []byte, seq uint64) []byte {
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], seq, 10)
+	start := seqRoom - len(`{"seq":`) - len(d)
+	copy(b[start:], `{"seq":`)
+	copy(b[seqRoom-len(d):], d)
+	return b[start:]
+}
+
+// appendRawMember writes a raw document member, null for an empty one as
+// json.Marshal writes an empty json.RawMessage.
+func appendRawMember(b []byte, name string, raw json.RawMessage) []byte {
+	b = append(b, `,"`...)
+	b = append(b, name...)
+	b = append(b, `":`...)
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return append(b, "null"...)
+	}
+	return append(b, raw...)
 }
 
 // minRecordAt is the shortest record worth finding in its envelope.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -33,10 +34,7 @@ func TestEncodeIncomingMatchesJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := encodeIncoming(&tt.m)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := encodeIncoming(t, tt.m)
 			want, err := json.Marshal(tt.m)
 			if err != nil {
 				t.Fatal(err)
@@ -60,6 +58,70 @@ func TestEncodeIncomingMatchesJSON(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// encodeIncoming encodes m as ReceiveAnd does: all but the seq first, then
+// the seq.
+func encodeIncoming(t *testing.T, m Incoming) []byte {
+	t.Helper()
+	b, err := encodeIncomingButSeq(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return withSeq(b, m.Seq)
+}
+
+// TestEncodeIncomingIsJSONMarshal: with compact documents and a record of
+// its own, the inbox's hand-written encoding is byte for byte json.Marshal's,
+// strings that need escaping, times in other zones and the widest seq
+// included.
+func TestEncodeIncomingIsJSONMarshal(t *testing.T) {
+	tricky := []string{
+		"", "01J0000000000000000000000A", `"quoted" \back\slash/`, "\x00\x01\x1f\x7f\b\f\n\r\t",
+		"<script>&amp;</script>", "张三 ☃ 😀", "bad \xff utf-8 \xe2\x80 cut \xc3", "line\u2028para\u2029end",
+	}
+	zone := time.FixedZone("CST", 8*3600)
+	times := []time.Time{
+		time.Date(2026, 3, 15, 8, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 15, 8, 0, 0, 120000000, zone),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.FixedZone("", -(3*3600+30*60))),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+	}
+	seqs := []uint64{0, 1, 10, 1<<64 - 1}
+	for i, s := range tricky {
+		m := Incoming{
+			Seq: seqs[i%len(seqs)], EnvelopeID: s, From: tricky[(i+1)%len(tricky)], Type: tricky[(i+2)%len(tricky)],
+			ReceivedAt: times[i%len(times)], Envelope: json.RawMessage(`{"payload":{"a":1}}`),
+			Record: json.RawMessage(`{"b":[2,"x"]}`), Receipt: nil,
+		}
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := encodeIncoming(t, m); !bytes.Equal(got, want) {
+			t.Errorf("%q:\n got %s\nwant %s", s, got, want)
+		}
+	}
+}
+
+// TestEncodeIncomingRefusesWhatJSONDoes: a time json.Marshal cannot write is
+// an error here too, and ReceiveAnd stores nothing of its batch.
+func TestEncodeIncomingRefusesWhatJSONDoes(t *testing.T) {
+	m := Incoming{EnvelopeID: "x", ReceivedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if _, err := json.Marshal(m); err == nil {
+		t.Fatal("json.Marshal wrote a year past 9999")
+	}
+	if b, err := encodeIncomingButSeq(&m); err == nil {
+		t.Errorf("encoded as %s", withSeq(b, 1))
+	}
+	s, _ := openTest(t)
+	ok := Incoming{EnvelopeID: "y", From: "51", Envelope: json.RawMessage(`{}`)}
+	if got, err := s.Receive(context.Background(), []Incoming{ok, m}); err == nil {
+		t.Errorf("received as %+v", got)
+	}
+	if head, err := s.InboxHead(); err != nil || head != 0 {
+		t.Errorf("inbox head %d, %v after a refused batch", head, err)
 	}
 }
 
