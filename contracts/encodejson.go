@@ -132,19 +132,30 @@ func (r *Receipt) AppendJSON(b []byte) ([]byte, error) {
 // decoding it again: the origin seals envelopes unsigned and adds each
 // one's proof when its delivery batch is signed.
 func WithBatchProof(env []byte, p *BatchProof) ([]byte, error) {
+	if p == nil {
+		return nil, errNotUnsignedEnvelope
+	}
+	return AppendWithBatchProof(make([]byte, 0, len(env)+len(`,"batch":`)+p.jsonSize()), env, p)
+}
+
+var errNotUnsignedEnvelope = errors.New("not an unsigned envelope object and a proof")
+
+// AppendWithBatchProof appends what WithBatchProof returns to b, so that a
+// sender can write each envelope of a batch, with its proof, straight into
+// the request body. On error b is returned unchanged.
+func AppendWithBatchProof(b, env []byte, p *BatchProof) ([]byte, error) {
 	env = bytes.TrimRight(env, " \t\r\n")
 	// AppendJSON writes the signature and the proof after payload_digest,
 	// the last member after the payload: only that tail is looked at, so
 	// the payload is neither read again nor mistaken for them.
 	i := bytes.LastIndex(env, []byte(`,"payload_digest":`))
 	if p == nil || i < 0 || env[len(env)-1] != '}' || bytes.Contains(env[i:], []byte(`"batch":`)) || bytes.Contains(env[i:], []byte(`"signature":`)) {
-		return nil, errors.New("not an unsigned envelope object and a proof")
+		return b, errNotUnsignedEnvelope
 	}
-	out := make([]byte, 0, len(env)+len(`,"batch":`)+p.jsonSize())
-	out = append(out, env[:len(env)-1]...)
-	out = append(out, `,"batch":`...)
-	out = p.appendJSON(out)
-	return append(out, '}'), nil
+	b = append(b, env[:len(env)-1]...)
+	b = append(b, `,"batch":`...)
+	b = p.appendJSON(b)
+	return append(b, '}'), nil
 }
 
 // appendJSON appends the proof's JSON encoding, as json.Marshal writes it.

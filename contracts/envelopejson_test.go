@@ -583,8 +583,18 @@ func TestWithBatchProofMatchesAppendJSON(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("envelope %d:\n got %s\nwant %s", i, got, want)
 		}
+		prefix := []byte(`{"envelopes":[`)
+		if app, err := contracts.AppendWithBatchProof(prefix, append(unsigned, '\n'), proofs[i]); err != nil || !bytes.Equal(app, append(prefix, want...)) {
+			t.Errorf("envelope %d appended (%v):\n got %s\nwant %s%s", i, err, app, prefix, want)
+		}
 		if _, err := contracts.WithBatchProof(want, proofs[i]); err == nil {
 			t.Errorf("envelope %d: a second proof was added to an envelope that has one", i)
+		}
+		if app, err := contracts.AppendWithBatchProof(prefix, want, proofs[i]); err == nil || !bytes.Equal(app, prefix) {
+			t.Errorf("envelope %d: a second proof was appended (%v), or the body changed: %s", i, err, app)
+		}
+		if _, err := contracts.WithBatchProof(unsigned, nil); err == nil {
+			t.Errorf("envelope %d: no proof was added", i)
 		}
 		env.Batch, env.Signature = nil, []byte("signed")
 		signed, err := env.AppendJSON(nil)

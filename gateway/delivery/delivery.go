@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
@@ -51,6 +52,18 @@ type Outcome struct {
 // Implementations must be safe for concurrent use by different peers.
 type Sender interface {
 	Send(ctx context.Context, peer string, batch []store.Queued) ([]Outcome, error)
+}
+
+// ProofSender is a Sender that can also add each envelope's batch proof as
+// it writes the request, sparing a copy of every envelope: proofs[i], when
+// not nil, is batch[i]'s (queued unsigned, signed with its batch). An
+// envelope that cannot take its proof is an *UnsendableError, returned
+// before anything is sent, as Send would return it for an envelope it
+// cannot send. A batch-signing sender finds it on the sender it wraps by
+// type assertion.
+type ProofSender interface {
+	Sender
+	SendWithProofs(ctx context.Context, peer string, batch []store.Queued, proofs []*contracts.BatchProof) ([]Outcome, error)
 }
 
 // Outbox is the part of the store the workers use.

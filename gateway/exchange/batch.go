@@ -44,7 +44,9 @@ type batchSender struct {
 
 // Send signs the unsigned envelopes of the batch together, then sends.
 // Envelopes queued already signed (before batch signing was turned on) go as
-// they are.
+// they are. A next that is a delivery.ProofSender (the node's peer.Client)
+// adds the proofs as it writes the request; any other is given a copy of
+// each envelope with its proof.
 func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queued) ([]delivery.Outcome, error) {
 	var idx []int
 	var digests [][32]byte
@@ -63,6 +65,13 @@ func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queue
 	proofs, err := contracts.SignDigests(digests, s.x.signer())
 	if err != nil {
 		return nil, fmt.Errorf("sign batch for %s: %w", peer, err)
+	}
+	if ps, ok := s.next.(delivery.ProofSender); ok {
+		byEnvelope := make([]*contracts.BatchProof, len(batch))
+		for j, i := range idx {
+			byEnvelope[i] = proofs[j]
+		}
+		return ps.SendWithProofs(ctx, peer, batch, byEnvelope)
 	}
 	out := make([]store.Queued, len(batch))
 	copy(out, batch)

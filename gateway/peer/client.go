@@ -3,7 +3,6 @@ package peer
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -64,7 +63,7 @@ type remote struct {
 	audit endpoint.Endpoint
 }
 
-var _ delivery.Sender = (*Client)(nil)
+var _ delivery.ProofSender = (*Client)(nil)
 
 // NewClient returns a client that finds peers in dir and reaches them with
 // the clients that clients returns. chain gives the signing certificate
@@ -85,20 +84,26 @@ func NewClient(verifier *pki.Verifier, chain func() [][]byte, dir Directory, cli
 
 // Send delivers one batch to the peer province's node.
 func (c *Client) Send(ctx context.Context, peer string, batch []store.Queued) ([]delivery.Outcome, error) {
+	return c.SendWithProofs(ctx, peer, batch, nil)
+}
+
+// SendWithProofs is Send with proofs[i], where there is one, added to
+// batch[i] as the request is written (delivery.ProofSender).
+func (c *Client) SendWithProofs(ctx context.Context, peer string, batch []store.Queued, proofs []*contracts.BatchProof) ([]delivery.Outcome, error) {
+	body, unsigned, err := encodeBatch(c.chain(), batch, proofs)
+	if err != nil {
+		return nil, err
+	}
 	r, err := c.remote(peer)
 	if err != nil {
 		return nil, err
 	}
-	req := DeliverRequest{Chain: c.chain(), Envelopes: make([]json.RawMessage, len(batch))}
-	for i, q := range batch {
-		if q.SigningDigest != nil {
-			// Queued to be signed with its batch, and nothing signed it: a
-			// wiring fault, retried rather than sent to be rejected for good.
-			return nil, fmt.Errorf("envelope %s is not signed yet: the node's sender must sign batches (exchange.BatchSender)", q.EnvelopeID)
-		}
-		req.Envelopes[i] = q.Envelope
+	if unsigned >= 0 {
+		// Queued to be signed with its batch, and nothing signed it: a
+		// wiring fault, retried rather than sent to be rejected for good.
+		return nil, fmt.Errorf("envelope %s is not signed yet: the node's sender must sign batches (exchange.BatchSender)", batch[unsigned].EnvelopeID)
 	}
-	resp, err := r.endpoint(ctx, req)
+	resp, err := r.endpoint(ctx, body)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/delivery"
+	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // The peer API's bodies carry a hundred envelopes or receipts of ~2 KB at a
@@ -41,6 +43,55 @@ func (r DeliverRequest) appendJSON(b []byte) []byte {
 		b = append(b, ']')
 	}
 	return append(b, '}')
+}
+
+// deliverBody is a DeliverRequest encoded already (encodeBatch).
+type deliverBody []byte
+
+// encodeBatch writes the request for a batch as DeliverRequest.appendJSON
+// writes it, each envelope with proofs[i] added where there is one
+// (contracts.AppendWithBatchProof): the envelopes are copied once, into the
+// body. An envelope that cannot take its proof is a
+// *delivery.UnsendableError. unsigned is the first envelope queued to be
+// signed with its batch that has no proof, or -1.
+func encodeBatch(chain [][]byte, batch []store.Queued, proofs []*contracts.BatchProof) (body deliverBody, unsigned int, err error) {
+	n := chainLen(chain)
+	for i, q := range batch {
+		n += len(q.Envelope) + 1
+		if proofs != nil && proofs[i] != nil {
+			n += proofLen(proofs[i])
+		}
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"chain":`...)
+	b = appendChain(b, chain)
+	b = append(b, `,"envelopes":[`...)
+	unsigned = -1
+	for i, q := range batch {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if proofs != nil && proofs[i] != nil {
+			if b, err = contracts.AppendWithBatchProof(b, q.Envelope, proofs[i]); err != nil {
+				return nil, -1, &delivery.UnsendableError{EnvelopeID: q.EnvelopeID, Err: err}
+			}
+			continue
+		}
+		if q.SigningDigest != nil && unsigned < 0 {
+			unsigned = i
+		}
+		b = append(b, q.Envelope...)
+	}
+	return append(b, "]}"...), unsigned, nil
+}
+
+// proofLen is about what a proof adds to its envelope.
+func proofLen(p *contracts.BatchProof) int {
+	n := 96 + base64.StdEncoding.EncodedLen(len(p.Root)) + base64.StdEncoding.EncodedLen(len(p.Signature))
+	for _, h := range p.Path {
+		n += base64.StdEncoding.EncodedLen(len(h)) + 3
+	}
+	return n
 }
 
 // chainLen is about what appendChain writes, plus room for a body's frame.

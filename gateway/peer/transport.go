@@ -107,7 +107,15 @@ func newClientEndpoint(base *url.URL, province string, client *http.Client) endp
 }
 
 func encodeDeliverRequest(_ context.Context, r *http.Request, request any) error {
-	body := request.(DeliverRequest).appendJSON(nil)
+	var body []byte
+	switch req := request.(type) {
+	case deliverBody:
+		body = req
+	case DeliverRequest:
+		body = req.appendJSON(nil)
+	default:
+		return fmt.Errorf("peer: cannot send a %T", request)
+	}
 	r.Header.Set("Content-Type", "application/json")
 	r.ContentLength = int64(len(body))
 	r.Body = io.NopCloser(bytes.NewReader(body))
