@@ -166,10 +166,21 @@ func (m Outgoing) setBy() bool {
 
 func queued(id string, v []byte) Queued {
 	if len(v) > 2 && v[0] == digestMark && len(v) >= 2+int(v[1]) {
-		n := int(v[1])
-		return Queued{EnvelopeID: id, SigningDigest: clone(v[2 : 2+n]), Envelope: clone(v[2+n:])}
+		// One copy of the value for both: the digest's capacity ends where
+		// the envelope starts, so neither can be appended into the other.
+		n := 2 + int(v[1])
+		c := clone(v)
+		return Queued{EnvelopeID: id, SigningDigest: nonEmpty(c[2:n:n]), Envelope: nonEmpty(c[n:])}
 	}
 	return Queued{EnvelopeID: id, Envelope: clone(v)}
+}
+
+// nonEmpty is b, or nil when it is empty, as clone makes it.
+func nonEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // appendFill packs buckets whose keys mostly grow (ULIDs, sequences)
@@ -406,9 +417,18 @@ func (s *Store) Deny(ctx context.Context, st Status) error {
 // passing over those skip names (nil skips none) without copying them out.
 func (s *Store) Pending(peer string, limit int, skip func(envelopeID string) bool) ([]Queued, error) {
 	var out []Queued
-	err := s.eachPending(peer, limit, skip, func(id string, v []byte) { out = append(out, queued(id, v)) })
+	err := s.eachPending(peer, limit, skip, func(id string, v []byte) {
+		if out == nil {
+			out = make([]Queued, 0, min(limit, maxPendingPrealloc))
+		}
+		out = append(out, queued(id, v))
+	})
 	return out, err
 }
+
+// maxPendingPrealloc bounds the room Pending makes for a batch before it
+// knows how many envelopes there are: a delivery batch's worth.
+const maxPendingPrealloc = 1000
 
 // CountPending counts the envelopes Pending would return, up to limit,
 // without reading them: a delivery worker asks it whether a full batch is

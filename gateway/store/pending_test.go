@@ -1,0 +1,77 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// oldQueued is queued as it was, a copy of the digest and another of the
+// envelope: the reference FuzzQueued holds it to.
+func oldQueued(id string, v []byte) Queued {
+	if len(v) > 2 && v[0] == digestMark && len(v) >= 2+int(v[1]) {
+		n := int(v[1])
+		return Queued{EnvelopeID: id, SigningDigest: clone(v[2 : 2+n]), Envelope: clone(v[2+n:])}
+	}
+	return Queued{EnvelopeID: id, Envelope: clone(v)}
+}
+
+// FuzzQueued: queued reads any outbox value as it did with two copies, owns
+// its bytes, and keeps the digest and the envelope apart.
+func FuzzQueued(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte(`{"id":"x"}`))
+	f.Add(append([]byte{digestMark, 32}, append(bytes.Repeat([]byte{7}, 32), `{"id":"x"}`...)...))
+	f.Add(append([]byte{digestMark, 32}, bytes.Repeat([]byte{7}, 32)...))
+	f.Add([]byte{digestMark, 0, '{', '}'})
+	f.Add([]byte{digestMark, 0, 0})
+	f.Add([]byte{digestMark, 5, 1})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		want := oldQueued("01X", v)
+		got := queued("01X", v)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: %+v, before %+v", v, got, want)
+		}
+		for i := range v {
+			v[i] ^= 0xff
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: changed with the value it was read from", v)
+		}
+		env := append([]byte(nil), got.Envelope...)
+		_ = append(got.SigningDigest, bytes.Repeat([]byte{1}, len(env)+1)...)
+		if !bytes.Equal(got.Envelope, env) {
+			t.Fatalf("%q: appending to the digest wrote into the envelope", v)
+		}
+	})
+}
+
+// BenchmarkPending reads a delivery batch of 100 envelopes of ~2 KB queued
+// to be signed with their batch, as a delivery worker does for each batch.
+func BenchmarkPending(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var os []Outgoing
+	for i := range 100 {
+		o := outgoing(i, "44")
+		o.Envelope = []byte(fmt.Sprintf(`{"id":%q,"pad":%q}`, o.EnvelopeID, bytes.Repeat([]byte("a"), 2000)))
+		o.SigningDigest = bytes.Repeat([]byte{byte(i)}, 32)
+		os = append(os, o)
+	}
+	if _, err := s.Enqueue(context.Background(), os); err != nil {
+		b.Fatal(err)
+	}
+	skip := func(string) bool { return false }
+	b.ReportAllocs()
+	for b.Loop() {
+		if q, err := s.Pending("44", 100, skip); err != nil || len(q) != 100 {
+			b.Fatal(len(q), err)
+		}
+	}
+}
