@@ -218,6 +218,10 @@ func appendJSONBytes(b, p []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// AppendJSONString appends s as json.Marshal writes a string (see
+// appendJSONString), for the node's other hand-written encoders.
+func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s) }
+
 // appendJSONString appends s as json.Marshal writes a string: the quote, the
 // backslash and control characters escaped (\b, \f, \n, \r and \t by name,
 // others as \u00XX), <, > and & as \u003c, \u003e and \u0026, each byte of

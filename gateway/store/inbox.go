@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/laborlink/laborlink/contracts"
 )
 
 // Incoming is an envelope received from a peer province.
@@ -212,11 +214,11 @@ func encodeIncomingButSeq(m *Incoming) ([]byte, error) {
 	}
 	b := make([]byte, seqRoom, seqRoom+len(m.EnvelopeID)+len(m.From)+len(m.Type)+len(m.Envelope)+len(record)+len(m.Receipt)+160)
 	b = append(b, `,"envelope_id":`...)
-	b = appendJSONString(b, m.EnvelopeID)
+	b = contracts.AppendJSONString(b, m.EnvelopeID)
 	b = append(b, `,"from":`...)
-	b = appendJSONString(b, m.From)
+	b = contracts.AppendJSONString(b, m.From)
 	b = append(b, `,"type":`...)
-	b = appendJSONString(b, m.Type)
+	b = contracts.AppendJSONString(b, m.Type)
 	b = append(b, `,"received_at":"`...)
 	b, err := m.ReceivedAt.AppendText(b)
 	if err != nil {
