@@ -191,32 +191,34 @@ func withPurpose(t *testing.T, rec contracts.Record, p contracts.Purpose) contra
 // records carry no division and come back as they are.
 func withDivisions(t *testing.T, rec contracts.Record, worker, employer string) contracts.Record {
 	t.Helper()
-	switch rec.(type) {
-	case *contracts.Transfer, *contracts.Referral:
-	default:
-		return rec
-	}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := contracts.Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	switch r := cp.(type) {
-	case *contracts.Transfer:
-		r.Worker.HouseholdDivision, r.Placement.Division = worker, employer
-	case *contracts.Referral:
-		r.Worker.HouseholdDivision, r.Employer.Division = worker, employer
-	}
-	return cp
+	return copyEdited(t, rec, func(cp contracts.Record) {
+		switch r := cp.(type) {
+		case *contracts.Transfer:
+			r.Worker.HouseholdDivision, r.Placement.Division = worker, employer
+		case *contracts.Referral:
+			r.Worker.HouseholdDivision, r.Employer.Division = worker, employer
+		}
+	})
 }
 
 // withoutOptional copies a record through JSON without the optional
 // fields the obligations act on: a transfer's phone, training and labour
 // brand, a referral's notes and worker's phone; others come back as they are.
 func withoutOptional(t *testing.T, rec contracts.Record) contracts.Record {
+	t.Helper()
+	return copyEdited(t, rec, func(cp contracts.Record) {
+		switch r := cp.(type) {
+		case *contracts.Transfer:
+			r.Worker.Phone, r.Training, r.LaborBrand = "", nil, ""
+		case *contracts.Referral:
+			r.Worker.Phone, r.Notes = "", ""
+		}
+	})
+}
+
+// copyEdited copies a transfer or referral through JSON and edits the copy;
+// other records come back as they are.
+func copyEdited(t *testing.T, rec contracts.Record, edit func(contracts.Record)) contracts.Record {
 	t.Helper()
 	switch rec.(type) {
 	case *contracts.Transfer, *contracts.Referral:
@@ -231,12 +233,7 @@ func withoutOptional(t *testing.T, rec contracts.Record) contracts.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	switch r := cp.(type) {
-	case *contracts.Transfer:
-		r.Worker.Phone, r.Training, r.LaborBrand = "", nil, ""
-	case *contracts.Referral:
-		r.Worker.Phone, r.Notes = "", ""
-	}
+	edit(cp)
 	return cp
 }
 
