@@ -594,21 +594,27 @@ func (s *Store) Lookup(ref string) (string, error) {
 // transaction: a submission looks up each of its records' references, and
 // a transaction per record cost a batch more than the lookups. ids[i] is
 // "" for a reference not accepted before.
-func (s *Store) LookupAll(refs []string) (ids []string, err error) {
-	ids = make([]string, len(refs))
-	if len(refs) == 0 {
-		return ids, nil
+func (s *Store) LookupAll(refs []string) ([]string, error) {
+	return getEach(s.db, bucketRefs, refs, func(v []byte) string { return string(v) })
+}
+
+// getEach reads keys from bucket in one read transaction: read(v) for each
+// value found, the zero T for a key absent.
+func getEach[T any](db *bolt.DB, bucket []byte, keys []string, read func(v []byte) T) ([]T, error) {
+	out := make([]T, len(keys))
+	if len(keys) == 0 {
+		return out, nil
 	}
-	err = s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRefs)
-		for i, ref := range refs {
-			if v := b.Get([]byte(ref)); v != nil {
-				ids[i] = string(v)
+	err := db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		for i, k := range keys {
+			if v := b.Get([]byte(k)); v != nil {
+				out[i] = read(v)
 			}
 		}
 		return nil
 	})
-	return ids, err
+	return out, err
 }
 
 // AddAnswer links a record received from province from to the outgoing
@@ -724,21 +730,13 @@ func (s *Store) Counter(name string) (uint64, error) {
 
 // Counters reads named counters as Counter does, all in one read
 // transaction; an unknown counter is 0.
-func (s *Store) Counters(names []string) (vs []uint64, err error) {
-	vs = make([]uint64, len(names))
-	if len(names) == 0 {
-		return vs, nil
-	}
-	err = s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCounters)
-		for i, name := range names {
-			if cur := b.Get([]byte(name)); len(cur) == 8 {
-				vs[i] = binary.BigEndian.Uint64(cur)
-			}
+func (s *Store) Counters(names []string) ([]uint64, error) {
+	return getEach(s.db, bucketCounters, names, func(v []byte) uint64 {
+		if len(v) != 8 {
+			return 0
 		}
-		return nil
+		return binary.BigEndian.Uint64(v)
 	})
-	return vs, err
 }
 
 func outboxKey(peer, id string) []byte { return []byte(peer + "/" + id) }
