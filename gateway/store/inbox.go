@@ -195,7 +195,7 @@ func (s *Store) InboxItem(envelopeID string) (Incoming, error) {
 	return m, err
 }
 
-// encodeIncoming writes m as json.Marshal would, except that the three raw
+// encodeIncomingButSeq writes m as json.Marshal would, except that the three raw
 // documents are copied as they are rather than re-scanned and compacted: they
 // are large (the envelope carries the whole record) and already well-formed,
 // having been decoded (the envelope) or produced here (record, receipt).
@@ -205,8 +205,8 @@ func (s *Store) InboxItem(envelopeID string) (Incoming, error) {
 // gives where it lies in the envelope instead of "record". decodeIncoming
 // reads both forms.
 //
-// encodeIncomingButSeq writes all of it but the seq, the first member,
-// leaving room for it in front: withSeq writes it there once it is known.
+// It writes all of it but the seq, the first member, leaving room for it
+// in front: withSeq writes it there once it is known.
 func encodeIncomingButSeq(m *Incoming) ([]byte, error) {
 	record, at := m.Record, recordIn(m.Envelope, m.Record)
 	if at != nil {
@@ -288,7 +288,7 @@ type storedIncoming struct {
 	RecordAt *[2]int `json:"record_at,omitempty"`
 }
 
-// decodeIncoming reads an inbox value, written by encodeIncoming or, before
+// decodeIncoming reads an inbox value, written by encodeIncomingButSeq or, before
 // it found records in envelopes, by encoding/json.
 func decodeIncoming(v []byte) (Incoming, error) {
 	var s storedIncoming
