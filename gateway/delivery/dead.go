@@ -53,7 +53,7 @@ func (w *worker) deliver(batch []store.Queued, part bool) attempt {
 	answered, deferred, err := w.post(batch)
 	var unsendable *UnsendableError
 	if errors.As(err, &unsendable) {
-		if i := indexOf(batch, unsendable.EnvelopeID); i >= 0 {
+		if i := slices.IndexFunc(batch, func(q store.Queued) bool { return q.EnvelopeID == unsendable.EnvelopeID }); i >= 0 {
 			rest := w.deliver(append(batch[:i:i], batch[i+1:]...), part)
 			rest.dead = append(rest.dead, store.DeadLetter{EnvelopeID: unsendable.EnvelopeID, Reason: scrub(unsendable.Err.Error())})
 			return rest
@@ -163,15 +163,6 @@ func (w *worker) batchSize() int {
 		return int(w.size.Load())
 	}
 	return int(size)
-}
-
-func indexOf(batch []store.Queued, id string) int {
-	for i, q := range batch {
-		if q.EnvelopeID == id {
-			return i
-		}
-	}
-	return -1
 }
 
 // maxReason bounds the refusal text kept with a dead letter.
