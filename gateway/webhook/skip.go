@@ -118,20 +118,15 @@ func (p *Pusher) Skipped() (uint64, error) {
 	return p.inbox.Counter(skippedCounter)
 }
 
-// skips reads how many items were skipped and the latest of them, nil
-// before the first.
-func (p *Pusher) skips() (uint64, *Skip, error) {
-	n, err := p.inbox.Counter(skippedCounter)
-	if err != nil {
-		return 0, nil, err
-	}
+// lastSkip reads the latest item skipped, nil before the first.
+func (p *Pusher) lastSkip() (*Skip, error) {
 	mark, err := p.inbox.Mark(lastSkippedMark)
 	if err != nil || mark == "" {
-		return n, nil, err
+		return nil, err
 	}
 	var last Skip
 	if err := json.Unmarshal([]byte(mark), &last); err != nil {
-		return 0, nil, fmt.Errorf("the webhook's last skip in the store: %w", err)
+		return nil, fmt.Errorf("the webhook's last skip in the store: %w", err)
 	}
-	return n, &last, nil
+	return &last, nil
 }

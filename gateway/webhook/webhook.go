@@ -50,6 +50,7 @@ type Inbox interface {
 	Inbox(after uint64, limit int) ([]store.Incoming, error)
 	InboxHead() (uint64, error)
 	Counter(name string) (uint64, error)
+	Counters(names []string) ([]uint64, error)
 	Mark(name string) (string, error)
 	// RecordAnd moves the cursor, and with a skip records it in the same
 	// commit.
@@ -139,15 +140,16 @@ type State struct {
 
 // State reads how the push stands.
 func (p *Pusher) State() (State, error) {
-	pushed, err := p.inbox.Counter(cursorCounter)
+	counts, err := p.inbox.Counters([]string{cursorCounter, skippedCounter})
 	if err != nil {
 		return State{}, err
 	}
+	pushed, skipped := counts[0], counts[1]
 	head, err := p.inbox.InboxHead()
 	if err != nil {
 		return State{}, err
 	}
-	skipped, last, err := p.skips()
+	last, err := p.lastSkip()
 	if err != nil {
 		return State{}, err
 	}
