@@ -19,37 +19,11 @@ import (
 // decoders. Member names are matched exactly and unknown or repeated ones
 // refused: both ends are nodes.
 
-// appendJSON writes the request as json.Marshal would; the envelopes are
-// written as they are, since the sender encoded them.
-func (r DeliverRequest) appendJSON(b []byte) []byte {
-	n := chainLen(r.Chain)
-	for _, e := range r.Envelopes {
-		n += len(e) + 1
-	}
-	b = slices.Grow(b, n)
-	b = append(b, `{"chain":`...)
-	b = appendChain(b, r.Chain)
-	b = append(b, `,"envelopes":`...)
-	if r.Envelopes == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, e := range r.Envelopes {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, e...)
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
-}
-
 // deliverBody is a DeliverRequest encoded already (encodeBatch).
 type deliverBody []byte
 
-// encodeBatch writes the request for a batch as DeliverRequest.appendJSON
-// writes it, each envelope with proofs[i] added where there is one
+// encodeBatch writes the request for a batch as json.Marshal would write
+// its DeliverRequest, each envelope with proofs[i] added where there is one
 // (contracts.AppendWithBatchProof): the envelopes are copied once, into the
 // body. An envelope that cannot take its proof is a
 // *delivery.UnsendableError. unsigned is the first envelope queued to be

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -97,4 +98,31 @@ func TestCodecNamesWhatIsWrong(t *testing.T) {
 			t.Errorf("%s: got %v, want %q", body, err, want)
 		}
 	}
+}
+
+// appendJSON writes the request as json.Marshal would; the envelopes are
+// written as they are, since the sender encoded them. Nodes write requests
+// with encodeBatch: this is the reference the tests hold it to.
+func (r DeliverRequest) appendJSON(b []byte) []byte {
+	n := chainLen(r.Chain)
+	for _, e := range r.Envelopes {
+		n += len(e) + 1
+	}
+	b = slices.Grow(b, n)
+	b = append(b, `{"chain":`...)
+	b = appendChain(b, r.Chain)
+	b = append(b, `,"envelopes":`...)
+	if r.Envelopes == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, e := range r.Envelopes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, e...)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }

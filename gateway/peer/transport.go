@@ -107,13 +107,8 @@ func newClientEndpoint(base *url.URL, province string, client *http.Client) endp
 }
 
 func encodeDeliverRequest(_ context.Context, r *http.Request, request any) error {
-	var body []byte
-	switch req := request.(type) {
-	case deliverBody:
-		body = req
-	case DeliverRequest:
-		body = req.appendJSON(nil)
-	default:
+	body, ok := request.(deliverBody)
+	if !ok {
 		return fmt.Errorf("peer: cannot send a %T", request)
 	}
 	r.Header.Set("Content-Type", "application/json")
