@@ -97,9 +97,9 @@ func startStrict(t *testing.T, s *store.Store, p Sender, batchSize int) *Manager
 }
 
 // startManager runs a manager with cfg that logs to log, closed with the test.
-func startManager(t *testing.T, cfg Config, s *store.Store, p Sender, log *slog.Logger) *Manager {
+func startManager(t *testing.T, cfg Config, o Outbox, p Sender, log *slog.Logger) *Manager {
 	t.Helper()
-	m, err := NewManager(cfg, s, p, nil, log)
+	m, err := NewManager(cfg, o, p, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

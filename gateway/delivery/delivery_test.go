@@ -154,11 +154,7 @@ func TestEveryEnvelopeDeliveredOnceAcrossOutageAndRestart(t *testing.T) {
 func TestRejectedEnvelopesLeaveTheOutbox(t *testing.T) {
 	s := openOutbox(t)
 	p := &peer{received: map[string]int{}, reject: map[string]bool{"01E000001": true}}
-	m, err := NewManager(testConfig(), s, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := startManager(t, testConfig(), s, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	enqueue(t, s, 0, 3)
 	m.Notify("44")
 	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })

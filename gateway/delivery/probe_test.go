@@ -79,11 +79,7 @@ func TestAfterAFailureOneBatchProbesThePeer(t *testing.T) {
 	outbox := &countingOutbox{Store: s}
 	p := &halfOpen{first: func() { enqueue(t, s, 1, 9) }, probing: make(chan struct{}), release: make(chan struct{})}
 	cfg := Config{BatchSize: 1, InFlight: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, Idle: time.Hour}
-	m, err := NewManager(cfg, outbox, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := startManager(t, cfg, outbox, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	enqueue(t, s, 0, 1)
 	m.Notify("44")
 	<-p.probing
@@ -147,11 +143,7 @@ func TestADeferralDoesNotMakeTheWorkerProbe(t *testing.T) {
 	s := openOutbox(t)
 	p := &deferring{first: func() { enqueue(t, s, 1, 9) }, release: make(chan struct{})}
 	cfg := Config{BatchSize: 1, InFlight: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, Idle: time.Hour}
-	m, err := NewManager(cfg, s, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := startManager(t, cfg, s, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer close(p.release)
 	enqueue(t, s, 0, 1)
 	m.Notify("44")
