@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/laborlink/laborlink/contracts/synth"
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/store"
@@ -22,19 +23,8 @@ func TestACorruptEnvelopeIsDeadLetteredAndAudited(t *testing.T) {
 	for name, mode := range auditModes {
 		t.Run(name, func(t *testing.T) {
 			f := newFederationWith(t, mode, 0, "51", "44")
-			f.agreement("51", "44")
-			origin := f.nodes["51"]
 			const bad = "01A0000000000000000000CRPT"
-			if _, err := origin.store.Enqueue(context.Background(), []store.Outgoing{{EnvelopeID: bad, Ref: "51/transfer/T-CORRUPT", Type: "transfer", Peer: "44", Envelope: []byte(`{"id":"` + bad + `","trunc`)}}); err != nil {
-				t.Fatal(err)
-			}
-			g := f.generator("51", "44", 3)
-			res := f.submit("51", g.Transfer())
-			gatewaytest.Eventually(t, "the outbox to drain", func() bool { return origin.store.Depth()["44"] == 0 })
-
-			if v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID); err != nil || v.State != store.StateDelivered {
-				t.Errorf("the good record: %+v, %v", v, err)
-			}
+			origin, g := deliverBesideBroken(t, f, bad, "51/transfer/T-CORRUPT", nil, 3)
 			st, err := origin.store.Status(bad)
 			if err != nil || st.State != store.StateFailed {
 				t.Errorf("the corrupt record: %+v, %v", st, err)
@@ -80,4 +70,26 @@ func TestACorruptEnvelopeIsDeadLetteredAndAudited(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deliverBesideBroken queues at f's node 51 an envelope bad for 44 whose
+// stored bytes are cut short (queued to be signed with its batch when
+// digest is not nil), submits a good record from the generator of seed
+// beside it, and waits for 51's outbox to drain: the good record must be
+// delivered. It returns node 51 and the generator.
+func deliverBesideBroken(t *testing.T, f *federation, bad, ref string, digest []byte, seed uint64) (*node, *synth.Generator) {
+	t.Helper()
+	f.agreement("51", "44")
+	origin := f.nodes["51"]
+	if _, err := origin.store.Enqueue(context.Background(), []store.Outgoing{{EnvelopeID: bad, Ref: ref, Type: "transfer", Peer: "44", Envelope: []byte(`{"id":"` + bad + `","trunc`), SigningDigest: digest}}); err != nil {
+		t.Fatal(err)
+	}
+	g := f.generator("51", "44", seed)
+	res := f.submit("51", g.Transfer())
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return origin.store.Depth()["44"] == 0 })
+
+	if v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID); err != nil || v.State != store.StateDelivered {
+		t.Errorf("the good record: %+v, %v", v, err)
+	}
+	return origin, g
 }
