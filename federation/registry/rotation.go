@@ -94,15 +94,15 @@ func (r *Registry) voters(province string) ([]raft.Server, error) {
 }
 
 // presentedBy returns the node certificate voter v presents now: the
-// leader's own from its key pair, any other's from a TLS handshake with its
-// raft address, which must be v's.
+// leader's own from its key pair (parsed when the pair was loaded), any
+// other's from a TLS handshake with its raft address, which must be v's.
 func (r *Registry) presentedBy(ctx context.Context, v raft.Server) (*x509.Certificate, error) {
 	if string(v.ID) == r.cfg.NodeID {
 		c, err := r.cfg.TLS.KeyPair.Certificate()
 		if err != nil {
 			return nil, err
 		}
-		return x509.ParseCertificate(c.Certificate[0])
+		return c.Leaf, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, presentedTimeout)
 	defer cancel()
