@@ -32,7 +32,7 @@ func (e *Envelope) AppendJSON(b []byte) ([]byte, error) {
 		return append(b, "null"...), nil
 	}
 	start := len(b)
-	b = slices.Grow(b, 384+len(e.Payload)+base64.StdEncoding.EncodedLen(len(e.Signature))+e.Batch.jsonSize())
+	b = slices.Grow(b, 384+len(e.Payload)+base64.StdEncoding.EncodedLen(len(e.Signature))+e.Batch.JSONSize())
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, e.ID)
 	b = append(b, `,"type":`...)
@@ -97,7 +97,7 @@ func (r *Receipt) AppendJSON(b []byte) ([]byte, error) {
 		return append(b, "null"...), nil
 	}
 	start := len(b)
-	b = slices.Grow(b, 256+len(r.Reason)+base64.StdEncoding.EncodedLen(len(r.Signature))+r.Batch.jsonSize())
+	b = slices.Grow(b, 256+len(r.Reason)+base64.StdEncoding.EncodedLen(len(r.Signature))+r.Batch.JSONSize())
 	b = append(b, `{"envelope_id":`...)
 	b = appendJSONString(b, r.EnvelopeID)
 	b = append(b, `,"payload_digest":`...)
@@ -135,7 +135,7 @@ func WithBatchProof(env []byte, p *BatchProof) ([]byte, error) {
 	if p == nil {
 		return nil, errNotUnsignedEnvelope
 	}
-	return AppendWithBatchProof(make([]byte, 0, len(env)+len(`,"batch":`)+p.jsonSize()), env, p)
+	return AppendWithBatchProof(make([]byte, 0, len(env)+len(`,"batch":`)+p.JSONSize()), env, p)
 }
 
 var errNotUnsignedEnvelope = errors.New("not an unsigned envelope object and a proof")
@@ -184,9 +184,10 @@ func (p *BatchProof) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// jsonSize estimates the length of the proof's JSON encoding, 0 for none,
-// to size a buffer.
-func (p *BatchProof) jsonSize() int {
+// JSONSize estimates the length of the proof's JSON encoding, 0 for none,
+// to size a buffer: a sender sizes a request body with it before writing
+// each envelope with its proof (AppendWithBatchProof).
+func (p *BatchProof) JSONSize() int {
 	if p == nil {
 		return 0
 	}

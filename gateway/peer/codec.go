@@ -33,7 +33,7 @@ func encodeBatch(chain [][]byte, batch []store.Queued, proofs []*contracts.Batch
 	for i, q := range batch {
 		n += len(q.Envelope) + 1
 		if proofs != nil && proofs[i] != nil {
-			n += proofLen(proofs[i])
+			n += len(`,"batch":`) + proofs[i].JSONSize()
 		}
 	}
 	b := make([]byte, 0, n)
@@ -57,15 +57,6 @@ func encodeBatch(chain [][]byte, batch []store.Queued, proofs []*contracts.Batch
 		b = append(b, q.Envelope...)
 	}
 	return append(b, "]}"...), unsigned, nil
-}
-
-// proofLen is about what a proof adds to its envelope.
-func proofLen(p *contracts.BatchProof) int {
-	n := 96 + base64.StdEncoding.EncodedLen(len(p.Root)) + base64.StdEncoding.EncodedLen(len(p.Signature))
-	for _, h := range p.Path {
-		n += base64.StdEncoding.EncodedLen(len(h)) + 3
-	}
-	return n
 }
 
 // chainLen is about what appendChain writes, plus room for a body's frame.
