@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -71,7 +72,6 @@ func jsonLeaves(v any, prefix string, out *[]string) {
 // a caching engine answers exactly what an engine evaluating every request
 // answers, while actually serving most of them from its cache.
 func TestCacheAgreesWithEvaluation(t *testing.T) {
-	ctx := context.Background()
 	dir := writeProvince(t, map[string]string{"sichuan.rego": provincePolicy})
 	cached, uncached := newEngine(t, dir, 512), newEngine(t, dir, -1)
 	recs := synthRecords(t, 40)
@@ -117,18 +117,7 @@ func TestCacheAgreesWithEvaluation(t *testing.T) {
 		// Requests repeat, as record shapes do in real traffic; 600 of them
 		// against a cache of 512 also exercises eviction.
 		req := pool[rng.IntN(len(pool))]
-		got, err := cached.Decide(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := uncached.Decide(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !sameDecision(got, want) {
-			t.Fatalf("request %d: cached decision differs\n got %+v\nwant %+v", i, got, want)
-		}
-		if got.Allow {
+		if decideBoth(t, cached, uncached, req, fmt.Sprintf("request %d", i)).Allow {
 			allowed++
 		}
 	}
@@ -237,11 +226,29 @@ func copyEdited(t *testing.T, rec contracts.Record, edit func(contracts.Record))
 	return cp
 }
 
+// decideBoth asks a cached and an uncached engine for the same decision,
+// fails the test (naming the request as what) unless they decide alike,
+// and returns the decision.
+func decideBoth(t *testing.T, cached, uncached *Engine, req Request, what string) *Decision {
+	t.Helper()
+	got, err := cached.Decide(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := uncached.Decide(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameDecision(got, want) {
+		t.Fatalf("%s: cached decision differs\n got %+v\nwant %+v", what, got, want)
+	}
+	return got
+}
+
 // TestCacheSharesDecisionsAcrossCounties: records that differ only in
 // counties inside the agreement's parties share one cached decision, while a
 // county outside a prefecture-level party gets its own (its denial names it).
 func TestCacheSharesDecisionsAcrossCounties(t *testing.T) {
-	ctx := context.Background()
 	dir := writeProvince(t, map[string]string{"sichuan.rego": provincePolicy})
 	cached, uncached := newEngine(t, dir, DefaultCacheSize), newEngine(t, dir, -1)
 	province := agreement51to44()
@@ -250,18 +257,7 @@ func TestCacheSharesDecisionsAcrossCounties(t *testing.T) {
 	decide := func(ag contracts.Agreement, worker, employer string) *Decision {
 		t.Helper()
 		req := Request{Side: Export, Record: withDivisions(t, transfer51to44(), worker, employer), Agreements: []contracts.Agreement{ag}, Time: march15}
-		got, err := cached.Decide(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := uncached.Decide(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !sameDecision(got, want) {
-			t.Fatalf("worker %s, employer %s, origin party %s: cached decision differs\n got %+v\nwant %+v", worker, employer, ag.Origin.Division, got, want)
-		}
-		return got
+		return decideBoth(t, cached, uncached, req, fmt.Sprintf("worker %s, employer %s, origin party %s", worker, employer, ag.Origin.Division))
 	}
 	for _, w := range []string{"511321", "511302", "510104", "513401"} {
 		for _, e := range []string{"440305", "440106", "445302"} {

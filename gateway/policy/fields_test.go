@@ -1,7 +1,7 @@
 package policy
 
 import (
-	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -117,7 +117,6 @@ func TestFieldsKey(t *testing.T) {
 // TestCacheKeysOnFieldsPresent: records that differ only in which fields
 // they carry are decided apart, since the obligations follow the fields.
 func TestCacheKeysOnFieldsPresent(t *testing.T) {
-	ctx := context.Background()
 	dir := writeProvince(t, map[string]string{"sichuan.rego": provincePolicy})
 	cached, uncached := newEngine(t, dir, DefaultCacheSize), newEngine(t, dir, -1)
 	full := transfer51to44()
@@ -129,16 +128,8 @@ func TestCacheKeysOnFieldsPresent(t *testing.T) {
 	for _, side := range []Side{Export, Import} {
 		for i, rec := range []*contracts.Transfer{full, noPhone, noTraining, full} {
 			req := Request{Side: side, Record: rec, Agreements: ags, Time: march15}
-			got, err := cached.Decide(ctx, req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := uncached.Decide(ctx, req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !want.Allow || !sameDecision(got, want) {
-				t.Fatalf("%s, record %d: cached decision\n %+v\nevaluated\n %+v", side, i, got, want)
+			if d := decideBoth(t, cached, uncached, req, fmt.Sprintf("%s, record %d", side, i)); !d.Allow {
+				t.Fatalf("%s, record %d: denied %v", side, i, d.Reasons)
 			}
 		}
 	}
