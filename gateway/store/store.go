@@ -150,7 +150,7 @@ func outboxValue(m Outgoing) []byte {
 	if m.setBy() {
 		return m.value
 	}
-	v := make([]byte, 0, 1+len(m.SigningDigest)+len(m.Envelope))
+	v := make([]byte, 0, 2+len(m.SigningDigest)+len(m.Envelope))
 	v = append(v, digestMark, byte(len(m.SigningDigest)))
 	v = append(v, m.SigningDigest...)
 	return append(v, m.Envelope...)
