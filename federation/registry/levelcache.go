@@ -28,7 +28,6 @@ const levelTTL = 30 * time.Second
 //
 // A levelCache is safe for concurrent use.
 type levelCache struct {
-	ttl time.Duration
 	now func() time.Time
 	// epoch is streamLayer.peerEpoch.
 	epoch func(id string) (epoch uint64, connected bool)
@@ -46,7 +45,7 @@ type knownLevel struct {
 }
 
 func newLevelCache(now func() time.Time, epoch func(string) (uint64, bool)) *levelCache {
-	return &levelCache{ttl: levelTTL, now: now, epoch: epoch, known: map[string]knownLevel{}}
+	return &levelCache{now: now, epoch: epoch, known: map[string]knownLevel{}}
 }
 
 // level returns n's level as remembered, or as ask finds it now, which it
@@ -76,7 +75,7 @@ func (c *levelCache) get(id string) (int, bool) {
 		return 0, false
 	}
 	epoch, connected := c.epoch(id)
-	if !connected || epoch != k.epoch || c.now().Sub(k.at) >= c.ttl {
+	if !connected || epoch != k.epoch || c.now().Sub(k.at) >= levelTTL {
 		delete(c.known, id)
 		return 0, false
 	}
