@@ -36,8 +36,8 @@ type ClientOption func(*http.Transport)
 // serves both protocols; in Go, an HTTP/1.1 exchange of one small record
 // costs less CPU than an HTTP/2 one (HTTP/2 flushes headers and body apart
 // and adds a frame scheduler): a business system submitting single records
-// from a pool of connections costs its node about a sixth less per record
-// (docs/performance.md).
+// from a pool of connections costs its node less per record
+// (docs/performance.md has the measured runs).
 func HTTP1(tr *http.Transport) {
 	tr.ForceAttemptHTTP2 = false
 	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // non-nil: no HTTP/2 upgrade
