@@ -1,9 +1,6 @@
 package peer
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -18,17 +15,13 @@ import (
 // result and a batch-signed receipt per envelope, as an origin node does
 // for every batch it delivers.
 func BenchmarkDecodeDeliverResponse(b *testing.B) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
 	now := time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC)
 	rs := make([]*contracts.Receipt, 100)
 	for i := range rs {
 		env := &contracts.Envelope{ID: ulid.Make().String(), PayloadDigest: fmt.Sprintf("sha256:%064x", i)}
 		rs[i] = contracts.NewReceipt(env, contracts.ReceiptStored, "", now)
 	}
-	if err := contracts.SignReceipts(rs, key, "laborlink://node/44/p44"); err != nil {
+	if err := contracts.SignReceipts(rs, testKey(b), "laborlink://node/44/p44"); err != nil {
 		b.Fatal(err)
 	}
 	resp := DeliverResponse{Chain: [][]byte{make([]byte, 600), make([]byte, 500)}}

@@ -20,18 +20,7 @@ import (
 // byte for byte; an envelope that cannot take its proof is unsendable, and
 // one queued unsigned without a proof is named.
 func TestEncodeBatchMatchesDeliverRequest(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	digests := make([][32]byte, 4)
-	for i := range digests {
-		digests[i][0] = byte(i)
-	}
-	proofs, err := contracts.SignDigests(digests, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	digests, proofs := signedDigests(t, 4)
 	unsigned := func(i int) []byte {
 		return []byte(fmt.Sprintf(`{"id":"0%d","type":"transfer","payload":{"a":"\"payload_digest\":"},"payload_digest":"sha256:%064d"}`, i, i))
 	}
@@ -50,6 +39,7 @@ func TestEncodeBatchMatchesDeliverRequest(t *testing.T) {
 			for i, q := range batch {
 				env := q.Envelope
 				if byEnvelope[i] != nil {
+					var err error
 					if env, err = contracts.WithBatchProof(env, byEnvelope[i]); err != nil {
 						t.Fatal(err)
 					}
@@ -95,4 +85,30 @@ func TestEncodeBatchMatchesDeliverRequest(t *testing.T) {
 			t.Errorf("case %d: %v, want envelope %s unsendable", i, err, want)
 		}
 	}
+}
+
+// testKey is a new P-256 key to sign batches and receipts with.
+func testKey(tb testing.TB) *ecdsa.PrivateKey {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return key
+}
+
+// signedDigests returns n distinct signing digests (n at most 256) and
+// their proofs, signed together under a new key, as an origin's batch
+// sender makes them.
+func signedDigests(tb testing.TB, n int) ([][32]byte, []*contracts.BatchProof) {
+	tb.Helper()
+	digests := make([][32]byte, n)
+	for i := range digests {
+		digests[i][0] = byte(i)
+	}
+	proofs, err := contracts.SignDigests(digests, testKey(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return digests, proofs
 }
