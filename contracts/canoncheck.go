@@ -40,17 +40,10 @@ func (l *lexer) canonicalValue() bool {
 	return false
 }
 
-// canonicalObject reads an object for canonicalValue, counting its nesting
-// as canon does.
+// canonicalObject reads an object for canonicalValue.
 func (l *lexer) canonicalObject() bool {
-	l.pos++
-	if !l.open() {
-		return false
-	}
-	if l.at('}') {
-		l.pos++
-		l.nest--
-		return true
+	if empty, ok := l.canonicalEnter('}'); empty || !ok {
+		return ok
 	}
 	var prev []byte
 	for {
@@ -73,45 +66,57 @@ func (l *lexer) canonicalObject() bool {
 		if !l.canonicalValue() {
 			return false
 		}
-		switch {
-		case l.at(','):
-			l.pos++
-		case l.at('}'):
-			l.pos++
-			l.nest--
-			return true
-		default:
-			return false
+		if more, ok := l.canonicalMore('}'); !more {
+			return ok
 		}
 	}
 }
 
 // canonicalArray reads an array for canonicalValue.
 func (l *lexer) canonicalArray() bool {
-	l.pos++
-	if !l.open() {
-		return false
-	}
-	if l.at(']') {
-		l.pos++
-		l.nest--
-		return true
+	if empty, ok := l.canonicalEnter(']'); empty || !ok {
+		return ok
 	}
 	for {
 		if !l.canonicalValue() {
 			return false
 		}
-		switch {
-		case l.at(','):
-			l.pos++
-		case l.at(']'):
-			l.pos++
-			l.nest--
-			return true
-		default:
-			return false
+		if more, ok := l.canonicalMore(']'); !more {
+			return ok
 		}
 	}
+}
+
+// canonicalEnter opens the object or array at l.pos for canonicalValue,
+// counting its nesting as canon does, as enter does with no white space
+// allowed; empty says it closed at once.
+func (l *lexer) canonicalEnter(close byte) (empty, ok bool) {
+	l.pos++
+	if !l.open() {
+		return false, false
+	}
+	if l.at(close) {
+		l.pos++
+		l.nest--
+		return true, true
+	}
+	return false, true
+}
+
+// canonicalMore reads what follows a member or element for canonicalValue,
+// as more does with no white space allowed: a comma, and more is true, or
+// the closing byte.
+func (l *lexer) canonicalMore(close byte) (more, ok bool) {
+	switch {
+	case l.at(','):
+		l.pos++
+		return true, true
+	case l.at(close):
+		l.pos++
+		l.nest--
+		return false, true
+	}
+	return false, false
 }
 
 // at reports whether the next byte, white space included, is c.
