@@ -16,17 +16,16 @@ type profiles struct {
 	cpu, block, mutex, trace, mem string
 }
 
-// files are the profile flags, each with its file and what it writes.
-func (p *profiles) files() []struct {
+// profileFlag is one profile flag, the file it names and what it writes.
+type profileFlag struct {
 	flag string
 	file *string
 	what string
-} {
-	return []struct {
-		flag string
-		file *string
-		what string
-	}{
+}
+
+// files are the profile flags.
+func (p *profiles) files() []profileFlag {
+	return []profileFlag{
 		{"cpuprofile", &p.cpu, "a CPU profile"},
 		{"blockprofile", &p.block, "a blocking profile"},
 		{"mutexprofile", &p.mutex, "a mutex contention profile"},
