@@ -113,10 +113,7 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 	// A node that is down cannot say what it knows: level 4 waits for it,
 	// level 1 does not.
 	leader := c.WaitLeader()
-	down := c.Nodes[0]
-	if down == leader {
-		down = c.Nodes[1]
-	}
+	down := c.Others(leader)[0]
 	seen, _ := registry.PeerEpoch(leader.Reg, down.ID)
 	c.Stop(down)
 	// The leader goes by the level it remembers until a connection with
@@ -164,12 +161,7 @@ func TestCommandLevelsAreRemembered(t *testing.T) {
 		})
 	})
 	leader := c.WaitLeader()
-	var followers []*regtest.Node
-	for _, n := range c.Nodes {
-		if n != leader {
-			followers = append(followers, n)
-		}
-	}
+	followers := c.Others(leader)
 	a11 := c.PKI.Admin(t, "11", "wang")
 	issued := 0
 	issue := func() error { // a command of level 2

@@ -87,12 +87,8 @@ func TestSnapshotsAndRestartRecoverTheWholeState(t *testing.T) {
 	// A follower restarts from its snapshot and log, and a new node joins
 	// from an InstallSnapshot: both hold exactly the leader's state.
 	leader := c.WaitLeader()
-	var follower *regtest.Node
-	for _, n := range c.Nodes {
-		if n != leader {
-			follower = n
-		}
-	}
+	followers := c.Others(leader)
+	follower := followers[len(followers)-1]
 	c.Stop(follower)
 	if _, err := c.Client(leader, a44).Submit(ctx(t), registry.OpSuspend, registry.TransitionBody{ID: "AG-C"}); err != nil {
 		t.Fatal(err)

@@ -243,6 +243,18 @@ func (c *Cluster) WaitLeader() *Node {
 	return leader
 }
 
+// Others returns the cluster's nodes but n, in order: a leader's
+// followers, say.
+func (c *Cluster) Others(n *Node) []*Node {
+	var out []*Node
+	for _, o := range c.Nodes {
+		if o != n {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // Running returns the nodes that are not stopped.
 func (c *Cluster) Running() []*Node {
 	var out []*Node
