@@ -33,7 +33,10 @@ type BatchProof struct {
 	Signature []byte `json:"signature"`
 }
 
-// leafHash is RFC 6962's leaf hash of a signing digest.
+// leafHash is RFC 6962's leaf hash of a signing digest: tlog.RecordHash,
+// written out so as to hash in one sha256.Sum256 rather than through a
+// hash.Hash, since every envelope signed or verified in a batch hashes its
+// leaf (TestSignDigestsProofs holds it to tlog's).
 func leafHash(d [32]byte) tlog.Hash {
 	var b [1 + sha256.Size]byte
 	copy(b[1:], d[:])
