@@ -44,7 +44,7 @@ type inlineRecord struct {
 // only) decoded inline, decoded as a schema the envelope no longer names,
 // or any check failing, whose error the caller then gets from them.
 func decodeEnvelopeRecord(data []byte) (*Envelope, Record, bool) {
-	if len(data) > 2*MaxRecordSize {
+	if len(data) > maxEnvelopeSize {
 		return nil, nil, false
 	}
 	e := new(Envelope)

@@ -383,6 +383,10 @@ func (e *Envelope) checkHeader() error {
 	return nil
 }
 
+// maxEnvelopeSize bounds an encoded envelope: a record and room for the
+// header, signature and batch proof around it.
+const maxEnvelopeSize = 2 * MaxRecordSize
+
 // DecodeEnvelope decodes an envelope strictly (unknown members and trailing
 // data are errors, size bounded by MaxRecordSize plus room for the proof) and
 // checks it as Check does; Payload comes back in canonical form, known to be
@@ -394,8 +398,8 @@ func (e *Envelope) checkHeader() error {
 // Envelope (see decodeenvelope.go), and canonicalizes the payload while
 // decoding it: once, where the checks and the signing digest need it.
 func DecodeEnvelope(data []byte) (*Envelope, error) {
-	if len(data) > 2*MaxRecordSize {
-		return nil, &DecodeError{Offset: -1, Message: fmt.Sprintf("envelope has %d bytes, more than the limit of %d", len(data), 2*MaxRecordSize)}
+	if len(data) > maxEnvelopeSize {
+		return nil, &DecodeError{Offset: -1, Message: fmt.Sprintf("envelope has %d bytes, more than the limit of %d", len(data), maxEnvelopeSize)}
 	}
 	e := new(Envelope)
 	l := &lexer{data: data, maxNest: maxJSONNesting}
