@@ -53,7 +53,11 @@ type Deps struct {
 	Store *store.Store
 	// Delivery is woken when a peer's outbox grows.
 	Delivery Notifier
-	// Audit receives every flow.
+	// Audit receives every flow. A node passes its audit.Log on the store's
+	// own file (a TxAuditor), so that a record stored and its audit entry
+	// commit together. Any other Auditor is handed the entries of stored
+	// records after the store's commit, and a crash between the two loses
+	// them: that is for tests and tools, not for a node.
 	Audit Auditor
 	// Log gets operational events; never personal data.
 	Log *slog.Logger
