@@ -42,9 +42,10 @@ type streamLayer struct {
 	closed    chan struct{}
 }
 
-// sweepEvery is how often open raft connections are checked again without
-// a change of the registry's trust: the verifier's revocations may come
-// from elsewhere (CRL files).
+// sweepEvery is how often open raft connections are checked again for
+// revocation without a change of the registry's trust: the verifier's
+// revocations may come from elsewhere (CRL files), which changed does not
+// announce.
 const sweepEvery = time.Second
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
@@ -93,23 +94,39 @@ func newStreamLayer(addr string, t *pki.TLS, authorize func(pki.Identity, *x509.
 // CA delisted, its province expelled since the handshake. raft keeps its
 // connections for as long as they work, and a node the registry no longer
 // trusts must not stay in the federation's consensus on one it already
-// had; it cannot make a new one, the handshake refuses it. It looks at
-// every tick, and at once when changed says the registry's trust did.
+// had; it cannot make a new one, the handshake refuses it.
+//
+// When changed says the registry's trust did, it checks all of that again
+// (refusal). Every tick it asks only the verifier's revocations (revocation):
+// the rest is the registry's own state, which does not change without
+// changed saying so, and authorize costs a signature check per connection.
+// Without a revocation checker there is nothing to tick for.
 func (s *streamLayer) sweep(every time.Duration, changed func() <-chan struct{}) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+	var tick <-chan time.Time
+	if s.revoked != nil {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
+		check := s.refusal
 		select {
 		case <-s.closed:
 			return
-		case <-t.C:
+		case <-tick:
+			check = s.revocation
 		case <-changed():
 		}
-		for _, c := range s.open() {
-			if err := s.refusal(c.peerCerts()); err != nil {
-				s.log.Warn("closing a raft connection: its peer is no longer admitted", "peer", c.RemoteAddr().String(), "err", err)
-				c.Close()
-			}
+		s.closeRefused(check)
+	}
+}
+
+// closeRefused closes the open connections whose peer check refuses.
+func (s *streamLayer) closeRefused(check func([]*x509.Certificate) error) {
+	for _, c := range s.open() {
+		if err := check(c.peerCerts()); err != nil {
+			s.log.Warn("closing a raft connection: its peer is no longer admitted", "peer", c.RemoteAddr().String(), "err", err)
+			c.Close()
 		}
 	}
 }
@@ -122,18 +139,27 @@ func (s *streamLayer) refusal(certs []*x509.Certificate) error {
 	if len(certs) == 0 {
 		return nil
 	}
-	if s.revoked != nil {
-		for _, cert := range certs {
-			if s.revoked.Revoked(cert) {
-				return fmt.Errorf("certificate revoked (serial %s)", serialKey(cert.SerialNumber.Bytes()))
-			}
-		}
+	if err := s.revocation(certs); err != nil {
+		return err
 	}
 	id, err := pki.IdentityFromCert(certs[0])
 	if err != nil {
 		return err
 	}
 	return s.authorize(id, certs[0])
+}
+
+// revocation says which of certs the verifier's revocations list, or nil.
+func (s *streamLayer) revocation(certs []*x509.Certificate) error {
+	if s.revoked == nil {
+		return nil
+	}
+	for _, cert := range certs {
+		if s.revoked.Revoked(cert) {
+			return fmt.Errorf("certificate revoked (serial %s)", serialKey(cert.SerialNumber.Bytes()))
+		}
+	}
+	return nil
 }
 
 func (s *streamLayer) Accept() (net.Conn, error) {
