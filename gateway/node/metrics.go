@@ -199,10 +199,7 @@ func (m *metrics) watchQueues(ctx context.Context, s *store.Store, push *webhook
 		setByPeer(m.queue, s.Depth(), queued)
 		setByPeer(m.dead, s.DeadLetterCounts(), dead)
 		if push != nil {
-			if st, err := push.State(); err == nil {
-				m.webhookPending.Set(float64(st.Pending))
-				m.webhookFailures.Set(float64(st.Failures))
-			}
+			m.sampleWebhook(push)
 		}
 		select {
 		case <-ctx.Done():
@@ -210,6 +207,16 @@ func (m *metrics) watchQueues(ctx context.Context, s *store.Store, push *webhook
 		case <-t.C:
 		}
 	}
+}
+
+// sampleWebhook sets the push's gauges, keeping the last values if the
+// store cannot be read. It reads only the two figures, not State, which
+// reads the last skip and more besides.
+func (m *metrics) sampleWebhook(push *webhook.Pusher) {
+	if n, err := push.Pending(); err == nil {
+		m.webhookPending.Set(float64(n))
+	}
+	m.webhookFailures.Set(float64(push.Failures()))
 }
 
 // webhookSkipped counts the items the push skipped, read from its durable

@@ -1,11 +1,22 @@
 package node
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/gateway/webhook"
+	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 // series counts the series a collector has now.
@@ -49,6 +60,60 @@ func TestSetByPeerKeepsSeriesAndDropsGonePeers(t *testing.T) {
 			return
 		default:
 			setByPeer(g, map[string]int{"44": 3}, shown)
+		}
+	}
+}
+
+// TestWebhookGaugesAreTheStatesFigures: with a system refusing the push,
+// the gauges show the pending items and the failures State reports.
+func TestWebhookGaugesAreTheStatesFigures(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var in []store.Incoming
+	for i := range 3 {
+		in = append(in, store.Incoming{EnvelopeID: fmt.Sprintf("01E%03d", i), From: "51", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`{}`)})
+	}
+	if _, err := s.Receive(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	push, err := webhook.New(webhook.Config{URL: srv.URL, Poll: time.Millisecond, MaxBackoff: time.Millisecond}, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); push.Run(ctx) }()
+	pkitest.Eventually(t, 10*time.Second, "two failed pushes", func() bool { return push.Failures() >= 2 })
+	cancel()
+	<-done
+
+	m := newMetrics()
+	m.sampleWebhook(push)
+	st, err := push.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pending != uint64(len(in)) || st.Failures < 2 {
+		t.Fatalf("State %+v, want %d pending and failures", st, len(in))
+	}
+	for _, g := range []struct {
+		name string
+		g    prometheus.Gauge
+		want int
+	}{
+		{"pending", m.webhookPending, int(st.Pending)},
+		{"failures", m.webhookFailures, st.Failures},
+	} {
+		var v dto.Metric
+		if err := g.g.Write(&v); err != nil || v.GetGauge().GetValue() != float64(g.want) {
+			t.Errorf("the %s gauge is %v (%v), State says %d", g.name, v.GetGauge().GetValue(), err, g.want)
 		}
 	}
 }

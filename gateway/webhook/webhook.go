@@ -155,11 +155,40 @@ func (p *Pusher) State() (State, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := State{URL: redacted(p.cfg.URL), Pushed: pushed, Batch: p.batch, Failures: p.failures, LastError: p.lastErr, LastPush: p.lastPush, Skipped: skipped, LastSkipped: last, Paused: p.paused}
-	if head > pushed {
-		st.Pending = head - pushed
+	return State{URL: redacted(p.cfg.URL), Pushed: pushed, Pending: behind(head, pushed), Batch: p.batch, Failures: p.failures, LastError: p.lastErr, LastPush: p.lastPush, Skipped: skipped, LastSkipped: last, Paused: p.paused}, nil
+}
+
+// Pending reads how many inbox items the system has not acknowledged:
+// State's Pending, for a gauge sampled every few seconds that wants no
+// more than the count.
+func (p *Pusher) Pending() (uint64, error) {
+	pushed, err := p.inbox.Counter(cursorCounter)
+	if err != nil {
+		return 0, err
 	}
-	return st, nil
+	head, err := p.inbox.InboxHead()
+	if err != nil {
+		return 0, err
+	}
+	return behind(head, pushed), nil
+}
+
+// Failures is State's Failures: the failed pushes since the last that
+// succeeded. It reads nothing from the store.
+func (p *Pusher) Failures() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failures
+}
+
+// behind counts the inbox items after the cursor pushed up to head. The
+// cursor is read first and the head only grows, so it is not past head;
+// 0 all the same if it were.
+func behind(head, pushed uint64) uint64 {
+	if head > pushed {
+		return head - pushed
+	}
+	return 0
 }
 
 // redacted is u without user information, query or fragment, which may

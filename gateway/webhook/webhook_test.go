@@ -249,6 +249,7 @@ func TestStateTellsHowThePushStands(t *testing.T) {
 	if st.URL != srv.URL+"/inbox" || st.Pending != uint64(len(in)) || st.Pushed != 0 || st.Failures != 2 || !strings.Contains(st.LastError, "503") || !st.LastPush.IsZero() {
 		t.Errorf("while refused: %+v", st)
 	}
+	figuresAsState(t, p, st)
 	refuse = false
 	pushOnce(p)
 	if st, err = p.State(); err != nil {
@@ -256,5 +257,18 @@ func TestStateTellsHowThePushStands(t *testing.T) {
 	}
 	if st.Pending != 0 || st.Pushed != uint64(len(in)) || st.Failures != 0 || st.LastError != "" || st.LastPush.IsZero() {
 		t.Errorf("once taken: %+v", st)
+	}
+	figuresAsState(t, p, st)
+}
+
+// figuresAsState checks that Pending and Failures, which the metrics read
+// alone, answer what State st said.
+func figuresAsState(t *testing.T, p *Pusher, st State) {
+	t.Helper()
+	if n, err := p.Pending(); err != nil || n != st.Pending {
+		t.Errorf("Pending() = %d, %v; State says %d", n, err, st.Pending)
+	}
+	if n := p.Failures(); n != st.Failures {
+		t.Errorf("Failures() = %d; State says %d", n, st.Failures)
 	}
 }
