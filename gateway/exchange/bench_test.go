@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/laborlink/laborlink/contracts/synth"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
 )
 
 // BenchmarkExchange measures the record path between two nodes in this
@@ -45,7 +45,7 @@ func benchExchange(b *testing.B, mode auditMode, batch, concurrency int) {
 	ctx := context.Background()
 	var next atomic.Int64
 	var failed atomic.Pointer[string]
-	cpu0 := cpuTime()
+	cpu0 := gatewaytest.CPUTime()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for range concurrency {
@@ -82,17 +82,7 @@ func benchExchange(b *testing.B, mode auditMode, batch, concurrency int) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/record")
-}
-
-// cpuTime is the CPU time (user and system) this process has used: on a
-// shared machine, per record it varies less than the rate does.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((gatewaytest.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/record")
 }
 
 // transfers generates n distinct transfers of the 51 -> 44 corridor, in

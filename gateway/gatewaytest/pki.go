@@ -1,7 +1,9 @@
 // Package gatewaytest builds real test fixtures for the gateway's packages:
 // a federation PKI in a temporary directory (a layer over pkitest that needs
 // no testing.TB per call and shares one revocation list) and mutual-TLS
-// servers and clients on loopback. Nothing here is a mock.
+// servers and clients on loopback. Nothing here is a mock. It also holds
+// what the gateway's tests and benchmarks share besides, such as waiting on
+// a condition (Eventually) and the process's CPU time (CPUTime).
 package gatewaytest
 
 import (

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
 )
 
 // BenchmarkReceive measures storing received envelopes as a destination
@@ -41,7 +42,7 @@ func BenchmarkReceive(b *testing.B) {
 	}
 	close(work)
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := gatewaytest.CPUTime()
 	b.ResetTimer()
 	done := make(chan error, callers)
 	for range callers {
@@ -61,14 +62,5 @@ func BenchmarkReceive(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(calls*batch), "cpu-ns/record")
-}
-
-// cpuTime is the CPU this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((gatewaytest.CPUTime()-cpu0).Nanoseconds())/float64(calls*batch), "cpu-ns/record")
 }
