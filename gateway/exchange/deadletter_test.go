@@ -81,7 +81,11 @@ func deliverBesideBroken(t *testing.T, f *federation, bad, ref string, digest []
 	t.Helper()
 	f.agreement("51", "44")
 	origin := f.nodes["51"]
-	if _, err := origin.store.Enqueue(context.Background(), []store.Outgoing{{EnvelopeID: bad, Ref: ref, Type: "transfer", Peer: "44", Envelope: []byte(`{"id":"` + bad + `","trunc`), SigningDigest: digest}}); err != nil {
+	out := store.Outgoing{EnvelopeID: bad, Ref: ref, Type: "transfer", Peer: "44"}
+	if err := out.SetEnvelope(digest, func(b []byte) ([]byte, error) { return append(b, `{"id":"`+bad+`","trunc`...), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := origin.store.Enqueue(context.Background(), []store.Outgoing{out}); err != nil {
 		t.Fatal(err)
 	}
 	g := f.generator("51", "44", seed)

@@ -17,8 +17,7 @@ import (
 func TestDeadLettersLeaveTheQueueAndComeBack(t *testing.T) {
 	s, path := openTest(t)
 	ctx := context.Background()
-	bad := outgoing(2, "44")
-	bad.SigningDigest = []byte("0123456789abcdef0123456789abcdef")
+	bad := toSign(t, outgoing(2, "44"), []byte("0123456789abcdef0123456789abcdef"))
 	if _, err := s.Enqueue(ctx, []Outgoing{outgoing(1, "44"), bad, outgoing(3, "44"), outgoing(4, "33")}); err != nil {
 		t.Fatal(err)
 	}

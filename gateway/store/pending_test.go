@@ -61,8 +61,7 @@ func BenchmarkPending(b *testing.B) {
 	for i := range 100 {
 		o := outgoing(i, "44")
 		o.Envelope = []byte(fmt.Sprintf(`{"id":%q,"pad":%q}`, o.EnvelopeID, bytes.Repeat([]byte("a"), 2000)))
-		o.SigningDigest = bytes.Repeat([]byte{byte(i)}, 32)
-		os = append(os, o)
+		os = append(os, toSign(b, o, bytes.Repeat([]byte{byte(i)}, 32)))
 	}
 	if _, err := s.Enqueue(context.Background(), os); err != nil {
 		b.Fatal(err)

@@ -8,37 +8,52 @@ import (
 	"testing"
 )
 
+// toSign is m queued to be signed with its delivery batch, its envelope
+// and digest set as export sets them (SetEnvelope).
+func toSign(t testing.TB, m Outgoing, digest []byte) Outgoing {
+	t.Helper()
+	env := m.Envelope
+	if err := m.SetEnvelope(digest, func(b []byte) ([]byte, error) { return append(b, env...), nil }); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // TestSetEnvelope checks that an envelope written by SetEnvelope comes back
-// from the outbox as one set field by field does, also when a field is
-// changed after SetEnvelope.
+// from the outbox with its digest, also when SetEnvelope is called again
+// with another envelope or digest, or none.
 func TestSetEnvelope(t *testing.T) {
 	digest := bytes.Repeat([]byte{7}, 32)
-	appendEnv := func(i int) func([]byte) ([]byte, error) {
-		return func(b []byte) ([]byte, error) { return fmt.Appendf(b, `{"id":"01ENV%05d"}`, i), nil }
+	appendEnv := func(env string) func([]byte) ([]byte, error) {
+		return func(b []byte) ([]byte, error) { return append(b, env...), nil }
 	}
 	tests := []struct {
 		name   string
 		digest []byte
-		edit   func(*Outgoing)
-		want   []byte // digest expected back
+		again  func(*Outgoing) error // a second SetEnvelope, if any
+		want   []byte                // digest expected back
 		env    string
 	}{
 		{"signed", nil, nil, nil, `{"id":"01ENV00000"}`},
 		{"to sign with its batch", digest, nil, digest, `{"id":"01ENV00001"}`},
-		{"envelope replaced", digest, func(m *Outgoing) { m.Envelope = []byte(`{"id":"other"}`) }, digest, `{"id":"other"}`},
-		{"digest replaced", digest, func(m *Outgoing) { m.SigningDigest = bytes.Repeat([]byte{9}, 32) }, bytes.Repeat([]byte{9}, 32), `{"id":"01ENV00003"}`},
-		{"digest dropped", digest, func(m *Outgoing) { m.SigningDigest = nil }, nil, `{"id":"01ENV00004"}`},
+		{"envelope replaced", digest, func(m *Outgoing) error { return m.SetEnvelope(digest, appendEnv(`{"id":"other"}`)) }, digest, `{"id":"other"}`},
+		{"digest replaced", digest, func(m *Outgoing) error {
+			return m.SetEnvelope(bytes.Repeat([]byte{9}, 32), appendEnv(`{"id":"01ENV00003"}`))
+		}, bytes.Repeat([]byte{9}, 32), `{"id":"01ENV00003"}`},
+		{"digest dropped", digest, func(m *Outgoing) error { return m.SetEnvelope(nil, appendEnv(`{"id":"01ENV00004"}`)) }, nil, `{"id":"01ENV00004"}`},
 	}
 	ctx := context.Background()
 	s, _ := openTest(t)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := outgoing(i, "44")
-			if err := m.SetEnvelope(tt.digest, appendEnv(i)); err != nil {
+			if err := m.SetEnvelope(tt.digest, appendEnv(fmt.Sprintf(`{"id":"01ENV%05d"}`, i))); err != nil {
 				t.Fatal(err)
 			}
-			if tt.edit != nil {
-				tt.edit(&m)
+			if tt.again != nil {
+				if err := tt.again(&m); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if _, err := s.Enqueue(ctx, []Outgoing{m}); err != nil {
 				t.Fatal(err)
@@ -56,5 +71,33 @@ func TestSetEnvelope(t *testing.T) {
 	var m Outgoing
 	if err := m.SetEnvelope(digest, func([]byte) ([]byte, error) { return nil, refuse }); !errors.Is(err, refuse) {
 		t.Errorf("an encoding error: %v", err)
+	}
+}
+
+// TestEnqueueRefusesADigestNotSetWithItsEnvelope: the outbox value of an
+// envelope to sign is the one SetEnvelope wrote; a digest or envelope set
+// field by field would not be what the value says, so Enqueue refuses it
+// and writes nothing.
+func TestEnqueueRefusesADigestNotSetWithItsEnvelope(t *testing.T) {
+	digest := bytes.Repeat([]byte{7}, 32)
+	for _, c := range []struct {
+		name string
+		edit func(*Outgoing)
+	}{
+		{"digest set alone", func(m *Outgoing) { m.SigningDigest = digest }},
+		{"envelope changed after SetEnvelope", func(m *Outgoing) { *m = toSign(t, *m, digest); m.Envelope = []byte(`{"id":"other"}`) }},
+		{"digest changed after SetEnvelope", func(m *Outgoing) { *m = toSign(t, *m, digest); m.SigningDigest = bytes.Repeat([]byte{9}, 32) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, _ := openTest(t)
+			m := outgoing(1, "44")
+			c.edit(&m)
+			if _, err := s.Enqueue(context.Background(), []Outgoing{outgoing(2, "44"), m}); err == nil || !bytes.Contains([]byte(err.Error()), []byte(m.EnvelopeID)) {
+				t.Errorf("Enqueue: %v, want an error naming %s", err, m.EnvelopeID)
+			}
+			if d := s.Depth()["44"]; d != 0 {
+				t.Errorf("%d envelopes queued, want none", d)
+			}
+		})
 	}
 }

@@ -99,6 +99,7 @@ type Outgoing struct {
 	// SigningDigest, when set, is the envelope's contracts signing digest:
 	// the envelope is not signed yet and is signed as part of the batch it
 	// is delivered in (one signature over a Merkle root of these digests).
+	// Set it and Envelope with SetEnvelope; Enqueue refuses one set alone.
 	SigningDigest []byte
 	// Counters are incremented in the same commit when the record is new
 	// (quota usage), so counts and accepted records never disagree.
@@ -143,17 +144,20 @@ type Queued struct {
 // the envelope; an envelope (JSON) starts with '{' and never with it.
 const digestMark = 0
 
-func outboxValue(m Outgoing) []byte {
+// outboxValue is what the outbox keeps for m: a signed envelope as it is,
+// one still to be signed as the value SetEnvelope wrote, digest before
+// envelope. A signing digest not set by SetEnvelope, or changed since
+// with the envelope, is refused rather than copied: export always uses
+// SetEnvelope, and a value that did not say what its fields say would be
+// signed and delivered as something else.
+func outboxValue(m Outgoing) ([]byte, error) {
 	if m.SigningDigest == nil {
-		return m.Envelope
+		return m.Envelope, nil
 	}
-	if m.setBy() {
-		return m.value
+	if !m.setBy() {
+		return nil, fmt.Errorf("envelope %s: its signing digest and envelope were not set together by Outgoing.SetEnvelope", m.EnvelopeID)
 	}
-	v := make([]byte, 0, 2+len(m.SigningDigest)+len(m.Envelope))
-	v = append(v, digestMark, byte(len(m.SigningDigest)))
-	v = append(v, m.SigningDigest...)
-	return append(v, m.Envelope...)
+	return m.value, nil
 }
 
 // setBy reports whether m's Envelope and SigningDigest are still those
@@ -348,7 +352,9 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 		if statuses[i], err = json.Marshal(st); err != nil {
 			return nil, fmt.Errorf("enqueue: %w", err)
 		}
-		queued[i] = outboxValue(m)
+		if queued[i], err = outboxValue(m); err != nil {
+			return nil, fmt.Errorf("enqueue: %w", err)
+		}
 	}
 	added := map[string]int{} // outbox entries written, by peer
 	err := s.c.doThen(ctx, func(tx *bolt.Tx) error {

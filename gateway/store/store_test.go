@@ -340,8 +340,7 @@ func TestWritesAlongside(t *testing.T) {
 func TestOutboxKeepsSigningDigests(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
-	signed, unsigned := outgoing(1, "44"), outgoing(2, "44")
-	unsigned.SigningDigest = bytes.Repeat([]byte{7}, 32)
+	signed, unsigned := outgoing(1, "44"), toSign(t, outgoing(2, "44"), bytes.Repeat([]byte{7}, 32))
 	if _, err := s.Enqueue(ctx, []Outgoing{signed, unsigned}); err != nil {
 		t.Fatal(err)
 	}
