@@ -97,12 +97,18 @@ func (l *lexer) envelopeMember(e *Envelope, key string, canon *[]byte) bool {
 // with the reason.
 //
 // A payload that came in canonical form, as nodes send it, is its own
-// canonical form: the slice of l.data it is returned, not a copy.
+// canonical form: the slice of l.data it is returned, not a copy. Reading
+// it for its syntax shows that (skipCanonical); anything else is read
+// again to canonicalize it.
 func (l *lexer) payload(p *json.RawMessage) ([]byte, bool) {
 	if l.peek() == '{' {
 		start := l.pos
 		before := *l
-		if l.canonicalValue() {
+		canonical, ok := l.skipCanonical()
+		if !ok {
+			return nil, false
+		}
+		if canonical {
 			*p = l.data[start:l.pos]
 			return *p, true
 		}

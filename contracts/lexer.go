@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,11 +34,12 @@ type lexer struct {
 	// canonObjectEdit may copy the values it does not edit.
 	canonical bool
 	// uncanon is set on reading anything canon would write otherwise:
-	// white space, a string with escapes or not UTF-8, an integer not in
-	// its shortest form or beyond ±2^53, or members of an object (read by
-	// object) out of order. Cleared before a value and looked at after
-	// it, it says whether the value was in canonical form (see
-	// lexer.payloadRecord).
+	// white space, a string with escapes or not UTF-8, a number that is
+	// not an integer in its shortest form within ±2^53, or the members of
+	// an object (read by object or skip) not in strict UTF-16 order of
+	// their names. Cleared before
+	// a value and looked at after it, it is the one way this package tells
+	// that a value arrived in canonical form (see canoncheck.go).
 	uncanon bool
 	// inline, when not nil, has envelopeMember decode the payload as the
 	// record the envelope names in the same pass (DecodeEnvelopeRecord).
@@ -375,6 +377,7 @@ func (l *lexer) members(member func(key string) bool, unique bool) bool {
 	}
 	var seenBuf [24]string
 	seen := seenBuf[:0]
+	sorted := true // the names so far are in strict order, so none repeats
 	for {
 		keyPos := l.pos
 		key, ok := l.key()
@@ -382,15 +385,13 @@ func (l *lexer) members(member func(key string) bool, unique bool) bool {
 			return false
 		}
 		if unique {
-			for _, s := range seen {
-				if s == key {
-					l.pos = keyPos
-					l.push(pathSeg{name: key, idx: -1})
-					return l.fail("duplicate member %q", key)
-				}
+			if sorted && len(seen) > 0 && !utf16Less(seen[len(seen)-1], key) {
+				sorted, l.uncanon = false, true
 			}
-			if n := len(seen); n > 0 && !utf16Less(seen[n-1], key) {
-				l.uncanon = true
+			if !sorted && slices.Contains(seen, key) {
+				l.pos = keyPos
+				l.push(pathSeg{name: key, idx: -1})
+				return l.fail("duplicate member %q", key)
 			}
 			seen = append(seen, key)
 		}
@@ -491,7 +492,10 @@ func (l *lexer) skip() bool {
 			return l.fail("unexpected end of the JSON document")
 		}
 	}
-	_, ok := l.number()
+	num, ok := l.number()
+	if ok && !isCanonicalInt(num) {
+		l.uncanon = true
+	}
 	return ok
 }
 
@@ -514,6 +518,7 @@ func (l *lexer) skipObject() bool {
 	if empty, ok := l.enter('{', '}'); empty || !ok {
 		return ok
 	}
+	var prev []byte // the name before, while the names are in order
 	for {
 		l.ws()
 		start := l.pos
@@ -528,6 +533,12 @@ func (l *lexer) skipObject() bool {
 				return false
 			}
 			seg.from, seg.to = 0, 0
+		} else if !l.uncanon {
+			name := raw[1 : len(raw)-1]
+			if prev != nil && !utf16Less(prev, name) {
+				l.uncanon = true
+			}
+			prev = name
 		}
 		l.push(seg)
 		if !l.expect(':') || !l.skip() {
