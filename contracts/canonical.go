@@ -25,18 +25,29 @@ func Canonical(v any) ([]byte, error) {
 	return canonicalEdited(v, nil)
 }
 
-// canonicalEdited is Canonical passed through edit, when it is not nil,
-// straight from the pooled buffer it was encoded in.
-func canonicalEdited(v any, edit func([]byte) ([]byte, error)) ([]byte, error) {
+// canonicalEdited is Canonical edited by edit, when it is not nil: in one
+// pass when the encoder can carry out edit's edits itself, or else encoded
+// and then passed to edit.ApplyCanonical straight from the pooled buffer
+// it was encoded in.
+func canonicalEdited(v any, edit PayloadEditor) ([]byte, error) {
 	buf := canonBuffers.Get().(*[]byte)
 	defer putCanonBuffer(buf)
+	if edit != nil {
+		if edits := edit.CanonicalEdits(); edits != nil {
+			b, ok := appendCanonicalEdited((*buf)[:0], v, edits)
+			*buf = b
+			if ok {
+				return slices.Clone(b), nil
+			}
+		}
+	}
 	b, err := appendCanonical((*buf)[:0], v)
 	*buf = b
 	if err != nil {
 		return nil, err
 	}
 	if edit != nil {
-		return edit(b)
+		return edit.ApplyCanonical(b)
 	}
 	return slices.Clone(b), nil
 }

@@ -88,12 +88,12 @@ func NewEnvelope(rec Record, agreementVersion int, now time.Time) (*Envelope, er
 }
 
 // NewEnvelopeEdited is NewEnvelope whose payload is the record's canonical
-// form passed through edit (the export obligations) when edit is not nil:
-// the payload is encoded, edited and hashed once, where NewEnvelope and
-// then SetPayload of the edited payload would copy and hash it twice. edit
-// must return canonical JSON (see SetPayload) in a slice of its own: its
-// argument is a buffer reused after it returns.
-func NewEnvelopeEdited(rec Record, agreementVersion int, now time.Time, edit func(canonical []byte) ([]byte, error)) (*Envelope, error) {
+// form edited by edit (the export obligations) when edit is not nil: the
+// payload is written once, with edit's edits carried out as the record is
+// encoded (or, where the encoder cannot, encoded and then edited), and
+// hashed once, where NewEnvelope and then SetPayload of the edited payload
+// would copy and hash it twice.
+func NewEnvelopeEdited(rec Record, agreementVersion int, now time.Time, edit PayloadEditor) (*Envelope, error) {
 	if rec == nil {
 		return nil, errors.New("envelope: no record")
 	}

@@ -594,21 +594,13 @@ func TestSetPayload(t *testing.T) {
 }
 
 // TestNewEnvelopeEdited seals a record edited on the way to the payload the
-// same as NewEnvelope then SetPayload of the edited payload would, and keeps
-// nothing of the buffer the edit was given; an edit that fails names itself.
+// same as NewEnvelope then SetPayload of the edited payload would, whether
+// the encoder carries out the edits or ApplyCanonical does; the latter keeps
+// nothing of the buffer it was given. A failing edit names itself.
 func TestNewEnvelopeEdited(t *testing.T) {
 	g := generator(t)
 	rec := g.Transfer()
 	masked := map[string]*contracts.Edits{"worker": {Members: map[string]*contracts.Edits{"name": {Replace: func(string) string { return "*" }}}}}
-	var given []byte
-	edit := func(canon []byte) ([]byte, error) {
-		given = canon
-		return contracts.EditCanonicalJSON(canon, masked)
-	}
-	env, err := contracts.NewEnvelopeEdited(rec, 2, testNow, edit)
-	if err != nil {
-		t.Fatal(err)
-	}
 	want, err := contracts.NewEnvelope(rec, 2, testNow)
 	if err != nil {
 		t.Fatal(err)
@@ -618,20 +610,48 @@ func TestNewEnvelopeEdited(t *testing.T) {
 		t.Fatal(err)
 	}
 	want.SetPayload(canon)
-	if !bytes.Equal(env.Payload, want.Payload) || env.PayloadDigest != want.PayloadDigest {
-		t.Fatalf("payload %s (%s), want %s (%s)", env.Payload, env.PayloadDigest, want.Payload, want.PayloadDigest)
-	}
-	if &given[0] == &env.Payload[0] {
-		t.Fatal("the payload is the buffer the edit was given")
-	}
-	for i := range given {
-		given[i] = 'x' // the buffer is reused: nothing of the envelope may change
-	}
-	arrivesMasked(t, env, keys(t)[0])
 
-	_, err = contracts.NewEnvelopeEdited(rec, 2, testNow, func([]byte) ([]byte, error) { return nil, errors.New("mask refused") })
-	if err == nil || !strings.Contains(err.Error(), "mask refused") {
-		t.Fatalf("a failing edit: got %v", err)
+	var given []byte
+	tests := []struct {
+		name string
+		edit editor
+	}{
+		{"one pass", editor{edits: masked, apply: func([]byte) ([]byte, error) {
+			t.Error("ApplyCanonical called for edits the encoder carries out")
+			return nil, errors.New("not expected")
+		}}},
+		{"two passes", editor{apply: func(canon []byte) ([]byte, error) {
+			given = canon
+			return contracts.EditCanonicalJSON(canon, masked)
+		}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			given = nil
+			env, err := contracts.NewEnvelopeEdited(rec, 2, testNow, tt.edit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(env.Payload, want.Payload) || env.PayloadDigest != want.PayloadDigest {
+				t.Fatalf("payload %s (%s), want %s (%s)", env.Payload, env.PayloadDigest, want.Payload, want.PayloadDigest)
+			}
+			if given != nil && &given[0] == &env.Payload[0] {
+				t.Fatal("the payload is the buffer the edit was given")
+			}
+			for i := range given {
+				given[i] = 'x' // the buffer is reused: nothing of the envelope may change
+			}
+			arrivesMasked(t, env, keys(t)[0])
+		})
+	}
+
+	refuse := func([]byte) ([]byte, error) { return nil, errors.New("mask refused") }
+	wage := map[string]*contracts.Edits{"placement": {Members: map[string]*contracts.Edits{"monthly_wage_fen": {Replace: strings.ToUpper}}}}
+	for _, edit := range []editor{{apply: refuse}, {edits: wage, apply: refuse}} {
+		_, err = contracts.NewEnvelopeEdited(rec, 2, testNow, edit)
+		if err == nil || !strings.Contains(err.Error(), "mask refused") {
+			t.Fatalf("a failing edit: got %v", err)
+		}
 	}
 }
 

@@ -239,9 +239,9 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, res *Submit
 // batch signing, names the signer and returns the signing digest that its
 // delivery batch will sign (see BatchSender).
 func (x *Exchange) seal(rec contracts.Record, dec *policy.Decision, now time.Time) (*contracts.Envelope, []byte, error) {
-	var obligations func([]byte) ([]byte, error)
+	var obligations contracts.PayloadEditor
 	if len(dec.Obligations) > 0 {
-		obligations = dec.ApplyCanonical
+		obligations = dec
 	}
 	env, err := contracts.NewEnvelopeEdited(rec, dec.Agreement.Version, now, obligations)
 	if err != nil {

@@ -95,6 +95,15 @@ func (d *Decision) ApplyCanonical(doc []byte) ([]byte, error) {
 	return applyTree(doc, d.Obligations)
 }
 
+// CanonicalEdits returns the decision's obligations as the edits that
+// contracts.NewEnvelopeEdited carries out while it encodes the record, so
+// that the payload is written once; nil when the decision has none made,
+// and ApplyCanonical then does the work. They are shared: read-only.
+func (d *Decision) CanonicalEdits() map[string]*contracts.Edits { return d.edits }
+
+// A decision edits the payload of the envelope it allows.
+var _ contracts.PayloadEditor = (*Decision)(nil)
+
 func apply(doc []byte, obligations map[string]Obligation, edit func([]byte, map[string]*contracts.Edits) ([]byte, error)) ([]byte, error) {
 	edits, ok := editsFor(obligations)
 	if ok {
