@@ -24,14 +24,52 @@ var nextStatus = map[contracts.CaseStatus][]contracts.CaseStatus{
 // checkUpdate refuses, before anything is sent, an update for a case this
 // node does not know or a status the case cannot move to.
 func (x *Exchange) checkUpdate(u *contracts.ReferralUpdate) []contracts.FieldError {
-	c, err := x.d.Store.Case(store.CaseKey(u.From, u.To, u.ReferralID), x.d.Now())
+	c, err := x.d.Store.Case(updatedCase(u), x.d.Now())
 	if err != nil {
+		c = nil
+	}
+	return updateProblems(u, c)
+}
+
+// updatedCase is the key of the case u moves.
+func updatedCase(u *contracts.ReferralUpdate) string {
+	return store.CaseKey(u.From, u.To, u.ReferralID)
+}
+
+// updateProblems is checkUpdate's answer for u given its case c, nil when
+// the case is not known here (or could not be read).
+func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.FieldError {
+	if c == nil {
 		return []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf("no referral %q between %s and %s is known here", u.ReferralID, u.From, u.To)}}
 	}
 	if !slices.Contains(nextStatus[contracts.CaseStatus(c.Status)], u.Status) {
 		return []contracts.FieldError{{Path: "status", Message: fmt.Sprintf("the case is %s and cannot become %s (allowed: %v)", c.Status, u.Status, nextStatus[contracts.CaseStatus(c.Status)])}}
 	}
 	return nil
+}
+
+// updatedCases reads, in one read transaction, the cases of the updates
+// among drafts (nil ones skipped): cases[i] is the case drafts[i] moves,
+// nil when it is no update or its case is not known here. A store that
+// cannot be read knows no case, as checkUpdate takes it.
+func (x *Exchange) updatedCases(drafts []*draft) []*store.Case {
+	var keys []string
+	for _, d := range drafts {
+		if u, ok := d.update(); ok {
+			keys = append(keys, updatedCase(u))
+		}
+	}
+	found, err := x.d.Store.CasesByKey(keys, x.d.Now())
+	if err != nil {
+		found = make([]*store.Case, len(keys))
+	}
+	cases := make([]*store.Case, len(drafts))
+	for i, d := range drafts {
+		if _, ok := d.update(); ok {
+			cases[i], found = found[0], found[1:]
+		}
+	}
+	return cases
 }
 
 // knowsCase reports whether this node follows the case an update moves.
@@ -88,4 +126,14 @@ func (x *Exchange) Cases(ctx context.Context, caller pki.Identity, status string
 		return nil, &Error{Code: CodeUnavailable, Message: "read cases", Err: err}
 	}
 	return cs, nil
+}
+
+// update is the draft's record as a referral update; false for no draft or
+// a record of another type.
+func (d *draft) update() (*contracts.ReferralUpdate, bool) {
+	if d == nil {
+		return nil, false
+	}
+	u, ok := d.rec.(*contracts.ReferralUpdate)
+	return u, ok
 }

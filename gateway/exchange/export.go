@@ -145,35 +145,22 @@ func (x *Exchange) parse(caller pki.Identity, doc json.RawMessage, now time.Time
 }
 
 // screen answers the drafts that are duplicates or invalid updates, and
-// finds the others' agreements and quota usage. It reads the store in two
-// transactions, one for every reference and one for every counter, rather
-// than two per record. A draft it answers, or whose agreements it cannot
-// look up (errs, a fault of the node), is set to nil.
+// finds the others' agreements and quota usage. It reads the store in
+// three transactions, one for every reference, one for the cases updates
+// move and one for every counter, rather than so many per record. A draft
+// it answers, or whose agreements it cannot look up (errs, a fault of the
+// node), is set to nil.
 func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []*draft, now time.Time) []error {
 	errs := make([]error, len(drafts))
-	var refs []string
-	for i, d := range drafts {
-		if d != nil {
-			refs = append(refs, results[i].Ref)
-		}
-	}
-	// A reference that cannot be read is taken as new, as a lookup that
-	// fails was: the commit that queues it checks again.
-	ids, _ := x.d.Store.LookupAll(refs)
+	x.answerDuplicates(results, drafts)
+	cases := x.updatedCases(drafts)
 	for i, d := range drafts {
 		if d == nil {
 			continue
 		}
-		res, id := &results[i], ids[0]
-		ids = ids[1:]
-		if id != "" {
-			res.Outcome, res.EnvelopeID = OutcomeDuplicate, id
-			drafts[i] = nil
-			continue
-		}
-		if u, ok := d.rec.(*contracts.ReferralUpdate); ok {
-			if p := x.checkUpdate(u); p != nil {
-				res.Outcome, res.Problems = OutcomeInvalid, p
+		if u, ok := d.update(); ok {
+			if p := updateProblems(u, cases[i]); p != nil {
+				results[i].Outcome, results[i].Problems = OutcomeInvalid, p
 				drafts[i] = nil
 				continue
 			}
@@ -199,6 +186,31 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 		}
 	}
 	return errs
+}
+
+// answerDuplicates answers the drafts whose reference was queued before,
+// from one read of all their references, and sets them to nil. A
+// reference that cannot be read is taken as new, as a lookup that fails
+// was: the commit that queues it checks again.
+func (x *Exchange) answerDuplicates(results []SubmitResult, drafts []*draft) {
+	var refs []string
+	for i, d := range drafts {
+		if d != nil {
+			refs = append(refs, results[i].Ref)
+		}
+	}
+	ids, _ := x.d.Store.LookupAll(refs)
+	for i, d := range drafts {
+		if d == nil {
+			continue
+		}
+		id := ids[0]
+		ids = ids[1:]
+		if id != "" {
+			results[i].Outcome, results[i].EnvelopeID = OutcomeDuplicate, id
+			drafts[i] = nil
+		}
+	}
 }
 
 // prepare decides on a screened record and, when it may cross, signs its

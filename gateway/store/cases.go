@@ -98,6 +98,21 @@ func (s *Store) Case(key string, now time.Time) (*Case, error) {
 	return &c, nil
 }
 
+// CasesByKey returns the cases of keys, in their order, from one read
+// transaction: nil for a key with no case, or with one that cannot be
+// decoded (which Case reports as an error). A submission of updates checks
+// all their cases with it at once.
+func (s *Store) CasesByKey(keys []string, now time.Time) ([]*Case, error) {
+	return getEach(s.db, bucketCases, keys, func(v []byte) *Case {
+		c := new(Case)
+		if json.Unmarshal(v, c) != nil {
+			return nil
+		}
+		c.Overdue = overdue(c, now)
+		return c
+	})
+}
+
 // Cases lists cases, newest first; with overdueOnly, only the overdue ones.
 func (s *Store) Cases(now time.Time, status string, overdueOnly bool) ([]Case, error) {
 	var out []Case

@@ -1,0 +1,82 @@
+package exchange
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// TestSubmitChecksEachUpdateAgainstItsCase submits, in one submission,
+// updates of several cases the node follows, legal and illegal moves, of a
+// case it does not know, and a record of another type between them: each
+// is answered by its own case as stored before the submission (the cases
+// are read together), in its own place, and only the legal moves change
+// their cases.
+func TestSubmitChecksEachUpdateAgainstItsCase(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 23)
+	var cases []*contracts.Referral
+	for len(cases) < 3 {
+		if r := g.Referral(); r.From == "51" {
+			r.Status = contracts.CaseReferred
+			cases = append(cases, r)
+		}
+	}
+	for i, res := range f.submit("51", cases[0], cases[1], cases[2]) {
+		if res.Outcome != OutcomeAccepted {
+			t.Fatalf("referral %d: %+v", i, res)
+		}
+	}
+	unknown := *cases[2]
+	unknown.ID += "-X"
+	update := func(r *contracts.Referral, status contracts.CaseStatus) *contracts.ReferralUpdate {
+		u := g.ReferralUpdate(r)
+		u.From, u.To, u.Status = "51", "44", status
+		return u
+	}
+	submitted := []struct {
+		what    string
+		rec     any
+		outcome Outcome
+		path    string // of the problem, for an invalid update
+		message string // in the problem
+	}{
+		{"case 0 accepted", update(cases[0], contracts.CaseAccepted), OutcomeAccepted, "", ""},
+		{"case 1 resolved while referred", update(cases[1], contracts.CaseResolved), OutcomeInvalid, "status", "the case is referred and cannot become resolved"},
+		{"a case not known here", update(&unknown, contracts.CaseAccepted), OutcomeInvalid, "referral_id", `no referral "` + unknown.ID + `"`},
+		{"a transfer", g.Transfer(), OutcomeAccepted, "", ""},
+		{"case 2 rejected", update(cases[2], contracts.CaseRejected), OutcomeAccepted, "", ""},
+		// Checked against the case as stored, not as case 0's acceptance
+		// above will leave it.
+		{"case 0 closed while referred", update(cases[0], contracts.CaseClosed), OutcomeInvalid, "status", "the case is referred and cannot become closed"},
+		{"case 1 accepted", update(cases[1], contracts.CaseAccepted), OutcomeAccepted, "", ""},
+	}
+	recs := make([]any, len(submitted))
+	for i, s := range submitted {
+		recs[i] = s.rec
+	}
+	results := f.submit("51", recs...)
+	for i, s := range submitted {
+		res := results[i]
+		if res.Index != i || res.Outcome != s.outcome {
+			t.Errorf("%s: %+v, want outcome %s at index %d", s.what, res, s.outcome, i)
+			continue
+		}
+		if s.outcome != OutcomeInvalid {
+			continue
+		}
+		if len(res.Problems) != 1 || res.Problems[0].Path != s.path || !strings.Contains(res.Problems[0].Message, s.message) {
+			t.Errorf("%s: problems %+v, want one at %s saying %q", s.what, res.Problems, s.path, s.message)
+		}
+	}
+	origin := f.nodes["51"]
+	for i, want := range []contracts.CaseStatus{contracts.CaseAccepted, contracts.CaseAccepted, contracts.CaseRejected} {
+		c, err := origin.store.Case(store.CaseKey("51", "44", cases[i].ID), f.now)
+		if err != nil || c.Status != string(want) {
+			t.Errorf("case %d after the submission: %+v, %v; want %s", i, c, err, want)
+		}
+	}
+}

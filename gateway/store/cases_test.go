@@ -1,0 +1,50 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestCasesByKey: the cases of keys come back in the keys' order, nil for
+// a key with no case, also before any case was stored; each as Case
+// returns it, overdue computed.
+func TestCasesByKey(t *testing.T) {
+	s, _ := openTest(t)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	a, b := CaseKey("51", "44", "RF-1"), CaseKey("44", "51", "RF-2")
+	got, err := s.CasesByKey([]string{a, b}, now)
+	if err != nil || len(got) != 2 || got[0] != nil || got[1] != nil {
+		t.Fatalf("before any case: %v, %v; want two nils", got, err)
+	}
+	put := func(key, status, deadline string) {
+		t.Helper()
+		if _, err := s.PutCase(context.Background(), key, func(*Case) (*Case, error) {
+			return &Case{Key: key, Status: status, Deadline: deadline}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(a, "accepted", "2026-02-01")
+	put(b, "referred", "2026-04-01")
+	missing := CaseKey("51", "44", "RF-3")
+	got, err = s.CasesByKey([]string{b, missing, a}, now)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("CasesByKey: %v, %v", got, err)
+	}
+	for i, want := range []string{b, "", a} {
+		if want == "" {
+			if got[i] != nil {
+				t.Errorf("key %d: %+v, want nil", i, got[i])
+			}
+			continue
+		}
+		one, err := s.Case(want, now)
+		if err != nil || got[i] == nil || got[i].Key != want || got[i].Status != one.Status || got[i].Overdue != one.Overdue {
+			t.Errorf("key %d: %+v, want %+v as Case reads it (%v)", i, got[i], one, err)
+		}
+	}
+	if !got[2].Overdue || got[0].Overdue {
+		t.Errorf("overdue: %s %v, %s %v; want the past deadline overdue only", got[2].Key, got[2].Overdue, got[0].Key, got[0].Overdue)
+	}
+}
