@@ -15,6 +15,7 @@ import (
 	"github.com/laborlink/laborlink/gateway/devfed"
 	"github.com/laborlink/laborlink/gateway/loadgen"
 	"github.com/laborlink/laborlink/gateway/node"
+	"github.com/laborlink/laborlink/gateway/procstat"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -77,8 +78,8 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	}
 	defer stopProfiles()
 	stop := make(chan struct{})
-	peak := loadgen.PeakRSS(100*time.Millisecond, stop)
-	var nodesAnon map[string]*loadgen.PeakReading
+	peak := procstat.PeakRSS(100*time.Millisecond, stop)
+	var nodesAnon map[string]*procstat.PeakReading
 	if procs != nil {
 		nodesAnon = procs.sampleAnon(100*time.Millisecond, stop)
 	}
@@ -94,13 +95,13 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 			connections = mode.Concurrency
 		}
 		fmt.Fprintf(m.Stderr, "gateway, %d records, %d per request, %d clients on %d HTTP/%s connections:\n", mode.Records, mode.Batch, mode.Concurrency, connections, *proto)
-		cpu0 := loadgen.CPUTime() + nodesCPU()
+		cpu0 := procstat.CPUTime() + nodesCPU()
 		gw := loadgen.Push(ctx, gateways, reqs, mode)
 		drained, err := loadgen.Drain(ctx, origin)
 		if err != nil {
 			return err
 		}
-		cpu := loadgen.CPUTime() + nodesCPU() - cpu0
+		cpu := procstat.CPUTime() + nodesCPU() - cpu0
 		fmt.Fprintln(m.Stderr, "bare mTLS echo, same payloads and pattern:")
 		ceiling := loadgen.Push(ctx, echoes, reqs, mode)
 		mo := benchMode{Gateway: gw, Echo: ceiling, Delivered: drained,

@@ -14,6 +14,7 @@ import (
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/devfed"
 	"github.com/laborlink/laborlink/gateway/loadgen"
+	"github.com/laborlink/laborlink/gateway/procstat"
 )
 
 // nodeProcesses are the development federation's nodes run as processes of
@@ -113,7 +114,7 @@ func waitNodeReady(ctx context.Context, cl *api.Client, done *exited) error {
 func (np *nodeProcesses) cpu() time.Duration {
 	var sum time.Duration
 	for _, cmd := range np.cmds {
-		sum += loadgen.ProcessCPUTime(cmd.Process.Pid)
+		sum += procstat.ProcessCPUTime(cmd.Process.Pid)
 	}
 	return sum
 }
@@ -122,18 +123,18 @@ func (np *nodeProcesses) cpu() time.Duration {
 func (np *nodeProcesses) peaks() map[string]float64 {
 	out := map[string]float64{}
 	for p, cmd := range np.cmds {
-		out[p] = float64(loadgen.ProcessPeakRSS(cmd.Process.Pid)) / (1 << 20)
+		out[p] = float64(procstat.ProcessPeakRSS(cmd.Process.Pid)) / (1 << 20)
 	}
 	return out
 }
 
 // sampleAnon samples each node's anonymous resident memory every interval
 // until stop is closed, and returns each one's highest reading by province.
-func (np *nodeProcesses) sampleAnon(interval time.Duration, stop <-chan struct{}) map[string]*loadgen.PeakReading {
-	out := map[string]*loadgen.PeakReading{}
+func (np *nodeProcesses) sampleAnon(interval time.Duration, stop <-chan struct{}) map[string]*procstat.PeakReading {
+	out := map[string]*procstat.PeakReading{}
 	for p, cmd := range np.cmds {
 		pid := cmd.Process.Pid
-		out[p] = loadgen.Peak(interval, stop, func() int64 { return loadgen.ProcessAnonRSS(pid) })
+		out[p] = procstat.Peak(interval, stop, func() int64 { return procstat.ProcessAnonRSS(pid) })
 	}
 	return out
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/contracts/synth"
-	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/procstat"
 )
 
 // BenchmarkExchange measures the record path between two nodes in this
@@ -45,7 +45,7 @@ func benchExchange(b *testing.B, mode auditMode, batch, concurrency int) {
 	ctx := context.Background()
 	var next atomic.Int64
 	var failed atomic.Pointer[string]
-	cpu0 := gatewaytest.CPUTime()
+	cpu0 := procstat.CPUTime()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for range concurrency {
@@ -82,7 +82,7 @@ func benchExchange(b *testing.B, mode auditMode, batch, concurrency int) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-	b.ReportMetric(float64((gatewaytest.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/record")
+	b.ReportMetric(float64((procstat.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/record")
 }
 
 // transfers generates n distinct transfers of the 51 -> 44 corridor, in

@@ -16,8 +16,8 @@ import (
 	"github.com/laborlink/laborlink/contracts/synth"
 	"github.com/laborlink/laborlink/gateway/auth"
 	"github.com/laborlink/laborlink/gateway/delivery"
-	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/procstat"
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
@@ -56,7 +56,7 @@ func BenchmarkReceive(b *testing.B) {
 		deliver(body)
 	}
 	b.ReportAllocs()
-	cpu0 := gatewaytest.CPUTime()
+	cpu0 := procstat.CPUTime()
 	b.ResetTimer()
 	// Labelled, so that a profile of the benchmark can leave out the
 	// origin's work beforehand (-tagfocus side=receive).
@@ -66,7 +66,7 @@ func BenchmarkReceive(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64((gatewaytest.CPUTime()-cpu0).Microseconds())/float64(len(bodies)*batch), "cpu-µs/record")
+	b.ReportMetric(float64((procstat.CPUTime()-cpu0).Microseconds())/float64(len(bodies)*batch), "cpu-µs/record")
 }
 
 // BenchmarkCheck measures check alone, one envelope at a time on one

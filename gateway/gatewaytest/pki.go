@@ -3,7 +3,7 @@
 // no testing.TB per call and shares one revocation list) and mutual-TLS
 // servers and clients on loopback. Nothing here is a mock. It also holds
 // what the gateway's tests and benchmarks share besides, such as waiting on
-// a condition (Eventually) and the process's CPU time (CPUTime).
+// a condition (Eventually).
 package gatewaytest
 
 import (

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/procstat"
 )
 
 // BenchmarkReceive measures storing received envelopes as a destination
@@ -42,7 +42,7 @@ func BenchmarkReceive(b *testing.B) {
 	}
 	close(work)
 	b.ReportAllocs()
-	cpu0 := gatewaytest.CPUTime()
+	cpu0 := procstat.CPUTime()
 	b.ResetTimer()
 	done := make(chan error, callers)
 	for range callers {
@@ -62,5 +62,5 @@ func BenchmarkReceive(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((gatewaytest.CPUTime()-cpu0).Nanoseconds())/float64(calls*batch), "cpu-ns/record")
+	b.ReportMetric(float64((procstat.CPUTime()-cpu0).Nanoseconds())/float64(calls*batch), "cpu-ns/record")
 }

@@ -1,4 +1,8 @@
-package loadgen
+// Package procstat reads what the kernel tells of a process: its CPU time,
+// its resident memory now and at its highest. The load tool and the
+// benchmarks report their figures from it; on a system without /proc every
+// reading is 0.
+package procstat
 
 import (
 	"bufio"
