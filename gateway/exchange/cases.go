@@ -21,23 +21,14 @@ var nextStatus = map[contracts.CaseStatus][]contracts.CaseStatus{
 	contracts.CaseResolved:      {contracts.CaseClosed},
 }
 
-// checkUpdate refuses, before anything is sent, an update for a case this
-// node does not know or a status the case cannot move to.
-func (x *Exchange) checkUpdate(u *contracts.ReferralUpdate) []contracts.FieldError {
-	c, err := x.d.Store.Case(updatedCase(u), x.d.Now())
-	if err != nil {
-		c = nil
-	}
-	return updateProblems(u, c)
-}
-
 // updatedCase is the key of the case u moves.
 func updatedCase(u *contracts.ReferralUpdate) string {
 	return store.CaseKey(u.From, u.To, u.ReferralID)
 }
 
-// updateProblems is checkUpdate's answer for u given its case c, nil when
-// the case is not known here (or could not be read).
+// updateProblems refuses, before anything is sent (and again when it
+// arrives), an update for a case this node does not know (c is nil) or a
+// status case c cannot move to.
 func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.FieldError {
 	if c == nil {
 		return []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf("no referral %q between %s and %s is known here", u.ReferralID, u.From, u.To)}}
@@ -51,7 +42,7 @@ func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.Fiel
 // updatedCases reads, in one read transaction, the cases of the updates
 // among drafts (nil ones skipped): cases[i] is the case drafts[i] moves,
 // nil when it is no update or its case is not known here. A store that
-// cannot be read knows no case, as checkUpdate takes it.
+// cannot be read knows no case.
 func (x *Exchange) updatedCases(drafts []*draft) []*store.Case {
 	var keys []string
 	for _, d := range drafts {
@@ -70,12 +61,6 @@ func (x *Exchange) updatedCases(drafts []*draft) []*store.Case {
 		}
 	}
 	return cases
-}
-
-// knowsCase reports whether this node follows the case an update moves.
-func (x *Exchange) knowsCase(u *contracts.ReferralUpdate) bool {
-	_, err := x.d.Store.Case(store.CaseKey(u.From, u.To, u.ReferralID), x.d.Now())
-	return err == nil
 }
 
 // track follows referrals and their updates, sent or received, so the

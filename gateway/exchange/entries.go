@@ -7,7 +7,6 @@ import (
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/policy"
-	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -39,20 +38,6 @@ func caseFacts(e *audit.Entry, rec contracts.Record, refersTo string) {
 	case *contracts.ReferralUpdate:
 		e.Detail, e.RefersTo = audit.Detail(r.Status), refersTo
 	}
-}
-
-// caseEnvelope is the envelope id of the referral an update moves, when this
-// node knows the case.
-func (x *Exchange) caseEnvelope(rec contracts.Record) string {
-	u, ok := rec.(*contracts.ReferralUpdate)
-	if !ok {
-		return ""
-	}
-	c, err := x.d.Store.Case(store.CaseKey(u.From, u.To, u.ReferralID), x.d.Now())
-	if err != nil {
-		return ""
-	}
-	return c.EnvelopeID
 }
 
 func importDeniedEntry(env *contracts.Envelope, dec *policy.Decision, from pki.Identity) audit.Entry {

@@ -407,6 +407,22 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 		c, err := origin.store.Case(key, f.now)
 		return err == nil && c.Status == "closed" && !c.Overdue && c.Direction == "received" && len(c.Updates) == 2
 	})
+	// Every update, sent or received, links to the referral it moves.
+	for _, n := range []*node{origin, dest} {
+		updates := 0
+		for _, e := range n.auditEntries(t) {
+			if e.RecordType != string(contracts.RecordReferralUpdate) || e.Kind != audit.KindSent && e.Kind != audit.KindReceived {
+				continue
+			}
+			updates++
+			if e.RefersTo != cases[0].EnvelopeID {
+				t.Errorf("at %s, %s entry of update %s refers to %q, want the referral %s", n.province, e.Kind, e.EnvelopeID, e.RefersTo, cases[0].EnvelopeID)
+			}
+		}
+		if updates != 2 {
+			t.Errorf("at %s, %d audit entries of updates, want 2 (accepted, closed)", n.province, updates)
+		}
+	}
 }
 
 // TestLaggingDestinationDefers has the destination's registry lag behind the

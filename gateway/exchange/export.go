@@ -125,6 +125,8 @@ type draft struct {
 	// travel under and the quota counters of its type under them.
 	agreements []contracts.Agreement
 	quotas     []quota
+	// refersTo is screen's too: the referral envelope an update moves.
+	refersTo string
 }
 
 // parse decodes and validates one record and checks that it is this
@@ -164,6 +166,7 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 				drafts[i] = nil
 				continue
 			}
+			d.refersTo = cases[i].EnvelopeID
 		}
 		h := d.rec.Head()
 		agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
@@ -242,7 +245,7 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, res *Submit
 		env:      env,
 		rec:      rec,
 		decision: dec,
-		refersTo: x.caseEnvelope(rec),
+		refersTo: d.refersTo,
 	}
 	return e, nil
 }

@@ -247,10 +247,16 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	if h.From != env.Origin || h.To != env.Destination || h.AgreementID != env.AgreementID || h.Purpose != env.Purpose || rec.Type() != env.Type {
 		return rejected(env.ID, ReasonEnvelopeMismatch), nil
 	}
-	if u, ok := rec.(*contracts.ReferralUpdate); ok && x.knowsCase(u) && x.checkUpdate(u) != nil {
-		// The case cannot take this status here either: a peer may not move
-		// a referred case straight to closed.
-		return rejected(env.ID, ReasonInvalidTransition), nil
+	var refersTo string
+	if u, ok := rec.(*contracts.ReferralUpdate); ok {
+		// A case this node follows must be able to take the status here
+		// too: a peer may not move a referred case straight to closed.
+		if c, err := x.d.Store.Case(updatedCase(u), now); err == nil {
+			if updateProblems(u, c) != nil {
+				return rejected(env.ID, ReasonInvalidTransition), nil
+			}
+			refersTo = c.EnvelopeID
+		}
 	}
 	agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
 	if err != nil {
@@ -276,7 +282,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		return deferred(env.ID, "policy_error"), nil
 	}
 	in := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: raw, Record: record}
-	return peer.Result{EnvelopeID: env.ID}, &imported{env: env, rec: rec, decision: dec, in: in, refersTo: x.caseEnvelope(rec)}
+	return peer.Result{EnvelopeID: env.ID}, &imported{env: env, rec: rec, decision: dec, in: in, refersTo: refersTo}
 }
 
 // importedRecord is the record as this province may use it: the payload as
