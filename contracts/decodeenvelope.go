@@ -51,19 +51,19 @@ func (l *lexer) envelopeMember(e *Envelope, key string, canon *[]byte) bool {
 	case "id":
 		return l.strInto(&e.ID)
 	case "type":
-		return l.strInto((*string)(&e.Type))
+		return l.codeInto((*string)(&e.Type))
 	case "schema":
-		return l.strInto(&e.Schema)
+		return l.codeInto(&e.Schema)
 	case "origin":
-		return l.strInto(&e.Origin)
+		return l.codeInto(&e.Origin)
 	case "destination":
-		return l.strInto(&e.Destination)
+		return l.codeInto(&e.Destination)
 	case "agreement_id":
 		return l.strInto(&e.AgreementID)
 	case "agreement_version":
 		return l.intInto(&e.AgreementVersion)
 	case "purpose":
-		return l.strInto((*string)(&e.Purpose))
+		return l.codeInto((*string)(&e.Purpose))
 	case "created":
 		return l.timeInto(&e.Created)
 	case "payload":
@@ -188,7 +188,7 @@ func (l *lexer) receiptMember(r *Receipt, key string) bool {
 	case "receiver":
 		return l.strInto(&r.Receiver)
 	case "status":
-		return l.strInto((*string)(&r.Status))
+		return l.codeInto((*string)(&r.Status))
 	case "reason":
 		return l.strInto(&r.Reason)
 	case "received_at":

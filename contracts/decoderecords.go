@@ -56,6 +56,13 @@ func (l *lexer) dateInto(p *Date) bool {
 		return true
 	}
 	start := l.pos
+	if raw, plain, ok := l.rawString(); !ok {
+		return false
+	} else if d, ok := parseDate(raw[1 : len(raw)-1]); ok && plain {
+		*p = d
+		return true
+	}
+	l.pos = start
 	s, ok := l.str()
 	if !ok {
 		return false
@@ -105,17 +112,17 @@ func (l *lexer) timeInto(p *time.Time) bool {
 func (l *lexer) header(h *Header, key string) (known, ok bool) {
 	switch key {
 	case "schema":
-		return true, l.strInto(&h.Schema)
+		return true, l.codeInto(&h.Schema)
 	case "id":
 		return true, l.strInto(&h.ID)
 	case "from":
-		return true, l.strInto(&h.From)
+		return true, l.codeInto(&h.From)
 	case "to":
-		return true, l.strInto(&h.To)
+		return true, l.codeInto(&h.To)
 	case "agreement_id":
 		return true, l.strInto(&h.AgreementID)
 	case "purpose":
-		return true, l.strInto((*string)(&h.Purpose))
+		return true, l.codeInto((*string)(&h.Purpose))
 	}
 	return false, true
 }
@@ -139,7 +146,7 @@ func (l *lexer) transfer(t *Transfer) bool {
 			return l.null() || l.object(func(key string) bool {
 				switch key {
 				case "kind":
-					return l.strInto((*string)(&t.Organizer.Kind))
+					return l.codeInto((*string)(&t.Organizer.Kind))
 				case "name":
 					return l.strInto(&t.Organizer.Name)
 				case "credit_code":
@@ -166,13 +173,13 @@ func (l *lexer) worker(w *Worker) bool {
 		case "id_number":
 			return l.strInto(&w.IDNumber)
 		case "sex":
-			return l.strInto((*string)(&w.Sex))
+			return l.codeInto((*string)(&w.Sex))
 		case "birth_date":
 			return l.dateInto(&w.BirthDate)
 		case "phone":
 			return l.strInto(&w.Phone)
 		case "household_division":
-			return l.strInto(&w.HouseholdDivision)
+			return l.codeInto(&w.HouseholdDivision)
 		}
 		return l.unknown()
 	})
@@ -238,7 +245,7 @@ func (l *lexer) placement(p *Placement) bool {
 		case "job":
 			return l.strInto(&p.Job)
 		case "division":
-			return l.strInto(&p.Division)
+			return l.codeInto(&p.Division)
 		case "contract_start":
 			return l.dateInto(&p.ContractStart)
 		case "contract_end":
@@ -262,7 +269,7 @@ func (l *lexer) events(evs *[]LifecycleEvent) bool {
 		return l.null() || l.object(func(key string) bool {
 			switch key {
 			case "kind":
-				return l.strInto((*string)(&e.Kind))
+				return l.codeInto((*string)(&e.Kind))
 			case "at":
 				return l.timeInto(&e.At)
 			}
@@ -309,7 +316,7 @@ func (l *lexer) referral(r *Referral) bool {
 		}
 		switch key {
 		case "kind":
-			return l.strInto((*string)(&r.Kind))
+			return l.codeInto((*string)(&r.Kind))
 		case "worker":
 			return l.null() || l.object(func(key string) bool {
 				w := &r.Worker
@@ -321,7 +328,7 @@ func (l *lexer) referral(r *Referral) bool {
 				case "phone":
 					return l.strInto(&w.Phone)
 				case "household_division":
-					return l.strInto(&w.HouseholdDivision)
+					return l.codeInto(&w.HouseholdDivision)
 				}
 				return l.unknown()
 			})
@@ -334,14 +341,14 @@ func (l *lexer) referral(r *Referral) bool {
 				case "credit_code":
 					return l.strInto(&e.CreditCode)
 				case "division":
-					return l.strInto(&e.Division)
+					return l.codeInto(&e.Division)
 				}
 				return l.unknown()
 			})
 		case "amount_owed_fen":
 			return l.int64Into(&r.AmountOwedFen)
 		case "status":
-			return l.strInto((*string)(&r.Status))
+			return l.codeInto((*string)(&r.Status))
 		case "deadline":
 			return l.dateInto(&r.Deadline)
 		case "arbitration_fee_waived":
@@ -364,7 +371,7 @@ func (l *lexer) referralUpdate(u *ReferralUpdate) bool {
 		case "referral_id":
 			return l.strInto(&u.ReferralID)
 		case "status":
-			return l.strInto((*string)(&u.Status))
+			return l.codeInto((*string)(&u.Status))
 		case "note":
 			return l.strInto(&u.Note)
 		case "amount_recovered_fen":
