@@ -493,19 +493,16 @@ func (s *Store) MarkDelivered(ctx context.Context, peer string, ds []Delivered) 
 // queued and before anything is written; an error from it fails the call
 // with nothing written.
 func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivered, also func(tx *bolt.Tx) error) error {
-	now := s.now().UTC()
-	answers := make([][]byte, len(ds))
-	for i, d := range ds {
-		var err error
-		if answers[i], err = encodeDelivery(d, now); err != nil {
-			return fmt.Errorf("mark %s delivered: %w", d.EnvelopeID, err)
-		}
+	answers, err := encodeDeliveries(ds, s.now().UTC())
+	if err != nil {
+		return err
 	}
+	keys := outboxKeys(peer, ds)
 	removed := 0 // outbox entries deleted; an envelope answered twice is deleted once
 	return s.c.doThen(ctx, func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)
-		for _, d := range ds {
-			if recs.Get([]byte(d.EnvelopeID)) == nil {
+		for i, d := range ds {
+			if recs.Get(keys[i][len(peer)+1:]) == nil {
 				return fmt.Errorf("mark %s delivered: %s: %w", d.EnvelopeID, d.EnvelopeID, ErrNotFound)
 			}
 		}
@@ -516,11 +513,11 @@ func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivere
 		}
 		delivered, outbox := tx.Bucket(bucketDelivered), tx.Bucket(bucketOutbox).Cursor()
 		delivered.FillPercent = appendFill
-		for i, d := range ds {
-			if err := delivered.Put([]byte(d.EnvelopeID), answers[i]); err != nil {
+		for i := range ds {
+			key := keys[i]
+			if err := delivered.Put(key[len(peer)+1:], answers[i]); err != nil {
 				return err
 			}
-			key := outboxKey(peer, d.EnvelopeID)
 			if k, _ := outbox.Seek(key); !bytes.Equal(k, key) {
 				continue // answered before: no longer queued
 			}
@@ -533,6 +530,24 @@ func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivere
 	}, func() { s.queues.add(peer, -removed) })
 }
 
+// outboxKeys are the outbox keys of the answered envelopes, written into
+// one buffer that lasts until the commit, as the keys bbolt is given must;
+// each envelope id is its key's end.
+func outboxKeys(peer string, ds []Delivered) [][]byte {
+	n := 0
+	for _, d := range ds {
+		n += len(peer) + 1 + len(d.EnvelopeID)
+	}
+	buf := make([]byte, 0, n)
+	keys := make([][]byte, len(ds))
+	for i, d := range ds {
+		start := len(buf)
+		buf = append(append(append(buf, peer...), '/'), d.EnvelopeID...)
+		keys[i] = buf[start:len(buf):len(buf)]
+	}
+	return keys
+}
+
 // delivery is the destination's answer for a record, kept beside its status.
 type delivery struct {
 	State       State           `json:"state"`
@@ -542,21 +557,44 @@ type delivery struct {
 	Receipt     json.RawMessage `json:"receipt,omitempty"`
 }
 
-// encodeDelivery writes d's answer as a delivery, the receipt as it came.
-func encodeDelivery(d Delivered, now time.Time) ([]byte, error) {
-	dv := delivery{State: StateDelivered, DeliveredAt: now}
-	if d.Rejected {
-		dv.State, dv.Reasons = StateRejected, d.Reasons
+// encodeDeliveries writes each answer as a delivery, the receipt as it
+// came, all into one buffer. The answers of a batch were delivered at the
+// same time, so all but rejections share one head, marshalled once.
+func encodeDeliveries(ds []Delivered, now time.Time) ([][]byte, error) {
+	delivered, err := json.Marshal(delivery{State: StateDelivered, DeliveredAt: now})
+	if err != nil {
+		return nil, fmt.Errorf("mark delivered: %w", err)
 	}
-	head, err := json.Marshal(dv)
-	if err != nil || len(d.Receipt) == 0 {
-		return head, err
+	heads := make([][]byte, len(ds))
+	n := 0
+	for i, d := range ds {
+		heads[i] = delivered
+		if d.Rejected {
+			if heads[i], err = json.Marshal(delivery{State: StateRejected, Reasons: d.Reasons, DeliveredAt: now}); err != nil {
+				return nil, fmt.Errorf("mark %s delivered: %w", d.EnvelopeID, err)
+			}
+		}
+		n += len(heads[i]) + len(d.Receipt) + len(`,"receipt":`)
 	}
-	b := make([]byte, 0, len(head)+len(d.Receipt)+12)
+	buf := make([]byte, 0, n)
+	for i, d := range ds {
+		start := len(buf)
+		buf = appendDelivery(buf, heads[i], d.Receipt)
+		heads[i] = buf[start:len(buf):len(buf)]
+	}
+	return heads, nil
+}
+
+// appendDelivery appends a delivery's encoding, head, with the receipt
+// added as it came.
+func appendDelivery(b, head, receipt []byte) []byte {
+	if len(receipt) == 0 {
+		return append(b, head...)
+	}
 	b = append(b, head[:len(head)-1]...)
 	b = append(b, `,"receipt":`...)
-	b = append(b, d.Receipt...)
-	return append(b, '}'), nil
+	b = append(b, receipt...)
+	return append(b, '}')
 }
 
 // Status returns what the node knows of an outgoing record.
