@@ -44,7 +44,7 @@ func RawObjectSplit(data []byte, split string, member func(name string, value js
 			if elems, ok = l.rawElements(); !ok {
 				return false
 			}
-		} else if !l.skip() {
+		} else if !l.skipRaw() {
 			return false
 		}
 		parts = append(parts, part{name, data[start:l.pos]})
@@ -90,7 +90,7 @@ func (l *lexer) rawElements() ([]json.RawMessage, bool) {
 	ok := l.array(func(int) bool {
 		l.ws()
 		start := l.pos
-		if !l.skip() {
+		if !l.skipRaw() {
 			return false
 		}
 		out = append(out, l.data[start:l.pos])
