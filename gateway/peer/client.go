@@ -109,7 +109,7 @@ func (c *Client) SendWithProofs(ctx context.Context, peer string, batch []store.
 	}
 	answer := resp.(DeliverResponse)
 	results := answer.Results
-	verify, err := c.receiptVerifier(peer, answer.Chain)
+	check, err := c.receiptCheck(peer, answer.Chain)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +117,7 @@ func (c *Client) SendWithProofs(ctx context.Context, peer string, batch []store.
 		return nil, fmt.Errorf("peer %s answered %d results for %d envelopes", peer, len(results), len(batch))
 	}
 	out := make([]delivery.Outcome, len(results))
+	receipts := make([]*contracts.Receipt, 0, len(results))
 	for i, res := range results {
 		if res.EnvelopeID == "" && res.Status == StatusRejected {
 			// The destination could not even read the envelope's id; results
@@ -130,14 +131,23 @@ func (c *Client) SendWithProofs(ctx context.Context, peer string, batch []store.
 		var digest string
 		switch res.Status {
 		case StatusStored, StatusDuplicate:
-			if digest, err = verify(res); err != nil {
+			r, err := check.read(res)
+			if err != nil {
 				return nil, err
 			}
+			receipts = append(receipts, r)
+			digest = r.PayloadDigest
 		case StatusRejected, StatusDeferred:
 		default:
 			return nil, fmt.Errorf("peer %s answered envelope %s with unknown status %q", peer, res.EnvelopeID, res.Status)
 		}
 		out[i] = delivery.Outcome{EnvelopeID: res.EnvelopeID, Receipt: res.Receipt, Rejected: res.Status == StatusRejected, Deferred: res.Status == StatusDeferred, Reasons: res.Reasons, PayloadDigest: digest}
+	}
+	// Together: the receipts of one answer are signed together, and
+	// verifying them as a batch costs one root signature check and one
+	// tree between them (contracts.VerifyReceipts).
+	if err := contracts.VerifyReceipts(receipts, check.roots); err != nil {
+		return nil, fmt.Errorf("peer %s: %w", peer, err)
 	}
 	return out, nil
 }
@@ -202,10 +212,18 @@ func healthy(err error) bool {
 	return err == nil || errors.As(err, &answer) && answer.Refused()
 }
 
-// receiptVerifier checks the chain a peer signed its receipts with (a node
-// of that province, verified like any other) and returns the check for one
-// receipt: for this envelope, from this node, and signed.
-func (c *Client) receiptVerifier(peer string, chainDER [][]byte) (func(Result) (digest string, err error), error) {
+// receiptCheck checks one answer's receipts: for this envelope, from
+// this node, and signed (roots).
+type receiptCheck struct {
+	peer     string
+	receiver string
+	roots    *contracts.RootVerifier
+}
+
+// receiptCheck checks the chain a peer signed its receipts with (a node of
+// that province, verified like any other) and returns the check for the
+// receipts of its answer.
+func (c *Client) receiptCheck(peer string, chainDER [][]byte) (*receiptCheck, error) {
 	if len(chainDER) == 0 {
 		return nil, fmt.Errorf("peer %s answered without the chain of its receipts", peer)
 	}
@@ -223,24 +241,21 @@ func (c *Client) receiptVerifier(peer string, chainDER [][]byte) (func(Result) (
 	if id.Kind != pki.KindNode || id.Province != peer {
 		return nil, fmt.Errorf("peer %s signed its receipts as %s", peer, id)
 	}
-	// The receipts of one answer are signed together: one root signature
-	// check between them.
-	roots := contracts.NewRootVerifier(chain[0].PublicKey)
-	receiver := id.URI()
-	return func(res Result) (string, error) {
-		if len(res.Receipt) == 0 {
-			return "", fmt.Errorf("peer %s answered %s for envelope %s without a receipt", peer, res.Status, res.EnvelopeID)
-		}
-		r, err := contracts.DecodeReceipt(res.Receipt)
-		if err != nil {
-			return "", fmt.Errorf("peer %s receipt for %s: %w", peer, res.EnvelopeID, err)
-		}
-		if r.EnvelopeID != res.EnvelopeID || r.Receiver != receiver {
-			return "", fmt.Errorf("peer %s receipt for %s names envelope %s and receiver %s", peer, res.EnvelopeID, r.EnvelopeID, r.Receiver)
-		}
-		if err := r.VerifyWith(roots); err != nil {
-			return "", fmt.Errorf("peer %s receipt for %s: %w", peer, res.EnvelopeID, err)
-		}
-		return r.PayloadDigest, nil
-	}, nil
+	return &receiptCheck{peer: peer, receiver: id.URI(), roots: contracts.NewRootVerifier(chain[0].PublicKey)}, nil
+}
+
+// read decodes a result's receipt and checks that it answers the result's
+// envelope from this node; its signature is verified with the others'.
+func (k *receiptCheck) read(res Result) (*contracts.Receipt, error) {
+	if len(res.Receipt) == 0 {
+		return nil, fmt.Errorf("peer %s answered %s for envelope %s without a receipt", k.peer, res.Status, res.EnvelopeID)
+	}
+	r, err := contracts.DecodeReceipt(res.Receipt)
+	if err != nil {
+		return nil, fmt.Errorf("peer %s receipt for %s: %w", k.peer, res.EnvelopeID, err)
+	}
+	if r.EnvelopeID != res.EnvelopeID || r.Receiver != k.receiver {
+		return nil, fmt.Errorf("peer %s receipt for %s names envelope %s and receiver %s", k.peer, res.EnvelopeID, r.EnvelopeID, r.Receiver)
+	}
+	return r, nil
 }

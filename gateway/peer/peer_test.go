@@ -28,9 +28,13 @@ type receiver struct {
 	mu      sync.Mutex
 	broken  bool
 	refuses bool // answers every batch 400, as for a bad batch
-	from    []pki.Identity
-	signer  *pki.Signer // the destination node's key
-	forger  *pki.Signer // a key of the same province, not the one whose chain is sent
+	// together signs the receipts of an answer together, as a node does
+	// (contracts.SignReceipts); "tampered" then gets a receipt whose batch
+	// path was changed after signing.
+	together bool
+	from     []pki.Identity
+	signer   *pki.Signer // the destination node's key
+	forger   *pki.Signer // a key of the same province, not the one whose chain is sent
 }
 
 func (r *receiver) Chain() [][]byte {
@@ -79,7 +83,44 @@ func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.C
 			out[i] = Result{EnvelopeID: head.ID, Status: "maybe"}
 		}
 	}
+	if r.together {
+		return out, r.signTogether(out, envs)
+	}
 	return out, nil
+}
+
+// signTogether signs the receipts of out again, together.
+func (r *receiver) signTogether(out []Result, envs []json.RawMessage) error {
+	var rs []*contracts.Receipt
+	var at []int
+	for i, res := range out {
+		if len(res.Receipt) == 0 {
+			continue
+		}
+		rc, err := contracts.DecodeReceipt(res.Receipt)
+		if err != nil {
+			return err
+		}
+		rs, at = append(rs, rc), append(at, i)
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	if err := contracts.SignReceipts(rs, r.signer, r.signer.Identity().URI()); err != nil {
+		return err
+	}
+	for k, rc := range rs {
+		if strings.Contains(string(envs[at[k]]), `"tampered"`) && len(rc.Batch.Path) > 0 {
+			rc.Batch.Path[0] = append([]byte(nil), rc.Batch.Path[0]...)
+			rc.Batch.Path[0][0] ^= 1
+		}
+		b, err := json.Marshal(rc)
+		if err != nil {
+			return err
+		}
+		out[at[k]].Receipt = b
+	}
+	return nil
 }
 
 type directory map[string]string
@@ -281,5 +322,33 @@ func TestUnsignedEnvelopesAreNotSent(t *testing.T) {
 	}
 	if len(f.recv.from) != 0 {
 		t.Error("the peer received the batch")
+	}
+}
+
+// TestReceiptsSignedTogether: the receipts of an answer signed together,
+// as a node signs them, count as delivered, each keeping its proof; one
+// whose path does not lead to the signed root fails the batch.
+func TestReceiptsSignedTogether(t *testing.T) {
+	f := newFixture(t)
+	f.recv.together = true
+	c := f.client(t, directory{"44": f.srv}, BreakerSettings{})
+	out, err := c.Send(context.Background(), "44", batch("a", "deny", "b", "c", "d", "e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range out {
+		if i == 1 {
+			continue
+		}
+		rc, err := contracts.DecodeReceipt(o.Receipt)
+		if err != nil || rc.Batch == nil || rc.Batch.Size != 5 {
+			t.Fatalf("outcome %d: receipt %s (%v), want one of a batch of 5", i, o.Receipt, err)
+		}
+		if err := rc.Verify(f.recv.signer.Public()); err != nil {
+			t.Errorf("outcome %d: the receipt kept does not verify alone: %v", i, err)
+		}
+	}
+	if _, err := c.Send(context.Background(), "44", batch("a", "b", "tampered", "c")); err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Errorf("tampered receipt: err = %v, want a batch error naming the signature", err)
 	}
 }
