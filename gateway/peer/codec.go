@@ -1,9 +1,12 @@
 package peer
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -19,44 +22,86 @@ import (
 // decoders. Member names are matched exactly and unknown or repeated ones
 // refused: both ends are nodes.
 
-// deliverBody is a DeliverRequest encoded already (encodeBatch).
-type deliverBody []byte
+// deliverBody is a DeliverRequest encoded already (encodeBatch): parts,
+// written one after the other, are the body. The envelopes are parts as
+// they lie in the batch, between parts written around them, so that a
+// body does not hold a second copy of every envelope.
+type deliverBody struct {
+	parts [][]byte
+	size  int
+}
+
+// reader reads the body from its start; each reader has its own place.
+func (b deliverBody) reader() io.Reader {
+	bufs := net.Buffers(slices.Clone(b.parts))
+	return &bufs
+}
+
+// bytes is the body in one slice.
+func (b deliverBody) bytes() []byte { return bytes.Join(b.parts, nil) }
+
+// digestMember starts the tail of an unsigned envelope that
+// contracts.AppendWithBatchProof looks at: the rest of the envelope before
+// it goes as it is.
+var digestMember = []byte(`,"payload_digest":`)
 
 // encodeBatch writes the request for a batch as json.Marshal would write
 // its DeliverRequest, each envelope with proofs[i] added where there is one
-// (contracts.AppendWithBatchProof): the envelopes are copied once, into the
-// body. An envelope that cannot take its proof is a
+// (contracts.AppendWithBatchProof on the envelope's tail, from its last
+// payload_digest member: the proof goes in there, and what comes before
+// is the same). An envelope that cannot take its proof is a
 // *delivery.UnsendableError. unsigned is the first envelope queued to be
 // signed with its batch that has no proof, or -1.
 func encodeBatch(chain [][]byte, batch []store.Queued, proofs []*contracts.BatchProof) (body deliverBody, unsigned int, err error) {
 	n := chainLen(chain)
-	for i, q := range batch {
-		n += len(q.Envelope) + 1
+	for i := range batch {
+		n += 2
 		if proofs != nil && proofs[i] != nil {
-			n += len(`,"batch":`) + proofs[i].JSONSize()
+			n += 96 + len(`,"batch":`) + proofs[i].JSONSize()
 		}
 	}
-	b := make([]byte, 0, n)
-	b = append(b, `{"chain":`...)
-	b = appendChain(b, chain)
-	b = append(b, `,"envelopes":[`...)
+	// written holds what goes around the envelopes; ends[k] is where the
+	// k-th piece of it ends, each piece going before the k-th envelope's
+	// head (head[k]) and the last closing the body.
+	written := make([]byte, 0, n)
+	ends := make([]int, 0, len(batch)+1)
+	heads := make([][]byte, 0, len(batch))
+	written = append(written, `{"chain":`...)
+	written = appendChain(written, chain)
+	written = append(written, `,"envelopes":[`...)
 	unsigned = -1
 	for i, q := range batch {
 		if i > 0 {
-			b = append(b, ',')
+			written = append(written, ',')
 		}
+		ends = append(ends, len(written))
+		head := q.Envelope
 		if proofs != nil && proofs[i] != nil {
-			if b, err = contracts.AppendWithBatchProof(b, q.Envelope, proofs[i]); err != nil {
-				return nil, -1, &delivery.UnsendableError{EnvelopeID: q.EnvelopeID, Err: err}
+			// Without the member, at 0: AppendWithBatchProof refuses the
+			// whole envelope and says why.
+			at := max(bytes.LastIndex(q.Envelope, digestMember), 0)
+			if written, err = contracts.AppendWithBatchProof(written, q.Envelope[at:], proofs[i]); err != nil {
+				return deliverBody{}, -1, &delivery.UnsendableError{EnvelopeID: q.EnvelopeID, Err: err}
 			}
-			continue
-		}
-		if q.SigningDigest != nil && unsigned < 0 {
+			head = q.Envelope[:at]
+		} else if q.SigningDigest != nil && unsigned < 0 {
 			unsigned = i
 		}
-		b = append(b, q.Envelope...)
+		heads = append(heads, head)
 	}
-	return append(b, "]}"...), unsigned, nil
+	written = append(written, "]}"...)
+	ends = append(ends, len(written))
+	body = deliverBody{parts: make([][]byte, 0, 2*len(batch)+1), size: len(written)}
+	start := 0
+	for k, end := range ends {
+		if k > 0 && len(heads[k-1]) > 0 {
+			body.parts = append(body.parts, heads[k-1])
+			body.size += len(heads[k-1])
+		}
+		body.parts = append(body.parts, written[start:end:end])
+		start = end
+	}
+	return body, unsigned, nil
 }
 
 // chainLen is about what appendChain writes, plus room for a body's frame.

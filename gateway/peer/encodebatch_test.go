@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -46,19 +47,26 @@ func TestEncodeBatchMatchesDeliverRequest(t *testing.T) {
 				}
 				want.Envelopes = append(want.Envelopes, env)
 			}
-			got, first, err := encodeBatch(chain, batch, byEnvelope)
-			if err != nil || first != -1 || !bytes.Equal(got, want.appendJSON(nil)) {
+			body, first, err := encodeBatch(chain, batch, byEnvelope)
+			got := body.bytes()
+			if err != nil || first != -1 || !bytes.Equal(got, want.appendJSON(nil)) || body.size != len(got) {
 				t.Fatalf("(%d, %v)\n got %s\nwant %s", first, err, got, want.appendJSON(nil))
+			}
+			// A retried request reads the body again from its start.
+			for range 2 {
+				if read, err := io.ReadAll(body.reader()); err != nil || !bytes.Equal(read, got) {
+					t.Fatalf("read %s (%v), want %s", read, err, got)
+				}
 			}
 			plain := DeliverRequest{Chain: chain, Envelopes: []json.RawMessage{}}
 			for _, q := range batch[1:2] {
 				plain.Envelopes = append(plain.Envelopes, q.Envelope)
 			}
-			if got, first, err := encodeBatch(chain, batch[1:2], nil); err != nil || first != -1 || !bytes.Equal(got, plain.appendJSON(nil)) {
-				t.Fatalf("without proofs (%d, %v)\n got %s\nwant %s", first, err, got, plain.appendJSON(nil))
+			if body, first, err := encodeBatch(chain, batch[1:2], nil); err != nil || first != -1 || !bytes.Equal(body.bytes(), plain.appendJSON(nil)) {
+				t.Fatalf("without proofs (%d, %v)\n got %s\nwant %s", first, err, body.bytes(), plain.appendJSON(nil))
 			}
-			if got, first, err := encodeBatch(chain, nil, nil); err != nil || first != -1 || !bytes.Equal(got, DeliverRequest{Chain: chain, Envelopes: []json.RawMessage{}}.appendJSON(nil)) {
-				t.Fatalf("empty (%d, %v): %s", first, err, got)
+			if body, first, err := encodeBatch(chain, nil, nil); err != nil || first != -1 || !bytes.Equal(body.bytes(), DeliverRequest{Chain: chain, Envelopes: []json.RawMessage{}}.appendJSON(nil)) {
+				t.Fatalf("empty (%d, %v): %s", first, err, body.bytes())
 			}
 		})
 	}

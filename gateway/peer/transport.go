@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -112,8 +111,9 @@ func encodeDeliverRequest(_ context.Context, r *http.Request, request any) error
 		return fmt.Errorf("peer: cannot send a %T", request)
 	}
 	r.Header.Set("Content-Type", "application/json")
-	r.ContentLength = int64(len(body))
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(body.size)
+	r.Body = io.NopCloser(body.reader())
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body.reader()), nil }
 	return nil
 }
 
