@@ -56,24 +56,23 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 	// The values are encoded before the transaction, which every writer of
 	// the store waits for, all but their seq, which only the transaction
 	// knows.
-	now := s.now().UTC()
-	keys := make([][]byte, len(in))
-	values := make([][]byte, len(in))
-	encErrs := make([]error, len(in))
-	for i, m := range in {
-		keys[i] = receivedKey(m.From, m.EnvelopeID)
-		if m.ReceivedAt.IsZero() {
-			m.ReceivedAt = now
-		}
-		values[i], encErrs[i] = encodeIncomingButSeq(&m)
-	}
+	values, encErrs := encodeIncomings(in, s.now().UTC())
+	// bbolt keeps the values it is given until the commit, but copies keys:
+	// the seq keys share one buffer, the others are made again as they are
+	// needed in one scratch buffer.
+	seqKeys := make([]byte, 8*len(in))
+	var scratch []byte
 	err := s.c.do(ctx, func(tx *bolt.Tx) error {
 		seen := tx.Bucket(bucketReceived)
 		inbox := tx.Bucket(bucketInbox)
 		seen.FillPercent, inbox.FillPercent = appendFill, appendFill
-		first := make(map[string]int, len(in)) // an id twice in one batch: the first is stored
+		// One cursor serves every lookup: Bucket.Get makes a cursor each.
+		look := seen.Cursor()
+		type origin struct{ from, id string }
+		first := make(map[origin]int, len(in)) // an id twice in one batch: the first is stored
 		for i, m := range in {
-			if seqb := seen.Get(keys[i]); seqb != nil {
+			scratch = appendReceivedKey(scratch[:0], m.From, m.EnvelopeID)
+			if seqb := get(look, scratch); seqb != nil {
 				var prev Incoming
 				if err := json.Unmarshal(inbox.Get(seqb), &prev); err != nil {
 					return fmt.Errorf("inbox entry for %s: %w", m.EnvelopeID, err)
@@ -81,14 +80,14 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				out[i] = Received{Seq: prev.Seq, Duplicate: true, Receipt: prev.Receipt}
 				continue
 			}
-			if j, ok := first[string(keys[i])]; ok {
+			if j, ok := first[origin{m.From, m.EnvelopeID}]; ok {
 				out[i] = Received{Duplicate: true, Receipt: in[j].Receipt}
 				continue
 			}
 			if encErrs[i] != nil {
 				return encErrs[i]
 			}
-			first[string(keys[i])] = i
+			first[origin{m.From, m.EnvelopeID}] = i
 		}
 		if also != nil {
 			if err := also(tx, out); err != nil {
@@ -103,24 +102,26 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 			if err != nil {
 				return err
 			}
-			key := binary.BigEndian.AppendUint64(nil, seq)
+			key := binary.BigEndian.AppendUint64(seqKeys[8*i:8*i], seq)
 			if err := inbox.Put(key, withSeq(values[i], seq)); err != nil {
 				return err
 			}
-			if err := seen.Put(keys[i], key); err != nil {
+			scratch = appendReceivedKey(scratch[:0], m.From, m.EnvelopeID)
+			if err := seen.Put(scratch, key); err != nil {
 				return err
 			}
 			// The bare id finds the item for the local API; the first
 			// arrival keeps it if another origin ever reused the id.
-			if seen.Get([]byte(m.EnvelopeID)) == nil {
-				if err := seen.Put([]byte(m.EnvelopeID), key); err != nil {
+			scratch = append(scratch[:0], m.EnvelopeID...)
+			if get(look, scratch) == nil {
+				if err := seen.Put(scratch, key); err != nil {
 					return err
 				}
 			}
 			out[i] = Received{Seq: seq, Receipt: m.Receipt}
 		}
-		for i := range in {
-			if j := first[string(keys[i])]; out[i].Duplicate && out[i].Seq == 0 {
+		for i, m := range in {
+			if j := first[origin{m.From, m.EnvelopeID}]; out[i].Duplicate && out[i].Seq == 0 {
 				out[i].Seq = out[j].Seq
 			}
 		}
@@ -132,10 +133,54 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 	return out, nil
 }
 
+// encodeIncomings encodes the values of in but their seqs, all in one
+// buffer, a zero ReceivedAt read as now. An error is kept for the
+// envelope it is about: a duplicate is not written, so its error does not
+// matter.
+func encodeIncomings(in []Incoming, now time.Time) ([][]byte, []error) {
+	ats := make([]recordAt, len(in))
+	size := 0
+	for i := range in {
+		ats[i] = recordIn(in[i].Envelope, in[i].Record)
+		size += incomingSize(&in[i], ats[i])
+	}
+	buf := make([]byte, 0, size)
+	values := make([][]byte, len(in))
+	errs := make([]error, len(in))
+	for i, m := range in {
+		if m.ReceivedAt.IsZero() {
+			m.ReceivedAt = now
+		}
+		b, err := appendIncomingButSeq(buf, &m, ats[i])
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		values[i], buf = b[len(buf):len(b):len(b)], b
+	}
+	return values, errs
+}
+
+// get is Bucket.Get through a cursor of the bucket, which it moves.
+func get(c *bolt.Cursor, key []byte) []byte {
+	k, v := c.Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil
+	}
+	return v
+}
+
 // receivedKey deduplicates by origin and envelope id: ids are the origin's
 // own, so another province reusing them (to have the real envelopes taken
 // for duplicates) gets nowhere.
-func receivedKey(from, envelopeID string) []byte { return []byte(from + "/" + envelopeID) }
+func receivedKey(from, envelopeID string) []byte { return appendReceivedKey(nil, from, envelopeID) }
+
+// appendReceivedKey appends receivedKey(from, envelopeID) to b.
+func appendReceivedKey(b []byte, from, envelopeID string) []byte {
+	b = append(b, from...)
+	b = append(b, '/')
+	return append(b, envelopeID...)
+}
 
 // Received reports, for each of envelopeIDs from province from, whether it
 // is already stored: what ReceiveAnd will call a duplicate, short of one
@@ -144,9 +189,11 @@ func receivedKey(from, envelopeID string) []byte { return []byte(from + "/" + en
 func (s *Store) Received(from string, envelopeIDs []string) ([]bool, error) {
 	out := make([]bool, len(envelopeIDs))
 	err := s.db.View(func(tx *bolt.Tx) error {
-		seen := tx.Bucket(bucketReceived)
+		seen := tx.Bucket(bucketReceived).Cursor()
+		var key []byte
 		for i, id := range envelopeIDs {
-			out[i] = seen.Get(receivedKey(from, id)) != nil
+			key = appendReceivedKey(key[:0], from, id)
+			out[i] = get(seen, key) != nil
 		}
 		return nil
 	})
@@ -208,11 +255,28 @@ func (s *Store) InboxItem(envelopeID string) (Incoming, error) {
 // It writes all of it but the seq, the first member, leaving room for it
 // in front: withSeq writes it there once it is known.
 func encodeIncomingButSeq(m *Incoming) ([]byte, error) {
-	record, at := m.Record, recordIn(m.Envelope, m.Record)
-	if at != nil {
+	at := recordIn(m.Envelope, m.Record)
+	return appendIncomingButSeq(make([]byte, 0, incomingSize(m, at)), m, at)
+}
+
+// incomingSize is the room encodeIncomingButSeq needs for m, its record
+// at at, unless its strings need escaping.
+func incomingSize(m *Incoming, at recordAt) int {
+	n := seqRoom + len(m.EnvelopeID) + len(m.From) + len(m.Type) + len(m.Envelope) + len(m.Receipt) + 160
+	if !at.found {
+		n += len(m.Record)
+	}
+	return n
+}
+
+// appendIncomingButSeq appends encodeIncomingButSeq(m) to b, given where
+// m's record is in its envelope.
+func appendIncomingButSeq(b []byte, m *Incoming, at recordAt) ([]byte, error) {
+	record := m.Record
+	if at.found {
 		record = nil
 	}
-	b := make([]byte, seqRoom, seqRoom+len(m.EnvelopeID)+len(m.From)+len(m.Type)+len(m.Envelope)+len(record)+len(m.Receipt)+160)
+	b = append(b, make([]byte, seqRoom)...)
 	b = append(b, `,"envelope_id":`...)
 	b = contracts.AppendJSONString(b, m.EnvelopeID)
 	b = append(b, `,"from":`...)
@@ -226,11 +290,11 @@ func encodeIncomingButSeq(m *Incoming) ([]byte, error) {
 	}
 	b = append(b, '"')
 	b = appendRawMember(b, "envelope", m.Envelope)
-	if at != nil {
+	if at.found {
 		b = append(b, `,"record_at":[`...)
-		b = strconv.AppendInt(b, int64(at[0]), 10)
+		b = strconv.AppendInt(b, int64(at.start), 10)
 		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(at[1]), 10)
+		b = strconv.AppendInt(b, int64(at.end), 10)
 		b = append(b, ']')
 	} else {
 		b = appendRawMember(b, "record", record)
@@ -268,17 +332,23 @@ func appendRawMember(b []byte, name string, raw json.RawMessage) []byte {
 // minRecordAt is the shortest record worth finding in its envelope.
 const minRecordAt = 64
 
+// recordAt is where a record lies in its envelope, if found.
+type recordAt struct {
+	start, end int
+	found      bool
+}
+
 // recordIn is where record lies in the envelope as encoding/json reads it
-// back (without the blanks around it), or nil when it does not.
-func recordIn(envelope, record json.RawMessage) *[2]int {
+// back (without the blanks around it).
+func recordIn(envelope, record json.RawMessage) recordAt {
 	if len(record) < minRecordAt {
-		return nil
+		return recordAt{}
 	}
 	i := bytes.Index(bytes.TrimSpace(envelope), record)
 	if i < 0 {
-		return nil
+		return recordAt{}
 	}
-	return &[2]int{i, i + len(record)}
+	return recordAt{i, i + len(record), true}
 }
 
 // storedIncoming is an inbox value: an Incoming, and where its record lies
