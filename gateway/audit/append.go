@@ -127,8 +127,12 @@ func (l *Log) commit(batch []*appendReq) {
 
 // putEntry stores entry n and the tree hashes it completes, reading the
 // hashes it needs through r.
-func putEntry(b buckets, r *appendedHashes, n int64, data []byte) error {
-	if err := b.entries.Put(key(n), data); err != nil {
+//
+// bbolt copies keys but keeps values until the commit: the keys are
+// written in k, and the hashes stored are those of tlog's answer, not
+// copies.
+func putEntry(b buckets, r *appendedHashes, k *[8]byte, n int64, data []byte) error {
+	if err := b.entries.Put(putKey(k, n), data); err != nil {
 		return err
 	}
 	hashes, err := tlog.StoredHashes(n, data, r)
@@ -136,8 +140,8 @@ func putEntry(b buckets, r *appendedHashes, n int64, data []byte) error {
 		return err
 	}
 	base := tlog.StoredHashIndex(0, n)
-	for i, h := range hashes {
-		if err := b.hashes.Put(key(base+int64(i)), h[:]); err != nil {
+	for i := range hashes {
+		if err := b.hashes.Put(putKey(k, base+int64(i)), hashes[i][:]); err != nil {
 			return err
 		}
 	}

@@ -32,17 +32,29 @@ func (l *Log) Prepare(es ...Entry) ([]Prepared, error) {
 	return prepareAll(es, l.cfg.Now())
 }
 
-// prepareAll prepares es, setting zero Times to now.
+// prepareAll prepares es, setting zero Times to now. Their encodings share
+// one buffer.
 func prepareAll(es []Entry, now time.Time) ([]Prepared, error) {
+	size := 0
+	for i := range es {
+		size += encodedSize(&es[i])
+	}
+	buf := make([]byte, 0, size)
 	ps := make([]Prepared, len(es))
 	for i := range es {
-		if es[i].Time.IsZero() {
-			es[i].Time = now
+		e := &es[i]
+		if e.Time.IsZero() {
+			e.Time = now
 		}
-		var err error
-		if ps[i], err = prepare(&es[i]); err != nil {
+		if err := e.Validate(); err != nil {
 			return nil, err
 		}
+		b, cut, err := appendEntry(buf, e)
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = Prepared{enc: b[len(buf):len(b):len(b)], cut: cut - len(buf)}
+		buf = b
 	}
 	return ps, nil
 }
@@ -134,10 +146,11 @@ func (l *Log) appendTx(tx *bolt.Tx, ps []Prepared) (int64, error) {
 	if len(ps) > 1 {
 		hashes.hs = make([]tlog.Hash, 0, 2*len(ps)+1)
 	}
+	var k [8]byte
 	for i, p := range ps {
 		start := len(buf)
 		buf = spliceIndex(buf, p.enc, p.cut, first+int64(i))
-		if err := putEntry(b, hashes, first+int64(i), buf[start:len(buf):len(buf)]); err != nil {
+		if err := putEntry(b, hashes, &k, first+int64(i), buf[start:len(buf):len(buf)]); err != nil {
 			return 0, err
 		}
 	}

@@ -40,7 +40,11 @@ const encodedFixed = 480
 // transaction, from the log's size, while everything else can be encoded
 // before.
 func encodeEntry(e *Entry) (enc []byte, cut int, err error) {
-	out := make([]byte, 0, encodedSize(e))
+	return appendEntry(make([]byte, 0, encodedSize(e)), e)
+}
+
+// appendEntry appends encodeEntry(e) to out; cut counts from out's start.
+func appendEntry(out []byte, e *Entry) (enc []byte, cut int, err error) {
 	out = append(out, '{')
 	out = appendStringMember(out, "agreement_id", e.AgreementID)
 	if out, err = appendIntMember(out, "agreement_version", e.AgreementVersion); err != nil {

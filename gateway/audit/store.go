@@ -32,6 +32,12 @@ func key(n int64) []byte {
 	return k[:]
 }
 
+// putKey is key(n) in k.
+func putKey(k *[8]byte, n int64) []byte {
+	binary.BigEndian.PutUint64(k[:], uint64(n))
+	return k[:]
+}
+
 func unkey(k []byte) int64 { return int64(binary.BigEndian.Uint64(k)) }
 
 // buckets are the log's nested buckets within one transaction.
