@@ -11,11 +11,16 @@ package contracts
 // escapes, above all) to canon itself. FuzzCanonicalValue holds it to canon.
 
 // skipCanonical reads one value as skip does and also reports whether it
-// is in canonical form, as canon would write it (see lexer.uncanon).
+// is in canonical form, as canon would write it (see lexer.uncanon); like
+// skipRaw it reads the value without its path first.
 func (l *lexer) skipCanonical() (canonical, ok bool) {
 	l.uncanon = false
-	ok = l.skip()
-	return ok && !l.uncanon, ok
+	before := *l
+	if l.skipQuick() {
+		return !l.uncanon, true
+	}
+	*l = before
+	return false, l.skip()
 }
 
 // isCanonicalInt reports whether a JSON number is written as canon writes

@@ -12,11 +12,11 @@ func (l *lexer) skipRaw() bool {
 	return l.skip()
 }
 
-// skipQuick reads one value for its syntax as skip does, but without what
-// only an error needs (the path) or only a canonical check needs (the
-// order of member names): a request body is almost always well formed, and
-// skipRaw reads it again with skip when it is not. It returns false on
-// anything skip would refuse, leaving the lexer's position and error
+// skipQuick reads one value for its syntax as skip does, marking uncanon
+// as skip does, but without the path that only an error needs: a request
+// body or a payload is almost always well formed, and skipRaw and
+// skipCanonical read it again with skip when it is not. It returns false
+// on anything skip would refuse, leaving the lexer's position and error
 // undefined.
 func (l *lexer) skipQuick() bool {
 	switch l.peek() {
@@ -30,8 +30,28 @@ func (l *lexer) skipQuick() bool {
 			l.nest--
 			return true
 		}
+		var prev []byte // the name before, while the names are in order
 		for {
-			if l.peek() != '"' || !l.skipString() || l.peek() != ':' {
+			if l.peek() != '"' {
+				return false
+			}
+			raw, plain, ok := l.rawString()
+			if !ok {
+				return false
+			}
+			if !plain {
+				l.pos -= len(raw)
+				if _, ok := l.str(); !ok {
+					return false
+				}
+			} else if !l.uncanon {
+				name := raw[1 : len(raw)-1]
+				if prev != nil && !utf16Less(prev, name) {
+					l.uncanon = true
+				}
+				prev = name
+			}
+			if l.peek() != ':' {
 				return false
 			}
 			l.pos++
@@ -68,7 +88,10 @@ func (l *lexer) skipQuick() bool {
 	case 'n':
 		return l.null()
 	}
-	_, ok := l.number()
+	num, ok := l.number()
+	if ok && !isCanonicalInt(num) {
+		l.uncanon = true
+	}
 	return ok
 }
 
