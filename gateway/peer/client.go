@@ -1,13 +1,16 @@
 package peer
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -61,6 +64,33 @@ type remote struct {
 	breaker  *gobreaker.CircuitBreaker[any]
 	// audit reads the peer's audit entries over the same connections.
 	audit endpoint.Endpoint
+	// chain is the receipt chain the peer answered with last, parsed: it
+	// sends the same one with every answer until its certificate changes.
+	chain atomic.Pointer[parsedChain]
+}
+
+// parsedChain is a chain as it came (DER) and parsed.
+type parsedChain struct {
+	der   [][]byte
+	certs []*x509.Certificate
+}
+
+// parseChain parses a receipt chain, or returns the last one parsed when
+// it is the same. Only the parsing is saved: the chain is verified with
+// every answer, as a revocation may come at any time.
+func (r *remote) parseChain(peer string, der [][]byte) ([]*x509.Certificate, error) {
+	if last := r.chain.Load(); last != nil && slices.EqualFunc(last.der, der, bytes.Equal) {
+		return last.certs, nil
+	}
+	certs := make([]*x509.Certificate, len(der))
+	for i, d := range der {
+		var err error
+		if certs[i], err = x509.ParseCertificate(d); err != nil {
+			return nil, fmt.Errorf("peer %s receipt chain[%d]: %w", peer, i, err)
+		}
+	}
+	r.chain.Store(&parsedChain{der: der, certs: certs})
+	return certs, nil
 }
 
 var _ delivery.ProofSender = (*Client)(nil)
@@ -109,7 +139,7 @@ func (c *Client) SendWithProofs(ctx context.Context, peer string, batch []store.
 	}
 	answer := resp.(DeliverResponse)
 	results := answer.Results
-	check, err := c.receiptCheck(peer, answer.Chain)
+	check, err := c.receiptCheck(r, peer, answer.Chain)
 	if err != nil {
 		return nil, err
 	}
@@ -223,16 +253,13 @@ type receiptCheck struct {
 // receiptCheck checks the chain a peer signed its receipts with (a node of
 // that province, verified like any other) and returns the check for the
 // receipts of its answer.
-func (c *Client) receiptCheck(peer string, chainDER [][]byte) (*receiptCheck, error) {
+func (c *Client) receiptCheck(r *remote, peer string, chainDER [][]byte) (*receiptCheck, error) {
 	if len(chainDER) == 0 {
 		return nil, fmt.Errorf("peer %s answered without the chain of its receipts", peer)
 	}
-	chain := make([]*x509.Certificate, len(chainDER))
-	for i, der := range chainDER {
-		var err error
-		if chain[i], err = x509.ParseCertificate(der); err != nil {
-			return nil, fmt.Errorf("peer %s receipt chain[%d]: %w", peer, i, err)
-		}
+	chain, err := r.parseChain(peer, chainDER)
+	if err != nil {
+		return nil, err
 	}
 	id, err := c.verifier.Verify(chain, x509.ExtKeyUsageAny)
 	if err != nil {

@@ -352,3 +352,24 @@ func TestReceiptsSignedTogether(t *testing.T) {
 		t.Errorf("tampered receipt: err = %v, want a batch error naming the signature", err)
 	}
 }
+
+// TestReceiptChainChanges: a peer whose node answers with a new
+// certificate is heard with it; the chain parsed from earlier answers is
+// not taken for it.
+func TestReceiptChainChanges(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t, directory{"44": f.srv}, BreakerSettings{})
+	for i, signer := range []*pki.Signer{f.recv.signer, f.recv.forger, f.recv.signer} {
+		f.recv.mu.Lock()
+		f.recv.signer = signer
+		f.recv.mu.Unlock()
+		out, err := c.Send(context.Background(), "44", batch("a", "b"))
+		if err != nil {
+			t.Fatalf("answer %d, signed by %s: %v", i, signer.Identity(), err)
+		}
+		rc, err := contracts.DecodeReceipt(out[0].Receipt)
+		if err != nil || rc.Receiver != signer.Identity().URI() {
+			t.Errorf("answer %d: receipt from %v (%v), want %s", i, rc, err, signer.Identity().URI())
+		}
+	}
+}
