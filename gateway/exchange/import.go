@@ -59,17 +59,21 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	}
 	now := x.d.Now().UTC()
 	results := make([]peer.Result, len(envs))
-	checked := make([]*imported, len(envs))
+	// The envelopes that pass are checked into one slab, then gathered at
+	// its front in order: no allocation per envelope.
+	checked := make([]imported, len(envs))
+	passed := make([]bool, len(envs))
 	roots := contracts.NewRootVerifier(chain[0].PublicKey)
 	sender := sender{id: from, uri: from.URI(), signer: signer.URI()}
 	forEach(len(envs), func(i int) {
-		results[i], checked[i] = x.check(ctx, sender, roots, envs[i], now)
+		results[i], passed[i] = x.check(ctx, sender, roots, envs[i], now, &checked[i])
 	})
-	var ready []imported
-	for i, im := range checked {
-		if im != nil {
+	ready := checked[:0]
+	for i := range checked {
+		if passed[i] {
+			im := checked[i]
 			im.index = i
-			ready = append(ready, *im)
+			ready = append(ready, im)
 		}
 	}
 	if len(ready) == 0 {
@@ -208,8 +212,9 @@ type sender struct {
 	uri, signer string
 }
 
-// check verifies one envelope and decides its import.
-func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.RootVerifier, raw json.RawMessage, now time.Time) (peer.Result, *imported) {
+// check verifies one envelope and decides its import; when it passes, it
+// answers true and fills im with what to store.
+func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.RootVerifier, raw json.RawMessage, now time.Time, im *imported) (peer.Result, bool) {
 	// The payload is decoded strictly but not validated again: the origin
 	// validated it before export obligations legitimately masked identifiers
 	// and dropped fields, which full validation would now refuse.
@@ -221,31 +226,31 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		// envelope from a tampered one (refused below with its reason).
 		var err error
 		if env, err = decodeEnvelope(raw); err != nil {
-			return rejected("", ReasonMalformed), nil
+			return rejected("", ReasonMalformed), false
 		}
 	}
 	switch {
 	case env.Origin != from.id.Province:
-		return rejected(env.ID, ReasonOriginMismatch), nil
+		return rejected(env.ID, ReasonOriginMismatch), false
 	case env.Destination != x.d.Province:
-		return rejected(env.ID, ReasonWrongDest), nil
+		return rejected(env.ID, ReasonWrongDest), false
 	case env.Signer != from.signer:
-		return rejected(env.ID, ReasonSignerMismatch), nil
+		return rejected(env.ID, ReasonSignerMismatch), false
 	}
 	if err := verifyEnvelope(env, roots, checked); err != nil {
-		return rejected(env.ID, ReasonBadSignature), nil
+		return rejected(env.ID, ReasonBadSignature), false
 	}
 	if !checked {
 		// Signed, but not a well-formed envelope: nothing past the strict
 		// decoder's checks is decided.
-		return rejected(env.ID, ReasonMalformed), nil
+		return rejected(env.ID, ReasonMalformed), false
 	}
 	if recErr != nil {
-		return rejected(env.ID, ReasonInvalidRecord), nil
+		return rejected(env.ID, ReasonInvalidRecord), false
 	}
 	h := rec.Head()
 	if h.From != env.Origin || h.To != env.Destination || h.AgreementID != env.AgreementID || h.Purpose != env.Purpose || rec.Type() != env.Type {
-		return rejected(env.ID, ReasonEnvelopeMismatch), nil
+		return rejected(env.ID, ReasonEnvelopeMismatch), false
 	}
 	var refersTo string
 	if u, ok := rec.(*contracts.ReferralUpdate); ok {
@@ -253,7 +258,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		// too: a peer may not move a referred case straight to closed.
 		if c, err := x.d.Store.Case(updatedCase(u), now); err == nil {
 			if updateProblems(u, c) != nil {
-				return rejected(env.ID, ReasonInvalidTransition), nil
+				return rejected(env.ID, ReasonInvalidTransition), false
 			}
 			refersTo = c.EnvelopeID
 		}
@@ -261,28 +266,28 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
 	if err != nil {
 		x.d.Log.Error("look up agreements", "envelope", env.ID, "err", err)
-		return deferred(env.ID, "registry_unavailable"), nil
+		return deferred(env.ID, "registry_unavailable"), false
 	}
 	dec, err := x.d.Policy.Decide(ctx, policy.Request{Side: policy.Import, Record: rec, Peer: from.uri, Agreements: agreements, Time: now})
 	if err != nil {
 		x.d.Log.Error("import decision", "envelope", env.ID, "err", err)
-		return deferred(env.ID, "policy_error"), nil
+		return deferred(env.ID, "policy_error"), false
 	}
 	if !dec.Allow {
 		if x.mayLag(dec, env, now) {
-			return deferred(env.ID, dec.Codes()...), nil
+			return deferred(env.ID, dec.Codes()...), false
 		}
 		x.audit(ctx, importDeniedEntry(env, dec, from.id))
-		res := rejected(env.ID, dec.Codes()...)
-		return res, nil
+		return rejected(env.ID, dec.Codes()...), false
 	}
 	record, err := importedRecord(env.Payload, rec, dec)
 	if err != nil {
 		x.d.Log.Error("apply import obligations", "envelope", env.ID, "err", err)
-		return deferred(env.ID, "policy_error"), nil
+		return deferred(env.ID, "policy_error"), false
 	}
 	in := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: raw, Record: record}
-	return peer.Result{EnvelopeID: env.ID}, &imported{env: env, rec: rec, decision: dec, in: in, refersTo: refersTo}
+	*im = imported{env: env, rec: rec, decision: dec, in: in, refersTo: refersTo}
+	return peer.Result{EnvelopeID: env.ID}, true
 }
 
 // importedRecord is the record as this province may use it: the payload as

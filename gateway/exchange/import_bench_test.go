@@ -96,14 +96,15 @@ func BenchmarkCheck(b *testing.B) {
 	roots := contracts.NewRootVerifier(leaf.PublicKey)
 	now := time.Now().UTC()
 	for _, raw := range envs { // decisions cached, as in a long run
-		if res, im := dest.x.check(ctx, from, roots, raw, now); im == nil {
+		if res, ok := dest.x.check(ctx, from, roots, raw, now, new(imported)); !ok {
 			b.Fatalf("%s refused: %v", res.Status, res.Reasons)
 		}
 	}
 	b.ReportAllocs()
 	i := 0
+	var im imported
 	for b.Loop() {
-		dest.x.check(ctx, from, roots, envs[i%len(envs)], now)
+		dest.x.check(ctx, from, roots, envs[i%len(envs)], now, &im)
 		i++
 	}
 }
