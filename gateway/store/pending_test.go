@@ -74,3 +74,38 @@ func BenchmarkPending(b *testing.B) {
 		}
 	}
 }
+
+// TestPendingCopiesApart: the envelopes of a batch, copied out into one
+// buffer, each hold their own bytes: appending to one envelope or digest
+// writes into none of the others.
+func TestPendingCopiesApart(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var os []Outgoing
+	for i := range 6 {
+		o := outgoing(i, "44")
+		if i%2 == 0 {
+			o = toSign(t, o, bytes.Repeat([]byte{byte(i + 1)}, 32))
+		}
+		os = append(os, o)
+	}
+	if _, err := s.Enqueue(context.Background(), os); err != nil {
+		t.Fatal(err)
+	}
+	q, err := s.Pending("44", 10, nil)
+	if err != nil || len(q) != len(os) {
+		t.Fatalf("%d pending, %v", len(q), err)
+	}
+	for i := range q {
+		_ = append(q[i].Envelope, bytes.Repeat([]byte{'x'}, 64)...)
+		_ = append(q[i].SigningDigest, bytes.Repeat([]byte{'y'}, 64)...)
+	}
+	for i, o := range os {
+		if q[i].EnvelopeID != o.EnvelopeID || !bytes.Equal(q[i].Envelope, o.Envelope) || !bytes.Equal(q[i].SigningDigest, o.SigningDigest) {
+			t.Errorf("%d: %s %q %x, want %s %q %x", i, q[i].EnvelopeID, q[i].Envelope, q[i].SigningDigest, o.EnvelopeID, o.Envelope, o.SigningDigest)
+		}
+	}
+}

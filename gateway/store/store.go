@@ -169,14 +169,19 @@ func (m Outgoing) setBy() bool {
 }
 
 func queued(id string, v []byte) Queued {
-	if len(v) > 2 && v[0] == digestMark && len(v) >= 2+int(v[1]) {
-		// One copy of the value for both: the digest's capacity ends where
-		// the envelope starts, so neither can be appended into the other.
-		n := 2 + int(v[1])
-		c := clone(v)
+	return queuedCopy(id, clone(v))
+}
+
+// queuedCopy is queued with the value copied already, into c, which the
+// Queued then holds: one copy of the value for both digest and envelope,
+// the digest's capacity ending where the envelope starts, so neither can
+// be appended into the other.
+func queuedCopy(id string, c []byte) Queued {
+	if len(c) > 2 && c[0] == digestMark && len(c) >= 2+int(c[1]) {
+		n := 2 + int(c[1])
 		return Queued{EnvelopeID: id, SigningDigest: nonEmpty(c[2:n:n]), Envelope: nonEmpty(c[n:])}
 	}
-	return Queued{EnvelopeID: id, Envelope: clone(v)}
+	return Queued{EnvelopeID: id, Envelope: nonEmpty(c)}
 }
 
 // nonEmpty is b, or nil when it is empty, as clone makes it.
@@ -421,13 +426,35 @@ func (s *Store) Deny(ctx context.Context, st Status) error {
 
 // Pending returns up to limit envelopes queued for peer, oldest first,
 // passing over those skip names (nil skips none) without copying them out.
+//
+// The values are copied out of the read transaction into one buffer, each
+// Queued holding its part (its capacity ending there): the batch is sent
+// and let go together.
 func (s *Store) Pending(peer string, limit int, skip func(envelopeID string) bool) ([]Queued, error) {
+	var ids []string
+	var vals [][]byte // valid until the read transaction ends
 	var out []Queued
 	err := s.eachPending(peer, limit, skip, func(id string, v []byte) {
-		if out == nil {
-			out = make([]Queued, 0, min(limit, maxPendingPrealloc))
+		if ids == nil {
+			n := min(limit, maxPendingPrealloc)
+			ids, vals = make([]string, 0, n), make([][]byte, 0, n)
 		}
-		out = append(out, queued(id, v))
+		ids, vals = append(ids, id), append(vals, v)
+	}, func() {
+		if len(ids) == 0 {
+			return
+		}
+		n := 0
+		for _, v := range vals {
+			n += len(v)
+		}
+		buf := make([]byte, 0, n)
+		out = make([]Queued, len(ids))
+		for i, v := range vals {
+			start := len(buf)
+			buf = append(buf, v...)
+			out[i] = queuedCopy(ids[i], buf[start:len(buf):len(buf)])
+		}
 	})
 	return out, err
 }
@@ -441,11 +468,13 @@ const maxPendingPrealloc = 1000
 // waiting before it takes one.
 func (s *Store) CountPending(peer string, limit int, skip func(envelopeID string) bool) (int, error) {
 	n := 0
-	err := s.eachPending(peer, limit, skip, func(string, []byte) { n++ })
+	err := s.eachPending(peer, limit, skip, func(string, []byte) { n++ }, nil)
 	return n, err
 }
 
-func (s *Store) eachPending(peer string, limit int, skip func(string) bool, fn func(id string, v []byte)) error {
+// eachPending calls fn with each envelope Pending would return, in a read
+// transaction, and then end (when not nil) before the transaction ends.
+func (s *Store) eachPending(peer string, limit int, skip func(string) bool, fn func(id string, v []byte), end func()) error {
 	prefix := []byte(peer + "/")
 	return s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
@@ -457,6 +486,9 @@ func (s *Store) eachPending(peer string, limit int, skip func(string) bool, fn f
 			}
 			fn(id, v)
 			n++
+		}
+		if end != nil {
+			end()
 		}
 		return nil
 	})
