@@ -27,9 +27,9 @@ func (o *closedOutbox) Pending(string, int, func(string) bool) ([]store.Queued, 
 	return nil, nil
 }
 
-func (o *closedOutbox) CountPending(string, int, func(string) bool) (int, error) {
+func (o *closedOutbox) PendingFull(string, int, func(string) bool) ([]store.Queued, error) {
 	o.use()
-	return 0, nil
+	return nil, nil
 }
 
 func (o *closedOutbox) MarkDelivered(context.Context, string, []store.Delivered) error {

@@ -69,7 +69,9 @@ type ProofSender interface {
 // Outbox is the part of the store the workers use.
 type Outbox interface {
 	Pending(peer string, limit int, skip func(envelopeID string) bool) ([]store.Queued, error)
-	CountPending(peer string, limit int, skip func(envelopeID string) bool) (int, error)
+	// PendingFull is Pending when limit envelopes are there to take, and
+	// nothing otherwise.
+	PendingFull(peer string, limit int, skip func(envelopeID string) bool) ([]store.Queued, error)
 	MarkDelivered(ctx context.Context, peer string, ds []store.Delivered) error
 	// MarkDead moves envelopes delivery gave up on into the dead letters.
 	MarkDead(ctx context.Context, peer string, ds []store.DeadLetter) error
@@ -356,10 +358,7 @@ func (w *worker) pending(inflight map[string]bool, running int) ([]store.Queued,
 	skip := func(id string) bool { return inflight[id] }
 	size := w.batchSize()
 	if running > 0 {
-		n, err := w.m.outbox.CountPending(w.peer, size, skip)
-		if err != nil || n < size {
-			return nil, err
-		}
+		return w.m.outbox.PendingFull(w.peer, size, skip)
 	}
 	return w.m.outbox.Pending(w.peer, size, skip)
 }

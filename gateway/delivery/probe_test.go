@@ -21,7 +21,14 @@ type countingOutbox struct {
 }
 
 func (o *countingOutbox) Pending(peer string, limit int, skip func(string) bool) ([]store.Queued, error) {
-	qs, err := o.Store.Pending(peer, limit, skip)
+	return o.count(o.Store.Pending(peer, limit, skip))
+}
+
+func (o *countingOutbox) PendingFull(peer string, limit int, skip func(string) bool) ([]store.Queued, error) {
+	return o.count(o.Store.PendingFull(peer, limit, skip))
+}
+
+func (o *countingOutbox) count(qs []store.Queued, err error) ([]store.Queued, error) {
 	if len(qs) > 0 {
 		o.taken.Add(1)
 	}

@@ -86,8 +86,8 @@ func (o receiptOutbox) Pending(peer string, limit int, skip func(string) bool) (
 	return o.x.d.Store.Pending(peer, limit, skip)
 }
 
-func (o receiptOutbox) CountPending(peer string, limit int, skip func(string) bool) (int, error) {
-	return o.x.d.Store.CountPending(peer, limit, skip)
+func (o receiptOutbox) PendingFull(peer string, limit int, skip func(string) bool) ([]store.Queued, error) {
+	return o.x.d.Store.PendingFull(peer, limit, skip)
 }
 
 func (o receiptOutbox) MarkDelivered(ctx context.Context, peer string, ds []store.Delivered) error {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/laborlink/laborlink/gateway/procstat"
 )
 
 // oldQueued is queued as it was, a copy of the digest and another of the
@@ -108,4 +110,34 @@ func TestPendingCopiesApart(t *testing.T) {
 			t.Errorf("%d: %s %q %x, want %s %q %x", i, q[i].EnvelopeID, q[i].Envelope, q[i].SigningDigest, o.EnvelopeID, o.Envelope, o.SigningDigest)
 		}
 	}
+}
+
+// BenchmarkPendingInFlight takes a full batch of 100 envelopes of ~2 KB
+// past 400 in flight, as a delivery worker keeping batches in flight does.
+func BenchmarkPendingInFlight(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var os []Outgoing
+	inflight := map[string]bool{}
+	for i := range 500 {
+		o := outgoing(i, "44")
+		o.Envelope = []byte(fmt.Sprintf(`{"id":%q,"pad":%q}`, o.EnvelopeID, bytes.Repeat([]byte("a"), 2000)))
+		os = append(os, toSign(b, o, bytes.Repeat([]byte{byte(i)}, 32)))
+		inflight[o.EnvelopeID] = i < 400
+	}
+	if _, err := s.Enqueue(context.Background(), os); err != nil {
+		b.Fatal(err)
+	}
+	skip := func(id string) bool { return inflight[id] }
+	b.ReportAllocs()
+	cpu0 := procstat.CPUTime()
+	for b.Loop() {
+		if q, err := s.PendingFull("44", 100, skip); err != nil || len(q) != 100 {
+			b.Fatal(len(q), err)
+		}
+	}
+	b.ReportMetric(float64((procstat.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }

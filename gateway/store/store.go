@@ -431,6 +431,18 @@ func (s *Store) Deny(ctx context.Context, st Status) error {
 // Queued holding its part (its capacity ending there): the batch is sent
 // and let go together.
 func (s *Store) Pending(peer string, limit int, skip func(envelopeID string) bool) ([]Queued, error) {
+	return s.pending(peer, 1, limit, skip)
+}
+
+// PendingFull is Pending when limit envelopes are there to take, and
+// nothing otherwise: a delivery worker with a batch in flight takes only a
+// full one, and finds out in the same read instead of counting first.
+func (s *Store) PendingFull(peer string, limit int, skip func(envelopeID string) bool) ([]Queued, error) {
+	return s.pending(peer, limit, limit, skip)
+}
+
+// pending is Pending when at least least envelopes are there to take.
+func (s *Store) pending(peer string, least, limit int, skip func(envelopeID string) bool) ([]Queued, error) {
 	var ids []string
 	var vals [][]byte // valid until the read transaction ends
 	var out []Queued
@@ -441,7 +453,7 @@ func (s *Store) Pending(peer string, limit int, skip func(envelopeID string) boo
 		}
 		ids, vals = append(ids, id), append(vals, v)
 	}, func() {
-		if len(ids) == 0 {
+		if len(ids) == 0 || len(ids) < least {
 			return
 		}
 		n := 0
@@ -462,15 +474,6 @@ func (s *Store) Pending(peer string, limit int, skip func(envelopeID string) boo
 // maxPendingPrealloc bounds the room Pending makes for a batch before it
 // knows how many envelopes there are: a delivery batch's worth.
 const maxPendingPrealloc = 1000
-
-// CountPending counts the envelopes Pending would return, up to limit,
-// without reading them: a delivery worker asks it whether a full batch is
-// waiting before it takes one.
-func (s *Store) CountPending(peer string, limit int, skip func(envelopeID string) bool) (int, error) {
-	n := 0
-	err := s.eachPending(peer, limit, skip, func(string, []byte) { n++ }, nil)
-	return n, err
-}
 
 // eachPending calls fn with each envelope Pending would return, in a read
 // transaction, and then end (when not nil) before the transaction ends.

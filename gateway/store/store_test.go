@@ -109,9 +109,10 @@ func TestOutboxSurvivesReopenAndDrainsOnDelivery(t *testing.T) {
 	if rest, _ := s.Pending("44", 2, inFlight); len(rest) != 2 || rest[0].EnvelopeID != "01ENV00001" || rest[1].EnvelopeID != "01ENV00003" {
 		t.Fatalf("pending past those in flight = %+v", rest)
 	}
-	for limit, want := range map[int]int{2: 2, 10: 3} {
-		if n, err := s.CountPending("44", limit, inFlight); err != nil || n != want {
-			t.Errorf("CountPending(limit %d) = %d, %v; want %d", limit, n, err, want)
+	// A full batch or nothing: three are there to take.
+	for limit, want := range map[int]int{2: 2, 3: 3, 4: 0, 10: 0} {
+		if full, err := s.PendingFull("44", limit, inFlight); err != nil || len(full) != want || want > 0 && full[0].EnvelopeID != "01ENV00001" {
+			t.Errorf("PendingFull(limit %d) = %+v, %v; want %d envelopes", limit, full, err, want)
 		}
 	}
 	if err := s.MarkDelivered(ctx, "44", []Delivered{{EnvelopeID: pending[0].EnvelopeID, Receipt: []byte(`{"status":"stored"}`)}}); err != nil {
