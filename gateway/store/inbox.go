@@ -68,8 +68,10 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 		seen.FillPercent, inbox.FillPercent = appendFill, appendFill
 		// One cursor serves every lookup: Bucket.Get makes a cursor each.
 		look := seen.Cursor()
-		type origin struct{ from, id string }
-		first := make(map[origin]int, len(in)) // an id twice in one batch: the first is stored
+		// An id twice in one batch: the first is stored, the others are
+		// duplicates of it.
+		first := make(map[string]int, len(in))
+		firstOf := make([]int, len(in))
 		for i, m := range in {
 			scratch = appendReceivedKey(scratch[:0], m.From, m.EnvelopeID)
 			if seqb := get(look, scratch); seqb != nil {
@@ -80,14 +82,14 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				out[i] = Received{Seq: prev.Seq, Duplicate: true, Receipt: prev.Receipt}
 				continue
 			}
-			if j, ok := first[origin{m.From, m.EnvelopeID}]; ok {
-				out[i] = Received{Duplicate: true, Receipt: in[j].Receipt}
+			if j, ok := first[string(scratch)]; ok {
+				out[i], firstOf[i] = Received{Duplicate: true, Receipt: in[j].Receipt}, j
 				continue
 			}
 			if encErrs[i] != nil {
 				return encErrs[i]
 			}
-			first[origin{m.From, m.EnvelopeID}] = i
+			first[string(scratch)] = i
 		}
 		if also != nil {
 			if err := also(tx, out); err != nil {
@@ -120,9 +122,9 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 			}
 			out[i] = Received{Seq: seq, Receipt: m.Receipt}
 		}
-		for i, m := range in {
-			if j := first[origin{m.From, m.EnvelopeID}]; out[i].Duplicate && out[i].Seq == 0 {
-				out[i].Seq = out[j].Seq
+		for i := range in {
+			if out[i].Duplicate && out[i].Seq == 0 {
+				out[i].Seq = out[firstOf[i]].Seq
 			}
 		}
 		return nil
