@@ -35,6 +35,9 @@ type metrics struct {
 	breaker   *prometheus.GaugeVec
 	submitted *prometheus.CounterVec
 	decisions *prometheus.HistogramVec
+	// decisionsBy are decisions' series by side (export, import), then
+	// uncached and cached, looked up once: a node times every decision.
+	decisionsBy [2][2]prometheus.Observer
 	// webhookPending and webhookFailures are sampled from the inbox push,
 	// when one is configured.
 	webhookPending, webhookFailures prometheus.Gauge
@@ -74,6 +77,11 @@ func newMetrics() *metrics {
 		Name: "laborlink_policy_decision_seconds", Help: "Policy decisions by side (export, import) and whether the decision cache answered.",
 		Buckets: prometheus.ExponentialBuckets(0.000002, 2, 16),
 	}, []string{"side", "cached"})
+	for i, side := range []policy.Side{policy.Export, policy.Import} {
+		for j, cached := range []bool{false, true} {
+			m.decisionsBy[i][j] = m.decisions.WithLabelValues(string(side), strconv.FormatBool(cached))
+		}
+	}
 	m.webhookPending = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "laborlink_webhook_pending", Help: "Inbox items not yet acknowledged by the provincial system's webhook.",
 	})
@@ -128,18 +136,55 @@ func (s *statusWriter) WriteHeader(code int) {
 // submittedResults counts a submission's outcomes by record type, read from
 // each result's reference (from/type/id), and destination.
 func (m *metrics) submittedResults(results []exchange.SubmitResult) {
+	var run labelRun
 	for _, r := range results {
 		typ := "unknown"
 		if parts := strings.SplitN(r.Ref, "/", 3); len(parts) == 3 {
 			typ = parts[1]
 		}
-		m.submitted.WithLabelValues(typ, cmp.Or(r.Destination, "unknown"), string(r.Outcome)).Inc()
+		run.add(m.submitted, typ, cmp.Or(r.Destination, "unknown"), string(r.Outcome))
+	}
+	run.flush(m.submitted)
+}
+
+// labelRun counts a run of equal label values and adds it to its counter
+// at once: the records of a batch mostly share their labels, and looking a
+// counter up by its labels costs more than the increment.
+type labelRun struct {
+	labels [3]string
+	n      int
+}
+
+// add counts one for the labels, first adding the run before them to c if
+// they differ.
+func (r *labelRun) add(c *prometheus.CounterVec, a, b, d string) {
+	labels := [3]string{a, b, d}
+	if r.n > 0 && labels == r.labels {
+		r.n++
+		return
+	}
+	r.flush(c)
+	r.labels, r.n = labels, 1
+}
+
+// flush adds the run to its counter.
+func (r *labelRun) flush(c *prometheus.CounterVec) {
+	if r.n > 0 {
+		c.WithLabelValues(r.labels[:]...).Add(float64(r.n))
+		r.n = 0
 	}
 }
 
 // decided times a policy decision.
 func (m *metrics) decided(side policy.Side, took time.Duration, cached bool) {
-	m.decisions.WithLabelValues(string(side), strconv.FormatBool(cached)).Observe(took.Seconds())
+	m.decisionsBy[oneIf(side == policy.Import)][oneIf(cached)].Observe(took.Seconds())
+}
+
+func oneIf(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Delivered counts a delivered batch.
@@ -148,13 +193,15 @@ func (m *metrics) Delivered(peer string, outcomes []delivery.Outcome, batch []st
 	for _, q := range batch {
 		types[q.EnvelopeID] = contracts.EnvelopeType(q.Envelope)
 	}
+	var run labelRun
 	for _, o := range outcomes {
 		outcome := "stored"
 		if o.Rejected {
 			outcome = "rejected"
 		}
-		m.delivered.WithLabelValues(peer, string(cmp.Or(types[o.EnvelopeID], "unknown")), outcome).Inc()
+		run.add(m.delivered, peer, string(cmp.Or(types[o.EnvelopeID], "unknown")), outcome)
 	}
+	run.flush(m.delivered)
 	m.latency.WithLabelValues(peer).Observe(d.Seconds())
 }
 

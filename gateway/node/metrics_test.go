@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/gateway/webhook"
 	"github.com/laborlink/laborlink/pki/pkitest"
@@ -114,6 +116,64 @@ func TestWebhookGaugesAreTheStatesFigures(t *testing.T) {
 		var v dto.Metric
 		if err := g.g.Write(&v); err != nil || v.GetGauge().GetValue() != float64(g.want) {
 			t.Errorf("the %s gauge is %v (%v), State says %d", g.name, v.GetGauge().GetValue(), err, g.want)
+		}
+	}
+}
+
+// counterValue is the value of c's series with labels.
+func counterValue(t *testing.T, c *prometheus.CounterVec, labels ...string) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.WithLabelValues(labels...).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// A submission's outcomes are counted in runs of equal labels; each run
+// must land on its own series, however the runs alternate.
+func TestSubmittedResultsCountsEachOutcome(t *testing.T) {
+	m := newMetrics()
+	ok := exchange.SubmitResult{Ref: "51/transfer/a", Destination: "44", Outcome: exchange.OutcomeAccepted}
+	denied := exchange.SubmitResult{Ref: "51/transfer/b", Destination: "44", Outcome: exchange.OutcomeDenied}
+	toOther := exchange.SubmitResult{Ref: "51/referral/c", Destination: "33", Outcome: exchange.OutcomeAccepted}
+	invalid := exchange.SubmitResult{Ref: "garbled", Outcome: exchange.OutcomeInvalid}
+	m.submittedResults([]exchange.SubmitResult{ok, ok, denied, ok, toOther, toOther, invalid, ok})
+	m.submittedResults([]exchange.SubmitResult{ok})
+	for _, c := range []struct {
+		labels []string
+		want   float64
+	}{
+		{[]string{"transfer", "44", "accepted"}, 5},
+		{[]string{"transfer", "44", "denied"}, 1},
+		{[]string{"referral", "33", "accepted"}, 2},
+		{[]string{"unknown", "unknown", "invalid"}, 1},
+	} {
+		if got := counterValue(t, m.submitted, c.labels...); got != c.want {
+			t.Errorf("submitted %v = %v, want %v", c.labels, got, c.want)
+		}
+	}
+	if n := series(m.submitted); n != 4 {
+		t.Errorf("%d series, want 4", n)
+	}
+}
+
+// Decisions land on the series of their side and cache answer.
+func TestDecidedObservesBySideAndCache(t *testing.T) {
+	m := newMetrics()
+	m.decided(policy.Export, time.Microsecond, true)
+	m.decided(policy.Export, time.Microsecond, true)
+	m.decided(policy.Import, time.Millisecond, false)
+	for _, c := range []struct {
+		side, cached string
+		want         uint64
+	}{{"export", "true", 2}, {"export", "false", 0}, {"import", "false", 1}, {"import", "true", 0}} {
+		var d dto.Metric
+		if err := m.decisions.WithLabelValues(c.side, c.cached).(prometheus.Histogram).Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.GetHistogram().GetSampleCount(); got != c.want {
+			t.Errorf("decisions side=%s cached=%s: %d, want %d", c.side, c.cached, got, c.want)
 		}
 	}
 }
