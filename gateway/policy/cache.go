@@ -32,15 +32,18 @@ func newDecisionCache(size int) *decisionCache {
 	return &decisionCache{half: half, current: make(map[string]*Decision, half)}
 }
 
-func (c *decisionCache) get(key string) (*Decision, bool) {
+// get looks key up as it is, without making a string of it (the compiler
+// does not allocate for a map index by string(key)); only a decision
+// promoted from the previous generation has its key copied.
+func (c *decisionCache) get(key []byte) (*Decision, bool) {
 	if c == nil {
 		return nil, false
 	}
 	c.mu.Lock()
-	d, ok := c.current[key]
+	d, ok := c.current[string(key)]
 	if !ok {
-		if d, ok = c.previous[key]; ok {
-			c.putLocked(key, d)
+		if d, ok = c.previous[string(key)]; ok {
+			c.putLocked(string(key), d)
 		}
 	}
 	c.mu.Unlock()

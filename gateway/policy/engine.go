@@ -111,22 +111,29 @@ func (e *Engine) Decide(ctx context.Context, req Request) (*Decision, error) {
 	if e.beforeEval != nil {
 		e.beforeEval()
 	}
-	start := time.Now()
-	p := prepare(&req, e.cfg.Now())
-	key := p.key()
+	var start time.Time
+	if e.cfg.Observe != nil {
+		start = time.Now()
+	}
+	p := prepare(&req, e.cfg.Now)
+	var buf [keySize]byte
+	key := p.appendKey(buf[:0])
 	if d, ok := c.cache.get(key); ok {
 		e.observe(req.Side, start, true)
 		return d, nil
 	}
-	d, err := c.evaluate(ctx, &p)
+	miss := p // the evaluation keeps parts of it: on the heap, not p
+	d, err := c.evaluate(ctx, &miss)
 	if err != nil {
 		return nil, err
 	}
-	c.cache.put(key, d)
+	c.cache.put(string(key), d)
 	e.observe(req.Side, start, false)
 	return d, nil
 }
 
+// observe reports a decision that started at start, read only when
+// Observe is set.
 func (e *Engine) observe(side Side, start time.Time, cached bool) {
 	if e.cfg.Observe != nil {
 		e.cfg.Observe(side, time.Since(start), cached)

@@ -52,9 +52,11 @@ type QuotaKey struct {
 var chinaStandardTime = time.FixedZone("CST", 8*60*60)
 
 // prepared is a request reduced to what the policy sees: the OPA input is
-// built from it, and so is the cache key, so the two cannot disagree.
+// built from it, and so is the cache key, so the two cannot disagree. It
+// holds the request by value, so that a decision from the cache leaves
+// nothing on the heap: only a miss copies it there (Engine.Decide).
 type prepared struct {
-	req        *Request
+	req        Request
 	head       *contracts.Header
 	recordType contracts.RecordType
 	fields     presentFields
@@ -64,14 +66,15 @@ type prepared struct {
 	agreements []contracts.Agreement
 }
 
-func prepare(req *Request, now time.Time) prepared {
-	p := prepared{req: req, head: req.Record.Head(), recordType: req.Record.Type(), fields: presentFields{list: req.Fields}}
+// prepare reads req; now is asked for the time only when req has none.
+func prepare(req *Request, now func() time.Time) prepared {
+	p := prepared{req: *req, head: req.Record.Head(), recordType: req.Record.Type(), fields: presentFields{list: req.Fields}}
 	if req.Fields == nil {
 		p.fields = presentIn(req.Record)
 	}
 	t := req.Time
 	if t.IsZero() {
-		t = now
+		t = now()
 	}
 	p.day = dayInChina(t)
 	p.worker, p.employer = facts(req.Record)
@@ -136,67 +139,85 @@ func ordered(as []contracts.Agreement) []contracts.Agreement {
 	return as
 }
 
-// quotaReached reports, for one agreement and the record's type, whether any
-// quota is used up. It is the only thing about quota counts that goes into
-// the cache key; see docs/policy.md for the contract this puts on policies.
-func (p *prepared) quotaReached(a *contracts.Agreement) []byte {
-	var bits []byte
+// appendQuotaReached writes, for one agreement and the record's type,
+// whether each quota is used up ('1') or not ('0'). It is the only thing
+// about quota counts that goes into the cache key; see docs/policy.md for
+// the contract this puts on policies.
+func (p *prepared) appendQuotaReached(b []byte, a *contracts.Agreement) []byte {
 	for _, q := range a.Quotas {
 		if q.RecordType != p.recordType {
 			continue
 		}
 		if p.req.QuotaUsed[QuotaKey{a.ID, q.Period}] >= q.Max {
-			bits = append(bits, '1')
+			b = append(b, '1')
 		} else {
-			bits = append(bits, '0')
+			b = append(b, '0')
 		}
 	}
-	return bits
+	return b
 }
 
-// key is the cache key: everything in the input except the quota counts,
-// which enter only as whether each quota is reached. Agreements enter by id,
-// version and status, and by a fingerprint of their terms: the registry never
-// changes a version's terms, but the cache should not depend on every source
-// of agreements keeping that promise.
-func (p *prepared) key() string {
-	var b strings.Builder
-	n := 256
-	for _, f := range p.fields.list {
-		n += len(f) + 1
-	}
-	b.Grow(n)
-	sep := func(s string) { b.WriteString(s); b.WriteByte(0x1f) }
-	sep(string(p.req.Side))
-	sep(string(p.recordType))
-	sep(p.head.Schema)
-	sep(string(p.head.Purpose))
-	sep(p.head.From)
-	sep(p.head.To)
-	sep(p.head.AgreementID)
-	sep(p.req.Peer)
-	sep(p.day)
-	p.divisionKey(&b, p.worker, func(a *contracts.Agreement) string { return a.Origin.Division })
-	p.divisionKey(&b, p.employer, func(a *contracts.Agreement) string { return a.Destination.Division })
-	p.fields.writeKey(&b)
-	b.WriteByte(0x1f)
+// keySize is room for a cache key of a few agreements without growing:
+// Engine.Decide writes keys into a buffer of this size on its stack.
+const keySize = 512
+
+// appendKey writes the cache key to b: everything in the input except the
+// quota counts, which enter only as whether each quota is reached.
+// Agreements enter by id, version and status, and by a fingerprint of their
+// terms: the registry never changes a version's terms, but the cache should
+// not depend on every source of agreements keeping that promise. The key is
+// written into the caller's buffer, not built as a string, so that a hit
+// allocates nothing: the cache looks it up as it is and makes a string of
+// it only to keep it.
+func (p *prepared) appendKey(b []byte) []byte {
+	sep := func(b []byte, s string) []byte { return append(append(b, s...), 0x1f) }
+	b = sep(b, string(p.req.Side))
+	b = sep(b, string(p.recordType))
+	b = sep(b, p.head.Schema)
+	b = sep(b, string(p.head.Purpose))
+	b = sep(b, p.head.From)
+	b = sep(b, p.head.To)
+	b = sep(b, p.head.AgreementID)
+	b = sep(b, p.req.Peer)
+	b = sep(b, p.day)
+	b = p.appendDivisionKey(b, p.worker, func(a *contracts.Agreement) string { return a.Origin.Division })
+	b = p.appendDivisionKey(b, p.employer, func(a *contracts.Agreement) string { return a.Destination.Division })
+	b = appendFieldsKey(b, p.fields)
+	b = append(b, 0x1f)
 	for i := range p.agreements {
 		a := &p.agreements[i]
-		b.WriteString(a.ID)
-		b.WriteByte(0x1e)
-		b.WriteString(strconv.Itoa(a.Version))
-		b.WriteByte(0x1e)
-		b.WriteString(string(a.Status))
-		b.WriteByte(0x1e)
-		b.WriteString(strconv.FormatUint(fingerprints.of(a), 36))
-		b.WriteByte(0x1e)
-		b.Write(p.quotaReached(a))
-		b.WriteByte(0x1d)
+		b = append(b, a.ID...)
+		b = append(b, 0x1e)
+		b = strconv.AppendInt(b, int64(a.Version), 10)
+		b = append(b, 0x1e)
+		b = append(b, a.Status...)
+		b = append(b, 0x1e)
+		b = strconv.AppendUint(b, fingerprints.of(a), 36)
+		b = append(b, 0x1e)
+		b = p.appendQuotaReached(b, a)
+		b = append(b, 0x1d)
 	}
-	return b.String()
+	return b
 }
 
-// divisionKey writes what the cache keys on for a division fact: its
+// appendFieldsKey writes what the cache key holds of the fields: the plan
+// and the set, which together name one list of paths, or the list itself.
+// A letter first tells the two forms apart.
+func appendFieldsKey(b []byte, f presentFields) []byte {
+	if f.plan == nil {
+		b = append(b, 'L')
+		for _, p := range f.list {
+			b = append(append(b, p...), 0x1e)
+		}
+		return b
+	}
+	b = append(b, 'P')
+	b = strconv.AppendUint(b, f.plan.id, 10)
+	b = append(b, 0x1e)
+	return strconv.AppendUint(b, f.bits, 16)
+}
+
+// appendDivisionKey writes what the cache keys on for a division fact: its
 // province, and the whole code only when it does not lie within the matching
 // party (origin party for the worker, destination party for the employer) of
 // every candidate agreement. Records of one county and of its neighbour then
@@ -205,16 +226,16 @@ func (p *prepared) key() string {
 // that keep the contract in docs/policy.md ("Divisions"): a division is read
 // only through its province and whether it lies within the party, and is
 // quoted (or otherwise looked at) only when it does not.
-func (p *prepared) divisionKey(b *strings.Builder, d string, party func(*contracts.Agreement) string) {
-	b.WriteString(province(d))
-	b.WriteByte(0x1e)
+func (p *prepared) appendDivisionKey(b []byte, d string, party func(*contracts.Agreement) string) []byte {
+	b = append(b, province(d)...)
+	b = append(b, 0x1e)
 	for i := range p.agreements {
 		if !within(d, party(&p.agreements[i])) {
-			b.WriteString(d)
+			b = append(b, d...)
 			break
 		}
 	}
-	b.WriteByte(0x1f)
+	return append(b, 0x1f)
 }
 
 // province is a division code's first two digits, the province.
