@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 // appendReq is one Append waiting for the committer.
@@ -123,65 +122,4 @@ func (l *Log) commit(batch []*appendReq) {
 	for i, r := range batch {
 		r.done <- appendResult{index: first + int64(i), err: err}
 	}
-}
-
-// putEntry stores entry n and the tree hashes it completes, reading the
-// hashes it needs through r.
-//
-// bbolt copies keys but keeps values until the commit: the keys are
-// written in k, and the hashes stored are those of tlog's answer, not
-// copies.
-func putEntry(b buckets, r *appendedHashes, k *[8]byte, n int64, data []byte) error {
-	if err := b.entries.Put(putKey(k, n), data); err != nil {
-		return err
-	}
-	hashes, err := tlog.StoredHashes(n, data, r)
-	if err != nil {
-		return err
-	}
-	base := tlog.StoredHashIndex(0, n)
-	for i := range hashes {
-		if err := b.hashes.Put(putKey(k, base+int64(i)), hashes[i][:]); err != nil {
-			return err
-		}
-	}
-	r.wrote(base, hashes)
-	return nil
-}
-
-// appendedHashes reads tree hashes from those written by the entries
-// appended before in the same call, and from the bucket only for older
-// ones: entries appended together mostly need hashes their predecessors
-// just wrote, and each read from the bucket seeks from its root. The hashes
-// of consecutive entries are stored at consecutive indexes, so those
-// written form one range from first.
-type appendedHashes struct {
-	bucket hashReader
-	first  int64
-	hs     []tlog.Hash
-}
-
-// wrote remembers hashes stored from index base on.
-func (r *appendedHashes) wrote(base int64, hashes []tlog.Hash) {
-	if len(r.hs) == 0 || base != r.first+int64(len(r.hs)) {
-		r.first, r.hs = base, r.hs[:0]
-	}
-	r.hs = append(r.hs, hashes...)
-}
-
-// ReadHashes implements tlog.HashReader.
-func (r *appendedHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		if x >= r.first && x-r.first < int64(len(r.hs)) {
-			out[i] = r.hs[x-r.first]
-			continue
-		}
-		h, err := r.bucket.ReadHashes(indexes[i : i+1])
-		if err != nil {
-			return nil, err
-		}
-		out[i] = h[0]
-	}
-	return out, nil
 }

@@ -88,13 +88,23 @@ type hashReader struct{ b *bolt.Bucket }
 func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
-		v := r.b.Get(key(x))
-		if len(v) != tlog.HashSize {
-			return nil, fmt.Errorf("%w: tree hash %d missing", ErrCorrupt, x)
+		var err error
+		if out[i], err = r.readHash(x); err != nil {
+			return nil, err
 		}
-		copy(out[i][:], v)
 	}
 	return out, nil
+}
+
+// readHash reads the tree hash stored at index x.
+func (r hashReader) readHash(x int64) (tlog.Hash, error) {
+	var h tlog.Hash
+	v := r.b.Get(key(x))
+	if len(v) != tlog.HashSize {
+		return h, fmt.Errorf("%w: tree hash %d missing", ErrCorrupt, x)
+	}
+	copy(h[:], v)
+	return h, nil
 }
 
 // emptyRoot is the RFC 6962 root of the empty tree, SHA-256 of nothing;

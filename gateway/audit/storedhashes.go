@@ -1,0 +1,75 @@
+package audit
+
+import (
+	"math/bits"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// putEntry stores entry n and the tree hashes it completes, reading the
+// hashes it needs through r.
+//
+// bbolt copies keys but keeps values until the commit: the keys are
+// written in k, and the hashes stored are r's, which it never overwrites.
+func putEntry(b buckets, r *appendedHashes, k *[8]byte, n int64, data []byte) error {
+	if err := b.entries.Put(putKey(k, n), data); err != nil {
+		return err
+	}
+	base := tlog.StoredHashIndex(0, n)
+	hashes, err := r.add(n, base, tlog.RecordHash(data))
+	if err != nil {
+		return err
+	}
+	for i := range hashes {
+		if err := b.hashes.Put(putKey(k, base+int64(i)), hashes[i][:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendedHashes computes the tree hashes that the entries of one append
+// complete, and keeps them: entries appended together mostly need hashes
+// their predecessors just wrote, and each read from the bucket seeks from
+// its root. The hashes of consecutive entries are stored at consecutive
+// indexes, so those kept form one range from first.
+//
+// It is tlog.StoredHashesForRecordHash without its allocations (the
+// answer, the indexes, the hashes read), two or three per entry; the
+// tests hold the hashes it stores to tlog's.
+type appendedHashes struct {
+	bucket hashReader
+	first  int64
+	hs     []tlog.Hash
+}
+
+// add returns the hashes entry n stores from index base on, its leaf hash
+// first and then those of the subtrees it completes, and keeps them. The
+// slice returned is r's own: later adds only append after it.
+func (r *appendedHashes) add(n, base int64, leaf tlog.Hash) ([]tlog.Hash, error) {
+	if len(r.hs) == 0 || base != r.first+int64(len(r.hs)) {
+		r.first, r.hs = base, r.hs[:0]
+	}
+	start := len(r.hs)
+	r.hs = append(r.hs, leaf)
+	h := leaf
+	// Each trailing 1 bit of n completes a subtree, whose left half is the
+	// subtree stored before at the level below.
+	for i := range bits.TrailingZeros64(uint64(n + 1)) {
+		left, err := r.read(tlog.StoredHashIndex(i, n>>uint(i)-1))
+		if err != nil {
+			return nil, err
+		}
+		h = tlog.NodeHash(left, h)
+		r.hs = append(r.hs, h)
+	}
+	return r.hs[start:len(r.hs):len(r.hs)], nil
+}
+
+// read returns the hash stored at index x, from those kept if it is one.
+func (r *appendedHashes) read(x int64) (tlog.Hash, error) {
+	if x >= r.first && x-r.first < int64(len(r.hs)) {
+		return r.hs[x-r.first], nil
+	}
+	return r.bucket.readHash(x)
+}
