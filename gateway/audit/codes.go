@@ -19,11 +19,11 @@ const (
 	KindRequeue        Kind = "requeue"         // an operator sent a dead letter back to the delivery queue
 )
 
+var kinds = []Kind{KindSent, KindReceived, KindDenied, KindReceipt, KindConfirmation,
+	KindReferralUpdate, KindAgreement, KindPolicy, KindCertificate, KindRequeue}
+
 // Kinds lists every entry kind, in a stable order.
-func Kinds() []Kind {
-	return []Kind{KindSent, KindReceived, KindDenied, KindReceipt, KindConfirmation,
-		KindReferralUpdate, KindAgreement, KindPolicy, KindCertificate, KindRequeue}
-}
+func Kinds() []Kind { return slices.Clone(kinds) }
 
 // Decision is the policy outcome recorded with a flow.
 type Decision string
@@ -149,7 +149,21 @@ func Provinces() []Province { return slices.Clone(provinces) }
 type Province string
 
 // Valid reports whether p is a province-level GB/T 2260 code.
-func (p Province) Valid() bool { return slices.Contains(provinces, p) }
+func (p Province) Valid() bool {
+	return len(p) == 2 && isDigit(p[0]) && isDigit(p[1]) && provinceCodes[(p[0]-'0')*10+p[1]-'0']
+}
+
+// provinceCodes marks the provinces by their number: every entry names one
+// or two, and its peer a third, so Valid looks them up rather than search
+// the list.
+var provinceCodes = func() (codes [100]bool) {
+	for _, p := range provinces {
+		codes[(p[0]-'0')*10+p[1]-'0'] = true
+	}
+	return codes
+}()
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // The record types and purposes mirror contracts.RecordType and
 // contracts.Purpose. They are repeated here, rather than imported, so that the

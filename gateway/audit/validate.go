@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // maxToken bounds every identifier, so no field can hold a paragraph.
@@ -23,7 +24,7 @@ func (e *Entry) Validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("audit entry %s: "+format, append([]any{field}, args...)...))
 	}
-	if !slices.Contains(Kinds(), e.Kind) {
+	if !slices.Contains(kinds, e.Kind) {
 		bad("kind", "%q is not a known kind", e.Kind)
 	}
 	if e.Index < 0 {
@@ -85,23 +86,37 @@ func (e *Entry) Validate() error {
 // A segment between separators that is a long run of digits (an 11-digit
 // phone number, a 15- or 18-character resident ID number, optionally ending
 // in X) is refused, which still admits UUIDs, ULIDs, hex digests and ids like
-// "AG-51-44-2026-001".
+// "AG-51-44-2026-001". Every entry carries several tokens, so one pass over
+// the bytes checks the characters and finds the segments; a bad character
+// is reported before a number, wherever they stand.
 func checkToken(s string) error {
 	if len(s) > maxToken {
 		return fmt.Errorf("longer than %d characters", maxToken)
 	}
-	for _, c := range s {
-		if !isAlnum(c) && !strings.ContainsRune("._:-", c) {
+	number := ""
+	seg := 0 // where the current segment starts
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && isAlnum(rune(s[i])) {
+			continue
+		}
+		if number == "" && i-seg >= 11 && looksLikePersonalNumber(s[seg:i]) {
+			number = s[seg:i]
+		}
+		seg = i + 1
+		if i < len(s) && !isSeparator(s[i]) {
+			c, _ := utf8.DecodeRuneInString(s[i:])
 			return fmt.Errorf("character %q not allowed (letters, digits and . _ : - only)", c)
 		}
 	}
-	for seg := range strings.FieldsFuncSeq(s, func(c rune) bool { return !isAlnum(c) }) {
-		if looksLikePersonalNumber(seg) {
-			return fmt.Errorf("%q looks like a phone or ID number", seg)
-		}
+	if number != "" {
+		return fmt.Errorf("%q looks like a phone or ID number", number)
 	}
 	return nil
 }
+
+// isSeparator reports whether c is one of the characters a token may have
+// between its letters and digits.
+func isSeparator(c byte) bool { return c == '.' || c == '_' || c == ':' || c == '-' }
 
 // looksLikePersonalNumber reports whether seg is 11 or more digits, possibly
 // ending in X: the shape of mobile and resident ID numbers.
