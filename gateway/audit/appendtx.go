@@ -49,7 +49,7 @@ func prepareAll(es []Entry, now time.Time) ([]Prepared, error) {
 		if err := e.Validate(); err != nil {
 			return nil, err
 		}
-		b, cut, err := appendEntry(buf, e)
+		b, cut, err := appendEntry(buf, e, true)
 		if err != nil {
 			return nil, err
 		}
@@ -64,7 +64,7 @@ func prepare(e *Entry) (Prepared, error) {
 	if err := e.Validate(); err != nil {
 		return Prepared{}, err
 	}
-	enc, cut, err := encodeEntry(e)
+	enc, cut, err := appendEntry(make([]byte, 0, encodedSize(e)), e, true)
 	if err != nil {
 		return Prepared{}, err
 	}

@@ -40,42 +40,47 @@ const encodedFixed = 480
 // transaction, from the log's size, while everything else can be encoded
 // before.
 func encodeEntry(e *Entry) (enc []byte, cut int, err error) {
-	return appendEntry(make([]byte, 0, encodedSize(e)), e)
+	return appendEntry(make([]byte, 0, encodedSize(e)), e, false)
 }
 
 // appendEntry appends encodeEntry(e) to out; cut counts from out's start.
-func appendEntry(out []byte, e *Entry) (enc []byte, cut int, err error) {
+//
+// valid says e passed Validate, which leaves its tokens and codes (every
+// string but the peer and the due date) letters, digits and . _ : - only:
+// RFC 8785 writes those as they are, so they are copied without the scan
+// for what to escape, which would go over the bytes Validate just checked.
+func appendEntry(out []byte, e *Entry, valid bool) (enc []byte, cut int, err error) {
 	out = append(out, '{')
-	out = appendStringMember(out, "agreement_id", e.AgreementID)
+	out = appendStringMember(out, "agreement_id", e.AgreementID, valid)
 	if out, err = appendIntMember(out, "agreement_version", e.AgreementVersion); err != nil {
 		return nil, 0, err
 	}
-	out = appendStringMember(out, "decision", string(e.Decision))
-	out = appendStringMember(out, "destination", string(e.Destination))
-	out = appendStringMember(out, "detail", string(e.Detail))
-	out = appendStringMember(out, "due", e.Due)
-	out = appendStringMember(out, "envelope_id", e.EnvelopeID)
+	out = appendStringMember(out, "decision", string(e.Decision), valid)
+	out = appendStringMember(out, "destination", string(e.Destination), valid)
+	out = appendStringMember(out, "detail", string(e.Detail), valid)
+	out = appendStringMember(out, "due", e.Due, false)
+	out = appendStringMember(out, "envelope_id", e.EnvelopeID, valid)
 	out = appendName(out, "index")
 	cut = len(out)
-	out = contracts.AppendCanonicalString(appendName(out, "kind"), string(e.Kind))
+	out = appendString(appendName(out, "kind"), string(e.Kind), valid)
 	if out, err = appendIntMember(out, "latency_ms", e.LatencyMS); err != nil {
 		return nil, 0, err
 	}
-	out = appendStringMember(out, "origin", string(e.Origin))
+	out = appendStringMember(out, "origin", string(e.Origin), valid)
 	if !e.PayloadDigest.IsZero() {
 		out = appendDigest(appendName(out, "payload_digest"), e.PayloadDigest)
 	}
-	out = appendStringMember(out, "peer", e.Peer)
+	out = appendStringMember(out, "peer", e.Peer, false)
 	if !e.Policy.IsZero() {
-		out = appendPolicy(appendName(out, "policy"), e.Policy)
+		out = appendPolicy(appendName(out, "policy"), e.Policy, valid)
 	}
-	out = appendStringMember(out, "purpose", e.Purpose)
+	out = appendStringMember(out, "purpose", e.Purpose, valid)
 	if len(e.Reasons) > 0 {
-		out = appendReasons(appendName(out, "reasons"), e.Reasons)
+		out = appendReasons(appendName(out, "reasons"), e.Reasons, valid)
 	}
-	out = appendStringMember(out, "record_type", e.RecordType)
-	out = appendStringMember(out, "refers_to", e.RefersTo)
-	out = appendStringMember(out, "serial", e.Serial)
+	out = appendStringMember(out, "record_type", e.RecordType, valid)
+	out = appendStringMember(out, "refers_to", e.RefersTo, valid)
+	out = appendStringMember(out, "serial", e.Serial, valid)
 	if out, err = appendIntMember(out, "size", e.Size); err != nil {
 		return nil, 0, err
 	}
@@ -126,11 +131,22 @@ func appendName(out []byte, name string) []byte {
 
 // appendStringMember writes a string member, or nothing for an empty string
 // (omitempty).
-func appendStringMember(out []byte, name, s string) []byte {
+func appendStringMember(out []byte, name, s string, plain bool) []byte {
 	if s == "" {
 		return out
 	}
-	return contracts.AppendCanonicalString(appendName(out, name), s)
+	return appendString(appendName(out, name), s, plain)
+}
+
+// appendString writes s as RFC 8785 does; plain says it is known to be
+// ASCII with nothing to escape, so it goes between its quotes as it is.
+func appendString(out []byte, s string, plain bool) []byte {
+	if !plain {
+		return contracts.AppendCanonicalString(out, s)
+	}
+	out = append(out, '"')
+	out = append(out, s...)
+	return append(out, '"')
 }
 
 // appendIntMember writes an integer member, or nothing for zero
@@ -156,21 +172,21 @@ func appendDigest(out []byte, d Digest) []byte {
 
 // appendPolicy writes the policy revisions as an object of its non-empty
 // members.
-func appendPolicy(out []byte, p PolicyRevisions) []byte {
+func appendPolicy(out []byte, p PolicyRevisions, plain bool) []byte {
 	out = append(out, '{')
-	out = appendStringMember(out, "federation", p.Federation)
-	out = appendStringMember(out, "province", p.Province)
+	out = appendStringMember(out, "federation", p.Federation, plain)
+	out = appendStringMember(out, "province", p.Province, plain)
 	return append(out, '}')
 }
 
 // appendReasons writes the reasons as an array of strings.
-func appendReasons(out []byte, rs []Reason) []byte {
+func appendReasons(out []byte, rs []Reason, plain bool) []byte {
 	out = append(out, '[')
 	for i, r := range rs {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = contracts.AppendCanonicalString(out, string(r))
+		out = appendString(out, string(r), plain)
 	}
 	return append(out, ']')
 }
