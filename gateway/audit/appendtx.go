@@ -41,6 +41,7 @@ func prepareAll(es []Entry, now time.Time) ([]Prepared, error) {
 	}
 	buf := make([]byte, 0, size)
 	ps := make([]Prepared, len(es))
+	c := encoder{valid: true}
 	for i := range es {
 		e := &es[i]
 		if e.Time.IsZero() {
@@ -49,7 +50,7 @@ func prepareAll(es []Entry, now time.Time) ([]Prepared, error) {
 		if err := e.Validate(); err != nil {
 			return nil, err
 		}
-		b, cut, err := appendEntry(buf, e, true)
+		b, cut, err := appendEntry(buf, e, &c)
 		if err != nil {
 			return nil, err
 		}
@@ -64,7 +65,7 @@ func prepare(e *Entry) (Prepared, error) {
 	if err := e.Validate(); err != nil {
 		return Prepared{}, err
 	}
-	enc, cut, err := appendEntry(make([]byte, 0, encodedSize(e)), e, true)
+	enc, cut, err := appendEntry(make([]byte, 0, encodedSize(e)), e, &encoder{valid: true})
 	if err != nil {
 		return Prepared{}, err
 	}

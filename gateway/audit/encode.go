@@ -40,16 +40,13 @@ const encodedFixed = 480
 // transaction, from the log's size, while everything else can be encoded
 // before.
 func encodeEntry(e *Entry) (enc []byte, cut int, err error) {
-	return appendEntry(make([]byte, 0, encodedSize(e)), e, false)
+	return appendEntry(make([]byte, 0, encodedSize(e)), e, &encoder{})
 }
 
 // appendEntry appends encodeEntry(e) to out; cut counts from out's start.
-//
-// valid says e passed Validate, which leaves its tokens and codes (every
-// string but the peer and the due date) letters, digits and . _ : - only:
-// RFC 8785 writes those as they are, so they are copied without the scan
-// for what to escape, which would go over the bytes Validate just checked.
-func appendEntry(out []byte, e *Entry, valid bool) (enc []byte, cut int, err error) {
+// c carries what the entries written one after the other in out share.
+func appendEntry(out []byte, e *Entry, c *encoder) (enc []byte, cut int, err error) {
+	valid := c.valid
 	out = append(out, '{')
 	out = appendStringMember(out, "agreement_id", e.AgreementID, valid)
 	if out, err = appendIntMember(out, "agreement_version", e.AgreementVersion); err != nil {
@@ -84,7 +81,7 @@ func appendEntry(out []byte, e *Entry, valid bool) (enc []byte, cut int, err err
 	if out, err = appendIntMember(out, "size", e.Size); err != nil {
 		return nil, 0, err
 	}
-	if out, err = appendTime(appendName(out, "time"), e.Time); err != nil {
+	if out, err = c.appendTime(appendName(out, "time"), e.Time); err != nil {
 		return nil, 0, err
 	}
 	return append(out, '}'), cut, nil
@@ -189,6 +186,37 @@ func appendReasons(out []byte, rs []Reason, plain bool) []byte {
 		out = appendString(out, string(r), plain)
 	}
 	return append(out, ']')
+}
+
+// encoder is what the writing of entries one after the other in a buffer
+// learns along.
+type encoder struct {
+	// valid says the entries passed Validate, which leaves their tokens and
+	// codes (every string but the peer and the due date) letters, digits
+	// and . _ : - only: RFC 8785 writes those as they are, so they are
+	// copied without the scan for what to escape, which would go over the
+	// bytes Validate just checked.
+	valid bool
+	// last is the time last written, and lastText how, quotes included,
+	// in the buffer: the entries of one Prepare mostly share a time (the
+	// clock's for every zero Time), and formatting it is a tenth of an
+	// entry's encoding.
+	last     time.Time
+	lastText []byte
+}
+
+// appendTime is appendTime, copying what it wrote for the same instant.
+func (c *encoder) appendTime(out []byte, t time.Time) ([]byte, error) {
+	if c.lastText != nil && t.Equal(c.last) {
+		return append(out, c.lastText...), nil
+	}
+	start := len(out)
+	out, err := appendTime(out, t)
+	if err != nil {
+		return nil, err
+	}
+	c.last, c.lastText = t, out[start:len(out):len(out)]
+	return out, nil
 }
 
 // appendTime writes t as json.Marshal writes t.UTC(): RFC 3339 with the

@@ -100,3 +100,23 @@ func BenchmarkAppendPrepared100(b *testing.B) {
 }
 
 var errRollback = errors.New("roll back")
+
+// BenchmarkPrepare100Now is BenchmarkPrepare100 for entries without a time,
+// as the exchange makes them: Prepare stamps them all with the same now.
+func BenchmarkPrepare100Now(b *testing.B) {
+	const batch = 100
+	l, _ := newTestLog(b)
+	src := make([]Entry, batch)
+	for i := range src {
+		src[i] = sentEntry(i)
+		src[i].Time = time.Time{}
+	}
+	es := make([]Entry, batch)
+	b.ReportAllocs()
+	for b.Loop() {
+		copy(es, src)
+		if _, err := l.Prepare(es...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
