@@ -143,10 +143,10 @@ func (l *Log) appendTx(tx *bolt.Tx, ps []Prepared) (int64, error) {
 	}
 	// One buffer holds the batch: bbolt keeps the values until the commit.
 	buf := make([]byte, 0, size)
-	hashes := &appendedHashes{bucket: hashReader{b.hashes}}
-	if len(ps) > 1 {
-		hashes.hs = make([]tlog.Hash, 0, 2*len(ps)+1)
-	}
+	// Room for exactly the tree hashes the append stores: about two an
+	// entry, but up to log2(n) more.
+	hashes := &appendedHashes{bucket: hashReader{b.hashes},
+		hs: make([]tlog.Hash, 0, tlog.StoredHashCount(n)-tlog.StoredHashCount(first))}
 	var k [8]byte
 	for i, p := range ps {
 		start := len(buf)
