@@ -137,9 +137,9 @@ func (c *Client) SendWithProofs(ctx context.Context, peer string, batch []store.
 	if err != nil {
 		return nil, err
 	}
-	answer := resp.(DeliverResponse)
-	results := answer.Results
-	check, err := c.receiptCheck(r, peer, answer.Chain)
+	ans := resp.(answer)
+	results := ans.Results
+	check, err := c.receiptCheck(r, peer, ans.Chain)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +161,7 @@ func (c *Client) SendWithProofs(ctx context.Context, peer string, batch []store.
 		var digest string
 		switch res.Status {
 		case StatusStored, StatusDuplicate:
-			r, err := check.read(res)
+			r, err := check.read(res, ans.receipt(i))
 			if err != nil {
 				return nil, err
 			}
@@ -271,15 +271,19 @@ func (c *Client) receiptCheck(r *remote, peer string, chainDER [][]byte) (*recei
 	return &receiptCheck{peer: peer, receiver: id.URI(), roots: contracts.NewRootVerifier(chain[0].PublicKey)}, nil
 }
 
-// read decodes a result's receipt and checks that it answers the result's
-// envelope from this node; its signature is verified with the others'.
-func (k *receiptCheck) read(res Result) (*contracts.Receipt, error) {
+// read decodes a result's receipt, unless decoded is it already (see
+// answer), and checks that it answers the result's envelope from this
+// node; its signature is verified with the others'.
+func (k *receiptCheck) read(res Result, decoded *contracts.Receipt) (*contracts.Receipt, error) {
 	if len(res.Receipt) == 0 {
 		return nil, fmt.Errorf("peer %s answered %s for envelope %s without a receipt", k.peer, res.Status, res.EnvelopeID)
 	}
-	r, err := contracts.DecodeReceipt(res.Receipt)
-	if err != nil {
-		return nil, fmt.Errorf("peer %s receipt for %s: %w", k.peer, res.EnvelopeID, err)
+	r := decoded
+	if r == nil {
+		var err error
+		if r, err = contracts.DecodeReceipt(res.Receipt); err != nil {
+			return nil, fmt.Errorf("peer %s receipt for %s: %w", k.peer, res.EnvelopeID, err)
+		}
 	}
 	if r.EnvelopeID != res.EnvelopeID || r.Receiver != k.receiver {
 		return nil, fmt.Errorf("peer %s receipt for %s names envelope %s and receiver %s", k.peer, res.EnvelopeID, r.EnvelopeID, r.Receiver)

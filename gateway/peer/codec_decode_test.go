@@ -55,8 +55,10 @@ func oldDecodeResult(raw []byte, r *Result) error {
 	})
 }
 
-// FuzzDecodeDeliverResponseBody holds the response decoder to the one it
-// replaced: the same value, or the same error, for any body.
+// FuzzDecodeDeliverResponseBody holds the response decoders (the general
+// one and the client's, decodeAnswer) to the one they replaced: the same
+// value, or the same error, for any body; and a receipt decoded with the
+// answer is the one DecodeReceipt reads from its result.
 func FuzzDecodeDeliverResponseBody(f *testing.F) {
 	for _, s := range []string{
 		`{"results":[{"envelope_id":"01JABCDEFGHJKMNPQRSTVWXYZ0","status":"stored","receipt":{"a":1}}],"chain":["AAE="]}`,
@@ -75,6 +77,9 @@ func FuzzDecodeDeliverResponseBody(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	for _, b := range answerSeeds(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		got, err := decodeDeliverResponseBody(body)
 		want, wantErr := oldDecodeDeliverResponseBody(body)
@@ -84,6 +89,15 @@ func FuzzDecodeDeliverResponseBody(f *testing.F) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q: read %+v, before %+v", body, got, want)
 		}
+		// And the client's reader, in one pass where it can be.
+		a, err := decodeAnswer(body)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("%q: answer error %v, before %v", body, err, wantErr)
+		}
+		if !reflect.DeepEqual(a.DeliverResponse, want) {
+			t.Fatalf("%q: answer read %+v, before %+v", body, a.DeliverResponse, want)
+		}
+		checkDecodedReceipts(t, a)
 	})
 }
 

@@ -61,14 +61,11 @@ func decodeDeliverRequest(_ context.Context, r *http.Request) (any, error) {
 }
 
 func encodeDeliverResponse(_ context.Context, w http.ResponseWriter, response any) error {
-	body, err := response.(DeliverResponse).appendJSON(nil)
-	if err != nil {
-		return err
-	}
+	body := response.(DeliverResponse).appendJSON(nil)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	// Declared, so the origin reads the answer into one buffer of its size.
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	_, err = w.Write(body)
+	_, err := w.Write(body)
 	return err
 }
 
@@ -131,11 +128,11 @@ func decodeDeliverResponse(province string) kithttp.DecodeResponseFunc {
 		if len(body) > maxAnswer {
 			return nil, fmt.Errorf("answer from %s is over %d bytes", province, maxAnswer)
 		}
-		resp, err := decodeDeliverResponseBody(body)
+		a, err := decodeAnswer(body)
 		if err != nil {
 			return nil, fmt.Errorf("decode answer from %s: %w", province, err)
 		}
-		return resp, nil
+		return a, nil
 	}
 }
 
