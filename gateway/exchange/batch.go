@@ -22,10 +22,12 @@ import (
 // on its own with contracts.VerifyInBatch or Envelope.Verify after the batch
 // is split up; the destination keeps each one exactly as it arrived.
 //
-// The destination checks each envelope's payload digest and inclusion path
-// itself and verifies each distinct root signature of a request once, not
-// once per envelope: one ECDSA signature and one verification per batch
-// instead of one of each per envelope.
+// The destination verifies the proofs of a request's envelopes signed as one
+// tree together (proveTogether): the tree's n-1 node hashes and one root
+// signature check, with each envelope's path still held to the tree, so
+// that each one stored stays verifiable alone. Any other envelope signed in
+// a batch has its inclusion path checked alone, and each distinct root
+// signature of a request is verified once, not once per envelope.
 
 // BatchSender returns a delivery.Sender that signs each batch of envelopes
 // queued unsigned before next sends it, and makes this exchange queue
@@ -118,4 +120,43 @@ func verifyEnvelope(env *contracts.Envelope, roots *contracts.RootVerifier, chec
 		return fmt.Errorf("envelope %s: batch: %w", env.ID, err)
 	}
 	return nil
+}
+
+// proveTogether verifies together, with contracts.VerifyTrees, the batch
+// proofs of the envelopes in ins that the origin's BatchSender signed as one
+// tree, and marks those that pass proven, so that check leaves out their
+// proof alone. The envelopes it has no digest for (signed alone, or not
+// read by the strict decoder) are left out, so that the envelopes of a
+// tree between them still come together. An envelope whose tree does not
+// verify together is verified alone by verifyEnvelope, as every one was
+// before, which gives each the answer it had alone.
+func proveTogether(ins []inbound, roots *contracts.RootVerifier) {
+	at := make([]int, 0, len(ins))
+	for i := range ins {
+		if ins[i].digested {
+			at = append(at, i)
+		}
+	}
+	if len(at) == 0 {
+		return
+	}
+	ds := make([][32]byte, len(at))
+	ps := make([]*contracts.BatchProof, len(at))
+	for k, i := range at {
+		ds[k], ps[k] = ins[i].digest, ins[i].env.Batch
+	}
+	for k, ok := range contracts.VerifyTrees(ds, ps, roots) {
+		ins[at[k]].proven = ok
+	}
+}
+
+// verifyInbound is verifyEnvelope for an envelope of a request after
+// proveTogether. A proven envelope has nothing left for it to check: the
+// strict decoder checked its id and payload, and its tree its signing
+// digest, proof and root signature.
+func verifyInbound(in *inbound, roots *contracts.RootVerifier) error {
+	if in.proven {
+		return nil
+	}
+	return verifyEnvelope(in.env, roots, in.checked)
 }

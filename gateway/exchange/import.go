@@ -65,8 +65,13 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	passed := make([]bool, len(envs))
 	roots := contracts.NewRootVerifier(chain[0].PublicKey)
 	sender := sender{id: from, uri: from.URI(), signer: signer.URI()}
+	// Decoded first, so that the batch proofs of envelopes signed together
+	// are verified together before each envelope is checked.
+	ins := make([]inbound, len(envs))
+	forEach(len(envs), func(i int) { ins[i] = open(envs[i]) })
+	proveTogether(ins, roots)
 	forEach(len(envs), func(i int) {
-		results[i], passed[i] = x.check(ctx, sender, roots, envs[i], now, &checked[i])
+		results[i], passed[i] = x.check(ctx, sender, roots, &ins[i], now, &checked[i])
 	})
 	ready := checked[:0]
 	for i := range checked {
@@ -212,22 +217,50 @@ type sender struct {
 	uri, signer string
 }
 
-// check verifies one envelope and decides its import; when it passes, it
-// answers true and fills im with what to store.
-func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.RootVerifier, raw json.RawMessage, now time.Time, im *imported) (peer.Result, bool) {
+// inbound is an envelope of a request as decoded, before it is checked.
+type inbound struct {
+	raw     json.RawMessage
+	env     *contracts.Envelope // nil when it could not be decoded at all
+	rec     contracts.Record
+	recErr  error
+	checked bool // by contracts' strict decoder: form, payload digest, canonical payload
+
+	// For a checked envelope signed in a batch: its signing digest, and
+	// whether its proof and root signature verified with its tree's
+	// (proveTogether).
+	digest   [32]byte
+	digested bool
+	proven   bool
+}
+
+// open decodes an envelope of a request and, when it is signed in a batch,
+// computes its signing digest, the leaf of its tree.
+func open(raw json.RawMessage) inbound {
 	// The payload is decoded strictly but not validated again: the origin
 	// validated it before export obligations legitimately masked identifiers
 	// and dropped fields, which full validation would now refuse.
 	env, rec, recErr := contracts.DecodeEnvelopeRecord(raw)
-	checked := env != nil // form and payload digest checked, payload canonical
-	if !checked {
+	in := inbound{raw: raw, env: env, rec: rec, recErr: recErr, checked: env != nil}
+	if !in.checked {
 		// contracts' strict decoder also checks the envelope's form and
 		// payload digest; decode it generically to tell a malformed
-		// envelope from a tampered one (refused below with its reason).
-		var err error
-		if env, err = decodeEnvelope(raw); err != nil {
-			return rejected("", ReasonMalformed), false
-		}
+		// envelope from a tampered one (refused by check with its reason).
+		in.env, _ = decodeEnvelope(raw)
+		return in
+	}
+	if env.Batch != nil && len(env.Signature) == 0 {
+		d, err := env.SigningDigest()
+		in.digest, in.digested = d, err == nil
+	}
+	return in
+}
+
+// check verifies one envelope and decides its import; when it passes, it
+// answers true and fills im with what to store.
+func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.RootVerifier, in *inbound, now time.Time, im *imported) (peer.Result, bool) {
+	env, rec, recErr, checked := in.env, in.rec, in.recErr, in.checked
+	if env == nil {
+		return rejected("", ReasonMalformed), false
 	}
 	switch {
 	case env.Origin != from.id.Province:
@@ -237,7 +270,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	case env.Signer != from.signer:
 		return rejected(env.ID, ReasonSignerMismatch), false
 	}
-	if err := verifyEnvelope(env, roots, checked); err != nil {
+	if err := verifyInbound(in, roots); err != nil {
 		return rejected(env.ID, ReasonBadSignature), false
 	}
 	if !checked {
@@ -285,8 +318,8 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		x.d.Log.Error("apply import obligations", "envelope", env.ID, "err", err)
 		return deferred(env.ID, "policy_error"), false
 	}
-	in := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: raw, Record: record}
-	*im = imported{env: env, rec: rec, decision: dec, in: in, refersTo: refersTo}
+	stored := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: in.raw, Record: record}
+	*im = imported{env: env, rec: rec, decision: dec, in: stored, refersTo: refersTo}
 	return peer.Result{EnvelopeID: env.ID}, true
 }
 
