@@ -224,7 +224,10 @@ func TestCommandLevelsAreRemembered(t *testing.T) {
 	}
 	ahead.Add(int64(31 * time.Second))
 	wantAsked(t, "31 s later", followers...)
-	wantAsked(t, "the next command")
+	// The levels are remembered again: a command soon asks nobody. Not
+	// necessarily the next one: on a loaded machine raft may time out a
+	// connection and open another, and the leader then rightly asks again.
+	quiet(t, "after the levels expired")
 	restart(followers[0], 0)
 	if got := quiet(t, "after "+followers[0].ID+" restarted"); got[followers[0].ID] == 0 || got[followers[1].ID] != 0 {
 		t.Errorf("after %s restarted: the leader asked %v for their levels, want %s alone", followers[0].ID, got, followers[0].ID)
