@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,26 +67,6 @@ func (f presentFields) paths() []string {
 		}
 	}
 	return out
-}
-
-// writeKey writes what the cache key holds of the fields: the plan and the
-// set, which together name one list of paths, or the list itself. A letter
-// first tells the two forms apart.
-func (f presentFields) writeKey(b *strings.Builder) {
-	if f.plan == nil {
-		b.WriteByte('L')
-		for _, p := range f.list {
-			b.WriteString(p)
-			b.WriteByte(0x1e)
-		}
-		return
-	}
-	var buf [48]byte
-	k := append(buf[:0], 'P')
-	k = strconv.AppendUint(k, f.plan.id, 10)
-	k = append(k, 0x1e)
-	k = strconv.AppendUint(k, f.bits, 16)
-	b.Write(k)
 }
 
 // fieldPlan is what walkFields would do for every value of one type, worked

@@ -3,7 +3,6 @@ package policy
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -92,11 +91,7 @@ func TestFieldPlanMatchesWalk(t *testing.T) {
 // TestFieldsKey: the cache key's fields part is the same exactly when the
 // lists of paths are, whichever form each is in.
 func TestFieldsKey(t *testing.T) {
-	key := func(f presentFields) string {
-		var b strings.Builder
-		f.writeKey(&b)
-		return b.String()
-	}
+	key := func(f presentFields) string { return string(appendFieldsKey(nil, f)) }
 	full := transfer51to44()
 	bare := transfer51to44()
 	bare.Worker.Phone, bare.Training, bare.LaborBrand = "", nil, ""

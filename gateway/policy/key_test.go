@@ -11,7 +11,8 @@ import (
 )
 
 // oldKey is the cache key as it was built before appendKey wrote it into
-// the caller's buffer: a string, with the fields written by writeKey. It is
+// the caller's buffer: a string (its fields part is appendFieldsKey's, which
+// TestFieldsKey holds to the lists of paths). It is
 // the reference TestAppendKeyIsTheOldKey holds appendKey to, so that the
 // cache tells apart exactly what it told apart.
 func oldKey(p *prepared) string {
@@ -39,7 +40,7 @@ func oldKey(p *prepared) string {
 	}
 	division(p.worker, func(a *contracts.Agreement) string { return a.Origin.Division })
 	division(p.employer, func(a *contracts.Agreement) string { return a.Destination.Division })
-	p.fields.writeKey(&b)
+	b.Write(appendFieldsKey(nil, p.fields))
 	b.WriteByte(0x1f)
 	for i := range p.agreements {
 		a := &p.agreements[i]
