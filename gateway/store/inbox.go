@@ -172,12 +172,9 @@ func get(c *bolt.Cursor, key []byte) []byte {
 	return v
 }
 
-// receivedKey deduplicates by origin and envelope id: ids are the origin's
-// own, so another province reusing them (to have the real envelopes taken
-// for duplicates) gets nowhere.
-func receivedKey(from, envelopeID string) []byte { return appendReceivedKey(nil, from, envelopeID) }
-
-// appendReceivedKey appends receivedKey(from, envelopeID) to b.
+// appendReceivedKey appends to b the key that deduplicates by origin and
+// envelope id: ids are the origin's own, so another province reusing them
+// (to have the real envelopes taken for duplicates) gets nowhere.
 func appendReceivedKey(b []byte, from, envelopeID string) []byte {
 	b = append(b, from...)
 	b = append(b, '/')
@@ -244,24 +241,7 @@ func (s *Store) InboxItem(envelopeID string) (Incoming, error) {
 	return m, err
 }
 
-// encodeIncomingButSeq writes m as json.Marshal would, except that the three raw
-// documents are copied as they are rather than re-scanned and compacted: they
-// are large (the envelope carries the whole record) and already well-formed,
-// having been decoded (the envelope) or produced here (record, receipt).
-//
-// A record that is the envelope's payload as it came (import obligations
-// that changed nothing, the usual case) is not written twice: "record_at"
-// gives where it lies in the envelope instead of "record". decodeIncoming
-// reads both forms.
-//
-// It writes all of it but the seq, the first member, leaving room for it
-// in front: withSeq writes it there once it is known.
-func encodeIncomingButSeq(m *Incoming) ([]byte, error) {
-	at := recordIn(m.Envelope, m.Record)
-	return appendIncomingButSeq(make([]byte, 0, incomingSize(m, at)), m, at)
-}
-
-// incomingSize is the room encodeIncomingButSeq needs for m, its record
+// incomingSize is the room appendIncomingButSeq needs for m, its record
 // at at, unless its strings need escaping.
 func incomingSize(m *Incoming, at recordAt) int {
 	n := seqRoom + len(m.EnvelopeID) + len(m.From) + len(m.Type) + len(m.Envelope) + len(m.Receipt) + 160
@@ -271,8 +251,19 @@ func incomingSize(m *Incoming, at recordAt) int {
 	return n
 }
 
-// appendIncomingButSeq appends encodeIncomingButSeq(m) to b, given where
-// m's record is in its envelope.
+// appendIncomingButSeq appends m as json.Marshal would write it, except
+// that the three raw documents are copied as they are rather than
+// re-scanned and compacted: they are large (the envelope carries the whole
+// record) and already well-formed, having been decoded (the envelope) or
+// produced here (record, receipt).
+//
+// A record that is the envelope's payload as it came (import obligations
+// that changed nothing, the usual case) is not written twice: at gives
+// where it lies in the envelope (recordIn), written as "record_at" instead
+// of "record". decodeIncoming reads both forms.
+//
+// It writes all of it but the seq, the first member, leaving room for it
+// in front: withSeq writes it there once it is known.
 func appendIncomingButSeq(b []byte, m *Incoming, at recordAt) ([]byte, error) {
 	record := m.Record
 	if at.found {
@@ -305,11 +296,11 @@ func appendIncomingButSeq(b []byte, m *Incoming, at recordAt) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// seqRoom is the room encodeIncomingButSeq leaves for `{"seq":` and the
+// seqRoom is the room appendIncomingButSeq leaves for `{"seq":` and the
 // widest uint64.
 const seqRoom = len(`{"seq":`) + 20
 
-// withSeq completes a value from encodeIncomingButSeq, in place.
+// withSeq completes a value from appendIncomingButSeq, in place.
 func withSeq(b []byte, seq uint64) []byte {
 	var digits [20]byte
 	d := strconv.AppendUint(digits[:0], seq, 10)
@@ -360,7 +351,7 @@ type storedIncoming struct {
 	RecordAt *[2]int `json:"record_at,omitempty"`
 }
 
-// decodeIncoming reads an inbox value, written by encodeIncomingButSeq or, before
+// decodeIncoming reads an inbox value, written by appendIncomingButSeq or, before
 // it found records in envelopes, by encoding/json.
 func decodeIncoming(v []byte) (Incoming, error) {
 	var s storedIncoming

@@ -65,11 +65,11 @@ func TestEncodeIncomingMatchesJSON(t *testing.T) {
 // the seq.
 func encodeIncoming(t *testing.T, m Incoming) []byte {
 	t.Helper()
-	b, err := encodeIncomingButSeq(&m)
-	if err != nil {
-		t.Fatal(err)
+	values, errs := encodeIncomings([]Incoming{m}, m.ReceivedAt) // a zero time stays zero
+	if errs[0] != nil {
+		t.Fatal(errs[0])
 	}
-	return withSeq(b, m.Seq)
+	return withSeq(values[0], m.Seq)
 }
 
 // TestEncodeIncomingIsJSONMarshal: with compact documents and a record of
@@ -112,8 +112,8 @@ func TestEncodeIncomingRefusesWhatJSONDoes(t *testing.T) {
 	if _, err := json.Marshal(m); err == nil {
 		t.Fatal("json.Marshal wrote a year past 9999")
 	}
-	if b, err := encodeIncomingButSeq(&m); err == nil {
-		t.Errorf("encoded as %s", withSeq(b, 1))
+	if values, errs := encodeIncomings([]Incoming{m}, m.ReceivedAt); errs[0] == nil {
+		t.Errorf("encoded as %s", withSeq(values[0], 1))
 	}
 	s, _ := openTest(t)
 	ok := Incoming{EnvelopeID: "y", From: "51", Envelope: json.RawMessage(`{}`)}

@@ -21,8 +21,9 @@ func oldQueued(id string, v []byte) Queued {
 	return Queued{EnvelopeID: id, Envelope: clone(v)}
 }
 
-// FuzzQueued: queued reads any outbox value as it did with two copies, owns
-// its bytes, and keeps the digest and the envelope apart.
+// FuzzQueued: queued reads any outbox value, copied out as Pending copies
+// it, as it did with two copies, and keeps the digest and the envelope
+// apart.
 func FuzzQueued(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte(`{"id":"x"}`))
@@ -33,15 +34,9 @@ func FuzzQueued(f *testing.F) {
 	f.Add([]byte{digestMark, 5, 1})
 	f.Fuzz(func(t *testing.T, v []byte) {
 		want := oldQueued("01X", v)
-		got := queued("01X", v)
+		got := queued("01X", clone(v))
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q: %+v, before %+v", v, got, want)
-		}
-		for i := range v {
-			v[i] ^= 0xff
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q: changed with the value it was read from", v)
 		}
 		env := append([]byte(nil), got.Envelope...)
 		_ = append(got.SigningDigest, bytes.Repeat([]byte{1}, len(env)+1)...)

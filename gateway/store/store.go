@@ -168,15 +168,11 @@ func (m Outgoing) setBy() bool {
 		&m.value[2] == &m.SigningDigest[0] && &m.value[2+d] == &m.Envelope[0]
 }
 
-func queued(id string, v []byte) Queued {
-	return queuedCopy(id, clone(v))
-}
-
-// queuedCopy is queued with the value copied already, into c, which the
-// Queued then holds: one copy of the value for both digest and envelope,
-// the digest's capacity ending where the envelope starts, so neither can
-// be appended into the other.
-func queuedCopy(id string, c []byte) Queued {
+// queued reads outbox value c, copied out of its read transaction
+// already, as the Queued that then holds it: one copy of the value for
+// both digest and envelope, the digest's capacity ending where the
+// envelope starts, so neither can be appended into the other.
+func queued(id string, c []byte) Queued {
 	if len(c) > 2 && c[0] == digestMark && len(c) >= 2+int(c[1]) {
 		n := 2 + int(c[1])
 		return Queued{EnvelopeID: id, SigningDigest: nonEmpty(c[2:n:n]), Envelope: nonEmpty(c[n:])}
@@ -465,7 +461,7 @@ func (s *Store) pending(peer string, least, limit int, skip func(envelopeID stri
 		for i, v := range vals {
 			start := len(buf)
 			buf = append(buf, v...)
-			out[i] = queuedCopy(ids[i], buf[start:len(buf):len(buf)])
+			out[i] = queued(ids[i], buf[start:len(buf):len(buf)])
 		}
 	})
 	return out, err
