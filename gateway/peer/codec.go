@@ -37,9 +37,6 @@ func (b deliverBody) reader() io.Reader {
 	return &bufs
 }
 
-// bytes is the body in one slice.
-func (b deliverBody) bytes() []byte { return bytes.Join(b.parts, nil) }
-
 // digestMember starts the tail of an unsigned envelope that
 // contracts.AppendWithBatchProof looks at: the rest of the envelope before
 // it goes as it is.

@@ -120,3 +120,6 @@ func signedDigests(tb testing.TB, n int) ([][32]byte, []*contracts.BatchProof) {
 	}
 	return digests, proofs
 }
+
+// bytes is the body in one slice, as a request sends it.
+func (b deliverBody) bytes() []byte { return bytes.Join(b.parts, nil) }
