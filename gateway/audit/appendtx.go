@@ -47,29 +47,31 @@ func prepareAll(es []Entry, now time.Time) ([]Prepared, error) {
 		if e.Time.IsZero() {
 			e.Time = now
 		}
-		if err := e.Validate(); err != nil {
+		var err error
+		if ps[i], buf, err = appendPrepared(buf, e, &c); err != nil {
 			return nil, err
 		}
-		b, cut, err := appendEntry(buf, e, &c)
-		if err != nil {
-			return nil, err
-		}
-		ps[i] = Prepared{enc: b[len(buf):len(b):len(b)], cut: cut - len(buf)}
-		buf = b
 	}
 	return ps, nil
 }
 
 // prepare validates e and encodes it but for its index.
 func prepare(e *Entry) (Prepared, error) {
+	p, _, err := appendPrepared(make([]byte, 0, encodedSize(e)), e, &encoder{valid: true})
+	return p, err
+}
+
+// appendPrepared validates e and appends its encoding but for its index to
+// buf, which the Prepared then shares; c must say the entries are valid.
+func appendPrepared(buf []byte, e *Entry, c *encoder) (Prepared, []byte, error) {
 	if err := e.Validate(); err != nil {
-		return Prepared{}, err
+		return Prepared{}, buf, err
 	}
-	enc, cut, err := appendEntry(make([]byte, 0, encodedSize(e)), e, &encoder{valid: true})
+	b, cut, err := appendEntry(buf, e, c)
 	if err != nil {
-		return Prepared{}, err
+		return Prepared{}, buf, err
 	}
-	return Prepared{enc: enc, cut: cut}, nil
+	return Prepared{enc: b[len(buf):len(b):len(b)], cut: cut - len(buf)}, b, nil
 }
 
 // AppendTx appends entries inside the caller's write transaction on the log's
