@@ -439,18 +439,25 @@ func (s *Store) PendingFull(peer string, limit int, skip func(envelopeID string)
 
 // pending is Pending when at least least envelopes are there to take.
 func (s *Store) pending(peer string, least, limit int, skip func(envelopeID string) bool) ([]Queued, error) {
-	var ids []string
-	var vals [][]byte // valid until the read transaction ends
 	var out []Queued
-	err := s.eachPending(peer, limit, skip, func(id string, v []byte) {
-		if ids == nil {
-			n := min(limit, maxPendingPrealloc)
-			ids, vals = make([]string, 0, n), make([][]byte, 0, n)
+	prefix := []byte(peer + "/")
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var ids []string
+		var vals [][]byte // valid until the read transaction ends
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix) && len(ids) < limit; k, v = c.Next() {
+			id := string(k[len(prefix):])
+			if skip != nil && skip(id) {
+				continue
+			}
+			if ids == nil {
+				n := min(limit, maxPendingPrealloc)
+				ids, vals = make([]string, 0, n), make([][]byte, 0, n)
+			}
+			ids, vals = append(ids, id), append(vals, v)
 		}
-		ids, vals = append(ids, id), append(vals, v)
-	}, func() {
 		if len(ids) == 0 || len(ids) < least {
-			return
+			return nil
 		}
 		n := 0
 		for _, v := range vals {
@@ -463,6 +470,7 @@ func (s *Store) pending(peer string, least, limit int, skip func(envelopeID stri
 			buf = append(buf, v...)
 			out[i] = queued(ids[i], buf[start:len(buf):len(buf)])
 		}
+		return nil
 	})
 	return out, err
 }
@@ -470,28 +478,6 @@ func (s *Store) pending(peer string, least, limit int, skip func(envelopeID stri
 // maxPendingPrealloc bounds the room Pending makes for a batch before it
 // knows how many envelopes there are: a delivery batch's worth.
 const maxPendingPrealloc = 1000
-
-// eachPending calls fn with each envelope Pending would return, in a read
-// transaction, and then end (when not nil) before the transaction ends.
-func (s *Store) eachPending(peer string, limit int, skip func(string) bool, fn func(id string, v []byte), end func()) error {
-	prefix := []byte(peer + "/")
-	return s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketOutbox).Cursor()
-		n := 0
-		for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix) && n < limit; k, v = c.Next() {
-			id := string(k[len(prefix):])
-			if skip != nil && skip(id) {
-				continue
-			}
-			fn(id, v)
-			n++
-		}
-		if end != nil {
-			end()
-		}
-		return nil
-	})
-}
 
 // Depth counts the envelopes queued for each peer (peers with none left
 // out), from counts kept with each commit: it reads nothing from the file.
