@@ -10,17 +10,13 @@ package contracts
 // canon provably writes back unchanged, and leaves the rest (strings with
 // escapes, above all) to canon itself. FuzzCanonicalValue holds it to canon.
 
-// skipCanonical reads one value as skip does and also reports whether it
-// is in canonical form, as canon would write it (see lexer.uncanon); like
-// skipRaw it reads the value without its path first.
+// skipCanonical reads one value as skipRaw does (as skip does, without its
+// path first) and also reports whether it is in canonical form, as canon
+// would write it (see lexer.uncanon).
 func (l *lexer) skipCanonical() (canonical, ok bool) {
 	l.uncanon = false
-	before := *l
-	if l.skipQuick() {
-		return !l.uncanon, true
-	}
-	*l = before
-	return false, l.skip()
+	ok = l.skipRaw()
+	return ok && !l.uncanon, ok
 }
 
 // isCanonicalInt reports whether a JSON number is written as canon writes
