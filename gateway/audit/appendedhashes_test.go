@@ -74,3 +74,23 @@ func indexRange(n int) []int64 {
 	}
 	return out
 }
+
+// TestAppendedHashesKeepWhatTheyReturned: the hashes add returns are
+// handed to bbolt as values, which it reads at the commit; an add that
+// does not follow the hashes kept starts past them rather than over them.
+func TestAppendedHashesKeepWhatTheyReturned(t *testing.T) {
+	r := &appendedHashes{hs: make([]tlog.Hash, 0, 4)}
+	a, b := tlog.Hash{1}, tlog.Hash{2}
+	first, err := r.add(0, tlog.StoredHashIndex(0, 0), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Entry 2 completes no subtree, so nothing is read; its hashes are not
+	// at the index after entry 0's.
+	if _, err := r.add(2, tlog.StoredHashIndex(0, 2), b); err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 1 || first[0] != a {
+		t.Errorf("entry 0's hashes became %v, want [%v]", first, a)
+	}
+}

@@ -48,7 +48,9 @@ type appendedHashes struct {
 // slice returned is r's own: later adds only append after it.
 func (r *appendedHashes) add(n, base int64, leaf tlog.Hash) ([]tlog.Hash, error) {
 	if len(r.hs) == 0 || base != r.first+int64(len(r.hs)) {
-		r.first, r.hs = base, r.hs[:0]
+		// Past the hashes kept, not over them: bbolt holds them until
+		// the commit.
+		r.first, r.hs = base, r.hs[len(r.hs):]
 	}
 	start := len(r.hs)
 	r.hs = append(r.hs, leaf)
