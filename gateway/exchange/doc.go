@@ -23,9 +23,10 @@
 // (for a batch-signed envelope: its inclusion proof, and each distinct batch
 // root's signature once per request; the envelopes of a request that make
 // up one whole signed tree are proved together by building the tree once,
-// each one's own path still held to it, contracts.VerifyTrees), validate the record, ask policy for
-// the import decision, apply its obligations, store the envelope once, as it
-// arrived (its id makes redelivery harmless), and answer a signed receipt.
+// each one's own path still held to it, contracts.VerifyTrees), validate
+// the record, ask policy for the import decision, apply its obligations,
+// store the envelope once, as it arrived (its id makes redelivery
+// harmless), and answer a signed receipt.
 //
 // The per-record work of a request (decoding, policy, canonical encoding,
 // signing or verifying) runs on every core, results in request order.
