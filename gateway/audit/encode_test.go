@@ -301,16 +301,5 @@ func TestStoredEntriesMatchGeneric(t *testing.T) {
 		}
 		add(es[i+2])
 	}
-	raws, err := l.RawEntries(ctx, 0, l.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(raws) != len(want) {
-		t.Fatalf("%d entries stored, want %d", len(raws), len(want))
-	}
-	for i, r := range raws {
-		if !bytes.Equal(r.Data, want[i]) {
-			t.Fatalf("entry %d stored as\n%s\nwant\n%s", i, r.Data, want[i])
-		}
-	}
+	storedAs(t, l, want)
 }

@@ -12,7 +12,6 @@ import (
 // buffer; appended in another order than they were prepared, each is stored
 // as the generic encoding writes it.
 func TestPreparedTogetherMatchGeneric(t *testing.T) {
-	ctx := context.Background()
 	l, db := newTestLog(t)
 	es := validEntries(30)
 	ps, err := l.Prepare(es...)
@@ -34,7 +33,22 @@ func TestPreparedTogetherMatchGeneric(t *testing.T) {
 	if err := db.Update(func(tx *bolt.Tx) error { return l.AppendPreparedTx(tx, order...) }); err != nil {
 		t.Fatal(err)
 	}
-	raws, err := l.RawEntries(ctx, 0, l.Size())
+	storedAs(t, l, want)
+}
+
+// evenOdd is the indexes below n of parity p, in order.
+func evenOdd(n, p int) []int {
+	var out []int
+	for i := p; i < n; i += 2 {
+		out = append(out, i)
+	}
+	return out
+}
+
+// storedAs checks that l holds exactly the entries want, byte for byte.
+func storedAs(t *testing.T, l *Log, want [][]byte) {
+	t.Helper()
+	raws, err := l.RawEntries(context.Background(), 0, l.Size())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,13 +60,4 @@ func TestPreparedTogetherMatchGeneric(t *testing.T) {
 			t.Fatalf("entry %d stored as\n%s\nwant\n%s", i, r.Data, want[i])
 		}
 	}
-}
-
-// evenOdd is the indexes below n of parity p, in order.
-func evenOdd(n, p int) []int {
-	var out []int
-	for i := p; i < n; i += 2 {
-		out = append(out, i)
-	}
-	return out
 }
