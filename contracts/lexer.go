@@ -470,7 +470,8 @@ func (l *lexer) array(elem func(i int) bool) bool {
 // scanner checks it: numbers of any size and form, and repeated member names,
 // are fine. It keeps nothing it reads: member names are not interned and
 // plain strings are not copied, which makes it the cheap way to find where
-// a value ends (RawObject, RawArray).
+// a value ends; skipRaw (RawObject, RawArray) reads with skipQuick first
+// and with skip only for the error.
 func (l *lexer) skip() bool {
 	switch l.peek() {
 	case '{':
@@ -492,11 +493,32 @@ func (l *lexer) skip() bool {
 			return l.fail("unexpected end of the JSON document")
 		}
 	}
+	return l.skipNumber()
+}
+
+// skipNumber reads a number for skip and skipQuick, marking uncanon on one
+// canon would write otherwise.
+func (l *lexer) skipNumber() bool {
 	num, ok := l.number()
 	if ok && !isCanonicalInt(num) {
 		l.uncanon = true
 	}
 	return ok
+}
+
+// nameInOrder marks uncanon, for skip and skipQuick, when the plain member
+// name raw (quotes included) does not follow prev, the name before it in
+// its object, in strict UTF-16 order; it returns the name, the next prev.
+// Once uncanon is set the order no longer matters, and it compares nothing.
+func (l *lexer) nameInOrder(prev, raw []byte) []byte {
+	if l.uncanon {
+		return prev
+	}
+	name := raw[1 : len(raw)-1]
+	if prev != nil && !utf16Less(prev, name) {
+		l.uncanon = true
+	}
+	return name
 }
 
 // skipString reads a string for its syntax alone.
@@ -533,12 +555,8 @@ func (l *lexer) skipObject() bool {
 				return false
 			}
 			seg.from, seg.to = 0, 0
-		} else if !l.uncanon {
-			name := raw[1 : len(raw)-1]
-			if prev != nil && !utf16Less(prev, name) {
-				l.uncanon = true
-			}
-			prev = name
+		} else {
+			prev = l.nameInOrder(prev, raw)
 		}
 		l.push(seg)
 		if !l.expect(':') || !l.skip() {
