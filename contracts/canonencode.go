@@ -509,21 +509,26 @@ func newStructEncoder(t reflect.Type) canonEncoder {
 	fields := jsonFields(t)
 	members := make([]structMember, len(fields))
 	for i, f := range fields {
-		m := structMember{jsonField: f, prefix: string(appendCanonicalString(nil, f.name)) + ":"}
-		if f.omitZero {
-			m.isZero = zeroTest(f.typ)
-		}
-		if f.quoted {
-			m.enc = decline
-		} else {
-			m.enc = canonEncoderFor(f.typ)
-		}
-		members[i] = m
+		members[i] = newStructMember(f)
 	}
 	slices.SortFunc(members, func(x, y structMember) int { return compareUTF16(x.name, y.name) })
 	return func(b []byte, v reflect.Value, depth int) ([]byte, bool) {
 		return appendStructMembers(b, v, members, depth)
 	}
+}
+
+// newStructMember is how the struct encoder writes field f.
+func newStructMember(f jsonField) structMember {
+	m := structMember{jsonField: f, prefix: string(appendCanonicalString(nil, f.name)) + ":"}
+	if f.omitZero {
+		m.isZero = zeroTest(f.typ)
+	}
+	if f.quoted {
+		m.enc = decline
+	} else {
+		m.enc = canonEncoderFor(f.typ)
+	}
+	return m
 }
 
 // appendStructMembers writes the members of struct v, leaving out those

@@ -112,17 +112,7 @@ func editStructFor(t reflect.Type) editStruct {
 	s := editStruct{byMembers: encodesMembers(t)}
 	if s.byMembers {
 		for _, f := range jsonFields(t) {
-			m := editMember{structMember: structMember{jsonField: f, prefix: string(appendCanonicalString(nil, f.name)) + ":"}}
-			if f.omitZero {
-				m.isZero = zeroTest(f.typ)
-			}
-			if f.quoted {
-				m.enc = decline
-			} else {
-				m.enc = canonEncoderFor(f.typ)
-				m.plainString = encodesAsString(f.typ)
-			}
-			s.members = append(s.members, m)
+			s.members = append(s.members, editMember{structMember: newStructMember(f), plainString: !f.quoted && encodesAsString(f.typ)})
 		}
 		slices.SortFunc(s.members, func(x, y editMember) int { return compareUTF16(x.name, y.name) })
 	}
