@@ -4,8 +4,9 @@ import "sync"
 
 // Most string members of a record, an envelope or a receipt that are not
 // names or identifiers hold one of a few codes: a schema, a purpose, a
-// province or division, an event kind. The decoders read those members with code,
-// which returns the code interned instead of allocating a copy of it.
+// province or division, an event kind. The decoders read those members
+// with code, which returns the code interned instead of allocating a copy
+// of it.
 
 // codes interns the codes: every value of the string types the decoders
 // fill, the schemas, the province codes and the division codes.
@@ -50,19 +51,7 @@ var codes = sync.OnceValue(func() map[string]string {
 })
 
 // code reads a string value as str does, returning a known code interned.
-func (l *lexer) code() (string, bool) {
-	raw, plain, ok := l.rawString()
-	if !ok {
-		return "", false
-	}
-	if plain {
-		if c, ok := codes()[string(raw[1:len(raw)-1])]; ok {
-			return c, true
-		}
-	}
-	l.pos -= len(raw)
-	return l.str()
-}
+func (l *lexer) code() (string, bool) { return l.interned(codes()) }
 
 // codeInto is strInto for a member that usually holds a code.
 func (l *lexer) codeInto(p *string) bool {

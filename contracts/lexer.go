@@ -223,14 +223,18 @@ func (l *lexer) str() (string, bool) {
 
 // key reads a member name. Names the contracts use come from an intern
 // table, so reading them allocates nothing.
-func (l *lexer) key() (string, bool) {
+func (l *lexer) key() (string, bool) { return l.interned(memberNames()) }
+
+// interned reads a string value as str does, returning the string table
+// holds for it, without a copy, when it is plain and there.
+func (l *lexer) interned(table map[string]string) (string, bool) {
 	raw, plain, ok := l.rawString()
 	if !ok {
 		return "", false
 	}
 	if plain {
-		if k, ok := memberNames()[string(raw[1:len(raw)-1])]; ok {
-			return k, true
+		if s, ok := table[string(raw[1:len(raw)-1])]; ok {
+			return s, true
 		}
 	}
 	l.pos -= len(raw)
