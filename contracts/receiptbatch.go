@@ -10,17 +10,21 @@ package contracts
 func VerifyReceipts(rs []*Receipt, roots *RootVerifier) error {
 	ds := make([][32]byte, len(rs))
 	ps := make([]*BatchProof, len(rs))
+	// A receipt that cannot be hashed fails, but only after those before
+	// it are verified: their error comes first, as VerifyWith's would.
+	n, hashErr := len(rs), error(nil)
 	for i, r := range rs {
 		var err error
 		if ds[i], err = r.SigningDigest(); err != nil {
-			return err
+			n, hashErr = i, err
+			break
 		}
 		if len(r.Signature) == 0 {
 			ps[i] = r.Batch // a receipt signed alone is in no tree
 		}
 	}
-	proven := VerifyTrees(ds, ps, roots)
-	for i, r := range rs {
+	proven := VerifyTrees(ds[:n], ps[:n], roots)
+	for i, r := range rs[:n] {
 		if proven[i] {
 			continue
 		}
@@ -28,5 +32,5 @@ func VerifyReceipts(rs []*Receipt, roots *RootVerifier) error {
 			return err
 		}
 	}
-	return nil
+	return hashErr
 }

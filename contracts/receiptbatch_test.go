@@ -105,6 +105,17 @@ func TestVerifyReceiptsAsEachAlone(t *testing.T) {
 			}
 			return rs
 		}, 0},
+		{"a receipt that cannot be hashed", func() []*contracts.Receipt {
+			rs := signedReceipts(t, key, 10)
+			rs[7].ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+			return rs
+		}, 0},
+		{"a receipt changed before one that cannot be hashed", func() []*contracts.Receipt {
+			rs := signedReceipts(t, key, 10)
+			rs[2].Status = contracts.ReceiptDuplicate
+			rs[7].ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+			return rs
+		}, 0},
 		{"signed by another key", func() []*contracts.Receipt { return signedReceipts(t, other, 20) }, 0},
 		{"one signature changed", func() []*contracts.Receipt {
 			rs := signedReceipts(t, key, 20)
