@@ -36,10 +36,10 @@ type lexer struct {
 	// uncanon is set on reading anything canon would write otherwise:
 	// white space, a string with escapes or not UTF-8, a number that is
 	// not an integer in its shortest form within ±2^53, or the members of
-	// an object (read by object or skip) not in strict UTF-16 order of
-	// their names. Cleared before
-	// a value and looked at after it, it is the one way this package tells
-	// that a value arrived in canonical form (see canoncheck.go).
+	// an object (read by object, skip or skipQuick) not in strict UTF-16
+	// order of their names. Cleared before a value and looked at after it,
+	// it is the one way this package tells that a value arrived in
+	// canonical form (see canoncheck.go).
 	uncanon bool
 	// inline, when not nil, has envelopeMember decode the payload as the
 	// record the envelope names in the same pass (DecodeEnvelopeRecord).
