@@ -111,8 +111,9 @@ type Outgoing struct {
 
 // SetEnvelope sets m's SigningDigest to digest and its Envelope to what
 // appendEnvelope appends, which it appends straight after the digest in
-// the value the outbox keeps: Enqueue then writes that value as it is
-// instead of copying the envelope behind the digest.
+// the value the outbox keeps: Enqueue then writes that value as it is. It
+// is the only way to queue an envelope to be signed with its batch:
+// Enqueue refuses a digest or envelope set or changed outside it.
 func (m *Outgoing) SetEnvelope(digest []byte, appendEnvelope func([]byte) ([]byte, error)) error {
 	if digest == nil {
 		env, err := appendEnvelope(nil)
