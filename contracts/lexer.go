@@ -474,8 +474,8 @@ func (l *lexer) array(elem func(i int) bool) bool {
 // scanner checks it: numbers of any size and form, and repeated member names,
 // are fine. It keeps nothing it reads: member names are not interned and
 // plain strings are not copied, which makes it the cheap way to find where
-// a value ends; skipRaw (RawObject, RawArray) reads with skipQuick first
-// and with skip only for the error.
+// a value ends. skipRaw (RawObject, RawArray) reads objects and arrays
+// without their paths first (skipQuick), and with skip only for the error.
 func (l *lexer) skip() bool {
 	switch l.peek() {
 	case '{':
@@ -497,12 +497,6 @@ func (l *lexer) skip() bool {
 			return l.fail("unexpected end of the JSON document")
 		}
 	}
-	return l.skipNumber()
-}
-
-// skipNumber reads a number for skip and skipQuick, marking uncanon on one
-// canon would write otherwise.
-func (l *lexer) skipNumber() bool {
 	num, ok := l.number()
 	if ok && !isCanonicalInt(num) {
 		l.uncanon = true

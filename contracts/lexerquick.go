@@ -64,13 +64,6 @@ func (l *lexer) skipQuick() bool {
 				return ok
 			}
 		}
-	case '"':
-		return l.skipString()
-	case 't', 'f':
-		_, ok := l.bool()
-		return ok
-	case 'n':
-		return l.null()
 	}
-	return l.skipNumber()
+	return l.skip() // a scalar, which skip reads without a path too
 }
