@@ -16,10 +16,7 @@ import (
 func BenchmarkPrepareAppend100(b *testing.B) {
 	const batch = 100
 	l, db := newTestLog(b)
-	src := make([]Entry, batch)
-	for i := range src {
-		src[i] = sentEntry(i)
-	}
+	src := sentEntries(batch)
 	es := make([]Entry, batch)
 	var inTx time.Duration
 	b.ReportAllocs()
@@ -47,10 +44,7 @@ func BenchmarkPrepareAppend100(b *testing.B) {
 func BenchmarkPrepare100(b *testing.B) {
 	const batch = 100
 	l, _ := newTestLog(b)
-	src := make([]Entry, batch)
-	for i := range src {
-		src[i] = sentEntry(i)
-	}
+	src := sentEntries(batch)
 	es := make([]Entry, batch)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -69,19 +63,12 @@ func BenchmarkAppendPrepared100(b *testing.B) {
 	const batch = 100
 	l, db := newTestLog(b)
 	for range 100 {
-		es := make([]Entry, batch)
-		for i := range es {
-			es[i] = sentEntry(i)
-		}
+		es := sentEntries(batch)
 		if err := db.Update(func(tx *bolt.Tx) error { return l.AppendTx(tx, es...) }); err != nil {
 			b.Fatal(err)
 		}
 	}
-	es := make([]Entry, batch)
-	for i := range es {
-		es[i] = sentEntry(i)
-	}
-	ps, err := l.Prepare(es...)
+	ps, err := l.Prepare(sentEntries(batch)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -101,14 +88,22 @@ func BenchmarkAppendPrepared100(b *testing.B) {
 
 var errRollback = errors.New("roll back")
 
+// sentEntries is n sent entries, as a batch of n records makes them.
+func sentEntries(n int) []Entry {
+	es := make([]Entry, n)
+	for i := range es {
+		es[i] = sentEntry(i)
+	}
+	return es
+}
+
 // BenchmarkPrepare100Now is BenchmarkPrepare100 for entries without a time,
 // as the exchange makes them: Prepare stamps them all with the same now.
 func BenchmarkPrepare100Now(b *testing.B) {
 	const batch = 100
 	l, _ := newTestLog(b)
-	src := make([]Entry, batch)
+	src := sentEntries(batch)
 	for i := range src {
-		src[i] = sentEntry(i)
 		src[i].Time = time.Time{}
 	}
 	es := make([]Entry, batch)
