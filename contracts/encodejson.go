@@ -3,6 +3,7 @@ package contracts
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -280,9 +281,15 @@ func appendJSONString(b []byte, s string) []byte {
 // appendHTMLSafe appends compact, valid JSON as json.Marshal embeds a
 // json.RawMessage: with <, > and & (which valid JSON has only in strings) as
 // \u003c, \u003e and \u0026, and U+2028 and U+2029 as \u2028 and \u2029.
+// Every exported payload goes through it, so it passes over eight bytes at
+// a time where none of those can start (htmlPlainPrefix).
 func appendHTMLSafe(b, src []byte) []byte {
 	start := 0
 	for i := 0; i < len(src); i++ {
+		if j := htmlPlainPrefix(src, i); j > i {
+			i = j - 1
+			continue
+		}
 		switch c := src[i]; c {
 		case '<', '>', '&':
 			b = append(b, src[start:i]...)
@@ -298,4 +305,19 @@ func appendHTMLSafe(b, src []byte) []byte {
 		}
 	}
 	return append(b, src[start:]...)
+}
+
+// htmlPlainPrefix returns the index of the first 8-byte block at or after i
+// that holds '<', '>', '&' or 0xE2 (the first byte of U+2028 and U+2029):
+// what appendHTMLSafe must look at one byte at a time. A block holds one of
+// them when its word XORed with that byte in every lane has a zero lane.
+func htmlPlainPrefix(src []byte, i int) int {
+	for ; i+8 <= len(src); i += 8 {
+		w := binary.LittleEndian.Uint64(src[i:])
+		lt, gt, amp, e2 := w^('<'*lanes1), w^('>'*lanes1), w^('&'*lanes1), w^(0xE2*lanes1)
+		if ((lt-lanes1)&^lt|(gt-lanes1)&^gt|(amp-lanes1)&^amp|(e2-lanes1)&^e2)&lanesHigh != 0 {
+			return i
+		}
+	}
+	return i
 }
