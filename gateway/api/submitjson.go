@@ -4,14 +4,15 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/exchange"
 )
 
 // appendJSON appends the bytes json.Encoder writes for r (newline
 // included), without its reflection: every submission is answered with one,
-// most of them a single accepted record. Strings that need escaping, and the
-// problems and reasons of refused records, are left to encoding/json, so the
-// two cannot differ (TestSubmitResponseJSON).
+// most of them a single accepted record. Strings are written by
+// contracts.AppendJSONString, as json.Marshal writes them; the problems and
+// reasons of refused records are left to encoding/json (TestSubmitResponseJSON).
 func (r SubmitResponse) appendJSON(b []byte) ([]byte, error) {
 	if r.Results == nil {
 		return append(b, `{"results":null}`+"\n"...), nil
@@ -57,26 +58,7 @@ func appendStringMember(b []byte, name, s string, omitEmpty bool) []byte {
 	if s == "" && omitEmpty {
 		return b
 	}
-	b = append(b, name...)
-	if !plainJSON(s) {
-		q, _ := json.Marshal(s) // a string always marshals
-		return append(b, q...)
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-// plainJSON reports whether s is written as it is between quotes: printable
-// ASCII that encoding/json neither escapes nor, for HTML, replaces.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
+	return contracts.AppendJSONString(append(b, name...), s)
 }
 
 func appendMarshaled(b []byte, name string, v any) ([]byte, error) {
