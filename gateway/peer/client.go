@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -238,8 +237,8 @@ func (c *Client) remote(peer string) (*remote, error) {
 // answering; opening the breaker would only delay what the error says.
 // Per-envelope denials come inside a 200 and are no errors at all.
 func healthy(err error) bool {
-	var answer *AnswerError
-	return err == nil || errors.As(err, &answer) && answer.Refused()
+	_, _, refused := Refusal(err)
+	return err == nil || refused
 }
 
 // receiptCheck checks one answer's receipts: for this envelope, from
