@@ -2,7 +2,6 @@ package registry_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +57,7 @@ func TestDelistingACAVotersUseIsRefused(t *testing.T) {
 		}
 	}
 
-	reissue(t, v51, regtest.IssueFrom(t, rotated, pki.KindNode, "gw-2"))
+	regtest.Reissue(t, v51.Config.TLS.KeyPair, v51.Leaf.CertFile, v51.Leaf.KeyFile, regtest.IssueFrom(t, rotated, pki.KindNode, "gw-2"))
 	if _, err := c.Client(c.Nodes[0], a11).Submit(ctx(t), registry.OpMemberAdd, newOnly); err != nil {
 		t.Fatalf("delisting the old CA once every voter of 51 has a certificate of the new one: %v", err)
 	}
@@ -102,22 +101,6 @@ func lead(t *testing.T, c *regtest.Cluster, n *regtest.Node) {
 	pkitest.Eventually(t, 20*time.Second, n.ID+" to lead", func() bool { return n.Reg.Status().State == "Leader" })
 }
 
-// reissue puts leaf in place of n's certificate and key files, as an
-// operator rotating the node's certificate does, and waits until n's key
-// pair has loaded it.
-func reissue(t *testing.T, n *regtest.Node, leaf *pki.Leaf) {
-	t.Helper()
-	for from, to := range map[string]string{leaf.CertFile: n.Leaf.CertFile, leaf.KeyFile: n.Leaf.KeyFile} {
-		if err := os.Rename(from, to); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pkitest.Eventually(t, 10*time.Second, n.ID+" to load its new certificate", func() bool {
-		c, err := n.Config.TLS.KeyPair.Certificate()
-		return err == nil && c.Leaf.SerialNumber.Cmp(leaf.Cert.SerialNumber) == 0
-	})
-}
-
 // TestDelistedCAsNodeIsCutOffItsOpenConnections: once the registry delists
 // a CA, the others close the raft connections a node presenting a
 // certificate of that CA already had (and refuse new ones), so it falls
@@ -132,7 +115,7 @@ func TestDelistedCAsNodeIsCutOffItsOpenConnections(t *testing.T) {
 	}
 	a11 := c.PKI.Admin(t, "11", "wang")
 	rotated := listNewCA(t, c, a11, "51")
-	reissue(t, v51, regtest.IssueFrom(t, rotated, pki.KindNode, "gw-2"))
+	regtest.Reissue(t, v51.Config.TLS.KeyPair, v51.Leaf.CertFile, v51.Leaf.KeyFile, regtest.IssueFrom(t, rotated, pki.KindNode, "gw-2"))
 	if nv.Reg.Freshness().Stale {
 		t.Fatal("the non-voter is stale before the old CA is delisted")
 	}

@@ -1,13 +1,11 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -63,23 +61,7 @@ func TestRotatedAwayCAIsRefused(t *testing.T) {
 	}
 	// The rotation's middle step: reissue the node's certificate from the
 	// new CA, in place of its files; the node reloads it.
-	reissued := regtest.IssueFrom(t, rotated, pki.KindNode, "gw-1")
-	for from, to := range map[string]string{reissued.CertFile: n.cfg.TLS.Cert, reissued.KeyFile: n.cfg.TLS.Key} {
-		data, err := os.ReadFile(from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(to+".new", data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(to+".new", to); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gatewaytest.Eventually(t, "the node to present the reissued certificate", func() bool {
-		c, err := n.tls.KeyPair.Certificate()
-		return err == nil && bytes.Equal(c.Certificate[0], reissued.Cert.Raw)
-	})
+	regtest.Reissue(t, n.tls.KeyPair, n.cfg.TLS.Cert, n.cfg.TLS.Key, regtest.IssueFrom(t, rotated, pki.KindNode, "gw-1"))
 	gatewaytest.Eventually(t, "the node to list the new CA", func() bool { return n.registry.Store().ListsCA("51", rotated.Cert) })
 	for name, hc := range map[string]*http.Client{"old": oldClient, "new": newClient} {
 		if code, body, err := status(hc); err != nil || code != http.StatusOK {

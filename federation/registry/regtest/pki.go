@@ -4,8 +4,10 @@
 package regtest
 
 import (
+	"bytes"
 	"encoding/pem"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -85,6 +87,23 @@ func IssueFrom(t testing.TB, ca *pki.CA, kind pki.Kind, name string) *pki.Leaf {
 		t.Fatalf("issue %s %s from %s: %v", kind, name, ca.Cert.Subject.CommonName, err)
 	}
 	return leaf
+}
+
+// Reissue puts leaf in place of a node's certificate and key files,
+// certFile and keyFile, as an operator reissuing the node's certificate
+// does, and waits until kp, the node's key pair loaded from those files,
+// presents leaf.
+func Reissue(t testing.TB, kp *pki.KeyPair, certFile, keyFile string, leaf *pki.Leaf) {
+	t.Helper()
+	for from, to := range map[string]string{leaf.CertFile: certFile, leaf.KeyFile: keyFile} {
+		if err := os.Rename(from, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkitest.Eventually(t, 15*time.Second, "the node to load its reissued certificate "+leaf.Cert.Subject.CommonName, func() bool {
+		c, err := kp.Certificate()
+		return err == nil && bytes.Equal(c.Certificate[0], leaf.Cert.Raw)
+	})
 }
 
 // Genesis is the genesis of a registry whose members are the given provinces.
