@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +16,7 @@ import (
 // whose record is their payload as it came. Without fsync, so that the
 // figures are the CPU's. One op is one envelope.
 func BenchmarkReceive(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openWith(b, Options{NoSync: true})
 	const batch, callers = 100, 4
 	payload := `{"schema":"laborlink.transfer/v1","worker":{"name":"张三","note":"` + strings.Repeat("x", 1200) + `"}}`
 	receipt := json.RawMessage(`{"envelope_id":"01J0000000000000000000000A","payload_digest":"sha256:` + strings.Repeat("0", 64) + `","receiver":"spiffe://laborlink/node/44","status":"stored","received_at":"2026-03-15T08:00:00.123Z","batch":{"root":"` + strings.Repeat("a", 44) + `"}}`)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -57,11 +56,7 @@ func TestEncodeDeliveries(t *testing.T) {
 // cpu-ns/record is the process's CPU time over the calls, which other
 // work on a shared machine moves less than the wall time.
 func BenchmarkMarkDelivered(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openWith(b, Options{NoSync: true})
 	ctx := context.Background()
 	receipt := []byte(`{"envelope_id":"01JABCDEFGHJKMNPQRSTVW0000","payload_digest":"sha256:` + strings.Repeat("0", 64) + `","receiver":"laborlink://node/44/p44","status":"stored","received_at":"2026-12-06T15:00:00.123Z","batch":{"root":"` + strings.Repeat("A", 44) + `","index":1,"size":100,"path":[` + strings.Repeat(`"`+strings.Repeat("A", 44)+`",`, 6) + `"` + strings.Repeat("A", 44) + `"],"signature":"` + strings.Repeat("A", 96) + `"}}`)
 	n := 0

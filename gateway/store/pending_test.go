@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -49,11 +48,7 @@ func FuzzQueued(f *testing.F) {
 // BenchmarkPending reads a delivery batch of 100 envelopes of ~2 KB queued
 // to be signed with their batch, as a delivery worker does for each batch.
 func BenchmarkPending(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openWith(b, Options{})
 	var os []Outgoing
 	for i := range 100 {
 		o := outgoing(i, "44")
@@ -76,11 +71,7 @@ func BenchmarkPending(b *testing.B) {
 // buffer, each hold their own bytes: appending to one envelope or digest
 // writes into none of the others.
 func TestPendingCopiesApart(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openWith(t, Options{NoSync: true})
 	var os []Outgoing
 	for i := range 6 {
 		o := outgoing(i, "44")
@@ -110,11 +101,7 @@ func TestPendingCopiesApart(t *testing.T) {
 // BenchmarkPendingInFlight takes a full batch of 100 envelopes of ~2 KB
 // past 400 in flight, as a delivery worker keeping batches in flight does.
 func BenchmarkPendingInFlight(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openWith(b, Options{NoSync: true})
 	var os []Outgoing
 	inflight := map[string]bool{}
 	for i := range 500 {

@@ -18,12 +18,24 @@ import (
 func openTest(t *testing.T) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "node.db")
-	s, err := Open(path, Options{})
+	return openAt(t, path, Options{}), path
+}
+
+// openWith opens a store with opts in a directory of its own, closed when
+// the test or benchmark ends.
+func openWith(tb testing.TB, opts Options) *Store {
+	tb.Helper()
+	return openAt(tb, filepath.Join(tb.TempDir(), "node.db"), opts)
+}
+
+func openAt(tb testing.TB, path string, opts Options) *Store {
+	tb.Helper()
+	s, err := Open(path, opts)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
-	return s, path
+	tb.Cleanup(func() { s.Close() })
+	return s
 }
 
 func outgoing(i int, peer string) Outgoing {
@@ -249,11 +261,7 @@ func TestClosedStoreRefusesWrites(t *testing.T) {
 }
 
 func BenchmarkEnqueueParallel(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openWith(b, Options{})
 	ctx := context.Background()
 	var n int64
 	var mu sync.Mutex
