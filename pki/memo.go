@@ -46,10 +46,3 @@ func (c *CertMemo[T]) Get(cert *x509.Certificate, derive func(*x509.Certificate)
 	c.m[cert] = v
 	return v
 }
-
-// Len is the number of certificates remembered.
-func (c *CertMemo[T]) Len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.m)
-}

@@ -32,7 +32,7 @@ func TestCertMemo(t *testing.T) {
 	for range maxRemembered {
 		m.Get(parsedAgain(t, leaf.Cert), serial)
 	}
-	if n := m.Len(); n == 0 || n > maxRemembered {
+	if n := len(m.m); n == 0 || n > maxRemembered {
 		t.Errorf("remembers %d certificates, want 1 to %d", n, maxRemembered)
 	}
 }
