@@ -721,13 +721,8 @@ func (s *Store) Increment(ctx context.Context, name string, n uint64) (uint64, e
 }
 
 func increment(tx *bolt.Tx, name string, n uint64) (uint64, error) {
-	b := tx.Bucket(bucketCounters)
-	var v uint64
-	if cur := b.Get([]byte(name)); len(cur) == 8 {
-		v = binary.BigEndian.Uint64(cur)
-	}
-	v += n
-	return v, b.Put([]byte(name), binary.BigEndian.AppendUint64(nil, v))
+	v := readCounter(tx, name) + n
+	return v, tx.Bucket(bucketCounters).Put([]byte(name), binary.BigEndian.AppendUint64(nil, v))
 }
 
 // Progress is how far a task has come: counters raised to at least the
@@ -782,9 +777,7 @@ func (s *Store) Mark(name string) (string, error) {
 func (s *Store) Counter(name string) (uint64, error) {
 	var v uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if cur := tx.Bucket(bucketCounters).Get([]byte(name)); len(cur) == 8 {
-			v = binary.BigEndian.Uint64(cur)
-		}
+		v = readCounter(tx, name)
 		return nil
 	})
 	return v, err
@@ -793,12 +786,7 @@ func (s *Store) Counter(name string) (uint64, error) {
 // Counters reads named counters as Counter does, all in one read
 // transaction; an unknown counter is 0.
 func (s *Store) Counters(names []string) ([]uint64, error) {
-	return getEach(s.db, bucketCounters, names, func(v []byte) uint64 {
-		if len(v) != 8 {
-			return 0
-		}
-		return binary.BigEndian.Uint64(v)
-	})
+	return getEach(s.db, bucketCounters, names, counterValue)
 }
 
 func outboxKey(peer, id string) []byte { return []byte(peer + "/" + id) }
@@ -857,8 +845,13 @@ func (c counts) write(tx *bolt.Tx) error {
 }
 
 func readCounter(tx *bolt.Tx, name string) uint64 {
-	if cur := tx.Bucket(bucketCounters).Get([]byte(name)); len(cur) == 8 {
-		return binary.BigEndian.Uint64(cur)
+	return counterValue(tx.Bucket(bucketCounters).Get([]byte(name)))
+}
+
+// counterValue reads a counter's stored value; 0 for one absent.
+func counterValue(v []byte) uint64 {
+	if len(v) != 8 {
+		return 0
 	}
-	return 0
+	return binary.BigEndian.Uint64(v)
 }
