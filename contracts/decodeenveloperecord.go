@@ -1,7 +1,5 @@
 package contracts
 
-import "crypto/sha256"
-
 // DecodeEnvelopeRecord is DecodeEnvelope and then the envelope's Record, as
 // a destination calls them on every envelope, reading the payload once
 // where they read it twice: an envelope as nodes send it (the schema
@@ -47,10 +45,9 @@ func decodeEnvelopeRecord(data []byte) (*Envelope, Record, bool) {
 	if len(data) > maxEnvelopeSize {
 		return nil, nil, false
 	}
-	e := new(Envelope)
 	in := new(inlineRecord)
-	l := &lexer{data: data, maxNest: maxJSONNesting, inline: in}
-	if _, ok := l.envelope(e); !ok || !l.end() {
+	e, err := decodeEnvelope(&lexer{data: data, maxNest: maxJSONNesting, inline: in})
+	if err != nil {
 		return nil, nil, false
 	}
 	// The payload member may have been given again after the one decoded.
@@ -58,15 +55,10 @@ func decodeEnvelopeRecord(data []byte) (*Envelope, Record, bool) {
 	if in.rec == nil || len(p) != len(in.payload) || &p[0] != &in.payload[0] || e.Schema != in.schema {
 		return nil, nil, false
 	}
-	// DecodeEnvelope's checks, and then Record's.
-	if e.checkID() != nil {
+	// Record's check; DecodeEnvelope's are made.
+	if len(e.mismatches(in.rec)) > 0 {
 		return nil, nil, false
 	}
-	sum := sha256.Sum256(p)
-	if e.checkDigest(sum) != nil || e.checkHeader() != nil || len(e.mismatches(in.rec)) > 0 {
-		return nil, nil, false
-	}
-	e.known = payloadMark{payload: p, checked: true, sum: sum}
 	return e, in.rec, true
 }
 

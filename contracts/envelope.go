@@ -401,8 +401,14 @@ func DecodeEnvelope(data []byte) (*Envelope, error) {
 	if len(data) > maxEnvelopeSize {
 		return nil, &DecodeError{Offset: -1, Message: fmt.Sprintf("envelope has %d bytes, more than the limit of %d", len(data), maxEnvelopeSize)}
 	}
+	return decodeEnvelope(&lexer{data: data, maxNest: maxJSONNesting})
+}
+
+// decodeEnvelope is DecodeEnvelope past the size check, reading with l:
+// decodeEnvelopeRecord's lexer also decodes the payload as its record
+// (lexer.inline), and the checks are these either way.
+func decodeEnvelope(l *lexer) (*Envelope, error) {
 	e := new(Envelope)
-	l := &lexer{data: data, maxNest: maxJSONNesting}
 	canon, ok := l.envelope(e)
 	if !ok || !l.end() {
 		return nil, l.err
