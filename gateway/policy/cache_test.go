@@ -35,6 +35,10 @@ func synthRecords(t testing.TB, n int) []contracts.Record {
 	return recs
 }
 
+// fieldsPresent lists the paths presentIn finds in rec, sorted, as a
+// Request's Fields holds them.
+func fieldsPresent(rec any) []string { return presentIn(rec).paths() }
+
 // TestFieldsPresentMatchesJSON pins fieldsPresent to encoding/json: the paths
 // are exactly the leaves of the record's JSON, arrays counting as leaves.
 func TestFieldsPresentMatchesJSON(t *testing.T) {

@@ -10,22 +10,8 @@ import (
 	"sync/atomic"
 )
 
-// fieldsPresent lists the dotted paths of the leaves that encoding/json writes
-// for rec: the field paths a policy decides on and Apply acts on. It walks the
-// value with reflection instead of encoding and re-parsing JSON, which would
-// cost more than a cached decision. Arrays, maps and values that marshal
-// themselves (dates, times) are leaves; omitempty is honoured as encoding/json
-// honours it. The result is sorted.
-//
-// Objects are not listed and arrays are not descended into ("events.kind"):
-// obligations on such paths would drop a whole object or, inside an array,
-// not be applicable by Apply. TestFieldsPresentMatchesJSON pins this.
-func fieldsPresent(rec any) []string {
-	return presentIn(rec).paths()
-}
-
-// walkPresent is fieldsPresent by walking the value itself, for a type that
-// has no fieldPlan.
+// walkPresent lists the paths presentIn finds by walking the value itself,
+// for a type that has no fieldPlan.
 func walkPresent(rec any) []string {
 	out := make([]string, 0, 32)
 	walkFields(reflect.ValueOf(rec), "", &out)
@@ -37,7 +23,7 @@ func walkPresent(rec any) []string {
 	return out
 }
 
-// presentFields are the field paths present in a record (fieldsPresent): as
+// presentFields are the field paths present in a record (presentIn): as
 // a set of its type's possible paths when the type has a plan, which is
 // what a cache hit reads, or else as the list.
 type presentFields struct {
@@ -46,7 +32,17 @@ type presentFields struct {
 	list []string
 }
 
-// presentIn finds the fields present in rec.
+// presentIn finds the dotted paths of the leaves that encoding/json writes
+// for rec: the field paths a policy decides on and Apply acts on. It walks
+// the value with reflection (or its type's plan) instead of encoding and
+// re-parsing JSON, which would cost more than a cached decision. Arrays,
+// maps and values that marshal themselves (dates, times) are leaves;
+// omitempty is honoured as encoding/json honours it. paths lists them
+// sorted.
+//
+// Objects are not listed and arrays are not descended into ("events.kind"):
+// obligations on such paths would drop a whole object or, inside an array,
+// not be applicable by Apply. TestFieldsPresentMatchesJSON pins this.
 func presentIn(rec any) presentFields {
 	plan := planFor(reflect.TypeOf(rec))
 	if plan == nil {
@@ -78,7 +74,7 @@ type fieldPlan struct {
 	id    uint64
 	paths []string
 	root  *structPlan // nil when the value is never a struct
-	ptrs  int         // pointers (or interfaces) to go through to the root
+	ptrs  int         // pointers to go through to the root
 }
 
 // structPlan is one struct of a fieldPlan.

@@ -51,7 +51,7 @@ type (
 
 func (planSelf) MarshalJSON() ([]byte, error) { return []byte(`"self"`), nil }
 
-// TestFieldPlanMatchesWalk holds the plans fieldsPresent uses to the walk
+// TestFieldPlanMatchesWalk holds the plans presentIn uses to the walk
 // they stand in for, on the records that cross and on every shape of value
 // the walk handles; types no plan can hold are walked.
 func TestFieldPlanMatchesWalk(t *testing.T) {
