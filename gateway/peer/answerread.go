@@ -111,17 +111,13 @@ func (r *answerReader) lit(s string) bool {
 // plain reads the rest of a string whose opening quote is read: printable
 // ASCII without escapes, as unquote takes a string as it is.
 func (r *answerReader) plain() ([]byte, bool) {
-	for i := r.pos; i < len(r.b); i++ {
-		switch c := r.b[i]; {
-		case c == '"':
-			s := r.b[r.pos:i]
-			r.pos = i + 1
-			return s, true
-		case c < 0x20 || c > 0x7e || c == '\\':
-			return nil, false
-		}
+	n := bytes.IndexByte(r.b[r.pos:], '"')
+	if n < 0 || !plainString(r.b[r.pos:r.pos+n]) {
+		return nil, false
 	}
-	return nil, false
+	s := r.b[r.pos : r.pos+n]
+	r.pos += n + 1
+	return s, true
 }
 
 // result reads one result up to its closing brace, which it leaves.

@@ -281,11 +281,20 @@ func unquote[S ~string](v json.RawMessage, s *S) error {
 		return json.Unmarshal(v, s)
 	}
 	in := v[1 : len(v)-1]
-	for _, c := range in {
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return json.Unmarshal(v, s)
-		}
+	if !plainString(in) {
+		return json.Unmarshal(v, s)
 	}
 	*s = S(in)
 	return nil
+}
+
+// plainString reports whether b, between quotes, is a JSON string that
+// means its own bytes: printable ASCII without a quote or an escape.
+func plainString(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
