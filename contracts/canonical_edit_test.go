@@ -3,6 +3,7 @@ package contracts_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -125,13 +126,7 @@ func synthRecords(g *synth.Generator) []struct {
 // now and then a path below a leaf, one that is absent, or every member of
 // an object dropped, so that the object goes too.
 func randomSpecs(rng *rand.Rand, paths []string) []editSpec {
-	actions := slices.Sorted(func(yield func(string) bool) {
-		for name := range replacers {
-			if !yield(name) {
-				return
-			}
-		}
-	})
+	actions := slices.Sorted(maps.Keys(replacers))
 	actions = append(actions, "drop", "drop", "drop")
 	var specs []editSpec
 	for range rng.IntN(8) {
