@@ -29,18 +29,12 @@ func (l *lexer) skipQuick() bool {
 			if l.peek() != '"' {
 				return false
 			}
-			raw, plain, ok := l.rawString()
-			if !ok {
+			start := l.pos
+			if !l.skipString() {
 				return false
 			}
-			if !plain {
-				l.pos -= len(raw)
-				if _, ok := l.str(); !ok {
-					return false
-				}
-			} else {
-				prev = l.nameInOrder(prev, raw)
-			}
+			// A name that is not plain has set uncanon, and is not compared.
+			prev = l.nameInOrder(prev, l.data[start:l.pos])
 			if l.peek() != ':' {
 				return false
 			}
