@@ -43,6 +43,12 @@ type Engine struct {
 	cur atomic.Pointer[compiled]
 	// mu serialises writers: compiling two swaps at once could lose one layer.
 	mu sync.Mutex
+	// fingerprints remembers the fingerprints of the agreements decisions
+	// were asked about: every cache key has one per candidate agreement,
+	// and hashing all of an agreement's scope for each record was a
+	// sizeable part of a cache hit. They do not depend on the policy, so
+	// they outlive a swap.
+	fingerprints fingerprintMemo
 
 	// beforeEval, when set by tests, runs after a decision has taken its
 	// compiled policy and before it evaluates.
@@ -117,7 +123,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) (*Decision, error) {
 	}
 	p := prepare(&req, e.cfg.Now)
 	var buf [keySize]byte
-	key := p.appendKey(buf[:0])
+	key := p.appendKey(buf[:0], &e.fingerprints)
 	if d, ok := c.cache.get(key); ok {
 		e.observe(req.Side, start, true)
 		return d, nil

@@ -169,7 +169,7 @@ const keySize = 512
 // written into the caller's buffer, not built as a string, so that a hit
 // allocates nothing: the cache looks it up as it is and makes a string of
 // it only to keep it.
-func (p *prepared) appendKey(b []byte) []byte {
+func (p *prepared) appendKey(b []byte, fingerprints *fingerprintMemo) []byte {
 	sep := func(b []byte, s string) []byte { return append(append(b, s...), 0x1f) }
 	b = sep(b, string(p.req.Side))
 	b = sep(b, string(p.recordType))
@@ -307,18 +307,12 @@ func (p *prepared) quotaUsed(a *contracts.Agreement) *ast.Term {
 	return ast.ObjectTerm(items...)
 }
 
-// fingerprints remembers the fingerprints of the agreements decisions were
-// asked about: every cache key has one per candidate agreement, and hashing
-// all of an agreement's scope for each record was a sizeable part of a
-// cache hit. Like fingerprintSeed it is per process.
-var fingerprints = &fingerprintMemo{m: make(map[terms]uint64)}
-
 // maxFingerprints bounds the memo: past it, it starts again empty. A
 // registry holds a few thousand agreements at most.
 const maxFingerprints = 1 << 14
 
 // fingerprintMemo maps what fingerprint reads of an agreement to its
-// fingerprint.
+// fingerprint. The zero value is ready.
 type fingerprintMemo struct {
 	mu sync.RWMutex
 	m  map[terms]uint64
@@ -364,6 +358,9 @@ func (m *fingerprintMemo) of(a *contracts.Agreement) uint64 {
 	m.mu.Lock()
 	if len(m.m) >= maxFingerprints {
 		clear(m.m)
+	}
+	if m.m == nil {
+		m.m = make(map[terms]uint64)
 	}
 	m.m[k] = f
 	m.mu.Unlock()

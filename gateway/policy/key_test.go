@@ -87,6 +87,7 @@ func TestAppendKeyIsTheOldKey(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	clock := func() time.Time { return march15.Add(16 * time.Hour) }
 	longest := 0
+	var fingerprints fingerprintMemo
 	for i := range 2000 {
 		rec := recs[rng.IntN(len(recs))]
 		if rng.IntN(3) == 0 {
@@ -113,11 +114,11 @@ func TestAppendKeyIsTheOldKey(t *testing.T) {
 		}
 		p := prepare(&req, clock)
 		want := oldKey(&p)
-		if got := string(p.appendKey(nil)); got != want {
+		if got := string(p.appendKey(nil, &fingerprints)); got != want {
 			t.Fatalf("request %d:\n got %q\nwant %q", i, got, want)
 		}
 		full := []byte("kept")
-		if got := p.appendKey(full[:4:4]); string(got) != "kept"+want {
+		if got := p.appendKey(full[:4:4], &fingerprints); string(got) != "kept"+want {
 			t.Fatalf("request %d: appended to a full buffer: %q", i, got)
 		}
 		longest = max(longest, len(want))
