@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/laborlink/laborlink/gateway/delivery"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -117,7 +118,7 @@ type PolicyConfig struct {
 
 // DeliveryConfig tunes delivery to peers.
 type DeliveryConfig struct {
-	// BatchSize: envelopes per request. Default 100.
+	// BatchSize: envelopes per request. Default delivery.DefaultBatchSize (500).
 	BatchSize int `yaml:"batch_size"`
 	// MinBackoff and MaxBackoff bound retry waits. Default 100ms and 30s.
 	MinBackoff time.Duration `yaml:"min_backoff"`
@@ -173,7 +174,7 @@ func DefaultConfig() Config {
 			StaleAfter:       5 * time.Second,
 		},
 		Policy:   PolicyConfig{Reload: 5 * time.Second},
-		Delivery: DeliveryConfig{BatchSize: 100, MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, BreakerFailures: 5, BreakerOpen: 10 * time.Second},
+		Delivery: DeliveryConfig{BatchSize: delivery.DefaultBatchSize, MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, BreakerFailures: 5, BreakerOpen: 10 * time.Second},
 		Audit:    AuditConfig{SignInterval: time.Minute},
 		Webhook:  WebhookConfig{Batch: 100, MaxConsecutiveSkips: 10},
 		Log:      LogConfig{Level: "info", Format: "json"},
