@@ -70,6 +70,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	ins := make([]inbound, len(envs))
 	forEach(len(envs), func(i int) { ins[i] = open(envs[i]) })
 	proveTogether(ins, roots)
+	x.readCases(ins)
 	forEach(len(envs), func(i int) {
 		results[i], passed[i] = x.check(ctx, sender, roots, &ins[i], now, &checked[i])
 	})
@@ -231,6 +232,11 @@ type inbound struct {
 	digest   [32]byte
 	digested bool
 	proven   bool
+
+	// moves is the case a referral update moves, read with those of the
+	// whole request (readCases); nil for another record or a case not
+	// known here.
+	moves *store.Case
 }
 
 // open decodes an envelope of a request and, when it is signed in a batch,
@@ -253,6 +259,22 @@ func open(raw json.RawMessage) inbound {
 		in.digest, in.digested = d, err == nil
 	}
 	return in
+}
+
+// readCases reads the cases the referral updates among ins move, in one
+// read transaction for the request as the origin's screen does, rather
+// than one per update in check. updatedCases reads only a draft's record,
+// so each update is handed to it as one.
+func (x *Exchange) readCases(ins []inbound) {
+	drafts := make([]*draft, len(ins))
+	for i := range ins {
+		if _, ok := ins[i].rec.(*contracts.ReferralUpdate); ok {
+			drafts[i] = &draft{rec: ins[i].rec}
+		}
+	}
+	for i, c := range x.updatedCases(drafts) {
+		ins[i].moves = c
+	}
 }
 
 // check verifies one envelope and decides its import; when it passes, it
@@ -286,15 +308,13 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		return rejected(env.ID, ReasonEnvelopeMismatch), false
 	}
 	var refersTo string
-	if u, ok := rec.(*contracts.ReferralUpdate); ok {
+	if u, ok := rec.(*contracts.ReferralUpdate); ok && in.moves != nil {
 		// A case this node follows must be able to take the status here
 		// too: a peer may not move a referred case straight to closed.
-		if c, err := x.d.Store.Case(updatedCase(u), now); err == nil {
-			if updateProblems(u, c) != nil {
-				return rejected(env.ID, ReasonInvalidTransition), false
-			}
-			refersTo = c.EnvelopeID
+		if updateProblems(u, in.moves) != nil {
+			return rejected(env.ID, ReasonInvalidTransition), false
 		}
+		refersTo = in.moves.EnvelopeID
 	}
 	agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
 	if err != nil {

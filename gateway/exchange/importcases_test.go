@@ -1,0 +1,155 @@
+package exchange
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/contracts/synth"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// receivedCases is a federation of 51 and 44 in which 44 follows cases
+// referred to it by 51, delivered the usual way, and receives 51's updates
+// of them directly, as 51's delivery would send them.
+type receivedCases struct {
+	f     *federation
+	g     *synth.Generator
+	cases []*contracts.Referral
+}
+
+func newReceivedCases(t *testing.T, n int) *receivedCases {
+	t.Helper()
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	rc := &receivedCases{f: f, g: f.generator("51", "44", 29)}
+	for len(rc.cases) < n {
+		if r := rc.g.Referral(); r.From == "51" {
+			r.Status = contracts.CaseReferred
+			rc.cases = append(rc.cases, r)
+		}
+	}
+	recs := make([]any, n)
+	for i, r := range rc.cases {
+		recs[i] = r
+	}
+	for i, res := range f.submit("51", recs...) {
+		if res.Outcome != OutcomeAccepted {
+			t.Fatalf("referral %d: %+v", i, res)
+		}
+	}
+	dest := f.nodes["44"]
+	gatewaytest.Eventually(t, "the referrals at 44", func() bool {
+		for _, r := range rc.cases {
+			if _, err := dest.store.Case(store.CaseKey("51", "44", r.ID), f.now); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	return rc
+}
+
+// update is 51's update of case i to status, sealed by 51's node.
+func (rc *receivedCases) update(t *testing.T, i int, status contracts.CaseStatus) json.RawMessage {
+	t.Helper()
+	u := rc.g.ReferralUpdate(rc.cases[i])
+	u.From, u.To, u.Status = "51", "44", status
+	return rc.seal(t, u)
+}
+
+func (rc *receivedCases) seal(t *testing.T, rec contracts.Record) json.RawMessage {
+	t.Helper()
+	origin := rc.f.nodes["51"]
+	env, err := contracts.NewEnvelope(rec, 1, rc.f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Sign(rc.f.pki.Signer(origin.leaf), origin.x.d.Signer.Identity().URI()); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// receive delivers envs to 44 as 51's node.
+func (rc *receivedCases) receive(t *testing.T, envs ...json.RawMessage) []peer.Result {
+	t.Helper()
+	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
+	res, err := rc.f.nodes["44"].x.Receive(context.Background(), from, rc.f.pki.Signer(rc.f.nodes["51"].leaf).Chain(), envs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestReceiveChecksEachUpdateAgainstItsCase receives, in one batch, updates
+// of several cases the destination follows, one of them a move the case
+// cannot make, and a transfer between them: only that update is rejected,
+// for its transition, and only the others move their cases.
+func TestReceiveChecksEachUpdateAgainstItsCase(t *testing.T) {
+	rc := newReceivedCases(t, 3)
+	received := []struct {
+		what   string
+		env    json.RawMessage
+		status peer.Status
+	}{
+		{"case 0 accepted", rc.update(t, 0, contracts.CaseAccepted), peer.StatusStored},
+		{"case 1 resolved while referred", rc.update(t, 1, contracts.CaseResolved), peer.StatusRejected},
+		{"a transfer", rc.seal(t, rc.g.Transfer()), peer.StatusStored},
+		{"case 2 rejected", rc.update(t, 2, contracts.CaseRejected), peer.StatusStored},
+	}
+	envs := make([]json.RawMessage, len(received))
+	for i, r := range received {
+		envs[i] = r.env
+	}
+	results := rc.receive(t, envs...)
+	for i, r := range received {
+		res := results[i]
+		if res.Status != r.status {
+			t.Errorf("%s: %+v, want %s", r.what, res, r.status)
+			continue
+		}
+		if r.status == peer.StatusRejected && (len(res.Reasons) != 1 || res.Reasons[0] != ReasonInvalidTransition) {
+			t.Errorf("%s: reasons %v, want [%s]", r.what, res.Reasons, ReasonInvalidTransition)
+		}
+	}
+	dest := rc.f.nodes["44"]
+	for i, want := range []contracts.CaseStatus{contracts.CaseAccepted, contracts.CaseReferred, contracts.CaseRejected} {
+		c, err := dest.store.Case(store.CaseKey("51", "44", rc.cases[i].ID), rc.f.now)
+		if err != nil || c.Status != string(want) {
+			t.Errorf("case %d after the batch: %+v, %v; want %s", i, c, err, want)
+		}
+	}
+}
+
+// TestReceiveReadsTheCasesOfABatchOnce: a batch of several updates opens
+// no more read transactions on the destination's store than a batch of
+// one, its cases being read together. Nothing else reads 44's store
+// meanwhile: it has nothing to deliver.
+func TestReceiveReadsTheCasesOfABatchOnce(t *testing.T) {
+	rc := newReceivedCases(t, 4)
+	db := rc.f.nodes["44"].store.DB()
+	reads := func(envs ...json.RawMessage) int {
+		t.Helper()
+		before := db.Stats().TxN
+		for i, res := range rc.receive(t, envs...) {
+			if res.Status != peer.StatusStored {
+				t.Fatalf("update %d: %+v", i, res)
+			}
+		}
+		return db.Stats().TxN - before
+	}
+	one := reads(rc.update(t, 0, contracts.CaseAccepted))
+	four := reads(rc.update(t, 1, contracts.CaseAccepted), rc.update(t, 2, contracts.CaseRejected), rc.update(t, 3, contracts.CaseAccepted), rc.update(t, 0, contracts.CaseInvestigating))
+	if four != one {
+		t.Errorf("a batch of four updates opened %d read transactions, one of one update %d; want as many", four, one)
+	}
+}
