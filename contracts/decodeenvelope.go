@@ -149,6 +149,11 @@ func (l *lexer) batchProofInto(p **BatchProof) bool {
 	return l.objectRepeating(func(key string) bool { return l.batchProofMember(*p, key) })
 }
 
+// pathRoom is the room made for a proof's path at once, rather than
+// growing to it: a path is as long as its tree is deep, ten hashes for a
+// batch of up to 1024 envelopes.
+const pathRoom = 10
+
 // batchProofMember decodes the value of the batch proof member key into p.
 func (l *lexer) batchProofMember(p *BatchProof, key string) bool {
 	switch key {
@@ -162,6 +167,9 @@ func (l *lexer) batchProofMember(p *BatchProof, key string) bool {
 		if l.null() {
 			p.Path = nil
 			return true
+		}
+		if p.Path == nil && !l.emptyArrayAhead() {
+			p.Path = make([][]byte, 0, pathRoom)
 		}
 		return sliceInto(l, &p.Path, l.bytesInto)
 	case "signature":
@@ -236,14 +244,37 @@ func (l *lexer) base64Into(p *[]byte) bool {
 		}
 		text = []byte(s)
 	}
-	b := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	b := l.carve(base64.StdEncoding.DecodedLen(len(text)))
 	n, err := base64.StdEncoding.Decode(b, text)
 	if err != nil {
 		l.pos = start
 		return l.fail("not standard base64: %v", err)
 	}
-	*p = b[:n]
+	*p = b[:n:n]
 	return true
+}
+
+// slabSize is the block the short byte strings of a document are decoded
+// into (see carve): a proof in a batch of 500 has a root, a signature and
+// nine path hashes, 384 bytes in all.
+const slabSize = 512
+
+// carve returns n bytes for a decoded byte string: from the lexer's slab
+// when it is short, so that a proof's hashes and signature share one
+// allocation instead of taking one each, and a fresh slice otherwise. A
+// new slab is no larger than what the rest of the document could decode
+// to. The slices carved are disjoint; the caller caps its own at its
+// length.
+func (l *lexer) carve(n int) []byte {
+	if n > slabSize/4 {
+		return make([]byte, n)
+	}
+	if cap(l.slab)-len(l.slab) < n {
+		l.slab = make([]byte, 0, n+min(slabSize-n, (len(l.data)-l.pos)*3/4))
+	}
+	start := len(l.slab)
+	l.slab = l.slab[:start+n]
+	return l.slab[start : start+n : start+n]
 }
 
 // byteInto decodes one element of a []byte given as an array: a number from

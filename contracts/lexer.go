@@ -30,6 +30,8 @@ type lexer struct {
 	// payload member given again reuses it rather than allocating anew
 	// (see lexer.payload).
 	payloadBuf []byte
+	// slab is where short byte strings are decoded (see carve).
+	slab []byte
 	// canonical says the document is in canonical form already, so that
 	// canonObjectEdit may copy the values it does not edit.
 	canonical bool
@@ -118,6 +120,22 @@ func (l *lexer) peek() byte {
 		return l.data[l.pos]
 	}
 	return 0
+}
+
+// emptyArrayAhead reports whether the next value is an empty array,
+// reading no further than the white space before it.
+func (l *lexer) emptyArrayAhead() bool {
+	if l.peek() != '[' {
+		return false
+	}
+	for _, c := range l.data[l.pos+1:] {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return c == ']'
+		}
+	}
+	return false
 }
 
 func (l *lexer) expect(c byte) bool {
