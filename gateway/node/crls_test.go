@@ -1,14 +1,17 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +33,13 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := singleNodeWith(t, p, func(c *Config) { c.TLS.CRLs = []string{crl} })
+	logs := &logBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("node log:\n%s", logs)
+		}
+	})
+	n := singleNodeLogging(t, p, []string{"51"}, slog.New(slog.NewTextHandler(logs, nil)), func(c *Config) { c.TLS.CRLs = []string{crl} })
 	victim := p.Issue("51", pki.KindSystem, "hr")
 	hc := p.Client(victim, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
 	status := func() (int, string, error) { return askStatus(n, hc) }
@@ -52,13 +61,38 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 		t.Fatal("a revoked certificate still makes a connection to the local API")
 	}
 
+	// Once the watcher has tried the broken file and logged that it could not
+	// read it, the revocation must still hold.
+	failed := func() int { return strings.Count(logs.String(), crlRereadFailed) }
+	before := failed()
 	if err := os.WriteFile(crl, []byte("not a CRL"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(10 * crlCheckInterval)
+	gatewaytest.Eventually(t, "the node to log that it could not reread the broken CRL file", func() bool { return failed() > before })
 	if !n.revoked.Revoked(victim.Cert) {
 		t.Error("a broken CRL file lifted the revocation")
 	}
+}
+
+// crlRereadFailed is what watchCRLs logs when a CRL file cannot be read.
+const crlRereadFailed = "reread CRL files; the serials loaded before stay refused"
+
+// logBuffer collects a node's text log, written from its goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // TestRefuseNonMembers: a connection of a province the registry does not

@@ -59,6 +59,13 @@ func singleNodeWith(t *testing.T, p *gatewaytest.PKI, tune ...func(*Config)) *No
 // not list.
 func singleNodeOf(t *testing.T, p *gatewaytest.PKI, members []string, tune ...func(*Config)) *Node {
 	t.Helper()
+	return singleNodeLogging(t, p, members, slog.New(slog.DiscardHandler), tune...)
+}
+
+// singleNodeLogging is singleNodeOf with the node logging to log, for a test
+// that waits until the node has logged what it did.
+func singleNodeLogging(t *testing.T, p *gatewaytest.PKI, members []string, log *slog.Logger, tune ...func(*Config)) *Node {
+	t.Helper()
 	leaf := p.Issue("51", pki.KindNode, "gw-1")
 	dir := t.TempDir()
 	apiAddr, raftAddr := freeAddr(t), freeAddr(t)
@@ -89,7 +96,7 @@ func singleNodeOf(t *testing.T, p *gatewaytest.PKI, members []string, tune ...fu
 	for _, f := range tune {
 		f(&cfg)
 	}
-	n, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	n, err := Open(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
