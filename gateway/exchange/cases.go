@@ -39,24 +39,28 @@ func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.Fiel
 	return nil
 }
 
-// updatedCases reads, in one read transaction, the cases of the updates
-// among drafts (nil ones skipped): cases[i] is the case drafts[i] moves,
-// nil when it is no update or its case is not known here. A store that
-// cannot be read knows no case.
-func (x *Exchange) updatedCases(drafts []*draft) []*store.Case {
+// updatedCases reads, in one read transaction, the cases that the referral
+// updates among n records move: rec(i) is the i-th record (nil for none),
+// cases[i] the case it moves, nil when it is no update or its case is not
+// known here. A store that cannot be read knows no case. Records of other
+// types cost nothing: with no update among them, nothing is read.
+func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) []*store.Case {
 	var keys []string
-	for _, d := range drafts {
-		if u, ok := d.update(); ok {
+	for i := range n {
+		if u, ok := rec(i).(*contracts.ReferralUpdate); ok {
 			keys = append(keys, updatedCase(u))
 		}
 	}
+	cases := make([]*store.Case, n)
+	if len(keys) == 0 {
+		return cases
+	}
 	found, err := x.d.Store.CasesByKey(keys, x.d.Now())
 	if err != nil {
-		found = make([]*store.Case, len(keys))
+		return cases
 	}
-	cases := make([]*store.Case, len(drafts))
-	for i, d := range drafts {
-		if _, ok := d.update(); ok {
+	for i := range n {
+		if _, ok := rec(i).(*contracts.ReferralUpdate); ok {
 			cases[i], found = found[0], found[1:]
 		}
 	}

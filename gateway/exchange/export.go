@@ -155,7 +155,12 @@ func (x *Exchange) parse(caller pki.Identity, doc json.RawMessage, now time.Time
 func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []*draft, now time.Time) []error {
 	errs := make([]error, len(drafts))
 	x.answerDuplicates(results, drafts)
-	cases := x.updatedCases(drafts)
+	cases := x.updatedCases(len(drafts), func(i int) contracts.Record {
+		if drafts[i] == nil {
+			return nil
+		}
+		return drafts[i].rec
+	})
 	for i, d := range drafts {
 		if d == nil {
 			continue

@@ -70,7 +70,11 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	ins := make([]inbound, len(envs))
 	forEach(len(envs), func(i int) { ins[i] = open(envs[i]) })
 	proveTogether(ins, roots)
-	x.readCases(ins)
+	// The cases the referral updates move, read for the whole request in
+	// one transaction as the origin's screen does, not one per update.
+	for i, c := range x.updatedCases(len(ins), func(i int) contracts.Record { return ins[i].rec }) {
+		ins[i].moves = c
+	}
 	forEach(len(envs), func(i int) {
 		results[i], passed[i] = x.check(ctx, sender, roots, &ins[i], now, &checked[i])
 	})
@@ -234,7 +238,7 @@ type inbound struct {
 	proven   bool
 
 	// moves is the case a referral update moves, read with those of the
-	// whole request (readCases); nil for another record or a case not
+	// whole request (updatedCases); nil for another record or a case not
 	// known here.
 	moves *store.Case
 }
@@ -259,22 +263,6 @@ func open(raw json.RawMessage) inbound {
 		in.digest, in.digested = d, err == nil
 	}
 	return in
-}
-
-// readCases reads the cases the referral updates among ins move, in one
-// read transaction for the request as the origin's screen does, rather
-// than one per update in check. updatedCases reads only a draft's record,
-// so each update is handed to it as one.
-func (x *Exchange) readCases(ins []inbound) {
-	drafts := make([]*draft, len(ins))
-	for i := range ins {
-		if _, ok := ins[i].rec.(*contracts.ReferralUpdate); ok {
-			drafts[i] = &draft{rec: ins[i].rec}
-		}
-	}
-	for i, c := range x.updatedCases(drafts) {
-		ins[i].moves = c
-	}
 }
 
 // check verifies one envelope and decides its import; when it passes, it
