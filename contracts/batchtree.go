@@ -18,9 +18,13 @@ import (
 // verifiable on its own. proven[i] says that ps[i] includes ds[i] and that
 // its root's signature verifies with roots. An item not proven is to be
 // checked alone, which also names what is wrong: its run's paths, root or
-// signature do not match, or it is in no whole run.
+// signature do not match, or it is in no whole run. Digests and proofs
+// that do not pair up (slices of different lengths) prove nothing.
 func VerifyTrees(ds [][32]byte, ps []*BatchProof, roots *RootVerifier) (proven []bool) {
 	proven = make([]bool, len(ps))
+	if len(ds) != len(ps) {
+		return proven
+	}
 	for i := 0; i < len(ps); {
 		n := wholeTree(ps[i:])
 		if n == 0 || !treeHolds(ps[i:i+n], ds[i:i+n]) || roots.Verify(ps[i].Root, ps[i].Signature) != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -192,5 +193,31 @@ func BenchmarkVerifyTreesAlone100(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// TestVerifyTreesOfUnpairedSlices: digests and proofs of different lengths
+// prove nothing, rather than pairing some of them or reading past the
+// shorter slice.
+func TestVerifyTreesOfUnpairedSlices(t *testing.T) {
+	key := keys(t)[0].priv
+	ds, ps := provedDigests(t, key, 1, 8)
+	roots := contracts.NewRootVerifier(key.Public())
+	for _, tt := range []struct {
+		name string
+		ds   [][32]byte
+		ps   []*contracts.BatchProof
+	}{
+		{"a digest short", ds[:7], ps},
+		{"a proof short", ds, ps[:7]},
+		{"no digests", nil, ps},
+	} {
+		proven := contracts.VerifyTrees(tt.ds, tt.ps, roots)
+		if len(proven) != len(tt.ps) || slices.Contains(proven, true) {
+			t.Errorf("%s: proven %v, want %d items none proven", tt.name, proven, len(tt.ps))
+		}
+	}
+	if proven := contracts.VerifyTrees(ds, ps, roots); slices.Contains(proven, false) {
+		t.Errorf("the paired slices: proven %v, want all", proven)
 	}
 }
