@@ -122,18 +122,25 @@ func (e *Engine) Decide(ctx context.Context, req Request) (*Decision, error) {
 		start = time.Now()
 	}
 	p := prepare(&req, e.cfg.Now)
+	// With the cache off (CacheSize < 0) no key is built: it would
+	// fingerprint every candidate agreement only to be thrown away.
 	var buf [keySize]byte
-	key := p.appendKey(buf[:0], &e.fingerprints)
-	if d, ok := c.cache.get(key); ok {
-		e.observe(req.Side, start, true)
-		return d, nil
+	var key []byte
+	if c.cache != nil {
+		key = p.appendKey(buf[:0], &e.fingerprints)
+		if d, ok := c.cache.get(key); ok {
+			e.observe(req.Side, start, true)
+			return d, nil
+		}
 	}
 	miss := p // the evaluation keeps parts of it: on the heap, not p
 	d, err := c.evaluate(ctx, &miss)
 	if err != nil {
 		return nil, err
 	}
-	c.cache.put(string(key), d)
+	if c.cache != nil {
+		c.cache.put(string(key), d)
+	}
 	e.observe(req.Side, start, false)
 	return d, nil
 }

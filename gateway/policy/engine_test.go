@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -106,5 +107,27 @@ func TestRefreshFromBundleSource(t *testing.T) {
 	}
 	if got := e.Revisions(); got.BundleVersion != 2 || got.Bundle != next.Revision() {
 		t.Errorf("revisions after refresh: %v", got)
+	}
+}
+
+// TestDecideWithCacheOffBuildsNoKey: an engine whose cache is off
+// (CacheSize < 0) decides as a cached one does without building cache
+// keys. A key fingerprints every candidate agreement, so the engine's
+// fingerprint memo stays empty only when no key was built; the cached
+// engine's memo shows that these requests would have built some.
+func TestDecideWithCacheOffBuildsNoKey(t *testing.T) {
+	cached, uncached := newEngine(t, "", DefaultCacheSize), newEngine(t, "", -1)
+	ags := []contracts.Agreement{agreement51to44()}
+	for _, side := range []Side{Export, Import} {
+		req := Request{Side: side, Record: transfer51to44(), Agreements: ags, Time: march15}
+		for i := range 2 {
+			decideBoth(t, cached, uncached, req, fmt.Sprintf("%s, decision %d", side, i))
+		}
+	}
+	if len(cached.fingerprints.m) == 0 {
+		t.Fatal("the cached engine fingerprinted no agreement: these requests build no key to miss")
+	}
+	if n := len(uncached.fingerprints.m); n != 0 {
+		t.Errorf("the engine without a cache fingerprinted %d agreements: it built cache keys", n)
 	}
 }
