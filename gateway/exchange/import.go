@@ -336,7 +336,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 // DecodeEnvelope did not read), with the import obligations applied. rec is
 // the record decoded from payload.
 func importedRecord(payload []byte, rec contracts.Record, dec *policy.Decision) ([]byte, error) {
-	if len(dec.Obligations) == 0 || maskedAlready(dec, rec) {
+	if len(dec.Obligations) == 0 || dec.MaskedAlready(rec) {
 		return payload, nil
 	}
 	return dec.ApplyCanonical(payload)

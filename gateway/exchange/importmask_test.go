@@ -10,7 +10,7 @@ import (
 )
 
 // TestImportedRecordAsApplied holds importedRecord to applying the import
-// obligations: whether or not maskedAlready lets it keep the payload, the
+// obligations: whether or not Decision.MaskedAlready lets it keep the payload, the
 // record is the one ApplyCanonical makes. Each case also says whether the
 // payload may be kept, so that a check that never (or always) keeps it
 // fails.
@@ -74,8 +74,8 @@ func TestImportedRecordAsApplied(t *testing.T) {
 				if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
 					t.Fatalf("importedRecord = %s, %v\nApplyCanonical = %s, %v", got, err, want, wantErr)
 				}
-				if kept := maskedAlready(dec, rec); kept != tt.kept {
-					t.Fatalf("maskedAlready = %v, want %v", kept, tt.kept)
+				if kept := dec.MaskedAlready(rec); kept != tt.kept {
+					t.Fatalf("MaskedAlready = %v, want %v", kept, tt.kept)
 				}
 			}
 		})
