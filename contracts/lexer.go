@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -239,9 +237,21 @@ func (l *lexer) str() (string, bool) {
 	return s, true
 }
 
-// key reads a member name. Names the contracts use come from an intern
-// table, so reading them allocates nothing.
-func (l *lexer) key() (string, bool) { return l.interned(memberNames()) }
+// key reads a member name. Names the contracts use are interned (see
+// memberName), so reading them allocates nothing.
+func (l *lexer) key() (string, bool) {
+	raw, plain, ok := l.rawString()
+	if !ok {
+		return "", false
+	}
+	if plain {
+		if s, ok := memberName(raw[1 : len(raw)-1]); ok {
+			return s, true
+		}
+	}
+	l.pos -= len(raw)
+	return l.str()
+}
 
 // interned reads a string value as str does, returning the string table
 // holds for it, without a copy, when it is plain and there.
@@ -258,24 +268,6 @@ func (l *lexer) interned(table map[string]string) (string, bool) {
 	l.pos -= len(raw)
 	return l.str()
 }
-
-// memberNames interns every member name of every record type, envelope,
-// receipt and batch proof.
-var memberNames = sync.OnceValue(func() map[string]string {
-	m := make(map[string]string)
-	for _, paths := range fieldPaths() {
-		for _, p := range paths {
-			name := p[strings.LastIndexByte(p, '.')+1:]
-			m[name] = name
-		}
-	}
-	for _, names := range [][]string{envelopeMembers, receiptMembers, batchProofMembers} {
-		for _, name := range names {
-			m[name] = name
-		}
-	}
-	return m
-})
 
 // number returns the bytes of the next number token.
 func (l *lexer) number() ([]byte, bool) {
