@@ -31,7 +31,6 @@ package docs_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,12 +40,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/laborlink/laborlink/federation/freeport"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
 )
 
 // guides are run in this order against one development federation. The
@@ -317,7 +316,7 @@ type devProcess struct {
 	lines    chan string
 	exited   chan struct{} // closed when the process has exited; err is then set
 	err      error
-	out      *lockedBuffer
+	out      *gatewaytest.Buffer
 	commands []string
 }
 
@@ -330,7 +329,7 @@ func startDev(t *testing.T, bin, dir string) *devProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &devProcess{cmd: cmd, lines: make(chan string, 100), exited: make(chan struct{}), out: &lockedBuffer{}}
+	d := &devProcess{cmd: cmd, lines: make(chan string, 100), exited: make(chan struct{}), out: &gatewaytest.Buffer{}}
 	cmd.Stderr = d.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -400,22 +399,4 @@ func (d *devProcess) interrupt(patience time.Duration) (int, error) {
 	case <-time.After(patience):
 		return -1, fmt.Errorf("laborlink dev did not stop within %s of SIGINT:\n%s", patience, d.output())
 	}
-}
-
-// lockedBuffer collects output written from two goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

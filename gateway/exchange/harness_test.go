@@ -1,7 +1,6 @@
 package exchange
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -26,24 +25,6 @@ import (
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
-
-// syncBuffer collects the logs of a whole test, to scan for personal data.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // directory maps provinces to node URLs; tests move nodes around.
 type directory struct {
@@ -74,7 +55,7 @@ type federation struct {
 	pki        *gatewaytest.PKI
 	dir        *directory
 	agreements *policy.AgreementIndex
-	logs       *syncBuffer
+	logs       *gatewaytest.Buffer
 	nodes      map[string]*node
 	now        time.Time
 	// audit says where the nodes' audit logs live.
@@ -135,7 +116,7 @@ func newFederationWith(t testing.TB, mode auditMode, batch int, provinces ...str
 		pki:        gatewaytest.NewPKI(t, provinces...),
 		dir:        &directory{urls: map[string]string{}},
 		agreements: policy.NewAgreementIndex(),
-		logs:       &syncBuffer{},
+		logs:       &gatewaytest.Buffer{},
 		nodes:      map[string]*node{},
 		now:        time.Now(),
 	}

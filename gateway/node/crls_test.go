@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +31,7 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &gatewaytest.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("node log:\n%s", logs)
@@ -76,24 +74,6 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 
 // crlRereadFailed is what watchCRLs logs when a CRL file cannot be read.
 const crlRereadFailed = "reread CRL files; the serials loaded before stay refused"
-
-// logBuffer collects a node's text log, written from its goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestRefuseNonMembers: a connection of a province the registry does not
 // (or no longer) list is refused by name at its next request; members

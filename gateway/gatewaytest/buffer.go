@@ -1,0 +1,25 @@
+package gatewaytest
+
+import (
+	"bytes"
+	"sync"
+)
+
+// Buffer collects what goroutines write, a node's log or a process's
+// output, for a test to read while they run.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
