@@ -347,19 +347,18 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 	out := make([]Enqueued, len(msgs))
 	now := s.now().UTC()
 	// Encoded before the transaction, which every other commit waits for.
-	statuses, queued := make([][]byte, len(msgs)), make([][]byte, len(msgs))
+	statuses, err := acceptedStatuses(msgs, now)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
+	queued := make([][]byte, len(msgs))
 	for i, m := range msgs {
-		var err error
-		st := Status{EnvelopeID: m.EnvelopeID, Ref: m.Ref, Type: m.Type, Peer: m.Peer, State: StateAccepted, AcceptedAt: now}
-		if statuses[i], err = json.Marshal(st); err != nil {
-			return nil, fmt.Errorf("enqueue: %w", err)
-		}
 		if queued[i], err = outboxValue(m); err != nil {
 			return nil, fmt.Errorf("enqueue: %w", err)
 		}
 	}
 	added := map[string]int{} // outbox entries written, by peer
-	err := s.c.doThen(ctx, func(tx *bolt.Tx) error {
+	err = s.c.doThen(ctx, func(tx *bolt.Tx) error {
 		refs := tx.Bucket(bucketRefs)
 		tx.Bucket(bucketRecords).FillPercent = appendFill
 		tx.Bucket(bucketOutbox).FillPercent = appendFill
@@ -409,6 +408,27 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 	return out, nil
 }
 
+// acceptedStatuses encodes the status of each record as accepted at now,
+// all into one buffer: they are written and let go together.
+func acceptedStatuses(msgs []Outgoing, now time.Time) ([][]byte, error) {
+	n := 0
+	for _, m := range msgs {
+		n += statusSize(m.EnvelopeID, m.Ref, m.Type, m.Peer)
+	}
+	buf := make([]byte, 0, n)
+	statuses := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		st := Status{EnvelopeID: m.EnvelopeID, Ref: m.Ref, Type: m.Type, Peer: m.Peer, State: StateAccepted, AcceptedAt: now}
+		start := len(buf)
+		var err error
+		if buf, err = st.appendJSON(buf); err != nil {
+			return nil, err
+		}
+		statuses[i] = buf[start:len(buf):len(buf)]
+	}
+	return statuses, nil
+}
+
 // Deny records that policy refused a record, so its submitter can look up why.
 // Nothing is queued and no payload is kept.
 func (s *Store) Deny(ctx context.Context, st Status) error {
@@ -417,7 +437,7 @@ func (s *Store) Deny(ctx context.Context, st Status) error {
 		st.AcceptedAt = s.now().UTC()
 	}
 	return s.c.do(ctx, func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bucketRecords), st.EnvelopeID, st)
+		return putStatus(tx.Bucket(bucketRecords), st.EnvelopeID, &st)
 	})
 }
 
@@ -705,7 +725,7 @@ func (s *Store) AddAnswer(ctx context.Context, ref, from string, a Answer) error
 			}
 		}
 		st.Answers = append(st.Answers, a)
-		return putJSON(recs, string(id), st)
+		return putStatus(recs, string(id), &st)
 	})
 }
 
@@ -793,6 +813,15 @@ func outboxKey(peer, id string) []byte { return []byte(peer + "/" + id) }
 
 func putJSON(b *bolt.Bucket, key string, v any) error {
 	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), data)
+}
+
+// putStatus is putJSON for a Status, without encoding/json's reflection.
+func putStatus(b *bolt.Bucket, key string, st *Status) error {
+	data, err := st.appendJSON(nil)
 	if err != nil {
 		return err
 	}
