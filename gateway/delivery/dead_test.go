@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -371,9 +370,8 @@ func TestALoweredBatchSizeIsTriedAgain(t *testing.T) {
 func TestARefusalKeptUnburiedIsScrubbed(t *testing.T) {
 	s := openOutbox(t)
 	p := &strict{corrupt: map[string]bool{"01E000000": true}, received: map[string]int{}}
-	var logged bytes.Buffer
-	var logMu sync.Mutex
-	m := startManager(t, strictConfig(4), s, p, slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logged}, nil)))
+	logged := &gatewaytest.Buffer{}
+	m := startManager(t, strictConfig(4), s, p, slog.New(slog.NewTextHandler(logged, nil)))
 	enqueue(t, s, 0, 1)
 	m.Notify("44")
 	gatewaytest.Eventually(t, "the refusal to be the last error", func() bool {
@@ -383,21 +381,7 @@ func TestARefusalKeptUnburiedIsScrubbed(t *testing.T) {
 	if st := m.Peers(); strings.Contains(st[0].LastError, "13800138000") {
 		t.Errorf("last error quotes the number the peer quoted: %s", st[0].LastError)
 	}
-	logMu.Lock()
-	defer logMu.Unlock()
 	if strings.Contains(logged.String(), "13800138000") {
 		t.Errorf("log quotes the number the peer quoted:\n%s", logged.String())
 	}
-}
-
-// lockedWriter serializes writes to w, which the workers log to at once.
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }
