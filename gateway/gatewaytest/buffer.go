@@ -12,12 +12,14 @@ type Buffer struct {
 	buf bytes.Buffer
 }
 
+// Write appends p; it is safe to call from several goroutines at once.
 func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
+// String returns everything written so far, while writers go on.
 func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
