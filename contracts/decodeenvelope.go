@@ -264,9 +264,10 @@ const slabSize = 512
 // allocation instead of taking one each, and a fresh slice otherwise. A
 // new slab is no larger than what the rest of the document could decode
 // to. The slices carved are disjoint; the caller caps its own at its
-// length.
+// length. Zero bytes are an empty slice, not nil, as encoding/json
+// decodes "", even before the slab is made.
 func (l *lexer) carve(n int) []byte {
-	if n > slabSize/4 {
+	if n == 0 || n > slabSize/4 {
 		return make([]byte, n)
 	}
 	if cap(l.slab)-len(l.slab) < n {

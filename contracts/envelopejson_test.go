@@ -214,6 +214,7 @@ func edgeDocuments(t testing.TB) []string {
 		withMember(env, `"signature":["1"]`), withMember(env, `"signature":[[1]]`), withMember(env, `"signature":[{}]`),
 		withMember(env, `"signature":1`), withMember(env, `"signature":true`), withMember(env, `"signature":{}`),
 		withMember(batched, `"batch":{"root":null,"path":null,"signature":null}`),
+		`{"signature":""}`, `{"batch":{"path":["",""]}}`, `{"batch":{"root":"","signature":""}}`,
 		withMember(batched, `"batch":{"path":[]}`), withMember(batched, `"batch":{"path":"AQ=="}`), withMember(batched, `"batch":{"path":[1]}`),
 		withMember(env, `"batch":[]`), withMember(env, `"batch":"x"`), withMember(env, `"batch":1`), withMember(env, `"batch":{}`),
 		// Integers.
