@@ -187,6 +187,7 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	bad := []Config{
 		{BatchSize: 0, MinBackoff: 1, MaxBackoff: 1, Idle: 1},
+		{BatchSize: 1001, MinBackoff: 1, MaxBackoff: 1, Idle: 1}, // over peer.MaxBatch: every peer would refuse it
 		{BatchSize: 1, MinBackoff: 0, MaxBackoff: 1, Idle: 1},
 		{BatchSize: 1, MinBackoff: 2, MaxBackoff: 1, Idle: 1},
 		{BatchSize: 1, MinBackoff: 1, MaxBackoff: 1, Idle: 0},
