@@ -227,7 +227,9 @@ func (l *lexer) bytesInto(p *[]byte) bool {
 }
 
 // base64Into decodes a string of standard base64 as encoding/json does:
-// with base64.StdEncoding, which skips \r and \n, into a fresh slice.
+// with base64.StdEncoding, which skips \r and \n, into bytes of its own
+// that may share an allocation with the document's other short byte
+// strings (see carve).
 func (l *lexer) base64Into(p *[]byte) bool {
 	l.ws()
 	start := l.pos
