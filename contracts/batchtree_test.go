@@ -198,7 +198,7 @@ func BenchmarkVerifyTreesAlone100(b *testing.B) {
 
 // TestVerifyTreesOfUnpairedSlices: digests and proofs of different lengths
 // prove nothing, rather than pairing some of them or reading past the
-// shorter slice.
+// shorter slice (ds[:7] still has the eighth digest within its capacity).
 func TestVerifyTreesOfUnpairedSlices(t *testing.T) {
 	key := keys(t)[0].priv
 	ds, ps := provedDigests(t, key, 1, 8)
@@ -209,13 +209,16 @@ func TestVerifyTreesOfUnpairedSlices(t *testing.T) {
 		ps   []*contracts.BatchProof
 	}{
 		{"a digest short", ds[:7], ps},
+		{"a digest more", append(ds[:8:8], [32]byte{}), ps},
 		{"a proof short", ds, ps[:7]},
 		{"no digests", nil, ps},
 	} {
-		proven := contracts.VerifyTrees(tt.ds, tt.ps, roots)
-		if len(proven) != len(tt.ps) || slices.Contains(proven, true) {
-			t.Errorf("%s: proven %v, want %d items none proven", tt.name, proven, len(tt.ps))
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			proven := contracts.VerifyTrees(tt.ds, tt.ps, roots)
+			if len(proven) != len(tt.ps) || slices.Contains(proven, true) {
+				t.Errorf("proven %v, want %d items none proven", proven, len(tt.ps))
+			}
+		})
 	}
 	if proven := contracts.VerifyTrees(ds, ps, roots); slices.Contains(proven, false) {
 		t.Errorf("the paired slices: proven %v, want all", proven)
