@@ -240,6 +240,11 @@ func BenchmarkDecodeReceipt(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchmarkDecodeReceipt(b, data)
+}
+
+// benchmarkDecodeReceipt times DecodeReceipt on data.
+func benchmarkDecodeReceipt(b *testing.B, data []byte) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := contracts.DecodeReceipt(data); err != nil {

@@ -15,6 +15,11 @@ func BenchmarkDecodeEnvelopeRecord(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchmarkDecodeEnvelopeRecord(b, data)
+}
+
+// benchmarkDecodeEnvelopeRecord times DecodeEnvelopeRecord on data.
+func benchmarkDecodeEnvelopeRecord(b *testing.B, data []byte) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -70,13 +75,7 @@ func BenchmarkDecodeBatchedEnvelopeRecord(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := contracts.DecodeEnvelopeRecord(data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchmarkDecodeEnvelopeRecord(b, data)
 }
 
 // BenchmarkDecodeBatchedReceipt is a receipt from an answer to a batch of
@@ -98,10 +97,5 @@ func BenchmarkDecodeBatchedReceipt(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := contracts.DecodeReceipt(data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchmarkDecodeReceipt(b, data)
 }
