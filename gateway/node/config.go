@@ -118,9 +118,10 @@ type PolicyConfig struct {
 
 // DeliveryConfig tunes delivery to peers.
 type DeliveryConfig struct {
-	// BatchSize: envelopes per request. Default delivery.DefaultBatchSize (500).
+	// BatchSize: envelopes per request. Default delivery.DefaultBatchSize.
 	BatchSize int `yaml:"batch_size"`
-	// MinBackoff and MaxBackoff bound retry waits. Default 100ms and 30s.
+	// MinBackoff and MaxBackoff bound retry waits. Default as
+	// delivery.DefaultConfig: 100ms and 30s.
 	MinBackoff time.Duration `yaml:"min_backoff"`
 	MaxBackoff time.Duration `yaml:"max_backoff"`
 	// BreakerFailures: consecutive failed batches that open a peer's breaker. Default 5.
@@ -164,6 +165,7 @@ type RuntimeConfig struct {
 // DefaultConfig returns every default; a node still needs province, name,
 // data_dir and the TLS files.
 func DefaultConfig() Config {
+	d := delivery.DefaultConfig()
 	return Config{
 		Listen:    "127.0.0.1:8443",
 		OpsListen: "127.0.0.1:9090",
@@ -174,7 +176,7 @@ func DefaultConfig() Config {
 			StaleAfter:       5 * time.Second,
 		},
 		Policy:   PolicyConfig{Reload: 5 * time.Second},
-		Delivery: DeliveryConfig{BatchSize: delivery.DefaultBatchSize, MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, BreakerFailures: 5, BreakerOpen: 10 * time.Second},
+		Delivery: DeliveryConfig{BatchSize: d.BatchSize, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff, BreakerFailures: 5, BreakerOpen: 10 * time.Second},
 		Audit:    AuditConfig{SignInterval: time.Minute},
 		Webhook:  WebhookConfig{Batch: 100, MaxConsecutiveSkips: 10},
 		Log:      LogConfig{Level: "info", Format: "json"},

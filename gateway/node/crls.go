@@ -95,7 +95,7 @@ func (n *Node) watchCRLs(ctx context.Context, every time.Duration) {
 		}
 		read, err := n.crls.load(n.issuers())
 		if err != nil {
-			n.log.Error("reread CRL files; the serials loaded before stay refused", "err", err)
+			n.log.Error(crlRereadFailed, "err", err)
 		}
 		for _, path := range read {
 			n.log.Info("reread CRL file", "file", path, "revoked_serials", n.crls.list.Len())
@@ -152,3 +152,7 @@ func forbidden(w http.ResponseWriter, msg string) {
 	w.WriteHeader(http.StatusForbidden)
 	json.NewEncoder(w).Encode(map[string]string{"error": msg, "code": "forbidden"})
 }
+
+// crlRereadFailed is what watchCRLs logs when a CRL file cannot be read
+// (a test waits for it).
+const crlRereadFailed = "reread CRL files; the serials loaded before stay refused"

@@ -72,9 +72,6 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 	}
 }
 
-// crlRereadFailed is what watchCRLs logs when a CRL file cannot be read.
-const crlRereadFailed = "reread CRL files; the serials loaded before stay refused"
-
 // TestRefuseNonMembers: a connection of a province the registry does not
 // (or no longer) list is refused by name at its next request; members
 // pass. A node knows no members before its registry is up, nor their CAs,
