@@ -147,11 +147,11 @@ func (x *Exchange) parse(caller pki.Identity, doc json.RawMessage, now time.Time
 }
 
 // screen answers the drafts that are duplicates or invalid updates, and
-// finds the others' agreements and quota usage. It reads the store in
-// three transactions, one for every reference, one for the cases updates
-// move and one for every counter, rather than so many per record. A draft
-// it answers, or whose agreements it cannot look up (errs, a fault of the
-// node), is set to nil.
+// finds the others' agreements and quota usage. It reads the store in at
+// most three transactions, one for every reference, one for the cases
+// updates move (none without an update) and one for every counter, rather
+// than so many per record. A draft it answers, or whose agreements it
+// cannot look up (errs, a fault of the node), is set to nil.
 func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []*draft, now time.Time) []error {
 	errs := make([]error, len(drafts))
 	x.answerDuplicates(results, drafts)
