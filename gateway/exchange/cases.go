@@ -26,9 +26,10 @@ func updatedCase(u *contracts.ReferralUpdate) string {
 	return store.CaseKey(u.From, u.To, u.ReferralID)
 }
 
-// updateProblems refuses, before anything is sent (and again when it
-// arrives), an update for a case this node does not know (c is nil) or a
-// status case c cannot move to.
+// updateProblems refuses, before anything is sent, an update for a case
+// this node does not know (c is nil) or a status case c cannot move to.
+// When an update arrives, check asks it only about a case this node
+// follows: one it does not know is not refused.
 func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.FieldError {
 	if c == nil {
 		return []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf("no referral %q between %s and %s is known here", u.ReferralID, u.From, u.To)}}
