@@ -276,12 +276,10 @@ func appendIncomingButSeq(b []byte, m *Incoming, at recordAt) ([]byte, error) {
 	b = contracts.AppendJSONString(b, m.From)
 	b = append(b, `,"type":`...)
 	b = contracts.AppendJSONString(b, m.Type)
-	b = append(b, `,"received_at":"`...)
-	b, err := m.ReceivedAt.AppendText(b)
+	b, err := appendTimeMember(b, "received_at", m.ReceivedAt)
 	if err != nil {
-		return nil, fmt.Errorf("received_at: %w", err)
+		return nil, err
 	}
-	b = append(b, '"')
 	b = appendRawMember(b, "envelope", m.Envelope)
 	if at.found {
 		b = append(b, `,"record_at":[`...)
@@ -313,9 +311,7 @@ func withSeq(b []byte, seq uint64) []byte {
 // appendRawMember writes a raw document member, null for an empty one as
 // json.Marshal writes an empty json.RawMessage.
 func appendRawMember(b []byte, name string, raw json.RawMessage) []byte {
-	b = append(b, `,"`...)
-	b = append(b, name...)
-	b = append(b, `":`...)
+	b = appendMemberName(b, name)
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return append(b, "null"...)
 	}
