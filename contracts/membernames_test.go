@@ -38,8 +38,8 @@ package contracts
 // memberName returns the member name b spells, when it is one the
 // contracts use, as a string that is not a copy: the lexer reads every
 // member name through it. A switch on the name, which the compiler turns
-// into a search on length and bytes, is a third of the time of a map's
-// hashing here.
+// into a search on length and bytes, costs less than a map's lookup
+// (BenchmarkDecodeTransfer).
 func memberName(b []byte) (string, bool) {
 	switch string(b) {
 `)
