@@ -43,8 +43,9 @@ func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.Fiel
 // updatedCases reads, in one read transaction, the cases that the referral
 // updates among n records move: rec(i) is the i-th record (nil for none),
 // cases[i] the case it moves, nil when it is no update or its case is not
-// known here. A store that cannot be read knows no case. Records of other
-// types cost nothing: with no update among them, nothing is read.
+// known here. A store that cannot be read knows no case, and the node logs
+// why. Records of other types cost nothing: with no update among them,
+// nothing is read.
 func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) []*store.Case {
 	var keys []string
 	for i := range n {
@@ -58,6 +59,7 @@ func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) []*stor
 	}
 	found, err := x.d.Store.CasesByKey(keys, x.d.Now())
 	if err != nil {
+		x.d.Log.Error("read the cases referral updates move", "updates", len(keys), "err", err)
 		return cases
 	}
 	for i := range n {

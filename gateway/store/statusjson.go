@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/laborlink/laborlink/contracts"
 )
 
@@ -142,4 +144,34 @@ func appendMemberName(b []byte, name string) []byte {
 	b = append(b, `,"`...)
 	b = append(b, name...)
 	return append(b, `":`...)
+}
+
+// acceptedStatuses encodes the status of each record as accepted at now,
+// all into one buffer: they are written and let go together.
+func acceptedStatuses(msgs []Outgoing, now time.Time) ([][]byte, error) {
+	n := 0
+	for _, m := range msgs {
+		n += statusSize(m.EnvelopeID, m.Ref, m.Type, m.Peer)
+	}
+	buf := make([]byte, 0, n)
+	statuses := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		st := Status{EnvelopeID: m.EnvelopeID, Ref: m.Ref, Type: m.Type, Peer: m.Peer, State: StateAccepted, AcceptedAt: now}
+		start := len(buf)
+		var err error
+		if buf, err = st.appendJSON(buf); err != nil {
+			return nil, err
+		}
+		statuses[i] = buf[start:len(buf):len(buf)]
+	}
+	return statuses, nil
+}
+
+// putStatus is putJSON for a Status, without encoding/json's reflection.
+func putStatus(b *bolt.Bucket, key string, st *Status) error {
+	data, err := st.appendJSON(nil)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), data)
 }

@@ -408,27 +408,6 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 	return out, nil
 }
 
-// acceptedStatuses encodes the status of each record as accepted at now,
-// all into one buffer: they are written and let go together.
-func acceptedStatuses(msgs []Outgoing, now time.Time) ([][]byte, error) {
-	n := 0
-	for _, m := range msgs {
-		n += statusSize(m.EnvelopeID, m.Ref, m.Type, m.Peer)
-	}
-	buf := make([]byte, 0, n)
-	statuses := make([][]byte, len(msgs))
-	for i, m := range msgs {
-		st := Status{EnvelopeID: m.EnvelopeID, Ref: m.Ref, Type: m.Type, Peer: m.Peer, State: StateAccepted, AcceptedAt: now}
-		start := len(buf)
-		var err error
-		if buf, err = st.appendJSON(buf); err != nil {
-			return nil, err
-		}
-		statuses[i] = buf[start:len(buf):len(buf)]
-	}
-	return statuses, nil
-}
-
 // Deny records that policy refused a record, so its submitter can look up why.
 // Nothing is queued and no payload is kept.
 func (s *Store) Deny(ctx context.Context, st Status) error {
@@ -813,15 +792,6 @@ func outboxKey(peer, id string) []byte { return []byte(peer + "/" + id) }
 
 func putJSON(b *bolt.Bucket, key string, v any) error {
 	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put([]byte(key), data)
-}
-
-// putStatus is putJSON for a Status, without encoding/json's reflection.
-func putStatus(b *bolt.Bucket, key string, st *Status) error {
-	data, err := st.appendJSON(nil)
 	if err != nil {
 		return err
 	}
