@@ -67,7 +67,13 @@ func (l *lexer) envelopeMember(e *Envelope, key string, canon *[]byte) bool {
 	case "created":
 		return l.timeInto(&e.Created)
 	case "payload":
-		if l.inline != nil && l.payloadRecord(e) {
+		if l.inline != nil {
+			// One pass or none: a payload that does not decode as its
+			// record here leaves the envelope to DecodeEnvelope and
+			// Record, which would canonicalize it again anyway.
+			if !l.payloadRecord(e) {
+				return l.fail("payload not decoded with its record")
+			}
 			*canon = e.Payload
 			return true
 		}

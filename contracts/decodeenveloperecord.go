@@ -50,6 +50,32 @@ func decodeEnvelopeRecord(data []byte) (*Envelope, Record, bool) {
 	if err != nil {
 		return nil, nil, false
 	}
+	return e.withInline(in)
+}
+
+// decodeEnvelopeRecordAt is decodeEnvelopeRecord for the envelope that
+// data starts with, whatever follows it: end is where the envelope ends.
+// The envelope is decoded as if data ended there, so that ok means
+// DecodeEnvelopeRecord(data[:end]) succeeds with the same results.
+func decodeEnvelopeRecordAt(data []byte) (e *Envelope, rec Record, end int, ok bool) {
+	in := new(inlineRecord)
+	l := &lexer{data: data, maxNest: maxJSONNesting, inline: in}
+	e = new(Envelope)
+	canon, ok := l.envelope(e)
+	if !ok || l.pos > maxEnvelopeSize {
+		return nil, nil, 0, false
+	}
+	if e, err := e.checkDecoded(canon); err == nil {
+		if e, rec, ok := e.withInline(in); ok {
+			return e, rec, l.pos, true
+		}
+	}
+	return nil, nil, 0, false
+}
+
+// withInline is e with the record decoded inline from its payload, when
+// that is the record DecodeEnvelope's payload and Record would give.
+func (e *Envelope) withInline(in *inlineRecord) (*Envelope, Record, bool) {
 	// The payload member may have been given again after the one decoded.
 	p := e.Payload
 	if in.rec == nil || len(p) != len(in.payload) || &p[0] != &in.payload[0] || e.Schema != in.schema {

@@ -413,7 +413,13 @@ func decodeEnvelope(l *lexer) (*Envelope, error) {
 	if !ok || !l.end() {
 		return nil, l.err
 	}
-	// Check's checks, in its order, on the canonical form made while decoding.
+	return e.checkDecoded(canon)
+}
+
+// checkDecoded makes Check's checks, in its order, on an envelope just
+// decoded and the canonical form of its payload made while decoding it (nil
+// when it made none), and keeps that form as the payload.
+func (e *Envelope) checkDecoded(canon []byte) (*Envelope, error) {
 	if err := e.checkID(); err != nil {
 		return nil, err
 	}

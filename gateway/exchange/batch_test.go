@@ -224,7 +224,7 @@ func TestBatchSignedEnvelopesCrossAndVerifyAlone(t *testing.T) {
 		tampered = append(tampered, raw)
 	}
 	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
-	res, err := dest.x.Receive(context.Background(), from, origin.x.d.Signer.Chain(), tampered)
+	res, err := dest.x.Receive(context.Background(), from, origin.x.d.Signer.Chain(), tampered, nil)
 	if err != nil || len(res) == 0 {
 		t.Fatalf("receive tampered: %v %v", res, err)
 	}

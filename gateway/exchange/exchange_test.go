@@ -237,7 +237,7 @@ func TestForgedOriginIsRefused(t *testing.T) {
 	raw, _ := json.Marshal(env)
 	from := pki.Identity{Domain: "fed.test", Province: "44", Kind: pki.KindNode, Name: "gw-1"}
 
-	res, err := victim.x.Receive(context.Background(), from, f.pki.Signer(attacker.leaf).Chain(), []json.RawMessage{raw})
+	res, err := victim.x.Receive(context.Background(), from, f.pki.Signer(attacker.leaf).Chain(), []json.RawMessage{raw}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestForgedOriginIsRefused(t *testing.T) {
 		t.Errorf("forged origin = %+v", res[0])
 	}
 	// Presenting 51's chain without 51's key: the chain is not the caller's.
-	_, err = victim.x.Receive(context.Background(), from, f.pki.Signer(f.nodes["51"].leaf).Chain(), []json.RawMessage{raw})
+	_, err = victim.x.Receive(context.Background(), from, f.pki.Signer(f.nodes["51"].leaf).Chain(), []json.RawMessage{raw}, nil)
 	if ErrorCode(err) != CodeForbidden {
 		t.Errorf("someone else's chain: err = %v, want forbidden", err)
 	}
@@ -272,7 +272,7 @@ func TestTamperedEnvelopeIsRejected(t *testing.T) {
 	unsigned.Signature = nil
 	rawUnsigned, _ := json.Marshal(unsigned)
 	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
-	res, err := dest.x.Receive(context.Background(), from, f.pki.Signer(origin.leaf).Chain(), []json.RawMessage{raw, rawUnsigned, json.RawMessage(`{"id":1}`)})
+	res, err := dest.x.Receive(context.Background(), from, f.pki.Signer(origin.leaf).Chain(), []json.RawMessage{raw, rawUnsigned, json.RawMessage(`{"id":1}`)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 	}
 	raw, _ := json.Marshal(env)
 	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
-	got, err := f.nodes["44"].x.Receive(context.Background(), from, f.pki.Signer(origin.leaf).Chain(), []json.RawMessage{raw})
+	got, err := f.nodes["44"].x.Receive(context.Background(), from, f.pki.Signer(origin.leaf).Chain(), []json.RawMessage{raw}, nil)
 	if err != nil || got[0].Status != peer.StatusRejected || got[0].Reasons[0] != ReasonInvalidTransition {
 		t.Fatalf("a referred case closed by the peer directly: %+v, %v", got, err)
 	}
@@ -580,10 +580,10 @@ func TestRedeliveryIsAnsweredDuplicateOnly(t *testing.T) {
 	}
 	chain := f.pki.Signer(origin.leaf).Chain()
 	old, fresh := seal(), seal()
-	if res, err := dest.x.Receive(context.Background(), from, chain, []json.RawMessage{old}); err != nil || res[0].Status != peer.StatusStored {
+	if res, err := dest.x.Receive(context.Background(), from, chain, []json.RawMessage{old}, nil); err != nil || res[0].Status != peer.StatusStored {
 		t.Fatalf("first delivery: %+v, %v", res, err)
 	}
-	res, err := dest.x.Receive(context.Background(), from, chain, []json.RawMessage{fresh, old, fresh})
+	res, err := dest.x.Receive(context.Background(), from, chain, []json.RawMessage{fresh, old, fresh}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

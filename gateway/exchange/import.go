@@ -46,7 +46,7 @@ type imported struct {
 // Receive runs the import path for a batch from a peer node and answers a
 // result per envelope. The batch is refused as a whole (an error) only when
 // its signing chain does not verify or does not belong to the calling node.
-func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage) ([]peer.Result, error) {
+func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, decoded []contracts.DecodedEnvelope) ([]peer.Result, error) {
 	signer, err := x.d.Verifier.Verify(chain, x509.ExtKeyUsageAny)
 	if err != nil {
 		return nil, &Error{Code: CodeForbidden, Message: "signing chain refused", Err: err}
@@ -68,7 +68,13 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	// Decoded first, so that the batch proofs of envelopes signed together
 	// are verified together before each envelope is checked.
 	ins := make([]inbound, len(envs))
-	forEach(len(envs), func(i int) { ins[i] = open(envs[i]) })
+	forEach(len(envs), func(i int) {
+		var d contracts.DecodedEnvelope
+		if i < len(decoded) {
+			d = decoded[i]
+		}
+		ins[i] = open(envs[i], d)
+	})
 	proveTogether(ins, roots)
 	// The cases the referral updates move, read for the whole request in
 	// one transaction as the origin's screen does, not one per update.
@@ -245,11 +251,15 @@ type inbound struct {
 
 // open decodes an envelope of a request and, when it is signed in a batch,
 // computes its signing digest, the leaf of its tree.
-func open(raw json.RawMessage) inbound {
+func open(raw json.RawMessage, d contracts.DecodedEnvelope) inbound {
 	// The payload is decoded strictly but not validated again: the origin
 	// validated it before export obligations legitimately masked identifiers
-	// and dropped fields, which full validation would now refuse.
-	env, rec, recErr := contracts.DecodeEnvelopeRecord(raw)
+	// and dropped fields, which full validation would now refuse. The
+	// transport may have decoded it already, as it read the request (d).
+	env, rec, recErr := d.Env, d.Rec, error(nil)
+	if env == nil {
+		env, rec, recErr = contracts.DecodeEnvelopeRecord(raw)
+	}
 	in := inbound{raw: raw, env: env, rec: rec, recErr: recErr, checked: env != nil}
 	if !in.checked {
 		// contracts' strict decoder also checks the envelope's form and

@@ -102,7 +102,7 @@ func BenchmarkCheck(b *testing.B) {
 	ins := make([]inbound, batch)
 	openAll := func(envs []json.RawMessage) {
 		for i, raw := range envs {
-			ins[i] = open(raw)
+			ins[i] = open(raw, contracts.DecodedEnvelope{})
 		}
 		proveTogether(ins, roots)
 	}

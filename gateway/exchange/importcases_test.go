@@ -83,7 +83,7 @@ func (rc *receivedCases) seal(t *testing.T, rec contracts.Record) json.RawMessag
 func (rc *receivedCases) receive(t *testing.T, envs ...json.RawMessage) []peer.Result {
 	t.Helper()
 	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
-	res, err := rc.f.nodes["44"].x.Receive(context.Background(), from, rc.f.pki.Signer(rc.f.nodes["51"].leaf).Chain(), envs)
+	res, err := rc.f.nodes["44"].x.Receive(context.Background(), from, rc.f.pki.Signer(rc.f.nodes["51"].leaf).Chain(), envs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

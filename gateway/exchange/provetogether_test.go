@@ -126,7 +126,7 @@ func TestProveTogetherAsEachAlone(t *testing.T) {
 			raws := c.request()
 			ins := make([]inbound, len(raws))
 			for i, raw := range raws {
-				ins[i] = open(raw)
+				ins[i] = open(raw, contracts.DecodedEnvelope{})
 			}
 			roots := contracts.NewRootVerifier(leaf.Cert.PublicKey)
 			proveTogether(ins, roots)
@@ -139,7 +139,7 @@ func TestProveTogetherAsEachAlone(t *testing.T) {
 				if ins[i].env != nil {
 					got = fmt.Sprint(verifyInbound(&ins[i], roots))
 				}
-				in := open(raw)
+				in := open(raw, contracts.DecodedEnvelope{})
 				want := "unreadable"
 				if in.env != nil {
 					want = fmt.Sprint(verifyEnvelope(in.env, contracts.NewRootVerifier(leaf.Cert.PublicKey), in.checked))

@@ -127,10 +127,11 @@ func appendChain(b []byte, chain [][]byte) []byte {
 }
 
 // decodeDeliverBody reads a request body. The envelopes are split while
-// the body's syntax is checked, in one pass.
+// the body's syntax is checked, in one pass, and decoded with their records
+// where they lie (up to MaxBatch of them: a longer batch is refused).
 func decodeDeliverBody(body []byte) (DeliverRequest, error) {
 	var req DeliverRequest
-	envelopes, err := contracts.RawObjectSplit(body, "envelopes", func(name string, v json.RawMessage) (err error) {
+	envelopes, decoded, err := contracts.SplitEnvelopes(body, "envelopes", MaxBatch, func(name string, v json.RawMessage) (err error) {
 		switch name {
 		case "chain":
 			return json.Unmarshal(v, &req.Chain)
@@ -146,7 +147,7 @@ func decodeDeliverBody(body []byte) (DeliverRequest, error) {
 		return DeliverRequest{}, err
 	}
 	if envelopes != nil {
-		req.Envelopes = envelopes
+		req.Envelopes, req.Decoded = envelopes, decoded
 	}
 	return req, nil
 }

@@ -7,6 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/contracts/synth"
 )
 
 // TestCodecMatchesEncodingJSON holds the peer API's hand-written bodies to
@@ -57,6 +61,11 @@ func TestCodecMatchesEncodingJSON(t *testing.T) {
 		}
 		var ref DeliverRequest
 		json.Unmarshal(want, &ref)
+		// None of these envelopes is one: none is decoded as the body is read.
+		if len(back.Decoded) != len(back.Envelopes) || slices.ContainsFunc(back.Decoded, func(d contracts.DecodedEnvelope) bool { return d.Env != nil }) {
+			t.Fatalf("request %d: decoded %+v for %d envelopes", i, back.Decoded, len(back.Envelopes))
+		}
+		back.Decoded = nil
 		if !reflect.DeepEqual(back, ref) {
 			t.Fatalf("request %d: read back %+v, encoding/json %+v", i, back, ref)
 		}
@@ -127,4 +136,46 @@ func (r DeliverRequest) appendJSON(b []byte) []byte {
 		b = append(b, ']')
 	}
 	return append(b, '}')
+}
+
+// TestDeliverBodyDecodesEnvelopes: the envelopes of a delivery are decoded
+// with their records as the body is read, each as it decodes alone, and
+// what is not an envelope is left for the receiver to decode alone.
+func TestDeliverBodyDecodesEnvelopes(t *testing.T) {
+	g, err := synth.New(synth.Config{Origin: "51", Destination: "44", Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := DeliverRequest{Chain: [][]byte{[]byte("leaf")}}
+	for range 3 {
+		env, err := contracts.NewEnvelope(g.Transfer(), 1, time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := env.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Envelopes = append(req.Envelopes, raw)
+	}
+	req.Envelopes = append(req.Envelopes, json.RawMessage(`{"id":1}`))
+	back, err := decodeDeliverBody(req.appendJSON(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Decoded) != len(req.Envelopes) {
+		t.Fatalf("decoded %d for %d envelopes", len(back.Decoded), len(req.Envelopes))
+	}
+	for i, d := range back.Decoded[:3] {
+		env, rec, err := contracts.DecodeEnvelopeRecord(req.Envelopes[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Env == nil || !reflect.DeepEqual(d.Env, env) || !reflect.DeepEqual(d.Rec, rec) {
+			t.Errorf("envelope %d: decoded %+v, alone %+v", i, d.Env, env)
+		}
+	}
+	if d := back.Decoded[3]; d.Env != nil || d.Rec != nil {
+		t.Errorf("a malformed envelope decoded as %+v", d)
+	}
 }

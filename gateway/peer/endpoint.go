@@ -37,7 +37,7 @@ func MakeDeliverEndpoint(r Receiver) endpoint.Endpoint {
 				return nil, fmt.Errorf("%w: chain[%d]: %v", ErrBadBatch, i, err)
 			}
 		}
-		results, err := r.Receive(ctx, from, chain, req.Envelopes)
+		results, err := r.Receive(ctx, from, chain, req.Envelopes, req.Decoded)
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -49,6 +50,11 @@ type DeliverRequest struct {
 	Chain [][]byte `json:"chain"`
 	// Envelopes are the signed envelopes, as the origin encoded them.
 	Envelopes []json.RawMessage `json:"envelopes"`
+	// Decoded, when the body was read by this package, holds each
+	// envelope of Envelopes decoded with its record as the body was split
+	// (contracts.SplitEnvelopes); an Env of nil there, or no Decoded at
+	// all, leaves the envelope to be decoded alone.
+	Decoded []contracts.DecodedEnvelope `json:"-"`
 }
 
 // Result is the destination's answer for one envelope, in request order.
@@ -75,7 +81,10 @@ type DeliverResponse struct {
 // store it once, and answer a result per envelope; an error means the batch
 // as a whole could not be handled and the sender should retry it.
 type Receiver interface {
-	Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envelopes []json.RawMessage) ([]Result, error)
+	// Receive answers a delivery: envelopes as they arrived and, where
+	// the transport decoded them as it read the body, decoded (see
+	// DeliverRequest.Decoded; nil when it decoded none).
+	Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envelopes []json.RawMessage, decoded []contracts.DecodedEnvelope) ([]Result, error)
 	// Chain is the certificate chain (DER, leaf first) receipts are signed
 	// with now.
 	Chain() [][]byte

@@ -54,7 +54,7 @@ func (r *receiver) receipt(id string, s *pki.Signer) json.RawMessage {
 	return b
 }
 
-func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage) ([]Result, error) {
+func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, _ []contracts.DecodedEnvelope) ([]Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.broken {
