@@ -16,6 +16,7 @@ import (
 
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/httpbody"
 	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
@@ -67,10 +68,20 @@ func NewClient(base string, t *pki.TLS, province string, opts ...ClientOption) (
 	return &Client{base: base, http: &http.Client{Transport: pki.RefusalHints{Next: tr}, Timeout: 60 * time.Second}}, nil
 }
 
-// Submit sends records (each a JSON document) as one batch.
+// Submit sends records (each a JSON document) as one batch. The answer is
+// read by readSubmitAnswer when it has the shape the node writes, and by
+// encoding/json otherwise.
 func (c *Client) Submit(ctx context.Context, records ...json.RawMessage) ([]exchange.SubmitResult, error) {
+	const method, path = http.MethodPost, "/api/v1/records"
+	data, err := c.read(ctx, method, path, BatchBody(records))
+	if err != nil {
+		return nil, err
+	}
+	if results, ok := readSubmitAnswer(data); ok {
+		return results, nil
+	}
 	var resp SubmitResponse
-	err := c.do(ctx, http.MethodPost, "/api/v1/records", BatchBody(records), &resp)
+	err = decodeAnswer(method, path, data, &resp)
 	return resp.Results, err
 }
 
@@ -163,15 +174,33 @@ func (c *Client) Get(ctx context.Context, path string, out any) error {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
-	resp, err := c.send(ctx, method, path, body)
+	data, err := c.read(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	return decodeAnswer(method, path, data, out)
+}
+
+// maxAnswer caps what is read of a successful answer.
+const maxAnswer = 256 << 20
+
+// read makes the request and reads its successful answer whole, into a
+// buffer of the answer's declared length when it has one.
+func (c *Client) read(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	resp, err := c.send(ctx, method, path, body)
 	if err != nil {
-		return fmt.Errorf("%s %s: read the answer: %w", method, path, err)
+		return nil, err
 	}
+	defer resp.Body.Close()
+	data, err := httpbody.ReadAll(io.LimitReader(resp.Body, maxAnswer), resp.ContentLength, maxAnswer)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read the answer: %w", method, path, err)
+	}
+	return data, nil
+}
+
+// decodeAnswer decodes a successful answer into out.
+func decodeAnswer(method, path string, data []byte, out any) error {
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%s %s: the answer is not the expected JSON: %w", method, path, err)
 	}
