@@ -174,6 +174,9 @@ func encodeSubmit(ctx context.Context, w http.ResponseWriter, resp any) error {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	// Known, so that a client reads the answer into a buffer of its size
+	// (net/http sets it by itself only for small answers).
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, err = w.Write(body)
 	return err
