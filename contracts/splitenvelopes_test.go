@@ -87,6 +87,25 @@ func TestSplitEnvelopes(t *testing.T) {
 	if n := checkSplitEnvelopes(t, body, len(envs)+3); n != len(envs) {
 		t.Errorf("decoded %d envelopes in the split, want the %d well-formed ones in canonical form", n, len(envs))
 	}
+	// An envelope that decodes but for its size, which DecodeEnvelopeRecord
+	// refuses alone (white space makes it longer than an envelope may be),
+	// is not decoded in the split either; one of exactly the limit is.
+	long := append([]byte{'{'}, bytes.Repeat([]byte{' '}, 2*contracts.MaxRecordSize)...)
+	long = append(long, envs[0][1:]...)
+	if _, _, err := contracts.DecodeEnvelopeRecord(long); err == nil {
+		t.Fatal("an envelope over the size limit decodes alone")
+	}
+	limit := append(bytes.Repeat([]byte{' '}, 2*contracts.MaxRecordSize-len(envs[0])), envs[0]...)
+	limit[0], limit[len(limit)-len(envs[0])] = '{', ' '
+	for b, want := range map[string]int{
+		string(deliveryBody(long)):                   0,
+		string(deliveryBody(limit, long)):            1,
+		string(deliveryBody(envs[0], long, envs[1])): 2,
+	} {
+		if n := checkSplitEnvelopes(t, []byte(b), 3); n != want {
+			t.Errorf("decoded %d envelopes beside one over the size limit, want %d", n, want)
+		}
+	}
 	if n := checkSplitEnvelopes(t, body, 2); n != 2 {
 		t.Errorf("decoded %d envelopes with a limit of 2", n)
 	}
