@@ -57,12 +57,17 @@ func decodeEnvelopeRecord(data []byte) (*Envelope, Record, bool) {
 // data starts with, whatever follows it: end is where the envelope ends.
 // The envelope is decoded as if data ended there, so that ok means
 // DecodeEnvelopeRecord(data[:end]) succeeds with the same results.
+//
+// Only the first maxEnvelopeSize bytes are read: an envelope that does not
+// end within them is one DecodeEnvelopeRecord refuses for its size before
+// reading it, and decoding it here (a string of most of an 80 MiB body,
+// say) would cost a copy of it before finding that out.
 func decodeEnvelopeRecordAt(data []byte) (e *Envelope, rec Record, end int, ok bool) {
 	in := new(inlineRecord)
-	l := &lexer{data: data, maxNest: maxJSONNesting, inline: in}
+	l := &lexer{data: data[:min(len(data), maxEnvelopeSize)], maxNest: maxJSONNesting, inline: in}
 	e = new(Envelope)
 	canon, ok := l.envelope(e)
-	if !ok || l.pos > maxEnvelopeSize {
+	if !ok {
 		return nil, nil, 0, false
 	}
 	if e, err := e.checkDecoded(canon); err == nil {

@@ -90,13 +90,12 @@ func TestSplitEnvelopes(t *testing.T) {
 	// An envelope that decodes but for its size, which DecodeEnvelopeRecord
 	// refuses alone (white space makes it longer than an envelope may be),
 	// is not decoded in the split either; one of exactly the limit is.
-	long := append([]byte{'{'}, bytes.Repeat([]byte{' '}, 2*contracts.MaxRecordSize)...)
-	long = append(long, envs[0][1:]...)
+	limit := append(bytes.Repeat([]byte{' '}, 2*contracts.MaxRecordSize-len(envs[0])), envs[0]...)
+	limit[0], limit[len(limit)-len(envs[0])] = '{', ' '
+	long := append([]byte{'{', ' '}, limit[1:]...)
 	if _, _, err := contracts.DecodeEnvelopeRecord(long); err == nil {
 		t.Fatal("an envelope over the size limit decodes alone")
 	}
-	limit := append(bytes.Repeat([]byte{' '}, 2*contracts.MaxRecordSize-len(envs[0])), envs[0]...)
-	limit[0], limit[len(limit)-len(envs[0])] = '{', ' '
 	for b, want := range map[string]int{
 		string(deliveryBody(long)):                   0,
 		string(deliveryBody(limit, long)):            1,
