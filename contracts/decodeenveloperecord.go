@@ -96,19 +96,17 @@ func (e *Envelope) withInline(in *inlineRecord) (*Envelope, Record, bool) {
 // payloadRecord decodes the payload as the record e's schema names, into
 // l.inline, when the payload is in canonical form and no larger than
 // Record decodes: the payload is then its own canonical form, and
-// decodes to the same record as a payload on its own. Otherwise it reads
-// nothing and returns false, for the payload to be read as DecodeEnvelope
-// reads it.
+// decodes to the same record as a payload on its own. Otherwise it returns
+// false, wherever it stopped, and envelopeMember fails the pass: the
+// envelope is then read by DecodeEnvelope and Record instead.
 func (l *lexer) payloadRecord(e *Envelope) bool {
 	rec := newRecord(e.Schema)
 	if rec == nil || l.peek() != '{' {
 		return false
 	}
-	before := *l
 	start := l.pos
 	l.uncanon = false
 	if !l.record(rec) || l.uncanon || l.pos-start > MaxRecordSize {
-		*l = before
 		return false
 	}
 	e.Payload = l.data[start:l.pos]
