@@ -18,9 +18,10 @@ import (
 // time. encoding/json would re-scan and compact each raw envelope when
 // writing a body and scan every byte twice when reading one; these write
 // the same JSON directly and read it in one pass (contracts.RawObject),
-// leaving envelopes and receipts as slices of the body for their own
-// decoders. Member names are matched exactly and unknown or repeated ones
-// refused: both ends are nodes.
+// leaving envelopes and receipts as slices of the body: a request's
+// envelopes are decoded in that pass too (contracts.SplitEnvelopes), an
+// answer's receipts by their own decoder. Member names are matched exactly
+// and unknown or repeated ones refused: both ends are nodes.
 
 // deliverBody is a DeliverRequest encoded already (encodeBatch): parts,
 // written one after the other, are the body. The envelopes are parts as
