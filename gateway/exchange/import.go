@@ -46,6 +46,9 @@ type imported struct {
 // Receive runs the import path for a batch from a peer node and answers a
 // result per envelope. The batch is refused as a whole (an error) only when
 // its signing chain does not verify or does not belong to the calling node.
+// decoded is the transport's decoding of envs (peer.Receiver.Receive): each
+// decoded[i] with an Env stands for envs[i] unchecked, and envs[i] is what
+// is stored once decoded[i] has passed.
 func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, decoded []contracts.DecodedEnvelope) ([]peer.Result, error) {
 	signer, err := x.d.Verifier.Verify(chain, x509.ExtKeyUsageAny)
 	if err != nil {

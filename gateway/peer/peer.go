@@ -83,7 +83,11 @@ type DeliverResponse struct {
 type Receiver interface {
 	// Receive answers a delivery: envelopes as they arrived and, where
 	// the transport decoded them as it read the body, decoded (see
-	// DeliverRequest.Decoded; nil when it decoded none).
+	// DeliverRequest.Decoded; nil when it decoded none). A decoded[i]
+	// with an Env is taken for what contracts.DecodeEnvelopeRecord makes
+	// of envelopes[i], unchecked: it is what gets verified, while
+	// envelopes[i] is what gets stored, so a caller must never pair them
+	// otherwise.
 	Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envelopes []json.RawMessage, decoded []contracts.DecodedEnvelope) ([]Result, error)
 	// Chain is the certificate chain (DER, leaf first) receipts are signed
 	// with now.
