@@ -70,7 +70,8 @@ func NewClient(base string, t *pki.TLS, province string, opts ...ClientOption) (
 
 // Submit sends records (each a JSON document) as one batch. The answer is
 // read by readSubmitAnswer when it has the shape the node writes, and by
-// encoding/json otherwise.
+// encoding/json otherwise; the results' strings may then share one copy
+// of the answer, which a caller keeping one of them keeps whole.
 func (c *Client) Submit(ctx context.Context, records ...json.RawMessage) ([]exchange.SubmitResult, error) {
 	const method, path = http.MethodPost, "/api/v1/records"
 	data, err := c.read(ctx, method, path, BatchBody(records))

@@ -29,7 +29,10 @@
 // harmless), and answer a signed receipt.
 //
 // The per-record work of a request (decoding, policy, canonical encoding,
-// signing or verifying) runs on every core, results in request order.
+// signing or verifying) runs on every core, results in request order. A
+// delivery's envelopes are decoded earlier, by the peer transport as it
+// splits the body, in one pass on one core: a second pass over every
+// envelope cost more CPU than spreading it over the cores saved time.
 //
 // Both ends write the flow to the audit log: identifiers, digests and
 // decisions, never the record's content. When the audit log shares the
