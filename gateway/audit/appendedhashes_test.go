@@ -26,44 +26,51 @@ func TestBatchedAppendsStoreTheTreeHashes(t *testing.T) {
 			}
 			done += len(es)
 		}
-		raw, err := l.RawEntries(context.Background(), 0, n)
-		if err != nil || len(raw) != n {
-			t.Fatalf("batch %d: %d raw entries, %v", batch, len(raw), err)
+		checkStoredHashes(t, l, db, n)
+	}
+}
+
+// checkStoredHashes fails t unless the log's first n entries have the tree
+// hashes tlog stores for them.
+func checkStoredHashes(t *testing.T, l *Log, db *bolt.DB, n int) {
+	t.Helper()
+	raw, err := l.RawEntries(context.Background(), 0, int64(n))
+	if err != nil || len(raw) != n {
+		t.Fatalf("%d raw entries, %v", len(raw), err)
+	}
+	var want tlog.HashReaderFunc
+	var stored []tlog.Hash
+	want = func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			out[i] = stored[x]
 		}
-		var want tlog.HashReaderFunc
-		var stored []tlog.Hash
-		want = func(indexes []int64) ([]tlog.Hash, error) {
-			out := make([]tlog.Hash, len(indexes))
-			for i, x := range indexes {
-				out[i] = stored[x]
-			}
-			return out, nil
-		}
-		for i, e := range raw {
-			hs, err := tlog.StoredHashes(int64(i), e.Data, want)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stored = append(stored, hs...)
-		}
-		if err := db.View(func(tx *bolt.Tx) error {
-			b, err := l.buckets(tx)
-			if err != nil {
-				return err
-			}
-			got, err := hashReader{b.hashes}.ReadHashes(indexRange(len(stored)))
-			if err != nil {
-				return err
-			}
-			for x := range stored {
-				if got[x] != stored[x] {
-					t.Errorf("batch %d: tree hash %d is %v, want %v", batch, x, got[x], stored[x])
-				}
-			}
-			return nil
-		}); err != nil {
+		return out, nil
+	}
+	for i, e := range raw {
+		hs, err := tlog.StoredHashes(int64(i), e.Data, want)
+		if err != nil {
 			t.Fatal(err)
 		}
+		stored = append(stored, hs...)
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		b, err := l.buckets(tx)
+		if err != nil {
+			return err
+		}
+		got, err := hashReader{b}.ReadHashes(indexRange(len(stored)))
+		if err != nil {
+			return err
+		}
+		for x := range stored {
+			if got[x] != stored[x] {
+				t.Errorf("tree hash %d is %v, want %v", x, got[x], stored[x])
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -75,22 +82,107 @@ func indexRange(n int) []int64 {
 	return out
 }
 
-// TestAppendedHashesKeepWhatTheyReturned: the hashes add returns are
-// handed to bbolt as values, which it reads at the commit; an add that
-// does not follow the hashes kept starts past them rather than over them.
-func TestAppendedHashesKeepWhatTheyReturned(t *testing.T) {
+// TestAppendedHashesRefuseAGap: an append stores the hashes it kept as one
+// run from first, so an add whose hashes do not follow them is refused,
+// and what was kept stays as it was.
+func TestAppendedHashesRefuseAGap(t *testing.T) {
 	r := &appendedHashes{hs: make([]tlog.Hash, 0, 4)}
 	a, b := tlog.Hash{1}, tlog.Hash{2}
-	first, err := r.add(0, tlog.StoredHashIndex(0, 0), a)
-	if err != nil {
+	if _, err := r.add(0, tlog.StoredHashIndex(0, 0), a); err != nil {
 		t.Fatal(err)
 	}
 	// Entry 2 completes no subtree, so nothing is read; its hashes are not
 	// at the index after entry 0's.
-	if _, err := r.add(2, tlog.StoredHashIndex(0, 2), b); err != nil {
+	if _, err := r.add(2, tlog.StoredHashIndex(0, 2), b); err == nil {
+		t.Error("entry 2's hashes were kept after entry 0's")
+	}
+	if r.first != 0 || len(r.hs) != 1 || r.hs[0] != a {
+		t.Errorf("kept %v from %d, want [%v] from 0", r.hs, r.first, a)
+	}
+}
+
+// TestALogWrittenBeforeHashBlocks: a log whose tree hashes were stored one
+// key each keeps them there and stores those of later appends in blocks;
+// hashes, roots and proofs across the two hold, as after a restart.
+func TestALogWrittenBeforeHashBlocks(t *testing.T) {
+	const before, after = 37, 70 // 37 entries store 73 hashes: blocks start inside one
+	l, db := newTestLog(t)
+	appendSent := func(from, n int) {
+		t.Helper()
+		es := make([]Entry, n)
+		for i := range es {
+			es[i] = sentEntry(from + i)
+		}
+		if err := db.Update(func(tx *bolt.Tx) error { return l.AppendTx(tx, es...) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendSent(0, before)
+	// Lay the log out as one written before hash blocks: every tree hash
+	// under its own key, none in blocks, and no blocks_from, as open finds
+	// such a log.
+	err := db.Update(func(tx *bolt.Tx) error {
+		b, err := l.buckets(tx)
+		if err != nil {
+			return err
+		}
+		stored := tlog.StoredHashCount(before)
+		hs, err := hashReader{b}.ReadHashes(indexRange(int(stored)))
+		if err != nil {
+			return err
+		}
+		for x, h := range hs {
+			if err := b.hashes.Put(key(int64(x)), h[:]); err != nil {
+				return err
+			}
+		}
+		top := tx.Bucket([]byte(l.cfg.Bucket))
+		if err := top.DeleteBucket(bucketBlocks); err != nil {
+			return err
+		}
+		return b.meta.Delete(keyBlocksFrom)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first) != 1 || first[0] != a {
-		t.Errorf("entry 0's hashes became %v, want [%v]", first, a)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = Open(db, testConfig(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+
+	appendSent(before, after)
+	checkStoredHashes(t, l, db, before+after)
+	if err := db.View(func(tx *bolt.Tx) error {
+		b, err := l.buckets(tx)
+		if err != nil {
+			return err
+		}
+		if b.blocksFrom != tlog.StoredHashCount(before) || b.hashes.Stats().KeyN != int(b.blocksFrom) {
+			t.Errorf("blocks from %d with %d hashes under their own keys, want both %d", b.blocksFrom, b.hashes.Stats().KeyN, tlog.StoredHashCount(before))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	root, err := l.RootAt(ctx, before+after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := l.RawEntries(ctx, 0, before+after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int64{0, before - 1, before, before + after - 1} {
+		p, err := l.InclusionProof(ctx, i, before+after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckRecord(p, before+after, root, i, tlog.RecordHash(raw[i].Data)); err != nil {
+			t.Errorf("entry %d: %v", i, err)
+		}
 	}
 }

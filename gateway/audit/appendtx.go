@@ -147,7 +147,7 @@ func (l *Log) appendTx(tx *bolt.Tx, ps []Prepared) (int64, error) {
 	buf := make([]byte, 0, size)
 	// Room for exactly the tree hashes the append stores: about two an
 	// entry, but up to log2(n) more.
-	hashes := &appendedHashes{bucket: hashReader{b.hashes},
+	hashes := &appendedHashes{bucket: hashReader{b},
 		hs: make([]tlog.Hash, 0, tlog.StoredHashCount(n)-tlog.StoredHashCount(first))}
 	var k [8]byte
 	for i, p := range ps {
@@ -156,6 +156,9 @@ func (l *Log) appendTx(tx *bolt.Tx, ps []Prepared) (int64, error) {
 		if err := putEntry(b, hashes, &k, first+int64(i), buf[start:len(buf):len(buf)]); err != nil {
 			return 0, err
 		}
+	}
+	if err := b.putHashes(hashes.first, hashes.hs); err != nil {
+		return 0, err
 	}
 	if err := b.meta.Put(keySize, key(n)); err != nil {
 		return 0, err

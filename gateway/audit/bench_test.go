@@ -139,8 +139,14 @@ func createBig(db *bolt.DB, bucket string, n int64) error {
 			return err
 		}
 	}
+	// Laid out as a log written before hash blocks: its hashes stay in
+	// bucketHashes, and appends after them go to blocks.
 	return db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(bucket)).Bucket(bucketMeta).Put(keySize, key(n))
+		meta := tx.Bucket([]byte(bucket)).Bucket(bucketMeta)
+		if err := meta.Put(keySize, key(n)); err != nil {
+			return err
+		}
+		return meta.Put(keyBlocksFrom, key(int64(len(hashes))))
 	})
 }
 

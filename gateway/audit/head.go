@@ -104,7 +104,7 @@ func (l *Log) SignedHead(ctx context.Context) (Head, error) {
 
 func (l *Log) sign(b buckets) (Head, error) {
 	size := b.size()
-	root, err := treeHash(size, hashReader{b.hashes})
+	root, err := treeHash(size, hashReader{b})
 	if err != nil {
 		return Head{}, err
 	}

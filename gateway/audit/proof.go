@@ -77,7 +77,7 @@ func (l *Log) readHashes(ctx context.Context, fn func(tlog.HashReader) error) er
 		if err != nil {
 			return err
 		}
-		return fn(hashReader{b.hashes})
+		return fn(hashReader{b})
 	})
 }
 

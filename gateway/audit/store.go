@@ -12,12 +12,25 @@ import (
 // Nested bucket names inside Config.Bucket.
 var (
 	bucketEntries = []byte("entries") // position -> canonical entry JSON
-	bucketHashes  = []byte("hashes")  // tlog StoredHashIndex -> 32-byte hash
-	bucketHeads   = []byte("heads")   // tree size -> signed checkpoint note
-	bucketMeta    = []byte("meta")    // keySize -> number of entries
+	// bucketHashes holds the tree hashes of a log written before hash
+	// blocks, one per tlog StoredHashIndex, up to its keyBlocksFrom.
+	bucketHashes = []byte("hashes") // tlog StoredHashIndex -> 32-byte hash
+	// bucketBlocks holds every tree hash from keyBlocksFrom on, blockHashes
+	// to a value: an append of a few hundred entries puts a handful of
+	// values, not two for each entry.
+	bucketBlocks = []byte("hashblocks") // StoredHashIndex / blockHashes -> hashes in index order
+	bucketHeads  = []byte("heads")      // tree size -> signed checkpoint note
+	bucketMeta   = []byte("meta")       // keySize -> number of entries; keyBlocksFrom -> first index in blocks
 )
 
-var keySize = []byte("size")
+var (
+	keySize       = []byte("size")
+	keyBlocksFrom = []byte("blocks_from")
+)
+
+// blockHashes is how many tree hashes one value of bucketBlocks holds: 2
+// KiB, the hashes of about 32 entries.
+const blockHashes = 64
 
 // appendFill packs append-only buckets densely: keys only ever grow, so
 // bbolt never needs the slack of its default 50% split.
@@ -42,7 +55,10 @@ func unkey(k []byte) int64 { return int64(binary.BigEndian.Uint64(k)) }
 
 // buckets are the log's nested buckets within one transaction.
 type buckets struct {
-	entries, hashes, heads, meta *bolt.Bucket
+	entries, hashes, blocks, heads, meta *bolt.Bucket
+	// blocksFrom is the first tree hash index kept in blocks; those
+	// before it are in hashes.
+	blocksFrom int64
 }
 
 func (l *Log) buckets(tx *bolt.Tx) (buckets, error) {
@@ -50,26 +66,42 @@ func (l *Log) buckets(tx *bolt.Tx) (buckets, error) {
 	if top == nil {
 		return buckets{}, fmt.Errorf("%w: bucket %q missing", ErrCorrupt, l.cfg.Bucket)
 	}
-	b := buckets{top.Bucket(bucketEntries), top.Bucket(bucketHashes), top.Bucket(bucketHeads), top.Bucket(bucketMeta)}
-	if b.entries == nil || b.hashes == nil || b.heads == nil || b.meta == nil {
+	b := buckets{entries: top.Bucket(bucketEntries), hashes: top.Bucket(bucketHashes), blocks: top.Bucket(bucketBlocks), heads: top.Bucket(bucketHeads), meta: top.Bucket(bucketMeta)}
+	if b.entries == nil || b.hashes == nil || b.blocks == nil || b.heads == nil || b.meta == nil {
 		return buckets{}, fmt.Errorf("%w: nested buckets of %q missing", ErrCorrupt, l.cfg.Bucket)
 	}
+	v := b.meta.Get(keyBlocksFrom)
+	if len(v) != 8 {
+		return buckets{}, fmt.Errorf("%w: where the hash blocks start is missing", ErrCorrupt)
+	}
+	b.blocksFrom = unkey(v)
 	b.entries.FillPercent = appendFill
-	b.hashes.FillPercent = appendFill
+	b.blocks.FillPercent = appendFill
 	return b, nil
 }
 
+// createBuckets makes the log's buckets where they are missing. A log
+// written before hash blocks keeps its tree hashes where they are, and
+// stores those that follow in blocks.
 func createBuckets(tx *bolt.Tx, name string) error {
 	top, err := tx.CreateBucketIfNotExists([]byte(name))
 	if err != nil {
 		return err
 	}
-	for _, n := range [][]byte{bucketEntries, bucketHashes, bucketHeads, bucketMeta} {
+	for _, n := range [][]byte{bucketEntries, bucketHashes, bucketBlocks, bucketHeads, bucketMeta} {
 		if _, err := top.CreateBucketIfNotExists(n); err != nil {
 			return err
 		}
 	}
-	return nil
+	meta := top.Bucket(bucketMeta)
+	if meta.Get(keyBlocksFrom) != nil {
+		return nil
+	}
+	var size int64
+	if v := meta.Get(keySize); len(v) == 8 {
+		size = unkey(v)
+	}
+	return meta.Put(keyBlocksFrom, key(tlog.StoredHashCount(size)))
 }
 
 func (b buckets) size() int64 {
@@ -80,9 +112,10 @@ func (b buckets) size() int64 {
 	return unkey(v)
 }
 
-// hashReader reads stored tree hashes from the bucket, inside whatever
-// transaction the bucket belongs to (a write transaction sees its own puts).
-type hashReader struct{ b *bolt.Bucket }
+// hashReader reads stored tree hashes from the log's buckets, inside
+// whatever transaction they belong to (a write transaction sees its own
+// puts).
+type hashReader struct{ b buckets }
 
 // ReadHashes implements tlog.HashReader.
 func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
@@ -99,12 +132,41 @@ func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // readHash reads the tree hash stored at index x.
 func (r hashReader) readHash(x int64) (tlog.Hash, error) {
 	var h tlog.Hash
-	v := r.b.Get(key(x))
+	var v []byte
+	if x < r.b.blocksFrom {
+		v = r.b.hashes.Get(key(x))
+	} else if block := r.b.blocks.Get(key(x / blockHashes)); len(block) >= int(x%blockHashes+1)*tlog.HashSize {
+		v = block[x%blockHashes*tlog.HashSize:][:tlog.HashSize]
+	}
 	if len(v) != tlog.HashSize {
 		return h, fmt.Errorf("%w: tree hash %d missing", ErrCorrupt, x)
 	}
 	copy(h[:], v)
 	return h, nil
+}
+
+// putHashes stores hs, the tree hashes from index first on, in the blocks
+// that hold them, after those already in the first one.
+func (b buckets) putHashes(first int64, hs []tlog.Hash) error {
+	for len(hs) > 0 {
+		block, slot := first/blockHashes, int(first%blockHashes)
+		n := min(len(hs), blockHashes-slot)
+		old := b.blocks.Get(key(block))
+		if len(old) < slot*tlog.HashSize && first > b.blocksFrom {
+			return fmt.Errorf("%w: tree hashes of block %d missing before %d", ErrCorrupt, block, first)
+		}
+		// A new value: bbolt keeps it until the commit.
+		v := make([]byte, (slot+n)*tlog.HashSize)
+		copy(v, old[:min(len(old), slot*tlog.HashSize)])
+		for i, h := range hs[:n] {
+			copy(v[(slot+i)*tlog.HashSize:], h[:])
+		}
+		if err := b.blocks.Put(key(block), v); err != nil {
+			return err
+		}
+		first, hs = first+int64(n), hs[n:]
+	}
+	return nil
 }
 
 // emptyRoot is the RFC 6962 root of the empty tree, SHA-256 of nothing;

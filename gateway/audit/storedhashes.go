@@ -1,38 +1,32 @@
 package audit
 
 import (
+	"fmt"
 	"math/bits"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// putEntry stores entry n and the tree hashes it completes, reading the
-// hashes it needs through r.
+// putEntry stores entry n and computes the tree hashes it completes into
+// r, reading the hashes it needs through r; the append stores r's hashes
+// once its entries are in (buckets.putHashes).
 //
 // bbolt copies keys but keeps values until the commit: the keys are
-// written in k, and the hashes stored are r's, which it never overwrites.
+// written in k.
 func putEntry(b buckets, r *appendedHashes, k *[8]byte, n int64, data []byte) error {
 	if err := b.entries.Put(putKey(k, n), data); err != nil {
 		return err
 	}
-	base := tlog.StoredHashIndex(0, n)
-	hashes, err := r.add(n, base, tlog.RecordHash(data))
-	if err != nil {
-		return err
-	}
-	for i := range hashes {
-		if err := b.hashes.Put(putKey(k, base+int64(i)), hashes[i][:]); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := r.add(n, tlog.StoredHashIndex(0, n), tlog.RecordHash(data))
+	return err
 }
 
 // appendedHashes computes the tree hashes that the entries of one append
-// complete, and keeps them: entries appended together mostly need hashes
-// their predecessors just wrote, and each read from the bucket seeks from
-// its root. The hashes of consecutive entries are stored at consecutive
-// indexes, so those kept form one range from first.
+// complete, and keeps them for the append to store as one run: entries
+// appended together mostly need hashes their predecessors just computed,
+// and each read from the buckets seeks from a root. The hashes of
+// consecutive entries are stored at consecutive indexes, so those kept form
+// one range from first.
 //
 // It is tlog.StoredHashesForRecordHash without its allocations (the
 // answer, the indexes, the hashes read), two or three per entry; the
@@ -47,10 +41,12 @@ type appendedHashes struct {
 // first and then those of the subtrees it completes, and keeps them. The
 // slice returned is r's own: later adds only append after it.
 func (r *appendedHashes) add(n, base int64, leaf tlog.Hash) ([]tlog.Hash, error) {
-	if len(r.hs) == 0 || base != r.first+int64(len(r.hs)) {
-		// Past the hashes kept, not over them: bbolt holds them until
-		// the commit.
-		r.first, r.hs = base, r.hs[len(r.hs):]
+	switch {
+	case len(r.hs) == 0:
+		r.first = base
+	case base != r.first+int64(len(r.hs)):
+		// The append stores r's hashes as one run.
+		return nil, fmt.Errorf("tree hashes of entry %d at %d do not follow those kept up to %d", n, base, r.first+int64(len(r.hs)))
 	}
 	start := len(r.hs)
 	r.hs = append(r.hs, leaf)
