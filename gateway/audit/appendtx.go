@@ -149,16 +149,27 @@ func (l *Log) appendTx(tx *bolt.Tx, ps []Prepared) (int64, error) {
 	// entry, but up to log2(n) more.
 	hashes := &appendedHashes{bucket: hashReader{b},
 		hs: make([]tlog.Hash, 0, tlog.StoredHashCount(n)-tlog.StoredHashCount(first))}
-	var k [8]byte
+	// Whatever can fail (a tree hash missing) fails before the first put:
+	// the caller's transaction may commit its other writes all the same.
+	ends := make([]int, len(ps))
 	for i, p := range ps {
-		start := len(buf)
-		buf = spliceIndex(buf, p.enc, p.cut, first+int64(i))
-		if err := putEntry(b, hashes, &k, first+int64(i), buf[start:len(buf):len(buf)]); err != nil {
+		start, x := len(buf), first+int64(i)
+		buf = spliceIndex(buf, p.enc, p.cut, x)
+		if _, err := hashes.add(x, tlog.StoredHashIndex(0, x), tlog.RecordHash(buf[start:])); err != nil {
 			return 0, err
 		}
+		ends[i] = len(buf)
 	}
 	if err := b.putHashes(hashes.first, hashes.hs); err != nil {
 		return 0, err
+	}
+	var k [8]byte // bbolt copies keys, so one k serves every put
+	start := 0
+	for i, end := range ends {
+		if err := b.entries.Put(putKey(&k, first+int64(i)), buf[start:end:end]); err != nil {
+			return 0, err
+		}
+		start = end
 	}
 	if err := b.meta.Put(keySize, key(n)); err != nil {
 		return 0, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // TestAppendTxSharesTheCallersCommit: entries appended inside another
@@ -123,4 +124,63 @@ func TestAppendPreparedTx(t *testing.T) {
 	if err := other.Update(func(tx *bolt.Tx) error { return l.AppendPreparedTx(tx, ps[0]) }); !errors.Is(err, ErrOtherFile) {
 		t.Fatalf("transaction on another file: err %v", err)
 	}
+}
+
+// TestAFailedAppendWritesNothing: a store's group commit commits the other
+// writes of a transaction whose AppendTx failed (and that one's writes
+// before its error), so an append that fails on a missing tree hash must
+// have written nothing: no entry past the log's size, no block.
+func TestAFailedAppendWritesNothing(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		size int // entries before; the block holding their last hashes goes
+	}{
+		// Entry 41 reads entry 40's leaf hash, in the block removed.
+		{"a hash the entry needs is missing", 41},
+		// Entry 40 reads nothing, but its hashes extend the block removed.
+		{"the block the append extends is missing", 40},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l, db := newTestLog(t)
+			appendN(t, l, c.size)
+			last := tlog.StoredHashCount(int64(c.size)) - 1
+			if err := db.Update(func(tx *bolt.Tx) error {
+				return tx.Bucket([]byte(l.cfg.Bucket)).Bucket(bucketBlocks).Delete(key(last / blockHashes))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			before := dumpLog(t, db, l.cfg.Bucket)
+			var appendErr error
+			if err := db.Update(func(tx *bolt.Tx) error {
+				appendErr = l.AppendTx(tx, sentEntry(c.size))
+				_, err := tx.CreateBucketIfNotExists([]byte("caller"))
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !errors.Is(appendErr, ErrCorrupt) {
+				t.Fatalf("append over a missing block: err %v, want ErrCorrupt", appendErr)
+			}
+			if after := dumpLog(t, db, l.cfg.Bucket); !reflect.DeepEqual(after, before) {
+				t.Errorf("the failed append wrote to the log: %d values before, %d after", len(before), len(after))
+			}
+		})
+	}
+}
+
+// dumpLog is every value in the log's nested buckets, by bucket and key.
+func dumpLog(t *testing.T, db *bolt.DB, name string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	if err := db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(name)).ForEachBucket(func(nested []byte) error {
+			return tx.Bucket([]byte(name)).Bucket(nested).ForEach(func(k, v []byte) error {
+				out[string(nested)+"/"+string(k)] = string(v)
+				return nil
+			})
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

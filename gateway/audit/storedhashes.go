@@ -7,20 +7,6 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// putEntry stores entry n and computes the tree hashes it completes into
-// r, reading the hashes it needs through r; the append stores r's hashes
-// once its entries are in (buckets.putHashes).
-//
-// bbolt copies keys but keeps values until the commit: the keys are
-// written in k.
-func putEntry(b buckets, r *appendedHashes, k *[8]byte, n int64, data []byte) error {
-	if err := b.entries.Put(putKey(k, n), data); err != nil {
-		return err
-	}
-	_, err := r.add(n, tlog.StoredHashIndex(0, n), tlog.RecordHash(data))
-	return err
-}
-
 // appendedHashes computes the tree hashes that the entries of one append
 // complete, and keeps them for the append to store as one run: entries
 // appended together mostly need hashes their predecessors just computed,
