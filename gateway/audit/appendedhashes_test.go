@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -183,6 +184,49 @@ func TestALogWrittenBeforeHashBlocks(t *testing.T) {
 		}
 		if err := tlog.CheckRecord(p, before+after, root, i, tlog.RecordHash(raw[i].Data)); err != nil {
 			t.Errorf("entry %d: %v", i, err)
+		}
+	}
+}
+
+// TestReadHashOutsideTheStoredOnes: an index before 0 or past the hashes
+// stored is ErrCorrupt, in a log whose blocks start at 0 as in one whose
+// hashes before blocks_from are under their own keys.
+func TestReadHashOutsideTheStoredOnes(t *testing.T) {
+	l, db := newTestLog(t)
+	appendN(t, l, 5) // 8 hashes, all in block 0
+	for _, blocksFrom := range []int64{0, 3} {
+		if err := db.View(func(tx *bolt.Tx) error {
+			b, err := l.buckets(tx)
+			if err != nil {
+				return err
+			}
+			b.blocksFrom = blocksFrom
+			for _, x := range []int64{-1, -64, -65, 8, 63, 64} {
+				if _, err := (hashReader{b}).readHash(x); !errors.Is(err, ErrCorrupt) {
+					t.Errorf("blocks from %d: hash %d: err %v, want ErrCorrupt", blocksFrom, x, err)
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestBlocksFromOutsideTheLog: a blocks_from that is negative or past the
+// hashes the log's entries store is ErrCorrupt, not hashes read from the
+// wrong place (a negative one would send negative indexes to the blocks).
+func TestBlocksFromOutsideTheLog(t *testing.T) {
+	for _, v := range [][]byte{key(-1), key(tlog.StoredHashCount(5) + 1), {1}} {
+		l, db := newTestLog(t)
+		appendN(t, l, 5)
+		if err := db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte(l.cfg.Bucket)).Bucket(bucketMeta).Put(keyBlocksFrom, v)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.RootAt(context.Background(), 5); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("blocks_from %x: err %v, want ErrCorrupt", v, err)
 		}
 	}
 }

@@ -74,7 +74,11 @@ func (l *Log) buckets(tx *bolt.Tx) (buckets, error) {
 	if len(v) != 8 {
 		return buckets{}, fmt.Errorf("%w: where the hash blocks start is missing", ErrCorrupt)
 	}
-	b.blocksFrom = unkey(v)
+	// Past the hashes stored, or negative (which would send negative
+	// indexes to the blocks), it would read hashes from the wrong place.
+	if b.blocksFrom = unkey(v); b.blocksFrom < 0 || b.blocksFrom > tlog.StoredHashCount(b.size()) {
+		return buckets{}, fmt.Errorf("%w: hash blocks start at %d, outside the log's hashes", ErrCorrupt, b.blocksFrom)
+	}
 	b.entries.FillPercent = appendFill
 	b.blocks.FillPercent = appendFill
 	return b, nil
