@@ -9,25 +9,36 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// TestBatchedAppendsStoreTheTreeHashes appends entries in transactions of
-// different sizes, so that tree hashes are read both from those the same
-// call wrote and from the bucket, and checks every tree hash stored
-// against the hashes of the entries themselves.
+// TestBatchedAppendsStoreTheTreeHashes appends entries in calls of
+// different sizes, one or several to a transaction as the exchange makes
+// them, so that tree hashes are read both from those the same call
+// computed and from the buckets, and blocks are extended by later calls
+// in the same transaction; it checks every tree hash stored against the
+// hashes of the entries themselves.
 func TestBatchedAppendsStoreTheTreeHashes(t *testing.T) {
-	for _, batch := range []int{1, 2, 3, 7, 64} {
-		l, db := newTestLog(t)
-		const n = 150
-		for done := 0; done < n; {
-			es := make([]Entry, min(batch, n-done))
-			for i := range es {
-				es[i] = sentEntry(done + i)
+	for _, calls := range []int{1, 3} {
+		for _, batch := range []int{1, 2, 3, 7, 64} {
+			l, db := newTestLog(t)
+			const n = 150
+			for done := 0; done < n; {
+				if err := db.Update(func(tx *bolt.Tx) error {
+					for range calls {
+						es := make([]Entry, min(batch, n-done))
+						for i := range es {
+							es[i] = sentEntry(done + i)
+						}
+						if err := l.AppendTx(tx, es...); err != nil {
+							return err
+						}
+						done += len(es)
+					}
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if err := db.Update(func(tx *bolt.Tx) error { return l.AppendTx(tx, es...) }); err != nil {
-				t.Fatal(err)
-			}
-			done += len(es)
+			checkStoredHashes(t, l, db, n)
 		}
-		checkStoredHashes(t, l, db, n)
 	}
 }
 
@@ -106,15 +117,26 @@ func TestAppendedHashesRefuseAGap(t *testing.T) {
 // key each keeps them there and stores those of later appends in blocks;
 // hashes, roots and proofs across the two hold, as after a restart.
 func TestALogWrittenBeforeHashBlocks(t *testing.T) {
-	const before, after = 37, 70 // 37 entries store 73 hashes: blocks start inside one
+	const before, after = 37, 70 // 37 entries store 71 hashes: blocks start inside one
 	l, db := newTestLog(t)
-	appendSent := func(from, n int) {
+	// appendSent appends sent entries from from on in one transaction,
+	// one AppendTx call for each of sizes.
+	appendSent := func(from int, sizes ...int) {
 		t.Helper()
-		es := make([]Entry, n)
-		for i := range es {
-			es[i] = sentEntry(from + i)
-		}
-		if err := db.Update(func(tx *bolt.Tx) error { return l.AppendTx(tx, es...) }); err != nil {
+		err := db.Update(func(tx *bolt.Tx) error {
+			for _, n := range sizes {
+				es := make([]Entry, n)
+				for i := range es {
+					es[i] = sentEntry(from + i)
+				}
+				if err := l.AppendTx(tx, es...); err != nil {
+					return err
+				}
+				from += n
+			}
+			return nil
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,7 +176,12 @@ func TestALogWrittenBeforeHashBlocks(t *testing.T) {
 	}
 	t.Cleanup(func() { l.Close() })
 
-	appendSent(before, after)
+	// The first append starts the block holding blocks_from; the next,
+	// in a transaction of its own, extends it past the slots that stand
+	// for the hashes under their own keys.
+	appendSent(before, 1)
+	appendSent(before+1, 2, 3)
+	appendSent(before+6, after-6)
 	checkStoredHashes(t, l, db, before+after)
 	if err := db.View(func(tx *bolt.Tx) error {
 		b, err := l.buckets(tx)
