@@ -13,9 +13,10 @@
 // the code behind sum.golang.org. We chose it over transparency-dev/merkle
 // because it is already a dependency, it is maintained with the Go toolchain,
 // and it comes with a storage model: every tree hash has a fixed
-// StoredHashIndex and is written exactly once, so hashes live in a bbolt
-// bucket under sequential keys, appends never rewrite a page in the middle of
-// the bucket, and proofs read O(log n) stored hashes. transparency-dev/merkle
+// StoredHashIndex and never changes once computed, so hashes live in a bbolt
+// bucket 64 to a value under sequential keys, an append rewrites only the
+// last, partial value and never a page in the middle of the bucket, and
+// proofs read O(log n) stored hashes. transparency-dev/merkle
 // offers compact ranges and proof maths but leaves storage to the caller.
 //
 // # Signed heads
@@ -33,8 +34,13 @@
 // A Log lives in one top-level bbolt bucket (default "audit") with nested
 // buckets for entries, tree hashes and signed heads, so the node can share its
 // store file (Open) or give the log a file of its own (OpenFile). Keys are
-// 8-byte big-endian integers: an entry's position, a hash's StoredHashIndex, a
-// head's tree size.
+// 8-byte big-endian integers: an entry's position, a hash block's
+// StoredHashIndex/64, a head's tree size. A log written before hash blocks
+// keeps the hashes it had then under their own StoredHashIndex, up to meta's
+// blocks_from. Do not open a log written since with a binary from before
+// hash blocks: it fails with ErrCorrupt only once it needs a hash in a
+// block, and the entries it appends until then keep their hashes where
+// this code does not look for them.
 //
 // # Personal data
 //
