@@ -10,8 +10,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/laborlink/laborlink/contracts"
 )
 
 // Incoming is an envelope received from a peer province.
@@ -270,12 +268,9 @@ func appendIncomingButSeq(b []byte, m *Incoming, at recordAt) ([]byte, error) {
 		record = nil
 	}
 	b = append(b, make([]byte, seqRoom)...)
-	b = append(b, `,"envelope_id":`...)
-	b = contracts.AppendJSONString(b, m.EnvelopeID)
-	b = append(b, `,"from":`...)
-	b = contracts.AppendJSONString(b, m.From)
-	b = append(b, `,"type":`...)
-	b = contracts.AppendJSONString(b, m.Type)
+	b = appendStringMember(b, "envelope_id", m.EnvelopeID)
+	b = appendStringMember(b, "from", m.From)
+	b = appendStringMember(b, "type", m.Type)
 	b, err := appendTimeMember(b, "received_at", m.ReceivedAt)
 	if err != nil {
 		return nil, err

@@ -38,14 +38,10 @@ func statusSize(envelopeID, ref, typ, peer string) int {
 func (st *Status) appendObject(b []byte) ([]byte, error) {
 	b = append(b, `{"envelope_id":`...)
 	b = contracts.AppendJSONString(b, st.EnvelopeID)
-	b = append(b, `,"ref":`...)
-	b = contracts.AppendJSONString(b, st.Ref)
-	b = append(b, `,"type":`...)
-	b = contracts.AppendJSONString(b, st.Type)
-	b = append(b, `,"peer":`...)
-	b = contracts.AppendJSONString(b, st.Peer)
-	b = append(b, `,"state":`...)
-	b = contracts.AppendJSONString(b, string(st.State))
+	b = appendStringMember(b, "ref", st.Ref)
+	b = appendStringMember(b, "type", st.Type)
+	b = appendStringMember(b, "peer", st.Peer)
+	b = appendStringMember(b, "state", string(st.State))
 	if len(st.Reasons) > 0 {
 		b = append(b, `,"reasons":`...)
 		b = appendJSONStrings(b, st.Reasons)
@@ -88,8 +84,7 @@ func (st *Status) appendObject(b []byte) ([]byte, error) {
 func (a *Answer) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"envelope_id":`...)
 	b = contracts.AppendJSONString(b, a.EnvelopeID)
-	b = append(b, `,"type":`...)
-	b = contracts.AppendJSONString(b, a.Type)
+	b = appendStringMember(b, "type", a.Type)
 	b, err := appendTimeMember(b, "received_at", a.ReceivedAt)
 	if err != nil {
 		return nil, err
@@ -137,6 +132,12 @@ func appendMarshalledMember(b []byte, name string, raw json.RawMessage) ([]byte,
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return append(appendMemberName(b, name), data...), nil
+}
+
+// appendStringMember appends a string member that is not the first, s
+// written as json.Marshal writes a string.
+func appendStringMember(b []byte, name, s string) []byte {
+	return contracts.AppendJSONString(appendMemberName(b, name), s)
 }
 
 // appendMemberName appends the name of a member that is not the first.
