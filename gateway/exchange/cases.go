@@ -21,11 +21,6 @@ var nextStatus = map[contracts.CaseStatus][]contracts.CaseStatus{
 	contracts.CaseResolved:      {contracts.CaseClosed},
 }
 
-// updatedCase is the key of the case u moves.
-func updatedCase(u *contracts.ReferralUpdate) string {
-	return store.CaseKey(u.From, u.To, u.ReferralID)
-}
-
 // updateProblems refuses, before anything is sent, an update for a case
 // this node does not know (c is nil) or a status case c cannot move to.
 // When an update arrives, check asks it only about a case this node
@@ -50,7 +45,7 @@ func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) []*stor
 	var keys []string
 	for i := range n {
 		if u, ok := rec(i).(*contracts.ReferralUpdate); ok {
-			keys = append(keys, updatedCase(u))
+			keys = append(keys, store.CaseKey(u.From, u.To, u.ReferralID))
 		}
 	}
 	cases := make([]*store.Case, n)
@@ -118,14 +113,4 @@ func (x *Exchange) Cases(ctx context.Context, caller pki.Identity, status string
 		return nil, &Error{Code: CodeUnavailable, Message: "read cases", Err: err}
 	}
 	return cs, nil
-}
-
-// update is the draft's record as a referral update; false for no draft or
-// a record of another type.
-func (d *draft) update() (*contracts.ReferralUpdate, bool) {
-	if d == nil {
-		return nil, false
-	}
-	u, ok := d.rec.(*contracts.ReferralUpdate)
-	return u, ok
 }

@@ -165,7 +165,7 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 		if d == nil {
 			continue
 		}
-		if u, ok := d.update(); ok {
+		if u, ok := d.rec.(*contracts.ReferralUpdate); ok {
 			if p := updateProblems(u, cases[i]); p != nil {
 				results[i].Outcome, results[i].Problems = OutcomeInvalid, p
 				drafts[i] = nil
