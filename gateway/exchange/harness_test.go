@@ -241,6 +241,29 @@ func (f *federation) generator(origin, dest string, seed uint64) *synth.Generato
 	return g
 }
 
+// referCases submits n referrals from 51 to 44, made by g and each in the
+// referred state, and returns them once 51 has accepted them all.
+func (f *federation) referCases(g *synth.Generator, n int) []*contracts.Referral {
+	f.t.Helper()
+	var cases []*contracts.Referral
+	for len(cases) < n {
+		if r := g.Referral(); r.From == "51" {
+			r.Status = contracts.CaseReferred
+			cases = append(cases, r)
+		}
+	}
+	recs := make([]any, n)
+	for i, r := range cases {
+		recs[i] = r
+	}
+	for i, res := range f.submit("51", recs...) {
+		if res.Outcome != OutcomeAccepted {
+			f.t.Fatalf("referral %d: %+v", i, res)
+		}
+	}
+	return cases
+}
+
 func encode(t testing.TB, recs ...any) []json.RawMessage {
 	t.Helper()
 	out := make([]json.RawMessage, len(recs))

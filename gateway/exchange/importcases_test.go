@@ -27,21 +27,7 @@ func newReceivedCases(t *testing.T, n int) *receivedCases {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	rc := &receivedCases{f: f, g: f.generator("51", "44", 29)}
-	for len(rc.cases) < n {
-		if r := rc.g.Referral(); r.From == "51" {
-			r.Status = contracts.CaseReferred
-			rc.cases = append(rc.cases, r)
-		}
-	}
-	recs := make([]any, n)
-	for i, r := range rc.cases {
-		recs[i] = r
-	}
-	for i, res := range f.submit("51", recs...) {
-		if res.Outcome != OutcomeAccepted {
-			t.Fatalf("referral %d: %+v", i, res)
-		}
-	}
+	rc.cases = f.referCases(rc.g, n)
 	dest := f.nodes["44"]
 	gatewaytest.Eventually(t, "the referrals at 44", func() bool {
 		for _, r := range rc.cases {

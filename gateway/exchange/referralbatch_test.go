@@ -18,18 +18,7 @@ func TestSubmitChecksEachUpdateAgainstItsCase(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	g := f.generator("51", "44", 23)
-	var cases []*contracts.Referral
-	for len(cases) < 3 {
-		if r := g.Referral(); r.From == "51" {
-			r.Status = contracts.CaseReferred
-			cases = append(cases, r)
-		}
-	}
-	for i, res := range f.submit("51", cases[0], cases[1], cases[2]) {
-		if res.Outcome != OutcomeAccepted {
-			t.Fatalf("referral %d: %+v", i, res)
-		}
-	}
+	cases := f.referCases(g, 3)
 	unknown := *cases[2]
 	unknown.ID += "-X"
 	update := func(r *contracts.Referral, status contracts.CaseStatus) *contracts.ReferralUpdate {
