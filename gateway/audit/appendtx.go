@@ -155,7 +155,7 @@ func (l *Log) appendTx(tx *bolt.Tx, ps []Prepared) (int64, error) {
 	for i, p := range ps {
 		start, x := len(buf), first+int64(i)
 		buf = spliceIndex(buf, p.enc, p.cut, x)
-		if _, err := hashes.add(x, tlog.StoredHashIndex(0, x), tlog.RecordHash(buf[start:])); err != nil {
+		if err := hashes.add(x, tlog.RecordHash(buf[start:])); err != nil {
 			return 0, err
 		}
 		ends[i] = len(buf)

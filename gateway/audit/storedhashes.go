@@ -23,18 +23,17 @@ type appendedHashes struct {
 	hs     []tlog.Hash
 }
 
-// add returns the hashes entry n stores from index base on, its leaf hash
-// first and then those of the subtrees it completes, and keeps them. The
-// slice returned is r's own: later adds only append after it.
-func (r *appendedHashes) add(n, base int64, leaf tlog.Hash) ([]tlog.Hash, error) {
+// add keeps the hashes entry n stores from its StoredHashIndex on: its
+// leaf hash first and then those of the subtrees it completes.
+func (r *appendedHashes) add(n int64, leaf tlog.Hash) error {
+	base := tlog.StoredHashIndex(0, n)
 	switch {
 	case len(r.hs) == 0:
 		r.first = base
 	case base != r.first+int64(len(r.hs)):
 		// The append stores r's hashes as one run.
-		return nil, fmt.Errorf("tree hashes of entry %d at %d do not follow those kept up to %d", n, base, r.first+int64(len(r.hs)))
+		return fmt.Errorf("tree hashes of entry %d at %d do not follow those kept up to %d", n, base, r.first+int64(len(r.hs)))
 	}
-	start := len(r.hs)
 	r.hs = append(r.hs, leaf)
 	h := leaf
 	// Each trailing 1 bit of n completes a subtree, whose left half is the
@@ -42,12 +41,12 @@ func (r *appendedHashes) add(n, base int64, leaf tlog.Hash) ([]tlog.Hash, error)
 	for i := range bits.TrailingZeros64(uint64(n + 1)) {
 		left, err := r.read(tlog.StoredHashIndex(i, n>>uint(i)-1))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		h = tlog.NodeHash(left, h)
 		r.hs = append(r.hs, h)
 	}
-	return r.hs[start:len(r.hs):len(r.hs)], nil
+	return nil
 }
 
 // read returns the hash stored at index x, from those kept if it is one.
