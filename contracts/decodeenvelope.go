@@ -97,15 +97,14 @@ func (l *lexer) envelopeMember(e *Envelope, key string, canon *[]byte) bool {
 
 // payload reads the payload's value into *p as its raw bytes, as
 // json.RawMessage keeps them, and returns its canonical form when it is an
-// object that canonicalizes. When it does not, the value is read again for
-// its syntax alone: a payload that is valid JSON but not canonicalizable
-// (a fraction, a repeated name) still decodes, and Check then refuses it
-// with the reason.
+// object that canonicalizes. A payload that is valid JSON but not
+// canonicalizable (a fraction, a repeated name) still
+// decodes, and Check then refuses it with the reason.
 //
 // A payload that came in canonical form, as nodes send it, is its own
 // canonical form: the slice of l.data it is returned, not a copy. Reading
-// it for its syntax shows that (skipCanonical); anything else is read
-// again to canonicalize it.
+// it for its syntax shows that (skipCanonical); an object that is not is
+// read again to canonicalize it.
 func (l *lexer) payload(p *json.RawMessage) ([]byte, bool) {
 	if l.peek() == '{' {
 		start := l.pos
@@ -114,10 +113,11 @@ func (l *lexer) payload(p *json.RawMessage) ([]byte, bool) {
 		if !ok {
 			return nil, false
 		}
+		*p = l.data[start:l.pos]
 		if canonical {
-			*p = l.data[start:l.pos]
 			return *p, true
 		}
+		after := *l
 		*l = before
 		if l.payloadBuf == nil {
 			// The payload is most of the rest of an envelope. A repeated
@@ -129,10 +129,15 @@ func (l *lexer) payload(p *json.RawMessage) ([]byte, bool) {
 		canon, ok := l.canonObject(l.payloadBuf[:0])
 		if ok {
 			l.payloadBuf = canon
-			*p = l.data[start:l.pos]
 			return canon, true
 		}
-		*l = before
+		// Valid JSON, as skipCanonical found, but not canonicalizable:
+		// the payload ends where it found, and the buffer is kept for
+		// the next payload member.
+		buf := l.payloadBuf
+		*l = after
+		l.payloadBuf = buf
+		return nil, true
 	}
 	start := l.pos
 	if !l.skip() {
