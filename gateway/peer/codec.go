@@ -29,7 +29,15 @@ import (
 // body does not hold a second copy of every envelope.
 type deliverBody struct {
 	parts [][]byte
-	size  int
+}
+
+// size is the body's length, the request's Content-Length.
+func (b deliverBody) size() int {
+	n := 0
+	for _, p := range b.parts {
+		n += len(p)
+	}
+	return n
 }
 
 // reader reads the body from its start; each reader has its own place.
@@ -89,12 +97,11 @@ func encodeBatch(chain [][]byte, batch []store.Queued, proofs []*contracts.Batch
 	}
 	written = append(written, "]}"...)
 	ends = append(ends, len(written))
-	body = deliverBody{parts: make([][]byte, 0, 2*len(batch)+1), size: len(written)}
+	body = deliverBody{parts: make([][]byte, 0, 2*len(batch)+1)}
 	start := 0
 	for k, end := range ends {
 		if k > 0 && len(heads[k-1]) > 0 {
 			body.parts = append(body.parts, heads[k-1])
-			body.size += len(heads[k-1])
 		}
 		body.parts = append(body.parts, written[start:end:end])
 		start = end

@@ -49,7 +49,7 @@ func TestEncodeBatchMatchesDeliverRequest(t *testing.T) {
 			}
 			body, first, err := encodeBatch(chain, batch, byEnvelope)
 			got := body.bytes()
-			if err != nil || first != -1 || !bytes.Equal(got, want.appendJSON(nil)) || body.size != len(got) {
+			if err != nil || first != -1 || !bytes.Equal(got, want.appendJSON(nil)) || body.size() != len(got) {
 				t.Fatalf("(%d, %v)\n got %s\nwant %s", first, err, got, want.appendJSON(nil))
 			}
 			// A retried request reads the body again from its start.

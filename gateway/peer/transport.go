@@ -108,7 +108,7 @@ func encodeDeliverRequest(_ context.Context, r *http.Request, request any) error
 		return fmt.Errorf("peer: cannot send a %T", request)
 	}
 	r.Header.Set("Content-Type", "application/json")
-	r.ContentLength = int64(body.size)
+	r.ContentLength = int64(body.size())
 	r.Body = io.NopCloser(body.reader())
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body.reader()), nil }
 	return nil
