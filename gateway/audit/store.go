@@ -160,15 +160,16 @@ func (b buckets) putHashes(first int64, hs []tlog.Hash) error {
 	if first < b.blocksFrom {
 		return fmt.Errorf("%w: tree hash %d is before the hash blocks start at %d", ErrCorrupt, first, b.blocksFrom)
 	}
-	// Only the first block can hold hashes before first; at blocksFrom,
-	// those before it in the block are in bucketHashes, not the block.
-	if slot := int(first % blockHashes); first > b.blocksFrom && len(b.blocks.Get(key(first/blockHashes))) < slot*tlog.HashSize {
-		return fmt.Errorf("%w: tree hashes of block %d missing before %d", ErrCorrupt, first/blockHashes, first)
-	}
 	for len(hs) > 0 {
 		block, slot := first/blockHashes, int(first%blockHashes)
 		n := min(len(hs), blockHashes-slot)
 		old := b.blocks.Get(key(block))
+		// Only the first block, read before any put, can hold hashes
+		// before first (slot > 0); at blocksFrom, those before it in the
+		// block are in bucketHashes, not the block.
+		if first > b.blocksFrom && len(old) < slot*tlog.HashSize {
+			return fmt.Errorf("%w: tree hashes of block %d missing before %d", ErrCorrupt, block, first)
+		}
 		// A new value: bbolt keeps it until the commit.
 		v := make([]byte, (slot+n)*tlog.HashSize)
 		copy(v, old[:min(len(old), slot*tlog.HashSize)])
