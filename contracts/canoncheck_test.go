@@ -19,9 +19,9 @@ func canonicalPrefix(data []byte) (n int, ok bool) {
 // still clear, as a record of one of the types that travel in envelopes,
 // as lexer.payloadRecord decodes a payload; ok is false when none does.
 func canonicalRecordPrefix(data []byte) (n int, ok bool) {
-	for _, schema := range []string{SchemaTransfer, SchemaConfirmation, SchemaReferral, SchemaReferralUpdate} {
+	for _, t := range RecordTypes() {
 		l := &lexer{data: data}
-		if l.peek() == '{' && l.record(newRecord(schema)) && !l.uncanon {
+		if l.peek() == '{' && l.record(newRecord(SchemaFor(t))) && !l.uncanon {
 			return l.pos, true
 		}
 	}
@@ -140,10 +140,10 @@ func FuzzCanonicalValue(f *testing.F) {
 		if n, ok := canonicalPrefix(c); !ok || n != len(c) {
 			t.Fatalf("skipCanonical does not take %q, canonical already (%v after %d bytes)", c, ok, n)
 		}
-		for _, schema := range []string{SchemaTransfer, SchemaConfirmation, SchemaReferral, SchemaReferralUpdate} {
+		for _, rt := range RecordTypes() {
 			l := &lexer{data: c}
-			if l.record(newRecord(schema)) && l.uncanon {
-				t.Fatalf("%q decodes as a %s and is canonical already, but the decoder sets uncanon", c, schema)
+			if l.record(newRecord(SchemaFor(rt))) && l.uncanon {
+				t.Fatalf("%q decodes as a %s and is canonical already, but the decoder sets uncanon", c, rt)
 			}
 		}
 	})
