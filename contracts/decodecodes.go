@@ -50,15 +50,18 @@ var codes = sync.OnceValue(func() map[string]string {
 	return m
 })
 
-// code reads a string value as str does, returning a known code interned.
-func (l *lexer) code() (string, bool) { return l.interned(codes()) }
+// code returns the code b spells, interned, when it is one.
+func code(b []byte) (string, bool) {
+	s, ok := codes()[string(b)]
+	return s, ok
+}
 
 // codeInto is strInto for a member that usually holds a code.
 func (l *lexer) codeInto(p *string) bool {
 	if l.null() {
 		return true
 	}
-	s, ok := l.code()
+	s, ok := l.interned(code)
 	*p = s
 	return ok
 }

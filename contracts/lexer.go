@@ -239,29 +239,17 @@ func (l *lexer) str() (string, bool) {
 
 // key reads a member name. Names the contracts use are interned (see
 // memberName), so reading them allocates nothing.
-func (l *lexer) key() (string, bool) {
-	raw, plain, ok := l.rawString()
-	if !ok {
-		return "", false
-	}
-	if plain {
-		if s, ok := memberName(raw[1 : len(raw)-1]); ok {
-			return s, true
-		}
-	}
-	l.pos -= len(raw)
-	return l.str()
-}
+func (l *lexer) key() (string, bool) { return l.interned(memberName) }
 
-// interned reads a string value as str does, returning the string table
-// holds for it, without a copy, when it is plain and there.
-func (l *lexer) interned(table map[string]string) (string, bool) {
+// interned reads a string value as str does, returning the string lookup
+// gives for its bytes, without a copy, when it is plain and lookup knows it.
+func (l *lexer) interned(lookup func([]byte) (string, bool)) (string, bool) {
 	raw, plain, ok := l.rawString()
 	if !ok {
 		return "", false
 	}
 	if plain {
-		if s, ok := table[string(raw[1:len(raw)-1])]; ok {
+		if s, ok := lookup(raw[1 : len(raw)-1]); ok {
 			return s, true
 		}
 	}
