@@ -23,10 +23,7 @@ func TestBatchedAppendsStoreTheTreeHashes(t *testing.T) {
 			for done := 0; done < n; {
 				if err := db.Update(func(tx *bolt.Tx) error {
 					for range calls {
-						es := make([]Entry, min(batch, n-done))
-						for i := range es {
-							es[i] = sentEntry(done + i)
-						}
+						es := sentEntries(done, min(batch, n-done))
 						if err := l.AppendTx(tx, es...); err != nil {
 							return err
 						}
@@ -125,10 +122,7 @@ func TestALogWrittenBeforeHashBlocks(t *testing.T) {
 		t.Helper()
 		err := db.Update(func(tx *bolt.Tx) error {
 			for _, n := range sizes {
-				es := make([]Entry, n)
-				for i := range es {
-					es[i] = sentEntry(from + i)
-				}
+				es := sentEntries(from, n)
 				if err := l.AppendTx(tx, es...); err != nil {
 					return err
 				}

@@ -16,7 +16,7 @@ import (
 func BenchmarkPrepareAppend100(b *testing.B) {
 	const batch = 100
 	l, db := newTestLog(b)
-	src := sentEntries(batch)
+	src := sentEntries(0, batch)
 	es := make([]Entry, batch)
 	var inTx time.Duration
 	b.ReportAllocs()
@@ -42,7 +42,7 @@ func BenchmarkPrepareAppend100(b *testing.B) {
 // BenchmarkPrepare100 is the part of BenchmarkPrepareAppend100 before the
 // transaction: validating and encoding the 100 entries.
 func BenchmarkPrepare100(b *testing.B) {
-	benchmarkPrepare(b, sentEntries(100))
+	benchmarkPrepare(b, sentEntries(0, 100))
 }
 
 // benchmarkPrepare prepares a copy of src at each iteration.
@@ -66,12 +66,12 @@ func BenchmarkAppendPrepared100(b *testing.B) {
 	const batch = 100
 	l, db := newTestLog(b)
 	for range 100 {
-		es := sentEntries(batch)
+		es := sentEntries(0, batch)
 		if err := db.Update(func(tx *bolt.Tx) error { return l.AppendTx(tx, es...) }); err != nil {
 			b.Fatal(err)
 		}
 	}
-	ps, err := l.Prepare(sentEntries(batch)...)
+	ps, err := l.Prepare(sentEntries(0, batch)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,11 +91,12 @@ func BenchmarkAppendPrepared100(b *testing.B) {
 
 var errRollback = errors.New("roll back")
 
-// sentEntries is n sent entries, as a batch of n records makes them.
-func sentEntries(n int) []Entry {
+// sentEntries is the n sent entries from sentEntry(from) on, as a batch
+// of n records makes them.
+func sentEntries(from, n int) []Entry {
 	es := make([]Entry, n)
 	for i := range es {
-		es[i] = sentEntry(i)
+		es[i] = sentEntry(from + i)
 	}
 	return es
 }
@@ -103,7 +104,7 @@ func sentEntries(n int) []Entry {
 // BenchmarkPrepare100Now is BenchmarkPrepare100 for entries without a time,
 // as the exchange makes them: Prepare stamps them all with the same now.
 func BenchmarkPrepare100Now(b *testing.B) {
-	src := sentEntries(100)
+	src := sentEntries(0, 100)
 	for i := range src {
 		src[i].Time = time.Time{}
 	}
