@@ -5,8 +5,8 @@ package contracts
 // memberName returns the member name b spells, when it is one the
 // contracts use, as a string that is not a copy: the lexer reads every
 // member name through it. A switch on the name, which the compiler turns
-// into a search on length and bytes, costs less than a map's lookup
-// (BenchmarkDecodeTransfer).
+// into a search on length and bytes, took BenchmarkDecodeTransfer from
+// 4.3-4.6 to 3.7-4.1 µs against the map it replaced (commit bbe9159).
 func memberName(b []byte) (string, bool) {
 	switch string(b) {
 	case "admin":
