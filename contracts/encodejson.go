@@ -224,6 +224,23 @@ const hexDigits = "0123456789abcdef"
 // appendJSONString), for the node's other hand-written encoders.
 func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s) }
 
+// AppendJSONStrings appends ss as json.Marshal writes a []string: null for
+// nil, otherwise each string as AppendJSONString writes it, in brackets.
+// The node's hand-written encoders write their lists of reasons with it.
+func AppendJSONStrings(b []byte, ss []string) []byte {
+	if ss == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s)
+	}
+	return append(b, ']')
+}
+
 // appendJSONString appends s as json.Marshal writes a string: the quote, the
 // backslash and control characters escaped (\b, \f, \n, \r and \t by name,
 // others as \u00XX), <, > and & as \u003c, \u003e and \u0026, each byte of

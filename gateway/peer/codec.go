@@ -198,14 +198,8 @@ func (res *Result) appendJSON(b []byte) []byte {
 	b = append(b, `,"status":`...)
 	b = contracts.AppendJSONString(b, string(res.Status))
 	if len(res.Reasons) > 0 {
-		b = append(b, `,"reasons":[`...)
-		for i, s := range res.Reasons {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = contracts.AppendJSONString(b, s)
-		}
-		b = append(b, ']')
+		b = append(b, `,"reasons":`...)
+		b = contracts.AppendJSONStrings(b, res.Reasons)
 	}
 	if len(res.Receipt) > 0 {
 		b = append(b, `,"receipt":`...)

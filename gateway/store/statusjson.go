@@ -44,7 +44,7 @@ func (st *Status) appendObject(b []byte) ([]byte, error) {
 	b = appendStringMember(b, "state", string(st.State))
 	if len(st.Reasons) > 0 {
 		b = append(b, `,"reasons":`...)
-		b = appendJSONStrings(b, st.Reasons)
+		b = contracts.AppendJSONStrings(b, st.Reasons)
 	}
 	b, err := appendTimeMember(b, "accepted_at", st.AcceptedAt)
 	if err != nil {
@@ -95,18 +95,6 @@ func (a *Answer) appendJSON(b []byte) ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
-}
-
-// appendJSONStrings appends ss as json.Marshal writes a non-nil []string.
-func appendJSONStrings(b []byte, ss []string) []byte {
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = contracts.AppendJSONString(b, s)
-	}
-	return append(b, ']')
 }
 
 // appendTimeMember appends a member that is not the first, t written as
