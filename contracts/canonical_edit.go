@@ -3,6 +3,7 @@ package contracts
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -31,6 +32,30 @@ type PayloadEditor interface {
 	// bytes, for the encoder writes those when it can and calls
 	// ApplyCanonical only when it declines.
 	ApplyCanonical(canonical []byte) ([]byte, error)
+}
+
+// EditsAt returns the edits of the member at path in edits, adding them
+// and those of every object on the way if they are not there yet. path is
+// member names joined by dots ("worker.id_number"), as policy names the
+// fields it drops and masks, so that a tree of edits is built one field at
+// a time: the caller sets Drop or Replace on what it returns. An edit made
+// at a path does not undo one made above or below it.
+func EditsAt(edits map[string]*Edits, path string) *Edits {
+	for {
+		name, rest, nested := strings.Cut(path, ".")
+		e := edits[name]
+		if e == nil {
+			e = new(Edits)
+			edits[name] = e
+		}
+		if !nested {
+			return e
+		}
+		if e.Members == nil {
+			e.Members = make(map[string]*Edits)
+		}
+		edits, path = e.Members, rest
+	}
 }
 
 // appendCanonicalEdited appends EditCanonicalJSON of v's canonical form

@@ -58,29 +58,37 @@ func (s editSpec) String() string { return s.action + " " + s.path }
 func editsFor(specs []editSpec) map[string]*contracts.Edits {
 	edits := map[string]*contracts.Edits{}
 	for _, s := range specs {
-		m, path := edits, s.path
-		for {
-			name, rest, nested := strings.Cut(path, ".")
-			e := m[name]
-			if e == nil {
-				e = new(contracts.Edits)
-				m[name] = e
-			}
-			if !nested {
-				if s.action == "drop" {
-					e.Drop = true
-				} else {
-					e.Replace = replacers[s.action]
-				}
-				break
-			}
-			if e.Members == nil {
-				e.Members = map[string]*contracts.Edits{}
-			}
-			m, path = e.Members, rest
+		e := contracts.EditsAt(edits, s.path)
+		if s.action == "drop" {
+			e.Drop = true
+		} else {
+			e.Replace = replacers[s.action]
 		}
 	}
 	return edits
+}
+
+// TestEditsAt holds that edits at a path and at a path below it keep each
+// other, in either order, and that the edits of a path are found again.
+func TestEditsAt(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		specs []editSpec
+	}{
+		{"above first", []editSpec{{"drop", "worker"}, {"all", "worker.id_number"}}},
+		{"below first", []editSpec{{"all", "worker.id_number"}, {"drop", "worker"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			edits := editsFor(tc.specs)
+			worker := edits["worker"]
+			if len(edits) != 1 || worker == nil || !worker.Drop || len(worker.Members) != 1 {
+				t.Fatalf("worker edits %+v", worker)
+			}
+			if id := contracts.EditsAt(edits, "worker.id_number"); id != worker.Members["id_number"] || id.Replace == nil || id.Drop {
+				t.Fatalf("worker.id_number edits %+v", id)
+			}
+		})
+	}
 }
 
 // checkOnePass holds the one pass to the two (Canonical, then

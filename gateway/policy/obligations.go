@@ -122,26 +122,11 @@ func editsFor(obligations map[string]Obligation) (map[string]*contracts.Edits, b
 		if o.check() != nil {
 			return nil, false
 		}
-		m := edits
-		for {
-			name, rest, nested := strings.Cut(path, ".")
-			e := m[name]
-			if e == nil {
-				e = new(contracts.Edits)
-				m[name] = e
-			}
-			if !nested {
-				if o.Action == ActionDrop {
-					e.Drop = true
-				} else {
-					e.Replace = maskPatterns[o.Pattern]
-				}
-				break
-			}
-			if e.Members == nil {
-				e.Members = make(map[string]*contracts.Edits)
-			}
-			m, path = e.Members, rest
+		e := contracts.EditsAt(edits, path)
+		if o.Action == ActionDrop {
+			e.Drop = true
+		} else {
+			e.Replace = maskPatterns[o.Pattern]
 		}
 	}
 	return edits, true
