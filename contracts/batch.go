@@ -20,6 +20,13 @@ import (
 // MaxBatch bounds the envelopes signed together.
 const MaxBatch = 1 << 16
 
+// MaxDeliveryBatch is the most envelopes one delivery request between
+// nodes may carry: a receiver refuses a longer batch, so a sender must not
+// be configured to send one. It belongs to the peer protocol; it lives
+// here so that the sender's settings (gateway/delivery) and the receiver
+// (gateway/peer), which delivery cannot import, read the same bound.
+const MaxDeliveryBatch = 1000
+
 // BatchProof places an envelope in a signed batch.
 type BatchProof struct {
 	// Root is the Merkle tree hash of the batch, 32 bytes.

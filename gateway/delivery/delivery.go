@@ -141,8 +141,8 @@ func DefaultConfig() Config {
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
 	switch {
-	case c.BatchSize < 1 || c.BatchSize > 1000:
-		return fmt.Errorf("delivery.batch_size is %d; it must be between 1 and 1000", c.BatchSize)
+	case c.BatchSize < 1 || c.BatchSize > contracts.MaxDeliveryBatch:
+		return fmt.Errorf("delivery.batch_size is %d; it must be between 1 and %d", c.BatchSize, contracts.MaxDeliveryBatch)
 	case c.MinBackoff <= 0:
 		return fmt.Errorf("delivery.min_backoff must be positive")
 	case c.MaxBackoff < c.MinBackoff:

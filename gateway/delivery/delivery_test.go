@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/store"
 )
@@ -187,7 +188,7 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	bad := []Config{
 		{BatchSize: 0, MinBackoff: 1, MaxBackoff: 1, Idle: 1},
-		{BatchSize: 1001, MinBackoff: 1, MaxBackoff: 1, Idle: 1}, // over peer.MaxBatch: every peer would refuse it
+		{BatchSize: contracts.MaxDeliveryBatch + 1, MinBackoff: 1, MaxBackoff: 1, Idle: 1}, // every peer would refuse it
 		{BatchSize: 1, MinBackoff: 0, MaxBackoff: 1, Idle: 1},
 		{BatchSize: 1, MinBackoff: 2, MaxBackoff: 1, Idle: 1},
 		{BatchSize: 1, MinBackoff: 1, MaxBackoff: 1, Idle: 0},
@@ -197,7 +198,14 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("config %d: want error", i)
 		}
 	}
-	if err := DefaultConfig().Validate(); err != nil {
-		t.Errorf("default config: %v", err)
+	good := map[string]Config{
+		"default":        DefaultConfig(),
+		"largest batch":  {BatchSize: contracts.MaxDeliveryBatch, MinBackoff: 1, MaxBackoff: 1, Idle: 1},
+		"smallest batch": {BatchSize: 1, MinBackoff: 1, MaxBackoff: 1, Idle: 1},
+	}
+	for name, c := range good {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s config: %v", name, err)
+		}
 	}
 }

@@ -136,10 +136,10 @@ func appendChain(b []byte, chain [][]byte) []byte {
 
 // decodeDeliverBody reads a request body. The envelopes are split while
 // the body's syntax is checked, in one pass, and decoded with their records
-// where they lie (up to MaxBatch of them: a longer batch is refused).
+// where they lie (up to contracts.MaxDeliveryBatch of them: a longer batch is refused).
 func decodeDeliverBody(body []byte) (DeliverRequest, error) {
 	var req DeliverRequest
-	envelopes, decoded, err := contracts.SplitEnvelopes(body, "envelopes", MaxBatch, func(name string, v json.RawMessage) (err error) {
+	envelopes, decoded, err := contracts.SplitEnvelopes(body, "envelopes", contracts.MaxDeliveryBatch, func(name string, v json.RawMessage) (err error) {
 		switch name {
 		case "chain":
 			return json.Unmarshal(v, &req.Chain)

@@ -9,6 +9,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/auth"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -25,8 +26,8 @@ func MakeDeliverEndpoint(r Receiver) endpoint.Endpoint {
 		if err != nil {
 			return nil, err
 		}
-		if len(req.Envelopes) == 0 || len(req.Envelopes) > MaxBatch {
-			return nil, fmt.Errorf("%w: %d envelopes; a batch holds 1 to %d", ErrBadBatch, len(req.Envelopes), MaxBatch)
+		if len(req.Envelopes) == 0 || len(req.Envelopes) > contracts.MaxDeliveryBatch {
+			return nil, fmt.Errorf("%w: %d envelopes; a batch holds 1 to %d", ErrBadBatch, len(req.Envelopes), contracts.MaxDeliveryBatch)
 		}
 		if len(req.Chain) == 0 {
 			return nil, fmt.Errorf("%w: no signing certificate chain", ErrBadBatch)

@@ -22,10 +22,8 @@ import (
 // Path is where the peer API accepts batches.
 const Path = "/peer/v1/deliver"
 
-// MaxBatch is the most envelopes one request may carry.
-const MaxBatch = 1000
-
-// MaxBody bounds a request body: MaxBatch envelopes of the largest record.
+// MaxBody bounds a request body: contracts.MaxDeliveryBatch envelopes of
+// the largest record.
 const MaxBody = 80 << 20
 
 // Status is what the destination did with one envelope.

@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
 
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/auth"
 	"github.com/laborlink/laborlink/gateway/httpbody"
@@ -120,7 +121,7 @@ func decodeDeliverResponse(province string) kithttp.DecodeResponseFunc {
 			return nil, err
 		}
 		// A batch's answer is a receipt per envelope: a few hundred bytes each.
-		const maxAnswer = MaxBatch << 13
+		const maxAnswer = contracts.MaxDeliveryBatch << 13
 		body, err := httpbody.ReadAll(io.LimitReader(r.Body, maxAnswer+1), r.ContentLength, maxAnswer)
 		if err != nil {
 			return nil, fmt.Errorf("read answer from %s: %w", province, err)
