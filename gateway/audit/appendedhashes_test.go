@@ -136,8 +136,8 @@ func TestALogWrittenBeforeHashBlocks(t *testing.T) {
 	}
 	appendSent(0, before)
 	// Lay the log out as one written before hash blocks: every tree hash
-	// under its own key, none in blocks, and no blocks_from, as open finds
-	// such a log.
+	// under its own key, none in blocks, and neither blocks_from nor a
+	// format version, as open finds such a log.
 	err := db.Update(func(tx *bolt.Tx) error {
 		b, err := l.buckets(tx)
 		if err != nil {
@@ -155,6 +155,9 @@ func TestALogWrittenBeforeHashBlocks(t *testing.T) {
 		}
 		top := tx.Bucket([]byte(l.cfg.Bucket))
 		if err := top.DeleteBucket(bucketBlocks); err != nil {
+			return err
+		}
+		if err := b.meta.Delete(keyFormat); err != nil {
 			return err
 		}
 		return b.meta.Delete(keyBlocksFrom)
@@ -184,6 +187,9 @@ func TestALogWrittenBeforeHashBlocks(t *testing.T) {
 		}
 		if b.blocksFrom != tlog.StoredHashCount(before) || b.hashes.Stats().KeyN != int(b.blocksFrom) {
 			t.Errorf("blocks from %d with %d hashes under their own keys, want both %d", b.blocksFrom, b.hashes.Stats().KeyN, tlog.StoredHashCount(before))
+		}
+		if v := b.meta.Get(keyFormat); len(v) != 8 || unkey(v) != currentFormat {
+			t.Errorf("upgraded log's format version is %x, want %d", v, currentFormat)
 		}
 		return nil
 	}); err != nil {

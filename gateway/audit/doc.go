@@ -42,6 +42,13 @@
 // block, and the entries it appends until then keep their hashes where
 // this code does not look for them.
 //
+// Meta's format key holds the log's format version (formatHashPerKey,
+// formatHashBlocks), written when Open creates or upgrades a log. From
+// this release on, Open refuses a log of a newer format than it knows with
+// ErrNewerFormat, before writing anything to it; a log without the key is
+// read by what it holds and upgraded in the transaction that starts its
+// hash blocks.
+//
 // # Personal data
 //
 // An Entry cannot carry personal data: it has no free-text field. Identifiers

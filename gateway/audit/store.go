@@ -20,7 +20,7 @@ var (
 	// values, not two for each entry.
 	bucketBlocks = []byte("hashblocks") // StoredHashIndex / blockHashes -> hashes in index order
 	bucketHeads  = []byte("heads")      // tree size -> signed checkpoint note
-	bucketMeta   = []byte("meta")       // keySize -> number of entries; keyBlocksFrom -> first index in blocks
+	bucketMeta   = []byte("meta")       // keySize -> number of entries; keyBlocksFrom -> first index in blocks; keyFormat -> format version
 )
 
 var (
@@ -84,10 +84,13 @@ func (l *Log) buckets(tx *bolt.Tx) (buckets, error) {
 	return b, nil
 }
 
-// createBuckets makes the log's buckets where they are missing. A log
-// written before hash blocks keeps its tree hashes where they are, and
-// stores those that follow in blocks.
+// createBuckets makes the log's buckets where they are missing and brings
+// the log to currentFormat (upgradeFormat). A log of a newer format is
+// refused before anything is created in it.
 func createBuckets(tx *bolt.Tx, name string) error {
+	if err := checkFormat(tx, name); err != nil {
+		return err
+	}
 	top, err := tx.CreateBucketIfNotExists([]byte(name))
 	if err != nil {
 		return err
@@ -97,15 +100,7 @@ func createBuckets(tx *bolt.Tx, name string) error {
 			return err
 		}
 	}
-	meta := top.Bucket(bucketMeta)
-	if meta.Get(keyBlocksFrom) != nil {
-		return nil
-	}
-	var size int64
-	if v := meta.Get(keySize); len(v) == 8 {
-		size = unkey(v)
-	}
-	return meta.Put(keyBlocksFrom, key(tlog.StoredHashCount(size)))
+	return upgradeFormat(top.Bucket(bucketMeta))
 }
 
 func (b buckets) size() int64 {
