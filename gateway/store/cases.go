@@ -99,18 +99,38 @@ func (s *Store) Case(key string, now time.Time) (*Case, error) {
 }
 
 // CasesByKey returns the cases of keys, in their order, from one read
-// transaction: nil for a key with no case, or with one that cannot be
-// decoded (which Case reports as an error). A submission of updates checks
-// all their cases with it at once.
+// transaction: nil for a key with no case. A submission of updates checks
+// all their cases with it at once. A stored case that does not decode is
+// corruption, not an unknown case: the error names its key, which holds
+// no personal data (CaseKey).
 func (s *Store) CasesByKey(keys []string, now time.Time) ([]*Case, error) {
-	return getEach(s.db, bucketCases, keys, func(v []byte) *Case {
-		c := new(Case)
-		if json.Unmarshal(v, c) != nil {
+	out := make([]*Case, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCases)
+		if b == nil {
 			return nil
 		}
-		c.Overdue = overdue(c, now)
-		return c
+		for i, k := range keys {
+			v := b.Get([]byte(k))
+			if v == nil {
+				continue
+			}
+			c := new(Case)
+			if err := json.Unmarshal(v, c); err != nil {
+				return fmt.Errorf("stored case %s (bucket %s) does not decode: %w", k, bucketCases, err)
+			}
+			c.Overdue = overdue(c, now)
+			out[i] = c
+		}
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Cases lists cases, newest first; with overdueOnly, only the overdue ones.

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestCasesByKey: the cases of keys come back in the keys' order, nil for
@@ -46,5 +49,36 @@ func TestCasesByKey(t *testing.T) {
 	}
 	if !got[2].Overdue || got[0].Overdue {
 		t.Errorf("overdue: %s %v, %s %v; want the past deadline overdue only", got[2].Key, got[2].Overdue, got[0].Key, got[0].Overdue)
+	}
+}
+
+// TestCasesByKeyRefusesACaseThatDoesNotDecode: a stored case that does
+// not decode is corruption, reported with its key and bucket, not taken
+// for a case that is not there.
+func TestCasesByKeyRefusesACaseThatDoesNotDecode(t *testing.T) {
+	s, _ := openTest(t)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	good, bad := CaseKey("51", "44", "RF-1"), CaseKey("51", "44", "RF-2")
+	if _, err := s.PutCase(context.Background(), good, func(*Case) (*Case, error) {
+		return &Case{Key: good, Status: "referred"}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCases).Put([]byte(bad), []byte(`{"key":`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CasesByKey([]string{good, bad}, now)
+	if err == nil {
+		t.Fatalf("CasesByKey = %v, nil; want an error for case %s", got, bad)
+	}
+	for _, want := range []string{bad, string(bucketCases)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	if got != nil {
+		t.Errorf("CasesByKey returned %v with its error; want nil", got)
 	}
 }
