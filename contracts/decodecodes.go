@@ -10,6 +10,8 @@ import "sync"
 
 // codes interns the codes: every value of the string types the decoders
 // fill, the schemas, the province codes and the division codes.
+// TestCodesHoldEveryDeclaredValue and TestCodesHoldEverySchemaEnum fail
+// when a constant of such a type, or a value a schema allows, is missing.
 var codes = sync.OnceValue(func() map[string]string {
 	m := make(map[string]string)
 	add := func(s string) { m[s] = s }
