@@ -30,6 +30,7 @@ type write struct {
 type committer struct {
 	db    *bolt.DB
 	delay time.Duration // see gather
+	rel   releaser      // used by the loop alone
 	// mu makes closing and queueing exclusive, so nothing is queued after the
 	// loop has drained for the last time.
 	mu     sync.RWMutex
@@ -39,8 +40,8 @@ type committer struct {
 	done   chan struct{}
 }
 
-func newCommitter(db *bolt.DB, delay time.Duration) *committer {
-	c := &committer{db: db, delay: delay, queue: make(chan write, maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
+func newCommitter(db *bolt.DB, delay time.Duration, releaseEvery int64) *committer {
+	c := &committer{db: db, delay: delay, rel: releaser{every: releaseEvery}, queue: make(chan write, maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -135,10 +136,12 @@ func (c *committer) drain() {
 
 func (c *committer) commit(group []write) {
 	results := make([]error, len(group))
+	var size int64
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		for i, w := range group {
 			results[i] = w.fn(tx)
 		}
+		size = tx.Size()
 		return nil
 	})
 	if err == nil {
@@ -154,6 +157,11 @@ func (c *committer) commit(group []write) {
 		} else {
 			w.done <- results[i]
 		}
+	}
+	if err == nil && c.rel.grown(size) && release(c.db) != nil {
+		// The mapping is not where bbolt says it is, which madvise alone
+		// would notice; leave its pages to the kernel from now on.
+		c.rel.every = 0
 	}
 }
 

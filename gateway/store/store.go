@@ -255,6 +255,10 @@ type Options struct {
 	// than one write waits for others to join it. 0 means DefaultCommitDelay;
 	// negative, no wait.
 	CommitDelay time.Duration
+	// ReleaseEvery is how many bytes the data may grow between two releases
+	// of the file's mapped pages from the process's resident set (see
+	// releaser). 0 means DefaultReleaseEvery; negative, never.
+	ReleaseEvery int64
 }
 
 // PageSize is the page size of a store file created now; a file keeps the
@@ -299,7 +303,11 @@ func Open(path string, opts Options) (*Store, error) {
 	if delay == 0 {
 		delay = DefaultCommitDelay
 	}
-	return &Store{db: db, c: newCommitter(db, delay), now: now, queues: queueDepth{n: queues}, dead: queueDepth{n: dead}}, nil
+	every := opts.ReleaseEvery
+	if every == 0 {
+		every = DefaultReleaseEvery
+	}
+	return &Store{db: db, c: newCommitter(db, delay, every), now: now, queues: queueDepth{n: queues}, dead: queueDepth{n: dead}}, nil
 }
 
 // Close commits what is queued and closes the file. Closing twice is harmless.
