@@ -38,10 +38,11 @@ func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.Fiel
 // updatedCases reads, in one read transaction, the cases that the referral
 // updates among n records move: rec(i) is the i-th record (nil for none),
 // cases[i] the case it moves, nil when it is no update or its case is not
-// known here. A store that cannot be read knows no case, and the node logs
-// why. Records of other types cost nothing: with no update among them,
-// nothing is read.
-func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) []*store.Case {
+// known here. Records of other types cost nothing: with no update among
+// them, nothing is read. An error is a fault of the store (a case that does
+// not decode, a file that cannot be read), never an unknown case: the
+// callers answer the updates as a node fault and let the rest go on.
+func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) ([]*store.Case, error) {
 	var keys []string
 	for i := range n {
 		if u, ok := rec(i).(*contracts.ReferralUpdate); ok {
@@ -50,19 +51,19 @@ func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) []*stor
 	}
 	cases := make([]*store.Case, n)
 	if len(keys) == 0 {
-		return cases
+		return cases, nil
 	}
 	found, err := x.d.Store.CasesByKey(keys, x.d.Now())
 	if err != nil {
 		x.d.Log.Error("read the cases referral updates move", "updates", len(keys), "err", err)
-		return cases
+		return cases, err
 	}
 	for i := range n {
 		if _, ok := rec(i).(*contracts.ReferralUpdate); ok {
 			cases[i], found = found[0], found[1:]
 		}
 	}
-	return cases
+	return cases, nil
 }
 
 // track follows referrals and their updates, sent or received, so the

@@ -155,7 +155,7 @@ func (x *Exchange) parse(caller pki.Identity, doc json.RawMessage, now time.Time
 func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []*draft, now time.Time) []error {
 	errs := make([]error, len(drafts))
 	x.answerDuplicates(results, drafts)
-	cases := x.updatedCases(len(drafts), func(i int) contracts.Record {
+	cases, casesErr := x.updatedCases(len(drafts), func(i int) contracts.Record {
 		if drafts[i] == nil {
 			return nil
 		}
@@ -166,6 +166,10 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 			continue
 		}
 		if u, ok := d.rec.(*contracts.ReferralUpdate); ok {
+			if casesErr != nil {
+				errs[i], drafts[i] = &Error{Code: CodeUnavailable, Message: "read the referral cases", Err: casesErr}, nil
+				continue
+			}
 			if p := updateProblems(u, cases[i]); p != nil {
 				results[i].Outcome, results[i].Problems = OutcomeInvalid, p
 				drafts[i] = nil

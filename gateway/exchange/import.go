@@ -81,10 +81,17 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	proveTogether(ins, roots)
 	// The cases the referral updates move, read for the whole request in
 	// one transaction as the origin's screen does, not one per update.
-	for i, c := range x.updatedCases(len(ins), func(i int) contracts.Record { return ins[i].rec }) {
+	// A store that cannot give them defers the updates, which the origin
+	// sends again, and lets the rest of the request through.
+	cases, casesErr := x.updatedCases(len(ins), func(i int) contracts.Record { return ins[i].rec })
+	for i, c := range cases {
 		ins[i].moves = c
 	}
 	forEach(len(envs), func(i int) {
+		if _, ok := ins[i].rec.(*contracts.ReferralUpdate); ok && casesErr != nil {
+			results[i] = deferred(ins[i].env.ID, "case_unreadable")
+			return
+		}
 		results[i], passed[i] = x.check(ctx, sender, roots, &ins[i], now, &checked[i])
 	})
 	ready := checked[:0]
