@@ -118,8 +118,9 @@ func TestReceiveChecksEachUpdateAgainstItsCase(t *testing.T) {
 
 // TestReceiveReadsTheCasesOfABatchOnce: a batch of several updates opens
 // no more read transactions on the destination's store than a batch of
-// one, its cases being read together. Nothing else reads 44's store
-// meanwhile: it has nothing to deliver.
+// one, its cases being read together. 44 has nothing to deliver, but its
+// node may read its store now and then meanwhile: such reads only add, so
+// the fewest of two batches of each size are compared.
 func TestReceiveReadsTheCasesOfABatchOnce(t *testing.T) {
 	rc := newReceivedCases(t, 4)
 	db := rc.f.nodes["44"].store.DB()
@@ -133,9 +134,12 @@ func TestReceiveReadsTheCasesOfABatchOnce(t *testing.T) {
 		}
 		return db.Stats().TxN - before
 	}
-	one := reads(rc.update(t, 0, contracts.CaseAccepted))
-	four := reads(rc.update(t, 1, contracts.CaseAccepted), rc.update(t, 2, contracts.CaseRejected), rc.update(t, 3, contracts.CaseAccepted), rc.update(t, 0, contracts.CaseInvestigating))
+	one := min(reads(rc.update(t, 0, contracts.CaseAccepted)), reads(rc.update(t, 1, contracts.CaseAccepted)))
+	four := min(
+		reads(rc.update(t, 2, contracts.CaseAccepted), rc.update(t, 3, contracts.CaseAccepted), rc.update(t, 0, contracts.CaseInvestigating), rc.update(t, 1, contracts.CaseInvestigating)),
+		reads(rc.update(t, 2, contracts.CaseInvestigating), rc.update(t, 3, contracts.CaseInvestigating), rc.update(t, 0, contracts.CaseResolved), rc.update(t, 1, contracts.CaseResolved)),
+	)
 	if four != one {
-		t.Errorf("a batch of four updates opened %d read transactions, one of one update %d; want as many", four, one)
+		t.Errorf("batches of four updates opened at fewest %d read transactions, of one update %d; want as many", four, one)
 	}
 }
