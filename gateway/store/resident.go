@@ -5,7 +5,7 @@ import bolt "go.etcd.io/bbolt"
 // DefaultReleaseEvery is how far a store's data grows between two releases
 // of its mapped pages (see releaser): a node's resident set then holds at
 // most about this much of its database beyond the pages it is reading.
-const DefaultReleaseEvery = 32 << 20
+const DefaultReleaseEvery = 16 << 20
 
 // releaser keeps the database's pages from piling up in the process's
 // resident set. bbolt reads the file through a shared, read-only mapping,
