@@ -20,6 +20,7 @@ import (
 
 	"github.com/laborlink/laborlink/contracts/synth"
 	"github.com/laborlink/laborlink/gateway/api"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -198,7 +199,7 @@ func TestDevFederation(t *testing.T) {
 	if !strings.Contains(dev.output(), "Stopped.") {
 		t.Errorf("no clean stop message:\n%s", dev.output())
 	}
-	checkNoPersonalData(t, "dev output", dev.output())
+	gatewaytest.NoPersonalData(t, "dev output", dev.output())
 }
 
 // verifyAuditOffline keeps a signed head of 51's audit log, exports the log,
@@ -352,7 +353,7 @@ func TestAcceptedSurvivesSIGKILL(t *testing.T) {
 		if err := n.stop(t, syscall.SIGTERM, 20*time.Second); err != nil {
 			t.Errorf("node %s: SIGTERM: %v", p, err)
 		}
-		checkNoPersonalData(t, "logs of node "+p, n.output())
+		gatewaytest.NoPersonalData(t, "logs of node "+p, n.output())
 	}
 }
 
@@ -410,23 +411,6 @@ func apiClient(t *testing.T, dir, addr, province string) *api.Client {
 		t.Fatal(err)
 	}
 	return cl
-}
-
-// Personal data that must never reach logs: resident ID numbers and mobile
-// numbers, not embedded in longer digit runs.
-var (
-	idNumberPattern = regexp.MustCompile(`(^|[^0-9A-Za-z])[1-9][0-9]{16}[0-9Xx]([^0-9A-Za-z]|$)`)
-	mobilePattern   = regexp.MustCompile(`(^|[^0-9A-Za-z])1[3-9][0-9]{9}([^0-9A-Za-z]|$)`)
-)
-
-func checkNoPersonalData(t *testing.T, where, text string) {
-	t.Helper()
-	if m := idNumberPattern.FindString(text); m != "" {
-		t.Errorf("%s contain an ID number: %q", where, m)
-	}
-	if m := mobilePattern.FindString(text); m != "" {
-		t.Errorf("%s contain a mobile number: %q", where, m)
-	}
 }
 
 // TestBenchCommand runs the load tool both ways, nodes in its process and

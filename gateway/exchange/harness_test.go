@@ -127,7 +127,7 @@ func newFederationWith(t testing.TB, mode auditMode, batch int, provinces ...str
 		for _, n := range f.nodes {
 			n.stop()
 		}
-		checkNoPersonalData(t, "logs", f.logs.String())
+		gatewaytest.NoPersonalData(t, "logs", f.logs.String())
 	})
 	return f
 }
