@@ -44,21 +44,45 @@ type Read[T any] struct {
 // and restore to admins of steward provinces. A read with ?consistent=true
 // is linearizable; any other read is local and says how fresh it is.
 func (r *Registry) Handler() http.Handler {
+	handlers := []http.HandlerFunc{
+		r.allow(r.serveApply, pki.KindAdmin, pki.KindNode),
+		r.allow(r.serveReadIndex, pki.KindNode),
+		r.allow(r.serveStatus),
+		r.allow(r.serveLevels, pki.KindAdmin, pki.KindOperator),
+		r.allow(read(r, func(*http.Request) (any, error) { return r.store.Members(), nil })),
+		r.allow(read(r, func(*http.Request) (any, error) { return r.store.Nodes(), nil })),
+		r.allow(read(r, r.listAgreements)),
+		r.allow(read(r, func(req *http.Request) (any, error) { return r.store.Agreement(req.PathValue("id")) })),
+		r.allow(read(r, r.covers)),
+		r.allow(r.steward(r.serveBackup), pki.KindAdmin),
+		r.allow(r.steward(r.serveRestore), pki.KindAdmin),
+		r.allow(r.serveJoin, pki.KindAdmin, pki.KindOperator),
+		r.allow(r.steward(r.serveLeadership), pki.KindAdmin),
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+pathApply, r.allow(r.serveApply, pki.KindAdmin, pki.KindNode))
-	mux.HandleFunc("GET "+pathReadIndex, r.allow(r.serveReadIndex, pki.KindNode))
-	mux.HandleFunc("GET "+pathStatus, r.allow(r.serveStatus))
-	mux.HandleFunc("GET "+pathLevels, r.allow(r.serveLevels, pki.KindAdmin, pki.KindOperator))
-	mux.HandleFunc("GET "+pathMembers, r.allow(read(r, func(*http.Request) (any, error) { return r.store.Members(), nil })))
-	mux.HandleFunc("GET "+pathNodes, r.allow(read(r, func(*http.Request) (any, error) { return r.store.Nodes(), nil })))
-	mux.HandleFunc("GET "+pathAgreements, r.allow(read(r, r.listAgreements)))
-	mux.HandleFunc("GET "+pathAgreements+"/{id}", r.allow(read(r, func(req *http.Request) (any, error) { return r.store.Agreement(req.PathValue("id")) })))
-	mux.HandleFunc("GET "+pathCovers, r.allow(read(r, r.covers)))
-	mux.HandleFunc("GET "+pathBackup, r.allow(r.steward(r.serveBackup), pki.KindAdmin))
-	mux.HandleFunc("POST "+pathRestore, r.allow(r.steward(r.serveRestore), pki.KindAdmin))
-	mux.HandleFunc("POST "+pathJoin, r.allow(r.serveJoin, pki.KindAdmin, pki.KindOperator))
-	mux.HandleFunc("POST "+pathLeadership, r.allow(r.steward(r.serveLeadership), pki.KindAdmin))
+	for i, route := range Routes {
+		mux.HandleFunc(route, handlers[i])
+	}
 	return mux
+}
+
+// Routes lists every route of the registry API, "METHOD /path", in the
+// order Handler serves them; api/openapi.yaml must describe exactly these
+// (a test of the node checks).
+var Routes = []string{
+	"POST " + pathApply,
+	"GET " + pathReadIndex,
+	"GET " + pathStatus,
+	"GET " + pathLevels,
+	"GET " + pathMembers,
+	"GET " + pathNodes,
+	"GET " + pathAgreements,
+	"GET " + pathAgreements + "/{id}",
+	"GET " + pathCovers,
+	"GET " + pathBackup,
+	"POST " + pathRestore,
+	"POST " + pathJoin,
+	"POST " + pathLeadership,
 }
 
 // joinRequest asks a node to join the registry through seed nodes.

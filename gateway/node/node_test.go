@@ -205,7 +205,8 @@ func get(t *testing.T, url string) string {
 }
 
 // TestOpenAPIDescribesEveryRoute keeps api/openapi.yaml and the node's
-// routes in step: every local-API route is described, and every described
+// routes in step: every route of the local, peer and registry APIs is
+// described, every described route is one of them, and every described
 // route is served (the mux answers neither 404 nor 405 for it).
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	data, err := os.ReadFile("../../api/openapi.yaml")
@@ -224,9 +225,18 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 			described[strings.ToUpper(method)+" "+path] = true
 		}
 	}
-	for _, r := range append(api.Routes, "POST "+peer.Path, "GET "+peer.AuditPath) {
+	routes := map[string]bool{"POST " + peer.Path: true, "GET " + peer.AuditPath: true}
+	for _, r := range slices.Concat(api.Routes, registry.Routes) {
+		routes[r] = true
+	}
+	for r := range routes {
 		if !described[r] {
 			t.Errorf("route %s is not described in api/openapi.yaml", r)
+		}
+	}
+	for r := range described {
+		if !routes[r] {
+			t.Errorf("api/openapi.yaml describes %s, which is no route of the node's APIs", r)
 		}
 	}
 
