@@ -312,32 +312,65 @@ func TestDestinationOutageLosesNothing(t *testing.T) {
 	f.dir.set("44", dest.server.URL)
 	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return origin.store.Depth()["44"] == 0 })
 
+	// Exactly once, with the same payload on both sides: the origin's
+	// "sent" entry, the envelope the destination stored, the destination's
+	// "received" entry and the receipt the origin holds all name one digest.
 	got := map[string]int{}
+	stored := map[string]string{} // envelope id -> payload digest as stored
 	for _, in := range dest.inbox(t) {
 		got[in.EnvelopeID]++
+		var env contracts.Envelope
+		if err := json.Unmarshal(in.Envelope, &env); err != nil {
+			t.Fatalf("inbox item %s: %v", in.EnvelopeID, err)
+		}
+		stored[in.EnvelopeID] = env.PayloadDigest
 	}
 	if len(got) != len(want) {
 		t.Fatalf("destination has %d distinct records, want %d", len(got), len(want))
 	}
-	sent := map[string]audit.Digest{}
-	for _, e := range origin.auditEntries(t) {
-		if e.Kind == audit.KindSent {
-			sent[e.EnvelopeID] = e.PayloadDigest
-		}
-	}
-	for _, e := range dest.auditEntries(t) {
-		if e.Kind == audit.KindReceived && sent[e.EnvelopeID] != e.PayloadDigest {
-			t.Errorf("digest of %s differs between origin and destination", e.EnvelopeID)
-		}
-	}
+	sent, received := digestsOf(t, origin, audit.KindSent), digestsOf(t, dest, audit.KindReceived)
 	for _, id := range want {
 		if got[id] != 1 {
 			t.Errorf("envelope %s stored %d times", id, got[id])
 		}
-		if v, err := origin.x.Record(context.Background(), origin.system, id); err != nil || v.State != store.StateDelivered {
+		d, ok := sent[id]
+		if !ok {
+			t.Errorf("the origin's log has no sent entry for %s", id)
+			continue
+		}
+		if r, ok := received[id]; !ok || r != d {
+			t.Errorf("envelope %s: sent with digest %s, received with %s (logged: %v)", id, d, r, ok)
+		}
+		if stored[id] != "sha256:"+d.String() {
+			t.Errorf("envelope %s: sent with digest %s, stored with %s", id, d, stored[id])
+		}
+		v, err := origin.x.Record(context.Background(), origin.system, id)
+		if err != nil || v.State != store.StateDelivered {
 			t.Errorf("record %s: %+v, %v", id, v.State, err)
+			continue
+		}
+		var rc contracts.Receipt
+		if err := json.Unmarshal(v.Receipt, &rc); err != nil || rc.PayloadDigest != stored[id] {
+			t.Errorf("record %s: receipt for digest %q (%v), want %s", id, rc.PayloadDigest, err, stored[id])
 		}
 	}
+}
+
+// digestsOf maps the envelope id of each of n's audit entries of kind to
+// its payload digest, failing t for an envelope logged twice.
+func digestsOf(t *testing.T, n *node, kind audit.Kind) map[string]audit.Digest {
+	t.Helper()
+	out := map[string]audit.Digest{}
+	for _, e := range n.auditEntries(t) {
+		if e.Kind != kind {
+			continue
+		}
+		if _, ok := out[e.EnvelopeID]; ok {
+			t.Errorf("%s logged %s twice", e.EnvelopeID, kind)
+		}
+		out[e.EnvelopeID] = e.PayloadDigest
+	}
+	return out
 }
 
 func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
