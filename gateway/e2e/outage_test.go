@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/node"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// opsOnFreePort gives every node an ops listener (/metrics) on a free port.
+func opsOnFreePort(cfg *node.Config) { cfg.OpsListen = "127.0.0.1:0" }
+
+// operatorStatus is province's status as its operator reads it (`laborlink
+// status`).
+func (f *federation) operatorStatus(province string) node.Status {
+	f.t.Helper()
+	raw, err := f.client(province, f.Certs[province].Operator).Status(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var st node.Status
+	if err := json.Unmarshal(raw, &st); err != nil {
+		f.t.Fatalf("status %s: %v", raw, err)
+	}
+	return st
+}
+
+// metricsPage is province's ops /metrics page.
+func (f *federation) metricsPage(province string) string {
+	f.t.Helper()
+	resp, err := http.Get("http://" + f.Nodes[province].OpsAddr() + "/metrics")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// sentDigests are the payload digests (hex) province's audit log holds
+// for the envelopes it sent, by envelope id, as its auditor reads them.
+func (f *federation) sentDigests(province string) map[string]string {
+	f.t.Helper()
+	es, err := f.client(province, f.Certs[province].Auditor).AuditEntries(context.Background(), url.Values{"kind": {"sent"}, "limit": {"1000"}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range es {
+		out[e.EnvelopeID] = "sha256:" + e.PayloadDigest.String()
+	}
+	return out
+}
+
+// receiptOf decodes a signed receipt.
+func receiptOf(t *testing.T, raw json.RawMessage) contracts.Receipt {
+	t.Helper()
+	var r contracts.Receipt
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("receipt %s: %v", raw, err)
+	}
+	return r
+}
+
+// TestADestinationDownGetsEveryRecordOnceWhenBack: with 44's node down,
+// 51 keeps accepting transfers for 44; its operator sees the breaker for
+// 44 open and the transfers queued for 44. When 44 comes back every
+// transfer is delivered exactly once: 51 holds a receipt for each, 44's
+// inbox holds each envelope once and nothing else, and the payload digest
+// is the same in 51's audit log, in the receipt 51 holds, in the envelope
+// 44 stored and in the receipt 44 stored.
+func TestADestinationDownGetsEveryRecordOnceWhenBack(t *testing.T) {
+	const n = 12
+	f := start(t, opsOnFreePort)
+	ctx := context.Background()
+	f.stop("44")
+
+	g := f.gens["44"]
+	recs := make([]any, n)
+	for i := range recs {
+		recs[i] = g.Transfer()
+	}
+	want := map[string]bool{}
+	for i, res := range f.submit("51", recs...) {
+		if res.Outcome != exchange.OutcomeAccepted {
+			t.Fatalf("transfer %d with 44 down: %+v; want it accepted", i, res)
+		}
+		want[res.EnvelopeID] = true
+	}
+	if len(want) != n {
+		t.Fatalf("%d envelope ids for %d transfers", len(want), n)
+	}
+
+	// Read together, as the breaker half-opens every BreakerOpen to probe
+	// 44; in the gauge, gobreaker's open state is 2.
+	gatewaytest.Eventually(t, "51's operator to see the breaker for 44 open, in its status and metrics, and its transfers queued", func() bool {
+		st := f.operatorStatus("51")
+		return st.Breakers["44"] == "open" && st.Queues["44"] == n &&
+			strings.Contains(f.metricsPage("51"), `laborlink_breaker_state{peer="44"} 2`)
+	})
+
+	f.restart("44")
+	origin := f.system("51")
+	views := map[string]exchange.RecordView{}
+	gatewaytest.Eventually(t, "every transfer delivered to 44 with a receipt", func() bool {
+		for id := range want {
+			v, err := origin.Record(ctx, id)
+			if err != nil || v.State != store.StateDelivered || len(v.Receipt) == 0 {
+				return false
+			}
+			views[id] = v
+		}
+		return true
+	})
+	gatewaytest.Eventually(t, "51's operator to see the breaker for 44 closed and its queue empty", func() bool {
+		st := f.operatorStatus("51")
+		return st.Breakers["44"] == "closed" && st.Queues["44"] == 0
+	})
+
+	items := f.inboxItems("44")
+	seen := map[string]int{}
+	for _, it := range items {
+		seen[it.EnvelopeID]++
+	}
+	for id := range want {
+		if seen[id] != 1 {
+			t.Errorf("44's inbox holds envelope %s %d times; want once", id, seen[id])
+		}
+	}
+	if len(items) != n || len(seen) != n {
+		t.Errorf("44's inbox holds %d items of %d envelopes; want the %d transfers", len(items), len(seen), n)
+	}
+
+	sent := f.sentDigests("51")
+	for _, it := range items {
+		if !want[it.EnvelopeID] {
+			t.Errorf("44's inbox holds envelope %s, which 51 did not send", it.EnvelopeID)
+			continue
+		}
+		env, err := contracts.DecodeEnvelope(it.Envelope)
+		if err != nil {
+			t.Fatalf("the envelope 44 stored for %s: %v", it.EnvelopeID, err)
+		}
+		digests := map[string]string{
+			"51's audit log":         sent[it.EnvelopeID],
+			"the receipt 51 holds":   receiptOf(t, views[it.EnvelopeID].Receipt).PayloadDigest,
+			"the envelope 44 stored": env.PayloadDigest,
+			"the receipt 44 stored":  receiptOf(t, it.Receipt).PayloadDigest,
+		}
+		for where, d := range digests {
+			if d != env.PayloadDigest || d == "" {
+				t.Errorf("envelope %s: the payload digest in %s is %q; the envelope 44 stored has %q", it.EnvelopeID, where, d, env.PayloadDigest)
+			}
+		}
+		if env.ID != it.EnvelopeID {
+			t.Errorf("44's inbox item %s holds envelope %s", it.EnvelopeID, env.ID)
+		}
+	}
+}
