@@ -159,6 +159,9 @@ func TestDevFederation(t *testing.T) {
 				t.Errorf("%s: output lacks %q:\n%s", prefix, w, out)
 			}
 		}
+		if args[0] == "status" {
+			checkOriginStatus(t, out)
+		}
 	}
 	// Dry runs against the live registry, with the origin system's flags.
 	var flags51 []string
@@ -411,6 +414,39 @@ func apiClient(t *testing.T, dir, addr, province string) *api.Client {
 		t.Fatal(err)
 	}
 	return cl
+}
+
+// checkOriginStatus checks what `laborlink status` shows of the origin of
+// the development federation's sample traffic once it has been delivered:
+// a delivery worker for each destination, which has delivered and is not
+// failing, nothing queued, and a closed breaker.
+func checkOriginStatus(t *testing.T, out []byte) {
+	t.Helper()
+	var st struct {
+		Ready string `json:"ready"`
+		Peers []struct {
+			Peer        string    `json:"peer"`
+			Failures    int       `json:"consecutive_failures"`
+			LastSuccess time.Time `json:"last_success"`
+		} `json:"peers"`
+		Queues   map[string]int    `json:"queues"`
+		Breakers map[string]string `json:"breakers"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	if st.Ready != "ready" {
+		t.Errorf("status: ready is %q", st.Ready)
+	}
+	delivered := map[string]bool{}
+	for _, p := range st.Peers {
+		delivered[p.Peer] = p.Failures == 0 && !p.LastSuccess.IsZero()
+	}
+	for _, p := range []string{"44", "33"} {
+		if !delivered[p] || st.Breakers[p] != "closed" || st.Queues[p] != 0 {
+			t.Errorf("status: peer %s delivered to and not failing %v, breaker %q, queued %d; want true, closed, none:\n%s", p, delivered[p], st.Breakers[p], st.Queues[p], out)
+		}
+	}
 }
 
 // TestBenchCommand runs the load tool both ways, nodes in its process and

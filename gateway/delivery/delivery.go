@@ -332,7 +332,7 @@ func (w *worker) run() {
 				failures++
 				w.record(failures, r.err)
 				retryAt = time.Now().Add(backoff(w.m.cfg, failures))
-			} else if failures > 0 {
+			} else {
 				failures = 0
 				w.record(0, nil)
 			}
@@ -438,9 +438,12 @@ func (w *worker) post(batch []store.Queued) (answered int, deferred bool, err er
 	return len(outcomes), false, nil
 }
 
+// record notes the outcome of a batch for the worker's state: a failure
+// (err) and how many in a row, or, with err nil, a success.
 func (w *worker) record(failures int, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	resumed := w.state.Failures > 0
 	w.state.Failures = failures
 	if err != nil {
 		w.state.LastError = err.Error()
@@ -454,7 +457,9 @@ func (w *worker) record(failures int, err error) {
 	}
 	w.state.LastError = ""
 	w.state.LastSuccess = time.Now()
-	w.m.log.Info("delivery resumed", "peer", w.peer)
+	if resumed {
+		w.m.log.Info("delivery resumed", "peer", w.peer)
+	}
 }
 
 // backoff is exponential in the number of consecutive failures with full

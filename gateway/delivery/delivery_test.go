@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -177,11 +178,41 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 		{500, time.Second, 2 * time.Second},
 	}
 	for _, tt := range tests {
+		seen := map[time.Duration]bool{}
 		for range 50 {
-			if d := backoff(cfg, tt.failures); d < tt.lo || d > tt.hi {
+			d := backoff(cfg, tt.failures)
+			if d < tt.lo || d > tt.hi {
 				t.Fatalf("backoff after %d failures = %s, want in [%s, %s]", tt.failures, d, tt.lo, tt.hi)
 			}
+			seen[d] = true
 		}
+		// Jittered: peers recovering together must not retry in step.
+		if len(seen) < 10 {
+			t.Errorf("backoff after %d failures took %d distinct values in 50 draws, want jitter", tt.failures, len(seen))
+		}
+	}
+}
+
+// TestAHealthyPeerShowsItsLastSuccess: a worker that has delivered shows
+// when it last did, with no failures, and logs no resumption it never
+// needed.
+func TestAHealthyPeerShowsItsLastSuccess(t *testing.T) {
+	s := openOutbox(t)
+	var logs gatewaytest.Buffer
+	before := time.Now()
+	m := startManager(t, testConfig(), s, &peer{received: map[string]int{}}, slog.New(slog.NewTextHandler(&logs, nil)))
+	enqueue(t, s, 0, 3)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+	gatewaytest.Eventually(t, "the worker to record its success", func() bool {
+		st := m.Peers()
+		return len(st) == 1 && !st[0].LastSuccess.IsZero()
+	})
+	if st := m.Peers()[0]; st.Failures != 0 || st.LastError != "" || st.LastSuccess.Before(before) {
+		t.Errorf("state of a peer that took every batch: %+v", st)
+	}
+	if strings.Contains(logs.String(), "delivery resumed") {
+		t.Errorf("a worker that never failed logged a resumption:\n%s", logs.String())
 	}
 }
 
