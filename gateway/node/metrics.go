@@ -233,18 +233,26 @@ func setByPeer(g *prometheus.GaugeVec, counts map[string]int, shown map[string]b
 	}
 }
 
-// watchQueues samples the outbox depth and, with a webhook, the inbox push
-// for the gauges; with a webhook it also registers the push's skip count.
-func (m *metrics) watchQueues(ctx context.Context, s *store.Store, push *webhook.Pusher) {
+// watchQueues samples the outbox depth, the breakers' states and, with a
+// webhook, the inbox push for the gauges; with a webhook it also registers
+// the push's skip count. A breaker's gauge changes as the breaker does
+// (breakerChanged); sampling gives every peer with a breaker a series from
+// its first delivery, so that a peer whose breaker never opened reads 0.
+func (m *metrics) watchQueues(ctx context.Context, s *store.Store, breakers func() map[string]gobreaker.State, push *webhook.Pusher) {
 	if push != nil {
 		m.reg.MustRegister(webhookSkipped(push))
 	}
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	queued, dead := map[string]bool{}, map[string]bool{} // peers with series
+	queued, dead, broken := map[string]bool{}, map[string]bool{}, map[string]bool{} // peers with series
 	for {
 		setByPeer(m.queue, s.Depth(), queued)
 		setByPeer(m.dead, s.DeadLetterCounts(), dead)
+		states := map[string]int{}
+		for p, st := range breakers() {
+			states[p] = int(st)
+		}
+		setByPeer(m.breaker, states, broken)
 		if push != nil {
 			m.sampleWebhook(push)
 		}
