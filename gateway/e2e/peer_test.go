@@ -422,3 +422,25 @@ func TestARevokedNodeCertificateIsRefused(t *testing.T) {
 		t.Fatalf("51's inbox holds %v; want only %s, stored before the revocation", ids, stored)
 	}
 }
+
+// TestAPeerBodyBeyondTheLimitIsAnswered413: a body one byte over
+// peer.MaxBody is refused as too large, with 413 and a message that names
+// the limit, and nothing of it is stored.
+func TestAPeerBodyBeyondTheLimitIsAnswered413(t *testing.T) {
+	f := start(t, nil)
+	signer := f.nodeSigner("51")
+	raw, _ := sealRecord(t, f.gens["33"].Transfer(), signer, signer.Identity().URI())
+	b := deliverBody(t, signer.Chain(), raw)
+	body := append(b[:len(b)-1:len(b)-1], bytes.Repeat([]byte(" "), peer.MaxBody+1-len(b))...)
+	body = append(body, '}')
+	a, err := f.nodeCaller("51", "33").post(body)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	if a.status != http.StatusRequestEntityTooLarge || !strings.Contains(a.refusal, "limit") {
+		t.Errorf("answer %d %q; want 413 naming the limit", a.status, a.refusal)
+	}
+	if ids := f.inboxEnvelopeIDs("33"); len(ids) != 0 {
+		t.Fatalf("33 stored %v", ids)
+	}
+}
