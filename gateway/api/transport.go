@@ -119,7 +119,10 @@ func badRequest(format string, args ...any) error {
 }
 
 func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
-	body, err := httpbody.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody), r.ContentLength, MaxBody)
+	body, err := httpbody.ReadRequest(r, MaxBody)
+	if errors.Is(err, httpbody.ErrTooLarge) {
+		return nil, fmt.Errorf("%w; a submission holds at most %d records of at most %d bytes each: send fewer at once", err, exchange.MaxSubmit, contracts.MaxRecordSize)
+	}
 	if err != nil {
 		return nil, badRequest("read body: %v", err)
 	}
@@ -353,6 +356,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, errBadRequest), errors.Is(err, audit.ErrTooManyEntries):
 		return http.StatusBadRequest, "invalid"
+	case errors.Is(err, httpbody.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, "too_large"
 	case errors.Is(err, errPeerUnavailable):
 		return http.StatusBadGateway, "peer_unavailable"
 	case errors.Is(err, store.ErrNotFound):

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -196,14 +197,15 @@ func TestARefusedSubmissionNamesItsProblem(t *testing.T) {
 		name   string
 		body   []byte
 		status int
-		// names is what the answer must say, in its error or in the
-		// problem at path.
-		names, path string
+		// code is the error's code for a refusal of the whole body; names
+		// is what the answer must say, in its error or in the problem at
+		// path.
+		code, names, path string
 	}{
-		{"malformed JSON", whole[:len(whole)/2], http.StatusBadRequest, "JSON", ""},
-		{"oversized body", oversizedBatch(t, oversized), http.StatusBadRequest, "too large", ""},
-		{"unknown schema", jsonOf(t, &wrongSchema), http.StatusUnprocessableEntity, "unknown schema", "schema"},
-		{"bad ID number check character", jsonOf(t, &wrongCheck), http.StatusUnprocessableEntity, "check character", "worker.id_number"},
+		{"malformed JSON", whole[:len(whole)/2], http.StatusBadRequest, "invalid", "JSON", ""},
+		{"oversized body", oversizedBatch(t, oversized), http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the limit is %d", api.MaxBody), ""},
+		{"unknown schema", jsonOf(t, &wrongSchema), http.StatusUnprocessableEntity, "", "unknown schema", "schema"},
+		{"bad ID number check character", jsonOf(t, &wrongCheck), http.StatusUnprocessableEntity, "", "check character", "worker.id_number"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			status, body := f.httpAs("51", f.Certs["51"].System).do(http.MethodPost, "/api/v1/records", c.body)
@@ -211,8 +213,8 @@ func TestARefusedSubmissionNamesItsProblem(t *testing.T) {
 				t.Errorf("answered %d; want %d: %.300s", status, c.status, body)
 			}
 			if c.path == "" {
-				if e := errorAnswer(t, body); e.Code != "invalid" || !strings.Contains(e.Error, c.names) {
-					t.Errorf("error %+v; want code invalid, naming %q", e, c.names)
+				if e := errorAnswer(t, body); e.Code != c.code || !strings.Contains(e.Error, c.names) {
+					t.Errorf("error %+v; want code %s, naming %q", e, c.code, c.names)
 				}
 				return
 			}

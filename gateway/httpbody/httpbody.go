@@ -6,7 +6,10 @@ package httpbody
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
+	"net/http"
 )
 
 // maxUpfront caps the buffer allocated before any of a body arrives: a
@@ -27,4 +30,23 @@ func ReadAll(r io.Reader, declared, max int64) ([]byte, error) {
 	buf := bytes.NewBuffer(make([]byte, 0, declared+bytes.MinRead))
 	_, err := buf.ReadFrom(r)
 	return buf.Bytes(), err
+}
+
+// ErrTooLarge is wrapped by ReadRequest's error for a body over its limit;
+// a server answers it 413, which tells a client to send less at once.
+var ErrTooLarge = errors.New("request body too large")
+
+// ReadRequest reads r's body whole, up to max bytes. A body that declares
+// a longer length is refused before any of it is read, and one that runs
+// past max while read is refused there; both errors wrap ErrTooLarge and
+// say the limit.
+func ReadRequest(r *http.Request, max int64) ([]byte, error) {
+	if r.ContentLength > max {
+		return nil, fmt.Errorf("%w: %d bytes declared, the limit is %d", ErrTooLarge, r.ContentLength, max)
+	}
+	body, err := ReadAll(http.MaxBytesReader(nil, r.Body, max), r.ContentLength, max)
+	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+		return nil, fmt.Errorf("%w: over the limit of %d bytes", ErrTooLarge, max)
+	}
+	return body, err
 }

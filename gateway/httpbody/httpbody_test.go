@@ -2,6 +2,9 @@ package httpbody
 
 import (
 	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -40,5 +43,39 @@ func TestReadAllDoesNotAllocateADeclaredLengthUpFront(t *testing.T) {
 	}
 	if c := cap(got); c > maxUpfront+bytes.MinRead {
 		t.Errorf("a buffer of %d bytes for a 2-byte body declared as 64 MiB", c)
+	}
+}
+
+// TestReadRequestRefusesWhatIsOverItsLimit: a body over the limit is
+// refused, whether it says so in its declared length (before it is read)
+// or only runs past the limit as it is read; both errors say the limit.
+func TestReadRequestRefusesWhatIsOverItsLimit(t *testing.T) {
+	const limit = 1000
+	for _, c := range []struct {
+		name     string
+		size     int
+		declared int64
+		tooLarge bool
+	}{
+		{"at the limit, declared", limit, limit, false},
+		{"at the limit, undeclared", limit, -1, false},
+		{"over, declared", limit + 1, limit + 1, true},
+		{"over, undeclared", limit + 1, -1, true},
+		{"over, declared short", 5 * limit, 10, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("x", c.size)))
+			r.ContentLength = c.declared
+			body, err := ReadRequest(r, limit)
+			if !c.tooLarge {
+				if err != nil || len(body) != c.size {
+					t.Fatalf("read %d bytes, %v; want all %d", len(body), err, c.size)
+				}
+				return
+			}
+			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "limit") || !strings.Contains(err.Error(), "1000") {
+				t.Fatalf("error %v; want ErrTooLarge saying the limit of 1000", err)
+			}
+		})
 	}
 }

@@ -46,12 +46,11 @@ func nodesOnly(h http.Handler) http.Handler {
 }
 
 func decodeDeliverRequest(_ context.Context, r *http.Request) (any, error) {
-	body, err := httpbody.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody), r.ContentLength, MaxBody)
+	body, err := httpbody.ReadRequest(r, MaxBody)
+	if errors.Is(err, httpbody.ErrTooLarge) {
+		return nil, fmt.Errorf("%w; send fewer envelopes at once", err)
+	}
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, fmt.Errorf("%w: body over %d bytes", ErrBadBatch, MaxBody)
-		}
 		return nil, fmt.Errorf("%w: read body: %v", ErrBadBatch, err)
 	}
 	req, err := decodeDeliverBody(body)
@@ -90,6 +89,8 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrBadBatch), errors.Is(err, errBadQuery), errors.Is(err, audit.ErrTooManyEntries):
 		return http.StatusBadRequest
+	case errors.Is(err, httpbody.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
 	default:
 		return http.StatusInternalServerError
 	}
