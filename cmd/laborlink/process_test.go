@@ -128,7 +128,7 @@ var readyLine = regexp.MustCompile(`(?m)^Press Ctrl-C to stop\.`)
 // ready, the commands it prints work, and Ctrl-C stops it cleanly.
 func TestDevFederation(t *testing.T) {
 	dir := t.TempDir()
-	dev := start(t, "dev", "--dir", dir)
+	dev := start(t, "dev", "--dir", dir, "--verbose") // the nodes' logs too, for the scan below
 	dev.waitFor(t, readyLine, 90*time.Second)
 
 	var cmds []string
@@ -202,7 +202,7 @@ func TestDevFederation(t *testing.T) {
 	if !strings.Contains(dev.output(), "Stopped.") {
 		t.Errorf("no clean stop message:\n%s", dev.output())
 	}
-	gatewaytest.NoPersonalData(t, "dev output", dev.output())
+	gatewaytest.NoPersonalData(t, "dev output and its nodes' logs", dev.output())
 }
 
 // verifyAuditOffline keeps a signed head of 51's audit log, exports the log,
