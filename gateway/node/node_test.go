@@ -56,10 +56,14 @@ func singleNodeWith(t *testing.T, p *gatewaytest.PKI, tune ...func(*Config)) *No
 
 // singleNodeOf is singleNodeWith with the members named: a province of the
 // PKI left out is one the federation root vouches for but the registry does
-// not list.
+// not list. The node logs at debug level into a buffer that is scanned for
+// personal data once it has closed.
 func singleNodeOf(t *testing.T, p *gatewaytest.PKI, members []string, tune ...func(*Config)) *Node {
 	t.Helper()
-	return singleNodeLogging(t, p, members, slog.New(slog.DiscardHandler), tune...)
+	logs := &gatewaytest.Buffer{}
+	t.Cleanup(func() { gatewaytest.NoPersonalData(t, "the node's log", logs.String()) })
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return singleNodeLogging(t, p, members, log, tune...)
 }
 
 // singleNodeLogging is singleNodeOf with the node logging to log, for a test
