@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -468,7 +469,11 @@ func TestBenchCommand(t *testing.T) {
 					Mode             string
 					Accepted, Errors int
 					PerSecond        float64 `json:"records_per_second"`
+					P50, P90, P99    time.Duration
+					Max              time.Duration
 				}
+				EndToEnd     float64       `json:"end_to_end_records_per_second"`
+				Fraction     float64       `json:"fraction_of_echo"`
 				CPUPerRecord time.Duration `json:"cpu_per_record"`
 			}
 			PeakRSSMB      float64            `json:"peak_rss_mb"`
@@ -481,6 +486,18 @@ func TestBenchCommand(t *testing.T) {
 		for _, m := range r.Modes {
 			if m.Gateway.Accepted != 300 || m.Gateway.Errors != 0 || m.Echo.Accepted != 300 || m.Gateway.PerSecond <= 0 || m.CPUPerRecord <= 0 {
 				t.Errorf("bench %v, %s: %+v", args, m.Gateway.Mode, m)
+			}
+			g := m.Gateway
+			if g.P50 <= 0 || g.P50 > g.P90 || g.P90 > g.P99 || g.P99 > g.Max {
+				t.Errorf("bench %v, %s: percentiles out of order: p50 %s, p90 %s, p99 %s, max %s", args, g.Mode, g.P50, g.P90, g.P99, g.Max)
+			}
+			// Delivery ends after the last acceptance, and the gateway's
+			// share of its echo is its own rate over the echo's.
+			if m.EndToEnd <= 0 || m.EndToEnd > g.PerSecond {
+				t.Errorf("bench %v, %s: end to end %.0f/s, accepted %.0f/s", args, g.Mode, m.EndToEnd, g.PerSecond)
+			}
+			if want := g.PerSecond / m.Echo.PerSecond; m.Echo.PerSecond <= 0 || math.Abs(m.Fraction-want) > 1e-9*want {
+				t.Errorf("bench %v, %s: fraction of echo %v, want %.0f/%.0f = %v", args, g.Mode, m.Fraction, g.PerSecond, m.Echo.PerSecond, want)
 			}
 		}
 		if r.PeakRSSMB <= 0 {
