@@ -413,8 +413,8 @@ func TestARevokedNodeCertificateIsRefused(t *testing.T) {
 	})
 	t.Run("as the envelopes' chain", func(t *testing.T) {
 		a, id := confirm(1)
-		if a.status == http.StatusOK || !strings.Contains(a.refusal, "signing chain refused") {
-			t.Fatalf("answer %d %q %+v; want envelope %s refused for its signing chain", a.status, a.refusal, a.results, id)
+		if a.status != http.StatusForbidden || !strings.Contains(a.refusal, "signing chain refused") {
+			t.Fatalf("answer %d %q %+v; want 403 refusing envelope %s for its signing chain", a.status, a.refusal, a.results, id)
 		}
 		t.Logf("refused: %d %q", a.status, a.refusal)
 	})
@@ -439,6 +439,26 @@ func TestAPeerBodyBeyondTheLimitIsAnswered413(t *testing.T) {
 	}
 	if a.status != http.StatusRequestEntityTooLarge || !strings.Contains(a.refusal, "limit") {
 		t.Errorf("answer %d %q; want 413 naming the limit", a.status, a.refusal)
+	}
+	if ids := f.inboxEnvelopeIDs("33"); len(ids) != 0 {
+		t.Fatalf("33 stored %v", ids)
+	}
+}
+
+// TestAChainOfAnotherNodeIsAnswered403: 51's node delivers to 33 envelopes
+// under 44's signing chain. 33 refuses the batch, as it must; the refusal
+// is the caller's fault, so it is a 403, which the origin's breaker does
+// not count against a peer that is up, not a 500.
+func TestAChainOfAnotherNodeIsAnswered403(t *testing.T) {
+	f := start(t, nil)
+	other := f.nodeSigner("44")
+	raw, _ := sealRecord(t, f.gens["33"].Transfer(), other, other.Identity().URI())
+	a, err := f.nodeCaller("51", "33").post(deliverBody(t, other.Chain(), raw))
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	if a.status != http.StatusForbidden || !strings.Contains(a.refusal, "may not be delivered by") {
+		t.Errorf("answer %d %q; want 403 saying whose envelopes may not be delivered by whom", a.status, a.refusal)
 	}
 	if ids := f.inboxEnvelopeIDs("33"); len(ids) != 0 {
 		t.Fatalf("33 stored %v", ids)

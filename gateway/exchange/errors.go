@@ -3,6 +3,8 @@ package exchange
 import (
 	"errors"
 	"fmt"
+
+	"github.com/laborlink/laborlink/gateway/auth"
 )
 
 // Code classifies errors so each transport maps them to its status in one place.
@@ -37,6 +39,13 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes an error of CodeForbidden an auth.ErrForbidden, which every
+// transport answers 403, so that the peer API, which cannot know this
+// package's codes, refuses a caller the exchange refuses as the local API
+// does, rather than failing with 500 (which the origin would retry, and
+// count against its breaker, for ever).
+func (e *Error) Is(target error) bool { return target == auth.ErrForbidden && e.Code == CodeForbidden }
 
 // Errorf returns an *Error with the code and a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
