@@ -14,6 +14,7 @@ import (
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/node"
+	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -131,4 +132,47 @@ func (f *federation) nodeCert(province string) *x509.Certificate {
 		f.t.Fatal(err)
 	}
 	return c.Leaf
+}
+
+// nodeStatus is what `laborlink status` shows of province's node, read as
+// its operator.
+func (f *federation) nodeStatus(province string) node.Status {
+	f.t.Helper()
+	raw, err := f.client(province, f.Certs[province].Operator).Status(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var st node.Status
+	if err := json.Unmarshal(raw, &st); err != nil {
+		f.t.Fatal(err)
+	}
+	return st
+}
+
+// waitArrived waits until the envelope is in province's inbox.
+func (f *federation) waitArrived(province, envelopeID string) {
+	f.t.Helper()
+	cl := f.system(province)
+	gatewaytest.Eventually(f.t, "envelope "+envelopeID+" in "+province+"'s inbox", func() bool {
+		var it store.Incoming
+		return cl.Get(context.Background(), "/api/v1/inbox/"+envelopeID, &it) == nil
+	})
+}
+
+// inboxAfter reads province's inbox after the cursor to its end, as its
+// system does.
+func (f *federation) inboxAfter(province string, after uint64) []store.Incoming {
+	f.t.Helper()
+	cl := f.system(province)
+	var items []store.Incoming
+	for {
+		page, err := cl.Inbox(context.Background(), after, 100)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if len(page.Items) == 0 {
+			return items
+		}
+		items, after = append(items, page.Items...), page.Next
+	}
 }

@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/laborlink/laborlink/gateway/exchange"
-	"github.com/laborlink/laborlink/gateway/gatewaytest"
-	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // TestTheInboxPagesByCursor: 44's system pages its inbox two at a time and
@@ -85,33 +83,5 @@ func TestTheInboxPagesByCursor(t *testing.T) {
 		if e := errorAnswer(t, body); status != http.StatusBadRequest || !strings.Contains(e.Error, c.names) {
 			t.Errorf("inbox?%s: %d %+v; want 400 naming %s", c.query, status, e, c.names)
 		}
-	}
-}
-
-// waitArrived waits until the envelope is in province's inbox.
-func (f *federation) waitArrived(province, envelopeID string) {
-	f.t.Helper()
-	cl := f.system(province)
-	gatewaytest.Eventually(f.t, "envelope "+envelopeID+" in "+province+"'s inbox", func() bool {
-		var it store.Incoming
-		return cl.Get(context.Background(), "/api/v1/inbox/"+envelopeID, &it) == nil
-	})
-}
-
-// inboxAfter reads province's inbox after the cursor to its end, as its
-// system does.
-func (f *federation) inboxAfter(province string, after uint64) []store.Incoming {
-	f.t.Helper()
-	cl := f.system(province)
-	var items []store.Incoming
-	for {
-		page, err := cl.Inbox(context.Background(), after, 100)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		if len(page.Items) == 0 {
-			return items
-		}
-		items, after = append(items, page.Items...), page.Next
 	}
 }

@@ -3,51 +3,16 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/url"
-	"strings"
 	"testing"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
-	"github.com/laborlink/laborlink/gateway/node"
 	"github.com/laborlink/laborlink/gateway/store"
 )
-
-// opsOnFreePort gives every node an ops listener (/metrics) on a free port.
-func opsOnFreePort(cfg *node.Config) { cfg.OpsListen = "127.0.0.1:0" }
-
-// operatorStatus is province's status as its operator reads it (`laborlink
-// status`).
-func (f *federation) operatorStatus(province string) node.Status {
-	f.t.Helper()
-	raw, err := f.client(province, f.Certs[province].Operator).Status(context.Background())
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var st node.Status
-	if err := json.Unmarshal(raw, &st); err != nil {
-		f.t.Fatalf("status %s: %v", raw, err)
-	}
-	return st
-}
-
-// metricsPage is province's ops /metrics page.
-func (f *federation) metricsPage(province string) string {
-	f.t.Helper()
-	resp, err := http.Get("http://" + f.Nodes[province].OpsAddr() + "/metrics")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return string(b)
-}
 
 // sentDigests are the payload digests (hex) province's audit log holds
 // for the envelopes it sent, by envelope id, as its auditor reads them.
@@ -76,14 +41,15 @@ func receiptOf(t *testing.T, raw json.RawMessage) contracts.Receipt {
 
 // TestADestinationDownGetsEveryRecordOnceWhenBack: with 44's node down,
 // 51 keeps accepting transfers for 44; its operator sees the breaker for
-// 44 open and the transfers queued for 44. When 44 comes back every
-// transfer is delivered exactly once: 51 holds a receipt for each, 44's
-// inbox holds each envelope once and nothing else, and the payload digest
-// is the same in 51's audit log, in the receipt 51 holds, in the envelope
-// 44 stored and in the receipt 44 stored.
+// 44 open and the transfers queued for 44, in its status and its metrics.
+// When 44 comes back every transfer is delivered exactly once: 51 holds a
+// receipt for each, 44's inbox holds each envelope once and nothing else,
+// and the payload digest is the same in 51's audit log, in the receipt 51
+// holds, in the envelope 44 stored and in the receipt 44 stored; the
+// metrics show the queue gone, the breaker closed, and what crossed.
 func TestADestinationDownGetsEveryRecordOnceWhenBack(t *testing.T) {
 	const n = 12
-	f := start(t, opsOnFreePort)
+	f := start(t, withOps)
 	ctx := context.Background()
 	f.stop("44")
 
@@ -106,10 +72,14 @@ func TestADestinationDownGetsEveryRecordOnceWhenBack(t *testing.T) {
 	// Read together, as the breaker half-opens every BreakerOpen to probe
 	// 44; in the gauge, gobreaker's open state is 2.
 	gatewaytest.Eventually(t, "51's operator to see the breaker for 44 open, in its status and metrics, and its transfers queued", func() bool {
-		st := f.operatorStatus("51")
-		return st.Breakers["44"] == "open" && st.Queues["44"] == n &&
-			strings.Contains(f.metricsPage("51"), `laborlink_breaker_state{peer="44"} 2`)
+		st, m := f.nodeStatus("51"), f.metrics("51")
+		depth, _ := value(m, "laborlink_outbox_depth", "peer", "44")
+		state, _ := value(m, "laborlink_breaker_state", "peer", "44")
+		return st.Breakers["44"] == "open" && st.Queues["44"] == n && depth == n && state == 2
 	})
+	if failed, _ := value(f.metrics("51"), "laborlink_delivery_failures_total", "peer", "44"); failed == 0 {
+		t.Error("51 counts no failed delivery to 44 while 44 is down")
+	}
 
 	f.restart("44")
 	origin := f.system("51")
@@ -125,11 +95,33 @@ func TestADestinationDownGetsEveryRecordOnceWhenBack(t *testing.T) {
 		return true
 	})
 	gatewaytest.Eventually(t, "51's operator to see the breaker for 44 closed and its queue empty", func() bool {
-		st := f.operatorStatus("51")
-		return st.Breakers["44"] == "closed" && st.Queues["44"] == 0
+		st, m := f.nodeStatus("51"), f.metrics("51")
+		_, queued := value(m, "laborlink_outbox_depth", "peer", "44")
+		state, _ := value(m, "laborlink_breaker_state", "peer", "44")
+		return st.Breakers["44"] == "closed" && st.Queues["44"] == 0 && !queued && state == 0
 	})
+	// What crossed, to whom, how long delivery took and what each decision
+	// cost, at both ends.
+	origin51, dest44 := f.metrics("51"), f.metrics("44")
+	for _, c := range []struct {
+		node    string
+		fams    map[string]*dto.MetricFamily
+		fam     string
+		labels  []string
+		atLeast float64
+	}{
+		{"51", origin51, "laborlink_submitted_total", []string{"type", "transfer", "peer", "44", "outcome", "accepted"}, n},
+		{"51", origin51, "laborlink_delivered_total", []string{"type", "transfer", "peer", "44", "outcome", "stored"}, n},
+		{"51", origin51, "laborlink_delivery_seconds", []string{"peer", "44"}, 1},
+		{"51", origin51, "laborlink_policy_decision_seconds", []string{"side", "export"}, n},
+		{"44", dest44, "laborlink_policy_decision_seconds", []string{"side", "import"}, n},
+	} {
+		if v, _ := value(c.fams, c.fam, c.labels...); v < c.atLeast {
+			t.Errorf("%s's %s%v is %v, want at least %v", c.node, c.fam, c.labels, v, c.atLeast)
+		}
+	}
 
-	items := f.inboxItems("44")
+	items := f.inboxAfter("44", 0)
 	seen := map[string]int{}
 	for _, it := range items {
 		seen[it.EnvelopeID]++

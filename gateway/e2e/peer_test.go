@@ -166,31 +166,11 @@ func (f *federation) nodeSigner(province string) *pki.Signer {
 	return s
 }
 
-// inboxItems is every item of province's inbox, read as its system pages it:
-// by cursor, a few at a time.
-func (f *federation) inboxItems(province string) []store.Incoming {
-	f.t.Helper()
-	cl := f.system(province)
-	var items []store.Incoming
-	var after uint64
-	for {
-		page, err := cl.Inbox(context.Background(), after, 3)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		if len(page.Items) == 0 {
-			return items
-		}
-		items = append(items, page.Items...)
-		after = page.Next
-	}
-}
-
 // inboxEnvelopeIDs are the envelope ids of province's inbox, in inbox order.
 func (f *federation) inboxEnvelopeIDs(province string) []string {
 	f.t.Helper()
 	var ids []string
-	for _, it := range f.inboxItems(province) {
+	for _, it := range f.inboxAfter(province, 0) {
 		ids = append(ids, it.EnvelopeID)
 	}
 	return ids

@@ -124,7 +124,7 @@ func TestAResubmittedRecordIsStoredOnce(t *testing.T) {
 			t.Errorf("44's inbox holds transfer %s %d times; want once", rec.ID, n)
 		}
 	}
-	if q := f.queues("51"); q["44"] != 0 {
+	if q := f.nodeStatus("51").Queues; q["44"] != 0 {
 		t.Errorf("51 still queues %d envelopes for 44 after the deliveries", q["44"])
 	}
 }
@@ -157,7 +157,7 @@ func TestASystemCannotSubmitForAnotherProvince(t *testing.T) {
 	f.noRecord("51", ref)
 	f.noRecord("44", ref)
 	for _, p := range []string{"51", "44"} {
-		for peer, n := range f.queues(p) {
+		for peer, n := range f.nodeStatus(p).Queues {
 			if n != 0 {
 				t.Errorf("%s queues %d envelopes for %s", p, n, peer)
 			}
@@ -308,22 +308,6 @@ func (f *federation) noRecord(province, ref string) {
 	if status != http.StatusNotFound {
 		f.t.Errorf("node %s answers %d for reference %s: %.300s; want 404, nothing stored", province, status, ref, body)
 	}
-}
-
-// queues is the depth of province's outbox per peer, from its status.
-func (f *federation) queues(province string) map[string]int {
-	f.t.Helper()
-	raw, err := f.client(province, f.Certs[province].Operator).Status(context.Background())
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var st struct {
-		Queues map[string]int `json:"queues"`
-	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		f.t.Fatalf("status of %s: %v", province, err)
-	}
-	return st.Queues
 }
 
 // batchOf is the body of a submission of recs, {"records":[...]}.
