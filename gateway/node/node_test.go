@@ -117,6 +117,11 @@ func singleNodeLogging(t *testing.T, p *gatewaytest.PKI, members []string, log *
 
 func TestProbesAndGracefulClose(t *testing.T) {
 	n, p := singleNode(t)
+	// "Accepted" means durable: the node's file, which holds its outbox,
+	// inbox and audit log, is fsync'd at every commit.
+	if n.store.DB().NoSync {
+		t.Fatal("the node opened its store without fsync")
+	}
 	// A record with no agreement behind it: denied, counted, decided once.
 	g, err := synth.New(synth.Config{Origin: "51", Destination: "44", Seed: 3})
 	if err != nil {
