@@ -3,20 +3,17 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/api"
-	"github.com/laborlink/laborlink/gateway/devfed"
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/policy"
@@ -258,20 +255,7 @@ type apiOver struct {
 // httpAs is a plain HTTP client of province's node presenting leaf.
 func (f *federation) httpAs(province string, leaf pki.Leaf) *apiOver {
 	f.t.Helper()
-	kp, err := pki.LoadKeyPair(leaf.CertFile, leaf.KeyFile)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	root, err := os.ReadFile(f.Root)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(root) {
-		f.t.Fatalf("no certificate in the federation root %s", f.Root)
-	}
-	tl := &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: pool, Domain: devfed.Domain}}
-	cfg, err := tl.ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province})
+	cfg, err := f.tlsOf(leaf.CertFile, leaf.KeyFile).ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province})
 	if err != nil {
 		f.t.Fatal(err)
 	}
