@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -44,30 +45,39 @@ type Read[T any] struct {
 // and restore to admins of steward provinces. A read with ?consistent=true
 // is linearizable; any other read is local and says how fresh it is.
 func (r *Registry) Handler() http.Handler {
-	handlers := []http.HandlerFunc{
-		r.allow(r.serveApply, pki.KindAdmin, pki.KindNode),
-		r.allow(r.serveReadIndex, pki.KindNode),
-		r.allow(r.serveStatus),
-		r.allow(r.serveLevels, pki.KindAdmin, pki.KindOperator),
-		r.allow(read(r, func(*http.Request) (any, error) { return r.store.Members(), nil })),
-		r.allow(read(r, func(*http.Request) (any, error) { return r.store.Nodes(), nil })),
-		r.allow(read(r, r.listAgreements)),
-		r.allow(read(r, func(req *http.Request) (any, error) { return r.store.Agreement(req.PathValue("id")) })),
-		r.allow(read(r, r.covers)),
-		r.allow(r.steward(r.serveBackup), pki.KindAdmin),
-		r.allow(r.steward(r.serveRestore), pki.KindAdmin),
-		r.allow(r.serveJoin, pki.KindAdmin, pki.KindOperator),
-		r.allow(r.steward(r.serveLeadership), pki.KindAdmin),
+	// Keyed by route, so that a route and its handler cannot drift apart
+	// as Routes is edited, as they could if paired by position.
+	handlers := map[string]http.HandlerFunc{
+		"POST " + pathApply:               r.allow(r.serveApply, pki.KindAdmin, pki.KindNode),
+		"GET " + pathReadIndex:            r.allow(r.serveReadIndex, pki.KindNode),
+		"GET " + pathStatus:               r.allow(r.serveStatus),
+		"GET " + pathLevels:               r.allow(r.serveLevels, pki.KindAdmin, pki.KindOperator),
+		"GET " + pathMembers:              r.allow(read(r, func(*http.Request) (any, error) { return r.store.Members(), nil })),
+		"GET " + pathNodes:                r.allow(read(r, func(*http.Request) (any, error) { return r.store.Nodes(), nil })),
+		"GET " + pathAgreements:           r.allow(read(r, r.listAgreements)),
+		"GET " + pathAgreements + "/{id}": r.allow(read(r, func(req *http.Request) (any, error) { return r.store.Agreement(req.PathValue("id")) })),
+		"GET " + pathCovers:               r.allow(read(r, r.covers)),
+		"GET " + pathBackup:               r.allow(r.steward(r.serveBackup), pki.KindAdmin),
+		"POST " + pathRestore:             r.allow(r.steward(r.serveRestore), pki.KindAdmin),
+		"POST " + pathJoin:                r.allow(r.serveJoin, pki.KindAdmin, pki.KindOperator),
+		"POST " + pathLeadership:          r.allow(r.steward(r.serveLeadership), pki.KindAdmin),
+	}
+	if len(handlers) != len(Routes) {
+		panic(fmt.Sprintf("registry: %d handlers for %d routes", len(handlers), len(Routes)))
 	}
 	mux := http.NewServeMux()
-	for i, route := range Routes {
-		mux.HandleFunc(route, handlers[i])
+	for _, route := range Routes {
+		h, ok := handlers[route]
+		if !ok {
+			panic("registry: no handler for route " + route)
+		}
+		mux.HandleFunc(route, h)
 	}
 	return mux
 }
 
 // Routes lists every route of the registry API, "METHOD /path", in the
-// order Handler serves them; api/openapi.yaml must describe exactly these
+// order Handler registers them; api/openapi.yaml must describe exactly these
 // (a test of the node checks).
 var Routes = []string{
 	"POST " + pathApply,
