@@ -46,8 +46,8 @@
 // formatHashBlocks), written when Open creates or upgrades a log. From
 // this release on, Open refuses a log of a newer format than it knows with
 // ErrNewerFormat, before writing anything to it; a log without the key is
-// read by what it holds and upgraded in the transaction that starts its
-// hash blocks.
+// read by what it holds and gains its version in the transaction that
+// opens it, which also starts its hash blocks if it has none yet.
 //
 // # Personal data
 //
