@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -417,7 +418,7 @@ func TestAPeerBodyBeyondTheLimitIsAnswered413(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no answer: %v", err)
 	}
-	if a.status != http.StatusRequestEntityTooLarge || !strings.Contains(a.refusal, "limit") {
+	if limit := fmt.Sprintf("the limit is %d", peer.MaxBody); a.status != http.StatusRequestEntityTooLarge || !strings.Contains(a.refusal, limit) {
 		t.Errorf("answer %d %q; want 413 naming the limit", a.status, a.refusal)
 	}
 	if ids := f.inboxEnvelopeIDs("33"); len(ids) != 0 {
