@@ -104,28 +104,13 @@ func (s *Store) Case(key string, now time.Time) (*Case, error) {
 // corruption, not an unknown case: the error names its key, which holds
 // no personal data (CaseKey).
 func (s *Store) CasesByKey(keys []string, now time.Time) ([]*Case, error) {
-	out := make([]*Case, len(keys))
-	if len(keys) == 0 {
-		return out, nil
-	}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCases)
-		if b == nil {
-			return nil
+	out, err := getEach(s.db, bucketCases, keys, func(k string, v []byte) (*Case, error) {
+		c := new(Case)
+		if err := json.Unmarshal(v, c); err != nil {
+			return nil, fmt.Errorf("stored case %s (bucket %s) does not decode: %w", k, bucketCases, err)
 		}
-		for i, k := range keys {
-			v := b.Get([]byte(k))
-			if v == nil {
-				continue
-			}
-			c := new(Case)
-			if err := json.Unmarshal(v, c); err != nil {
-				return fmt.Errorf("stored case %s (bucket %s) does not decode: %w", k, bucketCases, err)
-			}
-			c.Overdue = overdue(c, now)
-			out[i] = c
-		}
-		return nil
+		c.Overdue = overdue(c, now)
+		return c, nil
 	})
 	if err != nil {
 		return nil, err
