@@ -40,8 +40,9 @@ func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.Fiel
 // cases[i] the case it moves, nil when it is no update or its case is not
 // known here. Records of other types cost nothing: with no update among
 // them, nothing is read. An error is a fault of the store (a case that does
-// not decode, a file that cannot be read), never an unknown case: the
-// callers answer the updates as a node fault and let the rest go on.
+// not decode, a file that cannot be read), never an unknown case: a
+// submission then fails whole as the node's fault (screen), and a delivery
+// defers its updates and stores the rest (Receive).
 func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) ([]*store.Case, error) {
 	var keys []string
 	for i := range n {
