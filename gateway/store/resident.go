@@ -3,8 +3,9 @@ package store
 import bolt "go.etcd.io/bbolt"
 
 // DefaultReleaseEvery is how far a store's data grows between two releases
-// of its mapped pages (see releaser): a node's resident set then holds at
-// most about this much of its database beyond the pages it is reading.
+// of its mapped pages (see releaser). Releases follow growth alone: pages
+// read since the last one (a scan of every case, say) stay resident until
+// the next, however long a node that writes little takes to reach it.
 const DefaultReleaseEvery = 16 << 20
 
 // releaser keeps the database's pages from piling up in the process's
