@@ -64,7 +64,8 @@ func TestReadRequestRefusesWhatIsOverItsLimit(t *testing.T) {
 		{"over, declared short", 5 * limit, 10, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("x", c.size)))
+			src := strings.NewReader(strings.Repeat("x", c.size))
+			r := httptest.NewRequest(http.MethodPost, "/", src)
 			r.ContentLength = c.declared
 			body, err := ReadRequest(r, limit)
 			if !c.tooLarge {
@@ -75,6 +76,9 @@ func TestReadRequestRefusesWhatIsOverItsLimit(t *testing.T) {
 			}
 			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "limit") || !strings.Contains(err.Error(), "1000") {
 				t.Fatalf("error %v; want ErrTooLarge saying the limit of 1000", err)
+			}
+			if c.declared > limit && src.Len() != c.size {
+				t.Errorf("%d bytes of a body declared over the limit were read; want none", c.size-src.Len())
 			}
 		})
 	}
