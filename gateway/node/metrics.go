@@ -244,7 +244,7 @@ func (m *metrics) watchQueues(ctx context.Context, s *store.Store, breakers func
 	}
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	queued, dead, broken := map[string]bool{}, map[string]bool{}, map[string]bool{} // peers with series
+	queued, dead, withBreaker := map[string]bool{}, map[string]bool{}, map[string]bool{} // peers with series
 	for {
 		setByPeer(m.queue, s.Depth(), queued)
 		setByPeer(m.dead, s.DeadLetterCounts(), dead)
@@ -252,7 +252,7 @@ func (m *metrics) watchQueues(ctx context.Context, s *store.Store, breakers func
 		for p, st := range breakers() {
 			states[p] = int(st)
 		}
-		setByPeer(m.breaker, states, broken)
+		setByPeer(m.breaker, states, withBreaker)
 		if push != nil {
 			m.sampleWebhook(push)
 		}
