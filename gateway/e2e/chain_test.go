@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -49,10 +48,7 @@ func TestATransferIsConfirmedBack(t *testing.T) {
 	if len(v.Confirmed.Receipt) == 0 {
 		t.Fatal("the transfer shows no receipt from 44")
 	}
-	var r contracts.Receipt
-	if err := json.Unmarshal(v.Confirmed.Receipt, &r); err != nil {
-		t.Fatal(err)
-	}
+	r := receiptOf(t, v.Confirmed.Receipt)
 	if r.EnvelopeID != res[0].EnvelopeID || r.Status != contracts.ReceiptStored {
 		t.Errorf("receipt: %+v; want %s stored", r, res[0].EnvelopeID)
 	}

@@ -1,13 +1,18 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
+	"os"
 	"testing"
+	"time"
 
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/contracts/synth"
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/devfed"
@@ -127,11 +132,7 @@ func (f *federation) config(province string) node.Config {
 // nodeCert is province's node certificate, as its node presents it.
 func (f *federation) nodeCert(province string) *x509.Certificate {
 	f.t.Helper()
-	c, err := tls.LoadX509KeyPair(f.config(province).TLS.Cert, f.config(province).TLS.Key)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return c.Leaf
+	return f.nodeSigner(province).Chain()[0]
 }
 
 // nodeStatus is what `laborlink status` shows of province's node, read as
@@ -175,4 +176,103 @@ func (f *federation) inboxAfter(province string, after uint64) []store.Incoming 
 		}
 		items, after = append(items, page.Items...), page.Next
 	}
+}
+
+// nodeSigner is province's node key and chain, as its node signs with.
+func (f *federation) nodeSigner(province string) *pki.Signer {
+	f.t.Helper()
+	cfg := f.config(province)
+	s, err := pki.LoadSigner(cfg.TLS.Cert, cfg.TLS.Key)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+// tlsOf is the mutual-TLS builder for the certificate in certFile and its
+// key, trusting the federation's root.
+func (f *federation) tlsOf(certFile, keyFile string) *pki.TLS {
+	f.t.Helper()
+	kp, err := pki.LoadKeyPair(certFile, keyFile)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	pem, err := os.ReadFile(f.Root)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		f.t.Fatalf("%s holds no certificate", f.Root)
+	}
+	return &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots, Domain: devfed.Domain}}
+}
+
+// mtlsClient is an HTTP client over mutual TLS presenting the certificate
+// in certFile with keyFile, and accepting only province's node. Each client
+// has its own connections, so its certificate is presented in a handshake
+// of its own.
+func (f *federation) mtlsClient(certFile, keyFile, province string) *http.Client {
+	f.t.Helper()
+	cfg, err := f.tlsOf(certFile, keyFile).ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
+	f.t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// apiOver is a plain HTTP client of a node's local API, for what
+// api.Client turns into errors: an answer's status and body as sent.
+type apiOver struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+// httpAs is a plain HTTP client of province's node presenting leaf.
+func (f *federation) httpAs(province string, leaf pki.Leaf) *apiOver {
+	f.t.Helper()
+	return &apiOver{t: f.t, base: f.URL(province), http: f.mtlsClient(leaf.CertFile, leaf.KeyFile, province)}
+}
+
+// do sends the request and returns the answer's status and body.
+func (a *apiOver) do(method, path string, body []byte) (int, []byte) {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.base+path, bytes.NewReader(body))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.http.Do(req)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		a.t.Fatalf("%s %s: read the answer: %v", method, path, err)
+	}
+	return resp.StatusCode, data
+}
+
+// errorAnswer reads an error answer of the local API.
+func errorAnswer(t *testing.T, body []byte) api.ErrorBody {
+	t.Helper()
+	var e api.ErrorBody
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("the answer is not an error body: %v: %.300s", err, body)
+	}
+	return e
+}
+
+// receiptOf decodes a signed receipt.
+func receiptOf(t *testing.T, raw json.RawMessage) contracts.Receipt {
+	t.Helper()
+	var r contracts.Receipt
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("receipt %s: %v", raw, err)
+	}
+	return r
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 	"testing"
 
@@ -27,16 +26,6 @@ func (f *federation) sentDigests(province string) map[string]string {
 		out[e.EnvelopeID] = "sha256:" + e.PayloadDigest.String()
 	}
 	return out
-}
-
-// receiptOf decodes a signed receipt.
-func receiptOf(t *testing.T, raw json.RawMessage) contracts.Receipt {
-	t.Helper()
-	var r contracts.Receipt
-	if err := json.Unmarshal(raw, &r); err != nil {
-		t.Fatalf("receipt %s: %v", raw, err)
-	}
-	return r
 }
 
 // TestADestinationDownGetsEveryRecordOnceWhenBack: with 44's node down,

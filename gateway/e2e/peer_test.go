@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/federation/registry"
-	"github.com/laborlink/laborlink/gateway/devfed"
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/peer"
@@ -45,33 +43,7 @@ type peerCaller struct {
 // is presented afresh in a handshake of its own.
 func (f *federation) peerCaller(certFile, keyFile, to string) *peerCaller {
 	f.t.Helper()
-	tl := f.tlsOf(certFile, keyFile)
-	cfg, err := tl.ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: to})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
-	f.t.Cleanup(tr.CloseIdleConnections)
-	return &peerCaller{t: f.t, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}, url: f.URL(to) + peer.Path}
-}
-
-// tlsOf is the mutual-TLS builder for the certificate in certFile and its
-// key, trusting the federation's root.
-func (f *federation) tlsOf(certFile, keyFile string) *pki.TLS {
-	f.t.Helper()
-	kp, err := pki.LoadKeyPair(certFile, keyFile)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	pem, err := os.ReadFile(f.Root)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		f.t.Fatalf("%s holds no certificate", f.Root)
-	}
-	return &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots, Domain: devfed.Domain}}
+	return &peerCaller{t: f.t, http: f.mtlsClient(certFile, keyFile, to), url: f.URL(to) + peer.Path}
 }
 
 // nodeCaller is province's own node calling to's peer API.
@@ -154,17 +126,6 @@ func sealRecord(t *testing.T, rec contracts.Record, signer *pki.Signer, signerUR
 		t.Fatal(err)
 	}
 	return raw, env
-}
-
-// nodeSigner is province's node key and chain, as its node signs with.
-func (f *federation) nodeSigner(province string) *pki.Signer {
-	f.t.Helper()
-	cfg := f.config(province)
-	s, err := pki.LoadSigner(cfg.TLS.Cert, cfg.TLS.Key)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return s
 }
 
 // inboxEnvelopeIDs are the envelope ids of province's inbox, in inbox order.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,7 +17,6 @@ import (
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
-	"github.com/laborlink/laborlink/pki"
 )
 
 // TestADeniedRecordNeverReachesItsDestination: of a batch from 51, the
@@ -243,46 +241,6 @@ func TestARefusedSubmissionNamesItsProblem(t *testing.T) {
 	}
 }
 
-// apiOver is a plain HTTP client of a node's local API, for what
-// api.Client turns into errors: an answer's status and body as sent.
-type apiOver struct {
-	t    *testing.T
-	base string
-	http *http.Client
-}
-
-// httpAs is a plain HTTP client of province's node presenting leaf.
-func (f *federation) httpAs(province string, leaf pki.Leaf) *apiOver {
-	f.t.Helper()
-	cfg, err := f.tlsOf(leaf.CertFile, leaf.KeyFile).ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
-	f.t.Cleanup(tr.CloseIdleConnections)
-	return &apiOver{t: f.t, base: f.URL(province), http: &http.Client{Transport: tr}}
-}
-
-// do sends the request and returns the answer's status and body.
-func (a *apiOver) do(method, path string, body []byte) (int, []byte) {
-	a.t.Helper()
-	req, err := http.NewRequest(method, a.base+path, bytes.NewReader(body))
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.http.Do(req)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		a.t.Fatalf("%s %s: read the answer: %v", method, path, err)
-	}
-	return resp.StatusCode, data
-}
-
 // noRecord fails the test unless province's node answers 404 for the
 // reference, to province's system.
 func (f *federation) noRecord(province, ref string) {
@@ -332,16 +290,6 @@ func submitAnswer(t *testing.T, body []byte) []exchange.SubmitResult {
 		t.Fatalf("the answer is not a submission's results: %v: %.300s", err, body)
 	}
 	return r.Results
-}
-
-// errorAnswer reads an error answer of the local API.
-func errorAnswer(t *testing.T, body []byte) api.ErrorBody {
-	t.Helper()
-	var e api.ErrorBody
-	if err := json.Unmarshal(body, &e); err != nil {
-		t.Fatalf("the answer is not an error body: %v: %.300s", err, body)
-	}
-	return e
 }
 
 func reasonCodes(rs []policy.Reason) []string {
