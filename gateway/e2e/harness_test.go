@@ -51,7 +51,9 @@ func start(t *testing.T, tune func(*node.Config)) *federation {
 	}
 	f := &federation{Federation: df, t: t, log: log}
 	t.Cleanup(func() {
-		f.Close()
+		if err := f.Close(); err != nil {
+			t.Errorf("close the federation's nodes: %v", err)
+		}
 		gatewaytest.NoPersonalData(t, "the logs of the federation's nodes", logs.String())
 	})
 	if f.layout, err = devfed.ReadLayout(df.Dir); err != nil {
