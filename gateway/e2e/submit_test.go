@@ -224,6 +224,9 @@ func TestARefusedSubmissionNamesItsProblem(t *testing.T) {
 		f.noRecord("51", exchange.Ref(&tr.Header, contracts.RecordTransfer))
 	}
 	res := f.submit("51", malformed, oversized, unknown, badID)
+	if len(res) != len(sent) {
+		t.Fatalf("%d results for %d transfers", len(res), len(sent))
+	}
 	for i, r := range res {
 		if r.Outcome != exchange.OutcomeAccepted {
 			t.Fatalf("transfer %s sent properly after its refusal: %+v; want accepted as new", sent[i].ID, r)
