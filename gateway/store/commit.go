@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ type committer struct {
 	db    *bolt.DB
 	delay time.Duration // see gather
 	rel   releaser      // used by the loop alone
+	log   *slog.Logger
 	// mu makes closing and queueing exclusive, so nothing is queued after the
 	// loop has drained for the last time.
 	mu     sync.RWMutex
@@ -40,8 +42,8 @@ type committer struct {
 	done   chan struct{}
 }
 
-func newCommitter(db *bolt.DB, delay time.Duration, releaseEvery int64) *committer {
-	c := &committer{db: db, delay: delay, rel: releaser{every: releaseEvery}, queue: make(chan write, maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
+func newCommitter(db *bolt.DB, delay time.Duration, releaseEvery int64, log *slog.Logger) *committer {
+	c := &committer{db: db, delay: delay, rel: releaser{every: releaseEvery}, log: log, queue: make(chan write, maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -158,10 +160,12 @@ func (c *committer) commit(group []write) {
 			w.done <- results[i]
 		}
 	}
-	if err == nil && c.rel.grown(size) && release(c.db) != nil {
-		// The mapping is not where bbolt says it is, which madvise alone
-		// would notice; leave its pages to the kernel from now on.
-		c.rel.every = 0
+	if err == nil && c.rel.grown(size) {
+		if err := release(c.db); err != nil {
+			// The pages stay resident until the kernel needs them or the
+			// next release; nothing else depends on it.
+			c.log.Warn("release the database's mapped pages", "err", err)
+		}
 	}
 }
 

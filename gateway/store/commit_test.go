@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ func TestCommitDelayGathersOnlyWritesWithCompany(t *testing.T) {
 	}
 	defer db.Close()
 	const delay = 10 * time.Second // long enough that no test run waits it out by chance
-	c := newCommitter(db, delay, 0)
+	c := newCommitter(db, delay, 0, slog.New(slog.DiscardHandler))
 	defer c.close()
 	ctx := context.Background()
 
@@ -37,7 +38,7 @@ func TestCommitDelayGathersOnlyWritesWithCompany(t *testing.T) {
 
 	// Hold a committer in a first transaction while two writes queue; its
 	// delay is shorter, as this part waits it out.
-	c = newCommitter(db, 2*time.Second, 0)
+	c = newCommitter(db, 2*time.Second, 0, slog.New(slog.DiscardHandler))
 	defer c.close()
 	release := make(chan struct{})
 	started := make(chan struct{})

@@ -18,7 +18,9 @@ const DefaultReleaseEvery = 16 << 20
 // 100 000 records (docs/performance.md). Releasing the mapping's pages
 // (madvise DONTNEED) drops them from the resident set only: the data stays
 // in the file and the kernel's page cache, and the next read of a page maps
-// it again without I/O.
+// it again without I/O. The commit loop releases after it has answered the
+// commit's writers: 0.6 ms for a 128 MiB file of which the last 16 MiB were
+// read, 5 ms when all of it was (BenchmarkRelease).
 type releaser struct {
 	every int64 // bytes of growth between releases; 0 is never
 	last  int64 // the data size at the last release

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,10 +25,18 @@ func fillValue(i int) []byte {
 }
 
 // fill commits values from..to-1 of the fill bucket through the store's
-// group commit, as a node's writes go.
+// group commit, as a node's writes go; with from == to, a commit of nothing,
+// which returns once the committer has finished with the commits before.
 func fill(t *testing.T, s *Store, from, to int) {
 	t.Helper()
-	err := s.c.do(context.Background(), func(tx *bolt.Tx) error {
+	if err := s.c.do(context.Background(), putFill(from, to)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// putFill puts values from..to-1 of the fill bucket.
+func putFill(from, to int) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketFill)
 		if err != nil {
 			return err
@@ -38,26 +47,25 @@ func fill(t *testing.T, s *Store, from, to int) {
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
-// readAll reads every value of the fill bucket through the mapping and
-// checks it is the value written.
+// touchFill reads values from..to-1 of the fill bucket through the
+// mapping, mapping their pages, and checks each is the value written.
+func touchFill(tx *bolt.Tx, from, to int) error {
+	b := tx.Bucket(bucketFill)
+	for i := from; i < to; i++ {
+		if v := b.Get(binary.BigEndian.AppendUint32(nil, uint32(i))); !bytes.Equal(v, fillValue(i)) {
+			return fmt.Errorf("value %d reads back as %d bytes that differ from those written", i, len(v))
+		}
+	}
+	return nil
+}
+
+// readAll reads the first n values of the fill bucket and checks them.
 func readAll(t *testing.T, s *Store, n int) {
 	t.Helper()
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketFill)
-		for i := range n {
-			if v := b.Get(binary.BigEndian.AppendUint32(nil, uint32(i))); !bytes.Equal(v, fillValue(i)) {
-				t.Fatalf("value %d reads back as %d bytes that differ from those written", i, len(v))
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.db.View(func(tx *bolt.Tx) error { return touchFill(tx, 0, n) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -122,25 +130,34 @@ func TestReleaseDropsMappedPagesOnly(t *testing.T) {
 // leaves them.
 func TestCommitReleasesAfterGrowth(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "node.db")
-	s := openAt(t, path, Options{NoSync: true, ReleaseEvery: 2 << 20})
-	const n = 2000 // ~8 MiB, releasing at least three times on the way
+	const every = 2 << 20
+	s := openAt(t, path, Options{NoSync: true, ReleaseEvery: every})
+	const n = 1500 // ~6 MiB, releasing on the way
 	for i := 0; i < n; i += 100 {
 		fill(t, s, i, i+100)
 	}
-	readAll(t, s, n)
+	// 2.3 MiB more: a release, wherever the last one was. The committer
+	// releases after it has answered the writers, so an empty commit waits
+	// for it. The file stays under 32 MiB, so bbolt does not remap (which
+	// drops every page too).
+	fill(t, s, n, n+600)
+	fill(t, s, 0, 0)
+	readAll(t, s, n+600)
 	before := mappedResident(t, path)
 	if before < 6<<20 {
-		t.Fatalf("after reading %d values of 4 KiB, %d bytes of the file are resident; want at least 6 MiB", n, before)
+		t.Fatalf("after reading %d values of 4 KiB, %d bytes of the file are resident; want at least 6 MiB", n+600, before)
 	}
-	fill(t, s, n, n+10) // 40 KiB: no release
+	fill(t, s, n+600, n+610) // 40 KiB since that release: none
+	fill(t, s, 0, 0)
 	if got := mappedResident(t, path); got < before {
-		t.Fatalf("a commit of 40 KiB released the mapping (resident %d -> %d bytes); releases are %d bytes apart", before, got, 2<<20)
+		t.Fatalf("a commit of 40 KiB released the mapping (resident %d -> %d bytes); releases are %d bytes apart", before, got, every)
 	}
-	fill(t, s, n+10, n+700) // 2.7 MiB: a release
+	fill(t, s, n+610, n+1210) // 2.3 MiB: a release
+	fill(t, s, 0, 0)
 	if got := mappedResident(t, path); got > 1<<20 {
-		t.Fatalf("after the data grew by 2.7 MiB, %d bytes of the file are resident; want at most 1 MiB", got)
+		t.Fatalf("after the data grew by 2.3 MiB, %d bytes of the file are resident; want at most 1 MiB", got)
 	}
-	readAll(t, s, n+700)
+	readAll(t, s, n+1210)
 }
 
 func TestReleaserCountsGrowthFromTheLastRelease(t *testing.T) {
@@ -157,5 +174,36 @@ func TestReleaserCountsGrowthFromTheLastRelease(t *testing.T) {
 	never := releaser{}
 	if never.grown(1 << 40) {
 		t.Fatal("a releaser with every 0 released")
+	}
+}
+
+// BenchmarkRelease is one release of the mapping of a 128 MiB file, with
+// all of it read since the last release or only its last 16 MiB, as a node
+// that releases every 16 MiB of growth reads: what a commit that crosses a
+// release costs the commit loop.
+func BenchmarkRelease(b *testing.B) {
+	s := openWith(b, Options{NoSync: true, ReleaseEvery: -1})
+	const n = 32 << 10 // values of 4 KiB
+	for i := 0; i < n; i += 1000 {
+		if err := s.c.do(context.Background(), putFill(i, min(i+1000, n))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, read := range []struct {
+		name string
+		from int
+	}{{"all-read", 0}, {"last-16MiB-read", n - 4<<10}} {
+		b.Run(read.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				if err := s.db.View(func(tx *bolt.Tx) error { return touchFill(tx, read.from, n) }); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if err := release(s.db); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

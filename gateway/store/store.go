@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -257,8 +258,11 @@ type Options struct {
 	CommitDelay time.Duration
 	// ReleaseEvery is how many bytes the data may grow between two releases
 	// of the file's mapped pages from the process's resident set (see
-	// releaser). 0 means DefaultReleaseEvery; negative, never.
+	// DefaultReleaseEvery). 0 means DefaultReleaseEvery; negative, never.
 	ReleaseEvery int64
+	// Log hears what the store cannot report to a caller (a release that
+	// failed); nil discards it.
+	Log *slog.Logger
 }
 
 // PageSize is the page size of a store file created now; a file keeps the
@@ -307,7 +311,11 @@ func Open(path string, opts Options) (*Store, error) {
 	if every == 0 {
 		every = DefaultReleaseEvery
 	}
-	return &Store{db: db, c: newCommitter(db, delay, every), now: now, queues: queueDepth{n: queues}, dead: queueDepth{n: dead}}, nil
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Store{db: db, c: newCommitter(db, delay, every, log), now: now, queues: queueDepth{n: queues}, dead: queueDepth{n: dead}}, nil
 }
 
 // Close commits what is queued and closes the file. Closing twice is harmless.
