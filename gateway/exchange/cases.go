@@ -56,8 +56,7 @@ func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) ([]*sto
 	}
 	found, err := x.d.Store.CasesByKey(keys, x.d.Now())
 	if err != nil {
-		x.d.Log.Error("read the cases referral updates move", "updates", len(keys), "err", err)
-		return cases, err
+		return cases, fmt.Errorf("read the cases %d referral updates move: %w", len(keys), err)
 	}
 	for i := range n {
 		if _, ok := rec(i).(*contracts.ReferralUpdate); ok {

@@ -140,8 +140,6 @@ func auditReason(code string) audit.Reason {
 		return audit.ReasonContractInvalid
 	case "policy_error", "bundle_undefined", "registry_unavailable", "receipt_error":
 		return audit.ReasonPolicyError
-	case "case_unreadable":
-		return audit.ReasonOther
 	}
 	return audit.ReasonFederationPolicy
 }

@@ -161,6 +161,10 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 		}
 		return drafts[i].rec
 	})
+	if casesErr != nil {
+		// The submitter hears it as unavailable; the operator needs the cause.
+		x.d.Log.Error("refuse a submission's referral updates", "err", casesErr)
+	}
 	for i, d := range drafts {
 		if d == nil {
 			continue

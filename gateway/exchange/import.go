@@ -84,6 +84,9 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	// A store that cannot give them defers the updates, which the origin
 	// sends again, and lets the rest of the request through.
 	cases, casesErr := x.updatedCases(len(ins), func(i int) contracts.Record { return ins[i].rec })
+	if casesErr != nil {
+		x.d.Log.Error("defer a delivery's referral updates", "from", from.Province, "err", casesErr)
+	}
 	for i, c := range cases {
 		ins[i].moves = c
 	}
