@@ -7,7 +7,6 @@ import (
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
-	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // TestATransferIsConfirmedBack: a transfer crosses from 51 to 44, 44's
@@ -23,11 +22,10 @@ func TestATransferIsConfirmedBack(t *testing.T) {
 	if res[0].Outcome != exchange.OutcomeAccepted {
 		t.Fatalf("transfer: %+v", res[0])
 	}
+	if err := f.WaitDelivered(ctx, "51", []string{res[0].EnvelopeID}); err != nil {
+		t.Fatal(err)
+	}
 	origin := f.system("51")
-	gatewaytest.Eventually(t, "the transfer delivered to 44", func() bool {
-		v, err := origin.Record(ctx, res[0].EnvelopeID)
-		return err == nil && v.State == store.StateDelivered
-	})
 
 	c := g.Confirmation(tr)
 	conf := f.submit("44", c)

@@ -65,6 +65,9 @@ func TestTheInboxPagesByCursor(t *testing.T) {
 	}
 
 	res := f.submit("51", g.Transfer())[0]
+	if res.Outcome != exchange.OutcomeAccepted {
+		t.Fatalf("the later transfer: %+v", res)
+	}
 	f.waitArrived("44", res.EnvelopeID)
 	page, err := inbox.Inbox(ctx, cursor, 2)
 	if err != nil {

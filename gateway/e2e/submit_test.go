@@ -14,7 +14,6 @@ import (
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/exchange"
-	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
 )
@@ -101,15 +100,9 @@ func TestAResubmittedRecordIsStoredOnce(t *testing.T) {
 		}
 	}
 
-	origin := f.system("51")
-	gatewaytest.Eventually(t, "both transfers delivered to 44", func() bool {
-		for _, id := range []string{first.EnvelopeID, pair[0].EnvelopeID} {
-			if v, err := origin.Record(ctx, id); err != nil || v.State != store.StateDelivered {
-				return false
-			}
-		}
-		return true
-	})
+	if err := f.WaitDelivered(ctx, "51", []string{first.EnvelopeID, pair[0].EnvelopeID}); err != nil {
+		t.Fatal(err)
+	}
 	inbox := f.inboxAfter("44", 0)
 	if len(inbox) != 2 {
 		t.Errorf("44's inbox holds %d envelopes; want the 2 transfers once each", len(inbox))

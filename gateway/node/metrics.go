@@ -233,12 +233,15 @@ func setByPeer(g *prometheus.GaugeVec, counts map[string]int, shown map[string]b
 	}
 }
 
-// watchQueues samples the outbox depth, the breakers' states and, with a
-// webhook, the inbox push for the gauges; with a webhook it also registers
-// the push's skip count. A breaker's gauge changes as the breaker does
-// (breakerChanged); sampling gives every peer with a breaker a series from
-// its first delivery, so that a peer whose breaker never opened reads 0.
-func (m *metrics) watchQueues(ctx context.Context, s *store.Store, breakers func() map[string]gobreaker.State, push *webhook.Pusher) {
+// sampleGauges samples, every 2 s, the outbox depth, the dead letters, the
+// breakers' states and, with a webhook, the inbox push for the gauges; with
+// a webhook it also registers the push's skip count. A breaker's gauge
+// changes as the breaker does (breakerChanged); sampling gives every peer
+// with a breaker a series from its first delivery, so that a peer whose
+// breaker never opened reads 0. A sample read just before a change can be
+// written just after it, and the gauge then shows the old state until the
+// next sample.
+func (m *metrics) sampleGauges(ctx context.Context, s *store.Store, breakers func() map[string]gobreaker.State, push *webhook.Pusher) {
 	if push != nil {
 		m.reg.MustRegister(webhookSkipped(push))
 	}
