@@ -39,7 +39,8 @@ type PayloadEditor interface {
 // member names joined by dots ("worker.id_number"), as policy names the
 // fields it drops and masks, so that a tree of edits is built one field at
 // a time: the caller sets Drop or Replace on what it returns. An edit made
-// at a path does not undo one made above or below it.
+// at a path does not undo one made above or below it. edits must not be
+// nil: the member is added to it.
 func EditsAt(edits map[string]*Edits, path string) *Edits {
 	for {
 		name, rest, nested := strings.Cut(path, ".")

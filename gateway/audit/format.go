@@ -44,7 +44,7 @@ func storedFormat(meta *bolt.Bucket) (int64, error) {
 	case v == nil:
 		return 0, nil
 	case len(v) != 8 || unkey(v) < formatHashPerKey:
-		return 0, fmt.Errorf("%w: format version %x is not one", ErrCorrupt, v)
+		return 0, fmt.Errorf("%w: format version %x is not one; restore the data directory from a backup", ErrCorrupt, v)
 	}
 	return unkey(v), nil
 }
