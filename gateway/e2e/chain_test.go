@@ -18,13 +18,7 @@ func TestATransferIsConfirmedBack(t *testing.T) {
 	ctx := context.Background()
 	g := f.gens["44"]
 	tr := g.Transfer()
-	res := f.submit("51", tr)
-	if res[0].Outcome != exchange.OutcomeAccepted {
-		t.Fatalf("transfer: %+v", res[0])
-	}
-	if err := f.WaitDelivered(ctx, "51", []string{res[0].EnvelopeID}); err != nil {
-		t.Fatal(err)
-	}
+	res := f.sendDelivered("51", tr)
 	origin := f.system("51")
 
 	c := g.Confirmation(tr)

@@ -99,6 +99,24 @@ func (f *federation) submit(province string, recs ...any) []exchange.SubmitResul
 	return res
 }
 
+// sendDelivered submits recs to province's node as its system, requires
+// each accepted, and waits until each is delivered with a receipt.
+func (f *federation) sendDelivered(province string, recs ...any) []exchange.SubmitResult {
+	f.t.Helper()
+	res := f.submit(province, recs...)
+	ids := make([]string, len(res))
+	for i, r := range res {
+		if r.Outcome != exchange.OutcomeAccepted {
+			f.t.Fatalf("record %d: %+v; want it accepted", i, r)
+		}
+		ids[i] = r.EnvelopeID
+	}
+	if err := f.WaitDelivered(context.Background(), province, ids); err != nil {
+		f.t.Fatal(err)
+	}
+	return res
+}
+
 // stop closes province's node, as a crash of its host would leave it
 // unreachable; restart brings it back on the same data and addresses.
 func (f *federation) stop(province string) {
