@@ -70,6 +70,12 @@ func readAll(t *testing.T, s *Store, n int) {
 	}
 }
 
+// release drops the pages of db's mapping from the resident set now,
+// whatever the growth.
+func release(db *bolt.DB) error {
+	return db.View(func(tx *bolt.Tx) error { return dropMapped(db, tx) })
+}
+
 // mappedResident is how many bytes of the file at path the process holds
 // resident through its mappings, from /proc/self/smaps.
 func mappedResident(t *testing.T, path string) int64 {
