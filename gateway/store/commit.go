@@ -138,10 +138,15 @@ func (c *committer) drain() {
 
 func (c *committer) commit(group []write) {
 	results := make([]error, len(group))
+	var size int64
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		for i, w := range group {
 			results[i] = w.fn(tx)
 		}
+		// The size before this commit adds its pages: a release follows
+		// the first commit that starts past the threshold, one late, at no
+		// cost to the commits that release nothing.
+		size = tx.Size()
 		return nil
 	})
 	if err == nil {
@@ -158,8 +163,8 @@ func (c *committer) commit(group []write) {
 			w.done <- results[i]
 		}
 	}
-	if err == nil {
-		if err := c.rel.releaseIfGrown(c.db); err != nil {
+	if err == nil && c.rel.grown(size) {
+		if err := release(c.db); err != nil {
 			// The pages stay resident until the kernel needs them or the
 			// next release; nothing else depends on it.
 			c.log.Warn("release the database's mapped pages", "err", err)

@@ -36,24 +36,11 @@ func (r *releaser) grown(size int64) bool {
 	return true
 }
 
-// releaseIfGrown drops the pages of db's mapping from the resident set
-// when its data, as committed, has grown by every since the last release.
-// The read transaction holds the mapping in place: bbolt remaps only once
-// every reader is done.
-func (r *releaser) releaseIfGrown(db *bolt.DB) error {
-	if r.every <= 0 {
-		return nil
-	}
+// release drops the pages of db's mapping from the resident set. The read
+// transaction holds the mapping in place: bbolt remaps only once every
+// reader is done.
+func release(db *bolt.DB) error {
 	return db.View(func(tx *bolt.Tx) error {
-		if !r.grown(tx.Size()) {
-			return nil
-		}
-		return dropMapped(db, tx)
+		return dropResident(db.Info().Data, tx.Size())
 	})
-}
-
-// dropMapped drops the pages of db's mapping from the resident set; tx
-// holds the mapping in place.
-func dropMapped(db *bolt.DB, tx *bolt.Tx) error {
-	return dropResident(db.Info().Data, tx.Size())
 }

@@ -25,13 +25,22 @@ func fillValue(i int) []byte {
 }
 
 // fill commits values from..to-1 of the fill bucket through the store's
-// group commit, as a node's writes go; with from == to, a commit of nothing,
-// which returns once the committer has finished with the commits before.
+// group commit, as a node's writes go.
 func fill(t *testing.T, s *Store, from, to int) {
 	t.Helper()
 	if err := s.c.do(context.Background(), putFill(from, to)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// settle returns once any release the commits so far call for is done. A
+// release follows the first commit that starts past the threshold, after
+// that commit's writers are answered: the second of two empty commits
+// starts once the first's release, if any, is over.
+func settle(t *testing.T, s *Store) {
+	t.Helper()
+	fill(t, s, 0, 0)
+	fill(t, s, 0, 0)
 }
 
 // putFill puts values from..to-1 of the fill bucket.
@@ -68,12 +77,6 @@ func readAll(t *testing.T, s *Store, n int) {
 	if err := s.db.View(func(tx *bolt.Tx) error { return touchFill(tx, 0, n) }); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// release drops the pages of db's mapping from the resident set now,
-// whatever the growth.
-func release(db *bolt.DB) error {
-	return db.View(func(tx *bolt.Tx) error { return dropMapped(db, tx) })
 }
 
 // mappedResident is how many bytes of the file at path the process holds
@@ -142,24 +145,22 @@ func TestCommitReleasesAfterGrowth(t *testing.T) {
 	for i := 0; i < n; i += 100 {
 		fill(t, s, i, i+100)
 	}
-	// 2.3 MiB more: a release, wherever the last one was. The committer
-	// releases after it has answered the writers, so an empty commit waits
-	// for it. The file stays under 32 MiB, so bbolt does not remap (which
-	// drops every page too).
+	// 2.3 MiB more: a release, wherever the last one was. The file stays
+	// under 32 MiB, so bbolt does not remap (which drops every page too).
 	fill(t, s, n, n+600)
-	fill(t, s, 0, 0)
+	settle(t, s)
 	readAll(t, s, n+600)
 	before := mappedResident(t, path)
 	if before < 6<<20 {
 		t.Fatalf("after reading %d values of 4 KiB, %d bytes of the file are resident; want at least 6 MiB", n+600, before)
 	}
 	fill(t, s, n+600, n+610) // 40 KiB since that release: none
-	fill(t, s, 0, 0)
+	settle(t, s)
 	if got := mappedResident(t, path); got < before {
 		t.Fatalf("a commit of 40 KiB released the mapping (resident %d -> %d bytes); releases are %d bytes apart", before, got, every)
 	}
 	fill(t, s, n+610, n+1210) // 2.3 MiB: a release
-	fill(t, s, 0, 0)
+	settle(t, s)
 	if got := mappedResident(t, path); got > 1<<20 {
 		t.Fatalf("after the data grew by 2.3 MiB, %d bytes of the file are resident; want at most 1 MiB", got)
 	}
