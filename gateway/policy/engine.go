@@ -138,9 +138,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) (*Decision, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.cache != nil {
-		c.cache.put(string(key), d)
-	}
+	c.cache.put(string(key), d) // a nil cache (off) keeps nothing
 	e.observe(req.Side, start, false)
 	return d, nil
 }
