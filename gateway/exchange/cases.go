@@ -39,29 +39,30 @@ func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.Fiel
 // updates among n records move: rec(i) is the i-th record (nil for none),
 // cases[i] the case it moves, nil when it is no update or its case is not
 // known here. Records of other types cost nothing: with no update among
-// them, nothing is read. An error is a fault of the store (a case that does
-// not decode, a file that cannot be read), never an unknown case: a
-// submission then fails whole as the node's fault (screen), and a delivery
-// defers its updates and stores the rest (Receive).
+// them, nothing is read or allocated and cases is nil. An error is a fault
+// of the store (a case that does not decode, a file that cannot be read),
+// never an unknown case: a submission then fails whole as the node's fault
+// (screen), and a delivery defers its updates and stores the rest
+// (Receive).
 func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) ([]*store.Case, error) {
 	var keys []string
+	var at []int // the index of each key's update
 	for i := range n {
 		if u, ok := rec(i).(*contracts.ReferralUpdate); ok {
 			keys = append(keys, store.CaseKey(u.From, u.To, u.ReferralID))
+			at = append(at, i)
 		}
 	}
-	cases := make([]*store.Case, n)
 	if len(keys) == 0 {
-		return cases, nil
+		return nil, nil
 	}
 	found, err := x.d.Store.CasesByKey(keys, x.d.Now())
 	if err != nil {
-		return cases, fmt.Errorf("read the cases %d referral updates move: %w", len(keys), err)
+		return nil, fmt.Errorf("read the cases %d referral updates move: %w", len(keys), err)
 	}
-	for i := range n {
-		if _, ok := rec(i).(*contracts.ReferralUpdate); ok {
-			cases[i], found = found[0], found[1:]
-		}
+	cases := make([]*store.Case, n)
+	for j, i := range at {
+		cases[i] = found[j]
 	}
 	return cases, nil
 }
