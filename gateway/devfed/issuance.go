@@ -19,7 +19,7 @@ func (f *Federation) RecordIssuance(ctx context.Context) error {
 	l := Layout{Dir: f.Dir}
 	nodeCert, _ := pki.LeafFiles(pki.KindNode, NodeName)
 	for _, p := range f.Provinces {
-		cl, err := f.registryClient(p)
+		cl, err := f.RegistryClient(p)
 		if err != nil {
 			return err
 		}

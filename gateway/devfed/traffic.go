@@ -82,7 +82,7 @@ func chineseName(province string) string {
 // it as each party's admin, each signing with their own key.
 func (f *Federation) approveAgreement(ctx context.Context, a *contracts.Agreement) error {
 	for i, p := range []string{a.Origin.Province(), a.Destination.Province()} {
-		cl, err := f.registryClient(p)
+		cl, err := f.RegistryClient(p)
 		if err != nil {
 			return err
 		}
@@ -107,7 +107,7 @@ func (f *Federation) approveAgreement(ctx context.Context, a *contracts.Agreemen
 	// Every node must see the agreement in force before records rely on it.
 	var clients []*registry.Client
 	for _, p := range f.Provinces {
-		cl, err := f.registryClient(p)
+		cl, err := f.RegistryClient(p)
 		if err != nil {
 			return err
 		}
@@ -258,16 +258,18 @@ func (f *Federation) waitFor(ctx context.Context, what string, cond func() bool)
 
 // APIClient returns a local-API client for province's node presenting leaf.
 func (f *Federation) APIClient(province string, leaf pki.Leaf, opts ...api.ClientOption) (*api.Client, error) {
-	t, err := f.clientTLS(leaf)
+	t, err := f.ClientTLS(leaf)
 	if err != nil {
 		return nil, err
 	}
 	return api.NewClient(f.URL(province), t, province, opts...)
 }
 
-func (f *Federation) registryClient(province string) (*registry.Client, error) {
+// RegistryClient returns a registry client of province's node acting as
+// province's admin, as `laborlink registry` does.
+func (f *Federation) RegistryClient(province string) (*registry.Client, error) {
 	leaf := f.Certs[province].Admin
-	t, err := f.clientTLS(leaf)
+	t, err := f.ClientTLS(leaf)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +280,9 @@ func (f *Federation) registryClient(province string) (*registry.Client, error) {
 	return registry.NewClient(f.URL(province), t, s)
 }
 
-func (f *Federation) clientTLS(leaf pki.Leaf) (*pki.TLS, error) {
+// ClientTLS is the mutual-TLS builder for leaf's certificate and key files,
+// trusting the federation's root.
+func (f *Federation) ClientTLS(leaf pki.Leaf) (*pki.TLS, error) {
 	kp, err := pki.LoadKeyPair(leaf.CertFile, leaf.KeyFile)
 	if err != nil {
 		return nil, err

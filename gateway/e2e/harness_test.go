@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -209,32 +208,17 @@ func (f *federation) nodeSigner(province string) *pki.Signer {
 	return s
 }
 
-// tlsOf is the mutual-TLS builder for the certificate in certFile and its
-// key, trusting the federation's root.
-func (f *federation) tlsOf(certFile, keyFile string) *pki.TLS {
-	f.t.Helper()
-	kp, err := pki.LoadKeyPair(certFile, keyFile)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	pem, err := os.ReadFile(f.Root)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		f.t.Fatalf("%s holds no certificate", f.Root)
-	}
-	return &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots, Domain: devfed.Domain}}
-}
-
 // mtlsClient is an HTTP client over mutual TLS presenting the certificate
 // in certFile with keyFile, and accepting only province's node. Each client
 // has its own connections, so its certificate is presented in a handshake
 // of its own.
 func (f *federation) mtlsClient(certFile, keyFile, province string) *http.Client {
 	f.t.Helper()
-	cfg, err := f.tlsOf(certFile, keyFile).ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province})
+	t, err := f.ClientTLS(pki.Leaf{CertFile: certFile, KeyFile: keyFile})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	cfg, err := t.ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province})
 	if err != nil {
 		f.t.Fatal(err)
 	}

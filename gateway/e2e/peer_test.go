@@ -276,12 +276,7 @@ func (f *federation) issueNode(province, name string) pki.Leaf {
 // admin, as `laborlink registry revoke` does.
 func (f *federation) revoke(cert *x509.Certificate, province string) {
 	f.t.Helper()
-	admin := f.Certs[province].Admin
-	signer, err := pki.LoadSigner(admin.CertFile, admin.KeyFile)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	cl, err := registry.NewClient(f.URL(province), f.tlsOf(admin.CertFile, admin.KeyFile), signer)
+	cl, err := f.RegistryClient(province)
 	if err != nil {
 		f.t.Fatal(err)
 	}
