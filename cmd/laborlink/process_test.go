@@ -148,6 +148,7 @@ func TestDevFederation(t *testing.T) {
 		"audit query":    "sent",
 		"status":         "breakers",
 	}
+	statusChecked := false
 	for _, c := range cmds {
 		args := strings.Fields(c)[1:]
 		out, err := exec.Command(binary(t), args...).CombinedOutput()
@@ -162,7 +163,11 @@ func TestDevFederation(t *testing.T) {
 		}
 		if args[0] == "status" {
 			checkOriginStatus(t, out)
+			statusChecked = true
 		}
+	}
+	if !statusChecked {
+		t.Errorf("dev printed no status command to check the origin's deliveries with:\n%s", strings.Join(cmds, "\n"))
 	}
 	// Dry runs against the live registry, with the origin system's flags.
 	var flags51 []string
