@@ -33,6 +33,7 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 	}
 	logs := &gatewaytest.Buffer{}
 	t.Cleanup(func() {
+		gatewaytest.NoPersonalData(t, "the node's log", logs.String())
 		if t.Failed() {
 			t.Logf("node log:\n%s", logs)
 		}
