@@ -118,7 +118,7 @@ type PolicyConfig struct {
 
 // DeliveryConfig tunes delivery to peers.
 type DeliveryConfig struct {
-	// BatchSize: envelopes per request. Default delivery.DefaultBatchSize.
+	// BatchSize: envelopes per request. Default 500 (delivery.DefaultBatchSize).
 	BatchSize int `yaml:"batch_size"`
 	// MinBackoff and MaxBackoff bound retry waits. Default as
 	// delivery.DefaultConfig: 100ms and 30s.
