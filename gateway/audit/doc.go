@@ -49,6 +49,11 @@
 // read by what it holds and gains its version in the transaction that
 // opens it, which also starts its hash blocks if it has none yet.
 //
+// Meta's size key holds the number of entries, from the first append on.
+// A log that holds entries or tree hashes without it, or with a value that
+// is not a size, is refused with ErrCorrupt: read as empty, it would take
+// its next appends over its history.
+//
 // # Personal data
 //
 // An Entry cannot carry personal data: it has no free-text field. Identifiers

@@ -36,7 +36,8 @@ const blockHashes = 64
 // bbolt never needs the slack of its default 50% split.
 const appendFill = 0.95
 
-// ErrCorrupt reports that the log's buckets are missing or malformed.
+// ErrCorrupt reports that the log's buckets are missing or malformed, or
+// that a log holding entries has lost its size.
 var ErrCorrupt = errors.New("audit log storage is corrupt")
 
 func key(n int64) []byte {
@@ -70,18 +71,59 @@ func (l *Log) buckets(tx *bolt.Tx) (buckets, error) {
 	if b.entries == nil || b.hashes == nil || b.blocks == nil || b.heads == nil || b.meta == nil {
 		return buckets{}, fmt.Errorf("%w: nested buckets of %q missing", ErrCorrupt, l.cfg.Bucket)
 	}
+	size, err := l.readSize(tx, b)
+	if err != nil {
+		return buckets{}, err
+	}
 	v := b.meta.Get(keyBlocksFrom)
 	if len(v) != 8 {
 		return buckets{}, fmt.Errorf("%w: where the hash blocks start is missing", ErrCorrupt)
 	}
 	// Past the hashes stored, or negative (which would send negative
 	// indexes to the blocks), it would read hashes from the wrong place.
-	if b.blocksFrom = unkey(v); b.blocksFrom < 0 || b.blocksFrom > tlog.StoredHashCount(b.size()) {
+	if b.blocksFrom = unkey(v); b.blocksFrom < 0 || b.blocksFrom > tlog.StoredHashCount(size) {
 		return buckets{}, fmt.Errorf("%w: hash blocks start at %d, outside the log's hashes", ErrCorrupt, b.blocksFrom)
 	}
 	b.entries.FillPercent = appendFill
 	b.blocks.FillPercent = appendFill
 	return b, nil
+}
+
+// readSize reads the log's size from meta. A log never appended to has
+// none yet; one that holds entries but no size has lost it, and read as
+// empty it would take its next appends over its history.
+func (l *Log) readSize(tx *bolt.Tx, b buckets) (int64, error) {
+	v := b.meta.Get(keySize)
+	if v == nil {
+		if !b.appendedTo() {
+			return 0, nil
+		}
+		return 0, l.sizeCorrupt(tx, "is missing, but the log holds entries")
+	}
+	if len(v) != 8 || unkey(v) < 0 {
+		return 0, l.sizeCorrupt(tx, fmt.Sprintf("holds %x, which is not a size", v))
+	}
+	return unkey(v), nil
+}
+
+// appendedTo reports whether b holds anything an append writes: entries,
+// or tree hashes in either bucket, which outlive entries removed by hand.
+// A first key each is enough, so a new log pays three seeks to tell it
+// from one that lost its size.
+func (b buckets) appendedTo() bool {
+	for _, bk := range []*bolt.Bucket{b.entries, b.hashes, b.blocks} {
+		if k, _ := bk.Cursor().First(); k != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// sizeCorrupt is readSize's error: which file, bucket and key, what is
+// wrong with it, and what to do.
+func (l *Log) sizeCorrupt(tx *bolt.Tx, problem string) error {
+	return fmt.Errorf("%w: %s, bucket %q, nested bucket %q: key %q %s; restore the data directory from a backup",
+		ErrCorrupt, tx.DB().Path(), l.cfg.Bucket, bucketMeta, keySize, problem)
 }
 
 // createBuckets makes the log's buckets where they are missing and brings
