@@ -49,36 +49,38 @@ func storedFormat(meta *bolt.Bucket) (int64, error) {
 	return unkey(v), nil
 }
 
-// checkFormat refuses the log in bucket name of tx's file if a newer
-// release wrote it. A log not created yet has no format to check.
-func checkFormat(tx *bolt.Tx, name string) error {
+// checkFormat returns the format version of the log in bucket name of tx's
+// file (storedFormat), for upgradeFormat, and refuses the log if a newer
+// release wrote it. A log not created yet has no format to check: 0, as
+// for a log written before format versions.
+func checkFormat(tx *bolt.Tx, name string) (int64, error) {
 	top := tx.Bucket([]byte(name))
 	if top == nil || top.Bucket(bucketMeta) == nil {
-		return nil
+		return 0, nil
 	}
 	f, err := storedFormat(top.Bucket(bucketMeta))
 	if err != nil {
-		return fmt.Errorf("%s, bucket %q: %w", tx.DB().Path(), name, err)
+		return 0, fmt.Errorf("%s, bucket %q: %w", tx.DB().Path(), name, err)
 	}
 	if f > currentFormat {
-		return fmt.Errorf("%w: %s, bucket %q, is format %d and this release reads formats up to %d: "+
+		return 0, fmt.Errorf("%w: %s, bucket %q, is format %d and this release reads formats up to %d: "+
 			"run the release that wrote it (or a newer one), or restore the copy of the data directory taken before the upgrade",
 			ErrNewerFormat, tx.DB().Path(), name, f, currentFormat)
 	}
-	return nil
+	return f, nil
 }
 
-// upgradeFormat brings the log whose meta bucket is meta to currentFormat,
-// in the transaction that opens it, and leaves a newer one (which the
-// caller refuses) as it is. A log without a version is read by what it
-// holds: without blocks_from it is of formatHashPerKey, keeps the tree
-// hashes it has where they are and stores those that follow in blocks from
-// blocks_from on; with it, it was written by the release that brought hash
-// blocks, before format versions, and only gains its version.
-func upgradeFormat(meta *bolt.Bucket) error {
-	f, err := storedFormat(meta)
-	if err != nil || f >= currentFormat {
-		return err
+// upgradeFormat brings the log whose meta bucket is meta, of format f as
+// checkFormat read it in the same transaction, to currentFormat, and
+// leaves a newer one (which checkFormat refuses) as it is. A log without
+// a version is read by what it holds: without blocks_from it is of
+// formatHashPerKey, keeps the tree hashes it has where they are and stores
+// those that follow in blocks from blocks_from on; with it, it was written
+// by the release that brought hash blocks, before format versions, and
+// only gains its version.
+func upgradeFormat(meta *bolt.Bucket, f int64) error {
+	if f >= currentFormat {
+		return nil
 	}
 	// Never moved once set: the hashes before it are under their own keys.
 	if meta.Get(keyBlocksFrom) == nil {

@@ -147,3 +147,35 @@ func TestALogOfAnUnknownFormatIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestOpeningALogReadsItsFormatOnce: createBuckets, which checks a log's
+// format and brings it up to date, reads the format key once. On a log of
+// the current format whose buckets the transaction has opened already, it
+// reads that key and nothing else.
+func TestOpeningALogReadsItsFormatOnce(t *testing.T) {
+	l, db := newTestLog(t)
+	err := db.Update(func(tx *bolt.Tx) error {
+		if _, err := l.buckets(tx); err != nil {
+			return err
+		}
+		n, err := cursors(tx, func() error { return createBuckets(tx, l.cfg.Bucket) })
+		if n != 1 {
+			t.Errorf("createBuckets opened %d cursors, want 1: the format key's read", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cursors is how many cursors fn opens in tx. bbolt opens one for every
+// Get and Put, and for every bucket the transaction had not opened yet, so
+// once a writable transaction has opened the log's buckets it counts the
+// keys fn reads and writes.
+func cursors(tx *bolt.Tx, fn func() error) (int64, error) {
+	before := tx.Stats()
+	err := fn()
+	after := tx.Stats()
+	return after.GetCursorCount() - before.GetCursorCount(), err
+}

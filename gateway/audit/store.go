@@ -130,7 +130,8 @@ func (l *Log) sizeCorrupt(tx *bolt.Tx, problem string) error {
 // the log to currentFormat (upgradeFormat). A log of a newer format is
 // refused before anything is created in it.
 func createBuckets(tx *bolt.Tx, name string) error {
-	if err := checkFormat(tx, name); err != nil {
+	f, err := checkFormat(tx, name)
+	if err != nil {
 		return err
 	}
 	top, err := tx.CreateBucketIfNotExists([]byte(name))
@@ -142,7 +143,7 @@ func createBuckets(tx *bolt.Tx, name string) error {
 			return err
 		}
 	}
-	return upgradeFormat(top.Bucket(bucketMeta))
+	return upgradeFormat(top.Bucket(bucketMeta), f)
 }
 
 func (b buckets) size() int64 {
