@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -45,55 +44,52 @@ type Read[T any] struct {
 // and restore to admins of steward provinces. A read with ?consistent=true
 // is linearizable; any other read is local and says how fresh it is.
 func (r *Registry) Handler() http.Handler {
-	// Keyed by route, so that a route and its handler cannot drift apart
-	// as Routes is edited, as they could if paired by position.
-	handlers := map[string]http.HandlerFunc{
-		"POST " + pathApply:               r.allow(r.serveApply, pki.KindAdmin, pki.KindNode),
-		"GET " + pathReadIndex:            r.allow(r.serveReadIndex, pki.KindNode),
-		"GET " + pathStatus:               r.allow(r.serveStatus),
-		"GET " + pathLevels:               r.allow(r.serveLevels, pki.KindAdmin, pki.KindOperator),
-		"GET " + pathMembers:              r.allow(read(r, func(*http.Request) (any, error) { return r.store.Members(), nil })),
-		"GET " + pathNodes:                r.allow(read(r, func(*http.Request) (any, error) { return r.store.Nodes(), nil })),
-		"GET " + pathAgreements:           r.allow(read(r, r.listAgreements)),
-		"GET " + pathAgreements + "/{id}": r.allow(read(r, func(req *http.Request) (any, error) { return r.store.Agreement(req.PathValue("id")) })),
-		"GET " + pathCovers:               r.allow(read(r, r.covers)),
-		"GET " + pathBackup:               r.allow(r.steward(r.serveBackup), pki.KindAdmin),
-		"POST " + pathRestore:             r.allow(r.steward(r.serveRestore), pki.KindAdmin),
-		"POST " + pathJoin:                r.allow(r.serveJoin, pki.KindAdmin, pki.KindOperator),
-		"POST " + pathLeadership:          r.allow(r.steward(r.serveLeadership), pki.KindAdmin),
-	}
-	if len(handlers) != len(Routes) {
-		panic(fmt.Sprintf("registry: %d handlers for %d routes", len(handlers), len(Routes)))
-	}
 	mux := http.NewServeMux()
-	for _, route := range Routes {
-		h, ok := handlers[route]
-		if !ok {
-			panic("registry: no handler for route " + route)
-		}
-		mux.HandleFunc(route, h)
+	for _, rt := range r.routes() {
+		mux.HandleFunc(rt.pattern, rt.serve)
 	}
 	return mux
+}
+
+// route is one route of the registry API, "METHOD /path", with what serves it.
+type route struct {
+	pattern string
+	serve   http.HandlerFunc
+}
+
+// routes pairs each route with its handler and who may call it, in one
+// table, so that a route and its handler cannot drift apart. Building it
+// only makes closures over r: it reads nothing of r, which is what lets
+// Routes list the patterns from a zero Registry.
+func (r *Registry) routes() []route {
+	return []route{
+		{"POST " + pathApply, r.allow(r.serveApply, pki.KindAdmin, pki.KindNode)},
+		{"GET " + pathReadIndex, r.allow(r.serveReadIndex, pki.KindNode)},
+		{"GET " + pathStatus, r.allow(r.serveStatus)},
+		{"GET " + pathLevels, r.allow(r.serveLevels, pki.KindAdmin, pki.KindOperator)},
+		{"GET " + pathMembers, r.allow(read(r, func(*http.Request) (any, error) { return r.store.Members(), nil }))},
+		{"GET " + pathNodes, r.allow(read(r, func(*http.Request) (any, error) { return r.store.Nodes(), nil }))},
+		{"GET " + pathAgreements, r.allow(read(r, r.listAgreements))},
+		{"GET " + pathAgreements + "/{id}", r.allow(read(r, func(req *http.Request) (any, error) { return r.store.Agreement(req.PathValue("id")) }))},
+		{"GET " + pathCovers, r.allow(read(r, r.covers))},
+		{"GET " + pathBackup, r.allow(r.steward(r.serveBackup), pki.KindAdmin)},
+		{"POST " + pathRestore, r.allow(r.steward(r.serveRestore), pki.KindAdmin)},
+		{"POST " + pathJoin, r.allow(r.serveJoin, pki.KindAdmin, pki.KindOperator)},
+		{"POST " + pathLeadership, r.allow(r.steward(r.serveLeadership), pki.KindAdmin)},
+	}
 }
 
 // Routes lists every route of the registry API, "METHOD /path", in the
 // order Handler registers them; api/openapi.yaml must describe exactly these
 // (a test of the node checks).
-var Routes = []string{
-	"POST " + pathApply,
-	"GET " + pathReadIndex,
-	"GET " + pathStatus,
-	"GET " + pathLevels,
-	"GET " + pathMembers,
-	"GET " + pathNodes,
-	"GET " + pathAgreements,
-	"GET " + pathAgreements + "/{id}",
-	"GET " + pathCovers,
-	"GET " + pathBackup,
-	"POST " + pathRestore,
-	"POST " + pathJoin,
-	"POST " + pathLeadership,
-}
+var Routes = func() []string {
+	rs := (&Registry{}).routes()
+	ps := make([]string, len(rs))
+	for i, rt := range rs {
+		ps[i] = rt.pattern
+	}
+	return ps
+}()
 
 // joinRequest asks a node to join the registry through seed nodes.
 type joinRequest struct {

@@ -32,28 +32,51 @@ const MaxBody = exchange.MaxSubmit * contracts.MaxRecordSize
 // memory; a verifier reads a long log in ranges of at most this many.
 const MaxRawEntries = 10_000
 
+// route is one route of the local API: its pattern, "METHOD /path", and
+// the endpoint that serves it with its request decoder and response encoder.
+type route struct {
+	pattern string
+	serve   endpoint.Endpoint
+	decode  kithttp.DecodeRequestFunc
+	encode  kithttp.EncodeResponseFunc
+}
+
+// routes pairs each route with what serves it, in one table, so that a
+// route and its handler cannot drift apart as the API grows.
+func routes(s Set) []route {
+	return []route{
+		{"POST /api/v1/records", s.Submit, decodeSubmit, encodeSubmit},
+		{"GET /api/v1/records", s.Record, decodeRecordByRef, encodeJSON},
+		{"GET /api/v1/records/{id}", s.Record, decodeRecordByID, encodeJSON},
+		{"GET /api/v1/inbox", s.Inbox, decodeInbox, encodeJSON},
+		{"GET /api/v1/inbox/{id}", s.InboxItem, decodeRecordByID, encodeJSON},
+		{"GET /api/v1/audit/entries", s.AuditQuery, decodeAuditQuery, encodeJSON},
+		{"GET /api/v1/audit/stats", s.AuditStats, decodeAuditQuery, encodeJSON},
+		{"GET /api/v1/audit/head", s.AuditHead, decodeNothing, encodeJSON},
+		{"GET /api/v1/audit/raw", s.AuditRaw, decodeAuditRaw, encodeJSON},
+		{"GET /api/v1/audit/proof", s.AuditProof, decodeAuditProof, encodeJSON},
+		{"GET /api/v1/status", s.NodeStatus, decodeNothing, encodeJSON},
+		{"GET /api/v1/referrals", s.Referrals, decodeReferrals, encodeJSON},
+		{"POST /api/v1/policy/eval", s.PolicyEval, decodePolicyEval, encodeJSON},
+		{"GET /api/v1/policy", s.PolicyShow, decodeNothing, encodeJSON},
+		{"GET /api/v1/audit/export", s.AuditExport, decodeAuditExport, encodeAuditExport},
+		{"POST /api/v1/audit/verify", s.AuditVerify, decodeAuditVerify, encodeJSON},
+		{"GET /api/v1/audit/reconcile", s.AuditReconcile, decodeAuditReconcile, encodeJSON},
+		{"GET /api/v1/deadletters", s.DeadLetterList, decodeDeadLetters, encodeJSON},
+		{"POST /api/v1/deadletters/requeue", s.DeadLetterRequeue, decodeRequeue, encodeJSON},
+	}
+}
+
 // Routes lists every route of the local API, "METHOD /path"; api/openapi.yaml
 // must describe exactly these (a test checks).
-var Routes = []string{
-	"POST /api/v1/records",
-	"GET /api/v1/records",
-	"GET /api/v1/records/{id}",
-	"GET /api/v1/inbox",
-	"GET /api/v1/inbox/{id}",
-	"GET /api/v1/audit/entries",
-	"GET /api/v1/audit/stats",
-	"GET /api/v1/audit/head",
-	"GET /api/v1/audit/raw",
-	"GET /api/v1/audit/proof",
-	"GET /api/v1/status",
-	"GET /api/v1/referrals",
-	"POST /api/v1/policy/eval",
-	"GET /api/v1/policy",
-	"GET /api/v1/audit/export",
-	"POST /api/v1/audit/verify",
-	"GET /api/v1/audit/reconcile",
-	"GET /api/v1/deadletters",
-	"POST /api/v1/deadletters/requeue",
+var Routes = patterns(routes(Set{}))
+
+func patterns(rs []route) []string {
+	ps := make([]string, len(rs))
+	for i, r := range rs {
+		ps[i] = r.pattern
+	}
+	return ps
 }
 
 // NewHandler serves the local API.
@@ -62,29 +85,10 @@ func NewHandler(s Set) http.Handler {
 		kithttp.ServerBefore(auth.FromRequest),
 		kithttp.ServerErrorEncoder(encodeError),
 	}
-	h := func(e endpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) http.Handler {
-		return kithttp.NewServer(e, dec, enc, opts...)
-	}
 	mux := http.NewServeMux()
-	mux.Handle(Routes[0], h(s.Submit, decodeSubmit, encodeSubmit))
-	mux.Handle(Routes[1], h(s.Record, decodeRecordByRef, encodeJSON))
-	mux.Handle(Routes[2], h(s.Record, decodeRecordByID, encodeJSON))
-	mux.Handle(Routes[3], h(s.Inbox, decodeInbox, encodeJSON))
-	mux.Handle(Routes[4], h(s.InboxItem, decodeRecordByID, encodeJSON))
-	mux.Handle(Routes[5], h(s.AuditQuery, decodeAuditQuery, encodeJSON))
-	mux.Handle(Routes[6], h(s.AuditStats, decodeAuditQuery, encodeJSON))
-	mux.Handle(Routes[7], h(s.AuditHead, decodeNothing, encodeJSON))
-	mux.Handle(Routes[8], h(s.AuditRaw, decodeAuditRaw, encodeJSON))
-	mux.Handle(Routes[9], h(s.AuditProof, decodeAuditProof, encodeJSON))
-	mux.Handle(Routes[10], h(s.NodeStatus, decodeNothing, encodeJSON))
-	mux.Handle(Routes[11], h(s.Referrals, decodeReferrals, encodeJSON))
-	mux.Handle(Routes[12], h(s.PolicyEval, decodePolicyEval, encodeJSON))
-	mux.Handle(Routes[13], h(s.PolicyShow, decodeNothing, encodeJSON))
-	mux.Handle(Routes[14], h(s.AuditExport, decodeAuditExport, encodeAuditExport))
-	mux.Handle(Routes[15], h(s.AuditVerify, decodeAuditVerify, encodeJSON))
-	mux.Handle(Routes[16], h(s.AuditReconcile, decodeAuditReconcile, encodeJSON))
-	mux.Handle(Routes[17], h(s.DeadLetterList, decodeDeadLetters, encodeJSON))
-	mux.Handle(Routes[18], h(s.DeadLetterRequeue, decodeRequeue, encodeJSON))
+	for _, r := range routes(s) {
+		mux.Handle(r.pattern, kithttp.NewServer(r.serve, r.decode, r.encode, opts...))
+	}
 	return mux
 }
 
