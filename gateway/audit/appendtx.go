@@ -138,7 +138,7 @@ func (l *Log) appendTx(tx *bolt.Tx, ps []Prepared) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	first := b.size()
+	first := b.size
 	n := first + int64(len(ps))
 	if err := checkIndex(n); err != nil {
 		return 0, err

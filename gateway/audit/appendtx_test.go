@@ -184,3 +184,29 @@ func dumpLog(t *testing.T, db *bolt.DB, name string) map[string]string {
 	}
 	return out
 }
+
+// TestAnAppendReadsTheSizeOnce: an append starts from the size buckets
+// read, so an append of no entries opens no cursor beyond those of
+// buckets but the size's put.
+func TestAnAppendReadsTheSizeOnce(t *testing.T) {
+	l, db := newTestLog(t)
+	appendN(t, l, 3)
+	err := db.Update(func(tx *bolt.Tx) error {
+		// Opens the buckets, so that the counts below are of keys alone.
+		if _, err := l.buckets(tx); err != nil {
+			return err
+		}
+		read, err := cursors(tx, func() error { _, err := l.buckets(tx); return err })
+		if err != nil {
+			return err
+		}
+		appended, err := cursors(tx, func() error { _, err := l.appendTx(tx, nil); return err })
+		if extra := appended - read; extra != 1 {
+			t.Errorf("an append of no entries opened %d cursors beyond the %d of buckets, want 1: the size's put", extra, read)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -86,7 +86,7 @@ func (l *Log) SignedHead(ctx context.Context) (Head, error) {
 		if err != nil {
 			return err
 		}
-		if k, v := b.heads.Cursor().Last(); k != nil && unkey(k) == b.size() {
+		if k, v := b.heads.Cursor().Last(); k != nil && unkey(k) == b.size {
 			h, err = headFromStore(l.cfg.Origin, unkey(k), v)
 			return err
 		}
@@ -103,7 +103,7 @@ func (l *Log) SignedHead(ctx context.Context) (Head, error) {
 }
 
 func (l *Log) sign(b buckets) (Head, error) {
-	size := b.size()
+	size := b.size
 	root, err := treeHash(size, hashReader{b})
 	if err != nil {
 		return Head{}, err

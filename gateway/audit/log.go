@@ -71,7 +71,7 @@ func open(db *bolt.DB, cfg Config, ticks <-chan time.Time) (*Log, error) {
 		if err != nil {
 			return err
 		}
-		l.size.Store(b.size())
+		l.size.Store(b.size)
 		return nil
 	})
 	if err != nil {

@@ -57,6 +57,10 @@ func unkey(k []byte) int64 { return int64(binary.BigEndian.Uint64(k)) }
 // buckets are the log's nested buckets within one transaction.
 type buckets struct {
 	entries, hashes, blocks, heads, meta *bolt.Bucket
+	// size is meta's size as buckets read it, once for every use in
+	// the transaction: after an append's put of a new one it is stale,
+	// so each appendTx call takes its buckets afresh.
+	size int64
 	// blocksFrom is the first tree hash index kept in blocks; those
 	// before it are in hashes.
 	blocksFrom int64
@@ -71,8 +75,8 @@ func (l *Log) buckets(tx *bolt.Tx) (buckets, error) {
 	if b.entries == nil || b.hashes == nil || b.blocks == nil || b.heads == nil || b.meta == nil {
 		return buckets{}, fmt.Errorf("%w: nested buckets of %q missing", ErrCorrupt, l.cfg.Bucket)
 	}
-	size, err := l.readSize(tx, b)
-	if err != nil {
+	var err error
+	if b.size, err = l.readSize(tx, b); err != nil {
 		return buckets{}, err
 	}
 	v := b.meta.Get(keyBlocksFrom)
@@ -81,7 +85,7 @@ func (l *Log) buckets(tx *bolt.Tx) (buckets, error) {
 	}
 	// Past the hashes stored, or negative (which would send negative
 	// indexes to the blocks), it would read hashes from the wrong place.
-	if b.blocksFrom = unkey(v); b.blocksFrom < 0 || b.blocksFrom > tlog.StoredHashCount(size) {
+	if b.blocksFrom = unkey(v); b.blocksFrom < 0 || b.blocksFrom > tlog.StoredHashCount(b.size) {
 		return buckets{}, fmt.Errorf("%w: hash blocks start at %d, outside the log's hashes", ErrCorrupt, b.blocksFrom)
 	}
 	b.entries.FillPercent = appendFill
@@ -144,14 +148,6 @@ func createBuckets(tx *bolt.Tx, name string) error {
 		}
 	}
 	return upgradeFormat(top.Bucket(bucketMeta), f)
-}
-
-func (b buckets) size() int64 {
-	v := b.meta.Get(keySize)
-	if len(v) != 8 {
-		return 0
-	}
-	return unkey(v)
 }
 
 // hashReader reads stored tree hashes from the log's buckets, inside
