@@ -38,13 +38,15 @@ func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.Fiel
 // updatedCases reads, in one read transaction, the cases that the referral
 // updates among n records move: rec(i) is the i-th record (nil for none),
 // cases[i] the case it moves, nil when it is no update or its case is not
-// known here. Records of other types cost nothing: with no update among
-// them, nothing is read or allocated and cases is nil. An error is a fault
-// of the store (a case that does not decode, a file that cannot be read),
-// never an unknown case: a submission then fails whole as the node's fault
+// known here or does not decode. Records of other types cost nothing: with
+// no update among them, nothing is read or allocated and cases is nil.
+// A case that does not decode holds up only the updates that move it:
+// unreadable[i] is its error for each such record i, and unreadable is nil
+// when every case decodes. err is a fault of the whole read, never an
+// unknown case: a submission then fails whole as the node's fault
 // (screen), and a delivery defers its updates and stores the rest
 // (Receive).
-func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) ([]*store.Case, error) {
+func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) (cases []*store.Case, unreadable map[int]error, err error) {
 	var keys []string
 	var at []int // the index of each key's update
 	for i := range n {
@@ -54,17 +56,23 @@ func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) ([]*sto
 		}
 	}
 	if len(keys) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	found, err := x.d.Store.CasesByKey(keys, x.d.Now())
+	found, bad, err := x.d.Store.CasesByKey(keys, x.d.Now())
 	if err != nil {
-		return nil, fmt.Errorf("read the cases %d referral updates move: %w", len(keys), err)
+		return nil, nil, fmt.Errorf("read the cases %d referral updates move: %w", len(keys), err)
 	}
-	cases := make([]*store.Case, n)
+	cases = make([]*store.Case, n)
 	for j, i := range at {
 		cases[i] = found[j]
+		if err := bad[keys[j]]; err != nil {
+			if unreadable == nil {
+				unreadable = make(map[int]error, len(bad))
+			}
+			unreadable[i] = err
+		}
 	}
-	return cases, nil
+	return cases, unreadable, nil
 }
 
 // track follows referrals and their updates, sent or received, so the

@@ -146,16 +146,17 @@ func (x *Exchange) parse(caller pki.Identity, doc json.RawMessage, now time.Time
 	return res, &draft{rec: rec}
 }
 
-// screen answers the drafts that are duplicates or invalid updates, and
-// finds the others' agreements and quota usage. It reads the store in at
-// most three transactions, one for every reference, one for the cases
-// updates move (none without an update) and one for every counter, rather
-// than so many per record. A draft it answers, or whose agreements it
-// cannot look up (errs, a fault of the node), is set to nil.
+// screen answers the drafts that are duplicates, invalid updates or updates
+// of a case that does not decode, and finds the others' agreements and
+// quota usage. It reads the store in at most three transactions, one for
+// every reference, one for the cases updates move (none without an update)
+// and one for every counter, rather than so many per record. A draft it
+// answers, or whose agreements it cannot look up (errs, a fault of the
+// node), is set to nil.
 func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []*draft, now time.Time) []error {
 	errs := make([]error, len(drafts))
 	x.answerDuplicates(results, drafts)
-	cases, casesErr := x.updatedCases(len(drafts), func(i int) contracts.Record {
+	cases, unreadable, casesErr := x.updatedCases(len(drafts), func(i int) contracts.Record {
 		if drafts[i] == nil {
 			return nil
 		}
@@ -172,6 +173,11 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 		if u, ok := d.rec.(*contracts.ReferralUpdate); ok {
 			if casesErr != nil {
 				errs[i], drafts[i] = &Error{Code: CodeUnavailable, Message: "read the referral cases", Err: casesErr}, nil
+				continue
+			}
+			if err := unreadable[i]; err != nil {
+				x.refuseUnreadable(&results[i], i, err)
+				drafts[i] = nil
 				continue
 			}
 			if p := updateProblems(u, cases[i]); p != nil {
@@ -202,6 +208,16 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 		}
 	}
 	return errs
+}
+
+// refuseUnreadable answers the update at index i of a submission, whose
+// case does not decode (err), as unavailable: the fault is the node's, and
+// the rest of the submission goes on. The operator gets the cause, which
+// names the case by its key and holds no personal data.
+func (x *Exchange) refuseUnreadable(r *SubmitResult, i int, err error) {
+	x.d.Log.Error("refuse a referral update whose case is unreadable", "index", i, "err", err)
+	r.Outcome = OutcomeUnavailable
+	r.Error = "this node cannot read the referral case the update moves (its operator is told why); submit the update again later"
 }
 
 // answerDuplicates answers the drafts whose reference was queued before,

@@ -82,16 +82,21 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	// The cases the referral updates move, read for the whole request in
 	// one transaction as the origin's screen does, not one per update.
 	// A store that cannot give them defers the updates, which the origin
-	// sends again, and lets the rest of the request through.
-	cases, casesErr := x.updatedCases(len(ins), func(i int) contracts.Record { return ins[i].rec })
+	// sends again, and lets the rest of the request through; a case that
+	// does not decode defers only the updates that move it.
+	cases, unreadable, casesErr := x.updatedCases(len(ins), func(i int) contracts.Record { return ins[i].rec })
 	if casesErr != nil {
 		x.d.Log.Error("defer a delivery's referral updates", "from", from.Province, "err", casesErr)
+	}
+	for i, err := range unreadable {
+		x.d.Log.Error("defer a referral update whose case is unreadable", "from", from.Province, "envelope", ins[i].env.ID, "err", err)
 	}
 	for i, c := range cases {
 		ins[i].moves = c
 	}
 	forEach(len(envs), func(i int) {
-		if _, ok := ins[i].rec.(*contracts.ReferralUpdate); ok && casesErr != nil {
+		_, update := ins[i].rec.(*contracts.ReferralUpdate)
+		if (update && casesErr != nil) || unreadable[i] != nil {
 			results[i] = deferred(ins[i].env.ID, "case_unreadable")
 			return
 		}

@@ -179,6 +179,10 @@ const (
 	OutcomeInvalid Outcome = "invalid"
 	// OutcomeForbidden: the caller may not submit this record.
 	OutcomeForbidden Outcome = "forbidden"
+	// OutcomeUnavailable: this node cannot handle the record now, through
+	// no fault of it (the referral case an update moves cannot be read);
+	// nothing queued, and the operator has the cause.
+	OutcomeUnavailable Outcome = "unavailable"
 )
 
 // SubmitResult answers one record of a submission.
@@ -197,7 +201,7 @@ type SubmitResult struct {
 	Problems []contracts.FieldError `json:"problems,omitempty"`
 	// Reasons explain a denial.
 	Reasons []policy.Reason `json:"reasons,omitempty"`
-	// Error explains a forbidden record.
+	// Error explains a forbidden or unavailable record.
 	Error string `json:"error,omitempty"`
 }
 

@@ -1,7 +1,6 @@
 package exchange
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -24,41 +23,59 @@ func spoilCase(t *testing.T, s *store.Store, key string) {
 	}
 }
 
-// TestSubmitWithAnUnreadableCaseIsANodeFault: when the cases a submission's
-// updates move cannot be read, the submission fails as the node's fault
-// and nothing of it is accepted; the update is not told its referral is
-// unknown.
-func TestSubmitWithAnUnreadableCaseIsANodeFault(t *testing.T) {
+// TestSubmitRefusesOnlyTheUpdatesOfAnUnreadableCase: an update whose case
+// does not decode is answered unavailable, the node's fault, with the
+// cause logged for the operator; the update of a healthy case and the
+// transfer submitted with it are accepted, and neither update is told its
+// referral is unknown.
+func TestSubmitRefusesOnlyTheUpdatesOfAnUnreadableCase(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	g := f.generator("51", "44", 31)
-	cases := f.referCases(g, 1)
+	cases := f.referCases(g, 2)
 	origin := f.nodes["51"]
-	key := store.CaseKey("51", "44", cases[0].ID)
-	spoilCase(t, origin.store, key)
-	u := g.ReferralUpdate(cases[0])
-	u.From, u.To, u.Status = "51", "44", contracts.CaseAccepted
-	transfer := g.Transfer()
-
-	_, err := origin.x.Submit(context.Background(), origin.system, encode(t, transfer, u))
-	var xe *Error
-	if !errors.As(err, &xe) || xe.Code != CodeUnavailable || !strings.Contains(err.Error(), key) {
-		t.Fatalf("submit with an unreadable case: %v, want a %s error naming %s", err, CodeUnavailable, key)
+	spoiled := store.CaseKey("51", "44", cases[0].ID)
+	spoilCase(t, origin.store, spoiled)
+	update := func(i int) *contracts.ReferralUpdate {
+		u := g.ReferralUpdate(cases[i])
+		u.From, u.To, u.Status = "51", "44", contracts.CaseAccepted
+		return u
 	}
-	if id, err := origin.store.Lookup(Ref(transfer.Head(), transfer.Type())); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("the transfer submitted with it was accepted as %q (%v); want nothing accepted", id, err)
+	spoiledUpdate := update(0)
+
+	results := f.submit("51", spoiledUpdate, g.Transfer(), update(1))
+	if r := results[0]; r.Outcome != OutcomeUnavailable || r.Error == "" || r.EnvelopeID != "" || r.Problems != nil {
+		t.Errorf("the update of the unreadable case: %+v, want %s with an error and nothing else", r, OutcomeUnavailable)
+	}
+	if id, err := origin.store.Lookup(Ref(spoiledUpdate.Head(), spoiledUpdate.Type())); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the update of the unreadable case was queued as %q (%v); want nothing queued", id, err)
+	}
+	if r := results[1]; r.Outcome != OutcomeAccepted {
+		t.Errorf("the transfer: %+v, want %s", r, OutcomeAccepted)
+	}
+	if r := results[2]; r.Outcome != OutcomeAccepted {
+		t.Errorf("the update of the healthy case: %+v, want %s", r, OutcomeAccepted)
+	}
+	c, err := origin.store.Case(store.CaseKey("51", "44", cases[1].ID), f.now)
+	if err != nil || c.Status != string(contracts.CaseAccepted) {
+		t.Errorf("the healthy case: %+v, %v; want it accepted", c, err)
+	}
+	if logs := f.logs.String(); !strings.Contains(logs, "refuse a referral update whose case is unreadable") || !strings.Contains(logs, spoiled) {
+		t.Errorf("the logs do not say which case could not be read (%s):\n%s", spoiled, logs)
 	}
 }
 
-// TestReceiveDefersUpdatesWhoseCasesCannotBeRead: when the destination
-// cannot read the cases a delivery's updates move, it defers those updates,
-// which the origin sends again, and stores the rest.
-func TestReceiveDefersUpdatesWhoseCasesCannotBeRead(t *testing.T) {
+// TestReceiveDefersOnlyTheUpdatesOfAnUnreadableCase: when the destination
+// cannot decode the case an update of a delivery moves, it defers that
+// update, which the origin sends again, and stores the rest: a transfer
+// and the update of a healthy case, which moves it.
+func TestReceiveDefersOnlyTheUpdatesOfAnUnreadableCase(t *testing.T) {
 	rc := newReceivedCases(t, 2)
 	dest := rc.f.nodes["44"]
-	spoilCase(t, dest.store, store.CaseKey("51", "44", rc.cases[0].ID))
+	spoiled := store.CaseKey("51", "44", rc.cases[0].ID)
+	spoilCase(t, dest.store, spoiled)
 	results := rc.receive(t, rc.update(t, 0, contracts.CaseAccepted), rc.seal(t, rc.g.Transfer()), rc.update(t, 1, contracts.CaseAccepted))
-	for i, want := range []peer.Status{peer.StatusDeferred, peer.StatusStored, peer.StatusDeferred} {
+	for i, want := range []peer.Status{peer.StatusDeferred, peer.StatusStored, peer.StatusStored} {
 		if results[i].Status != want {
 			t.Errorf("envelope %d: %+v, want %s", i, results[i], want)
 		} else if want == peer.StatusDeferred && (len(results[i].Reasons) != 1 || results[i].Reasons[0] != "case_unreadable") {
@@ -66,7 +83,10 @@ func TestReceiveDefersUpdatesWhoseCasesCannotBeRead(t *testing.T) {
 		}
 	}
 	c, err := dest.store.Case(store.CaseKey("51", "44", rc.cases[1].ID), rc.f.now)
-	if err != nil || c.Status != string(contracts.CaseReferred) {
-		t.Fatalf("case 1, whose update was deferred: %+v, %v; want it still referred", c, err)
+	if err != nil || c.Status != string(contracts.CaseAccepted) {
+		t.Errorf("the healthy case, whose update was stored: %+v, %v; want it accepted", c, err)
+	}
+	if logs := rc.f.logs.String(); !strings.Contains(logs, "defer a referral update whose case is unreadable") || !strings.Contains(logs, spoiled) {
+		t.Errorf("the logs do not say which case could not be read (%s):\n%s", spoiled, logs)
 	}
 }

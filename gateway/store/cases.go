@@ -101,21 +101,28 @@ func (s *Store) Case(key string, now time.Time) (*Case, error) {
 // CasesByKey returns the cases of keys, in their order, from one read
 // transaction: nil for a key with no case. A submission of updates checks
 // all their cases with it at once. A stored case that does not decode is
-// corruption, not an unknown case: the error names its key, which holds
-// no personal data (CaseKey).
-func (s *Store) CasesByKey(keys []string, now time.Time) ([]*Case, error) {
-	out, err := getEach(s.db, bucketCases, keys, func(k string, v []byte) (*Case, error) {
+// corruption, not an unknown case: it is nil in cases too, and unreadable
+// maps its key to an error that names the key, which holds no personal
+// data (CaseKey). One damaged case so holds up only the updates that move
+// it; unreadable is nil when every case decodes. err is a fault of the
+// read as a whole, which leaves no case known.
+func (s *Store) CasesByKey(keys []string, now time.Time) (cases []*Case, unreadable map[string]error, err error) {
+	cases, err = getEach(s.db, bucketCases, keys, func(k string, v []byte) (*Case, error) {
 		c := new(Case)
 		if err := json.Unmarshal(v, c); err != nil {
-			return nil, fmt.Errorf("stored case %s (bucket %s) does not decode: %w", k, bucketCases, err)
+			if unreadable == nil {
+				unreadable = make(map[string]error)
+			}
+			unreadable[k] = fmt.Errorf("stored case %s (bucket %s) does not decode: %w", k, bucketCases, err)
+			return nil, nil
 		}
 		c.Overdue = overdue(c, now)
 		return c, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return cases, unreadable, nil
 }
 
 // Cases lists cases, newest first; with overdueOnly, only the overdue ones.

@@ -16,9 +16,9 @@ func TestCasesByKey(t *testing.T) {
 	s, _ := openTest(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	a, b := CaseKey("51", "44", "RF-1"), CaseKey("44", "51", "RF-2")
-	got, err := s.CasesByKey([]string{a, b}, now)
-	if err != nil || len(got) != 2 || got[0] != nil || got[1] != nil {
-		t.Fatalf("before any case: %v, %v; want two nils", got, err)
+	got, unreadable, err := s.CasesByKey([]string{a, b}, now)
+	if err != nil || unreadable != nil || len(got) != 2 || got[0] != nil || got[1] != nil {
+		t.Fatalf("before any case: %v, %v, %v; want two nils", got, unreadable, err)
 	}
 	put := func(key, status, deadline string) {
 		t.Helper()
@@ -31,9 +31,9 @@ func TestCasesByKey(t *testing.T) {
 	put(a, "accepted", "2026-02-01")
 	put(b, "referred", "2026-04-01")
 	missing := CaseKey("51", "44", "RF-3")
-	got, err = s.CasesByKey([]string{b, missing, a}, now)
-	if err != nil || len(got) != 3 {
-		t.Fatalf("CasesByKey: %v, %v", got, err)
+	got, unreadable, err = s.CasesByKey([]string{b, missing, a}, now)
+	if err != nil || unreadable != nil || len(got) != 3 {
+		t.Fatalf("CasesByKey: %v, %v, %v", got, unreadable, err)
 	}
 	for i, want := range []string{b, "", a} {
 		if want == "" {
@@ -52,13 +52,14 @@ func TestCasesByKey(t *testing.T) {
 	}
 }
 
-// TestCasesByKeyRefusesACaseThatDoesNotDecode: a stored case that does
-// not decode is corruption, reported with its key and bucket, not taken
-// for a case that is not there.
-func TestCasesByKeyRefusesACaseThatDoesNotDecode(t *testing.T) {
+// TestCasesByKeyReportsACaseThatDoesNotDecodeAlone: a stored case that
+// does not decode is corruption, reported under its key with its key and
+// bucket named, not taken for a case that is not there; the cases read
+// with it come back as if it were not among them.
+func TestCasesByKeyReportsACaseThatDoesNotDecodeAlone(t *testing.T) {
 	s, _ := openTest(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	good, bad := CaseKey("51", "44", "RF-1"), CaseKey("51", "44", "RF-2")
+	good, bad, missing := CaseKey("51", "44", "RF-1"), CaseKey("51", "44", "RF-2"), CaseKey("51", "44", "RF-3")
 	if _, err := s.PutCase(context.Background(), good, func(*Case) (*Case, error) {
 		return &Case{Key: good, Status: "referred"}, nil
 	}); err != nil {
@@ -69,16 +70,19 @@ func TestCasesByKeyRefusesACaseThatDoesNotDecode(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.CasesByKey([]string{good, bad}, now)
-	if err == nil {
-		t.Fatalf("CasesByKey = %v, nil; want an error for case %s", got, bad)
+	got, unreadable, err := s.CasesByKey([]string{bad, good, missing, bad}, now)
+	if err != nil {
+		t.Fatalf("CasesByKey: %v; want one case unreadable, not the read", err)
+	}
+	if len(got) != 4 || got[0] != nil || got[1] == nil || got[1].Key != good || got[2] != nil || got[3] != nil {
+		t.Fatalf("cases %v; want only %s, second", got, good)
+	}
+	if len(unreadable) != 1 || unreadable[bad] == nil {
+		t.Fatalf("unreadable %v; want only %s", unreadable, bad)
 	}
 	for _, want := range []string{bad, string(bucketCases)} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not name %q", err, want)
+		if !strings.Contains(unreadable[bad].Error(), want) {
+			t.Errorf("error %q does not name %q", unreadable[bad], want)
 		}
-	}
-	if got != nil {
-		t.Errorf("CasesByKey returned %v with its error; want nil", got)
 	}
 }
