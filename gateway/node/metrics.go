@@ -32,7 +32,6 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	queue     *prometheus.GaugeVec
 	dead      *prometheus.GaugeVec
-	breaker   *prometheus.GaugeVec
 	submitted *prometheus.CounterVec
 	decisions *prometheus.HistogramVec
 	// decisionsBy are decisions' series by side (export, import), then
@@ -66,9 +65,6 @@ func newMetrics() *metrics {
 		dead: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "laborlink_dead_letters", Help: "Envelopes delivery gave up on and keeps until an operator requeues them, by peer.",
 		}, []string{"peer"}),
-		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "laborlink_breaker_state", Help: "Circuit breaker state by peer: 0 closed, 1 half-open, 2 open.",
-		}, []string{"peer"}),
 	}
 	m.submitted = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "laborlink_submitted_total", Help: "Records submitted on the local API, by record type, destination province (peer; unknown when unreadable) and outcome (accepted, duplicate, denied, invalid, forbidden).",
@@ -88,7 +84,7 @@ func newMetrics() *metrics {
 	m.webhookFailures = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "laborlink_webhook_failures", Help: "Failed webhook pushes since the last one that succeeded.",
 	})
-	m.reg.MustRegister(m.requests, m.delivered, m.failures, m.latency, m.queue, m.dead, m.breaker, m.submitted, m.decisions, m.webhookPending, m.webhookFailures,
+	m.reg.MustRegister(m.requests, m.delivered, m.failures, m.latency, m.queue, m.dead, m.submitted, m.decisions, m.webhookPending, m.webhookFailures,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -208,9 +204,26 @@ func (m *metrics) Delivered(peer string, outcomes []delivery.Outcome, batch []st
 // Failed counts a failed batch.
 func (m *metrics) Failed(peer string, _ error) { m.failures.WithLabelValues(peer).Inc() }
 
-func (m *metrics) breakerChanged(log *slog.Logger) func(string, gobreaker.State, gobreaker.State) {
+// breakerStates reports each peer's breaker state as the breaker holds it
+// when scraped, so the gauge is never behind the breaker nor written back
+// to an old state. A peer has a series from its first delivery, when its
+// breaker is made, and reads 0 while the breaker has never opened.
+type breakerStates func() map[string]gobreaker.State
+
+var breakerDesc = prometheus.NewDesc("laborlink_breaker_state", "Circuit breaker state by peer: 0 closed, 1 half-open, 2 open.", []string{"peer"}, nil)
+
+func (breakerStates) Describe(ch chan<- *prometheus.Desc) { ch <- breakerDesc }
+
+func (states breakerStates) Collect(ch chan<- prometheus.Metric) {
+	for p, st := range states() {
+		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, float64(st), p)
+	}
+}
+
+// breakerChanged logs a breaker's change of state; the gauge reads the
+// breakers themselves (breakerStates).
+func breakerChanged(log *slog.Logger) func(string, gobreaker.State, gobreaker.State) {
 	return func(peer string, from, to gobreaker.State) {
-		m.breaker.WithLabelValues(peer).Set(float64(to))
 		log.Warn("circuit breaker", "peer", peer, "from", from.String(), "to", to.String())
 	}
 }
@@ -233,29 +246,19 @@ func setByPeer(g *prometheus.GaugeVec, counts map[string]int, shown map[string]b
 	}
 }
 
-// sampleGauges samples, every 2 s, the outbox depth, the dead letters, the
-// breakers' states and, with a webhook, the inbox push for the gauges; with
-// a webhook it also registers the push's skip count. A breaker's gauge
-// changes as the breaker does (breakerChanged); sampling gives every peer
-// with a breaker a series from its first delivery, so that a peer whose
-// breaker never opened reads 0. A sample read just before a change can be
-// written just after it, and the gauge then shows the old state until the
-// next sample.
-func (m *metrics) sampleGauges(ctx context.Context, s *store.Store, breakers func() map[string]gobreaker.State, push *webhook.Pusher) {
+// sampleGauges samples, every 2 s, the outbox depth, the dead letters and,
+// with a webhook, the inbox push for the gauges; with a webhook it also
+// registers the push's skip count.
+func (m *metrics) sampleGauges(ctx context.Context, s *store.Store, push *webhook.Pusher) {
 	if push != nil {
 		m.reg.MustRegister(webhookSkipped(push))
 	}
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	queued, dead, withBreaker := map[string]bool{}, map[string]bool{}, map[string]bool{} // peers with series
+	queued, dead := map[string]bool{}, map[string]bool{} // peers with series
 	for {
 		setByPeer(m.queue, s.Depth(), queued)
 		setByPeer(m.dead, s.DeadLetterCounts(), dead)
-		states := map[string]int{}
-		for p, st := range breakers() {
-			states[p] = int(st)
-		}
-		setByPeer(m.breaker, states, withBreaker)
 		if push != nil {
 			m.sampleWebhook(push)
 		}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/policy"
@@ -175,5 +177,59 @@ func TestDecidedObservesBySideAndCache(t *testing.T) {
 		if got := d.GetHistogram().GetSampleCount(); got != c.want {
 			t.Errorf("decisions side=%s cached=%s: %d, want %d", c.side, c.cached, got, c.want)
 		}
+	}
+}
+
+// breakerGauge reads each peer's breaker state from a scrape of c.
+func breakerGauge(t *testing.T, c prometheus.Collector) map[string]float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 16)
+	c.Collect(ch)
+	close(ch)
+	got := map[string]float64{}
+	for m := range ch {
+		var d dto.Metric
+		if err := m.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		got[d.GetLabel()[0].GetValue()] = d.GetGauge().GetValue()
+	}
+	return got
+}
+
+// The gauge is what the breaker holds when scraped: a breaker whose open
+// time has passed reads half-open at once, as the breaker itself does,
+// not its old state until some later sample.
+func TestBreakerGaugeReadsTheBreakerWhenScraped(t *testing.T) {
+	var changes atomic.Int32
+	cb := gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
+		Name: "44", Timeout: 50 * time.Millisecond,
+		ReadyToTrip:   func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 1 },
+		OnStateChange: func(string, gobreaker.State, gobreaker.State) { changes.Add(1) },
+	})
+	var made atomic.Bool // the peer's breaker exists from its first delivery
+	states := breakerStates(func() map[string]gobreaker.State {
+		if !made.Load() {
+			return nil
+		}
+		return map[string]gobreaker.State{"44": cb.State()}
+	})
+	if got := breakerGauge(t, states); len(got) != 0 {
+		t.Fatalf("before any delivery the gauge has series %v, want none", got)
+	}
+	made.Store(true)
+	if got := breakerGauge(t, states); got["44"] != 0 {
+		t.Fatalf("a breaker that never opened reads %v, want 0 (closed)", got["44"])
+	}
+	cb.Execute(func() (any, error) { return nil, errors.New("44 is down") })
+	if got := breakerGauge(t, states); got["44"] != 2 {
+		t.Fatalf("an open breaker reads %v, want 2 (open)", got["44"])
+	}
+	time.Sleep(60 * time.Millisecond) // past the open time: the next read half-opens it
+	if got := breakerGauge(t, states); got["44"] != 1 {
+		t.Fatalf("a breaker past its open time reads %v, want 1 (half-open)", got["44"])
+	}
+	if n := changes.Load(); n != 2 {
+		t.Fatalf("the breaker changed state %d times, want 2 (open, half-open)", n)
 	}
 }

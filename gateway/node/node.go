@@ -190,7 +190,7 @@ func (n *Node) start() {
 	}
 	n.wg.Go(func() { n.policy.Watch(ctx, n.cfg.Policy.Reload, bundles{n.registry.Store()}) })
 	n.wg.Go(func() { n.joinAndResume(ctx) })
-	n.wg.Go(func() { n.metrics.sampleGauges(ctx, n.store, n.client.BreakerState, n.webhook) })
+	n.wg.Go(func() { n.metrics.sampleGauges(ctx, n.store, n.webhook) })
 	n.wg.Go(func() { n.auditRegistry(ctx, time.Second) })
 	if len(n.cfg.TLS.CRLs) > 0 {
 		n.wg.Go(func() { n.watchCRLs(ctx, crlCheckInterval) })

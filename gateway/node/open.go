@@ -159,8 +159,9 @@ func (n *Node) openExchange() error {
 	d := n.cfg.Delivery
 	var x *exchange.Exchange // the chain it signs with follows rotation
 	n.client = peer.NewClient(n.tls.Verifier, func() [][]byte { return x.Chain() }, directory{n.registry.Store()}, n.peerHTTP, peer.BreakerSettings{
-		Failures: d.BreakerFailures, Open: d.BreakerOpen, OnStateChange: n.metrics.breakerChanged(n.log),
+		Failures: d.BreakerFailures, Open: d.BreakerOpen, OnStateChange: breakerChanged(n.log),
 	})
+	n.metrics.reg.MustRegister(breakerStates(n.client.BreakerState))
 	notify := &lateNotifier{}
 	now := time.Now
 	if n.exchange, err = exchange.New(exchange.Deps{
