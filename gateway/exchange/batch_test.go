@@ -142,13 +142,7 @@ func TestBatchSignedEnvelopesCrossAndVerifyAlone(t *testing.T) {
 
 	// One envelope signed alone, queued directly as a node of the previous
 	// version would have.
-	legacy, err := contracts.NewEnvelope(g.Transfer(), 1, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := legacy.Sign(origin.x.d.Signer, origin.x.d.Signer.Identity().URI()); err != nil {
-		t.Fatal(err)
-	}
+	legacy := f.signedBy("51", g.Transfer())
 	body, _ := json.Marshal(legacy)
 	if _, err := origin.store.Enqueue(context.Background(), []store.Outgoing{{EnvelopeID: legacy.ID, Ref: "51/transfer/legacy", Type: "transfer", Peer: "44", Envelope: body}}); err != nil {
 		t.Fatal(err)
@@ -223,8 +217,7 @@ func TestBatchSignedEnvelopesCrossAndVerifyAlone(t *testing.T) {
 		raw, _ = json.Marshal(env)
 		tampered = append(tampered, raw)
 	}
-	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
-	res, err := dest.x.Receive(context.Background(), from, origin.x.d.Signer.Chain(), tampered, nil)
+	res, err := f.deliver("51", "44", tampered...)
 	if err != nil || len(res) == 0 {
 		t.Fatalf("receive tampered: %v %v", res, err)
 	}

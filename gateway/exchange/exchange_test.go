@@ -225,19 +225,11 @@ func TestForgedOriginIsRefused(t *testing.T) {
 	f := newFederation(t, "51", "44", "33")
 	f.agreement("51", "33")
 	tr := f.generator("51", "33", 13).Transfer()
-	env, err := contracts.NewEnvelope(tr, 1, f.now)
-	if err != nil {
-		t.Fatal(err)
-	}
 	attacker := f.nodes["44"]
 	victim := f.nodes["33"]
-	if err := env.Sign(f.pki.Signer(attacker.leaf), attacker.x.d.Signer.Identity().URI()); err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := json.Marshal(env)
-	from := pki.Identity{Domain: "fed.test", Province: "44", Kind: pki.KindNode, Name: "gw-1"}
+	raw := f.rawSignedBy("44", tr)
 
-	res, err := victim.x.Receive(context.Background(), from, f.pki.Signer(attacker.leaf).Chain(), []json.RawMessage{raw}, nil)
+	res, err := f.deliver("44", "33", raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +237,7 @@ func TestForgedOriginIsRefused(t *testing.T) {
 		t.Errorf("forged origin = %+v", res[0])
 	}
 	// Presenting 51's chain without 51's key: the chain is not the caller's.
-	_, err = victim.x.Receive(context.Background(), from, f.pki.Signer(f.nodes["51"].leaf).Chain(), []json.RawMessage{raw}, nil)
+	_, err = victim.x.Receive(context.Background(), attacker.leaf.Identity, f.pki.Signer(f.nodes["51"].leaf).Chain(), []json.RawMessage{raw}, nil)
 	if ErrorCode(err) != CodeForbidden {
 		t.Errorf("someone else's chain: err = %v, want forbidden", err)
 	}
@@ -258,21 +250,13 @@ func TestTamperedEnvelopeIsRejected(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	tr := f.generator("51", "44", 14).Transfer()
-	origin, dest := f.nodes["51"], f.nodes["44"]
-	env, err := contracts.NewEnvelope(tr, 1, f.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Sign(f.pki.Signer(origin.leaf), origin.x.d.Signer.Identity().URI()); err != nil {
-		t.Fatal(err)
-	}
+	env := f.signedBy("51", tr)
 	env.AgreementVersion = 2
 	raw, _ := json.Marshal(env)
 	unsigned := *env
 	unsigned.Signature = nil
 	rawUnsigned, _ := json.Marshal(unsigned)
-	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
-	res, err := dest.x.Receive(context.Background(), from, f.pki.Signer(origin.leaf).Chain(), []json.RawMessage{raw, rawUnsigned, json.RawMessage(`{"id":1}`)}, nil)
+	res, err := f.deliver("51", "44", raw, rawUnsigned, json.RawMessage(`{"id":1}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,16 +386,7 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 	// Nor can a peer make that move by sending the update itself.
 	skip := g.ReferralUpdate(r)
 	skip.From, skip.To, skip.Status = "51", "44", contracts.CaseClosed
-	env, err := contracts.NewEnvelope(skip, 1, f.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Sign(f.pki.Signer(origin.leaf), origin.x.d.Signer.Identity().URI()); err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := json.Marshal(env)
-	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
-	got, err := f.nodes["44"].x.Receive(context.Background(), from, f.pki.Signer(origin.leaf).Chain(), []json.RawMessage{raw}, nil)
+	got, err := f.deliver("51", "44", f.rawSignedBy("51", skip))
 	if err != nil || got[0].Status != peer.StatusRejected || got[0].Reasons[0] != ReasonInvalidTransition {
 		t.Fatalf("a referred case closed by the peer directly: %+v, %v", got, err)
 	}
@@ -598,25 +573,12 @@ func TestRedeliveryIsAnsweredDuplicateOnly(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	g := f.generator("51", "44", 16)
-	origin, dest := f.nodes["51"], f.nodes["44"]
-	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
-	seal := func() json.RawMessage {
-		env, err := contracts.NewEnvelope(g.Transfer(), 1, f.now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := env.Sign(f.pki.Signer(origin.leaf), origin.x.d.Signer.Identity().URI()); err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := json.Marshal(env)
-		return raw
-	}
-	chain := f.pki.Signer(origin.leaf).Chain()
-	old, fresh := seal(), seal()
-	if res, err := dest.x.Receive(context.Background(), from, chain, []json.RawMessage{old}, nil); err != nil || res[0].Status != peer.StatusStored {
+	dest := f.nodes["44"]
+	old, fresh := f.rawSignedBy("51", g.Transfer()), f.rawSignedBy("51", g.Transfer())
+	if res, err := f.deliver("51", "44", old); err != nil || res[0].Status != peer.StatusStored {
 		t.Fatalf("first delivery: %+v, %v", res, err)
 	}
-	res, err := dest.x.Receive(context.Background(), from, chain, []json.RawMessage{fresh, old, fresh}, nil)
+	res, err := f.deliver("51", "44", fresh, old, fresh)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -287,6 +287,38 @@ func (f *federation) submit(province string, recs ...any) []SubmitResult {
 	return res
 }
 
+// signedBy seals rec into an envelope signed alone by province p's node,
+// as a node signs without batch signing.
+func (f *federation) signedBy(p string, rec contracts.Record) *contracts.Envelope {
+	f.t.Helper()
+	signer := f.nodes[p].x.d.Signer
+	env, err := contracts.NewEnvelope(rec, 1, f.now)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := env.Sign(signer, signer.Identity().URI()); err != nil {
+		f.t.Fatal(err)
+	}
+	return env
+}
+
+// rawSignedBy is signedBy's envelope as it travels.
+func (f *federation) rawSignedBy(p string, rec contracts.Record) json.RawMessage {
+	f.t.Helper()
+	raw, err := json.Marshal(f.signedBy(p, rec))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return raw
+}
+
+// deliver hands envs to province to's Receive as province from's node
+// delivers them: with that node's identity and signing chain.
+func (f *federation) deliver(from, to string, envs ...json.RawMessage) ([]peer.Result, error) {
+	n := f.nodes[from]
+	return f.nodes[to].x.Receive(context.Background(), n.leaf.Identity, n.x.d.Signer.Chain(), envs, nil)
+}
+
 func (n *node) inbox(t *testing.T) []store.Incoming {
 	t.Helper()
 	items, err := n.store.Inbox(0, 1000)

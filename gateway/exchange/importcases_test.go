@@ -1,7 +1,6 @@
 package exchange
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/store"
-	"github.com/laborlink/laborlink/pki"
 )
 
 // receivedCases is a federation of 51 and 44 in which 44 follows cases
@@ -45,31 +43,13 @@ func (rc *receivedCases) update(t *testing.T, i int, status contracts.CaseStatus
 	t.Helper()
 	u := rc.g.ReferralUpdate(rc.cases[i])
 	u.From, u.To, u.Status = "51", "44", status
-	return rc.seal(t, u)
-}
-
-func (rc *receivedCases) seal(t *testing.T, rec contracts.Record) json.RawMessage {
-	t.Helper()
-	origin := rc.f.nodes["51"]
-	env, err := contracts.NewEnvelope(rec, 1, rc.f.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Sign(rc.f.pki.Signer(origin.leaf), origin.x.d.Signer.Identity().URI()); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := json.Marshal(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return rc.f.rawSignedBy("51", u)
 }
 
 // receive delivers envs to 44 as 51's node.
 func (rc *receivedCases) receive(t *testing.T, envs ...json.RawMessage) []peer.Result {
 	t.Helper()
-	from := pki.Identity{Domain: "fed.test", Province: "51", Kind: pki.KindNode, Name: "gw-1"}
-	res, err := rc.f.nodes["44"].x.Receive(context.Background(), from, rc.f.pki.Signer(rc.f.nodes["51"].leaf).Chain(), envs, nil)
+	res, err := rc.f.deliver("51", "44", envs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +69,7 @@ func TestReceiveChecksEachUpdateAgainstItsCase(t *testing.T) {
 	}{
 		{"case 0 accepted", rc.update(t, 0, contracts.CaseAccepted), peer.StatusStored},
 		{"case 1 resolved while referred", rc.update(t, 1, contracts.CaseResolved), peer.StatusRejected},
-		{"a transfer", rc.seal(t, rc.g.Transfer()), peer.StatusStored},
+		{"a transfer", rc.f.rawSignedBy("51", rc.g.Transfer()), peer.StatusStored},
 		{"case 2 rejected", rc.update(t, 2, contracts.CaseRejected), peer.StatusStored},
 	}
 	envs := make([]json.RawMessage, len(received))

@@ -74,7 +74,7 @@ func TestReceiveDefersOnlyTheUpdatesOfAnUnreadableCase(t *testing.T) {
 	dest := rc.f.nodes["44"]
 	spoiled := store.CaseKey("51", "44", rc.cases[0].ID)
 	spoilCase(t, dest.store, spoiled)
-	results := rc.receive(t, rc.update(t, 0, contracts.CaseAccepted), rc.seal(t, rc.g.Transfer()), rc.update(t, 1, contracts.CaseAccepted))
+	results := rc.receive(t, rc.update(t, 0, contracts.CaseAccepted), rc.f.rawSignedBy("51", rc.g.Transfer()), rc.update(t, 1, contracts.CaseAccepted))
 	for i, want := range []peer.Status{peer.StatusDeferred, peer.StatusStored, peer.StatusStored} {
 		if results[i].Status != want {
 			t.Errorf("envelope %d: %+v, want %s", i, results[i], want)
