@@ -57,9 +57,11 @@ func CreateFederation(dir, domain string, provinces []string, opts FederationOpt
 }
 
 // ProvinceDir is the directory of a province's CA in the federation.
-func (f *Federation) ProvinceDir(province string) string {
-	return filepath.Join(f.Dir, "p"+province)
-}
+func (f *Federation) ProvinceDir(province string) string { return ProvinceCADir(f.Dir, province) }
+
+// ProvinceCADir is the directory of province's CA in the federation
+// directory dir, as CreateFederation lays it out.
+func ProvinceCADir(dir, province string) string { return filepath.Join(dir, "p"+province) }
 
 // Roots returns a pool holding the federation root.
 func (f *Federation) Roots() *x509.CertPool {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -282,7 +281,7 @@ func (r benchReport) print(m *Main) {
 // startEcho serves the echo with the p44 node's certificate, so the
 // handshake costs the same as the gateway's.
 func startEcho(f *devfed.Federation) (*loadgen.EchoServer, *tls.Config, error) {
-	ca, err := pki.OpenCA(filepath.Join(f.Dir, "pki", "p44"))
+	ca, err := pki.OpenCA(f.CADir("44"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -290,25 +289,19 @@ func startEcho(f *devfed.Federation) (*loadgen.EchoServer, *tls.Config, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	node, err := pki.LoadKeyPair(leaf.CertFile, leaf.KeyFile)
+	node, err := f.ClientTLS(*leaf)
 	if err != nil {
 		return nil, nil, err
 	}
-	roots, err := readRoots(f.Root)
+	srvCfg, err := node.ServerConfig(pki.PeerPolicy{})
 	if err != nil {
 		return nil, nil, err
 	}
-	v := &pki.Verifier{Roots: roots}
-	srvCfg, err := (&pki.TLS{KeyPair: node, Verifier: v}).ServerConfig(pki.PeerPolicy{})
+	sys, err := f.ClientTLS(f.Certs["51"].System)
 	if err != nil {
 		return nil, nil, err
 	}
-	sys := f.Certs["51"].System
-	kp, err := pki.LoadKeyPair(sys.CertFile, sys.KeyFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	cliCfg, err := (&pki.TLS{KeyPair: kp, Verifier: v}).ClientConfig(pki.PeerPolicy{})
+	cliCfg, err := sys.ClientConfig(pki.PeerPolicy{})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -21,8 +21,8 @@ import (
 
 	"github.com/laborlink/laborlink/contracts/synth"
 	"github.com/laborlink/laborlink/gateway/api"
+	"github.com/laborlink/laborlink/gateway/devfed"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
-	"github.com/laborlink/laborlink/pki"
 )
 
 // These tests run the laborlink binary as a user would: as subprocesses,
@@ -406,16 +406,15 @@ func readConfig(t *testing.T, path string) nodeYAML {
 // apiClient is a client of province's node, as its system hr.
 func apiClient(t *testing.T, dir, addr, province string) *api.Client {
 	t.Helper()
-	p := filepath.Join(dir, "pki", "p"+province)
-	kp, err := pki.LoadKeyPair(filepath.Join(p, "system-hr.pem"), filepath.Join(p, "system-hr-key.pem"))
+	l, err := devfed.ReadLayout(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots, err := readRoots(filepath.Join(dir, "pki", "root", "root.pem"))
+	tlsConfig, err := l.ClientTLS(l.Certs[province].System)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := api.NewClient("https://"+addr, &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots}}, province)
+	cl, err := api.NewClient("https://"+addr, tlsConfig, province)
 	if err != nil {
 		t.Fatal(err)
 	}

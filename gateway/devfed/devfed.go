@@ -48,14 +48,10 @@ type Options struct {
 // Federation is a development federation: nodes this process runs (Start)
 // or reaches over the network (Connect).
 type Federation struct {
-	Dir       string
-	Provinces []string
+	// Layout is the federation directory: provinces, root and certificates.
+	Layout
 	// Nodes are the nodes this process runs; empty after Connect.
 	Nodes map[string]*node.Node
-	// Certs maps a province to its people's and systems' certificate files.
-	Certs map[string]Certs
-	// Root is the federation root certificate file.
-	Root string
 	// Traffic summarizes the sample traffic once Seed has run.
 	Traffic Traffic
 	// Patience bounds each wait for agreements and deliveries; default 20s.
@@ -155,7 +151,7 @@ func (l *Layout) Connect(urls map[string]string) (*Federation, error) {
 }
 
 func (l *Layout) federation() *Federation {
-	return &Federation{Dir: l.Dir, Provinces: l.Provinces, Certs: l.Certs, Root: l.Root, urls: map[string]string{}}
+	return &Federation{Layout: *l, urls: map[string]string{}}
 }
 
 // waitReady waits until every node's registry replica is initialized and

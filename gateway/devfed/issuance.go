@@ -16,7 +16,6 @@ import (
 // node then audits each issuance, so a newcomer's audit log shows what a
 // real federation's does from its first day.
 func (f *Federation) RecordIssuance(ctx context.Context) error {
-	l := Layout{Dir: f.Dir}
 	nodeCert, _ := pki.LeafFiles(pki.KindNode, NodeName)
 	for _, p := range f.Provinces {
 		cl, err := f.RegistryClient(p)
@@ -24,7 +23,7 @@ func (f *Federation) RecordIssuance(ctx context.Context) error {
 			return err
 		}
 		c := f.Certs[p]
-		files := []string{filepath.Join(l.nodeTLSDir(p), nodeCert)}
+		files := []string{filepath.Join(f.nodeTLSDir(p), nodeCert)}
 		for _, leaf := range clientLeaves {
 			files = append(files, leaf.dst(&c).CertFile)
 		}

@@ -88,6 +88,15 @@ type Layout struct {
 // ProvinceDir is the directory a province's node runs from.
 func (l *Layout) ProvinceDir(province string) string { return filepath.Join(l.Dir, "p"+province) }
 
+// pkiDir holds the federation's CAs: the root's directory and each
+// province's, as pki.CreateFederation lays them out.
+func (l *Layout) pkiDir() string { return filepath.Join(l.Dir, "pki") }
+
+// CADir is province's CA directory, the --ca of `laborlink pki issue`.
+func (l *Layout) CADir(province string) string {
+	return pki.ProvinceCADir(l.pkiDir(), province)
+}
+
 // nodeTLSDir holds a province's node certificate, its key and the root.
 func (l *Layout) nodeTLSDir(province string) string {
 	return filepath.Join(l.ProvinceDir(province), "tls")
@@ -126,7 +135,7 @@ func Init(opts InitOptions) (*Layout, error) {
 	if err := l.clear(opts.Force); err != nil {
 		return nil, err
 	}
-	fed, err := pki.CreateFederation(filepath.Join(l.Dir, "pki"), Domain, l.Provinces, pki.FederationOptions{Root: pki.RootOptions{Force: opts.Force}})
+	fed, err := pki.CreateFederation(l.pkiDir(), Domain, l.Provinces, pki.FederationOptions{Root: pki.RootOptions{Force: opts.Force}})
 	if err != nil {
 		return nil, fmt.Errorf("devfed: pki: %w", err)
 	}
@@ -195,7 +204,7 @@ func (o *InitOptions) check() error {
 // force removes what Init is about to write, old node data included: a
 // node's raft state belongs to the genesis it was started with.
 func (l *Layout) clear(force bool) error {
-	existing := []string{filepath.Join(l.Dir, GenesisFile), filepath.Join(l.Dir, "pki")}
+	existing := []string{filepath.Join(l.Dir, GenesisFile), l.pkiDir()}
 	for _, p := range l.Provinces {
 		existing = append(existing, l.ProvinceDir(p))
 	}
@@ -276,13 +285,14 @@ func ReadLayout(dir string) (*Layout, error) {
 	if err := json.Unmarshal(data, &g); err != nil {
 		return nil, fmt.Errorf("devfed: %s: %w", filepath.Join(dir, GenesisFile), err)
 	}
-	l := &Layout{Dir: dir, Root: filepath.Join(dir, "pki", "root", pki.RootCertFile), Certs: map[string]Certs{}}
+	l := &Layout{Dir: dir, Certs: map[string]Certs{}}
+	l.Root = filepath.Join(l.pkiDir(), "root", pki.RootCertFile)
 	for _, m := range g.Members {
 		l.Provinces = append(l.Provinces, m.Province)
 		var certs Certs
 		for _, c := range clientLeaves {
 			certFile, keyFile := pki.LeafFiles(c.kind, c.name)
-			caDir := filepath.Join(dir, "pki", "p"+m.Province)
+			caDir := l.CADir(m.Province)
 			*c.dst(&certs) = pki.Leaf{CertFile: filepath.Join(caDir, certFile), KeyFile: filepath.Join(caDir, keyFile)}
 		}
 		l.Certs[m.Province] = certs

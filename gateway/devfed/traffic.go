@@ -196,17 +196,7 @@ func (f *Federation) sendReferral(ctx context.Context, origin, dest string) erro
 // Submit sends records through the province's local API as its system and
 // returns their envelope ids; a record not accepted is an error.
 func (f *Federation) Submit(ctx context.Context, province string, recs ...any) ([]string, error) {
-	cl, err := f.APIClient(province, f.Certs[province].System)
-	if err != nil {
-		return nil, err
-	}
-	docs := make([]json.RawMessage, len(recs))
-	for i, r := range recs {
-		if docs[i], err = json.Marshal(r); err != nil {
-			return nil, err
-		}
-	}
-	res, err := cl.Submit(ctx, docs...)
+	res, err := f.SubmitResults(ctx, province, recs...)
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +209,22 @@ func (f *Federation) Submit(ctx context.Context, province string, recs ...any) (
 		ids[i] = r.EnvelopeID
 	}
 	return ids, nil
+}
+
+// SubmitResults sends records through the province's local API as its
+// system and returns the node's answer for each, whatever it is.
+func (f *Federation) SubmitResults(ctx context.Context, province string, recs ...any) ([]exchange.SubmitResult, error) {
+	cl, err := f.APIClient(province, f.Certs[province].System)
+	if err != nil {
+		return nil, err
+	}
+	docs := make([]json.RawMessage, len(recs))
+	for i, r := range recs {
+		if docs[i], err = json.Marshal(r); err != nil {
+			return nil, err
+		}
+	}
+	return cl.Submit(ctx, docs...)
 }
 
 // WaitDelivered waits for the destination's receipts of every envelope a
@@ -282,12 +288,12 @@ func (f *Federation) RegistryClient(province string) (*registry.Client, error) {
 
 // ClientTLS is the mutual-TLS builder for leaf's certificate and key files,
 // trusting the federation's root.
-func (f *Federation) ClientTLS(leaf pki.Leaf) (*pki.TLS, error) {
+func (l *Layout) ClientTLS(leaf pki.Leaf) (*pki.TLS, error) {
 	kp, err := pki.LoadKeyPair(leaf.CertFile, leaf.KeyFile)
 	if err != nil {
 		return nil, err
 	}
-	pool, err := rootPool(f.Root)
+	pool, err := rootPool(l.Root)
 	if err != nil {
 		return nil, err
 	}

@@ -84,14 +84,7 @@ func (f *federation) system(province string) *api.Client {
 // answer for each.
 func (f *federation) submit(province string, recs ...any) []exchange.SubmitResult {
 	f.t.Helper()
-	docs := make([]json.RawMessage, len(recs))
-	for i, r := range recs {
-		var err error
-		if docs[i], err = json.Marshal(r); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	res, err := f.system(province).Submit(context.Background(), docs...)
+	res, err := f.SubmitResults(context.Background(), province, recs...)
 	if err != nil {
 		f.t.Fatal(err)
 	}

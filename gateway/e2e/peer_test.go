@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -261,7 +260,7 @@ func TestThePeerAPIRefusesWhatIsNotASignedEnvelope(t *testing.T) {
 // `laborlink pki issue --kind node` does, into a directory of the test's.
 func (f *federation) issueNode(province, name string) pki.Leaf {
 	f.t.Helper()
-	ca, err := pki.OpenCA(filepath.Join(f.Dir, "pki", "p"+province))
+	ca, err := pki.OpenCA(f.CADir(province))
 	if err != nil {
 		f.t.Fatal(err)
 	}
