@@ -202,7 +202,7 @@ func acceptedBatch(n int) []exchange.SubmitResult {
 }
 
 func randomResult(rng *rand.Rand, index int) exchange.SubmitResult {
-	outcomes := []exchange.Outcome{exchange.OutcomeAccepted, exchange.OutcomeDuplicate, exchange.OutcomeDenied, exchange.OutcomeInvalid, exchange.OutcomeForbidden}
+	outcomes := []exchange.Outcome{exchange.OutcomeAccepted, exchange.OutcomeDuplicate, exchange.OutcomeDenied, exchange.OutcomeInvalid, exchange.OutcomeForbidden, exchange.OutcomeUnavailable}
 	res := exchange.SubmitResult{Index: index, Ref: randomString(rng), Destination: randomString(rng),
 		Outcome: outcomes[rng.IntN(len(outcomes))], EnvelopeID: randomString(rng)}
 	switch res.Outcome {
@@ -214,7 +214,7 @@ func randomResult(rng *rand.Rand, index int) exchange.SubmitResult {
 		if rng.IntN(2) == 0 {
 			res.Problems = []contracts.FieldError{{Path: randomString(rng), Message: randomString(rng)}}
 		}
-	case exchange.OutcomeForbidden:
+	case exchange.OutcomeForbidden, exchange.OutcomeUnavailable:
 		res.Error = randomString(rng)
 	}
 	return res

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -50,6 +51,30 @@ func TestSubmitResponseJSON(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, want.Bytes())
 			}
 		})
+	}
+}
+
+// TestSingleSubmitStatus checks the HTTP status a single record's outcome
+// gives, and that a batch answers 200 whatever its records' outcomes.
+func TestSingleSubmitStatus(t *testing.T) {
+	for outcome, want := range map[exchange.Outcome]int{
+		exchange.OutcomeAccepted:    http.StatusAccepted,
+		exchange.OutcomeDuplicate:   http.StatusOK,
+		exchange.OutcomeInvalid:     http.StatusUnprocessableEntity,
+		exchange.OutcomeDenied:      http.StatusForbidden,
+		exchange.OutcomeForbidden:   http.StatusForbidden,
+		exchange.OutcomeUnavailable: http.StatusServiceUnavailable,
+	} {
+		res := []exchange.SubmitResult{{Outcome: outcome}}
+		for single, want := range map[bool]int{true: want, false: http.StatusOK} {
+			w := httptest.NewRecorder()
+			if err := encodeSubmit(context.Background(), w, SubmitResponse{Results: res, single: single}); err != nil {
+				t.Fatal(err)
+			}
+			if w.Code != want {
+				t.Errorf("%s (single %v): status %d, want %d", outcome, single, w.Code, want)
+			}
+		}
 	}
 }
 

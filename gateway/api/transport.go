@@ -174,6 +174,8 @@ func encodeSubmit(ctx context.Context, w http.ResponseWriter, resp any) error {
 			status = http.StatusUnprocessableEntity
 		case exchange.OutcomeDenied, exchange.OutcomeForbidden:
 			status = http.StatusForbidden
+		case exchange.OutcomeUnavailable:
+			status = http.StatusServiceUnavailable
 		}
 	}
 	body, err := r.appendJSON(make([]byte, 0, 160*len(r.Results)+16))

@@ -67,7 +67,7 @@ func newMetrics() *metrics {
 		}, []string{"peer"}),
 	}
 	m.submitted = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "laborlink_submitted_total", Help: "Records submitted on the local API, by record type, destination province (peer; unknown when unreadable) and outcome (accepted, duplicate, denied, invalid, forbidden).",
+		Name: "laborlink_submitted_total", Help: "Records submitted on the local API, by record type, destination province (peer; unknown when unreadable) and outcome (accepted, duplicate, denied, invalid, forbidden, unavailable).",
 	}, []string{"type", "peer", "outcome"})
 	m.decisions = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "laborlink_policy_decision_seconds", Help: "Policy decisions by side (export, import) and whether the decision cache answered.",
