@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -149,8 +150,12 @@ func (l *Log) appendTx(tx *bolt.Tx, ps []Prepared) (int64, error) {
 	// entry, but up to log2(n) more.
 	hashes := &appendedHashes{bucket: hashReader{b},
 		hs: make([]tlog.Hash, 0, tlog.StoredHashCount(n)-tlog.StoredHashCount(first))}
-	// Whatever can fail (a tree hash missing) fails before the first put:
-	// the caller's transaction may commit its other writes all the same.
+	// Whatever can fail (a tree hash missing, an entry where the append
+	// would write) fails before the first put: the caller's transaction
+	// may commit its other writes all the same.
+	if err := l.checkFree(tx, b, len(ps)); err != nil {
+		return 0, err
+	}
 	ends := make([]int, len(ps))
 	for i, p := range ps {
 		start, x := len(buf), first+int64(i)
@@ -176,6 +181,23 @@ func (l *Log) appendTx(tx *bolt.Tx, ps []Prepared) (int64, error) {
 	}
 	tx.OnCommit(func() { l.grow(n) })
 	return first, nil
+}
+
+// checkFree fails an append of n entries to the log whose buckets are b
+// if the entries bucket holds one at or past b.size, where the append
+// would write over it: meta's size went down since Open checked it
+// (checkEnds). The last key, not only position b.size, so a size that
+// went down past a removed entry is caught too; putHashes checks the hash
+// blocks the same way. One cursor per append, none for an append of
+// nothing.
+func (l *Log) checkFree(tx *bolt.Tx, b buckets, n int) error {
+	if n == 0 {
+		return nil
+	}
+	if k, _ := b.entries.Cursor().Last(); k != nil && bytes.Compare(k, key(b.size)) >= 0 {
+		return l.bucketCorrupt(tx, bucketEntries, fmt.Sprintf("meta size is %d but entry %s exists", b.size, keyString(k)))
+	}
+	return nil
 }
 
 // grow raises Size to n; commits on one file are serialized, but their

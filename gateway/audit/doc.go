@@ -52,7 +52,14 @@
 // Meta's size key holds the number of entries, from the first append on.
 // A log that holds entries or tree hashes without it, or with a value that
 // is not a size, is refused with ErrCorrupt: read as empty, it would take
-// its next appends over its history.
+// its next appends over its history. So is a log whose buckets do not end
+// where its size says: its last entry must be at position size-1, its last
+// hash block must end with tree hash StoredHashCount(size)-1, and its
+// hashes of before hash blocks must end at blocks_from-1 (Open reads the
+// last key of each). A size smaller than the log would also have appends
+// take positions it holds, so an append fails with ErrCorrupt, writing
+// nothing, if an entry or a tree hash is stored at or past where it would
+// write.
 //
 // # Personal data
 //

@@ -71,6 +71,9 @@ func open(db *bolt.DB, cfg Config, ticks <-chan time.Time) (*Log, error) {
 		if err != nil {
 			return err
 		}
+		if err := l.checkEnds(tx, b); err != nil {
+			return err
+		}
 		l.size.Store(b.size)
 		return nil
 	})

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -36,8 +37,9 @@ const blockHashes = 64
 // bbolt never needs the slack of its default 50% split.
 const appendFill = 0.95
 
-// ErrCorrupt reports that the log's buckets are missing or malformed, or
-// that a log holding entries has lost its size.
+// ErrCorrupt reports that the log's buckets are missing or malformed, that
+// a log holding entries has lost its size, or that its entries or tree
+// hashes do not end where its size says.
 var ErrCorrupt = errors.New("audit log storage is corrupt")
 
 func key(n int64) []byte {
@@ -126,8 +128,89 @@ func (b buckets) appendedTo() bool {
 // sizeCorrupt is readSize's error: which file, bucket and key, what is
 // wrong with it, and what to do.
 func (l *Log) sizeCorrupt(tx *bolt.Tx, problem string) error {
-	return fmt.Errorf("%w: %s, bucket %q, nested bucket %q: key %q %s; restore the data directory from a backup",
-		ErrCorrupt, tx.DB().Path(), l.cfg.Bucket, bucketMeta, keySize, problem)
+	return l.bucketCorrupt(tx, bucketMeta, fmt.Sprintf("key %q %s", keySize, problem))
+}
+
+// bucketCorrupt is ErrCorrupt for a problem in nested bucket name: which
+// file and buckets, what is wrong, and what to do.
+func (l *Log) bucketCorrupt(tx *bolt.Tx, name []byte, problem string) error {
+	return fmt.Errorf("%w: %s, bucket %q, nested bucket %q: %s; restore the data directory from a backup",
+		ErrCorrupt, tx.DB().Path(), l.cfg.Bucket, name, problem)
+}
+
+// checkEnds is open's check that the buckets an append writes by index end
+// where the log's size says: its entries at position size-1, its hash
+// blocks with tree hash StoredHashCount(size)-1, and the hashes of before
+// hash blocks at blocks_from-1. A size smaller than the log would have its
+// next appends take positions and tree hashes it holds; a larger one reads
+// entries and hashes that are gone. One cursor to the last key of each
+// bucket; appendTx checks again, as cheaply, before it writes.
+func (l *Log) checkEnds(tx *bolt.Tx, b buckets) error {
+	switch k, _ := b.entries.Cursor().Last(); {
+	case k == nil && b.size > 0:
+		return l.bucketCorrupt(tx, bucketEntries, fmt.Sprintf("meta size is %d but there is no entry", b.size))
+	case k == nil:
+	case b.size == 0 || bytes.Compare(k, key(b.size-1)) > 0:
+		return l.bucketCorrupt(tx, bucketEntries, fmt.Sprintf("meta size is %d but entry %s exists", b.size, keyString(k)))
+	case bytes.Compare(k, key(b.size-1)) < 0:
+		return l.bucketCorrupt(tx, bucketEntries, fmt.Sprintf("meta size is %d but the last entry is %s", b.size, keyString(k)))
+	}
+	if err := l.checkBlocksEnd(tx, b); err != nil {
+		return err
+	}
+	switch k, _ := b.hashes.Cursor().Last(); {
+	case k == nil && b.blocksFrom > 0:
+		return l.bucketCorrupt(tx, bucketHashes, fmt.Sprintf("blocks_from is %d but there is no tree hash", b.blocksFrom))
+	case k == nil:
+	case b.blocksFrom == 0 || bytes.Compare(k, key(b.blocksFrom-1)) > 0:
+		return l.bucketCorrupt(tx, bucketHashes, fmt.Sprintf("blocks_from is %d but tree hash %s exists", b.blocksFrom, keyString(k)))
+	case bytes.Compare(k, key(b.blocksFrom-1)) < 0:
+		return l.bucketCorrupt(tx, bucketHashes, fmt.Sprintf("blocks_from is %d but the last tree hash is %s", b.blocksFrom, keyString(k)))
+	}
+	return nil
+}
+
+// checkBlocksEnd is checkEnds for the hash blocks: none if the log's tree
+// hashes all come before blocks_from, else the last is the block of tree
+// hash StoredHashCount(size)-1, holding the hashes up to it.
+func (l *Log) checkBlocksEnd(tx *bolt.Tx, b buckets) error {
+	n := tlog.StoredHashCount(b.size)
+	k, v := b.blocks.Cursor().Last()
+	if n == b.blocksFrom {
+		if k != nil {
+			return l.bucketCorrupt(tx, bucketBlocks, fmt.Sprintf("meta size is %d, whose tree hashes all come before blocks_from %d, but block %s exists", b.size, b.blocksFrom, keyString(k)))
+		}
+		return nil
+	}
+	last := (n - 1) / blockHashes
+	switch c := bytes.Compare(k, key(last)); {
+	case k == nil:
+		return l.bucketCorrupt(tx, bucketBlocks, fmt.Sprintf("meta size is %d, whose tree hashes end in block %d, but there is no block", b.size, last))
+	case c > 0:
+		return l.bucketCorrupt(tx, bucketBlocks, fmt.Sprintf("meta size is %d, whose tree hashes end in block %d, but block %s exists", b.size, last, keyString(k)))
+	case c < 0:
+		return l.bucketCorrupt(tx, bucketBlocks, fmt.Sprintf("meta size is %d, whose tree hashes end in block %d, but the last block is %s", b.size, last, keyString(k)))
+	}
+	// Counted from the block's first slot, which may be before
+	// blocks_from: putHashes leaves those slots zero.
+	if want := int((n-1)%blockHashes + 1); len(v) != want*tlog.HashSize {
+		held := fmt.Sprintf("%d tree hashes", len(v)/tlog.HashSize)
+		if len(v)%tlog.HashSize != 0 {
+			held = fmt.Sprintf("%d bytes", len(v))
+		}
+		return l.bucketCorrupt(tx, bucketBlocks, fmt.Sprintf("meta size is %d, whose tree hashes end in block %d, but block %d holds %s, want %d",
+			b.size, last, last, held, want))
+	}
+	return nil
+}
+
+// keyString is a key of the log's buckets as the number it holds, or in
+// hex if it is not one.
+func keyString(k []byte) string {
+	if len(k) != 8 {
+		return fmt.Sprintf("key %x", k)
+	}
+	return fmt.Sprint(unkey(k))
 }
 
 // createBuckets makes the log's buckets where they are missing and brings
@@ -194,16 +277,28 @@ func (b buckets) putHashes(first int64, hs []tlog.Hash) error {
 	if first < b.blocksFrom {
 		return fmt.Errorf("%w: tree hash %d is before the hash blocks start at %d", ErrCorrupt, first, b.blocksFrom)
 	}
+	// The last block, read before any put: the first the append writes
+	// if it has one, with the hashes before first, and none after it,
+	// or the append would write over them (meta's size went down since
+	// Open checked it); the blocks after the first are new.
+	block, slot := first/blockHashes, int(first%blockHashes)
+	k, old := b.blocks.Cursor().Last()
+	switch c := bytes.Compare(k, key(block)); {
+	case k == nil || c < 0:
+		old = nil
+	case c > 0:
+		return fmt.Errorf("%w: tree hash block %s exists past block %d, where the log's hashes end", ErrCorrupt, keyString(k), block)
+	}
+	if len(old) > slot*tlog.HashSize {
+		return fmt.Errorf("%w: tree hash block %d holds hashes at and past %d, where the log's hashes end", ErrCorrupt, block, first)
+	}
+	// At blocksFrom, the hashes before first in its block are in
+	// bucketHashes, not the block.
+	if first > b.blocksFrom && len(old) < slot*tlog.HashSize {
+		return fmt.Errorf("%w: tree hashes of block %d missing before %d", ErrCorrupt, block, first)
+	}
 	for len(hs) > 0 {
-		block, slot := first/blockHashes, int(first%blockHashes)
 		n := min(len(hs), blockHashes-slot)
-		old := b.blocks.Get(key(block))
-		// Only the first block, read before any put, can hold hashes
-		// before first (slot > 0); at blocksFrom, those before it in the
-		// block are in bucketHashes, not the block.
-		if first > b.blocksFrom && len(old) < slot*tlog.HashSize {
-			return fmt.Errorf("%w: tree hashes of block %d missing before %d", ErrCorrupt, block, first)
-		}
 		// A new value: bbolt keeps it until the commit.
 		v := make([]byte, (slot+n)*tlog.HashSize)
 		copy(v, old[:min(len(old), slot*tlog.HashSize)])
@@ -213,7 +308,7 @@ func (b buckets) putHashes(first int64, hs []tlog.Hash) error {
 		if err := b.blocks.Put(key(block), v); err != nil {
 			return err
 		}
-		first, hs = first+int64(n), hs[n:]
+		block, slot, old, hs = block+1, 0, nil, hs[n:]
 	}
 	return nil
 }

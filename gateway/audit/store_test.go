@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // TestALogThatLostItsSizeIsRefused: a log whose meta bucket has no size,
@@ -107,4 +109,193 @@ func TestANewLogWithoutSizeOpensEmpty(t *testing.T) {
 	if v := getMeta(t, db, cfg.Bucket, keySize); v != nil {
 		t.Fatalf("a new log has size %x; the test wants one without", v)
 	}
+}
+
+// closedLog builds a log of n entries in a file of its own, closes it,
+// runs edit on the log's bucket with bbolt directly, as an operator's
+// tool or an attacker with the file would, and returns the file's path,
+// the log's configuration and the file's bytes after the edit.
+func closedLog(t *testing.T, n int, edit func(top *bolt.Bucket) error) (string, Config, []byte) {
+	t.Helper()
+	db, path := newTestDB(t)
+	cfg := testConfig(t)
+	l, err := Open(db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, n)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return edit(tx.Bucket([]byte(cfg.Bucket))) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, cfg, before
+}
+
+// checkRefused opens the log closedLog made and wants ErrCorrupt, an error
+// that says the file, the log's bucket and each of want, and the file
+// byte for byte as it was.
+func checkRefused(t *testing.T, path string, cfg Config, before []byte, want ...string) {
+	t.Helper()
+	l, err := OpenFile(path, cfg)
+	if err == nil {
+		l.Close()
+		t.Fatal("opened")
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		t.Errorf("err %v, want %v", err, ErrCorrupt)
+	}
+	for _, s := range append([]string{path, fmt.Sprintf("%q", cfg.Bucket)}, want...) {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not say %s", err, s)
+		}
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(after, before) {
+		t.Error("opening changed the log's file")
+	}
+}
+
+// edits chains edits of a log's bucket.
+func edits(fs ...func(top *bolt.Bucket) error) func(top *bolt.Bucket) error {
+	return func(top *bolt.Bucket) error {
+		for _, f := range fs {
+			if err := f(top); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// setSize puts n as meta's size.
+func setSize(n int64) func(top *bolt.Bucket) error {
+	return func(top *bolt.Bucket) error { return top.Bucket(bucketMeta).Put(keySize, key(n)) }
+}
+
+// deleteKeys deletes the keys from..to-1 of nested bucket name.
+func deleteKeys(name []byte, from, to int64) func(top *bolt.Bucket) error {
+	return func(top *bolt.Bucket) error {
+		for i := from; i < to; i++ {
+			if err := top.Bucket(name).Delete(key(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// TestALogWhoseBucketsEndElsewhereThanItsSizeIsRefused: open refuses with
+// ErrCorrupt, naming the file, the buckets and what it found, a log whose
+// entries, tree hash blocks or hashes of before hash blocks do not end
+// where meta's size says, and leaves its file as it was. A size smaller
+// than the log would have its next appends take positions it holds.
+func TestALogWhoseBucketsEndElsewhereThanItsSizeIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		n    int
+		edit func(top *bolt.Bucket) error
+		want []string
+	}{
+		{"entries past the size", 15, setSize(10),
+			[]string{fmt.Sprintf("%q", bucketEntries), "meta size is 10 but entry 14 exists"}},
+		{"entries past a size of 0", 15, setSize(0),
+			[]string{fmt.Sprintf("%q", bucketEntries), "meta size is 0 but entry 14 exists"}},
+		{"entries end before the size", 15, deleteKeys(bucketEntries, 10, 15),
+			[]string{fmt.Sprintf("%q", bucketEntries), "meta size is 15 but the last entry is 9"}},
+		{"no entries under a size", 15, deleteKeys(bucketEntries, 0, 15),
+			[]string{fmt.Sprintf("%q", bucketEntries), "meta size is 15 but there is no entry"}},
+		{"tree hashes past the size", 15, edits(setSize(10), deleteKeys(bucketEntries, 10, 15)),
+			[]string{fmt.Sprintf("%q", bucketBlocks), fmt.Sprintf("block 0 holds %d tree hashes, want %d", tlog.StoredHashCount(15), tlog.StoredHashCount(10))}},
+		{"a hash block past the size", 40, edits(setSize(10), deleteKeys(bucketEntries, 10, 40)),
+			[]string{fmt.Sprintf("%q", bucketBlocks), "block 1 exists"}},
+		{"hashes at blocks_from", 5, func(top *bolt.Bucket) error {
+			return top.Bucket(bucketHashes).Put(key(0), make([]byte, tlog.HashSize))
+		}, []string{fmt.Sprintf("%q", bucketHashes), "blocks_from is 0 but tree hash 0 exists"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, cfg, before := closedLog(t, tc.n, tc.edit)
+			checkRefused(t, path, cfg, before, tc.want...)
+		})
+	}
+}
+
+// TestAnAppendOverEntriesPastTheSizeFails: an append whose positions or
+// tree hashes the log already holds, because meta's size went down after
+// Open, fails with ErrCorrupt and writes nothing, whether it has a
+// transaction of its own (Append) or shares its caller's (AppendTx,
+// AppendPreparedTx), whose other writes commit as the caller decides.
+func TestAnAppendOverEntriesPastTheSizeFails(t *testing.T) {
+	ways := []struct {
+		name   string
+		append func(l *Log, db *bolt.DB, e Entry) error
+	}{
+		{"Append", func(l *Log, db *bolt.DB, e Entry) error { _, err := l.Append(t.Context(), e); return err }},
+		{"AppendTx", func(l *Log, db *bolt.DB, e Entry) error {
+			return inCallersTx(t, db, func(tx *bolt.Tx) error { return l.AppendTx(tx, e) })
+		}},
+		{"AppendPreparedTx", func(l *Log, db *bolt.DB, e Entry) error {
+			ps, err := l.Prepare(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return inCallersTx(t, db, func(tx *bolt.Tx) error { return l.AppendPreparedTx(tx, ps...) })
+		}},
+	}
+	for _, tc := range []struct {
+		name string
+		n    int
+		edit func(top *bolt.Bucket) error
+	}{
+		{"an entry at the size", 15, setSize(10)},
+		// A read of position 10 alone would miss entry 11.
+		{"an entry past the size only", 15, edits(setSize(10), deleteKeys(bucketEntries, 10, 11))},
+		{"tree hashes past the size", 15, edits(setSize(10), deleteKeys(bucketEntries, 10, 15))},
+		{"a hash block past the size", 40, edits(setSize(10), deleteKeys(bucketEntries, 10, 40))},
+	} {
+		for _, way := range ways {
+			t.Run(tc.name+"/"+way.name, func(t *testing.T) {
+				l, db := newTestLog(t)
+				appendN(t, l, tc.n)
+				if err := db.Update(func(tx *bolt.Tx) error { return tc.edit(tx.Bucket([]byte(l.cfg.Bucket))) }); err != nil {
+					t.Fatal(err)
+				}
+				before := dumpLog(t, db, l.cfg.Bucket)
+				if err := way.append(l, db, sentEntry(99)); !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("append: %v, want %v", err, ErrCorrupt)
+				}
+				if after := dumpLog(t, db, l.cfg.Bucket); !reflect.DeepEqual(after, before) {
+					t.Errorf("the failed append wrote to the log: %d values before, %d after", len(before), len(after))
+				}
+			})
+		}
+	}
+}
+
+// inCallersTx runs append in a write transaction of db that also creates a
+// bucket of the caller's and commits whatever append returns, as the
+// node's store commits a group of writes one of which failed; it returns
+// append's error.
+func inCallersTx(t *testing.T, db *bolt.DB, append func(tx *bolt.Tx) error) error {
+	t.Helper()
+	var appendErr error
+	if err := db.Update(func(tx *bolt.Tx) error {
+		appendErr = append(tx)
+		_, err := tx.CreateBucketIfNotExists([]byte("caller"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return appendErr
 }
