@@ -55,8 +55,10 @@
 // its next appends over its history. So is a log whose buckets do not end
 // where its size says: its last entry must be at position size-1, its last
 // hash block must end with tree hash StoredHashCount(size)-1, and its
-// hashes of before hash blocks must end at blocks_from-1 (Open reads the
-// last key of each). A size smaller than the log would also have appends
+// hashes of before hash blocks must end at blocks_from-1, and it must hold
+// no signed head for a larger size, as one whose entries, tree hashes and
+// size were deleted, down to none or to fewer, does (Open reads the last
+// key of each bucket). A size smaller than the log would also have appends
 // take positions it holds, so an append fails with ErrCorrupt, writing
 // nothing, if an entry or a tree hash is stored at or past where it would
 // write.

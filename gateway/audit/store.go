@@ -38,8 +38,9 @@ const blockHashes = 64
 const appendFill = 0.95
 
 // ErrCorrupt reports that the log's buckets are missing or malformed, that
-// a log holding entries has lost its size, or that its entries or tree
-// hashes do not end where its size says.
+// a log holding entries has lost its size, that its entries or tree
+// hashes do not end where its size says, or that it holds a signed head
+// for more entries than its size.
 var ErrCorrupt = errors.New("audit log storage is corrupt")
 
 func key(n int64) []byte {
@@ -141,8 +142,9 @@ func (l *Log) bucketCorrupt(tx *bolt.Tx, name []byte, problem string) error {
 // checkEnds is open's check that the buckets an append writes by index end
 // where the log's size says: its entries at position size-1, its hash
 // blocks with tree hash StoredHashCount(size)-1, and the hashes of before
-// hash blocks at blocks_from-1. A size smaller than the log would have its
-// next appends take positions and tree hashes it holds; a larger one reads
+// hash blocks at blocks_from-1; and that no signed head is for more
+// entries than the size. A size smaller than the log would have its next
+// appends take positions and tree hashes it holds; a larger one reads
 // entries and hashes that are gone. One cursor to the last key of each
 // bucket; appendTx checks again, as cheaply, before it writes.
 func (l *Log) checkEnds(tx *bolt.Tx, b buckets) error {
@@ -166,6 +168,13 @@ func (l *Log) checkEnds(tx *bolt.Tx, b buckets) error {
 		return l.bucketCorrupt(tx, bucketHashes, fmt.Sprintf("blocks_from is %d but tree hash %s exists", b.blocksFrom, keyString(k)))
 	case bytes.Compare(k, key(b.blocksFrom-1)) < 0:
 		return l.bucketCorrupt(tx, bucketHashes, fmt.Sprintf("blocks_from is %d but the last tree hash is %s", b.blocksFrom, keyString(k)))
+	}
+	// Heads are kept by the size they sign, and the size never goes down:
+	// a head for more entries than the log holds means some went, with
+	// their tree hashes and the size, and the log would take its next
+	// appends where they were.
+	if k, _ := b.heads.Cursor().Last(); k != nil && bytes.Compare(k, key(b.size)) > 0 {
+		return l.bucketCorrupt(tx, bucketHeads, fmt.Sprintf("meta size is %d but a head for size %s exists", b.size, keyString(k)))
 	}
 	return nil
 }

@@ -117,6 +117,13 @@ func TestANewLogWithoutSizeOpensEmpty(t *testing.T) {
 // the log's configuration and the file's bytes after the edit.
 func closedLog(t *testing.T, n int, edit func(top *bolt.Bucket) error) (string, Config, []byte) {
 	t.Helper()
+	return closedSignedLog(t, n, false, edit)
+}
+
+// closedSignedLog is closedLog, with a head signed for the n entries if
+// sign is set.
+func closedSignedLog(t *testing.T, n int, sign bool, edit func(top *bolt.Bucket) error) (string, Config, []byte) {
+	t.Helper()
 	db, path := newTestDB(t)
 	cfg := testConfig(t)
 	l, err := Open(db, cfg)
@@ -124,6 +131,11 @@ func closedLog(t *testing.T, n int, edit func(top *bolt.Bucket) error) (string, 
 		t.Fatal(err)
 	}
 	appendN(t, l, n)
+	if sign {
+		if _, err := l.SignedHead(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -298,4 +310,40 @@ func inCallersTx(t *testing.T, db *bolt.DB, append func(tx *bolt.Tx) error) erro
 		t.Fatal(err)
 	}
 	return appendErr
+}
+
+// TestSignedHeadsAboveTheLogAreRefused: open refuses with ErrCorrupt,
+// naming the file, the buckets and the head, a log that holds a signed head
+// for more entries than its size, and leaves its file as it was: a log
+// whose entries and tree hashes were deleted with its size, down to none
+// or to fewer, would otherwise open as if it had never held them, and take
+// its next appends where the head's entries were.
+func TestSignedHeadsAboveTheLogAreRefused(t *testing.T) {
+	// emptied deletes every entry and tree hash, and the size if size is
+	// negative, else sets it.
+	emptied := func(n int, size int64) func(top *bolt.Bucket) error {
+		setOrDelete := setSize(size)
+		if size < 0 {
+			setOrDelete = func(top *bolt.Bucket) error { return top.Bucket(bucketMeta).Delete(keySize) }
+		}
+		return edits(setOrDelete, deleteKeys(bucketEntries, 0, int64(n)), deleteKeys(bucketBlocks, 0, 1))
+	}
+	for _, tc := range []struct {
+		name string
+		n    int
+		edit func(top *bolt.Bucket) error
+		want string
+	}{
+		{"an emptied log of size 0", 5, emptied(5, 0), "meta size is 0 but a head for size 5 exists"},
+		{"an emptied log without a size", 5, emptied(5, -1), "meta size is 0 but a head for size 5 exists"},
+		{"a log cut short", 10, edits(setSize(5), deleteKeys(bucketEntries, 5, 10), func(top *bolt.Bucket) error {
+			blocks := top.Bucket(bucketBlocks)
+			return blocks.Put(key(0), bytes.Clone(blocks.Get(key(0))[:tlog.StoredHashCount(5)*tlog.HashSize]))
+		}), "meta size is 5 but a head for size 10 exists"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, cfg, before := closedSignedLog(t, tc.n, true, tc.edit)
+			checkRefused(t, path, cfg, before, fmt.Sprintf("%q", bucketHeads), tc.want)
+		})
+	}
 }
