@@ -3,10 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,14 +13,7 @@ import (
 // deletes k if v is nil.
 func putMeta(t *testing.T, db *bolt.DB, bucket string, k, v []byte) {
 	t.Helper()
-	err := db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket([]byte(bucket)).Bucket(bucketMeta)
-		if v == nil {
-			return meta.Delete(k)
-		}
-		return meta.Put(k, v)
-	})
-	if err != nil {
+	if err := db.Update(func(tx *bolt.Tx) error { return setMeta(k, v)(tx.Bucket([]byte(bucket))) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -105,45 +95,8 @@ func TestALogOfAnUnknownFormatIsRefused(t *testing.T) {
 		{"short", []byte{currentFormat}, ErrCorrupt, []string{"format version 02"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			db, path := newTestDB(t)
-			cfg := testConfig(t)
-			l, err := Open(db, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			appendN(t, l, 5)
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			putMeta(t, db, cfg.Bucket, keyFormat, tc.version)
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
-			before, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-
-			l, err = OpenFile(path, cfg)
-			if err == nil {
-				l.Close()
-				t.Fatal("opened")
-			}
-			if !errors.Is(err, tc.want) {
-				t.Errorf("err %v, want %v", err, tc.want)
-			}
-			for _, s := range append(tc.wantIn, path, fmt.Sprintf("%q", cfg.Bucket)) {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not say %q", err, s)
-				}
-			}
-			after, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(after, before) {
-				t.Error("opening changed the log's file")
-			}
+			path, cfg, before := closedLog(t, 5, setMeta(keyFormat, tc.version))
+			checkRefusedAs(t, tc.want, path, cfg, before, tc.wantIn...)
 		})
 	}
 }

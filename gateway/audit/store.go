@@ -148,26 +148,14 @@ func (l *Log) bucketCorrupt(tx *bolt.Tx, name []byte, problem string) error {
 // entries and hashes that are gone. One cursor to the last key of each
 // bucket; appendTx checks again, as cheaply, before it writes.
 func (l *Log) checkEnds(tx *bolt.Tx, b buckets) error {
-	switch k, _ := b.entries.Cursor().Last(); {
-	case k == nil && b.size > 0:
-		return l.bucketCorrupt(tx, bucketEntries, fmt.Sprintf("meta size is %d but there is no entry", b.size))
-	case k == nil:
-	case b.size == 0 || bytes.Compare(k, key(b.size-1)) > 0:
-		return l.bucketCorrupt(tx, bucketEntries, fmt.Sprintf("meta size is %d but entry %s exists", b.size, keyString(k)))
-	case bytes.Compare(k, key(b.size-1)) < 0:
-		return l.bucketCorrupt(tx, bucketEntries, fmt.Sprintf("meta size is %d but the last entry is %s", b.size, keyString(k)))
+	if err := l.checkLastKey(tx, b.entries, bucketEntries, "meta size", b.size, "entry"); err != nil {
+		return err
 	}
 	if err := l.checkBlocksEnd(tx, b); err != nil {
 		return err
 	}
-	switch k, _ := b.hashes.Cursor().Last(); {
-	case k == nil && b.blocksFrom > 0:
-		return l.bucketCorrupt(tx, bucketHashes, fmt.Sprintf("blocks_from is %d but there is no tree hash", b.blocksFrom))
-	case k == nil:
-	case b.blocksFrom == 0 || bytes.Compare(k, key(b.blocksFrom-1)) > 0:
-		return l.bucketCorrupt(tx, bucketHashes, fmt.Sprintf("blocks_from is %d but tree hash %s exists", b.blocksFrom, keyString(k)))
-	case bytes.Compare(k, key(b.blocksFrom-1)) < 0:
-		return l.bucketCorrupt(tx, bucketHashes, fmt.Sprintf("blocks_from is %d but the last tree hash is %s", b.blocksFrom, keyString(k)))
+	if err := l.checkLastKey(tx, b.hashes, bucketHashes, "blocks_from", b.blocksFrom, "tree hash"); err != nil {
+		return err
 	}
 	// Heads are kept by the size they sign, and the size never goes down:
 	// a head for more entries than the log holds means some went, with
@@ -175,6 +163,23 @@ func (l *Log) checkEnds(tx *bolt.Tx, b buckets) error {
 	// appends where they were.
 	if k, _ := b.heads.Cursor().Last(); k != nil && bytes.Compare(k, key(b.size)) > 0 {
 		return l.bucketCorrupt(tx, bucketHeads, fmt.Sprintf("meta size is %d but a head for size %s exists", b.size, keyString(k)))
+	}
+	return nil
+}
+
+// checkLastKey is checkEnds for a bucket keyed by index, bkt (nested
+// bucket name): it must hold its last item at n-1, and nothing when n is 0.
+// count names n in the error ("meta size"), item what the bucket holds.
+func (l *Log) checkLastKey(tx *bolt.Tx, bkt *bolt.Bucket, name []byte, count string, n int64, item string) error {
+	k, _ := bkt.Cursor().Last()
+	switch {
+	case k == nil && n > 0:
+		return l.bucketCorrupt(tx, name, fmt.Sprintf("%s is %d but there is no %s", count, n, item))
+	case k == nil:
+	case n == 0 || bytes.Compare(k, key(n-1)) > 0:
+		return l.bucketCorrupt(tx, name, fmt.Sprintf("%s is %d but %s %s exists", count, n, item, keyString(k)))
+	case bytes.Compare(k, key(n-1)) < 0:
+		return l.bucketCorrupt(tx, name, fmt.Sprintf("%s is %d but the last %s is %s", count, n, item, keyString(k)))
 	}
 	return nil
 }

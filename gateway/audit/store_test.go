@@ -28,45 +28,8 @@ func TestALogThatLostItsSizeIsRefused(t *testing.T) {
 		{"negative", key(-1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			db, path := newTestDB(t)
-			cfg := testConfig(t)
-			l, err := Open(db, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			appendN(t, l, 5)
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			putMeta(t, db, cfg.Bucket, keySize, tc.size)
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
-			before, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-
-			l, err = OpenFile(path, cfg)
-			if err == nil {
-				l.Close()
-				t.Fatal("opened")
-			}
-			if !errors.Is(err, ErrCorrupt) {
-				t.Errorf("err %v, want %v", err, ErrCorrupt)
-			}
-			for _, s := range []string{path, fmt.Sprintf("%q", cfg.Bucket), fmt.Sprintf("%q", bucketMeta), fmt.Sprintf("%q", keySize)} {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not say %s", err, s)
-				}
-			}
-			after, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(after, before) {
-				t.Error("opening changed the log's file")
-			}
+			path, cfg, before := closedLog(t, 5, setMeta(keySize, tc.size))
+			checkRefused(t, path, cfg, before, fmt.Sprintf("%q", bucketMeta), fmt.Sprintf("%q", keySize))
 		})
 	}
 }
@@ -157,13 +120,19 @@ func closedSignedLog(t *testing.T, n int, sign bool, edit func(top *bolt.Bucket)
 // byte for byte as it was.
 func checkRefused(t *testing.T, path string, cfg Config, before []byte, want ...string) {
 	t.Helper()
+	checkRefusedAs(t, ErrCorrupt, path, cfg, before, want...)
+}
+
+// checkRefusedAs is checkRefused wanting the error wantErr.
+func checkRefusedAs(t *testing.T, wantErr error, path string, cfg Config, before []byte, want ...string) {
+	t.Helper()
 	l, err := OpenFile(path, cfg)
 	if err == nil {
 		l.Close()
 		t.Fatal("opened")
 	}
-	if !errors.Is(err, ErrCorrupt) {
-		t.Errorf("err %v, want %v", err, ErrCorrupt)
+	if !errors.Is(err, wantErr) {
+		t.Errorf("err %v, want %v", err, wantErr)
 	}
 	for _, s := range append([]string{path, fmt.Sprintf("%q", cfg.Bucket)}, want...) {
 		if !strings.Contains(err.Error(), s) {
@@ -192,8 +161,17 @@ func edits(fs ...func(top *bolt.Bucket) error) func(top *bolt.Bucket) error {
 }
 
 // setSize puts n as meta's size.
-func setSize(n int64) func(top *bolt.Bucket) error {
-	return func(top *bolt.Bucket) error { return top.Bucket(bucketMeta).Put(keySize, key(n)) }
+func setSize(n int64) func(top *bolt.Bucket) error { return setMeta(keySize, key(n)) }
+
+// setMeta puts v as meta's k, or deletes k if v is nil.
+func setMeta(k, v []byte) func(top *bolt.Bucket) error {
+	return func(top *bolt.Bucket) error {
+		meta := top.Bucket(bucketMeta)
+		if v == nil {
+			return meta.Delete(k)
+		}
+		return meta.Put(k, v)
+	}
 }
 
 // deleteKeys deletes the keys from..to-1 of nested bucket name.
