@@ -165,7 +165,7 @@ func (l *Log) appendTx(tx *bolt.Tx, ps []Prepared) (int64, error) {
 		}
 		ends[i] = len(buf)
 	}
-	if err := b.putHashes(hashes.first, hashes.hs); err != nil {
+	if err := l.putHashes(tx, b, hashes.first, hashes.hs); err != nil {
 		return 0, err
 	}
 	var k [8]byte // bbolt copies keys, so one k serves every put

@@ -281,10 +281,10 @@ func (r hashReader) readHash(x int64) (tlog.Hash, error) {
 }
 
 // putHashes stores hs, the tree hashes from index first on, in the blocks
-// that hold them, after those already in the first one. It fails before
-// its first put or not at all (but for bbolt's own errors), so a failed
-// append writes nothing.
-func (b buckets) putHashes(first int64, hs []tlog.Hash) error {
+// of b, the log's buckets in tx, that hold them, after those already in
+// the first one. It fails before its first put or not at all (but for
+// bbolt's own errors), so a failed append writes nothing.
+func (l *Log) putHashes(tx *bolt.Tx, b buckets, first int64, hs []tlog.Hash) error {
 	if len(hs) == 0 {
 		return nil
 	}
@@ -301,15 +301,15 @@ func (b buckets) putHashes(first int64, hs []tlog.Hash) error {
 	case k == nil || c < 0:
 		old = nil
 	case c > 0:
-		return fmt.Errorf("%w: tree hash block %s exists past block %d, where the log's hashes end", ErrCorrupt, keyString(k), block)
+		return l.bucketCorrupt(tx, bucketBlocks, fmt.Sprintf("meta size is %d but block %s exists past block %d, where its tree hashes end", b.size, keyString(k), block))
 	}
 	if len(old) > slot*tlog.HashSize {
-		return fmt.Errorf("%w: tree hash block %d holds hashes at and past %d, where the log's hashes end", ErrCorrupt, block, first)
+		return l.bucketCorrupt(tx, bucketBlocks, fmt.Sprintf("meta size is %d but block %d holds hashes at and past %d, where its tree hashes end", b.size, block, first))
 	}
 	// At blocksFrom, the hashes before first in its block are in
 	// bucketHashes, not the block.
 	if first > b.blocksFrom && len(old) < slot*tlog.HashSize {
-		return fmt.Errorf("%w: tree hashes of block %d missing before %d", ErrCorrupt, block, first)
+		return l.bucketCorrupt(tx, bucketBlocks, fmt.Sprintf("meta size is %d but the tree hashes of block %d before %d are missing", b.size, block, first))
 	}
 	for len(hs) > 0 {
 		n := min(len(hs), blockHashes-slot)

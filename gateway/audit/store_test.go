@@ -223,7 +223,8 @@ func TestALogWhoseBucketsEndElsewhereThanItsSizeIsRefused(t *testing.T) {
 
 // TestAnAppendOverEntriesPastTheSizeFails: an append whose positions or
 // tree hashes the log already holds, because meta's size went down after
-// Open, fails with ErrCorrupt and writes nothing, whether it has a
+// Open, fails with ErrCorrupt, naming the file, the buckets and what it
+// found, and writes nothing, whether it has a
 // transaction of its own (Append) or shares its caller's (AppendTx,
 // AppendPreparedTx), whose other writes commit as the caller decides.
 func TestAnAppendOverEntriesPastTheSizeFails(t *testing.T) {
@@ -247,12 +248,17 @@ func TestAnAppendOverEntriesPastTheSizeFails(t *testing.T) {
 		name string
 		n    int
 		edit func(top *bolt.Bucket) error
+		want []string // what the error says besides the file and the log's bucket
 	}{
-		{"an entry at the size", 15, setSize(10)},
+		{"an entry at the size", 15, setSize(10),
+			[]string{fmt.Sprintf("%q", bucketEntries), "meta size is 10 but entry 14 exists"}},
 		// A read of position 10 alone would miss entry 11.
-		{"an entry past the size only", 15, edits(setSize(10), deleteKeys(bucketEntries, 10, 11))},
-		{"tree hashes past the size", 15, edits(setSize(10), deleteKeys(bucketEntries, 10, 15))},
-		{"a hash block past the size", 40, edits(setSize(10), deleteKeys(bucketEntries, 10, 40))},
+		{"an entry past the size only", 15, edits(setSize(10), deleteKeys(bucketEntries, 10, 11)),
+			[]string{fmt.Sprintf("%q", bucketEntries), "meta size is 10 but entry 14 exists"}},
+		{"tree hashes past the size", 15, edits(setSize(10), deleteKeys(bucketEntries, 10, 15)),
+			[]string{fmt.Sprintf("%q", bucketBlocks), fmt.Sprintf("block 0 holds hashes at and past %d", tlog.StoredHashCount(10))}},
+		{"a hash block past the size", 40, edits(setSize(10), deleteKeys(bucketEntries, 10, 40)),
+			[]string{fmt.Sprintf("%q", bucketBlocks), "block 1 exists past block 0"}},
 	} {
 		for _, way := range ways {
 			t.Run(tc.name+"/"+way.name, func(t *testing.T) {
@@ -262,8 +268,14 @@ func TestAnAppendOverEntriesPastTheSizeFails(t *testing.T) {
 					t.Fatal(err)
 				}
 				before := dumpLog(t, db, l.cfg.Bucket)
-				if err := way.append(l, db, sentEntry(99)); !errors.Is(err, ErrCorrupt) {
+				err := way.append(l, db, sentEntry(99))
+				if !errors.Is(err, ErrCorrupt) {
 					t.Fatalf("append: %v, want %v", err, ErrCorrupt)
+				}
+				for _, s := range append([]string{db.Path(), fmt.Sprintf("%q", l.cfg.Bucket)}, tc.want...) {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not say %s", err, s)
+					}
 				}
 				if after := dumpLog(t, db, l.cfg.Bucket); !reflect.DeepEqual(after, before) {
 					t.Errorf("the failed append wrote to the log: %d values before, %d after", len(before), len(after))
