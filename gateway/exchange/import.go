@@ -263,7 +263,8 @@ type inbound struct {
 
 	// moves is the case a referral update moves, read with those of the
 	// whole request (updatedCases); nil for another record or a case not
-	// known here.
+	// known here (an update of a case that does not decode is deferred
+	// before check, which would take nil for unknown).
 	moves *store.Case
 }
 
