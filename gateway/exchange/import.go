@@ -88,18 +88,18 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	if casesErr != nil {
 		x.d.Log.Error("defer a delivery's referral updates", "from", from.Province, "err", casesErr)
 	}
-	for i, err := range unreadable {
-		x.d.Log.Error("defer a referral update whose case is unreadable", "from", from.Province, "envelope", ins[i].env.ID, "err", err)
-	}
-	for i, c := range cases {
-		ins[i].moves = c
+	for i := range ins {
+		if i < len(cases) {
+			ins[i].moves = cases[i]
+		}
+		if _, update := ins[i].rec.(*contracts.ReferralUpdate); update && casesErr != nil {
+			ins[i].caseErr = casesErr
+		} else if err := unreadable[i]; err != nil {
+			ins[i].caseErr = err
+			x.d.Log.Error("defer a referral update whose case is unreadable", "from", from.Province, "envelope", ins[i].env.ID, "err", err)
+		}
 	}
 	forEach(len(envs), func(i int) {
-		_, update := ins[i].rec.(*contracts.ReferralUpdate)
-		if (update && casesErr != nil) || unreadable[i] != nil {
-			results[i] = deferred(ins[i].env.ID, "case_unreadable")
-			return
-		}
 		results[i], passed[i] = x.check(ctx, sender, roots, &ins[i], now, &checked[i])
 	})
 	ready := checked[:0]
@@ -263,9 +263,10 @@ type inbound struct {
 
 	// moves is the case a referral update moves, read with those of the
 	// whole request (updatedCases); nil for another record or a case not
-	// known here (an update of a case that does not decode is deferred
-	// before check, which would take nil for unknown).
-	moves *store.Case
+	// known here, or when caseErr is set: the case could not be read, and
+	// check defers the update once the envelope is verified.
+	moves   *store.Case
+	caseErr error
 }
 
 // open decodes an envelope of a request and, when it is signed in a batch,
@@ -323,6 +324,11 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	h := rec.Head()
 	if h.From != env.Origin || h.To != env.Destination || h.AgreementID != env.AgreementID || h.Purpose != env.Purpose || rec.Type() != env.Type {
 		return rejected(env.ID, ReasonEnvelopeMismatch), false
+	}
+	if in.caseErr != nil {
+		// Verified first, so that only the envelope's signer learns that
+		// this node cannot read the case now.
+		return deferred(env.ID, "case_unreadable"), false
 	}
 	var refersTo string
 	if u, ok := rec.(*contracts.ReferralUpdate); ok && in.moves != nil {

@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -74,12 +75,25 @@ func TestReceiveDefersOnlyTheUpdatesOfAnUnreadableCase(t *testing.T) {
 	dest := rc.f.nodes["44"]
 	spoiled := store.CaseKey("51", "44", rc.cases[0].ID)
 	spoilCase(t, dest.store, spoiled)
-	results := rc.receive(t, rc.update(t, 0, contracts.CaseAccepted), rc.f.rawSignedBy("51", rc.g.Transfer()), rc.update(t, 1, contracts.CaseAccepted))
-	for i, want := range []peer.Status{peer.StatusDeferred, peer.StatusStored, peer.StatusStored} {
-		if results[i].Status != want {
-			t.Errorf("envelope %d: %+v, want %s", i, results[i], want)
-		} else if want == peer.StatusDeferred && (len(results[i].Reasons) != 1 || results[i].Reasons[0] != "case_unreadable") {
-			t.Errorf("envelope %d: reasons %v, want [case_unreadable]", i, results[i].Reasons)
+	// A forged update of the unreadable case is refused for its signature,
+	// not deferred: only a verified signer learns the case is unreadable.
+	u := rc.g.ReferralUpdate(rc.cases[0])
+	u.From, u.To, u.Status = "51", "44", contracts.CaseAccepted
+	forged := rc.f.signedBy("51", u)
+	forged.AgreementVersion++
+	rawForged, err := json.Marshal(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := rc.receive(t, rc.update(t, 0, contracts.CaseAccepted), rc.f.rawSignedBy("51", rc.g.Transfer()), rc.update(t, 1, contracts.CaseAccepted), rawForged)
+	for i, want := range []struct {
+		status peer.Status
+		reason string
+	}{{peer.StatusDeferred, "case_unreadable"}, {peer.StatusStored, ""}, {peer.StatusStored, ""}, {peer.StatusRejected, ReasonBadSignature}} {
+		if results[i].Status != want.status {
+			t.Errorf("envelope %d: %+v, want %s", i, results[i], want.status)
+		} else if want.reason != "" && (len(results[i].Reasons) != 1 || results[i].Reasons[0] != want.reason) {
+			t.Errorf("envelope %d: reasons %v, want [%s]", i, results[i].Reasons, want.reason)
 		}
 	}
 	c, err := dest.store.Case(store.CaseKey("51", "44", rc.cases[1].ID), rc.f.now)
