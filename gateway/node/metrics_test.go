@@ -203,7 +203,7 @@ func breakerGauge(t *testing.T, c prometheus.Collector) map[string]float64 {
 func TestBreakerGaugeReadsTheBreakerWhenScraped(t *testing.T) {
 	var changes atomic.Int32
 	cb := gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
-		Name: "44", Timeout: 50 * time.Millisecond,
+		Name: "44", Timeout: 500 * time.Millisecond, // long enough that no stall of a loaded machine half-opens it early
 		ReadyToTrip:   func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 1 },
 		OnStateChange: func(string, gobreaker.State, gobreaker.State) { changes.Add(1) },
 	})
@@ -225,7 +225,7 @@ func TestBreakerGaugeReadsTheBreakerWhenScraped(t *testing.T) {
 	if got := breakerGauge(t, states); got["44"] != 2 {
 		t.Fatalf("an open breaker reads %v, want 2 (open)", got["44"])
 	}
-	time.Sleep(60 * time.Millisecond) // past the open time: the next read half-opens it
+	time.Sleep(550 * time.Millisecond) // past the open time: the next read half-opens it
 	if got := breakerGauge(t, states); got["44"] != 1 {
 		t.Fatalf("a breaker past its open time reads %v, want 1 (half-open)", got["44"])
 	}
