@@ -72,11 +72,11 @@ type buckets struct {
 func (l *Log) buckets(tx *bolt.Tx) (buckets, error) {
 	top := tx.Bucket([]byte(l.cfg.Bucket))
 	if top == nil {
-		return buckets{}, fmt.Errorf("%w: bucket %q missing", ErrCorrupt, l.cfg.Bucket)
+		return buckets{}, fmt.Errorf("%w: %s: bucket %q missing", ErrCorrupt, tx.DB().Path(), l.cfg.Bucket)
 	}
 	b := buckets{entries: top.Bucket(bucketEntries), hashes: top.Bucket(bucketHashes), blocks: top.Bucket(bucketBlocks), heads: top.Bucket(bucketHeads), meta: top.Bucket(bucketMeta)}
 	if b.entries == nil || b.hashes == nil || b.blocks == nil || b.heads == nil || b.meta == nil {
-		return buckets{}, fmt.Errorf("%w: nested buckets of %q missing", ErrCorrupt, l.cfg.Bucket)
+		return buckets{}, fmt.Errorf("%w: %s: nested buckets of %q missing", ErrCorrupt, tx.DB().Path(), l.cfg.Bucket)
 	}
 	var err error
 	if b.size, err = l.readSize(tx, b); err != nil {
@@ -84,12 +84,12 @@ func (l *Log) buckets(tx *bolt.Tx) (buckets, error) {
 	}
 	v := b.meta.Get(keyBlocksFrom)
 	if len(v) != 8 {
-		return buckets{}, fmt.Errorf("%w: where the hash blocks start is missing", ErrCorrupt)
+		return buckets{}, l.bucketCorrupt(tx, bucketMeta, fmt.Sprintf("key %q, where the hash blocks start, is missing or not 8 bytes", keyBlocksFrom))
 	}
 	// Past the hashes stored, or negative (which would send negative
 	// indexes to the blocks), it would read hashes from the wrong place.
 	if b.blocksFrom = unkey(v); b.blocksFrom < 0 || b.blocksFrom > tlog.StoredHashCount(b.size) {
-		return buckets{}, fmt.Errorf("%w: hash blocks start at %d, outside the log's hashes", ErrCorrupt, b.blocksFrom)
+		return buckets{}, l.bucketCorrupt(tx, bucketMeta, fmt.Sprintf("key %q says the hash blocks start at %d, outside the log's %d tree hashes", keyBlocksFrom, b.blocksFrom, tlog.StoredHashCount(b.size)))
 	}
 	b.entries.FillPercent = appendFill
 	b.blocks.FillPercent = appendFill

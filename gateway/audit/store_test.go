@@ -34,6 +34,27 @@ func TestALogThatLostItsSizeIsRefused(t *testing.T) {
 	}
 }
 
+// TestALogWithABadBlocksFromIsRefused: where the hash blocks start is
+// read with the size by every transaction; a log whose blocks_from is gone,
+// malformed or past its tree hashes is refused naming the file and the key.
+func TestALogWithABadBlocksFromIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value []byte // nil deletes the key
+		want  string
+	}{
+		{"missing", nil, "is missing or not 8 bytes"},
+		{"short", []byte{0, 1}, "is missing or not 8 bytes"},
+		{"past the hashes", key(1 << 20), fmt.Sprintf("start at %d, outside the log's", 1<<20)},
+		{"negative", key(-1), "start at -1, outside the log's"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, cfg, before := closedLog(t, 5, setMeta(keyBlocksFrom, tc.value))
+			checkRefused(t, path, cfg, before, fmt.Sprintf("%q", bucketMeta), fmt.Sprintf("%q", keyBlocksFrom), tc.want)
+		})
+	}
+}
+
 // TestAnAppendToALogThatLostItsSizeFails: the size is checked wherever it
 // is read, so an append in a transaction of a file whose size went missing
 // after Open fails, and writes nothing over the entry at position 0.
