@@ -171,7 +171,7 @@ func parsePeer(s string) error {
 	}
 	host, _, ok := strings.Cut(u.Host, ".")
 	if !ok || len(host) != 3 || host[0] != 'p' || !Province(host[1:]).Valid() {
-		return fmt.Errorf("%q: host must start with p<province code>.", s)
+		return fmt.Errorf("%q: host must be p<province code>.<domain>", s)
 	}
 	parts := strings.Split(strings.TrimPrefix(u.Path, "/"), "/")
 	if len(parts) != 2 || (parts[0] != "node" && parts[0] != "system") {

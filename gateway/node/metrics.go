@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -85,7 +86,7 @@ func newMetrics() *metrics {
 		Name: "laborlink_webhook_failures", Help: "Failed webhook pushes since the last one that succeeded.",
 	})
 	m.reg.MustRegister(m.requests, m.delivered, m.failures, m.latency, m.queue, m.dead, m.submitted, m.decisions, m.webhookPending, m.webhookFailures,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
