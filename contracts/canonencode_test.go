@@ -774,7 +774,7 @@ func TestCanonicalCases(t *testing.T) {
 	onePtr := &one
 	str := `s"<`
 	cases := []any{
-		nil, (*Adhoc)(nil), "", "\xff\xfe", 5, -0.0, 1.5, float32(1 << 30), []int(nil), []int{}, map[string]int(nil),
+		nil, (*Adhoc)(nil), "", "\xff\xfe", 5, math.Copysign(0, -1), 1.5, float32(1 << 30), []int(nil), []int{}, map[string]int(nil),
 		map[string]int{}, struct{}{}, &struct{}{}, Adhoc{}, &Adhoc{}, Embedding{}, &Embedding{AdhocPtr: &AdhocPtr{P: "p"}},
 		loop, long, withChan{}, withSkippedFunc{S: "s"}, any(func() {}), complex(1, 2), []any{1, "a", nil, []any{}},
 		map[string]int{"\xff": 1, "\xfe": 2}, map[string]int{"\xff": 1, "\uFFFD": 2}, map[string]int{"\uFB01": 1, "\U0001F600": 2},

@@ -51,12 +51,12 @@ func TestMemoryGroupV1(t *testing.T) {
 	dir := filepath.Join(root, "memory", "node-p51")
 	writeFile(t, filepath.Join(dir, "stale"), "")
 
-	g, err := NewMemoryGroup(root, "node-p51", 200<<20)
-	if err == nil {
+	if _, err := NewMemoryGroup(root, "node-p51", 200<<20); err == nil {
 		t.Fatal("made a group whose directory exists already")
 	}
 	os.RemoveAll(dir)
-	if g, err = NewMemoryGroup(root, "node-p51", 200<<20); err != nil {
+	g, err := NewMemoryGroup(root, "node-p51", 200<<20)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, filepath.Join(dir, "memory.limit_in_bytes")); got != "209715200" {
