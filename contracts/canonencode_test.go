@@ -581,11 +581,14 @@ type Adhoc struct {
 	Number   json.Number          `json:"number,omitempty"`
 	Raw      json.RawMessage      `json:"raw,omitempty"`
 	Skipped  string               `json:"-"`
-	Dash     string               `json:"-,"`
-	private  string               // unexported: never encoded
-	Quoted   int64                `json:"quoted,string,omitempty"`
-	QuotedS  *string              `json:",omitempty,string"`
-	NoTag    string
+	//lint:ignore SA5008 "-," names the field "-": the encoder must read it as encoding/json does
+	Dash string `json:"-,"`
+	//lint:ignore U1000 unexported, so never encoded: the encoder must skip it
+	private string
+	Quoted  int64   `json:"quoted,string,omitempty"`
+	QuotedS *string `json:",omitempty,string"`
+	NoTag   string
+	//lint:ignore SA5008 a malformed name: the encoder must fall back to the field's, as encoding/json does
 	BadTag   string                     `json:"a\"b"`
 	Unicode  string                     `json:"名字,omitempty"`
 	Punct    string                     `json:"!#$%&()*+-./:;<=>?@[]^_{|}~ ,omitempty"`
@@ -752,9 +755,10 @@ type withChan struct {
 }
 
 type withSkippedFunc struct {
-	F func()   `json:"-"`
-	S string   `json:"s"`
-	c chan int // unexported: never encoded
+	F func() `json:"-"`
+	S string `json:"s"`
+	//lint:ignore U1000 unexported, so never encoded: the encoder must skip it
+	c chan int
 }
 
 type textKey int

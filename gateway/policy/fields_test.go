@@ -21,16 +21,17 @@ type (
 	}
 	planShapes struct {
 		*planEmbedded
-		Inner     planInner         `json:"inner"`
-		Ptr       *planInner        `json:"ptr"`
-		PtrOmit   *planInner        `json:"ptr_omit,omitempty"`
-		PtrPtr    **planInner       `json:"ptr_ptr"`
-		Date      contracts.Date    `json:"date"`
-		DatePtr   *contracts.Date   `json:"date_ptr,omitempty"`
-		At        time.Time         `json:"at"`
-		List      []planInner       `json:"list"`
-		Map       map[string]string `json:"map,omitempty"`
-		Skipped   string            `json:"-"`
+		Inner   planInner         `json:"inner"`
+		Ptr     *planInner        `json:"ptr"`
+		PtrOmit *planInner        `json:"ptr_omit,omitempty"`
+		PtrPtr  **planInner       `json:"ptr_ptr"`
+		Date    contracts.Date    `json:"date"`
+		DatePtr *contracts.Date   `json:"date_ptr,omitempty"`
+		At      time.Time         `json:"at"`
+		List    []planInner       `json:"list"`
+		Map     map[string]string `json:"map,omitempty"`
+		Skipped string            `json:"-"`
+		//lint:ignore U1000 unexported: no path of the plan may name it
 		unexposed string
 		Untagged  string
 		Zero      int `json:",omitempty"`
