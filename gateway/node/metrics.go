@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -15,8 +16,10 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/delivery"
 	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/gateway/webhook"
@@ -112,13 +115,21 @@ func route(path string) string {
 	return "other"
 }
 
-// routeFamilies are the labels route may give, longest first.
-var routeFamilies = []string{
-	"/api/v1/audit/entries", "/api/v1/audit/stats", "/api/v1/audit/head", "/api/v1/audit/raw", "/api/v1/audit/proof",
-	"/api/v1/audit/export", "/api/v1/audit/verify", "/api/v1/audit/reconcile",
-	"/api/v1/policy/eval", "/api/v1/deadletters/requeue", "/api/v1/deadletters", "/api/v1/records", "/api/v1/inbox", "/api/v1/status", "/api/v1/referrals", "/api/v1/policy",
-	"/peer/v1/deliver", "/peer/v1/audit/entries",
-}
+// routeFamilies are the labels route may give: the paths of the local and
+// peer APIs' routes up to their first parameter, longest first, so that a
+// path is labelled with the most specific family it falls in.
+var routeFamilies = func() []string {
+	var fams []string
+	for _, r := range append(slices.Clone(api.Routes), "POST "+peer.Path, "GET "+peer.AuditPath) {
+		_, path, _ := strings.Cut(r, " ")
+		path, _, _ = strings.Cut(path, "/{")
+		if !slices.Contains(fams, path) {
+			fams = append(fams, path)
+		}
+	}
+	slices.SortStableFunc(fams, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	return fams
+}()
 
 type statusWriter struct {
 	http.ResponseWriter

@@ -495,6 +495,9 @@ func TestMetricsRoutesAreBounded(t *testing.T) {
 		"/peer/v1/audit/entries":      "/peer/v1/audit/entries",
 		"/api/v1/audit/export":        "/api/v1/audit/export",
 		"/peer/v1/audit":              "other",
+		"/api/v1/inbox/01JABC":        "/api/v1/inbox",
+		"/api/v1/referrals":           "/api/v1/referrals",
+		"/v1/registry/status":         "other",
 	} {
 		if got := route(path); got != want {
 			t.Errorf("route(%q) = %q, want %q", path, got, want)
