@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -194,14 +195,20 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
+	// An empty file (or comments only) is an empty mapping: validation then
+	// names every required key.
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, decodeError(path, data, err)
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: line %d: a second YAML document (after ---), which the node would ignore; keep one", path, more.Line)
 	}
 	if err := applyEnv(&cfg, getenv); err != nil {
 		return cfg, err
 	}
 	cfg.resolve(filepath.Dir(path))
-	return cfg, cfg.Validate()
+	return cfg, cfg.validate("config " + path)
 }
 
 // resolve fills in derived defaults and makes file paths relative to the
@@ -230,12 +237,17 @@ func (c *Config) resolve(base string) {
 }
 
 // Validate reports every problem, each naming its key.
-func (c Config) Validate() error {
+func (c Config) Validate() error { return c.validate("config") }
+
+// validate reports every problem, each as "<prefix>: <key>: <problem>".
+func (c Config) validate(prefix string) error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%s: %s: %s", prefix, key, fmt.Sprintf(format, args...)))
 	}
-	if !pki.ValidProvince(c.Province) {
+	if c.Province == "" {
+		bad("province", "required: the node's 2-digit province code (e.g. 51 for Sichuan)")
+	} else if !pki.ValidProvince(c.Province) {
 		bad("province", "%q is not a 2-digit province code (e.g. 51 for Sichuan)", c.Province)
 	}
 	if c.Name == "" {
@@ -310,10 +322,10 @@ func (c Config) Validate() error {
 
 // applyEnv sets every field whose LABORLINK_<PATH> variable is set.
 func applyEnv(cfg *Config, getenv func(string) string) error {
-	return walkEnv(reflect.ValueOf(cfg).Elem(), "LABORLINK", getenv)
+	return walkEnv(reflect.ValueOf(cfg).Elem(), "LABORLINK", "", getenv)
 }
 
-func walkEnv(v reflect.Value, prefix string, getenv func(string) string) error {
+func walkEnv(v reflect.Value, prefix, keyPrefix string, getenv func(string) string) error {
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -322,9 +334,10 @@ func walkEnv(v reflect.Value, prefix string, getenv func(string) string) error {
 			continue
 		}
 		name := prefix + "_" + strings.ToUpper(tag)
+		key := keyPrefix + tag
 		fv := v.Field(i)
 		if fv.Kind() == reflect.Struct {
-			if err := walkEnv(fv, name, getenv); err != nil {
+			if err := walkEnv(fv, name, key+".", getenv); err != nil {
 				return err
 			}
 			continue
@@ -334,7 +347,7 @@ func walkEnv(v reflect.Value, prefix string, getenv func(string) string) error {
 			continue
 		}
 		if err := setFromString(fv, s); err != nil {
-			return fmt.Errorf("config: environment %s=%q: %w", name, s, err)
+			return fmt.Errorf("config: environment %s=%q (%s): %w; want %s", name, s, key, err, wantOf(fv.Type()))
 		}
 	}
 	return nil
@@ -357,13 +370,13 @@ func setFromString(v reflect.Value, s string) error {
 	case reflect.String:
 		v.SetString(s)
 	case reflect.Int, reflect.Int64:
-		n, err := strconv.ParseInt(s, 10, 64)
+		n, err := strconv.ParseInt(s, 10, v.Type().Bits())
 		if err != nil {
 			return err
 		}
 		v.SetInt(n)
 	case reflect.Uint32, reflect.Uint64:
-		n, err := strconv.ParseUint(s, 10, 64)
+		n, err := strconv.ParseUint(s, 10, v.Type().Bits())
 		if err != nil {
 			return err
 		}
@@ -372,4 +385,103 @@ func setFromString(v reflect.Value, s string) error {
 		return fmt.Errorf("unsupported setting type %s", v.Type())
 	}
 	return nil
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// decodeError rewrites yaml's errors, which give a line, into one per bad
+// key that names the key by its full path (delivery.batch_size), the value
+// and what the key takes. A file yaml cannot parse at all keeps yaml's error.
+func decodeError(path string, data []byte, err error) error {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	probs := keyProblems(doc.Content[0], reflect.TypeFor[Config](), "")
+	if len(probs) == 0 {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	errs := make([]error, len(probs))
+	for i, p := range probs {
+		errs[i] = fmt.Errorf("config %s: %s", path, p)
+	}
+	return errors.Join(errs...)
+}
+
+// keyProblems checks the mapping n against the struct type t, key by key.
+func keyProblems(n *yaml.Node, t reflect.Type, prefix string) []string {
+	where := prefix
+	if where == "" {
+		where = "the file"
+	}
+	if n.Kind != yaml.MappingNode {
+		return []string{fmt.Sprintf("%s: line %d: %s is not a mapping of settings (key: value lines)", where, n.Line, describeNode(n))}
+	}
+	fields := map[string]reflect.Type{}
+	var names []string
+	for i := range t.NumField() {
+		if tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]; tag != "" && tag != "-" {
+			fields[tag] = t.Field(i).Type
+			names = append(names, tag)
+		}
+	}
+	var probs []string
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := k.Value
+		if prefix != "" {
+			key = prefix + "." + k.Value
+		}
+		ft, known := fields[k.Value]
+		switch first, dup := seen[k.Value]; {
+		case dup:
+			probs = append(probs, fmt.Sprintf("%s: line %d: set twice (first at line %d)", key, k.Line, first))
+			continue
+		case !known:
+			probs = append(probs, fmt.Sprintf("%s: line %d: unknown key; %s takes %s", key, k.Line, where, strings.Join(names, ", ")))
+			continue
+		}
+		seen[k.Value] = k.Line
+		if ft.Kind() == reflect.Struct && ft != durationType {
+			probs = append(probs, keyProblems(v, ft, key)...)
+		} else if err := v.Decode(reflect.New(ft).Interface()); err != nil {
+			probs = append(probs, fmt.Sprintf("%s: line %d: %s is not %s", key, v.Line, describeNode(v), wantOf(ft)))
+		}
+	}
+	return probs
+}
+
+// describeNode shows a value as the file has it.
+func describeNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	v := n.Value
+	if len(v) > 40 {
+		v = v[:40] + "..."
+	}
+	return strconv.Quote(v)
+}
+
+// wantOf says in words what a setting of type t takes.
+func wantOf(t reflect.Type) string {
+	switch {
+	case t == durationType:
+		return "a duration with a unit, such as 300ms, 5s or 1m"
+	case t.Kind() == reflect.Slice:
+		return "a list of strings, such as [a, b]"
+	case t.Kind() == reflect.String:
+		return "a string"
+	case t.Kind() == reflect.Uint32 || t.Kind() == reflect.Uint64:
+		return fmt.Sprintf("a whole number from 0 to %d", uint64(1)<<t.Bits()-1)
+	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
+		return "a whole number"
+	}
+	return "a " + t.String()
 }
