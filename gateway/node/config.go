@@ -256,14 +256,30 @@ func (c Config) validate(prefix string) error {
 	if c.DataDir == "" {
 		bad("data_dir", "required: where the node keeps its data")
 	}
-	for key, addr := range map[string]string{"listen": c.Listen, "advertise": c.Advertise, "raft.listen": c.Raft.Listen, "raft.advertise": c.Raft.Advertise} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			bad(key, "%q is not host:port", addr)
+	listeners := []struct{ key, addr string }{{"listen", c.Listen}, {"raft.listen", c.Raft.Listen}, {"ops_listen", c.OpsListen}}
+	for _, l := range listeners {
+		if l.key == "ops_listen" && l.addr == "" {
+			continue // turned off
+		}
+		if p := checkAddr(l.addr, false); p != "" {
+			bad(l.key, "%s", p)
 		}
 	}
-	if c.OpsListen != "" {
-		if _, _, err := net.SplitHostPort(c.OpsListen); err != nil {
-			bad("ops_listen", "%q is not host:port", c.OpsListen)
+	for i, a := range listeners {
+		for _, b := range listeners[i+1:] {
+			if a.addr != "" && a.addr == b.addr && !strings.HasSuffix(a.addr, ":0") {
+				bad(b.key, "%q is also %s; each listener needs its own port", b.addr, a.key)
+			}
+		}
+	}
+	for _, a := range []struct{ key, addr string }{{"advertise", c.Advertise}, {"raft.advertise", c.Raft.Advertise}} {
+		if p := checkAddr(a.addr, true); p != "" {
+			bad(a.key, "%s", p)
+		}
+	}
+	for i, a := range c.Raft.Join {
+		if p := checkAddr(a, true); p != "" {
+			bad(fmt.Sprintf("raft.join[%d]", i), "%s", p)
 		}
 	}
 	for key, path := range map[string]string{"tls.cert": c.TLS.Cert, "tls.key": c.TLS.Key, "tls.root": c.TLS.Root} {
@@ -318,6 +334,26 @@ func (c Config) validate(prefix string) error {
 		bad("log.format", "%q is not json or text", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// checkAddr returns what is wrong with a host:port address, or "". An
+// address others dial needs a host and a port other than 0; one to listen
+// on may leave the host empty (every interface) and take port 0 (any).
+func checkAddr(addr string, dialed bool) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port", addr)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%q: port %q is not a number from 0 to 65535", addr, port)
+	case dialed && n == 0:
+		return fmt.Sprintf("%q: other nodes cannot dial port 0", addr)
+	case dialed && host == "":
+		return fmt.Sprintf("%q has no host for other nodes to dial", addr)
+	}
+	return ""
 }
 
 // applyEnv sets every field whose LABORLINK_<PATH> variable is set.

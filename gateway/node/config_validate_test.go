@@ -86,3 +86,23 @@ func TestLoadConfigDecodeErrorsNameTheKey(t *testing.T) {
 			[]string{"LABORLINK_RAFT_STALE_AFTER", "(raft.stale_after)", "a duration with a unit"}},
 	})
 }
+
+// TestValidateAddresses: every address must parse as host:port with a
+// numeric port; addresses others dial need a host and a port; two
+// listeners cannot share an address.
+func TestValidateAddresses(t *testing.T) {
+	runConfigCases(t, []configCase{
+		{"ports 0 to listen", minimalConfig + "listen: 127.0.0.1:8443\nadvertise: gw-1.example:8443\nops_listen: 127.0.0.1:0\n", nil, nil},
+		{"wildcard listen", minimalConfig + "listen: \":8443\"\nadvertise: gw-1.example:8443\n", nil, nil},
+		{"no port", minimalConfig + "listen: nowhere\n", nil, []string{"listen", `"nowhere" is not host:port`}},
+		{"port not a number", minimalConfig + "listen: 127.0.0.1:https\n", nil, []string{"listen", `port "https"`, "0 to 65535"}},
+		{"port too large", minimalConfig + "ops_listen: 127.0.0.1:99999\n", nil, []string{"ops_listen", `port "99999"`}},
+		{"raft port too large", withRaft("{genesis: g.json, listen: 127.0.0.1:70000}"), nil, []string{"raft.listen", `port "70000"`}},
+		{"advertise port 0", minimalConfig + "advertise: gw-1.example:0\n", nil, []string{"advertise", "port 0"}},
+		{"advertise no host", minimalConfig + "listen: \":8443\"\n", nil, []string{"advertise", "no host"}},
+		{"join not host:port", withRaft("{join: [gw-1.p51.example:8443, gw-1.p44.example]}"), nil, []string{"raft.join[1]", `"gw-1.p44.example"`}},
+		{"join empty entry", minimalConfig, map[string]string{"LABORLINK_RAFT_JOIN": "a.example:8443,"}, []string{"raft.join[1]", `""`}},
+		{"ops on the API port", minimalConfig + "ops_listen: 127.0.0.1:8443\n", nil, []string{"ops_listen", "also listen"}},
+		{"raft on the API port", withRaft("{genesis: g.json, listen: 127.0.0.1:8443}"), nil, []string{"raft.listen", "also listen"}},
+	})
+}
