@@ -236,6 +236,14 @@ func (c *Config) resolve(base string) {
 	}
 }
 
+const (
+	// minHeartbeat is the shortest heartbeat timeout the registry's raft takes.
+	minHeartbeat = 5 * time.Millisecond
+	// maxMemoryLimitMiB bounds runtime.memory_limit_mib (1 TiB) well below
+	// where it would overflow in bytes.
+	maxMemoryLimitMiB = 1 << 20
+)
+
 // Validate reports every problem, each naming its key.
 func (c Config) Validate() error { return c.validate("config") }
 
@@ -252,6 +260,8 @@ func (c Config) validate(prefix string) error {
 	}
 	if c.Name == "" {
 		bad("name", "required: the node's name as in its certificate")
+	} else if err := (pki.Identity{Domain: "laborlink.example", Province: "51", Kind: pki.KindNode, Name: c.Name}).Validate(); err != nil {
+		bad("name", "%v", err)
 	}
 	if c.DataDir == "" {
 		bad("data_dir", "required: where the node keeps its data")
@@ -282,42 +292,70 @@ func (c Config) validate(prefix string) error {
 			bad(fmt.Sprintf("raft.join[%d]", i), "%s", p)
 		}
 	}
-	for key, path := range map[string]string{"tls.cert": c.TLS.Cert, "tls.key": c.TLS.Key, "tls.root": c.TLS.Root} {
-		if path == "" {
-			bad(key, "required")
+	for _, f := range []struct{ key, path string }{{"tls.cert", c.TLS.Cert}, {"tls.key", c.TLS.Key}, {"tls.root", c.TLS.Root}} {
+		if f.path == "" {
+			bad(f.key, "required")
+		}
+	}
+	for i, p := range c.TLS.CRLs {
+		if p == "" {
+			bad(fmt.Sprintf("tls.crls[%d]", i), "an empty path")
 		}
 	}
 	if c.Raft.Genesis == "" && len(c.Raft.Join) == 0 {
 		bad("raft", "set raft.genesis (a configured voter) or raft.join (any other node)")
 	}
-	if c.Raft.HeartbeatTimeout <= 0 || c.Raft.ElectionTimeout < c.Raft.HeartbeatTimeout {
-		bad("raft.election_timeout", "must be positive and at least raft.heartbeat_timeout")
+	if c.Raft.Advertise != c.Raft.Listen {
+		bad("raft.advertise", "%q differs from raft.listen %q, which is not supported yet: leave it unset", c.Raft.Advertise, c.Raft.Listen)
 	}
-	if c.Raft.StaleAfter < c.Raft.HeartbeatTimeout {
+	for i, p := range c.Raft.TrustedProvinces {
+		if !pki.ValidProvince(p) {
+			bad(fmt.Sprintf("raft.trusted_provinces[%d]", i), "%q is not a 2-digit province code (e.g. 51 for Sichuan)", p)
+		}
+	}
+	if c.Raft.HeartbeatTimeout < minHeartbeat {
+		bad("raft.heartbeat_timeout", "%s is below %s, the shortest raft accepts", c.Raft.HeartbeatTimeout, minHeartbeat)
+	} else if c.Raft.ElectionTimeout < c.Raft.HeartbeatTimeout {
+		bad("raft.election_timeout", "%s is below raft.heartbeat_timeout (%s)", c.Raft.ElectionTimeout, c.Raft.HeartbeatTimeout)
+	}
+	if c.Raft.HeartbeatTimeout >= minHeartbeat && c.Raft.StaleAfter < c.Raft.HeartbeatTimeout {
 		bad("raft.stale_after", "%s is below raft.heartbeat_timeout; a healthy node would look stale", c.Raft.StaleAfter)
 	}
 	if c.Policy.Reload <= 0 {
-		bad("policy.reload", "must be positive")
+		bad("policy.reload", "%s is not a positive duration", c.Policy.Reload)
+	}
+	if c.Audit.SignInterval <= 0 {
+		bad("audit.sign_interval", "%s is not a positive duration (0 would mean the default, a negative one no signing)", c.Audit.SignInterval)
 	}
 	if c.Runtime.GCPercent < -1 || c.Runtime.GCPercent == 0 {
 		bad("runtime.gc_percent", "%d is not a positive percentage or -1 (off)", c.Runtime.GCPercent)
 	}
 	if c.Runtime.MemoryLimitMiB < 0 || (c.Runtime.GCPercent == -1 && c.Runtime.MemoryLimitMiB == 0) {
 		bad("runtime.memory_limit_mib", "%d is not a size in MiB, or 0 with gc_percent -1 (no collection at all)", c.Runtime.MemoryLimitMiB)
+	} else if c.Runtime.MemoryLimitMiB > maxMemoryLimitMiB {
+		bad("runtime.memory_limit_mib", "%d is more than %d (1 TiB); 0 means no limit", c.Runtime.MemoryLimitMiB, maxMemoryLimitMiB)
 	}
 	if c.Delivery.BatchSize < 1 || c.Delivery.BatchSize > 1000 {
 		bad("delivery.batch_size", "%d is not between 1 and 1000", c.Delivery.BatchSize)
 	}
-	if c.Delivery.MinBackoff <= 0 || c.Delivery.MaxBackoff < c.Delivery.MinBackoff {
-		bad("delivery.max_backoff", "backoffs must be positive with max_backoff >= min_backoff")
+	if c.Delivery.MinBackoff <= 0 {
+		bad("delivery.min_backoff", "%s is not a positive duration", c.Delivery.MinBackoff)
+	} else if c.Delivery.MaxBackoff < c.Delivery.MinBackoff {
+		bad("delivery.max_backoff", "%s is below delivery.min_backoff (%s)", c.Delivery.MaxBackoff, c.Delivery.MinBackoff)
 	}
-	if c.Delivery.BreakerFailures == 0 || c.Delivery.BreakerOpen <= 0 {
-		bad("delivery.breaker_failures", "breaker settings must be positive")
+	if c.Delivery.BreakerFailures == 0 {
+		bad("delivery.breaker_failures", "0 is not a count of failures, 1 or more")
+	}
+	if c.Delivery.BreakerOpen <= 0 {
+		bad("delivery.breaker_open", "%s is not a positive duration", c.Delivery.BreakerOpen)
 	}
 	if c.Webhook.URL != "" {
 		if u, err := url.Parse(c.Webhook.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			bad("webhook.url", "%q is not an http(s) URL", c.Webhook.URL)
 		}
+	}
+	if c.Webhook.URL == "" && c.Webhook.CA != "" {
+		bad("webhook.ca", "set without webhook.url, so nothing would use it: set both or neither")
 	}
 	if c.Webhook.Batch < 1 || c.Webhook.Batch > 1000 {
 		bad("webhook.batch", "%d is not between 1 and 1000", c.Webhook.Batch)

@@ -106,3 +106,33 @@ func TestValidateAddresses(t *testing.T) {
 		{"raft on the API port", withRaft("{genesis: g.json, listen: 127.0.0.1:8443}"), nil, []string{"raft.listen", "also listen"}},
 	})
 }
+
+// TestValidateSettings: values the node would misbehave with, or that
+// would fail later without naming their key, are refused by name.
+func TestValidateSettings(t *testing.T) {
+	runConfigCases(t, []configCase{
+		{"name not a DNS label", strings.Replace(minimalConfig, "name: gw-1", "name: GW_1", 1), nil, []string{"name", `"GW_1"`, "lower-case"}},
+		{"trusted provinces", withRaft("{join: [a.example:8443], trusted_provinces: [\"51\", \"5\", \"99\"]}"), nil,
+			[]string{"raft.trusted_provinces[1]", `"5"`, "raft.trusted_provinces[2]", `"99"`}},
+		{"trusted province fine", withRaft("{join: [a.example:8443], trusted_provinces: [\"51\", \"44\"]}"), nil, nil},
+		{"raft advertise differs", withRaft("{genesis: g.json, listen: 127.0.0.1:8300, advertise: 10.0.0.1:8300}"), nil,
+			[]string{"raft.advertise", `"10.0.0.1:8300"`, "raft.listen"}},
+		{"heartbeat below raft's floor", withRaft("{genesis: g.json, heartbeat_timeout: 1ms, election_timeout: 1ms, stale_after: 1s}"), nil,
+			[]string{"raft.heartbeat_timeout", "1ms", "5ms"}},
+		{"negative heartbeat", withRaft("{genesis: g.json, heartbeat_timeout: -1s}"), nil, []string{"raft.heartbeat_timeout", "-1s"}},
+		{"election below heartbeat", withRaft("{genesis: g.json, heartbeat_timeout: 2s, election_timeout: 1s, stale_after: 5s}"), nil,
+			[]string{"raft.election_timeout", "1s is below raft.heartbeat_timeout (2s)"}},
+		{"sign interval zero", minimalConfig + "audit: {sign_interval: 0s}\n", nil, []string{"audit.sign_interval", "0s"}},
+		{"sign interval negative", minimalConfig + "audit: {sign_interval: -1m}\n", nil, []string{"audit.sign_interval", "-1m0s"}},
+		{"min backoff zero", minimalConfig + "delivery: {min_backoff: 0s}\n", nil, []string{"delivery.min_backoff", "0s"}},
+		{"max below min backoff", minimalConfig + "delivery: {min_backoff: 2s, max_backoff: 1s}\n", nil,
+			[]string{"delivery.max_backoff", "1s is below delivery.min_backoff (2s)"}},
+		{"breaker open zero", minimalConfig + "delivery: {breaker_open: 0s}\n", nil, []string{"delivery.breaker_open", "0s"}},
+		{"breaker failures zero", minimalConfig + "delivery: {breaker_failures: 0}\n", nil, []string{"delivery.breaker_failures", "0"}},
+		{"memory limit absurd", minimalConfig + "runtime: {memory_limit_mib: 9000000000000}\n", nil,
+			[]string{"runtime.memory_limit_mib", "9000000000000", "1 TiB"}},
+		{"empty crl path", strings.Replace(minimalConfig, "root: r.pem}", "root: r.pem, crls: [a.crl, \"\"]}", 1), nil, []string{"tls.crls[1]", "empty"}},
+		{"webhook ca without url", minimalConfig + "webhook: {ca: ca.pem}\n", nil, []string{"webhook.ca", "webhook.url"}},
+		{"webhook ca with url", minimalConfig + "webhook: {url: \"https://hr.example/in\", ca: ca.pem}\n", nil, nil},
+	})
+}
