@@ -308,6 +308,9 @@ func (c Config) validate(prefix string) error {
 	if c.Raft.Advertise != c.Raft.Listen {
 		bad("raft.advertise", "%q differs from raft.listen %q, which is not supported yet: leave it unset", c.Raft.Advertise, c.Raft.Listen)
 	}
+	if c.Raft.Genesis != "" && len(c.Raft.TrustedProvinces) > 0 {
+		bad("raft.trusted_provinces", "set with raft.genesis, which trusts its own members instead: it is for a joining node only")
+	}
 	for i, p := range c.Raft.TrustedProvinces {
 		if !pki.ValidProvince(p) {
 			bad(fmt.Sprintf("raft.trusted_provinces[%d]", i), "%q is not a 2-digit province code (e.g. 51 for Sichuan)", p)
@@ -437,7 +440,11 @@ func setFromString(v reflect.Value, s string) error {
 		v.SetInt(int64(d))
 		return nil
 	case []string:
-		v.Set(reflect.ValueOf(strings.Split(s, ",")))
+		list := strings.Split(s, ",")
+		for i := range list {
+			list[i] = strings.TrimSpace(list[i])
+		}
+		v.Set(reflect.ValueOf(list))
 		return nil
 	}
 	switch v.Kind() {
