@@ -32,6 +32,9 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return usageErrorf("unexpected argument %q; dev takes flags only", fs.Arg(0))
+	}
 	if *initOnly {
 		if *keep && *force {
 			return usageErrorf("--keep and --force contradict each other")

@@ -18,6 +18,9 @@ func runNode(ctx context.Context, m *Main, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return usageErrorf("unexpected argument %q; node takes flags only", fs.Arg(0))
+	}
 	if *config == "" {
 		return usageErrorf("--config is required")
 	}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// badInputCase is one refused invocation: its exit status and what stderr
+// must name (the flag, the file or the argument at fault).
+type badInputCase struct {
+	name     string
+	args     []string
+	code     int
+	inStderr string
+}
+
+// checkRefusals runs each case and checks its exit status and message, and
+// that a refused command wrote nothing under dir.
+func checkRefusals(t *testing.T, dir string, tests []badInputCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := listFiles(t, dir)
+			code, _, errOut := run(t, "", tt.args...)
+			if code != tt.code || !strings.Contains(errOut, tt.inStderr) {
+				t.Fatalf("laborlink %s: exit %d, stderr %q; want exit %d and %q", strings.Join(tt.args, " "), code, errOut, tt.code, tt.inStderr)
+			}
+			if after := listFiles(t, dir); after != before {
+				t.Errorf("refused command changed files:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
+
+// writeFixture writes a file under dir and returns its path.
+func writeFixture(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCommandsRefuseStrayArguments: commands that take flags only refuse a
+// positional argument instead of ignoring it and running (bench and dev
+// would start a whole federation).
+func TestCommandsRefuseStrayArguments(t *testing.T) {
+	dir := t.TempDir()
+	checkRefusals(t, dir, []badInputCase{
+		{"node", []string{"node", "--config", filepath.Join(dir, "node.yaml"), "extra"}, 2, `unexpected argument "extra"`},
+		{"bench", []string{"bench", "--records", "10", "extra"}, 2, `unexpected argument "extra"`},
+		{"dev", []string{"dev", "--init-only", "--dir", filepath.Join(dir, "fed"), "extra"}, 2, `unexpected argument "extra"`},
+	})
+}
