@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -124,6 +125,12 @@ func (c *conn) tls() (*pki.TLS, error) {
 	}
 	if len(missing) > 0 {
 		return nil, usageErrorf("missing %s: the node to talk to and your certificate, key and the federation root", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
+	}
+	if u, err := url.Parse(*c.node); err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, usageErrorf("--node %q is not a node API address; want https://host:port", *c.node)
+	}
+	if *c.timeout <= 0 {
+		return nil, usageErrorf("--timeout %s: want a positive duration such as 30s", *c.timeout)
 	}
 	kp, err := pki.LoadKeyPair(*c.cert, *c.key)
 	if err != nil {

@@ -55,3 +55,20 @@ func TestCommandsRefuseStrayArguments(t *testing.T) {
 		{"dev", []string{"dev", "--init-only", "--dir", filepath.Join(dir, "fed"), "extra"}, 2, `unexpected argument "extra"`},
 	})
 }
+
+// TestConnectionFlagsRefused: the connection flags every networked command
+// shares are checked before any file is read or any node dialled.
+func TestConnectionFlagsRefused(t *testing.T) {
+	dir := t.TempDir()
+	conn := func(node, timeout string) []string {
+		return []string{"--node", node, "--timeout", timeout, "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "k.pem"), "--ca", filepath.Join(dir, "root.pem")}
+	}
+	good := "https://127.0.0.1:1"
+	checkRefusals(t, dir, []badInputCase{
+		{"status zero timeout", append([]string{"status"}, conn(good, "0s")...), 2, "--timeout 0s: want a positive duration"},
+		{"inbox negative timeout", append([]string{"inbox"}, conn(good, "-1s")...), 2, "--timeout -1s"},
+		{"registry status node without scheme", append([]string{"registry", "status"}, conn("127.0.0.1:8443", "1s")...), 2, `--node "127.0.0.1:8443" is not a node API address; want https://host:port`},
+		{"status node not a URL", append([]string{"status"}, conn("not a url", "1s")...), 2, `--node "not a url"`},
+		{"agreement list plain http", append([]string{"agreement", "list"}, conn("http://127.0.0.1:1", "1s")...), 2, "want https://host:port"},
+	})
+}
