@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/federation/registry"
+	"github.com/laborlink/laborlink/pki"
 	"gopkg.in/yaml.v3"
 )
 
@@ -154,6 +156,9 @@ func transition(op registry.Op) func(context.Context, *Main, []string) error {
 		if err != nil {
 			return err
 		}
+		if *version < 0 {
+			return usageErrorf("--version %d: want a version number, 1 or more", *version)
+		}
 		cl, err := c.client(true)
 		if err != nil {
 			return err
@@ -170,7 +175,11 @@ func transition(op registry.Op) func(context.Context, *Main, []string) error {
 			}
 			v := r.Data.Pending()
 			if *version != 0 {
-				v = r.Data.Versions[min(max(*version, 1), len(r.Data.Versions))-1]
+				// Approve the version named or none: never a neighbour of it.
+				if *version > len(r.Data.Versions) {
+					return fmt.Errorf("agreement %s has no version %d: its versions are 1 to %d", pos[0], *version, len(r.Data.Versions))
+				}
+				v = r.Data.Versions[*version-1]
 			}
 			if v == nil {
 				return fmt.Errorf("agreement %s has no version awaiting approval (it is %s)", pos[0], r.Data.StatusAt(time.Now()))
@@ -194,6 +203,12 @@ func pastTense(verb string) string {
 	return verb + "ed"
 }
 
+// agreementStatuses are the statuses agreement list filters by.
+var agreementStatuses = []contracts.AgreementStatus{
+	contracts.AgreementProposed, contracts.AgreementApproved, contracts.AgreementActive,
+	contracts.AgreementSuspended, contracts.AgreementTerminated, contracts.AgreementExpired,
+}
+
 func runAgreementList(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("agreement list", "[--party 51] [--status active] [--origin 51 --destination 44] [--type transfer] [--purpose P] [connection flags]")
 	c := m.connFlags(fs)
@@ -208,6 +223,17 @@ func runAgreementList(ctx context.Context, m *Main, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
+	}
+	for _, p := range []struct{ flag, code string }{{"party", f.Party}, {"origin", f.Origin}, {"destination", f.Destination}} {
+		if p.code != "" && !pki.ValidProvince(p.code) {
+			return usageErrorf("--%s %q is not a 2-digit province code, such as 44", p.flag, p.code)
+		}
+	}
+	if *status != "" && !slices.Contains(agreementStatuses, contracts.AgreementStatus(*status)) {
+		return usageErrorf("--status %q is not an agreement status; want one of proposed, approved, active, suspended, terminated, expired", *status)
+	}
+	if *rt != "" && contracts.SchemaFor(contracts.RecordType(*rt)) == "" {
+		return usageErrorf("--type %q is not a record type; want one of %s", *rt, typeList())
 	}
 	f.Status, f.RecordType, f.Purpose = contracts.AgreementStatus(*status), contracts.RecordType(*rt), contracts.Purpose(*purpose)
 	cl, ctx, cancel, err := c.dialRegistry(ctx, false)

@@ -102,6 +102,7 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 	id := "AG-51-44-2026-001"
 	a51.ok("needs the approval of provinces 51 and 44", "agreement", "propose", "-f", file)
 	a51.fails("already exists", "agreement", "propose", "-f", file)
+	a51.fails("agreement "+id+" has no version 9: its versions are 1 to 1", "agreement", "approve", id, "--version", "9")
 	a51.ok("approved; now proposed", "agreement", "approve", id)
 	a11.fails("province 11 is not a party", "agreement", "approve", id)
 	a44.fails(`unknown agreement "AG-NOPE"`, "agreement", "approve", "AG-NOPE")

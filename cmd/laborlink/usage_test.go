@@ -72,3 +72,22 @@ func TestConnectionFlagsRefused(t *testing.T) {
 		{"agreement list plain http", append([]string{"agreement", "list"}, conn("http://127.0.0.1:1", "1s")...), 2, "want https://host:port"},
 	})
 }
+
+// TestAgreementFlagsRefused: agreement filters and versions that cannot
+// match anything are refused by name, not sent to the registry.
+func TestAgreementFlagsRefused(t *testing.T) {
+	dir := t.TempDir()
+	conn := []string{"--node", "https://127.0.0.1:1", "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "k.pem"), "--ca", filepath.Join(dir, "root.pem")}
+	list := func(flags ...string) []string {
+		return append(append([]string{"agreement", "list"}, conn...), flags...)
+	}
+	checkRefusals(t, dir, []badInputCase{
+		{"list bad party", list("--party", "99"), 2, `--party "99" is not a 2-digit province code`},
+		{"list bad origin", list("--origin", "abc"), 2, `--origin "abc"`},
+		{"list bad destination", list("--destination", "4"), 2, `--destination "4"`},
+		{"list bad status", list("--status", "bogus"), 2, `--status "bogus" is not an agreement status`},
+		{"list bad type", list("--type", "bogus"), 2, `--type "bogus" is not a record type`},
+		{"approve negative version", append([]string{"agreement", "approve", "AG-1", "--version", "-2"}, conn...), 2, "--version -2: want a version number"},
+		{"suspend negative version", append([]string{"agreement", "suspend", "AG-1", "--version", "-1"}, conn...), 2, "--version -1"},
+	})
+}
