@@ -90,6 +90,9 @@ func splitRecords(data []byte) ([]json.RawMessage, error) {
 		if err := json.Unmarshal([]byte(trimmed), &docs); err != nil {
 			return nil, err
 		}
+		if len(docs) == 0 {
+			return nil, fmt.Errorf("no records: the array is empty")
+		}
 		return docs, nil
 	}
 	var docs []json.RawMessage
@@ -159,6 +162,9 @@ func runInbox(ctx context.Context, m *Main, args []string) error {
 	asJSON := fs.Bool("json", false, "print each item, with its record, as a JSON line")
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
+	}
+	if *limit < 1 || *limit > 1000 {
+		return usageErrorf("--limit %d: want 1 to 1000", *limit)
 	}
 	cl, ctx, cancel, err := c.dialAPI(ctx)
 	if err != nil {

@@ -91,3 +91,17 @@ func TestAgreementFlagsRefused(t *testing.T) {
 		{"suspend negative version", append([]string{"agreement", "suspend", "AG-1", "--version", "-1"}, conn...), 2, "--version -1"},
 	})
 }
+
+// TestRecordsAndInboxRefused: inputs that can only fail are refused before
+// the node is dialled, naming the flag or the file.
+func TestRecordsAndInboxRefused(t *testing.T) {
+	dir := t.TempDir()
+	conn := []string{"--node", "https://127.0.0.1:1", "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "k.pem"), "--ca", filepath.Join(dir, "root.pem")}
+	empty := writeFixture(t, dir, "empty.json", " [ ]\n")
+	checkRefusals(t, dir, []badInputCase{
+		{"submit an empty array", append([]string{"records", "submit", empty}, conn...), 1, empty + ": no records"},
+		{"inbox zero limit", append([]string{"inbox", "--limit", "0"}, conn...), 2, "--limit 0: want 1 to 1000"},
+		{"inbox negative limit", append([]string{"inbox", "--limit", "-5"}, conn...), 2, "--limit -5"},
+		{"inbox limit too high", append([]string{"inbox", "--limit", "5000"}, conn...), 2, "--limit 5000"},
+	})
+}
