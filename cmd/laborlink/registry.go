@@ -385,6 +385,9 @@ func runRegistryAdmit(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--ca-cert: %w", err)
 	}
+	if err := checkCertsPEM(pem); err != nil {
+		return fmt.Errorf("--ca-cert %s: %w", *caCert, err)
+	}
 	if *name == "" {
 		*name = pki.ProvinceName(*province)
 	}
@@ -510,6 +513,29 @@ func readCertFile(path string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", path)
 	}
 	return x509.ParseCertificate(b.Bytes)
+}
+
+// checkCertsPEM requires data's PEM blocks to be one or more certificates,
+// so a wrong file is refused here rather than by the registry.
+func checkCertsPEM(data []byte) error {
+	n := 0
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		n++
+		if b.Type != "CERTIFICATE" {
+			return fmt.Errorf("PEM block %d is a %s, not a CERTIFICATE", n, b.Type)
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return fmt.Errorf("certificate %d: %w", n, err)
+		}
+	}
+	if n == 0 {
+		return errors.New("holds no PEM certificate")
+	}
+	return nil
 }
 
 func nodeRole(op registry.Op) func(context.Context, *Main, []string) error {

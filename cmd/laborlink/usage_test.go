@@ -105,3 +105,21 @@ func TestRecordsAndInboxRefused(t *testing.T) {
 		{"inbox limit too high", append([]string{"inbox", "--limit", "5000"}, conn...), 2, "--limit 5000"},
 	})
 }
+
+// TestRegistryAdmitChecksTheCAFile: a --ca-cert that is not certificates
+// is refused naming the file, before anything is sent to the registry.
+func TestRegistryAdmitChecksTheCAFile(t *testing.T) {
+	dir := t.TempDir()
+	conn := []string{"--node", "https://127.0.0.1:1", "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "k.pem"), "--ca", filepath.Join(dir, "root.pem")}
+	junk := writeFixture(t, dir, "junk.pem", "not a certificate\n")
+	key := writeFixture(t, dir, "key.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+	broken := writeFixture(t, dir, "broken.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+	admit := func(file string) []string {
+		return append([]string{"registry", "admit", "--province", "32", "--ca-cert", file}, conn...)
+	}
+	checkRefusals(t, dir, []badInputCase{
+		{"not PEM", admit(junk), 1, "--ca-cert " + junk + ": holds no PEM certificate"},
+		{"a key", admit(key), 1, "--ca-cert " + key + ": PEM block 1 is a PRIVATE KEY, not a CERTIFICATE"},
+		{"a broken certificate", admit(broken), 1, "--ca-cert " + broken + ": certificate 1:"},
+	})
+}
