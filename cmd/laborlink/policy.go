@@ -38,7 +38,7 @@ func runPolicyTest(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	layer, err := policy.ReadDir(pos[0])
+	layer, err := readPolicyDir("policy directory", pos[0])
 	if err != nil {
 		return err
 	}
@@ -108,6 +108,14 @@ func runPolicyEval(ctx context.Context, m *Main, args []string) error {
 	if *recordFile == "" {
 		return usageErrorf("--record FILE is required")
 	}
+	for _, p := range []struct{ flag, code string }{{"from", *from}, {"to", *to}} {
+		if p.code != "" && !contracts.IsProvince(p.code) {
+			return usageErrorf("--%s %q is not a province code; want 2 digits such as 51 (Sichuan) or 44 (Guangdong)", p.flag, p.code)
+		}
+	}
+	if *quotaUsed < 0 {
+		return usageErrorf("--quota-used %d: want 0 or more records", *quotaUsed)
+	}
 	if *c.node != "" {
 		return evalOnNode(ctx, m, c, *recordFile, *from, *to, contracts.Purpose(*purpose), *asJSON)
 	}
@@ -136,8 +144,15 @@ func runPolicyEval(ctx context.Context, m *Main, args []string) error {
 	}
 	bundle := policy.FederationBundle()
 	if *bundleDir != "" {
-		if bundle, err = policy.ReadDir(*bundleDir); err != nil {
+		if bundle, err = readPolicyDir("--bundle", *bundleDir); err != nil {
 			return err
+		}
+	}
+	for _, d := range []struct{ flag, dir string }{{"--origin-policy", *originPolicy}, {"--destination-policy", *destPolicy}} {
+		if d.dir != "" {
+			if err := checkPolicyDir(d.flag, d.dir); err != nil {
+				return err
+			}
 		}
 	}
 	run := dryRun{index: index, at: at, peer: *peer, quotaUsed: *quotaUsed}
@@ -333,7 +348,7 @@ func runPolicyPush(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	layer, err := policy.ReadDir(pos[0])
+	layer, err := readPolicyDir("bundle directory", pos[0])
 	if err != nil {
 		return err
 	}
@@ -393,7 +408,7 @@ func runPolicyShow(ctx context.Context, m *Main, args []string) error {
 	bundle, where := policy.FederationBundle(), "shipped in this binary"
 	if *bundleDir != "" {
 		var err error
-		if bundle, err = policy.ReadDir(*bundleDir); err != nil {
+		if bundle, err = readPolicyDir("--bundle", *bundleDir); err != nil {
 			return err
 		}
 		where = *bundleDir
@@ -402,7 +417,7 @@ func runPolicyShow(ctx context.Context, m *Main, args []string) error {
 	if *provinceDir == "" {
 		fmt.Fprintf(m.Stdout, "province policy    %s  none (no --province directory)\n", policy.Layer{}.Revision())
 	} else {
-		province, err := policy.ReadDir(*provinceDir)
+		province, err := readPolicyDir("--province", *provinceDir)
 		if err != nil {
 			return err
 		}
@@ -410,4 +425,29 @@ func runPolicyShow(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintln(m.Stdout, "(revisions of local files; the revisions in force on a running node need --node)")
 	return nil
+}
+
+// checkPolicyDir requires dir, named on the command line as what, to be a
+// directory: a file there would otherwise read as no policy at all.
+func checkPolicyDir(what, dir string) error {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("%s %s is a file; want a directory of .rego files", what, dir)
+	}
+	return nil
+}
+
+// readPolicyDir reads the policy directory named on the command line as what.
+func readPolicyDir(what, dir string) (policy.Layer, error) {
+	if err := checkPolicyDir(what, dir); err != nil {
+		return policy.Layer{}, err
+	}
+	l, err := policy.ReadDir(dir)
+	if err != nil {
+		return policy.Layer{}, fmt.Errorf("%s %s: %w", what, dir, err)
+	}
+	return l, nil
 }

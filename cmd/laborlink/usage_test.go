@@ -123,3 +123,27 @@ func TestRegistryAdmitChecksTheCAFile(t *testing.T) {
 		{"a broken certificate", admit(broken), 1, "--ca-cert " + broken + ": certificate 1:"},
 	})
 }
+
+// TestPolicyFlagsRefused: policy directories that are files, and province
+// codes or counts that cannot be, are refused by name; a file given as a
+// province policy used to read as no policy at all.
+func TestPolicyFlagsRefused(t *testing.T) {
+	rec, ag := policyFixtures(t)
+	dir := t.TempDir()
+	file := writeFixture(t, dir, "p.rego", "package laborlink.province\n")
+	missing := filepath.Join(dir, "nowhere")
+	eval := func(flags ...string) []string {
+		return append([]string{"policy", "eval", "--record", rec, "--agreement", ag}, flags...)
+	}
+	checkRefusals(t, dir, []badInputCase{
+		{"eval bad --from", eval("--from", "99"), 2, `--from "99" is not a province code`},
+		{"eval bad --to", eval("--to", "abc"), 2, `--to "abc" is not a province code`},
+		{"eval negative --quota-used", eval("--quota-used", "-5"), 2, "--quota-used -5: want 0 or more"},
+		{"eval destination policy is a file", eval("--destination-policy", file), 1, "--destination-policy " + file + " is a file; want a directory"},
+		{"eval origin policy missing", eval("--origin-policy", missing), 1, "--origin-policy: stat " + missing},
+		{"eval bundle is a file", eval("--bundle", file), 1, "--bundle " + file + " is a file"},
+		{"test a file", []string{"policy", "test", file}, 1, "policy directory " + file + " is a file"},
+		{"push a file", []string{"policy", "push", file}, 1, "bundle directory " + file + " is a file"},
+		{"show province is a file", []string{"policy", "show", "--province", file}, 1, "--province " + file + " is a file"},
+	})
+}
