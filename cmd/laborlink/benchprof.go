@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -53,7 +54,9 @@ func (p *profiles) forNode(province string) []string {
 }
 
 // start begins the requested profiles; the returned function stops them and
-// writes the files, and may be called more than once.
+// writes the files, and may be called more than once. Every file is created
+// here, so a path that cannot be written is refused, naming its flag, before
+// the run rather than after it.
 func (p *profiles) start() (func() error, error) {
 	var stops []func() error
 	stopAll := func() error {
@@ -64,54 +67,67 @@ func (p *profiles) start() (func() error, error) {
 		stops = nil
 		return errors.Join(errs...)
 	}
+	create := func(flag, path string) (*os.File, error) {
+		f, err := os.Create(path)
+		if err != nil {
+			stopAll()
+			return nil, fmt.Errorf("--%s: %w", flag, err)
+		}
+		return f, nil
+	}
 	if p.cpu != "" {
-		f, err := os.Create(p.cpu)
+		f, err := create("cpuprofile", p.cpu)
 		if err != nil {
 			return nil, err
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
 			f.Close()
-			return nil, err
+			stopAll()
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
 		}
 		stops = append(stops, func() error { pprof.StopCPUProfile(); return f.Close() })
 	}
 	if p.trace != "" {
-		f, err := os.Create(p.trace)
+		f, err := create("trace", p.trace)
 		if err != nil {
-			stopAll()
 			return nil, err
 		}
 		if err := trace.Start(f); err != nil {
 			f.Close()
 			stopAll()
-			return nil, err
+			return nil, fmt.Errorf("--trace: %w", err)
 		}
 		stops = append(stops, func() error { trace.Stop(); return f.Close() })
 	}
-	if p.block != "" {
-		runtime.SetBlockProfileRate(10000) // one sample per 10 µs blocked
-		stops = append(stops, func() error { return writeProfile("block", p.block) })
-	}
-	if p.mem != "" {
+	// The other profiles are written when the run ends, to files opened now.
+	for _, w := range []struct {
+		flag, path, name string
+		enable           func()
+	}{
+		// One sample per 10 µs blocked.
+		{"blockprofile", p.block, "block", func() { runtime.SetBlockProfileRate(10000) }},
 		// Allocations are counted from the start of the process; the
 		// federation's start-up is a small part of a run's.
-		stops = append(stops, func() error { return writeProfile("allocs", p.mem) })
-	}
-	if p.mutex != "" {
-		runtime.SetMutexProfileFraction(5)
-		stops = append(stops, func() error { return writeProfile("mutex", p.mutex) })
+		{"memprofile", p.mem, "allocs", func() {}},
+		{"mutexprofile", p.mutex, "mutex", func() { runtime.SetMutexProfileFraction(5) }},
+	} {
+		if w.path == "" {
+			continue
+		}
+		f, err := create(w.flag, w.path)
+		if err != nil {
+			return nil, err
+		}
+		w.enable()
+		stops = append(stops, func() error { return writeProfile(w.name, f) })
 	}
 	return stopAll, nil
 }
 
-func writeProfile(name, path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
+func writeProfile(name string, f *os.File) error {
 	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("%s profile %s: %w", name, f.Name(), err)
 	}
 	return f.Close()
 }

@@ -147,3 +147,19 @@ func TestPolicyFlagsRefused(t *testing.T) {
 		{"show province is a file", []string{"policy", "show", "--province", file}, 1, "--province " + file + " is a file"},
 	})
 }
+
+// TestProfileFlagsRefused: a profile that cannot be written is refused,
+// naming its flag, when the run starts; the block, mutex and allocation
+// profiles used to fail only when a node stopped, after its whole run.
+func TestProfileFlagsRefused(t *testing.T) {
+	dir := t.TempDir()
+	nowhere := filepath.Join(dir, "no", "such", "dir", "out")
+	node := func(flag string) []string {
+		return []string{"node", "--config", filepath.Join(dir, "node.yaml"), "--" + flag, nowhere}
+	}
+	var tests []badInputCase
+	for _, flag := range []string{"cpuprofile", "trace", "blockprofile", "mutexprofile", "memprofile"} {
+		tests = append(tests, badInputCase{flag, node(flag), 1, "--" + flag + ": open " + nowhere})
+	}
+	checkRefusals(t, dir, tests)
+}
