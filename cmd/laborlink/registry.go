@@ -212,8 +212,11 @@ func positional(fs *flag.FlagSet, args []string, n int, what string) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	if len(pos) != n {
-		return nil, usageErrorf("want %s, got %d arguments", what, len(pos))
+	switch {
+	case len(pos) > n:
+		return nil, usageErrorf("unexpected argument %q: want %s", pos[n], what)
+	case len(pos) < n:
+		return nil, usageErrorf("missing argument: want %s", what)
 	}
 	return pos, nil
 }

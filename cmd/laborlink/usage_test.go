@@ -163,3 +163,16 @@ func TestProfileFlagsRefused(t *testing.T) {
 	}
 	checkRefusals(t, dir, tests)
 }
+
+// TestPositionalArgumentsNamed: a stray argument is named, so a flag value
+// that lost its flag (a misspelt --flag, a missing "--") is easy to spot.
+func TestPositionalArgumentsNamed(t *testing.T) {
+	dir := t.TempDir()
+	checkRefusals(t, dir, []badInputCase{
+		{"status", []string{"status", "extra"}, 2, `unexpected argument "extra": want no arguments`},
+		{"records show", []string{"records", "show", "51/transfer/T-1", "44/transfer/T-2"}, 2, `unexpected argument "44/transfer/T-2": want an envelope id`},
+		{"agreement show", []string{"agreement", "show"}, 2, "missing argument: want an agreement ID"},
+		{"policy show", []string{"policy", "show", "dir"}, 2, `unexpected argument "dir"`},
+		{"registry backup", []string{"registry", "backup"}, 2, "missing argument: want the backup FILE to write"},
+	})
+}
