@@ -378,6 +378,9 @@ func runRegistryAdmit(ctx context.Context, m *Main, args []string) error {
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
+	if *province == "" {
+		return usageErrorf("--province is required: the new member's 2-digit province code")
+	}
 	if !pki.ValidProvince(*province) {
 		return usageErrorf("--province %q is not a 2-digit province code", *province)
 	}
@@ -454,6 +457,9 @@ func runRegistryRevoke(ctx context.Context, m *Main, args []string) error {
 				}
 			}
 		}
+	}
+	if *province == "" {
+		return usageErrorf("--province is required with a serial: the province whose CA issued the certificate")
 	}
 	if !pki.ValidProvince(*province) {
 		return usageErrorf("--province %q is not a 2-digit province code", *province)

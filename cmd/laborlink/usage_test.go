@@ -176,3 +176,13 @@ func TestPositionalArgumentsNamed(t *testing.T) {
 		{"registry backup", []string{"registry", "backup"}, 2, "missing argument: want the backup FILE to write"},
 	})
 }
+
+// TestRegistryProvinceRequired: a missing --province is reported as
+// missing, not as the empty string being a bad code.
+func TestRegistryProvinceRequired(t *testing.T) {
+	dir := t.TempDir()
+	checkRefusals(t, dir, []badInputCase{
+		{"admit", []string{"registry", "admit", "--ca-cert", filepath.Join(dir, "ca.pem")}, 2, "--province is required"},
+		{"revoke a serial", []string{"registry", "revoke", "abc"}, 2, "--province is required with a serial"},
+	})
+}
