@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,38 @@ func TestClusterWritesAnywhereReadsConverge(t *testing.T) {
 	}
 	if voters != 3 {
 		t.Errorf("%d voters, want 3: %+v", voters, st.Servers)
+	}
+}
+
+// TestClusterBindsAWildcardAndAdvertisesItsAddress: nodes whose raft layer
+// binds every interface (RaftListen 0.0.0.0:P) are known to each other by the
+// address they advertise (RaftAddr 127.0.0.1:P): a node joins and replicates
+// through it, and every node reports the leader at it, not at the wildcard.
+func TestClusterBindsAWildcardAndAdvertisesItsAddress(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 1, func(cfg *registry.Config) {
+		_, port, err := net.SplitHostPort(cfg.RaftAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RaftListen = net.JoinHostPort("0.0.0.0", port)
+	})
+	leader := c.WaitLeader()
+	a51 := c.PKI.Admin(t, "51", "zhang")
+	now := time.Now()
+	propose(t, c.Client(c.Nodes[3], a51), regtest.Agreement("AG-51-44-001", "510000", "440000", registry.DayOf(now), registry.DayOf(now.AddDate(1, 0, 0))))
+	c.WaitConverged()
+	for _, n := range c.Nodes {
+		st := n.Reg.Status()
+		if st.LeaderAddr != leader.Config.RaftAddr {
+			t.Errorf("%s reports the leader at %q, want its advertised %q", n.ID, st.LeaderAddr, leader.Config.RaftAddr)
+		}
+		for _, s := range st.Servers {
+			if host, _, _ := net.SplitHostPort(s.Address); host != "127.0.0.1" {
+				t.Errorf("%s lists server %s at %q, want its advertised address", n.ID, s.ID, s.Address)
+			}
+		}
+		if _, err := n.Reg.Store().Agreement("AG-51-44-001"); err != nil {
+			t.Errorf("%s: %v", n.ID, err)
+		}
 	}
 }

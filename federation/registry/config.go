@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,9 +20,13 @@ type Config struct {
 	// DataDir holds raft.db (log and stable store, bbolt) and snapshots/.
 	// Required.
 	DataDir string
-	// RaftAddr is the host:port the raft stream layer listens on and that
-	// other nodes dial. Required.
+	// RaftAddr is the host:port other nodes dial for raft, which raft
+	// knows this node by. Required.
 	RaftAddr string
+	// RaftListen is the host:port the raft stream layer binds, when that is
+	// not RaftAddr: a wildcard such as 0.0.0.0:8300, or an address behind
+	// NAT. Default RaftAddr.
+	RaftListen string
 	// APIAddr is the host:port of this node's HTTPS API, where other nodes
 	// forward writes. Required.
 	APIAddr string
@@ -121,7 +126,7 @@ func (c *Config) Validate() error {
 	case c.SnapshotThreshold == 0:
 		return errors.New("registry config: SnapshotThreshold must be positive")
 	}
-	for name, addr := range map[string]string{"RaftAddr": c.RaftAddr, "APIAddr": c.APIAddr} {
+	for name, addr := range map[string]string{"RaftAddr": c.RaftAddr, "RaftListen": cmp.Or(c.RaftListen, c.RaftAddr), "APIAddr": c.APIAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return fmt.Errorf("registry config: %s %q is not host:port", name, addr)
 		}

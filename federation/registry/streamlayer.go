@@ -29,6 +29,7 @@ import (
 // others: dials fail, accepted connections are dropped and open ones closed.
 type streamLayer struct {
 	ln        net.Listener
+	advertise net.Addr // what other nodes dial, which raft knows this node by
 	server    *tls.Config
 	client    *tls.Config
 	log       *slog.Logger
@@ -50,10 +51,12 @@ const sweepEvery = time.Second
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
 
-// newStreamLayer listens on addr. authorize admits a verified peer by its
-// identity and leaf certificate; changed returns a channel closed when
-// what authorize answers may have changed, to sweep open connections then.
-func newStreamLayer(addr string, t *pki.TLS, authorize func(pki.Identity, *x509.Certificate) error, changed func() <-chan struct{}, log *slog.Logger) (*streamLayer, error) {
+// newStreamLayer listens on listen, for other nodes to dial at advertise
+// (the same address, unless listen is a wildcard or behind NAT). authorize
+// admits a verified peer by its identity and leaf certificate; changed
+// returns a channel closed when what authorize answers may have changed, to
+// sweep open connections then.
+func newStreamLayer(listen, advertise string, t *pki.TLS, authorize func(pki.Identity, *x509.Certificate) error, changed func() <-chan struct{}, log *slog.Logger) (*streamLayer, error) {
 	policy := pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}}
 	server, err := t.ServerConfig(policy)
 	if err != nil {
@@ -76,11 +79,15 @@ func newStreamLayer(addr string, t *pki.TLS, authorize func(pki.Identity, *x509.
 			return authorize(id, cs.PeerCertificates[0])
 		}
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return nil, fmt.Errorf("raft listener on %s: %w", addr, err)
+		return nil, fmt.Errorf("raft listener on %s: %w", listen, err)
 	}
-	s := &streamLayer{ln: ln, server: server, client: client, log: log, authorize: authorize,
+	var adv net.Addr = ln.Addr()
+	if advertise != listen {
+		adv = advertisedAddr(advertise)
+	}
+	s := &streamLayer{ln: ln, advertise: adv, server: server, client: client, log: log, authorize: authorize,
 		conns: map[*trackedConn]struct{}{}, peers: map[string]*peerConns{}, closed: make(chan struct{})}
 	if t.Verifier != nil {
 		s.revoked = t.Verifier.Revocation
@@ -235,7 +242,16 @@ func (s *streamLayer) Close() error {
 	return err
 }
 
-func (s *streamLayer) Addr() net.Addr { return s.ln.Addr() }
+// Addr is the address raft tells other nodes to reach this one at.
+func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+// advertisedAddr is a raft address as configured, host name and all: raft
+// passes it on as a string, and resolving it here would pin what other
+// nodes should resolve for themselves.
+type advertisedAddr string
+
+func (a advertisedAddr) Network() string { return "tcp" }
+func (a advertisedAddr) String() string  { return string(a) }
 
 func (s *streamLayer) isCut() bool {
 	s.mu.Lock()
