@@ -200,9 +200,20 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return cfg, decodeError(path, data, err)
 	}
-	var more yaml.Node
-	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
-		return cfg, fmt.Errorf("config %s: line %d: a second YAML document (after ---), which the node would ignore; keep one", path, more.Line)
+	// A document marker with nothing after it (a trailing ---) is no
+	// second document; one with settings would be ignored.
+	for {
+		var more yaml.Node
+		err := dec.Decode(&more)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return cfg, fmt.Errorf("config %s: after the first document: %w", path, err)
+		}
+		if len(more.Content) > 0 && more.Content[0].ShortTag() != "!!null" {
+			return cfg, fmt.Errorf("config %s: line %d: a second YAML document (after ---), which the node would ignore; keep one", path, more.Line)
+		}
 	}
 	if err := applyEnv(&cfg, getenv); err != nil {
 		return cfg, err

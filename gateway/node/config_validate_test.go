@@ -80,6 +80,8 @@ func TestLoadConfigDecodeErrorsNameTheKey(t *testing.T) {
 		{"comments only", "# to do\n", nil, []string{"province: required"}},
 		{"second document", minimalConfig + "---\nlisten: 127.0.0.1:1\n", nil,
 			[]string{"node.yaml", "second YAML document"}},
+		{"document marker at the end", minimalConfig + "---\n", nil, nil},
+		{"empty second document", "---\n" + minimalConfig + "---\n# nothing here yet\n", nil, nil},
 		{"env count wraps", minimalConfig, map[string]string{"LABORLINK_DELIVERY_BREAKER_FAILURES": "4294967297"},
 			[]string{"LABORLINK_DELIVERY_BREAKER_FAILURES", "delivery.breaker_failures", "out of range"}},
 		{"env names the key", minimalConfig, map[string]string{"LABORLINK_RAFT_STALE_AFTER": "5"},
