@@ -293,9 +293,23 @@ func (c Config) validate(prefix string) error {
 			}
 		}
 	}
-	for _, a := range []struct{ key, addr string }{{"advertise", c.Advertise}, {"raft.advertise", c.Raft.Advertise}} {
-		if p := checkAddr(a.addr, true); p != "" {
-			bad(a.key, "%s", p)
+	// A joining node publishes its advertised addresses in the registry's
+	// node table for the others to dial, so they need a host and a port; a
+	// voter's come from the genesis file, so its own may be a wildcard
+	// (:8300) or port 0 (tests).
+	joining := len(c.Raft.Join) > 0
+	if p := checkAddr(c.Advertise, joining); p != "" {
+		bad("advertise", "%s", p)
+	}
+	// raft.advertise must equal raft.listen (below), which is checked above
+	// as a listener: what a joining node needs more is named on raft.listen.
+	if c.Raft.Advertise != c.Raft.Listen {
+		if p := checkAddr(c.Raft.Advertise, joining); p != "" {
+			bad("raft.advertise", "%s", p)
+		}
+	} else if joining && checkAddr(c.Raft.Listen, false) == "" {
+		if p := checkAddr(c.Raft.Listen, true); p != "" {
+			bad("raft.listen", "%s; a joining node publishes it as raft.advertise, which must equal raft.listen for now", p)
 		}
 	}
 	for i, a := range c.Raft.Join {
