@@ -549,6 +549,12 @@ func keyProblems(n *yaml.Node, t reflect.Type, prefix string) []string {
 			continue
 		}
 		seen[k.Value] = k.Line
+		if v.Kind == yaml.AliasNode && v.Alias != nil {
+			v = v.Alias
+		}
+		if v.ShortTag() == "!!null" {
+			continue // no value: yaml takes it (a default stays, a list empties)
+		}
 		if ft.Kind() == reflect.Struct && ft != durationType {
 			probs = append(probs, keyProblems(v, ft, key)...)
 		} else if err := v.Decode(reflect.New(ft).Interface()); err != nil {

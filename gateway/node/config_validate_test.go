@@ -145,3 +145,17 @@ func TestValidateSettings(t *testing.T) {
 		{"webhook ca with url", minimalConfig + "webhook: {url: \"https://hr.example/in\", ca: ca.pem}\n", nil, nil},
 	})
 }
+
+// TestLoadConfigDecodeErrorsSparePresentKeys: a section left empty (all its
+// settings commented out) is no error, so a bad key elsewhere must not get
+// it reported as one.
+func TestLoadConfigDecodeErrorsSparePresentKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.yaml")
+	if err := os.WriteFile(path, []byte(minimalConfig+"webhook:\n  # url: https://hr.example/in\nlog: {levl: debug}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadConfig(path, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "log.levl") || strings.Contains(err.Error(), "webhook") {
+		t.Fatalf("err = %v; want log.levl named, webhook not", err)
+	}
+}
