@@ -294,22 +294,23 @@ func (c Config) validate(prefix string) error {
 		}
 	}
 	// A joining node publishes its advertised addresses in the registry's
-	// node table for the others to dial, so they need a host and a port; a
-	// voter's come from the genesis file, so its own may be a wildcard
-	// (:8300) or port 0 (tests).
+	// node table for the others to dial, so they need a host others can
+	// reach and a port; a voter's come from the genesis file, so its own may
+	// be a wildcard (:8300) or port 0 (tests). An advertise address left to
+	// default to a listen address already refused is not refused again.
 	joining := len(c.Raft.Join) > 0
-	if p := checkAddr(c.Advertise, joining); p != "" {
-		bad("advertise", "%s", p)
-	}
-	// raft.advertise must equal raft.listen (below), which is checked above
-	// as a listener: what a joining node needs more is named on raft.listen.
-	if c.Raft.Advertise != c.Raft.Listen {
-		if p := checkAddr(c.Raft.Advertise, joining); p != "" {
-			bad("raft.advertise", "%s", p)
+	for _, a := range []struct{ key, addr, listenKey, listen string }{
+		{"advertise", c.Advertise, "listen", c.Listen},
+		{"raft.advertise", c.Raft.Advertise, "raft.listen", c.Raft.Listen},
+	} {
+		if a.addr == a.listen && checkAddr(a.listen, false) != "" {
+			continue
 		}
-	} else if joining && checkAddr(c.Raft.Listen, false) == "" {
-		if p := checkAddr(c.Raft.Listen, true); p != "" {
-			bad("raft.listen", "%s; a joining node publishes it as raft.advertise, which must equal raft.listen for now", p)
+		if p := checkAddr(a.addr, joining); p != "" {
+			if a.addr == a.listen {
+				p += fmt.Sprintf(" (it defaults to %s: set it to an address other nodes can dial)", a.listenKey)
+			}
+			bad(a.key, "%s", p)
 		}
 	}
 	for i, a := range c.Raft.Join {
@@ -329,9 +330,6 @@ func (c Config) validate(prefix string) error {
 	}
 	if c.Raft.Genesis == "" && len(c.Raft.Join) == 0 {
 		bad("raft", "set raft.genesis (a configured voter) or raft.join (any other node)")
-	}
-	if c.Raft.Advertise != c.Raft.Listen {
-		bad("raft.advertise", "%q differs from raft.listen %q, which is not supported yet: leave it unset", c.Raft.Advertise, c.Raft.Listen)
 	}
 	if c.Raft.Genesis != "" && len(c.Raft.TrustedProvinces) > 0 {
 		bad("raft.trusted_provinces", "set with raft.genesis, which trusts its own members instead: it is for a joining node only")
@@ -403,8 +401,9 @@ func (c Config) validate(prefix string) error {
 }
 
 // checkAddr returns what is wrong with a host:port address, or "". An
-// address others dial needs a host and a port other than 0; one to listen
-// on may leave the host empty (every interface) and take port 0 (any).
+// address others dial needs a host other than a wildcard and a port other
+// than 0; one to listen on may leave the host empty or a wildcard (every
+// interface) and take port 0 (any).
 func checkAddr(addr string, dialed bool) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -418,6 +417,8 @@ func checkAddr(addr string, dialed bool) string {
 		return fmt.Sprintf("%q: other nodes cannot dial port 0", addr)
 	case dialed && host == "":
 		return fmt.Sprintf("%q has no host for other nodes to dial", addr)
+	case dialed && net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified():
+		return fmt.Sprintf("%q: other nodes cannot dial the wildcard host %s", addr, host)
 	}
 	return ""
 }

@@ -504,3 +504,29 @@ func TestMetricsRoutesAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestRaftBindsListenAndAdvertisesAdvertise: a node whose raft.listen is a
+// wildcard binds it, and raft knows the node by raft.advertise: the leader
+// it reports is at that address, not at the wildcard it bound.
+func TestRaftBindsListenAndAdvertisesAdvertise(t *testing.T) {
+	p := gatewaytest.NewPKI(t, "51")
+	var advertised string
+	n := singleNodeWith(t, p, func(c *Config) {
+		_, port, err := net.SplitHostPort(c.Raft.Advertise)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Raft.Listen, advertised = net.JoinHostPort("0.0.0.0", port), c.Raft.Advertise
+	})
+	gatewaytest.Eventually(t, "the node to lead its registry", func() bool { return n.registry.Status().LeaderAddr != "" })
+	if got := n.registry.Status().LeaderAddr; got != advertised {
+		t.Errorf("the node reports its leader at %q, want raft.advertise %q", got, advertised)
+	}
+	// Bound to every interface, not only to the advertised 127.0.0.1.
+	_, port, _ := net.SplitHostPort(advertised)
+	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.2", port), 5*time.Second)
+	if err != nil {
+		t.Fatalf("raft port on another loopback address: %v; want raft.listen's wildcard bound", err)
+	}
+	c.Close()
+}

@@ -109,7 +109,7 @@ func (n *Node) openRegistry() (*registry.Registry, error) {
 	rc := registry.DefaultConfig()
 	rc.NodeID = n.id.String()
 	rc.DataDir = filepath.Join(n.cfg.DataDir, "raft")
-	rc.RaftAddr = n.cfg.Raft.Advertise
+	rc.RaftAddr, rc.RaftListen = n.cfg.Raft.Advertise, n.cfg.Raft.Listen
 	rc.APIAddr = n.cfg.Advertise
 	rc.TLS = n.tls
 	rc.HeartbeatTimeout = n.cfg.Raft.HeartbeatTimeout
@@ -138,9 +138,6 @@ func (n *Node) openRegistry() (*registry.Registry, error) {
 		if len(rc.TrustedProvinces) == 0 {
 			rc.TrustedProvinces = pki.Provinces()
 		}
-	}
-	if rc.RaftAddr != n.cfg.Raft.Listen {
-		return nil, fmt.Errorf("raft.advertise %s differs from raft.listen %s: not supported yet", rc.RaftAddr, n.cfg.Raft.Listen)
 	}
 	reg, err := registry.Open(rc)
 	if err != nil {
