@@ -288,8 +288,8 @@ func (c Config) validate(prefix string) error {
 	}
 	for i, a := range listeners {
 		for _, b := range listeners[i+1:] {
-			if a.addr != "" && a.addr == b.addr && !strings.HasSuffix(a.addr, ":0") {
-				bad(b.key, "%q is also %s; each listener needs its own port", b.addr, a.key)
+			if sharePort(a.addr, b.addr) {
+				bad(b.key, "%q takes the port of %s %q; each listener needs its own port", b.addr, a.key, a.addr)
 			}
 		}
 	}
@@ -398,6 +398,19 @@ func (c Config) validate(prefix string) error {
 		bad("log.format", "%q is not json or text", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// sharePort reports whether listening on a and b would take one port: the
+// same port on the same host, or on every interface (empty or wildcard
+// host) and any host. Port 0 is any free port, never shared.
+func sharePort(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	every := func(h string) bool { return h == "" || net.ParseIP(h) != nil && net.ParseIP(h).IsUnspecified() }
+	return ha == hb || every(ha) || every(hb)
 }
 
 // checkAddr returns what is wrong with a host:port address, or "". An

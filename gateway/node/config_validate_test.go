@@ -114,8 +114,11 @@ func TestValidateAddresses(t *testing.T) {
 			"listen: 0.0.0.0:8443\nadvertise: gw-1.p51.example:8443\n", nil, nil},
 		{"join not host:port", withRaft("{join: [gw-1.p51.example:8443, gw-1.p44.example]}"), nil, []string{"raft.join[1]", `"gw-1.p44.example"`}},
 		{"join empty entry", minimalConfig, map[string]string{"LABORLINK_RAFT_JOIN": "a.example:8443,"}, []string{"raft.join[1]", `""`}},
-		{"ops on the API port", minimalConfig + "ops_listen: 127.0.0.1:8443\n", nil, []string{"ops_listen", "also listen"}},
-		{"raft on the API port", withRaft("{genesis: g.json, listen: 127.0.0.1:8443}"), nil, []string{"raft.listen", "also listen"}},
+		{"ops on the API port", minimalConfig + "ops_listen: 127.0.0.1:8443\n", nil, []string{"ops_listen", "port of listen"}},
+		{"raft on the API port", withRaft("{genesis: g.json, listen: 127.0.0.1:8443}"), nil, []string{"raft.listen", "port of listen"}},
+		{"ops on the API port of every interface", minimalConfig + "listen: \":8443\"\nadvertise: gw-1.example:8443\nops_listen: 127.0.0.1:8443\n", nil, []string{"ops_listen", "port of listen"}},
+		{"raft on a wildcard API port", withRaft("{genesis: g.json, listen: \"[::]:8443\"}") + "listen: 0.0.0.0:8443\n", nil, []string{"raft.listen", "port of listen"}},
+		{"same port on two hosts", withRaft("{genesis: g.json, listen: 127.0.0.2:8443}") + "listen: 127.0.0.1:8443\n", nil, nil},
 	})
 }
 
