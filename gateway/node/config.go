@@ -258,6 +258,38 @@ const (
 // Validate reports every problem, each naming its key.
 func (c Config) Validate() error { return c.validate("config") }
 
+// CheckFiles reports every file the configuration names that the node could
+// not read, each by its key, so that an operator hears of them all at once
+// and before the node creates anything: the certificates, the genesis, the
+// CRLs and the webhook CA must be files; the province policy, a directory.
+// The audit key is not checked: a node makes one where there is none.
+func (c Config) CheckFiles() error {
+	var errs []error
+	check := func(key, path string, dir bool) {
+		if path == "" {
+			return
+		}
+		switch fi, err := os.Stat(path); {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
+		case dir && !fi.IsDir():
+			errs = append(errs, fmt.Errorf("%s: %s is a file, not a directory", key, path))
+		case !dir && fi.IsDir():
+			errs = append(errs, fmt.Errorf("%s: %s is a directory, not a file", key, path))
+		}
+	}
+	check("tls.cert", c.TLS.Cert, false)
+	check("tls.key", c.TLS.Key, false)
+	check("tls.root", c.TLS.Root, false)
+	for i, p := range c.TLS.CRLs {
+		check(fmt.Sprintf("tls.crls[%d]", i), p, false)
+	}
+	check("raft.genesis", c.Raft.Genesis, false)
+	check("webhook.ca", c.Webhook.CA, false)
+	check("policy.province_dir", c.Policy.ProvinceDir, true)
+	return errors.Join(errs...)
+}
+
 // validate reports every problem, each as "<prefix>: <key>: <problem>".
 func (c Config) validate(prefix string) error {
 	var errs []error

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,5 +167,38 @@ func TestLoadConfigDecodeErrorsSparePresentKeys(t *testing.T) {
 	_, err := LoadConfig(path, func(string) string { return "" })
 	if err == nil || !strings.Contains(err.Error(), "log.levl") || strings.Contains(err.Error(), "webhook") {
 		t.Fatalf("err = %v; want log.levl named, webhook not", err)
+	}
+}
+
+// TestOpenNamesEveryMissingFile: a node whose configuration names files it
+// cannot read is refused with every one of them, each by its key, before it
+// creates anything in its data directory.
+func TestOpenNamesEveryMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "policy.rego")
+	if err := os.WriteFile(notDir, []byte("package laborlink.province\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Province, cfg.Name, cfg.DataDir = "51", "gw-1", filepath.Join(dir, "data")
+	cfg.Listen, cfg.OpsListen, cfg.Raft.Listen = "127.0.0.1:0", "", "127.0.0.1:0"
+	cfg.Advertise, cfg.Raft.Advertise = cfg.Listen, cfg.Raft.Listen
+	cfg.TLS = TLSConfig{Cert: filepath.Join(dir, "node.pem"), Key: filepath.Join(dir, "node-key.pem"), Root: dir, CRLs: []string{filepath.Join(dir, "p51.crl")}}
+	cfg.Raft.Genesis = filepath.Join(dir, "genesis.json")
+	cfg.Policy.ProvinceDir = notDir
+	_, err := Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		t.Fatal("opened")
+	}
+	for _, want := range []string{
+		"tls.cert: stat " + cfg.TLS.Cert, "tls.key: stat " + cfg.TLS.Key, "tls.root: " + dir + " is a directory",
+		"tls.crls[0]: stat " + cfg.TLS.CRLs[0], "raft.genesis: stat " + cfg.Raft.Genesis, "policy.province_dir: " + notDir + " is a file",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	if _, err := os.Stat(cfg.DataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("data_dir was created before the files were checked: %v", err)
 	}
 }

@@ -71,6 +71,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.CheckFiles(); err != nil {
+		return nil, err
+	}
 	n := &Node{cfg: cfg, log: log, revoked: &revocations{crls: pki.NewRevocationList()}}
 	if err := n.open(ctx); err != nil {
 		n.Close()
