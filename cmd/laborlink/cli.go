@@ -23,11 +23,13 @@ type Main struct {
 	Stderr io.Writer
 	// Getenv reads the environment; tests replace it.
 	Getenv func(string) string
+	// Environ lists the environment ("NAME=value" each); nil for none.
+	Environ func() []string
 }
 
 // NewMain returns a Main wired to the process's standard streams.
 func NewMain() *Main {
-	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Environ: os.Environ}
 }
 
 // command is one subcommand: its name, a one-line summary for help, and what it runs.

@@ -36,6 +36,11 @@ func runNode(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	log := newLogger(m, cfg.Log)
+	if m.Environ != nil {
+		for _, name := range node.UnknownEnv(m.Environ(), "LABORLINK_CONFIG", "LABORLINK_NODE", "LABORLINK_CERT", "LABORLINK_KEY", "LABORLINK_CA") {
+			log.Warn("ignoring an environment variable that is no setting: misspelt?", "name", name)
+		}
+	}
 	log.Info("go runtime", "settings", cfg.Runtime.Apply(1, m.Getenv))
 	n, err := node.Open(ctx, cfg, log)
 	if err != nil {

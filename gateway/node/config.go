@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -471,6 +472,30 @@ func checkAddr(addr string, dialed bool) string {
 // applyEnv sets every field whose LABORLINK_<PATH> variable is set.
 func applyEnv(cfg *Config, getenv func(string) string) error {
 	return walkEnv(reflect.ValueOf(cfg).Elem(), "LABORLINK", "", getenv)
+}
+
+// UnknownEnv returns, sorted, the LABORLINK_ variables of environ
+// ("NAME=value" each) that are neither a setting of the node's config nor
+// one of also (the command line's own): a misspelt one would leave its
+// setting at its default without a word, which a misspelt key in the file
+// does not.
+func UnknownEnv(environ []string, also ...string) []string {
+	known := map[string]bool{}
+	for _, a := range also {
+		known[a] = true
+	}
+	walkEnv(reflect.ValueOf(&Config{}).Elem(), "LABORLINK", "", func(name string) string {
+		known[name] = true
+		return ""
+	})
+	var unknown []string
+	for _, kv := range environ {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "LABORLINK_") && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	slices.Sort(unknown)
+	return unknown
 }
 
 func walkEnv(v reflect.Value, prefix, keyPrefix string, getenv func(string) string) error {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -200,5 +201,19 @@ func TestOpenNamesEveryMissingFile(t *testing.T) {
 	}
 	if _, err := os.Stat(cfg.DataDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("data_dir was created before the files were checked: %v", err)
+	}
+}
+
+// TestUnknownEnv: a LABORLINK_ variable that is no setting, such as a
+// misspelt one, is found; the settings' own and those named as the
+// command line's are not, nor other programs' variables.
+func TestUnknownEnv(t *testing.T) {
+	got := UnknownEnv([]string{
+		"LABORLINK_DELIVERY_BATCH_SIZE=5", "LABORLINK_DELIVERY_BATCHSIZE=5", "LABORLINK_RAFT_JOIN=a:1,b:2",
+		"LABORLINK_NODE=https://x:8443", "LABORLINK_LISTEN", "LABORLINK_LISTENER=:1", "HOME=/root", "LABORLINK_=x",
+	}, "LABORLINK_NODE")
+	want := []string{"LABORLINK_", "LABORLINK_DELIVERY_BATCHSIZE", "LABORLINK_LISTENER"}
+	if !slices.Equal(got, want) {
+		t.Errorf("UnknownEnv = %q, want %q", got, want)
 	}
 }
