@@ -435,15 +435,32 @@ func (c Config) validate(prefix string) error {
 
 // sharePort reports whether listening on a and b would take one port: the
 // same port on the same host, or on every interface (empty or wildcard
-// host) and any host. Port 0 is any free port, never shared.
+// host) and any host. Port 0 is any free port, never shared. Ports are
+// compared as numbers (8443 is 08443) and hosts as what they name: IP
+// addresses however spelt ([::1] is [0:0:0:0:0:0:0:1], 127.0.0.1 is
+// [::ffff:127.0.0.1]), names without regard to case.
 func sharePort(a, b string) bool {
 	ha, pa, errA := net.SplitHostPort(a)
 	hb, pb, errB := net.SplitHostPort(b)
-	if errA != nil || errB != nil || pa != pb || pa == "0" {
+	if errA != nil || errB != nil {
+		return false
+	}
+	na, errA := strconv.ParseUint(pa, 10, 16)
+	nb, errB := strconv.ParseUint(pb, 10, 16)
+	if errA != nil || errB != nil || na != nb || na == 0 {
 		return false
 	}
 	every := func(h string) bool { return h == "" || net.ParseIP(h) != nil && net.ParseIP(h).IsUnspecified() }
-	return ha == hb || every(ha) || every(hb)
+	return sameHost(ha, hb) || every(ha) || every(hb)
+}
+
+// sameHost reports whether two hosts of listen addresses are one: equal IP
+// addresses, or names equal but for case.
+func sameHost(a, b string) bool {
+	if ia, ib := net.ParseIP(a), net.ParseIP(b); ia != nil && ib != nil {
+		return ia.Equal(ib)
+	}
+	return strings.EqualFold(a, b)
 }
 
 // checkAddr returns what is wrong with a host:port address, or "". An

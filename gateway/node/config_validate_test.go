@@ -122,6 +122,11 @@ func TestValidateAddresses(t *testing.T) {
 		{"ops on the API port of every interface", minimalConfig + "listen: \":8443\"\nadvertise: gw-1.example:8443\nops_listen: 127.0.0.1:8443\n", nil, []string{"ops_listen", "port of listen"}},
 		{"raft on a wildcard API port", withRaft("{genesis: g.json, listen: \"[::]:8443\"}") + "listen: 0.0.0.0:8443\n", nil, []string{"raft.listen", "port of listen"}},
 		{"same port on two hosts", withRaft("{genesis: g.json, listen: 127.0.0.2:8443}") + "listen: 127.0.0.1:8443\n", nil, nil},
+		{"ops on the API port, IPv6 spelt out", minimalConfig + "listen: \"[::1]:8443\"\nops_listen: \"[0:0:0:0:0:0:0:1]:8443\"\n", nil, []string{"ops_listen", "port of listen"}},
+		{"raft on the API port, IPv4-mapped", withRaft("{genesis: g.json, listen: \"[::ffff:127.0.0.1]:8443\"}") + "listen: 127.0.0.1:8443\n", nil, []string{"raft.listen", "port of listen"}},
+		{"ops on the API port, zero-padded", minimalConfig + "listen: 127.0.0.1:8443\nops_listen: 127.0.0.1:08443\n", nil, []string{"ops_listen", "port of listen"}},
+		{"ops on the API port, host in capitals", minimalConfig + "listen: gw-1.example:8443\nops_listen: GW-1.example:8443\n", nil, []string{"ops_listen", "port of listen"}},
+		{"ports 0 spelt 00", minimalConfig + "listen: 127.0.0.1:00\nops_listen: 127.0.0.1:00\n", nil, nil},
 	})
 }
 
