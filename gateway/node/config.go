@@ -491,14 +491,20 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 	return walkEnv(reflect.ValueOf(cfg).Elem(), "LABORLINK", "", getenv)
 }
 
+// deployEnv are the deploy files' LABORLINK_ variables, none the node's:
+// deploy/compose.yaml reads LABORLINK_DIR, LABORLINK_USER and
+// LABORLINK_IMAGE (deploy/build.sh the last), and the operator guide has
+// them exported in a shell that may then start a node.
+var deployEnv = []string{"LABORLINK_DIR", "LABORLINK_IMAGE", "LABORLINK_USER"}
+
 // UnknownEnv returns, sorted, the LABORLINK_ variables of environ
-// ("NAME=value" each) that are neither a setting of the node's config nor
-// one of also (the command line's own): a misspelt one would leave its
-// setting at its default without a word, which a misspelt key in the file
-// does not.
+// ("NAME=value" each) that are neither a setting of the node's config, nor
+// one of the deploy files' (deploy/compose.yaml, deploy/build.sh), nor one
+// of also (the command line's own): a misspelt one would leave its setting
+// at its default without a word, which a misspelt key in the file does not.
 func UnknownEnv(environ []string, also ...string) []string {
 	known := map[string]bool{}
-	for _, a := range also {
+	for _, a := range slices.Concat(deployEnv, also) {
 		known[a] = true
 	}
 	walkEnv(reflect.ValueOf(&Config{}).Elem(), "LABORLINK", "", func(name string) string {

@@ -222,3 +222,13 @@ func TestUnknownEnv(t *testing.T) {
 		t.Errorf("UnknownEnv = %q, want %q", got, want)
 	}
 }
+
+// TestUnknownEnvSparesTheDeployFiles: the variables deploy/compose.yaml and
+// deploy/build.sh read, which the operator guide exports in the shell an
+// operator may then start a node from, are not reported as misspelt.
+func TestUnknownEnvSparesTheDeployFiles(t *testing.T) {
+	got := UnknownEnv([]string{"LABORLINK_DIR=/srv/federation", "LABORLINK_USER=1000:1000", "LABORLINK_IMAGE=laborlink:dev", "LABORLINK_DIRS=x"})
+	if want := []string{"LABORLINK_DIRS"}; !slices.Equal(got, want) {
+		t.Errorf("UnknownEnv = %q, want %q", got, want)
+	}
+}
