@@ -109,3 +109,20 @@ func TestClusterBindsAWildcardAndAdvertisesItsAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterReportsTheLeaderByItsConfiguredName: a node that binds the
+// name it advertises (a pod's DNS name) is reported at that name, as
+// configured, not at the address the name resolved to.
+func TestClusterReportsTheLeaderByItsConfiguredName(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, func(cfg *registry.Config) {
+		_, port, err := net.SplitHostPort(cfg.RaftAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RaftAddr = net.JoinHostPort("localhost", port)
+	})
+	leader := c.WaitLeader()
+	if got := leader.Reg.Status().LeaderAddr; got != leader.Config.RaftAddr {
+		t.Errorf("the leader is reported at %q, want %q as configured", got, leader.Config.RaftAddr)
+	}
+}

@@ -83,9 +83,11 @@ func newStreamLayer(listen, advertise string, t *pki.TLS, authorize func(pki.Ide
 	if err != nil {
 		return nil, fmt.Errorf("raft listener on %s: %w", listen, err)
 	}
-	var adv net.Addr = ln.Addr()
-	if advertise != listen {
-		adv = advertisedAddr(advertise)
+	// Raft knows the node by the address as configured, a name included;
+	// only port 0 (tests: any free port) takes the port bound.
+	var adv net.Addr = advertisedAddr(advertise)
+	if _, port, _ := net.SplitHostPort(advertise); port == "0" {
+		adv = ln.Addr()
 	}
 	s := &streamLayer{ln: ln, advertise: adv, server: server, client: client, log: log, authorize: authorize,
 		conns: map[*trackedConn]struct{}{}, peers: map[string]*peerConns{}, closed: make(chan struct{})}
