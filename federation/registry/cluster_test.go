@@ -82,13 +82,7 @@ func TestClusterWritesAnywhereReadsConverge(t *testing.T) {
 // address they advertise (RaftAddr 127.0.0.1:P): a node joins and replicates
 // through it, and every node reports the leader at it, not at the wildcard.
 func TestClusterBindsAWildcardAndAdvertisesItsAddress(t *testing.T) {
-	c := regtest.NewCluster(t, 3, 1, func(cfg *registry.Config) {
-		_, port, err := net.SplitHostPort(cfg.RaftAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.RaftListen = net.JoinHostPort("0.0.0.0", port)
-	})
+	c := regtest.NewCluster(t, 3, 1, func(cfg *registry.Config) { cfg.RaftListen = net.JoinHostPort("0.0.0.0", raftPort(t, cfg)) })
 	leader := c.WaitLeader()
 	a51 := c.PKI.Admin(t, "51", "zhang")
 	now := time.Now()
@@ -114,15 +108,19 @@ func TestClusterBindsAWildcardAndAdvertisesItsAddress(t *testing.T) {
 // name it advertises (a pod's DNS name) is reported at that name, as
 // configured, not at the address the name resolved to.
 func TestClusterReportsTheLeaderByItsConfiguredName(t *testing.T) {
-	c := regtest.NewCluster(t, 1, 0, func(cfg *registry.Config) {
-		_, port, err := net.SplitHostPort(cfg.RaftAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.RaftAddr = net.JoinHostPort("localhost", port)
-	})
+	c := regtest.NewCluster(t, 1, 0, func(cfg *registry.Config) { cfg.RaftAddr = net.JoinHostPort("localhost", raftPort(t, cfg)) })
 	leader := c.WaitLeader()
 	if got := leader.Reg.Status().LeaderAddr; got != leader.Config.RaftAddr {
 		t.Errorf("the leader is reported at %q, want %q as configured", got, leader.Config.RaftAddr)
 	}
+}
+
+// raftPort is the port of cfg's raft address, which the cluster picked free.
+func raftPort(t *testing.T, cfg *registry.Config) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(cfg.RaftAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
