@@ -107,17 +107,17 @@ func (s *Store) Case(key string, now time.Time) (*Case, error) {
 // it; unreadable is nil when every case decodes. err is a fault of the
 // read as a whole, which leaves no case known.
 func (s *Store) CasesByKey(keys []string, now time.Time) (cases []*Case, unreadable map[string]error, err error) {
-	cases, err = getEach(s.db, bucketCases, keys, func(k string, v []byte) (*Case, error) {
+	cases, err = getEach(s.db, bucketCases, keys, func(k string, v []byte) *Case {
 		c := new(Case)
 		if err := json.Unmarshal(v, c); err != nil {
 			if unreadable == nil {
 				unreadable = make(map[string]error)
 			}
 			unreadable[k] = fmt.Errorf("stored case %s (bucket %s) does not decode: %w", k, bucketCases, err)
-			return nil, nil
+			return nil
 		}
 		c.Overdue = overdue(c, now)
-		return c, nil
+		return c
 	})
 	if err != nil {
 		return nil, nil, err

@@ -672,13 +672,12 @@ func (s *Store) Lookup(ref string) (string, error) {
 // a transaction per record cost a batch more than the lookups. ids[i] is
 // "" for a reference not accepted before.
 func (s *Store) LookupAll(refs []string) ([]string, error) {
-	return getEach(s.db, bucketRefs, refs, func(_ string, v []byte) (string, error) { return string(v), nil })
+	return getEach(s.db, bucketRefs, refs, func(_ string, v []byte) string { return string(v) })
 }
 
 // getEach reads keys from bucket in one read transaction: read(k, v) for
-// each value found, the zero T for a key absent. An error from read ends
-// the transaction and is returned.
-func getEach[T any](db *bolt.DB, bucket []byte, keys []string, read func(k string, v []byte) (T, error)) ([]T, error) {
+// each value found, the zero T for a key absent.
+func getEach[T any](db *bolt.DB, bucket []byte, keys []string, read func(k string, v []byte) T) ([]T, error) {
 	out := make([]T, len(keys))
 	if len(keys) == 0 {
 		return out, nil
@@ -686,13 +685,8 @@ func getEach[T any](db *bolt.DB, bucket []byte, keys []string, read func(k strin
 	err := db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		for i, k := range keys {
-			v := b.Get([]byte(k))
-			if v == nil {
-				continue
-			}
-			var err error
-			if out[i], err = read(k, v); err != nil {
-				return err
+			if v := b.Get([]byte(k)); v != nil {
+				out[i] = read(k, v)
 			}
 		}
 		return nil
@@ -807,7 +801,7 @@ func (s *Store) Counter(name string) (uint64, error) {
 // Counters reads named counters as Counter does, all in one read
 // transaction; an unknown counter is 0.
 func (s *Store) Counters(names []string) ([]uint64, error) {
-	return getEach(s.db, bucketCounters, names, func(_ string, v []byte) (uint64, error) { return counterValue(v), nil })
+	return getEach(s.db, bucketCounters, names, func(_ string, v []byte) uint64 { return counterValue(v) })
 }
 
 func outboxKey(peer, id string) []byte { return []byte(peer + "/" + id) }
