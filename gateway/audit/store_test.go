@@ -335,7 +335,7 @@ func TestSignedHeadsAboveTheLogAreRefused(t *testing.T) {
 	emptied := func(n int, size int64) func(top *bolt.Bucket) error {
 		setOrDelete := setSize(size)
 		if size < 0 {
-			setOrDelete = func(top *bolt.Bucket) error { return top.Bucket(bucketMeta).Delete(keySize) }
+			setOrDelete = setMeta(keySize, nil)
 		}
 		return edits(setOrDelete, deleteKeys(bucketEntries, 0, int64(n)), deleteKeys(bucketBlocks, 0, 1))
 	}
