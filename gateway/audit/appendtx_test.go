@@ -150,14 +150,7 @@ func TestAFailedAppendWritesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := dumpLog(t, db, l.cfg.Bucket)
-			var appendErr error
-			if err := db.Update(func(tx *bolt.Tx) error {
-				appendErr = l.AppendTx(tx, sentEntry(c.size))
-				_, err := tx.CreateBucketIfNotExists([]byte("caller"))
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
+			appendErr := inCallersTx(t, db, func(tx *bolt.Tx) error { return l.AppendTx(tx, sentEntry(c.size)) })
 			if !errors.Is(appendErr, ErrCorrupt) {
 				t.Fatalf("append over a missing block: err %v, want ErrCorrupt", appendErr)
 			}
