@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/delivery"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -394,8 +395,8 @@ func (c Config) validate(prefix string) error {
 	} else if c.Runtime.MemoryLimitMiB > maxMemoryLimitMiB {
 		bad("runtime.memory_limit_mib", "%d is more than %d (1 TiB); 0 means no limit", c.Runtime.MemoryLimitMiB, maxMemoryLimitMiB)
 	}
-	if c.Delivery.BatchSize < 1 || c.Delivery.BatchSize > 1000 {
-		bad("delivery.batch_size", "%d is not between 1 and 1000", c.Delivery.BatchSize)
+	if c.Delivery.BatchSize < 1 || c.Delivery.BatchSize > contracts.MaxDeliveryBatch {
+		bad("delivery.batch_size", "%d is not between 1 and %d", c.Delivery.BatchSize, contracts.MaxDeliveryBatch)
 	}
 	if c.Delivery.MinBackoff <= 0 {
 		bad("delivery.min_backoff", "%s is not a positive duration", c.Delivery.MinBackoff)
