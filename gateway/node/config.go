@@ -451,8 +451,14 @@ func sharePort(a, b string) bool {
 	if errA != nil || errB != nil || na != nb || na == 0 {
 		return false
 	}
-	every := func(h string) bool { return h == "" || net.ParseIP(h) != nil && net.ParseIP(h).IsUnspecified() }
-	return sameHost(ha, hb) || every(ha) || every(hb)
+	return sameHost(ha, hb) || ha == "" || wildcard(ha) || hb == "" || wildcard(hb)
+}
+
+// wildcard reports whether host is an IP address that stands for every
+// interface (0.0.0.0, ::).
+func wildcard(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }
 
 // sameHost reports whether two hosts of listen addresses are one: equal IP
@@ -481,7 +487,7 @@ func checkAddr(addr string, dialed bool) string {
 		return fmt.Sprintf("%q: other nodes cannot dial port 0", addr)
 	case dialed && host == "":
 		return fmt.Sprintf("%q has no host for other nodes to dial", addr)
-	case dialed && net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified():
+	case dialed && wildcard(host):
 		return fmt.Sprintf("%q: other nodes cannot dial the wildcard host %s", addr, host)
 	}
 	return ""
