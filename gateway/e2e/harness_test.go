@@ -27,9 +27,8 @@ import (
 // force from 51 to each of the others.
 type federation struct {
 	*devfed.Federation
-	t      *testing.T
-	layout *devfed.Layout
-	log    *slog.Logger
+	t   *testing.T
+	log *slog.Logger
 	// gens holds, by destination, the generator of records that travel
 	// from 51 under that destination's agreement.
 	gens map[string]*synth.Generator
@@ -55,9 +54,6 @@ func start(t *testing.T, tune func(*node.Config)) *federation {
 		}
 		gatewaytest.NoPersonalData(t, "the logs of the federation's nodes", logs.String())
 	})
-	if f.layout, err = devfed.ReadLayout(df.Dir); err != nil {
-		t.Fatal(err)
-	}
 	if f.gens, err = df.Agree(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +130,7 @@ func (f *federation) restart(province string) {
 // config is province's node config as its file says.
 func (f *federation) config(province string) node.Config {
 	f.t.Helper()
-	cfg, err := node.LoadConfig(f.layout.Config(province), func(string) string { return "" })
+	cfg, err := node.LoadConfig(f.Config(province), func(string) string { return "" })
 	if err != nil {
 		f.t.Fatal(err)
 	}
