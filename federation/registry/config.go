@@ -11,6 +11,9 @@ import (
 	"github.com/laborlink/laborlink/pki"
 )
 
+// MinHeartbeatTimeout is the shortest HeartbeatTimeout raft accepts.
+const MinHeartbeatTimeout = 5 * time.Millisecond
+
 // Config configures a Registry node. Field comments are the operator
 // documentation; DefaultConfig gives the defaults named there.
 type Config struct {
@@ -109,8 +112,8 @@ func (c *Config) Validate() error {
 		return errors.New("registry config: DataDir is required: where raft keeps its log and snapshots")
 	case c.TLS == nil:
 		return errors.New("registry config: TLS is required: the node's certificate (pki.TLS)")
-	case c.HeartbeatTimeout < 5*time.Millisecond:
-		return fmt.Errorf("registry config: HeartbeatTimeout %s is too short (at least 5ms)", c.HeartbeatTimeout)
+	case c.HeartbeatTimeout < MinHeartbeatTimeout:
+		return fmt.Errorf("registry config: HeartbeatTimeout %s is too short (at least %s)", c.HeartbeatTimeout, MinHeartbeatTimeout)
 	case c.ElectionTimeout < c.HeartbeatTimeout:
 		return fmt.Errorf("registry config: ElectionTimeout %s must be at least HeartbeatTimeout %s", c.ElectionTimeout, c.HeartbeatTimeout)
 	case c.LeaderLeaseTimeout <= 0 || c.LeaderLeaseTimeout > c.HeartbeatTimeout:

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/delivery"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -249,13 +250,9 @@ func (c *Config) resolve(base string) {
 	}
 }
 
-const (
-	// minHeartbeat is the shortest heartbeat timeout the registry's raft takes.
-	minHeartbeat = 5 * time.Millisecond
-	// maxMemoryLimitMiB bounds runtime.memory_limit_mib (1 TiB) well below
-	// where it would overflow in bytes.
-	maxMemoryLimitMiB = 1 << 20
-)
+// maxMemoryLimitMiB bounds runtime.memory_limit_mib (1 TiB) well below
+// where it would overflow in bytes.
+const maxMemoryLimitMiB = 1 << 20
 
 // Validate reports every problem, each naming its key.
 func (c Config) Validate() error { return c.validate("config") }
@@ -373,12 +370,12 @@ func (c Config) validate(prefix string) error {
 			bad(fmt.Sprintf("raft.trusted_provinces[%d]", i), "%q is not a 2-digit province code (e.g. 51 for Sichuan)", p)
 		}
 	}
-	if c.Raft.HeartbeatTimeout < minHeartbeat {
-		bad("raft.heartbeat_timeout", "%s is below %s, the shortest raft accepts", c.Raft.HeartbeatTimeout, minHeartbeat)
+	if c.Raft.HeartbeatTimeout < registry.MinHeartbeatTimeout {
+		bad("raft.heartbeat_timeout", "%s is below %s, the shortest raft accepts", c.Raft.HeartbeatTimeout, registry.MinHeartbeatTimeout)
 	} else if c.Raft.ElectionTimeout < c.Raft.HeartbeatTimeout {
 		bad("raft.election_timeout", "%s is below raft.heartbeat_timeout (%s)", c.Raft.ElectionTimeout, c.Raft.HeartbeatTimeout)
 	}
-	if c.Raft.HeartbeatTimeout >= minHeartbeat && c.Raft.StaleAfter < c.Raft.HeartbeatTimeout {
+	if c.Raft.HeartbeatTimeout >= registry.MinHeartbeatTimeout && c.Raft.StaleAfter < c.Raft.HeartbeatTimeout {
 		bad("raft.stale_after", "%s is below raft.heartbeat_timeout; a healthy node would look stale", c.Raft.StaleAfter)
 	}
 	if c.Policy.Reload <= 0 {
