@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -129,9 +128,12 @@ func (c *Config) Validate() error {
 	case c.SnapshotThreshold == 0:
 		return errors.New("registry config: SnapshotThreshold must be positive")
 	}
-	for name, addr := range map[string]string{"RaftAddr": c.RaftAddr, "RaftListen": cmp.Or(c.RaftListen, c.RaftAddr), "APIAddr": c.APIAddr} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return fmt.Errorf("registry config: %s %q is not host:port", name, addr)
+	for _, a := range []struct{ name, addr string }{{"RaftAddr", c.RaftAddr}, {"RaftListen", c.RaftListen}, {"APIAddr", c.APIAddr}} {
+		if a.name == "RaftListen" && a.addr == "" {
+			continue // RaftAddr, checked already
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return fmt.Errorf("registry config: %s %q is not host:port", a.name, a.addr)
 		}
 	}
 	if c.Genesis != nil && len(c.Genesis.Voters)%2 == 0 {
