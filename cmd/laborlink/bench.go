@@ -36,11 +36,8 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	memLimit := fs.Int("memory-limit", 0, "with --processes: run each node in a memory cgroup of its own capped at this many MiB, as a container's limit caps it (its heap and stacks and the page cache it brings in, its database's pages among it), and report what the kernel charged and any OOM kill; needs permission to write /sys/fs/cgroup")
 	var prof profiles
 	prof.flags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := positional(fs, args, 0, "flags only"); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErrorf("unexpected argument %q; bench takes flags only", fs.Arg(0))
 	}
 	if *records < 1 || *concurrency < 1 || *batchClients < 1 || *conns < 1 || *batch < 2 || *batch > 1000 {
 		return usageErrorf("--records, --concurrency, --batch-clients and --connections must be positive, --batch between 2 and 1000")

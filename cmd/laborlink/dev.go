@@ -29,11 +29,8 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 	apiPort := fs.Int("api-port", devfed.DefaultAPIPort, "with --init-only: every node's HTTPS port")
 	raftPort := fs.Int("raft-port", devfed.DefaultRaftPort, "with --init-only: every node's raft port")
 	opsListen := fs.String("ops-listen", "0.0.0.0:9090", "with --init-only: every node's ops listener (/healthz, /readyz, /metrics); empty turns it off")
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := positional(fs, args, 0, "flags only"); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErrorf("unexpected argument %q; dev takes flags only", fs.Arg(0))
 	}
 	if *initOnly {
 		if *keep && *force {

@@ -15,11 +15,8 @@ func runNode(ctx context.Context, m *Main, args []string) error {
 	config := fs.String("config", m.Getenv("LABORLINK_CONFIG"), "the node's YAML config file (env LABORLINK_CONFIG); see docs/configuration.md")
 	var prof profiles
 	prof.flags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := positional(fs, args, 0, "flags only"); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErrorf("unexpected argument %q; node takes flags only", fs.Arg(0))
 	}
 	if *config == "" {
 		return usageErrorf("--config is required")
