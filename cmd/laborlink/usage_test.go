@@ -44,6 +44,13 @@ func writeFixture(t *testing.T, dir, name, content string) string {
 	return p
 }
 
+// connFlags are the connection flags of a command reaching node, naming a
+// certificate, key and root under dir that need not exist: the refusals
+// tested come before any is read.
+func connFlags(dir, node string) []string {
+	return []string{"--node", node, "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "k.pem"), "--ca", filepath.Join(dir, "root.pem")}
+}
+
 // TestCommandsRefuseStrayArguments: commands that take flags only refuse a
 // positional argument instead of ignoring it and running (bench and dev
 // would start a whole federation).
@@ -61,7 +68,7 @@ func TestCommandsRefuseStrayArguments(t *testing.T) {
 func TestConnectionFlagsRefused(t *testing.T) {
 	dir := t.TempDir()
 	conn := func(node, timeout string) []string {
-		return []string{"--node", node, "--timeout", timeout, "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "k.pem"), "--ca", filepath.Join(dir, "root.pem")}
+		return append(connFlags(dir, node), "--timeout", timeout)
 	}
 	good := "https://127.0.0.1:1"
 	checkRefusals(t, dir, []badInputCase{
@@ -77,7 +84,7 @@ func TestConnectionFlagsRefused(t *testing.T) {
 // match anything are refused by name, not sent to the registry.
 func TestAgreementFlagsRefused(t *testing.T) {
 	dir := t.TempDir()
-	conn := []string{"--node", "https://127.0.0.1:1", "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "k.pem"), "--ca", filepath.Join(dir, "root.pem")}
+	conn := connFlags(dir, "https://127.0.0.1:1")
 	list := func(flags ...string) []string {
 		return append(append([]string{"agreement", "list"}, conn...), flags...)
 	}
@@ -96,7 +103,7 @@ func TestAgreementFlagsRefused(t *testing.T) {
 // the node is dialled, naming the flag or the file.
 func TestRecordsAndInboxRefused(t *testing.T) {
 	dir := t.TempDir()
-	conn := []string{"--node", "https://127.0.0.1:1", "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "k.pem"), "--ca", filepath.Join(dir, "root.pem")}
+	conn := connFlags(dir, "https://127.0.0.1:1")
 	empty := writeFixture(t, dir, "empty.json", " [ ]\n")
 	checkRefusals(t, dir, []badInputCase{
 		{"submit an empty array", append([]string{"records", "submit", empty}, conn...), 1, empty + ": no records"},
@@ -110,7 +117,7 @@ func TestRecordsAndInboxRefused(t *testing.T) {
 // is refused naming the file, before anything is sent to the registry.
 func TestRegistryAdmitChecksTheCAFile(t *testing.T) {
 	dir := t.TempDir()
-	conn := []string{"--node", "https://127.0.0.1:1", "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "k.pem"), "--ca", filepath.Join(dir, "root.pem")}
+	conn := connFlags(dir, "https://127.0.0.1:1")
 	junk := writeFixture(t, dir, "junk.pem", "not a certificate\n")
 	key := writeFixture(t, dir, "key.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
 	broken := writeFixture(t, dir, "broken.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
