@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,9 +85,10 @@ func newStreamLayer(listen, advertise string, t *pki.TLS, authorize func(pki.Ide
 		return nil, fmt.Errorf("raft listener on %s: %w", listen, err)
 	}
 	// Raft knows the node by the address as configured, a name included;
-	// only port 0 (tests: any free port) takes the port bound.
+	// only port 0, however written (tests: any free port), takes the port
+	// bound.
 	var adv net.Addr = advertisedAddr(advertise)
-	if _, port, _ := net.SplitHostPort(advertise); port == "0" {
+	if _, port, _ := net.SplitHostPort(advertise); strings.Trim(port, "0") == "" {
 		adv = ln.Addr()
 	}
 	s := &streamLayer{ln: ln, advertise: adv, server: server, client: client, log: log, authorize: authorize,

@@ -131,3 +131,22 @@ func TestSweepWakeUpClosesADelistedCAsConnection(t *testing.T) {
 		return sc.open() == 0
 	})
 }
+
+// TestStreamLayerAdvertisesThePortBoundForAnyPort: an advertised port 0,
+// however written ("0", "00"), is any free port, so raft is told the port
+// the layer bound, which others can dial.
+func TestStreamLayerAdvertisesThePortBoundForAnyPort(t *testing.T) {
+	p := pkitest.New(t, "laborlink.test", "11")
+	tlsConfig := p.TLS(t, p.Issue(t, "11", pki.KindNode, "gw-1"), nil)
+	never := func() <-chan struct{} { return nil }
+	for _, addr := range []string{"127.0.0.1:0", "127.0.0.1:00"} {
+		l, err := newStreamLayer(addr, addr, tlsConfig, func(pki.Identity, *x509.Certificate) error { return nil }, never, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, bound := l.Addr().String(), l.ln.Addr().String(); got != bound {
+			t.Errorf("advertising %s: raft is told %s, want the port bound, %s", addr, got, bound)
+		}
+		l.Close()
+	}
+}
