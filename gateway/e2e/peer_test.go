@@ -180,8 +180,9 @@ func TestAForgedOriginIsRejected(t *testing.T) {
 
 	// The control: sealed and sent by 51 itself, the same kind of record
 	// is stored, so the refusals above were for the origin.
-	raw, env := sealRecord(t, g.Transfer(), f.nodeSigner("51"), as51)
-	a, err := f.nodeCaller("51", "33").post(deliverBody(t, f.nodeSigner("51").Chain(), raw))
+	own := f.nodeSigner("51")
+	raw, env := sealRecord(t, g.Transfer(), own, as51)
+	a, err := f.nodeCaller("51", "33").post(deliverBody(t, own.Chain(), raw))
 	if err != nil || a.status != http.StatusOK || len(a.results) != 1 || a.results[0].Status != peer.StatusStored {
 		t.Fatalf("51's own envelope: %+v, %v; want it stored", a, err)
 	}
