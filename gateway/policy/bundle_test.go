@@ -3,6 +3,8 @@ package policy
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -94,5 +96,21 @@ func TestCheckBundle(t *testing.T) {
 	outside := Layer{Files: map[string]string{"d.rego": "package laborlink.province\n\ndeny contains 1 if false\n"}}
 	if _, err := CheckBundle(ctx, outside); err == nil || !strings.Contains(err.Error(), "outside laborlink.federation") {
 		t.Errorf("want a package error, got %v", err)
+	}
+}
+
+// TestReadDirRefusesAFile: a file where a policy directory belongs would
+// read as a directory without Rego files, an empty layer, which as a
+// province layer allows everything; it is refused, naming the path.
+func TestReadDirRefusesAFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "province.rego")
+	if err := os.WriteFile(file, []byte("package laborlink.province\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := ReadDir(file); err == nil || !strings.Contains(err.Error(), file+" is a file") {
+		t.Errorf("ReadDir(a file) = %d files, %v; want it refused as a file", len(l.Files), err)
+	}
+	if _, err := ReadDir(filepath.Dir(file)); err != nil {
+		t.Errorf("ReadDir(its directory): %v", err)
 	}
 }

@@ -50,10 +50,15 @@ func FederationBundle() Layer {
 
 // ReadDir reads every .rego file under dir (recursively) into a layer. A
 // directory without Rego files gives an empty layer, which allows everything
-// as a province layer and nothing as a federation bundle.
+// as a province layer and nothing as a federation bundle; a file is refused,
+// which would read as such a directory.
 func ReadDir(dir string) (Layer, error) {
-	if _, err := os.Stat(dir); err != nil {
+	info, err := os.Stat(dir)
+	if err != nil {
 		return Layer{}, fmt.Errorf("read policy directory: %w", err)
+	}
+	if !info.IsDir() {
+		return Layer{}, fmt.Errorf("read policy directory: %s is a file; want a directory of .rego files", dir)
 	}
 	return readFS(os.DirFS(dir), ".")
 }
