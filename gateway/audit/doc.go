@@ -61,7 +61,8 @@
 // key of each bucket). A size smaller than the log would also have appends
 // take positions it holds, so an append fails with ErrCorrupt, writing
 // nothing, if an entry or a tree hash is stored at or past where it would
-// write.
+// write, and SignedHead fails with ErrCorrupt, signing nothing, if a head
+// for a larger size is stored.
 //
 // # Personal data
 //

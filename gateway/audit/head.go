@@ -86,6 +86,11 @@ func (l *Log) SignedHead(ctx context.Context) (Head, error) {
 		if err != nil {
 			return err
 		}
+		// Open checked the heads against the size; the file may have been
+		// changed under the running node since.
+		if err := l.checkHeadsEnd(tx, b); err != nil {
+			return err
+		}
 		if k, v := b.heads.Cursor().Last(); k != nil && unkey(k) == b.size {
 			h, err = headFromStore(l.cfg.Origin, unkey(k), v)
 			return err

@@ -358,3 +358,33 @@ func TestSignedHeadsAboveTheLogAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestSignedHeadUnderAHeadAboveTheSizeFails: a running log whose size went
+// down under a head it signed, after Open checked it, refuses to sign
+// another with ErrCorrupt naming the heads bucket, and stores no head: one
+// for the smaller size would contradict the head auditors already hold.
+func TestSignedHeadUnderAHeadAboveTheSizeFails(t *testing.T) {
+	l, db := newTestLog(t)
+	appendN(t, l, 10)
+	if _, err := l.SignedHead(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return edits(setSize(5), deleteKeys(bucketEntries, 5, 10))(tx.Bucket([]byte(l.cfg.Bucket)))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := dumpLog(t, db, l.cfg.Bucket)
+	_, err := l.SignedHead(t.Context())
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("signed head: %v, want %v", err, ErrCorrupt)
+	}
+	for _, s := range []string{db.Path(), fmt.Sprintf("%q", bucketHeads), "meta size is 5 but a head for size 10 exists"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not say %s", err, s)
+		}
+	}
+	if after := dumpLog(t, db, l.cfg.Bucket); !reflect.DeepEqual(after, before) {
+		t.Errorf("the refused head changed the log: %d values before, %d after", len(before), len(after))
+	}
+}
