@@ -36,7 +36,7 @@ type CA struct {
 // carries province name constraints.
 func OpenCA(dir string) (*CA, error) {
 	certPath := filepath.Join(dir, CACertFile)
-	certs, err := readCerts(certPath)
+	certs, err := ReadCertificates(certPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		if exists(filepath.Join(dir, CACSRFile)) {
 			return nil, fmt.Errorf("no province CA in %s yet: %s is waiting for the root operator's signature (laborlink pki sign-province)", dir, CACSRFile)
@@ -50,7 +50,7 @@ func OpenCA(dir string) (*CA, error) {
 	if ca.Province, ca.Domain, err = caProvince(ca.Cert); err != nil {
 		return nil, fmt.Errorf("%s: %w", certPath, err)
 	}
-	roots, err := readCerts(filepath.Join(dir, RootCertFile))
+	roots, err := ReadCertificates(filepath.Join(dir, RootCertFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s not found in %s: copy the federation root certificate next to %s", RootCertFile, dir, CACertFile)
 	}
@@ -251,7 +251,7 @@ func (ca *CA) sign(csrPEM []byte, kind Kind, hosts []string, subject *signer.Sub
 	if err != nil {
 		return nil, err
 	}
-	certs, err := parseCerts("signed certificate", certPEM)
+	certs, err := ParseCertificates("signed certificate", certPEM)
 	if err != nil {
 		return nil, err
 	}

@@ -90,7 +90,7 @@ func TestIssue(t *testing.T) {
 			if leaf.Cert.IsCA {
 				t.Error("leaf is a CA")
 			}
-			chain, err := readCerts(leaf.CertFile)
+			chain, err := ReadCertificates(leaf.CertFile)
 			if err != nil || len(chain) != 2 || !chain[1].Equal(f.CAs["51"].Cert) {
 				t.Fatalf("certificate file should hold leaf then CA: %v, %d certs", err, len(chain))
 			}
@@ -166,7 +166,7 @@ func TestIssueForceRotates(t *testing.T) {
 	if a.Cert.SerialNumber.Cmp(b.Cert.SerialNumber) == 0 || keyMatchesPub(a.Cert.PublicKey, b.Cert) {
 		t.Fatal("forced reissue kept the certificate")
 	}
-	chain, err := readCerts(b.CertFile)
+	chain, err := ReadCertificates(b.CertFile)
 	if err != nil || !chain[0].Equal(b.Cert) {
 		t.Errorf("file does not hold the new certificate: %v", err)
 	}

@@ -127,35 +127,53 @@ func encodeCerts(certs ...*x509.Certificate) []byte {
 	return b.Bytes()
 }
 
-// readCerts reads a PEM file of one or more certificates.
-func readCerts(path string) ([]*x509.Certificate, error) {
+// ReadCertificates reads a PEM file of one or more certificates
+// (ParseCertificates), naming the file in errors.
+func ReadCertificates(path string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return parseCerts(path, data)
+	return ParseCertificates(path, data)
 }
 
-// parseCerts parses PEM certificates, naming the source in errors.
-func parseCerts(source string, data []byte) ([]*x509.Certificate, error) {
+// ReadCertPool reads a PEM file of one or more certificates into a pool,
+// as ReadCertificates reads it.
+func ReadCertPool(path string) (*x509.CertPool, error) {
+	certs, err := ReadCertificates(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool, nil
+}
+
+// ParseCertificates parses PEM data that must hold one or more
+// certificates and nothing but: a PEM block of another type is refused, not
+// skipped, so that a key given where certificates belong is neither taken
+// for them nor published with them. Text between blocks is ignored. Errors
+// name source (a file, a field), and the block by its place.
+func ParseCertificates(source string, data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
-	for {
+	for n := 1; ; n++ {
 		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
+		if block, data = pem.Decode(data); block == nil {
 			break
 		}
 		if block.Type != "CERTIFICATE" {
-			continue
+			return nil, fmt.Errorf("%s: PEM block %d is a %s, not a CERTIFICATE", source, n, block.Type)
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s: malformed certificate: %w", source, err)
+			return nil, fmt.Errorf("%s: certificate %d is malformed: %w", source, n, err)
 		}
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s: no PEM CERTIFICATE block", source)
+		return nil, fmt.Errorf("%s holds no PEM certificate", source)
 	}
 	return certs, nil
 }

@@ -252,7 +252,7 @@ func (r *Root) sign(csrPEM []byte, province string, nc []byte, notBefore, notAft
 	if err != nil {
 		return nil, fmt.Errorf("sign province %s CA: %w", province, err)
 	}
-	certs, err := parseCerts("signed province CA", certPEM)
+	certs, err := ParseCertificates("signed province CA", certPEM)
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,7 @@ func InitRoot(dir string, opts RootOptions) (*Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create root CA: %w", err)
 	}
-	if _, err := parseCerts("new root certificate", certPEM); err != nil {
+	if _, err := ParseCertificates("new root certificate", certPEM); err != nil {
 		return nil, err
 	}
 	stateData, err := (&caState{}).marshal()
@@ -112,7 +112,7 @@ func InitRoot(dir string, opts RootOptions) (*Root, error) {
 // OpenRoot loads the root CA from dir and checks that its key matches.
 func OpenRoot(dir string) (*Root, error) {
 	certPath, keyPath := filepath.Join(dir, RootCertFile), filepath.Join(dir, RootKeyFile)
-	certs, err := readCerts(certPath)
+	certs, err := ReadCertificates(certPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no root CA in %s: %s not found (create one with laborlink pki init-root)", dir, RootCertFile)
 	}

@@ -43,7 +43,7 @@ func NewSigner(key crypto.Signer, chain []*x509.Certificate) (*Signer, error) {
 
 // LoadSigner reads a leaf certificate file (leaf then chain) and its key.
 func LoadSigner(certFile, keyFile string) (*Signer, error) {
-	chain, err := readCerts(certFile)
+	chain, err := ReadCertificates(certFile)
 	if err != nil {
 		return nil, err
 	}

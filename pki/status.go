@@ -70,7 +70,7 @@ func Status(dir string, now time.Time) (*StatusReport, error) {
 		st = &caState{}
 	}
 	var roots *x509.CertPool
-	if rc, err := readCerts(filepath.Join(dir, RootCertFile)); err == nil {
+	if rc, err := ReadCertificates(filepath.Join(dir, RootCertFile)); err == nil {
 		roots = x509.NewCertPool()
 		roots.AddCert(rc[0])
 	}
@@ -89,7 +89,7 @@ func Status(dir string, now time.Time) (*StatusReport, error) {
 			rep.Notes = append(rep.Notes, crlNote(path, now)...)
 			continue
 		}
-		chain, err := readCerts(path)
+		chain, err := ReadCertificates(path)
 		if err != nil {
 			rep.Notes = append(rep.Notes, err.Error())
 			continue
@@ -172,7 +172,7 @@ func crlNote(path string, now time.Time) []string {
 // CertSerial returns the serial number of the first certificate in a PEM
 // file, so that operators can revoke by file.
 func CertSerial(path string) (*big.Int, error) {
-	certs, err := readCerts(path)
+	certs, err := ReadCertificates(path)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -136,9 +135,9 @@ func (c *conn) tls() (*pki.TLS, error) {
 	if err != nil {
 		return nil, err
 	}
-	roots, err := readRoots(*c.ca)
+	roots, err := pki.ReadCertPool(*c.ca)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("federation root: %w", err)
 	}
 	return &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots}}, nil
 }
@@ -192,18 +191,6 @@ func (c *conn) dialAPI(parent context.Context) (*api.Client, context.Context, co
 
 func (c *conn) ctx(parent context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(parent, *c.timeout)
-}
-
-func readRoots(file string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("federation root: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("federation root %s holds no PEM certificate", file)
-	}
-	return pool, nil
 }
 
 // positional parses the flags and requires exactly n positional arguments.
@@ -391,8 +378,8 @@ func runRegistryAdmit(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--ca-cert: %w", err)
 	}
-	if err := checkCertsPEM(pem); err != nil {
-		return fmt.Errorf("--ca-cert %s: %w", *caCert, err)
+	if _, err := pki.ParseCertificates("--ca-cert "+*caCert, pem); err != nil {
+		return err
 	}
 	if *name == "" {
 		*name = pki.ProvinceName(*province)
@@ -451,8 +438,8 @@ func runRegistryRevoke(ctx context.Context, m *Main, args []string) error {
 			return usageErrorf("%q is neither a hex serial nor a readable certificate file", pos[0])
 		}
 		if *province == "" {
-			if certs, err := readCertFile(pos[0]); err == nil {
-				if id, err := pki.IdentityFromCert(certs); err == nil {
+			if certs, err := pki.ReadCertificates(pos[0]); err == nil {
+				if id, err := pki.IdentityFromCert(certs[0]); err == nil {
 					*province = id.Province
 				}
 			}
@@ -488,10 +475,11 @@ func runRegistryIssued(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	cert, err := readCertFile(pos[0])
+	certs, err := pki.ReadCertificates(pos[0])
 	if err != nil {
-		return usageErrorf("%s: %v", pos[0], err)
+		return usageErrorf("%v", err)
 	}
+	cert := certs[0]
 	id, err := pki.IdentityFromCert(cert)
 	if err != nil {
 		return usageErrorf("%s: %v", pos[0], err)
@@ -508,42 +496,6 @@ func runRegistryIssued(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "issuance of serial %s (%s) recorded in the registry at index %d; the nodes' audit logs show it\n",
 		cert.SerialNumber.Text(16), id.Kind, res.Index)
-	return nil
-}
-
-// readCertFile returns the first certificate of a PEM file.
-func readCertFile(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	b, _ := pem.Decode(data)
-	if b == nil {
-		return nil, fmt.Errorf("%s holds no PEM certificate", path)
-	}
-	return x509.ParseCertificate(b.Bytes)
-}
-
-// checkCertsPEM requires data's PEM blocks to be one or more certificates,
-// so a wrong file is refused here rather than by the registry.
-func checkCertsPEM(data []byte) error {
-	n := 0
-	for rest := data; ; {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			break
-		}
-		n++
-		if b.Type != "CERTIFICATE" {
-			return fmt.Errorf("PEM block %d is a %s, not a CERTIFICATE", n, b.Type)
-		}
-		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
-			return fmt.Errorf("certificate %d: %w", n, err)
-		}
-	}
-	if n == 0 {
-		return errors.New("holds no PEM certificate")
-	}
 	return nil
 }
 

@@ -125,9 +125,9 @@ func TestRegistryAdmitChecksTheCAFile(t *testing.T) {
 		return append([]string{"registry", "admit", "--province", "32", "--ca-cert", file}, conn...)
 	}
 	checkRefusals(t, dir, []badInputCase{
-		{"not PEM", admit(junk), 1, "--ca-cert " + junk + ": holds no PEM certificate"},
+		{"not PEM", admit(junk), 1, "--ca-cert " + junk + " holds no PEM certificate"},
 		{"a key", admit(key), 1, "--ca-cert " + key + ": PEM block 1 is a PRIVATE KEY, not a CERTIFICATE"},
-		{"a broken certificate", admit(broken), 1, "--ca-cert " + broken + ": certificate 1:"},
+		{"a broken certificate", admit(broken), 1, "--ca-cert " + broken + ": certificate 1 is malformed:"},
 	})
 }
 

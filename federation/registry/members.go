@@ -75,7 +75,7 @@ func (s *Store) applyMemberAdd(env *Envelope, who signer) *Result {
 	if !pki.ValidProvince(m.Province) {
 		return &Result{Err: Errorf(EInvalid, "member.add: unknown province code %q", m.Province)}
 	}
-	cas, err := parseCerts("member "+m.Province+" CA certificates", m.CACerts)
+	cas, err := pki.ParseCertificates("member "+m.Province+" CA certificates", m.CACerts)
 	if err != nil {
 		return &Result{Err: Errorf(EInvalid, "%v", err)}
 	}
@@ -310,12 +310,9 @@ func (s *Store) applyIssued(index uint64, env *Envelope, who signer) *Result {
 	if err := requireKind(who, env, pki.KindAdmin); err != nil {
 		return &Result{Err: err}
 	}
-	certs, err := parseCerts("cert.issued: certificate", b.Certificate)
+	certs, err := pki.ParseCertificates("cert.issued: certificate", b.Certificate)
 	if err != nil {
 		return &Result{Err: Errorf(EInvalid, "%v", err)}
-	}
-	if len(certs) == 0 {
-		return &Result{Err: Errorf(EInvalid, "cert.issued: certificate: no PEM certificate")}
 	}
 	cert := certs[0]
 	id, err := pki.IdentityFromCert(cert)
@@ -342,7 +339,7 @@ func (s *Store) applyIssued(index uint64, env *Envelope, who signer) *Result {
 
 // rebuildDerived recomputes what is not stored: parsed certificates and pools.
 func (st *state) rebuildDerived() error {
-	roots, err := parseCerts("federation roots", st.Roots)
+	roots, err := pki.ParseCertificates("federation roots", st.Roots)
 	if err != nil {
 		return err
 	}
@@ -351,7 +348,7 @@ func (st *state) rebuildDerived() error {
 		st.rootPool.AddCert(r)
 	}
 	for p, m := range st.Members {
-		if m.cas, err = parseCerts("member "+p+" CA certificates", m.CACerts); err != nil {
+		if m.cas, err = pki.ParseCertificates("member "+p+" CA certificates", m.CACerts); err != nil {
 			return err
 		}
 	}

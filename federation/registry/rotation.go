@@ -48,7 +48,7 @@ func (r *Registry) checkRotationOrder(ctx context.Context, env *Envelope) error 
 	if json.Unmarshal(env.Body, &m) != nil {
 		return nil // apply refuses it, saying why
 	}
-	cas, err := parseCerts("", m.CACerts)
+	cas, err := pki.ParseCertificates("member "+m.Province+" CA certificates", m.CACerts)
 	if err != nil {
 		return nil
 	}

@@ -2,8 +2,6 @@ package registry
 
 import (
 	"crypto/x509"
-	"encoding/pem"
-	"fmt"
 	"slices"
 	"time"
 
@@ -215,28 +213,4 @@ func (v *Version) clone() *Version {
 	c.Agreement.Approvals = slices.Clone(v.Agreement.Approvals)
 	c.SuspendedBy = slices.Clone(v.SuspendedBy)
 	return &c
-}
-
-// parseCerts decodes every CERTIFICATE block of a PEM bundle.
-func parseCerts(what string, b []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for len(b) > 0 {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s: no PEM certificate found", what)
-	}
-	return certs, nil
 }

@@ -26,7 +26,7 @@ func (s *state) authenticate(env *Envelope) (signer, *Error) {
 	if len(env.Sig) == 0 || len(env.Chain) == 0 || env.By == "" {
 		return signer{}, Errorf(EUnauthenticated, "signature invalid: %s command is not signed (by, chain and sig are required)", env.Op)
 	}
-	certs, err := parseCerts("signer chain", env.Chain)
+	certs, err := pki.ParseCertificates("signer chain", env.Chain)
 	if err != nil {
 		return signer{}, Errorf(EUnauthenticated, "signature invalid: %v", err)
 	}

@@ -46,13 +46,9 @@ func (n *Node) openTLS() error {
 	if n.id.Kind != pki.KindNode || n.id.Province != c.Province || n.id.Name != c.Name {
 		return fmt.Errorf("tls.cert: the certificate is %s, but the config says node %s of province %s", n.id, c.Name, c.Province)
 	}
-	rootPEM, err := os.ReadFile(c.TLS.Root)
+	roots, err := pki.ReadCertPool(c.TLS.Root)
 	if err != nil {
 		return fmt.Errorf("tls.root: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(rootPEM) {
-		return fmt.Errorf("tls.root: %s holds no PEM certificate", c.TLS.Root)
 	}
 	var issuers []*x509.Certificate
 	for _, der := range cert.Certificate[1:] {
@@ -187,13 +183,9 @@ func (n *Node) openWebhook() error {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if c.CA != "" {
-		data, err := os.ReadFile(c.CA)
+		pool, err := pki.ReadCertPool(c.CA)
 		if err != nil {
 			return fmt.Errorf("webhook.ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(data) {
-			return fmt.Errorf("webhook.ca: %s holds no PEM certificate", c.CA)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
