@@ -4,8 +4,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
 )
 
 func TestParseIdentity(t *testing.T) {
@@ -132,6 +135,12 @@ func TestProvincesAndKinds(t *testing.T) {
 	codes := Provinces()
 	if len(codes) != 32 || codes[0] != "11" || codes[len(codes)-1] != "66" {
 		t.Errorf("Provinces() = %v", codes)
+	}
+	// Certificates and records name provinces from the same set: a code
+	// one accepts and the other refuses would admit a node whose records
+	// are all invalid, or the reverse.
+	if divisions := contracts.Provinces(); !slices.Equal(codes, divisions) {
+		t.Errorf("pki.Provinces() = %v, but the division codes records are checked against hold %v", codes, divisions)
 	}
 	for _, c := range []string{"00", "10", "16", "47", "67", "71", "81", "5", "510"} {
 		if ValidProvince(c) {
