@@ -23,7 +23,9 @@ type Op string
 // The registry commands.
 const (
 	// OpInit is the genesis command: root certificates, first members and
-	// voters. It is unsigned and only applies to an empty registry.
+	// voters. It is unsigned and only applies to an empty registry, so only
+	// a bootstrap node proposes it, from its configured genesis: Submit and
+	// the API refuse it from anyone.
 	OpInit Op = "federation.init"
 	// OpMemberAdd admits a province (steward admin).
 	OpMemberAdd Op = "member.add"

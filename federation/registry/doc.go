@@ -14,7 +14,9 @@
 //     verifies the signer's chain against the root and province CA
 //     certificates held in the registry, as of At, so every replica reaches
 //     the same verdict without reading a clock or a file. A refused command
-//     is in the log too and is refused identically everywhere.
+//     is in the log too and is refused identically everywhere. The one
+//     unsigned command, the genesis (OpInit), is proposed only by a
+//     bootstrap node from its configuration; Submit refuses it.
 //   - Each op has the command level of the release that introduced it
 //     (CommandLevel is this release's). A node of an older release would
 //     refuse a newer op as unknown while the others apply it, so before

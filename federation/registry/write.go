@@ -24,7 +24,13 @@ import (
 // (checkBeforeLog): an op some node's release does not know (see
 // CommandLevel), a CA delisted while raft voters still use it. A command
 // refused in apply comes back as Result.Err.
+//
+// OpInit is refused here, whoever submits it: the genesis is unsigned, so
+// only the node's configured genesis (initWhenLeader) may propose it.
 func (r *Registry) Submit(ctx context.Context, env *Envelope) (*Result, error) {
+	if err := refuseInit(env); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ApplyTimeout)
 	defer cancel()
 	start := time.Now()
@@ -45,6 +51,18 @@ func (r *Registry) Submit(ctx context.Context, env *Envelope) (*Result, error) {
 		case <-time.After(r.cfg.HeartbeatTimeout / 10):
 		}
 	}
+}
+
+// refuseInit refuses OpInit from a caller. Apply takes the first OpInit of
+// an uninitialized registry without a signature to verify (there are no
+// roots yet to verify it against), so one submitted through the API would
+// let anyone install their own roots and stewards on a registry whose
+// genesis is not applied yet.
+func refuseInit(env *Envelope) error {
+	if env.Op != OpInit {
+		return nil
+	}
+	return Errorf(EForbidden, "command %q cannot be submitted: the genesis comes only from the configuration of a bootstrap node (raft.genesis), which writes it once it leads", OpInit)
 }
 
 // errNoLeader is why a write waits: raft has no leader at the moment.
