@@ -17,7 +17,8 @@ func validateAgreement(a *contracts.Agreement) error {
 
 // applyProposal applies propose (version 1) and amend (version N+1). The new
 // version starts proposed and needs every party's approval again; an amended
-// agreement's current version stays in force until then.
+// agreement's current version stays in force until then, and its
+// suspensions pass to the new version when it comes into force.
 func (s *Store) applyProposal(index uint64, env *Envelope, who signer) (*Result, string) {
 	var a contracts.Agreement
 	if err := decodeBody(env, &a); err != nil {
@@ -198,6 +199,10 @@ func approve(rec *AgreementRecord, env *Envelope, who signer, b TransitionBody) 
 		c := replace(rec, cur)
 		c.Agreement.Status = StatusSuperseded
 		c.EndedAt = env.At
+		// A suspension is its party's to lift (resume): the last approval,
+		// made by the other party maybe, must not lift it by bringing in
+		// new terms, so it moves to the version now in force.
+		v.SuspendedBy = slices.Clone(c.SuspendedBy)
 	}
 	v.Agreement.Status = contracts.AgreementApproved
 	v.ApprovedAt = env.At
@@ -241,7 +246,8 @@ func suspend(rec *AgreementRecord, env *Envelope, who signer, b TransitionBody) 
 
 // resume lifts the signer province's suspension; the agreement is in force
 // again once no party holds a suspension, so one party cannot undo the
-// other's.
+// other's. A suspension made before an amendment came into force is held on
+// the new version (approve carries it over), and is lifted there.
 func resume(rec *AgreementRecord, env *Envelope, who signer, b TransitionBody) (int, *Error) {
 	cur, err := current(rec, env, b, "only a suspended agreement can be resumed")
 	if err != nil {

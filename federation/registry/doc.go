@@ -51,6 +51,8 @@
 // is suspended while any party holds one, and only that party can lift it.
 // Amend proposes version N+1, which needs both approvals again; version N
 // stays in force until then and is marked superseded when N+1 is approved.
+// Version N+1 comes into force holding N's suspensions: approving new terms
+// lifts no party's suspension, only that party's resume does.
 // Terminate ends the version in force and withdraws a pending amendment.
 // Every transition is signed by an admin of a party, and the history keeps
 // each signed command, so the history can be verified again at any time.

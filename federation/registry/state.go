@@ -122,7 +122,8 @@ type Version struct {
 	ProposedBy string    `json:"proposed_by"`
 	ApprovedAt time.Time `json:"approved_at,omitzero"`
 	// SuspendedBy lists the provinces that suspended the version; it is
-	// suspended while any of them has not resumed it.
+	// suspended while any of them has not resumed it. When an amendment
+	// comes into force it takes over the list of the version it supersedes.
 	SuspendedBy []string  `json:"suspended_by,omitempty"`
 	EndedAt     time.Time `json:"ended_at,omitzero"`
 }

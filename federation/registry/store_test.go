@@ -394,6 +394,40 @@ func TestWithdrawPendingAmendment(t *testing.T) {
 	}
 }
 
+// TestSuspensionOutlivesAmendment: province 44 suspends the version in
+// force after approving an amendment; 51's approval then brings version 2
+// into force, still suspended by 44, since only 44 may lift its
+// suspension. 51 cannot resume it; 44 resumes version 2.
+func TestSuspensionOutlivesAmendment(t *testing.T) {
+	f := newFixture(t)
+	rec := f.activate(t, "AG-S", "510000", "440300")
+	a2 := rec.Latest().Agreement
+	a2.Title = "amended"
+	v2 := f.must(t, f.a51, registry.OpAmend, a2).Agreement.Latest()
+	approve := registry.TransitionBody{ID: "AG-S", Version: v2.Agreement.Version, Digest: v2.Digest}
+	f.must(t, f.a44, registry.OpApprove, approve)
+	f.must(t, f.a44, registry.OpSuspend, registry.TransitionBody{ID: "AG-S", Reason: "data breach"})
+	covers := func() []registry.Match {
+		return f.s.Covers("510000", "440300", contracts.RecordTransfer, contracts.PurposeEmploymentService, f.now)
+	}
+
+	r := f.must(t, f.a51, registry.OpApprove, approve)
+	if got := r.Agreement.StatusAt(f.now); got != contracts.AgreementSuspended || len(covers()) != 0 {
+		t.Fatalf("after 51 approved version 2 the agreement is %s and covers %+v; 44's suspension must hold", got, covers())
+	}
+	if cur := r.Agreement.Current(); cur.Agreement.Version != 2 || len(cur.SuspendedBy) != 1 || cur.SuspendedBy[0] != "44" {
+		t.Fatalf("version in force %d, suspended by %v; want version 2 suspended by 44", cur.Agreement.Version, cur.SuspendedBy)
+	}
+	wantErr(t, f.do(t, f.a51, registry.OpResume, registry.TransitionBody{ID: "AG-S"}), registry.EConflict, "only the suspending party can resume")
+	r = f.must(t, f.a44, registry.OpResume, registry.TransitionBody{ID: "AG-S", Version: 2})
+	if got := r.Agreement.StatusAt(f.now); got != contracts.AgreementActive {
+		t.Fatalf("after 44 resumed: %s", got)
+	}
+	if m := covers(); len(m) != 1 || m[0].Version != 2 {
+		t.Fatalf("version 2 should cover once 44 resumed: %+v", m)
+	}
+}
+
 // TestProvinceCARotationThroughTheRegistry: after a province makes a new CA
 // (signed by the same root), its admins with certificates from the new CA
 // sign registry commands once a steward has registered the province's CA
