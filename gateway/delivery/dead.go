@@ -34,7 +34,8 @@ type attempt struct {
 	answered int
 	// dead are the envelopes to move to the dead letters.
 	dead []store.DeadLetter
-	// refused is the first refusal of an envelope sent alone.
+	// refused is the first refusal of an envelope sent alone, buried or
+	// kept as a suspect (see refusedAlone).
 	refused error
 	// err is the first failure; what it left unsent stays queued.
 	err      error
@@ -50,6 +51,7 @@ func (w *worker) deliver(batch []store.Queued, part bool) attempt {
 	if len(batch) == 0 {
 		return attempt{}
 	}
+	before := w.answers.Load()
 	answered, deferred, err := w.post(batch)
 	var unsendable *UnsendableError
 	if errors.As(err, &unsendable) {
@@ -67,8 +69,7 @@ func (w *worker) deliver(batch []store.Queued, part bool) attempt {
 		}
 		return attempt{answered: answered, err: err, deferred: deferred}
 	case len(batch) == 1:
-		dead := store.DeadLetter{EnvelopeID: batch[0].EnvelopeID, Status: status, Reason: scrub(message)}
-		return attempt{dead: []store.DeadLetter{dead}, refused: err}
+		return w.refusedAlone(batch[0], status, message, err, before)
 	}
 	if status == http.StatusRequestEntityTooLarge && !part {
 		w.shrink(len(batch) / 2)
@@ -110,16 +111,69 @@ func (w *worker) refusal(err error) (status int, message string, ok bool) {
 	return status, message, ok
 }
 
-// bury moves what the attempt found unsendable to the dead letters, in one
-// commit. Envelopes the peer refused alone are buried only when it
-// answered others of the same batch: a peer that refuses every envelope
-// alone refuses this node (a certificate chain it will not take, say),
-// not the envelopes, and they stay queued.
+// refusedAlone is the attempt at q, which the peer has just refused alone
+// with status; before is w.answers as it stood when q was sent. The refusal
+// blames q only if the peer answered other envelopes between refusing q
+// alone before and being sent it alone again: it was taking this node's
+// envelopes then, and refused this one all the same. q is then buried.
+// Otherwise q becomes a suspect and stays queued. A peer that refuses
+// everything, for good (a certificate chain it will not take, say) or for
+// a moment (a rolling upgrade, a proxy in front of it answering 400),
+// refuses each envelope alone too, and answers to others that come after
+// its refusals say nothing of how it would take q now.
+func (w *worker) refusedAlone(q store.Queued, status int, message string, err error, before uint64) attempt {
+	a := attempt{refused: err}
+	w.suspectMu.Lock()
+	defer w.suspectMu.Unlock()
+	if at, ok := w.suspects[q.EnvelopeID]; ok && before > at {
+		// Forgotten before it is buried: should MarkDead fail, q is
+		// queued still and must be refused twice again, never buried
+		// on older evidence.
+		delete(w.suspects, q.EnvelopeID)
+		a.dead = []store.DeadLetter{{EnvelopeID: q.EnvelopeID, Status: status, Reason: scrub(message)}}
+		return a
+	}
+	if w.suspects == nil {
+		w.suspects = make(map[string]uint64)
+	}
+	w.suspects[q.EnvelopeID] = w.answers.Load()
+	return a
+}
+
+// heard counts the envelopes the peer answered, and clears those of them
+// that were suspects: the peer took them after all.
+func (w *worker) heard(outcomes []Outcome) {
+	w.answers.Add(uint64(len(outcomes)))
+	w.suspectMu.Lock()
+	defer w.suspectMu.Unlock()
+	for _, o := range outcomes {
+		delete(w.suspects, o.EnvelopeID)
+	}
+}
+
+// suspected splits batch into the envelopes the peer has refused alone
+// before (see refusedAlone), to be sent alone again, and the others.
+func (w *worker) suspected(batch []store.Queued) (others, suspects []store.Queued) {
+	w.suspectMu.Lock()
+	defer w.suspectMu.Unlock()
+	if len(w.suspects) == 0 {
+		return batch, nil
+	}
+	for _, q := range batch {
+		if _, ok := w.suspects[q.EnvelopeID]; ok {
+			suspects = append(suspects, q)
+		} else {
+			others = append(others, q)
+		}
+	}
+	return others, suspects
+}
+
+// bury moves what the attempt found to bury to the dead letters, in one
+// commit: envelopes that cannot be sent, and those the peer refused alone
+// twice though it answered others in between (see refusedAlone).
 func (w *worker) bury(a attempt) error {
 	dead := a.dead
-	if a.answered == 0 {
-		dead = slices.DeleteFunc(slices.Clone(dead), func(d store.DeadLetter) bool { return d.Status != 0 })
-	}
 	if len(dead) == 0 {
 		return nil
 	}

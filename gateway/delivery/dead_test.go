@@ -385,3 +385,52 @@ func TestARefusalKeptUnburiedIsScrubbed(t *testing.T) {
 		t.Errorf("log quotes the number the peer quoted:\n%s", logged.String())
 	}
 }
+
+// blinking is a peer that refuses every batch with 400 for a few calls, as
+// one in a rolling upgrade might, or the proxy in front of it, and takes
+// everything before and after.
+type blinking struct {
+	mu       sync.Mutex
+	calls    int
+	from, to int // the calls refused, counted from 1
+}
+
+func (p *blinking) Send(_ context.Context, _ string, batch []store.Queued) ([]Outcome, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	if p.calls >= p.from && p.calls <= p.to {
+		return nil, &answerError{400, "bad batch: try later"}
+	}
+	return receipted(batch), nil
+}
+
+// TestAPeerRefusingEverythingForAMomentBuriesNothing: envelopes the peer
+// refused alone while it refused everything are not to blame, though it
+// answers others of the same batch once it is back, or answered some
+// before it began refusing; they stay queued and are delivered.
+func TestAPeerRefusingEverythingForAMomentBuriesNothing(t *testing.T) {
+	tests := []struct {
+		name     string
+		from, to int
+	}{
+		// 8, 4, 2, then 01E000000 and 01E000001 alone are refused.
+		{"from the first batch", 1, 5},
+		// The first batch is taken; 8 more are refused down to
+		// 01E000008 and 01E000009 alone.
+		{"after taking a batch", 2, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openOutbox(t)
+			p := &blinking{from: tt.from, to: tt.to}
+			m := startStrict(t, s, p, 8)
+			enqueue(t, s, 0, 16)
+			m.Notify("44")
+			gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+			if dead := deadLetters(t, s); len(dead) != 0 {
+				t.Errorf("dead letters = %v, want none: the peer refused everything for a moment", dead)
+			}
+		})
+	}
+}

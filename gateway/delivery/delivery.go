@@ -8,9 +8,10 @@
 //
 // An envelope that can never be sent must not block its peer's queue: a
 // batch the peer refuses as a whole (Config.Refusal) is split in halves
-// until the envelopes to blame are found, alone, and moved out of the
-// outbox into the store's dead letters, where operators see them and
-// requeue them once the cause is fixed (see dead.go).
+// until the envelopes to blame are found, alone. One refused alone is sent
+// alone again after the peer has answered others, and refused then too it
+// is moved out of the outbox into the store's dead letters, where operators
+// see it and requeue it once the cause is fixed (see dead.go).
 package delivery
 
 import (
@@ -261,6 +262,14 @@ type worker struct {
 	// nanoseconds).
 	size      atomic.Int32
 	restoreAt atomic.Int64
+	// answers counts the envelopes the peer has answered since the worker
+	// started, and suspects holds the envelopes it refused alone, each
+	// with answers as it stood then: refused alone again after answers
+	// grew, one is buried (see refusedAlone). In memory only: a restart
+	// costs a suspect one more refusal, never an envelope buried early.
+	answers   atomic.Uint64
+	suspectMu sync.Mutex
+	suspects  map[string]uint64
 
 	mu    sync.Mutex
 	state PeerState
@@ -381,9 +390,21 @@ type sent struct {
 
 // send delivers one batch and records its outcome: what the peer answered
 // in the outbox, and what it refused for good in the dead letters (see
-// deliver and bury).
+// deliver and bury). The envelopes of the batch the peer has refused alone
+// before go alone after the others, so that one the peer refuses for good
+// costs a single request, not a split of every batch, and is buried once
+// the others show the peer taking envelopes (see refusedAlone).
 func (w *worker) send(batch []store.Queued) sent {
-	a := w.deliver(batch, false)
+	others, suspects := w.suspected(batch)
+	a := w.deliver(others, false)
+	for _, q := range suspects {
+		if a.err != nil && !a.deferred || a.answered == 0 && a.refused != nil {
+			// The peer is failing, or refusing what it is sent: the
+			// suspects wait, rather than cost a request each.
+			break
+		}
+		a = a.join(w.deliver([]store.Queued{q}, true))
+	}
 	if err := w.bury(a); err != nil {
 		return sent{batch: batch, err: err}
 	}
@@ -421,6 +442,7 @@ func (w *worker) post(batch []store.Queued) (answered int, deferred bool, err er
 		answers = append(answers, o)
 		ds = append(ds, store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons, PayloadDigest: o.PayloadDigest, Latency: latency})
 	}
+	w.heard(outcomes)
 	if len(ds) > 0 {
 		if err := w.m.outbox.MarkDelivered(context.WithoutCancel(w.m.ctx), w.peer, ds); err != nil {
 			return 0, false, fmt.Errorf("record receipts from %s: %w", w.peer, err)
