@@ -112,3 +112,48 @@ func TestNoBatchStartsOnceCloseBegan(t *testing.T) {
 		t.Errorf("outbox holds %d envelopes, want the 3 still queued", d)
 	}
 }
+
+// refusingHeld refuses every batch with 400, holding the first until
+// release, so that Close can begin while it is out.
+type refusingHeld struct {
+	sending chan struct{}
+	release chan struct{}
+	calls   atomic.Int32
+}
+
+func (p *refusingHeld) Send(context.Context, string, []store.Queued) ([]Outcome, error) {
+	if p.calls.Add(1) == 1 {
+		close(p.sending)
+		<-p.release
+	}
+	return nil, &answerError{400, "no"}
+}
+
+// TestCloseStopsSplittingARefusedBatch: the request out when Close began
+// is finished, but the halves of the batch it refused are not sent, and
+// nothing is lost: the batch stays queued and nothing is buried.
+func TestCloseStopsSplittingARefusedBatch(t *testing.T) {
+	s := openOutbox(t)
+	p := &refusingHeld{sending: make(chan struct{}), release: make(chan struct{})}
+	m, err := NewManager(strictConfig(8), s, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, 0, 8)
+	m.Notify("44")
+	<-p.sending
+	closed := make(chan struct{})
+	go func() { m.Close(); close(closed) }()
+	<-m.ctx.Done()
+	close(p.release)
+	<-closed
+	if n := p.calls.Load(); n != 1 {
+		t.Errorf("%d requests sent; want only the one out when Close began", n)
+	}
+	if d := depth(t, s); d != 8 {
+		t.Errorf("outbox holds %d envelopes, want all 8", d)
+	}
+	if got := s.DeadLetterCounts(); len(got) != 0 {
+		t.Errorf("dead letters = %v, want none", got)
+	}
+}

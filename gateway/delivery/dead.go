@@ -43,8 +43,8 @@ type attempt struct {
 }
 
 // deliver sends batch, and when the peer refuses it as a whole, its halves
-// in turn, down to envelopes alone: those the peer refuses alone are the
-// ones to blame, and the others go on their way. A 413 to a whole batch
+// in turn (see split), down to envelopes alone: those the peer refuses
+// alone are the ones to suspect, and the others go on their way. A 413 to a whole batch
 // (part false) also halves the batch size for the batches that follow; one
 // to a part says no more than that the part holds a large envelope.
 func (w *worker) deliver(batch []store.Queued, part bool) attempt {
@@ -74,12 +74,50 @@ func (w *worker) deliver(batch []store.Queued, part bool) attempt {
 	if status == http.StatusRequestEntityTooLarge && !part {
 		w.shrink(len(batch) / 2)
 	}
+	return w.split(batch)
+}
+
+// errClosing ends an attempt that Close interrupted between two requests:
+// what it had not sent stays queued for the next start.
+var errClosing = errors.New("the node is closing; the rest of the batch stays queued")
+
+// split delivers the halves of a batch the peer refused as a whole. Once a
+// half came back refused throughout, alone included, with nothing
+// answered, the peer may be refusing everything, and descending into the
+// other half would cost a request per envelope: it is probed with its
+// first envelope alone, and the rest of it is sent only if the peer
+// answers that one; otherwise the rest stays queued for the next attempt.
+// Once Close began no more parts are sent.
+func (w *worker) split(batch []store.Queued) attempt {
 	half := len(batch) / 2
-	a := w.deliver(batch[:half], true)
+	a := w.part(batch[:half])
+	rest := batch[half:]
+	if a.refusedAll() {
+		a = a.join(w.part(rest[:1]))
+		if a.refusedAll() {
+			return a
+		}
+		rest = rest[1:]
+	}
 	if a.err != nil && !a.deferred {
 		return a // the peer is failing: the second half waits with the rest
 	}
-	return a.join(w.deliver(batch[half:], true))
+	return a.join(w.part(rest))
+}
+
+// part delivers part of a refused batch, unless the manager is closing:
+// splitting goes on while the peer is answered, and Close waits for it.
+func (w *worker) part(batch []store.Queued) attempt {
+	if len(batch) > 0 && w.m.ctx.Err() != nil {
+		return attempt{err: errClosing}
+	}
+	return w.deliver(batch, true)
+}
+
+// refusedAll tells whether the peer refused every envelope of the attempt
+// it was sent, down to envelopes alone, and answered none.
+func (a attempt) refusedAll() bool {
+	return a.err == nil && a.answered == 0 && a.refused != nil
 }
 
 // join adds the attempt at the second half of a batch to the first's.

@@ -434,3 +434,28 @@ func TestAPeerRefusingEverythingForAMomentBuriesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestAPeerRefusingEverythingCostsFewRequests: a batch refused down to one
+// envelope alone, with nothing answered, is not split further: each other
+// half is probed with one envelope, not sent down to every envelope alone,
+// so an attempt at a batch of 64 costs 13 requests, not 127.
+func TestAPeerRefusingEverythingCostsFewRequests(t *testing.T) {
+	s := openOutbox(t)
+	p := &strict{always: 400, received: map[string]int{}}
+	cfg := strictConfig(64)
+	cfg.MinBackoff, cfg.MaxBackoff = time.Hour, time.Hour // one attempt
+	m := startManager(t, cfg, s, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	enqueue(t, s, 0, 64)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the attempt to fail", func() bool {
+		st := m.Peers()
+		return len(st) == 1 && st[0].Failures > 0
+	})
+	// 64, 32, 16, 8, 4, 2 and 1, and one envelope of each other half.
+	if _, sizes := p.seen(); len(sizes) > 13 {
+		t.Errorf("%d requests for one attempt at a batch of 64 (%v), want at most 13", len(sizes), sizes)
+	}
+	if d := depth(t, s); d != 64 {
+		t.Errorf("outbox holds %d envelopes, want all 64", d)
+	}
+}

@@ -215,8 +215,9 @@ func (m *Manager) Notify(peer string) {
 	}
 }
 
-// Close stops the workers after the batches in flight finish; what is still
-// queued stays in the outbox for the next start.
+// Close stops the workers after the requests in flight finish; what is
+// still queued, a refused batch's parts not yet sent included, stays in
+// the outbox for the next start.
 func (m *Manager) Close() {
 	// Under mu, so that a concurrent Notify either starts its worker before
 	// the Wait below, which then waits for it, or sees the end and starts none.
@@ -337,11 +338,15 @@ func (w *worker) run() {
 				delete(inflight, q.EnvelopeID)
 			}
 			probe = r.err != nil && !r.deferred
-			if r.err != nil {
+			switch {
+			case errors.Is(r.err, errClosing):
+				// Not the peer's failure: Close stopped the split, and
+				// the rest of the batch waits in the outbox.
+			case r.err != nil:
 				failures++
 				w.record(failures, r.err)
 				retryAt = time.Now().Add(backoff(w.m.cfg, failures))
-			} else {
+			default:
 				failures = 0
 				w.record(0, nil)
 			}
@@ -398,12 +403,12 @@ func (w *worker) send(batch []store.Queued) sent {
 	others, suspects := w.suspected(batch)
 	a := w.deliver(others, false)
 	for _, q := range suspects {
-		if a.err != nil && !a.deferred || a.answered == 0 && a.refused != nil {
+		if a.err != nil && !a.deferred || a.refusedAll() {
 			// The peer is failing, or refusing what it is sent: the
 			// suspects wait, rather than cost a request each.
 			break
 		}
-		a = a.join(w.deliver([]store.Queued{q}, true))
+		a = a.join(w.part([]store.Queued{q}))
 	}
 	if err := w.bury(a); err != nil {
 		return sent{batch: batch, err: err}
