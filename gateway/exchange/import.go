@@ -41,6 +41,9 @@ type imported struct {
 	decision *policy.Decision
 	in       store.Incoming
 	refersTo string
+	// stored is set for an envelope stored before: it is answered
+	// "duplicate" and neither decided nor stored again.
+	stored bool
 }
 
 // Receive runs the import path for a batch from a peer node and answers a
@@ -79,6 +82,16 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		ins[i] = open(envs[i], d)
 	})
 	proveTogether(ins, roots)
+	// What is stored already was checked when it was stored: check answers
+	// it "duplicate" once it is known to come from its origin, whatever its
+	// case or the policy say now, as for any redelivery.
+	stored, err := x.stored(from.Province, ins)
+	if err != nil {
+		return nil, &Error{Code: CodeUnavailable, Message: "look up received envelopes", Err: err}
+	}
+	for i := range ins {
+		ins[i].stored = stored[i]
+	}
 	// The cases the referral updates move, read for the whole request in
 	// one transaction as the origin's screen does, not one per update.
 	// A store that cannot give them defers the updates, which the origin
@@ -113,10 +126,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	if len(ready) == 0 {
 		return results, nil
 	}
-	dup, err := x.duplicates(from.Province, ready)
-	if err != nil {
-		return nil, &Error{Code: CodeUnavailable, Message: "look up received envelopes", Err: err}
-	}
+	dup := duplicates(ready)
 	signed, err := x.receiptsFor(ready, dup, now)
 	if err != nil {
 		x.d.Log.Error("sign receipts", "envelopes", len(ready), "err", err)
@@ -218,25 +228,35 @@ func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []im
 	return nil
 }
 
-// duplicates marks the envelopes already stored, and those given twice in
-// one request after their first.
-func (x *Exchange) duplicates(from string, ready []imported) ([]bool, error) {
-	ids := make([]string, len(ready))
-	for i, im := range ready {
-		ids[i] = im.env.ID
+// stored reports, for each envelope of a request, whether it is stored
+// already, from one read transaction; false for one that did not decode.
+func (x *Exchange) stored(from string, ins []inbound) ([]bool, error) {
+	ids := make([]string, len(ins))
+	for i, in := range ins {
+		if in.env != nil {
+			ids[i] = in.env.ID
+		}
 	}
-	dup, err := x.d.Store.Received(from, ids)
+	stored, err := x.d.Store.Received(from, ids)
 	if err != nil {
 		return nil, err
 	}
-	first := make(map[string]bool, len(ids))
-	for i, id := range ids {
-		if first[id] {
-			dup[i] = true
-		}
-		first[id] = true
+	for i, in := range ins {
+		stored[i] = stored[i] && in.env != nil
 	}
-	return dup, nil
+	return stored, nil
+}
+
+// duplicates marks the envelopes stored before this request, and those
+// given twice in it after their first.
+func duplicates(ready []imported) []bool {
+	dup := make([]bool, len(ready))
+	first := make(map[string]bool, len(ready))
+	for i, im := range ready {
+		dup[i] = im.stored || first[im.env.ID]
+		first[im.env.ID] = true
+	}
+	return dup
 }
 
 // sender is the node a batch came from, and the identity its envelopes are
@@ -267,6 +287,9 @@ type inbound struct {
 	// check defers the update once the envelope is verified.
 	moves   *store.Case
 	caseErr error
+	// stored is set for an envelope stored already (Receive looks them
+	// up for the whole request before checking).
+	stored bool
 }
 
 // open decodes an envelope of a request and, when it is signed in a batch,
@@ -317,6 +340,13 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		// Signed, but not a well-formed envelope: nothing past the strict
 		// decoder's checks is decided.
 		return rejected(env.ID, ReasonMalformed), false
+	}
+	if in.stored {
+		// Its origin sends it again (the receipt was lost, or the origin
+		// crashed before recording it): it passed every check when it was
+		// stored, and a case it moved has moved on since.
+		*im = imported{env: env, rec: rec, in: store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now}, stored: true}
+		return peer.Result{EnvelopeID: env.ID}, true
 	}
 	if recErr != nil {
 		return rejected(env.ID, ReasonInvalidRecord), false

@@ -123,3 +123,26 @@ func TestReceiveReadsTheCasesOfABatchOnce(t *testing.T) {
 		t.Errorf("batches of four updates opened at fewest %d read transactions, of one update %d; want as many", four, one)
 	}
 }
+
+// TestReceiveAnswersAStoredUpdateDuplicate: an update stored once, whose
+// receipt never reached its origin, comes again after it moved its case,
+// from where it could not move the case again: it is answered
+// "duplicate", with a receipt, not rejected as an illegal move, and the
+// case keeps the one update.
+func TestReceiveAnswersAStoredUpdateDuplicate(t *testing.T) {
+	rc := newReceivedCases(t, 1)
+	accepted := rc.update(t, 0, contracts.CaseAccepted)
+	if res := rc.receive(t, accepted); res[0].Status != peer.StatusStored {
+		t.Fatalf("first delivery: %+v", res[0])
+	}
+	for i := range 2 {
+		res := rc.receive(t, accepted)
+		if res[0].Status != peer.StatusDuplicate || len(res[0].Receipt) == 0 {
+			t.Fatalf("redelivery %d: %+v, want %s with a receipt", i, res[0], peer.StatusDuplicate)
+		}
+	}
+	c, err := rc.f.nodes["44"].store.Case(store.CaseKey("51", "44", rc.cases[0].ID), rc.f.now)
+	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
+		t.Errorf("the case after redeliveries: %+v, %v; want it accepted by one update", c, err)
+	}
+}
