@@ -11,7 +11,10 @@ const SnapshotVersion = 1
 
 // snapshotDoc is the snapshot and backup format: the whole state, versioned.
 type snapshotDoc struct {
-	V       int    `json:"v"`
+	V int `json:"v"`
+	// Applied is the raft index of the last command applied to State, in
+	// the log of the cluster that took it. A backup restored into a
+	// cluster gets that cluster's index instead (Registry.Restore).
 	Applied uint64 `json:"applied"`
 	State   *state `json:"state"`
 }

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"log/slog"
@@ -60,6 +62,60 @@ func TestCertificateIssuanceAndRevocationAreAudited(t *testing.T) {
 	}
 	if again, _ := n.audit.Query(ctx, audit.Filter{Kind: audit.KindCertificate}); len(again) != 2 {
 		t.Fatalf("%d certificate entries after more passes, want 2: %+v", len(again), again)
+	}
+}
+
+// TestRegistryAuditGoesOnAfterARestore: the audit watermark is the
+// registry's applied index. A backup taken from a longer log (its applied
+// index far ahead of this registry's) is restored; a certificate issued
+// afterwards must still be audited, so the watermark must not have jumped
+// to the backup's index.
+func TestRegistryAuditGoesOnAfterARestore(t *testing.T) {
+	n, p := singleNode(t)
+	admin := p.Signer(p.Issue("51", pki.KindAdmin, "zhang"))
+	ctx := context.Background()
+	issue := func(name string) {
+		t.Helper()
+		c := p.Issue("51", pki.KindSystem, name)
+		body := registry.IssuedBody{Certificate: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw})}
+		if _, err := n.registry.Submit(ctx, regtest.Signed(t, admin, registry.OpCertIssued, body, time.Now())); err != nil {
+			t.Fatalf("issue %s: %v", name, err)
+		}
+		if err := n.auditRegistryOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issued := func() int {
+		t.Helper()
+		es, err := n.audit.Query(ctx, audit.Filter{Kind: audit.KindCertificate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(es)
+	}
+	issue("hr")
+	var b bytes.Buffer
+	if err := n.registry.Backup(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["applied"] = json.RawMessage("100000")
+	longer, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.registry.Restore(ctx, bytes.NewReader(longer)); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.auditRegistryOnce(ctx); err != nil { // a pass between the restore and the next command
+		t.Fatal(err)
+	}
+	issue("payroll")
+	if got := issued(); got != 2 {
+		t.Fatalf("%d issuance entries after the restore and a second issuance, want 2 (registry applied index %d)", got, n.registry.Store().AppliedIndex())
 	}
 }
 
