@@ -35,6 +35,11 @@ func (r *Referral) ValidateAt(now time.Time) error {
 	c.referralSides(r)
 	c.amount("amount_owed_fen", r.AmountOwedFen, MaxAmountFen)
 	c.caseStatus("status", r.Status)
+	if r.Status != CaseReferred && r.Status.known() {
+		// A case born accepted or closed would never be overdue and no
+		// update could move it: where it goes next travels as updates.
+		c.addf("status", "a referral opens its case: want %q, not %q (later statuses are sent as referral updates)", CaseReferred, r.Status)
+	}
 	deadlineOK := c.date("deadline", r.Deadline)
 	if c.instant("opened_at", r.OpenedAt) && deadlineOK {
 		if opened := DateOf(r.OpenedAt.In(chinaTime)); r.Deadline.Before(opened) {
@@ -58,10 +63,19 @@ func (c *checker) referralSides(r *Referral) {
 		work, home, r.From, r.To)
 }
 
-func (c *checker) caseStatus(path string, s CaseStatus) {
+// known reports whether s is one of the case states.
+func (s CaseStatus) known() bool {
 	switch s {
 	case CaseReferred, CaseAccepted, CaseInvestigating, CaseResolved, CaseClosed, CaseRejected:
-	case "":
+		return true
+	}
+	return false
+}
+
+func (c *checker) caseStatus(path string, s CaseStatus) {
+	switch {
+	case s.known():
+	case s == "":
 		c.add(path, "is required")
 	default:
 		c.addf(path, "%q is not a case status", s)

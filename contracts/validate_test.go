@@ -281,6 +281,8 @@ func TestReferralRules(t *testing.T) {
 		{"same side", func(r *R) { r.Worker.HouseholdDivision = "440106" }, "employer.division", "home province"},
 		{"amount negative", func(r *R) { r.AmountOwedFen = -5 }, "amount_owed_fen", "not negative"},
 		{"status", func(r *R) { r.Status = "lost" }, "status", "not a case status"},
+		{"opened closed", func(r *R) { r.Status = contracts.CaseClosed }, "status", `want "referred", not "closed"`},
+		{"opened accepted", func(r *R) { r.Status = contracts.CaseAccepted }, "status", `want "referred", not "accepted"`},
 		{"deadline before opening", func(r *R) { r.Deadline = contracts.DateOf(r.OpenedAt).AddMonths(-1) }, "deadline", "before the day the case was opened"},
 		{"opened missing", func(r *R) { r.OpenedAt = time.Time{} }, "opened_at", "required"},
 		{"notes too long", func(r *R) { r.Notes = strings.Repeat("欠", 2001) }, "notes", "at most 2000"},
