@@ -13,7 +13,6 @@ import (
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/laborlink/laborlink/gateway/audit"
-	"github.com/laborlink/laborlink/gateway/auth"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -76,12 +75,12 @@ type AuditReconcileResponse struct {
 	Mismatches []audit.Mismatch `json:"mismatches"`
 }
 
-func makeAuditExport(a Auditing, now func() time.Time) endpoint.Endpoint {
+func makeAuditExport(own audit.Province, a Auditing, now func() time.Time) endpoint.Endpoint {
 	return func(ctx context.Context, req any) (any, error) {
-		if _, err := auth.Require(ctx, pki.KindAuditor, pki.KindOperator); err != nil {
+		r := req.(AuditExportRequest)
+		if err := requireAuditOf(ctx, own, &r.Filter, pki.KindAuditor, pki.KindOperator); err != nil {
 			return nil, err
 		}
-		r := req.(AuditExportRequest)
 		each := func(yield func(audit.Entry) error) error { return a.Each(ctx, r.Filter, yield) }
 		return AuditExportResponse{Format: r.Format, Entries: each, At: now()}, nil
 	}
@@ -89,9 +88,9 @@ func makeAuditExport(a Auditing, now func() time.Time) endpoint.Endpoint {
 
 // makeAuditVerify is the node checking its own store: an auditor who holds
 // the verifier key checks it independently with `laborlink audit verify`.
-func makeAuditVerify(a Auditing) endpoint.Endpoint {
+func makeAuditVerify(own audit.Province, a Auditing) endpoint.Endpoint {
 	return func(ctx context.Context, req any) (any, error) {
-		if _, err := auth.Require(ctx, pki.KindAuditor); err != nil {
+		if err := requireOwnAuditor(ctx, own, "verifying the whole log", pki.KindAuditor); err != nil {
 			return nil, err
 		}
 		var earlier []byte
@@ -104,7 +103,7 @@ func makeAuditVerify(a Auditing) endpoint.Endpoint {
 
 func makeAuditReconcile(province audit.Province, a Auditing, peers PeerAudit) endpoint.Endpoint {
 	return func(ctx context.Context, req any) (any, error) {
-		if _, err := auth.Require(ctx, pki.KindAuditor, pki.KindOperator); err != nil {
+		if err := requireOwnAuditor(ctx, province, "reconciling with another province's log", pki.KindAuditor, pki.KindOperator); err != nil {
 			return nil, err
 		}
 		r := req.(AuditReconcileRequest)

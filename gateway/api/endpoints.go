@@ -160,6 +160,7 @@ type AuditProofResponse struct {
 // caller's kind; the exchange checks provinces.
 func MakeSet(s Services) Set {
 	x, a, status, submitted, now := s.Exchange, s.Audit, s.Status, s.Submitted, s.Now
+	own := audit.Province(s.Province)
 	return Set{
 		Submit: func(ctx context.Context, req any) (any, error) {
 			r := req.(SubmitRequest)
@@ -205,20 +206,22 @@ func MakeSet(s Services) Set {
 			return x.InboxItem(ctx, req.(RecordRequest).Key)
 		},
 		AuditQuery: func(ctx context.Context, req any) (any, error) {
-			if _, err := auth.Require(ctx, pki.KindAuditor, pki.KindOperator); err != nil {
+			f := req.(AuditQueryRequest).Filter
+			if err := requireAuditOf(ctx, own, &f, pki.KindAuditor, pki.KindOperator); err != nil {
 				return nil, err
 			}
-			es, err := a.Query(ctx, req.(AuditQueryRequest).Filter)
+			es, err := a.Query(ctx, f)
 			if err != nil {
 				return nil, err
 			}
 			return AuditQueryResponse{Entries: es}, nil
 		},
 		AuditStats: func(ctx context.Context, req any) (any, error) {
-			if _, err := auth.Require(ctx, pki.KindAuditor, pki.KindOperator); err != nil {
+			f := req.(AuditQueryRequest).Filter
+			if err := requireAuditOf(ctx, own, &f, pki.KindAuditor, pki.KindOperator); err != nil {
 				return nil, err
 			}
-			return a.Stats(ctx, req.(AuditQueryRequest).Filter, now())
+			return a.Stats(ctx, f, now())
 		},
 		AuditHead: func(ctx context.Context, _ any) (any, error) {
 			if _, err := auth.Require(ctx, pki.KindAuditor, pki.KindOperator); err != nil {
@@ -227,7 +230,7 @@ func MakeSet(s Services) Set {
 			return a.SignedHead(ctx)
 		},
 		AuditRaw: func(ctx context.Context, req any) (any, error) {
-			if _, err := auth.Require(ctx, pki.KindAuditor); err != nil {
+			if err := requireOwnAuditor(ctx, own, "reading raw entries", pki.KindAuditor); err != nil {
 				return nil, err
 			}
 			r := req.(AuditRawRequest)
@@ -279,9 +282,9 @@ func MakeSet(s Services) Set {
 			}
 			return status(ctx), nil
 		},
-		AuditExport:    makeAuditExport(a, now),
-		AuditVerify:    makeAuditVerify(a),
-		AuditReconcile: makeAuditReconcile(audit.Province(s.Province), a, s.Peers),
+		AuditExport:    makeAuditExport(own, a, now),
+		AuditVerify:    makeAuditVerify(own, a),
+		AuditReconcile: makeAuditReconcile(own, a, s.Peers),
 
 		DeadLetterList:    makeDeadLetterList(s.DeadLetters),
 		DeadLetterRequeue: makeDeadLetterRequeue(s.DeadLetters),

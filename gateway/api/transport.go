@@ -97,8 +97,9 @@ func NewHandler(s Set) http.Handler {
 // systems, auditors and operators, and what it holds (the inbox, records'
 // states) is theirs alone. Other provinces reach the node through the peer
 // and registry APIs only, with one exception: auditors of any province may
-// read the audit log (identifiers, codes and digests, never content), since
-// reconciling two provinces' logs is what cross-border auditing is.
+// reach the audit routes (identifiers, codes and digests, never content),
+// since reconciling two provinces' logs is what cross-border auditing is;
+// there they see only their province's flows with this one (auditscope.go).
 func OwnProvince(province string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := auth.FromRequest(r.Context(), r)
