@@ -40,14 +40,24 @@ type attempt struct {
 	// err is the first failure; what it left unsent stays queued.
 	err      error
 	deferred bool
+	// oversized says the peer answered 413 to an envelope alone: a 413 to
+	// a batch holding it may be its doing alone.
+	oversized bool
 }
 
 // deliver sends batch, and when the peer refuses it as a whole, its halves
 // in turn (see split), down to envelopes alone: those the peer refuses
-// alone are the ones to suspect, and the others go on their way. A 413 to a whole batch
-// (part false) also halves the batch size for the batches that follow; one
-// to a part says no more than that the part holds a large envelope.
-func (w *worker) deliver(batch []store.Queued, part bool) attempt {
+// alone are the ones to suspect, and the others go on their way.
+//
+// full is the batch size when batch was taken as a full batch of it, and
+// 0 for a partial batch or a part. A 413 to a full batch halves the size
+// for the batches that follow, once the split has found no envelope too
+// large alone in it: such an envelope may be all the 413 was about, and a
+// smaller batch would hold it as well, while the link would be slowed
+// for Config.ShrinkHold. A 413 to a partial batch or a part says no more
+// than that it is too large; should full batches be too, one answers 413
+// in turn.
+func (w *worker) deliver(batch []store.Queued, full int) attempt {
 	if len(batch) == 0 {
 		return attempt{}
 	}
@@ -56,7 +66,7 @@ func (w *worker) deliver(batch []store.Queued, part bool) attempt {
 	var unsendable *UnsendableError
 	if errors.As(err, &unsendable) {
 		if i := slices.IndexFunc(batch, func(q store.Queued) bool { return q.EnvelopeID == unsendable.EnvelopeID }); i >= 0 {
-			rest := w.deliver(append(batch[:i:i], batch[i+1:]...), part)
+			rest := w.deliver(append(batch[:i:i], batch[i+1:]...), full)
 			rest.dead = append(rest.dead, store.DeadLetter{EnvelopeID: unsendable.EnvelopeID, Reason: scrub(unsendable.Err.Error())})
 			return rest
 		}
@@ -71,10 +81,11 @@ func (w *worker) deliver(batch []store.Queued, part bool) attempt {
 	case len(batch) == 1:
 		return w.refusedAlone(batch[0], status, message, err, before)
 	}
-	if status == http.StatusRequestEntityTooLarge && !part {
-		w.shrink(len(batch) / 2)
+	a := w.split(batch)
+	if status == http.StatusRequestEntityTooLarge && full > 0 && !a.oversized {
+		w.shrink(full / 2)
 	}
-	return w.split(batch)
+	return a
 }
 
 // errClosing ends an attempt that Close interrupted between two requests:
@@ -111,7 +122,7 @@ func (w *worker) part(batch []store.Queued) attempt {
 	if len(batch) > 0 && w.m.ctx.Err() != nil {
 		return attempt{err: errClosing}
 	}
-	return w.deliver(batch, true)
+	return w.deliver(batch, 0)
 }
 
 // refusedAll tells whether the peer refused every envelope of the attempt
@@ -124,6 +135,7 @@ func (a attempt) refusedAll() bool {
 func (a attempt) join(b attempt) attempt {
 	a.answered += b.answered
 	a.dead = append(a.dead, b.dead...)
+	a.oversized = a.oversized || b.oversized
 	if a.refused == nil {
 		a.refused = b.refused
 	}
@@ -160,7 +172,7 @@ func (w *worker) refusal(err error) (status int, message string, ok bool) {
 // refuses each envelope alone too, and answers to others that come after
 // its refusals say nothing of how it would take q now.
 func (w *worker) refusedAlone(q store.Queued, status int, message string, err error, before uint64) attempt {
-	a := attempt{refused: err}
+	a := attempt{refused: err, oversized: status == http.StatusRequestEntityTooLarge}
 	w.suspectMu.Lock()
 	defer w.suspectMu.Unlock()
 	if at, ok := w.suspects[q.EnvelopeID]; ok && before > at {

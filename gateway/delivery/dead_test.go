@@ -335,10 +335,10 @@ func TestALoweredBatchSizeIsTriedAgain(t *testing.T) {
 	m := startManager(t, cfg, s, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	enqueueSized(t, s, 0, 8, 20) // 160 bytes: over the limit as a full batch
 	m.Notify("44")
+	// The size is lowered once the split found no envelope too large
+	// alone, after the halves were delivered.
+	gatewaytest.Eventually(t, "the batch size to be lowered to 4", func() bool { return m.Peers()[0].BatchSize == 4 })
 	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
-	if st := m.Peers(); st[0].BatchSize != 4 {
-		t.Fatalf("batch size after 413 = %d, want 4", st[0].BatchSize)
-	}
 
 	p.set(func(p *strict) { p.limit = 0 }) // the peer raised its limit
 	now.Add(int64(59 * time.Second))
@@ -457,5 +457,41 @@ func TestAPeerRefusingEverythingCostsFewRequests(t *testing.T) {
 	}
 	if d := depth(t, s); d != 64 {
 		t.Errorf("outbox holds %d envelopes, want all 64", d)
+	}
+}
+
+// TestAnEnvelopeTooLargeAloneKeepsTheBatchSize: a 413 that one envelope too
+// large alone accounts for does not lower the batch size for ShrinkHold,
+// whether it came to a partial batch (light traffic) or to a full one; the
+// envelope is dead-lettered and the others go.
+func TestAnEnvelopeTooLargeAloneKeepsTheBatchSize(t *testing.T) {
+	tests := []struct {
+		name      string
+		batchSize int
+		sizes     []int // of the envelopes queued, 01E000000 on
+	}{
+		{"in a partial batch", 500, []int{20, 150, 20}},
+		{"in a full batch", 4, []int{20, 150, 20, 20, 20, 20, 20, 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openOutbox(t)
+			p := &strict{limit: 100, received: map[string]int{}}
+			m := startStrict(t, s, p, tt.batchSize)
+			for i, size := range tt.sizes {
+				enqueueSized(t, s, i, 1, size)
+			}
+			m.Notify("44")
+			gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+			if st := m.Peers(); st[0].BatchSize != tt.batchSize {
+				t.Errorf("batch size = %d, want %d kept: one envelope was too large alone", st[0].BatchSize, tt.batchSize)
+			}
+			if dead := deadLetters(t, s); len(dead) != 1 || dead["01E000001"].Status != 413 {
+				t.Errorf("dead letters = %+v, want 01E000001 refused with 413", dead)
+			}
+			if received, _ := p.seen(); len(received) != len(tt.sizes)-1 {
+				t.Errorf("peer stored %d envelopes, want %d", len(received), len(tt.sizes)-1)
+			}
+		})
 	}
 }

@@ -110,10 +110,12 @@ type Config struct {
 	// retried whole.
 	Refusal func(err error) (status int, message string, ok bool)
 	// ShrinkHold is how long a batch size lowered after the peer answered
-	// 413 holds before the worker tries BatchSize again, so that one
-	// oversized envelope does not slow the link until the node restarts;
-	// a peer whose limit is still lower answers 413 again and the size is
-	// lowered again. 0 means DefaultShrinkHold.
+	// 413 to a full batch holds before the worker tries BatchSize again,
+	// so that a peer's limit lowered for a while does not slow the link
+	// until the node restarts; a peer whose limit is still lower answers
+	// 413 again and the size is lowered again. A 413 that one envelope
+	// too large alone accounts for lowers nothing. 0 means
+	// DefaultShrinkHold.
 	ShrinkHold time.Duration
 	// Now is the clock ShrinkHold is measured by; nil is time.Now. Tests
 	// set it so that a slow machine does not end the hold before they look.
@@ -400,8 +402,12 @@ type sent struct {
 // costs a single request, not a split of every batch, and is buried once
 // the others show the peer taking envelopes (see refusedAlone).
 func (w *worker) send(batch []store.Queued) sent {
+	full := int(w.size.Load())
+	if len(batch) < full {
+		full = 0
+	}
 	others, suspects := w.suspected(batch)
-	a := w.deliver(others, false)
+	a := w.deliver(others, full)
 	for _, q := range suspects {
 		if a.err != nil && !a.deferred || a.refusedAll() {
 			// The peer is failing, or refusing what it is sent: the

@@ -30,8 +30,8 @@ type Skip struct {
 // rather than the request: any 4xx but those a wrong URL, credentials or
 // request form earn (every item would earn them alike, and skipping would
 // empty the push of the whole inbox) and those that mean "later". A 413
-// refuses items too: a batch shrinks first (see Pusher.batch), and an item
-// too large alone stays too large.
+// refuses items too: a batch is pushed again in halves first (see push),
+// and an item too large alone stays too large.
 func refusesItems(code int) bool {
 	switch code {
 	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -246,5 +247,44 @@ func TestAnItemTooLargeAloneIsSkipped(t *testing.T) {
 	}
 	if st, err := p.State(); err != nil || st.Skipped != 1 || st.LastSkipped == nil || st.LastSkipped.EnvelopeID != in[0].EnvelopeID {
 		t.Errorf("state %+v, %v; want %s skipped", st, err, in[0].EnvelopeID)
+	}
+}
+
+// TestAnItemTooLargeAloneKeepsTheBatchSize: a 413 that one item too large
+// alone accounts for does not halve the batch size for ShrinkHold, whether
+// it came to a partial batch or a full one; the item is skipped and the
+// others pushed.
+func TestAnItemTooLargeAloneKeepsTheBatchSize(t *testing.T) {
+	tests := []struct {
+		name       string
+		batch, len int
+	}{
+		{"in a partial batch", 100, 3},
+		{"in a full batch", 4, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, in := inboxWith(t, tt.len)
+			defer s.Close()
+			large := in[1].EnvelopeID
+			sys := newProvincialSystem(t, func(ids []string) int {
+				if slices.Contains(ids, large) {
+					return http.StatusRequestEntityTooLarge
+				}
+				return http.StatusOK
+			})
+			p, err := New(Config{URL: sys.URL, Batch: tt.batch}, s, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pushAll(t, p, s, 3)
+			st, err := p.State()
+			if err != nil || st.Batch != tt.batch || st.Skipped != 1 || st.LastSkipped.EnvelopeID != large {
+				t.Errorf("state %+v, %v; want batch %d kept and %s skipped", st, err, tt.batch, large)
+			}
+			if got, _ := sys.received(); len(got) != tt.len-1 {
+				t.Errorf("the system took %v, want the %d others", got, tt.len-1)
+			}
+		})
 	}
 }

@@ -75,9 +75,10 @@ type Config struct {
 	// next refused item instead of skipping it, until the system accepts
 	// one. Default 10; negative is an error.
 	MaxConsecutiveSkips int
-	// ShrinkHold is how long a batch size halved after a 413 holds before
-	// the push tries Batch again, so one oversized item does not slow it
-	// until the node restarts. Default 10m.
+	// ShrinkHold is how long a batch size halved after a 413 to a full
+	// batch holds before the push tries Batch again, so a limit lowered
+	// for a while does not slow it until the node restarts. A 413 that
+	// one item too large alone accounts for halves nothing. Default 10m.
 	ShrinkHold time.Duration
 	// Now is the clock ShrinkHold is measured by; nil is time.Now. Tests
 	// set it so that a slow machine does not end the hold before they look.
@@ -91,9 +92,10 @@ type Pusher struct {
 	log   *slog.Logger
 	mu    sync.Mutex
 	// batch is the most items per request now: Config.Batch, halved each
-	// time the system answers 413 (until restoreAt, then Config.Batch
-	// again), so a body limit smaller than a full batch slows the push
-	// instead of stopping it for good.
+	// time the system answers 413 to a full batch that no item too large
+	// alone accounts for (until restoreAt, then Config.Batch again), so a
+	// body limit smaller than a full batch slows the push instead of
+	// costing a split of every batch.
 	batch     int
 	restoreAt time.Time
 	// failures, lastErr and lastPush are how the push stands (State).
@@ -318,47 +320,71 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
-	return p.push(ctx, items)
+	full := batch
+	if len(items) < batch {
+		full = 0
+	}
+	n, _, err := p.push(ctx, items, full)
+	return n, err
 }
 
 // push posts items, the next after the cursor, and moves the cursor past
-// them once the system has them. A batch the system refuses for good is
-// pushed again in halves, down to single items, and the items it refuses
-// alone are skipped; push returns how many items the cursor moved past.
-// The halves are not left to later batches, whose 413 halving holds a while:
-// one refused item must not slow the push for the rest of the inbox.
-func (p *Pusher) push(ctx context.Context, items []store.Incoming) (int, error) {
+// them once the system has them. A batch the system refuses for good, or
+// answers 413, is pushed again in halves, down to single items, and the
+// items it refuses alone are skipped; push returns how many items the
+// cursor moved past. The halves are not left to later batches: one refused
+// item must not slow the push for the rest of the inbox.
+//
+// full is the batch size when items were taken as a full batch of it, and
+// 0 otherwise. A 413 to a full batch halves the size for the batches that
+// follow (until Config.ShrinkHold has passed), unless the halves found an
+// item too large alone, which may be all the 413 was about: a smaller
+// batch would hold it as well. A 413 to a partial batch says no more than
+// that it is too large; should full batches be too, one answers 413 in
+// turn.
+func (p *Pusher) push(ctx context.Context, items []store.Incoming, full int) (moved int, tooLarge bool, err error) {
 	code, err := p.post(ctx, items)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	switch {
 	case code >= 200 && code <= 299:
 		if err := p.advance(ctx, items[len(items)-1].Seq); err != nil {
-			return 0, err
+			return 0, false, err
 		}
-		return len(items), nil
-	case code == http.StatusRequestEntityTooLarge && len(items) > 1:
-		p.mu.Lock()
-		p.batch, p.restoreAt = len(items)/2, p.cfg.Now().Add(p.cfg.ShrinkHold)
-		p.mu.Unlock()
-		p.log.Warn("webhook batch too large for the provincial system; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", len(items)/2, "for", p.cfg.ShrinkHold)
-		return 0, fmt.Errorf("the provincial system answered %s to %d items", statusText(code), len(items))
+		return len(items), false, nil
 	case !refusesItems(code):
-		return 0, fmt.Errorf("the provincial system answered %s", statusText(code))
+		return 0, false, fmt.Errorf("the provincial system answered %s", statusText(code))
 	case len(items) == 1:
 		if err := p.skip(ctx, items[0], code); err != nil {
-			return 0, err
+			return 0, false, err
 		}
-		return 1, nil
+		return 1, code == http.StatusRequestEntityTooLarge, nil
 	}
 	half := len(items) / 2
-	n, err := p.push(ctx, items[:half])
+	n, tooLarge, err := p.push(ctx, items[:half], 0)
 	if err != nil {
-		return n, err
+		return n, tooLarge, err
 	}
-	m, err := p.push(ctx, items[half:])
-	return n + m, err
+	m, tooLargeToo, err := p.push(ctx, items[half:], 0)
+	tooLarge = tooLarge || tooLargeToo
+	if err == nil && code == http.StatusRequestEntityTooLarge && full > 1 && !tooLarge {
+		p.shrink(full / 2)
+	}
+	return n + m, tooLarge, err
+}
+
+// shrink lowers the batch size to n for Config.ShrinkHold, after a full
+// batch was too large for the system.
+func (p *Pusher) shrink(n int) {
+	p.mu.Lock()
+	if n >= p.batch {
+		p.mu.Unlock()
+		return
+	}
+	p.batch, p.restoreAt = n, p.cfg.Now().Add(p.cfg.ShrinkHold)
+	p.mu.Unlock()
+	p.log.Warn("webhook batch too large for the provincial system; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", n, "for", p.cfg.ShrinkHold)
 }
 
 // post sends items to the system and returns the status it answered.
