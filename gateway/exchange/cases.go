@@ -24,7 +24,7 @@ var nextStatus = map[contracts.CaseStatus][]contracts.CaseStatus{
 // updateProblems refuses, before anything is sent, an update for a case
 // this node does not know (c is nil) or a status case c cannot move to.
 // When an update arrives, check asks it only about a case this node
-// follows: one it does not know is not refused.
+// follows: one whose case it does not know yet is deferred, not refused.
 func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.FieldError {
 	if c == nil {
 		return []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf("no referral %q between %s and %s is known here", u.ReferralID, u.From, u.To)}}

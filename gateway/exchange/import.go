@@ -361,9 +361,16 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		return deferred(env.ID, "case_unreadable"), false
 	}
 	var refersTo string
-	if u, ok := rec.(*contracts.ReferralUpdate); ok && in.moves != nil {
-		// A case this node follows must be able to take the status here
-		// too: a peer may not move a referred case straight to closed.
+	if u, ok := rec.(*contracts.ReferralUpdate); ok {
+		if in.moves == nil {
+			// Its referral has not arrived (deferred, or in a later
+			// batch): stored now, the update would never move the case.
+			// Its origin keeps it and sends it again, with backoff, as any
+			// deferred envelope, until the referral is here.
+			return deferred(env.ID, "case_unknown"), false
+		}
+		// The case must be able to take the status here too: a peer may
+		// not move a referred case straight to closed.
 		if updateProblems(u, in.moves) != nil {
 			return rejected(env.ID, ReasonInvalidTransition), false
 		}

@@ -1,13 +1,16 @@
 package exchange
 
 import (
+	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/contracts/synth"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
@@ -144,5 +147,85 @@ func TestReceiveAnswersAStoredUpdateDuplicate(t *testing.T) {
 	c, err := rc.f.nodes["44"].store.Case(store.CaseKey("51", "44", rc.cases[0].ID), rc.f.now)
 	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
 		t.Errorf("the case after redeliveries: %+v, %v; want it accepted by one update", c, err)
+	}
+}
+
+// TestReceiveDefersAnUpdateBeforeItsReferral: an update whose referral has
+// not arrived is deferred, nothing stored, so that its origin sends it
+// again; sent again once the referral is stored, it moves the case.
+func TestReceiveDefersAnUpdateBeforeItsReferral(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 23)
+	r := g.Referral()
+	for r.From != "51" {
+		r = g.Referral()
+	}
+	u := g.ReferralUpdate(r)
+	u.From, u.To, u.Status = "51", "44", contracts.CaseAccepted
+	update := f.rawSignedBy("51", u)
+	deliver := func(env json.RawMessage) peer.Result {
+		t.Helper()
+		res, err := f.deliver("51", "44", env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0]
+	}
+	if res := deliver(update); res.Status != peer.StatusDeferred || len(res.Reasons) != 1 || res.Reasons[0] != "case_unknown" || res.Receipt != nil {
+		t.Fatalf("the update before its referral: %+v, want %s [case_unknown] and no receipt", res, peer.StatusDeferred)
+	}
+	dest := f.nodes["44"]
+	if got := dest.inbox(t); len(got) != 0 {
+		t.Fatalf("the deferred update was stored: %d in the inbox", len(got))
+	}
+	if res := deliver(f.rawSignedBy("51", r)); res.Status != peer.StatusStored {
+		t.Fatalf("the referral: %+v", res)
+	}
+	if res := deliver(update); res.Status != peer.StatusStored {
+		t.Fatalf("the update sent again after its referral: %+v", res)
+	}
+	c, err := dest.store.Case(store.CaseKey("51", "44", r.ID), f.now)
+	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
+		t.Errorf("the case: %+v, %v; want it accepted by the update", c, err)
+	}
+}
+
+// TestUpdateDeliveredWithItsReferralIsSentAgain: a referral and its update
+// wait together in the origin's outbox (the destination's registry lagged)
+// and go in one batch; the update, checked before the referral is stored,
+// is deferred, and delivery keeps sending it until it is stored, not
+// burying it: both end delivered and the case moved at both ends.
+func TestUpdateDeliveredWithItsReferralIsSentAgain(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	origin, dest := f.nodes["51"], f.nodes["44"]
+	a := f.agreement("51", "44")
+	dest.agreements = policy.NewAgreementIndex() // 44 has not applied it yet
+	dest.x.d.Agreements = dest.agreements
+	g := f.generator("51", "44", 23)
+	r := f.referCases(g, 1)[0]
+	u := g.ReferralUpdate(r)
+	u.From, u.To, u.Status = "51", "44", contracts.CaseAccepted
+	res := f.submit("51", u)
+	if res[0].Outcome != OutcomeAccepted {
+		t.Fatalf("the update: %+v", res[0])
+	}
+	gatewaytest.Eventually(t, "the destination to defer", func() bool {
+		for _, p := range origin.delivery.Peers() {
+			if p.Peer == "44" && strings.Contains(p.LastError, "no_agreement") {
+				return true
+			}
+		}
+		return false
+	})
+	dest.agreements.Put(*a) // 44 catches up
+	origin.delivery.Notify("44")
+	gatewaytest.Eventually(t, "the update delivered", func() bool {
+		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
+		return err == nil && v.State == store.StateDelivered
+	})
+	c, err := dest.store.Case(store.CaseKey("51", "44", r.ID), f.now)
+	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
+		t.Errorf("the case at 44: %+v, %v; want it accepted by the update", c, err)
 	}
 }
