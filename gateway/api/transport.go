@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -309,7 +308,10 @@ func int64Param(r *http.Request, name string, def int64) (int64, error) {
 }
 
 func decodePolicyEval(_ context.Context, r *http.Request) (any, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, contracts.MaxRecordSize))
+	body, err := httpbody.ReadRequest(r, contracts.MaxRecordSize)
+	if errors.Is(err, httpbody.ErrTooLarge) {
+		return nil, fmt.Errorf("%w; a dry run takes one record, and a record is at most %d bytes", err, contracts.MaxRecordSize)
+	}
 	if err != nil {
 		return nil, badRequest("read body: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/httpbody"
 )
 
@@ -25,5 +26,22 @@ func TestASubmissionOverTheLimitIsAnswered413(t *testing.T) {
 	}
 	if status, code := statusOf(err); status != http.StatusRequestEntityTooLarge || code != "too_large" {
 		t.Errorf("statusOf(%v) = %d %s, want 413 too_large", err, status, code)
+	}
+}
+
+// TestADryRunOverARecordsSizeIsAnswered413: a policy dry run takes one
+// record, so a body over contracts.MaxRecordSize, declared or not, is 413
+// too_large with the limit, as a submission over its limit is, not a 400.
+func TestADryRunOverARecordsSizeIsAnswered413(t *testing.T) {
+	big := strings.Repeat(" ", contracts.MaxRecordSize+1)
+	for _, declared := range []bool{true, false} {
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/policy/eval", strings.NewReader(big))
+		if !declared {
+			r.ContentLength = -1
+		}
+		_, err := decodePolicyEval(context.Background(), r)
+		if status, code := statusOf(err); status != http.StatusRequestEntityTooLarge || code != "too_large" || !strings.Contains(err.Error(), fmt.Sprint(contracts.MaxRecordSize)) {
+			t.Errorf("declared %v: %v (%d %s); want 413 too_large saying the limit", declared, err, status, code)
+		}
 	}
 }
