@@ -204,6 +204,17 @@ func redacted(u string) string {
 	return parsed.String()
 }
 
+// redactedError is err with the URL of any *url.Error in it redacted: a
+// failed request's error quotes the URL it went to, query credentials
+// included, and the error is logged and kept as State's LastError.
+func redactedError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = redacted(ue.URL)
+	}
+	return err
+}
+
 // New returns a pusher; Run starts it.
 func New(cfg Config, inbox Inbox, log *slog.Logger) (*Pusher, error) {
 	if cfg.URL == "" {
@@ -395,12 +406,12 @@ func (p *Pusher) post(ctx context.Context, items []store.Incoming) (int, error) 
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, redactedError(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.cfg.Client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, redactedError(err)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki/pkitest"
 )
@@ -270,5 +271,34 @@ func figuresAsState(t *testing.T, p *Pusher, st State) {
 	}
 	if n := p.Failures(); n != st.Failures {
 		t.Errorf("Failures() = %d; State says %d", n, st.Failures)
+	}
+}
+
+// TestAFailedPushShowsNoQueryCredentials: the error of a request that got
+// no answer quotes its URL; logged and kept as State's LastError, it must
+// not carry the credentials a URL's query may hold.
+func TestAFailedPushShowsNoQueryCredentials(t *testing.T) {
+	s, _, _ := inboxWith(t, 1)
+	defer s.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	u := srv.URL + "/hook?token=SECRET123"
+	srv.Close() // connection refused
+	logs := &gatewaytest.Buffer{}
+	p, err := New(Config{URL: u, Poll: time.Millisecond, MaxBackoff: time.Millisecond}, s, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	gatewaytest.Eventually(t, "the failure to be logged", func() bool { return strings.Contains(logs.String(), "webhook push failing") })
+	cancel()
+	<-done
+	st, err := p.State()
+	if err != nil || st.LastError == "" || strings.Contains(st.LastError, "SECRET123") {
+		t.Errorf("state %+v, %v; want the failure without the query's secret", st, err)
+	}
+	if strings.Contains(logs.String(), "SECRET123") {
+		t.Errorf("log shows the query's secret:\n%s", logs.String())
 	}
 }
