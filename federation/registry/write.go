@@ -132,7 +132,11 @@ func (r *Registry) leaderAPI() (string, error) {
 
 // applyLocal stamps the command with the leader's time and applies it
 // through raft. After a node command succeeds it changes raft's
-// configuration to match.
+// configuration to match, and again when the command is resubmitted: the
+// first time may have committed and then failed to reconfigure (a timeout,
+// a lost leadership), and a retry answered from the nonce alone would
+// report success for a change raft never made. AddVoter, AddNonvoter,
+// DemoteVoter and RemoveServer are idempotent.
 func (r *Registry) applyLocal(env *Envelope) (*Result, error) {
 	stamped := *env
 	stamped.At = r.cfg.now().UTC()
@@ -148,12 +152,39 @@ func (r *Registry) applyLocal(env *Envelope) (*Result, error) {
 	if !ok {
 		return nil, fmt.Errorf("apply %s: unexpected response %T", env.Op, f.Response())
 	}
-	if res.Err == nil && !res.Duplicate && res.Node != nil {
-		if err := r.reconfigure(env.Op, res.Node); err != nil {
+	n := res.Node
+	if res.Duplicate {
+		n = r.retriedNode(env)
+	}
+	if res.Err == nil && n != nil {
+		if err := r.reconfigure(env.Op, n); err != nil {
 			return nil, err
 		}
 	}
 	return res, nil
+}
+
+// retriedNode is the node a resubmitted node command reconfigures raft
+// for, as the registry holds it now (a duplicate's result carries no node),
+// or nil when there is nothing to redo: not a node command, or a later
+// command changed the node the other way (a join or promotion retried after
+// a removal or demotion). raft follows the registry; a retry must not undo
+// a later command.
+func (r *Registry) retriedNode(env *Envelope) *Node {
+	var ref NodeRef // a join's NodeSpec names the node with the same field
+	if json.Unmarshal(env.Body, &ref) != nil || ref.ID == "" {
+		return nil
+	}
+	n, ok := r.store.Node(ref.ID)
+	switch {
+	case env.Op == OpNodeJoin && ok,
+		env.Op == OpNodePromote && ok && n.Voter,
+		env.Op == OpNodeDemote && ok && !n.Voter:
+		return &n
+	case env.Op == OpNodeRemove && !ok:
+		return &Node{NodeSpec: NodeSpec{ID: ref.ID}}
+	}
+	return nil
 }
 
 // reconfigure makes raft's configuration follow a node command.
