@@ -34,6 +34,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -252,12 +253,17 @@ func New(cfg Config, inbox Inbox, log *slog.Logger) (*Pusher, error) {
 // POST with its body (307, 308). On a 301, 302 or 303 a client follows
 // with a bodiless GET, whose 2xx would move the cursor past items that were
 // never pushed; the redirect is answered as it came instead, and retried.
+// A redirect from https to anything else is refused: the inbox holds
+// personal data, which must not leave in clear text.
 func keepPost(c *http.Client) *http.Client {
 	cc := *c
 	next := c.CheckRedirect
 	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if req.Method != http.MethodPost {
 			return http.ErrUseLastResponse
+		}
+		if req.URL.Scheme != "https" && slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" }) {
+			return fmt.Errorf("refused a redirect from https to %s: the inbox holds personal data, which must not leave in clear text; if the system moved, set the webhook URL to its new https address", req.URL.Scheme)
 		}
 		if next != nil {
 			return next(req, via)
