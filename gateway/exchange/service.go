@@ -247,19 +247,36 @@ func (x *Exchange) Record(ctx context.Context, caller pki.Identity, key string) 
 	if caller.Kind != pki.KindOperator && !refOf(st.Ref, caller.Province) {
 		return RecordView{}, Errorf(CodeForbidden, "record %s belongs to another province", key)
 	}
-	view := RecordView{Status: st}
+	return RecordView{Status: st, Confirmed: confirmed(st)}, nil
+}
+
+// confirmed is the employment confirmation to show on a transfer: none
+// until the transfer is delivered with the destination's receipt stored,
+// since a subsidy must not wait on a confirmation of a transfer not proven
+// to have arrived. One that came earlier (the receipt was lost, or is not
+// recorded yet) is kept with the record and shown once the receipt is.
+// Of several, the one confirmed latest (confirmed_on) stands, and of those
+// confirmed the same day the last to arrive.
+func confirmed(st store.Status) *Confirmed {
+	if st.State != store.StateDelivered || len(st.Receipt) == 0 {
+		return nil
+	}
+	var latest *Confirmed
 	for _, a := range st.Answers {
 		if a.Type != string(contracts.RecordConfirmation) {
 			continue
 		}
 		var c Confirmed
-		if json.Unmarshal(a.Summary, &c) == nil {
-			c.EnvelopeID = a.EnvelopeID
-			c.Receipt = st.Receipt
-			view.Confirmed = &c
+		if json.Unmarshal(a.Summary, &c) != nil {
+			continue
+		}
+		// Days as YYYY-MM-DD order as strings.
+		if latest == nil || c.ConfirmedOn >= latest.ConfirmedOn {
+			c.EnvelopeID, c.Receipt = a.EnvelopeID, st.Receipt
+			latest = &c
 		}
 	}
-	return view, nil
+	return latest
 }
 
 // Inbox returns what arrived from other provinces after the cursor.

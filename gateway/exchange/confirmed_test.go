@@ -1,0 +1,57 @@
+package exchange
+
+import (
+	"context"
+	"testing"
+
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/policy"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// TestConfirmationWaitsForTheTransfersReceipt: a confirmation that arrives
+// while the origin has no receipt for the transfer (44's registry lagged
+// and deferred it) is kept but not shown, for a subsidy waits on it; once
+// the transfer is delivered it shows, and of two confirmations the one
+// confirmed latest stands, whichever arrived last.
+func TestConfirmationWaitsForTheTransfersReceipt(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	origin, dest := f.nodes["51"], f.nodes["44"]
+	a := f.agreement("51", "44")
+	dest.agreements = policy.NewAgreementIndex() // 44 has not applied it yet
+	dest.x.d.Agreements = dest.agreements
+	g := f.generator("51", "44", 31)
+	tr := g.Transfer()
+	res := f.submit("51", tr)
+	if res[0].Outcome != OutcomeAccepted {
+		t.Fatalf("transfer: %+v", res[0])
+	}
+	later := g.Confirmation(tr)
+	earlier := g.Confirmation(tr)
+	earlier.ConfirmedOn = later.ConfirmedOn.AddMonths(-1)
+	if earlier.Since != nil && earlier.ConfirmedOn.Before(*earlier.Since) {
+		earlier.Since = nil
+	}
+	if got, err := f.deliver("44", "51", f.rawSignedBy("44", later), f.rawSignedBy("44", earlier)); err != nil || got[0].Status != peer.StatusStored || got[1].Status != peer.StatusStored {
+		t.Fatalf("confirmations: %+v, %v", got, err)
+	}
+	view := func() RecordView {
+		t.Helper()
+		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := view(); v.Confirmed != nil {
+		t.Fatalf("transfer %s with receipt %q shows confirmed=%+v", v.State, v.Receipt, *v.Confirmed)
+	}
+	dest.agreements.Put(*a) // 44 catches up
+	origin.delivery.Notify("44")
+	gatewaytest.Eventually(t, "the transfer delivered", func() bool { return view().State == store.StateDelivered })
+	v := view()
+	if v.Confirmed == nil || v.Confirmed.ConfirmedOn != later.ConfirmedOn.String() || len(v.Confirmed.Receipt) == 0 {
+		t.Fatalf("delivered transfer shows confirmed=%+v, want the one of %s with the transfer's receipt", v.Confirmed, later.ConfirmedOn)
+	}
+}
