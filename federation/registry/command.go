@@ -79,7 +79,8 @@ type Envelope struct {
 	// SignedAt is too far from At, which bounds replays.
 	SignedAt time.Time `json:"signed_at"`
 	// Nonce makes each signed command unique; a command resubmitted with the
-	// same nonce is applied once and answers the first outcome again.
+	// same nonce is applied once and answers the first outcome again. A
+	// different command (other signing bytes) reusing the nonce is refused.
 	Nonce string          `json:"nonce,omitempty"`
 	Sig   []byte          `json:"sig,omitempty"`
 	Body  json.RawMessage `json:"body"`

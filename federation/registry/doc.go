@@ -26,7 +26,9 @@
 //     state machine: apply stays deterministic.
 //   - Each command carries a nonce. A command resubmitted after a leader
 //     change answers its first outcome: writes are exactly-once, which is
-//     what lets a client retry on another node.
+//     what lets a client retry on another node. The nonce is bound to the
+//     command's signing bytes: another command reusing it is refused, not
+//     answered with the first one's outcome.
 //   - Index answers "which agreements cover (origin, destination, type,
 //     purpose) at t" with two map lookups and a scan of the few agreements of
 //     that pair. It is an immutable value published with an atomic pointer

@@ -41,6 +41,11 @@ type nonceEntry struct {
 	Index    uint64    `json:"index"`
 	Err      *Error    `json:"err,omitempty"`
 	Ref      string    `json:"ref,omitempty"`
+	// Digest is the hex SHA-256 of the command's SigningBytes: only the
+	// same command answers the outcome, another one reusing the nonce is
+	// refused. Empty in entries of older releases, and for a command whose
+	// signing bytes could not be made (authenticate refused it).
+	Digest string `json:"digest,omitempty"`
 }
 
 func newState() *state {
@@ -190,7 +195,12 @@ func (s *Store) apply(index uint64, env *Envelope) *Result {
 	if env.Nonce == "" || len(env.Nonce) > 64 {
 		return &Result{Err: Errorf(EInvalid, "command has no nonce (1-64 characters)")}
 	}
+	digest := commandDigest(env)
 	if prev := st.Nonces[env.Nonce]; prev != nil {
+		if prev.Digest != "" && prev.Digest != digest {
+			return &Result{Err: Errorf(EConflict, "%s: nonce %q was used by another command, applied at index %d; a nonce is for one command only: sign this one again with a fresh nonce",
+				env.Op, env.Nonce, prev.Index)}
+		}
 		r := &Result{Index: prev.Index, Err: prev.Err, Duplicate: true}
 		if a := st.Agreements[prev.Ref]; a != nil {
 			r.Agreement = a
@@ -204,8 +214,18 @@ func (s *Store) apply(index uint64, env *Envelope) *Result {
 	}
 	s.pruneNonces(env.At)
 	res, ref := s.dispatch(index, env)
-	st.Nonces[env.Nonce] = &nonceEntry{SignedAt: env.SignedAt, Index: index, Err: res.Err, Ref: ref}
+	st.Nonces[env.Nonce] = &nonceEntry{SignedAt: env.SignedAt, Index: index, Err: res.Err, Ref: ref, Digest: digest}
 	return res
+}
+
+// commandDigest is the hex SHA-256 of the command's SigningBytes, what a
+// nonce is bound to; "" when they cannot be made.
+func commandDigest(env *Envelope) string {
+	msg, err := env.SigningBytes()
+	if err != nil {
+		return ""
+	}
+	return digestHex(msg)
 }
 
 // pruneNonces forgets nonces too old to be accepted again anyway. It runs at

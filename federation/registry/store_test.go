@@ -289,6 +289,55 @@ func TestCommandChecks(t *testing.T) {
 	wantErr(t, f.do(t, f.a51, registry.OpCertRevoke, registry.RevokeBody{Serial: "abc", Province: "44"}), registry.EForbidden, "cannot revoke")
 }
 
+// TestNonceIsBoundToItsCommand: a command reusing another's nonce is
+// refused, naming the nonce, rather than answered with the other command's
+// outcome (which would report success for a command never applied, and
+// show one signer what another's command produced). The command that holds
+// the nonce still answers its outcome.
+func TestNonceIsBoundToItsCommand(t *testing.T) {
+	f := newFixture(t)
+	from, until := days(f.now, 0, 30)
+	first := regtest.Signed(t, f.a51, registry.OpPropose, regtest.Agreement("AG-N", "510000", "440000", from, until), f.now)
+	applied := f.apply(first)
+	if applied.Err != nil {
+		t.Fatal(applied.Err)
+	}
+	reusing := func(s *pki.Signer, op registry.Op, body any) *registry.Envelope {
+		env, err := registry.NewEnvelope(op, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Nonce = first.Nonce
+		if err := env.Sign(s, f.now); err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	tests := []struct {
+		name string
+		env  *registry.Envelope
+	}{
+		{"another signer", reusing(f.a44, registry.OpPropose, regtest.Agreement("AG-O", "510000", "440000", from, until))},
+		{"the same signer, another command", reusing(f.a51, registry.OpPolicyPublish, registry.PolicyBody{Content: []byte("p")})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := f.apply(tt.env)
+			wantErr(t, r, registry.EConflict, fmt.Sprintf("nonce %q was used by another command", first.Nonce))
+			if r.Duplicate || r.Agreement != nil {
+				t.Fatalf("refused command answered with the first one's outcome: %+v", r)
+			}
+		})
+	}
+	if _, err := f.s.Agreement("AG-O"); err == nil {
+		t.Fatal("the command reusing a nonce was applied")
+	}
+	again := f.apply(first)
+	if again.Err != nil || !again.Duplicate || again.Index != applied.Index {
+		t.Fatalf("resubmitting the command that holds the nonce: %+v", again)
+	}
+}
+
 func TestMembersPoliciesNodes(t *testing.T) {
 	f := newFixture(t)
 	wantErr(t, f.do(t, f.a51, registry.OpMemberAdd, f.p.Member(t, "33")), registry.EForbidden, "steward")
