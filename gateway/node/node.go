@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -59,6 +60,14 @@ type Node struct {
 	server *http.Server
 	ops    *http.Server
 	opsLn  net.Listener
+
+	// closing is set as Close begins, so that /readyz turns traffic away
+	// while the API drains the requests in flight.
+	closing atomic.Bool
+	// down is why a server stopped serving on its own, nil while none has:
+	// the node then answers no request on that listener, so /healthz and
+	// /readyz fail and an orchestrator restarts it.
+	down atomic.Pointer[error]
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -182,6 +191,8 @@ func (n *Node) start() {
 	n.wg.Go(func() {
 		if err := n.server.Serve(tlsListener(n.ln, n.server.TLSConfig)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("api server stopped", "err", err)
+			down := fmt.Errorf("the API server (local, peer and registry APIs on %s) stopped: %w", n.ln.Addr(), err)
+			n.down.Store(&down)
 		}
 	})
 	if n.ops != nil {
@@ -247,11 +258,12 @@ func (n *Node) Registry() *registry.Registry { return n.registry }
 // Exchange is the node's record path.
 func (n *Node) Exchange() *exchange.Exchange { return n.exchange }
 
-// Close shuts down gracefully: stop taking requests, let delivery batches
-// in flight finish, close raft cleanly, then the store. Closing twice is harmless.
+// Close shuts down gracefully: fail /readyz, stop taking requests, let
+// requests and delivery batches in flight finish, close raft cleanly, then the store. Closing twice is harmless.
 func (n *Node) Close() error {
 	var errs []error
 	n.closed.Do(func() {
+		n.closing.Store(true)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if n.server != nil {

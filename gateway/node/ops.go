@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 
@@ -18,6 +19,10 @@ func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener { return tls.New
 func (n *Node) opsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := n.healthy(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -31,9 +36,31 @@ func (n *Node) opsHandler() http.Handler {
 	return mux
 }
 
-// Ready reports why the node should not take traffic yet: its registry
-// replica has no state or is stale.
-func (n *Node) Ready() error { return n.registry.Ready() }
+// errShuttingDown is why a closing node is not ready: Close has begun and
+// the API is draining the requests in flight.
+var errShuttingDown = errors.New("shutting down: the node is draining the requests in flight and takes no new traffic")
+
+// healthy reports why the node cannot serve at all: its API server stopped
+// on its own (Close stopping it is no failure).
+func (n *Node) healthy() error {
+	if err := n.down.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// Ready reports why the node should not take traffic: its API server
+// stopped, it is shutting down, or its registry replica has no state or is
+// stale.
+func (n *Node) Ready() error {
+	if err := n.healthy(); err != nil {
+		return err
+	}
+	if n.closing.Load() {
+		return errShuttingDown
+	}
+	return n.registry.Ready()
+}
 
 // Status is what `laborlink status` shows an operator.
 type Status struct {
