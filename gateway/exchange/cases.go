@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -75,43 +76,69 @@ func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) (cases 
 	return cases, unreadable, nil
 }
 
-// track follows referrals and their updates, sent or received, so the
-// province can list its cases with their deadlines.
-func (x *Exchange) track(ctx context.Context, rec contracts.Record, envelopeID string, at time.Time) {
-	var err error
+// errCaseUnknown refuses an update whose case is not (or no longer) known
+// when it is written.
+var errCaseUnknown = errors.New("the referral the update moves is not known here")
+
+// transitionError refuses an update its case cannot take where the case
+// is written: another update moved the case since the update was checked.
+type transitionError struct{ problems []contracts.FieldError }
+
+func (e *transitionError) Error() string { return e.problems[0].Message }
+
+// caseChange is what rec, carried by envelope envelopeID and dated at,
+// does to the case it opens or moves, for the store to make in the
+// transaction that queues or stores rec; nil for a record of another type.
+// An update is checked again there, against the case as it is written
+// (transitionError), and one already applied changes nothing, so that
+// making it again (a redelivery mending a crash) is harmless.
+func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.Time) *store.CaseChange {
 	switch r := rec.(type) {
 	case *contracts.Referral:
 		dir := "received"
 		if r.From == x.d.Province {
 			dir = "sent"
 		}
-		_, err = x.d.Store.PutCase(ctx, store.CaseKey(r.From, r.To, r.ID), func(c *store.Case) (*store.Case, error) {
+		key := store.CaseKey(r.From, r.To, r.ID)
+		return &store.CaseChange{Key: key, Apply: func(c *store.Case) (*store.Case, error) {
 			if c != nil {
 				return c, nil // redelivered
 			}
 			return &store.Case{
-				Key: store.CaseKey(r.From, r.To, r.ID), ReferralID: r.ID, EnvelopeID: envelopeID, OpenedBy: r.From, OpenedTo: r.To, Direction: dir,
+				Key: key, ReferralID: r.ID, EnvelopeID: envelopeID, OpenedBy: r.From, OpenedTo: r.To, Direction: dir,
 				Kind: string(r.Kind), Status: string(r.Status), Deadline: r.Deadline.String(), OpenedAt: r.OpenedAt, UpdatedAt: at,
 			}, nil
-		})
+		}}
 	case *contracts.ReferralUpdate:
-		_, err = x.d.Store.PutCase(ctx, store.CaseKey(r.From, r.To, r.ReferralID), func(c *store.Case) (*store.Case, error) {
+		return &store.CaseChange{Key: store.CaseKey(r.From, r.To, r.ReferralID), Apply: func(c *store.Case) (*store.Case, error) {
 			if c == nil {
-				return nil, fmt.Errorf("update %s for unknown referral %s", envelopeID, r.ReferralID)
+				return nil, errCaseUnknown
 			}
 			for _, u := range c.Updates {
 				if u.EnvelopeID == envelopeID {
 					return c, nil
 				}
 			}
+			if p := updateProblems(r, c); p != nil {
+				return nil, &transitionError{problems: p}
+			}
 			c.Status, c.UpdatedAt = string(r.Status), at
 			c.Updates = append(c.Updates, store.CaseUpdate{EnvelopeID: envelopeID, From: r.From, Status: string(r.Status), At: r.At})
 			return c, nil
-		})
-	default:
+		}}
+	}
+	return nil
+}
+
+// track makes rec's case change on its own, after the commit that stored
+// rec: for a referral queued here, and for an envelope received again,
+// which mends a case a crash left behind its record.
+func (x *Exchange) track(ctx context.Context, rec contracts.Record, envelopeID string, at time.Time) {
+	ch := x.caseChange(rec, envelopeID, at)
+	if ch == nil {
 		return
 	}
-	if err != nil {
+	if _, err := x.d.Store.PutCase(ctx, ch.Key, ch.Apply); err != nil {
 		x.d.Log.Warn("track referral", "envelope", envelopeID, "err", err)
 	}
 }

@@ -72,6 +72,11 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	outs := make([]store.Outgoing, len(ready))
 	for i, e := range ready {
 		outs[i] = e.out
+		if _, update := e.rec.(*contracts.ReferralUpdate); update {
+			// Checked again as the case is written: screen read it before
+			// concurrent submissions may have moved it.
+			outs[i].Case = x.caseChange(e.rec, e.env.ID, e.env.Created)
+		}
 	}
 	sent := func(i int) audit.Entry {
 		return sentEntry(ready[i].env, ready[i].rec, ready[i].refersTo, ready[i].decision, caller)
@@ -79,7 +84,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	var also func(*bolt.Tx, []store.Enqueued) error
 	if along := x.auditAlong(sent, len(outs)); along != nil {
 		also = func(tx *bolt.Tx, enq []store.Enqueued) error {
-			return along(tx, func(i int) bool { return !enq[i].Duplicate && !enq[i].OverQuota })
+			return along(tx, func(i int) bool { return !enq[i].Duplicate && !enq[i].OverQuota && enq[i].Refused == nil })
 		}
 	}
 	enq, err := x.d.Store.EnqueueAnd(ctx, outs, also)
@@ -95,6 +100,10 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 			r.Outcome = OutcomeDuplicate
 			continue
 		}
+		if err := enq[i].Refused; err != nil {
+			x.refuseCaseChange(r, e.index, err)
+			continue
+		}
 		if enq[i].OverQuota {
 			// Earlier records of this or a concurrent submission used the
 			// quota up after the decision read it.
@@ -108,7 +117,9 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		if also == nil {
 			entries = append(entries, sent(i))
 		}
-		x.track(ctx, e.rec, e.env.ID, e.env.Created)
+		if _, referral := e.rec.(*contracts.Referral); referral {
+			x.track(ctx, e.rec, e.env.ID, e.env.Created)
+		}
 	}
 	x.audit(ctx, entries...)
 	for p := range peers {
@@ -218,6 +229,22 @@ func (x *Exchange) refuseUnreadable(r *SubmitResult, i int, err error) {
 	x.d.Log.Error("refuse a referral update whose case is unreadable", "index", i, "err", err)
 	r.Outcome = OutcomeUnavailable
 	r.Error = "this node cannot read the referral case the update moves (its operator is told why); submit the update again later"
+}
+
+// refuseCaseChange answers the update at index i of a submission whose
+// case refused it as the update was queued (err): invalid when a
+// concurrent update moved the case where it cannot take this status (the
+// problem says where the case is now), else unavailable, as for a case
+// that does not decode or went away. Nothing was queued; the reference is
+// free for a corrected update.
+func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error) {
+	r.EnvelopeID = ""
+	var te *transitionError
+	if errors.As(err, &te) {
+		r.Outcome, r.Problems = OutcomeInvalid, te.problems
+		return
+	}
+	x.refuseUnreadable(r, i, err)
 }
 
 // answerDuplicates answers the drafts whose reference was queued before,

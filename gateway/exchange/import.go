@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -135,22 +136,48 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		}
 		return results, nil
 	}
-	if err := x.storeFresh(ctx, from, ready, dup, signed, now); err != nil {
+	refused, err := x.storeFresh(ctx, from, ready, dup, signed, now)
+	if err != nil {
 		return nil, err
 	}
 	for i, im := range ready {
 		r := &results[im.index]
+		if refused != nil && refused[i] != nil {
+			*r = x.refusedByCase(im.env.ID, refused[i])
+			continue
+		}
 		r.Status, r.Receipt = peer.StatusStored, signed[i]
 		if dup[i] {
 			r.Status = peer.StatusDuplicate
 		}
-		// Linking answers and following cases happen after the commit; both
-		// are idempotent and run again on redelivery, so a crash between the
-		// commit and them is mended when the origin sends the envelope again.
+		// Linking answers happens after the commit, as does following a
+		// received referral's case; both are idempotent and run again on
+		// redelivery, so a crash between the commit and them is mended
+		// when the origin sends the envelope again. An update's case
+		// moved in the commit; tracking it again changes nothing.
 		x.answer(ctx, im)
-		x.track(ctx, im.rec, im.env.ID, im.in.ReceivedAt)
+		if _, update := im.rec.(*contracts.ReferralUpdate); !update || dup[i] {
+			x.track(ctx, im.rec, im.env.ID, im.in.ReceivedAt)
+		}
 	}
 	return results, nil
+}
+
+// refusedByCase answers an update its case refused as it was to be stored
+// (err): rejected when another update moved the case where it cannot take
+// this status, deferred when the case could not be read or is not known,
+// which the origin's retry may find mended.
+func (x *Exchange) refusedByCase(id string, err error) peer.Result {
+	var te *transitionError
+	switch {
+	case errors.As(err, &te):
+		return rejected(id, ReasonInvalidTransition)
+	case errors.Is(err, errCaseUnknown):
+		return deferred(id, "case_unknown")
+	default:
+		x.d.Log.Error("defer a referral update whose case is unreadable", "envelope", id, "err", err)
+		return deferred(id, "case_unreadable")
+	}
 }
 
 // receiptsFor signs the answer's receipts with one signature: "stored" for
@@ -172,8 +199,10 @@ func (x *Exchange) receiptsFor(ready []imported, dup []bool, now time.Time) ([][
 // storeFresh stores the envelopes not marked in dup, each with its signed
 // receipt and its audit entry, in one commit. One stored by another request
 // since dup was looked up is marked in dup now and given a "duplicate"
-// receipt of its own in signed; the "stored" one is never sent.
-func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []imported, dup []bool, signed [][]byte, now time.Time) error {
+// receipt of its own in signed; the "stored" one is never sent. An update
+// its case refused in the commit (refused[i], nil when none was) is not
+// stored, and its receipt is never sent either.
+func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []imported, dup []bool, signed [][]byte, now time.Time) (refused []error, err error) {
 	var fresh []int // indexes in ready
 	var ins []store.Incoming
 	for i, im := range ready {
@@ -185,7 +214,7 @@ func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []im
 		}
 	}
 	if len(ins) == 0 {
-		return nil
+		return nil, nil
 	}
 	received := func(k int) audit.Entry {
 		im := ready[fresh[k]]
@@ -194,17 +223,22 @@ func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []im
 	var also func(*bolt.Tx, []store.Received) error
 	if along := x.auditAlong(received, len(ins)); along != nil {
 		also = func(tx *bolt.Tx, got []store.Received) error {
-			return along(tx, func(k int) bool { return !got[k].Duplicate })
+			return along(tx, func(k int) bool { return !got[k].Duplicate && got[k].Refused == nil })
 		}
 	}
 	got, err := x.d.Store.ReceiveAnd(ctx, ins, also)
 	if err != nil {
-		return &Error{Code: CodeUnavailable, Message: "store received envelopes", Err: err}
+		return nil, &Error{Code: CodeUnavailable, Message: "store received envelopes", Err: err}
 	}
 	var entries []audit.Entry
 	var late []int // indexes in ready
 	for k, i := range fresh {
-		if got[k].Duplicate {
+		if err := got[k].Refused; err != nil {
+			if refused == nil {
+				refused = make([]error, len(ready))
+			}
+			refused[i], signed[i] = err, nil
+		} else if got[k].Duplicate {
 			dup[i] = true
 			late = append(late, i)
 		} else if also == nil {
@@ -225,7 +259,7 @@ func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []im
 			}
 		}
 	}
-	return nil
+	return refused, nil
 }
 
 // stored reports, for each envelope of a request, whether it is stored
@@ -399,6 +433,11 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		return deferred(env.ID, "policy_error"), false
 	}
 	stored := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: in.raw, Record: record}
+	if _, update := rec.(*contracts.ReferralUpdate); update {
+		// Checked again as the case is written: another request may move
+		// it meanwhile.
+		stored.Case = x.caseChange(rec, env.ID, now)
+	}
 	*im = imported{env: env, rec: rec, decision: dec, in: stored, refersTo: refersTo}
 	return peer.Result{EnvelopeID: env.ID}, true
 }

@@ -229,3 +229,52 @@ func TestUpdateDeliveredWithItsReferralIsSentAgain(t *testing.T) {
 		t.Errorf("the case at 44: %+v, %v; want it accepted by the update", c, err)
 	}
 }
+
+// TestCaseRefusesTheLosingOfTwoUpdates: two updates that each fit the
+// case as read, but not one after the other (accepted, then rejected),
+// are checked again where the case is written: the first moves it and
+// the second is refused, rejected when received and invalid when
+// submitted, and stored or queued nowhere.
+func TestCaseRefusesTheLosingOfTwoUpdates(t *testing.T) {
+	rc := newReceivedCases(t, 2)
+	results := rc.receive(t, rc.update(t, 0, contracts.CaseAccepted), rc.update(t, 0, contracts.CaseRejected))
+	if results[0].Status != peer.StatusStored {
+		t.Errorf("received accepted: %+v", results[0])
+	}
+	if r := results[1]; r.Status != peer.StatusRejected || len(r.Reasons) != 1 || r.Reasons[0] != ReasonInvalidTransition || r.Receipt != nil {
+		t.Errorf("received rejected after accepted: %+v, want %s [%s] and no receipt", r, peer.StatusRejected, ReasonInvalidTransition)
+	}
+	dest := rc.f.nodes["44"]
+	if got := dest.inbox(t); len(got) != 2+1 { // the two referrals and the winning update
+		t.Errorf("44's inbox holds %d envelopes, want 3", len(got))
+	}
+	c, err := dest.store.Case(store.CaseKey("51", "44", rc.cases[0].ID), rc.f.now)
+	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
+		t.Errorf("the case received: %+v, %v; want it accepted by one update", c, err)
+	}
+
+	mk := func(status contracts.CaseStatus) *contracts.ReferralUpdate {
+		u := rc.g.ReferralUpdate(rc.cases[1])
+		u.From, u.To, u.Status = "51", "44", status
+		if status == contracts.CaseRejected && u.Note == "" {
+			u.Note = "duplicate case"
+		}
+		return u
+	}
+	loser := mk(contracts.CaseRejected)
+	res := rc.f.submit("51", mk(contracts.CaseAccepted), loser)
+	if res[0].Outcome != OutcomeAccepted {
+		t.Errorf("submitted accepted: %+v", res[0])
+	}
+	if r := res[1]; r.Outcome != OutcomeInvalid || len(r.Problems) != 1 || r.Problems[0].Path != "status" || r.EnvelopeID != "" {
+		t.Errorf("submitted rejected after accepted: %+v, want %s naming status", r, OutcomeInvalid)
+	}
+	origin := rc.f.nodes["51"]
+	if id, err := origin.store.Lookup(Ref(loser.Head(), loser.Type())); err == nil {
+		t.Errorf("the refused update was queued as %s", id)
+	}
+	c, err = origin.store.Case(store.CaseKey("51", "44", rc.cases[1].ID), rc.f.now)
+	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
+		t.Errorf("the case submitted: %+v, %v; want it accepted by one update", c, err)
+	}
+}

@@ -159,3 +159,69 @@ func overdue(c *Case, now time.Time) bool {
 	day := now.In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly)
 	return c.Deadline != "" && c.Deadline < day
 }
+
+// CaseChange is what a record does to its referral case. Given with the
+// record to EnqueueAnd or ReceiveAnd, it is made in the transaction that
+// queues or stores the record, so that the case and the record are durable
+// together, and a change checked against the case it moves (a status the
+// case may take) is checked against the case as it is written: of two
+// concurrent updates of one case, the second sees the first.
+type CaseChange struct {
+	// Key is the case's key; see CaseKey.
+	Key string
+	// Apply gets the case as it stands in the transaction (nil when there
+	// is none) and returns the case to store, or an error that refuses the
+	// record: it is neither queued nor stored, and the error is the
+	// record's Refused.
+	Apply func(*Case) (*Case, error)
+}
+
+// caseTx makes the case changes of one transaction: each change sees
+// those made before it in the transaction, and nothing is written until
+// write, after every check of the transaction has passed.
+type caseTx struct {
+	tx      *bolt.Tx
+	pending map[string]*Case
+}
+
+// apply runs ch against its case and keeps the result for write; a stored
+// case that does not decode refuses the change.
+func (ct *caseTx) apply(ch *CaseChange) (*Case, error) {
+	cur, ok := ct.pending[ch.Key]
+	if !ok {
+		if b := ct.tx.Bucket(bucketCases); b != nil {
+			if data := b.Get([]byte(ch.Key)); data != nil {
+				cur = new(Case)
+				if err := json.Unmarshal(data, cur); err != nil {
+					return nil, fmt.Errorf("stored case %s (bucket %s) does not decode: %w", ch.Key, bucketCases, err)
+				}
+			}
+		}
+	}
+	return ch.Apply(cur)
+}
+
+// keep holds c as the case of key for the rest of the transaction.
+func (ct *caseTx) keep(key string, c *Case) {
+	if ct.pending == nil {
+		ct.pending = make(map[string]*Case)
+	}
+	ct.pending[key] = c
+}
+
+// write stores the cases kept.
+func (ct *caseTx) write() error {
+	if len(ct.pending) == 0 {
+		return nil
+	}
+	b, err := ct.tx.CreateBucketIfNotExists(bucketCases)
+	if err != nil {
+		return err
+	}
+	for key, c := range ct.pending {
+		if err := putJSON(b, key, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -29,6 +29,9 @@ type Incoming struct {
 	// Receipt is the signed receipt this node answered; redelivery of the same
 	// envelope gets the same receipt.
 	Receipt json.RawMessage `json:"receipt"`
+	// Case, if set, is the change the record makes to its referral case,
+	// made in the commit that stores it (ReceiveAnd); it is not stored.
+	Case *CaseChange `json:"-"`
 }
 
 // Received tells a sender what became of one incoming envelope.
@@ -37,6 +40,9 @@ type Received struct {
 	Duplicate bool
 	// Receipt is the receipt stored with the first delivery.
 	Receipt []byte
+	// Refused is the error of the envelope's CaseChange, which refused
+	// it; nothing was stored.
+	Refused error
 }
 
 // Receive stores incoming envelopes once each, in one group commit: an
@@ -47,8 +53,9 @@ func (s *Store) Receive(ctx context.Context, in []Incoming) ([]Received, error) 
 }
 
 // ReceiveAnd is Receive with more writes in the same transaction, as
-// EnqueueAnd: also sees which envelopes are duplicates before anything is
-// written, and an error from it fails the call with nothing written.
+// EnqueueAnd: also sees which envelopes are duplicates (or refused by
+// their CaseChange, made in the transaction) before anything is written,
+// and an error from it fails the call with nothing written.
 func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bolt.Tx, got []Received) error) ([]Received, error) {
 	out := make([]Received, len(in))
 	// The values are encoded before the transaction, which every writer of
@@ -70,6 +77,7 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 		// duplicates of it.
 		first := make(map[string]int, len(in))
 		firstOf := make([]int, len(in))
+		cases := caseTx{tx: tx}
 		for i, m := range in {
 			scratch = appendReceivedKey(scratch[:0], m.From, m.EnvelopeID)
 			if seqb := get(look, scratch); seqb != nil {
@@ -87,6 +95,14 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 			if encErrs[i] != nil {
 				return encErrs[i]
 			}
+			if m.Case != nil {
+				c, err := cases.apply(m.Case)
+				if err != nil {
+					out[i] = Received{Refused: err}
+					continue
+				}
+				cases.keep(m.Case.Key, c)
+			}
 			first[string(scratch)] = i
 		}
 		if also != nil {
@@ -94,8 +110,11 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				return err
 			}
 		}
+		if err := cases.write(); err != nil {
+			return err
+		}
 		for i, m := range in {
-			if out[i].Duplicate {
+			if out[i].Duplicate || out[i].Refused != nil {
 				continue
 			}
 			seq, err := inbox.NextSequence()

@@ -105,6 +105,9 @@ type Outgoing struct {
 	// Counters are incremented in the same commit when the record is new
 	// (quota usage), so counts and accepted records never disagree.
 	Counters []Counter
+	// Case, if set, is the change the record makes to its referral case,
+	// made in the same commit; see CaseChange.
+	Case *CaseChange
 
 	// value is the outbox value SetEnvelope wrote Envelope into.
 	value []byte
@@ -337,6 +340,9 @@ type Enqueued struct {
 	// OverQuota is true when accepting the record would have taken one of
 	// its counters past its limit; nothing was queued.
 	OverQuota bool
+	// Refused is the error of the record's CaseChange, which refused it;
+	// nothing was queued.
+	Refused error
 }
 
 // Counter is a named count a record adds one to when accepted (a quota's
@@ -358,7 +364,9 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Outgoing) ([]Enqueued, error
 // once the duplicates are known and before anything is written, so its
 // writes (the node's audit entries for the accepted records) are durable
 // exactly when the records are; an error from it fails the call with nothing
-// written. It must write only to its own buckets.
+// written. It must write only to its own buckets. A record's CaseChange is
+// made in the transaction too, before its counters are taken: one it
+// refuses is neither queued nor counted.
 func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *bolt.Tx, enq []Enqueued) error) ([]Enqueued, error) {
 	out := make([]Enqueued, len(msgs))
 	now := s.now().UTC()
@@ -380,6 +388,7 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 		tx.Bucket(bucketOutbox).FillPercent = appendFill
 		seen := make(map[string]string, len(msgs))
 		counted := counts{}
+		cases := caseTx{tx: tx}
 		for i, m := range msgs {
 			if id := refs.Get([]byte(m.Ref)); id != nil {
 				out[i] = Enqueued{EnvelopeID: string(id), Duplicate: true}
@@ -389,16 +398,30 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 				out[i] = Enqueued{EnvelopeID: id, Duplicate: true}
 				continue
 			}
+			var c *Case
+			if m.Case != nil {
+				var err error
+				if c, err = cases.apply(m.Case); err != nil {
+					out[i] = Enqueued{EnvelopeID: m.EnvelopeID, Refused: err}
+					continue
+				}
+			}
 			seen[m.Ref] = m.EnvelopeID
 			out[i] = Enqueued{EnvelopeID: m.EnvelopeID, OverQuota: !counted.take(tx, m.Counters)}
+			if m.Case != nil && !out[i].OverQuota {
+				cases.keep(m.Case.Key, c)
+			}
 		}
 		if also != nil {
 			if err := also(tx, out); err != nil {
 				return err
 			}
 		}
+		if err := cases.write(); err != nil {
+			return err
+		}
 		for i, m := range msgs {
-			if out[i].Duplicate || out[i].OverQuota {
+			if out[i].Duplicate || out[i].OverQuota || out[i].Refused != nil {
 				continue
 			}
 			if err := tx.Bucket(bucketRecords).Put([]byte(m.EnvelopeID), statuses[i]); err != nil {
