@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -102,9 +103,9 @@ func parseTimeFlag(s string) (time.Time, error) {
 }
 
 // filtered parses the filter flags that query, stats and export share, with
-// the command's own (extra), and returns the API's query parameters, the
-// node's client and a context bounded by --timeout.
-func filtered(ctx context.Context, m *Main, name string, args []string, extra func(*flag.FlagSet)) (url.Values, *api.Client, context.Context, context.CancelFunc, error) {
+// the command's own (extra), and returns the API's query parameters and the
+// connection flags.
+func filtered(m *Main, name string, args []string, extra func(*flag.FlagSet)) (url.Values, *conn, error) {
 	fs := m.flagSet("audit "+name, "[filters] [connection flags]")
 	c := m.connFlags(fs)
 	f := addFilterFlags(fs)
@@ -112,23 +113,22 @@ func filtered(ctx context.Context, m *Main, name string, args []string, extra fu
 		extra(fs)
 	}
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, err
 	}
 	q, err := f.values()
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, err
 	}
-	cl, err := c.apiClient()
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	ctx, cancel := c.ctx(ctx)
-	return q, cl, ctx, cancel, nil
+	return q, c, nil
 }
 
 // fetch reads the entries the filter flags select, for query.
 func fetch(ctx context.Context, m *Main, name string, args []string, extra func(*flag.FlagSet)) ([]audit.Entry, error) {
-	q, cl, ctx, cancel, err := filtered(ctx, m, name, args, extra)
+	q, c, err := filtered(m, name, args, extra)
+	if err != nil {
+		return nil, err
+	}
+	cl, ctx, cancel, err := c.dialAPI(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,11 @@ func runAuditQuery(ctx context.Context, m *Main, args []string) error {
 // runAuditStats asks the node for the aggregates, which it computes over
 // any number of entries without sending them.
 func runAuditStats(ctx context.Context, m *Main, args []string) error {
-	q, cl, ctx, cancel, err := filtered(ctx, m, "stats", args, nil)
+	q, c, err := filtered(m, "stats", args, nil)
+	if err != nil {
+		return err
+	}
+	cl, ctx, cancel, err := c.dialAPI(ctx)
 	if err != nil {
 		return err
 	}
@@ -166,21 +170,60 @@ func runAuditStats(ctx context.Context, m *Main, args []string) error {
 }
 
 // runAuditExport streams the node's own export (GET /api/v1/audit/export):
-// the entries as the node encodes them, without a pass through the CLI.
+// the entries as the node encodes them, without a pass through the CLI. A
+// log's export can take longer than any timeout fit for one answer, so
+// --timeout bounds how long the node may send nothing, not the whole.
 func runAuditExport(ctx context.Context, m *Main, args []string) error {
 	var format *string
-	q, cl, ctx, cancel, err := filtered(ctx, m, "export", args, func(fs *flag.FlagSet) {
+	q, c, err := filtered(m, "export", args, func(fs *flag.FlagSet) {
 		format = fs.String("format", api.FormatJSONL, "csv or jsonl")
 	})
 	if err != nil {
 		return err
 	}
-	defer cancel()
 	if *format != api.FormatCSV && *format != api.FormatJSONL {
 		return usageErrorf("--format must be csv or jsonl, got %q", *format)
 	}
-	return cl.AuditExport(ctx, q, *format, m.Stdout)
+	cl, err := c.apiClient()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	w := newIdleWriter(m.Stdout, *c.timeout, cancel)
+	defer w.stop()
+	if err := cl.AuditExport(ctx, q, *format, w); err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errIdle) {
+			return cause
+		}
+		return err
+	}
+	return nil
 }
+
+// errIdle is an export's node sending nothing for --timeout.
+var errIdle = errors.New("the node sent nothing")
+
+// idleWriter is a writer that calls cancel if nothing is written to it for
+// idle, from its creation on.
+type idleWriter struct {
+	io.Writer
+	idle  time.Duration
+	timer *time.Timer
+}
+
+func newIdleWriter(w io.Writer, idle time.Duration, cancel context.CancelCauseFunc) *idleWriter {
+	return &idleWriter{Writer: w, idle: idle, timer: time.AfterFunc(idle, func() {
+		cancel(fmt.Errorf("%w for %s (--timeout); what it sent before is written", errIdle, idle))
+	})}
+}
+
+func (w *idleWriter) Write(p []byte) (int, error) {
+	w.timer.Reset(w.idle)
+	return w.Writer.Write(p)
+}
+
+func (w *idleWriter) stop() { w.timer.Stop() }
 
 func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("audit verify", "--verifier FILE [--earlier HEAD] [--save-head FILE] [connection flags | --file EXPORT --head HEAD]")

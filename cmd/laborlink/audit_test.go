@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/laborlink/laborlink/gateway/devfed/devfedtest"
 )
@@ -68,5 +72,33 @@ func TestAuditExportStreamsTheNodesExport(t *testing.T) {
 	code, _, errOut = run(t, "", append([]string{"audit", "export", "--format", "xml"}, conn...)...)
 	if code != 2 || !strings.Contains(errOut, `--format must be csv or jsonl, got "xml"`) {
 		t.Errorf("--format xml: exit %d, stderr %q; want 2 naming --format", code, errOut)
+	}
+}
+
+// TestAnExportIsBoundedByIdleTimeNotItsLength: the export's writer cancels
+// its context once nothing was written for --timeout, and not while writes
+// keep coming, however long they take together.
+func TestAnExportIsBoundedByIdleTimeNotItsLength(t *testing.T) {
+	const idle = time.Second
+	ctx, cancel := context.WithCancelCause(t.Context())
+	defer cancel(nil)
+	var out bytes.Buffer
+	w := newIdleWriter(&out, idle, cancel)
+	defer w.stop()
+	for start := time.Now(); time.Since(start) < 2*idle; time.Sleep(idle / 20) {
+		if _, err := w.Write([]byte("entry\n")); err != nil {
+			t.Fatal(err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("cancelled while entries kept coming: %v", context.Cause(ctx))
+		}
+	}
+	select {
+	case <-ctx.Done():
+		if cause := context.Cause(ctx); !errors.Is(cause, errIdle) || !strings.Contains(cause.Error(), "--timeout") {
+			t.Errorf("cause %v; want errIdle naming --timeout", cause)
+		}
+	case <-time.After(10 * idle):
+		t.Fatal("not cancelled after the writes stopped")
 	}
 }

@@ -27,6 +27,9 @@ import (
 type Client struct {
 	base string
 	http *http.Client
+	// stream is http without its timeout, for answers that take as long as
+	// they take to send (an export), which the caller's context bounds.
+	stream *http.Client
 }
 
 // ClientOption changes how a Client connects to its node.
@@ -65,7 +68,8 @@ func NewClient(base string, t *pki.TLS, province string, opts ...ClientOption) (
 	for _, o := range opts {
 		o(tr)
 	}
-	return &Client{base: base, http: &http.Client{Transport: pki.RefusalHints{Next: tr}, Timeout: 60 * time.Second}}, nil
+	rt := pki.RefusalHints{Next: tr}
+	return &Client{base: base, http: &http.Client{Transport: rt, Timeout: 60 * time.Second}, stream: &http.Client{Transport: rt}}, nil
 }
 
 // Submit sends records (each a JSON document) as one batch. The answer is
@@ -211,6 +215,11 @@ func decodeAnswer(method, path string, data []byte, out any) error {
 // send makes the request and returns a successful response, whose body the
 // caller closes; an error answer becomes an error naming the request.
 func (c *Client) send(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
+	return c.sendWith(c.http, ctx, method, path, body)
+}
+
+// sendWith is send on hc.
+func (c *Client) sendWith(hc *http.Client, ctx context.Context, method, path string, body []byte) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -218,7 +227,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) (*h
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +286,7 @@ var _ audit.ProofSource = (*Client)(nil)
 
 // AuditExport streams the entries that match query (the AuditEntries
 // filters) to w, in format FormatCSV or FormatJSONL, as the node writes them.
+// Only ctx bounds it: a large log's export takes as long as it takes.
 func (c *Client) AuditExport(ctx context.Context, query url.Values, format string, w io.Writer) error {
 	q := url.Values{}
 	for k, v := range query {
@@ -284,7 +294,7 @@ func (c *Client) AuditExport(ctx context.Context, query url.Values, format strin
 	}
 	q.Set("format", format)
 	path := "/api/v1/audit/export?" + q.Encode()
-	resp, err := c.send(ctx, http.MethodGet, path, nil)
+	resp, err := c.sendWith(c.stream, ctx, http.MethodGet, path, nil)
 	if err != nil {
 		return err
 	}
