@@ -72,11 +72,11 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	outs := make([]store.Outgoing, len(ready))
 	for i, e := range ready {
 		outs[i] = e.out
-		if _, update := e.rec.(*contracts.ReferralUpdate); update {
-			// Checked again as the case is written: screen read it before
-			// concurrent submissions may have moved it.
-			outs[i].Case = x.caseChange(e.rec, e.env.ID, e.env.Created)
-		}
+		// A referral's case is written in the commit that queues it, as its
+		// audit entry is, so a crash cannot leave an accepted referral
+		// without the case it opens; an update is checked again there,
+		// since concurrent submissions may have moved its case since screen.
+		outs[i].Case = x.caseChange(e.rec, e.env.ID, e.env.Created)
 	}
 	sent := func(i int) audit.Entry {
 		return sentEntry(ready[i].env, ready[i].rec, ready[i].refersTo, ready[i].decision, caller)
@@ -116,9 +116,6 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		peers[e.out.Peer] = true
 		if also == nil {
 			entries = append(entries, sent(i))
-		}
-		if _, referral := e.rec.(*contracts.Referral); referral {
-			x.track(ctx, e.rec, e.env.ID, e.env.Created)
 		}
 	}
 	x.audit(ctx, entries...)

@@ -150,13 +150,13 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		if dup[i] {
 			r.Status = peer.StatusDuplicate
 		}
-		// Linking answers happens after the commit, as does following a
-		// received referral's case; both are idempotent and run again on
-		// redelivery, so a crash between the commit and them is mended
-		// when the origin sends the envelope again. An update's case
-		// moved in the commit; tracking it again changes nothing.
+		// Linking answers happens after the commit; it is idempotent and
+		// runs again on redelivery, so a crash between the commit and it
+		// is mended when the origin sends the envelope again. Cases moved
+		// in the commit; a redelivery tracks them again, which changes
+		// nothing but a case an older version left behind its record.
 		x.answer(ctx, im)
-		if _, update := im.rec.(*contracts.ReferralUpdate); !update || dup[i] {
+		if dup[i] {
 			x.track(ctx, im.rec, im.env.ID, im.in.ReceivedAt)
 		}
 	}
@@ -433,11 +433,10 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		return deferred(env.ID, "policy_error"), false
 	}
 	stored := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: in.raw, Record: record}
-	if _, update := rec.(*contracts.ReferralUpdate); update {
-		// Checked again as the case is written: another request may move
-		// it meanwhile.
-		stored.Case = x.caseChange(rec, env.ID, now)
-	}
+	// The case a referral opens or an update moves is written in the
+	// commit that stores it; an update is checked again there, since
+	// another request may move its case meanwhile.
+	stored.Case = x.caseChange(rec, env.ID, now)
 	*im = imported{env: env, rec: rec, decision: dec, in: stored, refersTo: refersTo}
 	return peer.Result{EnvelopeID: env.ID}, true
 }

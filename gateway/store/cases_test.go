@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,50 @@ func TestCasesByKeyReportsACaseThatDoesNotDecodeAlone(t *testing.T) {
 		if !strings.Contains(unreadable[bad].Error(), want) {
 			t.Errorf("error %q does not name %q", unreadable[bad], want)
 		}
+	}
+}
+
+// TestEnqueueMakesCaseChangesInItsCommit: the case a queued record opens
+// is written in the commit that queues it, and a later record of the same
+// commit sees it; one whose change refuses it is neither queued nor
+// counted, and its change is not written.
+func TestEnqueueMakesCaseChangesInItsCommit(t *testing.T) {
+	s, _ := openTest(t)
+	key := CaseKey("51", "44", "RF-1")
+	open := &CaseChange{Key: key, Apply: func(c *Case) (*Case, error) {
+		if c != nil {
+			return c, nil
+		}
+		return &Case{Key: key, Status: "referred"}, nil
+	}}
+	move := func(from, to string) *CaseChange {
+		return &CaseChange{Key: key, Apply: func(c *Case) (*Case, error) {
+			if c == nil || c.Status != from {
+				return nil, errors.New("cannot move")
+			}
+			c.Status = to
+			return c, nil
+		}}
+	}
+	msg := func(id string, ch *CaseChange) Outgoing {
+		return Outgoing{EnvelopeID: id, Ref: "51/x/" + id, Type: "referral", Peer: "44", Envelope: []byte(`{}`), Case: ch,
+			Counters: []Counter{{Name: "quota/c"}}}
+	}
+	enq, err := s.Enqueue(context.Background(), []Outgoing{msg("E1", open), msg("E2", move("referred", "accepted")), msg("E3", move("referred", "rejected"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enq[0].Refused != nil || enq[1].Refused != nil || enq[2].Refused == nil {
+		t.Fatalf("enqueued %+v; want the third refused alone", enq)
+	}
+	if _, err := s.Lookup("51/x/E3"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the refused record was queued: %v", err)
+	}
+	if n, err := s.Counter("quota/c"); err != nil || n != 2 {
+		t.Errorf("counter %d, %v; want 2", n, err)
+	}
+	c, err := s.Case(key, time.Now())
+	if err != nil || c.Status != "accepted" {
+		t.Errorf("case %+v, %v; want it accepted", c, err)
 	}
 }
