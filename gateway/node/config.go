@@ -58,7 +58,9 @@ type Config struct {
 // WebhookConfig pushes the inbox to the province's business system.
 type WebhookConfig struct {
 	// URL receives POSTs of inbox items, in arrival order, retried until it
-	// answers 2xx. Empty: no push; systems pull the inbox from the local API.
+	// answers 2xx. It must be https, since the items hold personal data;
+	// plain http only to a loopback host (127.0.0.1, ::1, localhost), for
+	// development. Empty: no push; systems pull the inbox from the local API.
 	URL string `yaml:"url"`
 	// CA is a PEM file of the certificate authorities that sign the system's
 	// HTTPS certificate. Empty: the host's usual roots.
@@ -407,8 +409,8 @@ func (c Config) validate(prefix string) error {
 		bad("delivery.breaker_open", "%s is not a positive duration", c.Delivery.BreakerOpen)
 	}
 	if c.Webhook.URL != "" {
-		if u, err := url.Parse(c.Webhook.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("webhook.url", "%q is not an http(s) URL", c.Webhook.URL)
+		if p := checkWebhookURL(c.Webhook.URL); p != "" {
+			bad("webhook.url", "%s", p)
 		}
 	}
 	if c.Webhook.URL == "" && c.Webhook.CA != "" {
@@ -429,6 +431,35 @@ func (c Config) validate(prefix string) error {
 		bad("log.format", "%q is not json or text", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// checkWebhookURL returns what is wrong with webhook.url, or "". The push
+// carries inbox items, which hold personal data, so it must be https; plain
+// http is only for a system on the node's own host (development, tests),
+// where nothing crosses a network. A URL is shown without its password.
+func checkWebhookURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if err == nil {
+			raw = u.Redacted()
+		}
+		return fmt.Sprintf("%q is not an https URL", raw)
+	}
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		return fmt.Sprintf("%q is plain http, which would send the inbox's personal data in clear text: use https "+
+			"(plain http is allowed only to a loopback host: 127.0.0.1, ::1 or localhost)", u.Redacted())
+	}
+	return ""
+}
+
+// loopbackHost reports whether host names the node's own host: localhost,
+// or an address of 127.0.0.0/8 or ::1.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // sharePort reports whether listening on a and b would take one port: the

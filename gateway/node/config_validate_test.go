@@ -159,6 +159,20 @@ func TestValidateSettings(t *testing.T) {
 		{"empty crl path", strings.Replace(minimalConfig, "root: r.pem}", "root: r.pem, crls: [a.crl, \"\"]}", 1), nil, []string{"tls.crls[1]", "empty"}},
 		{"webhook ca without url", minimalConfig + "webhook: {ca: ca.pem}\n", nil, []string{"webhook.ca", "webhook.url"}},
 		{"webhook ca with url", minimalConfig + "webhook: {url: \"https://hr.example/in\", ca: ca.pem}\n", nil, nil},
+		{"webhook over plain http", minimalConfig + "webhook: {url: \"http://hr.example/in\"}\n", nil,
+			[]string{"webhook.url", `"http://hr.example/in"`, "plain http", "personal data", "use https", "loopback"}},
+		{"webhook over plain http hides the password", minimalConfig + "webhook: {url: \"http://hr:s3cret@10.0.0.7/in\"}\n", nil,
+			[]string{"webhook.url", `"http://hr:xxxxx@10.0.0.7/in"`, "plain http"}},
+		{"webhook over plain http to a name like localhost", minimalConfig + "webhook: {url: \"http://localhost.hr.example/in\"}\n", nil,
+			[]string{"webhook.url", "plain http"}},
+		{"webhook over plain http to 127.0.0.1", minimalConfig + "webhook: {url: \"http://127.0.0.1:8080/in\"}\n", nil, nil},
+		{"webhook over plain http to 127.0.0.0/8", minimalConfig + "webhook: {url: \"http://127.1.2.3:8080/in\"}\n", nil, nil},
+		{"webhook over plain http to ::1", minimalConfig + "webhook: {url: \"http://[::1]:8080/in\"}\n", nil, nil},
+		{"webhook over plain http to localhost", minimalConfig + "webhook: {url: \"http://LocalHost:8080/in\"}\n", nil, nil},
+		{"webhook over https", minimalConfig + "webhook: {url: \"https://hr.example/in\"}\n", nil, nil},
+		{"webhook not a URL", minimalConfig + "webhook: {url: \"ftp://hr.example/in\"}\n", nil, []string{"webhook.url", "not an https URL"}},
+		{"webhook from the environment", minimalConfig, map[string]string{"LABORLINK_WEBHOOK_URL": "http://hr.example/in"},
+			[]string{"webhook.url", "plain http"}},
 	})
 }
 
