@@ -25,8 +25,10 @@ import (
 
 // Config is a node's whole configuration: one YAML file, with any setting
 // overridable by an environment variable named after its path
-// (LABORLINK_RAFT_LISTEN for raft.listen). docs/configuration.md lists every
-// setting; the comments here are its source.
+// (LABORLINK_RAFT_LISTEN for raft.listen); a variable set empty sets its
+// setting empty, which only settings that take an empty value accept.
+// docs/configuration.md lists every setting; the comments here are its
+// source.
 type Config struct {
 	// Province is the node's 2-digit province code. Required.
 	Province string `yaml:"province"`
@@ -190,9 +192,24 @@ func DefaultConfig() Config {
 	}
 }
 
-// LoadConfig reads a YAML file over the defaults, then applies environment
-// overrides from getenv. Unknown keys are errors, naming the key.
+// LoadConfig is LoadConfigLookup for a caller that has only getenv, which
+// cannot tell a variable set empty from one not set: an empty value leaves
+// its setting as the file has it, so the environment cannot clear one.
 func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	return LoadConfigLookup(path, func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	})
+}
+
+// LoadConfigLookup reads a YAML file over the defaults, then applies
+// environment overrides from lookupEnv (os.LookupEnv). Unknown keys are
+// errors, naming the key. A variable set empty sets its setting empty: it
+// turns ops_listen off, clears a list, or restores the default where empty
+// means the default (advertise, audit.key); where empty is no value (a
+// required setting, a number, a duration) it is an error naming the key
+// and the variable.
+func LoadConfigLookup(path string, lookupEnv func(string) (string, bool)) (Config, error) {
 	cfg := DefaultConfig()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -220,11 +237,12 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("config %s: line %d: a second YAML document (after ---), which the node would ignore; keep one", path, more.Line)
 		}
 	}
-	if err := applyEnv(&cfg, getenv); err != nil {
+	emptied, err := applyEnv(&cfg, lookupEnv)
+	if err != nil {
 		return cfg, err
 	}
 	cfg.resolve(filepath.Dir(path))
-	return cfg, cfg.validate("config " + path)
+	return cfg, cfg.validate("config "+path, emptied)
 }
 
 // resolve fills in derived defaults and makes file paths relative to the
@@ -257,7 +275,7 @@ func (c *Config) resolve(base string) {
 const maxMemoryLimitMiB = 1 << 20
 
 // Validate reports every problem, each naming its key.
-func (c Config) Validate() error { return c.validate("config") }
+func (c Config) Validate() error { return c.validate("config", nil) }
 
 // CheckFiles reports every file the configuration names that the node could
 // not read, each by its key, so that an operator hears of them all at once
@@ -292,10 +310,13 @@ func (c Config) CheckFiles() error {
 }
 
 // validate reports every problem, each as "<prefix>: <key>: <problem>".
-func (c Config) validate(prefix string) error {
+// emptied maps the keys the environment set empty to their variables: a
+// problem with one of them names the variable too, since the file may well
+// have set the key.
+func (c Config) validate(prefix string, emptied map[string]string) error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s: %s", prefix, key, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%s: %s: %s%s", prefix, key, fmt.Sprintf(format, args...), emptiedBy(emptied, key)))
 	}
 	if c.Province == "" {
 		bad("province", "required: the node's 2-digit province code (e.g. 51 for Sichuan)")
@@ -521,9 +542,64 @@ func checkAddr(addr string, dialed bool) string {
 	return ""
 }
 
-// applyEnv sets every field whose LABORLINK_<PATH> variable is set.
-func applyEnv(cfg *Config, getenv func(string) string) error {
-	return walkEnv(reflect.ValueOf(cfg).Elem(), "LABORLINK", "", getenv)
+// applyEnv sets every field whose LABORLINK_<PATH> variable is set, and
+// returns the keys it set empty, each with its variable.
+func applyEnv(cfg *Config, lookupEnv func(string) (string, bool)) (map[string]string, error) {
+	emptied := map[string]string{}
+	err := walkEnv(reflect.ValueOf(cfg).Elem(), "LABORLINK", "", func(name, key string, v reflect.Value) error {
+		s, ok := lookupEnv(name)
+		switch {
+		case !ok:
+			return nil
+		case s == "":
+			emptied[key] = name
+			return setEmpty(v, name, key)
+		}
+		if err := setFromString(v, s); err != nil {
+			return fmt.Errorf("config: environment %s=%q (%s): %w; want %s", name, s, key, err, wantOf(v.Type()))
+		}
+		return nil
+	})
+	return emptied, err
+}
+
+// setEmpty sets v, the setting key, empty for its variable name set empty.
+// A number or a duration has no empty value: 0 would be a value of its own,
+// and leaving the file's would ignore the variable without a word.
+func setEmpty(v reflect.Value, name, key string) error {
+	switch v.Kind() {
+	case reflect.String, reflect.Slice:
+		v.SetZero()
+		return nil
+	}
+	return fmt.Errorf("config: environment %s is set empty (%s), which is no value for it: want %s, or unset the variable to keep the file's setting",
+		name, key, wantOf(v.Type()))
+}
+
+// emptiedAlong are the keys whose being empty a problem reported under
+// another key is about.
+var emptiedAlong = map[string][]string{
+	"raft":       {"raft.genesis", "raft.join"},
+	"webhook.ca": {"webhook.url"},
+}
+
+// emptiedBy says which variables set empty the key a problem is reported
+// under, or what it is about ("" for none), as " (set empty by NAME)".
+func emptiedBy(emptied map[string]string, key string) string {
+	var by []string
+	for _, k := range append([]string{key}, emptiedAlong[key]...) {
+		if name, ok := emptied[k]; ok {
+			if k == key {
+				by = append(by, name)
+			} else {
+				by = append(by, name+" ("+k+")")
+			}
+		}
+	}
+	if len(by) == 0 {
+		return ""
+	}
+	return " (set empty by " + strings.Join(by, " and ") + ")"
 }
 
 // deployEnv are the deploy files' LABORLINK_ variables, none the node's:
@@ -542,9 +618,9 @@ func UnknownEnv(environ []string, also ...string) []string {
 	for _, a := range slices.Concat(deployEnv, also) {
 		known[a] = true
 	}
-	walkEnv(reflect.ValueOf(&Config{}).Elem(), "LABORLINK", "", func(name string) string {
+	walkEnv(reflect.ValueOf(&Config{}).Elem(), "LABORLINK", "", func(name, _ string, _ reflect.Value) error {
 		known[name] = true
-		return ""
+		return nil
 	})
 	var unknown []string
 	for _, kv := range environ {
@@ -556,7 +632,9 @@ func UnknownEnv(environ []string, also ...string) []string {
 	return unknown
 }
 
-func walkEnv(v reflect.Value, prefix, keyPrefix string, getenv func(string) string) error {
+// walkEnv calls visit for every setting under v, with its variable's name
+// and its key, stopping at the first error.
+func walkEnv(v reflect.Value, prefix, keyPrefix string, visit func(name, key string, v reflect.Value) error) error {
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -568,17 +646,13 @@ func walkEnv(v reflect.Value, prefix, keyPrefix string, getenv func(string) stri
 		key := keyPrefix + tag
 		fv := v.Field(i)
 		if fv.Kind() == reflect.Struct {
-			if err := walkEnv(fv, name, key+".", getenv); err != nil {
+			if err := walkEnv(fv, name, key+".", visit); err != nil {
 				return err
 			}
 			continue
 		}
-		s := getenv(name)
-		if s == "" {
-			continue
-		}
-		if err := setFromString(fv, s); err != nil {
-			return fmt.Errorf("config: environment %s=%q (%s): %w; want %s", name, s, key, err, wantOf(fv.Type()))
+		if err := visit(name, key, fv); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -18,8 +18,9 @@ tls: {cert: c.pem, key: k.pem, root: r.pem}
 raft: {genesis: g.json}
 `
 
-// configCase is a config file, maybe environment overrides, and every
-// string the load's error must contain ("" for a config that loads).
+// configCase is a config file, maybe environment overrides (a variable in
+// env is set, if to ""), and every string the load's error must contain
+// (none for a config that loads).
 type configCase struct {
 	name, yaml string
 	env        map[string]string
@@ -34,7 +35,7 @@ func runConfigCases(t *testing.T, cases []configCase) {
 			if err := os.WriteFile(path, []byte(tc.yaml), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := LoadConfig(path, func(k string) string { return tc.env[k] })
+			_, err := LoadConfigLookup(path, lookupIn(tc.env))
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatalf("err = %v, want none", err)
@@ -50,6 +51,14 @@ func runConfigCases(t *testing.T, cases []configCase) {
 				}
 			}
 		})
+	}
+}
+
+// lookupIn is os.LookupEnv over env.
+func lookupIn(env map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := env[name]
+		return v, ok
 	}
 }
 
@@ -245,4 +254,68 @@ func TestUnknownEnvSparesTheDeployFiles(t *testing.T) {
 	if want := []string{"LABORLINK_DIRS"}; !slices.Equal(got, want) {
 		t.Errorf("UnknownEnv = %q, want %q", got, want)
 	}
+}
+
+// TestEnvSetEmpty: a variable set empty sets its setting empty, as
+// os.LookupEnv tells it from one not set. Where empty means something it
+// takes effect; where it is no value the error names the key and the
+// variable.
+func TestEnvSetEmpty(t *testing.T) {
+	file := minimalConfig + "ops_listen: 127.0.0.1:9191\nadvertise: gw-1.example:8443\naudit: {key: a.key}\n" +
+		"webhook: {url: \"https://hr.example/in\"}\npolicy: {province_dir: rules}\n"
+	file = strings.Replace(file, "root: r.pem}", "root: r.pem, crls: [p51.crl]}", 1)
+	path := filepath.Join(t.TempDir(), "node.yaml")
+	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"LABORLINK_OPS_LISTEN": "", "LABORLINK_ADVERTISE": "", "LABORLINK_AUDIT_KEY": "", "LABORLINK_WEBHOOK_URL": "",
+		"LABORLINK_POLICY_PROVINCE_DIR": "", "LABORLINK_TLS_CRLS": "", "LABORLINK_RAFT_TRUSTED_PROVINCES": "",
+	}
+	cfg, err := LoadConfigLookup(path, lookupIn(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ key, got, want string }{
+		{"ops_listen", cfg.OpsListen, ""},
+		{"advertise", cfg.Advertise, cfg.Listen},
+		{"audit.key", cfg.Audit.Key, filepath.Join(cfg.DataDir, "audit.key")},
+		{"webhook.url", cfg.Webhook.URL, ""},
+		{"policy.province_dir", cfg.Policy.ProvinceDir, ""},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s set empty: %q, want %q", c.key, c.got, c.want)
+		}
+	}
+	if cfg.TLS.CRLs != nil || cfg.Raft.TrustedProvinces != nil {
+		t.Errorf("lists set empty: tls.crls %q, raft.trusted_provinces %q; want none", cfg.TLS.CRLs, cfg.Raft.TrustedProvinces)
+	}
+
+	// With only getenv, an empty variable cannot be told from an unset
+	// one: the file's setting stays.
+	cfg, err = LoadConfig(path, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OpsListen != "127.0.0.1:9191" {
+		t.Errorf("ops_listen with getenv empty: %q, want the file's", cfg.OpsListen)
+	}
+
+	runConfigCases(t, []configCase{
+		{"required", minimalConfig, map[string]string{"LABORLINK_PROVINCE": "", "LABORLINK_NAME": "", "LABORLINK_DATA_DIR": "", "LABORLINK_TLS_CERT": "", "LABORLINK_TLS_KEY": "", "LABORLINK_TLS_ROOT": ""},
+			[]string{"province: required", "(set empty by LABORLINK_PROVINCE)", "name: required", "(set empty by LABORLINK_NAME)",
+				"data_dir: required", "(set empty by LABORLINK_DATA_DIR)", "tls.cert: required (set empty by LABORLINK_TLS_CERT)",
+				"tls.key: required (set empty by LABORLINK_TLS_KEY)", "tls.root: required (set empty by LABORLINK_TLS_ROOT)"}},
+		{"genesis", minimalConfig, map[string]string{"LABORLINK_RAFT_GENESIS": ""},
+			[]string{"raft: set raft.genesis", "(set empty by LABORLINK_RAFT_GENESIS (raft.genesis))"}},
+		{"genesis with a join", minimalConfig, map[string]string{"LABORLINK_RAFT_GENESIS": "", "LABORLINK_RAFT_JOIN": "a.example:8443"}, nil},
+		{"listen", minimalConfig, map[string]string{"LABORLINK_LISTEN": ""}, []string{`listen: "" is not host:port (set empty by LABORLINK_LISTEN)`}},
+		{"log level", minimalConfig, map[string]string{"LABORLINK_LOG_LEVEL": ""}, []string{"log.level", "(set empty by LABORLINK_LOG_LEVEL)"}},
+		{"webhook url under a ca", minimalConfig + "webhook: {url: \"https://hr.example/in\", ca: ca.pem}\n", map[string]string{"LABORLINK_WEBHOOK_URL": ""},
+			[]string{"webhook.ca: set without webhook.url", "(set empty by LABORLINK_WEBHOOK_URL (webhook.url))"}},
+		{"number", minimalConfig, map[string]string{"LABORLINK_DELIVERY_BATCH_SIZE": ""},
+			[]string{"LABORLINK_DELIVERY_BATCH_SIZE is set empty (delivery.batch_size)", "a whole number", "unset the variable"}},
+		{"duration", minimalConfig, map[string]string{"LABORLINK_RAFT_STALE_AFTER": ""},
+			[]string{"LABORLINK_RAFT_STALE_AFTER is set empty (raft.stale_after)", "a duration with a unit"}},
+	})
 }
