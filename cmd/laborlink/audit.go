@@ -356,7 +356,7 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 			}
 		}
 		cc := *c
-		cc.node = addr
+		cc.node, cc.nodeProvince = addr, &province
 		cl, err := cc.apiClient()
 		if err != nil {
 			return err

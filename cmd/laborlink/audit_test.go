@@ -102,3 +102,33 @@ func TestAnExportIsBoundedByIdleTimeNotItsLength(t *testing.T) {
 		t.Fatal("not cancelled after the writes stopped")
 	}
 }
+
+// TestTheLocalAPIClientTrustsOnlyItsProvincesNode: a command of the local
+// API refuses, at the handshake, a --node of another province than the
+// caller's certificate, so a mistyped address sends nothing there; an
+// auditor reading another province's node names it with --node-province,
+// and then reads only the flows between the two provinces.
+func TestTheLocalAPIClientTrustsOnlyItsProvincesNode(t *testing.T) {
+	f := devfedtest.Seeded(t, 1)
+	auditor := f.Certs["51"].Auditor
+	at := func(province string) []string {
+		return []string{"--node", f.URL(province), "--cert", auditor.CertFile, "--key", auditor.KeyFile, "--ca", f.Root}
+	}
+	code, _, errOut := run(t, "", append([]string{"audit", "query"}, at("44")...)...)
+	if code != 1 || !strings.Contains(errOut, "44") || !strings.Contains(errOut, "51") {
+		t.Errorf("51's auditor at 44's node, no --node-province: exit %d, stderr %q; want 1 naming both provinces", code, errOut)
+	}
+	code, out, errOut := run(t, "", append([]string{"audit", "query", "--node-province", "44", "--json"}, at("44")...)...)
+	if code != 0 || strings.TrimSpace(out) == "" {
+		t.Fatalf("with --node-province 44: exit %d, stderr %q, %d bytes out", code, errOut, len(out))
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.Contains(line, `"origin":"51"`) && !strings.Contains(line, `"destination":"51"`) {
+			t.Errorf("51's auditor read an entry of 44's node without 51 in it: %s", line)
+		}
+	}
+	code, _, errOut = run(t, "", append([]string{"audit", "query", "--node-province", "4x"}, at("44")...)...)
+	if code != 2 || !strings.Contains(errOut, `--node-province "4x"`) {
+		t.Errorf("--node-province 4x: exit %d, stderr %q; want 2 naming the flag", code, errOut)
+	}
+}

@@ -95,6 +95,7 @@ func runGroup(ctx context.Context, m *Main, group string, cmds []command, args [
 // conn holds the flags every registry and agreement command shares.
 type conn struct {
 	node, cert, key, ca *string
+	nodeProvince        *string
 	timeout             *time.Duration
 }
 
@@ -106,11 +107,12 @@ func (m *Main) connFlags(fs *flag.FlagSet) *conn {
 		return m.Getenv(k)
 	}
 	return &conn{
-		node:    fs.String("node", env("LABORLINK_NODE"), "node API, https://host:port (env LABORLINK_NODE)"),
-		cert:    fs.String("cert", env("LABORLINK_CERT"), "your certificate file, e.g. admin-zhang.pem (env LABORLINK_CERT)"),
-		key:     fs.String("key", env("LABORLINK_KEY"), "your private key file; it signs locally and never leaves this machine (env LABORLINK_KEY)"),
-		ca:      fs.String("ca", env("LABORLINK_CA"), "federation root certificate, root.pem (env LABORLINK_CA)"),
-		timeout: fs.Duration("timeout", 30*time.Second, "how long to wait for the registry"),
+		node:         fs.String("node", env("LABORLINK_NODE"), "node API, https://host:port (env LABORLINK_NODE)"),
+		cert:         fs.String("cert", env("LABORLINK_CERT"), "your certificate file, e.g. admin-zhang.pem (env LABORLINK_CERT)"),
+		key:          fs.String("key", env("LABORLINK_KEY"), "your private key file; it signs locally and never leaves this machine (env LABORLINK_KEY)"),
+		ca:           fs.String("ca", env("LABORLINK_CA"), "federation root certificate, root.pem (env LABORLINK_CA)"),
+		nodeProvince: fs.String("node-province", "", "for the local API: the province whose node --node is; the default, your certificate's province, refuses a node of another (auditors reading another province's node name it)"),
+		timeout:      fs.Duration("timeout", 30*time.Second, "how long to wait for the node"),
 	}
 }
 
@@ -158,13 +160,30 @@ func (c *conn) client(sign bool) (*registry.Client, error) {
 	return registry.NewClient(*c.node, t, s)
 }
 
-// apiClient builds a local-API client from the flags.
+// apiClient builds a local-API client from the flags, which accepts only a
+// node of --node-province, by default the caller's own: what a system
+// submits holds personal data, and a mistyped --node must not send it to
+// another province's node.
 func (c *conn) apiClient() (*api.Client, error) {
 	t, err := c.tls()
 	if err != nil {
 		return nil, err
 	}
-	return api.NewClient(*c.node, t, "")
+	province := *c.nodeProvince
+	if province == "" {
+		cert, err := t.KeyPair.Certificate()
+		if err != nil {
+			return nil, err
+		}
+		id, err := pki.IdentityFromCert(cert.Leaf)
+		if err != nil {
+			return nil, fmt.Errorf("--cert %s: %w", *c.cert, err)
+		}
+		province = id.Province
+	} else if !pki.ValidProvince(province) {
+		return nil, usageErrorf("--node-province %q is not a 2-digit province code", province)
+	}
+	return api.NewClient(*c.node, t, province)
 }
 
 // dialRegistry is a registry client from the flags and a context bounded by
