@@ -105,6 +105,8 @@ func memberName(b []byte) (string, bool) {
 		return "number", true
 	case "opened_at":
 		return "opened_at", true
+	case "opened_by":
+		return "opened_by", true
 	case "organizer":
 		return "organizer", true
 	case "origin":
