@@ -7,6 +7,7 @@ import (
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
@@ -35,6 +36,7 @@ func TestReferralsOfBothSidesWithOneIDAreTwoCases(t *testing.T) {
 	if res[0].Outcome != OutcomeAccepted {
 		t.Fatalf("44's own referral: %+v", res[0])
 	}
+	ourEnvelope := res[0].EnvelopeID
 	gatewaytest.Eventually(t, "44's referral at 51", func() bool {
 		_, err := origin.store.Case(store.CaseKey("44", ours.ID), f.now)
 		return err == nil
@@ -64,6 +66,33 @@ func TestReferralsOfBothSidesWithOneIDAreTwoCases(t *testing.T) {
 		c, err := n.store.Case(store.CaseKey("44", ours.ID), f.now)
 		if err != nil || c.Status != string(contracts.CaseReferred) || len(c.Updates) != 0 || c.OpenedBy != "44" {
 			t.Errorf("44's case at %s: %+v, %v; want it referred, untouched", n.x.d.Province, c, err)
+		}
+	}
+	// Nor is the update shown as an answer on 44's own referral of that id.
+	v, err := dest.x.Record(context.Background(), dest.system, ourEnvelope)
+	if err != nil || len(v.Answers) != 0 {
+		t.Errorf("44's referral: answers %+v, %v; want none (the update moved 51's case)", v.Answers, err)
+	}
+}
+
+// TestReceiveRejectsAnUpdateNamingNoOpener: an update whose opened_by is
+// neither of its provinces (an agreement that drops it, or an older node)
+// names no case; it is rejected, not deferred for a case that never comes.
+func TestReceiveRejectsAnUpdateNamingNoOpener(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 23)
+	r := f.referCases(g, 1)[0]
+	gatewaytest.Eventually(t, "the referral at 44", func() bool {
+		_, err := f.nodes["44"].store.Case(store.CaseKey("51", r.ID), f.now)
+		return err == nil
+	})
+	for _, openedBy := range []string{"", "32"} {
+		u := g.ReferralUpdate(r)
+		u.From, u.To, u.Status, u.OpenedBy = "51", "44", contracts.CaseAccepted, openedBy
+		res, err := f.deliver("51", "44", f.rawSignedBy("51", u))
+		if err != nil || res[0].Status != peer.StatusRejected || res[0].Reasons[0] != ReasonInvalidRecord {
+			t.Errorf("opened_by %q: %+v, %v; want rejected %s", openedBy, res, err, ReasonInvalidRecord)
 		}
 	}
 }
