@@ -313,7 +313,7 @@ func nodeConfig(t *testing.T, s object, c container, pod podSpec, byKind map[str
 	if err := os.WriteFile(file, []byte(yamlText), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := node.LoadConfig(file, func(string) string { return "" })
+	cfg, err := node.LoadConfig(file, nil)
 	if err != nil {
 		t.Fatalf("node.yaml of %s does not load: %v", s.Metadata.Name, err)
 	}
@@ -466,7 +466,7 @@ func TestKubernetesGenesisMatches(t *testing.T) {
 		if err := os.WriteFile(file, []byte(o.Data["node.yaml"]), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := node.LoadConfig(file, func(string) string { return "" })
+		cfg, err := node.LoadConfig(file, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", o.Metadata.Name, err)
 		}

@@ -169,7 +169,7 @@ func TestConfigurationExamples(t *testing.T) {
 		if err := os.WriteFile(path, []byte(b.body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := node.LoadConfig(path, func(string) string { return "" }); err != nil {
+		if _, err := node.LoadConfig(path, nil); err != nil {
 			t.Errorf("%s: %v", b, err)
 		}
 	}

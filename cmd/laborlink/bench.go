@@ -168,7 +168,7 @@ func startBenchFederation(ctx context.Context, m *Main, processes bool, memLimit
 	b.closers = append(b.closers, func() error { return os.RemoveAll(dir) })
 	// The nodes run with a node's runtime settings (GOGC and GOMEMLIMIT
 	// in the environment win, as for a node).
-	settings := node.DefaultConfig().Runtime.Apply(len(devfed.DefaultProvinces), m.Getenv)
+	settings := node.DefaultConfig().Runtime.Apply(len(devfed.DefaultProvinces), m.getenv)
 	where := "all nodes in this process; " + settings
 	if processes {
 		where = "then each node in its own process"

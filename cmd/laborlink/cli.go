@@ -21,15 +21,25 @@ type Main struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	// Getenv reads the environment; tests replace it.
-	Getenv func(string) string
+	// LookupEnv reads the environment (os.LookupEnv); tests replace it,
+	// and nil is none.
+	LookupEnv func(string) (string, bool)
 	// Environ lists the environment ("NAME=value" each); nil for none.
 	Environ func() []string
 }
 
 // NewMain returns a Main wired to the process's standard streams.
 func NewMain() *Main {
-	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Environ: os.Environ}
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv, Environ: os.Environ}
+}
+
+// getenv is the value of an environment variable, "" if it is not set.
+func (m *Main) getenv(name string) string {
+	if m.LookupEnv == nil {
+		return ""
+	}
+	v, _ := m.LookupEnv(name)
+	return v
 }
 
 // command is one subcommand: its name, a one-line summary for help, and what it runs.

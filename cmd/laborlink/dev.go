@@ -64,7 +64,7 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 		log = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	fmt.Fprintf(m.Stdout, "Starting a development federation in %s ...\n", abs)
-	log.Info("go runtime", "settings", node.DefaultConfig().Runtime.Apply(len(devfed.DefaultProvinces), m.Getenv))
+	log.Info("go runtime", "settings", node.DefaultConfig().Runtime.Apply(len(devfed.DefaultProvinces), m.getenv))
 	f, err := devfed.Start(ctx, devfed.Options{Dir: abs, Log: log})
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ func TestDevInitOnly(t *testing.T) {
 		t.Errorf("genesis voters = %+v, want p51:8443 / p51:8300 first of three", g.Voters)
 	}
 	for _, p := range []string{"51", "44", "33"} {
-		cfg, err := node.LoadConfig(filepath.Join(dir, "p"+p, "node.yaml"), func(string) string { return "" })
+		cfg, err := node.LoadConfig(filepath.Join(dir, "p"+p, "node.yaml"), nil)
 		if err != nil {
 			t.Fatalf("p%s: %v", p, err)
 		}

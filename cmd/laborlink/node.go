@@ -12,7 +12,7 @@ import (
 // runNode runs a production node from its config file until interrupted.
 func runNode(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("node", "--config FILE [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
-	config := fs.String("config", m.Getenv("LABORLINK_CONFIG"), "the node's YAML config file (env LABORLINK_CONFIG); see docs/configuration.md")
+	config := fs.String("config", m.getenv("LABORLINK_CONFIG"), "the node's YAML config file (env LABORLINK_CONFIG); see docs/configuration.md")
 	var prof profiles
 	prof.flags(fs)
 	if _, err := positional(fs, args, 0, "flags only"); err != nil {
@@ -28,7 +28,7 @@ func runNode(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer stopProfiles()
-	cfg, err := node.LoadConfig(*config, m.Getenv)
+	cfg, err := node.LoadConfig(*config, m.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func runNode(ctx context.Context, m *Main, args []string) error {
 			log.Warn("ignoring an environment variable that is no setting: misspelt?", "name", name)
 		}
 	}
-	log.Info("go runtime", "settings", cfg.Runtime.Apply(1, m.Getenv))
+	log.Info("go runtime", "settings", cfg.Runtime.Apply(1, m.getenv))
 	n, err := node.Open(ctx, cfg, log)
 	if err != nil {
 		return err

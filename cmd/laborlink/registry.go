@@ -100,12 +100,7 @@ type conn struct {
 }
 
 func (m *Main) connFlags(fs *flag.FlagSet) *conn {
-	env := func(k string) string {
-		if m.Getenv == nil {
-			return ""
-		}
-		return m.Getenv(k)
-	}
+	env := m.getenv
 	return &conn{
 		node:         fs.String("node", env("LABORLINK_NODE"), "node API, https://host:port (env LABORLINK_NODE)"),
 		cert:         fs.String("cert", env("LABORLINK_CERT"), "your certificate file, e.g. admin-zhang.pem (env LABORLINK_CERT)"),

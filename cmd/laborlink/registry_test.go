@@ -36,7 +36,7 @@ func newAdminCLI(t *testing.T, c *regtest.Cluster, n *regtest.Node, a *regtest.A
 func (a *adminCLI) run(args ...string) (int, string, string) {
 	a.t.Helper()
 	var out, errb bytes.Buffer
-	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return a.env[k] }}
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, LookupEnv: func(k string) (string, bool) { v, ok := a.env[k]; return v, ok }}
 	code := m.Run(context.Background(), args)
 	return code, out.String(), errb.String()
 }

@@ -100,7 +100,7 @@ func Start(ctx context.Context, opts Options) (*Federation, error) {
 	f := l.federation()
 	f.Nodes = map[string]*node.Node{}
 	for _, p := range l.Provinces {
-		cfg, err := node.LoadConfig(l.Config(p), func(string) string { return "" })
+		cfg, err := node.LoadConfig(l.Config(p), nil)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("devfed: node %s: %w", p, err)

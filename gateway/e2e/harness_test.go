@@ -130,7 +130,7 @@ func (f *federation) restart(province string) {
 // config is province's node config as its file says.
 func (f *federation) config(province string) node.Config {
 	f.t.Helper()
-	cfg, err := node.LoadConfig(f.Config(province), func(string) string { return "" })
+	cfg, err := node.LoadConfig(f.Config(province), nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -192,24 +192,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// LoadConfig is LoadConfigLookup for a caller that has only getenv, which
-// cannot tell a variable set empty from one not set: an empty value leaves
-// its setting as the file has it, so the environment cannot clear one.
-func LoadConfig(path string, getenv func(string) string) (Config, error) {
-	return LoadConfigLookup(path, func(name string) (string, bool) {
-		v := getenv(name)
-		return v, v != ""
-	})
-}
-
-// LoadConfigLookup reads a YAML file over the defaults, then applies
-// environment overrides from lookupEnv (os.LookupEnv). Unknown keys are
-// errors, naming the key. A variable set empty sets its setting empty: it
-// turns ops_listen off, clears a list, or restores the default where empty
-// means the default (advertise, audit.key); where empty is no value (a
-// required setting, a number, a duration) it is an error naming the key
-// and the variable.
-func LoadConfigLookup(path string, lookupEnv func(string) (string, bool)) (Config, error) {
+func LoadConfig(path string, lookupEnv func(string) (string, bool)) (Config, error) {
 	cfg := DefaultConfig()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -236,6 +219,9 @@ func LoadConfigLookup(path string, lookupEnv func(string) (string, bool)) (Confi
 		if len(more.Content) > 0 && more.Content[0].ShortTag() != "!!null" {
 			return cfg, fmt.Errorf("config %s: line %d: a second YAML document (after ---), which the node would ignore; keep one", path, more.Line)
 		}
+	}
+	if lookupEnv == nil {
+		lookupEnv = func(string) (string, bool) { return "", false }
 	}
 	emptied, err := applyEnv(&cfg, lookupEnv)
 	if err != nil {

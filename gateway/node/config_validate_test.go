@@ -35,7 +35,7 @@ func runConfigCases(t *testing.T, cases []configCase) {
 			if err := os.WriteFile(path, []byte(tc.yaml), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := LoadConfigLookup(path, lookupIn(tc.env))
+			_, err := LoadConfig(path, lookupIn(tc.env))
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatalf("err = %v, want none", err)
@@ -193,7 +193,7 @@ func TestLoadConfigDecodeErrorsSparePresentKeys(t *testing.T) {
 	if err := os.WriteFile(path, []byte(minimalConfig+"webhook:\n  # url: https://hr.example/in\nlog: {levl: debug}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := LoadConfig(path, func(string) string { return "" })
+	_, err := LoadConfig(path, nil)
 	if err == nil || !strings.Contains(err.Error(), "log.levl") || strings.Contains(err.Error(), "webhook") {
 		t.Fatalf("err = %v; want log.levl named, webhook not", err)
 	}
@@ -272,7 +272,7 @@ func TestEnvSetEmpty(t *testing.T) {
 		"LABORLINK_OPS_LISTEN": "", "LABORLINK_ADVERTISE": "", "LABORLINK_AUDIT_KEY": "", "LABORLINK_WEBHOOK_URL": "",
 		"LABORLINK_POLICY_PROVINCE_DIR": "", "LABORLINK_TLS_CRLS": "", "LABORLINK_RAFT_TRUSTED_PROVINCES": "",
 	}
-	cfg, err := LoadConfigLookup(path, lookupIn(env))
+	cfg, err := LoadConfig(path, lookupIn(env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,16 +289,6 @@ func TestEnvSetEmpty(t *testing.T) {
 	}
 	if cfg.TLS.CRLs != nil || cfg.Raft.TrustedProvinces != nil {
 		t.Errorf("lists set empty: tls.crls %q, raft.trusted_provinces %q; want none", cfg.TLS.CRLs, cfg.Raft.TrustedProvinces)
-	}
-
-	// With only getenv, an empty variable cannot be told from an unset
-	// one: the file's setting stays.
-	cfg, err = LoadConfig(path, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.OpsListen != "127.0.0.1:9191" {
-		t.Errorf("ops_listen with getenv empty: %q, want the file's", cfg.OpsListen)
 	}
 
 	runConfigCases(t, []configCase{

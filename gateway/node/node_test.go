@@ -295,7 +295,7 @@ raft: {genesis: g.json}
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "node.yaml")
 			os.WriteFile(path, []byte(tt.yaml), 0o644)
-			cfg, err := LoadConfig(path, func(k string) string { return tt.env[k] })
+			cfg, err := LoadConfig(path, lookupIn(tt.env))
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("err = %v", err)
@@ -316,7 +316,7 @@ func TestEnvOverridesFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "node.yaml")
 	os.WriteFile(path, []byte("province: \"51\"\nname: gw-1\ndata_dir: d\ntls: {cert: c, key: k, root: r}\nraft: {genesis: g}\nlisten: 127.0.0.1:1\n"), 0o644)
 	env := map[string]string{"LABORLINK_LISTEN": "127.0.0.1:2", "LABORLINK_DELIVERY_BATCH_SIZE": "7", "LABORLINK_RAFT_JOIN": "a:1,b:2"}
-	cfg, err := LoadConfig(path, func(k string) string { return env[k] })
+	cfg, err := LoadConfig(path, lookupIn(env))
 	if err != nil {
 		t.Fatal(err)
 	}
