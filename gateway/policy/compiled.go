@@ -76,7 +76,11 @@ func compile(ctx context.Context, bundle, province Layer, cacheSize int) (*compi
 		mods["province/"+name] = m
 	}
 	mods["engine"] = em
-	opts := []func(*rego.Rego){rego.Query(engineQuery)}
+	// Strict builtin errors: by default a builtin that fails (a date that
+	// does not parse, say) leaves its rule undefined, and an undefined deny
+	// or problem rule lets the record through. As an evaluation error it is
+	// a denial (Engine.Decide).
+	opts := []func(*rego.Rego){rego.Query(engineQuery), rego.StrictBuiltinErrors(true)}
 	for _, name := range sortedKeys(mods) {
 		opts = append(opts, rego.ParsedModule(mods[name]))
 	}

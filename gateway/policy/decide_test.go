@@ -4,7 +4,9 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/laborlink/laborlink/contracts"
 )
@@ -222,6 +224,51 @@ func TestDecideRejectsBadRequests(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if _, err := e.Decide(context.Background(), req); err == nil {
 				t.Fatal("want an error")
+			}
+		})
+	}
+}
+
+// A rule of either layer whose builtin fails must not be read as "no
+// objection": the decision is an error, which a node treats as a denial.
+func TestBuiltinErrorIsAnError(t *testing.T) {
+	// input.today is a date, not RFC 3339, so the builtin errors.
+	const notBefore2027 = `time.parse_rfc3339_ns(input.today) < time.parse_rfc3339_ns("2027-01-01T00:00:00Z")`
+	withFile := func(l Layer, name, src string) Layer {
+		files := maps.Clone(l.Files)
+		files[name] = src
+		return Layer{Files: files, Version: l.Version}
+	}
+	tests := []struct {
+		name     string
+		bundle   Layer
+		province map[string]string
+	}{
+		{name: "province deny rule", bundle: FederationBundle(),
+			province: map[string]string{"p.rego": "package laborlink.province\n\ndeny contains \"not before 2027\" if " + notBefore2027 + "\n"}},
+		{name: "bundle problem rule", bundle: withFile(FederationBundle(), "trap.rego", `package laborlink.federation
+
+problems contains problem(i, a, "not_before_2027", "is not in force before 2027") if {
+	some i, a in input.agreements
+	`+notBefore2027+`
+}
+`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := NewEngine(context.Background(), tt.bundle, Config{
+				ProvinceDir: writeProvince(t, tt.province),
+				Now:         func() time.Time { return march15 },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := e.Decide(context.Background(), Request{Side: Export, Record: transfer51to44(), Agreements: []contracts.Agreement{agreement51to44()}})
+			if err == nil {
+				t.Fatalf("want an evaluation error, got %s", d.Summary())
+			}
+			if !strings.Contains(err.Error(), "time.parse_rfc3339_ns") {
+				t.Errorf("the error does not name the builtin: %v", err)
 			}
 		})
 	}
