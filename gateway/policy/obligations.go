@@ -16,7 +16,7 @@ import (
 // that let a person recognise the value they already know, and replaces every
 // other character with '*', one for one, so the length stays visible. A value
 // too short to keep anything is masked entirely.
-var maskPatterns = map[string]func(string) string{
+var maskPatterns = map[string]maskPattern{
 	// id_number keeps the first 3 and last 4 characters of a resident ID
 	// number: "510***********1234". The first 3 say the province and city of
 	// registration; the last 4 are what people quote to confirm identity.
@@ -30,22 +30,30 @@ var maskPatterns = map[string]func(string) string{
 	"all": keep(0, 0),
 }
 
+// maskPattern is one mask: the function that applies it, and how many
+// characters it keeps at most, which orders masks by how much they hide
+// (stricter).
+type maskPattern struct {
+	apply func(string) string
+	kept  int
+}
+
 // MaskPatterns lists the mask pattern names a policy may use, sorted.
 func MaskPatterns() []string { return slices.Sorted(maps.Keys(maskPatterns)) }
 
 // Mask applies a named pattern to a value.
 func Mask(pattern, value string) (string, error) {
-	f, ok := maskPatterns[pattern]
+	m, ok := maskPatterns[pattern]
 	if !ok {
 		return "", fmt.Errorf("unknown mask pattern %q; the patterns are %s", pattern, strings.Join(MaskPatterns(), ", "))
 	}
-	return f(value), nil
+	return m.apply(value), nil
 }
 
 // keep masks all but the first head and last tail runes; a value of head+tail
 // runes or fewer is masked entirely, since keeping it would reveal it all.
-func keep(head, tail int) func(string) string {
-	return func(s string) string {
+func keep(head, tail int) maskPattern {
+	return maskPattern{kept: head + tail, apply: func(s string) string {
 		n := utf8.RuneCountInString(s)
 		if n <= head+tail {
 			return strings.Repeat("*", n)
@@ -62,7 +70,7 @@ func keep(head, tail int) func(string) string {
 			i++
 		}
 		return b.String()
-	}
+	}}
 }
 
 // Apply carries out obligations on a record's JSON and returns its RFC 8785
@@ -126,7 +134,7 @@ func editsFor(obligations map[string]Obligation) (map[string]*contracts.Edits, b
 		if o.Action == ActionDrop {
 			e.Drop = true
 		} else {
-			e.Replace = maskPatterns[o.Pattern]
+			e.Replace = maskPatterns[o.Pattern].apply
 		}
 	}
 	return edits, true

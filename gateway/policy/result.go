@@ -25,7 +25,7 @@ type rawReason struct {
 }
 
 // decode turns the query's value into a Decision: both layers must allow;
-// obligations from both apply, a drop beating a mask.
+// obligations from both apply, the stricter where both name a path.
 func decode(v any, side Side, revs Revisions) (*Decision, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -75,6 +75,9 @@ func provinceReason(m json.RawMessage) Reason {
 	return Reason{Code: "province_denied", Message: strings.TrimSpace(string(m)), Layer: LayerProvince}
 }
 
+// mergeObligations joins the obligations of both layers. Where both name
+// the same path, the stricter one applies (stricter); on a tie, the
+// federation's, so that the outcome does not depend on map order.
 func mergeObligations(fed, prov map[string]Obligation) map[string]Obligation {
 	if len(fed)+len(prov) == 0 {
 		return nil
@@ -84,12 +87,31 @@ func mergeObligations(fed, prov map[string]Obligation) map[string]Obligation {
 		out[path] = o
 	}
 	for path, o := range prov {
-		if cur, ok := out[path]; ok && (cur.Action == ActionDrop || o.Action != ActionDrop) {
+		if cur, ok := out[path]; ok && !o.stricter(cur) {
 			continue
 		}
 		out[path] = o
 	}
 	return out
+}
+
+// stricter reports whether o hides more of a field than p. The order is
+// fixed: a drop, then masks by how many characters they keep, fewest first
+// ("all", then "name", then "id_number" and "phone", which tie). An
+// obligation check refuses (unknown action or pattern) ranks above all, so
+// that merging never hides a policy mistake: it is kept, and the decision
+// fails.
+func (o Obligation) stricter(p Obligation) bool { return o.rank() < p.rank() }
+
+// rank orders obligations for stricter: lower hides more.
+func (o Obligation) rank() int {
+	if o.check() != nil {
+		return -2
+	}
+	if o.Action == ActionDrop {
+		return -1
+	}
+	return maskPatterns[o.Pattern].kept
 }
 
 // check rejects obligations Apply could not carry out, so that a policy

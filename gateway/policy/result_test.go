@@ -1,0 +1,54 @@
+package policy
+
+import (
+	"context"
+	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
+)
+
+// Where both layers oblige the same field, the stricter obligation applies,
+// whichever layer it comes from.
+func TestMergeKeepsTheStricterObligation(t *testing.T) {
+	mask := func(pattern, code string) Obligation {
+		return Obligation{Action: ActionMask, Pattern: pattern, Code: code}
+	}
+	drop := func(code string) Obligation { return Obligation{Action: ActionDrop, Code: code} }
+	tests := []struct {
+		name            string
+		fed, prov, want Obligation
+	}{
+		{"province masks all over an id_number mask", mask("id_number", "fed"), mask("all", "prov"), mask("all", "prov")},
+		{"federation masks all over a name mask", mask("all", "fed"), mask("name", "prov"), mask("all", "fed")},
+		{"province name mask keeps fewer than phone", mask("phone", "fed"), mask("name", "prov"), mask("name", "prov")},
+		{"province drop over a mask", mask("all", "fed"), drop("prov"), drop("prov")},
+		{"federation drop over a mask", drop("fed"), mask("all", "prov"), drop("fed")},
+		{"a tie goes to the federation", mask("id_number", "fed"), mask("phone", "prov"), mask("id_number", "fed")},
+		{"two drops: the federation's", drop("fed"), drop("prov"), drop("fed")},
+		{"a broken province obligation is kept, to fail", drop("fed"), mask("blur", "prov"), mask("blur", "prov")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := mergeObligations(map[string]Obligation{"f": tt.fed}, map[string]Obligation{"f": tt.prov})
+			if got["f"] != tt.want || len(got) != 1 {
+				t.Errorf("merged %v, want f: %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestProvinceStricterMaskApplies(t *testing.T) {
+	dir := writeProvince(t, map[string]string{"p.rego": `package laborlink.province
+
+obligations["worker.id_number"] := {"action": "mask", "pattern": "all", "code": "province_hide_id"}
+`})
+	d, err := newEngine(t, dir, DefaultCacheSize).Decide(context.Background(),
+		Request{Side: Export, Record: transfer51to44(), Agreements: []contracts.Agreement{agreement51to44()}})
+	if err != nil || !d.Allow {
+		t.Fatalf("decide: %v %+v", err, d)
+	}
+	want := Obligation{Action: ActionMask, Pattern: "all", Code: "province_hide_id"}
+	if got := d.Obligations["worker.id_number"]; got != want {
+		t.Errorf("worker.id_number: %+v, want the province's %+v", got, want)
+	}
+}
