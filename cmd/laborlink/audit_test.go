@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/devfed/devfedtest"
 )
 
@@ -130,5 +136,83 @@ func TestTheLocalAPIClientTrustsOnlyItsProvincesNode(t *testing.T) {
 	code, _, errOut = run(t, "", append([]string{"audit", "query", "--node-province", "4x"}, at("44")...)...)
 	if code != 2 || !strings.Contains(errOut, `--node-province "4x"`) {
 		t.Errorf("--node-province 4x: exit %d, stderr %q; want 2 naming the flag", code, errOut)
+	}
+}
+
+// offlineExport writes what an auditor verifying offline holds: the node's
+// verifier key, a signed head and the export of the log it covers, as lines
+// without their newlines.
+func offlineExport(t *testing.T, n int) (vkeyFile, headFile string, lines []string) {
+	t.Helper()
+	const origin = "laborlink.test/p51/gw-1"
+	skey, vkey, err := audit.GenerateKey(origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := audit.DefaultConfig()
+	cfg.Origin, cfg.Signer, cfg.SignInterval = origin, signer, -1
+	l, err := audit.OpenFile(filepath.Join(dir, "audit.db"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	for i := range n {
+		e := audit.Entry{Kind: audit.KindSent, EnvelopeID: fmt.Sprintf("env-%d", i), Origin: "51", Destination: "44"}
+		if _, err := l.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := l.SignedHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var export bytes.Buffer
+	each := func(yield func(audit.Entry) error) error { return l.Each(ctx, audit.Filter{}, yield) }
+	if err := audit.ExportJSONL(&export, each); err != nil {
+		t.Fatal(err)
+	}
+	vkeyFile, headFile = filepath.Join(dir, "audit.key.pub"), filepath.Join(dir, "head")
+	if err := os.WriteFile(vkeyFile, []byte(vkey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(headFile, head.Note, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return vkeyFile, headFile, strings.Split(strings.TrimSuffix(export.String(), "\n"), "\n")
+}
+
+// TestAuditVerifyFileRefusesAnAddedLine: an export holding every genuine
+// line and a forged one for a position they already cover fails offline
+// verification, naming the lines, wherever the forged line sits.
+func TestAuditVerifyFileRefusesAnAddedLine(t *testing.T) {
+	vkey, head, lines := offlineExport(t, 4)
+	forged := strings.Replace(lines[2], `"kind":"sent"`, `"kind":"received"`, 1) // claims index 2
+	tests := []struct {
+		name  string
+		lines []string
+		code  int
+		want  string
+	}{
+		{"intact", lines, 0, "ok: 4 entries"},
+		{"forged line first", append([]string{forged}, lines...), 1, "line 4 states index 2, which line 1 already holds"},
+		{"genuine line repeated", append(append([]string(nil), lines...), lines[1]), 1, "line 5 states index 1, which line 2 already holds"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "audit.jsonl")
+			if err := os.WriteFile(file, []byte(strings.Join(tc.lines, "\n")+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := run(t, "", "audit", "verify", "--verifier", vkey, "--file", file, "--head", head)
+			if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+				t.Errorf("exit %d\nstdout %q\nstderr %q\nwant exit %d and %q", code, out, errOut, tc.code, tc.want)
+			}
+		})
 	}
 }

@@ -98,10 +98,15 @@ func ExportRawJSONL(w io.Writer, entries []RawEntry) error {
 // ReadJSONL reads an export back: raw entries positioned by the index each
 // one states (the file's line order is not what the tree commits to), and
 // the decoded entries for Query, Stats and Reconcile. A line that does not
-// decode is kept raw at its line number, so Verify still reports it.
+// decode is kept raw at its line number, so Verify still reports it. A line
+// whose position is negative or repeats an earlier line's is refused,
+// naming both lines: an export holds one line a position, so the file was
+// altered (or two exports were joined), and taking either line would let a
+// forged one stand for the genuine.
 func ReadJSONL(r io.Reader) ([]RawEntry, []Entry, error) {
 	var raws []RawEntry
 	var entries []Entry
+	lineAt := map[int64]int64{} // position -> the line that holds it
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for line := int64(0); sc.Scan(); line++ {
@@ -115,12 +120,33 @@ func ReadJSONL(r io.Reader) ([]RawEntry, []Entry, error) {
 			pos = e.Index
 			entries = append(entries, e)
 		}
+		if err := claim(lineAt, pos, line, err == nil); err != nil {
+			return nil, nil, fmt.Errorf("read audit export: %w", err)
+		}
 		raws = append(raws, RawEntry{Position: pos, Data: data})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, nil, fmt.Errorf("read audit export: %w", err)
 	}
 	return raws, entries, nil
+}
+
+// claim records that line (0-based) holds pos, refusing a negative position
+// or one an earlier line holds; stated says whether the line states pos as
+// its index or, not decoding, is placed at its line number.
+func claim(lineAt map[int64]int64, pos, line int64, stated bool) error {
+	how := fmt.Sprintf("line %d states index %d", line+1, pos)
+	if !stated {
+		how = fmt.Sprintf("line %d does not decode and so stands at position %d", line+1, pos)
+	}
+	if pos < 0 {
+		return fmt.Errorf("%s, which no log has: the export was altered", how)
+	}
+	if first, ok := lineAt[pos]; ok {
+		return fmt.Errorf("%s, which line %d already holds: an export has one line a position, so the file was altered or joined with another", how, first+1)
+	}
+	lineAt[pos] = line
+	return nil
 }
 
 // WriteTable writes entries as an aligned text table for a terminal.

@@ -28,10 +28,20 @@ const (
 	// ProblemRootMismatch: the entries do not hash to the head's root and no
 	// proof source was given to locate why.
 	ProblemRootMismatch Problem = "root-mismatch"
+	// ProblemDuplicate: more than one entry claims Position. A log holds one
+	// entry a position, so the extra one was added, even if its bytes match.
+	ProblemDuplicate Problem = "duplicate"
+	// ProblemOutOfRange: an entry claims a position no log has (a negative
+	// one), or the reader returned one outside the range asked for.
+	ProblemOutOfRange Problem = "out-of-range"
+	// ProblemOutOfOrder: the reader returned the entry at Position after a
+	// later one, breaking VerifyInput.Read's contract; it is counted missing.
+	ProblemOutOfOrder Problem = "out-of-order"
 )
 
 // Finding is one problem, at a position in the log where it has one
-// (Position is -1 for problems with heads as a whole).
+// (Position is -1 for problems with heads as a whole; an out-of-range
+// finding keeps the negative position claimed and names it in Detail).
 type Finding struct {
 	Position  int64   `json:"position"`
 	Problem   Problem `json:"problem"`
@@ -74,11 +84,13 @@ func (r Report) OK() bool { return len(r.Findings) == 0 }
 
 // VerifyInput is what an auditor holds.
 type VerifyInput struct {
-	// Entries are the log's entries as fetched, with their positions.
+	// Entries are the log's entries as fetched, with their positions, one an
+	// entry: a repeated or negative position is a finding.
 	Entries []RawEntry
 	// Read, when set instead of Entries, reads the entries in [start, end)
 	// in position order, a missing one left out; Verify then holds one
 	// chunk of the log at a time, however long it is. Log.RawEntries is one.
+	// An entry it returns twice, out of order or out of range is a finding.
 	Read func(ctx context.Context, start, end int64) ([]RawEntry, error)
 	// Latest is the node's latest signed head.
 	Latest []byte
@@ -103,9 +115,17 @@ var verifyChunk int64 = 4096
 // entries (which proves every entry's inclusion at once when the root
 // matches), and when it does not match asks the proof source for each
 // entry's inclusion proof to report which positions were rewritten, removed
-// or reordered. The error is for failures to verify at all (a proof source
-// that is unreachable); tampering is reported in the Report.
+// or reordered. An entry that adds to the log (a second one at a position,
+// or one at a position no log has) is a finding too, even if every position
+// holds its genuine entry. The error is for failures to verify at all (a
+// proof source that is unreachable); tampering is reported in the Report.
 func Verify(ctx context.Context, in VerifyInput) (Report, error) {
+	r, err := verify(ctx, in)
+	slices.SortStableFunc(r.Findings, func(a, b Finding) int { return cmp.Compare(a.Position, b.Position) })
+	return r, err
+}
+
+func verify(ctx context.Context, in VerifyInput) (Report, error) {
 	var r Report
 	latest, err := ParseHead(in.Latest, in.Origin, in.Verifier)
 	if err != nil {
@@ -116,7 +136,9 @@ func Verify(ctx context.Context, in VerifyInput) (Report, error) {
 	read := in.Read
 	if read == nil {
 		var byPos [][]byte
-		byPos, r.Unsigned = positions(in.Entries, latest.Size)
+		var strays []Finding
+		byPos, r.Unsigned, strays = positions(in.Entries, latest.Size)
+		r.Findings = append(r.Findings, strays...)
 		read = readPositions(byPos)
 	}
 
@@ -141,7 +163,8 @@ func Verify(ctx context.Context, in VerifyInput) (Report, error) {
 				Detail: fmt.Sprintf("entries 0..%d do not hash to the earlier head's root", earlier.Size-1)})
 		}
 	}
-	err = walk(ctx, read, latest.Size, func(pos int64, data []byte) error {
+	stray := func(f Finding) { r.Findings = append(r.Findings, f) }
+	err = walk(ctx, read, latest.Size, stray, func(pos int64, data []byte) error {
 		if earlier != nil && pos == earlier.Size {
 			checkEarlierRoot()
 		}
@@ -159,7 +182,7 @@ func Verify(ctx context.Context, in VerifyInput) (Report, error) {
 		checkEarlierRoot()
 	}
 	if complete && tree.root() == latest.Root {
-		return r, nil
+		return r, nil // with any stray entries found on the way
 	}
 	located, err := locate(ctx, in.Proofs, read, latest)
 	if err != nil {
@@ -170,24 +193,44 @@ func Verify(ctx context.Context, in VerifyInput) (Report, error) {
 			Detail: fmt.Sprintf("entries do not hash to the root of head %d", latest.Size)}}
 	}
 	r.Findings = append(r.Findings, located...)
-	slices.SortStableFunc(r.Findings, func(a, b Finding) int { return cmp.Compare(a.Position, b.Position) })
 	return r, nil
 }
 
-// positions indexes entries by position below size (nil where missing) and
-// counts those beyond.
-func positions(entries []RawEntry, size int64) ([][]byte, int64) {
+// positions indexes entries by position below size (nil where missing),
+// counts those beyond, and reports each entry whose position is negative or
+// repeats an earlier entry's: the first entry at a position is the one
+// checked, whichever is genuine, and the others are findings.
+func positions(entries []RawEntry, size int64) ([][]byte, int64, []Finding) {
 	byPos := make([][]byte, size)
+	var beyond map[int64]bool // positions seen at or above size
 	var unsigned int64
+	var strays []Finding
+	dup := func(pos int64) {
+		strays = append(strays, Finding{Position: pos, Problem: ProblemDuplicate,
+			Detail: fmt.Sprintf("another entry also claims position %d", pos)})
+	}
 	for _, e := range entries {
 		switch {
+		case e.Position < 0:
+			strays = append(strays, Finding{Position: e.Position, Problem: ProblemOutOfRange,
+				Detail: fmt.Sprintf("an entry claims position %d, which no log has", e.Position)})
 		case e.Position >= size:
+			if beyond == nil {
+				beyond = map[int64]bool{}
+			}
+			if beyond[e.Position] {
+				dup(e.Position)
+				continue
+			}
+			beyond[e.Position] = true
 			unsigned++
-		case e.Position >= 0:
+		case byPos[e.Position] != nil:
+			dup(e.Position)
+		default:
 			byPos[e.Position] = e.Data
 		}
 	}
-	return byPos, unsigned
+	return byPos, unsigned, strays
 }
 
 // readPositions reads entries indexed by position as VerifyInput.Read does.
@@ -205,7 +248,9 @@ func readPositions(byPos [][]byte) func(context.Context, int64, int64) ([]RawEnt
 
 // walk calls fn for each position below size in order, with its entry's
 // data or nil where it is missing, reading verifyChunk entries at a time.
-func walk(ctx context.Context, read func(context.Context, int64, int64) ([]RawEntry, error), size int64, fn func(pos int64, data []byte) error) error {
+// An entry read breaking Read's contract (repeated, out of order or out of
+// the range asked for) is passed to stray, if set, and otherwise skipped.
+func walk(ctx context.Context, read func(context.Context, int64, int64) ([]RawEntry, error), size int64, stray func(Finding), fn func(pos int64, data []byte) error) error {
 	for start := int64(0); start < size; start += verifyChunk {
 		end := min(start+verifyChunk, size)
 		chunk, err := read(ctx, start, end)
@@ -213,9 +258,12 @@ func walk(ctx context.Context, read func(context.Context, int64, int64) ([]RawEn
 			return fmt.Errorf("read entries %d..%d: %w", start, end-1, err)
 		}
 		next := start
-		for _, e := range chunk {
+		for i, e := range chunk {
 			if e.Position < next || e.Position >= end {
-				continue // out of order or out of range: the reader's contract is broken, count it missing
+				if stray != nil {
+					stray(strayFinding(chunk[:i], e.Position, start, end))
+				}
+				continue // counted missing if it was not read in order
 			}
 			for ; next < e.Position; next++ {
 				if err := fn(next, nil); err != nil {
@@ -234,6 +282,21 @@ func walk(ctx context.Context, read func(context.Context, int64, int64) ([]RawEn
 		}
 	}
 	return nil
+}
+
+// strayFinding names what is wrong with an entry at pos that a read of
+// [start, end) returned after those in before, out of order.
+func strayFinding(before []RawEntry, pos, start, end int64) Finding {
+	if pos < start || pos >= end {
+		return Finding{Position: pos, Problem: ProblemOutOfRange,
+			Detail: fmt.Sprintf("read of entries %d..%d returned position %d", start, end-1, pos)}
+	}
+	if slices.ContainsFunc(before, func(e RawEntry) bool { return e.Position == pos }) {
+		return Finding{Position: pos, Problem: ProblemDuplicate,
+			Detail: fmt.Sprintf("read of entries %d..%d returned position %d twice", start, end-1, pos)}
+	}
+	return Finding{Position: pos, Problem: ProblemOutOfOrder,
+		Detail: fmt.Sprintf("read of entries %d..%d returned position %d after a later one", start, end-1, pos)}
 }
 
 // frontier computes the RFC 6962 root of entries added in order, keeping
@@ -295,7 +358,7 @@ func checkEarlier(ctx context.Context, in VerifyInput, latest Head) ([]Finding, 
 // position its own index names is reordered, any other is rewritten.
 func locate(ctx context.Context, src ProofSource, read func(context.Context, int64, int64) ([]RawEntry, error), head Head) ([]Finding, error) {
 	var out []Finding
-	err := walk(ctx, read, head.Size, func(pos int64, data []byte) error {
+	err := walk(ctx, read, head.Size, nil, func(pos int64, data []byte) error {
 		if data == nil {
 			out = append(out, Finding{Position: pos, Problem: ProblemRemoved})
 			return nil
