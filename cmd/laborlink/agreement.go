@@ -307,7 +307,7 @@ func runAgreementShow(ctx context.Context, m *Main, args []string) error {
 		fmt.Fprintln(m.Stdout, "\nhistory:")
 		tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
 		for _, e := range rec.History {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\tv%d\t%s\t%s\n", e.Index, e.At.Format(time.RFC3339), strings.TrimPrefix(string(e.Op), "agreement."), e.Version, e.By, e.Reason)
+			fmt.Fprintf(tw, "  %d\t%s\t%s\tv%d\t%s\t%s\n", e.Index, e.At.Format(time.RFC3339), e.Op.Verb(), e.Version, e.By, e.Reason)
 		}
 		tw.Flush()
 	}

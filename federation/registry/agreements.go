@@ -83,16 +83,18 @@ func (s *Store) checkParties(env *Envelope, who signer, a *contracts.Agreement) 
 
 func notParty(env *Envelope, who signer, a *contracts.Agreement) *Error {
 	p := a.Parties()
-	return Errorf(EForbidden, "%s cannot %s agreement %s: province %s is not a party (the parties are %s and %s)", who, verb(env.Op), a.ID, who.Province, p[0], p[1])
+	return Errorf(EForbidden, "%s cannot %s agreement %s: province %s is not a party (the parties are %s and %s)", who, env.Op.Verb(), a.ID, who.Province, p[0], p[1])
 }
 
-func verb(op Op) string {
+// Verb is what an agreement command does, as a person says it ("approve"
+// for both approvals); other commands are their op.
+func (op Op) Verb() string {
 	switch op {
 	case OpPropose:
 		return "propose"
 	case OpAmend:
 		return "amend"
-	case OpApprove:
+	case OpApprove, OpApproveV1:
 		return "approve"
 	case OpSuspend:
 		return "suspend"
@@ -143,7 +145,7 @@ func (s *Store) applyTransition(index uint64, env *Envelope, who signer) (*Resul
 	var err *Error
 	var version int
 	switch env.Op {
-	case OpApprove:
+	case OpApprove, OpApproveV1:
 		version, err = approve(rec, env, who, b)
 	case OpSuspend:
 		version, err = suspend(rec, env, who, b)
@@ -170,7 +172,7 @@ func replace(rec *AgreementRecord, v *Version) *Version {
 
 func wrongState(rec *AgreementRecord, env *Envelope, want string) *Error {
 	return Errorf(EConflict, "cannot %s agreement %s: it is %s (version %d); %s",
-		verb(env.Op), rec.ID, rec.StatusAt(env.At), rec.Effective().Agreement.Version, want)
+		env.Op.Verb(), rec.ID, rec.StatusAt(env.At), rec.Effective().Agreement.Version, want)
 }
 
 func approve(rec *AgreementRecord, env *Envelope, who signer, b TransitionBody) (int, *Error) {
@@ -201,8 +203,11 @@ func approve(rec *AgreementRecord, env *Envelope, who signer, b TransitionBody) 
 		c.EndedAt = env.At
 		// A suspension is its party's to lift (resume): the last approval,
 		// made by the other party maybe, must not lift it by bringing in
-		// new terms, so it moves to the version now in force.
-		v.SuspendedBy = slices.Clone(c.SuspendedBy)
+		// new terms, so it moves to the version now in force. An approval
+		// of an older release (OpApproveV1) applies as it did then.
+		if env.Op == OpApprove {
+			v.SuspendedBy = slices.Clone(c.SuspendedBy)
+		}
 	}
 	v.Agreement.Status = contracts.AgreementApproved
 	v.ApprovedAt = env.At
@@ -225,7 +230,7 @@ func current(rec *AgreementRecord, env *Envelope, b TransitionBody, want string)
 		return nil, wrongState(rec, env, want)
 	}
 	if b.Version != 0 && b.Version != cur.Agreement.Version {
-		return nil, Errorf(EConflict, "cannot %s version %d of agreement %s: version %d is the one in force", verb(env.Op), b.Version, rec.ID, cur.Agreement.Version)
+		return nil, Errorf(EConflict, "cannot %s version %d of agreement %s: version %d is the one in force", env.Op.Verb(), b.Version, rec.ID, cur.Agreement.Version)
 	}
 	return cur, nil
 }

@@ -54,7 +54,14 @@ const (
 	OpCertIssued Op = "cert.issued"
 
 	OpPropose   Op = "agreement.propose"
-	OpApprove   Op = "agreement.approve"
+	// OpApprove approves the version of an agreement awaiting the signer
+	// province's approval; the last approval brings it into force, holding
+	// the suspensions of the version it supersedes.
+	OpApprove Op = "agreement.approve.v2"
+	// OpApproveV1 is OpApprove of an older release, whose last approval
+	// lifted the suspensions of the version it superseded. Apply goes on
+	// applying it as it did, the log holding it; it is no longer proposed.
+	OpApproveV1 Op = "agreement.approve"
 	OpSuspend   Op = "agreement.suspend"
 	OpResume    Op = "agreement.resume"
 	OpTerminate Op = "agreement.terminate"

@@ -12,7 +12,7 @@ import (
 // CommandLevel is the command level of this release: the level of the
 // newest registry command it knows. Every release that adds a command bumps
 // it and gives the new op that level in opLevels.
-const CommandLevel = 4
+const CommandLevel = 5
 
 // opLevels gives each command the command level of the release that
 // introduced it. A node of an older release does not know a newer op: it
@@ -31,7 +31,7 @@ var opLevels = map[Op]int{
 	OpPolicyPublish: 1,
 	OpCertRevoke:    1,
 	OpPropose:       1,
-	OpApprove:       1,
+	OpApproveV1:     1,
 	OpSuspend:       1,
 	OpResume:        1,
 	OpTerminate:     1,
@@ -39,13 +39,16 @@ var opLevels = map[Op]int{
 	OpCertIssued:    2,
 	OpMemberRemove:  3,
 	OpMemberExpel:   4,
+	OpApprove:       5,
 }
 
 // replacedOps maps an op of an older release to the op that replaced it.
 // Apply goes on applying the old op as it always did, since the log holds
 // it, but the leader no longer proposes it: member.remove would leave the
-// removed province's CA keys trusted on its return.
-var replacedOps = map[Op]Op{OpMemberRemove: OpMemberExpel}
+// removed province's CA keys trusted on its return, and the first
+// agreement.approve let the last approval of an amendment lift the other
+// party's suspension.
+var replacedOps = map[Op]Op{OpMemberRemove: OpMemberExpel, OpApproveV1: OpApprove}
 
 // levelProbeTimeout bounds how long the leader waits for each node's
 // status when it checks command levels; the nodes are asked concurrently.

@@ -138,7 +138,7 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 	unknown := regtest.Signed(t, a11.Signer, registry.Op("member.rename"), remove33, time.Now())
 	_, err = c.Client(leader, a11).SubmitEnvelope(ctx(t), unknown)
 	if registry.ErrorCode(err) != registry.EInvalid || !strings.HasPrefix(err.Error(), `unknown command "member.rename": the leader p`) ||
-		!strings.Contains(err.Error(), "runs a release that does not know it (command level 4)") {
+		!strings.Contains(err.Error(), fmt.Sprintf("runs a release that does not know it (command level %d)", registry.CommandLevel)) {
 		t.Fatalf("unknown op: %s %v", registry.ErrorCode(err), err)
 	}
 }

@@ -252,7 +252,7 @@ func (s *Store) dispatch(index uint64, env *Envelope) (*Result, string) {
 	switch env.Op {
 	case OpPropose, OpAmend:
 		return s.applyProposal(index, env, who)
-	case OpApprove, OpSuspend, OpResume, OpTerminate:
+	case OpApprove, OpApproveV1, OpSuspend, OpResume, OpTerminate:
 		return s.applyTransition(index, env, who)
 	case OpMemberAdd:
 		return s.applyMemberAdd(env, who), ""

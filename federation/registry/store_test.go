@@ -186,7 +186,7 @@ func TestLifecycle(t *testing.T) {
 	for _, e := range r.Agreement.History {
 		ops = append(ops, fmt.Sprintf("%s/v%d", e.Op, e.Version))
 	}
-	want := "agreement.propose/v1 agreement.approve/v1 agreement.approve/v1 agreement.suspend/v1 agreement.resume/v1 agreement.amend/v2 agreement.approve/v2 agreement.approve/v2 agreement.terminate/v2"
+	want := "agreement.propose/v1 agreement.approve.v2/v1 agreement.approve.v2/v1 agreement.suspend/v1 agreement.resume/v1 agreement.amend/v2 agreement.approve.v2/v2 agreement.approve.v2/v2 agreement.terminate/v2"
 	if got := strings.Join(ops, " "); got != want {
 		t.Fatalf("history:\n got %s\nwant %s", got, want)
 	}
@@ -474,6 +474,27 @@ func TestSuspensionOutlivesAmendment(t *testing.T) {
 	}
 	if m := covers(); len(m) != 1 || m[0].Version != 2 {
 		t.Fatalf("version 2 should cover once 44 resumed: %+v", m)
+	}
+}
+
+// TestAnOlderReleasesApprovalAppliesAsItDid: agreement.approve, the approval
+// of releases before agreement.approve.v2, is applied from the log as those
+// releases applied it, lifting the suspension of the version it supersedes,
+// so that a replica replaying an old log reaches the state the others
+// recorded; only the leader refuses to propose it now.
+func TestAnOlderReleasesApprovalAppliesAsItDid(t *testing.T) {
+	f := newFixture(t)
+	rec := f.activate(t, "AG-V1", "510000", "440300")
+	a2 := rec.Latest().Agreement
+	a2.Title = "amended"
+	v2 := f.must(t, f.a51, registry.OpAmend, a2).Agreement.Latest()
+	approve := registry.TransitionBody{ID: "AG-V1", Version: v2.Agreement.Version, Digest: v2.Digest}
+	f.must(t, f.a44, registry.OpApproveV1, approve)
+	f.must(t, f.a44, registry.OpSuspend, registry.TransitionBody{ID: "AG-V1", Reason: "data breach"})
+	r := f.must(t, f.a51, registry.OpApproveV1, approve)
+	if cur := r.Agreement.Current(); cur.Agreement.Version != 2 || len(cur.SuspendedBy) != 0 || r.Agreement.StatusAt(f.now) != contracts.AgreementActive {
+		t.Fatalf("after agreement.approve of version 2: version %d in force, suspended by %v, %s; want version 2 active, as older releases applied it",
+			cur.Agreement.Version, cur.SuspendedBy, r.Agreement.StatusAt(f.now))
 	}
 }
 

@@ -163,7 +163,7 @@ func agreementDetail(op registry.Op) audit.Detail {
 	switch op {
 	case registry.OpPropose:
 		return audit.DetailProposed
-	case registry.OpApprove:
+	case registry.OpApprove, registry.OpApproveV1:
 		return audit.DetailApproved
 	case registry.OpSuspend:
 		return audit.DetailSuspended
