@@ -104,8 +104,11 @@ type Approval struct {
 	// Admin is the identity URI of the admin certificate that approved.
 	Admin string    `json:"admin"`
 	At    time.Time `json:"at"`
-	// Signature is the admin's signature over the agreement's canonical digest
-	// with Status and Approvals left out.
+	// Signature is the admin's signature of the registry command that
+	// approved (its signing bytes: op, signer, time, nonce and a body naming
+	// the agreement, the version and the hex SigningDigest of its terms, so
+	// the terms approved are bound). The agreement's history keeps that
+	// command, with which the signature is checked.
 	Signature []byte `json:"signature"`
 }
 
