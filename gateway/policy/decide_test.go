@@ -44,6 +44,8 @@ func TestDecide(t *testing.T) {
 		codes      []string
 		// obligations, when not nil, must equal the decision's exactly.
 		obligations map[string]Obligation
+		// agreementID, when set, is the agreement the decision must name.
+		agreementID string
 	}{
 		{name: "transfer export allowed", side: Export, rec: transfer51to44(), agreements: base, allow: true,
 			codes:       []string{"agreement_covers"},
@@ -151,6 +153,19 @@ func TestDecide(t *testing.T) {
 				return []contracts.Agreement{agreement51to44(), old}
 			}(),
 			allow: true, codes: []string{"agreement_covers"}},
+		{name: "the agreement is not the one the record names", side: Export,
+			rec:        transferAs(func(tr *contracts.Transfer) { tr.AgreementID = "AG-51-44-2026-002" }),
+			agreements: base, codes: []string{"agreement_mismatch"}},
+		{name: "the record names no agreement", side: Import,
+			rec:        transferAs(func(tr *contracts.Transfer) { tr.AgreementID = "" }),
+			agreements: base, codes: []string{"agreement_unnamed"}},
+		{name: "the named agreement among others", side: Export, rec: transfer51to44(),
+			agreements: func() []contracts.Agreement {
+				other := agreement51to44()
+				other.ID = "AG-51-44-2025-009"
+				return []contracts.Agreement{other, agreement51to44()}
+			}(),
+			allow: true, codes: []string{"agreement_covers"}, agreementID: "AG-51-44-2026-001"},
 		{name: "every problem is reported", side: Export,
 			rec: transferAs(func(tr *contracts.Transfer) { tr.Purpose = contracts.PurposeEmploymentConfirmation }),
 			agreements: with(func(a *contracts.Agreement) {
@@ -207,6 +222,9 @@ func TestDecide(t *testing.T) {
 			}
 			if d.Allow && (d.Agreement == nil || d.Agreement.ID == "") {
 				t.Errorf("an allowed decision names no agreement")
+			}
+			if tt.agreementID != "" && (d.Agreement == nil || d.Agreement.ID != tt.agreementID) {
+				t.Errorf("agreement %+v, want %s", d.Agreement, tt.agreementID)
 			}
 			if d.Revisions != e.Revisions() {
 				t.Errorf("revisions %v, want %v", d.Revisions, e.Revisions())

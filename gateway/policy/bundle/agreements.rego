@@ -10,6 +10,16 @@ problem(i, a, code, what) := {
 	"message": sprintf("agreement %s v%d %s", [a.id, a.version, what]),
 }
 
+# The agreement must be the one the record names in its header: the engine
+# looks candidates up by that id, but the decision should not depend on every
+# source of agreements doing so. A record naming none is denied in
+# decision.rego.
+problems contains problem(i, a, "agreement_mismatch", sprintf("is not the agreement the record names (%s)", [input.agreement_id])) if {
+	input.agreement_id != ""
+	some i, a in input.agreements
+	a.id != input.agreement_id
+}
+
 # Lifecycle: only approved or active agreements carry records; the dates below
 # decide whether an approved agreement has started.
 live_status := {"approved", "active"}

@@ -18,7 +18,12 @@ decision := {
 
 default allow := false
 
-allow if count(usable) > 0
+# A record must name the agreement it travels under: one that names none
+# crosses under none, even where the provinces have agreements that would do.
+allow if {
+	input.agreement_id != ""
+	count(usable) > 0
+}
 
 # usable holds the indexes of the agreements in input.agreements under which
 # the record may cross: those with no problem at all. Lookups here and below
@@ -50,6 +55,13 @@ reasons contains {
 reasons contains {"code": p.code, "message": p.message} if {
 	not allow
 	some p in problems
+}
+
+reasons contains {
+	"code": "agreement_unnamed",
+	"message": "the record names no agreement (its agreement_id is empty); nothing crosses without one",
+} if {
+	object.get(input, "agreement_id", "") == ""
 }
 
 reasons contains {

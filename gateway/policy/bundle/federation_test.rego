@@ -177,6 +177,34 @@ test_one_usable_agreement_is_enough if {
 	d.agreement.id == "AG-51-44-2026-001"
 }
 
+test_agreement_other_than_named_denied if {
+	other := object.union(agreement, {"id": "AG-51-44-2026-002"})
+	d := federation.decision with input as object.union(transfer, {"agreements": [other]})
+	not d.allow
+	codes(d) == {"agreement_mismatch"}
+}
+
+test_named_agreement_chosen_among_others if {
+	other := object.union(agreement, {"id": "AG-51-44-2025-009"})
+	d := federation.decision with input as object.union(transfer, {"agreements": [other, agreement]})
+	d.allow
+	d.agreement.id == "AG-51-44-2026-001"
+}
+
+test_record_naming_no_agreement_denied if {
+	d := federation.decision with input as object.union(transfer, {"agreement_id": ""})
+	not d.allow
+	codes(d) == {"agreement_unnamed"}
+	d.agreement == null
+	d.obligations == {}
+}
+
+test_record_without_agreement_id_denied if {
+	d := federation.decision with input as object.remove(transfer, {"agreement_id"})
+	not d.allow
+	codes(d) == {"agreement_unnamed"}
+}
+
 codes(d) := {r.code | some r in d.reasons}
 
 with_agreement(patch) := object.union(transfer, {"agreements": [object.union(agreement, patch)]})
