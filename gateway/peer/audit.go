@@ -93,8 +93,8 @@ func decodeAuditRequest(_ context.Context, r *http.Request) (any, error) {
 // newAuditClientEndpoint asks the node at base for its entries of flows with
 // this node's province, and checks, as the deliver client does, that the
 // server is a node of province.
-func newAuditClientEndpoint(base *url.URL, province string, client *http.Client) endpoint.Endpoint {
-	return kithttp.NewClient(http.MethodGet, base.JoinPath(AuditPath), encodeAuditRequest, decodeAuditResponse(province), kithttp.SetClient(client)).Endpoint()
+func newAuditClientEndpoint(base *url.URL, s server, client *http.Client) endpoint.Endpoint {
+	return s.closingRevoked(client, kithttp.NewClient(http.MethodGet, base.JoinPath(AuditPath), encodeAuditRequest, decodeAuditResponse(s), kithttp.SetClient(client)).Endpoint())
 }
 
 func encodeAuditRequest(_ context.Context, r *http.Request, request any) error {
@@ -110,9 +110,10 @@ func encodeAuditRequest(_ context.Context, r *http.Request, request any) error {
 	return nil
 }
 
-func decodeAuditResponse(province string) kithttp.DecodeResponseFunc {
+func decodeAuditResponse(s server) kithttp.DecodeResponseFunc {
+	province := s.province
 	return func(_ context.Context, r *http.Response) (any, error) {
-		if err := checkAnswer(r, province); err != nil {
+		if err := s.checkAnswer(r); err != nil {
 			return nil, err
 		}
 		body, err := httpbody.ReadAll(io.LimitReader(r.Body, maxAuditAnswer+1), r.ContentLength, maxAuditAnswer)

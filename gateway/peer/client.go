@@ -212,7 +212,8 @@ func (c *Client) remote(peer string) (*remote, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client for peer %s: %w", peer, err)
 	}
-	ep := newClientEndpoint(base, peer, hc)
+	srv := server{province: peer, verifier: c.verifier}
+	ep := newClientEndpoint(base, srv, hc)
 	failures := c.settings.Failures
 	cb := gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
 		Name:         peer,
@@ -226,7 +227,7 @@ func (c *Client) remote(peer string) (*remote, error) {
 			}
 		},
 	})
-	r := &remote{url: addr, endpoint: Breaker(cb)(ep), breaker: cb, audit: newAuditClientEndpoint(base, peer, hc)}
+	r := &remote{url: addr, endpoint: Breaker(cb)(ep), breaker: cb, audit: newAuditClientEndpoint(base, srv, hc)}
 	c.peers[peer] = r
 	return r, nil
 }

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,9 +100,9 @@ func statusOf(err error) int {
 // newClientEndpoint calls the deliver endpoint of the node at base, and
 // checks that the server's certificate is a node of the expected province,
 // since nodes are reached by address and the address proves nothing.
-func newClientEndpoint(base *url.URL, province string, client *http.Client) endpoint.Endpoint {
+func newClientEndpoint(base *url.URL, s server, client *http.Client) endpoint.Endpoint {
 	tgt := base.JoinPath(Path)
-	return kithttp.NewClient(http.MethodPost, tgt, encodeDeliverRequest, decodeDeliverResponse(province), kithttp.SetClient(client)).Endpoint()
+	return s.closingRevoked(client, kithttp.NewClient(http.MethodPost, tgt, encodeDeliverRequest, decodeDeliverResponse(s), kithttp.SetClient(client)).Endpoint())
 }
 
 func encodeDeliverRequest(_ context.Context, r *http.Request, request any) error {
@@ -116,9 +117,10 @@ func encodeDeliverRequest(_ context.Context, r *http.Request, request any) error
 	return nil
 }
 
-func decodeDeliverResponse(province string) kithttp.DecodeResponseFunc {
+func decodeDeliverResponse(s server) kithttp.DecodeResponseFunc {
+	province := s.province
 	return func(_ context.Context, r *http.Response) (any, error) {
-		if err := checkAnswer(r, province); err != nil {
+		if err := s.checkAnswer(r); err != nil {
 			return nil, err
 		}
 		// A batch's answer is a receipt per envelope: a few hundred bytes each.
@@ -138,27 +140,75 @@ func decodeDeliverResponse(province string) kithttp.DecodeResponseFunc {
 	}
 }
 
+// server is the peer a client endpoint calls, and how its certificate is
+// verified again with every answer.
+type server struct {
+	province string
+	// verifier is the one the TLS handshake verified the server with; nil
+	// leaves the check to the handshake.
+	verifier *pki.Verifier
+}
+
 // checkAnswer checks that the server is a node of province, since nodes are
 // reached by address and the address proves nothing, and that it answered
-// 200; otherwise the error carries the peer's own.
-func checkAnswer(r *http.Response, province string) error {
+// 200; otherwise the error carries the peer's own. The server's certificate
+// is verified again, not only read: a connection outlives the handshake
+// that verified it by hours, and a revocation (or the province's removal)
+// since must stop the batches it carries. The verifier remembers the
+// connection's chain, so this costs the revocation and validity checks.
+func (s server) checkAnswer(r *http.Response) error {
 	if r.TLS == nil {
 		return errors.New("peer answered without TLS")
 	}
-	id, err := pki.PeerIdentity(*r.TLS)
-	if err != nil {
+	var id pki.Identity
+	var err error
+	if s.verifier != nil {
+		if id, err = s.verifier.Verify(r.TLS.PeerCertificates, x509.ExtKeyUsageServerAuth); err != nil {
+			return &serverCertError{province: s.province, err: err}
+		}
+	} else if id, err = pki.PeerIdentity(*r.TLS); err != nil {
 		return err
 	}
-	if id.Kind != pki.KindNode || id.Province != province {
-		return fmt.Errorf("expected a node of province %s, the server is %s", province, id)
+	if id.Kind != pki.KindNode || id.Province != s.province {
+		return fmt.Errorf("expected a node of province %s, the server is %s", s.province, id)
 	}
 	if r.StatusCode != http.StatusOK {
 		var eb errorBody
 		json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&eb)
-		return &AnswerError{Province: province, Status: r.StatusCode, Message: eb.Error}
+		return &AnswerError{Province: s.province, Status: r.StatusCode, Message: eb.Error}
 	}
 	return nil
 }
+
+// closingRevoked closes client's idle connections when ep fails because the
+// server's certificate no longer verifies, so that the next request to the
+// peer handshakes again (and the handshake refuses the certificate) rather
+// than reuse the connection. It runs after ep has closed the answer's body,
+// when the connection is idle and so closes.
+func (s server) closingRevoked(client *http.Client, ep endpoint.Endpoint) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		resp, err := ep(ctx, request)
+		var certErr *serverCertError
+		if errors.As(err, &certErr) {
+			client.CloseIdleConnections()
+		}
+		return resp, err
+	}
+}
+
+// serverCertError is a peer whose certificate stopped verifying on a
+// connection already open; it wraps the verifier's error (pki.ErrRevoked
+// and the like).
+type serverCertError struct {
+	province string
+	err      error
+}
+
+func (e *serverCertError) Error() string {
+	return fmt.Sprintf("peer %s: its server certificate no longer verifies, so its open connections are closed: %v", e.province, e.err)
+}
+
+func (e *serverCertError) Unwrap() error { return e.err }
 
 // AnswerError is a peer's answer other than 200, with the peer's message.
 type AnswerError struct {

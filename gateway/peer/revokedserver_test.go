@@ -1,0 +1,63 @@
+package peer
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/laborlink/laborlink/pki"
+)
+
+// TestRevokedServerOnAnOpenConnectionIsRefused: p44's node certificate is
+// revoked while p51's client holds a connection to it. The next answer on
+// that connection is refused, naming the peer and the revocation, and the
+// connection is closed, so the batch after it handshakes again. The node
+// signs its receipts with another certificate, still good, so only the
+// server's certificate tells.
+func TestRevokedServerOnAnOpenConnectionIsRefused(t *testing.T) {
+	f := newFixture(t)
+	tlsLeaf := f.p.Issue("44", pki.KindNode, "gw-tls")
+	srv := f.p.Serve(tlsLeaf, pki.PeerPolicy{}, NewHandler(f.recv))
+	var revoked atomic.Bool
+	v := f.p.Verifier()
+	v.Revocation = pki.RevokedFunc(func(c *x509.Certificate) bool {
+		return revoked.Load() && c.SerialNumber.Cmp(tlsLeaf.Cert.SerialNumber) == 0
+	})
+	leaf := f.p.Issue("51", pki.KindNode, "gw-1")
+	c := NewClient(v, func() [][]byte { return [][]byte{leaf.Cert.Raw} }, directory{"44": srv.URL}, func(province string) (*http.Client, error) {
+		return f.p.Client(leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province}), nil
+	}, BreakerSettings{})
+
+	// send sends one batch and reports whether it went over a connection
+	// opened before.
+	send := func() (reused bool, err error) {
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused },
+		})
+		_, err = c.Send(ctx, "44", batch("a"))
+		return reused, err
+	}
+	if _, err := send(); err != nil {
+		t.Fatal(err)
+	}
+	if reused, err := send(); err != nil || !reused {
+		t.Fatalf("second batch: reused %v, err %v; want it sent on the open connection", reused, err)
+	}
+	revoked.Store(true)
+	reused, err := send()
+	if !reused {
+		t.Fatal("the batch after the revocation did not go over the open connection; the test proves nothing")
+	}
+	if !errors.Is(err, pki.ErrRevoked) || !strings.Contains(err.Error(), "peer 44") {
+		t.Fatalf("answer of a revoked server: err = %v, want one naming peer 44 and wrapping pki.ErrRevoked", err)
+	}
+	revoked.Store(false) // so that a new handshake would pass: what is left to see is whether there is one
+	if reused, err := send(); err != nil || reused {
+		t.Errorf("batch after the refusal: reused %v, err %v; want a new connection", reused, err)
+	}
+}
