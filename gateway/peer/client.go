@@ -58,7 +58,10 @@ type Client struct {
 }
 
 type remote struct {
-	url      string
+	url string
+	// client is the HTTP client the endpoints share, kept to close its
+	// connections when the peer moves.
+	client   *http.Client
 	endpoint endpoint.Endpoint
 	breaker  *gobreaker.CircuitBreaker[any]
 	// audit reads the peer's audit entries over the same connections.
@@ -193,17 +196,41 @@ func (c *Client) BreakerState() map[string]gobreaker.State {
 }
 
 // remote returns the peer's endpoint, building it (and its breaker) on first
-// use and again when the directory moves the peer to a new address.
+// use and again when the directory moves the peer to a new address. The
+// replaced remote's idle connections are closed: they lead to the old
+// address, and its client is not used again, so nothing else would close
+// them before they time out. Requests still in flight on it finish.
 func (c *Client) remote(peer string) (*remote, error) {
 	addr, err := c.dir.PeerURL(peer)
 	if err != nil {
 		return nil, fmt.Errorf("find peer %s: %w", peer, err)
 	}
+	r, old, err := c.remoteAt(peer, addr)
+	if old != nil {
+		// Outside the lock: closing a TLS connection may wait on its write.
+		old.client.CloseIdleConnections()
+	}
+	return r, err
+}
+
+// remoteAt returns the peer's remote at addr, building it if the peer has
+// none there yet, and the one it replaced, if any.
+func (c *Client) remoteAt(peer, addr string) (r, replaced *remote, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r, ok := c.peers[peer]; ok && r.url == addr {
-		return r, nil
+	old, ok := c.peers[peer]
+	if ok && old.url == addr {
+		return old, nil, nil
 	}
+	if r, err = c.newRemote(peer, addr); err != nil {
+		return nil, nil, err
+	}
+	c.peers[peer] = r
+	return r, old, nil
+}
+
+// newRemote builds the endpoints and breaker of the peer at addr.
+func (c *Client) newRemote(peer, addr string) (*remote, error) {
 	base, err := url.Parse(addr)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s address %q: %w", peer, addr, err)
@@ -227,9 +254,7 @@ func (c *Client) remote(peer string) (*remote, error) {
 			}
 		},
 	})
-	r := &remote{url: addr, endpoint: Breaker(cb)(ep), breaker: cb, audit: newAuditClientEndpoint(base, srv, hc)}
-	c.peers[peer] = r
-	return r, nil
+	return &remote{url: addr, client: hc, endpoint: Breaker(cb)(ep), breaker: cb, audit: newAuditClientEndpoint(base, srv, hc)}, nil
 }
 
 // healthy is the breaker's verdict on a call: only transport faults and
