@@ -64,6 +64,9 @@ func compile(ctx context.Context, bundle, province Layer, cacheSize int) (*compi
 	if err != nil {
 		return nil, fmt.Errorf("province policy: %w", err)
 	}
+	if err := checkProvinceObligations(pm); err != nil {
+		return nil, fmt.Errorf("province policy: %w", err)
+	}
 	em, err := ast.ParseModuleWithOpts("laborlink-engine.rego", engineModule, ast.ParserOptions{RegoVersion: ast.RegoV1})
 	if err != nil {
 		return nil, fmt.Errorf("engine module: %w", err)

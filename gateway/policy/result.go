@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/laborlink/laborlink/contracts"
 )
 
 // rawResult is the engine query's value: what each layer said.
@@ -24,9 +26,10 @@ type rawReason struct {
 	Message string `json:"message"`
 }
 
-// decode turns the query's value into a Decision: both layers must allow;
-// obligations from both apply, the stricter where both name a path.
-func decode(v any, side Side, revs Revisions) (*Decision, error) {
+// decode turns the query's value into a Decision on a record of type rt:
+// both layers must allow; obligations from both apply, the stricter where
+// both name a path.
+func decode(v any, side Side, rt contracts.RecordType, revs Revisions) (*Decision, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -48,6 +51,11 @@ func decode(v any, side Side, revs Revisions) (*Decision, error) {
 		// province denial; keep only the reasons for the denial.
 		d.Reasons = slices.DeleteFunc(d.Reasons, func(r Reason) bool { return r.Code == "agreement_covers" })
 		return d, nil
+	}
+	for path := range raw.ProvinceObligations {
+		if err := checkObligationPath(rt, path); err != nil {
+			return nil, fmt.Errorf("province policy: %w", err)
+		}
 	}
 	d.Obligations = mergeObligations(raw.Federation.Obligations, raw.ProvinceObligations)
 	for path, o := range d.Obligations {
