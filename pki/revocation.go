@@ -9,8 +9,9 @@ import (
 )
 
 // RevocationChecker answers whether a certificate is revoked. It gets the
-// whole certificate so that a list can scope serials by the province that
-// revoked them (CertProvince): a province may only revoke its own.
+// whole certificate so that a list can scope serials by who revoked them:
+// RevocationList by the CA that signed the CRL, the registry by province
+// (CertProvince). A CA or province may only revoke its own.
 // Implementations must be safe for concurrent use: the TLS layer calls it
 // from every handshake.
 type RevocationChecker interface {
@@ -24,56 +25,102 @@ type RevokedFunc func(cert *x509.Certificate) bool
 // Revoked calls f.
 func (f RevokedFunc) Revoked(cert *x509.Certificate) bool { return f(cert) }
 
-// RevocationList is a concurrency-safe set of revoked serials, filled from
-// the registry (Add) or from CRL files (AddCRL). Serials are matched
-// without their issuer: cfssl gives every certificate 159 random bits, so
-// serials do not collide, and a CA that reused another's serial could only
-// get its own certificate refused.
+// RevocationList is a concurrency-safe set of revoked certificates, filled
+// from CRL files (AddCRL) or by serial alone (Add). A CRL's entries are
+// scoped to the CA that signed it, as RFC 5280 scopes them: a CA can
+// revoke only what it issued, so one province's CRL cannot shut out
+// another province's certificates by listing their serials.
 type RevocationList struct {
 	mu      sync.RWMutex
-	serials map[string]struct{}
-	// keys remembers certificates' serials as the list's keys: a node asks
-	// about the same certificates at every request.
-	keys CertMemo[string]
+	revoked map[revocationKey]struct{}
+	// keys remembers certificates' keys in the list: a node asks about the
+	// same certificates at every request.
+	keys CertMemo[certRevocationKeys]
+}
+
+// revocationKey is a serial as revoked by one issuer. issuer is "key:"
+// and the issuer's subject key id (matched against a certificate's
+// authority key id), or "name:" and its subject (matched against a
+// certificate's issuer, for an issuer without a key id), or "" for a
+// serial added without an issuer (Add).
+type revocationKey struct {
+	issuer string
+	serial string
+}
+
+// certRevocationKeys are the keys under which a certificate may be revoked.
+type certRevocationKeys struct {
+	any, byKey, byName revocationKey
 }
 
 var _ RevocationChecker = (*RevocationList)(nil)
 
 // NewRevocationList returns an empty list.
 func NewRevocationList() *RevocationList {
-	return &RevocationList{serials: make(map[string]struct{})}
+	return &RevocationList{revoked: make(map[revocationKey]struct{})}
 }
 
-// Add marks serials as revoked.
+// Add marks serials as revoked whoever issued them. It is for serials
+// whose issuer was checked elsewhere (the registry scopes each revocation
+// to its province); a CRL goes through AddCRL, which scopes its serials to
+// its issuer.
 func (l *RevocationList) Add(serials ...*big.Int) {
+	l.add("", serials)
+}
+
+func (l *RevocationList) add(issuer string, serials []*big.Int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range serials {
-		l.serials[serialString(s)] = struct{}{}
+		l.revoked[revocationKey{issuer, serialString(s)}] = struct{}{}
 	}
 }
 
-// Revoked reports whether the certificate's serial is in the list now.
+// Revoked reports whether the certificate is in the list now: its serial
+// added by Add, or listed by a CRL of the CA that issued it.
 func (l *RevocationList) Revoked(cert *x509.Certificate) bool {
-	key := l.keys.Get(cert, certSerial)
+	k := l.keys.Get(cert, certKeys)
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	_, ok := l.serials[key]
+	_, ok := l.revoked[k.any]
+	if !ok && k.byKey.issuer != "" {
+		_, ok = l.revoked[k.byKey]
+	}
+	if !ok {
+		_, ok = l.revoked[k.byName]
+	}
 	return ok
 }
 
-func certSerial(cert *x509.Certificate) string { return serialString(cert.SerialNumber) }
+func certKeys(cert *x509.Certificate) certRevocationKeys {
+	serial := serialString(cert.SerialNumber)
+	k := certRevocationKeys{any: revocationKey{"", serial}, byName: revocationKey{"name:" + string(cert.RawIssuer), serial}}
+	if len(cert.AuthorityKeyId) > 0 {
+		k.byKey = revocationKey{"key:" + string(cert.AuthorityKeyId), serial}
+	}
+	return k
+}
 
-// Len returns the number of revoked serials.
+// issuerScope is the issuer part of the keys of what issuer revokes.
+func issuerScope(issuer *x509.Certificate) string {
+	if len(issuer.SubjectKeyId) > 0 {
+		return "key:" + string(issuer.SubjectKeyId)
+	}
+	return "name:" + string(issuer.RawSubject)
+}
+
+// Len returns the number of revocations in the list.
 func (l *RevocationList) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return len(l.serials)
+	return len(l.revoked)
 }
 
 // AddCRL adds every serial of a CRL (PEM or DER) after checking that issuer
-// signed it. A CRL past its NextUpdate is still added: revocations never
-// lapse, and a stale list is better than none.
+// signed it, as revoked by issuer: they revoke only certificates issuer
+// issued (by key id, or by name for an issuer without one). A CRL past
+// its NextUpdate is still added: revocations never lapse, and a stale list
+// is better than none.
 func (l *RevocationList) AddCRL(data []byte, issuer *x509.Certificate) error {
 	if block, _ := pem.Decode(data); block != nil {
 		if block.Type != "X509 CRL" {
@@ -92,6 +139,6 @@ func (l *RevocationList) AddCRL(data []byte, issuer *x509.Certificate) error {
 	for _, e := range list.RevokedCertificateEntries {
 		serials = append(serials, e.SerialNumber)
 	}
-	l.Add(serials...)
+	l.add(issuerScope(issuer), serials)
 	return nil
 }

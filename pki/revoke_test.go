@@ -230,3 +230,45 @@ func TestRevocationListAnswersNow(t *testing.T) {
 		t.Errorf("after adding gw-1's serial: gw-1 revoked %v, hr revoked %v; want only gw-1", l.Revoked(a.Cert), l.Revoked(b.Cert))
 	}
 }
+
+// TestACRLRevokesOnlyWhatItsIssuerIssued: p51's CA lists the serial of a
+// p44 certificate in its CRL (forced: it never issued it); the list does
+// not refuse the p44 certificate, nor does a p51 certificate unlisted. The
+// same serial in p44's CRL revokes it.
+func TestACRLRevokesOnlyWhatItsIssuerIssued(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	p44 := issue(t, f, "44", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	p51 := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	crl := func(province string) []byte {
+		t.Helper()
+		file, err := Revoke(f.ProvinceDir(province), p44.Cert.SerialNumber, RevokeOptions{Force: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	l := NewRevocationList()
+	if err := l.AddCRL(crl("51"), f.CAs["51"].Cert); err != nil {
+		t.Fatal(err)
+	}
+	v := &Verifier{Roots: f.Roots(), Revocation: l}
+	if l.Revoked(p44.Cert) || l.Revoked(p51.Cert) {
+		t.Errorf("after p51's CRL: p44 revoked %v, p51 revoked %v; want neither: p51's CA did not issue p44's certificate", l.Revoked(p44.Cert), l.Revoked(p51.Cert))
+	}
+	if _, err := v.Verify([]*x509.Certificate{p44.Cert, f.CAs["44"].Cert}, x509.ExtKeyUsageClientAuth); err != nil {
+		t.Errorf("p44's certificate after p51's CRL: %v", err)
+	}
+	if err := l.AddCRL(crl("44"), f.CAs["44"].Cert); err != nil {
+		t.Fatal(err)
+	}
+	if !l.Revoked(p44.Cert) {
+		t.Error("p44's CRL does not revoke p44's certificate")
+	}
+	if _, err := v.Verify([]*x509.Certificate{p44.Cert, f.CAs["44"].Cert}, x509.ExtKeyUsageClientAuth); !errors.Is(err, ErrRevoked) {
+		t.Errorf("p44's certificate after p44's CRL: err = %v, want ErrRevoked", err)
+	}
+}
