@@ -50,6 +50,9 @@ type compiled struct {
 	revisions        Revisions
 	query            rego.PreparedEvalQuery
 	cache            *decisionCache
+	// fullDivisions: the province layer reads input.facts, so its
+	// decisions are cached by full division codes (divisions.go).
+	fullDivisions bool
 }
 
 // compile parses and compiles both layers (tests left out) and prepares the
@@ -99,8 +102,9 @@ func compile(ctx context.Context, bundle, province Layer, cacheSize int) (*compi
 			BundleVersion: bundle.Version,
 			Province:      province.Revision(),
 		},
-		query: q,
-		cache: newDecisionCache(cacheSize),
+		query:         q,
+		cache:         newDecisionCache(cacheSize),
+		fullDivisions: anyReadsFacts(pm),
 	}, nil
 }
 

@@ -64,6 +64,9 @@ type prepared struct {
 	worker     string // worker's division (origin side), or ""
 	employer   string // employer's division (destination side), or ""
 	agreements []contracts.Agreement
+	// fullDivisions keys divisions by their full codes: the policy may read
+	// them beyond the division contract (readsFacts).
+	fullDivisions bool
 }
 
 // prepare reads req; now is asked for the time only when req has none.
@@ -225,10 +228,15 @@ func appendFieldsKey(b []byte, f presentFields) []byte {
 // all of a province-level agreement's traffic. This is sound for policies
 // that keep the contract in docs/policy.md ("Divisions"): a division is read
 // only through its province and whether it lies within the party, and is
-// quoted (or otherwise looked at) only when it does not.
+// quoted (or otherwise looked at) only when it does not. A province policy
+// that reads the facts is not taken to keep it: with fullDivisions, the
+// whole code is always keyed.
 func (p *prepared) appendDivisionKey(b []byte, d string, party func(*contracts.Agreement) string) []byte {
 	b = append(b, province(d)...)
 	b = append(b, 0x1e)
+	if p.fullDivisions {
+		return append(append(b, d...), 0x1f)
+	}
 	for i := range p.agreements {
 		if !within(d, party(&p.agreements[i])) {
 			b = append(b, d...)

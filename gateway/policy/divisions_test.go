@@ -1,0 +1,57 @@
+package policy
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// A province rule on one county inside a province-level agreement breaks
+// the division contract; its decisions must not be shared across counties.
+func TestProvinceReadingFactsKeysFullDivisions(t *testing.T) {
+	dir := writeProvince(t, map[string]string{"yingshan.rego": `package laborlink.province
+
+deny contains "no exports from Yingshan county this month" if {
+	input.side == "export"
+	input.facts.worker_division == "511321"
+}
+`})
+	cached, uncached := newEngine(t, dir, DefaultCacheSize), newEngine(t, dir, -1)
+	for _, w := range []string{"511302", "511321", "510104", "511321"} {
+		req := Request{Side: Export, Record: withDivisions(t, transfer51to44(), w, "440305"),
+			Agreements: []contracts.Agreement{agreement51to44()}, Time: march15}
+		d := decideBoth(t, cached, uncached, req, fmt.Sprintf("worker %s", w))
+		if d.Allow == (w == "511321") {
+			t.Errorf("worker %s: allow = %v", w, d.Allow)
+		}
+	}
+}
+
+func TestReadsFacts(t *testing.T) {
+	tests := map[string]bool{
+		`deny contains "x" if input.facts.worker_division == "511321"`:            true,
+		`deny contains "x" if input["facts"].employer_division == "440305"`:       true,
+		`deny contains "x" if { some k; input[k].worker_division == "511321" }`:   true,
+		`deny contains "x" if { doc := input; doc.facts.worker_division == "1" }`: true,
+		`deny contains "x" if input.purpose == "statistics"`:                      false,
+		`deny contains "x" if startswith(input.peer, "spiffe://p99.")`:            false,
+	}
+	for src, want := range tests {
+		m, err := ast.ParseModuleWithOpts("p.rego", "package laborlink.province\n\n"+src+"\n", ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readsFacts(m); got != want {
+			t.Errorf("%s: readsFacts = %v, want %v", src, got, want)
+		}
+	}
+	imp, err := ast.ParseModuleWithOpts("p.rego", "package laborlink.province\n\nimport input.facts as f\n\ndeny contains \"x\" if f.worker_division == \"1\"\n", ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !readsFacts(imp) {
+		t.Errorf("import input.facts: readsFacts = false")
+	}
+}
