@@ -129,17 +129,22 @@ func (l *Log) Scan(ctx context.Context, start, end int64, fn func(RawEntry) erro
 		if err != nil {
 			return err
 		}
-		c := b.entries.Cursor()
-		for k, v := c.Seek(key(start)); k != nil && unkey(k) < end; k, v = c.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := fn(RawEntry{Position: unkey(k), Data: v}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return scanTx(ctx, b, start, end, fn)
 	})
+}
+
+// scanTx is Scan in a read transaction of the caller's, over its buckets.
+func scanTx(ctx context.Context, b buckets, start, end int64, fn func(RawEntry) error) error {
+	c := b.entries.Cursor()
+	for k, v := c.Seek(key(start)); k != nil && unkey(k) < end; k, v = c.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(RawEntry{Position: unkey(k), Data: v}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RawEntries returns copies of the stored entries in [start, end).
@@ -183,20 +188,30 @@ var scanChunk int64 = 4096
 // Each calls fn for every entry that matches f, in log order. It reads the
 // log scanChunk positions at a time and calls fn outside the read
 // transaction, so a slow consumer (an export to a slow client) never keeps
-// one open: bbolt cannot grow its file while one is.
+// one open: bbolt cannot grow its file while one is. Each chunk reads up to
+// the size its transaction sees, not Size: that grows only after a commit's
+// writer lock is released, so a reader could otherwise see what an entry
+// was written with (a record's state, in the same commit) and not the entry.
 func (l *Log) Each(ctx context.Context, f Filter, fn func(Entry) error) error {
 	var chunk []Entry
-	for start, size := int64(0), l.Size(); start < size; start += scanChunk {
+	for start, size := int64(0), int64(1); start < size; start += scanChunk {
 		chunk = chunk[:0]
-		err := l.Scan(ctx, start, min(start+scanChunk, size), func(r RawEntry) error {
-			e, err := ParseEntry(r.Data)
+		err := l.db.View(func(tx *bolt.Tx) error {
+			b, err := l.buckets(tx)
 			if err != nil {
-				return fmt.Errorf("entry %d: %w", r.Position, err)
+				return err
 			}
-			if f.Match(e) {
-				chunk = append(chunk, e)
-			}
-			return nil
+			size = b.size
+			return scanTx(ctx, b, start, min(start+scanChunk, size), func(r RawEntry) error {
+				e, err := ParseEntry(r.Data)
+				if err != nil {
+					return fmt.Errorf("entry %d: %w", r.Position, err)
+				}
+				if f.Match(e) {
+					chunk = append(chunk, e)
+				}
+				return nil
+			})
 		})
 		if err != nil {
 			return err

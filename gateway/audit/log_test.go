@@ -183,3 +183,27 @@ func TestAppendRejectsInvalidEntry(t *testing.T) {
 		t.Fatalf("size = %d after a refused append", l.Size())
 	}
 }
+
+// TestACommittedEntryIsReadAtOnce: a reader that starts once an entry's
+// transaction committed reads the entry, even before the log's Size has
+// grown (which happens in an OnCommit hook after the writer lock is
+// released): the record state written in the same commit must never be
+// seen without its entry.
+func TestACommittedEntryIsReadAtOnce(t *testing.T) {
+	l, db := newTestLog(t)
+	appendN(t, l, 2)
+	var seen []Entry
+	var readErr error
+	err := db.Update(func(tx *bolt.Tx) error {
+		// Hooks run in the order they were added: this one before the
+		// log's, as a reader woken by the commit may.
+		tx.OnCommit(func() { seen, readErr = l.Query(context.Background(), Filter{}) })
+		return l.AppendTx(tx, sentEntry(2))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readErr != nil || len(seen) != 3 {
+		t.Fatalf("read right after the commit: %d entries, %v; want 3", len(seen), readErr)
+	}
+}
