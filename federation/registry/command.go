@@ -53,7 +53,7 @@ const (
 	// steward). The CA itself stays offline; this is its public trace.
 	OpCertIssued Op = "cert.issued"
 
-	OpPropose   Op = "agreement.propose"
+	OpPropose Op = "agreement.propose"
 	// OpApprove approves the version of an agreement awaiting the signer
 	// province's approval; the last approval brings it into force, holding
 	// the suspensions of the version it supersedes.
