@@ -146,7 +146,7 @@ func submitFile(ctx context.Context, m *Main, name string, op registry.Op, args 
 
 // transition runs approve, suspend, resume or terminate.
 func transition(op registry.Op) func(context.Context, *Main, []string) error {
-	name := strings.TrimPrefix(string(op), "agreement.")
+	name := op.Verb()
 	return func(ctx context.Context, m *Main, args []string) error {
 		fs := m.flagSet("agreement "+name, "ID [--reason TEXT] [connection flags]")
 		c := m.connFlags(fs)
