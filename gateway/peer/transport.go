@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 
@@ -180,16 +182,23 @@ func (s server) checkAnswer(r *http.Response) error {
 	return nil
 }
 
-// closingRevoked closes client's idle connections when ep fails because the
-// server's certificate no longer verifies, so that the next request to the
-// peer handshakes again (and the handshake refuses the certificate) rather
-// than reuse the connection. It runs after ep has closed the answer's body,
-// when the connection is idle and so closes.
+// closingRevoked closes the connection an answer came on when ep fails
+// because the server's certificate no longer verifies, and client's idle
+// connections, so that the next request to the peer handshakes again (and
+// the handshake refuses the certificate) rather than send more to that
+// server. The connection is closed outright, not left to go idle first: an
+// HTTP/2 stream ends asynchronously, so the connection may not be idle yet
+// when ep returns, and would then be reused.
 func (s server) closingRevoked(client *http.Client, ep endpoint.Endpoint) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
+		var conn net.Conn
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conn = i.Conn }})
 		resp, err := ep(ctx, request)
 		var certErr *serverCertError
 		if errors.As(err, &certErr) {
+			if conn != nil {
+				conn.Close()
+			}
 			client.CloseIdleConnections()
 		}
 		return resp, err
