@@ -449,13 +449,7 @@ func TestWithdrawPendingAmendment(t *testing.T) {
 // suspension. 51 cannot resume it; 44 resumes version 2.
 func TestSuspensionOutlivesAmendment(t *testing.T) {
 	f := newFixture(t)
-	rec := f.activate(t, "AG-S", "510000", "440300")
-	a2 := rec.Latest().Agreement
-	a2.Title = "amended"
-	v2 := f.must(t, f.a51, registry.OpAmend, a2).Agreement.Latest()
-	approve := registry.TransitionBody{ID: "AG-S", Version: v2.Agreement.Version, Digest: v2.Digest}
-	f.must(t, f.a44, registry.OpApprove, approve)
-	f.must(t, f.a44, registry.OpSuspend, registry.TransitionBody{ID: "AG-S", Reason: "data breach"})
+	approve := suspendedAmendment(t, f, "AG-S", registry.OpApprove)
 	covers := func() []registry.Match {
 		return f.s.Covers("510000", "440300", contracts.RecordTransfer, contracts.PurposeEmploymentService, f.now)
 	}
@@ -477,6 +471,21 @@ func TestSuspensionOutlivesAmendment(t *testing.T) {
 	}
 }
 
+// suspendedAmendment makes agreement id between 51 and 44 active, has 51
+// amend it and 44 approve the amendment with op, then has 44 suspend the
+// version in force; it returns the approval 51 has yet to give.
+func suspendedAmendment(t *testing.T, f *fixture, id string, op registry.Op) registry.TransitionBody {
+	t.Helper()
+	rec := f.activate(t, id, "510000", "440300")
+	a2 := rec.Latest().Agreement
+	a2.Title = "amended"
+	v2 := f.must(t, f.a51, registry.OpAmend, a2).Agreement.Latest()
+	approve := registry.TransitionBody{ID: id, Version: v2.Agreement.Version, Digest: v2.Digest}
+	f.must(t, f.a44, op, approve)
+	f.must(t, f.a44, registry.OpSuspend, registry.TransitionBody{ID: id, Reason: "data breach"})
+	return approve
+}
+
 // TestAnOlderReleasesApprovalAppliesAsItDid: agreement.approve, the approval
 // of releases before agreement.approve.v2, is applied from the log as those
 // releases applied it, lifting the suspension of the version it supersedes,
@@ -484,13 +493,7 @@ func TestSuspensionOutlivesAmendment(t *testing.T) {
 // recorded; only the leader refuses to propose it now.
 func TestAnOlderReleasesApprovalAppliesAsItDid(t *testing.T) {
 	f := newFixture(t)
-	rec := f.activate(t, "AG-V1", "510000", "440300")
-	a2 := rec.Latest().Agreement
-	a2.Title = "amended"
-	v2 := f.must(t, f.a51, registry.OpAmend, a2).Agreement.Latest()
-	approve := registry.TransitionBody{ID: "AG-V1", Version: v2.Agreement.Version, Digest: v2.Digest}
-	f.must(t, f.a44, registry.OpApproveV1, approve)
-	f.must(t, f.a44, registry.OpSuspend, registry.TransitionBody{ID: "AG-V1", Reason: "data breach"})
+	approve := suspendedAmendment(t, f, "AG-V1", registry.OpApproveV1)
 	r := f.must(t, f.a51, registry.OpApproveV1, approve)
 	if cur := r.Agreement.Current(); cur.Agreement.Version != 2 || len(cur.SuspendedBy) != 0 || r.Agreement.StatusAt(f.now) != contracts.AgreementActive {
 		t.Fatalf("after agreement.approve of version 2: version %d in force, suspended by %v, %s; want version 2 active, as older releases applied it",
