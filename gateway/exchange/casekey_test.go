@@ -27,10 +27,7 @@ func TestReferralsOfBothSidesWithOneIDAreTwoCases(t *testing.T) {
 		_, err := dest.store.Case(store.CaseKey("51", theirs.ID), f.now)
 		return err == nil
 	})
-	ours := g.Referral()
-	for ours.From != "44" {
-		ours = g.Referral()
-	}
+	ours := referralFrom(g, "44")
 	ours.ID, ours.Status = theirs.ID, contracts.CaseReferred
 	res := f.submit("44", ours)
 	if res[0].Outcome != OutcomeAccepted {

@@ -361,10 +361,7 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	g := f.generator("51", "44", 16)
-	r := g.Referral()
-	for r.From != "44" {
-		r = g.Referral()
-	}
+	r := referralFrom(g, "44")
 	r.Status = contracts.CaseReferred
 	r.Deadline = contracts.DateOf(f.now.AddDate(0, 0, -1)) // already past
 	if res := f.submit("44", r); res[0].Outcome != OutcomeAccepted {

@@ -241,6 +241,16 @@ func (f *federation) generator(origin, dest string, seed uint64) *synth.Generato
 	return g
 }
 
+// referralFrom is g's next referral sent by province from (g makes them
+// in both directions).
+func referralFrom(g *synth.Generator, from string) *contracts.Referral {
+	r := g.Referral()
+	for r.From != from {
+		r = g.Referral()
+	}
+	return r
+}
+
 // referCases submits n referrals from 51 to 44, made by g and each in the
 // referred state, and returns them once 51 has accepted them all.
 func (f *federation) referCases(g *synth.Generator, n int) []*contracts.Referral {

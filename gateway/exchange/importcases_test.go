@@ -157,10 +157,7 @@ func TestReceiveDefersAnUpdateBeforeItsReferral(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	g := f.generator("51", "44", 23)
-	r := g.Referral()
-	for r.From != "51" {
-		r = g.Referral()
-	}
+	r := referralFrom(g, "51")
 	u := g.ReferralUpdate(r)
 	u.From, u.To, u.Status = "51", "44", contracts.CaseAccepted
 	update := f.rawSignedBy("51", u)
