@@ -370,8 +370,6 @@ func (l *lexer) referralUpdate(u *ReferralUpdate) bool {
 		switch key {
 		case "referral_id":
 			return l.strInto(&u.ReferralID)
-		case "opened_by":
-			return l.codeInto(&u.OpenedBy)
 		case "status":
 			return l.codeInto((*string)(&u.Status))
 		case "note":

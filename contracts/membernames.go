@@ -105,8 +105,6 @@ func memberName(b []byte) (string, bool) {
 		return "number", true
 	case "opened_at":
 		return "opened_at", true
-	case "opened_by":
-		return "opened_by", true
 	case "organizer":
 		return "organizer", true
 	case "origin":

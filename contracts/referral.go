@@ -70,13 +70,9 @@ type Employer struct {
 type ReferralUpdate struct {
 	Header
 	// ReferralID is the Header.ID of the referral being updated.
-	ReferralID string `json:"referral_id"`
-	// OpenedBy is the province that sent the referral, From or To: a
-	// referral's id is unique only within the province that sent it, so
-	// the two name the case between them.
-	OpenedBy string     `json:"opened_by"`
-	Status   CaseStatus `json:"status"`
-	Note     string     `json:"note,omitempty"`
+	ReferralID string     `json:"referral_id"`
+	Status     CaseStatus `json:"status"`
+	Note       string     `json:"note,omitempty"`
 	// AmountRecoveredFen is what was recovered for the worker so far.
 	AmountRecoveredFen int64     `json:"amount_recovered_fen,omitempty"`
 	At                 time.Time `json:"at"`

@@ -87,16 +87,11 @@ func (u *ReferralUpdate) Validate() error { return u.ValidateAt(time.Now()) }
 
 // ValidateAt checks the referral update against its contract and returns a
 // ValidationError listing every problem, or nil. An update moves a case on, so
-// its status is never "referred"; a rejection says why in its note. Its
-// opened_by is one of its two provinces: the one that sent the referral.
+// its status is never "referred"; a rejection says why in its note.
 func (u *ReferralUpdate) ValidateAt(now time.Time) error {
 	var c checker
 	c.header(&u.Header, RecordReferralUpdate)
 	c.id("referral_id", u.ReferralID)
-	c.province("opened_by", u.OpenedBy)
-	if IsProvince(u.OpenedBy) && u.OpenedBy != u.From && u.OpenedBy != u.To {
-		c.addf("opened_by", "%s is neither from (%s) nor to (%s): want the province that sent the referral, one of the two", u.OpenedBy, u.From, u.To)
-	}
 	c.caseStatus("status", u.Status)
 	if u.Status == CaseReferred {
 		c.add("status", "an update cannot move a case back to referred")

@@ -301,9 +301,6 @@ func TestReferralUpdateRules(t *testing.T) {
 	type U = contracts.ReferralUpdate
 	runRules(t, base, func(r *U) error { return r.ValidateAt(now) }, []rule[U]{
 		{"referral id", func(r *U) { r.ReferralID = "" }, "referral_id", "required"},
-		{"opened by missing", func(r *U) { r.OpenedBy = "" }, "opened_by", "required"},
-		{"opened by not a province", func(r *U) { r.OpenedBy = "5" }, "opened_by", "not a province code"},
-		{"opened by a third province", func(r *U) { r.OpenedBy = "11" }, "opened_by", "neither from"},
 		{"back to referred", func(r *U) { r.Status = contracts.CaseReferred }, "status", "back to referred"},
 		{"rejected without note", func(r *U) { r.Status, r.Note = contracts.CaseRejected, "" }, "note", "required when the case is rejected"},
 		{"recovered negative", func(r *U) { r.AmountRecoveredFen = -1 }, "amount_recovered_fen", "not negative"},

@@ -214,7 +214,7 @@ func DefaultScope() []contracts.ScopeRule {
 		{
 			RecordType: contracts.RecordReferralUpdate,
 			Purposes:   []contracts.Purpose{contracts.PurposeRightsProtection},
-			Fields:     []string{"schema", "id", "from", "to", "agreement_id", "purpose", "referral_id", "opened_by", "status", "note", "amount_recovered_fen", "at"},
+			Fields:     []string{"schema", "id", "from", "to", "agreement_id", "purpose", "referral_id", "status", "note", "amount_recovered_fen", "at"},
 		},
 	}
 }
@@ -298,7 +298,6 @@ func (g *Generator) ReferralUpdate(r *contracts.Referral) *contracts.ReferralUpd
 			From: r.To, To: r.From, AgreementID: r.AgreementID, Purpose: contracts.PurposeRightsProtection,
 		},
 		ReferralID: r.ID,
-		OpenedBy:   r.From,
 		Status:     status,
 		Note:       updateNotes[string(status)],
 		At:         r.OpenedAt.Add(time.Duration(g.between(1, 20*24)) * time.Hour),

@@ -28,23 +28,12 @@ var nextStatus = map[contracts.CaseStatus][]contracts.CaseStatus{
 // follows: one whose case it does not know yet is deferred, not refused.
 func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.FieldError {
 	if c == nil {
-		return []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf("no referral %q sent by %s is known here", u.ReferralID, u.OpenedBy)}}
-	}
-	if !betweenSides(c, u) {
-		// The case is keyed by who opened it only: a third province must
-		// not move a case between two others by naming its opener.
-		return []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf("referral %q sent by %s went to %s, not between %s and %s", u.ReferralID, c.OpenedBy, c.OpenedTo, u.From, u.To)}}
+		return []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf("no referral %q between %s and %s is known here", u.ReferralID, u.From, u.To)}}
 	}
 	if !slices.Contains(nextStatus[contracts.CaseStatus(c.Status)], u.Status) {
 		return []contracts.FieldError{{Path: "status", Message: fmt.Sprintf("the case is %s and cannot become %s (allowed: %v)", c.Status, u.Status, nextStatus[contracts.CaseStatus(c.Status)])}}
 	}
 	return nil
-}
-
-// betweenSides reports whether case c runs between the update's two
-// provinces, whichever way the update travels.
-func betweenSides(c *store.Case, u *contracts.ReferralUpdate) bool {
-	return (c.OpenedBy == u.From && c.OpenedTo == u.To) || (c.OpenedBy == u.To && c.OpenedTo == u.From)
 }
 
 // updatedCases reads, in one read transaction, the cases that the referral
@@ -63,7 +52,7 @@ func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) (cases 
 	var at []int // the index of each key's update
 	for i := range n {
 		if u, ok := rec(i).(*contracts.ReferralUpdate); ok {
-			keys = append(keys, store.CaseKey(u.OpenedBy, u.ReferralID))
+			keys = append(keys, store.CaseKey(u.From, u.To, u.ReferralID))
 			at = append(at, i)
 		}
 	}
@@ -110,7 +99,7 @@ func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.T
 		if r.From == x.d.Province {
 			dir = "sent"
 		}
-		key := store.CaseKey(r.From, r.ID)
+		key := store.CaseKey(r.From, r.To, r.ID)
 		return &store.CaseChange{Key: key, Apply: func(c *store.Case) (*store.Case, error) {
 			if c != nil {
 				return c, nil // redelivered
@@ -121,7 +110,7 @@ func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.T
 			}, nil
 		}}
 	case *contracts.ReferralUpdate:
-		return &store.CaseChange{Key: store.CaseKey(r.OpenedBy, r.ReferralID), Apply: func(c *store.Case) (*store.Case, error) {
+		return &store.CaseChange{Key: store.CaseKey(r.From, r.To, r.ReferralID), Apply: func(c *store.Case) (*store.Case, error) {
 			if c == nil {
 				return nil, errCaseUnknown
 			}

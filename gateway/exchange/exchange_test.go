@@ -368,7 +368,7 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 		t.Fatalf("referral = %+v", res[0])
 	}
 	origin := f.nodes["51"]
-	key := store.CaseKey("44", r.ID)
+	key := store.CaseKey("44", "51", r.ID)
 	gatewaytest.Eventually(t, "the referral at 51", func() bool { _, err := origin.store.Case(key, f.now); return err == nil })
 
 	update := func(from string, status contracts.CaseStatus) SubmitResult {

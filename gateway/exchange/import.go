@@ -396,12 +396,6 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	}
 	var refersTo string
 	if u, ok := rec.(*contracts.ReferralUpdate); ok {
-		if u.OpenedBy != u.From && u.OpenedBy != u.To {
-			// Not validated again here (open): without the province that
-			// opened it, which the origin's agreement may have dropped, no
-			// case can be named, and waiting for one would never end.
-			return rejected(env.ID, ReasonInvalidRecord), false
-		}
 		if in.moves == nil {
 			// Its referral has not arrived (deferred, or in a later
 			// batch): stored now, the update would never move the case.
@@ -541,12 +535,6 @@ func (x *Exchange) answer(ctx context.Context, im imported) {
 		}
 		summary = c
 	case *contracts.ReferralUpdate:
-		if rec.OpenedBy != x.d.Province {
-			// An update of a referral received here answers no record
-			// sent from here: this province's own referral of that id,
-			// if any, is another case.
-			return
-		}
 		ref = x.d.Province + "/" + string(contracts.RecordReferral) + "/" + rec.ReferralID
 		summary = struct {
 			Status contracts.CaseStatus `json:"status"`

@@ -32,7 +32,7 @@ func newReceivedCases(t *testing.T, n int) *receivedCases {
 	dest := f.nodes["44"]
 	gatewaytest.Eventually(t, "the referrals at 44", func() bool {
 		for _, r := range rc.cases {
-			if _, err := dest.store.Case(store.CaseKey("51", r.ID), f.now); err != nil {
+			if _, err := dest.store.Case(store.CaseKey("51", "44", r.ID), f.now); err != nil {
 				return false
 			}
 		}
@@ -92,7 +92,7 @@ func TestReceiveChecksEachUpdateAgainstItsCase(t *testing.T) {
 	}
 	dest := rc.f.nodes["44"]
 	for i, want := range []contracts.CaseStatus{contracts.CaseAccepted, contracts.CaseReferred, contracts.CaseRejected} {
-		c, err := dest.store.Case(store.CaseKey("51", rc.cases[i].ID), rc.f.now)
+		c, err := dest.store.Case(store.CaseKey("51", "44", rc.cases[i].ID), rc.f.now)
 		if err != nil || c.Status != string(want) {
 			t.Errorf("case %d after the batch: %+v, %v; want %s", i, c, err, want)
 		}
@@ -144,7 +144,7 @@ func TestReceiveAnswersAStoredUpdateDuplicate(t *testing.T) {
 			t.Fatalf("redelivery %d: %+v, want %s with a receipt", i, res[0], peer.StatusDuplicate)
 		}
 	}
-	c, err := rc.f.nodes["44"].store.Case(store.CaseKey("51", rc.cases[0].ID), rc.f.now)
+	c, err := rc.f.nodes["44"].store.Case(store.CaseKey("51", "44", rc.cases[0].ID), rc.f.now)
 	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
 		t.Errorf("the case after redeliveries: %+v, %v; want it accepted by one update", c, err)
 	}
@@ -182,7 +182,7 @@ func TestReceiveDefersAnUpdateBeforeItsReferral(t *testing.T) {
 	if res := deliver(update); res.Status != peer.StatusStored {
 		t.Fatalf("the update sent again after its referral: %+v", res)
 	}
-	c, err := dest.store.Case(store.CaseKey("51", r.ID), f.now)
+	c, err := dest.store.Case(store.CaseKey("51", "44", r.ID), f.now)
 	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
 		t.Errorf("the case: %+v, %v; want it accepted by the update", c, err)
 	}
@@ -221,7 +221,7 @@ func TestUpdateDeliveredWithItsReferralIsSentAgain(t *testing.T) {
 		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
 		return err == nil && v.State == store.StateDelivered
 	})
-	c, err := dest.store.Case(store.CaseKey("51", r.ID), f.now)
+	c, err := dest.store.Case(store.CaseKey("51", "44", r.ID), f.now)
 	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
 		t.Errorf("the case at 44: %+v, %v; want it accepted by the update", c, err)
 	}
@@ -245,7 +245,7 @@ func TestCaseRefusesTheLosingOfTwoUpdates(t *testing.T) {
 	if got := dest.inbox(t); len(got) != 2+1 { // the two referrals and the winning update
 		t.Errorf("44's inbox holds %d envelopes, want 3", len(got))
 	}
-	c, err := dest.store.Case(store.CaseKey("51", rc.cases[0].ID), rc.f.now)
+	c, err := dest.store.Case(store.CaseKey("51", "44", rc.cases[0].ID), rc.f.now)
 	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
 		t.Errorf("the case received: %+v, %v; want it accepted by one update", c, err)
 	}
@@ -270,7 +270,7 @@ func TestCaseRefusesTheLosingOfTwoUpdates(t *testing.T) {
 	if id, err := origin.store.Lookup(Ref(loser.Head(), loser.Type())); err == nil {
 		t.Errorf("the refused update was queued as %s", id)
 	}
-	c, err = origin.store.Case(store.CaseKey("51", rc.cases[1].ID), rc.f.now)
+	c, err = origin.store.Case(store.CaseKey("51", "44", rc.cases[1].ID), rc.f.now)
 	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
 		t.Errorf("the case submitted: %+v, %v; want it accepted by one update", c, err)
 	}

@@ -63,7 +63,7 @@ func TestSubmitChecksEachUpdateAgainstItsCase(t *testing.T) {
 	}
 	origin := f.nodes["51"]
 	for i, want := range []contracts.CaseStatus{contracts.CaseAccepted, contracts.CaseAccepted, contracts.CaseRejected} {
-		c, err := origin.store.Case(store.CaseKey("51", cases[i].ID), f.now)
+		c, err := origin.store.Case(store.CaseKey("51", "44", cases[i].ID), f.now)
 		if err != nil || c.Status != string(want) {
 			t.Errorf("case %d after the submission: %+v, %v; want %s", i, c, err, want)
 		}

@@ -35,7 +35,7 @@ func TestSubmitRefusesOnlyTheUpdatesOfAnUnreadableCase(t *testing.T) {
 	g := f.generator("51", "44", 31)
 	cases := f.referCases(g, 2)
 	origin := f.nodes["51"]
-	spoiled := store.CaseKey("51", cases[0].ID)
+	spoiled := store.CaseKey("51", "44", cases[0].ID)
 	spoilCase(t, origin.store, spoiled)
 	update := func(i int) *contracts.ReferralUpdate {
 		u := g.ReferralUpdate(cases[i])
@@ -57,7 +57,7 @@ func TestSubmitRefusesOnlyTheUpdatesOfAnUnreadableCase(t *testing.T) {
 	if r := results[2]; r.Outcome != OutcomeAccepted {
 		t.Errorf("the update of the healthy case: %+v, want %s", r, OutcomeAccepted)
 	}
-	c, err := origin.store.Case(store.CaseKey("51", cases[1].ID), f.now)
+	c, err := origin.store.Case(store.CaseKey("51", "44", cases[1].ID), f.now)
 	if err != nil || c.Status != string(contracts.CaseAccepted) {
 		t.Errorf("the healthy case: %+v, %v; want it accepted", c, err)
 	}
@@ -73,7 +73,7 @@ func TestSubmitRefusesOnlyTheUpdatesOfAnUnreadableCase(t *testing.T) {
 func TestReceiveDefersOnlyTheUpdatesOfAnUnreadableCase(t *testing.T) {
 	rc := newReceivedCases(t, 2)
 	dest := rc.f.nodes["44"]
-	spoiled := store.CaseKey("51", rc.cases[0].ID)
+	spoiled := store.CaseKey("51", "44", rc.cases[0].ID)
 	spoilCase(t, dest.store, spoiled)
 	// A forged update of the unreadable case is refused for its signature,
 	// not deferred: only a verified signer learns the case is unreadable.
@@ -96,7 +96,7 @@ func TestReceiveDefersOnlyTheUpdatesOfAnUnreadableCase(t *testing.T) {
 			t.Errorf("envelope %d: reasons %v, want [%s]", i, results[i].Reasons, want.reason)
 		}
 	}
-	c, err := dest.store.Case(store.CaseKey("51", rc.cases[1].ID), rc.f.now)
+	c, err := dest.store.Case(store.CaseKey("51", "44", rc.cases[1].ID), rc.f.now)
 	if err != nil || c.Status != string(contracts.CaseAccepted) {
 		t.Errorf("the healthy case, whose update was stored: %+v, %v; want it accepted", c, err)
 	}

@@ -57,7 +57,7 @@ func agreement51to44() contracts.Agreement {
 			{
 				RecordType: contracts.RecordReferralUpdate,
 				Purposes:   []contracts.Purpose{contracts.PurposeRightsProtection},
-				Fields:     []string{"referral_id", "opened_by", "status", "note", "amount_recovered_fen", "at"},
+				Fields:     []string{"referral_id", "status", "note", "amount_recovered_fen", "at"},
 			},
 		},
 		Quotas: []contracts.Quota{{RecordType: contracts.RecordTransfer, Period: contracts.QuotaMonth, Max: 1000}},
@@ -122,7 +122,7 @@ func referral(from, to string) *contracts.Referral {
 func referralUpdate(from, to string) *contracts.ReferralUpdate {
 	return &contracts.ReferralUpdate{
 		Header:     header(contracts.SchemaReferralUpdate, from, to, contracts.PurposeRightsProtection),
-		ReferralID: "R-0", OpenedBy: to, Status: contracts.CaseAccepted, Note: "已受理", At: march15,
+		ReferralID: "R-0", Status: contracts.CaseAccepted, Note: "已受理", At: march15,
 	}
 }
 

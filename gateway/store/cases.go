@@ -16,8 +16,7 @@ var bucketCases = []byte("cases") // case key -> Case (JSON)
 // where it stands and by when the other side should act. It holds no
 // personal data: the worker and the employer stay in the records.
 type Case struct {
-	// Key identifies the case: the province that opened it and the
-	// referral's id; see CaseKey.
+	// Key identifies the case between its two provinces; see CaseKey.
 	Key        string `json:"key"`
 	ReferralID string `json:"referral_id"`
 	// EnvelopeID is the envelope that carried the referral.
@@ -47,13 +46,13 @@ type CaseUpdate struct {
 	At         time.Time `json:"at"`
 }
 
-// CaseKey names a case by the province that opened it (sent its referral)
-// and the referral's id, as in "51/RF-1": an id is unique only within the
-// province that sent it, so 44's referral RF-1 to 51 and 51's referral RF-1
-// to 44 are two cases. Both ends agree on it whichever way an update
-// travels, since an update names the opening province (opened_by).
-func CaseKey(openedBy, referralID string) string {
-	return openedBy + "/" + referralID
+// CaseKey names a case by its two provinces (in code order, so both ends
+// agree whichever way an update travels) and the referral's id.
+func CaseKey(a, b, referralID string) string {
+	if b < a {
+		a, b = b, a
+	}
+	return a + "-" + b + "/" + referralID
 }
 
 // PutCase creates or changes a case in one commit; fn gets the current case

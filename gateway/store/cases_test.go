@@ -16,7 +16,7 @@ import (
 func TestCasesByKey(t *testing.T) {
 	s, _ := openTest(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	a, b := CaseKey("51", "RF-1"), CaseKey("44", "RF-2")
+	a, b := CaseKey("51", "44", "RF-1"), CaseKey("44", "51", "RF-2")
 	got, unreadable, err := s.CasesByKey([]string{a, b}, now)
 	if err != nil || unreadable != nil || len(got) != 2 || got[0] != nil || got[1] != nil {
 		t.Fatalf("before any case: %v, %v, %v; want two nils", got, unreadable, err)
@@ -31,7 +31,7 @@ func TestCasesByKey(t *testing.T) {
 	}
 	put(a, "accepted", "2026-02-01")
 	put(b, "referred", "2026-04-01")
-	missing := CaseKey("51", "RF-3")
+	missing := CaseKey("51", "44", "RF-3")
 	got, unreadable, err = s.CasesByKey([]string{b, missing, a}, now)
 	if err != nil || unreadable != nil || len(got) != 3 {
 		t.Fatalf("CasesByKey: %v, %v, %v", got, unreadable, err)
@@ -60,7 +60,7 @@ func TestCasesByKey(t *testing.T) {
 func TestCasesByKeyReportsACaseThatDoesNotDecodeAlone(t *testing.T) {
 	s, _ := openTest(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	good, bad, missing := CaseKey("51", "RF-1"), CaseKey("51", "RF-2"), CaseKey("51", "RF-3")
+	good, bad, missing := CaseKey("51", "44", "RF-1"), CaseKey("51", "44", "RF-2"), CaseKey("51", "44", "RF-3")
 	if _, err := s.PutCase(context.Background(), good, func(*Case) (*Case, error) {
 		return &Case{Key: good, Status: "referred"}, nil
 	}); err != nil {
@@ -94,7 +94,7 @@ func TestCasesByKeyReportsACaseThatDoesNotDecodeAlone(t *testing.T) {
 // counted, and its change is not written.
 func TestEnqueueMakesCaseChangesInItsCommit(t *testing.T) {
 	s, _ := openTest(t)
-	key := CaseKey("51", "RF-1")
+	key := CaseKey("51", "44", "RF-1")
 	open := &CaseChange{Key: key, Apply: func(c *Case) (*Case, error) {
 		if c != nil {
 			return c, nil

@@ -264,7 +264,7 @@ type Options struct {
 	// DefaultReleaseEvery). 0 means DefaultReleaseEvery; negative, never.
 	ReleaseEvery int64
 	// Log hears what the store cannot report to a caller (a release that
-	// failed, cases re-keyed when the store opens); nil discards it.
+	// failed); nil discards it.
 	Log *slog.Logger
 }
 
@@ -288,19 +288,12 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	var queues, dead map[string]int
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases, bucketDead} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
-		}
-		if err := rekeyCases(tx, log); err != nil {
-			return fmt.Errorf("re-key cases: %w", err)
 		}
 		queues, dead = countQueues(tx, bucketOutbox), countQueues(tx, bucketDead)
 		return nil
@@ -320,6 +313,10 @@ func Open(path string, opts Options) (*Store, error) {
 	every := opts.ReleaseEvery
 	if every == 0 {
 		every = DefaultReleaseEvery
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	return &Store{db: db, c: newCommitter(db, delay, every, log), now: now, queues: queueDepth{n: queues}, dead: queueDepth{n: dead}}, nil
 }
