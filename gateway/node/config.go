@@ -20,6 +20,7 @@ import (
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/delivery"
+	"github.com/laborlink/laborlink/gateway/webhook"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -452,21 +453,11 @@ func checkWebhookURL(raw string) string {
 		}
 		return fmt.Sprintf("%q is not an https URL", raw)
 	}
-	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+	if !webhook.StaysEncrypted(u) {
 		return fmt.Sprintf("%q is plain http, which would send the inbox's personal data in clear text: use https "+
 			"(plain http is allowed only to a loopback host: 127.0.0.1, ::1 or localhost)", u.Redacted())
 	}
 	return ""
-}
-
-// loopbackHost reports whether host names the node's own host: localhost,
-// or an address of 127.0.0.0/8 or ::1.
-func loopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // sharePort reports whether listening on a and b would take one port: the

@@ -32,9 +32,10 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
-	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -253,8 +254,9 @@ func New(cfg Config, inbox Inbox, log *slog.Logger) (*Pusher, error) {
 // POST with its body (307, 308). On a 301, 302 or 303 a client follows
 // with a bodiless GET, whose 2xx would move the cursor past items that were
 // never pushed; the redirect is answered as it came instead, and retried.
-// A redirect from https to anything else is refused: the inbox holds
-// personal data, which must not leave in clear text.
+// A redirect to a URL that StaysEncrypted does not accept is refused,
+// whatever the URL it came from: the inbox holds personal data, which must
+// not leave the host in clear text.
 func keepPost(c *http.Client) *http.Client {
 	cc := *c
 	next := c.CheckRedirect
@@ -262,8 +264,8 @@ func keepPost(c *http.Client) *http.Client {
 		if req.Method != http.MethodPost {
 			return http.ErrUseLastResponse
 		}
-		if req.URL.Scheme != "https" && slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" }) {
-			return fmt.Errorf("refused a redirect from https to %s: the inbox holds personal data, which must not leave in clear text; if the system moved, set the webhook URL to its new https address", req.URL.Scheme)
+		if !StaysEncrypted(req.URL) {
+			return fmt.Errorf("refused a redirect to %s: the inbox holds personal data, which must not leave in clear text; if the system moved, set the webhook URL to its new https address", req.URL.Redacted())
 		}
 		if next != nil {
 			return next(req, via)
@@ -274,6 +276,22 @@ func keepPost(c *http.Client) *http.Client {
 		return nil
 	}
 	return &cc
+}
+
+// StaysEncrypted reports whether a push to u cannot cross a network in
+// clear text: u is https, or plain http to a loopback host (localhost,
+// 127.0.0.0/8, ::1), as in development or to a proxy on the same host.
+func StaysEncrypted(u *url.URL) bool {
+	switch {
+	case u.Scheme == "https":
+		return true
+	case u.Scheme != "http":
+		return false
+	case strings.EqualFold(u.Hostname(), "localhost"):
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
 
 // Batch is the body of one push.
