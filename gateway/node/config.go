@@ -544,6 +544,10 @@ func applyEnv(cfg *Config, lookupEnv func(string) (string, bool)) (map[string]st
 // A number or a duration has no empty value: 0 would be a value of its own,
 // and leaving the file's would ignore the variable without a word.
 func setEmpty(v reflect.Value, name, key string) error {
+	if widens, ok := widenedByEmpty[key]; ok {
+		return fmt.Errorf("config: environment %s is set empty (%s), which would %s: unset the variable to keep the file's setting, or take the key out of the file",
+			name, key, widens)
+	}
 	switch v.Kind() {
 	case reflect.String, reflect.Slice:
 		v.SetZero()
@@ -551,6 +555,15 @@ func setEmpty(v reflect.Value, name, key string) error {
 	}
 	return fmt.Errorf("config: environment %s is set empty (%s), which is no value for it: want %s, or unset the variable to keep the file's setting",
 		name, key, wantOf(v.Type()))
+}
+
+// widenedByEmpty are the settings an empty variable may not clear, with
+// what clearing them would open: an empty variable is as often a template's
+// slip as a choice, and these only ever loosen a node when emptied.
+var widenedByEmpty = map[string]string{
+	"policy.province_dir":    "drop the province's own policy, its denials and obligations with it",
+	"raft.trusted_provinces": "have a joining node trust the registry of any province",
+	"tls.crls":               "drop the revocation lists, so that revoked certificates are accepted again",
 }
 
 // emptiedAlong are the keys whose being empty a problem reported under

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -270,7 +271,6 @@ func TestEnvSetEmpty(t *testing.T) {
 	}
 	env := map[string]string{
 		"LABORLINK_OPS_LISTEN": "", "LABORLINK_ADVERTISE": "", "LABORLINK_AUDIT_KEY": "", "LABORLINK_WEBHOOK_URL": "",
-		"LABORLINK_POLICY_PROVINCE_DIR": "", "LABORLINK_TLS_CRLS": "", "LABORLINK_RAFT_TRUSTED_PROVINCES": "",
 	}
 	cfg, err := LoadConfig(path, lookupIn(env))
 	if err != nil {
@@ -281,14 +281,19 @@ func TestEnvSetEmpty(t *testing.T) {
 		{"advertise", cfg.Advertise, cfg.Listen},
 		{"audit.key", cfg.Audit.Key, filepath.Join(cfg.DataDir, "audit.key")},
 		{"webhook.url", cfg.Webhook.URL, ""},
-		{"policy.province_dir", cfg.Policy.ProvinceDir, ""},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s set empty: %q, want %q", c.key, c.got, c.want)
 		}
 	}
-	if cfg.TLS.CRLs != nil || cfg.Raft.TrustedProvinces != nil {
-		t.Errorf("lists set empty: tls.crls %q, raft.trusted_provinces %q; want none", cfg.TLS.CRLs, cfg.Raft.TrustedProvinces)
+	// An empty variable cannot clear what only ever loosens a node when
+	// cleared: the province's policy, the revocation lists, the provinces
+	// a joining node trusts.
+	for name, key := range map[string]string{"LABORLINK_POLICY_PROVINCE_DIR": "policy.province_dir", "LABORLINK_TLS_CRLS": "tls.crls", "LABORLINK_RAFT_TRUSTED_PROVINCES": "raft.trusted_provinces"} {
+		_, err := LoadConfig(path, lookupIn(map[string]string{name: ""}))
+		if want := fmt.Sprintf("environment %s is set empty (%s), which would ", name, key); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "unset the variable") {
+			t.Errorf("%s set empty: %v; want refused, saying %q and what to do", name, err, want)
+		}
 	}
 
 	runConfigCases(t, []configCase{
