@@ -57,7 +57,11 @@ type attempt struct {
 // for Config.ShrinkHold. A 413 to a partial batch or a part says no more
 // than that it is too large; should full batches be too, one answers 413
 // in turn.
-func (w *worker) deliver(batch []store.Queued, full int) attempt {
+//
+// since is w.answers as it stood when the batch was taken: an envelope the
+// peer refuses alone after answering others since is blamed at once (see
+// refusedAlone).
+func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
 	if len(batch) == 0 {
 		return attempt{}
 	}
@@ -66,7 +70,7 @@ func (w *worker) deliver(batch []store.Queued, full int) attempt {
 	var unsendable *UnsendableError
 	if errors.As(err, &unsendable) {
 		if i := slices.IndexFunc(batch, func(q store.Queued) bool { return q.EnvelopeID == unsendable.EnvelopeID }); i >= 0 {
-			rest := w.deliver(append(batch[:i:i], batch[i+1:]...), full)
+			rest := w.deliver(append(batch[:i:i], batch[i+1:]...), full, since)
 			rest.dead = append(rest.dead, store.DeadLetter{EnvelopeID: unsendable.EnvelopeID, Reason: scrub(unsendable.Err.Error())})
 			return rest
 		}
@@ -79,9 +83,9 @@ func (w *worker) deliver(batch []store.Queued, full int) attempt {
 		}
 		return attempt{answered: answered, err: err, deferred: deferred}
 	case len(batch) == 1:
-		return w.refusedAlone(batch[0], status, message, err, before)
+		return w.refusedAlone(batch[0], status, message, err, before, since)
 	}
-	a := w.split(batch)
+	a := w.split(batch, since)
 	if status == http.StatusRequestEntityTooLarge && full > 0 && !a.oversized {
 		w.shrink(full / 2)
 	}
@@ -99,12 +103,12 @@ var errClosing = errors.New("the node is closing; the rest of the batch stays qu
 // first envelope alone, and the rest of it is sent only if the peer
 // answers that one; otherwise the rest stays queued for the next attempt.
 // Once Close began no more parts are sent.
-func (w *worker) split(batch []store.Queued) attempt {
+func (w *worker) split(batch []store.Queued, since uint64) attempt {
 	half := len(batch) / 2
-	a := w.part(batch[:half])
+	a := w.part(batch[:half], since)
 	rest := batch[half:]
 	if a.refusedAll() {
-		a = a.join(w.part(rest[:1]))
+		a = a.join(w.part(rest[:1], since))
 		if a.refusedAll() {
 			return a
 		}
@@ -113,16 +117,16 @@ func (w *worker) split(batch []store.Queued) attempt {
 	if a.err != nil && !a.deferred {
 		return a // the peer is failing: the second half waits with the rest
 	}
-	return a.join(w.part(rest))
+	return a.join(w.part(rest, since))
 }
 
 // part delivers part of a refused batch, unless the manager is closing:
 // splitting goes on while the peer is answered, and Close waits for it.
-func (w *worker) part(batch []store.Queued) attempt {
+func (w *worker) part(batch []store.Queued, since uint64) attempt {
 	if len(batch) > 0 && w.m.ctx.Err() != nil {
 		return attempt{err: errClosing}
 	}
-	return w.deliver(batch, 0)
+	return w.deliver(batch, 0, since)
 }
 
 // refusedAll tells whether the peer refused every envelope of the attempt
@@ -162,32 +166,42 @@ func (w *worker) refusal(err error) (status int, message string, ok bool) {
 }
 
 // refusedAlone is the attempt at q, which the peer has just refused alone
-// with status; before is w.answers as it stood when q was sent. The refusal
-// blames q only if the peer answered other envelopes between refusing q
-// alone before and being sent it alone again: it was taking this node's
-// envelopes then, and refused this one all the same. q is then buried.
-// Otherwise q becomes a suspect and stays queued. A peer that refuses
-// everything, for good (a certificate chain it will not take, say) or for
-// a moment (a rolling upgrade, a proxy in front of it answering 400),
-// refuses each envelope alone too, and answers to others that come after
-// its refusals say nothing of how it would take q now.
-func (w *worker) refusedAlone(q store.Queued, status int, message string, err error, before uint64) attempt {
+// with status; before is w.answers as it stood when q was sent, since as it
+// stood when q's batch was taken. The refusal blames q, which is buried,
+// if the peer answered other envelopes before it refused q alone: since
+// the batch was taken (it was taking this node's envelopes moments before),
+// or since it refused q alone the last time. Otherwise q becomes a suspect
+// and stays queued. A peer that refuses everything, for good (a
+// certificate chain it will not take, say) or for a moment (a rolling
+// upgrade, a proxy in front of it answering 400), refuses each envelope
+// alone too, and answers to others that come after its refusals say
+// nothing of how it would take q now.
+func (w *worker) refusedAlone(q store.Queued, status int, message string, err error, before, since uint64) attempt {
 	a := attempt{refused: err, oversized: status == http.StatusRequestEntityTooLarge}
 	w.suspectMu.Lock()
 	defer w.suspectMu.Unlock()
-	if at, ok := w.suspects[q.EnvelopeID]; ok && before > at {
+	if s, ok := w.suspects[q.EnvelopeID]; before > since || ok && before > s.answers {
 		// Forgotten before it is buried: should MarkDead fail, q is
-		// queued still and must be refused twice again, never buried
-		// on older evidence.
+		// queued still and must be refused again, never buried on older
+		// evidence.
 		delete(w.suspects, q.EnvelopeID)
 		a.dead = []store.DeadLetter{{EnvelopeID: q.EnvelopeID, Status: status, Reason: scrub(message)}}
 		return a
 	}
 	if w.suspects == nil {
-		w.suspects = make(map[string]uint64)
+		w.suspects = make(map[string]suspect)
 	}
-	w.suspects[q.EnvelopeID] = w.answers.Load()
+	if _, ok := w.suspects[q.EnvelopeID]; ok || len(w.suspects) < w.m.cfg.BatchSize {
+		w.suspects[q.EnvelopeID] = suspect{q: q, answers: w.answers.Load()}
+	}
 	return a
+}
+
+// suspect is an envelope the peer refused alone, with w.answers as it
+// stood then.
+type suspect struct {
+	q       store.Queued
+	answers uint64
 }
 
 // heard counts the envelopes the peer answered, and clears those of them
@@ -199,6 +213,23 @@ func (w *worker) heard(outcomes []Outcome) {
 	for _, o := range outcomes {
 		delete(w.suspects, o.EnvelopeID)
 	}
+}
+
+// suspectsToTry returns the suspects not in flight, oldest first, to go
+// alone after a batch of others. They are kept out of batches (pending
+// skips them), so that a queue whose oldest envelopes are all suspects
+// still sends the others, whose answers can then convict the suspects.
+func (w *worker) suspectsToTry(inflight map[string]bool) []store.Queued {
+	w.suspectMu.Lock()
+	defer w.suspectMu.Unlock()
+	var out []store.Queued
+	for id, s := range w.suspects {
+		if !inflight[id] {
+			out = append(out, s.q)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Queued) int { return strings.Compare(a.EnvelopeID, b.EnvelopeID) })
+	return out
 }
 
 // suspected splits batch into the envelopes the peer has refused alone
@@ -221,7 +252,7 @@ func (w *worker) suspected(batch []store.Queued) (others, suspects []store.Queue
 
 // bury moves what the attempt found to bury to the dead letters, in one
 // commit: envelopes that cannot be sent, and those the peer refused alone
-// twice though it answered others in between (see refusedAlone).
+// though it answered others just before (see refusedAlone).
 func (w *worker) bury(a attempt) error {
 	dead := a.dead
 	if len(dead) == 0 {

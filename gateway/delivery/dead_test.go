@@ -495,3 +495,53 @@ func TestAnEnvelopeTooLargeAloneKeepsTheBatchSize(t *testing.T) {
 		})
 	}
 }
+
+// TestAQueueHeadedBySuspectsStillSendsTheOthers: after a spell of refusing
+// everything, the oldest envelopes are all suspects and the first of them
+// is truly bad. Suspects are kept out of batches, so the envelopes queued
+// behind them go, and their answers convict the bad one, which is buried,
+// while the others refused only during the spell are delivered.
+func TestAQueueHeadedBySuspectsStillSendsTheOthers(t *testing.T) {
+	s := openOutbox(t)
+	p := &strict{always: 400, corrupt: map[string]bool{"01E000000": true}, received: map[string]int{}}
+	m := startStrict(t, s, p, 4)
+	enqueue(t, s, 0, 4)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "every queued envelope refused alone", func() bool {
+		m.mu.Lock()
+		w := m.workers["44"]
+		m.mu.Unlock()
+		w.suspectMu.Lock()
+		defer w.suspectMu.Unlock()
+		return len(w.suspects) == 4
+	})
+	p.set(func(p *strict) { p.always = 0 })
+	enqueue(t, s, 4, 4)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the queue to drain", func() bool { return depth(t, s) == 0 })
+	if dead := deadLetters(t, s); len(dead) != 1 || dead["01E000000"].EnvelopeID == "" {
+		t.Errorf("dead letters %v, want the bad envelope alone", dead)
+	}
+	if received, _ := p.seen(); len(received) != 7 {
+		t.Errorf("the peer stored %d envelopes, want the 7 good ones", len(received))
+	}
+}
+
+// TestAnEnvelopeRefusedAloneAfterOthersWereTakenIsBuried: a bad envelope
+// last in its batch is refused alone once the peer has taken the others of
+// the same batch: that is evidence enough, and it is buried at once rather
+// than held while nothing else is queued.
+func TestAnEnvelopeRefusedAloneAfterOthersWereTakenIsBuried(t *testing.T) {
+	s := openOutbox(t)
+	p := &strict{corrupt: map[string]bool{"01E000003": true}, received: map[string]int{}}
+	m := startStrict(t, s, p, 4)
+	enqueue(t, s, 0, 4)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the queue to drain", func() bool { return depth(t, s) == 0 })
+	if dead := deadLetters(t, s); len(dead) != 1 || dead["01E000003"].EnvelopeID == "" {
+		t.Errorf("dead letters %v, want the bad envelope alone", dead)
+	}
+	if st := m.Peers(); len(st) != 1 || st[0].Failures != 0 {
+		t.Errorf("peer state %+v, want no failure: the peer took every other envelope", st)
+	}
+}

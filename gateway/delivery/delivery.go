@@ -8,10 +8,14 @@
 //
 // An envelope that can never be sent must not block its peer's queue: a
 // batch the peer refuses as a whole (Config.Refusal) is split in halves
-// until the envelopes to blame are found, alone. One refused alone is sent
-// alone again after the peer has answered others, and refused then too it
-// is moved out of the outbox into the store's dead letters, where operators
-// see it and requeue it once the cause is fixed (see dead.go).
+// until the envelopes to blame are found, alone. One refused alone once
+// the peer has answered others, in the same attempt or since it refused it
+// alone before, is moved out of the outbox into the store's dead letters,
+// where operators see it and requeue it once the cause is fixed. One
+// refused alone before any answer (the peer may be refusing everything
+// for a moment) is a suspect: kept queued, out of batches so that it never
+// holds up the envelopes behind it, and sent alone after them (see
+// dead.go).
 package delivery
 
 import (
@@ -272,7 +276,7 @@ type worker struct {
 	// costs a suspect one more refusal, never an envelope buried early.
 	answers   atomic.Uint64
 	suspectMu sync.Mutex
-	suspects  map[string]uint64
+	suspects  map[string]suspect
 
 	mu    sync.Mutex
 	state PeerState
@@ -378,13 +382,27 @@ func (w *worker) limit(probe bool) int {
 // a batch; while another batch is in flight, only a full one. Waking for
 // every accepted record, it must not copy a partial batch out of the store
 // each time only to put it back.
+//
+// Suspects (see refusedAlone) are not taken in a batch but added after it
+// (send sends them alone), so that they never fill the batch in the
+// others' place.
 func (w *worker) pending(inflight map[string]bool, running int) ([]store.Queued, error) {
+	suspects := w.suspectsToTry(inflight)
 	skip := func(id string) bool { return inflight[id] }
+	if len(suspects) > 0 {
+		skip = func(id string) bool {
+			return inflight[id] || slices.ContainsFunc(suspects, func(q store.Queued) bool { return q.EnvelopeID == id })
+		}
+	}
 	size := w.batchSize()
 	if running > 0 {
 		return w.m.outbox.PendingFull(w.peer, size, skip)
 	}
-	return w.m.outbox.Pending(w.peer, size, skip)
+	batch, err := w.m.outbox.Pending(w.peer, size, skip)
+	if err != nil {
+		return nil, err
+	}
+	return append(batch, suspects...), nil
 }
 
 // sent is the end of one batch's trip.
@@ -406,15 +424,19 @@ func (w *worker) send(batch []store.Queued) sent {
 	if len(batch) < full {
 		full = 0
 	}
+	since := w.answers.Load()
 	others, suspects := w.suspected(batch)
-	a := w.deliver(others, full)
+	if len(others) < full {
+		full = 0 // suspects were added to a partial batch (see pending)
+	}
+	a := w.deliver(others, full, since)
 	for _, q := range suspects {
 		if a.err != nil && !a.deferred || a.refusedAll() {
 			// The peer is failing, or refusing what it is sent: the
 			// suspects wait, rather than cost a request each.
 			break
 		}
-		a = a.join(w.part([]store.Queued{q}))
+		a = a.join(w.part([]store.Queued{q}, since))
 	}
 	if err := w.bury(a); err != nil {
 		return sent{batch: batch, err: err}
@@ -423,7 +445,15 @@ func (w *worker) send(batch []store.Queued) sent {
 		// Scrubbed as a dead letter's reason is: the error is the status
 		// page's last error and the log's, and the peer's text may quote
 		// a number from the envelope.
-		return sent{batch: batch, err: fmt.Errorf("%s refused each envelope sent alone and took none, so none is buried: it may refuse this node rather than them; they stay queued and are tried again, with other envelopes when more queue up: %s", w.peer, scrub(a.refused.Error()))}
+		held := ""
+		if len(others) == 0 {
+			ids := make([]string, len(suspects))
+			for i, q := range suspects {
+				ids[i] = q.EnvelopeID
+			}
+			held = fmt.Sprintf(" (%s, each refused alone before, with no other envelope queued to show whether it takes this node's)", strings.Join(ids, ", "))
+		}
+		return sent{batch: batch, err: fmt.Errorf("%s refused each envelope sent alone%s and took none, so none is buried: it may refuse this node rather than them; they stay queued and are tried again, and one refused alone once the peer has taken others is buried: %s", w.peer, held, scrub(a.refused.Error()))}
 	}
 	return sent{batch: batch, err: a.err, deferred: a.deferred}
 }
