@@ -36,23 +36,40 @@ func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.Fiel
 	return nil
 }
 
-// updatedCases reads, in one read transaction, the cases that the referral
-// updates among n records move: rec(i) is the i-th record (nil for none),
-// cases[i] the case it moves, nil when it is no update or its case is not
-// known here or does not decode. Records of other types cost nothing: with
-// no update among them, nothing is read or allocated and cases is nil.
-// A case that does not decode holds up only the updates that move it:
+// caseKey is the key of the case rec opens (a referral) or moves (a
+// referral update); "" for a record of another type. A referral's id is
+// unique per province pair (a referral whose key another holds is
+// refused: idTakenError), so the key names one case.
+func caseKey(rec contracts.Record) string {
+	switch r := rec.(type) {
+	case *contracts.Referral:
+		return store.CaseKey(r.From, r.To, r.ID)
+	case *contracts.ReferralUpdate:
+		return store.CaseKey(r.From, r.To, r.ReferralID)
+	}
+	return ""
+}
+
+// updatedCases reads, in one read transaction, the cases under the keys of
+// the referrals and referral updates among n records: rec(i) is the i-th
+// record (nil for none), cases[i] the case held under its key, nil when it
+// is neither or no case is held there or the case does not decode. For an
+// update that is the case it moves; for a referral, a case held already
+// means its id is taken (idTakenError), unless it is the referral's own.
+// Records of other types cost nothing: with no referral or update among
+// them, nothing is read or allocated and cases is nil.
+// A case that does not decode holds up only the records under its key:
 // unreadable[i] is its error for each such record i, and unreadable is nil
 // when every case decodes. err is a fault of the whole read, never an
 // unknown case: a submission then fails whole as the node's fault
 // (screen), and a delivery defers its updates and stores the rest
-// (Receive).
+// (Receive); the commit checks a referral's key again either way.
 func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) (cases []*store.Case, unreadable map[int]error, err error) {
 	var keys []string
-	var at []int // the index of each key's update
+	var at []int // the index of each key's record
 	for i := range n {
-		if u, ok := rec(i).(*contracts.ReferralUpdate); ok {
-			keys = append(keys, store.CaseKey(u.From, u.To, u.ReferralID))
+		if key := caseKey(rec(i)); key != "" {
+			keys = append(keys, key)
 			at = append(at, i)
 		}
 	}
@@ -61,7 +78,7 @@ func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) (cases 
 	}
 	found, bad, err := x.d.Store.CasesByKey(keys, x.d.Now())
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the cases %d referral updates move: %w", len(keys), err)
+		return nil, nil, fmt.Errorf("read the cases of %d referrals and updates: %w", len(keys), err)
 	}
 	cases = make([]*store.Case, n)
 	for j, i := range at {
@@ -76,9 +93,56 @@ func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) (cases 
 	return cases, unreadable, nil
 }
 
+// sentStates reads, in one read transaction, how the referral of each
+// case opened here that an update among n records moves was answered by
+// its destination: states[i] for record i (rec(i), cases[i] as
+// updatedCases gives them), "" for other records and for a referral
+// whose outgoing record is not known here. states is nil when no update
+// moves a case opened here.
+func (x *Exchange) sentStates(n int, rec func(i int) contracts.Record, cases []*store.Case) ([]store.State, error) {
+	var ids []string
+	var at []int
+	for i := range min(n, len(cases)) {
+		if _, ok := rec(i).(*contracts.ReferralUpdate); ok && cases[i] != nil && cases[i].OpenedBy == x.d.Province {
+			ids = append(ids, cases[i].EnvelopeID)
+			at = append(at, i)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	got, err := x.d.Store.States(ids)
+	if err != nil {
+		return nil, fmt.Errorf("read the states of %d referrals sent from here: %w", len(ids), err)
+	}
+	states := make([]store.State, n)
+	for j, i := range at {
+		states[i] = got[j]
+	}
+	return states, nil
+}
+
 // errCaseUnknown refuses an update whose case is not (or no longer) known
 // when it is written.
 var errCaseUnknown = errors.New("the referral the update moves is not known here")
+
+// idTakenError refuses a referral whose case key another referral holds
+// already: the other province opened a referral with the same id, or
+// another envelope did. A referral's id is unique per province pair.
+type idTakenError struct {
+	id   string
+	held *store.Case
+}
+
+func (e *idTakenError) Error() string { return e.problems()[0].Message }
+
+// problems is what the submitter of the referral is told: the case that
+// holds the id, and to choose another.
+func (e *idTakenError) problems() []contracts.FieldError {
+	return []contracts.FieldError{{Path: "id", Message: fmt.Sprintf(
+		"referral id %q is taken between provinces %s and %s: case %s holds it, opened by %s (envelope %s); choose another id",
+		e.id, e.held.OpenedBy, e.held.OpenedTo, e.held.Key, e.held.OpenedBy, e.held.EnvelopeID)}}
+}
 
 // transitionError refuses an update its case cannot take where the case
 // is written: another update moved the case since the update was checked.
@@ -91,7 +155,9 @@ func (e *transitionError) Error() string { return e.problems[0].Message }
 // transaction that queues or stores rec; nil for a record of another type.
 // An update is checked again there, against the case as it is written
 // (transitionError), and one already applied changes nothing, so that
-// making it again (a redelivery mending a crash) is harmless.
+// making it again (a redelivery mending a crash) is harmless. A referral
+// whose key another referral's case holds is refused (idTakenError); its
+// own case, made again, changes nothing.
 func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.Time) *store.CaseChange {
 	switch r := rec.(type) {
 	case *contracts.Referral:
@@ -102,6 +168,9 @@ func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.T
 		key := store.CaseKey(r.From, r.To, r.ID)
 		return &store.CaseChange{Key: key, Apply: func(c *store.Case) (*store.Case, error) {
 			if c != nil {
+				if c.EnvelopeID != envelopeID {
+					return nil, &idTakenError{id: r.ID, held: c}
+				}
 				return c, nil // redelivered
 			}
 			return &store.Case{

@@ -136,7 +136,7 @@ func auditReason(code string) audit.Reason {
 		return audit.ReasonPeerNotAuthorized
 	case ReasonBadSignature:
 		return audit.ReasonSignatureInvalid
-	case ReasonMalformed, ReasonInvalidRecord, ReasonInvalidTransition:
+	case ReasonMalformed, ReasonInvalidRecord, ReasonInvalidTransition, ReasonReferralIDTaken:
 		return audit.ReasonContractInvalid
 	case "policy_error", "bundle_undefined", "registry_unavailable", "receipt_error":
 		return audit.ReasonPolicyError

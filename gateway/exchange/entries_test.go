@@ -27,6 +27,8 @@ func TestEveryReasonCodeMapsPrecisely(t *testing.T) {
 		"bundle_undefined":        audit.ReasonPolicyError,
 		ReasonMalformed:           audit.ReasonContractInvalid,
 		ReasonInvalidRecord:       audit.ReasonContractInvalid,
+		ReasonInvalidTransition:   audit.ReasonContractInvalid,
+		ReasonReferralIDTaken:     audit.ReasonContractInvalid,
 		ReasonOriginMismatch:      audit.ReasonProvinceMismatch,
 		ReasonWrongDest:           audit.ReasonProvinceMismatch,
 		ReasonEnvelopeMismatch:    audit.ReasonProvinceMismatch,

@@ -154,8 +154,9 @@ func (x *Exchange) parse(caller pki.Identity, doc json.RawMessage, now time.Time
 	return res, &draft{rec: rec}
 }
 
-// screen answers the drafts that are duplicates, invalid updates or updates
-// of a case that does not decode, and finds the others' agreements and
+// screen answers the drafts that are duplicates, referrals whose id another
+// referral between the two provinces holds, invalid updates or updates of
+// a case that does not decode, and finds the others' agreements and
 // quota usage. It reads the store in at most three transactions, one for
 // every reference, one for the cases updates move (none without an update)
 // and one for every counter, rather than so many per record. A draft it
@@ -174,8 +175,28 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 		// The submitter hears it as unavailable; the operator needs the cause.
 		x.d.Log.Error("refuse a submission's referral updates", "err", casesErr)
 	}
+	// An update of a case opened here whose referral the destination
+	// refused would move a case the destination does not have (there the
+	// id is another referral's). Unread, the destination still refuses it.
+	sent, err := x.sentStates(len(drafts), func(i int) contracts.Record {
+		if drafts[i] == nil {
+			return nil
+		}
+		return drafts[i].rec
+	}, cases)
+	if err != nil {
+		x.d.Log.Warn("read the states of referrals sent from here", "err", err)
+	}
 	for i, d := range drafts {
 		if d == nil {
+			continue
+		}
+		if r, ok := d.rec.(*contracts.Referral); ok && i < len(cases) && cases[i] != nil {
+			// Its reference is new (answerDuplicates), so the case held
+			// under its key is another referral's: the other province's,
+			// or another envelope's. The commit checks again.
+			results[i].Outcome, results[i].Problems = OutcomeInvalid, (&idTakenError{id: r.ID, held: cases[i]}).problems()
+			drafts[i] = nil
 			continue
 		}
 		if u, ok := d.rec.(*contracts.ReferralUpdate); ok {
@@ -190,6 +211,12 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 			}
 			if p := updateProblems(u, cases[i]); p != nil {
 				results[i].Outcome, results[i].Problems = OutcomeInvalid, p
+				drafts[i] = nil
+				continue
+			}
+			if i < len(sent) && sent[i] == store.StateRejected {
+				results[i].Outcome, results[i].Problems = OutcomeInvalid, []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf(
+					"province %s rejected referral %q (envelope %s), so it follows no case of it to update; see the referral's record for why", u.To, u.ReferralID, cases[i].EnvelopeID)}}
 				drafts[i] = nil
 				continue
 			}
@@ -218,20 +245,21 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 	return errs
 }
 
-// refuseUnreadable answers the update at index i of a submission, whose
-// case does not decode (err), as unavailable: the fault is the node's, and
+// refuseUnreadable answers the update or referral at index i of a
+// submission, whose case does not decode (err), as unavailable: the fault is the node's, and
 // the rest of the submission goes on. The operator gets the cause, which
 // names the case by its key and holds no personal data.
 func (x *Exchange) refuseUnreadable(r *SubmitResult, i int, err error) {
 	x.d.Log.Error("refuse a referral update whose case is unreadable", "index", i, "err", err)
 	r.Outcome = OutcomeUnavailable
-	r.Error = "this node cannot read the referral case the update moves (its operator is told why); submit the update again later"
+	r.Error = "this node cannot read the referral case the record opens or moves (its operator is told why); submit it again later"
 }
 
-// refuseCaseChange answers the update at index i of a submission whose
-// case refused it as the update was queued (err): invalid when a
+// refuseCaseChange answers the update or referral at index i of a
+// submission whose case refused it as it was queued (err): invalid when a
 // concurrent update moved the case where it cannot take this status (the
-// problem says where the case is now), else unavailable, as for a case
+// problem says where the case is now) or when another referral holds the
+// referral's case key (the problem names that case), else unavailable, as for a case
 // that does not decode or went away. Nothing was queued; the reference is
 // free for a corrected update.
 func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error) {
@@ -239,6 +267,11 @@ func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error) {
 	var te *transitionError
 	if errors.As(err, &te) {
 		r.Outcome, r.Problems = OutcomeInvalid, te.problems
+		return
+	}
+	var taken *idTakenError
+	if errors.As(err, &taken) {
+		r.Outcome, r.Problems = OutcomeInvalid, taken.problems()
 		return
 	}
 	x.refuseUnreadable(r, i, err)

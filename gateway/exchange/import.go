@@ -32,6 +32,11 @@ const (
 	ReasonInvalidRecord     = "invalid_record"
 	ReasonEnvelopeMismatch  = "envelope_record_mismatch"
 	ReasonInvalidTransition = "invalid_case_transition"
+	// ReasonReferralIDTaken rejects a referral whose id the destination
+	// holds for another referral between the two provinces: the other
+	// province opened one with the same id first (both opened it before
+	// either arrived). A referral's id is unique per province pair.
+	ReasonReferralIDTaken = "referral_id_taken"
 )
 
 // imported is an envelope that passed every check and is ready to store.
@@ -93,18 +98,34 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	for i := range ins {
 		ins[i].stored = stored[i]
 	}
-	// The cases the referral updates move, read for the whole request in
-	// one transaction as the origin's screen does, not one per update.
-	// A store that cannot give them defers the updates, which the origin
-	// sends again, and lets the rest of the request through; a case that
-	// does not decode defers only the updates that move it.
+	// The cases the referral updates move, and those held under the keys
+	// of its referrals, read for the whole request in one transaction as
+	// the origin's screen does, not one per record. A store that cannot
+	// give them defers the updates, which the origin sends again, and lets
+	// the rest of the request through (the commit checks a referral's key
+	// again); a case that does not decode defers only the records under
+	// its key.
 	cases, unreadable, casesErr := x.updatedCases(len(ins), func(i int) contracts.Record { return ins[i].rec })
 	if casesErr != nil {
 		x.d.Log.Error("defer a delivery's referral updates", "from", from.Province, "err", casesErr)
 	}
+	// An update of a case opened here is of that case only if its referral
+	// reached the update's origin: read how each such referral was answered.
+	sent, sentErr := x.sentStates(len(ins), func(i int) contracts.Record { return ins[i].rec }, cases)
+	if sentErr != nil {
+		x.d.Log.Error("defer a delivery's updates of referrals sent from here", "from", from.Province, "err", sentErr)
+	}
 	for i := range ins {
 		if i < len(cases) {
 			ins[i].moves = cases[i]
+		}
+		if i < len(sent) {
+			ins[i].sent = sent[i]
+		}
+		if m := ins[i].moves; sentErr != nil && m != nil && m.OpenedBy == x.d.Province {
+			if _, update := ins[i].rec.(*contracts.ReferralUpdate); update {
+				ins[i].caseErr = sentErr
+			}
 		}
 		if _, update := ins[i].rec.(*contracts.ReferralUpdate); update && casesErr != nil {
 			ins[i].caseErr = casesErr
@@ -165,13 +186,17 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 
 // refusedByCase answers an update its case refused as it was to be stored
 // (err): rejected when another update moved the case where it cannot take
-// this status, deferred when the case could not be read or is not known,
+// this status, or, for a referral, when another referral holds its case
+// key (an earlier one of the same request), deferred when the case could not be read or is not known,
 // which the origin's retry may find mended.
 func (x *Exchange) refusedByCase(id string, err error) peer.Result {
 	var te *transitionError
+	var taken *idTakenError
 	switch {
 	case errors.As(err, &te):
 		return rejected(id, ReasonInvalidTransition)
+	case errors.As(err, &taken):
+		return rejected(id, ReasonReferralIDTaken)
 	case errors.Is(err, errCaseUnknown):
 		return deferred(id, "case_unknown")
 	default:
@@ -315,12 +340,16 @@ type inbound struct {
 	digested bool
 	proven   bool
 
-	// moves is the case a referral update moves, read with those of the
-	// whole request (updatedCases); nil for another record or a case not
-	// known here, or when caseErr is set: the case could not be read, and
-	// check defers the update once the envelope is verified.
+	// moves is the case a referral update moves, or the case held under a
+	// referral's key, read with those of the whole request (updatedCases);
+	// nil for another record or a case not known here, or when caseErr is
+	// set: the case could not be read, and check defers the record once
+	// the envelope is verified.
 	moves   *store.Case
 	caseErr error
+	// sent is, for an update of a case opened here, how the destination
+	// answered the case's referral (sentStates).
+	sent store.State
 	// stored is set for an envelope stored already (Receive looks them
 	// up for the whole request before checking).
 	stored bool
@@ -394,6 +423,14 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		// this node cannot read the case now.
 		return deferred(env.ID, "case_unreadable"), false
 	}
+	if _, ok := rec.(*contracts.Referral); ok && in.moves != nil && in.moves.EnvelopeID != env.ID {
+		// Another referral between the two provinces holds the id: the
+		// other province opened one with it before this one arrived.
+		// Stored, this one would be taken for a redelivery of that one and
+		// its updates would move that case. Final: its origin must refer
+		// the case again under another id.
+		return rejected(env.ID, ReasonReferralIDTaken), false
+	}
 	var refersTo string
 	if u, ok := rec.(*contracts.ReferralUpdate); ok {
 		if in.moves == nil {
@@ -402,6 +439,22 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 			// Its origin keeps it and sends it again, with backoff, as any
 			// deferred envelope, until the referral is here.
 			return deferred(env.ID, "case_unknown"), false
+		}
+		if in.moves.OpenedBy == x.d.Province {
+			// A case opened here: the update is of it only if its referral
+			// reached the update's origin. One that origin refused (it
+			// held the id for a referral of its own: both provinces opened
+			// one before either arrived) it does not have, so the update
+			// is of its own referral, which is not known here under this
+			// id: rejected, lest it move this province's case. One not
+			// answered yet may be in flight: deferred until it is.
+			switch in.sent {
+			case store.StateDelivered, "":
+			case store.StateRejected:
+				return rejected(env.ID, ReasonReferralIDTaken), false
+			default:
+				return deferred(env.ID, "case_unknown"), false
+			}
 		}
 		// The case must be able to take the status here too: a peer may
 		// not move a referred case straight to closed.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,27 @@ func TestEnqueueMakesCaseChangesInItsCommit(t *testing.T) {
 	c, err := s.Case(key, time.Now())
 	if err != nil || c.Status != "accepted" {
 		t.Errorf("case %+v, %v; want it accepted", c, err)
+	}
+}
+
+// TestStatesAreTheDestinationsAnswers: States reads, for several outgoing
+// records at once, their state as Status does: queued, delivered,
+// rejected, and "" for one never queued here.
+func TestStatesAreTheDestinationsAnswers(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	var msgs []Outgoing
+	for _, id := range []string{"E1", "E2", "E3"} {
+		msgs = append(msgs, Outgoing{EnvelopeID: id, Ref: "51/referral/" + id, Type: "referral", Peer: "44", Envelope: []byte(`{}`)})
+	}
+	if _, err := s.Enqueue(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDelivered(ctx, "44", []Delivered{{EnvelopeID: "E1", Receipt: []byte(`{}`)}, {EnvelopeID: "E2", Rejected: true, Reasons: []string{"referral_id_taken"}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.States([]string{"E1", "E2", "E3", "E4"})
+	if want := []State{StateDelivered, StateRejected, StateAccepted, ""}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("States: %v, %v; want %v", got, err, want)
 	}
 }

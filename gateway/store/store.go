@@ -676,6 +676,41 @@ func (s *Store) Status(envelopeID string) (Status, error) {
 	return st, err
 }
 
+// States returns the state of each outgoing record of envelopeIDs, as
+// Status would, from one read transaction: "" for one not known here.
+// The import path asks it whether a referral sent from here reached its
+// destination before taking an update from there as one of its case.
+func (s *Store) States(envelopeIDs []string) ([]State, error) {
+	out := make([]State, len(envelopeIDs))
+	if len(envelopeIDs) == 0 {
+		return out, nil
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		recs, answered := tx.Bucket(bucketRecords), tx.Bucket(bucketDelivered)
+		for i, id := range envelopeIDs {
+			// The destination's answer, once there is one, else the state
+			// the record was queued in (or, written before answers were
+			// kept apart, its answer).
+			data, what := answered.Get([]byte(id)), "delivery"
+			if data == nil {
+				data, what = recs.Get([]byte(id)), "record"
+			}
+			if data == nil {
+				continue
+			}
+			var v struct {
+				State State `json:"state"`
+			}
+			if err := json.Unmarshal(data, &v); err != nil {
+				return fmt.Errorf("%s of %s: %w", what, id, err)
+			}
+			out[i] = v.State
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Lookup resolves a submitter's reference to its envelope id.
 func (s *Store) Lookup(ref string) (string, error) {
 	var id string
