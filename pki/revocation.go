@@ -27,9 +27,12 @@ func (f RevokedFunc) Revoked(cert *x509.Certificate) bool { return f(cert) }
 
 // RevocationList is a concurrency-safe set of revoked certificates, filled
 // from CRL files (AddCRL) or by serial alone (Add). A CRL's entries are
-// scoped to the CA that signed it, as RFC 5280 scopes them: a CA can
-// revoke only what it issued, so one province's CRL cannot shut out
-// another province's certificates by listing their serials.
+// scoped to the CA that signed it, as RFC 5280 scopes them (a serial is
+// unique per issuer name): a CA can revoke only what was issued under its
+// name, so one province's CRL cannot shut out another province's
+// certificates by listing their serials. By name, not by key: a province
+// CA remade with a new key under the same name (pki csr --force) goes on
+// revoking what the old key signed, as its records still list it.
 type RevocationList struct {
 	mu      sync.RWMutex
 	revoked map[revocationKey]struct{}
@@ -38,11 +41,9 @@ type RevocationList struct {
 	keys CertMemo[certRevocationKeys]
 }
 
-// revocationKey is a serial as revoked by one issuer. issuer is "key:"
-// and the issuer's subject key id (matched against a certificate's
-// authority key id), or "name:" and its subject (matched against a
-// certificate's issuer, for an issuer without a key id), or "" for a
-// serial added without an issuer (Add).
+// revocationKey is a serial as revoked by one issuer: issuer is the
+// issuing CA's subject, DER (matched against a certificate's issuer), or ""
+// for a serial added without an issuer (Add).
 type revocationKey struct {
 	issuer string
 	serial string
@@ -50,7 +51,7 @@ type revocationKey struct {
 
 // certRevocationKeys are the keys under which a certificate may be revoked.
 type certRevocationKeys struct {
-	any, byKey, byName revocationKey
+	any, byIssuer revocationKey
 }
 
 var _ RevocationChecker = (*RevocationList)(nil)
@@ -83,30 +84,15 @@ func (l *RevocationList) Revoked(cert *x509.Certificate) bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	_, ok := l.revoked[k.any]
-	if !ok && k.byKey.issuer != "" {
-		_, ok = l.revoked[k.byKey]
-	}
 	if !ok {
-		_, ok = l.revoked[k.byName]
+		_, ok = l.revoked[k.byIssuer]
 	}
 	return ok
 }
 
 func certKeys(cert *x509.Certificate) certRevocationKeys {
 	serial := serialString(cert.SerialNumber)
-	k := certRevocationKeys{any: revocationKey{"", serial}, byName: revocationKey{"name:" + string(cert.RawIssuer), serial}}
-	if len(cert.AuthorityKeyId) > 0 {
-		k.byKey = revocationKey{"key:" + string(cert.AuthorityKeyId), serial}
-	}
-	return k
-}
-
-// issuerScope is the issuer part of the keys of what issuer revokes.
-func issuerScope(issuer *x509.Certificate) string {
-	if len(issuer.SubjectKeyId) > 0 {
-		return "key:" + string(issuer.SubjectKeyId)
-	}
-	return "name:" + string(issuer.RawSubject)
+	return certRevocationKeys{any: revocationKey{"", serial}, byIssuer: revocationKey{string(cert.RawIssuer), serial}}
 }
 
 // Len returns the number of revocations in the list.
@@ -117,8 +103,8 @@ func (l *RevocationList) Len() int {
 }
 
 // AddCRL adds every serial of a CRL (PEM or DER) after checking that issuer
-// signed it, as revoked by issuer: they revoke only certificates issuer
-// issued (by key id, or by name for an issuer without one). A CRL past
+// signed it, as revoked by issuer: they revoke only certificates issued
+// under issuer's name. A CRL past
 // its NextUpdate is still added: revocations never lapse, and a stale list
 // is better than none.
 func (l *RevocationList) AddCRL(data []byte, issuer *x509.Certificate) error {
@@ -139,6 +125,6 @@ func (l *RevocationList) AddCRL(data []byte, issuer *x509.Certificate) error {
 	for _, e := range list.RevokedCertificateEntries {
 		serials = append(serials, e.SerialNumber)
 	}
-	l.add(issuerScope(issuer), serials)
+	l.add(string(issuer.RawSubject), serials)
 	return nil
 }

@@ -272,3 +272,39 @@ func TestACRLRevokesOnlyWhatItsIssuerIssued(t *testing.T) {
 		t.Errorf("p44's certificate after p44's CRL: err = %v, want ErrRevoked", err)
 	}
 }
+
+// TestACRLOfACARemadeUnderItsNameRevokesWhatTheOldKeySigned: a province
+// CA remade with a new key under the same name (pki csr --force, then
+// sign-province) keeps its records, and its CRL revokes a certificate the
+// old key signed: serials are scoped by issuer name, not by key.
+func TestACRLOfACARemadeUnderItsNameRevokesWhatTheOldKeySigned(t *testing.T) {
+	f := newFederation(t, "51")
+	dir := f.ProvinceDir("51")
+	old := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	csr, err := NewProvinceCSR(dir, "51", CSROptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remade, err := f.Root.SignProvince(csr, SignProvinceOptions{Province: "51", OutDir: dir, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(remade.Cert.SubjectKeyId) == string(f.CAs["51"].Cert.SubjectKeyId) || string(remade.Cert.RawSubject) != string(old.Cert.RawIssuer) {
+		t.Fatal("the remade CA should have a new key under the old name")
+	}
+	file, err := Revoke(dir, old.Cert.SerialNumber, RevokeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewRevocationList()
+	if err := l.AddCRL(data, remade.Cert); err != nil {
+		t.Fatal(err)
+	}
+	if !l.Revoked(old.Cert) {
+		t.Error("the remade CA's CRL does not revoke a certificate its old key signed")
+	}
+}
