@@ -99,7 +99,7 @@ func TestARedirectToPlainHTTPIsRefused(t *testing.T) {
 				defer s.Close()
 				// hr.example is never dialled: the redirect is refused first.
 				srv := from.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					http.Redirect(w, r, "http://hr.example/inbox", status)
+					http.Redirect(w, r, "http://hr.example/inbox?token=s3cret", status)
 				}))
 				defer srv.Close()
 				p, err := New(Config{URL: srv.URL + "/push", Client: srv.Client()}, s, slog.New(slog.DiscardHandler))
@@ -107,8 +107,8 @@ func TestARedirectToPlainHTTPIsRefused(t *testing.T) {
 					t.Fatal(err)
 				}
 				n, pushErr := p.once(context.Background())
-				if n != 0 || pushErr == nil || !strings.Contains(pushErr.Error(), "refused a redirect to http://hr.example/inbox") {
-					t.Errorf("pushed %d, err %v; want an error refusing the redirect to plain http", n, pushErr)
+				if n != 0 || pushErr == nil || !strings.Contains(pushErr.Error(), "refused a redirect to http://hr.example/inbox") || strings.Contains(pushErr.Error(), "s3cret") {
+					t.Errorf("pushed %d, err %v; want an error refusing the redirect to plain http, without the URL's query", n, pushErr)
 				}
 				if cursor, err := s.Counter(cursorCounter); err != nil || cursor != 0 {
 					t.Errorf("cursor %d, %v; want it unmoved", cursor, err)

@@ -265,7 +265,7 @@ func keepPost(c *http.Client) *http.Client {
 			return http.ErrUseLastResponse
 		}
 		if !StaysEncrypted(req.URL) {
-			return fmt.Errorf("refused a redirect to %s: the inbox holds personal data, which must not leave in clear text; if the system moved, set the webhook URL to its new https address", req.URL.Redacted())
+			return fmt.Errorf("refused a redirect to %s: the inbox holds personal data, which must not leave in clear text; if the system moved, set the webhook URL to its new https address", redacted(req.URL.String()))
 		}
 		if next != nil {
 			return next(req, via)
