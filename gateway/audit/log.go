@@ -188,20 +188,24 @@ var scanChunk int64 = 4096
 // Each calls fn for every entry that matches f, in log order. It reads the
 // log scanChunk positions at a time and calls fn outside the read
 // transaction, so a slow consumer (an export to a slow client) never keeps
-// one open: bbolt cannot grow its file while one is. Each chunk reads up to
-// the size its transaction sees, not Size: that grows only after a commit's
-// writer lock is released, so a reader could otherwise see what an entry
-// was written with (a record's state, in the same commit) and not the entry.
+// one open: bbolt cannot grow its file while one is. It reads the entries
+// of the log as its first transaction sees it, not up to Size: that grows
+// only after a commit's writer lock is released, so a reader could
+// otherwise see what an entry was written with (a record's state, in the
+// same commit) and not the entry. Entries appended after that transaction
+// are not read, so that an export of a busy log ends.
 func (l *Log) Each(ctx context.Context, f Filter, fn func(Entry) error) error {
 	var chunk []Entry
-	for start, size := int64(0), int64(1); start < size; start += scanChunk {
+	for start, size := int64(0), int64(-1); size < 0 || start < size; start += scanChunk {
 		chunk = chunk[:0]
 		err := l.db.View(func(tx *bolt.Tx) error {
 			b, err := l.buckets(tx)
 			if err != nil {
 				return err
 			}
-			size = b.size
+			if size < 0 {
+				size = b.size
+			}
 			return scanTx(ctx, b, start, min(start+scanChunk, size), func(r RawEntry) error {
 				e, err := ParseEntry(r.Data)
 				if err != nil {

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -205,5 +206,27 @@ func TestACommittedEntryIsReadAtOnce(t *testing.T) {
 	}
 	if readErr != nil || len(seen) != 3 {
 		t.Fatalf("read right after the commit: %d entries, %v; want 3", len(seen), readErr)
+	}
+}
+
+// TestEachReadsTheLogAsItStarted: entries appended while Each goes through
+// the log, between its chunks, are not read, so that an export of a busy
+// log ends.
+func TestEachReadsTheLogAsItStarted(t *testing.T) {
+	defer func(n int64) { scanChunk = n }(scanChunk)
+	scanChunk = 2
+	l, _ := newTestLog(t)
+	appendN(t, l, 5)
+	seen := 0
+	err := l.Each(context.Background(), Filter{}, func(Entry) error {
+		seen++
+		if seen > 50 {
+			return errors.New("still reading")
+		}
+		_, err := l.Append(context.Background(), sentEntry(100+seen))
+		return err
+	})
+	if err != nil || seen != 5 {
+		t.Errorf("Each read %d entries (%v) of a log of 5 growing under it; want the 5", seen, err)
 	}
 }
