@@ -364,12 +364,18 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 	r := referralFrom(g, "44")
 	r.Status = contracts.CaseReferred
 	r.Deadline = contracts.DateOf(f.now.AddDate(0, 0, -1)) // already past
-	if res := f.submit("44", r); res[0].Outcome != OutcomeAccepted {
-		t.Fatalf("referral = %+v", res[0])
+	sent := f.submit("44", r)
+	if sent[0].Outcome != OutcomeAccepted {
+		t.Fatalf("referral = %+v", sent[0])
 	}
-	origin := f.nodes["51"]
+	origin, dest := f.nodes["51"], f.nodes["44"]
 	key := store.CaseKey("44", "51", r.ID)
-	gatewaytest.Eventually(t, "the referral at 51", func() bool { _, err := origin.store.Case(key, f.now); return err == nil })
+	// Delivered, with its receipt back at 44: until then 44 defers an
+	// update from 51 of a case 44 opened (case_unknown).
+	gatewaytest.Eventually(t, "the referral at 51", func() bool {
+		v, err := dest.x.Record(context.Background(), dest.system, sent[0].EnvelopeID)
+		return err == nil && v.State == store.StateDelivered
+	})
 
 	update := func(from string, status contracts.CaseStatus) SubmitResult {
 		u := g.ReferralUpdate(r)
@@ -390,7 +396,6 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 	if res := update("51", contracts.CaseAccepted); res.Outcome != OutcomeAccepted {
 		t.Fatalf("accept = %+v", res)
 	}
-	dest := f.nodes["44"]
 	gatewaytest.Eventually(t, "the acceptance at 44", func() bool {
 		c, err := dest.store.Case(key, f.now)
 		return err == nil && c.Status == "accepted"
