@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -184,10 +185,17 @@ type caseTx struct {
 	pending map[string]*Case
 }
 
-// apply runs ch against its case and keeps the result for write; a stored
-// case that does not decode refuses the change.
+// apply runs ch against its case and returns the result, which keep
+// holds for write; a stored case that does not decode refuses the change.
+// ch gets a copy of a case kept earlier in the transaction, so that a
+// change applied but not kept (its record over quota) leaves it as it was.
 func (ct *caseTx) apply(ch *CaseChange) (*Case, error) {
 	cur, ok := ct.pending[ch.Key]
+	if ok && cur != nil {
+		c := *cur
+		c.Updates = slices.Clone(cur.Updates)
+		cur = &c
+	}
 	if !ok {
 		if b := ct.tx.Bucket(bucketCases); b != nil {
 			if data := b.Get([]byte(ch.Key)); data != nil {

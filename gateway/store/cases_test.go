@@ -155,3 +155,42 @@ func TestStatesAreTheDestinationsAnswers(t *testing.T) {
 		t.Errorf("States: %v, %v; want %v", got, err, want)
 	}
 }
+
+// TestOverQuotaUpdateLeavesItsCase: an update over quota is not queued,
+// and the case it would move, opened earlier in the same commit, stays as
+// that referral opened it. (From a reviewer's finding: the update's change
+// was made on the case kept for the commit, then written anyway.)
+func TestOverQuotaUpdateLeavesItsCase(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	quota := []Counter{{Name: "q", Max: 1}}
+	if _, err := s.Enqueue(ctx, []Outgoing{{EnvelopeID: "E0", Ref: "51/x/E0", Type: "t", Peer: "44", Envelope: []byte(`{}`), Counters: quota}}); err != nil {
+		t.Fatal(err)
+	}
+	key := CaseKey("51", "44", "RF-1")
+	open := &CaseChange{Key: key, Apply: func(c *Case) (*Case, error) {
+		if c != nil {
+			return c, nil
+		}
+		return &Case{Key: key, EnvelopeID: "E1", Status: "referred"}, nil
+	}}
+	move := &CaseChange{Key: key, Apply: func(c *Case) (*Case, error) {
+		c.Status = "accepted"
+		c.Updates = append(c.Updates, CaseUpdate{EnvelopeID: "E2", Status: "accepted"})
+		return c, nil
+	}}
+	enq, err := s.Enqueue(ctx, []Outgoing{
+		{EnvelopeID: "E1", Ref: "51/referral/RF-1", Type: "referral", Peer: "44", Envelope: []byte(`{}`), Case: open},
+		{EnvelopeID: "E2", Ref: "51/referral-update/U-1", Type: "referral-update", Peer: "44", Envelope: []byte(`{}`), Case: move, Counters: quota},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enq[0].OverQuota || !enq[1].OverQuota {
+		t.Fatalf("enqueued: %+v; want the referral queued and the update over quota", enq)
+	}
+	c, err := s.Case(key, time.Now())
+	if err != nil || c.Status != "referred" || len(c.Updates) != 0 {
+		t.Errorf("the case: %+v, %v; want it referred, the update over quota never applied", c, err)
+	}
+}
