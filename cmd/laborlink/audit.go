@@ -205,7 +205,7 @@ func runAuditExport(ctx context.Context, m *Main, args []string) error {
 var errIdle = errors.New("the node sent nothing")
 
 // idleWriter is a writer that calls cancel if nothing is written to it for
-// idle, from its creation on.
+// idle, from its creation on, outside its own writes.
 type idleWriter struct {
 	io.Writer
 	idle  time.Duration
@@ -218,8 +218,11 @@ func newIdleWriter(w io.Writer, idle time.Duration, cancel context.CancelCauseFu
 	})}
 }
 
+// Write stops the clock while it writes: a slow reader of stdout is not
+// the node sending nothing.
 func (w *idleWriter) Write(p []byte) (int, error) {
-	w.timer.Reset(w.idle)
+	w.timer.Stop()
+	defer w.timer.Reset(w.idle)
 	return w.Writer.Write(p)
 }
 

@@ -90,7 +90,6 @@ func TestAnExportIsBoundedByIdleTimeNotItsLength(t *testing.T) {
 	defer cancel(nil)
 	var out bytes.Buffer
 	w := newIdleWriter(&out, idle, cancel)
-	defer w.stop()
 	for start := time.Now(); time.Since(start) < 2*idle; time.Sleep(idle / 20) {
 		if _, err := w.Write([]byte("entry\n")); err != nil {
 			t.Fatal(err)
@@ -99,6 +98,14 @@ func TestAnExportIsBoundedByIdleTimeNotItsLength(t *testing.T) {
 			t.Fatalf("cancelled while entries kept coming: %v", context.Cause(ctx))
 		}
 	}
+	w.stop()
+	// A write that takes longer than idle (stdout read slowly) is not the
+	// node's silence.
+	slow := newIdleWriter(writerFunc(func(p []byte) (int, error) { time.Sleep(2 * idle); return len(p), nil }), idle, cancel)
+	if _, err := slow.Write([]byte("entry\n")); err != nil || ctx.Err() != nil {
+		t.Fatalf("cancelled during a slow write: %v, %v", err, context.Cause(ctx))
+	}
+	// Then nothing comes.
 	select {
 	case <-ctx.Done():
 		if cause := context.Cause(ctx); !errors.Is(cause, errIdle) || !strings.Contains(cause.Error(), "--timeout") {
@@ -216,3 +223,8 @@ func TestAuditVerifyFileRefusesAnAddedLine(t *testing.T) {
 		})
 	}
 }
+
+// writerFunc adapts a function to io.Writer.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
