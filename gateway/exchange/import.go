@@ -148,7 +148,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	if len(ready) == 0 {
 		return results, nil
 	}
-	dup := duplicates(ready)
+	dup, firstOf := duplicates(ready)
 	signed, err := x.receiptsFor(ready, dup, now)
 	if err != nil {
 		x.d.Log.Error("sign receipts", "envelopes", len(ready), "err", err)
@@ -163,9 +163,18 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	}
 	for i, im := range ready {
 		r := &results[im.index]
-		if refused != nil && refused[i] != nil {
-			*r = x.refusedByCase(im.env.ID, refused[i])
-			continue
+		if refused != nil {
+			// A copy given after its first in this request ends where the
+			// first did: refused too, not "duplicate" of what was never
+			// stored.
+			err := refused[i]
+			if j := firstOf[i]; err == nil && j >= 0 {
+				err = refused[j]
+			}
+			if err != nil {
+				*r = x.refusedByCase(im.env.ID, err)
+				continue
+			}
 		}
 		r.Status, r.Receipt = peer.StatusStored, signed[i]
 		if dup[i] {
@@ -307,15 +316,23 @@ func (x *Exchange) stored(from string, ins []inbound) ([]bool, error) {
 }
 
 // duplicates marks the envelopes stored before this request, and those
-// given twice in it after their first.
-func duplicates(ready []imported) []bool {
-	dup := make([]bool, len(ready))
-	first := make(map[string]bool, len(ready))
+// given twice in it after their first: firstOf[i] is the index of the
+// first copy of such an envelope i, -1 for any other envelope. Receive
+// answers a later copy as its first copy ended: a duplicate of it once
+// it is stored, refused as it was when its case refused it.
+func duplicates(ready []imported) (dup []bool, firstOf []int) {
+	dup, firstOf = make([]bool, len(ready)), make([]int, len(ready))
+	first := make(map[string]int, len(ready))
 	for i, im := range ready {
-		dup[i] = im.stored || first[im.env.ID]
-		first[im.env.ID] = true
+		j, again := first[im.env.ID]
+		dup[i], firstOf[i] = im.stored || again, -1
+		if again {
+			firstOf[i] = j
+		} else {
+			first[im.env.ID] = i
+		}
 	}
-	return dup
+	return dup, firstOf
 }
 
 // sender is the node a batch came from, and the identity its envelopes are

@@ -275,3 +275,32 @@ func TestCaseRefusesTheLosingOfTwoUpdates(t *testing.T) {
 		t.Errorf("the case submitted: %+v, %v; want it accepted by one update", c, err)
 	}
 }
+
+// TestReceiveAnswersACopyAsItsFirstEnded: an envelope given twice in one
+// request, whose first copy its case refuses in the commit (another
+// update moved the case first), is refused in both copies: no receipt
+// for an envelope never stored. (From a reviewer's finding: the second
+// copy was answered "duplicate" with a signed receipt.)
+func TestReceiveAnswersACopyAsItsFirstEnded(t *testing.T) {
+	rc := newReceivedCases(t, 1)
+	accepted := rc.update(t, 0, contracts.CaseAccepted)
+	rejected := rc.update(t, 0, contracts.CaseRejected)
+	res := rc.receive(t, accepted, rejected, rejected)
+	if res[0].Status != peer.StatusStored {
+		t.Errorf("the accepting update: %+v", res[0])
+	}
+	for _, r := range res[1:] {
+		if r.Status != peer.StatusRejected || len(r.Reasons) != 1 || r.Reasons[0] != ReasonInvalidTransition || r.Receipt != nil {
+			t.Errorf("a copy of the rejecting update: %s %v, receipt of %d bytes; want %s [%s] and no receipt", r.Status, r.Reasons, len(r.Receipt), peer.StatusRejected, ReasonInvalidTransition)
+		}
+	}
+	if got := rc.f.nodes["44"].inbox(t); len(got) != 1+1 { // the referral and the accepting update
+		t.Errorf("44's inbox holds %d envelopes, want 2", len(got))
+	}
+	// A copy of a stored one is still a duplicate of it.
+	investigating := rc.update(t, 0, contracts.CaseInvestigating)
+	res = rc.receive(t, investigating, investigating)
+	if res[0].Status != peer.StatusStored || res[1].Status != peer.StatusDuplicate || len(res[1].Receipt) == 0 {
+		t.Errorf("an update given twice: %s, %s; want %s, then %s with a receipt", res[0].Status, res[1].Status, peer.StatusStored, peer.StatusDuplicate)
+	}
+}
