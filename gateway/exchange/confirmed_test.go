@@ -12,9 +12,10 @@ import (
 
 // TestConfirmationWaitsForTheTransfersReceipt: a confirmation that arrives
 // while the origin has no receipt for the transfer (44's registry lagged
-// and deferred it) is kept but not shown, for a subsidy waits on it; once
-// the transfer is delivered it shows, and of two confirmations the one
-// confirmed latest stands, whichever arrived last.
+// and deferred it) is kept but not shown, neither as confirmed nor among
+// the record's answers, for a subsidy waits on it; once the transfer is
+// delivered it shows, and of two confirmations the one confirmed latest
+// stands, whichever arrived last.
 func TestConfirmationWaitsForTheTransfersReceipt(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	origin, dest := f.nodes["51"], f.nodes["44"]
@@ -44,8 +45,8 @@ func TestConfirmationWaitsForTheTransfersReceipt(t *testing.T) {
 		}
 		return v
 	}
-	if v := view(); v.Confirmed != nil {
-		t.Fatalf("transfer %s with receipt %q shows confirmed=%+v", v.State, v.Receipt, *v.Confirmed)
+	if v := view(); v.Confirmed != nil || len(v.Answers) != 0 {
+		t.Fatalf("transfer %s with receipt %q shows confirmed=%+v and answers %+v", v.State, v.Receipt, v.Confirmed, v.Answers)
 	}
 	dest.agreements.Put(*a) // 44 catches up
 	origin.delivery.Notify("44")
@@ -53,5 +54,8 @@ func TestConfirmationWaitsForTheTransfersReceipt(t *testing.T) {
 	v := view()
 	if v.Confirmed == nil || v.Confirmed.ConfirmedOn != later.ConfirmedOn.String() || len(v.Confirmed.Receipt) == 0 {
 		t.Fatalf("delivered transfer shows confirmed=%+v, want the one of %s with the transfer's receipt", v.Confirmed, later.ConfirmedOn)
+	}
+	if len(v.Answers) != 2 {
+		t.Errorf("delivered transfer shows answers %+v, want both confirmations", v.Answers)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -247,7 +248,23 @@ func (x *Exchange) Record(ctx context.Context, caller pki.Identity, key string) 
 	if caller.Kind != pki.KindOperator && !refOf(st.Ref, caller.Province) {
 		return RecordView{}, Errorf(CodeForbidden, "record %s belongs to another province", key)
 	}
-	return RecordView{Status: st, Confirmed: confirmed(st)}, nil
+	return RecordView{Status: shownAnswers(st), Confirmed: confirmed(st)}, nil
+}
+
+// shownAnswers is st with the answers its submitter may see: as for
+// confirmed, no employment confirmation until the transfer is delivered
+// with the destination's receipt stored; kept with the record meanwhile.
+func shownAnswers(st store.Status) store.Status {
+	if st.State == store.StateDelivered && len(st.Receipt) > 0 {
+		return st
+	}
+	st.Answers = slices.DeleteFunc(slices.Clone(st.Answers), func(a store.Answer) bool {
+		return a.Type == string(contracts.RecordConfirmation)
+	})
+	if len(st.Answers) == 0 {
+		st.Answers = nil
+	}
+	return st
 }
 
 // confirmed is the employment confirmation to show on a transfer: none
