@@ -25,9 +25,12 @@ func (r *Registry) Backup(ctx context.Context, w io.Writer) error {
 // cluster's configuration, and this cluster's applied index, the one raft
 // installs the backup at: a backup can be restored into a fresh cluster.
 // Everything else, members, agreements with their history, policies,
-// revocations, comes from the backup. Use it for disaster recovery, not in
-// normal operation: raft.Restore has the leader commit ahead of its
-// followers until they install it.
+// revocations, issuances, comes from the backup, except the raft indices
+// it holds: they count the log the backup was taken from, so each is
+// rebased to the index of the restore, which the state records as
+// RestoredAt (rebase). Use it for disaster recovery, not in normal
+// operation: raft.Restore has the leader commit ahead of its followers
+// until they install it.
 func (r *Registry) Restore(ctx context.Context, backup io.Reader) error {
 	if err := r.requireLeader(); err != nil {
 		return err
@@ -58,6 +61,9 @@ func (r *Registry) Restore(ctx context.Context, backup io.Reader) error {
 	// AppliedIndex is below raft's, as it is after any entry the state
 	// machine does not see.
 	at := r.raft.LastIndex() + 1
+	// The rebase is decided here, once, and travels inside the snapshot:
+	// every replica installs the same state, whoever leads later.
+	doc.State.rebase(at)
 	var buf bytes.Buffer
 	if _, err := (frozen{applied: at, st: doc.State}).WriteTo(&buf); err != nil {
 		return err
@@ -67,4 +73,36 @@ func (r *Registry) Restore(ctx context.Context, backup io.Reader) error {
 		return fmt.Errorf("restore registry: %w", err)
 	}
 	return nil
+}
+
+// rebase makes st, decoded from a backup, the state of a restore installed
+// at index at of this cluster's log. The raft indices it holds (the Index of
+// every agreement event, issuance and remembered nonce) count the log the
+// backup was taken from: left as they are, a reader that follows this log
+// by index (a node's audit watermark, a client waiting for a command's
+// index) would take a restored event for a new one once this log passed
+// it, or wait for an index this log has not reached. They become at, the
+// index at which they entered this log, so that none is above RestoredAt
+// and every command applied after the restore is above it; their order in
+// a record's history and their times are the backup's. Records are
+// replaced rather than changed, as apply does.
+func (st *state) rebase(at uint64) {
+	st.RestoredAt = at
+	for id, rec := range st.Agreements {
+		c := rec.clone()
+		for i := range c.History {
+			c.History[i].Index = at
+		}
+		st.Agreements[id] = c
+	}
+	for k, is := range st.Issued {
+		c := *is
+		c.Index = at
+		st.Issued[k] = &c
+	}
+	for k, n := range st.Nonces {
+		c := *n
+		c.Index = at
+		st.Nonces[k] = &c
+	}
 }

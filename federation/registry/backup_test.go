@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"testing"
@@ -67,6 +68,155 @@ func TestRestoreKeepsThisClustersIndex(t *testing.T) {
 			res := publish(tt.into, "after "+tt.name)
 			if res.Index <= restored || st.AppliedIndex() != res.Index {
 				t.Fatalf("the next command applied at %d, AppliedIndex %d; after the restore it was %d", res.Index, st.AppliedIndex(), restored)
+			}
+		})
+	}
+}
+
+// TestRestoreRebasesTheBackupsIndices: the agreement events and issuances of
+// a backup taken from a longer log carry indices this cluster's log has not
+// reached. Restored, none may be above the index the restore was installed
+// at, which the registry records as RestoredAt on every replica, and the
+// next transition must be above it: a node's audit tells restored history
+// from new transitions by these indices.
+func TestRestoreRebasesTheBackupsIndices(t *testing.T) {
+	long := regtest.NewCluster(t, 1, 0, nil)
+	short := regtest.NewClusterWithPKI(t, long.PKI, 1, 1, nil)
+	ll, sl := long.WaitLeader(), short.WaitLeader()
+	s11 := long.PKI.Signer(t, "11", pki.KindAdmin, "ops")
+	s51 := long.PKI.Signer(t, "51", pki.KindAdmin, "zhang")
+	s44 := long.PKI.Signer(t, "44", pki.KindAdmin, "li")
+	submit := func(n *regtest.Node, s *pki.Signer, op registry.Op, body any) *registry.Result {
+		t.Helper()
+		res, err := n.Reg.Submit(ctx(t), regtest.Signed(t, s, op, body, time.Now()))
+		if err != nil || res.Err != nil {
+			t.Fatalf("%s on %s: %v, %v", op, n.ID, err, res)
+		}
+		return res
+	}
+	for i := range 30 {
+		submit(ll, s11, registry.OpPolicyPublish, registry.PolicyBody{Content: []byte(fmt.Sprint(i))})
+	}
+	now := time.Now()
+	a := regtest.Agreement("AG-51-44-001", "510000", "440000", registry.DayOf(now.AddDate(0, 0, -1)), registry.DayOf(now.AddDate(1, 0, 0)))
+	v := submit(ll, s51, registry.OpPropose, a).Agreement.Latest()
+	approve := registry.TransitionBody{ID: a.ID, Version: v.Agreement.Version, Digest: v.Digest}
+	submit(ll, s51, registry.OpApprove, approve)
+	gw := long.PKI.Issue(t, "11", pki.KindNode, "gw-9")
+	submit(ll, s11, registry.OpCertIssued, registry.IssuedBody{Certificate: pemOf(gw.Cert)})
+	var b bytes.Buffer
+	if err := ll.Reg.Backup(ctx(t), &b); err != nil {
+		t.Fatal(err)
+	}
+	if from, into := ll.Reg.Store().AppliedIndex(), sl.Reg.Raft().LastIndex(); from <= into+10 {
+		t.Fatalf("the backup is at index %d, the cluster it is restored into at %d: the test needs a longer log", from, into)
+	}
+
+	if err := sl.Reg.Restore(ctx(t), bytes.NewReader(b.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	short.WaitConverged()
+	st := sl.Reg.Store()
+	at := st.RestoredAt()
+	snap, _ := strconv.ParseUint(sl.Reg.Raft().Stats()["last_snapshot_index"], 10, 64)
+	if at == 0 || at != st.AppliedIndex() || at != snap {
+		t.Fatalf("RestoredAt %d, AppliedIndex %d, raft installed the backup at %d: want all three equal", at, st.AppliedIndex(), snap)
+	}
+	indices := func(st *registry.Store) []uint64 {
+		t.Helper()
+		rec, err := st.Agreement(a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []uint64
+		for _, ev := range rec.History {
+			out = append(out, ev.Index)
+		}
+		for _, is := range st.Issuances() {
+			out = append(out, is.Index)
+		}
+		return out
+	}
+	for _, n := range short.Nodes {
+		got := indices(n.Reg.Store())
+		if len(got) != 3 || n.Reg.Store().RestoredAt() != at {
+			t.Fatalf("%s: RestoredAt %d, restored indices %v; want %d, for 2 events and 1 issuance", n.ID, n.Reg.Store().RestoredAt(), got, at)
+		}
+		for _, i := range got {
+			if i > at {
+				t.Errorf("%s: a restored index %d is above the restore's %d (all: %v)", n.ID, i, at, got)
+			}
+		}
+	}
+
+	res := submit(sl, s44, registry.OpApprove, approve)
+	rec, err := st.Agreement(a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := rec.History[len(rec.History)-1]; last.Index != res.Index || last.Index <= at {
+		t.Fatalf("the approval after the restore is event %d (command at %d); the restore was at %d", last.Index, res.Index, at)
+	}
+}
+
+// TestSnapshotKeepsRestoredAt: a snapshot carries RestoredAt and the
+// rebased indices as they are, and one of a release without the field reads
+// as before, with no restore.
+func TestSnapshotKeepsRestoredAt(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	l := c.WaitLeader()
+	s11 := c.PKI.Signer(t, "11", pki.KindAdmin, "ops")
+	gw := c.PKI.Issue(t, "11", pki.KindNode, "gw-9")
+	if _, err := l.Reg.Submit(ctx(t), regtest.Signed(t, s11, registry.OpCertIssued, registry.IssuedBody{Certificate: pemOf(gw.Cert)}, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := l.Reg.Backup(ctx(t), &b); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reg.Restore(ctx(t), bytes.NewReader(b.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	at := l.Reg.Store().RestoredAt()
+	var snap bytes.Buffer
+	if err := l.Reg.Store().Backup(&snap); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(snap.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]json.RawMessage
+	if err := json.Unmarshal(doc["state"], &st); err != nil {
+		t.Fatal(err)
+	}
+	delete(st, "restored_at")
+	var err error
+	if doc["state"], err = json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	older, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		snap []byte
+		want uint64
+	}{
+		{"this release", snap.Bytes(), at},
+		{"a release without restored_at", older, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := registry.NewStore()
+			if err := s.Restore(bytes.NewReader(tt.snap)); err != nil {
+				t.Fatal(err)
+			}
+			is := s.Issuances()
+			if s.RestoredAt() != tt.want || len(is) != 1 || is[0].Index != at {
+				t.Fatalf("RestoredAt %d, issuances %+v; want RestoredAt %d and the issuance at %d", s.RestoredAt(), is, tt.want, at)
 			}
 		})
 	}

@@ -14,7 +14,8 @@ type snapshotDoc struct {
 	V int `json:"v"`
 	// Applied is the raft index of the last command applied to State, in
 	// the log of the cluster that took it. A backup restored into a
-	// cluster gets that cluster's index instead (Registry.Restore).
+	// cluster gets that cluster's index instead, and so do the indices
+	// State holds (Registry.Restore, state.rebase).
 	Applied uint64 `json:"applied"`
 	State   *state `json:"state"`
 }

@@ -96,7 +96,9 @@ type Issuance struct {
 	Kind     pki.Kind  `json:"kind"`
 	Identity string    `json:"identity"`
 	NotAfter time.Time `json:"not_after"`
-	// Index is the registry log index the record was applied at.
+	// Index is the registry log index the record was applied at; for one
+	// restored from a backup, the index of the restore (RestoredAt), since
+	// the one it was applied at counts another log.
 	Index uint64    `json:"index"`
 	At    time.Time `json:"at"`
 	By    string    `json:"by"`
@@ -131,6 +133,9 @@ type Version struct {
 // Event is one applied transition, with the signed command that made it, so
 // that anybody can verify the history again.
 type Event struct {
+	// Index is the registry log index the transition was applied at; for
+	// one restored from a backup, the index of the restore (RestoredAt),
+	// since the one it was applied at counts another log.
 	Index   uint64    `json:"index"`
 	Op      Op        `json:"op"`
 	At      time.Time `json:"at"`

@@ -30,6 +30,12 @@ type state struct {
 	Retired    map[string]*RetiredCA       `json:"retired,omitempty"`
 	Nonces     map[string]*nonceEntry      `json:"nonces"`
 	LastPrune  time.Time                   `json:"last_prune"`
+	// RestoredAt is the raft index, in this cluster's log, that the last
+	// backup restored (Registry.Restore) was installed at; 0 when none
+	// was. Every index the state holds from before it (History, Issued,
+	// Nonces) counts another log, or this one before the restore, and was
+	// rebased to it. A snapshot of an older release has none and reads 0.
+	RestoredAt uint64 `json:"restored_at,omitempty"`
 
 	rootPool *x509.CertPool
 }
@@ -110,6 +116,18 @@ func NewStore() *Store {
 
 // AppliedIndex is the raft index of the last command applied.
 func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
+
+// RestoredAt is the raft index the last backup restored into this registry
+// was installed at, 0 when none was. The indices of the agreement events
+// and issuances the backup brought are history of another log, rebased to
+// this index; every command applied after the restore has a higher one. A
+// reader following the registry by index (the nodes' audit) takes a new
+// RestoredAt as the start of a new history.
+func (s *Store) RestoredAt() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.RestoredAt
+}
 
 // IsRevoked reports whether the registry lists the serial as revoked by the
 // province. It takes no lock and is O(1).

@@ -97,6 +97,10 @@ const (
 	DetailAmended    Detail = "amended"
 	DetailTerminated Detail = "terminated"
 	DetailExpired    Detail = "expired"
+	// DetailRegistryRestored says the registry's state, agreements with
+	// their history included, was replaced by a backup: the transitions
+	// it brought are not logged one by one, as they were not made then.
+	DetailRegistryRestored Detail = "registry-restored"
 )
 
 // Policy changes (KindPolicy).
@@ -125,7 +129,7 @@ var detailsByKind = map[Kind][]Detail{
 	KindSent:           referralStatuses,
 	KindReceived:       referralStatuses,
 	KindAgreement: {DetailProposed, DetailApproved, DetailActivated, DetailSuspended,
-		DetailResumed, DetailAmended, DetailTerminated, DetailExpired},
+		DetailResumed, DetailAmended, DetailTerminated, DetailExpired, DetailRegistryRestored},
 	KindPolicy:      {DetailFederationBundle, DetailProvincePolicy},
 	KindCertificate: {DetailIssued, DetailRevoked, DetailRotated},
 }

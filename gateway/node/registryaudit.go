@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -23,8 +24,17 @@ import (
 // Changes of the province's own policy, which the node reloads from its
 // directory, are audited here too: the revision in force when the node
 // starts, if it is not the one last audited, and every later change.
+//
+// A restored backup (registry.Store.RestoredAt) starts a new history: the
+// events it brings are not transitions of this log (the registry rebases
+// their indices to the restore's) and are not logged one by one; one entry
+// says the registry was restored, and the watermark starts again at the
+// restore's index, whatever log the one before counted.
 
 const (
+	// counterRegistryIndex is the watermark, the registry index up to
+	// which events are audited, while the registry has had no restore;
+	// after one, the watermark is counted under watermarkCounter's name.
 	counterRegistryIndex = "audit/registry-index"
 	counterPolicyVersion = "audit/policy-version"
 	counterRevokedAt     = "audit/revoked-at"
@@ -65,12 +75,15 @@ func (n *Node) auditRegistryOnce(ctx context.Context) error {
 	n.registryAudit.Lock()
 	defer n.registryAudit.Unlock()
 	st := n.registry.Store()
+	// The applied index first: a restore between the two reads then
+	// shows as a restore above it, with nothing of the new log to audit
+	// yet, never as a range of the new log counted from the old watermark.
 	applied := st.AppliedIndex()
-	lastIndex, err := n.store.Counter(counterRegistryIndex)
-	if err != nil || applied <= lastIndex {
+	watermark, lastIndex, entries, err := n.registryWatermark(st.RestoredAt())
+	if err != nil || (applied <= lastIndex && len(entries) == 0) {
 		return err
 	}
-	entries := agreementEntries(st, n.cfg.Province, lastIndex, applied)
+	entries = append(entries, agreementEntries(st, n.cfg.Province, lastIndex, applied)...)
 	for _, is := range st.Issuances() {
 		if is.Index > lastIndex && is.Index <= applied {
 			entries = append(entries, audit.Entry{Kind: audit.KindCertificate, Time: is.At, Detail: audit.DetailIssued,
@@ -102,7 +115,35 @@ func (n *Node) auditRegistryOnce(ctx context.Context) error {
 		}
 	}
 	return n.appendRecording(ctx, entries, store.Progress{Counters: map[string]uint64{
-		counterRegistryIndex: applied, counterPolicyVersion: newestPolicy, counterRevokedAt: newestRevoked}})
+		watermark: max(applied, lastIndex), counterPolicyVersion: newestPolicy, counterRevokedAt: newestRevoked}})
+}
+
+// registryWatermark reads the audit watermark of the registry's history
+// since the restore at index restoredAt (0: since genesis): the counter it
+// is kept in and the index up to which events are audited. When the node
+// has not audited that restore yet, the watermark is the restore's index
+// and restored is the entry that says so; the pass writes both in one
+// commit, the watermark at the restore's index or above.
+func (n *Node) registryWatermark(restoredAt uint64) (counter string, after uint64, restored []audit.Entry, err error) {
+	counter = watermarkCounter(restoredAt)
+	after, err = n.store.Counter(counter)
+	if err != nil || restoredAt == 0 || after != 0 {
+		return counter, after, nil, err
+	}
+	return counter, restoredAt, []audit.Entry{{Kind: audit.KindAgreement, Detail: audit.DetailRegistryRestored}}, nil
+}
+
+// watermarkCounter names the counter of the audit watermark since the
+// restore at index restoredAt. Each restore has its own because counters
+// never go down, and the watermark must: a backup restored into a fresh
+// cluster starts at an index far below the one the node had reached in the
+// log before. No counter under the name (0) means the node has not seen the
+// restore yet.
+func watermarkCounter(restoredAt uint64) string {
+	if restoredAt == 0 {
+		return counterRegistryIndex
+	}
+	return counterRegistryIndex + "@" + strconv.FormatUint(restoredAt, 10)
 }
 
 // appendRecording appends entries and records the progress p of the pass

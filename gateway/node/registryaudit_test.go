@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/laborlink/laborlink/federation/registry/regtest"
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 	"github.com/laborlink/laborlink/pki/pkitest"
 )
@@ -65,58 +68,158 @@ func TestCertificateIssuanceAndRevocationAreAudited(t *testing.T) {
 	}
 }
 
-// TestRegistryAuditGoesOnAfterARestore: the audit watermark is the
-// registry's applied index. A backup taken from a longer log (its applied
-// index far ahead of this registry's) is restored; a certificate issued
-// afterwards must still be audited, so the watermark must not have jumped
-// to the backup's index.
+// TestRegistryAuditGoesOnAfterARestore: a backup taken from a longer log
+// holds agreement events and issuances at indices of that log. Restored,
+// whatever watermark the node kept, it logs one entry that the registry was
+// restored and audits exactly the transitions applied after the restore:
+// none of the restored ones at once, none again as the new log passes
+// their old indices, and every new one.
 func TestRegistryAuditGoesOnAfterARestore(t *testing.T) {
-	n, p := singleNode(t)
-	admin := p.Signer(p.Issue("51", pki.KindAdmin, "zhang"))
-	ctx := context.Background()
-	issue := func(name string) {
+	tests := []struct {
+		name string
+		// shift is how far the backup's log is ahead of this one.
+		shift uint64
+		// kept is the watermark the node holds at the restore: 0 keeps
+		// the one of this cluster's log (a fresh cluster the backup is
+		// restored into), else it is that of the backup's log, which the
+		// node audited before (a node kept across the loss of a cluster).
+		kept uint64
+		// commands is how many the new log applies after the restore.
+		commands uint64
+	}{
+		{"a node of the fresh cluster, the new log passing the backup's indices", 10, 0, 12},
+		{"a node that kept its watermark of the backup's log", 5000, 5000, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := gatewaytest.NewPKI(t, "51", "44")
+			n := singleNodeWith(t, p)
+			admin := p.Signer(p.Issue("51", pki.KindAdmin, "zhang"))
+			ctx := context.Background()
+			submit := func(op registry.Op, body any) *registry.Result {
+				t.Helper()
+				res, err := n.registry.Submit(ctx, regtest.Signed(t, admin, op, body, time.Now()))
+				if err != nil || res.Err != nil {
+					t.Fatalf("%s: %v, %v", op, err, res)
+				}
+				if err := n.auditRegistryOnce(ctx); err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			var serials []string
+			issue := func(name string) {
+				t.Helper()
+				c := p.Issue("51", pki.KindSystem, name)
+				submit(registry.OpCertIssued, registry.IssuedBody{Certificate: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw})})
+				serials = append(serials, fmt.Sprintf("%x", c.Cert.SerialNumber.Bytes()))
+			}
+			now := time.Now()
+			a := regtest.Agreement("AG-51-44-001", "510000", "440000", registry.DayOf(now.AddDate(0, 0, -1)), registry.DayOf(now.AddDate(1, 0, 0)))
+			v := submit(registry.OpPropose, a).Agreement.Latest()
+			issue("hr")
+			var b bytes.Buffer
+			if err := n.registry.Backup(ctx, &b); err != nil {
+				t.Fatal(err)
+			}
+			if tt.kept != 0 {
+				if err := n.store.RecordAnd(ctx, store.Progress{Counters: map[string]uint64{counterRegistryIndex: tt.kept}}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := n.registry.Restore(ctx, bytes.NewReader(shiftBackup(t, b.Bytes(), tt.shift))); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // a pass between the restore and the next command, and one more
+				if err := n.auditRegistryOnce(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Past the old indices of the restored events (when in reach),
+			// then a transition.
+			for i := range tt.commands {
+				if i < 3 {
+					issue(fmt.Sprint("payroll-", i))
+				} else {
+					submit(registry.OpPolicyPublish, registry.PolicyBody{Content: []byte(fmt.Sprint(i))})
+				}
+			}
+			submit(registry.OpApprove, registry.TransitionBody{ID: a.ID, Version: v.Agreement.Version, Digest: v.Digest})
+
+			es, err := n.audit.Query(ctx, audit.Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range es {
+				switch e.Kind {
+				case audit.KindAgreement:
+					got = append(got, string(e.Detail))
+				case audit.KindCertificate:
+					got = append(got, string(e.Detail)+" "+e.Serial)
+				}
+			}
+			want := []string{string(audit.DetailProposed), "issued " + serials[0], string(audit.DetailRegistryRestored)}
+			for _, s := range serials[1:] {
+				want = append(want, "issued "+s)
+			}
+			want = append(want, string(audit.DetailApproved))
+			if !slices.Equal(got, want) {
+				t.Fatalf("registry entries, restore at %d, applied %d:\n got %q\nwant %q", n.registry.Store().RestoredAt(), n.registry.Store().AppliedIndex(), got, want)
+			}
+		})
+	}
+}
+
+// shiftBackup is a registry backup as a log longer by shift would have
+// taken it: its applied index and the indices of its agreement events and
+// issuances higher by shift.
+func shiftBackup(t *testing.T, backup []byte, shift uint64) []byte {
+	t.Helper()
+	type object = map[string]json.RawMessage
+	decode := func(raw json.RawMessage, v any) {
 		t.Helper()
-		c := p.Issue("51", pki.KindSystem, name)
-		body := registry.IssuedBody{Certificate: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw})}
-		if _, err := n.registry.Submit(ctx, regtest.Signed(t, admin, registry.OpCertIssued, body, time.Now())); err != nil {
-			t.Fatalf("issue %s: %v", name, err)
-		}
-		if err := n.auditRegistryOnce(ctx); err != nil {
+		if err := json.Unmarshal(raw, v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	issued := func() int {
+	encode := func(v any) json.RawMessage {
 		t.Helper()
-		es, err := n.audit.Query(ctx, audit.Filter{Kind: audit.KindCertificate})
+		b, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(es)
+		return b
 	}
-	issue("hr")
-	var b bytes.Buffer
-	if err := n.registry.Backup(ctx, &b); err != nil {
-		t.Fatal(err)
+	add := func(o object, field string) {
+		t.Helper()
+		i, err := strconv.ParseUint(string(o[field]), 10, 64)
+		if err != nil {
+			t.Fatalf("%s %s: %v", field, o[field], err)
+		}
+		o[field] = json.RawMessage(strconv.FormatUint(i+shift, 10))
 	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
-		t.Fatal(err)
+	var doc, st object
+	var ags, issued map[string]object
+	decode(backup, &doc)
+	decode(doc["state"], &st)
+	decode(st["agreements"], &ags)
+	decode(st["issued"], &issued)
+	add(doc, "applied")
+	for _, a := range ags {
+		var history []object
+		decode(a["history"], &history)
+		for _, ev := range history {
+			add(ev, "index")
+		}
+		a["history"] = encode(history)
 	}
-	doc["applied"] = json.RawMessage("100000")
-	longer, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
+	for _, is := range issued {
+		add(is, "index")
 	}
-	if err := n.registry.Restore(ctx, bytes.NewReader(longer)); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.auditRegistryOnce(ctx); err != nil { // a pass between the restore and the next command
-		t.Fatal(err)
-	}
-	issue("payroll")
-	if got := issued(); got != 2 {
-		t.Fatalf("%d issuance entries after the restore and a second issuance, want 2 (registry applied index %d)", got, n.registry.Store().AppliedIndex())
-	}
+	st["agreements"], st["issued"] = encode(ags), encode(issued)
+	doc["state"] = encode(st)
+	return encode(doc)
 }
 
 // TestProvincePolicyChangesAreAudited: the province policy in force at
