@@ -56,6 +56,10 @@ func caseKey(rec contracts.Record) string {
 // is neither or no case is held there or the case does not decode. For an
 // update that is the case it moves; for a referral, a case held already
 // means its id is taken (idTakenError), unless it is the referral's own.
+// An update whose case is not stored but opened by a referral earlier among
+// the records (one request carrying both) gets the case that referral
+// opens, as the commit that stores them in order will see it: envelope(k)
+// is the envelope id of record k, nil when not known yet (a submission).
 // Records of other types cost nothing: with no referral or update among
 // them, nothing is read or allocated and cases is nil.
 // A case that does not decode holds up only the records under its key:
@@ -64,13 +68,25 @@ func caseKey(rec contracts.Record) string {
 // unknown case: a submission then fails whole as the node's fault
 // (screen), and a delivery defers its updates and stores the rest
 // (Receive); the commit checks a referral's key again either way.
-func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) (cases []*store.Case, unreadable map[int]error, err error) {
+func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record, envelope func(i int) string) (cases []*store.Case, unreadable map[int]error, err error) {
 	var keys []string
-	var at []int // the index of each key's record
+	var at []int              // the index of each key's record
+	var opened map[string]int // the first referral among the records under a key
 	for i := range n {
-		if key := caseKey(rec(i)); key != "" {
-			keys = append(keys, key)
-			at = append(at, i)
+		r := rec(i)
+		key := caseKey(r)
+		if key == "" {
+			continue
+		}
+		keys = append(keys, key)
+		at = append(at, i)
+		if _, ok := r.(*contracts.Referral); ok {
+			if opened == nil {
+				opened = make(map[string]int)
+			}
+			if _, seen := opened[key]; !seen {
+				opened[key] = i
+			}
 		}
 	}
 	if len(keys) == 0 {
@@ -88,9 +104,32 @@ func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) (cases 
 				unreadable = make(map[int]error, len(bad))
 			}
 			unreadable[i] = err
+			continue
+		}
+		if k, ok := opened[keys[j]]; ok && k < i && found[j] == nil {
+			if _, update := rec(i).(*contracts.ReferralUpdate); update {
+				var id string
+				if envelope != nil {
+					id = envelope(k)
+				}
+				cases[i] = x.openedCase(rec(k).(*contracts.Referral), id, x.d.Now())
+			}
 		}
 	}
 	return cases, unreadable, nil
+}
+
+// openedCase is the case referral r, carried by envelope envelopeID, opens
+// when it is queued or stored at at.
+func (x *Exchange) openedCase(r *contracts.Referral, envelopeID string, at time.Time) *store.Case {
+	dir := "received"
+	if r.From == x.d.Province {
+		dir = "sent"
+	}
+	return &store.Case{
+		Key: store.CaseKey(r.From, r.To, r.ID), ReferralID: r.ID, EnvelopeID: envelopeID, OpenedBy: r.From, OpenedTo: r.To, Direction: dir,
+		Kind: string(r.Kind), Status: string(r.Status), Deadline: r.Deadline.String(), OpenedAt: r.OpenedAt, UpdatedAt: at,
+	}
 }
 
 // sentStates reads, in one read transaction, how the referral of each
@@ -103,7 +142,7 @@ func (x *Exchange) sentStates(n int, rec func(i int) contracts.Record, cases []*
 	var ids []string
 	var at []int
 	for i := range min(n, len(cases)) {
-		if _, ok := rec(i).(*contracts.ReferralUpdate); ok && cases[i] != nil && cases[i].OpenedBy == x.d.Province {
+		if _, ok := rec(i).(*contracts.ReferralUpdate); ok && cases[i] != nil && cases[i].OpenedBy == x.d.Province && cases[i].EnvelopeID != "" {
 			ids = append(ids, cases[i].EnvelopeID)
 			at = append(at, i)
 		}
@@ -161,10 +200,6 @@ func (e *transitionError) Error() string { return e.problems[0].Message }
 func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.Time) *store.CaseChange {
 	switch r := rec.(type) {
 	case *contracts.Referral:
-		dir := "received"
-		if r.From == x.d.Province {
-			dir = "sent"
-		}
 		key := store.CaseKey(r.From, r.To, r.ID)
 		return &store.CaseChange{Key: key, Apply: func(c *store.Case) (*store.Case, error) {
 			if c != nil {
@@ -173,10 +208,7 @@ func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.T
 				}
 				return c, nil // redelivered
 			}
-			return &store.Case{
-				Key: key, ReferralID: r.ID, EnvelopeID: envelopeID, OpenedBy: r.From, OpenedTo: r.To, Direction: dir,
-				Kind: string(r.Kind), Status: string(r.Status), Deadline: r.Deadline.String(), OpenedAt: r.OpenedAt, UpdatedAt: at,
-			}, nil
+			return x.openedCase(r, envelopeID, at), nil
 		}}
 	case *contracts.ReferralUpdate:
 		return &store.CaseChange{Key: store.CaseKey(r.From, r.To, r.ReferralID), Apply: func(c *store.Case) (*store.Case, error) {

@@ -70,7 +70,23 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		return results, nil
 	}
 	outs := make([]store.Outgoing, len(ready))
+	var opened map[string]string // envelope ids of this submission's referrals, by case key
 	for i, e := range ready {
+		switch r := e.rec.(type) {
+		case *contracts.Referral:
+			if opened == nil {
+				opened = make(map[string]string)
+			}
+			if _, seen := opened[caseKey(r)]; !seen {
+				opened[caseKey(r)] = e.env.ID
+			}
+		case *contracts.ReferralUpdate:
+			if e.refersTo == "" {
+				// Its case is opened by a referral earlier in this
+				// submission, sealed only now.
+				ready[i].refersTo = opened[caseKey(r)]
+			}
+		}
 		outs[i] = e.out
 		// A referral's case is written in the commit that queues it, as its
 		// audit entry is, so a crash cannot leave an accepted referral
@@ -170,7 +186,7 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 			return nil
 		}
 		return drafts[i].rec
-	})
+	}, nil)
 	if casesErr != nil {
 		// The submitter hears it as unavailable; the operator needs the cause.
 		x.d.Log.Error("refuse a submission's referral updates", "err", casesErr)

@@ -105,7 +105,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	// the rest of the request through (the commit checks a referral's key
 	// again); a case that does not decode defers only the records under
 	// its key.
-	cases, unreadable, casesErr := x.updatedCases(len(ins), func(i int) contracts.Record { return ins[i].rec })
+	cases, unreadable, casesErr := x.updatedCases(len(ins), func(i int) contracts.Record { return ins[i].rec }, func(i int) string { return ins[i].env.ID })
 	if casesErr != nil {
 		x.d.Log.Error("defer a delivery's referral updates", "from", from.Province, "err", casesErr)
 	}

@@ -190,9 +190,9 @@ func TestReceiveDefersAnUpdateBeforeItsReferral(t *testing.T) {
 
 // TestUpdateDeliveredWithItsReferralIsSentAgain: a referral and its update
 // wait together in the origin's outbox (the destination's registry lagged)
-// and go in one batch; the update, checked before the referral is stored,
-// is deferred, and delivery keeps sending it until it is stored, not
-// burying it: both end delivered and the case moved at both ends.
+// and go in one batch, or in two; an update deferred (case_unknown) is
+// sent again until it is stored, not buried: both end delivered and the
+// case moved at both ends.
 func TestUpdateDeliveredWithItsReferralIsSentAgain(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	origin, dest := f.nodes["51"], f.nodes["44"]
@@ -302,5 +302,78 @@ func TestReceiveAnswersACopyAsItsFirstEnded(t *testing.T) {
 	res = rc.receive(t, investigating, investigating)
 	if res[0].Status != peer.StatusStored || res[1].Status != peer.StatusDuplicate || len(res[1].Receipt) == 0 {
 		t.Errorf("an update given twice: %s, %s; want %s, then %s with a receipt", res[0].Status, res[1].Status, peer.StatusStored, peer.StatusDuplicate)
+	}
+}
+
+// TestReceiveTakesAnUpdateAfterItsReferralInOneRequest: a referral and
+// then its update in one request are both stored, and the update moves
+// the case the referral opens, linked to it; an update before its
+// referral in the request is still deferred. Submitted together, they
+// are accepted together. (From a reviewer's finding: the update was
+// deferred case_unknown, its case read before the request was stored.)
+func TestReceiveTakesAnUpdateAfterItsReferralInOneRequest(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 41)
+	dest := f.nodes["44"]
+	mk := func() (*contracts.Referral, *contracts.ReferralUpdate) {
+		r := referralFrom(g, "51")
+		r.Status = contracts.CaseReferred
+		u := g.ReferralUpdate(r)
+		u.From, u.To, u.Status = "51", "44", contracts.CaseAccepted
+		return r, u
+	}
+	r, u := mk()
+	late, early := mk()
+	referral := f.signedBy("51", r)
+	raw, err := json.Marshal(referral)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.deliver("51", "44", raw, f.rawSignedBy("51", u), f.rawSignedBy("51", early), f.rawSignedBy("51", late))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []peer.Status{peer.StatusStored, peer.StatusStored, peer.StatusDeferred, peer.StatusStored} {
+		if got[i].Status != want {
+			t.Errorf("result %d: %s %v, want %s", i, got[i].Status, got[i].Reasons, want)
+		}
+	}
+	c, err := dest.store.Case(store.CaseKey("51", "44", r.ID), f.now)
+	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 || c.EnvelopeID != referral.ID {
+		t.Errorf("the case: %+v, %v; want the referral's, accepted by the update", c, err)
+	}
+	linked := false
+	for _, e := range dest.auditEntries(t) {
+		if e.RecordType == string(contracts.RecordReferralUpdate) && e.EnvelopeID == got[1].EnvelopeID {
+			linked = e.RefersTo == referral.ID
+		}
+	}
+	if !linked {
+		t.Errorf("the update's audit entry does not link to referral %s", referral.ID)
+	}
+
+	// Submitted together: both accepted, the case moved at both ends.
+	r, u = mk()
+	res := f.submit("51", r, u)
+	for i, res := range res {
+		if res.Outcome != OutcomeAccepted {
+			t.Fatalf("record %d submitted with its referral: %+v", i, res)
+		}
+	}
+	linked = false
+	for _, e := range f.nodes["51"].auditEntries(t) {
+		if e.EnvelopeID == res[1].EnvelopeID {
+			linked = e.RefersTo == res[0].EnvelopeID
+		}
+	}
+	if !linked {
+		t.Errorf("the submitted update's audit entry does not link to referral %s", res[0].EnvelopeID)
+	}
+	for _, n := range []*node{f.nodes["51"], dest} {
+		gatewaytest.Eventually(t, "the case accepted at "+n.province, func() bool {
+			c, err := n.store.Case(store.CaseKey("51", "44", r.ID), f.now)
+			return err == nil && c.Status == string(contracts.CaseAccepted) && len(c.Updates) == 1
+		})
 	}
 }
