@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -406,9 +407,15 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 					continue
 				}
 			}
+			taken := counted.take(tx, m.Counters)
+			out[i] = Enqueued{EnvelopeID: m.EnvelopeID, OverQuota: !taken}
+			if !taken {
+				// Not stored: a later record of the same reference is
+				// no duplicate of it, and is decided on its own.
+				continue
+			}
 			seen[m.Ref] = m.EnvelopeID
-			out[i] = Enqueued{EnvelopeID: m.EnvelopeID, OverQuota: !counted.take(tx, m.Counters)}
-			if m.Case != nil && !out[i].OverQuota {
+			if m.Case != nil {
 				cases.keep(m.Case.Key, c)
 			}
 		}
@@ -890,7 +897,9 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 type counts map[string]uint64
 
 // take adds one to every counter if none would pass its limit, and reports
-// whether it did.
+// whether it did. A counter named twice (two quotas of an agreement on the
+// same records and period) is held to the stricter limit and counts the
+// record once.
 func (c counts) take(tx *bolt.Tx, cs []Counter) bool {
 	for _, k := range cs {
 		if _, ok := c[k.Name]; !ok {
@@ -900,8 +909,10 @@ func (c counts) take(tx *bolt.Tx, cs []Counter) bool {
 			return false
 		}
 	}
-	for _, k := range cs {
-		c[k.Name]++
+	for i, k := range cs {
+		if !slices.ContainsFunc(cs[:i], func(p Counter) bool { return p.Name == k.Name }) {
+			c[k.Name]++
+		}
 	}
 	return true
 }

@@ -541,3 +541,43 @@ func TestRecordAnd(t *testing.T) {
 		t.Errorf("index %d, rev %q, work %q; want 7, a, one", index, rev, work)
 	}
 }
+
+// TestQuotaTakesEachRecordOnce: a record over quota is not stored, so a
+// later record of the same reference in the same call is decided on its
+// own (over quota too), never answered as a duplicate of an envelope that
+// does not exist; and a record carrying one counter twice (two quotas on
+// the same records and period) is held to the stricter limit and counted
+// once.
+func TestQuotaTakesEachRecordOnce(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	with := func(i int, ref string, cs ...Counter) Outgoing {
+		o := outgoing(i, "44")
+		o.Ref, o.Counters = ref, cs
+		return o
+	}
+	one := Counter{Name: "q1", Max: 1}
+	if _, err := s.Enqueue(ctx, []Outgoing{with(0, "r0", one)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Enqueue(ctx, []Outgoing{with(1, "r1", one), with(2, "r1", one)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range got {
+		if !e.OverQuota || e.Duplicate {
+			t.Errorf("record %d of a reference over quota: %+v, want over quota and no duplicate", i, e)
+		}
+	}
+	got, err = s.Enqueue(ctx, []Outgoing{with(3, "r3", Counter{Name: "q2", Max: 10}, Counter{Name: "q2", Max: 2})})
+	if err != nil || got[0].OverQuota {
+		t.Fatalf("a record under both limits: %+v, %v", got, err)
+	}
+	if n, err := s.Counter("q2"); err != nil || n != 1 {
+		t.Errorf("counter after one record: %d, %v; want 1", n, err)
+	}
+	got, err = s.Enqueue(ctx, []Outgoing{with(4, "r4", Counter{Name: "q2", Max: 10}, Counter{Name: "q2", Max: 2}), with(5, "r5", Counter{Name: "q2", Max: 10}, Counter{Name: "q2", Max: 2})})
+	if err != nil || got[0].OverQuota || !got[1].OverQuota {
+		t.Errorf("the second and third records under a stricter limit of 2: %+v, %v; want the third over quota", got, err)
+	}
+}
