@@ -91,8 +91,8 @@ func runDevInit(m *Main, opts devfed.InitOptions, keep bool) error {
 	if opts.Dir == "" {
 		return usageErrorf("--init-only needs --dir")
 	}
-	if len(opts.Nodes) < 2 {
-		return usageErrorf("--init-only needs at least two --node P=HOST, e.g. --node 51=p51 --node 44=p44")
+	if n := len(opts.Nodes); n < 3 || n%2 == 0 {
+		return usageErrorf("--init-only needs an odd number of --node P=HOST, three or more, for the registry's raft voters (it has %d), e.g. --node 51=p51 --node 44=p44 --node 33=p33", n)
 	}
 	if keep {
 		if _, err := devfed.ReadLayout(opts.Dir); err == nil {

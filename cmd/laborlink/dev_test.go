@@ -69,11 +69,13 @@ func TestDevInitOnlyUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"--init-only", "--node", "51=p51", "--node", "44=p44"}, "needs --dir"},
-		{[]string{"--init-only", "--dir", dir, "--node", "51=p51"}, "at least two"},
+		{[]string{"--init-only", "--dir", dir, "--node", "51=p51"}, "odd number of --node P=HOST, three or more, for the registry's raft voters (it has 1)"},
+		{[]string{"--init-only", "--dir", dir, "--node", "51=p51", "--node", "44=p44"}, "(it has 2)"},
+		{[]string{"--init-only", "--dir", dir, "--node", "51=a", "--node", "44=b", "--node", "33=c", "--node", "11=d"}, "(it has 4)"},
 		{[]string{"--init-only", "--dir", dir, "--node", "51"}, "PROVINCE=HOST"},
-		{[]string{"--init-only", "--dir", dir, "--node", "5x=a", "--node", "44=b"}, "province code"},
+		{[]string{"--init-only", "--dir", dir, "--node", "5x=a", "--node", "44=b", "--node", "33=c"}, "province code"},
 		{[]string{"--node", "51=p51"}, "go with --init-only"},
-		{[]string{"--init-only", "--dir", dir, "--node", "51=a", "--node", "44=b", "--keep", "--force"}, "contradict"},
+		{[]string{"--init-only", "--dir", dir, "--node", "51=a", "--node", "44=b", "--node", "33=c", "--keep", "--force"}, "contradict"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
