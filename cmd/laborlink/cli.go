@@ -158,6 +158,10 @@ func (m *Main) usage(w io.Writer) {
 }
 
 func runVersion(_ context.Context, m *Main, args []string) error {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintln(m.Stderr, "usage: laborlink version\n  prints the release of this binary")
+		return nil
+	}
 	if len(args) > 0 {
 		return usageErrorf("version takes no arguments")
 	}

@@ -34,6 +34,15 @@ var (
 	binErr  error
 )
 
+// TestMain removes the binary the tests built, once they are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // binary builds laborlink once for the package's tests.
 func binary(t *testing.T) string {
 	t.Helper()
