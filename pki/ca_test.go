@@ -329,3 +329,19 @@ func TestProvinceCSRRefusals(t *testing.T) {
 	}
 	sameFiles(t, before, snapshot(t, dir))
 }
+
+// TestCADirectoriesAreOwnerOnly: the directory init-root creates for the
+// root CA, which holds its key and its records, is 0700.
+func TestCADirectoriesAreOwnerOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "root")
+	if _, err := InitRoot(dir, RootOptions{Domain: testDomain}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o700 {
+		t.Errorf("%s is %o, want 700", dir, perm)
+	}
+}
