@@ -65,16 +65,24 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "Starting a development federation in %s ...\n", abs)
 	log.Info("go runtime", "settings", node.DefaultConfig().Runtime.Apply(len(devfed.DefaultProvinces), m.getenv))
+	// An interrupt while the federation starts is the user's, not a
+	// failure of the step it cut short.
+	interrupted := func(err error) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted while starting; stopped: %w", context.Cause(ctx))
+		}
+		return err
+	}
 	f, err := devfed.Start(ctx, devfed.Options{Dir: abs, Log: log})
 	if err != nil {
-		return err
+		return interrupted(err)
 	}
 	defer f.Close()
 	if err := f.RecordIssuance(ctx); err != nil {
-		return fmt.Errorf("record the certificates' issuance: %w", err)
+		return interrupted(fmt.Errorf("record the certificates' issuance: %w", err))
 	}
 	if err := f.Seed(ctx, *transfers); err != nil {
-		return fmt.Errorf("sample traffic: %w", err)
+		return interrupted(fmt.Errorf("sample traffic: %w", err))
 	}
 	f.PrintReady(m.Stdout, time.Since(start))
 	<-ctx.Done()
