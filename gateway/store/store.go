@@ -369,6 +369,9 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Outgoing) ([]Enqueued, error
 // made in the transaction too, before its counters are taken: one it
 // refuses is neither queued nor counted.
 func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *bolt.Tx, enq []Enqueued) error) ([]Enqueued, error) {
+	if err := checkOutgoingKeys(msgs); err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
 	out := make([]Enqueued, len(msgs))
 	now := s.now().UTC()
 	// Encoded before the transaction, which every other commit waits for.
@@ -892,6 +895,29 @@ func hasPrefix(k, prefix []byte) bool {
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// checkOutgoingKeys refuses, before any write, what would make a key bbolt
+// refuses midway through EnqueueAnd's writes: a group commit commits what
+// the other writers wrote, so a failure after the first put would leave
+// this call's earlier records stored, their quota uncounted, and its
+// caller told it failed.
+func checkOutgoingKeys(msgs []Outgoing) error {
+	for i, m := range msgs {
+		keys := []struct{ name, v string }{{"envelope id", m.EnvelopeID}, {"reference", m.Ref}, {"peer", m.Peer}}
+		for _, c := range m.Counters {
+			keys = append(keys, struct{ name, v string }{"counter name", c.Name})
+		}
+		for _, k := range keys {
+			switch {
+			case k.v == "":
+				return fmt.Errorf("record %d (envelope %q): no %s", i, m.EnvelopeID, k.name)
+			case len(k.v)+len(m.EnvelopeID)+1 > bolt.MaxKeySize:
+				return fmt.Errorf("record %d (envelope %q): %s of %d bytes is too long for a key", i, m.EnvelopeID, k.name, len(k.v))
+			}
+		}
+	}
+	return nil
+}
 
 // counts are the counter values a transaction has taken so far.
 type counts map[string]uint64

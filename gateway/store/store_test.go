@@ -9,6 +9,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -579,5 +580,28 @@ func TestQuotaTakesEachRecordOnce(t *testing.T) {
 	got, err = s.Enqueue(ctx, []Outgoing{with(4, "r4", Counter{Name: "q2", Max: 10}, Counter{Name: "q2", Max: 2}), with(5, "r5", Counter{Name: "q2", Max: 10}, Counter{Name: "q2", Max: 2})})
 	if err != nil || got[0].OverQuota || !got[1].OverQuota {
 		t.Errorf("the second and third records under a stricter limit of 2: %+v, %v; want the third over quota", got, err)
+	}
+}
+
+// TestEnqueueRefusesABadKeyBeforeWriting: a record whose reference (or
+// envelope id, peer, counter name) cannot be a key fails the whole call
+// before anything is written: no earlier record of the call is stored or
+// counted.
+func TestEnqueueRefusesABadKeyBeforeWriting(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	q := Counter{Name: "q", Max: 10}
+	good, bad := outgoing(1, "44"), outgoing(2, "44")
+	good.Counters, bad.Counters = []Counter{q}, []Counter{q}
+	bad.Ref = ""
+	_, err := s.Enqueue(ctx, []Outgoing{good, bad})
+	if err == nil || !strings.Contains(err.Error(), "record 1") || !strings.Contains(err.Error(), "no reference") {
+		t.Fatalf("enqueue with an empty reference: %v; want it refused naming record 1 and the reference", err)
+	}
+	if _, err := s.Status(good.EnvelopeID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the good record of the refused call: %v; want not stored", err)
+	}
+	if n, err := s.Counter("q"); err != nil || n != 0 {
+		t.Errorf("counter %d, %v; want 0", n, err)
 	}
 }
