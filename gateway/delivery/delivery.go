@@ -298,7 +298,7 @@ func (w *worker) run() {
 	closing := false
 	for {
 		for !closing && running < w.limit(probe) && !time.Now().Before(retryAt) {
-			batch, err := w.pending(inflight, running)
+			batch, size, err := w.pending(inflight, running)
 			if err != nil {
 				failures++
 				probe = true
@@ -322,7 +322,7 @@ func (w *worker) run() {
 				inflight[q.EnvelopeID] = true
 			}
 			running++
-			go func() { done <- w.send(batch) }()
+			go func() { done <- w.send(batch, size) }()
 		}
 		if closing && running == 0 {
 			return
@@ -386,7 +386,9 @@ func (w *worker) limit(probe bool) int {
 // Suspects (see refusedAlone) are not taken in a batch but added after it
 // (send sends them alone), so that they never fill the batch in the
 // others' place.
-func (w *worker) pending(inflight map[string]bool, running int) ([]store.Queued, error) {
+//
+// size is the batch size the batch was taken at.
+func (w *worker) pending(inflight map[string]bool, running int) (batch []store.Queued, size int, err error) {
 	suspects := w.suspectsToTry(inflight)
 	skip := func(id string) bool { return inflight[id] }
 	if len(suspects) > 0 {
@@ -394,15 +396,15 @@ func (w *worker) pending(inflight map[string]bool, running int) ([]store.Queued,
 			return inflight[id] || slices.ContainsFunc(suspects, func(q store.Queued) bool { return q.EnvelopeID == id })
 		}
 	}
-	size := w.batchSize()
+	size = w.batchSize()
 	if running > 0 {
-		return w.m.outbox.PendingFull(w.peer, size, skip)
+		batch, err = w.m.outbox.PendingFull(w.peer, size, skip)
+		return batch, size, err
 	}
-	batch, err := w.m.outbox.Pending(w.peer, size, skip)
-	if err != nil {
-		return nil, err
+	if batch, err = w.m.outbox.Pending(w.peer, size, skip); err != nil {
+		return nil, size, err
 	}
-	return append(batch, suspects...), nil
+	return append(batch, suspects...), size, nil
 }
 
 // sent is the end of one batch's trip.
@@ -419,15 +421,15 @@ type sent struct {
 // before go alone after the others, so that one the peer refuses for good
 // costs a single request, not a split of every batch, and is buried once
 // the others show the peer taking envelopes (see refusedAlone).
-func (w *worker) send(batch []store.Queued) sent {
-	full := int(w.size.Load())
-	if len(batch) < full {
-		full = 0
-	}
+//
+// size is the batch size batch was taken at: a 413 halves that, not the
+// size another batch in flight may have lowered since.
+func (w *worker) send(batch []store.Queued, size int) sent {
 	since := w.answers.Load()
 	others, suspects := w.suspected(batch)
-	if len(others) < full {
-		full = 0 // suspects were added to a partial batch (see pending)
+	full := size
+	if len(others) < size {
+		full = 0 // a partial batch, suspects added or not (see pending)
 	}
 	a := w.deliver(others, full, since)
 	for _, q := range suspects {
