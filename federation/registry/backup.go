@@ -77,15 +77,16 @@ func (r *Registry) Restore(ctx context.Context, backup io.Reader) error {
 
 // rebase makes st, decoded from a backup, the state of a restore installed
 // at index at of this cluster's log. The raft indices it holds (the Index of
-// every agreement event, issuance and remembered nonce) count the log the
-// backup was taken from: left as they are, a reader that follows this log
-// by index (a node's audit watermark, a client waiting for a command's
-// index) would take a restored event for a new one once this log passed
-// it, or wait for an index this log has not reached. They become at, the
-// index at which they entered this log, so that none is above RestoredAt
-// and every command applied after the restore is above it; their order in
-// a record's history and their times are the backup's. Records are
-// replaced rather than changed, as apply does.
+// every agreement event, issuance, policy bundle and remembered nonce)
+// count the log the backup was taken from: left as they are, a reader that
+// follows this log by index (a node's audit watermark, a client waiting for
+// a command's index) would take a restored event for a new one once this
+// log passed it, or wait for an index this log has not reached. They become
+// at, the index at which they entered this log, so that none is above
+// RestoredAt and every command applied after the restore is above it;
+// their order in a record's history, the bundles' versions and their times
+// are the backup's. Records are replaced rather than changed, as apply
+// does.
 func (st *state) rebase(at uint64) {
 	st.RestoredAt = at
 	for id, rec := range st.Agreements {
@@ -99,6 +100,11 @@ func (st *state) rebase(at uint64) {
 		c := *is
 		c.Index = at
 		st.Issued[k] = &c
+	}
+	for i, p := range st.Policies {
+		c := *p
+		c.Index = at
+		st.Policies[i] = &c
 	}
 	for k, n := range st.Nonces {
 		c := *n

@@ -135,12 +135,15 @@ func TestRestoreRebasesTheBackupsIndices(t *testing.T) {
 		for _, is := range st.Issuances() {
 			out = append(out, is.Index)
 		}
+		for _, p := range st.Policies() {
+			out = append(out, p.Index)
+		}
 		return out
 	}
 	for _, n := range short.Nodes {
 		got := indices(n.Reg.Store())
-		if len(got) != 3 || n.Reg.Store().RestoredAt() != at {
-			t.Fatalf("%s: RestoredAt %d, restored indices %v; want %d, for 2 events and 1 issuance", n.ID, n.Reg.Store().RestoredAt(), got, at)
+		if len(got) != 33 || n.Reg.Store().RestoredAt() != at {
+			t.Fatalf("%s: RestoredAt %d, restored indices %v; want %d, for 2 events, 1 issuance and 30 policy bundles", n.ID, n.Reg.Store().RestoredAt(), got, at)
 		}
 		for _, i := range got {
 			if i > at {
@@ -157,6 +160,92 @@ func TestRestoreRebasesTheBackupsIndices(t *testing.T) {
 	if last := rec.History[len(rec.History)-1]; last.Index != res.Index || last.Index <= at {
 		t.Fatalf("the approval after the restore is event %d (command at %d); the restore was at %d", last.Index, res.Index, at)
 	}
+	res = submit(sl, s11, registry.OpPolicyPublish, registry.PolicyBody{Content: []byte("after")})
+	if p := res.Policy; p.Version != 31 || p.Index != res.Index || p.Index <= at {
+		t.Fatalf("the bundle published after the restore is version %d at %d (command at %d); want version 31 above the restore's %d", p.Version, p.Index, res.Index, at)
+	}
+}
+
+// TestSnapshotKeepsPolicyIndex: a snapshot carries each bundle's index, and
+// one of a release without the field reads as before, every bundle at 0
+// and otherwise the same.
+func TestSnapshotKeepsPolicyIndex(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []string{"package a", "package b"} {
+		f.must(t, f.a11, registry.OpPolicyPublish, registry.PolicyBody{Content: []byte(c)})
+	}
+	want := f.s.Policies()
+	var snap bytes.Buffer
+	if err := f.s.Backup(&snap); err != nil {
+		t.Fatal(err)
+	}
+	older := withoutPolicyIndex(t, snap.Bytes())
+
+	tests := []struct {
+		name string
+		snap []byte
+		// noIndex: the bundles read back at index 0, not their own.
+		noIndex bool
+	}{
+		{"this release", snap.Bytes(), false},
+		{"a release without the policies' index", older, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := registry.NewStore()
+			if err := s.Restore(bytes.NewReader(tt.snap)); err != nil {
+				t.Fatal(err)
+			}
+			got := s.Policies()
+			if len(got) != len(want) {
+				t.Fatalf("%d policy bundles, want %d", len(got), len(want))
+			}
+			for i, p := range got {
+				w := *want[i]
+				if tt.noIndex {
+					w.Index = 0
+				}
+				if p.Index != w.Index || p.Version != w.Version || p.Digest != w.Digest || !p.PublishedAt.Equal(w.PublishedAt) {
+					t.Errorf("bundle %d: %+v, want %+v", i, p, w)
+				}
+			}
+		})
+	}
+}
+
+// withoutPolicyIndex is the snapshot as a release before the policies'
+// index wrote it.
+func withoutPolicyIndex(t *testing.T, snap []byte) []byte {
+	t.Helper()
+	var doc, st map[string]json.RawMessage
+	var policies []map[string]json.RawMessage
+	if err := json.Unmarshal(snap, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(doc["state"], &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(st["policies"], &policies); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range policies {
+		if _, ok := p["index"]; !ok {
+			t.Fatalf("a bundle of this release without index: %v", p)
+		}
+		delete(p, "index")
+	}
+	var err error
+	if st["policies"], err = json.Marshal(policies); err != nil {
+		t.Fatal(err)
+	}
+	if doc["state"], err = json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestSnapshotKeepsRestoredAt: a snapshot carries RestoredAt and the

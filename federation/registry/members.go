@@ -260,7 +260,7 @@ func (s *Store) applyNodeRole(env *Envelope, who signer) *Result {
 	return &Result{Node: &c}
 }
 
-func (s *Store) applyPolicy(env *Envelope, who signer) *Result {
+func (s *Store) applyPolicy(index uint64, env *Envelope, who signer) *Result {
 	var p PolicyBody
 	if err := decodeBody(env, &p); err != nil {
 		return &Result{Err: err}
@@ -271,7 +271,7 @@ func (s *Store) applyPolicy(env *Envelope, who signer) *Result {
 	if len(p.Content) == 0 {
 		return &Result{Err: Errorf(EInvalid, "policy.publish: the bundle content is empty")}
 	}
-	v := &PolicyVersion{Version: len(s.st.Policies) + 1, Digest: digestHex(p.Content), Content: p.Content, Note: p.Note, PublishedAt: env.At, PublishedBy: who.URI()}
+	v := &PolicyVersion{Version: len(s.st.Policies) + 1, Digest: digestHex(p.Content), Content: p.Content, Note: p.Note, PublishedAt: env.At, PublishedBy: who.URI(), Index: index}
 	s.st.Policies = append(s.st.Policies, v)
 	return &Result{Policy: v}
 }

@@ -55,6 +55,14 @@ type PolicyVersion struct {
 	Note        string    `json:"note,omitempty"`
 	PublishedAt time.Time `json:"published_at"`
 	PublishedBy string    `json:"published_by"`
+	// Index is the registry log index the bundle was published at; for
+	// one restored from a backup, the index of the restore (RestoredAt),
+	// since Version and the index it was published at count another
+	// history. A reader following the registry by index (the nodes'
+	// audit) tells new bundles by it, not by Version, which a restore to
+	// fewer versions hands out again. 0 for a bundle published by a
+	// release before the field, read from its snapshot.
+	Index uint64 `json:"index,omitempty"`
 }
 
 // Revocation is one revoked certificate serial.

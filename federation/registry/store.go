@@ -33,7 +33,7 @@ type state struct {
 	// RestoredAt is the raft index, in this cluster's log, that the last
 	// backup restored (Registry.Restore) was installed at; 0 when none
 	// was. Every index the state holds from before it (History, Issued,
-	// Nonces) counts another log, or this one before the restore, and was
+	// Policies, Nonces) counts another log, or this one before the restore, and was
 	// rebased to it. A snapshot of an older release has none and reads 0.
 	RestoredAt uint64 `json:"restored_at,omitempty"`
 
@@ -118,11 +118,11 @@ func NewStore() *Store {
 func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
 
 // RestoredAt is the raft index the last backup restored into this registry
-// was installed at, 0 when none was. The indices of the agreement events
-// and issuances the backup brought are history of another log, rebased to
-// this index; every command applied after the restore has a higher one. A
-// reader following the registry by index (the nodes' audit) takes a new
-// RestoredAt as the start of a new history.
+// was installed at, 0 when none was. The indices of the agreement events,
+// issuances and policy bundles the backup brought are history of another
+// log, rebased to this index; every command applied after the restore has
+// a higher one. A reader following the registry by index (the nodes' audit)
+// takes a new RestoredAt as the start of a new history.
 func (s *Store) RestoredAt() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -281,7 +281,7 @@ func (s *Store) dispatch(index uint64, env *Envelope) (*Result, string) {
 	case OpNodePromote, OpNodeDemote, OpNodeRemove:
 		return s.applyNodeRole(env, who), ""
 	case OpPolicyPublish:
-		return s.applyPolicy(env, who), ""
+		return s.applyPolicy(index, env, who), ""
 	case OpCertRevoke:
 		return s.applyRevoke(env, who), ""
 	case OpCertIssued:

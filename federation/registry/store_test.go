@@ -352,6 +352,9 @@ func TestMembersPoliciesNodes(t *testing.T) {
 	if r.Policy.Version != 1 || f.s.Policy().Digest != r.Policy.Digest {
 		t.Fatalf("policy: %+v", r.Policy)
 	}
+	if r.Policy.Index != f.index || r.Index != f.index {
+		t.Fatalf("policy published by the command at %d (result at %d) has index %d", f.index, r.Index, r.Policy.Index)
+	}
 
 	node := f.p.Signer(t, "51", pki.KindNode, "gw-1")
 	wantErr(t, f.do(t, node, registry.OpNodeJoin, registry.NodeSpec{ID: "p51/node/gw-2", RaftAddr: "x:1"}), registry.EForbidden, "its own identity")

@@ -26,16 +26,18 @@ import (
 // starts, if it is not the one last audited, and every later change.
 //
 // A restored backup (registry.Store.RestoredAt) starts a new history: the
-// events it brings are not transitions of this log (the registry rebases
-// their indices to the restore's) and are not logged one by one; one entry
-// says the registry was restored, and the watermark starts again at the
-// restore's index, whatever log the one before counted.
+// events and policy bundles it brings are not transitions of this log (the
+// registry rebases their indices to the restore's) and are not logged one
+// by one; one entry says the registry was restored, and the watermark
+// starts again at the restore's index, whatever log the one before counted.
 
 const (
 	// counterRegistryIndex is the watermark, the registry index up to
 	// which events are audited, while the registry has had no restore;
 	// after one, the watermark is counted under watermarkCounter's name.
 	counterRegistryIndex = "audit/registry-index"
+	// counterPolicyVersion is the newest policy bundle version audited:
+	// the watermark of bundles without a registry index (policyEntries).
 	counterPolicyVersion = "audit/policy-version"
 	counterRevokedAt     = "audit/revoked-at"
 	markProvincePolicy   = "audit/province-policy"
@@ -94,14 +96,8 @@ func (n *Node) auditRegistryOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var newestPolicy uint64
-	for _, p := range st.Policies() {
-		if v := uint64(p.Version); v > lastPolicy {
-			entries = append(entries, audit.Entry{Kind: audit.KindPolicy, Time: p.PublishedAt, Detail: audit.DetailFederationBundle,
-				Policy: audit.PolicyRevisions{Federation: "v" + fmt.Sprint(p.Version) + ":" + short(p.Digest)}})
-			newestPolicy = max(newestPolicy, v)
-		}
-	}
+	policies, newestPolicy := policyEntries(st.Policies(), lastIndex, applied, lastPolicy)
+	entries = append(entries, policies...)
 	lastRevoked, err := n.store.Counter(counterRevokedAt)
 	if err != nil {
 		return err
@@ -173,6 +169,32 @@ func (n *Node) auditProvincePolicy(ctx context.Context) error {
 	e := audit.Entry{Kind: audit.KindPolicy, Detail: audit.DetailProvincePolicy, Origin: audit.Province(n.cfg.Province),
 		Policy: audit.PolicyRevisions{Province: rev}}
 	return n.appendRecording(ctx, []audit.Entry{e}, store.Progress{Marks: map[string]string{markProvincePolicy: rev}})
+}
+
+// policyEntries lists the federation policy bundles published in (after,
+// upto], by index like agreement events: a bundle's version is no
+// watermark, since a restore to a registry with fewer versions hands the
+// numbers out again. A bundle without an index, published by a release
+// before PolicyVersion.Index and read from its state, is judged as that
+// release's nodes judged every bundle, by its version above lastVersion,
+// so that an upgrade neither audits one again nor skips one. newest is the
+// highest version listed, of either kind, for the version counter: a
+// bundle audited by index that a replica later reads without it (from a
+// snapshot of a replica not yet upgraded) is not audited again.
+func policyEntries(policies []*registry.PolicyVersion, after, upto, lastVersion uint64) (out []audit.Entry, newest uint64) {
+	for _, p := range policies {
+		fresh := p.Index > after && p.Index <= upto
+		if p.Index == 0 {
+			fresh = uint64(p.Version) > lastVersion
+		}
+		if !fresh {
+			continue
+		}
+		out = append(out, audit.Entry{Kind: audit.KindPolicy, Time: p.PublishedAt, Detail: audit.DetailFederationBundle,
+			Policy: audit.PolicyRevisions{Federation: "v" + fmt.Sprint(p.Version) + ":" + short(p.Digest)}})
+		newest = max(newest, uint64(p.Version))
+	}
+	return out, newest
 }
 
 // agreementEntries lists the transitions, applied in (after, upto], of the

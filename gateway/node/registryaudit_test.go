@@ -3,6 +3,8 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,8 +175,8 @@ func TestRegistryAuditGoesOnAfterARestore(t *testing.T) {
 }
 
 // shiftBackup is a registry backup as a log longer by shift would have
-// taken it: its applied index and the indices of its agreement events and
-// issuances higher by shift.
+// taken it: its applied index and the indices of its agreement events,
+// issuances and policy bundles higher by shift.
 func shiftBackup(t *testing.T, backup []byte, shift uint64) []byte {
 	t.Helper()
 	type object = map[string]json.RawMessage
@@ -201,10 +204,12 @@ func shiftBackup(t *testing.T, backup []byte, shift uint64) []byte {
 	}
 	var doc, st object
 	var ags, issued map[string]object
+	var policies []object
 	decode(backup, &doc)
 	decode(doc["state"], &st)
 	decode(st["agreements"], &ags)
 	decode(st["issued"], &issued)
+	decode(st["policies"], &policies)
 	add(doc, "applied")
 	for _, a := range ags {
 		var history []object
@@ -217,7 +222,10 @@ func shiftBackup(t *testing.T, backup []byte, shift uint64) []byte {
 	for _, is := range issued {
 		add(is, "index")
 	}
-	st["agreements"], st["issued"] = encode(ags), encode(issued)
+	for _, p := range policies {
+		add(p, "index")
+	}
+	st["agreements"], st["issued"], st["policies"] = encode(ags), encode(issued), encode(policies)
 	doc["state"] = encode(st)
 	return encode(doc)
 }
@@ -272,4 +280,170 @@ func TestProvincePolicyChangesAreAudited(t *testing.T) {
 	if es, _ := n.audit.Query(ctx, audit.Filter{Kind: audit.KindPolicy}); len(es) != 2 {
 		t.Fatalf("%d policy entries after a restart on the same policy, want 2", len(es))
 	}
+}
+
+// TestPolicyBundlesAreAuditedByIndex: a restore to a registry with fewer
+// policy bundles hands their version numbers out again. The bundles
+// published after it are audited, once each, though the node audited
+// those versions before; the restored ones are not audited again, whatever
+// watermark the node kept.
+func TestPolicyBundlesAreAuditedByIndex(t *testing.T) {
+	tests := []struct {
+		name string
+		// shift and kept are those of TestRegistryAuditGoesOnAfterARestore.
+		shift, kept uint64
+	}{
+		{"a restore into the same cluster", 0, 0},
+		{"a node that kept its watermark of the backup's longer log", 5000, 5000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, p := singleNode(t)
+			admin := p.Signer(p.Issue("51", pki.KindAdmin, "zhang"))
+			ctx := context.Background()
+			publish := func(content string) {
+				t.Helper()
+				res, err := n.registry.Submit(ctx, regtest.Signed(t, admin, registry.OpPolicyPublish, registry.PolicyBody{Content: []byte(content)}, time.Now()))
+				if err != nil || res.Err != nil {
+					t.Fatalf("publish %q: %v, %v", content, err, res)
+				}
+				auditPasses(t, n, 2)
+			}
+			publish("package a")
+			var b bytes.Buffer
+			if err := n.registry.Backup(ctx, &b); err != nil {
+				t.Fatal(err)
+			}
+			publish("package b")
+			publish("package c")
+			if tt.kept != 0 {
+				if err := n.store.RecordAnd(ctx, store.Progress{Counters: map[string]uint64{counterRegistryIndex: tt.kept}}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := n.registry.Restore(ctx, bytes.NewReader(shiftBackup(t, b.Bytes(), tt.shift))); err != nil {
+				t.Fatal(err)
+			}
+			auditPasses(t, n, 2)
+			publish("package b2")
+			publish("package c2")
+
+			want := []string{"v1 package a", "v2 package b", "v3 package c", "v2 package b2", "v3 package c2"}
+			if got := bundleEntries(t, n, want); !slices.Equal(got, want) {
+				t.Fatalf("federation bundle entries, restore at %d:\n got %q\nwant %q", n.registry.Store().RestoredAt(), got, want)
+			}
+		})
+	}
+}
+
+// TestPolicyBundlesWithoutIndexAfterAnUpgrade: the registry's state, read
+// from a snapshot of a release before bundles had an index, holds bundles
+// the node audited by version and one it has not audited yet. The upgraded
+// node audits that one and the bundles published after, once each, and
+// none of the others again.
+func TestPolicyBundlesWithoutIndexAfterAnUpgrade(t *testing.T) {
+	n, p := singleNode(t)
+	admin := p.Signer(p.Issue("51", pki.KindAdmin, "zhang"))
+	ctx := context.Background()
+	publish := func(content string, passes int) {
+		t.Helper()
+		res, err := n.registry.Submit(ctx, regtest.Signed(t, admin, registry.OpPolicyPublish, registry.PolicyBody{Content: []byte(content)}, time.Now()))
+		if err != nil || res.Err != nil {
+			t.Fatalf("publish %q: %v, %v", content, err, res)
+		}
+		auditPasses(t, n, passes)
+	}
+	publish("package a", 1)
+	publish("package b", 1)
+	publish("package c", 0)
+	st := n.registry.Store()
+	var snap bytes.Buffer
+	if err := st.Backup(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Restore(bytes.NewReader(withoutPolicyIndex(t, snap.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range st.Policies() {
+		if p.Index != 0 {
+			t.Fatalf("bundle v%d has index %d after the older snapshot", p.Version, p.Index)
+		}
+	}
+	auditPasses(t, n, 2)
+	publish("package d", 2)
+
+	want := []string{"v1 package a", "v2 package b", "v3 package c", "v4 package d"}
+	if got := bundleEntries(t, n, want); !slices.Equal(got, want) {
+		t.Fatalf("federation bundle entries:\n got %q\nwant %q", got, want)
+	}
+}
+
+// auditPasses runs the registry audit k times.
+func auditPasses(t *testing.T, n *Node, k int) {
+	t.Helper()
+	for range k {
+		if err := n.auditRegistryOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// bundleEntries is the federation bundles in n's audit log, as "vN
+// content" for the bundle contents of contents ("vN digest" for others).
+func bundleEntries(t *testing.T, n *Node, contents []string) []string {
+	t.Helper()
+	names := map[string]string{}
+	for _, c := range contents {
+		_, content, _ := strings.Cut(c, " ")
+		d := sha256.Sum256([]byte(content))
+		names[short(hex.EncodeToString(d[:]))] = content
+	}
+	es, err := n.audit.Query(context.Background(), audit.Filter{Kind: audit.KindPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		if e.Detail != audit.DetailFederationBundle {
+			continue
+		}
+		v, digest, _ := strings.Cut(e.Policy.Federation, ":")
+		if c, ok := names[digest]; ok {
+			digest = c
+		}
+		got = append(got, v+" "+digest)
+	}
+	return got
+}
+
+// withoutPolicyIndex is the registry snapshot as a release before bundles
+// had an index wrote it.
+func withoutPolicyIndex(t *testing.T, snap []byte) []byte {
+	t.Helper()
+	var doc, st map[string]json.RawMessage
+	var policies []map[string]json.RawMessage
+	if err := json.Unmarshal(snap, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(doc["state"], &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(st["policies"], &policies); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range policies {
+		delete(p, "index")
+	}
+	var err error
+	if st["policies"], err = json.Marshal(policies); err != nil {
+		t.Fatal(err)
+	}
+	if doc["state"], err = json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
