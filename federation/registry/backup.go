@@ -3,6 +3,8 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 
@@ -60,10 +62,20 @@ func (r *Registry) Restore(ctx context.Context, backup io.Reader) error {
 	// slip in before raft takes the snapshot, it takes a later one, and
 	// AppliedIndex is below raft's, as it is after any entry the state
 	// machine does not see.
+	// Replicas of the previous release would drop what the rebase
+	// records (restored_at, restore_id, bundles' indices) from their
+	// snapshots, and their nodes would audit the restored history again.
+	if err := levelRefusal(opRestore, restoreLevel, r.levelsOf(ctx, r.askLevel)); err != nil {
+		return err
+	}
 	at := r.raft.LastIndex() + 1
+	id, err := newRestoreID()
+	if err != nil {
+		return err
+	}
 	// The rebase is decided here, once, and travels inside the snapshot:
 	// every replica installs the same state, whoever leads later.
-	doc.State.rebase(at)
+	doc.State.rebase(at, id)
 	var buf bytes.Buffer
 	if _, err := (frozen{applied: at, st: doc.State}).WriteTo(&buf); err != nil {
 		return err
@@ -87,8 +99,8 @@ func (r *Registry) Restore(ctx context.Context, backup io.Reader) error {
 // their order in a record's history, the bundles' versions and their times
 // are the backup's. Records are replaced rather than changed, as apply
 // does.
-func (st *state) rebase(at uint64) {
-	st.RestoredAt = at
+func (st *state) rebase(at uint64, id string) {
+	st.RestoredAt, st.RestoreID = at, id
 	for id, rec := range st.Agreements {
 		c := rec.clone()
 		for i := range c.History {
@@ -111,4 +123,21 @@ func (st *state) rebase(at uint64) {
 		c.Index = at
 		st.Nonces[k] = &c
 	}
+}
+
+// A restore is no command in the log, but it needs every node on a release
+// that keeps what it records: restoreLevel, the level that added it, named
+// opRestore in the refusal.
+const (
+	restoreLevel = 5
+	opRestore    = Op("registry.restore")
+)
+
+// newRestoreID is a restore's random id (State.RestoreID).
+func newRestoreID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("restore id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -308,5 +309,29 @@ func TestSnapshotKeepsRestoredAt(t *testing.T) {
 				t.Fatalf("RestoredAt %d, issuances %+v; want RestoredAt %d and the issuance at %d", s.RestoredAt(), is, tt.want, at)
 			}
 		})
+	}
+}
+
+// TestRestoreWaitsForEveryNodeOnThisRelease: a node of a release before
+// command level 5 would drop what a restore records (restored_at,
+// restore_id, the bundles' indices) from its snapshots, so a restore is
+// refused, naming the node, until every node reports level 5.
+func TestRestoreWaitsForEveryNodeOnThisRelease(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 0, func(cfg *registry.Config) {
+		if strings.HasPrefix(cfg.NodeID, "p44/") {
+			registry.SetCommandLevel(cfg, 4)
+		}
+	})
+	l := c.WaitLeader()
+	var b bytes.Buffer
+	if err := l.Reg.Backup(ctx(t), &b); err != nil {
+		t.Fatal(err)
+	}
+	err := l.Reg.Restore(ctx(t), bytes.NewReader(b.Bytes()))
+	if err == nil || !strings.Contains(err.Error(), "registry.restore needs every node on a release that knows it (command level 5)") || !strings.Contains(err.Error(), "p44/") {
+		t.Fatalf("restore with a node at level 4: %v; want it refused, naming the node", err)
+	}
+	if at := l.Reg.Store().RestoredAt(); at != 0 {
+		t.Errorf("the refused restore was installed at %d", at)
 	}
 }

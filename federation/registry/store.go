@@ -36,6 +36,11 @@ type state struct {
 	// Policies, Nonces) counts another log, or this one before the restore, and was
 	// rebased to it. A snapshot of an older release has none and reads 0.
 	RestoredAt uint64 `json:"restored_at,omitempty"`
+	// RestoreID names the last restore, chosen at random by the leader
+	// that made it and carried in the snapshot: RestoredAt alone repeats
+	// when backups are restored into fresh clusters, whose logs start
+	// alike.
+	RestoreID string `json:"restore_id,omitempty"`
 
 	rootPool *x509.CertPool
 }
@@ -124,9 +129,18 @@ func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
 // a higher one. A reader following the registry by index (the nodes' audit)
 // takes a new RestoredAt as the start of a new history.
 func (s *Store) RestoredAt() uint64 {
+	at, _ := s.LastRestore()
+	return at
+}
+
+// LastRestore is the index the last backup was restored at (RestoredAt)
+// and the restore's random id, which tells one restore from another at the
+// same index in another cluster; "" for none, or a restore of an older
+// release.
+func (s *Store) LastRestore() (at uint64, id string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.st.RestoredAt
+	return s.st.RestoredAt, s.st.RestoreID
 }
 
 // IsRevoked reports whether the registry lists the serial as revoked by the

@@ -81,7 +81,7 @@ func (n *Node) auditRegistryOnce(ctx context.Context) error {
 	// shows as a restore above it, with nothing of the new log to audit
 	// yet, never as a range of the new log counted from the old watermark.
 	applied := st.AppliedIndex()
-	watermark, lastIndex, entries, err := n.registryWatermark(st.RestoredAt())
+	watermark, lastIndex, entries, err := n.registryWatermark(st.LastRestore())
 	if err != nil || (applied <= lastIndex && len(entries) == 0) {
 		return err
 	}
@@ -120,8 +120,8 @@ func (n *Node) auditRegistryOnce(ctx context.Context) error {
 // has not audited that restore yet, the watermark is the restore's index
 // and restored is the entry that says so; the pass writes both in one
 // commit, the watermark at the restore's index or above.
-func (n *Node) registryWatermark(restoredAt uint64) (counter string, after uint64, restored []audit.Entry, err error) {
-	counter = watermarkCounter(restoredAt)
+func (n *Node) registryWatermark(restoredAt uint64, restoreID string) (counter string, after uint64, restored []audit.Entry, err error) {
+	counter = watermarkCounter(restoredAt, restoreID)
 	after, err = n.store.Counter(counter)
 	if err != nil || restoredAt == 0 || after != 0 {
 		return counter, after, nil, err
@@ -130,14 +130,19 @@ func (n *Node) registryWatermark(restoredAt uint64) (counter string, after uint6
 }
 
 // watermarkCounter names the counter of the audit watermark since the
-// restore at index restoredAt. Each restore has its own because counters
-// never go down, and the watermark must: a backup restored into a fresh
-// cluster starts at an index far below the one the node had reached in the
-// log before. No counter under the name (0) means the node has not seen the
-// restore yet.
-func watermarkCounter(restoredAt uint64) string {
-	if restoredAt == 0 {
+// restore at index restoredAt, whose id is restoreID. Each restore has its
+// own because counters never go down, and the watermark must: a backup
+// restored into a fresh cluster starts at an index far below the one the
+// node had reached in the log before. It is named by the restore's id:
+// restores into two fresh clusters can take the same index. (A restore of
+// an older release has no id, and is named by its index.) No counter under
+// the name (0) means the node has not seen the restore yet.
+func watermarkCounter(restoredAt uint64, restoreID string) string {
+	switch {
+	case restoredAt == 0:
 		return counterRegistryIndex
+	case restoreID != "":
+		return counterRegistryIndex + "@" + restoreID
 	}
 	return counterRegistryIndex + "@" + strconv.FormatUint(restoredAt, 10)
 }

@@ -447,3 +447,56 @@ func withoutPolicyIndex(t *testing.T, snap []byte) []byte {
 	}
 	return out
 }
+
+// TestARestoreAtAnIndexAnEarlierOneTookIsAudited: a node whose store holds
+// the watermark of an earlier restore at the same index (a disaster
+// recovery into another fresh cluster, whose log started alike) audits the
+// new restore and what follows it: restores are told apart by their ids.
+func TestARestoreAtAnIndexAnEarlierOneTookIsAudited(t *testing.T) {
+	p := gatewaytest.NewPKI(t, "51", "44")
+	n := singleNodeWith(t, p)
+	admin := p.Signer(p.Issue("51", pki.KindAdmin, "zhang"))
+	ctx := context.Background()
+	now := time.Now()
+	a := regtest.Agreement("AG-51-44-001", "510000", "440000", registry.DayOf(now.AddDate(0, 0, -1)), registry.DayOf(now.AddDate(1, 0, 0)))
+	res, err := n.registry.Submit(ctx, regtest.Signed(t, admin, registry.OpPropose, a, time.Now()))
+	if err != nil || res.Err != nil {
+		t.Fatal(err, res)
+	}
+	v := res.Agreement.Latest()
+	var b bytes.Buffer
+	if err := n.registry.Backup(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	at := n.registry.Raft().LastIndex() + 1
+	// Left by earlier restores at the same index: one of an older release
+	// (named by its index) and one of this release (by its id).
+	earlier := map[string]uint64{watermarkCounter(at, ""): at + 100, watermarkCounter(at, "0123456789abcdef"): at + 100}
+	if err := n.store.RecordAnd(ctx, store.Progress{Counters: earlier}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.registry.Restore(ctx, bytes.NewReader(b.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	if got, id := n.registry.Store().LastRestore(); got != at || len(id) != 16 {
+		t.Fatalf("restored at %d with id %q; want %d and a 16-digit id", got, id, at)
+	}
+	res, err = n.registry.Submit(ctx, regtest.Signed(t, admin, registry.OpApprove, registry.TransitionBody{ID: a.ID, Version: v.Agreement.Version, Digest: v.Digest}, time.Now()))
+	if err != nil || res.Err != nil {
+		t.Fatal(err, res)
+	}
+	if err := n.auditRegistryOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	es, err := n.audit.Query(ctx, audit.Filter{Kind: audit.KindAgreement})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, string(e.Detail))
+	}
+	if want := []string{string(audit.DetailRegistryRestored), string(audit.DetailApproved)}; !slices.Equal(got, want) {
+		t.Errorf("agreement entries after the restore: %q, want %q", got, want)
+	}
+}
