@@ -371,7 +371,7 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 	origin, dest := f.nodes["51"], f.nodes["44"]
 	key := store.CaseKey("44", "51", r.ID)
 	// Delivered, with its receipt back at 44: until then 44 defers an
-	// update from 51 of a case 44 opened (case_unknown).
+	// update from 51 of a case 44 opened (referral_unanswered).
 	gatewaytest.Eventually(t, "the referral at 51", func() bool {
 		v, err := dest.x.Record(context.Background(), dest.system, sent[0].EnvelopeID)
 		return err == nil && v.State == store.StateDelivered

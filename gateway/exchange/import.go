@@ -39,6 +39,11 @@ const (
 	ReasonReferralIDTaken = "referral_id_taken"
 )
 
+// ReasonReferralUnanswered defers an update of a case opened here while the
+// referral sent from here has no answer from the update's origin: it may
+// be in flight, or a dead letter waiting for a requeue.
+const ReasonReferralUnanswered = "referral_unanswered"
+
 // imported is an envelope that passed every check and is ready to store.
 type imported struct {
 	index    int
@@ -464,13 +469,17 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 			// one before either arrived) it does not have, so the update
 			// is of its own referral, which is not known here under this
 			// id: rejected, lest it move this province's case. One not
-			// answered yet may be in flight: deferred until it is.
+			// answered yet may be in flight: deferred until it is, under a
+			// reason of its own, and said here, since only this node can
+			// settle it (a referral given up on waits for a requeue).
 			switch in.sent {
 			case store.StateDelivered, "":
 			case store.StateRejected:
 				return rejected(env.ID, ReasonReferralIDTaken), false
 			default:
-				return deferred(env.ID, "case_unknown"), false
+				x.d.Log.Warn("an update of a referral sent from here waits for that referral's answer; requeue the referral if it is a dead letter",
+					"update", env.ID, "referral", in.moves.EnvelopeID, "case", in.moves.Key, "referral_state", in.sent)
+				return deferred(env.ID, ReasonReferralUnanswered), false
 			}
 		}
 		// The case must be able to take the status here too: a peer may

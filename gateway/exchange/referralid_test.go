@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/peer"
@@ -176,8 +178,8 @@ func TestReferralIDTakenWhileTheOwnIsInFlight(t *testing.T) {
 		status peer.Status
 		reason string
 	}{
-		{peer.StatusRejected, ReasonReferralIDTaken}, // 44's own holds R
-		{peer.StatusDeferred, "case_unknown"},        // 44's own not answered yet
+		{peer.StatusRejected, ReasonReferralIDTaken},    // 44's own holds R
+		{peer.StatusDeferred, ReasonReferralUnanswered}, // 44's own not answered yet
 		{peer.StatusStored, ""},
 		{peer.StatusRejected, ReasonReferralIDTaken}, // the one before it in the request holds the id
 	} {
@@ -195,5 +197,53 @@ func TestReferralIDTakenWhileTheOwnIsInFlight(t *testing.T) {
 	}
 	if n := len(dest.inbox(t)); n != 1 {
 		t.Errorf("44's inbox holds %d envelopes, want 1 (51's other referral)", n)
+	}
+}
+
+// TestAnUpdateWaitingForItsReferralsAnswerSaysSo: 51's referral reached 44,
+// but 51 holds no answer for it (here: a dead letter, as after a receipt
+// lost and delivery given up). 44's update of the case waits at 51, deferred
+// referral_unanswered, which 44's worker shows, and 51 logs what waits for
+// what, so that its operator can requeue the referral.
+func TestAnUpdateWaitingForItsReferralsAnswerSaysSo(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 77)
+	origin, dest := f.nodes["51"], f.nodes["44"]
+	r := referralFrom(g, "51")
+	r.Status = contracts.CaseReferred
+	res := f.submit("51", r)
+	if res[0].Outcome != OutcomeAccepted {
+		t.Fatal(res[0])
+	}
+	gatewaytest.Eventually(t, "the referral delivered", func() bool {
+		st, err := origin.store.Status(res[0].EnvelopeID)
+		return err == nil && st.State == store.StateDelivered
+	})
+	if err := origin.store.DB().Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("delivered")).Put([]byte(res[0].EnvelopeID), []byte(`{"state":"failed"}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u := g.ReferralUpdate(r)
+	u.From, u.To, u.Status = "44", "51", contracts.CaseAccepted
+	if ur := f.submit("44", u); ur[0].Outcome != OutcomeAccepted {
+		t.Fatal(ur[0])
+	}
+	gatewaytest.Eventually(t, "44's worker to show the deferral", func() bool {
+		for _, p := range dest.delivery.Peers() {
+			if p.Peer == "51" && strings.Contains(p.LastError, ReasonReferralUnanswered) {
+				return true
+			}
+		}
+		return false
+	})
+	key := store.CaseKey("51", "44", r.ID)
+	logs := f.logs.String()
+	if !strings.Contains(logs, "waits for that referral's answer") || !strings.Contains(logs, key) || !strings.Contains(logs, res[0].EnvelopeID) {
+		t.Errorf("51 logged nothing naming the case %s and the referral %s", key, res[0].EnvelopeID)
+	}
+	if c, err := origin.store.Case(key, f.now); err != nil || c.Status != string(contracts.CaseReferred) {
+		t.Errorf("51's case: %+v, %v; want it unmoved while the update waits", c, err)
 	}
 }
