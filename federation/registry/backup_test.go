@@ -180,7 +180,7 @@ func TestSnapshotKeepsPolicyIndex(t *testing.T) {
 	if err := f.s.Backup(&snap); err != nil {
 		t.Fatal(err)
 	}
-	older := withoutPolicyIndex(t, snap.Bytes())
+	older := regtest.WithoutPolicyIndex(t, snap.Bytes())
 
 	tests := []struct {
 		name string
@@ -212,41 +212,6 @@ func TestSnapshotKeepsPolicyIndex(t *testing.T) {
 			}
 		})
 	}
-}
-
-// withoutPolicyIndex is the snapshot as a release before the policies'
-// index wrote it.
-func withoutPolicyIndex(t *testing.T, snap []byte) []byte {
-	t.Helper()
-	var doc, st map[string]json.RawMessage
-	var policies []map[string]json.RawMessage
-	if err := json.Unmarshal(snap, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(doc["state"], &st); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(st["policies"], &policies); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range policies {
-		if _, ok := p["index"]; !ok {
-			t.Fatalf("a bundle of this release without index: %v", p)
-		}
-		delete(p, "index")
-	}
-	var err error
-	if st["policies"], err = json.Marshal(policies); err != nil {
-		t.Fatal(err)
-	}
-	if doc["state"], err = json.Marshal(st); err != nil {
-		t.Fatal(err)
-	}
-	out, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestSnapshotKeepsRestoredAt: a snapshot carries RestoredAt and the

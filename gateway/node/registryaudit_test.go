@@ -361,7 +361,7 @@ func TestPolicyBundlesWithoutIndexAfterAnUpgrade(t *testing.T) {
 	if err := st.Backup(&snap); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Restore(bytes.NewReader(withoutPolicyIndex(t, snap.Bytes()))); err != nil {
+	if err := st.Restore(bytes.NewReader(regtest.WithoutPolicyIndex(t, snap.Bytes()))); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range st.Policies() {
@@ -414,38 +414,6 @@ func bundleEntries(t *testing.T, n *Node, contents []string) []string {
 		got = append(got, v+" "+digest)
 	}
 	return got
-}
-
-// withoutPolicyIndex is the registry snapshot as a release before bundles
-// had an index wrote it.
-func withoutPolicyIndex(t *testing.T, snap []byte) []byte {
-	t.Helper()
-	var doc, st map[string]json.RawMessage
-	var policies []map[string]json.RawMessage
-	if err := json.Unmarshal(snap, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(doc["state"], &st); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(st["policies"], &policies); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range policies {
-		delete(p, "index")
-	}
-	var err error
-	if st["policies"], err = json.Marshal(policies); err != nil {
-		t.Fatal(err)
-	}
-	if doc["state"], err = json.Marshal(st); err != nil {
-		t.Fatal(err)
-	}
-	out, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestARestoreAtAnIndexAnEarlierOneTookIsAudited: a node whose store holds
