@@ -134,7 +134,6 @@ func TestReferralIDRaceIsRejectedFinal(t *testing.T) {
 	if r := f.submit("44", u44)[0]; r.Outcome != OutcomeInvalid || len(r.Problems) != 1 || r.Problems[0].Path != "referral_id" {
 		t.Errorf("44's update of R after 51 rejected its referral: %+v, want %s naming referral_id", r, OutcomeInvalid)
 	}
-	u51.ReferralID = r51.ID
 	if r := f.submit("51", u51)[0]; r.Outcome != OutcomeInvalid {
 		t.Errorf("51's update of R after 44 rejected its referral: %+v, want %s", r, OutcomeInvalid)
 	}
