@@ -173,9 +173,10 @@ func (x *Exchange) parse(caller pki.Identity, doc json.RawMessage, now time.Time
 // screen answers the drafts that are duplicates, referrals whose id another
 // referral between the two provinces holds, invalid updates or updates of
 // a case that does not decode, and finds the others' agreements and
-// quota usage. It reads the store in at most three transactions, one for
-// every reference, one for the cases updates move (none without an update)
-// and one for every counter, rather than so many per record. A draft it
+// quota usage. It reads the store in at most four transactions, one for
+// every reference, one for the cases updates move (none without an update),
+// one for the states of the referrals sent from here that those cases
+// opened, and one for every counter, rather than so many per record. A draft it
 // answers, or whose agreements it cannot look up (errs, a fault of the
 // node), is set to nil.
 func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []*draft, now time.Time) []error {

@@ -251,11 +251,17 @@ func (x *Exchange) Record(ctx context.Context, caller pki.Identity, key string) 
 	return RecordView{Status: shownAnswers(st), Confirmed: confirmed(st)}, nil
 }
 
+// arrived tells whether a record is proven to have arrived: delivered, with
+// the destination's receipt stored.
+func arrived(st store.Status) bool {
+	return st.State == store.StateDelivered && len(st.Receipt) > 0
+}
+
 // shownAnswers is st with the answers its submitter may see: as for
 // confirmed, no employment confirmation until the transfer is delivered
 // with the destination's receipt stored; kept with the record meanwhile.
 func shownAnswers(st store.Status) store.Status {
-	if st.State == store.StateDelivered && len(st.Receipt) > 0 {
+	if arrived(st) {
 		return st
 	}
 	st.Answers = slices.DeleteFunc(slices.Clone(st.Answers), func(a store.Answer) bool {
@@ -275,7 +281,7 @@ func shownAnswers(st store.Status) store.Status {
 // Of several, the one confirmed latest (confirmed_on) stands, and of those
 // confirmed the same day the last to arrive.
 func confirmed(st store.Status) *Confirmed {
-	if st.State != store.StateDelivered || len(st.Receipt) == 0 {
+	if !arrived(st) {
 		return nil
 	}
 	var latest *Confirmed

@@ -903,17 +903,21 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 // caller told it failed.
 func checkOutgoingKeys(msgs []Outgoing) error {
 	for i, m := range msgs {
-		keys := []struct{ name, v string }{{"envelope id", m.EnvelopeID}, {"reference", m.Ref}, {"peer", m.Peer}}
-		for _, c := range m.Counters {
-			keys = append(keys, struct{ name, v string }{"counter name", c.Name})
-		}
-		for _, k := range keys {
+		check := func(name, v string) error {
 			switch {
-			case k.v == "":
-				return fmt.Errorf("record %d (envelope %q): no %s", i, m.EnvelopeID, k.name)
-			case len(k.v)+len(m.EnvelopeID)+1 > bolt.MaxKeySize:
-				return fmt.Errorf("record %d (envelope %q): %s of %d bytes is too long for a key", i, m.EnvelopeID, k.name, len(k.v))
+			case v == "":
+				return fmt.Errorf("record %d (envelope %q): no %s", i, m.EnvelopeID, name)
+			case len(v)+len(m.EnvelopeID)+1 > bolt.MaxKeySize:
+				return fmt.Errorf("record %d (envelope %q): %s of %d bytes is too long for a key", i, m.EnvelopeID, name, len(v))
 			}
+			return nil
+		}
+		err := errors.Join(check("envelope id", m.EnvelopeID), check("reference", m.Ref), check("peer", m.Peer))
+		for _, c := range m.Counters {
+			err = errors.Join(err, check("counter name", c.Name))
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
