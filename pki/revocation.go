@@ -26,7 +26,7 @@ type RevokedFunc func(cert *x509.Certificate) bool
 func (f RevokedFunc) Revoked(cert *x509.Certificate) bool { return f(cert) }
 
 // RevocationList is a concurrency-safe set of revoked certificates, filled
-// from CRL files (AddCRL) or by serial alone (Add). A CRL's entries are
+// from CRL files (AddCRL) or certificate by certificate (Add). A CRL's entries are
 // scoped to the CA that signed it, as RFC 5280 scopes them (a serial is
 // unique per issuer name): a CA can revoke only what was issued under its
 // name, so one province's CRL cannot shut out another province's
@@ -38,20 +38,14 @@ type RevocationList struct {
 	revoked map[revocationKey]struct{}
 	// keys remembers certificates' keys in the list: a node asks about the
 	// same certificates at every request.
-	keys CertMemo[certRevocationKeys]
+	keys CertMemo[revocationKey]
 }
 
 // revocationKey is a serial as revoked by one issuer: issuer is the
-// issuing CA's subject, DER (matched against a certificate's issuer), or ""
-// for a serial added without an issuer (Add).
+// issuing CA's subject, DER (matched against a certificate's issuer).
 type revocationKey struct {
 	issuer string
 	serial string
-}
-
-// certRevocationKeys are the keys under which a certificate may be revoked.
-type certRevocationKeys struct {
-	any, byIssuer revocationKey
 }
 
 var _ RevocationChecker = (*RevocationList)(nil)
@@ -61,12 +55,14 @@ func NewRevocationList() *RevocationList {
 	return &RevocationList{revoked: make(map[revocationKey]struct{})}
 }
 
-// Add marks serials as revoked whoever issued them. It is for serials
-// whose issuer was checked elsewhere (the registry scopes each revocation
-// to its province); a CRL goes through AddCRL, which scopes its serials to
-// its issuer.
-func (l *RevocationList) Add(serials ...*big.Int) {
-	l.add("", serials)
+// Add marks certificates as revoked, each under its issuer, as a CRL of
+// that issuer would.
+func (l *RevocationList) Add(certs ...*x509.Certificate) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range certs {
+		l.revoked[certKey(c)] = struct{}{}
+	}
 }
 
 func (l *RevocationList) add(issuer string, serials []*big.Int) {
@@ -77,22 +73,18 @@ func (l *RevocationList) add(issuer string, serials []*big.Int) {
 	}
 }
 
-// Revoked reports whether the certificate is in the list now: its serial
-// added by Add, or listed by a CRL of the CA that issued it.
+// Revoked reports whether the certificate is in the list now: added by
+// Add, or listed by a CRL of the CA that issued it.
 func (l *RevocationList) Revoked(cert *x509.Certificate) bool {
-	k := l.keys.Get(cert, certKeys)
+	k := l.keys.Get(cert, certKey)
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	_, ok := l.revoked[k.any]
-	if !ok {
-		_, ok = l.revoked[k.byIssuer]
-	}
+	_, ok := l.revoked[k]
 	return ok
 }
 
-func certKeys(cert *x509.Certificate) certRevocationKeys {
-	serial := serialString(cert.SerialNumber)
-	return certRevocationKeys{any: revocationKey{"", serial}, byIssuer: revocationKey{string(cert.RawIssuer), serial}}
+func certKey(cert *x509.Certificate) revocationKey {
+	return revocationKey{string(cert.RawIssuer), serialString(cert.SerialNumber)}
 }
 
 // Len returns the number of revocations in the list.

@@ -225,7 +225,7 @@ func TestRevocationListAnswersNow(t *testing.T) {
 			t.Fatal("revoked before any serial was added")
 		}
 	}
-	l.Add(a.Cert.SerialNumber)
+	l.Add(a.Cert)
 	if !l.Revoked(a.Cert) || l.Revoked(b.Cert) {
 		t.Errorf("after adding gw-1's serial: gw-1 revoked %v, hr revoked %v; want only gw-1", l.Revoked(a.Cert), l.Revoked(b.Cert))
 	}

@@ -100,7 +100,7 @@ func (sc *sweptConn) wakeUp() { close(*sc.wake.Swap(new(make(chan struct{})))) }
 // connection.
 func TestSweepTickClosesACRLRevokedConnection(t *testing.T) {
 	sc := newSweptConn(t)
-	sc.crl.Add(sc.peer.Cert.SerialNumber)
+	sc.crl.Add(sc.peer.Cert)
 	pkitest.Eventually(t, 20*sweepEvery, "the sweep timer to close the revoked peer's connection", func() bool {
 		return sc.open() == 0
 	})

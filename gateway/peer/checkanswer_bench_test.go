@@ -23,7 +23,7 @@ func BenchmarkCheckAnswer(b *testing.B) {
 	resp.Body.Close()
 	v := p.Verifier()
 	revoked := pki.NewRevocationList()
-	revoked.Add(p.Issue("44", pki.KindNode, "gw-2").Cert.SerialNumber)
+	revoked.Add(p.Issue("44", pki.KindNode, "gw-2").Cert)
 	v.Revocation = revoked
 	for _, bc := range []struct {
 		name string
