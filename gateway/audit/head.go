@@ -88,10 +88,11 @@ func (l *Log) SignedHead(ctx context.Context) (Head, error) {
 		}
 		// Open checked the heads against the size; the file may have been
 		// changed under the running node since.
-		if err := l.checkHeadsEnd(tx, b); err != nil {
+		k, v := b.heads.Cursor().Last()
+		if err := l.checkHeadsEnd(tx, b, k); err != nil {
 			return err
 		}
-		if k, v := b.heads.Cursor().Last(); k != nil && unkey(k) == b.size {
+		if k != nil && unkey(k) == b.size {
 			h, err = headFromStore(l.cfg.Origin, unkey(k), v)
 			return err
 		}

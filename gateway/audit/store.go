@@ -157,7 +157,8 @@ func (l *Log) checkEnds(tx *bolt.Tx, b buckets) error {
 	if err := l.checkLastKey(tx, b.hashes, bucketHashes, "blocks_from", b.blocksFrom, "tree hash"); err != nil {
 		return err
 	}
-	return l.checkHeadsEnd(tx, b)
+	k, _ := b.heads.Cursor().Last()
+	return l.checkHeadsEnd(tx, b, k)
 }
 
 // checkHeadsEnd requires no signed head to be for more entries than the
@@ -165,8 +166,9 @@ func (l *Log) checkEnds(tx *bolt.Tx, b buckets) error {
 // down: a head for more entries than the log holds means some went, with
 // their tree hashes and the size, and the log would take its next appends
 // where they were, and sign a head that contradicts the last one.
-func (l *Log) checkHeadsEnd(tx *bolt.Tx, b buckets) error {
-	if k, _ := b.heads.Cursor().Last(); k != nil && bytes.Compare(k, key(b.size)) > 0 {
+// last is the heads bucket's last key, nil for none.
+func (l *Log) checkHeadsEnd(tx *bolt.Tx, b buckets, last []byte) error {
+	if k := last; k != nil && bytes.Compare(k, key(b.size)) > 0 {
 		return l.bucketCorrupt(tx, bucketHeads, fmt.Sprintf("meta size is %d but a head for size %s exists", b.size, keyString(k)))
 	}
 	return nil
