@@ -392,9 +392,11 @@ func (w *worker) pending(inflight map[string]bool, running int) (batch []store.Q
 	suspects := w.suspectsToTry(inflight)
 	skip := func(id string) bool { return inflight[id] }
 	if len(suspects) > 0 {
-		skip = func(id string) bool {
-			return inflight[id] || slices.ContainsFunc(suspects, func(q store.Queued) bool { return q.EnvelopeID == id })
+		held := make(map[string]bool, len(suspects))
+		for _, q := range suspects {
+			held[q.EnvelopeID] = true
 		}
+		skip = func(id string) bool { return inflight[id] || held[id] }
 	}
 	size = w.batchSize()
 	if running > 0 {
