@@ -227,7 +227,12 @@ func (s *Store) apply(index uint64, env *Envelope) *Result {
 	if env.Nonce == "" || len(env.Nonce) > 64 {
 		return &Result{Err: Errorf(EInvalid, "command has no nonce (1-64 characters)")}
 	}
-	digest := commandDigest(env)
+	// Made once: the nonce's digest and the signature check both need them.
+	msg, msgErr := env.SigningBytes()
+	digest := ""
+	if msgErr == nil {
+		digest = digestHex(msg)
+	}
 	if prev := st.Nonces[env.Nonce]; prev != nil {
 		if prev.Digest != "" && prev.Digest != digest {
 			return &Result{Err: Errorf(EConflict, "%s: nonce %q was used by another command, applied at index %d; a nonce is for one command only: sign this one again with a fresh nonce",
@@ -245,19 +250,9 @@ func (s *Store) apply(index uint64, env *Envelope) *Result {
 			env.SignedAt.Format(time.RFC3339), d.Round(time.Second), env.At.Format(time.RFC3339), skew)}
 	}
 	s.pruneNonces(env.At)
-	res, ref := s.dispatch(index, env)
+	res, ref := s.dispatch(index, env, msg, msgErr)
 	st.Nonces[env.Nonce] = &nonceEntry{SignedAt: env.SignedAt, Index: index, Err: res.Err, Ref: ref, Digest: digest}
 	return res
-}
-
-// commandDigest is the hex SHA-256 of the command's SigningBytes, what a
-// nonce is bound to; "" when they cannot be made.
-func commandDigest(env *Envelope) string {
-	msg, err := env.SigningBytes()
-	if err != nil {
-		return ""
-	}
-	return digestHex(msg)
 }
 
 // pruneNonces forgets nonces too old to be accepted again anyway. It runs at
@@ -276,8 +271,9 @@ func (s *Store) pruneNonces(now time.Time) {
 	st.LastPrune = now
 }
 
-func (s *Store) dispatch(index uint64, env *Envelope) (*Result, string) {
-	who, err := s.st.authenticate(env)
+// dispatch applies env, whose SigningBytes are msg (or msgErr).
+func (s *Store) dispatch(index uint64, env *Envelope, msg []byte, msgErr error) (*Result, string) {
+	who, err := s.st.authenticate(env, msg, msgErr)
 	if err != nil {
 		return &Result{Err: err}, ""
 	}

@@ -22,7 +22,8 @@ type signer struct {
 // federation roots held in the registry, at the command's leader-assigned
 // time, refusing serials the registry lists as revoked. Nothing here reads
 // the clock or local files, so every replica reaches the same verdict.
-func (s *state) authenticate(env *Envelope) (signer, *Error) {
+// msg is env's SigningBytes, or msgErr why they could not be made.
+func (s *state) authenticate(env *Envelope, msg []byte, msgErr error) (signer, *Error) {
 	if len(env.Sig) == 0 || len(env.Chain) == 0 || env.By == "" {
 		return signer{}, Errorf(EUnauthenticated, "signature invalid: %s command is not signed (by, chain and sig are required)", env.Op)
 	}
@@ -48,9 +49,8 @@ func (s *state) authenticate(env *Envelope) (signer, *Error) {
 			chain = append(chain, ca)
 		}
 	}
-	msg, err := env.SigningBytes()
-	if err != nil {
-		return signer{}, Errorf(EInvalid, "%v", err)
+	if msgErr != nil {
+		return signer{}, Errorf(EInvalid, "%v", msgErr)
 	}
 	digest := sha256.Sum256(msg)
 	v := &pki.Verifier{
