@@ -202,30 +202,20 @@ func verify(ctx context.Context, in VerifyInput) (Report, error) {
 // checked, whichever is genuine, and the others are findings.
 func positions(entries []RawEntry, size int64) ([][]byte, int64, []Finding) {
 	byPos := make([][]byte, size)
-	var beyond map[int64]bool // positions seen at or above size
+	claims := newPositionClaims(size)
 	var unsigned int64
 	var strays []Finding
-	dup := func(pos int64) {
-		strays = append(strays, Finding{Position: pos, Problem: ProblemDuplicate,
-			Detail: fmt.Sprintf("another entry also claims position %d", pos)})
-	}
-	for _, e := range entries {
+	for i, e := range entries {
+		problem, _ := claims.claim(e.Position, int64(i))
 		switch {
-		case e.Position < 0:
-			strays = append(strays, Finding{Position: e.Position, Problem: ProblemOutOfRange,
+		case problem == ProblemOutOfRange:
+			strays = append(strays, Finding{Position: e.Position, Problem: problem,
 				Detail: fmt.Sprintf("an entry claims position %d, which no log has", e.Position)})
+		case problem == ProblemDuplicate:
+			strays = append(strays, Finding{Position: e.Position, Problem: problem,
+				Detail: fmt.Sprintf("another entry also claims position %d", e.Position)})
 		case e.Position >= size:
-			if beyond == nil {
-				beyond = map[int64]bool{}
-			}
-			if beyond[e.Position] {
-				dup(e.Position)
-				continue
-			}
-			beyond[e.Position] = true
 			unsigned++
-		case byPos[e.Position] != nil:
-			dup(e.Position)
 		default:
 			byPos[e.Position] = e.Data
 		}

@@ -42,6 +42,9 @@ func TestVerifyFlagsEntriesThatAddToTheLog(t *testing.T) {
 		{"negative position", func(t *testing.T, g []RawEntry) []RawEntry {
 			return append([]RawEntry{{Position: -1, Data: forged(t, -1)}}, g...)
 		}, []Finding{{Position: -1, Problem: ProblemOutOfRange}}},
+		{"empty entry before the genuine one", func(_ *testing.T, g []RawEntry) []RawEntry {
+			return append([]RawEntry{{Position: 2}}, g...) // the first is the one checked
+		}, []Finding{{Position: 2, Problem: ProblemDuplicate}, {Position: 2, Problem: ProblemRemoved}}},
 		{"unsigned position repeated", func(t *testing.T, g []RawEntry) []RawEntry {
 			return append(g, RawEntry{Position: 9, Data: forged(t, 9)}, RawEntry{Position: 9, Data: forged(t, 9)})
 		}, []Finding{{Position: 9, Problem: ProblemDuplicate}}},
