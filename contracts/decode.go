@@ -81,6 +81,11 @@ func decodeAs(data []byte, schema string) (Record, error) {
 	return rec, nil
 }
 
+// NewRecord is a new, empty record of type t, or nil for a type that does
+// not travel in an envelope (an agreement) or is unknown: for code that
+// needs each record type's Go type, as RecordTypes lists them.
+func NewRecord(t RecordType) Record { return newRecord(SchemaFor(t)) }
+
 // newRecord is a new, empty record of the type schema names, or nil for a
 // schema that is not of a record that travels in an envelope.
 func newRecord(schema string) Record {

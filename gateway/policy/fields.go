@@ -179,7 +179,7 @@ func newFieldPlan(t reflect.Type) *fieldPlan {
 	b := planBuilder{bits: map[string]uint64{}}
 	if t.Kind() == reflect.Struct && !isSelfMarshaling(t) {
 		// The paths first, to number them in order; then the steps.
-		if !b.collect(t, "", 0) || len(b.paths) > 64 {
+		if !b.collect(t) || len(b.paths) > 64 {
 			return nil
 		}
 		slices.Sort(b.paths)
@@ -198,23 +198,36 @@ type planBuilder struct {
 	bits  map[string]uint64
 }
 
-// collect adds the paths walkFields may list for a struct of type t at
-// prefix; false when the plan cannot hold them.
-func (b *planBuilder) collect(t reflect.Type, prefix string, depth int) bool {
+// collect adds the paths walkFields may list for a struct of type t; false
+// when the plan cannot hold them.
+func (b *planBuilder) collect(t reflect.Type) bool {
+	return walkPaths(t, "", 0, func(path string) bool {
+		if _, dup := b.bits[path]; dup {
+			return false
+		}
+		b.bits[path] = 0
+		b.paths = append(b.paths, path)
+		return true
+	})
+}
+
+// walkPaths calls add with each path walkFields may list for a struct of
+// type t at prefix, depth structs down, objects before their fields. It
+// stops with false where add does, at an interface (whose paths depend on
+// each value) and below maxPlanDepth.
+func walkPaths(t reflect.Type, prefix string, depth int, add func(path string) bool) bool {
 	if depth > maxPlanDepth {
 		return false
 	}
 	for _, f := range fieldsAt(t, prefix) {
-		if _, dup := b.bits[f.path]; dup {
+		if !add(f.path) {
 			return false
 		}
-		b.bits[f.path] = 0
-		b.paths = append(b.paths, f.path)
 		if f.leaf {
 			continue
 		}
 		sub, _, ok := below(fieldType(t, f.index))
-		if !ok || (sub != nil && !b.collect(sub, f.path, depth+1)) {
+		if !ok || (sub != nil && !walkPaths(sub, f.path, depth+1, add)) {
 			return false
 		}
 	}

@@ -19,39 +19,24 @@ import (
 // the paths written out in its rules) and when a decision is decoded
 // (checkObligationPath, for the paths it computes).
 
-// recordShapes are the Go types of the record types decisions are made on.
-// TestRecordShapesCoverRecordTypes keeps it in step with contracts.
-var recordShapes = map[contracts.RecordType]reflect.Type{
-	contracts.RecordTransfer:       reflect.TypeFor[contracts.Transfer](),
-	contracts.RecordConfirmation:   reflect.TypeFor[contracts.Confirmation](),
-	contracts.RecordReferral:       reflect.TypeFor[contracts.Referral](),
-	contracts.RecordReferralUpdate: reflect.TypeFor[contracts.ReferralUpdate](),
-}
-
 // obligationTargets maps each record type to the paths an obligation can act
 // on: every object and leaf of its JSON form, arrays included as a whole but
 // nothing inside them, as presentIn lists fields.
 var obligationTargets = sync.OnceValue(func() map[contracts.RecordType]map[string]bool {
-	m := make(map[contracts.RecordType]map[string]bool, len(recordShapes))
-	for rt, t := range recordShapes {
+	types := contracts.RecordTypes()
+	m := make(map[contracts.RecordType]map[string]bool, len(types))
+	for _, rt := range types {
 		set := map[string]bool{}
-		addTargets(set, t, "", 0)
+		// Record types hold no interface and nest shallowly, so the walk
+		// lists every path (TestObligationTargetsCoverRecordTypes).
+		walkPaths(reflect.TypeOf(contracts.NewRecord(rt)).Elem(), "", 0, func(path string) bool {
+			set[path] = true
+			return true
+		})
 		m[rt] = set
 	}
 	return m
 })
-
-func addTargets(set map[string]bool, t reflect.Type, prefix string, depth int) {
-	for _, f := range fieldsAt(t, prefix) {
-		set[f.path] = true
-		if f.leaf || depth >= maxPlanDepth {
-			continue
-		}
-		if sub, _, ok := below(fieldType(t, f.index)); ok && sub != nil {
-			addTargets(set, sub, f.path, depth+1)
-		}
-	}
-}
 
 // checkObligationPath refuses an obligation path that cannot be carried
 // out on a record of type rt: one inside an array, or one that is a field

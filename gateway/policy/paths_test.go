@@ -2,19 +2,38 @@ package policy
 
 import (
 	"context"
-	"maps"
-	"slices"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
 )
 
-func TestRecordShapesCoverRecordTypes(t *testing.T) {
-	got := slices.Sorted(maps.Keys(recordShapes))
-	want := slices.Sorted(slices.Values(contracts.RecordTypes()))
-	if !slices.Equal(got, want) {
-		t.Errorf("recordShapes has %v, contracts.RecordTypes() %v", got, want)
+// TestObligationTargetsCoverRecordTypes: every record type has its targets,
+// all of them, and each is one of its field paths.
+func TestObligationTargetsCoverRecordTypes(t *testing.T) {
+	targets := obligationTargets()
+	for _, rt := range contracts.RecordTypes() {
+		t.Run(string(rt), func(t *testing.T) {
+			rec := contracts.NewRecord(rt)
+			if rec == nil || rec.Type() != rt {
+				t.Fatalf("contracts.NewRecord(%s) = %T", rt, rec)
+			}
+			if !walkPaths(reflect.TypeOf(rec).Elem(), "", 0, func(string) bool { return true }) {
+				t.Errorf("the walk of a %s stops short, so some of its targets are missing", rt)
+			}
+			if !targets[rt]["schema"] {
+				t.Errorf("targets of a %s lack its schema: %v", rt, targets[rt])
+			}
+			for path := range targets[rt] {
+				if !contracts.IsFieldPath(rt, path) {
+					t.Errorf("target %q is no field path of a %s", path, rt)
+				}
+			}
+		})
+	}
+	if len(targets) != len(contracts.RecordTypes()) {
+		t.Errorf("targets for %d record types, want %d", len(targets), len(contracts.RecordTypes()))
 	}
 }
 
