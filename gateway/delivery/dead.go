@@ -261,9 +261,12 @@ func (w *worker) bury(a attempt) error {
 	if err := w.m.outbox.MarkDead(context.WithoutCancel(w.m.ctx), w.peer, dead); err != nil {
 		return fmt.Errorf("move %d envelopes refused by %s to the dead letters: %w", len(dead), w.peer, err)
 	}
-	for _, d := range dead {
+	ids := make([]string, len(dead))
+	for i, d := range dead {
+		ids[i] = d.EnvelopeID
 		w.m.log.Warn("delivery gave up on an envelope; it is a dead letter until requeued", "peer", w.peer, "envelope", d.EnvelopeID, "status", d.Status, "reason", d.Reason)
 	}
+	w.release(ids)
 	return nil
 }
 

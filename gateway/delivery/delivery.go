@@ -1,7 +1,9 @@
 // Package delivery moves accepted envelopes from a node's durable outbox to
 // the peer provinces: one worker per peer, batching what is queued and
 // keeping a few batches in flight (Config.InFlight), retrying
-// with exponential backoff and jitter, and never dropping anything. The
+// with exponential backoff and jitter, and never dropping anything. An
+// envelope the peer deferred waits for its own backoff while the rest of
+// the queue goes on: a peer that answers is healthy (see deferral.go). The
 // circuit breaker that stops a worker from hammering a dead peer lives in the
 // peer client's endpoint (see package peer); the worker sees it as an error
 // like any other transport failure and backs off.
@@ -43,7 +45,8 @@ type Outcome struct {
 	// that retrying cannot change (import policy, signature); Reasons say why.
 	Rejected bool
 	// Deferred is true when the destination could not decide now; the
-	// envelope stays queued and is retried after a backoff.
+	// envelope stays queued and is retried after its own backoff, while
+	// the rest of the queue goes on (see hold).
 	Deferred bool
 	Reasons  []string
 	// PayloadDigest is what the receipt says arrived, read when the sender
@@ -243,6 +246,10 @@ type PeerState struct {
 	// request now: Config.BatchSize, or less for a while (Config.ShrinkHold)
 	// after the peer answered 413.
 	BatchSize int `json:"batch_size"`
+	// Deferred is how many envelopes the peer deferred wait for their own
+	// retry, out of the batches the rest of the queue goes in. A peer
+	// that defers is healthy: deferrals are no failures.
+	Deferred int `json:"deferred,omitempty"`
 }
 
 // Peers reports each worker's state.
@@ -255,6 +262,7 @@ func (m *Manager) Peers() []PeerState {
 		st := w.state
 		w.mu.Unlock()
 		st.BatchSize = int(w.size.Load())
+		st.Deferred = w.deferredCount()
 		out = append(out, st)
 	}
 	return out
@@ -277,6 +285,10 @@ type worker struct {
 	answers   atomic.Uint64
 	suspectMu sync.Mutex
 	suspects  map[string]suspect
+	// deferrals holds the envelopes the peer deferred out of batches,
+	// each until its own backoff ends (see hold).
+	deferMu   sync.Mutex
+	deferrals map[string]deferral
 
 	mu    sync.Mutex
 	state PeerState
@@ -331,7 +343,11 @@ func (w *worker) run() {
 		if wait := time.Until(retryAt); wait > 0 {
 			timer = time.After(wait)
 		} else if running < w.limit(probe) {
-			timer = time.After(w.m.cfg.Idle)
+			wait := w.m.cfg.Idle
+			if next := w.nextRelease(); next > 0 {
+				wait = min(wait, next)
+			}
+			timer = time.After(wait)
 		}
 		ctxDone := w.m.ctx.Done()
 		if closing {
@@ -385,17 +401,18 @@ func (w *worker) limit(probe bool) int {
 //
 // Suspects (see refusedAlone) are not taken in a batch but added after it
 // (send sends them alone), so that they never fill the batch in the
-// others' place.
+// others' place. Envelopes the peer deferred are not taken until their
+// hold ends (see hold).
 //
 // size is the batch size the batch was taken at.
 func (w *worker) pending(inflight map[string]bool, running int) (batch []store.Queued, size int, err error) {
 	suspects := w.suspectsToTry(inflight)
+	held := w.held(len(suspects))
+	for _, q := range suspects {
+		held[q.EnvelopeID] = true
+	}
 	skip := func(id string) bool { return inflight[id] }
-	if len(suspects) > 0 {
-		held := make(map[string]bool, len(suspects))
-		for _, q := range suspects {
-			held[q.EnvelopeID] = true
-		}
+	if len(held) > 0 {
 		skip = func(id string) bool { return inflight[id] || held[id] }
 	}
 	size = w.batchSize()
@@ -413,7 +430,8 @@ func (w *worker) pending(inflight map[string]bool, running int) (batch []store.Q
 type sent struct {
 	batch []store.Queued
 	err   error
-	// deferred says err is the peer's answer that it deferred envelopes.
+	// deferred says err is the peer's answer that it deferred more
+	// envelopes than the worker holds apart (see hold).
 	deferred bool
 }
 
@@ -463,7 +481,10 @@ func (w *worker) send(batch []store.Queued, size int) sent {
 }
 
 // post sends one batch and records the peer's answers. It returns the
-// sender's error as it came, and how many envelopes the peer answered.
+// sender's error as it came, and how many envelopes the peer answered;
+// deferred says the error is the peer's deferral of more envelopes than
+// the worker holds apart (see hold), the others it deferred being no
+// error.
 func (w *worker) post(batch []store.Queued) (answered int, deferred bool, err error) {
 	start := time.Now()
 	// A batch in flight is finished even when the node is shutting down, so
@@ -478,13 +499,15 @@ func (w *worker) post(batch []store.Queued) (answered int, deferred bool, err er
 	}
 	ds := make([]store.Delivered, 0, len(outcomes))
 	answers := make([]Outcome, 0, len(outcomes))
-	var reasons []string
+	var reasons, waiting, done []string
 	for _, o := range outcomes {
 		if o.Deferred {
 			reasons = append(reasons, o.Reasons...)
+			waiting = append(waiting, o.EnvelopeID)
 			continue
 		}
 		answers = append(answers, o)
+		done = append(done, o.EnvelopeID)
 		ds = append(ds, store.Delivered{EnvelopeID: o.EnvelopeID, Receipt: o.Receipt, Rejected: o.Rejected, Reasons: o.Reasons, PayloadDigest: o.PayloadDigest, Latency: latency})
 	}
 	w.heard(outcomes)
@@ -495,12 +518,14 @@ func (w *worker) post(batch []store.Queued) (answered int, deferred bool, err er
 		if w.m.obs != nil {
 			w.m.obs.Delivered(w.peer, answers, batch, latency)
 		}
+		w.release(done)
 	}
-	if n := len(outcomes) - len(ds); n > 0 {
-		// Retried after a backoff, like a failed batch, so a lagging
-		// destination is not asked again at once.
+	if n := w.hold(waiting); n > 0 {
+		// More deferred than a batch: the peer may defer everything, and
+		// the worker backs off as after a failed batch rather than send
+		// the whole queue around them.
 		slices.Sort(reasons)
-		return len(outcomes), true, fmt.Errorf("%s deferred %d envelopes (%s); they stay queued", w.peer, n, strings.Join(slices.Compact(reasons), ", "))
+		return len(outcomes), true, fmt.Errorf("%s deferred %d envelopes (%s), %d of them beyond the %d held apart for their own retry; they stay queued", w.peer, len(waiting), strings.Join(slices.Compact(reasons), ", "), n, w.m.cfg.BatchSize)
 	}
 	return len(outcomes), false, nil
 }

@@ -1,0 +1,124 @@
+package delivery
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// lagging is a healthy peer that defers some envelopes (their referral
+// has not arrived, say) and stores every other; it counts what it was
+// sent.
+type lagging struct {
+	mu      sync.Mutex
+	waiting map[string]bool
+	sent    map[string]int
+}
+
+func (p *lagging) Send(_ context.Context, _ string, batch []store.Queued) ([]Outcome, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := receipted(batch)
+	for i, q := range batch {
+		p.sent[q.EnvelopeID]++
+		if p.waiting[q.EnvelopeID] {
+			out[i] = Outcome{EnvelopeID: q.EnvelopeID, Deferred: true, Reasons: []string{"case_unknown"}}
+		}
+	}
+	return out, nil
+}
+
+func (p *lagging) sends(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent[id]
+}
+
+// stopWaiting has the peer take the envelopes it deferred.
+func (p *lagging) stopWaiting() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.waiting = nil
+}
+
+// hourConfig backs off for an hour at least, by the clock at now: a
+// worker that waited a backoff between two batches would not send the
+// second while a test waits for it.
+func hourConfig(batchSize int, now *atomic.Int64) Config {
+	return Config{BatchSize: batchSize, InFlight: 1, MinBackoff: time.Hour, MaxBackoff: 2 * time.Hour, Idle: time.Hour, Now: func() time.Time { return time.Unix(0, now.Load()) }}
+}
+
+// TestADeferredEnvelopeDoesNotSlowItsPeersQueue: a peer that defers one
+// envelope has answered, and is healthy. The envelopes queued behind the
+// deferred one go at once, batch after batch, without it: it waits for
+// its own backoff, by the manager's clock, and is delivered when the
+// peer takes it.
+func TestADeferredEnvelopeDoesNotSlowItsPeersQueue(t *testing.T) {
+	s := openOutbox(t)
+	p := &lagging{waiting: map[string]bool{"01E000000": true}, sent: map[string]int{}}
+	var now atomic.Int64
+	now.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	m := startManager(t, hourConfig(5, &now), s, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	enqueue(t, s, 0, 1)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the peer to defer 01E000000", func() bool { return p.sends("01E000000") == 1 })
+
+	for from := 1; from <= 16; from += 5 {
+		enqueue(t, s, from, 5)
+		m.Notify("44")
+		gatewaytest.Eventually(t, "the envelopes queued after the deferred one to be delivered", func() bool { return depth(t, s) == 1 })
+	}
+	if n := p.sends("01E000000"); n != 1 {
+		t.Errorf("the deferred envelope was sent %d times before its backoff ended, want once", n)
+	}
+	if st := m.Peers()[0]; st.Failures != 0 || st.LastError != "" || st.Deferred != 1 {
+		t.Errorf("state of a peer that deferred one envelope: %+v; want no failure and 1 deferred", st)
+	}
+
+	p.stopWaiting()
+	now.Add(int64(3 * time.Hour))
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the deferred envelope to be delivered", func() bool { return depth(t, s) == 0 })
+	if st, err := s.Status("01E000000"); err != nil || st.State != store.StateDelivered {
+		t.Errorf("status of the envelope deferred, then taken: %+v, %v", st, err)
+	}
+	if n := p.sends("01E000000"); n != 2 {
+		t.Errorf("the deferred envelope was sent %d times, want twice", n)
+	}
+	if st := m.Peers()[0]; st.Deferred != 0 {
+		t.Errorf("state once the peer took the deferred envelope: %+v; want none deferred", st)
+	}
+}
+
+// TestAPeerDeferringMoreThanABatchBacksTheWorkerOff: a peer that defers
+// more envelopes than a batch holds may be deferring everything (its
+// registry down); those beyond a batch are not held apart but make the
+// worker back off, as before a peer's failure, instead of the worker
+// sending the whole queue around it.
+func TestAPeerDeferringMoreThanABatchBacksTheWorkerOff(t *testing.T) {
+	s := openOutbox(t)
+	p := &lagging{waiting: map[string]bool{"01E000000": true, "01E000001": true, "01E000002": true}, sent: map[string]int{}}
+	var now atomic.Int64
+	now.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	m := startManager(t, hourConfig(2, &now), s, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	enqueue(t, s, 0, 4)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the worker to back off", func() bool { return m.Peers()[0].Failures == 1 })
+	st := m.Peers()[0]
+	if !strings.Contains(st.LastError, "deferred 1 envelopes") || st.Deferred != 2 {
+		t.Errorf("state after a batch's worth of deferrals and one more: %+v", st)
+	}
+	for id, want := range map[string]int{"01E000000": 1, "01E000001": 1, "01E000002": 1, "01E000003": 1} {
+		if n := p.sends(id); n != want {
+			t.Errorf("%s sent %d times, want %d", id, n, want)
+		}
+	}
+}
