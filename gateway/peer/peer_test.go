@@ -77,6 +77,8 @@ func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.C
 			out[i].Receipt = r.receipt(head.ID, r.forger)
 		case "deny":
 			out[i] = Result{EnvelopeID: head.ID, Status: StatusRejected, Reasons: []string{"import.no_agreement"}}
+		case "defer":
+			out[i] = Result{EnvelopeID: head.ID, Status: StatusDeferred, Reasons: []string{"case_unknown"}}
 		case "unreadable":
 			out[i] = Result{Status: StatusRejected, Reasons: []string{"malformed_envelope"}}
 		case "odd":
@@ -301,6 +303,23 @@ func TestBreakerIgnoresRefusals(t *testing.T) {
 	}
 	if st := c.BreakerState()["44"]; st != gobreaker.StateClosed {
 		t.Errorf("breaker after five refusals = %s, want closed", st)
+	}
+}
+
+// TestBreakerIgnoresDeferrals: a peer that defers envelopes has answered;
+// however many batches it defers, the breaker stays closed and the
+// deferrals reach the delivery worker as outcomes, not errors.
+func TestBreakerIgnoresDeferrals(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t, directory{"44": f.srv}, BreakerSettings{Failures: 2, Open: time.Minute})
+	for i := range 5 {
+		out, err := c.Send(context.Background(), "44", batch("defer"))
+		if err != nil || len(out) != 1 || !out[0].Deferred || len(out[0].Reasons) != 1 || out[0].Reasons[0] != "case_unknown" {
+			t.Fatalf("send %d: %+v, %v; want the envelope deferred", i, out, err)
+		}
+	}
+	if st := c.BreakerState()["44"]; st != gobreaker.StateClosed {
+		t.Errorf("breaker after five deferred batches = %s, want closed", st)
 	}
 }
 
