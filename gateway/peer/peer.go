@@ -22,9 +22,31 @@ import (
 // Path is where the peer API accepts batches.
 const Path = "/peer/v1/deliver"
 
-// MaxBody bounds a request body: contracts.MaxDeliveryBatch envelopes of
-// the largest record.
-const MaxBody = 80 << 20
+// MaxBody bounds a request body: a batch of contracts.MaxDeliveryBatch
+// envelopes, each a record of contracts.MaxRecordSize with envelopeRoom
+// around it, after the sender's certificate chain (chainRoom):
+// 1000 × (64 KiB + 16 KiB) + 64 KiB = 81,985,536 bytes, about 78 MiB.
+//
+// An envelope may be larger than that, though rarely: nodes write a
+// payload with the escapes json.Marshal adds (\u0026 for each &, say), and
+// a receiver decodes an envelope of up to twice MaxRecordSize. A full batch
+// of such envelopes (125 MiB) is not worth holding in memory for one
+// request: it is refused 413 and its sender splits it
+// (delivery.Config.Refusal), while a batch of delivery.DefaultBatchSize of
+// them fits.
+const MaxBody = contracts.MaxDeliveryBatch*(contracts.MaxRecordSize+envelopeRoom) + chainRoom
+
+// envelopeRoom is an envelope's bytes around its record, and the comma
+// after it: members whose values are identifiers of at most
+// contracts.MaxIDLen characters (each escaped, at worst), a timestamp, a
+// digest and the signer's URI, and a batch proof with a path for
+// contracts.MaxBatch envelopes. About 2 KiB at most; 16 KiB leaves room
+// for what the protocol may add.
+const envelopeRoom = 16 << 10
+
+// chainRoom is the room for the request's frame and its signing chain in
+// base64: a node certificate and its province CA's, a few KiB.
+const chainRoom = 64 << 10
 
 // Status is what the destination did with one envelope.
 type Status string
