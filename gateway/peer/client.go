@@ -59,9 +59,10 @@ type Client struct {
 
 type remote struct {
 	url string
-	// client is the HTTP client the endpoints share, kept to close its
-	// connections when the peer moves.
+	// client is the HTTP client the endpoints share, and use what they do
+	// with it, to close its connections when the peer moves (see retire).
 	client   *http.Client
+	use      use
 	endpoint endpoint.Endpoint
 	breaker  *gobreaker.CircuitBreaker[any]
 	// audit reads the peer's audit entries over the same connections.
@@ -197,9 +198,9 @@ func (c *Client) BreakerState() map[string]gobreaker.State {
 
 // remote returns the peer's endpoint, building it (and its breaker) on first
 // use and again when the directory moves the peer to a new address. The
-// replaced remote's idle connections are closed: they lead to the old
-// address, and its client is not used again, so nothing else would close
-// them before they time out. Requests still in flight on it finish.
+// replaced remote is retired: its connections lead to the old address,
+// and its client is not used again, so they are closed, the idle ones at
+// once and the others once the requests still in flight on them finish.
 func (c *Client) remote(peer string) (*remote, error) {
 	addr, err := c.dir.PeerURL(peer)
 	if err != nil {
@@ -208,7 +209,7 @@ func (c *Client) remote(peer string) (*remote, error) {
 	r, old, err := c.remoteAt(peer, addr)
 	if old != nil {
 		// Outside the lock: closing a TLS connection may wait on its write.
-		old.client.CloseIdleConnections()
+		old.retire()
 	}
 	return r, err
 }
@@ -254,7 +255,10 @@ func (c *Client) newRemote(peer, addr string) (*remote, error) {
 			}
 		},
 	})
-	return &remote{url: addr, client: hc, endpoint: Breaker(cb)(ep), breaker: cb, audit: newAuditClientEndpoint(base, srv, hc)}, nil
+	r := &remote{url: addr, client: hc, breaker: cb}
+	r.endpoint = r.track(Breaker(cb)(ep))
+	r.audit = r.track(newAuditClientEndpoint(base, srv, hc))
+	return r, nil
 }
 
 // healthy is the breaker's verdict on a call: only transport faults and
