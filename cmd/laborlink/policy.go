@@ -430,12 +430,8 @@ func runPolicyShow(ctx context.Context, m *Main, args []string) error {
 // checkPolicyDir requires dir, named on the command line as what, to be a
 // directory: a file there would otherwise read as no policy at all.
 func checkPolicyDir(what, dir string) error {
-	info, err := os.Stat(dir)
-	if err != nil {
+	if err := policy.CheckDir(dir); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
-	}
-	if !info.IsDir() {
-		return fmt.Errorf("%s %s is a file; want a directory of .rego files", what, dir)
 	}
 	return nil
 }

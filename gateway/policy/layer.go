@@ -53,14 +53,25 @@ func FederationBundle() Layer {
 // as a province layer and nothing as a federation bundle; a file is refused,
 // which would read as such a directory.
 func ReadDir(dir string) (Layer, error) {
-	info, err := os.Stat(dir)
-	if err != nil {
+	if err := CheckDir(dir); err != nil {
 		return Layer{}, fmt.Errorf("read policy directory: %w", err)
 	}
-	if !info.IsDir() {
-		return Layer{}, fmt.Errorf("read policy directory: %s is a file; want a directory of .rego files", dir)
-	}
 	return readFS(os.DirFS(dir), ".")
+}
+
+// CheckDir refuses a policy directory ReadDir would refuse for not being
+// one: a path that cannot be stat'ed, or a file, which would otherwise read
+// as a directory without Rego files, no policy at all. Callers that read
+// the directory later check it with this first, to fail early.
+func CheckDir(dir string) error {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("%s is a file; want a directory of .rego files", dir)
+	}
+	return nil
 }
 
 func readFS(fsys fs.FS, root string) (Layer, error) {
