@@ -120,7 +120,7 @@ func (ca *CA) check(req IssueRequest) error {
 	if _, err := ParseKind(string(req.Kind)); err != nil {
 		return err
 	}
-	if err := checkName(req.Name); err != nil {
+	if err := CheckName(req.Name); err != nil {
 		return err
 	}
 	if req.Kind != KindNode && (len(req.DNSNames) > 0 || len(req.IPAddresses) > 0) {

@@ -93,7 +93,7 @@ func (id Identity) Validate() error {
 		_, err := ParseKind(string(id.Kind))
 		return err
 	}
-	return checkName(id.Name)
+	return CheckName(id.Name)
 }
 
 var (
@@ -103,8 +103,10 @@ var (
 	labelRE = nameRE
 )
 
-// checkName validates the name part of an identity.
-func checkName(name string) error {
+// CheckName refuses a name that cannot be the name part of an identity (a
+// node's, a client's), so that configs can check one before any certificate
+// is issued for it.
+func CheckName(name string) error {
 	if !nameRE.MatchString(name) {
 		return fmt.Errorf("invalid name %q: use 1-63 lower-case letters, digits and inner hyphens, e.g. gw-1", name)
 	}
@@ -173,7 +175,7 @@ func ParseIdentity(uri string) (Identity, error) {
 		return bad("unknown kind %q", parts[0])
 	}
 	id.Name = parts[1]
-	if err := checkName(id.Name); err != nil {
+	if err := CheckName(id.Name); err != nil {
 		return bad("%v", err)
 	}
 	if id.URI() != uri {

@@ -156,3 +156,20 @@ func TestProvincesAndKinds(t *testing.T) {
 		t.Errorf("ParseKind(root) error = %v", err)
 	}
 }
+
+// TestCheckName: a name alone is checked as an identity checks its name
+// part, with nothing else of an identity needed.
+func TestCheckName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"gw-1": true, "a": true, strings.Repeat("a", 63): true,
+		"": false, "GW-1": false, "gw_1": false, "-gw": false, "gw-": false, "gw/1": false, strings.Repeat("a", 64): false,
+	} {
+		err := CheckName(name)
+		if (err == nil) != ok {
+			t.Errorf("CheckName(%q) = %v, want ok %v", name, err, ok)
+		}
+		if id := (Identity{Domain: "laborlink.example", Province: "51", Kind: KindNode, Name: name}); (id.Validate() == nil) != ok {
+			t.Errorf("Identity named %q: Validate = %v, CheckName = %v", name, id.Validate(), err)
+		}
+	}
+}

@@ -312,7 +312,7 @@ func (c Config) validate(prefix string, emptied map[string]string) error {
 	}
 	if c.Name == "" {
 		bad("name", "required: the node's name as in its certificate")
-	} else if err := (pki.Identity{Domain: "laborlink.example", Province: "51", Kind: pki.KindNode, Name: c.Name}).Validate(); err != nil {
+	} else if err := pki.CheckName(c.Name); err != nil {
 		bad("name", "%v", err)
 	}
 	if c.DataDir == "" {
