@@ -30,9 +30,10 @@ func (r *Registry) Backup(ctx context.Context, w io.Writer) error {
 // revocations, issuances, comes from the backup, except the raft indices
 // it holds: they count the log the backup was taken from, so each is
 // rebased to the index of the restore, which the state records as
-// RestoredAt (rebase). Use it for disaster recovery, not in normal
-// operation: raft.Restore has the leader commit ahead of its followers
-// until they install it.
+// RestoredAt (rebase). Writes that reach the leader meanwhile wait until
+// raft has installed the backup, and apply to the restored state. Use it
+// for disaster recovery, not in normal operation: raft.Restore has the
+// leader commit ahead of its followers until they install it.
 func (r *Registry) Restore(ctx context.Context, backup io.Reader) error {
 	if err := r.requireLeader(); err != nil {
 		return err
@@ -48,43 +49,72 @@ func (r *Registry) Restore(ctx context.Context, backup io.Reader) error {
 	if !doc.State.initialized() {
 		return Errorf(EInvalid, "the backup holds an uninitialized registry")
 	}
-	cur := r.store.freeze()
-	if cur.st.initialized() && cur.st.Domain != doc.State.Domain {
-		return Errorf(EInvalid, "the backup is of federation %q, this registry is %q", doc.State.Domain, cur.st.Domain)
-	}
-	doc.State.Nodes = cur.st.Nodes
-	// The backup's applied index is of the log it was taken from, which
-	// has nothing to do with this cluster's. raft installs the snapshot at
-	// an index past its last one (restoreUserSnapshot): record that index
-	// as applied, so that AppliedIndex goes on rising with this cluster's
-	// log (Freshness, Consistent and the nodes' audit watermark count on
-	// it). meta.Index asks raft for at least that index; should a write
-	// slip in before raft takes the snapshot, it takes a later one, and
-	// AppliedIndex is below raft's, as it is after any entry the state
-	// machine does not see.
 	// Replicas of the previous release would drop what the rebase
 	// records (restored_at, restore_id, bundles' indices) from their
 	// snapshots, and their nodes would audit the restored history again.
 	if err := levelRefusal(opRestore, restoreLevel, r.levelsOf(ctx, r.askLevel)); err != nil {
 		return err
 	}
-	at := r.raft.LastIndex() + 1
 	id, err := newRestoreID()
 	if err != nil {
 		return err
 	}
-	// The rebase is decided here, once, and travels inside the snapshot:
-	// every replica installs the same state, whoever leads later.
-	doc.State.rebase(at, id)
+	r.appends.Lock()
+	defer r.appends.Unlock()
+	return r.install(doc.State, id)
+}
+
+// install hands st, the state of a backup, to raft as the restore named id.
+// It runs holding r.appends alone, so that no command or barrier of this
+// node enters the log between reading this cluster's nodes and choosing
+// the index, and raft installing the backup. raft installs a user snapshot
+// one past its last index (restoreUserSnapshot) without telling the state
+// machine or the caller which, and the rebase to that index must be in the
+// snapshot, the same on every replica. An entry slipping in between would
+// take the index the restore records, raft installing the backup past it;
+// and a command raft had not committed on the leader would be aborted
+// (ErrAbortedByRestore) and resubmitted, applied again where followers
+// had applied it already.
+func (r *Registry) install(st *state, id string) error {
+	cur := r.store.freeze()
+	if cur.st.initialized() && cur.st.Domain != st.Domain {
+		return Errorf(EInvalid, "the backup is of federation %q, this registry is %q", st.Domain, cur.st.Domain)
+	}
+	st.Nodes = cur.st.Nodes
+	// The backup's applied index is of the log it was taken from, which
+	// has nothing to do with this cluster's: record the index raft
+	// installs the snapshot at, one past its last, which meta.Index asks
+	// for, so that AppliedIndex goes on rising with this cluster's log
+	// (Freshness, Consistent and the nodes' audit watermark count on it).
+	at := r.raft.LastIndex() + 1
+	st.rebase(at, id)
 	var buf bytes.Buffer
-	if _, err := (frozen{applied: at, st: doc.State}).WriteTo(&buf); err != nil {
+	if _, err := (frozen{applied: at, st: st}).WriteTo(&buf); err != nil {
 		return err
+	}
+	if r.cfg.restoring != nil {
+		r.cfg.restoring()
 	}
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: at - 1, Size: int64(buf.Len())}
 	if err := r.raft.Restore(meta, &buf, r.cfg.ApplyTimeout); err != nil {
 		return fmt.Errorf("restore registry: %w", err)
 	}
 	return nil
+}
+
+// holdAppends holds off a restore while a command or barrier enters the
+// log and is applied, or waits for the restore under way; it returns the
+// release. A restore aborts what raft has not committed and installs its
+// snapshot past whatever entered the log after it chose its index
+// (install).
+func (r *Registry) holdAppends() (release func()) {
+	if !r.appends.TryRLock() {
+		if r.cfg.appendHeld != nil {
+			r.cfg.appendHeld()
+		}
+		r.appends.RLock()
+	}
+	return r.appends.RUnlock
 }
 
 // rebase makes st, decoded from a backup, the state of a restore installed

@@ -82,6 +82,13 @@ type Config struct {
 	// levelAsked, if not nil, is told each node this one asks for its
 	// command level: tests count the round trips levelCache saves.
 	levelAsked func(id string)
+	// restoring, if not nil, is called by Restore once it has chosen the
+	// index of the restore, just before it hands the backup to raft: tests
+	// race a write against the restore there.
+	restoring func()
+	// appendHeld, if not nil, is called when a command or barrier must wait
+	// for a restore under way before it enters the raft log.
+	appendHeld func()
 }
 
 // DefaultConfig returns the defaults for a production node; callers set

@@ -16,3 +16,11 @@ func OnLevelAsked(c *Config, f func(id string)) { c.levelAsked = f }
 // PeerEpoch is streamLayer.peerEpoch of r: how many raft connections with
 // node id r has opened or closed, and whether one is open.
 func PeerEpoch(r *Registry, id string) (uint64, bool) { return r.stream.peerEpoch(id) }
+
+// OnRestore makes a node configured with c call f in Restore, once the
+// restore's index is chosen and before raft installs the backup.
+func OnRestore(c *Config, f func()) { c.restoring = f }
+
+// OnAppendHeld makes a node configured with c call f whenever a command or
+// barrier waits for a restore before it enters the raft log.
+func OnAppendHeld(c *Config, f func()) { c.appendHeld = f }

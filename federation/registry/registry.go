@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -38,8 +39,13 @@ type Registry struct {
 	client *http.Client
 	signer *pki.Signer
 	levels *levelCache
-	stop   chan struct{}
-	done   chan struct{}
+	// appends orders what this node appends to the raft log as leader
+	// with a restore: commands (with the reconfigurations that follow
+	// them) and barriers hold it shared until they are applied, a restore
+	// holds it alone (holdAppends, Restore).
+	appends sync.RWMutex
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // Open starts a registry node. A node with Genesis and no raft state

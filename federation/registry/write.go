@@ -138,6 +138,7 @@ func (r *Registry) leaderAPI() (string, error) {
 // report success for a change raft never made. AddVoter, AddNonvoter,
 // DemoteVoter and RemoveServer are idempotent.
 func (r *Registry) applyLocal(env *Envelope) (*Result, error) {
+	defer r.holdAppends()()
 	stamped := *env
 	stamped.At = r.cfg.now().UTC()
 	data, err := encodeEnvelope(&stamped)
@@ -259,6 +260,7 @@ func (r *Registry) readIndexLeader() (uint64, error) {
 	if r.raft.State() != raft.Leader {
 		return 0, raft.ErrNotLeader
 	}
+	defer r.holdAppends()()
 	if err := r.raft.Barrier(r.cfg.ApplyTimeout).Error(); err != nil {
 		return 0, err
 	}
