@@ -12,7 +12,7 @@ import (
 // runNode runs a production node from its config file until interrupted.
 func runNode(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("node", "--config FILE [--cpuprofile F] [--blockprofile F] [--mutexprofile F] [--memprofile F] [--trace F]")
-	config := fs.String("config", m.getenv("LABORLINK_CONFIG"), "the node's YAML config file (env LABORLINK_CONFIG); see docs/configuration.md")
+	config := fs.String("config", m.getenv(envConfig), "the node's YAML config file (env "+envConfig+"); see docs/configuration.md")
 	var prof profiles
 	prof.flags(fs)
 	if _, err := positional(fs, args, 0, "flags only"); err != nil {
@@ -34,7 +34,7 @@ func runNode(ctx context.Context, m *Main, args []string) error {
 	}
 	log := newLogger(m, cfg.Log)
 	if m.Environ != nil {
-		for _, name := range node.UnknownEnv(m.Environ(), "LABORLINK_CONFIG", "LABORLINK_NODE", "LABORLINK_CERT", "LABORLINK_KEY", "LABORLINK_CA") {
+		for _, name := range node.UnknownEnv(m.Environ(), cliEnv...) {
 			log.Warn("ignoring an environment variable that is no setting: misspelt?", "name", name)
 		}
 	}

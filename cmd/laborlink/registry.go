@@ -102,10 +102,10 @@ type conn struct {
 func (m *Main) connFlags(fs *flag.FlagSet) *conn {
 	env := m.getenv
 	return &conn{
-		node:         fs.String("node", env("LABORLINK_NODE"), "node API, https://host:port (env LABORLINK_NODE)"),
-		cert:         fs.String("cert", env("LABORLINK_CERT"), "your certificate file, e.g. admin-zhang.pem (env LABORLINK_CERT)"),
-		key:          fs.String("key", env("LABORLINK_KEY"), "your private key file; it signs locally and never leaves this machine (env LABORLINK_KEY)"),
-		ca:           fs.String("ca", env("LABORLINK_CA"), "federation root certificate, root.pem (env LABORLINK_CA)"),
+		node:         fs.String("node", env(envNode), "node API, https://host:port (env "+envNode+")"),
+		cert:         fs.String("cert", env(envCert), "your certificate file, e.g. admin-zhang.pem (env "+envCert+")"),
+		key:          fs.String("key", env(envKey), "your private key file; it signs locally and never leaves this machine (env "+envKey+")"),
+		ca:           fs.String("ca", env(envCA), "federation root certificate, root.pem (env "+envCA+")"),
 		nodeProvince: fs.String("node-province", "", "for the local API: the province whose node --node is; the default, your certificate's province, refuses a node of another (auditors reading another province's node name it)"),
 		timeout:      fs.Duration("timeout", 30*time.Second, "how long to wait for the node"),
 	}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // minimalConfig is the least a node needs; cases add to it or replace a line.
@@ -313,4 +315,70 @@ func TestEnvSetEmpty(t *testing.T) {
 		{"duration", minimalConfig, map[string]string{"LABORLINK_RAFT_STALE_AFTER": ""},
 			[]string{"LABORLINK_RAFT_STALE_AFTER is set empty (raft.stale_after)", "a duration with a unit"}},
 	})
+}
+
+// TestEveryConfigKeyHasItsVariable: each key of the config file, as yaml
+// writes a config out, has its LABORLINK_ variable, which LoadConfig looks
+// up and UnknownEnv therefore spares; and UnknownEnv spares no other
+// variable of the node's than those LoadConfig looks up.
+func TestEveryConfigKeyHasItsVariable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.yaml")
+	if err := os.WriteFile(path, []byte(minimalConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	looked := map[string]bool{}
+	if _, err := LoadConfig(path, func(name string) (string, bool) { looked[name] = true; return "", false }); err != nil {
+		t.Fatal(err)
+	}
+	keys := yamlKeys(t, DefaultConfig())
+	if len(keys) < 20 {
+		t.Fatalf("only %d keys in a written config: %v", len(keys), keys)
+	}
+	for _, key := range keys {
+		name := "LABORLINK_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+		if !looked[name] {
+			t.Errorf("%s: LoadConfig does not look up %s", key, name)
+		}
+		if u := UnknownEnv([]string{name + "=x"}); len(u) != 0 {
+			t.Errorf("%s: UnknownEnv reports %s as no setting", key, name)
+		}
+	}
+	for name := range looked {
+		if u := UnknownEnv([]string{name + "=x"}); len(u) != 0 {
+			t.Errorf("LoadConfig looks up %s, which UnknownEnv reports as no setting", name)
+		}
+	}
+	if len(looked) != len(keys) {
+		t.Errorf("LoadConfig looks up %d variables for %d keys", len(looked), len(keys))
+	}
+}
+
+// yamlKeys are the dotted paths of the leaves of v written as YAML.
+func yamlKeys(t *testing.T, v any) []string {
+	t.Helper()
+	var doc yaml.Node
+	b, err := yaml.Marshal(v)
+	if err == nil {
+		err = yaml.Unmarshal(b, &doc)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		if n.Kind != yaml.MappingNode {
+			keys = append(keys, prefix)
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			walk(n.Content[i+1], key)
+		}
+	}
+	walk(doc.Content[0], "")
+	return keys
 }

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/gateway/node"
+)
+
+// TestCLIEnvIsEveryVariableRead: the LABORLINK_ variables a node spares as
+// the command line's own are exactly those some command's flags read, so a
+// flag given a variable cannot make every node warn about it, nor a flag
+// dropped leave the node sparing a misspelling.
+func TestCLIEnvIsEveryVariableRead(t *testing.T) {
+	groups := map[string][]command{
+		"agreement": agreementCommands(), "audit": auditCommands(), "deadletters": deadlettersCommands(),
+		"pki": pkiCommands(), "policy": policyCommands(), "records": recordsCommands(), "registry": registryCommands(),
+	}
+	var calls [][]string
+	for _, c := range commands() {
+		if sub, ok := groups[c.name]; ok {
+			for _, s := range sub {
+				calls = append(calls, []string{c.name, s.name, "--help"})
+			}
+		} else if c.name != "help" {
+			calls = append(calls, []string{c.name, "--help"})
+		}
+	}
+	read := map[string]bool{}
+	m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, LookupEnv: func(name string) (string, bool) {
+		if strings.HasPrefix(name, "LABORLINK_") {
+			read[name] = true
+		}
+		return "", false
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // --help runs nothing
+	for _, args := range calls {
+		if code := m.Run(ctx, args); code != 0 {
+			t.Errorf("laborlink %s: exit %d", strings.Join(args, " "), code)
+		}
+	}
+	var own []string // read, and no node setting
+	for name := range read {
+		if len(node.UnknownEnv([]string{name + "=x"})) != 0 {
+			own = append(own, name)
+		}
+	}
+	slices.Sort(own)
+	if want := slices.Sorted(slices.Values(cliEnv)); !slices.Equal(own, want) {
+		t.Errorf("commands read %v beyond the node's settings (all read: %v); cliEnv has %v", own, slices.Sorted(maps.Keys(read)), want)
+	}
+}
