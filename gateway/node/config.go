@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -268,20 +269,16 @@ func (c Config) Validate() error { return c.validate("config", nil) }
 // not read, each by its key, so that an operator hears of them all at once
 // and before the node creates anything: the certificates, the genesis, the
 // CRLs and the webhook CA must be files; the province policy, a directory.
-// The audit key is not checked: a node makes one where there is none.
+// Each is opened, not only looked up, so that one the node may not read (its
+// mode, or a socket where a file should be) is named too. The audit key is
+// not checked: a node makes one where there is none.
 func (c Config) CheckFiles() error {
 	var errs []error
 	check := func(key, path string, dir bool) {
-		if path == "" {
-			return
-		}
-		switch fi, err := os.Stat(path); {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("%s: %w", key, err))
-		case dir && !fi.IsDir():
-			errs = append(errs, fmt.Errorf("%s: %s is a file, not a directory", key, path))
-		case !dir && fi.IsDir():
-			errs = append(errs, fmt.Errorf("%s: %s is a directory, not a file", key, path))
+		if path != "" {
+			if err := checkFile(path, dir); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+			}
 		}
 	}
 	check("tls.cert", c.TLS.Cert, false)
@@ -294,6 +291,27 @@ func (c Config) CheckFiles() error {
 	check("webhook.ca", c.Webhook.CA, false)
 	check("policy.province_dir", c.Policy.ProvinceDir, true)
 	return errors.Join(errs...)
+}
+
+// checkFile refuses a path that is missing, a file where a directory is
+// wanted (dir) or the other way round, or that cannot be opened for reading.
+// It opens without blocking, so that a named pipe, which would wait for a
+// writer, is looked at but not waited on.
+func checkFile(path string, dir bool) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return err
+	case dir && !fi.IsDir():
+		return fmt.Errorf("%s is a file, not a directory", path)
+	case !dir && fi.IsDir():
+		return fmt.Errorf("%s is a directory, not a file", path)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // validate reports every problem, each as "<prefix>: <key>: <problem>".
