@@ -313,6 +313,16 @@ const maxReason = 300
 // and resident ID numbers, written as people write them), become "#",
 // anything but printable ASCII "?", and the text is cut at maxReason bytes.
 func scrub(s string) string {
+	out := mask(s)
+	if len(out) > maxReason {
+		out = out[:maxReason-3] + "..."
+	}
+	return out
+}
+
+// mask is scrub without the cut, for errors that are shown and logged but
+// not stored.
+func mask(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		if end, digits := numberRun(s, i); digits > 0 {
@@ -331,11 +341,7 @@ func scrub(s string) string {
 		b.WriteRune(r)
 		i += size
 	}
-	out := b.String()
-	if len(out) > maxReason {
-		out = out[:maxReason-3] + "..."
-	}
-	return out
+	return b.String()
 }
 
 // numberRun reads the digits at s[i:], with single separators between

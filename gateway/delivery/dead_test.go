@@ -386,6 +386,35 @@ func TestARefusalKeptUnburiedIsScrubbed(t *testing.T) {
 	}
 }
 
+// quoting is a peer whose every answer is an error quoting a number, as a
+// proxy's or an older peer's error page might.
+type quoting struct{}
+
+func (quoting) Send(context.Context, string, []store.Queued) ([]Outcome, error) {
+	return nil, errors.New("502 from proxy: upstream said worker phone 138 0013 8000 is unreachable")
+}
+
+// TestAFailureIsMaskedWhereShown: any delivery error, not only a refusal,
+// is the status page's last error and the log's, so a number in the
+// peer's text is masked there, and the text is not cut.
+func TestAFailureIsMaskedWhereShown(t *testing.T) {
+	s := openOutbox(t)
+	logged := &gatewaytest.Buffer{}
+	m := startManager(t, strictConfig(4), s, quoting{}, slog.New(slog.NewTextHandler(logged, nil)))
+	enqueue(t, s, 0, 1)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the failure to be the last error", func() bool {
+		st := m.Peers()
+		return len(st) == 1 && strings.Contains(st[0].LastError, "is unreachable")
+	})
+	if st := m.Peers(); strings.Contains(st[0].LastError, "8000") {
+		t.Errorf("last error quotes the number the peer quoted: %s", st[0].LastError)
+	}
+	if strings.Contains(logged.String(), "8000") || !strings.Contains(logged.String(), "delivery failing") {
+		t.Errorf("log quotes the number the peer quoted, or says nothing of the failure:\n%s", logged.String())
+	}
+}
+
 // blinking is a peer that refuses every batch with 400 for a few calls, as
 // one in a rolling upgrade might, or the proxy in front of it, and takes
 // everything before and after.

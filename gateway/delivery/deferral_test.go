@@ -79,8 +79,9 @@ func TestADeferredEnvelopeDoesNotSlowItsPeersQueue(t *testing.T) {
 	if n := p.sends("01E000000"); n != 1 {
 		t.Errorf("the deferred envelope was sent %d times before its backoff ended, want once", n)
 	}
-	if st := m.Peers()[0]; st.Failures != 0 || st.LastError != "" || st.Deferred != 1 {
-		t.Errorf("state of a peer that deferred one envelope: %+v; want no failure and 1 deferred", st)
+	if st := m.Peers()[0]; st.Failures != 0 || st.LastError != "" || st.Deferred != 1 ||
+		!strings.Contains(st.LastDeferral, "44 deferred 1 envelopes (case_unknown)") {
+		t.Errorf("state of a peer that deferred one envelope: %+v; want no failure, 1 deferred and why", st)
 	}
 
 	p.stopWaiting()
@@ -93,7 +94,7 @@ func TestADeferredEnvelopeDoesNotSlowItsPeersQueue(t *testing.T) {
 	if n := p.sends("01E000000"); n != 2 {
 		t.Errorf("the deferred envelope was sent %d times, want twice", n)
 	}
-	if st := m.Peers()[0]; st.Deferred != 0 {
+	if st := m.Peers()[0]; st.Deferred != 0 || st.LastDeferral != "" {
 		t.Errorf("state once the peer took the deferred envelope: %+v; want none deferred", st)
 	}
 }

@@ -250,6 +250,9 @@ type PeerState struct {
 	// retry, out of the batches the rest of the queue goes in. A peer
 	// that defers is healthy: deferrals are no failures.
 	Deferred int `json:"deferred,omitempty"`
+	// LastDeferral is the peer's latest deferral and its reasons, while
+	// envelopes it deferred wait.
+	LastDeferral string `json:"last_deferral,omitempty"`
 }
 
 // Peers reports each worker's state.
@@ -263,6 +266,9 @@ func (m *Manager) Peers() []PeerState {
 		w.mu.Unlock()
 		st.BatchSize = int(w.size.Load())
 		st.Deferred = w.deferredCount()
+		if st.Deferred == 0 {
+			st.LastDeferral = ""
+		}
 		out = append(out, st)
 	}
 	return out
@@ -520,12 +526,19 @@ func (w *worker) post(batch []store.Queued) (answered int, deferred bool, err er
 		}
 		w.release(done)
 	}
+	if len(waiting) == 0 {
+		return len(outcomes), false, nil
+	}
+	slices.Sort(reasons)
+	why := fmt.Sprintf("%s deferred %d envelopes (%s)", w.peer, len(waiting), strings.Join(slices.Compact(reasons), ", "))
+	w.mu.Lock()
+	w.state.LastDeferral = mask(why + "; they wait for their own retry")
+	w.mu.Unlock()
 	if n := w.hold(waiting); n > 0 {
 		// More deferred than a batch: the peer may defer everything, and
 		// the worker backs off as after a failed batch rather than send
 		// the whole queue around them.
-		slices.Sort(reasons)
-		return len(outcomes), true, fmt.Errorf("%s deferred %d envelopes (%s), %d of them beyond the %d held apart for their own retry; they stay queued", w.peer, len(waiting), strings.Join(slices.Compact(reasons), ", "), n, w.m.cfg.BatchSize)
+		return len(outcomes), true, fmt.Errorf("%s, %d of them beyond the %d held apart for their own retry; they stay queued", why, n, w.m.cfg.BatchSize)
 	}
 	return len(outcomes), false, nil
 }
@@ -538,12 +551,16 @@ func (w *worker) record(failures int, err error) {
 	resumed := w.state.Failures > 0
 	w.state.Failures = failures
 	if err != nil {
-		w.state.LastError = err.Error()
+		// Masked as a dead letter's reason is (see scrub): a peer's error
+		// text may quote a number from an envelope, and this one is logged
+		// and shown on the status page.
+		msg := mask(err.Error())
+		w.state.LastError = msg
 		if w.m.obs != nil {
 			w.m.obs.Failed(w.peer, err)
 		}
 		if failures == 1 || failures%20 == 0 {
-			w.m.log.Warn("delivery failing", "peer", w.peer, "failures", failures, "err", err)
+			w.m.log.Warn("delivery failing", "peer", w.peer, "failures", failures, "err", msg)
 		}
 		return
 	}

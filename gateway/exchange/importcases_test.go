@@ -209,7 +209,7 @@ func TestUpdateDeliveredWithItsReferralIsSentAgain(t *testing.T) {
 	}
 	gatewaytest.Eventually(t, "the destination to defer", func() bool {
 		for _, p := range origin.delivery.Peers() {
-			if p.Peer == "44" && strings.Contains(p.LastError, "no_agreement") {
+			if p.Peer == "44" && strings.Contains(p.LastDeferral, "no_agreement") {
 				return true
 			}
 		}

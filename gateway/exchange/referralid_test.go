@@ -231,7 +231,7 @@ func TestAnUpdateWaitingForItsReferralsAnswerSaysSo(t *testing.T) {
 	}
 	gatewaytest.Eventually(t, "44's worker to show the deferral", func() bool {
 		for _, p := range dest.delivery.Peers() {
-			if p.Peer == "51" && strings.Contains(p.LastError, ReasonReferralUnanswered) {
+			if p.Peer == "51" && strings.Contains(p.LastDeferral, ReasonReferralUnanswered) {
 				return true
 			}
 		}
