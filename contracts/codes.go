@@ -124,8 +124,11 @@ func creditCodeProblem(s string) string {
 			return fmt.Sprintf("registration division %s is not 6 digits", s[2:8])
 		}
 	}
-	if p := s[2:4]; p != "10" && !IsProvince(p) {
-		return fmt.Sprintf("registration division %s names no province", s[2:8])
+	switch div := s[2:8]; {
+	case div[:2] == "10" && div != "100000":
+		return fmt.Sprintf("registration division %s is not a province's, and national registrations use 100000", div)
+	case div[:2] != "10" && !IsProvince(div[:2]):
+		return fmt.Sprintf("registration division %s names no province", div)
 	}
 	if want := CreditCodeCheckChar(s); s[17] != want {
 		return fmt.Sprintf("check character is %c, want %c", s[17], want)
@@ -133,8 +136,9 @@ func creditCodeProblem(s string) string {
 	return ""
 }
 
-// CheckIndustry reports whether s is a GB/T 4754-2017 industry code: a section
-// letter A-T, then up to four digits (division, group, class).
+// CheckIndustry reports whether s is a GB/T 4754-2017 industry code at one of
+// its levels: a section letter A-T alone, or with a division (2 digits), a
+// group (3) or a class (4).
 func CheckIndustry(s string) error {
 	if msg := industryProblem(s); msg != "" {
 		return errors.New(msg)
@@ -143,12 +147,13 @@ func CheckIndustry(s string) error {
 }
 
 func industryProblem(s string) string {
-	if len(s) < 1 || len(s) > 5 || s[0] < 'A' || s[0] > 'T' {
-		return fmt.Sprintf("%q is not a GB/T 4754 code: want a section letter A-T then up to 4 digits", s)
+	const want = "want a section letter A-T, alone or with 2 to 4 digits"
+	if len(s) < 1 || len(s) > 5 || len(s) == 2 || s[0] < 'A' || s[0] > 'T' {
+		return fmt.Sprintf("%q is not a GB/T 4754 code: %s", s, want)
 	}
 	for i := 1; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return fmt.Sprintf("%q is not a GB/T 4754 code: want a section letter A-T then up to 4 digits", s)
+			return fmt.Sprintf("%q is not a GB/T 4754 code: %s", s, want)
 		}
 	}
 	return ""

@@ -175,6 +175,31 @@ func (c *checker) instant(path string, t time.Time) bool {
 	return true
 }
 
+// MaxClockAhead is how far past a node's clock an instant in a record may be:
+// the clocks of two provinces' nodes differ, and a record stamped "now" by
+// one must still pass at the other.
+const MaxClockAhead = 10 * time.Minute
+
+// pastInstant is instant, and not later than now allows.
+func (c *checker) pastInstant(path string, t, now time.Time) bool {
+	if msg := pastInstantProblem(t, now); msg != "" {
+		c.add(path, msg)
+		return false
+	}
+	return true
+}
+
+func pastInstantProblem(t, now time.Time) string {
+	if msg := instantProblem(t); msg != "" {
+		return msg
+	}
+	if t.After(now.Add(MaxClockAhead)) {
+		return fmt.Sprintf("%s is in the future: later than this node's clock, %s, by more than %s",
+			t.Format(time.RFC3339), now.Format(time.RFC3339), MaxClockAhead)
+	}
+	return ""
+}
+
 func instantProblem(t time.Time) string {
 	if t.IsZero() {
 		return "is required"

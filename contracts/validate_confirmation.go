@@ -37,11 +37,16 @@ func (r *Confirmation) ValidateAt(now time.Time) error {
 		}
 	}
 	c.optText("reason", r.Reason, MaxNoteLen, true)
+	// Subsidies tied to stable employment pay on "still employed at N
+	// months": a month counts once it is whole. A negative confirmation may
+	// still say how long the worker stayed before leaving, from since.
 	switch {
 	case r.MonthsEmployed < 0 || r.MonthsEmployed > MaxMonthsEmployed:
 		c.addf("months_employed", "is %d, want 0 to %d", r.MonthsEmployed, MaxMonthsEmployed)
-	case sinceOK && confirmedOK && r.MonthsEmployed > monthsBetween(*r.Since, r.ConfirmedOn)+1:
-		c.addf("months_employed", "is %d, more than the %d months from since %s to confirmed_on %s",
+	case r.MonthsEmployed > 0 && r.Since == nil:
+		c.addf("months_employed", "is %d without since, the first day of employment it counts from", r.MonthsEmployed)
+	case sinceOK && confirmedOK && r.MonthsEmployed > monthsBetween(*r.Since, r.ConfirmedOn):
+		c.addf("months_employed", "is %d, more than the %d whole months from since %s to confirmed_on %s",
 			r.MonthsEmployed, monthsBetween(*r.Since, r.ConfirmedOn), *r.Since, r.ConfirmedOn)
 	}
 	return c.err()

@@ -41,7 +41,7 @@ func (r *Referral) ValidateAt(now time.Time) error {
 		c.addf("status", "a referral opens its case: want %q, not %q (later statuses are sent as referral updates)", CaseReferred, r.Status)
 	}
 	deadlineOK := c.date("deadline", r.Deadline)
-	if c.instant("opened_at", r.OpenedAt) && deadlineOK {
+	if c.pastInstant("opened_at", r.OpenedAt, now) && deadlineOK {
 		if opened := DateOf(r.OpenedAt.In(chinaTime)); r.Deadline.Before(opened) {
 			c.addf("deadline", "%s is before the day the case was opened, %s", r.Deadline, opened)
 		}
@@ -101,6 +101,6 @@ func (u *ReferralUpdate) ValidateAt(now time.Time) error {
 	}
 	c.optText("note", u.Note, MaxNoteLen, true)
 	c.amount("amount_recovered_fen", u.AmountRecoveredFen, MaxAmountFen)
-	c.instant("at", u.At)
+	c.pastInstant("at", u.At, now)
 	return c.err()
 }

@@ -180,9 +180,11 @@ func TestTransferRules(t *testing.T) {
 		}, "placement.employer_credit_code", "check character is"},
 		{"credit code division", func(r *T) { r.Placement.EmployerCreditCode = withCredit("91AB0101ABCDEFGH") }, "placement.employer_credit_code", "not 6 digits"},
 		{"credit code province", func(r *T) { r.Placement.EmployerCreditCode = withCredit("91990101ABCDEFGH") }, "placement.employer_credit_code", "names no province"},
+		{"credit code national", func(r *T) { r.Placement.EmployerCreditCode = withCredit("91109999ABCDEFGH") }, "placement.employer_credit_code", "national registrations use 100000"},
 		{"employer required", func(r *T) { r.Placement.EmployerCreditCode = "" }, "placement.employer_credit_code", "required"},
 		{"industry section", func(r *T) { r.Placement.Industry = "Z1810" }, "placement.industry", "section letter A-T"},
-		{"industry digits", func(r *T) { r.Placement.Industry = "C18101" }, "placement.industry", "up to 4 digits"},
+		{"industry digits", func(r *T) { r.Placement.Industry = "C18101" }, "placement.industry", "2 to 4 digits"},
+		{"industry one digit", func(r *T) { r.Placement.Industry = "C1" }, "placement.industry", "alone or with 2 to 4 digits"},
 		{"industry letters", func(r *T) { r.Placement.Industry = "CC" }, "placement.industry", "GB/T 4754"},
 		{"industry missing", func(r *T) { r.Placement.Industry = "" }, "placement.industry", "required"},
 		{"job", func(r *T) { r.Placement.Job = "" }, "placement.job", "required"},
@@ -203,6 +205,9 @@ func TestTransferRules(t *testing.T) {
 		{"event repeated", func(r *T) { r.Events[1].Kind = r.Events[0].Kind }, "events[1].kind", "cannot follow"},
 		{"event time order", func(r *T) { r.Events[2].At = r.Events[0].At.Add(-time.Hour) }, "events[2].at", "before the previous"},
 		{"event time missing", func(r *T) { r.Events[0].At = time.Time{} }, "events[0].at", "required"},
+		{"event in the future", func(r *T) {
+			r.Events[len(r.Events)-1].At = now.Add(contracts.MaxClockAhead + time.Minute)
+		}, fmt.Sprintf("events[%d].at", len(base.Events)-1), "in the future"},
 	}
 	runRules(t, base, func(r *T) error { return r.ValidateAt(now) }, rules)
 }
@@ -227,6 +232,9 @@ func TestTransferAcceptsEdgeCases(t *testing.T) {
 		{"open-ended contract", func(r *contracts.Transfer) { r.Placement.ContractEnd = nil }},
 		{"prefecture workplace without counties", func(r *contracts.Transfer) { r.Placement.Division = "441900" }},
 		{"section-only industry", func(r *contracts.Transfer) { r.Placement.Industry = "E" }},
+		{"event stamped by a clock a little ahead", func(r *contracts.Transfer) {
+			r.Events[len(r.Events)-1].At = now.Add(contracts.MaxClockAhead)
+		}},
 		{"national credit code", func(r *contracts.Transfer) { r.Placement.EmployerCreditCode = withCredit("91100000ABCDEFGH") }},
 		{"ID from a county that no longer exists", func(r *contracts.Transfer) {
 			// 512501 was Yibin county's code before 1996; numbers issued then are still valid.
@@ -259,11 +267,34 @@ func TestConfirmationRules(t *testing.T) {
 		{"employer code", func(r *C) { r.EmployerCreditCode = "" }, "employer_credit_code", "required"},
 		{"months negative", func(r *C) { r.MonthsEmployed = -1 }, "months_employed", "want 0 to"},
 		{"months beyond since", func(r *C) { r.MonthsEmployed += 5 }, "months_employed", "more than the"},
+		{"month not yet whole", func(r *C) {
+			since := date("2025-09-02")
+			r.Since, r.ConfirmedOn, r.MonthsEmployed = &since, date("2026-03-01"), 6
+		}, "months_employed", "more than the 5 whole months"},
+		{"months without since", func(r *C) {
+			r.Employed, r.Reason, r.Since, r.MonthsEmployed = false, "left", nil, 3
+		}, "months_employed", "without since"},
 		{"confirmed in future", func(r *C) { r.ConfirmedOn = date("2026-04-01") }, "confirmed_on", "in the future"},
 		{"confirmed missing", func(r *C) { r.ConfirmedOn = contracts.Date{} }, "confirmed_on", "required"},
 		{"reason when not employed", func(r *C) { r.Employed = false; r.Reason = "" }, "reason", "required when not employed"},
 		{"reason too long", func(r *C) { r.Reason = strings.Repeat("因", contracts.MaxNoteLen+1) }, "reason", "at most 2000"},
 	})
+}
+
+// A worker who left may still be reported with the whole months they stayed,
+// and a month that ended on confirmed_on counts.
+func TestConfirmationAcceptsMonthsStayed(t *testing.T) {
+	c := clone(t, full(t, func(g *synth.Generator) *contracts.Confirmation { return g.Confirmation(g.Transfer()) },
+		func(c *contracts.Confirmation) bool { return c.Employed }))
+	since := date("2025-09-02")
+	c.Since, c.ConfirmedOn, c.MonthsEmployed = &since, date("2026-03-02"), 6
+	if err := c.ValidateAt(now); err != nil {
+		t.Errorf("employed six whole months: %v", err)
+	}
+	c.Employed, c.Reason, c.EmployerName, c.EmployerCreditCode = false, "left", "", ""
+	if err := c.ValidateAt(now); err != nil {
+		t.Errorf("left after six whole months: %v", err)
+	}
 }
 
 func TestReferralRules(t *testing.T) {
@@ -285,6 +316,10 @@ func TestReferralRules(t *testing.T) {
 		{"opened accepted", func(r *R) { r.Status = contracts.CaseAccepted }, "status", `want "referred", not "accepted"`},
 		{"deadline before opening", func(r *R) { r.Deadline = contracts.DateOf(r.OpenedAt).AddMonths(-1) }, "deadline", "before the day the case was opened"},
 		{"opened missing", func(r *R) { r.OpenedAt = time.Time{} }, "opened_at", "required"},
+		{"opened in the future", func(r *R) {
+			r.OpenedAt = now.AddDate(3, 0, 0)
+			r.Deadline = contracts.DateOf(r.OpenedAt).AddMonths(1)
+		}, "opened_at", "in the future"},
 		{"notes too long", func(r *R) { r.Notes = strings.Repeat("欠", 2001) }, "notes", "at most 2000"},
 	})
 	// The same case may run the other way, origin to destination.
@@ -306,6 +341,7 @@ func TestReferralUpdateRules(t *testing.T) {
 		{"recovered negative", func(r *U) { r.AmountRecoveredFen = -1 }, "amount_recovered_fen", "not negative"},
 		{"at missing", func(r *U) { r.At = time.Time{} }, "at", "required"},
 		{"at absurd", func(r *U) { r.At = time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC) }, "at", "out of range"},
+		{"at in the future", func(r *U) { r.At = now.Add(time.Hour) }, "at", "in the future"},
 	})
 }
 
@@ -380,7 +416,7 @@ func TestCodeChecks(t *testing.T) {
 			t.Errorf("CheckDivision(%s) = %v, want ok=%v", code, err, ok)
 		}
 	}
-	for s, ok := range map[string]bool{"C": true, "C18": true, "C1810": true, "U": false, "c18": false, "C18100": false} {
+	for s, ok := range map[string]bool{"C": true, "C1": false, "C18": true, "C1810": true, "U": false, "c18": false, "C18100": false} {
 		if err := contracts.CheckIndustry(s); (err == nil) != ok {
 			t.Errorf("CheckIndustry(%s) = %v", s, err)
 		}

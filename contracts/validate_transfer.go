@@ -30,7 +30,7 @@ func (t *Transfer) ValidateAt(now time.Time) error {
 	c.organizer(&t.Organizer)
 	c.placement(&t.Placement, t.To)
 	c.optText("labor_brand", t.LaborBrand, MaxNameLen, false)
-	c.events(t.Events)
+	c.events(t.Events, now)
 	return c.err()
 }
 
@@ -140,7 +140,7 @@ func eventRank(k EventKind) int {
 	return 0
 }
 
-func (c *checker) events(evs []LifecycleEvent) {
+func (c *checker) events(evs []LifecycleEvent, now time.Time) {
 	switch {
 	case len(evs) == 0:
 		c.add("events", "is required: at least the registration")
@@ -162,7 +162,7 @@ func (c *checker) events(evs []LifecycleEvent) {
 			c.addf(fmt.Sprintf("events[%d].kind", i), "%s cannot follow %s", e.Kind, prev.Kind)
 		}
 		ok := true
-		if msg := instantProblem(e.At); msg != "" {
+		if msg := pastInstantProblem(e.At, now); msg != "" {
 			c.add(fmt.Sprintf("events[%d].at", i), msg)
 			ok = false
 		}

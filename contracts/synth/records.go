@@ -300,7 +300,7 @@ func (g *Generator) ReferralUpdate(r *contracts.Referral) *contracts.ReferralUpd
 		ReferralID: r.ID,
 		Status:     status,
 		Note:       updateNotes[string(status)],
-		At:         r.OpenedAt.Add(time.Duration(g.between(1, 20*24)) * time.Hour),
+		At:         r.OpenedAt.Add(time.Duration(g.between(1, g.hoursLeft(r.OpenedAt, 20*24))) * time.Hour),
 	}
 	if status == contracts.CaseResolved || status == contracts.CaseClosed {
 		u.AmountRecoveredFen = r.AmountOwedFen
@@ -329,4 +329,11 @@ func (g *Generator) Record(t contracts.RecordType) (any, error) {
 		return g.ReferralUpdate(g.Referral()), nil
 	}
 	return nil, fmt.Errorf("no generator for record type %q", t)
+}
+
+// hoursLeft is at most limit, and no more whole hours than from t to the end
+// of the generator's today: nodes refuse records dated in their future.
+func (g *Generator) hoursLeft(t time.Time, limit int) int {
+	end := time.Date(g.cfg.Today.Year, g.cfg.Today.Month, g.cfg.Today.Day+1, 0, 0, 0, 0, cst)
+	return max(1, min(limit, int(end.Sub(t)/time.Hour)))
 }
