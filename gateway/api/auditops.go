@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -167,9 +165,12 @@ func encodeAuditExport(_ context.Context, w http.ResponseWriter, resp any) error
 	if r.Format == FormatCSV {
 		write, contentType = audit.ExportCSV, "text/csv; charset=utf-8"
 	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-%s.%s"`, r.At.UTC().Format("20060102T150405Z"), r.Format))
-	out := &wroteTo{Writer: w}
+	// The file's headers go out with its first bytes: an export that
+	// fails before them answers with an error, not a file that holds one.
+	out := &wroteTo{Writer: w, start: func() {
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-%s.%s"`, r.At.UTC().Format("20060102T150405Z"), r.Format))
+	}}
 	if err := write(out, r.Entries); err != nil {
 		if out.wrote {
 			// The status and part of the file are out: an error body now
@@ -179,17 +180,25 @@ func encodeAuditExport(_ context.Context, w http.ResponseWriter, resp any) error
 		}
 		return err
 	}
+	if !out.wrote {
+		out.start() // an empty export is still a file
+	}
 	return nil
 }
 
-// wroteTo records whether anything was written through it.
+// wroteTo records whether anything was written through it, and calls
+// start before the first write.
 type wroteTo struct {
 	io.Writer
+	start func()
 	wrote bool
 }
 
 func (w *wroteTo) Write(p []byte) (int, error) {
-	w.wrote = w.wrote || len(p) > 0
+	if !w.wrote && len(p) > 0 {
+		w.start()
+		w.wrote = true
+	}
 	return w.Writer.Write(p)
 }
 
@@ -198,24 +207,9 @@ func (w *wroteTo) Write(p []byte) (int, error) {
 const maxVerifyBody = 64 << 10
 
 func decodeAuditVerify(_ context.Context, r *http.Request) (any, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxVerifyBody))
-	if err != nil {
-		return nil, badRequest("read body: %v", err)
-	}
 	var req AuditVerifyRequest
-	if len(bytes.TrimSpace(body)) == 0 {
-		return req, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(&req)
-	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
-		err = errors.New("trailing data after the JSON object")
-	}
-	if err != nil {
-		return nil, badRequest(`the body must be {"earlier": "<a signed head you kept>"}, earlier optional: %v`, err)
-	}
-	return req, nil
+	err := decodeSmall(r, maxVerifyBody, &req, `{"earlier": "<a signed head you kept>"}, earlier optional`, true)
+	return req, err
 }
 
 func decodeAuditReconcile(_ context.Context, r *http.Request) (any, error) {

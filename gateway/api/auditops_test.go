@@ -41,8 +41,27 @@ func TestExportFailingMidwayCutsTheResponse(t *testing.T) {
 			encodeAuditExport(context.Background(), httptest.NewRecorder(), resp)
 		}()
 		resp.Entries = failingAfter(0)
-		if err := encodeAuditExport(context.Background(), httptest.NewRecorder(), resp); err == nil || !strings.Contains(err.Error(), "disk read failed") {
+		rec := httptest.NewRecorder()
+		if err := encodeAuditExport(context.Background(), rec, resp); err == nil || !strings.Contains(err.Error(), "disk read failed") {
 			t.Errorf("%s: failing at once: %v", format, err)
+		}
+		if d := rec.Header().Get("Content-Disposition"); d != "" {
+			t.Errorf("%s: failing at once, the error goes out as a file to save: Content-Disposition %q", format, d)
+		}
+	}
+}
+
+// TestAnEmptyExportIsAFile: with nothing to write, the export is still
+// the file the client asked for.
+func TestAnEmptyExportIsAFile(t *testing.T) {
+	empty := func(func(audit.Entry) error) error { return nil }
+	for _, format := range []string{FormatCSV, FormatJSONL} {
+		rec := httptest.NewRecorder()
+		if err := encodeAuditExport(context.Background(), rec, AuditExportResponse{Format: format, Entries: empty, At: time.Now()}); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		if d := rec.Header().Get("Content-Disposition"); !strings.HasPrefix(d, "attachment; filename=\"audit-") {
+			t.Errorf("%s: empty export's Content-Disposition %q", format, d)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 
@@ -94,10 +93,13 @@ func decodeDeadLetters(_ context.Context, r *http.Request) (any, error) {
 	return DeadLettersRequest{Peer: peer}, nil
 }
 
+// maxRequeueBody bounds a requeue request: a peer and an envelope id.
+const maxRequeueBody = 4096
+
 func decodeRequeue(_ context.Context, r *http.Request) (any, error) {
 	var req RequeueRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
-		return nil, badRequest("the body is not a requeue request such as {\"peer\":\"44\",\"all\":true}: %v", err)
+	if err := decodeSmall(r, maxRequeueBody, &req, `a requeue request such as {"peer":"44","all":true}`, false); err != nil {
+		return nil, err
 	}
 	switch {
 	case !pki.ValidProvince(req.Peer):

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -120,6 +121,33 @@ var errBadRequest = errors.New("bad request")
 
 func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
+}
+
+// decodeSmall reads a small JSON object of at most max bytes from r's body
+// into v, refusing unknown members and trailing data; shape says what the
+// body should look like, for the error. An empty body leaves v as it is
+// when emptyOK.
+func decodeSmall(r *http.Request, max int64, v any, shape string, emptyOK bool) error {
+	body, err := httpbody.ReadRequest(r, max)
+	if errors.Is(err, httpbody.ErrTooLarge) {
+		return fmt.Errorf("%w; the body must be %s, at most %d bytes", err, shape, max)
+	}
+	if err != nil {
+		return badRequest("read body: %v", err)
+	}
+	if emptyOK && len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
+	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
+		err = errors.New("trailing data after the JSON object")
+	}
+	if err != nil {
+		return badRequest("the body must be %s: %v", shape, err)
+	}
+	return nil
 }
 
 func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
