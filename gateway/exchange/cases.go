@@ -189,15 +189,36 @@ type transitionError struct{ problems []contracts.FieldError }
 
 func (e *transitionError) Error() string { return e.problems[0].Message }
 
+// notItsCaseError refuses an update where its case is written, when the
+// case under its key there is not the one its referral (envelope referral)
+// opened, which it was checked against: held is the case that is there,
+// nil for none. The referral was not accepted in the same commit (its id
+// taken meanwhile, its quota used up), so the update would move another
+// referral's case, or none.
+type notItsCaseError struct {
+	referral string
+	held     *store.Case
+}
+
+func (e *notItsCaseError) Error() string {
+	if e.held == nil {
+		return fmt.Sprintf("the case of referral envelope %s is not stored", e.referral)
+	}
+	return fmt.Sprintf("case %s is held by envelope %s, not by the referral envelope %s the update was checked against", e.held.Key, e.held.EnvelopeID, e.referral)
+}
+
 // caseChange is what rec, carried by envelope envelopeID and dated at,
 // does to the case it opens or moves, for the store to make in the
 // transaction that queues or stores rec; nil for a record of another type.
 // An update is checked again there, against the case as it is written
 // (transitionError), and one already applied changes nothing, so that
-// making it again (a redelivery mending a crash) is harmless. A referral
-// whose key another referral's case holds is refused (idTakenError); its
-// own case, made again, changes nothing.
-func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.Time) *store.CaseChange {
+// making it again (a redelivery mending a crash) is harmless. refersTo,
+// when set, is the envelope of the referral whose case the update was
+// checked against: a case under the key that referral did not open
+// refuses the update (notItsCaseError). A referral whose key another
+// referral's case holds is refused (idTakenError); its own case, made
+// again, changes nothing.
+func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.Time, refersTo string) *store.CaseChange {
 	switch r := rec.(type) {
 	case *contracts.Referral:
 		key := store.CaseKey(r.From, r.To, r.ID)
@@ -212,6 +233,9 @@ func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.T
 		}}
 	case *contracts.ReferralUpdate:
 		return &store.CaseChange{Key: store.CaseKey(r.From, r.To, r.ReferralID), Apply: func(c *store.Case) (*store.Case, error) {
+			if refersTo != "" && (c == nil || c.EnvelopeID != refersTo) {
+				return nil, &notItsCaseError{referral: refersTo, held: c}
+			}
 			if c == nil {
 				return nil, errCaseUnknown
 			}
@@ -235,7 +259,7 @@ func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.T
 // rec: for a referral queued here, and for an envelope received again,
 // which mends a case a crash left behind its record.
 func (x *Exchange) track(ctx context.Context, rec contracts.Record, envelopeID string, at time.Time) {
-	ch := x.caseChange(rec, envelopeID, at)
+	ch := x.caseChange(rec, envelopeID, at, "")
 	if ch == nil {
 		return
 	}

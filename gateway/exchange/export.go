@@ -25,7 +25,8 @@ type exported struct {
 	env      *contracts.Envelope
 	rec      contracts.Record
 	decision *policy.Decision
-	// refersTo is the referral envelope an update moves (audit only).
+	// refersTo is the referral envelope an update moves: audited, and
+	// checked in the commit against the case the update moves.
 	refersTo string
 }
 
@@ -92,7 +93,9 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		// audit entry is, so a crash cannot leave an accepted referral
 		// without the case it opens; an update is checked again there,
 		// since concurrent submissions may have moved its case since screen.
-		outs[i].Case = x.caseChange(e.rec, e.env.ID, e.env.Created)
+		// The update's referral is checked there too: one refused in that
+		// commit leaves the update refused, not moving another's case.
+		outs[i].Case = x.caseChange(e.rec, e.env.ID, e.env.Created, ready[i].refersTo)
 	}
 	sent := func(i int) audit.Entry {
 		return sentEntry(ready[i].env, ready[i].rec, ready[i].refersTo, ready[i].decision, caller)
@@ -117,7 +120,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 			continue
 		}
 		if err := enq[i].Refused; err != nil {
-			x.refuseCaseChange(r, e.index, err)
+			x.refuseCaseChange(r, e.index, err, results, ready[:i])
 			continue
 		}
 		if enq[i].OverQuota {
@@ -275,11 +278,13 @@ func (x *Exchange) refuseUnreadable(r *SubmitResult, i int, err error) {
 // refuseCaseChange answers the update or referral at index i of a
 // submission whose case refused it as it was queued (err): invalid when a
 // concurrent update moved the case where it cannot take this status (the
-// problem says where the case is now) or when another referral holds the
-// referral's case key (the problem names that case), else unavailable, as for a case
-// that does not decode or went away. Nothing was queued; the reference is
-// free for a corrected update.
-func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error) {
+// problem says where the case is now), when another referral holds the
+// referral's case key (the problem names that case), or when the update's
+// referral was not accepted (the problem names it: notItsCase), else
+// unavailable, as for a case that does not decode or went away. Nothing
+// was queued; the reference is free for a corrected update. results and
+// before (the records queued before it) find an update's referral.
+func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error, results []SubmitResult, before []exported) {
 	r.EnvelopeID = ""
 	var te *transitionError
 	if errors.As(err, &te) {
@@ -291,7 +296,27 @@ func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error) {
 		r.Outcome, r.Problems = OutcomeInvalid, taken.problems()
 		return
 	}
+	var notIts *notItsCaseError
+	if errors.As(err, &notIts) {
+		r.Outcome, r.Problems = OutcomeInvalid, notItsCase(notIts, results, before)
+		return
+	}
 	x.refuseUnreadable(r, i, err)
+}
+
+// notItsCase is the problem of an update refused by err: its referral,
+// found among before when the same submission carried it, was not
+// accepted, and the problem says what that referral's outcome was.
+func notItsCase(err *notItsCaseError, results []SubmitResult, before []exported) []contracts.FieldError {
+	msg := fmt.Sprintf("the referral this update moves (envelope %s) no longer holds its case here, so nothing was queued; check the referral's record and the case", err.referral)
+	for _, e := range before {
+		if e.env.ID == err.referral {
+			ref := results[e.index]
+			msg = fmt.Sprintf("the referral this update moves, record %d of this submission, was not accepted (%s), so neither was the update; submit the update again once its referral is accepted", e.index, ref.Outcome)
+			break
+		}
+	}
+	return []contracts.FieldError{{Path: "referral_id", Message: msg}}
 }
 
 // answerDuplicates answers the drafts whose reference was queued before,

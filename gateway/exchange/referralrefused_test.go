@@ -1,0 +1,140 @@
+package exchange
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/policy"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// hookedAgreements runs hook on the first lookup: screen looks up
+// agreements after it read the cases, so a hook there acts between the
+// read and the commit, as a concurrent request would. Lookups the hook
+// makes itself go straight through.
+type hookedAgreements struct {
+	policy.AgreementSource
+	ran  atomic.Bool
+	hook func()
+}
+
+func (h *hookedAgreements) Agreements(ctx context.Context, a, b, id string) ([]contracts.Agreement, error) {
+	if !h.ran.Swap(true) {
+		h.hook()
+	}
+	return h.AgreementSource.Agreements(ctx, a, b, id)
+}
+
+// wantUpdateRefusedWithItsReferral checks the answer to an update whose
+// referral, earlier in the same submission at index ref, was not accepted:
+// invalid, one problem on referral_id that names the referral's record.
+func wantUpdateRefusedWithItsReferral(t *testing.T, r SubmitResult, ref int) {
+	t.Helper()
+	if r.Outcome != OutcomeInvalid || r.EnvelopeID != "" || len(r.Problems) != 1 || r.Problems[0].Path != "referral_id" {
+		t.Fatalf("the update: %+v, want %s with one problem on referral_id", r, OutcomeInvalid)
+	}
+	if msg := r.Problems[0].Message; !strings.Contains(msg, "record "+string(rune('0'+ref))) || !strings.Contains(msg, "not accepted") {
+		t.Errorf("the problem %q should say that record %d, its referral, was not accepted", msg, ref)
+	}
+}
+
+// TestUpdateOfAReferralRefusedInTheCommitSaysWhy: 51 submits a referral R
+// and an update of it together; between screen and the commit, 44's own
+// referral R reaches 51 and takes the id. The referral is refused
+// (referral_id_taken), and the update with it: invalid, naming its
+// referral, not unavailable, and 44's case is not moved by it. (From a
+// known gap: the update was answered unavailable, or moved the case that
+// held the id.)
+func TestUpdateOfAReferralRefusedInTheCommitSaysWhy(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 43)
+	origin := f.nodes["51"]
+	ours := referralFrom(g, "51")
+	ours.Status = contracts.CaseReferred
+	theirs := referralFrom(g, "44")
+	theirs.Status, theirs.ID = contracts.CaseReferred, ours.ID
+	u := g.ReferralUpdate(ours)
+	u.From, u.To, u.Status = "51", "44", contracts.CaseAccepted
+	raw := f.rawSignedBy("44", theirs)
+	origin.x.d.Agreements = &hookedAgreements{AgreementSource: origin.agreements, hook: func() {
+		if got, err := f.deliver("44", "51", raw); err != nil || got[0].Status != peer.StatusStored {
+			t.Errorf("44's referral at 51: %+v, %v", got, err)
+		}
+	}}
+	res := f.submit("51", ours, u)
+	if r := res[0]; r.Outcome != OutcomeInvalid || len(r.Problems) != 1 || r.Problems[0].Path != "id" {
+		t.Fatalf("51's referral: %+v, want %s on id (referral_id_taken)", r, OutcomeInvalid)
+	}
+	wantUpdateRefusedWithItsReferral(t, res[1], 0)
+	c, err := origin.store.Case(store.CaseKey("51", "44", ours.ID), f.now)
+	if err != nil || c.OpenedBy != "44" || c.Status != string(contracts.CaseReferred) || len(c.Updates) != 0 {
+		t.Errorf("the case at 51: %+v, %v; want 44's, referred and never moved", c, err)
+	}
+}
+
+// TestUpdateOfAReferralOverQuotaSaysWhy: a referral denied in the commit
+// for its quota (the decision read the count before an earlier referral of
+// the submission took the last one) leaves its update, submitted with it,
+// invalid and naming it, not unavailable.
+func TestUpdateOfAReferralOverQuotaSaysWhy(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44", func(a *contracts.Agreement) {
+		a.Quotas = []contracts.Quota{{RecordType: contracts.RecordReferral, Period: contracts.QuotaYear, Max: 1}}
+	})
+	g := f.generator("51", "44", 47)
+	first, second := referralFrom(g, "51"), referralFrom(g, "51")
+	first.Status, second.Status = contracts.CaseReferred, contracts.CaseReferred
+	u := g.ReferralUpdate(second)
+	u.From, u.To, u.Status = "51", "44", contracts.CaseAccepted
+	res := f.submit("51", first, second, u)
+	if res[0].Outcome != OutcomeAccepted || res[1].Outcome != OutcomeDenied {
+		t.Fatalf("the referrals: %+v, %+v; want the first accepted, the second denied", res[0], res[1])
+	}
+	wantUpdateRefusedWithItsReferral(t, res[2], 1)
+	if _, err := f.nodes["51"].store.Case(store.CaseKey("51", "44", second.ID), f.now); err == nil {
+		t.Errorf("the denied referral's case is stored")
+	}
+}
+
+// TestDeliveredUpdateOfAReferralRefusedInTheCommitIsRejected: 51 delivers
+// a referral R and an update of it together; between their checks and the
+// commit at 44, 44 submits its own referral R. 51's referral is rejected
+// (referral_id_taken), and its update with it, the same final way, rather
+// than stored as a move of 44's case.
+func TestDeliveredUpdateOfAReferralRefusedInTheCommitIsRejected(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 53)
+	dest := f.nodes["44"]
+	f.dir.set("51", "https://127.0.0.1:1") // 44's own referral stays queued
+	r51 := referralFrom(g, "51")
+	r51.Status = contracts.CaseReferred
+	r44 := referralFrom(g, "44")
+	r44.Status, r44.ID = contracts.CaseReferred, r51.ID
+	u51 := g.ReferralUpdate(r51)
+	u51.From, u51.To, u51.Status = "51", "44", contracts.CaseAccepted
+	dest.x.d.Agreements = &hookedAgreements{AgreementSource: dest.agreements, hook: func() {
+		if res := f.submit("44", r44); res[0].Outcome != OutcomeAccepted {
+			t.Errorf("44's own referral: %+v", res[0])
+		}
+	}}
+	got, err := f.deliver("51", "44", f.rawSignedBy("51", r51), f.rawSignedBy("51", u51))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range got {
+		if r.Status != peer.StatusRejected || !slices.Equal(r.Reasons, []string{ReasonReferralIDTaken}) || r.Receipt != nil {
+			t.Errorf("result %d: %s %v (receipt: %v), want %s [%s] and no receipt", i, r.Status, r.Reasons, r.Receipt != nil, peer.StatusRejected, ReasonReferralIDTaken)
+		}
+	}
+	c, err := dest.store.Case(store.CaseKey("51", "44", r51.ID), f.now)
+	if err != nil || c.OpenedBy != "44" || c.Status != string(contracts.CaseReferred) || len(c.Updates) != 0 {
+		t.Errorf("the case at 44: %+v, %v; want 44's, referred and never moved", c, err)
+	}
+}
