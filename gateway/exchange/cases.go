@@ -227,7 +227,7 @@ func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.T
 				if c.EnvelopeID != envelopeID {
 					return nil, &idTakenError{id: r.ID, held: c}
 				}
-				return c, nil // redelivered
+				return nil, nil // redelivered: nothing to change
 			}
 			return x.openedCase(r, envelopeID, at), nil
 		}}
@@ -241,7 +241,7 @@ func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.T
 			}
 			for _, u := range c.Updates {
 				if u.EnvelopeID == envelopeID {
-					return c, nil
+					return nil, nil // made already
 				}
 			}
 			if p := updateProblems(r, c); p != nil {
@@ -255,16 +255,35 @@ func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.T
 	return nil
 }
 
-// track makes rec's case change on its own, after the commit that stored
-// rec: for a referral queued here, and for an envelope received again,
-// which mends a case a crash left behind its record.
-func (x *Exchange) track(ctx context.Context, rec contracts.Record, envelopeID string, at time.Time) {
+// mendCase is the case change of rec, received again in envelope
+// envelopeID at at, that mendCases is to make: nil when there is none, or
+// when the case it was read with (read, as updatedCases gave it: nil when
+// not known) shows it made already, as it is but for a case an older
+// version left behind its record. The store is not asked for what it shows.
+func (x *Exchange) mendCase(rec contracts.Record, envelopeID string, at time.Time, read *store.Case) *store.CaseChange {
 	ch := x.caseChange(rec, envelopeID, at, "")
-	if ch == nil {
-		return
+	if ch == nil || read == nil {
+		return ch
 	}
-	if _, err := x.d.Store.PutCase(ctx, ch.Key, ch.Apply); err != nil {
-		x.d.Log.Warn("track referral", "envelope", envelopeID, "err", err)
+	c := *read
+	c.Updates = slices.Clone(read.Updates)
+	if next, err := ch.Apply(&c); err == nil && next == nil {
+		return nil
+	}
+	return ch
+}
+
+// mendCases makes the case changes of envelopes received again (see
+// mendCase), in one commit, and only when there is one to make.
+func (x *Exchange) mendCases(ctx context.Context, changes []*store.CaseChange) {
+	refused, err := x.d.Store.PutCases(ctx, changes)
+	if err != nil {
+		x.d.Log.Warn("mend the cases of envelopes received again", "cases", len(changes), "err", err)
+	}
+	for i, err := range refused {
+		if err != nil {
+			x.d.Log.Warn("mend the case of an envelope received again", "case", changes[i].Key, "err", err)
+		}
 	}
 }
 

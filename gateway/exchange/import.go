@@ -166,6 +166,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	if err != nil {
 		return nil, err
 	}
+	var mend []*store.CaseChange
 	for i, im := range ready {
 		r := &results[im.index]
 		if refused != nil {
@@ -188,13 +189,18 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		// Linking answers happens after the commit; it is idempotent and
 		// runs again on redelivery, so a crash between the commit and it
 		// is mended when the origin sends the envelope again. Cases moved
-		// in the commit; a redelivery tracks them again, which changes
-		// nothing but a case an older version left behind its record.
+		// in the commit; a redelivery makes their change again, which
+		// changes nothing but a case an older version left behind its
+		// record, in one commit for the request, and none when the cases
+		// read show nothing to change.
 		x.answer(ctx, im)
 		if dup[i] {
-			x.track(ctx, im.rec, im.env.ID, im.in.ReceivedAt)
+			if ch := x.mendCase(im.rec, im.env.ID, im.in.ReceivedAt, ins[im.index].moves); ch != nil {
+				mend = append(mend, ch)
+			}
 		}
 	}
+	x.mendCases(ctx, mend)
 	return results, nil
 }
 

@@ -377,3 +377,44 @@ func TestReceiveTakesAnUpdateAfterItsReferralInOneRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestRedeliveredReferralsCommitNothing: referrals delivered again, their
+// cases as they opened them, are answered duplicate without a commit at
+// the destination: the cases read for the request show nothing to mend.
+// (From a known gap: each duplicate cost a commit of its own.) 44's node
+// may write now and then meanwhile, which only adds: the fewest writes of
+// two redeliveries are taken.
+func TestRedeliveredReferralsCommitNothing(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 59)
+	db := f.nodes["44"].store.DB()
+	var envs []json.RawMessage
+	for range 3 {
+		r := referralFrom(g, "51")
+		r.Status = contracts.CaseReferred
+		envs = append(envs, f.rawSignedBy("51", r))
+	}
+	if res, err := f.deliver("51", "44", envs...); err != nil || res[0].Status != peer.StatusStored {
+		t.Fatalf("first delivery: %+v, %v", res, err)
+	}
+	writes := func() int64 {
+		t.Helper()
+		st := db.Stats()
+		before := st.TxStats.GetWrite()
+		res, err := f.deliver("51", "44", envs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res {
+			if r.Status != peer.StatusDuplicate || len(r.Receipt) == 0 {
+				t.Fatalf("redelivered referral %d: %s %v, want %s with a receipt", i, r.Status, r.Reasons, peer.StatusDuplicate)
+			}
+		}
+		st = db.Stats()
+		return st.TxStats.GetWrite() - before
+	}
+	if n := min(writes(), writes()); n != 0 {
+		t.Errorf("redelivering 3 stored referrals wrote %d times at fewest, want none", n)
+	}
+}

@@ -56,41 +56,41 @@ func CaseKey(a, b, referralID string) string {
 	return a + "-" + b + "/" + referralID
 }
 
-// PutCase creates or changes a case in one commit; fn gets the current case
-// (nil when new) and returns the case to store, or an error to change nothing.
-func (s *Store) PutCase(ctx context.Context, key string, fn func(*Case) (*Case, error)) (*Case, error) {
-	var out *Case
-	err := s.c.do(ctx, func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketCases)
-		if err != nil {
-			return err
-		}
-		var cur *Case
-		if data := b.Get([]byte(key)); data != nil {
-			cur = new(Case)
-			if err := json.Unmarshal(data, cur); err != nil {
-				return fmt.Errorf("case %s: %w", key, err)
+// PutCases makes case changes in one commit, as EnqueueAnd makes those of
+// its records: each sees the ones before it, and refused[i] is the error
+// of changes[i], which then changes nothing; refused is nil when none
+// refused. A change whose Apply changes nothing writes nothing, and with
+// none to write nothing is committed. err is a fault of the commit.
+func (s *Store) PutCases(ctx context.Context, changes []*CaseChange) (refused []error, err error) {
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	err = s.c.do(ctx, func(tx *bolt.Tx) error {
+		cases := caseTx{tx: tx}
+		for i, ch := range changes {
+			c, err := cases.apply(ch)
+			if err != nil {
+				if refused == nil {
+					refused = make([]error, len(changes))
+				}
+				refused[i] = err
+				continue
 			}
+			cases.keep(ch.Key, c)
 		}
-		next, err := fn(cur)
-		if err != nil {
-			return err
-		}
-		out = next
-		return putJSON(b, key, next)
+		return cases.write()
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return refused, nil
 }
 
 // Case returns one case.
 func (s *Store) Case(key string, now time.Time) (*Case, error) {
 	var c Case
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCases)
-		if b == nil {
-			return fmt.Errorf("case %s: %w", key, ErrNotFound)
-		}
-		return getJSON(b, key, &c)
+		return getJSON(tx.Bucket(bucketCases), key, &c)
 	})
 	if err != nil {
 		return nil, err
@@ -130,11 +130,7 @@ func (s *Store) CasesByKey(keys []string, now time.Time) (cases []*Case, unreada
 func (s *Store) Cases(now time.Time, status string, overdueOnly bool) ([]Case, error) {
 	var out []Case
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCases)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(_, v []byte) error {
+		return tx.Bucket(bucketCases).ForEach(func(_, v []byte) error {
 			var c Case
 			if err := json.Unmarshal(v, &c); err != nil {
 				return err
@@ -171,9 +167,9 @@ type CaseChange struct {
 	// Key is the case's key; see CaseKey.
 	Key string
 	// Apply gets the case as it stands in the transaction (nil when there
-	// is none) and returns the case to store, or an error that refuses the
-	// record: it is neither queued nor stored, and the error is the
-	// record's Refused.
+	// is none) and returns the case to store, nil to change nothing (a
+	// change made already), or an error that refuses the record: it is
+	// neither queued nor stored, and the error is the record's Refused.
 	Apply func(*Case) (*Case, error)
 }
 
@@ -197,20 +193,22 @@ func (ct *caseTx) apply(ch *CaseChange) (*Case, error) {
 		cur = &c
 	}
 	if !ok {
-		if b := ct.tx.Bucket(bucketCases); b != nil {
-			if data := b.Get([]byte(ch.Key)); data != nil {
-				cur = new(Case)
-				if err := json.Unmarshal(data, cur); err != nil {
-					return nil, fmt.Errorf("stored case %s (bucket %s) does not decode: %w", ch.Key, bucketCases, err)
-				}
+		if data := ct.tx.Bucket(bucketCases).Get([]byte(ch.Key)); data != nil {
+			cur = new(Case)
+			if err := json.Unmarshal(data, cur); err != nil {
+				return nil, fmt.Errorf("stored case %s (bucket %s) does not decode: %w", ch.Key, bucketCases, err)
 			}
 		}
 	}
 	return ch.Apply(cur)
 }
 
-// keep holds c as the case of key for the rest of the transaction.
+// keep holds c as the case of key for the rest of the transaction; a nil
+// c (Apply changed nothing) keeps what is there.
 func (ct *caseTx) keep(key string, c *Case) {
+	if c == nil {
+		return
+	}
 	if ct.pending == nil {
 		ct.pending = make(map[string]*Case)
 	}
@@ -219,13 +217,7 @@ func (ct *caseTx) keep(key string, c *Case) {
 
 // write stores the cases kept.
 func (ct *caseTx) write() error {
-	if len(ct.pending) == 0 {
-		return nil
-	}
-	b, err := ct.tx.CreateBucketIfNotExists(bucketCases)
-	if err != nil {
-		return err
-	}
+	b := ct.tx.Bucket(bucketCases) // made by Open
 	for key, c := range ct.pending {
 		if err := putJSON(b, key, c); err != nil {
 			return err

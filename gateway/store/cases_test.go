@@ -11,6 +11,67 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// putCase stores c under its key, whatever is there.
+func putCase(t *testing.T, s *Store, c *Case) {
+	t.Helper()
+	refused, err := s.PutCases(context.Background(), []*CaseChange{{Key: c.Key, Apply: func(*Case) (*Case, error) { return c, nil }}})
+	if err != nil || refused != nil {
+		t.Fatalf("put case %s: %v, %v", c.Key, refused, err)
+	}
+}
+
+// TestPutCasesCommitsOnce: changes of several cases are made in one
+// commit, each seeing those before it; one refused changes nothing and
+// the others are written; changes that change nothing write nothing, and
+// with no change to make nothing is committed.
+func TestPutCasesCommitsOnce(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	a, b := CaseKey("51", "44", "RF-1"), CaseKey("51", "44", "RF-2")
+	put := func(key, status string) *CaseChange {
+		return &CaseChange{Key: key, Apply: func(*Case) (*Case, error) { return &Case{Key: key, Status: status}, nil }}
+	}
+	move := func(key, from, to string) *CaseChange {
+		return &CaseChange{Key: key, Apply: func(c *Case) (*Case, error) {
+			switch {
+			case c == nil || c.Status != from && c.Status != to:
+				return nil, errors.New("cannot move")
+			case c.Status == to:
+				return nil, nil // made already
+			}
+			c.Status = to
+			return c, nil
+		}}
+	}
+	writes := func() int64 { st := s.db.Stats(); return st.TxStats.GetWrite() }
+	before := writes()
+	refused, err := s.PutCases(ctx, []*CaseChange{put(a, "referred"), move(a, "referred", "accepted"), move(b, "referred", "accepted"), put(b, "referred")})
+	if err != nil || len(refused) != 4 || refused[0] != nil || refused[1] != nil || refused[2] == nil || refused[3] != nil {
+		t.Fatalf("PutCases: %v, %v; want the third change refused alone", refused, err)
+	}
+	if n := writes() - before; n == 0 {
+		t.Fatal("PutCases wrote nothing")
+	}
+	for key, want := range map[string]string{a: "accepted", b: "referred"} {
+		if c, err := s.Case(key, time.Now()); err != nil || c.Status != want {
+			t.Errorf("case %s: %+v, %v; want %s", key, c, err, want)
+		}
+	}
+	if refused, err := s.PutCases(ctx, []*CaseChange{move(a, "referred", "accepted"), move(a, "referred", "accepted")}); err != nil || refused != nil {
+		t.Fatalf("PutCases of changes made already: %v, %v", refused, err)
+	}
+	if c, err := s.Case(a, time.Now()); err != nil || c.Status != "accepted" {
+		t.Errorf("case %s after changes made already: %+v, %v", a, c, err)
+	}
+	before = writes()
+	if refused, err := s.PutCases(ctx, nil); err != nil || refused != nil {
+		t.Fatalf("PutCases of nothing: %v, %v", refused, err)
+	}
+	if n := writes() - before; n != 0 {
+		t.Errorf("PutCases of nothing wrote %d times", n)
+	}
+}
+
 // TestCasesByKey: the cases of keys come back in the keys' order, nil for
 // a key with no case, also before any case was stored; each as Case
 // returns it, overdue computed.
@@ -24,11 +85,7 @@ func TestCasesByKey(t *testing.T) {
 	}
 	put := func(key, status, deadline string) {
 		t.Helper()
-		if _, err := s.PutCase(context.Background(), key, func(*Case) (*Case, error) {
-			return &Case{Key: key, Status: status, Deadline: deadline}, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		putCase(t, s, &Case{Key: key, Status: status, Deadline: deadline})
 	}
 	put(a, "accepted", "2026-02-01")
 	put(b, "referred", "2026-04-01")
@@ -62,11 +119,7 @@ func TestCasesByKeyReportsACaseThatDoesNotDecodeAlone(t *testing.T) {
 	s, _ := openTest(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	good, bad, missing := CaseKey("51", "44", "RF-1"), CaseKey("51", "44", "RF-2"), CaseKey("51", "44", "RF-3")
-	if _, err := s.PutCase(context.Background(), good, func(*Case) (*Case, error) {
-		return &Case{Key: good, Status: "referred"}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	putCase(t, s, &Case{Key: good, Status: "referred"})
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCases).Put([]byte(bad), []byte(`{"key":`))
 	}); err != nil {
