@@ -247,3 +247,56 @@ func TestOverQuotaUpdateLeavesItsCase(t *testing.T) {
 		t.Errorf("the case: %+v, %v; want it referred, the update over quota never applied", c, err)
 	}
 }
+
+// TestACaseReleasedGivesItsKeyUpAndStaysReadable: a change that releases
+// the case under its key stores its own case there, and keeps the one
+// released under ReleasedKey, listed by Cases and never overdue; a change
+// refused releases nothing.
+func TestACaseReleasedGivesItsKeyUpAndStaysReadable(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	key := CaseKey("51", "44", "RF-1")
+	dead := &Case{Key: key, EnvelopeID: "E1", OpenedBy: "51", Status: "referred", Deadline: "2026-02-01"}
+	putCase(t, s, dead)
+	change := func(refuse bool) *CaseChange {
+		return &CaseChange{Key: key,
+			Release: func(held *Case) *Case {
+				if held.EnvelopeID != "E1" {
+					return nil
+				}
+				r := *held
+				r.ReleasedFor, r.ReleasedAt = "E2", now
+				return &r
+			},
+			Apply: func(c *Case) (*Case, error) {
+				if c != nil || refuse {
+					return nil, errors.New("refused")
+				}
+				return &Case{Key: key, EnvelopeID: "E2", OpenedBy: "44", Status: "referred"}, nil
+			}}
+	}
+	if refused, err := s.PutCases(ctx, []*CaseChange{change(true)}); err != nil || refused[0] == nil {
+		t.Fatalf("a refused change: %v, %v", refused, err)
+	}
+	if c, err := s.Case(key, now); err != nil || c.EnvelopeID != "E1" {
+		t.Fatalf("after a refused change: %+v, %v; want E1's case under its key", c, err)
+	}
+	if refused, err := s.PutCases(ctx, []*CaseChange{change(false)}); err != nil || refused != nil {
+		t.Fatalf("the releasing change: %v, %v", refused, err)
+	}
+	if c, err := s.Case(key, now); err != nil || c.EnvelopeID != "E2" {
+		t.Errorf("the key's case: %+v, %v; want E2's", c, err)
+	}
+	all, err := s.Cases(now, "", false)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("Cases: %+v, %v; want two", all, err)
+	}
+	i := slices.IndexFunc(all, func(c Case) bool { return c.EnvelopeID == "E1" })
+	if i < 0 || all[i].ReleasedFor != "E2" || !all[i].ReleasedAt.Equal(now) || all[i].Overdue || all[i].Key != key {
+		t.Errorf("the released case: %+v; want it kept, released for E2, not overdue", all)
+	}
+	if overdue, err := s.Cases(now, "", true); err != nil || len(overdue) != 0 {
+		t.Errorf("overdue cases: %+v, %v; want none", overdue, err)
+	}
+}
