@@ -32,6 +32,8 @@ type attempt struct {
 	// answered counts the envelopes the peer answered: stored, rejected or
 	// deferred, each a sign that it takes batches from this node.
 	answered int
+	// held counts the envelopes the peer deferred, answered but not taken.
+	held int
 	// dead are the envelopes to move to the dead letters.
 	dead []store.DeadLetter
 	// refused is the first refusal of an envelope sent alone, buried or
@@ -66,7 +68,7 @@ func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
 		return attempt{}
 	}
 	before := w.answers.Load()
-	answered, deferred, err := w.post(batch)
+	answered, held, deferred, err := w.post(batch)
 	var unsendable *UnsendableError
 	if errors.As(err, &unsendable) {
 		if i := slices.IndexFunc(batch, func(q store.Queued) bool { return q.EnvelopeID == unsendable.EnvelopeID }); i >= 0 {
@@ -81,7 +83,7 @@ func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
 		if err != nil && !deferred {
 			err = fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err)
 		}
-		return attempt{answered: answered, err: err, deferred: deferred}
+		return attempt{answered: answered, held: held, err: err, deferred: deferred}
 	case len(batch) == 1:
 		return w.refusedAlone(batch[0], status, message, err, before, since)
 	}
@@ -138,6 +140,7 @@ func (a attempt) refusedAll() bool {
 // join adds the attempt at the second half of a batch to the first's.
 func (a attempt) join(b attempt) attempt {
 	a.answered += b.answered
+	a.held += b.held
 	a.dead = append(a.dead, b.dead...)
 	a.oversized = a.oversized || b.oversized
 	if a.refused == nil {
@@ -311,7 +314,8 @@ const maxReason = 300
 // error may quote a number from it. Runs of 11 or more digits, counted
 // across single spaces, dots and hyphens between them (the shape of phone
 // and resident ID numbers, written as people write them), become "#",
-// anything but printable ASCII "?", and the text is cut at maxReason bytes.
+// except IPv4 addresses, a transport error's most useful part; anything
+// but printable ASCII becomes "?", and the text is cut at maxReason bytes.
 func scrub(s string) string {
 	out := mask(s)
 	if len(out) > maxReason {
@@ -325,6 +329,11 @@ func scrub(s string) string {
 func mask(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
+		if end := ipv4(s, i); end > i {
+			b.WriteString(s[i:end])
+			i = end
+			continue
+		}
 		if end, digits := numberRun(s, i); digits > 0 {
 			if digits >= 11 {
 				b.WriteByte('#')
@@ -342,6 +351,32 @@ func mask(s string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// ipv4 returns where the dotted-quad IPv4 address at s[i:] ends (four
+// groups of 1 to 3 digits joined by dots, no digit or dot after), or i.
+func ipv4(s string, i int) int {
+	end := i
+	for group := range 4 {
+		if group > 0 {
+			if end >= len(s) || s[end] != '.' {
+				return i
+			}
+			end++
+		}
+		n := 0
+		for end < len(s) && s[end] >= '0' && s[end] <= '9' && n < 3 {
+			end++
+			n++
+		}
+		if n == 0 {
+			return i
+		}
+	}
+	if end < len(s) && (s[end] == '.' || s[end] >= '0' && s[end] <= '9') {
+		return i
+	}
+	return end
 }
 
 // numberRun reads the digits at s[i:], with single separators between

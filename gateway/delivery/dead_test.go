@@ -312,6 +312,8 @@ func TestScrubKeepsNoNumbersOrNames(t *testing.T) {
 		"phone 138-0013-8000 or 138 0013 8000, id 110101 19900307 777X": "phone # or #, id #X",
 		"at 2026-12-06, batch 100 of 3.5 MB":                            "at 2026-12-06, batch 100 of 3.5 MB",
 		"name 张三 not allowed":                                           "name ?? not allowed",
+		"dial tcp 192.168.100.200:8443: connection refused":             "dial tcp 192.168.100.200:8443: connection refused",
+		"phone 138.0013.8000, or 110.101.199.003.077":                   "phone #, or #",
 		strings.Repeat("a", 400):                                        strings.Repeat("a", 297) + "...",
 	} {
 		if got := scrub(in); got != want {

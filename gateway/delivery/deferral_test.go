@@ -123,3 +123,32 @@ func TestAPeerDeferringMoreThanABatchBacksTheWorkerOff(t *testing.T) {
 		}
 	}
 }
+
+// TestAPeerDeferringEverythingIsNoSuccess: a batch the peer deferred
+// whole, held apart again once its hold ended, took nothing: the worker
+// neither counts it a success nor forgets its failures, so a peer that
+// defers all it is sent keeps the worker backed off rather than being
+// sent the rest of the queue again at once.
+func TestAPeerDeferringEverythingIsNoSuccess(t *testing.T) {
+	s := openOutbox(t)
+	p := &lagging{waiting: map[string]bool{"01E000000": true, "01E000001": true, "01E000002": true}, sent: map[string]int{}}
+	var now atomic.Int64
+	now.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	cfg := Config{BatchSize: 2, InFlight: 1, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Idle: time.Hour,
+		Now: func() time.Time { return time.Unix(0, now.Load()) }}
+	m := startManager(t, cfg, s, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	enqueue(t, s, 0, 3)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the worker to fail thrice on what is beyond the held batch", func() bool { return m.Peers()[0].Failures >= 3 })
+
+	now.Add(int64(time.Hour)) // the held batch's hold ends
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the held batch to be sent again", func() bool { return p.sends("01E000000") == 2 })
+	// One batch in flight at a time: once the one beyond is sent again,
+	// the worker has taken in the held batch's answer.
+	beyond := p.sends("01E000002")
+	gatewaytest.Eventually(t, "the envelope beyond the held batch to be sent again", func() bool { return p.sends("01E000002") > beyond })
+	if st := m.Peers()[0]; st.Failures < 3 || !st.LastSuccess.IsZero() {
+		t.Errorf("state after the peer deferred a whole batch again: %+v; want the failures kept and no success", st)
+	}
+}

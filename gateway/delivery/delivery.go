@@ -374,6 +374,10 @@ func (w *worker) run() {
 				failures++
 				w.record(failures, r.err)
 				retryAt = time.Now().Add(backoff(w.m.cfg, failures))
+			case r.tookNone:
+				// Held apart on their own backoff, which ends no
+				// backoff of the worker's: a peer that defers all it
+				// is sent is not sent the rest of the queue at once.
 			default:
 				failures = 0
 				w.record(0, nil)
@@ -439,6 +443,9 @@ type sent struct {
 	// deferred says err is the peer's answer that it deferred more
 	// envelopes than the worker holds apart (see hold).
 	deferred bool
+	// tookNone says the peer answered, deferring every envelope: no
+	// failure, and no success either.
+	tookNone bool
 }
 
 // send delivers one batch and records its outcome: what the peer answered
@@ -483,25 +490,26 @@ func (w *worker) send(batch []store.Queued, size int) sent {
 		}
 		return sent{batch: batch, err: fmt.Errorf("%s refused each envelope sent alone%s and took none, so none is buried: it may refuse this node rather than them; they stay queued and are tried again, and one refused alone once the peer has taken others is buried: %s", w.peer, held, scrub(a.refused.Error()))}
 	}
-	return sent{batch: batch, err: a.err, deferred: a.deferred}
+	return sent{batch: batch, err: a.err, deferred: a.deferred, tookNone: a.err == nil && a.held == len(batch)}
 }
 
 // post sends one batch and records the peer's answers. It returns the
-// sender's error as it came, and how many envelopes the peer answered;
+// sender's error as it came, how many envelopes the peer answered, and how
+// many of those it deferred;
 // deferred says the error is the peer's deferral of more envelopes than
 // the worker holds apart (see hold), the others it deferred being no
 // error.
-func (w *worker) post(batch []store.Queued) (answered int, deferred bool, err error) {
+func (w *worker) post(batch []store.Queued) (answered, held int, deferred bool, err error) {
 	start := time.Now()
 	// A batch in flight is finished even when the node is shutting down, so
 	// the destination's receipts are not lost; the request has its own timeout.
 	outcomes, err := w.m.sender.Send(context.WithoutCancel(w.m.ctx), w.peer, batch)
 	if err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	latency := time.Since(start)
 	if len(outcomes) == 0 {
-		return 0, false, errors.New("peer answered no outcome for the batch")
+		return 0, 0, false, errors.New("peer answered no outcome for the batch")
 	}
 	ds := make([]store.Delivered, 0, len(outcomes))
 	answers := make([]Outcome, 0, len(outcomes))
@@ -519,7 +527,7 @@ func (w *worker) post(batch []store.Queued) (answered int, deferred bool, err er
 	w.heard(outcomes)
 	if len(ds) > 0 {
 		if err := w.m.outbox.MarkDelivered(context.WithoutCancel(w.m.ctx), w.peer, ds); err != nil {
-			return 0, false, fmt.Errorf("record receipts from %s: %w", w.peer, err)
+			return 0, 0, false, fmt.Errorf("record receipts from %s: %w", w.peer, err)
 		}
 		if w.m.obs != nil {
 			w.m.obs.Delivered(w.peer, answers, batch, latency)
@@ -527,7 +535,7 @@ func (w *worker) post(batch []store.Queued) (answered int, deferred bool, err er
 		w.release(done)
 	}
 	if len(waiting) == 0 {
-		return len(outcomes), false, nil
+		return len(outcomes), 0, false, nil
 	}
 	slices.Sort(reasons)
 	why := fmt.Sprintf("%s deferred %d envelopes (%s)", w.peer, len(waiting), strings.Join(slices.Compact(reasons), ", "))
@@ -538,9 +546,9 @@ func (w *worker) post(batch []store.Queued) (answered int, deferred bool, err er
 		// More deferred than a batch: the peer may defer everything, and
 		// the worker backs off as after a failed batch rather than send
 		// the whole queue around them.
-		return len(outcomes), true, fmt.Errorf("%s, %d of them beyond the %d held apart for their own retry; they stay queued", why, n, w.m.cfg.BatchSize)
+		return len(outcomes), len(waiting), true, fmt.Errorf("%s, %d of them beyond the %d held apart for their own retry; they stay queued", why, n, w.m.cfg.BatchSize)
 	}
-	return len(outcomes), false, nil
+	return len(outcomes), len(waiting), false, nil
 }
 
 // record notes the outcome of a batch for the worker's state: a failure
