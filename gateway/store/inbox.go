@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -228,6 +229,9 @@ func (s *Store) InboxHead() (uint64, error) {
 
 // Inbox returns up to limit received envelopes after the cursor, in arrival order.
 func (s *Store) Inbox(after uint64, limit int) ([]Incoming, error) {
+	if after == math.MaxUint64 {
+		return nil, nil // nothing comes after; after+1 would start again at the first
+	}
 	var out []Incoming
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketInbox).Cursor()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -187,6 +188,18 @@ func TestReceiveDeduplicates(t *testing.T) {
 	rest, _ := s.Inbox(items[0].Seq, 10)
 	if len(rest) != 1 || rest[0].EnvelopeID != "01B" {
 		t.Errorf("inbox after cursor = %+v", rest)
+	}
+}
+
+// TestInboxAfterTheLastCursorIsEmpty: a cursor at the largest value has
+// nothing after it; it must not wrap to the first page, or a pager loops.
+func TestInboxAfterTheLastCursorIsEmpty(t *testing.T) {
+	s, _ := openTest(t)
+	if _, err := s.Receive(context.Background(), []Incoming{{EnvelopeID: "01A", From: "51", Type: "transfer", Envelope: []byte(`{}`), Receipt: []byte(`"r1"`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if items, err := s.Inbox(math.MaxUint64, 10); err != nil || len(items) != 0 {
+		t.Errorf("inbox after cursor %d = %d items, %v; want none", uint64(math.MaxUint64), len(items), err)
 	}
 }
 
