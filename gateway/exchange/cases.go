@@ -133,16 +133,16 @@ func (x *Exchange) openedCase(r *contracts.Referral, envelopeID string, at time.
 }
 
 // sentStates reads, in one read transaction, how the referral of each
-// case opened here that an update or a referral among n records moves or
-// finds under its key was answered by its destination: states[i] for
-// record i (rec(i), cases[i] as updatedCases gives them), "" for other
-// records and for a referral whose outgoing record is not known here.
-// states is nil when no such record meets a case opened here.
+// case opened here that an update among n records moves was answered by
+// its destination: states[i] for record i (rec(i), cases[i] as
+// updatedCases gives them), "" for other records and for a referral
+// whose outgoing record is not known here. states is nil when no update
+// moves a case opened here.
 func (x *Exchange) sentStates(n int, rec func(i int) contracts.Record, cases []*store.Case) ([]store.State, error) {
 	var ids []string
 	var at []int
 	for i := range min(n, len(cases)) {
-		if cases[i] != nil && cases[i].OpenedBy == x.d.Province && cases[i].EnvelopeID != "" && caseKey(rec(i)) != "" {
+		if _, ok := rec(i).(*contracts.ReferralUpdate); ok && cases[i] != nil && cases[i].OpenedBy == x.d.Province && cases[i].EnvelopeID != "" {
 			ids = append(ids, cases[i].EnvelopeID)
 			at = append(at, i)
 		}
@@ -294,74 +294,4 @@ func (x *Exchange) Cases(ctx context.Context, caller pki.Identity, status string
 		return nil, &Error{Code: CodeUnavailable, Message: "read cases", Err: err}
 	}
 	return cs, nil
-}
-
-// A referral sent from here that its destination rejected (the envelope,
-// on import: its id taken there, a policy denial, an invalid record) opened
-// a case at its origin only: the destination never stored it, no update of
-// it can come, and its referral is final (a rejected record is never sent
-// again; its reference stays taken here). Its case holding the id would
-// only keep the other province from opening a referral of its own under
-// it, which is then rejected referral_id_taken for a case that never was
-// between them. So such a dead case gives its key up to the other
-// province's referral when that arrives (check), and is kept, whole,
-// under store.ReleasedKey, where Cases still lists it for auditors.
-//
-// A case whose referral arrived and whose destination then set it
-// rejected (a referral update) does not release its id: both provinces
-// hold that case and its history under the key, each would have to give it
-// up alike, and an update of the old case delivered late or again would
-// move the new one, which the update, naming only the referral id, cannot
-// be told from.
-
-// releaseDead is the store.CaseChange.Release of the referral in envelope
-// to that takes the key of the dead case opened by envelope dead (see
-// above), at at: it releases that case only, so a case that took the key
-// meanwhile refuses the referral as any other holder does.
-func releaseDead(dead, to string, at time.Time) func(*store.Case) *store.Case {
-	return func(held *store.Case) *store.Case {
-		if held.EnvelopeID != dead {
-			return nil
-		}
-		c := *held
-		c.ReleasedFor, c.ReleasedAt = to, at
-		return &c
-	}
-}
-
-// deadHere reports whether c, read with the sent state of its referral
-// (sentStates), is a case opened here whose referral its destination
-// rejected.
-func (x *Exchange) deadHere(c *store.Case, sent store.State) bool {
-	return c != nil && c.OpenedBy == x.d.Province && sent == store.StateRejected
-}
-
-// followReleases points each update of a request that comes after a
-// referral of the same request releasing a dead case (see above) at the
-// case that referral opens, not at the dead one: as the commit, which
-// makes them in order, will see it.
-func (x *Exchange) followReleases(ins []inbound) {
-	var releasing map[string]int // the first releasing referral, by case key
-	for i := range ins {
-		in := &ins[i]
-		if in.caseErr != nil || !x.deadHere(in.moves, in.sent) {
-			continue
-		}
-		switch in.rec.(type) {
-		case *contracts.Referral:
-			if in.moves.EnvelopeID == in.env.ID {
-				continue
-			}
-			if releasing == nil {
-				releasing = make(map[string]int)
-			}
-			if _, ok := releasing[in.moves.Key]; !ok {
-				releasing[in.moves.Key] = i
-			}
-		case *contracts.ReferralUpdate:
-			if k, ok := releasing[in.moves.Key]; ok && ins[k].moves.EnvelopeID == in.moves.EnvelopeID {
-				in.moves, in.sent = x.openedCase(ins[k].rec.(*contracts.Referral), ins[k].env.ID, x.d.Now()), ""
-			}
-		}
-	}
 }

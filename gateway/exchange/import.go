@@ -128,8 +128,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 			ins[i].sent = sent[i]
 		}
 		if m := ins[i].moves; sentErr != nil && m != nil && m.OpenedBy == x.d.Province {
-			// An update of it, or a referral it may give its key up to.
-			if _, update := ins[i].rec.(*contracts.ReferralUpdate); update || (ins[i].env != nil && m.EnvelopeID != ins[i].env.ID) {
+			if _, update := ins[i].rec.(*contracts.ReferralUpdate); update {
 				ins[i].caseErr = sentErr
 			}
 		}
@@ -140,7 +139,6 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 			x.d.Log.Error("defer a referral update whose case is unreadable", "from", from.Province, "envelope", ins[i].env.ID, "err", err)
 		}
 	}
-	x.followReleases(ins)
 	forEach(len(envs), func(i int) {
 		results[i], passed[i] = x.check(ctx, sender, roots, &ins[i], now, &checked[i])
 	})
@@ -465,19 +463,13 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		// this node cannot read the case now.
 		return deferred(env.ID, "case_unreadable"), false
 	}
-	var releases *store.Case
 	if _, ok := rec.(*contracts.Referral); ok && in.moves != nil && in.moves.EnvelopeID != env.ID {
-		if !x.deadHere(in.moves, in.sent) {
-			// Another referral between the two provinces holds the id:
-			// the other province opened one with it before this one
-			// arrived. Stored, this one would be taken for a redelivery
-			// of that one and its updates would move that case. Final:
-			// its origin must refer the case again under another id.
-			return rejected(env.ID, ReasonReferralIDTaken), false
-		}
-		// This province's own referral under the id was rejected by the
-		// other: its dead case gives the id up (releaseDead).
-		releases = in.moves
+		// Another referral between the two provinces holds the id: the
+		// other province opened one with it before this one arrived.
+		// Stored, this one would be taken for a redelivery of that one and
+		// its updates would move that case. Final: its origin must refer
+		// the case again under another id.
+		return rejected(env.ID, ReasonReferralIDTaken), false
 	}
 	var refersTo string
 	if u, ok := rec.(*contracts.ReferralUpdate); ok {
@@ -490,18 +482,18 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		}
 		if in.moves.OpenedBy == x.d.Province {
 			// A case opened here: the update is of it only if its referral
-			// reached the update's origin. One that origin refused it does
-			// not have, so the update is of the origin's own referral
-			// under the id, not known here: deferred, not rejected, since
-			// that referral may still come and take the id from the dead
-			// case (releaseDead); the update then moves its case. One not
+			// reached the update's origin. One that origin refused (it
+			// held the id for a referral of its own: both provinces opened
+			// one before either arrived) it does not have, so the update
+			// is of its own referral, which is not known here under this
+			// id: rejected, lest it move this province's case. One not
 			// answered yet may be in flight: deferred until it is, under a
 			// reason of its own, and said here, since only this node can
 			// settle it (a referral given up on waits for a requeue).
 			switch in.sent {
 			case store.StateDelivered, "":
 			case store.StateRejected:
-				return deferred(env.ID, "case_unknown"), false
+				return rejected(env.ID, ReasonReferralIDTaken), false
 			default:
 				x.d.Log.Warn("an update of a referral sent from here waits for that referral's answer; requeue the referral if it is a dead letter",
 					"update", env.ID, "referral", in.moves.EnvelopeID, "case", in.moves.Key, "referral_state", in.sent)
@@ -542,9 +534,6 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	// commit that stores it; an update is checked again there, since
 	// another request may move its case meanwhile.
 	stored.Case = x.caseChange(rec, env.ID, now, refersTo)
-	if releases != nil {
-		stored.Case.Release = releaseDead(releases.EnvelopeID, env.ID, now)
-	}
 	*im = imported{env: env, rec: rec, decision: dec, in: stored, refersTo: refersTo}
 	return peer.Result{EnvelopeID: env.ID}, true
 }

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -63,15 +64,15 @@ func TestReferralIDTakenByTheOtherProvinceIsRefused(t *testing.T) {
 	}
 }
 
-// TestReferralIDRaceTheLaterTakesTheDeadID: 51 and 44 each open a
-// referral R to the other. 44's arrives at 51 first, while 51's own is
-// still unanswered, and is rejected final (referral_id_taken): 44's case
-// is dead, a referral 51 never stored. Before 51's referral arrives at 44,
-// an update of it is deferred, not rejected: its referral may still come.
-// It comes, and takes the id from 44's dead case, which 44 keeps, readable,
-// released for it; the update delivered again then moves 51's case, now
-// the only case R names at both ends.
-func TestReferralIDRaceTheLaterTakesTheDeadID(t *testing.T) {
+// TestReferralIDRaceIsRejectedFinal: 51 and 44 each open a referral R to
+// the other before either arrives (44 cannot be reached meanwhile). Each
+// arriving referral finds the id held by the destination's own and is
+// rejected final (referral_id_taken), and its origin sees that on its
+// record; each province keeps its own case, which no update of the other's
+// referral moves: the update is refused when submitted, rejected when its
+// destination knows its referral was refused there, deferred while it
+// does not know yet.
+func TestReferralIDRaceIsRejectedFinal(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	g := f.generator("51", "44", 31)
@@ -87,95 +88,58 @@ func TestReferralIDRaceTheLaterTakesTheDeadID(t *testing.T) {
 	if res51[0].Outcome != OutcomeAccepted {
 		t.Fatalf("51's referral: %+v", res51[0])
 	}
+	// Sent directly, as 51's node would: 44's own referral is not answered
+	// yet, so an update from 51 cannot be of 44's case and waits.
+	u51 := g.ReferralUpdate(r51)
+	u51.From, u51.To, u51.Status = "51", "44", contracts.CaseAccepted
 	res44 := f.submit("44", r44)
 	if res44[0].Outcome != OutcomeAccepted {
 		t.Fatalf("44's referral: %+v", res44[0])
 	}
-	state := func(n *node, id string, want store.State, reasons ...string) {
+	// 44's referral reaches 51, which holds R for its own.
+	wantRejected := func(n *node, id string) {
 		t.Helper()
-		gatewaytest.Eventually(t, "the referral "+string(want)+" at its destination, seen at "+n.province, func() bool {
+		gatewaytest.Eventually(t, "the referral rejected at its destination, seen at "+n.province, func() bool {
 			v, err := n.x.Record(context.Background(), n.system, id)
-			return err == nil && v.State == want && slices.Equal(v.Reasons, reasons)
+			return err == nil && v.State == store.StateRejected && slices.Equal(v.Reasons, []string{ReasonReferralIDTaken})
 		})
 	}
-	// 44's referral reaches 51, which holds R for its own.
-	state(dest, res44[0].EnvelopeID, store.StateRejected, ReasonReferralIDTaken)
+	wantRejected(dest, res44[0].EnvelopeID)
 
-	// 51's update of R reaches 44 before 51's referral: deferred.
-	u51 := g.ReferralUpdate(r51)
-	u51.From, u51.To, u51.Status = "51", "44", contracts.CaseAccepted
-	raw := f.rawSignedBy("51", u51)
-	got, err := f.deliver("51", "44", raw)
-	if err != nil || got[0].Status != peer.StatusDeferred || got[0].Receipt != nil {
-		t.Fatalf("51's update at 44 before its referral: %+v, %v; want %s and no receipt", got, err, peer.StatusDeferred)
+	// Delivered directly while 51's referral is still queued at 51.
+	deliver := func(envs ...json.RawMessage) []peer.Result {
+		t.Helper()
+		got, err := f.deliver("51", "44", envs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	got := deliver(f.rawSignedBy("51", r51), f.rawSignedBy("51", u51))
+	if r := got[0]; r.Status != peer.StatusRejected || !slices.Equal(r.Reasons, []string{ReasonReferralIDTaken}) || r.Receipt != nil {
+		t.Errorf("51's referral at 44: %+v, want %s [%s] and no receipt", r, peer.StatusRejected, ReasonReferralIDTaken)
+	}
+	if r := got[1]; r.Status != peer.StatusRejected || !slices.Equal(r.Reasons, []string{ReasonReferralIDTaken}) || r.Receipt != nil {
+		t.Errorf("51's update of its referral at 44: %+v, want %s [%s]: 51 refused 44's referral", r, peer.StatusRejected, ReasonReferralIDTaken)
 	}
 
-	// 51's referral, once 44 is reachable, takes R from 44's dead case.
+	// 51's own delivery, once 44 is reachable: rejected too, and 51 sees it.
 	f.dir.set("44", dest.server.URL)
 	origin.delivery.Notify("44")
-	state(origin, res51[0].EnvelopeID, store.StateDelivered)
-	if got, err := f.deliver("51", "44", raw); err != nil || got[0].Status != peer.StatusStored {
-		t.Fatalf("51's update at 44 after its referral: %+v, %v; want %s", got, err, peer.StatusStored)
-	}
-	// (The update went to 44 directly, not through 51's node.)
-	for n, status := range map[*node]contracts.CaseStatus{origin: contracts.CaseReferred, dest: contracts.CaseAccepted} {
-		c, err := n.store.Case(key, f.now)
-		if err != nil || c.OpenedBy != "51" || c.EnvelopeID != res51[0].EnvelopeID || c.Status != string(status) {
-			t.Errorf("the case R names at %s: %+v, %v; want 51's, %s", n.province, c, err, status)
-		}
-	}
-	cs, err := dest.x.Cases(context.Background(), dest.system, "", false)
-	if err != nil || len(cs) != 2 {
-		t.Fatalf("cases at 44: %+v, %v; want 51's and 44's released one", cs, err)
-	}
-	i := slices.IndexFunc(cs, func(c store.Case) bool { return c.OpenedBy == "44" })
-	if i < 0 || cs[i].EnvelopeID != res44[0].EnvelopeID || cs[i].ReleasedFor != res51[0].EnvelopeID || cs[i].Key != key || cs[i].Overdue {
-		t.Errorf("44's dead case: %+v; want it kept, released for 51's referral %s", cs, res51[0].EnvelopeID)
-	}
-	// 44's own update of R is of 51's case now, and 51's case cannot take it.
+	wantRejected(origin, res51[0].EnvelopeID)
+
+	// Neither province may update the other's referral under the id now.
 	u44 := g.ReferralUpdate(r44)
 	u44.From, u44.To, u44.Status = "44", "51", contracts.CaseAccepted
-	if r := f.submit("44", u44)[0]; r.Outcome != OutcomeInvalid || len(r.Problems) != 1 || r.Problems[0].Path != "status" {
-		t.Errorf("44's update of R: %+v, want %s on status", r, OutcomeInvalid)
+	if r := f.submit("44", u44)[0]; r.Outcome != OutcomeInvalid || len(r.Problems) != 1 || r.Problems[0].Path != "referral_id" {
+		t.Errorf("44's update of R after 51 rejected its referral: %+v, want %s naming referral_id", r, OutcomeInvalid)
 	}
-}
-
-// TestReferralIDRaceBothRejectedKeepTheirCases: 51 and 44 each open a
-// referral R to the other and each arrives while the other's own is
-// unanswered: both are rejected final, and each province keeps its own
-// dead case under R; a dead case gives its id up to the other's referral
-// only, which was rejected already, so neither moves.
-func TestReferralIDRaceBothRejectedKeepTheirCases(t *testing.T) {
-	f := newFederation(t, "51", "44")
-	f.agreement("51", "44")
-	g := f.generator("51", "44", 61)
-	origin, dest := f.nodes["51"], f.nodes["44"]
-	r51 := referralFrom(g, "51")
-	r44 := referralFrom(g, "44")
-	r51.Status, r44.Status = contracts.CaseReferred, contracts.CaseReferred
-	r44.ID = r51.ID
-	key := store.CaseKey("51", "44", r51.ID)
-	f.dir.set("44", "https://127.0.0.1:1")
-	f.dir.set("51", "https://127.0.0.1:1")
-	res51, res44 := f.submit("51", r51), f.submit("44", r44)
-	if res51[0].Outcome != OutcomeAccepted || res44[0].Outcome != OutcomeAccepted {
-		t.Fatalf("the referrals: %+v, %+v", res51[0], res44[0])
-	}
-	// Each arrives, delivered directly, while the other's is still queued:
-	// a case whose referral is unanswered holds its id.
-	for _, d := range []struct {
-		from, to string
-		rec      contracts.Record
-		env      string
-	}{{"51", "44", r51, res51[0].EnvelopeID}, {"44", "51", r44, res44[0].EnvelopeID}} {
-		got, err := f.deliver(d.from, d.to, f.rawSignedBy(d.from, d.rec))
-		if err != nil || got[0].Status != peer.StatusRejected || !slices.Equal(got[0].Reasons, []string{ReasonReferralIDTaken}) {
-			t.Fatalf("%s's referral at %s: %+v, %v; want %s [%s]", d.from, d.to, got, err, peer.StatusRejected, ReasonReferralIDTaken)
-		}
+	if r := f.submit("51", u51)[0]; r.Outcome != OutcomeInvalid {
+		t.Errorf("51's update of R after 44 rejected its referral: %+v, want %s", r, OutcomeInvalid)
 	}
 	for _, n := range []*node{origin, dest} {
 		c, err := n.store.Case(key, f.now)
-		if err != nil || c.OpenedBy != n.province || c.Status != string(contracts.CaseReferred) || len(c.Updates) != 0 || c.ReleasedFor != "" {
+		if err != nil || c.OpenedBy != n.province || c.Status != string(contracts.CaseReferred) || len(c.Updates) != 0 {
 			t.Errorf("the case at %s: %+v, %v; want its own referral's, referred and never moved", n.province, c, err)
 		}
 	}
@@ -280,44 +244,5 @@ func TestAnUpdateWaitingForItsReferralsAnswerSaysSo(t *testing.T) {
 	}
 	if c, err := origin.store.Case(key, f.now); err != nil || c.Status != string(contracts.CaseReferred) {
 		t.Errorf("51's case: %+v, %v; want it unmoved while the update waits", c, err)
-	}
-}
-
-// TestReferralTakingADeadIDCarriesItsUpdate: as in the race above, 44's
-// referral R was rejected at 51, so 44's case is dead; 51's referral R and
-// an update of it then reach 44 in one request. The referral takes the id,
-// and the update moves the case it opens, not the dead one.
-func TestReferralTakingADeadIDCarriesItsUpdate(t *testing.T) {
-	f := newFederation(t, "51", "44")
-	f.agreement("51", "44")
-	g := f.generator("51", "44", 67)
-	dest := f.nodes["44"]
-	r51 := referralFrom(g, "51")
-	r44 := referralFrom(g, "44")
-	r51.Status, r44.Status = contracts.CaseReferred, contracts.CaseReferred
-	r44.ID = r51.ID
-	f.dir.set("44", "https://127.0.0.1:1") // 51's referral stays queued
-	if res := f.submit("51", r51); res[0].Outcome != OutcomeAccepted {
-		t.Fatalf("51's referral: %+v", res[0])
-	}
-	res44 := f.submit("44", r44)
-	gatewaytest.Eventually(t, "44's referral rejected at 51", func() bool {
-		v, err := dest.x.Record(context.Background(), dest.system, res44[0].EnvelopeID)
-		return err == nil && v.State == store.StateRejected
-	})
-	u51 := g.ReferralUpdate(r51)
-	u51.From, u51.To, u51.Status = "51", "44", contracts.CaseAccepted
-	got, err := f.deliver("51", "44", f.rawSignedBy("51", r51), f.rawSignedBy("51", u51))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, r := range got {
-		if r.Status != peer.StatusStored {
-			t.Errorf("result %d: %s %v, want %s", i, r.Status, r.Reasons, peer.StatusStored)
-		}
-	}
-	c, err := dest.store.Case(store.CaseKey("51", "44", r51.ID), f.now)
-	if err != nil || c.OpenedBy != "51" || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
-		t.Errorf("the case at 44: %+v, %v; want 51's, accepted by its update", c, err)
 	}
 }

@@ -11,12 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-var (
-	bucketCases = []byte("cases") // case key -> Case (JSON)
-	// bucketReleasedCases keeps the cases that gave their key up to
-	// another referral (CaseChange.Release), readable still.
-	bucketReleasedCases = []byte("released-cases") // ReleasedKey -> Case (JSON)
-)
+var bucketCases = []byte("cases") // case key -> Case (JSON)
 
 // Case is a rights-case referral as this node follows it: who opened it,
 // where it stands and by when the other side should act. It holds no
@@ -42,16 +37,7 @@ type Case struct {
 	Updates []CaseUpdate `json:"updates,omitempty"`
 	// Overdue is computed when read: past the deadline and not finished.
 	Overdue bool `json:"overdue"`
-	// ReleasedFor, set on a case that gave its key up, is the envelope of
-	// the referral that holds the key now, since ReleasedAt; the case is
-	// kept under ReleasedKey.
-	ReleasedFor string    `json:"released_for,omitempty"`
-	ReleasedAt  time.Time `json:"released_at,omitzero"`
 }
-
-// ReleasedKey is where a case that gave its key up is kept: its key and
-// the envelope that opened it, which no other case shares.
-func ReleasedKey(c *Case) string { return c.Key + "@" + c.EnvelopeID }
 
 // CaseUpdate is one status change of a case.
 type CaseUpdate struct {
@@ -82,7 +68,7 @@ func (s *Store) PutCases(ctx context.Context, changes []*CaseChange) (refused []
 	err = s.c.do(ctx, func(tx *bolt.Tx) error {
 		cases := caseTx{tx: tx}
 		for i, ch := range changes {
-			c, released, err := cases.apply(ch)
+			c, err := cases.apply(ch)
 			if err != nil {
 				if refused == nil {
 					refused = make([]error, len(changes))
@@ -90,7 +76,7 @@ func (s *Store) PutCases(ctx context.Context, changes []*CaseChange) (refused []
 				refused[i] = err
 				continue
 			}
-			cases.keep(ch.Key, c, released)
+			cases.keep(ch.Key, c)
 		}
 		return cases.write()
 	})
@@ -141,27 +127,20 @@ func (s *Store) CasesByKey(keys []string, now time.Time) (cases []*Case, unreada
 }
 
 // Cases lists cases, newest first; with overdueOnly, only the overdue ones.
-// The cases that gave their key up (ReleasedFor) are listed too.
 func (s *Store) Cases(now time.Time, status string, overdueOnly bool) ([]Case, error) {
 	var out []Case
 	err := s.db.View(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketCases, bucketReleasedCases} {
-			err := tx.Bucket(b).ForEach(func(_, v []byte) error {
-				var c Case
-				if err := json.Unmarshal(v, &c); err != nil {
-					return err
-				}
-				c.Overdue = overdue(&c, now)
-				if (status == "" || c.Status == status) && (!overdueOnly || c.Overdue) {
-					out = append(out, c)
-				}
-				return nil
-			})
-			if err != nil {
+		return tx.Bucket(bucketCases).ForEach(func(_, v []byte) error {
+			var c Case
+			if err := json.Unmarshal(v, &c); err != nil {
 				return err
 			}
-		}
-		return nil
+			c.Overdue = overdue(&c, now)
+			if (status == "" || c.Status == status) && (!overdueOnly || c.Overdue) {
+				out = append(out, c)
+			}
+			return nil
+		})
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].OpenedAt.After(out[j].OpenedAt) })
 	return out, err
@@ -170,9 +149,6 @@ func (s *Store) Cases(now time.Time, status string, overdueOnly bool) ([]Case, e
 // overdue: the deadline (a day in China Standard Time) has passed and the
 // case is not finished.
 func overdue(c *Case, now time.Time) bool {
-	if c.ReleasedFor != "" {
-		return false // not followed any more
-	}
 	switch c.Status {
 	case "resolved", "closed", "rejected":
 		return false
@@ -195,11 +171,6 @@ type CaseChange struct {
 	// change made already), or an error that refuses the record: it is
 	// neither queued nor stored, and the error is the record's Refused.
 	Apply func(*Case) (*Case, error)
-	// Release, if set, is asked first about the case held under Key: when
-	// it returns that case as it is to be kept (ReleasedFor set), the case
-	// gives the key up, is kept under ReleasedKey, and Apply gets nil.
-	// Nothing is released for a change not kept (refused, over quota).
-	Release func(held *Case) *Case
 }
 
 // caseTx makes the case changes of one transaction: each change sees
@@ -208,51 +179,33 @@ type CaseChange struct {
 type caseTx struct {
 	tx      *bolt.Tx
 	pending map[string]*Case
-	// released are the cases kept cases gave their key up for, by key.
-	released map[string]*Case
 }
 
 // apply runs ch against its case and returns the result, which keep
 // holds for write; a stored case that does not decode refuses the change.
 // ch gets a copy of a case kept earlier in the transaction, so that a
 // change applied but not kept (its record over quota) leaves it as it was.
-func (ct *caseTx) apply(ch *CaseChange) (next, released *Case, err error) {
-	cur, err := ct.current(ch.Key)
-	if err != nil {
-		return nil, nil, err
-	}
-	if ch.Release != nil && cur != nil {
-		if released = ch.Release(cur); released != nil {
-			cur = nil
-		}
-	}
-	next, err = ch.Apply(cur)
-	return next, released, err
-}
-
-// current is the case of key as it stands in the transaction: a copy of
-// one kept, else the stored one; nil for none.
-func (ct *caseTx) current(key string) (*Case, error) {
-	if cur, ok := ct.pending[key]; ok {
+func (ct *caseTx) apply(ch *CaseChange) (*Case, error) {
+	cur, ok := ct.pending[ch.Key]
+	if ok && cur != nil {
 		c := *cur
 		c.Updates = slices.Clone(cur.Updates)
-		return &c, nil
+		cur = &c
 	}
-	data := ct.tx.Bucket(bucketCases).Get([]byte(key))
-	if data == nil {
-		return nil, nil
+	if !ok {
+		if data := ct.tx.Bucket(bucketCases).Get([]byte(ch.Key)); data != nil {
+			cur = new(Case)
+			if err := json.Unmarshal(data, cur); err != nil {
+				return nil, fmt.Errorf("stored case %s (bucket %s) does not decode: %w", ch.Key, bucketCases, err)
+			}
+		}
 	}
-	cur := new(Case)
-	if err := json.Unmarshal(data, cur); err != nil {
-		return nil, fmt.Errorf("stored case %s (bucket %s) does not decode: %w", key, bucketCases, err)
-	}
-	return cur, nil
+	return ch.Apply(cur)
 }
 
-// keep holds c as the case of key for the rest of the transaction, and
-// released (nil for none) as the case that gave the key up for it; a nil
+// keep holds c as the case of key for the rest of the transaction; a nil
 // c (Apply changed nothing) keeps what is there.
-func (ct *caseTx) keep(key string, c, released *Case) {
+func (ct *caseTx) keep(key string, c *Case) {
 	if c == nil {
 		return
 	}
@@ -260,24 +213,12 @@ func (ct *caseTx) keep(key string, c, released *Case) {
 		ct.pending = make(map[string]*Case)
 	}
 	ct.pending[key] = c
-	if released != nil {
-		if ct.released == nil {
-			ct.released = make(map[string]*Case)
-		}
-		ct.released[ReleasedKey(released)] = released
-	}
 }
 
 // write stores the cases kept.
 func (ct *caseTx) write() error {
 	b := ct.tx.Bucket(bucketCases) // made by Open
 	for key, c := range ct.pending {
-		if err := putJSON(b, key, c); err != nil {
-			return err
-		}
-	}
-	b = ct.tx.Bucket(bucketReleasedCases)
-	for key, c := range ct.released {
 		if err := putJSON(b, key, c); err != nil {
 			return err
 		}

@@ -97,12 +97,12 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				return encErrs[i]
 			}
 			if m.Case != nil {
-				c, released, err := cases.apply(m.Case)
+				c, err := cases.apply(m.Case)
 				if err != nil {
 					out[i] = Received{Refused: err}
 					continue
 				}
-				cases.keep(m.Case.Key, c, released)
+				cases.keep(m.Case.Key, c)
 			}
 			first[string(scratch)] = i
 		}

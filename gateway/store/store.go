@@ -291,7 +291,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	var queues, dead map[string]int
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases, bucketReleasedCases, bucketDead} {
+		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases, bucketDead} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -402,10 +402,10 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 				out[i] = Enqueued{EnvelopeID: id, Duplicate: true}
 				continue
 			}
-			var c, released *Case
+			var c *Case
 			if m.Case != nil {
 				var err error
-				if c, released, err = cases.apply(m.Case); err != nil {
+				if c, err = cases.apply(m.Case); err != nil {
 					out[i] = Enqueued{EnvelopeID: m.EnvelopeID, Refused: err}
 					continue
 				}
@@ -419,7 +419,7 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 			}
 			seen[m.Ref] = m.EnvelopeID
 			if m.Case != nil {
-				cases.keep(m.Case.Key, c, released)
+				cases.keep(m.Case.Key, c)
 			}
 		}
 		if also != nil {
