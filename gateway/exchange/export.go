@@ -57,15 +57,33 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		}
 	})
 	var ready []exported
+	// The case keys of this submission's referrals, and whether each was
+	// queued: an update of a case one of them opens goes with it or not at
+	// all, and says why.
+	referred := map[string]int{}
+	queued := map[string]bool{}
 	for i := range docs {
 		if errs[i] != nil {
 			return nil, errs[i]
 		}
 		results[i].Index = i
-		if e := prepared[i]; e != nil {
-			e.index = i
-			ready = append(ready, *e)
+		e := prepared[i]
+		if drafts[i] != nil {
+			if r, ok := drafts[i].rec.(*contracts.Referral); ok {
+				referred[caseKey(r)], queued[caseKey(r)] = i, queued[caseKey(r)] || e != nil
+			}
 		}
+		if e == nil {
+			continue
+		}
+		if u, ok := e.rec.(*contracts.ReferralUpdate); ok && e.refersTo == "" {
+			if j, ok := referred[caseKey(u)]; ok && !queued[caseKey(u)] {
+				results[i].Outcome, results[i].Problems = OutcomeInvalid, []contracts.FieldError{referralNotAccepted(j, results[j].Outcome)}
+				continue
+			}
+		}
+		e.index = i
+		ready = append(ready, *e)
 	}
 	if len(ready) == 0 {
 		return results, nil
@@ -308,15 +326,20 @@ func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error, results [
 // found among before when the same submission carried it, was not
 // accepted, and the problem says what that referral's outcome was.
 func notItsCase(err *notItsCaseError, results []SubmitResult, before []exported) []contracts.FieldError {
-	msg := fmt.Sprintf("the referral this update moves (envelope %s) no longer holds its case here, so nothing was queued; check the referral's record and the case", err.referral)
 	for _, e := range before {
 		if e.env.ID == err.referral {
-			ref := results[e.index]
-			msg = fmt.Sprintf("the referral this update moves, record %d of this submission, was not accepted (%s), so neither was the update; submit the update again once its referral is accepted", e.index, ref.Outcome)
-			break
+			return []contracts.FieldError{referralNotAccepted(e.index, results[e.index].Outcome)}
 		}
 	}
-	return []contracts.FieldError{{Path: "referral_id", Message: msg}}
+	return []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf(
+		"the referral this update moves (envelope %s) no longer holds its case here, so nothing was queued; check the referral's record and the case", err.referral)}}
+}
+
+// referralNotAccepted is the problem of an update whose referral, record
+// i of the same submission, was not accepted but answered outcome.
+func referralNotAccepted(i int, outcome Outcome) contracts.FieldError {
+	return contracts.FieldError{Path: "referral_id", Message: fmt.Sprintf(
+		"the referral this update moves, record %d of this submission, was not accepted (%s), so neither was the update; submit the update again once its referral is accepted", i, outcome)}
 }
 
 // answerDuplicates answers the drafts whose reference was queued before,

@@ -138,3 +138,25 @@ func TestDeliveredUpdateOfAReferralRefusedInTheCommitIsRejected(t *testing.T) {
 		t.Errorf("the case at 44: %+v, %v; want 44's, referred and never moved", c, err)
 	}
 }
+
+// TestUpdateOfAReferralDeniedInTheSameSubmissionSaysWhy: a referral the
+// export decision denies never reaches the commit; the update of the case
+// it would open is refused with it, naming it, not answered unavailable
+// for a case the commit could not find.
+func TestUpdateOfAReferralDeniedInTheSameSubmissionSaysWhy(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 67)
+	r := referralFrom(g, "51")
+	u := g.ReferralUpdate(r)
+	u.From, u.To, u.Status = "51", "44", contracts.CaseAccepted
+	r.AgreementID += "X" // no such agreement: the referral alone is denied
+	res := f.submit("51", r, u)
+	if res[0].Outcome != OutcomeDenied {
+		t.Fatalf("the referral: %+v, want %s", res[0], OutcomeDenied)
+	}
+	wantUpdateRefusedWithItsReferral(t, res[1], 0)
+	if n := f.nodes["51"].store.Depth()["44"]; n != 0 {
+		t.Errorf("%d envelopes queued for 44, want none", n)
+	}
+}
