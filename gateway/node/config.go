@@ -295,8 +295,9 @@ func (c Config) CheckFiles() error {
 
 // checkFile refuses a path that is missing, a file where a directory is
 // wanted (dir) or the other way round, or that cannot be opened for reading.
-// It opens without blocking, so that a named pipe, which would wait for a
-// writer, is looked at but not waited on.
+// A named pipe is not opened: its writer (mkfifo genesis.json; vault read
+// ... > genesis.json &) hands its bytes to the first reader, which must be
+// the node.
 func checkFile(path string, dir bool) error {
 	fi, err := os.Stat(path)
 	switch {
@@ -306,8 +307,10 @@ func checkFile(path string, dir bool) error {
 		return fmt.Errorf("%s is a file, not a directory", path)
 	case !dir && fi.IsDir():
 		return fmt.Errorf("%s is a directory, not a file", path)
+	case fi.Mode()&os.ModeNamedPipe != 0:
+		return nil
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a device does not wait either
 	if err != nil {
 		return err
 	}
