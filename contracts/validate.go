@@ -175,9 +175,9 @@ func (c *checker) instant(path string, t time.Time) bool {
 	return true
 }
 
-// MaxClockAhead is how far past a node's clock an instant in a record may be:
-// the clocks of two provinces' nodes differ, and a record stamped "now" by
-// one must still pass at the other.
+// MaxClockAhead is how far past the validating clock an instant in a record
+// may be: the provincial system that stamped a record "now" and the node
+// that validates it (the origin's, at submission) have clocks of their own.
 const MaxClockAhead = 10 * time.Minute
 
 // pastInstant is instant, and not later than now allows.

@@ -26,7 +26,7 @@ func runSynth(_ context.Context, m *Main, args []string) error {
 	origin := fs.String("origin", "51", "2-digit province workers come from")
 	dest := fs.String("dest", "44", "2-digit province workers go to")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed writes the same records")
-	today := fs.String("today", synth.DefaultToday.String(), "day the records are dated around, YYYY-MM-DD")
+	today := fs.String("today", synth.DefaultToday.String(), "day the records are dated around, YYYY-MM-DD; their times reach its end, and a node refuses times ahead of its clock, so a past day makes records to submit now")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

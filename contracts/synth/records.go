@@ -95,8 +95,8 @@ func (g *Generator) events(start contracts.Date) []contracts.LifecycleEvent {
 	}
 	if left := g.daysAfter(start, g.between(30, 300)); g.chance(0.15) && left.Before(g.cfg.Today) {
 		evs = append(evs, contracts.LifecycleEvent{Kind: contracts.EventLeft, At: g.at(left)})
-		if g.chance(0.5) {
-			evs = append(evs, contracts.LifecycleEvent{Kind: contracts.EventReturned, At: g.at(g.daysAfter(left, g.between(1, 5)))})
+		if back := g.daysAfter(left, g.between(1, 5)); g.chance(0.5) && !g.cfg.Today.Before(back) {
+			evs = append(evs, contracts.LifecycleEvent{Kind: contracts.EventReturned, At: g.at(back)})
 		}
 	}
 	return evs

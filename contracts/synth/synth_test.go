@@ -139,3 +139,26 @@ func TestIDBaseSeparatesCorridors(t *testing.T) {
 		t.Errorf("base 100000: %s, want TR-51-20260301-100001", got)
 	}
 }
+
+// TestNothingIsDatedAfterToday: every instant generated is on or before
+// Today (nodes refuse instants ahead of their clock), whatever the seed;
+// a returned event once fell up to four days after it.
+func TestNothingIsDatedAfterToday(t *testing.T) {
+	endOfToday := time.Date(DefaultToday.Year, DefaultToday.Month, DefaultToday.Day+1, 0, 0, 0, 0, cst)
+	for seed := range uint64(60) {
+		g, err := New(Config{Origin: "51", Destination: "44", Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 100 {
+			tr := g.Transfer()
+			if err := contracts.ValidateAt(tr, endOfToday); err != nil {
+				t.Fatalf("seed %d: transfer %s invalid at the end of its generator's today: %v", seed, tr.ID, err)
+			}
+			r := g.Referral()
+			if err := contracts.ValidateAt(g.ReferralUpdate(r), endOfToday); err != nil {
+				t.Fatalf("seed %d: update of %s invalid at the end of its generator's today: %v", seed, r.ID, err)
+			}
+		}
+	}
+}
