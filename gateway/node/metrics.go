@@ -232,6 +232,22 @@ func (states breakerStates) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// deferredByPeer reports, when scraped, how many envelopes each peer
+// deferred wait for their own retry (delivery.PeerState.Deferred): a
+// deferral is no failure, so laborlink_delivery_failures_total does not
+// count it, and a peer that defers for long shows here.
+type deferredByPeer func() []delivery.PeerState
+
+var deferredDesc = prometheus.NewDesc("laborlink_delivery_deferred", "Envelopes a peer deferred (it could not decide them yet), waiting for their own retry, by peer.", []string{"peer"}, nil)
+
+func (deferredByPeer) Describe(ch chan<- *prometheus.Desc) { ch <- deferredDesc }
+
+func (peers deferredByPeer) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range peers() {
+		ch <- prometheus.MustNewConstMetric(deferredDesc, prometheus.GaugeValue, float64(p.Deferred), p.Peer)
+	}
+}
+
 // breakerChanged logs a breaker's change of state; the gauge reads the
 // breakers themselves (breakerStates).
 func breakerChanged(log *slog.Logger) func(string, gobreaker.State, gobreaker.State) {

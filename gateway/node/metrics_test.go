@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/laborlink/laborlink/gateway/delivery"
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
@@ -180,8 +181,8 @@ func TestDecidedObservesBySideAndCache(t *testing.T) {
 	}
 }
 
-// breakerGauge reads each peer's breaker state from a scrape of c.
-func breakerGauge(t *testing.T, c prometheus.Collector) map[string]float64 {
+// gaugeByPeer reads each peer's value from a scrape of c, a gauge by peer.
+func gaugeByPeer(t *testing.T, c prometheus.Collector) map[string]float64 {
 	t.Helper()
 	ch := make(chan prometheus.Metric, 16)
 	c.Collect(ch)
@@ -214,22 +215,36 @@ func TestBreakerGaugeReadsTheBreakerWhenScraped(t *testing.T) {
 		}
 		return map[string]gobreaker.State{"44": cb.State()}
 	})
-	if got := breakerGauge(t, states); len(got) != 0 {
+	if got := gaugeByPeer(t, states); len(got) != 0 {
 		t.Fatalf("before any delivery the gauge has series %v, want none", got)
 	}
 	made.Store(true)
-	if got := breakerGauge(t, states); got["44"] != 0 {
+	if got := gaugeByPeer(t, states); got["44"] != 0 {
 		t.Fatalf("a breaker that never opened reads %v, want 0 (closed)", got["44"])
 	}
 	cb.Execute(func() (any, error) { return nil, errors.New("44 is down") })
-	if got := breakerGauge(t, states); got["44"] != 2 {
+	if got := gaugeByPeer(t, states); got["44"] != 2 {
 		t.Fatalf("an open breaker reads %v, want 2 (open)", got["44"])
 	}
 	time.Sleep(550 * time.Millisecond) // past the open time: the next read half-opens it
-	if got := breakerGauge(t, states); got["44"] != 1 {
+	if got := gaugeByPeer(t, states); got["44"] != 1 {
 		t.Fatalf("a breaker past its open time reads %v, want 1 (half-open)", got["44"])
 	}
 	if n := changes.Load(); n != 2 {
 		t.Fatalf("the breaker changed state %d times, want 2 (open, half-open)", n)
+	}
+}
+
+// The deferral gauge reads the delivery workers when scraped: a peer's
+// envelopes deferred, which the failure counter does not count.
+func TestDeferredGaugeReadsTheWorkers(t *testing.T) {
+	var peers []delivery.PeerState
+	g := deferredByPeer(func() []delivery.PeerState { return peers })
+	if got := gaugeByPeer(t, g); len(got) != 0 {
+		t.Fatalf("with no worker the gauge has series %v, want none", got)
+	}
+	peers = []delivery.PeerState{{Peer: "44", Deferred: 3}, {Peer: "33"}}
+	if got := gaugeByPeer(t, g); len(got) != 2 || got["44"] != 3 || got["33"] != 0 {
+		t.Fatalf("gauge %v, want 44: 3 and 33: 0", got)
 	}
 }

@@ -172,6 +172,7 @@ func (n *Node) openExchange() error {
 		return err
 	}
 	notify.m = n.delivery
+	n.metrics.reg.MustRegister(deferredByPeer(n.delivery.Peers))
 	return n.openWebhook()
 }
 
