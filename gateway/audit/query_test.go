@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,4 +188,23 @@ func exportVerified(t *testing.T, entries []Entry, head []byte) (parsed []Entry,
 		t.Fatalf("csv: %v", err)
 	}
 	return parsed, rows
+}
+
+// A referral its destination rejected (or delivery gave up on) never
+// reached the other province: past its due day it is not overdue there,
+// unless an operator requeued it since.
+func TestStatsReferralsRefusedAreNotOverdue(t *testing.T) {
+	ref := func(id string) Entry {
+		e := sentEntry(60)
+		e.RecordType, e.EnvelopeID, e.Purpose, e.Due = "referral", id, "rights-protection", "2026-03-01"
+		return e
+	}
+	refused := func(id string) Entry {
+		return Entry{Time: t0.Add(time.Minute), Kind: KindReceipt, EnvelopeID: id, RefersTo: id, Destination: "44", Decision: Deny, Reasons: []Reason{"referral_id_taken"}}
+	}
+	requeued := Entry{Time: t0.Add(time.Hour), Kind: KindRequeue, EnvelopeID: "ref-2", Destination: "44"}
+	s := Stats([]Entry{ref("ref-1"), refused("ref-1"), ref("ref-2"), refused("ref-2"), requeued, ref("ref-3")}, t0)
+	if s.Referrals.ByStatus[DetailReferred] != 3 || !slices.Equal(s.Referrals.Overdue, []string{"ref-2", "ref-3"}) {
+		t.Errorf("referrals %+v; want 3 referred, ref-2 (requeued) and ref-3 overdue", s.Referrals)
+	}
 }

@@ -92,8 +92,8 @@ func (b *statsBuilder) add(e Entry) {
 	if e.LatencyMS > 0 {
 		b.ms = append(b.ms, e.LatencyMS)
 	}
-	if isReferral(e) || isReferralUpdate(e) {
-		b.refs = append(b.refs, e)
+	if isReferral(e) || isReferralUpdate(e) || e.Kind == KindReceipt && e.Decision == Deny || e.Kind == KindRequeue {
+		b.refs = append(b.refs, e) // answers and requeues of referrals among them
 	}
 }
 
@@ -146,12 +146,16 @@ func latency(ms []int64) Latency {
 }
 
 // referrals follows each referral (a sent or received referral record) through
-// the referral updates that refer to it, latest update winning.
+// the referral updates that refer to it, latest update winning. A referral
+// sent from here that its destination rejected, or that delivery gave up
+// on, and that was not requeued since, never reached the other province:
+// it is counted by its status but not overdue.
 func referrals(entries []Entry, now time.Time) Referrals {
 	type state struct {
-		status Detail
-		at     time.Time
-		due    string
+		status  Detail
+		at      time.Time
+		due     string
+		refused bool
 	}
 	cases := map[string]*state{}
 	for _, e := range entries {
@@ -162,6 +166,18 @@ func referrals(entries []Entry, now time.Time) Referrals {
 		}
 	}
 	for _, e := range entries {
+		switch e.Kind {
+		case KindReceipt:
+			if s := cases[e.RefersTo]; s != nil {
+				s.refused = true
+			}
+			continue
+		case KindRequeue:
+			if s := cases[e.EnvelopeID]; s != nil {
+				s.refused = false
+			}
+			continue
+		}
 		s := cases[e.RefersTo]
 		if !isReferralUpdate(e) || s == nil || e.Detail == "" || e.Time.Before(s.at) {
 			continue
@@ -175,7 +191,7 @@ func referrals(entries []Entry, now time.Time) Referrals {
 	today := now.UTC().Format(time.DateOnly)
 	for id, s := range cases {
 		r.ByStatus[s.status]++
-		if !s.status.terminal() && s.due != "" && s.due < today {
+		if !s.status.terminal() && !s.refused && s.due != "" && s.due < today {
 			r.Overdue = append(r.Overdue, id)
 		}
 	}

@@ -287,11 +287,34 @@ func (x *Exchange) mendCases(ctx context.Context, changes []*store.CaseChange) {
 	}
 }
 
-// Cases lists the province's referral cases; status and overdue filter them.
+// Cases lists the province's referral cases; status and overdue filter
+// them. A case sent from here shows its referral's delivery state, and one
+// whose referral the other province rejected is not overdue: that province
+// never took it, and the province that sent it refers the case again.
 func (x *Exchange) Cases(ctx context.Context, caller pki.Identity, status string, overdueOnly bool) ([]store.Case, error) {
-	cs, err := x.d.Store.Cases(x.d.Now(), status, overdueOnly)
+	cs, err := x.d.Store.Cases(x.d.Now(), status)
 	if err != nil {
 		return nil, &Error{Code: CodeUnavailable, Message: "read cases", Err: err}
+	}
+	var ids []string
+	var sent []int
+	for i, c := range cs {
+		if c.OpenedBy == x.d.Province && c.EnvelopeID != "" {
+			ids, sent = append(ids, c.EnvelopeID), append(sent, i)
+		}
+	}
+	states, err := x.d.Store.States(ids)
+	if err != nil {
+		return nil, &Error{Code: CodeUnavailable, Message: "read the states of the referrals sent from here", Err: err}
+	}
+	for j, i := range sent {
+		cs[i].Referral = states[j]
+		if states[j] == store.StateRejected {
+			cs[i].Overdue = false
+		}
+	}
+	if overdueOnly {
+		cs = slices.DeleteFunc(cs, func(c store.Case) bool { return !c.Overdue })
 	}
 	return cs, nil
 }

@@ -142,6 +142,18 @@ func TestReferralIDRaceIsRejectedFinal(t *testing.T) {
 		if err != nil || c.OpenedBy != n.province || c.Status != string(contracts.CaseReferred) || len(c.Updates) != 0 {
 			t.Errorf("the case at %s: %+v, %v; want its own referral's, referred and never moved", n.province, c, err)
 		}
+		// Past its deadline, but the other province never took it: the
+		// list says its referral was rejected and does not call it overdue.
+		if !c.Overdue {
+			t.Fatalf("the case at %s is not past its deadline (%s), so the test shows nothing", n.province, c.Deadline)
+		}
+		all, err := n.x.Cases(context.Background(), n.system, "", false)
+		if err != nil || len(all) != 1 || all[0].Referral != store.StateRejected || all[0].Overdue {
+			t.Errorf("cases at %s: %+v, %v; want the one case, its referral rejected, not overdue", n.province, all, err)
+		}
+		if overdue, err := n.x.Cases(context.Background(), n.system, "", true); err != nil || len(overdue) != 0 {
+			t.Errorf("overdue cases at %s: %+v, %v; want none", n.province, overdue, err)
+		}
 	}
 }
 

@@ -37,6 +37,11 @@ type Case struct {
 	Updates []CaseUpdate `json:"updates,omitempty"`
 	// Overdue is computed when read: past the deadline and not finished.
 	Overdue bool `json:"overdue"`
+	// Referral is, for a case sent from here, its referral envelope's
+	// delivery state when read (accepted, delivered, rejected, failed). A
+	// case whose referral the other province rejected never reached it,
+	// and is not overdue there.
+	Referral State `json:"referral,omitempty"`
 }
 
 // CaseUpdate is one status change of a case.
@@ -126,8 +131,9 @@ func (s *Store) CasesByKey(keys []string, now time.Time) (cases []*Case, unreada
 	return cases, unreadable, nil
 }
 
-// Cases lists cases, newest first; with overdueOnly, only the overdue ones.
-func (s *Store) Cases(now time.Time, status string, overdueOnly bool) ([]Case, error) {
+// Cases lists cases with status (all for ""), newest first, each with its
+// overdue flag as of now.
+func (s *Store) Cases(now time.Time, status string) ([]Case, error) {
 	var out []Case
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCases).ForEach(func(_, v []byte) error {
@@ -136,7 +142,7 @@ func (s *Store) Cases(now time.Time, status string, overdueOnly bool) ([]Case, e
 				return err
 			}
 			c.Overdue = overdue(&c, now)
-			if (status == "" || c.Status == status) && (!overdueOnly || c.Overdue) {
+			if status == "" || c.Status == status {
 				out = append(out, c)
 			}
 			return nil
