@@ -6,7 +6,7 @@ import "unicode/utf8"
 // log digests of and show on a screen, and stop a peer from sending a record
 // that is mostly padding.
 const (
-	MaxIDLen       = 64   // record, agreement and reference identifiers, in ASCII characters
+	MaxIDLen       = 64   // record, agreement and reference identifiers and document numbers, in ASCII characters
 	MaxNameLen     = 64   // names of people, employers, programmes, jobs, brands, in runes
 	MaxTitleLen    = 128  // agreement titles and signing bodies, in runes
 	MaxNoteLen     = 2000 // free-text notes and reasons, in runes
@@ -20,18 +20,35 @@ const (
 	MaxSignature   = 1024 // bytes of a signature
 )
 
-// id checks a required identifier: 1 to MaxIDLen printable ASCII characters
-// without spaces.
+// id checks a required identifier of a record or agreement: 1 to MaxIDLen
+// characters of CheckToken's alphabet.
 func (c *checker) id(path, s string) {
 	if s == "" {
 		c.add(path, "is required")
 		return
 	}
-	c.optID(path, s)
+	if len(s) > MaxIDLen {
+		c.addf(path, "has %d characters, want at most %d", len(s), MaxIDLen)
+		return
+	}
+	if err := CheckToken(s); err != nil {
+		c.add(path, err.Error())
+	}
 }
 
-// optID checks an optional identifier.
-func (c *checker) optID(path, s string) {
+// number checks a required number a record quotes from a document, such as
+// a certificate's: issued by others, and never a token of the audit log,
+// so 1 to MaxIDLen printable ASCII characters without spaces.
+func (c *checker) number(path, s string) {
+	if s == "" {
+		c.add(path, "is required")
+		return
+	}
+	c.optNumber(path, s)
+}
+
+// optNumber checks an optional number, as number does.
+func (c *checker) optNumber(path, s string) {
 	if len(s) > MaxIDLen {
 		c.addf(path, "has %d characters, want at most %d", len(s), MaxIDLen)
 		return

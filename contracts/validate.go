@@ -218,3 +218,35 @@ func (c *checker) amount(path string, fen, max int64) {
 		c.addf(path, "is %d fen, want at most %d", fen, max)
 	}
 }
+
+// ValidateIDs checks only the identifiers of a record (its id and
+// agreement_id, and the transfer_id or referral_id it answers) and returns
+// a ValidationError listing those that are not ids, or nil. It is what a
+// destination checks of a record it does not validate in full (the
+// origin's export obligations may have masked other fields): the ids go
+// into its store's keys and its audit log.
+func ValidateIDs(rec Record) error {
+	if rec == nil {
+		return ValidationError{{"", "record is missing"}}
+	}
+	var c checker
+	h := rec.Head()
+	c.id("id", h.ID)
+	c.id("agreement_id", h.AgreementID)
+	switch r := rec.(type) {
+	case *Confirmation:
+		c.id("transfer_id", r.TransferID)
+	case *ReferralUpdate:
+		c.id("referral_id", r.ReferralID)
+	}
+	return c.err()
+}
+
+// CheckID reports why s cannot be the id of a record or agreement, or nil:
+// 1 to MaxIDLen characters of CheckToken's alphabet. The error does not
+// name a field; the caller knows which it checked.
+func CheckID(s string) error {
+	var c checker
+	c.id("", s)
+	return c.err()
+}

@@ -104,12 +104,15 @@ func TestTransferRules(t *testing.T) {
 		{"schema", func(r *T) { r.Schema = contracts.SchemaReferral }, "schema", "want \"laborlink.transfer/v1\""},
 		{"id required", func(r *T) { r.ID = "" }, "id", "required"},
 		{"id too long", func(r *T) { r.ID = strings.Repeat("a", 65) }, "id", "at most 64"},
-		{"id spaces", func(r *T) { r.ID = "TR 1" }, "id", "printable ASCII"},
-		{"id non-ascii", func(r *T) { r.ID = "TR-川" }, "id", "printable ASCII"},
+		{"id spaces", func(r *T) { r.ID = "TR 1" }, "id", "character 3 is ' ', want letters, digits and . _ : - only"},
+		{"id non-ascii", func(r *T) { r.ID = "TR-川" }, "id", "character 4 is '川'"},
+		{"id slash", func(r *T) { r.ID = "TR/1" }, "id", "character 3 is '/'"},
+		{"id phone number", func(r *T) { r.ID = "TR-13800138000" }, "id", "phone or ID number"},
 		{"from unknown", func(r *T) { r.From = "99" }, "from", "not a province"},
 		{"to missing", func(r *T) { r.To = "" }, "to", "required"},
 		{"from equals to", func(r *T) { r.To = r.From }, "to", "equals from"},
 		{"agreement id", func(r *T) { r.AgreementID = "" }, "agreement_id", "required"},
+		{"agreement id outside the token alphabet", func(r *T) { r.AgreementID = "AG/51-44/2026" }, "agreement_id", "character 3 is '/'"},
 		{"purpose unknown", func(r *T) { r.Purpose = "marketing" }, "purpose", "not a purpose"},
 		{"purpose of another type", func(r *T) { r.Purpose = contracts.PurposeEmploymentConfirmation }, "purpose", "not a purpose a transfer"},
 		{"name required", func(r *T) { r.Worker.Name = "" }, "worker.name", "required"},
@@ -260,6 +263,7 @@ func TestConfirmationRules(t *testing.T) {
 		{"schema", func(r *C) { r.Schema = contracts.SchemaTransfer }, "schema", "want"},
 		{"purpose", func(r *C) { r.Purpose = contracts.PurposeEmploymentService }, "purpose", "not a purpose a confirmation"},
 		{"transfer id", func(r *C) { r.TransferID = "" }, "transfer_id", "required"},
+		{"transfer id outside the token alphabet", func(r *C) { r.TransferID = "TR#1" }, "transfer_id", "character 3 is '#'"},
 		{"worker id", func(r *C) { r.WorkerIDNumber = "123" }, "worker_id_number", "want 18"},
 		{"since required", func(r *C) { r.Since = nil }, "since", "required when employed"},
 		{"since after confirmation", func(r *C) { d := r.ConfirmedOn.AddMonths(1); r.Since = &d }, "since", "after confirmed_on"},
@@ -336,6 +340,7 @@ func TestReferralUpdateRules(t *testing.T) {
 	type U = contracts.ReferralUpdate
 	runRules(t, base, func(r *U) error { return r.ValidateAt(now) }, []rule[U]{
 		{"referral id", func(r *U) { r.ReferralID = "" }, "referral_id", "required"},
+		{"referral id outside the token alphabet", func(r *U) { r.ReferralID = "RF 1" }, "referral_id", "character 3 is ' '"},
 		{"back to referred", func(r *U) { r.Status = contracts.CaseReferred }, "status", "back to referred"},
 		{"rejected without note", func(r *U) { r.Status, r.Note = contracts.CaseRejected, "" }, "note", "required when the case is rejected"},
 		{"recovered negative", func(r *U) { r.AmountRecoveredFen = -1 }, "amount_recovered_fen", "not negative"},
@@ -351,6 +356,7 @@ func TestAgreementRules(t *testing.T) {
 	type A = contracts.Agreement
 	runRules(t, base, (*A).Validate, []rule[A]{
 		{"schema", func(a *A) { a.Schema = "" }, "schema", "want"},
+		{"id outside the token alphabet", func(a *A) { a.ID = "AG/51-44/2026" }, "id", "character 3 is '/', want letters, digits and . _ : - only"},
 		{"version", func(a *A) { a.Version = 0 }, "version", "want 1 to"},
 		{"version huge", func(a *A) { a.Version = 1 << 60 }, "version", "want 1 to"},
 		{"title", func(a *A) { a.Title = "" }, "title", "required"},

@@ -69,13 +69,13 @@ func (c *checker) training(t *Training) {
 		c.addf("training.hours", "is %d, want 1 to %d", t.Hours, MaxTrainingHours)
 	}
 	if cert := t.Certificate; cert != nil {
-		c.id("training.certificate.number", cert.Number)
+		c.number("training.certificate.number", cert.Number)
 		if cert.SkillLevel < 1 || cert.SkillLevel > 5 {
 			c.addf("training.certificate.skill_level", "is %d, want 1 (senior technician) to 5 (entry level)", cert.SkillLevel)
 		}
 	}
 	if s := t.Subsidy; s != nil {
-		c.optID("training.subsidy.voucher_number", s.VoucherNumber)
+		c.optNumber("training.subsidy.voucher_number", s.VoucherNumber)
 		c.amount("training.subsidy.amount_fen", s.AmountFen, MaxSubsidyFen)
 	}
 }

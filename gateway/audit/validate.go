@@ -9,7 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
+
+	"github.com/laborlink/laborlink/contracts"
 )
 
 // maxToken bounds every identifier, so no field can hold a paragraph.
@@ -82,59 +83,15 @@ func (e *Entry) Validate() error {
 	return errors.Join(errs...)
 }
 
-// checkToken accepts short ASCII identifiers: letters, digits and . _ : -.
-// A segment between separators that is a long run of digits (an 11-digit
-// phone number, a 15- or 18-character resident ID number, optionally ending
-// in X) is refused, which still admits UUIDs, ULIDs, hex digests and ids like
-// "AG-51-44-2026-001". Every entry carries several tokens, so one pass over
-// the bytes checks the characters and finds the segments; a bad character
-// is reported before a number, wherever they stand.
+// checkToken accepts short ASCII identifiers: contracts' token rule
+// (letters, digits and . _ : -, no run of digits shaped like a phone or ID
+// number), which is also the rule of every id a record or agreement may
+// carry, so that any id the contracts accept can be audited.
 func checkToken(s string) error {
 	if len(s) > maxToken {
 		return fmt.Errorf("longer than %d characters", maxToken)
 	}
-	number := ""
-	seg := 0 // where the current segment starts
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) && isAlnum(rune(s[i])) {
-			continue
-		}
-		if number == "" && i-seg >= 11 && looksLikePersonalNumber(s[seg:i]) {
-			number = s[seg:i]
-		}
-		seg = i + 1
-		if i < len(s) && !isSeparator(s[i]) {
-			c, _ := utf8.DecodeRuneInString(s[i:])
-			return fmt.Errorf("character %q not allowed (letters, digits and . _ : - only)", c)
-		}
-	}
-	if number != "" {
-		return fmt.Errorf("%q looks like a phone or ID number", number)
-	}
-	return nil
-}
-
-// isSeparator reports whether c is one of the characters a token may have
-// between its letters and digits.
-func isSeparator(c byte) bool { return c == '.' || c == '_' || c == ':' || c == '-' }
-
-// looksLikePersonalNumber reports whether seg is 11 or more digits, possibly
-// ending in X: the shape of mobile and resident ID numbers.
-func looksLikePersonalNumber(seg string) bool {
-	body := strings.TrimRight(seg, "Xx")
-	if len(seg)-len(body) > 1 || len(body) < 11 {
-		return false
-	}
-	for _, c := range body {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func isAlnum(c rune) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+	return contracts.CheckToken(s)
 }
 
 // checkPeer accepts the SPIFFE identity of a node or business system:
