@@ -76,6 +76,11 @@ type WebhookConfig struct {
 	// them and retries instead, until the system accepts one: a system
 	// refusing everything is misconfigured. Default 10.
 	MaxConsecutiveSkips int `yaml:"max_consecutive_skips"`
+	// Timeout is how long the system may take to answer a POST. One it
+	// does not answer in time is retried, with half as many items per POST
+	// for ten minutes, down to one, since it may have been too large for
+	// the system to get through in time. Positive; default 30s.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // TLSConfig names the node's certificate files.
@@ -188,7 +193,7 @@ func DefaultConfig() Config {
 		Policy:   PolicyConfig{Reload: 5 * time.Second},
 		Delivery: DeliveryConfig{BatchSize: d.BatchSize, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff, BreakerFailures: 5, BreakerOpen: 10 * time.Second},
 		Audit:    AuditConfig{SignInterval: time.Minute},
-		Webhook:  WebhookConfig{Batch: 100, MaxConsecutiveSkips: 10},
+		Webhook:  WebhookConfig{Batch: 100, MaxConsecutiveSkips: 10, Timeout: 30 * time.Second},
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Runtime:  RuntimeConfig{GCPercent: 200, MemoryLimitMiB: 128},
 	}
@@ -450,6 +455,9 @@ func (c Config) validate(prefix string, emptied map[string]string) error {
 	}
 	if c.Webhook.MaxConsecutiveSkips < 1 {
 		bad("webhook.max_consecutive_skips", "%d is not a count of items, 1 or more", c.Webhook.MaxConsecutiveSkips)
+	}
+	if c.Webhook.Timeout <= 0 {
+		bad("webhook.timeout", "%s is not a positive duration", c.Webhook.Timeout)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

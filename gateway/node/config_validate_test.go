@@ -185,6 +185,10 @@ func TestValidateSettings(t *testing.T) {
 		{"webhook not a URL", minimalConfig + "webhook: {url: \"ftp://hr.example/in\"}\n", nil, []string{"webhook.url", "not an https URL"}},
 		{"webhook from the environment", minimalConfig, map[string]string{"LABORLINK_WEBHOOK_URL": "http://hr.example/in"},
 			[]string{"webhook.url", "plain http"}},
+		{"webhook timeout zero", minimalConfig + "webhook: {timeout: 0s}\n", nil, []string{"webhook.timeout", "0s", "positive"}},
+		{"webhook timeout negative", minimalConfig + "webhook: {timeout: -5s}\n", nil, []string{"webhook.timeout", "-5s"}},
+		{"webhook timeout from the environment", minimalConfig, map[string]string{"LABORLINK_WEBHOOK_TIMEOUT": "0s"}, []string{"webhook.timeout", "0s"}},
+		{"webhook timeout set", minimalConfig + "webhook: {timeout: 2m}\n", nil, nil},
 	})
 }
 

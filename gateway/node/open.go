@@ -191,6 +191,6 @@ func (n *Node) openWebhook() error {
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	var err error
-	n.webhook, err = webhook.New(webhook.Config{URL: c.URL, Batch: c.Batch, MaxConsecutiveSkips: c.MaxConsecutiveSkips, Client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, n.store, n.log)
+	n.webhook, err = webhook.New(webhook.Config{URL: c.URL, Batch: c.Batch, MaxConsecutiveSkips: c.MaxConsecutiveSkips, Client: &http.Client{Transport: tr, Timeout: c.Timeout}}, n.store, n.log)
 	return err
 }

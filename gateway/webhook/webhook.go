@@ -21,6 +21,11 @@
 // so (Paused, LastError) until the system accepts an item again. Each
 // retry offers it the item after the refused one too: if it takes that,
 // it refuses only the one, which is skipped, and the push goes on.
+//
+// A system that takes a batch but does not answer within the client's
+// timeout is retried with half the batch, for Config.ShrinkHold, down to
+// single items: a system too slow for a full batch would otherwise be sent
+// the same batch forever, perhaps processing it every time.
 package webhook
 
 import (
@@ -34,6 +39,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -64,6 +70,10 @@ type Config struct {
 	// URL receives POSTs of {"items": [...]} (the local API's inbox items).
 	URL string
 	// Client sends the requests; its transport carries any TLS settings.
+	// Its Timeout is how long the system may take to answer a batch: one
+	// it takes whole and does not answer in time halves the batch size
+	// for ShrinkHold, down to one item. Default: a client with a 30s
+	// Timeout.
 	Client *http.Client
 	// Batch is the most items per request. Default 100.
 	Batch int
@@ -78,9 +88,10 @@ type Config struct {
 	// one. Default 10; negative is an error.
 	MaxConsecutiveSkips int
 	// ShrinkHold is how long a batch size halved after a 413 to a full
-	// batch holds before the push tries Batch again, so a limit lowered
-	// for a while does not slow it until the node restarts. A 413 that
-	// one item too large alone accounts for halves nothing. Default 10m.
+	// batch, or after a timeout, holds before the push tries Batch again,
+	// so a limit lowered or a system slowed for a while does not slow the
+	// push until the node restarts. A 413 that one item too large alone
+	// accounts for halves nothing. Default 10m.
 	ShrinkHold time.Duration
 	// Now is the clock ShrinkHold is measured by; nil is time.Now. Tests
 	// set it so that a slow machine does not end the hold before they look.
@@ -95,9 +106,11 @@ type Pusher struct {
 	mu    sync.Mutex
 	// batch is the most items per request now: Config.Batch, halved each
 	// time the system answers 413 to a full batch that no item too large
-	// alone accounts for (until restoreAt, then Config.Batch again), so a
-	// body limit smaller than a full batch slows the push instead of
-	// costing a split of every batch.
+	// alone accounts for, or times out on a batch (until restoreAt, then
+	// Config.Batch again), so a body limit smaller than a full batch slows
+	// the push instead of costing a split of every batch, and a system
+	// too slow for a full batch still gets the items one smaller batch at
+	// a time.
 	batch     int
 	restoreAt time.Time
 	// failures, lastErr and lastPush are how the push stands (State).
@@ -379,6 +392,10 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 // turn.
 func (p *Pusher) push(ctx context.Context, items []store.Incoming, full int) (moved int, tooLarge bool, err error) {
 	code, err := p.post(ctx, items)
+	var slow *slowError
+	if errors.As(err, &slow) && len(items) > 1 {
+		p.shrink(len(items)/2, "did not answer in time")
+	}
 	if err != nil {
 		return 0, false, err
 	}
@@ -404,14 +421,15 @@ func (p *Pusher) push(ctx context.Context, items []store.Incoming, full int) (mo
 	m, tooLargeToo, err := p.push(ctx, items[half:], 0)
 	tooLarge = tooLarge || tooLargeToo
 	if err == nil && code == http.StatusRequestEntityTooLarge && full > 1 && !tooLarge {
-		p.shrink(full / 2)
+		p.shrink(full/2, "answered 413: the batch was too large")
 	}
 	return n + m, tooLarge, err
 }
 
 // shrink lowers the batch size to n for Config.ShrinkHold, after a full
-// batch was too large for the system.
-func (p *Pusher) shrink(n int) {
+// batch was too large for the system or a batch took it too long; why is
+// what the system did, for the log.
+func (p *Pusher) shrink(n int, why string) {
 	p.mu.Lock()
 	if n >= p.batch {
 		p.mu.Unlock()
@@ -419,23 +437,25 @@ func (p *Pusher) shrink(n int) {
 	}
 	p.batch, p.restoreAt = n, p.cfg.Now().Add(p.cfg.ShrinkHold)
 	p.mu.Unlock()
-	p.log.Warn("webhook batch too large for the provincial system; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", n, "for", p.cfg.ShrinkHold)
+	p.log.Warn("the provincial system "+why+"; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", n, "for", p.cfg.ShrinkHold)
 }
 
-// post sends items to the system and returns the status it answered.
+// post sends items to the system and returns the status it answered; a
+// *slowError when it took the request but did not answer in time.
 func (p *Pusher) post(ctx context.Context, items []store.Incoming) (int, error) {
 	body, err := json.Marshal(Batch{Items: items})
 	if err != nil {
 		return 0, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.URL, bytes.NewReader(body))
+	var sent sentWhole
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, sent.trace()), http.MethodPost, p.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, redactedError(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.cfg.Client.Do(req)
 	if err != nil {
-		return 0, redactedError(err)
+		return 0, p.slowedDown(redactedError(err), len(items), &sent)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()

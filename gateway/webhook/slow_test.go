@@ -1,0 +1,170 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// slowSystem never answers a batch of more than fits items: it holds the
+// request until the client gives up. Smaller batches it takes at once.
+type slowSystem struct {
+	*httptest.Server
+	mu    sync.Mutex
+	fits  int
+	sizes []int // the batches it took
+	held  []int // the batches it held until the client gave up
+}
+
+func newSlowSystem(t *testing.T, fits int) *slowSystem {
+	t.Helper()
+	sys := &slowSystem{fits: fits}
+	done := make(chan struct{})
+	sys.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b Batch
+		if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		sys.mu.Lock()
+		fits := sys.fits
+		if fits > 0 && len(b.Items) > fits {
+			sys.held = append(sys.held, len(b.Items))
+		} else {
+			sys.sizes = append(sys.sizes, len(b.Items))
+		}
+		sys.mu.Unlock()
+		if fits > 0 && len(b.Items) > fits {
+			select {
+			case <-r.Context().Done():
+			case <-done:
+			}
+		}
+	}))
+	t.Cleanup(func() { close(done); sys.Close() })
+	return sys
+}
+
+// TestATimedOutBatchIsHalved: a system too slow for a full batch gets
+// half as many items after each timeout, down to what it manages in
+// time (one item at worst), instead of the same batch forever; State
+// says it timed out, and full batches are tried again after ShrinkHold.
+// The attempts are counted, not timed: the system holds a batch too large
+// for it until the client gives up.
+func TestATimedOutBatchIsHalved(t *testing.T) {
+	tests := []struct {
+		name      string
+		fits      int
+		wantHeld  []int
+		wantSizes []int
+	}{
+		{"to what fits", 2, []int{8, 4}, []int{2, 2, 2, 2}},
+		{"down to one item", 1, []int{8, 4, 2}, []int{1, 1, 1, 1, 1, 1, 1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _ := inboxWith(t, 8)
+			defer s.Close()
+			ctx := context.Background()
+			sys := newSlowSystem(t, tt.fits)
+			now := time.Date(2026, 3, 15, 8, 0, 0, 0, time.UTC)
+			p, err := New(Config{URL: sys.URL, Batch: 8, ShrinkHold: time.Minute, Now: func() time.Time { return now },
+				Client: &http.Client{Timeout: 300 * time.Millisecond}}, s, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			timeouts := 0
+			for range len(tt.wantHeld) + len(tt.wantSizes) {
+				n, err := p.once(ctx)
+				p.note(n, err)
+				var slow *slowError
+				if errors.As(err, &slow) {
+					timeouts++
+					if st, _ := p.State(); !strings.Contains(st.LastError, "the provincial system timed out") || !strings.Contains(st.LastError, "within 300ms") {
+						t.Errorf("after a timeout, last_error = %q; want it to say the system timed out, and within what", st.LastError)
+					}
+				} else if err != nil {
+					t.Fatalf("once: %v; want a timeout or a push", err)
+				}
+			}
+			st, err := p.State()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sys.mu.Lock()
+			held, sizes := slices.Clone(sys.held), slices.Clone(sys.sizes)
+			sys.mu.Unlock()
+			if st.Pushed != 8 || timeouts != len(tt.wantHeld) || !slices.Equal(held, tt.wantHeld) || !slices.Equal(sizes, tt.wantSizes) {
+				t.Fatalf("pushed %d after %d timeouts; batches timed out %v, taken %v; want 8 after %d, %v and %v",
+					st.Pushed, timeouts, held, sizes, len(tt.wantHeld), tt.wantHeld, tt.wantSizes)
+			}
+			if st.Batch != tt.fits || st.Failures != 0 || st.LastError != "" {
+				t.Errorf("state %+v; want batch %d, no failures left", st, tt.fits)
+			}
+
+			// The system is fast again; after ShrinkHold, full batches.
+			sys.mu.Lock()
+			sys.fits, sys.sizes = 0, nil
+			sys.mu.Unlock()
+			var more []store.Incoming
+			for i := 8; i < 16; i++ {
+				more = append(more, incoming(i))
+			}
+			if _, err := s.Receive(ctx, more); err != nil {
+				t.Fatal(err)
+			}
+			now = now.Add(time.Minute)
+			if n, err := p.once(ctx); n != 8 || err != nil {
+				t.Fatalf("after the hold: pushed %d (%v), want all 8 in one batch", n, err)
+			}
+		})
+	}
+}
+
+// TestATimeoutBeforeTheBatchIsSentKeepsTheBatchSize: a system that cannot
+// be reached in time (here a TLS handshake that never completes) said
+// nothing about the batch size, which a down system would otherwise take
+// down to one item, slowing the push long after it is back.
+func TestATimeoutBeforeTheBatchIsSentKeepsTheBatchSize(t *testing.T) {
+	s, _, _ := inboxWith(t, 8)
+	defer s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accepted, never answered
+		}
+	}()
+	p, err := New(Config{URL: "https://" + ln.Addr().String() + "/in", Batch: 8, Client: &http.Client{Timeout: 200 * time.Millisecond}}, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		n, err := p.once(context.Background())
+		var slow *slowError
+		if n != 0 || err == nil || errors.As(err, &slow) {
+			t.Fatalf("once: %d, %v; want a timeout that is no slowError", n, err)
+		}
+	}
+	if st, _ := p.State(); st.Batch != 8 {
+		t.Errorf("batch %d after timeouts reaching the system; want 8", st.Batch)
+	}
+}
