@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -44,6 +45,9 @@ type Registry struct {
 	// them) and barriers hold it shared until they are applied, a restore
 	// holds it alone (holdAppends, Restore).
 	appends sync.RWMutex
+	// started is raft once it runs, for authorizePeer: the stream layer
+	// accepts connections before raft is made.
+	started atomic.Pointer[raft.Raft]
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -115,6 +119,7 @@ func (r *Registry) openRaft() error {
 	if r.raft, err = raft.NewRaft(rc, &fsm{r.store}, r.bolt, r.bolt, snaps, r.trans); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
+	r.started.Store(r.raft)
 	if !existing && cfg.Genesis != nil {
 		var servers []raft.Server
 		for _, v := range cfg.Genesis.Voters {
@@ -160,9 +165,23 @@ func (r *Registry) initWhenLeader() {
 // itself, whatever the node's pki.Verifier was given, since raft is its
 // own: the stream layer asks at each handshake and again after each change
 // of trust, for the connections already open.
-func (r *Registry) authorizePeer(id pki.Identity, leaf *x509.Certificate) error {
+//
+// A peer that dials this node (inbound) sends it raft requests, which only
+// a leader or a candidate sends: once this node knows a raft configuration
+// the peer must be a voter in it. hashicorp/raft takes AppendEntries and
+// InstallSnapshot from any peer claiming a higher term, and a snapshot is
+// state no signature covers, so a node of a member province that is no
+// voter (or never joined) must not reach raft at all. A node that knows no
+// configuration yet, one waiting to be added, takes the leader that adds
+// it on the rules above.
+func (r *Registry) authorizePeer(id pki.Identity, leaf *x509.Certificate, inbound bool) error {
 	if id.Kind != pki.KindNode {
 		return fmt.Errorf("raft peer %s is not a node", id)
+	}
+	if inbound {
+		if err := r.sendsRequests(id); err != nil {
+			return err
+		}
 	}
 	if r.store.Initialized() {
 		if !r.store.IsMember(id.Province) {
@@ -178,6 +197,26 @@ func (r *Registry) authorizePeer(id pki.Identity, leaf *x509.Certificate) error 
 		return fmt.Errorf("raft peer %s: province %s is not trusted before the registry is known", id, id.Province)
 	}
 	return nil
+}
+
+// sendsRequests refuses a peer that may not send this node raft requests:
+// one that is not a voter of the raft configuration this node knows.
+func (r *Registry) sendsRequests(id pki.Identity) error {
+	rf := r.started.Load()
+	if rf == nil {
+		// The transport reads requests before raft runs, to hand them over
+		// once it does: a peer cannot be told from a voter yet, and tries
+		// again.
+		return fmt.Errorf("raft peer %s: this node's raft is not running yet", id)
+	}
+	servers := rf.GetConfiguration().Configuration().Servers
+	if len(servers) == 0 {
+		return nil
+	}
+	if slices.ContainsFunc(servers, func(s raft.Server) bool { return s.ID == raft.ServerID(id.String()) && s.Suffrage == raft.Voter }) {
+		return nil
+	}
+	return fmt.Errorf("raft peer %s is not a voter of this node's raft configuration: only voters lead or stand for election, so only they send raft requests", id)
 }
 
 func (r *Registry) genesisMember(p string) bool {

@@ -35,7 +35,7 @@ type streamLayer struct {
 	client    *tls.Config
 	log       *slog.Logger
 	revoked   pki.RevocationChecker // nil: revocations are not watched
-	authorize func(pki.Identity, *x509.Certificate) error
+	authorize authorizer
 	mu        sync.Mutex
 	cut       bool
 	conns     map[*trackedConn]struct{}
@@ -52,12 +52,17 @@ const sweepEvery = time.Second
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
 
+// authorizer admits a raft peer by its verified identity and leaf
+// certificate; inbound says the peer dialled this node, to send it raft
+// requests, rather than answer this node's.
+type authorizer func(id pki.Identity, leaf *x509.Certificate, inbound bool) error
+
 // newStreamLayer listens on listen, for other nodes to dial at advertise
 // (the same address, unless listen is a wildcard or behind NAT). authorize
 // admits a verified peer by its identity and leaf certificate; changed
 // returns a channel closed when what authorize answers may have changed, to
 // sweep open connections then.
-func newStreamLayer(listen, advertise string, t *pki.TLS, authorize func(pki.Identity, *x509.Certificate) error, changed func() <-chan struct{}, log *slog.Logger) (*streamLayer, error) {
+func newStreamLayer(listen, advertise string, t *pki.TLS, authorize authorizer, changed func() <-chan struct{}, log *slog.Logger) (*streamLayer, error) {
 	policy := pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}}
 	server, err := t.ServerConfig(policy)
 	if err != nil {
@@ -68,7 +73,7 @@ func newStreamLayer(listen, advertise string, t *pki.TLS, authorize func(pki.Ide
 		return nil, err
 	}
 	for _, c := range []*tls.Config{server, client} {
-		verify := c.VerifyConnection
+		verify, inbound := c.VerifyConnection, c == server
 		c.VerifyConnection = func(cs tls.ConnectionState) error {
 			if err := verify(cs); err != nil {
 				return err
@@ -77,7 +82,7 @@ func newStreamLayer(listen, advertise string, t *pki.TLS, authorize func(pki.Ide
 			if err != nil {
 				return err
 			}
-			return authorize(id, cs.PeerCertificates[0])
+			return authorize(id, cs.PeerCertificates[0], inbound)
 		}
 	}
 	ln, err := net.Listen("tcp", listen)
@@ -125,7 +130,7 @@ func (s *streamLayer) sweep(every time.Duration, changed func() <-chan struct{})
 		case <-s.closed:
 			return
 		case <-tick:
-			check = s.revocation
+			check = s.revokedPeer
 		case <-changed():
 		}
 		s.closeRefused(check)
@@ -133,20 +138,20 @@ func (s *streamLayer) sweep(every time.Duration, changed func() <-chan struct{})
 }
 
 // closeRefused closes the open connections whose peer check refuses.
-func (s *streamLayer) closeRefused(check func([]*x509.Certificate) error) {
+func (s *streamLayer) closeRefused(check func(*trackedConn) error) {
 	for _, c := range s.open() {
-		if err := check(c.peerCerts()); err != nil {
+		if err := check(c); err != nil {
 			s.log.Warn("closing a raft connection: its peer is no longer admitted", "peer", c.RemoteAddr().String(), "err", err)
 			c.Close()
 		}
 	}
 }
 
-// refusal says why a peer that presented certs (nil before its handshake
-// completed) would not be admitted now, or nil. The chain was verified at
-// the handshake; what can change since is revocation and authorize's
-// answer.
-func (s *streamLayer) refusal(certs []*x509.Certificate) error {
+// refusal says why c's peer (none before its handshake completed) would
+// not be admitted now, or nil. The chain was verified at the handshake;
+// what can change since is revocation and authorize's answer.
+func (s *streamLayer) refusal(c *trackedConn) error {
+	certs := c.peerCerts()
 	if len(certs) == 0 {
 		return nil
 	}
@@ -157,8 +162,12 @@ func (s *streamLayer) refusal(certs []*x509.Certificate) error {
 	if err != nil {
 		return err
 	}
-	return s.authorize(id, certs[0])
+	return s.authorize(id, certs[0], c.inbound)
 }
+
+// revokedPeer says whether the verifier's revocations list a certificate
+// of c's peer.
+func (s *streamLayer) revokedPeer(c *trackedConn) error { return s.revocation(c.peerCerts()) }
 
 // revocation says which of certs the verifier's revocations list, or nil.
 func (s *streamLayer) revocation(certs []*x509.Certificate) error {
@@ -183,7 +192,7 @@ func (s *streamLayer) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		return s.track(tls.Server(c, s.server)), nil
+		return s.track(tls.Server(c, s.server), true), nil
 	}
 }
 
@@ -194,7 +203,7 @@ func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.
 	if err != nil {
 		return nil, err
 	}
-	c := s.track(tc)
+	c := s.track(tc, false)
 	c.learnPeer()
 	return c, nil
 }
@@ -282,8 +291,8 @@ func (s *streamLayer) open() []*trackedConn {
 	return slices.Collect(maps.Keys(s.conns))
 }
 
-func (s *streamLayer) track(c net.Conn) *trackedConn {
-	tc := &trackedConn{Conn: c, s: s}
+func (s *streamLayer) track(c net.Conn, inbound bool) *trackedConn {
+	tc := &trackedConn{Conn: c, s: s, inbound: inbound}
 	s.mu.Lock()
 	s.conns[tc] = struct{}{}
 	s.mu.Unlock()
@@ -327,6 +336,9 @@ type trackedConn struct {
 	net.Conn
 	s    *streamLayer
 	once sync.Once
+	// inbound says the peer dialled this node (Accept), rather than this
+	// node the peer (Dial).
+	inbound bool
 	// peer is the peer's certificate chain, known once the handshake has
 	// completed (learned on the first read or write after it).
 	peer atomic.Pointer[[]*x509.Certificate]

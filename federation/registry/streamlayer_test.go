@@ -43,7 +43,7 @@ func newSweptConn(t *testing.T) *sweptConn {
 		}
 		return sc.crl.Revoked(c)
 	})
-	authorize := func(pki.Identity, *x509.Certificate) error {
+	authorize := func(pki.Identity, *x509.Certificate, bool) error {
 		sc.authorized.Add(1)
 		if sc.delisted.Load() {
 			return errors.New("its CA is delisted")
@@ -58,7 +58,7 @@ func newSweptConn(t *testing.T) *sweptConn {
 	}
 	t.Cleanup(func() { sc.layer.Close() })
 	never := func() <-chan struct{} { return nil }
-	dialer, err := newStreamLayer("127.0.0.1:0", "127.0.0.1:0", p.TLS(t, sc.peer, nil), func(pki.Identity, *x509.Certificate) error { return nil }, never, log)
+	dialer, err := newStreamLayer("127.0.0.1:0", "127.0.0.1:0", p.TLS(t, sc.peer, nil), func(pki.Identity, *x509.Certificate, bool) error { return nil }, never, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestStreamLayerAdvertisesThePortBoundForAnyPort(t *testing.T) {
 	tlsConfig := p.TLS(t, p.Issue(t, "11", pki.KindNode, "gw-1"), nil)
 	never := func() <-chan struct{} { return nil }
 	for _, addr := range []string{"127.0.0.1:0", "127.0.0.1:00"} {
-		l, err := newStreamLayer(addr, addr, tlsConfig, func(pki.Identity, *x509.Certificate) error { return nil }, never, slog.New(slog.DiscardHandler))
+		l, err := newStreamLayer(addr, addr, tlsConfig, func(pki.Identity, *x509.Certificate, bool) error { return nil }, never, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,93 @@
+package registry_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/laborlink/laborlink/federation/registry/regtest"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// tlsStream is a raft.StreamLayer that dials with a node certificate: all a
+// rogue needs to speak raft to a registry node.
+type tlsStream struct {
+	net.Listener
+	cfg *tls.Config
+}
+
+func (s tlsStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	d := &net.Dialer{Timeout: timeout}
+	return tls.DialWithDialer(d, "tcp", string(addr), s.cfg)
+}
+
+// TestOnlyVotersSendRaftRequests: hashicorp/raft takes InstallSnapshot
+// (and AppendEntries) from any peer claiming a higher term, and a snapshot
+// is state no signature covers. A node of a member province that is no
+// voter, whether it never joined or joined as a non-voter, must not reach
+// a voter's raft: here its forged snapshot would make province 44 a
+// steward. (From a security review: the raft port admitted any node of a
+// member province.)
+func TestOnlyVotersSendRaftRequests(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 1, nil)
+	victim := c.WaitLeader()
+	var buf bytes.Buffer
+	if err := victim.Reg.Store().Backup(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["state"].(map[string]any)["stewards"] = []string{"44"}
+	forged, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nonvoter *regtest.Node
+	for _, n := range c.Nodes {
+		if n != victim {
+			nonvoter = n
+		}
+	}
+	for name, leaf := range map[string]*pki.Leaf{
+		"a node that never joined": c.PKI.Issue(t, "44", pki.KindNode, "rogue"),
+		"a non-voter":              nonvoter.Leaf,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := c.PKI.TLS(t, leaf, nil).ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			trans := raft.NewNetworkTransport(tlsStream{ln, cfg}, 1, 5*time.Second, io.Discard)
+			defer trans.Close()
+			term, last := victim.Reg.Raft().CurrentTerm()+100, victim.Reg.Raft().LastIndex()+100
+			conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(victim.ID), Address: raft.ServerAddress(victim.Config.RaftAddr)}}}
+			req := &raft.InstallSnapshotRequest{
+				RPCHeader:       raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(leaf.Identity.String()), Addr: []byte(ln.Addr().String())},
+				SnapshotVersion: raft.SnapshotVersionMax, Term: term, Leader: []byte(ln.Addr().String()),
+				LastLogIndex: last, LastLogTerm: term, Configuration: raft.EncodeConfiguration(conf), ConfigurationIndex: last,
+				Size: int64(len(forged)),
+			}
+			var resp raft.InstallSnapshotResponse
+			err = trans.InstallSnapshot(raft.ServerID(victim.ID), raft.ServerAddress(victim.Config.RaftAddr), req, &resp, bytes.NewReader(forged))
+			if err == nil || !strings.Contains(err.Error(), "bad certificate") || resp.Success {
+				t.Errorf("InstallSnapshot from %s: %v, success %v; want the handshake refused", leaf.Identity, err, resp.Success)
+			}
+			if victim.Reg.Store().IsSteward("44") {
+				t.Fatalf("%s replaced the registry state over raft: 44 is a steward", leaf.Identity)
+			}
+		})
+	}
+}
