@@ -3,10 +3,13 @@ package peer
 import "testing"
 
 // BenchmarkReadAnswer reads an answer to a batch of 100 as the client
-// does: the body, then each result's receipt, checked for its envelope and
-// this node (receiptCheck.read; the signatures are left out).
+// does: the body, then each result's receipt, checked for its envelope,
+// status and payload and this node (receiptCheck.read; the signatures are
+// left out).
 func BenchmarkReadAnswer(b *testing.B) {
-	body := signedAnswer(b, 100, 0).appendJSON(nil)
+	resp := signedAnswer(b, 100, 0)
+	body := resp.appendJSON(nil)
+	sent := sentFor(b, resp)
 	k := &receiptCheck{peer: "44", receiver: "laborlink://node/44/p44"}
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
@@ -16,7 +19,7 @@ func BenchmarkReadAnswer(b *testing.B) {
 			b.Fatal(err)
 		}
 		for i, res := range a.Results {
-			if _, err := k.read(res, a.receipt(i)); err != nil {
+			if _, err := k.read(res, a.receipt(i), sent[i]); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -3,12 +3,14 @@ package peer
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // signedAnswer is a destination's answer to a batch of n, as it writes
@@ -22,7 +24,11 @@ func signedAnswer(tb testing.TB, n, every int) DeliverResponse {
 	rs := make([]*contracts.Receipt, n)
 	for i := range rs {
 		env := &contracts.Envelope{ID: ulid.Make().String(), PayloadDigest: fmt.Sprintf("sha256:%064x", i)}
-		rs[i] = contracts.NewReceipt(env, contracts.ReceiptStored, "", now)
+		status := contracts.ReceiptStored
+		if i%7 == 3 {
+			status = contracts.ReceiptDuplicate
+		}
+		rs[i] = contracts.NewReceipt(env, status, "", now)
 	}
 	if err := contracts.SignReceipts(rs, testKey(tb), "laborlink://node/44/p44"); err != nil {
 		tb.Fatal(err)
@@ -41,11 +47,7 @@ func signedAnswer(tb testing.TB, n, every int) DeliverResponse {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		status := StatusStored
-		if i%7 == 3 {
-			status = StatusDuplicate
-		}
-		resp.Results = append(resp.Results, Result{EnvelopeID: r.EnvelopeID, Status: status, Receipt: raw})
+		resp.Results = append(resp.Results, Result{EnvelopeID: r.EnvelopeID, Status: Status(r.Status), Receipt: raw})
 	}
 	return resp
 }
@@ -175,4 +177,27 @@ func answerSeeds(tb testing.TB) [][]byte {
 		seeds = append(seeds, edit(append([]byte(nil), body...)))
 	}
 	return seeds
+}
+
+// sentFor is the batch resp answers, as the origin queued it: an envelope
+// for each result, with the payload digest its receipt repeats (or a
+// zero one for a result without a receipt) after a payload of about the
+// usual size.
+func sentFor(tb testing.TB, resp DeliverResponse) []store.Queued {
+	tb.Helper()
+	payload := `{"note":"` + strings.Repeat("x", 1500) + `"}`
+	sent := make([]store.Queued, len(resp.Results))
+	for i, res := range resp.Results {
+		digest := "sha256:" + strings.Repeat("0", 64)
+		if len(res.Receipt) > 0 {
+			r, err := contracts.DecodeReceipt(res.Receipt)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			digest = r.PayloadDigest
+		}
+		env := fmt.Sprintf(`{"id":%q,"payload":%s,"payload_digest":%q,"signer":"laborlink://node/51/p51"}`, res.EnvelopeID, payload, digest)
+		sent[i] = store.Queued{EnvelopeID: res.EnvelopeID, Envelope: []byte(env)}
+	}
+	return sent
 }

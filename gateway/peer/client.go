@@ -164,13 +164,23 @@ func (c *Client) SendWithProofs(ctx context.Context, peer string, batch []store.
 		var digest string
 		switch res.Status {
 		case StatusStored, StatusDuplicate:
-			r, err := check.read(res, ans.receipt(i))
+			r, err := check.read(res, ans.receipt(i), batch[i])
 			if err != nil {
 				return nil, err
 			}
 			receipts = append(receipts, r)
 			digest = r.PayloadDigest
-		case StatusRejected, StatusDeferred:
+		case StatusRejected:
+			// Destinations send no receipt with a rejection; one that came
+			// is kept as the rejection's proof, so it must be one.
+			if len(res.Receipt) > 0 {
+				r, err := check.read(res, nil, batch[i])
+				if err != nil {
+					return nil, err
+				}
+				receipts = append(receipts, r)
+			}
+		case StatusDeferred:
 		default:
 			return nil, fmt.Errorf("peer %s answered envelope %s with unknown status %q", peer, res.EnvelopeID, res.Status)
 		}
@@ -301,9 +311,13 @@ func (c *Client) receiptCheck(r *remote, peer string, chainDER [][]byte) (*recei
 }
 
 // read decodes a result's receipt, unless decoded is it already (see
-// answer), and checks that it answers the result's envelope from this
-// node; its signature is verified with the others'.
-func (k *receiptCheck) read(res Result, decoded *contracts.Receipt) (*contracts.Receipt, error) {
+// answer), and checks that it answers the result's envelope, sent, from
+// this node, as the result does; its signature is verified with the
+// others'. A receipt whose status is not the result's (a "rejected" one
+// under a stored result, or a "stored" one under a rejection), or for
+// other content than sent, is no proof of what the result says: the
+// answer is refused as one for another envelope is.
+func (k *receiptCheck) read(res Result, decoded *contracts.Receipt, sent store.Queued) (*contracts.Receipt, error) {
 	if len(res.Receipt) == 0 {
 		return nil, fmt.Errorf("peer %s answered %s for envelope %s without a receipt", k.peer, res.Status, res.EnvelopeID)
 	}
@@ -316,6 +330,16 @@ func (k *receiptCheck) read(res Result, decoded *contracts.Receipt) (*contracts.
 	}
 	if r.EnvelopeID != res.EnvelopeID || r.Receiver != k.receiver {
 		return nil, fmt.Errorf("peer %s receipt for %s names envelope %s and receiver %s", k.peer, res.EnvelopeID, r.EnvelopeID, r.Receiver)
+	}
+	if string(r.Status) != string(res.Status) {
+		return nil, fmt.Errorf("peer %s answered %s for envelope %s with a receipt saying %s", k.peer, res.Status, res.EnvelopeID, r.Status)
+	}
+	want, err := sentDigest(sent.Envelope)
+	if err != nil {
+		return nil, fmt.Errorf("envelope %s as sent to %s: %w", res.EnvelopeID, k.peer, err)
+	}
+	if string(want) != r.PayloadDigest {
+		return nil, fmt.Errorf("peer %s receipt for %s is for payload %s, not the %s sent", k.peer, res.EnvelopeID, r.PayloadDigest, want)
 	}
 	return r, nil
 }

@@ -45,8 +45,10 @@ func (r *receiver) Chain() [][]byte {
 	return chain
 }
 
-func (r *receiver) receipt(id string, s *pki.Signer) json.RawMessage {
-	rc := &contracts.Receipt{EnvelopeID: id, PayloadDigest: "sha256:" + strings.Repeat("0", 64), Status: contracts.ReceiptStored, ReceivedAt: time.Now().UTC().Truncate(time.Millisecond)}
+// receipt is a receipt for envelope id, whose payload has digest, saying
+// status, signed by s.
+func (r *receiver) receipt(id, digest string, status contracts.ReceiptStatus, s *pki.Signer) json.RawMessage {
+	rc := &contracts.Receipt{EnvelopeID: id, PayloadDigest: digest, Status: status, ReceivedAt: time.Now().UTC().Truncate(time.Millisecond)}
 	if err := rc.Sign(s, r.signer.Identity().URI()); err != nil {
 		panic(err)
 	}
@@ -69,12 +71,25 @@ func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.C
 	r.from = append(r.from, from)
 	out := make([]Result, len(envs))
 	for i, e := range envs {
-		var head struct{ ID, Body string }
+		var head struct {
+			ID, Body string
+			Digest   string `json:"payload_digest"`
+		}
 		json.Unmarshal(e, &head)
-		out[i] = Result{EnvelopeID: head.ID, Status: StatusStored, Receipt: r.receipt(head.ID, r.signer)}
+		out[i] = Result{EnvelopeID: head.ID, Status: StatusStored, Receipt: r.receipt(head.ID, head.Digest, contracts.ReceiptStored, r.signer)}
 		switch head.Body {
 		case "forged":
-			out[i].Receipt = r.receipt(head.ID, r.forger)
+			out[i].Receipt = r.receipt(head.ID, head.Digest, contracts.ReceiptStored, r.forger)
+		case "stored, signed rejected":
+			out[i].Receipt = r.receipt(head.ID, head.Digest, contracts.ReceiptRejected, r.signer)
+		case "duplicate, signed stored":
+			out[i].Status = StatusDuplicate
+		case "rejected, signed stored":
+			out[i].Status = StatusRejected
+		case "rejected, signed rejected":
+			out[i] = Result{EnvelopeID: head.ID, Status: StatusRejected, Reasons: []string{"import.no_agreement"}, Receipt: r.receipt(head.ID, head.Digest, contracts.ReceiptRejected, r.signer)}
+		case "other content":
+			out[i].Receipt = r.receipt(head.ID, contracts.PayloadDigest([]byte(`{"other":true}`)), contracts.ReceiptStored, r.signer)
 		case "deny":
 			out[i] = Result{EnvelopeID: head.ID, Status: StatusRejected, Reasons: []string{"import.no_agreement"}}
 		case "defer":
@@ -139,7 +154,8 @@ func batch(bodies ...string) []store.Queued {
 	out := make([]store.Queued, len(bodies))
 	for i, b := range bodies {
 		id := ulid.Make().String()
-		out[i] = store.Queued{EnvelopeID: id, Envelope: []byte(fmt.Sprintf(`{"id":%q,"body":%q}`, id, b))}
+		body, _ := json.Marshal(b)
+		out[i] = store.Queued{EnvelopeID: id, Envelope: []byte(fmt.Sprintf(`{"id":%q,"body":%s,"payload_digest":%q}`, id, body, contracts.PayloadDigest(body)))}
 	}
 	return out
 }
@@ -199,6 +215,50 @@ func TestOddAnswers(t *testing.T) {
 	// not count as delivered.
 	if _, err := c.Send(context.Background(), "44", batch("a", "forged")); err == nil || !strings.Contains(err.Error(), "signature") {
 		t.Errorf("forged receipt: err = %v, want a batch error naming the signature", err)
+	}
+}
+
+// TestReceiptsMustSayWhatTheResultSays: a receipt whose status is not its
+// result's, or that is for other content than was sent, proves nothing
+// the result says; the answer is refused as one for another envelope is,
+// and nothing of it counts as delivered. A rejection with a receipt that
+// says so is kept with it.
+func TestReceiptsMustSayWhatTheResultSays(t *testing.T) {
+	f := newFixture(t)
+	for _, together := range []bool{false, true} {
+		f.recv.mu.Lock()
+		f.recv.together = together
+		f.recv.mu.Unlock()
+		c := f.client(t, directory{"44": f.srv}, BreakerSettings{})
+		for _, tc := range []struct {
+			body string
+			want []string // in the error; none: no error
+		}{
+			{"stored, signed rejected", []string{"answered stored", "receipt saying rejected"}},
+			{"duplicate, signed stored", []string{"answered duplicate", "receipt saying stored"}},
+			{"rejected, signed stored", []string{"answered rejected", "receipt saying stored"}},
+			{"other content", []string{"receipt for", "is for payload", "not the sha256:"}},
+			{"rejected, signed rejected", nil},
+		} {
+			t.Run(fmt.Sprintf("%s, signed together %v", tc.body, together), func(t *testing.T) {
+				b := batch("a", tc.body, "b")
+				out, err := c.Send(context.Background(), "44", b)
+				if len(tc.want) == 0 {
+					if err != nil || len(out) != 3 || !out[1].Rejected || len(out[1].Receipt) == 0 || out[0].Rejected || out[2].Rejected {
+						t.Fatalf("outcomes %+v, %v; want the rejection with its receipt, the others delivered", out, err)
+					}
+					return
+				}
+				if err == nil {
+					t.Fatalf("outcomes %+v; want the answer refused", out)
+				}
+				for _, w := range append(tc.want, b[1].EnvelopeID) {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("err = %v; want it to contain %q", err, w)
+					}
+				}
+			})
+		}
 	}
 }
 
