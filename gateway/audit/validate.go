@@ -31,11 +31,8 @@ func (e *Entry) Validate() error {
 	if e.Index < 0 {
 		bad("index", "negative")
 	}
-	tokens := [...]struct{ field, v string }{{"envelope_id", e.EnvelopeID}, {"refers_to", e.RefersTo},
-		{"agreement_id", e.AgreementID}, {"serial", e.Serial},
-		{"policy.federation", e.Policy.Federation}, {"policy.province", e.Policy.Province}}
-	for _, t := range tokens {
-		if err := checkToken(t.v); err != nil {
+	for _, t := range e.tokens() {
+		if err := checkToken(*t.v); err != nil {
 			bad(t.field, "%v", err)
 		}
 	}
@@ -81,6 +78,19 @@ func (e *Entry) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// tokenField is a field of an entry that holds a token, by its JSON name.
+type tokenField struct {
+	field string
+	v     *string
+}
+
+// tokens are the fields of e that hold tokens, for Validate and Scrub.
+func (e *Entry) tokens() [6]tokenField {
+	return [...]tokenField{{"envelope_id", &e.EnvelopeID}, {"refers_to", &e.RefersTo},
+		{"agreement_id", &e.AgreementID}, {"serial", &e.Serial},
+		{"policy.federation", &e.Policy.Federation}, {"policy.province", &e.Policy.Province}}
 }
 
 // checkToken accepts short ASCII identifiers: contracts' token rule

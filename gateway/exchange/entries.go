@@ -62,6 +62,24 @@ func deniedEntry(id string, rec contracts.Record, dec *policy.Decision, caller p
 	return e
 }
 
+// refusedEntry records the refusal of a peer's envelope for what check
+// finds wrong with it before policy is asked (reason, one of check's
+// reasons): its identifiers may be what is wrong, which auditable clears.
+func refusedEntry(env *contracts.Envelope, reason string, from pki.Identity) audit.Entry {
+	return importDeniedEntry(env, &policy.Decision{Reasons: []policy.Reason{{Code: reason}}}, from)
+}
+
+// auditable is e with the identifiers the audit log refuses cleared
+// (audit.Entry.Scrub), so that the entry of a flow whose identifiers are
+// bad is written without them rather than not at all. The operator's log
+// gets the names of the fields cleared, never their values.
+func (x *Exchange) auditable(e audit.Entry) audit.Entry {
+	if cleared := e.Scrub(); cleared != nil {
+		x.d.Log.Warn("audit entry written without identifiers the audit log refuses", "kind", e.Kind, "envelope", e.EnvelopeID, "cleared", cleared)
+	}
+	return e
+}
+
 // receiptEntry records the destination's receipt of an envelope sent from here.
 func receiptEntry(envelopeID, peerProvince, digest string, latencyMS int64) audit.Entry {
 	return audit.Entry{

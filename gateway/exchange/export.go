@@ -115,11 +115,18 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		// commit leaves the update refused, not moving another's case.
 		outs[i].Case = x.caseChange(e.rec, e.env.ID, e.env.Created, ready[i].refersTo)
 	}
-	sent := func(i int) audit.Entry {
+	along, sent, bad := x.auditAlong(func(i int) audit.Entry {
 		return sentEntry(ready[i].env, ready[i].rec, ready[i].refersTo, ready[i].decision, caller)
+	}, len(ready))
+	if bad != nil {
+		ready, outs, sent = x.unaudited(results, bad, ready, outs, sent)
+		if len(ready) == 0 {
+			return results, nil
+		}
+		along, sent, _ = x.auditAlong(func(i int) audit.Entry { return sent[i] }, len(ready))
 	}
 	var also func(*bolt.Tx, []store.Enqueued) error
-	if along := x.auditAlong(sent, len(outs)); along != nil {
+	if along != nil {
 		also = func(tx *bolt.Tx, enq []store.Enqueued) error {
 			return along(tx, func(i int) bool { return !enq[i].Duplicate && !enq[i].OverQuota && enq[i].Refused == nil })
 		}
@@ -129,7 +136,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		return nil, &Error{Code: CodeUnavailable, Message: "queue records", Err: err}
 	}
 	peers := map[string]bool{}
-	var entries []audit.Entry
+	var after []audit.Entry
 	for i, e := range ready {
 		r := &results[e.index]
 		r.EnvelopeID = enq[i].EnvelopeID
@@ -152,14 +159,33 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		r.Outcome = OutcomeAccepted
 		peers[e.out.Peer] = true
 		if also == nil {
-			entries = append(entries, sent(i))
+			after = append(after, sent[i])
 		}
 	}
-	x.audit(ctx, entries...)
+	x.audit(ctx, after...)
 	for p := range peers {
 		x.d.Delivery.Notify(p)
 	}
 	return results, nil
+}
+
+// unaudited answers the records whose sent entries the audit log refuses
+// (bad[i] for ready[i]) and returns the others, with their outs and
+// entries: a record is not queued without its entry, and its entry does
+// not fail the others' commit.
+func (x *Exchange) unaudited(results []SubmitResult, bad []error, ready []exported, outs []store.Outgoing, sent []audit.Entry) ([]exported, []store.Outgoing, []audit.Entry) {
+	var keep int
+	for i := range ready {
+		if err := bad[i]; err != nil {
+			x.d.Log.Error("refuse a record whose sent entry the audit log refuses", "ref", outs[i].Ref, "err", err)
+			r := &results[ready[i].index]
+			r.Outcome, r.Error = OutcomeUnavailable, unauditedMessage
+			continue
+		}
+		ready[keep], outs[keep], sent[keep] = ready[i], outs[i], sent[i]
+		keep++
+	}
+	return ready[:keep], outs[:keep], sent[:keep]
 }
 
 // draft is a record of a submission that passed parse, on its way through
@@ -555,6 +581,9 @@ func (x *Exchange) audit(ctx context.Context, entries ...audit.Entry) {
 	ctx = context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	for _, e := range entries {
+		if e.Validate() != nil {
+			e = x.auditable(e)
+		}
 		wg.Go(func() {
 			if _, err := x.d.Audit.Append(ctx, e); err != nil {
 				x.d.Log.Error("audit append", "kind", e.Kind, "envelope", e.EnvelopeID, "err", err)

@@ -217,6 +217,8 @@ func (x *Exchange) refusedByCase(id string, err error) peer.Result {
 	var taken *idTakenError
 	var notIts *notItsCaseError
 	switch {
+	case errors.Is(err, errUnaudited):
+		return deferred(id, "audit_error")
 	case errors.As(err, &te):
 		return rejected(id, ReasonInvalidTransition)
 	case errors.As(err, &taken):
@@ -273,12 +275,20 @@ func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []im
 	if len(ins) == 0 {
 		return nil, nil
 	}
-	received := func(k int) audit.Entry {
+	along, received, bad := x.auditAlong(func(k int) audit.Entry {
 		im := ready[fresh[k]]
 		return receivedEntry(im.env, im.rec, im.refersTo, im.decision, from)
+	}, len(ins))
+	if bad != nil {
+		refused = make([]error, len(ready))
+		fresh, ins, received = x.unauditedIn(refused, signed, bad, ready, fresh, ins, received)
+		if len(ins) == 0 {
+			return refused, nil
+		}
+		along, received, _ = x.auditAlong(func(k int) audit.Entry { return received[k] }, len(ins))
 	}
 	var also func(*bolt.Tx, []store.Received) error
-	if along := x.auditAlong(received, len(ins)); along != nil {
+	if along != nil {
 		also = func(tx *bolt.Tx, got []store.Received) error {
 			return along(tx, func(k int) bool { return !got[k].Duplicate && got[k].Refused == nil })
 		}
@@ -299,7 +309,7 @@ func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []im
 			dup[i] = true
 			late = append(late, i)
 		} else if also == nil {
-			entries = append(entries, received(k))
+			entries = append(entries, received[k])
 		}
 	}
 	x.audit(ctx, entries...)
@@ -317,6 +327,32 @@ func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []im
 		}
 	}
 	return refused, nil
+}
+
+// errUnaudited refuses, for now, an envelope whose received entry the
+// audit log refuses, which is this node's fault (its configuration or
+// code), not the envelope's: check refuses an envelope whose own
+// identifiers are not the log's tokens. Not stored, it is deferred, so
+// that its origin sends it again once the operator has mended the cause.
+var errUnaudited = errors.New("the audit log refuses the received entry")
+
+// unauditedIn leaves out of the commit the envelopes whose received
+// entries the audit log refuses (bad[k] for ready[fresh[k]]), marking them
+// in refused and dropping their receipts, and returns the others, with
+// their incoming and entries: an envelope is not stored without its
+// entry, and its entry does not fail the others' commit.
+func (x *Exchange) unauditedIn(refused []error, signed [][]byte, bad []error, ready []imported, fresh []int, ins []store.Incoming, received []audit.Entry) ([]int, []store.Incoming, []audit.Entry) {
+	var keep int
+	for k, i := range fresh {
+		if err := bad[k]; err != nil {
+			x.d.Log.Error("defer an envelope whose received entry the audit log refuses", "envelope", ready[i].env.ID, "err", err)
+			refused[i], signed[i] = errUnaudited, nil
+			continue
+		}
+		fresh[keep], ins[keep], received[keep] = i, ins[k], received[k]
+		keep++
+	}
+	return fresh[:keep], ins[:keep], received[:keep]
 }
 
 // stored reports, for each envelope of a request, whether it is stored
@@ -454,6 +490,12 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	if recErr != nil {
 		return rejected(env.ID, ReasonInvalidRecord), false
 	}
+	if reason := badIDs(env, rec); reason != "" {
+		// Its ids go into this node's store keys and audit log, which
+		// holds tokens only: refused, final, and audited without them.
+		x.audit(ctx, refusedEntry(env, reason, from.id))
+		return rejected(env.ID, reason), false
+	}
 	h := rec.Head()
 	if h.From != env.Origin || h.To != env.Destination || h.AgreementID != env.AgreementID || h.Purpose != env.Purpose || rec.Type() != env.Type {
 		return rejected(env.ID, ReasonEnvelopeMismatch), false
@@ -536,6 +578,22 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	stored.Case = x.caseChange(rec, env.ID, now, refersTo)
 	*im = imported{env: env, rec: rec, decision: dec, in: stored, refersTo: refersTo}
 	return peer.Result{EnvelopeID: env.ID}, true
+}
+
+// badIDs is the reason to refuse an envelope whose ids are not ids as
+// contracts define them (the audit log's tokens), "" when they are:
+// ReasonMalformed for the envelope's agreement_id, ReasonInvalidRecord for
+// the record's own. A destination does not validate a record in full (see
+// open), so it checks them here; the origin's validation would have
+// refused them, but the origin may run an older release, or not be honest.
+func badIDs(env *contracts.Envelope, rec contracts.Record) string {
+	if contracts.CheckID(env.AgreementID) != nil {
+		return ReasonMalformed
+	}
+	if contracts.ValidateIDs(rec) != nil {
+		return ReasonInvalidRecord
+	}
+	return ""
 }
 
 // importedRecord is the record as this province may use it: the payload as

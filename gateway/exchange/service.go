@@ -133,25 +133,51 @@ func New(d Deps) (*Exchange, error) {
 	return x, nil
 }
 
-// auditAlong prepares the audit entries of n records and returns the
-// function that appends, in the store's transaction, those of the records it
-// marks fresh; or nil when the audit log lives elsewhere (the caller then
-// appends them after the commit with audit). Entries are encoded before the
+// auditAlong prepares the audit entries of n records, before the store's
+// commit that writes the records, and returns along, the function that
+// appends in that commit the entries of the records it marks fresh; along
+// is nil when the audit log lives elsewhere, and the caller appends es
+// after the commit with audit. Entries are encoded before the
 // transaction, which every other writer of node.db waits for, so a
 // duplicate's entry is prepared for nothing: duplicates are rare.
-func (x *Exchange) auditAlong(entry func(i int) audit.Entry, n int) func(tx *bolt.Tx, fresh func(i int) bool) error {
-	if x.inTx == nil {
-		return nil
-	}
-	es := make([]audit.Entry, n)
+//
+// An entry the log refuses has its bad identifiers cleared (auditable)
+// and is written without them; es holds the entries as written. One the
+// log refuses even so (bad[i], nil for the others; bad is nil when every
+// entry can be written) would fail the commit of every record with it:
+// the caller leaves its record out of the commit instead, since no record
+// may be queued or stored without its entry, answers it, and calls
+// auditAlong again for the others, with es.
+func (x *Exchange) auditAlong(entry func(i int) audit.Entry, n int) (along func(tx *bolt.Tx, fresh func(i int) bool) error, es []audit.Entry, bad []error) {
+	es = make([]audit.Entry, n)
 	for i := range n {
 		es[i] = entry(i)
 	}
-	ps, err := x.inTx.Prepare(es...)
-	return func(tx *bolt.Tx, fresh func(i int) bool) error {
-		if err != nil {
-			return err
+	if x.inTx == nil {
+		for i := range es {
+			if es[i].Validate() != nil {
+				es[i] = x.auditable(es[i])
+				if err := es[i].Validate(); err != nil {
+					bad = markBad(bad, n, i, err)
+				}
+			}
 		}
+		return nil, es, bad
+	}
+	ps, err := x.inTx.Prepare(es...)
+	if err != nil {
+		// Find the entries that fail, one at a time: rare.
+		ps = make([]audit.Prepared, n)
+		for i := range es {
+			if ps[i], err = x.prepareOne(&es[i]); err != nil {
+				bad = markBad(bad, n, i, err)
+			}
+		}
+	}
+	if bad != nil {
+		return nil, es, bad
+	}
+	return func(tx *bolt.Tx, fresh func(i int) bool) error {
 		keep := ps[:0:0]
 		for i := range ps {
 			if fresh(i) {
@@ -162,8 +188,36 @@ func (x *Exchange) auditAlong(entry func(i int) audit.Entry, n int) func(tx *bol
 			return nil
 		}
 		return x.inTx.AppendPreparedTx(tx, keep...)
-	}
+	}, es, nil
 }
+
+// prepareOne prepares e alone, clearing its bad identifiers if the log
+// refuses it as it is.
+func (x *Exchange) prepareOne(e *audit.Entry) (audit.Prepared, error) {
+	ps, err := x.inTx.Prepare(*e)
+	if err != nil {
+		*e = x.auditable(*e)
+		if ps, err = x.inTx.Prepare(*e); err != nil {
+			return audit.Prepared{}, err
+		}
+	}
+	return ps[0], nil
+}
+
+// markBad sets bad[i] to err, making bad (of n) on its first use.
+func markBad(bad []error, n, i int, err error) []error {
+	if bad == nil {
+		bad = make([]error, n)
+	}
+	bad[i] = err
+	return bad
+}
+
+// unauditedMessage answers a record whose audit entry the log refuses, which
+// is this node's fault (its configuration or code), not the record's: the
+// record's own identifiers are checked before (contracts' ids are the
+// log's tokens).
+const unauditedMessage = "this node cannot write the record's audit entry; nothing was queued, the operator has the cause"
 
 // Outcome is what happened to one submitted record.
 type Outcome string
