@@ -42,5 +42,12 @@
 // decisions, never the record's content. When the audit log shares the
 // store's bbolt file (a node's node.db), the sent and received entries are
 // written in the transaction that queues or stores the records, so a record
-// and its audit entry are durable together.
+// and its audit entry are durable together. An entry the log refuses
+// never fails the commit of other records, nor is it dropped unsaid:
+// identifiers the log refuses are cleared and the entry written without
+// them (the operator's log names the fields), and a record whose entry the
+// log refuses even so is left out of the commit, answered unavailable
+// (export) or deferred "audit_error" (import). A peer's envelope whose ids
+// are not contracts' ids (the log's tokens) is rejected on its own, and
+// its refusal audited.
 package exchange
