@@ -35,6 +35,9 @@ type streamLayer struct {
 	client    *tls.Config
 	log       *slog.Logger
 	revoked   pki.RevocationChecker // nil: revocations are not watched
+	// skew moves the clock the sweep reads certificates' expiry by, for
+	// tests (nanoseconds).
+	skew      atomic.Int64
 	authorize authorizer
 	mu        sync.Mutex
 	cut       bool
@@ -113,24 +116,21 @@ func newStreamLayer(listen, advertise string, t *pki.TLS, authorize authorizer, 
 // had; it cannot make a new one, the handshake refuses it.
 //
 // When changed says the registry's trust did, it checks all of that again
-// (refusal). Every tick it asks only the verifier's revocations (revocation):
+// (refusal). Every tick it asks only whether the peer's certificates
+// expired since the handshake, and the verifier's revocations (lapsed):
 // the rest is the registry's own state, which does not change without
 // changed saying so, and authorize costs a signature check per connection.
-// Without a revocation checker there is nothing to tick for.
 func (s *streamLayer) sweep(every time.Duration, changed func() <-chan struct{}) {
-	var tick <-chan time.Time
-	if s.revoked != nil {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		tick = t.C
-	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	tick := t.C
 	for {
 		check := s.refusal
 		select {
 		case <-s.closed:
 			return
 		case <-tick:
-			check = s.revokedPeer
+			check = s.lapsed
 		case <-changed():
 		}
 		s.closeRefused(check)
@@ -165,9 +165,18 @@ func (s *streamLayer) refusal(c *trackedConn) error {
 	return s.authorize(id, certs[0], c.inbound)
 }
 
-// revokedPeer says whether the verifier's revocations list a certificate
-// of c's peer.
-func (s *streamLayer) revokedPeer(c *trackedConn) error { return s.revocation(c.peerCerts()) }
+// lapsed says whether a certificate of c's peer expired since the
+// handshake, or the verifier's revocations list one.
+func (s *streamLayer) lapsed(c *trackedConn) error {
+	certs := c.peerCerts()
+	now := time.Now().Add(time.Duration(s.skew.Load()))
+	for _, cert := range certs {
+		if now.After(cert.NotAfter) {
+			return fmt.Errorf("certificate expired at %s (serial %s)", cert.NotAfter.UTC().Format(time.RFC3339), serialKey(cert.SerialNumber.Bytes()))
+		}
+	}
+	return s.revocation(certs)
+}
 
 // revocation says which of certs the verifier's revocations list, or nil.
 func (s *streamLayer) revocation(certs []*x509.Certificate) error {

@@ -106,6 +106,24 @@ func TestSweepTickClosesACRLRevokedConnection(t *testing.T) {
 	})
 }
 
+// TestSweepTickClosesAnExpiredPeersConnection: the handshake checked the
+// peer's certificate was valid then; raft keeps a connection for as long
+// as it works, so the sweep closes one whose peer's certificate expired
+// since.
+func TestSweepTickClosesAnExpiredPeersConnection(t *testing.T) {
+	sc := newSweptConn(t)
+	// Two ticks, as below: one before the clock moves closes nothing.
+	asked := sc.asked.Load()
+	pkitest.Eventually(t, 20*sweepEvery, "two sweep ticks", func() bool { return sc.asked.Load() >= asked+2 })
+	if sc.open() != 1 {
+		t.Fatal("a tick closed the connection of a valid peer")
+	}
+	sc.layer.skew.Store(int64(time.Until(sc.peer.Cert.NotAfter) + time.Minute))
+	pkitest.Eventually(t, 20*sweepEvery, "the sweep timer to close the expired peer's connection", func() bool {
+		return sc.open() == 0
+	})
+}
+
 // TestSweepWakeUpClosesADelistedCAsConnection: the timer asks only the
 // revocations, not authorize, so a delisted CA's connection stays open
 // over ticks until the registry says its trust changed; that wake-up runs
