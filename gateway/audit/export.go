@@ -26,12 +26,29 @@ func csvRow(e Entry) []string {
 	if !e.PayloadDigest.IsZero() {
 		digest = e.PayloadDigest.String()
 	}
-	return []string{strconv.FormatInt(e.Index, 10), e.Time.UTC().Format(time.RFC3339Nano),
+	row := []string{strconv.FormatInt(e.Index, 10), e.Time.UTC().Format(time.RFC3339Nano),
 		string(e.Kind), e.EnvelopeID, e.RefersTo, e.RecordType, string(e.Origin),
 		string(e.Destination), e.AgreementID, strconv.FormatInt(e.AgreementVersion, 10),
 		e.Purpose, string(e.Decision), strings.Join(reasons, ";"), e.Policy.Federation,
 		e.Policy.Province, digest, strconv.FormatInt(e.Size, 10), e.Peer,
 		strconv.FormatInt(e.LatencyMS, 10), e.Due, e.Serial, string(e.Detail)}
+	for i, c := range row {
+		row[i] = csvCell(c)
+	}
+	return row
+}
+
+// csvCell guards a cell a spreadsheet would take for a formula (it starts
+// with = + - @, a tab or a carriage return; a token may start with -) by
+// putting a ' before it, as OWASP's advice on CSV injection has it: the
+// spreadsheet shows the text, ' hidden. No field of an entry starts with
+// ' (tokens and codes cannot hold one), so a reader that wants the value
+// drops a leading ' before one of those characters.
+func csvCell(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }
 
 // EntrySource yields entries in order, stopping at the first error yield
@@ -51,7 +68,9 @@ func All(entries []Entry) EntrySource {
 }
 
 // ExportCSV writes entries as CSV with a header row, for spreadsheets.
-// Reasons are joined with ";".
+// Reasons are joined with ";". A cell that starts with = + - @, a tab or a
+// carriage return is written after a ' (csvCell), so that no spreadsheet
+// runs it as a formula.
 func ExportCSV(w io.Writer, entries EntrySource) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
