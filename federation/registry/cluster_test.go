@@ -124,3 +124,25 @@ func raftPort(t *testing.T, cfg *registry.Config) string {
 	}
 	return port
 }
+
+// TestAProposalsIDIsWhatRecordsTake: records name their agreement by id,
+// and a record's ids are audit tokens (contracts.CheckID), so a proposal
+// whose id is not one is refused before it enters the log. Apply still
+// takes such an id, as its log may hold one proposed under the older rule
+// and every replay must reach the same state.
+func TestAProposalsIDIsWhatRecordsTake(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	a51 := c.PKI.Admin(t, "51", "zhang")
+	now := time.Now()
+	from, until := registry.DayOf(now.AddDate(0, 0, -1)), registry.DayOf(now.AddDate(1, 0, 0))
+	_, err := c.Client(c.Nodes[0], a51).Submit(ctx(t), registry.OpPropose, regtest.Agreement("AG/51-44/001", "510000", "440000", from, until))
+	if registry.ErrorCode(err) != registry.EInvalid || !strings.Contains(err.Error(), "character 3 is '/'") {
+		t.Fatalf("a proposal with id AG/51-44/001: %v; want %s naming the character", err, registry.EInvalid)
+	}
+	if _, err := c.Nodes[0].Reg.Store().Agreement("AG/51-44/001"); err == nil {
+		t.Error("the refused proposal was applied")
+	}
+
+	f := newFixture(t)
+	f.must(t, f.a51, registry.OpPropose, regtest.Agreement("AG/51-44/001", "510000", "440000", from, until))
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -105,7 +106,28 @@ func (r *Registry) checkBeforeLog(ctx context.Context, env *Envelope) error {
 	if err := r.checkCommandLevel(ctx, env); err != nil {
 		return err
 	}
+	if err := checkProposedID(env); err != nil {
+		return err
+	}
 	return r.checkRotationOrder(ctx, env)
+}
+
+// checkProposedID refuses a proposal whose agreement id records could not
+// name: their agreement_id is an audit token (contracts.CheckID). It is
+// checked here, not in apply, which takes agreements proposed under the
+// older rule as it always did.
+func checkProposedID(env *Envelope) error {
+	if env.Op != OpPropose {
+		return nil
+	}
+	var a contracts.Agreement
+	if err := decodeBody(env, &a); err != nil {
+		return nil // apply refuses it, naming why
+	}
+	if err := contracts.CheckID(a.ID); err != nil {
+		return Errorf(EInvalid, "%s: id: %v; records name their agreement by this id, so it takes what their ids take", env.Op, err)
+	}
+	return nil
 }
 
 func (r *Registry) unavailable(start time.Time, err error) *Error {
