@@ -92,7 +92,7 @@ func (r *Registry) openRaft() error {
 	cfg := r.cfg
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: &slogWriter{r.log}})
 	var err error
-	if r.stream, err = newStreamLayer(cmp.Or(cfg.RaftListen, cfg.RaftAddr), cfg.RaftAddr, cfg.TLS, r.authorizePeer, r.store.trustChanged, r.log); err != nil {
+	if r.stream, err = newStreamLayer(cmp.Or(cfg.RaftListen, cfg.RaftAddr), cfg.RaftAddr, cfg.TLS, r.authorizePeer, r.sendsRequests, r.store.trustChanged, r.log); err != nil {
 		return err
 	}
 	r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: r.stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog})

@@ -11,8 +11,10 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/federation/registry/regtest"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 // tlsStream is a raft.StreamLayer that dials with a node certificate: all a
@@ -92,4 +94,42 @@ func TestOnlyVotersSendRaftRequests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestADemotedVoterLosesItsRaftConnections: the voter check runs at the
+// handshake, and raft keeps connections for as long as they work; a voter
+// demoted (or removed), often for being distrusted, must not keep sending
+// raft requests on the connections it opened while a voter. The sweep asks
+// again at every tick, as no change of the registry's trust announces a
+// change of raft's configuration. (From a review of the check.)
+func TestADemotedVoterLosesItsRaftConnections(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 0, nil)
+	victim := c.WaitLeader()
+	rogue := c.Others(victim)[0]
+	cfg, err := c.PKI.TLS(t, rogue.Leaf, nil).ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trans := raft.NewNetworkTransport(tlsStream{ln, cfg}, 1, 5*time.Second, io.Discard)
+	defer trans.Close()
+	hdr := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(rogue.ID), Addr: []byte(ln.Addr().String())}
+	// While a voter: a stale RequestVote opens a connection, which the
+	// transport keeps for the next request.
+	var vr raft.RequestVoteResponse
+	if err := trans.RequestVote(raft.ServerID(victim.ID), raft.ServerAddress(victim.Config.RaftAddr), &raft.RequestVoteRequest{RPCHeader: hdr}, &vr); err != nil {
+		t.Fatalf("RequestVote while a voter: %v", err)
+	}
+	steward := c.PKI.Signer(t, "11", pki.KindAdmin, "ops")
+	if res, err := victim.Reg.Submit(ctx(t), regtest.Signed(t, steward, registry.OpNodeDemote, registry.NodeRef{ID: rogue.ID}, time.Now())); err != nil || res.Err != nil {
+		t.Fatalf("demote: %+v %v", res, err)
+	}
+	c.Stop(rogue) // its own connections end; the one above speaks for it
+	pkitest.Eventually(t, 20*time.Second, "the demoted voter's raft connections to close", func() bool {
+		_, open := registry.PeerEpoch(victim.Reg, rogue.ID)
+		return !open
+	})
 }

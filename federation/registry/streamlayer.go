@@ -39,6 +39,11 @@ type streamLayer struct {
 	// tests (nanoseconds).
 	skew      atomic.Int64
 	authorize authorizer
+	// sends refuses a peer that may not send this node raft requests now
+	// (nil: any may); asked of the connections peers dialled at every
+	// tick, as what it answers changes with raft's configuration, which no
+	// change of the registry's trust announces.
+	sends     func(pki.Identity) error
 	mu        sync.Mutex
 	cut       bool
 	conns     map[*trackedConn]struct{}
@@ -65,7 +70,7 @@ type authorizer func(id pki.Identity, leaf *x509.Certificate, inbound bool) erro
 // admits a verified peer by its identity and leaf certificate; changed
 // returns a channel closed when what authorize answers may have changed, to
 // sweep open connections then.
-func newStreamLayer(listen, advertise string, t *pki.TLS, authorize authorizer, changed func() <-chan struct{}, log *slog.Logger) (*streamLayer, error) {
+func newStreamLayer(listen, advertise string, t *pki.TLS, authorize authorizer, sends func(pki.Identity) error, changed func() <-chan struct{}, log *slog.Logger) (*streamLayer, error) {
 	policy := pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}}
 	server, err := t.ServerConfig(policy)
 	if err != nil {
@@ -99,7 +104,7 @@ func newStreamLayer(listen, advertise string, t *pki.TLS, authorize authorizer, 
 	if _, port, _ := net.SplitHostPort(advertise); strings.Trim(port, "0") == "" {
 		adv = ln.Addr()
 	}
-	s := &streamLayer{ln: ln, advertise: adv, server: server, client: client, log: log, authorize: authorize,
+	s := &streamLayer{ln: ln, advertise: adv, server: server, client: client, log: log, authorize: authorize, sends: sends,
 		conns: map[*trackedConn]struct{}{}, peers: map[string]*peerConns{}, closed: make(chan struct{})}
 	if t.Verifier != nil {
 		s.revoked = t.Verifier.Revocation
@@ -165,17 +170,30 @@ func (s *streamLayer) refusal(c *trackedConn) error {
 	return s.authorize(id, certs[0], c.inbound)
 }
 
-// lapsed says whether a certificate of c's peer expired since the
-// handshake, or the verifier's revocations list one.
+// lapsed says why c's peer would not be admitted now, for a reason that
+// comes without the registry's trust changing: its certificate expired
+// (the leaf: a bundle may carry a spare CA certificate no chain uses) or
+// was revoked since the handshake, or, a peer that dialled this node, it
+// may not send raft requests any more (sends).
 func (s *streamLayer) lapsed(c *trackedConn) error {
 	certs := c.peerCerts()
-	now := time.Now().Add(time.Duration(s.skew.Load()))
-	for _, cert := range certs {
-		if now.After(cert.NotAfter) {
-			return fmt.Errorf("certificate expired at %s (serial %s)", cert.NotAfter.UTC().Format(time.RFC3339), serialKey(cert.SerialNumber.Bytes()))
-		}
+	if len(certs) == 0 {
+		return nil
 	}
-	return s.revocation(certs)
+	if leaf := certs[0]; time.Now().Add(time.Duration(s.skew.Load())).After(leaf.NotAfter) {
+		return fmt.Errorf("certificate expired at %s (serial %s)", leaf.NotAfter.UTC().Format(time.RFC3339), serialKey(leaf.SerialNumber.Bytes()))
+	}
+	if err := s.revocation(certs); err != nil {
+		return err
+	}
+	if !c.inbound || s.sends == nil {
+		return nil
+	}
+	id, err := pki.IdentityFromCert(certs[0])
+	if err != nil {
+		return err
+	}
+	return s.sends(id)
 }
 
 // revocation says which of certs the verifier's revocations list, or nil.

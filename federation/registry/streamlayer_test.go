@@ -52,13 +52,13 @@ func newSweptConn(t *testing.T) *sweptConn {
 	}
 	changed := func() <-chan struct{} { return *sc.wake.Load() }
 	var err error
-	sc.layer, err = newStreamLayer("127.0.0.1:0", "127.0.0.1:0", p.TLS(t, p.Issue(t, "11", pki.KindNode, "gw-1"), revoked), authorize, changed, log)
+	sc.layer, err = newStreamLayer("127.0.0.1:0", "127.0.0.1:0", p.TLS(t, p.Issue(t, "11", pki.KindNode, "gw-1"), revoked), authorize, nil, changed, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sc.layer.Close() })
 	never := func() <-chan struct{} { return nil }
-	dialer, err := newStreamLayer("127.0.0.1:0", "127.0.0.1:0", p.TLS(t, sc.peer, nil), func(pki.Identity, *x509.Certificate, bool) error { return nil }, never, log)
+	dialer, err := newStreamLayer("127.0.0.1:0", "127.0.0.1:0", p.TLS(t, sc.peer, nil), func(pki.Identity, *x509.Certificate, bool) error { return nil }, nil, never, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestStreamLayerAdvertisesThePortBoundForAnyPort(t *testing.T) {
 	tlsConfig := p.TLS(t, p.Issue(t, "11", pki.KindNode, "gw-1"), nil)
 	never := func() <-chan struct{} { return nil }
 	for _, addr := range []string{"127.0.0.1:0", "127.0.0.1:00"} {
-		l, err := newStreamLayer(addr, addr, tlsConfig, func(pki.Identity, *x509.Certificate, bool) error { return nil }, never, slog.New(slog.DiscardHandler))
+		l, err := newStreamLayer(addr, addr, tlsConfig, func(pki.Identity, *x509.Certificate, bool) error { return nil }, nil, never, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
