@@ -30,8 +30,9 @@ func TestSubmitAgreementIDOutsideTokensIsInvalid(t *testing.T) {
 			f := newFederationWith(t, mode, 0, "51", "44")
 			f.agreement("51", "44")
 			a := f.agreement("51", "44", func(a *contracts.Agreement) { a.ID = oddID })
-			if fe := contracts.FieldErrors(a.Validate()); len(fe) == 0 || fe[0].Path != "id" || !strings.Contains(fe[0].Message, "'/'") {
-				t.Fatalf("agreement %q validates with %v, want a problem with id naming '/'", oddID, fe)
+			// The registry holds it from before: apply keeps the older rule.
+			if err := a.Validate(); err != nil || contracts.CheckID(a.ID) == nil {
+				t.Fatalf("agreement %q: Validate %v, CheckID nil; want it valid as stored and no id records may carry", oddID, err)
 			}
 			g := f.generator("51", "44", 7)
 			good, odd := g.Transfer(), g.Transfer()
