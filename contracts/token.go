@@ -7,18 +7,18 @@ import (
 )
 
 // CheckToken reports why s cannot be a token, or nil: the alphabet of every
-// identifier that crosses a border (record, agreement, transfer and
-// referral ids) and of every identifier the gateway's audit log holds,
-// which may hold no personal data. A token has letters, digits and
+// identifier the gateway's audit log holds, which may hold no personal
+// data, and so of the agreement_id records carry. A token has letters, digits and
 // . _ : - only, and no segment between separators that is a run of 11 or
 // more digits, optionally ending in X (the shape of a mobile or resident
 // ID number); that still admits UUIDs, ULIDs, hex digests and ids like
 // "AG-51-44-2026-001". Length is the caller's: MaxIDLen for an id, the
 // audit log's own bound for its tokens. The empty string is a token.
 //
-// One rule for both, so that no id the contracts accept is one the audit
-// log refuses: such an id could never be audited, and a node that writes
-// the audit entry with the record could then never store the record.
+// One rule for both, so that no agreement_id the contracts accept is one
+// the audit log refuses: a flow under it could never be audited, and a
+// node that writes the audit entry with the record could then never store
+// the record.
 //
 // The error names the first character not allowed, which it reports
 // before a number wherever they stand, and never repeats a number.

@@ -38,42 +38,53 @@ func TestCheckToken(t *testing.T) {
 	}
 }
 
-func TestCheckID(t *testing.T) {
+func TestCheckAgreementID(t *testing.T) {
 	for _, tc := range []struct{ s, want string }{
 		{"AG-51-44-2026-001", ""},
 		{"", "is required"},
 		{strings.Repeat("a", contracts.MaxIDLen+1), "at most 64"},
 		{"AG/1", "character 3 is '/'"},
+		{"AG 1", "without spaces"},
 	} {
-		err := contracts.CheckID(tc.s)
+		err := contracts.CheckAgreementID(tc.s)
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("CheckID(%q) = %v, want %q", tc.s, err, tc.want)
+			t.Errorf("CheckAgreementID(%q) = %v, want %q", tc.s, err, tc.want)
 		}
 	}
 }
 
-// ValidateIDs checks only ids, as a destination does of a record whose
-// other fields export obligations may have masked.
-func TestValidateIDs(t *testing.T) {
+// ValidateKeys checks only what a destination keys its store and audit log
+// by, as it does of a record whose other fields export obligations may
+// have masked: a record's own ids may be any printable ASCII (a UUID, a
+// path), its agreement_id must be a token, a case status one it knows.
+func TestValidateKeys(t *testing.T) {
 	g, err := synth.New(synth.Config{Origin: "51", Destination: "44", Seed: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr := g.Transfer()
 	tr.Worker.IDNumber = "5101**********001X" // masked: not a valid ID number, and no matter
-	if err := contracts.ValidateIDs(tr); err != nil {
-		t.Fatalf("ValidateIDs of a transfer with ids = %v", err)
+	tr.ID = "123e4567-e89b-12d3-a456-426614174000"
+	c := g.Confirmation(tr)
+	c.TransferID = "TR/51/1"
+	for _, rec := range []contracts.Record{tr, c} {
+		if err := contracts.ValidateKeys(rec); err != nil {
+			t.Fatalf("ValidateKeys of a %s with its system's ids = %v", rec.Type(), err)
+		}
 	}
 	tr.AgreementID = "AG/51-44/2026"
-	c := g.Confirmation(tr)
-	c.TransferID = "TR/1"
+	c.TransferID = "TR 1"
+	r := g.Referral()
+	r.Status = "escalated"
+	u := g.ReferralUpdate(g.Referral())
+	u.Status = "escalated"
 	for _, tc := range []struct {
 		rec  contracts.Record
 		path string
-	}{{tr, "agreement_id"}, {c, "transfer_id"}} {
-		fe := contracts.FieldErrors(contracts.ValidateIDs(tc.rec))
+	}{{tr, "agreement_id"}, {c, "transfer_id"}, {r, "status"}, {u, "status"}} {
+		fe := contracts.FieldErrors(contracts.ValidateKeys(tc.rec))
 		if len(fe) == 0 || fe[len(fe)-1].Path != tc.path {
-			t.Errorf("ValidateIDs(%s) = %v, want a problem with %s", tc.rec.Type(), fe, tc.path)
+			t.Errorf("ValidateKeys(%s) = %v, want a problem with %s", tc.rec.Type(), fe, tc.path)
 		}
 	}
 }

@@ -89,7 +89,7 @@ func (c *checker) header(h *Header, t RecordType) {
 	if h.From != "" && h.From == h.To {
 		c.add("to", "equals from: a record crosses a border between two provinces")
 	}
-	c.id("agreement_id", h.AgreementID)
+	c.agreementID("agreement_id", h.AgreementID)
 	switch {
 	case h.Purpose == "":
 		c.add("purpose", "is required")
@@ -219,34 +219,38 @@ func (c *checker) amount(path string, fen, max int64) {
 	}
 }
 
-// ValidateIDs checks only the identifiers of a record (its id and
-// agreement_id, and the transfer_id or referral_id it answers) and returns
-// a ValidationError listing those that are not ids, or nil. It is what a
-// destination checks of a record it does not validate in full (the
-// origin's export obligations may have masked other fields): the ids go
-// into its store's keys and its audit log.
-func ValidateIDs(rec Record) error {
+// ValidateKeys checks only what a destination keys its store and audit
+// log by, of a record it does not validate in full (the origin's export
+// obligations may have masked other fields): its ids, the agreement_id
+// the audit log names, and a referral's or update's status, which the
+// audit log holds as the case's. It returns a ValidationError listing the
+// problems, or nil.
+func ValidateKeys(rec Record) error {
 	if rec == nil {
 		return ValidationError{{"", "record is missing"}}
 	}
 	var c checker
 	h := rec.Head()
 	c.id("id", h.ID)
-	c.id("agreement_id", h.AgreementID)
+	c.agreementID("agreement_id", h.AgreementID)
 	switch r := rec.(type) {
 	case *Confirmation:
 		c.id("transfer_id", r.TransferID)
+	case *Referral:
+		c.caseStatus("status", r.Status)
 	case *ReferralUpdate:
 		c.id("referral_id", r.ReferralID)
+		c.caseStatus("status", r.Status)
 	}
 	return c.err()
 }
 
-// CheckID reports why s cannot be the id of a record or agreement, or nil:
-// 1 to MaxIDLen characters of CheckToken's alphabet. The error does not
-// name a field; the caller knows which it checked.
-func CheckID(s string) error {
+// CheckAgreementID reports why s cannot be the agreement_id of a record,
+// or nil: 1 to MaxIDLen characters that are a token of the audit log
+// (CheckToken). The error does not name a field; the caller knows which
+// it checked.
+func CheckAgreementID(s string) error {
 	var c checker
-	c.id("", s)
+	c.agreementID("", s)
 	return c.err()
 }

@@ -18,8 +18,9 @@ func (a *Agreement) Validate() error {
 	// The registry's log holds agreements proposed while an id was any
 	// printable ASCII, and every replica applies them alike on every
 	// replay: their id keeps that rule here. A new proposal is held to
-	// CheckID, the rule of the ids records carry, before it enters the log.
-	c.number("id", a.ID)
+	// CheckAgreementID, the rule of the agreement_id records carry, before
+	// it enters the log.
+	c.id("id", a.ID)
 	if a.Version < 1 || a.Version > MaxVersion {
 		c.addf("version", "is %d, want 1 to %d", a.Version, MaxVersion)
 	}

@@ -126,7 +126,7 @@ func raftPort(t *testing.T, cfg *registry.Config) string {
 }
 
 // TestAProposalsIDIsWhatRecordsTake: records name their agreement by id,
-// and a record's ids are audit tokens (contracts.CheckID), so a proposal
+// and a record's ids are audit tokens (contracts.CheckAgreementID), so a proposal
 // whose id is not one is refused before it enters the log. Apply still
 // takes such an id, as its log may hold one proposed under the older rule
 // and every replay must reach the same state.

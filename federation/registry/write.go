@@ -113,7 +113,7 @@ func (r *Registry) checkBeforeLog(ctx context.Context, env *Envelope) error {
 }
 
 // checkProposedID refuses a proposal whose agreement id records could not
-// name: their agreement_id is an audit token (contracts.CheckID). It is
+// name: their agreement_id is an audit token (contracts.CheckAgreementID). It is
 // checked here, not in apply, which takes agreements proposed under the
 // older rule as it always did.
 func checkProposedID(env *Envelope) error {
@@ -124,7 +124,7 @@ func checkProposedID(env *Envelope) error {
 	if err := decodeBody(env, &a); err != nil {
 		return nil // apply refuses it, naming why
 	}
-	if err := contracts.CheckID(a.ID); err != nil {
+	if err := contracts.CheckAgreementID(a.ID); err != nil {
 		return Errorf(EInvalid, "%s: id: %v; records name their agreement by this id, so it takes what their ids take", env.Op, err)
 	}
 	return nil

@@ -31,8 +31,8 @@ func TestSubmitAgreementIDOutsideTokensIsInvalid(t *testing.T) {
 			f.agreement("51", "44")
 			a := f.agreement("51", "44", func(a *contracts.Agreement) { a.ID = oddID })
 			// The registry holds it from before: apply keeps the older rule.
-			if err := a.Validate(); err != nil || contracts.CheckID(a.ID) == nil {
-				t.Fatalf("agreement %q: Validate %v, CheckID nil; want it valid as stored and no id records may carry", oddID, err)
+			if err := a.Validate(); err != nil || contracts.CheckAgreementID(a.ID) == nil {
+				t.Fatalf("agreement %q: Validate %v, CheckAgreementID nil; want it valid as stored and no id records may carry", oddID, err)
 			}
 			g := f.generator("51", "44", 7)
 			good, odd := g.Transfer(), g.Transfer()
@@ -56,7 +56,10 @@ func TestSubmitAgreementIDOutsideTokensIsInvalid(t *testing.T) {
 
 // A peer's envelope whose agreement id or record ids are not tokens is
 // rejected on its own, final, without failing its batch, and its refusal
-// is audited without the bad id.
+// is audited without the bad id; so is a referral whose status the audit
+// log does not know (a newer or dishonest origin's), which the destination
+// does not validate in full: its received entry could not be written, and
+// it was deferred as this node's fault, for its origin to send for ever.
 func TestReceiveIDsOutsideTokensRefusedAlone(t *testing.T) {
 	for name, mode := range auditModes {
 		t.Run(name, func(t *testing.T) {
@@ -64,9 +67,9 @@ func TestReceiveIDsOutsideTokensRefusedAlone(t *testing.T) {
 			f.agreement("51", "44")
 			f.agreement("51", "44", func(a *contracts.Agreement) { a.ID = oddID })
 			g := f.generator("51", "44", 7)
-			good, oddAgreement, oddRecord := g.Transfer(), g.Transfer(), g.Transfer()
+			good, oddAgreement, oddRecord := g.Transfer(), g.Transfer(), referralFrom(g, "51")
 			oddAgreement.AgreementID = oddID
-			oddRecord.ID = "TR/51/1"
+			oddRecord.Status = "escalated"
 			envs := []*contracts.Envelope{f.signedBy("51", good), f.signedBy("51", oddAgreement), f.signedBy("51", oddRecord)}
 			raw := make([]json.RawMessage, len(envs))
 			for i, env := range envs {
@@ -102,7 +105,7 @@ func TestReceiveIDsOutsideTokensRefusedAlone(t *testing.T) {
 				t.Errorf("denied entry holds agreement id %q", e.AgreementID)
 			}
 			if e := find(es, audit.KindDenied, envs[2].ID); e.AgreementID != good.AgreementID {
-				t.Errorf("denied entry of a bad record id has agreement id %q, want %q", e.AgreementID, good.AgreementID)
+				t.Errorf("denied entry of a bad referral status has agreement id %q, want %q", e.AgreementID, good.AgreementID)
 			}
 			if got := len(f.nodes["44"].inbox(t)); got != 1 {
 				t.Errorf("44 stored %d envelopes, want the good one", got)

@@ -580,17 +580,18 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	return peer.Result{EnvelopeID: env.ID}, true
 }
 
-// badIDs is the reason to refuse an envelope whose ids are not ids as
-// contracts define them (the audit log's tokens), "" when they are:
+// badIDs is the reason to refuse an envelope whose keys are not what
+// contracts define (contracts.ValidateKeys: ids, an agreement_id that is a
+// token of the audit log, a case status it knows), "" when they are:
 // ReasonMalformed for the envelope's agreement_id, ReasonInvalidRecord for
-// the record's own. A destination does not validate a record in full (see
+// the record's. A destination does not validate a record in full (see
 // open), so it checks them here; the origin's validation would have
 // refused them, but the origin may run an older release, or not be honest.
 func badIDs(env *contracts.Envelope, rec contracts.Record) string {
-	if contracts.CheckID(env.AgreementID) != nil {
+	if contracts.CheckAgreementID(env.AgreementID) != nil {
 		return ReasonMalformed
 	}
-	if contracts.ValidateIDs(rec) != nil {
+	if contracts.ValidateKeys(rec) != nil {
 		return ReasonInvalidRecord
 	}
 	return ""
