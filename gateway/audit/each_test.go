@@ -52,7 +52,7 @@ func TestLogQueryAndStatsReadInChunks(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if want := Stats(Query(stored, f), t0); !reflect.DeepEqual(sum, want) {
+				if want := StatsFor(stored, f, t0); !reflect.DeepEqual(sum, want) {
 					t.Errorf("%+v: stats\n got %+v\nwant %+v", f, sum, want)
 				}
 			}

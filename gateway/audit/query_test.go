@@ -208,3 +208,25 @@ func TestStatsReferralsRefusedAreNotOverdue(t *testing.T) {
 		t.Errorf("referrals %+v; want 3 referred, ref-2 (requeued) and ref-3 overdue", s.Referrals)
 	}
 }
+
+// The filters stats take select a referral's flow, but not the receipt
+// that says its destination rejected it (no record type, agreement or
+// origin): that receipt is read all the same, and the referral is not
+// overdue under any of them. (From a review.)
+func TestStatsForFollowsReferralsPastTheFilter(t *testing.T) {
+	ref := sentEntry(60)
+	ref.RecordType, ref.EnvelopeID, ref.Purpose, ref.Due = "referral", "ref-1", "rights-protection", "2026-03-01"
+	refused := Entry{Time: t0.Add(48 * time.Hour), Kind: KindReceipt, EnvelopeID: "ref-1", RefersTo: "ref-1", Destination: "44", Decision: Deny, Reasons: []Reason{"referral_id_taken"}}
+	for name, f := range map[string]Filter{
+		"none":      {},
+		"pair":      {Pair: &Pair{Origin: "51", Destination: "44"}},
+		"type":      {RecordType: "referral"},
+		"agreement": {AgreementID: ref.AgreementID},
+		"window":    {From: t0.Add(-time.Hour), To: t0.Add(time.Hour)},
+	} {
+		s := StatsFor([]Entry{ref, refused}, f, t0.Add(72*time.Hour))
+		if s.Referrals.ByStatus[DetailReferred] != 1 || len(s.Referrals.Overdue) != 0 {
+			t.Errorf("filter %s: referrals %+v; want the one referred, not overdue: 44 rejected it", name, s.Referrals)
+		}
+	}
+}

@@ -54,10 +54,16 @@ type Referrals struct {
 }
 
 // Stats aggregates entries. now decides which open referrals are overdue.
-func Stats(entries []Entry, now time.Time) Summary {
+func Stats(entries []Entry, now time.Time) Summary { return StatsFor(entries, Filter{}, now) }
+
+// StatsFor aggregates the entries f selects. It reads the others too: the
+// answers to a referral f selects (a receipt denied, a requeue) carry no
+// record type or agreement and may fall after the window, yet say whether
+// that referral ever reached the other province (see referrals).
+func StatsFor(entries []Entry, f Filter, now time.Time) Summary {
 	var b statsBuilder
 	for _, e := range entries {
-		b.add(e)
+		b.take(e, f)
 	}
 	return b.summary(now)
 }
@@ -92,8 +98,27 @@ func (b *statsBuilder) add(e Entry) {
 	if e.LatencyMS > 0 {
 		b.ms = append(b.ms, e.LatencyMS)
 	}
-	if isReferral(e) || isReferralUpdate(e) || e.Kind == KindReceipt && e.Decision == Deny || e.Kind == KindRequeue {
-		b.refs = append(b.refs, e) // answers and requeues of referrals among them
+	if isReferral(e) || isReferralUpdate(e) {
+		b.refs = append(b.refs, e)
+	}
+	b.follow(e)
+}
+
+// take adds e when f selects it, and otherwise follows it.
+func (b *statsBuilder) take(e Entry, f Filter) {
+	if f.Match(e) {
+		b.add(e)
+	} else {
+		b.follow(e)
+	}
+}
+
+// follow keeps the entries that answer an envelope (a receipt denied, a
+// requeue), for referrals to tell one that never reached the other
+// province: they are kept whether or not a filter selects them.
+func (b *statsBuilder) follow(e Entry) {
+	if e.Kind == KindReceipt && e.Decision == Deny || e.Kind == KindRequeue {
+		b.refs = append(b.refs, e)
 	}
 }
 

@@ -289,8 +289,9 @@ func (x *Exchange) mendCases(ctx context.Context, changes []*store.CaseChange) {
 
 // Cases lists the province's referral cases; status and overdue filter
 // them. A case sent from here shows its referral's delivery state, and one
-// whose referral the other province rejected is not overdue: that province
-// never took it, and the province that sent it refers the case again.
+// whose referral the other province rejected, or delivery gave up on, is
+// not overdue: that province never took it (until a dead letter is
+// requeued), and the province that sent it refers the case again.
 func (x *Exchange) Cases(ctx context.Context, caller pki.Identity, status string, overdueOnly bool) ([]store.Case, error) {
 	cs, err := x.d.Store.Cases(x.d.Now(), status)
 	if err != nil {
@@ -309,8 +310,8 @@ func (x *Exchange) Cases(ctx context.Context, caller pki.Identity, status string
 	}
 	for j, i := range sent {
 		cs[i].Referral = states[j]
-		if states[j] == store.StateRejected {
-			cs[i].Overdue = false
+		if states[j] == store.StateRejected || states[j] == store.StateFailed {
+			cs[i].Overdue = false // it never reached the other province, as the audit's stats say
 		}
 	}
 	if overdueOnly {

@@ -39,8 +39,8 @@ type Case struct {
 	Overdue bool `json:"overdue"`
 	// Referral is, for a case sent from here, its referral envelope's
 	// delivery state when read (accepted, delivered, rejected, failed). A
-	// case whose referral the other province rejected never reached it,
-	// and is not overdue there.
+	// case whose referral the other province rejected, or delivery gave up
+	// on, never reached it, and is not overdue.
 	Referral State `json:"referral,omitempty"`
 }
 
