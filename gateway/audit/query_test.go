@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -228,5 +229,20 @@ func TestStatsForFollowsReferralsPastTheFilter(t *testing.T) {
 		if s.Referrals.ByStatus[DetailReferred] != 1 || len(s.Referrals.Overdue) != 0 {
 			t.Errorf("filter %s: referrals %+v; want the one referred, not overdue: 44 rejected it", name, s.Referrals)
 		}
+	}
+}
+
+// Following answers past the filter keeps nothing of the answers to other
+// envelopes: a narrow query over a log a peer refused much of stays small.
+// (From a review: every refused receipt was kept whole.)
+func TestStatsForKeepsOnlyItsReferralsAnswers(t *testing.T) {
+	var b statsBuilder
+	f := Filter{RecordType: "referral"}
+	for i := range 1000 {
+		id := fmt.Sprintf("tr-%d", i)
+		b.take(Entry{Time: t0, Kind: KindReceipt, EnvelopeID: id, RefersTo: id, Destination: "44", Decision: Deny}, f)
+	}
+	if len(b.refs) != 0 || len(b.refused) != 0 {
+		t.Errorf("kept %d entries and %d flags of answers to envelopes the filter does not select", len(b.refs), len(b.refused))
 	}
 }

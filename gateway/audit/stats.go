@@ -76,6 +76,9 @@ type statsBuilder struct {
 	denials map[Reason]int
 	ms      []int64
 	refs    []Entry
+	// refused says, of each referral envelope among refs, whether its
+	// latest answer was a refusal (a receipt denied) not requeued since.
+	refused map[string]bool
 }
 
 type flowKey struct {
@@ -101,6 +104,14 @@ func (b *statsBuilder) add(e Entry) {
 	if isReferral(e) || isReferralUpdate(e) {
 		b.refs = append(b.refs, e)
 	}
+	if isReferral(e) {
+		if b.refused == nil {
+			b.refused = map[string]bool{}
+		}
+		if _, ok := b.refused[e.EnvelopeID]; !ok {
+			b.refused[e.EnvelopeID] = false
+		}
+	}
 	b.follow(e)
 }
 
@@ -113,12 +124,20 @@ func (b *statsBuilder) take(e Entry, f Filter) {
 	}
 }
 
-// follow keeps the entries that answer an envelope (a receipt denied, a
-// requeue), for referrals to tell one that never reached the other
-// province: they are kept whether or not a filter selects them.
+// follow notes the answers to the referrals added so far (a receipt
+// denied, a requeue), which come after them in a log, whether or not a
+// filter selects the answer: they tell a referral that never reached the
+// other province. Only those referrals' answers are kept, as a flag each.
 func (b *statsBuilder) follow(e Entry) {
-	if e.Kind == KindReceipt && e.Decision == Deny || e.Kind == KindRequeue {
-		b.refs = append(b.refs, e)
+	switch {
+	case e.Kind == KindReceipt && e.Decision == Deny:
+		if _, ok := b.refused[e.RefersTo]; ok {
+			b.refused[e.RefersTo] = true
+		}
+	case e.Kind == KindRequeue:
+		if _, ok := b.refused[e.EnvelopeID]; ok {
+			b.refused[e.EnvelopeID] = false
+		}
 	}
 }
 
@@ -157,7 +176,7 @@ func (b *statsBuilder) summary(now time.Time) Summary {
 	slices.SortFunc(denials, func(a, b ReasonCount) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Reason, b.Reason))
 	})
-	return Summary{Flows: flows, Denials: denials, Latency: latency(b.ms), Referrals: referrals(b.refs, now)}
+	return Summary{Flows: flows, Denials: denials, Latency: latency(b.ms), Referrals: referrals(b.refs, b.refused, now)}
 }
 
 // latency summarises delivery latencies (ms, sorted here).
@@ -174,13 +193,12 @@ func latency(ms []int64) Latency {
 // the referral updates that refer to it, latest update winning. A referral
 // sent from here that its destination rejected, or that delivery gave up
 // on, and that was not requeued since, never reached the other province:
-// it is counted by its status but not overdue.
-func referrals(entries []Entry, now time.Time) Referrals {
+// it is counted by its status but not overdue (refused, see statsBuilder).
+func referrals(entries []Entry, refused map[string]bool, now time.Time) Referrals {
 	type state struct {
-		status  Detail
-		at      time.Time
-		due     string
-		refused bool
+		status Detail
+		at     time.Time
+		due    string
 	}
 	cases := map[string]*state{}
 	for _, e := range entries {
@@ -191,18 +209,6 @@ func referrals(entries []Entry, now time.Time) Referrals {
 		}
 	}
 	for _, e := range entries {
-		switch e.Kind {
-		case KindReceipt:
-			if s := cases[e.RefersTo]; s != nil {
-				s.refused = true
-			}
-			continue
-		case KindRequeue:
-			if s := cases[e.EnvelopeID]; s != nil {
-				s.refused = false
-			}
-			continue
-		}
 		s := cases[e.RefersTo]
 		if !isReferralUpdate(e) || s == nil || e.Detail == "" || e.Time.Before(s.at) {
 			continue
@@ -216,7 +222,7 @@ func referrals(entries []Entry, now time.Time) Referrals {
 	today := now.UTC().Format(time.DateOnly)
 	for id, s := range cases {
 		r.ByStatus[s.status]++
-		if !s.status.terminal() && !s.refused && s.due != "" && s.due < today {
+		if !s.status.terminal() && !refused[id] && s.due != "" && s.due < today {
 			r.Overdue = append(r.Overdue, id)
 		}
 	}
