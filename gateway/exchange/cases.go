@@ -128,7 +128,7 @@ func (x *Exchange) openedCase(r *contracts.Referral, envelopeID string, at time.
 	}
 	return &store.Case{
 		Key: store.CaseKey(r.From, r.To, r.ID), ReferralID: r.ID, EnvelopeID: envelopeID, OpenedBy: r.From, OpenedTo: r.To, Direction: dir,
-		Kind: string(r.Kind), Status: string(r.Status), Deadline: r.Deadline.String(), OpenedAt: r.OpenedAt, UpdatedAt: at,
+		Kind: string(r.Kind), Status: string(r.Status), Deadline: dueDay(r.Deadline), OpenedAt: r.OpenedAt, UpdatedAt: at,
 	}
 }
 

@@ -34,10 +34,20 @@ func receivedEntry(env *contracts.Envelope, rec contracts.Record, refersTo strin
 func caseFacts(e *audit.Entry, rec contracts.Record, refersTo string) {
 	switch r := rec.(type) {
 	case *contracts.Referral:
-		e.Detail, e.Due = audit.Detail(r.Status), r.Deadline.String()
+		e.Detail, e.Due = audit.Detail(r.Status), dueDay(r.Deadline)
 	case *contracts.ReferralUpdate:
 		e.Detail, e.RefersTo = audit.Detail(r.Status), refersTo
 	}
+}
+
+// dueDay is a referral's deadline as entries and cases hold it: "" for
+// none, which a referral may arrive without when its agreement does not
+// let the field cross (the origin's obligations dropped it).
+func dueDay(d contracts.Date) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
 }
 
 func importDeniedEntry(env *contracts.Envelope, dec *policy.Decision, from pki.Identity) audit.Entry {
