@@ -154,6 +154,15 @@ func (n *Node) appendRecording(ctx context.Context, entries []audit.Entry, p sto
 	if len(entries) == 0 {
 		return n.store.RecordAnd(ctx, p, nil)
 	}
+	// An agreement registered under the older id rule (any printable
+	// ASCII) is kept by the registry; its id is no token of the audit log,
+	// and an entry naming it would stop every later pass. It is written
+	// without the id, as exchange writes a flow's.
+	for i := range entries {
+		if cleared := entries[i].Scrub(); cleared != nil {
+			n.log.Warn("registry audit entry written without identifiers the audit log refuses", "kind", entries[i].Kind, "cleared", cleared)
+		}
+	}
 	ps, err := n.audit.Prepare(entries...)
 	if err != nil {
 		return err
