@@ -95,8 +95,8 @@ func (e *Entry) tokens() [6]tokenField {
 
 // checkToken accepts short ASCII identifiers: contracts' token rule
 // (letters, digits and . _ : -, no run of digits shaped like a phone or ID
-// number), which is also the rule of every id a record or agreement may
-// carry, so that any id the contracts accept can be audited.
+// number), which is also the rule of the agreement_id a record carries, so
+// that any flow the contracts accept can be audited.
 func checkToken(s string) error {
 	if len(s) > maxToken {
 		return fmt.Errorf("longer than %d characters", maxToken)
