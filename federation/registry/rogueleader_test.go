@@ -29,6 +29,23 @@ func (s tlsStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Con
 	return tls.DialWithDialer(d, "tcp", string(addr), s.cfg)
 }
 
+// rogueTransport speaks raft with leaf's certificate, and the header its
+// requests carry names leaf's node.
+func rogueTransport(t *testing.T, c *regtest.Cluster, leaf *pki.Leaf) (*raft.NetworkTransport, raft.RPCHeader) {
+	t.Helper()
+	cfg, err := c.PKI.TLS(t, leaf, nil).ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trans := raft.NewNetworkTransport(tlsStream{ln, cfg}, 1, 5*time.Second, io.Discard)
+	t.Cleanup(func() { trans.Close() })
+	return trans, raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(leaf.Identity.String()), Addr: []byte(ln.Addr().String())}
+}
+
 // TestOnlyVotersSendRaftRequests: hashicorp/raft takes InstallSnapshot
 // (and AppendEntries) from any peer claiming a higher term, and a snapshot
 // is state no signature covers. A node of a member province that is no
@@ -63,21 +80,12 @@ func TestOnlyVotersSendRaftRequests(t *testing.T) {
 		"a non-voter":              nonvoter.Leaf,
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg, err := c.PKI.TLS(t, leaf, nil).ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			trans := raft.NewNetworkTransport(tlsStream{ln, cfg}, 1, 5*time.Second, io.Discard)
-			defer trans.Close()
+			trans, hdr := rogueTransport(t, c, leaf)
 			term, last := victim.Reg.Raft().CurrentTerm()+100, victim.Reg.Raft().LastIndex()+100
 			conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(victim.ID), Address: raft.ServerAddress(victim.Config.RaftAddr)}}}
 			req := &raft.InstallSnapshotRequest{
-				RPCHeader:       raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(leaf.Identity.String()), Addr: []byte(ln.Addr().String())},
-				SnapshotVersion: raft.SnapshotVersionMax, Term: term, Leader: []byte(ln.Addr().String()),
+				RPCHeader:       hdr,
+				SnapshotVersion: raft.SnapshotVersionMax, Term: term, Leader: hdr.Addr,
 				LastLogIndex: last, LastLogTerm: term, Configuration: raft.EncodeConfiguration(conf), ConfigurationIndex: last,
 				Size: int64(len(forged)),
 			}
@@ -106,17 +114,7 @@ func TestADemotedVoterLosesItsRaftConnections(t *testing.T) {
 	c := regtest.NewCluster(t, 3, 0, nil)
 	victim := c.WaitLeader()
 	rogue := c.Others(victim)[0]
-	cfg, err := c.PKI.TLS(t, rogue.Leaf, nil).ClientConfig(pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	trans := raft.NewNetworkTransport(tlsStream{ln, cfg}, 1, 5*time.Second, io.Discard)
-	defer trans.Close()
-	hdr := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(rogue.ID), Addr: []byte(ln.Addr().String())}
+	trans, hdr := rogueTransport(t, c, rogue.Leaf)
 	// While a voter: a stale RequestVote opens a connection, which the
 	// transport keeps for the next request.
 	var vr raft.RequestVoteResponse

@@ -30,15 +30,11 @@ func TestAReferralWithoutADeadlineIsStoredWithoutOne(t *testing.T) {
 			f.agreement("51", "44")
 			g := f.generator("51", "44", 7)
 			r := referralFrom(g, "51")
-			signer := f.nodes["51"].x.d.Signer
 			env, err := contracts.NewEnvelopeEdited(r, 1, f.now, dropDeadline{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := env.Sign(signer, signer.Identity().URI()); err != nil {
-				t.Fatal(err)
-			}
-			raw, _ := json.Marshal(env)
+			raw, _ := json.Marshal(f.sign("51", env))
 			res, err := f.deliver("51", "44", raw)
 			if err != nil {
 				t.Fatalf("delivery failed whole: %v", err)

@@ -301,11 +301,17 @@ func (f *federation) submit(province string, recs ...any) []SubmitResult {
 // as a node signs without batch signing.
 func (f *federation) signedBy(p string, rec contracts.Record) *contracts.Envelope {
 	f.t.Helper()
-	signer := f.nodes[p].x.d.Signer
 	env, err := contracts.NewEnvelope(rec, 1, f.now)
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	return f.sign(p, env)
+}
+
+// sign signs env as province p's node does, and returns it.
+func (f *federation) sign(p string, env *contracts.Envelope) *contracts.Envelope {
+	f.t.Helper()
+	signer := f.nodes[p].x.d.Signer
 	if err := env.Sign(signer, signer.Identity().URI()); err != nil {
 		f.t.Fatal(err)
 	}

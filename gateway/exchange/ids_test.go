@@ -122,15 +122,11 @@ func TestRefusedImportWithOddAgreementIDIsAudited(t *testing.T) {
 	f.agreement("51", "44")
 	tr := f.generator("51", "44", 7).Transfer()
 	tr.AgreementID = "NO/SUCH"
-	signer := f.nodes["51"].x.d.Signer
 	env, err := contracts.NewEnvelope(tr, 1, f.now.Add(-2*LagWindow))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Sign(signer, signer.Identity().URI()); err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := json.Marshal(env)
+	raw, _ := json.Marshal(f.sign("51", env))
 	res, err := f.deliver("51", "44", raw)
 	if err != nil {
 		t.Fatal(err)
