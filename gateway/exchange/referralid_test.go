@@ -258,3 +258,42 @@ func TestAnUpdateWaitingForItsReferralsAnswerSaysSo(t *testing.T) {
 		t.Errorf("51's case: %+v, %v; want it unmoved while the update waits", c, err)
 	}
 }
+
+// TestADeadLetteredReferralIsNotOverdue: a referral delivery gave up on
+// never reached the other province either; past its deadline its case is
+// not overdue, until an operator requeues it, as the audit's stats say.
+func TestADeadLetteredReferralIsNotOverdue(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	f.dir.set("44", "https://127.0.0.1:1") // 51 cannot reach 44
+	r := referralFrom(f.generator("51", "44", 41), "51")
+	r.Status = contracts.CaseReferred
+	res := f.submit("51", r)
+	if res[0].Outcome != OutcomeAccepted {
+		t.Fatalf("the referral: %+v", res[0])
+	}
+	origin := f.nodes["51"]
+	overdue := func() []store.Case {
+		t.Helper()
+		cs, err := origin.x.Cases(context.Background(), origin.system, "", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	if cs := overdue(); len(cs) != 1 || cs[0].Referral != store.StateAccepted {
+		t.Fatalf("overdue cases while the referral waits: %+v; want it, its referral accepted (the test needs a deadline past)", cs)
+	}
+	if err := origin.store.MarkDead(context.Background(), "44", []store.DeadLetter{{EnvelopeID: res[0].EnvelopeID, Peer: "44", Status: 400, Reason: "refused", At: f.now}}); err != nil {
+		t.Fatal(err)
+	}
+	if cs := overdue(); len(cs) != 0 {
+		t.Errorf("overdue cases once the referral is a dead letter: %+v; want none", cs)
+	}
+	if n, err := origin.store.Requeue(context.Background(), "44", res[0].EnvelopeID); err != nil || n != 1 {
+		t.Fatalf("requeue: %d, %v", n, err)
+	}
+	if cs := overdue(); len(cs) != 1 {
+		t.Errorf("overdue cases once the referral is requeued: %+v; want it again", cs)
+	}
+}
