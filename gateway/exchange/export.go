@@ -123,7 +123,9 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		if len(ready) == 0 {
 			return results, nil
 		}
-		along, sent, _ = x.auditAlong(func(i int) audit.Entry { return sent[i] }, len(ready))
+		if along, sent, bad = x.auditAlong(func(i int) audit.Entry { return sent[i] }, len(ready)); bad != nil {
+			return nil, &Error{Code: CodeUnavailable, Message: "prepare the records' audit entries", Err: errors.Join(bad...)}
+		}
 	}
 	var also func(*bolt.Tx, []store.Enqueued) error
 	if along != nil {

@@ -285,7 +285,9 @@ func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []im
 		if len(ins) == 0 {
 			return refused, nil
 		}
-		along, received, _ = x.auditAlong(func(k int) audit.Entry { return received[k] }, len(ins))
+		if along, received, bad = x.auditAlong(func(k int) audit.Entry { return received[k] }, len(ins)); bad != nil {
+			return nil, &Error{Code: CodeUnavailable, Message: "prepare the received envelopes' audit entries", Err: errors.Join(bad...)}
+		}
 	}
 	var also func(*bolt.Tx, []store.Received) error
 	if along != nil {

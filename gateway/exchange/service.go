@@ -147,7 +147,9 @@ func New(d Deps) (*Exchange, error) {
 // entry can be written) would fail the commit of every record with it:
 // the caller leaves its record out of the commit instead, since no record
 // may be queued or stored without its entry, answers it, and calls
-// auditAlong again for the others, with es.
+// auditAlong again for the others, with es. Preparing is deterministic,
+// so that second call finds none bad; should it, the caller fails the
+// request rather than write the entries outside the commit.
 func (x *Exchange) auditAlong(entry func(i int) audit.Entry, n int) (along func(tx *bolt.Tx, fresh func(i int) bool) error, es []audit.Entry, bad []error) {
 	es = make([]audit.Entry, n)
 	for i := range n {
