@@ -13,8 +13,9 @@ import (
 // across counties, and nothing for one that does not read the facts.
 
 // readsFacts reports whether a module may read input.facts: a reference to
-// input.facts, to input as a whole (x := input) or to input by a key that
-// is not a constant, anywhere in the module, imports included.
+// input.facts, to input as a whole (x := input, object.get(input, ...),
+// [x | x := input.facts][0]) or to input by a key that is not a constant,
+// anywhere in the module, imports included.
 func readsFacts(m *ast.Module) bool {
 	found := false
 	var vis *ast.GenericVisitor
@@ -28,10 +29,16 @@ func readsFacts(m *ast.Module) bool {
 				found = true
 				return true
 			}
+			if _, ok := x[0].Value.(ast.Var); !ok {
+				// A head that is a call, a collection or a comprehension
+				// (object.get(input, "facts", {}).x, [f | f := input.facts][0])
+				// may hold input anywhere in it.
+				vis.Walk(x[0])
+			}
 			for _, t := range x[1:] {
 				vis.Walk(t)
 			}
-			return true // the head was looked at above
+			return true // a variable head was looked at above
 		case ast.Var:
 			// input outside a reference: the whole document, facts included.
 			found = x.Equal(ast.InputRootDocument.Value)

@@ -31,12 +31,18 @@ deny contains "no exports from Yingshan county this month" if {
 
 func TestReadsFacts(t *testing.T) {
 	tests := map[string]bool{
-		`deny contains "x" if input.facts.worker_division == "511321"`:            true,
-		`deny contains "x" if input["facts"].employer_division == "440305"`:       true,
-		`deny contains "x" if { some k; input[k].worker_division == "511321" }`:   true,
-		`deny contains "x" if { doc := input; doc.facts.worker_division == "1" }`: true,
-		`deny contains "x" if input.purpose == "statistics"`:                      false,
-		`deny contains "x" if startswith(input.peer, "spiffe://p99.")`:            false,
+		`deny contains "x" if input.facts.worker_division == "511321"`:               true,
+		`deny contains "x" if input["facts"].employer_division == "440305"`:          true,
+		`deny contains "x" if { some k; input[k].worker_division == "511321" }`:      true,
+		`deny contains "x" if { doc := input; doc.facts.worker_division == "1" }`:    true,
+		`deny contains "x" if object.get(input, "facts", {}).worker_division == "1"`: true,
+		`deny contains "x" if [f | f := input.facts][0].worker_division == "1"`:      true,
+		`deny contains "x" if json.unmarshal(json.marshal(input)).facts.x == "1"`:    true,
+		`deny contains "x" if [input][0].facts.worker_division == "1"`:               true,
+		`deny contains "x" if {"i": input}.i.facts.worker_division == "1"`:           true,
+		`deny contains "x" if input.purpose == "statistics"`:                         false,
+		`deny contains "x" if object.get({"a": 1}, "a", 0) == 1`:                     false,
+		`deny contains "x" if startswith(input.peer, "spiffe://p99.")`:               false,
 	}
 	for src, want := range tests {
 		m, err := ast.ParseModuleWithOpts("p.rego", "package laborlink.province\n\n"+src+"\n", ast.ParserOptions{RegoVersion: ast.RegoV1})
