@@ -50,9 +50,8 @@ type compiled struct {
 	revisions        Revisions
 	query            rego.PreparedEvalQuery
 	cache            *decisionCache
-	// fullDivisions: the province layer reads input.facts, so its
-	// decisions are cached by full division codes (divisions.go).
-	fullDivisions bool
+	// keying says what the cache keys hold beyond the contracts (reads.go).
+	keying keying
 }
 
 // compile parses and compiles both layers (tests left out) and prepares the
@@ -102,9 +101,9 @@ func compile(ctx context.Context, bundle, province Layer, cacheSize int) (*compi
 			BundleVersion: bundle.Version,
 			Province:      province.Revision(),
 		},
-		query:         q,
-		cache:         newDecisionCache(cacheSize),
-		fullDivisions: anyReadsFacts(pm),
+		query:  q,
+		cache:  newDecisionCache(cacheSize),
+		keying: keyingFor(bundle, bm, pm),
 	}, nil
 }
 

@@ -122,7 +122,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) (*Decision, error) {
 		start = time.Now()
 	}
 	p := prepare(&req, e.cfg.Now)
-	p.fullDivisions = c.fullDivisions
+	p.keying = c.keying
 	// With the cache off (CacheSize < 0) no key is built: it would
 	// fingerprint every candidate agreement only to be thrown away.
 	var buf [keySize]byte

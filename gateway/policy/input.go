@@ -64,9 +64,8 @@ type prepared struct {
 	worker     string // worker's division (origin side), or ""
 	employer   string // employer's division (destination side), or ""
 	agreements []contracts.Agreement
-	// fullDivisions keys divisions by their full codes: the policy may read
-	// them beyond the division contract (readsFacts).
-	fullDivisions bool
+	// keying says what the key holds beyond the contracts (keyingFor).
+	keying
 }
 
 // prepare reads req; now is asked for the time only when req has none.
@@ -145,13 +144,18 @@ func ordered(as []contracts.Agreement) []contracts.Agreement {
 // appendQuotaReached writes, for one agreement and the record's type,
 // whether each quota is used up ('1') or not ('0'). It is the only thing
 // about quota counts that goes into the cache key; see docs/policy.md for
-// the contract this puts on policies.
+// the contract this puts on policies. A policy that may read the counts
+// beyond it (rawQuota) has each count written as it is instead.
 func (p *prepared) appendQuotaReached(b []byte, a *contracts.Agreement) []byte {
 	for _, q := range a.Quotas {
 		if q.RecordType != p.recordType {
 			continue
 		}
-		if p.req.QuotaUsed[QuotaKey{a.ID, q.Period}] >= q.Max {
+		used := p.req.QuotaUsed[QuotaKey{a.ID, q.Period}]
+		if p.rawQuota {
+			b = strconv.AppendInt(b, int64(used), 10)
+			b = append(b, ',')
+		} else if used >= q.Max {
 			b = append(b, '1')
 		} else {
 			b = append(b, '0')

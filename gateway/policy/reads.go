@@ -1,0 +1,100 @@
+package policy
+
+import (
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// keying is what a compiled policy's cache keys must hold beyond what the
+// contracts in docs/policy.md let it leave out.
+type keying struct {
+	// fullDivisions: a layer may read input.facts beyond the division
+	// contract, so divisions are keyed by their full codes.
+	fullDivisions bool
+	// rawQuota: a layer may read input.quota_used beyond the quota
+	// contract, so quota counts are keyed as they are, not as reached or
+	// not.
+	rawQuota bool
+}
+
+// keyingFor says how to key the decisions of a bundle and province policy.
+// The shipped bundle keeps both contracts; a province policy is not taken
+// to, nor is any other bundle (a registry version may add a county rule or
+// a lower cap): a layer not trusted that may read the facts or the counts
+// has them keyed in full. This costs a registry bundle that reads them,
+// which most do, the sharing of decisions across counties and quota counts;
+// a bundle regains it by shipping in the binary.
+func keyingFor(bundle Layer, bm, pm map[string]*ast.Module) keying {
+	k := keying{
+		fullDivisions: anyReadsFacts(pm),
+		rawQuota:      anyReadsInput(pm, "quota_used"),
+	}
+	if bundle.Revision() != shippedRevision() {
+		k.fullDivisions = k.fullDivisions || anyReadsFacts(bm)
+		k.rawQuota = k.rawQuota || anyReadsInput(bm, "quota_used")
+	}
+	return k
+}
+
+// shippedRevision is the revision of the bundle shipped in the binary.
+var shippedRevision = sync.OnceValue(func() string { return FederationBundle().Revision() })
+
+// readsInput reports whether a module may read input[key]: a reference to
+// input[key], to input by a key that is not a constant, or to input as a
+// whole anywhere else (x := input, object.get(input, ...), json.marshal(input),
+// [x | x := input.quota_used][0]), in rules and imports alike. When in doubt
+// it answers yes: a wrong yes costs cache hits, a wrong no serves a wrong
+// decision.
+func readsInput(m *ast.Module, key string) bool {
+	found := false
+	var vis *ast.GenericVisitor
+	vis = ast.NewGenericVisitor(func(x any) bool {
+		if found {
+			return true
+		}
+		switch x := x.(type) {
+		case ast.Ref:
+			if x.HasPrefix(ast.InputRootRef) {
+				if inputRefReaches(x, key) {
+					found = true
+					return true
+				}
+			} else if _, ok := x[0].Value.(ast.Var); !ok {
+				// A head that is a call, a collection or a comprehension
+				// may hold input anywhere in it.
+				vis.Walk(x[0])
+			}
+			for _, t := range x[1:] {
+				vis.Walk(t)
+			}
+			return true
+		case ast.Var:
+			// input outside a reference: the whole document.
+			found = x.Equal(ast.InputRootDocument.Value)
+		}
+		return found
+	})
+	vis.Walk(m)
+	return found
+}
+
+// inputRefReaches reports whether a reference into input may reach
+// input[key].
+func inputRefReaches(r ast.Ref, key string) bool {
+	if len(r) < 2 {
+		return true
+	}
+	s, ok := r[1].Value.(ast.String)
+	return !ok || string(s) == key
+}
+
+// anyReadsInput reports whether any of the modules may read input[key].
+func anyReadsInput(mods map[string]*ast.Module, key string) bool {
+	for _, m := range mods {
+		if readsInput(m, key) {
+			return true
+		}
+	}
+	return false
+}

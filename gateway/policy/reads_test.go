@@ -1,0 +1,155 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// A province's own, lower cap on an agreement's quota reads the count
+// beyond "reached or not": the decision at 10 used must not be served at
+// 600 used.
+func TestProvinceQuotaCapKeysCounts(t *testing.T) {
+	dir := writeProvince(t, map[string]string{"cap.rego": `package laborlink.province
+
+deny contains "Sichuan caps transfers at 500 a month" if {
+	input.side == "export"
+	some id, _ in input.quota_used
+	input.quota_used[id].transfer.month >= 500
+}
+`})
+	cached, uncached := newEngine(t, dir, DefaultCacheSize), newEngine(t, dir, -1)
+	ag := agreement51to44()
+	for _, used := range []int{10, 600, 10} {
+		req := Request{Side: Export, Record: transfer51to44(), Agreements: []contracts.Agreement{ag},
+			QuotaUsed: map[QuotaKey]int{{ag.ID, contracts.QuotaMonth}: used}, Time: march15}
+		d := decideBoth(t, cached, uncached, req, fmt.Sprintf("used %d", used))
+		if d.Allow != (used < 500) {
+			t.Errorf("used %d: allow = %v", used, d.Allow)
+		}
+	}
+}
+
+// registryBundle is the shipped bundle with one more file, as a registry
+// version.
+func registryBundle(name, src string) Layer {
+	files := maps.Clone(FederationBundle().Files)
+	files[name] = src
+	return Layer{Files: files, Version: 7}
+}
+
+// A registry bundle version is not taken to keep the contracts: its county
+// rule and its lower cap must not be served across counties or counts.
+func TestRegistryBundleKeyedOnWhatItReads(t *testing.T) {
+	ag := agreement51to44()
+	tests := []struct {
+		name, src string
+		reqs      []Request
+		allow     []bool
+	}{
+		{
+			name: "county rule",
+			src: `package laborlink.federation
+
+problems contains problem(i, a, "county_embargo", "does not carry Yingshan county") if {
+	some i, a in input.agreements
+	input.facts.worker_division == "511321"
+}
+`,
+			reqs: []Request{
+				{Side: Export, Record: withDivisions(t, transfer51to44(), "511302", "440305"), Agreements: []contracts.Agreement{ag}, Time: march15},
+				{Side: Export, Record: withDivisions(t, transfer51to44(), "511321", "440305"), Agreements: []contracts.Agreement{ag}, Time: march15},
+			},
+			allow: []bool{true, false},
+		},
+		{
+			name: "lower cap",
+			src: `package laborlink.federation
+
+problems contains problem(i, a, "quota_reached", "capped at 500") if {
+	some i, a in input.agreements
+	[u | u := input.quota_used][0][a.id].transfer.month >= 500
+}
+`,
+			reqs: []Request{
+				{Side: Export, Record: transfer51to44(), Agreements: []contracts.Agreement{ag}, QuotaUsed: map[QuotaKey]int{{ag.ID, contracts.QuotaMonth}: 10}, Time: march15},
+				{Side: Export, Record: transfer51to44(), Agreements: []contracts.Agreement{ag}, QuotaUsed: map[QuotaKey]int{{ag.ID, contracts.QuotaMonth}: 600}, Time: march15},
+			},
+			allow: []bool{true, false},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cached, uncached := newEngine(t, "", DefaultCacheSize), newEngine(t, "", -1)
+			for _, e := range []*Engine{cached, uncached} {
+				if err := e.SetBundle(context.Background(), registryBundle("extra.rego", tt.src)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, req := range tt.reqs {
+				d := decideBoth(t, cached, uncached, req, fmt.Sprintf("request %d", i))
+				if d.Allow != tt.allow[i] {
+					t.Errorf("request %d: allow = %v (%v)", i, d.Allow, d.Codes())
+				}
+			}
+		})
+	}
+}
+
+// The shipped bundle, pushed again as a registry version, keeps the
+// sharing of decisions across counties.
+func TestShippedBundleKeepsSharing(t *testing.T) {
+	e := newEngine(t, "", DefaultCacheSize)
+	b := FederationBundle()
+	b.Version = 3
+	if err := e.SetBundle(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if k := e.cur.Load().keying; k != (keying{}) {
+		t.Errorf("shipped bundle as v3: keying = %+v, want none", k)
+	}
+	if err := e.SetBundle(context.Background(), registryBundle("x.rego", "package laborlink.federation\n\nx := input.facts\n")); err != nil {
+		t.Fatal(err)
+	}
+	if k := e.cur.Load().keying; !k.fullDivisions || !k.rawQuota {
+		t.Errorf("modified bundle: keying = %+v, want both", k)
+	}
+}
+
+func TestReadsInput(t *testing.T) {
+	tests := map[string]bool{
+		`deny contains "x" if input.quota_used.a.transfer.month > 1`:                 true,
+		`deny contains "x" if input["quota_used"].a.transfer.month > 1`:              true,
+		`deny contains "x" if { some k; input[k].a.transfer.month > 1 }`:             true,
+		`deny contains "x" if { doc := input; doc.quota_used.a.transfer.month > 1 }`: true,
+		`deny contains "x" if object.get(input, "quota_used", {}).a == 1`:            true,
+		`deny contains "x" if [u | u := input.quota_used][0].a == 1`:                 true,
+		`deny contains "x" if json.unmarshal(json.marshal(input)).quota_used.a == 1`: true,
+		`deny contains "x" if [input][0].quota_used.a == 1`:                          true,
+		`deny contains "x" if {"i": input}.i.quota_used.a == 1`:                      true,
+		`deny contains "x" if count({k | some k, _ in input}) > 1`:                   true,
+		`deny contains "x" if input.facts.worker_division == "1"`:                    false,
+		`deny contains "x" if object.get({"a": 1}, "a", 0) == 1`:                     false,
+		`deny contains "x" if [p | p := input.peer][0] == "spiffe://p99."`:           false,
+	}
+	for src, want := range tests {
+		m, err := ast.ParseModuleWithOpts("p.rego", "package laborlink.province\n\n"+src+"\n", ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readsInput(m, "quota_used"); got != want {
+			t.Errorf("%s: readsInput = %v, want %v", src, got, want)
+		}
+	}
+	imp, err := ast.ParseModuleWithOpts("p.rego", "package laborlink.province\n\nimport input.quota_used as q\n\ndeny contains \"x\" if q.a == 1\n", ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !readsInput(imp, "quota_used") {
+		t.Error("import input.quota_used: readsInput = false")
+	}
+}
