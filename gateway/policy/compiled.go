@@ -66,6 +66,12 @@ func compile(ctx context.Context, bundle, province Layer, cacheSize int) (*compi
 	if err != nil {
 		return nil, fmt.Errorf("province policy: %w", err)
 	}
+	if err := checkBuiltins(bm); err != nil {
+		return nil, fmt.Errorf("federation bundle: %w", err)
+	}
+	if err := checkBuiltins(pm); err != nil {
+		return nil, fmt.Errorf("province policy: %w", err)
+	}
 	if err := checkProvinceObligations(pm); err != nil {
 		return nil, fmt.Errorf("province policy: %w", err)
 	}
@@ -85,7 +91,8 @@ func compile(ctx context.Context, bundle, province Layer, cacheSize int) (*compi
 	// does not parse, say) leaves its rule undefined, and an undefined deny
 	// or problem rule lets the record through. As an evaluation error it is
 	// a denial (Engine.Decide).
-	opts := []func(*rego.Rego){rego.Query(engineQuery), rego.StrictBuiltinErrors(true)}
+	// Capabilities without the builtins checkBuiltins refuses (builtins.go).
+	opts := []func(*rego.Rego){rego.Query(engineQuery), rego.StrictBuiltinErrors(true), rego.Capabilities(policyCapabilities())}
 	for _, name := range sortedKeys(mods) {
 		opts = append(opts, rego.ParsedModule(mods[name]))
 	}

@@ -153,7 +153,9 @@ func (e *Engine) observe(side Side, start time.Time, cached bool) {
 }
 
 func (c *compiled) evaluate(ctx context.Context, p *prepared) (*Decision, error) {
-	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(p.input()))
+	// At the request's time, not the wall clock's: a cached decision and a
+	// dry run must come out as an evaluation would (builtins.go).
+	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(p.input()), rego.EvalTime(p.time))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate policy (%s): %w", c.revisions, err)
 	}

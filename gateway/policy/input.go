@@ -60,6 +60,7 @@ type prepared struct {
 	head       *contracts.Header
 	recordType contracts.RecordType
 	fields     presentFields
+	time       time.Time // req.Time, or the engine's clock when zero
 	day        string
 	worker     string // worker's division (origin side), or ""
 	employer   string // employer's division (destination side), or ""
@@ -78,6 +79,7 @@ func prepare(req *Request, now func() time.Time) prepared {
 	if t.IsZero() {
 		t = now()
 	}
+	p.time = t
 	p.day = dayInChina(t)
 	p.worker, p.employer = facts(req.Record)
 	p.agreements = ordered(req.Agreements)
