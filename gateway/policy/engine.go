@@ -163,6 +163,9 @@ func (c *compiled) evaluate(ctx context.Context, p *prepared) (*Decision, error)
 		return nil, fmt.Errorf("evaluate policy (%s): the query gave %d results", c.revisions, len(rs))
 	}
 	d, err := decode(rs[0].Expressions[0].Value, p.req.Side, p.recordType, c.revisions)
+	if err == nil {
+		err = p.checkAgreement(d)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("evaluate policy (%s): %w", c.revisions, err)
 	}

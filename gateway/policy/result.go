@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -135,4 +136,25 @@ func (o Obligation) check() error {
 		return nil
 	}
 	return fmt.Errorf("unknown action %q; want %q or %q", o.Action, ActionDrop, ActionMask)
+}
+
+// checkAgreement refuses an allow that names no agreement, or one that is
+// not among the request's candidates under the id the record names: the
+// exchange counts quotas and seals envelopes under the agreement a
+// decision names, and a bundle pushed through the registry is code this
+// node did not ship. An error denies.
+func (p *prepared) checkAgreement(d *Decision) error {
+	if !d.Allow {
+		return nil
+	}
+	a := d.Agreement
+	switch {
+	case a == nil:
+		return errors.New("the policy allowed a record under no agreement")
+	case a.ID != p.head.AgreementID:
+		return fmt.Errorf("the policy allowed a record naming agreement %q under agreement %q", p.head.AgreementID, a.ID)
+	case !slices.ContainsFunc(p.req.Agreements, func(c contracts.Agreement) bool { return c.ID == a.ID && c.Version == a.Version }):
+		return fmt.Errorf("the policy allowed a record under agreement %s version %d, which is not one of the agreements it was given", a.ID, a.Version)
+	}
+	return nil
 }
