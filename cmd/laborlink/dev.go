@@ -17,14 +17,14 @@ import (
 // interrupted, or with --init-only prepares a federation directory for
 // nodes that run elsewhere (the compose file's init service).
 func runDev(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("dev", "[--dir D] [--transfers N] [--verbose] | --init-only --dir D --node P=HOST... [--force | --keep]")
+	fs := m.flagSet("dev", "[--dir D [--force]] [--transfers N] [--verbose] | --init-only --dir D --node P=HOST... [--force | --keep]")
 	dir := fs.String("dir", "", "keep the federation's PKI, configs and data in D (default: a temporary directory, removed on exit)")
 	transfers := fs.Int("transfers", 3, "sample transfers sent from the origin to each destination")
 	verbose := fs.Bool("verbose", false, "print the nodes' logs")
 	initOnly := fs.Bool("init-only", false, "only write the PKI, genesis and one node config per --node into --dir; start nothing")
 	var nodes nodeFlags
 	fs.Var(&nodes, "node", "with --init-only: province P's node listens on and is reached at HOST (repeat; the first is the origin of sample traffic)")
-	force := fs.Bool("force", false, "with --init-only: replace a federation already in --dir, deleting its PKI and the nodes' data")
+	force := fs.Bool("force", false, "replace a federation already in --dir, deleting its PKI and the nodes' data")
 	keep := fs.Bool("keep", false, "with --init-only: if --dir already holds a federation, keep it and succeed (for an init step that runs at every start)")
 	apiPort := fs.Int("api-port", devfed.DefaultAPIPort, "with --init-only: every node's HTTPS port")
 	raftPort := fs.Int("raft-port", devfed.DefaultRaftPort, "with --init-only: every node's raft port")
@@ -38,8 +38,8 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 		}
 		return runDevInit(m, devfed.InitOptions{Dir: *dir, Nodes: nodes.withPorts(*apiPort, *raftPort), OpsListen: *opsListen, Force: *force, Tune: devfed.TuneDelivery}, *keep)
 	}
-	if len(nodes) > 0 || *force || *keep {
-		return usageErrorf("--node, --force and --keep go with --init-only")
+	if len(nodes) > 0 || *keep {
+		return usageErrorf("--node and --keep go with --init-only")
 	}
 	if *transfers < 1 || *transfers > 1000 {
 		return usageErrorf("--transfers must be between 1 and 1000, got %d", *transfers)
@@ -51,7 +51,7 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		*dir = tmp
+		*dir, *force = tmp, true
 	} else if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return fmt.Errorf("--dir: %w", err)
 	}
@@ -73,7 +73,7 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 		}
 		return err
 	}
-	f, err := devfed.Start(ctx, devfed.Options{Dir: abs, Log: log})
+	f, err := devfed.Start(ctx, devfed.Options{Dir: abs, Log: log, Force: *force})
 	if err != nil {
 		return interrupted(err)
 	}

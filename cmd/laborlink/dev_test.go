@@ -60,6 +60,21 @@ func TestDevInitOnly(t *testing.T) {
 	if code, _, errOut := run(t, "", append(args, "--force")...); code != 0 {
 		t.Errorf("init --force: exit %d: %s", code, errOut)
 	}
+
+	// Running a federation in the directory refuses it too, without
+	// --force: it deleted the PKI and the nodes' data without a word.
+	// (From a review.)
+	root := filepath.Join(dir, "pki", "root", "root.pem")
+	before, err := os.ReadFile(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run(t, "", "dev", "--dir", dir); code == 0 || !strings.Contains(errOut, "--force") {
+		t.Errorf("dev --dir over a federation: exit %d, stderr %q; want a refusal naming --force", code, errOut)
+	}
+	if after, err := os.ReadFile(root); err != nil || string(after) != string(before) {
+		t.Errorf("dev --dir over a federation changed its root CA (%v)", err)
+	}
 }
 
 func TestDevInitOnlyUsage(t *testing.T) {

@@ -32,9 +32,11 @@ var DefaultProvinces = []string{"51", "44", "33"}
 
 // Options configure a development federation run in this process.
 type Options struct {
-	// Dir receives the PKI, configs and data. Required. A federation
-	// already there is replaced.
+	// Dir receives the PKI, configs and data. Required.
 	Dir string
+	// Force replaces a federation already in Dir, deleting its PKI and
+	// the nodes' data; without it, Start refuses to.
+	Force bool
 	// Provinces run a node each; the first is the origin of the sample
 	// traffic, the others destinations. Default DefaultProvinces.
 	Provinces []string
@@ -93,7 +95,7 @@ func Start(ctx context.Context, opts Options) (*Federation, error) {
 	if opts.Tune != nil {
 		tune = func(c *node.Config) { TuneLoopback(c); opts.Tune(c) }
 	}
-	l, err := Init(InitOptions{Dir: opts.Dir, Nodes: addrs, Force: true, Tune: tune})
+	l, err := Init(InitOptions{Dir: opts.Dir, Nodes: addrs, Force: opts.Force, Tune: tune})
 	if err != nil {
 		return nil, err
 	}
