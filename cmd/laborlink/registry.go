@@ -538,7 +538,7 @@ func nodeRole(op registry.Op) func(context.Context, *Main, []string) error {
 }
 
 func runRegistryBackup(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("registry backup", "FILE [connection flags]")
+	fs := m.flagSet("registry backup", "FILE [connection flags]\n\nFILE - writes the backup to standard output.")
 	c := m.connFlags(fs)
 	pos, err := positional(fs, args, 1, "the backup FILE to write")
 	if err != nil {
@@ -549,6 +549,13 @@ func runRegistryBackup(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer cancel()
+	if pos[0] == "-" {
+		if err := cl.Backup(ctx, m.Stdout); err != nil {
+			return fmt.Errorf("backup to standard output: %w", err)
+		}
+		fmt.Fprintln(m.Stderr, "registry backed up to standard output")
+		return nil
+	}
 	tmp := pos[0] + ".partial"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {

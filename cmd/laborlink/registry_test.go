@@ -195,6 +195,11 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 	backup := filepath.Join(t.TempDir(), "registry.json")
 	a51.fails("only admins of steward provinces", "registry", "backup", backup)
 	a11.ok("backed up", "registry", "backup", backup)
+	// "-" is standard output, as elsewhere: the same backup, and no file.
+	a11.ok(`"state"`, "registry", "backup", "-")
+	if _, err := os.Stat("-"); err == nil {
+		t.Error("registry backup - wrote a file named -")
+	}
 
 	// A node certificate, even a real one, cannot restore a registry or move
 	// its leadership: only a steward admin's own request can.
