@@ -128,13 +128,20 @@ func (c *conn) tls() (*pki.TLS, error) {
 	if *c.timeout <= 0 {
 		return nil, usageErrorf("--timeout %s: want a positive duration such as 30s", *c.timeout)
 	}
+	// Each file is named by the flag that gave it (or its variable), as
+	// the loaders below know only "certificate", "key" and "root".
+	for _, f := range []struct{ flag, env, path string }{{"--cert", envCert, *c.cert}, {"--key", envKey, *c.key}, {"--ca", envCA, *c.ca}} {
+		if _, err := os.Stat(f.path); err != nil {
+			return nil, fmt.Errorf("%s (or %s): %w", f.flag, f.env, err)
+		}
+	}
 	kp, err := pki.LoadKeyPair(*c.cert, *c.key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--cert and --key: %w", err)
 	}
 	roots, err := pki.ReadCertPool(*c.ca)
 	if err != nil {
-		return nil, fmt.Errorf("federation root: %w", err)
+		return nil, fmt.Errorf("--ca, the federation root: %w", err)
 	}
 	return &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots}}, nil
 }

@@ -80,6 +80,21 @@ func TestConnectionFlagsRefused(t *testing.T) {
 	})
 }
 
+// TestConnectionFilesNamedByFlag: a missing certificate, key or root is
+// named by the flag (and variable) that gave it, not as "certificate" or
+// "federation root" alone. (From a review.)
+func TestConnectionFilesNamedByFlag(t *testing.T) {
+	dir := t.TempDir()
+	args := append([]string{"status"}, connFlags(dir, "https://127.0.0.1:1")...)
+	checkRefusals(t, dir, []badInputCase{{"no certificate", args, 1, "--cert (or LABORLINK_CERT): stat "}})
+	writeFixture(t, dir, "c.pem", "not read yet")
+	checkRefusals(t, dir, []badInputCase{{"no key", args, 1, "--key (or LABORLINK_KEY): stat "}})
+	writeFixture(t, dir, "k.pem", "not read yet")
+	checkRefusals(t, dir, []badInputCase{{"no root", args, 1, "--ca (or LABORLINK_CA): stat "}})
+	writeFixture(t, dir, "root.pem", "not read yet")
+	checkRefusals(t, dir, []badInputCase{{"not a key pair", args, 1, "--cert and --key: "}})
+}
+
 // TestAgreementFlagsRefused: agreement filters and versions that cannot
 // match anything are refused by name, not sent to the registry.
 func TestAgreementFlagsRefused(t *testing.T) {
