@@ -140,7 +140,7 @@ func (r *Registry) askLevel(ctx context.Context, n Node) NodeLevel {
 	defer cancel()
 	var st Status
 	if err := r.call(ctx, http.MethodGet, n.APIAddr, pathStatus, nil, &st); err != nil {
-		r.log.Warn("command level: node did not answer", "peer", n.ID, "addr", n.APIAddr, "err", err)
+		r.log.Warn("command level: node did not answer", "peer", n.ID, "addr", n.APIAddr, "code", ErrorCode(err), "err", err)
 		nl.Problem = "did not answer at " + n.APIAddr
 		return nl
 	}

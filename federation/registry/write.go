@@ -318,9 +318,18 @@ func forwardClient(t *pki.TLS) (*http.Client, error) {
 	return &http.Client{Transport: pki.RefusalHints{Next: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4, TLSHandshakeTimeout: 5 * time.Second}}}, nil
 }
 
-// call sends a JSON request to another node's registry API.
+// call sends a JSON request to another node's registry API. A connection
+// kept from before this node's certificate was rotated presents the old
+// one, which the other node refuses once the old one is revoked (it checks
+// every request): refused so, the request is sent once more on a new
+// connection, which presents the current certificate.
 func (r *Registry) call(ctx context.Context, method, addr, path string, in, out any) error {
-	return doJSON(ctx, r.client, method, "https://"+addr+path, in, out)
+	err := doJSON(ctx, r.client, method, "https://"+addr+path, in, out)
+	if c := ErrorCode(err); c == EUnauthenticated || c == EForbidden {
+		r.client.CloseIdleConnections()
+		err = doJSON(ctx, r.client, method, "https://"+addr+path, in, out)
+	}
+	return err
 }
 
 // doJSON is the client side of the registry API, shared with Client.
