@@ -147,10 +147,14 @@ func (n *Node) recheckClient(chain []*x509.Certificate) error {
 	return err
 }
 
+// forbidden answers a caller whose certificate lapsed. Every listener
+// shares it, so the body speaks both error shapes: the local and peer
+// APIs' (error, code) and the registry API's (code, message), whose
+// clients otherwise showed an empty reason.
 func forbidden(w http.ResponseWriter, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusForbidden)
-	json.NewEncoder(w).Encode(map[string]string{"error": msg, "code": "forbidden"})
+	json.NewEncoder(w).Encode(map[string]string{"error": msg, "message": msg, "code": "forbidden"})
 }
 
 // crlRereadFailed is what watchCRLs logs when a CRL file cannot be read

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -103,6 +105,13 @@ func TestRefuseNonMembers(t *testing.T) {
 		}
 		if want == http.StatusForbidden && !strings.Contains(rec.Body.String(), "province 33 is not a member of the federation") {
 			t.Errorf("peer of %s: body %s does not name the province", peer, rec.Body)
+		}
+		// The registry API's clients read the reason as its message.
+		if want == http.StatusForbidden {
+			var e registry.Error
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Code != registry.EForbidden || !strings.Contains(e.Message, "province 33") {
+				t.Errorf("peer of %s: as a registry error %+v, %v; want forbidden with the reason", peer, e, err)
+			}
 		}
 	}
 	if !(&revocations{}).isMember("33") {
