@@ -18,6 +18,14 @@ type keying struct {
 	rawQuota bool
 }
 
+// The cache keys a division by its province when it lies within the
+// agreements' parties (appendDivisionKey), and a quota as reached or not
+// (appendQuotaReached), which is sound only for policies that keep the
+// contracts in docs/policy.md. A policy that reads the facts or the counts
+// beyond them (a county-level deny, a lower cap) has its decisions keyed
+// on the full division codes or counts instead: that costs it cache hits
+// across counties or counts, and nothing for one that does not read them.
+
 // keyingFor says how to key the decisions of a bundle and province policy.
 // The shipped bundle keeps both contracts; a province policy is not taken
 // to, nor is any other bundle (a registry version may add a county rule or
@@ -27,11 +35,11 @@ type keying struct {
 // a bundle regains it by shipping in the binary.
 func keyingFor(bundle Layer, bm, pm map[string]*ast.Module) keying {
 	k := keying{
-		fullDivisions: anyReadsFacts(pm),
+		fullDivisions: anyReadsInput(pm, "facts"),
 		rawQuota:      anyReadsInput(pm, "quota_used"),
 	}
 	if bundle.Revision() != shippedRevision() {
-		k.fullDivisions = k.fullDivisions || anyReadsFacts(bm)
+		k.fullDivisions = k.fullDivisions || anyReadsInput(bm, "facts")
 		k.rawQuota = k.rawQuota || anyReadsInput(bm, "quota_used")
 	}
 	return k

@@ -121,7 +121,7 @@ func TestShippedBundleKeepsSharing(t *testing.T) {
 }
 
 func TestReadsInput(t *testing.T) {
-	tests := map[string]bool{
+	checkReads(t, "quota_used", map[string]bool{
 		`deny contains "x" if input.quota_used.a.transfer.month > 1`:                 true,
 		`deny contains "x" if input["quota_used"].a.transfer.month > 1`:              true,
 		`deny contains "x" if { some k; input[k].a.transfer.month > 1 }`:             true,
@@ -135,21 +135,26 @@ func TestReadsInput(t *testing.T) {
 		`deny contains "x" if input.facts.worker_division == "1"`:                    false,
 		`deny contains "x" if object.get({"a": 1}, "a", 0) == 1`:                     false,
 		`deny contains "x" if [p | p := input.peer][0] == "spiffe://p99."`:           false,
-	}
-	for src, want := range tests {
+	}, "import input.quota_used as q\n\ndeny contains \"x\" if q.a == 1")
+}
+
+// checkReads checks readsInput(m, key) on a module of each rule in tests,
+// and that a module reading input[key] through an import (importSrc) reads it.
+func checkReads(t *testing.T, key string, tests map[string]bool, importSrc string) {
+	t.Helper()
+	parse := func(src string) *ast.Module {
 		m, err := ast.ParseModuleWithOpts("p.rego", "package laborlink.province\n\n"+src+"\n", ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := readsInput(m, "quota_used"); got != want {
-			t.Errorf("%s: readsInput = %v, want %v", src, got, want)
+		return m
+	}
+	for src, want := range tests {
+		if got := readsInput(parse(src), key); got != want {
+			t.Errorf("%s: readsInput(%q) = %v, want %v", src, key, got, want)
 		}
 	}
-	imp, err := ast.ParseModuleWithOpts("p.rego", "package laborlink.province\n\nimport input.quota_used as q\n\ndeny contains \"x\" if q.a == 1\n", ast.ParserOptions{RegoVersion: ast.RegoV1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !readsInput(imp, "quota_used") {
-		t.Error("import input.quota_used: readsInput = false")
+	if !readsInput(parse(importSrc), key) {
+		t.Errorf("%s: readsInput(%q) = false", importSrc, key)
 	}
 }
