@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -93,7 +95,7 @@ func runPolicyEval(ctx context.Context, m *Main, args []string) error {
 	to := fs.String("to", "", "destination province, e.g. 44 (default: the record's)")
 	purpose := fs.String("purpose", "", "purpose (default: the record's)")
 	var agreements stringList
-	fs.Var(&agreements, "agreement", "an agreement file, JSON or YAML, standing in for the registry; repeatable")
+	fs.Var(&agreements, "agreement", "an agreement standing in for the registry, repeatable: a file in the form the admin guide proposes (pact.yaml, YAML or JSON; without a status it is taken as approved by both parties), or what 'laborlink agreement show ID --json' printed (its version in force, with its status on --date)")
 	bundleDir := fs.String("bundle", "", "federation bundle directory (default: the bundle shipped in this binary)")
 	originPolicy := fs.String("origin-policy", "", "the origin province's policy directory")
 	destPolicy := fs.String("destination-policy", "", "the destination province's policy directory")
@@ -126,14 +128,6 @@ func runPolicyEval(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	index := policy.NewAgreementIndex()
-	for _, f := range agreements {
-		a, err := readAgreement(m, f)
-		if err != nil {
-			return err
-		}
-		index.Put(*a)
-	}
 	at := time.Now()
 	if *date != "" {
 		d, err := contracts.ParseDate(*date)
@@ -141,6 +135,14 @@ func runPolicyEval(ctx context.Context, m *Main, args []string) error {
 			return usageErrorf("--date: %v", err)
 		}
 		at = time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	}
+	index := policy.NewAgreementIndex()
+	for _, f := range agreements {
+		a, err := readEvalAgreement(m, f, at)
+		if err != nil {
+			return err
+		}
+		index.Put(*a)
 	}
 	bundle := policy.FederationBundle()
 	if *bundleDir != "" {
@@ -240,6 +242,83 @@ func readRecord(m *Main, file, from, to string, purpose contracts.Purpose) (cont
 		return nil, nil, err
 	}
 	return rec, doc, nil
+}
+
+// wantAgreement says what --agreement takes, for the error about a file
+// that is none of it.
+const wantAgreement = `want an agreement file (schema laborlink.agreement/v1, such as the admin guide's pact.yaml) or what "laborlink agreement show ID --json" printed`
+
+// readEvalAgreement reads an --agreement file for a dry run as of at. An
+// administrator holds one of two things: the agreement file they propose,
+// or the registry's record of an agreement as `agreement show --json`
+// prints it. Of the record it takes what a node's registry replica gives
+// the policy: the version in force, else the newest, with its status on
+// the day.
+func readEvalAgreement(m *Main, file string, at time.Time) (*contracts.Agreement, error) {
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = readAll(m)
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--agreement: %w", err)
+	}
+	if ext := strings.ToLower(filepath.Ext(file)); ext == ".yaml" || ext == ".yml" || !json.Valid(bytes.TrimSpace(data)) {
+		if data, err = yamlToJSON(data); err != nil {
+			return nil, fmt.Errorf("--agreement %s: %w; %s", file, err, wantAgreement)
+		}
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil || top == nil {
+		return nil, fmt.Errorf("--agreement %s is not an object; %s", file, wantAgreement)
+	}
+	switch {
+	case top["schema"] != nil:
+		return decodeAgreementFile(m, file, top["schema"], data)
+	case top["data"] != nil:
+		return effectiveAgreement(file, top["data"], at)
+	case top["versions"] != nil:
+		// The record alone, as `jq .data` leaves it.
+		return effectiveAgreement(file, data, at)
+	}
+	return nil, fmt.Errorf("--agreement %s has no schema, data or versions: it is not an agreement; %s", file, wantAgreement)
+}
+
+// decodeAgreementFile decodes an agreement file strictly. A file without a
+// status is one to propose: the dry run shows what would cross once both
+// parties approve it, and says so.
+func decodeAgreementFile(m *Main, file string, schema json.RawMessage, data []byte) (*contracts.Agreement, error) {
+	var s string
+	if json.Unmarshal(schema, &s) != nil || s != contracts.SchemaAgreement {
+		return nil, fmt.Errorf("--agreement %s has schema %s, not %q; %s", file, schema, contracts.SchemaAgreement, wantAgreement)
+	}
+	a, err := contracts.DecodeAgreement(data)
+	if err != nil {
+		return nil, fmt.Errorf("--agreement %s: %w", file, err)
+	}
+	if a.Status == "" {
+		a.Status = contracts.AgreementApproved
+		fmt.Fprintf(m.Stderr, "%s: agreement %s has no status, as a file to propose: evaluated as approved by both parties\n", file, a.ID)
+	}
+	return a, nil
+}
+
+// effectiveAgreement is the agreement a node's policy would see in the
+// registry record doc (registry.AgreementRecord) on at's day.
+func effectiveAgreement(file string, doc json.RawMessage, at time.Time) (*contracts.Agreement, error) {
+	var rec registry.AgreementRecord
+	if err := json.Unmarshal(doc, &rec); err != nil {
+		return nil, fmt.Errorf("--agreement %s: not an agreement's registry record: %w; %s", file, err, wantAgreement)
+	}
+	if len(rec.Versions) == 0 || slices.Contains(rec.Versions, nil) {
+		return nil, fmt.Errorf("--agreement %s: the registry record of agreement %q lists no versions; %s", file, rec.ID, wantAgreement)
+	}
+	v := rec.Effective()
+	a := v.Agreement
+	a.Status = v.StatusAt(at)
+	return &a, nil
 }
 
 // dryRun carries a record through both decisions as two nodes would.
