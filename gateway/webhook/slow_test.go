@@ -59,18 +59,20 @@ func newSlowSystem(t *testing.T, fits int) *slowSystem {
 // TestATimedOutBatchIsHalved: a system too slow for a full batch gets
 // half as many items after each timeout, down to what it manages in
 // time (one item at worst), instead of the same batch forever; State
-// says it timed out, and full batches are tried again after ShrinkHold.
-// The attempts are counted, not timed: the system holds a batch too large
-// for it until the client gives up.
+// says it timed out. After ShrinkHold the size doubles, and doubles again
+// after each full batch taken, back to full batches. The attempts are
+// counted, not timed: the system holds a batch too large for it until the
+// client gives up.
 func TestATimedOutBatchIsHalved(t *testing.T) {
 	tests := []struct {
-		name      string
-		fits      int
-		wantHeld  []int
-		wantSizes []int
+		name       string
+		fits       int
+		wantHeld   []int
+		wantSizes  []int
+		wantRegrow []int // the batches of 16 more items, after the hold
 	}{
-		{"to what fits", 2, []int{8, 4}, []int{2, 2, 2, 2}},
-		{"down to one item", 1, []int{8, 4, 2}, []int{1, 1, 1, 1, 1, 1, 1, 1}},
+		{"to what fits", 2, []int{8, 4}, []int{2, 2, 2, 2}, []int{4, 8, 4}},
+		{"down to one item", 1, []int{8, 4, 2}, []int{1, 1, 1, 1, 1, 1, 1, 1}, []int{2, 4, 8, 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,22 +115,73 @@ func TestATimedOutBatchIsHalved(t *testing.T) {
 				t.Errorf("state %+v; want batch %d, no failures left", st, tt.fits)
 			}
 
-			// The system is fast again; after ShrinkHold, full batches.
+			// The system is fast again; after ShrinkHold, twice as many,
+			// and twice again after each full batch it takes.
 			sys.mu.Lock()
 			sys.fits, sys.sizes = 0, nil
 			sys.mu.Unlock()
 			var more []store.Incoming
-			for i := 8; i < 16; i++ {
+			for i := 8; i < 24; i++ {
 				more = append(more, incoming(i))
 			}
 			if _, err := s.Receive(ctx, more); err != nil {
 				t.Fatal(err)
 			}
 			now = now.Add(time.Minute)
-			if n, err := p.once(ctx); n != 8 || err != nil {
-				t.Fatalf("after the hold: pushed %d (%v), want all 8 in one batch", n, err)
+			for range tt.wantRegrow {
+				if _, err := p.once(ctx); err != nil {
+					t.Fatalf("after the hold: %v", err)
+				}
+			}
+			sys.mu.Lock()
+			sizes = slices.Clone(sys.sizes)
+			sys.mu.Unlock()
+			if !slices.Equal(sizes, tt.wantRegrow) {
+				t.Fatalf("after the hold, 16 items went in batches of %v; want %v", sizes, tt.wantRegrow)
+			}
+			if st, _ := p.State(); st.Batch != 8 || st.Pushed != 24 {
+				t.Errorf("after the hold: batch %d, pushed %d; want 8 and 24", st.Batch, st.Pushed)
 			}
 		})
+	}
+}
+
+// TestASystemStillSlowAfterTheHoldCostsOneTimeout: when the hold ends,
+// the push tries twice as many items, not a full batch: a system that is
+// still too slow times out once, and the size is held where it was for
+// another ShrinkHold, where a full batch would have cost a timeout per
+// halving, each batch perhaps processed and sent again.
+func TestASystemStillSlowAfterTheHoldCostsOneTimeout(t *testing.T) {
+	s, _, _ := inboxWith(t, 16)
+	defer s.Close()
+	ctx := context.Background()
+	sys := newSlowSystem(t, 2)
+	now := time.Date(2026, 3, 15, 8, 0, 0, 0, time.UTC)
+	p, err := New(Config{URL: sys.URL, Batch: 16, ShrinkHold: time.Minute, Now: func() time.Time { return now },
+		Client: &http.Client{Timeout: 300 * time.Millisecond}}, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.shrink(2, "did not answer in time") // as after timeouts at 16, 8 and 4
+	now = now.Add(time.Minute)
+	for range 7 { // a timeout at 4, then 14 items in batches of 2
+		n, err := p.once(ctx)
+		p.note(n, err)
+	}
+	sys.mu.Lock()
+	held, sizes := slices.Clone(sys.held), slices.Clone(sys.sizes)
+	sys.mu.Unlock()
+	if want := []int{2, 2, 2, 2, 2, 2}; !slices.Equal(held, []int{4}) || !slices.Equal(sizes, want) {
+		t.Fatalf("after the hold: batches timed out %v, taken %v; want [4] and %v", held, sizes, want)
+	}
+	if st, _ := p.State(); st.Batch != 2 || st.Pushed != 12 {
+		t.Errorf("after the hold: batch %d, pushed %d; want 2 and 12", st.Batch, st.Pushed)
+	}
+
+	// Within the new hold, full batches of 2 taken do not grow the size.
+	p.once(ctx)
+	if st, _ := p.State(); st.Batch != 2 {
+		t.Errorf("within the hold: batch %d; want 2", st.Batch)
 	}
 }
 

@@ -25,7 +25,11 @@
 // A system that takes a batch but does not answer within the client's
 // timeout is retried with half the batch, for Config.ShrinkHold, down to
 // single items: a system too slow for a full batch would otherwise be sent
-// the same batch forever, perhaps processing it every time.
+// the same batch forever, perhaps processing it every time. Once the hold
+// is over the batch size doubles, and doubles again after each full batch
+// taken, up to Config.Batch: a system still slow costs one timeout per
+// hold, and one that is fast again is back to full batches within a few
+// pushes.
 package webhook
 
 import (
@@ -88,9 +92,10 @@ type Config struct {
 	// one. Default 10; negative is an error.
 	MaxConsecutiveSkips int
 	// ShrinkHold is how long a batch size halved after a 413 to a full
-	// batch, or after a timeout, holds before the push tries Batch again,
-	// so a limit lowered or a system slowed for a while does not slow the
-	// push until the node restarts. A 413 that one item too large alone
+	// batch, or after a timeout, holds before the push tries twice as many
+	// (then twice again after each full batch taken, up to Batch), so a
+	// limit lowered or a system slowed for a while does not slow the push
+	// until the node restarts. A 413 that one item too large alone
 	// accounts for halves nothing. Default 10m.
 	ShrinkHold time.Duration
 	// Now is the clock ShrinkHold is measured by; nil is time.Now. Tests
@@ -110,9 +115,12 @@ type Pusher struct {
 	// Config.Batch again), so a body limit smaller than a full batch slows
 	// the push instead of costing a split of every batch, and a system
 	// too slow for a full batch still gets the items one smaller batch at
-	// a time.
+	// a time. Once restoreAt has passed, batch doubles and growing is set:
+	// each full batch the system then takes doubles it again, up to
+	// Config.Batch, until a shrink clears growing and holds it anew.
 	batch     int
 	restoreAt time.Time
+	growing   bool
 	// failures, lastErr and lastPush are how the push stands (State).
 	failures int
 	lastErr  string
@@ -359,8 +367,9 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	p.mu.Lock()
-	if p.batch < p.cfg.Batch && !p.cfg.Now().Before(p.restoreAt) {
-		p.batch = p.cfg.Batch
+	if p.batch < p.cfg.Batch && !p.growing && !p.cfg.Now().Before(p.restoreAt) {
+		p.batch = min(2*p.batch, p.cfg.Batch)
+		p.growing = p.batch < p.cfg.Batch
 	}
 	batch := p.batch
 	p.mu.Unlock()
@@ -404,6 +413,9 @@ func (p *Pusher) push(ctx context.Context, items []store.Incoming, full int) (mo
 		if err := p.advance(ctx, items[len(items)-1].Seq); err != nil {
 			return 0, false, err
 		}
+		if full > 0 {
+			p.grow(full)
+		}
 		return len(items), false, nil
 	case !refusesItems(code):
 		return 0, false, fmt.Errorf("the provincial system answered %s", statusText(code))
@@ -435,9 +447,20 @@ func (p *Pusher) shrink(n int, why string) {
 		p.mu.Unlock()
 		return
 	}
-	p.batch, p.restoreAt = n, p.cfg.Now().Add(p.cfg.ShrinkHold)
+	p.batch, p.restoreAt, p.growing = n, p.cfg.Now().Add(p.cfg.ShrinkHold), false
 	p.mu.Unlock()
 	p.log.Warn("the provincial system "+why+"; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", n, "for", p.cfg.ShrinkHold)
+}
+
+// grow doubles the batch size, up to Config.Batch, after the system took a
+// full batch of full items in time while the size grows back after a hold.
+func (p *Pusher) grow(full int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.growing && full == p.batch {
+		p.batch = min(2*p.batch, p.cfg.Batch)
+		p.growing = p.batch < p.cfg.Batch
+	}
 }
 
 // post sends items to the system and returns the status it answered; a
