@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -314,7 +316,7 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("audit reconcile", "--a 51 --b 44 [--a-node URL --b-node URL] | --with 44; [--from T --to T] [connection flags]")
 	c := m.connFlags(fs)
-	a := fs.String("a", "", "one province")
+	a := fs.String("a", "", "one province: each node's entries of flows between --a and --b, both ways, are compared and counted within --from and --to, as --with counts them")
 	b := fs.String("b", "", "the other province")
 	aNode := fs.String("a-node", "", "province a's node (default: found in the registry through --node)")
 	bNode := fs.String("b-node", "", "province b's node (default: found in the registry through --node)")
@@ -364,12 +366,36 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 		if err != nil {
 			return err
 		}
-		if logs[province], err = cl.AuditEntries(ctx, url.Values{}); err != nil {
+		if logs[province], err = pairEntries(ctx, cl, *a, *b); err != nil {
 			return fmt.Errorf("audit log of %s: %w", province, err)
 		}
 	}
 	found := audit.Reconcile(logs[*a], logs[*b], opt)
-	return printReconciliation(m, api.AuditReconcileResponse{A: opt.A, B: opt.B, EntriesA: len(logs[*a]), EntriesB: len(logs[*b]), Mismatches: found})
+	return printReconciliation(m, api.AuditReconcileResponse{A: opt.A, B: opt.B,
+		EntriesA: inWindow(logs[*a], opt), EntriesB: inWindow(logs[*b], opt), Mismatches: found})
+}
+
+// pairEntries reads a node's entries of flows between provinces p and q,
+// both ways, in log order: what a reconciliation compares, so that the
+// counts, and the query limit, are of the pair's flows and not of the
+// whole log's, as with --with.
+func pairEntries(ctx context.Context, cl *api.Client, p, q string) ([]audit.Entry, error) {
+	var es []audit.Entry
+	for _, pair := range []string{p + ":" + q, q + ":" + p} {
+		got, err := cl.AuditEntries(ctx, url.Values{"pair": {pair}})
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, got...)
+	}
+	slices.SortFunc(es, func(x, y audit.Entry) int { return cmp.Compare(x.Index, y.Index) })
+	return es, nil
+}
+
+// inWindow counts the entries within the reconciliation's window; those
+// outside it were read only to find counterparts.
+func inWindow(es []audit.Entry, opt audit.ReconcileOptions) int {
+	return len(audit.Query(es, audit.Filter{From: opt.From, To: opt.To}))
 }
 
 // reconcileOnNode asks the --node node to reconcile its log with that of

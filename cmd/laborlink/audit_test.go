@@ -41,15 +41,28 @@ func TestAuditReconcileUsage(t *testing.T) {
 
 // TestAuditReconcileBothWays reconciles 51 with 44 after the development
 // federation's sample traffic: by the auditor reading both logs, and by
-// 51's node reading 44's through the peer API. Both agree.
+// 51's node reading 44's through the peer API. Both agree, and count the
+// same entries: those of flows between 51 and 44 within the window, though
+// 51 also sent to 33.
 func TestAuditReconcileBothWays(t *testing.T) {
 	f := devfedtest.Seeded(t, 1)
 	auditor := f.Certs["51"].Auditor
 	conn := []string{"--node", f.URL("51"), "--cert", auditor.CertFile, "--key", auditor.KeyFile, "--ca", f.Root}
-	for _, args := range [][]string{{"--with", "44"}, {"--a", "51", "--b", "44"}, {"--with", "33", "--from", "2026-01-01"}} {
+	outs := map[string]string{}
+	for _, args := range [][]string{{"--with", "44"}, {"--a", "51", "--b", "44"}, {"--with", "33", "--from", "2026-01-01"},
+		{"--with", "44", "--from", "2099-01-01"}, {"--a", "51", "--b", "44", "--from", "2099-01-01"}} {
 		code, out, errOut := run(t, "", append(append([]string{"audit", "reconcile"}, args...), conn...)...)
 		if code != 0 || !strings.HasPrefix(out, "ok: ") || !strings.Contains(out, "reconcile") {
 			t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+		outs[strings.Join(args, " ")] = out
+	}
+	if with, ab := outs["--with 44"], outs["--a 51 --b 44"]; with != ab || strings.HasPrefix(with, "ok: 0 ") {
+		t.Errorf("--a 51 --b 44 says %q, --with 44 %q: want the same counts, not 0, of the flows between 51 and 44", ab, with)
+	}
+	for _, args := range []string{"--with 44 --from 2099-01-01", "--a 51 --b 44 --from 2099-01-01"} {
+		if want := "ok: 0 entries of 51 and 0 of 44 reconcile\n"; outs[args] != want {
+			t.Errorf("%s says %q; want %q: no entry is within the window", args, outs[args], want)
 		}
 	}
 	code, _, errOut := run(t, "", append([]string{"audit", "reconcile", "--with", "32"}, conn...)...)
