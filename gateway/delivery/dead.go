@@ -77,6 +77,9 @@ func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
 			return rest
 		}
 	}
+	if e, ok := brokenAnswer(err, batch); ok {
+		return w.broken(batch, e, answered, held, before)
+	}
 	status, message, refused := w.refusal(err)
 	switch {
 	case !refused:

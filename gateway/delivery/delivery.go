@@ -17,7 +17,10 @@
 // refused alone before any answer (the peer may be refusing everything
 // for a moment) is a suspect: kept queued, out of batches so that it never
 // holds up the envelopes behind it, and sent alone after them (see
-// dead.go).
+// dead.go). So is one whose answer breaks the protocol (a receipt that is
+// no proof of what the peer says of it) in an answer whose others hold:
+// those are delivered, and it is buried when its answer breaks the
+// protocol again once the peer has answered others (see broken.go).
 package delivery
 
 import (
@@ -56,7 +59,10 @@ type Outcome struct {
 
 // Sender sends one batch to a peer province and returns an outcome per
 // envelope. An error means the batch as a whole did not get through
-// (transport fault, peer down, breaker open) and will be retried.
+// (transport fault, peer down, breaker open) and will be retried, but for
+// an *UnsendableError, which names an envelope that cannot be sent, and a
+// *BrokenAnswerError, which carries the outcomes of the envelopes whose
+// answers hold and names the others.
 // Implementations must be safe for concurrent use by different peers.
 type Sender interface {
 	Send(ctx context.Context, peer string, batch []store.Queued) ([]Outcome, error)
@@ -498,19 +504,26 @@ func (w *worker) send(batch []store.Queued, size int) sent {
 // many of those it deferred;
 // deferred says the error is the peer's deferral of more envelopes than
 // the worker holds apart (see hold), the others it deferred being no
-// error.
+// error. An answer that broke the protocol for some envelopes only (a
+// BrokenAnswerError) has the others' answers recorded and counted, and
+// its error is returned for deliver to see to those envelopes, unless the
+// deferral's is (they are then named again the next time).
 func (w *worker) post(batch []store.Queued) (answered, held int, deferred bool, err error) {
 	start := time.Now()
 	// A batch in flight is finished even when the node is shutting down, so
 	// the destination's receipts are not lost; the request has its own timeout.
 	outcomes, err := w.m.sender.Send(context.WithoutCancel(w.m.ctx), w.peer, batch)
-	if err != nil {
+	broken, isBroken := brokenAnswer(err, batch)
+	switch {
+	case isBroken && len(broken.Outcomes) > 0:
+		// The answers that hold are recorded; deliver sees to the others.
+		outcomes = broken.Outcomes
+	case err != nil:
 		return 0, 0, false, err
-	}
-	latency := time.Since(start)
-	if len(outcomes) == 0 {
+	case len(outcomes) == 0:
 		return 0, 0, false, errors.New("peer answered no outcome for the batch")
 	}
+	latency := time.Since(start)
 	ds := make([]store.Delivered, 0, len(outcomes))
 	answers := make([]Outcome, 0, len(outcomes))
 	var reasons, waiting, done []string
@@ -535,7 +548,7 @@ func (w *worker) post(batch []store.Queued) (answered, held int, deferred bool, 
 		w.release(done)
 	}
 	if len(waiting) == 0 {
-		return len(outcomes), 0, false, nil
+		return len(outcomes), 0, false, err
 	}
 	slices.Sort(reasons)
 	why := fmt.Sprintf("%s deferred %d envelopes (%s)", w.peer, len(waiting), strings.Join(slices.Compact(reasons), ", "))
@@ -548,7 +561,7 @@ func (w *worker) post(batch []store.Queued) (answered, held int, deferred bool, 
 		// the whole queue around them.
 		return len(outcomes), len(waiting), true, fmt.Errorf("%s, %d of them beyond the %d held apart for their own retry; they stay queued", why, n, w.m.cfg.BatchSize)
 	}
-	return len(outcomes), len(waiting), false, nil
+	return len(outcomes), len(waiting), false, err
 }
 
 // record notes the outcome of a batch for the worker's state: a failure

@@ -136,11 +136,46 @@ func (c *Client) SendWithProofs(ctx context.Context, peer string, batch []store.
 		// wiring fault, retried rather than sent to be rejected for good.
 		return nil, fmt.Errorf("envelope %s is not signed yet: the node's sender must sign batches (exchange.BatchSender)", batch[unsigned].EnvelopeID)
 	}
-	resp, err := r.endpoint(ctx, body)
+	resp, err := r.endpoint(ctx, sendRequest{body: body, batch: batch})
 	if err != nil {
 		return nil, err
 	}
-	ans := resp.(answer)
+	return resp.([]delivery.Outcome), nil
+}
+
+// sendRequest is a batch on its way to a peer: the body written for it,
+// and the envelopes as queued, which the answer is held to.
+type sendRequest struct {
+	body  deliverBody
+	batch []store.Queued
+}
+
+// checked wraps the peer's deliver endpoint (next) so that the answer is
+// checked inside the breaker: an answer that breaks the protocol, for the
+// batch or for some envelopes only, is the peer's fault as much as a 500
+// is (see healthy). It takes a sendRequest and answers the batch's
+// outcomes.
+func (c *Client) checked(r *remote, peer string, next endpoint.Endpoint) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(sendRequest)
+		resp, err := next(ctx, req.body)
+		if err != nil {
+			return nil, err
+		}
+		return c.outcomes(r, peer, resp.(answer), req.batch)
+	}
+}
+
+// outcomes checks the peer's answer to batch and returns an outcome per
+// envelope. What makes the answer untrustworthy as a whole (its receipts'
+// chain, its count of results, the signature over a batch root of its
+// receipts) fails the batch. An answer for one envelope that breaks the
+// protocol (see receiptCheck.outcome), when the others hold, is a
+// *delivery.BrokenAnswerError naming it and carrying the others'
+// outcomes: each rests on its own receipt, verified under the answer's
+// signed root, so a peer that mishandles one envelope does not hold up
+// the rest of its queue.
+func (c *Client) outcomes(r *remote, peer string, ans answer, batch []store.Queued) ([]delivery.Outcome, error) {
 	results := ans.Results
 	check, err := c.receiptCheck(r, peer, ans.Chain)
 	if err != nil {
@@ -151,48 +186,42 @@ func (c *Client) SendWithProofs(ctx context.Context, peer string, batch []store.
 	}
 	out := make([]delivery.Outcome, len(results))
 	receipts := make([]*contracts.Receipt, 0, len(results))
+	var broken []delivery.BrokenAnswer // nil unless the peer breaks the protocol
 	for i, res := range results {
-		if res.EnvelopeID == "" && res.Status == StatusRejected {
-			// The destination could not even read the envelope's id; results
-			// are in request order, so this one is batch[i]. Rejecting it
-			// keeps one unreadable envelope from blocking the peer's queue.
-			res.EnvelopeID = batch[i].EnvelopeID
+		o, rc, err := check.outcome(res, ans.receipt(i), batch[i])
+		if err != nil {
+			broken = append(broken, delivery.BrokenAnswer{EnvelopeID: batch[i].EnvelopeID, Err: err})
+			continue
 		}
-		if res.EnvelopeID != batch[i].EnvelopeID {
-			return nil, fmt.Errorf("peer %s answered for envelope %s in place of %s", peer, res.EnvelopeID, batch[i].EnvelopeID)
+		if rc != nil {
+			receipts = append(receipts, rc)
 		}
-		var digest string
-		switch res.Status {
-		case StatusStored, StatusDuplicate:
-			r, err := check.read(res, ans.receipt(i), batch[i])
-			if err != nil {
-				return nil, err
-			}
-			receipts = append(receipts, r)
-			digest = r.PayloadDigest
-		case StatusRejected:
-			// Destinations send no receipt with a rejection; one that came
-			// is kept as the rejection's proof, so it must be one.
-			if len(res.Receipt) > 0 {
-				r, err := check.read(res, nil, batch[i])
-				if err != nil {
-					return nil, err
-				}
-				receipts = append(receipts, r)
-			}
-		case StatusDeferred:
-		default:
-			return nil, fmt.Errorf("peer %s answered envelope %s with unknown status %q", peer, res.EnvelopeID, res.Status)
-		}
-		out[i] = delivery.Outcome{EnvelopeID: res.EnvelopeID, Receipt: res.Receipt, Rejected: res.Status == StatusRejected, Deferred: res.Status == StatusDeferred, Reasons: res.Reasons, PayloadDigest: digest}
+		out[i] = o
 	}
 	// Together: the receipts of one answer are signed together, and
 	// verifying them as a batch costs one root signature check and one
 	// tree between them (contracts.VerifyReceipts).
 	if err := contracts.VerifyReceipts(receipts, check.roots); err != nil {
-		return nil, fmt.Errorf("peer %s: %w", peer, err)
+		if broken, err = check.unverified(receipts, broken, err); err != nil {
+			return nil, err
+		}
+	}
+	if len(broken) > 0 {
+		return nil, &delivery.BrokenAnswerError{Peer: peer, Outcomes: holding(out, broken), Broken: broken}
 	}
 	return out, nil
+}
+
+// holding returns the outcomes of out whose envelopes are not broken, in
+// order.
+func holding(out []delivery.Outcome, broken []delivery.BrokenAnswer) []delivery.Outcome {
+	held := make([]delivery.Outcome, 0, len(out)-len(broken))
+	for _, o := range out {
+		if o.EnvelopeID != "" && !slices.ContainsFunc(broken, func(b delivery.BrokenAnswer) bool { return b.EnvelopeID == o.EnvelopeID }) {
+			held = append(held, o)
+		}
+	}
+	return held
 }
 
 // BreakerState reports each known peer's breaker state.
@@ -266,16 +295,18 @@ func (c *Client) newRemote(peer, addr string) (*remote, error) {
 		},
 	})
 	r := &remote{url: addr, client: hc, breaker: cb}
-	r.endpoint = r.track(Breaker(cb)(ep))
+	r.endpoint = r.track(Breaker(cb)(c.checked(r, peer, ep)))
 	r.audit = r.track(newAuditClientEndpoint(base, srv, hc))
 	return r, nil
 }
 
 // healthy is the breaker's verdict on a call: only transport faults and
-// the peer's own failures count against it. A peer that refuses a batch
-// (400: a bad batch; 401 or 403: a certificate it will not take) is up and
-// answering; opening the breaker would only delay what the error says.
-// Per-envelope denials come inside a 200 and are no errors at all.
+// the peer's own failures count against it, an answer that breaks the
+// protocol among them, for one envelope or for all (see outcomes). A peer
+// that refuses a batch (400: a bad batch; 401 or 403: a certificate it
+// will not take) is up and answering; opening the breaker would only
+// delay what the error says. Per-envelope denials come inside a 200 and
+// are no errors at all.
 func healthy(err error) bool {
 	_, _, refused := Refusal(err)
 	return err == nil || refused
@@ -310,13 +341,84 @@ func (c *Client) receiptCheck(r *remote, peer string, chainDER [][]byte) (*recei
 	return &receiptCheck{peer: peer, receiver: id.URI(), roots: contracts.NewRootVerifier(chain[0].PublicKey)}, nil
 }
 
+// outcome reads the peer's result for the envelope sent: its outcome, and
+// the receipt that proves it, when there is one, for its signature to be
+// verified with the others'. An error says how the result breaks the
+// protocol for this envelope: an answer for another envelope, a status
+// there is none of, a receipt that is no proof of what the result says
+// (see read).
+func (k *receiptCheck) outcome(res Result, decoded *contracts.Receipt, sent store.Queued) (delivery.Outcome, *contracts.Receipt, error) {
+	if res.EnvelopeID == "" && res.Status == StatusRejected {
+		// The destination could not even read the envelope's id; results
+		// are in request order, so this one is sent's. Rejecting it keeps
+		// one unreadable envelope from blocking the peer's queue.
+		res.EnvelopeID = sent.EnvelopeID
+	}
+	if res.EnvelopeID != sent.EnvelopeID {
+		return delivery.Outcome{}, nil, fmt.Errorf("peer %s answered for envelope %s in place of %s", k.peer, res.EnvelopeID, sent.EnvelopeID)
+	}
+	var r *contracts.Receipt
+	var digest string
+	switch res.Status {
+	case StatusStored, StatusDuplicate:
+		var err error
+		if r, err = k.read(res, decoded, sent); err != nil {
+			return delivery.Outcome{}, nil, err
+		}
+		digest = r.PayloadDigest
+	case StatusRejected:
+		// Destinations send no receipt with a rejection; one that came
+		// is kept as the rejection's proof, so it must be one.
+		if len(res.Receipt) > 0 {
+			var err error
+			if r, err = k.read(res, nil, sent); err != nil {
+				return delivery.Outcome{}, nil, err
+			}
+		}
+	case StatusDeferred:
+	default:
+		return delivery.Outcome{}, nil, fmt.Errorf("peer %s answered envelope %s with unknown status %q", k.peer, res.EnvelopeID, res.Status)
+	}
+	return delivery.Outcome{EnvelopeID: res.EnvelopeID, Receipt: res.Receipt, Rejected: res.Status == StatusRejected, Deferred: res.Status == StatusDeferred, Reasons: res.Reasons, PayloadDigest: digest}, r, nil
+}
+
+// unverified sorts out the receipts of an answer when VerifyReceipts
+// failed them with err, and returns broken with the envelopes whose
+// receipts do not verify added. A batch root whose signature does not
+// verify leaves nothing of the answer to trust, and fails it whole. A
+// receipt that does not verify alone otherwise (its path does not lead to
+// the signed root, or the signature of its own does not verify) is no
+// proof for its envelope, and for its envelope alone.
+func (k *receiptCheck) unverified(receipts []*contracts.Receipt, broken []delivery.BrokenAnswer, err error) ([]delivery.BrokenAnswer, error) {
+	for _, r := range receipts {
+		if r.Batch == nil || len(r.Signature) > 0 {
+			continue
+		}
+		if rootErr := k.roots.Verify(r.Batch.Root, r.Batch.Signature); rootErr != nil {
+			return nil, fmt.Errorf("peer %s: receipt for %s: the signature over its batch root does not verify, so no receipt of the answer is trusted: %w", k.peer, r.EnvelopeID, rootErr)
+		}
+	}
+	n := len(broken)
+	for _, r := range receipts {
+		// read held each receipt to its envelope's id.
+		if verr := r.VerifyWith(k.roots); verr != nil {
+			broken = append(broken, delivery.BrokenAnswer{EnvelopeID: r.EnvelopeID, Err: fmt.Errorf("peer %s: %w", k.peer, verr)})
+		}
+	}
+	if len(broken) == n {
+		// Each verifies alone though not together: no answer to act on.
+		return nil, fmt.Errorf("peer %s: %w", k.peer, err)
+	}
+	return broken, nil
+}
+
 // read decodes a result's receipt, unless decoded is it already (see
 // answer), and checks that it answers the result's envelope, sent, from
 // this node, as the result does; its signature is verified with the
 // others'. A receipt whose status is not the result's (a "rejected" one
 // under a stored result, or a "stored" one under a rejection), or for
-// other content than sent, is no proof of what the result says: the
-// answer is refused as one for another envelope is.
+// other content than sent, is no proof of what the result says: it breaks
+// the protocol for that envelope, as an answer for another envelope does.
 func (k *receiptCheck) read(res Result, decoded *contracts.Receipt, sent store.Queued) (*contracts.Receipt, error) {
 	if len(res.Receipt) == 0 {
 		return nil, fmt.Errorf("peer %s answered %s for envelope %s without a receipt", k.peer, res.Status, res.EnvelopeID)
