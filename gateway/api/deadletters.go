@@ -72,10 +72,15 @@ func makeDeadLetterList(d DeadLetters) endpoint.Endpoint {
 	}
 }
 
-func makeDeadLetterRequeue(d DeadLetters) endpoint.Endpoint {
+func makeDeadLetterRequeue(province string, d DeadLetters) endpoint.Endpoint {
 	return func(ctx context.Context, req any) (any, error) {
 		if _, err := auth.Require(ctx, deadLetterKinds...); err != nil {
 			return nil, err
+		}
+		if r := req.(RequeueRequest); r.Peer == province {
+			// Nothing is ever sent to this node's own province: "requeued
+			// 0" would read as "nothing was dead".
+			return nil, badRequest("peer is %s, this node's own province: dead letters are envelopes for other provinces", r.Peer)
 		}
 		n, err := d.Requeue(ctx, req.(RequeueRequest))
 		if err != nil {

@@ -287,6 +287,6 @@ func MakeSet(s Services) Set {
 		AuditReconcile: makeAuditReconcile(own, a, s.Peers),
 
 		DeadLetterList:    makeDeadLetterList(s.DeadLetters),
-		DeadLetterRequeue: makeDeadLetterRequeue(s.DeadLetters),
+		DeadLetterRequeue: makeDeadLetterRequeue(s.Province, s.DeadLetters),
 	}
 }

@@ -343,7 +343,14 @@ func decodePolicyEval(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, badRequest("read body: %v", err)
 	}
-	return PolicyEvalRequest{Record: bytes.TrimSpace(body)}, nil
+	// A record that is JSON but not a valid record is answered with its
+	// problems, as the dry run's outcome; a body that is no JSON object is
+	// a request error, as it is for a submission.
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
+		return nil, badRequest("the body must be one record, a JSON object")
+	}
+	return PolicyEvalRequest{Record: body}, nil
 }
 
 func decodeReferrals(_ context.Context, r *http.Request) (any, error) {

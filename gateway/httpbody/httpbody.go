@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 )
 
@@ -49,4 +50,29 @@ func ReadRequest(r *http.Request, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: over the limit of %d bytes", ErrTooLarge, max)
 	}
 	return body, err
+}
+
+// ErrNotJSON is wrapped by CheckJSON's error for a body sent as another
+// media type; a server answers it 415.
+var ErrNotJSON = errors.New("unsupported media type")
+
+// CheckJSON refuses a request that carries a body (or may: a length not
+// declared) whose Content-Type is not application/json, parameters such as
+// charset aside. The APIs take JSON only, and a body sent as text/plain,
+// as a form or with no type at all is what a web page may have a browser
+// send across sites without asking, with the client certificate the
+// browser holds: refusing those keeps a page from acting as an operator
+// or administrator who visits it. A request with no body passes.
+func CheckJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if r.ContentLength == 0 && ct == "" {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "application/json" {
+		return nil
+	}
+	if ct == "" {
+		return fmt.Errorf("%w: the request has a body and no Content-Type; send it as application/json", ErrNotJSON)
+	}
+	return fmt.Errorf("%w: Content-Type %q; send the body as application/json", ErrNotJSON, ct)
 }

@@ -21,6 +21,9 @@ func callAPI(t *testing.T, n *Node, hc *http.Client, method, path, body string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)

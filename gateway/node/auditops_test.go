@@ -228,6 +228,7 @@ func TestAuditOperationsByKind(t *testing.T) {
 		hc := p.Client(p.Issue("51", tt.kind, "x"), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
 		for c, status := range tt.want {
 			req, _ := http.NewRequest(c.method, base+c.path, strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
 			resp, err := hc.Do(req)
 			if err != nil {
 				t.Fatal(err)

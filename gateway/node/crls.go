@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/laborlink/laborlink/gateway/httpbody"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -134,7 +135,7 @@ func refuseLapsed(check func(chain []*x509.Certificate) error, h http.Handler) h
 			return
 		}
 		if err := check(r.TLS.PeerCertificates); err != nil {
-			forbidden(w, err.Error())
+			refuse(w, http.StatusForbidden, "forbidden", err.Error())
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -147,14 +148,37 @@ func (n *Node) recheckClient(chain []*x509.Certificate) error {
 	return err
 }
 
-// forbidden answers a caller whose certificate lapsed. Every listener
-// shares it, so the body speaks both error shapes: the local and peer
+// refuse answers a request the listener turns away before any API sees
+// it (a lapsed certificate, a body not sent as JSON). Every API shares
+// the listener, so the body speaks both error shapes: the local and peer
 // APIs' (error, code) and the registry API's (code, message), whose
 // clients otherwise showed an empty reason.
-func forbidden(w http.ResponseWriter, msg string) {
+func refuse(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusForbidden)
-	json.NewEncoder(w).Encode(map[string]string{"error": msg, "message": msg, "code": "forbidden"})
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg, "message": msg, "code": code})
+}
+
+// jsonBodies refuses, with 415, a POST (or any method but GET and HEAD)
+// to the local or registry API whose body is not sent as JSON
+// (httpbody.CheckJSON): an operator's or administrator's certificate held
+// in a browser must not let a web page requeue dead letters, submit
+// records or sign registry commands through a cross-site form or
+// text/plain POST, which browsers send without asking. Every route of
+// those APIs that takes a body takes JSON; GET routes read none and
+// change nothing.
+func jsonBodies(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if err := httpbody.CheckJSON(r); err != nil {
+			refuse(w, http.StatusUnsupportedMediaType, "unsupported_media_type", err.Error())
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // crlRereadFailed is what watchCRLs logs when a CRL file cannot be read

@@ -38,6 +38,7 @@ func TestDeadLetterRoutes(t *testing.T) {
 		}
 		hc := p.Client(leaves[kind], pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := hc.Do(req)
 		if err != nil {
 			t.Fatal(err)

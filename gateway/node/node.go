@@ -167,10 +167,10 @@ func (n *Node) listen() error {
 		Province: n.cfg.Province, Exchange: n.exchange, Audit: auditing{n.audit, n.auditKey}, Peers: n.client,
 		Status: n.status, Submitted: n.metrics.submittedResults, Now: time.Now, DeadLetters: deadLetters{n},
 	}))
-	mux.Handle("/api/", n.metrics.instrument(api.OwnProvince(n.cfg.Province, local)))
+	mux.Handle("/api/", n.metrics.instrument(jsonBodies(api.OwnProvince(n.cfg.Province, local))))
 	mux.Handle(peer.Path, n.metrics.instrument(peer.NewHandler(n.exchange)))
 	mux.Handle(peer.AuditPath, n.metrics.instrument(peer.NewAuditHandler(n.cfg.Province, n.audit)))
-	mux.Handle("/v1/registry/", n.registry.Handler())
+	mux.Handle("/v1/registry/", jsonBodies(n.registry.Handler()))
 	// Bounded reads: a slow or stalled client cannot hold a connection and
 	// its buffers forever. A full batch of the largest records is ~64 MiB,
 	// well within a minute even between provinces.

@@ -435,6 +435,7 @@ func TestAuditorIsReadOnly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest(tt.method, base+tt.path, strings.NewReader(`{"envelopes":[{}],"chain":["AA=="]}`))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := hc.Do(req)
 		if err != nil {
 			t.Fatal(err)
