@@ -91,6 +91,10 @@ var Routes = func() []string {
 	return ps
 }()
 
+// maxSmallBody bounds the bodies of join and leadership requests, a few
+// addresses or a node name: a caller cannot have the node read more.
+const maxSmallBody = 64 << 10
+
 // joinRequest asks a node to join the registry through seed nodes.
 type joinRequest struct {
 	Seeds []string `json:"seeds"`
@@ -106,7 +110,7 @@ func (r *Registry) serveJoin(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var jr joinRequest
-	if err := json.NewDecoder(req.Body).Decode(&jr); err != nil || len(jr.Seeds) == 0 {
+	if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxSmallBody)).Decode(&jr); err != nil || len(jr.Seeds) == 0 {
 		writeError(w, Errorf(EInvalid, "join needs seeds: API addresses of nodes already in the registry"))
 		return
 	}
@@ -129,7 +133,7 @@ type leadershipRequest struct {
 // node's certificate rather than the steward admin's.
 func (r *Registry) serveLeadership(w http.ResponseWriter, req *http.Request) {
 	var lr leadershipRequest
-	if err := json.NewDecoder(req.Body).Decode(&lr); err != nil {
+	if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxSmallBody)).Decode(&lr); err != nil {
 		writeError(w, Errorf(EInvalid, "leadership transfer: %v", err))
 		return
 	}
@@ -265,6 +269,10 @@ func (r *Registry) listAgreements(req *http.Request) (any, error) {
 	}
 	f := Filter{Party: q.Get("party"), Origin: q.Get("origin"), Destination: q.Get("destination"),
 		Status: contracts.AgreementStatus(q.Get("status")), RecordType: contracts.RecordType(q.Get("record_type")), Purpose: contracts.Purpose(q.Get("purpose"))}
+	places := [][2]string{{"party", f.Party}, {"origin", f.Origin}, {"destination", f.Destination}}
+	if err := checkQuery(false, places, f.Status, f.RecordType, f.Purpose); err != nil {
+		return nil, err
+	}
 	return r.store.List(f, at), nil
 }
 
@@ -274,7 +282,11 @@ func (r *Registry) covers(req *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ms := r.store.Covers(q.Get("origin"), q.Get("destination"), contracts.RecordType(q.Get("record_type")), contracts.Purpose(q.Get("purpose")), at)
+	origin, dest, rt, purpose := q.Get("origin"), q.Get("destination"), contracts.RecordType(q.Get("record_type")), contracts.Purpose(q.Get("purpose"))
+	if err := checkQuery(true, [][2]string{{"origin", origin}, {"destination", dest}}, "", rt, purpose); err != nil {
+		return nil, err
+	}
+	ms := r.store.Covers(origin, dest, rt, purpose, at)
 	out := make([]CoverMatch, len(ms))
 	for i, m := range ms {
 		out[i] = CoverMatch{AgreementID: m.AgreementID, Version: m.Version, Agreement: m.Agreement}

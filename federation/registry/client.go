@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -242,6 +243,11 @@ func (r *Registry) Join(ctx context.Context, seeds ...string) error {
 			return res.Err
 		}
 		return nil
+	}
+	if e := (*Error)(nil); !errors.As(last, &e) {
+		// No seed answered: the seeds are down or unreachable from here,
+		// which a retry may mend; not this node's fault.
+		return Errorf(EUnavailable, "join the registry: no seed of %v answered: %v", seeds, last)
 	}
 	return fmt.Errorf("join the registry through %v: %w", seeds, last)
 }

@@ -24,6 +24,42 @@ type Filter struct {
 	Purpose    contracts.Purpose         `json:"purpose,omitempty"`
 }
 
+// filterStatuses are the statuses an agreement can have at a time, which
+// a Filter may ask for.
+var filterStatuses = []contracts.AgreementStatus{
+	contracts.AgreementProposed, contracts.AgreementApproved, contracts.AgreementActive,
+	contracts.AgreementSuspended, contracts.AgreementTerminated, contracts.AgreementExpired,
+}
+
+// checkQuery refuses a query of the API's that no agreement could match
+// because a value is not a code or name at all (status=bogus, origin=zz):
+// answered with an empty list, a typo would read as "no such agreement".
+// places are (parameter, value) pairs, each a 2-digit province code, or
+// with divisions a 6-digit division code as well; errors name the
+// parameter.
+func checkQuery(divisions bool, places [][2]string, status contracts.AgreementStatus, rt contracts.RecordType, purpose contracts.Purpose) error {
+	for _, p := range places {
+		name, code := p[0], p[1]
+		switch {
+		case code == "" || contracts.IsProvince(code):
+		case !divisions:
+			return Errorf(EInvalid, "%s=%q is not a 2-digit province code, such as 44", name, code)
+		case contracts.CheckDivision(code) != nil:
+			return Errorf(EInvalid, "%s=%q is neither a 2-digit province code nor a division code: %v", name, code, contracts.CheckDivision(code))
+		}
+	}
+	if status != "" && !slices.Contains(filterStatuses, status) {
+		return Errorf(EInvalid, "status=%q is not an agreement status; want one of proposed, approved, active, suspended, terminated, expired", status)
+	}
+	if rt != "" && contracts.SchemaFor(rt) == "" {
+		return Errorf(EInvalid, "record_type=%q is not a record type; want one of %v", rt, contracts.RecordTypes())
+	}
+	if purpose != "" && !slices.ContainsFunc(contracts.RecordTypes(), func(t contracts.RecordType) bool { return slices.Contains(contracts.Purposes(t), purpose) }) {
+		return Errorf(EInvalid, "purpose=%q is not a purpose records cross for", purpose)
+	}
+	return nil
+}
+
 // Summary is one line of List: an agreement's effective version and its
 // status at the query time.
 type Summary struct {
