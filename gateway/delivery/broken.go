@@ -3,7 +3,6 @@ package delivery
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -62,11 +61,6 @@ func (e *BrokenAnswerError) Unwrap() []error {
 	return errs
 }
 
-// StatusBrokenAnswer is the status of a dead letter buried because the
-// peer's answers for it kept breaking the protocol: the peer answered 200,
-// and 502 is what a gateway says of an upstream answer it cannot use.
-const StatusBrokenAnswer = http.StatusBadGateway
-
 // broken is the attempt at batch when the peer's answer e broke the
 // protocol for some of its envelopes; answered and held are post's counts
 // for the others, before is w.answers as it stood when batch was sent.
@@ -94,7 +88,7 @@ func (w *worker) broken(batch []store.Queued, e *BrokenAnswerError, answered, he
 		case suspected && before > s.answers:
 			// Forgotten before it is buried, as in refusedAlone.
 			delete(w.suspects, b.EnvelopeID)
-			a.dead = append(a.dead, store.DeadLetter{EnvelopeID: b.EnvelopeID, Status: StatusBrokenAnswer, Reason: scrub("answer breaks the protocol: " + b.Err.Error())})
+			a.dead = append(a.dead, store.DeadLetter{EnvelopeID: b.EnvelopeID, Status: store.StatusBrokenAnswer, Reason: scrub("answer breaks the protocol: " + b.Err.Error())})
 		case suspected:
 			// Nothing answered since it was last tried: it stays a
 			// suspect, as it stood.

@@ -76,8 +76,8 @@ func TestAnEnvelopeWhoseAnswerKeepsBreakingIsBuried(t *testing.T) {
 
 	dead := deadLetters(t, s)
 	d, ok := dead["01E000003"]
-	if len(dead) != 1 || !ok || d.Status != StatusBrokenAnswer || !strings.HasPrefix(d.Reason, "answer breaks the protocol: peer 44 receipt for 01E000003 is for payload") || strings.Contains(d.Reason, "13800138000") {
-		t.Fatalf("dead letters = %+v; want 01E000003 with status %d and the problem, scrubbed", dead, StatusBrokenAnswer)
+	if len(dead) != 1 || !ok || d.Status != store.StatusBrokenAnswer || !strings.HasPrefix(d.Reason, "answer breaks the protocol: peer 44 receipt for 01E000003 is for payload") || strings.Contains(d.Reason, "13800138000") {
+		t.Fatalf("dead letters = %+v; want 01E000003 with status %d and the problem, scrubbed", dead, store.StatusBrokenAnswer)
 	}
 	if st, err := s.Status("01E000003"); err != nil || st.State != store.StateFailed {
 		t.Errorf("status of the buried envelope = %+v, %v; want failed", st, err)
@@ -169,7 +169,7 @@ func TestAnAnswerBrokenWithNothingElseAnsweredBuriesNothing(t *testing.T) {
 				enqueue(t, s, tt.queued, 2)
 				m.Notify("44")
 				gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
-				if dead := deadLetters(t, s); len(dead) != 1 || dead["01E000000"].Status != StatusBrokenAnswer {
+				if dead := deadLetters(t, s); len(dead) != 1 || dead["01E000000"].Status != store.StatusBrokenAnswer {
 					t.Errorf("dead letters = %+v; want 01E000000 alone, once the peer answered others", dead)
 				}
 			}

@@ -218,7 +218,7 @@ func TestDeliveryBuriesAnEnvelopeWhoseReceiptKeepsBreaking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dead) != 1 || dead[0].EnvelopeID != b[2].EnvelopeID || dead[0].Status != delivery.StatusBrokenAnswer ||
+	if len(dead) != 1 || dead[0].EnvelopeID != b[2].EnvelopeID || dead[0].Status != store.StatusBrokenAnswer ||
 		!strings.Contains(dead[0].Reason, "answer breaks the protocol") || !strings.Contains(dead[0].Reason, "is for payload") {
 		t.Fatalf("dead letters = %+v; want %s alone, its receipt for other content named", dead, b[2].EnvelopeID)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/delivery"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
@@ -220,9 +221,10 @@ func TestOddAnswers(t *testing.T) {
 
 // TestReceiptsMustSayWhatTheResultSays: a receipt whose status is not its
 // result's, or that is for other content than was sent, proves nothing
-// the result says; the answer is refused as one for another envelope is,
-// and nothing of it counts as delivered. A rejection with a receipt that
-// says so is kept with it.
+// the result says; the answer is refused for that envelope alone, as one
+// for another envelope is (a delivery.BrokenAnswerError naming it), and
+// only the others' outcomes count as delivered. A rejection with a
+// receipt that says so is kept with it.
 func TestReceiptsMustSayWhatTheResultSays(t *testing.T) {
 	f := newFixture(t)
 	for _, together := range []bool{false, true} {
@@ -249,8 +251,13 @@ func TestReceiptsMustSayWhatTheResultSays(t *testing.T) {
 					}
 					return
 				}
-				if err == nil {
-					t.Fatalf("outcomes %+v; want the answer refused", out)
+				var broken *delivery.BrokenAnswerError
+				if !errors.As(err, &broken) {
+					t.Fatalf("outcomes %+v, %v; want the answer refused for %s alone", out, err, b[1].EnvelopeID)
+				}
+				if len(broken.Broken) != 1 || broken.Broken[0].EnvelopeID != b[1].EnvelopeID || len(broken.Outcomes) != 2 ||
+					broken.Outcomes[0].EnvelopeID != b[0].EnvelopeID || broken.Outcomes[1].EnvelopeID != b[2].EnvelopeID {
+					t.Fatalf("broken %+v, outcomes %+v; want %s broken and the other two answered", broken.Broken, broken.Outcomes, b[1].EnvelopeID)
 				}
 				for _, w := range append(tc.want, b[1].EnvelopeID) {
 					if !strings.Contains(err.Error(), w) {

@@ -22,17 +22,28 @@ type DeadLetter struct {
 	EnvelopeID string `json:"envelope_id"`
 	Peer       string `json:"peer"`
 	// Status is the peer's HTTP status; 0 when the envelope was never sent
-	// because it could not be read as stored.
+	// because it could not be read as stored, StatusBrokenAnswer when the
+	// peer's answers for it kept breaking the protocol.
 	Status int `json:"status,omitempty"`
 	// Reason is the peer's error text, or why the envelope could not be read.
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
 }
 
+// StatusBrokenAnswer is the status of a dead letter buried because the
+// peer answered 200 but its answers for the envelope kept breaking the
+// protocol (a receipt for other content, say): 502 is what a gateway says
+// of an upstream answer it cannot use. A peer's own 5xx is retried, never
+// buried, so the status names this case alone.
+const StatusBrokenAnswer = http.StatusBadGateway
+
 // Why is the dead letter's reason as a record's delivery state shows it.
 func (d DeadLetter) Why() string {
-	if d.Status == 0 {
+	switch d.Status {
+	case 0:
 		return "the stored envelope could not be sent: " + d.Reason
+	case StatusBrokenAnswer:
+		return fmt.Sprintf("province %s took the envelope but its answers for it could not be used: %s", d.Peer, d.Reason)
 	}
 	return fmt.Sprintf("province %s refused the envelope with %d %s: %s", d.Peer, d.Status, http.StatusText(d.Status), d.Reason)
 }
