@@ -69,6 +69,16 @@ func TestAuditReconcileBothWays(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "province 32") {
 		t.Errorf("--with a province without a node: exit %d, stderr %q; want 1 naming 32", code, errOut)
 	}
+
+	// An auditor of 44 may read only 44's flows with each node: the flows
+	// between 51 and 33 are not its to reconcile, and it is told so rather
+	// than that the two logs, read empty, agree.
+	other := f.Certs["44"].Auditor
+	conn44 := []string{"--node", f.URL("44"), "--cert", other.CertFile, "--key", other.KeyFile, "--ca", f.Root}
+	code, out, errOut := run(t, "", append([]string{"audit", "reconcile", "--a", "51", "--b", "33"}, conn44...)...)
+	if code == 0 || strings.HasPrefix(out, "ok: ") || !strings.Contains(errOut, "pair 51:33") {
+		t.Errorf("44's auditor reconciling 51 with 33: exit %d, %q %q; want refused naming the pair", code, out, errOut)
+	}
 }
 
 // TestAuditExportStreamsTheNodesExport: the CLI writes what the node's
