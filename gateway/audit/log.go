@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/laborlink/laborlink/gateway/boltfile"
 )
 
 // ErrClosed is returned by operations on a closed Log.
@@ -43,7 +45,7 @@ func Open(db *bolt.DB, cfg Config) (*Log, error) {
 // OpenFile opens the audit log in a bbolt file of its own, created with mode
 // 0600 if missing. Close closes the file.
 func OpenFile(path string, cfg Config) (*Log, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := boltfile.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open audit log %s: %w", path, err)
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/laborlink/laborlink/gateway/boltfile"
 )
 
 // Buckets. Keys that order matter for (outbox per peer, inbox) are chosen so
@@ -285,7 +287,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, PageSize: PageSize})
+	db, err := boltfile.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, PageSize: PageSize})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
