@@ -16,6 +16,7 @@ import (
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/boltfile"
 	"github.com/laborlink/laborlink/gateway/delivery"
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/peer"
@@ -134,6 +135,11 @@ func (n *Node) openRegistry() (*registry.Registry, error) {
 		if len(rc.TrustedProvinces) == 0 {
 			rc.TrustedProvinces = pki.Provinces()
 		}
+	}
+	// The registry keeps its raft log in raft.db under DataDir (see
+	// registry.Config.DataDir); federation/ cannot import the check.
+	if err := boltfile.Check(filepath.Join(rc.DataDir, "raft.db")); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
 	}
 	reg, err := registry.Open(rc)
 	if err != nil {
