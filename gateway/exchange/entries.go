@@ -72,11 +72,33 @@ func deniedEntry(id string, rec contracts.Record, dec *policy.Decision, caller p
 	return e
 }
 
-// refusedEntry records the refusal of a peer's envelope for what check
-// finds wrong with it before policy is asked (reason, one of check's
-// reasons): its identifiers may be what is wrong, which auditable clears.
-func refusedEntry(env *contracts.Envelope, reason string, from pki.Identity) audit.Entry {
-	return importDeniedEntry(env, &policy.Decision{Reasons: []policy.Reason{{Code: reason}}}, from)
+// refusalEntry records this node's refusal, for good, of an envelope from
+// the peer from for codes: check's reasons (a forged origin, a bad
+// signature, a malformed envelope or record, ids outside the log's tokens)
+// or a case's refusal in the commit; policy's denials have entries of
+// their own (importDeniedEntry). The envelope may be malformed or forged
+// (env nil when nothing of it could be read): what it claims is kept
+// where the log can hold it and left out where not (auditable clears ids
+// that are no tokens; a record type, purpose or province that is none is
+// dropped), and the peer that sent it is always named. here is this
+// node's province.
+func refusalEntry(env *contracts.Envelope, codes []string, from pki.Identity, here string) audit.Entry {
+	if env == nil {
+		env = &contracts.Envelope{Origin: from.Province, Destination: here}
+	}
+	reasons := make([]policy.Reason, len(codes))
+	for i, c := range codes {
+		reasons[i] = policy.Reason{Code: c}
+	}
+	e := importDeniedEntry(env, &policy.Decision{Reasons: reasons}, from)
+	e.Scrub()
+	if e.Validate() != nil {
+		e.RecordType, e.Purpose = "", ""
+	}
+	if e.Validate() != nil {
+		e.Origin, e.Destination = audit.Province(from.Province), audit.Province(here)
+	}
+	return e
 }
 
 // auditable is e with the identifiers the audit log refuses cleared

@@ -142,6 +142,21 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	forEach(len(envs), func(i int) {
 		results[i], passed[i] = x.check(ctx, sender, roots, &ins[i], now, &checked[i])
 	})
+	// Every envelope refused for good is audited here as the origin
+	// audits the refusal's receipt: a forged origin or a bad signature is
+	// a flow an auditor of this province must see too.
+	var refusals []audit.Entry
+	for i := range results {
+		if results[i].Status != peer.StatusRejected {
+			continue
+		}
+		if dec := ins[i].denied; dec != nil {
+			refusals = append(refusals, importDeniedEntry(ins[i].env, dec, sender.id))
+		} else {
+			refusals = append(refusals, refusalEntry(ins[i].env, results[i].Reasons, sender.id, x.d.Province))
+		}
+	}
+	x.audit(ctx, refusals...)
 	ready := checked[:0]
 	for i := range checked {
 		if passed[i] {
@@ -167,18 +182,23 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		return nil, err
 	}
 	var mend []*store.CaseChange
+	var caseRefusals []audit.Entry
 	for i, im := range ready {
 		r := &results[im.index]
 		if refused != nil {
 			// A copy given after its first in this request ends where the
 			// first did: refused too, not "duplicate" of what was never
-			// stored.
+			// stored, and audited once.
 			err := refused[i]
-			if j := firstOf[i]; err == nil && j >= 0 {
+			j := firstOf[i]
+			if err == nil && j >= 0 {
 				err = refused[j]
 			}
 			if err != nil {
 				*r = x.refusedByCase(im.env.ID, err)
+				if r.Status == peer.StatusRejected && j < 0 {
+					caseRefusals = append(caseRefusals, refusalEntry(im.env, r.Reasons, sender.id, x.d.Province))
+				}
 				continue
 			}
 		}
@@ -201,6 +221,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		}
 	}
 	x.mendCases(ctx, mend)
+	x.audit(ctx, caseRefusals...)
 	return results, nil
 }
 
@@ -431,6 +452,9 @@ type inbound struct {
 	// stored is set for an envelope stored already (Receive looks them
 	// up for the whole request before checking).
 	stored bool
+	// denied is the import decision that denied the envelope, for its
+	// audit entry, which Receive writes with the other refusals'.
+	denied *policy.Decision
 }
 
 // open decodes an envelope of a request and, when it is signed in a batch,
@@ -495,7 +519,6 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	if reason := badIDs(env, rec); reason != "" {
 		// Its ids go into this node's store keys and audit log, which
 		// holds tokens only: refused, final, and audited without them.
-		x.audit(ctx, refusedEntry(env, reason, from.id))
 		return rejected(env.ID, reason), false
 	}
 	h := rec.Head()
@@ -565,7 +588,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		if x.mayLag(dec, env, now) {
 			return deferred(env.ID, dec.Codes()...), false
 		}
-		x.audit(ctx, importDeniedEntry(env, dec, from.id))
+		in.denied = dec
 		return rejected(env.ID, dec.Codes()...), false
 	}
 	record, err := importedRecord(env.Payload, rec, dec)
