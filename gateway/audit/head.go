@@ -73,7 +73,10 @@ func ParseHead(signed []byte, origin string, v note.Verifier) (Head, error) {
 
 // SignedHead returns a head for the log as it is now, signing a new one if
 // the tree grew since the last head and returning the last one otherwise.
-// Every head it signs is stored (see Heads).
+// Every head it signs is stored (see Heads). Before it signs, it checks
+// that the stored tree hashes still give the last head's root and that the
+// new tree extends it; if not, it fails with ErrCorrupt and signs nothing,
+// rather than sign a head that contradicts one its auditors may hold.
 func (l *Log) SignedHead(ctx context.Context) (Head, error) {
 	if err := ctx.Err(); err != nil {
 		return Head{}, err
@@ -96,24 +99,63 @@ func (l *Log) SignedHead(ctx context.Context) (Head, error) {
 			h, err = headFromStore(l.cfg.Origin, unkey(k), v)
 			return err
 		}
-		h, err = l.sign(b)
+		root, err := l.extendingRoot(tx, b)
+		if err != nil {
+			return err
+		}
+		h, err = l.sign(b.size, root)
 		if err != nil {
 			return err
 		}
 		return b.heads.Put(key(h.Size), h.Note)
 	})
 	if err != nil {
-		return Head{}, fmt.Errorf("sign audit head: %w", err)
+		err = fmt.Errorf("sign audit head: %w", err)
+		if errors.Is(err, ErrCorrupt) {
+			l.damaged.Store(&err)
+		}
+		return Head{}, err
 	}
+	l.damaged.Store(nil)
 	return h, nil
 }
 
-func (l *Log) sign(b buckets) (Head, error) {
-	size := b.size
-	root, err := treeHash(size, hashReader{b})
-	if err != nil {
-		return Head{}, err
+// Damaged is why the last SignedHead refused to sign, or to return, a head
+// because the log's storage is damaged (ErrCorrupt), naming the file and
+// what to do; nil if it did not, or signed one since. A node reports it
+// (its readiness and status): a log that signs no head still takes
+// appends, but auditors get no head to check them against. It holds no
+// entry's content, only the file, buckets, sizes and hash prefixes.
+func (l *Log) Damaged() error {
+	if err := l.damaged.Load(); err != nil {
+		return *err
 	}
+	return nil
+}
+
+// extendingRoot is the root of the log's tree as its stored hashes give
+// it, once checked to extend the last signed head, if any: about three
+// times the O(log size) hash reads of the root alone.
+func (l *Log) extendingRoot(tx *bolt.Tx, b buckets) (tlog.Hash, error) {
+	root, err := treeHash(b.size, hashReader{b})
+	if err != nil {
+		return tlog.Hash{}, err
+	}
+	last, ok, err := l.lastHead(b)
+	if !ok || err != nil {
+		return root, err
+	}
+	if err := l.checkHeadRoot(tx, b, last); err != nil {
+		return tlog.Hash{}, err
+	}
+	if err := l.checkExtends(tx, b, last, b.size, root); err != nil {
+		return tlog.Hash{}, err
+	}
+	return root, nil
+}
+
+// sign signs a head for size entries with root.
+func (l *Log) sign(size int64, root tlog.Hash) (Head, error) {
 	body := log.Checkpoint{Origin: l.cfg.Origin, Size: uint64(size), Hash: root[:]}.Marshal()
 	signed, err := note.Sign(&note.Note{Text: string(body)}, l.cfg.Signer)
 	if err != nil {
@@ -187,7 +229,12 @@ func (l *Log) startSigner(ticks <-chan time.Time) {
 			case <-ctx.Done():
 				return
 			case <-ticks:
-				if _, err := l.SignedHead(ctx); err != nil && ctx.Err() == nil {
+				_, err := l.SignedHead(ctx)
+				switch {
+				case err == nil || ctx.Err() != nil:
+				case errors.Is(err, ErrCorrupt):
+					l.cfg.Logger.Error("audit: no head signed: the stored log is damaged; stop the node and restore its data directory from a backup", "err", err)
+				default:
 					l.cfg.Logger.Error("audit: scheduled head", "err", err)
 				}
 			}

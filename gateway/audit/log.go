@@ -31,7 +31,8 @@ type Log struct {
 
 	size atomic.Int64 // committed entries
 
-	signMu     sync.Mutex // one signer at a time, so heads are stored in order
+	signMu     sync.Mutex            // one signer at a time, so heads are stored in order
+	damaged    atomic.Pointer[error] // see Damaged
 	stopSigner context.CancelFunc
 	signerDone chan struct{}
 }
@@ -74,6 +75,9 @@ func open(db *bolt.DB, cfg Config, ticks <-chan time.Time) (*Log, error) {
 			return err
 		}
 		if err := l.checkEnds(tx, b); err != nil {
+			return err
+		}
+		if err := l.checkLastHead(tx, b); err != nil {
 			return err
 		}
 		l.size.Store(b.size)
