@@ -14,10 +14,11 @@ import (
 // As a backstop for damage Check cannot see, a fault or panic inside
 // bolt.Open on this goroutine (bbolt walks every page when it rebuilds an
 // unsynced freelist) is returned as an error wrapping ErrDamaged, and the
-// file is closed so its lock is released. What bbolt had mapped stays
-// mapped, and a goroutine of its freelist walk may stay blocked: the
-// process is expected to stop on the error rather than open files in a
-// loop. Faults in reads after Open returns are not caught.
+// file is unlocked and closed. What bbolt had mapped stays mapped, and a
+// goroutine of its freelist walk may stay blocked: the process is expected
+// to stop on the error rather than open files in a loop. Faults in reads
+// after Open returns, and panics on bbolt's other goroutines, are not
+// caught.
 func Open(path string, mode os.FileMode, opts *bolt.Options) (*bolt.DB, error) {
 	if err := Check(path); err != nil {
 		return nil, err
@@ -48,6 +49,7 @@ func openRecovering(path string, mode os.FileMode, opts *bolt.Options, open func
 			return
 		}
 		if file != nil {
+			unlock(file)
 			file.Close()
 		}
 		db, err = nil, fmt.Errorf("bbolt file %s %w (reading it failed: %v); restore it from a backup", path, ErrDamaged, r)
