@@ -11,7 +11,7 @@ import (
 // is an HTTP one.
 func TestDeadLetterWhySaysWhatHappened(t *testing.T) {
 	for _, tt := range []struct {
-		d          DeadLetter
+		d         DeadLetter
 		want, not string
 	}{
 		{DeadLetter{Peer: "44", Reason: "bad bytes"}, "could not be sent: bad bytes", "refused"},
