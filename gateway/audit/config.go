@@ -21,6 +21,11 @@ type Config struct {
 	// Signer signs checkpoints: an Ed25519 note key from GenerateKey, whose
 	// name should equal Origin. Required.
 	Signer note.Signer
+	// Verifier is the signer's own verifier (note.NewVerifier of the key
+	// VerifierKey derives), with which Open checks the signature of the
+	// last head the log holds. Optional: without it, Open only checks that
+	// the head names the signer's key, by its name and key hash.
+	Verifier note.Verifier
 	// SignInterval is how often a new head is signed if the tree grew.
 	// Default 1m; a negative value turns the schedule off (heads are then
 	// signed only on demand with SignedHead).
@@ -77,6 +82,10 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("audit config: signer is required; create a checkpoint key with audit.GenerateKey"))
 	} else if c.Origin != "" && c.Signer.Name() != c.Origin {
 		errs = append(errs, fmt.Errorf("audit config: signer key is named %q but origin is %q; checkpoint verifiers expect them equal", c.Signer.Name(), c.Origin))
+	}
+	if c.Verifier != nil && c.Signer != nil && (c.Verifier.Name() != c.Signer.Name() || c.Verifier.KeyHash() != c.Signer.KeyHash()) {
+		errs = append(errs, fmt.Errorf("audit config: verifier key %s+%08x is not the signer's, %s+%08x; give the verifier of the signer key (audit.VerifierKey)",
+			c.Verifier.Name(), c.Verifier.KeyHash(), c.Signer.Name(), c.Signer.KeyHash()))
 	}
 	if c.MaxBatch < 0 {
 		errs = append(errs, errors.New("audit config: max batch must be positive"))

@@ -64,14 +64,16 @@
 // write, and SignedHead fails with ErrCorrupt, signing nothing, if a head
 // for a larger size is stored.
 //
-// Open also reads the last signed head: the stored tree hashes must still
-// give its root at its size (else ErrCorrupt). A changed tree hash would
-// otherwise have the log sign heads that do not extend the heads its
-// auditors hold, a fork under its own key, and blame intact entries when
-// it checks itself. Before it signs, SignedHead checks
+// Open also reads the last signed head: it must be signed by
+// Config.Signer's key (else ErrWrongKey: the key file is not the log's),
+// its signature must verify with Config.Verifier if set, and the stored
+// tree hashes must still give its root at its size (else ErrCorrupt). A
+// changed tree hash would otherwise have the log sign heads that do not
+// extend the heads its auditors hold, a fork under its own key, and blame
+// intact entries when it checks itself. Before it signs, SignedHead checks
 // the same root and that the new tree extends it, by a consistency proof
-// from the stored hashes: O(log size) reads, about three times those of
-// the root alone. It fails with ErrCorrupt, signing nothing, otherwise, and
+// from the stored hashes: O(log size) reads, about three times those of the
+// root alone. It fails with ErrCorrupt, signing nothing, otherwise, and
 // Damaged reports it until a head is signed again. Only hashes a root or a
 // proof reads are checked this way; a changed entry, or a hash only an
 // inclusion proof reads, is found by Verify.

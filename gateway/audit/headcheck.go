@@ -18,11 +18,15 @@ func (l *Log) lastHead(b buckets) (Head, bool, error) {
 }
 
 // checkLastHead is open's check of the last head the log holds, if any:
-// that the stored tree hashes still give its root (checkHeadRoot). One
-// head and O(log size) tree hashes read, however many heads the log holds.
+// that it is signed by the configured key (checkHeadKey), and that the
+// stored tree hashes still give its root (checkHeadRoot). One head and
+// O(log size) tree hashes read, however many heads the log holds.
 func (l *Log) checkLastHead(tx *bolt.Tx, b buckets) error {
 	h, ok, err := l.lastHead(b)
 	if !ok || err != nil {
+		return err
+	}
+	if err := l.checkHeadKey(tx, h); err != nil {
 		return err
 	}
 	return l.checkHeadRoot(tx, b, h)

@@ -65,26 +65,21 @@ func (n *Node) openTLS() error {
 	return nil
 }
 
-// openAudit opens the audit log, creating its checkpoint key on first start,
-// and keeps the key's verifier for the node's check of its own log.
+// openAudit opens the audit log with its checkpoint key, making the key on
+// the first start of an empty log (newAuditKey), and keeps the key's
+// verifier for the node's check of its own log. The log refuses to open if
+// its last head is not signed by that key: every head the node signed from
+// then on would fail the verifier key its auditors hold.
 func (n *Node) openAudit() (*audit.Log, error) {
 	origin := n.id.Domain + "/p" + n.cfg.Province + "/" + n.cfg.Name
 	skey, err := os.ReadFile(n.cfg.Audit.Key)
 	if errors.Is(err, os.ErrNotExist) {
-		var vkey string
-		s, v, gerr := audit.GenerateKey(origin)
-		if gerr != nil {
-			return nil, gerr
-		}
-		skey, vkey = []byte(s), v
-		if err := os.WriteFile(n.cfg.Audit.Key, skey, 0o600); err != nil {
-			return nil, fmt.Errorf("audit.key: %w", err)
-		}
-		if err := os.WriteFile(n.cfg.Audit.Key+".pub", []byte(vkey+"\n"), 0o644); err != nil {
-			return nil, fmt.Errorf("audit.key: %w", err)
-		}
+		skey, err = n.newAuditKey(origin)
 	} else if err != nil {
-		return nil, fmt.Errorf("audit.key: %w", err)
+		err = fmt.Errorf("audit.key: %w", err)
+	}
+	if err != nil {
+		return nil, err
 	}
 	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
 	if err != nil {
@@ -97,7 +92,69 @@ func (n *Node) openAudit() (*audit.Log, error) {
 	if n.auditKey, err = note.NewVerifier(vkey); err != nil {
 		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
 	}
-	return audit.Open(n.store.DB(), audit.Config{Origin: origin, Signer: signer, SignInterval: n.cfg.Audit.SignInterval, Logger: n.log})
+	l, err := audit.Open(n.store.DB(), audit.Config{Bucket: auditBucket, Origin: origin, Signer: signer, Verifier: n.auditKey, SignInterval: n.cfg.Audit.SignInterval, Logger: n.log})
+	if errors.Is(err, audit.ErrWrongKey) {
+		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
+	}
+	return l, err
+}
+
+// auditBucket is the bucket of the node's file that holds its audit log.
+const auditBucket = "audit"
+
+// newAuditKey makes the checkpoint key of a new log, writes it to
+// audit.key and its verifier key to audit.key.pub beside it, and returns
+// it. It refuses when the log holds entries or heads, which auditors check
+// with the verifier key of the key that is missing: heads signed with a
+// new one would fail it, so the key must be restored, not replaced. It
+// never writes over a verifier key file, which auditors may hold.
+func (n *Node) newAuditKey(origin string) ([]byte, error) {
+	path, pub := n.cfg.Audit.Key, n.cfg.Audit.Key+".pub"
+	empty, err := audit.Empty(n.store.DB(), auditBucket)
+	if err != nil {
+		return nil, fmt.Errorf("audit.key %s is missing, and the audit log could not be read: %w", path, err)
+	}
+	if !empty {
+		return nil, fmt.Errorf("audit.key %s is missing, but the audit log in %s holds entries or signed heads, which its auditors check with the verifier key of that key (%s): restore the key from a backup; the node makes a new key only for an empty log, since heads signed with it would not verify (see \"When the audit key is lost\" in the operator guide)",
+			path, n.store.DB().Path(), pub)
+	}
+	if _, err := os.Lstat(pub); err == nil {
+		return nil, fmt.Errorf("audit.key %s is missing, but its verifier key %s is there, which auditors may hold: restore the key from a backup, or, if that verifier key belongs to no log anyone audits, move it aside and start the node again to make a new key", path, pub)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("audit.key %s is missing, and its verifier key %s could not be checked: %w", path, pub, err)
+	}
+	skey, vkey, err := audit.GenerateKey(origin)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeNewFile(path, []byte(skey), 0o600); err != nil {
+		return nil, fmt.Errorf("audit.key: %w", err)
+	}
+	if err := writeNewFile(pub, []byte(vkey+"\n"), 0o644); err != nil {
+		os.Remove(path) // nothing signed with it yet: the next start makes both again
+		return nil, fmt.Errorf("audit.key: %w", err)
+	}
+	return []byte(skey), nil
+}
+
+// writeNewFile writes data to path, which must not exist, and syncs it: a
+// key lost to a crash after the log signed with it could not be made again.
+func writeNewFile(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 // openRegistry starts the node's registry replica: a configured voter from

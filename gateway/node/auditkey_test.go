@@ -1,0 +1,134 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/gateway/audit"
+)
+
+// stoppedSignedNode starts province 51's node, signs a head of its audit
+// log, closes it, and returns its configuration, its key file's bytes and
+// its verifier key file's.
+func stoppedSignedNode(t *testing.T) (Config, []byte, []byte) {
+	t.Helper()
+	n, _ := singleNode(t)
+	if _, err := n.audit.SignedHead(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	skey, err := os.ReadFile(n.cfg.Audit.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := os.ReadFile(n.cfg.Audit.Key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.cfg, skey, vkey
+}
+
+// openRefused opens a node with cfg and wants it refused with an error
+// that says each of want.
+func openRefused(t *testing.T, cfg Config, want ...string) {
+	t.Helper()
+	n, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		n.Close()
+		t.Fatal("the node started")
+	}
+	for _, s := range want {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not say %q", err, s)
+		}
+	}
+}
+
+// wantFile fails unless path holds data, or is missing if data is nil.
+func wantFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	switch {
+	case data == nil && !errors.Is(err, os.ErrNotExist):
+		t.Errorf("%s: %v, want no such file", path, err)
+	case data != nil && !bytes.Equal(got, data):
+		t.Errorf("%s holds %q (%v), want %q", path, got, err, data)
+	}
+}
+
+// TestANodeThatLostItsAuditKeyRefusesToStart: a node whose audit log holds
+// heads does not make a new checkpoint key in place of a missing one, which
+// no head it signs from then on would verify with for its auditors: it
+// refuses to start, naming the key file and what to do, and leaves the
+// verifier key file as it was. With the key restored, it starts.
+func TestANodeThatLostItsAuditKeyRefusesToStart(t *testing.T) {
+	cfg, skey, vkey := stoppedSignedNode(t)
+	if err := os.Remove(cfg.Audit.Key); err != nil {
+		t.Fatal(err)
+	}
+	openRefused(t, cfg, cfg.Audit.Key, "restore")
+	wantFile(t, cfg.Audit.Key, nil)
+	wantFile(t, cfg.Audit.Key+".pub", vkey)
+
+	if err := os.WriteFile(cfg.Audit.Key, skey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("with its key restored: %v", err)
+	}
+	defer n.Close()
+	if _, err := n.audit.SignedHead(t.Context()); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestANodeGivenAnotherAuditKeyRefusesToStart: a key file that is not the
+// one the log's heads were signed with (another node's, a new one) is
+// refused at start, naming the file.
+func TestANodeGivenAnotherAuditKeyRefusesToStart(t *testing.T) {
+	cfg, _, vkey := stoppedSignedNode(t)
+	other, _, err := audit.GenerateKey(originOf(t, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg.Audit.Key, []byte(other), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openRefused(t, cfg, cfg.Audit.Key, "another key")
+	wantFile(t, cfg.Audit.Key+".pub", vkey)
+}
+
+// TestANewAuditKeyNeverReplacesAVerifierKey: a node whose log is empty
+// makes a key where there is none, but not over a verifier key file
+// already beside it, which auditors may hold.
+func TestANewAuditKeyNeverReplacesAVerifierKey(t *testing.T) {
+	cfg, _, vkey := stoppedSignedNode(t)
+	cfg.DataDir = filepath.Join(t.TempDir(), "data") // an empty log
+	if err := os.Remove(cfg.Audit.Key); err != nil {
+		t.Fatal(err)
+	}
+	openRefused(t, cfg, cfg.Audit.Key+".pub")
+	wantFile(t, cfg.Audit.Key, nil)
+	wantFile(t, cfg.Audit.Key+".pub", vkey)
+}
+
+// originOf is the log name of the node cfg configures, read from its
+// verifier key file.
+func originOf(t *testing.T, cfg Config) string {
+	t.Helper()
+	data, err := os.ReadFile(cfg.Audit.Key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _, _ := strings.Cut(string(data), "+")
+	return name
+}
