@@ -3,6 +3,7 @@ package pki
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"net/url"
@@ -211,7 +212,37 @@ func identityOf(cert *x509.Certificate) identityResult {
 		return identityResult{err: fmt.Errorf("%w: certificate %q has %d URI SANs, want exactly one spiffe:// identity", ErrMalformedIdentity, cert.Subject.CommonName, len(cert.URIs))}
 	}
 	id, err := ParseIdentity(cert.URIs[0].String())
+	if err == nil {
+		err = checkRawURI(cert, id)
+	}
 	return identityResult{id, err}
+}
+
+// oidSubjectAltName is the subjectAltName extension's OID.
+var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+
+// checkRawURI requires the URI SAN's bytes in cert to be id's canonical
+// form exactly. Go parses the SAN into a url.URL whose String drops what
+// parses to nothing, an empty fragment ("...#") or query ("...?"), so
+// ParseIdentity alone would read a certificate OpenSSL and other tools
+// show another name for as a canonical identity.
+func checkRawURI(cert *x509.Certificate, id Identity) error {
+	for _, ext := range cert.Extensions {
+		if !ext.Id.Equal(oidSubjectAltName) {
+			continue
+		}
+		var names []asn1.RawValue
+		if rest, err := asn1.Unmarshal(ext.Value, &names); err != nil || len(rest) > 0 {
+			return fmt.Errorf("%w: certificate %q has a subjectAltName that does not parse", ErrMalformedIdentity, cert.Subject.CommonName)
+		}
+		for _, n := range names {
+			const uriTag = 6
+			if n.Class == asn1.ClassContextSpecific && n.Tag == uriTag && string(n.Bytes) != id.URI() {
+				return fmt.Errorf("%w: certificate %q has a URI SAN that is not exactly the canonical form %s", ErrMalformedIdentity, cert.Subject.CommonName, id.URI())
+			}
+		}
+	}
+	return nil
 }
 
 // PeerIdentity returns the identity of the peer of a TLS connection whose

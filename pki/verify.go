@@ -227,6 +227,9 @@ func (v *Verifier) buildByContent(chain []*x509.Certificate, usage x509.ExtKeyUs
 	if err != nil {
 		return builtChain{}, err
 	}
+	if err := checkLeafProfile(leaf, id); err != nil {
+		return builtChain{}, err
+	}
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
@@ -252,6 +255,25 @@ func (v *Verifier) buildByContent(chain []*x509.Certificate, usage x509.ExtKeyUs
 	v.verified[key] = b
 	v.mu.Unlock()
 	return b, nil
+}
+
+// checkLeafProfile refuses a leaf that is not shaped as this package
+// issues leaves, whatever signed it: a CA (basicConstraints CA:TRUE, or a
+// key usage to sign certificates or CRLs), which CertProvince reads by its
+// name constraints and so revocations in the registry, keyed by the
+// identity's province, would never name; or a serial that is not positive
+// (RFC 5280 4.1.2.2), which no CRL or registry revocation can name either.
+// go-spiffe's X509-SVID rules refuse the same.
+func checkLeafProfile(leaf *x509.Certificate, id Identity) error {
+	switch {
+	case leaf.IsCA:
+		return &certError{ErrInvalidCertificate, fmt.Sprintf("certificate of %s is a CA (basicConstraints CA:TRUE), not a leaf", id)}
+	case leaf.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0:
+		return &certError{ErrInvalidCertificate, fmt.Sprintf("certificate of %s may sign certificates or CRLs, which a leaf may not", id)}
+	case leaf.SerialNumber == nil || leaf.SerialNumber.Sign() <= 0:
+		return &certError{ErrInvalidCertificate, fmt.Sprintf("certificate of %s has serial %v; a serial must be positive, or no revocation can name it", id, leaf.SerialNumber)}
+	}
+	return nil
 }
 
 // withinValidity reports whether every certificate of every chain is valid
