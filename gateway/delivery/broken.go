@@ -96,7 +96,7 @@ func (w *worker) broken(batch []store.Queued, e *BrokenAnswerError, answered, he
 			if w.suspects == nil {
 				w.suspects = make(map[string]suspect)
 			}
-			w.suspects[b.EnvelopeID] = suspect{q: batch[i], answers: before}
+			w.suspects[b.EnvelopeID] = newSuspect(batch[i], before)
 			kept = append(kept, b.EnvelopeID)
 		}
 	}

@@ -198,7 +198,7 @@ func (w *worker) refusedAlone(q store.Queued, status int, message string, err er
 		w.suspects = make(map[string]suspect)
 	}
 	if _, ok := w.suspects[q.EnvelopeID]; ok || len(w.suspects) < w.m.cfg.BatchSize {
-		w.suspects[q.EnvelopeID] = suspect{q: q, answers: w.answers.Load()}
+		w.suspects[q.EnvelopeID] = newSuspect(q, w.answers.Load())
 	}
 	return a
 }
@@ -208,6 +208,22 @@ func (w *worker) refusedAlone(q store.Queued, status int, message string, err er
 type suspect struct {
 	q       store.Queued
 	answers uint64
+}
+
+// newSuspect keeps q as a suspect with answers. q's bytes are slices of
+// the one buffer Store.Pending read its whole batch into: kept as they
+// are, a suspect would hold the batch in memory for as long as it stays
+// one (up to a batch of suspects per peer, each holding its batch), so
+// they are copied into a buffer of their own.
+func newSuspect(q store.Queued, answers uint64) suspect {
+	buf := make([]byte, 0, len(q.SigningDigest)+len(q.Envelope))
+	buf = append(buf, q.SigningDigest...)
+	buf = append(buf, q.Envelope...)
+	own := store.Queued{EnvelopeID: q.EnvelopeID, Envelope: buf[len(q.SigningDigest):]}
+	if q.SigningDigest != nil {
+		own.SigningDigest = buf[:len(q.SigningDigest):len(q.SigningDigest)]
+	}
+	return suspect{q: own, answers: answers}
 }
 
 // heard counts the envelopes the peer answered, and clears those of them
