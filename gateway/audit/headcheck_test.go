@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,7 +145,7 @@ func TestSignedHeadRefusesATreeThatDoesNotExtendTheLastHead(t *testing.T) {
 // a head is signed again.
 func TestAScheduledHeadOverADamagedTreeIsLogged(t *testing.T) {
 	db, _ := newTestDB(t)
-	var logs bytes.Buffer
+	var logs lockedBuffer
 	cfg := testConfig(t)
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	ticks := make(chan time.Time)
@@ -203,4 +204,22 @@ func TestSignedHeadStillSignsAnIntactLog(t *testing.T) {
 		}
 		last = h
 	}
+}
+
+// lockedBuffer is a log buffer the test reads while the schedule writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
