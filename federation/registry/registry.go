@@ -50,6 +50,8 @@ type Registry struct {
 	started atomic.Pointer[raft.Raft]
 	stop    chan struct{}
 	done    chan struct{}
+	// bg runs snapshotTrust, until stop.
+	bg sync.WaitGroup
 }
 
 // Open starts a registry node. A node with Genesis and no raft state
@@ -77,7 +79,40 @@ func Open(cfg Config) (*Registry, error) {
 	}
 	r.levels = newLevelCache(cfg.now, r.stream.peerEpoch)
 	go r.initWhenLeader()
+	r.bg.Go(r.snapshotTrust)
 	return r, nil
+}
+
+// snapshotTrust takes a snapshot soon after each change to whom the
+// registry trusts (a revocation, an expelled member, a CA listed or
+// retired). raft re-applies log entries past the last snapshot only once
+// a leader answers, and Close's snapshot is not taken after a crash: a
+// node that crashed and restarts cut off from the leader would serve the
+// trust of its last snapshot, taking certificates revoked since. Changes
+// that come together (a burst of commands) share one snapshot; the
+// registry's state is small, so each costs little.
+func (r *Registry) snapshotTrust() {
+	const settle = 200 * time.Millisecond
+	changed := r.store.trustChanged()
+	for {
+		select {
+		case <-changed:
+		case <-r.stop:
+			return
+		}
+		select {
+		case <-time.After(settle):
+		case <-r.stop:
+			return
+		}
+		// Changes from here on, which the snapshot may not hold, make
+		// another round.
+		changed = r.store.trustChanged()
+		err := r.raft.Snapshot().Error()
+		if err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) && !errors.Is(err, raft.ErrRaftShutdown) {
+			r.log.Warn("snapshot after a change of trust", "err", err)
+		}
+	}
 }
 
 func nodeSigner(t *pki.TLS) (*pki.Signer, error) {
@@ -229,6 +264,7 @@ func (r *Registry) genesisMember(p string) bool {
 // serves the state it had at once, even while the leader is unreachable.
 func (r *Registry) Close() error {
 	close(r.stop)
+	r.bg.Wait()
 	if err := r.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		r.log.Warn("snapshot at shutdown", "err", err)
 	}
