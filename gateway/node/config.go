@@ -276,7 +276,9 @@ func (c Config) Validate() error { return c.validate("config", nil) }
 // CRLs and the webhook CA must be files; the province policy, a directory.
 // Each is opened, not only looked up, so that one the node may not read (its
 // mode, or a socket where a file should be) is named too. The audit key is
-// not checked: a node makes one where there is none.
+// not checked here: a node makes one where there is none and its audit log
+// is empty, and refuses to start without it once the log holds heads
+// (openAudit), which only the opened store tells.
 func (c Config) CheckFiles() error {
 	var errs []error
 	check := func(key, path string, dir bool) {

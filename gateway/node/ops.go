@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 
@@ -50,14 +51,18 @@ func (n *Node) healthy() error {
 }
 
 // Ready reports why the node should not take traffic: its API server
-// stopped, it is shutting down, or its registry replica has no state or is
-// stale.
+// stopped, it is shutting down, its audit log's storage is damaged (it
+// signs no head, so no flow from here can be checked: audit.Log.Damaged),
+// or its registry replica has no state or is stale.
 func (n *Node) Ready() error {
 	if err := n.healthy(); err != nil {
 		return err
 	}
 	if n.closing.Load() {
 		return errShuttingDown
+	}
+	if err := n.audit.Damaged(); err != nil {
+		return fmt.Errorf("audit log: %w", err)
 	}
 	return n.registry.Ready()
 }
