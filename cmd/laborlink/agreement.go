@@ -39,13 +39,7 @@ func runAgreement(ctx context.Context, m *Main, args []string) error {
 // readAgreement reads an agreement file: JSON, or YAML (.yaml/.yml) turned
 // into JSON, then decoded strictly by contracts.
 func readAgreement(m *Main, file string) (*contracts.Agreement, error) {
-	var data []byte
-	var err error
-	if file == "-" {
-		data, err = readAll(m)
-	} else {
-		data, err = os.ReadFile(file)
-	}
+	data, err := readInput(m, file)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +55,11 @@ func readAgreement(m *Main, file string) (*contracts.Agreement, error) {
 	return a, nil
 }
 
-func readAll(m *Main) ([]byte, error) {
+// readInput reads the file a command names, or its standard input for "-".
+func readInput(m *Main, file string) ([]byte, error) {
+	if file != "-" {
+		return os.ReadFile(file)
+	}
 	var b bytes.Buffer
 	_, err := b.ReadFrom(m.Stdin)
 	return b.Bytes(), err

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -213,13 +212,7 @@ func evalOnNode(ctx context.Context, m *Main, c *conn, file, from, to string, pu
 // readRecord decodes a record strictly and applies the command line's
 // header overrides; doc is its JSON after the overrides.
 func readRecord(m *Main, file, from, to string, purpose contracts.Purpose) (contracts.Record, []byte, error) {
-	var data []byte
-	var err error
-	if file == "-" {
-		data, err = io.ReadAll(m.Stdin)
-	} else {
-		data, err = os.ReadFile(file)
-	}
+	data, err := readInput(m, file)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -255,13 +248,7 @@ const wantAgreement = `want an agreement file (schema laborlink.agreement/v1, su
 // the policy: the version in force, else the newest, with its status on
 // the day.
 func readEvalAgreement(m *Main, file string, at time.Time) (*contracts.Agreement, error) {
-	var data []byte
-	var err error
-	if file == "-" {
-		data, err = readAll(m)
-	} else {
-		data, err = os.ReadFile(file)
-	}
+	data, err := readInput(m, file)
 	if err != nil {
 		return nil, fmt.Errorf("--agreement: %w", err)
 	}

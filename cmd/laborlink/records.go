@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/laborlink/laborlink/gateway/exchange"
@@ -34,12 +33,7 @@ func runRecordsSubmit(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	var data []byte
-	if pos[0] == "-" {
-		data, err = readAll(m)
-	} else {
-		data, err = os.ReadFile(pos[0])
-	}
+	data, err := readInput(m, pos[0])
 	if err != nil {
 		return err
 	}
