@@ -63,8 +63,10 @@ func reencode(t *testing.T, res *Result, change func(r *contracts.Receipt)) {
 // TestAnAnswerBrokenForOneEnvelopeKeepsTheOthers: when the peer's answer
 // breaks the protocol for one envelope of a batch, Send's error is a
 // *delivery.BrokenAnswerError that names it and why, and carries the
-// other envelopes' outcomes, each with a receipt that verifies alone; the
-// breaker counts the answer as a failure of the peer.
+// other envelopes' outcomes, each with a receipt that verifies alone. The
+// breaker counts an answer that holds for the others as the peer's
+// success (it is at work, mishandling one envelope that the worker sets
+// apart), and one that holds for none as its failure.
 func TestAnAnswerBrokenForOneEnvelopeKeepsTheOthers(t *testing.T) {
 	tests := []struct {
 		body     string
@@ -110,12 +112,20 @@ func TestAnAnswerBrokenForOneEnvelopeKeepsTheOthers(t *testing.T) {
 					t.Errorf("outcome %d: its receipt does not verify: %v", i, err)
 				}
 			}
-			if st := c.BreakerState()["44"]; st != gobreaker.StateClosed {
-				t.Fatalf("breaker after one broken answer = %s, want closed", st)
+			for range 3 {
+				c.Send(context.Background(), "44", batch(tt.body, "a"))
 			}
-			c.Send(context.Background(), "44", batch(tt.body, "a"))
+			if st := c.BreakerState()["44"]; st != gobreaker.StateClosed {
+				t.Fatalf("breaker after answers that held for all but one envelope = %s, want closed", st)
+			}
+			for range 2 {
+				_, err := c.Send(context.Background(), "44", batch(tt.body, tt.body))
+				if errors.As(err, &broken) && len(broken.Outcomes) > 0 {
+					t.Fatalf("both envelopes broken: err %v carries outcomes %+v", err, broken.Outcomes)
+				}
+			}
 			if _, err := c.Send(context.Background(), "44", batch("a")); !errors.Is(err, gobreaker.ErrOpenState) {
-				t.Errorf("after two broken answers: err = %v, want the breaker open: a broken answer is the peer's fault", err)
+				t.Errorf("after two answers broken for every envelope: err = %v, want the breaker open: such an answer is the peer's fault", err)
 			}
 		})
 	}

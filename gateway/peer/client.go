@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -302,14 +303,21 @@ func (c *Client) newRemote(peer, addr string) (*remote, error) {
 
 // healthy is the breaker's verdict on a call: only transport faults and
 // the peer's own failures count against it, an answer that breaks the
-// protocol among them, for one envelope or for all (see outcomes). A peer
+// protocol for every envelope among them (see outcomes). A peer
 // that refuses a batch (400: a bad batch; 401 or 403: a certificate it
 // will not take) is up and answering; opening the breaker would only
 // delay what the error says. Per-envelope denials come inside a 200 and
 // are no errors at all.
 func healthy(err error) bool {
-	_, _, refused := Refusal(err)
-	return err == nil || refused
+	if _, _, refused := Refusal(err); err == nil || refused {
+		return true
+	}
+	// An answer that holds for some envelopes is a peer at work that
+	// mishandles others, which the worker sets apart: counted as a
+	// failure, one record type it garbles would trip the breaker and
+	// stall the whole queue while most of every batch gets through.
+	var broken *delivery.BrokenAnswerError
+	return errors.As(err, &broken) && len(broken.Outcomes) > 0
 }
 
 // receiptCheck checks one answer's receipts: for this envelope, from
