@@ -77,26 +77,25 @@ func deniedEntry(id string, rec contracts.Record, dec *policy.Decision, caller p
 // signature, a malformed envelope or record, ids outside the log's tokens)
 // or a case's refusal in the commit; policy's denials have entries of
 // their own (importDeniedEntry). The envelope may be malformed or forged
-// (env nil when nothing of it could be read): what it claims is kept
-// where the log can hold it and left out where not (auditable clears ids
-// that are no tokens; a record type, purpose or province that is none is
-// dropped), and the peer that sent it is always named. here is this
-// node's province.
+// (env nil when nothing of it could be read), so the flow is recorded as
+// what it was, from the province of the node that sent it (the peer,
+// always named) to this one (here), whatever the envelope claims; of the
+// rest, what the log can hold is kept and what it cannot left out
+// (auditable clears ids that are no tokens; a record type or purpose
+// that is none is dropped).
 func refusalEntry(env *contracts.Envelope, codes []string, from pki.Identity, here string) audit.Entry {
 	if env == nil {
-		env = &contracts.Envelope{Origin: from.Province, Destination: here}
+		env = &contracts.Envelope{}
 	}
 	reasons := make([]policy.Reason, len(codes))
 	for i, c := range codes {
 		reasons[i] = policy.Reason{Code: c}
 	}
 	e := importDeniedEntry(env, &policy.Decision{Reasons: reasons}, from)
+	e.Origin, e.Destination = audit.Province(from.Province), audit.Province(here)
 	e.Scrub()
 	if e.Validate() != nil {
 		e.RecordType, e.Purpose = "", ""
-	}
-	if e.Validate() != nil {
-		e.Origin, e.Destination = audit.Province(from.Province), audit.Province(here)
 	}
 	return e
 }

@@ -142,21 +142,16 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	forEach(len(envs), func(i int) {
 		results[i], passed[i] = x.check(ctx, sender, roots, &ins[i], now, &checked[i])
 	})
-	// Every envelope refused for good is audited here as the origin
-	// audits the refusal's receipt: a forged origin or a bad signature is
-	// a flow an auditor of this province must see too.
-	var refusals []audit.Entry
-	for i := range results {
-		if results[i].Status != peer.StatusRejected {
-			continue
-		}
-		if dec := ins[i].denied; dec != nil {
-			refusals = append(refusals, importDeniedEntry(ins[i].env, dec, sender.id))
-		} else {
-			refusals = append(refusals, refusalEntry(ins[i].env, results[i].Reasons, sender.id, x.d.Province))
-		}
+	// Every envelope refused for good is audited, as the origin audits
+	// the refusal's receipt: a forged origin or a bad signature is a flow
+	// an auditor of this province must see too. The entries are written
+	// once the request is answered without an error (done): one the
+	// origin sends again, after an error, is audited once.
+	refusals := x.refusals(ins, results, sender.id)
+	done := func() ([]peer.Result, error) {
+		x.audit(ctx, refusals...)
+		return results, nil
 	}
-	x.audit(ctx, refusals...)
 	ready := checked[:0]
 	for i := range checked {
 		if passed[i] {
@@ -166,7 +161,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		}
 	}
 	if len(ready) == 0 {
-		return results, nil
+		return done()
 	}
 	dup, firstOf := duplicates(ready)
 	signed, err := x.receiptsFor(ready, dup, now)
@@ -175,14 +170,13 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		for _, im := range ready {
 			results[im.index] = deferred(im.env.ID, "receipt_error")
 		}
-		return results, nil
+		return done()
 	}
 	refused, err := x.storeFresh(ctx, from, ready, dup, signed, now)
 	if err != nil {
 		return nil, err
 	}
 	var mend []*store.CaseChange
-	var caseRefusals []audit.Entry
 	for i, im := range ready {
 		r := &results[im.index]
 		if refused != nil {
@@ -197,7 +191,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 			if err != nil {
 				*r = x.refusedByCase(im.env.ID, err)
 				if r.Status == peer.StatusRejected && j < 0 {
-					caseRefusals = append(caseRefusals, refusalEntry(im.env, r.Reasons, sender.id, x.d.Province))
+					refusals = append(refusals, refusalEntry(im.env, r.Reasons, sender.id, x.d.Province))
 				}
 				continue
 			}
@@ -221,8 +215,32 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		}
 	}
 	x.mendCases(ctx, mend)
-	x.audit(ctx, caseRefusals...)
-	return results, nil
+	return done()
+}
+
+// refusals are the audit entries of the envelopes check refused for good
+// (results), one per envelope id: a copy of one in the same request is
+// refused with it.
+func (x *Exchange) refusals(ins []inbound, results []peer.Result, from pki.Identity) []audit.Entry {
+	var es []audit.Entry
+	seen := map[string]bool{}
+	for i := range results {
+		if results[i].Status != peer.StatusRejected {
+			continue
+		}
+		if id := results[i].EnvelopeID; id != "" {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+		}
+		if dec := ins[i].denied; dec != nil {
+			es = append(es, importDeniedEntry(ins[i].env, dec, from))
+		} else {
+			es = append(es, refusalEntry(ins[i].env, results[i].Reasons, from, x.d.Province))
+		}
+	}
+	return es
 }
 
 // refusedByCase answers an update its case refused as it was to be stored
