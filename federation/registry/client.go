@@ -226,6 +226,9 @@ func (c *Client) Join(ctx context.Context, seeds ...string) (*Status, error) {
 // the leader records it and adds the node to raft, after which the log and
 // snapshots reach it.
 func (r *Registry) Join(ctx context.Context, seeds ...string) error {
+	if len(seeds) == 0 {
+		return Errorf(EInvalid, "join needs seeds: API addresses of nodes already in the registry")
+	}
 	env, err := NewEnvelope(OpNodeJoin, NodeSpec{ID: r.cfg.NodeID, RaftAddr: r.cfg.RaftAddr, APIAddr: r.cfg.APIAddr})
 	if err != nil {
 		return err

@@ -66,4 +66,7 @@ func TestAJoinNoSeedAnswersIsUnavailable(t *testing.T) {
 	if registry.ErrorCode(err) != registry.EUnavailable || !strings.Contains(err.Error(), "no seed") {
 		t.Fatalf("join through a seed that is down: %v; want unavailable saying no seed answered", err)
 	}
+	if err := c.Nodes[0].Reg.Join(ctx(t)); registry.ErrorCode(err) != registry.EInvalid || !strings.Contains(err.Error(), "needs seeds") {
+		t.Errorf("join through no seed: %v; want invalid, asking for seeds", err)
+	}
 }
