@@ -89,6 +89,23 @@ func (k *KeyPair) load() (*tls.Certificate, error) {
 	return &cert, nil
 }
 
+// sameIdentity refuses a reloaded certificate (cur) of another identity
+// than the one in use (old): a rotation renews a node's certificate under
+// its name, while one copied from another node or kind by mistake would be
+// served as this node, and every peer would refuse it. A new identity
+// takes a restart, which checks it against the node's configuration.
+func sameIdentity(file string, old, cur *tls.Certificate) error {
+	was, err := IdentityFromCert(old.Leaf)
+	if err != nil {
+		return nil // nothing to hold the new one to
+	}
+	now, err := IdentityFromCert(cur.Leaf)
+	if err == nil && now != was {
+		err = fmt.Errorf("%s now holds a certificate of %s, not of %s as in use; keeping the one in use (a new identity takes a restart)", file, now, was)
+	}
+	return err
+}
+
 // changed reports whether a file was replaced (new inode, as a rename
 // leaves), rewritten in place (mtime) or resized.
 func changed(old, cur os.FileInfo) bool {
@@ -114,6 +131,9 @@ func (k *KeyPair) Certificate() (*tls.Certificate, error) {
 		return k.cert, nil
 	}
 	cert, err := k.load()
+	if err == nil {
+		err = sameIdentity(k.certFile, k.cert, cert)
+	}
 	if err != nil {
 		k.lastErr = err // keep serving the old pair; retry next interval
 		return k.cert, nil

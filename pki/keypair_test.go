@@ -45,13 +45,14 @@ func TestKeyPairReloadInterval(t *testing.T) {
 func TestKeyPairKeepsOldPairOnHalfRotation(t *testing.T) {
 	f := newFederation(t, "51")
 	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
-	b := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-2"})
-	kp, err := LoadKeyPair(a.CertFile, a.KeyFile, WithReloadInterval(0))
+	certFile, keyFile := copyPair(t, a)
+	kp, err := LoadKeyPair(certFile, keyFile, WithReloadInterval(0))
 	if err != nil {
 		t.Fatal(err)
 	}
+	b := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1", Force: true}) // renewed
 	bCert, _ := os.ReadFile(b.CertFile)
-	if err := writeFileAtomic(a.CertFile, bCert, 0o644); err != nil {
+	if err := writeFileAtomic(certFile, bCert, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c, err := kp.Certificate()
@@ -62,12 +63,64 @@ func TestKeyPairKeepsOldPairOnHalfRotation(t *testing.T) {
 		t.Errorf("LastError = %v", err)
 	}
 	bKey, _ := os.ReadFile(b.KeyFile)
-	if err := writeFileAtomic(a.KeyFile, bKey, 0o600); err != nil {
+	if err := writeFileAtomic(keyFile, bKey, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := kp.Certificate(); !c.Leaf.Equal(b.Cert) || kp.LastError() != nil {
 		t.Errorf("after the key arrived: %v, %v", c.Leaf.Subject, kp.LastError())
 	}
+}
+
+// TestKeyPairKeepsItsIdentity: a rotation renews a certificate under its
+// identity; a pair of another node or kind copied over it by mistake is
+// not served as this node (every peer would refuse it), and LastError
+// says why. The old pair stays in use.
+func TestKeyPairKeepsItsIdentity(t *testing.T) {
+	f := newFederation(t, "51")
+	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	certFile, keyFile := copyPair(t, a)
+	kp, err := LoadKeyPair(certFile, keyFile, WithReloadInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range []*Leaf{
+		issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-2"}),
+		issue(t, f, "51", IssueRequest{Kind: KindSystem, Name: "gw-1"}),
+	} {
+		otherCert, _ := os.ReadFile(other.CertFile)
+		otherKey, _ := os.ReadFile(other.KeyFile)
+		if err := writeFileAtomic(keyFile, otherKey, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeFileAtomic(certFile, otherCert, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := kp.Certificate()
+		if !c.Leaf.Equal(a.Cert) {
+			t.Errorf("a pair of %s copied over p51/node/gw-1's is served", c.Leaf.Subject)
+		}
+		if err := kp.LastError(); err == nil || !strings.Contains(err.Error(), "p51/node/gw-1") || !strings.Contains(err.Error(), "restart") {
+			t.Errorf("LastError = %v; want it to name the identity in use and the restart a new one takes", err)
+		}
+	}
+}
+
+// copyPair copies a leaf's certificate and key to files of their own, so
+// that issuing again under its name leaves them be.
+func copyPair(t *testing.T, l *Leaf) (certFile, keyFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile = dir+"/cert.pem", dir+"/key.pem"
+	for _, c := range [][2]string{{l.CertFile, certFile}, {l.KeyFile, keyFile}} {
+		b, err := os.ReadFile(c[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeFileAtomic(c[1], b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certFile, keyFile
 }
 
 func TestLoadKeyPairErrors(t *testing.T) {
