@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -40,15 +41,34 @@ type committer struct {
 	queue  chan write
 	quit   chan struct{}
 	done   chan struct{}
+
+	// marks is what readers wait for.
+	marks durability
+	// afterUpdate, set by tests alone, sees what db.Update returned before
+	// anyone else does and may replace it: a test holds a commit there,
+	// written and visible but not yet known to be durable, or fails it.
+	afterUpdate func(error) error
 }
 
 func newCommitter(db *bolt.DB, delay time.Duration, releaseEvery int64, log *slog.Logger) *committer {
 	c := &committer{db: db, delay: delay, rel: releaser{every: releaseEvery}, log: log, queue: make(chan write, maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
+	c.marks.start(db)
 	go c.loop()
 	return c
 }
 
 var errClosed = errors.New("store is closed")
+
+// ErrFailed is in the error of every write and read once a commit has
+// failed (errors.Is): the store then takes no more of either, and the node
+// must be restarted.
+var ErrFailed = errors.New("store failed")
+
+// failedAt is the store's failure after a commit to the file at path
+// failed with err.
+func failedAt(path string, err error) error {
+	return fmt.Errorf("%w: a commit to %s failed (%w), so the file may show what is not on disk; restart the node, which then reads the file from disk again", ErrFailed, path, err)
+}
 
 // do runs fn in a group-committed transaction and returns once it is durable.
 func (c *committer) do(ctx context.Context, fn func(*bolt.Tx) error) error {
@@ -58,6 +78,9 @@ func (c *committer) do(ctx context.Context, fn func(*bolt.Tx) error) error {
 // doThen is do, and runs after once the transaction has committed (see
 // write.after).
 func (c *committer) doThen(ctx context.Context, fn func(*bolt.Tx) error, after func()) error {
+	if err := c.marks.failure(); err != nil {
+		return err
+	}
 	w := write{fn: fn, after: after, done: make(chan error, 1)}
 	c.mu.RLock()
 	if c.closed {
@@ -137,9 +160,19 @@ func (c *committer) drain() {
 }
 
 func (c *committer) commit(group []write) {
+	if err := c.marks.failure(); err != nil {
+		// Queued before the commit that failed had failed.
+		for _, w := range group {
+			w.done <- err
+		}
+		return
+	}
 	results := make([]error, len(group))
 	var size int64
+	var id int
 	err := c.db.Update(func(tx *bolt.Tx) error {
+		id = tx.ID()
+		c.marks.writing(id)
 		for i, w := range group {
 			results[i] = w.fn(tx)
 		}
@@ -149,26 +182,44 @@ func (c *committer) commit(group []write) {
 		size = tx.Size()
 		return nil
 	})
-	if err == nil {
-		for _, w := range group {
-			if w.after != nil {
-				w.after()
-			}
+	if c.afterUpdate != nil {
+		err = c.afterUpdate(err)
+	}
+	if err != nil {
+		c.fail(group, err)
+		return
+	}
+	c.marks.durable(id)
+	for _, w := range group {
+		if w.after != nil {
+			w.after()
 		}
 	}
 	for i, w := range group {
-		if err != nil {
-			w.done <- err
-		} else {
-			w.done <- results[i]
-		}
+		w.done <- results[i]
 	}
-	if err == nil && c.rel.grown(size) {
+	if c.rel.grown(size) {
 		if err := release(c.db); err != nil {
 			// The pages stay resident until the kernel needs them or the
 			// next release; nothing else depends on it.
 			c.log.Warn("release the database's mapped pages", "err", err)
 		}
+	}
+}
+
+// fail stops the store after a commit failed with err. bbolt writes the
+// meta page, lets readers see it, and only then syncs the file: a commit
+// whose sync failed stays visible, and the next one builds on it, though
+// none of it may be on disk (after a failed fsync, Linux may have dropped
+// the dirty pages as well). Nothing the store holds can be trusted any
+// more, short of reopening the file: every write and read fails from now
+// on, and the writers of the group hear it as well.
+func (c *committer) fail(group []write, err error) {
+	err = failedAt(c.db.Path(), err)
+	c.marks.failed(err)
+	c.log.Error("store failed: restart the node", "err", err)
+	for _, w := range group {
+		w.done <- err
 	}
 }
 

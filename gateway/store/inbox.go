@@ -205,7 +205,7 @@ func appendReceivedKey(b []byte, from, envelopeID string) []byte {
 // it signs "stored" only for what it is about to store.
 func (s *Store) Received(from string, envelopeIDs []string) ([]bool, error) {
 	out := make([]bool, len(envelopeIDs))
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		seen := tx.Bucket(bucketReceived).Cursor()
 		var key []byte
 		for i, id := range envelopeIDs {
@@ -220,7 +220,7 @@ func (s *Store) Received(from string, envelopeIDs []string) ([]bool, error) {
 // InboxHead is the position of the newest inbox entry, 0 for an empty inbox.
 func (s *Store) InboxHead() (uint64, error) {
 	var head uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		head = tx.Bucket(bucketInbox).Sequence()
 		return nil
 	})
@@ -233,7 +233,7 @@ func (s *Store) Inbox(after uint64, limit int) ([]Incoming, error) {
 		return nil, nil // nothing comes after; after+1 would start again at the first
 	}
 	var out []Incoming
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketInbox).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
 			m, err := decodeIncoming(v)
@@ -250,7 +250,7 @@ func (s *Store) Inbox(after uint64, limit int) ([]Incoming, error) {
 // InboxItem returns one received envelope by id.
 func (s *Store) InboxItem(envelopeID string) (Incoming, error) {
 	var m Incoming
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		key := tx.Bucket(bucketReceived).Get([]byte(envelopeID))
 		if key == nil {
 			return fmt.Errorf("received envelope %s: %w", envelopeID, ErrNotFound)

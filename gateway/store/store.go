@@ -492,7 +492,7 @@ func (s *Store) PendingFull(peer string, limit int, skip func(envelopeID string)
 func (s *Store) pending(peer string, least, limit int, skip func(envelopeID string) bool) ([]Queued, error) {
 	var out []Queued
 	prefix := []byte(peer + "/")
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var ids []string
 		var vals [][]byte // valid until the read transaction ends
 		c := tx.Bucket(bucketOutbox).Cursor()
@@ -523,7 +523,10 @@ func (s *Store) pending(peer string, least, limit int, skip func(envelopeID stri
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err // read from a store that failed: none of it may be sent
+	}
+	return out, nil
 }
 
 // maxPendingPrealloc bounds the room Pending makes for a batch before it
@@ -668,7 +671,7 @@ func appendDelivery(b, head, receipt []byte) []byte {
 // Status returns what the node knows of an outgoing record.
 func (s *Store) Status(envelopeID string) (Status, error) {
 	var st Status
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if err := getJSON(tx.Bucket(bucketRecords), envelopeID, &st); err != nil {
 			return err
 		}
@@ -697,7 +700,7 @@ func (s *Store) States(envelopeIDs []string) ([]State, error) {
 	if len(envelopeIDs) == 0 {
 		return out, nil
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		recs, answered := tx.Bucket(bucketRecords), tx.Bucket(bucketDelivered)
 		for i, id := range envelopeIDs {
 			// The destination's answer, once there is one, else the state
@@ -726,7 +729,7 @@ func (s *Store) States(envelopeIDs []string) ([]State, error) {
 // Lookup resolves a submitter's reference to its envelope id.
 func (s *Store) Lookup(ref string) (string, error) {
 	var id string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketRefs).Get([]byte(ref))
 		if v == nil {
 			return fmt.Errorf("reference %q: %w", ref, ErrNotFound)
@@ -742,12 +745,23 @@ func (s *Store) Lookup(ref string) (string, error) {
 // a transaction per record cost a batch more than the lookups. ids[i] is
 // "" for a reference not accepted before.
 func (s *Store) LookupAll(refs []string) ([]string, error) {
-	return getEach(s.db, bucketRefs, refs, func(_ string, v []byte) string { return string(v) })
+	return getEach(viewFunc(s.view), bucketRefs, refs, func(_ string, v []byte) string { return string(v) })
 }
 
-// getEach reads keys from bucket in one read transaction: read(k, v) for
-// each value found, the zero T for a key absent.
-func getEach[T any](db *bolt.DB, bucket []byte, keys []string, read func(k string, v []byte) T) ([]T, error) {
+// viewer runs read transactions: a *bolt.DB, or Store.view as a viewFunc.
+type viewer interface {
+	View(func(*bolt.Tx) error) error
+}
+
+// viewFunc is a function that runs read transactions, as a viewer.
+type viewFunc func(func(*bolt.Tx) error) error
+
+// View runs fn in a read transaction of f.
+func (f viewFunc) View(fn func(*bolt.Tx) error) error { return f(fn) }
+
+// getEach reads keys from bucket in one read transaction of db: read(k, v)
+// for each value found, the zero T for a key absent.
+func getEach[T any](db viewer, bucket []byte, keys []string, read func(k string, v []byte) T) ([]T, error) {
 	out := make([]T, len(keys))
 	if len(keys) == 0 {
 		return out, nil
@@ -851,7 +865,7 @@ func (s *Store) RecordAnd(ctx context.Context, p Progress, also func(*bolt.Tx) e
 // Mark reads a named value; an unknown one is "".
 func (s *Store) Mark(name string) (string, error) {
 	var v string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v = string(tx.Bucket(bucketMarks).Get([]byte(name)))
 		return nil
 	})
@@ -861,7 +875,7 @@ func (s *Store) Mark(name string) (string, error) {
 // Counter reads a named counter; an unknown counter is 0.
 func (s *Store) Counter(name string) (uint64, error) {
 	var v uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v = readCounter(tx, name)
 		return nil
 	})
@@ -871,7 +885,7 @@ func (s *Store) Counter(name string) (uint64, error) {
 // Counters reads named counters as Counter does, all in one read
 // transaction; an unknown counter is 0.
 func (s *Store) Counters(names []string) ([]uint64, error) {
-	return getEach(s.db, bucketCounters, names, func(_ string, v []byte) uint64 { return counterValue(v) })
+	return getEach(viewFunc(s.view), bucketCounters, names, func(_ string, v []byte) uint64 { return counterValue(v) })
 }
 
 func outboxKey(peer, id string) []byte { return []byte(peer + "/" + id) }
