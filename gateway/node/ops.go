@@ -42,16 +42,18 @@ func (n *Node) opsHandler() http.Handler {
 var errShuttingDown = errors.New("shutting down: the node is draining the requests in flight and takes no new traffic")
 
 // healthy reports why the node cannot serve at all: its API server stopped
-// on its own (Close stopping it is no failure).
+// on its own (Close stopping it is no failure), or its store failed (a
+// commit failed: the store takes no reads or writes until the node is
+// restarted and reads its file from disk again).
 func (n *Node) healthy() error {
 	if err := n.down.Load(); err != nil {
 		return *err
 	}
-	return nil
+	return n.store.Failed()
 }
 
 // Ready reports why the node should not take traffic: its API server
-// stopped, it is shutting down, its audit log's storage is damaged (it
+// stopped or its store failed, it is shutting down, its audit log's storage is damaged (it
 // signs no head, so no flow from here can be checked: audit.Log.Damaged),
 // or its registry replica has no state or is stale.
 func (n *Node) Ready() error {

@@ -1,0 +1,37 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// TestAFailedStoreMakesTheNodeUnhealthy: once a commit to the node's file
+// has failed, the store takes no more reads or writes until the node
+// restarts and reads the file again; /healthz, /readyz and the status say
+// so, so that an orchestrator restarts it and an operator sees why.
+func TestAFailedStoreMakesTheNodeUnhealthy(t *testing.T) {
+	n, _ := singleNode(t)
+	if code, body := probe(t, n, "/healthz"); code != http.StatusOK {
+		t.Fatalf("before the failure: /healthz %d %q", code, body)
+	}
+	// The file closed under the store: its next commit fails.
+	if err := n.store.DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.store.Increment(context.Background(), "probe", 1); !errors.Is(err, store.ErrFailed) {
+		t.Fatalf("a commit to a closed file: %v; want store.ErrFailed", err)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, body := probe(t, n, path); code != http.StatusServiceUnavailable || !strings.Contains(body, "store failed") {
+			t.Errorf("%s: %d %q; want 503 saying the store failed", path, code, body)
+		}
+	}
+	if st := n.status(context.Background()).(Status); !strings.Contains(st.Ready, "store failed") {
+		t.Errorf("status ready = %q; want it to say the store failed", st.Ready)
+	}
+}
