@@ -53,9 +53,10 @@ func (n *Node) healthy() error {
 }
 
 // Ready reports why the node should not take traffic: its API server
-// stopped or its store failed, it is shutting down, its audit log's storage is damaged (it
-// signs no head, so no flow from here can be checked: audit.Log.Damaged),
-// or its registry replica has no state or is stale.
+// stopped or its store failed, it is shutting down, its audit log's
+// storage is damaged (it signs no head, so no flow from here can be
+// checked: audit.Log.Damaged), or its registry replica has no state or is
+// stale.
 func (n *Node) Ready() error {
 	if err := n.healthy(); err != nil {
 		return err
