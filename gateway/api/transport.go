@@ -406,6 +406,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadGateway, "peer_unavailable"
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, string(exchange.CodeNotFound)
+	case errors.Is(err, store.ErrFailed):
+		// The node must restart to reopen its store: not this request's
+		// fault, and another node (or this one, restarted) may take it.
+		return http.StatusServiceUnavailable, string(exchange.CodeUnavailable)
 	}
 	switch code := exchange.ErrorCode(err); code {
 	case exchange.CodeInvalid:

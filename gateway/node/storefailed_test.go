@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
 )
 
 // TestAFailedStoreMakesTheNodeUnhealthy: once a commit to the node's file
@@ -15,7 +16,7 @@ import (
 // restarts and reads the file again; /healthz, /readyz and the status say
 // so, so that an orchestrator restarts it and an operator sees why.
 func TestAFailedStoreMakesTheNodeUnhealthy(t *testing.T) {
-	n, _ := singleNode(t)
+	n, p := singleNode(t)
 	if code, body := probe(t, n, "/healthz"); code != http.StatusOK {
 		t.Fatalf("before the failure: /healthz %d %q", code, body)
 	}
@@ -33,5 +34,16 @@ func TestAFailedStoreMakesTheNodeUnhealthy(t *testing.T) {
 	}
 	if st := n.status(context.Background()).(Status); !strings.Contains(st.Ready, "store failed") {
 		t.Errorf("status ready = %q; want it to say the store failed", st.Ready)
+	}
+	// A read of the local API is answered unavailable, which a client
+	// retries elsewhere or later, not as the node's internal error.
+	for _, c := range []struct {
+		kind pki.Kind
+		path string
+	}{{pki.KindSystem, "/api/v1/inbox"}, {pki.KindOperator, "/api/v1/deadletters"}} {
+		hc := p.Client(p.Issue("51", c.kind, "x"), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+		if status, eb := callAPI(t, n, hc, "GET", c.path, ""); status != http.StatusServiceUnavailable || eb.Code != "unavailable" || !strings.Contains(eb.Error, "node.db") {
+			t.Errorf("GET %s: %d %+v; want 503 unavailable naming the file", c.path, status, eb)
+		}
 	}
 }

@@ -94,7 +94,7 @@ func (s *Store) PutCases(ctx context.Context, changes []*CaseChange) (refused []
 // Case returns one case.
 func (s *Store) Case(key string, now time.Time) (*Case, error) {
 	var c Case
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return getJSON(tx.Bucket(bucketCases), key, &c)
 	})
 	if err != nil {
@@ -113,7 +113,7 @@ func (s *Store) Case(key string, now time.Time) (*Case, error) {
 // it; unreadable is nil when every case decodes. err is a fault of the
 // read as a whole, which leaves no case known.
 func (s *Store) CasesByKey(keys []string, now time.Time) (cases []*Case, unreadable map[string]error, err error) {
-	cases, err = getEach(s.db, bucketCases, keys, func(k string, v []byte) *Case {
+	cases, err = getEach(viewFunc(s.view), bucketCases, keys, func(k string, v []byte) *Case {
 		c := new(Case)
 		if err := json.Unmarshal(v, c); err != nil {
 			if unreadable == nil {
@@ -135,7 +135,7 @@ func (s *Store) CasesByKey(keys []string, now time.Time) (cases []*Case, unreada
 // overdue flag as of now.
 func (s *Store) Cases(now time.Time, status string) ([]Case, error) {
 	var out []Case
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCases).ForEach(func(_, v []byte) error {
 			var c Case
 			if err := json.Unmarshal(v, &c); err != nil {

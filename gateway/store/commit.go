@@ -31,6 +31,7 @@ type write struct {
 // bbolt transaction whenever it is free.
 type committer struct {
 	db    *bolt.DB
+	path  string        // db's, which bbolt forgets once the file is closed
 	delay time.Duration // see gather
 	rel   releaser      // used by the loop alone
 	log   *slog.Logger
@@ -51,7 +52,7 @@ type committer struct {
 }
 
 func newCommitter(db *bolt.DB, delay time.Duration, releaseEvery int64, log *slog.Logger) *committer {
-	c := &committer{db: db, delay: delay, rel: releaser{every: releaseEvery}, log: log, queue: make(chan write, maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
+	c := &committer{db: db, path: db.Path(), delay: delay, rel: releaser{every: releaseEvery}, log: log, queue: make(chan write, maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
 	c.marks.start(db)
 	go c.loop()
 	return c
@@ -215,7 +216,7 @@ func (c *committer) commit(group []write) {
 // more, short of reopening the file: every write and read fails from now
 // on, and the writers of the group hear it as well.
 func (c *committer) fail(group []write, err error) {
-	err = failedAt(c.db.Path(), err)
+	err = failedAt(c.path, err)
 	c.marks.failed(err)
 	c.log.Error("store failed: restart the node", "err", err)
 	for _, w := range group {

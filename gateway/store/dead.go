@@ -127,7 +127,7 @@ func (s *Store) MarkDeadAnd(ctx context.Context, peer string, ds []DeadLetter, a
 // is "", by peer and then envelope id (oldest first), without envelopes.
 func (s *Store) DeadLetters(peer string) ([]DeadLetter, error) {
 	var out []DeadLetter
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var prefix []byte
 		if peer != "" {
 			prefix = []byte(peer + "/")

@@ -118,6 +118,11 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 		return fn(tx)
 	})
 	if !began {
+		// The file could not be read at all: after a failure, that is
+		// the failure (a closed file, say), which the caller must see.
+		if failed := s.c.marks.failure(); failed != nil {
+			return failed
+		}
 		return err
 	}
 	if err := s.c.marks.await(id); err != nil {
