@@ -744,7 +744,12 @@ func (x *Exchange) answer(ctx context.Context, im imported) {
 	}
 	data, _ := json.Marshal(summary)
 	a := store.Answer{EnvelopeID: im.env.ID, Type: string(im.env.Type), ReceivedAt: im.in.ReceivedAt, Summary: data}
-	if err := x.d.Store.AddAnswer(ctx, ref, im.env.Origin, a); err != nil {
+	switch err := x.d.Store.AddAnswer(ctx, ref, im.env.Origin, a); {
+	case errors.Is(err, store.ErrTooManyAnswers):
+		// In the inbox, not on the record: the peer may be sending answers
+		// without end.
+		x.d.Log.Warn("answer not linked: its record holds the most answers it keeps; it is in the inbox", "envelope", im.env.ID, "type", im.env.Type, "from", im.env.Origin, "most", store.MaxAnswers)
+	case err != nil:
 		// The answer is in the inbox either way; a confirmation of a transfer
 		// this node never sent is worth an operator's look.
 		x.d.Log.Warn("answer matches no record sent from here", "envelope", im.env.ID, "type", im.env.Type, "err", fmt.Sprint(err))

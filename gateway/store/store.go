@@ -40,6 +40,16 @@ var (
 // not sent to.
 var ErrNotAnswerable = errors.New("the record was not sent to the answering province")
 
+// ErrTooManyAnswers is returned for an answer to a record that holds
+// MaxAnswers already.
+var ErrTooManyAnswers = errors.New("the record holds the most answers it keeps")
+
+// MaxAnswers bounds the answers one record keeps (AddAnswer): years of
+// monthly confirmations of a transfer, or every step of a referral's case,
+// fit with room to spare, and a peer cannot grow one record's status, which
+// each answer rewrites whole, without end.
+const MaxAnswers = 100
+
 // ErrNotFound is returned when a record, reference or inbox item is unknown.
 var ErrNotFound = errors.New("not found")
 
@@ -780,7 +790,8 @@ func getEach[T any](db viewer, bucket []byte, keys []string, read func(k string,
 
 // AddAnswer links a record received from province from to the outgoing
 // record (by reference) it answers, which must have been sent to that
-// province. It is idempotent: the same answer twice is kept once.
+// province. It is idempotent: the same answer twice is kept once. A record
+// keeps MaxAnswers at most; past them it is ErrTooManyAnswers.
 func (s *Store) AddAnswer(ctx context.Context, ref, from string, a Answer) error {
 	return s.c.do(ctx, func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketRefs).Get([]byte(ref))
@@ -802,6 +813,9 @@ func (s *Store) AddAnswer(ctx context.Context, ref, from string, a Answer) error
 			if have.EnvelopeID == a.EnvelopeID {
 				return nil
 			}
+		}
+		if len(st.Answers) >= MaxAnswers {
+			return fmt.Errorf("answer %s to %q: %w (%d)", a.EnvelopeID, ref, ErrTooManyAnswers, MaxAnswers)
 		}
 		st.Answers = append(st.Answers, a)
 		return putStatus(recs, string(id), &st)
