@@ -47,12 +47,12 @@ func Empty(db *bolt.DB, bucket string) (bool, error) {
 // signed by another key means the key file is not the log's; one whose
 // signature by the key does not verify was changed.
 func (l *Log) checkHeadKey(tx *bolt.Tx, h Head) error {
-	n, err := note.Open(h.Note, note.VerifierList())
+	_, err := note.Open(h.Note, note.VerifierList())
 	var unverified *note.UnverifiedNoteError
 	if !errors.As(err, &unverified) {
 		return l.headCorrupt(tx, h, fmt.Sprintf("is not a signed note (%v)", err))
 	}
-	n = unverified.Note
+	n := unverified.Note
 	s := l.cfg.Signer
 	var by []string
 	for _, sig := range n.UnverifiedSigs {
