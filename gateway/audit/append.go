@@ -104,6 +104,21 @@ func (l *Log) commitLoop() {
 	}
 }
 
+// update is db.Update for the log's own commits: a commit that fails
+// after fn succeeded (bbolt could not write or sync it) is told to
+// Config.CommitFailed, as an error of fn is not.
+func (l *Log) update(fn func(*bolt.Tx) error) error {
+	var fnErr error
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		fnErr = fn(tx)
+		return fnErr
+	})
+	if err != nil && fnErr == nil && l.cfg.CommitFailed != nil {
+		l.cfg.CommitFailed(fmt.Errorf("audit log commit: %w", err))
+	}
+	return err
+}
+
 // commit writes a batch of appends in one transaction and answers each.
 func (l *Log) commit(batch []*appendReq) {
 	ps := make([]Prepared, len(batch))
@@ -111,7 +126,7 @@ func (l *Log) commit(batch []*appendReq) {
 		ps[i] = r.p
 	}
 	var first int64
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := l.update(func(tx *bolt.Tx) error {
 		var err error
 		first, err = l.appendTx(tx, ps)
 		return err

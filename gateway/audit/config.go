@@ -36,6 +36,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives scheduler errors. Default slog.Default().
 	Logger *slog.Logger
+	// CommitFailed, when set, is told of a commit of the log's own (an
+	// append or a head; not AppendPreparedTx, whose commit is the
+	// caller's) that bbolt could not make durable: the file may then show
+	// what is not on disk, for the log and for any other writer of it.
+	CommitFailed func(error)
 }
 
 // DefaultConfig returns a Config with every default filled in; the caller

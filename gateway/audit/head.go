@@ -84,7 +84,7 @@ func (l *Log) SignedHead(ctx context.Context) (Head, error) {
 	l.signMu.Lock()
 	defer l.signMu.Unlock()
 	var h Head
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := l.update(func(tx *bolt.Tx) error {
 		b, err := l.buckets(tx)
 		if err != nil {
 			return err

@@ -92,7 +92,10 @@ func (n *Node) openAudit() (*audit.Log, error) {
 	if n.auditKey, err = note.NewVerifier(vkey); err != nil {
 		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
 	}
-	l, err := audit.Open(n.store.DB(), audit.Config{Bucket: auditBucket, Origin: origin, Signer: signer, Verifier: n.auditKey, SignInterval: n.cfg.Audit.SignInterval, Logger: n.log})
+	// The log shares node.db: a commit of its own that fails stops the
+	// store as one of the store's would (store.Fail).
+	l, err := audit.Open(n.store.DB(), audit.Config{Bucket: auditBucket, Origin: origin, Signer: signer, Verifier: n.auditKey, SignInterval: n.cfg.Audit.SignInterval, Logger: n.log,
+		CommitFailed: n.store.Fail})
 	if errors.Is(err, audit.ErrWrongKey) {
 		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
 	}

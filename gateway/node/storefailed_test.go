@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -45,5 +46,25 @@ func TestAFailedStoreMakesTheNodeUnhealthy(t *testing.T) {
 		if status, eb := callAPI(t, n, hc, "GET", c.path, ""); status != http.StatusServiceUnavailable || eb.Code != "unavailable" || !strings.Contains(eb.Error, "node.db") {
 			t.Errorf("GET %s: %d %+v; want 503 unavailable naming the file", c.path, status, eb)
 		}
+	}
+}
+
+// TestAFailedAuditCommitStopsTheStore: the audit log shares node.db, so a
+// commit of its own that fails leaves the file as uncertain as a failed
+// commit of the store's: the store stops too, before any write of its own
+// would build on it.
+func TestAFailedAuditCommitStopsTheStore(t *testing.T) {
+	n, _ := singleNode(t)
+	if err := n.store.DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.audit.Append(context.Background(), audit.Entry{Kind: audit.KindSent, EnvelopeID: "01JENV", RecordType: "transfer", Origin: "51", Destination: "44", Decision: audit.Allow}); err == nil {
+		t.Fatal("an audit append to a closed file succeeded")
+	}
+	if err := n.store.Failed(); !errors.Is(err, store.ErrFailed) || !strings.Contains(err.Error(), "audit log commit") {
+		t.Errorf("store after the audit log's commit failed: %v; want store.ErrFailed naming the audit log's commit", err)
+	}
+	if code, body := probe(t, n, "/healthz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/healthz: %d %q; want 503", code, body)
 	}
 }

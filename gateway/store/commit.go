@@ -224,6 +224,20 @@ func (c *committer) fail(group []write, err error) {
 	}
 }
 
+// Fail stops the store as a failed commit of its own would, for err, a
+// commit to its file by another writer that failed (the audit log's,
+// which shares the file): whatever that commit's sync left unwritten, the
+// store's next commits would build on. The first failure stays.
+func (s *Store) Fail(err error) {
+	c := s.c
+	if c.marks.failure() != nil {
+		return
+	}
+	err = failedAt(c.path, err)
+	c.marks.failed(err)
+	c.log.Error("store failed: restart the node", "err", err)
+}
+
 func (c *committer) close() {
 	c.mu.Lock()
 	if c.closed {
