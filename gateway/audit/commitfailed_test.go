@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -37,7 +38,7 @@ func TestACommitThatFailsIsTold(t *testing.T) {
 	if _, err := l.Append(t.Context(), sentEntry(20)); err == nil {
 		t.Fatal("an append to a closed file succeeded")
 	}
-	if len(told) != 1 || !errors.Is(told[0], bolt.ErrDatabaseNotOpen) {
+	if len(told) != 1 || !errors.Is(told[0], berrors.ErrDatabaseNotOpen) {
 		t.Errorf("told %v; want the failed commit, once", told)
 	}
 }
