@@ -121,6 +121,30 @@ func TestANewAuditKeyNeverReplacesAVerifierKey(t *testing.T) {
 	wantFile(t, cfg.Audit.Key+".pub", vkey)
 }
 
+// TestAVerifierKeyFileOfAnotherKeyIsRefused: the .pub file beside the
+// audit key is what auditors are given; one that holds another key (a
+// stale copy, another node's) would have them refuse every head, so the
+// node refuses to start, naming it, and starts once it holds the key's.
+func TestAVerifierKeyFileOfAnotherKeyIsRefused(t *testing.T) {
+	cfg, _, vkey := stoppedSignedNode(t)
+	_, other, err := audit.GenerateKey(originOf(t, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg.Audit.Key+".pub", []byte(other+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	openRefused(t, cfg, cfg.Audit.Key+".pub", "another key")
+	if err := os.WriteFile(cfg.Audit.Key+".pub", vkey, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("with the key's own verifier key file: %v", err)
+	}
+	n.Close()
+}
+
 // originOf is the log name of the node cfg configures, read from its
 // verifier key file.
 func originOf(t *testing.T, cfg Config) string {

@@ -89,6 +89,12 @@ func (n *Node) openAudit() (*audit.Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
 	}
+	// The verifier key file is what auditors are given: one that is not
+	// this key's would have them refuse every head the node signs.
+	if pub, err := os.ReadFile(n.cfg.Audit.Key + ".pub"); err == nil && strings.TrimSpace(string(pub)) != vkey {
+		return nil, fmt.Errorf("audit.key %s: its verifier key file %s.pub holds another key (%s), not this key's (%s): auditors given that file would refuse every head; write this key's verifier key there, or configure the key that file belongs to",
+			n.cfg.Audit.Key, n.cfg.Audit.Key, strings.TrimSpace(string(pub)), vkey)
+	}
 	if n.auditKey, err = note.NewVerifier(vkey); err != nil {
 		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
 	}
