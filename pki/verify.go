@@ -262,10 +262,14 @@ func (v *Verifier) buildByContent(chain []*x509.Certificate, usage x509.ExtKeyUs
 // key usage to sign certificates or CRLs), which CertProvince reads by its
 // name constraints and so revocations in the registry, keyed by the
 // identity's province, would never name; or a serial that is not positive
-// (RFC 5280 4.1.2.2), which no CRL or registry revocation can name either.
-// go-spiffe's X509-SVID rules refuse the same.
+// (RFC 5280 4.1.2.2), which no CRL or registry revocation can name either;
+// or one that names no extended key usage, which x509 takes as good for
+// any use, a server's included. go-spiffe's X509-SVID rules refuse the
+// first two.
 func checkLeafProfile(leaf *x509.Certificate, id Identity) error {
 	switch {
+	case len(leaf.ExtKeyUsage) == 0 && len(leaf.UnknownExtKeyUsage) == 0:
+		return &certError{ErrWrongUsage, fmt.Sprintf("certificate of %s names no extended key usage; a leaf says which of client and server auth it is for", id)}
 	case leaf.IsCA:
 		return &certError{ErrInvalidCertificate, fmt.Sprintf("certificate of %s is a CA (basicConstraints CA:TRUE), not a leaf", id)}
 	case leaf.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0:
