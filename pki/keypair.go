@@ -2,6 +2,7 @@ package pki
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"sync"
@@ -106,6 +107,21 @@ func sameIdentity(file string, old, cur *tls.Certificate) error {
 	return err
 }
 
+// inValidity refuses a reloaded certificate that is not valid at now, by
+// the wall clock (k.now spaces the checks only): an expired one copied by
+// mistake would be served, and refused by every peer, in place of one
+// still good; one not valid yet is taken once it is, as the next checks
+// look at the files again.
+func inValidity(file string, leaf *x509.Certificate, now time.Time) error {
+	switch {
+	case now.After(leaf.NotAfter):
+		return fmt.Errorf("%s now holds a certificate that expired %s; keeping the one in use", file, leaf.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(leaf.NotBefore):
+		return fmt.Errorf("%s now holds a certificate valid from %s only; keeping the one in use until then", file, leaf.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // changed reports whether a file was replaced (new inode, as a rename
 // leaves), rewritten in place (mtime) or resized.
 func changed(old, cur os.FileInfo) bool {
@@ -133,6 +149,9 @@ func (k *KeyPair) Certificate() (*tls.Certificate, error) {
 	cert, err := k.load()
 	if err == nil {
 		err = sameIdentity(k.certFile, k.cert, cert)
+	}
+	if err == nil {
+		err = inValidity(k.certFile, cert.Leaf, time.Now())
 	}
 	if err != nil {
 		k.lastErr = err // keep serving the old pair; retry next interval

@@ -1,6 +1,14 @@
 package pki
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -136,5 +144,59 @@ func TestLoadKeyPairErrors(t *testing.T) {
 	// A CA certificate carries no identity, so it is no key pair for TLS.
 	if _, err := LoadKeyPair(f.ProvinceDir("51")+"/"+CACertFile, f.ProvinceDir("51")+"/"+CAKeyFile); err == nil {
 		t.Error("a CA certificate loaded as a TLS key pair")
+	}
+}
+
+// TestKeyPairKeepsAValidCertificate: a certificate that is not valid now
+// (an expired one restored from an old backup, one dated ahead) is not
+// served in place of one that is; LastError says why.
+func TestKeyPairKeepsAValidCertificate(t *testing.T) {
+	f := newFederation(t, "51")
+	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	certFile, keyFile := copyPair(t, a)
+	kp, err := LoadKeyPair(certFile, keyFile, WithReloadInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := f.CAs["51"]
+	for _, c := range []struct {
+		name             string
+		notBefore, after time.Duration // from now
+		want             string
+	}{
+		{"expired", -48 * time.Hour, -time.Hour, "expired"},
+		{"not valid yet", time.Hour, 48 * time.Hour, "valid from"},
+	} {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse("spiffe://p51." + testDomain + "/node/gw-1")
+		der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+			SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "p51 node gw-1"},
+			NotBefore: time.Now().Add(c.notBefore), NotAfter: time.Now().Add(c.after),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+			URIs: []*url.URL{u}, BasicConstraintsValid: true,
+		}, ca.Cert, &key.PublicKey, ca.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})...)
+		if err := writeFileAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeFileAtomic(certFile, chain, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := kp.Certificate(); !got.Leaf.Equal(a.Cert) {
+			t.Errorf("%s: a certificate valid from %s to %s is served", c.name, got.Leaf.NotBefore, got.Leaf.NotAfter)
+		}
+		if err := kp.LastError(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: LastError = %v; want it to say %q", c.name, err, c.want)
+		}
 	}
 }
