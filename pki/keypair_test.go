@@ -53,11 +53,7 @@ func TestKeyPairReloadInterval(t *testing.T) {
 func TestKeyPairKeepsOldPairOnHalfRotation(t *testing.T) {
 	f := newFederation(t, "51")
 	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
-	certFile, keyFile := copyPair(t, a)
-	kp, err := LoadKeyPair(certFile, keyFile, WithReloadInterval(0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, certFile, keyFile := loadCopy(t, a)
 	b := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1", Force: true}) // renewed
 	bCert, _ := os.ReadFile(b.CertFile)
 	if err := writeFileAtomic(certFile, bCert, 0o644); err != nil {
@@ -86,11 +82,7 @@ func TestKeyPairKeepsOldPairOnHalfRotation(t *testing.T) {
 func TestKeyPairKeepsItsIdentity(t *testing.T) {
 	f := newFederation(t, "51")
 	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
-	certFile, keyFile := copyPair(t, a)
-	kp, err := LoadKeyPair(certFile, keyFile, WithReloadInterval(0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, certFile, keyFile := loadCopy(t, a)
 	for _, other := range []*Leaf{
 		issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-2"}),
 		issue(t, f, "51", IssueRequest{Kind: KindSystem, Name: "gw-1"}),
@@ -111,6 +103,18 @@ func TestKeyPairKeepsItsIdentity(t *testing.T) {
 			t.Errorf("LastError = %v; want it to name the identity in use and the restart a new one takes", err)
 		}
 	}
+}
+
+// loadCopy loads a KeyPair, checked on every use, from a copy of a leaf's
+// files (copyPair), and returns it with the copy's files.
+func loadCopy(t *testing.T, l *Leaf) (kp *KeyPair, certFile, keyFile string) {
+	t.Helper()
+	certFile, keyFile = copyPair(t, l)
+	kp, err := LoadKeyPair(certFile, keyFile, WithReloadInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp, certFile, keyFile
 }
 
 // copyPair copies a leaf's certificate and key to files of their own, so
@@ -153,11 +157,7 @@ func TestLoadKeyPairErrors(t *testing.T) {
 func TestKeyPairKeepsAValidCertificate(t *testing.T) {
 	f := newFederation(t, "51")
 	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
-	certFile, keyFile := copyPair(t, a)
-	kp, err := LoadKeyPair(certFile, keyFile, WithReloadInterval(0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, certFile, keyFile := loadCopy(t, a)
 	ca := f.CAs["51"]
 	for _, c := range []struct {
 		name             string
