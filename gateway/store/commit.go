@@ -216,12 +216,19 @@ func (c *committer) commit(group []write) {
 // more, short of reopening the file: every write and read fails from now
 // on, and the writers of the group hear it as well.
 func (c *committer) fail(group []write, err error) {
-	err = failedAt(c.path, err)
-	c.marks.failed(err)
-	c.log.Error("store failed: restart the node", "err", err)
+	err = c.stop(err)
 	for _, w := range group {
 		w.done <- err
 	}
+}
+
+// stop marks the store failed for err, the failure of a commit to its
+// file, logs it and returns it as the store's failure.
+func (c *committer) stop(err error) error {
+	err = failedAt(c.path, err)
+	c.marks.failed(err)
+	c.log.Error("store failed: restart the node", "err", err)
+	return err
 }
 
 // Fail stops the store as a failed commit of its own would, for err, a
@@ -229,13 +236,9 @@ func (c *committer) fail(group []write, err error) {
 // which shares the file): whatever that commit's sync left unwritten, the
 // store's next commits would build on. The first failure stays.
 func (s *Store) Fail(err error) {
-	c := s.c
-	if c.marks.failure() != nil {
-		return
+	if s.c.marks.failure() == nil {
+		s.c.stop(err)
 	}
-	err = failedAt(c.path, err)
-	c.marks.failed(err)
-	c.log.Error("store failed: restart the node", "err", err)
 }
 
 func (c *committer) close() {
