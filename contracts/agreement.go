@@ -17,6 +17,11 @@ const (
 	AgreementExpired    AgreementStatus = "expired"
 )
 
+// AgreementStatuses returns every state of the lifecycle, in its order.
+func AgreementStatuses() []AgreementStatus {
+	return []AgreementStatus{AgreementProposed, AgreementApproved, AgreementActive, AgreementSuspended, AgreementTerminated, AgreementExpired}
+}
+
 // Agreement is a labor-cooperation agreement (劳务协作协议) between an origin and
 // a destination government, agency or organizer. Both parties must approve it
 // before anything may cross under it, and policy consults its scope for every

@@ -201,12 +201,6 @@ func pastTense(verb string) string {
 	return verb + "ed"
 }
 
-// agreementStatuses are the statuses agreement list filters by.
-var agreementStatuses = []contracts.AgreementStatus{
-	contracts.AgreementProposed, contracts.AgreementApproved, contracts.AgreementActive,
-	contracts.AgreementSuspended, contracts.AgreementTerminated, contracts.AgreementExpired,
-}
-
 func runAgreementList(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("agreement list", "[--party 51] [--status active] [--origin 51 --destination 44] [--type transfer] [--purpose P] [connection flags]")
 	c := m.connFlags(fs)
@@ -227,7 +221,7 @@ func runAgreementList(ctx context.Context, m *Main, args []string) error {
 			return usageErrorf("--%s %q is not a 2-digit province code, such as 44", p.flag, p.code)
 		}
 	}
-	if *status != "" && !slices.Contains(agreementStatuses, contracts.AgreementStatus(*status)) {
+	if *status != "" && !slices.Contains(contracts.AgreementStatuses(), contracts.AgreementStatus(*status)) {
 		return usageErrorf("--status %q is not an agreement status; want one of proposed, approved, active, suspended, terminated, expired", *status)
 	}
 	if *rt != "" && contracts.SchemaFor(contracts.RecordType(*rt)) == "" {

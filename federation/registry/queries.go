@@ -24,13 +24,6 @@ type Filter struct {
 	Purpose    contracts.Purpose         `json:"purpose,omitempty"`
 }
 
-// filterStatuses are the statuses an agreement can have at a time, which
-// a Filter may ask for.
-var filterStatuses = []contracts.AgreementStatus{
-	contracts.AgreementProposed, contracts.AgreementApproved, contracts.AgreementActive,
-	contracts.AgreementSuspended, contracts.AgreementTerminated, contracts.AgreementExpired,
-}
-
 // checkQuery refuses a query of the API's that no agreement could match
 // because a value is not a code or name at all (status=bogus, origin=zz):
 // answered with an empty list, a typo would read as "no such agreement".
@@ -48,7 +41,7 @@ func checkQuery(divisions bool, places [][2]string, status contracts.AgreementSt
 			return Errorf(EInvalid, "%s=%q is neither a 2-digit province code nor a division code: %v", name, code, contracts.CheckDivision(code))
 		}
 	}
-	if status != "" && !slices.Contains(filterStatuses, status) {
+	if status != "" && !slices.Contains(contracts.AgreementStatuses(), status) {
 		return Errorf(EInvalid, "status=%q is not an agreement status; want one of proposed, approved, active, suspended, terminated, expired", status)
 	}
 	if rt != "" && contracts.SchemaFor(rt) == "" {
