@@ -223,7 +223,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 // refused with it.
 func (x *Exchange) refusals(ins []inbound, results []peer.Result, from pki.Identity) []audit.Entry {
 	var es []audit.Entry
-	seen := map[string]bool{}
+	var seen map[string]bool // made at the first refusal: most requests have none
 	for i := range results {
 		if results[i].Status != peer.StatusRejected {
 			continue
@@ -231,6 +231,9 @@ func (x *Exchange) refusals(ins []inbound, results []peer.Result, from pki.Ident
 		if id := results[i].EnvelopeID; id != "" {
 			if seen[id] {
 				continue
+			}
+			if seen == nil {
+				seen = map[string]bool{}
 			}
 			seen[id] = true
 		}
