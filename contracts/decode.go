@@ -117,7 +117,9 @@ func (l *lexer) record(rec Record) bool {
 	return l.fail("no decoder for %T", rec)
 }
 
-// DecodeAgreement decodes an agreement strictly, like Decode.
+// DecodeAgreement decodes an agreement strictly, like Decode: unknown fields,
+// a member given twice, a member name in the wrong case and trailing data
+// are errors (a *DecodeError).
 func DecodeAgreement(data []byte) (*Agreement, error) {
 	schema, err := peekSchema(data)
 	if err != nil {
@@ -125,6 +127,9 @@ func DecodeAgreement(data []byte) (*Agreement, error) {
 	}
 	if schema != SchemaAgreement {
 		return nil, &DecodeError{Offset: -1, Path: "schema", Message: fmt.Sprintf("is %q, want %q", schema, SchemaAgreement)}
+	}
+	if err := exactMembers(data, RecordAgreement); err != nil {
+		return nil, err
 	}
 	a := new(Agreement)
 	if err := decodeStrict(data, a, RecordAgreement); err != nil {

@@ -111,6 +111,57 @@ func TestDecodeAgreementRejectsRecords(t *testing.T) {
 	}
 }
 
+func agreementJSON(t *testing.T) string {
+	t.Helper()
+	b, err := json.Marshal(generator(t).Agreement())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := contracts.DecodeAgreement(b); err != nil {
+		t.Fatalf("the generated agreement does not decode: %v", err)
+	}
+	return string(b)
+}
+
+// An agreement is decoded as strictly as a record: were a member given twice
+// or in another case accepted, the last value winning, a reader of the file
+// would see one agreement (the first "id", "scope", ...) and the registry
+// would propose, evaluate and sign another.
+func TestDecodeAgreementRefusesRepeatedAndFoldedMembers(t *testing.T) {
+	good := agreementJSON(t)
+	last := func(member string) string { return good[:len(good)-1] + "," + member + "}" }
+	tests := []struct {
+		name, in, path, msg string
+	}{
+		{"repeated id", last(`"id":"AG-OTHER-001"`), "id", "duplicate member"},
+		{"folded id", last(`"ID":"AG-OTHER-001"`), "ID", `did you mean "id"`},
+		{"repeated scope", last(`"scope":[]`), "scope", "duplicate member"},
+		{"folded title", last(`"Title":"another title"`), "Title", `did you mean "title"`},
+		{"long s in schema", last(`"ſchema":"laborlink.agreement/v1"`), "ſchema", `did you mean "schema"`},
+		{"escaped repeat", last(`"\u0069d":"AG-OTHER-001"`), "id", "duplicate member"},
+		{"repeated in a party", strings.Replace(good, `"origin":{`, `"origin":{"name":"x",`, 1), "origin.name", "duplicate member"},
+		{"folded in a party", strings.Replace(good, `"origin":{`, `"origin":{"Name":"x",`, 1), "origin.Name", `did you mean "name"`},
+		{"repeated in a scope rule", strings.Replace(good, `{"record_type":"confirmation",`, `{"record_type":"confirmation","purposes":[],`, 1), "scope[1].purposes", "duplicate member"},
+		{"folded in a scope rule", strings.Replace(good, `{"record_type":"confirmation",`, `{"record_type":"confirmation","Fields":[],`, 1), "scope[1].Fields", `did you mean "fields"`},
+		{"unknown in a quota", strings.Replace(good, `"quotas":[{`, `"quotas":[{"limit":1,`, 1), "quotas[0].limit", "unknown field"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := contracts.DecodeAgreement([]byte(tt.in))
+			var de *contracts.DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("err = %v, want a *DecodeError", err)
+			}
+			if a != nil {
+				t.Errorf("returned an agreement with the error")
+			}
+			if de.Path != tt.path || de.Offset < 0 || !strings.Contains(de.Message, tt.msg) {
+				t.Errorf("got %v; want path %q, an offset and ...%s...", de, tt.path, tt.msg)
+			}
+		})
+	}
+}
+
 func TestParseValidates(t *testing.T) {
 	good := transferJSON(t)
 	if _, err := contracts.Parse(good, now); err != nil {

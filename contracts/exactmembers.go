@@ -1,0 +1,78 @@
+package contracts
+
+import (
+	"slices"
+	"strings"
+)
+
+// exactMembers checks what the hand-written record decoders check and
+// encoding/json does not, for a type decoded through encoding/json (an
+// agreement): every member name is one of the type's, spelled exactly, and
+// given once in its object. encoding/json folds case and keeps the last of
+// a repeated member, so a file would read as one agreement and decode as
+// another. The error is a *DecodeError naming the member by its path
+// ("scope[1].purposes"); syntax errors are reported as the lexer finds them.
+func exactMembers(data []byte, t RecordType) error {
+	l := &lexer{data: data, maxNest: maxJSONNesting}
+	if !l.exactObject(t, "") || !l.end() {
+		return l.err
+	}
+	return nil
+}
+
+// exactObject reads an object whose members are the fields of t below
+// parent, the field path of the object ("" for the document).
+func (l *lexer) exactObject(t RecordType, parent string) bool {
+	return l.object(func(key string) bool {
+		path := key
+		if parent != "" {
+			path = parent + "." + key
+		}
+		if !IsFieldPath(t, path) {
+			return l.unknownMember(t, parent, key)
+		}
+		return l.exactValue(t, path)
+	})
+}
+
+// exactValue reads the value of the field at path: objects and arrays of
+// objects where the field has fields below it, anything else for its syntax
+// alone (encoding/json then says when it is not of the field's type).
+func (l *lexer) exactValue(t RecordType, path string) bool {
+	if !hasFieldsBelow(t, path) {
+		return l.skip()
+	}
+	switch l.peek() {
+	case '{':
+		return l.exactObject(t, path)
+	case '[':
+		return l.array(func(int) bool { return l.exactValue(t, path) })
+	}
+	return l.skip()
+}
+
+// hasFieldsBelow reports whether the field at path is an object (or an
+// array of them) with fields of its own.
+func hasFieldsBelow(t RecordType, path string) bool {
+	prefix := path + "."
+	return slices.ContainsFunc(fieldPaths()[t], func(p string) bool { return strings.HasPrefix(p, prefix) })
+}
+
+// unknownMember fails on key, not a field of t below parent, saying which
+// field it is when only its case is wrong.
+func (l *lexer) unknownMember(t RecordType, parent, key string) bool {
+	prefix := parent + "."
+	if parent == "" {
+		prefix = ""
+	}
+	var siblings []string
+	for _, p := range fieldPaths()[t] {
+		if name, ok := strings.CutPrefix(p, prefix); ok && !strings.Contains(name, ".") {
+			siblings = append(siblings, name)
+		}
+	}
+	if name := foldedMember(key, siblings); name != "" {
+		return l.fail("unknown field; member names are case-sensitive: did you mean %q?", name)
+	}
+	return l.unknown()
+}
