@@ -1,6 +1,7 @@
 package contracts_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -159,6 +160,20 @@ func TestDecodeAgreementRefusesRepeatedAndFoldedMembers(t *testing.T) {
 				t.Errorf("got %v; want path %q, an offset and ...%s...", de, tt.path, tt.msg)
 			}
 		})
+	}
+}
+
+// encoding/json says a signature is not base64 without saying which: the
+// error names the member and where it is, as it does a bad date or time.
+func TestDecodeAgreementNamesBadSignature(t *testing.T) {
+	doc := []byte(`{"schema":"laborlink.agreement/v1","id":"AG-1","approvals":[{"province":"51"},{"province":"44","signature":"!!!!"}]}`)
+	_, err := contracts.DecodeAgreement(doc)
+	var de *contracts.DecodeError
+	if !errors.As(err, &de) {
+		t.Fatalf("err = %v, want a *DecodeError", err)
+	}
+	if want := bytes.Index(doc, []byte(`"!!!!"`)); de.Path != "approvals[1].signature" || de.Offset < int64(want)-1 || de.Offset > int64(want) || !strings.Contains(de.Message, "base64") {
+		t.Errorf("got %v; want approvals[1].signature at offset %d, not base64", err, want)
 	}
 }
 

@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -9,9 +10,10 @@ import (
 )
 
 // locate finds the first member of data that encoding/json rejected without
-// naming it: an unknown field, or a date or time that does not parse. It
-// returns the member's path with array indices ("events[2].at"), its offset
-// and what is wrong, or ok false. It runs only after decoding failed.
+// naming it: an unknown field, or a date, a time or a []byte's base64 that
+// does not parse. It returns the member's path with array indices
+// ("events[2].at"), its offset and what is wrong, or ok false. It runs only
+// after decoding failed.
 func locate(data []byte, t RecordType) (path string, off int64, msg string, ok bool) {
 	type frame struct {
 		key       string // member being read, for objects
@@ -97,6 +99,10 @@ func locate(data []byte, t RecordType) (path string, off int64, msg string, ok b
 			case kindTime:
 				if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
 					return fullPath(), start, strconv.Quote(s) + " is not an RFC 3339 time such as 2026-03-01T08:00:00+08:00", true
+				}
+			case kindBytes:
+				if _, err := base64.StdEncoding.DecodeString(s); err != nil {
+					return fullPath(), start, "not standard base64: " + err.Error(), true
 				}
 			}
 		}

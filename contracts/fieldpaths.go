@@ -103,19 +103,24 @@ func elemStruct(t reflect.Type) reflect.Type {
 	return t
 }
 
-// valueKind marks leaves whose JSON strings encoding/json parses through a
-// method that cannot say which field failed.
+// valueKind marks leaves whose JSON strings encoding/json parses without
+// saying which field failed: through a method, or as base64.
 type valueKind uint8
 
 const (
 	kindOther valueKind = iota
 	kindDate
 	kindTime
+	kindBytes
 )
 
-var dateType = reflect.TypeFor[Date]()
+var (
+	dateType  = reflect.TypeFor[Date]()
+	bytesType = reflect.TypeFor[[]byte]()
+)
 
-// valueKinds maps, per record type, the paths of Date and time.Time leaves.
+// valueKinds maps, per record type, the paths of Date, time.Time and []byte
+// leaves.
 var valueKinds = sync.OnceValue(func() map[RecordType]map[string]valueKind {
 	m := make(map[RecordType]map[string]valueKind)
 	for t, v := range recordPrototypes {
@@ -141,7 +146,7 @@ func collectKinds(kinds map[string]valueKind, prefix string, t reflect.Type) {
 			name = f.Name
 		}
 		ft := f.Type
-		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+		for ft.Kind() == reflect.Pointer || (ft.Kind() == reflect.Slice && ft != bytesType) {
 			ft = ft.Elem()
 		}
 		switch {
@@ -149,6 +154,8 @@ func collectKinds(kinds map[string]valueKind, prefix string, t reflect.Type) {
 			kinds[prefix+name] = kindDate
 		case ft == timeType:
 			kinds[prefix+name] = kindTime
+		case ft == bytesType:
+			kinds[prefix+name] = kindBytes
 		default:
 			if sub := elemStruct(f.Type); sub != nil {
 				collectKinds(kinds, prefix+name+".", sub)
