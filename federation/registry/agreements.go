@@ -106,16 +106,20 @@ func (op Op) Verb() string {
 	return string(op)
 }
 
+// checkAmendable refuses an amendment of an agreement that ended or has one
+// pending. It looks at the effective version, not the newest: after a
+// withdrawn amendment the newest is the withdrawn one, which says nothing
+// of whether the agreement was terminated since.
 func checkAmendable(old *AgreementRecord, a *contracts.Agreement) *Error {
-	latest := old.Latest()
-	if latest.Agreement.Status == contracts.AgreementTerminated {
+	eff := old.Effective()
+	if eff.Agreement.Status == contracts.AgreementTerminated {
 		return Errorf(EConflict, "agreement %s is terminated; propose a new agreement instead", a.ID)
 	}
-	if latest.Agreement.Status == contracts.AgreementProposed {
-		return Errorf(EConflict, "agreement %s: version %d is still awaiting approval; approve or terminate it before amending", a.ID, latest.Agreement.Version)
+	if p := old.Pending(); p != nil {
+		return Errorf(EConflict, "agreement %s: version %d is still awaiting approval; approve or terminate it before amending", a.ID, p.Agreement.Version)
 	}
-	if latest.Agreement.Parties() != a.Parties() {
-		p := latest.Agreement.Parties()
+	if eff.Agreement.Parties() != a.Parties() {
+		p := eff.Agreement.Parties()
 		return Errorf(EInvalid, "agreement %s: an amendment cannot change the party provinces (%s and %s); propose a new agreement", a.ID, p[0], p[1])
 	}
 	return nil

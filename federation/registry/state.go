@@ -203,12 +203,19 @@ func (r *AgreementRecord) Pending() *Version {
 func (r *AgreementRecord) Latest() *Version { return r.Versions[len(r.Versions)-1] }
 
 // Effective is the version a reader should look at: the one in force, else
-// the newest.
+// the newest that was not withdrawn. A withdrawn amendment never speaks for
+// the agreement: once the version in force after it is terminated, the
+// agreement is terminated, not withdrawn.
 func (r *AgreementRecord) Effective() *Version {
 	if v := r.Current(); v != nil {
 		return v
 	}
-	return r.Latest()
+	for i := len(r.Versions) - 1; i > 0; i-- {
+		if r.Versions[i].Agreement.Status != StatusWithdrawn {
+			return r.Versions[i]
+		}
+	}
+	return r.Versions[0]
 }
 
 // StatusAt is the status of the agreement's effective version at t.

@@ -446,6 +446,40 @@ func TestWithdrawPendingAmendment(t *testing.T) {
 	}
 }
 
+// TestTerminatedAfterAWithdrawnAmendmentIsFinal: an amendment is withdrawn
+// (terminate --version 2), then the agreement is terminated. Termination is
+// final: the record reads terminated, as list's status filter does, and an
+// amendment is refused, so no approval can bring the agreement back into
+// force.
+func TestTerminatedAfterAWithdrawnAmendmentIsFinal(t *testing.T) {
+	f := newFixture(t)
+	rec := f.activate(t, "AG-51-44-901", "510000", "440300")
+	a2 := rec.Latest().Agreement
+	a2.Status, a2.Approvals = "", nil
+	a2.Title = "amended"
+	f.must(t, f.a51, registry.OpAmend, a2)
+	f.must(t, f.a44, registry.OpTerminate, registry.TransitionBody{ID: a2.ID, Version: 2, Reason: "withdraw v2"})
+	r := f.must(t, f.a44, registry.OpTerminate, registry.TransitionBody{ID: a2.ID, Reason: "end"})
+	if got := r.Agreement.StatusAt(f.now); got != contracts.AgreementTerminated {
+		t.Errorf("after terminate: status %q, want terminated", got)
+	}
+	if l := f.s.List(registry.Filter{Status: contracts.AgreementTerminated}, f.now); len(l) != 1 {
+		t.Errorf("agreement list --status terminated finds %d agreements, want 1", len(l))
+	}
+	a3 := a2
+	a3.Title = "back again"
+	r = f.do(t, f.a51, registry.OpAmend, a3)
+	if r.Err == nil {
+		v3 := r.Agreement.Latest()
+		body := registry.TransitionBody{ID: a3.ID, Version: v3.Agreement.Version, Digest: v3.Digest}
+		f.must(t, f.a51, registry.OpApprove, body)
+		r = f.must(t, f.a44, registry.OpApprove, body)
+		t.Fatalf("amend of a terminated agreement applied; after both approvals it is %q again, covering %d",
+			r.Agreement.StatusAt(f.now), len(f.s.Covers("510000", "440300", contracts.RecordTransfer, contracts.PurposeEmploymentService, f.now)))
+	}
+	wantErr(t, r, registry.EConflict, "agreement AG-51-44-901 is terminated")
+}
+
 // TestSuspensionOutlivesAmendment: province 44 suspends the version in
 // force after approving an amendment; 51's approval then brings version 2
 // into force, still suspended by 44, since only 44 may lift its
