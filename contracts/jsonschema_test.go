@@ -188,3 +188,33 @@ func TestSchemaFieldsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaIndustryAgreesWithValidator holds the schema's industry pattern
+// to CheckIndustry: a code the schema admits and the validator refuses
+// ("C1") would pass an integrator's checks and be refused at submission.
+func TestSchemaIndustryAgreesWithValidator(t *testing.T) {
+	b, err := fs.ReadFile(contracts.JSONSchemas(), "common.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource(contracts.JSONSchemaBase+"common.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(contracts.JSONSchemaBase + "common.json#/$defs/industry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{"", "C", "C1", "C18", "C181", "C1810", "C18101", "T", "U18", "c18", "C1a"} {
+		schemaOK := s.Validate(code) == nil
+		goOK := contracts.CheckIndustry(code) == nil
+		if schemaOK != goOK {
+			t.Errorf("industry %q: schema accepts=%v, CheckIndustry accepts=%v", code, schemaOK, goOK)
+		}
+	}
+}
