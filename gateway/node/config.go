@@ -55,6 +55,7 @@ type Config struct {
 	Delivery DeliveryConfig `yaml:"delivery"`
 	Audit    AuditConfig    `yaml:"audit"`
 	Webhook  WebhookConfig  `yaml:"webhook"`
+	Inbox    InboxConfig    `yaml:"inbox"`
 	Log      LogConfig      `yaml:"log"`
 	Runtime  RuntimeConfig  `yaml:"runtime"`
 }
@@ -81,6 +82,17 @@ type WebhookConfig struct {
 	// for ten minutes, down to one, since it may have been too large for
 	// the system to get through in time. Positive; default 30s.
 	Timeout time.Duration `yaml:"timeout"`
+}
+
+// InboxConfig is how long the inbox keeps what it received.
+type InboxConfig struct {
+	// Retention is how long an inbox entry keeps its envelope and record,
+	// which hold personal data. Once older, and once the webhook (if any)
+	// has pushed it, the node drops them within the hour and keeps the
+	// entry's position, ids, type, time of arrival and receipt (pruned_at
+	// says when). At least 24h: a system that pulls the inbox must have
+	// read an entry before it goes. Default 0: kept for ever.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // TLSConfig names the node's certificate files.
@@ -460,6 +472,9 @@ func (c Config) validate(prefix string, emptied map[string]string) error {
 	}
 	if c.Webhook.Timeout <= 0 {
 		bad("webhook.timeout", "%s is not a positive duration", c.Webhook.Timeout)
+	}
+	if r := c.Inbox.Retention; r != 0 && r < minRetention {
+		bad("inbox.retention", "%s is less than %s (0 keeps entries for ever)", r, minRetention)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

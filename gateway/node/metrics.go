@@ -44,6 +44,9 @@ type metrics struct {
 	// webhookPending and webhookFailures are sampled from the inbox push,
 	// when one is configured.
 	webhookPending, webhookFailures prometheus.Gauge
+	// inboxPruned counts inbox entries whose envelope and record retention
+	// dropped.
+	inboxPruned prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -88,7 +91,10 @@ func newMetrics() *metrics {
 	m.webhookFailures = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "laborlink_webhook_failures", Help: "Failed webhook pushes since the last one that succeeded.",
 	})
-	m.reg.MustRegister(m.requests, m.delivered, m.failures, m.latency, m.queue, m.dead, m.submitted, m.decisions, m.webhookPending, m.webhookFailures,
+	m.inboxPruned = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "laborlink_inbox_pruned_total", Help: "Inbox entries whose envelope and record were dropped after inbox.retention.",
+	})
+	m.reg.MustRegister(m.requests, m.delivered, m.failures, m.latency, m.queue, m.dead, m.submitted, m.decisions, m.webhookPending, m.webhookFailures, m.inboxPruned,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -212,6 +212,9 @@ func (n *Node) start() {
 	if n.webhook != nil {
 		n.wg.Go(func() { n.webhook.Run(ctx) })
 	}
+	if n.cfg.Inbox.Retention > 0 {
+		n.wg.Go(func() { n.pruneInbox(ctx, pruneInterval) })
+	}
 }
 
 // joinAndResume joins the registry when configured to, then wakes a

@@ -30,6 +30,9 @@ type Incoming struct {
 	// Receipt is the signed receipt this node answered; redelivery of the same
 	// envelope gets the same receipt.
 	Receipt json.RawMessage `json:"receipt"`
+	// PrunedAt, once set, is when retention dropped the entry's envelope
+	// and record (PruneInbox); the rest of it stays.
+	PrunedAt time.Time `json:"pruned_at,omitzero"`
 	// Case, if set, is the change the record makes to its referral case,
 	// made in the commit that stores it (ReceiveAnd); it is not stored.
 	Case *CaseChange `json:"-"`
@@ -309,6 +312,11 @@ func appendIncomingButSeq(b []byte, m *Incoming, at recordAt) ([]byte, error) {
 		b = appendRawMember(b, "record", record)
 	}
 	b = appendRawMember(b, "receipt", m.Receipt)
+	if !m.PrunedAt.IsZero() {
+		if b, err = appendTimeMember(b, "pruned_at", m.PrunedAt); err != nil {
+			return nil, err
+		}
+	}
 	return append(b, '}'), nil
 }
 
@@ -371,6 +379,10 @@ func decodeIncoming(v []byte) (Incoming, error) {
 	var s storedIncoming
 	if err := json.Unmarshal(v, &s); err != nil {
 		return Incoming{}, err
+	}
+	if !s.PrunedAt.IsZero() {
+		s.Envelope, s.Record = nil, nil // stored as null, read as "null"
+		return s.Incoming, nil
 	}
 	if at := s.RecordAt; at != nil {
 		if at[0] < 0 || at[0] > at[1] || at[1] > len(s.Envelope) || s.Record != nil {

@@ -183,11 +183,15 @@ func (p *Pusher) State() (State, error) {
 	return State{URL: redacted(p.cfg.URL), Pushed: pushed, Pending: behind(head, pushed), Batch: p.batch, Failures: p.failures, LastError: p.lastErr, LastPush: p.lastPush, Skipped: skipped, LastSkipped: last, Paused: p.paused}, nil
 }
 
+// Pushed reads the position through which the provincial system has
+// acknowledged the inbox.
+func (p *Pusher) Pushed() (uint64, error) { return p.inbox.Counter(cursorCounter) }
+
 // Pending reads how many inbox items the system has not acknowledged:
 // State's Pending, for a gauge sampled every few seconds that wants no
 // more than the count.
 func (p *Pusher) Pending() (uint64, error) {
-	pushed, err := p.inbox.Counter(cursorCounter)
+	pushed, err := p.Pushed()
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// received stores n envelopes from 51, the i-th received at day i of
+// March 2026 with a record naming its worker.
+func received(t *testing.T, s *Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("01J00000000000000000000%03d", i)
+		rec := fmt.Sprintf(`{"schema":"laborlink.transfer/v1","worker":{"name":"张三%d","id_number":"510102199001011234"},"pad":%q}`, i, strings.Repeat("x", 80))
+		in := Incoming{EnvelopeID: id, From: "51", Type: "transfer", ReceivedAt: time.Date(2026, 3, i, 8, 0, 0, 0, time.UTC),
+			Envelope: json.RawMessage(`{"id":"` + id + `","payload":` + rec + `}`), Record: json.RawMessage(rec), Receipt: json.RawMessage(`{"envelope_id":"` + id + `"}`)}
+		if _, err := s.Receive(ctx, []Incoming{in}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestPruneInboxDropsPersonalDataOnly: entries received before the cutoff
+// lose their envelope and record, and nothing else; later ones, and those
+// past upTo, are untouched; a redelivery of a pruned envelope is still a
+// duplicate with its original receipt; what was pruned is not looked at
+// again, and the result survives a reopen.
+func TestPruneInboxDropsPersonalDataOnly(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "node.db")
+	prunedAt := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	s := openAt(t, path, Options{Now: func() time.Time { return prunedAt }})
+	received(t, s, 6)
+
+	// Before March 4th, but no further than position 2.
+	cutoff := time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC)
+	if n, err := s.PruneInbox(ctx, cutoff, 2); err != nil || n != 2 {
+		t.Fatalf("PruneInbox through 2 = %d, %v; want 2 pruned", n, err)
+	}
+	if n, err := s.PruneInbox(ctx, cutoff, 1<<63); err != nil || n != 1 {
+		t.Fatalf("PruneInbox = %d, %v; want the third pruned", n, err)
+	}
+	if n, err := s.PruneInbox(ctx, cutoff, 1<<63); err != nil || n != 0 {
+		t.Fatalf("PruneInbox again = %d, %v; want nothing more", n, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path, Options{})
+
+	items, err := s.Inbox(0, 10)
+	if err != nil || len(items) != 6 {
+		t.Fatalf("Inbox = %d items, %v; want all 6 positions kept", len(items), err)
+	}
+	for i, m := range items {
+		pruned := i < 3
+		if m.Seq != uint64(i+1) || m.From != "51" || m.Type != "transfer" || m.ReceivedAt.Day() != i+1 || len(m.Receipt) == 0 {
+			t.Errorf("item %d lost what it keeps: %+v", i+1, m)
+		}
+		if got := m.Envelope == nil && m.Record == nil; got != pruned {
+			t.Errorf("item %d: envelope and record gone = %v, want %v", i+1, got, pruned)
+		}
+		if pruned != !m.PrunedAt.IsZero() || (pruned && !m.PrunedAt.Equal(prunedAt)) {
+			t.Errorf("item %d: pruned_at %v, want set (%v) = %v", i+1, m.PrunedAt, prunedAt, pruned)
+		}
+		if b, _ := json.Marshal(m); pruned && strings.Contains(string(b), "510102199001011234") {
+			t.Errorf("pruned item %d still holds the ID number: %s", i+1, b)
+		}
+	}
+	one, err := s.InboxItem(items[0].EnvelopeID)
+	if err != nil || one.PrunedAt.IsZero() {
+		t.Errorf("InboxItem of a pruned entry = %+v, %v", one, err)
+	}
+	got, err := s.Receive(ctx, []Incoming{{EnvelopeID: items[0].EnvelopeID, From: "51", Type: "transfer", Envelope: json.RawMessage(`{}`), Record: json.RawMessage(`{}`), Receipt: json.RawMessage(`{"new":1}`)}})
+	if err != nil || !got[0].Duplicate || string(got[0].Receipt) != string(items[0].Receipt) {
+		t.Errorf("redelivery of a pruned envelope = %+v, %v; want a duplicate with receipt %s", got, err, items[0].Receipt)
+	}
+}
+
+// TestPruneInboxInBatches: a backlog larger than one transaction's share is
+// pruned whole, over several commits.
+func TestPruneInboxInBatches(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	in := make([]Incoming, pruneBatch+5)
+	for i := range in {
+		id := fmt.Sprintf("01J0000000000000000000%04d", i)
+		in[i] = Incoming{EnvelopeID: id, From: "44", Type: "confirmation", ReceivedAt: time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC),
+			Envelope: json.RawMessage(`{"id":"` + id + `"}`), Record: json.RawMessage(`{"worker":"x"}`), Receipt: json.RawMessage(`{}`)}
+	}
+	if _, err := s.Receive(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneInbox(ctx, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), 1<<63); err != nil || n != len(in) {
+		t.Fatalf("PruneInbox = %d, %v; want %d", n, err, len(in))
+	}
+	last, err := s.Inbox(uint64(len(in)-1), 1)
+	if err != nil || len(last) != 1 || last[0].PrunedAt.IsZero() || last[0].Record != nil {
+		t.Errorf("last entry = %+v, %v; want it pruned", last, err)
+	}
+}
