@@ -189,6 +189,11 @@ func TestValidateSettings(t *testing.T) {
 		{"webhook timeout negative", minimalConfig + "webhook: {timeout: -5s}\n", nil, []string{"webhook.timeout", "-5s"}},
 		{"webhook timeout from the environment", minimalConfig, map[string]string{"LABORLINK_WEBHOOK_TIMEOUT": "0s"}, []string{"webhook.timeout", "0s"}},
 		{"webhook timeout set", minimalConfig + "webhook: {timeout: 2m}\n", nil, nil},
+		{"inbox retention under a day", minimalConfig + "inbox: {retention: 12h}\n", nil, []string{"inbox.retention", "12h0m0s", "24h0m0s"}},
+		{"inbox retention negative", minimalConfig + "inbox: {retention: -24h}\n", nil, []string{"inbox.retention", "-24h0m0s"}},
+		{"inbox retention from the environment", minimalConfig, map[string]string{"LABORLINK_INBOX_RETENTION": "1h"}, []string{"inbox.retention", "1h0m0s"}},
+		{"inbox retention of 90 days", minimalConfig + "inbox: {retention: 2160h}\n", nil, nil},
+		{"inbox retention off", minimalConfig + "inbox: {retention: 0s}\n", nil, nil},
 	})
 }
 
