@@ -79,6 +79,9 @@ func (s *Store) applyMemberAdd(env *Envelope, who signer) *Result {
 	if err != nil {
 		return &Result{Err: Errorf(EInvalid, "%v", err)}
 	}
+	if err := s.st.checkCAs(m.Province, cas); err != nil {
+		return &Result{Err: err}
+	}
 	if err := s.st.refuseRetired(m.Province, cas); err != nil {
 		return &Result{Err: err}
 	}
@@ -94,6 +97,32 @@ func (s *Store) applyMemberAdd(env *Envelope, who signer) *Result {
 	s.st.Members[m.Province] = mem
 	s.publishTrust()
 	return &Result{}
+}
+
+// checkCAs refuses CA certificates that cannot vouch for province: a leaf,
+// a CA constrained to another province (a wrong --ca-cert file), or one no
+// root of the federation signed. Listed, another province's CA would sign
+// nothing of this one, and expelling this province would retire it, cutting
+// the other province off every node. It reads only the certificates and the
+// roots, so it gives every replica the same verdict.
+func (st *state) checkCAs(province string, cas []*x509.Certificate) *Error {
+	for _, ca := range cas {
+		what := fmt.Sprintf("certificate %q (serial %s)", ca.Subject.CommonName, serialKey(ca.SerialNumber.Bytes()))
+		if !ca.IsCA {
+			return Errorf(EInvalid, "member.add: the %s is not a CA certificate; give province %s's CA certificate (ca.pem in its CA directory)", what, province)
+		}
+		switch p := pki.CertProvince(ca); p {
+		case province:
+		case "":
+			return Errorf(EInvalid, "member.add: the CA %s is not constrained to a province, as a province CA is; give province %s's CA certificate, made by laborlink pki sign-province", what, province)
+		default:
+			return Errorf(EInvalid, "member.add: the CA %s is constrained to province %s, not %s: it can vouch for no identity of province %s; give province %s's own CA certificate", what, p, province, province, province)
+		}
+		if !slices.ContainsFunc(st.roots, func(r *x509.Certificate) bool { return ca.CheckSignatureFrom(r) == nil }) {
+			return Errorf(EInvalid, "member.add: the CA %s was not signed by a root of the federation; have the federation root sign province %s's CA (laborlink pki sign-province)", what, province)
+		}
+	}
+	return nil
 }
 
 // refuseRetired refuses to register a CA certificate whose key a removed
@@ -343,6 +372,7 @@ func (st *state) rebuildDerived() error {
 	if err != nil {
 		return err
 	}
+	st.roots = roots
 	st.rootPool = x509.NewCertPool()
 	for _, r := range roots {
 		st.rootPool.AddCert(r)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"slices"
 	"strings"
@@ -231,6 +232,51 @@ func TestMemberRemoveAppliesAsBefore(t *testing.T) {
 	}
 	f.must(t, f.a11, registry.OpMemberAdd, f.p.Member(t, "33"))
 	f.must(t, f.a33, registry.OpCertRevoke, registry.RevokeBody{Serial: "0abc", Province: "33"})
+}
+
+// TestMemberAddRefusesCAsThatCannotVouchForTheProvince: member.add lists
+// only CA certificates of the province's own, signed by the federation
+// root. Province 51's CA given for province 33 (a wrong --ca-cert file)
+// could vouch for no identity of 33, and expelling 33 would retire 51's
+// CA, cutting every certificate of province 51 off every node; a leaf, or
+// a CA of another federation's root, vouches for nothing here either. The
+// refusal names the certificate and what it is.
+func TestMemberAddRefusesCAsThatCannotVouchForTheProvince(t *testing.T) {
+	f := newFixture(t)
+	ca51, err := f.p.Fed.CA("51")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := f.p.Issue(t, "33", pki.KindNode, "gw-1").Cert
+	stranger, err := regtest.NewPKI(t, "33").Fed.CA("33")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		member registry.MemberSpec
+		msg    string
+	}{
+		{"another province's CA", regtest.MemberWith("33", ca51),
+			fmt.Sprintf(`member.add: the CA certificate %q (serial %x) is constrained to province 51, not 33`, ca51.Cert.Subject.CommonName, ca51.Cert.SerialNumber.Bytes())},
+		{"another province's CA beside its own", withCAs(f.p.Member(t, "33"), regtest.MemberWith("33", ca51)), "is constrained to province 51, not 33"},
+		{"a leaf", registry.MemberSpec{Province: "33", Name: "Zhejiang", CACerts: pemOf(leaf)},
+			fmt.Sprintf(`member.add: the certificate %q (serial %x) is not a CA certificate`, leaf.Subject.CommonName, leaf.SerialNumber.Bytes())},
+		{"another federation's CA", regtest.MemberWith("33", stranger), "was not signed by a root of the federation"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantErr(t, f.do(t, f.a11, registry.OpMemberAdd, tt.member), registry.EInvalid, tt.msg)
+			if f.s.IsMember("33") {
+				t.Fatal("the refused admission made 33 a member")
+			}
+		})
+	}
+	f.must(t, f.a11, registry.OpMemberAdd, f.p.Member(t, "33"))
+	f.must(t, f.a11, registry.OpMemberExpel, registry.MemberRef{Province: "33"})
+	if f.s.Revoked(ca51.Cert) || !f.s.ListsCA("51", ca51.Cert) {
+		t.Fatalf("after 33 was admitted and expelled, 51's CA is refused (%v) or delisted (%v)", f.s.Revoked(ca51.Cert), !f.s.ListsCA("51", ca51.Cert))
+	}
 }
 
 // withCAs is m with the CA certificates of more appended.

@@ -174,6 +174,14 @@ func (s *Store) listsIssuerOf(province string, leaf *x509.Certificate) bool {
 	return m != nil && slices.ContainsFunc(m.cas, func(ca *x509.Certificate) bool { return leaf.CheckSignatureFrom(ca) == nil })
 }
 
+// checkCAs is state.checkCAs of the registry as it is now, for the
+// leader's checks before the log.
+func (s *Store) checkCAs(province string, cas []*x509.Certificate) *Error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.checkCAs(province, cas)
+}
+
 // delisted returns the CA certificates the registry lists for province now
 // whose keys are not among cas: the CAs a member.add listing cas would stop
 // trusting. A province that is no member yet has none.

@@ -49,8 +49,8 @@ func (r *Registry) checkRotationOrder(ctx context.Context, env *Envelope) error 
 		return nil // apply refuses it, saying why
 	}
 	cas, err := pki.ParseCertificates("member "+m.Province+" CA certificates", m.CACerts)
-	if err != nil {
-		return nil
+	if err != nil || r.store.checkCAs(m.Province, cas) != nil {
+		return nil // apply refuses them, saying why
 	}
 	gone := r.store.delisted(m.Province, cas)
 	if len(gone) == 0 {

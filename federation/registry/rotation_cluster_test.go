@@ -67,6 +67,23 @@ func TestDelistingACAVotersUseIsRefused(t *testing.T) {
 	c.WaitConverged()
 }
 
+// TestAnotherProvincesCAIsRefusedAsSuch: a member.add giving a member
+// another province's CA alone would delist the member's own CA, which its
+// voter uses; the leader's rotation check leaves it to apply, whose refusal
+// says what is wrong: the CA is another province's, whatever the voters
+// present.
+func TestAnotherProvincesCAIsRefusedAsSuch(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	ca51, err := c.PKI.Fed.CA("51")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Client(c.Nodes[0], c.PKI.Admin(t, "11", "wang")).Submit(ctx(t), registry.OpMemberAdd, regtest.MemberWith("11", ca51))
+	if want := "is constrained to province 51, not 11"; registry.ErrorCode(err) != registry.EInvalid || !strings.Contains(err.Error(), want) {
+		t.Fatalf("member.add of 11 with 51's CA: %s %v; want %s containing %q", registry.ErrorCode(err), err, registry.EInvalid, want)
+	}
+}
+
 // listNewCA makes province a new CA and has admin list it beside the old
 // one: the first step of a rotation.
 func listNewCA(t *testing.T, c *regtest.Cluster, admin *regtest.Admin, province string) *pki.CA {

@@ -42,6 +42,7 @@ type state struct {
 	// alike.
 	RestoreID string `json:"restore_id,omitempty"`
 
+	roots    []*x509.Certificate
 	rootPool *x509.CertPool
 }
 
