@@ -286,6 +286,9 @@ func (r *Registry) covers(req *http.Request) (any, error) {
 	if err := checkQuery(true, [][2]string{{"origin", origin}, {"destination", dest}}, "", rt, purpose); err != nil {
 		return nil, err
 	}
+	if err := checkEveryGiven([][2]string{{"origin", origin}, {"destination", dest}, {"record_type", string(rt)}, {"purpose", string(purpose)}}); err != nil {
+		return nil, err
+	}
 	ms := r.store.Covers(origin, dest, rt, purpose, at)
 	out := make([]CoverMatch, len(ms))
 	for i, m := range ms {

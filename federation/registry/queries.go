@@ -53,6 +53,19 @@ func checkQuery(divisions bool, places [][2]string, status contracts.AgreementSt
 	return nil
 }
 
+// checkEveryGiven refuses a query that leaves out one of params, (name,
+// value) pairs: covers asks about one record, and a parameter left out
+// matches no agreement, so an empty answer would read as "no agreement
+// covers it".
+func checkEveryGiven(params [][2]string) error {
+	for _, p := range params {
+		if p[1] == "" {
+			return Errorf(EInvalid, "%s= is missing: covers answers for one record, and needs its origin, destination, record type and purpose", p[0])
+		}
+	}
+	return nil
+}
+
 // Summary is one line of List: an agreement's effective version and its
 // status at the query time.
 type Summary struct {

@@ -12,8 +12,10 @@ import (
 
 // TestQueriesThatNoAgreementCouldMatchAreRefused: a filter value that is
 // no code or name at all (a typo) is answered 400 naming the parameter,
-// not with an empty list that reads as "no such agreement"; codes that
-// are real but match nothing still answer an empty list.
+// not with an empty list that reads as "no such agreement"; so is a
+// covers query that leaves out one of its four parameters, which no
+// agreement could match either. Codes that are real but match nothing
+// still answer an empty list.
 func TestQueriesThatNoAgreementCouldMatchAreRefused(t *testing.T) {
 	c := regtest.NewCluster(t, 1, 0, nil)
 	cl := c.Client(c.Nodes[0], c.PKI.Admin(t, "51", "zhang"))
@@ -42,6 +44,10 @@ func TestQueriesThatNoAgreementCouldMatchAreRefused(t *testing.T) {
 		{"/v1/registry/covers?origin=zz&destination=44", "origin"},
 		{"/v1/registry/covers?origin=51&destination=449999", "destination"},
 		{"/v1/registry/covers?origin=51&destination=44&record_type=x", "record_type"},
+		{"/v1/registry/covers?destination=44&record_type=transfer&purpose=employment-service", "origin"},
+		{"/v1/registry/covers?origin=51&record_type=transfer&purpose=employment-service", "destination"},
+		{"/v1/registry/covers?origin=51&destination=44&purpose=employment-service", "record_type"},
+		{"/v1/registry/covers?origin=51&destination=44&record_type=transfer", "purpose"},
 	} {
 		if status, e := get(tt.path); status != http.StatusBadRequest || e.Code != registry.EInvalid || !strings.Contains(e.Message, tt.names+"=") {
 			t.Errorf("GET %s: %d %+v; want 400 invalid naming %s", tt.path, status, e, tt.names)
