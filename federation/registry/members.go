@@ -313,6 +313,11 @@ func (s *Store) applyRevoke(env *Envelope, who signer) *Result {
 	if err := requireKind(who, env, pki.KindAdmin); err != nil {
 		return &Result{Err: err}
 	}
+	// Revocations are looked up by the province of the certificate: under
+	// any other key one would revoke nothing.
+	if !pki.ValidProvince(r.Province) {
+		return &Result{Err: Errorf(EInvalid, "cert.revoke: province %q is not a province code; give the 2-digit code of the province whose CA issued the certificate, such as 44", r.Province)}
+	}
 	if r.Province != who.Province && !s.st.isSteward(who.Province) {
 		return &Result{Err: Errorf(EForbidden, "%s cannot revoke certificates of province %s", who, r.Province)}
 	}

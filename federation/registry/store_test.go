@@ -289,6 +289,23 @@ func TestCommandChecks(t *testing.T) {
 	wantErr(t, f.do(t, f.a51, registry.OpCertRevoke, registry.RevokeBody{Serial: "abc", Province: "44"}), registry.EForbidden, "cannot revoke")
 }
 
+// TestRevokeRefusesAnUnknownProvince: revocations are kept by the
+// province of the certificate revoked, so a cert.revoke naming no province,
+// or no province code at all, would revoke nothing while reporting success;
+// it is refused, naming the field, even from a steward.
+func TestRevokeRefusesAnUnknownProvince(t *testing.T) {
+	f := newFixture(t)
+	for _, prov := range []string{"", "5x", "99"} {
+		t.Run("province "+prov, func(t *testing.T) {
+			r := f.do(t, f.a11, registry.OpCertRevoke, registry.RevokeBody{Serial: "1f2e3d", Province: prov})
+			wantErr(t, r, registry.EInvalid, fmt.Sprintf("cert.revoke: province %q is not a province code", prov))
+		})
+	}
+	if got := f.s.Revocations(); len(got) != 0 {
+		t.Fatalf("refused revocations recorded: %+v", got)
+	}
+}
+
 // TestNonceIsBoundToItsCommand: a command reusing another's nonce is
 // refused, naming the nonce, rather than answered with the other command's
 // outcome (which would report success for a command never applied, and
