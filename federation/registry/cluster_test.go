@@ -115,6 +115,26 @@ func TestClusterReportsTheLeaderByItsConfiguredName(t *testing.T) {
 	}
 }
 
+// TestAReadIsAtTheIndexOfItsState: the applied index a read reports is
+// that of the last command the state read has applied, not raft's, which
+// also counts entries the state machine never sees (the barrier of a
+// consistent read) and runs ahead of it.
+func TestAReadIsAtTheIndexOfItsState(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	cl := c.Client(c.Nodes[0], c.PKI.Admin(t, "11", "wang"))
+	res, err := cl.Submit(ctx(t), registry.OpCertRevoke, registry.RevokeBody{Serial: "abcdef", Province: "11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := cl.Members(ctx(t), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read.Freshness.AppliedIndex; got != res.Index {
+		t.Errorf("a consistent read after the command at index %d reports index %d", res.Index, got)
+	}
+}
+
 // raftPort is the port of cfg's raft address, which the cluster picked free.
 func raftPort(t *testing.T, cfg *registry.Config) string {
 	t.Helper()

@@ -11,7 +11,10 @@ import (
 // Freshness says how current a local read is. Every read the API serves
 // carries it.
 type Freshness struct {
-	// AppliedIndex is the raft index of the last command applied here.
+	// AppliedIndex is the raft index of the last command applied here: the
+	// state machine's (Store.AppliedIndex), not raft's, which counts entries
+	// handed to the state machine before it applies them, and entries it
+	// never sees, such as a consistent read's barrier.
 	AppliedIndex uint64 `json:"applied_index"`
 	// Leader is true on the leader, whose replica is current by definition
 	// while it holds its lease.
@@ -29,7 +32,7 @@ type Freshness struct {
 // Freshness reports how current the local replica is.
 func (r *Registry) Freshness() Freshness {
 	now := time.Now()
-	f := Freshness{AppliedIndex: r.raft.AppliedIndex()}
+	f := Freshness{AppliedIndex: r.store.AppliedIndex()}
 	if r.raft.State() == raft.Leader {
 		f.Leader, f.LastContact = true, now
 		return f
