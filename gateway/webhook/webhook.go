@@ -46,6 +46,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -381,7 +382,13 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
+	if n := pruned(items); n > 0 {
+		return n, p.passOver(ctx, items[:n])
+	}
 	full := batch
+	if kept := slices.IndexFunc(items, isPruned); kept >= 0 {
+		items, full = items[:kept], 0 // the pruned ones lead the next batch
+	}
 	if len(items) < batch {
 		full = 0
 	}
@@ -487,6 +494,32 @@ func (p *Pusher) post(ctx context.Context, items []store.Incoming) (int, error) 
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// isPruned reports whether inbox retention dropped the item's envelope
+// and record.
+func isPruned(m store.Incoming) bool { return !m.PrunedAt.IsZero() }
+
+// pruned is how many items lead items that retention pruned.
+func pruned(items []store.Incoming) int {
+	n := 0
+	for n < len(items) && isPruned(items[n]) {
+		n++
+	}
+	return n
+}
+
+// passOver moves the cursor past items that retention pruned before any
+// push had them, as it may when the webhook was configured since or was
+// off for a while: there is nothing left to push, and they are neither
+// posted empty nor counted as refused.
+func (p *Pusher) passOver(ctx context.Context, items []store.Incoming) error {
+	last := items[len(items)-1].Seq
+	if err := p.inbox.RecordAnd(context.WithoutCancel(ctx), store.Progress{Counters: map[string]uint64{cursorCounter: last}}, nil); err != nil {
+		return fmt.Errorf("move the webhook cursor past pruned items to %d: %w", last, err)
+	}
+	p.log.Warn("passed over inbox items that inbox.retention pruned before the webhook pushed them", "items", len(items), "through_seq", last)
+	return nil
 }
 
 // advance moves the cursor to seq, which the system has. It records that
