@@ -43,6 +43,13 @@ func (s *Store) PruneInbox(ctx context.Context, cutoff time.Time, upTo uint64) (
 
 // pruneSome prunes up to pruneBatch entries in one commit and says whether
 // more may be due.
+//
+// An entry's age is read from its arrival order as much as from its
+// clock. One stamped before an entry that arrived ahead of it (the clock
+// went back) or after now (the clock was ahead when it arrived) was
+// received at some time between its neighbours' arrivals: it is pruned
+// with the next entry in order that is due, never before, and does not
+// hold back the entries after it.
 func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64) (pruned int, more bool, err error) {
 	now := s.now().UTC()
 	err = s.c.do(ctx, func(tx *bolt.Tx) error {
@@ -50,18 +57,22 @@ func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64) (p
 		inbox := tx.Bucket(bucketInbox)
 		from := readCounter(tx, prunedCounter)
 		last := from
-		c := inbox.Cursor()
-		type rewrite struct {
-			key   []byte
-			value []byte
+		var latest time.Time // the latest arrival up to here
+		if v := inbox.Get(binary.BigEndian.AppendUint64(nil, from)); v != nil {
+			m, err := decodeIncoming(v)
+			if err != nil {
+				return fmt.Errorf("inbox entry %d: %w", from, err)
+			}
+			latest = m.ReceivedAt
 		}
-		var writes []rewrite
+		var writes, unordered []prunedEntry // unordered: stamped out of order, waiting for the next
+		c := inbox.Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, from+1)); k != nil; k, v = c.Next() {
 			seq := binary.BigEndian.Uint64(k)
 			if seq > upTo {
 				break
 			}
-			if len(writes) == pruneBatch {
+			if len(writes)+len(unordered) >= pruneBatch {
 				more = true
 				break
 			}
@@ -69,26 +80,30 @@ func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64) (p
 			if err != nil {
 				return fmt.Errorf("inbox entry %d: %w", seq, err)
 			}
-			if !m.ReceivedAt.Before(cutoff) {
-				break
-			}
-			last = seq
-			if !m.PrunedAt.IsZero() {
+			if at := m.ReceivedAt; at.After(now) || at.Before(latest) {
+				unordered = append(unordered, prunedEntry{seq, m})
 				continue
 			}
-			m.Envelope, m.Record, m.PrunedAt = nil, nil, now
-			b, err := appendIncomingButSeq(nil, &m, recordAt{})
-			if err != nil {
-				return fmt.Errorf("inbox entry %d: %w", seq, err)
+			if latest = m.ReceivedAt; !latest.Before(cutoff) {
+				break
 			}
-			writes = append(writes, rewrite{append([]byte(nil), k...), withSeq(b, seq)})
+			writes = append(append(writes, unordered...), prunedEntry{seq, m})
+			unordered, last = unordered[:0], seq
 		}
 		for _, w := range writes {
-			if err := inbox.Put(w.key, w.value); err != nil {
+			if !w.m.PrunedAt.IsZero() {
+				continue
+			}
+			w.m.Envelope, w.m.Record, w.m.PrunedAt = nil, nil, now
+			b, err := appendIncomingButSeq(nil, &w.m, recordAt{})
+			if err != nil {
+				return fmt.Errorf("inbox entry %d: %w", w.seq, err)
+			}
+			if err := inbox.Put(binary.BigEndian.AppendUint64(nil, w.seq), withSeq(b, w.seq)); err != nil {
 				return err
 			}
+			pruned++
 		}
-		pruned = len(writes)
 		if last == from {
 			return nil
 		}
@@ -98,4 +113,10 @@ func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64) (p
 		return 0, false, fmt.Errorf("prune inbox: %w", err)
 	}
 	return pruned, more, nil
+}
+
+// prunedEntry is an inbox entry PruneInbox is about to prune.
+type prunedEntry struct {
+	seq uint64
+	m   Incoming
 }

@@ -105,3 +105,43 @@ func TestPruneInboxInBatches(t *testing.T) {
 		t.Errorf("last entry = %+v, %v; want it pruned", last, err)
 	}
 }
+
+// TestPruneInboxReadsAgeFromArrivalOrder: an entry stamped while the clock
+// was years ahead does not hold back the entries after it, and one stamped
+// while it was behind is not pruned before the entries around it are due;
+// each goes with the next entry in order that is due.
+func TestPruneInboxReadsAgeFromArrivalOrder(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := openWith(t, Options{Now: func() time.Time { return now }})
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+	stamps := []time.Time{
+		day(2030, 1, 1), // the clock ahead by years
+		day(2026, 1, 2), // corrected
+		day(2026, 1, 3),
+		day(1970, 1, 1), // the clock reset: received after January 3rd
+		day(2026, 12, 20),
+		day(1970, 1, 2), // reset again: received after December 20th
+	}
+	for i, at := range stamps {
+		id := fmt.Sprintf("01J0000000000000000000F%03d", i)
+		in := Incoming{EnvelopeID: id, From: "51", Type: "transfer", ReceivedAt: at,
+			Envelope: json.RawMessage(`{"id":"` + id + `"}`), Record: json.RawMessage(`{"worker":"x"}`), Receipt: json.RawMessage(`{}`)}
+		if _, err := s.Receive(ctx, []Incoming{in}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 90 days' retention: what arrived before early October is due.
+	if n, err := s.PruneInbox(ctx, now.Add(-90*24*time.Hour), 1<<63); err != nil || n != 3 {
+		t.Fatalf("PruneInbox = %d, %v; want the first three pruned", n, err)
+	}
+	items, err := s.Inbox(0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range items {
+		if want := i < 3; !m.PrunedAt.IsZero() != want {
+			t.Errorf("entry %d stamped %s: pruned = %v, want %v", m.Seq, m.ReceivedAt.Format(time.DateOnly), !want, want)
+		}
+	}
+}
