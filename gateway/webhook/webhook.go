@@ -45,8 +45,8 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"strings"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
