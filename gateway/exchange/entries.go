@@ -185,7 +185,7 @@ func auditReason(code string) audit.Reason {
 		return audit.ReasonPeerNotAuthorized
 	case ReasonBadSignature:
 		return audit.ReasonSignatureInvalid
-	case ReasonMalformed, ReasonInvalidRecord, ReasonInvalidTransition, ReasonReferralIDTaken:
+	case ReasonMalformed, ReasonInvalidRecord, ReasonInvalidTransition, ReasonReferralIDTaken, ReasonEnvelopeIDReused:
 		return audit.ReasonContractInvalid
 	case "policy_error", "bundle_undefined", "registry_unavailable", "receipt_error":
 		return audit.ReasonPolicyError

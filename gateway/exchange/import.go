@@ -94,14 +94,11 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	})
 	proveTogether(ins, roots)
 	// What is stored already was checked when it was stored: check answers
-	// it "duplicate" once it is known to come from its origin, whatever its
-	// case or the policy say now, as for any redelivery.
-	stored, err := x.stored(from.Province, ins)
-	if err != nil {
+	// it "duplicate" once it is known to come from its origin and to be
+	// the envelope stored, whatever its case or the policy say now, as for
+	// any redelivery.
+	if err := x.stored(from.Province, ins); err != nil {
 		return nil, &Error{Code: CodeUnavailable, Message: "look up received envelopes", Err: err}
-	}
-	for i := range ins {
-		ins[i].stored = stored[i]
 	}
 	// The cases the referral updates move, and those held under the keys
 	// of its referrals, read for the whole request in one transaction as
@@ -163,7 +160,13 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	if len(ready) == 0 {
 		return done()
 	}
-	dup, firstOf := duplicates(ready)
+	dup, firstOf, reused := duplicates(ready)
+	if reused != nil {
+		var es []audit.Entry
+		ready, es = x.refuseReused(ready, reused, results, sender.id)
+		refusals = append(refusals, es...)
+		dup, firstOf, _ = duplicates(ready) // the first copies are left, none reused
+	}
 	signed, err := x.receiptsFor(ready, dup, now)
 	if err != nil {
 		x.d.Log.Error("sign receipts", "envelopes", len(ready), "err", err)
@@ -253,7 +256,8 @@ func (x *Exchange) refusals(ins []inbound, results []peer.Result, from pki.Ident
 // another referral's case holds the key of the case it was checked
 // against; deferred when the case could not be read or is not known (its
 // referral, of the same request, not stored), which the origin's retry
-// may find mended.
+// may find mended. It answers as well an envelope storeFresh found stored
+// meanwhile under its id with another payload (notRedelivered).
 func (x *Exchange) refusedByCase(id string, err error) peer.Result {
 	var te *transitionError
 	var taken *idTakenError
@@ -261,6 +265,8 @@ func (x *Exchange) refusedByCase(id string, err error) peer.Result {
 	switch {
 	case errors.Is(err, errUnaudited):
 		return deferred(id, "audit_error")
+	case errors.Is(err, errIDReused), errors.Is(err, errStoredReceipt):
+		return x.notRedelivered(id, err)
 	case errors.As(err, &te):
 		return rejected(id, ReasonInvalidTransition)
 	case errors.As(err, &taken):
@@ -302,7 +308,9 @@ func (x *Exchange) receiptsFor(ready []imported, dup []bool, now time.Time) ([][
 // since dup was looked up is marked in dup now and given a "duplicate"
 // receipt of its own in signed; the "stored" one is never sent. An update
 // its case refused in the commit (refused[i], nil when none was) is not
-// stored, and its receipt is never sent either.
+// stored, and its receipt is never sent either; nor is that of an
+// envelope whose id another request stored meanwhile with another payload
+// (refused[i] is errIDReused).
 func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []imported, dup []bool, signed [][]byte, now time.Time) (refused []error, err error) {
 	var fresh []int // indexes in ready
 	var ins []store.Incoming
@@ -350,6 +358,15 @@ func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []im
 			}
 			refused[i], signed[i] = err, nil
 		} else if got[k].Duplicate {
+			// Stored by another request since dup was looked up: a
+			// duplicate only if it is the envelope that request stored.
+			if err := sameAsStored(ready[i].env, got[k].Receipt); err != nil {
+				if refused == nil {
+					refused = make([]error, len(ready))
+				}
+				refused[i], signed[i] = err, nil
+				continue
+			}
 			dup[i] = true
 			late = append(late, i)
 		} else if also == nil {
@@ -399,9 +416,11 @@ func (x *Exchange) unauditedIn(refused []error, signed [][]byte, bad []error, re
 	return fresh[:keep], ins[:keep], received[:keep]
 }
 
-// stored reports, for each envelope of a request, whether it is stored
-// already, from one read transaction; false for one that did not decode.
-func (x *Exchange) stored(from string, ins []inbound) ([]bool, error) {
+// stored marks the envelopes of a request stored already (inbound.stored),
+// from one read transaction, and gives each its stored receipt from
+// another, only when the request has one: a new envelope costs no more
+// than the lookup. One that did not decode is not stored.
+func (x *Exchange) stored(from string, ins []inbound) error {
 	ids := make([]string, len(ins))
 	for i, in := range ins {
 		if in.env != nil {
@@ -410,32 +429,58 @@ func (x *Exchange) stored(from string, ins []inbound) ([]bool, error) {
 	}
 	stored, err := x.d.Store.Received(from, ids)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	var again []int // indexes in ins
 	for i, in := range ins {
-		stored[i] = stored[i] && in.env != nil
+		if stored[i] && in.env != nil {
+			ins[i].stored = true
+			again = append(again, i)
+		}
 	}
-	return stored, nil
+	if len(again) == 0 {
+		return nil
+	}
+	ids = ids[:0]
+	for _, i := range again {
+		ids = append(ids, ins[i].env.ID)
+	}
+	receipts, err := x.d.Store.ReceivedReceipts(from, ids)
+	if err != nil {
+		return err
+	}
+	for k, i := range again {
+		ins[i].receipt = receipts[k]
+	}
+	return nil
 }
 
 // duplicates marks the envelopes stored before this request, and those
 // given twice in it after their first: firstOf[i] is the index of the
 // first copy of such an envelope i, -1 for any other envelope. Receive
 // answers a later copy as its first copy ended: a duplicate of it once
-// it is stored, refused as it was when its case refused it.
-func duplicates(ready []imported) (dup []bool, firstOf []int) {
+// it is stored, refused as it was when its case refused it. An envelope
+// under the id of an earlier one with another payload is no copy of it:
+// it is marked in reused (nil when there is none), and Receive refuses it.
+func duplicates(ready []imported) (dup []bool, firstOf []int, reused []bool) {
 	dup, firstOf = make([]bool, len(ready)), make([]int, len(ready))
 	first := make(map[string]int, len(ready))
 	for i, im := range ready {
 		j, again := first[im.env.ID]
 		dup[i], firstOf[i] = im.stored || again, -1
-		if again {
-			firstOf[i] = j
-		} else {
+		if !again {
 			first[im.env.ID] = i
+			continue
+		}
+		firstOf[i] = j
+		if ready[j].env.PayloadDigest != im.env.PayloadDigest {
+			if reused == nil {
+				reused = make([]bool, len(ready))
+			}
+			reused[i] = true
 		}
 	}
-	return dup, firstOf
+	return dup, firstOf, reused
 }
 
 // sender is the node a batch came from, and the identity its envelopes are
@@ -471,8 +516,10 @@ type inbound struct {
 	// answered the case's referral (sentStates).
 	sent store.State
 	// stored is set for an envelope stored already (Receive looks them
-	// up for the whole request before checking).
-	stored bool
+	// up for the whole request before checking), and receipt is the
+	// receipt stored with it, which tells whether it is the same envelope.
+	stored  bool
+	receipt []byte
 	// denied is the import decision that denied the envelope, for its
 	// audit entry, which Receive writes with the other refusals'.
 	denied *policy.Decision
@@ -530,7 +577,11 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	if in.stored {
 		// Its origin sends it again (the receipt was lost, or the origin
 		// crashed before recording it): it passed every check when it was
-		// stored, and a case it moved has moved on since.
+		// stored, and a case it moved has moved on since. Another envelope
+		// under its id passed none of them.
+		if err := sameAsStored(env, in.receipt); err != nil {
+			return x.notRedelivered(env.ID, err), false
+		}
 		*im = imported{env: env, rec: rec, in: store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now}, stored: true}
 		return peer.Result{EnvelopeID: env.ID}, true
 	}

@@ -220,6 +220,38 @@ func (s *Store) Received(from string, envelopeIDs []string) ([]bool, error) {
 	return out, err
 }
 
+// ReceivedReceipts returns, for each of envelopeIDs from province from,
+// the receipt stored with its first delivery, nil for one not stored. The
+// receipt outlives the entry's envelope and record (PruneInbox), so the
+// destination can tell a redelivery of an envelope from another envelope
+// under its id by the payload digest it names. Only the receipt is read
+// from each entry: the destination asks for the envelopes it found
+// stored (Received), not for every envelope it receives.
+func (s *Store) ReceivedReceipts(from string, envelopeIDs []string) ([]json.RawMessage, error) {
+	out := make([]json.RawMessage, len(envelopeIDs))
+	err := s.view(func(tx *bolt.Tx) error {
+		seen := tx.Bucket(bucketReceived).Cursor()
+		inbox := tx.Bucket(bucketInbox)
+		var key []byte
+		for i, id := range envelopeIDs {
+			key = appendReceivedKey(key[:0], from, id)
+			seq := get(seen, key)
+			if seq == nil {
+				continue
+			}
+			var m struct {
+				Receipt json.RawMessage `json:"receipt"`
+			}
+			if err := json.Unmarshal(inbox.Get(seq), &m); err != nil {
+				return fmt.Errorf("inbox entry for %s: %w", id, err)
+			}
+			out[i] = m.Receipt
+		}
+		return nil
+	})
+	return out, err
+}
+
 // InboxHead is the position of the newest inbox entry, 0 for an empty inbox.
 func (s *Store) InboxHead() (uint64, error) {
 	var head uint64

@@ -1,0 +1,76 @@
+package exchange
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// ReasonEnvelopeIDReused rejects an envelope whose id its origin gave
+// before to an envelope with another payload, stored here (or given
+// earlier in the same request). An envelope id names one envelope: only
+// the same envelope sent again is a duplicate. Final: the origin must
+// send the record again under a new id.
+const ReasonEnvelopeIDReused = "envelope_id_reused"
+
+// errIDReused refuses an envelope whose id names another envelope stored
+// here (ReasonEnvelopeIDReused).
+var errIDReused = errors.New("the envelope id names another envelope stored here")
+
+// errStoredReceipt defers an envelope whose id is stored here with a
+// receipt this node cannot read: whether it is the envelope stored is not
+// known, and it is answered neither "duplicate" nor refused for good.
+var errStoredReceipt = errors.New("the receipt stored with the envelope id is unreadable")
+
+// sameAsStored tells whether env, whose id from its origin is stored here
+// already, is the envelope stored: the receipt stored with its first
+// delivery (receipt) names the same payload digest. The receipt is what
+// inbox retention keeps, and it is what a "duplicate" answer stands for:
+// signing one for another payload would acknowledge what was never
+// stored, and the record it carries was never checked.
+func sameAsStored(env *contracts.Envelope, receipt []byte) error {
+	r, err := contracts.DecodeReceipt(receipt)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errStoredReceipt, err)
+	}
+	if !r.Matches(env) {
+		return errIDReused
+	}
+	return nil
+}
+
+// notRedelivered answers an envelope sameAsStored did not take for the
+// envelope stored under its id (err).
+func (x *Exchange) notRedelivered(id string, err error) peer.Result {
+	if errors.Is(err, errIDReused) {
+		return rejected(id, ReasonEnvelopeIDReused)
+	}
+	x.d.Log.Error("defer an envelope whose id is stored with an unreadable receipt", "envelope", id, "err", err)
+	return deferred(id, "receipt_unreadable")
+}
+
+// refuseReused answers rejected the envelopes of ready that duplicates
+// marks in reused, each with its refusal's audit entry, once per id as
+// refusals does, and returns the others.
+func (x *Exchange) refuseReused(ready []imported, reused []bool, results []peer.Result, from pki.Identity) ([]imported, []audit.Entry) {
+	keep := ready[:0]
+	var es []audit.Entry
+	seen := map[string]bool{}
+	for i, im := range ready {
+		if !reused[i] {
+			keep = append(keep, im)
+			continue
+		}
+		r := rejected(im.env.ID, ReasonEnvelopeIDReused)
+		results[im.index] = r
+		if !seen[im.env.ID] {
+			seen[im.env.ID] = true
+			es = append(es, refusalEntry(im.env, r.Reasons, from, x.d.Province))
+		}
+	}
+	return keep, es
+}
