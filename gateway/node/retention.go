@@ -3,7 +3,13 @@ package node
 import (
 	"context"
 	"math"
+	"slices"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // minRetention is the shortest inbox.retention: an entry must stay long
@@ -41,7 +47,7 @@ func (n *Node) pruneOnce(ctx context.Context, now time.Time) {
 		}
 		upTo = pushed
 	}
-	pruned, err := n.store.PruneInbox(ctx, now.Add(-n.cfg.Inbox.Retention), upTo)
+	pruned, err := n.store.PruneInboxAnd(ctx, now.Add(-n.cfg.Inbox.Retention), upTo, n.auditPruned)
 	n.metrics.inboxPruned.Add(float64(pruned))
 	if pruned > 0 {
 		n.log.Info("inbox retention: dropped envelopes and records", "entries", pruned, "retention", n.cfg.Inbox.Retention.String())
@@ -49,4 +55,23 @@ func (n *Node) pruneOnce(ctx context.Context, now time.Time) {
 	if err != nil && ctx.Err() == nil {
 		n.log.Error("inbox retention", "err", err)
 	}
+}
+
+// auditPruned writes a pruned entry for each inbox entry retention pruned,
+// in the transaction that prunes it: the auditor's evidence that personal
+// data was dropped, and when.
+func (n *Node) auditPruned(tx *bolt.Tx, pruned []store.Incoming) error {
+	entries := make([]audit.Entry, len(pruned))
+	types := audit.RecordTypes()
+	for i, m := range pruned {
+		entries[i] = audit.Entry{Kind: audit.KindPruned, EnvelopeID: m.EnvelopeID,
+			Origin: audit.Province(m.From), Destination: audit.Province(n.cfg.Province)}
+		if slices.Contains(types, m.Type) {
+			entries[i].RecordType = m.Type
+		}
+		if cleared := entries[i].Scrub(); cleared != nil {
+			n.log.Warn("pruned audit entry written without identifiers the audit log refuses", "seq", m.Seq, "cleared", cleared)
+		}
+	}
+	return n.audit.AppendTx(tx, entries...)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +20,8 @@ import (
 // TestInboxRetentionWaitsForTheWebhook: a node with inbox.retention drops
 // the envelopes and records of entries older than it, but not of entries
 // its webhook has not pushed yet, however old; a pruned entry keeps its
-// position and receipt on the local API, and the metrics count it.
+// position and receipt on the local API, the audit log holds a pruned
+// entry for it, and the metrics count it.
 func TestInboxRetentionWaitsForTheWebhook(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -90,6 +92,22 @@ func TestInboxRetentionWaitsForTheWebhook(t *testing.T) {
 		if m.Seq != uint64(i+1) || m.PrunedAt.IsZero() || !absent(m.Record) || !absent(m.Envelope) || absent(m.Receipt) {
 			t.Errorf("item %d after retention: %+v; want its position and receipt, no envelope or record", i+1, m)
 		}
+	}
+	auditor, err := f.APIClient("44", f.Certs["44"].Auditor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := auditor.AuditEntries(ctx, url.Values{"kind": {"pruned"}})
+	if err != nil || len(entries) != len(page.Items) {
+		t.Fatalf("pruned audit entries = %d, %v; want one for each of the %d items", len(entries), err, len(page.Items))
+	}
+	for i, e := range entries {
+		if m := page.Items[i]; e.EnvelopeID != m.EnvelopeID || string(e.Origin) != m.From || e.Destination != "44" || e.RecordType != m.Type {
+			t.Errorf("pruned entry %d = %+v, want item %+v's envelope, origin and type at 44", i, e, m)
+		}
+	}
+	if report, err := auditor.AuditVerify(ctx, nil); err != nil || !report.OK() {
+		t.Errorf("audit verify after pruning = %+v, %v", report, err)
 	}
 	want := "\nlaborlink_inbox_pruned_total " + strconv.Itoa(len(page.Items)) + "\n"
 	if metrics := node.Get(t, "http://"+dest.OpsAddr()+"/metrics"); !strings.Contains(metrics, want) {

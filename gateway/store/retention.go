@@ -31,9 +31,17 @@ const pruneBatch = 1000
 // at most a thousand entries and records how far it got, so a large
 // backlog holds no writer for long and is not looked at again.
 func (s *Store) PruneInbox(ctx context.Context, cutoff time.Time, upTo uint64) (int, error) {
+	return s.PruneInboxAnd(ctx, cutoff, upTo, nil)
+}
+
+// PruneInboxAnd is PruneInbox with more writes in each of its
+// transactions: also gets the entries the transaction prunes, as they
+// were before, and an error from it fails the call with that
+// transaction's pruning undone.
+func (s *Store) PruneInboxAnd(ctx context.Context, cutoff time.Time, upTo uint64, also func(tx *bolt.Tx, pruned []Incoming) error) (int, error) {
 	total := 0
 	for {
-		n, more, err := s.pruneSome(ctx, cutoff.UTC(), upTo)
+		n, more, err := s.pruneSome(ctx, cutoff.UTC(), upTo, also)
 		total += n
 		if err != nil || !more {
 			return total, err
@@ -50,7 +58,7 @@ func (s *Store) PruneInbox(ctx context.Context, cutoff time.Time, upTo uint64) (
 // received at some time between its neighbours' arrivals: it is pruned
 // with the next entry in order that is due, never before, and does not
 // hold back the entries after it.
-func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64) (pruned int, more bool, err error) {
+func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64, also func(*bolt.Tx, []Incoming) error) (pruned int, more bool, err error) {
 	now := s.now().UTC()
 	err = s.c.do(ctx, func(tx *bolt.Tx) error {
 		pruned, more = 0, false
@@ -65,14 +73,14 @@ func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64) (p
 			}
 			latest = m.ReceivedAt
 		}
-		var writes, unordered []prunedEntry // unordered: stamped out of order, waiting for the next
+		var due, unordered []Incoming // unordered: stamped out of order, waiting for the next
 		c := inbox.Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, from+1)); k != nil; k, v = c.Next() {
 			seq := binary.BigEndian.Uint64(k)
 			if seq > upTo {
 				break
 			}
-			if len(writes)+len(unordered) >= pruneBatch {
+			if len(due)+len(unordered) >= pruneBatch {
 				more = true
 				break
 			}
@@ -81,29 +89,39 @@ func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64) (p
 				return fmt.Errorf("inbox entry %d: %w", seq, err)
 			}
 			if at := m.ReceivedAt; at.After(now) || at.Before(latest) {
-				unordered = append(unordered, prunedEntry{seq, m})
+				unordered = append(unordered, m)
 				continue
 			}
 			if latest = m.ReceivedAt; !latest.Before(cutoff) {
 				break
 			}
-			writes = append(append(writes, unordered...), prunedEntry{seq, m})
+			due = append(append(due, unordered...), m)
 			unordered, last = unordered[:0], seq
 		}
-		for _, w := range writes {
-			if !w.m.PrunedAt.IsZero() {
-				continue
+		// also writes first, so that its error leaves the entries whole: a
+		// failing write in a group commit is not rolled back.
+		var before []Incoming
+		for _, m := range due {
+			if m.PrunedAt.IsZero() {
+				before = append(before, m)
 			}
-			w.m.Envelope, w.m.Record, w.m.PrunedAt = nil, nil, now
-			b, err := appendIncomingButSeq(nil, &w.m, recordAt{})
-			if err != nil {
-				return fmt.Errorf("inbox entry %d: %w", w.seq, err)
-			}
-			if err := inbox.Put(binary.BigEndian.AppendUint64(nil, w.seq), withSeq(b, w.seq)); err != nil {
+		}
+		if also != nil && len(before) > 0 {
+			if err := also(tx, before); err != nil {
 				return err
 			}
-			pruned++
 		}
+		for _, m := range before {
+			m.Envelope, m.Record, m.PrunedAt = nil, nil, now
+			b, err := appendIncomingButSeq(nil, &m, recordAt{})
+			if err != nil {
+				return fmt.Errorf("inbox entry %d: %w", m.Seq, err)
+			}
+			if err := inbox.Put(binary.BigEndian.AppendUint64(nil, m.Seq), withSeq(b, m.Seq)); err != nil {
+				return err
+			}
+		}
+		pruned = len(before)
 		if last == from {
 			return nil
 		}
@@ -113,10 +131,4 @@ func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64) (p
 		return 0, false, fmt.Errorf("prune inbox: %w", err)
 	}
 	return pruned, more, nil
-}
-
-// prunedEntry is an inbox entry PruneInbox is about to prune.
-type prunedEntry struct {
-	seq uint64
-	m   Incoming
 }

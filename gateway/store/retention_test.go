@@ -3,11 +3,14 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // received stores n envelopes from 51, the i-th received at day i of
@@ -142,6 +145,33 @@ func TestPruneInboxReadsAgeFromArrivalOrder(t *testing.T) {
 	for i, m := range items {
 		if want := i < 3; !m.PrunedAt.IsZero() != want {
 			t.Errorf("entry %d stamped %s: pruned = %v, want %v", m.Seq, m.ReceivedAt.Format(time.DateOnly), !want, want)
+		}
+	}
+}
+
+// TestPruneInboxAndWritesAlongside: also gets each entry it prunes as it
+// was, in the pruning transaction, and an error from it leaves the entries
+// whole and the next run starting from the same place.
+func TestPruneInboxAndWritesAlongside(t *testing.T) {
+	ctx := context.Background()
+	s := openWith(t, Options{Now: func() time.Time { return time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC) }})
+	received(t, s, 3)
+	cutoff := time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC) // the first two are due
+	refuse := errors.New("audit log refused")
+	if _, err := s.PruneInboxAnd(ctx, cutoff, 1<<63, func(*bolt.Tx, []Incoming) error { return refuse }); !errors.Is(err, refuse) {
+		t.Fatalf("PruneInboxAnd with a failing also = %v, want %v", err, refuse)
+	}
+	var got []Incoming
+	n, err := s.PruneInboxAnd(ctx, cutoff, 1<<63, func(tx *bolt.Tx, pruned []Incoming) error {
+		got = append(got, pruned...)
+		return nil
+	})
+	if err != nil || n != 2 || len(got) != 2 {
+		t.Fatalf("PruneInboxAnd = %d, %v with %d given to also; want 2 and 2", n, err, len(got))
+	}
+	for i, m := range got {
+		if m.Seq != uint64(i+1) || len(m.Record) == 0 || !m.PrunedAt.IsZero() {
+			t.Errorf("also got %+v, want entry %d as it was before pruning", m, i+1)
 		}
 	}
 }
