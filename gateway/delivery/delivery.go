@@ -74,10 +74,12 @@ type Sender interface {
 // envelope that cannot take its proof is an *UnsendableError, returned
 // before anything is sent, as Send would return it for an envelope it
 // cannot send. A batch-signing sender finds it on the sender it wraps by
-// type assertion.
+// type assertion. chain is the certificate chain (DER, leaf first) of the
+// key that signed the proofs, sent with them: read once with the key, it
+// cannot be a newer certificate's should the node's rotate in between.
 type ProofSender interface {
 	Sender
-	SendWithProofs(ctx context.Context, peer string, batch []store.Queued, proofs []*contracts.BatchProof) ([]Outcome, error)
+	SendWithProofs(ctx context.Context, peer string, batch []store.Queued, proofs []*contracts.BatchProof, chain [][]byte) ([]Outcome, error)
 }
 
 // Outbox is the part of the store the workers use.

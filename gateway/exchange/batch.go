@@ -64,7 +64,10 @@ func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queue
 	if len(idx) == 0 {
 		return s.next.Send(ctx, peer, batch)
 	}
-	proofs, err := contracts.SignDigests(digests, s.x.signer())
+	// One signer for the proofs and the chain sent with them: the node's
+	// certificate may rotate between two reads of it.
+	signer := s.x.signer()
+	proofs, err := contracts.SignDigests(digests, signer)
 	if err != nil {
 		return nil, fmt.Errorf("sign batch for %s: %w", peer, err)
 	}
@@ -73,7 +76,7 @@ func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queue
 		for j, i := range idx {
 			byEnvelope[i] = proofs[j]
 		}
-		return ps.SendWithProofs(ctx, peer, batch, byEnvelope)
+		return ps.SendWithProofs(ctx, peer, batch, byEnvelope, chainDER(signer))
 	}
 	out := make([]store.Queued, len(batch))
 	copy(out, batch)

@@ -424,9 +424,12 @@ func (x *Exchange) signer() *pki.Signer {
 
 // Chain is the current signing chain (DER, leaf first), for the peer client
 // to send with each batch.
-func (x *Exchange) Chain() [][]byte {
+func (x *Exchange) Chain() [][]byte { return chainDER(x.signer()) }
+
+// chainDER is the signer's certificate chain as DER, leaf first.
+func chainDER(s *pki.Signer) [][]byte {
 	var chain [][]byte
-	for _, c := range x.signer().Chain() {
+	for _, c := range s.Chain() {
 		chain = append(chain, c.Raw)
 	}
 	return chain

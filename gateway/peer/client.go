@@ -118,13 +118,15 @@ func NewClient(verifier *pki.Verifier, chain func() [][]byte, dir Directory, cli
 
 // Send delivers one batch to the peer province's node.
 func (c *Client) Send(ctx context.Context, peer string, batch []store.Queued) ([]delivery.Outcome, error) {
-	return c.SendWithProofs(ctx, peer, batch, nil)
+	return c.SendWithProofs(ctx, peer, batch, nil, c.chain())
 }
 
 // SendWithProofs is Send with proofs[i], where there is one, added to
-// batch[i] as the request is written (delivery.ProofSender).
-func (c *Client) SendWithProofs(ctx context.Context, peer string, batch []store.Queued, proofs []*contracts.BatchProof) ([]delivery.Outcome, error) {
-	body, unsigned, err := encodeBatch(c.chain(), batch, proofs)
+// batch[i] as the request is written, and chain, the chain of the key
+// that signed them, in place of the client's current one
+// (delivery.ProofSender).
+func (c *Client) SendWithProofs(ctx context.Context, peer string, batch []store.Queued, proofs []*contracts.BatchProof, chain [][]byte) ([]delivery.Outcome, error) {
+	body, unsigned, err := encodeBatch(chain, batch, proofs)
 	if err != nil {
 		return nil, err
 	}

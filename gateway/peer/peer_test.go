@@ -34,8 +34,9 @@ type receiver struct {
 	// path was changed after signing.
 	together bool
 	from     []pki.Identity
-	signer   *pki.Signer // the destination node's key
-	forger   *pki.Signer // a key of the same province, not the one whose chain is sent
+	leaves   []*x509.Certificate // of the chains batches came with
+	signer   *pki.Signer         // the destination node's key
+	forger   *pki.Signer         // a key of the same province, not the one whose chain is sent
 }
 
 func (r *receiver) Chain() [][]byte {
@@ -69,6 +70,7 @@ func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.C
 	if len(chain) == 0 {
 		return nil, errors.New("no chain")
 	}
+	r.leaves = append(r.leaves, chain[0])
 	r.from = append(r.from, from)
 	out := make([]Result, len(envs))
 	for i, e := range envs {
@@ -457,5 +459,21 @@ func TestReceiptChainChanges(t *testing.T) {
 		if err != nil || rc.Receiver != signer.Identity().URI() {
 			t.Errorf("answer %d: receipt from %v (%v), want %s", i, rc, err, signer.Identity().URI())
 		}
+	}
+}
+
+// TestProofsGoWithTheChainThatSignedThem: SendWithProofs sends the chain it
+// is given, that of the key that signed the batch, not the client's
+// current chain, which a rotation of the node's certificate may have
+// changed since the batch was signed.
+func TestProofsGoWithTheChainThatSignedThem(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t, directory{"44": f.srv}, BreakerSettings{})
+	signed := f.p.Issue("51", pki.KindNode, "gw-1") // the certificate before the rotation
+	if _, err := c.SendWithProofs(context.Background(), "44", batch("a"), nil, [][]byte{signed.Cert.Raw}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.recv.leaves) != 1 || !f.recv.leaves[0].Equal(signed.Cert) {
+		t.Errorf("the batch went with another chain than the one given")
 	}
 }
