@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +38,9 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 	if *initOnly {
 		if *keep && *force {
 			return usageErrorf("--keep and --force contradict each other")
+		}
+		if err := checkDevListeners(*apiPort, *raftPort, *opsListen, nodes); err != nil {
+			return err
 		}
 		return runDevInit(m, devfed.InitOptions{Dir: *dir, Nodes: nodes.withPorts(*apiPort, *raftPort), OpsListen: *opsListen, Force: *force, Tune: devfed.TuneDelivery}, *keep)
 	}
@@ -109,7 +115,9 @@ func runDevInit(m *Main, opts devfed.InitOptions, keep bool) error {
 		}
 	}
 	l, err := devfed.Init(opts)
-	if err != nil {
+	if errors.Is(err, devfed.ErrOptions) {
+		return &exitError{code: 2, err: err}
+	} else if err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "Prepared a federation of %s in %s:\n", strings.Join(l.Provinces, ", "), l.Dir)
@@ -118,6 +126,63 @@ func runDevInit(m *Main, opts devfed.InitOptions, keep bool) error {
 	}
 	fmt.Fprintf(m.Stdout, "Certificates (keep this directory private: it holds the CA keys): %s\n", filepath.Join(l.Dir, "pki"))
 	return nil
+}
+
+// checkDevListeners refuses, by flag, ports and an ops listener the nodes
+// would refuse in the configs --init-only writes: the node names only its
+// config keys, and an init step that keeps what it finds (--keep) would
+// keep a federation none of whose nodes starts. devfed.Init checks the
+// configs themselves too.
+func checkDevListeners(apiPort, raftPort int, opsListen string, nodes nodeFlags) error {
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"--api-port", apiPort}, {"--raft-port", raftPort}} {
+		if p.port < 1 || p.port > 65535 {
+			return usageErrorf("%s %d is not a port from 1 to 65535", p.flag, p.port)
+		}
+	}
+	if apiPort == raftPort {
+		return usageErrorf("--api-port %d is also the --raft-port: a node needs a port for each", apiPort)
+	}
+	if opsListen == "" {
+		return nil // turned off
+	}
+	host, port, err := net.SplitHostPort(opsListen)
+	if err != nil {
+		return usageErrorf("--ops-listen %q is not host:port, e.g. 0.0.0.0:9090 (empty turns it off)", opsListen)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return usageErrorf("--ops-listen %q: port %q is not a number from 0 to 65535", opsListen, port)
+	}
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"--api-port", apiPort}, {"--raft-port", raftPort}} {
+		if int(n) == p.port && n != 0 && listensOnAnyOf(host, nodes) {
+			return usageErrorf("--ops-listen %q takes the nodes' %s %d: each listener needs its own port", opsListen, p.flag, p.port)
+		}
+	}
+	return nil
+}
+
+// listensOnAnyOf reports whether a listener on host takes the ports of a
+// node on one of nodes' hosts, as the node itself judges listeners that
+// share a port: host is every interface (empty, 0.0.0.0, ::) or one of
+// theirs, IP addresses compared as addresses and names without regard to
+// case.
+func listensOnAnyOf(host string, nodes nodeFlags) bool {
+	ip := net.ParseIP(host)
+	if host == "" || ip.IsUnspecified() {
+		return true
+	}
+	for _, a := range nodes {
+		if other := net.ParseIP(a.Host); ip != nil && other != nil && ip.Equal(other) || strings.EqualFold(host, a.Host) {
+			return true
+		}
+	}
+	return false
 }
 
 // nodeFlags collect repeated --node P=HOST flags.

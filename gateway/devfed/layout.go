@@ -75,6 +75,10 @@ type InitOptions struct {
 	Tune func(*node.Config)
 }
 
+// ErrOptions marks options Init can make no federation of: the caller's
+// mistake, not the file system's.
+var ErrOptions = errors.New("devfed: invalid options")
+
 // Layout is a prepared federation directory: where its files are.
 type Layout struct {
 	Dir       string
@@ -99,8 +103,11 @@ func (l *Layout) CADir(province string) string {
 
 // nodeTLSDir holds a province's node certificate, its key and the root.
 func (l *Layout) nodeTLSDir(province string) string {
-	return filepath.Join(l.ProvinceDir(province), "tls")
+	return filepath.Join(l.ProvinceDir(province), tlsDirName)
 }
+
+// tlsDirName is nodeTLSDir within the province's directory.
+const tlsDirName = "tls"
 
 // Config is the config file of a province's node.
 func (l *Layout) Config(province string) string {
@@ -124,8 +131,13 @@ var clientLeaves = []struct {
 // the genesis, and per province a node config, its node certificate and a
 // copy of the root and genesis, plus the client certificates (admin,
 // system, auditor, operator) of every province.
+//
+// Options that make no federation, nodes included that would refuse the
+// configs Init gave them, are refused with an error wrapping ErrOptions
+// before anything is written.
 func Init(opts InitOptions) (*Layout, error) {
-	if err := opts.check(); err != nil {
+	configs, err := opts.check()
+	if err != nil {
 		return nil, err
 	}
 	l := &Layout{Dir: opts.Dir, Certs: map[string]Certs{}}
@@ -162,33 +174,38 @@ func Init(opts InitOptions) (*Layout, error) {
 	if err := os.WriteFile(filepath.Join(l.Dir, GenesisFile), genesis, 0o644); err != nil {
 		return nil, err
 	}
-	for _, n := range opts.Nodes {
-		if err := l.writeNode(fed, n, genesis, opts); err != nil {
+	for i, n := range opts.Nodes {
+		if err := l.writeNode(fed, n, configs[i], genesis, opts.Force); err != nil {
 			return nil, fmt.Errorf("devfed: node of %s: %w", n.Province, err)
 		}
 	}
 	return l, nil
 }
 
-func (o *InitOptions) check() error {
+// check fills in the nodes' default ports and returns each node's config,
+// every one of which its node accepts: a federation whose nodes refuse to
+// start is worse than none, since an init step that keeps what it finds
+// (--keep) would keep it.
+func (o *InitOptions) check() ([]node.Config, error) {
 	if o.Dir == "" {
-		return errors.New("devfed: a directory is required")
+		return nil, fmt.Errorf("%w: a directory is required", ErrOptions)
 	}
 	if len(o.Nodes) < 2 {
-		return errors.New("devfed: a federation needs at least two provinces")
+		return nil, fmt.Errorf("%w: a federation needs at least two provinces", ErrOptions)
 	}
 	seen := map[string]bool{}
+	configs := make([]node.Config, len(o.Nodes))
 	for i := range o.Nodes {
 		n := &o.Nodes[i]
 		if !pki.ValidProvince(n.Province) {
-			return fmt.Errorf("devfed: %q is not a 2-digit province code (e.g. 51 for Sichuan)", n.Province)
+			return nil, fmt.Errorf("%w: %q is not a 2-digit province code (e.g. 51 for Sichuan)", ErrOptions, n.Province)
 		}
 		if seen[n.Province] {
-			return fmt.Errorf("devfed: province %s is listed twice", n.Province)
+			return nil, fmt.Errorf("%w: province %s is listed twice", ErrOptions, n.Province)
 		}
 		seen[n.Province] = true
 		if n.Host == "" {
-			return fmt.Errorf("devfed: province %s has no host name", n.Province)
+			return nil, fmt.Errorf("%w: province %s has no host name", ErrOptions, n.Province)
 		}
 		if n.APIPort == 0 {
 			n.APIPort = DefaultAPIPort
@@ -196,8 +213,12 @@ func (o *InitOptions) check() error {
 		if n.RaftPort == 0 {
 			n.RaftPort = DefaultRaftPort
 		}
+		configs[i] = nodeConfig(*n, o.OpsListen, o.Tune)
+		if err := configs[i].Validate(); err != nil {
+			return nil, fmt.Errorf("%w: the node of %s would refuse its config: %w", ErrOptions, n.Province, err)
+		}
 	}
-	return nil
+	return configs, nil
 }
 
 // clear refuses to touch an existing federation without force, and with
@@ -224,15 +245,34 @@ func (l *Layout) clear(force bool) error {
 	return os.MkdirAll(l.Dir, 0o700)
 }
 
-// writeNode writes a province's self-contained node directory.
-func (l *Layout) writeNode(fed *pki.Federation, n NodeAddr, genesis []byte, opts InitOptions) error {
+// nodeConfig is the config of n's node, every path in it relative to the
+// province's directory.
+func nodeConfig(n NodeAddr, opsListen string, tune func(*node.Config)) node.Config {
+	certFile, keyFile := pki.LeafFiles(pki.KindNode, NodeName)
+	cfg := node.DefaultConfig()
+	cfg.Province, cfg.Name = n.Province, NodeName
+	cfg.DataDir = "data"
+	cfg.Listen, cfg.Advertise = n.api(), n.api()
+	cfg.OpsListen = opsListen
+	cfg.Raft.Listen, cfg.Raft.Advertise = n.raft(), n.raft()
+	cfg.Raft.Genesis = GenesisFile
+	cfg.TLS = node.TLSConfig{Cert: filepath.Join(tlsDirName, certFile), Key: filepath.Join(tlsDirName, keyFile), Root: filepath.Join(tlsDirName, pki.RootCertFile)}
+	cfg.Audit.Key = "audit.key"
+	if tune != nil {
+		tune(&cfg)
+	}
+	return cfg
+}
+
+// writeNode writes a province's self-contained node directory, cfg its
+// node's config.
+func (l *Layout) writeNode(fed *pki.Federation, n NodeAddr, cfg node.Config, genesis []byte, force bool) error {
 	dir, tlsDir := l.ProvinceDir(n.Province), l.nodeTLSDir(n.Province)
 	if err := os.MkdirAll(tlsDir, 0o700); err != nil {
 		return err
 	}
 	// The IP SAN serves tools that check host names; nodes verify identities.
-	leaf, err := fed.CAs[n.Province].Issue(pki.IssueRequest{Kind: pki.KindNode, Name: NodeName, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, OutDir: tlsDir, Force: opts.Force})
-	if err != nil {
+	if _, err := fed.CAs[n.Province].Issue(pki.IssueRequest{Kind: pki.KindNode, Name: NodeName, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, OutDir: tlsDir, Force: force}); err != nil {
 		return fmt.Errorf("node certificate: %w", err)
 	}
 	root, err := os.ReadFile(l.Root)
@@ -245,33 +285,12 @@ func (l *Layout) writeNode(fed *pki.Federation, n NodeAddr, genesis []byte, opts
 	if err := os.WriteFile(filepath.Join(dir, GenesisFile), genesis, 0o644); err != nil {
 		return err
 	}
-	cfg := node.DefaultConfig()
-	cfg.Province, cfg.Name = n.Province, NodeName
-	cfg.DataDir = "data"
-	cfg.Listen, cfg.Advertise = n.api(), n.api()
-	cfg.OpsListen = opts.OpsListen
-	cfg.Raft.Listen, cfg.Raft.Advertise = n.raft(), n.raft()
-	cfg.Raft.Genesis = GenesisFile
-	cfg.TLS = node.TLSConfig{Cert: rel(dir, leaf.CertFile), Key: rel(dir, leaf.KeyFile), Root: filepath.Join("tls", pki.RootCertFile)}
-	cfg.Audit.Key = "audit.key"
-	if opts.Tune != nil {
-		opts.Tune(&cfg)
-	}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
 		return err
 	}
 	header := fmt.Sprintf("# Node %s of province %s (%s), written by `laborlink dev`.\n# Paths are relative to this file's directory. docs/configuration.md lists every setting.\n", NodeName, n.Province, pki.ProvinceName(n.Province))
 	return os.WriteFile(filepath.Join(dir, ConfigFile), append([]byte(header), out...), 0o644)
-}
-
-// rel makes path relative to dir; both are under the federation directory.
-func rel(dir, path string) string {
-	r, err := filepath.Rel(dir, path)
-	if err != nil {
-		return path
-	}
-	return r
 }
 
 // ReadLayout finds the files of a federation directory Init prepared, to

@@ -1,0 +1,37 @@
+package devfed
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestInitRefusesConfigsNodesRefuse: Init checks every node's config as the
+// node will, and writes nothing when one would be refused.
+func TestInitRefusesConfigsNodesRefuse(t *testing.T) {
+	nodes := func(api, raft int) []NodeAddr {
+		return []NodeAddr{{"51", "p51", api, raft}, {"44", "p44", api, raft}, {"33", "p33", api, raft}}
+	}
+	for _, tt := range []struct {
+		name string
+		opts InitOptions
+		want string
+	}{
+		{"api port out of range", InitOptions{Nodes: nodes(70000, 0)}, "listen"},
+		{"api port is the raft port", InitOptions{Nodes: nodes(8300, 8300)}, "raft.listen"},
+		{"ops listener on the api port", InitOptions{Nodes: nodes(0, 0), OpsListen: "0.0.0.0:8443"}, "ops_listen"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Dir = filepath.Join(t.TempDir(), "fed")
+			_, err := Init(tt.opts)
+			if !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), "node of 51") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Init: %v; want ErrOptions naming the node of 51 and %s", err, tt.want)
+			}
+			if _, err := os.Stat(tt.opts.Dir); err == nil {
+				t.Errorf("Init wrote %s; want nothing written", tt.opts.Dir)
+			}
+		})
+	}
+}
