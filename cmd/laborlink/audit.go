@@ -352,6 +352,11 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 	if *a == "" || *b == "" || *a == *b {
 		return usageErrorf("--a and --b must name two different provinces (or --with one province, for the --node node)")
 	}
+	for _, f := range []struct{ flag, province string }{{"--a", *a}, {"--b", *b}} {
+		if !audit.Province(f.province).Valid() {
+			return usageErrorf("%s %q is not a 2-digit province code, such as 44", f.flag, f.province)
+		}
+	}
 	opt.A, opt.B = audit.Province(*a), audit.Province(*b)
 	logs := map[string][]audit.Entry{}
 	for province, addr := range map[string]*string{*a: aNode, *b: bNode} {
