@@ -116,11 +116,24 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 	if out := a51.ok("ID", "agreement", "list", "--status", "terminated"); strings.Contains(out, id) {
 		t.Fatalf("terminated list shows the active agreement:\n%s", out)
 	}
+	// amend sends the amendment of this release, agreement.amend.v2.
+	amended := filepath.Join(t.TempDir(), "pact-v2.yaml")
+	if err := os.WriteFile(amended, []byte(strings.Replace(pact, "title: 川粤劳务协作协议", "title: 川粤劳务协作协议（修订）", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a51.ok("version 2 proposed", "agreement", "amend", id, "-f", amended)
 	out := a44.ok("status:      active", "agreement", "show", id, "--history", "--consistent")
-	for _, want := range []string{"propose", "approve", "suspend", "resume", "review", "p44.laborlink.test/admin/li"} {
+	for _, want := range []string{"propose", "approve", "suspend", "resume", "review", "p44.laborlink.test/admin/li", "amend"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show --history lacks %q:\n%s", want, out)
 		}
+	}
+	rec, err := c.Nodes[1].Reg.Store().Agreement(id) // read after --consistent
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := rec.History[len(rec.History)-1]; last.Op != "agreement.amend.v2" {
+		t.Errorf("agreement amend recorded %s, want agreement.amend.v2", last.Op)
 	}
 	a11.ok("leader:", "registry", "status")
 	before := c.WaitLeader()
@@ -150,6 +163,13 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 	}
 	a51.fails("steward", "registry", "admit", "--province", "32", "--ca-cert", ca32.CertFile)
 	a11.fails("--ca-cert is required", "registry", "admit", "--province", "32")
+	// admit sends the admission of this release, member.add.v2, which lists
+	// only the province's own CA.
+	ca44, err := c.PKI.Fed.CA("44")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a11.fails("is constrained to province 44, not 32", "registry", "admit", "--province", "32", "--ca-cert", filepath.Join(ca44.Dir, pki.CACertFile))
 	a11.ok("province 32 (Jiangsu) admitted", "registry", "admit", "--province", "32", "--ca-cert", ca32.CertFile)
 	c.WaitConverged()
 	a11.ok("Jiangsu", "registry", "members")

@@ -41,11 +41,15 @@ func (s *Store) applyProposal(index uint64, env *Envelope, who signer) (*Result,
 			return &Result{Err: Errorf(EConflict, "agreement %s already exists (version %d); amend it instead", a.ID, old.Latest().Agreement.Version)}, a.ID
 		}
 		rec = &AgreementRecord{ID: a.ID}
-	case OpAmend:
+	case OpAmend, OpAmendV1:
 		if old == nil {
 			return &Result{Err: Errorf(ENotFound, "unknown agreement %q", a.ID)}, a.ID
 		}
-		if err := checkAmendable(old, &a); err != nil {
+		check := checkAmendable
+		if env.Op == OpAmendV1 {
+			check = checkAmendableV1
+		}
+		if err := check(old, &a); err != nil {
 			return &Result{Err: err}, a.ID
 		}
 		rec = old.clone()
@@ -92,7 +96,7 @@ func (op Op) Verb() string {
 	switch op {
 	case OpPropose:
 		return "propose"
-	case OpAmend:
+	case OpAmend, OpAmendV1:
 		return "amend"
 	case OpApprove, OpApproveV1:
 		return "approve"
@@ -120,6 +124,26 @@ func checkAmendable(old *AgreementRecord, a *contracts.Agreement) *Error {
 	}
 	if eff.Agreement.Parties() != a.Parties() {
 		p := eff.Agreement.Parties()
+		return Errorf(EInvalid, "agreement %s: an amendment cannot change the party provinces (%s and %s); propose a new agreement", a.ID, p[0], p[1])
+	}
+	return nil
+}
+
+// checkAmendableV1 is checkAmendable as the releases before
+// agreement.amend.v2 had it, for the agreement.amend commands the log
+// holds: it looks at the newest version, so an agreement terminated after
+// a withdrawn amendment reads withdrawn, and is amended. Every replica must
+// decide those commands as the replicas that first applied them did.
+func checkAmendableV1(old *AgreementRecord, a *contracts.Agreement) *Error {
+	latest := old.Latest()
+	if latest.Agreement.Status == contracts.AgreementTerminated {
+		return Errorf(EConflict, "agreement %s is terminated; propose a new agreement instead", a.ID)
+	}
+	if latest.Agreement.Status == contracts.AgreementProposed {
+		return Errorf(EConflict, "agreement %s: version %d is still awaiting approval; approve or terminate it before amending", a.ID, latest.Agreement.Version)
+	}
+	if latest.Agreement.Parties() != a.Parties() {
+		p := latest.Agreement.Parties()
 		return Errorf(EInvalid, "agreement %s: an amendment cannot change the party provinces (%s and %s); propose a new agreement", a.ID, p[0], p[1])
 	}
 	return nil

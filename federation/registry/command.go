@@ -27,8 +27,15 @@ const (
 	// a bootstrap node proposes it, from its configured genesis: Submit and
 	// the API refuse it from anyone.
 	OpInit Op = "federation.init"
-	// OpMemberAdd admits a province (steward admin).
-	OpMemberAdd Op = "member.add"
+	// OpMemberAdd admits a province, or lists a member's CA certificates
+	// anew (steward admin). It lists only CA certificates that can vouch
+	// for the province: CAs constrained to it, signed by a federation root.
+	OpMemberAdd Op = "member.add.v2"
+	// OpMemberAddV1 is OpMemberAdd of an older release, which listed any
+	// certificate it could parse, another province's CA included. Apply
+	// goes on applying it so, the log holding it; the leader no longer
+	// proposes it (replacedOps).
+	OpMemberAddV1 Op = "member.add"
 	// OpMemberExpel removes a member province that has left: no nodes, no
 	// agreement that has not ended (steward admin). It also retires the keys
 	// of the province's CA certificates, so that admitting the province
@@ -65,7 +72,16 @@ const (
 	OpSuspend   Op = "agreement.suspend"
 	OpResume    Op = "agreement.resume"
 	OpTerminate Op = "agreement.terminate"
-	OpAmend     Op = "agreement.amend"
+	// OpAmend proposes the next version of an agreement that has not
+	// ended; a terminated agreement is refused, though its newest version
+	// is an amendment withdrawn before the termination.
+	OpAmend Op = "agreement.amend.v2"
+	// OpAmendV1 is OpAmend of an older release, which looked at the newest
+	// version: after a withdrawn amendment it amended an agreement
+	// terminated since, and two approvals brought it back into force.
+	// Apply goes on applying it so, the log holding it; the leader no
+	// longer proposes it (replacedOps).
+	OpAmendV1 Op = "agreement.amend"
 )
 
 // Envelope is one registry command as it travels and as it is stored in the

@@ -12,7 +12,7 @@ import (
 // CommandLevel is the command level of this release: the level of the
 // newest registry command it knows. Every release that adds a command bumps
 // it and gives the new op that level in opLevels.
-const CommandLevel = 5
+const CommandLevel = 6
 
 // opLevels gives each command the command level of the release that
 // introduced it. A node of an older release does not know a newer op: it
@@ -23,7 +23,7 @@ const CommandLevel = 5
 // state machine itself never looks at levels.
 var opLevels = map[Op]int{
 	OpInit:          1,
-	OpMemberAdd:     1,
+	OpMemberAddV1:   1,
 	OpNodeJoin:      1,
 	OpNodePromote:   1,
 	OpNodeDemote:    1,
@@ -35,20 +35,29 @@ var opLevels = map[Op]int{
 	OpSuspend:       1,
 	OpResume:        1,
 	OpTerminate:     1,
-	OpAmend:         1,
+	OpAmendV1:       1,
 	OpCertIssued:    2,
 	OpMemberRemove:  3,
 	OpMemberExpel:   4,
 	OpApprove:       5,
+	OpAmend:         6,
+	OpMemberAdd:     6,
 }
 
 // replacedOps maps an op of an older release to the op that replaced it.
 // Apply goes on applying the old op as it always did, since the log holds
 // it, but the leader no longer proposes it: member.remove would leave the
-// removed province's CA keys trusted on its return, and the first
+// removed province's CA keys trusted on its return, the first
 // agreement.approve let the last approval of an amendment lift the other
-// party's suspension.
-var replacedOps = map[Op]Op{OpMemberRemove: OpMemberExpel, OpApproveV1: OpApprove}
+// party's suspension, the first agreement.amend amended an agreement
+// terminated after a withdrawn amendment, and the first member.add listed
+// another province's CA (which expelling the member would then retire).
+var replacedOps = map[Op]Op{
+	OpMemberRemove: OpMemberExpel,
+	OpApproveV1:    OpApprove,
+	OpAmendV1:      OpAmend,
+	OpMemberAddV1:  OpMemberAdd,
+}
 
 // levelProbeTimeout bounds how long the leader waits for each node's
 // status when it checks command levels; the nodes are asked concurrently.

@@ -62,8 +62,8 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 	}
 
 	// Level 1 and level 2 commands: every node knows them.
-	if _, err := up.Submit(ctx(t), registry.OpMemberAdd, c.PKI.Member(t, "33")); err != nil {
-		t.Fatalf("member.add (level 1): %v", err)
+	if _, err := up.Submit(ctx(t), registry.OpPolicyPublish, registry.PolicyBody{Content: []byte("bundle"), Note: "level 1"}); err != nil {
+		t.Fatalf("policy.publish (level 1): %v", err)
 	}
 	issued := c.PKI.Issue(t, "11", pki.KindNode, "gw-9")
 	if _, err := up.Submit(ctx(t), registry.OpCertIssued, registry.IssuedBody{Certificate: pemOf(issued.Cert)}); err != nil {
@@ -84,11 +84,16 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 	if want := "member.remove is replaced by member.expel (command level 4): send member.expel instead, as laborlink of this release does"; registry.ErrorCode(err) != registry.EInvalid || err.Error() != want {
 		t.Fatalf("member.remove:\n got %s %v\nwant %s %s", registry.ErrorCode(err), err, registry.EInvalid, want)
 	}
+	admit33 := c.PKI.Member(t, "33")
+	_, err = up.Submit(ctx(t), registry.OpMemberAdd, admit33)
+	if want := fmt.Sprintf("member.add.v2 needs every node on a release that knows it (command level 6): %s reports level 3 (upgrade them)", behind.ID); registry.ErrorCode(err) != registry.EConflict || err.Error() != want {
+		t.Fatalf("member.add.v2 with %s behind:\n got %s %v\nwant %s %s", behind.ID, registry.ErrorCode(err), err, registry.EConflict, want)
+	}
 	propose(t, c.Client(behind, a51), regtest.Agreement("AG-51-44-L1", "510000", "440000", from, until))
 	c.WaitConverged()
 	for _, n := range c.Nodes {
-		if !n.Reg.Store().IsMember("33") {
-			t.Fatalf("%s: a refused removal removed 33", n.ID)
+		if n.Reg.Store().IsMember("33") {
+			t.Fatalf("%s: a refused admission admitted 33", n.ID)
 		}
 		if _, err := n.Reg.Store().Agreement("AG-51-44-L1"); err != nil {
 			t.Fatalf("%s: the level-1 proposal made while a node is behind: %v", n.ID, err)
@@ -99,9 +104,12 @@ func TestCommandLevelGatesNewCommands(t *testing.T) {
 	c.Stop(behind)
 	registry.SetCommandLevel(&behind.Config, 0)
 	c.Start(behind)
+	if _, err := c.Client(behind, a11).Submit(ctx(t), registry.OpMemberAdd, admit33); err != nil {
+		t.Fatalf("member.add.v2 once every node is at level 6: %v", err)
+	}
 	removal := regtest.Signed(t, a11.Signer, registry.OpMemberExpel, remove33, time.Now())
 	if _, err := c.Client(behind, a11).SubmitEnvelope(ctx(t), removal); err != nil {
-		t.Fatalf("member.expel once every node is at level 4: %v", err)
+		t.Fatalf("member.expel once every node is at level 6: %v", err)
 	}
 	c.WaitConverged()
 	for _, n := range c.Nodes {
@@ -238,5 +246,78 @@ func TestCommandLevelsAreRemembered(t *testing.T) {
 	want := fmt.Sprintf("cert.issued needs every node on a release that knows it (command level 2): %s reports level 1 (upgrade them)", followers[0].ID)
 	if registry.ErrorCode(err) != registry.EConflict || err.Error() != want {
 		t.Fatalf("cert.issued after %s came back on level 1:\n got %s %v\nwant %s %s", followers[0].ID, registry.ErrorCode(err), err, registry.EConflict, want)
+	}
+}
+
+// TestAmendAndAdmitWaitForLevel6: while a node reports level 5, the level of
+// agreement.approve.v2, the amendment and admission of this release
+// (agreement.amend.v2, member.add.v2) are refused before the log, through
+// any node, naming it, and older commands go on; once it is upgraded they
+// go through. agreement.amend and member.add, which they replaced, are
+// refused whatever the levels, saying what to send: the log's copies apply
+// as they did, but the leader proposes none.
+func TestAmendAndAdmitWaitForLevel6(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 0, func(cfg *registry.Config) {
+		if strings.HasPrefix(cfg.NodeID, "p44/") {
+			registry.SetCommandLevel(cfg, 5) // knows agreement.approve.v2, not agreement.amend.v2
+		}
+	})
+	behind := nodeOf(t, c, "44")
+	a11, a51, a44 := c.PKI.Admin(t, "11", "wang"), c.PKI.Admin(t, "51", "zhang"), c.PKI.Admin(t, "44", "li")
+	now := time.Now()
+	from, until := registry.DayOf(now.AddDate(0, 0, -1)), registry.DayOf(now.AddDate(1, 0, 0))
+	a := regtest.Agreement("AG-51-44-L6", "510000", "440000", from, until)
+	body := propose(t, c.Client(behind, a51), a)
+	for _, admin := range []*regtest.Admin{a51, a44} {
+		if _, err := c.Client(behind, admin).Submit(ctx(t), registry.OpApprove, body); err != nil {
+			t.Fatalf("agreement.approve.v2 (level 5) with every node at level 5 or more: %v", err)
+		}
+	}
+	amended := a
+	amended.Title = "amended"
+	cmds := []struct {
+		op, replaced registry.Op
+		by           *regtest.Admin
+		body         any
+	}{
+		{registry.OpAmend, registry.OpAmendV1, a51, amended},
+		{registry.OpMemberAdd, registry.OpMemberAddV1, a11, c.PKI.Member(t, "33")},
+	}
+	for _, cmd := range cmds {
+		want := fmt.Sprintf("%s needs every node on a release that knows it (command level 6): %s reports level 5 (upgrade them)", cmd.op, behind.ID)
+		for _, n := range c.Nodes {
+			_, err := c.Client(n, cmd.by).Submit(ctx(t), cmd.op, cmd.body)
+			if registry.ErrorCode(err) != registry.EConflict || err.Error() != want {
+				t.Fatalf("%s through %s with %s behind:\n got %s %v\nwant %s %s", cmd.op, n.ID, behind.ID, registry.ErrorCode(err), err, registry.EConflict, want)
+			}
+		}
+	}
+	c.WaitConverged()
+	for _, n := range c.Nodes {
+		rec, err := n.Reg.Store().Agreement(a.ID)
+		if err != nil || len(rec.Versions) != 1 || n.Reg.Store().IsMember("33") {
+			t.Fatalf("%s: refused commands changed the registry: agreement %+v (%v), 33 a member %v", n.ID, rec, err, n.Reg.Store().IsMember("33"))
+		}
+	}
+
+	c.Stop(behind)
+	registry.SetCommandLevel(&behind.Config, 0)
+	c.Start(behind)
+	for _, cmd := range cmds {
+		if _, err := c.Client(behind, cmd.by).Submit(ctx(t), cmd.op, cmd.body); err != nil {
+			t.Fatalf("%s once every node is at level 6: %v", cmd.op, err)
+		}
+		_, err := c.Client(behind, cmd.by).Submit(ctx(t), cmd.replaced, cmd.body)
+		want := fmt.Sprintf("%s is replaced by %s (command level 6): send %s instead, as laborlink of this release does", cmd.replaced, cmd.op, cmd.op)
+		if registry.ErrorCode(err) != registry.EInvalid || err.Error() != want {
+			t.Fatalf("%s:\n got %s %v\nwant %s %s", cmd.replaced, registry.ErrorCode(err), err, registry.EInvalid, want)
+		}
+	}
+	c.WaitConverged()
+	for _, n := range c.Nodes {
+		rec, err := n.Reg.Store().Agreement(a.ID)
+		if err != nil || len(rec.Versions) != 2 || rec.Latest().Agreement.Title != "amended" || !n.Reg.Store().IsMember("33") {
+			t.Fatalf("%s: after the upgrade, agreement %+v (%v), 33 a member %v; want version 2 amended and 33 admitted", n.ID, rec, err, n.Reg.Store().IsMember("33"))
+		}
 	}
 }

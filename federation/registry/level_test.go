@@ -63,7 +63,8 @@ func TestEveryOpHasACommandLevel(t *testing.T) {
 	if len(opLevels) != len(ops) {
 		t.Errorf("opLevels has %d entries for %d Op constants: %v", len(opLevels), len(ops), opLevels)
 	}
-	for op, want := range map[Op]int{OpPropose: 1, OpMemberAdd: 1, OpCertRevoke: 1, OpCertIssued: 2, OpMemberRemove: 3, OpMemberExpel: 4, OpApproveV1: 1, OpApprove: 5} {
+	for op, want := range map[Op]int{OpPropose: 1, OpMemberAddV1: 1, OpCertRevoke: 1, OpCertIssued: 2, OpMemberRemove: 3, OpMemberExpel: 4, OpApproveV1: 1, OpApprove: 5,
+		OpAmendV1: 1, OpAmend: 6, OpMemberAdd: 6} {
 		if opLevels[op] != want {
 			t.Errorf("%s: level %d, want %d", op, opLevels[op], want)
 		}

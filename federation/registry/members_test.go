@@ -234,7 +234,7 @@ func TestMemberRemoveAppliesAsBefore(t *testing.T) {
 	f.must(t, f.a33, registry.OpCertRevoke, registry.RevokeBody{Serial: "0abc", Province: "33"})
 }
 
-// TestMemberAddRefusesCAsThatCannotVouchForTheProvince: member.add lists
+// TestMemberAddRefusesCAsThatCannotVouchForTheProvince: member.add.v2 lists
 // only CA certificates of the province's own, signed by the federation
 // root. Province 51's CA given for province 33 (a wrong --ca-cert file)
 // could vouch for no identity of 33, and expelling 33 would retire 51's
@@ -276,6 +276,25 @@ func TestMemberAddRefusesCAsThatCannotVouchForTheProvince(t *testing.T) {
 	f.must(t, f.a11, registry.OpMemberExpel, registry.MemberRef{Province: "33"})
 	if f.s.Revoked(ca51.Cert) || !f.s.ListsCA("51", ca51.Cert) {
 		t.Fatalf("after 33 was admitted and expelled, 51's CA is refused (%v) or delisted (%v)", f.s.Revoked(ca51.Cert), !f.s.ListsCA("51", ca51.Cert))
+	}
+}
+
+// TestAnOlderReleasesMemberAddAppliesAsItDid: member.add, the admission of
+// releases before member.add.v2, is applied from the log as those releases
+// applied it, listing another province's CA it was given beside the
+// member's own, so that a replica replaying such a log reaches the state
+// the others recorded; only the leader refuses to propose member.add now.
+func TestAnOlderReleasesMemberAddAppliesAsItDid(t *testing.T) {
+	f := newFixture(t)
+	ca51, err := f.p.Fed.CA("51")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.must(t, f.a11, registry.OpMemberAddV1, withCAs(f.p.Member(t, "33"), regtest.MemberWith("33", ca51)))
+	for name, s := range map[string]*registry.Store{"applied": f.s, "replayed": f.replay(t)} {
+		if !s.IsMember("33") || !s.ListsCA("33", ca51.Cert) {
+			t.Errorf("%s: 33 a member %v, listed with 51's CA %v; want both, as older releases applied member.add", name, s.IsMember("33"), s.ListsCA("33", ca51.Cert))
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package registry_test
 import (
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/laborlink/laborlink/federation/registry"
@@ -61,4 +62,25 @@ func TestRevokedFollowsTheRegistry(t *testing.T) {
 	revoked(t, ca.Cert, true)
 	revoked(t, ops[1], true)
 	verify(t, ops, pki.ErrRevoked)
+}
+
+// TestTheLeaderRefusesARevokeOfNoProvince: revocations are kept by the
+// province of the certificate revoked, so a cert.revoke naming no province,
+// or no province code, would revoke nothing while reporting success. The
+// leader refuses it before the log, naming the field, even from a steward;
+// apply takes the ones older leaders let in as it always did
+// (TestRevokeOfNoProvinceAppliesAsItDid).
+func TestTheLeaderRefusesARevokeOfNoProvince(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	steward := c.Client(c.Nodes[0], c.PKI.Admin(t, "11", "wang"))
+	for _, prov := range []string{"", "5x", "99"} {
+		_, err := steward.Submit(ctx(t), registry.OpCertRevoke, registry.RevokeBody{Serial: "1f2e3d", Province: prov})
+		want := fmt.Sprintf("cert.revoke: province %q is not a province code; give the 2-digit code of the province whose CA issued the certificate, such as 44", prov)
+		if registry.ErrorCode(err) != registry.EInvalid || err.Error() != want {
+			t.Errorf("cert.revoke of province %q:\n got %s %v\nwant %s %s", prov, registry.ErrorCode(err), err, registry.EInvalid, want)
+		}
+	}
+	if got := c.Nodes[0].Reg.Store().Revocations(); len(got) != 0 {
+		t.Fatalf("refused revocations recorded: %+v", got)
+	}
 }

@@ -279,11 +279,11 @@ func (s *Store) dispatch(index uint64, env *Envelope, msg []byte, msgErr error) 
 		return &Result{Err: err}, ""
 	}
 	switch env.Op {
-	case OpPropose, OpAmend:
+	case OpPropose, OpAmend, OpAmendV1:
 		return s.applyProposal(index, env, who)
 	case OpApprove, OpApproveV1, OpSuspend, OpResume, OpTerminate:
 		return s.applyTransition(index, env, who)
-	case OpMemberAdd:
+	case OpMemberAdd, OpMemberAddV1:
 		return s.applyMemberAdd(env, who), ""
 	case OpMemberRemove, OpMemberExpel:
 		return s.applyMemberRemove(env, who), ""

@@ -23,7 +23,8 @@ import (
 // The error is for failures to get an answer (no leader reachable, with for
 // how long) and for a command the leader refuses before it enters the log
 // (checkBeforeLog): an op some node's release does not know (see
-// CommandLevel), a CA delisted while raft voters still use it. A command
+// CommandLevel) or one a newer op replaced, a CA delisted while raft
+// voters still use it, a revocation under no province code. A command
 // refused in apply comes back as Result.Err.
 //
 // OpInit is refused here, whoever submits it: the genesis is unsigned, so
@@ -90,7 +91,8 @@ func (r *Registry) submitOnce(ctx context.Context, env *Envelope) (*Result, erro
 // checkBeforeLog refuses, on the leader, a command that must not enter the
 // raft log for what only the network shows: an op some node's release does
 // not know (checkCommandLevel), a CA delisted while voters still use it
-// (checkRotationOrder). Apply never looks at the network or the clock, so
+// (checkRotationOrder); and one that an older release's apply took, which
+// apply goes on taking from the log (checkProposedID, checkRevokedProvince). Apply never looks at the network or the clock, so
 // that every replica reaches the same verdict; these checks do, once, where
 // every write is proposed. A command whose nonce the registry already holds
 // skips them: it is a resubmission that apply answers with its first
@@ -107,6 +109,9 @@ func (r *Registry) checkBeforeLog(ctx context.Context, env *Envelope) error {
 		return err
 	}
 	if err := checkProposedID(env); err != nil {
+		return err
+	}
+	if err := checkRevokedProvince(env); err != nil {
 		return err
 	}
 	return r.checkRotationOrder(ctx, env)
@@ -126,6 +131,26 @@ func checkProposedID(env *Envelope) error {
 	}
 	if err := contracts.CheckAgreementID(a.ID); err != nil {
 		return Errorf(EInvalid, "%s: id: %v; records name their agreement by this id, so it takes what their ids take", env.Op, err)
+	}
+	return nil
+}
+
+// checkRevokedProvince refuses a cert.revoke whose province is no province
+// code. Revocations are kept, and looked up, by the province of the
+// certificate revoked: under any other key one revokes nothing, while the
+// admin is told it is done. It is checked here, not in apply, which records
+// the cert.revoke commands the log holds as the replicas that first
+// applied them did.
+func checkRevokedProvince(env *Envelope) error {
+	if env.Op != OpCertRevoke {
+		return nil
+	}
+	var b RevokeBody
+	if err := decodeBody(env, &b); err != nil {
+		return nil // apply refuses it, naming why
+	}
+	if !pki.ValidProvince(b.Province) {
+		return Errorf(EInvalid, "cert.revoke: province %q is not a province code; give the 2-digit code of the province whose CA issued the certificate, such as 44", b.Province)
 	}
 	return nil
 }
