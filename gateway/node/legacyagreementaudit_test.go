@@ -60,3 +60,17 @@ func TestALegacyAgreementIDDoesNotStallTheRegistryAudit(t *testing.T) {
 		t.Errorf("audited agreement entries %+v; want the later proposal's, and the legacy one's without its id", es)
 	}
 }
+
+// TestAgreementDetailOfReplacedOps: a command an older release wrote, and
+// a node of this release audits from the log (a node joining later, or
+// one after a restore), gets the detail of the op that replaced it.
+func TestAgreementDetailOfReplacedOps(t *testing.T) {
+	for op, want := range map[registry.Op]audit.Detail{
+		registry.OpAmendV1: audit.DetailAmended, registry.OpAmend: audit.DetailAmended,
+		registry.OpApproveV1: audit.DetailApproved, registry.OpApprove: audit.DetailApproved,
+	} {
+		if got := agreementDetail(op); got != want {
+			t.Errorf("agreementDetail(%s) = %q, want %q", op, got, want)
+		}
+	}
+}

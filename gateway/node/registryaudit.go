@@ -246,7 +246,7 @@ func agreementDetail(op registry.Op) audit.Detail {
 		return audit.DetailSuspended
 	case registry.OpResume:
 		return audit.DetailResumed
-	case registry.OpAmend:
+	case registry.OpAmend, registry.OpAmendV1:
 		return audit.DetailAmended
 	case registry.OpTerminate:
 		return audit.DetailTerminated
