@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -88,7 +89,7 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 var errWouldNotCross = errors.New("the record would not cross")
 
 func runPolicyEval(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("policy eval", "--record FILE --from 51 --to 44 [--purpose P] --agreement FILE...")
+	fs := m.flagSet("policy eval", "--record FILE [--from 51 --to 44] [--purpose P] (--agreement FILE... [--date D] ... | --node URL)")
 	recordFile := fs.String("record", "", "the record, JSON ('-' for standard input)")
 	from := fs.String("from", "", "origin province of this crossing, e.g. 51 (default: the record's)")
 	to := fs.String("to", "", "destination province, e.g. 44 (default: the record's)")
@@ -117,7 +118,12 @@ func runPolicyEval(ctx context.Context, m *Main, args []string) error {
 	if *quotaUsed < 0 {
 		return usageErrorf("--quota-used %d: want 0 or more records", *quotaUsed)
 	}
-	if *c.node != "" {
+	onNode, err := runsOnNode(m, fs, c, "evaluates on the node, under its registry, policy in force and quota counts, today",
+		"agreement", "date", "quota-used", "peer", "bundle", "origin-policy", "destination-policy")
+	if err != nil {
+		return err
+	}
+	if onNode {
 		return evalOnNode(ctx, m, c, *recordFile, *from, *to, contracts.Purpose(*purpose), *asJSON)
 	}
 	if len(agreements) == 0 {
@@ -449,14 +455,18 @@ func runPolicyPush(ctx context.Context, m *Main, args []string) error {
 }
 
 func runPolicyShow(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("policy show", "[--bundle DIR] [--province DIR]")
+	fs := m.flagSet("policy show", "[--bundle DIR] [--province DIR] | --node URL")
 	bundleDir := fs.String("bundle", "", "a federation bundle directory (default: the bundle shipped in this binary)")
 	provinceDir := fs.String("province", "", "the node's province policy directory")
 	c := m.connFlags(fs)
 	if _, err := positional(fs, args, 0, "no positional arguments"); err != nil {
 		return err
 	}
-	if *c.node != "" {
+	onNode, err := runsOnNode(m, fs, c, "shows the revisions in force on the node", "bundle", "province")
+	if err != nil {
+		return err
+	}
+	if onNode {
 		cl, err := c.apiClient()
 		if err != nil {
 			return err
@@ -491,6 +501,36 @@ func runPolicyShow(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintln(m.Stdout, "(revisions of local files; the revisions in force on a running node need --node)")
 	return nil
+}
+
+// runsOnNode reports whether a policy command runs on the --node node
+// rather than offline, on local files. offline names the flags that only
+// an offline run reads; what says what the command does on a node, which
+// would ignore them. Both from the command line contradict each other and
+// are refused; a node only from LABORLINK_NODE, which operators export for
+// every command, gives way to them, as a dry run that quietly answered for
+// the node, under its registry and today, would look like an answer to
+// the question asked.
+func runsOnNode(m *Main, fs *flag.FlagSet, c *conn, what string, offline ...string) (bool, error) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var set []string
+	for _, name := range offline {
+		if given[name] {
+			set = append(set, "--"+name)
+		}
+	}
+	switch {
+	case *c.node == "":
+		return false, nil
+	case len(set) == 0:
+		return true, nil
+	case given["node"]:
+		return false, usageErrorf("--node %s, which would ignore %s: leave out --node to run offline on local files, or %s to ask the node",
+			what, strings.Join(set, ", "), strings.Join(set, ", "))
+	}
+	fmt.Fprintf(m.Stderr, "%s: offline, on local files (%s given): %s is not used\n", fs.Name(), strings.Join(set, ", "), envNode)
+	return false, nil
 }
 
 // checkPolicyDir requires dir, named on the command line as what, to be a
