@@ -545,11 +545,17 @@ func nodeRole(op registry.Op) func(context.Context, *Main, []string) error {
 }
 
 func runRegistryBackup(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("registry backup", "FILE [connection flags]\n\nFILE - writes the backup to standard output.")
+	fs := m.flagSet("registry backup", "FILE [--force] [connection flags]\n\nFILE - writes the backup to standard output.")
+	force := fs.Bool("force", false, "replace FILE if it exists")
 	c := m.connFlags(fs)
 	pos, err := positional(fs, args, 1, "the backup FILE to write")
 	if err != nil {
 		return err
+	}
+	// A backup is what replication cannot undo: the last one may be the
+	// only copy from before a wrong command.
+	if _, err := os.Lstat(pos[0]); err == nil && pos[0] != "-" && !*force {
+		return usageErrorf("%s exists: give another FILE, or --force to replace it", pos[0])
 	}
 	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
 	if err != nil {
@@ -573,7 +579,7 @@ func runRegistryBackup(ctx context.Context, m *Main, args []string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, pos[0])
+		err = keep(tmp, pos[0], *force)
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -581,6 +587,18 @@ func runRegistryBackup(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "registry backed up to %s\n", pos[0])
 	return nil
+}
+
+// keep moves the finished file tmp to path; without force only if path
+// does not exist, even one made while tmp was being written.
+func keep(tmp, path string, force bool) error {
+	if force {
+		return os.Rename(tmp, path)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return err
+	}
+	return os.Remove(tmp)
 }
 
 func runRegistryRestore(ctx context.Context, m *Main, args []string) error {

@@ -347,3 +347,42 @@ func TestRegistryExpel(t *testing.T) {
 	qian := newAdminCLI(t, c, c.Nodes[2], c.PKI.AdminFrom(t, newCA, "qian"))
 	qian.ok("revoked in the registry", "registry", "revoke", lost.CertFile)
 }
+
+// TestRegistryBackupKeepsAnExistingBackup: a backup over an existing file
+// is refused before the node is dialled, naming --force: the last backup
+// may be the only copy from before a wrong command applied everywhere.
+func TestRegistryBackupKeepsAnExistingBackup(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "registry-backup.json")
+	const good = `{"v":1,"the":"good backup"}`
+	if err := os.WriteFile(file, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, "", "registry", "backup", file, "--node", "https://127.0.0.1:1")
+	if code != 2 || !strings.Contains(errOut, "--force") || !strings.Contains(errOut, file) {
+		t.Errorf("registry backup over an existing file: exit %d, stderr %q; want exit 2 naming the file and --force", code, errOut)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != good {
+		t.Errorf("the existing backup now holds %q, %v", b, err)
+	}
+}
+
+// TestKeepDoesNotReplaceWithoutForce: the finished backup is moved into
+// place only where nothing is, unless forced.
+func TestKeepDoesNotReplaceWithoutForce(t *testing.T) {
+	dir := t.TempDir()
+	tmp, path := filepath.Join(dir, "b.partial"), filepath.Join(dir, "b")
+	for _, f := range []string{tmp, path} {
+		if err := os.WriteFile(f, []byte(f), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := keep(tmp, path, false); err == nil {
+		t.Error("keep replaced an existing file without force")
+	}
+	if err := keep(tmp, path, true); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != tmp {
+		t.Errorf("after a forced keep the file holds %q", b)
+	}
+}
