@@ -269,14 +269,18 @@ func (n *Node) Close() error {
 		n.closing.Store(true)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		// Shutdown closes only the listeners its server was serving: an
+		// Open that failed after binding them has served none.
 		if n.server != nil {
 			errs = append(errs, n.server.Shutdown(ctx))
-		} else if n.ln != nil {
+		}
+		if n.ln != nil {
 			n.ln.Close()
 		}
 		if n.ops != nil {
 			errs = append(errs, n.ops.Shutdown(ctx))
-		} else if n.opsLn != nil {
+		}
+		if n.opsLn != nil {
 			n.opsLn.Close()
 		}
 		if n.cancel != nil {
