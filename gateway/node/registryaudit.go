@@ -41,6 +41,10 @@ const (
 	counterPolicyVersion = "audit/policy-version"
 	counterRevokedAt     = "audit/revoked-at"
 	markProvincePolicy   = "audit/province-policy"
+	// markCertSerial is the serial of the node's own certificate last
+	// audited, kept so that a rotation made while the node was stopped is
+	// audited when it starts.
+	markCertSerial = "audit/cert-serial"
 )
 
 // auditRegistry appends entries for registry changes as they are applied,
@@ -48,7 +52,6 @@ const (
 func (n *Node) auditRegistry(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	serial := n.certSerial()
 	for {
 		if err := n.auditRegistryOnce(ctx); err != nil && ctx.Err() == nil {
 			n.log.Warn("audit registry changes", "err", err)
@@ -56,14 +59,8 @@ func (n *Node) auditRegistry(ctx context.Context, every time.Duration) {
 		if err := n.auditProvincePolicy(ctx); err != nil && ctx.Err() == nil {
 			n.log.Warn("audit province policy", "err", err)
 		}
-		if now := n.certSerial(); now != "" && now != serial {
-			e := audit.Entry{Kind: audit.KindCertificate, Detail: audit.DetailRotated, Origin: audit.Province(n.cfg.Province), Serial: now}
-			if _, err := n.audit.Append(ctx, e); err != nil {
-				n.log.Warn("audit certificate rotation", "err", err)
-			} else {
-				n.log.Info("certificate rotated", "serial", now)
-				serial = now
-			}
+		if err := n.auditCertRotation(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("audit certificate rotation", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -183,6 +180,34 @@ func (n *Node) auditProvincePolicy(ctx context.Context) error {
 	e := audit.Entry{Kind: audit.KindPolicy, Detail: audit.DetailProvincePolicy, Origin: audit.Province(n.cfg.Province),
 		Policy: audit.PolicyRevisions{Province: rev}}
 	return n.appendRecording(ctx, []audit.Entry{e}, store.Progress{Marks: map[string]string{markProvincePolicy: rev}})
+}
+
+// auditCertRotation appends an entry when the node presents a certificate
+// other than the one last audited, and marks its serial in the same commit,
+// so that a rotation made while the node was stopped, or in the second
+// before a crash, is audited when it starts. The certificate the node first
+// starts with replaced none: it is marked without an entry.
+func (n *Node) auditCertRotation(ctx context.Context) error {
+	serial := n.certSerial()
+	if serial == "" {
+		return nil
+	}
+	n.registryAudit.Lock()
+	defer n.registryAudit.Unlock()
+	last, err := n.store.Mark(markCertSerial)
+	if err != nil || serial == last {
+		return err
+	}
+	mark := store.Progress{Marks: map[string]string{markCertSerial: serial}}
+	if last == "" {
+		return n.appendRecording(ctx, nil, mark)
+	}
+	e := audit.Entry{Kind: audit.KindCertificate, Detail: audit.DetailRotated, Origin: audit.Province(n.cfg.Province), Serial: serial}
+	if err := n.appendRecording(ctx, []audit.Entry{e}, mark); err != nil {
+		return err
+	}
+	n.log.Info("certificate rotated", "serial", serial)
+	return nil
 }
 
 // policyEntries lists the federation policy bundles published in (after,
