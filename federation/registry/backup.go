@@ -119,13 +119,13 @@ func (r *Registry) holdAppends() (release func()) {
 
 // rebase makes st, decoded from a backup, the state of a restore installed
 // at index at of this cluster's log. The raft indices it holds (the Index of
-// every agreement event, issuance, policy bundle and remembered nonce)
-// count the log the backup was taken from: left as they are, a reader that
-// follows this log by index (a node's audit watermark, a client waiting for
-// a command's index) would take a restored event for a new one once this
-// log passed it, or wait for an index this log has not reached. They become
-// at, the index at which they entered this log, so that none is above
-// RestoredAt and every command applied after the restore is above it;
+// every agreement event, issuance, revocation, policy bundle and remembered
+// nonce) count the log the backup was taken from: left as they are, a
+// reader that follows this log by index (a node's audit watermark, a client
+// waiting for a command's index) would take a restored event for a new one
+// once this log passed it, or wait for an index this log has not reached.
+// They become at, the index at which they entered this log, so that none is
+// above RestoredAt and every command applied after the restore is above it;
 // their order in a record's history, the bundles' versions and their times
 // are the backup's. Records are replaced rather than changed, as apply
 // does.
@@ -142,6 +142,11 @@ func (st *state) rebase(at uint64, id string) {
 		c := *is
 		c.Index = at
 		st.Issued[k] = &c
+	}
+	for k, r := range st.Revoked {
+		c := *r
+		c.Index = at
+		st.Revoked[k] = &c
 	}
 	for i, p := range st.Policies {
 		c := *p

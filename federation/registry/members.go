@@ -309,7 +309,7 @@ func (s *Store) applyPolicy(index uint64, env *Envelope, who signer) *Result {
 	return &Result{Policy: v}
 }
 
-func (s *Store) applyRevoke(env *Envelope, who signer) *Result {
+func (s *Store) applyRevoke(index uint64, env *Envelope, who signer) *Result {
 	var r RevokeBody
 	if err := decodeBody(env, &r); err != nil {
 		return &Result{Err: err}
@@ -325,7 +325,7 @@ func (s *Store) applyRevoke(env *Envelope, who signer) *Result {
 		return &Result{Err: Errorf(EInvalid, "cert.revoke: serial %q is not a positive hex number", r.Serial)}
 	}
 	r.Serial = key
-	s.st.Revoked[provinceSerial(r.Province, key)] = &Revocation{RevokeBody: r, At: env.At, By: who.URI()}
+	s.st.Revoked[provinceSerial(r.Province, key)] = &Revocation{RevokeBody: r, At: env.At, By: who.URI(), Index: index}
 	s.publishTrust()
 	return &Result{}
 }

@@ -68,8 +68,16 @@ type PolicyVersion struct {
 // Revocation is one revoked certificate serial.
 type Revocation struct {
 	RevokeBody
+	// At is the leader's clock when it applied the revocation: leaders
+	// change, and their clocks differ, so it orders nothing.
 	At time.Time `json:"at"`
 	By string    `json:"by"`
+	// Index is the registry log index the revocation was applied at; for
+	// one restored from a backup, the index of the restore (RestoredAt),
+	// as an Issuance's. A reader following the registry by index (the
+	// nodes' audit) tells new revocations by it. 0 for a revocation
+	// applied by a release before the field, read from its snapshot.
+	Index uint64 `json:"index,omitempty"`
 }
 
 // RetiredCA is the key of a CA certificate of a province that member.expel

@@ -294,7 +294,7 @@ func (s *Store) dispatch(index uint64, env *Envelope, msg []byte, msgErr error) 
 	case OpPolicyPublish:
 		return s.applyPolicy(index, env, who), ""
 	case OpCertRevoke:
-		return s.applyRevoke(env, who), ""
+		return s.applyRevoke(index, env, who), ""
 	case OpCertIssued:
 		return s.applyIssued(index, env, who), ""
 	}

@@ -26,10 +26,11 @@ import (
 // starts, if it is not the one last audited, and every later change.
 //
 // A restored backup (registry.Store.RestoredAt) starts a new history: the
-// events and policy bundles it brings are not transitions of this log (the
-// registry rebases their indices to the restore's) and are not logged one
-// by one; one entry says the registry was restored, and the watermark
-// starts again at the restore's index, whatever log the one before counted.
+// events, issuances, revocations and policy bundles it brings are not
+// transitions of this log (the registry rebases their indices to the
+// restore's) and are not logged one by one; one entry says the registry was
+// restored, and the watermark starts again at the restore's index, whatever
+// log the one before counted.
 
 const (
 	// counterRegistryIndex is the watermark, the registry index up to
@@ -39,8 +40,11 @@ const (
 	// counterPolicyVersion is the newest policy bundle version audited:
 	// the watermark of bundles without a registry index (policyEntries).
 	counterPolicyVersion = "audit/policy-version"
-	counterRevokedAt     = "audit/revoked-at"
-	markProvincePolicy   = "audit/province-policy"
+	// counterRevokedAt is the newest revocation time (Unix ns) audited:
+	// the watermark of revocations without a registry index
+	// (revocationEntries).
+	counterRevokedAt   = "audit/revoked-at"
+	markProvincePolicy = "audit/province-policy"
 	// markCertSerial is the serial of the node's own certificate last
 	// audited, kept so that a rotation made while the node was stopped is
 	// audited when it starts.
@@ -99,14 +103,8 @@ func (n *Node) auditRegistryOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var newestRevoked uint64
-	for _, r := range st.Revocations() {
-		if at := uint64(r.At.UnixNano()); at > lastRevoked {
-			entries = append(entries, audit.Entry{Kind: audit.KindCertificate, Time: r.At, Detail: audit.DetailRevoked,
-				Origin: audit.Province(r.Province), Serial: r.Serial})
-			newestRevoked = max(newestRevoked, at)
-		}
-	}
+	revocations, newestRevoked := revocationEntries(st.Revocations(), lastIndex, applied, lastRevoked)
+	entries = append(entries, revocations...)
 	return n.appendRecording(ctx, entries, store.Progress{Counters: map[string]uint64{
 		watermark: max(applied, lastIndex), counterPolicyVersion: newestPolicy, counterRevokedAt: newestRevoked}})
 }
@@ -234,6 +232,33 @@ func policyEntries(policies []*registry.PolicyVersion, after, upto, lastVersion 
 		newest = max(newest, uint64(p.Version))
 	}
 	return out, newest
+}
+
+// revocationEntries lists the revocations applied in (after, upto], by
+// index like issuances: their time is the clock of the leader that applied
+// them, and leaders, whose clocks differ, change, so one applied later can
+// be stamped earlier. A revocation without an index, applied by a release
+// before Revocation.Index and read from its state, is judged as that
+// release's nodes judged every revocation, by its time above lastAt, so
+// that an upgrade neither audits one again nor skips one. newestAt is the
+// latest time listed, of either kind, for the time counter: a revocation
+// audited by index that a replica later reads without it (from a snapshot
+// of a replica not yet upgraded) is not audited again.
+func revocationEntries(revocations []registry.Revocation, after, upto, lastAt uint64) (out []audit.Entry, newestAt uint64) {
+	for _, r := range revocations {
+		at := uint64(r.At.UnixNano())
+		fresh := r.Index > after && r.Index <= upto
+		if r.Index == 0 {
+			fresh = at > lastAt
+		}
+		if !fresh {
+			continue
+		}
+		out = append(out, audit.Entry{Kind: audit.KindCertificate, Time: r.At, Detail: audit.DetailRevoked,
+			Origin: audit.Province(r.Province), Serial: r.Serial})
+		newestAt = max(newestAt, at)
+	}
+	return out, newestAt
 }
 
 // agreementEntries lists the transitions, applied in (after, upto], of the

@@ -176,7 +176,7 @@ func TestRegistryAuditGoesOnAfterARestore(t *testing.T) {
 
 // shiftBackup is a registry backup as a log longer by shift would have
 // taken it: its applied index and the indices of its agreement events,
-// issuances and policy bundles higher by shift.
+// issuances, revocations and policy bundles higher by shift.
 func shiftBackup(t *testing.T, backup []byte, shift uint64) []byte {
 	t.Helper()
 	type object = map[string]json.RawMessage
@@ -203,12 +203,13 @@ func shiftBackup(t *testing.T, backup []byte, shift uint64) []byte {
 		o[field] = json.RawMessage(strconv.FormatUint(i+shift, 10))
 	}
 	var doc, st object
-	var ags, issued map[string]object
+	var ags, issued, revoked map[string]object
 	var policies []object
 	decode(backup, &doc)
 	decode(doc["state"], &st)
 	decode(st["agreements"], &ags)
 	decode(st["issued"], &issued)
+	decode(st["revoked"], &revoked)
 	decode(st["policies"], &policies)
 	add(doc, "applied")
 	for _, a := range ags {
@@ -222,10 +223,13 @@ func shiftBackup(t *testing.T, backup []byte, shift uint64) []byte {
 	for _, is := range issued {
 		add(is, "index")
 	}
+	for _, r := range revoked {
+		add(r, "index")
+	}
 	for _, p := range policies {
 		add(p, "index")
 	}
-	st["agreements"], st["issued"], st["policies"] = encode(ags), encode(issued), encode(policies)
+	st["agreements"], st["issued"], st["revoked"], st["policies"] = encode(ags), encode(issued), encode(revoked), encode(policies)
 	doc["state"] = encode(st)
 	return encode(doc)
 }
