@@ -51,9 +51,9 @@ type Node struct {
 	delivery *delivery.Manager
 	metrics  *metrics
 	webhook  *webhook.Pusher
-	// registryAudit serializes passes of auditRegistryOnce and
-	// auditProvincePolicy: two at once would both append the events after
-	// the same counters or mark.
+	// registryAudit serializes passes of auditRegistryOnce,
+	// auditProvincePolicy and the check of the node's own certificate: two
+	// at once would both append the events after the same counters or mark.
 	registryAudit sync.Mutex
 
 	ln     net.Listener
