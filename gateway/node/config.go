@@ -88,9 +88,9 @@ type WebhookConfig struct {
 type InboxConfig struct {
 	// Retention is how long an inbox entry keeps its envelope and record,
 	// which hold personal data. Once older, and once the webhook (if any)
-	// has pushed it, the node drops them within the hour and keeps the
-	// entry's position, ids, type, time of arrival and receipt (pruned_at
-	// says when). At least 24h: a system that pulls the inbox must have
+	// has moved past it (pushed or skipped), the node drops them within the
+	// hour and keeps the entry's position, ids, type, time of arrival and
+	// receipt (pruned_at says when). At least 24h: a system that pulls the inbox must have
 	// read an entry before it goes. Default 0: kept for ever.
 	Retention time.Duration `yaml:"retention"`
 }

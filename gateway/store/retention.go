@@ -10,8 +10,13 @@ import (
 )
 
 // prunedCounter is the inbox position through which PruneInbox has
-// looked, so that each run starts where the last one stopped.
-const prunedCounter = "inbox/pruned"
+// looked, so that each run starts where the last one stopped, and
+// prunedTimeCounter the time of arrival (Unix nanoseconds) the entry there
+// counted as, which the entries after it are held to (pruneSome).
+const (
+	prunedCounter     = "inbox/pruned"
+	prunedTimeCounter = "inbox/pruned-time"
+)
 
 // pruneBatch bounds the entries one PruneInbox transaction rewrites: every
 // other writer of the store waits for it.
@@ -20,24 +25,24 @@ const pruneBatch = 1000
 // PruneInbox drops the personal data of inbox entries received before
 // cutoff: the envelope and the record. An entry keeps its position, ids,
 // type, time of arrival and the receipt this node signed, and gains
-// PrunedAt, so that cursors, a redelivery of the envelope (a duplicate,
-// answered with its original receipt) and the audit log's references to it
-// stay valid.
+// PrunedAt, so that cursors, a redelivery of the envelope (still known
+// for a duplicate) and the audit log's references to it stay valid.
 //
 // Entries are taken in arrival order, no further than position upTo (a
-// webhook's acknowledged cursor: what the provincial system has not taken
-// yet is not pruned), and stop at the first one received at or after
-// cutoff. It returns how many entries it pruned. Each transaction rewrites
-// at most a thousand entries and records how far it got, so a large
-// backlog holds no writer for long and is not looked at again.
+// webhook's cursor: what the push has not moved past is not pruned), up
+// to the first one not due (see pruneSome for how its age is read). It
+// returns how many entries it pruned. Each transaction rewrites at most a
+// thousand entries and records how far it got, so a large backlog holds
+// no writer for long and is not looked at again.
 func (s *Store) PruneInbox(ctx context.Context, cutoff time.Time, upTo uint64) (int, error) {
 	return s.PruneInboxAnd(ctx, cutoff, upTo, nil)
 }
 
 // PruneInboxAnd is PruneInbox with more writes in each of its
 // transactions: also gets the entries the transaction prunes, as they
-// were before, and an error from it fails the call with that
-// transaction's pruning undone.
+// were before, ahead of their rewrites. An error from it ends the call
+// with that transaction's entries not rewritten; what also wrote before
+// failing stays, as in any write of a group commit.
 func (s *Store) PruneInboxAnd(ctx context.Context, cutoff time.Time, upTo uint64, also func(tx *bolt.Tx, pruned []Incoming) error) (int, error) {
 	total := 0
 	for {
@@ -52,51 +57,45 @@ func (s *Store) PruneInboxAnd(ctx context.Context, cutoff time.Time, upTo uint64
 // pruneSome prunes up to pruneBatch entries in one commit and says whether
 // more may be due.
 //
-// An entry's age is read from its arrival order as much as from its
-// clock. One stamped before an entry that arrived ahead of it (the clock
-// went back) or after now (the clock was ahead when it arrived) was
-// received at some time between its neighbours' arrivals: it is pruned
-// with the next entry in order that is due, never before, and does not
-// hold back the entries after it.
+// An entry's age is its time of arrival, unless that is out of order:
+// stamped before an entry that arrived ahead of it (the clock went back)
+// or after now (the clock was ahead when it arrived). Such an entry
+// arrived after the one ahead of it, at a time its clock cannot tell, and
+// counts as received with it: it goes when that one is due, perhaps early
+// by the length of the clock's fault (at once when it is the inbox's
+// first), where waiting for a later entry in order could hold back the
+// whole inbox behind a clock years ahead.
 func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64, also func(*bolt.Tx, []Incoming) error) (pruned int, more bool, err error) {
 	now := s.now().UTC()
 	err = s.c.do(ctx, func(tx *bolt.Tx) error {
 		pruned, more = 0, false
 		inbox := tx.Bucket(bucketInbox)
 		from := readCounter(tx, prunedCounter)
-		last := from
-		var latest time.Time // the latest arrival up to here
-		if v := inbox.Get(binary.BigEndian.AppendUint64(nil, from)); v != nil {
-			m, err := decodeIncoming(v)
-			if err != nil {
-				return fmt.Errorf("inbox entry %d: %w", from, err)
-			}
-			latest = m.ReceivedAt
+		var latest time.Time // the latest arrival in order up to here
+		if ns := readCounter(tx, prunedTimeCounter); ns > 0 {
+			latest = time.Unix(0, int64(ns)).UTC()
 		}
-		var due, unordered []Incoming // unordered: stamped out of order, waiting for the next
+		var due []Incoming
 		c := inbox.Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, from+1)); k != nil; k, v = c.Next() {
-			seq := binary.BigEndian.Uint64(k)
-			if seq > upTo {
+			if seq := binary.BigEndian.Uint64(k); seq > upTo {
 				break
 			}
-			if len(due)+len(unordered) >= pruneBatch {
+			if len(due) == pruneBatch {
 				more = true
 				break
 			}
 			m, err := decodeIncoming(v)
 			if err != nil {
-				return fmt.Errorf("inbox entry %d: %w", seq, err)
+				return fmt.Errorf("inbox entry %x: %w", k, err)
 			}
-			if at := m.ReceivedAt; at.After(now) || at.Before(latest) {
-				unordered = append(unordered, m)
-				continue
+			if at := m.ReceivedAt; !at.Before(latest) && !at.After(now) {
+				latest = at
 			}
-			if latest = m.ReceivedAt; !latest.Before(cutoff) {
+			if !latest.Before(cutoff) {
 				break
 			}
-			due = append(append(due, unordered...), m)
-			unordered, last = unordered[:0], seq
+			due = append(due, m)
 		}
 		// also writes first, so that its error leaves the entries whole: a
 		// failing write in a group commit is not rolled back.
@@ -122,10 +121,14 @@ func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64, al
 			}
 		}
 		pruned = len(before)
-		if last == from {
+		if len(due) == 0 {
 			return nil
 		}
-		return tx.Bucket(bucketCounters).Put([]byte(prunedCounter), binary.BigEndian.AppendUint64(nil, last))
+		counters := tx.Bucket(bucketCounters)
+		if err := counters.Put([]byte(prunedTimeCounter), binary.BigEndian.AppendUint64(nil, uint64(max(latest.UnixNano(), 0)))); err != nil {
+			return err
+		}
+		return counters.Put([]byte(prunedCounter), binary.BigEndian.AppendUint64(nil, due[len(due)-1].Seq))
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("prune inbox: %w", err)

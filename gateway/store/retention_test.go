@@ -109,43 +109,71 @@ func TestPruneInboxInBatches(t *testing.T) {
 	}
 }
 
-// TestPruneInboxReadsAgeFromArrivalOrder: an entry stamped while the clock
-// was years ahead does not hold back the entries after it, and one stamped
-// while it was behind is not pruned before the entries around it are due;
-// each goes with the next entry in order that is due.
+// TestPruneInboxReadsAgeFromArrivalOrder: an entry stamped out of order,
+// while the clock was years ahead or had gone back, counts as received
+// with the entry before it: it neither holds back the entries after it
+// nor outlives the one before it.
 func TestPruneInboxReadsAgeFromArrivalOrder(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := openWith(t, Options{Now: func() time.Time { return now }})
 	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
-	stamps := []time.Time{
-		day(2030, 1, 1), // the clock ahead by years
+	receiveStamped(t, s, []time.Time{
+		day(2026, 1, 1),
+		day(2030, 1, 1), // the clock ahead by years: received after January 1st
 		day(2026, 1, 2), // corrected
-		day(2026, 1, 3),
-		day(1970, 1, 1), // the clock reset: received after January 3rd
+		day(1970, 1, 1), // the clock reset: received after January 2nd
 		day(2026, 12, 20),
 		day(1970, 1, 2), // reset again: received after December 20th
-	}
-	for i, at := range stamps {
-		id := fmt.Sprintf("01J0000000000000000000F%03d", i)
-		in := Incoming{EnvelopeID: id, From: "51", Type: "transfer", ReceivedAt: at,
-			Envelope: json.RawMessage(`{"id":"` + id + `"}`), Record: json.RawMessage(`{"worker":"x"}`), Receipt: json.RawMessage(`{}`)}
-		if _, err := s.Receive(ctx, []Incoming{in}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	// 90 days' retention: what arrived before early October is due.
-	if n, err := s.PruneInbox(ctx, now.Add(-90*24*time.Hour), 1<<63); err != nil || n != 3 {
-		t.Fatalf("PruneInbox = %d, %v; want the first three pruned", n, err)
+	if n, err := s.PruneInbox(ctx, now.Add(-90*24*time.Hour), 1<<63); err != nil || n != 4 {
+		t.Fatalf("PruneInbox = %d, %v; want the first four pruned", n, err)
 	}
 	items, err := s.Inbox(0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, m := range items {
-		if want := i < 3; !m.PrunedAt.IsZero() != want {
+		if want := i < 4; !m.PrunedAt.IsZero() != want {
 			t.Errorf("entry %d stamped %s: pruned = %v, want %v", m.Seq, m.ReceivedAt.Format(time.DateOnly), !want, want)
 		}
+	}
+}
+
+// TestPruneInboxPassesLongRunsOutOfOrder: more entries out of order in a
+// row than one transaction prunes, as a clock ahead for a busy day makes,
+// are pruned over several transactions with those after them, and the
+// call ends.
+func TestPruneInboxPassesLongRunsOutOfOrder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := openWith(t, Options{Now: func() time.Time { return now }})
+	stamps := []time.Time{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	for range pruneBatch + 1 {
+		stamps = append(stamps, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	}
+	for i := range 10 {
+		stamps = append(stamps, time.Date(2026, 3, 2, i, 0, 0, 0, time.UTC))
+	}
+	receiveStamped(t, s, stamps)
+	if n, err := s.PruneInbox(ctx, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 1<<63); err != nil || n != len(stamps) {
+		t.Fatalf("PruneInbox = %d, %v; want all %d pruned", n, err, len(stamps))
+	}
+}
+
+// receiveStamped stores an envelope from 51 received at each of stamps.
+func receiveStamped(t *testing.T, s *Store, stamps []time.Time) {
+	t.Helper()
+	in := make([]Incoming, len(stamps))
+	for i, at := range stamps {
+		id := fmt.Sprintf("01J000000000000000000F%04d", i)
+		in[i] = Incoming{EnvelopeID: id, From: "51", Type: "transfer", ReceivedAt: at,
+			Envelope: json.RawMessage(`{"id":"` + id + `"}`), Record: json.RawMessage(`{"worker":"x"}`), Receipt: json.RawMessage(`{}`)}
+	}
+	if _, err := s.Receive(context.Background(), in); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -45,7 +45,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -382,13 +381,12 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
+	// Retention prunes the inbox from its start and, with a webhook, no
+	// further than the cursor: pruned items can only lead a batch.
 	if n := pruned(items); n > 0 {
 		return n, p.passOver(ctx, items[:n])
 	}
 	full := batch
-	if kept := slices.IndexFunc(items, isPruned); kept >= 0 {
-		items, full = items[:kept], 0 // the pruned ones lead the next batch
-	}
 	if len(items) < batch {
 		full = 0
 	}
@@ -496,14 +494,11 @@ func (p *Pusher) post(ctx context.Context, items []store.Incoming) (int, error) 
 	return resp.StatusCode, nil
 }
 
-// isPruned reports whether inbox retention dropped the item's envelope
-// and record.
-func isPruned(m store.Incoming) bool { return !m.PrunedAt.IsZero() }
-
-// pruned is how many items lead items that retention pruned.
+// pruned is how many items lead items whose envelope and record
+// retention dropped.
 func pruned(items []store.Incoming) int {
 	n := 0
-	for n < len(items) && isPruned(items[n]) {
+	for n < len(items) && !items[n].PrunedAt.IsZero() {
 		n++
 	}
 	return n
