@@ -56,16 +56,9 @@ func TestRevocationStampedEarlierThanTheLastAuditedIsAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := revoke(p.Issue("51", pki.KindSystem, "crm"))
-	deadline := time.Now().Add(5 * time.Second)
-	for !revoked(second) {
-		if time.Now().After(deadline) {
-			t.Fatalf("revocation of %s, applied after another, was never audited", second)
-		}
-		if err := n.auditRegistryOnce(ctx); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	pkitest.Eventually(t, 15*time.Second, "the revocation applied after another audited", func() bool {
+		return n.auditRegistryOnce(ctx) == nil && revoked(second)
+	})
 }
 
 // TestRevocationsWithoutIndexAfterAnUpgrade: the registry's state, read
