@@ -118,8 +118,9 @@ func (l *lexer) record(rec Record) bool {
 }
 
 // DecodeAgreement decodes an agreement strictly, like Decode: unknown fields,
-// a member given twice, a member name in the wrong case and trailing data
-// are errors (a *DecodeError).
+// a member given twice, a member name in the wrong case, a date, time or
+// base64 that does not parse and trailing data are errors (a *DecodeError
+// naming the member).
 func DecodeAgreement(data []byte) (*Agreement, error) {
 	schema, err := peekSchema(data)
 	if err != nil {
@@ -131,9 +132,13 @@ func DecodeAgreement(data []byte) (*Agreement, error) {
 	if err := exactMembers(data, RecordAgreement); err != nil {
 		return nil, err
 	}
+	// exactMembers has refused unknown members, trailing data and the
+	// values encoding/json would refuse without naming them, so what is
+	// left to fail here is a value of the wrong JSON kind, which
+	// encoding/json names.
 	a := new(Agreement)
-	if err := decodeStrict(data, a, RecordAgreement); err != nil {
-		return nil, err
+	if err := json.Unmarshal(data, a); err != nil {
+		return nil, decodeError(data, err)
 	}
 	return a, nil
 }
@@ -171,7 +176,7 @@ func peekSchema(data []byte) (string, error) {
 			Schema *string `json:"schema"`
 		}
 		if err := json.Unmarshal(data, &probe); err != nil {
-			return "", decodeError(data, err, "")
+			return "", decodeError(data, err)
 		}
 		if probe.Schema == nil {
 			return "", &DecodeError{Offset: -1, Path: "schema", Message: "is required"}
@@ -221,23 +226,9 @@ func lexSchema(data []byte) (schema string, ok bool) {
 	return schema, true
 }
 
-// decodeStrict decodes data into v, rejecting unknown fields and trailing data.
-func decodeStrict(data []byte, v any, t RecordType) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(data, err, t)
-	}
-	off := dec.InputOffset()
-	if rest := bytes.TrimLeft(data[off:], " \t\r\n"); len(rest) > 0 {
-		return &DecodeError{Offset: int64(len(data) - len(rest)), Message: "trailing data after the JSON object"}
-	}
-	return nil
-}
-
-// decodeError turns an encoding/json error into a DecodeError that names the
-// field, finding the field itself when encoding/json does not say.
-func decodeError(data []byte, err error, t RecordType) error {
+// decodeError turns an encoding/json error into a DecodeError, naming the
+// field where encoding/json does.
+func decodeError(data []byte, err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -248,12 +239,6 @@ func decodeError(data []byte, err error, t RecordType) error {
 		return &DecodeError{Offset: typ.Offset, Path: typ.Field, Message: msg}
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return &DecodeError{Offset: int64(len(data)), Message: "unexpected end of the JSON document"}
-	}
-	if t == "" {
-		return &DecodeError{Offset: -1, Message: strings.TrimPrefix(err.Error(), "json: ")}
-	}
-	if path, off, msg, ok := locate(data, t); ok {
-		return &DecodeError{Offset: off, Path: path, Message: msg}
 	}
 	return &DecodeError{Offset: -1, Message: strings.TrimPrefix(err.Error(), "json: ")}
 }

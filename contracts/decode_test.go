@@ -177,6 +177,42 @@ func TestDecodeAgreementNamesBadSignature(t *testing.T) {
 	}
 }
 
+// A date, a time or a signature that does not parse is named where it is,
+// and a value encoding/json parses is not refused.
+func TestDecodeAgreementNamesBadValues(t *testing.T) {
+	const head = `{"schema":"laborlink.agreement/v1","id":"AG-1",`
+	tests := []struct {
+		name, members, bad, path, msg string
+	}{
+		{"date", `"valid_from":"2026-02-30"`, `"2026-02-30"`, "valid_from", "not a real date"},
+		{"time", `"approvals":[{"province":"51","at":"yesterday"}]`, `"yesterday"`, "approvals[0].at", "RFC 3339"},
+		// time.Time reads its JSON without unescaping it, so encoding/json refuses this.
+		{"escaped time", `"approvals":[{"province":"51"},{"at":"2026-01-01T00:00:00\u002b08:00"}]`, `"2026-01-01T00:00:00\u002b08:00"`, "approvals[1].at", "RFC 3339"},
+		{"signature", `"approvals":[{"signature":"AQ"}]`, `"AQ"`, "approvals[0].signature", "base64"},
+		{"empty date", `"valid_until":""`, "", "", ""},
+		{"escaped date", `"valid_until":"2026-12-3\u0031"`, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := []byte(head + tt.members + "}")
+			_, err := contracts.DecodeAgreement(doc)
+			if tt.bad == "" {
+				if err != nil {
+					t.Fatalf("refused %s: %v", doc, err)
+				}
+				return
+			}
+			var de *contracts.DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("err = %v, want a *DecodeError", err)
+			}
+			if want := bytes.Index(doc, []byte(tt.bad)); de.Path != tt.path || de.Offset != int64(want) || !strings.Contains(de.Message, tt.msg) {
+				t.Errorf("got %v; want %s at offset %d, ...%s...", err, tt.path, want, tt.msg)
+			}
+		})
+	}
+}
+
 func TestParseValidates(t *testing.T) {
 	good := transferJSON(t)
 	if _, err := contracts.Parse(good, now); err != nil {

@@ -14,7 +14,7 @@ import (
 
 // notInterned are this package's string types whose values codes leaves
 // out, as no decoder that interns reads them: agreements are decoded by
-// encoding/json (decodeStrict), and a division level is in no document.
+// encoding/json (DecodeAgreement), and a division level is in no document.
 // A string type added later must be interned or listed here.
 var notInterned = map[string]bool{"AgreementStatus": true, "QuotaPeriod": true, "DivisionLevel": true}
 

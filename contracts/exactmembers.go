@@ -3,6 +3,7 @@ package contracts
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // exactMembers checks what the hand-written record decoders check and
@@ -10,8 +11,11 @@ import (
 // agreement): every member name is one of the type's, spelled exactly, and
 // given once in its object. encoding/json folds case and keeps the last of
 // a repeated member, so a file would read as one agreement and decode as
-// another. The error is a *DecodeError naming the member by its path
-// ("scope[1].purposes"); syntax errors are reported as the lexer finds them.
+// another. It also checks the strings of dates, times and []byte fields as
+// encoding/json will parse them, since encoding/json's errors for those
+// name no field. The error is a *DecodeError naming the member by its path
+// ("scope[1].purposes", "approvals[1].signature") and its offset; syntax
+// errors are reported as the lexer finds them.
 func exactMembers(data []byte, t RecordType) error {
 	l := &lexer{data: data, maxNest: maxJSONNesting}
 	if !l.exactObject(t, "") || !l.end() {
@@ -36,9 +40,14 @@ func (l *lexer) exactObject(t RecordType, parent string) bool {
 }
 
 // exactValue reads the value of the field at path: objects and arrays of
-// objects where the field has fields below it, anything else for its syntax
-// alone (encoding/json then says when it is not of the field's type).
+// objects where the field has fields below it, a string where the field is
+// a date, a time or a []byte for what it says (see kindString), anything
+// else for its syntax alone (encoding/json then says when it is not of the
+// field's type).
 func (l *lexer) exactValue(t RecordType, path string) bool {
+	if kind := valueKinds()[t][path]; kind != kindOther && l.peek() == '"' {
+		return l.kindString(kind)
+	}
 	if !hasFieldsBelow(t, path) {
 		return l.skip()
 	}
@@ -47,6 +56,26 @@ func (l *lexer) exactValue(t RecordType, path string) bool {
 		return l.exactObject(t, path)
 	case '[':
 		return l.array(func(int) bool { return l.exactValue(t, path) })
+	}
+	return l.skip()
+}
+
+// kindString reads a string of a date, a time or a []byte, failing where
+// encoding/json's decoding of it would: it decodes the string, into a
+// value it drops, with the readers the record and envelope decoders use,
+// which FuzzDecodeEquivalence and FuzzDecodeEnvelopeEquivalence hold to
+// encoding/json.
+func (l *lexer) kindString(kind valueKind) bool {
+	switch kind {
+	case kindDate:
+		var d Date
+		return l.dateInto(&d)
+	case kindTime:
+		var at time.Time
+		return l.timeInto(&at)
+	case kindBytes:
+		var b []byte
+		return l.base64Into(&b)
 	}
 	return l.skip()
 }

@@ -14,7 +14,7 @@ func DecodeStrictPlain(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(data, err, "")
+		return decodeError(data, err)
 	}
 	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		return &DecodeError{Offset: int64(len(data) - len(rest)), Message: "trailing data after the JSON object"}
