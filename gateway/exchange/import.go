@@ -417,8 +417,8 @@ func (x *Exchange) unauditedIn(refused []error, signed [][]byte, bad []error, re
 }
 
 // stored marks the envelopes of a request stored already (inbound.stored),
-// from one read transaction, and gives each its stored receipt from
-// another, only when the request has one: a new envelope costs no more
+// each with its stored receipt, from one read transaction that reads a
+// receipt only for an envelope found stored: a new envelope costs no more
 // than the lookup. One that did not decode is not stored.
 func (x *Exchange) stored(from string, ins []inbound) error {
 	ids := make([]string, len(ins))
@@ -427,30 +427,14 @@ func (x *Exchange) stored(from string, ins []inbound) error {
 			ids[i] = in.env.ID
 		}
 	}
-	stored, err := x.d.Store.Received(from, ids)
+	stored, receipts, err := x.d.Store.Received(from, ids)
 	if err != nil {
 		return err
 	}
-	var again []int // indexes in ins
 	for i, in := range ins {
 		if stored[i] && in.env != nil {
-			ins[i].stored = true
-			again = append(again, i)
+			ins[i].stored, ins[i].receipt = true, receipts[i]
 		}
-	}
-	if len(again) == 0 {
-		return nil
-	}
-	ids = ids[:0]
-	for _, i := range again {
-		ids = append(ids, ins[i].env.ID)
-	}
-	receipts, err := x.d.Store.ReceivedReceipts(from, ids)
-	if err != nil {
-		return err
-	}
-	for k, i := range again {
-		ins[i].receipt = receipts[k]
 	}
 	return nil
 }

@@ -144,7 +144,7 @@ func durabilityCases() []durabilityCase {
 			return err == nil && ids[0] != "", err
 		}},
 		{"Received", receiveOne, func(s *Store) (bool, error) {
-			got, err := s.Received("44", []string{"01JIN"})
+			got, _, err := s.Received("44", []string{"01JIN"})
 			return err == nil && got[0], err
 		}},
 		{"Inbox", receiveOne, func(s *Store) (bool, error) {

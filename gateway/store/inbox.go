@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/laborlink/laborlink/contracts"
 )
 
 // Incoming is an envelope received from a peer province.
@@ -203,33 +205,20 @@ func appendReceivedKey(b []byte, from, envelopeID string) []byte {
 }
 
 // Received reports, for each of envelopeIDs from province from, whether it
-// is already stored: what ReceiveAnd will call a duplicate, short of one
-// stored meanwhile. The destination asks before it signs receipts, so that
-// it signs "stored" only for what it is about to store.
-func (s *Store) Received(from string, envelopeIDs []string) ([]bool, error) {
-	out := make([]bool, len(envelopeIDs))
-	err := s.view(func(tx *bolt.Tx) error {
-		seen := tx.Bucket(bucketReceived).Cursor()
-		var key []byte
-		for i, id := range envelopeIDs {
-			key = appendReceivedKey(key[:0], from, id)
-			out[i] = get(seen, key) != nil
-		}
-		return nil
-	})
-	return out, err
-}
-
-// ReceivedReceipts returns, for each of envelopeIDs from province from,
-// the receipt stored with its first delivery, nil for one not stored. The
-// receipt outlives the entry's envelope and record (PruneInbox), so the
-// destination can tell a redelivery of an envelope from another envelope
-// under its id by the payload digest it names. Only the receipt is read
-// from each entry: the destination asks for the envelopes it found
-// stored (Received), not for every envelope it receives.
-func (s *Store) ReceivedReceipts(from string, envelopeIDs []string) ([]json.RawMessage, error) {
-	out := make([]json.RawMessage, len(envelopeIDs))
-	err := s.view(func(tx *bolt.Tx) error {
+// is already stored (stored[i]): what ReceiveAnd will call a duplicate,
+// short of one stored meanwhile. The destination asks before it signs
+// receipts, so that it signs "stored" only for what it is about to store.
+//
+// For one stored, receipts[i] is the receipt stored with its first
+// delivery, which outlives the entry's envelope and record (PruneInbox):
+// the destination tells a redelivery of an envelope from another envelope
+// under its id by the payload digest it names. The others have none, and
+// receipts is nil when none is stored, so that a batch of new envelopes
+// costs a lookup each and nothing more. Only the receipt is taken from an
+// entry (storedReceipt), not the envelope and record around it.
+func (s *Store) Received(from string, envelopeIDs []string) (stored []bool, receipts []json.RawMessage, err error) {
+	stored = make([]bool, len(envelopeIDs))
+	err = s.view(func(tx *bolt.Tx) error {
 		seen := tx.Bucket(bucketReceived).Cursor()
 		inbox := tx.Bucket(bucketInbox)
 		var key []byte
@@ -239,17 +228,38 @@ func (s *Store) ReceivedReceipts(from string, envelopeIDs []string) ([]json.RawM
 			if seq == nil {
 				continue
 			}
-			var m struct {
-				Receipt json.RawMessage `json:"receipt"`
-			}
-			if err := json.Unmarshal(inbox.Get(seq), &m); err != nil {
+			receipt, err := storedReceipt(inbox.Get(seq))
+			if err != nil {
 				return fmt.Errorf("inbox entry for %s: %w", id, err)
 			}
-			out[i] = m.Receipt
+			if receipts == nil {
+				receipts = make([]json.RawMessage, len(envelopeIDs))
+			}
+			stored[i], receipts[i] = true, receipt
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return stored, receipts, nil
+}
+
+// storedReceipt returns a copy of the receipt member of the inbox value v,
+// "null" for one stored as null (ReceiveAnd given none), nil when there is
+// no such member. The lexer finds where the envelope and record end
+// without building them; encoding/json would check the whole entry and
+// then scan it again to decode it. Any member order reads, so the values
+// encoding/json wrote before appendIncomingButSeq do as well.
+func storedReceipt(v []byte) (json.RawMessage, error) {
+	var receipt json.RawMessage
+	err := contracts.RawObject(v, func(name string, value json.RawMessage) error {
+		if name == "receipt" {
+			receipt = bytes.Clone(value) // v is bbolt's, valid in its transaction only
+		}
+		return nil
+	})
+	return receipt, err
 }
 
 // InboxHead is the position of the newest inbox entry, 0 for an empty inbox.
