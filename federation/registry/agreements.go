@@ -198,9 +198,14 @@ func replace(rec *AgreementRecord, v *Version) *Version {
 	return c
 }
 
+// wrongState refuses a transition the agreement's state does not allow. It
+// reads the record with appliedVersion, not Effective: every transition is
+// of a release before Effective passed over withdrawn amendments, and the
+// refusal is kept in every replica's state.
 func wrongState(rec *AgreementRecord, env *Envelope, want string) *Error {
+	v := rec.appliedVersion()
 	return Errorf(EConflict, "cannot %s agreement %s: it is %s (version %d); %s",
-		env.Op.Verb(), rec.ID, rec.StatusAt(env.At), rec.Effective().Agreement.Version, want)
+		env.Op.Verb(), rec.ID, v.StatusAt(env.At), v.Agreement.Version, want)
 }
 
 func approve(rec *AgreementRecord, env *Envelope, who signer, b TransitionBody) (int, *Error) {

@@ -194,8 +194,10 @@ func (st *state) retire(m *Member, at time.Time, who signer) {
 
 // leftInOrder refuses the removal of a province that still has nodes in the
 // registry or is a party to an agreement that has not ended, naming them
-// all so the admins see the whole of what is left to do. Names are sorted:
-// the message is kept with the command's nonce, in every replica's state.
+// all so the admins see the whole of what is left to do. Names are sorted,
+// and statuses read as the releases that proposed member.remove and
+// member.expel read them (appliedVersion): the message is kept with the
+// command's nonce, in every replica's state.
 func (st *state) leftInOrder(op Op, p string, at time.Time) *Error {
 	var nodes, agreements []string
 	for id, n := range st.Nodes {
@@ -205,7 +207,7 @@ func (st *state) leftInOrder(op Op, p string, at time.Time) *Error {
 	}
 	for id, r := range st.Agreements {
 		if r.Latest().Agreement.IsParty(p) && (r.Current() != nil || r.Pending() != nil) {
-			agreements = append(agreements, fmt.Sprintf("%s (%s)", id, r.StatusAt(at)))
+			agreements = append(agreements, fmt.Sprintf("%s (%s)", id, r.appliedVersion().StatusAt(at)))
 		}
 	}
 	slices.Sort(nodes)

@@ -213,7 +213,8 @@ func (r *AgreementRecord) Latest() *Version { return r.Versions[len(r.Versions)-
 // Effective is the version a reader should look at: the one in force, else
 // the newest that was not withdrawn. A withdrawn amendment never speaks for
 // the agreement: once the version in force after it is terminated, the
-// agreement is terminated, not withdrawn.
+// agreement is terminated, not withdrawn. Apply does not word what it
+// stores with it, but with appliedVersion.
 func (r *AgreementRecord) Effective() *Version {
 	if v := r.Current(); v != nil {
 		return v
@@ -224,6 +225,21 @@ func (r *AgreementRecord) Effective() *Version {
 		}
 	}
 	return r.Versions[0]
+}
+
+// appliedVersion is Effective as the releases of command level 5 and
+// before read it: the version in force, else the newest, withdrawn or not,
+// so an agreement terminated after a withdrawn amendment reads withdrawn.
+// Apply's refusals of the commands of those releases name the agreement's
+// status and version with it (wrongState, leftInOrder): a refusal is kept
+// with the command's nonce in every replica, and a replica replaying an
+// older log, or of the previous release during an upgrade, must keep the
+// words the others kept.
+func (r *AgreementRecord) appliedVersion() *Version {
+	if v := r.Current(); v != nil {
+		return v
+	}
+	return r.Latest()
 }
 
 // StatusAt is the status of the agreement's effective version at t.
