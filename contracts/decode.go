@@ -74,7 +74,7 @@ func decodeAs(data []byte, schema string) (Record, error) {
 		return nil, &DecodeError{Offset: -1, Path: "schema", Message: fmt.Sprintf("unknown schema %q; want one of %s, %s, %s, %s",
 			schema, SchemaTransfer, SchemaConfirmation, SchemaReferral, SchemaReferralUpdate)}
 	}
-	l := &lexer{data: data}
+	l := &lexer{data: data, strs: new([]byte)}
 	if !l.record(rec) || !l.end() {
 		return nil, l.err
 	}

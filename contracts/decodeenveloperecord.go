@@ -46,7 +46,7 @@ func decodeEnvelopeRecord(data []byte) (*Envelope, Record, bool) {
 		return nil, nil, false
 	}
 	in := new(inlineRecord)
-	e, err := decodeEnvelope(&lexer{data: data, maxNest: maxJSONNesting, inline: in})
+	e, err := decodeEnvelope(&lexer{data: data, maxNest: maxJSONNesting, inline: in, strs: new([]byte)})
 	if err != nil {
 		return nil, nil, false
 	}
@@ -64,7 +64,7 @@ func decodeEnvelopeRecord(data []byte) (*Envelope, Record, bool) {
 // say) would cost a copy of it before finding that out.
 func decodeEnvelopeRecordAt(data []byte) (e *Envelope, rec Record, end int, ok bool) {
 	in := new(inlineRecord)
-	l := &lexer{data: data[:min(len(data), maxEnvelopeSize)], maxNest: maxJSONNesting, inline: in}
+	l := &lexer{data: data[:min(len(data), maxEnvelopeSize)], maxNest: maxJSONNesting, inline: in, strs: new([]byte)}
 	e = new(Envelope)
 	canon, ok := l.envelope(e)
 	if !ok {

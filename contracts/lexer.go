@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // lexer reads JSON for the hand-written record, envelope and receipt
@@ -44,6 +45,11 @@ type lexer struct {
 	// inline, when not nil, has envelopeMember decode the payload as the
 	// record the envelope names in the same pass (DecodeEnvelopeRecord).
 	inline *inlineRecord
+	// strs, when not nil, is where str puts the strings it reads (see
+	// carveString). A pointer, so that the copies of the lexer a decoder
+	// keeps to read a value again share it and never carve twice where
+	// one handed out a string.
+	strs *[]byte
 }
 
 // maxJSONNesting is encoding/json's limit on nested objects and arrays, which
@@ -227,7 +233,7 @@ func (l *lexer) str() (string, bool) {
 		return "", false
 	}
 	if plain {
-		return string(raw[1 : len(raw)-1]), true
+		return l.carveString(raw[1 : len(raw)-1]), true
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -235,6 +241,25 @@ func (l *lexer) str() (string, bool) {
 		return "", l.fail("invalid string: %v", err)
 	}
 	return s, true
+}
+
+// carveString is string(b), from l.strs when the lexer has it and b is
+// short: the strings of a record (names, ids, dates, codes) then share a
+// few allocations instead of taking one each. The bytes of l.strs are
+// only ever appended to, never written again where a string was made of
+// them, so each string stays as it was made.
+func (l *lexer) carveString(b []byte) string {
+	if l.strs == nil || len(b) == 0 || len(b) > slabSize/4 {
+		return string(b)
+	}
+	slab := *l.strs
+	if cap(slab)-len(slab) < len(b) {
+		slab = make([]byte, 0, slabSize)
+	}
+	start := len(slab)
+	slab = append(slab, b...)
+	*l.strs = slab
+	return unsafe.String(&slab[start], len(b))
 }
 
 // key reads a member name. Names the contracts use are interned (see
