@@ -246,3 +246,28 @@ func TestStatsForKeepsOnlyItsReferralsAnswers(t *testing.T) {
 		t.Errorf("kept %d entries and %d flags of answers to envelopes the filter does not select", len(b.refs), len(b.refused))
 	}
 }
+
+// A referral sent 51→44 is resolved by an update that travels back 44→51
+// (referral updates go either way). The filters select the referral but
+// not its update, which is read all the same: the case is resolved, not
+// overdue, under any of them. (From a review.)
+func TestStatsForFollowsReferralUpdatesPastTheFilter(t *testing.T) {
+	ref := sentEntry(60)
+	ref.RecordType, ref.EnvelopeID, ref.Purpose, ref.Due, ref.Detail = "referral", "ref-1", "rights-protection", "2026-03-05", DetailReferred
+	upd := Entry{Time: t0.Add(time.Hour), Kind: KindReceived, EnvelopeID: "upd-1", RefersTo: "ref-1",
+		RecordType: "referral-update", Origin: "44", Destination: "51", Purpose: "rights-protection",
+		Decision: Allow, Detail: DetailResolved}
+	now := t0.Add(30 * 24 * time.Hour) // well past the due day
+	for name, f := range map[string]Filter{
+		"none":   {},
+		"pair":   {Pair: &Pair{Origin: "51", Destination: "44"}},
+		"type":   {RecordType: "referral"},
+		"kind":   {Kind: KindSent},
+		"window": {From: t0.Add(-time.Hour), To: t0.Add(2 * time.Minute)},
+	} {
+		s := StatsFor([]Entry{ref, upd}, f, now)
+		if s.Referrals.ByStatus[DetailResolved] != 1 || len(s.Referrals.Overdue) != 0 {
+			t.Errorf("filter %s: referrals %+v; want ref-1 resolved and not overdue: 44 resolved it", name, s.Referrals)
+		}
+	}
+}

@@ -57,9 +57,10 @@ type Referrals struct {
 func Stats(entries []Entry, now time.Time) Summary { return StatsFor(entries, Filter{}, now) }
 
 // StatsFor aggregates the entries f selects. It reads the others too: the
-// answers to a referral f selects (a receipt denied, a requeue) carry no
-// record type or agreement and may fall after the window, yet say whether
-// that referral ever reached the other province (see referrals).
+// updates of a referral f selects may travel the other way or fall after
+// the window, yet say where it stands; its answers (a receipt denied, a
+// requeue) carry no record type or agreement, yet say whether it ever
+// reached the other province (see referrals).
 func StatsFor(entries []Entry, f Filter, now time.Time) Summary {
 	var b statsBuilder
 	for _, e := range entries {
@@ -101,10 +102,8 @@ func (b *statsBuilder) add(e Entry) {
 	if e.LatencyMS > 0 {
 		b.ms = append(b.ms, e.LatencyMS)
 	}
-	if isReferral(e) || isReferralUpdate(e) {
-		b.refs = append(b.refs, e)
-	}
 	if isReferral(e) {
+		b.refs = append(b.refs, e)
 		if b.refused == nil {
 			b.refused = map[string]bool{}
 		}
@@ -124,12 +123,21 @@ func (b *statsBuilder) take(e Entry, f Filter) {
 	}
 }
 
-// follow notes the answers to the referrals added so far (a receipt
-// denied, a requeue), which come after them in a log, whether or not a
-// filter selects the answer: they tell a referral that never reached the
-// other province. Only those referrals' answers are kept, as a flag each.
+// follow notes what an entry says of the referrals added so far, whether
+// or not a filter selects it: the updates that refer to one (an update
+// may travel the other way, 44 to 51 for a referral 51 to 44, or fall
+// after the window), and the answers to one (a receipt denied, a
+// requeue), which tell a referral that never reached the other province.
+// These come after their referral in a log. Only those referrals' updates
+// are kept, and their answers as a flag each; an update of a referral not
+// added says nothing of the summary, so it is not kept even when f
+// selects it.
 func (b *statsBuilder) follow(e Entry) {
 	switch {
+	case isReferralUpdate(e):
+		if _, ok := b.refused[e.RefersTo]; ok {
+			b.refs = append(b.refs, e)
+		}
 	case e.Kind == KindReceipt && e.Decision == Deny:
 		if _, ok := b.refused[e.RefersTo]; ok {
 			b.refused[e.RefersTo] = true
