@@ -271,3 +271,17 @@ func TestStatsForFollowsReferralUpdatesPastTheFilter(t *testing.T) {
 		}
 	}
 }
+
+// Entries that name an origin and a destination but are no flow (a pruned
+// envelope, an agreement change, a receipt) make no flow row: flows count
+// what was sent, received or denied. (From a review.)
+func TestStatsCountsOnlyFlowsAsFlows(t *testing.T) {
+	later := t0.Add(40 * 24 * time.Hour)
+	pruned := Entry{Time: later, Kind: KindPruned, EnvelopeID: "env-1", RecordType: "transfer", Origin: "44", Destination: "51"}
+	agreement := Entry{Time: later, Kind: KindAgreement, AgreementID: "AG-51-44-2026-001", AgreementVersion: 2, Origin: "51", Destination: "44", Detail: "approved"}
+	receipt := Entry{Time: later, Kind: KindReceipt, EnvelopeID: "env-2", RefersTo: "env-2", Origin: "51", Destination: "44", Decision: Allow, LatencyMS: 20}
+	s := Stats([]Entry{sentEntry(1), pruned, agreement, receipt}, t0)
+	if len(s.Flows) != 1 || s.Flows[0].Sent != 1 || s.Flows[0].Day != t0.Format(time.DateOnly) {
+		t.Errorf("flows %+v; want the one sent on %s, nothing of the pruned, agreement or receipt entry", s.Flows, t0.Format(time.DateOnly))
+	}
+}

@@ -88,7 +88,7 @@ type flowKey struct {
 }
 
 func (b *statsBuilder) add(e Entry) {
-	if e.Origin != "" && e.Destination != "" {
+	if isCountedFlow(e) {
 		b.countFlow(e)
 	}
 	if e.Kind == KindDenied || e.Decision == Deny {
@@ -236,6 +236,15 @@ func referrals(entries []Entry, refused map[string]bool, now time.Time) Referral
 	}
 	slices.Sort(r.Overdue)
 	return r
+}
+
+// isCountedFlow reports whether e is a flow FlowCount counts: an envelope
+// sent, received or denied between two provinces. Other entries name
+// provinces too (a pruned envelope, an agreement change, a receipt), but
+// nothing crossed for them, and a row of zeros would say that a pair had
+// traffic that day.
+func isCountedFlow(e Entry) bool {
+	return (e.Kind == KindSent || e.Kind == KindReceived || e.Kind == KindDenied) && e.Origin != "" && e.Destination != ""
 }
 
 // isReferral reports whether e is the flow of a referral record.
