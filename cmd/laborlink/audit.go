@@ -338,6 +338,11 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 			return usageErrorf("--to: %v", err)
 		}
 	}
+	// A window that holds no time would read nothing and say the logs
+	// reconcile; the node refuses it for --with, but --a/--b asks nobody.
+	if err := (audit.Filter{From: opt.From, To: opt.To}).Check(); err != nil {
+		return usageErrorf("--from and --to: %v", err)
+	}
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	if *with != "" {

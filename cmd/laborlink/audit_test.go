@@ -18,6 +18,9 @@ import (
 )
 
 func TestAuditReconcileUsage(t *testing.T) {
+	// Connection flags to a node that does not answer: each refusal comes
+	// before anything is read.
+	conn := devConnFlags(t, "auditor-auditor", "https://127.0.0.1:1")
 	tests := []struct {
 		args []string
 		want string
@@ -28,10 +31,15 @@ func TestAuditReconcileUsage(t *testing.T) {
 		{[]string{"--with", "44", "--b-node", "https://127.0.0.1:1"}, "leave out --a, --b, --a-node and --b-node"},
 		{[]string{"--with", "4"}, `--with: "4" is not a province code`},
 		{[]string{"--with", "44", "--from", "soon"}, "--from: "},
+		// A window that holds no time (a mistyped month) would read nothing
+		// and say the logs reconcile. (From a review.)
+		{[]string{"--a", "51", "--b", "44", "--from", "2026-03-15", "--to", "2026-01-15"}, "--from and --to: from 2026-03-15"},
+		{[]string{"--a", "51", "--b", "44", "--from", "2026-03-15", "--to", "2026-03-15"}, "--from and --to: from 2026-03-15"},
+		{[]string{"--with", "44", "--from", "2026-03-15", "--to", "2026-01-15"}, "--from and --to: from 2026-03-15"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			code, _, errOut := run(t, "", append([]string{"audit", "reconcile"}, tt.args...)...)
+			code, _, errOut := run(t, "", append(append([]string{"audit", "reconcile"}, tt.args...), conn...)...)
 			if code != 2 || !strings.Contains(errOut, tt.want) {
 				t.Errorf("exit %d, stderr %q; want 2 and an error containing %q", code, errOut, tt.want)
 			}
@@ -65,7 +73,13 @@ func TestAuditReconcileBothWays(t *testing.T) {
 			t.Errorf("%s says %q; want %q: no entry is within the window", args, outs[args], want)
 		}
 	}
-	code, _, errOut := run(t, "", append([]string{"audit", "reconcile", "--with", "32"}, conn...)...)
+	// --from after --to (a mistyped month) holds no time: refused, not
+	// "ok" over an empty window. (From a review.)
+	code, out, errOut := run(t, "", append([]string{"audit", "reconcile", "--a", "51", "--b", "44", "--from", "2026-03-15", "--to", "2026-01-15"}, conn...)...)
+	if code != 2 || strings.HasPrefix(out, "ok: ") || !strings.Contains(errOut, "--from and --to") {
+		t.Errorf("--from after --to: exit %d, stdout %q, stderr %q; want 2 naming --from and --to", code, out, errOut)
+	}
+	code, _, errOut = run(t, "", append([]string{"audit", "reconcile", "--with", "32"}, conn...)...)
 	if code != 1 || !strings.Contains(errOut, "province 32") {
 		t.Errorf("--with a province without a node: exit %d, stderr %q; want 1 naming 32", code, errOut)
 	}
@@ -75,7 +89,7 @@ func TestAuditReconcileBothWays(t *testing.T) {
 	// than that the two logs, read empty, agree.
 	other := f.Certs["44"].Auditor
 	conn44 := []string{"--node", f.URL("44"), "--cert", other.CertFile, "--key", other.KeyFile, "--ca", f.Root}
-	code, out, errOut := run(t, "", append([]string{"audit", "reconcile", "--a", "51", "--b", "33"}, conn44...)...)
+	code, out, errOut = run(t, "", append([]string{"audit", "reconcile", "--a", "51", "--b", "33"}, conn44...)...)
 	if code == 0 || strings.HasPrefix(out, "ok: ") || !strings.Contains(errOut, "pair 51:33") {
 		t.Errorf("44's auditor reconciling 51 with 33: exit %d, %q %q; want refused naming the pair", code, out, errOut)
 	}
