@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"slices"
@@ -376,7 +377,7 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 		if err != nil {
 			return err
 		}
-		if logs[province], err = pairEntries(ctx, cl, *a, *b); err != nil {
+		if logs[province], err = pairEntries(ctx, cl, opt); err != nil {
 			return fmt.Errorf("audit log of %s: %w", province, err)
 		}
 	}
@@ -385,14 +386,25 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 		EntriesA: inWindow(logs[*a], opt), EntriesB: inWindow(logs[*b], opt), Mismatches: found})
 }
 
-// pairEntries reads a node's entries of flows between provinces p and q,
-// both ways, in log order: what a reconciliation compares, so that the
-// counts, and the query limit, are of the pair's flows and not of the
-// whole log's, as with --with.
-func pairEntries(ctx context.Context, cl *api.Client, p, q string) ([]audit.Entry, error) {
+// pairEntries reads a node's entries of flows between provinces opt.A and
+// opt.B, both ways, in log order, within opt's window widened by
+// api.ReconcileMargin: what a reconciliation compares, so that the counts,
+// and the query limit, are of the pair's flows in the window and not of
+// the whole log's, and flows at the window's edges find their
+// counterparts, as with --with.
+func pairEntries(ctx context.Context, cl *api.Client, opt audit.ReconcileOptions) ([]audit.Entry, error) {
+	window := url.Values{}
+	if !opt.From.IsZero() {
+		window.Set("from", opt.From.Add(-api.ReconcileMargin).Format(time.RFC3339Nano))
+	}
+	if !opt.To.IsZero() {
+		window.Set("to", opt.To.Add(api.ReconcileMargin).Format(time.RFC3339Nano))
+	}
 	var es []audit.Entry
-	for _, pair := range []string{p + ":" + q, q + ":" + p} {
-		got, err := cl.AuditEntries(ctx, url.Values{"pair": {pair}})
+	for _, pair := range []audit.Pair{{Origin: opt.A, Destination: opt.B}, {Origin: opt.B, Destination: opt.A}} {
+		q := maps.Clone(window)
+		q.Set("pair", pair.String())
+		got, err := cl.AuditEntries(ctx, q)
 		if err != nil {
 			return nil, err
 		}
