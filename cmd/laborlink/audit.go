@@ -242,6 +242,9 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
+	if err := verifyMode(fs, *file != ""); err != nil {
+		return err
+	}
 	if *verifierFile == "" {
 		return usageErrorf("--verifier is required: the node's audit.key.pub")
 	}
@@ -310,6 +313,30 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 		if err := os.WriteFile(*save, in.Latest, 0o644); err != nil {
 			return fmt.Errorf("--save-head: %w", err)
 		}
+	}
+	return nil
+}
+
+// verifyMode refuses the flags of the mode verify is not in, which would
+// otherwise be ignored: --head online (the auditor meant a head that would
+// go unchecked, or --earlier), connection flags offline. Only flags given
+// on the command line count: LABORLINK_NODE and the like may well be set.
+func verifyMode(fs *flag.FlagSet, offline bool) error {
+	var online []string
+	head := false
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "node", "cert", "key", "ca", "node-province", "timeout":
+			online = append(online, "--"+f.Name)
+		case "head":
+			head = true
+		}
+	})
+	switch {
+	case !offline && head:
+		return usageErrorf("--head needs --file (a kept head for an online check is --earlier)")
+	case offline && len(online) > 0:
+		return usageErrorf("--file verifies an export offline: leave out %s, which are for a check against a node", strings.Join(online, ", "))
 	}
 	return nil
 }

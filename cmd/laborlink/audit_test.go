@@ -261,6 +261,36 @@ func TestAuditVerifyFileRefusesAnAddedLine(t *testing.T) {
 	}
 }
 
+// TestAuditVerifyRefusesFlagsOfTheOtherMode: --head without --file was
+// ignored and the node verified online, "ok", the head the auditor meant
+// unchecked; connection flags with --file were ignored as silently. Both
+// are refused by name, before anything is read. (From a review.)
+func TestAuditVerifyRefusesFlagsOfTheOtherMode(t *testing.T) {
+	vkey, head, lines := offlineExport(t, 2)
+	file := filepath.Join(t.TempDir(), "audit.jsonl")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conn := devConnFlags(t, "auditor-auditor", "https://127.0.0.1:1")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"head without file", append([]string{"--head", head}, conn...), "--head needs --file (a kept head for an online check is --earlier)"},
+		{"file with connection flags", append([]string{"--file", file, "--head", head}, conn...), "leave out --ca, --cert, --key, --node"},
+		{"file with --timeout", []string{"--file", file, "--head", head, "--timeout", "5s"}, "leave out --timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := run(t, "", append([]string{"audit", "verify", "--verifier", vkey}, tc.args...)...)
+			if code != 2 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, out, errOut, tc.want)
+			}
+		})
+	}
+}
+
 // writerFunc adapts a function to io.Writer.
 type writerFunc func([]byte) (int, error)
 
