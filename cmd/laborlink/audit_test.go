@@ -233,10 +233,12 @@ func offlineExport(t *testing.T, n int) (vkeyFile, headFile string, lines []stri
 
 // TestAuditVerifyFileRefusesAnAddedLine: an export holding every genuine
 // line and a forged one for a position they already cover fails offline
-// verification, naming the lines, wherever the forged line sits.
+// verification, naming the lines, wherever the forged line sits; a line
+// beyond the head passes, but is said to be unverified.
 func TestAuditVerifyFileRefusesAnAddedLine(t *testing.T) {
 	vkey, head, lines := offlineExport(t, 4)
 	forged := strings.Replace(lines[2], `"kind":"sent"`, `"kind":"received"`, 1) // claims index 2
+	beyond := strings.Replace(lines[3], `"index":3`, `"index":4`, 1)             // a head of 4 covers 0..3
 	tests := []struct {
 		name  string
 		lines []string
@@ -246,6 +248,10 @@ func TestAuditVerifyFileRefusesAnAddedLine(t *testing.T) {
 		{"intact", lines, 0, "ok: 4 entries"},
 		{"forged line first", append([]string{forged}, lines...), 1, "line 4 states index 2, which line 1 already holds"},
 		{"genuine line repeated", append(append([]string(nil), lines...), lines[1]), 1, "line 5 states index 1, which line 2 already holds"},
+		// A line beyond the head is no head's to check: said, not passed
+		// over in silence. (From a review.)
+		{"line beyond the head", append(append([]string(nil), lines...), beyond), 0,
+			"ok: 4 entries of laborlink.test/p51/gw-1 verified against its signed head\n1 entry beyond the head was not verified"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
