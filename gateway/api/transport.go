@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,8 +52,8 @@ func routes(s Set) []route {
 		{"GET /api/v1/records/{id}", s.Record, decodeRecordByID, encodeJSON},
 		{"GET /api/v1/inbox", s.Inbox, decodeInbox, encodeJSON},
 		{"GET /api/v1/inbox/{id}", s.InboxItem, decodeRecordByID, encodeJSON},
-		{"GET /api/v1/audit/entries", s.AuditQuery, decodeAuditQuery, encodeJSON},
-		{"GET /api/v1/audit/stats", s.AuditStats, decodeAuditQuery, encodeJSON},
+		{"GET /api/v1/audit/entries", s.AuditQuery, onlyParams(decodeAuditQuery, auditFilterParams...), encodeJSON},
+		{"GET /api/v1/audit/stats", s.AuditStats, onlyParams(decodeAuditQuery, auditFilterParams...), encodeJSON},
 		{"GET /api/v1/audit/head", s.AuditHead, decodeNothing, encodeJSON},
 		{"GET /api/v1/audit/raw", s.AuditRaw, decodeAuditRaw, encodeJSON},
 		{"GET /api/v1/audit/proof", s.AuditProof, decodeAuditProof, encodeJSON},
@@ -59,7 +61,7 @@ func routes(s Set) []route {
 		{"GET /api/v1/referrals", s.Referrals, decodeReferrals, encodeJSON},
 		{"POST /api/v1/policy/eval", s.PolicyEval, decodePolicyEval, encodeJSON},
 		{"GET /api/v1/policy", s.PolicyShow, decodeNothing, encodeJSON},
-		{"GET /api/v1/audit/export", s.AuditExport, decodeAuditExport, encodeAuditExport},
+		{"GET /api/v1/audit/export", s.AuditExport, onlyParams(decodeAuditExport, append([]string{"format"}, auditFilterParams...)...), encodeAuditExport},
 		{"POST /api/v1/audit/verify", s.AuditVerify, decodeAuditVerify, encodeJSON},
 		{"GET /api/v1/audit/reconcile", s.AuditReconcile, decodeAuditReconcile, encodeJSON},
 		{"GET /api/v1/deadletters", s.DeadLetterList, decodeDeadLetters, encodeJSON},
@@ -254,6 +256,36 @@ func timeRange(r *http.Request) (from, to time.Time, err error) {
 		return from, to, badRequest("%v", err)
 	}
 	return from, to, nil
+}
+
+// auditFilterParams are the query parameters of an audit.Filter, as
+// decodeAuditQuery reads them.
+var auditFilterParams = []string{"from", "to", "pair", "agreement", "kind", "type", "decision"}
+
+// onlyParams has decode refuse a query parameter that is not one of names,
+// or one given twice: decode reads the first value of the names it knows
+// and nothing else, so a mistyped filter (decison=deny, kinds=denied)
+// would be ignored and the whole log listed, counted or exported as if
+// unfiltered.
+func onlyParams(decode kithttp.DecodeRequestFunc, names ...string) kithttp.DecodeRequestFunc {
+	return func(ctx context.Context, r *http.Request) (any, error) {
+		q := r.URL.Query()
+		var unknown []string
+		for _, name := range slices.Sorted(maps.Keys(q)) {
+			if !slices.Contains(names, name) {
+				unknown = append(unknown, strconv.Quote(name))
+			}
+		}
+		if len(unknown) > 0 {
+			return nil, badRequest("unknown query parameter %s; this route takes %s", strings.Join(unknown, ", "), strings.Join(names, ", "))
+		}
+		for _, name := range names {
+			if n := len(q[name]); n > 1 {
+				return nil, badRequest("query parameter %q is given %d times; it takes one value", name, n)
+			}
+		}
+		return decode(ctx, r)
+	}
 }
 
 func decodeAuditQuery(_ context.Context, r *http.Request) (any, error) {
