@@ -17,7 +17,7 @@ import (
 // for the envelopes it sent, by envelope id, as its auditor reads them.
 func (f *federation) sentDigests(province string) map[string]string {
 	f.t.Helper()
-	es, err := f.client(province, f.Certs[province].Auditor).AuditEntries(context.Background(), url.Values{"kind": {"sent"}, "limit": {"1000"}})
+	es, err := f.client(province, f.Certs[province].Auditor).AuditEntries(context.Background(), url.Values{"kind": {"sent"}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
