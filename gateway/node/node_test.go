@@ -531,3 +531,48 @@ func TestRaftBindsListenAndAdvertisesAdvertise(t *testing.T) {
 	}
 	c.Close()
 }
+
+// TestOpenAPIListsEveryAuditKind: every kind parameter of api/openapi.yaml
+// lists the audit log's kinds, no more and no fewer, so that a kind added
+// to the log is described where auditors filter by it.
+func TestOpenAPIListsEveryAuditKind(t *testing.T) {
+	data, err := os.ReadFile("../../api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name   string `yaml:"name"`
+				Schema struct {
+					Enum []string `yaml:"enum"`
+				} `yaml:"schema"`
+			} `yaml:"parameters"`
+		} `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, k := range audit.Kinds() {
+		want = append(want, string(k))
+	}
+	slices.Sort(want)
+	found := 0
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			for _, p := range op.Parameters {
+				if p.Name != "kind" || len(p.Schema.Enum) == 0 {
+					continue
+				}
+				found++
+				if got := slices.Sorted(slices.Values(p.Schema.Enum)); !slices.Equal(got, want) {
+					t.Errorf("%s %s: kind lists %v, want the audit log's kinds %v", method, path, got, want)
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no route of api/openapi.yaml has a kind parameter")
+	}
+}
