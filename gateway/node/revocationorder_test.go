@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -75,7 +74,7 @@ func TestRevocationsWithoutIndexAfterAnUpgrade(t *testing.T) {
 	if err := st.Backup(&snap); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Restore(bytes.NewReader(withoutRevocationIndex(t, snap.Bytes()))); err != nil {
+	if err := st.Restore(bytes.NewReader(regtest.WithoutRevocationIndex(t, snap.Bytes()))); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range st.Revocations() {
@@ -199,41 +198,6 @@ func revokedEntries(t *testing.T, n *Node) []string {
 		if e.Detail == audit.DetailRevoked {
 			out = append(out, e.Serial)
 		}
-	}
-	return out
-}
-
-// withoutRevocationIndex is the snapshot as a release before the
-// revocations' index wrote it.
-func withoutRevocationIndex(t *testing.T, snap []byte) []byte {
-	t.Helper()
-	var doc, st map[string]json.RawMessage
-	var revoked map[string]map[string]json.RawMessage
-	if err := json.Unmarshal(snap, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(doc["state"], &st); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(st["revoked"], &revoked); err != nil {
-		t.Fatal(err)
-	}
-	for k, r := range revoked {
-		if _, ok := r["index"]; !ok {
-			t.Fatalf("a revocation of this release without index: %s", k)
-		}
-		delete(r, "index")
-	}
-	var err error
-	if st["revoked"], err = json.Marshal(revoked); err != nil {
-		t.Fatal(err)
-	}
-	if doc["state"], err = json.Marshal(st); err != nil {
-		t.Fatal(err)
-	}
-	out, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
