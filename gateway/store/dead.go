@@ -12,7 +12,8 @@ import (
 )
 
 // bucketDead holds the envelopes delivery gave up on, out of the outbox so
-// they no longer block their peer's queue, until an operator requeues them.
+// they no longer block their peer's queue, until an operator requeues or
+// discards them.
 var bucketDead = []byte("dead") // peer "/" envelope id -> deadValue (JSON)
 
 // DeadLetter is an envelope delivery gave up on: its peer refused it, sent
@@ -165,46 +166,70 @@ func (s *Store) Requeue(ctx context.Context, peer, envelopeID string) (int, erro
 // back (none, when envelopeID is "" and the peer has none) before anything
 // is written; an error from it fails the call with nothing written.
 func (s *Store) RequeueAnd(ctx context.Context, peer, envelopeID string, also func(tx *bolt.Tx, requeued []DeadLetter) error) (int, error) {
+	n, err := s.takeDead(ctx, peer, envelopeID, also, func(tx *bolt.Tx, key []byte, dv deadValue) error {
+		if err := tx.Bucket(bucketOutbox).Put(key, dv.Outbox); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketDelivered).Delete([]byte(dv.EnvelopeID))
+	}, func(moved int) { s.queues.add(peer, moved) })
+	if err != nil {
+		return 0, fmt.Errorf("requeue dead letters for %s: %w", peer, err)
+	}
+	return n, nil
+}
+
+// Discard deletes peer's dead letters, the one named by envelopeID or,
+// when it is "", all of them, in one commit, and returns how many went:
+// their envelopes, and the personal data in them, are no longer kept, but
+// for the file's freed pages until bbolt reuses them. Unlike a requeue it
+// leaves their records failed, with the peer's refusal as the reason, as
+// they were never delivered. An unknown envelope id is an error wrapping
+// ErrNotFound.
+func (s *Store) Discard(ctx context.Context, peer, envelopeID string) (int, error) {
+	return s.DiscardAnd(ctx, peer, envelopeID, nil)
+}
+
+// DiscardAnd is Discard with more writes in the same transaction, as
+// RequeueAnd: also is told which dead letters go before anything is
+// written; an error from it fails the call with nothing written.
+func (s *Store) DiscardAnd(ctx context.Context, peer, envelopeID string, also func(tx *bolt.Tx, discarded []DeadLetter) error) (int, error) {
+	n, err := s.takeDead(ctx, peer, envelopeID, also, nil, nil)
+	if err != nil {
+		return 0, fmt.Errorf("discard dead letters for %s: %w", peer, err)
+	}
+	return n, nil
+}
+
+// takeDead takes peer's dead letters out of bucketDead, the one named by
+// envelopeID or all of them when it is "", in one commit: also is told
+// which before anything is written; put, if set, writes where each goes
+// before it is deleted; after, if set, is told how many went once the
+// commit is durable, as the dead letter counts are. An unknown envelope id
+// is an error wrapping ErrNotFound.
+func (s *Store) takeDead(ctx context.Context, peer, envelopeID string, also func(*bolt.Tx, []DeadLetter) error,
+	put func(tx *bolt.Tx, key []byte, dv deadValue) error, after func(moved int)) (int, error) {
 	moved := 0
 	err := s.c.doThen(ctx, func(tx *bolt.Tx) error {
-		dead := tx.Bucket(bucketDead)
-		var keys [][]byte
-		var dvs []deadValue
-		prefix := []byte(peer + "/")
-		if envelopeID != "" {
-			prefix = outboxKey(peer, envelopeID)
-		}
-		c := dead.Cursor()
-		for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, v = c.Next() {
-			if envelopeID != "" && !bytes.Equal(k, prefix) {
-				break
-			}
-			var dv deadValue
-			if err := json.Unmarshal(v, &dv); err != nil {
-				return fmt.Errorf("dead letter %s: %w", k, err)
-			}
-			keys, dvs = append(keys, clone(k)), append(dvs, dv)
-		}
-		if envelopeID != "" && len(keys) == 0 {
-			return fmt.Errorf("no dead letter %s for %s: %w", envelopeID, peer, ErrNotFound)
+		keys, dvs, err := deadUnder(tx, peer, envelopeID)
+		if err != nil {
+			return err
 		}
 		if also != nil {
-			requeued := make([]DeadLetter, len(dvs))
+			ds := make([]DeadLetter, len(dvs))
 			for i, dv := range dvs {
-				requeued[i] = dv.DeadLetter
+				ds[i] = dv.DeadLetter
 			}
-			if err := also(tx, requeued); err != nil {
+			if err := also(tx, ds); err != nil {
 				return err
 			}
 		}
 		for i, k := range keys {
-			if err := tx.Bucket(bucketOutbox).Put(k, dvs[i].Outbox); err != nil {
-				return err
+			if put != nil {
+				if err := put(tx, k, dvs[i]); err != nil {
+					return err
+				}
 			}
-			if err := dead.Delete(k); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketDelivered).Delete([]byte(dvs[i].EnvelopeID)); err != nil {
+			if err := tx.Bucket(bucketDead).Delete(k); err != nil {
 				return err
 			}
 			moved++
@@ -212,10 +237,34 @@ func (s *Store) RequeueAnd(ctx context.Context, peer, envelopeID string, also fu
 		return nil
 	}, func() {
 		s.dead.add(peer, -moved)
-		s.queues.add(peer, moved)
+		if after != nil {
+			after(moved)
+		}
 	})
-	if err != nil {
-		return 0, fmt.Errorf("requeue dead letters for %s: %w", peer, err)
+	return moved, err
+}
+
+// deadUnder reads peer's dead letters, the one named by envelopeID or all
+// of them when it is "", with their keys; an unknown envelope id is an
+// error wrapping ErrNotFound.
+func deadUnder(tx *bolt.Tx, peer, envelopeID string) (keys [][]byte, dvs []deadValue, err error) {
+	prefix := []byte(peer + "/")
+	if envelopeID != "" {
+		prefix = outboxKey(peer, envelopeID)
 	}
-	return moved, nil
+	c := tx.Bucket(bucketDead).Cursor()
+	for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, v = c.Next() {
+		if envelopeID != "" && !bytes.Equal(k, prefix) {
+			break
+		}
+		var dv deadValue
+		if err := json.Unmarshal(v, &dv); err != nil {
+			return nil, nil, fmt.Errorf("dead letter %s: %w", k, err)
+		}
+		keys, dvs = append(keys, clone(k)), append(dvs, dv)
+	}
+	if envelopeID != "" && len(keys) == 0 {
+		return nil, nil, fmt.Errorf("no dead letter %s for %s: %w", envelopeID, peer, ErrNotFound)
+	}
+	return keys, dvs, nil
 }

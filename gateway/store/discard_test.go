@@ -1,0 +1,193 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// deadFixture queues envelopes 1 and 2 for 44 and 3 for 33, each with a
+// payload of its own, and buries them all as refused; it returns them.
+func deadFixture(t *testing.T, s *Store) []Outgoing {
+	t.Helper()
+	ctx := context.Background()
+	ms := []Outgoing{outgoing(1, "44"), outgoing(2, "44"), outgoing(3, "33")}
+	for i := range ms {
+		ms[i].Envelope = fmt.Appendf(nil, `{"payload":"SECRET-PAYLOAD-%d"}`, i+1)
+	}
+	if _, err := s.Enqueue(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if err := s.MarkDead(ctx, m.Peer, []DeadLetter{{EnvelopeID: m.EnvelopeID, Status: 422, Reason: "import refused"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ms
+}
+
+// holds reports whether any value in the store's file, in any bucket,
+// contains b as it is or in base64, as a dead letter's JSON holds the
+// outbox value (an unsigned envelope's is the envelope itself).
+func (s *Store) holds(t *testing.T, b []byte) bool {
+	t.Helper()
+	b64 := []byte(base64.StdEncoding.EncodeToString(b))
+	found := false
+	var walk func(*bolt.Bucket) error
+	walk = func(bk *bolt.Bucket) error {
+		return bk.ForEach(func(k, v []byte) error {
+			if v == nil {
+				return walk(bk.Bucket(k))
+			}
+			found = found || bytes.Contains(v, b) || bytes.Contains(v, b64)
+			return nil
+		})
+	}
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, bk *bolt.Bucket) error { return walk(bk) })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// TestDiscardDropsADeadLetterForGood: a discarded dead letter is gone from
+// the dead letters, the counts and the file, is not queued again, cannot
+// be requeued, and its record stays failed with the peer's refusal; the
+// peer's other dead letters stay, also across a reopen.
+func TestDiscardDropsADeadLetterForGood(t *testing.T) {
+	s, path := openTest(t)
+	ctx := context.Background()
+	ms := deadFixture(t, s)
+	before, err := s.Status(ms[0].EnvelopeID)
+	if err != nil || before.State != StateFailed {
+		t.Fatalf("status of the dead letter = %+v, %v", before, err)
+	}
+
+	n, err := s.Discard(ctx, "44", ms[0].EnvelopeID)
+	if err != nil || n != 1 {
+		t.Fatalf("discard = %d, %v", n, err)
+	}
+	check := func(s *Store, when string) {
+		t.Helper()
+		want := map[string]int{"44": 1, "33": 1}
+		if got := s.DeadLetterCounts(); !maps.Equal(got, want) {
+			t.Errorf("%s: dead letters %v, want %v", when, got, want)
+		}
+		if got := s.counted(t, bucketDead); !maps.Equal(got, want) {
+			t.Errorf("%s: the dead letter bucket holds %v, want %v", when, got, want)
+		}
+		if d := s.Depth(); len(d) != 0 {
+			t.Errorf("%s: depth %v; a discard queues nothing", when, d)
+		}
+		if p, _ := s.PendingFull("44", 10, nil); len(p) != 0 {
+			t.Errorf("%s: pending for 44 = %+v, want none", when, p)
+		}
+		if listed, _ := s.DeadLetters("44"); len(listed) != 1 || listed[0].EnvelopeID != ms[1].EnvelopeID {
+			t.Errorf("%s: DeadLetters(44) = %+v, want only %s", when, listed, ms[1].EnvelopeID)
+		}
+		if s.holds(t, ms[0].Envelope) {
+			t.Errorf("%s: the discarded envelope %s is still in the store", when, ms[0].Envelope)
+		}
+		if !s.holds(t, ms[1].Envelope) {
+			t.Errorf("%s: the envelope of the dead letter left, %s, is gone", when, ms[1].Envelope)
+		}
+		st, err := s.Status(ms[0].EnvelopeID)
+		if err != nil || st.State != StateFailed || !slices.Equal(st.Reasons, before.Reasons) || !st.FailedAt.Equal(before.FailedAt) ||
+			!strings.Contains(st.Reasons[0], "422 Unprocessable Entity: import refused") {
+			t.Errorf("%s: status of the discarded record = %+v, %v; want it failed as before, %+v", when, st, err, before)
+		}
+	}
+	check(s, "after discard")
+
+	s.Close()
+	if s, err = Open(path, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check(s, "after reopening")
+
+	if _, err := s.Requeue(ctx, "44", ms[0].EnvelopeID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("requeue of a discarded dead letter: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Discard(ctx, "44", ms[0].EnvelopeID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("discard of it again: %v, want ErrNotFound", err)
+	}
+	check(s, "after the refused requeue and discard")
+}
+
+// TestDiscardAllForAPeer drops every dead letter of the peer and no other,
+// and discarding none is no error.
+func TestDiscardAllForAPeer(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	ms := deadFixture(t, s)
+	n, err := s.Discard(ctx, "44", "")
+	if err != nil || n != 2 {
+		t.Fatalf("discard all for 44 = %d, %v", n, err)
+	}
+	if dead, d := s.DeadLetterCounts(), s.Depth(); !maps.Equal(dead, map[string]int{"33": 1}) || len(d) != 0 {
+		t.Errorf("dead letters %v and depth %v after discarding 44's", dead, d)
+	}
+	if got := s.counted(t, bucketDead); !maps.Equal(got, map[string]int{"33": 1}) {
+		t.Errorf("the dead letter bucket holds %v, want 33's alone", got)
+	}
+	for _, m := range ms[:2] {
+		if st, _ := s.Status(m.EnvelopeID); st.State != StateFailed {
+			t.Errorf("status of discarded %s = %+v, want failed", m.EnvelopeID, st)
+		}
+	}
+	if n, err := s.Discard(ctx, "44", ""); err != nil || n != 0 {
+		t.Errorf("discard of none = %d, %v", n, err)
+	}
+}
+
+// TestDiscardAndTellsWhatGoes: DiscardAnd tells also which dead letters go,
+// in the transaction and before they are deleted, and an error from also,
+// or an unknown envelope id, leaves every dead letter as it was.
+func TestDiscardAndTellsWhatGoes(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	ms := deadFixture(t, s)
+	unchanged := func(when string) {
+		t.Helper()
+		if dead := s.DeadLetterCounts(); !maps.Equal(dead, map[string]int{"44": 2, "33": 1}) {
+			t.Errorf("%s: dead letters %v, want all three", when, dead)
+		}
+		if listed, _ := s.DeadLetters(""); len(listed) != 3 {
+			t.Errorf("%s: DeadLetters() = %+v, want all three", when, listed)
+		}
+	}
+	refuse := errors.New("refused")
+	if _, err := s.DiscardAnd(ctx, "44", "", func(*bolt.Tx, []DeadLetter) error { return refuse }); !errors.Is(err, refuse) {
+		t.Fatalf("DiscardAnd refused by also: %v", err)
+	}
+	unchanged("after a discard refused by also")
+	called := false
+	if _, err := s.DiscardAnd(ctx, "44", "01NOSUCH", func(*bolt.Tx, []DeadLetter) error { called = true; return nil }); !errors.Is(err, ErrNotFound) || called {
+		t.Errorf("discard of an unknown envelope: %v, also called %v; want ErrNotFound before also", err, called)
+	}
+	unchanged("after a discard of an unknown envelope")
+
+	var told []string
+	n, err := s.DiscardAnd(ctx, "44", ms[1].EnvelopeID, func(tx *bolt.Tx, ds []DeadLetter) error {
+		for _, d := range ds {
+			if d.Peer != "44" || d.Status != 422 || tx.Bucket(bucketDead).Get(outboxKey("44", d.EnvelopeID)) == nil {
+				t.Errorf("told %+v, not as the dead letter still stored", d)
+			}
+			told = append(told, d.EnvelopeID)
+		}
+		return nil
+	})
+	if err != nil || n != 1 || !slices.Equal(told, []string{ms[1].EnvelopeID}) {
+		t.Errorf("DiscardAnd = %d, %v; told %v, want %s alone", n, err, told, ms[1].EnvelopeID)
+	}
+}
