@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"text/tabwriter"
 
+	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -14,6 +15,7 @@ func deadlettersCommands() []command {
 	return []command{
 		{"list", "list the envelopes delivery gave up on, by peer, with the peer's refusal (operator, admin)", runDeadLettersList},
 		{"requeue", "put a peer's dead letters back in its outbox once the peer is fixed (operator, admin)", runDeadLettersRequeue},
+		{"discard", "delete a peer's dead letters it will never accept, with their personal data; they are not sent (operator, admin)", runDeadLettersDiscard},
 	}
 }
 
@@ -54,10 +56,25 @@ func runDeadLettersList(ctx context.Context, m *Main, args []string) error {
 }
 
 func runDeadLettersRequeue(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("deadletters requeue", "--peer 44 (ENVELOPE_ID | --all) [connection flags]")
+	return runDeadLetterAct(ctx, m, args, "requeue", (*api.Client).Requeue,
+		"requeued %d dead letters for %s; its delivery worker sends them now\n")
+}
+
+func runDeadLettersDiscard(ctx context.Context, m *Main, args []string) error {
+	return runDeadLetterAct(ctx, m, args, "discard", (*api.Client).Discard,
+		"discarded %d dead letters for %s; they will not be sent\n")
+}
+
+// runDeadLetterAct runs `laborlink deadletters requeue` or `discard`
+// (act): it reads --peer 44 (ENVELOPE_ID | --all), has the node do it
+// with the peer and the envelope id ("" for all of the peer's dead
+// letters), and prints done with how many it took and the peer.
+func runDeadLetterAct(ctx context.Context, m *Main, args []string, act string,
+	do func(cl *api.Client, ctx context.Context, peer, envelopeID string) (int, error), done string) error {
+	fs := m.flagSet("deadletters "+act, "--peer 44 (ENVELOPE_ID | --all) [connection flags]")
 	c := m.connFlags(fs)
-	peer := fs.String("peer", "", "the peer province whose dead letters to requeue (required)")
-	all := fs.Bool("all", false, "requeue every dead letter for the peer")
+	peer := fs.String("peer", "", "the peer province whose dead letters to "+act+" (required)")
+	all := fs.Bool("all", false, act+" every dead letter for the peer")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -68,7 +85,7 @@ func runDeadLettersRequeue(ctx context.Context, m *Main, args []string) error {
 	case len(pos) > 1:
 		return usageErrorf("want at most one envelope id, got %d", len(pos))
 	case len(pos) == 0 && !*all:
-		return usageErrorf("name the envelope id to requeue, or --all for every dead letter for %s", *peer)
+		return usageErrorf("name the envelope id to %s, or --all for every dead letter for %s", act, *peer)
 	case len(pos) == 1 && *all:
 		return usageErrorf("an envelope id and --all exclude each other")
 	}
@@ -81,10 +98,10 @@ func runDeadLettersRequeue(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer cancel()
-	n, err := cl.Requeue(ctx, *peer, id)
+	n, err := do(cl, ctx, *peer, id)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "requeued %d dead letters for %s; its delivery worker sends them now\n", n, *peer)
+	fmt.Fprintf(m.Stdout, done, n, *peer)
 	return nil
 }

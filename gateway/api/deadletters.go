@@ -13,9 +13,10 @@ import (
 	"github.com/laborlink/laborlink/pki"
 )
 
-// The dead letters of `laborlink deadletters list|requeue`: envelopes
-// delivery gave up on, which operators read (with their reasons, never
-// their payload) and requeue once the peer is fixed.
+// The dead letters of `laborlink deadletters list|requeue|discard`:
+// envelopes delivery gave up on, which operators read (with their reasons,
+// never their payload) and requeue once the peer is fixed, or discard when
+// the peer will never take them.
 
 // DeadLetters is the node's side of the dead letters.
 type DeadLetters interface {
@@ -27,6 +28,11 @@ type DeadLetters interface {
 	// returns how many went back. An unknown envelope id wraps
 	// store.ErrNotFound.
 	Requeue(ctx context.Context, r RequeueRequest) (int, error)
+	// Discard deletes peer's dead letter r.EnvelopeID, or all of r.Peer's
+	// when it is "", with the personal data of their envelopes, and audits
+	// the discard as Requeue does; it returns how many went. An unknown
+	// envelope id wraps store.ErrNotFound.
+	Discard(ctx context.Context, r DiscardRequest) (int, error)
 }
 
 // DeadLettersRequest names the peer province whose dead letters to list;
@@ -55,8 +61,17 @@ type RequeueResponse struct {
 	Requeued int `json:"requeued"`
 }
 
-// deadLetterKinds are who may read and requeue dead letters: those who run
-// the node and those who look after its agreements with the peer.
+// DiscardRequest names what to discard as RequeueRequest names what to
+// requeue: one envelope of a peer's dead letters, or all of them.
+type DiscardRequest RequeueRequest
+
+// DiscardResponse says how many dead letters were discarded.
+type DiscardResponse struct {
+	Discarded int `json:"discarded"`
+}
+
+// deadLetterKinds are who may read, requeue and discard dead letters: those
+// who run the node and those who look after its agreements with the peer.
 var deadLetterKinds = []pki.Kind{pki.KindOperator, pki.KindAdmin}
 
 func makeDeadLetterList(d DeadLetters) endpoint.Endpoint {
@@ -72,22 +87,40 @@ func makeDeadLetterList(d DeadLetters) endpoint.Endpoint {
 	}
 }
 
+// makeDeadLetterRequeue serves an operator's acts on dead letters: a
+// RequeueRequest (POST /api/v1/deadletters/requeue) or a DiscardRequest
+// (POST /api/v1/deadletters/discard). The two take the same request from
+// the same callers, so one endpoint of the Set serves both, told apart by
+// the request's type.
 func makeDeadLetterRequeue(province string, d DeadLetters) endpoint.Endpoint {
 	return func(ctx context.Context, req any) (any, error) {
-		if _, err := auth.Require(ctx, deadLetterKinds...); err != nil {
-			return nil, err
+		if r, ok := req.(DiscardRequest); ok {
+			n, err := actOnDeadLetters(ctx, province, r, d.Discard)
+			if err != nil {
+				return nil, err
+			}
+			return DiscardResponse{Discarded: n}, nil
 		}
-		if r := req.(RequeueRequest); r.Peer == province {
-			// Nothing is ever sent to this node's own province: "requeued
-			// 0" would read as "nothing was dead".
-			return nil, badRequest("peer is %s, this node's own province: dead letters are envelopes for other provinces", r.Peer)
-		}
-		n, err := d.Requeue(ctx, req.(RequeueRequest))
+		n, err := actOnDeadLetters(ctx, province, req.(RequeueRequest), d.Requeue)
 		if err != nil {
 			return nil, err
 		}
 		return RequeueResponse{Requeued: n}, nil
 	}
+}
+
+// actOnDeadLetters checks that the caller may act on dead letters and that
+// r names another province than the node's own, then acts.
+func actOnDeadLetters[R RequeueRequest | DiscardRequest](ctx context.Context, province string, r R, act func(context.Context, R) (int, error)) (int, error) {
+	if _, err := auth.Require(ctx, deadLetterKinds...); err != nil {
+		return 0, err
+	}
+	if peer := RequeueRequest(r).Peer; peer == province {
+		// Nothing is ever sent to this node's own province: "requeued 0"
+		// or "discarded 0" would read as "nothing was dead".
+		return 0, badRequest("peer is %s, this node's own province: dead letters are envelopes for other provinces", peer)
+	}
+	return act(ctx, r)
 }
 
 func decodeDeadLetters(_ context.Context, r *http.Request) (any, error) {
@@ -98,21 +131,41 @@ func decodeDeadLetters(_ context.Context, r *http.Request) (any, error) {
 	return DeadLettersRequest{Peer: peer}, nil
 }
 
-// maxRequeueBody bounds a requeue request: a peer and an envelope id.
+// maxRequeueBody bounds a requeue or discard request: a peer and an
+// envelope id.
 const maxRequeueBody = 4096
 
 func decodeRequeue(_ context.Context, r *http.Request) (any, error) {
-	var req RequeueRequest
-	if err := decodeSmall(r, maxRequeueBody, &req, `a requeue request such as {"peer":"44","all":true}`, false); err != nil {
+	req, err := decodeDeadLetterAct(r, "requeue")
+	if err != nil {
 		return nil, err
+	}
+	return req, nil
+}
+
+func decodeDiscard(_ context.Context, r *http.Request) (any, error) {
+	req, err := decodeDeadLetterAct(r, "discard")
+	if err != nil {
+		return nil, err
+	}
+	return DiscardRequest(req), nil
+}
+
+// decodeDeadLetterAct reads the body of a request to act on dead letters,
+// whose act ("requeue", "discard") its errors name, and the caller's
+// certificate serial from the connection.
+func decodeDeadLetterAct(r *http.Request, act string) (RequeueRequest, error) {
+	var req RequeueRequest
+	if err := decodeSmall(r, maxRequeueBody, &req, `a `+act+` request such as {"peer":"44","all":true}`, false); err != nil {
+		return req, err
 	}
 	switch {
 	case !pki.ValidProvince(req.Peer):
-		return nil, badRequest("peer must be a province code such as 44, got %q", req.Peer)
+		return req, badRequest("peer must be a province code such as 44, got %q", req.Peer)
 	case req.EnvelopeID == "" && !req.All:
-		return nil, badRequest("name the envelope_id to requeue, or set all to requeue every dead letter for %s", req.Peer)
+		return req, badRequest("name the envelope_id to %s, or set all to %s every dead letter for %s", act, act, req.Peer)
 	case req.EnvelopeID != "" && req.All:
-		return nil, badRequest("envelope_id and all exclude each other")
+		return req, badRequest("envelope_id and all exclude each other")
 	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		req.CallerSerial = r.TLS.PeerCertificates[0].SerialNumber.Text(16)
@@ -131,11 +184,26 @@ func (c *Client) DeadLetters(ctx context.Context, peer string) ([]store.DeadLett
 // Requeue puts peer's dead letter envelopeID, or all of peer's when it is
 // "", back in the node's outbox, and returns how many went back.
 func (c *Client) Requeue(ctx context.Context, peer, envelopeID string) (int, error) {
+	var r RequeueResponse
+	err := c.actOnDeadLetters(ctx, "/api/v1/deadletters/requeue", peer, envelopeID, &r)
+	return r.Requeued, err
+}
+
+// Discard deletes peer's dead letter envelopeID, or all of peer's when it
+// is "", from the node, which will never send them, and returns how many
+// went.
+func (c *Client) Discard(ctx context.Context, peer, envelopeID string) (int, error) {
+	var r DiscardResponse
+	err := c.actOnDeadLetters(ctx, "/api/v1/deadletters/discard", peer, envelopeID, &r)
+	return r.Discarded, err
+}
+
+// actOnDeadLetters posts to path the request naming peer's dead letter
+// envelopeID, or all of peer's when it is "", and reads the answer into out.
+func (c *Client) actOnDeadLetters(ctx context.Context, path, peer, envelopeID string, out any) error {
 	body, err := json.Marshal(RequeueRequest{Peer: peer, EnvelopeID: envelopeID, All: envelopeID == ""})
 	if err != nil {
-		return 0, err
+		return err
 	}
-	var r RequeueResponse
-	err = c.do(ctx, http.MethodPost, "/api/v1/deadletters/requeue", body, &r)
-	return r.Requeued, err
+	return c.do(ctx, http.MethodPost, path, body, out)
 }

@@ -8,15 +8,16 @@ import (
 	"testing"
 )
 
-// TestSmallBodiesAreReadStrictly: the requeue and verify bodies are small
-// JSON objects; one too large is 413 whatever it holds, and unknown
-// members or trailing data are refused by name, not taken in part.
+// TestSmallBodiesAreReadStrictly: the requeue, discard and verify bodies
+// are small JSON objects; one too large is 413 whatever it holds, and
+// unknown members or trailing data are refused by name, not taken in part.
 func TestSmallBodiesAreReadStrictly(t *testing.T) {
 	decoders := map[string]struct {
 		decode func(context.Context, *http.Request) (any, error)
 		good   string // a body it takes, without its closing brace
 	}{
 		"requeue": {decodeRequeue, `{"peer":"44","all":true`},
+		"discard": {decodeDiscard, `{"peer":"44","all":true`},
 		"verify":  {decodeAuditVerify, `{"earlier":""`},
 	}
 	tests := []struct {
@@ -44,5 +45,9 @@ func TestSmallBodiesAreReadStrictly(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"peer":"44","all":true}`))
 	if req, err := decodeRequeue(context.Background(), r); err != nil || !req.(RequeueRequest).All {
 		t.Errorf("a good requeue body: %+v, %v", req, err)
+	}
+	r = httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"peer":"44","all":true}`))
+	if req, err := decodeDiscard(context.Background(), r); err != nil || !req.(DiscardRequest).All {
+		t.Errorf("a good discard body: %+v, %v", req, err)
 	}
 }

@@ -17,11 +17,12 @@ const (
 	KindPolicy         Kind = "policy"          // a federation bundle or province policy changed
 	KindCertificate    Kind = "certificate"     // a certificate was issued, revoked or rotated
 	KindRequeue        Kind = "requeue"         // an operator sent a dead letter back to the delivery queue
+	KindDiscard        Kind = "discard"         // an operator discarded a dead letter: it will not be sent
 	KindPruned         Kind = "pruned"          // inbox retention dropped a received envelope and its record
 )
 
 var kinds = []Kind{KindSent, KindReceived, KindDenied, KindReceipt, KindConfirmation,
-	KindReferralUpdate, KindAgreement, KindPolicy, KindCertificate, KindRequeue, KindPruned}
+	KindReferralUpdate, KindAgreement, KindPolicy, KindCertificate, KindRequeue, KindDiscard, KindPruned}
 
 // Kinds lists every entry kind, in a stable order.
 func Kinds() []Kind { return slices.Clone(kinds) }

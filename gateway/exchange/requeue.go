@@ -17,26 +17,47 @@ import (
 // one that buries it, so the log never misses a requeue that happened. It
 // returns how many went back; the caller wakes the peer's delivery worker.
 func (x *Exchange) Requeue(ctx context.Context, peer, envelopeID, serial string) (int, error) {
+	return x.settleDead(ctx, x.d.Store.RequeueAnd, audit.KindRequeue, peer, envelopeID, serial)
+}
+
+// Discard deletes peer's dead letters, the one named by envelopeID or all
+// of them when it is "" (see store.Discard), so that the personal data of
+// envelopes the peer will never take is no longer kept, and audits each as
+// a discard by the operator whose certificate has the serial (hex) given,
+// in the same commit as Requeue does. It returns how many went; nothing is
+// sent.
+func (x *Exchange) Discard(ctx context.Context, peer, envelopeID, serial string) (int, error) {
+	return x.settleDead(ctx, x.d.Store.DiscardAnd, audit.KindDiscard, peer, envelopeID, serial)
+}
+
+// takeDeadFunc is store.RequeueAnd or store.DiscardAnd: what an operator
+// can do with dead letters.
+type takeDeadFunc func(ctx context.Context, peer, envelopeID string, also func(*bolt.Tx, []store.DeadLetter) error) (int, error)
+
+// settleDead does take, an operator's act on peer's dead letters, and
+// audits each dead letter it took as an entry of kind: in take's commit
+// when the audit log shares the store's file, else once it committed.
+func (x *Exchange) settleDead(ctx context.Context, take takeDeadFunc, kind audit.Kind, peer, envelopeID, serial string) (int, error) {
 	if x.inTx == nil {
-		var requeued []store.DeadLetter
-		n, err := x.d.Store.RequeueAnd(ctx, peer, envelopeID, func(_ *bolt.Tx, ds []store.DeadLetter) error {
-			requeued = ds
+		var taken []store.DeadLetter
+		n, err := take(ctx, peer, envelopeID, func(_ *bolt.Tx, ds []store.DeadLetter) error {
+			taken = ds
 			return nil
 		})
 		if err != nil {
 			return 0, err
 		}
-		x.audit(ctx, requeueEntries(peer, serial, requeued)...)
+		x.audit(ctx, operatorEntries(kind, peer, serial, taken)...)
 		return n, nil
 	}
-	return x.d.Store.RequeueAnd(ctx, peer, envelopeID, func(tx *bolt.Tx, ds []store.DeadLetter) error {
+	return take(ctx, peer, envelopeID, func(tx *bolt.Tx, ds []store.DeadLetter) error {
 		if len(ds) == 0 {
 			return nil
 		}
 		// Prepared inside the transaction, which has to read the dead
-		// letters to know them: a requeue is an operator's rare act, and
-		// its few entries cost other writers little.
-		ps, err := x.inTx.Prepare(requeueEntries(peer, serial, ds)...)
+		// letters to know them: an operator's act on dead letters is rare,
+		// and its few entries cost other writers little.
+		ps, err := x.inTx.Prepare(operatorEntries(kind, peer, serial, ds)...)
 		if err != nil {
 			return err
 		}
@@ -44,14 +65,14 @@ func (x *Exchange) Requeue(ctx context.Context, peer, envelopeID, serial string)
 	})
 }
 
-// requeueEntries are the audit entries of dead letters an operator sent
-// back to peer's queue: the envelope and its destination, as the dead
-// letter's receipt entry names them, and the operator's certificate by
-// serial, never the operator's name.
-func requeueEntries(peer, serial string, ds []store.DeadLetter) []audit.Entry {
+// operatorEntries are the audit entries of an operator's act on dead
+// letters for peer (a requeue or a discard): the envelope and its
+// destination, as the dead letter's receipt entry names them, and the
+// operator's certificate by serial, never the operator's name.
+func operatorEntries(kind audit.Kind, peer, serial string, ds []store.DeadLetter) []audit.Entry {
 	entries := make([]audit.Entry, len(ds))
 	for i, d := range ds {
-		entries[i] = audit.Entry{Kind: audit.KindRequeue, EnvelopeID: d.EnvelopeID, Destination: audit.Province(peer), Serial: serial}
+		entries[i] = audit.Entry{Kind: kind, EnvelopeID: d.EnvelopeID, Destination: audit.Province(peer), Serial: serial}
 	}
 	return entries
 }

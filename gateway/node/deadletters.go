@@ -9,8 +9,8 @@ import (
 )
 
 // deadLetters serves the local API's dead letters from the store, requeues
-// them through the exchange, which audits the requeue, and wakes the
-// delivery worker of a peer whose dead letters go back to its outbox.
+// and discards them through the exchange, which audits each act, and wakes
+// the delivery worker of a peer whose dead letters go back to its outbox.
 type deadLetters struct{ n *Node }
 
 var _ api.DeadLetters = deadLetters{}
@@ -20,19 +20,31 @@ func (d deadLetters) DeadLetters(peer string) ([]store.DeadLetter, error) {
 }
 
 func (d deadLetters) Requeue(ctx context.Context, r api.RequeueRequest) (int, error) {
-	n, err := d.n.exchange.Requeue(ctx, r.Peer, r.EnvelopeID, r.CallerSerial)
+	n, err := d.act(ctx, "requeued", r, d.n.exchange.Requeue)
+	if n > 0 {
+		d.n.delivery.Notify(r.Peer)
+	}
+	return n, err
+}
+
+// Discard wakes no delivery worker: nothing is left to send.
+func (d deadLetters) Discard(ctx context.Context, r api.DiscardRequest) (int, error) {
+	return d.act(ctx, "discarded", api.RequeueRequest(r), d.n.exchange.Discard)
+}
+
+// act does an operator's act on dead letters through the exchange and logs
+// it as done ("requeued", "discarded"), with no personal data: an
+// operator's or admin's certificate names a person, so the log names the
+// caller's province and role, and its certificate by serial.
+func (d deadLetters) act(ctx context.Context, done string, r api.RequeueRequest, act func(ctx context.Context, peer, envelopeID, serial string) (int, error)) (int, error) {
+	n, err := act(ctx, r.Peer, r.EnvelopeID, r.CallerSerial)
 	if err != nil {
 		return 0, err
 	}
-	// An operator's or admin's certificate names a person: the log names
-	// the caller's province and role, and its certificate by serial.
 	by := "unknown"
 	if id, err := auth.FromContext(ctx); err == nil {
 		by = "p" + id.Province + "/" + string(id.Kind)
 	}
-	d.n.log.Info("dead letters requeued", "peer", r.Peer, "envelope", r.EnvelopeID, "requeued", n, "by", by, "serial", r.CallerSerial)
-	if n > 0 {
-		d.n.delivery.Notify(r.Peer)
-	}
+	d.n.log.Info("dead letters "+done, "peer", r.Peer, "envelope", r.EnvelopeID, done, n, "by", by, "serial", r.CallerSerial)
 	return n, nil
 }
