@@ -57,7 +57,7 @@ func commands() []command {
 		{"records", "submit records and follow their delivery, receipts and confirmations", runRecords},
 		{"inbox", "read what arrived from other provinces", runInbox},
 		{"status", "a node's peers, queues, dead letters, breakers, registry and policy", runStatus},
-		{"deadletters", "list and requeue the envelopes delivery gave up on (operators)", runDeadLetters},
+		{"deadletters", "list, requeue or discard the envelopes delivery gave up on (operators)", runDeadLetters},
 		{"agreement", "propose, approve, suspend, resume, terminate, amend and list agreements", runAgreement},
 		{"registry", "federation registry: status, members, levels, admit, expel, join, promote, demote, remove, revoke, issued, transfer-leadership, backup, restore", runRegistry},
 		{"policy", "test, dry-run, push and show the policies that decide what crosses", runPolicy},

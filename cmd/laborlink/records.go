@@ -132,7 +132,7 @@ func printRecord(w io.Writer, v exchange.RecordView) {
 		fmt.Fprintf(w, "reasons: %s\n", strings.Join(v.Reasons, ", "))
 	}
 	if !v.FailedAt.IsZero() {
-		fmt.Fprintf(w, "failed %s: a dead letter until requeued (laborlink deadletters list)\n", v.FailedAt.Format(timeLayout))
+		fmt.Fprintf(w, "failed %s: a dead letter until requeued or discarded (laborlink deadletters list)\n", v.FailedAt.Format(timeLayout))
 	}
 	if !v.DeliveredAt.IsZero() {
 		fmt.Fprintf(w, "delivered %s with the destination's signed receipt\n", v.DeliveredAt.Format(timeLayout))

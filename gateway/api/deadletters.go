@@ -87,25 +87,25 @@ func makeDeadLetterList(d DeadLetters) endpoint.Endpoint {
 	}
 }
 
-// makeDeadLetterRequeue serves an operator's acts on dead letters: a
-// RequeueRequest (POST /api/v1/deadletters/requeue) or a DiscardRequest
-// (POST /api/v1/deadletters/discard). The two take the same request from
-// the same callers, so one endpoint of the Set serves both, told apart by
-// the request's type.
+// makeDeadLetterRequeue serves POST /api/v1/deadletters/requeue.
 func makeDeadLetterRequeue(province string, d DeadLetters) endpoint.Endpoint {
 	return func(ctx context.Context, req any) (any, error) {
-		if r, ok := req.(DiscardRequest); ok {
-			n, err := actOnDeadLetters(ctx, province, r, d.Discard)
-			if err != nil {
-				return nil, err
-			}
-			return DiscardResponse{Discarded: n}, nil
-		}
 		n, err := actOnDeadLetters(ctx, province, req.(RequeueRequest), d.Requeue)
 		if err != nil {
 			return nil, err
 		}
 		return RequeueResponse{Requeued: n}, nil
+	}
+}
+
+// makeDeadLetterDiscard serves POST /api/v1/deadletters/discard.
+func makeDeadLetterDiscard(province string, d DeadLetters) endpoint.Endpoint {
+	return func(ctx context.Context, req any) (any, error) {
+		n, err := actOnDeadLetters(ctx, province, req.(DiscardRequest), d.Discard)
+		if err != nil {
+			return nil, err
+		}
+		return DiscardResponse{Discarded: n}, nil
 	}
 }
 

@@ -8,7 +8,7 @@
 //     verify its own store, and reconcile it with another province's node's
 //     (which the node reads over the peer API);
 //   - operators (kind operator) read the node's status, and with admins
-//     list and requeue the dead letters: envelopes delivery gave up on.
+//     list, requeue and discard the dead letters: envelopes delivery gave up on.
 //
 // Agreements and registry operations (admins) are served by the registry's
 // handler on the same listener; api/openapi.yaml describes both.

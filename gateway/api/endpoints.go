@@ -85,10 +85,11 @@ type Set struct {
 	AuditVerify    endpoint.Endpoint
 	AuditReconcile endpoint.Endpoint
 
-	// DeadLetterList and DeadLetterRequeue are `laborlink deadletters
-	// list|requeue` (deadletters.go).
+	// DeadLetterList, DeadLetterRequeue and DeadLetterDiscard are
+	// `laborlink deadletters list|requeue|discard` (deadletters.go).
 	DeadLetterList    endpoint.Endpoint
 	DeadLetterRequeue endpoint.Endpoint
+	DeadLetterDiscard endpoint.Endpoint
 }
 
 // PolicyEvalRequest is a record to dry-run through the export decision.
@@ -288,5 +289,6 @@ func MakeSet(s Services) Set {
 
 		DeadLetterList:    makeDeadLetterList(s.DeadLetters),
 		DeadLetterRequeue: makeDeadLetterRequeue(s.Province, s.DeadLetters),
+		DeadLetterDiscard: makeDeadLetterDiscard(s.Province, s.DeadLetters),
 	}
 }

@@ -66,7 +66,7 @@ func routes(s Set) []route {
 		{"GET /api/v1/audit/reconcile", s.AuditReconcile, decodeAuditReconcile, encodeJSON},
 		{"GET /api/v1/deadletters", s.DeadLetterList, decodeDeadLetters, encodeJSON},
 		{"POST /api/v1/deadletters/requeue", s.DeadLetterRequeue, decodeRequeue, encodeJSON},
-		{"POST /api/v1/deadletters/discard", s.DeadLetterRequeue, decodeDiscard, encodeJSON},
+		{"POST /api/v1/deadletters/discard", s.DeadLetterDiscard, decodeDiscard, encodeJSON},
 	}
 }
 

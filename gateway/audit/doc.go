@@ -1,7 +1,7 @@
 // Package audit is a gateway node's tamper-evident audit log: an append-only
 // Merkle tree of every flow the node takes part in (sent, received, denied,
 // receipts, confirmations, referral updates, agreement, policy and
-// certificate events, operators' requeues of dead letters), signed tree heads in the C2SP checkpoint format, the
+// certificate events, operators' requeues and discards of dead letters), signed tree heads in the C2SP checkpoint format, the
 // inclusion and consistency proofs that make those heads checkable, and the
 // read-only operations auditors run over entries: query, stats, export,
 // verify and reconcile.

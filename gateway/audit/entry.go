@@ -69,7 +69,7 @@ type Entry struct {
 	Due string `json:"due,omitempty"`
 	// Serial is a certificate's serial number in hex: the certificate an
 	// event concerns (KindCertificate), or the one an operator acted with
-	// (KindRequeue), since operator identities name people.
+	// (KindRequeue, KindDiscard), since operator identities name people.
 	Serial string `json:"serial,omitempty"`
 	// Detail qualifies the kind: referral status, agreement transition,
 	// policy layer or certificate event.
