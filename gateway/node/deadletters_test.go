@@ -18,7 +18,8 @@ import (
 // TestDeadLetterRoutes: operators and admins list a node's dead letters,
 // with reasons and without payload, and requeue them; systems and auditors
 // may do neither. The record, the status page and the metrics show them,
-// and the audit log a requeue, by the certificate's serial.
+// and the audit log a requeue, by the certificate's serial; a discard
+// takes one off the node for good, audited the same way.
 func TestDeadLetterRoutes(t *testing.T) {
 	n, p := singleNode(t)
 	ctx := context.Background()
@@ -121,5 +122,33 @@ func TestDeadLetterRoutes(t *testing.T) {
 	}
 	if _, body := call(pki.KindOperator, "GET", "/api/v1/deadletters", ""); !strings.Contains(body, `"dead_letters":[]`) {
 		t.Errorf("list after requeue: %s", body)
+	}
+
+	// Refused for good again, it is discarded: gone from the node with its
+	// envelope, the record still failed, the discard audited.
+	if err := n.store.MarkDead(ctx, "44", []store.DeadLetter{{EnvelopeID: id, Status: 422, Reason: "import refuses the record"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []pki.Kind{pki.KindSystem, pki.KindAuditor} {
+		if code, body := call(kind, "POST", "/api/v1/deadletters/discard", `{"peer":"44","all":true}`); code != http.StatusForbidden {
+			t.Errorf("%s discards dead letters: %d %s, want 403", kind, code, body)
+		}
+	}
+	if code, body := call(pki.KindOperator, "POST", "/api/v1/deadletters/discard", `{"peer":"44","envelope_id":"`+id+`"}`); code != http.StatusOK || !strings.Contains(body, `"discarded":1`) {
+		t.Fatalf("discard: %d %s", code, body)
+	}
+	if d, dead := n.store.Depth(), n.store.DeadLetterCounts(); len(d) != 0 || len(dead) != 0 {
+		t.Errorf("after discard: depth %v, dead letters %v; want none", d, dead)
+	}
+	if _, body := call(pki.KindOperator, "GET", "/api/v1/records/"+id, ""); !strings.Contains(body, `"state":"failed"`) {
+		t.Errorf("record of a discarded dead letter: %s", body)
+	}
+	discards, err := n.audit.Query(ctx, audit.Filter{Kind: audit.KindDiscard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial = leaves[pki.KindOperator].Cert.SerialNumber.Text(16)
+	if len(discards) != 1 || discards[0].EnvelopeID != id || discards[0].Destination != "44" || discards[0].Serial != serial {
+		t.Errorf("discard audit entries = %+v, want one for %s by the operator's certificate %s", discards, id, serial)
 	}
 }
