@@ -78,7 +78,8 @@ type statsBuilder struct {
 	ms      []int64
 	refs    []Entry
 	// refused says, of each referral envelope among refs, whether its
-	// latest answer was a refusal (a receipt denied) not requeued since.
+	// latest answer was a refusal (a receipt denied) not requeued since (a
+	// discard leaves it refused).
 	refused map[string]bool
 }
 

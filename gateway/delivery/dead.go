@@ -286,7 +286,7 @@ func (w *worker) bury(a attempt) error {
 	ids := make([]string, len(dead))
 	for i, d := range dead {
 		ids[i] = d.EnvelopeID
-		w.m.log.Warn("delivery gave up on an envelope; it is a dead letter until requeued", "peer", w.peer, "envelope", d.EnvelopeID, "status", d.Status, "reason", d.Reason)
+		w.m.log.Warn("delivery gave up on an envelope; it is a dead letter until requeued or discarded", "peer", w.peer, "envelope", d.EnvelopeID, "status", d.Status, "reason", d.Reason)
 	}
 	w.release(ids)
 	return nil

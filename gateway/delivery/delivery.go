@@ -13,7 +13,8 @@
 // until the envelopes to blame are found, alone. One refused alone once
 // the peer has answered others, in the same attempt or since it refused it
 // alone before, is moved out of the outbox into the store's dead letters,
-// where operators see it and requeue it once the cause is fixed. One
+// where operators see it and requeue it once the cause is fixed (or
+// discard it, when the peer will never take it). One
 // refused alone before any answer (the peer may be refusing everything
 // for a moment) is a suspect: kept queued, out of batches so that it never
 // holds up the envelopes behind it, and sent alone after them (see

@@ -41,7 +41,7 @@ const (
 
 // ReasonReferralUnanswered defers an update of a case opened here while the
 // referral sent from here has no answer from the update's origin: it may
-// be in flight, or a dead letter waiting for a requeue.
+// be in flight, or a dead letter waiting for a requeue (or discarded).
 const ReasonReferralUnanswered = "referral_unanswered"
 
 // imported is an envelope that passed every check and is ready to store.

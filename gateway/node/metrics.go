@@ -70,7 +70,7 @@ func newMetrics() *metrics {
 			Name: "laborlink_outbox_depth", Help: "Envelopes waiting for delivery, by peer.",
 		}, []string{"peer"}),
 		dead: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "laborlink_dead_letters", Help: "Envelopes delivery gave up on and keeps until an operator requeues them, by peer.",
+			Name: "laborlink_dead_letters", Help: "Envelopes delivery gave up on and keeps until an operator requeues or discards them, by peer.",
 		}, []string{"peer"}),
 	}
 	m.submitted = prometheus.NewCounterVec(prometheus.CounterOpts{
