@@ -532,9 +532,10 @@ func TestRaftBindsListenAndAdvertisesAdvertise(t *testing.T) {
 	c.Close()
 }
 
-// TestOpenAPIListsEveryAuditKind: every kind parameter of api/openapi.yaml
-// lists the audit log's kinds, no more and no fewer, so that a kind added
-// to the log is described where auditors filter by it.
+// TestOpenAPIListsEveryAuditKind: the kind parameter of each audit query
+// route of api/openapi.yaml lists the audit log's kinds, no more and no
+// fewer, so that a kind added to the log is described where auditors
+// filter by it.
 func TestOpenAPIListsEveryAuditKind(t *testing.T) {
 	data, err := os.ReadFile("../../api/openapi.yaml")
 	if err != nil {
@@ -558,21 +559,15 @@ func TestOpenAPIListsEveryAuditKind(t *testing.T) {
 		want = append(want, string(k))
 	}
 	slices.Sort(want)
-	found := 0
-	for path, ops := range doc.Paths {
-		for method, op := range ops {
-			for _, p := range op.Parameters {
-				if p.Name != "kind" || len(p.Schema.Enum) == 0 {
-					continue
-				}
-				found++
-				if got := slices.Sorted(slices.Values(p.Schema.Enum)); !slices.Equal(got, want) {
-					t.Errorf("%s %s: kind lists %v, want the audit log's kinds %v", method, path, got, want)
-				}
+	for _, path := range []string{"/api/v1/audit/entries", "/api/v1/audit/stats", "/api/v1/audit/export"} {
+		var kinds []string
+		for _, p := range doc.Paths[path]["get"].Parameters {
+			if p.Name == "kind" {
+				kinds = slices.Sorted(slices.Values(p.Schema.Enum))
 			}
 		}
-	}
-	if found == 0 {
-		t.Error("no route of api/openapi.yaml has a kind parameter")
+		if !slices.Equal(kinds, want) {
+			t.Errorf("GET %s: kind lists %v, want the audit log's kinds %v", path, kinds, want)
+		}
 	}
 }

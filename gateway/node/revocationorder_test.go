@@ -55,8 +55,12 @@ func TestRevocationStampedEarlierThanTheLastAuditedIsAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := revoke(p.Issue("51", pki.KindSystem, "crm"))
+	var passErr error
 	pkitest.Eventually(t, 15*time.Second, "the revocation applied after another audited", func() bool {
-		return n.auditRegistryOnce(ctx) == nil && revoked(second)
+		if passErr = n.auditRegistryOnce(ctx); passErr != nil {
+			t.Logf("audit pass: %v", passErr)
+		}
+		return passErr == nil && revoked(second)
 	})
 }
 
