@@ -426,7 +426,7 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 	}
 	found := audit.Reconcile(logs[*a], logs[*b], opt)
 	return printReconciliation(m, api.AuditReconcileResponse{A: opt.A, B: opt.B,
-		EntriesA: inWindow(logs[*a], opt), EntriesB: inWindow(logs[*b], opt), Mismatches: found})
+		EntriesA: opt.Counted(logs[*a]), EntriesB: opt.Counted(logs[*b]), Mismatches: found})
 }
 
 // pairEntries reads a node's entries of flows between provinces opt.A and
@@ -437,11 +437,12 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 // counterparts, as with --with.
 func pairEntries(ctx context.Context, cl *api.Client, opt audit.ReconcileOptions) ([]audit.Entry, error) {
 	window := url.Values{}
-	if !opt.From.IsZero() {
-		window.Set("from", opt.From.Add(-api.ReconcileMargin).Format(time.RFC3339Nano))
+	from, to := opt.Widened(api.ReconcileMargin)
+	if !from.IsZero() {
+		window.Set("from", from.Format(time.RFC3339Nano))
 	}
-	if !opt.To.IsZero() {
-		window.Set("to", opt.To.Add(api.ReconcileMargin).Format(time.RFC3339Nano))
+	if !to.IsZero() {
+		window.Set("to", to.Format(time.RFC3339Nano))
 	}
 	var es []audit.Entry
 	for _, pair := range []audit.Pair{{Origin: opt.A, Destination: opt.B}, {Origin: opt.B, Destination: opt.A}} {
@@ -455,12 +456,6 @@ func pairEntries(ctx context.Context, cl *api.Client, opt audit.ReconcileOptions
 	}
 	slices.SortFunc(es, func(x, y audit.Entry) int { return cmp.Compare(x.Index, y.Index) })
 	return es, nil
-}
-
-// inWindow counts the entries within the reconciliation's window; those
-// outside it were read only to find counterparts.
-func inWindow(es []audit.Entry, opt audit.ReconcileOptions) int {
-	return len(audit.Query(es, audit.Filter{From: opt.From, To: opt.To}))
 }
 
 // reconcileOnNode asks the --node node to reconcile its log with that of

@@ -108,7 +108,8 @@ func makeAuditReconcile(province audit.Province, a Auditing, peers PeerAudit) en
 		if r.With == province {
 			return nil, badRequest("with is this node's own province %s; name the other province of the flows to reconcile", province)
 		}
-		from, to := widen(r.From, -ReconcileMargin), widen(r.To, ReconcileMargin)
+		opt := audit.ReconcileOptions{A: province, B: r.With, From: r.From, To: r.To}
+		from, to := opt.Widened(ReconcileMargin)
 		// Only the two provinces' flows are read, so the query limit
 		// counts them, not the whole log's traffic in the window.
 		own, err := a.Query(ctx, audit.Filter{From: from, To: to, Between: &audit.Pair{Origin: province, Destination: r.With}})
@@ -120,26 +121,13 @@ func makeAuditReconcile(province audit.Province, a Auditing, peers PeerAudit) en
 			return nil, fmt.Errorf("%w: read the audit log of province %s's node: %v", errPeerUnavailable, r.With, err)
 		}
 		theirs = audit.Between(theirs, province, r.With) // whatever else the peer sent is not compared
-		opt := audit.ReconcileOptions{A: province, B: r.With, From: r.From, To: r.To}
-		resp := AuditReconcileResponse{A: province, B: r.With, EntriesA: inWindow(own, opt), EntriesB: inWindow(theirs, opt),
+		resp := AuditReconcileResponse{A: province, B: r.With, EntriesA: opt.Counted(own), EntriesB: opt.Counted(theirs),
 			Mismatches: audit.Reconcile(own, theirs, opt)}
 		if resp.Mismatches == nil {
 			resp.Mismatches = []audit.Mismatch{}
 		}
 		return resp, nil
 	}
-}
-
-// widen moves a window's bound by d, leaving an open bound open.
-func widen(t time.Time, d time.Duration) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return t.Add(d)
-}
-
-func inWindow(es []audit.Entry, opt audit.ReconcileOptions) int {
-	return len(audit.Query(es, audit.Filter{From: opt.From, To: opt.To}))
 }
 
 func decodeAuditExport(ctx context.Context, r *http.Request) (any, error) {

@@ -34,6 +34,26 @@ type ReconcileOptions struct {
 	From, To time.Time
 }
 
+// Widened is the window to read the logs for: From and To moved out by
+// margin, so that flows in flight at the edges find their counterparts;
+// an open bound stays open.
+func (o ReconcileOptions) Widened(margin time.Duration) (from, to time.Time) {
+	from, to = o.From, o.To
+	if !from.IsZero() {
+		from = from.Add(-margin)
+	}
+	if !to.IsZero() {
+		to = to.Add(margin)
+	}
+	return from, to
+}
+
+// Counted is how many of es lie within the window: those outside it are
+// read only to find counterparts.
+func (o ReconcileOptions) Counted(es []Entry) int {
+	return len(Query(es, Filter{From: o.From, To: o.To}))
+}
+
 // Mismatch is one reconciliation finding.
 type Mismatch struct {
 	Discrepancy Discrepancy `json:"discrepancy"`

@@ -3,6 +3,7 @@ package audit
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestReconcile(t *testing.T) {
@@ -54,5 +55,23 @@ func TestReconcileWindow(t *testing.T) {
 	opt := ReconcileOptions{A: "51", B: "44", From: t0, To: t0.Add(5 * 60e9)}
 	if got := Reconcile(a, b, opt); len(got) != 0 {
 		t.Errorf("a drop outside the window was reported: %+v", got)
+	}
+}
+
+// TestReconcileWidenedAndCounted: the window read is the reconciled one
+// widened by the margin on each side that is bounded, and only entries
+// within the reconciled window are counted.
+func TestReconcileWidenedAndCounted(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC) }
+	opt := ReconcileOptions{A: "51", B: "44", From: day(10), To: day(12)}
+	if from, to := opt.Widened(24 * time.Hour); !from.Equal(day(9)) || !to.Equal(day(13)) {
+		t.Errorf("Widened = %s, %s; want a day out on each side", from, to)
+	}
+	if from, to := (ReconcileOptions{To: day(12)}).Widened(time.Hour); !from.IsZero() || !to.Equal(day(12).Add(time.Hour)) {
+		t.Errorf("Widened of an open start = %s, %s; want it left open", from, to)
+	}
+	es := []Entry{{Time: day(9)}, {Time: day(10)}, {Time: day(11)}, {Time: day(12)}}
+	if got := opt.Counted(es); got != 2 {
+		t.Errorf("Counted = %d, want the 2 entries from the 10th up to the 12th", got)
 	}
 }
