@@ -361,13 +361,7 @@ func TestPolicyBundlesWithoutIndexAfterAnUpgrade(t *testing.T) {
 	publish("package b", 1)
 	publish("package c", 0)
 	st := n.registry.Store()
-	var snap bytes.Buffer
-	if err := st.Backup(&snap); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Restore(bytes.NewReader(regtest.WithoutPolicyIndex(t, snap.Bytes()))); err != nil {
-		t.Fatal(err)
-	}
+	restoreAsOlder(t, st, regtest.WithoutPolicyIndex)
 	for _, p := range st.Policies() {
 		if p.Index != 0 {
 			t.Fatalf("bundle v%d has index %d after the older snapshot", p.Version, p.Index)
@@ -470,5 +464,18 @@ func TestARestoreAtAnIndexAnEarlierOneTookIsAudited(t *testing.T) {
 	}
 	if want := []string{string(audit.DetailRegistryRestored), string(audit.DetailApproved)}; !slices.Equal(got, want) {
 		t.Errorf("agreement entries after the restore: %q, want %q", got, want)
+	}
+}
+
+// restoreAsOlder restores the registry's state from a backup of itself as
+// an older release wrote it (older rewrites the backup so).
+func restoreAsOlder(t *testing.T, st *registry.Store, older func(testing.TB, []byte) []byte) {
+	t.Helper()
+	var snap bytes.Buffer
+	if err := st.Backup(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Restore(bytes.NewReader(older(t, snap.Bytes()))); err != nil {
+		t.Fatal(err)
 	}
 }

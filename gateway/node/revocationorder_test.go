@@ -74,13 +74,7 @@ func TestRevocationsWithoutIndexAfterAnUpgrade(t *testing.T) {
 	revoke := revoker(t, n, p)
 	want := []string{revoke("hr", 1), revoke("crm", 1), revoke("payroll", 0)}
 	st := n.registry.Store()
-	var snap bytes.Buffer
-	if err := st.Backup(&snap); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Restore(bytes.NewReader(regtest.WithoutRevocationIndex(t, snap.Bytes()))); err != nil {
-		t.Fatal(err)
-	}
+	restoreAsOlder(t, st, regtest.WithoutRevocationIndex)
 	for _, r := range st.Revocations() {
 		if r.Index != 0 {
 			t.Fatalf("revocation of %s has index %d after the older snapshot", r.Serial, r.Index)
