@@ -47,6 +47,13 @@ func TestAuditQueryRefusesAnUnknownParameter(t *testing.T) {
 		{"GET /api/v1/audit/export", "format=csv&kinds=denied", "kinds"},
 		{"GET /api/v1/audit/export", "format=csv&format=jsonl", "format"},
 		{"GET /api/v1/audit/export", all + "&format=csv", ""},
+		{"GET /api/v1/audit/raw", "start=0&end=10", ""},
+		{"GET /api/v1/audit/raw", "start=0&end=10&limit=5", "limit"},
+		{"GET /api/v1/audit/proof", "size=10&index=3", ""},
+		{"GET /api/v1/audit/proof", "size=10&old=4", ""},
+		{"GET /api/v1/audit/proof", "size=10&idx=3", "idx"},
+		{"GET /api/v1/audit/reconcile", "with=44&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z", ""},
+		{"GET /api/v1/audit/reconcile", "with=44&form=2026-03-01T00:00:00Z", "form"},
 	} {
 		t.Run(tc.route+"?"+tc.query, func(t *testing.T) {
 			path := strings.TrimPrefix(tc.route, "GET ")
