@@ -2,12 +2,12 @@ package audit
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/laborlink/laborlink/gateway/boltfile"
+	"github.com/laborlink/laborlink/gateway/boltfile/bolttest"
 )
 
 // TestTruncatedLogFileIsRefused: an audit file of its own cut short is
@@ -24,13 +24,7 @@ func TestTruncatedLogFileIsRefused(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data[:len(data)*2/3], 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bolttest.Truncate(t, path, func(n int64) int64 { return n * 2 / 3 })
 	l, err = OpenFile(path, cfg)
 	if err == nil {
 		l.Close()

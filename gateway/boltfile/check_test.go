@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/laborlink/laborlink/gateway/boltfile/bolttest"
 )
 
 var bucket = []byte("b")
@@ -93,17 +95,6 @@ func inUse(t *testing.T, path string, pageSize int64) int64 {
 	return int64(m.pgid) * pageSize
 }
 
-func truncate(t *testing.T, path string, keep func(size int64) int64) {
-	t.Helper()
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(path, keep(info.Size())); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // txOf opens the file with bbolt (creating it if missing) and returns the transaction it reads at
 // and its number of keys, or bbolt's error.
 func txOf(path string) (txid, keys int, err error) {
@@ -148,7 +139,7 @@ func TestCheckAcceptsWhatBboltOpens(t *testing.T) {
 				}, wantKeys: 4000, wantTx: 5},
 				{name: "cut to its pages in use", prepare: func(path string) {
 					writeFile(t, path, pageSize, 5000)
-					truncate(t, path, func(int64) int64 { return inUse(t, path, int64(pageSize)) })
+					bolttest.Truncate(t, path, func(int64) int64 { return inUse(t, path, int64(pageSize)) })
 				}, wantKeys: 5000, wantTx: 6},
 				{name: "older meta broken", prepare: func(path string) {
 					writeFile(t, path, pageSize, 5000)
@@ -196,19 +187,19 @@ func TestCheckRefusesDamagedFiles(t *testing.T) {
 			}{
 				{name: "cut to half", prepare: func(path string) {
 					writeFile(t, path, pageSize, 20000)
-					truncate(t, path, func(n int64) int64 { return n / 2 })
+					bolttest.Truncate(t, path, func(n int64) int64 { return n / 2 })
 				}, wantInErr: "pages of"},
 				{name: "cut by a byte of its pages in use", prepare: func(path string) {
 					writeFile(t, path, pageSize, 20000)
-					truncate(t, path, func(int64) int64 { return inUse(t, path, int64(pageSize)) - 1 })
+					bolttest.Truncate(t, path, func(int64) int64 { return inUse(t, path, int64(pageSize)) - 1 })
 				}, wantInErr: "pages of"},
 				{name: "cut to the meta pages", prepare: func(path string) {
 					writeFile(t, path, pageSize, 20000)
-					truncate(t, path, func(int64) int64 { return 2 * int64(pageSize) })
+					bolttest.Truncate(t, path, func(int64) int64 { return 2 * int64(pageSize) })
 				}, wantInErr: "pages of"},
 				{name: "cut inside the second meta", prepare: func(path string) {
 					writeFile(t, path, pageSize, 20000)
-					truncate(t, path, func(int64) int64 { return int64(pageSize) + 100 })
+					bolttest.Truncate(t, path, func(int64) int64 { return int64(pageSize) + 100 })
 				}, bboltToo: true, wantInErr: "shorter than its two meta pages"},
 				{name: "both metas broken", prepare: func(path string) {
 					writeFile(t, path, pageSize, 5000)

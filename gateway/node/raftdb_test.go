@@ -11,6 +11,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/laborlink/laborlink/gateway/boltfile"
+	"github.com/laborlink/laborlink/gateway/boltfile/bolttest"
 )
 
 // TestTruncatedRaftLogIsRefused: the registry's raft.db cut short is
@@ -36,13 +37,7 @@ func TestTruncatedRaftLogIsRefused(t *testing.T) {
 	if err := bs.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data[:len(data)/2], 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bolttest.Truncate(t, path, bolttest.Half)
 	n := &Node{cfg: Config{DataDir: dataDir}}
 	reg, err := n.openRegistry()
 	if err == nil {

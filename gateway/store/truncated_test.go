@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/laborlink/laborlink/gateway/boltfile"
+	"github.com/laborlink/laborlink/gateway/boltfile/bolttest"
 )
 
 // TestTruncatedStoreIsRefused: a store file cut short (an interrupted copy
@@ -41,13 +41,7 @@ func TestTruncatedStoreIsRefused(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data[:len(data)/2], 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bolttest.Truncate(t, path, bolttest.Half)
 	s, err = Open(path, Options{NoSync: true})
 	if err == nil {
 		s.Close()
