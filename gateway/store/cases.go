@@ -113,7 +113,7 @@ func (s *Store) Case(key string, now time.Time) (*Case, error) {
 // it; unreadable is nil when every case decodes. err is a fault of the
 // read as a whole, which leaves no case known.
 func (s *Store) CasesByKey(keys []string, now time.Time) (cases []*Case, unreadable map[string]error, err error) {
-	cases, err = getEach(viewFunc(s.view), bucketCases, keys, func(k string, v []byte) *Case {
+	cases, err = getEach(s, bucketCases, keys, func(k string, v []byte) *Case {
 		c := new(Case)
 		if err := json.Unmarshal(v, c); err != nil {
 			if unreadable == nil {

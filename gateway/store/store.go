@@ -755,28 +755,17 @@ func (s *Store) Lookup(ref string) (string, error) {
 // a transaction per record cost a batch more than the lookups. ids[i] is
 // "" for a reference not accepted before.
 func (s *Store) LookupAll(refs []string) ([]string, error) {
-	return getEach(viewFunc(s.view), bucketRefs, refs, func(_ string, v []byte) string { return string(v) })
+	return getEach(s, bucketRefs, refs, func(_ string, v []byte) string { return string(v) })
 }
 
-// viewer runs read transactions: a *bolt.DB, or Store.view as a viewFunc.
-type viewer interface {
-	View(func(*bolt.Tx) error) error
-}
-
-// viewFunc is a function that runs read transactions, as a viewer.
-type viewFunc func(func(*bolt.Tx) error) error
-
-// View runs fn in a read transaction of f.
-func (f viewFunc) View(fn func(*bolt.Tx) error) error { return f(fn) }
-
-// getEach reads keys from bucket in one read transaction of db: read(k, v)
-// for each value found, the zero T for a key absent.
-func getEach[T any](db viewer, bucket []byte, keys []string, read func(k string, v []byte) T) ([]T, error) {
+// getEach reads keys from bucket in one read transaction of the store:
+// read(k, v) for each value found, the zero T for a key absent.
+func getEach[T any](s *Store, bucket []byte, keys []string, read func(k string, v []byte) T) ([]T, error) {
 	out := make([]T, len(keys))
 	if len(keys) == 0 {
 		return out, nil
 	}
-	err := db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		for i, k := range keys {
 			if v := b.Get([]byte(k)); v != nil {
@@ -899,7 +888,7 @@ func (s *Store) Counter(name string) (uint64, error) {
 // Counters reads named counters as Counter does, all in one read
 // transaction; an unknown counter is 0.
 func (s *Store) Counters(names []string) ([]uint64, error) {
-	return getEach(viewFunc(s.view), bucketCounters, names, func(_ string, v []byte) uint64 { return counterValue(v) })
+	return getEach(s, bucketCounters, names, func(_ string, v []byte) uint64 { return counterValue(v) })
 }
 
 func outboxKey(peer, id string) []byte { return []byte(peer + "/" + id) }
