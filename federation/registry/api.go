@@ -110,11 +110,11 @@ func (r *Registry) serveJoin(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var jr joinRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxSmallBody)).Decode(&jr); err != nil || len(jr.Seeds) == 0 {
+	if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxSmallBody)).Decode(&jr); err != nil {
 		writeError(w, Errorf(EInvalid, "join needs seeds: API addresses of nodes already in the registry"))
 		return
 	}
-	if err := r.Join(req.Context(), jr.Seeds...); err != nil {
+	if err := r.Join(req.Context(), jr.Seeds...); err != nil { // no seeds: invalid
 		writeError(w, err)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/laborlink/laborlink/pki"
@@ -90,6 +91,10 @@ type Config struct {
 	// for a restore under way before it enters the raft log.
 	appendHeld func()
 }
+
+// RaftPath is the file under DataDir where raft keeps its log and stable
+// store (bbolt).
+func (c Config) RaftPath() string { return filepath.Join(c.DataDir, "raft.db") }
 
 // DefaultConfig returns the defaults for a production node; callers set
 // the required fields.

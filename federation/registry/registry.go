@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -131,7 +130,7 @@ func (r *Registry) openRaft() error {
 		return err
 	}
 	r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: r.stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog})
-	if r.bolt, err = raftboltdb.NewBoltStore(filepath.Join(cfg.DataDir, "raft.db")); err != nil {
+	if r.bolt, err = raftboltdb.NewBoltStore(cfg.RaftPath()); err != nil {
 		return fmt.Errorf("registry raft store: %w", err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.RetainSnapshots, hlog)

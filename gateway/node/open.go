@@ -202,9 +202,9 @@ func (n *Node) openRegistry() (*registry.Registry, error) {
 			rc.TrustedProvinces = pki.Provinces()
 		}
 	}
-	// The registry keeps its raft log in raft.db under DataDir (see
-	// registry.Config.DataDir); federation/ cannot import the check.
-	if err := boltfile.Check(filepath.Join(rc.DataDir, "raft.db")); err != nil {
+	// federation/ cannot import the check: the node makes it on the file
+	// the registry names.
+	if err := boltfile.Check(rc.RaftPath()); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	reg, err := registry.Open(rc)
