@@ -43,16 +43,23 @@ func readAgreement(m *Main, file string) (*contracts.Agreement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ext := strings.ToLower(filepath.Ext(file)); ext == ".yaml" || ext == ".yml" || !json.Valid(bytes.TrimSpace(data)) {
-		if data, err = yamlToJSON(data); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
+	if data, err = agreementJSON(file, data); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	a, err := contracts.DecodeAgreement(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return a, nil
+}
+
+// agreementJSON is an agreement file's data as JSON: YAML (a .yaml or
+// .yml file, or data that is not JSON) is turned into JSON.
+func agreementJSON(file string, data []byte) ([]byte, error) {
+	if ext := strings.ToLower(filepath.Ext(file)); ext == ".yaml" || ext == ".yml" || !json.Valid(bytes.TrimSpace(data)) {
+		return yamlToJSON(data)
+	}
+	return data, nil
 }
 
 // readInput reads the file a command names, or its standard input for "-".

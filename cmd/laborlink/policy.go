@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -258,10 +256,8 @@ func readEvalAgreement(m *Main, file string, at time.Time) (*contracts.Agreement
 	if err != nil {
 		return nil, fmt.Errorf("--agreement: %w", err)
 	}
-	if ext := strings.ToLower(filepath.Ext(file)); ext == ".yaml" || ext == ".yml" || !json.Valid(bytes.TrimSpace(data)) {
-		if data, err = yamlToJSON(data); err != nil {
-			return nil, fmt.Errorf("--agreement %s: %w; %s", file, err, wantAgreement)
-		}
+	if data, err = agreementJSON(file, data); err != nil {
+		return nil, fmt.Errorf("--agreement %s: %w; %s", file, err, wantAgreement)
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil || top == nil {
