@@ -304,9 +304,7 @@ func effectiveAgreement(file string, doc json.RawMessage, at time.Time) (*contra
 	if len(rec.Versions) == 0 || slices.Contains(rec.Versions, nil) {
 		return nil, fmt.Errorf("--agreement %s: the registry record of agreement %q lists no versions; %s", file, rec.ID, wantAgreement)
 	}
-	v := rec.Effective()
-	a := v.Agreement
-	a.Status = v.StatusAt(at)
+	a := rec.AgreementAt(at)
 	return &a, nil
 }
 

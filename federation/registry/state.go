@@ -227,6 +227,15 @@ func (r *AgreementRecord) Effective() *Version {
 	return r.Versions[0]
 }
 
+// AgreementAt is the agreement as a node's policy sees it at t: the
+// effective version's terms, with its status on that day.
+func (r *AgreementRecord) AgreementAt(t time.Time) contracts.Agreement {
+	v := r.Effective()
+	a := v.Agreement
+	a.Status = v.StatusAt(t)
+	return a
+}
+
 // appliedVersion is Effective as the releases of command level 5 and
 // before read it: the version in force, else the newest, withdrawn or not,
 // so an agreement terminated after a withdrawn amendment reads withdrawn.

@@ -39,12 +39,10 @@ func (a agreements) Agreements(_ context.Context, p, q, id string) ([]contracts.
 		}
 		return nil, err
 	}
-	v := rec.Effective()
-	ag := v.Agreement
+	ag := rec.AgreementAt(a.now())
 	if !ag.IsParty(p) || !ag.IsParty(q) {
 		return nil, nil
 	}
-	ag.Status = v.StatusAt(a.now())
 	return []contracts.Agreement{ag}, nil
 }
 
