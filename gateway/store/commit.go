@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -18,6 +20,7 @@ const maxGroup = 512
 // write is one caller's part of a group commit. fn runs inside the shared
 // transaction; it must check everything before it writes, because an error
 // from fn is reported to its caller alone while the other writes commit.
+// A panic in fn or after stops the store (see panicked).
 type write struct {
 	fn func(*bolt.Tx) error
 	// after, if set, runs once the transaction fn ran in has committed,
@@ -163,19 +166,21 @@ func (c *committer) drain() {
 func (c *committer) commit(group []write) {
 	if err := c.marks.failure(); err != nil {
 		// Queued before the commit that failed had failed.
-		for _, w := range group {
-			w.done <- err
-		}
+		answer(group, err)
 		return
 	}
 	results := make([]error, len(group))
 	var size int64
 	var id int
+	var fault *writePanic
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		id = tx.ID()
 		c.marks.writing(id)
 		for i, w := range group {
-			results[i] = w.fn(tx)
+			if fault = guard(func() { results[i] = w.fn(tx) }); fault != nil {
+				fault.part = fmt.Sprintf("write %d of %d", i+1, len(group))
+				return fault // bbolt rolls the whole group back
+			}
 		}
 		// The size before this commit adds its pages: a release follows
 		// the first commit that starts past the threshold, one late, at no
@@ -186,14 +191,23 @@ func (c *committer) commit(group []write) {
 	if c.afterUpdate != nil {
 		err = c.afterUpdate(err)
 	}
+	if fault != nil {
+		c.panicked(group, fault)
+		return
+	}
 	if err != nil {
 		c.fail(group, err)
 		return
 	}
 	c.marks.durable(id)
-	for _, w := range group {
-		if w.after != nil {
-			w.after()
+	for i, w := range group {
+		if w.after == nil {
+			continue
+		}
+		if fault = guard(w.after); fault != nil {
+			fault.part = fmt.Sprintf("what write %d of %d does once committed", i+1, len(group))
+			c.panicked(group, fault)
+			return
 		}
 	}
 	for i, w := range group {
@@ -216,19 +230,77 @@ func (c *committer) commit(group []write) {
 // more, short of reopening the file: every write and read fails from now
 // on, and the writers of the group hear it as well.
 func (c *committer) fail(group []write, err error) {
-	err = c.stop(err)
+	answer(group, c.stop(failedAt(c.path, err)))
+}
+
+// answer tells every writer of group that its write ended with err.
+func answer(group []write, err error) {
 	for _, w := range group {
 		w.done <- err
 	}
 }
 
-// stop marks the store failed for err, the failure of a commit to its
-// file, logs it and returns it as the store's failure.
-func (c *committer) stop(err error) error {
-	err = failedAt(c.path, err)
-	c.marks.failed(err)
-	c.log.Error("store failed: restart the node", "err", err)
-	return err
+// stop marks the store failed for good with failure (errors.Is ErrFailed),
+// logs it with attrs and returns it.
+func (c *committer) stop(failure error, attrs ...any) error {
+	c.marks.failed(failure)
+	c.log.Error("store failed: restart the node", append([]any{"err", failure}, attrs...)...)
+	return failure
+}
+
+// writePanic is a panic in a write's fn or after, recovered by guard.
+type writePanic struct {
+	part  string // which write of its group, and which of its functions
+	value any
+	stack []byte
+}
+
+func (p *writePanic) Error() string {
+	return fmt.Sprintf("%s panicked (%s)", p.part, panicText(p.value))
+}
+
+// panicText says what a panic was without its value, which may hold
+// personal data (a write panicking with the record it wrote): only a
+// runtime error's message, which names types and indexes, is kept.
+func panicText(v any) string {
+	if err, ok := v.(runtime.Error); ok {
+		return err.Error()
+	}
+	return fmt.Sprintf("with a %T", v)
+}
+
+// guard runs f and returns the panic it ended in, if it did, with the
+// stack where it panicked.
+func guard(f func()) (p *writePanic) {
+	defer func() {
+		if v := recover(); v != nil {
+			p = &writePanic{value: v, stack: debug.Stack()}
+		}
+	}()
+	f()
+	return nil
+}
+
+// panicked stops the store after a write of group panicked (p), a bug of
+// this node's software, and answers every writer of the group with the
+// failure. A panic in fn rolled the group's transaction back; one in
+// after came once it was durable, and the afters behind it did not run.
+//
+// The store does not isolate the write that panicked, by running the
+// rest of its group again without it: it has no way to run a group again.
+// A write's fn runs once, collecting into its caller's variables as it
+// goes (the entries a write added, the changes refused), and a write whose
+// fn returned an error is not taken out either: what it wrote before the
+// error commits with the rest. Nor can a rollback undo what the panic left
+// half done outside the transaction: the queue depths an after keeps, a
+// caller's own state. So the store stops as after a failed commit, and the
+// writers, told so, send again once the node restarts: nothing accepted is
+// lost (an after's commit is durable, and the writes again find it there),
+// and the panic, logged with its stack (which shows arguments as machine
+// words, never what they point to), is not built on.
+func (c *committer) panicked(group []write, p *writePanic) {
+	failure := fmt.Errorf("%w: %s in a commit to %s; a fault of this node's software, so the store takes no more; restart the node", ErrFailed, p, c.path)
+	answer(group, c.stop(failure, "stack", string(p.stack)))
 }
 
 // Fail stops the store as a failed commit of its own would, for err, a
@@ -237,7 +309,7 @@ func (c *committer) stop(err error) error {
 // store's next commits would build on. The first failure stays.
 func (s *Store) Fail(err error) {
 	if s.c.marks.failure() == nil {
-		s.c.stop(err)
+		s.c.stop(failedAt(s.c.path, err))
 	}
 }
 
