@@ -111,13 +111,12 @@ func sameIdentity(file string, old, cur *tls.Certificate) error {
 // the wall clock (k.now spaces the checks only): an expired one copied by
 // mistake would be served, and refused by every peer, in place of one
 // still good; one not valid yet is taken once it is, as the next checks
-// look at the files again.
+// look at the files again. checkTime, which peer verification uses, owns
+// the rule and its wording; the error unwraps to ErrExpired or
+// ErrNotYetValid as a peer's does.
 func inValidity(file string, leaf *x509.Certificate, now time.Time) error {
-	switch {
-	case now.After(leaf.NotAfter):
-		return fmt.Errorf("%s now holds a certificate that expired %s; keeping the one in use", file, leaf.NotAfter.UTC().Format(time.RFC3339))
-	case now.Before(leaf.NotBefore):
-		return fmt.Errorf("%s now holds a certificate valid from %s only; keeping the one in use until then", file, leaf.NotBefore.UTC().Format(time.RFC3339))
+	if err := checkTime(leaf, now); err != nil {
+		return fmt.Errorf("%s now holds a %w; keeping the one in use", file, err)
 	}
 	return nil
 }

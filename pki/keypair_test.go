@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net/url"
 	"os"
@@ -153,7 +154,8 @@ func TestLoadKeyPairErrors(t *testing.T) {
 
 // TestKeyPairKeepsAValidCertificate: a certificate that is not valid now
 // (an expired one restored from an old backup, one dated ahead) is not
-// served in place of one that is; LastError says why.
+// served in place of one that is; LastError says why, naming the file, in
+// the words and with the sentinel peer verification uses.
 func TestKeyPairKeepsAValidCertificate(t *testing.T) {
 	f := newFederation(t, "51")
 	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
@@ -162,10 +164,11 @@ func TestKeyPairKeepsAValidCertificate(t *testing.T) {
 	for _, c := range []struct {
 		name             string
 		notBefore, after time.Duration // from now
-		want             string
+		want             error
+		wantMsg          string
 	}{
-		{"expired", -48 * time.Hour, -time.Hour, "expired"},
-		{"not valid yet", time.Hour, 48 * time.Hour, "valid from"},
+		{"expired", -48 * time.Hour, -time.Hour, ErrExpired, "certificate expired at "},
+		{"not valid yet", time.Hour, 48 * time.Hour, ErrNotYetValid, "certificate not yet valid until "},
 	} {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
@@ -195,8 +198,9 @@ func TestKeyPairKeepsAValidCertificate(t *testing.T) {
 		if got, _ := kp.Certificate(); !got.Leaf.Equal(a.Cert) {
 			t.Errorf("%s: a certificate valid from %s to %s is served", c.name, got.Leaf.NotBefore, got.Leaf.NotAfter)
 		}
-		if err := kp.LastError(); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: LastError = %v; want it to say %q", c.name, err, c.want)
+		err = kp.LastError()
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), certFile+" now holds a "+c.wantMsg) {
+			t.Errorf("%s: LastError = %v; want %v, saying %s now holds a %q", c.name, err, c.want, certFile, c.wantMsg)
 		}
 	}
 }
