@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -24,49 +25,43 @@ var crlCheckInterval = 5 * time.Second
 type crlFiles struct {
 	paths []string
 	list  *pki.RevocationList
-	seen  map[string]fileStamp
-}
-
-// fileStamp tells a rewritten file from the one read last.
-type fileStamp struct {
-	mod  time.Time
-	size int64
+	seen  map[string][sha256.Size]byte
 }
 
 func newCRLFiles(paths []string, list *pki.RevocationList) *crlFiles {
-	return &crlFiles{paths: paths, list: list, seen: map[string]fileStamp{}}
+	return &crlFiles{paths: paths, list: list, seen: map[string][sha256.Size]byte{}}
 }
 
-// load reads every file that changed since it was last read and adds its
-// serials, checking that one of issuers (the node's province CA) signed
-// it. It returns the files it read and the first error; a file that
-// fails is read again at the next call.
+// load reads every file and adds the serials of each whose content changed
+// since it was last added, checking that one of issuers (the node's
+// province CA) signed it. Content, not mtime and size, tells a changed
+// file: a CRL rewritten within the file system's timestamp granularity
+// with one serial replaced by another of the same length keeps both, and
+// its revocation would not be honoured; CRLs are small and read once per
+// crlCheckInterval. It returns the files it added and the first error; a
+// file that fails is read again at the next call.
 func (c *crlFiles) load(issuers []*x509.Certificate) (read []string, err error) {
 	for _, path := range c.paths {
-		st, serr := os.Stat(path)
-		if serr != nil {
-			err = firstErr(err, fmt.Errorf("tls.crls: %w", serr))
+		data, rerr := os.ReadFile(path)
+		if rerr != nil {
+			err = firstErr(err, fmt.Errorf("tls.crls: %w", rerr))
 			continue
 		}
-		stamp := fileStamp{st.ModTime(), st.Size()}
-		if c.seen[path] == stamp {
+		sum := sha256.Sum256(data)
+		if c.seen[path] == sum {
 			continue
 		}
-		if lerr := c.add(path, issuers); lerr != nil {
-			err = firstErr(err, lerr)
+		if aerr := c.add(path, data, issuers); aerr != nil {
+			err = firstErr(err, aerr)
 			continue
 		}
-		c.seen[path] = stamp
+		c.seen[path] = sum
 		read = append(read, path)
 	}
 	return read, err
 }
 
-func (c *crlFiles) add(path string, issuers []*x509.Certificate) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("tls.crls: %w", err)
-	}
+func (c *crlFiles) add(path string, data []byte, issuers []*x509.Certificate) error {
 	for _, ca := range issuers {
 		if c.list.AddCRL(data, ca) == nil {
 			return nil

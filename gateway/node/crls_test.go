@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,59 @@ func TestNodeRereadsCRLFiles(t *testing.T) {
 	gatewaytest.Eventually(t, "the node to log that it could not reread the broken CRL file", func() bool { return failed() > before })
 	if !n.revoked.Revoked(victim.Cert) {
 		t.Error("a broken CRL file lifted the revocation")
+	}
+}
+
+// TestCRLRewrittenInPlaceIsReread: a CRL rewritten with the same size and
+// mtime (one serial replaced by another of the same length, within the
+// file system's timestamp granularity) is still read again, and its
+// revocation honoured.
+func TestCRLRewrittenInPlaceIsReread(t *testing.T) {
+	p := gatewaytest.NewPKI(t, "51")
+	ca, err := p.Fed.CA("51")
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := p.Issue("51", pki.KindSystem, "hr")
+	readCRL := func(file string, err error) []byte {
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	before := readCRL(pki.WriteCRL(ca.Dir, 7*24*time.Hour))
+	after := readCRL(pki.Revoke(ca.Dir, victim.Cert.SerialNumber, pki.RevokeOptions{Reason: "keyCompromise"}))
+	if len(before) > len(after) {
+		t.Fatalf("the CRL without the victim (%d bytes) is longer than the one with it (%d)", len(before), len(after))
+	}
+	// Text after the PEM block is ignored; it makes both files one size.
+	before = append(before, strings.Repeat("\n", len(after)-len(before))...)
+
+	file := filepath.Join(t.TempDir(), "crl.pem")
+	stamp := time.Now().Truncate(time.Second)
+	write := func(data []byte) {
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(file, stamp, stamp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newCRLFiles([]string{file}, pki.NewRevocationList())
+	write(before)
+	if _, err := c.load([]*x509.Certificate{ca.Cert}); err != nil {
+		t.Fatal(err)
+	}
+	write(after)
+	if read, err := c.load([]*x509.Certificate{ca.Cert}); err != nil || len(read) != 1 {
+		t.Fatalf("load after the rewrite read %v, %v; want the file", read, err)
+	}
+	if !c.list.Revoked(victim.Cert) {
+		t.Error("a CRL rewritten with the same size and mtime was not read again: its revocation is not honoured")
 	}
 }
 
