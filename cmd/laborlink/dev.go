@@ -128,61 +128,39 @@ func runDevInit(m *Main, opts devfed.InitOptions, keep bool) error {
 	return nil
 }
 
-// checkDevListeners refuses, by flag, ports and an ops listener the nodes
-// would refuse in the configs --init-only writes: the node names only its
-// config keys, and an init step that keeps what it finds (--keep) would
-// keep a federation none of whose nodes starts. devfed.Init checks the
-// configs themselves too.
+// checkDevListeners refuses, by flag, the listeners the nodes would refuse
+// in the configs --init-only writes, by the node's own rules
+// (node.CheckAddr, node.SharePort): the node names only its config keys,
+// and an init step that keeps what it finds (--keep) would keep a
+// federation none of whose nodes starts. The API and raft ports go into
+// the genesis for the other nodes to dial, so they are checked as dialed
+// addresses (port 0, which devfed would take for its default, is refused).
+// devfed.Init checks the configs themselves too.
 func checkDevListeners(apiPort, raftPort int, opsListen string, nodes nodeFlags) error {
-	for _, p := range []struct {
-		flag string
-		port int
-	}{{"--api-port", apiPort}, {"--raft-port", raftPort}} {
-		if p.port < 1 || p.port > 65535 {
-			return usageErrorf("%s %d is not a port from 1 to 65535", p.flag, p.port)
+	for _, n := range nodes {
+		listeners := []struct {
+			flag, addr string
+			dialed     bool
+		}{
+			{"--api-port", net.JoinHostPort(n.Host, strconv.Itoa(apiPort)), true},
+			{"--raft-port", net.JoinHostPort(n.Host, strconv.Itoa(raftPort)), true},
+			{"--ops-listen", opsListen, false},
 		}
-	}
-	if apiPort == raftPort {
-		return usageErrorf("--api-port %d is also the --raft-port: a node needs a port for each", apiPort)
-	}
-	if opsListen == "" {
-		return nil // turned off
-	}
-	host, port, err := net.SplitHostPort(opsListen)
-	if err != nil {
-		return usageErrorf("--ops-listen %q is not host:port, e.g. 0.0.0.0:9090 (empty turns it off)", opsListen)
-	}
-	n, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		return usageErrorf("--ops-listen %q: port %q is not a number from 0 to 65535", opsListen, port)
-	}
-	for _, p := range []struct {
-		flag string
-		port int
-	}{{"--api-port", apiPort}, {"--raft-port", raftPort}} {
-		if int(n) == p.port && n != 0 && listensOnAnyOf(host, nodes) {
-			return usageErrorf("--ops-listen %q takes the nodes' %s %d: each listener needs its own port", opsListen, p.flag, p.port)
+		if opsListen == "" {
+			listeners = listeners[:2] // turned off
+		}
+		for i, a := range listeners {
+			if p := node.CheckAddr(a.addr, a.dialed); p != "" {
+				return usageErrorf("%s: %s", a.flag, p)
+			}
+			for _, b := range listeners[:i] {
+				if node.SharePort(a.addr, b.addr) {
+					return usageErrorf("%s: %q takes the port of %s %q of the node of %s; each listener needs its own port", a.flag, a.addr, b.flag, b.addr, n.Province)
+				}
+			}
 		}
 	}
 	return nil
-}
-
-// listensOnAnyOf reports whether a listener on host takes the ports of a
-// node on one of nodes' hosts, as the node itself judges listeners that
-// share a port: host is every interface (empty, 0.0.0.0, ::) or one of
-// theirs, IP addresses compared as addresses and names without regard to
-// case.
-func listensOnAnyOf(host string, nodes nodeFlags) bool {
-	ip := net.ParseIP(host)
-	if host == "" || ip.IsUnspecified() {
-		return true
-	}
-	for _, a := range nodes {
-		if other := net.ParseIP(a.Host); ip != nil && other != nil && ip.Equal(other) || strings.EqualFold(host, a.Host) {
-			return true
-		}
-	}
-	return false
 }
 
 // nodeFlags collect repeated --node P=HOST flags.

@@ -363,13 +363,13 @@ func (c Config) validate(prefix string, emptied map[string]string) error {
 		if l.key == "ops_listen" && l.addr == "" {
 			continue // turned off
 		}
-		if p := checkAddr(l.addr, false); p != "" {
+		if p := CheckAddr(l.addr, false); p != "" {
 			bad(l.key, "%s", p)
 		}
 	}
 	for i, a := range listeners {
 		for _, b := range listeners[i+1:] {
-			if sharePort(a.addr, b.addr) {
+			if SharePort(a.addr, b.addr) {
 				bad(b.key, "%q takes the port of %s %q; each listener needs its own port", b.addr, a.key, a.addr)
 			}
 		}
@@ -384,10 +384,10 @@ func (c Config) validate(prefix string, emptied map[string]string) error {
 		{"advertise", c.Advertise, "listen", c.Listen},
 		{"raft.advertise", c.Raft.Advertise, "raft.listen", c.Raft.Listen},
 	} {
-		if a.addr == a.listen && checkAddr(a.listen, false) != "" {
+		if a.addr == a.listen && CheckAddr(a.listen, false) != "" {
 			continue
 		}
-		if p := checkAddr(a.addr, joining); p != "" {
+		if p := CheckAddr(a.addr, joining); p != "" {
 			if a.addr == a.listen {
 				p += fmt.Sprintf(" (it defaults to %s: set it to an address other nodes can dial)", a.listenKey)
 			}
@@ -395,7 +395,7 @@ func (c Config) validate(prefix string, emptied map[string]string) error {
 		}
 	}
 	for i, a := range c.Raft.Join {
-		if p := checkAddr(a, true); p != "" {
+		if p := CheckAddr(a, true); p != "" {
 			bad(fmt.Sprintf("raft.join[%d]", i), "%s", p)
 		}
 	}
@@ -506,13 +506,13 @@ func checkWebhookURL(raw string) string {
 	return ""
 }
 
-// sharePort reports whether listening on a and b would take one port: the
+// SharePort reports whether listening on a and b would take one port: the
 // same port on the same host, or on every interface (empty or wildcard
 // host) and any host. Port 0 is any free port, never shared. Ports are
 // compared as numbers (8443 is 08443) and hosts as what they name: IP
 // addresses however spelt ([::1] is [0:0:0:0:0:0:0:1], 127.0.0.1 is
 // [::ffff:127.0.0.1]), names without regard to case.
-func sharePort(a, b string) bool {
+func SharePort(a, b string) bool {
 	ha, pa, errA := net.SplitHostPort(a)
 	hb, pb, errB := net.SplitHostPort(b)
 	if errA != nil || errB != nil {
@@ -542,11 +542,11 @@ func sameHost(a, b string) bool {
 	return strings.EqualFold(a, b)
 }
 
-// checkAddr returns what is wrong with a host:port address, or "". An
+// CheckAddr returns what is wrong with a host:port address, or "". An
 // address others dial needs a host other than a wildcard and a port other
 // than 0; one to listen on may leave the host empty or a wildcard (every
 // interface) and take port 0 (any).
-func checkAddr(addr string, dialed bool) string {
+func CheckAddr(addr string, dialed bool) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Sprintf("%q is not host:port", addr)
