@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -275,4 +276,126 @@ func TestCheckJSON(t *testing.T) {
 	if p := contracts.CheckJSON([]byte(`{"schema":"laborlink.transfer/v1","x":1}`), now); len(p) != 1 || p[0].Path != "x" {
 		t.Errorf("unknown field: %v", p)
 	}
+}
+
+// TestDecodeAgreementNamesWrongKindsInArrays: an element of an array member
+// of another JSON kind than the agreement schema says the array holds is
+// refused, naming the element by its path and where it starts;
+// encoding/json named the array alone ("scope.purposes"), not which rule
+// nor which element. A null element is taken, as encoding/json takes it.
+// Every array member of the schema is tried.
+func TestDecodeAgreementNamesWrongKindsInArrays(t *testing.T) {
+	arrays := schemaArrays(t, "agreement")
+	if len(arrays) == 0 {
+		t.Fatal("found no array member in the agreement schema")
+	}
+	good := map[string]any{"string": "statistics", "object": map[string]any{}}
+	wrong := map[string]any{"string": 7, "object": "x"}
+	for _, a := range arrays {
+		t.Run(a.path(), func(t *testing.T) {
+			doc := a.document(t, good[a.items], wrong[a.items])
+			_, err := contracts.DecodeAgreement(doc)
+			var de *contracts.DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("%s: err = %v, want a *DecodeError", doc, err)
+			}
+			bad, _ := json.Marshal(wrong[a.items])
+			want := bytes.LastIndex(doc, append([]byte{','}, bad...)) + 1
+			if de.Path != a.path() || de.Offset != int64(want) || !strings.Contains(de.Message, "is not a valid "+a.items) {
+				t.Errorf("%s: got %v; want %s at offset %d, not a valid %s", doc, err, a.path(), want, a.items)
+			}
+			if doc := a.document(t, good[a.items], nil); !json.Valid(doc) {
+				t.Fatalf("built %s", doc)
+			} else if _, err := contracts.DecodeAgreement(doc); err != nil {
+				t.Errorf("%s: a null element refused: %v", doc, err)
+			}
+		})
+	}
+}
+
+// schemaArray is an array member of a schema: the members on the way to
+// it, each saying whether it is an array, and the JSON kind of its items.
+type schemaArray struct {
+	steps []schemaStep
+	items string
+}
+
+type schemaStep struct {
+	name  string
+	array bool
+}
+
+// path names the second element of the array, and of every array on the
+// way to it, as a DecodeError does.
+func (a schemaArray) path() string {
+	var parts []string
+	for _, s := range a.steps {
+		if s.array {
+			parts = append(parts, s.name+"[1]")
+		} else {
+			parts = append(parts, s.name)
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// document is an agreement whose array a holds good then bad, as the
+// second element of every array on the way to it.
+func (a schemaArray) document(t *testing.T, good, bad any) []byte {
+	t.Helper()
+	var v any = []any{good, bad}
+	for i := len(a.steps) - 2; i >= 0; i-- {
+		v = map[string]any{a.steps[i+1].name: v}
+		if a.steps[i].array {
+			v = []any{map[string]any{}, v}
+		}
+	}
+	doc, err := json.Marshal(map[string]any{"schema": contracts.SchemaAgreement, a.steps[0].name: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// schemaArrays returns the array members of a schema document, with the
+// kind of their items read through a $ref into common.json.
+func schemaArrays(t *testing.T, name string) []schemaArray {
+	t.Helper()
+	read := func(name string) map[string]any {
+		b, err := contracts.JSONSchema(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	defs := read("common")["$defs"].(map[string]any)
+	kind := func(node map[string]any) string {
+		if ref, ok := node["$ref"].(string); ok {
+			node = defs[strings.TrimPrefix(ref, "common.json#/$defs/")].(map[string]any)
+		}
+		k, _ := node["type"].(string)
+		return k
+	}
+	var out []schemaArray
+	var walk func(steps []schemaStep, node map[string]any)
+	walk = func(steps []schemaStep, node map[string]any) {
+		props, _ := node["properties"].(map[string]any)
+		for member, sub := range props {
+			sub := sub.(map[string]any)
+			step := schemaStep{name: member, array: sub["type"] == "array"}
+			path := append(slices.Clone(steps), step)
+			if step.array {
+				items := sub["items"].(map[string]any)
+				out = append(out, schemaArray{steps: path, items: kind(items)})
+				sub = items
+			}
+			walk(path, sub)
+		}
+	}
+	walk(nil, read(name))
+	return out
 }

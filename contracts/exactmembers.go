@@ -41,12 +41,16 @@ func (l *lexer) exactObject(t RecordType, parent string) bool {
 
 // exactValue reads the value of the field at path: objects and arrays of
 // objects where the field has fields below it, a string where the field is
-// a date, a time or a []byte for what it says (see kindString), anything
+// a date, a time or a []byte for what it says (see kindString), the
+// elements of an array field for their kind (see arrayItems), anything
 // else for its syntax alone (encoding/json then says when it is not of the
 // field's type).
 func (l *lexer) exactValue(t RecordType, path string) bool {
 	if kind := valueKinds()[t][path]; kind != kindOther && l.peek() == '"' {
 		return l.kindString(kind)
+	}
+	if items, ok := arrayItems[t][path]; ok && l.peek() == '[' {
+		return l.array(func(int) bool { return l.exactItem(t, path, items) })
 	}
 	if !hasFieldsBelow(t, path) {
 		return l.skip()
@@ -58,6 +62,37 @@ func (l *lexer) exactValue(t RecordType, path string) bool {
 		return l.array(func(int) bool { return l.exactValue(t, path) })
 	}
 	return l.skip()
+}
+
+// arrayItems names, per record type, the JSON kind of the elements of
+// each array field, as its JSON Schema says (the test of DecodeAgreement
+// tries every array the schema has). encoding/json refuses an element of
+// another kind too, but names the array alone ("scope.purposes"), not
+// which rule's nor which element.
+var arrayItems = map[RecordType]map[string]string{
+	RecordAgreement: {
+		"scope": "object", "scope.purposes": "string", "scope.fields": "string", "scope.clear": "string",
+		"quotas": "object", "approvals": "object",
+	},
+}
+
+// exactItem reads an element of the array field at path, which holds
+// values of the kind items. null is taken, as encoding/json takes it, for
+// the zero value; an element of another kind is refused where it starts,
+// once it is known to be JSON (a syntax error is reported as such).
+func (l *lexer) exactItem(t RecordType, path, items string) bool {
+	if l.null() {
+		return true
+	}
+	if kind := l.kindAhead(); kind != items {
+		start := l.pos
+		if !l.skip() {
+			return false
+		}
+		l.pos = start
+		return l.fail("%s is not a valid %s", kind, items)
+	}
+	return l.exactValue(t, path)
 }
 
 // kindString reads a string of a date, a time or a []byte, failing where
