@@ -153,10 +153,12 @@ func runPolicyEval(ctx context.Context, m *Main, args []string) error {
 			return err
 		}
 	}
+	// The engines read these directories, and name no flag: check them
+	// first, naming theirs, before either end decides.
 	for _, d := range []struct{ flag, dir string }{{"--origin-policy", *originPolicy}, {"--destination-policy", *destPolicy}} {
 		if d.dir != "" {
-			if err := checkPolicyDir(d.flag, d.dir); err != nil {
-				return err
+			if err := policy.CheckDir(d.dir); err != nil {
+				return fmt.Errorf("%s: %w", d.flag, err)
 			}
 		}
 	}
@@ -527,23 +529,13 @@ func runsOnNode(m *Main, fs *flag.FlagSet, c *conn, what string, offline ...stri
 	return false, nil
 }
 
-// checkPolicyDir requires dir, named on the command line as what, to be a
-// directory: a file there would otherwise read as no policy at all.
-func checkPolicyDir(what, dir string) error {
-	if err := policy.CheckDir(dir); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
-}
-
-// readPolicyDir reads the policy directory named on the command line as what.
+// readPolicyDir reads the policy directory named on the command line as
+// what; policy.ReadDir refuses a path that is no directory, which would
+// otherwise read as no policy at all.
 func readPolicyDir(what, dir string) (policy.Layer, error) {
-	if err := checkPolicyDir(what, dir); err != nil {
-		return policy.Layer{}, err
-	}
 	l, err := policy.ReadDir(dir)
 	if err != nil {
-		return policy.Layer{}, fmt.Errorf("%s %s: %w", what, dir, err)
+		return policy.Layer{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return l, nil
 }

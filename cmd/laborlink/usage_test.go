@@ -163,10 +163,10 @@ func TestPolicyFlagsRefused(t *testing.T) {
 		{"eval negative --quota-used", eval("--quota-used", "-5"), 2, "--quota-used -5: want 0 or more"},
 		{"eval destination policy is a file", eval("--destination-policy", file), 1, "--destination-policy: " + file + " is a file; want a directory"},
 		{"eval origin policy missing", eval("--origin-policy", missing), 1, "--origin-policy: stat " + missing},
-		{"eval bundle is a file", eval("--bundle", file), 1, "--bundle: " + file + " is a file"},
-		{"test a file", []string{"policy", "test", file}, 1, "policy directory: " + file + " is a file"},
-		{"push a file", []string{"policy", "push", file}, 1, "bundle directory: " + file + " is a file"},
-		{"show province is a file", []string{"policy", "show", "--province", file}, 1, "--province: " + file + " is a file"},
+		{"eval bundle is a file", eval("--bundle", file), 1, "--bundle: read policy directory: " + file + " is a file"},
+		{"test a file", []string{"policy", "test", file}, 1, "policy directory: read policy directory: " + file + " is a file"},
+		{"push a file", []string{"policy", "push", file}, 1, "bundle directory: read policy directory: " + file + " is a file"},
+		{"show province is a file", []string{"policy", "show", "--province", file}, 1, "--province: read policy directory: " + file + " is a file"},
 	})
 }
 
