@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,7 @@ type receiver struct {
 	together bool
 	from     []pki.Identity
 	leaves   []*x509.Certificate // of the chains batches came with
+	envs     []json.RawMessage   // every envelope received, as it came
 	signer   *pki.Signer         // the destination node's key
 	forger   *pki.Signer         // a key of the same province, not the one whose chain is sent
 }
@@ -71,6 +73,7 @@ func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.C
 		return nil, errors.New("no chain")
 	}
 	r.leaves = append(r.leaves, chain[0])
+	r.envs = append(r.envs, envs...)
 	r.from = append(r.from, from)
 	out := make([]Result, len(envs))
 	for i, e := range envs {
@@ -462,18 +465,47 @@ func TestReceiptChainChanges(t *testing.T) {
 	}
 }
 
-// TestProofsGoWithTheChainThatSignedThem: SendWithProofs sends the chain it
-// is given, that of the key that signed the batch, not the client's
-// current chain, which a rotation of the node's certificate may have
-// changed since the batch was signed.
+// TestProofsGoWithTheChainThatSignedThem: a batch signed just before the
+// node's certificate rotated goes with the chain of the key that signed it,
+// which SendWithProofs is given, not with the client's chain, the new
+// certificate's by then: the destination checks the proofs under the
+// chain they come with, and would refuse them for good as forged.
 func TestProofsGoWithTheChainThatSignedThem(t *testing.T) {
 	f := newFixture(t)
-	c := f.client(t, directory{"44": f.srv}, BreakerSettings{})
-	signed := f.p.Issue("51", pki.KindNode, "gw-1") // the certificate before the rotation
-	if _, err := c.SendWithProofs(context.Background(), "44", batch("a"), nil, [][]byte{signed.Cert.Raw}); err != nil {
+	before, after := f.p.Issue("51", pki.KindNode, "gw-1"), f.p.Issue("51", pki.KindNode, "gw-1")
+	current := before
+	c := NewClient(f.p.Verifier(), func() [][]byte { return [][]byte{current.Cert.Raw} }, directory{"44": f.srv}, func(province string) (*http.Client, error) {
+		return f.p.Client(before, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province}), nil
+	}, BreakerSettings{})
+	b := batch("a", "b")
+	digests := make([][32]byte, len(b))
+	for i, q := range b {
+		digests[i] = sha256.Sum256(q.Envelope)
+	}
+	proofs, err := contracts.SignDigests(digests, f.p.Signer(before))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.recv.leaves) != 1 || !f.recv.leaves[0].Equal(signed.Cert) {
-		t.Errorf("the batch went with another chain than the one given")
+	current = after // the node's certificate rotates between signing and sending
+	if _, err := c.SendWithProofs(context.Background(), "44", b, proofs, [][]byte{before.Cert.Raw}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.recv.leaves) != 1 || len(f.recv.envs) != len(b) {
+		t.Fatalf("the receiver got %d batches, %d envelopes; want 1 batch of %d", len(f.recv.leaves), len(f.recv.envs), len(b))
+	}
+	roots := contracts.NewRootVerifier(f.recv.leaves[0].PublicKey)
+	for i, e := range f.recv.envs {
+		var got struct {
+			Batch *contracts.BatchProof `json:"batch"`
+		}
+		if err := json.Unmarshal(e, &got); err != nil || got.Batch == nil {
+			t.Fatalf("envelope %d came without its proof (%v): %s", i, err, e)
+		}
+		if err := got.Batch.Includes(digests[i]); err != nil {
+			t.Errorf("envelope %d: %v", i, err)
+		}
+		if err := roots.Verify(got.Batch.Root, got.Batch.Signature); err != nil {
+			t.Errorf("envelope %d: its proof does not verify under the chain it came with: %v", i, err)
+		}
 	}
 }
