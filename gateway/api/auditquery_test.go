@@ -5,8 +5,14 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/laborlink/laborlink/gateway/audit"
 )
 
 // auditDecoder is the request decoder the local API serves pattern with.
@@ -28,7 +34,7 @@ func auditDecoder(t *testing.T, pattern string) func(context.Context, *http.Requ
 // refused by name. An unknown or repeated parameter is refused by name,
 // 400; each route takes its own parameters. (From a review.)
 func TestAuditQueryRefusesAnUnknownParameter(t *testing.T) {
-	const all = "from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z&pair=51:44&agreement=AG-51-44-2026-001&kind=sent&type=transfer&decision=allow"
+	const all = "from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z&pair=51:44&between=44,51&agreement=AG-51-44-2026-001&kind=sent&type=transfer&decision=allow"
 	for _, tc := range []struct {
 		route, query string
 		refused      string // the parameter named; "" when accepted
@@ -68,5 +74,79 @@ func TestAuditQueryRefusesAnUnknownParameter(t *testing.T) {
 				t.Errorf("err %v is no bad request (400)", err)
 			}
 		})
+	}
+}
+
+// TestAuditQueryBetween: between selects the flows between two provinces,
+// both ways, in one query (what `audit reconcile --a --b` reads of each
+// node, whose query limit then holds for the two directions together), on
+// each route that takes the filters. A malformed one, or one no pair given
+// with it can be a direction of, is refused naming it, 400.
+func TestAuditQueryBetween(t *testing.T) {
+	for _, route := range []string{"GET /api/v1/audit/entries", "GET /api/v1/audit/stats", "GET /api/v1/audit/export"} {
+		path := strings.TrimPrefix(route, "GET ")
+		t.Run(route, func(t *testing.T) {
+			req, err := auditDecoder(t, route)(context.Background(), httptest.NewRequest(http.MethodGet, path+"?between=51,44", nil))
+			if err != nil {
+				t.Fatalf("between=51,44: %v", err)
+			}
+			var f audit.Filter
+			switch r := req.(type) {
+			case AuditQueryRequest:
+				f = r.Filter
+			case AuditExportRequest:
+				f = r.Filter
+			}
+			if f.Between == nil || *f.Between != (audit.Pair{Origin: "51", Destination: "44"}) || f.Pair != nil {
+				t.Errorf("between=51,44 decoded as between %v, pair %v", f.Between, f.Pair)
+			}
+			for query, want := range map[string]string{
+				"between=51,51":               `between "51,51" names province 51 twice`,
+				"between=51,4x":               `between "51,4x": want two province codes`,
+				"between=51:44":               `between "51:44": want two province codes separated by a comma`,
+				"between=51,44&pair=51:33":    "pair 51:33 is neither direction of between 51,44",
+				"between=51,44&between=44,51": `"between" is given 2 times`,
+			} {
+				_, err := auditDecoder(t, route)(context.Background(), httptest.NewRequest(http.MethodGet, path+"?"+query, nil))
+				if !errors.Is(err, errBadRequest) || !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: %v; want a bad request (400) containing %q", query, err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestOpenAPIListsTheAuditFilters: api/openapi.yaml describes, for each
+// route that takes the audit filters, the parameters the route takes: no
+// fewer (a filter added to auditFilterParams, such as between, is
+// described) and no more.
+func TestOpenAPIListsTheAuditFilters(t *testing.T) {
+	data, err := os.ReadFile("../../api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name string `yaml:"name"`
+			} `yaml:"parameters"`
+		} `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for path, extra := range map[string][]string{
+		"/api/v1/audit/entries": nil,
+		"/api/v1/audit/stats":   nil,
+		"/api/v1/audit/export":  {"format"},
+	} {
+		var described []string
+		for _, p := range doc.Paths[path]["get"].Parameters {
+			described = append(described, p.Name)
+		}
+		want := slices.Sorted(slices.Values(slices.Concat(auditFilterParams, extra)))
+		if slices.Sort(described); !slices.Equal(described, want) {
+			t.Errorf("GET %s: api/openapi.yaml describes parameters %v; the route takes %v", path, described, want)
+		}
 	}
 }

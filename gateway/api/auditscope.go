@@ -39,10 +39,10 @@ func requireAuditOf(ctx context.Context, own audit.Province, f *audit.Filter, ki
 		return fmt.Errorf("%w: %s belongs to province %s; this node's local API serves province %s", auth.ErrForbidden, id, id.Province, own)
 	}
 	pair := audit.Pair{Origin: own, Destination: theirs}
-	if f.Pair != nil && !sameProvinces(*f.Pair, pair) {
+	if f.Pair != nil && !f.Pair.SameProvinces(pair) {
 		return fmt.Errorf("%w: pair %s:%s: %s may read %s", auth.ErrForbidden, f.Pair.Origin, f.Pair.Destination, id, foreignAuditRoutes)
 	}
-	if f.Between != nil && !sameProvinces(*f.Between, pair) {
+	if f.Between != nil && !f.Between.SameProvinces(pair) {
 		return fmt.Errorf("%w: between %s and %s: %s may read %s", auth.ErrForbidden, f.Between.Origin, f.Between.Destination, id, foreignAuditRoutes)
 	}
 	f.Between = &pair
@@ -61,10 +61,4 @@ func requireOwnAuditor(ctx context.Context, own audit.Province, route string, ki
 		return fmt.Errorf("%w: %s is for province %s's own callers; %s of province %s may call %s", auth.ErrForbidden, route, own, id, id.Province, foreignAuditRoutes)
 	}
 	return nil
-}
-
-// sameProvinces reports whether p and q name the same two provinces, in
-// either order.
-func sameProvinces(p, q audit.Pair) bool {
-	return p == q || p == (audit.Pair{Origin: q.Destination, Destination: q.Origin})
 }

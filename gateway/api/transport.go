@@ -261,7 +261,7 @@ func timeRange(r *http.Request) (from, to time.Time, err error) {
 
 // auditFilterParams are the query parameters of an audit.Filter, as
 // decodeAuditQuery reads them.
-var auditFilterParams = []string{"from", "to", "pair", "agreement", "kind", "type", "decision"}
+var auditFilterParams = []string{"from", "to", "pair", "between", "agreement", "kind", "type", "decision"}
 
 // onlyParams has decode refuse a query parameter that is not one of names,
 // or one given twice: decode reads the first value of the names it knows
@@ -302,6 +302,13 @@ func decodeAuditQuery(_ context.Context, r *http.Request) (any, error) {
 			return nil, badRequest("pair: %v", err)
 		}
 		f.Pair = &p
+	}
+	if s := q.Get("between"); s != "" {
+		b, err := audit.ParseBetween(s)
+		if err != nil {
+			return nil, badRequest("%v", err)
+		}
+		f.Between = &b
 	}
 	f.AgreementID = q.Get("agreement")
 	f.Kind = audit.Kind(q.Get("kind"))

@@ -28,6 +28,27 @@ func ParsePair(s string) (Pair, error) {
 // String writes the pair as "51:44".
 func (p Pair) String() string { return string(p.Origin) + ":" + string(p.Destination) }
 
+// ParseBetween reads the two provinces of a Filter.Between, written
+// "51,44" (either order selects the same flows). A comma, not the colon of
+// a pair, because no direction is meant.
+func ParseBetween(s string) (Pair, error) {
+	p, q, ok := strings.Cut(s, ",")
+	b := Pair{Province(p), Province(q)}
+	switch {
+	case !ok || !b.Origin.Valid() || !b.Destination.Valid():
+		return Pair{}, fmt.Errorf("between %q: want two province codes separated by a comma, such as 51,44", s)
+	case b.Origin == b.Destination:
+		return Pair{}, fmt.Errorf("between %q names province %s twice: want two different provinces, such as 51,44", s, b.Origin)
+	}
+	return b, nil
+}
+
+// SameProvinces reports whether p and q name the same two provinces, in
+// either order.
+func (p Pair) SameProvinces(q Pair) bool {
+	return p == q || p == Pair{Origin: q.Destination, Destination: q.Origin}
+}
+
 // Filter selects entries for Query; zero fields select everything. It maps
 // one to one onto `laborlink audit query` flags.
 type Filter struct {
@@ -49,10 +70,13 @@ type Filter struct {
 }
 
 // Check reports a field that can match no entry: a kind, record type or
-// decision that is not one of the log's codes, or an empty time window.
-// The error names the field as `laborlink audit query` and the API do.
+// decision that is not one of the log's codes, a pair that is neither
+// direction of between, or an empty time window. The error names the field
+// as `laborlink audit query` and the API do.
 func (f Filter) Check() error {
 	switch {
+	case f.Pair != nil && f.Between != nil && !f.Pair.SameProvinces(*f.Between):
+		return fmt.Errorf("pair %s is neither direction of between %s,%s: together they select nothing; give one of them", f.Pair, f.Between.Origin, f.Between.Destination)
 	case f.Kind != "" && !slices.Contains(Kinds(), f.Kind):
 		return fmt.Errorf("kind %q is not an entry kind (%s)", f.Kind, join(Kinds()))
 	case f.RecordType != "" && !slices.Contains(recordTypes, f.RecordType):
@@ -145,5 +169,5 @@ func Between(entries []Entry, p, q Province) []Entry {
 }
 
 func between(e Entry, p, q Province) bool {
-	return (e.Origin == p && e.Destination == q) || (e.Origin == q && e.Destination == p)
+	return Pair{e.Origin, e.Destination}.SameProvinces(Pair{p, q})
 }

@@ -54,12 +54,14 @@ func TestFilterCheckNamesWhatCanMatchNothing(t *testing.T) {
 		{Filter{RecordType: "transfers"}, `type "transfers" is not a record type`},
 		{Filter{Decision: "denied"}, `decision "denied" is neither allow nor deny`},
 		{Filter{From: t0, To: t0}, "is not before to"},
+		{Filter{Pair: &Pair{"51", "33"}, Between: &Pair{"51", "44"}}, "pair 51:33 is neither direction of between 51,44"},
 	} {
 		if err := tc.f.Check(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want an error containing %q", tc.f, err, tc.want)
 		}
 	}
-	ok := Filter{Kind: KindCertificate, RecordType: "referral-update", Decision: Allow, From: t0, To: t0.Add(time.Second)}
+	ok := Filter{Kind: KindCertificate, RecordType: "referral-update", Decision: Allow, From: t0, To: t0.Add(time.Second),
+		Pair: &Pair{"44", "51"}, Between: &Pair{"51", "44"}} // the pair is one direction of between
 	if err := ok.Check(); err != nil {
 		t.Errorf("%+v: %v", ok, err)
 	}
@@ -98,6 +100,34 @@ func TestParsePair(t *testing.T) {
 			p, err := ParsePair(tc.in)
 			if (err == nil) != tc.ok || p != tc.want {
 				t.Errorf("ParsePair(%q) = %v, %v", tc.in, p, err)
+			}
+		})
+	}
+}
+
+// TestParseBetween: between names two different provinces, comma
+// separated, in either order; anything else is refused naming between.
+func TestParseBetween(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Pair
+		err  string // in the error; "" when accepted
+	}{
+		{"51,44", Pair{"51", "44"}, ""},
+		{"44,51", Pair{"44", "51"}, ""},
+		{"51:44", Pair{}, `between "51:44": want two province codes separated by a comma`},
+		{"51,99", Pair{}, `between "51,99": want two province codes`},
+		{"51,44,33", Pair{}, `between "51,44,33": want two province codes`},
+		{"51", Pair{}, `between "51": want two province codes`},
+		{"51,51", Pair{}, `between "51,51" names province 51 twice`},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			p, err := ParseBetween(tc.in)
+			switch {
+			case tc.err == "" && (err != nil || p != tc.want):
+				t.Errorf("ParseBetween(%q) = %v, %v; want %v", tc.in, p, err, tc.want)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("ParseBetween(%q) = %v, %v; want an error containing %q", tc.in, p, err, tc.err)
 			}
 		})
 	}
