@@ -1,17 +1,14 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +36,7 @@ func runAudit(ctx context.Context, m *Main, args []string) error {
 
 // filterFlags are the selection flags query, stats and export share.
 type filterFlags struct {
-	from, to, pair, agreement, typ, kind, decision *string
+	from, to, pair, between, agreement, typ, kind, decision *string
 }
 
 func addFilterFlags(fs *flag.FlagSet) *filterFlags {
@@ -47,6 +44,7 @@ func addFilterFlags(fs *flag.FlagSet) *filterFlags {
 		from:      fs.String("from", "", "entries at or after this time (RFC 3339, or a day YYYY-MM-DD)"),
 		to:        fs.String("to", "", "entries before this time (RFC 3339, or a day YYYY-MM-DD)"),
 		pair:      fs.String("pair", "", "flows from one province to another, e.g. 51:44"),
+		between:   fs.String("between", "", "flows between two provinces, both ways, e.g. 51,44"),
 		agreement: fs.String("agreement", "", "flows under one agreement"),
 		typ:       fs.String("type", "", "one record type (transfer, confirmation, referral, referral-update)"),
 		kind:      fs.String("kind", "", "one entry kind (sent, received, denied, receipt, ...)"),
@@ -72,6 +70,12 @@ func (f *filterFlags) values() (url.Values, error) {
 			return nil, usageErrorf("--pair: %v", err)
 		}
 		q.Set("pair", *f.pair)
+	}
+	if *f.between != "" {
+		if _, err := audit.ParseBetween(*f.between); err != nil {
+			return nil, usageErrorf("--between: %v", err)
+		}
+		q.Set("between", *f.between)
 	}
 	if *f.agreement != "" {
 		q.Set("agreement", *f.agreement)
@@ -434,28 +438,19 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 // api.ReconcileMargin: what a reconciliation compares, so that the counts,
 // and the query limit, are of the pair's flows in the window and not of
 // the whole log's, and flows at the window's edges find their
-// counterparts, as with --with.
+// counterparts, as with --with. One query reads both directions, so the
+// node's limit holds for the two together, as --with's does: more entries
+// than it returns fail the query, and the reconciliation with it.
 func pairEntries(ctx context.Context, cl *api.Client, opt audit.ReconcileOptions) ([]audit.Entry, error) {
-	window := url.Values{}
+	q := url.Values{"between": {string(opt.A) + "," + string(opt.B)}}
 	from, to := opt.Widened(api.ReconcileMargin)
 	if !from.IsZero() {
-		window.Set("from", from.Format(time.RFC3339Nano))
+		q.Set("from", from.Format(time.RFC3339Nano))
 	}
 	if !to.IsZero() {
-		window.Set("to", to.Format(time.RFC3339Nano))
+		q.Set("to", to.Format(time.RFC3339Nano))
 	}
-	var es []audit.Entry
-	for _, pair := range []audit.Pair{{Origin: opt.A, Destination: opt.B}, {Origin: opt.B, Destination: opt.A}} {
-		q := maps.Clone(window)
-		q.Set("pair", pair.String())
-		got, err := cl.AuditEntries(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		es = append(es, got...)
-	}
-	slices.SortFunc(es, func(x, y audit.Entry) int { return cmp.Compare(x.Index, y.Index) })
-	return es, nil
+	return cl.AuditEntries(ctx, q)
 }
 
 // reconcileOnNode asks the --node node to reconcile its log with that of

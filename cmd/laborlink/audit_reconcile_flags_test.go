@@ -28,3 +28,21 @@ func TestAuditReconcileNamesBadProvinceFlag(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditBetweenFlagRefusedBeforeAsking: query, stats and export refuse
+// a --between that names one province twice or is not two province codes,
+// naming the flag, before any node is asked.
+func TestAuditBetweenFlagRefusedBeforeAsking(t *testing.T) {
+	conn := devConnFlags(t, "auditor-auditor", "https://127.0.0.1:1")
+	for _, sub := range []string{"query", "stats", "export"} {
+		for between, want := range map[string]string{
+			"51,51": `--between: between "51,51" names province 51 twice`,
+			"51:44": `--between: between "51:44": want two province codes separated by a comma`,
+		} {
+			code, _, errOut := run(t, "", append([]string{"audit", sub, "--between", between}, conn...)...)
+			if code != 2 || !strings.Contains(errOut, want) {
+				t.Errorf("audit %s --between %s: exit %d, stderr %q; want exit 2 and %q", sub, between, code, errOut, want)
+			}
+		}
+	}
+}

@@ -7,23 +7,20 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
 
-// TestAuditReconcileAsksForItsWindow: `audit reconcile --a 51 --b 44`
-// asks each node for the pair's entries within --from and --to, widened
-// by a day as --with reads them, not for the pair's whole history, which
-// on a busy pair is over the node's query limit whatever the window.
-// (From a review.)
-func TestAuditReconcileAsksForItsWindow(t *testing.T) {
+// fakeAuditNodes starts a node of each of provinces 51 and 44 that answers
+// every request with answer(province, w, r), and returns their addresses
+// and the connection flags of 51's auditor.
+func fakeAuditNodes(t *testing.T, answer func(province string, w http.ResponseWriter, r *http.Request)) (a, b string, conn []string) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "fed")
 	if code, _, errOut := run(t, "", "dev", "--init-only", "--dir", dir, "--node", "51=a", "--node", "44=b", "--node", "33=c"); code != 0 {
 		t.Fatalf("dev --init-only: exit %d: %s", code, errOut)
 	}
-	var mu sync.Mutex
-	asked := map[string][]url.Values{} // province: the queries its node was sent
 	node := func(p string) string {
 		t.Helper()
 		tlsDir := filepath.Join(dir, "p"+p, "tls")
@@ -31,22 +28,36 @@ func TestAuditReconcileAsksForItsWindow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			asked[p] = append(asked[p], r.URL.Query())
-			mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"entries":[]}`)
-		}))
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { answer(p, w, r) }))
 		srv.TLS = &tls.Config{Certificates: []tls.Certificate{kp}, MinVersion: tls.VersionTLS13, ClientAuth: tls.RequestClientCert}
 		srv.StartTLS()
 		t.Cleanup(srv.Close)
 		return srv.URL
 	}
-	a, b := node("51"), node("44")
+	a, b = node("51"), node("44")
 	pk := filepath.Join(dir, "pki", "p51")
-	conn := []string{"--node", a, "--cert", filepath.Join(pk, "auditor-auditor.pem"), "--key", filepath.Join(pk, "auditor-auditor-key.pem"),
+	conn = []string{"--node", a, "--cert", filepath.Join(pk, "auditor-auditor.pem"), "--key", filepath.Join(pk, "auditor-auditor-key.pem"),
 		"--ca", filepath.Join(dir, "pki", "root", "root.pem")}
+	return a, b, conn
+}
+
+// TestAuditReconcileAsksForItsWindow: `audit reconcile --a 51 --b 44`
+// asks each node for the pair's entries within --from and --to, widened
+// by a day as --with reads them, not for the pair's whole history, which
+// on a busy pair is over the node's query limit whatever the window.
+// (From a review.) It asks once, for both directions (between=51,44): two
+// queries, one a direction, each had the limit to itself, as --with's one
+// query does not.
+func TestAuditReconcileAsksForItsWindow(t *testing.T) {
+	var mu sync.Mutex
+	asked := map[string][]url.Values{} // province: the queries its node was sent
+	a, b, conn := fakeAuditNodes(t, func(p string, w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked[p] = append(asked[p], r.URL.Query())
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"entries":[]}`)
+	})
 	for _, tc := range []struct {
 		name     string
 		window   []string
@@ -67,17 +78,41 @@ func TestAuditReconcileAsksForItsWindow(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, p := range []string{"51", "44"} {
-				var pairs []string
-				for _, q := range asked[p] {
-					pairs = append(pairs, q.Get("pair"))
-					if q.Get("from") != tc.from || q.Get("to") != tc.to || q.Has("from") != (tc.from != "") || q.Has("to") != (tc.to != "") {
-						t.Errorf("%s's node asked for %v; want from %q and to %q, the window widened by a day", p, q, tc.from, tc.to)
-					}
+				if len(asked[p]) != 1 {
+					t.Errorf("%s's node was asked %d times %v; want one query for both directions", p, len(asked[p]), asked[p])
+					continue
 				}
-				if slices.Sort(pairs); !slices.Equal(pairs, []string{"44:51", "51:44"}) {
-					t.Errorf("%s's node asked for pairs %v; want 44:51 and 51:44", p, pairs)
+				q := asked[p][0]
+				if q.Get("from") != tc.from || q.Get("to") != tc.to || q.Has("from") != (tc.from != "") || q.Has("to") != (tc.to != "") {
+					t.Errorf("%s's node asked for %v; want from %q and to %q, the window widened by a day", p, q, tc.from, tc.to)
+				}
+				if q.Get("between") != "51,44" || q.Has("pair") {
+					t.Errorf("%s's node asked for %v; want between=51,44 and no pair", p, q)
 				}
 			}
 		})
+	}
+}
+
+// TestAuditReconcileOverTheQueryLimitFails: a node that has more of the
+// pair's entries in the window than one query returns refuses the query
+// (400, audit.ErrTooManyEntries); the reconciliation fails saying so and
+// naming the province, and prints no "ok" over the entries the other node
+// sent.
+func TestAuditReconcileOverTheQueryLimitFails(t *testing.T) {
+	const tooMany = "too many entries: more than 100000 match; narrow the window with from and to, or export it"
+	a, b, conn := fakeAuditNodes(t, func(p string, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if p == "44" {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":"`+tooMany+`","code":"invalid"}`)
+			return
+		}
+		io.WriteString(w, `{"entries":[]}`)
+	})
+	args := []string{"audit", "reconcile", "--a", "51", "--b", "44", "--a-node", a, "--b-node", b, "--from", "2026-03-01"}
+	code, out, errOut := run(t, "", append(args, conn...)...)
+	if code != 1 || strings.Contains(out, "ok") || !strings.Contains(errOut, "audit log of 44") || !strings.Contains(errOut, tooMany) {
+		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant exit 1, no ok, and the node's refusal for province 44", code, out, errOut)
 	}
 }
