@@ -252,6 +252,7 @@ func TestAuditVerifyFileRefusesAnAddedLine(t *testing.T) {
 		// over in silence. (From a review.)
 		{"line beyond the head", append(append([]string(nil), lines...), beyond), 0,
 			"ok: 4 entries of laborlink.test/p51/gw-1 verified against its signed head\n1 entry beyond the head was not verified"},
+		{"line beyond the head repeated", append(append([]string(nil), lines...), beyond, beyond), 1, "line 6 states index 4, which line 5 already holds"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -125,7 +125,7 @@ func ExportRawJSONL(w io.Writer, entries []RawEntry) error {
 func ReadJSONL(r io.Reader) ([]RawEntry, []Entry, error) {
 	var raws []RawEntry
 	var entries []Entry
-	claims := newPositionClaims(0) // an export states no size
+	lines := map[int64]int64{} // position: the line that holds it
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for line := int64(0); sc.Scan(); line++ {
@@ -139,7 +139,7 @@ func ReadJSONL(r io.Reader) ([]RawEntry, []Entry, error) {
 			pos = e.Index
 			entries = append(entries, e)
 		}
-		if err := claimLine(claims, pos, line, err == nil); err != nil {
+		if err := claimLine(lines, pos, line, err == nil); err != nil {
 			return nil, nil, fmt.Errorf("read audit export: %w", err)
 		}
 		raws = append(raws, RawEntry{Position: pos, Data: data})
@@ -150,19 +150,21 @@ func ReadJSONL(r io.Reader) ([]RawEntry, []Entry, error) {
 	return raws, entries, nil
 }
 
-// claimLine records that line (0-based) holds pos, refusing a negative
-// position or one an earlier line holds; stated says whether the line states
-// pos as its index or, not decoding, is placed at its line number.
-func claimLine(claims *positionClaims, pos, line int64, stated bool) error {
-	problem, first := claims.claim(pos, line)
-	if problem == "" {
+// claimLine records in lines that line (0-based) holds pos, refusing a
+// negative position or one an earlier line holds; stated says whether the
+// line states pos as its index or, not decoding, is placed at its line
+// number. Only a refusal formats anything: this runs for every line.
+func claimLine(lines map[int64]int64, pos, line int64, stated bool) error {
+	first, taken := lines[pos]
+	if !taken && pos >= 0 {
+		lines[pos] = line
 		return nil
 	}
 	how := fmt.Sprintf("line %d states index %d", line+1, pos)
 	if !stated {
 		how = fmt.Sprintf("line %d does not decode and so stands at position %d", line+1, pos)
 	}
-	if problem == ProblemOutOfRange {
+	if pos < 0 {
 		return fmt.Errorf("%s, which no log has: the export was altered", how)
 	}
 	return fmt.Errorf("%s, which line %d already holds: an export has one line a position, so the file was altered or joined with another", how, first+1)

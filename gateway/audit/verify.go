@@ -85,7 +85,10 @@ func (r Report) OK() bool { return len(r.Findings) == 0 }
 // VerifyInput is what an auditor holds.
 type VerifyInput struct {
 	// Entries are the log's entries as fetched, with their positions, one an
-	// entry: a repeated or negative position is a finding.
+	// entry: an export as ReadJSONL reads it, which refuses a file that
+	// repeats a position or states a negative one, naming its lines. Verify
+	// reads them as it reads Read's, so one given twice, or a negative one,
+	// is a finding all the same, among the positions the head covers.
 	Entries []RawEntry
 	// Read, when set instead of Entries, reads the entries in [start, end)
 	// in position order, a missing one left out; Verify then holds one
@@ -115,10 +118,11 @@ var verifyChunk int64 = 4096
 // entries (which proves every entry's inclusion at once when the root
 // matches), and when it does not match asks the proof source for each
 // entry's inclusion proof to report which positions were rewritten, removed
-// or reordered. An entry that adds to the log (a second one at a position,
-// or one at a position no log has) is a finding too, even if every position
-// holds its genuine entry. The error is for failures to verify at all (a
-// proof source that is unreachable); tampering is reported in the Report.
+// or reordered. An entry that adds to the log (a second one at a position
+// the head covers, or one at a position no log has) is a finding too, even
+// if every position holds its genuine entry. The error is for failures to
+// verify at all (a proof source that is unreachable); tampering is
+// reported in the Report.
 func Verify(ctx context.Context, in VerifyInput) (Report, error) {
 	r, err := verify(ctx, in)
 	slices.SortStableFunc(r.Findings, func(a, b Finding) int { return cmp.Compare(a.Position, b.Position) })
@@ -135,11 +139,7 @@ func verify(ctx context.Context, in VerifyInput) (Report, error) {
 	r.Latest, r.Checked = latest, latest.Size
 	read := in.Read
 	if read == nil {
-		var byPos [][]byte
-		var strays []Finding
-		byPos, r.Unsigned, strays = positions(in.Entries, latest.Size)
-		r.Findings = append(r.Findings, strays...)
-		read = readPositions(byPos)
+		read, r.Unsigned = readEntries(in.Entries, latest.Size)
 	}
 
 	var earlier *Head
@@ -196,44 +196,27 @@ func verify(ctx context.Context, in VerifyInput) (Report, error) {
 	return r, nil
 }
 
-// positions indexes entries by position below size (nil where missing),
-// counts those beyond, and reports each entry whose position is negative or
-// repeats an earlier entry's: the first entry at a position is the one
-// checked, whichever is genuine, and the others are findings.
-func positions(entries []RawEntry, size int64) ([][]byte, int64, []Finding) {
-	byPos := make([][]byte, size)
-	claims := newPositionClaims(size)
-	var unsigned int64
-	var strays []Finding
-	for i, e := range entries {
-		problem, _ := claims.claim(e.Position, int64(i))
-		switch {
-		case problem == ProblemOutOfRange:
-			strays = append(strays, Finding{Position: e.Position, Problem: problem,
-				Detail: fmt.Sprintf("an entry claims position %d, which no log has", e.Position)})
-		case problem == ProblemDuplicate:
-			strays = append(strays, Finding{Position: e.Position, Problem: problem,
-				Detail: fmt.Sprintf("another entry also claims position %d", e.Position)})
-		case e.Position >= size:
-			unsigned++
-		default:
-			byPos[e.Position] = e.Data
-		}
+// readEntries serves entries as VerifyInput.Read does, in position order
+// (of two at one position, the one given first comes first, and is the
+// one checked), and counts those at or beyond size, which no read asks
+// for. The read from position 0 returns any entry at a negative position
+// too. What is wrong with the entries, walk reports as it does of any
+// reader: one at a position already read, or outside the range asked for.
+func readEntries(entries []RawEntry, size int64) (func(context.Context, int64, int64) ([]RawEntry, error), int64) {
+	sorted := slices.Clone(entries)
+	slices.SortStableFunc(sorted, func(a, b RawEntry) int { return cmp.Compare(a.Position, b.Position) })
+	at := func(pos int64) int { // the first entry at pos or after
+		i, _ := slices.BinarySearchFunc(sorted, pos, func(e RawEntry, pos int64) int { return cmp.Compare(e.Position, pos) })
+		return i
 	}
-	return byPos, unsigned, strays
-}
-
-// readPositions reads entries indexed by position as VerifyInput.Read does.
-func readPositions(byPos [][]byte) func(context.Context, int64, int64) ([]RawEntry, error) {
-	return func(_ context.Context, start, end int64) ([]RawEntry, error) {
-		var out []RawEntry
-		for i := start; i < end; i++ {
-			if byPos[i] != nil {
-				out = append(out, RawEntry{Position: i, Data: byPos[i]})
-			}
+	read := func(_ context.Context, start, end int64) ([]RawEntry, error) {
+		from := at(start)
+		if start == 0 {
+			from = 0
 		}
-		return out, nil
+		return sorted[from:at(end)], nil
 	}
+	return read, int64(len(sorted) - at(size))
 }
 
 // walk calls fn for each position below size in order, with its entry's
