@@ -131,7 +131,10 @@ func printRecord(w io.Writer, v exchange.RecordView) {
 	if len(v.Reasons) > 0 {
 		fmt.Fprintf(w, "reasons: %s\n", strings.Join(v.Reasons, ", "))
 	}
-	if !v.FailedAt.IsZero() {
+	switch {
+	case !v.DiscardedAt.IsZero():
+		fmt.Fprintf(w, "failed %s, discarded %s: it will never be sent\n", v.FailedAt.Format(timeLayout), v.DiscardedAt.Format(timeLayout))
+	case !v.FailedAt.IsZero():
 		fmt.Fprintf(w, "failed %s: a dead letter until requeued or discarded (laborlink deadletters list)\n", v.FailedAt.Format(timeLayout))
 	}
 	if !v.DeliveredAt.IsZero() {

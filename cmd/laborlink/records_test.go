@@ -12,7 +12,8 @@ import (
 
 // TestPrintRecordShowsItsTimes: `records show` prints when a record was
 // delivered or, for a dead letter, when delivery gave up on it, beside the
-// reason.
+// reason, and for one discarded when, and that it will never be sent
+// rather than wait as a dead letter.
 func TestPrintRecordShowsItsTimes(t *testing.T) {
 	at := time.Date(2026, 3, 2, 10, 15, 3, 0, time.UTC)
 	tests := []struct {
@@ -24,6 +25,9 @@ func TestPrintRecordShowsItsTimes(t *testing.T) {
 		{"failed", store.Status{EnvelopeID: "01JDEAD", Ref: "51/transfer/T-1", Type: "transfer", Peer: "44", State: store.StateFailed,
 			Reasons: []string{"province 44 refused the envelope with 400 Bad Request: bad batch"}, FailedAt: at},
 			[]string{"01JDEAD  51/transfer/T-1  transfer to 44: failed", "reasons: province 44 refused", "failed 2026-03-02 10:15:03Z"}, "delivered"},
+		{"discarded", store.Status{EnvelopeID: "01JDEAD", Ref: "51/transfer/T-1", Type: "transfer", Peer: "44", State: store.StateDiscarded,
+			Reasons: []string{"province 44 refused the envelope with 422 Unprocessable Entity: import refused"}, FailedAt: at, DiscardedAt: at.Add(time.Hour)},
+			[]string{"transfer to 44: discarded", "reasons: province 44 refused", "failed 2026-03-02 10:15:03Z, discarded 2026-03-02 11:15:03Z: it will never be sent"}, "dead letter until"},
 		{"delivered", store.Status{EnvelopeID: "01JGOOD", Ref: "51/transfer/T-2", Type: "transfer", Peer: "44", State: store.StateDelivered, DeliveredAt: at},
 			[]string{"transfer to 44: delivered", "delivered 2026-03-02 10:15:03Z"}, "failed"},
 	}

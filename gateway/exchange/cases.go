@@ -310,7 +310,7 @@ func (x *Exchange) Cases(ctx context.Context, caller pki.Identity, status string
 	}
 	for j, i := range sent {
 		cs[i].Referral = states[j]
-		if states[j] == store.StateRejected || states[j] == store.StateFailed {
+		if states[j] == store.StateRejected || states[j] == store.StateFailed || states[j] == store.StateDiscarded {
 			cs[i].Overdue = false // it never reached the other province, as the audit's stats say
 		}
 	}

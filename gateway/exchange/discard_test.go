@@ -30,7 +30,7 @@ func buryFor(t *testing.T, n *node, peer string, ids ...string) {
 // TestADiscardIsAudited: an operator's discard of dead letters, one or all
 // of a peer's, is audited as a discard entry for each, naming the envelope,
 // the peer and the operator's certificate by serial, durable when Discard
-// returns; the dead letters are gone and their records still failed.
+// returns; the dead letters are gone and their records discarded.
 func TestADiscardIsAudited(t *testing.T) {
 	const serial = "5e71a1"
 	for name, mode := range auditModes {
@@ -56,8 +56,8 @@ func TestADiscardIsAudited(t *testing.T) {
 				if e == nil || e.Destination != "33" || e.Serial != serial || e.Origin != "" || e.RecordType != "" {
 					t.Errorf("audit entry of the discard of %s = %+v, want one naming 33 and serial %s alone", id, e, serial)
 				}
-				if st, err := n.store.Status(id); err != nil || st.State != store.StateFailed {
-					t.Errorf("record of discarded %s: %+v, %v; want failed", id, st, err)
+				if st, err := n.store.Status(id); err != nil || st.State != store.StateDiscarded {
+					t.Errorf("record of discarded %s: %+v, %v; want discarded", id, st, err)
 				}
 			}
 			if dead := n.store.DeadLetterCounts(); len(dead) != 0 {

@@ -261,7 +261,8 @@ func TestAnUpdateWaitingForItsReferralsAnswerSaysSo(t *testing.T) {
 
 // TestADeadLetteredReferralIsNotOverdue: a referral delivery gave up on
 // never reached the other province either; past its deadline its case is
-// not overdue, until an operator requeues it, as the audit's stats say.
+// not overdue, until an operator requeues it, as the audit's stats say,
+// nor once an operator discards it, which it never will.
 func TestADeadLetteredReferralIsNotOverdue(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
@@ -295,5 +296,14 @@ func TestADeadLetteredReferralIsNotOverdue(t *testing.T) {
 	}
 	if cs := overdue(); len(cs) != 1 {
 		t.Errorf("overdue cases once the referral is requeued: %+v; want it again", cs)
+	}
+	if err := origin.store.MarkDead(context.Background(), "44", []store.DeadLetter{{EnvelopeID: res[0].EnvelopeID, Peer: "44", Status: 422, Reason: "refused", At: f.now}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := origin.store.Discard(context.Background(), "44", res[0].EnvelopeID); err != nil || n != 1 {
+		t.Fatalf("discard: %d, %v", n, err)
+	}
+	if cs := overdue(); len(cs) != 0 {
+		t.Errorf("overdue cases once the referral is discarded: %+v; want none", cs)
 	}
 }

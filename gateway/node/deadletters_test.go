@@ -125,7 +125,7 @@ func TestDeadLetterRoutes(t *testing.T) {
 	}
 
 	// Refused for good again, it is discarded: gone from the node with its
-	// envelope, the record still failed, the discard audited.
+	// envelope, the record discarded, the discard audited.
 	if err := n.store.MarkDead(ctx, "44", []store.DeadLetter{{EnvelopeID: id, Status: 422, Reason: "import refuses the record"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestDeadLetterRoutes(t *testing.T) {
 	if d, dead := n.store.Depth(), n.store.DeadLetterCounts(); len(d) != 0 || len(dead) != 0 {
 		t.Errorf("after discard: depth %v, dead letters %v; want none", d, dead)
 	}
-	if _, body := call(pki.KindOperator, "GET", "/api/v1/records/"+id, ""); !strings.Contains(body, `"state":"failed"`) {
+	if _, body := call(pki.KindOperator, "GET", "/api/v1/records/"+id, ""); !strings.Contains(body, `"state":"discarded"`) || !strings.Contains(body, `"discarded_at":`) {
 		t.Errorf("record of a discarded dead letter: %s", body)
 	}
 	discards, err := n.audit.Query(ctx, audit.Filter{Kind: audit.KindDiscard})

@@ -76,8 +76,8 @@ func (s *Store) MarkDeadAnd(ctx context.Context, peer string, ds []DeadLetter, a
 			ds[i].At = now
 		}
 		var err error
-		if failed[i], err = json.Marshal(delivery{State: StateFailed, Reasons: []string{ds[i].Why()}, FailedAt: ds[i].At}); err != nil {
-			return fmt.Errorf("mark %s dead: %w", ds[i].EnvelopeID, err)
+		if failed[i], err = deadDelivery(ds[i], time.Time{}); err != nil {
+			return err
 		}
 	}
 	moved := 0
@@ -122,6 +122,20 @@ func (s *Store) MarkDeadAnd(ctx context.Context, peer string, ds []DeadLetter, a
 		return fmt.Errorf("dead-letter %d envelopes for %s: %w", len(ds), peer, err)
 	}
 	return nil
+}
+
+// deadDelivery is the delivery state of the record of dead letter d: failed
+// with d's reason, and discarded at discardedAt unless it is zero.
+func deadDelivery(d DeadLetter, discardedAt time.Time) ([]byte, error) {
+	dv := delivery{State: StateFailed, Reasons: []string{d.Why()}, FailedAt: d.At, DiscardedAt: discardedAt}
+	if !discardedAt.IsZero() {
+		dv.State = StateDiscarded
+	}
+	data, err := json.Marshal(dv)
+	if err != nil {
+		return nil, fmt.Errorf("delivery state of dead letter %s: %w", d.EnvelopeID, err)
+	}
+	return data, nil
 }
 
 // DeadLetters lists the dead letters for peer, or for every peer when peer
@@ -181,10 +195,10 @@ func (s *Store) RequeueAnd(ctx context.Context, peer, envelopeID string, also fu
 // Discard deletes peer's dead letters, the one named by envelopeID or,
 // when it is "", all of them, in one commit, and returns how many went:
 // their envelopes, and the personal data in them, are no longer kept, but
-// for the file's freed pages until bbolt reuses them. Unlike a requeue it
-// leaves their records failed, with the peer's refusal as the reason, as
-// they were never delivered. An unknown envelope id is an error wrapping
-// ErrNotFound.
+// for the file's freed pages until bbolt reuses them. Their records become
+// discarded, keeping the peer's refusal as the reason, since they were
+// never delivered and never will be. An unknown envelope id is an error
+// wrapping ErrNotFound.
 func (s *Store) Discard(ctx context.Context, peer, envelopeID string) (int, error) {
 	return s.DiscardAnd(ctx, peer, envelopeID, nil)
 }
@@ -193,11 +207,45 @@ func (s *Store) Discard(ctx context.Context, peer, envelopeID string) (int, erro
 // RequeueAnd: also is told which dead letters go before anything is
 // written; an error from it fails the call with nothing written.
 func (s *Store) DiscardAnd(ctx context.Context, peer, envelopeID string, also func(tx *bolt.Tx, discarded []DeadLetter) error) (int, error) {
-	n, err := s.takeDead(ctx, peer, envelopeID, also, nil, nil)
+	now := s.now().UTC()
+	var discarded map[string][]byte // envelope id -> its record's delivery state
+	n, err := s.takeDead(ctx, peer, envelopeID, func(tx *bolt.Tx, ds []DeadLetter) error {
+		var err error
+		if discarded, err = discardedDeliveries(tx, ds, now); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(tx, ds)
+		}
+		return nil
+	}, func(tx *bolt.Tx, _ []byte, dv deadValue) error {
+		if d := discarded[dv.EnvelopeID]; d != nil {
+			return tx.Bucket(bucketDelivered).Put([]byte(dv.EnvelopeID), d)
+		}
+		return nil
+	}, nil)
 	if err != nil {
 		return 0, fmt.Errorf("discard dead letters for %s: %w", peer, err)
 	}
 	return n, nil
+}
+
+// discardedDeliveries encodes the delivery state of the record of each
+// dead letter of ds as discarded at now, by envelope id, before anything
+// of the discard is written; a dead letter queued without a record has
+// none to show it.
+func discardedDeliveries(tx *bolt.Tx, ds []DeadLetter, now time.Time) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(ds))
+	for _, d := range ds {
+		if tx.Bucket(bucketRecords).Get([]byte(d.EnvelopeID)) == nil {
+			continue
+		}
+		var err error
+		if out[d.EnvelopeID], err = deadDelivery(d, now); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // takeDead takes peer's dead letters out of bucketDead, the one named by

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -61,17 +63,22 @@ func (s *Store) holds(t *testing.T, b []byte) bool {
 
 // TestDiscardDropsADeadLetterForGood: a discarded dead letter is gone from
 // the dead letters, the counts and the file, is not queued again, cannot
-// be requeued, and its record stays failed with the peer's refusal; the
-// peer's other dead letters stay, also across a reopen.
+// be requeued, and its record says it was discarded, when, and the peer's
+// refusal that made it a dead letter; the peer's other dead letters stay,
+// also across a reopen.
 func TestDiscardDropsADeadLetterForGood(t *testing.T) {
-	s, path := openTest(t)
+	path := filepath.Join(t.TempDir(), "node.db")
+	clock := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	s := openAt(t, path, Options{Now: func() time.Time { return clock }})
 	ctx := context.Background()
 	ms := deadFixture(t, s)
 	before, err := s.Status(ms[0].EnvelopeID)
-	if err != nil || before.State != StateFailed {
+	if err != nil || before.State != StateFailed || !before.DiscardedAt.IsZero() {
 		t.Fatalf("status of the dead letter = %+v, %v", before, err)
 	}
 
+	clock = clock.Add(time.Hour)
+	discardedAt := clock
 	n, err := s.Discard(ctx, "44", ms[0].EnvelopeID)
 	if err != nil || n != 1 {
 		t.Fatalf("discard = %d, %v", n, err)
@@ -101,9 +108,12 @@ func TestDiscardDropsADeadLetterForGood(t *testing.T) {
 			t.Errorf("%s: the envelope of the dead letter left, %s, is gone", when, ms[1].Envelope)
 		}
 		st, err := s.Status(ms[0].EnvelopeID)
-		if err != nil || st.State != StateFailed || !slices.Equal(st.Reasons, before.Reasons) || !st.FailedAt.Equal(before.FailedAt) ||
+		if err != nil || st.State != StateDiscarded || !st.DiscardedAt.Equal(discardedAt) || !slices.Equal(st.Reasons, before.Reasons) || !st.FailedAt.Equal(before.FailedAt) ||
 			!strings.Contains(st.Reasons[0], "422 Unprocessable Entity: import refused") {
-			t.Errorf("%s: status of the discarded record = %+v, %v; want it failed as before, %+v", when, st, err, before)
+			t.Errorf("%s: status of the discarded record = %+v, %v; want it discarded at %s, failed as before, %+v", when, st, err, discardedAt, before)
+		}
+		if states, err := s.States([]string{ms[0].EnvelopeID, ms[1].EnvelopeID}); err != nil || !slices.Equal(states, []State{StateDiscarded, StateFailed}) {
+			t.Errorf("%s: States = %v, %v; want the discarded one discarded, the other failed", when, states, err)
 		}
 	}
 	check(s, "after discard")
@@ -141,9 +151,12 @@ func TestDiscardAllForAPeer(t *testing.T) {
 		t.Errorf("the dead letter bucket holds %v, want 33's alone", got)
 	}
 	for _, m := range ms[:2] {
-		if st, _ := s.Status(m.EnvelopeID); st.State != StateFailed {
-			t.Errorf("status of discarded %s = %+v, want failed", m.EnvelopeID, st)
+		if st, _ := s.Status(m.EnvelopeID); st.State != StateDiscarded || st.DiscardedAt.IsZero() {
+			t.Errorf("status of discarded %s = %+v, want discarded", m.EnvelopeID, st)
 		}
+	}
+	if st, _ := s.Status(ms[2].EnvelopeID); st.State != StateFailed || !st.DiscardedAt.IsZero() {
+		t.Errorf("status of 33's dead letter = %+v, want failed still", st)
 	}
 	if n, err := s.Discard(ctx, "44", ""); err != nil || n != 0 {
 		t.Errorf("discard of none = %d, %v", n, err)

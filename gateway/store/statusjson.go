@@ -65,6 +65,11 @@ func (st *Status) appendObject(b []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if !st.DiscardedAt.IsZero() {
+		if b, err = appendTimeMember(b, "discarded_at", st.DiscardedAt); err != nil {
+			return nil, err
+		}
+	}
 	if len(st.Answers) > 0 {
 		b = append(b, `,"answers":[`...)
 		for i := range st.Answers {

@@ -51,6 +51,7 @@ func TestStatusJSON(t *testing.T) {
 			DeliveredAt: at.Add(time.Second),
 			Receipt:     json.RawMessage(" {\"status\" : \"ok\",\n\t\"note\": \"<a>&\u2028\", \"n\": [1, 2.5e3, null]} "),
 			FailedAt:    at.Add(time.Hour),
+			DiscardedAt: at.Add(2 * time.Hour),
 			Answers: []Answer{
 				{EnvelopeID: "01ANS1", Type: "employment", ReceivedAt: at, Summary: json.RawMessage(`{ "employed": true }`)},
 				{EnvelopeID: "01ANS2", Type: "employment", ReceivedAt: at.In(time.FixedZone("", 3600))},
@@ -136,6 +137,9 @@ func FuzzStatusJSON(f *testing.F) {
 		}
 		if set&32 != 0 {
 			st.AcceptedAt = time.Time{}
+		}
+		if set&64 != 0 {
+			st.DiscardedAt = when.Add(-time.Duration(nsec))
 		}
 		checkStatusJSON(t, st)
 	})

@@ -67,8 +67,13 @@ const (
 	// StateRejected: the destination refused it on import; Reasons say why.
 	StateRejected State = "rejected"
 	// StateFailed: delivery gave up on it and keeps it as a dead letter
-	// (MarkDead); Reasons say why. A requeue makes it accepted again.
+	// (MarkDead); Reasons say why. A requeue makes it accepted again, a
+	// discard discarded.
 	StateFailed State = "failed"
+	// StateDiscarded: delivery gave up on it and an operator discarded its
+	// dead letter (Discard), envelope and all: it will never be sent.
+	// Reasons say why delivery gave up, as they did while it was failed.
+	StateDiscarded State = "discarded"
 )
 
 // Status is what the node knows about one record it was asked to send.
@@ -85,8 +90,12 @@ type Status struct {
 	// DeliveredAt and Receipt are set once the destination answered.
 	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
 	Receipt     json.RawMessage `json:"receipt,omitempty"`
-	// FailedAt is when delivery gave up on it (StateFailed).
+	// FailedAt is when delivery gave up on it (StateFailed, and
+	// StateDiscarded after it).
 	FailedAt time.Time `json:"failed_at,omitzero"`
+	// DiscardedAt is when an operator discarded its dead letter
+	// (StateDiscarded).
+	DiscardedAt time.Time `json:"discarded_at,omitzero"`
 	// Answers are records that came back in reply, such as the employment
 	// confirmation a transfer waits for, by envelope id.
 	Answers []Answer `json:"answers,omitempty"`
@@ -635,6 +644,7 @@ type delivery struct {
 	Reasons     []string        `json:"reasons,omitempty"`
 	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
 	FailedAt    time.Time       `json:"failed_at,omitzero"`
+	DiscardedAt time.Time       `json:"discarded_at,omitzero"`
 	Receipt     json.RawMessage `json:"receipt,omitempty"`
 }
 
@@ -695,7 +705,7 @@ func (s *Store) Status(envelopeID string) (Status, error) {
 		if err := json.Unmarshal(data, &dv); err != nil {
 			return fmt.Errorf("delivery of %s: %w", envelopeID, err)
 		}
-		st.State, st.Reasons, st.DeliveredAt, st.FailedAt, st.Receipt = dv.State, dv.Reasons, dv.DeliveredAt, dv.FailedAt, dv.Receipt
+		st.State, st.Reasons, st.DeliveredAt, st.FailedAt, st.DiscardedAt, st.Receipt = dv.State, dv.Reasons, dv.DeliveredAt, dv.FailedAt, dv.DiscardedAt, dv.Receipt
 		return nil
 	})
 	return st, err
