@@ -23,16 +23,7 @@ func fakeAuditNodes(t *testing.T, answer func(province string, w http.ResponseWr
 	}
 	node := func(p string) string {
 		t.Helper()
-		tlsDir := filepath.Join(dir, "p"+p, "tls")
-		kp, err := tls.LoadX509KeyPair(filepath.Join(tlsDir, "node-gw-1.pem"), filepath.Join(tlsDir, "node-gw-1-key.pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { answer(p, w, r) }))
-		srv.TLS = &tls.Config{Certificates: []tls.Certificate{kp}, MinVersion: tls.VersionTLS13, ClientAuth: tls.RequestClientCert}
-		srv.StartTLS()
-		t.Cleanup(srv.Close)
-		return srv.URL
+		return fakeNode(t, dir, p, func(w http.ResponseWriter, r *http.Request) { answer(p, w, r) })
 	}
 	a, b = node("51"), node("44")
 	pk := filepath.Join(dir, "pki", "p51")
@@ -115,4 +106,20 @@ func TestAuditReconcileOverTheQueryLimitFails(t *testing.T) {
 	if code != 1 || strings.Contains(out, "ok") || !strings.Contains(errOut, "audit log of 44") || !strings.Contains(errOut, tooMany) {
 		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant exit 1, no ok, and the node's refusal for province 44", code, out, errOut)
 	}
+}
+
+// fakeNode serves h over TLS as province p's node of the federation
+// `dev --init-only` made in dir, for the CLI to dial; it returns its URL.
+func fakeNode(t *testing.T, dir, p string, h http.HandlerFunc) string {
+	t.Helper()
+	tlsDir := filepath.Join(dir, "p"+p, "tls")
+	kp, err := tls.LoadX509KeyPair(filepath.Join(tlsDir, "node-gw-1.pem"), filepath.Join(tlsDir, "node-gw-1-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{kp}, MinVersion: tls.VersionTLS13, ClientAuth: tls.RequestClientCert}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
