@@ -46,8 +46,8 @@ func TestSmallBodiesAreReadStrictly(t *testing.T) {
 	if req, err := decodeRequeue(context.Background(), r); err != nil || !req.(RequeueRequest).All {
 		t.Errorf("a good requeue body: %+v, %v", req, err)
 	}
-	r = httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"peer":"44","all":true}`))
-	if req, err := decodeDiscard(context.Background(), r); err != nil || !req.(DiscardRequest).All {
+	r = httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"peer":"44","all":true,"through":3}`))
+	if req, err := decodeDiscard(context.Background(), r); err != nil || !req.(DiscardRequest).All || *req.(DiscardRequest).Through != 3 {
 		t.Errorf("a good discard body: %+v, %v", req, err)
 	}
 }

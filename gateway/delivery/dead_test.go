@@ -174,7 +174,7 @@ func TestARefusedEnvelopeIsDeadLetteredAndTheRestGo(t *testing.T) {
 	}
 
 	p.set(func(p *strict) { clear(p.corrupt) }) // the peer is fixed
-	if n, err := s.Requeue(context.Background(), "44", ""); err != nil || n != 2 {
+	if n, err := s.Requeue(context.Background(), "44", store.DeadPick{Through: store.EveryBurial}); err != nil || n != 2 {
 		t.Fatalf("requeue = %d, %v", n, err)
 	}
 	m.Notify("44")

@@ -40,7 +40,7 @@ func TestACorruptEnvelopeIsDeadLetteredAndAudited(t *testing.T) {
 			}
 
 			const serial = "5e71a1"
-			if n, err := origin.x.Requeue(context.Background(), "44", bad, serial); err != nil || n != 1 {
+			if n, err := origin.x.Requeue(context.Background(), "44", store.DeadPick{EnvelopeID: bad}, serial); err != nil || n != 1 {
 				t.Fatalf("requeue = %d, %v", n, err)
 			}
 			// No waiting: the entry is durable when Requeue returns.

@@ -41,13 +41,13 @@ func TestADiscardIsAudited(t *testing.T) {
 			buryFor(t, n, "33", ids...)
 			ctx := context.Background()
 
-			if _, err := n.x.Discard(ctx, "33", "01NOSUCH", serial); !errors.Is(err, store.ErrNotFound) {
+			if _, err := n.x.Discard(ctx, "33", store.DeadPick{EnvelopeID: "01NOSUCH"}, serial); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("discard of an unknown envelope: %v, want ErrNotFound", err)
 			}
-			if got, err := n.x.Discard(ctx, "33", ids[0], serial); err != nil || got != 1 {
+			if got, err := n.x.Discard(ctx, "33", store.DeadPick{EnvelopeID: ids[0]}, serial); err != nil || got != 1 {
 				t.Fatalf("discard of one = %d, %v", got, err)
 			}
-			if got, err := n.x.Discard(ctx, "33", "", serial); err != nil || got != 2 {
+			if got, err := n.x.Discard(ctx, "33", store.DeadPick{Through: store.EveryBurial}, serial); err != nil || got != 2 {
 				t.Fatalf("discard of the rest = %d, %v", got, err)
 			}
 			entries := n.auditEntries(t)
@@ -86,7 +86,7 @@ func TestADiscardTheLogRefusesDiscardsNothing(t *testing.T) {
 	buryFor(t, n, "33", id)
 	before := len(n.auditEntries(t))
 
-	if got, err := n.x.Discard(context.Background(), "33", id, "5e71a1"); !errors.Is(err, refused) || got != 0 {
+	if got, err := n.x.Discard(context.Background(), "33", store.DeadPick{EnvelopeID: id}, "5e71a1"); !errors.Is(err, refused) || got != 0 {
 		t.Errorf("discard with the log refusing = %d, %v; want 0 and the log's error", got, err)
 	}
 	if dead, err := n.store.DeadLetters("33"); err != nil || len(dead) != 1 || dead[0].EnvelopeID != id {

@@ -291,7 +291,7 @@ func TestADeadLetteredReferralIsNotOverdue(t *testing.T) {
 	if cs := overdue(); len(cs) != 0 {
 		t.Errorf("overdue cases once the referral is a dead letter: %+v; want none", cs)
 	}
-	if n, err := origin.store.Requeue(context.Background(), "44", res[0].EnvelopeID); err != nil || n != 1 {
+	if n, err := origin.store.Requeue(context.Background(), "44", store.DeadPick{EnvelopeID: res[0].EnvelopeID}); err != nil || n != 1 {
 		t.Fatalf("requeue: %d, %v", n, err)
 	}
 	if cs := overdue(); len(cs) != 1 {
@@ -300,7 +300,7 @@ func TestADeadLetteredReferralIsNotOverdue(t *testing.T) {
 	if err := origin.store.MarkDead(context.Background(), "44", []store.DeadLetter{{EnvelopeID: res[0].EnvelopeID, Peer: "44", Status: 422, Reason: "refused", At: f.now}}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := origin.store.Discard(context.Background(), "44", res[0].EnvelopeID); err != nil || n != 1 {
+	if n, err := origin.store.Discard(context.Background(), "44", store.DeadPick{EnvelopeID: res[0].EnvelopeID}); err != nil || n != 1 {
 		t.Fatalf("discard: %d, %v", n, err)
 	}
 	if cs := overdue(); len(cs) != 0 {

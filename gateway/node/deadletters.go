@@ -28,16 +28,17 @@ func (d deadLetters) Requeue(ctx context.Context, r api.RequeueRequest) (int, er
 }
 
 // Discard wakes no delivery worker: nothing is left to send.
-func (d deadLetters) Discard(ctx context.Context, r api.DiscardRequest) (int, error) {
-	return d.act(ctx, "discarded", api.RequeueRequest(r), d.n.exchange.Discard)
+func (d deadLetters) Discard(ctx context.Context, r api.DiscardRequest) (api.DiscardResponse, error) {
+	n, err := d.act(ctx, "discarded", api.RequeueRequest(r), d.n.exchange.Discard)
+	return api.DiscardResponse{Discarded: n, Left: d.n.store.DeadLetterCounts()[r.Peer]}, err
 }
 
 // act does an operator's act on dead letters through the exchange and logs
 // it as done ("requeued", "discarded"), with no personal data: an
 // operator's or admin's certificate names a person, so the log names the
 // caller's province and role, and its certificate by serial.
-func (d deadLetters) act(ctx context.Context, done string, r api.RequeueRequest, act func(ctx context.Context, peer, envelopeID, serial string) (int, error)) (int, error) {
-	n, err := act(ctx, r.Peer, r.EnvelopeID, r.CallerSerial)
+func (d deadLetters) act(ctx context.Context, done string, r api.RequeueRequest, act func(ctx context.Context, peer string, pick store.DeadPick, serial string) (int, error)) (int, error) {
+	n, err := act(ctx, r.Peer, r.Pick(), r.CallerSerial)
 	if err != nil {
 		return 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -15,6 +16,10 @@ import (
 // they no longer block their peer's queue, until an operator requeues or
 // discards them.
 var bucketDead = []byte("dead") // peer "/" envelope id -> deadValue (JSON)
+
+// buriedCounter is the burial position of the latest dead letter
+// (DeadLetter.Burial).
+const buriedCounter = "dead/buried"
 
 // DeadLetter is an envelope delivery gave up on: its peer refused it, sent
 // alone, with a status that retrying cannot change, or it could not be read
@@ -29,6 +34,12 @@ type DeadLetter struct {
 	// Reason is the peer's error text, or why the envelope could not be read.
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
+	// Burial is the dead letter's place in the order of burials, over all
+	// peers: each burial, a requeued envelope's again too, takes the next
+	// one in its commit, so a dead letter buried after a listing has a
+	// greater one than any the listing showed (DeadPick). 0 for one buried
+	// before burials were numbered, which every listing since shows.
+	Burial uint64 `json:"burial,omitempty"`
 }
 
 // StatusBrokenAnswer is the status of a dead letter buried because the
@@ -56,9 +67,10 @@ type deadValue struct {
 	Outbox []byte `json:"outbox"`
 }
 
-// MarkDead moves envelopes queued for peer into the dead letters and marks
-// their records failed, in one commit. Every envelope must be queued;
-// otherwise nothing is written and the error wraps ErrNotFound.
+// MarkDead moves envelopes queued for peer into the dead letters, each
+// with the next burial position, and marks their records failed, in one
+// commit. Every envelope must be queued; otherwise nothing is written and
+// the error wraps ErrNotFound.
 func (s *Store) MarkDead(ctx context.Context, peer string, ds []DeadLetter) error {
 	return s.MarkDeadAnd(ctx, peer, ds, nil)
 }
@@ -94,7 +106,12 @@ func (s *Store) MarkDeadAnd(ctx context.Context, peer string, ds []DeadLetter, a
 				return err
 			}
 		}
+		last, err := increment(tx, buriedCounter, uint64(len(ds)))
+		if err != nil {
+			return err
+		}
 		for i, d := range ds {
+			d.Burial = last - uint64(len(ds)-1-i)
 			key := outboxKey(peer, d.EnvelopeID)
 			again := dead.Get(key) != nil // the same envelope twice in ds moves once
 			if err := putJSON(dead, string(key), deadValue{DeadLetter: d, Outbox: queued[i]}); err != nil {
@@ -166,21 +183,35 @@ func (s *Store) DeadLetterCounts() map[string]int {
 	return s.dead.counts()
 }
 
-// Requeue moves peer's dead letters back into its outbox, the one named by
-// envelopeID or, when it is "", all of them, and clears their failed state,
-// in one commit; it returns how many moved. The peer's delivery worker sends
-// them once notified. An unknown envelope id is an error wrapping
-// ErrNotFound.
-func (s *Store) Requeue(ctx context.Context, peer, envelopeID string) (int, error) {
-	return s.RequeueAnd(ctx, peer, envelopeID, nil)
+// DeadPick names which of a peer's dead letters an operator's requeue or
+// discard takes: the one EnvelopeID names or, when it is "", every one
+// buried through Through.
+type DeadPick struct {
+	EnvelopeID string
+	// Through is a burial position (DeadLetter.Burial), the greatest of a
+	// listing the operator acts on: dead letters buried after it, which
+	// the listing did not show, stay. EveryBurial takes them all.
+	Through uint64
+}
+
+// EveryBurial is the Through of a pick of every dead letter of a peer,
+// whenever buried.
+const EveryBurial = math.MaxUint64
+
+// Requeue moves peer's dead letters that pick names back into its outbox
+// and clears their failed state, in one commit; it returns how many moved.
+// The peer's delivery worker sends them once notified. An unknown envelope
+// id is an error wrapping ErrNotFound.
+func (s *Store) Requeue(ctx context.Context, peer string, pick DeadPick) (int, error) {
+	return s.RequeueAnd(ctx, peer, pick, nil)
 }
 
 // RequeueAnd is Requeue with more writes in the same transaction, such as
 // the audit entries of the requeue: also is told which dead letters go
-// back (none, when envelopeID is "" and the peer has none) before anything
+// back (none, when pick names all and the peer has none) before anything
 // is written; an error from it fails the call with nothing written.
-func (s *Store) RequeueAnd(ctx context.Context, peer, envelopeID string, also func(tx *bolt.Tx, requeued []DeadLetter) error) (int, error) {
-	n, err := s.takeDead(ctx, peer, envelopeID, also, func(tx *bolt.Tx, key []byte, dv deadValue) error {
+func (s *Store) RequeueAnd(ctx context.Context, peer string, pick DeadPick, also func(tx *bolt.Tx, requeued []DeadLetter) error) (int, error) {
+	n, err := s.takeDead(ctx, peer, pick, also, func(tx *bolt.Tx, key []byte, dv deadValue) error {
 		if err := tx.Bucket(bucketOutbox).Put(key, dv.Outbox); err != nil {
 			return err
 		}
@@ -192,24 +223,23 @@ func (s *Store) RequeueAnd(ctx context.Context, peer, envelopeID string, also fu
 	return n, nil
 }
 
-// Discard deletes peer's dead letters, the one named by envelopeID or,
-// when it is "", all of them, in one commit, and returns how many went:
-// their envelopes, and the personal data in them, are no longer kept, but
-// for the file's freed pages until bbolt reuses them. Their records become
-// discarded, keeping the peer's refusal as the reason, since they were
-// never delivered and never will be. An unknown envelope id is an error
-// wrapping ErrNotFound.
-func (s *Store) Discard(ctx context.Context, peer, envelopeID string) (int, error) {
-	return s.DiscardAnd(ctx, peer, envelopeID, nil)
+// Discard deletes peer's dead letters that pick names, in one commit, and
+// returns how many went: their envelopes, and the personal data in them,
+// are no longer kept, but for the file's freed pages until bbolt reuses
+// them. Their records become discarded, keeping the peer's refusal as the
+// reason, since they were never delivered and never will be. An unknown
+// envelope id is an error wrapping ErrNotFound.
+func (s *Store) Discard(ctx context.Context, peer string, pick DeadPick) (int, error) {
+	return s.DiscardAnd(ctx, peer, pick, nil)
 }
 
 // DiscardAnd is Discard with more writes in the same transaction, as
 // RequeueAnd: also is told which dead letters go before anything is
 // written; an error from it fails the call with nothing written.
-func (s *Store) DiscardAnd(ctx context.Context, peer, envelopeID string, also func(tx *bolt.Tx, discarded []DeadLetter) error) (int, error) {
+func (s *Store) DiscardAnd(ctx context.Context, peer string, pick DeadPick, also func(tx *bolt.Tx, discarded []DeadLetter) error) (int, error) {
 	now := s.now().UTC()
 	var discarded map[string][]byte // envelope id -> its record's delivery state
-	n, err := s.takeDead(ctx, peer, envelopeID, func(tx *bolt.Tx, ds []DeadLetter) error {
+	n, err := s.takeDead(ctx, peer, pick, func(tx *bolt.Tx, ds []DeadLetter) error {
 		var err error
 		if discarded, err = discardedDeliveries(tx, ds, now); err != nil {
 			return err
@@ -248,17 +278,16 @@ func discardedDeliveries(tx *bolt.Tx, ds []DeadLetter, now time.Time) (map[strin
 	return out, nil
 }
 
-// takeDead takes peer's dead letters out of bucketDead, the one named by
-// envelopeID or all of them when it is "", in one commit: also is told
-// which before anything is written; put, if set, writes where each goes
-// before it is deleted; after, if set, is told how many went once the
-// commit is durable, as the dead letter counts are. An unknown envelope id
-// is an error wrapping ErrNotFound.
-func (s *Store) takeDead(ctx context.Context, peer, envelopeID string, also func(*bolt.Tx, []DeadLetter) error,
+// takeDead takes peer's dead letters that pick names out of bucketDead, in
+// one commit: also is told which before anything is written; put, if set,
+// writes where each goes before it is deleted; after, if set, is told how
+// many went once the commit is durable, as the dead letter counts are. An
+// unknown envelope id is an error wrapping ErrNotFound.
+func (s *Store) takeDead(ctx context.Context, peer string, pick DeadPick, also func(*bolt.Tx, []DeadLetter) error,
 	put func(tx *bolt.Tx, key []byte, dv deadValue) error, after func(moved int)) (int, error) {
 	moved := 0
 	err := s.c.doThen(ctx, func(tx *bolt.Tx) error {
-		keys, dvs, err := deadUnder(tx, peer, envelopeID)
+		keys, dvs, err := deadUnder(tx, peer, pick)
 		if err != nil {
 			return err
 		}
@@ -292,27 +321,29 @@ func (s *Store) takeDead(ctx context.Context, peer, envelopeID string, also func
 	return moved, err
 }
 
-// deadUnder reads peer's dead letters, the one named by envelopeID or all
-// of them when it is "", with their keys; an unknown envelope id is an
-// error wrapping ErrNotFound.
-func deadUnder(tx *bolt.Tx, peer, envelopeID string) (keys [][]byte, dvs []deadValue, err error) {
+// deadUnder reads peer's dead letters that pick names, with their keys; an
+// unknown envelope id is an error wrapping ErrNotFound.
+func deadUnder(tx *bolt.Tx, peer string, pick DeadPick) (keys [][]byte, dvs []deadValue, err error) {
 	prefix := []byte(peer + "/")
-	if envelopeID != "" {
-		prefix = outboxKey(peer, envelopeID)
+	if pick.EnvelopeID != "" {
+		prefix = outboxKey(peer, pick.EnvelopeID)
 	}
 	c := tx.Bucket(bucketDead).Cursor()
 	for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, v = c.Next() {
-		if envelopeID != "" && !bytes.Equal(k, prefix) {
+		if pick.EnvelopeID != "" && !bytes.Equal(k, prefix) {
 			break
 		}
 		var dv deadValue
 		if err := json.Unmarshal(v, &dv); err != nil {
 			return nil, nil, fmt.Errorf("dead letter %s: %w", k, err)
 		}
+		if pick.EnvelopeID == "" && dv.Burial > pick.Through {
+			continue // buried after the listing the pick was made from
+		}
 		keys, dvs = append(keys, clone(k)), append(dvs, dv)
 	}
-	if envelopeID != "" && len(keys) == 0 {
-		return nil, nil, fmt.Errorf("no dead letter %s for %s: %w", envelopeID, peer, ErrNotFound)
+	if pick.EnvelopeID != "" && len(keys) == 0 {
+		return nil, nil, fmt.Errorf("no dead letter %s for %s: %w", pick.EnvelopeID, peer, ErrNotFound)
 	}
 	return keys, dvs, nil
 }

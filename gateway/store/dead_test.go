@@ -74,10 +74,10 @@ func TestDeadLettersLeaveTheQueueAndComeBack(t *testing.T) {
 	defer s.Close()
 	check(s, "after reopening", map[string]int{"44": 2, "33": 1}, map[string]int{"44": 1})
 
-	if _, err := s.Requeue(ctx, "44", "01NOSUCH"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Requeue(ctx, "44", DeadPick{EnvelopeID: "01NOSUCH"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("requeue of an unknown envelope: %v, want ErrNotFound", err)
 	}
-	n, err := s.Requeue(ctx, "44", bad.EnvelopeID)
+	n, err := s.Requeue(ctx, "44", DeadPick{EnvelopeID: bad.EnvelopeID})
 	if err != nil || n != 1 {
 		t.Fatalf("requeue = %d, %v", n, err)
 	}
@@ -106,14 +106,14 @@ func TestRequeueAllForAPeer(t *testing.T) {
 	if d := s.Depth(); len(d) != 0 {
 		t.Fatalf("depth %v, want none", d)
 	}
-	n, err := s.Requeue(ctx, "44", "")
+	n, err := s.Requeue(ctx, "44", DeadPick{Through: EveryBurial})
 	if err != nil || n != 2 {
 		t.Fatalf("requeue all for 44 = %d, %v", n, err)
 	}
 	if d, dead := s.Depth(), s.DeadLetterCounts(); !maps.Equal(d, map[string]int{"44": 2}) || !maps.Equal(dead, map[string]int{"33": 1}) {
 		t.Errorf("depth %v and dead letters %v after requeueing 44", d, dead)
 	}
-	if n, err := s.Requeue(ctx, "44", ""); err != nil || n != 0 {
+	if n, err := s.Requeue(ctx, "44", DeadPick{Through: EveryBurial}); err != nil || n != 0 {
 		t.Errorf("requeue of none = %d, %v", n, err)
 	}
 }
@@ -144,7 +144,7 @@ func TestRequeueAndTellsWhatGoesBack(t *testing.T) {
 		}
 	}
 	refuse := errors.New("refused")
-	if _, err := s.RequeueAnd(ctx, "44", "", func(*bolt.Tx, []DeadLetter) error { return refuse }); !errors.Is(err, refuse) {
+	if _, err := s.RequeueAnd(ctx, "44", DeadPick{Through: EveryBurial}, func(*bolt.Tx, []DeadLetter) error { return refuse }); !errors.Is(err, refuse) {
 		t.Fatalf("RequeueAnd refused by also: %v", err)
 	}
 	if d, dead := s.Depth(), s.DeadLetterCounts(); len(d) != 0 || !maps.Equal(dead, map[string]int{"44": 2, "33": 1}) {
@@ -155,7 +155,7 @@ func TestRequeueAndTellsWhatGoesBack(t *testing.T) {
 	}
 
 	var told []string
-	n, err := s.RequeueAnd(ctx, "44", "", func(tx *bolt.Tx, ds []DeadLetter) error {
+	n, err := s.RequeueAnd(ctx, "44", DeadPick{Through: EveryBurial}, func(tx *bolt.Tx, ds []DeadLetter) error {
 		for _, d := range ds {
 			if d.Peer != "44" || d.Status != 400 || tx.Bucket(bucketOutbox).Get(outboxKey("44", d.EnvelopeID)) != nil {
 				t.Errorf("told %+v, before it is back in the outbox", d)
@@ -168,7 +168,7 @@ func TestRequeueAndTellsWhatGoesBack(t *testing.T) {
 		t.Errorf("RequeueAnd = %d, %v; told %v, want the two of 44", n, err, told)
 	}
 	told = nil
-	if n, err := s.RequeueAnd(ctx, "44", "", func(_ *bolt.Tx, ds []DeadLetter) error { told = append(told, "call"); return nil }); err != nil || n != 0 || len(told) != 1 {
+	if n, err := s.RequeueAnd(ctx, "44", DeadPick{Through: EveryBurial}, func(_ *bolt.Tx, ds []DeadLetter) error { told = append(told, "call"); return nil }); err != nil || n != 0 || len(told) != 1 {
 		t.Errorf("RequeueAnd of none = %d, %v, also called %d times, want once with none", n, err, len(told))
 	}
 }

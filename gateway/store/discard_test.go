@@ -79,7 +79,7 @@ func TestDiscardDropsADeadLetterForGood(t *testing.T) {
 
 	clock = clock.Add(time.Hour)
 	discardedAt := clock
-	n, err := s.Discard(ctx, "44", ms[0].EnvelopeID)
+	n, err := s.Discard(ctx, "44", DeadPick{EnvelopeID: ms[0].EnvelopeID})
 	if err != nil || n != 1 {
 		t.Fatalf("discard = %d, %v", n, err)
 	}
@@ -125,10 +125,10 @@ func TestDiscardDropsADeadLetterForGood(t *testing.T) {
 	defer s.Close()
 	check(s, "after reopening")
 
-	if _, err := s.Requeue(ctx, "44", ms[0].EnvelopeID); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Requeue(ctx, "44", DeadPick{EnvelopeID: ms[0].EnvelopeID}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("requeue of a discarded dead letter: %v, want ErrNotFound", err)
 	}
-	if _, err := s.Discard(ctx, "44", ms[0].EnvelopeID); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Discard(ctx, "44", DeadPick{EnvelopeID: ms[0].EnvelopeID}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("discard of it again: %v, want ErrNotFound", err)
 	}
 	check(s, "after the refused requeue and discard")
@@ -140,7 +140,7 @@ func TestDiscardAllForAPeer(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := context.Background()
 	ms := deadFixture(t, s)
-	n, err := s.Discard(ctx, "44", "")
+	n, err := s.Discard(ctx, "44", DeadPick{Through: EveryBurial})
 	if err != nil || n != 2 {
 		t.Fatalf("discard all for 44 = %d, %v", n, err)
 	}
@@ -158,7 +158,7 @@ func TestDiscardAllForAPeer(t *testing.T) {
 	if st, _ := s.Status(ms[2].EnvelopeID); st.State != StateFailed || !st.DiscardedAt.IsZero() {
 		t.Errorf("status of 33's dead letter = %+v, want failed still", st)
 	}
-	if n, err := s.Discard(ctx, "44", ""); err != nil || n != 0 {
+	if n, err := s.Discard(ctx, "44", DeadPick{Through: EveryBurial}); err != nil || n != 0 {
 		t.Errorf("discard of none = %d, %v", n, err)
 	}
 }
@@ -180,18 +180,18 @@ func TestDiscardAndTellsWhatGoes(t *testing.T) {
 		}
 	}
 	refuse := errors.New("refused")
-	if _, err := s.DiscardAnd(ctx, "44", "", func(*bolt.Tx, []DeadLetter) error { return refuse }); !errors.Is(err, refuse) {
+	if _, err := s.DiscardAnd(ctx, "44", DeadPick{Through: EveryBurial}, func(*bolt.Tx, []DeadLetter) error { return refuse }); !errors.Is(err, refuse) {
 		t.Fatalf("DiscardAnd refused by also: %v", err)
 	}
 	unchanged("after a discard refused by also")
 	called := false
-	if _, err := s.DiscardAnd(ctx, "44", "01NOSUCH", func(*bolt.Tx, []DeadLetter) error { called = true; return nil }); !errors.Is(err, ErrNotFound) || called {
+	if _, err := s.DiscardAnd(ctx, "44", DeadPick{EnvelopeID: "01NOSUCH"}, func(*bolt.Tx, []DeadLetter) error { called = true; return nil }); !errors.Is(err, ErrNotFound) || called {
 		t.Errorf("discard of an unknown envelope: %v, also called %v; want ErrNotFound before also", err, called)
 	}
 	unchanged("after a discard of an unknown envelope")
 
 	var told []string
-	n, err := s.DiscardAnd(ctx, "44", ms[1].EnvelopeID, func(tx *bolt.Tx, ds []DeadLetter) error {
+	n, err := s.DiscardAnd(ctx, "44", DeadPick{EnvelopeID: ms[1].EnvelopeID}, func(tx *bolt.Tx, ds []DeadLetter) error {
 		for _, d := range ds {
 			if d.Peer != "44" || d.Status != 422 || tx.Bucket(bucketDead).Get(outboxKey("44", d.EnvelopeID)) == nil {
 				t.Errorf("told %+v, not as the dead letter still stored", d)
@@ -202,5 +202,73 @@ func TestDiscardAndTellsWhatGoes(t *testing.T) {
 	})
 	if err != nil || n != 1 || !slices.Equal(told, []string{ms[1].EnvelopeID}) {
 		t.Errorf("DiscardAnd = %d, %v; told %v, want %s alone", n, err, told, ms[1].EnvelopeID)
+	}
+}
+
+// TestDiscardAllKeepsWhatWasBuriedAfter: a discard of all of a peer's dead
+// letters through the burial position of a listing takes those the
+// listing showed and keeps those buried after it, among them an envelope
+// requeued and buried again, whose burial the listing did not show; a dead
+// letter buried before burials were numbered goes with any pick of all.
+func TestDiscardAllKeepsWhatWasBuriedAfter(t *testing.T) {
+	s, path := openTest(t)
+	ctx := context.Background()
+	ms := deadFixture(t, s)
+	listed, err := s.DeadLetters("44")
+	if err != nil || len(listed) != 2 || listed[0].Burial != 1 || listed[1].Burial != 2 {
+		t.Fatalf("DeadLetters(44) = %+v, %v; want burials 1 and 2", listed, err)
+	}
+	through := listed[1].Burial
+
+	// After the listing: ms[1] is requeued and refused again, and a new
+	// envelope for 44 is buried, across a reopen, which keeps the count.
+	if _, err := s.Requeue(ctx, "44", DeadPick{EnvelopeID: ms[1].EnvelopeID}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openAt(t, path, Options{})
+	late := outgoing(4, "44")
+	if _, err := s.Enqueue(ctx, []Outgoing{late}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDead(ctx, "44", []DeadLetter{{EnvelopeID: ms[1].EnvelopeID, Status: 422}, {EnvelopeID: late.EnvelopeID, Status: 422}}); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := s.DeadLetters("44"); len(now) != 3 || now[1].Burial != 4 || now[2].Burial != 5 {
+		t.Fatalf("DeadLetters(44) after the listing = %+v; want burials 4 and 5 after 33's 3", now)
+	}
+
+	n, err := s.Discard(ctx, "44", DeadPick{Through: through})
+	if err != nil || n != 1 {
+		t.Fatalf("discard all of 44 through %d = %d, %v; want the one listed and still as listed", through, n, err)
+	}
+	left, _ := s.DeadLetters("44")
+	if len(left) != 2 || left[0].EnvelopeID != ms[1].EnvelopeID || left[1].EnvelopeID != late.EnvelopeID {
+		t.Errorf("left for 44: %+v, want %s and %s, buried after the listing", left, ms[1].EnvelopeID, late.EnvelopeID)
+	}
+	if dead := s.DeadLetterCounts(); !maps.Equal(dead, map[string]int{"44": 2, "33": 1}) {
+		t.Errorf("dead letters %v after the discard", dead)
+	}
+	for _, m := range []Outgoing{ms[1], late} {
+		if st, _ := s.Status(m.EnvelopeID); st.State != StateFailed {
+			t.Errorf("status of %s, buried after the listing = %+v, want failed", m.EnvelopeID, st)
+		}
+	}
+
+	// One stored before burials were numbered has none: every listing
+	// since showed it, so a pick of all takes it, whatever its bound.
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketDead), "44/01ENVOLD", deadValue{DeadLetter: DeadLetter{EnvelopeID: "01ENVOLD", Peer: "44", Status: 422}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var told []string
+	if n, err := s.DiscardAnd(ctx, "44", DeadPick{}, func(_ *bolt.Tx, ds []DeadLetter) error {
+		for _, d := range ds {
+			told = append(told, d.EnvelopeID)
+		}
+		return nil
+	}); err != nil || n != 1 || !slices.Equal(told, []string{"01ENVOLD"}) {
+		t.Errorf("discard through 0 = %d, %v, told %v; want the unnumbered one alone", n, err, told)
 	}
 }
