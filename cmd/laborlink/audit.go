@@ -1,14 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -442,15 +445,39 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 // node's limit holds for the two together, as --with's does: more entries
 // than it returns fail the query, and the reconciliation with it.
 func pairEntries(ctx context.Context, cl *api.Client, opt audit.ReconcileOptions) ([]audit.Entry, error) {
-	q := url.Values{"between": {string(opt.A) + "," + string(opt.B)}}
+	window := url.Values{}
 	from, to := opt.Widened(api.ReconcileMargin)
 	if !from.IsZero() {
-		q.Set("from", from.Format(time.RFC3339Nano))
+		window.Set("from", from.Format(time.RFC3339Nano))
 	}
 	if !to.IsZero() {
-		q.Set("to", to.Format(time.RFC3339Nano))
+		window.Set("to", to.Format(time.RFC3339Nano))
 	}
-	return cl.AuditEntries(ctx, q)
+	q := maps.Clone(window)
+	q.Set("between", string(opt.A)+","+string(opt.B))
+	es, err := cl.AuditEntries(ctx, q)
+	if err != nil && strings.Contains(err.Error(), "unknown query parameter between") {
+		return pairEntriesEachWay(ctx, cl, window, opt)
+	}
+	return es, err
+}
+
+// pairEntriesEachWay is pairEntries for a node of an earlier release,
+// which refuses between (an upgrade goes node by node): one query a
+// direction, merged in log order. Each has the node's limit to itself.
+func pairEntriesEachWay(ctx context.Context, cl *api.Client, window url.Values, opt audit.ReconcileOptions) ([]audit.Entry, error) {
+	var es []audit.Entry
+	for _, pair := range []audit.Pair{{Origin: opt.A, Destination: opt.B}, {Origin: opt.B, Destination: opt.A}} {
+		q := maps.Clone(window)
+		q.Set("pair", pair.String())
+		got, err := cl.AuditEntries(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, got...)
+	}
+	slices.SortFunc(es, func(x, y audit.Entry) int { return cmp.Compare(x.Index, y.Index) })
+	return es, nil
 }
 
 // reconcileOnNode asks the --node node to reconcile its log with that of

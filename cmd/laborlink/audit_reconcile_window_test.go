@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -122,4 +123,42 @@ func fakeNode(t *testing.T, dir, p string, h http.HandlerFunc) string {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestAuditReconcileReadsAnEarlierNodeEachWay: a node of the release
+// before between refuses it (400, unknown query parameter); during an
+// upgrade, node by node, the reconciliation still reads that node, with
+// one query a direction.
+func TestAuditReconcileReadsAnEarlierNodeEachWay(t *testing.T) {
+	var mu sync.Mutex
+	var asked []url.Values // the earlier node's queries
+	a, b, conn := fakeAuditNodes(t, func(p string, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if p == "44" {
+			mu.Lock()
+			asked = append(asked, r.URL.Query())
+			mu.Unlock()
+			if r.URL.Query().Has("between") {
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"error":"unknown query parameter between; this route takes from, to, pair, agreement, kind, type, decision","code":"invalid"}`)
+				return
+			}
+		}
+		io.WriteString(w, `{"entries":[]}`)
+	})
+	args := []string{"audit", "reconcile", "--a", "51", "--b", "44", "--a-node", a, "--b-node", b, "--from", "2026-03-01"}
+	if code, out, errOut := run(t, "", append(args, conn...)...); code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var pairs []string
+	for _, q := range asked {
+		if q.Has("pair") && q.Get("from") != "" {
+			pairs = append(pairs, q.Get("pair"))
+		}
+	}
+	if len(asked) != 3 || !slices.Equal(pairs, []string{"51:44", "44:51"}) {
+		t.Errorf("the earlier node was asked %v; want between, then each direction within the window", asked)
+	}
 }
