@@ -138,12 +138,15 @@ func runDevInit(m *Main, opts devfed.InitOptions, keep bool) error {
 // devfed.Init checks the configs themselves too.
 func checkDevListeners(apiPort, raftPort int, opsListen string, nodes nodeFlags) error {
 	for _, n := range nodes {
+		// The dialed addresses join --node's host to the port flags: a
+		// problem may be either's.
+		withHost := fmt.Sprintf(" (on the host of --node %s=%s)", n.Province, n.Host)
 		listeners := []struct {
 			flag, addr string
 			dialed     bool
 		}{
-			{"--api-port", net.JoinHostPort(n.Host, strconv.Itoa(apiPort)), true},
-			{"--raft-port", net.JoinHostPort(n.Host, strconv.Itoa(raftPort)), true},
+			{"--api-port" + withHost, net.JoinHostPort(n.Host, strconv.Itoa(apiPort)), true},
+			{"--raft-port" + withHost, net.JoinHostPort(n.Host, strconv.Itoa(raftPort)), true},
 			{"--ops-listen", opsListen, false},
 		}
 		if opsListen == "" {

@@ -40,9 +40,16 @@ func TestDevInitOnlyRefusesPortsNodesRefuse(t *testing.T) {
 		})
 	}
 
+	// A host no other node can dial is named with its --node flag.
+	dir := filepath.Join(t.TempDir(), "fed")
+	code, _, errOut := run(t, "", "dev", "--init-only", "--dir", dir, "--node", "51=0.0.0.0", "--node", "44=p44", "--node", "33=p33")
+	if code != 2 || !strings.Contains(errOut, "--node 51=0.0.0.0") {
+		t.Errorf("dev --init-only --node 51=0.0.0.0: exit %d, stderr %q; want exit 2 naming --node 51=0.0.0.0", code, errOut)
+	}
+
 	// The node refuses only listeners that share a port: an ops listener
 	// on the API port of another host is one it accepts.
-	dir := filepath.Join(t.TempDir(), "fed")
+	dir = filepath.Join(t.TempDir(), "fed")
 	args := append([]string{"dev", "--init-only", "--dir", dir, "--ops-listen", "127.0.0.1:8443"}, nodes...)
 	if code, _, errOut := run(t, "", args...); code != 0 {
 		t.Errorf("laborlink %s: exit %d: %s", strings.Join(args, " "), code, errOut)
