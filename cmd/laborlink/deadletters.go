@@ -92,7 +92,7 @@ func runDeadLetterAct(ctx context.Context, m *Main, args []string, act string, b
 	c := m.connFlags(fs)
 	peer := fs.String("peer", "", "the peer province whose dead letters to "+act+" (required)")
 	all := fs.Bool("all", false, act+" every dead letter for the peer")
-	throughHelp := "with --all, only the dead letters buried through this position, which 'laborlink deadletters list' ends with"
+	throughHelp := "with --all, only the dead letters buried through this position, which 'laborlink deadletters list --peer' of the same peer ends with"
 	if bounded {
 		throughHelp += " (required with --all: those buried after you listed are kept)"
 	}

@@ -187,7 +187,7 @@ func decodeDiscard(_ context.Context, r *http.Request) (any, error) {
 // certificate serial from the connection.
 func decodeDeadLetterAct(r *http.Request, act string) (RequeueRequest, error) {
 	var req RequeueRequest
-	if err := decodeSmall(r, maxRequeueBody, &req, `a `+act+` request such as {"peer":"44","all":true}`, false); err != nil {
+	if err := decodeSmall(r, maxRequeueBody, &req, `a `+act+` request such as {"peer":"44","all":true,"through":17}`, false); err != nil {
 		return req, err
 	}
 	switch {

@@ -617,6 +617,13 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 			case store.StateDelivered, "":
 			case store.StateRejected:
 				return rejected(env.ID, ReasonReferralIDTaken), false
+			case store.StateDiscarded:
+				// Given up on here, though the peer may have it (a dead
+				// letter whose answer could not be read): deferred, not
+				// rejected as another's id, but never answered.
+				x.d.Log.Warn("an update of a referral sent from here whose dead letter was discarded is deferred every time its origin sends it; refer the case again under another id",
+					"update", env.ID, "referral", in.moves.EnvelopeID, "case", in.moves.Key)
+				return deferred(env.ID, ReasonReferralUnanswered), false
 			default:
 				x.d.Log.Warn("an update of a referral sent from here waits for that referral's answer; requeue the referral if it is a dead letter",
 					"update", env.ID, "referral", in.moves.EnvelopeID, "case", in.moves.Key, "referral_state", in.sent)

@@ -215,8 +215,18 @@ func TestReferralIDTakenWhileTheOwnIsInFlight(t *testing.T) {
 // but 51 holds no answer for it (here: a dead letter, as after a receipt
 // lost and delivery given up). 44's update of the case waits at 51, deferred
 // referral_unanswered, which 44's worker shows, and 51 logs what waits for
-// what, so that its operator can requeue the referral.
+// what, so that its operator can requeue the referral; or, once the dead
+// letter is discarded, refer the case again.
 func TestAnUpdateWaitingForItsReferralsAnswerSaysSo(t *testing.T) {
+	for _, tc := range []struct{ state, says string }{
+		{"failed", "waits for that referral's answer; requeue the referral"},
+		{"discarded", "whose dead letter was discarded is deferred every time its origin sends it; refer the case again"},
+	} {
+		t.Run(tc.state, func(t *testing.T) { testUpdateWaitingForItsReferral(t, tc.state, tc.says) })
+	}
+}
+
+func testUpdateWaitingForItsReferral(t *testing.T, state, says string) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	g := f.generator("51", "44", 77)
@@ -232,7 +242,7 @@ func TestAnUpdateWaitingForItsReferralsAnswerSaysSo(t *testing.T) {
 		return err == nil && st.State == store.StateDelivered
 	})
 	if err := origin.store.DB().Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("delivered")).Put([]byte(res[0].EnvelopeID), []byte(`{"state":"failed"}`))
+		return tx.Bucket([]byte("delivered")).Put([]byte(res[0].EnvelopeID), []byte(`{"state":"`+state+`"}`))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -251,8 +261,8 @@ func TestAnUpdateWaitingForItsReferralsAnswerSaysSo(t *testing.T) {
 	})
 	key := store.CaseKey("51", "44", r.ID)
 	logs := f.logs.String()
-	if !strings.Contains(logs, "waits for that referral's answer") || !strings.Contains(logs, key) || !strings.Contains(logs, res[0].EnvelopeID) {
-		t.Errorf("51 logged nothing naming the case %s and the referral %s", key, res[0].EnvelopeID)
+	if !strings.Contains(logs, says) || !strings.Contains(logs, key) || !strings.Contains(logs, res[0].EnvelopeID) {
+		t.Errorf("51 logged nothing naming the case %s and the referral %s, saying %q", key, res[0].EnvelopeID, says)
 	}
 	if c, err := origin.store.Case(key, f.now); err != nil || c.Status != string(contracts.CaseReferred) {
 		t.Errorf("51's case: %+v, %v; want it unmoved while the update waits", c, err)
