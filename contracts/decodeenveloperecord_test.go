@@ -181,9 +181,12 @@ func withDigestOfSent(t *testing.T, doc string) string {
 }
 
 // FuzzDecodeEnvelopeRecord holds DecodeEnvelopeRecord to DecodeEnvelope and
-// Record: the same envelope, record and errors always.
+// Record: the same envelope, record and errors always, and the envelope and
+// record kept when the input is overwritten and others decoded
+// (checkOwnStrings).
 func FuzzDecodeEnvelopeRecord(f *testing.F) {
-	for _, d := range recordEnvelopes(f) {
+	envs := recordEnvelopes(f)
+	for _, d := range envs {
 		f.Add(d)
 	}
 	for _, d := range edgeDocuments(f) {
@@ -191,5 +194,8 @@ func FuzzDecodeEnvelopeRecord(f *testing.F) {
 			f.Add([]byte(d))
 		}
 	}
-	f.Fuzz(func(t *testing.T, data []byte) { checkDecodeEnvelopeRecord(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecodeEnvelopeRecord(t, data)
+		checkOwnStrings(t, data, envs[0], decodedEnvelopeRecord)
+	})
 }

@@ -125,7 +125,9 @@ func TestSplitEnvelopes(t *testing.T) {
 }
 
 // FuzzSplitEnvelopes holds SplitEnvelopes to RawObjectSplit and to
-// DecodeEnvelopeRecord of each envelope alone.
+// DecodeEnvelopeRecord of each envelope alone, and the envelopes and
+// records it decodes to keeping when the body is overwritten and others
+// decoded (checkOwnStrings).
 func FuzzSplitEnvelopes(f *testing.F) {
 	envs, _ := wireSamples(f)
 	f.Add(deliveryBody(envs...))
@@ -136,7 +138,11 @@ func FuzzSplitEnvelopes(f *testing.F) {
 	for _, s := range rawSeeds {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, data []byte) { checkSplitEnvelopes(t, data, 8) })
+	other := deliveryBody(envs[0])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkSplitEnvelopes(t, data, 8)
+		checkOwnStrings(t, data, other, splitEnvelopesDecoded)
+	})
 }
 
 // BenchmarkReadDelivery reads a delivery of 100 envelopes signed alone, as a
