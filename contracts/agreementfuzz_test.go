@@ -101,7 +101,9 @@ func FuzzDecodeAgreement(f *testing.F) {
 }
 
 // checkAgreementRoundTrip fails t unless a decoded agreement's JSON, as the
-// CLI and the registry write it, decodes to the same agreement again.
+// CLI and the registry write it, decodes to an agreement with the same
+// JSON again. (Not the same value: an empty list left out, omitempty,
+// comes back nil.)
 func checkAgreementRoundTrip(t *testing.T, a *contracts.Agreement) {
 	t.Helper()
 	b, err := json.Marshal(a)
@@ -112,7 +114,7 @@ func checkAgreementRoundTrip(t *testing.T, a *contracts.Agreement) {
 	if err != nil {
 		t.Fatalf("the JSON of a decoded agreement does not decode: %v\n%s", err, b)
 	}
-	if !reflect.DeepEqual(back, a) {
-		t.Fatalf("the JSON of a decoded agreement decodes to another:\n got %+v\nwant %+v\n%s", back, a, b)
+	if again, err := json.Marshal(back); err != nil || string(again) != string(b) {
+		t.Fatalf("the JSON of a decoded agreement decodes to another (%v):\n%s\n%s", err, again, b)
 	}
 }
