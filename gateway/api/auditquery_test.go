@@ -119,7 +119,9 @@ func TestAuditQueryBetween(t *testing.T) {
 // TestOpenAPIListsTheAuditFilters: api/openapi.yaml describes, for each
 // route that takes the audit filters, the parameters the route takes: no
 // fewer (a filter added to auditFilterParams, such as between, is
-// described) and no more.
+// described) and no more; and its kind parameter lists the audit log's
+// kinds, so that a kind added to the log is described where auditors
+// filter by it.
 func TestOpenAPIListsTheAuditFilters(t *testing.T) {
 	data, err := os.ReadFile("../../api/openapi.yaml")
 	if err != nil {
@@ -128,21 +130,35 @@ func TestOpenAPIListsTheAuditFilters(t *testing.T) {
 	var doc struct {
 		Paths map[string]map[string]struct {
 			Parameters []struct {
-				Name string `yaml:"name"`
+				Name   string `yaml:"name"`
+				Schema struct {
+					Enum []string `yaml:"enum"`
+				} `yaml:"schema"`
 			} `yaml:"parameters"`
 		} `yaml:"paths"`
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
+	var kinds []string
+	for _, k := range audit.Kinds() {
+		kinds = append(kinds, string(k))
+	}
+	slices.Sort(kinds)
 	for path, extra := range map[string][]string{
 		"/api/v1/audit/entries": nil,
 		"/api/v1/audit/stats":   nil,
 		"/api/v1/audit/export":  {"format"},
 	} {
-		var described []string
+		var described, describedKinds []string
 		for _, p := range doc.Paths[path]["get"].Parameters {
 			described = append(described, p.Name)
+			if p.Name == "kind" {
+				describedKinds = slices.Sorted(slices.Values(p.Schema.Enum))
+			}
+		}
+		if !slices.Equal(describedKinds, kinds) {
+			t.Errorf("GET %s: kind lists %v, want the audit log's kinds %v", path, describedKinds, kinds)
 		}
 		want := slices.Sorted(slices.Values(slices.Concat(auditFilterParams, extra)))
 		if slices.Sort(described); !slices.Equal(described, want) {
