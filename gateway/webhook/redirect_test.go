@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -115,5 +116,46 @@ func TestARedirectToPlainHTTPIsRefused(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestARedirectToAnotherHostIsRefused: a 307 or 308 to another https
+// host, or to another port of the loopback host, would resend the items,
+// personal data, to a system the operator never configured, and its 2xx
+// would move the cursor past items the configured one never got. (From a
+// review.) The push fails instead, nothing reaches the other server, and
+// the cursor stays put.
+func TestARedirectToAnotherHostIsRefused(t *testing.T) {
+	for _, other := range []struct {
+		name  string
+		serve func(http.Handler) *httptest.Server
+	}{{"another https host", httptest.NewTLSServer}, {"plain http on another loopback port", httptest.NewServer}} {
+		t.Run(other.name, func(t *testing.T) {
+			var reached atomic.Int32
+			elsewhere := other.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+			defer elsewhere.Close()
+			s, _, _ := inboxWith(t, 2)
+			defer s.Close()
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, elsewhere.URL+"/inbox", http.StatusTemporaryRedirect)
+			}))
+			defer srv.Close()
+			// One client trusts both test servers' certificate (httptest
+			// shares one): only the redirect check stands in the way.
+			p, err := New(Config{URL: srv.URL + "/push", Client: srv.Client()}, s, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, pushErr := p.once(context.Background())
+			if n != 0 || pushErr == nil || !strings.Contains(pushErr.Error(), "refused a redirect to "+elsewhere.URL) {
+				t.Errorf("pushed %d, err %v; want an error refusing the redirect to %s", n, pushErr, elsewhere.URL)
+			}
+			if reached.Load() != 0 {
+				t.Errorf("the other server got %d requests; want none", reached.Load())
+			}
+			if cursor, err := s.Counter(cursorCounter); err != nil || cursor != 0 {
+				t.Errorf("cursor %d, %v; want it unmoved", cursor, err)
+			}
+		})
 	}
 }

@@ -281,7 +281,10 @@ func New(cfg Config, inbox Inbox, log *slog.Logger) (*Pusher, error) {
 // never pushed; the redirect is answered as it came instead, and retried.
 // A redirect to a URL that StaysEncrypted does not accept is refused,
 // whatever the URL it came from: the inbox holds personal data, which must
-// not leave the host in clear text.
+// not leave the host in clear text. So is one to another scheme, host or
+// port than the webhook URL's: the items go only to the system the
+// operator configured, and another's 2xx would move the cursor past items
+// that system never got.
 func keepPost(c *http.Client) *http.Client {
 	cc := *c
 	next := c.CheckRedirect
@@ -291,6 +294,9 @@ func keepPost(c *http.Client) *http.Client {
 		}
 		if !StaysEncrypted(req.URL) {
 			return fmt.Errorf("refused a redirect to %s: the inbox holds personal data, which must not leave in clear text; if the system moved, set the webhook URL to its new https address", redacted(req.URL.String()))
+		}
+		if first := via[0].URL; req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+			return fmt.Errorf("refused a redirect to %s: the inbox holds personal data, which goes only to the webhook URL's %s://%s; if the system moved, set the webhook URL to its new address", redacted(req.URL.String()), first.Scheme, first.Host)
 		}
 		if next != nil {
 			return next(req, via)
