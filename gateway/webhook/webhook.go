@@ -233,13 +233,36 @@ func redacted(u string) string {
 
 // redactedError is err with the URL of any *url.Error in it redacted: a
 // failed request's error quotes the URL it went to, query credentials
-// included, and the error is logged and kept as State's LastError.
+// included, and the error is logged and kept as State's LastError, which
+// operators and auditors read. It also drops what net/http quotes of an
+// answer it could not read (a malformed response's first line or header,
+// a GOAWAY's debug data): a broken system or proxy may answer with the
+// request it got, the items with their personal data.
 func redactedError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		ue.URL = redacted(ue.URL)
+		if text := ue.Err.Error(); answerShown(text) >= 0 {
+			ue.Err = errors.New(strings.TrimSpace(text[:answerShown(text)]) + " (not shown: it may hold personal data)")
+		}
 	}
 	return err
+}
+
+// answerShown is where err text of net/http starts to quote an answer it
+// could not read, or -1.
+func answerShown(text string) int {
+	if i := strings.Index(text, "debug="); i >= 0 {
+		return i
+	}
+	i := strings.Index(text, "malformed ")
+	if i < 0 {
+		return -1
+	}
+	if j := strings.IndexAny(text[i:], ":\""); j >= 0 {
+		return i + j
+	}
+	return len(text)
 }
 
 // New returns a pusher; Run starts it.
