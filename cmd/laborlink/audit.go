@@ -456,7 +456,7 @@ func pairEntries(ctx context.Context, cl *api.Client, opt audit.ReconcileOptions
 	q := maps.Clone(window)
 	q.Set("between", string(opt.A)+","+string(opt.B))
 	es, err := cl.AuditEntries(ctx, q)
-	if err != nil && strings.Contains(err.Error(), "unknown query parameter between") {
+	if err != nil && strings.Contains(err.Error(), `unknown query parameter "between"`) {
 		return pairEntriesEachWay(ctx, cl, window, opt)
 	}
 	return es, err

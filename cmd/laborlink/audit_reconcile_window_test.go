@@ -140,7 +140,8 @@ func TestAuditReconcileReadsAnEarlierNodeEachWay(t *testing.T) {
 			mu.Unlock()
 			if r.URL.Query().Has("between") {
 				w.WriteHeader(http.StatusBadRequest)
-				io.WriteString(w, `{"error":"unknown query parameter between; this route takes from, to, pair, agreement, kind, type, decision","code":"invalid"}`)
+				// The words of that release (68bf45c), as JSON.
+				io.WriteString(w, `{"error":"unknown query parameter \"between\"; this route takes from, to, pair, agreement, kind, type, decision","code":"invalid"}`)
 				return
 			}
 		}
