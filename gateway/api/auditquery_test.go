@@ -32,7 +32,9 @@ func auditDecoder(t *testing.T, pattern string) func(context.Context, *http.Requ
 // ?decison=deny (or ?kinds=denied, ?pairs=51:44) listed, counted or
 // exported the whole log as if unfiltered, where a mistyped kind value is
 // refused by name. An unknown or repeated parameter is refused by name,
-// 400; each route takes its own parameters. (From a review.)
+// 400; each route takes its own parameters. (From a review.) So do the
+// other routes that take any: a mistyped ?afer=500 read the inbox from its
+// start, ?overdu=true listed every referral.
 func TestAuditQueryRefusesAnUnknownParameter(t *testing.T) {
 	const all = "from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z&pair=51:44&between=44,51&agreement=AG-51-44-2026-001&kind=sent&type=transfer&decision=allow"
 	for _, tc := range []struct {
@@ -60,6 +62,15 @@ func TestAuditQueryRefusesAnUnknownParameter(t *testing.T) {
 		{"GET /api/v1/audit/proof", "size=10&idx=3", "idx"},
 		{"GET /api/v1/audit/reconcile", "with=44&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z", ""},
 		{"GET /api/v1/audit/reconcile", "with=44&form=2026-03-01T00:00:00Z", "form"},
+		{"GET /api/v1/inbox", "after=500&limit=10", ""},
+		{"GET /api/v1/inbox", "afer=500", "afer"},
+		{"GET /api/v1/inbox", "cursor=500", "cursor"},
+		{"GET /api/v1/referrals", "status=accepted&overdue=true", ""},
+		{"GET /api/v1/referrals", "overdu=true", "overdu"},
+		{"GET /api/v1/records", "ref=51/transfer/T-0001", ""},
+		{"GET /api/v1/records", "ref=51/transfer/T-0001&id=x", "id"},
+		{"GET /api/v1/deadletters", "peer=44", ""},
+		{"GET /api/v1/deadletters", "province=44", "province"},
 	} {
 		t.Run(tc.route+"?"+tc.query, func(t *testing.T) {
 			path := strings.TrimPrefix(tc.route, "GET ")

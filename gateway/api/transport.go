@@ -48,9 +48,9 @@ type route struct {
 func routes(s Set) []route {
 	return []route{
 		{"POST /api/v1/records", s.Submit, decodeSubmit, encodeSubmit},
-		{"GET /api/v1/records", s.Record, decodeRecordByRef, encodeJSON},
+		{"GET /api/v1/records", s.Record, onlyParams(decodeRecordByRef, "ref"), encodeJSON},
 		{"GET /api/v1/records/{id}", s.Record, decodeRecordByID, encodeJSON},
-		{"GET /api/v1/inbox", s.Inbox, decodeInbox, encodeJSON},
+		{"GET /api/v1/inbox", s.Inbox, onlyParams(decodeInbox, "after", "limit"), encodeJSON},
 		{"GET /api/v1/inbox/{id}", s.InboxItem, decodeRecordByID, encodeJSON},
 		{"GET /api/v1/audit/entries", s.AuditQuery, onlyParams(decodeAuditQuery, auditFilterParams...), encodeJSON},
 		{"GET /api/v1/audit/stats", s.AuditStats, onlyParams(decodeAuditQuery, auditFilterParams...), encodeJSON},
@@ -58,13 +58,13 @@ func routes(s Set) []route {
 		{"GET /api/v1/audit/raw", s.AuditRaw, onlyParams(decodeAuditRaw, "start", "end"), encodeJSON},
 		{"GET /api/v1/audit/proof", s.AuditProof, onlyParams(decodeAuditProof, "size", "index", "old"), encodeJSON},
 		{"GET /api/v1/status", s.NodeStatus, decodeNothing, encodeJSON},
-		{"GET /api/v1/referrals", s.Referrals, decodeReferrals, encodeJSON},
+		{"GET /api/v1/referrals", s.Referrals, onlyParams(decodeReferrals, "status", "overdue"), encodeJSON},
 		{"POST /api/v1/policy/eval", s.PolicyEval, decodePolicyEval, encodeJSON},
 		{"GET /api/v1/policy", s.PolicyShow, decodeNothing, encodeJSON},
 		{"GET /api/v1/audit/export", s.AuditExport, onlyParams(decodeAuditExport, append([]string{"format"}, auditFilterParams...)...), encodeAuditExport},
 		{"POST /api/v1/audit/verify", s.AuditVerify, decodeAuditVerify, encodeJSON},
 		{"GET /api/v1/audit/reconcile", s.AuditReconcile, onlyParams(decodeAuditReconcile, "with", "from", "to"), encodeJSON},
-		{"GET /api/v1/deadletters", s.DeadLetterList, decodeDeadLetters, encodeJSON},
+		{"GET /api/v1/deadletters", s.DeadLetterList, onlyParams(decodeDeadLetters, "peer"), encodeJSON},
 		{"POST /api/v1/deadletters/requeue", s.DeadLetterRequeue, decodeRequeue, encodeJSON},
 		{"POST /api/v1/deadletters/discard", s.DeadLetterDiscard, decodeDiscard, encodeJSON},
 	}
