@@ -248,20 +248,26 @@ func (n *Node) openExchange() error {
 	return n.openWebhook()
 }
 
-// openWebhook prepares the inbox push when a URL is configured.
+// openWebhook prepares the inbox push when a URL is configured. Over HTTPS
+// the node presents its own certificate, as it does to its peers and
+// reloaded on rotation alike, so that the business system can require a
+// client certificate and know the items come from its province's node.
 func (n *Node) openWebhook() error {
 	c := n.cfg.Webhook
 	if c.URL == "" {
 		return nil
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// No RootCAs: the host's roots verify the system.
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetClientCertificate: n.tls.KeyPair.GetClientCertificate}
 	if c.CA != "" {
 		pool, err := pki.ReadCertPool(c.CA)
 		if err != nil {
 			return fmt.Errorf("webhook.ca: %w", err)
 		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		tc.RootCAs = pool
 	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
 	var err error
 	n.webhook, err = webhook.New(webhook.Config{URL: c.URL, Batch: c.Batch, MaxConsecutiveSkips: c.MaxConsecutiveSkips, Client: &http.Client{Transport: tr, Timeout: c.Timeout}}, n.store, n.log)
 	return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
 	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
@@ -49,11 +50,24 @@ func TestWebhookTimeoutIsTheNodesSetting(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(done)
+	n := pushingNode(t, pkitest.New(t, "laborlink.test", "51"), WebhookConfig{URL: srv.URL, Timeout: 100 * time.Millisecond})
+	pkitest.Eventually(t, 10*time.Second, "the push to time out after webhook.timeout", func() bool {
+		st, err := n.webhook.State()
+		return err == nil && strings.Contains(st.LastError, "timed out") && strings.Contains(st.LastError, "within 100ms")
+	})
+}
+
+// pushingNode returns node gw-1 of province 51, with a certificate from
+// fed, whose inbox holds four items and whose push, set up by openWebhook
+// with the webhook settings c (the defaults where zero), runs until the
+// test ends.
+func pushingNode(t *testing.T, fed *pkitest.PKI, c WebhookConfig) *Node {
+	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	var in []store.Incoming
 	for i := range 4 {
 		in = append(in, store.Incoming{EnvelopeID: fmt.Sprintf("01E%03d", i), From: "44", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`{}`)})
@@ -62,17 +76,19 @@ func TestWebhookTimeoutIsTheNodesSetting(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()
-	cfg.Webhook.URL, cfg.Webhook.Timeout = srv.URL, 100*time.Millisecond
-	n := &Node{cfg: cfg, log: slog.New(slog.DiscardHandler), store: s}
+	cfg.Province, cfg.Name = "51", "gw-1"
+	cfg.Webhook.URL, cfg.Webhook.CA = c.URL, c.CA
+	if c.Timeout != 0 {
+		cfg.Webhook.Timeout = c.Timeout
+	}
+	leaf := fed.Issue(t, "51", pki.KindNode, "gw-1")
+	n := &Node{cfg: cfg, log: slog.New(slog.DiscardHandler), store: s, tls: fed.TLS(t, leaf, nil)}
 	if err := n.openWebhook(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { n.webhook.Run(ctx); close(ran) }()
-	defer func() { cancel(); <-ran }()
-	pkitest.Eventually(t, 10*time.Second, "the push to time out after webhook.timeout", func() bool {
-		st, err := n.webhook.State()
-		return err == nil && strings.Contains(st.LastError, "timed out") && strings.Contains(st.LastError, "within 100ms")
-	})
+	t.Cleanup(func() { cancel(); <-ran })
+	return n
 }
