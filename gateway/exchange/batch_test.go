@@ -185,6 +185,15 @@ func TestBatchSignedEnvelopesCrossAndVerifyAlone(t *testing.T) {
 	}
 	batched := 0
 	for _, in := range dest.inbox(t) {
+		if in.EnvelopeID == legacy.ID {
+			// Queued here without the export decision, its record
+			// unmasked: 44's import masks it, and keeps the envelope
+			// with its payload withheld (TestTheInboxWithholdsAPayloadItsImportEdited).
+			if !bytes.Contains(in.Envelope, []byte(`"payload":null`)) {
+				t.Errorf("the legacy envelope, which 44's import masked, is kept with its payload: %s", in.Envelope)
+			}
+			continue
+		}
 		env, err := contracts.DecodeEnvelope(in.Envelope)
 		if err != nil {
 			t.Fatal(err)

@@ -659,7 +659,14 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		x.d.Log.Error("apply import obligations", "envelope", env.ID, "err", err)
 		return deferred(env.ID, "policy_error"), false
 	}
-	stored := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: in.raw, Record: record}
+	envelope := in.raw
+	if !bytes.Equal(record, env.Payload) {
+		if envelope, err = withoutPayload(env); err != nil {
+			x.d.Log.Error("withhold an edited payload", "envelope", env.ID, "err", err)
+			return deferred(env.ID, "policy_error"), false
+		}
+	}
+	stored := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: envelope, Record: record}
 	// The case a referral opens or an update moves is written in the
 	// commit that stores it; an update is checked again there, since
 	// another request may move its case meanwhile.
@@ -694,6 +701,18 @@ func importedRecord(payload []byte, rec contracts.Record, dec *policy.Decision) 
 		return payload, nil
 	}
 	return dec.ApplyCanonical(payload)
+}
+
+// withoutPayload is env encoded with its payload withheld (null), for the
+// inbox of a record the import obligations edited: what the origin signed
+// holds what this province's policy drops or masks, which would otherwise
+// reach the business system, and stay on disk, beside the edited record.
+// The payload digest, signature and batch proof still say what was
+// signed.
+func withoutPayload(env *contracts.Envelope) ([]byte, error) {
+	withheld := *env
+	withheld.Payload = nil
+	return withheld.AppendJSON(nil)
 }
 
 // signReceipts signs the receipts of one answer together with the node's

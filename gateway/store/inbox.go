@@ -24,7 +24,9 @@ type Incoming struct {
 	Type       string    `json:"type"`
 	ReceivedAt time.Time `json:"received_at"`
 	// Envelope is the signed envelope exactly as it arrived, so its
-	// signature stays verifiable.
+	// signature stays verifiable; when the import obligations edited the
+	// record, with its payload withheld (null), which holds what they drop
+	// or mask.
 	Envelope json.RawMessage `json:"envelope"`
 	// Record is the record as this province may use it: the envelope's
 	// payload after the import decision's obligations.
