@@ -106,3 +106,24 @@ obligations[path] := {"action": "mask", "pattern": "all", "code": "p"} if {
 		t.Fatalf("decision %v, error %v; want an error saying %s", d, err, want)
 	}
 }
+
+// TestABundleObligationInsideAnArrayDecidesNothing: a federation bundle
+// published through the registry whose obligation names a path inside an
+// array (events.at) loaded, and its decisions allowed the record with an
+// obligation nothing carries out: the field crossed. (From a review.) Such
+// a decision is now an error, as a province policy's is, so nothing
+// crosses.
+func TestABundleObligationInsideAnArrayDecidesNothing(t *testing.T) {
+	ctx := t.Context()
+	e := newEngine(t, "", -1)
+	if err := e.SetBundle(ctx, registryBundle("events.rego", `package laborlink.federation
+
+field_obligations["events.at"] := {"action": "drop", "code": "no_event_times"} if allow
+`)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Decide(ctx, Request{Side: Export, Record: transfer51to44(), Agreements: []contracts.Agreement{agreement51to44()}, Time: march15})
+	if err == nil || !strings.Contains(err.Error(), `federation bundle: obligation path "events.at" goes inside the array events`) {
+		t.Errorf("decision %+v, err %v; want an error naming the bundle's path inside the array", d, err)
+	}
+}

@@ -53,9 +53,18 @@ func decode(v any, side Side, rt contracts.RecordType, revs Revisions) (*Decisio
 		d.Reasons = slices.DeleteFunc(d.Reasons, func(r Reason) bool { return r.Code == "agreement_covers" })
 		return d, nil
 	}
-	for path := range raw.ProvinceObligations {
-		if err := checkObligationPath(rt, path); err != nil {
-			return nil, fmt.Errorf("province policy: %w", err)
+	// An obligation on a path none acts on (inside an array) would be
+	// left undone, its field crossing: an error, so nothing crosses. The
+	// shipped bundle names whole fields only; one published through the
+	// registry is held to that too.
+	for _, l := range [...]struct {
+		name        string
+		obligations map[string]Obligation
+	}{{"federation bundle", raw.Federation.Obligations}, {"province policy", raw.ProvinceObligations}} {
+		for path := range l.obligations {
+			if err := checkObligationPath(rt, path); err != nil {
+				return nil, fmt.Errorf("%s: %w", l.name, err)
+			}
 		}
 	}
 	d.Obligations = mergeObligations(raw.Federation.Obligations, raw.ProvinceObligations)
