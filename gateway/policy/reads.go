@@ -34,9 +34,13 @@ type keying struct {
 // which most do, the sharing of decisions across counties and quota counts;
 // a bundle regains it by shipping in the binary.
 func keyingFor(bundle Layer, bm, pm map[string]*ast.Module) keying {
+	// A province module that reads the bundle's rules may read the facts
+	// and counts through them: a reason's or a problem's message names
+	// divisions, and `with` can make a rule answer on any facts.
+	viaBundle := anyReadsBundle(pm)
 	k := keying{
-		fullDivisions: anyReadsInput(pm, "facts"),
-		rawQuota:      anyReadsInput(pm, "quota_used"),
+		fullDivisions: viaBundle || anyReadsInput(pm, "facts"),
+		rawQuota:      viaBundle || anyReadsInput(pm, "quota_used"),
 	}
 	if bundle.Revision() != shippedRevision() {
 		k.fullDivisions = k.fullDivisions || anyReadsInput(bm, "facts")
@@ -105,4 +109,65 @@ func anyReadsInput(mods map[string]*ast.Module, key string) bool {
 		}
 	}
 	return false
+}
+
+// federationRoot is data.laborlink.federation, the bundle's rules.
+var federationRoot = ast.MustParseRef("data." + FederationPackage)
+
+// anyReadsBundle reports whether any of the modules may read the bundle's
+// rules: a reference to data.laborlink.federation or below (an import of
+// it included), to data by a key that is not a constant, or to data as a
+// whole. When in doubt it answers yes, as readsInput does.
+func anyReadsBundle(mods map[string]*ast.Module) bool {
+	for _, m := range mods {
+		found := false
+		var vis *ast.GenericVisitor
+		vis = ast.NewGenericVisitor(func(x any) bool {
+			if found {
+				return true
+			}
+			switch x := x.(type) {
+			case ast.Ref:
+				if found = readsData(x); found {
+					return true
+				}
+				if _, ok := x[0].Value.(ast.Var); !ok {
+					vis.Walk(x[0])
+				}
+				for _, t := range x[1:] {
+					vis.Walk(t)
+				}
+				return true
+			case ast.Var:
+				// data outside a reference: every document.
+				found = x.Equal(ast.DefaultRootDocument.Value)
+			}
+			return found
+		})
+		vis.Walk(m)
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+// readsData reports whether r may reach the bundle's rules.
+func readsData(r ast.Ref) bool {
+	if !r.HasPrefix(ast.DefaultRootRef) {
+		return false
+	}
+	for i, t := range r[1:] {
+		if i+1 >= len(federationRoot) {
+			return true
+		}
+		s, ok := t.Value.(ast.String)
+		if !ok {
+			return true // data[x]: any package
+		}
+		if federationRoot[i+1].Value.Compare(s) != 0 {
+			return false
+		}
+	}
+	return true // data, data.laborlink: the bundle within
 }

@@ -158,3 +158,51 @@ func checkReads(t *testing.T, key string, tests map[string]bool, importSrc strin
 		t.Errorf("%s: readsInput(%q) = false", importSrc, key)
 	}
 }
+
+// TestProvinceReadingTheBundleKeysDivisionsInFull: a province rule can
+// read the worker's county through the bundle's rules without naming
+// input (a problem's message names the division, and with makes the rule
+// answer), so the cache keyed divisions by province and served one
+// county's decision to another. (From a review.) A province module that
+// reads the bundle has divisions and counts keyed in full.
+func TestProvinceReadingTheBundleKeysDivisionsInFull(t *testing.T) {
+	dir := writeProvince(t, map[string]string{"county.rego": `package laborlink.province
+
+deny contains "no Yingshan county" if {
+	some p in data.laborlink.federation.problems with data.laborlink.federation.covers as false
+	p.code == "division_not_covered"
+	contains(p.message, "\"511321\"")
+}
+`})
+	cached, uncached := newEngine(t, dir, DefaultCacheSize), newEngine(t, dir, -1)
+	ag := agreement51to44()
+	for _, w := range []string{"511302", "511321"} {
+		req := Request{Side: Export, Record: withDivisions(t, transfer51to44(), w, "440305"), Agreements: []contracts.Agreement{ag}, Time: march15}
+		if d := decideBoth(t, cached, uncached, req, "worker "+w); d.Allow != (w != "511321") {
+			t.Errorf("worker %s: allow = %v", w, d.Allow)
+		}
+	}
+}
+
+func TestAnyReadsBundle(t *testing.T) {
+	for src, want := range map[string]bool{
+		`deny contains "x" if data.laborlink.federation.allow`:                          true,
+		`deny contains "x" if { some p in data.laborlink.federation.problems; p.code }`: true,
+		`deny contains "x" if data.laborlink["federation"].allow`:                       true,
+		`deny contains "x" if { some k; data.laborlink[k].allow }`:                      true,
+		`deny contains "x" if { some k; data[k] }`:                                      true,
+		`deny contains "x" if object.get(data, "laborlink", {}) == {}`:                  true,
+		`deny contains "x" if f with data.laborlink.federation.covers as false`:         true,
+		`deny contains "x" if data.laborlink.province.limits.x == 1`:                    false,
+		`deny contains "x" if input.side == "export"`:                                   false,
+		"import data.laborlink.federation\n\ndeny contains \"x\" if federation.allow":   true,
+	} {
+		m, err := ast.ParseModuleWithOpts("p.rego", "package laborlink.province\n\nf := true\n\n"+src+"\n", ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := anyReadsBundle(map[string]*ast.Module{"p.rego": m}); got != want {
+			t.Errorf("%s: anyReadsBundle = %v, want %v", src, got, want)
+		}
+	}
+}
