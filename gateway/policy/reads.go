@@ -59,6 +59,16 @@ var shippedRevision = sync.OnceValue(func() string { return FederationBundle().R
 // it answers yes: a wrong yes costs cache hits, a wrong no serves a wrong
 // decision.
 func readsInput(m *ast.Module, key string) bool {
+	return mayRead(m, ast.InputRootDocument.Value, func(r ast.Ref) bool {
+		return r.HasPrefix(ast.InputRootRef) && inputRefReaches(r, key)
+	})
+}
+
+// mayRead reports whether module m may read what reaches says a reference
+// reaches, or the document root (input, data) as a whole: root outside
+// the head of a reference. The heads of references that are not
+// variables (calls, collections, comprehensions) are searched too.
+func mayRead(m *ast.Module, root ast.Value, reaches func(ast.Ref) bool) bool {
 	found := false
 	var vis *ast.GenericVisitor
 	vis = ast.NewGenericVisitor(func(x any) bool {
@@ -67,14 +77,10 @@ func readsInput(m *ast.Module, key string) bool {
 		}
 		switch x := x.(type) {
 		case ast.Ref:
-			if x.HasPrefix(ast.InputRootRef) {
-				if inputRefReaches(x, key) {
-					found = true
-					return true
-				}
-			} else if _, ok := x[0].Value.(ast.Var); !ok {
-				// A head that is a call, a collection or a comprehension
-				// may hold input anywhere in it.
+			if found = reaches(x); found {
+				return true
+			}
+			if _, ok := x[0].Value.(ast.Var); !ok {
 				vis.Walk(x[0])
 			}
 			for _, t := range x[1:] {
@@ -82,8 +88,7 @@ func readsInput(m *ast.Module, key string) bool {
 			}
 			return true
 		case ast.Var:
-			// input outside a reference: the whole document.
-			found = x.Equal(ast.InputRootDocument.Value)
+			found = x.Equal(root)
 		}
 		return found
 	})
@@ -120,32 +125,7 @@ var federationRoot = ast.MustParseRef("data." + FederationPackage)
 // whole. When in doubt it answers yes, as readsInput does.
 func anyReadsBundle(mods map[string]*ast.Module) bool {
 	for _, m := range mods {
-		found := false
-		var vis *ast.GenericVisitor
-		vis = ast.NewGenericVisitor(func(x any) bool {
-			if found {
-				return true
-			}
-			switch x := x.(type) {
-			case ast.Ref:
-				if found = readsData(x); found {
-					return true
-				}
-				if _, ok := x[0].Value.(ast.Var); !ok {
-					vis.Walk(x[0])
-				}
-				for _, t := range x[1:] {
-					vis.Walk(t)
-				}
-				return true
-			case ast.Var:
-				// data outside a reference: every document.
-				found = x.Equal(ast.DefaultRootDocument.Value)
-			}
-			return found
-		})
-		vis.Walk(m)
-		if found {
+		if mayRead(m, ast.DefaultRootDocument.Value, readsData) {
 			return true
 		}
 	}
