@@ -30,23 +30,15 @@ func TestAnAnswerEchoingThePushIsNotShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				body, _ := io.ReadAll(req.Body)
-				c.Write(append(body, "\r\n\r\n"...)) // the items, as the answer
-			}(c)
+	serveConns(ln, func(c net.Conn) {
+		defer c.Close()
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
 		}
-	}()
+		body, _ := io.ReadAll(req.Body)
+		c.Write(append(body, "\r\n\r\n"...)) // the items, as the answer
+	})
 	p, err := New(Config{URL: "https://" + ln.Addr().String() + "/push", Client: srv.Client()}, s, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -67,4 +59,19 @@ func TestAnAnswerEchoingThePushIsNotShown(t *testing.T) {
 			t.Errorf("%q shows the answer, the items the system echoed", shown)
 		}
 	}
+}
+
+// serveConns hands each connection ln accepts to handle, on a goroutine of
+// its own, until ln is closed: a system that does not speak HTTP as it
+// should.
+func serveConns(ln net.Listener, handle func(net.Conn)) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c)
+		}
+	}()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -197,15 +198,10 @@ func TestATimeoutBeforeTheBatchIsSentKeepsTheBatchSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // accepted, never answered
-		}
-	}()
+	serveConns(ln, func(c net.Conn) {
+		defer c.Close()
+		io.Copy(io.Discard, c) // accepted, never answered
+	})
 	p, err := New(Config{URL: "https://" + ln.Addr().String() + "/in", Batch: 8, Client: &http.Client{Timeout: 200 * time.Millisecond}}, s, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
