@@ -463,6 +463,19 @@ func TestWithdrawPendingAmendment(t *testing.T) {
 	}
 }
 
+// withdrawnThenTerminated activates agreement id between 51 and 44, amends
+// it by amend (version 2), withdraws the amendment and terminates the
+// agreement; it returns the amendment's terms and the termination's result.
+func (f *fixture) withdrawnThenTerminated(t *testing.T, id string, amend registry.Op) (contracts.Agreement, *registry.Result) {
+	t.Helper()
+	a2 := f.activate(t, id, "510000", "440300").Latest().Agreement
+	a2.Status, a2.Approvals = "", nil
+	a2.Title = "amended"
+	f.must(t, f.a51, amend, a2)
+	f.must(t, f.a44, registry.OpTerminate, registry.TransitionBody{ID: a2.ID, Version: 2, Reason: "withdraw v2"})
+	return a2, f.must(t, f.a44, registry.OpTerminate, registry.TransitionBody{ID: a2.ID, Reason: "end"})
+}
+
 // TestTerminatedAfterAWithdrawnAmendmentIsFinal: an amendment is withdrawn
 // (terminate --version 2), then the agreement is terminated. Termination is
 // final: the record reads terminated, as list's status filter does, and an
@@ -470,13 +483,7 @@ func TestWithdrawPendingAmendment(t *testing.T) {
 // agreement back into force.
 func TestTerminatedAfterAWithdrawnAmendmentIsFinal(t *testing.T) {
 	f := newFixture(t)
-	rec := f.activate(t, "AG-51-44-901", "510000", "440300")
-	a2 := rec.Latest().Agreement
-	a2.Status, a2.Approvals = "", nil
-	a2.Title = "amended"
-	f.must(t, f.a51, registry.OpAmend, a2)
-	f.must(t, f.a44, registry.OpTerminate, registry.TransitionBody{ID: a2.ID, Version: 2, Reason: "withdraw v2"})
-	r := f.must(t, f.a44, registry.OpTerminate, registry.TransitionBody{ID: a2.ID, Reason: "end"})
+	a2, r := f.withdrawnThenTerminated(t, "AG-51-44-901", registry.OpAmend)
 	if got := r.Agreement.StatusAt(f.now); got != contracts.AgreementTerminated {
 		t.Errorf("after terminate: status %q, want terminated", got)
 	}
@@ -506,13 +513,7 @@ func TestTerminatedAfterAWithdrawnAmendmentIsFinal(t *testing.T) {
 // propose agreement.amend now.
 func TestAnOlderReleasesAmendAppliesAsItDid(t *testing.T) {
 	f := newFixture(t)
-	rec := f.activate(t, "AG-51-44-902", "510000", "440300")
-	a2 := rec.Latest().Agreement
-	a2.Status, a2.Approvals = "", nil
-	a2.Title = "amended"
-	f.must(t, f.a51, registry.OpAmendV1, a2)
-	f.must(t, f.a44, registry.OpTerminate, registry.TransitionBody{ID: a2.ID, Version: 2, Reason: "withdraw v2"})
-	f.must(t, f.a44, registry.OpTerminate, registry.TransitionBody{ID: a2.ID, Reason: "end"})
+	a2, _ := f.withdrawnThenTerminated(t, "AG-51-44-902", registry.OpAmendV1)
 	a3 := a2
 	a3.Title = "back again"
 	v3 := f.must(t, f.a51, registry.OpAmendV1, a3).Agreement.Latest()
