@@ -242,8 +242,9 @@ func redactedError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		ue.URL = redacted(ue.URL)
-		if text := ue.Err.Error(); answerShown(text) >= 0 {
-			ue.Err = errors.New(strings.TrimSpace(text[:answerShown(text)]) + " (not shown: it may hold personal data)")
+		text := ue.Err.Error()
+		if i := answerShown(text); i >= 0 {
+			ue.Err = errors.New(strings.TrimSpace(text[:i]) + " (not shown: it may hold personal data)")
 		}
 	}
 	return err
