@@ -124,11 +124,10 @@ func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64, al
 		if len(due) == 0 {
 			return nil
 		}
-		counters := tx.Bucket(bucketCounters)
-		if err := counters.Put([]byte(prunedTimeCounter), binary.BigEndian.AppendUint64(nil, uint64(max(latest.UnixNano(), 0)))); err != nil {
+		if err := putCounter(tx, prunedTimeCounter, uint64(max(latest.UnixNano(), 0))); err != nil {
 			return err
 		}
-		return counters.Put([]byte(prunedCounter), binary.BigEndian.AppendUint64(nil, due[len(due)-1].Seq))
+		return putCounter(tx, prunedCounter, due[len(due)-1].Seq)
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("prune inbox: %w", err)

@@ -834,7 +834,7 @@ func (s *Store) Increment(ctx context.Context, name string, n uint64) (uint64, e
 
 func increment(tx *bolt.Tx, name string, n uint64) (uint64, error) {
 	v := readCounter(tx, name) + n
-	return v, tx.Bucket(bucketCounters).Put([]byte(name), binary.BigEndian.AppendUint64(nil, v))
+	return v, putCounter(tx, name, v)
 }
 
 // Progress is how far a task has come: counters raised to at least the
@@ -857,12 +857,12 @@ func (s *Store) RecordAnd(ctx context.Context, p Progress, also func(*bolt.Tx) e
 				return err
 			}
 		}
-		counters, marks := tx.Bucket(bucketCounters), tx.Bucket(bucketMarks)
+		marks := tx.Bucket(bucketMarks)
 		for name, v := range p.Counters {
-			if cur := counters.Get([]byte(name)); len(cur) == 8 && binary.BigEndian.Uint64(cur) >= v {
+			if readCounter(tx, name) >= v {
 				continue
 			}
-			if err := counters.Put([]byte(name), binary.BigEndian.AppendUint64(nil, v)); err != nil {
+			if err := putCounter(tx, name, v); err != nil {
 				return err
 			}
 		}
@@ -989,6 +989,11 @@ func (c counts) write(tx *bolt.Tx) error {
 
 func readCounter(tx *bolt.Tx, name string) uint64 {
 	return counterValue(tx.Bucket(bucketCounters).Get([]byte(name)))
+}
+
+// putCounter sets counter name to v.
+func putCounter(tx *bolt.Tx, name string, v uint64) error {
+	return tx.Bucket(bucketCounters).Put([]byte(name), binary.BigEndian.AppendUint64(nil, v))
 }
 
 // counterValue reads a counter's stored value; 0 for one absent.
