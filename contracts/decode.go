@@ -104,6 +104,13 @@ func newRecord(schema string) Record {
 
 // record decodes a record into rec, made by newRecord.
 func (l *lexer) record(rec Record) bool {
+	l.rtype, l.base = rec.Type(), l.depth
+	ok := l.recordOf(rec)
+	l.rtype = ""
+	return ok
+}
+
+func (l *lexer) recordOf(rec Record) bool {
 	switch r := rec.(type) {
 	case *Transfer:
 		return l.transfer(r)

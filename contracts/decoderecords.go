@@ -1,6 +1,9 @@
 package contracts
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Hand-written decoders for the records that cross borders in bulk. They
 // accept exactly what encoding/json with DisallowUnknownFields accepts into
@@ -11,8 +14,28 @@ import "time"
 //
 // null leaves a field at its zero value, as encoding/json does.
 
+// unknown fails on the member being read, not one of the contract's. In a
+// record, it names the member the name differs from only in case, as
+// unknownMember does (encoding/json would have taken it).
 func (l *lexer) unknown() bool {
+	if l.rtype != "" && l.depth > l.base && l.depth <= len(l.path) {
+		var parent []string
+		for _, s := range l.path[l.base : l.depth-1] {
+			if s.idx < 0 {
+				parent = append(parent, l.segName(s))
+			}
+		}
+		return l.unknownMember(l.rtype, strings.Join(parent, "."), l.segName(l.path[l.depth-1]))
+	}
 	return l.fail("unknown field; the contract has no such member")
+}
+
+// segName is the member name s holds.
+func (l *lexer) segName(s pathSeg) string {
+	if s.to > s.from {
+		return string(l.data[s.from:s.to])
+	}
+	return s.name
 }
 
 func (l *lexer) strInto(p *string) bool {

@@ -138,5 +138,5 @@ func (l *lexer) unknownMember(t RecordType, parent, key string) bool {
 	if name := foldedMember(key, siblings); name != "" {
 		return l.fail("unknown field; member names are case-sensitive: did you mean %q?", name)
 	}
-	return l.unknown()
+	return l.fail("unknown field; the contract has no such member")
 }

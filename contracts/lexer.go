@@ -31,6 +31,11 @@ type lexer struct {
 	payloadBuf []byte
 	// slab is where short byte strings are decoded (see carve).
 	slab []byte
+	// rtype is the type of the record being read, from path[base] on, for
+	// unknown to name the member an unknown one differs from only in case
+	// ("" outside a record).
+	rtype RecordType
+	base  int
 	// canonical says the document is in canonical form already, so that
 	// canonObjectEdit may copy the values it does not edit.
 	canonical bool
