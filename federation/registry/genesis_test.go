@@ -1,8 +1,11 @@
 package registry_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,4 +60,46 @@ func TestSubmittedInitIsRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestARefusedGenesisIsLogged: a configured genesis that apply refuses
+// (here its roots are not certificates) leaves the registry uninitialized
+// for good, and readiness only says that no state came. The node must say
+// why, naming what is wrong with the genesis.
+func TestARefusedGenesisIsLogged(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	n := c.AddNode("11", "fresh")
+	g := c.PKI.Genesis(t, []registry.NodeSpec{{ID: n.ID, RaftAddr: n.Config.RaftAddr, APIAddr: n.Config.APIAddr}}, "11", "51", "44")
+	g.Roots = []byte("not a certificate")
+	n.Config.Genesis = &g
+	var logs lockedBuffer
+	n.Config.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c.Start(n)
+	pkitest.Eventually(t, 20*time.Second, "the broken genesis to be refused in the log", func() bool {
+		return n.Reg.Status().State == "Leader" && n.Reg.Store().AppliedIndex() > 0
+	})
+	if n.Reg.Store().Initialized() {
+		t.Fatal("a genesis whose roots are no certificates initialized the registry")
+	}
+	pkitest.Eventually(t, 5*time.Second, "the refusal to be logged", func() bool {
+		return strings.Contains(logs.String(), "federation roots")
+	})
+}
+
+// lockedBuffer is a log buffer the test reads while the node writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -168,7 +168,9 @@ func (r *Registry) openRaft() error {
 
 // initWhenLeader writes the genesis command once this node leads an
 // uninitialized registry. Every configured voter may try; apply keeps the
-// first.
+// first. A genesis apply refuses (roots or CA certificates that do not
+// parse, a voter ID of the wrong form) leaves the registry uninitialized
+// for good, so the refusal is logged: readiness only says no state came.
 func (r *Registry) initWhenLeader() {
 	defer close(r.done)
 	if r.cfg.Genesis == nil {
@@ -183,8 +185,13 @@ func (r *Registry) initWhenLeader() {
 				continue
 			}
 			env, err := NewEnvelope(OpInit, r.cfg.Genesis)
+			var res *Result
 			if err == nil {
-				_, err = r.applyLocal(env)
+				res, err = r.applyLocal(env)
+			}
+			// Another voter's genesis applied first (EConflict): nothing is wrong.
+			if err == nil && res.Err != nil && res.Err.Code != EConflict {
+				err = res.Err
 			}
 			if err != nil {
 				r.log.Warn("registry genesis not written", "err", err)
