@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -221,6 +223,28 @@ func (c *Client) Join(ctx context.Context, seeds ...string) (*Status, error) {
 	return &s, doJSON(ctx, c.HTTP, http.MethodPost, c.Base+pathJoin, joinRequest{Seeds: seeds}, &s)
 }
 
+// pinJoinVoters reads the voters of the registry from seed, a node of it,
+// before this node asks to join: until the configuration arrives, only
+// they may send this node raft requests (joinedVoter). A seed that lists
+// no voter does not hold the registry yet and cannot admit this node.
+func (r *Registry) pinJoinVoters(ctx context.Context, seed string) error {
+	var st Status
+	if err := r.call(ctx, http.MethodGet, seed, pathStatus, nil, &st); err != nil {
+		return err
+	}
+	var voters []raft.ServerID
+	for _, s := range st.Servers {
+		if s.Voter {
+			voters = append(voters, raft.ServerID(s.ID))
+		}
+	}
+	if len(voters) == 0 {
+		return Errorf(EUnavailable, "seed %s lists no voter: it holds no registry yet", seed)
+	}
+	r.joinVoters.Store(&voters)
+	return nil
+}
+
 // Join asks the registry, through any of the seed nodes' APIs, to admit
 // this node as a non-voter. The request is signed with the node's own key;
 // the leader records it and adds the node to raft, after which the log and
@@ -238,6 +262,9 @@ func (r *Registry) Join(ctx context.Context, seeds ...string) error {
 	}
 	var last error
 	for _, s := range seeds {
+		if last = r.pinJoinVoters(ctx, s); last != nil {
+			continue
+		}
 		var res Result
 		if last = r.call(ctx, http.MethodPost, s, pathApply, env, &res); last != nil {
 			continue

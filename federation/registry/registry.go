@@ -47,8 +47,12 @@ type Registry struct {
 	// started is raft once it runs, for authorizePeer: the stream layer
 	// accepts connections before raft is made.
 	started atomic.Pointer[raft.Raft]
-	stop    chan struct{}
-	done    chan struct{}
+	// joinVoters are the voters the seed this node joined through listed,
+	// set by Join: until raft's configuration reaches the node, only they
+	// may send it raft requests (see sendsRequests).
+	joinVoters atomic.Pointer[[]raft.ServerID]
+	stop       chan struct{}
+	done       chan struct{}
 	// bg runs snapshotTrust, until stop.
 	bg sync.WaitGroup
 }
@@ -252,12 +256,27 @@ func (r *Registry) sendsRequests(id pki.Identity) error {
 	}
 	servers := rf.GetConfiguration().Configuration().Servers
 	if len(servers) == 0 {
-		return nil
+		return r.joinedVoter(id)
 	}
 	if slices.ContainsFunc(servers, func(s raft.Server) bool { return s.ID == raft.ServerID(id.String()) && s.Suffrage == raft.Voter }) {
 		return nil
 	}
 	return fmt.Errorf("raft peer %s is not a voter of this node's raft configuration: only voters lead or stand for election, so only they send raft requests", id)
+}
+
+// joinedVoter refuses a peer that is not among the voters the seed of
+// this node's join listed, when it asked to join and knows no raft
+// configuration yet. Any node of a trusted province passes the handshake
+// then, and the first snapshot it sent would give this node a
+// configuration naming that node alone, which would then lock the real
+// leader out. A node that never asked to join, or restarted before the
+// configuration came, has nothing to hold peers to.
+func (r *Registry) joinedVoter(id pki.Identity) error {
+	voters := r.joinVoters.Load()
+	if voters == nil || slices.Contains(*voters, raft.ServerID(id.String())) {
+		return nil
+	}
+	return fmt.Errorf("raft peer %s is not a voter of the registry this node asked to join (its seed listed %v): only voters send raft requests", id, *voters)
 }
 
 func (r *Registry) genesisMember(p string) bool {

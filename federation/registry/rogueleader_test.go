@@ -2,10 +2,12 @@ package registry_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -130,4 +132,67 @@ func TestADemotedVoterLosesItsRaftConnections(t *testing.T) {
 		_, open := registry.PeerEpoch(victim.Reg, rogue.ID)
 		return !open
 	})
+}
+
+// TestAJoiningNodeTakesRaftRequestsOnlyFromItsSeedsVoters: a node that
+// asked to join knows no raft configuration until the leader's first
+// request brings one, and the handshake then admits any node of a trusted
+// province. A rogue one that got in first would give it a configuration
+// naming the rogue alone, and the real leader would be refused for good.
+// The voters the seed listed are the only ones the node takes until then.
+// Here the seed lists the cluster's voter and then fails the join, so the
+// node stays waiting. (From a review of the registry.)
+func TestAJoiningNodeTakesRaftRequestsOnlyFromItsSeedsVoters(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	leader := c.WaitLeader()
+	var buf bytes.Buffer
+	if err := leader.Reg.Store().Backup(&buf); err != nil {
+		t.Fatal(err)
+	}
+	joining := c.AddNode("44", "joining")
+	c.Start(joining)
+
+	seed := c.PKI.Issue(t, "11", pki.KindNode, "seed")
+	sc, err := c.PKI.TLS(t, seed, nil).ServerConfig(pki.PeerPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			json.NewEncoder(w).Encode(registry.Status{Servers: []registry.Server{{ID: leader.ID, Address: leader.Config.RaftAddr, Voter: true}}})
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(registry.Errorf(registry.EUnavailable, "seed down for the test"))
+	})}
+	go srv.Serve(tls.NewListener(ln, sc))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = joining.Reg.Join(ctx, ln.Addr().String())
+	if err == nil {
+		t.Fatal("join through a seed that fails it succeeded")
+	}
+
+	rogue := c.PKI.Issue(t, "44", pki.KindNode, "rogue")
+	trans, hdr := rogueTransport(t, c, rogue)
+	conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(rogue.Identity.String()), Address: raft.ServerAddress(hdr.Addr)}}}
+	req := &raft.InstallSnapshotRequest{
+		RPCHeader:       hdr,
+		SnapshotVersion: raft.SnapshotVersionMax, Term: 100, Leader: hdr.Addr,
+		LastLogIndex: 100, LastLogTerm: 100, Configuration: raft.EncodeConfiguration(conf), ConfigurationIndex: 100,
+		Size: int64(buf.Len()),
+	}
+	var resp raft.InstallSnapshotResponse
+	err = trans.InstallSnapshot(raft.ServerID(joining.ID), raft.ServerAddress(joining.Config.RaftAddr), req, &resp, bytes.NewReader(buf.Bytes()))
+	if err == nil || resp.Success {
+		t.Errorf("InstallSnapshot from %s: %v, success %v; want the connection refused", rogue.Identity, err, resp.Success)
+	}
+	if joining.Reg.Store().Initialized() {
+		t.Fatalf("%s gave the joining node its registry over raft", rogue.Identity)
+	}
 }
