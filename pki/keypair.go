@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -14,10 +15,13 @@ const DefaultReloadInterval = time.Second
 
 // KeyPair is a certificate and key loaded from files and reloaded when the
 // files change, so that a rotated certificate is used from the next
-// handshake on, without a restart. The check is a stat of both files,
-// done at most once per interval, from the handshake that needs the
-// certificate. If the new files do not load (for instance the certificate
-// was replaced but not yet its key), the previous pair stays in use and the
+// handshake on, without a restart. The check reads both files and compares
+// their SHA-256 with the pair's in use, at most once per interval, from the
+// handshake that needs the certificate: content, not inode, mtime and size,
+// tells a changed file, as it does for the node's CRLs, since a file
+// rewritten in place within the file system's timestamp granularity keeps
+// all three. If the new files do not load (for instance the certificate was
+// replaced but not yet its key), the previous pair stays in use and the
 // next check tries again.
 //
 // A KeyPair is safe for concurrent use.
@@ -28,8 +32,7 @@ type KeyPair struct {
 
 	mu        sync.Mutex
 	cert      *tls.Certificate
-	certStat  os.FileInfo
-	keyStat   os.FileInfo
+	sums      pairSums // of the files cert was loaded from
 	lastCheck time.Time
 	lastErr   error
 }
@@ -55,32 +58,40 @@ func LoadKeyPair(certFile, keyFile string, opts ...KeyPairOption) (*KeyPair, err
 	for _, o := range opts {
 		o(k)
 	}
-	cs, ks, err := k.stat()
+	certPEM, keyPEM, err := k.read()
 	if err != nil {
 		return nil, err
 	}
-	cert, err := k.load()
+	cert, err := k.load(certPEM, keyPEM)
 	if err != nil {
 		return nil, err
 	}
-	k.cert, k.certStat, k.keyStat, k.lastCheck = cert, cs, ks, k.now()
+	k.cert, k.sums, k.lastCheck = cert, sumPair(certPEM, keyPEM), k.now()
 	return k, nil
 }
 
-func (k *KeyPair) stat() (os.FileInfo, os.FileInfo, error) {
-	cs, err := os.Stat(k.certFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("certificate: %w", err)
-	}
-	ks, err := os.Stat(k.keyFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("key: %w", err)
-	}
-	return cs, ks, nil
+// pairSums are the SHA-256 of a certificate file and of a key file.
+type pairSums struct{ cert, key [sha256.Size]byte }
+
+func sumPair(certPEM, keyPEM []byte) pairSums {
+	return pairSums{sha256.Sum256(certPEM), sha256.Sum256(keyPEM)}
 }
 
-func (k *KeyPair) load() (*tls.Certificate, error) {
-	cert, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
+// read reads both files; what it read is what load parses and what sums
+// are taken of, so that a file replaced between the two is seen at the
+// next check.
+func (k *KeyPair) read() (certPEM, keyPEM []byte, err error) {
+	if certPEM, err = os.ReadFile(k.certFile); err != nil {
+		return nil, nil, fmt.Errorf("certificate: %w", err)
+	}
+	if keyPEM, err = os.ReadFile(k.keyFile); err != nil {
+		return nil, nil, fmt.Errorf("key: %w", err)
+	}
+	return certPEM, keyPEM, nil
+}
+
+func (k *KeyPair) load(certPEM, keyPEM []byte) (*tls.Certificate, error) {
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("load %s and %s: %w", k.certFile, k.keyFile, err)
 	}
@@ -121,12 +132,6 @@ func inValidity(file string, leaf *x509.Certificate, now time.Time) error {
 	return nil
 }
 
-// changed reports whether a file was replaced (new inode, as a rename
-// leaves), rewritten in place (mtime) or resized.
-func changed(old, cur os.FileInfo) bool {
-	return !os.SameFile(old, cur) || !old.ModTime().Equal(cur.ModTime()) || old.Size() != cur.Size()
-}
-
 // Certificate returns the current certificate, reloading it first if the
 // files changed since the last check.
 func (k *KeyPair) Certificate() (*tls.Certificate, error) {
@@ -137,15 +142,19 @@ func (k *KeyPair) Certificate() (*tls.Certificate, error) {
 		return k.cert, nil
 	}
 	k.lastCheck = now
-	cs, ks, err := k.stat()
+	certPEM, keyPEM, err := k.read()
 	if err != nil {
 		k.lastErr = err
 		return k.cert, nil
 	}
-	if !changed(k.certStat, cs) && !changed(k.keyStat, ks) {
+	sums := sumPair(certPEM, keyPEM)
+	if sums == k.sums {
+		// The files hold the pair in use: whatever failed before (a file
+		// missing for a moment, a bad pair put back) is over.
+		k.lastErr = nil
 		return k.cert, nil
 	}
-	cert, err := k.load()
+	cert, err := k.load(certPEM, keyPEM)
 	if err == nil {
 		err = sameIdentity(k.certFile, k.cert, cert)
 	}
@@ -156,7 +165,7 @@ func (k *KeyPair) Certificate() (*tls.Certificate, error) {
 		k.lastErr = err // keep serving the old pair; retry next interval
 		return k.cert, nil
 	}
-	k.cert, k.certStat, k.keyStat, k.lastErr = cert, cs, ks, nil
+	k.cert, k.sums, k.lastErr = cert, sums, nil
 	return k.cert, nil
 }
 

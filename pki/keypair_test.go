@@ -204,3 +204,86 @@ func TestKeyPairKeepsAValidCertificate(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyPairSeesContentNotFileTimes: a pair rewritten in place (the same
+// inode) within the file system's timestamp granularity and at the same
+// size, as cp or a configuration tool may leave it, is still a new pair:
+// the node must serve it, not the one it replaced (which may be revoked).
+func TestKeyPairSeesContentNotFileTimes(t *testing.T) {
+	f := newFederation(t, "51")
+	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	certFile, keyFile := copyPair(t, a)
+	// PEM ignores text after the last block: the files in use get room for
+	// the new ones, which are padded to the same size.
+	for _, file := range []string{certFile, keyFile} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, append(data, strings.Repeat("\n", 64)...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kp, err := LoadKeyPair(certFile, keyFile, WithReloadInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1", Force: true})
+	for _, c := range [][2]string{{b.CertFile, certFile}, {b.KeyFile, keyFile}} {
+		old, err := os.Stat(c[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(c[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(data) < int(old.Size()) {
+			data = append(data, '\n')
+		}
+		if err := os.WriteFile(c[1], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(c[1], old.ModTime(), old.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		if now, err := os.Stat(c[1]); err != nil || !os.SameFile(old, now) || now.Size() != old.Size() || !now.ModTime().Equal(old.ModTime()) {
+			t.Fatalf("%s was not rewritten in place at the same size and time: %v", c[1], err)
+		}
+	}
+	if c, _ := kp.Certificate(); !c.Leaf.Equal(b.Cert) {
+		t.Errorf("serving serial %s after the files were rewritten with serial %s", serialString(c.Leaf.SerialNumber), serialString(b.Cert.SerialNumber))
+	}
+	if err := kp.LastError(); err != nil {
+		t.Errorf("LastError = %v", err)
+	}
+}
+
+// TestKeyPairForgetsAnErrorOnceTheFilesHoldThePairInUse: LastError (a
+// node's health) reports a bad pair only while the files hold one; once
+// the pair in use is put back, nothing is wrong any more.
+func TestKeyPairForgetsAnErrorOnceTheFilesHoldThePairInUse(t *testing.T) {
+	f := newFederation(t, "51")
+	a := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	kp, certFile, _ := loadCopy(t, a)
+	good, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := os.ReadFile(issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-2"}).CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, other, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if kp.Certificate(); kp.LastError() == nil {
+		t.Fatal("no error with another node's certificate in the file")
+	}
+	if err := os.WriteFile(certFile, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := kp.Certificate(); !c.Leaf.Equal(a.Cert) || kp.LastError() != nil {
+		t.Errorf("with the pair in use back: serving %s, LastError = %v", c.Leaf.Subject, kp.LastError())
+	}
+}
