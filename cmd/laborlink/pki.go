@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"net"
 	"os"
@@ -98,12 +99,18 @@ func required(fs *flag.FlagSet, names ...string) error {
 	return nil
 }
 
-// days turns a --days flag into a duration; 0 keeps the default.
+// days turns a --days flag into a duration; 0 keeps the default. A number
+// of days a time.Duration cannot hold is refused: it would wrap around to
+// a validity of minutes, or one already over.
 func days(n int) (time.Duration, error) {
+	const day = 24 * time.Hour
 	if n < 0 {
 		return 0, usageErrorf("--days must be positive")
 	}
-	return time.Duration(n) * 24 * time.Hour, nil
+	if n > int(math.MaxInt64/day) {
+		return 0, usageErrorf("--days %d is too many: at most %d", n, math.MaxInt64/day)
+	}
+	return time.Duration(n) * day, nil
 }
 
 func runPKIInitRoot(_ context.Context, m *Main, args []string) error {

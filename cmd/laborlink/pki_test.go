@@ -105,6 +105,9 @@ func TestPKIRefusals(t *testing.T) {
 		{"issue unknown kind", []string{"pki", "issue", "--ca", p51, "--kind", "king", "--name", "x"}, 2, `unknown kind "king"`},
 		{"issue other province", []string{"pki", "issue", "--ca", p51, "--kind", "node", "--name", "x", "--province", "44"}, 1, "cannot issue identities of province 44"},
 		{"issue name outside the province", []string{"pki", "issue", "--ca", p51, "--kind", "node", "--name", "x", "--dns", "x.p44.laborlink.example"}, 1, "outside province 51's names"},
+		// 213504 days in nanoseconds wraps int64 to 25 minutes.
+		{"issue days beyond a duration", []string{"pki", "issue", "--ca", p51, "--kind", "node", "--name", "x", "--days", "213504"}, 2, "--days 213504 is too many"},
+		{"crl days beyond a duration", []string{"pki", "crl", "--ca", p51, "--days", "106752"}, 2, "--days 106752 is too many"},
 		{"issue bad IP", []string{"pki", "issue", "--ca", p51, "--kind", "node", "--name", "x", "--ip", "localhost"}, 2, "not an IP address"},
 		{"issue with unsigned CA", []string{"pki", "issue", "--ca", p44, "--kind", "node", "--name", "x"}, 1, "waiting for the root operator"},
 		{"issue with missing CA", []string{"pki", "issue", "--ca", filepath.Join(dir, "nowhere"), "--kind", "node", "--name", "x"}, 1, "no province CA"},
