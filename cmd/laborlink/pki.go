@@ -165,10 +165,10 @@ func runPKICSR(_ context.Context, m *Main, args []string) error {
 }
 
 func runPKISignProvince(_ context.Context, m *Main, args []string) error {
-	fs := m.flagSet("pki sign-province", "--root DIR --csr FILE [--province CODE] [--out DIR] [--permit-ip CIDR]... [--force]")
+	fs := m.flagSet("pki sign-province", "--root DIR --csr FILE --province CODE [--out DIR] [--permit-ip CIDR]... [--force]")
 	rootDir := fs.String("root", "", "the root CA directory")
 	csrFile := fs.String("csr", "", "the province's ca.csr")
-	province := fs.String("province", "", "the province you expect the request to be for; any other is refused (recommended)")
+	province := fs.String("province", "", "the province the request must be for; a request for any other is refused")
 	out := fs.String("out", "", "where to write ca.pem and root.pem (default: the directory of the CSR)")
 	var ips listFlag
 	fs.Var(&ips, "permit-ip", "IP range (CIDR) the province may put in node certificates; repeatable (default: IPs unconstrained)")
@@ -180,7 +180,9 @@ func runPKISignProvince(_ context.Context, m *Main, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected argument %q", fs.Arg(0))
 	}
-	if err := required(fs, "root", "csr"); err != nil {
+	// --province is required: the request names its province, and it is
+	// the request's sender who chose that name.
+	if err := required(fs, "root", "csr", "province"); err != nil {
 		return err
 	}
 	validity, err := days(*nDays)
