@@ -358,7 +358,11 @@ func confirmed(st store.Status) *Confirmed {
 	return latest
 }
 
-// Inbox returns what arrived from other provinces after the cursor.
+// Inbox returns what arrived from other provinces after the cursor. A
+// cursor beyond the newest position is none this node gave out (its store
+// was replaced or restored from a backup since): an empty page would hand
+// it back as the next cursor, and the system would page past every new
+// arrival without seeing it, so it is refused.
 func (x *Exchange) Inbox(ctx context.Context, after uint64, limit int) ([]store.Incoming, error) {
 	if limit <= 0 || limit > 1000 {
 		return nil, Errorf(CodeInvalid, "limit must be between 1 and 1000, got %d", limit)
@@ -366,6 +370,15 @@ func (x *Exchange) Inbox(ctx context.Context, after uint64, limit int) ([]store.
 	items, err := x.d.Store.Inbox(after, limit)
 	if err != nil {
 		return nil, &Error{Code: CodeUnavailable, Message: "read inbox", Err: err}
+	}
+	if len(items) == 0 && after > 0 {
+		head, err := x.d.Store.InboxHead()
+		if err != nil {
+			return nil, &Error{Code: CodeUnavailable, Message: "read inbox", Err: err}
+		}
+		if after > head {
+			return nil, Errorf(CodeInvalid, "after %d is beyond the inbox's newest position %d: this node never gave that cursor (was its store replaced or restored from a backup?); page again from a cursor of at most %d", after, head, head)
+		}
 	}
 	return items, nil
 }

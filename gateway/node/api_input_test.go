@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/laborlink/laborlink/gateway/api"
+	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -131,6 +133,35 @@ func TestReferralsRefusesUnknownStatus(t *testing.T) {
 	for _, s := range []string{"", "referred", "accepted", "investigating", "resolved", "closed", "rejected"} {
 		if status, eb := callAPI(t, n, hc, "GET", "/api/v1/referrals?status="+s, ""); status != http.StatusOK {
 			t.Errorf("status=%s: %d %+v, want 200", s, status, eb)
+		}
+	}
+}
+
+// TestInboxRefusesACursorItNeverGave: a cursor beyond the inbox's newest
+// position is none this node gave out (its store was replaced, or restored
+// from a backup, since the system read it). It used to be answered with
+// an empty page whose next cursor was the same, so the system went on
+// asking past every new arrival, which it never saw; it is refused, 400
+// naming after and the newest position, while a cursor at the newest
+// position still reads an empty page.
+func TestInboxRefusesACursorItNeverGave(t *testing.T) {
+	n, p := singleNode(t)
+	var in []store.Incoming
+	for _, id := range []string{"01JIN1", "01JIN2"} {
+		in = append(in, store.Incoming{EnvelopeID: id, From: "44", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`{}`)})
+	}
+	if _, err := n.store.Receive(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	hc := p.Client(p.Issue("51", pki.KindSystem, "hr"), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	checkRefused(t, n, hc, []badInput{
+		{"GET", "/api/v1/inbox?after=3", "", "after 3"},
+		{"GET", "/api/v1/inbox?after=5000", "", "newest position 2"},
+		{"GET", "/api/v1/inbox?after=18446744073709551615", "", "after 18446744073709551615"},
+	})
+	for _, after := range []string{"0", "1", "2"} {
+		if status, eb := callAPI(t, n, hc, "GET", "/api/v1/inbox?after="+after, ""); status != http.StatusOK {
+			t.Errorf("after=%s: %d %+v, want 200", after, status, eb)
 		}
 	}
 }
