@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,5 +50,36 @@ func TestSmallBodiesAreReadStrictly(t *testing.T) {
 	r = httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"peer":"44","all":true,"through":3}`))
 	if req, err := decodeDiscard(context.Background(), r); err != nil || !req.(DiscardRequest).All || *req.(DiscardRequest).Through != 3 {
 		t.Errorf("a good discard body: %+v, %v", req, err)
+	}
+}
+
+// TestBodyRoutesRefuseAQueryParameter: the routes that take a body take
+// nothing from the query, and ignored what one held: POST
+// /api/v1/audit/verify?earlier=<head> verified the log without the earlier
+// head, and its 200 read as "consistent with the head I kept"; a requeue
+// ?through=17 of all requeued every dead letter. A query parameter on them
+// is refused by name, 400, saying that the body takes it.
+func TestBodyRoutesRefuseAQueryParameter(t *testing.T) {
+	for _, tc := range []struct {
+		route, body, query string
+	}{
+		{"POST /api/v1/audit/verify", `{}`, "earlier=head"},
+		{"POST /api/v1/deadletters/requeue", `{"peer":"44","all":true}`, "through=17"},
+		{"POST /api/v1/deadletters/discard", `{"peer":"44","envelope_id":"01JX"}`, "all=true"},
+		{"POST /api/v1/records", `{"records":[{}]}`, "dry_run=true"},
+		{"POST /api/v1/policy/eval", `{}`, "record=x"},
+	} {
+		t.Run(tc.route, func(t *testing.T) {
+			path := strings.TrimPrefix(tc.route, "POST ")
+			decode := auditDecoder(t, tc.route)
+			if _, err := decode(context.Background(), httptest.NewRequest(http.MethodPost, path, strings.NewReader(tc.body))); err != nil {
+				t.Fatalf("without a query: %v", err)
+			}
+			name, _, _ := strings.Cut(tc.query, "=")
+			_, err := decode(context.Background(), httptest.NewRequest(http.MethodPost, path+"?"+tc.query, strings.NewReader(tc.body)))
+			if !errors.Is(err, errBadRequest) || !strings.Contains(err.Error(), `"`+name+`"`) || !strings.Contains(err.Error(), "body") {
+				t.Errorf("?%s: %v; want a bad request (400) naming %q and the body", tc.query, err, name)
+			}
+		})
 	}
 }

@@ -47,7 +47,7 @@ type route struct {
 // route and its handler cannot drift apart as the API grows.
 func routes(s Set) []route {
 	return []route{
-		{"POST /api/v1/records", s.Submit, decodeSubmit, encodeSubmit},
+		{"POST /api/v1/records", s.Submit, onlyParams(decodeSubmit), encodeSubmit},
 		{"GET /api/v1/records", s.Record, onlyParams(decodeRecordByRef, "ref"), encodeJSON},
 		{"GET /api/v1/records/{id}", s.Record, decodeRecordByID, encodeJSON},
 		{"GET /api/v1/inbox", s.Inbox, onlyParams(decodeInbox, "after", "limit"), encodeJSON},
@@ -59,14 +59,14 @@ func routes(s Set) []route {
 		{"GET /api/v1/audit/proof", s.AuditProof, onlyParams(decodeAuditProof, "size", "index", "old"), encodeJSON},
 		{"GET /api/v1/status", s.NodeStatus, decodeNothing, encodeJSON},
 		{"GET /api/v1/referrals", s.Referrals, onlyParams(decodeReferrals, "status", "overdue"), encodeJSON},
-		{"POST /api/v1/policy/eval", s.PolicyEval, decodePolicyEval, encodeJSON},
+		{"POST /api/v1/policy/eval", s.PolicyEval, onlyParams(decodePolicyEval), encodeJSON},
 		{"GET /api/v1/policy", s.PolicyShow, decodeNothing, encodeJSON},
 		{"GET /api/v1/audit/export", s.AuditExport, onlyParams(decodeAuditExport, append([]string{"format"}, auditFilterParams...)...), encodeAuditExport},
-		{"POST /api/v1/audit/verify", s.AuditVerify, decodeAuditVerify, encodeJSON},
+		{"POST /api/v1/audit/verify", s.AuditVerify, onlyParams(decodeAuditVerify), encodeJSON},
 		{"GET /api/v1/audit/reconcile", s.AuditReconcile, onlyParams(decodeAuditReconcile, "with", "from", "to"), encodeJSON},
 		{"GET /api/v1/deadletters", s.DeadLetterList, onlyParams(decodeDeadLetters, "peer"), encodeJSON},
-		{"POST /api/v1/deadletters/requeue", s.DeadLetterRequeue, decodeRequeue, encodeJSON},
-		{"POST /api/v1/deadletters/discard", s.DeadLetterDiscard, decodeDiscard, encodeJSON},
+		{"POST /api/v1/deadletters/requeue", s.DeadLetterRequeue, onlyParams(decodeRequeue), encodeJSON},
+		{"POST /api/v1/deadletters/discard", s.DeadLetterDiscard, onlyParams(decodeDiscard), encodeJSON},
 	}
 }
 
@@ -267,8 +267,14 @@ var auditFilterParams = []string{"from", "to", "pair", "between", "agreement", "
 // or one given twice: decode reads the first value of the names it knows
 // and nothing else, so a mistyped filter (decison=deny, kinds=denied)
 // would be ignored and the whole log listed, counted or exported as if
-// unfiltered.
+// unfiltered. A route that takes a body takes no names: what it takes,
+// such as the earlier head of a verify, sent in the query instead would
+// be ignored and the request served without it.
 func onlyParams(decode kithttp.DecodeRequestFunc, names ...string) kithttp.DecodeRequestFunc {
+	takes := "this route takes " + strings.Join(names, ", ")
+	if len(names) == 0 {
+		takes = "this route takes none: send what it takes in its JSON body"
+	}
 	return func(ctx context.Context, r *http.Request) (any, error) {
 		q := r.URL.Query()
 		var unknown []string
@@ -278,7 +284,7 @@ func onlyParams(decode kithttp.DecodeRequestFunc, names ...string) kithttp.Decod
 			}
 		}
 		if len(unknown) > 0 {
-			return nil, badRequest("unknown query parameter %s; this route takes %s", strings.Join(unknown, ", "), strings.Join(names, ", "))
+			return nil, badRequest("unknown query parameter %s; %s", strings.Join(unknown, ", "), takes)
 		}
 		for _, name := range names {
 			if n := len(q[name]); n > 1 {
