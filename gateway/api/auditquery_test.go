@@ -177,3 +177,24 @@ func TestOpenAPIListsTheAuditFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditProofTakesIndexOrOld: a proof request names index (inclusion)
+// or old (consistency), not both; with both it was answered with a
+// consistency proof and the index ignored, which the caller would check
+// as the inclusion proof it asked for. It is refused, 400, naming both.
+func TestAuditProofTakesIndexOrOld(t *testing.T) {
+	decode := auditDecoder(t, "GET /api/v1/audit/proof")
+	_, err := decode(context.Background(), httptest.NewRequest(http.MethodGet, "/api/v1/audit/proof?size=10&index=3&old=4", nil))
+	if !errors.Is(err, errBadRequest) || !strings.Contains(err.Error(), "index") || !strings.Contains(err.Error(), "old") {
+		t.Errorf("index and old: %v; want a bad request (400) naming both", err)
+	}
+	for query, want := range map[string]AuditProofRequest{
+		"size=10&index=3": {Index: 3, Size: 10},
+		"size=10&old=4":   {Old: 4, Size: 10, Consistency: true},
+	} {
+		req, err := decode(context.Background(), httptest.NewRequest(http.MethodGet, "/api/v1/audit/proof?"+query, nil))
+		if err != nil || req.(AuditProofRequest) != want {
+			t.Errorf("%s: %+v, %v; want %+v", query, req, err, want)
+		}
+	}
+}

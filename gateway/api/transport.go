@@ -352,6 +352,9 @@ func decodeAuditProof(_ context.Context, r *http.Request) (any, error) {
 		return nil, badRequest("size (the tree size of a signed head) is required")
 	}
 	q := r.URL.Query()
+	if q.Has("old") && q.Has("index") {
+		return nil, badRequest("index (for an inclusion proof) and old (for a consistency proof) exclude each other: give one")
+	}
 	if q.Has("old") {
 		old, err := int64Param(r, "old", 0)
 		if err == nil && (old < 0 || old > size) {
