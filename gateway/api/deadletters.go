@@ -94,12 +94,13 @@ type DiscardResponse struct {
 }
 
 // deadLetterKinds are who may read, requeue and discard dead letters: those
-// who run the node and those who look after its agreements with the peer.
+// who run the node and those who look after its agreements with the peer,
+// of the node's province.
 var deadLetterKinds = []pki.Kind{pki.KindOperator, pki.KindAdmin}
 
-func makeDeadLetterList(d DeadLetters) endpoint.Endpoint {
+func makeDeadLetterList(province string, d DeadLetters) endpoint.Endpoint {
 	return func(ctx context.Context, req any) (any, error) {
-		if _, err := auth.Require(ctx, deadLetterKinds...); err != nil {
+		if _, err := auth.RequireProvince(ctx, province, deadLetterKinds...); err != nil {
 			return nil, err
 		}
 		ds, err := d.DeadLetters(req.(DeadLettersRequest).Peer)
@@ -136,7 +137,7 @@ func makeDeadLetterDiscard(province string, d DeadLetters) endpoint.Endpoint {
 // r names another province than the node's own, then acts.
 func actOnDeadLetters[R RequeueRequest | DiscardRequest, T any](ctx context.Context, province string, r R, act func(context.Context, R) (T, error)) (T, error) {
 	var none T
-	if _, err := auth.Require(ctx, deadLetterKinds...); err != nil {
+	if _, err := auth.RequireProvince(ctx, province, deadLetterKinds...); err != nil {
 		return none, err
 	}
 	if peer := RequeueRequest(r).Peer; peer == province {

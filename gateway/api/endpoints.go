@@ -158,14 +158,21 @@ type AuditProofResponse struct {
 }
 
 // MakeSet builds the endpoints over the services. Each endpoint checks the
-// caller's kind; the exchange checks provinces.
+// caller's kind and province: the province's own callers, but for the
+// auditors of other provinces on the audit routes (auditscope.go).
+// OwnProvince refuses the others before any endpoint runs; the endpoints
+// hold without it.
 func MakeSet(s Services) Set {
 	x, a, status, submitted, now := s.Exchange, s.Audit, s.Status, s.Submitted, s.Now
 	own := audit.Province(s.Province)
+	// ownCaller admits a caller of kinds of the node's province.
+	ownCaller := func(ctx context.Context, kinds ...pki.Kind) (pki.Identity, error) {
+		return auth.RequireProvince(ctx, s.Province, kinds...)
+	}
 	return Set{
 		Submit: func(ctx context.Context, req any) (any, error) {
 			r := req.(SubmitRequest)
-			id, err := auth.Require(ctx, pki.KindSystem)
+			id, err := ownCaller(ctx, pki.KindSystem)
 			if err != nil {
 				return nil, err
 			}
@@ -179,14 +186,14 @@ func MakeSet(s Services) Set {
 			return SubmitResponse{Results: res, single: r.Single}, nil
 		},
 		Record: func(ctx context.Context, req any) (any, error) {
-			id, err := auth.Require(ctx, pki.KindSystem, pki.KindOperator)
+			id, err := ownCaller(ctx, pki.KindSystem, pki.KindOperator)
 			if err != nil {
 				return nil, err
 			}
 			return x.Record(ctx, id, req.(RecordRequest).Key)
 		},
 		Inbox: func(ctx context.Context, req any) (any, error) {
-			if _, err := auth.Require(ctx, pki.KindSystem); err != nil {
+			if _, err := ownCaller(ctx, pki.KindSystem); err != nil {
 				return nil, err
 			}
 			r := req.(InboxRequest)
@@ -201,7 +208,7 @@ func MakeSet(s Services) Set {
 			return resp, nil
 		},
 		InboxItem: func(ctx context.Context, req any) (any, error) {
-			if _, err := auth.Require(ctx, pki.KindSystem); err != nil {
+			if _, err := ownCaller(ctx, pki.KindSystem); err != nil {
 				return nil, err
 			}
 			return x.InboxItem(ctx, req.(RecordRequest).Key)
@@ -225,7 +232,9 @@ func MakeSet(s Services) Set {
 			return a.Stats(ctx, f, now())
 		},
 		AuditHead: func(ctx context.Context, _ any) (any, error) {
-			if _, err := auth.Require(ctx, pki.KindAuditor, pki.KindOperator); err != nil {
+			// Sizes and hashes only: an auditor of another province reads
+			// it as it reads its flows (requireAuditOf), an operator does not.
+			if err := requireAuditOf(ctx, own, new(audit.Filter), pki.KindAuditor, pki.KindOperator); err != nil {
 				return nil, err
 			}
 			return a.SignedHead(ctx)
@@ -253,7 +262,7 @@ func MakeSet(s Services) Set {
 			return AuditProofResponse{Hashes: p}, err
 		},
 		Referrals: func(ctx context.Context, req any) (any, error) {
-			id, err := auth.Require(ctx, pki.KindSystem, pki.KindOperator)
+			id, err := ownCaller(ctx, pki.KindSystem, pki.KindOperator)
 			if err != nil {
 				return nil, err
 			}
@@ -265,20 +274,20 @@ func MakeSet(s Services) Set {
 			return ReferralsResponse{Cases: cs}, nil
 		},
 		PolicyEval: func(ctx context.Context, req any) (any, error) {
-			id, err := auth.Require(ctx, pki.KindSystem, pki.KindAdmin, pki.KindOperator)
+			id, err := ownCaller(ctx, pki.KindSystem, pki.KindAdmin, pki.KindOperator)
 			if err != nil {
 				return nil, err
 			}
 			return x.Evaluate(ctx, id, req.(PolicyEvalRequest).Record)
 		},
 		PolicyShow: func(ctx context.Context, _ any) (any, error) {
-			if _, err := auth.Require(ctx, pki.KindSystem, pki.KindAdmin, pki.KindOperator, pki.KindAuditor); err != nil {
+			if _, err := ownCaller(ctx, pki.KindSystem, pki.KindAdmin, pki.KindOperator, pki.KindAuditor); err != nil {
 				return nil, err
 			}
 			return x.Revisions(), nil
 		},
 		NodeStatus: func(ctx context.Context, _ any) (any, error) {
-			if _, err := auth.Require(ctx, pki.KindOperator, pki.KindAuditor, pki.KindAdmin, pki.KindSystem); err != nil {
+			if _, err := ownCaller(ctx, pki.KindOperator, pki.KindAuditor, pki.KindAdmin, pki.KindSystem); err != nil {
 				return nil, err
 			}
 			return status(ctx), nil
@@ -287,7 +296,7 @@ func MakeSet(s Services) Set {
 		AuditVerify:    makeAuditVerify(own, a),
 		AuditReconcile: makeAuditReconcile(own, a, s.Peers),
 
-		DeadLetterList:    makeDeadLetterList(s.DeadLetters),
+		DeadLetterList:    makeDeadLetterList(s.Province, s.DeadLetters),
 		DeadLetterRequeue: makeDeadLetterRequeue(s.Province, s.DeadLetters),
 		DeadLetterDiscard: makeDeadLetterDiscard(s.Province, s.DeadLetters),
 	}
