@@ -6,9 +6,13 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/store"
@@ -162,6 +166,77 @@ func TestInboxRefusesACursorItNeverGave(t *testing.T) {
 	for _, after := range []string{"0", "1", "2"} {
 		if status, eb := callAPI(t, n, hc, "GET", "/api/v1/inbox?after="+after, ""); status != http.StatusOK {
 			t.Errorf("after=%s: %d %+v, want 200", after, status, eb)
+		}
+	}
+}
+
+// TestOpenAPIStatesWhoMayCallEachLocalRoute: api/openapi.yaml states, in
+// each local route's summary, the kinds of certificate that may call it,
+// "(kind system, operator)", and the node serves exactly those of its own
+// province: every other kind gets 403. Three routes (a record by
+// reference, status and policy) stated none, so whom the node served
+// them to was nowhere written down.
+func TestOpenAPIStatesWhoMayCallEachLocalRoute(t *testing.T) {
+	data, err := os.ReadFile("../../api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Summary string `yaml:"summary"`
+		} `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	kindsOf := regexp.MustCompile(`\(kind ([a-z]+(?:, [a-z]+)*)\)`)
+	// A request each route serves (or refuses for its content, not its
+	// caller) on a node with an empty store and no peer.
+	requests := map[string]struct{ path, body string }{
+		"POST /api/v1/records":             {"/api/v1/records", `{"records":[{}]}`},
+		"GET /api/v1/records":              {"/api/v1/records?ref=51/transfer/T-1", ""},
+		"GET /api/v1/records/{id}":         {"/api/v1/records/01ANY", ""},
+		"GET /api/v1/inbox":                {"/api/v1/inbox", ""},
+		"GET /api/v1/inbox/{id}":           {"/api/v1/inbox/01ANY", ""},
+		"GET /api/v1/audit/entries":        {"/api/v1/audit/entries", ""},
+		"GET /api/v1/audit/stats":          {"/api/v1/audit/stats", ""},
+		"GET /api/v1/audit/head":           {"/api/v1/audit/head", ""},
+		"GET /api/v1/audit/raw":            {"/api/v1/audit/raw?end=1", ""},
+		"GET /api/v1/audit/proof":          {"/api/v1/audit/proof?size=0&old=0", ""},
+		"GET /api/v1/audit/export":         {"/api/v1/audit/export", ""},
+		"POST /api/v1/audit/verify":        {"/api/v1/audit/verify", `{}`},
+		"GET /api/v1/audit/reconcile":      {"/api/v1/audit/reconcile?with=44", ""},
+		"GET /api/v1/status":               {"/api/v1/status", ""},
+		"GET /api/v1/deadletters":          {"/api/v1/deadletters", ""},
+		"POST /api/v1/deadletters/requeue": {"/api/v1/deadletters/requeue", `{"peer":"44","envelope_id":"01NOSUCH"}`},
+		"POST /api/v1/deadletters/discard": {"/api/v1/deadletters/discard", `{"peer":"44","envelope_id":"01NOSUCH"}`},
+		"GET /api/v1/referrals":            {"/api/v1/referrals", ""},
+		"POST /api/v1/policy/eval":         {"/api/v1/policy/eval", `{}`},
+		"GET /api/v1/policy":               {"/api/v1/policy", ""},
+	}
+	n, p := singleNode(t)
+	clients := map[pki.Kind]*http.Client{}
+	for _, k := range pki.Kinds() {
+		clients[k] = p.Client(p.Issue("51", k, "x-"+string(k)), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	}
+	for _, route := range api.Routes {
+		method, path, _ := strings.Cut(route, " ")
+		m := kindsOf.FindStringSubmatch(doc.Paths[path][strings.ToLower(method)].Summary)
+		if m == nil {
+			t.Errorf("%s: its summary in api/openapi.yaml states no kinds, such as (kind system, operator)", route)
+			continue
+		}
+		stated := strings.Split(m[1], ", ")
+		req, ok := requests[route]
+		if !ok {
+			t.Errorf("%s: no request to try it with", route)
+			continue
+		}
+		for _, k := range pki.Kinds() {
+			status, eb := callAPI(t, n, clients[k], method, req.path, req.body)
+			if refused := status == http.StatusForbidden; refused == slices.Contains(stated, string(k)) {
+				t.Errorf("%s by a %s certificate: %d %+v; api/openapi.yaml states kinds %v", route, k, status, eb, stated)
+			}
 		}
 	}
 }
