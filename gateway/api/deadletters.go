@@ -103,7 +103,11 @@ func makeDeadLetterList(province string, d DeadLetters) endpoint.Endpoint {
 		if _, err := auth.RequireProvince(ctx, province, deadLetterKinds...); err != nil {
 			return nil, err
 		}
-		ds, err := d.DeadLetters(req.(DeadLettersRequest).Peer)
+		peer := req.(DeadLettersRequest).Peer
+		if err := notOwnProvince(peer, province); err != nil {
+			return nil, err
+		}
+		ds, err := d.DeadLetters(peer)
 		if err != nil {
 			return nil, err
 		}
@@ -140,12 +144,20 @@ func actOnDeadLetters[R RequeueRequest | DiscardRequest, T any](ctx context.Cont
 	if _, err := auth.RequireProvince(ctx, province, deadLetterKinds...); err != nil {
 		return none, err
 	}
-	if peer := RequeueRequest(r).Peer; peer == province {
-		// Nothing is ever sent to this node's own province: "requeued 0"
-		// or "discarded 0" would read as "nothing was dead".
-		return none, badRequest("peer is %s, this node's own province: dead letters are envelopes for other provinces", peer)
+	if err := notOwnProvince(RequeueRequest(r).Peer, province); err != nil {
+		return none, err
 	}
 	return act(ctx, r)
+}
+
+// notOwnProvince refuses a peer that is the node's own province. Nothing
+// is ever sent there: an empty list, "requeued 0" or "discarded 0" would
+// read as "nothing was dead".
+func notOwnProvince(peer, province string) error {
+	if peer == province {
+		return badRequest("peer is %s, this node's own province: dead letters are envelopes for other provinces", peer)
+	}
+	return nil
 }
 
 func decodeDeadLetters(_ context.Context, r *http.Request) (any, error) {

@@ -124,6 +124,32 @@ func TestDiscardRoute(t *testing.T) {
 	}
 }
 
+// TestDeadLetterListOfTheOwnProvinceIsRefused: nothing is ever sent to
+// the node's own province, so its list is refused as its requeue and
+// discard are, rather than answered empty, which reads as "none is dead".
+func TestDeadLetterListOfTheOwnProvinceIsRefused(t *testing.T) {
+	d := &deadLetterActs{listed: []store.DeadLetter{{EnvelopeID: "01JX", Burial: 3}}}
+	as := pki.KindOperator
+	srv := deadLetterServer(t, d, &as)
+	for peer, want := range map[string]struct {
+		status int
+		body   string
+	}{
+		"44": {200, `"through":3`},
+		"51": {400, "peer is 51, this node's own province"},
+	} {
+		resp, err := srv.Client().Get(srv.URL + "/api/v1/deadletters?peer=" + peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want.status || !strings.Contains(string(b), want.body) {
+			t.Errorf("list of %s: %d %s, want %d with %q", peer, resp.StatusCode, b, want.status, want.body)
+		}
+	}
+}
+
 // TestClientDiscard: the client lists dead letters with the through of
 // the list, the latest burial in it, and posts the discard of one dead
 // letter, or of all of a peer's through a list's, to the discard route,
