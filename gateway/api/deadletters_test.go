@@ -102,6 +102,8 @@ func TestDiscardRoute(t *testing.T) {
 		{"both id and all", pki.KindOperator, "/api/v1/deadletters/discard", `{"peer":"44","envelope_id":"01JX","all":true,"through":1}`, 400, "envelope_id and all exclude each other", ""},
 		{"bad peer", pki.KindOperator, "/api/v1/deadletters/discard", `{"peer":"4","all":true,"through":1}`, 400, "peer must be a province code", ""},
 		{"unknown member", pki.KindOperator, "/api/v1/deadletters/discard", `{"peer":"44","all":true,"through":1,"force":true}`, 400, `unknown field \"force\"`, ""},
+		{"member in another case", pki.KindOperator, "/api/v1/deadletters/discard", `{"Peer":"44","all":true,"through":1}`, 400, `Peer: unknown field; member names are case-sensitive: did you mean \"peer\"?`, ""},
+		{"member given twice", pki.KindOperator, "/api/v1/deadletters/discard", `{"peer":"44","all":true,"through":1,"peer":"31"}`, 400, `duplicate member \"peer\"`, ""},
 		{"own province", pki.KindOperator, "/api/v1/deadletters/discard", `{"peer":"51","all":true,"through":1}`, 400, "51, this node's own province", ""},
 		{"system", pki.KindSystem, "/api/v1/deadletters/discard", `{"peer":"44","all":true,"through":1}`, 403, "system certificates may not do this", ""},
 		{"auditor", pki.KindAuditor, "/api/v1/deadletters/discard", `{"peer":"44","all":true,"through":1}`, 403, "auditor certificates may not do this", ""},

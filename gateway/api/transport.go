@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -147,10 +149,38 @@ func decodeSmall(r *http.Request, max int64, v any, shape string, emptyOK bool) 
 	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
 		err = errors.New("trailing data after the JSON object")
 	}
+	if err == nil {
+		err = exactNames(body, v)
+	}
 	if err != nil {
 		return badRequest("the body must be %s: %v", shape, err)
 	}
 	return nil
+}
+
+// exactNames refuses what encoding/json lets through into v, a pointer to
+// a struct, from body: a member whose name matches a field's only when
+// case is folded ("Peer" sets peer), and a member given twice (the last
+// one wins). The API takes member names as written, as the record
+// decoders do.
+func exactNames(body []byte, v any) error {
+	t := reflect.TypeOf(v).Elem()
+	var names []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "-" && f.IsExported() {
+			names = append(names, cmp.Or(name, f.Name))
+		}
+	}
+	return contracts.RawObject(body, func(name string, _ json.RawMessage) error {
+		if slices.Contains(names, name) {
+			return nil
+		}
+		if i := slices.IndexFunc(names, func(n string) bool { return strings.EqualFold(n, name) }); i >= 0 {
+			return fmt.Errorf("unknown field; member names are case-sensitive: did you mean %q?", names[i])
+		}
+		return nil
+	})
 }
 
 func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
