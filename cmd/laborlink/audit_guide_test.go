@@ -29,7 +29,7 @@ func TestAuditorGuideReferenceListsEveryAuditFlag(t *testing.T) {
 	if !ok {
 		t.Fatal("the guide has no command reference")
 	}
-	common := []string{"node", "cert", "key", "ca", "node-province", "timeout"}
+	common := []string{"node", "cert", "key", "ca", "crl", "node-province", "timeout"}
 	// The filters are the flags addFilterFlags adds, each of which the
 	// reference's "filters:" line lists.
 	var filters []string

@@ -10,8 +10,9 @@ const (
 	envCert   = "LABORLINK_CERT"   // --cert
 	envKey    = "LABORLINK_KEY"    // --key
 	envCA     = "LABORLINK_CA"     // --ca
+	envCRLs   = "LABORLINK_CRLS"   // --crl, comma-separated
 )
 
 // cliEnv lists them for node.UnknownEnv; TestCLIEnvIsEveryVariableRead
 // keeps it to those the flags read.
-var cliEnv = []string{envConfig, envNode, envCert, envKey, envCA}
+var cliEnv = []string{envConfig, envNode, envCert, envKey, envCA, envCRLs}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -95,6 +96,7 @@ func runGroup(ctx context.Context, m *Main, group string, cmds []command, args [
 // conn holds the flags every registry and agreement command shares.
 type conn struct {
 	node, cert, key, ca *string
+	crls                *listFlag
 	nodeProvince        *string
 	timeout             *time.Duration
 }
@@ -106,6 +108,7 @@ func (m *Main) connFlags(fs *flag.FlagSet) *conn {
 		cert:         fs.String("cert", env(envCert), "your certificate file, e.g. admin-zhang.pem (env "+envCert+")"),
 		key:          fs.String("key", env(envKey), "your private key file; it signs locally and never leaves this machine (env "+envKey+")"),
 		ca:           fs.String("ca", env(envCA), "federation root certificate, root.pem (env "+envCA+")"),
+		crls:         crlFlag(fs, env(envCRLs)),
 		nodeProvince: fs.String("node-province", "", "for the local API: the province whose node --node is; the default, your certificate's province, refuses a node of another (auditors reading another province's node name it)"),
 		timeout:      fs.Duration("timeout", 30*time.Second, "how long to wait for the node"),
 	}
@@ -143,7 +146,70 @@ func (c *conn) tls() (*pki.TLS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--ca, the federation root: %w", err)
 	}
-	return &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots}}, nil
+	v := &pki.Verifier{Roots: roots}
+	if len(*c.crls) > 0 {
+		if v.Revocation, err = c.revocations(kp); err != nil {
+			return nil, err
+		}
+	}
+	return &pki.TLS{KeyPair: kp, Verifier: v}, nil
+}
+
+// crlFlag is --crl, repeatable, its default the comma-separated files of
+// env.
+func crlFlag(fs *flag.FlagSet, env string) *listFlag {
+	l := new(listFlag)
+	l.Set(env)
+	fs.Var(l, "crl", "a CRL the node's certificate must not be in (its province CA's crl.pem, or the root's); repeatable (env "+envCRLs+", comma-separated)")
+	return l
+}
+
+// revocations reads the --crl files, each signed by the federation root
+// or a CA of the caller's own chain: the node a command reaches is then
+// refused if its certificate, or its CA, is revoked. Without them the
+// command trusts any node certificate the root vouches for, one revoked
+// after a theft of its key included.
+func (c *conn) revocations(kp *pki.KeyPair) (*pki.RevocationList, error) {
+	cert, err := kp.Certificate()
+	if err != nil {
+		return nil, err
+	}
+	issuers, err := pki.ReadCertificates(*c.ca)
+	if err != nil {
+		return nil, fmt.Errorf("--ca, the federation root: %w", err)
+	}
+	for _, der := range cert.Certificate[1:] {
+		if ca, err := x509.ParseCertificate(der); err == nil {
+			issuers = append(issuers, ca)
+		}
+	}
+	list := pki.NewRevocationList()
+	for _, path := range *c.crls {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--crl (or %s): %w", envCRLs, err)
+		}
+		if err := addCRL(list, data, issuers); err != nil {
+			return nil, fmt.Errorf("--crl %s: %w", path, err)
+		}
+	}
+	return list, nil
+}
+
+// addCRL adds a CRL signed by one of issuers.
+func addCRL(list *pki.RevocationList, data []byte, issuers []*x509.Certificate) error {
+	var names []string
+	for _, iss := range issuers {
+		err := list.AddCRL(data, iss)
+		if err == nil {
+			return nil
+		}
+		if !strings.HasPrefix(err.Error(), "CRL not signed by") {
+			return err // not a CRL at all: the same for every issuer
+		}
+		names = append(names, fmt.Sprintf("%q", iss.Subject.CommonName))
+	}
+	return fmt.Errorf("not signed by the federation root or a CA of your certificate's chain (%s): give your province CA's crl.pem or the root's", strings.Join(names, ", "))
 }
 
 // client builds a registry client from the flags; sign also loads the key
