@@ -332,7 +332,8 @@ func (f *federation) rawSignedBy(p string, rec contracts.Record) json.RawMessage
 // delivers them: with that node's identity and signing chain.
 func (f *federation) deliver(from, to string, envs ...json.RawMessage) ([]peer.Result, error) {
 	n := f.nodes[from]
-	return f.nodes[to].x.Receive(context.Background(), n.leaf.Identity, n.x.d.Signer.Chain(), envs, nil)
+	resp, err := f.nodes[to].x.Receive(context.Background(), n.leaf.Identity, n.x.d.Signer.Chain(), envs, nil)
+	return resp.Results, err
 }
 
 func (n *node) inbox(t *testing.T) []store.Incoming {

@@ -58,22 +58,26 @@ type imported struct {
 }
 
 // Receive runs the import path for a batch from a peer node and answers a
-// result per envelope. The batch is refused as a whole (an error) only when
+// result per envelope, with the chain of the key that signed their
+// receipts. The batch is refused as a whole (an error) only when
 // its signing chain does not verify or does not belong to the calling node.
 // decoded is the transport's decoding of envs (peer.Receiver.Receive): each
 // decoded[i] with an Env stands for envs[i] unchecked, and envs[i] is what
 // is stored once decoded[i] has passed.
-func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, decoded []contracts.DecodedEnvelope) ([]peer.Result, error) {
+func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, decoded []contracts.DecodedEnvelope) (peer.DeliverResponse, error) {
 	signer, err := x.d.Verifier.Verify(chain, x509.ExtKeyUsageAny)
 	if err != nil {
-		return nil, &Error{Code: CodeForbidden, Message: "signing chain refused", Err: err}
+		return peer.DeliverResponse{}, &Error{Code: CodeForbidden, Message: "signing chain refused", Err: err}
 	}
 	if signer.Kind != pki.KindNode || signer.Province != from.Province {
-		return nil, Errorf(CodeForbidden, "envelopes signed by %s may not be delivered by %s", signer, from)
+		return peer.DeliverResponse{}, Errorf(CodeForbidden, "envelopes signed by %s may not be delivered by %s", signer, from)
 	}
 	if !x.registered() {
-		return nil, errNoRegistry
+		return peer.DeliverResponse{}, errNoRegistry
 	}
+	// One key signs every receipt of the answer, and its chain goes with
+	// them: read again, the key pair may have rotated meanwhile.
+	key := x.signer()
 	now := x.d.Now().UTC()
 	results := make([]peer.Result, len(envs))
 	// The envelopes that pass are checked into one slab, then gathered at
@@ -98,7 +102,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	// the envelope stored, whatever its case or the policy say now, as for
 	// any redelivery.
 	if err := x.stored(from.Province, ins); err != nil {
-		return nil, &Error{Code: CodeUnavailable, Message: "look up received envelopes", Err: err}
+		return peer.DeliverResponse{}, &Error{Code: CodeUnavailable, Message: "look up received envelopes", Err: err}
 	}
 	// The cases the referral updates move, and those held under the keys
 	// of its referrals, read for the whole request in one transaction as
@@ -145,9 +149,9 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	// once the request is answered without an error (done): one the
 	// origin sends again, after an error, is audited once.
 	refusals := x.refusals(ins, results, sender.id)
-	done := func() ([]peer.Result, error) {
+	done := func() (peer.DeliverResponse, error) {
 		x.audit(ctx, refusals...)
-		return results, nil
+		return peer.DeliverResponse{Results: results, Chain: chainDER(key)}, nil
 	}
 	ready := checked[:0]
 	for i := range checked {
@@ -167,7 +171,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		refusals = append(refusals, es...)
 		dup, firstOf, _ = duplicates(ready) // the first copies are left, none reused
 	}
-	signed, err := x.receiptsFor(ready, dup, now)
+	signed, err := x.receiptsFor(key, ready, dup, now)
 	if err != nil {
 		x.d.Log.Error("sign receipts", "envelopes", len(ready), "err", err)
 		for _, im := range ready {
@@ -175,9 +179,9 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		}
 		return done()
 	}
-	refused, err := x.storeFresh(ctx, from, ready, dup, signed, now)
+	refused, err := x.storeFresh(ctx, key, from, ready, dup, signed, now)
 	if err != nil {
-		return nil, err
+		return peer.DeliverResponse{}, err
 	}
 	var mend []*store.CaseChange
 	for i, im := range ready {
@@ -287,11 +291,11 @@ func (x *Exchange) refusedByCase(id string, err error) peer.Result {
 	}
 }
 
-// receiptsFor signs the answer's receipts with one signature: "stored" for
-// what is about to be stored, "duplicate" for what was (dup). A receipt is
-// signed only for what it says, so the origin cannot assemble a "stored"
-// receipt for an envelope the destination only saw again.
-func (x *Exchange) receiptsFor(ready []imported, dup []bool, now time.Time) ([][]byte, error) {
+// receiptsFor signs the answer's receipts with one signature by key:
+// "stored" for what is about to be stored, "duplicate" for what was (dup).
+// A receipt is signed only for what it says, so the origin cannot assemble
+// a "stored" receipt for an envelope the destination only saw again.
+func (x *Exchange) receiptsFor(key *pki.Signer, ready []imported, dup []bool, now time.Time) ([][]byte, error) {
 	receipts := make([]*contracts.Receipt, len(ready))
 	for i, im := range ready {
 		status := contracts.ReceiptStored
@@ -300,18 +304,19 @@ func (x *Exchange) receiptsFor(ready []imported, dup []bool, now time.Time) ([][
 		}
 		receipts[i] = contracts.NewReceipt(im.env, status, "", now)
 	}
-	return x.signReceipts(receipts)
+	return signReceipts(key, receipts)
 }
 
 // storeFresh stores the envelopes not marked in dup, each with its signed
 // receipt and its audit entry, in one commit. One stored by another request
 // since dup was looked up is marked in dup now and given a "duplicate"
-// receipt of its own in signed; the "stored" one is never sent. An update
+// receipt of its own in signed, signed by key as the others are; the
+// "stored" one is never sent. An update
 // its case refused in the commit (refused[i], nil when none was) is not
 // stored, and its receipt is never sent either; nor is that of an
 // envelope whose id another request stored meanwhile with another payload
 // (refused[i] is errIDReused).
-func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []imported, dup []bool, signed [][]byte, now time.Time) (refused []error, err error) {
+func (x *Exchange) storeFresh(ctx context.Context, key *pki.Signer, from pki.Identity, ready []imported, dup []bool, signed [][]byte, now time.Time) (refused []error, err error) {
 	var fresh []int // indexes in ready
 	var ins []store.Incoming
 	for i, im := range ready {
@@ -379,7 +384,7 @@ func (x *Exchange) storeFresh(ctx context.Context, from pki.Identity, ready []im
 		for k, i := range late {
 			rs[k] = contracts.NewReceipt(ready[i].env, contracts.ReceiptDuplicate, "", now)
 		}
-		more, err := x.signReceipts(rs)
+		more, err := signReceipts(key, rs)
 		for k, i := range late {
 			signed[i] = nil // without a receipt the origin sends it again
 			if err == nil {
@@ -715,11 +720,10 @@ func withoutPayload(env *contracts.Envelope) ([]byte, error) {
 	return withheld.AppendJSON(nil)
 }
 
-// signReceipts signs the receipts of one answer together with the node's
-// current key (one signature over their Merkle root) and encodes them.
-func (x *Exchange) signReceipts(rs []*contracts.Receipt) ([][]byte, error) {
-	s := x.signer()
-	if err := contracts.SignReceipts(rs, s, s.Identity().URI()); err != nil {
+// signReceipts signs receipts of one answer together with key (one
+// signature over their Merkle root) and encodes them.
+func signReceipts(key *pki.Signer, rs []*contracts.Receipt) ([][]byte, error) {
+	if err := contracts.SignReceipts(rs, key, key.Identity().URI()); err != nil {
 		return nil, err
 	}
 	out := make([][]byte, len(rs))

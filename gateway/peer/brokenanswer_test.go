@@ -31,12 +31,13 @@ type mangling struct {
 	t      *testing.T
 }
 
-func (m mangling) Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, decoded []contracts.DecodedEnvelope) ([]Result, error) {
-	out, err := m.receiver.Receive(ctx, from, chain, envs, decoded)
+func (m mangling) Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, decoded []contracts.DecodedEnvelope) (DeliverResponse, error) {
+	resp, err := m.receiver.Receive(ctx, from, chain, envs, decoded)
 	if err != nil {
-		return nil, err
+		return DeliverResponse{}, err
 	}
-	return m.mangle(m.t, out), nil
+	resp.Results = m.mangle(m.t, resp.Results)
+	return resp, nil
 }
 
 // serveMangled serves f's receiver as a node of 44 whose answers mangle

@@ -38,11 +38,11 @@ func MakeDeliverEndpoint(r Receiver) endpoint.Endpoint {
 				return nil, fmt.Errorf("%w: chain[%d]: %v", ErrBadBatch, i, err)
 			}
 		}
-		results, err := r.Receive(ctx, from, chain, req.Envelopes, req.Decoded)
+		resp, err := r.Receive(ctx, from, chain, req.Envelopes, req.Decoded)
 		if err != nil {
 			return nil, err
 		}
-		return DeliverResponse{Results: results, Chain: r.Chain()}, nil
+		return resp, nil
 	}
 }
 

@@ -64,7 +64,7 @@ type blocking struct {
 	release chan struct{}
 }
 
-func (b *blocking) Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, decoded []contracts.DecodedEnvelope) ([]Result, error) {
+func (b *blocking) Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, decoded []contracts.DecodedEnvelope) (DeliverResponse, error) {
 	b.entered <- struct{}{}
 	<-b.release
 	return b.Receiver.Receive(ctx, from, chain, envs, decoded)

@@ -108,8 +108,11 @@ type Receiver interface {
 	// of envelopes[i], unchecked: it is what gets verified, while
 	// envelopes[i] is what gets stored, so a caller must never pair them
 	// otherwise.
-	Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envelopes []json.RawMessage, decoded []contracts.DecodedEnvelope) ([]Result, error)
-	// Chain is the certificate chain (DER, leaf first) receipts are signed
-	// with now.
-	Chain() [][]byte
+	//
+	// The answer holds a result per envelope, in request order, and the
+	// certificate chain of the key that signed their receipts, read with
+	// that key: a chain read apart from the signing would be the newer
+	// certificate's should the node's rotate while the request is
+	// handled, and the origin would trust no receipt of the answer.
+	Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envelopes []json.RawMessage, decoded []contracts.DecodedEnvelope) (DeliverResponse, error)
 }

@@ -41,7 +41,8 @@ type receiver struct {
 	forger   *pki.Signer         // a key of the same province, not the one whose chain is sent
 }
 
-func (r *receiver) Chain() [][]byte {
+// chain is the chain of r's signer, as answers carry it; r.mu is held.
+func (r *receiver) chain() [][]byte {
 	var chain [][]byte
 	for _, c := range r.signer.Chain() {
 		chain = append(chain, c.Raw)
@@ -60,17 +61,17 @@ func (r *receiver) receipt(id, digest string, status contracts.ReceiptStatus, s 
 	return b
 }
 
-func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, _ []contracts.DecodedEnvelope) ([]Result, error) {
+func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, _ []contracts.DecodedEnvelope) (DeliverResponse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.broken {
-		return nil, errors.New("disk full")
+		return DeliverResponse{}, errors.New("disk full")
 	}
 	if r.refuses {
-		return nil, fmt.Errorf("%w: envelope 0 is not JSON", ErrBadBatch)
+		return DeliverResponse{}, fmt.Errorf("%w: envelope 0 is not JSON", ErrBadBatch)
 	}
 	if len(chain) == 0 {
-		return nil, errors.New("no chain")
+		return DeliverResponse{}, errors.New("no chain")
 	}
 	r.leaves = append(r.leaves, chain[0])
 	r.envs = append(r.envs, envs...)
@@ -107,9 +108,11 @@ func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.C
 		}
 	}
 	if r.together {
-		return out, r.signTogether(out, envs)
+		if err := r.signTogether(out, envs); err != nil {
+			return DeliverResponse{}, err
+		}
 	}
-	return out, nil
+	return DeliverResponse{Results: out, Chain: r.chain()}, nil
 }
 
 // signTogether signs the receipts of out again, together.
