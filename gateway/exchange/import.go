@@ -214,7 +214,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		// changes nothing but a case an older version left behind its
 		// record, in one commit for the request, and none when the cases
 		// read show nothing to change.
-		x.answer(ctx, im)
+		x.answer(ctx, im, ins[im.index].moves)
 		if dup[i] {
 			if ch := x.mendCase(im.rec, im.env.ID, im.in.ReceivedAt, ins[im.index].moves); ch != nil {
 				mend = append(mend, ch)
@@ -789,8 +789,11 @@ func rejected(id string, reasons ...string) peer.Result {
 }
 
 // answer links a received confirmation or referral update to the record it
-// answers on this node, so the submitter sees it on that record.
-func (x *Exchange) answer(ctx context.Context, im imported) {
+// answers on this node, so the submitter sees it on that record. moves is
+// the case an update moves, as read for the request (nil when not known):
+// an update of a case the peer opened answers no record sent from here,
+// and is only on its case.
+func (x *Exchange) answer(ctx context.Context, im imported, moves *store.Case) {
 	var ref string
 	var summary any
 	switch rec := im.rec.(type) {
@@ -802,6 +805,9 @@ func (x *Exchange) answer(ctx context.Context, im imported) {
 		}
 		summary = c
 	case *contracts.ReferralUpdate:
+		if moves != nil && moves.OpenedBy != x.d.Province {
+			return
+		}
 		ref = x.d.Province + "/" + string(contracts.RecordReferral) + "/" + rec.ReferralID
 		summary = struct {
 			Status contracts.CaseStatus `json:"status"`

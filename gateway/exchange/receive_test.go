@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/store"
 )
@@ -260,4 +262,49 @@ func marshalEnvelope(t *testing.T, env *contracts.Envelope) json.RawMessage {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// TestAnUpdateOfThePeersCaseIsNoAnswer: an update of a case the peer
+// opened (its referral, received here) moves that case and answers no
+// record sent from here, so the node does not look for one and warn that
+// none matches: the warning is kept for answers that should have matched.
+func TestAnUpdateOfThePeersCaseIsNoAnswer(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 62)
+	r := referralFrom(g, "44")
+	r.Status = contracts.CaseReferred
+	key := store.CaseKey("44", "51", r.ID)
+	if res, err := f.deliver("44", "51", f.rawSignedBy("44", r)); err != nil || res[0].Status != peer.StatusStored {
+		t.Fatalf("44's referral at 51: %+v, %v", res, err)
+	}
+	u := g.ReferralUpdate(r)
+	u.From, u.To, u.Status = "44", "51", contracts.CaseRejected
+	u.Note = "out of scope"
+	if res, err := f.deliver("44", "51", f.rawSignedBy("44", u)); err != nil || res[0].Status != peer.StatusStored {
+		t.Fatalf("44's update of its case at 51: %+v, %v", res, err)
+	}
+	if c, err := f.nodes["51"].store.Case(key, f.now); err != nil || c.Status != string(contracts.CaseRejected) {
+		t.Fatalf("case at 51: %+v, %v; want it rejected", c, err)
+	}
+	if logs := f.logs.String(); strings.Contains(logs, "answer matches no record sent from here") {
+		t.Errorf("an update of the peer's own case warned of an answer without its record:\n%s", logs)
+	}
+	// An update of a case opened here still answers its referral's record.
+	own := referralFrom(g, "51")
+	own.Status = contracts.CaseReferred
+	sent := f.submit("51", own)
+	n := f.nodes["51"]
+	gatewaytest.Eventually(t, "51's referral delivered", func() bool {
+		v, err := n.x.Record(context.Background(), n.system, sent[0].EnvelopeID)
+		return err == nil && v.State == store.StateDelivered
+	})
+	back := g.ReferralUpdate(own)
+	back.From, back.To, back.Status = "44", "51", contracts.CaseAccepted
+	if res, err := f.deliver("44", "51", f.rawSignedBy("44", back)); err != nil || res[0].Status != peer.StatusStored {
+		t.Fatalf("44's update of 51's case: %+v, %v", res, err)
+	}
+	if v, err := n.x.Record(context.Background(), n.system, sent[0].EnvelopeID); err != nil || len(v.Answers) != 1 || v.Answers[0].Type != string(contracts.RecordReferralUpdate) {
+		t.Errorf("51's referral shows answers %+v (%v), want 44's update", v.Answers, err)
+	}
 }
