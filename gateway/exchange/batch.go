@@ -1,8 +1,10 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/oklog/ulid/v2"
 
@@ -49,13 +51,35 @@ type batchSender struct {
 // they are. A next that is a delivery.ProofSender (the node's peer.Client)
 // adds the proofs as it writes the request; any other is given a copy of
 // each envelope with its proof.
+//
+// An unsigned envelope names the node that sealed it as its signer, and
+// the destination refuses for good one whose signer is not the chain it
+// comes with. One queued by this node under another identity (it started
+// again under a new name, over the same store) is sealed again, naming the
+// node that signs it now: its payload and digest, which the "sent" entry
+// recorded, stay as they were.
 func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queued) ([]delivery.Outcome, error) {
+	// One signer for the proofs and the chain sent with them: the node's
+	// certificate may rotate between two reads of it.
+	signer := s.x.signer()
+	uri := signer.Identity().URI()
 	var idx []int
 	var digests [][32]byte
+	resealed := false
 	for i, q := range batch {
 		if q.SigningDigest != nil {
 			if len(q.SigningDigest) != 32 {
 				return nil, &delivery.UnsendableError{EnvelopeID: q.EnvelopeID, Err: fmt.Errorf("signing digest of %d bytes", len(q.SigningDigest))}
+			}
+			// One that does not read as an envelope is left as it is, for
+			// the sender to say why it cannot go.
+			if r, ok := reseal(q, uri); ok {
+				if !resealed {
+					// The worker keeps its batch: the envelopes sealed again
+					// go in a copy.
+					batch, resealed = slices.Clone(batch), true
+				}
+				batch[i], q = r, r
 			}
 			idx = append(idx, i)
 			digests = append(digests, [32]byte(q.SigningDigest))
@@ -64,9 +88,6 @@ func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queue
 	if len(idx) == 0 {
 		return s.next.Send(ctx, peer, batch)
 	}
-	// One signer for the proofs and the chain sent with them: the node's
-	// certificate may rotate between two reads of it.
-	signer := s.x.signer()
 	proofs, err := contracts.SignDigests(digests, signer)
 	if err != nil {
 		return nil, fmt.Errorf("sign batch for %s: %w", peer, err)
@@ -88,6 +109,38 @@ func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queue
 		out[i] = store.Queued{EnvelopeID: batch[i].EnvelopeID, Envelope: env}
 	}
 	return s.next.Send(ctx, peer, out)
+}
+
+// sealedBy reports whether env, an envelope queued unsigned as seal writes
+// it, names signer (a URI) as its signer: the signer is its last member.
+func sealedBy(env []byte, signer string) bool {
+	var room [128]byte
+	tail := contracts.AppendJSONString(append(room[:0], `,"signer":`...), signer)
+	return bytes.HasSuffix(env, append(tail, '}'))
+}
+
+// reseal returns q, an envelope queued unsigned, sealed again naming
+// signer (a URI), with its signing digest, when it names another signer;
+// ok is false when it names signer already, or does not read as the
+// unsigned envelope q says it is.
+func reseal(q store.Queued, signer string) (_ store.Queued, ok bool) {
+	if sealedBy(q.Envelope, signer) {
+		return q, false
+	}
+	env, err := contracts.DecodeEnvelope(q.Envelope)
+	if err != nil || env.ID != q.EnvelopeID || len(env.Signature) > 0 || env.Batch != nil {
+		return q, false
+	}
+	env.Signer = signer
+	d, err := env.SigningDigest()
+	if err != nil {
+		return q, false
+	}
+	b, err := env.AppendJSON(nil)
+	if err != nil {
+		return q, false
+	}
+	return store.Queued{EnvelopeID: q.EnvelopeID, Envelope: b, SigningDigest: d[:]}, true
 }
 
 // verifyEnvelope checks an envelope's payload digest and signature: signed

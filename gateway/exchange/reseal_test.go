@@ -1,0 +1,61 @@
+package exchange
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/gateway/delivery"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/store"
+	"github.com/laborlink/laborlink/pki"
+)
+
+// TestAQueuedEnvelopeGoesUnderTheNodeThatSendsIt: an envelope queued to be
+// signed with its delivery batch names its signer when it is sealed. A
+// node that starts again under another identity (a new node name takes a
+// restart) with envelopes still queued signs them with the new key, and
+// the destination refuses for good, as forged, an envelope whose signer
+// is not the chain it comes with: each is sent naming the node that signs
+// it, and delivered.
+func TestAQueuedEnvelopeGoesUnderTheNodeThatSendsIt(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	origin, dest := f.nodes["51"], f.nodes["44"]
+	dest.server.Close() // 44 is down: 51 keeps what it accepts queued
+	res := f.submit("51", f.generator("51", "44", 63).Transfer())
+	if res[0].Outcome != OutcomeAccepted {
+		t.Fatalf("submit = %+v", res[0])
+	}
+	// 51's node starts again as gw-2, over the same store.
+	origin.delivery.Close()
+	queued, err := origin.store.Pending("44", 10, nil)
+	if err != nil || len(queued) != 1 {
+		t.Fatalf("51's queue for 44: %d envelopes, %v; want the one accepted", len(queued), err)
+	}
+	if !sealedBy(queued[0].Envelope, origin.leaf.Identity.URI()) {
+		// Sealed again at every send otherwise, decoded and encoded anew.
+		t.Errorf("the queued envelope is not seen sealed by %s, which sealed it", origin.leaf.Identity.URI())
+	}
+	origin.x.d.Signer = f.pki.Signer(f.pki.Issue("51", pki.KindNode, "gw-2"))
+	cfg := delivery.Config{BatchSize: 50, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Idle: 50 * time.Millisecond, Refusal: peer.Refusal}
+	m, err := delivery.NewManager(cfg, origin.x.Outbox(), origin.x.BatchSender(origin.client), origin.x, slog.New(slog.NewJSONHandler(f.logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin.delivery = m
+	dest.server = f.pki.Serve(dest.leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}}, peer.NewHandler(dest.x))
+	f.dir.set("44", dest.server.URL)
+	m.Notify("44")
+
+	var v RecordView
+	gatewaytest.Eventually(t, "44's answer", func() bool {
+		v, err = origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
+		return err == nil && v.State != store.StateAccepted
+	})
+	if v.State != store.StateDelivered {
+		t.Fatalf("the record queued before the restart is %s %v; want delivered", v.State, v.Reasons)
+	}
+}
