@@ -106,10 +106,18 @@ func (l *Log) commitLoop() {
 
 // update is db.Update for the log's own commits: a commit that fails
 // after fn succeeded (bbolt could not write or sync it) is told to
-// Config.CommitFailed, as an error of fn is not.
+// Config.CommitFailed, as an error of fn is not. Config.Halted is asked
+// first, in the transaction: bbolt lets this commit in as soon as the
+// file's other writer has written its own, before that writer knows it
+// durable.
 func (l *Log) update(fn func(*bolt.Tx) error) error {
 	var fnErr error
 	err := l.db.Update(func(tx *bolt.Tx) error {
+		if l.cfg.Halted != nil {
+			if fnErr = l.cfg.Halted(); fnErr != nil {
+				return fnErr
+			}
+		}
 		fnErr = fn(tx)
 		return fnErr
 	})

@@ -41,6 +41,15 @@ type Config struct {
 	// caller's) that bbolt could not make durable: the file may then show
 	// what is not on disk, for the log and for any other writer of it.
 	CommitFailed func(error)
+	// Halted, when set, is asked inside each commit of the log's own (an
+	// append or a head; not AppendPreparedTx, whose commit is the
+	// caller's) before it writes, and an error refuses the commit: the
+	// other writer of a shared file (the store) has found a commit of its
+	// own failed, and the file may show what is not on disk. A head signed
+	// over it would commit the log's key to entries a restart may not
+	// find. It may wait, holding the file's writer lock, for that writer
+	// to learn whether its last commit was durable.
+	Halted func() error
 }
 
 // DefaultConfig returns a Config with every default filled in; the caller

@@ -99,9 +99,10 @@ func (n *Node) openAudit() (*audit.Log, error) {
 		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
 	}
 	// The log shares node.db: a commit of its own that fails stops the
-	// store as one of the store's would (store.Fail).
+	// store as one of the store's would (store.Fail), and one of the
+	// store's that fails stops the log (store.Settled).
 	l, err := audit.Open(n.store.DB(), audit.Config{Bucket: auditBucket, Origin: origin, Signer: signer, Verifier: n.auditKey, SignInterval: n.cfg.Audit.SignInterval, Logger: n.log,
-		CommitFailed: n.store.Fail})
+		CommitFailed: n.store.Fail, Halted: n.store.Settled})
 	if errors.Is(err, audit.ErrWrongKey) {
 		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
 	}

@@ -68,3 +68,19 @@ func TestAFailedAuditCommitStopsTheStore(t *testing.T) {
 		t.Errorf("/healthz: %d %q; want 503", code, body)
 	}
 }
+
+// TestAFailedStoreStopsTheAuditLog: once a commit of the store's has
+// failed, the file they share may show what is not on disk, so the audit
+// log neither appends nor signs a head over it: a head served then would
+// commit the node's key to entries a restart may not find.
+func TestAFailedStoreStopsTheAuditLog(t *testing.T) {
+	n, _ := singleNode(t)
+	ctx := context.Background()
+	n.store.Fail(errors.New("fdatasync: input/output error"))
+	if _, err := n.audit.Append(ctx, audit.Entry{Kind: audit.KindSent, EnvelopeID: "01JENV", RecordType: "transfer", Origin: "51", Destination: "44", Decision: audit.Allow}); !errors.Is(err, store.ErrFailed) {
+		t.Errorf("an audit append once the store failed: %v; want store.ErrFailed", err)
+	}
+	if h, err := n.audit.SignedHead(ctx); !errors.Is(err, store.ErrFailed) {
+		t.Errorf("a head once the store failed: size %d, %v; want store.ErrFailed", h.Size, err)
+	}
+}

@@ -135,3 +135,16 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 // (errors.Is ErrFailed): the store then takes no more reads or writes, and
 // the node must be restarted to reopen its file.
 func (s *Store) Failed() error { return s.c.marks.failure() }
+
+// Settled returns once the store's last commit is known durable or
+// failed, with the store's failure (nil while it works). Another writer of
+// the file (the audit log, Config.Halted) calls it in its own write
+// transaction, before it writes: bbolt lets that transaction begin as soon
+// as the store's commit returned, before the store has heard whether its
+// sync succeeded, and a commit built on one that failed would make durable
+// what builds on pages that may not be on disk. It must not be called in
+// a transaction of the store's own, whose commit it would wait for.
+func (s *Store) Settled() error {
+	d := &s.c.marks
+	return d.await(int(d.latest.Load()))
+}
