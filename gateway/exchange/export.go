@@ -456,14 +456,28 @@ func (x *Exchange) seal(rec contracts.Record, dec *policy.Decision, now time.Tim
 	return env, nil, nil
 }
 
-// deny records a denial so the submitter can look it up, and audits it.
+// deny records a denial so the submitter can look it up, and audits it: in
+// the commit that records it when the audit log shares the store's file,
+// so that a crash cannot leave a denial stored that the log never saw. The
+// decision is made whether or not the caller waits for it, so neither
+// write is cancelled with the caller's ctx, as audit's are not.
 func (x *Exchange) deny(ctx context.Context, id, ref string, rec contracts.Record, dec *policy.Decision, caller pki.Identity) {
+	ctx = context.WithoutCancel(ctx)
 	h := rec.Head()
 	st := store.Status{EnvelopeID: id, Ref: ref, Type: string(rec.Type()), Peer: h.To, Reasons: dec.Codes()}
-	if err := x.d.Store.Deny(ctx, st); err != nil {
+	along, es, _ := x.auditAlong(func(int) audit.Entry { return deniedEntry(id, rec, dec, caller) }, 1)
+	var also func(*bolt.Tx) error
+	if along != nil {
+		also = func(tx *bolt.Tx) error { return along(tx, func(int) bool { return true }) }
+	}
+	if err := x.d.Store.DenyAnd(ctx, st, also); err != nil {
 		x.d.Log.Error("record denial", "envelope", id, "err", err)
 	}
-	x.audit(ctx, deniedEntry(id, rec, dec, caller))
+	if along == nil {
+		// The log has a file of its own, or refuses the entry even
+		// without its bad identifiers, which audit then logs.
+		x.audit(ctx, es...)
+	}
 }
 
 // quotaDenial is the decision for a record the store found over quota: the

@@ -481,11 +481,23 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 // Deny records that policy refused a record, so its submitter can look up why.
 // Nothing is queued and no payload is kept.
 func (s *Store) Deny(ctx context.Context, st Status) error {
+	return s.DenyAnd(ctx, st, nil)
+}
+
+// DenyAnd is Deny with more writes in the same transaction, as EnqueueAnd:
+// also (the denial's audit entry) runs before the status is written, and
+// an error from it fails the call with nothing written.
+func (s *Store) DenyAnd(ctx context.Context, st Status, also func(*bolt.Tx) error) error {
 	st.State = StateDenied
 	if st.AcceptedAt.IsZero() {
 		st.AcceptedAt = s.now().UTC()
 	}
 	return s.c.do(ctx, func(tx *bolt.Tx) error {
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
 		return putStatus(tx.Bucket(bucketRecords), st.EnvelopeID, &st)
 	})
 }
