@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +36,9 @@ type KeyPair struct {
 	sums      pairSums // of the files cert was loaded from
 	lastCheck time.Time
 	lastErr   error
+
+	// gen counts the reloads (Generation).
+	gen atomic.Uint64
 }
 
 // KeyPairOption configures LoadKeyPair.
@@ -166,8 +170,16 @@ func (k *KeyPair) Certificate() (*tls.Certificate, error) {
 		return k.cert, nil
 	}
 	k.cert, k.sums, k.lastErr = cert, sums, nil
+	k.gen.Add(1)
 	return k.cert, nil
 }
+
+// Generation counts the times the pair was reloaded: it moves as
+// Certificate starts returning another certificate. A client that keeps
+// connections open compares it, an atomic load, with the one its
+// connections were made at, to stop using those that presented the
+// certificate before.
+func (k *KeyPair) Generation() uint64 { return k.gen.Load() }
 
 // LastError returns why the last reload attempt failed, or nil; a node can
 // report it on its health endpoint.
