@@ -53,13 +53,37 @@ type Client struct {
 	dir      Directory
 	clients  HTTPClients
 	settings BreakerSettings
+	// presented is the generation of the certificate the clients present
+	// (ClientOption Presenting); nil keeps it at 0.
+	presented func() uint64
 
 	mu    sync.Mutex
 	peers map[string]*remote
 }
 
+// ClientOption configures NewClient.
+type ClientOption func(*Client)
+
+// Presenting has the client reach each peer over a new HTTP client, from
+// clients, once generation moves: generation tells which certificate the
+// HTTP clients present (pki.KeyPair.Generation), which a rotation
+// replaces from the next handshake on, while the connections already open
+// go on presenting the one before. Once that one is revoked, as the
+// runbook after a key compromise has it, the peer refuses every request
+// on them (403), and the refusal, which the breaker does not count, would
+// be retried on the same connection for as long as the retries keep it
+// open. The connections made before are closed as their requests end (see
+// retire). generation is read once per batch, and must be cheap.
+func Presenting(generation func() uint64) ClientOption {
+	return func(c *Client) { c.presented = generation }
+}
+
 type remote struct {
 	url string
+	// presented is the generation of the certificate the client presents,
+	// as it was before the client was made: its connections present that
+	// certificate or a later one.
+	presented uint64
 	// client is the HTTP client the endpoints share, and use what they do
 	// with it, to close its connections when the peer moves (see retire).
 	client   *http.Client
@@ -106,14 +130,18 @@ var _ delivery.ProofSender = (*Client)(nil)
 //
 // verifier checks the chain each destination signs its receipts with; an
 // envelope counts as delivered only with a receipt that verifies.
-func NewClient(verifier *pki.Verifier, chain func() [][]byte, dir Directory, clients HTTPClients, s BreakerSettings) *Client {
+func NewClient(verifier *pki.Verifier, chain func() [][]byte, dir Directory, clients HTTPClients, s BreakerSettings, opts ...ClientOption) *Client {
 	if s.Failures == 0 {
 		s.Failures = 5
 	}
 	if s.Open == 0 {
 		s.Open = 10 * time.Second
 	}
-	return &Client{verifier: verifier, chain: chain, dir: dir, clients: clients, settings: s, peers: make(map[string]*remote)}
+	c := &Client{verifier: verifier, chain: chain, dir: dir, clients: clients, settings: s, peers: make(map[string]*remote)}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Send delivers one batch to the peer province's node.
@@ -239,16 +267,22 @@ func (c *Client) BreakerState() map[string]gobreaker.State {
 }
 
 // remote returns the peer's endpoint, building it (and its breaker) on first
-// use and again when the directory moves the peer to a new address. The
-// replaced remote is retired: its connections lead to the old address,
-// and its client is not used again, so they are closed, the idle ones at
-// once and the others once the requests still in flight on them finish.
+// use and again when the directory moves the peer to a new address, or
+// when the certificate this node presents was rotated (Presenting). The
+// replaced remote is retired: its connections lead to the old address or
+// present the old certificate, and its client is not used again, so they
+// are closed, the idle ones at once and the others once the requests still
+// in flight on them finish.
 func (c *Client) remote(peer string) (*remote, error) {
 	addr, err := c.dir.PeerURL(peer)
 	if err != nil {
 		return nil, fmt.Errorf("find peer %s: %w", peer, err)
 	}
-	r, old, err := c.remoteAt(peer, addr)
+	var presented uint64
+	if c.presented != nil {
+		presented = c.presented() // before the client is made: see remote.presented
+	}
+	r, old, err := c.remoteAt(peer, addr, presented)
 	if old != nil {
 		// Outside the lock: closing a TLS connection may wait on its write.
 		old.retire()
@@ -256,24 +290,32 @@ func (c *Client) remote(peer string) (*remote, error) {
 	return r, err
 }
 
-// remoteAt returns the peer's remote at addr, building it if the peer has
-// none there yet, and the one it replaced, if any.
-func (c *Client) remoteAt(peer, addr string) (r, replaced *remote, err error) {
+// remoteAt returns the peer's remote at addr presenting the certificate of
+// generation presented or a later one, building it if the peer has none
+// such yet, and the one it replaced, if any. A remote replaced for the
+// certificate alone hands its breaker on: the peer is no better or worse
+// for it.
+func (c *Client) remoteAt(peer, addr string, presented uint64) (r, replaced *remote, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old, ok := c.peers[peer]
-	if ok && old.url == addr {
+	if ok && old.url == addr && old.presented >= presented {
 		return old, nil, nil
 	}
-	if r, err = c.newRemote(peer, addr); err != nil {
+	var cb *gobreaker.CircuitBreaker[any]
+	if ok && old.url == addr {
+		cb = old.breaker
+	}
+	if r, err = c.newRemote(peer, addr, presented, cb); err != nil {
 		return nil, nil, err
 	}
 	c.peers[peer] = r
 	return r, old, nil
 }
 
-// newRemote builds the endpoints and breaker of the peer at addr.
-func (c *Client) newRemote(peer, addr string) (*remote, error) {
+// newRemote builds the endpoints of the peer at addr, and its breaker
+// unless cb is one to keep.
+func (c *Client) newRemote(peer, addr string, presented uint64, cb *gobreaker.CircuitBreaker[any]) (*remote, error) {
 	base, err := url.Parse(addr)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s address %q: %w", peer, addr, err)
@@ -284,8 +326,19 @@ func (c *Client) newRemote(peer, addr string) (*remote, error) {
 	}
 	srv := server{province: peer, verifier: c.verifier}
 	ep := newClientEndpoint(base, srv, hc)
+	if cb == nil {
+		cb = c.newBreaker(peer)
+	}
+	r := &remote{url: addr, presented: presented, client: hc, breaker: cb}
+	r.endpoint = r.track(Breaker(cb)(c.checked(r, peer, ep)))
+	r.audit = r.track(newAuditClientEndpoint(base, srv, hc))
+	return r, nil
+}
+
+// newBreaker returns a breaker for the peer, as the settings say.
+func (c *Client) newBreaker(peer string) *gobreaker.CircuitBreaker[any] {
 	failures := c.settings.Failures
-	cb := gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
+	return gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
 		Name:         peer,
 		MaxRequests:  1,
 		Timeout:      c.settings.Open,
@@ -297,10 +350,6 @@ func (c *Client) newRemote(peer, addr string) (*remote, error) {
 			}
 		},
 	})
-	r := &remote{url: addr, client: hc, breaker: cb}
-	r.endpoint = r.track(Breaker(cb)(c.checked(r, peer, ep)))
-	r.audit = r.track(newAuditClientEndpoint(base, srv, hc))
-	return r, nil
 }
 
 // healthy is the breaker's verdict on a call: only transport faults and

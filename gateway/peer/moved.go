@@ -11,9 +11,10 @@ import (
 
 // use is what a remote's HTTP client is doing: the requests in flight on
 // it and, per connection, how many of them it carries. A remote replaced
-// when its peer moved (retire) closes each connection as the last request
-// on it ends: its client is not used again, and the connections lead to
-// the old address, so nothing else would close them before the
+// when its peer moved or this node's certificate was rotated (retire)
+// closes each connection as the last request on it ends: its client is
+// not used again, and the connections lead to the old address or present
+// the old certificate, so nothing else would close them before the
 // transport's idle timeout. Only connections that carry requests are
 // kept, so nothing is held for a remote that is never retired.
 type use struct {
