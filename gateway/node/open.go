@@ -267,8 +267,13 @@ func (n *Node) openWebhook() error {
 		}
 		tc.RootCAs = pool
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tc
+	// Made again once the certificate is rotated (presenting), for a
+	// system that checks the client's certificate with every request.
+	tr := newPresenting(n.tls.KeyPair, func() *http.Transport {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc.Clone()
+		return tr
+	})
 	var err error
 	n.webhook, err = webhook.New(webhook.Config{URL: c.URL, Batch: c.Batch, MaxConsecutiveSkips: c.MaxConsecutiveSkips, Client: &http.Client{Transport: tr, Timeout: c.Timeout}}, n.store, n.log)
 	return err

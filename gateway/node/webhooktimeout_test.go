@@ -82,6 +82,7 @@ func pushingNode(t *testing.T, fed *pkitest.PKI, c WebhookConfig) *Node {
 		cfg.Webhook.Timeout = c.Timeout
 	}
 	leaf := fed.Issue(t, "51", pki.KindNode, "gw-1")
+	cfg.TLS.Cert, cfg.TLS.Key = leaf.CertFile, leaf.KeyFile
 	n := &Node{cfg: cfg, log: slog.New(slog.DiscardHandler), store: s, tls: fed.TLS(t, leaf, nil)}
 	if err := n.openWebhook(); err != nil {
 		t.Fatal(err)
