@@ -137,13 +137,21 @@ func creditCodeProblem(s string) string {
 }
 
 // CheckIndustry reports whether s is a GB/T 4754-2017 industry code at one of
-// its levels: a section letter A-T alone, or with a division (2 digits), a
-// group (3) or a class (4).
+// its levels: a section letter A-T alone, or with a division (2 digits) of
+// that section, a group (3) or a class (4).
 func CheckIndustry(s string) error {
 	if msg := industryProblem(s); msg != "" {
 		return errors.New(msg)
 	}
 	return nil
+}
+
+// industryDivisions is, per section letter A-T, the first and last of the
+// divisions GB/T 4754-2017 numbers 01-97 across the sections: manufacturing
+// (C) holds 13-43, so "A1810" and "C01" name no industry.
+var industryDivisions = [20][2]int{
+	{1, 5}, {6, 12}, {13, 43}, {44, 46}, {47, 50}, {51, 52}, {53, 60}, {61, 62}, {63, 65}, {66, 69},
+	{70, 70}, {71, 72}, {73, 75}, {76, 79}, {80, 82}, {83, 83}, {84, 85}, {86, 90}, {91, 96}, {97, 97},
 }
 
 func industryProblem(s string) string {
@@ -155,6 +163,13 @@ func industryProblem(s string) string {
 		if s[i] < '0' || s[i] > '9' {
 			return fmt.Sprintf("%q is not a GB/T 4754 code: %s", s, want)
 		}
+	}
+	if len(s) == 1 {
+		return ""
+	}
+	div := int(s[1]-'0')*10 + int(s[2]-'0')
+	if r := industryDivisions[s[0]-'A']; div < r[0] || div > r[1] {
+		return fmt.Sprintf("%q is not a GB/T 4754 code: division %s is not in section %c, which holds divisions %02d-%02d", s, s[1:3], s[0], r[0], r[1])
 	}
 	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -210,7 +211,14 @@ func TestSchemaIndustryAgreesWithValidator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, code := range []string{"", "C", "C1", "C18", "C181", "C1810", "C18101", "T", "U18", "c18", "C1a"} {
+	codes := []string{"", "C", "C1", "C18", "C181", "C1810", "C18101", "T", "U18", "c18", "C1a"}
+	// Every section with every division: each division belongs to one section.
+	for s := 'A'; s <= 'U'; s++ {
+		for d := range 100 {
+			codes = append(codes, fmt.Sprintf("%c%02d", s, d), fmt.Sprintf("%c%02d10", s, d))
+		}
+	}
+	for _, code := range codes {
 		schemaOK := s.Validate(code) == nil
 		goOK := contracts.CheckIndustry(code) == nil
 		if schemaOK != goOK {

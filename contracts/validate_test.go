@@ -187,6 +187,7 @@ func TestTransferRules(t *testing.T) {
 		{"industry digits", func(r *T) { r.Placement.Industry = "C18101" }, "placement.industry", "2 to 4 digits"},
 		{"industry one digit", func(r *T) { r.Placement.Industry = "C1" }, "placement.industry", "alone or with 2 to 4 digits"},
 		{"industry letters", func(r *T) { r.Placement.Industry = "CC" }, "placement.industry", "GB/T 4754"},
+		{"industry division of another section", func(r *T) { r.Placement.Industry = "A1810" }, "placement.industry", "division 18 is not in section A"},
 		{"industry missing", func(r *T) { r.Placement.Industry = "" }, "placement.industry", "required"},
 		{"job", func(r *T) { r.Placement.Job = "" }, "placement.job", "required"},
 		{"workplace outside destination", func(r *T) { r.Placement.Division = "511321" }, "placement.division", "want a division of 44"},
@@ -422,7 +423,10 @@ func TestCodeChecks(t *testing.T) {
 			t.Errorf("CheckDivision(%s) = %v, want ok=%v", code, err, ok)
 		}
 	}
-	for s, ok := range map[string]bool{"C": true, "C1": false, "C18": true, "C1810": true, "U": false, "c18": false, "C18100": false} {
+	for s, ok := range map[string]bool{"C": true, "C1": false, "C18": true, "C1810": true, "U": false, "c18": false, "C18100": false,
+		// A division belongs to one section: manufacturing (C) is 13-43.
+		"A01": true, "A05": true, "A06": false, "A1810": false, "C00": false, "C13": true, "C43": true, "C44": false,
+		"E4710": true, "E50": true, "K70": true, "K71": false, "T97": true, "T98": false} {
 		if err := contracts.CheckIndustry(s); (err == nil) != ok {
 			t.Errorf("CheckIndustry(%s) = %v", s, err)
 		}
