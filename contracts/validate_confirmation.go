@@ -11,7 +11,11 @@ func (r *Confirmation) ValidateAt(now time.Time) error {
 	var c checker
 	c.header(&r.Header, RecordConfirmation)
 	c.id("transfer_id", r.TransferID)
-	c.idNumber("worker_id_number", r.WorkerIDNumber)
+	// As for a referral's worker: a number that encodes a birth in the
+	// future was mistyped, and matches no worker a subsidy can be paid for.
+	if birth, _, ok := c.idNumber("worker_id_number", r.WorkerIDNumber); ok && today(now).Before(birth) {
+		c.add("worker_id_number", "encodes a birth date in the future")
+	}
 	confirmedOK := c.date("confirmed_on", r.ConfirmedOn)
 	if confirmedOK && today(now).Before(r.ConfirmedOn) {
 		c.addf("confirmed_on", "%s is in the future", r.ConfirmedOn)

@@ -266,6 +266,7 @@ func TestConfirmationRules(t *testing.T) {
 		{"transfer id", func(r *C) { r.TransferID = "" }, "transfer_id", "required"},
 		{"transfer id with a space", func(r *C) { r.TransferID = "TR 1" }, "transfer_id", "character 3 is ' '"},
 		{"worker id", func(r *C) { r.WorkerIDNumber = "123" }, "worker_id_number", "want 18"},
+		{"worker id born in the future", func(r *C) { r.WorkerIDNumber = withID("511321", "20270101", "123") }, "worker_id_number", "birth date in the future"},
 		{"since required", func(r *C) { r.Since = nil }, "since", "required when employed"},
 		{"since after confirmation", func(r *C) { d := r.ConfirmedOn.AddMonths(1); r.Since = &d }, "since", "after confirmed_on"},
 		{"employer name", func(r *C) { r.EmployerName = "" }, "employer_name", "required"},
