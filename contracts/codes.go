@@ -36,7 +36,9 @@ func CheckIDNumber(s string) error {
 	return nil
 }
 
-// parseIDNumber checks an ID number and returns the birth date and sex it encodes.
+// parseIDNumber checks an ID number and returns the birth date and sex it
+// encodes. Its messages quote no more of the number than a character or the
+// province: a submitter's client logs them.
 //
 // The address code is the division of household registration when the number
 // was issued. Divisions have been renamed and renumbered many times since, so a
@@ -55,14 +57,14 @@ func parseIDNumber(s string) (birth Date, sex Sex, msg string) {
 		return Date{}, "", fmt.Sprintf("check character is %q, want a digit or upper-case X", c)
 	}
 	if !IsProvince(s[:2]) {
-		return Date{}, "", fmt.Sprintf("address code %s names no province", s[:6])
+		return Date{}, "", fmt.Sprintf("address code names no province: %s is not a province code", s[:2])
 	}
 	y, _ := strconv.Atoi(s[6:10])
 	m, _ := strconv.Atoi(s[10:12])
 	d, _ := strconv.Atoi(s[12:14])
 	birth = Date{y, time.Month(m), d}
 	if y < 1900 || !birth.valid() {
-		return Date{}, "", fmt.Sprintf("birth date %s is not a real date from 1900 on", s[6:14])
+		return Date{}, "", "birth date (characters 7-14) is not a real date from 1900 on"
 	}
 	if want := IDNumberCheckChar(s); s[17] != want {
 		return Date{}, "", fmt.Sprintf("check character is %c, want %c", s[17], want)

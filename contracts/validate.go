@@ -210,12 +210,14 @@ func instantProblem(t time.Time) string {
 	return ""
 }
 
+// amount checks an amount of money. Its messages do not quote it: wages
+// and amounts owed are personal data, and a submitter's client logs them.
 func (c *checker) amount(path string, fen, max int64) {
 	switch {
 	case fen < 0:
-		c.addf(path, "is %d, want an amount of fen not negative", fen)
+		c.add(path, "is negative, want an amount of fen not negative")
 	case fen > max:
-		c.addf(path, "is %d fen, want at most %d", fen, max)
+		c.addf(path, "is too large, want at most %d fen", max)
 	}
 }
 

@@ -24,7 +24,7 @@ func (r *Referral) ValidateAt(now time.Time) error {
 	w := &r.Worker
 	c.text("worker.name", w.Name, MaxNameLen)
 	if birth, _, ok := c.idNumber("worker.id_number", w.IDNumber); ok && today(now).Before(birth) {
-		c.addf("worker.id_number", "encodes birth date %s, which is in the future", birth)
+		c.add("worker.id_number", "encodes a birth date in the future")
 	}
 	c.phone("worker.phone", w.Phone)
 	c.division("worker.household_division", w.HouseholdDivision, "", atCounty)

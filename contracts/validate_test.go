@@ -469,3 +469,87 @@ func TestDateStringMatchesFmt(t *testing.T) {
 		}
 	}
 }
+
+// TestProblemsDoNotQuotePersonalData holds validation messages to naming
+// the field and the rule: a submitter's client logs them, so they must not
+// quote a worker's ID number or the parts of it (address code, birth
+// date), nor a wage or an amount owed.
+func TestProblemsDoNotQuotePersonalData(t *testing.T) {
+	tr := full(t, (*synth.Generator).Transfer, func(tr *contracts.Transfer) bool { return tr.Training != nil && tr.Training.Subsidy != nil })
+	rf := full(t, (*synth.Generator).Referral, func(*contracts.Referral) bool { return true })
+	cf := full(t, func(g *synth.Generator) *contracts.Confirmation { return g.Confirmation(g.Transfer()) },
+		func(c *contracts.Confirmation) bool { return c.Employed })
+	male := func(r *contracts.Transfer) { r.Worker.Sex = contracts.SexMale }
+	tests := []struct {
+		name   string
+		rec    contracts.Record
+		secret []string
+	}{
+		{"birth date unlike the ID number's", func() contracts.Record {
+			r := clone(t, tr)
+			r.Worker.IDNumber, r.Worker.BirthDate = withID("511321", "19870613", "123"), date("1987-06-14")
+			male(r)
+			return r
+		}(), []string{"19870613", "1987-06-13", "1987-06-14"}},
+		{"birth date in the future", func() contracts.Record {
+			r := clone(t, tr)
+			r.Worker.IDNumber, r.Worker.BirthDate = withID("511321", "20270613", "123"), date("2027-06-13")
+			male(r)
+			return r
+		}(), []string{"20270613", "2027-06-13"}},
+		{"too young", func() contracts.Record {
+			r := clone(t, tr)
+			r.Worker.IDNumber, r.Worker.BirthDate = withID("511321", "20150613", "123"), date("2015-06-13")
+			male(r)
+			return r
+		}(), []string{"20150613", "2015-06-13"}},
+		{"ID number birth date not a date", func() contracts.Record {
+			r := clone(t, tr)
+			r.Worker.IDNumber = withID("511321", "19870230", "123")
+			return r
+		}(), []string{"19870230"}},
+		{"ID number address code", func() contracts.Record {
+			r := clone(t, tr)
+			r.Worker.IDNumber = withID("991321", "19870613", "123")
+			return r
+		}(), []string{"991321", "19870613"}},
+		{"wage", func() contracts.Record {
+			r := clone(t, tr)
+			r.Placement.MonthlyWageFen = 12_345_678
+			return r
+		}(), []string{"12345678"}},
+		{"subsidy", func() contracts.Record {
+			r := clone(t, tr)
+			r.Training.Subsidy.AmountFen = 12_345_678
+			return r
+		}(), []string{"12345678"}},
+		{"amount owed", func() contracts.Record {
+			r := clone(t, rf)
+			r.AmountOwedFen = -4_567_891
+			return r
+		}(), []string{"4567891"}},
+		{"referral worker born in the future", func() contracts.Record {
+			r := clone(t, rf)
+			r.Worker.IDNumber = withID(r.Worker.HouseholdDivision, "20270613", "123")
+			return r
+		}(), []string{"20270613", "2027-06-13"}},
+		{"confirmed worker born in the future", func() contracts.Record {
+			r := clone(t, cf)
+			r.WorkerIDNumber = withID("511321", "20270613", "123")
+			return r
+		}(), []string{"20270613", "2027-06-13"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := contracts.ValidateAt(tt.rec, now)
+			if err == nil {
+				t.Fatal("valid")
+			}
+			for _, s := range tt.secret {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("%q quotes %s", err, s)
+				}
+			}
+		})
+	}
+}

@@ -50,11 +50,11 @@ func (c *checker) worker(w *Worker, from string, today, start Date) {
 	if c.date("worker.birth_date", w.BirthDate) {
 		switch {
 		case ok && w.BirthDate != birth:
-			c.addf("worker.birth_date", "is %s but the ID number encodes %s", w.BirthDate, birth)
+			c.add("worker.birth_date", "does not match the birth date the ID number encodes")
 		case today.Before(w.BirthDate):
-			c.addf("worker.birth_date", "%s is in the future", w.BirthDate)
+			c.add("worker.birth_date", "is in the future")
 		case !start.IsZero() && start.Before(w.BirthDate.AddYears(MinWorkingAge)):
-			c.addf("worker.birth_date", "%s makes the worker younger than %d at contract start %s", w.BirthDate, MinWorkingAge, start)
+			c.addf("worker.birth_date", "makes the worker younger than %d at contract start %s", MinWorkingAge, start)
 		}
 	}
 	c.phone("worker.phone", w.Phone)
@@ -115,7 +115,7 @@ func (c *checker) placement(p *Placement, to string) {
 		c.addf("placement.contract_end", "%s is before contract_start %s", *p.ContractEnd, p.ContractStart)
 	}
 	if p.MonthlyWageFen <= 0 || p.MonthlyWageFen > MaxMonthlyWageFen {
-		c.addf("placement.monthly_wage_fen", "is %d, want 1 to %d fen", p.MonthlyWageFen, MaxMonthlyWageFen)
+		c.addf("placement.monthly_wage_fen", "is out of range, want 1 to %d fen", MaxMonthlyWageFen)
 	}
 }
 
