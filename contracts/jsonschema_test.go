@@ -226,3 +226,55 @@ func TestSchemaIndustryAgreesWithValidator(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaTextAgreesWithValidator holds the schema's text patterns to the
+// validator's: names and an approval's admin refuse every control
+// character, notes all but line breaks and tabs, and all U+FFFD, the mark
+// of invalid UTF-8.
+func TestSchemaTextAgreesWithValidator(t *testing.T) {
+	schemas := compileSchemas(t)
+	b, err := os.ReadFile("testdata/valid/referral.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agreement, err := os.ReadFile("testdata/valid/agreement.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"田涛", "a\nb", "a\r\nb", "a\tb", "a\x00b", "a\x07b", "a\x1fb", "a\x7fb", "a\ufffdb", "a\u0080b"} {
+		for _, member := range []string{"notes", "worker.name"} {
+			var doc map[string]any
+			if err := json.Unmarshal(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			if member == "notes" {
+				doc["notes"] = s
+			} else {
+				doc["worker"].(map[string]any)["name"] = s
+			}
+			data, err := json.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			schemaOK := schemaCheck(t, schemas["referral"], data) == nil
+			goOK := goCheck("referral", data) == nil
+			if schemaOK != goOK {
+				t.Errorf("%s %q: schema accepts=%v, Go accepts=%v", member, s, schemaOK, goOK)
+			}
+		}
+		var ag map[string]any
+		if err := json.Unmarshal(agreement, &ag); err != nil {
+			t.Fatal(err)
+		}
+		ag["approvals"] = []any{map[string]any{"province": "51", "admin": s, "at": "2026-01-05T10:00:00Z", "signature": "AQID"}}
+		data, err := json.Marshal(ag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schemaOK := schemaCheck(t, schemas["agreement"], data) == nil
+		goOK := goCheck("agreement", data) == nil
+		if schemaOK != goOK {
+			t.Errorf("approvals[0].admin %q: schema accepts=%v, Go accepts=%v", s, schemaOK, goOK)
+		}
+	}
+}
