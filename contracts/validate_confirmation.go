@@ -56,10 +56,13 @@ func (r *Confirmation) ValidateAt(now time.Time) error {
 	return c.err()
 }
 
-// monthsBetween counts the whole months from a to b.
+// monthsBetween counts the whole months from a to b. A month ends on the
+// day of b's month that a's day falls on, or on the month's last day when
+// it has no such day (Civil Code art. 202): from 31 January, one month is
+// whole on 28 February.
 func monthsBetween(a, b Date) int {
 	n := (b.Year-a.Year)*12 + int(b.Month-a.Month)
-	if b.Day < a.Day {
+	if b.Day < a.Day && b.Day < daysIn(b.Year, b.Month) {
 		n--
 	}
 	return max(n, 0)

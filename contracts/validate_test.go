@@ -277,6 +277,10 @@ func TestConfirmationRules(t *testing.T) {
 			since := date("2025-09-02")
 			r.Since, r.ConfirmedOn, r.MonthsEmployed = &since, date("2026-03-01"), 6
 		}, "months_employed", "more than the 5 whole months"},
+		{"month from a 31st not yet whole", func(r *C) {
+			since := date("2025-01-31")
+			r.Since, r.ConfirmedOn, r.MonthsEmployed = &since, date("2025-02-27"), 1
+		}, "months_employed", "more than the 0 whole months"},
 		{"months without since", func(r *C) {
 			r.Employed, r.Reason, r.Since, r.MonthsEmployed = false, "left", nil, 3
 		}, "months_employed", "without since"},
@@ -300,6 +304,19 @@ func TestConfirmationAcceptsMonthsStayed(t *testing.T) {
 	c.Employed, c.Reason, c.EmployerName, c.EmployerCreditCode = false, "left", "", ""
 	if err := c.ValidateAt(now); err != nil {
 		t.Errorf("left after six whole months: %v", err)
+	}
+	// A month from a day its last month lacks ends on that month's last
+	// day (Civil Code art. 202): from 31 January, on 28 February.
+	c.Employed, c.Reason, c.EmployerName, c.EmployerCreditCode = true, "", "佛山市恒达电子科技有限公司", withCredit("91440607BR2X9G7J")
+	for _, tt := range []struct {
+		since, on string
+		months    int
+	}{{"2025-01-31", "2025-02-28", 1}, {"2024-01-31", "2024-02-29", 1}, {"2025-01-30", "2025-02-28", 1}, {"2025-01-31", "2025-04-30", 3}, {"2025-08-31", "2026-02-28", 6}} {
+		since := date(tt.since)
+		c.Since, c.ConfirmedOn, c.MonthsEmployed = &since, date(tt.on), tt.months
+		if err := c.ValidateAt(now); err != nil {
+			t.Errorf("since %s, on %s, %d months: %v", tt.since, tt.on, tt.months, err)
+		}
 	}
 }
 
