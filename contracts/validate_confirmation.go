@@ -13,7 +13,8 @@ func (r *Confirmation) ValidateAt(now time.Time) error {
 	c.id("transfer_id", r.TransferID)
 	// As for a referral's worker: a number that encodes a birth in the
 	// future was mistyped, and matches no worker a subsidy can be paid for.
-	if birth, _, ok := c.idNumber("worker_id_number", r.WorkerIDNumber); ok && today(now).Before(birth) {
+	birth, _, birthOK := c.idNumber("worker_id_number", r.WorkerIDNumber)
+	if birthOK && today(now).Before(birth) {
 		c.add("worker_id_number", "encodes a birth date in the future")
 	}
 	confirmedOK := c.date("confirmed_on", r.ConfirmedOn)
@@ -25,6 +26,11 @@ func (r *Confirmation) ValidateAt(now time.Time) error {
 		sinceOK = c.date("since", *r.Since)
 		if sinceOK && confirmedOK && r.ConfirmedOn.Before(*r.Since) {
 			c.addf("since", "%s is after confirmed_on %s", *r.Since, r.ConfirmedOn)
+		}
+		// The transfer's rule for its contract start, for the job the
+		// destination confirms: no employment before working age.
+		if sinceOK && birthOK && r.Since.Before(birth.AddYears(MinWorkingAge)) {
+			c.addf("since", "makes the worker younger than %d, by the birth date the ID number encodes, on the first day of employment", MinWorkingAge)
 		}
 	}
 	if r.Employed {

@@ -268,6 +268,16 @@ func TestConfirmationRules(t *testing.T) {
 		{"worker id", func(r *C) { r.WorkerIDNumber = "123" }, "worker_id_number", "want 18"},
 		{"worker id born in the future", func(r *C) { r.WorkerIDNumber = withID("511321", "20270101", "123") }, "worker_id_number", "birth date in the future"},
 		{"since required", func(r *C) { r.Since = nil }, "since", "required when employed"},
+		{"employed before working age", func(r *C) {
+			r.WorkerIDNumber = withID("511321", "20100615", "123")
+			since := date("2025-09-01")
+			r.Since, r.ConfirmedOn, r.MonthsEmployed = &since, date("2026-03-01"), 5
+		}, "since", "younger than 16"},
+		{"employed before birth", func(r *C) {
+			r.WorkerIDNumber = withID("511321", "20000615", "123")
+			since := date("1999-09-01")
+			r.Since = &since
+		}, "since", "younger than 16"},
 		{"since after confirmation", func(r *C) { d := r.ConfirmedOn.AddMonths(1); r.Since = &d }, "since", "after confirmed_on"},
 		{"employer name", func(r *C) { r.EmployerName = "" }, "employer_name", "required"},
 		{"employer code", func(r *C) { r.EmployerCreditCode = "" }, "employer_credit_code", "required"},
