@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/laborlink/laborlink/pki"
 )
 
 // Backup writes a linearizable copy of the whole registry state to w, in the
@@ -55,6 +60,9 @@ func (r *Registry) Restore(ctx context.Context, backup io.Reader) error {
 	if err := levelRefusal(opRestore, restoreLevel, r.levelsOf(ctx, r.askLevel)); err != nil {
 		return err
 	}
+	if err := r.checkVoters(ctx, doc.State); err != nil {
+		return err
+	}
 	id, err := newRestoreID()
 	if err != nil {
 		return err
@@ -62,6 +70,46 @@ func (r *Registry) Restore(ctx context.Context, backup io.Reader) error {
 	r.appends.Lock()
 	defer r.appends.Unlock()
 	return r.install(doc.State, id)
+}
+
+// checkVoters refuses a backup under which a raft voter of this cluster
+// would be refused at the raft handshake (authorizePeer): its province is
+// no member in the backup, or the backup lists no CA that issued the
+// certificate it presents (a backup taken before the province joined or
+// rotated its CA). Restored, the state would shut those voters out of
+// raft, and without a majority the registry could commit nothing more,
+// a restore to mend it included. Voters that cannot be asked for their
+// certificate are not held against the backup: a restore is for a
+// disaster, in which some may be gone.
+func (r *Registry) checkVoters(ctx context.Context, st *state) error {
+	f := r.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return Errorf(EUnavailable, "read raft's voters: %v", err)
+	}
+	var out []string
+	for _, v := range f.Configuration().Servers {
+		if v.Suffrage != raft.Voter {
+			continue
+		}
+		cert, err := r.presentedBy(ctx, v)
+		if err != nil {
+			continue
+		}
+		id, err := pki.IdentityFromCert(cert)
+		if err != nil {
+			continue
+		}
+		switch m := st.Members[id.Province]; {
+		case m == nil:
+			out = append(out, fmt.Sprintf("%s: province %s is not a member in the backup", v.ID, id.Province))
+		case !slices.ContainsFunc(m.cas, func(ca *x509.Certificate) bool { return cert.CheckSignatureFrom(ca) == nil }):
+			out = append(out, fmt.Sprintf("%s: the backup lists no CA of province %s that issued its certificate (serial %s)", v.ID, id.Province, serialKey(cert.SerialNumber.Bytes())))
+		}
+	}
+	if len(out) > 0 {
+		return Errorf(EConflict, "the backup would shut raft voters of this cluster out of the registry: %s; restore a backup taken after they were admitted with their CAs, or remove them from raft first (laborlink registry remove)", strings.Join(out, "; "))
+	}
+	return nil
 }
 
 // install hands st, the state of a backup, to raft as the restore named id.

@@ -300,3 +300,45 @@ func TestRestoreWaitsForEveryNodeOnThisRelease(t *testing.T) {
 		t.Errorf("the refused restore was installed at %d", at)
 	}
 }
+
+// TestRestoreRefusesABackupThatShutsOutAVoter: a backup whose members do
+// not include a voter's province (or list no CA that issued its
+// certificate) would have every replica refuse that voter at the raft
+// handshake once restored; with enough such voters the registry could
+// commit nothing more. The leader refuses it before raft sees it, naming
+// the voter, and the registry is unchanged. (From a review of the
+// registry.)
+func TestRestoreRefusesABackupThatShutsOutAVoter(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 0, nil)
+	leader := c.WaitLeader()
+	var b bytes.Buffer
+	if err := leader.Reg.Backup(ctx(t), &b); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc["state"].(map[string]any)["members"].(map[string]any), "44")
+	without44, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var voter44 *regtest.Node
+	for _, n := range c.Nodes {
+		if n.Province == "44" {
+			voter44 = n
+		}
+	}
+	before := leader.Reg.Store().AppliedIndex()
+	err = leader.Reg.Restore(ctx(t), bytes.NewReader(without44))
+	if registry.ErrorCode(err) != registry.EConflict || !strings.Contains(fmt.Sprint(err), voter44.ID+": province 44 is not a member in the backup") {
+		t.Fatalf("restore of a backup without province 44: %v; want wrong_state naming %s", err, voter44.ID)
+	}
+	if !leader.Reg.Store().IsMember("44") || leader.Reg.Store().AppliedIndex() != before {
+		t.Fatal("the refused restore changed the registry")
+	}
+	if err := leader.Reg.Restore(ctx(t), bytes.NewReader(b.Bytes())); err != nil {
+		t.Fatalf("restore of the backup as taken: %v", err)
+	}
+}
