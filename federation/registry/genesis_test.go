@@ -1,16 +1,15 @@
 package registry_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/federation/registry/regtest"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
@@ -72,7 +71,7 @@ func TestARefusedGenesisIsLogged(t *testing.T) {
 	g := c.PKI.Genesis(t, []registry.NodeSpec{{ID: n.ID, RaftAddr: n.Config.RaftAddr, APIAddr: n.Config.APIAddr}}, "11", "51", "44")
 	g.Roots = []byte("not a certificate")
 	n.Config.Genesis = &g
-	var logs lockedBuffer
+	var logs gatewaytest.Buffer
 	n.Config.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c.Start(n)
 	pkitest.Eventually(t, 20*time.Second, "the broken genesis to be refused in the log", func() bool {
@@ -84,22 +83,4 @@ func TestARefusedGenesisIsLogged(t *testing.T) {
 	pkitest.Eventually(t, 5*time.Second, "the refusal to be logged", func() bool {
 		return strings.Contains(logs.String(), "federation roots")
 	})
-}
-
-// lockedBuffer is a log buffer the test reads while the node writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

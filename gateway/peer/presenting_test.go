@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptrace"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -38,15 +37,7 @@ func TestARotatedCertificateIsPresentedOnANewConnection(t *testing.T) {
 	}))
 	c, old, rotate := rotatingClient(t, f, srv.URL, BreakerSettings{})
 
-	// send sends one batch and reports whether it went over a connection
-	// opened before.
-	send := func() (reused bool, err error) {
-		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-			GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused },
-		})
-		_, err = c.Send(ctx, "44", batch("a"))
-		return reused, err
-	}
+	send := tracedSend(c)
 	if _, err := send(); err != nil {
 		t.Fatal(err)
 	}

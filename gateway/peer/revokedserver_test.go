@@ -33,15 +33,7 @@ func TestRevokedServerOnAnOpenConnectionIsRefused(t *testing.T) {
 		return f.p.Client(leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province}), nil
 	}, BreakerSettings{})
 
-	// send sends one batch and reports whether it went over a connection
-	// opened before.
-	send := func() (reused bool, err error) {
-		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-			GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused },
-		})
-		_, err = c.Send(ctx, "44", batch("a"))
-		return reused, err
-	}
+	send := tracedSend(c)
 	if _, err := send(); err != nil {
 		t.Fatal(err)
 	}
@@ -59,5 +51,17 @@ func TestRevokedServerOnAnOpenConnectionIsRefused(t *testing.T) {
 	revoked.Store(false) // so that a new handshake would pass: what is left to see is whether there is one
 	if reused, err := send(); err != nil || reused {
 		t.Errorf("batch after the refusal: reused %v, err %v; want a new connection", reused, err)
+	}
+}
+
+// tracedSend sends one batch to 44 over c and reports whether it went over
+// a connection opened before.
+func tracedSend(c *Client) func() (reused bool, err error) {
+	return func() (reused bool, err error) {
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused },
+		})
+		_, err = c.Send(ctx, "44", batch("a"))
+		return reused, err
 	}
 }
