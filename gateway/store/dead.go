@@ -29,7 +29,8 @@ type DeadLetter struct {
 	Peer       string `json:"peer"`
 	// Status is the peer's HTTP status; 0 when the envelope was never sent
 	// because it could not be read as stored, StatusBrokenAnswer when the
-	// peer's answers for it kept breaking the protocol.
+	// peer's answers for it kept breaking the protocol, and
+	// StatusDeferredTooLong when the peer kept deferring it.
 	Status int `json:"status,omitempty"`
 	// Reason is the peer's error text, or why the envelope could not be read.
 	Reason string    `json:"reason"`
@@ -49,6 +50,13 @@ type DeadLetter struct {
 // buried, so the status names this case alone.
 const StatusBrokenAnswer = http.StatusBadGateway
 
+// StatusDeferredTooLong is the status of a dead letter buried because the
+// peer kept deferring it (could not decide on it: a referral update whose
+// referral it does not hold, say) for longer than delivery allows: 504 is
+// what a gateway says when upstream did not answer in time. A peer's own
+// 5xx is retried, never buried, so the status names this case alone.
+const StatusDeferredTooLong = http.StatusGatewayTimeout
+
 // Why is the dead letter's reason as a record's delivery state shows it.
 func (d DeadLetter) Why() string {
 	switch d.Status {
@@ -56,6 +64,8 @@ func (d DeadLetter) Why() string {
 		return "the stored envelope could not be sent: " + d.Reason
 	case StatusBrokenAnswer:
 		return fmt.Sprintf("province %s took the envelope but its answers for it could not be used: %s", d.Peer, d.Reason)
+	case StatusDeferredTooLong:
+		return fmt.Sprintf("province %s kept deferring the envelope, never taking nor refusing it: %s", d.Peer, d.Reason)
 	}
 	return fmt.Sprintf("province %s refused the envelope with %d %s: %s", d.Peer, d.Status, http.StatusText(d.Status), d.Reason)
 }
@@ -68,8 +78,8 @@ type deadValue struct {
 }
 
 // MarkDead moves envelopes queued for peer into the dead letters, each
-// with the next burial position, and marks their records failed, in one
-// commit. Every envelope must be queued; otherwise nothing is written and
+// with the next burial position, marks their records failed and forgets
+// when the peer first deferred them (MarkDeferred), in one commit. Every envelope must be queued; otherwise nothing is written and
 // the error wraps ErrNotFound.
 func (s *Store) MarkDead(ctx context.Context, peer string, ds []DeadLetter) error {
 	return s.MarkDeadAnd(ctx, peer, ds, nil)
@@ -110,9 +120,11 @@ func (s *Store) MarkDeadAnd(ctx context.Context, peer string, ds []DeadLetter, a
 		if err != nil {
 			return err
 		}
+		keys := make([][]byte, len(ds))
 		for i, d := range ds {
 			d.Burial = last - uint64(len(ds)-1-i)
 			key := outboxKey(peer, d.EnvelopeID)
+			keys[i] = key
 			again := dead.Get(key) != nil // the same envelope twice in ds moves once
 			if err := putJSON(dead, string(key), deadValue{DeadLetter: d, Outbox: queued[i]}); err != nil {
 				return err
@@ -130,7 +142,7 @@ func (s *Store) MarkDeadAnd(ctx context.Context, peer string, ds []DeadLetter, a
 				return err
 			}
 		}
-		return nil
+		return forgetDeferred(tx, peer, keys)
 	}, func() {
 		s.queues.add(peer, -moved)
 		s.dead.add(peer, moved)

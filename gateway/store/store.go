@@ -312,7 +312,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	var queues, dead map[string]int
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases, bucketDead} {
+		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases, bucketDead, bucketDeferred} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -585,7 +585,8 @@ type Delivered struct {
 }
 
 // MarkDelivered records the destination's answers and removes the envelopes
-// from the outbox, in one commit.
+// from the outbox, with when it first deferred them (MarkDeferred), in one
+// commit.
 func (s *Store) MarkDelivered(ctx context.Context, peer string, ds []Delivered) error {
 	return s.MarkDeliveredAnd(ctx, peer, ds, nil)
 }
@@ -628,7 +629,7 @@ func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivere
 			}
 			removed++
 		}
-		return nil
+		return forgetDeferred(tx, peer, keys)
 	}, func() { s.queues.add(peer, -removed) })
 }
 
