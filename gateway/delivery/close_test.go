@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/laborlink/laborlink/gateway/store"
 )
@@ -40,6 +41,11 @@ func (o *closedOutbox) MarkDelivered(context.Context, string, []store.Delivered)
 func (o *closedOutbox) MarkDead(context.Context, string, []store.DeadLetter) error {
 	o.use()
 	return nil
+}
+
+func (o *closedOutbox) MarkDeferred(_ context.Context, _ string, ids []string, _ time.Time) ([]time.Time, error) {
+	o.use()
+	return make([]time.Time, len(ids)), nil
 }
 
 // TestNoWorkerOutlivesClose races Notify, as a node resuming its queues

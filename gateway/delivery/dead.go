@@ -68,7 +68,7 @@ func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
 		return attempt{}
 	}
 	before := w.answers.Load()
-	answered, held, deferred, err := w.post(batch)
+	answered, held, overdue, deferred, err := w.post(batch)
 	var unsendable *UnsendableError
 	if errors.As(err, &unsendable) {
 		if i := slices.IndexFunc(batch, func(q store.Queued) bool { return q.EnvelopeID == unsendable.EnvelopeID }); i >= 0 {
@@ -78,7 +78,9 @@ func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
 		}
 	}
 	if e, ok := brokenAnswer(err, batch); ok {
-		return w.broken(batch, e, answered, held, before)
+		a := w.broken(batch, e, answered, held, before)
+		a.dead = append(a.dead, overdue...)
+		return a
 	}
 	status, message, refused := w.refusal(err)
 	switch {
@@ -86,7 +88,7 @@ func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
 		if err != nil && !deferred {
 			err = fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err)
 		}
-		return attempt{answered: answered, held: held, err: err, deferred: deferred}
+		return attempt{answered: answered, held: held, dead: overdue, err: err, deferred: deferred}
 	case len(batch) == 1:
 		return w.refusedAlone(batch[0], status, message, err, before, since)
 	}
@@ -273,8 +275,9 @@ func (w *worker) suspected(batch []store.Queued) (others, suspects []store.Queue
 }
 
 // bury moves what the attempt found to bury to the dead letters, in one
-// commit: envelopes that cannot be sent, and those the peer refused alone
-// though it answered others just before (see refusedAlone).
+// commit: envelopes that cannot be sent, those the peer refused alone
+// though it answered others just before (see refusedAlone), and those it
+// kept deferring too long (see overdue).
 func (w *worker) bury(a attempt) error {
 	dead := a.dead
 	if len(dead) == 0 {

@@ -1,7 +1,12 @@
 package delivery
 
 import (
+	"context"
+	"fmt"
+	"strings"
 	"time"
+
+	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // A peer that defers an envelope has answered: it is healthy, and what it
@@ -14,18 +19,26 @@ import (
 // a peer deferring more may be deferring everything (its registry down),
 // and the worker backs off as a whole instead of sending the whole queue
 // around them.
+//
+// A peer may also keep deferring an envelope it will never decide on (an
+// update of a referral it refused for good): deferred for longer than
+// Config.MaxDeferral, it is buried, so that operators see it and requeue
+// or discard it (see overdue). When the peer first deferred it is kept in
+// the outbox, written once per envelope, so that a restart does not start
+// the bound again.
 
 // deferral is an envelope the peer deferred: held out of batches until
-// until, after times deferrals in a row.
+// until, after times deferrals in a row, the first of them at since.
 type deferral struct {
 	until time.Time
+	since time.Time
 	times int
 }
 
-// hold holds the envelopes the peer has just deferred, each until its own
-// backoff ends, and returns how many it could not hold: those beyond a
-// batch.
-func (w *worker) hold(ids []string) (unheld int) {
+// hold holds the envelopes the peer has just deferred, first deferred at
+// since, each until its own backoff ends, and returns how many it could
+// not hold: those beyond a batch.
+func (w *worker) hold(ids []string, since []time.Time) (unheld int) {
 	if len(ids) == 0 {
 		return 0
 	}
@@ -35,17 +48,75 @@ func (w *worker) hold(ids []string) (unheld int) {
 	if w.deferrals == nil {
 		w.deferrals = make(map[string]deferral)
 	}
-	for _, id := range ids {
+	for i, id := range ids {
 		d, ok := w.deferrals[id]
 		if !ok && len(w.deferrals) >= w.m.cfg.BatchSize {
 			unheld++
 			continue
 		}
+		d.since = since[i]
 		d.times++
 		d.until = now.Add(backoff(w.m.cfg, d.times))
 		w.deferrals[id] = d
 	}
 	return unheld
+}
+
+// overdue finds out when the peer first deferred each envelope it has
+// just deferred, recording it in the outbox for those it had not deferred
+// before, and returns the dead letters of those it has kept deferring for
+// longer than Config.MaxDeferral, and the others with when each was first
+// deferred. The time is read from the worker's holds when they have it,
+// so that an envelope deferred again costs the outbox nothing.
+func (w *worker) overdue(deferred []Outcome) (dead []store.DeadLetter, waiting []string, since []time.Time, err error) {
+	now := w.m.cfg.Now()
+	since = make([]time.Time, len(deferred))
+	var unknown []string
+	w.deferMu.Lock()
+	for i, o := range deferred {
+		if since[i] = w.deferrals[o.EnvelopeID].since; since[i].IsZero() {
+			unknown = append(unknown, o.EnvelopeID)
+		}
+	}
+	w.deferMu.Unlock()
+	if len(unknown) > 0 {
+		read, err := w.m.outbox.MarkDeferred(context.WithoutCancel(w.m.ctx), w.peer, unknown, now)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("record the deferrals of %d envelopes by %s: %w", len(unknown), w.peer, err)
+		}
+		j := 0
+		for i := range since {
+			if since[i].IsZero() {
+				since[i] = read[j]
+				j++
+			}
+		}
+	}
+	kept := since[:0]
+	for i, o := range deferred {
+		first := since[i]
+		if first.IsZero() {
+			first = now // no longer queued: nothing to bury
+		}
+		if over := now.Sub(first); over > w.m.cfg.MaxDeferral {
+			dead = append(dead, store.DeadLetter{EnvelopeID: o.EnvelopeID, Status: store.StatusDeferredTooLong, Reason: deferredTooLong(o.Reasons, first, over, w.m.cfg.MaxDeferral)})
+			continue
+		}
+		waiting, kept = append(waiting, o.EnvelopeID), append(kept, first)
+	}
+	return dead, waiting, kept, nil
+}
+
+// deferredTooLong is the reason of a dead letter the peer kept deferring
+// since first, for over, past bound, its latest deferral for reasons:
+// scrubbed as any reason the peer gives.
+func deferredTooLong(reasons []string, first time.Time, over, bound time.Duration) string {
+	why := "no reason given"
+	if len(reasons) > 0 {
+		why = strings.Join(reasons, ", ")
+	}
+	return scrub(fmt.Sprintf("deferred for %s since %s, longer than delivery.max_deferral (%s); the last deferral: %s",
+		over.Round(time.Second), first.UTC().Format(time.RFC3339), bound, why))
 }
 
 // release forgets the deferrals of envelopes the peer has answered for

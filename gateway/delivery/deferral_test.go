@@ -152,3 +152,65 @@ func TestAPeerDeferringEverythingIsNoSuccess(t *testing.T) {
 		t.Errorf("state after the peer deferred a whole batch again: %+v; want the failures kept and no success", st)
 	}
 }
+
+// TestAnEnvelopeDeferredTooLongIsBuried: a peer that keeps deferring an
+// envelope it will never decide on (an update of a referral it refused
+// for good) has it buried once it has deferred it for longer than
+// MaxDeferral, counted from its first deferral across a restart of the
+// worker, with a reason saying for how long and why. Requeued, it starts
+// its bound anew.
+func TestAnEnvelopeDeferredTooLongIsBuried(t *testing.T) {
+	s := openOutbox(t)
+	p := &lagging{waiting: map[string]bool{"01E000000": true}, sent: map[string]int{}}
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	var now atomic.Int64
+	now.Store(start.UnixNano())
+	cfg := hourConfig(5, &now)
+	cfg.MaxDeferral = 3 * time.Hour
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m := startManager(t, cfg, s, p, log)
+	enqueue(t, s, 0, 2)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the peer to defer 01E000000 and take 01E000001", func() bool { return m.Peers()[0].Deferred == 1 && depth(t, s) == 1 })
+
+	now.Add(int64(2 * time.Hour)) // its hold ends, within the bound
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the peer to defer 01E000000 again", func() bool { return p.sends("01E000000") == 2 })
+	// A restart forgets the worker's holds, not when the peer first
+	// deferred the envelope. Close lets the answer be recorded first.
+	m.Close()
+	if dead := deadLetters(t, s); len(dead) != 0 || depth(t, s) != 1 {
+		t.Fatalf("deferred for 2h of 3h allowed: dead letters %v, depth %d; want it queued still", dead, depth(t, s))
+	}
+	m = startManager(t, cfg, s, p, log)
+	now.Add(int64(90 * time.Minute))
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the envelope deferred too long to be buried", func() bool { return depth(t, s) == 0 })
+	d, ok := deadLetters(t, s)["01E000000"]
+	if !ok || d.Status != store.StatusDeferredTooLong ||
+		!strings.Contains(d.Reason, "deferred for 3h30m0s since 2030-01-01T00:00:00Z, longer than delivery.max_deferral (3h0m0s)") ||
+		!strings.Contains(d.Reason, "case_unknown") {
+		t.Fatalf("dead letter of the envelope deferred too long: %+v (found %v); want status %d, for how long and the peer's reason", d, ok, store.StatusDeferredTooLong)
+	}
+	if st, err := s.Status("01E000000"); err != nil || st.State != store.StateFailed || len(st.Reasons) != 1 || !strings.Contains(st.Reasons[0], "province 44 kept deferring the envelope") {
+		t.Errorf("status of the envelope deferred too long: %+v, %v", st, err)
+	}
+	if n := p.sends("01E000000"); n != 3 {
+		t.Errorf("the envelope was sent %d times, want 3", n)
+	}
+	if st := m.Peers()[0]; st.Deferred != 0 || st.Failures != 0 {
+		t.Errorf("state once the envelope deferred too long is buried: %+v; want none deferred, no failure", st)
+	}
+
+	// Requeued, it is deferred again and waits: the bound starts anew.
+	if _, err := s.Requeue(context.Background(), "44", store.DeadPick{EnvelopeID: "01E000000"}); err != nil {
+		t.Fatal(err)
+	}
+	now.Add(int64(time.Hour))
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the requeued envelope to be deferred again", func() bool { return p.sends("01E000000") == 4 })
+	m.Close()
+	if dead := deadLetters(t, s); len(dead) != 0 || depth(t, s) != 1 {
+		t.Errorf("a requeued envelope deferred once more: dead letters %v, depth %d; want it queued, its bound started anew", dead, depth(t, s))
+	}
+}

@@ -3,7 +3,8 @@
 // keeping a few batches in flight (Config.InFlight), retrying
 // with exponential backoff and jitter, and never dropping anything. An
 // envelope the peer deferred waits for its own backoff while the rest of
-// the queue goes on: a peer that answers is healthy (see deferral.go). The
+// the queue goes on: a peer that answers is healthy; one it keeps
+// deferring past Config.MaxDeferral is buried (see deferral.go). The
 // circuit breaker that stops a worker from hammering a dead peer lives in the
 // peer client's endpoint (see package peer); the worker sees it as an error
 // like any other transport failure and backs off.
@@ -92,6 +93,12 @@ type Outbox interface {
 	MarkDelivered(ctx context.Context, peer string, ds []store.Delivered) error
 	// MarkDead moves envelopes delivery gave up on into the dead letters.
 	MarkDead(ctx context.Context, peer string, ds []store.DeadLetter) error
+	// MarkDeferred records that the peer deferred the queued envelopes
+	// ids at at, those it had not deferred before, and returns when it
+	// first deferred each (zero for one no longer queued). The record
+	// goes with the envelope when MarkDelivered or MarkDead takes it out
+	// of the queue.
+	MarkDeferred(ctx context.Context, peer string, ids []string, at time.Time) ([]time.Time, error)
 }
 
 // Observer hears about deliveries, for metrics and the audit log. Its methods
@@ -133,10 +140,27 @@ type Config struct {
 	// too large alone accounts for lowers nothing. 0 means
 	// DefaultShrinkHold.
 	ShrinkHold time.Duration
-	// Now is the clock ShrinkHold is measured by; nil is time.Now. Tests
-	// set it so that a slow machine does not end the hold before they look.
+	// MaxDeferral is how long the peer may keep deferring an envelope
+	// (see hold) before it is buried as a dead letter, naming the peer's
+	// last reason: a peer that will never decide on it (an update of a
+	// referral it refused for good) would otherwise keep it queued for
+	// ever, where operators can neither requeue nor discard it. It is
+	// measured from the first of the deferrals in a row, which the outbox
+	// keeps across restarts. 0 means DefaultMaxDeferral; otherwise at
+	// least MaxBackoff, so that a deferred envelope is tried again before
+	// it is buried.
+	MaxDeferral time.Duration
+	// Now is the clock ShrinkHold, deferrals' holds and MaxDeferral are
+	// measured by; nil is time.Now. Tests set it so that a slow machine
+	// does not end the hold before they look.
 	Now func() time.Time
 }
+
+// DefaultMaxDeferral is how long a peer may keep deferring an envelope
+// when Config leaves MaxDeferral 0: long enough for a referral held up
+// by a peer's outage over a weekend to arrive, short enough for an
+// operator to see within the week what never will.
+const DefaultMaxDeferral = 72 * time.Hour
 
 // DefaultShrinkHold is how long a lowered batch size holds when Config
 // leaves ShrinkHold 0.
@@ -170,6 +194,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("delivery.idle must be positive")
 	case c.ShrinkHold < 0:
 		return fmt.Errorf("delivery.shrink_hold must not be negative")
+	case c.MaxDeferral < 0:
+		return fmt.Errorf("delivery.max_deferral must not be negative (0 means %s)", DefaultMaxDeferral)
+	case c.MaxDeferral > 0 && c.MaxDeferral < c.MaxBackoff:
+		return fmt.Errorf("delivery.max_deferral (%s) is below delivery.max_backoff (%s): a deferred envelope could be buried before it is tried again", c.MaxDeferral, c.MaxBackoff)
 	case c.InFlight < 0 || c.InFlight > 64:
 		return fmt.Errorf("delivery.in_flight is %d; it must be between 1 and 64 (0 means %d)", c.InFlight, DefaultInFlight)
 	}
@@ -203,6 +231,9 @@ func NewManager(cfg Config, outbox Outbox, sender Sender, obs Observer, log *slo
 	}
 	if cfg.ShrinkHold == 0 {
 		cfg.ShrinkHold = DefaultShrinkHold
+	}
+	if cfg.MaxDeferral == 0 {
+		cfg.MaxDeferral = DefaultMaxDeferral
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -503,15 +534,17 @@ func (w *worker) send(batch []store.Queued, size int) sent {
 }
 
 // post sends one batch and records the peer's answers. It returns the
-// sender's error as it came, how many envelopes the peer answered, and how
-// many of those it deferred;
+// sender's error as it came, how many envelopes the peer answered, how
+// many of those it deferred and holds apart, and the dead letters of
+// those it has kept deferring for longer than Config.MaxDeferral (see
+// overdue), for deliver to bury;
 // deferred says the error is the peer's deferral of more envelopes than
 // the worker holds apart (see hold), the others it deferred being no
 // error. An answer that broke the protocol for some envelopes only (a
 // BrokenAnswerError) has the others' answers recorded and counted, and
 // its error is returned for deliver to see to those envelopes, unless the
 // deferral's is (they are then named again the next time).
-func (w *worker) post(batch []store.Queued) (answered, held int, deferred bool, err error) {
+func (w *worker) post(batch []store.Queued) (answered, held int, dead []store.DeadLetter, deferred bool, err error) {
 	start := time.Now()
 	// A batch in flight is finished even when the node is shutting down, so
 	// the destination's receipts are not lost; the request has its own timeout.
@@ -522,18 +555,19 @@ func (w *worker) post(batch []store.Queued) (answered, held int, deferred bool, 
 		// The answers that hold are recorded; deliver sees to the others.
 		outcomes = broken.Outcomes
 	case err != nil:
-		return 0, 0, false, err
+		return 0, 0, nil, false, err
 	case len(outcomes) == 0:
-		return 0, 0, false, errors.New("peer answered no outcome for the batch")
+		return 0, 0, nil, false, errors.New("peer answered no outcome for the batch")
 	}
 	latency := time.Since(start)
 	ds := make([]store.Delivered, 0, len(outcomes))
 	answers := make([]Outcome, 0, len(outcomes))
-	var reasons, waiting, done []string
+	var reasons, done []string
+	var putOff []Outcome
 	for _, o := range outcomes {
 		if o.Deferred {
 			reasons = append(reasons, o.Reasons...)
-			waiting = append(waiting, o.EnvelopeID)
+			putOff = append(putOff, o)
 			continue
 		}
 		answers = append(answers, o)
@@ -543,28 +577,32 @@ func (w *worker) post(batch []store.Queued) (answered, held int, deferred bool, 
 	w.heard(outcomes)
 	if len(ds) > 0 {
 		if err := w.m.outbox.MarkDelivered(context.WithoutCancel(w.m.ctx), w.peer, ds); err != nil {
-			return 0, 0, false, fmt.Errorf("record receipts from %s: %w", w.peer, err)
+			return 0, 0, nil, false, fmt.Errorf("record receipts from %s: %w", w.peer, err)
 		}
 		if w.m.obs != nil {
 			w.m.obs.Delivered(w.peer, answers, batch, latency)
 		}
 		w.release(done)
 	}
-	if len(waiting) == 0 {
-		return len(outcomes), 0, false, err
+	if len(putOff) == 0 {
+		return len(outcomes), 0, nil, false, err
+	}
+	dead, waiting, since, oerr := w.overdue(putOff)
+	if oerr != nil {
+		return len(outcomes), 0, nil, false, oerr
 	}
 	slices.Sort(reasons)
-	why := fmt.Sprintf("%s deferred %d envelopes (%s)", w.peer, len(waiting), strings.Join(slices.Compact(reasons), ", "))
+	why := fmt.Sprintf("%s deferred %d envelopes (%s)", w.peer, len(putOff), strings.Join(slices.Compact(reasons), ", "))
 	w.mu.Lock()
 	w.state.LastDeferral = mask(why + "; they wait for their own retry")
 	w.mu.Unlock()
-	if n := w.hold(waiting); n > 0 {
+	if n := w.hold(waiting, since); n > 0 {
 		// More deferred than a batch: the peer may defer everything, and
 		// the worker backs off as after a failed batch rather than send
 		// the whole queue around them.
-		return len(outcomes), len(waiting), true, fmt.Errorf("%s, %d of them beyond the %d held apart for their own retry; they stay queued", why, n, w.m.cfg.BatchSize)
+		return len(outcomes), len(waiting), dead, true, fmt.Errorf("%s, %d of them beyond the %d held apart for their own retry; they stay queued", why, n, w.m.cfg.BatchSize)
 	}
-	return len(outcomes), len(waiting), false, err
+	return len(outcomes), len(waiting), dead, false, err
 }
 
 // record notes the outcome of a batch for the worker's state: a failure

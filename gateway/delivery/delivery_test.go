@@ -223,6 +223,8 @@ func TestConfigValidate(t *testing.T) {
 		{BatchSize: 1, MinBackoff: 0, MaxBackoff: 1, Idle: 1},
 		{BatchSize: 1, MinBackoff: 2, MaxBackoff: 1, Idle: 1},
 		{BatchSize: 1, MinBackoff: 1, MaxBackoff: 1, Idle: 0},
+		{BatchSize: 1, MinBackoff: 1, MaxBackoff: 1, Idle: 1, MaxDeferral: -1},
+		{BatchSize: 1, MinBackoff: 1, MaxBackoff: 10, Idle: 1, MaxDeferral: 5}, // buried before its retry
 	}
 	for i, c := range bad {
 		if err := c.Validate(); err == nil {
@@ -233,6 +235,7 @@ func TestConfigValidate(t *testing.T) {
 		"default":        DefaultConfig(),
 		"largest batch":  {BatchSize: contracts.MaxDeliveryBatch, MinBackoff: 1, MaxBackoff: 1, Idle: 1},
 		"smallest batch": {BatchSize: 1, MinBackoff: 1, MaxBackoff: 1, Idle: 1},
+		"max deferral":   {BatchSize: 1, MinBackoff: 1, MaxBackoff: 10, Idle: 1, MaxDeferral: 10},
 	}
 	for name, c := range good {
 		if err := c.Validate(); err != nil {

@@ -90,6 +90,10 @@ func (o receiptOutbox) PendingFull(peer string, limit int, skip func(string) boo
 	return o.x.d.Store.PendingFull(peer, limit, skip)
 }
 
+func (o receiptOutbox) MarkDeferred(ctx context.Context, peer string, ids []string, at time.Time) ([]time.Time, error) {
+	return o.x.d.Store.MarkDeferred(ctx, peer, ids, at)
+}
+
 func (o receiptOutbox) MarkDelivered(ctx context.Context, peer string, ds []store.Delivered) error {
 	prepared, err := o.x.inTx.Prepare(o.x.receiptEntries(peer, ds)...)
 	if err != nil {
