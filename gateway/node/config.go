@@ -155,6 +155,10 @@ type DeliveryConfig struct {
 	BreakerFailures uint32 `yaml:"breaker_failures"`
 	// BreakerOpen: how long an open breaker fails fast. Default 10s.
 	BreakerOpen time.Duration `yaml:"breaker_open"`
+	// MaxDeferral: how long a peer may keep deferring an envelope before
+	// it becomes a dead letter, at least MaxBackoff. Default 72h
+	// (delivery.DefaultMaxDeferral).
+	MaxDeferral time.Duration `yaml:"max_deferral"`
 }
 
 // AuditConfig tunes the audit log.
@@ -203,7 +207,7 @@ func DefaultConfig() Config {
 			StaleAfter:       5 * time.Second,
 		},
 		Policy:   PolicyConfig{Reload: 5 * time.Second},
-		Delivery: DeliveryConfig{BatchSize: d.BatchSize, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff, BreakerFailures: 5, BreakerOpen: 10 * time.Second},
+		Delivery: DeliveryConfig{BatchSize: d.BatchSize, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff, BreakerFailures: 5, BreakerOpen: 10 * time.Second, MaxDeferral: delivery.DefaultMaxDeferral},
 		Audit:    AuditConfig{SignInterval: time.Minute},
 		Webhook:  WebhookConfig{Batch: 100, MaxConsecutiveSkips: 10, Timeout: 30 * time.Second},
 		Log:      LogConfig{Level: "info", Format: "json"},
@@ -455,6 +459,11 @@ func (c Config) validate(prefix string, emptied map[string]string) error {
 	}
 	if c.Delivery.BreakerOpen <= 0 {
 		bad("delivery.breaker_open", "%s is not a positive duration", c.Delivery.BreakerOpen)
+	}
+	if c.Delivery.MaxDeferral <= 0 {
+		bad("delivery.max_deferral", "%s is not a positive duration", c.Delivery.MaxDeferral)
+	} else if c.Delivery.MaxDeferral < c.Delivery.MaxBackoff {
+		bad("delivery.max_deferral", "%s is below delivery.max_backoff (%s): a deferred envelope could be buried before it is tried again", c.Delivery.MaxDeferral, c.Delivery.MaxBackoff)
 	}
 	if c.Webhook.URL != "" {
 		if p := checkWebhookURL(c.Webhook.URL); p != "" {
