@@ -91,7 +91,12 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		m.usage(m.Stderr)
 		return 2
 	}
-	cmd, ok := lookup(args[0])
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help": // what a newcomer types first
+		name = "help"
+	}
+	cmd, ok := lookup(name)
 	if !ok {
 		fmt.Fprintf(m.Stderr, "laborlink: unknown command %q; run 'laborlink help' for the list\n", args[0])
 		return 2

@@ -25,6 +25,9 @@ func TestVersionAndHelp(t *testing.T) {
 	}{
 		{[]string{"version"}, 0, "laborlink dev", ""},
 		{[]string{"help"}, 0, "commands:", ""},
+		{[]string{"-h"}, 0, "commands:", ""},
+		{[]string{"--help"}, 0, "commands:", ""},
+		{[]string{"--help", "dev"}, 0, "usage: laborlink dev", ""},
 		{[]string{}, 2, "", "usage: laborlink"},
 		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{[]string{"help", "frobnicate"}, 2, "", `no command "frobnicate"`},
