@@ -159,7 +159,7 @@ func (m *Main) usage(w io.Writer) {
 	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'laborlink help <command>' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'laborlink help <command> [<subcommand>]' for a command's flags.")
 }
 
 func runVersion(_ context.Context, m *Main, args []string) error {
@@ -188,8 +188,10 @@ func runHelp(ctx context.Context, m *Main, args []string) error {
 		sort.Strings(names)
 		return usageErrorf("no command %q; commands are: %s", args[0], strings.Join(names, ", "))
 	}
-	// Every command answers -h with its usage on stderr; send it to stdout here.
+	// Every command answers -h with its usage on stderr; send it to stdout
+	// here. A subcommand named after a group's (help registry status) gets
+	// its own flags rather than the group's list.
 	sub := *m
 	sub.Stderr = m.Stdout
-	return c.run(ctx, &sub, []string{"-h"})
+	return c.run(ctx, &sub, append(args[1:len(args):len(args)], "-h"))
 }

@@ -33,6 +33,8 @@ func TestVersionAndHelp(t *testing.T) {
 		{[]string{"help", "frobnicate"}, 2, "", `no command "frobnicate"`},
 		{[]string{"version", "extra"}, 2, "", "takes no arguments"},
 		{[]string{"help", "version"}, 0, "usage: laborlink version", ""},
+		{[]string{"help", "registry", "status"}, 0, "usage: laborlink registry status", ""},
+		{[]string{"help", "pki", "issue"}, 0, "usage: laborlink pki issue", ""},
 		{[]string{"deadletters", "requeue", "--peer", "44"}, 2, "", "name the envelope id to requeue, or --all"},
 		{[]string{"deadletters", "requeue", "--peer", "4", "--all"}, 2, "", "--peer must be a province code"},
 		{[]string{"deadletters", "requeue", "--peer", "44", "--all", "01J"}, 2, "", "exclude each other"},
