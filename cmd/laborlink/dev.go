@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,7 +21,7 @@ import (
 // interrupted, or with --init-only prepares a federation directory for
 // nodes that run elsewhere (the compose file's init service).
 func runDev(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("dev", "[--dir D [--force]] [--transfers N] [--verbose] | --init-only --dir D --node P=HOST... [--force | --keep]")
+	fs := m.flagSet("dev", "[--dir D [--force]] [--transfers N] [--verbose] | --init-only --dir D --node P=HOST... [--api-port N] [--raft-port N] [--ops-listen ADDR] [--force | --keep]")
 	dir := fs.String("dir", "", "keep the federation's PKI, configs and data in D (default: a temporary directory, removed on exit)")
 	transfers := fs.Int("transfers", 3, "sample transfers sent from the origin to each destination")
 	verbose := fs.Bool("verbose", false, "print the nodes' logs")
@@ -35,7 +36,16 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 	if _, err := positional(fs, args, 0, "flags only"); err != nil {
 		return err
 	}
+	// A flag of the other mode would be ignored: a newcomer's --api-port
+	// 8443 would leave the nodes on ports of their own without a word.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *initOnly {
+		for _, name := range []string{"transfers", "verbose"} {
+			if set[name] {
+				return usageErrorf("--%s goes with a running federation: --init-only starts no node and sends no traffic", name)
+			}
+		}
 		if *keep && *force {
 			return usageErrorf("--keep and --force contradict each other")
 		}
@@ -44,8 +54,10 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 		}
 		return runDevInit(m, devfed.InitOptions{Dir: *dir, Nodes: nodes.withPorts(*apiPort, *raftPort), OpsListen: *opsListen, Force: *force, Tune: devfed.TuneDelivery}, *keep)
 	}
-	if len(nodes) > 0 || *keep {
-		return usageErrorf("--node and --keep go with --init-only")
+	for _, name := range []string{"node", "keep", "api-port", "raft-port", "ops-listen"} {
+		if set[name] {
+			return usageErrorf("--%s goes with --init-only, as do --node, --keep, --api-port, --raft-port and --ops-listen: without it, laborlink dev runs its nodes on free loopback ports, with no ops listener", name)
+		}
 	}
 	if *transfers < 1 || *transfers > 1000 {
 		return usageErrorf("--transfers must be between 1 and 1000, got %d", *transfers)

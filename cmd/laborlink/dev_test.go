@@ -79,6 +79,7 @@ func TestDevInitOnly(t *testing.T) {
 
 func TestDevInitOnlyUsage(t *testing.T) {
 	dir := t.TempDir()
+	notDir := filepath.Join(writeFixture(t, dir, "file", ""), "fed")
 	tests := []struct {
 		args []string
 		want string
@@ -89,7 +90,15 @@ func TestDevInitOnlyUsage(t *testing.T) {
 		{[]string{"--init-only", "--dir", dir, "--node", "51=a", "--node", "44=b", "--node", "33=c", "--node", "11=d"}, "(it has 4)"},
 		{[]string{"--init-only", "--dir", dir, "--node", "51"}, "PROVINCE=HOST"},
 		{[]string{"--init-only", "--dir", dir, "--node", "5x=a", "--node", "44=b", "--node", "33=c"}, "province code"},
-		{[]string{"--node", "51=p51"}, "go with --init-only"},
+		{[]string{"--node", "51=p51"}, "--node goes with --init-only"},
+		// Without --init-only these were ignored; the --dir that cannot
+		// be made keeps a test without the check from starting nodes.
+		{[]string{"--dir", notDir, "--api-port", "9443"}, "--api-port goes with --init-only"},
+		{[]string{"--dir", notDir, "--raft-port", "9300"}, "--raft-port goes with --init-only"},
+		{[]string{"--dir", notDir, "--ops-listen", "127.0.0.1:9090"}, "--ops-listen goes with --init-only"},
+		{[]string{"--dir", notDir, "--keep"}, "--keep goes with --init-only"},
+		{[]string{"--init-only", "--dir", dir, "--node", "51=a", "--node", "44=b", "--node", "33=c", "--transfers", "5"}, "--transfers goes with a running federation"},
+		{[]string{"--init-only", "--dir", dir, "--node", "51=a", "--node", "44=b", "--node", "33=c", "--verbose"}, "--verbose goes with a running federation"},
 		{[]string{"--init-only", "--dir", dir, "--node", "51=a", "--node", "44=b", "--node", "33=c", "--keep", "--force"}, "contradict"},
 	}
 	for _, tt := range tests {
