@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -63,6 +65,29 @@ func TestHelpListsEveryCommand(t *testing.T) {
 	for _, c := range commands() {
 		if !strings.Contains(out, "  "+c.name+" ") {
 			t.Errorf("help does not list %q:\n%s", c.name, out)
+		}
+	}
+}
+
+// TestGroupUsageSaysWhereConnectionFlagsAre: a group's -h says how its
+// subcommands reach a node without claiming every one does (policy test
+// and audit verify --file work offline), and points at the section of
+// docs/configuration.md that explains the flags.
+func TestGroupUsageSaysWhereConnectionFlagsAre(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\n## Command-line tools\n") {
+		t.Fatal(`docs/configuration.md has no section "Command-line tools"`)
+	}
+	for _, group := range []string{"policy", "audit", "registry"} {
+		_, _, errOut := run(t, "", group, "-h")
+		if strings.Contains(errOut, "Every subcommand talks to a node") {
+			t.Errorf("%s -h says every subcommand talks to a node:\n%s", group, errOut)
+		}
+		if !strings.Contains(errOut, "see docs/configuration.md,\n\"Command-line tools\"") {
+			t.Errorf("%s -h does not point at docs/configuration.md, \"Command-line tools\":\n%s", group, errOut)
 		}
 	}
 }

@@ -74,7 +74,8 @@ func runGroup(ctx context.Context, m *Main, group string, cmds []command, args [
 			fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
 		}
 		tw.Flush()
-		fmt.Fprintf(w, "\nEvery subcommand talks to a node over mutual TLS: --node, --cert, --key and --ca\n(or LABORLINK_NODE, LABORLINK_CERT, LABORLINK_KEY, LABORLINK_CA). See docs/registry.md.\n")
+		// Not every one does: policy test and audit verify --file work offline.
+		fmt.Fprintf(w, "\nA subcommand that reaches a node does so over mutual TLS: --node, --cert, --key and --ca\n(or LABORLINK_NODE, LABORLINK_CERT, LABORLINK_KEY, LABORLINK_CA); see docs/configuration.md,\n\"Command-line tools\". 'laborlink %s <subcommand> -h' lists its flags.\n", group)
 	}
 	if len(args) == 0 {
 		usage(m.Stderr)
