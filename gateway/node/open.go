@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -209,6 +210,11 @@ func (n *Node) openRegistry() (*registry.Registry, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	reg, err := registry.Open(rc)
+	if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "listen" {
+		// The registry binds raft.listen: name the setting, as the
+		// other listeners' errors do.
+		return nil, fmt.Errorf("raft.listen: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
