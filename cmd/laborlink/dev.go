@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/laborlink/laborlink/gateway/devfed"
@@ -63,6 +65,14 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 		return usageErrorf("--transfers must be between 1 and 1000, got %d", *transfers)
 	}
 	start := time.Now()
+	// Closing the terminal it runs in (SIGHUP) stops the federation as
+	// Ctrl-C does, rather than kill it where it stands and leave its
+	// temporary directory, CA keys and all, behind. Not under nohup.
+	if !signal.Ignored(syscall.SIGHUP) {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, syscall.SIGHUP)
+		defer stop()
+	}
 	if *dir == "" {
 		tmp, err := os.MkdirTemp("", "laborlink-dev-")
 		if err != nil {

@@ -220,6 +220,26 @@ func TestDevFederation(t *testing.T) {
 	gatewaytest.NoPersonalData(t, "dev output and its nodes' logs", dev.output())
 }
 
+// TestDevStopsOnHangup: closing the terminal `laborlink dev` runs in
+// (SIGHUP) stops it as Ctrl-C does, and removes its temporary directory,
+// which holds the federation's CA keys, instead of leaving it behind.
+func TestDevStopsOnHangup(t *testing.T) {
+	binary(t) // built before TMPDIR moves: the other tests use it too
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dev := start(t, "dev")
+	dev.waitFor(t, readyLine, 90*time.Second)
+	if dirs, _ := filepath.Glob(filepath.Join(tmp, "laborlink-dev-*")); len(dirs) != 1 {
+		t.Fatalf("dev runs in %v, want one temporary directory under %s", dirs, tmp)
+	}
+	if err := dev.stop(t, syscall.SIGHUP, 20*time.Second); err != nil {
+		t.Errorf("dev after SIGHUP: %v\n%s", err, dev.output())
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(tmp, "laborlink-dev-*")); len(dirs) != 0 {
+		t.Errorf("dev left %v behind after SIGHUP", dirs)
+	}
+}
+
 // verifyAuditOffline keeps a signed head of 51's audit log, exports the log,
 // verifies the export against the head without the node, and catches one
 // changed byte.
