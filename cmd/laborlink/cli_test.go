@@ -91,3 +91,38 @@ func TestGroupUsageSaysWhereConnectionFlagsAre(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigurationListsTheCommandsThatReachANode: docs/configuration.md,
+// "Command-line tools", names every command one of whose subcommands
+// takes the connection flags it explains. It left out deadletters and
+// policy.
+func TestConfigurationListsTheCommandsThatReachANode(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(b), "\n## Command-line tools\n")
+	list, _, _ := strings.Cut(section, ") do not read the node's file")
+	groups := map[string][]command{
+		"agreement": agreementCommands(), "audit": auditCommands(), "deadletters": deadlettersCommands(),
+		"policy": policyCommands(), "records": recordsCommands(), "registry": registryCommands(),
+	}
+	for _, c := range commands() {
+		calls := [][]string{{c.name, "-h"}}
+		if sub, ok := groups[c.name]; ok {
+			calls = nil
+			for _, s := range sub {
+				calls = append(calls, []string{c.name, s.name, "-h"})
+			}
+		}
+		reaches := false
+		for _, args := range calls {
+			if _, _, errOut := run(t, "", args...); strings.Contains(errOut, "\n  -node string") {
+				reaches = true
+			}
+		}
+		if reaches && !strings.Contains(list, "`"+c.name+"`") {
+			t.Errorf("laborlink %s takes --node, but configuration.md's command-line tools do not list it", c.name)
+		}
+	}
+}

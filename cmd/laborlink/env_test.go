@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -53,5 +55,23 @@ func TestCLIEnvIsEveryVariableRead(t *testing.T) {
 	slices.Sort(own)
 	if want := slices.Sorted(slices.Values(cliEnv)); !slices.Equal(own, want) {
 		t.Errorf("commands read %v beyond the node's settings (all read: %v); cliEnv has %v", own, slices.Sorted(maps.Keys(read)), want)
+	}
+}
+
+// TestConfigurationNamesTheVariablesNodesSpare: docs/configuration.md
+// names every variable of the command line's that a node does not warn
+// about; it left out LABORLINK_CONFIG and LABORLINK_CRLS.
+func TestConfigurationNamesTheVariablesNodesSpare(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sentence, _ := strings.Cut(string(b), "A `LABORLINK_` variable that is no setting")
+	sentence, _, _ = strings.Cut(sentence, "is logged as a warning")
+	for _, name := range cliEnv {
+		short := "`_" + strings.TrimPrefix(name, "LABORLINK_") + "`"
+		if !strings.Contains(sentence, "`"+name+"`") && !strings.Contains(sentence, short) {
+			t.Errorf("configuration.md does not say that a node spares %s", name)
+		}
 	}
 }
