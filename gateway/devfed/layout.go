@@ -171,13 +171,16 @@ func Init(opts InitOptions) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(l.Dir, GenesisFile), genesis, 0o644); err != nil {
-		return nil, err
-	}
 	for i, n := range opts.Nodes {
 		if err := l.writeNode(fed, n, configs[i], genesis, opts.Force); err != nil {
 			return nil, fmt.Errorf("devfed: node of %s: %w", n.Province, err)
 		}
+	}
+	// The top genesis is what ReadLayout, and so an init step with --keep,
+	// takes for a federation: written last, it is there only once every
+	// node's directory is, and an init cut short is not kept.
+	if err := os.WriteFile(filepath.Join(l.Dir, GenesisFile), genesis, 0o644); err != nil {
+		return nil, err
 	}
 	return l, nil
 }

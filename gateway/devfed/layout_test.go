@@ -35,3 +35,26 @@ func TestInitRefusesConfigsNodesRefuse(t *testing.T) {
 		})
 	}
 }
+
+// TestInitCutShortIsNoFederation: a federation directory whose init failed
+// before every node's directory was written is not taken for one by
+// ReadLayout, so that an init step with --keep does not keep it and leave
+// a node without its config.
+func TestInitCutShortIsNoFederation(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fed")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// The last node's directory cannot be made: a dangling link stands
+	// where it goes, which clear neither refuses nor removes.
+	if err := os.Symlink(filepath.Join(t.TempDir(), "gone"), filepath.Join(dir, "p33")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Init(InitOptions{Dir: dir, Nodes: []NodeAddr{{Province: "51", Host: "p51"}, {Province: "44", Host: "p44"}, {Province: "33", Host: "p33"}}})
+	if err == nil || !strings.Contains(err.Error(), "node of 33") {
+		t.Fatalf("Init: %v; want it to fail on the node of 33", err)
+	}
+	if _, err := ReadLayout(dir); err == nil {
+		t.Error("ReadLayout takes a federation whose init failed for a federation")
+	}
+}
