@@ -99,7 +99,8 @@ type InboxConfig struct {
 type TLSConfig struct {
 	// Cert is the node certificate followed by its province CA (PEM). Required.
 	Cert string `yaml:"cert"`
-	// Key is the node's private key (PEM, mode 0600). Required.
+	// Key is the node's private key (PEM, readable by the node's user
+	// alone). Required.
 	Key string `yaml:"key"`
 	// Root is the federation root certificate (PEM). Required.
 	Root string `yaml:"root"`
