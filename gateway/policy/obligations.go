@@ -197,3 +197,30 @@ func pruneEmpty(parents []map[string]any, parts []string, obj map[string]any) {
 		obj = parents[i]
 	}
 }
+
+// Obliged is the value a string field at path holds once d's obligations
+// are carried out on a record holding value there, as in the payload they
+// edit: "" when the path, or a member above it, is dropped; value masked
+// when its path is masked. It reads one field as it crossed without
+// reading the payload back (the origin keeps a transfer's worker ID number
+// so, to match the confirmations that answer it).
+func (d *Decision) Obliged(path, value string) (string, error) {
+	for p := path; ; {
+		if o, ok := d.Obligations[p]; ok && o.Action == ActionDrop {
+			return "", nil
+		}
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	o, ok := d.Obligations[path]
+	if !ok {
+		return value, nil
+	}
+	if err := o.check(); err != nil {
+		return "", fmt.Errorf("obligation on %s: %w", path, err)
+	}
+	return maskPatterns[o.Pattern].apply(value), nil
+}

@@ -158,3 +158,54 @@ func lookupPath(doc map[string]any, path string) (any, bool) {
 	}
 	return v, true
 }
+
+// TestObligedReadsOneFieldAsApplied: Obliged gives a field as Apply leaves
+// it in the payload: masked by its mask, gone ("") when it or a member
+// above it is dropped, as it was when no obligation names it.
+func TestObligedReadsOneFieldAsApplied(t *testing.T) {
+	const id = "510104199001011234"
+	mask := Obligation{Action: ActionMask, Pattern: "id_number"}
+	drop := Obligation{Action: ActionDrop}
+	tests := []struct {
+		name        string
+		obligations map[string]Obligation
+		want        string
+	}{
+		{"none", nil, id},
+		{"another field", map[string]Obligation{"worker.phone": drop}, id},
+		{"masked", map[string]Obligation{"worker.id_number": mask}, "510***********1234"},
+		{"dropped", map[string]Obligation{"worker.id_number": drop}, ""},
+		{"above it dropped", map[string]Obligation{"worker": drop, "worker.id_number": mask}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &Decision{Obligations: tt.obligations}
+			got, err := d.Obliged("worker.id_number", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("Obliged = %q, want %q", got, tt.want)
+			}
+			doc, err := Apply([]byte(`{"worker":{"id_number":"`+id+`","name":"x"}}`), tt.obligations)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var applied struct {
+				Worker struct {
+					IDNumber string `json:"id_number"`
+				} `json:"worker"`
+			}
+			if err := json.Unmarshal(doc, &applied); err != nil {
+				t.Fatal(err)
+			}
+			if applied.Worker.IDNumber != got {
+				t.Errorf("Obliged = %q, but Apply leaves %q", got, applied.Worker.IDNumber)
+			}
+		})
+	}
+	d := &Decision{Obligations: map[string]Obligation{"worker.id_number": {Action: ActionMask, Pattern: "rot13"}}}
+	if _, err := d.Obliged("worker.id_number", id); err == nil || strings.Contains(err.Error(), id) {
+		t.Errorf("an unknown pattern: %v; want an error that names no value", err)
+	}
+}
