@@ -237,8 +237,9 @@ func (s *Store) RequeueAnd(ctx context.Context, peer string, pick DeadPick, also
 
 // Discard deletes peer's dead letters that pick names, in one commit, and
 // returns how many went: their envelopes, and the personal data in them,
-// are no longer kept, but for the file's freed pages until bbolt reuses
-// them. Their records become discarded, keeping the peer's refusal as the
+// are no longer kept (nor what was kept of a transfer's worker, which
+// no confirmation will be shown against), but for the file's freed pages
+// until bbolt reuses them. Their records become discarded, keeping the peer's refusal as the
 // reason, since they were never delivered and never will be. An unknown
 // envelope id is an error wrapping ErrNotFound.
 func (s *Store) Discard(ctx context.Context, peer string, pick DeadPick) (int, error) {
@@ -261,6 +262,9 @@ func (s *Store) DiscardAnd(ctx context.Context, peer string, pick DeadPick, also
 		}
 		return nil
 	}, func(tx *bolt.Tx, _ []byte, dv deadValue) error {
+		if err := tx.Bucket(bucketWorkers).Delete([]byte(dv.EnvelopeID)); err != nil {
+			return err
+		}
 		if d := discarded[dv.EnvelopeID]; d != nil {
 			return tx.Bucket(bucketDelivered).Put([]byte(dv.EnvelopeID), d)
 		}

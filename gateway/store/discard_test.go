@@ -17,13 +17,15 @@ import (
 )
 
 // deadFixture queues envelopes 1 and 2 for 44 and 3 for 33, each with a
-// payload of its own, and buries them all as refused; it returns them.
+// payload and a worker kept of its own, and buries them all as refused; it
+// returns them.
 func deadFixture(t *testing.T, s *Store) []Outgoing {
 	t.Helper()
 	ctx := context.Background()
 	ms := []Outgoing{outgoing(1, "44"), outgoing(2, "44"), outgoing(3, "33")}
 	for i := range ms {
 		ms[i].Envelope = fmt.Appendf(nil, `{"payload":"SECRET-PAYLOAD-%d"}`, i+1)
+		ms[i].Worker = &SentWorker{IDNumber: fmt.Sprintf("SECRET-WORKER-%d", i+1)}
 	}
 	if _, err := s.Enqueue(ctx, ms); err != nil {
 		t.Fatal(err)
@@ -103,6 +105,12 @@ func TestDiscardDropsADeadLetterForGood(t *testing.T) {
 		}
 		if s.holds(t, ms[0].Envelope) {
 			t.Errorf("%s: the discarded envelope %s is still in the store", when, ms[0].Envelope)
+		}
+		if s.holds(t, []byte(ms[0].Worker.IDNumber)) {
+			t.Errorf("%s: the worker kept of the discarded envelope is still in the store", when)
+		}
+		if !s.holds(t, []byte(ms[1].Worker.IDNumber)) {
+			t.Errorf("%s: the worker kept of a dead letter not discarded is gone", when)
 		}
 		if !s.holds(t, ms[1].Envelope) {
 			t.Errorf("%s: the envelope of the dead letter left, %s, is gone", when, ms[1].Envelope)

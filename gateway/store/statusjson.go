@@ -99,6 +99,9 @@ func (a *Answer) appendJSON(b []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if a.Refused != "" {
+		b = appendStringMember(b, "refused", a.Refused)
+	}
 	return append(b, '}'), nil
 }
 

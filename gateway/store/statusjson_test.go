@@ -55,6 +55,7 @@ func TestStatusJSON(t *testing.T) {
 			Answers: []Answer{
 				{EnvelopeID: "01ANS1", Type: "employment", ReceivedAt: at, Summary: json.RawMessage(`{ "employed": true }`)},
 				{EnvelopeID: "01ANS2", Type: "employment", ReceivedAt: at.In(time.FixedZone("", 3600))},
+				{EnvelopeID: "01ANS3", Type: "confirmation", ReceivedAt: at, Summary: json.RawMessage(`{}`), Refused: "worker_mismatch"},
 			},
 		}},
 		{name: "empty slices and raw", st: with(func(st *Status) {
@@ -134,6 +135,9 @@ func FuzzStatusJSON(f *testing.F) {
 		}
 		if set&16 != 0 {
 			st.Answers = []Answer{{EnvelopeID: ref, Type: text, ReceivedAt: when, Summary: summary}}
+			if set&128 != 0 {
+				st.Answers[0].Refused = state
+			}
 		}
 		if set&32 != 0 {
 			st.AcceptedAt = time.Time{}

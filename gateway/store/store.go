@@ -108,6 +108,11 @@ type Answer struct {
 	ReceivedAt time.Time `json:"received_at"`
 	// Summary holds the answer's non-personal facts (e.g. employed, since).
 	Summary json.RawMessage `json:"summary,omitempty"`
+	// Refused is a reason code when this node does not take the answer for
+	// what it says ("worker_mismatch": a confirmation of another worker
+	// than the transfer's): it is listed with the record, and in the
+	// inbox, but confirms nothing. Empty for an answer taken.
+	Refused string `json:"refused,omitempty"`
 }
 
 // Outgoing is a signed envelope to queue for a peer.
@@ -130,6 +135,10 @@ type Outgoing struct {
 	// Case, if set, is the change the record makes to its referral case,
 	// made in the same commit; see CaseChange.
 	Case *CaseChange
+	// Worker, set for a transfer, is what the node keeps of its worker to
+	// match the confirmations that answer it (SentWorker), written with
+	// the record; nil for other records.
+	Worker *SentWorker
 
 	// value is the outbox value SetEnvelope wrote Envelope into.
 	value []byte
@@ -312,7 +321,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	var queues, dead map[string]int
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases, bucketDead, bucketDeferred} {
+		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases, bucketDead, bucketDeferred, bucketWorkers} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -401,9 +410,16 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 		return nil, fmt.Errorf("enqueue: %w", err)
 	}
 	queued := make([][]byte, len(msgs))
+	var workers [][]byte // made at the first transfer
 	for i, m := range msgs {
 		if queued[i], err = outboxValue(m); err != nil {
 			return nil, fmt.Errorf("enqueue: %w", err)
+		}
+		if m.Worker != nil {
+			if workers == nil {
+				workers = make([][]byte, len(msgs))
+			}
+			workers[i] = m.Worker.appendJSON(nil)
 		}
 	}
 	added := map[string]int{} // outbox entries written, by peer
@@ -411,6 +427,9 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 		refs := tx.Bucket(bucketRefs)
 		tx.Bucket(bucketRecords).FillPercent = appendFill
 		tx.Bucket(bucketOutbox).FillPercent = appendFill
+		if workers != nil {
+			tx.Bucket(bucketWorkers).FillPercent = appendFill
+		}
 		seen := make(map[string]string, len(msgs))
 		counted := counts{}
 		cases := caseTx{tx: tx}
@@ -463,6 +482,11 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 			}
 			if err := tx.Bucket(bucketOutbox).Put(outboxKey(m.Peer, m.EnvelopeID), queued[i]); err != nil {
 				return err
+			}
+			if workers != nil && workers[i] != nil {
+				if err := tx.Bucket(bucketWorkers).Put([]byte(m.EnvelopeID), workers[i]); err != nil {
+					return err
+				}
 			}
 			added[m.Peer]++ // envelope ids are new: a put adds an entry
 		}
