@@ -29,6 +29,8 @@ type federation struct {
 	*devfed.Federation
 	t   *testing.T
 	log *slog.Logger
+	// logs holds what every node logged.
+	logs *gatewaytest.Buffer
 	// gens holds, by destination, the generator of records that travel
 	// from 51 under that destination's agreement.
 	gens map[string]*synth.Generator
@@ -47,7 +49,7 @@ func start(t *testing.T, tune func(*node.Config)) *federation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &federation{Federation: df, t: t, log: log}
+	f := &federation{Federation: df, t: t, log: log, logs: logs}
 	t.Cleanup(func() {
 		if err := f.Close(); err != nil {
 			t.Errorf("close the federation's nodes: %v", err)

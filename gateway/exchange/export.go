@@ -416,6 +416,13 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, res *Submit
 		return nil, err
 	}
 	out := store.Outgoing{EnvelopeID: env.ID, Ref: res.Ref, Type: string(rec.Type()), Peer: rec.Head().To, Counters: counters[dec.Agreement.ID]}
+	if t, ok := rec.(*contracts.Transfer); ok {
+		// Kept to match the confirmations that will answer it, as it
+		// crossed: the payload is not kept once delivered.
+		if out.Worker, err = sentWorker(t, dec); err != nil {
+			return nil, &Error{Code: CodeInternal, Message: "keep the transfer's worker to match its confirmations", Err: err}
+		}
+	}
 	if err := out.SetEnvelope(digest, env.AppendJSON); err != nil {
 		return nil, &Error{Code: CodeInternal, Message: "encode envelope", Err: err}
 	}

@@ -792,9 +792,11 @@ func rejected(id string, reasons ...string) peer.Result {
 // answers on this node, so the submitter sees it on that record. moves is
 // the case an update moves, as read for the request (nil when not known):
 // an update of a case the peer opened answers no record sent from here,
-// and is only on its case.
+// and is only on its case. A confirmation is checked against the worker
+// of its transfer first (checkConfirmation): one of another worker is
+// linked refused, and confirms nothing.
 func (x *Exchange) answer(ctx context.Context, im imported, moves *store.Case) {
-	var ref string
+	var ref, refused, transfer string
 	var summary any
 	switch rec := im.rec.(type) {
 	case *contracts.Confirmation:
@@ -802,6 +804,11 @@ func (x *Exchange) answer(ctx context.Context, im imported, moves *store.Case) {
 		c := Confirmed{Employed: rec.Employed, MonthsEmployed: rec.MonthsEmployed, ConfirmedOn: rec.ConfirmedOn.String()}
 		if rec.Since != nil {
 			c.Since = rec.Since.String()
+		}
+		transfer = rec.TransferID
+		var ok bool
+		if refused, ok = x.checkConfirmation(im.env.ID, rec, ref, &c); !ok {
+			return
 		}
 		summary = c
 	case *contracts.ReferralUpdate:
@@ -817,8 +824,12 @@ func (x *Exchange) answer(ctx context.Context, im imported, moves *store.Case) {
 		return
 	}
 	data, _ := json.Marshal(summary)
-	a := store.Answer{EnvelopeID: im.env.ID, Type: string(im.env.Type), ReceivedAt: im.in.ReceivedAt, Summary: data}
+	a := store.Answer{EnvelopeID: im.env.ID, Type: string(im.env.Type), ReceivedAt: im.in.ReceivedAt, Summary: data, Refused: refused}
 	switch err := x.d.Store.AddAnswer(ctx, ref, im.env.Origin, a); {
+	case err == nil && refused == ReasonWorkerMismatch:
+		// Ids only: the numbers compared are personal data.
+		x.d.Log.Warn("a confirmation names a transfer sent from here but another worker's ID number: listed on the transfer as refused (worker_mismatch), not as confirming it; it is in the inbox",
+			"envelope", im.env.ID, "transfer", transfer)
 	case errors.Is(err, store.ErrTooManyAnswers):
 		// In the inbox, not on the record: the peer may be sending answers
 		// without end.

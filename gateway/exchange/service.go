@@ -282,7 +282,16 @@ type Confirmed struct {
 	Since          string `json:"since,omitempty"`
 	MonthsEmployed int    `json:"months_employed"`
 	ConfirmedOn    string `json:"confirmed_on"`
-	EnvelopeID     string `json:"envelope_id"`
+	// WorkerMatch says how the confirmation's worker ID number compared
+	// with the one the transfer carried (WorkerMatchFull, ...Partial or
+	// ...Unchecked; a mismatch confirms nothing). Empty for one linked by
+	// a release that did not compare them.
+	WorkerMatch string `json:"worker_match,omitempty"`
+	// SinceBeforeContractStart flags a since before the first day of the
+	// transfer's contract: taken, but worth a look before a subsidy for
+	// months of employment is paid.
+	SinceBeforeContractStart bool   `json:"since_before_contract_start,omitempty"`
+	EnvelopeID               string `json:"envelope_id"`
 	// Receipt is the destination's signed receipt for the transfer itself.
 	Receipt json.RawMessage `json:"receipt,omitempty"`
 }
@@ -335,14 +344,16 @@ func shownAnswers(st store.Status) store.Status {
 // to have arrived. One that came earlier (the receipt was lost, or is not
 // recorded yet) is kept with the record and shown once the receipt is.
 // Of several, the one confirmed latest (confirmed_on) stands, and of those
-// confirmed the same day the last to arrive.
+// confirmed the same day the last to arrive. One refused (of another
+// worker: ReasonWorkerMismatch) is listed among the answers and never
+// stands.
 func confirmed(st store.Status) *Confirmed {
 	if !arrived(st) {
 		return nil
 	}
 	var latest *Confirmed
 	for _, a := range st.Answers {
-		if a.Type != string(contracts.RecordConfirmation) {
+		if a.Type != string(contracts.RecordConfirmation) || a.Refused != "" {
 			continue
 		}
 		var c Confirmed

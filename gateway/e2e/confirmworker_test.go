@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// TestAConfirmationOfAnotherWorkerConfirmsNothing: 44 confirms the
+// transfer 51 sent, naming it by id, but with another worker's ID number
+// (a clerical error, or worse). 51 lists it on the transfer refused
+// worker_mismatch, shows the transfer unconfirmed, and warns with the ids
+// alone. A confirmation with the worker's number, which 51 sent masked
+// (the agreement clears ID numbers for employment confirmation, not for
+// employment service), matches on the positions the mask left, and stands
+// though the refused one was confirmed the same day and arrived first; its
+// since, a day before the contract's first, is flagged.
+func TestAConfirmationOfAnotherWorkerConfirmsNothing(t *testing.T) {
+	f := start(t, nil)
+	ctx := context.Background()
+	g := f.gens["44"]
+	tr := g.Transfer()
+	tr.Purpose = contracts.PurposeEmploymentService
+	other := g.Transfer()
+	for masked(other.Worker.IDNumber) == masked(tr.Worker.IDNumber) {
+		other = g.Transfer()
+	}
+	res := f.sendDelivered("51", tr)
+	origin := f.system("51")
+	view := func() exchange.RecordView {
+		t.Helper()
+		v, err := origin.Record(ctx, res[0].EnvelopeID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	answer := func(v exchange.RecordView, envelopeID string) *store.Answer {
+		for i := range v.Answers {
+			if v.Answers[i].EnvelopeID == envelopeID {
+				return &v.Answers[i]
+			}
+		}
+		return nil
+	}
+
+	wrong := g.Confirmation(tr)
+	for !wrong.Employed {
+		wrong = g.Confirmation(tr)
+	}
+	wrong.Purpose = contracts.PurposeEmploymentConfirmation
+	wrong.WorkerIDNumber = other.Worker.IDNumber
+	sent := f.submit("44", wrong)
+	if sent[0].Outcome != exchange.OutcomeAccepted {
+		t.Fatalf("confirmation of another worker: %+v", sent[0])
+	}
+	gatewaytest.Eventually(t, "51 to list the confirmation on the transfer", func() bool { return answer(view(), sent[0].EnvelopeID) != nil })
+	v := view()
+	if v.Confirmed != nil {
+		t.Errorf("a confirmation of another worker confirms the transfer: by %s, worker_match %q", v.Confirmed.EnvelopeID, v.Confirmed.WorkerMatch)
+	}
+	if a := answer(v, sent[0].EnvelopeID); a.Refused != exchange.ReasonWorkerMismatch {
+		t.Errorf("the confirmation of another worker is listed refused %q, summary %s; want it refused %s", a.Refused, a.Summary, exchange.ReasonWorkerMismatch)
+	}
+	f.waitArrived("51", sent[0].EnvelopeID) // in the inbox all the same
+	warned := false
+	for _, line := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, "worker_mismatch") &&
+			strings.Contains(line, sent[0].EnvelopeID) && strings.Contains(line, wrong.TransferID) {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Error("51 did not warn of the mismatch, naming the confirmation's envelope and the transfer")
+	}
+
+	right := *wrong
+	right.ID = g.Confirmation(tr).ID
+	right.WorkerIDNumber = tr.Worker.IDNumber
+	early := contracts.DateOf(tr.Placement.ContractStart.Time().AddDate(0, 0, -1))
+	right.Since = &early
+	sent = f.submit("44", &right)
+	if sent[0].Outcome != exchange.OutcomeAccepted {
+		t.Fatalf("confirmation of the worker: %+v", sent[0])
+	}
+	gatewaytest.Eventually(t, "51 to show the transfer confirmed", func() bool { return view().Confirmed != nil })
+	got := view().Confirmed
+	if got.EnvelopeID != sent[0].EnvelopeID || got.WorkerMatch != exchange.WorkerMatchPartial || !got.SinceBeforeContractStart {
+		t.Errorf("confirmed by %s, worker_match %q, since_before_contract_start %v; want by %s, %q, true",
+			got.EnvelopeID, got.WorkerMatch, got.SinceBeforeContractStart, sent[0].EnvelopeID, exchange.WorkerMatchPartial)
+	}
+}
+
+// masked is an ID number as the federation's id_number mask leaves it.
+func masked(id string) string { return id[:3] + id[len(id)-4:] }
