@@ -140,12 +140,21 @@ func printRecord(w io.Writer, v exchange.RecordView) {
 	if !v.DeliveredAt.IsZero() {
 		fmt.Fprintf(w, "delivered %s with the destination's signed receipt\n", v.DeliveredAt.Format(timeLayout))
 	}
-	if v.Confirmed != nil {
+	if c := v.Confirmed; c != nil {
 		fmt.Fprintf(w, "employment confirmed by the destination: employed=%v since %s, %d months (envelope %s)\n",
-			v.Confirmed.Employed, v.Confirmed.Since, v.Confirmed.MonthsEmployed, v.Confirmed.EnvelopeID)
+			c.Employed, c.Since, c.MonthsEmployed, c.EnvelopeID)
+		if c.WorkerMatch != "" {
+			fmt.Fprintf(w, "worker ID number against the transfer's: %s\n", c.WorkerMatch)
+		}
+		if c.SinceBeforeContractStart {
+			fmt.Fprintln(w, "since is before the transfer's contract start: check it before paying for months employed")
+		}
 	}
 	for _, a := range v.Answers {
-		if a.Type != "confirmation" {
+		switch {
+		case a.Refused != "":
+			fmt.Fprintf(w, "refused answer: %s %s: %s\n", a.Type, a.EnvelopeID, a.Refused)
+		case a.Type != "confirmation":
 			fmt.Fprintf(w, "answer: %s %s %s\n", a.Type, a.EnvelopeID, a.Summary)
 		}
 	}

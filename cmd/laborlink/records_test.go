@@ -46,3 +46,35 @@ func TestPrintRecordShowsItsTimes(t *testing.T) {
 		})
 	}
 }
+
+// TestPrintRecordShowsARefusedConfirmation: `records show` prints a
+// confirmation refused as of another worker with its reason, beside the
+// one that confirms the transfer, how that one matched the worker, and
+// the flag on its since.
+func TestPrintRecordShowsARefusedConfirmation(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 15, 3, 0, time.UTC)
+	v := exchange.RecordView{
+		Status: store.Status{EnvelopeID: "01JGOOD", Ref: "51/transfer/T-2", Type: "transfer", Peer: "44", State: store.StateDelivered, DeliveredAt: at,
+			Answers: []store.Answer{
+				{EnvelopeID: "01JWRONG", Type: "confirmation", ReceivedAt: at, Summary: []byte(`{"employed":true}`), Refused: exchange.ReasonWorkerMismatch},
+				{EnvelopeID: "01JRIGHT", Type: "confirmation", ReceivedAt: at, Summary: []byte(`{"employed":true}`)},
+			}},
+		Confirmed: &exchange.Confirmed{Employed: true, Since: "2026-02-28", ConfirmedOn: "2026-03-01", EnvelopeID: "01JRIGHT",
+			WorkerMatch: exchange.WorkerMatchPartial, SinceBeforeContractStart: true},
+	}
+	var out bytes.Buffer
+	printRecord(&out, v)
+	for _, want := range []string{
+		"employment confirmed by the destination: employed=true since 2026-02-28, 0 months (envelope 01JRIGHT)",
+		"worker ID number against the transfer's: partial",
+		"since is before the transfer's contract start",
+		"refused answer: confirmation 01JWRONG: worker_mismatch",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "01JRIGHT {") {
+		t.Errorf("output lists the confirmation taken as an answer of its own:\n%s", out.String())
+	}
+}
