@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"crypto/hmac"
 	"errors"
 	"unicode/utf8"
 
@@ -20,60 +21,99 @@ import (
 const ReasonWorkerMismatch = "worker_mismatch"
 
 // How a confirmation's worker ID number compared with its transfer's
-// (Confirmed.WorkerMatch). Masks keep a number's length and hide
-// characters one for one, so the two are compared position by position,
-// leaving out the positions masked on either side.
+// (Confirmed.WorkerMatch). The origin keeps no ID number: only which
+// positions the transfer showed (masks keep a number's length and hide
+// characters one for one) and a keyed digest of the characters there
+// (store.SentWorker), which the confirmation's characters at the same
+// positions must give.
 const (
-	// WorkerMatchFull: every position compared, and equal.
+	// WorkerMatchFull: every position shown on both sides, and equal.
 	WorkerMatchFull = "full"
-	// WorkerMatchPartial: the positions neither side masked are equal; the
+	// WorkerMatchPartial: the positions the transfer showed are equal; the
 	// others were not compared (typically a transfer sent with its ID
 	// number masked to the first 3 and last 4 characters).
 	WorkerMatchPartial = "partial"
-	// WorkerMatchUnchecked: nothing was left to compare: a side dropped or
-	// wholly masked the number, or the transfer was accepted by a release
-	// that kept nothing of it. The confirmation is taken, and says so.
+	// WorkerMatchUnchecked: nothing could be compared: the transfer
+	// dropped or wholly masked the number, the confirmation dropped it or
+	// masked a position the transfer showed (its digest covers them all),
+	// or the transfer was accepted by a release that kept nothing of it.
+	// The confirmation is taken, and says so.
 	WorkerMatchUnchecked = "unchecked"
-	// WorkerMatchMismatch: a position both sides show differs, or the
-	// lengths differ; the confirmation is refused (ReasonWorkerMismatch).
+	// WorkerMatchMismatch: the lengths differ, or the characters at the
+	// positions the transfer showed do not give its digest; the
+	// confirmation is refused (ReasonWorkerMismatch).
 	WorkerMatchMismatch = "mismatch"
 )
 
 // maskRune is the character policy masks put for each one they hide.
 const maskRune = '*'
 
-// compareIDNumbers compares the ID number a transfer carried (sent) with
-// the one a confirmation of it carries (got), either masked, and returns
-// one of the WorkerMatch outcomes. A check letter x matches X.
-func compareIDNumbers(sent, got string) string {
-	if sent == "" || got == "" {
+// How store.SentWorker.Shown marks a position of the number as sent.
+const (
+	positionShown  = '#'
+	positionMasked = '*'
+)
+
+// digestFunc appends to dst the node's keyed digest of chars
+// (store.Store.WorkerDigest).
+type digestFunc func(dst, chars []byte) []byte
+
+// markWorker is what the origin keeps of the ID number a transfer carried
+// (sent, masked or "" as it crossed): the positions it showed, and the
+// digest of the characters there, X upper-cased.
+func markWorker(sent string, digest digestFunc) (shown string, sum []byte) {
+	if sent == "" {
+		return "", nil
+	}
+	marks, chars := make([]byte, 0, len(sent)), make([]byte, 0, len(sent))
+	for _, r := range sent {
+		if r == maskRune {
+			marks = append(marks, positionMasked)
+			continue
+		}
+		marks = append(marks, positionShown)
+		chars = utf8.AppendRune(chars, upperX(r))
+	}
+	if len(chars) > 0 {
+		sum = digest(nil, chars)
+	}
+	return string(marks), sum
+}
+
+// compareIDNumbers compares the ID number a confirmation carries (got,
+// masked or not) with what the origin kept of its transfer's (w), and
+// returns one of the WorkerMatch outcomes. A check letter x matches X.
+func compareIDNumbers(w *store.SentWorker, got string, digest digestFunc) string {
+	if len(w.Digest) == 0 || got == "" {
 		return WorkerMatchUnchecked
 	}
-	if utf8.RuneCountInString(sent) != utf8.RuneCountInString(got) {
+	if utf8.RuneCountInString(got) != len(w.Shown) {
 		// Masks keep the length: these are two numbers.
 		return WorkerMatchMismatch
 	}
-	compared, masked := 0, 0
-	rest := got
-	for _, a := range sent {
-		b, n := utf8.DecodeRuneInString(rest)
-		rest = rest[n:]
-		if a == maskRune || b == maskRune {
-			masked++
-			continue
+	full, chars, i := true, make([]byte, 0, len(got)), 0
+	for _, r := range got {
+		shown := w.Shown[i] == positionShown
+		i++
+		switch {
+		case shown && r == maskRune:
+			return WorkerMatchUnchecked
+		case shown:
+			chars = utf8.AppendRune(chars, upperX(r))
+		default:
+			full = false
 		}
-		if upperX(a) != upperX(b) {
-			return WorkerMatchMismatch
+		if r == maskRune {
+			full = false
 		}
-		compared++
 	}
 	switch {
-	case compared == 0:
-		return WorkerMatchUnchecked
-	case masked > 0:
-		return WorkerMatchPartial
+	case !hmac.Equal(digest(nil, chars), w.Digest):
+		return WorkerMatchMismatch
+	case full:
+		return WorkerMatchFull
 	}
-	return WorkerMatchFull
+	return WorkerMatchPartial
 }
 
 func upperX(r rune) rune {
@@ -84,14 +124,17 @@ func upperX(r rune) rune {
 }
 
 // sentWorker is what the origin keeps of a transfer's worker to match the
-// confirmations that answer it: the ID number as the export obligations
-// (dec) leave it in the payload, and the contract's first day.
-func sentWorker(t *contracts.Transfer, dec *policy.Decision) (*store.SentWorker, error) {
+// confirmations that answer it: the ID number marked as the export
+// obligations (dec) leave it in the payload (markWorker), never the
+// number, and the contract's first day.
+func sentWorker(t *contracts.Transfer, dec *policy.Decision, digest digestFunc) (*store.SentWorker, error) {
 	id, err := dec.Obliged("worker.id_number", t.Worker.IDNumber)
 	if err != nil {
 		return nil, err
 	}
-	return &store.SentWorker{IDNumber: id, ContractStart: t.Placement.ContractStart.String()}, nil
+	w := &store.SentWorker{ContractStart: t.Placement.ContractStart.String()}
+	w.Shown, w.Digest = markWorker(id, digest)
+	return w, nil
 }
 
 // checkWorker compares confirmation c with what this node kept of the
@@ -101,12 +144,12 @@ func sentWorker(t *contracts.Transfer, dec *policy.Decision) (*store.SentWorker,
 // refused: a worker may start before the day the transfer planned, but a
 // since earlier than that also counts months of employment the transfer
 // did not lead to, which a subsidy clerk should look at.
-func checkWorker(c *contracts.Confirmation, w *store.SentWorker, s *Confirmed) (refused string) {
+func checkWorker(c *contracts.Confirmation, w *store.SentWorker, digest digestFunc, s *Confirmed) (refused string) {
 	if w == nil {
 		s.WorkerMatch = WorkerMatchUnchecked
 		return ""
 	}
-	s.WorkerMatch = compareIDNumbers(w.IDNumber, c.WorkerIDNumber)
+	s.WorkerMatch = compareIDNumbers(w, c.WorkerIDNumber, digest)
 	if c.Since != nil && w.ContractStart != "" && c.Since.String() < w.ContractStart {
 		// Days as YYYY-MM-DD order as strings.
 		s.SinceBeforeContractStart = true
@@ -128,10 +171,10 @@ func (x *Exchange) checkConfirmation(id string, c *contracts.Confirmation, ref s
 	case errors.Is(err, store.ErrNotFound):
 		// Not a transfer sent from here (AddAnswer says so), or one a
 		// release that kept nothing of its worker accepted.
-		return checkWorker(c, nil, s), true
+		return checkWorker(c, nil, nil, s), true
 	case err != nil:
 		x.d.Log.Error("answer not linked: the worker of the transfer it confirms could not be read; it is in the inbox", "envelope", id, "transfer", c.TransferID, "err", err)
 		return "", false
 	}
-	return checkWorker(c, &w, s), true
+	return checkWorker(c, &w, x.d.Store.WorkerDigest, s), true
 }

@@ -1,29 +1,49 @@
 package exchange
 
 import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
-// TestCompareIDNumbersLeavesMaskedPositionsOut: a confirmation's worker ID
-// number is compared with its transfer's position by position, either of
-// them masked; a position masked on either side is not compared, the
-// check letter X in either case, and when nothing is left to compare the
-// outcome says so rather than match.
-func TestCompareIDNumbersLeavesMaskedPositionsOut(t *testing.T) {
+// testDigest is a digestFunc under a fixed key, as a store's WorkerDigest
+// is under its own.
+func testDigest(dst, chars []byte) []byte {
+	h := hmac.New(sha256.New, []byte("0123456789abcdef0123456789abcdef"))
+	h.Write(chars)
+	return h.Sum(dst)
+}
+
+// TestCompareIDNumbersOverTheDigest: a confirmation's worker ID number is
+// compared with the digest kept of its transfer's, as sent, masked or not,
+// over the positions the transfer showed, the check letter X in either
+// case. When the transfer showed nothing, or the confirmation masks or
+// dropped what it showed, the outcome says nothing was compared rather
+// than match.
+func TestCompareIDNumbersOverTheDigest(t *testing.T) {
 	const id = "51010419900101123X"
 	tests := []struct {
 		name, sent, got, want string
 	}{
 		{"same", id, id, WorkerMatchFull},
 		{"check letter in lower case", id, "51010419900101123x", WorkerMatchFull},
+		{"check letter sent in lower case", "51010419900101123x", id, WorkerMatchFull},
 		{"sent masked", "510***********123X", id, WorkerMatchPartial},
-		{"got masked", id, "510***********123X", WorkerMatchPartial},
-		{"both masked, differently", "5101**********123X", "510***********123x", WorkerMatchPartial},
-		{"masks that leave nothing in common", "510***************", "**************123X", WorkerMatchUnchecked},
+		{"both masked alike", "510***********123X", "510***********123x", WorkerMatchPartial},
+		{"got masked where the transfer showed", id, "510***********123X", WorkerMatchUnchecked},
+		{"both masked, got more", "5101**********123X", "510***********123X", WorkerMatchUnchecked},
+		{"both masked, got less", "510***********123X", "5101**********123X", WorkerMatchPartial},
 		{"sent all masked", "******************", id, WorkerMatchUnchecked},
+		{"sent all masked, another length", "******************", "51010419900101123", WorkerMatchUnchecked},
 		{"sent dropped", "", id, WorkerMatchUnchecked},
 		{"got dropped", id, "", WorkerMatchUnchecked},
 		{"another worker", id, "510104199001014321", WorkerMatchMismatch},
@@ -31,17 +51,41 @@ func TestCompareIDNumbersLeavesMaskedPositionsOut(t *testing.T) {
 		{"another worker, both masked", "510***********123X", "440***********123X", WorkerMatchMismatch},
 		{"one character apart", id, "51010419900101123Y", WorkerMatchMismatch},
 		{"another length", id, "51010419900101123", WorkerMatchMismatch},
-		{"another length, masked", "******************", "*****************", WorkerMatchMismatch},
+		{"another length, sent masked", "510***********123X", "510104199001011234X", WorkerMatchMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := compareIDNumbers(tt.sent, tt.got); got != tt.want {
-				t.Errorf("compare %q with %q: %s, want %s", tt.sent, tt.got, got, tt.want)
-			}
-			if got := compareIDNumbers(tt.got, tt.sent); got != tt.want {
-				t.Errorf("compare %q with %q: %s, want %s (either way round)", tt.got, tt.sent, got, tt.want)
+			var w store.SentWorker
+			w.Shown, w.Digest = markWorker(tt.sent, testDigest)
+			if got := compareIDNumbers(&w, tt.got, testDigest); got != tt.want {
+				t.Errorf("compare %q with what was kept of %q: %s, want %s", tt.got, tt.sent, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestMarkWorkerKeepsPositionsAndADigest: what is kept of a number as sent
+// is which positions it showed, its length, and the keyed digest of the
+// characters there, X upper-cased; of a number dropped or wholly masked,
+// no digest.
+func TestMarkWorkerKeepsPositionsAndADigest(t *testing.T) {
+	tests := []struct {
+		sent, shown, chars string
+	}{
+		{"51010419900101123x", "##################", "51010419900101123X"},
+		{"510***********123X", "###***********####", "510123X"},
+		{"******************", "******************", ""},
+		{"", "", ""},
+	}
+	for _, tt := range tests {
+		shown, sum := markWorker(tt.sent, testDigest)
+		var want []byte
+		if tt.chars != "" {
+			want = testDigest(nil, []byte(tt.chars))
+		}
+		if shown != tt.shown || !bytes.Equal(sum, want) {
+			t.Errorf("markWorker(%q) = %q, %x; want %q, the digest of %q", tt.sent, shown, sum, tt.shown, tt.chars)
+		}
 	}
 }
 
@@ -58,7 +102,8 @@ func TestCheckWorkerRefusesAnotherWorker(t *testing.T) {
 		}
 		return &d
 	}
-	sent := &store.SentWorker{IDNumber: "510***********123X", ContractStart: "2026-03-01"}
+	sent := &store.SentWorker{ContractStart: "2026-03-01"}
+	sent.Shown, sent.Digest = markWorker("510***********123X", testDigest)
 	tests := []struct {
 		name        string
 		w           *store.SentWorker
@@ -78,11 +123,76 @@ func TestCheckWorkerRefusesAnotherWorker(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &contracts.Confirmation{WorkerIDNumber: tt.idNumber, Since: tt.since}
 			var s Confirmed
-			if refused := checkWorker(c, tt.w, &s); refused != tt.wantRefused {
+			if refused := checkWorker(c, tt.w, testDigest, &s); refused != tt.wantRefused {
 				t.Errorf("refused %q, want %q", refused, tt.wantRefused)
 			}
 			if s.WorkerMatch != tt.wantMatch || s.SinceBeforeContractStart != tt.wantEarly {
 				t.Errorf("summary: worker_match %q, since_before_contract_start %v; want %q, %v", s.WorkerMatch, s.SinceBeforeContractStart, tt.wantMatch, tt.wantEarly)
+			}
+		})
+	}
+}
+
+// TestTheKeptWorkerHoldsNoIDNumber: what the origin keeps of a transfer's
+// worker, sent in clear or masked, puts none of the worker's ID number in
+// the store's file: not the number, in clear or base64, nor its last four
+// characters, nor any six in a row, nor the characters a mask left shown;
+// and yet a confirmation with the number matches it.
+func TestTheKeptWorkerHoldsNoIDNumber(t *testing.T) {
+	const id = "44030519850607857X"
+	masked := &policy.Decision{Obligations: map[string]policy.Obligation{"worker.id_number": {Action: policy.ActionMask, Pattern: "id_number"}}}
+	tests := []struct {
+		name string
+		dec  *policy.Decision
+		want string
+	}{
+		{"in clear", &policy.Decision{}, WorkerMatchFull},
+		{"masked", masked, WorkerMatchPartial},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "node.db")
+			s, err := store.Open(path, store.Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			start, err := contracts.ParseDate("2026-03-01")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := &contracts.Transfer{Worker: contracts.Worker{IDNumber: id}, Placement: contracts.Placement{ContractStart: start}}
+			w, err := sentWorker(tr, tt.dec, s.WorkerDigest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := store.Outgoing{EnvelopeID: "01ENVELOPE", Ref: "51/transfer/T-1", Type: "transfer", Peer: "44", Envelope: []byte(`{}`), Worker: w}
+			if _, err := s.Enqueue(context.Background(), []store.Outgoing{out}); err != nil {
+				t.Fatal(err)
+			}
+			kept, err := s.SentWorker(out.Ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := compareIDNumbers(&kept, id, s.WorkerDigest); got != tt.want {
+				t.Errorf("the worker's own number against what was kept: %s, want %s", got, tt.want)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			file, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, part := range []string{id, base64.StdEncoding.EncodeToString([]byte(id)), id[len(id)-4:], "440857X" /* the characters the mask shows */} {
+				if bytes.Contains(file, []byte(part)) {
+					t.Errorf("the store's file holds %q of the worker's ID number", part)
+				}
+			}
+			for i := 0; i+6 <= len(id); i++ {
+				if bytes.Contains(file, []byte(id[i:i+6])) {
+					t.Errorf("the store's file holds %q, six characters of the worker's ID number", id[i:i+6])
+				}
 			}
 		})
 	}

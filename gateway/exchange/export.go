@@ -418,8 +418,8 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, res *Submit
 	out := store.Outgoing{EnvelopeID: env.ID, Ref: res.Ref, Type: string(rec.Type()), Peer: rec.Head().To, Counters: counters[dec.Agreement.ID]}
 	if t, ok := rec.(*contracts.Transfer); ok {
 		// Kept to match the confirmations that will answer it, as it
-		// crossed: the payload is not kept once delivered.
-		if out.Worker, err = sentWorker(t, dec); err != nil {
+		// crossed, digested: the payload is not kept once delivered.
+		if out.Worker, err = sentWorker(t, dec, x.d.Store.WorkerDigest); err != nil {
 			return nil, &Error{Code: CodeInternal, Message: "keep the transfer's worker to match its confirmations", Err: err}
 		}
 	}

@@ -237,11 +237,12 @@ func (s *Store) RequeueAnd(ctx context.Context, peer string, pick DeadPick, also
 
 // Discard deletes peer's dead letters that pick names, in one commit, and
 // returns how many went: their envelopes, and the personal data in them,
-// are no longer kept (nor what was kept of a transfer's worker, which
-// no confirmation will be shown against), but for the file's freed pages
-// until bbolt reuses them. Their records become discarded, keeping the peer's refusal as the
-// reason, since they were never delivered and never will be. An unknown
-// envelope id is an error wrapping ErrNotFound.
+// are no longer kept, but for the file's freed pages until bbolt reuses
+// them; nor is the digest kept of a transfer's worker (SentWorker), which
+// no confirmation will be matched with. Their records become discarded,
+// keeping the peer's refusal as the reason, since they were never
+// delivered and never will be. An unknown envelope id is an error
+// wrapping ErrNotFound.
 func (s *Store) Discard(ctx context.Context, peer string, pick DeadPick) (int, error) {
 	return s.DiscardAnd(ctx, peer, pick, nil)
 }
@@ -262,13 +263,14 @@ func (s *Store) DiscardAnd(ctx context.Context, peer string, pick DeadPick, also
 		}
 		return nil
 	}, func(tx *bolt.Tx, _ []byte, dv deadValue) error {
-		if err := tx.Bucket(bucketWorkers).Delete([]byte(dv.EnvelopeID)); err != nil {
+		d := discarded[dv.EnvelopeID]
+		if d == nil {
+			return nil
+		}
+		if err := dropWorker(tx, dv.EnvelopeID); err != nil {
 			return err
 		}
-		if d := discarded[dv.EnvelopeID]; d != nil {
-			return tx.Bucket(bucketDelivered).Put([]byte(dv.EnvelopeID), d)
-		}
-		return nil
+		return tx.Bucket(bucketDelivered).Put([]byte(dv.EnvelopeID), d)
 	}, nil)
 	if err != nil {
 		return 0, fmt.Errorf("discard dead letters for %s: %w", peer, err)

@@ -25,7 +25,7 @@ func deadFixture(t *testing.T, s *Store) []Outgoing {
 	ms := []Outgoing{outgoing(1, "44"), outgoing(2, "44"), outgoing(3, "33")}
 	for i := range ms {
 		ms[i].Envelope = fmt.Appendf(nil, `{"payload":"SECRET-PAYLOAD-%d"}`, i+1)
-		ms[i].Worker = &SentWorker{IDNumber: fmt.Sprintf("SECRET-WORKER-%d", i+1)}
+		ms[i].Worker = &SentWorker{Shown: "###", Digest: fmt.Appendf(nil, "SECRET-WORKER-%d", i+1)}
 	}
 	if _, err := s.Enqueue(ctx, ms); err != nil {
 		t.Fatal(err)
@@ -106,11 +106,11 @@ func TestDiscardDropsADeadLetterForGood(t *testing.T) {
 		if s.holds(t, ms[0].Envelope) {
 			t.Errorf("%s: the discarded envelope %s is still in the store", when, ms[0].Envelope)
 		}
-		if s.holds(t, []byte(ms[0].Worker.IDNumber)) {
-			t.Errorf("%s: the worker kept of the discarded envelope is still in the store", when)
+		if s.holds(t, ms[0].Worker.Digest) {
+			t.Errorf("%s: the worker digest kept of the discarded transfer is still in the store", when)
 		}
-		if !s.holds(t, []byte(ms[1].Worker.IDNumber)) {
-			t.Errorf("%s: the worker kept of a dead letter not discarded is gone", when)
+		if !s.holds(t, ms[1].Worker.Digest) {
+			t.Errorf("%s: the worker digest kept of a dead letter not discarded is gone", when)
 		}
 		if !s.holds(t, ms[1].Envelope) {
 			t.Errorf("%s: the envelope of the dead letter left, %s, is gone", when, ms[1].Envelope)

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"encoding/json"
+	"encoding/base64"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -9,29 +9,75 @@ import (
 	"github.com/laborlink/laborlink/contracts"
 )
 
-// bucketWorkers holds, for each transfer accepted here, what the node keeps
-// of its worker to match the confirmations that answer it.
-var bucketWorkers = []byte("workers") // envelope id -> SentWorker (JSON)
-
-// SentWorker is what an origin keeps of a transfer's worker, apart from the
-// record's status (which holds no personal data and is shown to callers),
-// to match the employment confirmations that answer the transfer: the ID
-// number as the transfer carried it across, masked or dropped ("") as the
-// export obligations left it, so the node keeps no more of the worker than
-// it sent; and the first day of the placement's contract. The ID number is
-// personal data: it never goes into a Status, an answer, a log or the
-// audit log.
+// SentWorker is what an origin keeps of a transfer's worker to match the
+// employment confirmations that answer the transfer, with the record's
+// status but never shown with it (Status leaves it out): not the worker's
+// ID number, but which of its positions the transfer showed, masked or not
+// as the export obligations left it, and a keyed digest of the characters
+// there (WorkerDigest); and the first day of the placement's contract. A
+// confirmation's number is matched by computing the same digest over its
+// characters at the same positions, so the node keeps no ID-number
+// characters once the transfer's envelope is delivered, and no more of the
+// number, even digested, than it sent.
 type SentWorker struct {
-	IDNumber      string `json:"id_number"`
+	// Shown has one character per character of the ID number as the
+	// transfer carried it: '#' where it showed one, '*' where it was
+	// masked; "" when it was dropped. Its length is the number's.
+	Shown string `json:"shown,omitempty"`
+	// Digest is WorkerDigest of the characters at the positions Shown
+	// marks '#', the check letter x upper-cased; nil when none is.
+	Digest []byte `json:"digest,omitempty"`
+	// ContractStart is placement.contract_start (YYYY-MM-DD).
 	ContractStart string `json:"contract_start"`
 }
 
 // appendJSON appends w's JSON encoding, as json.Marshal writes it: Enqueue
-// encodes one for every transfer it accepts, before the group commit.
+// encodes one into the status of every transfer it accepts, before the
+// group commit.
 func (w *SentWorker) appendJSON(b []byte) []byte {
-	b = append(b, `{"id_number":`...)
-	b = contracts.AppendJSONString(b, w.IDNumber)
-	return append(contracts.AppendJSONString(append(b, `,"contract_start":`...), w.ContractStart), '}')
+	b = append(b, '{')
+	if w.Shown != "" {
+		b = append(contracts.AppendJSONString(append(b, `"shown":`...), w.Shown), ',')
+	}
+	if len(w.Digest) > 0 {
+		b = append(base64.StdEncoding.AppendEncode(append(b, `"digest":"`...), w.Digest), `",`...)
+	}
+	return append(contracts.AppendJSONString(append(b, `"contract_start":`...), w.ContractStart), '}')
+}
+
+// size is the room appendJSON needs for w as a member of a status, unless
+// its strings need escaping.
+func (w *SentWorker) size() int {
+	return len(`,"worker":{"shown":"","digest":"","contract_start":""}`) +
+		len(w.Shown) + base64.StdEncoding.EncodedLen(len(w.Digest)) + len(w.ContractStart)
+}
+
+// storedStatus is a record's value in bucketRecords: its Status and, for a
+// transfer, what the node keeps of its worker, which Status leaves out so
+// that no caller is shown it.
+type storedStatus struct {
+	Status
+	Worker *SentWorker `json:"worker,omitempty"`
+}
+
+// appendJSON appends r's JSON encoding, as json.Marshal writes it: the
+// status's, the worker a last member.
+func (r *storedStatus) appendJSON(b []byte) ([]byte, error) {
+	b, err := r.Status.appendJSON(b)
+	if err != nil || r.Worker == nil {
+		return b, err
+	}
+	b = append(b[:len(b)-1], `,"worker":`...) // in the place of the status's '}'
+	return append(r.Worker.appendJSON(b), '}'), nil
+}
+
+// putStoredStatus is putStatus for a record's whole value.
+func putStoredStatus(b *bolt.Bucket, key string, r *storedStatus) error {
+	data, err := r.appendJSON(nil)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), data)
 }
 
 // SentWorker returns what the node keeps of the worker of the transfer
@@ -44,15 +90,33 @@ func (s *Store) SentWorker(ref string) (SentWorker, error) {
 		if id == nil {
 			return fmt.Errorf("reference %q: %w", ref, ErrNotFound)
 		}
-		data := tx.Bucket(bucketWorkers).Get(id)
-		if data == nil {
+		var r struct {
+			Worker *SentWorker `json:"worker"`
+		}
+		if err := getJSON(tx.Bucket(bucketRecords), string(id), &r); err != nil {
+			return fmt.Errorf("record of %q: %w", ref, err)
+		}
+		if r.Worker == nil {
 			return fmt.Errorf("worker of %s: %w", id, ErrNotFound)
 		}
-		if err := json.Unmarshal(data, &w); err != nil {
-			// No value in the error: it is personal data.
-			return fmt.Errorf("worker of %s (bucket %s) does not decode", id, bucketWorkers)
-		}
+		w = *r.Worker
 		return nil
 	})
 	return w, err
+}
+
+// dropWorker rewrites the status of record id without what it keeps of
+// its worker, if it keeps any: a discarded transfer is never delivered,
+// and no confirmation is shown against it.
+func dropWorker(tx *bolt.Tx, id string) error {
+	recs := tx.Bucket(bucketRecords)
+	var r storedStatus
+	if err := getJSON(recs, id, &r); err != nil {
+		return fmt.Errorf("record %s: %w", id, err)
+	}
+	if r.Worker == nil {
+		return nil
+	}
+	r.Worker = nil
+	return putStoredStatus(recs, id, &r)
 }

@@ -144,16 +144,20 @@ func appendMemberName(b []byte, name string) []byte {
 }
 
 // acceptedStatuses encodes the status of each record as accepted at now,
-// all into one buffer: they are written and let go together.
+// with what is kept of a transfer's worker, all into one buffer: they are
+// written and let go together.
 func acceptedStatuses(msgs []Outgoing, now time.Time) ([][]byte, error) {
 	n := 0
 	for _, m := range msgs {
 		n += statusSize(m.EnvelopeID, m.Ref, m.Type, m.Peer)
+		if m.Worker != nil {
+			n += m.Worker.size()
+		}
 	}
 	buf := make([]byte, 0, n)
 	statuses := make([][]byte, len(msgs))
 	for i, m := range msgs {
-		st := Status{EnvelopeID: m.EnvelopeID, Ref: m.Ref, Type: m.Type, Peer: m.Peer, State: StateAccepted, AcceptedAt: now}
+		st := storedStatus{Status{EnvelopeID: m.EnvelopeID, Ref: m.Ref, Type: m.Type, Peer: m.Peer, State: StateAccepted, AcceptedAt: now}, m.Worker}
 		start := len(buf)
 		var err error
 		if buf, err = st.appendJSON(buf); err != nil {

@@ -23,7 +23,7 @@ import (
 // Buckets. Keys that order matter for (outbox per peer, inbox) are chosen so
 // bbolt's byte order is delivery order.
 var (
-	bucketRecords = []byte("records") // envelope id -> Status (JSON) as accepted
+	bucketRecords = []byte("records") // envelope id -> storedStatus (JSON) as accepted
 	// bucketDelivered holds the destination's answer for each record
 	// (delivery JSON), apart from its status: marking a batch delivered then
 	// writes each answer once instead of decoding and rewriting every status.
@@ -136,8 +136,8 @@ type Outgoing struct {
 	// made in the same commit; see CaseChange.
 	Case *CaseChange
 	// Worker, set for a transfer, is what the node keeps of its worker to
-	// match the confirmations that answer it (SentWorker), written with
-	// the record; nil for other records.
+	// match the confirmations that answer it (SentWorker), written into
+	// the record's status; nil for other records.
 	Worker *SentWorker
 
 	// value is the outbox value SetEnvelope wrote Envelope into.
@@ -237,6 +237,8 @@ type Store struct {
 	queues queueDepth
 	// dead counts the dead letters per peer, as queues the outbox.
 	dead queueDepth
+	// macs compute WorkerDigest.
+	macs *workerMACs
 }
 
 // queueDepth counts the outbox's envelopes per peer, kept in step with the
@@ -320,14 +322,17 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	var queues, dead map[string]int
+	var workerKey []byte
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases, bucketDead, bucketDeferred, bucketWorkers} {
+		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases, bucketDead, bucketDeferred} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
 		queues, dead = countQueues(tx, bucketOutbox), countQueues(tx, bucketDead)
-		return nil
+		var err error
+		workerKey, err = readWorkerKey(tx)
+		return err
 	})
 	if err != nil {
 		db.Close()
@@ -349,7 +354,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{db: db, c: newCommitter(db, delay, every, log), now: now, queues: queueDepth{n: queues}, dead: queueDepth{n: dead}}, nil
+	return &Store{db: db, c: newCommitter(db, delay, every, log), now: now, queues: queueDepth{n: queues}, dead: queueDepth{n: dead}, macs: newWorkerMACs(workerKey)}, nil
 }
 
 // Close commits what is queued and closes the file. Closing twice is harmless.
@@ -410,16 +415,9 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 		return nil, fmt.Errorf("enqueue: %w", err)
 	}
 	queued := make([][]byte, len(msgs))
-	var workers [][]byte // made at the first transfer
 	for i, m := range msgs {
 		if queued[i], err = outboxValue(m); err != nil {
 			return nil, fmt.Errorf("enqueue: %w", err)
-		}
-		if m.Worker != nil {
-			if workers == nil {
-				workers = make([][]byte, len(msgs))
-			}
-			workers[i] = m.Worker.appendJSON(nil)
 		}
 	}
 	added := map[string]int{} // outbox entries written, by peer
@@ -427,9 +425,6 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 		refs := tx.Bucket(bucketRefs)
 		tx.Bucket(bucketRecords).FillPercent = appendFill
 		tx.Bucket(bucketOutbox).FillPercent = appendFill
-		if workers != nil {
-			tx.Bucket(bucketWorkers).FillPercent = appendFill
-		}
 		seen := make(map[string]string, len(msgs))
 		counted := counts{}
 		cases := caseTx{tx: tx}
@@ -482,11 +477,6 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 			}
 			if err := tx.Bucket(bucketOutbox).Put(outboxKey(m.Peer, m.EnvelopeID), queued[i]); err != nil {
 				return err
-			}
-			if workers != nil && workers[i] != nil {
-				if err := tx.Bucket(bucketWorkers).Put([]byte(m.EnvelopeID), workers[i]); err != nil {
-					return err
-				}
 			}
 			added[m.Peer]++ // envelope ids are new: a put adds an entry
 		}
@@ -835,7 +825,7 @@ func (s *Store) AddAnswer(ctx context.Context, ref, from string, a Answer) error
 			return fmt.Errorf("answer to %q: %w", ref, ErrNotFound)
 		}
 		recs := tx.Bucket(bucketRecords)
-		var st Status
+		var st storedStatus // rewritten whole, its worker with it
 		if err := getJSON(recs, string(id), &st); err != nil {
 			return err
 		}
@@ -854,7 +844,7 @@ func (s *Store) AddAnswer(ctx context.Context, ref, from string, a Answer) error
 			return fmt.Errorf("answer %s to %q: %w (%d)", a.EnvelopeID, ref, ErrTooManyAnswers, MaxAnswers)
 		}
 		st.Answers = append(st.Answers, a)
-		return putStatus(recs, string(id), &st)
+		return putStoredStatus(recs, string(id), &st)
 	})
 }
 
