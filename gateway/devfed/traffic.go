@@ -30,7 +30,9 @@ type Traffic struct {
 // Seed registers and approves an agreement between the origin (the first
 // province) and each destination, then sends sample traffic: transfers from
 // the origin, a confirmation back for each, and a wage-arrears referral from
-// the first destination to the origin with its updates.
+// the first destination to the origin with its updates. It returns once
+// every node this process runs holds the traffic and the agreements in its
+// audit log.
 func (f *Federation) Seed(ctx context.Context, transfersPerDestination int) error {
 	gens, err := f.Agree(ctx)
 	if err != nil {
@@ -42,7 +44,19 @@ func (f *Federation) Seed(ctx context.Context, transfersPerDestination int) erro
 			return err
 		}
 	}
-	return f.sendReferral(ctx, origin, f.Provinces[1])
+	if err := f.sendReferral(ctx, origin, f.Provinces[1]); err != nil {
+		return err
+	}
+	// The nodes audit registry changes every second: the agreements'
+	// entries are in each log before Seed returns, as its flows are.
+	for _, p := range f.Provinces {
+		if n := f.Nodes[p]; n != nil {
+			if err := n.AuditRegistry(ctx); err != nil {
+				return fmt.Errorf("devfed: audit the registry at %s: %w", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Agree registers and approves an agreement between the origin (the first

@@ -74,6 +74,12 @@ func (n *Node) auditRegistry(ctx context.Context, every time.Duration) {
 	}
 }
 
+// AuditRegistry appends now the entries of the registry changes this node
+// has applied and not yet audited, which its loop does every second: for
+// a caller that must find them in the log at once, such as the development
+// federation before it hands its nodes over.
+func (n *Node) AuditRegistry(ctx context.Context) error { return n.auditRegistryOnce(ctx) }
+
 func (n *Node) auditRegistryOnce(ctx context.Context) error {
 	n.registryAudit.Lock()
 	defer n.registryAudit.Unlock()
