@@ -171,16 +171,12 @@ func (n *Node) listen() error {
 	mux.Handle(peer.Path, n.metrics.instrument(peer.NewHandler(n.exchange)))
 	mux.Handle(peer.AuditPath, n.metrics.instrument(peer.NewAuditHandler(n.cfg.Province, n.audit)))
 	mux.Handle("/v1/registry/", jsonBodies(n.registry.Handler()))
-	// Bounded reads: a slow or stalled client cannot hold a connection and
-	// its buffers forever. A full batch of the largest records is ~64 MiB,
-	// well within a minute even between provinces.
-	n.server = &http.Server{Handler: refuseLapsed(n.recheckClient, mux), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		IdleTimeout: 5 * time.Minute, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}
+	n.server = apiServer(refuseLapsed(n.recheckClient, mux), cfg, n.log)
 	if n.cfg.OpsListen != "" {
 		if n.opsLn, err = net.Listen("tcp", n.cfg.OpsListen); err != nil {
 			return fmt.Errorf("ops_listen: %w", err)
 		}
-		n.ops = &http.Server{Handler: n.opsHandler(), ReadHeaderTimeout: 5 * time.Second}
+		n.ops = &http.Server{Handler: n.opsHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: serverErrorLog(n.log)}
 	}
 	return nil
 }
