@@ -427,7 +427,7 @@ func TestSystemdUnit(t *testing.T) {
 			t.Errorf("%s=%v, want %s", k, got, v)
 		}
 	}
-	// The node gives its servers 10s to shut down, then closes raft and the store.
+	// The node gives its requests and delivery batches in flight 10s, then closes raft and the store.
 	stop, err := time.ParseDuration(strings.Join(dirs["Service.TimeoutStopSec"], ""))
 	if err != nil || stop < 20*time.Second {
 		t.Errorf("TimeoutStopSec=%v (%v): want at least 20s for the graceful drain", dirs["Service.TimeoutStopSec"], err)

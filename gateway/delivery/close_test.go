@@ -163,3 +163,57 @@ func TestCloseStopsSplittingARefusedBatch(t *testing.T) {
 		t.Errorf("dead letters = %v, want none", got)
 	}
 }
+
+// silentPeer takes each request and never answers it, as a peer behind a
+// network partition whose connections stay open: a request ends only with
+// its context (in a node, with the HTTP client's timeout).
+type silentPeer struct{ took chan struct{} }
+
+func (p silentPeer) Send(ctx context.Context, _ string, _ []store.Queued) ([]Outcome, error) {
+	p.took <- struct{}{}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// failures counts the failed batches an observer hears of.
+type failures struct{ n atomic.Int32 }
+
+func (f *failures) Delivered(string, []Outcome, []store.Queued, time.Duration) {}
+func (f *failures) Failed(string, error)                                       { f.n.Add(1) }
+
+// TestCloseWithinCutsARequestThePeerDoesNotAnswer: a node shutting down
+// waits for a batch in flight only as long as it has, not for the
+// request's whole timeout, which alone is as long as the service
+// manager's stop timeout; the batch stays queued for the next start, and
+// is no failure of the peer's.
+func TestCloseWithinCutsARequestThePeerDoesNotAnswer(t *testing.T) {
+	s := openOutbox(t)
+	p := silentPeer{took: make(chan struct{}, 1)}
+	obs := &failures{}
+	m, err := NewManager(testConfig(), s, p, obs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, 0, 3)
+	m.Notify("44")
+	<-p.took
+	closed := make(chan struct{})
+	go func() {
+		m.CloseWithin(10 * time.Millisecond)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("CloseWithin still waits for a request the peer does not answer")
+	}
+	if d := depth(t, s); d != 3 {
+		t.Errorf("outbox holds %d envelopes, want the 3 of the batch cut", d)
+	}
+	if n := obs.n.Load(); n != 0 {
+		t.Errorf("%d failed batches counted; the cut is the node's, not the peer's", n)
+	}
+	if st := m.Peers()[0]; st.Failures != 0 || st.LastError != "" {
+		t.Errorf("the peer's state after the cut: %+v; want no failure", st)
+	}
+}

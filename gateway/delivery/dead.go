@@ -99,8 +99,9 @@ func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
 	return a
 }
 
-// errClosing ends an attempt that Close interrupted between two requests:
-// what it had not sent stays queued for the next start.
+// errClosing ends an attempt that Close interrupted between two requests,
+// or whose request CloseWithin cut: what it had not sent, or had no answer
+// for, stays queued for the next start.
 var errClosing = errors.New("the node is closing; the rest of the batch stays queued")
 
 // split delivers the halves of a batch the peer refused as a whole. Once a

@@ -214,7 +214,11 @@ type Manager struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// sending is the context of the requests to peers, which Close lets
+	// finish: CloseWithin cuts them (cut) once its time is up.
+	sending context.Context
+	cut     context.CancelFunc
+	wg      sync.WaitGroup
 
 	mu      sync.Mutex
 	workers map[string]*worker
@@ -239,7 +243,8 @@ func NewManager(cfg Config, outbox Outbox, sender Sender, obs Observer, log *slo
 		cfg.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{cfg: cfg, outbox: outbox, sender: sender, obs: obs, log: log, ctx: ctx, cancel: cancel, workers: make(map[string]*worker)}, nil
+	sending, cut := context.WithCancel(context.Background())
+	return &Manager{cfg: cfg, outbox: outbox, sender: sender, obs: obs, log: log, ctx: ctx, cancel: cancel, sending: sending, cut: cut, workers: make(map[string]*worker)}, nil
 }
 
 // Notify tells the peer's worker that its queue grew, starting the worker if
@@ -268,12 +273,44 @@ func (m *Manager) Notify(peer string) {
 // still queued, a refused batch's parts not yet sent included, stays in
 // the outbox for the next start.
 func (m *Manager) Close() {
-	// Under mu, so that a concurrent Notify either starts its worker before
-	// the Wait below, which then waits for it, or sees the end and starts none.
+	m.stop()
+	m.wg.Wait()
+	m.cut()
+}
+
+// CloseWithin is Close, but gives the requests in flight d to finish, and
+// then cuts them: a peer that stopped answering without closing its
+// connections (a network partition) would otherwise hold a node's shutdown
+// for the request's whole timeout, past the stop timeout of the service
+// manager, which then kills the node before it has closed its registry
+// and store. The envelopes of a request cut stay queued, and go again at
+// the next start, which the peer, if it stored them, answers as
+// duplicates with the receipts it signed.
+func (m *Manager) CloseWithin(d time.Duration) {
+	m.stop()
+	done := make(chan struct{})
+	go func() {
+		m.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		m.cut()
+		<-done
+	}
+	m.cut()
+}
+
+// stop starts no more batches. Under mu, so that a concurrent Notify
+// either starts its worker before Close waits, which then waits for it,
+// or sees the end and starts none.
+func (m *Manager) stop() {
 	m.mu.Lock()
 	m.cancel()
 	m.mu.Unlock()
-	m.wg.Wait()
 }
 
 // PeerState is a worker's view of its peer, for status pages.
@@ -547,13 +584,17 @@ func (w *worker) send(batch []store.Queued, size int) sent {
 func (w *worker) post(batch []store.Queued) (answered, held int, dead []store.DeadLetter, deferred bool, err error) {
 	start := time.Now()
 	// A batch in flight is finished even when the node is shutting down, so
-	// the destination's receipts are not lost; the request has its own timeout.
-	outcomes, err := w.m.sender.Send(context.WithoutCancel(w.m.ctx), w.peer, batch)
+	// the destination's receipts are not lost; the request has its own
+	// timeout, and CloseWithin may cut it sooner.
+	outcomes, err := w.m.sender.Send(w.m.sending, w.peer, batch)
 	broken, isBroken := brokenAnswer(err, batch)
 	switch {
 	case isBroken && len(broken.Outcomes) > 0:
 		// The answers that hold are recorded; deliver sees to the others.
 		outcomes = broken.Outcomes
+	case err != nil && w.m.sending.Err() != nil:
+		// Not the peer's failure: the batch waits in the outbox.
+		return 0, 0, nil, false, fmt.Errorf("%w: %w", errClosing, err)
 	case err != nil:
 		return 0, 0, nil, false, err
 	case len(outcomes) == 0:

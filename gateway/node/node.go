@@ -257,14 +257,22 @@ func (n *Node) Registry() *registry.Registry { return n.registry }
 // Exchange is the node's record path.
 func (n *Node) Exchange() *exchange.Exchange { return n.exchange }
 
+// drainTimeout is how long Close gives the requests and the delivery
+// batches in flight, from when it begins: with raft's snapshot and the
+// store's close after it, well within the 30 s every install gives a node
+// to stop.
+const drainTimeout = 10 * time.Second
+
 // Close shuts down gracefully: fail /readyz, stop taking requests, let
-// requests and delivery batches in flight finish, close raft cleanly, then the store. Closing twice is harmless.
+// requests and delivery batches in flight finish (for drainTimeout), close
+// raft cleanly, then the store. Closing twice is harmless.
 func (n *Node) Close() error {
 	var errs []error
 	n.closed.Do(func() {
 		n.closing.Store(true)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 		defer cancel()
+		deadline, _ := ctx.Deadline()
 		// Shutdown closes only the listeners its server was serving: an
 		// Open that failed after binding them has served none.
 		if n.server != nil {
@@ -283,7 +291,9 @@ func (n *Node) Close() error {
 			n.cancel()
 		}
 		if n.delivery != nil {
-			n.delivery.Close()
+			// A peer that does not answer must not hold the batch in
+			// flight, and the shutdown, for the request's 30 s timeout.
+			n.delivery.CloseWithin(time.Until(deadline))
 		}
 		n.wg.Wait()
 		if n.registry != nil {
