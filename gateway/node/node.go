@@ -116,6 +116,14 @@ func (n *Node) open(ctx context.Context) error {
 	if n.policy, err = policy.NewEngine(ctx, policy.FederationBundle(), policy.Config{ProvinceDir: cfg.Policy.ProvinceDir, Logger: n.log, Observe: n.metrics.decided}); err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
+	// The registry's bundle, from the replica's snapshot, before the API
+	// serves: the node is ready, and decides, once the replica hears from
+	// the leader, and would otherwise decide with the bundle shipped in the
+	// binary, which the federation may have replaced with a stricter one,
+	// until Watch's first refresh, a policy.reload later.
+	if err := n.policy.Refresh(ctx, bundles{n.registry.Store()}); err != nil {
+		n.log.Warn("policy: keeping the policy in force", "revisions", n.policy.Revisions().String(), "err", err)
+	}
 	if err := n.openExchange(); err != nil {
 		return err
 	}
