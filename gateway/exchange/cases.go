@@ -14,7 +14,9 @@ import (
 
 // nextStatus is the referral lifecycle: a referred case is accepted or
 // rejected; an accepted one is investigated, resolved or closed; a resolved
-// one is closed. Closed and rejected cases are finished.
+// one is closed. Closed and rejected cases are finished. Each move but
+// closing is the answer of the province the case was referred to, which
+// does the work (updateProblems); the one that opened it may close it.
 var nextStatus = map[contracts.CaseStatus][]contracts.CaseStatus{
 	contracts.CaseReferred:      {contracts.CaseAccepted, contracts.CaseRejected},
 	contracts.CaseAccepted:      {contracts.CaseInvestigating, contracts.CaseResolved, contracts.CaseClosed},
@@ -23,7 +25,9 @@ var nextStatus = map[contracts.CaseStatus][]contracts.CaseStatus{
 }
 
 // updateProblems refuses, before anything is sent, an update for a case
-// this node does not know (c is nil) or a status case c cannot move to.
+// this node does not know (c is nil), a status case c cannot move to, or
+// one its sender may not send: all but closing is for the province the
+// case was referred to, lest the opener answer its own referral.
 // When an update arrives, check asks it only about a case this node
 // follows: one whose case it does not know yet is deferred, not refused.
 func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.FieldError {
@@ -32,6 +36,9 @@ func updateProblems(u *contracts.ReferralUpdate, c *store.Case) []contracts.Fiel
 	}
 	if !slices.Contains(nextStatus[contracts.CaseStatus(c.Status)], u.Status) {
 		return []contracts.FieldError{{Path: "status", Message: fmt.Sprintf("the case is %s and cannot become %s (allowed: %v)", c.Status, u.Status, nextStatus[contracts.CaseStatus(c.Status)])}}
+	}
+	if u.From == c.OpenedBy && u.Status != contracts.CaseClosed {
+		return []contracts.FieldError{{Path: "status", Message: fmt.Sprintf("only province %s, to which the case was referred, may send %s; province %s, which opened it, may only close it", c.OpenedTo, u.Status, c.OpenedBy)}}
 	}
 	return nil
 }

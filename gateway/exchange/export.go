@@ -275,14 +275,16 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 				drafts[i] = nil
 				continue
 			}
-			if p := updateProblems(u, cases[i]); p != nil {
-				results[i].Outcome, results[i].Problems = OutcomeInvalid, p
-				drafts[i] = nil
-				continue
-			}
+			// Before the case's moves: whatever the status, the
+			// destination has no case of that referral to move.
 			if i < len(sent) && sent[i] == store.StateRejected {
 				results[i].Outcome, results[i].Problems = OutcomeInvalid, []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf(
 					"province %s rejected referral %q (envelope %s), so it follows no case of it to update; see the referral's record for why", u.To, u.ReferralID, cases[i].EnvelopeID)}}
+				drafts[i] = nil
+				continue
+			}
+			if p := updateProblems(u, cases[i]); p != nil {
+				results[i].Outcome, results[i].Problems = OutcomeInvalid, p
 				drafts[i] = nil
 				continue
 			}

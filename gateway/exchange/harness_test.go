@@ -255,9 +255,15 @@ func referralFrom(g *synth.Generator, from string) *contracts.Referral {
 // referred state, and returns them once 51 has accepted them all.
 func (f *federation) referCases(g *synth.Generator, n int) []*contracts.Referral {
 	f.t.Helper()
+	return f.referCasesFrom(g, "51", n)
+}
+
+// referCasesFrom is referCases with the referrals sent by province from.
+func (f *federation) referCasesFrom(g *synth.Generator, from string, n int) []*contracts.Referral {
+	f.t.Helper()
 	var cases []*contracts.Referral
 	for len(cases) < n {
-		if r := g.Referral(); r.From == "51" {
+		if r := g.Referral(); r.From == from {
 			r.Status = contracts.CaseReferred
 			cases = append(cases, r)
 		}
@@ -266,12 +272,27 @@ func (f *federation) referCases(g *synth.Generator, n int) []*contracts.Referral
 	for i, r := range cases {
 		recs[i] = r
 	}
-	for i, res := range f.submit("51", recs...) {
+	for i, res := range f.submit(from, recs...) {
 		if res.Outcome != OutcomeAccepted {
 			f.t.Fatalf("referral %d: %+v", i, res)
 		}
 	}
 	return cases
+}
+
+// awaitCases waits until province p's node holds the case each of rs
+// opens, as it does once the referral has reached it.
+func (f *federation) awaitCases(p string, rs []*contracts.Referral) {
+	f.t.Helper()
+	n := f.nodes[p]
+	gatewaytest.Eventually(f.t, "the referrals' cases at "+p, func() bool {
+		for _, r := range rs {
+			if _, err := n.store.Case(store.CaseKey(r.From, r.To, r.ID), f.now); err != nil {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func encode(t testing.TB, recs ...any) []json.RawMessage {

@@ -635,8 +635,9 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 				return deferred(env.ID, ReasonReferralUnanswered), false
 			}
 		}
-		// The case must be able to take the status here too: a peer may
-		// not move a referred case straight to closed.
+		// The case must be able to take the status here too, from this
+		// sender: a peer may not move a referred case straight to closed,
+		// nor answer a referral it opened.
 		if updateProblems(u, in.moves) != nil {
 			return rejected(env.ID, ReasonInvalidTransition), false
 		}

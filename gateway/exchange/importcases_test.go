@@ -10,13 +10,13 @@ import (
 	"github.com/laborlink/laborlink/contracts/synth"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/peer"
-	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
-// receivedCases is a federation of 51 and 44 in which 44 follows cases
-// referred to it by 51, delivered the usual way, and receives 51's updates
-// of them directly, as 51's delivery would send them.
+// receivedCases is a federation of 51 and 44 in which 44 follows cases it
+// referred to 51, delivered the usual way, and receives 51's updates of
+// them (the answers of the province they were referred to) directly, as
+// 51's delivery would send them.
 type receivedCases struct {
 	f     *federation
 	g     *synth.Generator
@@ -28,11 +28,17 @@ func newReceivedCases(t *testing.T, n int) *receivedCases {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	rc := &receivedCases{f: f, g: f.generator("51", "44", 29)}
-	rc.cases = f.referCases(rc.g, n)
-	dest := f.nodes["44"]
-	gatewaytest.Eventually(t, "the referrals at 44", func() bool {
+	rc.cases = f.referCasesFrom(rc.g, "44", n)
+	// Delivered, not only stored at 51: 44 takes an answer to a referral
+	// of its own once it knows the referral reached 51.
+	referrer := f.nodes["44"]
+	gatewaytest.Eventually(t, "44's referrals delivered to 51", func() bool {
 		for _, r := range rc.cases {
-			if _, err := dest.store.Case(store.CaseKey("51", "44", r.ID), f.now); err != nil {
+			id, err := referrer.store.Lookup(Ref(r.Head(), r.Type()))
+			if err != nil {
+				return false
+			}
+			if st, err := referrer.store.Status(id); err != nil || st.State != store.StateDelivered {
 				return false
 			}
 		}
@@ -150,14 +156,18 @@ func TestReceiveAnswersAStoredUpdateDuplicate(t *testing.T) {
 	}
 }
 
-// TestReceiveDefersAnUpdateBeforeItsReferral: an update whose referral has
-// not arrived is deferred, nothing stored, so that its origin sends it
-// again; sent again once the referral is stored, it moves the case.
+// TestReceiveDefersAnUpdateBeforeItsReferral: an update whose case is not
+// known here (its referral not opened or arrived yet) is deferred, nothing
+// stored, so that its origin sends it again; sent again once the case is
+// here, it moves the case. Only the province a case was referred to
+// answers it, so an honest answer finds its case at the opener; here,
+// contrived, 51's answer to 44's referral comes before 44's node opened
+// the case.
 func TestReceiveDefersAnUpdateBeforeItsReferral(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	g := f.generator("51", "44", 23)
-	r := referralFrom(g, "51")
+	r := referralFrom(g, "44")
 	u := g.ReferralUpdate(r)
 	u.From, u.To, u.Status = "51", "44", contracts.CaseAccepted
 	update := f.rawSignedBy("51", u)
@@ -176,9 +186,14 @@ func TestReceiveDefersAnUpdateBeforeItsReferral(t *testing.T) {
 	if got := dest.inbox(t); len(got) != 0 {
 		t.Fatalf("the deferred update was stored: %d in the inbox", len(got))
 	}
-	if res := deliver(f.rawSignedBy("51", r)); res.Status != peer.StatusStored {
-		t.Fatalf("the referral: %+v", res)
+	sent := f.submit("44", r)
+	if sent[0].Outcome != OutcomeAccepted {
+		t.Fatalf("the referral: %+v", sent[0])
 	}
+	gatewaytest.Eventually(t, "the referral delivered", func() bool {
+		v, err := dest.x.Record(context.Background(), dest.system, sent[0].EnvelopeID)
+		return err == nil && v.State == store.StateDelivered
+	})
 	if res := deliver(update); res.Status != peer.StatusStored {
 		t.Fatalf("the update sent again after its referral: %+v", res)
 	}
@@ -188,42 +203,63 @@ func TestReceiveDefersAnUpdateBeforeItsReferral(t *testing.T) {
 	}
 }
 
-// TestUpdateDeliveredWithItsReferralIsSentAgain: a referral and its update
-// wait together in the origin's outbox (the destination's registry lagged)
-// and go in one batch, or in two; an update deferred (case_unknown) is
-// sent again until it is stored, not buried: both end delivered and the
-// case moved at both ends.
-func TestUpdateDeliveredWithItsReferralIsSentAgain(t *testing.T) {
+// TestAnAnswerDeferredForItsReferralIsSentAgain: 51's referral reached 44
+// while 51 holds no answer for it (51 cannot reach 44, and the referral got
+// there all the same, as when the receipt of a delivery is lost). 44's
+// acceptance, deferred by 51 until its referral is answered
+// (referral_unanswered), is sent again until it is stored, not buried: once
+// 51 delivers the referral again (a duplicate, with a receipt), both end
+// delivered and the case moved at both ends. (It replaces a test of a
+// referral and its update queued together: only the province a case was
+// referred to may answer it, so no update of a referral waits with it.)
+func TestAnAnswerDeferredForItsReferralIsSentAgain(t *testing.T) {
 	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
 	origin, dest := f.nodes["51"], f.nodes["44"]
-	a := f.agreement("51", "44")
-	dest.agreements = policy.NewAgreementIndex() // 44 has not applied it yet
-	dest.x.d.Agreements = dest.agreements
+	f.dir.set("44", "https://127.0.0.1:1") // 51 cannot reach 44
 	g := f.generator("51", "44", 23)
 	r := f.referCases(g, 1)[0]
-	u := g.ReferralUpdate(r)
-	u.From, u.To, u.Status = "51", "44", contracts.CaseAccepted
-	res := f.submit("51", u)
-	if res[0].Outcome != OutcomeAccepted {
-		t.Fatalf("the update: %+v", res[0])
+	queued, err := origin.store.Pending("44", 10, nil)
+	if err != nil || len(queued) != 1 || len(queued[0].SigningDigest) != 32 {
+		t.Fatalf("51's queue for 44: %d envelopes, %v; want the referral, to be signed with its batch", len(queued), err)
 	}
-	gatewaytest.Eventually(t, "the destination to defer", func() bool {
-		for _, p := range origin.delivery.Peers() {
-			if p.Peer == "44" && strings.Contains(p.LastDeferral, "no_agreement") {
+	// Signed as 51's delivery signs a batch of one.
+	proofs, err := contracts.SignDigests([][32]byte{[32]byte(queued[0].SigningDigest)}, origin.x.d.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	referral, err := contracts.WithBatchProof(queued[0].Envelope, proofs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.deliver("51", "44", referral); err != nil || got[0].Status != peer.StatusStored {
+		t.Fatalf("51's referral at 44: %+v, %v", got, err)
+	}
+	u := g.ReferralUpdate(r)
+	u.Status = contracts.CaseAccepted
+	res := f.submit("44", u)
+	if res[0].Outcome != OutcomeAccepted {
+		t.Fatalf("44's acceptance: %+v", res[0])
+	}
+	gatewaytest.Eventually(t, "51 to defer 44's acceptance", func() bool {
+		for _, p := range dest.delivery.Peers() {
+			if p.Peer == "51" && strings.Contains(p.LastDeferral, ReasonReferralUnanswered) {
 				return true
 			}
 		}
 		return false
 	})
-	dest.agreements.Put(*a) // 44 catches up
+	f.dir.set("44", dest.server.URL) // 51 reaches 44 again
 	origin.delivery.Notify("44")
-	gatewaytest.Eventually(t, "the update delivered", func() bool {
-		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
+	gatewaytest.Eventually(t, "44's acceptance delivered", func() bool {
+		v, err := dest.x.Record(context.Background(), dest.system, res[0].EnvelopeID)
 		return err == nil && v.State == store.StateDelivered
 	})
-	c, err := dest.store.Case(store.CaseKey("51", "44", r.ID), f.now)
-	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
-		t.Errorf("the case at 44: %+v, %v; want it accepted by the update", c, err)
+	for _, n := range []*node{origin, dest} {
+		c, err := n.store.Case(store.CaseKey("51", "44", r.ID), f.now)
+		if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
+			t.Errorf("the case at %s: %+v, %v; want it accepted by the update", n.province, c, err)
+		}
 	}
 }
 
@@ -242,8 +278,8 @@ func TestCaseRefusesTheLosingOfTwoUpdates(t *testing.T) {
 		t.Errorf("received rejected after accepted: %+v, want %s [%s] and no receipt", r, peer.StatusRejected, ReasonInvalidTransition)
 	}
 	dest := rc.f.nodes["44"]
-	if got := dest.inbox(t); len(got) != 2+1 { // the two referrals and the winning update
-		t.Errorf("44's inbox holds %d envelopes, want 3", len(got))
+	if got := dest.inbox(t); len(got) != 1 { // the winning update; the referrals are 44's own
+		t.Errorf("44's inbox holds %d envelopes, want 1", len(got))
 	}
 	c, err := dest.store.Case(store.CaseKey("51", "44", rc.cases[0].ID), rc.f.now)
 	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 {
@@ -294,8 +330,8 @@ func TestReceiveAnswersACopyAsItsFirstEnded(t *testing.T) {
 			t.Errorf("a copy of the rejecting update: %s %v, receipt of %d bytes; want %s [%s] and no receipt", r.Status, r.Reasons, len(r.Receipt), peer.StatusRejected, ReasonInvalidTransition)
 		}
 	}
-	if got := rc.f.nodes["44"].inbox(t); len(got) != 1+1 { // the referral and the accepting update
-		t.Errorf("44's inbox holds %d envelopes, want 2", len(got))
+	if got := rc.f.nodes["44"].inbox(t); len(got) != 1 { // the accepting update; the referral is 44's own
+		t.Errorf("44's inbox holds %d envelopes, want 1", len(got))
 	}
 	// A copy of a stored one is still a duplicate of it.
 	investigating := rc.update(t, 0, contracts.CaseInvestigating)
@@ -305,13 +341,19 @@ func TestReceiveAnswersACopyAsItsFirstEnded(t *testing.T) {
 	}
 }
 
-// TestReceiveTakesAnUpdateAfterItsReferralInOneRequest: a referral and
-// then its update in one request are both stored, and the update moves
-// the case the referral opens, linked to it; an update before its
-// referral in the request is still deferred. Submitted together, they
-// are accepted together. (From a reviewer's finding: the update was
-// deferred case_unknown, its case read before the request was stored.)
-func TestReceiveTakesAnUpdateAfterItsReferralInOneRequest(t *testing.T) {
+// TestReceiveChecksAnUpdateAfterItsReferralInOneRequest: a referral and
+// then its update in one request: the update is checked against the case
+// the referral opens, as the commit that stores them in order will see
+// it, not deferred case_unknown as if there were none; an update before
+// its referral in the request is still deferred. Submitted together, the
+// update is checked against that case too. Only closing is the opener's
+// to send, and a referred case cannot be closed, so the referral's sender
+// has no update to send with it: its acceptance is rejected final
+// (invalid_case_transition) when received, and refused on status, naming
+// who may send it, when submitted, and the case stays referred. (From a
+// reviewer's finding: the update was deferred case_unknown, its case read
+// before the request was stored.)
+func TestReceiveChecksAnUpdateAfterItsReferralInOneRequest(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	g := f.generator("51", "44", 41)
@@ -334,46 +376,32 @@ func TestReceiveTakesAnUpdateAfterItsReferralInOneRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range []peer.Status{peer.StatusStored, peer.StatusStored, peer.StatusDeferred, peer.StatusStored} {
-		if got[i].Status != want {
-			t.Errorf("result %d: %s %v, want %s", i, got[i].Status, got[i].Reasons, want)
+	for i, want := range []struct {
+		status peer.Status
+		reason string
+	}{{peer.StatusStored, ""}, {peer.StatusRejected, ReasonInvalidTransition}, {peer.StatusDeferred, "case_unknown"}, {peer.StatusStored, ""}} {
+		if got[i].Status != want.status || (want.reason != "" && (len(got[i].Reasons) != 1 || got[i].Reasons[0] != want.reason)) {
+			t.Errorf("result %d: %s %v, want %s %s", i, got[i].Status, got[i].Reasons, want.status, want.reason)
 		}
 	}
 	c, err := dest.store.Case(store.CaseKey("51", "44", r.ID), f.now)
-	if err != nil || c.Status != string(contracts.CaseAccepted) || len(c.Updates) != 1 || c.EnvelopeID != referral.ID {
-		t.Errorf("the case: %+v, %v; want the referral's, accepted by the update", c, err)
-	}
-	linked := false
-	for _, e := range dest.auditEntries(t) {
-		if e.RecordType == string(contracts.RecordReferralUpdate) && e.EnvelopeID == got[1].EnvelopeID {
-			linked = e.RefersTo == referral.ID
-		}
-	}
-	if !linked {
-		t.Errorf("the update's audit entry does not link to referral %s", referral.ID)
+	if err != nil || c.Status != string(contracts.CaseReferred) || len(c.Updates) != 0 || c.EnvelopeID != referral.ID {
+		t.Errorf("the case: %+v, %v; want the referral's, referred and never moved", c, err)
 	}
 
-	// Submitted together: both accepted, the case moved at both ends.
+	// Submitted together: the referral accepted, the update refused.
 	r, u = mk()
 	res := f.submit("51", r, u)
-	for i, res := range res {
-		if res.Outcome != OutcomeAccepted {
-			t.Fatalf("record %d submitted with its referral: %+v", i, res)
-		}
+	if res[0].Outcome != OutcomeAccepted {
+		t.Fatalf("the referral submitted with its update: %+v", res[0])
 	}
-	linked = false
-	for _, e := range f.nodes["51"].auditEntries(t) {
-		if e.EnvelopeID == res[1].EnvelopeID {
-			linked = e.RefersTo == res[0].EnvelopeID
-		}
-	}
-	if !linked {
-		t.Errorf("the submitted update's audit entry does not link to referral %s", res[0].EnvelopeID)
+	if p := res[1].Problems; res[1].Outcome != OutcomeInvalid || res[1].EnvelopeID != "" || len(p) != 1 || p[0].Path != "status" || !strings.Contains(p[0].Message, "only province 44") {
+		t.Errorf("the update submitted with its referral: %+v, want %s with one problem on status saying only 44 may send it", res[1], OutcomeInvalid)
 	}
 	for _, n := range []*node{f.nodes["51"], dest} {
-		gatewaytest.Eventually(t, "the case accepted at "+n.province, func() bool {
+		gatewaytest.Eventually(t, "the case referred at "+n.province, func() bool {
 			c, err := n.store.Case(store.CaseKey("51", "44", r.ID), f.now)
-			return err == nil && c.Status == string(contracts.CaseAccepted) && len(c.Updates) == 1
+			return err == nil && c.Status == string(contracts.CaseReferred) && len(c.Updates) == 0
 		})
 	}
 }

@@ -268,6 +268,7 @@ func marshalEnvelope(t *testing.T, env *contracts.Envelope) json.RawMessage {
 // opened (its referral, received here) moves that case and answers no
 // record sent from here, so the node does not look for one and warn that
 // none matches: the warning is kept for answers that should have matched.
+// The peer's update of its own case is its closing, once 51 accepted it.
 func TestAnUpdateOfThePeersCaseIsNoAnswer(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
@@ -275,17 +276,26 @@ func TestAnUpdateOfThePeersCaseIsNoAnswer(t *testing.T) {
 	r := referralFrom(g, "44")
 	r.Status = contracts.CaseReferred
 	key := store.CaseKey("44", "51", r.ID)
-	if res, err := f.deliver("44", "51", f.rawSignedBy("44", r)); err != nil || res[0].Status != peer.StatusStored {
-		t.Fatalf("44's referral at 51: %+v, %v", res, err)
+	if res := f.submit("44", r); res[0].Outcome != OutcomeAccepted {
+		t.Fatalf("44's referral: %+v", res[0])
 	}
+	f.awaitCases("51", []*contracts.Referral{r})
+	accepted := g.ReferralUpdate(r)
+	accepted.Status = contracts.CaseAccepted
+	if res := f.submit("51", accepted); res[0].Outcome != OutcomeAccepted {
+		t.Fatalf("51's acceptance of 44's case: %+v", res[0])
+	}
+	gatewaytest.Eventually(t, "44's case accepted at 44", func() bool {
+		c, err := f.nodes["44"].store.Case(key, f.now)
+		return err == nil && c.Status == string(contracts.CaseAccepted)
+	})
 	u := g.ReferralUpdate(r)
-	u.From, u.To, u.Status = "44", "51", contracts.CaseRejected
-	u.Note = "out of scope"
+	u.From, u.To, u.Status = "44", "51", contracts.CaseClosed
 	if res, err := f.deliver("44", "51", f.rawSignedBy("44", u)); err != nil || res[0].Status != peer.StatusStored {
 		t.Fatalf("44's update of its case at 51: %+v, %v", res, err)
 	}
-	if c, err := f.nodes["51"].store.Case(key, f.now); err != nil || c.Status != string(contracts.CaseRejected) {
-		t.Fatalf("case at 51: %+v, %v; want it rejected", c, err)
+	if c, err := f.nodes["51"].store.Case(key, f.now); err != nil || c.Status != string(contracts.CaseClosed) {
+		t.Fatalf("case at 51: %+v, %v; want it closed", c, err)
 	}
 	if logs := f.logs.String(); strings.Contains(logs, "answer matches no record sent from here") {
 		t.Errorf("an update of the peer's own case warned of an answer without its record:\n%s", logs)

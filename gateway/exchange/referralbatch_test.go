@@ -9,16 +9,17 @@ import (
 )
 
 // TestSubmitChecksEachUpdateAgainstItsCase submits, in one submission,
-// updates of several cases the node follows, legal and illegal moves, of a
-// case it does not know, and a record of another type between them: each
-// is answered by its own case as stored before the submission (the cases
-// are read together), in its own place, and only the legal moves change
-// their cases.
+// updates of several cases the node follows (44's referrals to it, which
+// it answers), legal and illegal moves, of a case it does not know, and a
+// record of another type between them: each is answered by its own case
+// as stored before the submission (the cases are read together), in its
+// own place, and only the legal moves change their cases.
 func TestSubmitChecksEachUpdateAgainstItsCase(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	g := f.generator("51", "44", 23)
-	cases := f.referCases(g, 3)
+	cases := f.referCasesFrom(g, "44", 3)
+	f.awaitCases("51", cases)
 	unknown := *cases[2]
 	unknown.ID += "-X"
 	update := func(r *contracts.Referral, status contracts.CaseStatus) *contracts.ReferralUpdate {

@@ -88,10 +88,10 @@ func TestReferralIDRaceIsRejectedFinal(t *testing.T) {
 	if res51[0].Outcome != OutcomeAccepted {
 		t.Fatalf("51's referral: %+v", res51[0])
 	}
-	// Sent directly, as 51's node would: 44's own referral is not answered
-	// yet, so an update from 51 cannot be of 44's case and waits.
-	u51 := g.ReferralUpdate(r51)
-	u51.From, u51.To, u51.Status = "51", "44", contracts.CaseAccepted
+	// 51's answer to 44's R, sent directly as 51's node would: 51 never
+	// took that referral, so it cannot move 44's case.
+	u51 := g.ReferralUpdate(r44)
+	u51.Status = contracts.CaseAccepted
 	res44 := f.submit("44", r44)
 	if res44[0].Outcome != OutcomeAccepted {
 		t.Fatalf("44's referral: %+v", res44[0])
@@ -120,7 +120,7 @@ func TestReferralIDRaceIsRejectedFinal(t *testing.T) {
 		t.Errorf("51's referral at 44: %+v, want %s [%s] and no receipt", r, peer.StatusRejected, ReasonReferralIDTaken)
 	}
 	if r := got[1]; r.Status != peer.StatusRejected || !slices.Equal(r.Reasons, []string{ReasonReferralIDTaken}) || r.Receipt != nil {
-		t.Errorf("51's update of its referral at 44: %+v, want %s [%s]: 51 refused 44's referral", r, peer.StatusRejected, ReasonReferralIDTaken)
+		t.Errorf("51's answer to 44's referral at 44: %+v, want %s [%s]: 51 refused that referral", r, peer.StatusRejected, ReasonReferralIDTaken)
 	}
 
 	// 51's own delivery, once 44 is reachable: rejected too, and 51 sees it.
@@ -128,14 +128,14 @@ func TestReferralIDRaceIsRejectedFinal(t *testing.T) {
 	origin.delivery.Notify("44")
 	wantRejected(origin, res51[0].EnvelopeID)
 
-	// Neither province may update the other's referral under the id now.
-	u44 := g.ReferralUpdate(r44)
-	u44.From, u44.To, u44.Status = "44", "51", contracts.CaseAccepted
+	// Neither province may answer the other's referral under the id now.
+	u44 := g.ReferralUpdate(r51)
+	u44.Status = contracts.CaseAccepted
 	if r := f.submit("44", u44)[0]; r.Outcome != OutcomeInvalid || len(r.Problems) != 1 || r.Problems[0].Path != "referral_id" {
-		t.Errorf("44's update of R after 51 rejected its referral: %+v, want %s naming referral_id", r, OutcomeInvalid)
+		t.Errorf("44's answer to 51's R after 51 rejected 44's referral: %+v, want %s naming referral_id", r, OutcomeInvalid)
 	}
-	if r := f.submit("51", u51)[0]; r.Outcome != OutcomeInvalid {
-		t.Errorf("51's update of R after 44 rejected its referral: %+v, want %s", r, OutcomeInvalid)
+	if r := f.submit("51", u51)[0]; r.Outcome != OutcomeInvalid || len(r.Problems) != 1 || r.Problems[0].Path != "referral_id" {
+		t.Errorf("51's answer to 44's R after 44 rejected 51's referral: %+v, want %s naming referral_id", r, OutcomeInvalid)
 	}
 	for _, n := range []*node{origin, dest} {
 		c, err := n.store.Case(key, f.now)

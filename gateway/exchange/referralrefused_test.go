@@ -30,26 +30,28 @@ func (h *hookedAgreements) Agreements(ctx context.Context, a, b, id string) ([]c
 	return h.AgreementSource.Agreements(ctx, a, b, id)
 }
 
-// wantUpdateRefusedWithItsReferral checks the answer to an update whose
-// referral, earlier in the same submission at index ref, was not accepted:
-// invalid, one problem on referral_id that names the referral's record.
-func wantUpdateRefusedWithItsReferral(t *testing.T, r SubmitResult, ref int) {
+// wantUpdateRefusedForItsSender checks the answer to 51's update of a
+// case it refers to 44 in the same submission: invalid, one problem on
+// status saying that only 44 may send it. Only the province a case was
+// referred to answers it, and a referred case cannot be closed, so such an
+// update is refused before the commit, whatever becomes of its referral
+// there.
+func wantUpdateRefusedForItsSender(t *testing.T, r SubmitResult) {
 	t.Helper()
-	if r.Outcome != OutcomeInvalid || r.EnvelopeID != "" || len(r.Problems) != 1 || r.Problems[0].Path != "referral_id" {
-		t.Fatalf("the update: %+v, want %s with one problem on referral_id", r, OutcomeInvalid)
+	if r.Outcome != OutcomeInvalid || r.EnvelopeID != "" || len(r.Problems) != 1 || r.Problems[0].Path != "status" {
+		t.Fatalf("the update: %+v, want %s with one problem on status", r, OutcomeInvalid)
 	}
-	if msg := r.Problems[0].Message; !strings.Contains(msg, "record "+string(rune('0'+ref))) || !strings.Contains(msg, "not accepted") {
-		t.Errorf("the problem %q should say that record %d, its referral, was not accepted", msg, ref)
+	if msg := r.Problems[0].Message; !strings.Contains(msg, "only province 44") || !strings.Contains(msg, "may only close it") {
+		t.Errorf("the problem %q should say that only 44 may send the update and 51 may only close the case", msg)
 	}
 }
 
 // TestUpdateOfAReferralRefusedInTheCommitSaysWhy: 51 submits a referral R
 // and an update of it together; between screen and the commit, 44's own
 // referral R reaches 51 and takes the id. The referral is refused
-// (referral_id_taken), and the update with it: invalid, naming its
-// referral, not unavailable, and 44's case is not moved by it. (From a
-// known gap: the update was answered unavailable, or moved the case that
-// held the id.)
+// (referral_id_taken), and the update too: invalid, for its sender, not
+// unavailable, and 44's case is not moved by it. (From a known gap: the
+// update was answered unavailable, or moved the case that held the id.)
 func TestUpdateOfAReferralRefusedInTheCommitSaysWhy(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
@@ -71,7 +73,7 @@ func TestUpdateOfAReferralRefusedInTheCommitSaysWhy(t *testing.T) {
 	if r := res[0]; r.Outcome != OutcomeInvalid || len(r.Problems) != 1 || r.Problems[0].Path != "id" {
 		t.Fatalf("51's referral: %+v, want %s on id (referral_id_taken)", r, OutcomeInvalid)
 	}
-	wantUpdateRefusedWithItsReferral(t, res[1], 0)
+	wantUpdateRefusedForItsSender(t, res[1])
 	c, err := origin.store.Case(store.CaseKey("51", "44", ours.ID), f.now)
 	if err != nil || c.OpenedBy != "44" || c.Status != string(contracts.CaseReferred) || len(c.Updates) != 0 {
 		t.Errorf("the case at 51: %+v, %v; want 44's, referred and never moved", c, err)
@@ -81,7 +83,7 @@ func TestUpdateOfAReferralRefusedInTheCommitSaysWhy(t *testing.T) {
 // TestUpdateOfAReferralOverQuotaSaysWhy: a referral denied in the commit
 // for its quota (the decision read the count before an earlier referral of
 // the submission took the last one) leaves its update, submitted with it,
-// invalid and naming it, not unavailable.
+// invalid, not unavailable, and no case stored.
 func TestUpdateOfAReferralOverQuotaSaysWhy(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44", func(a *contracts.Agreement) {
@@ -96,7 +98,7 @@ func TestUpdateOfAReferralOverQuotaSaysWhy(t *testing.T) {
 	if res[0].Outcome != OutcomeAccepted || res[1].Outcome != OutcomeDenied {
 		t.Fatalf("the referrals: %+v, %+v; want the first accepted, the second denied", res[0], res[1])
 	}
-	wantUpdateRefusedWithItsReferral(t, res[2], 1)
+	wantUpdateRefusedForItsSender(t, res[2])
 	if _, err := f.nodes["51"].store.Case(store.CaseKey("51", "44", second.ID), f.now); err == nil {
 		t.Errorf("the denied referral's case is stored")
 	}
@@ -105,8 +107,9 @@ func TestUpdateOfAReferralOverQuotaSaysWhy(t *testing.T) {
 // TestDeliveredUpdateOfAReferralRefusedInTheCommitIsRejected: 51 delivers
 // a referral R and an update of it together; between their checks and the
 // commit at 44, 44 submits its own referral R. 51's referral is rejected
-// (referral_id_taken), and its update with it, the same final way, rather
-// than stored as a move of 44's case.
+// (referral_id_taken), and its update final too, rather than stored as a
+// move of 44's case: checked against the case 51's referral opens, it is
+// 51's answer to its own referral (invalid_case_transition).
 func TestDeliveredUpdateOfAReferralRefusedInTheCommitIsRejected(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
@@ -128,9 +131,9 @@ func TestDeliveredUpdateOfAReferralRefusedInTheCommitIsRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range got {
-		if r.Status != peer.StatusRejected || !slices.Equal(r.Reasons, []string{ReasonReferralIDTaken}) || r.Receipt != nil {
-			t.Errorf("result %d: %s %v (receipt: %v), want %s [%s] and no receipt", i, r.Status, r.Reasons, r.Receipt != nil, peer.StatusRejected, ReasonReferralIDTaken)
+	for i, reason := range []string{ReasonReferralIDTaken, ReasonInvalidTransition} {
+		if r := got[i]; r.Status != peer.StatusRejected || !slices.Equal(r.Reasons, []string{reason}) || r.Receipt != nil {
+			t.Errorf("result %d: %s %v (receipt: %v), want %s [%s] and no receipt", i, r.Status, r.Reasons, r.Receipt != nil, peer.StatusRejected, reason)
 		}
 	}
 	c, err := dest.store.Case(store.CaseKey("51", "44", r51.ID), f.now)
@@ -141,8 +144,8 @@ func TestDeliveredUpdateOfAReferralRefusedInTheCommitIsRejected(t *testing.T) {
 
 // TestUpdateOfAReferralDeniedInTheSameSubmissionSaysWhy: a referral the
 // export decision denies never reaches the commit; the update of the case
-// it would open is refused with it, naming it, not answered unavailable
-// for a case the commit could not find.
+// it would open is refused with it, for its sender, not answered
+// unavailable for a case the commit could not find, and nothing is queued.
 func TestUpdateOfAReferralDeniedInTheSameSubmissionSaysWhy(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
@@ -155,7 +158,7 @@ func TestUpdateOfAReferralDeniedInTheSameSubmissionSaysWhy(t *testing.T) {
 	if res[0].Outcome != OutcomeDenied {
 		t.Fatalf("the referral: %+v, want %s", res[0], OutcomeDenied)
 	}
-	wantUpdateRefusedWithItsReferral(t, res[1], 0)
+	wantUpdateRefusedForItsSender(t, res[1])
 	if n := f.nodes["51"].store.Depth()["44"]; n != 0 {
 		t.Errorf("%d envelopes queued for 44, want none", n)
 	}

@@ -28,12 +28,13 @@ func spoilCase(t *testing.T, s *store.Store, key string) {
 // does not decode is answered unavailable, the node's fault, with the
 // cause logged for the operator; the update of a healthy case and the
 // transfer submitted with it are accepted, and neither update is told its
-// referral is unknown.
+// referral is unknown. The updates are 51's answers to 44's referrals.
 func TestSubmitRefusesOnlyTheUpdatesOfAnUnreadableCase(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
 	g := f.generator("51", "44", 31)
-	cases := f.referCases(g, 2)
+	cases := f.referCasesFrom(g, "44", 2)
+	f.awaitCases("51", cases)
 	origin := f.nodes["51"]
 	spoiled := store.CaseKey("51", "44", cases[0].ID)
 	spoilCase(t, origin.store, spoiled)
