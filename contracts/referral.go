@@ -18,7 +18,9 @@ const (
 type CaseStatus string
 
 // The case states: referred -> accepted | rejected; accepted -> investigating
-// -> resolved -> closed.
+// -> resolved -> closed. Every move but closing is the answer of the
+// province the case was referred to (the referral's To); the province that
+// opened it (its From) may only close it.
 const (
 	CaseReferred      CaseStatus = "referred"
 	CaseAccepted      CaseStatus = "accepted"
@@ -66,7 +68,10 @@ type Employer struct {
 }
 
 // ReferralUpdate moves a referred case along: accepted, investigating,
-// resolved, closed or rejected, with a note. Either side may send one.
+// resolved, closed or rejected, with a note. Accepted, rejected,
+// investigating and resolved are sent by the province the case was
+// referred to; closed by either province. Nodes refuse an update its
+// sender may not send, submitted or arriving.
 type ReferralUpdate struct {
 	Header
 	// ReferralID is the Header.ID of the referral being updated.
