@@ -240,8 +240,10 @@ func (states breakerStates) Collect(ch chan<- prometheus.Metric) {
 
 // deferredByPeer reports, when scraped, how many envelopes each peer
 // deferred wait for their own retry (delivery.PeerState.Deferred): a
-// deferral is no failure, so laborlink_delivery_failures_total does not
-// count it, and a peer that defers for long shows here.
+// deferral is no failure of the envelope, and a peer that defers for long
+// shows here. A peer deferring more than a batch's worth at once is backed
+// off from as after a failure, and laborlink_delivery_failures_total
+// counts that.
 type deferredByPeer func() []delivery.PeerState
 
 var deferredDesc = prometheus.NewDesc("laborlink_delivery_deferred", "Envelopes a peer deferred (it could not decide them yet), waiting for their own retry, by peer.", []string{"peer"}, nil)
