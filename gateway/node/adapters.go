@@ -50,7 +50,7 @@ func (a agreements) Agreements(_ context.Context, p, q, id string) ([]contracts.
 type directory struct{ store *registry.Store }
 
 // PeerURL returns the API address of a node of the province; with several,
-// the first by id, so every sender picks the same one.
+// the first address in sorted order, so every sender picks the same one.
 func (d directory) PeerURL(province string) (string, error) {
 	var addrs []string
 	for _, n := range d.store.Nodes() {
