@@ -276,11 +276,14 @@ func (s *Store) Policies() []*PolicyVersion {
 	return slices.Clone(s.st.Policies)
 }
 
-// Revocations returns the revoked serials in serial order.
+// Revocations returns the revoked serials in serial order, and those of
+// one serial (issued by two province CAs) by province.
 func (s *Store) Revocations() []Revocation {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return sortedCopies(s.st.Revoked, func(a, b Revocation) int { return strings.Compare(a.Serial, b.Serial) })
+	return sortedCopies(s.st.Revoked, func(a, b Revocation) int {
+		return cmp.Or(strings.Compare(a.Serial, b.Serial), strings.Compare(a.Province, b.Province))
+	})
 }
 
 // Issuances returns the recorded certificate issuances, oldest first.

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/laborlink/laborlink/federation/registry"
@@ -82,5 +83,28 @@ func TestTheLeaderRefusesARevokeOfNoProvince(t *testing.T) {
 	}
 	if got := c.Nodes[0].Reg.Store().Revocations(); len(got) != 0 {
 		t.Fatalf("refused revocations recorded: %+v", got)
+	}
+}
+
+// TestRevocationsOfOneSerialAreListedByProvince: two province CAs may
+// issue the same serial, and each revocation names its province; the
+// list orders them by serial, then province, not as the map holding them
+// happens to iterate. (From a review of the registry.)
+func TestRevocationsOfOneSerialAreListedByProvince(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	steward := c.Client(c.Nodes[0], c.PKI.Admin(t, "11", "wang"))
+	for _, prov := range []string{"51", "44", "33", "11"} {
+		if _, err := steward.Submit(ctx(t), registry.OpCertRevoke, registry.RevokeBody{Serial: "1f2e3d", Province: prov}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		var got []string
+		for _, r := range c.Nodes[0].Reg.Store().Revocations() {
+			got = append(got, r.Province)
+		}
+		if want := []string{"11", "33", "44", "51"}; !slices.Equal(got, want) {
+			t.Fatalf("revocations of serial 1f2e3d listed by province %v; want %v", got, want)
+		}
 	}
 }
