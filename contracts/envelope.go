@@ -364,12 +364,16 @@ func (e *Envelope) mismatches(rec Record) []string {
 
 // Check verifies what an envelope must satisfy before its signature is worth
 // checking: a ULID, a known type whose schema matches, two different known
-// provinces, and a canonical payload matching its digest.
+// provinces, a canonical payload matching its digest, and not both a
+// signature and a batch proof.
 func (e *Envelope) Check() error {
 	if _, err := e.checkPayload(); err != nil {
 		return err
 	}
-	return e.checkHeader()
+	if err := e.checkHeader(); err != nil {
+		return err
+	}
+	return e.checkProof()
 }
 
 // checkHeader checks the type, schema, origin and destination for Check.
@@ -379,6 +383,18 @@ func (e *Envelope) checkHeader() error {
 	}
 	if !IsProvince(e.Origin) || !IsProvince(e.Destination) || e.Origin == e.Destination {
 		return fmt.Errorf("envelope %s: origin %q and destination %q are not two provinces", e.ID, e.Origin, e.Destination)
+	}
+	return nil
+}
+
+// checkProof refuses an envelope that carries both a signature and a batch
+// proof: Verify would check the signature alone, and the proof, kept with
+// the envelope as it arrived, would go unauthenticated. Senders write one
+// or the other (Sign and SignBatch clear the other; WithBatchProof refuses
+// a signed envelope), as receipts do (Receipt.Check).
+func (e *Envelope) checkProof() error {
+	if len(e.Signature) > 0 && e.Batch != nil {
+		return fmt.Errorf("envelope %s: has both a signature and a batch proof", e.ID)
 	}
 	return nil
 }
@@ -435,6 +451,9 @@ func (e *Envelope) checkDecoded(canon []byte) (*Envelope, error) {
 		return nil, err
 	}
 	if err := e.checkHeader(); err != nil {
+		return nil, err
+	}
+	if err := e.checkProof(); err != nil {
 		return nil, err
 	}
 	e.Payload, e.known = canon, payloadMark{payload: canon, checked: true, sum: sum}

@@ -275,6 +275,36 @@ func TestSignBatch(t *testing.T) {
 	}
 }
 
+// TestEnvelopeRefusesSignatureAndProof: an envelope signed alone that also
+// carries a batch proof verifies by its signature, and the proof, which
+// the destination stores with the envelope as it arrived, would go
+// unchecked; the decoder and Check refuse it, as they refuse such a receipt.
+func TestEnvelopeRefusesSignatureAndProof(t *testing.T) {
+	key := keys(t)[0].priv
+	env := sealed(t, generator(t))
+	if err := env.Sign(key, signerURI); err != nil {
+		t.Fatal(err)
+	}
+	env.Batch = &contracts.BatchProof{Root: make([]byte, 32), Index: 3, Size: 9, Signature: []byte("forged")}
+	if err := env.Verify(key.Public()); err != nil {
+		t.Fatalf("the signature alone no longer verifies: %v", err)
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "both a signature and a batch proof"
+	if _, err := contracts.DecodeEnvelope(b); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("DecodeEnvelope: %v, want an error saying %q", err, want)
+	}
+	if _, _, err := contracts.DecodeEnvelopeRecord(b); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("DecodeEnvelopeRecord: %v, want an error saying %q", err, want)
+	}
+	if err := env.Check(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Check: %v, want an error saying %q", err, want)
+	}
+}
+
 // TestSigningDigestMatchesGeneric holds the hand-written signing encoding to
 // the generic canonical digest of the envelope without its signature.
 func TestSigningDigestMatchesGeneric(t *testing.T) {
