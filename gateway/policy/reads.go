@@ -34,9 +34,10 @@ type keying struct {
 // which most do, the sharing of decisions across counties and quota counts;
 // a bundle regains it by shipping in the binary.
 func keyingFor(bundle Layer, bm, pm map[string]*ast.Module) keying {
-	// A province module that reads the bundle's rules may read the facts
-	// and counts through them: a reason's or a problem's message names
-	// divisions, and `with` can make a rule answer on any facts.
+	// A province module that reads the bundle's rules, or the engine's
+	// that read them, may read the facts and counts through them: a
+	// reason's or a problem's message names divisions, and `with` can make
+	// a rule answer on any facts.
 	viaBundle := anyReadsBundle(pm)
 	k := keying{
 		fullDivisions: viaBundle || anyReadsInput(pm, "facts"),
@@ -116,13 +117,17 @@ func anyReadsInput(mods map[string]*ast.Module, key string) bool {
 	return false
 }
 
-// federationRoot is data.laborlink.federation, the bundle's rules.
-var federationRoot = ast.MustParseRef("data." + FederationPackage)
+// provinceRoot is data.laborlink.province, the province layer's own rules.
+var provinceRoot = ast.MustParseRef("data." + ProvincePackage)
 
 // anyReadsBundle reports whether any of the modules may read the bundle's
-// rules: a reference to data.laborlink.federation or below (an import of
-// it included), to data by a key that is not a constant, or to data as a
-// whole. When in doubt it answers yes, as readsInput does.
+// rules: a reference to anything under data but the province's own rules
+// (data.laborlink.province and below), an import included. Not only
+// data.laborlink.federation: the engine's module (data.laborlink.engine)
+// reads the bundle's decision and answers as it does, under with too. A
+// reference to data by a key that is not a constant, or to data as a
+// whole, reads them as well. When in doubt it answers yes, as readsInput
+// does.
 func anyReadsBundle(mods map[string]*ast.Module) bool {
 	for _, m := range mods {
 		if mayRead(m, ast.DefaultRootDocument.Value, readsData) {
@@ -132,22 +137,19 @@ func anyReadsBundle(mods map[string]*ast.Module) bool {
 	return false
 }
 
-// readsData reports whether r may reach the bundle's rules.
+// readsData reports whether r may reach outside the province's own rules.
 func readsData(r ast.Ref) bool {
 	if !r.HasPrefix(ast.DefaultRootRef) {
 		return false
 	}
-	for i, t := range r[1:] {
-		if i+1 >= len(federationRoot) {
-			return true
+	for i, p := range provinceRoot[1:] {
+		if i+1 >= len(r) {
+			return true // data, data.laborlink: the bundle within
 		}
-		s, ok := t.Value.(ast.String)
-		if !ok {
-			return true // data[x]: any package
-		}
-		if federationRoot[i+1].Value.Compare(s) != 0 {
-			return false
+		s, ok := r[i+1].Value.(ast.String)
+		if !ok || p.Value.Compare(s) != 0 {
+			return true // data[x], or another package
 		}
 	}
-	return true // data, data.laborlink: the bundle within
+	return false
 }

@@ -193,6 +193,7 @@ func TestAnyReadsBundle(t *testing.T) {
 		`deny contains "x" if { some k; data[k] }`:                                      true,
 		`deny contains "x" if object.get(data, "laborlink", {}) == {}`:                  true,
 		`deny contains "x" if f with data.laborlink.federation.covers as false`:         true,
+		`deny contains "x" if data.laborlink.engine.federation.allow`:                   true,
 		`deny contains "x" if data.laborlink.province.limits.x == 1`:                    false,
 		`deny contains "x" if input.side == "export"`:                                   false,
 		"import data.laborlink.federation\n\ndeny contains \"x\" if federation.allow":   true,
@@ -203,6 +204,31 @@ func TestAnyReadsBundle(t *testing.T) {
 		}
 		if got := anyReadsBundle(map[string]*ast.Module{"p.rego": m}); got != want {
 			t.Errorf("%s: anyReadsBundle = %v, want %v", src, got, want)
+		}
+	}
+}
+
+// TestProvinceReadingTheEngineKeysDivisionsInFull: the engine's module
+// (data.laborlink.engine) reads the bundle's decision, so a province rule
+// reading it under with makes the bundle answer on other agreements (here
+// one whose origin party is a single county) without naming the bundle
+// or input.facts. Keyed by province, the cache served one county's
+// decision to another. (From a review.)
+func TestProvinceReadingTheEngineKeysDivisionsInFull(t *testing.T) {
+	dir := writeProvince(t, map[string]string{"county.rego": `package laborlink.province
+
+shunqing := [object.union(a, {"origin": {"division": "511302", "name": "顺庆区"}}) | some a in input.agreements]
+
+deny contains "only Shunqing district" if {
+	not data.laborlink.engine.federation.allow with input.agreements as shunqing
+}
+`})
+	cached, uncached := newEngine(t, dir, DefaultCacheSize), newEngine(t, dir, -1)
+	ag := agreement51to44()
+	for _, w := range []string{"511302", "511321"} {
+		req := Request{Side: Export, Record: withDivisions(t, transfer51to44(), w, "440305"), Agreements: []contracts.Agreement{ag}, Time: march15}
+		if d := decideBoth(t, cached, uncached, req, "worker "+w); d.Allow != (w == "511302") {
+			t.Errorf("worker %s: allow = %v (%v)", w, d.Allow, d.Codes())
 		}
 	}
 }
