@@ -16,8 +16,12 @@ import (
 // names below are refused whatever a later OPA says of them. Time builtins
 // on input values (time.date on input.today, say) remain, and evaluation
 // runs at the request's time (rego.EvalTime), so io.jwt.decode_verify and
-// the like do not read the wall clock either.
+// the like do not read the wall clock either. OPA does not mark the x509
+// chain checks nondeterministic, but they verify at the wall clock's time
+// (x509.VerifyOptions without CurrentTime), not the request's.
 var refusedBuiltinNames = []string{
+	"crypto.x509.parse_and_verify_certificates",
+	"crypto.x509.parse_and_verify_certificates_with_options",
 	"http.send",
 	"net.lookup_ip_addr",
 	"opa.runtime",

@@ -24,6 +24,10 @@ func TestRefusedBuiltins(t *testing.T) {
 		"net.lookup_ip_addr": `deny contains "dns" if count(net.lookup_ip_addr("example.com")) == 0`,
 		"opa.runtime":        `deny contains "env" if opa.runtime().env.X == "1"`,
 		"uuid.rfc4122":       `deny contains "id" if { ids := [u | u := uuid.rfc4122("x")]; count(ids) == 0 }`,
+		// Verified against the wall clock: an embedded certificate's
+		// expiry would be a deadline the day's cached decisions ignore.
+		"crypto.x509.parse_and_verify_certificates":              `deny contains "expired" if not crypto.x509.parse_and_verify_certificates("x")[0]`,
+		"crypto.x509.parse_and_verify_certificates_with_options": `deny contains "expired" if not crypto.x509.parse_and_verify_certificates_with_options("x", {})[0]`,
 	}
 	for builtin, rule := range tests {
 		t.Run(builtin, func(t *testing.T) {
