@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/signal"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -227,6 +228,12 @@ func TestDevStopsOnHangup(t *testing.T) {
 	binary(t) // built before TMPDIR moves: the other tests use it too
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
+	// A test run started under nohup ignores SIGHUP, and the ignoring
+	// passes to dev, which then keeps running as under nohup it should.
+	// Handled here, SIGHUP reaches dev at its default, as from a terminal.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	dev := start(t, "dev")
 	dev.waitFor(t, readyLine, 90*time.Second)
 	if dirs, _ := filepath.Glob(filepath.Join(tmp, "laborlink-dev-*")); len(dirs) != 1 {
