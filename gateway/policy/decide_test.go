@@ -16,6 +16,9 @@ var (
 	dropStats = Obligation{Action: ActionDrop, Code: "statistics_no_identifiers"}
 	maskID    = Obligation{Action: ActionMask, Pattern: "id_number", Code: "identifier_masked"}
 	maskPhone = Obligation{Action: ActionMask, Pattern: "phone", Code: "identifier_masked"}
+	// dropRevealing drops the birth date beside a masked ID number, of
+	// which it is 8 of the 11 masked digits.
+	dropRevealing = Obligation{Action: ActionDrop, Code: "reveals_masked_identifier"}
 )
 
 // with returns the base agreement changed by f.
@@ -49,7 +52,7 @@ func TestDecide(t *testing.T) {
 	}{
 		{name: "transfer export allowed", side: Export, rec: transfer51to44(), agreements: base, allow: true,
 			codes:       []string{"agreement_covers"},
-			obligations: map[string]Obligation{"labor_brand": dropScope, "worker.id_number": maskID, "worker.phone": maskPhone}},
+			obligations: map[string]Obligation{"labor_brand": dropScope, "worker.id_number": maskID, "worker.phone": maskPhone, "worker.birth_date": dropRevealing}},
 		{name: "transfer import allowed", side: Import, rec: transfer51to44(), agreements: base, allow: true,
 			codes: []string{"agreement_covers"}},
 		{name: "no agreement", side: Export, rec: transfer51to44(), agreements: nil, codes: []string{"no_agreement"}},
@@ -116,7 +119,7 @@ func TestDecide(t *testing.T) {
 		{name: "rights protection without a grant is masked", side: Export,
 			rec:        transferAs(func(tr *contracts.Transfer) { tr.Purpose = contracts.PurposeRightsProtection }),
 			agreements: with(func(a *contracts.Agreement) { a.Scope[0].Clear = nil }), allow: true,
-			obligations: map[string]Obligation{"labor_brand": dropScope, "worker.id_number": maskID, "worker.phone": maskPhone}},
+			obligations: map[string]Obligation{"labor_brand": dropScope, "worker.id_number": maskID, "worker.phone": maskPhone, "worker.birth_date": dropRevealing}},
 		{name: "statistics receive no direct identifiers", side: Export,
 			rec:        transferAs(func(tr *contracts.Transfer) { tr.Purpose = contracts.PurposeStatistics }),
 			agreements: base, allow: true,
@@ -179,8 +182,8 @@ func TestDecide(t *testing.T) {
 		{name: "province denies an import from an untrusted peer", side: Import, province: true, peer: "spiffe://p99.laborlink.test/node/gw-1",
 			rec: transfer51to44(), agreements: base, codes: []string{"province_denied"}},
 		{name: "province adds an obligation", side: Export, province: true, rec: transfer51to44(), agreements: base, allow: true,
-			obligations: map[string]Obligation{"labor_brand": dropScope, "worker.id_number": maskID, "worker.phone": maskPhone,
-				"worker.birth_date": {Action: ActionDrop, Code: "province_birth_date"}}},
+			obligations: map[string]Obligation{"labor_brand": dropScope, "worker.id_number": maskID, "worker.phone": maskPhone, "worker.birth_date": dropRevealing,
+				"placement.monthly_wage_fen": {Action: ActionDrop, Code: "province_wage"}}},
 		{name: "province cannot allow what the bundle denies", side: Export, province: true, rec: transfer51to44(),
 			agreements: nil, codes: []string{"no_agreement"}},
 	}

@@ -142,7 +142,7 @@ deny contains "imports from p99 are refused" if {
 	startswith(input.peer, "spiffe://p99.")
 }
 
-obligations["worker.birth_date"] := {"action": "drop", "code": "province_birth_date"} if input.side == "export"
+obligations["placement.monthly_wage_fen"] := {"action": "drop", "code": "province_wage"} if input.side == "export"
 `
 
 // writeProvince writes Rego files into a fresh directory and returns it.

@@ -71,3 +71,17 @@ field_obligations[f] := {"action": "mask", "pattern": mask_patterns[f], "code": 
 	allow
 	some f in masked
 }
+
+# reveals_masked are fields that, crossing beside a masked ID number, would
+# give back what the mask hides: the birth date is 8 of its 11 masked
+# digits, and the household division with the mask's first 3 the rest of
+# its address code, so a masked ID number with the birth date beside it is
+# one of about 90 numbers. The birth date is dropped instead.
+default reveals_masked := set()
+
+reveals_masked := {"worker.birth_date"} & (body_fields - outside_scope) if masked["worker.id_number"]
+
+field_obligations[f] := {"action": "drop", "code": "reveals_masked_identifier"} if {
+	allow
+	some f in reveals_masked
+}
