@@ -1,6 +1,7 @@
 package contracts
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -17,7 +18,7 @@ type Date struct {
 func ParseDate(s string) (Date, error) {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return Date{}, fmt.Errorf("%q is not a real date of the form YYYY-MM-DD", s)
+		return Date{}, errors.New("is not a real date of the form YYYY-MM-DD")
 	}
 	return DateOf(t), nil
 }

@@ -348,7 +348,7 @@ func (l *lexer) int() (int64, bool) {
 	n, err := strconv.ParseInt(string(num), 10, 64)
 	if err != nil {
 		l.pos = start
-		return 0, l.fail("number %s is not a valid integer", num)
+		return 0, l.fail("is not a valid integer: a whole number within ±2^63")
 	}
 	if !isCanonicalInt(num) {
 		l.uncanon = true

@@ -161,7 +161,7 @@ func (c *checker) date(path string, d Date) bool {
 		return false
 	}
 	if !d.valid() {
-		c.addf(path, "%s is not a real date", d)
+		c.add(path, "is not a real date")
 		return false
 	}
 	return true

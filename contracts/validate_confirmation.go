@@ -25,7 +25,7 @@ func (r *Confirmation) ValidateAt(now time.Time) error {
 	if r.Since != nil {
 		sinceOK = c.date("since", *r.Since)
 		if sinceOK && confirmedOK && r.ConfirmedOn.Before(*r.Since) {
-			c.addf("since", "%s is after confirmed_on %s", *r.Since, r.ConfirmedOn)
+			c.add("since", "is after confirmed_on")
 		}
 		// The transfer's rule for its contract start, for the job the
 		// destination confirms: no employment before working age.
@@ -56,8 +56,8 @@ func (r *Confirmation) ValidateAt(now time.Time) error {
 	case r.MonthsEmployed > 0 && r.Since == nil:
 		c.addf("months_employed", "is %d without since, the first day of employment it counts from", r.MonthsEmployed)
 	case sinceOK && confirmedOK && r.MonthsEmployed > monthsBetween(*r.Since, r.ConfirmedOn):
-		c.addf("months_employed", "is %d, more than the %d whole months from since %s to confirmed_on %s",
-			r.MonthsEmployed, monthsBetween(*r.Since, r.ConfirmedOn), *r.Since, r.ConfirmedOn)
+		c.addf("months_employed", "is %d, more than the %d whole months from since to confirmed_on",
+			r.MonthsEmployed, monthsBetween(*r.Since, r.ConfirmedOn))
 	}
 	return c.err()
 }

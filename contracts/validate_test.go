@@ -565,6 +565,12 @@ func TestProblemsDoNotQuotePersonalData(t *testing.T) {
 			r.WorkerIDNumber = withID("511321", "20270613", "123")
 			return r
 		}(), []string{"20270613", "2027-06-13"}},
+		{"employed since after confirmed", func() contracts.Record {
+			r := clone(t, cf)
+			since := contracts.DateOf(r.ConfirmedOn.Time().AddDate(0, 0, 1))
+			r.Since = &since
+			return r
+		}(), []string{contracts.DateOf(cf.ConfirmedOn.Time().AddDate(0, 0, 1)).String()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -578,5 +584,24 @@ func TestProblemsDoNotQuotePersonalData(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecodeErrorsDoNotQuotePersonalData: a value that does not decode is
+// named by its path, never quoted: it may be a birth date or a wage, and
+// the error goes back to the submitting system and into its logs.
+func TestDecodeErrorsDoNotQuotePersonalData(t *testing.T) {
+	good := string(transferJSON(t))
+	for _, tt := range []struct{ name, in, secret string }{
+		{"birth date not a date", strings.Replace(good, `"birth_date":"`, `"birth_date":"1990/05/17","y":"`, 1), "1990/05/17"},
+		{"wage not an integer", strings.Replace(good, `"monthly_wage_fen":`, `"monthly_wage_fen":812345.5,"w":`, 1), "812345"},
+	} {
+		_, err := contracts.Decode([]byte(tt.in))
+		if err == nil {
+			t.Fatalf("%s: decoded", tt.name)
+		}
+		if strings.Contains(err.Error(), tt.secret) {
+			t.Errorf("%s: %q quotes %s", tt.name, err, tt.secret)
+		}
 	}
 }
