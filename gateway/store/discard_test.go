@@ -280,3 +280,25 @@ func TestDiscardAllKeepsWhatWasBuriedAfter(t *testing.T) {
 		t.Errorf("discard through 0 = %d, %v, told %v; want the unnumbered one alone", n, err, told)
 	}
 }
+
+// TestADiscardGoesOnPastAStatusThatDoesNotDecode: dropping the worker
+// digest of a discarded transfer reads its status amid the discard's
+// writes; a status that does not decode must not fail the discard there,
+// after some dead letters were written off and their audit entries
+// written. (From the review of the session's change.)
+func TestADiscardGoesOnPastAStatusThatDoesNotDecode(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "node.db"), Options{})
+	ms := deadFixture(t, s)
+	if err := s.DB().Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRecords).Put([]byte(ms[1].EnvelopeID), []byte("{not json"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Discard(context.Background(), "44", DeadPick{Through: EveryBurial})
+	if err != nil || n != 2 {
+		t.Fatalf("discard of both of 44's dead letters = %d, %v; want 2", n, err)
+	}
+	if s.holds(t, ms[0].Worker.Digest) || s.holds(t, ms[0].Envelope) || s.holds(t, ms[1].Envelope) {
+		t.Error("a discarded envelope or the worker digest of a discarded transfer is still in the store")
+	}
+}

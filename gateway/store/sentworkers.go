@@ -111,8 +111,10 @@ func (s *Store) SentWorker(ref string) (SentWorker, error) {
 func dropWorker(tx *bolt.Tx, id string) error {
 	recs := tx.Bucket(bucketRecords)
 	var r storedStatus
-	if err := getJSON(recs, id, &r); err != nil {
-		return fmt.Errorf("record %s: %w", id, err)
+	if getJSON(recs, id, &r) != nil {
+		// A status that does not decode keeps what it holds: failing here,
+		// amid the discard's writes, would leave part of them done.
+		return nil
 	}
 	if r.Worker == nil {
 		return nil
