@@ -21,9 +21,9 @@ import (
 // around them.
 //
 // A peer may also keep deferring an envelope it will never decide on (an
-// update of a referral it refused for good): deferred for longer than
-// Config.MaxDeferral, it is buried, so that operators see it and requeue
-// or discard it (see overdue). When the peer first deferred it is kept in
+// answer to a referral that ended there as a discarded dead letter):
+// deferred for longer than Config.MaxDeferral, it is buried, so that
+// operators see it and requeue or discard it (see overdue). When the peer first deferred it is kept in
 // the outbox, written once per envelope, so that a restart does not start
 // the bound again.
 

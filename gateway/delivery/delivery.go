@@ -142,11 +142,12 @@ type Config struct {
 	ShrinkHold time.Duration
 	// MaxDeferral is how long the peer may keep deferring an envelope
 	// (see hold) before it is buried as a dead letter, naming the peer's
-	// last reason: a peer that will never decide on it (an update of a
-	// referral it refused for good) would otherwise keep it queued for
-	// ever, where operators can neither requeue nor discard it. It is
-	// measured from the first of the deferrals in a row, which the outbox
-	// keeps across restarts. 0 means DefaultMaxDeferral; otherwise at
+	// last reason: a peer that will never decide on it (an answer to a
+	// referral that ended there as a discarded dead letter) would
+	// otherwise keep it queued for ever, where operators can neither
+	// requeue nor discard it. It is measured from the envelope's first
+	// deferral while queued, outages included, which the outbox keeps
+	// across restarts. 0 means DefaultMaxDeferral; otherwise at
 	// least MaxBackoff, so that a deferred envelope is tried again before
 	// it is buried.
 	MaxDeferral time.Duration
