@@ -128,8 +128,8 @@ func reseal(q store.Queued, signer string) (_ store.Queued, ok bool) {
 		return q, false
 	}
 	env, err := contracts.DecodeEnvelope(q.Envelope)
-	if err != nil || env.ID != q.EnvelopeID || len(env.Signature) > 0 || env.Batch != nil {
-		return q, false
+	if err != nil || env.ID != q.EnvelopeID || len(env.Signature) > 0 || env.Batch != nil || env.Signer == signer {
+		return q, false // not ours to mend, or sealedBy did not recognize it as this node's
 	}
 	env.Signer = signer
 	d, err := env.SigningDigest()
