@@ -3,6 +3,7 @@ package pki
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"sync"
@@ -94,6 +95,23 @@ func (l *RevocationList) Len() int {
 	return len(l.revoked)
 }
 
+// ErrCRLSigner is a CRL that the CA AddCRL was given did not sign: its
+// errors.Is target, for a caller trying the CAs it knows in turn.
+var ErrCRLSigner = errors.New("CRL not signed by the CA given")
+
+type crlSignerError struct {
+	issuer string
+	err    error
+}
+
+func (e *crlSignerError) Error() string {
+	return fmt.Sprintf("CRL not signed by %q: %v", e.issuer, e.err)
+}
+
+func (e *crlSignerError) Is(target error) bool { return target == ErrCRLSigner }
+
+func (e *crlSignerError) Unwrap() error { return e.err }
+
 // AddCRL adds every serial of a CRL (PEM or DER) after checking that issuer
 // signed it, as revoked by issuer: they revoke only certificates issued
 // under issuer's name. A CRL past
@@ -111,7 +129,7 @@ func (l *RevocationList) AddCRL(data []byte, issuer *x509.Certificate) error {
 		return fmt.Errorf("malformed CRL: %w", err)
 	}
 	if err := list.CheckSignatureFrom(issuer); err != nil {
-		return fmt.Errorf("CRL not signed by %q: %w", issuer.Subject.CommonName, err)
+		return &crlSignerError{issuer: issuer.Subject.CommonName, err: err}
 	}
 	serials := make([]*big.Int, 0, len(list.RevokedCertificateEntries))
 	for _, e := range list.RevokedCertificateEntries {

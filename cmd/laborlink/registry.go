@@ -205,7 +205,7 @@ func addCRL(list *pki.RevocationList, data []byte, issuers []*x509.Certificate) 
 		if err == nil {
 			return nil
 		}
-		if !strings.HasPrefix(err.Error(), "CRL not signed by") {
+		if !errors.Is(err, pki.ErrCRLSigner) {
 			return err // not a CRL at all: the same for every issuer
 		}
 		names = append(names, fmt.Sprintf("%q", iss.Subject.CommonName))
