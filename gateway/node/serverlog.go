@@ -22,8 +22,8 @@ func apiServer(h http.Handler, cfg *tls.Config, log *slog.Logger) *http.Server {
 		IdleTimeout: 5 * time.Minute, ErrorLog: serverErrorLog(log)}
 }
 
-// recoverPanics cuts the connection of a request whose handler panicked,
-// as net/http would, and logs the panic at error level with its stack but
+// recoverPanics cuts off a request whose handler panicked, as net/http
+// would (the connection over HTTP/1.1, the stream over HTTP/2), and logs the panic at error level with its stack but
 // without its value. net/http would log it through the server's ErrorLog,
 // value and all, at that log's level: debug, hidden at the default level,
 // though a panic is a fault of the node's software that an operator must
