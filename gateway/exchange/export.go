@@ -57,30 +57,19 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		}
 	})
 	var ready []exported
-	// The case keys of this submission's referrals, and whether each was
-	// queued: an update of a case one of them opens goes with it or not at
-	// all, and says why.
-	referred := map[string]int{}
-	queued := map[string]bool{}
+	// An update never travels with its own referral: one submission is
+	// one province's, and the province that opens a case may only close
+	// it, which a case just referred cannot be (screen refuses it). So
+	// every update queued here moves a case stored before, its referral's
+	// envelope known (refersTo).
 	for i := range docs {
 		if errs[i] != nil {
 			return nil, errs[i]
 		}
 		results[i].Index = i
 		e := prepared[i]
-		if drafts[i] != nil {
-			if r, ok := drafts[i].rec.(*contracts.Referral); ok {
-				referred[caseKey(r)], queued[caseKey(r)] = i, queued[caseKey(r)] || e != nil
-			}
-		}
 		if e == nil {
 			continue
-		}
-		if u, ok := e.rec.(*contracts.ReferralUpdate); ok && e.refersTo == "" {
-			if j, ok := referred[caseKey(u)]; ok && !queued[caseKey(u)] {
-				results[i].Outcome, results[i].Problems = OutcomeInvalid, []contracts.FieldError{referralNotAccepted(j, results[j].Outcome)}
-				continue
-			}
 		}
 		e.index = i
 		ready = append(ready, *e)
@@ -89,23 +78,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		return results, nil
 	}
 	outs := make([]store.Outgoing, len(ready))
-	var opened map[string]string // envelope ids of this submission's referrals, by case key
 	for i, e := range ready {
-		switch r := e.rec.(type) {
-		case *contracts.Referral:
-			if opened == nil {
-				opened = make(map[string]string)
-			}
-			if _, seen := opened[caseKey(r)]; !seen {
-				opened[caseKey(r)] = e.env.ID
-			}
-		case *contracts.ReferralUpdate:
-			if e.refersTo == "" {
-				// Its case is opened by a referral earlier in this
-				// submission, sealed only now.
-				ready[i].refersTo = opened[caseKey(r)]
-			}
-		}
 		outs[i] = e.out
 		// A referral's case is written in the commit that queues it, as its
 		// audit entry is, so a crash cannot leave an accepted referral
@@ -147,7 +120,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 			continue
 		}
 		if err := enq[i].Refused; err != nil {
-			x.refuseCaseChange(r, e.index, err, results, ready[:i])
+			x.refuseCaseChange(r, e.index, err)
 			continue
 		}
 		if enq[i].OverQuota {
@@ -328,11 +301,10 @@ func (x *Exchange) refuseUnreadable(r *SubmitResult, i int, err error) {
 // concurrent update moved the case where it cannot take this status (the
 // problem says where the case is now), when another referral holds the
 // referral's case key (the problem names that case), or when the update's
-// referral was not accepted (the problem names it: notItsCase), else
-// unavailable, as for a case that does not decode or went away. Nothing
-// was queued; the reference is free for a corrected update. results and
-// before (the records queued before it) find an update's referral.
-func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error, results []SubmitResult, before []exported) {
+// referral no longer holds its case (notItsCase), else unavailable, as for
+// a case that does not decode or went away. Nothing was queued; the
+// reference is free for a corrected update.
+func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error) {
 	r.EnvelopeID = ""
 	var te *transitionError
 	if errors.As(err, &te) {
@@ -346,30 +318,17 @@ func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error, results [
 	}
 	var notIts *notItsCaseError
 	if errors.As(err, &notIts) {
-		r.Outcome, r.Problems = OutcomeInvalid, notItsCase(notIts, results, before)
+		r.Outcome, r.Problems = OutcomeInvalid, notItsCase(notIts)
 		return
 	}
 	x.refuseUnreadable(r, i, err)
 }
 
-// notItsCase is the problem of an update refused by err: its referral,
-// found among before when the same submission carried it, was not
-// accepted, and the problem says what that referral's outcome was.
-func notItsCase(err *notItsCaseError, results []SubmitResult, before []exported) []contracts.FieldError {
-	for _, e := range before {
-		if e.env.ID == err.referral {
-			return []contracts.FieldError{referralNotAccepted(e.index, results[e.index].Outcome)}
-		}
-	}
+// notItsCase is the problem of an update refused by err: the referral
+// it moves no longer holds its case, which another replaced since screen.
+func notItsCase(err *notItsCaseError) []contracts.FieldError {
 	return []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf(
 		"the referral this update moves (envelope %s) no longer holds its case here, so nothing was queued; check the referral's record and the case", err.referral)}}
-}
-
-// referralNotAccepted is the problem of an update whose referral, record
-// i of the same submission, was not accepted but answered outcome.
-func referralNotAccepted(i int, outcome Outcome) contracts.FieldError {
-	return contracts.FieldError{Path: "referral_id", Message: fmt.Sprintf(
-		"the referral this update moves, record %d of this submission, was not accepted (%s), so neither was the update; submit the update again once its referral is accepted", i, outcome)}
 }
 
 // answerDuplicates answers the drafts whose reference was queued before,
