@@ -199,6 +199,19 @@ func (k *KeyPair) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certif
 	return k.Certificate()
 }
 
+// ChainCAs are the CA certificates that come with cert, after its leaf:
+// the issuers a CRL of the holder's province or of the root is checked
+// against. One that does not parse is left out.
+func ChainCAs(cert *tls.Certificate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, der := range cert.Certificate[1:] {
+		if ca, err := x509.ParseCertificate(der); err == nil {
+			out = append(out, ca)
+		}
+	}
+	return out
+}
+
 // Signer returns a Signer over the current key and chain (reloading first
 // if the files changed). Take a new one per message: after a rotation the
 // old Signer keeps the old key.

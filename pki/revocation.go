@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 )
 
@@ -95,8 +96,8 @@ func (l *RevocationList) Len() int {
 	return len(l.revoked)
 }
 
-// ErrCRLSigner is a CRL that the CA AddCRL was given did not sign: its
-// errors.Is target, for a caller trying the CAs it knows in turn.
+// ErrCRLSigner is a CRL that the CA AddCRL was given, or none of those
+// AddCRLFrom was, signed: its errors.Is target.
 var ErrCRLSigner = errors.New("CRL not signed by the CA given")
 
 type crlSignerError struct {
@@ -111,6 +112,21 @@ func (e *crlSignerError) Error() string {
 func (e *crlSignerError) Is(target error) bool { return target == ErrCRLSigner }
 
 func (e *crlSignerError) Unwrap() error { return e.err }
+
+// AddCRLFrom adds a CRL as AddCRL does, signed by whichever of issuers
+// signed it. A CRL none of them signed is an error wrapping ErrCRLSigner
+// that names them; one that is no CRL, AddCRL's error.
+func (l *RevocationList) AddCRLFrom(data []byte, issuers []*x509.Certificate) error {
+	names := make([]string, 0, len(issuers))
+	for _, iss := range issuers {
+		err := l.AddCRL(data, iss)
+		if err == nil || !errors.Is(err, ErrCRLSigner) {
+			return err
+		}
+		names = append(names, fmt.Sprintf("%q", iss.Subject.CommonName))
+	}
+	return fmt.Errorf("%w: none of %s", ErrCRLSigner, strings.Join(names, ", "))
+}
 
 // AddCRL adds every serial of a CRL (PEM or DER) after checking that issuer
 // signed it, as revoked by issuer: they revoke only certificates issued

@@ -273,6 +273,32 @@ func TestACRLRevokesOnlyWhatItsIssuerIssued(t *testing.T) {
 	}
 }
 
+// TestAddCRLFromFindsItsSigner: AddCRLFrom takes a CRL from whichever of
+// the CAs it is given signed it; one none of them signed is ErrCRLSigner,
+// naming them, and one that is no CRL is not.
+func TestAddCRLFromFindsItsSigner(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	p44 := issue(t, f, "44", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	file, err := Revoke(f.ProvinceDir("44"), p44.Cert.SerialNumber, RevokeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewRevocationList()
+	if err := l.AddCRLFrom(crl, []*x509.Certificate{f.CAs["51"].Cert}); !errors.Is(err, ErrCRLSigner) || !strings.Contains(err.Error(), f.CAs["51"].Cert.Subject.CommonName) || l.Revoked(p44.Cert) {
+		t.Errorf("44's CRL from 51's CA alone: %v, revoked %v; want ErrCRLSigner naming the CA, nothing added", err, l.Revoked(p44.Cert))
+	}
+	if err := l.AddCRLFrom([]byte("not a CRL"), []*x509.Certificate{f.CAs["44"].Cert}); err == nil || errors.Is(err, ErrCRLSigner) {
+		t.Errorf("no CRL: %v; want an error that is not ErrCRLSigner", err)
+	}
+	if err := l.AddCRLFrom(crl, []*x509.Certificate{f.CAs["51"].Cert, f.CAs["44"].Cert}); err != nil || !l.Revoked(p44.Cert) {
+		t.Errorf("44's CRL from 51's and 44's CAs: %v, revoked %v; want it added", err, l.Revoked(p44.Cert))
+	}
+}
+
 // TestACRLOfACARemadeUnderItsNameRevokesWhatTheOldKeySigned: a province
 // CA remade with a new key under the same name (pki csr --force, then
 // sign-province) keeps its records, and its CRL revokes a certificate the

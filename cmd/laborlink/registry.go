@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -179,38 +178,20 @@ func (c *conn) revocations(kp *pki.KeyPair) (*pki.RevocationList, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--ca, the federation root: %w", err)
 	}
-	for _, der := range cert.Certificate[1:] {
-		if ca, err := x509.ParseCertificate(der); err == nil {
-			issuers = append(issuers, ca)
-		}
-	}
+	issuers = append(issuers, pki.ChainCAs(cert)...)
 	list := pki.NewRevocationList()
 	for _, path := range *c.crls {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("--crl (or %s): %w", envCRLs, err)
 		}
-		if err := addCRL(list, data, issuers); err != nil {
+		if err := list.AddCRLFrom(data, issuers); errors.Is(err, pki.ErrCRLSigner) {
+			return nil, fmt.Errorf("--crl %s: %w, the federation root or a CA of your certificate's chain: give your province CA's crl.pem or the root's", path, err)
+		} else if err != nil {
 			return nil, fmt.Errorf("--crl %s: %w", path, err)
 		}
 	}
 	return list, nil
-}
-
-// addCRL adds a CRL signed by one of issuers.
-func addCRL(list *pki.RevocationList, data []byte, issuers []*x509.Certificate) error {
-	var names []string
-	for _, iss := range issuers {
-		err := list.AddCRL(data, iss)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, pki.ErrCRLSigner) {
-			return err // not a CRL at all: the same for every issuer
-		}
-		names = append(names, fmt.Sprintf("%q", iss.Subject.CommonName))
-	}
-	return fmt.Errorf("not signed by the federation root or a CA of your certificate's chain (%s): give your province CA's crl.pem or the root's", strings.Join(names, ", "))
 }
 
 // client builds a registry client from the flags; sign also loads the key

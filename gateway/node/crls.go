@@ -62,12 +62,10 @@ func (c *crlFiles) load(issuers []*x509.Certificate) (read []string, err error) 
 }
 
 func (c *crlFiles) add(path string, data []byte, issuers []*x509.Certificate) error {
-	for _, ca := range issuers {
-		if c.list.AddCRL(data, ca) == nil {
-			return nil
-		}
+	if c.list.AddCRLFrom(data, issuers) != nil {
+		return fmt.Errorf("tls.crls: %s is not a CRL signed by this node's province CA", path)
 	}
-	return fmt.Errorf("tls.crls: %s is not a CRL signed by this node's province CA", path)
+	return nil
 }
 
 func firstErr(have, next error) error {
@@ -105,13 +103,7 @@ func (n *Node) issuers() []*x509.Certificate {
 	if err != nil {
 		return nil
 	}
-	var out []*x509.Certificate
-	for _, der := range cert.Certificate[1:] {
-		if ca, err := x509.ParseCertificate(der); err == nil {
-			out = append(out, ca)
-		}
-	}
-	return out
+	return pki.ChainCAs(cert)
 }
 
 // refuseLapsed answers 403 to a request whose client certificate no longer

@@ -52,14 +52,8 @@ func (n *Node) openTLS() error {
 	if err != nil {
 		return fmt.Errorf("tls.root: %w", err)
 	}
-	var issuers []*x509.Certificate
-	for _, der := range cert.Certificate[1:] {
-		if ca, err := x509.ParseCertificate(der); err == nil {
-			issuers = append(issuers, ca)
-		}
-	}
 	n.crls = newCRLFiles(c.TLS.CRLs, n.revoked.crls)
-	if _, err := n.crls.load(issuers); err != nil {
+	if _, err := n.crls.load(pki.ChainCAs(cert)); err != nil {
 		return err
 	}
 	n.tls = &pki.TLS{KeyPair: kp, Verifier: &pki.Verifier{Roots: roots, Revocation: n.revoked, Member: n.revoked.isMember, ListedCA: n.revoked.listsCA, Domain: n.id.Domain}}
