@@ -100,13 +100,18 @@ func (l *RevocationList) Len() int {
 // AddCRLFrom was, signed: its errors.Is target.
 var ErrCRLSigner = errors.New("CRL not signed by the CA given")
 
+// crlSignerError is ErrCRLSigner: by names the CAs, quoted; err is the
+// signature check's error, when there was one CA.
 type crlSignerError struct {
-	issuer string
-	err    error
+	by  string
+	err error
 }
 
 func (e *crlSignerError) Error() string {
-	return fmt.Sprintf("CRL not signed by %q: %v", e.issuer, e.err)
+	if e.err == nil {
+		return "CRL not signed by " + e.by
+	}
+	return fmt.Sprintf("CRL not signed by %s: %v", e.by, e.err)
 }
 
 func (e *crlSignerError) Is(target error) bool { return target == ErrCRLSigner }
@@ -125,7 +130,7 @@ func (l *RevocationList) AddCRLFrom(data []byte, issuers []*x509.Certificate) er
 		}
 		names = append(names, fmt.Sprintf("%q", iss.Subject.CommonName))
 	}
-	return fmt.Errorf("%w: none of %s", ErrCRLSigner, strings.Join(names, ", "))
+	return &crlSignerError{by: "any of " + strings.Join(names, ", ")}
 }
 
 // AddCRL adds every serial of a CRL (PEM or DER) after checking that issuer
@@ -145,7 +150,7 @@ func (l *RevocationList) AddCRL(data []byte, issuer *x509.Certificate) error {
 		return fmt.Errorf("malformed CRL: %w", err)
 	}
 	if err := list.CheckSignatureFrom(issuer); err != nil {
-		return &crlSignerError{issuer: issuer.Subject.CommonName, err: err}
+		return &crlSignerError{by: fmt.Sprintf("%q", issuer.Subject.CommonName), err: err}
 	}
 	serials := make([]*big.Int, 0, len(list.RevokedCertificateEntries))
 	for _, e := range list.RevokedCertificateEntries {

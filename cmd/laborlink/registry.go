@@ -186,7 +186,7 @@ func (c *conn) revocations(kp *pki.KeyPair) (*pki.RevocationList, error) {
 			return nil, fmt.Errorf("--crl (or %s): %w", envCRLs, err)
 		}
 		if err := list.AddCRLFrom(data, issuers); errors.Is(err, pki.ErrCRLSigner) {
-			return nil, fmt.Errorf("--crl %s: %w, the federation root or a CA of your certificate's chain: give your province CA's crl.pem or the root's", path, err)
+			return nil, fmt.Errorf("--crl %s: %w (the federation root and your certificate's chain): give your province CA's crl.pem or the root's", path, err)
 		} else if err != nil {
 			return nil, fmt.Errorf("--crl %s: %w", path, err)
 		}
