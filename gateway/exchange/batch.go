@@ -46,9 +46,8 @@ type batchSender struct {
 	next delivery.Sender
 }
 
-// Send signs the unsigned envelopes of the batch together, then sends.
-// Envelopes queued already signed (before batch signing was turned on) go as
-// they are. A next that is a delivery.ProofSender (the node's peer.Client)
+// Send signs the unsigned envelopes of the batch together, then sends. A
+// next that is a delivery.ProofSender (the node's peer.Client)
 // adds the proofs as it writes the request; any other is given a copy of
 // each envelope with its proof.
 //
@@ -57,7 +56,10 @@ type batchSender struct {
 // comes with. One queued by this node under another identity (it started
 // again under a new name, over the same store) is sealed again, naming the
 // node that signs it now: its payload and digest, which the "sent" entry
-// recorded, stay as they were.
+// recorded, stay as they were. So is one queued signed alone (by a release
+// before batch signing, or before BatchSender was wired): its signature is
+// the key's of the day it was accepted, and after a rotation the chain sent
+// with the batch would not verify it; it goes in the batch instead.
 func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queued) ([]delivery.Outcome, error) {
 	// One signer for the proofs and the chain sent with them: the node's
 	// certificate may rotate between two reads of it.
@@ -67,19 +69,19 @@ func (s *batchSender) Send(ctx context.Context, peer string, batch []store.Queue
 	var digests [][32]byte
 	resealed := false
 	for i, q := range batch {
+		// One that does not read as an envelope is left as it is, for the
+		// sender to say why it cannot go.
+		if r, ok := reseal(q, uri); ok {
+			if !resealed {
+				// The worker keeps its batch: the envelopes sealed again go
+				// in a copy.
+				batch, resealed = slices.Clone(batch), true
+			}
+			batch[i], q = r, r
+		}
 		if q.SigningDigest != nil {
 			if len(q.SigningDigest) != 32 {
 				return nil, &delivery.UnsendableError{EnvelopeID: q.EnvelopeID, Err: fmt.Errorf("signing digest of %d bytes", len(q.SigningDigest))}
-			}
-			// One that does not read as an envelope is left as it is, for
-			// the sender to say why it cannot go.
-			if r, ok := reseal(q, uri); ok {
-				if !resealed {
-					// The worker keeps its batch: the envelopes sealed again
-					// go in a copy.
-					batch, resealed = slices.Clone(batch), true
-				}
-				batch[i], q = r, r
 			}
 			idx = append(idx, i)
 			digests = append(digests, [32]byte(q.SigningDigest))
@@ -119,19 +121,26 @@ func sealedBy(env []byte, signer string) bool {
 	return bytes.HasSuffix(env, append(tail, '}'))
 }
 
-// reseal returns q, an envelope queued unsigned, sealed again naming
-// signer (a URI), with its signing digest, when it names another signer;
-// ok is false when it names signer already, or does not read as the
-// unsigned envelope q says it is.
+// reseal returns q sealed again, unsigned, naming signer (a URI), with its
+// signing digest: q is an envelope queued unsigned that names another
+// signer, or one queued signed alone. ok is false when q names signer
+// already, or does not read as the envelope q says it is.
 func reseal(q store.Queued, signer string) (_ store.Queued, ok bool) {
-	if sealedBy(q.Envelope, signer) {
+	unsigned := q.SigningDigest != nil
+	if unsigned && sealedBy(q.Envelope, signer) {
 		return q, false
 	}
 	env, err := contracts.DecodeEnvelope(q.Envelope)
-	if err != nil || env.ID != q.EnvelopeID || len(env.Signature) > 0 || env.Batch != nil || env.Signer == signer {
-		return q, false // not ours to mend, or sealedBy did not recognize it as this node's
+	if err != nil || env.ID != q.EnvelopeID || env.Batch != nil {
+		return q, false // not ours to mend
 	}
-	env.Signer = signer
+	if unsigned && (len(env.Signature) > 0 || env.Signer == signer) {
+		return q, false // sealedBy did not recognize it as this node's
+	}
+	if !unsigned && len(env.Signature) == 0 {
+		return q, false
+	}
+	env.Signer, env.Signature = signer, nil
 	d, err := env.SigningDigest()
 	if err != nil {
 		return q, false
