@@ -53,8 +53,11 @@ type Registry struct {
 	joinVoters atomic.Pointer[[]raft.ServerID]
 	stop       chan struct{}
 	done       chan struct{}
-	// bg runs snapshotTrust, until stop.
+	// bg runs snapshotTrust and awaitReplay, until stop.
 	bg sync.WaitGroup
+	// replay follows the policy bundles of the raft log the node held
+	// when it started (PolicyReplayed).
+	replay *replay
 }
 
 // Open starts a registry node. A node with Genesis and no raft state
@@ -77,6 +80,12 @@ func Open(cfg Config) (*Registry, error) {
 		return nil, err
 	}
 	if err := r.openRaft(); err != nil {
+		r.closeStores()
+		return nil, err
+	}
+	if err := r.followReplay(); err != nil {
+		r.raft.Shutdown().Error()
+		r.trans.Close()
 		r.closeStores()
 		return nil, err
 	}
