@@ -65,17 +65,21 @@ type Deps struct {
 	// Now is the clock.
 	Now func() time.Time
 	// Registered, if set, reports whether the registry replica holds the
-	// federation's state yet. Until it does (a node just restarted and has
-	// not heard from a leader), every decision would be a denial for want
-	// of agreements, so the exchange answers "unavailable, retry" instead.
+	// federation's state yet, and Policy the newest bundle of it. Until it
+	// does (a node just restarted and has not heard from a leader, or has
+	// yet to apply the bundles of the raft log it held after a crash),
+	// every decision would be a denial for want of agreements, or made with
+	// an older bundle than the federation's, so the exchange answers
+	// "unavailable, retry" instead.
 	Registered func() bool
 	// Stale, if set, reports whether the registry replica has lost contact
 	// with the leader; denials that may come from lag are then deferred.
 	Stale func() bool
 }
 
-// errNoRegistry is the transient answer while the registry replica is empty.
-var errNoRegistry = Errorf(CodeUnavailable, "the registry replica has no state yet (node starting); retry shortly")
+// errNoRegistry is the transient answer while the registry replica is empty
+// or behind the log the node holds.
+var errNoRegistry = Errorf(CodeUnavailable, "the registry replica has not caught up yet (node starting); retry shortly")
 
 func (x *Exchange) registered() bool { return x.d.Registered == nil || x.d.Registered() }
 

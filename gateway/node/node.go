@@ -61,6 +61,11 @@ type Node struct {
 	ops    *http.Server
 	opsLn  net.Listener
 
+	// bundleCurrent is set once the policy engine holds the newest
+	// federation bundle of the registry log the node held on disk when it
+	// started: until then the node makes no decision (decides).
+	bundleCurrent atomic.Bool
+
 	// closing is set as Close begins, so that /readyz turns traffic away
 	// while the API drains the requests in flight.
 	closing atomic.Bool
@@ -120,10 +125,12 @@ func (n *Node) open(ctx context.Context) error {
 	// serves: the node is ready, and decides, once the replica hears from
 	// the leader, and would otherwise decide with the bundle shipped in the
 	// binary, which the federation may have replaced with a stricter one,
-	// until Watch's first refresh, a policy.reload later.
-	if err := n.policy.Refresh(ctx, bundles{n.registry.Store()}); err != nil {
-		n.log.Warn("policy: keeping the policy in force", "revisions", n.policy.Revisions().String(), "err", err)
-	}
+	// until Watch's first refresh, a policy.reload later. After a crash the
+	// raft log may hold newer bundles than the snapshot: the node then
+	// decides nothing until the replica has applied them (watchPolicy).
+	replayed := closed(n.registry.PolicyReplayed())
+	n.refreshPolicy(ctx)
+	n.bundleCurrent.Store(replayed)
 	if err := n.openExchange(); err != nil {
 		return err
 	}
@@ -206,7 +213,7 @@ func (n *Node) start() {
 			}
 		})
 	}
-	n.wg.Go(func() { n.policy.Watch(ctx, n.cfg.Policy.Reload, bundles{n.registry.Store()}) })
+	n.wg.Go(func() { n.watchPolicy(ctx) })
 	n.wg.Go(func() { n.joinAndResume(ctx) })
 	n.wg.Go(func() { n.metrics.sampleGauges(ctx, n.store, n.webhook) })
 	n.wg.Go(func() { n.auditRegistry(ctx, time.Second) })
@@ -218,6 +225,52 @@ func (n *Node) start() {
 	}
 	if n.cfg.Inbox.Retention > 0 {
 		n.wg.Go(func() { n.pruneInbox(ctx, pruneInterval) })
+	}
+}
+
+// watchPolicy keeps the policy current: once the registry replica holds
+// the bundles of the raft log the node started with (at once, unless it
+// restarted after a crash with bundles newer than its snapshot), it puts
+// the newest in force and lets the node decide, then refreshes every
+// policy.reload. One goroutine refreshes, so an older bundle read before
+// the replay is never put in force after a newer one.
+func (n *Node) watchPolicy(ctx context.Context) {
+	if !n.bundleCurrent.Load() {
+		select {
+		case <-n.registry.PolicyReplayed():
+		case <-ctx.Done():
+			return
+		}
+		n.refreshPolicy(ctx)
+		n.bundleCurrent.Store(true)
+		n.log.Info("policy: the registry log is replayed; the node decides", "revisions", n.policy.Revisions().String())
+	}
+	n.policy.Watch(ctx, n.cfg.Policy.Reload, bundles{n.registry.Store()})
+}
+
+// refreshPolicy puts in force the federation bundle the registry replica
+// holds and the province directory as it is; a layer that does not
+// compile leaves the one in force.
+func (n *Node) refreshPolicy(ctx context.Context) {
+	if err := n.policy.Refresh(ctx, bundles{n.registry.Store()}); err != nil {
+		n.log.Warn("policy: keeping the policy in force", "revisions", n.policy.Revisions().String(), "err", err)
+	}
+}
+
+// decides reports whether the node may make decisions: its registry
+// replica holds the federation's state, and the policy engine the newest
+// bundle of the raft log the node started with.
+func (n *Node) decides() bool {
+	return n.registry.Store().Initialized() && n.bundleCurrent.Load()
+}
+
+// closed reports whether ch is closed, without waiting.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

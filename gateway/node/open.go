@@ -234,7 +234,7 @@ func (n *Node) openExchange() error {
 		Province: n.cfg.Province, Signer: signer, Keys: n.tls.KeyPair, Verifier: n.tls.Verifier,
 		Agreements: agreements{store: n.registry.Store(), now: now},
 		Policy:     n.policy, Store: n.store, Delivery: notify, Audit: n.audit, Log: n.log, Now: now,
-		Registered: n.registry.Store().Initialized,
+		Registered: n.decides,
 		Stale:      func() bool { return n.registry.Freshness().Stale },
 	}); err != nil {
 		return err

@@ -52,11 +52,17 @@ func (n *Node) healthy() error {
 	return n.store.Failed()
 }
 
+// errReplaying is why a node that restarted after a crash is not ready
+// while its registry replica has not applied the policy bundles of its
+// raft log: it decides nothing until then (Node.decides).
+var errReplaying = errors.New("policy: the registry log this node holds on disk holds a federation bundle past its last snapshot, which the replica applies once the leader answers; the node decides nothing until then")
+
 // Ready reports why the node should not take traffic: its API server
 // stopped or its store failed, it is shutting down, its audit log's
 // storage is damaged (it signs no head, so no flow from here can be
-// checked: audit.Log.Damaged), or its registry replica has no state or is
-// stale.
+// checked: audit.Log.Damaged), its registry replica has no state or is
+// stale, or the policy in force is older than the bundle of the registry
+// log the node started with.
 func (n *Node) Ready() error {
 	if err := n.healthy(); err != nil {
 		return err
@@ -67,7 +73,13 @@ func (n *Node) Ready() error {
 	if err := n.audit.Damaged(); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
-	return n.registry.Ready()
+	if err := n.registry.Ready(); err != nil {
+		return err
+	}
+	if !n.bundleCurrent.Load() {
+		return errReplaying
+	}
+	return nil
 }
 
 // Status is what `laborlink status` shows an operator.
