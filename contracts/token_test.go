@@ -56,7 +56,9 @@ func TestCheckAgreementID(t *testing.T) {
 // ValidateKeys checks only what a destination keys its store and audit log
 // by, as it does of a record whose other fields export obligations may
 // have masked: a record's own ids may be any printable ASCII (a UUID, a
-// path), its agreement_id must be a token, a case status one it knows.
+// path), its agreement_id must be a token, a case status one it knows,
+// and a referral's status referred: a case it opens answered already
+// would be its opener's answer to its own referral.
 func TestValidateKeys(t *testing.T) {
 	g, err := synth.New(synth.Config{Origin: "51", Destination: "44", Seed: 7})
 	if err != nil {
@@ -67,7 +69,7 @@ func TestValidateKeys(t *testing.T) {
 	tr.ID = "123e4567-e89b-12d3-a456-426614174000"
 	c := g.Confirmation(tr)
 	c.TransferID = "TR/51/1"
-	for _, rec := range []contracts.Record{tr, c} {
+	for _, rec := range []contracts.Record{tr, c, g.Referral()} {
 		if err := contracts.ValidateKeys(rec); err != nil {
 			t.Fatalf("ValidateKeys of a %s with its system's ids = %v", rec.Type(), err)
 		}
@@ -78,10 +80,12 @@ func TestValidateKeys(t *testing.T) {
 	r.Status = "escalated"
 	u := g.ReferralUpdate(g.Referral())
 	u.Status = "escalated"
+	answered := g.Referral()
+	answered.Status = contracts.CaseAccepted
 	for _, tc := range []struct {
 		rec  contracts.Record
 		path string
-	}{{tr, "agreement_id"}, {c, "transfer_id"}, {r, "status"}, {u, "status"}} {
+	}{{tr, "agreement_id"}, {c, "transfer_id"}, {r, "status"}, {u, "status"}, {answered, "status"}} {
 		fe := contracts.FieldErrors(contracts.ValidateKeys(tc.rec))
 		if len(fe) == 0 || fe[len(fe)-1].Path != tc.path {
 			t.Errorf("ValidateKeys(%s) = %v, want a problem with %s", tc.rec.Type(), fe, tc.path)

@@ -225,8 +225,9 @@ func (c *checker) amount(path string, fen, max int64) {
 // log by, of a record it does not validate in full (the origin's export
 // obligations may have masked other fields): its ids, the agreement_id
 // the audit log names, and a referral's or update's status, which the
-// audit log holds as the case's. It returns a ValidationError listing the
-// problems, or nil.
+// audit log and the case hold: a referral's is referred, as Validate
+// wants, lest a peer open a case already answered. It returns a
+// ValidationError listing the problems, or nil.
 func ValidateKeys(rec Record) error {
 	if rec == nil {
 		return ValidationError{{"", "record is missing"}}
@@ -239,7 +240,7 @@ func ValidateKeys(rec Record) error {
 	case *Confirmation:
 		c.id("transfer_id", r.TransferID)
 	case *Referral:
-		c.caseStatus("status", r.Status)
+		c.referralStatus(r.Status)
 	case *ReferralUpdate:
 		c.id("referral_id", r.ReferralID)
 		c.caseStatus("status", r.Status)

@@ -34,12 +34,7 @@ func (r *Referral) ValidateAt(now time.Time) error {
 	c.division("employer.division", e.Division, "", atPrefecture|atCounty)
 	c.referralSides(r)
 	c.amount("amount_owed_fen", r.AmountOwedFen, MaxAmountFen)
-	c.caseStatus("status", r.Status)
-	if r.Status != CaseReferred && r.Status.known() {
-		// A case born accepted or closed would never be overdue and no
-		// update could move it: where it goes next travels as updates.
-		c.addf("status", "a referral opens its case: want %q, not %q (later statuses are sent as referral updates)", CaseReferred, r.Status)
-	}
+	c.referralStatus(r.Status)
 	deadlineOK := c.date("deadline", r.Deadline)
 	if c.pastInstant("opened_at", r.OpenedAt, now) && deadlineOK {
 		if opened := DateOf(r.OpenedAt.In(chinaTime)); r.Deadline.Before(opened) {
@@ -70,6 +65,17 @@ func (s CaseStatus) known() bool {
 		return true
 	}
 	return false
+}
+
+// referralStatus checks the status a referral opens its case in: referred,
+// always. A case born accepted or closed would never be overdue and no
+// update could move it, and one born accepted would be its opener's answer
+// to its own referral: where it goes next travels as updates.
+func (c *checker) referralStatus(s CaseStatus) {
+	c.caseStatus("status", s)
+	if s != CaseReferred && s.known() {
+		c.addf("status", "a referral opens its case: want %q, not %q (later statuses are sent as referral updates)", CaseReferred, s)
+	}
 }
 
 func (c *checker) caseStatus(path string, s CaseStatus) {

@@ -127,7 +127,11 @@ func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record, envelop
 }
 
 // openedCase is the case referral r, carried by envelope envelopeID, opens
-// when it is queued or stored at at.
+// when it is queued or stored at at: referred, whatever r says. Validation
+// refuses a referral in another status (contracts.ValidateKeys, as it
+// arrives), but updatedCases reads the case a referral opens before that
+// check, for an update of the same request: that case too is only
+// referred, which no update from the referral's own sender can move.
 func (x *Exchange) openedCase(r *contracts.Referral, envelopeID string, at time.Time) *store.Case {
 	dir := "received"
 	if r.From == x.d.Province {
@@ -135,7 +139,7 @@ func (x *Exchange) openedCase(r *contracts.Referral, envelopeID string, at time.
 	}
 	return &store.Case{
 		Key: store.CaseKey(r.From, r.To, r.ID), ReferralID: r.ID, EnvelopeID: envelopeID, OpenedBy: r.From, OpenedTo: r.To, Direction: dir,
-		Kind: string(r.Kind), Status: string(r.Status), Deadline: dueDay(r.Deadline), OpenedAt: r.OpenedAt, UpdatedAt: at,
+		Kind: string(r.Kind), Status: string(contracts.CaseReferred), Deadline: dueDay(r.Deadline), OpenedAt: r.OpenedAt, UpdatedAt: at,
 	}
 }
 

@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -403,6 +404,41 @@ func TestReceiveChecksAnUpdateAfterItsReferralInOneRequest(t *testing.T) {
 			c, err := n.store.Case(store.CaseKey("51", "44", r.ID), f.now)
 			return err == nil && c.Status == string(contracts.CaseReferred) && len(c.Updates) == 0
 		})
+	}
+}
+
+// TestAReferralArrivingAnsweredIsRejected: a peer that skipped its own
+// validation sends a referral already accepted, and its closing of the
+// case, in one request. Stored, the case would be born answered by the
+// province that opened it, which may only close it (a referral opens its
+// case referred): the referral is rejected final (invalid_record), and the
+// closing too, checked against the case a referral opens, referred
+// (invalid_case_transition), not deferred as if its case might come.
+// Nothing is stored and no case opened. (From a finding: both were stored,
+// the case born accepted and then closed by its opener alone.)
+func TestAReferralArrivingAnsweredIsRejected(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44")
+	g := f.generator("51", "44", 43)
+	dest := f.nodes["44"]
+	r := referralFrom(g, "51")
+	r.Status = contracts.CaseAccepted
+	u := g.ReferralUpdate(r)
+	u.From, u.To, u.Status = "51", "44", contracts.CaseClosed
+	got, err := f.deliver("51", "44", f.rawSignedBy("51", r), f.rawSignedBy("51", u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, reason := range []string{ReasonInvalidRecord, ReasonInvalidTransition} {
+		if r := got[i]; r.Status != peer.StatusRejected || !slices.Equal(r.Reasons, []string{reason}) || r.Receipt != nil {
+			t.Errorf("result %d: %s %v (receipt: %v), want %s [%s] and no receipt", i, r.Status, r.Reasons, r.Receipt != nil, peer.StatusRejected, reason)
+		}
+	}
+	if c, err := dest.store.Case(store.CaseKey("51", "44", r.ID), f.now); err == nil {
+		t.Errorf("a case was opened at 44: %+v", c)
+	}
+	if got := dest.inbox(t); len(got) != 0 {
+		t.Errorf("44's inbox holds %d envelopes, want none", len(got))
 	}
 }
 
