@@ -64,9 +64,14 @@ func caseKey(rec contracts.Record) string {
 // update that is the case it moves; for a referral, a case held already
 // means its id is taken (idTakenError), unless it is the referral's own.
 // An update whose case is not stored but opened by a referral earlier among
-// the records (one request carrying both) gets the case that referral
-// opens, as the commit that stores them in order will see it: envelope(k)
-// is the envelope id of record k, nil when not known yet (a submission).
+// the records (one request or submission carrying both) gets the case that
+// referral opens, with no envelope id, as the commit that stores them in
+// order would see it. Such an update is its referral's sender's (a request
+// or submission is one province's), which may only close a case, and the
+// case is referred (openedCase): it is refused for what it is, its status
+// from its sender (updateProblems), not deferred as if its case might come
+// or answered that no such referral is known. No update passes its checks
+// against such a case, so none reaches the commit with one.
 // Records of other types cost nothing: with no referral or update among
 // them, nothing is read or allocated and cases is nil.
 // A case that does not decode holds up only the records under its key:
@@ -75,7 +80,7 @@ func caseKey(rec contracts.Record) string {
 // unknown case: a submission then fails whole as the node's fault
 // (screen), and a delivery defers its updates and stores the rest
 // (Receive); the commit checks a referral's key again either way.
-func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record, envelope func(i int) string) (cases []*store.Case, unreadable map[int]error, err error) {
+func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record) (cases []*store.Case, unreadable map[int]error, err error) {
 	var keys []string
 	var at []int              // the index of each key's record
 	var opened map[string]int // the first referral among the records under a key
@@ -115,11 +120,7 @@ func (x *Exchange) updatedCases(n int, rec func(i int) contracts.Record, envelop
 		}
 		if k, ok := opened[keys[j]]; ok && k < i && found[j] == nil {
 			if _, update := rec(i).(*contracts.ReferralUpdate); update {
-				var id string
-				if envelope != nil {
-					id = envelope(k)
-				}
-				cases[i] = x.openedCase(rec(k).(*contracts.Referral), id, x.d.Now())
+				cases[i] = x.openedCase(rec(k).(*contracts.Referral), "", x.d.Now())
 			}
 		}
 	}
@@ -172,8 +173,9 @@ func (x *Exchange) sentStates(n int, rec func(i int) contracts.Record, cases []*
 	return states, nil
 }
 
-// errCaseUnknown refuses an update whose case is not (or no longer) known
-// when it is written.
+// errCaseUnknown refuses an update that meets no case where it is written:
+// not one that passed its checks (see caseChange), but one made again
+// without them (mendCase), whose case is not here.
 var errCaseUnknown = errors.New("the referral the update moves is not known here")
 
 // idTakenError refuses a referral whose case key another referral holds
@@ -200,36 +202,19 @@ type transitionError struct{ problems []contracts.FieldError }
 
 func (e *transitionError) Error() string { return e.problems[0].Message }
 
-// notItsCaseError refuses an update where its case is written, when the
-// case under its key there is not the one its referral (envelope referral)
-// opened, which it was checked against: held is the case that is there,
-// nil for none. The referral was not accepted in the same commit (its id
-// taken meanwhile, its quota used up), so the update would move another
-// referral's case, or none.
-type notItsCaseError struct {
-	referral string
-	held     *store.Case
-}
-
-func (e *notItsCaseError) Error() string {
-	if e.held == nil {
-		return fmt.Sprintf("the case of referral envelope %s is not stored", e.referral)
-	}
-	return fmt.Sprintf("case %s is held by envelope %s, not by the referral envelope %s the update was checked against", e.held.Key, e.held.EnvelopeID, e.referral)
-}
-
 // caseChange is what rec, carried by envelope envelopeID and dated at,
 // does to the case it opens or moves, for the store to make in the
 // transaction that queues or stores rec; nil for a record of another type.
 // An update is checked again there, against the case as it is written
-// (transitionError), and one already applied changes nothing, so that
-// making it again (a redelivery mending a crash) is harmless. refersTo,
-// when set, is the envelope of the referral whose case the update was
-// checked against: a case under the key that referral did not open
-// refuses the update (notItsCaseError). A referral whose key another
-// referral's case holds is refused (idTakenError); its own case, made
-// again, changes nothing.
-func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.Time, refersTo string) *store.CaseChange {
+// (transitionError): a concurrent update may have moved it since. It is
+// the very case the update was checked against, read stored before: no
+// case is ever deleted, and the referral that opened one holds its key
+// for good (a referral whose key another referral's case holds is
+// refused: idTakenError; its own case, made again, changes nothing). So
+// the case is there, under the referral that opened it, whatever came
+// between. An update already applied changes nothing, so that making it
+// again (a redelivery mending a crash) is harmless.
+func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.Time) *store.CaseChange {
 	switch r := rec.(type) {
 	case *contracts.Referral:
 		key := store.CaseKey(r.From, r.To, r.ID)
@@ -244,9 +229,6 @@ func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.T
 		}}
 	case *contracts.ReferralUpdate:
 		return &store.CaseChange{Key: store.CaseKey(r.From, r.To, r.ReferralID), Apply: func(c *store.Case) (*store.Case, error) {
-			if refersTo != "" && (c == nil || c.EnvelopeID != refersTo) {
-				return nil, &notItsCaseError{referral: refersTo, held: c}
-			}
 			if c == nil {
 				return nil, errCaseUnknown
 			}
@@ -272,7 +254,7 @@ func (x *Exchange) caseChange(rec contracts.Record, envelopeID string, at time.T
 // not known) shows it made already, as it is but for a case an older
 // version left behind its record. The store is not asked for what it shows.
 func (x *Exchange) mendCase(rec contracts.Record, envelopeID string, at time.Time, read *store.Case) *store.CaseChange {
-	ch := x.caseChange(rec, envelopeID, at, "")
+	ch := x.caseChange(rec, envelopeID, at)
 	if ch == nil || read == nil {
 		return ch
 	}

@@ -25,8 +25,8 @@ type exported struct {
 	env      *contracts.Envelope
 	rec      contracts.Record
 	decision *policy.Decision
-	// refersTo is the referral envelope an update moves: audited, and
-	// checked in the commit against the case the update moves.
+	// refersTo is the referral envelope an update moves, for its audit
+	// entry.
 	refersTo string
 }
 
@@ -61,7 +61,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	// one province's, and the province that opens a case may only close
 	// it, which a case just referred cannot be (screen refuses it). So
 	// every update queued here moves a case stored before, its referral's
-	// envelope known (refersTo).
+	// envelope known (refersTo, for its audit entry).
 	for i := range docs {
 		if errs[i] != nil {
 			return nil, errs[i]
@@ -84,9 +84,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		// audit entry is, so a crash cannot leave an accepted referral
 		// without the case it opens; an update is checked again there,
 		// since concurrent submissions may have moved its case since screen.
-		// The update's referral is checked there too: one refused in that
-		// commit leaves the update refused, not moving another's case.
-		outs[i].Case = x.caseChange(e.rec, e.env.ID, e.env.Created, ready[i].refersTo)
+		outs[i].Case = x.caseChange(e.rec, e.env.ID, e.env.Created)
 	}
 	along, sent, bad := x.auditAlong(func(i int) audit.Entry {
 		return sentEntry(ready[i].env, ready[i].rec, ready[i].refersTo, ready[i].decision, caller)
@@ -209,7 +207,7 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 			return nil
 		}
 		return drafts[i].rec
-	}, nil)
+	})
 	if casesErr != nil {
 		// The submitter hears it as unavailable; the operator needs the cause.
 		x.d.Log.Error("refuse a submission's referral updates", "err", casesErr)
@@ -299,10 +297,9 @@ func (x *Exchange) refuseUnreadable(r *SubmitResult, i int, err error) {
 // refuseCaseChange answers the update or referral at index i of a
 // submission whose case refused it as it was queued (err): invalid when a
 // concurrent update moved the case where it cannot take this status (the
-// problem says where the case is now), when another referral holds the
-// referral's case key (the problem names that case), or when the update's
-// referral no longer holds its case (notItsCase), else unavailable, as for
-// a case that does not decode or went away. Nothing was queued; the
+// problem says where the case is now), or when another referral holds the
+// referral's case key (the problem names that case), else unavailable, as
+// for a case that does not decode or went away. Nothing was queued; the
 // reference is free for a corrected update.
 func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error) {
 	r.EnvelopeID = ""
@@ -316,19 +313,7 @@ func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error) {
 		r.Outcome, r.Problems = OutcomeInvalid, taken.problems()
 		return
 	}
-	var notIts *notItsCaseError
-	if errors.As(err, &notIts) {
-		r.Outcome, r.Problems = OutcomeInvalid, notItsCase(notIts)
-		return
-	}
 	x.refuseUnreadable(r, i, err)
-}
-
-// notItsCase is the problem of an update refused by err: the referral
-// it moves no longer holds its case, which another replaced since screen.
-func notItsCase(err *notItsCaseError) []contracts.FieldError {
-	return []contracts.FieldError{{Path: "referral_id", Message: fmt.Sprintf(
-		"the referral this update moves (envelope %s) no longer holds its case here, so nothing was queued; check the referral's record and the case", err.referral)}}
 }
 
 // answerDuplicates answers the drafts whose reference was queued before,

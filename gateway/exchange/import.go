@@ -111,7 +111,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	// the rest of the request through (the commit checks a referral's key
 	// again); a case that does not decode defers only the records under
 	// its key.
-	cases, unreadable, casesErr := x.updatedCases(len(ins), func(i int) contracts.Record { return ins[i].rec }, func(i int) string { return ins[i].env.ID })
+	cases, unreadable, casesErr := x.updatedCases(len(ins), func(i int) contracts.Record { return ins[i].rec })
 	if casesErr != nil {
 		x.d.Log.Error("defer a delivery's referral updates", "from", from.Province, "err", casesErr)
 	}
@@ -256,16 +256,14 @@ func (x *Exchange) refusals(ins []inbound, results []peer.Result, from pki.Ident
 // refusedByCase answers an update its case refused as it was to be stored
 // (err): rejected when another update moved the case where it cannot take
 // this status, or, for a referral, when another referral holds its case
-// key (an earlier one of the same request), and for an update when
-// another referral's case holds the key of the case it was checked
-// against; deferred when the case could not be read or is not known (its
-// referral, of the same request, not stored), which the origin's retry
-// may find mended. It answers as well an envelope storeFresh found stored
+// key (an earlier one of the same request, or this province's own,
+// submitted since the request's cases were read); deferred when the case
+// could not be read or is not known, which the origin's retry may find
+// mended. It answers as well an envelope storeFresh found stored
 // meanwhile under its id with another payload (notRedelivered).
 func (x *Exchange) refusedByCase(id string, err error) peer.Result {
 	var te *transitionError
 	var taken *idTakenError
-	var notIts *notItsCaseError
 	switch {
 	case errors.Is(err, errUnaudited):
 		return deferred(id, "audit_error")
@@ -276,14 +274,6 @@ func (x *Exchange) refusedByCase(id string, err error) peer.Result {
 	case errors.As(err, &taken):
 		return rejected(id, ReasonReferralIDTaken)
 	case errors.Is(err, errCaseUnknown):
-		return deferred(id, "case_unknown")
-	case errors.As(err, &notIts):
-		if notIts.held != nil {
-			// Another referral holds the key, so the update's own never
-			// will: refused as that referral was.
-			return rejected(id, ReasonReferralIDTaken)
-		}
-		// Its referral was not stored with it; a later delivery may bring it.
 		return deferred(id, "case_unknown")
 	default:
 		x.d.Log.Error("defer a referral update whose case is unreadable", "envelope", id, "err", err)
@@ -676,7 +666,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	// The case a referral opens or an update moves is written in the
 	// commit that stores it; an update is checked again there, since
 	// another request may move its case meanwhile.
-	stored.Case = x.caseChange(rec, env.ID, now, refersTo)
+	stored.Case = x.caseChange(rec, env.ID, now)
 	*im = imported{env: env, rec: rec, decision: dec, in: stored, refersTo: refersTo}
 	return peer.Result{EnvelopeID: env.ID}, true
 }
