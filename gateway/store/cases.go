@@ -11,7 +11,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-var bucketCases = []byte("cases") // case key -> Case (JSON)
+// bucketCases holds case key -> Case (JSON). No case is ever deleted
+// (retention prunes the inbox only), and a key stays with the referral
+// that opened its case: a referral id is its for good, rejected or not,
+// and an update checked against a case read here meets that case in its
+// commit. The exchange relies on both.
+var bucketCases = []byte("cases")
 
 // Case is a rights-case referral as this node follows it: who opened it,
 // where it stands and by when the other side should act. It holds no
@@ -38,9 +43,9 @@ type Case struct {
 	// Overdue is computed when read: past the deadline and not finished.
 	Overdue bool `json:"overdue"`
 	// Referral is, for a case sent from here, its referral envelope's
-	// delivery state when read (accepted, delivered, rejected, failed). A
-	// case whose referral the other province rejected, or delivery gave up
-	// on, never reached it, and is not overdue.
+	// delivery state when read (accepted, delivered, rejected, failed,
+	// discarded). A case whose referral the other province rejected, or
+	// delivery gave up on, never reached it, and is not overdue.
 	Referral State `json:"referral,omitempty"`
 }
 
