@@ -111,7 +111,7 @@ func CheckJSON(data []byte, now time.Time) []FieldError {
 	if err == nil && schema == SchemaAgreement {
 		var a *Agreement
 		if a, err = DecodeAgreement(data); err == nil {
-			err = a.Validate()
+			err = validateAgreementFile(a)
 		}
 	} else if err == nil {
 		_, err = Parse(data, now)
@@ -131,4 +131,15 @@ func CheckJSON(data []byte, now time.Time) []FieldError {
 		return []FieldError{{Path: de.Path, Message: msg}}
 	}
 	return []FieldError{{Message: err.Error()}}
+}
+
+// validateAgreementFile checks an agreement document's terms (Validate) and
+// the divisions its scope must let cross (CheckScopeDivisions), which the
+// registry holds a proposal to as well: every problem of both at once.
+func validateAgreementFile(a *Agreement) error {
+	problems := append(FieldErrors(a.Validate()), FieldErrors(a.CheckScopeDivisions())...)
+	if len(problems) == 0 {
+		return nil
+	}
+	return ValidationError(problems)
 }
