@@ -24,8 +24,9 @@ import (
 // how long) and for a command the leader refuses before it enters the log
 // (checkBeforeLog): an op some node's release does not know (see
 // CommandLevel) or one a newer op replaced, a CA delisted while raft
-// voters still use it, a revocation under no province code. A command
-// refused in apply comes back as Result.Err.
+// voters still use it, a revocation under no province code, an agreement
+// version whose scope leaves out a division its parties are checked
+// against. A command refused in apply comes back as Result.Err.
 //
 // OpInit is refused here, whoever submits it: the genesis is unsigned, so
 // only the node's configured genesis (initWhenLeader) may propose it.
@@ -92,7 +93,8 @@ func (r *Registry) submitOnce(ctx context.Context, env *Envelope) (*Result, erro
 // raft log for what only the network shows: an op some node's release does
 // not know (checkCommandLevel), a CA delisted while voters still use it
 // (checkRotationOrder); and one that an older release's apply took, which
-// apply goes on taking from the log (checkProposedID, checkRevokedProvince). Apply never looks at the network or the clock, so
+// apply goes on taking from the log (checkProposedID, checkRevokedProvince,
+// checkScopeDivisions). Apply never looks at the network or the clock, so
 // that every replica reaches the same verdict; these checks do, once, where
 // every write is proposed. A command whose nonce the registry already holds
 // skips them: it is a resubmission that apply answers with its first
@@ -112,6 +114,9 @@ func (r *Registry) checkBeforeLog(ctx context.Context, env *Envelope) error {
 		return err
 	}
 	if err := checkRevokedProvince(env); err != nil {
+		return err
+	}
+	if err := r.checkScopeDivisions(env); err != nil {
 		return err
 	}
 	return r.checkRotationOrder(ctx, env)
