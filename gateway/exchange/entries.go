@@ -178,6 +178,9 @@ func auditReason(code string) audit.Reason {
 		return audit.ReasonPurposeNotAllowed
 	case "quota_reached":
 		return audit.ReasonQuotaExceeded
+	case policy.ReasonDivisionNotCrossing:
+		// A field the destination checks the record by would not cross.
+		return audit.ReasonFieldNotAllowed
 	case "wrong_direction", "province_not_covered", "division_not_covered", "referral_destination",
 		ReasonOriginMismatch, ReasonWrongDest, ReasonEnvelopeMismatch:
 		return audit.ReasonProvinceMismatch

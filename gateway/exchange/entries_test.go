@@ -24,6 +24,7 @@ func TestEveryReasonCodeMapsPrecisely(t *testing.T) {
 		"purpose_not_covered":     audit.ReasonPurposeNotAllowed,
 		"quota_reached":           audit.ReasonQuotaExceeded,
 		"referral_destination":    audit.ReasonProvinceMismatch,
+		"division_not_crossing":   audit.ReasonFieldNotAllowed,
 		"bundle_undefined":        audit.ReasonPolicyError,
 		ReasonMalformed:           audit.ReasonContractInvalid,
 		ReasonInvalidRecord:       audit.ReasonContractInvalid,

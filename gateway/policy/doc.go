@@ -6,7 +6,10 @@
 // decision consults two layers that must both allow: the federation bundle
 // (replicated through the registry, versioned; a copy ships in the binary) and
 // the node's own province policy (a directory of Rego files). Default deny: a
-// record crosses only under an agreement that passes every check.
+// record crosses only under an agreement that passes every check. An export
+// both allow is still denied when its obligations would keep from the
+// destination a division that its decision reads (crossing.go): the
+// destination would refuse it for good.
 //
 // A decision is a document: allow, reasons with stable codes, obligations per
 // field path (drop, or mask with a named pattern), the agreement used and the

@@ -169,7 +169,9 @@ func (c *compiled) evaluate(ctx context.Context, p *prepared) (*Decision, error)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate policy (%s): %w", c.revisions, err)
 	}
-	return d, nil
+	// Cached with the rest: what it reads (the agreement's parties, the
+	// obligations, the divisions' provinces) is all in the cache key.
+	return p.checkCrossing(d), nil
 }
 
 // SetBundle compiles a new federation bundle with the current province policy
