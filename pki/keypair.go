@@ -25,20 +25,39 @@ const DefaultReloadInterval = time.Second
 // replaced but not yet its key), the previous pair stays in use and the
 // next check tries again.
 //
+// The handshake that makes the check reads and parses the files without
+// holding the pair's lock: on a slow disk it waits alone, while the other
+// handshakes are served the pair in use. Checks may then overlap (when a
+// read outlasts the interval, or with an interval of 0), and one that
+// started later may finish first: the outcome of a check is kept only if
+// no check started after it has recorded its own, so that files read
+// earlier never replace a pair read from them later (see settle).
+//
 // A KeyPair is safe for concurrent use.
 type KeyPair struct {
 	certFile, keyFile string
 	interval          time.Duration
 	now               func() time.Time
+	// readFile reads a file of the pair (os.ReadFile; tests hold it up).
+	readFile func(name string) ([]byte, error)
 
 	mu        sync.Mutex
-	cert      *tls.Certificate
-	sums      pairSums // of the files cert was loaded from
+	cur       *loadedPair
 	lastCheck time.Time
 	lastErr   error
+	// checks numbers the checks as they start; settled is the number of
+	// the latest-started one whose outcome (cur, lastErr) is recorded.
+	checks, settled uint64
 
 	// gen counts the reloads (Generation).
 	gen atomic.Uint64
+}
+
+// loadedPair is a certificate and key as loaded, with the SHA-256 of the
+// files they were loaded from.
+type loadedPair struct {
+	cert *tls.Certificate
+	sums pairSums
 }
 
 // KeyPairOption configures LoadKeyPair.
@@ -58,7 +77,7 @@ func WithClock(now func() time.Time) KeyPairOption {
 // LoadKeyPair loads certFile (leaf then chain) and keyFile, failing if they
 // do not load or do not match.
 func LoadKeyPair(certFile, keyFile string, opts ...KeyPairOption) (*KeyPair, error) {
-	k := &KeyPair{certFile: certFile, keyFile: keyFile, interval: DefaultReloadInterval, now: time.Now}
+	k := &KeyPair{certFile: certFile, keyFile: keyFile, interval: DefaultReloadInterval, now: time.Now, readFile: os.ReadFile}
 	for _, o := range opts {
 		o(k)
 	}
@@ -70,7 +89,7 @@ func LoadKeyPair(certFile, keyFile string, opts ...KeyPairOption) (*KeyPair, err
 	if err != nil {
 		return nil, err
 	}
-	k.cert, k.sums, k.lastCheck = cert, sumPair(certPEM, keyPEM), k.now()
+	k.cur, k.lastCheck = &loadedPair{cert: cert, sums: sumPair(certPEM, keyPEM)}, k.now()
 	return k, nil
 }
 
@@ -85,10 +104,10 @@ func sumPair(certPEM, keyPEM []byte) pairSums {
 // are taken of, so that a file replaced between the two is seen at the
 // next check.
 func (k *KeyPair) read() (certPEM, keyPEM []byte, err error) {
-	if certPEM, err = os.ReadFile(k.certFile); err != nil {
+	if certPEM, err = k.readFile(k.certFile); err != nil {
 		return nil, nil, fmt.Errorf("certificate: %w", err)
 	}
-	if keyPEM, err = os.ReadFile(k.keyFile); err != nil {
+	if keyPEM, err = k.readFile(k.keyFile); err != nil {
 		return nil, nil, fmt.Errorf("key: %w", err)
 	}
 	return certPEM, keyPEM, nil
@@ -139,39 +158,80 @@ func inValidity(file string, leaf *x509.Certificate, now time.Time) error {
 // Certificate returns the current certificate, reloading it first if the
 // files changed since the last check.
 func (k *KeyPair) Certificate() (*tls.Certificate, error) {
+	check, cur := k.startCheck()
+	if check == 0 {
+		return cur.cert, nil
+	}
+	next, err := k.reload(cur)
+	return k.settle(check, next, err), nil
+}
+
+// startCheck returns the pair in use and, if a check of the files is due,
+// its number (0 if none is): the clock and the count move under the lock,
+// the files are read after it.
+func (k *KeyPair) startCheck() (check uint64, cur *loadedPair) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.now()
 	if now.Sub(k.lastCheck) < k.interval {
-		return k.cert, nil
+		return 0, k.cur
 	}
 	k.lastCheck = now
+	k.checks++
+	return k.checks, k.cur
+}
+
+// reload reads and loads the files, without the lock: it returns the pair
+// they hold, which is cur itself if they hold the pair in use, or why they
+// hold none to serve in its place.
+func (k *KeyPair) reload(cur *loadedPair) (*loadedPair, error) {
 	certPEM, keyPEM, err := k.read()
 	if err != nil {
-		k.lastErr = err
-		return k.cert, nil
+		return nil, err
 	}
 	sums := sumPair(certPEM, keyPEM)
-	if sums == k.sums {
-		// The files hold the pair in use: whatever failed before (a file
-		// missing for a moment, a bad pair put back) is over.
-		k.lastErr = nil
-		return k.cert, nil
+	if sums == cur.sums {
+		return cur, nil
 	}
 	cert, err := k.load(certPEM, keyPEM)
 	if err == nil {
-		err = sameIdentity(k.certFile, k.cert, cert)
+		// Every pair in use holds the identity the first one had, so cur,
+		// whether or not it is still in use, is the one to hold it to.
+		err = sameIdentity(k.certFile, cur.cert, cert)
 	}
 	if err == nil {
 		err = inValidity(k.certFile, cert.Leaf, time.Now())
 	}
 	if err != nil {
-		k.lastErr = err // keep serving the old pair; retry next interval
-		return k.cert, nil
+		return nil, err
 	}
-	k.cert, k.sums, k.lastErr = cert, sums, nil
-	k.gen.Add(1)
-	return k.cert, nil
+	return &loadedPair{cert: cert, sums: sums}, nil
+}
+
+// settle records the outcome of check (the pair the files hold, or why
+// none) and returns the certificate in use. A check that started before
+// one already settled read the files before it did: its outcome is
+// dropped, whether a pair (it would put back one the later check replaced
+// or found gone) or an error (the later one's word on the files stands).
+// The pair is compared by content with the one in use, which an
+// overlapping check may have put in since this one started: the same
+// files loaded twice are no rotation, and Generation does not move.
+func (k *KeyPair) settle(check uint64, next *loadedPair, err error) *tls.Certificate {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if check < k.settled {
+		return k.cur.cert
+	}
+	k.settled = check
+	// Nil with the pair in use in the files: whatever failed before (a
+	// file missing for a moment, a bad pair put back) is over. Otherwise
+	// the old pair stays, and the next check tries again.
+	k.lastErr = err
+	if next != nil && next.sums != k.cur.sums {
+		k.cur = next
+		k.gen.Add(1)
+	}
+	return k.cur.cert
 }
 
 // Generation counts the times the pair was reloaded: it moves as
