@@ -236,7 +236,7 @@ func (k *KeyPair) settle(check uint64, next *loadedPair, err error) *tls.Certifi
 
 // Generation counts the times the pair was reloaded: it moves as
 // Certificate starts returning another certificate. A client that keeps
-// connections open compares it, an atomic load, with the one its
+// connections open compares it, through Presenting, with the one its
 // connections were made at, to stop using those that presented the
 // certificate before.
 func (k *KeyPair) Generation() uint64 { return k.gen.Load() }
