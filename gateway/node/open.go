@@ -226,7 +226,7 @@ func (n *Node) openExchange() error {
 	var x *exchange.Exchange // the chain it signs with follows rotation
 	n.client = peer.NewClient(n.tls.Verifier, func() [][]byte { return x.Chain() }, directory{n.registry.Store()}, n.peerHTTP, peer.BreakerSettings{
 		Failures: d.BreakerFailures, Open: d.BreakerOpen, OnStateChange: breakerChanged(n.log),
-	}, peer.Presenting(n.tls.KeyPair.Generation))
+	}, peer.Presenting(n.tls.KeyPair.Presenting))
 	n.metrics.reg.MustRegister(breakerStates(n.client.BreakerState))
 	notify := &lateNotifier{}
 	now := time.Now

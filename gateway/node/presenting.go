@@ -9,15 +9,14 @@ import (
 )
 
 // presenting is the webhook client's transport: a transport that build
-// makes, replaced by a new one once the node's key pair has reloaded
-// rotated files, so that the next push handshakes again and presents the
-// new certificate. Connections are long-lived, kept open by the pushes
-// and their retries, and after a key compromise the runbook rotates the
-// certificate, then revokes the old one: a system that checks the client's
-// certificate with every request, as a node does (refuseLapsed), then
-// refuses each push on a connection made before, and the push retries
-// it, on that connection, for ever. (The peer client does the same for
-// itself: peer.Presenting.)
+// makes, replaced by a new one once what it presents is behind the node's
+// key pair (pki.Presented), so that the next push handshakes again and
+// presents the new certificate. Connections are long-lived, kept open by
+// the pushes and their retries: once the old certificate is revoked, a
+// system that checks the client's certificate with every request, as a
+// node does (refuseLapsed), would refuse each push on a connection made
+// before the rotation, and each retry on it, for ever. (The peer client
+// does the same for itself: peer.Presenting.)
 //
 // The old transport's idle connections are closed at once; one still
 // carrying a push is left idle by it, never used again, and closed by the
@@ -35,11 +34,10 @@ type presenting struct {
 	cur atomic.Pointer[presentingTransport]
 }
 
-// presentingTransport is a transport and the key pair's generation when it
-// was made: its connections present that certificate or a later one.
+// presentingTransport is a transport and what its connections present.
 type presentingTransport struct {
-	gen uint64
-	tr  *http.Transport
+	presented pki.Presented
+	tr        *http.Transport
 }
 
 var _ http.RoundTripper = (*presenting)(nil)
@@ -48,7 +46,7 @@ var _ http.RoundTripper = (*presenting)(nil)
 // presenting keys' certificate.
 func newPresenting(keys *pki.KeyPair, build func() *http.Transport) *presenting {
 	p := &presenting{keys: keys, build: build}
-	p.cur.Store(&presentingTransport{gen: keys.Generation(), tr: build()})
+	p.cur.Store(&presentingTransport{presented: keys.Presenting(), tr: build()})
 	return p
 }
 
@@ -58,22 +56,19 @@ func (p *presenting) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // transport returns the transport whose connections present the current
-// certificate, making it first if the key pair was reloaded since. The
-// generation is read before the transport is made, so a reload during
-// its first handshake costs one handshake more, never a connection with
-// the old certificate kept.
+// certificate, making it first if the key pair was reloaded since.
 func (p *presenting) transport() *http.Transport {
-	gen := p.keys.Generation()
-	if c := p.cur.Load(); c.gen >= gen {
+	now := p.keys.Presenting() // before the transport is made: see pki.KeyPair.Presenting
+	if c := p.cur.Load(); !c.presented.Behind(now) {
 		return c.tr
 	}
 	p.mu.Lock()
 	old := p.cur.Load()
-	if old.gen >= gen {
+	if !old.presented.Behind(now) {
 		p.mu.Unlock()
 		return old.tr
 	}
-	next := &presentingTransport{gen: gen, tr: p.build()}
+	next := &presentingTransport{presented: now, tr: p.build()}
 	p.cur.Store(next)
 	p.mu.Unlock()
 	// Outside the lock: closing a TLS connection may wait on its write.

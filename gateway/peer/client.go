@@ -53,9 +53,9 @@ type Client struct {
 	dir      Directory
 	clients  HTTPClients
 	settings BreakerSettings
-	// presented is the generation of the certificate the clients present
-	// (ClientOption Presenting); nil keeps it at 0.
-	presented func() uint64
+	// presenting tells what the HTTP clients made from now on present
+	// (ClientOption Presenting); nil, a certificate never reloaded.
+	presenting func() pki.Presented
 
 	mu    sync.Mutex
 	peers map[string]*remote
@@ -65,25 +65,22 @@ type Client struct {
 type ClientOption func(*Client)
 
 // Presenting has the client reach each peer over a new HTTP client, from
-// clients, once generation moves: generation tells which certificate the
-// HTTP clients present (pki.KeyPair.Generation), which a rotation
-// replaces from the next handshake on, while the connections already open
-// go on presenting the one before. Once that one is revoked, as the
-// runbook after a key compromise has it, the peer refuses every request
-// on them (403), and the refusal, which the breaker does not count, would
-// be retried on the same connection for as long as the retries keep it
-// open. The connections made before are closed as their requests end (see
-// retire). generation is read once per batch, and must be cheap.
-func Presenting(generation func() uint64) ClientOption {
-	return func(c *Client) { c.presented = generation }
+// clients, once what the HTTP clients present falls behind presenting
+// (pki.KeyPair.Presenting): after a rotation, the peer refuses every
+// request on the connections made before (403) once the old certificate
+// is revoked, and the refusal, which the breaker does not count, would be
+// retried on the same connection for as long as the retries keep it open
+// (see pki.Presented). The connections made before are closed as their
+// requests end (see retire). presenting is called once per batch, and
+// must be cheap.
+func Presenting(presenting func() pki.Presented) ClientOption {
+	return func(c *Client) { c.presenting = presenting }
 }
 
 type remote struct {
 	url string
-	// presented is the generation of the certificate the client presents,
-	// as it was before the client was made: its connections present that
-	// certificate or a later one.
-	presented uint64
+	// presented is what the client's connections present.
+	presented pki.Presented
 	// client is the HTTP client the endpoints share, and use what they do
 	// with it, to close its connections when the peer moves (see retire).
 	client   *http.Client
@@ -278,11 +275,11 @@ func (c *Client) remote(peer string) (*remote, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find peer %s: %w", peer, err)
 	}
-	var presented uint64
-	if c.presented != nil {
-		presented = c.presented() // before the client is made: see remote.presented
+	var now pki.Presented
+	if c.presenting != nil {
+		now = c.presenting() // before the client is made: see pki.KeyPair.Presenting
 	}
-	r, old, err := c.remoteAt(peer, addr, presented)
+	r, old, err := c.remoteAt(peer, addr, now)
 	if old != nil {
 		// Outside the lock: closing a TLS connection may wait on its write.
 		old.retire()
@@ -290,23 +287,23 @@ func (c *Client) remote(peer string) (*remote, error) {
 	return r, err
 }
 
-// remoteAt returns the peer's remote at addr presenting the certificate of
-// generation presented or a later one, building it if the peer has none
+// remoteAt returns the peer's remote at addr whose connections present
+// what now says or a later certificate, building it if the peer has none
 // such yet, and the one it replaced, if any. A remote replaced for the
 // certificate alone hands its breaker on: the peer is no better or worse
 // for it.
-func (c *Client) remoteAt(peer, addr string, presented uint64) (r, replaced *remote, err error) {
+func (c *Client) remoteAt(peer, addr string, now pki.Presented) (r, replaced *remote, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old, ok := c.peers[peer]
-	if ok && old.url == addr && old.presented >= presented {
+	if ok && old.url == addr && !old.presented.Behind(now) {
 		return old, nil, nil
 	}
 	var cb *gobreaker.CircuitBreaker[any]
 	if ok && old.url == addr {
 		cb = old.breaker
 	}
-	if r, err = c.newRemote(peer, addr, presented, cb); err != nil {
+	if r, err = c.newRemote(peer, addr, now, cb); err != nil {
 		return nil, nil, err
 	}
 	c.peers[peer] = r
@@ -315,7 +312,7 @@ func (c *Client) remoteAt(peer, addr string, presented uint64) (r, replaced *rem
 
 // newRemote builds the endpoints of the peer at addr, and its breaker
 // unless cb is one to keep.
-func (c *Client) newRemote(peer, addr string, presented uint64, cb *gobreaker.CircuitBreaker[any]) (*remote, error) {
+func (c *Client) newRemote(peer, addr string, presented pki.Presented, cb *gobreaker.CircuitBreaker[any]) (*remote, error) {
 	base, err := url.Parse(addr)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s address %q: %w", peer, addr, err)

@@ -99,7 +99,7 @@ func rotatingClient(t *testing.T, f *fixture, url string, s BreakerSettings) (c 
 		tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
 		t.Cleanup(tr.CloseIdleConnections)
 		return &http.Client{Transport: tr}, nil
-	}, s, Presenting(keys.Generation))
+	}, s, Presenting(keys.Presenting))
 	rotate = func() *x509.Certificate {
 		t.Helper()
 		next := f.p.Issue("51", pki.KindNode, "gw-1")
