@@ -30,9 +30,16 @@ type Config struct {
 	// Default 1m; a negative value turns the schedule off (heads are then
 	// signed only on demand with SignedHead).
 	SignInterval time.Duration
+	// HeadInterval is the least time between two heads RecentHead signs
+	// (what GET /api/v1/audit/head serves): a head younger than this is
+	// served as the newest, so that auditors polling a busy log do not
+	// each cost it a signature and a synced write. Default 1s; it must not
+	// be negative.
+	HeadInterval time.Duration
 	// MaxBatch caps how many appends share one transaction. Default 1024.
 	MaxBatch int
-	// Now is the clock that stamps entries without a time. Default time.Now.
+	// Now is the clock that stamps entries without a time and tells the
+	// age of heads (HeadInterval). Default time.Now.
 	Now func() time.Time
 	// Logger receives scheduler errors. Default slog.Default().
 	Logger *slog.Logger
@@ -58,6 +65,7 @@ func DefaultConfig() Config {
 	return Config{
 		Bucket:       "audit",
 		SignInterval: time.Minute,
+		HeadInterval: time.Second,
 		MaxBatch:     1024,
 		Now:          time.Now,
 		Logger:       slog.Default(),
@@ -72,6 +80,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SignInterval == 0 {
 		c.SignInterval = d.SignInterval
+	}
+	if c.HeadInterval == 0 {
+		c.HeadInterval = d.HeadInterval
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = d.MaxBatch
@@ -100,6 +111,9 @@ func (c Config) Validate() error {
 	if c.Verifier != nil && c.Signer != nil && (c.Verifier.Name() != c.Signer.Name() || c.Verifier.KeyHash() != c.Signer.KeyHash()) {
 		errs = append(errs, fmt.Errorf("audit config: verifier key %s+%08x is not the signer's, %s+%08x; give the verifier of the signer key (audit.VerifierKey)",
 			c.Verifier.Name(), c.Verifier.KeyHash(), c.Signer.Name(), c.Signer.KeyHash()))
+	}
+	if c.HeadInterval < 0 {
+		errs = append(errs, fmt.Errorf("audit config: head interval %s is negative; give a positive one, or 0 for the default", c.HeadInterval))
 	}
 	if c.MaxBatch < 0 {
 		errs = append(errs, errors.New("audit config: max batch must be positive"))

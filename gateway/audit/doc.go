@@ -29,6 +29,13 @@
 // X.509 chains, and a checkpoint key is meant to outlive certificate
 // rotations so that old heads stay verifiable. Create one with GenerateKey.
 //
+// Heads are signed on a schedule (Config.SignInterval) and on demand. What
+// serves auditors asks RecentHead, which signs at most one head a
+// Config.HeadInterval and serves the newest stored head in between: each
+// head signed is a signature and a synced write, which a loop of polls
+// would otherwise cost a busy node every time. SignedHead signs whenever
+// the log grew.
+//
 // # Storage
 //
 // A Log lives in one top-level bbolt bucket (default "audit") with nested

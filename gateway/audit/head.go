@@ -83,7 +83,13 @@ func (l *Log) SignedHead(ctx context.Context) (Head, error) {
 	}
 	l.signMu.Lock()
 	defer l.signMu.Unlock()
+	return l.signHead()
+}
+
+// signHead is SignedHead under signMu.
+func (l *Log) signHead() (Head, error) {
 	var h Head
+	signed := false
 	err := l.update(func(tx *bolt.Tx) error {
 		b, err := l.buckets(tx)
 		if err != nil {
@@ -107,6 +113,7 @@ func (l *Log) SignedHead(ctx context.Context) (Head, error) {
 		if err != nil {
 			return err
 		}
+		signed = true
 		return b.heads.Put(key(h.Size), h.Note)
 	})
 	if err != nil {
@@ -117,6 +124,9 @@ func (l *Log) SignedHead(ctx context.Context) (Head, error) {
 		return Head{}, err
 	}
 	l.damaged.Store(nil)
+	if signed {
+		l.lastSigned = l.cfg.Now()
+	}
 	return h, nil
 }
 

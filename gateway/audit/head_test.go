@@ -99,6 +99,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no origin", func(c *Config) { c.Origin = "" }, "origin is required"},
 		{"no signer", func(c *Config) { c.Signer = nil }, "signer is required"},
 		{"key named differently", func(c *Config) { c.Origin = "laborlink.test/p44/gw-1" }, "expect them equal"},
+		{"negative head interval", func(c *Config) { c.HeadInterval = -time.Second }, "head interval -1s is negative"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

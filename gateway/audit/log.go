@@ -31,8 +31,10 @@ type Log struct {
 
 	size atomic.Int64 // committed entries
 
-	signMu     sync.Mutex            // one signer at a time, so heads are stored in order
-	damaged    atomic.Pointer[error] // see Damaged
+	signMu     sync.Mutex                           // one signer at a time, so heads are stored in order
+	lastSigned time.Time                            // when this process last stored a head; zero for none; under signMu
+	after      func(time.Duration) <-chan time.Time // RecentHead's wait for a head to be due; tests replace it
+	damaged    atomic.Pointer[error]                // see Damaged
 	stopSigner context.CancelFunc
 	signerDone chan struct{}
 }
@@ -65,7 +67,7 @@ func open(db *bolt.DB, cfg Config, ticks <-chan time.Time) (*Log, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l := &Log{db: db, cfg: cfg, reqs: make(chan *appendReq, cfg.MaxBatch), done: make(chan struct{})}
+	l := &Log{db: db, cfg: cfg, reqs: make(chan *appendReq, cfg.MaxBatch), done: make(chan struct{}), after: time.After}
 	err := db.Update(func(tx *bolt.Tx) error {
 		if err := createBuckets(tx, cfg.Bucket); err != nil {
 			return err

@@ -1,0 +1,104 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// RecentHead returns a signed head of at least atLeast entries (0 for any),
+// the newest the log stored if that will do: if it covers the whole log,
+// or covers atLeast entries and was signed less than Config.HeadInterval
+// ago. Otherwise it signs one as SignedHead does, but at most one per
+// HeadInterval: asked, before that interval is over, for more entries than
+// the newest head covers, it waits for the interval to end (or for ctx).
+// So any number of callers, such as auditors polling the node, cost the
+// log at most one signature and one synced write an interval beyond its
+// schedule (SignInterval), while every head is still signed, stored and
+// checked to extend the last, as SignedHead's are. atLeast must lie
+// between 0 and Size.
+func (l *Log) RecentHead(ctx context.Context, atLeast int64) (Head, error) {
+	if n := l.Size(); atLeast < 0 || atLeast > n {
+		return Head{}, fmt.Errorf("signed head: a head of at least %d entries asked for, but the log holds %d", atLeast, n)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return Head{}, err
+		}
+		h, wait, err := l.recentHeadOrWait(atLeast)
+		if err != nil || wait <= 0 {
+			return h, err
+		}
+		select {
+		case <-ctx.Done():
+			return Head{}, fmt.Errorf("signed head of at least %d entries: the log signs at most one every %s on demand, and the wait for it was cut short: %w",
+				atLeast, l.cfg.HeadInterval, ctx.Err())
+		case <-l.after(wait):
+		}
+	}
+}
+
+// recentHeadOrWait is one try of RecentHead: the newest stored head if it
+// will do, else a new one if one is due, else how long until one is. It
+// holds signMu, so that two callers cannot both find a head due and sign
+// two.
+func (l *Log) recentHeadOrWait(atLeast int64) (Head, time.Duration, error) {
+	l.signMu.Lock()
+	defer l.signMu.Unlock()
+	now := l.cfg.Now()
+	h, ok, err := l.servableHead(atLeast, now)
+	if err != nil {
+		// signHead runs the same checks and reports what is wrong.
+		h, err := l.signHead()
+		return h, 0, err
+	}
+	if ok {
+		return h, 0, nil
+	}
+	if due := l.lastSigned.Add(l.cfg.HeadInterval); !l.lastSigned.IsZero() && now.Before(due) {
+		return Head{}, due.Sub(now), nil
+	}
+	h, err = l.signHead()
+	return h, 0, err
+}
+
+// errNoHead is servableHead's finding that the log holds no head yet.
+var errNoHead = errors.New("no head signed yet")
+
+// servableHead is the newest stored head, and whether RecentHead may serve
+// it: it covers the whole log, or atLeast entries and is younger than
+// HeadInterval. It reads in a read transaction, so serving a head writes
+// nothing. It fails, and nothing is served without a signHead, when the
+// log holds no head, or was found damaged (signHead checks again, and
+// fails while it is), or holds a head beyond its size.
+func (l *Log) servableHead(atLeast int64, now time.Time) (Head, bool, error) {
+	if err := l.damaged.Load(); err != nil {
+		return Head{}, false, *err
+	}
+	var h Head
+	var size int64
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b, err := l.buckets(tx)
+		if err != nil {
+			return err
+		}
+		k, v := b.heads.Cursor().Last()
+		if k == nil {
+			return errNoHead
+		}
+		if err := l.checkHeadsEnd(tx, b, k); err != nil {
+			return err
+		}
+		size = b.size
+		h, err = headFromStore(l.cfg.Origin, unkey(k), v)
+		return err
+	})
+	if err != nil {
+		return Head{}, false, err
+	}
+	young := !l.lastSigned.IsZero() && now.Sub(l.lastSigned) < l.cfg.HeadInterval
+	return h, h.Size == size || h.Size >= atLeast && young, nil
+}
