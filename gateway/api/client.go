@@ -252,10 +252,18 @@ func looksLikeRef(key string) bool {
 	return false
 }
 
-// AuditHead asks the node for a freshly signed head of its audit log.
-func (c *Client) AuditHead(ctx context.Context) (audit.Head, error) {
+// AuditHead asks the node for a signed head of its audit log of at least
+// minSize entries, 0 for its newest head. The node signs at most one head
+// a head interval (audit.head_interval): in between it serves its newest,
+// which may not cover the last entries, and one of minSize entries that
+// its newest does not cover takes up to that interval to answer.
+func (c *Client) AuditHead(ctx context.Context, minSize int64) (audit.Head, error) {
+	path := "/api/v1/audit/head"
+	if minSize > 0 {
+		path += fmt.Sprintf("?min_size=%d", minSize)
+	}
 	var h audit.Head
-	err := c.do(ctx, http.MethodGet, "/api/v1/audit/head", nil, &h)
+	err := c.do(ctx, http.MethodGet, path, nil, &h)
 	return h, err
 }
 

@@ -23,7 +23,10 @@ type Auditing interface {
 	Each(ctx context.Context, f audit.Filter, fn func(audit.Entry) error) error
 	// Stats aggregates the matching entries, however many.
 	Stats(ctx context.Context, f audit.Filter, now time.Time) (audit.Summary, error)
-	SignedHead(ctx context.Context) (audit.Head, error)
+	// RecentHead returns a signed head of at least atLeast entries,
+	// signing at most one a head interval however often it is asked
+	// (audit.Log.RecentHead).
+	RecentHead(ctx context.Context, atLeast int64) (audit.Head, error)
 	InclusionProof(ctx context.Context, index, treeSize int64) (tlog.RecordProof, error)
 	ConsistencyProof(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, error)
 	RawEntries(ctx context.Context, start, end int64) ([]audit.RawEntry, error)
@@ -142,6 +145,10 @@ type AuditQueryResponse struct {
 	Entries []audit.Entry `json:"entries"`
 }
 
+// AuditHeadRequest asks for a signed head of at least MinSize entries; 0
+// for the newest head, however many it covers.
+type AuditHeadRequest struct{ MinSize int64 }
+
 // AuditRawRequest asks for stored entries by position, for verification.
 type AuditRawRequest struct{ Start, End int64 }
 
@@ -231,13 +238,19 @@ func MakeSet(s Services) Set {
 			}
 			return a.Stats(ctx, f, now())
 		},
-		AuditHead: func(ctx context.Context, _ any) (any, error) {
+		AuditHead: func(ctx context.Context, req any) (any, error) {
 			// Sizes and hashes only: an auditor of another province reads
 			// it as it reads its flows (requireAuditOf), an operator does not.
 			if err := requireAuditOf(ctx, own, new(audit.Filter), pki.KindAuditor, pki.KindOperator); err != nil {
 				return nil, err
 			}
-			return a.SignedHead(ctx)
+			r, _ := req.(AuditHeadRequest)
+			// A head beyond the log would be waited for until entries
+			// come, which they may never do.
+			if n := a.Size(); r.MinSize > n {
+				return nil, badRequest("min_size %d is beyond the log's %d entries", r.MinSize, n)
+			}
+			return a.RecentHead(ctx, r.MinSize)
 		},
 		AuditRaw: func(ctx context.Context, req any) (any, error) {
 			if err := requireOwnAuditor(ctx, own, "reading raw entries", pki.KindAuditor); err != nil {

@@ -56,7 +56,7 @@ func routes(s Set) []route {
 		{"GET /api/v1/inbox/{id}", s.InboxItem, decodeRecordByID, encodeJSON},
 		{"GET /api/v1/audit/entries", s.AuditQuery, onlyParams(decodeAuditQuery, auditFilterParams...), encodeJSON},
 		{"GET /api/v1/audit/stats", s.AuditStats, onlyParams(decodeAuditQuery, auditFilterParams...), encodeJSON},
-		{"GET /api/v1/audit/head", s.AuditHead, decodeNothing, encodeJSON},
+		{"GET /api/v1/audit/head", s.AuditHead, onlyParams(decodeAuditHead, "min_size"), encodeJSON},
 		{"GET /api/v1/audit/raw", s.AuditRaw, onlyParams(decodeAuditRaw, "start", "end"), encodeJSON},
 		{"GET /api/v1/audit/proof", s.AuditProof, onlyParams(decodeAuditProof, "size", "index", "old"), encodeJSON},
 		{"GET /api/v1/status", s.NodeStatus, decodeNothing, encodeJSON},
@@ -371,6 +371,14 @@ func decodeAuditRaw(_ context.Context, r *http.Request) (any, error) {
 		return nil, badRequest("end - start must be at most %d, got %d; read the log in ranges", MaxRawEntries, end-start)
 	}
 	return AuditRawRequest{Start: start, End: end}, nil
+}
+
+func decodeAuditHead(_ context.Context, r *http.Request) (any, error) {
+	n, err := int64Param(r, "min_size", 0)
+	if err == nil && n < 0 {
+		err = badRequest("min_size must be 0 or more, got %d", n)
+	}
+	return AuditHeadRequest{MinSize: n}, err
 }
 
 func decodeAuditProof(_ context.Context, r *http.Request) (any, error) {

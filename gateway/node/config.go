@@ -169,6 +169,11 @@ type AuditConfig struct {
 	Key string `yaml:"key"`
 	// SignInterval: how often a new head is signed when the log grew. Default 1m.
 	SignInterval time.Duration `yaml:"sign_interval"`
+	// HeadInterval: the least time between two heads signed for the
+	// audit head route (GET /api/v1/audit/head), which serves the newest
+	// head in between, so that auditors polling it do not each cost the
+	// node a signature and a synced write. Default 1s.
+	HeadInterval time.Duration `yaml:"head_interval"`
 }
 
 // LogConfig shapes the node's own logs.
@@ -209,7 +214,7 @@ func DefaultConfig() Config {
 		},
 		Policy:   PolicyConfig{Reload: 5 * time.Second},
 		Delivery: DeliveryConfig{BatchSize: d.BatchSize, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff, BreakerFailures: 5, BreakerOpen: 10 * time.Second, MaxDeferral: delivery.DefaultMaxDeferral},
-		Audit:    AuditConfig{SignInterval: time.Minute},
+		Audit:    AuditConfig{SignInterval: time.Minute, HeadInterval: time.Second},
 		Webhook:  WebhookConfig{Batch: 100, MaxConsecutiveSkips: 10, Timeout: 30 * time.Second},
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Runtime:  RuntimeConfig{GCPercent: 200, MemoryLimitMiB: 128},
@@ -438,6 +443,9 @@ func (c Config) validate(prefix string, emptied map[string]string) error {
 	}
 	if c.Audit.SignInterval <= 0 {
 		bad("audit.sign_interval", "%s is not a positive duration (0 would mean the default, a negative one no signing)", c.Audit.SignInterval)
+	}
+	if c.Audit.HeadInterval <= 0 {
+		bad("audit.head_interval", "%s is not a positive duration", c.Audit.HeadInterval)
 	}
 	if c.Runtime.GCPercent < -1 || c.Runtime.GCPercent == 0 {
 		bad("runtime.gc_percent", "%d is not a positive percentage or -1 (off)", c.Runtime.GCPercent)

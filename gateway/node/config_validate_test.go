@@ -161,6 +161,7 @@ func TestValidateSettings(t *testing.T) {
 			[]string{"raft.election_timeout", "1s is below raft.heartbeat_timeout (2s)"}},
 		{"sign interval zero", minimalConfig + "audit: {sign_interval: 0s}\n", nil, []string{"audit.sign_interval", "0s"}},
 		{"sign interval negative", minimalConfig + "audit: {sign_interval: -1m}\n", nil, []string{"audit.sign_interval", "-1m0s"}},
+		{"head interval zero", minimalConfig + "audit: {head_interval: 0s}\n", nil, []string{"audit.head_interval", "0s"}},
 		{"min backoff zero", minimalConfig + "delivery: {min_backoff: 0s}\n", nil, []string{"delivery.min_backoff", "0s"}},
 		{"max below min backoff", minimalConfig + "delivery: {min_backoff: 2s, max_backoff: 1s}\n", nil,
 			[]string{"delivery.max_backoff", "1s is below delivery.min_backoff (2s)"}},

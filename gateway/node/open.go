@@ -96,7 +96,8 @@ func (n *Node) openAudit() (*audit.Log, error) {
 	// The log shares node.db: a commit of its own that fails stops the
 	// store as one of the store's would (store.Fail), and one of the
 	// store's that fails stops the log (store.Settled).
-	l, err := audit.Open(n.store.DB(), audit.Config{Bucket: auditBucket, Origin: origin, Signer: signer, Verifier: n.auditKey, SignInterval: n.cfg.Audit.SignInterval, Logger: n.log,
+	l, err := audit.Open(n.store.DB(), audit.Config{Bucket: auditBucket, Origin: origin, Signer: signer, Verifier: n.auditKey, SignInterval: n.cfg.Audit.SignInterval,
+		HeadInterval: n.cfg.Audit.HeadInterval, Logger: n.log,
 		CommitFailed: n.store.Fail, Halted: n.store.Settled})
 	if errors.Is(err, audit.ErrWrongKey) {
 		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
