@@ -2,12 +2,17 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
+	"github.com/laborlink/laborlink/gateway/node"
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
@@ -15,13 +20,17 @@ import (
 // transfer 51 sent, naming it by id, but with another worker's ID number
 // (a clerical error, or worse). 51 lists it on the transfer refused
 // worker_mismatch, shows the transfer unconfirmed, and warns with the ids
-// alone. A confirmation with the worker's number, which 51 sent masked
-// (the agreement clears ID numbers for employment confirmation, not for
+// alone; its inbox item, as the local API gives it and as the webhook
+// pushes it to 51's system, is marked worker_match mismatch. A
+// confirmation with the worker's number, which 51 sent masked (the
+// agreement clears ID numbers for employment confirmation, not for
 // employment service), matches on the positions the mask left, and stands
 // though the refused one was confirmed the same day and arrived first; its
-// since, a day before the contract's first, is flagged.
+// since, a day before the contract's first, is flagged; its inbox item
+// says partial.
 func TestAConfirmationOfAnotherWorkerConfirmsNothing(t *testing.T) {
-	f := start(t, nil)
+	pushed := pushedItems(t)
+	f := start(t, func(c *node.Config) { c.Webhook.URL = pushed.url })
 	ctx := context.Background()
 	g := f.gens["44"]
 	tr := g.Transfer()
@@ -68,6 +77,10 @@ func TestAConfirmationOfAnotherWorkerConfirmsNothing(t *testing.T) {
 		t.Errorf("the confirmation of another worker is listed refused %q, summary %s; want it refused %s", a.Refused, a.Summary, exchange.ReasonWorkerMismatch)
 	}
 	f.waitArrived("51", sent[0].EnvelopeID) // in the inbox all the same
+	if it := f.inboxItem("51", sent[0].EnvelopeID); it.WorkerMatch != exchange.WorkerMatchMismatch {
+		t.Errorf("the inbox item of the confirmation of another worker has worker_match %q, want %q", it.WorkerMatch, exchange.WorkerMatchMismatch)
+	}
+	pushed.wait(t, sent[0].EnvelopeID, exchange.WorkerMatchMismatch)
 	warned := false
 	for _, line := range strings.Split(f.logs.String(), "\n") {
 		if strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, "worker_mismatch") &&
@@ -93,6 +106,58 @@ func TestAConfirmationOfAnotherWorkerConfirmsNothing(t *testing.T) {
 	if got.EnvelopeID != sent[0].EnvelopeID || got.WorkerMatch != exchange.WorkerMatchPartial || !got.SinceBeforeContractStart {
 		t.Errorf("confirmed by %s, worker_match %q, since_before_contract_start %v; want by %s, %q, true",
 			got.EnvelopeID, got.WorkerMatch, got.SinceBeforeContractStart, sent[0].EnvelopeID, exchange.WorkerMatchPartial)
+	}
+	if it := f.inboxItem("51", sent[0].EnvelopeID); it.WorkerMatch != exchange.WorkerMatchPartial {
+		t.Errorf("the inbox item of the confirmation of the worker has worker_match %q, want %q", it.WorkerMatch, exchange.WorkerMatchPartial)
+	}
+	pushed.wait(t, sent[0].EnvelopeID, exchange.WorkerMatchPartial)
+}
+
+// pushes is a provincial system taking every node's webhook pushes, which
+// keeps the worker_match of each item by envelope id.
+type pushes struct {
+	url string
+	mu  sync.Mutex
+	got map[string]string
+}
+
+// pushedItems starts a system that takes the pushes, until t ends.
+func pushedItems(t *testing.T) *pushes {
+	t.Helper()
+	p := &pushes{got: map[string]string{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Items []store.Incoming `json:"items"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, "bad push", http.StatusBadRequest)
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, it := range body.Items {
+			p.got[it.EnvelopeID] = it.WorkerMatch
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p.url = srv.URL
+	return p
+}
+
+// wait waits until the item of envelopeID is pushed, and fails t unless
+// it carries worker match want.
+func (p *pushes) wait(t *testing.T, envelopeID, want string) {
+	t.Helper()
+	var match string
+	gatewaytest.Eventually(t, "the push of "+envelopeID, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		var ok bool
+		match, ok = p.got[envelopeID]
+		return ok
+	})
+	if match != want {
+		t.Errorf("the webhook pushed the item of %s with worker_match %q, want %q", envelopeID, match, want)
 	}
 }
 

@@ -170,6 +170,17 @@ func (f *federation) waitArrived(province, envelopeID string) {
 	})
 }
 
+// inboxItem reads the item of envelopeID in province's inbox, as its
+// system does.
+func (f *federation) inboxItem(province, envelopeID string) store.Incoming {
+	f.t.Helper()
+	var it store.Incoming
+	if err := f.system(province).Get(context.Background(), "/api/v1/inbox/"+envelopeID, &it); err != nil {
+		f.t.Fatal(err)
+	}
+	return it
+}
+
 // inboxAfter reads province's inbox after the cursor to its end, as its
 // system does.
 func (f *federation) inboxAfter(province string, after uint64) []store.Incoming {

@@ -1,8 +1,12 @@
 package exchange
 
 import (
+	"context"
 	"crypto/hmac"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -160,21 +164,59 @@ func checkWorker(c *contracts.Confirmation, w *store.SentWorker, digest digestFu
 	return ""
 }
 
-// checkConfirmation checks a confirmation (envelope id) against what this
-// node kept of the worker of the transfer it answers (by reference ref),
-// as checkWorker does, once per confirmation, as it is linked. ok is false
-// when that could not be read: the confirmation is then not linked, rather
-// than linked unchecked for good, and stays in the inbox.
-func (x *Exchange) checkConfirmation(id string, c *contracts.Confirmation, ref string, s *Confirmed) (refused string, ok bool) {
-	w, err := x.d.Store.SentWorker(ref)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		// Not a transfer sent from here (AddAnswer says so), or one a
-		// release that kept nothing of its worker accepted.
-		return checkWorker(c, nil, nil, s), true
-	case err != nil:
-		x.d.Log.Error("answer not linked: the worker of the transfer it confirms could not be read; it is in the inbox", "envelope", id, "transfer", c.TransferID, "err", err)
-		return "", false
+// confirmationLink is the answer confirmation c (envelope id, received
+// at) gives to the transfer it names, checked against what this node kept
+// of that transfer's worker as checkWorker does, in the transaction that
+// lists it on the transfer: the same commit stores the confirmation in the
+// inbox with the outcome (store.Incoming.WorkerMatch), so that the inbox
+// item and the webhook's push of it say what the transfer lists, a
+// refusal included, even if the process dies right after.
+func (x *Exchange) confirmationLink(id string, c *contracts.Confirmation, at time.Time) *store.AnswerLink {
+	return &store.AnswerLink{
+		Ref: x.d.Province + "/" + string(contracts.RecordTransfer) + "/" + c.TransferID,
+		Make: func(w *store.SentWorker) (store.Answer, string) {
+			s := Confirmed{Employed: c.Employed, MonthsEmployed: c.MonthsEmployed, ConfirmedOn: c.ConfirmedOn.String()}
+			if c.Since != nil {
+				s.Since = c.Since.String()
+			}
+			refused := checkWorker(c, w, x.d.Store.WorkerDigest, &s)
+			data, _ := json.Marshal(s)
+			a := store.Answer{EnvelopeID: id, Type: string(contracts.RecordConfirmation), ReceivedAt: at, Summary: data, Refused: refused}
+			return a, s.WorkerMatch
+		},
 	}
-	return checkWorker(c, &w, x.d.Store.WorkerDigest, s), true
+}
+
+// confirmationAnswered says what became of confirmation im's link to its
+// transfer: made in the commit that stored it (im.answered, im.answerErr),
+// or, for one stored before (dup), made now, as an older release made it
+// after that commit: a crash in between left it undone until the
+// confirmation's origin sent it again. Linking again what is listed
+// changes nothing.
+func (x *Exchange) confirmationAnswered(ctx context.Context, im imported, c *contracts.Confirmation, dup bool) {
+	a, err := im.answered, im.answerErr
+	if dup {
+		var listed store.Answer
+		if listed, err = x.d.Store.LinkAnswer(ctx, im.env.Origin, x.confirmationLink(im.env.ID, c, im.in.ReceivedAt)); err == nil {
+			a = &listed
+		}
+	}
+	switch {
+	case err == nil && a != nil && a.Refused == ReasonWorkerMismatch:
+		// Ids only: the numbers compared are personal data.
+		x.d.Log.Warn("a confirmation names a transfer sent from here but another worker's ID number: listed on the transfer as refused (worker_mismatch), not as confirming it; it is in the inbox, marked worker_match mismatch",
+			"envelope", im.env.ID, "transfer", c.TransferID)
+	case err == nil:
+	case errors.Is(err, store.ErrTooManyAnswers):
+		// In the inbox, not on the record: the peer may be sending answers
+		// without end.
+		x.d.Log.Warn("answer not linked: its record holds the most answers it keeps; it is in the inbox", "envelope", im.env.ID, "type", im.env.Type, "from", im.env.Origin, "most", store.MaxAnswers)
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNotAnswerable):
+		// A confirmation of a transfer this node never sent (to its origin)
+		// is worth an operator's look.
+		x.d.Log.Warn("answer matches no record sent from here", "envelope", im.env.ID, "type", im.env.Type, "err", fmt.Sprint(err))
+	default:
+		// Not linked, rather than linked unchecked for good.
+		x.d.Log.Error("answer not linked: the status of the transfer it confirms could not be read; it is in the inbox", "envelope", im.env.ID, "transfer", c.TransferID, "err", err)
+	}
 }

@@ -55,6 +55,10 @@ type imported struct {
 	// stored is set for an envelope stored before: it is answered
 	// "duplicate" and neither decided nor stored again.
 	stored bool
+	// answered is the answer in.Answer listed in the commit that stored
+	// the envelope, answerErr why it did not (store.Received).
+	answered  *store.Answer
+	answerErr error
 }
 
 // Receive runs the import path for a batch from a peer node and answers a
@@ -207,14 +211,16 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		if dup[i] {
 			r.Status = peer.StatusDuplicate
 		}
-		// Linking answers happens after the commit; it is idempotent and
-		// runs again on redelivery, so a crash between the commit and it
-		// is mended when the origin sends the envelope again. Cases moved
-		// in the commit; a redelivery makes their change again, which
-		// changes nothing but a case an older version left behind its
-		// record, in one commit for the request, and none when the cases
-		// read show nothing to change.
-		x.answer(ctx, im, ins[im.index].moves)
+		// Linking a referral update happens after the commit; it is
+		// idempotent and runs again on redelivery, so a crash between the
+		// commit and it is mended when the origin sends the envelope
+		// again. A confirmation was linked in the commit, its inbox item
+		// marked with the outcome; a redelivery links one an older
+		// release left unlinked. Cases moved in the commit; a redelivery
+		// makes their change again, which changes nothing but a case an
+		// older version left behind its record, in one commit for the
+		// request, and none when the cases read show nothing to change.
+		x.answer(ctx, im, dup[i], ins[im.index].moves)
 		if dup[i] {
 			if ch := x.mendCase(im.rec, im.env.ID, im.in.ReceivedAt, ins[im.index].moves); ch != nil {
 				mend = append(mend, ch)
@@ -347,6 +353,7 @@ func (x *Exchange) storeFresh(ctx context.Context, key *pki.Signer, from pki.Ide
 	var entries []audit.Entry
 	var late []int // indexes in ready
 	for k, i := range fresh {
+		ready[i].answered, ready[i].answerErr = got[k].Answer, got[k].AnswerErr
 		if err := got[k].Refused; err != nil {
 			if refused == nil {
 				refused = make([]error, len(ready))
@@ -667,6 +674,11 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	// commit that stores it; an update is checked again there, since
 	// another request may move its case meanwhile.
 	stored.Case = x.caseChange(rec, env.ID, now)
+	if c, ok := rec.(*contracts.Confirmation); ok {
+		// Listed on its transfer in the same commit, as a case change is
+		// made, its inbox item marked with how its worker matched.
+		stored.Answer = x.confirmationLink(env.ID, c, now)
+	}
 	*im = imported{env: env, rec: rec, decision: dec, in: stored, refersTo: refersTo}
 	return peer.Result{EnvelopeID: env.ID}, true
 }
@@ -780,54 +792,34 @@ func rejected(id string, reasons ...string) peer.Result {
 }
 
 // answer links a received confirmation or referral update to the record it
-// answers on this node, so the submitter sees it on that record. moves is
-// the case an update moves, as read for the request (nil when not known):
-// an update of a case the peer opened answers no record sent from here,
-// and is only on its case. A confirmation is checked against the worker
-// of its transfer first (checkConfirmation): one of another worker is
-// linked refused, and confirms nothing.
-func (x *Exchange) answer(ctx context.Context, im imported, moves *store.Case) {
-	var ref, refused, transfer string
-	var summary any
+// answers on this node, so the submitter sees it on that record. dup is
+// set for an envelope stored before this request. moves is the case an
+// update moves, as read for the request (nil when not known): an update of
+// a case the peer opened answers no record sent from here, and is only on
+// its case. A confirmation was linked in the commit that stored it
+// (confirmationLink), checked against the worker of its transfer: one of
+// another worker is linked refused, and confirms nothing.
+func (x *Exchange) answer(ctx context.Context, im imported, dup bool, moves *store.Case) {
 	switch rec := im.rec.(type) {
 	case *contracts.Confirmation:
-		ref = x.d.Province + "/" + string(contracts.RecordTransfer) + "/" + rec.TransferID
-		c := Confirmed{Employed: rec.Employed, MonthsEmployed: rec.MonthsEmployed, ConfirmedOn: rec.ConfirmedOn.String()}
-		if rec.Since != nil {
-			c.Since = rec.Since.String()
-		}
-		transfer = rec.TransferID
-		var ok bool
-		if refused, ok = x.checkConfirmation(im.env.ID, rec, ref, &c); !ok {
-			return
-		}
-		summary = c
+		x.confirmationAnswered(ctx, im, rec, dup)
 	case *contracts.ReferralUpdate:
 		if moves != nil && moves.OpenedBy != x.d.Province {
 			return
 		}
-		ref = x.d.Province + "/" + string(contracts.RecordReferral) + "/" + rec.ReferralID
-		summary = struct {
+		ref := x.d.Province + "/" + string(contracts.RecordReferral) + "/" + rec.ReferralID
+		data, _ := json.Marshal(struct {
 			Status contracts.CaseStatus `json:"status"`
 			At     time.Time            `json:"at"`
-		}{rec.Status, rec.At}
-	default:
-		return
-	}
-	data, _ := json.Marshal(summary)
-	a := store.Answer{EnvelopeID: im.env.ID, Type: string(im.env.Type), ReceivedAt: im.in.ReceivedAt, Summary: data, Refused: refused}
-	switch err := x.d.Store.AddAnswer(ctx, ref, im.env.Origin, a); {
-	case err == nil && refused == ReasonWorkerMismatch:
-		// Ids only: the numbers compared are personal data.
-		x.d.Log.Warn("a confirmation names a transfer sent from here but another worker's ID number: listed on the transfer as refused (worker_mismatch), not as confirming it; it is in the inbox",
-			"envelope", im.env.ID, "transfer", transfer)
-	case errors.Is(err, store.ErrTooManyAnswers):
-		// In the inbox, not on the record: the peer may be sending answers
-		// without end.
-		x.d.Log.Warn("answer not linked: its record holds the most answers it keeps; it is in the inbox", "envelope", im.env.ID, "type", im.env.Type, "from", im.env.Origin, "most", store.MaxAnswers)
-	case err != nil:
-		// The answer is in the inbox either way; a confirmation of a transfer
-		// this node never sent is worth an operator's look.
-		x.d.Log.Warn("answer matches no record sent from here", "envelope", im.env.ID, "type", im.env.Type, "err", fmt.Sprint(err))
+		}{rec.Status, rec.At})
+		a := store.Answer{EnvelopeID: im.env.ID, Type: string(im.env.Type), ReceivedAt: im.in.ReceivedAt, Summary: data}
+		switch err := x.d.Store.AddAnswer(ctx, ref, im.env.Origin, a); {
+		case errors.Is(err, store.ErrTooManyAnswers):
+			// In the inbox, not on the record: the peer may be sending
+			// answers without end.
+			x.d.Log.Warn("answer not linked: its record holds the most answers it keeps; it is in the inbox", "envelope", im.env.ID, "type", im.env.Type, "from", im.env.Origin, "most", store.MaxAnswers)
+		case err != nil:
+			x.d.Log.Warn("answer matches no record sent from here", "envelope", im.env.ID, "type", im.env.Type, "err", fmt.Sprint(err))
+		}
 	}
 }

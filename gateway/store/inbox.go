@@ -37,9 +37,20 @@ type Incoming struct {
 	// PrunedAt, once set, is when retention dropped the entry's envelope
 	// and record (PruneInbox); the rest of it stays.
 	PrunedAt time.Time `json:"pruned_at,omitzero"`
+	// WorkerMatch, on an employment confirmation, is how its worker ID
+	// number compared with that of the transfer it answers, as that
+	// transfer lists it ("mismatch": refused, it confirms nothing): the
+	// second value of Answer.Make, written in the commit that lists the
+	// answer. Empty when no answer was listed (the record answers no
+	// record sent from here to its origin) or none was made.
+	WorkerMatch string `json:"worker_match,omitempty"`
 	// Case, if set, is the change the record makes to its referral case,
 	// made in the commit that stores it (ReceiveAnd); it is not stored.
 	Case *CaseChange `json:"-"`
+	// Answer, if set, is the answer the record gives to a record sent from
+	// here, listed in the commit that stores it (ReceiveAnd), which sets
+	// WorkerMatch from it; it is not stored.
+	Answer *AnswerLink `json:"-"`
 }
 
 // Received tells a sender what became of one incoming envelope.
@@ -51,6 +62,11 @@ type Received struct {
 	// Refused is the error of the envelope's CaseChange, which refused
 	// it; nothing was stored.
 	Refused error
+	// Answer is the answer its AnswerLink listed in the commit that stored
+	// it, nil when none did; AnswerErr says why one did not (the record
+	// was still stored, and is in the inbox).
+	Answer    *Answer
+	AnswerErr error
 }
 
 // Receive stores incoming envelopes once each, in one group commit: an
@@ -86,6 +102,7 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 		first := make(map[string]int, len(in))
 		firstOf := make([]int, len(in))
 		cases := caseTx{tx: tx}
+		answers := answerTx{tx: tx}
 		for i, m := range in {
 			scratch = appendReceivedKey(scratch[:0], m.From, m.EnvelopeID)
 			if seqb := get(look, scratch); seqb != nil {
@@ -112,6 +129,9 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				cases.keep(m.Case.Key, c)
 			}
 			first[string(scratch)] = i
+			if m.Answer != nil {
+				values[i] = linkAnswer(&answers, m, values[i], &out[i])
+			}
 		}
 		if also != nil {
 			if err := also(tx, out); err != nil {
@@ -119,6 +139,9 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 			}
 		}
 		if err := cases.write(); err != nil {
+			return err
+		}
+		if err := answers.write(); err != nil {
 			return err
 		}
 		for i, m := range in {
@@ -145,7 +168,7 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 					return err
 				}
 			}
-			out[i] = Received{Seq: seq, Receipt: m.Receipt}
+			out[i].Seq, out[i].Receipt = seq, m.Receipt
 		}
 		for i := range in {
 			if out[i].Duplicate && out[i].Seq == 0 {
@@ -158,6 +181,23 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 		return nil, fmt.Errorf("receive: %w", err)
 	}
 	return out, nil
+}
+
+// linkAnswer lists the answer m gives (m.Answer) in the transaction of
+// answers, and returns m's inbox value v carrying the worker match it made,
+// with the outcome in got. A link that fails leaves v as it was: the
+// record is stored all the same, its item saying nothing of a match.
+func linkAnswer(answers *answerTx, m Incoming, v []byte, got *Received) []byte {
+	a, match, err := answers.link(m.From, m.Answer)
+	if err != nil {
+		got.AnswerErr = err
+		return v
+	}
+	got.Answer = &a
+	if match == "" || v == nil {
+		return v
+	}
+	return withWorkerMatch(v, match)
 }
 
 // encodeIncomings encodes the values of in but their seqs, all in one
@@ -177,6 +217,9 @@ func encodeIncomings(in []Incoming, now time.Time) ([][]byte, []error) {
 	for i, m := range in {
 		if m.ReceivedAt.IsZero() {
 			m.ReceivedAt = now
+		}
+		if m.Answer != nil {
+			m.WorkerMatch = "" // the link's, once it is made
 		}
 		b, err := appendIncomingButSeq(buf, &m, ats[i])
 		if err != nil {
@@ -312,7 +355,7 @@ func (s *Store) InboxItem(envelopeID string) (Incoming, error) {
 // incomingSize is the room appendIncomingButSeq needs for m, its record
 // at at, unless its strings need escaping.
 func incomingSize(m *Incoming, at recordAt) int {
-	n := seqRoom + len(m.EnvelopeID) + len(m.From) + len(m.Type) + len(m.Envelope) + len(m.Receipt) + 160
+	n := seqRoom + len(m.EnvelopeID) + len(m.From) + len(m.Type) + len(m.Envelope) + len(m.Receipt) + len(m.WorkerMatch) + 180
 	if !at.found {
 		n += len(m.Record)
 	}
@@ -360,6 +403,9 @@ func appendIncomingButSeq(b []byte, m *Incoming, at recordAt) ([]byte, error) {
 		if b, err = appendTimeMember(b, "pruned_at", m.PrunedAt); err != nil {
 			return nil, err
 		}
+	}
+	if m.WorkerMatch != "" {
+		b = appendStringMember(b, "worker_match", m.WorkerMatch)
 	}
 	return append(b, '}'), nil
 }

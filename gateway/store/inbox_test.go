@@ -75,7 +75,7 @@ func encodeIncoming(t *testing.T, m Incoming) []byte {
 // TestEncodeIncomingIsJSONMarshal: with compact documents and a record of
 // its own, the inbox's hand-written encoding is byte for byte json.Marshal's,
 // strings that need escaping, times in other zones and the widest seq
-// included.
+// included, as are a pruned entry's time and a confirmation's worker match.
 func TestEncodeIncomingIsJSONMarshal(t *testing.T) {
 	tricky := []string{
 		"", "01J0000000000000000000000A", `"quoted" \back\slash/`, "\x00\x01\x1f\x7f\b\f\n\r\t",
@@ -94,6 +94,12 @@ func TestEncodeIncomingIsJSONMarshal(t *testing.T) {
 			Seq: seqs[i%len(seqs)], EnvelopeID: s, From: tricky[(i+1)%len(tricky)], Type: tricky[(i+2)%len(tricky)],
 			ReceivedAt: times[i%len(times)], Envelope: json.RawMessage(`{"payload":{"a":1}}`),
 			Record: json.RawMessage(`{"b":[2,"x"]}`), Receipt: nil,
+		}
+		if i%2 == 1 {
+			m.WorkerMatch = tricky[(i+3)%len(tricky)]
+		}
+		if i%4 >= 2 {
+			m.PrunedAt = times[(i+1)%len(times)]
 		}
 		want, err := json.Marshal(m)
 		if err != nil {

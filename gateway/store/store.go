@@ -814,40 +814,6 @@ func getEach[T any](s *Store, bucket []byte, keys []string, read func(k string, 
 	return out, err
 }
 
-// AddAnswer links a record received from province from to the outgoing
-// record (by reference) it answers, which must have been sent to that
-// province. It is idempotent: the same answer twice is kept once. A record
-// keeps MaxAnswers at most; past them it is ErrTooManyAnswers.
-func (s *Store) AddAnswer(ctx context.Context, ref, from string, a Answer) error {
-	return s.c.do(ctx, func(tx *bolt.Tx) error {
-		id := tx.Bucket(bucketRefs).Get([]byte(ref))
-		if id == nil {
-			return fmt.Errorf("answer to %q: %w", ref, ErrNotFound)
-		}
-		recs := tx.Bucket(bucketRecords)
-		var st storedStatus // rewritten whole, its worker with it
-		if err := getJSON(recs, string(id), &st); err != nil {
-			return err
-		}
-		// Only the province the record went to may answer it: a confirmation
-		// from any other province would release a subsidy it cannot vouch for.
-		if st.Peer != from {
-			return fmt.Errorf("answer to %q from %s: %w", ref, from, ErrNotAnswerable)
-		}
-
-		for _, have := range st.Answers {
-			if have.EnvelopeID == a.EnvelopeID {
-				return nil
-			}
-		}
-		if len(st.Answers) >= MaxAnswers {
-			return fmt.Errorf("answer %s to %q: %w (%d)", a.EnvelopeID, ref, ErrTooManyAnswers, MaxAnswers)
-		}
-		st.Answers = append(st.Answers, a)
-		return putStoredStatus(recs, string(id), &st)
-	})
-}
-
 // Increment adds n to a named counter (quota usage) and returns the new value.
 func (s *Store) Increment(ctx context.Context, name string, n uint64) (uint64, error) {
 	var v uint64
