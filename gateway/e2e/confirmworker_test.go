@@ -163,3 +163,77 @@ func (p *pushes) wait(t *testing.T, envelopeID, want string) {
 
 // masked is an ID number as the federation's id_number mask leaves it.
 func masked(id string) string { return id[:3] + id[len(id)-4:] }
+
+// TestAMaskedConfirmationOfATransferSentInClearCompares: 51 sends a
+// transfer with the worker's ID number in clear (the agreement clears it
+// for rights protection), and 44 confirms it for a training subsidy, for
+// which its policy masks the number to its first 3 and last 4 characters.
+// The confirmation of the worker matches on those (partial), where the
+// digest of the whole number alone compared nothing; one of another
+// worker, masked alike, is refused.
+func TestAMaskedConfirmationOfATransferSentInClearCompares(t *testing.T) {
+	f := start(t, nil)
+	ctx := context.Background()
+	g := f.gens["44"]
+	tr := g.Transfer()
+	tr.Purpose = contracts.PurposeRightsProtection
+	other := g.Transfer()
+	for masked(other.Worker.IDNumber) == masked(tr.Worker.IDNumber) {
+		other = g.Transfer()
+	}
+	res := f.sendDelivered("51", tr)
+	arrived := f.inboxItem("44", res[0].EnvelopeID)
+	var sent contracts.Transfer
+	if err := json.Unmarshal(arrived.Record, &sent); err != nil {
+		t.Fatal(err)
+	}
+	if sent.Worker.IDNumber != tr.Worker.IDNumber {
+		t.Fatal("the transfer did not cross with the worker's ID number in clear")
+	}
+
+	confirm := func(idNumber string) string {
+		t.Helper()
+		c := g.Confirmation(tr)
+		c.Purpose = contracts.PurposeTrainingSubsidy
+		c.WorkerIDNumber = idNumber
+		got := f.submit("44", c)
+		if got[0].Outcome != exchange.OutcomeAccepted {
+			t.Fatalf("confirmation: %+v", got[0])
+		}
+		f.waitArrived("51", got[0].EnvelopeID)
+		var arrived contracts.Confirmation
+		if err := json.Unmarshal(f.inboxItem("51", got[0].EnvelopeID).Record, &arrived); err != nil {
+			t.Fatal(err)
+		}
+		if arrived.WorkerIDNumber == idNumber || masked(arrived.WorkerIDNumber) != masked(idNumber) {
+			t.Fatal("the confirmation did not cross with the worker's ID number masked to its first 3 and last 4 characters")
+		}
+		return got[0].EnvelopeID
+	}
+	wrong, right := confirm(other.Worker.IDNumber), confirm(tr.Worker.IDNumber)
+	for id, want := range map[string]string{wrong: exchange.WorkerMatchMismatch, right: exchange.WorkerMatchPartial} {
+		if got := f.inboxItem("51", id).WorkerMatch; got != want {
+			t.Errorf("the inbox item of confirmation %s has worker_match %q, want %q", id, got, want)
+		}
+	}
+	v, err := f.system("51").Record(ctx, res[0].EnvelopeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := v.Confirmed; c == nil || c.EnvelopeID != right || c.WorkerMatch != exchange.WorkerMatchPartial {
+		t.Errorf("the transfer is confirmed: %v; want by %s, partial", confirmedBy(c), right)
+	}
+	for _, a := range v.Answers {
+		if a.EnvelopeID == wrong && a.Refused != exchange.ReasonWorkerMismatch {
+			t.Errorf("the confirmation of another worker is listed refused %q, want %s", a.Refused, exchange.ReasonWorkerMismatch)
+		}
+	}
+}
+
+// confirmedBy says which confirmation c is and how its worker matched.
+func confirmedBy(c *exchange.Confirmed) string {
+	if c == nil {
+		return "not at all"
+	}
+	return "by " + c.EnvelopeID + ", " + c.WorkerMatch
+}

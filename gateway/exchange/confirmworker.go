@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -29,22 +30,26 @@ const ReasonWorkerMismatch = "worker_mismatch"
 // positions the transfer showed (masks keep a number's length and hide
 // characters one for one) and a keyed digest of the characters there
 // (store.SentWorker), which the confirmation's characters at the same
-// positions must give.
+// positions must give; and, for a transfer that showed more than the
+// usual mask keeps, the same again over the positions that mask keeps.
 const (
 	// WorkerMatchFull: every position shown on both sides, and equal.
 	WorkerMatchFull = "full"
-	// WorkerMatchPartial: the positions the transfer showed are equal; the
-	// others were not compared (typically a transfer sent with its ID
-	// number masked to the first 3 and last 4 characters).
+	// WorkerMatchPartial: the positions compared are equal; the others
+	// were not compared. Those compared are the ones the transfer showed
+	// (typically a transfer sent with its ID number masked to the first 3
+	// and last 4 characters), or, when the confirmation masks some of
+	// those (typically a transfer sent in clear and a confirmation
+	// masked), the first 3 and last 4.
 	WorkerMatchPartial = "partial"
 	// WorkerMatchUnchecked: nothing could be compared: the transfer
 	// dropped or wholly masked the number, the confirmation dropped it or
-	// masked a position the transfer showed (its digest covers them all),
+	// masked a position the transfer showed and one the usual mask keeps,
 	// or the transfer was accepted by a release that kept nothing of it.
 	// The confirmation is taken, and says so.
 	WorkerMatchUnchecked = "unchecked"
 	// WorkerMatchMismatch: the lengths differ, or the characters at the
-	// positions the transfer showed do not give its digest; the
+	// positions compared do not give the digest kept of them; the
 	// confirmation is refused (ReasonWorkerMismatch).
 	WorkerMatchMismatch = "mismatch"
 )
@@ -58,30 +63,85 @@ const (
 	positionMasked = '*'
 )
 
+// idNumberMask names the mask policy puts on a worker's ID number, in a
+// transfer and in a confirmation, where the agreement does not clear it
+// for the record's purpose (the federation bundle's mask_patterns): a
+// confirmation of a transfer sent in clear mostly arrives masked so.
+const idNumberMask = "id_number"
+
 // digestFunc appends to dst the node's keyed digest of chars
 // (store.Store.WorkerDigest).
 type digestFunc func(dst, chars []byte) []byte
 
-// markWorker is what the origin keeps of the ID number a transfer carried
-// (sent, masked or "" as it crossed): the positions it showed, and the
-// digest of the characters there, X upper-cased.
-func markWorker(sent string, digest digestFunc) (shown string, sum []byte) {
+// markWorker sets in w what the origin keeps of the ID number a transfer
+// carried (sent, masked or "" as it crossed): the positions it showed,
+// and the digest of the characters there, X upper-cased; and, when it
+// showed every position the usual mask keeps and more, those positions
+// and the digest of the characters there, so that a confirmation masked
+// so still compares. Neither digest covers a position the transfer did
+// not show.
+func markWorker(w *store.SentWorker, sent string, digest digestFunc) {
 	if sent == "" {
-		return "", nil
+		return
 	}
-	marks, chars := make([]byte, 0, len(sent)), make([]byte, 0, len(sent))
+	marks := make([]byte, 0, len(sent))
 	for _, r := range sent {
 		if r == maskRune {
 			marks = append(marks, positionMasked)
+		} else {
+			marks = append(marks, positionShown)
+		}
+	}
+	w.Shown = string(marks)
+	w.Digest = digestAt(sent, w.Shown, digest)
+	if kept := maskPositions(len(w.Shown)); narrower(kept, w.Shown) {
+		w.MaskShown, w.MaskDigest = kept, digestAt(sent, kept, digest)
+	}
+}
+
+// maskPositions marks the positions of an ID number of n characters the
+// usual mask (idNumberMask) keeps, as store.SentWorker.Shown does.
+func maskPositions(n int) string {
+	kept, err := policy.Mask(idNumberMask, strings.Repeat(string(rune(positionShown)), n))
+	if err != nil {
+		return "" // a pattern policy does not know keeps nothing
+	}
+	return kept
+}
+
+// narrower reports whether positions kept show some position, and only
+// positions shown shows, and fewer.
+func narrower(kept, shown string) bool {
+	if len(kept) != len(shown) || kept == shown {
+		return false
+	}
+	some := false
+	for i := range len(kept) {
+		if kept[i] != positionShown {
 			continue
 		}
-		marks = append(marks, positionShown)
-		chars = utf8.AppendRune(chars, upperX(r))
+		if shown[i] != positionShown {
+			return false
+		}
+		some = true
 	}
-	if len(chars) > 0 {
-		sum = digest(nil, chars)
+	return some
+}
+
+// digestAt is the digest of the characters of number at the positions
+// shown marks shown, X upper-cased; nil when it marks none.
+func digestAt(number, shown string, digest digestFunc) []byte {
+	chars, i := make([]byte, 0, len(number)), 0
+	for _, r := range number {
+		if shown[i] == positionShown {
+			chars = utf8.AppendRune(chars, upperX(r))
+		}
+		i++
 	}
-	return string(marks), sum
+	if len(chars) == 0 {
+		return nil
+	}
+	return digest(nil, chars)
 }
 
 // compareIDNumbers compares the ID number a confirmation carries (got,
@@ -95,14 +155,27 @@ func compareIDNumbers(w *store.SentWorker, got string, digest digestFunc) string
 		// Masks keep the length: these are two numbers.
 		return WorkerMatchMismatch
 	}
+	match := compareAt(w.Shown, w.Digest, got, digest)
+	if match == WorkerMatchUnchecked && len(w.MaskDigest) > 0 && len(w.MaskShown) == len(w.Shown) {
+		// The confirmation masks a position the transfer showed: it may
+		// still show those the usual mask keeps.
+		match = compareAt(w.MaskShown, w.MaskDigest, got, digest)
+	}
+	return match
+}
+
+// compareAt compares the characters of got, as long as shown, at the
+// positions shown marks shown, with sum, their digest: unchecked when got
+// masks one of them.
+func compareAt(shown string, sum []byte, got string, digest digestFunc) string {
 	full, chars, i := true, make([]byte, 0, len(got)), 0
 	for _, r := range got {
-		shown := w.Shown[i] == positionShown
+		s := shown[i] == positionShown
 		i++
 		switch {
-		case shown && r == maskRune:
+		case s && r == maskRune:
 			return WorkerMatchUnchecked
-		case shown:
+		case s:
 			chars = utf8.AppendRune(chars, upperX(r))
 		default:
 			full = false
@@ -112,7 +185,7 @@ func compareIDNumbers(w *store.SentWorker, got string, digest digestFunc) string
 		}
 	}
 	switch {
-	case !hmac.Equal(digest(nil, chars), w.Digest):
+	case !hmac.Equal(digest(nil, chars), sum):
 		return WorkerMatchMismatch
 	case full:
 		return WorkerMatchFull
@@ -137,7 +210,7 @@ func sentWorker(t *contracts.Transfer, dec *policy.Decision, digest digestFunc) 
 		return nil, err
 	}
 	w := &store.SentWorker{ContractStart: t.Placement.ContractStart.String()}
-	w.Shown, w.Digest = markWorker(id, digest)
+	markWorker(w, id, digest)
 	return w, nil
 }
 

@@ -26,9 +26,11 @@ func testDigest(dst, chars []byte) []byte {
 // TestCompareIDNumbersOverTheDigest: a confirmation's worker ID number is
 // compared with the digest kept of its transfer's, as sent, masked or not,
 // over the positions the transfer showed, the check letter X in either
-// case. When the transfer showed nothing, or the confirmation masks or
-// dropped what it showed, the outcome says nothing was compared rather
-// than match.
+// case; when the confirmation masks some of those, over the positions the
+// usual mask keeps (the first 3 and last 4), if the transfer showed more
+// and the confirmation shows them. When the transfer showed nothing, or
+// the confirmation masks or dropped both, the outcome says nothing was
+// compared rather than match.
 func TestCompareIDNumbersOverTheDigest(t *testing.T) {
 	const id = "51010419900101123X"
 	tests := []struct {
@@ -39,9 +41,14 @@ func TestCompareIDNumbersOverTheDigest(t *testing.T) {
 		{"check letter sent in lower case", "51010419900101123x", id, WorkerMatchFull},
 		{"sent masked", "510***********123X", id, WorkerMatchPartial},
 		{"both masked alike", "510***********123X", "510***********123x", WorkerMatchPartial},
-		{"got masked where the transfer showed", id, "510***********123X", WorkerMatchUnchecked},
-		{"both masked, got more", "5101**********123X", "510***********123X", WorkerMatchUnchecked},
-		{"both masked, got less", "510***********123X", "5101**********123X", WorkerMatchPartial},
+		{"got masked where the transfer showed", id, "510***********123X", WorkerMatchPartial},
+		{"got masked, check letter in lower case", id, "510***********123x", WorkerMatchPartial},
+		{"got masked, showing more than the mask", id, "5101**********123X", WorkerMatchPartial},
+		{"got masked, showing less than the mask", id, "**************123X", WorkerMatchUnchecked},
+		{"got masked, showing other positions", id, "5101041990010*****", WorkerMatchUnchecked},
+		{"both masked, sent more", "5101**********123X", "510***********123X", WorkerMatchPartial},
+		{"both masked, sent more, got less", "5101**********123X", "5*************123X", WorkerMatchUnchecked},
+		{"both masked, got more", "510***********123X", "5101**********123X", WorkerMatchPartial},
 		{"sent all masked", "******************", id, WorkerMatchUnchecked},
 		{"sent all masked, another length", "******************", "51010419900101123", WorkerMatchUnchecked},
 		{"sent dropped", "", id, WorkerMatchUnchecked},
@@ -49,6 +56,10 @@ func TestCompareIDNumbersOverTheDigest(t *testing.T) {
 		{"another worker", id, "510104199001014321", WorkerMatchMismatch},
 		{"another worker, sent masked", "510***********123X", "510104199001014321", WorkerMatchMismatch},
 		{"another worker, both masked", "510***********123X", "440***********123X", WorkerMatchMismatch},
+		{"another worker, got masked", id, "440***********123X", WorkerMatchMismatch},
+		{"another worker, got masked, last characters apart", id, "510***********4321", WorkerMatchMismatch},
+		{"another worker, got masked, sent more", "5101**********123X", "440***********123X", WorkerMatchMismatch},
+		{"another worker, got masked, another length", id, "510**********123X", WorkerMatchMismatch},
 		{"one character apart", id, "51010419900101123Y", WorkerMatchMismatch},
 		{"another length", id, "51010419900101123", WorkerMatchMismatch},
 		{"another length, sent masked", "510***********123X", "510104199001011234X", WorkerMatchMismatch},
@@ -56,7 +67,7 @@ func TestCompareIDNumbersOverTheDigest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var w store.SentWorker
-			w.Shown, w.Digest = markWorker(tt.sent, testDigest)
+			markWorker(&w, tt.sent, testDigest)
 			if got := compareIDNumbers(&w, tt.got, testDigest); got != tt.want {
 				t.Errorf("compare %q with what was kept of %q: %s, want %s", tt.got, tt.sent, got, tt.want)
 			}
@@ -67,25 +78,52 @@ func TestCompareIDNumbersOverTheDigest(t *testing.T) {
 // TestMarkWorkerKeepsPositionsAndADigest: what is kept of a number as sent
 // is which positions it showed, its length, and the keyed digest of the
 // characters there, X upper-cased; of a number dropped or wholly masked,
-// no digest.
+// no digest. Of a number that showed the positions the usual mask keeps
+// and more, the same again over those; of one that showed no more, or not
+// all of them, nothing more.
 func TestMarkWorkerKeepsPositionsAndADigest(t *testing.T) {
+	const mask = "###***********####"
 	tests := []struct {
-		sent, shown, chars string
+		sent, shown, chars, maskShown, maskChars string
 	}{
-		{"51010419900101123x", "##################", "51010419900101123X"},
-		{"510***********123X", "###***********####", "510123X"},
-		{"******************", "******************", ""},
-		{"", "", ""},
+		{"51010419900101123x", "##################", "51010419900101123X", mask, "510123X"},
+		{"5101**********123X", "####**********####", "5101123X", mask, "510123X"},
+		{"510***********123X", mask, "510123X", "", ""},
+		{"5101041990010*****", "#############*****", "5101041990010", "", ""},
+		{"******************", "******************", "", "", ""},
+		{"5101234", "#######", "5101234", "", ""}, // too short for the mask to keep any
+		{"", "", "", "", ""},
+	}
+	digestOf := func(chars string) []byte {
+		if chars == "" {
+			return nil
+		}
+		return testDigest(nil, []byte(chars))
 	}
 	for _, tt := range tests {
-		shown, sum := markWorker(tt.sent, testDigest)
-		var want []byte
-		if tt.chars != "" {
-			want = testDigest(nil, []byte(tt.chars))
+		var w store.SentWorker
+		markWorker(&w, tt.sent, testDigest)
+		if w.Shown != tt.shown || !bytes.Equal(w.Digest, digestOf(tt.chars)) {
+			t.Errorf("markWorker(%q) kept %q, %x; want %q, the digest of %q", tt.sent, w.Shown, w.Digest, tt.shown, tt.chars)
 		}
-		if shown != tt.shown || !bytes.Equal(sum, want) {
-			t.Errorf("markWorker(%q) = %q, %x; want %q, the digest of %q", tt.sent, shown, sum, tt.shown, tt.chars)
+		if w.MaskShown != tt.maskShown || !bytes.Equal(w.MaskDigest, digestOf(tt.maskChars)) {
+			t.Errorf("markWorker(%q) kept over the mask's positions %q, %x; want %q, the digest of %q", tt.sent, w.MaskShown, w.MaskDigest, tt.maskShown, tt.maskChars)
 		}
+	}
+}
+
+// TestTheMaskPositionsArePolicys: the positions kept for a confirmation
+// masked the usual way are those policy's mask of ID numbers keeps.
+func TestTheMaskPositionsArePolicys(t *testing.T) {
+	const id = "51010419900101123X"
+	masked, err := policy.Mask(idNumberMask, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w store.SentWorker
+	markWorker(&w, id, testDigest)
+	if got := compareIDNumbers(&w, masked, testDigest); got != WorkerMatchPartial {
+		t.Errorf("the number masked by policy (%s) against what was kept of it sent in clear: %s, want %s", masked, got, WorkerMatchPartial)
 	}
 }
 
@@ -103,7 +141,7 @@ func TestCheckWorkerRefusesAnotherWorker(t *testing.T) {
 		return &d
 	}
 	sent := &store.SentWorker{ContractStart: "2026-03-01"}
-	sent.Shown, sent.Digest = markWorker("510***********123X", testDigest)
+	markWorker(sent, "510***********123X", testDigest)
 	tests := []struct {
 		name        string
 		w           *store.SentWorker
@@ -137,17 +175,17 @@ func TestCheckWorkerRefusesAnotherWorker(t *testing.T) {
 // worker, sent in clear or masked, puts none of the worker's ID number in
 // the store's file: not the number, in clear or base64, nor its last four
 // characters, nor any six in a row, nor the characters a mask left shown;
-// and yet a confirmation with the number matches it.
+// and yet a confirmation with the number matches it, in clear or masked.
 func TestTheKeptWorkerHoldsNoIDNumber(t *testing.T) {
 	const id = "44030519850607857X"
 	masked := &policy.Decision{Obligations: map[string]policy.Obligation{"worker.id_number": {Action: policy.ActionMask, Pattern: "id_number"}}}
 	tests := []struct {
-		name string
-		dec  *policy.Decision
-		want string
+		name             string
+		dec              *policy.Decision
+		want, wantMasked string
 	}{
-		{"in clear", &policy.Decision{}, WorkerMatchFull},
-		{"masked", masked, WorkerMatchPartial},
+		{"in clear", &policy.Decision{}, WorkerMatchFull, WorkerMatchPartial},
+		{"masked", masked, WorkerMatchPartial, WorkerMatchPartial},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,6 +214,9 @@ func TestTheKeptWorkerHoldsNoIDNumber(t *testing.T) {
 			}
 			if got := compareIDNumbers(&kept, id, s.WorkerDigest); got != tt.want {
 				t.Errorf("the worker's own number against what was kept: %s, want %s", got, tt.want)
+			}
+			if got := compareIDNumbers(&kept, "440***********857X", s.WorkerDigest); got != tt.wantMasked {
+				t.Errorf("the worker's own number masked against what was kept: %s, want %s", got, tt.wantMasked)
 			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)

@@ -14,11 +14,12 @@ import (
 // status but never shown with it (Status leaves it out): not the worker's
 // ID number, but which of its positions the transfer showed, masked or not
 // as the export obligations left it, and a keyed digest of the characters
-// there (WorkerDigest); and the first day of the placement's contract. A
-// confirmation's number is matched by computing the same digest over its
-// characters at the same positions, so the node keeps no ID-number
-// characters once the transfer's envelope is delivered, and no more of the
-// number, even digested, than it sent.
+// there (WorkerDigest), and again over the positions the usual mask keeps
+// when the transfer showed more; and the first day of the placement's
+// contract. A confirmation's number is matched by computing the same
+// digest over its characters at the same positions, so the node keeps no
+// ID-number characters once the transfer's envelope is delivered, and no
+// more of the number, even digested, than it sent.
 type SentWorker struct {
 	// Shown has one character per character of the ID number as the
 	// transfer carried it: '#' where it showed one, '*' where it was
@@ -27,6 +28,14 @@ type SentWorker struct {
 	// Digest is WorkerDigest of the characters at the positions Shown
 	// marks '#', the check letter x upper-cased; nil when none is.
 	Digest []byte `json:"digest,omitempty"`
+	// MaskShown and MaskDigest are Shown and Digest again over the
+	// positions the federation's mask of ID numbers keeps (the first 3
+	// and last 4), kept when the transfer showed those and more (in
+	// clear, typically): a confirmation that arrives masked that way
+	// shows none of the other positions Digest covers, and is compared
+	// over these instead. Empty otherwise.
+	MaskShown  string `json:"mask_shown,omitempty"`
+	MaskDigest []byte `json:"mask_digest,omitempty"`
 	// ContractStart is placement.contract_start (YYYY-MM-DD).
 	ContractStart string `json:"contract_start"`
 }
@@ -42,14 +51,21 @@ func (w *SentWorker) appendJSON(b []byte) []byte {
 	if len(w.Digest) > 0 {
 		b = append(base64.StdEncoding.AppendEncode(append(b, `"digest":"`...), w.Digest), `",`...)
 	}
+	if w.MaskShown != "" {
+		b = append(contracts.AppendJSONString(append(b, `"mask_shown":`...), w.MaskShown), ',')
+	}
+	if len(w.MaskDigest) > 0 {
+		b = append(base64.StdEncoding.AppendEncode(append(b, `"mask_digest":"`...), w.MaskDigest), `",`...)
+	}
 	return append(contracts.AppendJSONString(append(b, `"contract_start":`...), w.ContractStart), '}')
 }
 
 // size is the room appendJSON needs for w as a member of a status, unless
 // its strings need escaping.
 func (w *SentWorker) size() int {
-	return len(`,"worker":{"shown":"","digest":"","contract_start":""}`) +
-		len(w.Shown) + base64.StdEncoding.EncodedLen(len(w.Digest)) + len(w.ContractStart)
+	return len(`,"worker":{"shown":"","digest":"","mask_shown":"","mask_digest":"","contract_start":""}`) +
+		len(w.Shown) + base64.StdEncoding.EncodedLen(len(w.Digest)) +
+		len(w.MaskShown) + base64.StdEncoding.EncodedLen(len(w.MaskDigest)) + len(w.ContractStart)
 }
 
 // storedStatus is a record's value in bucketRecords: its Status and, for a

@@ -23,7 +23,11 @@ import (
 func TestSentWorkerIsKeptWithItsTransfer(t *testing.T) {
 	s := openAt(t, filepath.Join(t.TempDir(), "node.db"), Options{NoSync: true})
 	ctx := context.Background()
-	w := SentWorker{Shown: "###***********####", Digest: s.WorkerDigest(nil, []byte("510123X")), ContractStart: "2026-03-01"}
+	w := SentWorker{
+		Shown: "##################", Digest: s.WorkerDigest(nil, []byte("51010419900101123X")),
+		MaskShown: "###***********####", MaskDigest: s.WorkerDigest(nil, []byte("510123X")),
+		ContractStart: "2026-03-01",
+	}
 	msgs := []Outgoing{
 		{EnvelopeID: "01ENV1", Ref: "51/transfer/T-1", Type: "transfer", Peer: "44", Envelope: []byte(`{}`), Worker: &w},
 		{EnvelopeID: "01ENV2", Ref: "51/referral/R-1", Type: "referral", Peer: "44", Envelope: []byte(`{}`)},
@@ -52,7 +56,8 @@ func TestSentWorkerIsKeptWithItsTransfer(t *testing.T) {
 		}
 	}
 	st := Status{EnvelopeID: "01ENV1", Ref: "\"<\\>&\u2028\xff", State: StateAccepted, AcceptedAt: a.ReceivedAt}
-	for _, w := range []*SentWorker{nil, {}, &w, {Shown: "******", ContractStart: "\n"}, {Shown: "\"<\\>&\u2028\xff", Digest: []byte{0xff, 0}}} {
+	clear := SentWorker{Shown: "####", Digest: []byte{1, 2}, MaskShown: "#**#", MaskDigest: []byte{3}, ContractStart: "2026-03-01"}
+	for _, w := range []*SentWorker{nil, {}, &w, &clear, {Shown: "******", ContractStart: "\n"}, {Shown: "\"<\\>&\u2028\xff", Digest: []byte{0xff, 0}, MaskShown: "\x00\u2029", MaskDigest: []byte{0xfe}}} {
 		r := storedStatus{st, w}
 		want, err := json.Marshal(r)
 		if err != nil {
