@@ -79,12 +79,16 @@ type digestFunc func(dst, chars []byte) []byte
 // showed every position the usual mask keeps and more, those positions
 // and the digest of the characters there, so that a confirmation masked
 // so still compares. Neither digest covers a position the transfer did
-// not show.
-func markWorker(w *store.SentWorker, sent string, digest digestFunc) {
+// not show. The digests are made in room (nil: a room of their own).
+func markWorker(w *store.SentWorker, sent string, digest digestFunc, room *workerRoom) {
 	if sent == "" {
 		return
 	}
-	marks := make([]byte, 0, len(sent))
+	if room == nil {
+		room = new(workerRoom)
+	}
+	var buf [idNumberLen]byte // marks of a longer number grow on the heap
+	marks := buf[:0]
 	for _, r := range sent {
 		if r == maskRune {
 			marks = append(marks, positionMasked)
@@ -92,16 +96,66 @@ func markWorker(w *store.SentWorker, sent string, digest digestFunc) {
 			marks = append(marks, positionShown)
 		}
 	}
-	w.Shown = string(marks)
-	w.Digest = digestAt(sent, w.Shown, digest)
+	w.Shown = marksString(marks)
+	w.Digest = digestAt(sent, w.Shown, digest, room.sums[:0:digestSize], room.chars[:0])
 	if kept := maskPositions(len(w.Shown)); narrower(kept, w.Shown) {
-		w.MaskShown, w.MaskDigest = kept, digestAt(sent, kept, digest)
+		w.MaskShown = kept
+		w.MaskDigest = digestAt(sent, kept, digest, room.sums[digestSize:digestSize:2*digestSize], room.chars[:0])
 	}
+}
+
+// idNumberLen is the length of an ID number (GB 11643), which contracts
+// validate a transfer's to have.
+const idNumberLen = 18
+
+// digestSize is the size of the digests kept (HMAC-SHA256).
+const digestSize = 32
+
+// workerRoom is room for what markWorker makes of a transfer's worker
+// besides its marks: the two digests, and the characters they are made of
+// while they are made (cleared then).
+type workerRoom struct {
+	sums  [2 * digestSize]byte
+	chars [idNumberLen]byte // a longer number's grow on the heap
+}
+
+// keptWorker is what export keeps of a transfer's worker and the room its
+// digests take, in one allocation: export makes one for every transfer
+// it accepts.
+type keptWorker struct {
+	w    store.SentWorker
+	room workerRoom
+}
+
+// The marks most transfers' numbers have, made once: shown in clear, and
+// masked the usual way.
+var (
+	allShown       = strings.Repeat(string(rune(positionShown)), idNumberLen)
+	usualMaskShown = policyMaskPositions(idNumberLen)
+)
+
+// marksString is marks as a string, one of those made once when it is.
+func marksString(marks []byte) string {
+	switch {
+	case string(marks) == allShown:
+		return allShown
+	case string(marks) == usualMaskShown:
+		return usualMaskShown
+	}
+	return string(marks)
 }
 
 // maskPositions marks the positions of an ID number of n characters the
 // usual mask (idNumberMask) keeps, as store.SentWorker.Shown does.
 func maskPositions(n int) string {
+	if n == idNumberLen {
+		return usualMaskShown
+	}
+	return policyMaskPositions(n)
+}
+
+// policyMaskPositions asks policy which positions of n its mask keeps.
+func policyMaskPositions(n int) string {
 	kept, err := policy.Mask(idNumberMask, strings.Repeat(string(rune(positionShown)), n))
 	if err != nil {
 		return "" // a pattern policy does not know keeps nothing
@@ -128,10 +182,11 @@ func narrower(kept, shown string) bool {
 	return some
 }
 
-// digestAt is the digest of the characters of number at the positions
-// shown marks shown, X upper-cased; nil when it marks none.
-func digestAt(number, shown string, digest digestFunc) []byte {
-	chars, i := make([]byte, 0, len(number)), 0
+// digestAt appends to dst the digest of the characters of number at the
+// positions shown marks shown, X upper-cased, gathered in scratch, which
+// it clears after; nil when it marks none.
+func digestAt(number, shown string, digest digestFunc, dst, scratch []byte) []byte {
+	chars, i := scratch[:0], 0
 	for _, r := range number {
 		if shown[i] == positionShown {
 			chars = utf8.AppendRune(chars, upperX(r))
@@ -141,7 +196,10 @@ func digestAt(number, shown string, digest digestFunc) []byte {
 	if len(chars) == 0 {
 		return nil
 	}
-	return digest(nil, chars)
+	sum := digest(dst, chars)
+	clear(chars)
+	clear(scratch[:cap(scratch)]) // what chars held before it grew, if it did
+	return sum
 }
 
 // compareIDNumbers compares the ID number a confirmation carries (got,
@@ -209,9 +267,9 @@ func sentWorker(t *contracts.Transfer, dec *policy.Decision, digest digestFunc) 
 	if err != nil {
 		return nil, err
 	}
-	w := &store.SentWorker{ContractStart: t.Placement.ContractStart.String()}
-	markWorker(w, id, digest)
-	return w, nil
+	k := &keptWorker{w: store.SentWorker{ContractStart: t.Placement.ContractStart.String()}}
+	markWorker(&k.w, id, digest, &k.room)
+	return &k.w, nil
 }
 
 // checkWorker compares confirmation c with what this node kept of the

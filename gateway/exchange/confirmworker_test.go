@@ -67,7 +67,7 @@ func TestCompareIDNumbersOverTheDigest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var w store.SentWorker
-			markWorker(&w, tt.sent, testDigest)
+			markWorker(&w, tt.sent, testDigest, nil)
 			if got := compareIDNumbers(&w, tt.got, testDigest); got != tt.want {
 				t.Errorf("compare %q with what was kept of %q: %s, want %s", tt.got, tt.sent, got, tt.want)
 			}
@@ -102,7 +102,7 @@ func TestMarkWorkerKeepsPositionsAndADigest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var w store.SentWorker
-		markWorker(&w, tt.sent, testDigest)
+		markWorker(&w, tt.sent, testDigest, nil)
 		if w.Shown != tt.shown || !bytes.Equal(w.Digest, digestOf(tt.chars)) {
 			t.Errorf("markWorker(%q) kept %q, %x; want %q, the digest of %q", tt.sent, w.Shown, w.Digest, tt.shown, tt.chars)
 		}
@@ -121,7 +121,7 @@ func TestTheMaskPositionsArePolicys(t *testing.T) {
 		t.Fatal(err)
 	}
 	var w store.SentWorker
-	markWorker(&w, id, testDigest)
+	markWorker(&w, id, testDigest, nil)
 	if got := compareIDNumbers(&w, masked, testDigest); got != WorkerMatchPartial {
 		t.Errorf("the number masked by policy (%s) against what was kept of it sent in clear: %s, want %s", masked, got, WorkerMatchPartial)
 	}
@@ -141,7 +141,7 @@ func TestCheckWorkerRefusesAnotherWorker(t *testing.T) {
 		return &d
 	}
 	sent := &store.SentWorker{ContractStart: "2026-03-01"}
-	markWorker(sent, "510***********123X", testDigest)
+	markWorker(sent, "510***********123X", testDigest, nil)
 	tests := []struct {
 		name        string
 		w           *store.SentWorker
@@ -234,6 +234,49 @@ func TestTheKeptWorkerHoldsNoIDNumber(t *testing.T) {
 				if bytes.Contains(file, []byte(id[i:i+6])) {
 					t.Errorf("the store's file holds %q, six characters of the worker's ID number", id[i:i+6])
 				}
+			}
+		})
+	}
+}
+
+// TestKeepingATransfersWorkerAllocatesLittle: export keeps a transfer's
+// worker for every transfer it accepts, sent in clear (two digests) or
+// masked (one), in one allocation for what is kept and its digests, one
+// for the contract's first day, and, masked, the one policy's mask makes;
+// the marks of the usual positions are not made again.
+func TestKeepingATransfersWorkerAllocatesLittle(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start, err := contracts.ParseDate("2026-03-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &contracts.Transfer{Worker: contracts.Worker{IDNumber: "44030519850607857X"}, Placement: contracts.Placement{ContractStart: start}}
+	masked := &policy.Decision{Obligations: map[string]policy.Obligation{"worker.id_number": {Action: policy.ActionMask, Pattern: "id_number"}}}
+	tests := []struct {
+		name string
+		dec  *policy.Decision
+		most float64
+	}{
+		{"in clear", &policy.Decision{}, 2},
+		{"masked", masked, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var w *store.SentWorker
+			allocs := testing.AllocsPerRun(100, func() {
+				if w, err = sentWorker(tr, tt.dec, s.WorkerDigest); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs > tt.most {
+				t.Errorf("keeping a transfer's worker %s: %.0f allocations, want at most %.0f", tt.name, allocs, tt.most)
+			}
+			if len(w.Digest) == 0 || w.Shown == "" {
+				t.Errorf("kept %+v, want the marks and a digest", w)
 			}
 		})
 	}
