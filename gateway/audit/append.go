@@ -104,27 +104,14 @@ func (l *Log) commitLoop() {
 	}
 }
 
-// update is db.Update for the log's own commits: a commit that fails
-// after fn succeeded (bbolt could not write or sync it) is told to
-// Config.CommitFailed, as an error of fn is not. Config.Halted is asked
-// first, in the transaction: bbolt lets this commit in as soon as the
-// file's other writer has written its own, before that writer knows it
-// durable.
+// update makes a commit of the log's own: through Config.Update when the
+// log shares its file with a writer that makes every commit of it, else
+// with db.Update.
 func (l *Log) update(fn func(*bolt.Tx) error) error {
-	var fnErr error
-	err := l.db.Update(func(tx *bolt.Tx) error {
-		if l.cfg.Halted != nil {
-			if fnErr = l.cfg.Halted(); fnErr != nil {
-				return fnErr
-			}
-		}
-		fnErr = fn(tx)
-		return fnErr
-	})
-	if err != nil && fnErr == nil && l.cfg.CommitFailed != nil {
-		l.cfg.CommitFailed(fmt.Errorf("audit log commit: %w", err))
+	if l.cfg.Update != nil {
+		return l.cfg.Update(fn)
 	}
-	return err
+	return l.db.Update(fn)
 }
 
 // commit writes a batch of appends in one transaction and answers each.

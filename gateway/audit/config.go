@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -43,20 +44,19 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives scheduler errors. Default slog.Default().
 	Logger *slog.Logger
-	// CommitFailed, when set, is told of a commit of the log's own (an
-	// append or a head; not AppendPreparedTx, whose commit is the
-	// caller's) that bbolt could not make durable: the file may then show
-	// what is not on disk, for the log and for any other writer of it.
-	CommitFailed func(error)
-	// Halted, when set, is asked inside each commit of the log's own (an
-	// append or a head; not AppendPreparedTx, whose commit is the
-	// caller's) before it writes, and an error refuses the commit: the
-	// other writer of a shared file (the store) has found a commit of its
-	// own failed, and the file may show what is not on disk. A head signed
-	// over it would commit the log's key to entries a restart may not
-	// find. It may wait, holding the file's writer lock, for that writer
-	// to learn whether its last commit was durable.
-	Halted func() error
+	// Update, when set, makes each commit of the log's own (an append, a
+	// head, the buckets Open makes; not AppendPreparedTx, whose commit is
+	// the caller's) in place of db.Update, returning fn's error or why the
+	// commit failed. A log sharing its file with the node's store gives
+	// the store's (store.Store.Update), so that one committer makes every
+	// commit of the file: bbolt lets the next writer in as soon as a
+	// commit has written its meta page, before its sync, so a commit of
+	// the log's own whose sync failed would have the store's next commit
+	// build on it, and a head signed after a store commit that failed
+	// would commit the log's key to entries a restart may not find. fn
+	// then runs in a transaction with other writes, and writes nothing
+	// unless all of it can be written.
+	Update func(fn func(*bolt.Tx) error) error
 }
 
 // DefaultConfig returns a Config with every default filled in; the caller

@@ -68,7 +68,7 @@ func open(db *bolt.DB, cfg Config, ticks <-chan time.Time) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{db: db, cfg: cfg, reqs: make(chan *appendReq, cfg.MaxBatch), done: make(chan struct{}), after: time.After}
-	err := db.Update(func(tx *bolt.Tx) error {
+	err := l.update(func(tx *bolt.Tx) error {
 		if err := createBuckets(tx, cfg.Bucket); err != nil {
 			return err
 		}

@@ -93,12 +93,11 @@ func (n *Node) openAudit() (*audit.Log, error) {
 	if n.auditKey, err = note.NewVerifier(vkey); err != nil {
 		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
 	}
-	// The log shares node.db: a commit of its own that fails stops the
-	// store as one of the store's would (store.Fail), and one of the
-	// store's that fails stops the log (store.Settled).
+	// The log shares node.db, and commits through the store's committer
+	// (store.Update): a commit that fails, the log's or the store's, stops
+	// the store before any other commit builds on it.
 	l, err := audit.Open(n.store.DB(), audit.Config{Bucket: auditBucket, Origin: origin, Signer: signer, Verifier: n.auditKey, SignInterval: n.cfg.Audit.SignInterval,
-		HeadInterval: n.cfg.Audit.HeadInterval, Logger: n.log,
-		CommitFailed: n.store.Fail, Halted: n.store.Settled})
+		HeadInterval: n.cfg.Audit.HeadInterval, Logger: n.log, Update: n.store.Update})
 	if errors.Is(err, audit.ErrWrongKey) {
 		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
 	}

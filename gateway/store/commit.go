@@ -303,14 +303,21 @@ func (c *committer) panicked(group []write, p *writePanic) {
 	answer(group, c.stop(failure, "stack", string(p.stack)))
 }
 
-// Fail stops the store as a failed commit of its own would, for err, a
-// commit to its file by another writer that failed (the audit log's,
-// which shares the file): whatever that commit's sync left unwritten, the
-// store's next commits would build on. The first failure stays.
-func (s *Store) Fail(err error) {
-	if s.c.marks.failure() == nil {
-		s.c.stop(failedAt(s.c.path, err))
-	}
+// Update runs fn in a write transaction of the store's file for another
+// component that keeps buckets of its own there (the audit log's own
+// appends and heads), as one of the store's group commits, and returns
+// once it is durable: fn's error, or the store's failure. fn writes to
+// its own buckets alone and checks everything before it writes, as any
+// write of a group commit must (see write).
+//
+// Every commit of the file goes through the committer, so that a commit
+// that fails stops the store before another builds on it. bbolt lets the
+// next writer in as soon as a commit has written its meta page and then
+// failed its sync, showing what it wrote: a commit of its own, made
+// between that failure and the store hearing of it, would be answered
+// durable though it built on pages that may not be on disk.
+func (s *Store) Update(fn func(*bolt.Tx) error) error {
+	return s.c.do(context.Background(), fn)
 }
 
 func (c *committer) close() {

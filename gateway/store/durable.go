@@ -15,10 +15,11 @@ import (
 // transaction it knows is durable, and a reader that saw a later one waits
 // for it (Store.view).
 //
-// Other writers of the file (the audit log commits on its own too) move
-// the transaction id on without the committer knowing: only the
-// committer's commits are waited for, which are all that write the
-// store's buckets.
+// Another component keeping buckets in the file (the audit log) commits
+// through the committer too (Store.Update), so that no commit of the file
+// escapes this: a writer of its own would move the transaction id on
+// without the committer knowing, and only the committer's commits are
+// waited for.
 type durability struct {
 	// synced is the id of the committer's last commit known durable, or of
 	// the file's last transaction when the store opened.
@@ -135,16 +136,3 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 // (errors.Is ErrFailed): the store then takes no more reads or writes, and
 // the node must be restarted to reopen its file.
 func (s *Store) Failed() error { return s.c.marks.failure() }
-
-// Settled returns once the store's last commit is known durable or
-// failed, with the store's failure (nil while it works). Another writer of
-// the file (the audit log, Config.Halted) calls it in its own write
-// transaction, before it writes: bbolt lets that transaction begin as soon
-// as the store's commit returned, before the store has heard whether its
-// sync succeeded, and a commit built on one that failed would make durable
-// what builds on pages that may not be on disk. It must not be called in
-// a transaction of the store's own, whose commit it would wait for.
-func (s *Store) Settled() error {
-	d := &s.c.marks
-	return d.await(int(d.latest.Load()))
-}

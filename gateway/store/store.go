@@ -365,6 +365,8 @@ func (s *Store) Close() error {
 
 // DB exposes the bbolt handle so components that keep their own buckets in
 // the node's file (the audit log) share one file and one fsync schedule.
+// They read through it, and write in the store's transactions or through
+// Update, never with a commit of their own.
 func (s *Store) DB() *bolt.DB { return s.db }
 
 // Enqueued tells the caller of Enqueue what happened to one record.

@@ -1,0 +1,142 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/laborlink/laborlink/gateway/audit"
+)
+
+// sharedAuditLog opens an audit log in s's file, committing through the
+// store as a node's does.
+func sharedAuditLog(t *testing.T, s *Store) *audit.Log {
+	t.Helper()
+	const origin = "fed.test/p51/gw-1"
+	skey, _, err := audit.GenerateKey(origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open(s.DB(), audit.Config{Origin: origin, Signer: signer, SignInterval: -1, Update: s.Update})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+var sentAudit = audit.Entry{Kind: audit.KindSent, EnvelopeID: "01JOUT", RecordType: "transfer", Origin: "51", Destination: "44", Decision: audit.Allow}
+
+// waitQueued returns once a write is queued for the committer.
+func waitQueued(t *testing.T, s *Store, failIfDone <-chan error) {
+	t.Helper()
+	for len(s.c.queue) == 0 {
+		select {
+		case err := <-failIfDone:
+			t.Fatalf("the write ended (err %v) while the commit before it was not known durable", err)
+		default:
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestAuditLogSignsNoHeadOverAFailedCommit: the audit log shares the
+// store's file. A store commit whose sync fails has already let the next
+// writer of the file in, showing what it wrote: the audit entries of its
+// records among it. A head signed over it would commit the log's key to
+// entries a restart may not find, a fork auditors holding the head would
+// see, so the log's commits go through the store's committer, and after
+// the failed commit sign nothing and append nothing.
+func TestAuditLogSignsNoHeadOverAFailedCommit(t *testing.T) {
+	s := openWith(t, Options{})
+	l := sharedAuditLog(t, s)
+	ctx := context.Background()
+
+	h := holdCommit(t, s)
+	enqueued := make(chan error, 1)
+	go func() {
+		_, err := s.EnqueueAnd(ctx, []Outgoing{{EnvelopeID: "01JOUT", Ref: "51/transfer/T-1", Type: "transfer", Peer: "44", Envelope: []byte(`{}`)}},
+			func(tx *bolt.Tx, _ []Enqueued) error { return l.AppendTx(tx, sentAudit) })
+		enqueued <- err
+	}()
+	<-h.at
+	visible(t, s)
+
+	signed := make(chan error, 1)
+	go func() {
+		_, err := l.SignedHead(ctx)
+		signed <- err
+	}()
+	// The head's commit waits behind the held one.
+	waitQueued(t, s, signed)
+	h.release <- errors.New("fdatasync: input/output error")
+	if err := <-enqueued; !errors.Is(err, ErrFailed) {
+		t.Fatalf("the enqueue whose commit failed: %v; want ErrFailed", err)
+	}
+	if err := <-signed; !errors.Is(err, ErrFailed) {
+		t.Errorf("the head over the failed commit: %v; want the store's failure", err)
+	}
+	if _, err := l.SignedHead(ctx); !errors.Is(err, ErrFailed) {
+		t.Errorf("a head once the store failed: %v; want the store's failure", err)
+	}
+	if _, err := l.Append(ctx, sentAudit); !errors.Is(err, ErrFailed) {
+		t.Errorf("an append once the store failed: %v; want the store's failure", err)
+	}
+	heads, err := l.Heads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(heads) > 0 {
+		t.Errorf("heads signed over the failed commit: %d, the last of size %d", len(heads), heads[len(heads)-1].Size)
+	}
+}
+
+// TestAFailedAuditCommitFailsTheWritesBehindIt: a commit of the audit
+// log's own whose sync fails stays visible, and bbolt lets the next
+// writer of the file build on it. The store's writes waiting meanwhile
+// are not answered accepted over it: the log commits through the store's
+// committer, whose failed commit stops the store before the next.
+func TestAFailedAuditCommitFailsTheWritesBehindIt(t *testing.T) {
+	s := openWith(t, Options{})
+	l := sharedAuditLog(t, s)
+	ctx := context.Background()
+
+	h := holdCommit(t, s)
+	appended := make(chan error, 1)
+	go func() {
+		_, err := l.Append(ctx, sentAudit)
+		appended <- err
+	}()
+	// The log's append, written and visible, its sync not yet done.
+	select {
+	case <-h.at:
+	case err := <-appended:
+		t.Fatalf("the log's append was committed (err %v) outside the store's committer", err)
+	}
+	visible(t, s)
+
+	enqueued := make(chan error, 1)
+	go func() { enqueued <- enqueueOne(ctx, s) }()
+	waitQueued(t, s, enqueued)
+	cause := errors.New("fdatasync: input/output error")
+	before := s.c.marks.latest.Load()
+	h.release <- cause
+	if err := <-appended; !errors.Is(err, ErrFailed) || !errors.Is(err, cause) {
+		t.Errorf("the append whose commit failed: %v; want ErrFailed naming %q", err, cause)
+	}
+	if err := <-enqueued; !errors.Is(err, ErrFailed) {
+		t.Errorf("an enqueue queued behind the log's failed commit: %v; want ErrFailed", err)
+	}
+	if s.c.marks.latest.Load() != before {
+		t.Error("a write was committed over the log's failed commit")
+	}
+	failedWith(t, "Failed", s.Failed(), cause)
+}
