@@ -57,6 +57,15 @@ type Config struct {
 	// then runs in a transaction with other writes, and writes nothing
 	// unless all of it can be written.
 	Update func(fn func(*bolt.Tx) error) error
+	// View, when set, reads the entries Scan, Each and the queries built
+	// on them return in place of db.View, returning fn's error, or why
+	// what it read is not durable. A log sharing its file with the node's
+	// store gives the store's (store.Store.View), which returns once the
+	// commit fn saw is durable: bbolt shows a commit to readers before its
+	// sync, and entries shown then, taken back by a sync that failed,
+	// would have an auditor or a peer reconciling find other entries at
+	// their positions once the node restarts.
+	View func(fn func(*bolt.Tx) error) error
 }
 
 // DefaultConfig returns a Config with every default filled in; the caller

@@ -130,15 +130,26 @@ type RawEntry struct {
 
 // Scan calls fn for each stored entry with start <= position < end, in
 // order. A removed entry shows as a missing position. fn must not keep
-// Data beyond the call unless it copies it.
+// Data beyond the call unless it copies it. What fn was given counts
+// only when Scan returns nil: with Config.View, fn may see entries whose
+// commit then fails.
 func (l *Log) Scan(ctx context.Context, start, end int64, fn func(RawEntry) error) error {
-	return l.db.View(func(tx *bolt.Tx) error {
+	return l.view(func(tx *bolt.Tx) error {
 		b, err := l.buckets(tx)
 		if err != nil {
 			return err
 		}
 		return scanTx(ctx, b, start, end, fn)
 	})
+}
+
+// view reads the log's entries for a caller that shows or acts on them:
+// through Config.View when set, else with db.View.
+func (l *Log) view(fn func(*bolt.Tx) error) error {
+	if l.cfg.View != nil {
+		return l.cfg.View(fn)
+	}
+	return l.db.View(fn)
 }
 
 // scanTx is Scan in a read transaction of the caller's, over its buckets.
@@ -162,7 +173,10 @@ func (l *Log) RawEntries(ctx context.Context, start, end int64) ([]RawEntry, err
 		out = append(out, RawEntry{r.Position, append([]byte(nil), r.Data...)})
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err // what Scan gave may not be durable
+	}
+	return out, nil
 }
 
 // Entries returns the decoded entries in [start, end).
@@ -176,7 +190,10 @@ func (l *Log) Entries(ctx context.Context, start, end int64) ([]Entry, error) {
 		out = append(out, e)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // MaxQueryEntries bounds the entries Query returns, and so what a query,
@@ -206,7 +223,7 @@ func (l *Log) Each(ctx context.Context, f Filter, fn func(Entry) error) error {
 	var chunk []Entry
 	for start, size := int64(0), int64(-1); size < 0 || start < size; start += scanChunk {
 		chunk = chunk[:0]
-		err := l.db.View(func(tx *bolt.Tx) error {
+		err := l.view(func(tx *bolt.Tx) error {
 			b, err := l.buckets(tx)
 			if err != nil {
 				return err

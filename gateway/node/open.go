@@ -95,9 +95,10 @@ func (n *Node) openAudit() (*audit.Log, error) {
 	}
 	// The log shares node.db, and commits through the store's committer
 	// (store.Update): a commit that fails, the log's or the store's, stops
-	// the store before any other commit builds on it.
+	// the store before any other commit builds on it. Its entries are
+	// shown once durable, as the store's reads are (store.View).
 	l, err := audit.Open(n.store.DB(), audit.Config{Bucket: auditBucket, Origin: origin, Signer: signer, Verifier: n.auditKey, SignInterval: n.cfg.Audit.SignInterval,
-		HeadInterval: n.cfg.Audit.HeadInterval, Logger: n.log, Update: n.store.Update})
+		HeadInterval: n.cfg.Audit.HeadInterval, Logger: n.log, Update: n.store.Update, View: n.store.View})
 	if errors.Is(err, audit.ErrWrongKey) {
 		return nil, fmt.Errorf("audit.key %s: %w", n.cfg.Audit.Key, err)
 	}

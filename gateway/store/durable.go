@@ -132,6 +132,13 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 	return err
 }
 
+// View is view for another component that keeps buckets of its own in
+// the store's file and shows what it reads (the audit log's entries): it
+// returns once what fn read is durable, or with the store's failure. fn
+// may have seen what a commit wrote before its sync failed; what it read
+// counts only when View returns nil.
+func (s *Store) View(fn func(*bolt.Tx) error) error { return s.view(fn) }
+
 // Failed is nil while the store works. Once a commit has failed it is why
 // (errors.Is ErrFailed): the store then takes no more reads or writes, and
 // the node must be restarted to reopen its file.

@@ -12,8 +12,8 @@ import (
 	"github.com/laborlink/laborlink/gateway/audit"
 )
 
-// sharedAuditLog opens an audit log in s's file, committing through the
-// store as a node's does.
+// sharedAuditLog opens an audit log in s's file, committing and reading
+// through the store as a node's does.
 func sharedAuditLog(t *testing.T, s *Store) *audit.Log {
 	t.Helper()
 	const origin = "fed.test/p51/gw-1"
@@ -25,7 +25,7 @@ func sharedAuditLog(t *testing.T, s *Store) *audit.Log {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := audit.Open(s.DB(), audit.Config{Origin: origin, Signer: signer, SignInterval: -1, Update: s.Update})
+	l, err := audit.Open(s.DB(), audit.Config{Origin: origin, Signer: signer, SignInterval: -1, Update: s.Update, View: s.View})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,4 +139,71 @@ func TestAFailedAuditCommitFailsTheWritesBehindIt(t *testing.T) {
 		t.Error("a write was committed over the log's failed commit")
 	}
 	failedWith(t, "Failed", s.Failed(), cause)
+}
+
+// TestAuditReadsWaitForTheCommitToBeDurable: the audit entries of a
+// store commit are visible as soon as bbolt has written its meta page,
+// before its sync. An auditor, or a peer reconciling, shown them then
+// would hold entries that a failed sync may take back, and find other
+// entries at their positions once the node restarts: a rewrite of the
+// log, to them. So the log's reads wait, as the store's do, and fail
+// once the commit failed.
+func TestAuditReadsWaitForTheCommitToBeDurable(t *testing.T) {
+	reads := []struct {
+		name string
+		read func(context.Context, *audit.Log) (int, error)
+	}{
+		{"Query", func(ctx context.Context, l *audit.Log) (int, error) {
+			es, err := l.Query(ctx, audit.Filter{})
+			return len(es), err
+		}},
+		{"Entries", func(ctx context.Context, l *audit.Log) (int, error) {
+			es, err := l.Entries(ctx, 0, 10)
+			return len(es), err
+		}},
+		{"RawEntries", func(ctx context.Context, l *audit.Log) (int, error) {
+			es, err := l.RawEntries(ctx, 0, 10)
+			return len(es), err
+		}},
+	}
+	for _, r := range reads {
+		for _, fails := range []bool{false, true} {
+			name := r.name
+			if fails {
+				name += " of a commit that fails"
+			}
+			t.Run(name, func(t *testing.T) {
+				s := openWith(t, Options{})
+				l := sharedAuditLog(t, s)
+				ctx := context.Background()
+				h := holdCommit(t, s)
+				enqueued := make(chan error, 1)
+				go func() {
+					_, err := s.EnqueueAnd(ctx, []Outgoing{{EnvelopeID: "01JOUT", Ref: "51/transfer/T-1", Type: "transfer", Peer: "44", Envelope: []byte(`{}`)}},
+						func(tx *bolt.Tx, _ []Enqueued) error { return l.AppendTx(tx, sentAudit) })
+					enqueued <- err
+				}()
+				<-h.at
+				visible(t, s)
+
+				got := readWhileHeld(t, s, func() (bool, error) {
+					n, err := r.read(ctx, l)
+					return n > 0, err
+				})
+				var cause error
+				if fails {
+					cause = errors.New("fdatasync: input/output error")
+				}
+				h.release <- cause
+				<-enqueued
+				res := <-got
+				switch {
+				case fails && (res.saw || !errors.Is(res.err, ErrFailed)):
+					t.Errorf("the read once the commit failed: saw %v, err %v; want nothing, ErrFailed", res.saw, res.err)
+				case !fails && (!res.saw || res.err != nil):
+					t.Errorf("the read once the commit was durable: saw %v, err %v; want the entry", res.saw, res.err)
+				}
+			})
+		}
+	}
 }
