@@ -177,7 +177,7 @@ func (l *Log) sign(size int64, root tlog.Hash) (Head, error) {
 // Heads returns every head signed so far, oldest first.
 func (l *Log) Heads(ctx context.Context) ([]Head, error) {
 	var out []Head
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		b, err := l.buckets(tx)
 		if err != nil {
 			return err

@@ -72,7 +72,7 @@ func (l *Log) readHashes(ctx context.Context, fn func(tlog.HashReader) error) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return l.db.View(func(tx *bolt.Tx) error {
+	return l.view(func(tx *bolt.Tx) error {
 		b, err := l.buckets(tx)
 		if err != nil {
 			return err

@@ -80,7 +80,7 @@ func (l *Log) servableHead(atLeast int64, now time.Time) (Head, bool, error) {
 	}
 	var h Head
 	var size int64
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		b, err := l.buckets(tx)
 		if err != nil {
 			return err

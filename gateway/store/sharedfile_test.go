@@ -165,6 +165,13 @@ func TestAuditReadsWaitForTheCommitToBeDurable(t *testing.T) {
 			es, err := l.RawEntries(ctx, 0, 10)
 			return len(es), err
 		}},
+		{"InclusionProof", func(ctx context.Context, l *audit.Log) (int, error) {
+			// The entry is the first: a tree of one, whose proof is empty.
+			if _, err := l.InclusionProof(ctx, 0, 1); err != nil {
+				return 0, err
+			}
+			return 1, nil
+		}},
 	}
 	for _, r := range reads {
 		for _, fails := range []bool{false, true} {
