@@ -90,12 +90,21 @@ func TestAuditLogSignsNoHeadOverAFailedCommit(t *testing.T) {
 	if _, err := l.Append(ctx, sentAudit); !errors.Is(err, ErrFailed) {
 		t.Errorf("an append once the store failed: %v; want the store's failure", err)
 	}
-	heads, err := l.Heads(ctx)
-	if err != nil {
+	if _, err := l.Heads(ctx); !errors.Is(err, ErrFailed) {
+		t.Errorf("the heads once the store failed: %v; want the store's failure", err)
+	}
+	// What the file shows, read past the store: no head.
+	var heads int
+	if err := s.DB().View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte("audit")).Bucket([]byte("heads")); b != nil {
+			heads = b.Stats().KeyN
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(heads) > 0 {
-		t.Errorf("heads signed over the failed commit: %d, the last of size %d", len(heads), heads[len(heads)-1].Size)
+	if heads > 0 {
+		t.Errorf("heads signed over the failed commit: %d", heads)
 	}
 }
 
