@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/cloudflare/cfssl/helpers"
+
+	"github.com/laborlink/laborlink/internal/durable"
 )
 
 // File names inside a root or province CA directory. docs/pki.md describes
@@ -57,7 +59,7 @@ type output struct {
 // certificate would be replaced without force; a file that already holds
 // exactly the same bytes is not a replacement. Each file is written to a
 // temporary file and renamed, so readers (and the KeyPair reloader) never
-// see half a file.
+// see half a file, and synced with its directory before the next.
 func commit(outs []output, force bool) error {
 	var clash []string
 	for _, o := range outs {
@@ -86,38 +88,16 @@ func commit(outs []output, force bool) error {
 	return nil
 }
 
+// writeFileAtomic writes one output whole and durably (durable.WriteFile):
+// a rotated key or an issued certificate the command reported written must
+// still be there after a crash, and readers never see half of it.
 func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	dir := filepath.Dir(path)
 	// 0700: a CA's directory holds its key and its records of what it
 	// issued, which are nobody else's to list or read.
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create directory %s: %w", dir, err)
+	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return durable.WriteFile(path, data, mode)
 }
 
 // encodeCerts PEM-encodes certificates in order.

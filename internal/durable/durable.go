@@ -173,7 +173,7 @@ func syncDir(dir string) error {
 func MkdirAll(dir string, perm fs.FileMode) error {
 	missing := missingDirs(dir)
 	if err := os.MkdirAll(dir, perm); err != nil {
-		return err
+		return fmt.Errorf("create directory %s: %w", dir, err)
 	}
 	for _, d := range missing {
 		if err := syncDir(filepath.Dir(d)); err != nil {
