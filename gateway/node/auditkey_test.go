@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/internal/durable"
 )
 
 // stoppedSignedNode starts province 51's node, signs a head of its audit
@@ -155,4 +156,42 @@ func originOf(t *testing.T, cfg Config) string {
 	}
 	name, _, _ := strings.Cut(string(data), "+")
 	return name
+}
+
+// TestANewAuditKeyIsOnDiskBeforeTheNodeStarts: a new audit key whose
+// directory could not be synced may vanish in a crash after the log
+// signed heads with it, and could not be made again; the node refuses to
+// start rather than sign with it, leaves neither file, and makes both at
+// the next start.
+func TestANewAuditKeyIsOnDiskBeforeTheNodeStarts(t *testing.T) {
+	cfg, _, _ := stoppedSignedNode(t)
+	cfg.DataDir = filepath.Join(t.TempDir(), "data") // an empty log
+	for _, f := range []string{cfg.Audit.Key, cfg.Audit.Key + ".pub"} {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyDir := filepath.Dir(cfg.Audit.Key)
+	errSync := errors.New("directory sync failed")
+	restore := durable.SetSyncForTest(func(f *os.File) error {
+		if f.Name() == keyDir {
+			return errSync
+		}
+		return f.Sync()
+	})
+	openRefused(t, cfg, "audit.key", errSync.Error())
+	restore()
+	wantFile(t, cfg.Audit.Key, nil)
+	wantFile(t, cfg.Audit.Key+".pub", nil)
+
+	n, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("with the directory synced: %v", err)
+	}
+	n.Close()
+	for _, f := range []string{cfg.Audit.Key, cfg.Audit.Key + ".pub"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/webhook"
+	"github.com/laborlink/laborlink/internal/durable"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -133,34 +134,17 @@ func (n *Node) newAuditKey(origin string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeNewFile(path, []byte(skey), 0o600); err != nil {
+	// Never over a file, and on disk (with the directory's name for it)
+	// before the log signs a head with it: a key lost to a crash after
+	// that could not be made again.
+	if err := durable.CreateFile(path, []byte(skey), 0o600); err != nil {
 		return nil, fmt.Errorf("audit.key: %w", err)
 	}
-	if err := writeNewFile(pub, []byte(vkey+"\n"), 0o644); err != nil {
+	if err := durable.CreateFile(pub, []byte(vkey+"\n"), 0o644); err != nil {
 		os.Remove(path) // nothing signed with it yet: the next start makes both again
 		return nil, fmt.Errorf("audit.key: %w", err)
 	}
 	return []byte(skey), nil
-}
-
-// writeNewFile writes data to path, which must not exist, and syncs it: a
-// key lost to a crash after the log signed with it could not be made again.
-func writeNewFile(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
 }
 
 // openRegistry starts the node's registry replica: a configured voter from
