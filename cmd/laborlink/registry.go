@@ -17,6 +17,7 @@ import (
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/api"
+	"github.com/laborlink/laborlink/internal/durable"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -617,36 +618,17 @@ func runRegistryBackup(ctx context.Context, m *Main, args []string) error {
 		fmt.Fprintln(m.Stderr, "registry backed up to standard output")
 		return nil
 	}
-	tmp := pos[0] + ".partial"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
+	// Without --force, a file made since the check above is not replaced
+	// either. "backed up" is said once the backup and its name are on disk.
+	policy := durable.Exclusive
+	if *force {
+		policy = durable.Replace
 	}
-	err = cl.Backup(ctx, f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = keep(tmp, pos[0], *force)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := durable.Stream(pos[0], 0o600, policy, func(w io.Writer) error { return cl.Backup(ctx, w) }); err != nil {
 		return fmt.Errorf("backup to %s: %w", pos[0], err)
 	}
 	fmt.Fprintf(m.Stdout, "registry backed up to %s\n", pos[0])
 	return nil
-}
-
-// keep moves the finished file tmp to path; without force only if path
-// does not exist, even one made while tmp was being written.
-func keep(tmp, path string, force bool) error {
-	if force {
-		return os.Rename(tmp, path)
-	}
-	if err := os.Link(tmp, path); err != nil {
-		return err
-	}
-	return os.Remove(tmp)
 }
 
 func runRegistryRestore(ctx context.Context, m *Main, args []string) error {

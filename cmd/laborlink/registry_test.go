@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/federation/registry/regtest"
+	"github.com/laborlink/laborlink/internal/durable"
 	"github.com/laborlink/laborlink/pki"
 	"github.com/laborlink/laborlink/pki/pkitest"
 )
@@ -366,23 +368,53 @@ func TestRegistryBackupKeepsAnExistingBackup(t *testing.T) {
 	}
 }
 
-// TestKeepDoesNotReplaceWithoutForce: the finished backup is moved into
-// place only where nothing is, unless forced.
-func TestKeepDoesNotReplaceWithoutForce(t *testing.T) {
-	dir := t.TempDir()
-	tmp, path := filepath.Join(dir, "b.partial"), filepath.Join(dir, "b")
-	for _, f := range []string{tmp, path} {
-		if err := os.WriteFile(f, []byte(f), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := keep(tmp, path, false); err == nil {
-		t.Error("keep replaced an existing file without force")
-	}
-	if err := keep(tmp, path, true); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(path); string(b) != tmp {
-		t.Errorf("after a forced keep the file holds %q", b)
+// TestRegistryBackupIsOnDiskBeforeItSaysSo: "backed up" was printed with
+// the backup neither synced nor named durably in its directory, and a
+// crash could lose the only copy from before a wrong command. A backup
+// that cannot be synced is reported as failed, leaves no file of its own,
+// and does not replace, even with --force, the backup already there.
+func TestRegistryBackupIsOnDiskBeforeItSaysSo(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	a11 := newAdminCLI(t, c, c.Nodes[0], c.PKI.Admin(t, "11", "chen"))
+	errSync := errors.New("injected sync failure")
+	for _, tc := range []struct {
+		name string
+		old  string // the backup already there, "" for none
+		args []string
+	}{
+		{"new file", "", nil},
+		{"over an existing backup", `{"v":1,"the":"good backup"}`, []string{"--force"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "registry-backup.json")
+			if tc.old != "" {
+				if err := os.WriteFile(file, []byte(tc.old), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			restore := durable.SetSyncForTest(func(*os.File) error { return errSync })
+			code, out, errOut := a11.run(append([]string{"registry", "backup", file}, tc.args...)...)
+			restore()
+			if code == 0 || strings.Contains(out, "backed up") || !strings.Contains(errOut, "backup to "+file) || !strings.Contains(errOut, errSync.Error()) {
+				t.Errorf("with syncs failing: exit %d, stdout %q, stderr %q; want a failure naming the file and the sync's error", code, out, errOut)
+			}
+			var names []string
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			if tc.old == "" && len(names) != 0 || tc.old != "" && len(names) != 1 {
+				t.Errorf("the backup's directory holds %q", names)
+			}
+			if tc.old != "" {
+				if b, err := os.ReadFile(file); err != nil || string(b) != tc.old {
+					t.Errorf("the existing backup now holds %.60q..., %v", b, err)
+				}
+			}
+		})
 	}
 }
