@@ -19,6 +19,7 @@ import (
 
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/internal/durable"
 )
 
 // auditCommands are the subcommands of `laborlink audit`. Auditor
@@ -321,7 +322,10 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 	fmt.Fprintln(m.Stdout)
 	printUnsigned(m.Stdout, rep.Unsigned)
 	if *save != "" {
-		if err := os.WriteFile(*save, in.Latest, 0o644); err != nil {
+		// Replaced whole and synced: the kept head is the next visit's
+		// --earlier, and is often this visit's, which a torn write would
+		// destroy.
+		if err := durable.WriteFile(*save, in.Latest, 0o644); err != nil {
 			return fmt.Errorf("--save-head: %w", err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/devfed/devfedtest"
+	"github.com/laborlink/laborlink/internal/durable"
 )
 
 func TestAuditReconcileUsage(t *testing.T) {
@@ -302,3 +303,44 @@ func TestAuditVerifyRefusesFlagsOfTheOtherMode(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestAuditVerifySavesTheHeadDurably: the head kept with --save-head is
+// the next visit's --earlier, often saved over this visit's. It was
+// written in place and not synced, so a crash could leave it torn or
+// lost with the verification reported done. It replaces the kept head
+// whole, and a sync that fails fails the command, the kept head as it
+// was.
+func TestAuditVerifySavesTheHeadDurably(t *testing.T) {
+	vkey, head, lines := offlineExport(t, 2)
+	file := filepath.Join(t.TempDir(), "audit.jsonl")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(t.TempDir(), "p51-head.txt")
+	const old = "the head of the last visit\n"
+	if err := os.WriteFile(kept, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"audit", "verify", "--verifier", vkey, "--file", file, "--head", head, "--save-head", kept}
+	errSync := errors.New("injected sync failure")
+	restore := durable.SetSyncForTest(func(*os.File) error { return errSync })
+	code, _, errOut := run(t, "", args...)
+	restore()
+	if code == 0 || !strings.Contains(errOut, "--save-head") || !strings.Contains(errOut, errSync.Error()) {
+		t.Errorf("with syncs failing: exit %d, stderr %q; want a failure of --save-head saying why", code, errOut)
+	}
+	if b, err := os.ReadFile(kept); err != nil || string(b) != old {
+		t.Errorf("after a failed save the kept head holds %q, %v; want it as it was", b, err)
+	}
+
+	if code, out, errOut := run(t, "", args...); code != 0 {
+		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	want, err := os.ReadFile(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(kept); err != nil || !bytes.Equal(b, want) {
+		t.Errorf("the kept head holds %q, %v; want the head verified", b, err)
+	}
+}
