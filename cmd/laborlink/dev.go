@@ -17,6 +17,7 @@ import (
 
 	"github.com/laborlink/laborlink/gateway/devfed"
 	"github.com/laborlink/laborlink/gateway/node"
+	"github.com/laborlink/laborlink/internal/durable"
 )
 
 // runDev starts the development federation and keeps it running until
@@ -80,7 +81,7 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 		}
 		defer os.RemoveAll(tmp)
 		*dir, *force = tmp, true
-	} else if err := os.MkdirAll(*dir, 0o700); err != nil {
+	} else if err := durable.MkdirAll(*dir, 0o700); err != nil {
 		return fmt.Errorf("--dir: %w", err)
 	}
 	abs, err := filepath.Abs(*dir)

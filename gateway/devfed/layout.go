@@ -14,6 +14,7 @@ import (
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/node"
+	"github.com/laborlink/laborlink/internal/durable"
 	"github.com/laborlink/laborlink/pki"
 )
 
@@ -178,8 +179,9 @@ func Init(opts InitOptions) (*Layout, error) {
 	}
 	// The top genesis is what ReadLayout, and so an init step with --keep,
 	// takes for a federation: written last, it is there only once every
-	// node's directory is, and an init cut short is not kept.
-	if err := os.WriteFile(filepath.Join(l.Dir, GenesisFile), genesis, 0o644); err != nil {
+	// node's directory is (on disk: each file is synced with its directory
+	// before the next is written), and an init cut short is not kept.
+	if err := durable.WriteFile(filepath.Join(l.Dir, GenesisFile), genesis, 0o644); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -245,7 +247,7 @@ func (l *Layout) clear(force bool) error {
 			return fmt.Errorf("devfed: replace %s: %w", path, err)
 		}
 	}
-	return os.MkdirAll(l.Dir, 0o700)
+	return durable.MkdirAll(l.Dir, 0o700)
 }
 
 // nodeConfig is the config of n's node, every path in it relative to the
@@ -271,7 +273,7 @@ func nodeConfig(n NodeAddr, opsListen string, tune func(*node.Config)) node.Conf
 // node's config.
 func (l *Layout) writeNode(fed *pki.Federation, n NodeAddr, cfg node.Config, genesis []byte, force bool) error {
 	dir, tlsDir := l.ProvinceDir(n.Province), l.nodeTLSDir(n.Province)
-	if err := os.MkdirAll(tlsDir, 0o700); err != nil {
+	if err := durable.MkdirAll(tlsDir, 0o700); err != nil {
 		return err
 	}
 	// The IP SAN serves tools that check host names; nodes verify identities.
@@ -282,10 +284,10 @@ func (l *Layout) writeNode(fed *pki.Federation, n NodeAddr, cfg node.Config, gen
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tlsDir, pki.RootCertFile), root, 0o644); err != nil {
+	if err := durable.WriteFile(filepath.Join(tlsDir, pki.RootCertFile), root, 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, GenesisFile), genesis, 0o644); err != nil {
+	if err := durable.WriteFile(filepath.Join(dir, GenesisFile), genesis, 0o644); err != nil {
 		return err
 	}
 	out, err := yaml.Marshal(cfg)
@@ -293,7 +295,7 @@ func (l *Layout) writeNode(fed *pki.Federation, n NodeAddr, cfg node.Config, gen
 		return err
 	}
 	header := fmt.Sprintf("# Node %s of province %s (%s), written by `laborlink dev`.\n# Paths are relative to this file's directory. docs/configuration.md lists every setting.\n", NodeName, n.Province, pki.ProvinceName(n.Province))
-	return os.WriteFile(filepath.Join(dir, ConfigFile), append([]byte(header), out...), 0o644)
+	return durable.WriteFile(filepath.Join(dir, ConfigFile), append([]byte(header), out...), 0o644)
 }
 
 // ReadLayout finds the files of a federation directory Init prepared, to

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/laborlink/laborlink/internal/durable"
 )
 
 // TestInitRefusesConfigsNodesRefuse: Init checks every node's config as the
@@ -56,5 +58,28 @@ func TestInitCutShortIsNoFederation(t *testing.T) {
 	}
 	if _, err := ReadLayout(dir); err == nil {
 		t.Error("ReadLayout takes a federation whose init failed for a federation")
+	}
+}
+
+// TestInitFailsWhenANodeConfigIsNotOnDisk: Init wrote the nodes' configs
+// without syncing them, then the top genesis that says the federation is
+// whole: after a crash an init step with --keep could keep a node with a
+// torn config. A config that cannot be synced now fails Init, before the
+// top genesis is written.
+func TestInitFailsWhenANodeConfigIsNotOnDisk(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fed")
+	errSync := errors.New("injected sync failure")
+	defer durable.SetSyncForTest(func(f *os.File) error {
+		if strings.HasPrefix(filepath.Base(f.Name()), "."+ConfigFile+".tmp") {
+			return errSync
+		}
+		return f.Sync()
+	})()
+	_, err := Init(InitOptions{Dir: dir, Nodes: []NodeAddr{{Province: "51", Host: "p51"}, {Province: "44", Host: "p44"}}})
+	if !errors.Is(err, errSync) || !strings.Contains(err.Error(), ConfigFile) {
+		t.Fatalf("Init: %v; want the sync failure, naming %s", err, ConfigFile)
+	}
+	if _, err := ReadLayout(dir); err == nil {
+		t.Error("ReadLayout takes a federation whose node config was not synced for a federation")
 	}
 }
