@@ -14,7 +14,7 @@ import (
 
 	"github.com/cloudflare/cfssl/helpers"
 
-	"github.com/laborlink/laborlink/internal/durable"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // File names inside a root or province CA directory. docs/pki.md describes

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laborlink/laborlink/internal/durable"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // TestWritesAreReportedOnlyOnceDurable: a rotated key or a new CRL whose

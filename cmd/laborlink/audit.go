@@ -19,7 +19,7 @@ import (
 
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/audit"
-	"github.com/laborlink/laborlink/internal/durable"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // auditCommands are the subcommands of `laborlink audit`. Auditor

@@ -15,7 +15,7 @@ import (
 
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/devfed/devfedtest"
-	"github.com/laborlink/laborlink/internal/durable"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 func TestAuditReconcileUsage(t *testing.T) {

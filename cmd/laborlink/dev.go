@@ -17,7 +17,7 @@ import (
 
 	"github.com/laborlink/laborlink/gateway/devfed"
 	"github.com/laborlink/laborlink/gateway/node"
-	"github.com/laborlink/laborlink/internal/durable"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // runDev starts the development federation and keeps it running until

@@ -17,8 +17,8 @@ import (
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/api"
-	"github.com/laborlink/laborlink/internal/durable"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // registryCommands are the subcommands of `laborlink registry`.

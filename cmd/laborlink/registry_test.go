@@ -13,8 +13,8 @@ import (
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/federation/registry/regtest"
-	"github.com/laborlink/laborlink/internal/durable"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/durable"
 	"github.com/laborlink/laborlink/pki/pkitest"
 )
 

@@ -14,8 +14,8 @@ import (
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/node"
-	"github.com/laborlink/laborlink/internal/durable"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // A federation directory, as Init writes it. Each province's directory is

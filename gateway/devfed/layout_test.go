@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laborlink/laborlink/internal/durable"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // TestInitRefusesConfigsNodesRefuse: Init checks every node's config as the

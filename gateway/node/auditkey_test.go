@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/laborlink/laborlink/gateway/audit"
-	"github.com/laborlink/laborlink/internal/durable"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // stoppedSignedNode starts province 51's node, signs a head of its audit

@@ -22,8 +22,8 @@ import (
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/webhook"
-	"github.com/laborlink/laborlink/internal/durable"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // openTLS loads the node's certificate, checks that it is the node the
