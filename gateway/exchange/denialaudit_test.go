@@ -3,7 +3,10 @@ package exchange
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/contracts/synth"
@@ -65,4 +68,112 @@ func TestDenialIsStoredWithItsAuditEntry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestADenialNotStoredIsAnsweredUnavailable: a denial whose commit fails
+// (here the log refuses its entry in the commit that would store both)
+// stored nothing, so the submitter is not told "denied" with an envelope
+// id under which nothing can be looked up: the record is answered
+// unavailable, nothing audited, and submitted again once the node can
+// store, it is denied, stored and audited. Policy denials and those of a
+// quota used up in the commit alike.
+func TestADenialNotStoredIsAnsweredUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*contracts.Agreement)
+		// prior submits an accepted transfer before the denied one, in
+		// the same submission.
+		prior bool
+	}{
+		{"policy", func(a *contracts.Agreement) { a.Status = contracts.AgreementSuspended }, false},
+		{"quota", func(a *contracts.Agreement) {
+			a.Quotas = []contracts.Quota{{RecordType: contracts.RecordTransfer, Max: 1, Period: contracts.QuotaTotal}}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFederationWith(t, auditInStore, 0, "51", "44")
+			f.nodes["51"].stop()
+			var log *refusesDenials
+			f.wrapAudit = func(a Auditor) Auditor {
+				log = &refusesDenials{TxAuditor: a.(TxAuditor)}
+				return log
+			}
+			f.nodes["51"] = f.start("51")
+			f.wrapAudit = nil
+			f.agreement("51", "44", tc.mutate)
+			n := f.nodes["51"]
+			g := f.generator("51", "44", 6)
+			denied := g.Transfer()
+			recs := []any{denied}
+			if tc.prior {
+				// Two in one submission: the decision sees the quota
+				// free for both, and the commit finds it used up by the
+				// first.
+				recs = []any{g.Transfer(), denied}
+			}
+			before := deniedEntries(t, n)
+
+			log.on.Store(true)
+			res := f.submit("51", recs...)
+			got := res[len(res)-1]
+			if got.Outcome != OutcomeUnavailable || got.EnvelopeID != "" || len(got.Reasons) != 0 || got.Error == "" {
+				t.Errorf("a denial the store could not take answered %+v; want %s, with an error and no envelope id or reasons", got, OutcomeUnavailable)
+			}
+			if tc.prior && res[0].Outcome != OutcomeAccepted {
+				t.Fatalf("the first transfer: %+v, want accepted", res[0])
+			}
+			if got := deniedEntries(t, n); got != before {
+				t.Errorf("%d denied entries after a denial that was not stored, want %d", got, before)
+			}
+
+			log.on.Store(false)
+			again := f.submit("51", denied)[0]
+			if again.Outcome != OutcomeDenied || again.EnvelopeID == "" {
+				t.Fatalf("the record submitted again: %+v, want denied under an envelope id", again)
+			}
+			if st, err := n.store.Status(again.EnvelopeID); err != nil || st.State != store.StateDenied {
+				t.Errorf("the denial of the record submitted again: %+v, %v; want it stored denied", st, err)
+			}
+			if e := find(n.auditEntries(t), audit.KindDenied, again.EnvelopeID); e == nil {
+				t.Errorf("denial %s is stored, but the audit log has no denied entry for it", again.EnvelopeID)
+			}
+		})
+	}
+}
+
+// deniedEntries counts the denied entries of n's audit log.
+func deniedEntries(t *testing.T, n *node) int {
+	t.Helper()
+	c := 0
+	for _, e := range n.auditEntries(t) {
+		if e.Kind == audit.KindDenied {
+			c++
+		}
+	}
+	return c
+}
+
+// refusesDenials is a store's audit log that, while on, fails every append
+// in a transaction once it has prepared a denied entry: the commit that
+// would store a denial with its entry fails, storing nothing.
+type refusesDenials struct {
+	TxAuditor
+	on      atomic.Bool
+	denying atomic.Bool
+}
+
+func (l *refusesDenials) Prepare(es ...audit.Entry) ([]audit.Prepared, error) {
+	for _, e := range es {
+		if e.Kind == audit.KindDenied {
+			l.denying.Store(l.on.Load())
+		}
+	}
+	return l.TxAuditor.Prepare(es...)
+}
+
+func (l *refusesDenials) AppendPreparedTx(tx *bolt.Tx, ps ...audit.Prepared) error {
+	if l.denying.Load() && l.on.Load() {
+		return errors.New("refusesDenials: the commit of a denial refused")
+	}
+	return l.TxAuditor.AppendPreparedTx(tx, ps...)
 }

@@ -124,9 +124,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		if enq[i].OverQuota {
 			// Earlier records of this or a concurrent submission used the
 			// quota up after the decision read it.
-			dec := quotaDenial(e.decision)
-			r.Outcome, r.Reasons, r.EnvelopeID = OutcomeDenied, dec.Reasons, ulid.Make().String()
-			x.deny(ctx, r.EnvelopeID, e.out.Ref, e.rec, dec, caller)
+			x.answerDenied(ctx, r, e.rec, quotaDenial(e.decision), caller)
 			continue
 		}
 		r.Outcome = OutcomeAccepted
@@ -352,9 +350,7 @@ func (x *Exchange) prepare(ctx context.Context, caller pki.Identity, res *Submit
 		return nil, &Error{Code: CodeInternal, Message: "export decision", Err: err}
 	}
 	if !dec.Allow {
-		res.Outcome, res.Reasons = OutcomeDenied, dec.Reasons
-		res.EnvelopeID = ulid.Make().String()
-		x.deny(ctx, res.EnvelopeID, res.Ref, rec, dec, caller)
+		x.answerDenied(ctx, res, rec, dec, caller)
 		return nil, nil
 	}
 	env, digest, err := x.seal(rec, dec, now)
@@ -409,12 +405,33 @@ func (x *Exchange) seal(rec contracts.Record, dec *policy.Decision, now time.Tim
 	return env, nil, nil
 }
 
+// answerDenied answers r denied for dec under a new envelope id, once
+// deny has stored the denial. One deny could not store is answered
+// unavailable instead, without an envelope id: the submitter could look
+// up no denial under it. Nothing was stored, and a denial takes no
+// reference, so the record submitted again is decided again.
+func (x *Exchange) answerDenied(ctx context.Context, r *SubmitResult, rec contracts.Record, dec *policy.Decision, caller pki.Identity) {
+	id := ulid.Make().String()
+	if err := x.deny(ctx, id, r.Ref, rec, dec, caller); err != nil {
+		r.Outcome, r.Error, r.EnvelopeID, r.Reasons = OutcomeUnavailable, unstoredDenialMessage, "", nil
+		return
+	}
+	r.Outcome, r.Reasons, r.EnvelopeID = OutcomeDenied, dec.Reasons, id
+}
+
+// unstoredDenialMessage answers a record policy denied whose denial this
+// node could not store (its store failed, or refused the denial's audit
+// entry in the same commit).
+const unstoredDenialMessage = "this node could not store the decision on the record; nothing was stored, the operator has the cause; submit it again later"
+
 // deny records a denial so the submitter can look it up, and audits it: in
 // the commit that records it when the audit log shares the store's file,
 // so that a crash cannot leave a denial stored that the log never saw. The
 // decision is made whether or not the caller waits for it, so neither
-// write is cancelled with the caller's ctx, as audit's are not.
-func (x *Exchange) deny(ctx context.Context, id, ref string, rec contracts.Record, dec *policy.Decision, caller pki.Identity) {
+// write is cancelled with the caller's ctx, as audit's are not. It returns
+// the error of a commit that failed, which stored nothing: the denial is
+// then neither audited nor to be answered.
+func (x *Exchange) deny(ctx context.Context, id, ref string, rec contracts.Record, dec *policy.Decision, caller pki.Identity) error {
 	ctx = context.WithoutCancel(ctx)
 	h := rec.Head()
 	st := store.Status{EnvelopeID: id, Ref: ref, Type: string(rec.Type()), Peer: h.To, Reasons: dec.Codes()}
@@ -424,13 +441,15 @@ func (x *Exchange) deny(ctx context.Context, id, ref string, rec contracts.Recor
 		also = func(tx *bolt.Tx) error { return along(tx, func(int) bool { return true }) }
 	}
 	if err := x.d.Store.DenyAnd(ctx, st, also); err != nil {
-		x.d.Log.Error("record denial", "envelope", id, "err", err)
+		x.d.Log.Error("store a denial; the record is answered unavailable", "envelope", id, "err", err)
+		return err
 	}
 	if along == nil {
 		// The log has a file of its own, or refuses the entry even
 		// without its bad identifiers, which audit then logs.
 		x.audit(ctx, es...)
 	}
+	return nil
 }
 
 // quotaDenial is the decision for a record the store found over quota: the

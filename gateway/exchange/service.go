@@ -241,8 +241,9 @@ const (
 	// OutcomeForbidden: the caller may not submit this record.
 	OutcomeForbidden Outcome = "forbidden"
 	// OutcomeUnavailable: this node cannot handle the record now, through
-	// no fault of it (the referral case an update moves cannot be read);
-	// nothing queued, and the operator has the cause.
+	// no fault of it (the referral case an update moves cannot be read,
+	// the store could not record its denial); nothing queued or stored,
+	// and the operator has the cause.
 	OutcomeUnavailable Outcome = "unavailable"
 )
 
