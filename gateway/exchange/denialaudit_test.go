@@ -70,13 +70,13 @@ func TestDenialIsStoredWithItsAuditEntry(t *testing.T) {
 	}
 }
 
-// TestADenialNotStoredIsAnsweredUnavailable: a denial whose commit fails
-// (here the log refuses its entry in the commit that would store both)
-// stored nothing, so the submitter is not told "denied" with an envelope
-// id under which nothing can be looked up: the record is answered
-// unavailable, nothing audited, and submitted again once the node can
-// store, it is denied, stored and audited. Policy denials and those of a
-// quota used up in the commit alike.
+// TestADenialNotStoredIsAnsweredUnavailable: a denial whose commit fails,
+// or whose entry the audit log refuses (so that it would be stored
+// without one), stores nothing, and the submitter is not told "denied"
+// with an envelope id under which nothing can be looked up: the record is
+// answered unavailable, nothing audited, and submitted again once the
+// node can store it, it is denied, stored and audited. Policy denials and
+// those of a quota used up in the commit alike.
 func TestADenialNotStoredIsAnsweredUnavailable(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -90,54 +90,60 @@ func TestADenialNotStoredIsAnsweredUnavailable(t *testing.T) {
 			a.Quotas = []contracts.Quota{{RecordType: contracts.RecordTransfer, Max: 1, Period: contracts.QuotaTotal}}
 		}, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFederationWith(t, auditInStore, 0, "51", "44")
-			f.nodes["51"].stop()
-			var log *refusesDenials
-			f.wrapAudit = func(a Auditor) Auditor {
-				log = &refusesDenials{TxAuditor: a.(TxAuditor)}
-				return log
+		for _, entry := range []bool{false, true} {
+			name := tc.name + "/the commit fails"
+			if entry {
+				name = tc.name + "/the log refuses the entry"
 			}
-			f.nodes["51"] = f.start("51")
-			f.wrapAudit = nil
-			f.agreement("51", "44", tc.mutate)
-			n := f.nodes["51"]
-			g := f.generator("51", "44", 6)
-			denied := g.Transfer()
-			recs := []any{denied}
-			if tc.prior {
-				// Two in one submission: the decision sees the quota
-				// free for both, and the commit finds it used up by the
-				// first.
-				recs = []any{g.Transfer(), denied}
-			}
-			before := deniedEntries(t, n)
+			t.Run(name, func(t *testing.T) {
+				f := newFederationWith(t, auditInStore, 0, "51", "44")
+				f.nodes["51"].stop()
+				var log *refusesDenials
+				f.wrapAudit = func(a Auditor) Auditor {
+					log = &refusesDenials{TxAuditor: a.(TxAuditor), entry: entry}
+					return log
+				}
+				f.nodes["51"] = f.start("51")
+				f.wrapAudit = nil
+				f.agreement("51", "44", tc.mutate)
+				n := f.nodes["51"]
+				g := f.generator("51", "44", 6)
+				denied := g.Transfer()
+				recs := []any{denied}
+				if tc.prior {
+					// Two in one submission: the decision sees the quota
+					// free for both, and the commit finds it used up by
+					// the first.
+					recs = []any{g.Transfer(), denied}
+				}
+				before := deniedEntries(t, n)
 
-			log.on.Store(true)
-			res := f.submit("51", recs...)
-			got := res[len(res)-1]
-			if got.Outcome != OutcomeUnavailable || got.EnvelopeID != "" || len(got.Reasons) != 0 || got.Error == "" {
-				t.Errorf("a denial the store could not take answered %+v; want %s, with an error and no envelope id or reasons", got, OutcomeUnavailable)
-			}
-			if tc.prior && res[0].Outcome != OutcomeAccepted {
-				t.Fatalf("the first transfer: %+v, want accepted", res[0])
-			}
-			if got := deniedEntries(t, n); got != before {
-				t.Errorf("%d denied entries after a denial that was not stored, want %d", got, before)
-			}
+				log.on.Store(true)
+				res := f.submit("51", recs...)
+				got := res[len(res)-1]
+				if got.Outcome != OutcomeUnavailable || got.EnvelopeID != "" || len(got.Reasons) != 0 || got.Error == "" {
+					t.Errorf("a denial the node could not store answered %+v; want %s, with an error and no envelope id or reasons", got, OutcomeUnavailable)
+				}
+				if tc.prior && res[0].Outcome != OutcomeAccepted {
+					t.Fatalf("the first transfer: %+v, want accepted", res[0])
+				}
+				if got := deniedEntries(t, n); got != before {
+					t.Errorf("%d denied entries after a denial that was not stored, want %d", got, before)
+				}
 
-			log.on.Store(false)
-			again := f.submit("51", denied)[0]
-			if again.Outcome != OutcomeDenied || again.EnvelopeID == "" {
-				t.Fatalf("the record submitted again: %+v, want denied under an envelope id", again)
-			}
-			if st, err := n.store.Status(again.EnvelopeID); err != nil || st.State != store.StateDenied {
-				t.Errorf("the denial of the record submitted again: %+v, %v; want it stored denied", st, err)
-			}
-			if e := find(n.auditEntries(t), audit.KindDenied, again.EnvelopeID); e == nil {
-				t.Errorf("denial %s is stored, but the audit log has no denied entry for it", again.EnvelopeID)
-			}
-		})
+				log.on.Store(false)
+				again := f.submit("51", denied)[0]
+				if again.Outcome != OutcomeDenied || again.EnvelopeID == "" {
+					t.Fatalf("the record submitted again: %+v, want denied under an envelope id", again)
+				}
+				if st, err := n.store.Status(again.EnvelopeID); err != nil || st.State != store.StateDenied {
+					t.Errorf("the denial of the record submitted again: %+v, %v; want it stored denied", st, err)
+				}
+				if e := find(n.auditEntries(t), audit.KindDenied, again.EnvelopeID); e == nil {
+					t.Errorf("denial %s is stored, but the audit log has no denied entry for it", again.EnvelopeID)
+				}
+			})
+		}
 	}
 }
 
@@ -153,22 +159,38 @@ func deniedEntries(t *testing.T, n *node) int {
 	return c
 }
 
-// refusesDenials is a store's audit log that, while on, fails every append
-// in a transaction once it has prepared a denied entry: the commit that
-// would store a denial with its entry fails, storing nothing.
+// refusesDenials is a store's audit log that, while on, will not write a
+// denial's entry: it refuses the entry itself when entry is set, else it
+// fails every append in a transaction once it has prepared one, so that
+// the commit that would store a denial with its entry fails, storing
+// nothing.
 type refusesDenials struct {
 	TxAuditor
+	entry   bool
 	on      atomic.Bool
 	denying atomic.Bool
 }
 
+var errDeniedRefused = errors.New("refusesDenials: a denied entry refused")
+
 func (l *refusesDenials) Prepare(es ...audit.Entry) ([]audit.Prepared, error) {
 	for _, e := range es {
-		if e.Kind == audit.KindDenied {
-			l.denying.Store(l.on.Load())
+		if e.Kind != audit.KindDenied {
+			continue
 		}
+		if l.entry && l.on.Load() {
+			return nil, errDeniedRefused
+		}
+		l.denying.Store(l.on.Load())
 	}
 	return l.TxAuditor.Prepare(es...)
+}
+
+func (l *refusesDenials) Append(ctx context.Context, e audit.Entry) (int64, error) {
+	if e.Kind == audit.KindDenied && l.entry && l.on.Load() {
+		return 0, errDeniedRefused
+	}
+	return l.TxAuditor.Append(ctx, e)
 }
 
 func (l *refusesDenials) AppendPreparedTx(tx *bolt.Tx, ps ...audit.Prepared) error {

@@ -420,8 +420,8 @@ func (x *Exchange) answerDenied(ctx context.Context, r *SubmitResult, rec contra
 }
 
 // unstoredDenialMessage answers a record policy denied whose denial this
-// node could not store (its store failed, or refused the denial's audit
-// entry in the same commit).
+// node could not store (its store failed, or its audit log refused the
+// denial's entry).
 const unstoredDenialMessage = "this node could not store the decision on the record; nothing was stored, the operator has the cause; submit it again later"
 
 // deny records a denial so the submitter can look it up, and audits it: in
@@ -430,12 +430,18 @@ const unstoredDenialMessage = "this node could not store the decision on the rec
 // decision is made whether or not the caller waits for it, so neither
 // write is cancelled with the caller's ctx, as audit's are not. It returns
 // the error of a commit that failed, which stored nothing: the denial is
-// then neither audited nor to be answered.
+// then neither audited nor to be answered. Nor is one whose entry the
+// audit log refuses even without its bad identifiers: as no record is
+// queued without its entry (unaudited), no denial is stored without it.
 func (x *Exchange) deny(ctx context.Context, id, ref string, rec contracts.Record, dec *policy.Decision, caller pki.Identity) error {
 	ctx = context.WithoutCancel(ctx)
 	h := rec.Head()
 	st := store.Status{EnvelopeID: id, Ref: ref, Type: string(rec.Type()), Peer: h.To, Reasons: dec.Codes()}
-	along, es, _ := x.auditAlong(func(int) audit.Entry { return deniedEntry(id, rec, dec, caller) }, 1)
+	along, es, bad := x.auditAlong(func(int) audit.Entry { return deniedEntry(id, rec, dec, caller) }, 1)
+	if bad != nil {
+		x.d.Log.Error("refuse a record whose denied entry the audit log refuses", "envelope", id, "err", bad[0])
+		return bad[0]
+	}
 	var also func(*bolt.Tx) error
 	if along != nil {
 		also = func(tx *bolt.Tx) error { return along(tx, func(int) bool { return true }) }
@@ -445,8 +451,7 @@ func (x *Exchange) deny(ctx context.Context, id, ref string, rec contracts.Recor
 		return err
 	}
 	if along == nil {
-		// The log has a file of its own, or refuses the entry even
-		// without its bad identifiers, which audit then logs.
+		// The log has a file of its own.
 		x.audit(ctx, es...)
 	}
 	return nil
