@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -322,9 +320,10 @@ func (x *Exchange) confirmationLink(id string, c *contracts.Confirmation, at tim
 // transfer: made in the commit that stored it (im.answered, im.answerErr),
 // or, for one stored before (dup), made now, as an older release made it
 // after that commit: a crash in between left it undone until the
-// confirmation's origin sent it again. Linking again what is listed
+// confirmation's origin sent it again, as it does a confirmation answered
+// deferred for a link not made (unlinked). Linking again what is listed
 // changes nothing.
-func (x *Exchange) confirmationAnswered(ctx context.Context, im imported, c *contracts.Confirmation, dup bool) {
+func (x *Exchange) confirmationAnswered(ctx context.Context, im imported, c *contracts.Confirmation, dup bool) error {
 	a, err := im.answered, im.answerErr
 	if dup {
 		var listed store.Answer
@@ -332,22 +331,10 @@ func (x *Exchange) confirmationAnswered(ctx context.Context, im imported, c *con
 			a = &listed
 		}
 	}
-	switch {
-	case err == nil && a != nil && a.Refused == ReasonWorkerMismatch:
+	if err == nil && a != nil && a.Refused == ReasonWorkerMismatch {
 		// Ids only: the numbers compared are personal data.
 		x.d.Log.Warn("a confirmation names a transfer sent from here but another worker's ID number: listed on the transfer as refused (worker_mismatch), not as confirming it; it is in the inbox, marked worker_match mismatch",
 			"envelope", im.env.ID, "transfer", c.TransferID)
-	case err == nil:
-	case errors.Is(err, store.ErrTooManyAnswers):
-		// In the inbox, not on the record: the peer may be sending answers
-		// without end.
-		x.d.Log.Warn("answer not linked: its record holds the most answers it keeps; it is in the inbox", "envelope", im.env.ID, "type", im.env.Type, "from", im.env.Origin, "most", store.MaxAnswers)
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNotAnswerable):
-		// A confirmation of a transfer this node never sent (to its origin)
-		// is worth an operator's look.
-		x.d.Log.Warn("answer matches no record sent from here", "envelope", im.env.ID, "type", im.env.Type, "err", fmt.Sprint(err))
-	default:
-		// Not linked, rather than linked unchecked for good.
-		x.d.Log.Error("answer not linked: the status of the transfer it confirms could not be read; it is in the inbox", "envelope", im.env.ID, "transfer", c.TransferID, "err", err)
 	}
+	return x.unlinked(im, err)
 }

@@ -87,6 +87,10 @@ func (noAudit) Append(context.Context, audit.Entry) (int64, error) { return 0, n
 
 type node struct {
 	province string
+	// dir holds its node.db (and audit.db), and auditKey signs its audit
+	// log's heads: a restart keeps both.
+	dir      string
+	auditKey string
 	leaf     *pki.Leaf
 	x        *Exchange
 	store    *store.Store
@@ -133,22 +137,47 @@ func newFederationWith(t testing.TB, mode auditMode, batch int, provinces ...str
 }
 
 func (f *federation) start(province string) *node {
+	f.t.Helper()
+	return f.startOver(province, nil)
+}
+
+// restart stops province's node and starts it again as a node restarts:
+// over its data dir, its store and audit log as it left them, with its
+// audit key and its view of the registry.
+func (f *federation) restart(province string) *node {
+	f.t.Helper()
+	old := f.nodes[province]
+	old.stop()
+	n := f.startOver(province, old)
+	f.nodes[province] = n
+	return n
+}
+
+// startOver starts province's node, afresh when old is nil, else over
+// what old, stopped, left (restart).
+func (f *federation) startOver(province string, old *node) *node {
 	t := f.t
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", province)
-	n := &node{province: province, leaf: f.pki.Issue(province, pki.KindNode, "gw-1"), agreements: policy.NewAgreementIndex()}
+	n := &node{province: province, leaf: f.pki.Issue(province, pki.KindNode, "gw-1")}
+	if old != nil {
+		n.dir, n.auditKey, n.agreements = old.dir, old.auditKey, old.agreements
+	} else {
+		n.dir, n.agreements = t.TempDir(), policy.NewAgreementIndex()
+	}
 	n.system = pki.Identity{Domain: gatewaytest.Domain, Province: province, Kind: pki.KindSystem, Name: "hr"}
-	dir := t.TempDir()
+	dir := n.dir
 	var err error
 	if n.store, err = store.Open(filepath.Join(dir, "node.db"), store.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	origin := "fed.test/p" + province + "/gw-1"
-	skey, _, err := audit.GenerateKey(origin)
-	if err != nil {
-		t.Fatal(err)
+	if n.auditKey == "" {
+		if n.auditKey, _, err = audit.GenerateKey(origin); err != nil {
+			t.Fatal(err)
+		}
 	}
-	signer, err := note.NewSigner(skey)
+	signer, err := note.NewSigner(n.auditKey)
 	if err != nil {
 		t.Fatal(err)
 	}

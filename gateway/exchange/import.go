@@ -220,11 +220,17 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		// makes their change again, which changes nothing but a case an
 		// older version left behind its record, in one commit for the
 		// request, and none when the cases read show nothing to change.
-		x.answer(ctx, im, dup[i], ins[im.index].moves)
+		linkErr := x.answer(ctx, im, dup[i], ins[im.index].moves)
 		if dup[i] {
 			if ch := x.mendCase(im.rec, im.env.ID, im.in.ReceivedAt, ins[im.index].moves); ch != nil {
 				mend = append(mend, ch)
 			}
+		}
+		if linkErr != nil {
+			// Stored, but not linked to the record it answers: answered
+			// without a receipt, it is sent again, and the redelivery, a
+			// duplicate, links it, after a restart too.
+			*r = deferred(im.env.ID, ReasonAnswerUnlinked)
 		}
 	}
 	x.mendCases(ctx, mend)
@@ -798,14 +804,15 @@ func rejected(id string, reasons ...string) peer.Result {
 // a case the peer opened answers no record sent from here, and is only on
 // its case. A confirmation was linked in the commit that stored it
 // (confirmationLink), checked against the worker of its transfer: one of
-// another worker is linked refused, and confirms nothing.
-func (x *Exchange) answer(ctx context.Context, im imported, dup bool, moves *store.Case) {
+// another worker is linked refused, and confirms nothing. It returns the
+// error of a link not made that linking again may make (see unlinked).
+func (x *Exchange) answer(ctx context.Context, im imported, dup bool, moves *store.Case) error {
 	switch rec := im.rec.(type) {
 	case *contracts.Confirmation:
-		x.confirmationAnswered(ctx, im, rec, dup)
+		return x.confirmationAnswered(ctx, im, rec, dup)
 	case *contracts.ReferralUpdate:
 		if moves != nil && moves.OpenedBy != x.d.Province {
-			return
+			return nil
 		}
 		ref := x.d.Province + "/" + string(contracts.RecordReferral) + "/" + rec.ReferralID
 		data, _ := json.Marshal(struct {
@@ -813,13 +820,41 @@ func (x *Exchange) answer(ctx context.Context, im imported, dup bool, moves *sto
 			At     time.Time            `json:"at"`
 		}{rec.Status, rec.At})
 		a := store.Answer{EnvelopeID: im.env.ID, Type: string(im.env.Type), ReceivedAt: im.in.ReceivedAt, Summary: data}
-		switch err := x.d.Store.AddAnswer(ctx, ref, im.env.Origin, a); {
-		case errors.Is(err, store.ErrTooManyAnswers):
-			// In the inbox, not on the record: the peer may be sending
-			// answers without end.
-			x.d.Log.Warn("answer not linked: its record holds the most answers it keeps; it is in the inbox", "envelope", im.env.ID, "type", im.env.Type, "from", im.env.Origin, "most", store.MaxAnswers)
-		case err != nil:
-			x.d.Log.Warn("answer matches no record sent from here", "envelope", im.env.ID, "type", im.env.Type, "err", fmt.Sprint(err))
-		}
+		return x.unlinked(im, x.d.Store.AddAnswer(ctx, ref, im.env.Origin, a))
+	}
+	return nil
+}
+
+// ReasonAnswerUnlinked defers a confirmation or referral update stored
+// here but not linked to the record it answers, for want of a commit (the
+// store failed) or of a record status that reads: sent again, it is a
+// duplicate, which is linked then.
+const ReasonAnswerUnlinked = "answer_unlinked"
+
+// unlinked says why answer im is not linked to the record it answers (err,
+// nil when it is) and returns err when linking it again may make the link:
+// the commit failed, or the record's status could not be read or written.
+// An answer that names no record sent from here to its origin, or one past
+// the most its record keeps, is in the inbox alone for good, and nil is
+// returned.
+func (x *Exchange) unlinked(im imported, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrTooManyAnswers):
+		// In the inbox, not on the record: the peer may be sending
+		// answers without end.
+		x.d.Log.Warn("answer not linked: its record holds the most answers it keeps; it is in the inbox", "envelope", im.env.ID, "type", im.env.Type, "from", im.env.Origin, "most", store.MaxAnswers)
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNotAnswerable):
+		// An answer to a record this node never sent (to its origin) is
+		// worth an operator's look.
+		x.d.Log.Warn("answer matches no record sent from here", "envelope", im.env.ID, "type", im.env.Type, "err", fmt.Sprint(err))
+		return nil
+	default:
+		// Not linked, rather than linked unchecked for good; the origin
+		// sends it again.
+		x.d.Log.Error("answer not linked to the record it answers: it is in the inbox, and deferred so that its origin sends it again", "envelope", im.env.ID, "type", im.env.Type, "from", im.env.Origin, "err", err)
+		return err
 	}
 }
