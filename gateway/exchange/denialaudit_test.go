@@ -159,10 +159,11 @@ func deniedEntries(t *testing.T, n *node) int {
 	return c
 }
 
-// refusesDenials is a store's audit log that, while on, will not write a
-// denial's entry: it refuses the entry itself when entry is set, else it
-// fails every append in a transaction once it has prepared one, so that
-// the commit that would store a denial with its entry fails, storing
+// refusesDenials is an audit log that, while on, will not write a denied
+// entry (a denial's, or a peer's envelope's refusal): it refuses the entry
+// itself when entry is set, else its write fails. Written in the store's
+// transactions, it fails every append there once it has prepared one, so
+// that the commit that would store a denial with its entry fails, storing
 // nothing.
 type refusesDenials struct {
 	TxAuditor
@@ -187,7 +188,7 @@ func (l *refusesDenials) Prepare(es ...audit.Entry) ([]audit.Prepared, error) {
 }
 
 func (l *refusesDenials) Append(ctx context.Context, e audit.Entry) (int64, error) {
-	if e.Kind == audit.KindDenied && l.entry && l.on.Load() {
+	if e.Kind == audit.KindDenied && l.on.Load() {
 		return 0, errDeniedRefused
 	}
 	return l.TxAuditor.Append(ctx, e)

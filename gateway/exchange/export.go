@@ -569,19 +569,29 @@ func problems(err error) []contracts.FieldError {
 // decision): a caller that goes away meanwhile (a client hanging up) does
 // not cancel them. Only when the audit log has a file of its own does this
 // run after the store's commit, and then a crash in between still loses
-// them; in node.db they are written in that commit.
+// them; in node.db they are written in that commit. An append that fails
+// is logged.
 func (x *Exchange) audit(ctx context.Context, entries ...audit.Entry) {
+	_ = x.appendAll(ctx, entries)
+}
+
+// appendAll is audit, which returns the appends' errors, joined, besides
+// logging each.
+func (x *Exchange) appendAll(ctx context.Context, entries []audit.Entry) error {
 	ctx = context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
-	for _, e := range entries {
+	errs := make([]error, len(entries))
+	for i, e := range entries {
 		if e.Validate() != nil {
 			e = x.auditable(e)
 		}
 		wg.Go(func() {
 			if _, err := x.d.Audit.Append(ctx, e); err != nil {
 				x.d.Log.Error("audit append", "kind", e.Kind, "envelope", e.EnvelopeID, "err", err)
+				errs[i] = err
 			}
 		})
 	}
 	wg.Wait()
+	return errors.Join(errs...)
 }

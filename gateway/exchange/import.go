@@ -64,7 +64,10 @@ type imported struct {
 // Receive runs the import path for a batch from a peer node and answers a
 // result per envelope, with the chain of the key that signed their
 // receipts. The batch is refused as a whole (an error) only when
-// its signing chain does not verify or does not belong to the calling node.
+// its signing chain does not verify or does not belong to the calling node;
+// it fails as a whole, for its origin to send again, when this node cannot
+// take it now (unavailable: the registry replica not caught up, or the
+// commit that stores it or audits its refusals failed).
 // decoded is the transport's decoding of envs (peer.Receiver.Receive): each
 // decoded[i] with an Env stands for envs[i] unchecked, and envs[i] is what
 // is stored once decoded[i] has passed.
@@ -149,12 +152,17 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	})
 	// Every envelope refused for good is audited, as the origin audits
 	// the refusal's receipt: a forged origin or a bad signature is a flow
-	// an auditor of this province must see too. The entries are written
-	// once the request is answered without an error (done): one the
-	// origin sends again, after an error, is audited once.
-	refusals := x.refusals(ins, results, sender.id)
+	// an auditor of this province must see too. refusedAt lists them by
+	// index, once per envelope id. The entries are written once the
+	// request is answered without an error, and durable before that
+	// answer goes back (done): one the origin sends again, after an
+	// error, is audited once, and a rejection, final, is never sent
+	// again to be audited then.
+	refusedAt := refusals(results)
 	done := func() (peer.DeliverResponse, error) {
-		x.audit(ctx, refusals...)
+		if err := x.auditRefusals(ctx, results, refusedAt, func(i int) audit.Entry { return x.refusalOf(&ins[i], results[i], sender.id) }); err != nil {
+			return peer.DeliverResponse{}, err
+		}
 		return peer.DeliverResponse{Results: results, Chain: chainDER(key)}, nil
 	}
 	ready := checked[:0]
@@ -170,9 +178,9 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	}
 	dup, firstOf, reused := duplicates(ready)
 	if reused != nil {
-		var es []audit.Entry
-		ready, es = x.refuseReused(ready, reused, results, sender.id)
-		refusals = append(refusals, es...)
+		var at []int
+		ready, at = refuseReused(ready, reused, results)
+		refusedAt = append(refusedAt, at...)
 		dup, firstOf, _ = duplicates(ready) // the first copies are left, none reused
 	}
 	signed, err := x.receiptsFor(key, ready, dup, now)
@@ -202,7 +210,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 			if err != nil {
 				*r = x.refusedByCase(im.env.ID, err)
 				if r.Status == peer.StatusRejected && j < 0 {
-					refusals = append(refusals, refusalEntry(im.env, r.Reasons, sender.id, x.d.Province))
+					refusedAt = append(refusedAt, im.index)
 				}
 				continue
 			}
@@ -237,11 +245,11 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	return done()
 }
 
-// refusals are the audit entries of the envelopes check refused for good
-// (results), one per envelope id: a copy of one in the same request is
-// refused with it.
-func (x *Exchange) refusals(ins []inbound, results []peer.Result, from pki.Identity) []audit.Entry {
-	var es []audit.Entry
+// refusals lists the envelopes check refused for good (results) by index,
+// one per envelope id: a copy of one in the same request is refused with
+// it, and audited with it.
+func refusals(results []peer.Result) []int {
+	var at []int
 	var seen map[string]bool // made at the first refusal: most requests have none
 	for i := range results {
 		if results[i].Status != peer.StatusRejected {
@@ -256,13 +264,78 @@ func (x *Exchange) refusals(ins []inbound, results []peer.Result, from pki.Ident
 			}
 			seen[id] = true
 		}
-		if dec := ins[i].denied; dec != nil {
-			es = append(es, importDeniedEntry(ins[i].env, dec, from))
-		} else {
-			es = append(es, refusalEntry(ins[i].env, results[i].Reasons, from, x.d.Province))
+		at = append(at, i)
+	}
+	return at
+}
+
+// refusalOf is the audit entry of the refusal for good (r) of envelope in
+// from the peer from: its import denial's, or, refused before or after
+// policy decided, a refusal's.
+func (x *Exchange) refusalOf(in *inbound, r peer.Result, from pki.Identity) audit.Entry {
+	if dec := in.denied; dec != nil {
+		return importDeniedEntry(in.env, dec, from)
+	}
+	return refusalEntry(in.env, r.Reasons, from, x.d.Province)
+}
+
+// auditRefusals writes the entries (entry(i)) of the envelopes of a
+// request refused for good (results[i], i in at), durable before the
+// answer that rejects them goes back: a rejection is final, so the origin
+// never sends the envelope again, and an entry lost then is lost for good.
+// They go in one commit for the request when the audit log shares the
+// store's file, else appended together, sharing the log's group commits.
+// An error fails the request, which its origin sends again whole. An
+// envelope whose entry the log refuses even without its bad identifiers
+// is not rejected without it: it is deferred (audit_error), with its
+// copies, as a received envelope is.
+func (x *Exchange) auditRefusals(ctx context.Context, results []peer.Result, at []int, entry func(i int) audit.Entry) error {
+	if len(at) == 0 {
+		return nil
+	}
+	along, es, bad := x.auditAlong(func(k int) audit.Entry { return entry(at[k]) }, len(at))
+	if bad != nil {
+		at, es = deferUnaudited(results, at, es, bad)
+		if len(at) == 0 {
+			return nil
+		}
+		if along, es, bad = x.auditAlong(func(k int) audit.Entry { return es[k] }, len(es)); bad != nil {
+			return &Error{Code: CodeUnavailable, Message: "prepare the refused envelopes' audit entries", Err: errors.Join(bad...)}
 		}
 	}
-	return es
+	var err error
+	if along != nil {
+		err = x.d.Store.Update(func(tx *bolt.Tx) error { return along(tx, func(int) bool { return true }) })
+	} else {
+		err = x.appendAll(ctx, es)
+	}
+	if err != nil {
+		x.d.Log.Error("audit a delivery's refused envelopes; the delivery fails, for its origin to send again", "refused", len(es), "err", err)
+		return &Error{Code: CodeUnavailable, Message: "audit the refused envelopes", Err: err}
+	}
+	return nil
+}
+
+// deferUnaudited answers deferred (audit_error) the refused envelopes
+// whose entries the audit log refuses (bad[k] for results[at[k]]), and
+// every copy of one in the request, and returns the others, with their
+// entries.
+func deferUnaudited(results []peer.Result, at []int, es []audit.Entry, bad []error) ([]int, []audit.Entry) {
+	var keep int
+	for k, i := range at {
+		if bad[k] == nil {
+			at[keep], es[keep] = i, es[k]
+			keep++
+			continue
+		}
+		id := results[i].EnvelopeID
+		for j := range results {
+			if j == i || (id != "" && results[j].EnvelopeID == id && results[j].Status == peer.StatusRejected) {
+				results[j] = deferred(results[j].EnvelopeID, "audit_error")
+			}
+		}
+	}
+	return at[:keep], es[:keep]
 }
 
 // refusedByCase answers an update its case refused as it was to be stored

@@ -5,9 +5,7 @@ import (
 	"fmt"
 
 	"github.com/laborlink/laborlink/contracts"
-	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/peer"
-	"github.com/laborlink/laborlink/pki"
 )
 
 // ReasonEnvelopeIDReused rejects an envelope whose id its origin gave
@@ -54,23 +52,23 @@ func (x *Exchange) notRedelivered(id string, err error) peer.Result {
 }
 
 // refuseReused answers rejected the envelopes of ready that duplicates
-// marks in reused, each with its refusal's audit entry, once per id as
-// refusals does, and returns the others.
-func (x *Exchange) refuseReused(ready []imported, reused []bool, results []peer.Result, from pki.Identity) ([]imported, []audit.Entry) {
+// marks in reused, and returns the others, with the indexes in the
+// request of those refused, once per id as refusals lists them, for their
+// audit entries.
+func refuseReused(ready []imported, reused []bool, results []peer.Result) ([]imported, []int) {
 	keep := ready[:0]
-	var es []audit.Entry
+	var at []int
 	seen := map[string]bool{}
 	for i, im := range ready {
 		if !reused[i] {
 			keep = append(keep, im)
 			continue
 		}
-		r := rejected(im.env.ID, ReasonEnvelopeIDReused)
-		results[im.index] = r
+		results[im.index] = rejected(im.env.ID, ReasonEnvelopeIDReused)
 		if !seen[im.env.ID] {
 			seen[im.env.ID] = true
-			es = append(es, refusalEntry(im.env, r.Reasons, from, x.d.Province))
+			at = append(at, im.index)
 		}
 	}
-	return keep, es
+	return keep, at
 }
