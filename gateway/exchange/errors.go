@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/laborlink/laborlink/gateway/auth"
+	"github.com/laborlink/laborlink/gateway/peer"
 )
 
 // Code classifies errors so each transport maps them to its status in one place.
@@ -44,8 +45,18 @@ func (e *Error) Unwrap() error { return e.Err }
 // transport answers 403, so that the peer API, which cannot know this
 // package's codes, refuses a caller the exchange refuses as the local API
 // does, rather than failing with 500 (which the origin would retry, and
-// count against its breaker, for ever).
-func (e *Error) Is(target error) bool { return target == auth.ErrForbidden && e.Code == CodeForbidden }
+// count against its breaker, for ever). An error of CodeUnavailable is a
+// peer.ErrUnavailable, which the peer API answers 503: the node is not
+// at fault, and the origin sends again.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case auth.ErrForbidden:
+		return e.Code == CodeForbidden
+	case peer.ErrUnavailable:
+		return e.Code == CodeUnavailable
+	}
+	return false
+}
 
 // Errorf returns an *Error with the code and a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/laborlink/laborlink/gateway/auth"
+	"github.com/laborlink/laborlink/gateway/peer"
 )
 
 // TestForbiddenIsAuthForbidden: an error of CodeForbidden, however
@@ -31,6 +32,28 @@ func TestForbiddenIsAuthForbidden(t *testing.T) {
 			}
 			if errors.Is(c.err, auth.ErrUnauthenticated) {
 				t.Errorf("%v is auth.ErrUnauthenticated", c.err)
+			}
+		})
+	}
+}
+
+// TestUnavailableIsPeerUnavailable: an error of CodeUnavailable, however
+// wrapped, is a peer.ErrUnavailable, so the peer API answers it 503 (the
+// node cannot take the batch for now) and not 500 (a fault of the node's).
+func TestUnavailableIsPeerUnavailable(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"unavailable", Errorf(CodeUnavailable, "registry replica behind"), true},
+		{"unavailable, wrapped", fmt.Errorf("receive: %w", &Error{Code: CodeUnavailable, Message: "store", Err: errors.New("io")}), true},
+		{"internal", Errorf(CodeInternal, "bug"), false},
+		{"forbidden", Errorf(CodeForbidden, "no"), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := errors.Is(c.err, peer.ErrUnavailable); got != c.want {
+				t.Errorf("errors.Is(%v, peer.ErrUnavailable) = %v, want %v", c.err, got, c.want)
 			}
 		})
 	}

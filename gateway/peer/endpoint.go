@@ -17,6 +17,12 @@ import (
 // ErrBadBatch is wrapped by errors about a batch's shape.
 var ErrBadBatch = errors.New("bad batch")
 
+// ErrUnavailable is what a Receiver's error is (by errors.Is) when the node
+// cannot take the batch for now (its store failed, its registry replica
+// has not caught up): the peer API answers 503, and the origin sends the
+// batch again later. The exchange's errors of its unavailable code are.
+var ErrUnavailable = errors.New("unavailable")
+
 // MakeDeliverEndpoint turns a Receiver into the deliver endpoint. It admits
 // node certificates only.
 func MakeDeliverEndpoint(r Receiver) endpoint.Endpoint {

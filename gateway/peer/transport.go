@@ -94,6 +94,8 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, httpbody.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
