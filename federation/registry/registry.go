@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // Registry is one node's replica of the federation registry: a Store driven
@@ -69,7 +71,7 @@ func Open(cfg Config) (*Registry, error) {
 	}
 	r := &Registry{cfg: cfg, log: cfg.logger().With("component", "registry", "node", cfg.NodeID), store: NewStore(),
 		stop: make(chan struct{}), done: make(chan struct{})}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := durable.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("registry data dir: %w", err)
 	}
 	var err error
@@ -143,8 +145,16 @@ func (r *Registry) openRaft() error {
 		return err
 	}
 	r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: r.stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog})
+	_, err = os.Lstat(cfg.RaftPath())
+	created := errors.Is(err, fs.ErrNotExist)
 	if r.bolt, err = raftboltdb.NewBoltStore(cfg.RaftPath()); err != nil {
 		return fmt.Errorf("registry raft store: %w", err)
+	}
+	if created {
+		// raft-boltdb syncs the file it creates, not the directory naming it.
+		if err := durable.SyncDir(cfg.DataDir); err != nil {
+			return fmt.Errorf("registry raft store %s: sync the directory of the new file: %w", cfg.RaftPath(), err)
+		}
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.RetainSnapshots, hlog)
 	if err != nil {

@@ -1,11 +1,16 @@
 package boltfile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // Open checks the file at path (see Check), then opens it with bolt.Open
@@ -19,11 +24,24 @@ import (
 // to stop on the error rather than open files in a loop. Faults in reads
 // after Open returns, and panics on bbolt's other goroutines, are not
 // caught.
+//
+// A file it creates has its directory synced before Open returns, so that
+// its name, and what is then committed to it, survives a crash.
 func Open(path string, mode os.FileMode, opts *bolt.Options) (*bolt.DB, error) {
 	if err := Check(path); err != nil {
 		return nil, err
 	}
-	return openRecovering(path, mode, opts, bolt.Open)
+	_, err := os.Lstat(path)
+	created := errors.Is(err, fs.ErrNotExist)
+	db, err := openRecovering(path, mode, opts, bolt.Open)
+	if err != nil || !created {
+		return db, err
+	}
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: sync the directory of the new file: %w", path, err)
+	}
+	return db, nil
 }
 
 // openRecovering lets tests stand in for bolt.Open.

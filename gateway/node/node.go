@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -30,6 +29,7 @@ import (
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/gateway/webhook"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // Node is a running gateway node.
@@ -100,7 +100,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 // open builds the parts in dependency order; Close undoes whatever it got to.
 func (n *Node) open(ctx context.Context) error {
 	cfg := n.cfg
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := durable.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
 	if err := n.openTLS(); err != nil {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/laborlink/laborlink/gateway/boltfile"
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
 // Buckets. Keys that order matter for (outbox per peer, inbox) are chosen so
@@ -314,7 +314,7 @@ const DefaultCommitDelay = time.Millisecond
 
 // Open opens or creates the store file at path.
 func Open(path string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	db, err := boltfile.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, PageSize: PageSize})

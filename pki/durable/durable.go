@@ -88,7 +88,7 @@ func Stream(path string, perm fs.FileMode, p Policy, fill func(io.Writer) error)
 	if err := place(tmp, path, p); err != nil {
 		return err
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := SyncDir(filepath.Dir(path)); err != nil {
 		if p == Exclusive {
 			os.Remove(path)
 		}
@@ -153,8 +153,10 @@ func place(tmp, path string, p Policy) error {
 	return os.Remove(tmp)
 }
 
-// syncDir syncs the directory dir, and with it the names in it.
-func syncDir(dir string) error {
+// SyncDir syncs the directory dir, and with it the names in it: after a
+// file is created in dir by other means than this package (a database
+// file its library creates), so that a crash does not lose its name.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -176,7 +178,7 @@ func MkdirAll(dir string, perm fs.FileMode) error {
 		return fmt.Errorf("create directory %s: %w", dir, err)
 	}
 	for _, d := range missing {
-		if err := syncDir(filepath.Dir(d)); err != nil {
+		if err := SyncDir(filepath.Dir(d)); err != nil {
 			return fmt.Errorf("create directory %s: %w", dir, err)
 		}
 	}
