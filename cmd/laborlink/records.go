@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/laborlink/laborlink/gateway/exchange"
+	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // timeLayout is how the record commands print times: to the second, with
@@ -187,12 +188,23 @@ func runInbox(ctx context.Context, m *Main, args []string) error {
 			fmt.Fprintln(m.Stdout, string(b))
 			continue
 		}
-		fmt.Fprintf(m.Stdout, "%6d  %s  %-15s from %s  %s\n", it.Seq, it.EnvelopeID, it.Type, it.From, it.ReceivedAt.Format(timeLayout))
+		fmt.Fprintln(m.Stdout, inboxLine(it))
 	}
 	if !*asJSON {
 		fmt.Fprintf(m.Stdout, "%d items; next cursor %d\n", len(page.Items), page.Next)
 	}
 	return nil
+}
+
+// inboxLine is an inbox item as `laborlink inbox` lists it: a
+// confirmation's worker match is shown, so that one refused as another
+// worker's (mismatch) is told apart without --json.
+func inboxLine(it store.Incoming) string {
+	line := fmt.Sprintf("%6d  %s  %-15s from %s  %s", it.Seq, it.EnvelopeID, it.Type, it.From, it.ReceivedAt.Format(timeLayout))
+	if it.WorkerMatch != "" {
+		line += "  worker " + it.WorkerMatch
+	}
+	return line
 }
 
 func runStatus(ctx context.Context, m *Main, args []string) error {

@@ -78,3 +78,19 @@ func TestPrintRecordShowsARefusedConfirmation(t *testing.T) {
 		t.Errorf("output lists the confirmation taken as an answer of its own:\n%s", out.String())
 	}
 }
+
+// TestInboxLineShowsTheWorkerMatch: `laborlink inbox` without --json shows
+// a confirmation's worker match, so that one refused as another worker's
+// is not listed as if it confirmed its transfer; an item without one
+// shows none.
+func TestInboxLineShowsTheWorkerMatch(t *testing.T) {
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	refused := store.Incoming{Seq: 7, EnvelopeID: "01JCONF", Type: "confirmation", From: "44", ReceivedAt: at, WorkerMatch: exchange.WorkerMatchMismatch}
+	if got := inboxLine(refused); !strings.HasSuffix(got, "  worker mismatch") {
+		t.Errorf("inboxLine(a refused confirmation) = %q; want it to end \"  worker mismatch\"", got)
+	}
+	transfer := store.Incoming{Seq: 8, EnvelopeID: "01JTRAN", Type: "transfer", From: "51", ReceivedAt: at}
+	if got := inboxLine(transfer); strings.Contains(got, "worker") || !strings.Contains(got, "01JTRAN") {
+		t.Errorf("inboxLine(a transfer) = %q; want its envelope id and no worker match", got)
+	}
+}
