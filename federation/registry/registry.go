@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -137,6 +138,10 @@ func nodeSigner(t *pki.TLS) (*pki.Signer, error) {
 	return s, nil
 }
 
+// snapshotsDir is the directory in DataDir where raft's file snapshot
+// store keeps the snapshots.
+const snapshotsDir = "snapshots"
+
 func (r *Registry) openRaft() error {
 	cfg := r.cfg
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: &slogWriter{r.log}})
@@ -155,6 +160,11 @@ func (r *Registry) openRaft() error {
 		if err := durable.SyncDir(cfg.DataDir); err != nil {
 			return fmt.Errorf("registry raft store %s: sync the directory of the new file: %w", cfg.RaftPath(), err)
 		}
+	}
+	// raft makes the snapshots directory and syncs it as it puts a
+	// snapshot in, never the data directory naming it: made here, it is.
+	if err := durable.MkdirAll(filepath.Join(cfg.DataDir, snapshotsDir), 0o700); err != nil {
+		return fmt.Errorf("registry snapshots: %w", err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.RetainSnapshots, hlog)
 	if err != nil {
