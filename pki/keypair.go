@@ -45,9 +45,10 @@ type KeyPair struct {
 	cur       *loadedPair
 	lastCheck time.Time
 	lastErr   error
-	// checks numbers the checks as they start; settled is the number of
-	// the latest-started one whose outcome (cur, lastErr) is recorded.
-	checks, settled uint64
+	// checking says a check of the files is under way: one at a time, so
+	// that a check reading the files before a rotation cannot settle after
+	// one that read them after it and put the old pair back.
+	checking bool
 
 	// gen counts the reloads (Generation).
 	gen atomic.Uint64
@@ -157,28 +158,31 @@ func inValidity(file string, leaf *x509.Certificate, now time.Time) error {
 
 // Certificate returns the current certificate, reloading it first if the
 // files changed since the last check.
+//
+// The files are read without the lock, so that a slow disk holds up the
+// one call that checks them, not every handshake: the others are served
+// the pair in use meanwhile.
 func (k *KeyPair) Certificate() (*tls.Certificate, error) {
 	check, cur := k.startCheck()
-	if check == 0 {
+	if !check {
 		return cur.cert, nil
 	}
 	next, err := k.reload(cur)
-	return k.settle(check, next, err), nil
+	return k.settle(next, err), nil
 }
 
-// startCheck returns the pair in use and, if a check of the files is due,
-// its number (0 if none is): the clock and the count move under the lock,
-// the files are read after it.
-func (k *KeyPair) startCheck() (check uint64, cur *loadedPair) {
+// startCheck returns the pair in use and whether this caller is to check
+// the files: a check is due and none is under way. The clock moves under
+// the lock, the files are read after it.
+func (k *KeyPair) startCheck() (check bool, cur *loadedPair) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.now()
-	if now.Sub(k.lastCheck) < k.interval {
-		return 0, k.cur
+	if k.checking || now.Sub(k.lastCheck) < k.interval {
+		return false, k.cur
 	}
-	k.lastCheck = now
-	k.checks++
-	return k.checks, k.cur
+	k.lastCheck, k.checking = now, true
+	return true, k.cur
 }
 
 // reload reads and loads the files, without the lock: it returns the pair
@@ -208,21 +212,13 @@ func (k *KeyPair) reload(cur *loadedPair) (*loadedPair, error) {
 	return &loadedPair{cert: cert, sums: sums}, nil
 }
 
-// settle records the outcome of check (the pair the files hold, or why
-// none) and returns the certificate in use. A check that started before
-// one already settled read the files before it did: its outcome is
-// dropped, whether a pair (it would put back one the later check replaced
-// or found gone) or an error (the later one's word on the files stands).
-// The pair is compared by content with the one in use, which an
-// overlapping check may have put in since this one started: the same
-// files loaded twice are no rotation, and Generation does not move.
-func (k *KeyPair) settle(check uint64, next *loadedPair, err error) *tls.Certificate {
+// settle records the outcome of the check under way (the pair the files
+// hold, or why none), ends it, and returns the certificate in use. The
+// same files loaded again are no rotation, and Generation does not move.
+func (k *KeyPair) settle(next *loadedPair, err error) *tls.Certificate {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if check < k.settled {
-		return k.cur.cert
-	}
-	k.settled = check
+	k.checking = false
 	// Nil with the pair in use in the files: whatever failed before (a
 	// file missing for a moment, a bad pair put back) is over. Otherwise
 	// the old pair stays, and the next check tries again.

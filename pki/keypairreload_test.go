@@ -70,25 +70,29 @@ func TestKeyPairServesWhileAReloadReads(t *testing.T) {
 	}
 }
 
-// TestKeyPairKeepsTheLaterOfOverlappingReloads: a check that read the
-// files before another one, and finishes after it, must not undo it: not
-// by putting back the pair it read, which the files no longer hold, nor
-// by reporting the half rotation it saw, which is over.
-func TestKeyPairKeepsTheLaterOfOverlappingReloads(t *testing.T) {
+// TestKeyPairChecksOneAtATime: a check reads the files without the lock,
+// so two checks could overlap, and one that read the files before a
+// rotation settle after one that read them after it, putting the old pair
+// back. Checks go one at a time: while one reads, other callers are served
+// the pair in use without reading, and the files changed meanwhile are
+// read by the next check.
+func TestKeyPairChecksOneAtATime(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		// first puts what the first check reads in place of the pair
 		// in use.
 		first func(t *testing.T, f *Federation, certFile, keyFile string)
+		// firstGen is the generation once the first check settles.
+		firstGen uint64
 	}{
 		{"a rotated pair, rotated again since", func(t *testing.T, f *Federation, certFile, keyFile string) {
 			b := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1", Force: true})
 			putPair(t, b, certFile, keyFile)
-		}},
+		}, 1},
 		{"a half rotation, completed since", func(t *testing.T, f *Federation, certFile, keyFile string) {
 			b := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1", Force: true})
 			putFile(t, b.CertFile, certFile)
-		}},
+		}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFederation(t, "51")
@@ -97,7 +101,9 @@ func TestKeyPairKeepsTheLaterOfOverlappingReloads(t *testing.T) {
 			c.first(t, f, certFile, keyFile)
 			read, release := make(chan struct{}), make(chan struct{})
 			var held atomic.Bool
+			var reads atomic.Int32
 			kp.readFile = func(name string) ([]byte, error) {
+				reads.Add(1)
 				data, err := os.ReadFile(name)
 				if name == keyFile && held.CompareAndSwap(false, true) {
 					// The first check, having read both files.
@@ -112,27 +118,26 @@ func TestKeyPairKeepsTheLaterOfOverlappingReloads(t *testing.T) {
 				first <- c
 			}()
 			<-read
-			if !kp.mu.TryLock() {
-				close(release)
-				<-first
-				t.Fatal("the key pair's lock is held while its files are read: the second check would wait for the first")
-			}
-			kp.mu.Unlock()
 
 			last := issue(t, f, "51", IssueRequest{Kind: KindNode, Name: "gw-1", Force: true})
 			putPair(t, last, certFile, keyFile)
-			if got, _ := kp.Certificate(); !got.Leaf.Equal(last.Cert) || kp.Generation() != 1 {
-				t.Fatalf("the second check: serial %s at generation %d, want %s at 1", serialString(got.Leaf.SerialNumber), kp.Generation(), serialString(last.Cert.SerialNumber))
+			if got, _ := kp.Certificate(); !got.Leaf.Equal(a.Cert) || reads.Load() != 2 {
+				t.Fatalf("a call while the first check reads: serial %s after %d file reads; want the pair in use (%s), the files left to the check under way",
+					serialString(got.Leaf.SerialNumber), reads.Load(), serialString(a.Cert.SerialNumber))
 			}
 			close(release)
-			if got := <-first; !got.Leaf.Equal(last.Cert) {
-				t.Errorf("the first check, settled last, serves serial %s; want the later %s", serialString(got.Leaf.SerialNumber), serialString(last.Cert.SerialNumber))
+			<-first
+			if g := kp.Generation(); g != c.firstGen {
+				t.Errorf("generation %d once the first check settled, want %d", g, c.firstGen)
 			}
-			if g := kp.Generation(); g != 1 {
-				t.Errorf("generation %d after the first check settled, want 1: it read files older than the pair in use", g)
+			if got, _ := kp.Certificate(); !got.Leaf.Equal(last.Cert) {
+				t.Errorf("the next check serves serial %s; want the last rotated in, %s", serialString(got.Leaf.SerialNumber), serialString(last.Cert.SerialNumber))
+			}
+			if g := kp.Generation(); g != c.firstGen+1 {
+				t.Errorf("generation %d after the next check, want %d", g, c.firstGen+1)
 			}
 			if err := kp.LastError(); err != nil {
-				t.Errorf("LastError = %v after the first check settled; the later check found the files good", err)
+				t.Errorf("LastError = %v after the next check; the files are good", err)
 			}
 		})
 	}
