@@ -50,25 +50,26 @@ func (a *Agreement) CheckScopeDivisions() error {
 // scopeDivision adds a problem when rule i leaves out path, the field that
 // party (the agreement's side, of division) is checked against.
 func (c *checker) scopeDivision(i int, r *ScopeRule, side, division, path, whose string) {
-	if path == "" || !belowProvince(division) || covers(r.Fields, path) {
+	if path == "" || !BelowProvince(division) || covers(r.Fields, path) {
 		return
 	}
 	parent, _, _ := strings.Cut(path, ".")
 	c.addf(fmt.Sprintf("scope[%d].fields", i),
 		"leaves out %q: the %s party %s is a %s, so the destination checks that %s is inside it on every %s, and refuses for good a %s without it; add %q (or %q)",
-		path, side, division, partyLevel(division), whose, r.RecordType, r.RecordType, path, parent)
+		path, side, division, PartyLevel(division), whose, r.RecordType, r.RecordType, path, parent)
 }
 
-// belowProvince reports whether a party's division is a prefecture or a
+// BelowProvince reports whether a party's division is a prefecture or a
 // county: one that covers part of its province only. A malformed one is
 // Validate's to report.
-func belowProvince(division string) bool {
+func BelowProvince(division string) bool {
 	return len(division) == 6 && !strings.HasSuffix(division, "0000")
 }
 
-// partyLevel names a party's level as policy reads it from the code: a
-// prefecture (xxyy00) covers its counties, anything else only itself.
-func partyLevel(division string) string {
+// PartyLevel names the level of a party below its province as policy reads
+// it from the code: a prefecture (xxyy00) covers its counties, anything
+// else only itself.
+func PartyLevel(division string) string {
 	if strings.HasSuffix(division, "00") {
 		return "prefecture"
 	}

@@ -66,12 +66,12 @@ func (p *prepared) strandedDivisions(a *contracts.Agreement, obligations map[str
 	worker, workerHidden := obligationOn(obligations, workerPath)
 	employer, employerHidden := obligationOn(obligations, employerPath)
 	var reasons []Reason
-	if workerHidden && belowProvince(a.Origin.Division) {
-		what := fmt.Sprintf("has origin party %s (a %s), which the destination checks against the record's %s", a.Origin.Division, partyLevel(a.Origin.Division), workerPath)
+	if workerHidden && contracts.BelowProvince(a.Origin.Division) {
+		what := fmt.Sprintf("has origin party %s (a %s), which the destination checks against the record's %s", a.Origin.Division, contracts.PartyLevel(a.Origin.Division), workerPath)
 		reasons = append(reasons, p.stranded(a, what, workerPath, worker, "division_not_covered"))
 	}
-	if employerHidden && belowProvince(a.Destination.Division) {
-		what := fmt.Sprintf("has destination party %s (a %s), which the destination checks against the record's %s", a.Destination.Division, partyLevel(a.Destination.Division), employerPath)
+	if employerHidden && contracts.BelowProvince(a.Destination.Division) {
+		what := fmt.Sprintf("has destination party %s (a %s), which the destination checks against the record's %s", a.Destination.Division, contracts.PartyLevel(a.Destination.Division), employerPath)
 		reasons = append(reasons, p.stranded(a, what, employerPath, employer, "division_not_covered"))
 	}
 	if p.recordType == contracts.RecordReferral {
@@ -117,20 +117,6 @@ func obligationOn(obligations map[string]Obligation, path string) (Obligation, b
 		}
 		path = path[:i]
 	}
-}
-
-// belowProvince reports whether a party's division is a prefecture or a
-// county, which covers part of its province only.
-func belowProvince(division string) bool {
-	return len(division) == 6 && !strings.HasSuffix(division, "0000")
-}
-
-// partyLevel names a party's level as the bundle reads it from the code.
-func partyLevel(division string) string {
-	if strings.HasSuffix(division, "00") {
-		return "prefecture"
-	}
-	return "county"
 }
 
 // done is an obligation's action as what it does to the field.
