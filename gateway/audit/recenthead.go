@@ -50,10 +50,14 @@ func (l *Log) recentHeadOrWait(atLeast int64) (Head, time.Duration, error) {
 	defer l.signMu.Unlock()
 	now := l.cfg.Now()
 	h, ok, err := l.servableHead(atLeast, now)
-	if err != nil {
-		// signHead runs the same checks and reports what is wrong.
+	if errors.Is(err, errNoHead) {
 		h, err := l.signHead()
 		return h, 0, err
+	}
+	if err != nil {
+		// Not signed over: a damaged log would fail each poll's commit
+		// again, as often as auditors poll.
+		return Head{}, 0, err
 	}
 	if ok {
 		return h, 0, nil
