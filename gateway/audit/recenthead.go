@@ -75,9 +75,9 @@ var errNoHead = errors.New("no head signed yet")
 // servableHead is the newest stored head, and whether RecentHead may serve
 // it: it covers the whole log, or atLeast entries and is younger than
 // HeadInterval. It reads in a read transaction, so serving a head writes
-// nothing. It fails, and nothing is served without a signHead, when the
-// log holds no head, or was found damaged (signHead checks again, and
-// fails while it is), or holds a head beyond its size.
+// nothing. It fails when the log holds no head (errNoHead: one is signed),
+// or was found damaged, or holds a head beyond its size (nothing is
+// served then).
 func (l *Log) servableHead(atLeast int64, now time.Time) (Head, bool, error) {
 	if err := l.damaged.Load(); err != nil {
 		return Head{}, false, *err
