@@ -149,9 +149,16 @@ func place(tmp, path string, p Policy) error {
 		return err
 	}
 	// Removed before the directory is synced, so that a crash does not
-	// bring the second name back.
-	return os.Remove(tmp)
+	// bring the second name back. The file is in place either way: a
+	// failure here would leave it there, unsynced, with an error that says
+	// it was not written, and a retry refused as existing.
+	removeTemp(tmp)
+	return nil
 }
+
+// removeTemp removes a temporary file whose content is in place under its
+// own name (tests make it fail).
+var removeTemp = os.Remove
 
 // SyncDir syncs the directory dir, and with it the names in it: after a
 // file is created in dir by other means than this package (a database

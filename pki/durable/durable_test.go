@@ -292,3 +292,23 @@ func TestMkdirAllSyncsTheParentsOfWhatItMade(t *testing.T) {
 		t.Errorf("MkdirAll with a failing sync: %v, want the injected failure", err)
 	}
 }
+
+// TestCreateFileInPlaceIsWrittenThoughItsTemporaryNameStays: a file made
+// under Exclusive is in place once linked. A failure to remove its
+// temporary name then must not report it unwritten: it would stay at its
+// path, its directory unsynced, and a retry would be refused as existing.
+func TestCreateFileInPlaceIsWrittenThoughItsTemporaryNameStays(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit-key")
+	synced := syncs(t, nil)
+	old := removeTemp
+	removeTemp = func(string) error { return errInjected }
+	t.Cleanup(func() { removeTemp = old })
+	if err := CreateFile(path, []byte("key"), 0o600); err != nil {
+		t.Fatalf("CreateFile with its temporary name left: %v; want it written", err)
+	}
+	wantContent(t, path, "key")
+	if !slices.Contains(*synced, dir) {
+		t.Errorf("synced %q; want the directory %q once the file is in place", *synced, dir)
+	}
+}
