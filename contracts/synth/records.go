@@ -337,3 +337,16 @@ func (g *Generator) hoursLeft(t time.Time, limit int) int {
 	end := time.Date(g.cfg.Today.Year, g.cfg.Today.Month, g.cfg.Today.Day+1, 0, 0, 0, 0, cst)
 	return max(1, min(limit, int(end.Sub(t)/time.Hour)))
 }
+
+// InForce keeps a generated agreement in force on today, years after
+// DefaultToday too: one that would end within a year of today runs on
+// instead until the end of the second year after today's. Records stay
+// dated around Config.Today, so their IDs, and the agreement's, do not
+// change from run to run; only a test, demonstration or load run on a
+// clock past the generated period would otherwise find every record
+// denied with agreement_expired, or the registry refusing to approve it.
+func InForce(a *contracts.Agreement, today contracts.Date) {
+	if a.ValidUntil.Before(today.AddYears(1)) {
+		a.ValidUntil = contracts.Date{Year: today.Year + 2, Month: time.December, Day: 31}
+	}
+}

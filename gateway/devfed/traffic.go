@@ -86,19 +86,15 @@ func (f *Federation) Agree(ctx context.Context) (map[string]*synth.Generator, er
 // sampleAgreement is the agreement of the corridor from origin to dest, in
 // force on now's day. The generator dates it, like its records, around
 // synth.DefaultToday, so that the samples and the guides' ids stay the
-// same from run to run; one that would end within a year of now runs on
-// instead until the end of the second year after now's, since the registry
-// refuses to approve an expired version and the federation would start
-// without its sample traffic.
+// same from run to run; synth.InForce moves its end past now's when it
+// comes within a year, since the registry refuses to approve an expired
+// version and the federation would start without its sample traffic.
 func sampleAgreement(g *synth.Generator, origin, dest string, now time.Time) *contracts.Agreement {
 	a := g.Agreement()
 	a.Origin.Division, a.Destination.Division = origin+"0000", dest+"0000"
 	a.Origin.Name = chineseName(origin) + "人力资源和社会保障厅"
 	a.Destination.Name = chineseName(dest) + "人力资源和社会保障厅"
-	today := registry.DayOf(now)
-	if a.ValidUntil.Before(today.AddYears(1)) {
-		a.ValidUntil = contracts.Date{Year: today.Year + 2, Month: time.December, Day: 31}
-	}
+	synth.InForce(a, registry.DayOf(now))
 	return a
 }
 
