@@ -57,7 +57,9 @@ type federation struct {
 	agreements *policy.AgreementIndex
 	logs       *gatewaytest.Buffer
 	nodes      map[string]*node
-	now        time.Time
+	// clock is the exchanges' Now; now is its reading when they started.
+	clock func() time.Time
+	now   time.Time
 	// audit says where the nodes' audit logs live.
 	audit auditMode
 	// batch is the delivery batch size; 0 means 50.
@@ -113,7 +115,22 @@ func newFederation(t testing.TB, provinces ...string) *federation {
 // delivery batch size (0 means 50).
 func newFederationWith(t testing.TB, mode auditMode, batch int, provinces ...string) *federation {
 	t.Helper()
+	return newFederationClock(t, mode, batch, time.Now, provinces...)
+}
+
+// newFederationAt starts nodes whose exchanges' clock reads at when they
+// start, and runs on from there: a test of a year to come.
+func newFederationAt(t testing.TB, at time.Time, provinces ...string) *federation {
+	t.Helper()
+	shift := time.Until(at)
+	return newFederationClock(t, auditInStore, 0, func() time.Time { return time.Now().Add(shift) }, provinces...)
+}
+
+// newFederationClock is newFederationWith with the exchanges' clock.
+func newFederationClock(t testing.TB, mode auditMode, batch int, clock func() time.Time, provinces ...string) *federation {
+	t.Helper()
 	f := &federation{
+		clock:      clock,
 		audit:      mode,
 		batch:      batch,
 		t:          t,
@@ -122,7 +139,7 @@ func newFederationWith(t testing.TB, mode auditMode, batch int, provinces ...str
 		agreements: policy.NewAgreementIndex(),
 		logs:       &gatewaytest.Buffer{},
 		nodes:      map[string]*node{},
-		now:        time.Now(),
+		now:        clock(),
 	}
 	for _, p := range provinces {
 		f.nodes[p] = f.start(p)
@@ -213,7 +230,7 @@ func (f *federation) startOver(province string, old *node) *node {
 	notifier := &lateNotifier{}
 	n.x, err = New(Deps{
 		Province: province, Signer: sig, Verifier: f.pki.Verifier(), Agreements: n.agreements, Stale: n.stale.Load,
-		Policy: engine, Store: n.store, Delivery: notifier, Audit: auditor, Log: log, Now: time.Now,
+		Policy: engine, Store: n.store, Delivery: notifier, Audit: auditor, Log: log, Now: f.clock,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +259,9 @@ func (n *node) stop() {
 	n.store.Close()
 }
 
-// agreement registers an active province-level agreement between origin and dest.
+// agreement registers an active province-level agreement between origin
+// and dest, in force on the exchanges' clock whatever year the
+// tests run in.
 func (f *federation) agreement(origin, dest string, mutate ...func(*contracts.Agreement)) *contracts.Agreement {
 	g, err := synth.New(synth.Config{Origin: origin, Destination: dest, Seed: 1})
 	if err != nil {
@@ -251,6 +270,7 @@ func (f *federation) agreement(origin, dest string, mutate ...func(*contracts.Ag
 	a := g.Agreement()
 	a.Origin.Division, a.Destination.Division = origin+"0000", dest+"0000"
 	a.Status = contracts.AgreementActive
+	synth.InForce(a, contracts.DateOf(f.now))
 	for _, m := range mutate {
 		m(a)
 	}
