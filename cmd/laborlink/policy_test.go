@@ -197,7 +197,7 @@ func showJSON(t *testing.T, agreementFile string, suspendedBy ...string) (show, 
 // on --date); anything else is refused naming the file and what it wants.
 func TestPolicyEvalTakesTheAgreementAnAdminHolds(t *testing.T) {
 	rec, ag := policyFixtures(t)
-	pact := guideFile(t, "pact.yaml")
+	pact, pactV2 := guideFile(t, "pact.yaml"), guideFile(t, "pact-v2.yaml")
 	underPact := rewritten(t, rec, "AG-51-44-2026-001", "AG-51-44-2026-002")
 	show, bare := showJSON(t, ag)
 	suspended, _ := showJSON(t, ag, "44")
@@ -214,6 +214,14 @@ func TestPolicyEvalTakesTheAgreementAnAdminHolds(t *testing.T) {
 	}{
 		{"the admin guide's pact.yaml", underPact, pact, "2026-03-15", 0,
 			[]string{"export: ALLOWED under AG-51-44-2026-002", "import: ALLOWED", "worker.phone                       drop (outside_scope)"}, []string{"no status", "evaluated as approved"}},
+		// The guide's test runs it on today's clock: its pact must stay
+		// in force for as long as the guide is read.
+		{"pact.yaml in 2029", underPact, pact, "2029-06-01", 0,
+			[]string{"export: ALLOWED under AG-51-44-2026-002", "import: ALLOWED"}, nil},
+		{"pact.yaml in 2031", underPact, pact, "2031-01-01", 0,
+			[]string{"export: ALLOWED under AG-51-44-2026-002", "import: ALLOWED"}, nil},
+		{"pact-v2.yaml in 2031", underPact, pactV2, "2031-01-01", 0,
+			[]string{"export: ALLOWED under AG-51-44-2026-002", "import: ALLOWED"}, nil},
 		{"pact.yaml before its first day", underPact, pact, "2025-12-31", 1,
 			[]string{"agreement_not_started"}, []string{"would not cross"}},
 		{"agreement show --json", rec, show, "2026-03-15", 0,
