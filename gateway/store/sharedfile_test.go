@@ -56,19 +56,8 @@ func waitQueued(t *testing.T, s *Store, failIfDone <-chan error) {
 // see, so the log's commits go through the store's committer, and after
 // the failed commit sign nothing and append nothing.
 func TestAuditLogSignsNoHeadOverAFailedCommit(t *testing.T) {
-	s := openWith(t, Options{})
-	l := sharedAuditLog(t, s)
+	s, l, h, enqueued := enqueueHeld(t)
 	ctx := context.Background()
-
-	h := holdCommit(t, s)
-	enqueued := make(chan error, 1)
-	go func() {
-		_, err := s.EnqueueAnd(ctx, []Outgoing{{EnvelopeID: "01JOUT", Ref: "51/transfer/T-1", Type: "transfer", Peer: "44", Envelope: []byte(`{}`)}},
-			func(tx *bolt.Tx, _ []Enqueued) error { return l.AppendTx(tx, sentAudit) })
-		enqueued <- err
-	}()
-	<-h.at
-	visible(t, s)
 
 	signed := make(chan error, 1)
 	go func() {
@@ -189,18 +178,8 @@ func TestAuditReadsWaitForTheCommitToBeDurable(t *testing.T) {
 				name += " of a commit that fails"
 			}
 			t.Run(name, func(t *testing.T) {
-				s := openWith(t, Options{})
-				l := sharedAuditLog(t, s)
+				s, l, h, enqueued := enqueueHeld(t)
 				ctx := context.Background()
-				h := holdCommit(t, s)
-				enqueued := make(chan error, 1)
-				go func() {
-					_, err := s.EnqueueAnd(ctx, []Outgoing{{EnvelopeID: "01JOUT", Ref: "51/transfer/T-1", Type: "transfer", Peer: "44", Envelope: []byte(`{}`)}},
-						func(tx *bolt.Tx, _ []Enqueued) error { return l.AppendTx(tx, sentAudit) })
-					enqueued <- err
-				}()
-				<-h.at
-				visible(t, s)
 
 				got := readWhileHeld(t, s, func() (bool, error) {
 					n, err := r.read(ctx, l)
@@ -222,4 +201,24 @@ func TestAuditReadsWaitForTheCommitToBeDurable(t *testing.T) {
 			})
 		}
 	}
+}
+
+// enqueueHeld opens a store sharing its file with an audit log, and
+// enqueues a record with its audit entry in one commit, held once written
+// and visible, before its sync: the commit's outcome is h's to release,
+// and the enqueue's answer comes on enqueued.
+func enqueueHeld(t *testing.T) (s *Store, l *audit.Log, h *held, enqueued chan error) {
+	t.Helper()
+	s = openWith(t, Options{})
+	l = sharedAuditLog(t, s)
+	h = holdCommit(t, s)
+	enqueued = make(chan error, 1)
+	go func() {
+		_, err := s.EnqueueAnd(context.Background(), []Outgoing{{EnvelopeID: "01JOUT", Ref: "51/transfer/T-1", Type: "transfer", Peer: "44", Envelope: []byte(`{}`)}},
+			func(tx *bolt.Tx, _ []Enqueued) error { return l.AppendTx(tx, sentAudit) })
+		enqueued <- err
+	}()
+	<-h.at
+	visible(t, s)
+	return s, l, h, enqueued
 }
