@@ -27,11 +27,10 @@ const DefaultReloadInterval = time.Second
 //
 // The handshake that makes the check reads and parses the files without
 // holding the pair's lock: on a slow disk it waits alone, while the other
-// handshakes are served the pair in use. Checks may then overlap (when a
-// read outlasts the interval, or with an interval of 0), and one that
-// started later may finish first: the outcome of a check is kept only if
-// no check started after it has recorded its own, so that files read
-// earlier never replace a pair read from them later (see settle).
+// handshakes are served the pair in use. Checks go one at a time (see
+// checking), so that files read before a rotation never replace a pair
+// read from them after it; files changed during a check are read by the
+// next.
 //
 // A KeyPair is safe for concurrent use.
 type KeyPair struct {
@@ -199,8 +198,7 @@ func (k *KeyPair) reload(cur *loadedPair) (*loadedPair, error) {
 	}
 	cert, err := k.load(certPEM, keyPEM)
 	if err == nil {
-		// Every pair in use holds the identity the first one had, so cur,
-		// whether or not it is still in use, is the one to hold it to.
+		// Every pair in use holds the identity the first one had.
 		err = sameIdentity(k.certFile, cur.cert, cert)
 	}
 	if err == nil {
