@@ -137,6 +137,14 @@ func (m *Main) flagSet(name, usage string) *flag.FlagSet {
 	return fs
 }
 
+// givenFlags are the names of the flags of fs given on the command line,
+// not those left at their defaults.
+func givenFlags(fs *flag.FlagSet) map[string]bool {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	return given
+}
+
 // parseFlags parses args and turns flag errors into usage errors.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {

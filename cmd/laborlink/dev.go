@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -41,8 +40,7 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 	}
 	// A flag of the other mode would be ignored: a newcomer's --api-port
 	// 8443 would leave the nodes on ports of their own without a word.
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := givenFlags(fs)
 	if *initOnly {
 		for _, name := range []string{"transfers", "verbose"} {
 			if set[name] {

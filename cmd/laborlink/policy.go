@@ -508,8 +508,7 @@ func runPolicyShow(ctx context.Context, m *Main, args []string) error {
 // the node, under its registry and today, would look like an answer to
 // the question asked.
 func runsOnNode(m *Main, fs *flag.FlagSet, c *conn, what string, offline ...string) (bool, error) {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	given := givenFlags(fs)
 	var set []string
 	for _, name := range offline {
 		if given[name] {
