@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/hashicorp/raft"
@@ -102,7 +100,7 @@ func (r *Registry) checkVoters(ctx context.Context, st *state) error {
 		switch m := st.Members[id.Province]; {
 		case m == nil:
 			out = append(out, fmt.Sprintf("%s: province %s is not a member in the backup", v.ID, id.Province))
-		case !slices.ContainsFunc(m.cas, func(ca *x509.Certificate) bool { return cert.CheckSignatureFrom(ca) == nil }):
+		case !m.issued(cert):
 			out = append(out, fmt.Sprintf("%s: the backup lists no CA of province %s that issued its certificate (serial %s)", v.ID, id.Province, serialKey(cert.SerialNumber.Bytes())))
 		}
 	}

@@ -361,7 +361,7 @@ func (s *Store) applyIssued(index uint64, env *Envelope, who signer) *Result {
 	if m == nil {
 		return &Result{Err: Errorf(EInvalid, "cert.issued: province %s of %s is not a member", id.Province, id)}
 	}
-	if !slices.ContainsFunc(m.cas, func(ca *x509.Certificate) bool { return cert.CheckSignatureFrom(ca) == nil }) {
+	if !m.issued(cert) {
 		return &Result{Err: Errorf(EInvalid, "cert.issued: %s (serial %s) was not signed by a CA certificate the registry holds for province %s", id, cert.SerialNumber.Text(16), id.Province)}
 	}
 	serial := serialKey(cert.SerialNumber.Bytes())

@@ -179,12 +179,12 @@ func (s *Store) ListsCA(province string, ca *x509.Certificate) bool {
 // listsIssuerOf reports whether one of the CA certificates the registry
 // lists for province now signed leaf: ListsCA for a leaf whose issuing
 // certificate is not at hand, as for a raft peer checked again long after
-// its handshake. It checks a signature per listed CA.
+// its handshake.
 func (s *Store) listsIssuerOf(province string, leaf *x509.Certificate) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	m := s.st.Members[province]
-	return m != nil && slices.ContainsFunc(m.cas, func(ca *x509.Certificate) bool { return leaf.CheckSignatureFrom(ca) == nil })
+	return m != nil && m.issued(leaf)
 }
 
 // checkCAs is state.checkCAs of the registry as it is now, for the

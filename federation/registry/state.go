@@ -37,6 +37,13 @@ type Member struct {
 	cas []*x509.Certificate
 }
 
+// issued reports whether one of the CA certificates m lists signed leaf:
+// what vouches for a node's certificate at the raft handshake. It checks a
+// signature per listed CA.
+func (m *Member) issued(leaf *x509.Certificate) bool {
+	return slices.ContainsFunc(m.cas, func(ca *x509.Certificate) bool { return leaf.CheckSignatureFrom(ca) == nil })
+}
+
 // Node is a gateway node known to the registry. Voter is the role the
 // registry decided; raft's configuration is the role in effect.
 type Node struct {
