@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/laborlink/laborlink/contracts"
 )
@@ -107,16 +106,12 @@ func (p *prepared) stranded(a *contracts.Agreement, what, path string, o Obligat
 // obligationOn is the obligation that acts on path: its own, or that of
 // an object above it, which acts on everything below.
 func obligationOn(obligations map[string]Obligation, path string) (Obligation, bool) {
-	for {
-		if o, ok := obligations[path]; ok {
+	for p := range pathAndAbove(path) {
+		if o, ok := obligations[p]; ok {
 			return o, true
 		}
-		i := strings.LastIndexByte(path, '.')
-		if i < 0 {
-			return Obligation{}, false
-		}
-		path = path[:i]
 	}
+	return Obligation{}, false
 }
 
 // done is an obligation's action as what it does to the field.

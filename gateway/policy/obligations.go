@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -205,15 +206,10 @@ func pruneEmpty(parents []map[string]any, parts []string, obj map[string]any) {
 // reading the payload back (the origin keeps a transfer's worker ID number
 // so, to match the confirmations that answer it).
 func (d *Decision) Obliged(path, value string) (string, error) {
-	for p := path; ; {
+	for p := range pathAndAbove(path) {
 		if o, ok := d.Obligations[p]; ok && o.Action == ActionDrop {
 			return "", nil
 		}
-		i := strings.LastIndexByte(p, '.')
-		if i < 0 {
-			break
-		}
-		p = p[:i]
 	}
 	o, ok := d.Obligations[path]
 	if !ok {
@@ -223,4 +219,21 @@ func (d *Decision) Obliged(path, value string) (string, error) {
 		return "", fmt.Errorf("obligation on %s: %w", path, err)
 	}
 	return maskPatterns[o.Pattern].apply(value), nil
+}
+
+// pathAndAbove yields path, then the path of each object above it, nearest
+// first: the paths whose obligations act on the field at path.
+func pathAndAbove(path string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for {
+			if !yield(path) {
+				return
+			}
+			i := strings.LastIndexByte(path, '.')
+			if i < 0 {
+				return
+			}
+			path = path[:i]
+		}
+	}
 }
