@@ -370,13 +370,11 @@ func (e *Envelope) Check() error {
 	if _, err := e.checkPayload(); err != nil {
 		return err
 	}
-	if err := e.checkHeader(); err != nil {
-		return err
-	}
-	return e.checkProof()
+	return e.checkHeader()
 }
 
-// checkHeader checks the type, schema, origin and destination for Check.
+// checkHeader checks the type, schema, origin and destination, and the
+// proofs (checkProof), for Check and for a decoded envelope.
 func (e *Envelope) checkHeader() error {
 	if want := SchemaFor(e.Type); want == "" || e.Type == RecordAgreement || e.Schema != want {
 		return fmt.Errorf("envelope %s: type %q and schema %q do not go together", e.ID, e.Type, e.Schema)
@@ -384,7 +382,7 @@ func (e *Envelope) checkHeader() error {
 	if !IsProvince(e.Origin) || !IsProvince(e.Destination) || e.Origin == e.Destination {
 		return fmt.Errorf("envelope %s: origin %q and destination %q are not two provinces", e.ID, e.Origin, e.Destination)
 	}
-	return nil
+	return e.checkProof()
 }
 
 // checkProof refuses an envelope that carries both a signature and a batch
@@ -451,9 +449,6 @@ func (e *Envelope) checkDecoded(canon []byte) (*Envelope, error) {
 		return nil, err
 	}
 	if err := e.checkHeader(); err != nil {
-		return nil, err
-	}
-	if err := e.checkProof(); err != nil {
 		return nil, err
 	}
 	e.Payload, e.known = canon, payloadMark{payload: canon, checked: true, sum: sum}
