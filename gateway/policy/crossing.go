@@ -66,12 +66,10 @@ func (p *prepared) strandedDivisions(a *contracts.Agreement, obligations map[str
 	employer, employerHidden := obligationOn(obligations, employerPath)
 	var reasons []Reason
 	if workerHidden && contracts.BelowProvince(a.Origin.Division) {
-		what := fmt.Sprintf("has origin party %s (a %s), which the destination checks against the record's %s", a.Origin.Division, contracts.PartyLevel(a.Origin.Division), workerPath)
-		reasons = append(reasons, p.stranded(a, what, workerPath, worker, "division_not_covered"))
+		reasons = append(reasons, p.partyStranded(a, "origin", a.Origin.Division, workerPath, worker))
 	}
 	if employerHidden && contracts.BelowProvince(a.Destination.Division) {
-		what := fmt.Sprintf("has destination party %s (a %s), which the destination checks against the record's %s", a.Destination.Division, contracts.PartyLevel(a.Destination.Division), employerPath)
-		reasons = append(reasons, p.stranded(a, what, employerPath, employer, "division_not_covered"))
+		reasons = append(reasons, p.partyStranded(a, "destination", a.Destination.Division, employerPath, employer))
 	}
 	if p.recordType == contracts.RecordReferral {
 		to := p.head.To
@@ -86,6 +84,14 @@ func (p *prepared) strandedDivisions(a *contracts.Agreement, obligations map[str
 		}
 	}
 	return reasons
+}
+
+// partyStranded is the reason for the division at path, which the
+// agreement's side party of division (below province level) is checked
+// against, when obligation o keeps it from the destination.
+func (p *prepared) partyStranded(a *contracts.Agreement, side, division, path string, o Obligation) Reason {
+	what := fmt.Sprintf("has %s party %s (a %s), which the destination checks against the record's %s", side, division, contracts.PartyLevel(division), path)
+	return p.stranded(a, what, path, o, "division_not_covered")
 }
 
 // stranded is the reason for one division at path that obligation o keeps
