@@ -288,21 +288,9 @@ func (m *Manager) Close() {
 // the next start, which the peer, if it stored them, answers as
 // duplicates with the receipts it signed.
 func (m *Manager) CloseWithin(d time.Duration) {
-	m.stop()
-	done := make(chan struct{})
-	go func() {
-		m.wg.Wait()
-		close(done)
-	}()
-	t := time.NewTimer(d)
+	t := time.AfterFunc(d, m.cut)
 	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		m.cut()
-		<-done
-	}
-	m.cut()
+	m.Close()
 }
 
 // stop starts no more batches. Under mu, so that a concurrent Notify
