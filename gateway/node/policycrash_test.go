@@ -21,6 +21,7 @@ import (
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/pki"
+	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 // closedCorridor is a federation bundle stricter than the shipped one: it
@@ -79,20 +80,20 @@ func TestACrashedNodeDecidesWithTheBundleItsLogHolds(t *testing.T) {
 	}
 	defer n2.Close()
 	hc := p.Client(system, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		status, body := submitRecord(t, hc, n2.Addr(), doc)
-		if status == http.StatusServiceUnavailable && time.Now().Before(deadline) {
-			if n2.Ready() == nil {
-				t.Fatalf("the node is ready but answers the record %d: %s", status, body)
-			}
-			time.Sleep(10 * time.Millisecond)
-			continue
+	var status int
+	var body string
+	pkitest.Eventually(t, 20*time.Second, "the restarted node to decide on the record", func() bool {
+		status, body = submitRecord(t, hc, n2.Addr(), doc)
+		if status != http.StatusServiceUnavailable {
+			return true
 		}
-		if status != http.StatusForbidden || !strings.Contains(body, "transfers_closed") {
-			t.Fatalf("the first decision after the crash: %d %s; want the record denied by the bundle published before it (transfers_closed)", status, body)
+		if n2.Ready() == nil {
+			t.Fatalf("the node is ready but answers the record %d: %s", status, body)
 		}
-		break
+		return false
+	})
+	if status != http.StatusForbidden || !strings.Contains(body, "transfers_closed") {
+		t.Fatalf("the first decision after the crash: %d %s; want the record denied by the bundle published before it (transfers_closed)", status, body)
 	}
 	if got := n2.policy.Revisions(); got.BundleVersion != 1 {
 		t.Errorf("the restarted node decides with %s; want the registry's bundle v1", got)
