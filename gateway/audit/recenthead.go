@@ -42,14 +42,15 @@ func (l *Log) RecentHead(ctx context.Context, atLeast int64) (Head, error) {
 }
 
 // recentHeadOrWait is one try of RecentHead: the newest stored head if it
-// will do, else a new one if one is due, else how long until one is. It
-// holds signMu, so that two callers cannot both find a head due and sign
-// two.
+// will do (it covers the whole log, or atLeast entries and is younger than
+// HeadInterval), else a new one if one is due, else how long until one
+// is. It holds signMu, so that two callers cannot both find a head due
+// and sign two.
 func (l *Log) recentHeadOrWait(atLeast int64) (Head, time.Duration, error) {
 	l.signMu.Lock()
 	defer l.signMu.Unlock()
 	now := l.cfg.Now()
-	h, ok, err := l.servableHead(atLeast, now)
+	h, size, err := l.newestHead()
 	if errors.Is(err, errNoHead) {
 		h, err := l.signHead()
 		return h, 0, err
@@ -59,28 +60,28 @@ func (l *Log) recentHeadOrWait(atLeast int64) (Head, time.Duration, error) {
 		// again, as often as auditors poll.
 		return Head{}, 0, err
 	}
-	if ok {
+	due := l.lastSigned.Add(l.cfg.HeadInterval)
+	young := !l.lastSigned.IsZero() && now.Before(due)
+	switch {
+	case h.Size == size || h.Size >= atLeast && young:
 		return h, 0, nil
-	}
-	if due := l.lastSigned.Add(l.cfg.HeadInterval); !l.lastSigned.IsZero() && now.Before(due) {
+	case young:
 		return Head{}, due.Sub(now), nil
 	}
 	h, err = l.signHead()
 	return h, 0, err
 }
 
-// errNoHead is servableHead's finding that the log holds no head yet.
+// errNoHead is newestHead's finding that the log holds no head yet.
 var errNoHead = errors.New("no head signed yet")
 
-// servableHead is the newest stored head, and whether RecentHead may serve
-// it: it covers the whole log, or atLeast entries and is younger than
-// HeadInterval. It reads in a read transaction, so serving a head writes
-// nothing. It fails when the log holds no head (errNoHead: one is signed),
-// or was found damaged, or holds a head beyond its size (nothing is
-// served then).
-func (l *Log) servableHead(atLeast int64, now time.Time) (Head, bool, error) {
+// newestHead is the newest stored head and the log's size. It reads in a
+// read transaction, so serving a head writes nothing. It fails when the
+// log holds no head (errNoHead: one is signed), or was found damaged, or
+// holds a head beyond its size (nothing is served then).
+func (l *Log) newestHead() (Head, int64, error) {
 	if err := l.damaged.Load(); err != nil {
-		return Head{}, false, *err
+		return Head{}, 0, *err
 	}
 	var h Head
 	var size int64
@@ -101,8 +102,7 @@ func (l *Log) servableHead(atLeast int64, now time.Time) (Head, bool, error) {
 		return err
 	})
 	if err != nil {
-		return Head{}, false, err
+		return Head{}, 0, err
 	}
-	young := !l.lastSigned.IsZero() && now.Sub(l.lastSigned) < l.cfg.HeadInterval
-	return h, h.Size == size || h.Size >= atLeast && young, nil
+	return h, size, nil
 }
