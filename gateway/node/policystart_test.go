@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/federation/registry"
-	"github.com/laborlink/laborlink/federation/registry/regtest"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/pki"
@@ -33,9 +32,7 @@ func TestARestartedNodeDecidesWithTheRegistrysBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := p.Signer(p.Issue("51", pki.KindAdmin, "zhang"))
-	if res, err := n.registry.Submit(ctx, regtest.Signed(t, admin, registry.OpPolicyPublish, registry.PolicyBody{Content: content}, time.Now())); err != nil || res.Err != nil {
-		t.Fatalf("publish: %v, %v", err, res)
-	}
+	submitCommand(t, n, admin, registry.OpPolicyPublish, registry.PolicyBody{Content: content})
 	cfg := n.cfg
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
