@@ -87,15 +87,6 @@ func (r *storedStatus) appendJSON(b []byte) ([]byte, error) {
 	return append(r.Worker.appendJSON(b), '}'), nil
 }
 
-// putStoredStatus is putStatus for a record's whole value.
-func putStoredStatus(b *bolt.Bucket, key string, r *storedStatus) error {
-	data, err := r.appendJSON(nil)
-	if err != nil {
-		return err
-	}
-	return b.Put([]byte(key), data)
-}
-
 // SentWorker returns what the node keeps of the worker of the transfer
 // with reference ref (Outgoing.Worker); ErrNotFound when it keeps nothing:
 // the reference is not known, or a release that kept nothing accepted it.
@@ -136,5 +127,5 @@ func dropWorker(tx *bolt.Tx, id string) error {
 		return nil
 	}
 	r.Worker = nil
-	return putStoredStatus(recs, id, &r)
+	return putStatus(recs, id, &r)
 }

@@ -168,8 +168,9 @@ func acceptedStatuses(msgs []Outgoing, now time.Time) ([][]byte, error) {
 	return statuses, nil
 }
 
-// putStatus is putJSON for a Status, without encoding/json's reflection.
-func putStatus(b *bolt.Bucket, key string, st *Status) error {
+// putStatus is putJSON for a record's whole value (storedStatus), without
+// encoding/json's reflection.
+func putStatus(b *bolt.Bucket, key string, st *storedStatus) error {
 	data, err := st.appendJSON(nil)
 	if err != nil {
 		return err

@@ -514,7 +514,7 @@ func (s *Store) DenyAnd(ctx context.Context, st Status, also func(*bolt.Tx) erro
 				return err
 			}
 		}
-		return putStatus(tx.Bucket(bucketRecords), st.EnvelopeID, &st)
+		return putStatus(tx.Bucket(bucketRecords), st.EnvelopeID, &storedStatus{Status: st})
 	})
 }
 
