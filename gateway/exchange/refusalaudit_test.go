@@ -24,7 +24,7 @@ func TestARefusalNotAuditedFailsTheDelivery(t *testing.T) {
 			refusals := func() int { return countEntries(t, f.nodes["44"], audit.KindDenied, refused.ID) }
 
 			log.on.Store(true)
-			if res, err := f.deliver("51", "44", good, mustJSON(t, refused)); ErrorCode(err) != CodeUnavailable {
+			if res, err := f.deliver("51", "44", good, marshalEnvelope(t, refused)); ErrorCode(err) != CodeUnavailable {
 				t.Fatalf("the delivery whose refusal the log could not write: %d results, error %v; want it failed unavailable", len(res), err)
 			}
 			if n := refusals(); n != 0 {
@@ -32,7 +32,7 @@ func TestARefusalNotAuditedFailsTheDelivery(t *testing.T) {
 			}
 
 			log.on.Store(false)
-			res, err := f.deliver("51", "44", good, mustJSON(t, refused))
+			res, err := f.deliver("51", "44", good, marshalEnvelope(t, refused))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestARefusalTheLogRefusesIsDeferred(t *testing.T) {
 	f, log := refusingAt44(t, auditInStore, true)
 	good, refused := refusedBeside(t, f)
 	log.on.Store(true)
-	res, err := f.deliver("51", "44", good, mustJSON(t, refused), mustJSON(t, refused))
+	res, err := f.deliver("51", "44", good, marshalEnvelope(t, refused), marshalEnvelope(t, refused))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,15 +106,6 @@ func refusedBeside(t *testing.T, f *federation) (json.RawMessage, *contracts.Env
 	}
 	env.Destination = "33"
 	return good, f.sign("51", env)
-}
-
-func mustJSON(t *testing.T, v any) json.RawMessage {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // countEntries counts n's audit entries of kind for envelope id.
