@@ -140,7 +140,7 @@ func TestReceiveListsTheAnswerInItsCommit(t *testing.T) {
 // linked again, the one it held.
 func TestLinkAnswerMakesTheAnswerFromTheKeptWorker(t *testing.T) {
 	ctx := context.Background()
-	s := openAt(t, filepath.Join(t.TempDir(), "node.db"), Options{NoSync: true})
+	s := openWith(t, Options{NoSync: true})
 	w := SentWorker{Shown: "##", Digest: []byte{1}, ContractStart: "2026-03-01"}
 	if _, err := s.Enqueue(ctx, []Outgoing{{EnvelopeID: "01ENV1", Ref: "51/transfer/T-1", Type: "transfer", Peer: "44", Envelope: []byte(`{}`), Worker: &w}}); err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func TestLinkAnswerMakesTheAnswerFromTheKeptWorker(t *testing.T) {
 // envelope and record, not the worker match its item carries.
 func TestPruningKeepsTheWorkerMatch(t *testing.T) {
 	ctx := context.Background()
-	s := openAt(t, filepath.Join(t.TempDir(), "node.db"), Options{NoSync: true})
+	s := openWith(t, Options{NoSync: true})
 	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	in := Incoming{EnvelopeID: "01C1", From: "44", Type: "confirmation", ReceivedAt: at, Envelope: json.RawMessage(`{"payload":{}}`), Record: json.RawMessage(`{}`), Receipt: json.RawMessage(`{}`), WorkerMatch: "mismatch"}
 	if _, err := s.Receive(ctx, []Incoming{in}); err != nil {

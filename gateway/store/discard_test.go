@@ -287,7 +287,7 @@ func TestDiscardAllKeepsWhatWasBuriedAfter(t *testing.T) {
 // after some dead letters were written off and their audit entries
 // written. (From the review of the session's change.)
 func TestADiscardGoesOnPastAStatusThatDoesNotDecode(t *testing.T) {
-	s := openAt(t, filepath.Join(t.TempDir(), "node.db"), Options{})
+	s := openWith(t, Options{})
 	ms := deadFixture(t, s)
 	if err := s.DB().Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRecords).Put([]byte(ms[1].EnvelopeID), []byte("{not json"))

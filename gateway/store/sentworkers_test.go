@@ -21,7 +21,7 @@ import (
 // rewrites the status, and encoded as json.Marshal would; a record
 // enqueued without one, or a reference not known, has none.
 func TestSentWorkerIsKeptWithItsTransfer(t *testing.T) {
-	s := openAt(t, filepath.Join(t.TempDir(), "node.db"), Options{NoSync: true})
+	s := openWith(t, Options{NoSync: true})
 	ctx := context.Background()
 	w := SentWorker{
 		Shown: "##################", Digest: s.WorkerDigest(nil, []byte("51010419900101123X")),
