@@ -38,11 +38,7 @@ func TestAnAnswerNotLinkedIsSentAgain(t *testing.T) {
 	}{
 		{"referral update", func(t *testing.T, f *federation, g *synth.Generator) (json.RawMessage, []json.RawMessage, string) {
 			r := f.referCases(g, 1)[0]
-			origin := f.nodes["51"]
-			id, err := origin.store.Lookup(Ref(r.Head(), r.Type()))
-			if err != nil {
-				t.Fatal(err)
-			}
+			origin, id := f.nodes["51"], f.submittedID("51", r)
 			gatewaytest.Eventually(t, "51's referral delivered", func() bool {
 				st, err := origin.store.Status(id)
 				return err == nil && st.State == store.StateDelivered
