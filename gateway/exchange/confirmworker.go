@@ -236,9 +236,6 @@ func compareAt(shown string, sum []byte, got string, digest digestFunc) string {
 		default:
 			full = false
 		}
-		if r == maskRune {
-			full = false
-		}
 	}
 	switch {
 	case !hmac.Equal(digest(nil, chars), sum):
