@@ -67,12 +67,10 @@ func TestAnAnswerNotLinkedIsSentAgain(t *testing.T) {
 			f := newFederationWith(t, auditOwnFile, 0, "51", "44")
 			f.agreement("51", "44")
 			failer := &failsStoreOnReceived{t: t}
-			f.wrapAudit = func(a Auditor) Auditor {
+			origin := f.restartAudited("51", func(a Auditor) Auditor {
 				failer.Auditor = a
 				return failer
-			}
-			origin := f.restart("51")
-			f.wrapAudit = nil
+			})
 			failer.store = origin.store
 			g := f.generator("51", "44", 41)
 			env, first, answers := tc.answer(t, f, g)

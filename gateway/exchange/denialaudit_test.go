@@ -48,12 +48,8 @@ func TestDenialIsStoredWithItsAuditEntry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFederationWith(t, auditInStore, 0, "51", "44")
-			f.nodes["51"].stop()
-			f.wrapAudit = func(a Auditor) Auditor { return diesBeforeAppend{a.(TxAuditor)} }
-			f.nodes["51"] = f.start("51")
-			f.wrapAudit = nil
+			n := f.restartAudited("51", func(a Auditor) Auditor { return diesBeforeAppend{a.(TxAuditor)} })
 			f.agreement("51", "44", tc.mutate)
-			n := f.nodes["51"]
 
 			res := tc.submit(f, f.generator("51", "44", 5))
 			if res.Outcome != OutcomeDenied {
@@ -97,16 +93,12 @@ func TestADenialNotStoredIsAnsweredUnavailable(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				f := newFederationWith(t, auditInStore, 0, "51", "44")
-				f.nodes["51"].stop()
 				var log *refusesDenials
-				f.wrapAudit = func(a Auditor) Auditor {
+				n := f.restartAudited("51", func(a Auditor) Auditor {
 					log = &refusesDenials{TxAuditor: a.(TxAuditor), entry: entry}
 					return log
-				}
-				f.nodes["51"] = f.start("51")
-				f.wrapAudit = nil
+				})
 				f.agreement("51", "44", tc.mutate)
-				n := f.nodes["51"]
 				g := f.generator("51", "44", 6)
 				denied := g.Transfer()
 				recs := []any{denied}

@@ -170,6 +170,15 @@ func (f *federation) restart(province string) *node {
 	return n
 }
 
+// restartAudited restarts province's node (restart) with its Auditor
+// wrapped by wrap; the nodes started later are not wrapped.
+func (f *federation) restartAudited(province string, wrap func(Auditor) Auditor) *node {
+	f.t.Helper()
+	f.wrapAudit = wrap
+	defer func() { f.wrapAudit = nil }()
+	return f.restart(province)
+}
+
 // startOver starts province's node, afresh when old is nil, else over
 // what old, stopped, left (restart).
 func (f *federation) startOver(province string, old *node) *node {

@@ -82,12 +82,10 @@ func refusingAt44(t *testing.T, mode auditMode, entry bool) (*federation, *refus
 	f := newFederationWith(t, mode, 0, "51", "44")
 	f.agreement("51", "44")
 	var log *refusesDenials
-	f.wrapAudit = func(a Auditor) Auditor {
+	f.restartAudited("44", func(a Auditor) Auditor {
 		log = &refusesDenials{TxAuditor: a.(TxAuditor), entry: entry}
 		return log
-	}
-	f.restart("44")
-	f.wrapAudit = nil
+	})
 	return f, log
 }
 
