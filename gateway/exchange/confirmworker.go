@@ -77,13 +77,10 @@ type digestFunc func(dst, chars []byte) []byte
 // showed every position the usual mask keeps and more, those positions
 // and the digest of the characters there, so that a confirmation masked
 // so still compares. Neither digest covers a position the transfer did
-// not show. The digests are made in room (nil: a room of their own).
+// not show. The digests are made in room.
 func markWorker(w *store.SentWorker, sent string, digest digestFunc, room *workerRoom) {
 	if sent == "" {
 		return
-	}
-	if room == nil {
-		room = new(workerRoom)
 	}
 	var buf [idNumberLen]byte // marks of a longer number grow on the heap
 	marks := buf[:0]

@@ -67,7 +67,7 @@ func TestCompareIDNumbersOverTheDigest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var w store.SentWorker
-			markWorker(&w, tt.sent, testDigest, nil)
+			markWorker(&w, tt.sent, testDigest, new(workerRoom))
 			if got := compareIDNumbers(&w, tt.got, testDigest); got != tt.want {
 				t.Errorf("compare %q with what was kept of %q: %s, want %s", tt.got, tt.sent, got, tt.want)
 			}
@@ -102,7 +102,7 @@ func TestMarkWorkerKeepsPositionsAndADigest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var w store.SentWorker
-		markWorker(&w, tt.sent, testDigest, nil)
+		markWorker(&w, tt.sent, testDigest, new(workerRoom))
 		if w.Shown != tt.shown || !bytes.Equal(w.Digest, digestOf(tt.chars)) {
 			t.Errorf("markWorker(%q) kept %q, %x; want %q, the digest of %q", tt.sent, w.Shown, w.Digest, tt.shown, tt.chars)
 		}
@@ -121,7 +121,7 @@ func TestTheMaskPositionsArePolicys(t *testing.T) {
 		t.Fatal(err)
 	}
 	var w store.SentWorker
-	markWorker(&w, id, testDigest, nil)
+	markWorker(&w, id, testDigest, new(workerRoom))
 	if got := compareIDNumbers(&w, masked, testDigest); got != WorkerMatchPartial {
 		t.Errorf("the number masked by policy (%s) against what was kept of it sent in clear: %s, want %s", masked, got, WorkerMatchPartial)
 	}
@@ -141,7 +141,7 @@ func TestCheckWorkerRefusesAnotherWorker(t *testing.T) {
 		return &d
 	}
 	sent := &store.SentWorker{ContractStart: "2026-03-01"}
-	markWorker(sent, "510***********123X", testDigest, nil)
+	markWorker(sent, "510***********123X", testDigest, new(workerRoom))
 	tests := []struct {
 		name        string
 		w           *store.SentWorker
