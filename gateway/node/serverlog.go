@@ -3,14 +3,14 @@ package node
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"log"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // apiServer is the server of the listener that carries the local, peer and
@@ -39,22 +39,12 @@ func recoverPanics(log *slog.Logger, h http.Handler) http.Handler {
 			}
 			if v != http.ErrAbortHandler {
 				log.Error("a request's handler panicked and its connection was cut: a fault of this node's software; report this line to the maintainers",
-					"method", r.Method, "path", route(r.URL.Path), "panic", panicText(v), "stack", string(debug.Stack()))
+					"method", r.Method, "path", route(r.URL.Path), "panic", store.PanicText(v), "stack", string(debug.Stack()))
 			}
 			panic(http.ErrAbortHandler)
 		}()
 		h.ServeHTTP(w, r)
 	})
-}
-
-// panicText says what a panic was without its value, which may hold
-// personal data: only a runtime error's message, which names types and
-// indexes, is kept (as the store does for a write that panics).
-func panicText(v any) string {
-	if err, ok := v.(runtime.Error); ok {
-		return err.Error()
-	}
-	return fmt.Sprintf("with a %T", v)
 }
 
 // serverErrorLog is a server's ErrorLog. What net/http logs there is

@@ -256,13 +256,14 @@ type writePanic struct {
 }
 
 func (p *writePanic) Error() string {
-	return fmt.Sprintf("%s panicked (%s)", p.part, panicText(p.value))
+	return fmt.Sprintf("%s panicked (%s)", p.part, PanicText(p.value))
 }
 
-// panicText says what a panic was without its value, which may hold
-// personal data (a write panicking with the record it wrote): only a
-// runtime error's message, which names types and indexes, is kept.
-func panicText(v any) string {
+// PanicText says what a panic was without its value, which may hold
+// personal data (a write panicking with the record it wrote, a handler
+// with the request it read): only a runtime error's message, which names
+// types and indexes, is kept.
+func PanicText(v any) string {
 	if err, ok := v.(runtime.Error); ok {
 		return err.Error()
 	}
