@@ -223,14 +223,14 @@ func (c *Client) Join(ctx context.Context, seeds ...string) (*Status, error) {
 	return &s, doJSON(ctx, c.HTTP, http.MethodPost, c.Base+pathJoin, joinRequest{Seeds: seeds}, &s)
 }
 
-// pinJoinVoters reads the voters of the registry from seed, a node of it,
+// seedVoters reads the voters of the registry from seed, a node of it,
 // before this node asks to join: until the configuration arrives, only
 // they may send this node raft requests (joinedVoter). A seed that lists
 // no voter does not hold the registry yet and cannot admit this node.
-func (r *Registry) pinJoinVoters(ctx context.Context, seed string) error {
+func (r *Registry) seedVoters(ctx context.Context, seed string) ([]raft.ServerID, error) {
 	var st Status
 	if err := r.call(ctx, http.MethodGet, seed, pathStatus, nil, &st); err != nil {
-		return err
+		return nil, err
 	}
 	var voters []raft.ServerID
 	for _, s := range st.Servers {
@@ -239,10 +239,9 @@ func (r *Registry) pinJoinVoters(ctx context.Context, seed string) error {
 		}
 	}
 	if len(voters) == 0 {
-		return Errorf(EUnavailable, "seed %s lists no voter: it holds no registry yet", seed)
+		return nil, Errorf(EUnavailable, "seed %s lists no voter: it holds no registry yet", seed)
 	}
-	r.joinVoters.Store(&voters)
-	return nil
+	return voters, nil
 }
 
 // Join asks the registry, through any of the seed nodes' APIs, to admit
@@ -262,8 +261,12 @@ func (r *Registry) Join(ctx context.Context, seeds ...string) error {
 	}
 	var last error
 	for _, s := range seeds {
-		if last = r.pinJoinVoters(ctx, s); last != nil {
+		var voters []raft.ServerID
+		if voters, last = r.seedVoters(ctx, s); last != nil {
 			continue
+		}
+		if err := r.pinJoinVoters(voters); err != nil {
+			return err
 		}
 		var res Result
 		if last = r.call(ctx, http.MethodPost, s, pathApply, env, &res); last != nil {

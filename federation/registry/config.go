@@ -20,7 +20,8 @@ type Config struct {
 	// NodeID is the raft server ID: the short form of the node certificate's
 	// identity, e.g. "p51/node/gw-1". Required.
 	NodeID string
-	// DataDir holds raft.db (log and stable store, bbolt) and snapshots/.
+	// DataDir holds raft.db (log and stable store, bbolt), snapshots/ and,
+	// while a join waits for raft's configuration, join-voters.json.
 	// Required.
 	DataDir string
 	// RaftAddr is the host:port other nodes dial for raft, which raft

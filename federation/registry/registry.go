@@ -51,11 +51,14 @@ type Registry struct {
 	// accepts connections before raft is made.
 	started atomic.Pointer[raft.Raft]
 	// joinVoters are the voters the seed this node joined through listed,
-	// set by Join: until raft's configuration reaches the node, only they
-	// may send it raft requests (see sendsRequests).
+	// set by Join and, after a restart, by Open (from joinVotersFile):
+	// until raft's configuration reaches the node, only they may send it
+	// raft requests (see sendsRequests).
 	joinVoters atomic.Pointer[[]raft.ServerID]
-	stop       chan struct{}
-	done       chan struct{}
+	// joinPin serializes pinJoinVoters.
+	joinPin sync.Mutex
+	stop    chan struct{}
+	done    chan struct{}
 	// bg runs snapshotTrust and awaitReplay, until stop.
 	bg sync.WaitGroup
 	// replay follows the policy bundles of the raft log the node held
@@ -186,6 +189,10 @@ func (r *Registry) openRaft() error {
 	if r.raft, err = raft.NewRaft(rc, &fsm{r.store}, r.bolt, r.bolt, snaps, r.trans); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
+	if err := r.loadJoinVoters(); err != nil {
+		r.raft.Shutdown().Error()
+		return err
+	}
 	r.started.Store(r.raft)
 	if !existing && cfg.Genesis != nil {
 		var servers []raft.Server
@@ -298,8 +305,9 @@ func (r *Registry) sendsRequests(id pki.Identity) error {
 // configuration yet. Any node of a trusted province passes the handshake
 // then, and the first snapshot it sent would give this node a
 // configuration naming that node alone, which would then lock the real
-// leader out. A node that never asked to join, or restarted before the
-// configuration came, has nothing to hold peers to.
+// leader out. The voters are kept on disk until the configuration comes,
+// so a node restarted before then is held to them still (loadJoinVoters);
+// a node that never asked to join has nothing to hold peers to.
 func (r *Registry) joinedVoter(id pki.Identity) error {
 	voters := r.joinVoters.Load()
 	if voters == nil || slices.Contains(*voters, raft.ServerID(id.String())) {
