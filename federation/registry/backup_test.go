@@ -342,3 +342,37 @@ func TestRestoreRefusesABackupThatShutsOutAVoter(t *testing.T) {
 		t.Fatalf("restore of the backup as taken: %v", err)
 	}
 }
+
+// TestRestoreRefusesABackupFromBeforeAVotersCA: a province that rotated
+// its CA after the backup (the new CA listed, its voter's certificate
+// reissued from it, the old CA delisted) has a voter whose certificate no
+// CA of the backup issued, though the province is a member there. Once
+// restored, every replica would refuse that voter at the raft handshake;
+// the leader refuses the backup instead, naming the voter, and the
+// registry keeps the rotated CA.
+func TestRestoreRefusesABackupFromBeforeAVotersCA(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 0, nil)
+	var b bytes.Buffer
+	if err := c.WaitLeader().Reg.Backup(ctx(t), &b); err != nil {
+		t.Fatal(err)
+	}
+	v51 := nodeOf(t, c, "51")
+	a11 := c.PKI.Admin(t, "11", "wang")
+	rotated := listNewCA(t, c, a11, "51")
+	reissued := regtest.IssueFrom(t, rotated, pki.KindNode, v51.Leaf.Identity.Name)
+	regtest.Reissue(t, v51.Config.TLS.KeyPair, v51.Leaf.CertFile, v51.Leaf.KeyFile, reissued)
+	if _, err := c.Client(c.Nodes[0], a11).Submit(ctx(t), registry.OpMemberAdd, regtest.MemberWith("51", rotated)); err != nil {
+		t.Fatalf("delisting 51's old CA: %v", err)
+	}
+
+	leader := c.WaitLeader()
+	before := leader.Reg.Store().AppliedIndex()
+	err := leader.Reg.Restore(ctx(t), bytes.NewReader(b.Bytes()))
+	want := fmt.Sprintf("%s: the backup lists no CA of province 51 that issued its certificate (serial %x)", v51.ID, reissued.Cert.SerialNumber.Bytes())
+	if registry.ErrorCode(err) != registry.EConflict || !strings.Contains(fmt.Sprint(err), want) {
+		t.Fatalf("restore of a backup from before 51 rotated its CA: %v; want wrong_state containing %q", err, want)
+	}
+	if !leader.Reg.Store().ListsCA("51", rotated.Cert) || leader.Reg.Store().AppliedIndex() != before {
+		t.Fatal("the refused restore changed the registry")
+	}
+}
