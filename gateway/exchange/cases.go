@@ -284,7 +284,11 @@ func (x *Exchange) mendCases(ctx context.Context, changes []*store.CaseChange) {
 // them. A case sent from here shows its referral's delivery state, and one
 // whose referral the other province rejected, or delivery gave up on, is
 // not overdue: that province never took it (until a dead letter is
-// requeued), and the province that sent it refers the case again.
+// requeued), and the province that sent it refers the case again. One
+// whose referral that province's node rejected is stored rejected in the
+// commit that records the rejection (store.Store.MarkDelivered), so the
+// status filter takes it for the finished case it is; one a dead letter
+// holds stays referred, since a requeue may yet deliver it.
 func (x *Exchange) Cases(ctx context.Context, caller pki.Identity, status string, overdueOnly bool) ([]store.Case, error) {
 	cs, err := x.d.Store.Cases(x.d.Now(), status)
 	if err != nil {

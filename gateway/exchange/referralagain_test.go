@@ -87,7 +87,7 @@ func TestARejectedReferralIsReferredAgainUnderANewID(t *testing.T) {
 // TestAReferralItsDestinationRejectedKeepsItsID: 44's node rejects 51's
 // referral R as it arrives (44's view of the agreement does not cover
 // referrals): R is final at 51, which sees it rejected and keeps its case
-// under R. Submitted again once 44 takes referrals, R is answered
+// under R, rejected. Submitted again once 44 takes referrals, R is answered
 // duplicate and not sent; under a new id the case reaches 44. R stays 51's
 // for good: 44's own referral under it, accepted at 44, which never held
 // R, is rejected at 51 (referral_id_taken).
@@ -138,8 +138,8 @@ func TestAReferralItsDestinationRejectedKeepsItsID(t *testing.T) {
 		return err == nil && v.State == store.StateRejected && slices.Equal(v.Reasons, []string{ReasonReferralIDTaken})
 	})
 	c, err := origin.store.Case(store.CaseKey("51", "44", r.ID), f.now)
-	if err != nil || c.OpenedBy != "51" || c.EnvelopeID != first || c.Status != string(contracts.CaseReferred) {
-		t.Errorf("the case under R at 51: %+v, %v; want 51's own, as it was", c, err)
+	if err != nil || c.OpenedBy != "51" || c.EnvelopeID != first || c.Status != string(contracts.CaseRejected) || len(c.Updates) != 1 {
+		t.Errorf("the case under R at 51: %+v, %v; want 51's own, as it was: rejected by 44's node", c, err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -68,10 +69,10 @@ func TestReferralIDTakenByTheOtherProvinceIsRefused(t *testing.T) {
 // the other before either arrives (44 cannot be reached meanwhile). Each
 // arriving referral finds the id held by the destination's own and is
 // rejected final (referral_id_taken), and its origin sees that on its
-// record; each province keeps its own case, which no update of the other's
-// referral moves: the update is refused when submitted, rejected when its
-// destination knows its referral was refused there, deferred while it
-// does not know yet.
+// record; each province keeps its own case, rejected, which no update of
+// the other's referral moves: the update is refused when submitted,
+// rejected when its destination knows its referral was refused there,
+// deferred while it does not know yet.
 func TestReferralIDRaceIsRejectedFinal(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
@@ -138,18 +139,20 @@ func TestReferralIDRaceIsRejectedFinal(t *testing.T) {
 		t.Errorf("51's answer to 44's R after 44 rejected 51's referral: %+v, want %s naming referral_id", r, OutcomeInvalid)
 	}
 	for _, n := range []*node{origin, dest} {
+		other := map[string]string{"51": "44", "44": "51"}[n.province]
 		c, err := n.store.Case(key, f.now)
-		if err != nil || c.OpenedBy != n.province || c.Status != string(contracts.CaseReferred) || len(c.Updates) != 0 {
-			t.Errorf("the case at %s: %+v, %v; want its own referral's, referred and never moved", n.province, c, err)
+		if err != nil || c.OpenedBy != n.province || c.Status != string(contracts.CaseRejected) || len(c.Updates) != 1 || c.Updates[0].From != other {
+			t.Errorf("the case at %s: %+v, %v; want its own referral's, rejected by %s's node and never moved by an update", n.province, c, err, other)
 		}
 		// Past its deadline, but the other province never took it: the
-		// list says its referral was rejected and does not call it overdue.
-		if !c.Overdue {
+		// list says its referral was rejected, lists it rejected and does
+		// not call it overdue.
+		if c.Deadline >= f.now.Format(time.DateOnly) {
 			t.Fatalf("the case at %s is not past its deadline (%s), so the test shows nothing", n.province, c.Deadline)
 		}
-		all, err := n.x.Cases(context.Background(), n.system, "", false)
+		all, err := n.x.Cases(context.Background(), n.system, string(contracts.CaseRejected), false)
 		if err != nil || len(all) != 1 || all[0].Referral != store.StateRejected || all[0].Overdue {
-			t.Errorf("cases at %s: %+v, %v; want the one case, its referral rejected, not overdue", n.province, all, err)
+			t.Errorf("rejected cases at %s: %+v, %v; want the one case, its referral rejected, not overdue", n.province, all, err)
 		}
 		if overdue, err := n.x.Cases(context.Background(), n.system, "", true); err != nil || len(overdue) != 0 {
 			t.Errorf("overdue cases at %s: %+v, %v; want none", n.province, overdue, err)
@@ -300,6 +303,11 @@ func TestADeadLetteredReferralIsNotOverdue(t *testing.T) {
 	}
 	if cs := overdue(); len(cs) != 0 {
 		t.Errorf("overdue cases once the referral is a dead letter: %+v; want none", cs)
+	}
+	// A requeue may yet deliver it: its case is still referred, unlike
+	// that of a referral the other province's node rejected.
+	if cs, err := origin.x.Cases(context.Background(), origin.system, string(contracts.CaseReferred), false); err != nil || len(cs) != 1 || cs[0].Referral != store.StateFailed {
+		t.Errorf("referred cases once the referral is a dead letter: %+v, %v; want it, its referral failed", cs, err)
 	}
 	if n, err := origin.store.Requeue(context.Background(), "44", store.DeadPick{EnvelopeID: res[0].EnvelopeID}); err != nil || n != 1 {
 		t.Fatalf("requeue: %d, %v", n, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -45,7 +46,9 @@ type Case struct {
 	// Referral is, for a case sent from here, its referral envelope's
 	// delivery state when read (accepted, delivered, rejected, failed,
 	// discarded). A case whose referral the other province rejected, or
-	// delivery gave up on, never reached it, and is not overdue.
+	// delivery gave up on, never reached it, and is not overdue. One whose
+	// referral that province's node rejected is rejected too, as
+	// MarkDelivered records the rejection (see referralRejected).
 	Referral State `json:"referral,omitempty"`
 }
 
@@ -235,4 +238,68 @@ func (ct *caseTx) write() error {
 		}
 	}
 	return nil
+}
+
+// referralRejected makes, in the commit that records the destination's
+// rejection of the outgoing record envelopeID (status, its value in
+// bucketRecords) at at, the change that rejection makes to the case the
+// record opened, when it is a referral: the case is rejected, as if the
+// province it was referred to had answered so. A rejected referral is
+// final (it keeps its id, and the case is referred again under another),
+// so its case must leave referred, where provincial systems poll for open
+// cases. The case's updates end with that province's rejection, under the
+// referral's own envelope id, whose record says why. A case another
+// referral holds, or one moved already (the same answer recorded again),
+// is left as it is, as is every case of a record of another type. A
+// record or case that does not decode is an error, which changes nothing.
+func (ct *caseTx) referralRejected(envelopeID string, status []byte, at time.Time) error {
+	var st Status
+	if err := json.Unmarshal(status, &st); err != nil {
+		return fmt.Errorf("record %s (bucket %s) does not decode: %w", envelopeID, bucketRecords, err)
+	}
+	key, ok := referralCaseKey(&st)
+	if !ok {
+		return nil
+	}
+	c, err := ct.apply(&CaseChange{Key: key, Apply: func(c *Case) (*Case, error) {
+		if c == nil || c.EnvelopeID != envelopeID || c.Status != caseReferred {
+			return nil, nil
+		}
+		c.Status, c.UpdatedAt = caseRejected, at
+		c.Updates = append(c.Updates, CaseUpdate{EnvelopeID: envelopeID, From: st.Peer, Status: caseRejected, At: at})
+		return c, nil
+	}})
+	if err != nil {
+		return err
+	}
+	ct.keep(key, c)
+	return nil
+}
+
+// The case statuses a referral's rejection moves a case between; the
+// exchange holds the whole lifecycle (contracts.CaseStatus).
+const (
+	caseReferred = "referred"
+	caseRejected = "rejected"
+)
+
+// referralCaseKey is the key of the case the outgoing record st opened
+// when it is a referral: its reference is its sending province, its type
+// and its id (exchange.Ref), and its peer the province it was referred
+// to. ok is false for a record of another type, or a reference not of
+// that form; the case found under the key is the record's only if it
+// names its envelope.
+func referralCaseKey(st *Status) (key string, ok bool) {
+	if st.Type != "referral" {
+		return "", false
+	}
+	from, rest, ok := strings.Cut(st.Ref, "/")
+	if !ok {
+		return "", false
+	}
+	id, ok := strings.CutPrefix(rest, st.Type+"/")
+	if !ok || from == "" || id == "" || st.Peer == "" {
+		return "", false
+	}
+	return CaseKey(from, st.Peer, id), true
 }

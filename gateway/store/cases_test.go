@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -245,5 +246,68 @@ func TestOverQuotaUpdateLeavesItsCase(t *testing.T) {
 	c, err := s.Case(key, time.Now())
 	if err != nil || c.Status != "referred" || len(c.Updates) != 0 {
 		t.Errorf("the case: %+v, %v; want it referred, the update over quota never applied", c, err)
+	}
+}
+
+// TestMarkDeliveredRejectsTheCaseOfARejectedReferral: a referral the
+// destination rejected rejects, in the commit that records the answer,
+// the case it opened here, with the rejection as the case's last update;
+// recorded again, the answer changes nothing more. A referral delivered,
+// a rejected record of another type, and a case another referral holds
+// are left as they are; a case that does not decode is logged, by its
+// key, and holds up none of the batch's answers.
+func TestMarkDeliveredRejectsTheCaseOfARejectedReferral(t *testing.T) {
+	var logs strings.Builder
+	at := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	s := openWith(t, Options{Log: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return at }})
+	ctx := context.Background()
+	referral := func(env, id string) Outgoing {
+		return Outgoing{EnvelopeID: env, Ref: "51/referral/" + id, Type: "referral", Peer: "44", Envelope: []byte(`{"id":"` + env + `"}`)}
+	}
+	transfer := outgoing(1, "44")
+	if _, err := s.Enqueue(ctx, []Outgoing{referral("E1", "R/1"), referral("E2", "R-2"), referral("E3", "R-3"), referral("E4", "R-4"), transfer}); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]string{}
+	for env, id := range map[string]string{"E1": "R/1", "E2": "R-2", "E3": "R-3", "E4": "R-4"} {
+		keys[env] = CaseKey("51", "44", id)
+		held := env
+		if env == "E2" {
+			held = "E2-OTHER" // the case under R-2 is another referral's
+		}
+		putCase(t, s, &Case{Key: keys[env], ReferralID: id, EnvelopeID: held, OpenedBy: "51", OpenedTo: "44", Status: "referred"})
+	}
+	if err := s.DB().Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCases).Put([]byte(keys["E4"]), []byte("{not json"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rejected := func(env string) Delivered {
+		return Delivered{EnvelopeID: env, Rejected: true, Reasons: []string{"referral_id_taken"}}
+	}
+	batch := []Delivered{rejected("E1"), rejected("E2"), {EnvelopeID: "E3"}, rejected("E4"), rejected(transfer.EnvelopeID)}
+	if err := s.MarkDelivered(ctx, "44", batch); err != nil {
+		t.Fatalf("mark the batch delivered: %v", err)
+	}
+	if err := s.MarkDelivered(ctx, "44", []Delivered{rejected("E1")}); err != nil {
+		t.Fatalf("mark E1 delivered again: %v", err)
+	}
+	c, err := s.Case(keys["E1"], at)
+	want := CaseUpdate{EnvelopeID: "E1", From: "44", Status: "rejected", At: at}
+	if err != nil || c.Status != "rejected" || !c.UpdatedAt.Equal(at) || len(c.Updates) != 1 || c.Updates[0] != want {
+		t.Errorf("E1's case: %+v, %v; want rejected at %v, its one update %+v", c, err, at, want)
+	}
+	for _, env := range []string{"E2", "E3"} {
+		if c, err := s.Case(keys[env], at); err != nil || c.Status != "referred" || len(c.Updates) != 0 {
+			t.Errorf("%s's case: %+v, %v; want it referred, unmoved", env, c, err)
+		}
+	}
+	for _, d := range batch {
+		if st, err := s.Status(d.EnvelopeID); err != nil || st.State == StateAccepted {
+			t.Errorf("%s: %+v, %v; want its answer recorded", d.EnvelopeID, st, err)
+		}
+	}
+	if l := logs.String(); !strings.Contains(l, "reject the case of a referral its destination rejected") || !strings.Contains(l, keys["E4"]) {
+		t.Errorf("logs %q should name the case %s that does not decode", l, keys["E4"])
 	}
 }

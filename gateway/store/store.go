@@ -602,7 +602,10 @@ type Delivered struct {
 
 // MarkDelivered records the destination's answers and removes the envelopes
 // from the outbox, with when it first deferred them (MarkDeferred), in one
-// commit.
+// commit. A referral the destination rejected rejects its case in that
+// commit too (see caseTx.referralRejected): a case whose record or case
+// does not decode is logged and left as it is, lest it hold up the
+// answers of the whole batch.
 func (s *Store) MarkDelivered(ctx context.Context, peer string, ds []Delivered) error {
 	return s.MarkDeliveredAnd(ctx, peer, ds, nil)
 }
@@ -612,7 +615,8 @@ func (s *Store) MarkDelivered(ctx context.Context, peer string, ds []Delivered) 
 // queued and before anything is written; an error from it fails the call
 // with nothing written.
 func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivered, also func(tx *bolt.Tx) error) error {
-	answers, err := encodeDeliveries(ds, s.now().UTC())
+	now := s.now().UTC()
+	answers, err := encodeDeliveries(ds, now)
 	if err != nil {
 		return err
 	}
@@ -629,6 +633,18 @@ func (s *Store) MarkDeliveredAnd(ctx context.Context, peer string, ds []Delivere
 			if err := also(tx); err != nil {
 				return err
 			}
+		}
+		cases := caseTx{tx: tx}
+		for i, d := range ds {
+			if !d.Rejected {
+				continue
+			}
+			if err := cases.referralRejected(d.EnvelopeID, recs.Get(keys[i][len(peer)+1:]), now); err != nil {
+				s.c.log.Warn("reject the case of a referral its destination rejected", "envelope", d.EnvelopeID, "peer", peer, "err", err)
+			}
+		}
+		if err := cases.write(); err != nil {
+			return err
 		}
 		delivered, outbox := tx.Bucket(bucketDelivered), tx.Bucket(bucketOutbox).Cursor()
 		delivered.FillPercent = appendFill
