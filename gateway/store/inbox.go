@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -51,7 +52,17 @@ type Incoming struct {
 	// here, listed in the commit that stores it (ReceiveAnd), which sets
 	// WorkerMatch from it; it is not stored.
 	Answer *AnswerLink `json:"-"`
+	// Counters are taken in the commit that stores the record, as an
+	// Outgoing's are (the quotas the destination holds its origin to):
+	// a record that would take one past its Max is not stored (Received
+	// is refused with ErrOverQuota), and a duplicate counts nothing.
+	// They are not stored with the record.
+	Counters []Counter `json:"-"`
 }
+
+// ErrOverQuota refuses an incoming record that would have taken one of its
+// Counters past its Max: nothing of it was stored.
+var ErrOverQuota = errors.New("a counter of the record is at its limit")
 
 // Received tells a sender what became of one incoming envelope.
 type Received struct {
@@ -60,7 +71,7 @@ type Received struct {
 	// Receipt is the receipt stored with the first delivery.
 	Receipt []byte
 	// Refused is the error of the envelope's CaseChange, which refused
-	// it; nothing was stored.
+	// it, or ErrOverQuota; nothing was stored.
 	Refused error
 	// Answer is the answer its AnswerLink listed in the commit that stored
 	// it, nil when none did; AnswerErr says why one did not (the record
@@ -78,8 +89,10 @@ func (s *Store) Receive(ctx context.Context, in []Incoming) ([]Received, error) 
 
 // ReceiveAnd is Receive with more writes in the same transaction, as
 // EnqueueAnd: also sees which envelopes are duplicates (or refused by
-// their CaseChange, made in the transaction) before anything is written,
-// and an error from it fails the call with nothing written.
+// their CaseChange, made in the transaction, or by their Counters, taken
+// after it) before anything is written, and an error from it fails the
+// call with nothing written. Counters are checked and counted in the
+// transaction, so concurrent batches cannot together pass a limit.
 func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bolt.Tx, got []Received) error) ([]Received, error) {
 	out := make([]Received, len(in))
 	// The values are encoded before the transaction, which every writer of
@@ -103,6 +116,7 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 		firstOf := make([]int, len(in))
 		cases := caseTx{tx: tx}
 		answers := answerTx{tx: tx}
+		counted := counts{}
 		for i, m := range in {
 			scratch = appendReceivedKey(scratch[:0], m.From, m.EnvelopeID)
 			if seqb := get(look, scratch); seqb != nil {
@@ -120,12 +134,21 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 			if encErrs[i] != nil {
 				return encErrs[i]
 			}
+			var c *Case
 			if m.Case != nil {
-				c, err := cases.apply(m.Case)
-				if err != nil {
+				var err error
+				if c, err = cases.apply(m.Case); err != nil {
 					out[i] = Received{Refused: err}
 					continue
 				}
+			}
+			if !counted.take(tx, m.Counters) {
+				// Not stored: its case change is not kept, and a copy of
+				// it later in the batch is decided on its own.
+				out[i] = Received{Refused: ErrOverQuota}
+				continue
+			}
+			if m.Case != nil {
 				cases.keep(m.Case.Key, c)
 			}
 			first[string(scratch)] = i
@@ -175,7 +198,7 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				out[i].Seq = out[firstOf[i]].Seq
 			}
 		}
-		return nil
+		return counted.write(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("receive: %w", err)
