@@ -508,7 +508,7 @@ func TestLaggingDestinationDefers(t *testing.T) {
 	if !dest.x.mayLag(dec, env, f.now) {
 		t.Error("a stale replica's denial was final")
 	}
-	if dest.x.mayLag(&policy.Decision{Reasons: []policy.Reason{{Code: "no_agreement"}, {Code: "quota_reached"}}}, env, f.now) {
+	if dest.x.mayLag(&policy.Decision{Reasons: []policy.Reason{{Code: "no_agreement"}, {Code: "wrong_direction"}}}, env, f.now) {
 		t.Error("a denial with a reason lag cannot explain was deferred")
 	}
 }

@@ -458,7 +458,7 @@ func (x *Exchange) deny(ctx context.Context, id, ref string, rec contracts.Recor
 }
 
 // quotaDenial is the decision for a record the store found over quota: the
-// export decision's revisions, denied for the quota.
+// decision's revisions (export, or import: overQuota), denied for the quota.
 func quotaDenial(allowed *policy.Decision) *policy.Decision {
 	d := *allowed
 	d.Allow, d.Obligations = false, nil

@@ -208,7 +208,11 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 				err = refused[j]
 			}
 			if err != nil {
-				*r = x.refusedByCase(im.env.ID, err)
+				if errors.Is(err, store.ErrOverQuota) {
+					*r = x.overQuota(&ins[im.index], im.decision, now)
+				} else {
+					*r = x.refusedByCase(im.env.ID, err)
+				}
 				if r.Status == peer.StatusRejected && j < 0 {
 					refusedAt = append(refusedAt, im.index)
 				}
@@ -386,11 +390,11 @@ func (x *Exchange) receiptsFor(key *pki.Signer, ready []imported, dup []bool, no
 // receipt and its audit entry, in one commit. One stored by another request
 // since dup was looked up is marked in dup now and given a "duplicate"
 // receipt of its own in signed, signed by key as the others are; the
-// "stored" one is never sent. An update
-// its case refused in the commit (refused[i], nil when none was) is not
-// stored, and its receipt is never sent either; nor is that of an
-// envelope whose id another request stored meanwhile with another payload
-// (refused[i] is errIDReused).
+// "stored" one is never sent. An envelope the commit refused (refused[i],
+// nil when none was) is not stored, and its receipt is never sent either:
+// an update its case refused, an envelope a quota of its agreement had no
+// room for (store.ErrOverQuota), or one whose id another request stored
+// meanwhile with another payload (errIDReused).
 func (x *Exchange) storeFresh(ctx context.Context, key *pki.Signer, from pki.Identity, ready []imported, dup []bool, signed [][]byte, now time.Time) (refused []error, err error) {
 	var fresh []int // indexes in ready
 	var ins []store.Incoming
@@ -724,7 +728,11 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		x.d.Log.Error("look up agreements", "envelope", env.ID, "err", err)
 		return deferred(env.ID, "registry_unavailable"), false
 	}
-	dec, err := x.d.Policy.Decide(ctx, policy.Request{Side: policy.Import, Record: rec, Peer: from.uri, Agreements: agreements, Time: now})
+	// Policy decides the quotas here too, on what this node received: an
+	// origin that skips its own check (an older release, a dishonest node)
+	// does not push records past them.
+	used, counters := x.receivedUsage(agreements, env)
+	dec, err := x.d.Policy.Decide(ctx, policy.Request{Side: policy.Import, Record: rec, Peer: from.uri, Agreements: agreements, QuotaUsed: used, Time: now})
 	if err != nil {
 		x.d.Log.Error("import decision", "envelope", env.ID, "err", err)
 		return deferred(env.ID, "policy_error"), false
@@ -748,7 +756,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 			return deferred(env.ID, "policy_error"), false
 		}
 	}
-	stored := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: envelope, Record: record}
+	stored := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: envelope, Record: record, Counters: counters[dec.Agreement.ID]}
 	// The case a referral opens or an update moves is written in the
 	// commit that stores it; an update is checked again there, since
 	// another request may move its case meanwhile.
@@ -842,8 +850,9 @@ func decodeEnvelope(raw []byte) (*contracts.Envelope, error) {
 const LagWindow = 10 * time.Minute
 
 // lagCodes are the denials a replica that has not yet applied an agreement's
-// proposal, approval or resumption would give.
-var lagCodes = []string{"no_agreement", "agreement_inactive", "agreement_suspended"}
+// proposal, approval or resumption would give, or its amendment that
+// raised a quota (the origin counted under the new one).
+var lagCodes = []string{"no_agreement", "agreement_inactive", "agreement_suspended", "quota_reached"}
 
 // mayLag reports whether an import denial may only mean that this node's
 // registry is behind the origin's: the origin exported under an agreement

@@ -1,0 +1,60 @@
+package exchange
+
+import (
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/policy"
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// receivedPrefix sets the destination's quota counters apart from the
+// origin's (quotaCounter): a node sends and receives under the same
+// agreement (referrals, which either province opens), and what it
+// received is not what it sent.
+const receivedPrefix = "received/"
+
+// receivedUsage is what the import decision on env is told of the quotas
+// of its type under the candidate agreements, and the counters a record
+// stored increments, by agreement: the destination's count of what it
+// stored from the origin, as the origin counts what it accepted.
+//
+// The period is the one env was sealed in (Created), in China Standard
+// Time as at the origin: the origin counts a record in the period of the
+// instant it seals it at, and Created is that instant to the millisecond,
+// which a period's bounds (whole seconds) never fall inside. So the
+// records of an honest origin fall in the periods it counted them in, and
+// since the destination counts only those it stores, of the ones the
+// origin counted, an honest origin's records never go past a quota here.
+func (x *Exchange) receivedUsage(agreements []contracts.Agreement, env *contracts.Envelope) (map[policy.QuotaKey]int, map[string][]store.Counter) {
+	qs := receivedQuotas(agreements, env.Type, env.Created)
+	x.readQuotas(qs)
+	return usage(qs)
+}
+
+// receivedQuotas lists the quotas of record type t under each candidate
+// agreement, counted at the destination, for a record sealed at sealed.
+func receivedQuotas(agreements []contracts.Agreement, t contracts.RecordType, sealed time.Time) []quota {
+	qs := quotas(agreements, t, sealed)
+	for i := range qs {
+		qs[i].counter.Name = receivedPrefix + qs[i].counter.Name
+	}
+	return qs
+}
+
+// overQuota answers the envelope in, which its import decision (allowed)
+// let through, but a quota of whose agreement the commit found used up:
+// earlier envelopes of the request, or of a concurrent one, took the last
+// room after the decision read the counters. It is denied quota_reached as
+// the decision would have been: deferred while that may be this node's
+// registry replica lagging an amendment that raised the quota (mayLag),
+// else rejected, its denial kept for its audit entry.
+func (x *Exchange) overQuota(in *inbound, allowed *policy.Decision, now time.Time) peer.Result {
+	dec := quotaDenial(allowed)
+	if x.mayLag(dec, in.env, now) {
+		return deferred(in.env.ID, dec.Codes()...)
+	}
+	in.denied = dec
+	return rejected(in.env.ID, dec.Codes()...)
+}

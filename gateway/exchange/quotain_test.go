@@ -1,0 +1,184 @@
+package exchange
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/audit"
+	"github.com/laborlink/laborlink/gateway/peer"
+)
+
+// sealedAt is rec in an envelope sealed at at and signed by province p's
+// node, as it travels: what an origin that skips its quota check sends.
+func (f *federation) sealedAt(p string, rec contracts.Record, at time.Time) json.RawMessage {
+	f.t.Helper()
+	env, err := contracts.NewEnvelope(rec, 1, at)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	raw, err := json.Marshal(f.sign(p, env))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return raw
+}
+
+// monthlyTransfers sets an agreement's quotas to max transfers a month.
+func monthlyTransfers(max int) func(*contracts.Agreement) {
+	return func(a *contracts.Agreement) {
+		a.Quotas = []contracts.Quota{{RecordType: contracts.RecordTransfer, Period: contracts.QuotaMonth, Max: max}}
+	}
+}
+
+// wantStatuses fails t unless results are, in order, of the statuses
+// want, each rejection or deferral for quota_reached alone.
+func wantStatuses(t *testing.T, what string, results []peer.Result, err error, want ...peer.Status) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if len(results) != len(want) {
+		t.Fatalf("%s: %d results, want %d", what, len(results), len(want))
+	}
+	for i, r := range results {
+		if r.Status != want[i] {
+			t.Errorf("%s: envelope %d %s %v, want %s", what, i, r.Status, r.Reasons, want[i])
+		}
+		if (r.Status == peer.StatusRejected || r.Status == peer.StatusDeferred) && !slices.Equal(r.Reasons, []string{"quota_reached"}) {
+			t.Errorf("%s: envelope %d %s for %v, want quota_reached", what, i, r.Status, r.Reasons)
+		}
+	}
+}
+
+// TestTheDestinationHoldsAnOriginToTheQuota: an origin that does not
+// enforce an agreement's quota (an older release, a dishonest node)
+// cannot push records past it: the destination counts what it stores and
+// rejects the records beyond the quota, quota_reached, audited as every
+// import denial is, whether the decision saw the quota used up or the
+// commit found the last room taken by an earlier record of the request.
+// A denial that may be the destination's registry lagging an amendment
+// that raised the quota is deferred: for an envelope younger than
+// LagWindow, or while the replica is stale.
+func TestTheDestinationHoldsAnOriginToTheQuota(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	a := f.agreement("51", "44", monthlyTransfers(2))
+	g := f.generator("51", "44", 71)
+	dest := f.nodes["44"]
+	old := f.now.Add(-2 * LagWindow) // the denials are final
+	envs := make([]json.RawMessage, 4)
+	for i := range envs {
+		envs[i] = f.sealedAt("51", g.Transfer(), old)
+	}
+	// The decision sees room for all three; the commit has it for two.
+	got, err := f.deliver("51", "44", envs[:3]...)
+	wantStatuses(t, "within the quota and one past it", got, err, peer.StatusStored, peer.StatusStored, peer.StatusRejected)
+	// Now the decision sees the quota used up.
+	young := f.sealedAt("51", g.Transfer(), f.now)
+	got, err = f.deliver("51", "44", envs[3], young)
+	wantStatuses(t, "past the quota", got, err, peer.StatusRejected, peer.StatusDeferred)
+	dest.stale.Store(true)
+	got, err = f.deliver("51", "44", f.sealedAt("51", g.Transfer(), old))
+	wantStatuses(t, "past the quota, with a stale replica", got, err, peer.StatusDeferred)
+
+	if n := len(dest.inbox(t)); n != 2 {
+		t.Errorf("the destination stored %d transfers under a quota of 2 a month", n)
+	}
+	entries := dest.auditEntries(t)
+	for _, raw := range envs[2:] {
+		id := envelopeID(t, raw)
+		e := find(entries, audit.KindDenied, id)
+		if e == nil || !slices.Equal(e.Reasons, []audit.Reason{audit.ReasonQuotaExceeded}) {
+			t.Errorf("envelope %s rejected past the quota: audit entry %+v, want a denial for %s", id, e, audit.ReasonQuotaExceeded)
+		}
+	}
+	if e := find(entries, audit.KindDenied, envelopeID(t, young)); e != nil {
+		t.Errorf("a deferred envelope was audited denied: %+v", e)
+	}
+	name := receivedPrefix + quotaCounter(a.ID, contracts.RecordTransfer, contracts.QuotaMonth, old)
+	if n, err := dest.store.Counter(name); err != nil || n != 2 {
+		t.Errorf("counter %s = %d, %v; want 2", name, n, err)
+	}
+}
+
+// TestARedeliveryTakesNoRoomInTheQuota: an envelope stored and sent again
+// (its receipt lost) is a duplicate, not another record of the quota: the
+// room it would take is left for a new one.
+func TestARedeliveryTakesNoRoomInTheQuota(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	f.agreement("51", "44", monthlyTransfers(3))
+	g := f.generator("51", "44", 72)
+	first := []json.RawMessage{f.rawSignedBy("51", g.Transfer()), f.rawSignedBy("51", g.Transfer())}
+	got, err := f.deliver("51", "44", first...)
+	wantStatuses(t, "first delivery", got, err, peer.StatusStored, peer.StatusStored)
+	got, err = f.deliver("51", "44", first[0], first[1], first[0])
+	wantStatuses(t, "redelivery", got, err, peer.StatusDuplicate, peer.StatusDuplicate, peer.StatusDuplicate)
+	got, err = f.deliver("51", "44", f.rawSignedBy("51", g.Transfer()), f.sealedAt("51", g.Transfer(), f.now.Add(-2*LagWindow)))
+	wantStatuses(t, "the quota's last room, and one past it", got, err, peer.StatusStored, peer.StatusRejected)
+}
+
+// TestTheDestinationCountsARecordInThePeriodItWasSealedIn: the origin
+// counts a record in the month it seals it in, so the destination does
+// too, whenever it arrives: records sealed at the end of one month and
+// delivered in the next, up to the quota of each, are all stored.
+func TestTheDestinationCountsARecordInThePeriodItWasSealedIn(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	a := f.agreement("51", "44", monthlyTransfers(2))
+	g := f.generator("51", "44", 73)
+	now := f.now.In(chinaStandardTime)
+	lastMonth := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, chinaStandardTime).Add(-time.Millisecond)
+	var envs []json.RawMessage
+	for _, at := range []time.Time{lastMonth, lastMonth, f.now, f.now} {
+		envs = append(envs, f.sealedAt("51", g.Transfer(), at))
+	}
+	got, err := f.deliver("51", "44", envs...)
+	wantStatuses(t, "two a month", got, err, peer.StatusStored, peer.StatusStored, peer.StatusStored, peer.StatusStored)
+	for _, at := range []time.Time{lastMonth, f.now} {
+		name := receivedPrefix + quotaCounter(a.ID, contracts.RecordTransfer, contracts.QuotaMonth, at)
+		if n, err := f.nodes["44"].store.Counter(name); err != nil || n != 2 {
+			t.Errorf("counter %s = %d, %v; want 2", name, n, err)
+		}
+	}
+}
+
+// TestAnHonestOriginAtItsQuotaIsNeverRefused: every record an origin
+// that keeps the quota accepts is stored at the destination, the quota
+// full at both ends, which count it apart: a node sends and receives
+// referrals under the same agreement, either province opening cases, and
+// what it received takes none of what it may send.
+func TestAnHonestOriginAtItsQuotaIsNeverRefused(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	a := f.agreement("51", "44", func(a *contracts.Agreement) {
+		a.Quotas = []contracts.Quota{{RecordType: contracts.RecordReferral, Period: contracts.QuotaYear, Max: 2}}
+	})
+	g := f.generator("51", "44", 74)
+	sent, received := quotaCounter(a.ID, contracts.RecordReferral, contracts.QuotaYear, f.now), receivedPrefix+quotaCounter(a.ID, contracts.RecordReferral, contracts.QuotaYear, f.now)
+	f.awaitCases("44", f.referCasesFrom(g, "51", 2))
+	f.awaitCases("51", f.referCasesFrom(g, "44", 2))
+	over := referralFrom(g, "51")
+	over.Status = contracts.CaseReferred
+	if res := f.submit("51", over); res[0].Outcome != OutcomeDenied {
+		t.Errorf("a referral past the quota: %+v, want denied", res[0])
+	}
+	for _, p := range []string{"51", "44"} {
+		for _, name := range []string{sent, received} {
+			if n, err := f.nodes[p].store.Counter(name); err != nil || n != 2 {
+				t.Errorf("%s: counter %s = %d, %v; want 2", p, name, n, err)
+			}
+		}
+	}
+}
+
+// envelopeID is the id of the envelope raw.
+func envelopeID(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var env struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		t.Fatal(err)
+	}
+	return env.ID
+}
