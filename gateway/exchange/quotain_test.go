@@ -63,7 +63,13 @@ func wantStatuses(t *testing.T, what string, results []peer.Result, err error, w
 // that raised the quota is deferred: for an envelope younger than
 // LagWindow, or while the replica is stale.
 func TestTheDestinationHoldsAnOriginToTheQuota(t *testing.T) {
-	f := newFederation(t, "51", "44")
+	for name, mode := range auditModes {
+		t.Run(name, func(t *testing.T) { testTheDestinationHoldsAnOriginToTheQuota(t, mode) })
+	}
+}
+
+func testTheDestinationHoldsAnOriginToTheQuota(t *testing.T, mode auditMode) {
+	f := newFederationWith(t, mode, 0, "51", "44")
 	a := f.agreement("51", "44", monthlyTransfers(2))
 	g := f.generator("51", "44", 71)
 	dest := f.nodes["44"]
@@ -105,7 +111,8 @@ func TestTheDestinationHoldsAnOriginToTheQuota(t *testing.T) {
 
 // TestARedeliveryTakesNoRoomInTheQuota: an envelope stored and sent again
 // (its receipt lost) is a duplicate, not another record of the quota: the
-// room it would take is left for a new one.
+// room it would take is left for a new one. One the commit finds no room
+// for is deferred while it is young, as one the decision denies is.
 func TestARedeliveryTakesNoRoomInTheQuota(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44", monthlyTransfers(3))
@@ -115,8 +122,10 @@ func TestARedeliveryTakesNoRoomInTheQuota(t *testing.T) {
 	wantStatuses(t, "first delivery", got, err, peer.StatusStored, peer.StatusStored)
 	got, err = f.deliver("51", "44", first[0], first[1], first[0])
 	wantStatuses(t, "redelivery", got, err, peer.StatusDuplicate, peer.StatusDuplicate, peer.StatusDuplicate)
-	got, err = f.deliver("51", "44", f.rawSignedBy("51", g.Transfer()), f.sealedAt("51", g.Transfer(), f.now.Add(-2*LagWindow)))
-	wantStatuses(t, "the quota's last room, and one past it", got, err, peer.StatusStored, peer.StatusRejected)
+	got, err = f.deliver("51", "44", f.rawSignedBy("51", g.Transfer()), f.rawSignedBy("51", g.Transfer()))
+	wantStatuses(t, "the quota's last room, and one past it", got, err, peer.StatusStored, peer.StatusDeferred)
+	got, err = f.deliver("51", "44", f.sealedAt("51", g.Transfer(), f.now.Add(-2*LagWindow)))
+	wantStatuses(t, "past the quota, sealed long ago", got, err, peer.StatusRejected)
 }
 
 // TestTheDestinationCountsARecordInThePeriodItWasSealedIn: the origin
