@@ -21,6 +21,7 @@ import (
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/delivery"
+	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/gateway/webhook"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -39,6 +40,13 @@ type Config struct {
 	Name string `yaml:"name"`
 	// DataDir holds the node's store, audit log and raft data. Required.
 	DataDir string `yaml:"data_dir"`
+	// WorkerKey is the key of the digests the node keeps of its
+	// transfers' workers' ID numbers, to match the confirmations that
+	// answer them (32 random bytes, in hex). Default <data_dir>/worker.key,
+	// created on first start. Kept apart from node.db, which held it in
+	// earlier releases (moved here at start), so that a copy of node.db
+	// alone cannot test guessed ID numbers against the digests in it.
+	WorkerKey string `yaml:"worker_key"`
 	// Listen is the HTTPS address (mutual TLS) of the local API, the peer API
 	// and the registry API. Default 127.0.0.1:8443.
 	Listen string `yaml:"listen"`
@@ -274,7 +282,7 @@ func (c *Config) resolve(base string) {
 			*p = filepath.Join(base, *p)
 		}
 	}
-	for _, p := range []*string{&c.DataDir, &c.TLS.Cert, &c.TLS.Key, &c.TLS.Root, &c.Raft.Genesis, &c.Policy.ProvinceDir, &c.Audit.Key, &c.Webhook.CA} {
+	for _, p := range []*string{&c.DataDir, &c.WorkerKey, &c.TLS.Cert, &c.TLS.Key, &c.TLS.Root, &c.Raft.Genesis, &c.Policy.ProvinceDir, &c.Audit.Key, &c.Webhook.CA} {
 		abs(p)
 	}
 	for i := range c.TLS.CRLs {
@@ -282,6 +290,9 @@ func (c *Config) resolve(base string) {
 	}
 	if c.Audit.Key == "" && c.DataDir != "" {
 		c.Audit.Key = filepath.Join(c.DataDir, "audit.key")
+	}
+	if c.WorkerKey == "" && c.DataDir != "" {
+		c.WorkerKey = filepath.Join(c.DataDir, store.WorkerKeyFile)
 	}
 }
 
@@ -297,10 +308,11 @@ func (c Config) Validate() error { return c.validate("config", nil) }
 // and before the node creates anything: the certificates, the genesis, the
 // CRLs and the webhook CA must be files; the province policy, a directory.
 // Each is opened, not only looked up, so that one the node may not read (its
-// mode, or a socket where a file should be) is named too. The audit key is
-// not checked here: a node makes one where there is none and its audit log
-// is empty, and refuses to start without it once the log holds heads
-// (openAudit), which only the opened store tells.
+// mode, or a socket where a file should be) is named too. The audit key and
+// the worker key are not checked here: a node makes each where there is
+// none and nothing needs it yet, and refuses to start without it once its
+// audit log holds heads (openAudit), or its store digests of workers
+// (store.Open), which only the opened store tells.
 func (c Config) CheckFiles() error {
 	var errs []error
 	check := func(key, path string, dir bool) {

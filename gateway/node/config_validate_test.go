@@ -279,7 +279,7 @@ func TestUnknownEnvSparesTheDeployFiles(t *testing.T) {
 // takes effect; where it is no value the error names the key and the
 // variable.
 func TestEnvSetEmpty(t *testing.T) {
-	file := minimalConfig + "ops_listen: 127.0.0.1:9191\nadvertise: gw-1.example:8443\naudit: {key: a.key}\n" +
+	file := minimalConfig + "ops_listen: 127.0.0.1:9191\nadvertise: gw-1.example:8443\naudit: {key: a.key}\nworker_key: w.key\n" +
 		"webhook: {url: \"https://hr.example/in\"}\npolicy: {province_dir: rules}\n"
 	file = strings.Replace(file, "root: r.pem}", "root: r.pem, crls: [p51.crl]}", 1)
 	path := filepath.Join(t.TempDir(), "node.yaml")
@@ -287,7 +287,7 @@ func TestEnvSetEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"LABORLINK_OPS_LISTEN": "", "LABORLINK_ADVERTISE": "", "LABORLINK_AUDIT_KEY": "", "LABORLINK_WEBHOOK_URL": "",
+		"LABORLINK_OPS_LISTEN": "", "LABORLINK_ADVERTISE": "", "LABORLINK_AUDIT_KEY": "", "LABORLINK_WORKER_KEY": "", "LABORLINK_WEBHOOK_URL": "",
 	}
 	cfg, err := LoadConfig(path, lookupIn(env))
 	if err != nil {
@@ -297,6 +297,7 @@ func TestEnvSetEmpty(t *testing.T) {
 		{"ops_listen", cfg.OpsListen, ""},
 		{"advertise", cfg.Advertise, cfg.Listen},
 		{"audit.key", cfg.Audit.Key, filepath.Join(cfg.DataDir, "audit.key")},
+		{"worker_key", cfg.WorkerKey, filepath.Join(cfg.DataDir, "worker.key")},
 		{"webhook.url", cfg.Webhook.URL, ""},
 	} {
 		if c.got != c.want {

@@ -107,7 +107,7 @@ func (n *Node) open(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if n.store, err = store.Open(filepath.Join(cfg.DataDir, "node.db"), store.Options{Log: n.log}); err != nil {
+	if n.store, err = store.Open(filepath.Join(cfg.DataDir, "node.db"), store.Options{Log: n.log, WorkerKeyFile: cfg.WorkerKey}); err != nil {
 		return err
 	}
 	if n.audit, err = n.openAudit(); err != nil {

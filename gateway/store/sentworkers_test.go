@@ -5,15 +5,15 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // TestSentWorkerIsKeptWithItsTransfer: the worker Enqueue is given with a
@@ -71,22 +71,16 @@ func TestSentWorkerIsKeptWithItsTransfer(t *testing.T) {
 }
 
 // TestWorkerDigestIsKeyedByTheStore: WorkerDigest is HMAC-SHA256 under a
-// key of 32 bytes the store made for itself and keeps across a reopen;
-// another store makes another. A key of another size is refused, not
-// replaced: every digest kept would stop matching.
+// key of 32 bytes the store made for itself, in its key file, and keeps
+// across a reopen; another store makes another. A key of another size is
+// refused, not replaced: every digest kept would stop matching.
 func TestWorkerDigestIsKeyedByTheStore(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "node.db")
+	path, keyFile := filepath.Join(dir, "node.db"), filepath.Join(dir, WorkerKeyFile)
 	chars := []byte("510123X")
 	s := openAt(t, path, Options{NoSync: true})
 	first := s.WorkerDigest(nil, chars)
-	var key []byte
-	if err := s.db.View(func(tx *bolt.Tx) error {
-		key = clone(tx.Bucket(bucketKeys).Get(workerKeyName))
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	key := readKeyFile(t, keyFile)
 	mac := hmac.New(sha256.New, key)
 	mac.Write(chars)
 	if len(key) != 32 || !bytes.Equal(first, mac.Sum(nil)) {
@@ -100,18 +94,18 @@ func TestWorkerDigestIsKeyedByTheStore(t *testing.T) {
 	if got := s.WorkerDigest(nil, chars); !bytes.Equal(got, first) {
 		t.Errorf("digest after a reopen %x, before %x", got, first)
 	}
-	other := openAt(t, filepath.Join(dir, "other.db"), Options{NoSync: true})
+	s.Close()
+	other := openAt(t, filepath.Join(dir, "other.db"), Options{NoSync: true, WorkerKeyFile: filepath.Join(dir, "other.key")})
 	if got := other.WorkerDigest(nil, chars); bytes.Equal(got, first) {
 		t.Error("two stores digest alike: the key is not the store's own")
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Put(workerKeyName, key[:16]) }); err != nil {
+	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(key[:16])+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	if s, err := Open(path, Options{NoSync: true}); err == nil || !strings.Contains(err.Error(), "worker-digest") {
+	if s, err := Open(path, Options{NoSync: true}); err == nil || !strings.Contains(err.Error(), keyFile) {
 		if s != nil {
 			s.Close()
 		}
-		t.Errorf("open with a key of 16 bytes: %v; want an error naming the key", err)
+		t.Errorf("open with a key of 16 bytes: %v; want an error naming the key file", err)
 	}
 }

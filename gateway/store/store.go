@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -299,6 +300,10 @@ type Options struct {
 	// Log hears what the store cannot report to a caller (a release that
 	// failed); nil discards it.
 	Log *slog.Logger
+	// WorkerKeyFile is the file of the key of the digests kept of
+	// transfers' workers (WorkerDigest), made when the store first opens.
+	// "" means WorkerKeyFile beside the store file.
+	WorkerKeyFile string
 }
 
 // PageSize is the page size of a store file created now; a file keeps the
@@ -312,7 +317,8 @@ const PageSize = 16 << 10
 // concurrent load for half the commits (see committer.gather).
 const DefaultCommitDelay = time.Millisecond
 
-// Open opens or creates the store file at path.
+// Open opens or creates the store file at path, with the key file of its
+// worker digests (Options.WorkerKeyFile, openWorkerKey).
 func Open(path string, opts Options) (*Store, error) {
 	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -322,7 +328,6 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	var queues, dead map[string]int
-	var workerKey []byte
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketRecords, bucketDelivered, bucketRefs, bucketOutbox, bucketInbox, bucketReceived, bucketCounters, bucketMarks, bucketCases, bucketDead, bucketDeferred} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -330,10 +335,14 @@ func Open(path string, opts Options) (*Store, error) {
 			}
 		}
 		queues, dead = countQueues(tx, bucketOutbox), countQueues(tx, bucketDead)
-		var err error
-		workerKey, err = readWorkerKey(tx)
-		return err
+		return nil
 	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	keyFile := cmp.Or(opts.WorkerKeyFile, filepath.Join(filepath.Dir(path), WorkerKeyFile))
+	workerKey, err := openWorkerKey(db, keyFile)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)

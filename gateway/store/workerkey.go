@@ -1,47 +1,183 @@
 package store
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
+	"io/fs"
+	"os"
+	"strings"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/laborlink/laborlink/pki/durable"
 )
 
-// bucketKeys holds the keys a node makes for itself and never shares.
-var bucketKeys = []byte("keys") // name -> key
-
-// workerKeyName names the key of the digests kept of transfers' workers
-// (SentWorker.Digest).
-var workerKeyName = []byte("worker-digest")
+// WorkerKeyFile is the name of the worker digest key's file, beside the
+// store file unless Options.WorkerKeyFile names another.
+const WorkerKeyFile = "worker.key"
 
 // workerKeySize is the worker digest key's size: HMAC-SHA256's block is
 // larger, its output as large.
 const workerKeySize = 32
 
-// readWorkerKey reads the worker digest key, made at random the first time
-// a store is opened. A key of another size is an error, not replaced: the
-// digests kept under it would all stop matching, and a transfer's worker
-// would then refuse every confirmation of it.
-func readWorkerKey(tx *bolt.Tx) ([]byte, error) {
-	b, err := tx.CreateBucketIfNotExists(bucketKeys)
-	if err != nil {
+// bucketKeys and workerKeyName are where releases before the key had a
+// file of its own kept it, in the store file itself (bucket keys, key
+// worker-digest): whoever held a copy of the file then held the key too.
+// The store moves a key found there to the key file when it opens.
+var (
+	bucketKeys    = []byte("keys") // name -> key
+	workerKeyName = []byte("worker-digest")
+)
+
+// openWorkerKey returns the worker digest key, kept in the file path
+// apart from the store file db, so that a copy of the store file (a
+// backup) does not hold the key of the digests in it. The key is made at
+// random, and written, where there is none and the store holds no digest
+// made under one; a key the store file still holds from an earlier
+// release is written to path and then deleted from the store file. A
+// missing key is never replaced while digests are kept, nor a key of
+// another size: every digest kept would stop matching, and a transfer's
+// worker would then refuse every confirmation of it.
+func openWorkerKey(db *bolt.DB, path string) ([]byte, error) {
+	var legacy []byte
+	if err := db.View(func(tx *bolt.Tx) (err error) {
+		legacy, err = readLegacyWorkerKey(tx)
+		return err
+	}); err != nil {
 		return nil, err
 	}
-	if k := b.Get(workerKeyName); k != nil {
-		if len(k) != workerKeySize {
-			return nil, fmt.Errorf("bucket %s: key %s has %d bytes, want %d: restore the data directory from a backup", bucketKeys, workerKeyName, len(k), workerKeySize)
+	key, err := readWorkerKeyFile(path)
+	switch {
+	case err != nil:
+		return nil, err
+	case key != nil && legacy != nil && !bytes.Equal(key, legacy):
+		return nil, fmt.Errorf("worker key %s holds another key than the one %s holds from an earlier release (bucket %s, key %s), under which its digests were made: restore the key file that belongs to this store, or move %s aside to have the node move the store's key into it",
+			path, db.Path(), bucketKeys, workerKeyName, path)
+	case key == nil && legacy != nil:
+		// On disk before the key leaves the store file: a crash in
+		// between leaves it in both, and the next open deletes it then.
+		if err := writeWorkerKeyFile(path, legacy); err != nil {
+			return nil, err
 		}
-		return clone(k), nil
+		key = legacy
+	case key == nil:
+		if key, err = newWorkerKey(db, path); err != nil {
+			return nil, err
+		}
+	}
+	if legacy == nil {
+		return key, nil
+	}
+	if err := db.Update(deleteLegacyWorkerKey); err != nil {
+		return nil, fmt.Errorf("worker key %s: delete the key %s kept from an earlier release: %w", path, db.Path(), err)
+	}
+	return key, nil
+}
+
+// readLegacyWorkerKey returns the key an earlier release kept in the store
+// file, nil if there is none.
+func readLegacyWorkerKey(tx *bolt.Tx) ([]byte, error) {
+	b := tx.Bucket(bucketKeys)
+	if b == nil {
+		return nil, nil
+	}
+	k := b.Get(workerKeyName)
+	if k != nil && len(k) != workerKeySize {
+		return nil, fmt.Errorf("bucket %s: key %s has %d bytes, want %d: restore the data directory from a backup", bucketKeys, workerKeyName, len(k), workerKeySize)
+	}
+	return clone(k), nil
+}
+
+// deleteLegacyWorkerKey deletes the key an earlier release kept in the
+// store file, and its bucket, which held nothing else. bbolt frees the
+// page that held it without clearing it: the operator guide says how to
+// erase it (compact the file).
+func deleteLegacyWorkerKey(tx *bolt.Tx) error {
+	return tx.DeleteBucket(bucketKeys)
+}
+
+// readWorkerKeyFile reads the key file at path: the key in hex on one
+// line; nil if there is no file.
+func readWorkerKeyFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("worker key: %w", err)
+	}
+	k, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(k) != workerKeySize {
+		return nil, fmt.Errorf("worker key %s does not hold a key of %d bytes in hex: restore it from a backup", path, workerKeySize)
+	}
+	return k, nil
+}
+
+// writeWorkerKeyFile writes key to a new file at path, readable by the
+// node's user alone, and on disk, with the directory's name for it,
+// before any digest is made under it: a key lost to a crash after that
+// could not be made again.
+func writeWorkerKeyFile(path string, key []byte) error {
+	if err := durable.CreateFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("worker key: %w", err)
+	}
+	return nil
+}
+
+// newWorkerKey makes and writes the key of a store that has none. It
+// refuses when the store holds digests, made under a key now missing:
+// under a new one, every confirmation of their transfers would be refused.
+func newWorkerKey(db *bolt.DB, path string) ([]byte, error) {
+	var held bool
+	if err := db.View(func(tx *bolt.Tx) error {
+		held = holdsWorkerDigests(tx)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if held {
+		return nil, fmt.Errorf("worker key %s is missing, but %s holds digests of transfers' workers made under it, against which confirmations are matched: restore the key file from a backup; the node makes a new key only while no digest is kept, since under it every confirmation of those transfers would be refused (see \"When the worker key is lost\" in the operator guide)",
+			path, db.Path())
 	}
 	k := make([]byte, workerKeySize)
 	if _, err := rand.Read(k); err != nil {
-		return nil, fmt.Errorf("make key %s: %w", workerKeyName, err)
+		return nil, fmt.Errorf("worker key %s: %w", path, err)
 	}
-	return k, b.Put(workerKeyName, k)
+	if err := writeWorkerKeyFile(path, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// workerMember marks a record whose status keeps a worker (storedStatus),
+// so that holdsWorkerDigests decodes only those.
+var workerMember = []byte(`"worker":{`)
+
+// holdsWorkerDigests tells whether any record's status keeps a digest of
+// its worker. It reads every record when none does, which only a store
+// whose key file is missing asks.
+func holdsWorkerDigests(tx *bolt.Tx) bool {
+	c := tx.Bucket(bucketRecords).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if !bytes.Contains(v, workerMember) {
+			continue
+		}
+		var r struct {
+			Worker *SentWorker `json:"worker"`
+		}
+		if json.Unmarshal(v, &r) == nil && r.Worker != nil && (len(r.Worker.Digest) > 0 || len(r.Worker.MaskDigest) > 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // workerMACs hands out HMAC-SHA256 states under the worker digest key,
@@ -55,9 +191,10 @@ func newWorkerMACs(key []byte) *workerMACs {
 // WorkerDigest appends to dst the keyed digest a node keeps of a
 // transfer's worker ID number (SentWorker.Digest) for chars, the number's
 // characters at the positions the transfer showed: HMAC-SHA256 under a
-// random key this store made and keeps. Keyed, so that the digest of a
-// number of well-known format cannot be tested against guessed numbers
-// without the store file, which holds the key. Safe for concurrent use.
+// random key this store made and keeps in its key file (WorkerKeyFile),
+// apart from the store file. Keyed, so that the digest of a number of
+// well-known format cannot be tested against guessed numbers without the
+// key file. Safe for concurrent use.
 func (s *Store) WorkerDigest(dst, chars []byte) []byte {
 	h := s.macs.pool.Get().(hash.Hash)
 	h.Reset()
