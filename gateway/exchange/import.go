@@ -92,7 +92,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 	checked := make([]imported, len(envs))
 	passed := make([]bool, len(envs))
 	roots := contracts.NewRootVerifier(chain[0].PublicKey)
-	sender := sender{id: from, uri: from.URI(), signer: signer.URI()}
+	sender := sender{id: from, uri: from.URI(), signer: signer.URI(), quotas: &quotaReads{}}
 	// Decoded first, so that the batch proofs of envelopes signed together
 	// are verified together before each envelope is checked.
 	ins := make([]inbound, len(envs))
@@ -553,10 +553,12 @@ func duplicates(ready []imported) (dup []bool, firstOf []int, reused []bool) {
 }
 
 // sender is the node a batch came from, and the identity its envelopes are
-// signed by, their URIs made once per batch.
+// signed by, their URIs made once per batch, with what the batch's checks
+// read of the quotas (nil: each check reads them).
 type sender struct {
 	id          pki.Identity
 	uri, signer string
+	quotas      *quotaReads
 }
 
 // inbound is an envelope of a request as decoded, before it is checked.
@@ -731,7 +733,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	// Policy decides the quotas here too, on what this node received: an
 	// origin that skips its own check (an older release, a dishonest node)
 	// does not push records past them.
-	used, counters := x.receivedUsage(agreements, env)
+	used, counters := from.quotas.usage(x, agreements, env)
 	dec, err := x.d.Policy.Decide(ctx, policy.Request{Side: policy.Import, Record: rec, Peer: from.uri, Agreements: agreements, QuotaUsed: used, Time: now})
 	if err != nil {
 		x.d.Log.Error("import decision", "envelope", env.ID, "err", err)

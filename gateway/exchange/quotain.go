@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"sync"
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -31,6 +32,56 @@ func (x *Exchange) receivedUsage(agreements []contracts.Agreement, env *contract
 	qs := receivedQuotas(agreements, env.Type, env.Created)
 	x.readQuotas(qs)
 	return usage(qs)
+}
+
+// quotaReads is what the envelopes of one delivery request read of the
+// destination's quota counters, by agreement, record type and the month
+// they were sealed in: the counters are read once per request, not once
+// per envelope (a request holds up to a batch of one corridor's records,
+// mostly of one agreement and type). Reading them again for each envelope
+// would see no more: the request's own records are counted only in its
+// commit, which checks each counter's limit again, as for a concurrent
+// request's. Safe for the request's concurrent checks.
+type quotaReads struct {
+	mu   sync.Mutex
+	seen map[quotaReadKey]quotaUse
+}
+
+// quotaReadKey names the counters an envelope's import decision reads: the
+// month a record was sealed in names its month's, year's and total's.
+type quotaReadKey struct {
+	agreement string
+	t         contracts.RecordType
+	year      int
+	month     time.Month
+}
+
+// quotaUse is what receivedUsage returns; the decision and the commit only
+// read it.
+type quotaUse struct {
+	used     map[policy.QuotaKey]int
+	counters map[string][]store.Counter
+}
+
+// usage is receivedUsage, read once per request for the envelope's
+// agreement, type and month; a nil q reads them each time.
+func (q *quotaReads) usage(x *Exchange, agreements []contracts.Agreement, env *contracts.Envelope) (map[policy.QuotaKey]int, map[string][]store.Counter) {
+	if q == nil {
+		return x.receivedUsage(agreements, env)
+	}
+	sealed := env.Created.In(chinaStandardTime)
+	k := quotaReadKey{agreement: env.AgreementID, t: env.Type, year: sealed.Year(), month: sealed.Month()}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if u, ok := q.seen[k]; ok {
+		return u.used, u.counters
+	}
+	used, counters := x.receivedUsage(agreements, env)
+	if q.seen == nil {
+		q.seen = map[quotaReadKey]quotaUse{}
+	}
+	q.seen[k] = quotaUse{used: used, counters: counters}
+	return used, counters
 }
 
 // receivedQuotas lists the quotas of record type t under each candidate

@@ -9,6 +9,7 @@ import (
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/policy"
 )
 
 // sealedAt is rec in an envelope sealed at at and signed by province p's
@@ -190,4 +191,41 @@ func envelopeID(t *testing.T, raw json.RawMessage) string {
 		t.Fatal(err)
 	}
 	return env.ID
+}
+
+// TestADeliveryReadsTheQuotaOncePerMonth: the envelopes of one request
+// sealed in the same month, under the same agreement and of the same type,
+// share one read of the destination's counters (its checks would see no
+// more by reading again: the request's records are counted in its commit);
+// an envelope sealed in another month reads its own.
+func TestADeliveryReadsTheQuotaOncePerMonth(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	a := f.agreement("51", "44", monthlyTransfers(5))
+	g := f.generator("51", "44", 73)
+	dest := f.nodes["44"]
+	envelope := func(at time.Time) *contracts.Envelope {
+		return &contracts.Envelope{AgreementID: a.ID, Type: contracts.RecordTransfer, Created: at}
+	}
+	key := policy.QuotaKey{AgreementID: a.ID, Period: contracts.QuotaMonth}
+	var reads quotaReads
+	agreements := []contracts.Agreement{*a}
+	if used, _ := reads.usage(dest.x, agreements, envelope(f.now)); used[key] != 0 {
+		t.Fatalf("used %d before any record arrived", used[key])
+	}
+	got, err := f.deliver("51", "44", f.sealedAt("51", g.Transfer(), f.now))
+	wantStatuses(t, "one record", got, err, peer.StatusStored)
+	if used, _ := dest.x.receivedUsage(agreements, envelope(f.now)); used[key] != 1 {
+		t.Fatalf("a fresh read sees %d used, want 1", used[key])
+	}
+	used, counters := reads.usage(dest.x, agreements, envelope(f.now))
+	if used[key] != 0 {
+		t.Errorf("the request's second envelope of the month read the counters again (used %d)", used[key])
+	}
+	if cs := counters[a.ID]; len(cs) != 1 || cs[0].Name != receivedPrefix+quotaCounter(a.ID, contracts.RecordTransfer, contracts.QuotaMonth, f.now) {
+		t.Errorf("counters %+v, want the month's received counter", cs)
+	}
+	earlier := f.now.AddDate(0, -1, 0)
+	if _, counters := reads.usage(dest.x, agreements, envelope(earlier)); len(counters[a.ID]) != 1 || counters[a.ID][0].Name != receivedPrefix+quotaCounter(a.ID, contracts.RecordTransfer, contracts.QuotaMonth, earlier) {
+		t.Errorf("an envelope of the month before got counters %+v, want that month's", counters[a.ID])
+	}
 }
