@@ -313,10 +313,11 @@ func (c *Client) AuditExport(ctx context.Context, query url.Values, format strin
 	return nil
 }
 
-// AuditVerify has the node check its stored log against a head it signs now
-// and, if not nil, the earlier signed head the caller kept. It is the node's
-// own check: an independent one runs audit.Verify with the verifier key
-// obtained out of band (`laborlink audit verify`).
+// AuditVerify has the node check its stored log against its recent head
+// (signed at most once a head interval, as AuditHead's) and, if not nil,
+// the earlier signed head the caller kept. It is the node's own check: an
+// independent one runs audit.Verify with the verifier key obtained out of
+// band (`laborlink audit verify`).
 func (c *Client) AuditVerify(ctx context.Context, earlier []byte) (audit.Report, error) {
 	body, err := json.Marshal(AuditVerifyRequest{Earlier: string(earlier)})
 	if err != nil {

@@ -33,9 +33,10 @@ type Auditing interface {
 	// Size is the number of entries in the log; proofs are for trees of at
 	// most this many.
 	Size() int64
-	// Verify checks the stored entries against a head signed now and, if
-	// not nil, an earlier signed head the caller kept, with the log's own
-	// verifier key (audit.Log.Audit).
+	// Verify checks the stored entries against the recent head (as
+	// RecentHead serves it, with no least size) and, if not nil, an
+	// earlier signed head the caller kept, with the log's own verifier key
+	// (audit.Log.Audit).
 	Verify(ctx context.Context, earlier []byte) (audit.Report, error)
 }
 

@@ -97,6 +97,46 @@ func TestRecentHeadSignsAtMostOneHeadAnInterval(t *testing.T) {
 	}
 }
 
+// TestAuditSignsAtMostOneHeadAnInterval: the node's own verify (Audit, what
+// POST /api/v1/audit/verify runs) takes its head as RecentHead serves it,
+// so two verifies of a growing log within one HeadInterval store one head,
+// not two; the second checks every entry that head covers and counts the
+// entry logged since as unsigned. Once the interval is over, a verify
+// checks the whole log against a new head.
+func TestAuditSignsAtMostOneHeadAnInterval(t *testing.T) {
+	ctx := t.Context()
+	l, clock := newClockedLog(t, time.Second)
+	appendN(t, l, 3)
+	if _, err := l.Audit(ctx, nil, testVerifier(t)); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 1)
+	clock.advance(100 * time.Millisecond)
+	rep, err := l.Audit(ctx, nil, testVerifier(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := storedHeads(t, l); n != 1 {
+		t.Fatalf("two verifies within one head interval stored %d heads, want 1", n)
+	}
+	if !rep.OK() || rep.Latest.Size != 3 || rep.Checked != 3 || rep.Unsigned != 1 {
+		t.Errorf("the second verify: head of %d, checked %d, unsigned %d, findings %v; want the head of 3 checked whole and 1 unsigned",
+			rep.Latest.Size, rep.Checked, rep.Unsigned, rep.Findings)
+	}
+	clock.advance(time.Second)
+	rep, err = l.Audit(ctx, nil, testVerifier(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Latest.Size != 4 || rep.Checked != 4 || rep.Unsigned != 0 {
+		t.Errorf("the verify after the interval: head of %d, checked %d, unsigned %d, findings %v; want a new head of 4 checked whole",
+			rep.Latest.Size, rep.Checked, rep.Unsigned, rep.Findings)
+	}
+	if n := storedHeads(t, l); n != 2 {
+		t.Errorf("%d heads stored after the interval, want 2", n)
+	}
+}
+
 // TestRecentHeadOfAnIdleLogWritesNothing: a log that did not grow serves
 // its head however old, without a new one.
 func TestRecentHeadOfAnIdleLogWritesNothing(t *testing.T) {

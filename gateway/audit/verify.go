@@ -368,14 +368,21 @@ func provesAt(ctx context.Context, src ProofSource, data []byte, pos int64, head
 	return CheckInclusion(p, pos, data, head) == nil, nil
 }
 
-// Audit verifies the log against its own latest signed head (signing one if
-// the tree grew) and an earlier head the auditor kept, which may be nil. It
-// is what `laborlink audit verify` runs on a node.
+// Audit verifies the log against its recent signed head (RecentHead with no
+// least size) and an earlier head the auditor kept, which may be nil. It is
+// what POST /api/v1/audit/verify runs on a node. Its head comes by the same
+// rule as every head served on demand, at most one signed a HeadInterval,
+// so an auditor polling verify costs a busy node no more signatures and
+// synced writes than one polling GET /api/v1/audit/head. Every entry the
+// head covers is checked; those the log took since it was signed are
+// counted in Report.Unsigned, for a later visit to check.
 func (l *Log) Audit(ctx context.Context, earlier []byte, v note.Verifier) (Report, error) {
-	latest, err := l.SignedHead(ctx)
+	latest, err := l.RecentHead(ctx, 0)
 	if err != nil {
 		return Report{}, err
 	}
-	return Verify(ctx, VerifyInput{Read: l.RawEntries, Latest: latest.Note, Earlier: earlier,
+	r, err := Verify(ctx, VerifyInput{Read: l.RawEntries, Latest: latest.Note, Earlier: earlier,
 		Origin: l.cfg.Origin, Verifier: v, Proofs: l})
+	r.Unsigned = max(l.Size()-latest.Size, 0)
+	return r, err
 }
