@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -244,7 +246,7 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 	c := m.connFlags(fs)
 	verifierFile := fs.String("verifier", "", "the node's checkpoint verifier key (its audit.key.pub), obtained out of band")
 	earlier := fs.String("earlier", "", "a signed head you kept from an earlier visit")
-	save := fs.String("save-head", "", "write the head verified now here, for your next visit")
+	save := fs.String("save-head", "", "write the head verified now here, for your next visit (through a symlink, to the file it names)")
 	file := fs.String("file", "", "verify offline: a full export (audit export --format jsonl) instead of a node")
 	headFile := fs.String("head", "", "with --file: the signed head to check the export against (from --save-head)")
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
@@ -322,14 +324,60 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 	fmt.Fprintln(m.Stdout)
 	printUnsigned(m.Stdout, rep.Unsigned)
 	if *save != "" {
-		// Replaced whole and synced: the kept head is the next visit's
-		// --earlier, and is often this visit's, which a torn write would
-		// destroy.
-		if err := durable.WriteFile(*save, in.Latest, 0o644); err != nil {
+		if err := saveHead(*save, in.Latest); err != nil {
 			return fmt.Errorf("--save-head: %w", err)
 		}
 	}
 	return nil
+}
+
+// saveHead writes the verified head to path, replaced whole and synced:
+// the kept head is the next visit's --earlier, and is often this visit's,
+// which a torn write would destroy. A symlink at path is followed, the
+// head written where it points and that directory synced: auditors keep
+// heads behind links (a "latest" naming the last visit's file), which a
+// rename onto the link itself would replace with a plain file. It is done
+// here, not in durable, whose other writes must not follow links: a key
+// written through one would land outside the directory that guards it.
+func saveHead(path string, head []byte) error {
+	target, err := followLinks(path)
+	if err != nil {
+		return err
+	}
+	return durable.WriteFile(target, head, 0o644)
+}
+
+// maxLinks bounds followLinks, as the kernel's ELOOP bounds a lookup, so
+// that a loop of links is an error rather than a hang.
+const maxLinks = 40
+
+// followLinks is path with the symlinks at it followed to the name they
+// lead to, which need not exist yet (a link made before its first save).
+// A relative link is read from the link's directory, as the kernel reads
+// it; links among the directories are left to the kernel.
+func followLinks(path string) (string, error) {
+	name := path
+	for range maxLinks {
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		to, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(to) {
+			to = filepath.Join(filepath.Dir(path), to)
+		}
+		path = to
+	}
+	return "", fmt.Errorf("%s: more than %d symlinks in a row (a loop?)", name, maxLinks)
 }
 
 // printUnsigned says how many lines of an export lie beyond the head it

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -342,5 +343,60 @@ func TestAuditVerifySavesTheHeadDurably(t *testing.T) {
 	}
 	if b, err := os.ReadFile(kept); err != nil || !bytes.Equal(b, want) {
 		t.Errorf("the kept head holds %q, %v; want the head verified", b, err)
+	}
+}
+
+// TestAuditVerifySavesTheHeadThroughASymlink: auditors keep heads behind
+// links (a "latest" naming the last visit's file). The save put its file
+// in place of the link, so the link was gone and the file it named kept
+// the old head. The save follows the link, relative or absolute, to a file
+// that exists or not yet, writes there and syncs that file's directory,
+// leaving the link as it was.
+func TestAuditVerifySavesTheHeadThroughASymlink(t *testing.T) {
+	vkey, head, lines := offlineExport(t, 2)
+	file := filepath.Join(t.TempDir(), "audit.jsonl")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads := t.TempDir()
+	kept := filepath.Join(heads, "p51-head-1.txt")
+	if err := os.WriteFile(kept, []byte("the head of the last visit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	links := t.TempDir()
+	for _, tc := range []struct{ name, to, file string }{
+		{"relative, to the kept head", "../" + filepath.Base(heads) + "/p51-head-1.txt", kept},
+		{"absolute, to a file not made yet", filepath.Join(heads, "p51-head-2.txt"), filepath.Join(heads, "p51-head-2.txt")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			latest := filepath.Join(links, "latest")
+			os.Remove(latest)
+			if err := os.Symlink(tc.to, latest); err != nil {
+				t.Fatal(err)
+			}
+			var synced []string
+			restore := durable.SetSyncForTest(func(f *os.File) error {
+				synced = append(synced, f.Name())
+				return nil
+			})
+			code, out, errOut := run(t, "", "audit", "verify", "--verifier", vkey, "--file", file, "--head", head, "--save-head", latest)
+			restore()
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
+			}
+			if to, err := os.Readlink(latest); err != nil || to != tc.to {
+				t.Errorf("after the save, latest links to %q, %v; want the link kept, to %q", to, err, tc.to)
+			}
+			if b, err := os.ReadFile(tc.file); err != nil || !bytes.Equal(b, want) {
+				t.Errorf("the file latest names holds %q, %v; want the head verified", b, err)
+			}
+			if !slices.Contains(synced, heads) {
+				t.Errorf("synced %q; want the directory of the file written, %s", synced, heads)
+			}
+		})
 	}
 }
