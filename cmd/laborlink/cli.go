@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Version is the release version, set at build time with
@@ -26,6 +27,17 @@ type Main struct {
 	LookupEnv func(string) (string, bool)
 	// Environ lists the environment ("NAME=value" each); nil for none.
 	Environ func() []string
+	// Now is the clock of what a command dates by today; tests replace
+	// it, and nil is time.Now.
+	Now func() time.Time
+}
+
+// now is the time by m's clock.
+func (m *Main) now() time.Time {
+	if m.Now == nil {
+		return time.Now()
+	}
+	return m.Now()
 }
 
 // NewMain returns a Main wired to the process's standard streams.

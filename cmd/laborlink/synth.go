@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/contracts/synth"
+	"github.com/laborlink/laborlink/federation/registry"
 )
 
 // synthTypes are the record types synth can generate, in the order help lists them.
@@ -26,7 +28,8 @@ func runSynth(_ context.Context, m *Main, args []string) error {
 	origin := fs.String("origin", "51", "2-digit province workers come from")
 	dest := fs.String("dest", "44", "2-digit province workers go to")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed writes the same records")
-	today := fs.String("today", synth.DefaultToday.String(), "day the records are dated around, YYYY-MM-DD; their times reach its end, and a node refuses times ahead of its clock, so a past day makes records to submit now")
+	today := fs.String("today", "", "day the records are dated around, YYYY-MM-DD; their times reach its end, and a node refuses times ahead of its clock, so a past day makes records to submit now. "+
+		"Default "+synth.DefaultToday.String()+", so that a seed writes the same records every run; for --type agreement, today (China time), so that the agreement (1 January of that year to the end of the second year after) is in force when proposed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,7 +51,7 @@ func runSynth(_ context.Context, m *Main, args []string) error {
 	if *origin == *dest {
 		return usageErrorf("-origin and -dest are both %s; records cross between two provinces", *origin)
 	}
-	day, err := contracts.ParseDate(*today)
+	day, err := synthToday(*today, rt, m.now())
 	if err != nil {
 		return usageErrorf("-today: %v", err)
 	}
@@ -69,6 +72,21 @@ func runSynth(_ context.Context, m *Main, args []string) error {
 		}
 	}
 	return w.Flush()
+}
+
+// synthToday is the day synth dates records around: flag, if given;
+// otherwise for an agreement now's day in China, so that one generated any
+// year is in force when proposed (on synth.DefaultToday it expired at the
+// end of 2028); for records synth.DefaultToday, which keeps a seed's records,
+// and the ids guides and tests quote, the same from run to run.
+func synthToday(flag string, rt contracts.RecordType, now time.Time) (contracts.Date, error) {
+	switch {
+	case flag != "":
+		return contracts.ParseDate(flag)
+	case rt == contracts.RecordAgreement:
+		return registry.DayOf(now), nil
+	}
+	return synth.DefaultToday, nil
 }
 
 func typeList() string {
