@@ -116,6 +116,29 @@ func CheckJSON(data []byte, now time.Time) []FieldError {
 	} else if err == nil {
 		_, err = Parse(data, now)
 	}
+	return problemsOf(err)
+}
+
+// CheckProposal decodes and validates an agreement document as the
+// registry checks a proposal or amendment of it: decoded strictly, its
+// terms and the divisions its scope must let cross, as CheckJSON checks an
+// agreement, but with the members the registry fills in itself left to it.
+// The registry numbers the version and starts it proposed without
+// approvals, whatever the document says, so a proposal file leaves
+// version, status and approvals out (the admin guide's does) and is not
+// refused for it. It returns nil for a valid proposal.
+func CheckProposal(data []byte) []FieldError {
+	a, err := DecodeAgreement(data)
+	if err == nil {
+		a.Version, a.Status, a.Approvals = 1, "", nil // any version: the registry's
+		err = validateAgreementFile(a)
+	}
+	return problemsOf(err)
+}
+
+// problemsOf lists the problems of a document's decoding or validation
+// error, nil for none.
+func problemsOf(err error) []FieldError {
 	if err == nil {
 		return nil
 	}

@@ -2,20 +2,24 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
 )
 
-// runValidate checks a file of records (JSON, a JSON array or JSON lines)
-// against their contracts and prints one line per problem.
+// runValidate checks a file of records (JSON, a JSON array or JSON lines),
+// or an agreement written in YAML, against their contracts and prints one
+// line per problem.
 func runValidate(_ context.Context, m *Main, args []string) error {
-	fs := m.flagSet("validate", "[flags] FILE|-\n\nCheck records (JSON, a JSON array or JSON lines) against their contracts.\nPrints 'record N: field.path: problem' per problem; exits 1 if any record is invalid.")
+	fs := m.flagSet("validate", "[flags] FILE|-\n\nCheck records (JSON, a JSON array or JSON lines), or an agreement in YAML\n(as `agreement propose -f` reads it), against their contracts.\nPrints 'record N: field.path: problem' per problem; exits 1 if any record is invalid.")
 	at := fs.String("now", "", "validate as of this day, YYYY-MM-DD (default: today)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -31,14 +35,22 @@ func runValidate(_ context.Context, m *Main, args []string) error {
 		}
 		now = d.Time().Add(12 * time.Hour)
 	}
-	in := m.Stdin
+	var src io.Reader = m.Stdin
 	if name := fs.Arg(0); name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		in = f
+		src = f
+	}
+	in, proposal, err := asJSON(fs.Arg(0), src)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	check := func(raw []byte) []contracts.FieldError { return contracts.CheckJSON(raw, now) }
+	if proposal {
+		check = contracts.CheckProposal
 	}
 	out := bufio.NewWriter(m.Stdout)
 	defer out.Flush()
@@ -53,7 +65,7 @@ func runValidate(_ context.Context, m *Main, args []string) error {
 			out.Flush()
 			return fmt.Errorf("%s: %w", fs.Arg(0), err)
 		}
-		problems := contracts.CheckJSON(raw, now)
+		problems := check(raw)
 		if len(problems) > 0 {
 			invalid++
 		}
@@ -68,7 +80,52 @@ func runValidate(_ context.Context, m *Main, args []string) error {
 	case stream.Count() == 0:
 		return fmt.Errorf("%s: no records", fs.Arg(0))
 	case invalid > 0:
-		return fmt.Errorf("%d of %d records invalid", invalid, stream.Count())
+		return fmt.Errorf("%s: %d of %d records invalid", fs.Arg(0), invalid, stream.Count())
 	}
 	return nil
+}
+
+// asJSON is the file's records as JSON, and whether they are an agreement
+// proposal. A YAML file (.yaml or .yml, or input that does not start as
+// JSON does, with { or [) is an agreement as admins write one for
+// `agreement propose -f`: it is turned into JSON by agreementJSON, the
+// conversion propose runs, and is to be checked as the registry checks a
+// proposal (contracts.CheckProposal), so that validate passes what propose
+// would and refuses what it would refuse. JSON is streamed as it is.
+func asJSON(name string, src io.Reader) (io.Reader, bool, error) {
+	in := bufio.NewReader(src)
+	if !isYAML(name, in) {
+		return in, false, nil
+	}
+	data, err := io.ReadAll(in)
+	if err != nil {
+		return nil, false, err
+	}
+	if data, err = agreementJSON(name, data); err != nil {
+		return nil, false, err
+	}
+	return bytes.NewReader(data), true, nil
+}
+
+// isYAML reports whether the input is YAML: named so, or not starting,
+// after white space, with the { or [ every JSON document, array and line
+// of records starts with. Empty input is not: it holds no records either
+// way.
+func isYAML(name string, in *bufio.Reader) bool {
+	if ext := strings.ToLower(filepath.Ext(name)); ext == ".yaml" || ext == ".yml" {
+		return true
+	}
+	for n := 1; ; n++ {
+		b, err := in.Peek(n)
+		if len(b) < n || err != nil {
+			return false
+		}
+		switch c := b[n-1]; c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{', '[':
+			return false
+		}
+		return true
+	}
 }

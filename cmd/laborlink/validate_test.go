@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -80,4 +81,34 @@ func prettify(t *testing.T, line string) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("\n%s\n", b)
+}
+
+// TestValidateReadsAYAMLAgreement: admins write agreements in YAML, as the
+// admin guide's pact.yaml, for `agreement propose -f`; validate read JSON
+// only and refused it. It converts the YAML as propose does, so the guide's
+// file passes, from a file or standard input, and one with a field that is
+// not a transfer's is refused naming the field, the file named in the
+// error.
+func TestValidateReadsAYAMLAgreement(t *testing.T) {
+	pact := guideFile(t, "pact.yaml")
+	if code, out, errOut := run(t, "", "validate", pact); code != 0 {
+		t.Errorf("validate %s: exit %d\nstdout %q\nstderr %q", pact, code, out, errOut)
+	}
+	yaml, err := os.ReadFile(pact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, string(yaml), "validate", "-"); code != 0 {
+		t.Errorf("validate - with pact.yaml on standard input: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+
+	typo := rewritten(t, pact, "worker.sex", "worker.gender")
+	code, out, errOut := run(t, "", "validate", typo)
+	if code != 1 || !strings.Contains(out, `scope[0].fields[2]: "worker.gender" is not a field of a transfer`) || !strings.Contains(errOut, typo+": 1 of 1 records invalid") {
+		t.Errorf("validate %s: exit %d\nstdout %q\nstderr %q; want exit 1, scope[0].fields[2] named and the file", typo, code, out, errOut)
+	}
+	broken := rewritten(t, pact, "quotas:", "quotas: [")
+	if code, _, errOut := run(t, "", "validate", broken); code != 1 || !strings.Contains(errOut, broken+": not valid YAML or JSON") {
+		t.Errorf("validate %s: exit %d, stderr %q; want exit 1 naming the file as not YAML", broken, code, errOut)
+	}
 }
