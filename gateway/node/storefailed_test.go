@@ -52,20 +52,26 @@ func TestAFailedStoreMakesTheNodeUnhealthy(t *testing.T) {
 // TestAFailedAuditCommitStopsTheStore: the audit log shares node.db and
 // commits through the store's committer, so a commit of its own that
 // fails stops the store as one of the store's would, before any write of
-// the store's builds on it.
+// the store's builds on it. The append's error says it was the audit log's
+// append whose commit to node.db failed, and the store's failure names
+// that commit and file, as /healthz does: what an operator reads to know
+// why the node must restart. A change that drops either fails here.
 func TestAFailedAuditCommitStopsTheStore(t *testing.T) {
 	n, _ := singleNode(t)
+	db := n.store.DB().Path()
 	if err := n.store.DB().Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.audit.Append(context.Background(), audit.Entry{Kind: audit.KindSent, EnvelopeID: "01JENV", RecordType: "transfer", Origin: "51", Destination: "44", Decision: audit.Allow}); !errors.Is(err, store.ErrFailed) {
-		t.Fatalf("an audit append to a closed file: %v; want store.ErrFailed", err)
+	commit := "a commit to " + db + " failed"
+	_, err := n.audit.Append(context.Background(), audit.Entry{Kind: audit.KindSent, EnvelopeID: "01JENV", RecordType: "transfer", Origin: "51", Destination: "44", Decision: audit.Allow})
+	if !errors.Is(err, store.ErrFailed) || !strings.Contains(err.Error(), "append to audit log") || !strings.Contains(err.Error(), commit) {
+		t.Fatalf("an audit append to a closed file: %v; want store.ErrFailed naming the audit log's append and %q", err, commit)
 	}
-	if err := n.store.Failed(); !errors.Is(err, store.ErrFailed) {
-		t.Errorf("store after the audit log's commit failed: %v; want store.ErrFailed", err)
+	if err := n.store.Failed(); !errors.Is(err, store.ErrFailed) || !strings.Contains(err.Error(), commit) {
+		t.Errorf("store after the audit log's commit failed: %v; want store.ErrFailed naming %q", err, commit)
 	}
-	if code, body := probe(t, n, "/healthz"); code != http.StatusServiceUnavailable {
-		t.Errorf("/healthz: %d %q; want 503", code, body)
+	if code, body := probe(t, n, "/healthz"); code != http.StatusServiceUnavailable || !strings.Contains(body, commit) {
+		t.Errorf("/healthz: %d %q; want 503 naming %q", code, body, commit)
 	}
 }
 
