@@ -27,7 +27,10 @@ const receivedPrefix = "received/"
 // which a period's bounds (whole seconds) never fall inside. So the
 // records of an honest origin fall in the periods it counted them in, and
 // since the destination counts only those it stores, of the ones the
-// origin counted, an honest origin's records never go past a quota here.
+// origin counted, an honest origin's records never go past a quota here,
+// while both registries hold the same quotas. Created is the origin's to
+// set, though, and not checked against this node's clock: an origin that
+// dates its records into other periods escapes all but a total quota.
 func (x *Exchange) receivedUsage(agreements []contracts.Agreement, env *contracts.Envelope) (map[policy.QuotaKey]int, map[string][]store.Counter) {
 	qs := receivedQuotas(agreements, env.Type, env.Created)
 	x.readQuotas(qs)
