@@ -44,6 +44,12 @@ const (
 // be in flight, or a dead letter waiting for a requeue (or discarded).
 const ReasonReferralUnanswered = "referral_unanswered"
 
+// ReasonSealedAhead defers an envelope sealed later than this node's clock
+// allows (contracts.MaxClockAhead): its origin's clock is ahead, or it
+// dates the record into a period of its choosing, whose quota counter is
+// still empty. It is decided once its time has come.
+const ReasonSealedAhead = "sealed_ahead"
+
 // imported is an envelope that passed every check and is ready to store.
 type imported struct {
 	index    int
@@ -667,6 +673,11 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	h := rec.Head()
 	if h.From != env.Origin || h.To != env.Destination || h.AgreementID != env.AgreementID || h.Purpose != env.Purpose || rec.Type() != env.Type {
 		return rejected(env.ID, ReasonEnvelopeMismatch), false
+	}
+	if env.Created.After(now.Add(contracts.MaxClockAhead)) {
+		x.d.Log.Warn("an envelope sealed ahead of this node's clock is deferred until its time; check the clocks of both nodes",
+			"envelope", env.ID, "from", env.Origin, "ahead", env.Created.Sub(now).Round(time.Second))
+		return deferred(env.ID, ReasonSealedAhead), false
 	}
 	if in.caseErr != nil {
 		// Verified first, so that only the envelope's signer learns that

@@ -29,8 +29,9 @@ const receivedPrefix = "received/"
 // since the destination counts only those it stores, of the ones the
 // origin counted, an honest origin's records never go past a quota here,
 // while both registries hold the same quotas. Created is the origin's to
-// set, though, and not checked against this node's clock: an origin that
-// dates its records into other periods escapes all but a total quota.
+// set, though: one later than this node's clock allows waits for its time
+// (ReasonSealedAhead), but an origin that dates its records back into
+// earlier periods uses their unused room, which only a total quota holds.
 func (x *Exchange) receivedUsage(agreements []contracts.Agreement, env *contracts.Envelope) (map[policy.QuotaKey]int, map[string][]store.Counter) {
 	qs := receivedQuotas(agreements, env.Type, env.Created)
 	x.readQuotas(qs)

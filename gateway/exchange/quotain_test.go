@@ -3,6 +3,7 @@ package exchange
 import (
 	"encoding/json"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,5 +228,44 @@ func TestADeliveryReadsTheQuotaOncePerMonth(t *testing.T) {
 	earlier := f.now.AddDate(0, -1, 0)
 	if _, counters := reads.usage(dest.x, agreements, envelope(earlier)); len(counters[a.ID]) != 1 || counters[a.ID][0].Name != receivedPrefix+quotaCounter(a.ID, contracts.RecordTransfer, contracts.QuotaMonth, earlier) {
 		t.Errorf("an envelope of the month before got counters %+v, want that month's", counters[a.ID])
+	}
+}
+
+// TestAnEnvelopeSealedAheadWaitsForItsTime: an envelope sealed later than
+// the destination's clock allows is deferred, not counted, stored or
+// audited, so a sender cannot date records into a later period whose
+// quota counter is still empty; once the destination's clock reaches it,
+// it is decided as any other. One sealed within the clocks' allowance is
+// taken at once.
+func TestAnEnvelopeSealedAheadWaitsForItsTime(t *testing.T) {
+	var ahead atomic.Int64
+	f := newFederationClock(t, auditInStore, 0, func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }, "51", "44")
+	a := f.agreement("51", "44", monthlyTransfers(1))
+	g := f.generator("51", "44", 74)
+	dest := f.nodes["44"]
+	later := time.Now().AddDate(0, 2, 0) // not the month of any other envelope here
+	early := f.sealedAt("51", g.Transfer(), later)
+	got, err := f.deliver("51", "44", early, f.sealedAt("51", g.Transfer(), time.Now().Add(contracts.MaxClockAhead-time.Minute)))
+	if err != nil || len(got) != 2 {
+		t.Fatalf("deliver: %d results, %v", len(got), err)
+	}
+	if got[0].Status != peer.StatusDeferred || !slices.Equal(got[0].Reasons, []string{ReasonSealedAhead}) {
+		t.Errorf("an envelope sealed two months ahead: %s %v, want deferred %s", got[0].Status, got[0].Reasons, ReasonSealedAhead)
+	}
+	if got[1].Status != peer.StatusStored {
+		t.Errorf("an envelope sealed within the clocks' allowance: %s %v, want stored", got[1].Status, got[1].Reasons)
+	}
+	name := receivedPrefix + quotaCounter(a.ID, contracts.RecordTransfer, contracts.QuotaMonth, later)
+	if n, err := dest.store.Counter(name); err != nil || n != 0 {
+		t.Errorf("counter %s = %d, %v before the envelope's time; want 0", name, n, err)
+	}
+	if slices.ContainsFunc(dest.auditEntries(t), func(e audit.Entry) bool { return e.EnvelopeID == envelopeID(t, early) }) {
+		t.Errorf("the deferred envelope was audited")
+	}
+	ahead.Store(int64(time.Until(later)))
+	got, err = f.deliver("51", "44", early)
+	wantStatuses(t, "once its time has come", got, err, peer.StatusStored)
+	if n, err := dest.store.Counter(name); err != nil || n != 1 {
+		t.Errorf("counter %s = %d, %v; want 1", name, n, err)
 	}
 }
