@@ -318,7 +318,9 @@ const PageSize = 16 << 10
 const DefaultCommitDelay = time.Millisecond
 
 // Open opens or creates the store file at path, with the key file of its
-// worker digests (Options.WorkerKeyFile, openWorkerKey).
+// worker digests (Options.WorkerKeyFile, openWorkerKey). In the commit that
+// opens it, it brings in step what an earlier release left behind
+// (migrateRejectedReferralCases).
 func Open(path string, opts Options) (*Store, error) {
 	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -326,6 +328,10 @@ func Open(path string, opts Options) (*Store, error) {
 	db, err := boltfile.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, PageSize: PageSize})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	var queues, dead map[string]int
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -335,7 +341,7 @@ func Open(path string, opts Options) (*Store, error) {
 			}
 		}
 		queues, dead = countQueues(tx, bucketOutbox), countQueues(tx, bucketDead)
-		return nil
+		return migrateRejectedReferralCases(tx, log)
 	})
 	if err != nil {
 		db.Close()
@@ -358,10 +364,6 @@ func Open(path string, opts Options) (*Store, error) {
 	every := opts.ReleaseEvery
 	if every == 0 {
 		every = DefaultReleaseEvery
-	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	return &Store{db: db, c: newCommitter(db, delay, every, log), now: now, queues: queueDepth{n: queues}, dead: queueDepth{n: dead}, macs: newWorkerMACs(workerKey)}, nil
 }
