@@ -353,11 +353,20 @@ const maxLinks = 40
 
 // followLinks is path with the symlinks at it followed to the name they
 // lead to, which need not exist yet (a link made before its first save).
-// A relative link is read from the link's directory, as the kernel reads
-// it; links among the directories are left to the kernel.
+// A relative link is read from the link's directory as the kernel finds
+// it: that directory is resolved first (filepath.EvalSymlinks, which
+// takes a ".." after a linked directory from where the link leads, as the
+// kernel does), since joining a link's ".." to the path as written would
+// cancel the linked directory out lexically.
 func followLinks(path string) (string, error) {
 	name := path
 	for range maxLinks {
+		at, base := splitAsWritten(path)
+		dir, err := filepath.EvalSymlinks(at)
+		if err != nil {
+			return "", err
+		}
+		path = filepath.Join(dir, base)
 		fi, err := os.Lstat(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return path, nil
@@ -373,11 +382,25 @@ func followLinks(path string) (string, error) {
 			return "", err
 		}
 		if !filepath.IsAbs(to) {
-			to = filepath.Join(filepath.Dir(path), to)
+			to = dir + string(filepath.Separator) + to
 		}
 		path = to
 	}
 	return "", fmt.Errorf("%s: more than %d symlinks in a row (a loop?)", name, maxLinks)
+}
+
+// splitAsWritten splits path at its last separator, leaving the directory
+// as written: filepath.Dir cleans it, and a cleaned "link/.." is no longer
+// where the kernel's lookup goes.
+func splitAsWritten(path string) (dir, base string) {
+	i := strings.LastIndexByte(path, filepath.Separator)
+	switch {
+	case i < 0:
+		return ".", path
+	case i == 0:
+		return string(filepath.Separator), path[1:]
+	}
+	return path[:i], path[i+1:]
 }
 
 // printUnsigned says how many lines of an export lie beyond the head it

@@ -400,3 +400,70 @@ func TestAuditVerifySavesTheHeadThroughASymlink(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditVerifySavesTheHeadThroughALinkInALinkedDirectory: a relative
+// link is read from the directory the link is in as the kernel finds it,
+// through any link among the directories of the path. A link
+// "visits/latest" to "../heads/p51-head.txt", where visits links to
+// auditor/visits, names auditor/heads/p51-head.txt; joined to the path
+// as written, "visits/.." cancelled out lexically and the head went to a
+// heads directory beside visits, or nowhere.
+func TestAuditVerifySavesTheHeadThroughALinkInALinkedDirectory(t *testing.T) {
+	vkey, head, lines := offlineExport(t, 2)
+	file := filepath.Join(t.TempDir(), "audit.jsonl")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditor := t.TempDir()
+	for _, d := range []string{"visits", "heads"} {
+		if err := os.Mkdir(filepath.Join(auditor, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("../heads/p51-head.txt", filepath.Join(auditor, "visits", "latest")); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := t.TempDir()
+	if err := os.Mkdir(filepath.Join(elsewhere, "heads"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	visits := filepath.Join(elsewhere, "visits")
+	if err := os.Symlink(filepath.Join(auditor, "visits"), visits); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "", "audit", "verify", "--verifier", vkey, "--file", file, "--head", head, "--save-head", filepath.Join(visits, "latest"))
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	named := filepath.Join(auditor, "heads", "p51-head.txt")
+	if b, err := os.ReadFile(named); err != nil || !bytes.Equal(b, want) {
+		t.Errorf("%s, which the link names, holds %q, %v; want the head verified", named, b, err)
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "heads", "p51-head.txt")); err == nil {
+		t.Errorf("the head was written beside the linked directory, not where the link names")
+	}
+
+	// The same within a link: "inner/../p51-head.txt", where inner links
+	// to deep/inner, names deep/p51-head.txt.
+	if err := os.MkdirAll(filepath.Join(auditor, "deep", "inner"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(auditor, "deep", "inner"), filepath.Join(auditor, "visits", "inner")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("inner/../p51-head.txt", filepath.Join(auditor, "visits", "deeper")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = run(t, "", "audit", "verify", "--verifier", vkey, "--file", file, "--head", head, "--save-head", filepath.Join(visits, "deeper"))
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	named = filepath.Join(auditor, "deep", "p51-head.txt")
+	if b, err := os.ReadFile(named); err != nil || !bytes.Equal(b, want) {
+		t.Errorf("%s, which the link deeper names, holds %q, %v; want the head verified", named, b, err)
+	}
+}
