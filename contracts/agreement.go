@@ -143,6 +143,15 @@ func (a *Agreement) InForce(day Date) bool {
 	return !day.Before(a.ValidFrom) && !a.ValidUntil.Before(day)
 }
 
+// AsProposal sets what the registry decides of a proposed or amended
+// version, whatever the document said: its number, version, and no status
+// or approvals yet. The registry applies a proposal with it, and
+// CheckProposal checks a document as that proposal, so the two cannot
+// disagree on which members a proposal file may leave out.
+func (a *Agreement) AsProposal(version int) {
+	a.Version, a.Status, a.Approvals = version, "", nil
+}
+
 // SigningDigest is what a party's admin signs to approve, suspend, resume or
 // terminate this version: the canonical digest of the agreement's terms, with
 // the registry-maintained Status and Approvals left out so that every party

@@ -119,18 +119,21 @@ func CheckJSON(data []byte, now time.Time) []FieldError {
 	return problemsOf(err)
 }
 
-// CheckProposal decodes and validates an agreement document as the
-// registry checks a proposal or amendment of it: decoded strictly, its
-// terms and the divisions its scope must let cross, as CheckJSON checks an
-// agreement, but with the members the registry fills in itself left to it.
-// The registry numbers the version and starts it proposed without
-// approvals, whatever the document says, so a proposal file leaves
-// version, status and approvals out (the admin guide's does) and is not
-// refused for it. It returns nil for a valid proposal.
+// CheckProposal decodes and validates an agreement document as a proposal
+// or amendment of it: decoded strictly, as `agreement propose` decodes its
+// file, then its terms and the divisions its scope must let cross, as
+// CheckJSON checks an agreement, but with the members the registry fills
+// in itself (AsProposal, which the registry applies a proposal with) left
+// to it. A proposal file leaves version, status and approvals out (the
+// admin guide's does) and is not refused for it. The registry runs the
+// same two checks, at two times: the scope's divisions before the
+// proposal enters the log and its terms as it is applied, since versions
+// an older release let in must apply as they did. It returns nil for a
+// valid proposal.
 func CheckProposal(data []byte) []FieldError {
 	a, err := DecodeAgreement(data)
 	if err == nil {
-		a.Version, a.Status, a.Approvals = 1, "", nil // any version: the registry's
+		a.AsProposal(1) // any version: the registry numbers it
 		err = validateAgreementFile(a)
 	}
 	return problemsOf(err)

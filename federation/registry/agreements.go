@@ -54,9 +54,7 @@ func (s *Store) applyProposal(index uint64, env *Envelope, who signer) (*Result,
 		}
 		rec = old.clone()
 	}
-	a.Version = len(rec.Versions) + 1
-	a.Status = ""
-	a.Approvals = nil
+	a.AsProposal(len(rec.Versions) + 1)
 	if err := validateAgreement(&a); err != nil {
 		return &Result{Err: Errorf(EInvalid, "agreement %s: %v", a.ID, err)}, a.ID
 	}
