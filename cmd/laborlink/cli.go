@@ -27,8 +27,9 @@ type Main struct {
 	LookupEnv func(string) (string, bool)
 	// Environ lists the environment ("NAME=value" each); nil for none.
 	Environ func() []string
-	// Now is the clock of what a command dates by today; tests replace
-	// it, and nil is time.Now.
+	// Now is the clock synth dates an agreement by (its default --today);
+	// tests replace it, and nil is time.Now. Other commands read
+	// time.Now themselves.
 	Now func() time.Time
 }
 
