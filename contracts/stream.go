@@ -139,6 +139,18 @@ func CheckProposal(data []byte) []FieldError {
 	return problemsOf(err)
 }
 
+// CheckProposalOrRecord checks one document as `laborlink validate`
+// takes it: a record as CheckJSON does, an agreement as a proposal
+// (CheckProposal), JSON or not, since the agreements admins check are the
+// files they give `agreement propose`, which leave version, status and
+// approvals to the registry.
+func CheckProposalOrRecord(data []byte, now time.Time) []FieldError {
+	if schema, err := peekSchema(data); err == nil && schema == SchemaAgreement {
+		return CheckProposal(data)
+	}
+	return CheckJSON(data, now)
+}
+
 // problemsOf lists the problems of a document's decoding or validation
 // error, nil for none.
 func problemsOf(err error) []FieldError {

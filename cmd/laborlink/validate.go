@@ -16,10 +16,11 @@ import (
 )
 
 // runValidate checks a file of records (JSON, a JSON array or JSON lines),
-// or an agreement written in YAML, against their contracts and prints one
-// line per problem.
+// or an agreement in JSON or YAML, against their contracts and prints one
+// line per problem. An agreement is checked as a proposal, as
+// `agreement propose -f` sends it.
 func runValidate(_ context.Context, m *Main, args []string) error {
-	fs := m.flagSet("validate", "[flags] FILE|-\n\nCheck records (JSON, a JSON array or JSON lines), or an agreement in YAML\n(as `agreement propose -f` reads it), against their contracts.\nPrints 'record N: field.path: problem' per problem; exits 1 if any record is invalid.")
+	fs := m.flagSet("validate", "[flags] FILE|-\n\nCheck records (JSON, a JSON array or JSON lines), or an agreement in JSON or YAML\n(as `agreement propose -f` reads it, checked as a proposal), against their contracts.\nPrints 'record N: field.path: problem' per problem; exits 1 if any record is invalid.")
 	at := fs.String("now", "", "validate as of this day, YYYY-MM-DD (default: today)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -44,13 +45,9 @@ func runValidate(_ context.Context, m *Main, args []string) error {
 		defer f.Close()
 		src = f
 	}
-	in, proposal, err := asJSON(fs.Arg(0), src)
+	in, err := asJSON(fs.Arg(0), src)
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
-	}
-	check := func(raw []byte) []contracts.FieldError { return contracts.CheckJSON(raw, now) }
-	if proposal {
-		check = contracts.CheckProposal
 	}
 	out := bufio.NewWriter(m.Stdout)
 	defer out.Flush()
@@ -65,7 +62,7 @@ func runValidate(_ context.Context, m *Main, args []string) error {
 			out.Flush()
 			return fmt.Errorf("%s: %w", fs.Arg(0), err)
 		}
-		problems := check(raw)
+		problems := contracts.CheckProposalOrRecord(raw, now)
 		if len(problems) > 0 {
 			invalid++
 		}
@@ -85,26 +82,24 @@ func runValidate(_ context.Context, m *Main, args []string) error {
 	return nil
 }
 
-// asJSON is the file's records as JSON, and whether they are an agreement
-// proposal. A YAML file (.yaml or .yml, or input that does not start as
-// JSON does, with { or [) is an agreement as admins write one for
-// `agreement propose -f`: it is turned into JSON by agreementJSON, the
-// conversion propose runs, and is to be checked as the registry checks a
-// proposal (contracts.CheckProposal), so that validate passes what propose
-// would and refuses what it would refuse. JSON is streamed as it is.
-func asJSON(name string, src io.Reader) (io.Reader, bool, error) {
+// asJSON is the file's records as JSON. A YAML file (.yaml or .yml, or
+// input that does not start as JSON does, with { or [) is an agreement as
+// admins write one for `agreement propose -f`: it is turned into JSON by
+// agreementJSON, the conversion propose runs, so that the two cannot read
+// a file differently. JSON is streamed as it is.
+func asJSON(name string, src io.Reader) (io.Reader, error) {
 	in := bufio.NewReader(src)
 	if !isYAML(name, in) {
-		return in, false, nil
+		return in, nil
 	}
 	data, err := io.ReadAll(in)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if data, err = agreementJSON(name, data); err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return bytes.NewReader(data), true, nil
+	return bytes.NewReader(data), nil
 }
 
 // isYAML reports whether the input is YAML: named so, or not starting,
