@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"os"
@@ -95,8 +96,8 @@ func TestConfirmationsMatchOnceTheWorkerKeyLeavesNodeDB(t *testing.T) {
 		t.Errorf("the key file holds %q (%v), want node.db's key", got, err)
 	}
 	if err := s.DB().View(func(tx *bolt.Tx) error {
-		if tx.Bucket([]byte("keys")) != nil {
-			t.Error("node.db still holds the worker key's bucket")
+		if b := tx.Bucket([]byte("keys")); b != nil && bytes.Equal(b.Get([]byte("worker-digest")), key) {
+			t.Error("node.db still holds the worker key")
 		}
 		return nil
 	}); err != nil {

@@ -31,25 +31,38 @@ const workerKeySize = 32
 // bucketKeys and workerKeyName are where releases before the key had a
 // file of its own kept it, in the store file itself (bucket keys, key
 // worker-digest): whoever held a copy of the file then held the key too.
-// The store moves a key found there to the key file when it opens.
+// The store moves a key found there to the key file when it opens, and
+// leaves workerKeyMoved in its place.
 var (
-	bucketKeys    = []byte("keys") // name -> key
+	bucketKeys    = []byte("keys") // name -> key, or workerKeyMoved
 	workerKeyName = []byte("worker-digest")
 )
+
+// workerKeyMoved is what the store file holds under workerKeyName once
+// the key is in its key file: not the key, and of another size than a
+// key's, which earlier releases refuse to open ("restore the data
+// directory from a backup"). Without it, an earlier release started on
+// the store file (rolled back without restoring the copy taken before
+// the upgrade) would find no key and make a new one, under which every
+// digest kept would stop matching and every confirmation of their
+// transfers would be refused.
+var workerKeyMoved = []byte("moved to the worker key file (worker_key)")
 
 // openWorkerKey returns the worker digest key, kept in the file path
 // apart from the store file db, so that a copy of the store file (a
 // backup) does not hold the key of the digests in it. The key is made at
 // random, and written, where there is none and the store holds no digest
 // made under one; a key the store file still holds from an earlier
-// release is written to path and then deleted from the store file. A
+// release is written to path and then replaced by workerKeyMoved in the
+// store file, as every store file this release opens is marked. A
 // missing key is never replaced while digests are kept, nor a key of
 // another size: every digest kept would stop matching, and a transfer's
 // worker would then refuse every confirmation of it.
 func openWorkerKey(db *bolt.DB, path string) ([]byte, error) {
 	var legacy []byte
+	var moved bool
 	if err := db.View(func(tx *bolt.Tx) (err error) {
-		legacy, err = readLegacyWorkerKey(tx)
+		legacy, moved, err = readLegacyWorkerKey(tx)
 		return err
 	}); err != nil {
 		return nil, err
@@ -63,7 +76,7 @@ func openWorkerKey(db *bolt.DB, path string) ([]byte, error) {
 			path, db.Path(), bucketKeys, workerKeyName, path)
 	case key == nil && legacy != nil:
 		// On disk before the key leaves the store file: a crash in
-		// between leaves it in both, and the next open deletes it then.
+		// between leaves it in both, and the next open moves it then.
 		if err := writeWorkerKeyFile(path, legacy); err != nil {
 			return nil, err
 		}
@@ -73,35 +86,44 @@ func openWorkerKey(db *bolt.DB, path string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if legacy == nil {
+	if moved {
 		return key, nil
 	}
-	if err := db.Update(deleteLegacyWorkerKey); err != nil {
-		return nil, fmt.Errorf("worker key %s: delete the key %s kept from an earlier release: %w", path, db.Path(), err)
+	if err := db.Update(markWorkerKeyMoved); err != nil {
+		return nil, fmt.Errorf("worker key %s: mark in %s that the key is in its file (bucket %s, key %s): %w", path, db.Path(), bucketKeys, workerKeyName, err)
 	}
 	return key, nil
 }
 
 // readLegacyWorkerKey returns the key an earlier release kept in the store
-// file, nil if there is none.
-func readLegacyWorkerKey(tx *bolt.Tx) ([]byte, error) {
+// file, nil if there is none; moved tells that the store file holds
+// workerKeyMoved instead. A value of another size is refused, as earlier
+// releases refused it.
+func readLegacyWorkerKey(tx *bolt.Tx) (key []byte, moved bool, err error) {
 	b := tx.Bucket(bucketKeys)
 	if b == nil {
-		return nil, nil
+		return nil, false, nil
 	}
 	k := b.Get(workerKeyName)
-	if k != nil && len(k) != workerKeySize {
-		return nil, fmt.Errorf("bucket %s: key %s has %d bytes, want %d: restore the data directory from a backup", bucketKeys, workerKeyName, len(k), workerKeySize)
+	switch {
+	case bytes.Equal(k, workerKeyMoved):
+		return nil, true, nil
+	case k != nil && len(k) != workerKeySize:
+		return nil, false, fmt.Errorf("bucket %s: key %s has %d bytes, want %d: restore the data directory from a backup", bucketKeys, workerKeyName, len(k), workerKeySize)
 	}
-	return clone(k), nil
+	return clone(k), false, nil
 }
 
-// deleteLegacyWorkerKey deletes the key an earlier release kept in the
-// store file, and its bucket, which held nothing else. bbolt frees the
-// page that held it without clearing it: the operator guide says how to
+// markWorkerKeyMoved replaces the key an earlier release kept in the store
+// file, if any, by workerKeyMoved, in one commit. bbolt frees the page
+// that held the key without clearing it: the operator guide says how to
 // erase it (compact the file).
-func deleteLegacyWorkerKey(tx *bolt.Tx) error {
-	return tx.DeleteBucket(bucketKeys)
+func markWorkerKeyMoved(tx *bolt.Tx) error {
+	b, err := tx.CreateBucketIfNotExists(bucketKeys)
+	if err != nil {
+		return err
+	}
+	return b.Put(workerKeyName, workerKeyMoved)
 }
 
 // readWorkerKeyFile reads the key file at path: the key in hex on one

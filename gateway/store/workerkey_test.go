@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -41,8 +42,9 @@ func readKeyFile(t *testing.T, path string) []byte {
 	return key
 }
 
-// legacyKey returns the worker key the store file at path holds as an
-// earlier release kept it (bucket keys, key worker-digest), nil if none.
+// legacyKey returns what the store file at path holds where an earlier
+// release kept the worker key (bucket keys, key worker-digest): the key,
+// workerKeyMoved once the key is in its file, nil if nothing.
 func legacyKey(t *testing.T, path string) []byte {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
@@ -94,8 +96,8 @@ func TestTheWorkerKeyIsNotInTheStoreFile(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, WorkerKeyFile)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a key file beside the store file, though the options name another: %v", err)
 	}
-	if k := legacyKey(t, path); k != nil {
-		t.Error("the store file holds a worker key")
+	if k := legacyKey(t, path); !bytes.Equal(k, workerKeyMoved) {
+		t.Errorf("the store file holds %q where earlier releases kept the key, want %q", k, workerKeyMoved)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -164,8 +166,8 @@ func TestAMissingWorkerKeyIsNotReplacedWhileDigestsAreKept(t *testing.T) {
 
 // TestAnEarlierReleasesWorkerKeyIsMovedToItsFile: a store file that holds
 // the worker key, as earlier releases kept it, has it moved to the key
-// file when it opens, written there first and then deleted from the store
-// file, so that the digests kept under it still match.
+// file when it opens, written there first and then replaced in the store
+// file by workerKeyMoved, so that the digests kept under it still match.
 func TestAnEarlierReleasesWorkerKeyIsMovedToItsFile(t *testing.T) {
 	dir := t.TempDir()
 	path, keyFile := filepath.Join(dir, "node.db"), filepath.Join(dir, WorkerKeyFile)
@@ -205,14 +207,14 @@ func TestAnEarlierReleasesWorkerKeyIsMovedToItsFile(t *testing.T) {
 	if got := readKeyFile(t, keyFile); !bytes.Equal(got, legacy) {
 		t.Errorf("the key file holds %x, want the store file's key %x", got, legacy)
 	}
-	if k := legacyKey(t, path); k != nil {
-		t.Error("the store file still holds the worker key")
+	if k := legacyKey(t, path); !bytes.Equal(k, workerKeyMoved) {
+		t.Errorf("the store file holds %x where it kept the key, want %q", k, workerKeyMoved)
 	}
 }
 
 // TestAWorkerKeyLeftInBothPlaces: a crash after the key file was written
-// and before the key was deleted from the store file leaves it in both:
-// the next open deletes it from the store file. A key file that holds
+// and before the key was replaced in the store file leaves it in both:
+// the next open replaces it by workerKeyMoved. A key file that holds
 // another key than the store file's is refused, naming both, since the
 // digests were made under the store file's.
 func TestAWorkerKeyLeftInBothPlaces(t *testing.T) {
@@ -224,8 +226,8 @@ func TestAWorkerKeyLeftInBothPlaces(t *testing.T) {
 	putLegacyKey(t, path, key)
 	s = openAt(t, path, Options{NoSync: true})
 	s.Close()
-	if k := legacyKey(t, path); k != nil {
-		t.Error("the store file still holds the worker key it held with the key file")
+	if k := legacyKey(t, path); !bytes.Equal(k, workerKeyMoved) {
+		t.Errorf("the store file holds %x where it kept the key it held with the key file, want %q", k, workerKeyMoved)
 	}
 
 	other := make([]byte, workerKeySize)
@@ -239,5 +241,123 @@ func TestAWorkerKeyLeftInBothPlaces(t *testing.T) {
 	}
 	if !bytes.Equal(legacyKey(t, path), other) || !bytes.Equal(readKeyFile(t, keyFile), key) {
 		t.Error("a refused open changed a key")
+	}
+}
+
+// TestAStoreWhoseWorkerKeyMovedReopens: a store file that holds
+// workerKeyMoved where earlier releases kept the key opens with the key
+// in its file, and digests under it.
+func TestAStoreWhoseWorkerKeyMovedReopens(t *testing.T) {
+	dir := t.TempDir()
+	path, keyFile := filepath.Join(dir, "node.db"), filepath.Join(dir, WorkerKeyFile)
+	key := make([]byte, workerKeySize)
+	rand.Read(key)
+	putLegacyKey(t, path, workerKeyMoved)
+	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := openAt(t, path, Options{NoSync: true})
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("510123X"))
+	if got := s.WorkerDigest(nil, []byte("510123X")); !bytes.Equal(got, mac.Sum(nil)) {
+		t.Errorf("digest %x, want the one under the key file's key %x", got, mac.Sum(nil))
+	}
+	s.Close()
+	if k := legacyKey(t, path); !bytes.Equal(k, workerKeyMoved) {
+		t.Errorf("the store file holds %q where earlier releases kept the key, want %q", k, workerKeyMoved)
+	}
+}
+
+// TestAStoreWhoseWorkerKeyMovedRefusesToOpenWithoutItsFile: a store file
+// whose key moved to its key file, and that keeps digests, refuses to
+// open without the file, naming it, and makes no key in its place.
+func TestAStoreWhoseWorkerKeyMovedRefusesToOpenWithoutItsFile(t *testing.T) {
+	dir := t.TempDir()
+	path, keyFile := filepath.Join(dir, "node.db"), filepath.Join(dir, WorkerKeyFile)
+	s := openAt(t, path, Options{NoSync: true})
+	keepDigest(t, s, "T-1")
+	s.Close()
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	putLegacyKey(t, path, workerKeyMoved)
+	if s, err := Open(path, Options{NoSync: true}); err == nil || !strings.Contains(err.Error(), keyFile) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("open of a store whose key moved, without its key file: %v; want a refusal naming %s", err, keyFile)
+	}
+	if _, err := os.Stat(keyFile); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused open left a key file: %v", err)
+	}
+	if k := legacyKey(t, path); !bytes.Equal(k, workerKeyMoved) {
+		t.Errorf("a refused open left %x where earlier releases kept the key, want %q", k, workerKeyMoved)
+	}
+}
+
+// earlierReleaseReadWorkerKey is how releases before the key file read
+// the worker key, in the transaction that opened the store (readWorkerKey
+// of the release before f812410), kept word for word to test what they
+// do with a store file this release opened.
+func earlierReleaseReadWorkerKey(tx *bolt.Tx) ([]byte, error) {
+	b, err := tx.CreateBucketIfNotExists(bucketKeys)
+	if err != nil {
+		return nil, err
+	}
+	if k := b.Get(workerKeyName); k != nil {
+		if len(k) != workerKeySize {
+			return nil, fmt.Errorf("bucket %s: key %s has %d bytes, want %d: restore the data directory from a backup", bucketKeys, workerKeyName, len(k), workerKeySize)
+		}
+		return clone(k), nil
+	}
+	k := make([]byte, workerKeySize)
+	if _, err := rand.Read(k); err != nil {
+		return nil, fmt.Errorf("make key %s: %w", workerKeyName, err)
+	}
+	return k, b.Put(workerKeyName, k)
+}
+
+// TestAnEarlierReleaseRefusesAStoreThisReleaseOpened: an earlier release
+// started on a store file this release opened, whose key moved to its
+// file or was made there, refuses to open it (and so to start) rather
+// than make a new key, under which every confirmation of the transfers
+// digested before would be refused worker_mismatch.
+func TestAnEarlierReleaseRefusesAStoreThisReleaseOpened(t *testing.T) {
+	legacy := make([]byte, workerKeySize)
+	rand.Read(legacy)
+	for _, tt := range []struct {
+		name string
+		put  []byte // the key an earlier release left in the store file
+	}{
+		{"moved", legacy},
+		{"new", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "node.db")
+			if tt.put != nil {
+				putLegacyKey(t, path, tt.put)
+			}
+			s := openAt(t, path, Options{NoSync: true})
+			s.Close()
+			held := legacyKey(t, path)
+			if len(held) == workerKeySize || bytes.Equal(held, legacy) {
+				t.Errorf("the store file holds %x where earlier releases kept the key: a key to them", held)
+			}
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.Update(func(tx *bolt.Tx) error {
+				_, err := earlierReleaseReadWorkerKey(tx)
+				return err
+			})
+			db.Close()
+			if err == nil || !strings.Contains(err.Error(), "restore the data directory") {
+				t.Errorf("an earlier release opening the store: %v; want its refusal to restore the data directory", err)
+			}
+			if k := legacyKey(t, path); !bytes.Equal(k, held) {
+				t.Errorf("an earlier release left %x in the store file, before %x", k, held)
+			}
+		})
 	}
 }
