@@ -21,6 +21,30 @@ func (f *federation) submittedID(p string, rec contracts.Record) string {
 	return id
 }
 
+// rejectedByDestsNode submits referral r at its origin's node while the
+// view its destination's node has of their agreement a leaves referrals
+// out, so that the destination's node rejects r as it arrives; once the
+// origin's store holds r rejected, it puts a back as it was (the
+// destination takes referrals again), and returns r's envelope id.
+func (f *federation) rejectedByDestsNode(a *contracts.Agreement, r *contracts.Referral) string {
+	f.t.Helper()
+	origin, dest := f.nodes[r.From], f.nodes[r.To]
+	narrow := *a
+	narrow.Scope = slices.DeleteFunc(slices.Clone(a.Scope), func(s contracts.ScopeRule) bool { return s.RecordType == contracts.RecordReferral })
+	dest.agreements.Put(narrow)
+	res := f.submit(r.From, r)
+	if res[0].Outcome != OutcomeAccepted {
+		f.t.Fatalf("%s's referral %s: %+v", r.From, r.ID, res[0])
+	}
+	id := res[0].EnvelopeID
+	gatewaytest.Eventually(f.t, r.From+"'s referral "+r.ID+" rejected by "+r.To+"'s node", func() bool {
+		st, err := origin.store.Status(id)
+		return err == nil && st.State == store.StateRejected
+	})
+	dest.agreements.Put(*a)
+	return id
+}
+
 // wantCase checks the case of referral r at node n: there, and in status.
 func wantCase(t *testing.T, f *federation, n *node, r *contracts.Referral, status contracts.CaseStatus) {
 	t.Helper()
@@ -96,23 +120,14 @@ func TestAReferralItsDestinationRejectedKeepsItsID(t *testing.T) {
 	a := f.agreement("51", "44")
 	g := f.generator("51", "44", 73)
 	origin, dest := f.nodes["51"], f.nodes["44"]
-	narrow := *a
-	narrow.Scope = slices.DeleteFunc(slices.Clone(a.Scope), func(s contracts.ScopeRule) bool { return s.RecordType == contracts.RecordReferral })
-	dest.agreements.Put(narrow)
 	r := referralFrom(g, "51")
-	res := f.submit("51", r)
-	if res[0].Outcome != OutcomeAccepted {
-		t.Fatalf("51's referral: %+v", res[0])
+	first := f.rejectedByDestsNode(a, r) // 44 takes referrals again after
+	if v, err := origin.x.Record(context.Background(), origin.system, first); err != nil || v.State != store.StateRejected {
+		t.Fatalf("51's referral, rejected by 44: %+v (%v), want %s", v, err, store.StateRejected)
 	}
-	first := res[0].EnvelopeID
-	gatewaytest.Eventually(t, "51's referral rejected by 44", func() bool {
-		v, err := origin.x.Record(context.Background(), origin.system, first)
-		return err == nil && v.State == store.StateRejected
-	})
 	if _, err := dest.store.Case(store.CaseKey("51", "44", r.ID), f.now); err == nil {
 		t.Fatalf("44 opened a case for the referral it rejected")
 	}
-	dest.agreements.Put(*a) // 44 takes referrals again
 
 	if res := f.submit("51", r); res[0].Outcome != OutcomeDuplicate || res[0].EnvelopeID != first {
 		t.Errorf("R submitted again: %+v, want %s of %s", res[0], OutcomeDuplicate, first)
@@ -129,7 +144,7 @@ func TestAReferralItsDestinationRejectedKeepsItsID(t *testing.T) {
 
 	theirs := referralFrom(g, "44")
 	theirs.ID = r.ID
-	res = f.submit("44", theirs)
+	res := f.submit("44", theirs)
 	if res[0].Outcome != OutcomeAccepted {
 		t.Fatalf("44's referral under R, which 44 never held: %+v", res[0])
 	}

@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"context"
-	"slices"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -31,23 +30,11 @@ func testReferralRejectedAtItsDestination(t *testing.T, mode auditMode) {
 	f := newFederationWith(t, mode, 0, "51", "44")
 	a := f.agreement("51", "44")
 	g := f.generator("51", "44", 83)
-	origin, dest := f.nodes["51"], f.nodes["44"]
-	narrow := *a
-	narrow.Scope = slices.DeleteFunc(slices.Clone(a.Scope), func(s contracts.ScopeRule) bool { return s.RecordType == contracts.RecordReferral })
-	dest.agreements.Put(narrow)
+	origin := f.nodes["51"]
 	r := referralFrom(g, "51")
-	res := f.submit("51", r)
-	if res[0].Outcome != OutcomeAccepted {
-		t.Fatalf("51's referral R: %+v", res[0])
-	}
-	rejected := res[0].EnvelopeID
-	gatewaytest.Eventually(t, "R rejected by 44's node, seen at 51", func() bool {
-		st, err := origin.store.Status(rejected)
-		return err == nil && st.State == store.StateRejected
-	})
-	dest.agreements.Put(*a)
+	rejected := f.rejectedByDestsNode(a, r)
 	s := referralFrom(g, "51")
-	res = f.submit("51", s)
+	res := f.submit("51", s)
 	if res[0].Outcome != OutcomeAccepted {
 		t.Fatalf("51's referral S: %+v", res[0])
 	}
