@@ -353,7 +353,11 @@ func TestAnEarlierReleaseRefusesAStoreThisReleaseOpened(t *testing.T) {
 			})
 			db.Close()
 			if err == nil || !strings.Contains(err.Error(), "restore the data directory") {
-				t.Errorf("an earlier release opening the store: %v; want its refusal to restore the data directory", err)
+				t.Fatalf("an earlier release opening the store: %v; want its refusal to restore the data directory", err)
+			}
+			// The operator guide quotes the refusal word for word.
+			if guide, rerr := os.ReadFile(filepath.Join("..", "..", "docs", "operator-guide.md")); rerr != nil || !strings.Contains(string(guide), err.Error()) {
+				t.Errorf("docs/operator-guide.md does not quote an earlier release's refusal, %q (%v)", err, rerr)
 			}
 			if k := legacyKey(t, path); !bytes.Equal(k, held) {
 				t.Errorf("an earlier release left %x in the store file, before %x", k, held)
