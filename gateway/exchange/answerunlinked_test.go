@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -108,8 +109,18 @@ func TestAnAnswerNotLinkedIsSentAgain(t *testing.T) {
 			if err := json.Unmarshal(env, &id); err != nil {
 				t.Fatal(err)
 			}
-			if !slices.ContainsFunc(st.Answers, func(a store.Answer) bool { return a.EnvelopeID == id.ID }) {
-				t.Errorf("the record answered lists %+v; want answer %s", st.Answers, id.ID)
+			at := slices.IndexFunc(st.Answers, func(a store.Answer) bool { return a.EnvelopeID == id.ID })
+			if at < 0 {
+				t.Fatalf("the record answered lists %+v; want answer %s", st.Answers, id.ID)
+			}
+			// Linked by the redelivery, dated by the first arrival.
+			in := origin.inbox(t)
+			k := slices.IndexFunc(in, func(m store.Incoming) bool { return m.EnvelopeID == id.ID })
+			if k < 0 {
+				t.Fatalf("answer %s is not in 51's inbox", id.ID)
+			}
+			if got, want := st.Answers[at].ReceivedAt, in[k].ReceivedAt.Truncate(time.Millisecond); !got.Equal(want) {
+				t.Errorf("the answer linked by its redelivery is dated %v; want its first arrival, %v", got, want)
 			}
 		})
 	}

@@ -451,14 +451,15 @@ func (x *Exchange) storeFresh(ctx context.Context, key *pki.Signer, from pki.Ide
 		} else if got[k].Duplicate {
 			// Stored by another request since dup was looked up: a
 			// duplicate only if it is the envelope that request stored.
-			if err := sameAsStored(ready[i].env, got[k].Receipt); err != nil {
+			first, err := sameAsStored(ready[i].env, got[k].Receipt)
+			if err != nil {
 				if refused == nil {
 					refused = make([]error, len(ready))
 				}
 				refused[i], signed[i] = err, nil
 				continue
 			}
-			dup[i] = true
+			dup[i], ready[i].in.ReceivedAt = true, first
 			late = append(late, i)
 		} else if also == nil {
 			entries = append(entries, received[k])
@@ -655,11 +656,13 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		// Its origin sends it again (the receipt was lost, or the origin
 		// crashed before recording it): it passed every check when it was
 		// stored, and a case it moved has moved on since. Another envelope
-		// under its id passed none of them.
-		if err := sameAsStored(env, in.receipt); err != nil {
+		// under its id passed none of them. What it links or mends is
+		// dated by its first arrival.
+		first, err := sameAsStored(env, in.receipt)
+		if err != nil {
 			return x.notRedelivered(env.ID, err), false
 		}
-		*im = imported{env: env, rec: rec, in: store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now}, stored: true}
+		*im = imported{env: env, rec: rec, in: store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: first}, stored: true}
 		return peer.Result{EnvelopeID: env.ID}, true
 	}
 	if recErr != nil {

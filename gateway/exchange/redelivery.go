@@ -3,6 +3,7 @@ package exchange
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/peer"
@@ -29,16 +30,18 @@ var errStoredReceipt = errors.New("the receipt stored with the envelope id is un
 // delivery (receipt) names the same payload digest. The receipt is what
 // inbox retention keeps, and it is what a "duplicate" answer stands for:
 // signing one for another payload would acknowledge what was never
-// stored, and the record it carries was never checked.
-func sameAsStored(env *contracts.Envelope, receipt []byte) error {
+// stored, and the record it carries was never checked. It returns when
+// the envelope was first received, as that receipt says: what the
+// redelivery links or mends (an answer, a case) took place then.
+func sameAsStored(env *contracts.Envelope, receipt []byte) (time.Time, error) {
 	r, err := contracts.DecodeReceipt(receipt)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errStoredReceipt, err)
+		return time.Time{}, fmt.Errorf("%w: %w", errStoredReceipt, err)
 	}
 	if !r.Matches(env) {
-		return errIDReused
+		return time.Time{}, errIDReused
 	}
-	return nil
+	return r.ReceivedAt, nil
 }
 
 // notRedelivered answers an envelope sameAsStored did not take for the
