@@ -3,7 +3,6 @@ package registry_test
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
@@ -65,10 +64,7 @@ func TestRestoreOrdersAWriteRacingIt(t *testing.T) {
 		case <-held:
 		}
 	}
-	if err := l.Reg.Restore(ctx(t), bytes.NewReader(b.Bytes())); err != nil {
-		t.Fatal(err)
-	}
-	installed, _ := strconv.ParseUint(l.Reg.Raft().Stats()["last_snapshot_index"], 10, 64)
+	installed := restoreInstalledAt(t, l, b.Bytes())
 	o := <-done
 	if o.err != nil || o.res.Err != nil {
 		t.Fatalf("the write racing the restore: %v, %v", o.err, o.res)
