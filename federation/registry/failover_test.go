@@ -120,6 +120,17 @@ func (cl *client) read(t *testing.T, id string) (string, bool) {
 	return "", false
 }
 
+// killLeader stops c's leader, holding mu so that no client picks a node
+// to talk to meanwhile.
+func killLeader(t *testing.T, c *regtest.Cluster, mu *sync.Mutex, after int64) {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	leader := c.WaitLeader()
+	c.Stop(leader)
+	t.Logf("killed leader %s after %d operations", leader.ID, after)
+}
+
 func TestLeaderKilledDuringWritesLosesNothingAndStaysLinearizable(t *testing.T) {
 	c := regtest.NewCluster(t, 3, 2, nil)
 	admins := map[string]*regtest.Admin{"51": c.PKI.Admin(t, "51", "zhang"), "44": c.PKI.Admin(t, "44", "li")}
@@ -141,7 +152,7 @@ func TestLeaderKilledDuringWritesLosesNothingAndStaysLinearizable(t *testing.T) 
 		acked   = map[string]string{} // nonce -> agreement, for acknowledged changes
 		done    atomic.Int64
 		start   = time.Now()
-		killed  = make(chan *regtest.Node, 1)
+		killNow = make(chan struct{}, 1)
 		running = func() []*regtest.Node {
 			mu.Lock()
 			defer mu.Unlock()
@@ -190,22 +201,27 @@ func TestLeaderKilledDuringWritesLosesNothingAndStaysLinearizable(t *testing.T) 
 				}
 				mu.Unlock()
 				if done.Add(1) == killAfter {
-					mu.Lock()
-					leader := c.WaitLeader()
-					c.Stop(leader)
-					mu.Unlock()
-					killed <- leader
+					killNow <- struct{}{}
 				}
 			}
 		}()
 	}
-	wg.Wait()
+	finished := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(finished)
+	}()
+	// The test's goroutine kills the leader, not a client's: WaitLeader
+	// fails the test with FailNow, which on a client's goroutine would end
+	// it holding mu, and the other clients, waiting for mu, would hang
+	// the test until the package's timeout.
 	select {
-	case l := <-killed:
-		t.Logf("killed leader %s after %d operations", l.ID, killAfter)
-	default:
+	case <-killNow:
+		killLeader(t, c, &mu, done.Load())
+	case <-finished:
 		t.Fatal("the leader was never killed")
 	}
+	<-finished
 
 	if res := porcupine.CheckOperationsTimeout(suspensionModel, history, 30*time.Second); res != porcupine.Ok {
 		t.Fatalf("history of %d operations is not linearizable: %s", len(history), res)
