@@ -233,6 +233,19 @@ func offlineExport(t *testing.T, n int) (vkeyFile, headFile string, lines []stri
 	return vkeyFile, headFile, strings.Split(strings.TrimSuffix(export.String(), "\n"), "\n")
 }
 
+// offlineExportFile is offlineExport with its lines in a file, as an
+// auditor keeps an export: the verifier key's file, the head's, and the
+// export's.
+func offlineExportFile(t *testing.T, n int) (vkeyFile, headFile, file string) {
+	t.Helper()
+	vkeyFile, headFile, lines := offlineExport(t, n)
+	file = filepath.Join(t.TempDir(), "audit.jsonl")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return vkeyFile, headFile, file
+}
+
 // TestAuditVerifyFileRefusesAnAddedLine: an export holding every genuine
 // line and a forged one for a position they already cover fails offline
 // verification, naming the lines, wherever the forged line sits; a line
@@ -275,11 +288,7 @@ func TestAuditVerifyFileRefusesAnAddedLine(t *testing.T) {
 // unchecked; connection flags with --file were ignored as silently. Both
 // are refused by name, before anything is read. (From a review.)
 func TestAuditVerifyRefusesFlagsOfTheOtherMode(t *testing.T) {
-	vkey, head, lines := offlineExport(t, 2)
-	file := filepath.Join(t.TempDir(), "audit.jsonl")
-	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	vkey, head, file := offlineExportFile(t, 2)
 	conn := devConnFlags(t, "auditor-auditor", "https://127.0.0.1:1")
 	tests := []struct {
 		name string
@@ -312,11 +321,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // whole, and a sync that fails fails the command, the kept head as it
 // was.
 func TestAuditVerifySavesTheHeadDurably(t *testing.T) {
-	vkey, head, lines := offlineExport(t, 2)
-	file := filepath.Join(t.TempDir(), "audit.jsonl")
-	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	vkey, head, file := offlineExportFile(t, 2)
 	kept := filepath.Join(t.TempDir(), "p51-head.txt")
 	const old = "the head of the last visit\n"
 	if err := os.WriteFile(kept, []byte(old), 0o644); err != nil {
@@ -353,11 +358,7 @@ func TestAuditVerifySavesTheHeadDurably(t *testing.T) {
 // that exists or not yet, writes there and syncs that file's directory,
 // leaving the link as it was.
 func TestAuditVerifySavesTheHeadThroughASymlink(t *testing.T) {
-	vkey, head, lines := offlineExport(t, 2)
-	file := filepath.Join(t.TempDir(), "audit.jsonl")
-	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	vkey, head, file := offlineExportFile(t, 2)
 	want, err := os.ReadFile(head)
 	if err != nil {
 		t.Fatal(err)
@@ -415,11 +416,7 @@ func TestAuditVerifySavesTheHeadThroughASymlink(t *testing.T) {
 // as written, "visits/.." cancelled out lexically and the head went to a
 // heads directory beside visits, or nowhere.
 func TestAuditVerifySavesTheHeadThroughALinkInALinkedDirectory(t *testing.T) {
-	vkey, head, lines := offlineExport(t, 2)
-	file := filepath.Join(t.TempDir(), "audit.jsonl")
-	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	vkey, head, file := offlineExportFile(t, 2)
 	want, err := os.ReadFile(head)
 	if err != nil {
 		t.Fatal(err)
