@@ -153,6 +153,7 @@ func TestLeaderKilledDuringWritesLosesNothingAndStaysLinearizable(t *testing.T) 
 		done    atomic.Int64
 		start   = time.Now()
 		killNow = make(chan struct{}, 1)
+		killed  = make(chan struct{})
 		running = func() []*regtest.Node {
 			mu.Lock()
 			defer mu.Unlock()
@@ -201,7 +202,11 @@ func TestLeaderKilledDuringWritesLosesNothingAndStaysLinearizable(t *testing.T) 
 				}
 				mu.Unlock()
 				if done.Add(1) == killAfter {
+					// Held until the leader is dead, so that it dies
+					// while the clients' writes go on, and before they
+					// can all have finished.
 					killNow <- struct{}{}
+					<-killed
 				}
 			}
 		}()
@@ -214,13 +219,17 @@ func TestLeaderKilledDuringWritesLosesNothingAndStaysLinearizable(t *testing.T) 
 	// The test's goroutine kills the leader, not a client's: WaitLeader
 	// fails the test with FailNow, which on a client's goroutine would end
 	// it holding mu, and the other clients, waiting for mu, would hang
-	// the test until the package's timeout.
-	select {
-	case <-killNow:
-		killLeader(t, c, &mu, done.Load())
-	case <-finished:
-		t.Fatal("the leader was never killed")
-	}
+	// the test until the package's timeout. The client that asked waits
+	// for killed, closed here whether the kill was done or failed.
+	func() {
+		defer close(killed)
+		select {
+		case <-killNow:
+			killLeader(t, c, &mu, done.Load())
+		case <-finished:
+			t.Fatal("the leader was never killed")
+		}
+	}()
 	<-finished
 
 	if res := porcupine.CheckOperationsTimeout(suspensionModel, history, 30*time.Second); res != porcupine.Ok {
