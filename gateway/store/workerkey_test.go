@@ -198,17 +198,24 @@ func TestAnEarlierReleasesWorkerKeyIsMovedToItsFile(t *testing.T) {
 	}
 
 	s = openAt(t, path, Options{NoSync: true})
-	mac := hmac.New(sha256.New, legacy)
-	mac.Write([]byte("510123X"))
-	if got := s.WorkerDigest(nil, []byte("510123X")); !bytes.Equal(got, mac.Sum(nil)) {
-		t.Errorf("digest %x, want the one under the store file's key %x", got, mac.Sum(nil))
-	}
+	wantDigestUnder(t, s, legacy, "the store file's key")
 	s.Close()
 	if got := readKeyFile(t, keyFile); !bytes.Equal(got, legacy) {
 		t.Errorf("the key file holds %x, want the store file's key %x", got, legacy)
 	}
 	if k := legacyKey(t, path); !bytes.Equal(k, workerKeyMoved) {
 		t.Errorf("the store file holds %x where it kept the key, want %q", k, workerKeyMoved)
+	}
+}
+
+// wantDigestUnder fails t unless s digests under key, which is what
+// names.
+func wantDigestUnder(t *testing.T, s *Store, key []byte, what string) {
+	t.Helper()
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("510123X"))
+	if got := s.WorkerDigest(nil, []byte("510123X")); !bytes.Equal(got, mac.Sum(nil)) {
+		t.Errorf("digest %x, want the one under %s %x", got, what, mac.Sum(nil))
 	}
 }
 
@@ -257,11 +264,7 @@ func TestAStoreWhoseWorkerKeyMovedReopens(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := openAt(t, path, Options{NoSync: true})
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte("510123X"))
-	if got := s.WorkerDigest(nil, []byte("510123X")); !bytes.Equal(got, mac.Sum(nil)) {
-		t.Errorf("digest %x, want the one under the key file's key %x", got, mac.Sum(nil))
-	}
+	wantDigestUnder(t, s, key, "the key file's key")
 	s.Close()
 	if k := legacyKey(t, path); !bytes.Equal(k, workerKeyMoved) {
 		t.Errorf("the store file holds %q where earlier releases kept the key, want %q", k, workerKeyMoved)
