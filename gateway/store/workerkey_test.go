@@ -42,6 +42,22 @@ func readKeyFile(t *testing.T, path string) []byte {
 	return key
 }
 
+// randomKey is a worker key made at random.
+func randomKey() []byte {
+	k := make([]byte, workerKeySize)
+	rand.Read(k)
+	return k
+}
+
+// writeKeyFile writes key to the worker key file path as the node keeps
+// it: in hex on one line, readable by the node's user alone.
+func writeKeyFile(t *testing.T, path string, key []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // legacyKey returns what the store file at path holds where an earlier
 // release kept the worker key (bucket keys, key worker-digest): the key,
 // workerKeyMoved once the key is in its file, nil if nothing.
@@ -154,9 +170,7 @@ func TestAMissingWorkerKeyIsNotReplacedWhileDigestsAreKept(t *testing.T) {
 	if _, err := os.Stat(keyFile); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a refused open left a key file: %v", err)
 	}
-	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeKeyFile(t, keyFile, key)
 	s = openAt(t, path, Options{NoSync: true})
 	kept, err := s.SentWorker("51/transfer/T-1")
 	if err != nil || !bytes.Equal(kept.Digest, s.WorkerDigest(nil, []byte("510123X"))) {
@@ -171,8 +185,7 @@ func TestAMissingWorkerKeyIsNotReplacedWhileDigestsAreKept(t *testing.T) {
 func TestAnEarlierReleasesWorkerKeyIsMovedToItsFile(t *testing.T) {
 	dir := t.TempDir()
 	path, keyFile := filepath.Join(dir, "node.db"), filepath.Join(dir, WorkerKeyFile)
-	legacy := make([]byte, workerKeySize)
-	rand.Read(legacy)
+	legacy := randomKey()
 	putLegacyKey(t, path, legacy)
 
 	// The key file's directory cannot be synced: the key stays in the
@@ -237,8 +250,7 @@ func TestAWorkerKeyLeftInBothPlaces(t *testing.T) {
 		t.Errorf("the store file holds %x where it kept the key it held with the key file, want %q", k, workerKeyMoved)
 	}
 
-	other := make([]byte, workerKeySize)
-	rand.Read(other)
+	other := randomKey()
 	putLegacyKey(t, path, other)
 	if s, err := Open(path, Options{NoSync: true}); err == nil || !strings.Contains(err.Error(), keyFile) || !strings.Contains(err.Error(), path) {
 		if s != nil {
@@ -257,12 +269,9 @@ func TestAWorkerKeyLeftInBothPlaces(t *testing.T) {
 func TestAStoreWhoseWorkerKeyMovedReopens(t *testing.T) {
 	dir := t.TempDir()
 	path, keyFile := filepath.Join(dir, "node.db"), filepath.Join(dir, WorkerKeyFile)
-	key := make([]byte, workerKeySize)
-	rand.Read(key)
+	key := randomKey()
 	putLegacyKey(t, path, workerKeyMoved)
-	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeKeyFile(t, keyFile, key)
 	s := openAt(t, path, Options{NoSync: true})
 	wantDigestUnder(t, s, key, "the key file's key")
 	s.Close()
@@ -326,8 +335,7 @@ func earlierReleaseReadWorkerKey(tx *bolt.Tx) ([]byte, error) {
 // than make a new key, under which every confirmation of the transfers
 // digested before would be refused worker_mismatch.
 func TestAnEarlierReleaseRefusesAStoreThisReleaseOpened(t *testing.T) {
-	legacy := make([]byte, workerKeySize)
-	rand.Read(legacy)
+	legacy := randomKey()
 	for _, tt := range []struct {
 		name string
 		put  []byte // the key an earlier release left in the store file
