@@ -148,11 +148,7 @@ func TestADemotedVoterLosesItsRaftConnections(t *testing.T) {
 // Here the seed lists the cluster's voter and then fails the join, so the
 // node stays waiting. (From a review of the registry.)
 func TestAJoiningNodeTakesRaftRequestsOnlyFromItsSeedsVoters(t *testing.T) {
-	c := regtest.NewCluster(t, 1, 0, nil)
-	leader := c.WaitLeader()
-	joining := c.AddNode("44", "joining")
-	c.Start(joining)
-	joinThroughFailingSeed(t, c, joining, leader)
+	c, leader, joining := waitingJoiner(t)
 	refusesRogueSnapshot(t, c, joining, leader)
 }
 
@@ -164,11 +160,7 @@ func TestAJoiningNodeTakesRaftRequestsOnlyFromItsSeedsVoters(t *testing.T) {
 // the registry; once the node knows raft's configuration, its next start
 // removes the pinned voters' file. (From a review of the registry.)
 func TestARestartedJoiningNodeStillTakesOnlyItsSeedsVoters(t *testing.T) {
-	c := regtest.NewCluster(t, 1, 0, nil)
-	leader := c.WaitLeader()
-	joining := c.AddNode("44", "joining")
-	c.Start(joining)
-	joinThroughFailingSeed(t, c, joining, leader)
+	c, leader, joining := waitingJoiner(t)
 	c.Stop(joining)
 	c.Start(joining)
 	refusesRogueSnapshot(t, c, joining, leader)
@@ -208,6 +200,19 @@ func TestAnUnreadableJoinVotersFileStopsTheStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitingJoiner starts a one-node cluster and a node of province 44 that
+// asked to join it through a seed that failed the join
+// (joinThroughFailingSeed): the node waits for raft's configuration.
+func waitingJoiner(t *testing.T) (c *regtest.Cluster, leader, joining *regtest.Node) {
+	t.Helper()
+	c = regtest.NewCluster(t, 1, 0, nil)
+	leader = c.WaitLeader()
+	joining = c.AddNode("44", "joining")
+	c.Start(joining)
+	joinThroughFailingSeed(t, c, joining, leader)
+	return c, leader, joining
 }
 
 // joinThroughFailingSeed has joining ask to join through a seed that lists
