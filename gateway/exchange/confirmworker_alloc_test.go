@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/policy"
 	"github.com/laborlink/laborlink/gateway/store"
 )
@@ -25,11 +24,7 @@ func TestKeepingATransfersWorkerAllocatesLittle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	start, err := contracts.ParseDate("2026-03-01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &contracts.Transfer{Worker: contracts.Worker{IDNumber: "44030519850607857X"}, Placement: contracts.Placement{ContractStart: start}}
+	tr := workerTransfer(t, "44030519850607857X")
 	masked := &policy.Decision{Obligations: map[string]policy.Obligation{"worker.id_number": {Action: policy.ActionMask, Pattern: "id_number"}}}
 	tests := []struct {
 		name string

@@ -195,12 +195,7 @@ func TestTheKeptWorkerHoldsNoIDNumber(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			start, err := contracts.ParseDate("2026-03-01")
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr := &contracts.Transfer{Worker: contracts.Worker{IDNumber: id}, Placement: contracts.Placement{ContractStart: start}}
-			w, err := sentWorker(tr, tt.dec, s.WorkerDigest)
+			w, err := sentWorker(workerTransfer(t, id), tt.dec, s.WorkerDigest)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,4 +232,15 @@ func TestTheKeptWorkerHoldsNoIDNumber(t *testing.T) {
 			}
 		})
 	}
+}
+
+// workerTransfer is a transfer of the worker with ID number id, as much of
+// one as sentWorker reads.
+func workerTransfer(t *testing.T, id string) *contracts.Transfer {
+	t.Helper()
+	start, err := contracts.ParseDate("2026-03-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &contracts.Transfer{Worker: contracts.Worker{IDNumber: id}, Placement: contracts.Placement{ContractStart: start}}
 }

@@ -30,12 +30,7 @@ func TestConfirmationsMatchOnceTheWorkerKeyLeavesNodeDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start, err := contracts.ParseDate("2026-03-01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &contracts.Transfer{Worker: contracts.Worker{IDNumber: id}, Placement: contracts.Placement{ContractStart: start}}
-	w, err := sentWorker(tr, &policy.Decision{}, s.WorkerDigest) // sent in clear
+	w, err := sentWorker(workerTransfer(t, id), &policy.Decision{}, s.WorkerDigest) // sent in clear
 	if err != nil {
 		t.Fatal(err)
 	}
