@@ -43,7 +43,7 @@ func (x *Exchange) Evaluate(ctx context.Context, caller pki.Identity, doc json.R
 	if err != nil {
 		return DryRun{}, &Error{Code: CodeUnavailable, Message: "look up agreements", Err: err}
 	}
-	used, _ := x.quotaUsage(agreements, rec.Type(), now)
+	used, _ := x.quotaUsage(quotas(agreements, rec.Type(), now))
 	dec, err := x.d.Policy.Decide(ctx, policy.Request{Side: policy.Export, Record: rec, Peer: caller.URI(), Agreements: agreements, QuotaUsed: used, Time: now})
 	if err != nil {
 		return DryRun{}, &Error{Code: CodeInternal, Message: "export decision", Err: err}

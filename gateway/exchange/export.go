@@ -510,10 +510,10 @@ func (x *Exchange) readQuotas(qs []quota) {
 	}
 }
 
-// quotaUsage reads the quota counters of the record's type under each
-// candidate agreement, and names the counters an accepted record increments.
-func (x *Exchange) quotaUsage(agreements []contracts.Agreement, t contracts.RecordType, now time.Time) (map[policy.QuotaKey]int, map[string][]store.Counter) {
-	qs := quotas(agreements, t, now)
+// quotaUsage reads the counters of qs, the quotas of a record's type under
+// each candidate agreement (quotas, receivedQuotas), and returns their
+// usage and the counters a record taken increments, as usage does.
+func (x *Exchange) quotaUsage(qs []quota) (map[policy.QuotaKey]int, map[string][]store.Counter) {
 	x.readQuotas(qs)
 	return usage(qs)
 }

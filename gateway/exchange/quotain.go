@@ -33,9 +33,7 @@ const receivedPrefix = "received/"
 // (ReasonSealedAhead), but an origin that dates its records back into
 // earlier periods uses their unused room, which only a total quota holds.
 func (x *Exchange) receivedUsage(agreements []contracts.Agreement, env *contracts.Envelope) (map[policy.QuotaKey]int, map[string][]store.Counter) {
-	qs := receivedQuotas(agreements, env.Type, env.Created)
-	x.readQuotas(qs)
-	return usage(qs)
+	return x.quotaUsage(receivedQuotas(agreements, env.Type, env.Created))
 }
 
 // quotaReads is what the envelopes of one delivery request read of the
