@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/contracts/synth"
 	"github.com/laborlink/laborlink/gateway/exchange"
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/node"
@@ -33,12 +34,7 @@ func TestAConfirmationOfAnotherWorkerConfirmsNothing(t *testing.T) {
 	f := start(t, func(c *node.Config) { c.Webhook.URL = pushed.url })
 	ctx := context.Background()
 	g := f.gens["44"]
-	tr := g.Transfer()
-	tr.Purpose = contracts.PurposeEmploymentService
-	other := g.Transfer()
-	for masked(other.Worker.IDNumber) == masked(tr.Worker.IDNumber) {
-		other = g.Transfer()
-	}
+	tr, other := twoWorkers(g, contracts.PurposeEmploymentService)
 	res := f.sendDelivered("51", tr)
 	origin := f.system("51")
 	view := func() exchange.RecordView {
@@ -164,6 +160,18 @@ func (p *pushes) wait(t *testing.T, envelopeID, want string) {
 // masked is an ID number as the federation's id_number mask leaves it.
 func masked(id string) string { return id[:3] + id[len(id)-4:] }
 
+// twoWorkers returns a transfer for purpose, and another of g's whose
+// worker's ID number the id_number mask still tells apart from its.
+func twoWorkers(g *synth.Generator, purpose contracts.Purpose) (tr, other *contracts.Transfer) {
+	tr = g.Transfer()
+	tr.Purpose = purpose
+	other = g.Transfer()
+	for masked(other.Worker.IDNumber) == masked(tr.Worker.IDNumber) {
+		other = g.Transfer()
+	}
+	return tr, other
+}
+
 // TestAMaskedConfirmationOfATransferSentInClearCompares: 51 sends a
 // transfer with the worker's ID number in clear (the agreement clears it
 // for rights protection), and 44 confirms it for a training subsidy, for
@@ -175,12 +183,7 @@ func TestAMaskedConfirmationOfATransferSentInClearCompares(t *testing.T) {
 	f := start(t, nil)
 	ctx := context.Background()
 	g := f.gens["44"]
-	tr := g.Transfer()
-	tr.Purpose = contracts.PurposeRightsProtection
-	other := g.Transfer()
-	for masked(other.Worker.IDNumber) == masked(tr.Worker.IDNumber) {
-		other = g.Transfer()
-	}
+	tr, other := twoWorkers(g, contracts.PurposeRightsProtection)
 	res := f.sendDelivered("51", tr)
 	arrived := f.inboxItem("44", res[0].EnvelopeID)
 	var sent contracts.Transfer
