@@ -146,7 +146,7 @@ func (a *Agreement) InForce(day Date) bool {
 // AsProposal sets what the registry decides of a proposed or amended
 // version, whatever the document said: its number, version, and no status
 // or approvals yet. The registry applies a proposal with it, and
-// CheckProposal checks a document as that proposal, so the two cannot
+// checkProposal checks a document as that proposal, so the two cannot
 // disagree on which members a proposal file may leave out.
 func (a *Agreement) AsProposal(version int) {
 	a.Version, a.Status, a.Approvals = version, "", nil

@@ -119,7 +119,7 @@ func CheckJSON(data []byte, now time.Time) []FieldError {
 	return problemsOf(err)
 }
 
-// CheckProposal decodes and validates an agreement document as a proposal
+// checkProposal decodes and validates an agreement document as a proposal
 // or amendment of it: decoded strictly, as `agreement propose` decodes its
 // file, then its terms and the divisions its scope must let cross, as
 // CheckJSON checks an agreement, but with the members the registry fills
@@ -130,7 +130,7 @@ func CheckJSON(data []byte, now time.Time) []FieldError {
 // proposal enters the log and its terms as it is applied, since versions
 // an older release let in must apply as they did. It returns nil for a
 // valid proposal.
-func CheckProposal(data []byte) []FieldError {
+func checkProposal(data []byte) []FieldError {
 	a, err := DecodeAgreement(data)
 	if err == nil {
 		a.AsProposal(1) // any version: the registry numbers it
@@ -141,12 +141,12 @@ func CheckProposal(data []byte) []FieldError {
 
 // CheckProposalOrRecord checks one document as `laborlink validate`
 // takes it: a record as CheckJSON does, an agreement as a proposal
-// (CheckProposal), JSON or not, since the agreements admins check are the
+// (checkProposal), JSON or not, since the agreements admins check are the
 // files they give `agreement propose`, which leave version, status and
 // approvals to the registry.
 func CheckProposalOrRecord(data []byte, now time.Time) []FieldError {
 	if schema, err := peekSchema(data); err == nil && schema == SchemaAgreement {
-		return CheckProposal(data)
+		return checkProposal(data)
 	}
 	return CheckJSON(data, now)
 }
