@@ -76,7 +76,8 @@ func (r Reason) Valid() bool { return slices.Contains(reasons, r) }
 
 // Detail qualifies an entry of a kind that has states: the new status of a
 // referral, the agreement transition, the policy layer that changed, the
-// certificate event. Like Reason it is a closed set.
+// certificate event, a receipt that says the destination's node rejected
+// the envelope. Like Reason it is a closed set.
 type Detail string
 
 // Referral statuses (KindReferralUpdate, and KindSent/KindReceived of a referral).
@@ -126,10 +127,19 @@ var referralStatuses = []Detail{DetailReferred, DetailAccepted, DetailInvestigat
 // detailsByKind is the closed set of details each kind may carry. A kind
 // missing from the map carries no detail, except that flows of a referral may
 // carry its status.
+//
+// A receipt denied carries DetailRejected when the destination's node
+// rejected the envelope, for good and for what it holds, and none when
+// delivery gave up on it (a dead letter, which a requeue may yet deliver):
+// both are denials, with reason codes that do not tell them apart, and a
+// referral rejected so ends its case at the origin (Stats counts it
+// rejected). Receipts logged by earlier releases carry no detail, whichever
+// they were.
 var detailsByKind = map[Kind][]Detail{
 	KindReferralUpdate: referralStatuses,
 	KindSent:           referralStatuses,
 	KindReceived:       referralStatuses,
+	KindReceipt:        {DetailRejected},
 	KindAgreement: {DetailProposed, DetailApproved, DetailActivated, DetailSuspended,
 		DetailResumed, DetailAmended, DetailTerminated, DetailExpired, DetailRegistryRestored},
 	KindPolicy:      {DetailFederationBundle, DetailProvincePolicy},

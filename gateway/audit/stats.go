@@ -60,7 +60,7 @@ func Stats(entries []Entry, now time.Time) Summary { return StatsFor(entries, Fi
 // updates of a referral f selects may travel the other way or fall after
 // the window, yet say where it stands; its answers (a receipt denied, a
 // requeue) carry no record type or agreement, yet say whether it ever
-// reached the other province (see referrals).
+// reached the other province, or was rejected there (see referrals).
 func StatsFor(entries []Entry, f Filter, now time.Time) Summary {
 	var b statsBuilder
 	for _, e := range entries {
@@ -130,9 +130,10 @@ func (b *statsBuilder) take(e Entry, f Filter) {
 // after the window), and the answers to one (a receipt denied, a
 // requeue), which tell a referral that never reached the other province.
 // These come after their referral in a log. Only those referrals' updates
-// are kept, and their answers as a flag each; an update of a referral not
-// added says nothing of the summary, so it is not kept even when f
-// selects it.
+// are kept, and their answers as a flag each, but for a rejection by the
+// destination's node, which is kept as an update too (isRejection); an
+// update of a referral not added says nothing of the summary, so it is
+// not kept even when f selects it.
 func (b *statsBuilder) follow(e Entry) {
 	switch {
 	case isReferralUpdate(e):
@@ -142,6 +143,9 @@ func (b *statsBuilder) follow(e Entry) {
 	case e.Kind == KindReceipt && e.Decision == Deny:
 		if _, ok := b.refused[e.RefersTo]; ok {
 			b.refused[e.RefersTo] = true
+			if isRejection(e) {
+				b.refs = append(b.refs, e)
+			}
 		}
 	case e.Kind == KindRequeue:
 		if _, ok := b.refused[e.EnvelopeID]; ok {
@@ -199,10 +203,15 @@ func latency(ms []int64) Latency {
 }
 
 // referrals follows each referral (a sent or received referral record) through
-// the referral updates that refer to it, latest update winning. A referral
-// sent from here that its destination rejected, or that delivery gave up
-// on, and that was not requeued since, never reached the other province:
-// it is counted by its status but not overdue (refused, see statsBuilder).
+// the referral updates that refer to it, latest update winning; the
+// receipt that says the destination's node rejected a referral sent from
+// here moves it to rejected as an update would (isRejection), as the node
+// moves its case. A referral sent from here that its destination rejected,
+// or that delivery gave up on, and that was not requeued since, never
+// reached the other province: it is counted by its status but not overdue
+// (refused, see statsBuilder). A rejection logged by an earlier release
+// carries no detail, so such a referral counts under its last status
+// (referred), as that release counted it.
 func referrals(entries []Entry, refused map[string]bool, now time.Time) Referrals {
 	type state struct {
 		status Detail
@@ -219,7 +228,7 @@ func referrals(entries []Entry, refused map[string]bool, now time.Time) Referral
 	}
 	for _, e := range entries {
 		s := cases[e.RefersTo]
-		if !isReferralUpdate(e) || s == nil || e.Detail == "" || e.Time.Before(s.at) {
+		if !movesReferral(e) || s == nil || e.Detail == "" || e.Time.Before(s.at) {
 			continue
 		}
 		s.status, s.at = e.Detail, e.Time
@@ -258,3 +267,15 @@ func isReferral(e Entry) bool {
 func isReferralUpdate(e Entry) bool {
 	return e.Kind == KindReferralUpdate || e.RecordType == "referral-update" && (e.Kind == KindSent || e.Kind == KindReceived)
 }
+
+// isRejection reports whether e is the receipt that says the destination's
+// node rejected the envelope it refers to, for good: a dead letter's
+// receipt is denied too, but carries no detail (see detailsByKind).
+func isRejection(e Entry) bool {
+	return e.Kind == KindReceipt && e.Decision == Deny && e.Detail == DetailRejected
+}
+
+// movesReferral reports whether e moves the referral it refers to: an
+// update, or its rejection by the destination's node, which ends its case
+// as an update rejected would.
+func movesReferral(e Entry) bool { return isReferralUpdate(e) || isRejection(e) }

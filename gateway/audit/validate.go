@@ -64,6 +64,9 @@ func (e *Entry) Validate() error {
 	if e.Detail != "" && !slices.Contains(detailsByKind[e.Kind], e.Detail) {
 		bad("detail", "%q is not a detail of kind %q", e.Detail, e.Kind)
 	}
+	if e.Kind == KindReceipt && e.Detail == DetailRejected && e.Decision != Deny {
+		bad("detail", "a receipt rejected needs decision deny")
+	}
 	if e.Size < 0 || e.LatencyMS < 0 || e.AgreementVersion < 0 {
 		bad("size/latency_ms/agreement_version", "negative")
 	}
