@@ -27,13 +27,17 @@ func (x *Exchange) Delivered(peer string, outcomes []delivery.Outcome, batch []s
 	x.audit(context.Background(), x.receiptEntries(peer, ds)...)
 }
 
-// receiptEntries are the audit entries of a peer's answers.
+// receiptEntries are the audit entries of a peer's answers. A rejection
+// is a receipt denied with detail rejected, which tells it from a dead
+// letter's (deadLetterEntries): the envelope reached the peer's node and
+// was refused for good, so a referral's case ends there (stats count it
+// rejected, as the store moves its case when it records the answer).
 func (x *Exchange) receiptEntries(peer string, ds []store.Delivered) []audit.Entry {
 	entries := make([]audit.Entry, 0, len(ds))
 	for _, d := range ds {
 		if d.Rejected {
 			e := receiptEntry(d.EnvelopeID, peer, "", d.Latency.Milliseconds())
-			e.Decision = "deny"
+			e.Decision, e.Detail = audit.Deny, audit.DetailRejected
 			for _, r := range d.Reasons {
 				e.Reasons = append(e.Reasons, auditReason(r))
 			}
@@ -46,10 +50,11 @@ func (x *Exchange) receiptEntries(peer string, ds []store.Delivered) []audit.Ent
 }
 
 // deadLetterEntries are the audit entries of envelopes delivery gave up
-// on: receipt entries denied, as for a rejection, with a code for the
-// refusal and none of its text. The log's closed set of kinds has none of
-// its own for them, nor for an envelope unreadable before it was sent, and
-// an auditor's reconciliation shows them as sent and not received, which
+// on: receipt entries denied, as for a rejection but without its detail
+// (a requeue may yet deliver them), with a code for the refusal and none
+// of its text. The log's closed set of kinds has none of its own for
+// them, nor for an envelope unreadable before it was sent, and an
+// auditor's reconciliation shows them as sent and not received, which
 // they are.
 func deadLetterEntries(peer string, ds []store.DeadLetter) []audit.Entry {
 	entries := make([]audit.Entry, len(ds))
