@@ -20,7 +20,9 @@ type AnswerLink struct {
 	// Incoming.WorkerMatch its inbox item is to carry ("" for none). It
 	// runs inside the store's write transaction, which every writer waits
 	// for: it must be quick, and must not wait on the store's reads or
-	// writes (WorkerDigest does neither).
+	// writes (WorkerDigest does neither). LinkAnswer may run it in a read
+	// first, so it must make the same answer from the same worker and
+	// change nothing else.
 	Make func(w *SentWorker) (a Answer, workerMatch string)
 }
 
@@ -35,9 +37,18 @@ func (s *Store) AddAnswer(ctx context.Context, ref, from string, a Answer) error
 
 // LinkAnswer lists the answer l makes on the record it answers, as
 // AddAnswer, l.Make given the record's worker in the transaction that
-// lists it: the record's status is read once. It returns the answer the
-// record lists, the one it held already if it did.
+// lists it: the record's status is read once there. It returns the answer
+// the record lists, the one it held already if it did.
+//
+// It is mostly called for an answer sent again (a redelivery), listed
+// already: that, or a link refused, is answered from a read, without the
+// commit, which syncs the file and which every writer waits for. Only an
+// answer the read found to list is linked in a commit, which reads the
+// status again.
 func (s *Store) LinkAnswer(ctx context.Context, from string, l *AnswerLink) (Answer, error) {
+	if a, done, err := s.linked(from, l); done {
+		return a, err
+	}
 	var a Answer
 	err := s.c.do(ctx, func(tx *bolt.Tx) error {
 		at := answerTx{tx: tx}
@@ -48,6 +59,21 @@ func (s *Store) LinkAnswer(ctx context.Context, from string, l *AnswerLink) (Ans
 		return at.write()
 	})
 	return a, err
+}
+
+// linked is what LinkAnswer returns when a read tells (done): the answer
+// the record lists already, or why l is not to be linked. It is not done
+// when the answer is to be listed, or the store could not be read.
+func (s *Store) linked(from string, l *AnswerLink) (a Answer, done bool, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		at := answerTx{tx: tx}
+		var err error
+		a, _, err = at.link(from, l)
+		// A link to make leaves a status pending: only write stores it.
+		done = err != nil || at.pending == nil
+		return err
+	})
+	return a, done, err
 }
 
 // answerTx makes the answer links of one transaction, as caseTx its case

@@ -167,6 +167,58 @@ func TestLinkAnswerMakesTheAnswerFromTheKeptWorker(t *testing.T) {
 	}
 }
 
+// TestLinkingAgainWhatIsListedCommitsNothing: a confirmation sent again,
+// listed already on its transfer as it would be listed again, is answered
+// from a read, as is a link refused: no write commit, which syncs the file
+// and which every writer waits for. The caller sees what a commit would
+// have told it. Another answer to the transfer is still listed.
+func TestLinkingAgainWhatIsListedCommitsNothing(t *testing.T) {
+	ctx := context.Background()
+	s := openWith(t, Options{NoSync: true})
+	w := SentWorker{Shown: "##", Digest: []byte{1}, ContractStart: "2026-03-01"}
+	if _, err := s.Enqueue(ctx, []Outgoing{{EnvelopeID: "01ENV1", Ref: "51/transfer/T-1", Type: "transfer", Peer: "44", Envelope: []byte(`{}`), Worker: &w}}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
+	link := func(ref, id, refused string) *AnswerLink {
+		return &AnswerLink{Ref: ref, Make: func(*SentWorker) (Answer, string) {
+			return Answer{EnvelopeID: id, Type: "confirmation", ReceivedAt: at, Refused: refused}, ""
+		}}
+	}
+	writes := func() int64 { st := s.db.Stats(); return st.TxStats.GetWrite() }
+	first, err := s.LinkAnswer(ctx, "44", link("51/transfer/T-1", "01C1", "worker_mismatch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before := writes()
+	for _, refused := range []string{"worker_mismatch", ""} {
+		a, err := s.LinkAnswer(ctx, "44", link("51/transfer/T-1", "01C1", refused))
+		if err != nil || !reflect.DeepEqual(a, first) {
+			t.Errorf("linked again: %+v, %v; want the answer listed, %+v", a, err, first)
+		}
+	}
+	if _, err := s.LinkAnswer(ctx, "33", link("51/transfer/T-1", "01C2", "")); !errors.Is(err, ErrNotAnswerable) {
+		t.Errorf("LinkAnswer from another province: %v, want ErrNotAnswerable", err)
+	}
+	if _, err := s.LinkAnswer(ctx, "44", link("51/transfer/T-9", "01C2", "")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LinkAnswer to a record not known: %v, want ErrNotFound", err)
+	}
+	if n := writes() - before; n != 0 {
+		t.Errorf("links of an answer listed already, or refused, made %d page writes; want no commit", n)
+	}
+
+	if a, err := s.LinkAnswer(ctx, "44", link("51/transfer/T-1", "01C2", "")); err != nil || a.EnvelopeID != "01C2" {
+		t.Fatalf("another answer: %+v, %v; want it listed", a, err)
+	}
+	if n := writes() - before; n == 0 {
+		t.Error("another answer was listed without a commit")
+	}
+	if st, err := s.Status("01ENV1"); err != nil || len(st.Answers) != 2 {
+		t.Errorf("the transfer's status: %+v, %v; want two answers", st, err)
+	}
+}
+
 // TestPruningKeepsTheWorkerMatch: retention drops a confirmation's
 // envelope and record, not the worker match its item carries.
 func TestPruningKeepsTheWorkerMatch(t *testing.T) {
