@@ -45,8 +45,12 @@ func (x *Exchange) receivedUsage(agreements []contracts.Agreement, env *contract
 // commit, which checks each counter's limit again, as for a concurrent
 // request's. Safe for the request's concurrent checks.
 type quotaReads struct {
+	// mu guards seen alone, not the reads: a read waits for the sync of a
+	// commit on its way (the store answers only what is durable), and held
+	// across it, mu would hold every other check of the request at its
+	// quotas, those of other counters or read already too.
 	mu   sync.Mutex
-	seen map[quotaReadKey]quotaUse
+	seen map[quotaReadKey]*quotaRead
 }
 
 // quotaReadKey names the counters an envelope's import decision reads: the
@@ -56,6 +60,13 @@ type quotaReadKey struct {
 	t         contracts.RecordType
 	year      int
 	month     time.Month
+}
+
+// quotaRead is the one read of a key's counters: the first check to need
+// them reads them, and the others of that key wait for what it read.
+type quotaRead struct {
+	once sync.Once
+	use  quotaUse
 }
 
 // quotaUse is what receivedUsage returns; the decision and the commit only
@@ -73,17 +84,29 @@ func (q *quotaReads) usage(x *Exchange, agreements []contracts.Agreement, env *c
 	}
 	sealed := env.Created.In(chinaStandardTime)
 	k := quotaReadKey{agreement: env.AgreementID, t: env.Type, year: sealed.Year(), month: sealed.Month()}
+	u := q.readOnce(k, func() quotaUse {
+		used, counters := x.receivedUsage(agreements, env)
+		return quotaUse{used: used, counters: counters}
+	})
+	return u.used, u.counters
+}
+
+// readOnce returns what read returned for key k the first time it was called
+// in the request: a call for k while that read is on its way waits for it,
+// a call for another key does not.
+func (q *quotaReads) readOnce(k quotaReadKey, read func() quotaUse) quotaUse {
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	if u, ok := q.seen[k]; ok {
-		return u.used, u.counters
+	r := q.seen[k]
+	if r == nil {
+		if q.seen == nil {
+			q.seen = map[quotaReadKey]*quotaRead{}
+		}
+		r = new(quotaRead)
+		q.seen[k] = r
 	}
-	used, counters := x.receivedUsage(agreements, env)
-	if q.seen == nil {
-		q.seen = map[quotaReadKey]quotaUse{}
-	}
-	q.seen[k] = quotaUse{used: used, counters: counters}
-	return used, counters
+	q.mu.Unlock()
+	r.once.Do(func() { r.use = read() })
+	return r.use
 }
 
 // receivedQuotas lists the quotas of record type t under each candidate

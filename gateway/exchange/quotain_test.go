@@ -269,3 +269,62 @@ func TestAnEnvelopeSealedAheadWaitsForItsTime(t *testing.T) {
 		t.Errorf("counter %s = %d, %v; want 1", name, n, err)
 	}
 }
+
+// TestAQuotaReadHoldsOnlyTheChecksOfItsCounters: while the counters of one
+// agreement, type and month are being read (a read waits for the sync of
+// a commit on its way), the request's checks of other counters go on,
+// those read already and those still to read, and a check of the same
+// counters waits for that read and takes what it read, not reading them
+// again.
+func TestAQuotaReadHoldsOnlyTheChecksOfItsCounters(t *testing.T) {
+	var reads quotaReads
+	key := quotaReadKey{agreement: "A-1", t: contracts.RecordTransfer, year: 2026, month: time.April}
+	other, read := key, key
+	other.month, read.month = time.May, time.June
+	month := policy.QuotaKey{AgreementID: "A-1", Period: contracts.QuotaMonth}
+	use := func(n int) quotaUse { return quotaUse{used: map[policy.QuotaKey]int{month: n}} }
+	reads.readOnce(read, func() quotaUse { return use(3) })
+
+	var readsOfKey atomic.Int32
+	reading, release := make(chan struct{}), make(chan struct{})
+	got := make(chan quotaUse, 2)
+	go func() {
+		got <- reads.readOnce(key, func() quotaUse {
+			readsOfKey.Add(1)
+			close(reading)
+			<-release
+			return use(1)
+		})
+	}()
+	<-reading
+	go func() {
+		got <- reads.readOnce(key, func() quotaUse { readsOfKey.Add(1); return use(2) })
+	}()
+
+	others := make(chan [2]quotaUse)
+	go func() {
+		others <- [2]quotaUse{reads.readOnce(other, func() quotaUse { return use(4) }), reads.readOnce(read, func() quotaUse { return use(5) })}
+	}()
+	select {
+	case u := <-others:
+		if u[0].used[month] != 4 || u[1].used[month] != 3 {
+			t.Errorf("checks of other counters got %+v; want a read of their own, and the one read before", u)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("checks of other counters waited for the read of one month's")
+		close(release)
+		<-others
+		release = nil
+	}
+	if release != nil {
+		close(release)
+	}
+	for range 2 {
+		if u := <-got; u.used[month] != 1 {
+			t.Errorf("a check of the month read got %+v; want what its one read read", u)
+		}
+	}
+	if n := readsOfKey.Load(); n != 1 {
+		t.Errorf("the month's counters were read %d times, want once", n)
+	}
+}
