@@ -29,9 +29,11 @@ type AnswerLink struct {
 // AddAnswer links a record received from province from to the outgoing
 // record (by reference) it answers, which must have been sent to that
 // province. It is idempotent: the same answer twice is kept once. A record
-// keeps MaxAnswers at most; past them it is ErrTooManyAnswers.
+// keeps MaxAnswers at most; past them it is ErrTooManyAnswers. It links
+// in a commit straight away, without LinkAnswer's read first: it is called
+// for every referral update as it arrives, mostly a new answer to list.
 func (s *Store) AddAnswer(ctx context.Context, ref, from string, a Answer) error {
-	_, err := s.LinkAnswer(ctx, from, &AnswerLink{Ref: ref, Make: func(*SentWorker) (Answer, string) { return a, "" }})
+	_, err := s.linkInCommit(ctx, from, &AnswerLink{Ref: ref, Make: func(*SentWorker) (Answer, string) { return a, "" }})
 	return err
 }
 
@@ -40,7 +42,7 @@ func (s *Store) AddAnswer(ctx context.Context, ref, from string, a Answer) error
 // lists it: the record's status is read once there. It returns the answer
 // the record lists, the one it held already if it did.
 //
-// It is mostly called for an answer sent again (a redelivery), listed
+// It is called for an answer sent again (a redelivery), mostly listed
 // already: that, or a link refused, is answered from a read, without the
 // commit, which syncs the file and which every writer waits for. Only an
 // answer the read found to list is linked in a commit, which reads the
@@ -49,6 +51,11 @@ func (s *Store) LinkAnswer(ctx context.Context, from string, l *AnswerLink) (Ans
 	if a, done, err := s.linked(from, l); done {
 		return a, err
 	}
+	return s.linkInCommit(ctx, from, l)
+}
+
+// linkInCommit lists the answer l makes in a commit, as LinkAnswer.
+func (s *Store) linkInCommit(ctx context.Context, from string, l *AnswerLink) (Answer, error) {
 	var a Answer
 	err := s.c.do(ctx, func(tx *bolt.Tx) error {
 		at := answerTx{tx: tx}
