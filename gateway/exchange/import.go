@@ -451,7 +451,7 @@ func (x *Exchange) storeFresh(ctx context.Context, key *pki.Signer, from pki.Ide
 		} else if got[k].Duplicate {
 			// Stored by another request since dup was looked up: a
 			// duplicate only if it is the envelope that request stored.
-			first, err := sameAsStored(ready[i].env, got[k].Receipt)
+			first, err := sameAsStored(ready[i].env, store.Arrival{ReceivedAt: got[k].ReceivedAt, Receipt: got[k].Receipt})
 			if err != nil {
 				if refused == nil {
 					refused = make([]error, len(ready))
@@ -509,9 +509,9 @@ func (x *Exchange) unauditedIn(refused []error, signed [][]byte, bad []error, re
 }
 
 // stored marks the envelopes of a request stored already (inbound.stored),
-// each with its stored receipt, from one read transaction that reads a
-// receipt only for an envelope found stored: a new envelope costs no more
-// than the lookup. One that did not decode is not stored.
+// each with its first arrival, from one read transaction that reads one
+// only for an envelope found stored: a new envelope costs no more than the
+// lookup. One that did not decode is not stored.
 func (x *Exchange) stored(from string, ins []inbound) error {
 	ids := make([]string, len(ins))
 	for i, in := range ins {
@@ -519,13 +519,13 @@ func (x *Exchange) stored(from string, ins []inbound) error {
 			ids[i] = in.env.ID
 		}
 	}
-	stored, receipts, err := x.d.Store.Received(from, ids)
+	stored, firsts, err := x.d.Store.Received(from, ids)
 	if err != nil {
 		return err
 	}
 	for i, in := range ins {
 		if stored[i] && in.env != nil {
-			ins[i].stored, ins[i].receipt = true, receipts[i]
+			ins[i].stored, ins[i].first = true, firsts[i]
 		}
 	}
 	return nil
@@ -594,10 +594,11 @@ type inbound struct {
 	// answered the case's referral (sentStates).
 	sent store.State
 	// stored is set for an envelope stored already (Receive looks them
-	// up for the whole request before checking), and receipt is the
-	// receipt stored with it, which tells whether it is the same envelope.
-	stored  bool
-	receipt []byte
+	// up for the whole request before checking), and first is its first
+	// arrival: the receipt stored with it, which tells whether it is the
+	// same envelope, and when it arrived.
+	stored bool
+	first  store.Arrival
 	// denied is the import decision that denied the envelope, for its
 	// audit entry, which Receive writes with the other refusals'.
 	denied *policy.Decision
@@ -658,7 +659,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		// stored, and a case it moved has moved on since. Another envelope
 		// under its id passed none of them. What it links or mends is
 		// dated by its first arrival.
-		first, err := sameAsStored(env, in.receipt)
+		first, err := sameAsStored(env, in.first)
 		if err != nil {
 			return x.notRedelivered(env.ID, err), false
 		}

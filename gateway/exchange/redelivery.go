@@ -7,6 +7,7 @@ import (
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/peer"
+	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // ReasonEnvelopeIDReused rejects an envelope whose id its origin gave
@@ -27,21 +28,26 @@ var errStoredReceipt = errors.New("the receipt stored with the envelope id is un
 
 // sameAsStored tells whether env, whose id from its origin is stored here
 // already, is the envelope stored: the receipt stored with its first
-// delivery (receipt) names the same payload digest. The receipt is what
-// inbox retention keeps, and it is what a "duplicate" answer stands for:
-// signing one for another payload would acknowledge what was never
+// delivery (first.Receipt) names the same payload digest. The receipt is
+// what inbox retention keeps, and it is what a "duplicate" answer stands
+// for: signing one for another payload would acknowledge what was never
 // stored, and the record it carries was never checked. It returns when
-// the envelope was first received, as that receipt says: what the
-// redelivery links or mends (an answer, a case) took place then.
-func sameAsStored(env *contracts.Envelope, receipt []byte) (time.Time, error) {
-	r, err := contracts.DecodeReceipt(receipt)
+// the envelope was first received: what the redelivery links or mends (an
+// answer, a case) took place then. That is the time the inbox item keeps,
+// to the nanosecond, as the commit that stored the envelope dated what it
+// linked; the receipt's, to the millisecond, only for an item without one.
+func sameAsStored(env *contracts.Envelope, first store.Arrival) (time.Time, error) {
+	r, err := contracts.DecodeReceipt(first.Receipt)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: %w", errStoredReceipt, err)
 	}
 	if !r.Matches(env) {
 		return time.Time{}, errIDReused
 	}
-	return r.ReceivedAt, nil
+	if first.ReceivedAt.IsZero() {
+		return r.ReceivedAt, nil
+	}
+	return first.ReceivedAt, nil
 }
 
 // notRedelivered answers an envelope sameAsStored did not take for the

@@ -70,6 +70,10 @@ type Received struct {
 	Duplicate bool
 	// Receipt is the receipt stored with the first delivery.
 	Receipt []byte
+	// ReceivedAt is, for a duplicate, when the envelope stored was first
+	// received, as its inbox item holds it: to the nanosecond, where the
+	// receipt says it to the millisecond.
+	ReceivedAt time.Time
 	// Refused is the error of the envelope's CaseChange, which refused
 	// it, or ErrOverQuota; nothing was stored.
 	Refused error
@@ -98,7 +102,8 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 	// The values are encoded before the transaction, which every writer of
 	// the store waits for, all but their seq, which only the transaction
 	// knows.
-	values, encErrs := encodeIncomings(in, s.now().UTC())
+	now := s.now().UTC()
+	values, encErrs := encodeIncomings(in, now)
 	// bbolt keeps the values it is given until the commit, but copies keys:
 	// the seq keys share one buffer, the others are made again as they are
 	// needed in one scratch buffer.
@@ -124,11 +129,15 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				if err := json.Unmarshal(inbox.Get(seqb), &prev); err != nil {
 					return fmt.Errorf("inbox entry for %s: %w", m.EnvelopeID, err)
 				}
-				out[i] = Received{Seq: prev.Seq, Duplicate: true, Receipt: prev.Receipt}
+				out[i] = Received{Seq: prev.Seq, Duplicate: true, Receipt: prev.Receipt, ReceivedAt: prev.ReceivedAt}
 				continue
 			}
 			if j, ok := first[string(scratch)]; ok {
-				out[i], firstOf[i] = Received{Duplicate: true, Receipt: in[j].Receipt}, j
+				at := in[j].ReceivedAt
+				if at.IsZero() {
+					at = now // as encodeIncomings stored it
+				}
+				out[i], firstOf[i] = Received{Duplicate: true, Receipt: in[j].Receipt, ReceivedAt: at}, j
 				continue
 			}
 			if encErrs[i] != nil {
@@ -272,19 +281,31 @@ func appendReceivedKey(b []byte, from, envelopeID string) []byte {
 	return append(b, envelopeID...)
 }
 
+// Arrival is what the inbox keeps of an envelope's first delivery that
+// outlives the entry's envelope and record (PruneInbox).
+type Arrival struct {
+	// ReceivedAt is when the envelope was first received, as its inbox item
+	// holds it, to the nanosecond; zero when the item holds none that
+	// reads.
+	ReceivedAt time.Time
+	// Receipt is the receipt stored with the first delivery, whose time
+	// is to the millisecond.
+	Receipt json.RawMessage
+}
+
 // Received reports, for each of envelopeIDs from province from, whether it
 // is already stored (stored[i]): what ReceiveAnd will call a duplicate,
 // short of one stored meanwhile. The destination asks before it signs
 // receipts, so that it signs "stored" only for what it is about to store.
 //
-// For one stored, receipts[i] is the receipt stored with its first
-// delivery, which outlives the entry's envelope and record (PruneInbox):
-// the destination tells a redelivery of an envelope from another envelope
-// under its id by the payload digest it names. The others have none, and
-// receipts is nil when none is stored, so that a batch of new envelopes
-// costs a lookup each and nothing more. Only the receipt is taken from an
-// entry (storedReceipt), not the envelope and record around it.
-func (s *Store) Received(from string, envelopeIDs []string) (stored []bool, receipts []json.RawMessage, err error) {
+// For one stored, firsts[i] is its first delivery's arrival, its receipt
+// and time: the destination tells a redelivery of an envelope from another
+// envelope under its id by the payload digest the receipt names, and dates
+// what the redelivery links or mends by that time. The others have none,
+// and firsts is nil when none is stored, so that a batch of new envelopes
+// costs a lookup each and nothing more. Only those are taken from an entry
+// (storedArrival), not the envelope and record around them.
+func (s *Store) Received(from string, envelopeIDs []string) (stored []bool, firsts []Arrival, err error) {
 	stored = make([]bool, len(envelopeIDs))
 	err = s.view(func(tx *bolt.Tx) error {
 		seen := tx.Bucket(bucketReceived).Cursor()
@@ -296,38 +317,45 @@ func (s *Store) Received(from string, envelopeIDs []string) (stored []bool, rece
 			if seq == nil {
 				continue
 			}
-			receipt, err := storedReceipt(inbox.Get(seq))
+			first, err := storedArrival(inbox.Get(seq))
 			if err != nil {
 				return fmt.Errorf("inbox entry for %s: %w", id, err)
 			}
-			if receipts == nil {
-				receipts = make([]json.RawMessage, len(envelopeIDs))
+			if firsts == nil {
+				firsts = make([]Arrival, len(envelopeIDs))
 			}
-			stored[i], receipts[i] = true, receipt
+			stored[i], firsts[i] = true, first
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return stored, receipts, nil
+	return stored, firsts, nil
 }
 
-// storedReceipt returns a copy of the receipt member of the inbox value v,
-// "null" for one stored as null (ReceiveAnd given none), nil when there is
-// no such member. The lexer finds where the envelope and record end
-// without building them; encoding/json would check the whole entry and
-// then scan it again to decode it. Any member order reads, so the values
-// encoding/json wrote before appendIncomingButSeq do as well.
-func storedReceipt(v []byte) (json.RawMessage, error) {
-	var receipt json.RawMessage
+// storedArrival returns the arrival the inbox value v keeps: a copy of its
+// receipt member, "null" for one stored as null (ReceiveAnd given none),
+// nil when there is no such member, and its received_at, zero when that
+// does not read (the receipt's time stands for it then). The lexer finds
+// where the envelope and record end without building them; encoding/json
+// would check the whole entry and then scan it again to decode it. Any
+// member order reads, so the values encoding/json wrote before
+// appendIncomingButSeq do as well.
+func storedArrival(v []byte) (Arrival, error) {
+	var a Arrival
 	err := contracts.RawObject(v, func(name string, value json.RawMessage) error {
-		if name == "receipt" {
-			receipt = bytes.Clone(value) // v is bbolt's, valid in its transaction only
+		switch name {
+		case "receipt":
+			a.Receipt = bytes.Clone(value) // v is bbolt's, valid in its transaction only
+		case "received_at":
+			if err := a.ReceivedAt.UnmarshalJSON(value); err != nil {
+				a.ReceivedAt = time.Time{}
+			}
 		}
 		return nil
 	})
-	return receipt, err
+	return a, err
 }
 
 // InboxHead is the position of the newest inbox entry, 0 for an empty inbox.

@@ -30,16 +30,16 @@ func TestReceivedGivesStoredReceipts(t *testing.T) {
 	want := []string{string(items[0].Receipt), "", string(items[1].Receipt), string(items[2].Receipt), "null"}
 	check := func(when string) {
 		t.Helper()
-		stored, receipts, err := s.Received("51", ids)
+		stored, firsts, err := s.Received("51", ids)
 		if err != nil {
 			t.Fatalf("%s: %v", when, err)
 		}
 		for i := range want {
-			if wantStored := ids[i] != missing; stored[i] != wantStored || string(receipts[i]) != want[i] {
-				t.Errorf("%s: %s stored %v with receipt %s, want %v with %q", when, ids[i], stored[i], receipts[i], wantStored, want[i])
+			if wantStored := ids[i] != missing; stored[i] != wantStored || string(firsts[i].Receipt) != want[i] {
+				t.Errorf("%s: %s stored %v with receipt %s, want %v with %q", when, ids[i], stored[i], firsts[i].Receipt, wantStored, want[i])
 			}
 		}
-		stored, receipts, err = s.Received("44", ids)
+		stored, firsts, err = s.Received("44", ids)
 		if err != nil {
 			t.Fatalf("%s: %v", when, err)
 		}
@@ -48,8 +48,8 @@ func TestReceivedGivesStoredReceipts(t *testing.T) {
 				t.Errorf("%s: %s from 44 stored; 44 sent nothing", when, ids[i])
 			}
 		}
-		if receipts != nil {
-			t.Errorf("%s: receipts %q of envelopes none of which is stored, want nil", when, receipts)
+		if firsts != nil {
+			t.Errorf("%s: arrivals %+v of envelopes none of which is stored, want nil", when, firsts)
 		}
 	}
 	check("as received")
@@ -81,7 +81,7 @@ func rewriteAsJSON(t *testing.T, s *Store, ms ...Incoming) {
 	}
 }
 
-// TestStoredReceiptReadsEveryForm: storedReceipt takes the receipt member
+// TestStoredReceiptReadsEveryForm: storedArrival takes the receipt member
 // wherever it is and whatever surrounds it, as encoding/json would read
 // it, and refuses what encoding/json refuses.
 func TestStoredReceiptReadsEveryForm(t *testing.T) {
@@ -99,13 +99,83 @@ func TestStoredReceiptReadsEveryForm(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := storedReceipt([]byte(tt.v))
+			a, err := storedArrival([]byte(tt.v))
+			got := a.Receipt
 			if (err != nil) != tt.bad || string(got) != tt.want {
-				t.Errorf("storedReceipt(%s) = %s, %v; want %s, error %v", tt.v, got, err, tt.want, tt.bad)
+				t.Errorf("storedArrival(%s) = %s, %v; want %s, error %v", tt.v, got, err, tt.want, tt.bad)
 			}
 			if tt.want == "" && got != nil {
-				t.Errorf("storedReceipt(%s) = %q, want nil", tt.v, got)
+				t.Errorf("storedArrival(%s) = %q, want nil", tt.v, got)
 			}
 		})
 	}
+}
+
+// TestStoredArrivalKeepsTheTimeExactly: storedArrival reads an item's
+// received_at to the nanosecond, wherever it is; one that does not read is
+// zero, the item's receipt read all the same.
+func TestStoredArrivalKeepsTheTimeExactly(t *testing.T) {
+	at := time.Date(2026, 4, 1, 8, 0, 0, 123456789, time.UTC)
+	for v, want := range map[string]time.Time{
+		`{"seq":1,"received_at":"2026-04-01T08:00:00.123456789Z","receipt":{}}`:      at,
+		`{"receipt":{},"seq":1,"received_at":"2026-04-01T16:00:00.123456789+08:00"}`: at,
+		`{"seq":1,"received_at":"yesterday","receipt":{}}`:                           {},
+		`{"seq":1,"received_at":null,"receipt":{}}`:                                  {},
+		`{"seq":1,"receipt":{}}`:                                                     {},
+	} {
+		a, err := storedArrival([]byte(v))
+		if err != nil || !a.ReceivedAt.Equal(want) || string(a.Receipt) != "{}" {
+			t.Errorf("storedArrival(%s) = %v, %s, %v; want %v, {}", v, a.ReceivedAt, a.Receipt, err, want)
+		}
+	}
+}
+
+// TestADuplicateIsDatedByItsFirstArrivalExactly: the first arrival of an
+// envelope stored is given to the nanosecond, as its item keeps it, not
+// to the millisecond its receipt says: by Received, as by ReceiveAnd for
+// a duplicate of an envelope stored before, or earlier in the batch, and
+// after retention pruned the item; for one stored without a time, the
+// time the commit stored it with.
+func TestADuplicateIsDatedByItsFirstArrivalExactly(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Date(2026, 4, 2, 9, 0, 0, 987654321, time.UTC)
+	s := openWith(t, Options{NoSync: true, Now: func() time.Time { return clock }})
+	at := time.Date(2026, 4, 1, 8, 0, 0, 123456789, time.UTC)
+	incoming := func(id string, at time.Time) Incoming {
+		return Incoming{EnvelopeID: id, From: "44", Type: "confirmation", ReceivedAt: at, Envelope: json.RawMessage(`{}`), Record: json.RawMessage(`{}`),
+			Receipt: json.RawMessage(`{"envelope_id":"` + id + `","received_at":"` + at.Truncate(time.Millisecond).Format(time.RFC3339Nano) + `"}`)}
+	}
+	got, err := s.Receive(ctx, []Incoming{incoming("01C1", at), incoming("01C2", time.Time{}), incoming("01C1", at.Add(time.Hour)), incoming("01C2", at)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range map[int]time.Time{2: at, 3: clock} {
+		if !got[i].Duplicate || !got[i].ReceivedAt.Equal(want) {
+			t.Errorf("copy %d in the batch: duplicate %v, first received %v; want %v", i, got[i].Duplicate, got[i].ReceivedAt, want)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		again, err := s.Receive(ctx, []Incoming{incoming("01C1", at.Add(time.Hour))})
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if !again[0].Duplicate || !again[0].ReceivedAt.Equal(at) {
+			t.Errorf("%s: redelivery: duplicate %v, first received %v; want a duplicate first received %v", when, again[0].Duplicate, again[0].ReceivedAt, at)
+		}
+		stored, firsts, err := s.Received("44", []string{"01C1", "01C2"})
+		if err != nil || !stored[0] || !stored[1] {
+			t.Fatalf("%s: Received = %v, %v; want both stored", when, stored, err)
+		}
+		for i, want := range []time.Time{at, clock} {
+			if !firsts[i].ReceivedAt.Equal(want) {
+				t.Errorf("%s: envelope %d first received %v, want %v", when, i, firsts[i].ReceivedAt, want)
+			}
+		}
+	}
+	check("received")
+	if n, err := s.PruneInbox(ctx, clock.Add(time.Hour), 1<<63); err != nil || n != 2 {
+		t.Fatalf("PruneInbox = %d, %v; want both pruned", n, err)
+	}
+	check("pruned")
 }
