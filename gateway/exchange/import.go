@@ -919,6 +919,12 @@ func (x *Exchange) answer(ctx context.Context, im imported, dup bool, moves *sto
 			At     time.Time            `json:"at"`
 		}{rec.Status, rec.At})
 		a := store.Answer{EnvelopeID: im.env.ID, Type: string(im.env.Type), ReceivedAt: im.in.ReceivedAt, Summary: data}
+		if dup {
+			// Sent again, it is mostly listed already, which LinkAnswer
+			// tells from a read, without a commit.
+			_, err := x.d.Store.LinkAnswer(ctx, im.env.Origin, &store.AnswerLink{Ref: ref, Make: func(*store.SentWorker) (store.Answer, string) { return a, "" }})
+			return x.unlinked(im, err)
+		}
 		return x.unlinked(im, x.d.Store.AddAnswer(ctx, ref, im.env.Origin, a))
 	}
 	return nil
