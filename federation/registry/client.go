@@ -256,7 +256,14 @@ func (r *Registry) Join(ctx context.Context, seeds ...string) error {
 	if err != nil {
 		return err
 	}
-	if err := env.Sign(r.signer, r.cfg.now()); err != nil {
+	// The certificate in use now, not the one the node started with: a
+	// node waiting to join may have had its certificate reissued since,
+	// and the old one revoked or expired, which apply refuses.
+	signer, err := nodeSigner(r.cfg.TLS)
+	if err != nil {
+		return err
+	}
+	if err := env.Sign(signer, r.cfg.now()); err != nil {
 		return err
 	}
 	var last error

@@ -40,7 +40,6 @@ type Registry struct {
 	stream *streamLayer
 	bolt   *raftboltdb.BoltStore
 	client *http.Client
-	signer *pki.Signer
 	levels *levelCache
 	// appends orders what this node appends to the raft log as leader
 	// with a restore: commands (with the reconfigurations that follow
@@ -78,10 +77,12 @@ func Open(cfg Config) (*Registry, error) {
 	if err := durable.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("registry data dir: %w", err)
 	}
-	var err error
-	if r.signer, err = nodeSigner(cfg.TLS); err != nil {
+	// The node's key signs its join (Join), with the pair in use then:
+	// checked here so that a key that cannot sign stops the start.
+	if _, err := nodeSigner(cfg.TLS); err != nil {
 		return nil, err
 	}
+	var err error
 	if r.client, err = forwardClient(cfg.TLS); err != nil {
 		return nil, err
 	}
