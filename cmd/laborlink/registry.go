@@ -504,15 +504,20 @@ func runRegistryRevoke(ctx context.Context, m *Main, args []string) error {
 	}
 	serial, err := pki.ParseSerial(pos[0])
 	if err != nil {
-		if serial, err = pki.CertSerial(pos[0]); err != nil {
+		certs, err := pki.ReadCertificates(pos[0])
+		if err != nil {
 			return usageErrorf("%q is neither a hex serial nor a readable certificate file", pos[0])
 		}
-		if *province == "" {
-			if certs, err := pki.ReadCertificates(pos[0]); err == nil {
-				if id, err := pki.IdentityFromCert(certs[0]); err == nil {
-					*province = id.Province
-				}
-			}
+		serial = certs[0].SerialNumber
+		// Nodes look a revocation up by the province of the certificate
+		// (a leaf's identity, a province CA's constraint): recorded under
+		// another, it would revoke nothing while reported done.
+		switch of := pki.CertProvince(certs[0]); {
+		case of == "":
+		case *province == "":
+			*province = of
+		case *province != of:
+			return usageErrorf("--province %s: %s is a certificate of province %s, and a revocation under another province revokes nothing; leave out --province", *province, pos[0], of)
 		}
 	}
 	if *province == "" {
