@@ -496,7 +496,7 @@ func runRegistryExpel(ctx context.Context, m *Main, args []string) error {
 func runRegistryRevoke(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("registry revoke", "SERIAL|CERT-FILE --province P [--reason R] [connection flags]")
 	c := m.connFlags(fs)
-	province := fs.String("province", "", "the province whose CA issued the certificate (default: from CERT-FILE)")
+	province := fs.String("province", "", "the province whose CA issued the certificate, or of a province CA's (default, and with CERT-FILE it must agree: the file's)")
 	reason := fs.String("reason", "unspecified", "why: keyCompromise, superseded, cessationOfOperation, ...")
 	pos, err := positional(fs, args, 1, "a serial number (hex) or a certificate file")
 	if err != nil {
@@ -509,15 +509,18 @@ func runRegistryRevoke(ctx context.Context, m *Main, args []string) error {
 			return usageErrorf("%q is neither a hex serial nor a readable certificate file", pos[0])
 		}
 		serial = certs[0].SerialNumber
-		// Nodes look a revocation up by the province of the certificate
-		// (a leaf's identity, a province CA's constraint): recorded under
-		// another, it would revoke nothing while reported done.
+		// The registry keys a revocation by the province of the
+		// certificate itself (a province CA's by the province it is
+		// constrained to), which nodes look it up by: under any other,
+		// the command would revoke nothing and say it was done.
 		switch of := pki.CertProvince(certs[0]); {
+		case of == "" && *province == "":
+			return usageErrorf("%s names no province (not a LaborLink node, client or province CA certificate): give --province", pos[0])
 		case of == "":
 		case *province == "":
 			*province = of
 		case *province != of:
-			return usageErrorf("--province %s: %s is a certificate of province %s, and a revocation under another province revokes nothing; leave out --province", *province, pos[0], of)
+			return usageErrorf("--province %s, but %s is a certificate of province %s: the registry refuses a certificate by its own province, and under %s would revoke nothing", *province, pos[0], of, *province)
 		}
 	}
 	if *province == "" {

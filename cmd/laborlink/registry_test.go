@@ -418,3 +418,36 @@ func TestRegistryBackupIsOnDiskBeforeItSaysSo(t *testing.T) {
 		})
 	}
 }
+
+// TestRegistryRevokeByFileTakesItsProvince: the registry keys a revocation
+// by the province of the certificate revoked. A province CA's file, which
+// the operator guide revokes in the registry after the root revoked it,
+// was refused as "a serial" without --province, its province being read
+// from a leaf's identity only; and a --province other than the file's
+// revoked nothing while the command said every node refused it.
+func TestRegistryRevokeByFileTakesItsProvince(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	n := c.Nodes[0]
+	a11 := newAdminCLI(t, c, n, c.PKI.Admin(t, "11", "chen"))
+
+	lost := c.PKI.Issue(t, "44", pki.KindSystem, "laptop")
+	a11.fails("is a certificate of province 44", "registry", "revoke", lost.CertFile, "--province", "11")
+	if n.Reg.IsRevoked(lost.Cert) {
+		t.Fatal("the refused revocation revoked the certificate")
+	}
+
+	ca33, err := c.PKI.Fed.CA("33")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a11.ok("of province 33 revoked in the registry", "registry", "revoke", filepath.Join(ca33.Dir, pki.CACertFile), "--reason", "cACompromise")
+	if !n.Reg.IsRevoked(ca33.Cert) {
+		t.Error("the province CA revoked by file is not revoked in the registry")
+	}
+
+	root := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(root, c.PKI.RootPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a11.fails("names no province", "registry", "revoke", root)
+}
