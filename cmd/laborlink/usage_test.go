@@ -5,9 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/laborlink/laborlink/pki"
-	"github.com/laborlink/laborlink/pki/pkitest"
 )
 
 // badInputCase is one refused invocation: its exit status and what stderr
@@ -209,29 +206,5 @@ func TestRegistryProvinceRequired(t *testing.T) {
 	checkRefusals(t, dir, []badInputCase{
 		{"admit", []string{"registry", "admit", "--ca-cert", filepath.Join(dir, "ca.pem")}, 2, "--province is required"},
 		{"revoke a serial", []string{"registry", "revoke", "abc"}, 2, "--province is required with a serial"},
-	})
-}
-
-// TestRegistryRevokeKeepsTheFilesProvince: nodes look a registry
-// revocation up by the province of the certificate revoked, so revoking a
-// certificate file under another province (a mistyped --province) would be
-// recorded, reported done, and revoke nothing. It is refused, naming the
-// file's province, for a leaf and for a province CA, before anything is
-// sent.
-func TestRegistryRevokeKeepsTheFilesProvince(t *testing.T) {
-	dir := t.TempDir()
-	p := pkitest.New(t, "laborlink.test", "51", "44")
-	leaf := p.Issue(t, "44", pki.KindNode, "gw-1")
-	ca, err := p.Fed.CA("51")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(ca.Dir, pki.CACertFile)
-	conn := connFlags(dir, "https://127.0.0.1:1")
-	checkRefusals(t, dir, []badInputCase{
-		{"leaf", append([]string{"registry", "revoke", leaf.CertFile, "--province", "51"}, conn...), 2,
-			"--province 51: " + leaf.CertFile + " is a certificate of province 44"},
-		{"province CA", append([]string{"registry", "revoke", caFile, "--province", "44"}, conn...), 2,
-			"--province 44: " + caFile + " is a certificate of province 51"},
 	})
 }
