@@ -485,6 +485,10 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 	if *a == "" || *b == "" || *a == *b {
 		return usageErrorf("--a and --b must name two different provinces (or --with one province, for the --node node)")
 	}
+	if *c.nodeProvince != "" {
+		// Each node read is checked against the province it is read for.
+		return usageErrorf("--a and --b are the provinces of the nodes read, each checked to be theirs: leave out --node-province")
+	}
 	for _, f := range []struct{ flag, province string }{{"--a", *a}, {"--b", *b}} {
 		if !audit.Province(f.province).Valid() {
 			return usageErrorf("%s %q is not a 2-digit province code, such as 44", f.flag, f.province)

@@ -198,6 +198,12 @@ func (c *conn) revocations(kp *pki.KeyPair) (*pki.RevocationList, error) {
 // client builds a registry client from the flags; sign also loads the key
 // as a signer.
 func (c *conn) client(sign bool) (*registry.Client, error) {
+	// Any node of the federation answers for the registry, and no
+	// province is checked: a --node-province given here would be
+	// ignored, a mistyped one too, as if the node had been checked.
+	if *c.nodeProvince != "" {
+		return nil, usageErrorf("--node-province %s: a registry command checks no node's province (any node of the federation answers it); leave it out", *c.nodeProvince)
+	}
 	t, err := c.tls()
 	if err != nil {
 		return nil, err

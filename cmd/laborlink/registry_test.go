@@ -451,3 +451,25 @@ func TestRegistryRevokeByFileTakesItsProvince(t *testing.T) {
 	}
 	a11.fails("names no province", "registry", "revoke", root)
 }
+
+// TestNodeProvinceRefusedWhereNothingChecksIt: --node-province, one of the
+// connection flags every command takes, is checked by the commands that
+// read a node's local API only. A registry or agreement command, which any
+// node answers, took it, a mistyped one too, and ignored it; so did audit
+// reconcile --a --b, which checks each node against its own province.
+func TestNodeProvinceRefusedWhereNothingChecksIt(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	a11 := newAdminCLI(t, c, c.Nodes[0], c.PKI.Admin(t, "11", "chen"))
+	for _, args := range [][]string{
+		{"registry", "members", "--node-province", "44"},
+		{"agreement", "list", "--node-province", "4x"},
+	} {
+		a11.fails("--node-province", args...)
+	}
+	a11.ok("PROVINCE", "registry", "members")
+
+	code, _, errOut := a11.run("audit", "reconcile", "--a", "51", "--b", "44", "--a-node", "https://127.0.0.1:1", "--b-node", "https://127.0.0.1:2", "--node-province", "51")
+	if code != 2 || !strings.Contains(errOut, "leave out --node-province") {
+		t.Errorf("audit reconcile --a --b --node-province: exit %d, stderr %q; want exit 2 naming --node-province", code, errOut)
+	}
+}
