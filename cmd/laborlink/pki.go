@@ -282,24 +282,30 @@ func runPKIRevoke(_ context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The reason is checked here to name its flag, and printed as the
+	// CRL spells it, not as typed.
+	r, err := pki.ParseReason(*reason)
+	if err != nil {
+		return usageErrorf("--reason: %v", err)
+	}
 	serial, err := serialArg(pos[0])
 	if err != nil {
 		return err
 	}
-	crlFile, err := pki.Revoke(*caDir, serial, pki.RevokeOptions{Reason: *reason, Force: *force, CRLValidity: validity})
+	crlFile, err := pki.Revoke(*caDir, serial, pki.RevokeOptions{Reason: r, Force: *force, CRLValidity: validity})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "revoked serial %s (%s)\npublished %s: distribute it, and record the revocation in the federation registry\n", serial.Text(16), *reason, crlFile)
+	fmt.Fprintf(m.Stdout, "revoked serial %s (%s)\npublished %s: distribute it, and record the revocation in the federation registry\n", serial.Text(16), r, crlFile)
 	return nil
 }
 
-// serialArg reads a serial, or the serial of a certificate file.
+// serialArg reads a serial, or the serial of a certificate file. A name
+// ending .pem, which no serial does, is a file: one missing or unreadable
+// is reported as such, not as a bad serial.
 func serialArg(s string) (*big.Int, error) {
 	if strings.HasSuffix(s, ".pem") {
-		if _, err := os.Stat(s); err == nil {
-			return pki.CertSerial(s)
-		}
+		return pki.CertSerial(s)
 	}
 	n, err := pki.ParseSerial(s)
 	if err != nil {

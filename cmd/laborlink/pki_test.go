@@ -58,7 +58,11 @@ func TestPKIJoinFlow(t *testing.T) {
 	if !strings.Contains(out, "revoked serial "+serial[1]) {
 		t.Errorf("revoke output: %s", out)
 	}
-	pkiRun(t, "pki", "revoke", "--ca", p51, filepath.Join(p51, "node-gw-1.pem"), "--reason", "superseded")
+	// A reason is matched in any case, and said as the CRL spells it.
+	out = pkiRun(t, "pki", "revoke", "--ca", p51, filepath.Join(p51, "node-gw-1.pem"), "--reason", "SUPERSEDED")
+	if !strings.Contains(out, "(superseded)") {
+		t.Errorf("revoke output: %s; want the reason as the CRL spells it", out)
+	}
 	pkiRun(t, "pki", "crl", "--ca", p51, "--days", "3")
 	if _, err := os.Stat(filepath.Join(p51, "crl.pem")); err != nil {
 		t.Error(err)
@@ -115,7 +119,9 @@ func TestPKIRefusals(t *testing.T) {
 		{"revoke without serial", []string{"pki", "revoke", "--ca", p51}, 2, "one serial"},
 		{"revoke bad serial", []string{"pki", "revoke", "--ca", p51, "zz"}, 2, "invalid serial"},
 		{"revoke unknown serial", []string{"pki", "revoke", "--ca", p51, "abc"}, 1, "no record of issuing serial abc"},
-		{"revoke bad reason", []string{"pki", "revoke", "--ca", p51, "abc", "--reason", "spite"}, 1, "unknown revocation reason"},
+		{"revoke bad reason", []string{"pki", "revoke", "--ca", p51, "abc", "--reason", "spite"}, 2, `--reason: unknown revocation reason "spite"`},
+		// A file, not a serial such as "invalid serial" said it was.
+		{"revoke missing file", []string{"pki", "revoke", "--ca", p51, filepath.Join(dir, "gone.pem")}, 1, "gone.pem: no such file"},
 		{"status of nothing", []string{"pki", "status", "--dir", filepath.Join(dir, "nowhere")}, 1, "no such file"},
 	}
 	for _, tt := range tests {
