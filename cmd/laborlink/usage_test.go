@@ -109,6 +109,7 @@ func TestAgreementFlagsRefused(t *testing.T) {
 		{"list bad destination", list("--destination", "4"), 2, `--destination "4"`},
 		{"list bad status", list("--status", "bogus"), 2, `--status "bogus" is not an agreement status`},
 		{"list bad type", list("--type", "bogus"), 2, `--type "bogus" is not a record type`},
+		{"list bad purpose", list("--purpose", "marketing"), 2, `--purpose "marketing" is not a purpose`},
 		{"approve negative version", append([]string{"agreement", "approve", "AG-1", "--version", "-2"}, conn...), 2, "--version -2: want a version number"},
 		{"suspend negative version", append([]string{"agreement", "suspend", "AG-1", "--version", "-1"}, conn...), 2, "--version -1"},
 	})
