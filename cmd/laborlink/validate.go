@@ -22,12 +22,16 @@ import (
 func runValidate(_ context.Context, m *Main, args []string) error {
 	fs := m.flagSet("validate", "[flags] FILE|-\n\nCheck records (JSON, a JSON array or JSON lines), or an agreement in JSON or YAML\n(as `agreement propose -f` reads it, checked as a proposal), against their contracts.\nPrints 'record N: field.path: problem' per problem; exits 1 if any record is invalid.")
 	at := fs.String("now", "", "validate as of this day, YYYY-MM-DD (default: today)")
-	if err := parseFlags(fs, args); err != nil {
+	// Flags may follow FILE, as with the other commands: "validate
+	// t.jsonl --now D" was refused as not one FILE.
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usageErrorf("want one FILE, or - for standard input")
+	if len(pos) != 1 {
+		return usageErrorf("want one FILE, or - for standard input, got %d arguments", len(pos))
 	}
+	name := pos[0]
 	now := time.Now()
 	if *at != "" {
 		d, err := contracts.ParseDate(*at)
@@ -37,7 +41,7 @@ func runValidate(_ context.Context, m *Main, args []string) error {
 		now = d.Time().Add(12 * time.Hour)
 	}
 	var src io.Reader = m.Stdin
-	if name := fs.Arg(0); name != "-" {
+	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
 			return err
@@ -45,9 +49,9 @@ func runValidate(_ context.Context, m *Main, args []string) error {
 		defer f.Close()
 		src = f
 	}
-	in, err := asJSON(fs.Arg(0), src)
+	in, err := asJSON(name, src)
 	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	out := bufio.NewWriter(m.Stdout)
 	defer out.Flush()
@@ -60,7 +64,7 @@ func runValidate(_ context.Context, m *Main, args []string) error {
 		}
 		if err != nil {
 			out.Flush()
-			return fmt.Errorf("%s: %w", fs.Arg(0), err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		problems := contracts.CheckProposalOrRecord(raw, now)
 		if len(problems) > 0 {
@@ -75,9 +79,9 @@ func runValidate(_ context.Context, m *Main, args []string) error {
 	}
 	switch {
 	case stream.Count() == 0:
-		return fmt.Errorf("%s: no records", fs.Arg(0))
+		return fmt.Errorf("%s: no records", name)
 	case invalid > 0:
-		return fmt.Errorf("%s: %d of %d records invalid", fs.Arg(0), invalid, stream.Count())
+		return fmt.Errorf("%s: %d of %d records invalid", name, invalid, stream.Count())
 	}
 	return nil
 }

@@ -69,6 +69,14 @@ func TestValidateInputs(t *testing.T) {
 	if code, _, errOut := run(t, "", "validate", "/nonexistent/records.jsonl"); code != 1 || !strings.Contains(errOut, "no such file") {
 		t.Errorf("missing file: exit %d, %q", code, errOut)
 	}
+	// Flags after FILE, as every other command takes them.
+	file := writeFixture(t, t.TempDir(), "t.jsonl", one)
+	if code, _, errOut := run(t, "", "validate", file, "--now", "2026-03-02"); code != 0 {
+		t.Errorf("validate FILE --now: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "", "validate", file, "--now", "2026-13-02"); code != 2 || !strings.Contains(errOut, "-now: ") {
+		t.Errorf("validate FILE --now with a bad day: exit %d, %q; want 2 naming -now", code, errOut)
+	}
 }
 
 func prettify(t *testing.T, line string) string {
