@@ -203,6 +203,12 @@ func (n *nodeFlags) Set(v string) error {
 	if !ok || p == "" || host == "" {
 		return fmt.Errorf("%q is not PROVINCE=HOST, e.g. 51=p51", v)
 	}
+	// A colon outside an IPv6 address is a port (p51:9000), which the
+	// configs would join to the ports as a host ("[p51:9000]:8443"): a
+	// federation written whole whose nodes cannot listen.
+	if strings.Contains(host, ":") && net.ParseIP(host) == nil {
+		return fmt.Errorf("%q: %q is not a host name or IP address; the ports are --api-port and --raft-port", v, host)
+	}
 	*n = append(*n, devfed.NodeAddr{Province: p, Host: host})
 	return nil
 }

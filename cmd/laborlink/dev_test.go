@@ -90,6 +90,9 @@ func TestDevInitOnlyUsage(t *testing.T) {
 		{[]string{"--init-only", "--dir", dir, "--node", "51=a", "--node", "44=b", "--node", "33=c", "--node", "11=d"}, "(it has 4)"},
 		{[]string{"--init-only", "--dir", dir, "--node", "51"}, "PROVINCE=HOST"},
 		{[]string{"--init-only", "--dir", dir, "--node", "5x=a", "--node", "44=b", "--node", "33=c"}, "province code"},
+		// Written as "[p51:9000]:8443", where no node can listen.
+		{[]string{"--init-only", "--dir", dir, "--node", "51=p51:9000", "--node", "44=b", "--node", "33=c"}, "the ports are --api-port and --raft-port"},
+		{[]string{"--init-only", "--dir", dir, "--node", "51=[::1]", "--node", "44=b", "--node", "33=c"}, `"[::1]" is not a host name or IP address`},
 		{[]string{"--node", "51=p51"}, "--node goes with --init-only"},
 		// Without --init-only these were ignored; the --dir that cannot
 		// be made keeps a test without the check from starting nodes.
