@@ -196,7 +196,13 @@ func transition(op registry.Op) func(context.Context, *Main, []string) error {
 			return err
 		}
 		rec := res.Agreement
-		fmt.Fprintf(m.Stdout, "%s: %s; now %s (version %d)\n", pos[0], pastTense(name), rec.StatusAt(time.Now()), rec.Effective().Agreement.Version)
+		done := pastTense(name)
+		if op == registry.OpTerminate && *version > 0 && *version <= len(rec.Versions) && rec.Versions[*version-1].Agreement.Status == registry.StatusWithdrawn {
+			// Terminating a pending amendment by number withdraws it
+			// alone: the agreement is not terminated.
+			done = fmt.Sprintf("version %d withdrawn", *version)
+		}
+		fmt.Fprintf(m.Stdout, "%s: %s; now %s (version %d)\n", pos[0], done, rec.StatusAt(time.Now()), rec.Effective().Agreement.Version)
 		return nil
 	}
 }

@@ -473,3 +473,33 @@ func TestNodeProvinceRefusedWhereNothingChecksIt(t *testing.T) {
 		t.Errorf("audit reconcile --a --b --node-province: exit %d, stderr %q; want exit 2 naming --node-province", code, errOut)
 	}
 }
+
+// TestAgreementTerminateVersionSaysWithdrawn: terminating a pending
+// amendment by number withdraws it alone, and the version in force goes
+// on; the command said "terminated" all the same.
+func TestAgreementTerminateVersionSaysWithdrawn(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	a51 := newAdminCLI(t, c, c.Nodes[0], c.PKI.Admin(t, "51", "zhang"))
+	a44 := newAdminCLI(t, c, c.Nodes[0], c.PKI.Admin(t, "44", "li"))
+	now := time.Now()
+	pact := strings.NewReplacer("%FROM%", registry.DayOf(now.AddDate(0, 0, -1)).String(), "%UNTIL%", registry.DayOf(now.AddDate(1, 0, 0)).String()).Replace(pactYAML)
+	dir := t.TempDir()
+	file, amended := filepath.Join(dir, "pact.yaml"), filepath.Join(dir, "pact-v2.yaml")
+	if err := os.WriteFile(file, []byte(pact), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(amended, []byte(strings.Replace(pact, "title: 川粤劳务协作协议", "title: 川粤劳务协作协议（修订）", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := "AG-51-44-2026-001"
+	a51.ok("proposed", "agreement", "propose", "-f", file)
+	a51.ok("approved", "agreement", "approve", id)
+	a44.ok("approved; now active", "agreement", "approve", id)
+	a51.ok("version 2 proposed", "agreement", "amend", id, "-f", amended)
+
+	out := a44.ok("now active (version 1)", "agreement", "terminate", id, "--version", "2")
+	if !strings.Contains(out, "version 2 withdrawn") || strings.Contains(out, "terminated") {
+		t.Errorf("terminate --version of the pending amendment said %q; want it withdrawn, the agreement not terminated", out)
+	}
+	a44.ok("terminated; now terminated (version 1)", "agreement", "terminate", id)
+}
