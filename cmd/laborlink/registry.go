@@ -646,28 +646,34 @@ func runRegistryBackup(ctx context.Context, m *Main, args []string) error {
 }
 
 func runRegistryRestore(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("registry restore", "FILE [connection flags]")
+	fs := m.flagSet("registry restore", "FILE [connection flags]\n\nFILE - reads the backup from standard input, as backup - writes it.")
 	c := m.connFlags(fs)
 	pos, err := positional(fs, args, 1, "the backup FILE to restore")
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(pos[0])
-	if err != nil {
-		return err
+	from, src := pos[0], m.Stdin
+	if from == "-" {
+		from = "standard input"
+	} else {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		defer f.Close()
+		src = f
 	}
-	defer f.Close()
 	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	if err := cl.Restore(ctx, f); err != nil {
+	if err := cl.Restore(ctx, src); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("restore %s: the registry did not answer within %s", pos[0], *c.timeout)
+			return fmt.Errorf("restore %s: the registry did not answer within %s", from, *c.timeout)
 		}
-		return fmt.Errorf("restore %s: %w", pos[0], err)
+		return fmt.Errorf("restore %s: %w", from, err)
 	}
-	fmt.Fprintf(m.Stdout, "registry restored from %s\n", pos[0])
+	fmt.Fprintf(m.Stdout, "registry restored from %s\n", from)
 	return nil
 }
