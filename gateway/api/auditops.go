@@ -123,9 +123,6 @@ func makeAuditReconcile(province audit.Province, a Auditing, peers PeerAudit) en
 		theirs = audit.Between(theirs, province, r.With) // whatever else the peer sent is not compared
 		resp := AuditReconcileResponse{A: province, B: r.With, EntriesA: opt.Counted(own), EntriesB: opt.Counted(theirs),
 			Mismatches: audit.Reconcile(own, theirs, opt)}
-		if resp.Mismatches == nil {
-			resp.Mismatches = []audit.Mismatch{}
-		}
 		return resp, nil
 	}
 }

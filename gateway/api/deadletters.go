@@ -111,7 +111,7 @@ func makeDeadLetterList(province string, d DeadLetters) endpoint.Endpoint {
 		if err != nil {
 			return nil, err
 		}
-		resp := DeadLettersResponse{DeadLetters: append([]store.DeadLetter{}, ds...)}
+		resp := DeadLettersResponse{DeadLetters: ds}
 		for _, dl := range ds {
 			resp.Through = max(resp.Through, dl.Burial)
 		}

@@ -212,10 +212,6 @@ func MakeSet(s Services) Set {
 			resp := InboxResponse{Items: items, Next: r.After}
 			if len(items) > 0 {
 				resp.Next = items[len(items)-1].Seq
-			} else {
-				// [] rather than null, as api/openapi.yaml says: a system
-				// polling at the newest position reads this page each time.
-				resp.Items = []store.Incoming{}
 			}
 			return resp, nil
 		},

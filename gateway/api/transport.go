@@ -461,8 +461,9 @@ func decodeReferrals(_ context.Context, r *http.Request) (any, error) {
 
 func decodeNothing(context.Context, *http.Request) (any, error) { return nil, nil }
 
+// encodeJSON writes resp as JSON, its empty lists as [] (emptyLists).
 func encodeJSON(ctx context.Context, w http.ResponseWriter, resp any) error {
-	return kithttp.EncodeJSONResponse(ctx, w, resp)
+	return kithttp.EncodeJSONResponse(ctx, w, emptyLists(resp))
 }
 
 // ErrorBody is how the local API reports an error.
