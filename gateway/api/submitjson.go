@@ -8,15 +8,13 @@ import (
 	"github.com/laborlink/laborlink/gateway/exchange"
 )
 
-// appendJSON appends the bytes json.Encoder writes for r (newline
-// included), without its reflection: every submission is answered with one,
-// most of them a single accepted record. Strings are written by
+// appendJSON appends the bytes encodeJSON writes for r (newline included,
+// and results [] when there are none, as emptyLists has it), without
+// encoding/json's reflection: every submission is answered with one, most
+// of them a single accepted record. Strings are written by
 // contracts.AppendJSONString, as json.Marshal writes them; the problems and
 // reasons of refused records are left to encoding/json (TestSubmitResponseJSON).
 func (r SubmitResponse) appendJSON(b []byte) ([]byte, error) {
-	if r.Results == nil {
-		return append(b, `{"results":null}`+"\n"...), nil
-	}
 	b = append(b, `{"results":[`...)
 	for i := range r.Results {
 		if i > 0 {
