@@ -308,12 +308,12 @@ func (x *Exchange) Record(ctx context.Context, caller pki.Identity, key string) 
 	if looksLikeRef(key) {
 		var err error
 		if id, err = x.d.Store.Lookup(key); err != nil {
-			return RecordView{}, notFound(err, "no record with reference %q", key)
+			return RecordView{}, lookupFailed(err, fmt.Sprintf("record with reference %q", key))
 		}
 	}
 	st, err := x.d.Store.Status(id)
 	if err != nil {
-		return RecordView{}, notFound(err, "no record with envelope id %q", key)
+		return RecordView{}, lookupFailed(err, fmt.Sprintf("record with envelope id %q", id))
 	}
 	if caller.Kind != pki.KindOperator && !refOf(st.Ref, caller.Province) {
 		return RecordView{}, Errorf(CodeForbidden, "record %s belongs to another province", key)
@@ -399,11 +399,15 @@ func (x *Exchange) Inbox(ctx context.Context, after uint64, limit int) ([]store.
 	return items, nil
 }
 
-func notFound(err error, format string, args ...any) error {
+// lookupFailed answers a lookup of what (`received envelope "01J..."`) in
+// the store that failed with err: not found when the store has none, or
+// unavailable when the store could not be read, which says nothing of
+// whether it holds one, so its message does not say "no" either.
+func lookupFailed(err error, what string) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(CodeNotFound, format, args...)
+		return Errorf(CodeNotFound, "no %s", what)
 	}
-	return &Error{Code: CodeUnavailable, Message: fmt.Sprintf(format, args...), Err: err}
+	return &Error{Code: CodeUnavailable, Message: "the store could not be read to look up the " + what, Err: err}
 }
 
 func looksLikeRef(key string) bool {
@@ -423,7 +427,7 @@ func refOf(ref, province string) bool {
 func (x *Exchange) InboxItem(ctx context.Context, envelopeID string) (store.Incoming, error) {
 	m, err := x.d.Store.InboxItem(envelopeID)
 	if err != nil {
-		return store.Incoming{}, notFound(err, "no received envelope %q", envelopeID)
+		return store.Incoming{}, lookupFailed(err, fmt.Sprintf("received envelope %q", envelopeID))
 	}
 	return m, nil
 }

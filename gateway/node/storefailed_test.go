@@ -95,3 +95,44 @@ func TestAFailedStoreStopsTheAuditLog(t *testing.T) {
 		t.Errorf("a head once the store failed: size %d, %v; want store.ErrFailed", h.Size, err)
 	}
 }
+
+// TestALookupTheStoreCannotReadSaysSo: a record or received envelope
+// looked up in a store that cannot be read is answered 503, and its
+// message said the envelope did not exist ("no received envelope ...:
+// store failed ..."), which the store, unread, cannot know. It says the
+// store could not be read, naming what was looked up; one the store does
+// not hold is still answered 404 "no ...".
+func TestALookupTheStoreCannotReadSaysSo(t *testing.T) {
+	n, p := singleNode(t)
+	lookups := []struct {
+		kind       pki.Kind
+		path, what string
+	}{
+		{pki.KindSystem, "/api/v1/inbox/01JNOSUCH", `received envelope "01JNOSUCH"`},
+		{pki.KindSystem, "/api/v1/records/01JNOSUCH", `record with envelope id "01JNOSUCH"`},
+		{pki.KindOperator, "/api/v1/records?ref=51/transfer/T-1", `record with reference "51/transfer/T-1"`},
+	}
+	clients := map[pki.Kind]*http.Client{}
+	for _, k := range []pki.Kind{pki.KindSystem, pki.KindOperator} {
+		clients[k] = p.Client(p.Issue("51", k, "x-"+string(k)), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
+	}
+	for _, l := range lookups {
+		status, eb := callAPI(t, n, clients[l.kind], "GET", l.path, "")
+		if status != http.StatusNotFound || eb.Code != "not_found" || eb.Error != "no "+l.what {
+			t.Errorf("GET %s of a readable store: %d %+v; want 404 not_found %q", l.path, status, eb, "no "+l.what)
+		}
+	}
+	if err := n.store.DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.store.Increment(context.Background(), "probe", 1); !errors.Is(err, store.ErrFailed) {
+		t.Fatalf("a commit to a closed file: %v; want store.ErrFailed", err)
+	}
+	for _, l := range lookups {
+		status, eb := callAPI(t, n, clients[l.kind], "GET", l.path, "")
+		want := "the store could not be read to look up the " + l.what + ": "
+		if status != http.StatusServiceUnavailable || eb.Code != "unavailable" || !strings.HasPrefix(eb.Error, want) || !strings.Contains(eb.Error, "store failed") {
+			t.Errorf("GET %s of a store that cannot be read: %d %+v; want 503 unavailable starting %q and giving the cause", l.path, status, eb, want)
+		}
+	}
+}
