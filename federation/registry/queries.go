@@ -109,7 +109,9 @@ func (f Filter) match(r *AgreementRecord, t time.Time) bool {
 func (s *Store) List(f Filter, t time.Time) []Summary {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []Summary
+	// Empty, not nil, when none matches: GET /v1/registry/agreements
+	// answers the list, and a client iterating it fails on null.
+	out := []Summary{}
 	for _, r := range s.st.Agreements {
 		if !f.match(r, t) {
 			continue

@@ -63,6 +63,30 @@ func TestQueriesThatNoAgreementCouldMatchAreRefused(t *testing.T) {
 	}
 }
 
+// TestNoAgreementMatchingListsAsAnArray: agreements listed by a filter
+// that none matches were answered "data": null, which a client iterating
+// the list fails on; they are answered [], as the other lists of the
+// registry (members, nodes, covers) are.
+func TestNoAgreementMatchingListsAsAnArray(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	cl := c.Client(c.Nodes[0], c.PKI.Admin(t, "51", "zhang"))
+	for _, path := range []string{
+		"/v1/registry/agreements?status=suspended&origin=51&destination=44",
+		"/v1/registry/covers?origin=51&destination=44&record_type=transfer&purpose=employment-service",
+	} {
+		resp, err := cl.HTTP.Get(cl.Base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Data json.RawMessage }
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || string(body.Data) != "[]" {
+			t.Errorf("GET %s: %s, data %s (%v); want 200 and []", path, resp.Status, body.Data, err)
+		}
+	}
+}
+
 // TestAJoinNoSeedAnswersIsUnavailable: seeds that cannot be reached are a
 // condition a retry may mend, answered 503, not a 500 "internal".
 func TestAJoinNoSeedAnswersIsUnavailable(t *testing.T) {
