@@ -105,7 +105,7 @@ func (w *worker) broken(batch []store.Queued, e *BrokenAnswerError, answered, he
 		w.m.log.Warn("the peer's answer for envelopes broke the protocol; they are sent alone after the others, and buried if it breaks again", "peer", w.peer, "envelopes", strings.Join(kept, ","), "err", mask(e.Error()))
 	}
 	if answered == 0 && len(a.dead) == 0 {
-		a.err = fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, e)
+		a.err, a.garbled = fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, e), true
 	}
 	return a
 }

@@ -207,3 +207,35 @@ func TestEveryEnvelopeWhoseAnswerKeepsBreakingIsBuried(t *testing.T) {
 		t.Errorf("peer answered %d envelopes, want the 10 others", len(received))
 	}
 }
+
+// TestAGarbledAnswerDoesNotStopTheSplitOfARefusedBatch: the peer refuses
+// (400) every batch holding a corrupt envelope, and breaks the protocol
+// answering another, the oldest, whenever it is sent. The split of the
+// refused batch reaches the garbled one alone first: its answer, broken
+// with nothing else in it, is the peer answering, not failing, and the
+// split goes on to find the corrupt one. Stopped there, it left the same
+// oldest batch to be refused and split the same way on every attempt,
+// and nothing queued for the peer was ever sent again.
+func TestAGarbledAnswerDoesNotStopTheSplitOfARefusedBatch(t *testing.T) {
+	s := openOutbox(t)
+	garbled := newGarbling(map[string]int{"01E000000": -1})
+	p := senderFunc(func(b []store.Queued) ([]Outcome, error) {
+		for i, q := range b {
+			if q.EnvelopeID == "01E000001" {
+				return nil, &answerError{400, fmt.Sprintf("bad batch: envelopes[%d]: invalid character", i)}
+			}
+		}
+		return garbled.Send(context.Background(), "44", b)
+	})
+	m := startStrict(t, s, p, 4)
+	enqueue(t, s, 0, 8)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+	dead := deadLetters(t, s)
+	if len(dead) != 2 || dead["01E000000"].Status != store.StatusBrokenAnswer || dead["01E000001"].Status != 400 {
+		t.Errorf("dead letters = %+v; want 01E000000 (its answer broken) and 01E000001 (refused)", dead)
+	}
+	if received, _ := garbled.seen(); len(received) != 6 {
+		t.Errorf("peer answered %d envelopes, want the 6 others", len(received))
+	}
+}

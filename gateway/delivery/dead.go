@@ -42,6 +42,9 @@ type attempt struct {
 	// err is the first failure; what it left unsent stays queued.
 	err      error
 	deferred bool
+	// garbled says err is the peer's answer broken for every envelope it
+	// was sent (see broken): the peer is up and answering, not failing.
+	garbled bool
 	// oversized says the peer answered 413 to an envelope alone: a 413 to
 	// a batch holding it may be its doing alone.
 	oversized bool
@@ -122,9 +125,13 @@ func (w *worker) split(batch []store.Queued, since uint64) attempt {
 		}
 		rest = rest[1:]
 	}
-	if a.err != nil && !a.deferred {
+	if a.err != nil && !a.deferred && !a.garbled {
 		return a // the peer is failing: the second half waits with the rest
 	}
+	// An answer broken for the first half alone is the peer answering:
+	// stopped there, a split that meets such an envelope alone before the
+	// one the peer refuses would stop there on every attempt, and the
+	// batch, the oldest queued, would hold up the whole queue for ever.
 	return a.join(w.part(rest, since))
 }
 
@@ -153,7 +160,7 @@ func (a attempt) join(b attempt) attempt {
 		a.refused = b.refused
 	}
 	if a.err == nil || b.err != nil && !b.deferred {
-		a.err, a.deferred = b.err, b.deferred
+		a.err, a.deferred, a.garbled = b.err, b.deferred, b.garbled
 	}
 	return a
 }
