@@ -278,22 +278,37 @@ func (s *Store) Policies() []*PolicyVersion {
 	return slices.Clone(s.st.Policies)
 }
 
-// Revocations returns the revoked serials in serial order, and those of
-// one serial (issued by two province CAs) by province.
+// Revocations returns the revoked serials in serial order, by number
+// (ff before 0a01), and those of one serial (issued by two province CAs)
+// by province.
 func (s *Store) Revocations() []Revocation {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return sortedCopies(s.st.Revoked, func(a, b Revocation) int {
-		return cmp.Or(strings.Compare(a.Serial, b.Serial), strings.Compare(a.Province, b.Province))
+		return cmp.Or(compareSerials(a.Serial, b.Serial), strings.Compare(a.Province, b.Province))
 	})
 }
 
-// Issuances returns the recorded certificate issuances, oldest first.
+// compareSerials compares two serials in lower-case hex, as apply stores
+// them, by number. As text, "ff" would sort after "0a01": serials vary in
+// length and serialKey keeps a leading zero nibble. Without leading zeros,
+// the longer is the greater and those of one length compare as text. It
+// allocates nothing: the nodes' audit lists revocations every second.
+func compareSerials(a, b string) int {
+	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+	return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
+}
+
+// Issuances returns the recorded certificate issuances, oldest first: in
+// the order the registry applied them, by log index. Their times are the
+// clocks of the leaders that applied them, which differ, so they order
+// only those a restored backup brought, which share the restore's index.
 func (s *Store) Issuances() []Issuance {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return sortedCopies(s.st.Issued, func(a, b Issuance) int {
-		return cmp.Or(a.At.Compare(b.At), strings.Compare(a.Province, b.Province), strings.Compare(a.Serial, b.Serial))
+		return cmp.Or(cmp.Compare(a.Index, b.Index), a.At.Compare(b.At),
+			strings.Compare(a.Province, b.Province), strings.Compare(a.Serial, b.Serial))
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -648,6 +649,47 @@ func TestCertificateIssuance(t *testing.T) {
 	wantErr(t, f.do(t, f.a51, registry.OpCertIssued, registry.IssuedBody{Certificate: forged}), registry.EInvalid, "not signed by a CA certificate")
 	if n := len(f.s.Issuances()); n != 1 {
 		t.Fatalf("%d issuances after refused records, want 1", n)
+	}
+}
+
+// TestIssuancesAreListedInLogOrder: issuances are listed oldest first by
+// the log index they were applied at, not by their times: those are the
+// clocks of the leaders that applied them, and a leader whose clock is
+// behind stamps the later issuance earlier. (From a review of the
+// registry.)
+func TestIssuancesAreListedInLogOrder(t *testing.T) {
+	f := newFixture(t)
+	var want []string
+	for i, clock := range []time.Duration{0, -time.Minute, time.Minute, -2 * time.Minute} {
+		f.now = f.now.Add(clock)
+		node := f.p.Signer(t, "51", pki.KindNode, fmt.Sprint("gw-", i))
+		f.must(t, f.a51, registry.OpCertIssued, registry.IssuedBody{Certificate: pemOf(node.Chain()[0])})
+		want = append(want, node.Identity().URI())
+	}
+	var got []string
+	for _, is := range f.s.Issuances() {
+		got = append(got, is.Identity)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("issuances listed\n%q\nwant them in the order applied\n%q", got, want)
+	}
+}
+
+// TestRevocationsAreListedBySerialNumber: revocations are listed by serial
+// as a number, as Revocations says, not as text: serials differ in length,
+// and as text ff would come after 0a01. (From a review of the registry.)
+func TestRevocationsAreListedBySerialNumber(t *testing.T) {
+	f := newFixture(t)
+	for _, serial := range []string{"0a01", "ff", "1", "10", "0f", "100"} {
+		f.must(t, f.a51, registry.OpCertRevoke, registry.RevokeBody{Serial: serial, Province: "51"})
+	}
+	var got []string
+	for _, r := range f.s.Revocations() {
+		got = append(got, r.Serial)
+	}
+	// Stored as serialKey keeps them: whole bytes, so 0f and 0a01.
+	if want := []string{"01", "0f", "10", "ff", "0100", "0a01"}; !slices.Equal(got, want) {
+		t.Fatalf("revocations listed %q, want %q", got, want)
 	}
 }
 
