@@ -191,6 +191,16 @@ func TestAgreementAndRegistryCommandsAgainstACluster(t *testing.T) {
 		}
 		return true
 	})
+	// Revoking it again is refused, naming the serial and when it was
+	// revoked: the first revocation stays the record of it.
+	a44.fails(fmt.Sprintf("serial %x of province 44 is revoked already, at ", lost.Cert.SerialNumber.Bytes()),
+		"registry", "revoke", lost.CertFile, "--reason", "superseded")
+	c.WaitConverged()
+	for _, n := range c.Running() {
+		if rs := n.Reg.Store().Revocations(); len(rs) != 1 || rs[0].Reason != "keyCompromise" {
+			t.Fatalf("revocations on %s after revoking again: %+v; want the first, for keyCompromise", n.ID, rs)
+		}
+	}
 	// A province naming another province's serial as its own revokes nothing
 	// of the other's: revocations are scoped by the revoking province.
 	other := c.PKI.Issue(t, "44", pki.KindNode, "gw-9")

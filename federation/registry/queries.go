@@ -289,6 +289,18 @@ func (s *Store) Revocations() []Revocation {
 	})
 }
 
+// revocation returns the revocation the registry holds for the serial
+// (serialKey) of province.
+func (s *Store) revocation(province, serial string) (Revocation, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r := s.st.Revoked[provinceSerial(province, serial)]
+	if r == nil {
+		return Revocation{}, false
+	}
+	return *r, true
+}
+
 // compareSerials compares two serials in lower-case hex, as apply stores
 // them, by number. As text, "ff" would sort after "0a01": serials vary in
 // length and serialKey keeps a leading zero nibble. Without leading zeros,

@@ -46,6 +46,10 @@ type Registry struct {
 	// them) and barriers hold it shared until they are applied, a restore
 	// holds it alone (holdAppends, Restore).
 	appends sync.RWMutex
+	// revokes holds a cert.revoke on the leader from its check
+	// (checkRevokedAgain) to its apply, so that two revocations of one
+	// serial submitted at once are not both let in.
+	revokes sync.Mutex
 	// started is raft once it runs, for authorizePeer: the stream layer
 	// accepts connections before raft is made.
 	started atomic.Pointer[raft.Raft]

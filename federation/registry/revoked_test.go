@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/federation/registry/regtest"
@@ -106,5 +109,90 @@ func TestRevocationsOfOneSerialAreListedByProvince(t *testing.T) {
 		if want := []string{"11", "33", "44", "51"}; !slices.Equal(got, want) {
 			t.Fatalf("revocations of serial 1f2e3d listed by province %v; want %v", got, want)
 		}
+	}
+}
+
+// TestRevokingARevokedSerialAgainIsRefused: a revocation, applied, is the
+// record of when and why the certificate was revoked and by whom, and the
+// nodes' audit logs it by its index. Revoking the serial again would
+// replace that record and log the revocation twice, so the leader refuses
+// it before the log, naming the serial and when it was revoked, whether
+// it is sent to the leader or forwarded by a follower, however the serial
+// is spelt, and from a steward too; apply takes the ones the log holds as
+// it always did (TestRevokingAgainAppliesAsItDid). The first command sent
+// again still answers its outcome, and the serial of another province is
+// another revocation. (From a review of the registry.)
+func TestRevokingARevokedSerialAgainIsRefused(t *testing.T) {
+	c := regtest.NewCluster(t, 3, 0, nil)
+	leader := c.WaitLeader()
+	follower := c.Others(leader)[0]
+	li, wang := c.PKI.Admin(t, "44", "li"), c.PKI.Admin(t, "11", "wang")
+	first := regtest.Signed(t, li.Signer, registry.OpCertRevoke, registry.RevokeBody{Serial: "abcdef", Province: "44", Reason: "keyCompromise"}, time.Now())
+	res, err := c.Client(leader, li).SubmitEnvelope(ctx(t), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := leader.Reg.Store().Revocations()
+	if len(held) != 1 || held[0].Index != res.Index {
+		t.Fatalf("revocations after the first: %+v", held)
+	}
+	want := fmt.Sprintf("cert.revoke: serial abcdef of province 44 is revoked already, at %s (registry index %d)", held[0].At.UTC().Format(time.RFC3339), res.Index)
+	again := []struct {
+		name   string
+		node   *regtest.Node
+		admin  *regtest.Admin
+		serial string
+	}{
+		{"by the same admin, at the leader", leader, li, "abcdef"},
+		{"by a steward, forwarded by a follower, spelt otherwise", follower, wang, "00ABCDEF"},
+	}
+	for _, tt := range again {
+		_, err := c.Client(tt.node, tt.admin).Submit(ctx(t), registry.OpCertRevoke, registry.RevokeBody{Serial: tt.serial, Province: "44", Reason: "superseded"})
+		if registry.ErrorCode(err) != registry.EConflict || !strings.Contains(err.Error(), want) {
+			t.Errorf("revoking serial %s again %s:\n got %s %v\nwant %s %s...", tt.serial, tt.name, registry.ErrorCode(err), err, registry.EConflict, want)
+		}
+	}
+	if dup, err := c.Client(follower, li).SubmitEnvelope(ctx(t), first); err != nil || !dup.Duplicate || dup.Index != res.Index {
+		t.Errorf("the first revocation sent again: %+v, %v; want its outcome at index %d", dup, err, res.Index)
+	}
+	if _, err := c.Client(leader, wang).Submit(ctx(t), registry.OpCertRevoke, registry.RevokeBody{Serial: "abcdef", Province: "51"}); err != nil {
+		t.Fatalf("revoking serial abcdef of province 51: %v", err)
+	}
+	c.WaitConverged()
+	for _, n := range c.Running() {
+		got := n.Reg.Store().Revocations()
+		if len(got) != 2 || got[0] != held[0] || got[1].Province != "51" {
+			t.Errorf("revocations on %s: %+v; want the first one of 44 as recorded, %+v, and 51's", n.ID, got, held[0])
+		}
+	}
+}
+
+// TestRevocationsOfOneSerialSentAtOnce: of revocations of one serial sent
+// together, one is applied and the others are refused, each checked once
+// the one before it is applied.
+func TestRevocationsOfOneSerialSentAtOnce(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	cl := c.Client(c.Nodes[0], c.PKI.Admin(t, "44", "li"))
+	errs := make([]error, 16)
+	c0 := ctx(t)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = cl.Submit(c0, registry.OpCertRevoke, registry.RevokeBody{Serial: "1f2e3d", Province: "44", Reason: fmt.Sprint("reason ", i)})
+		})
+	}
+	wg.Wait()
+	applied := 0
+	for i, err := range errs {
+		switch registry.ErrorCode(err) {
+		case "":
+			applied++
+		case registry.EConflict:
+		default:
+			t.Errorf("revocation %d: %v", i, err)
+		}
+	}
+	if got := c.Nodes[0].Reg.Store().Revocations(); applied != 1 || len(got) != 1 || got[0].Index == 0 {
+		t.Fatalf("%d of %d revocations of one serial applied; the registry holds %+v", applied, len(errs), got)
 	}
 }

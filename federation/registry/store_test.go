@@ -307,6 +307,24 @@ func TestRevokeOfNoProvinceAppliesAsItDid(t *testing.T) {
 	}
 }
 
+// TestRevokingAgainAppliesAsItDid: the leader refuses a cert.revoke of a
+// serial revoked already (TestRevokingARevokedSerialAgainIsRefused), but
+// a log may hold one, let in by an older release: apply records it as the
+// replicas that first applied it did, the second revocation replacing the
+// first, so that a replica replaying the log reaches their state.
+func TestRevokingAgainAppliesAsItDid(t *testing.T) {
+	f := newFixture(t)
+	f.must(t, f.a44, registry.OpCertRevoke, registry.RevokeBody{Serial: "1f2e3d", Province: "44", Reason: "keyCompromise"})
+	f.now = f.now.Add(time.Minute)
+	f.must(t, f.a11, registry.OpCertRevoke, registry.RevokeBody{Serial: "1f2e3d", Province: "44", Reason: "superseded"})
+	want := registry.Revocation{RevokeBody: registry.RevokeBody{Serial: "1f2e3d", Province: "44", Reason: "superseded"},
+		At: f.now, By: f.a11.Identity().URI(), Index: f.index}
+	got, replayed := f.s.Revocations(), f.replay(t).Revocations()
+	if len(got) != 1 || got[0] != want || len(replayed) != 1 || replayed[0] != want {
+		t.Fatalf("revocations recorded %+v, replayed %+v; want %+v, as older releases recorded it", got, replayed, want)
+	}
+}
+
 // TestNonceIsBoundToItsCommand: a command reusing another's nonce is
 // refused, naming the nonce, rather than answered with the other command's
 // outcome (which would report success for a command never applied, and

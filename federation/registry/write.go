@@ -24,9 +24,10 @@ import (
 // how long) and for a command the leader refuses before it enters the log
 // (checkBeforeLog): an op some node's release does not know (see
 // CommandLevel) or one a newer op replaced, a CA delisted while raft
-// voters still use it, a revocation under no province code, an agreement
-// version whose scope leaves out a division its parties are checked
-// against. A command refused in apply comes back as Result.Err.
+// voters still use it, a revocation under no province code or of a serial
+// revoked already, an agreement version whose scope leaves out a division
+// its parties are checked against. A command refused in apply comes back
+// as Result.Err.
 //
 // OpInit is refused here, whoever submits it: the genesis is unsigned, so
 // only the node's configured genesis (initWhenLeader) may propose it.
@@ -73,6 +74,10 @@ var errNoLeader = errors.New("no leader elected")
 
 func (r *Registry) submitOnce(ctx context.Context, env *Envelope) (*Result, error) {
 	if r.raft.State() == raft.Leader {
+		if env.Op == OpCertRevoke {
+			r.revokes.Lock()
+			defer r.revokes.Unlock()
+		}
 		if err := r.checkBeforeLog(ctx, env); err != nil {
 			return nil, err
 		}
@@ -94,7 +99,7 @@ func (r *Registry) submitOnce(ctx context.Context, env *Envelope) (*Result, erro
 // not know (checkCommandLevel), a CA delisted while voters still use it
 // (checkRotationOrder); and one that an older release's apply took, which
 // apply goes on taking from the log (checkProposedID, checkRevokedProvince,
-// checkScopeDivisions). Apply never looks at the network or the clock, so
+// checkRevokedAgain, checkScopeDivisions). Apply never looks at the network or the clock, so
 // that every replica reaches the same verdict; these checks do, once, where
 // every write is proposed. A command whose nonce the registry already holds
 // skips them: it is a resubmission that apply answers with its first
@@ -114,6 +119,9 @@ func (r *Registry) checkBeforeLog(ctx context.Context, env *Envelope) error {
 		return err
 	}
 	if err := checkRevokedProvince(env); err != nil {
+		return err
+	}
+	if err := r.checkRevokedAgain(env); err != nil {
 		return err
 	}
 	if err := r.checkScopeDivisions(env); err != nil {
@@ -158,6 +166,55 @@ func checkRevokedProvince(env *Envelope) error {
 		return Errorf(EInvalid, "cert.revoke: province %q is not a province code; give the 2-digit code of the province whose CA issued the certificate, such as 44", b.Province)
 	}
 	return nil
+}
+
+// checkRevokedAgain refuses a cert.revoke of a serial that its province
+// has revoked already. Applied, it would replace the revocation held, its
+// time, signer, reason and index, by its own: the record of when and why
+// the certificate was revoked, and by whom, would be lost, and the nodes'
+// audit, which follows revocations by index, would log the revocation a
+// second time. It is checked here, not in apply, which records the second
+// revocations the log holds, and those a leader of an older release still
+// lets in during an upgrade, as the replicas that first applied them did.
+//
+// The registry is read once every command before is applied (a barrier: a
+// new leader may not have applied its predecessor's last commands yet),
+// and submitOnce holds r.revokes from here to the apply, so that two
+// revocations of one serial submitted at once do not both get in.
+func (r *Registry) checkRevokedAgain(env *Envelope) error {
+	if env.Op != OpCertRevoke {
+		return nil
+	}
+	var b RevokeBody
+	if decodeBody(env, &b) != nil {
+		return nil // apply refuses it, naming why
+	}
+	serial, ok := parseSerial(b.Serial)
+	if !ok {
+		return nil // apply refuses it, naming why
+	}
+	if _, err := r.readIndexLeader(); err != nil {
+		return fmt.Errorf("cert.revoke: the registry is not up to date on the leader, to tell whether serial %s is revoked already: %w", serial, err)
+	}
+	if r.store.seenNonce(env.Nonce) {
+		return nil // this command, submitted again: apply answers its outcome
+	}
+	prev, ok := r.store.revocation(b.Province, serial)
+	if !ok {
+		return nil
+	}
+	return Errorf(EConflict, "cert.revoke: serial %s of province %s is revoked already, %s; that revocation stands as recorded (its time, reason and signer), and every node refuses the certificate",
+		serial, b.Province, revokedWhen(prev))
+}
+
+// revokedWhen says when r was recorded: its time and, unless it comes
+// from a snapshot of a release before the field, its registry index.
+func revokedWhen(r Revocation) string {
+	at := r.At.UTC().Format(time.RFC3339)
+	if r.Index == 0 {
+		return "at " + at
+	}
+	return fmt.Sprintf("at %s (registry index %d)", at, r.Index)
 }
 
 func (r *Registry) unavailable(start time.Time, err error) *Error {
