@@ -1,9 +1,12 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -287,6 +290,44 @@ func checkWorker(c *contracts.Confirmation, w *store.SentWorker, digest digestFu
 	return ""
 }
 
+// keptConfirmation is confirmation c, decoded from payload, as the import
+// obligations left it (record, payload edited): what the transfer lists
+// of it, and what its worker is compared by, is what this province may
+// use of it, as the inbox item holds it, never a field they drop or mask
+// (an origin that did not apply its export obligations sent them).
+func keptConfirmation(record, payload []byte, c *contracts.Confirmation) (*contracts.Confirmation, error) {
+	if bytes.Equal(record, payload) {
+		return c, nil
+	}
+	return decodeConfirmation(record)
+}
+
+// decodeConfirmation reads a confirmation as the import obligations left
+// it. It is not validated: they may drop a field validation requires.
+func decodeConfirmation(record []byte) (*contracts.Confirmation, error) {
+	c := new(contracts.Confirmation)
+	if err := json.Unmarshal(record, c); err != nil {
+		return nil, fmt.Errorf("decode the confirmation as imported: %w", err)
+	}
+	return c, nil
+}
+
+// errRecordPruned says that retention dropped the record of an inbox item.
+var errRecordPruned = errors.New("retention pruned the inbox item's record")
+
+// storedConfirmation is the confirmation the inbox holds under envelope
+// id, as the import obligations left it when it was stored.
+func (x *Exchange) storedConfirmation(id string) (*contracts.Confirmation, error) {
+	it, err := x.d.Store.InboxItem(id)
+	if err != nil {
+		return nil, err
+	}
+	if !it.PrunedAt.IsZero() {
+		return nil, errRecordPruned
+	}
+	return decodeConfirmation(it.Record)
+}
+
 // confirmationLink is the answer confirmation c (envelope id, received
 // at) gives to the transfer it names, checked against what this node kept
 // of that transfer's worker as checkWorker does, in the transaction that
@@ -317,12 +358,26 @@ func (x *Exchange) confirmationLink(id string, c *contracts.Confirmation, at tim
 // confirmation's origin sent it again, as it does a confirmation answered
 // deferred for a link not made (unlinked). Linking again what is listed
 // changes nothing.
+//
+// A confirmation stored before is linked as its inbox item holds it, as
+// the import obligations left it then, not as it arrived (c): one whose
+// item retention pruned is not linked, since what they left of it is no
+// longer known.
 func (x *Exchange) confirmationAnswered(ctx context.Context, im imported, c *contracts.Confirmation, dup bool) error {
 	a, err := im.answered, im.answerErr
 	if dup {
-		var listed store.Answer
-		if listed, err = x.d.Store.LinkAnswer(ctx, im.env.Origin, x.confirmationLink(im.env.ID, c, im.in.ReceivedAt)); err == nil {
-			a = &listed
+		var kept *contracts.Confirmation
+		kept, err = x.storedConfirmation(im.env.ID)
+		if errors.Is(err, errRecordPruned) {
+			x.d.Log.Warn("a confirmation sent again after retention pruned its inbox item is not linked again: its transfer lists it only if it did before",
+				"envelope", im.env.ID, "transfer", c.TransferID)
+			return nil
+		}
+		if err == nil {
+			var listed store.Answer
+			if listed, err = x.d.Store.LinkAnswer(ctx, im.env.Origin, x.confirmationLink(im.env.ID, kept, im.in.ReceivedAt)); err == nil {
+				a = &listed
+			}
 		}
 	}
 	if err == nil && a != nil && a.Refused == ReasonWorkerMismatch {

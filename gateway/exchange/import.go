@@ -780,8 +780,14 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 	stored.Case = x.caseChange(rec, env.ID, now)
 	if c, ok := rec.(*contracts.Confirmation); ok {
 		// Listed on its transfer in the same commit, as a case change is
-		// made, its inbox item marked with how its worker matched.
-		stored.Answer = x.confirmationLink(env.ID, c, now)
+		// made, its inbox item marked with how its worker matched: as the
+		// import obligations left it, as the inbox item holds it.
+		kept, err := keptConfirmation(record, env.Payload, c)
+		if err != nil {
+			x.d.Log.Error("read a confirmation as its import obligations left it", "envelope", env.ID, "err", err)
+			return deferred(env.ID, "policy_error"), false
+		}
+		stored.Answer = x.confirmationLink(env.ID, kept, now)
 	}
 	*im = imported{env: env, rec: rec, decision: dec, in: stored, refersTo: refersTo}
 	return peer.Result{EnvelopeID: env.ID}, true
