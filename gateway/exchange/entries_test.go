@@ -1,6 +1,9 @@
 package exchange
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/laborlink/laborlink/gateway/audit"
@@ -41,5 +44,35 @@ func TestEveryReasonCodeMapsPrecisely(t *testing.T) {
 		if got := auditReason(code); got != want {
 			t.Errorf("auditReason(%q) = %s, want %s", code, got, want)
 		}
+	}
+}
+
+// TestTheAuditorGuideMapsReasonsAsTheLogDoes: the auditor guide's table of
+// audit reasons names, for each, the policy and import codes behind it;
+// it said agreement_inactive was a federation-policy-deny after the log
+// had come to record it as agreement-not-in-force. (From a review.) Every
+// code the table names is now held to the reason the log records for it.
+func TestTheAuditorGuideMapsReasonsAsTheLogDoes(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "auditor-guide.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `([a-z-]+)` \\| (.*) \\|$")
+	code := regexp.MustCompile("`([a-z]+(?:_[a-z]+)+)`")
+	checked := 0
+	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
+		reason := audit.Reason(m[1])
+		if !reason.Valid() {
+			continue // a row of another table
+		}
+		for _, c := range code.FindAllStringSubmatch(m[2], -1) {
+			checked++
+			if got := auditReason(c[1]); got != reason {
+				t.Errorf("the auditor guide lists %s under %s; the log records it as %s", c[1], reason, got)
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("found %d codes in the auditor guide's table of reasons; is it still there?", checked)
 	}
 }
