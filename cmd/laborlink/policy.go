@@ -127,6 +127,15 @@ func runPolicyEval(ctx context.Context, m *Main, args []string) error {
 	if len(agreements) == 0 {
 		return usageErrorf("--agreement FILE is required without --node: without the registry, the agreements must come from files (a record without an agreement never crosses)")
 	}
+	stdin := 0
+	for _, f := range append([]string{*recordFile}, agreements...) {
+		if f == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return usageErrorf("standard input ('-') is read once: give it to --record or to one --agreement, and the rest as files")
+	}
 	rec, doc, err := readRecord(m, *recordFile, *from, *to, contracts.Purpose(*purpose))
 	if err != nil {
 		return err
@@ -517,15 +526,35 @@ func runsOnNode(m *Main, fs *flag.FlagSet, c *conn, what string, offline ...stri
 	}
 	switch {
 	case *c.node == "":
-		return false, nil
+		return false, offlineConn(given)
 	case len(set) == 0:
 		return true, nil
 	case given["node"]:
 		return false, usageErrorf("--node %s, which would ignore %s: leave out --node to run offline on local files, or %s to ask the node",
 			what, strings.Join(set, ", "), strings.Join(set, ", "))
 	}
+	if err := offlineConn(given); err != nil {
+		return false, err
+	}
 	fmt.Fprintf(m.Stderr, "%s: offline, on local files (%s given): %s is not used\n", fs.Name(), strings.Join(set, ", "), envNode)
 	return false, nil
+}
+
+// offlineConn refuses connection flags given on the command line (given)
+// to a run that talks to no node: they would be ignored, and whoever typed
+// --cert or --timeout meant a node to be asked. Their environment
+// variables, set once for every command, are not refused.
+func offlineConn(given map[string]bool) error {
+	var set []string
+	for _, name := range []string{"cert", "key", "ca", "crl", "node-province", "timeout"} {
+		if given[name] {
+			set = append(set, "--"+name)
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return usageErrorf("%s: connection flags, but this run is offline, on local files, and asks no node: leave them out, or give --node (without the offline flags) to ask one", strings.Join(set, ", "))
 }
 
 // readPolicyDir reads the policy directory named on the command line as

@@ -71,3 +71,46 @@ func TestPolicyOfflineIsNotHijackedByEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyOfflineRefusesConnectionFlags: an offline dry run (no --node)
+// silently ignored --cert, --key, --ca, --crl, --node-province and
+// --timeout given on the command line, which someone meaning to ask a node
+// typed; it now refuses them, naming them. The same variables from the
+// environment are not refused (TestPolicyOfflineIsNotHijackedByEnv). (From
+// a review.)
+func TestPolicyOfflineRefusesConnectionFlags(t *testing.T) {
+	recordFile, agreementFile := policyFixtures(t)
+	for _, tt := range []struct {
+		flag string
+		args []string
+	}{
+		{"--timeout", []string{"eval", "--record", recordFile, "--agreement", agreementFile, "--timeout", "5s"}},
+		{"--cert", []string{"eval", "--record", recordFile, "--agreement", agreementFile, "--cert", "me.pem"}},
+		{"--node-province", []string{"show", "--node-province", "44"}},
+	} {
+		t.Run(strings.Join(tt.args[:1], " ")+" "+tt.flag, func(t *testing.T) {
+			args := append([]string{"policy"}, tt.args...)
+			code, _, errOut := run(t, "", args...)
+			if code != 2 || !strings.Contains(errOut, tt.flag) || !strings.Contains(errOut, "offline") {
+				t.Errorf("laborlink %s: exit %d, stderr %q; want exit 2 naming %s as unused offline", strings.Join(args, " "), code, errOut, tt.flag)
+			}
+		})
+	}
+}
+
+// TestPolicyEvalReadsStandardInputOnce: --record - and --agreement - both
+// read standard input; the second read found it empty and reported the
+// file as no agreement, which named neither the cause nor the flags.
+// (From a review.)
+func TestPolicyEvalReadsStandardInputOnce(t *testing.T) {
+	recordFile, _ := policyFixtures(t)
+	for _, args := range [][]string{
+		{"policy", "eval", "--record", "-", "--agreement", "-"},
+		{"policy", "eval", "--record", recordFile, "--agreement", "-", "--agreement", "-"},
+	} {
+		code, _, errOut := run(t, "", args...)
+		if code != 2 || !strings.Contains(errOut, "standard input") {
+			t.Errorf("laborlink %s: exit %d, stderr %q; want exit 2 saying standard input is read once", strings.Join(args, " "), code, errOut)
+		}
+	}
+}
