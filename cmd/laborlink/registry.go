@@ -17,6 +17,7 @@ import (
 
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/api"
+	"github.com/laborlink/laborlink/gateway/node"
 	"github.com/laborlink/laborlink/pki"
 	"github.com/laborlink/laborlink/pki/durable"
 )
@@ -418,6 +419,11 @@ func runRegistryJoin(ctx context.Context, m *Main, args []string) error {
 	}
 	if len(seeds) == 0 {
 		return usageErrorf("--seed is required: a node already in the registry")
+	}
+	for _, s := range seeds {
+		if problem := node.CheckAddr(s, true); problem != "" {
+			return usageErrorf("--seed %s; want the API address (host:port) of a node already in the registry", problem)
+		}
 	}
 	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
 	if err != nil {

@@ -518,3 +518,18 @@ func TestAgreementTerminateVersionSaysWithdrawn(t *testing.T) {
 	}
 	a44.ok("terminated; now terminated (version 1)", "agreement", "terminate", id)
 }
+
+// TestRegistryJoinChecksSeeds: registry join passed --seed on to the node
+// unchecked, so a URL or a port-less name came back as the node's failure
+// to reach it, after a round trip, naming no flag. The command now refuses
+// such a seed itself. (From a review.)
+func TestRegistryJoinChecksSeeds(t *testing.T) {
+	conn := devConnFlags(t, "operator-ops", "https://127.0.0.1:1")
+	for _, seed := range []string{"https://127.0.0.1:8443", "gw-1.p44.example", "127.0.0.1:0", ":8443"} {
+		args := append([]string{"registry", "join", "--seed", seed}, conn...)
+		code, _, errOut := run(t, "", args...)
+		if code != 2 || !strings.Contains(errOut, "--seed") || strings.Contains(errOut, "127.0.0.1:1") {
+			t.Errorf("registry join --seed %s: exit %d, stderr %q; want exit 2 naming --seed, before dialing the node", seed, code, errOut)
+		}
+	}
+}
