@@ -161,26 +161,44 @@ type State struct {
 	// LastError says why, and it goes on by itself once the system
 	// accepts an item.
 	Paused bool `json:"paused"`
+	// Unread says why the push's position and counts (pushed, pending,
+	// skipped, last_skipped) could not be read from the node's store,
+	// which leaves them zero; empty when they were read.
+	Unread string `json:"unread,omitempty"`
 }
 
-// State reads how the push stands.
+// State reads how the push stands. When the store cannot be read it
+// returns the error with what the pusher holds in memory (URL, batch,
+// failures, the last error, paused), for a status page to show all the
+// same, with Unread set.
 func (p *Pusher) State() (State, error) {
+	p.mu.Lock()
+	st := State{URL: redacted(p.cfg.URL), Batch: p.batch, Failures: p.failures, LastError: p.lastErr, LastPush: p.lastPush, Paused: p.paused}
+	p.mu.Unlock()
+	if err := p.readState(&st); err != nil {
+		st.Unread = err.Error()
+		return st, err
+	}
+	return st, nil
+}
+
+// readState reads the push's position and counts into st.
+func (p *Pusher) readState(st *State) error {
 	counts, err := p.inbox.Counters([]string{cursorCounter, skippedCounter})
 	if err != nil {
-		return State{}, err
+		return err
 	}
-	pushed, skipped := counts[0], counts[1]
 	head, err := p.inbox.InboxHead()
 	if err != nil {
-		return State{}, err
+		return err
 	}
 	last, err := p.lastSkip()
 	if err != nil {
-		return State{}, err
+		return err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return State{URL: redacted(p.cfg.URL), Pushed: pushed, Pending: behind(head, pushed), Batch: p.batch, Failures: p.failures, LastError: p.lastErr, LastPush: p.lastPush, Skipped: skipped, LastSkipped: last, Paused: p.paused}, nil
+	st.Pushed, st.Skipped, st.LastSkipped = counts[0], counts[1], last
+	st.Pending = behind(head, st.Pushed)
+	return nil
 }
 
 // Pushed reads the position through which the provincial system has

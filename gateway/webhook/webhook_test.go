@@ -302,3 +302,31 @@ func TestAFailedPushShowsNoQueryCredentials(t *testing.T) {
 		t.Errorf("log shows the query's secret:\n%s", logs.String())
 	}
 }
+
+// TestStateWhenTheStoreCannotBeRead: when the push's position could not be
+// read, State returned nothing but the error, and the node's status left
+// the webhook out altogether, hiding the failures an operator looks for
+// there. It now returns what the pusher holds in memory, with Unread
+// saying why the rest is missing. (From a review.)
+func TestStateWhenTheStoreCannotBeRead(t *testing.T) {
+	s, _, _ := inboxWith(t, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	p, err := New(Config{URL: srv.URL + "/inbox"}, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushOnce(p)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.State()
+	if err == nil {
+		t.Fatal("State read a closed store without an error")
+	}
+	if st.URL != srv.URL+"/inbox" || st.Failures != 1 || !strings.Contains(st.LastError, "503") || st.Unread != err.Error() {
+		t.Errorf("with the store closed: %+v; want the URL, one failure with its 503 and unread %q", st, err)
+	}
+}
