@@ -31,7 +31,7 @@ import (
 var (
 	envelopeMembers = []string{"id", "type", "schema", "origin", "destination", "agreement_id", "agreement_version",
 		"purpose", "created", "payload", "payload_digest", "signer", "signature", "batch"}
-	receiptMembers    = []string{"envelope_id", "payload_digest", "receiver", "status", "reason", "received_at", "signature", "batch"}
+	receiptMembers    = []string{"envelope_id", "envelope_digest", "payload_digest", "receiver", "status", "reason", "received_at", "signature", "batch"}
 	batchProofMembers = []string{"root", "index", "size", "path", "signature"}
 )
 
@@ -202,6 +202,8 @@ func (l *lexer) receiptMember(r *Receipt, key string) bool {
 	switch key {
 	case "envelope_id":
 		return l.strInto(&r.EnvelopeID)
+	case "envelope_digest":
+		return l.strInto(&r.EnvelopeDigest)
 	case "payload_digest":
 		return l.strInto(&r.PayloadDigest)
 	case "receiver":

@@ -98,9 +98,13 @@ func (r *Receipt) AppendJSON(b []byte) ([]byte, error) {
 		return append(b, "null"...), nil
 	}
 	start := len(b)
-	b = slices.Grow(b, 256+len(r.Reason)+base64.StdEncoding.EncodedLen(len(r.Signature))+r.Batch.JSONSize())
+	b = slices.Grow(b, 256+len(r.EnvelopeDigest)+len(r.Reason)+base64.StdEncoding.EncodedLen(len(r.Signature))+r.Batch.JSONSize())
 	b = append(b, `{"envelope_id":`...)
 	b = appendJSONString(b, r.EnvelopeID)
+	if r.EnvelopeDigest != "" {
+		b = append(b, `,"envelope_digest":`...)
+		b = appendJSONString(b, r.EnvelopeDigest)
+	}
 	b = append(b, `,"payload_digest":`...)
 	b = appendJSONString(b, r.PayloadDigest)
 	b = append(b, `,"receiver":`...)

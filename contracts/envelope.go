@@ -228,21 +228,31 @@ func (e *Envelope) Sign(signer crypto.Signer, signerURI string) error {
 // under pub. It does not decide whether pub may speak for Origin: the caller
 // checks the signer's certificate, and then calls Record.
 func (e *Envelope) Verify(pub crypto.PublicKey) error {
+	_, err := e.VerifyAndDigest(pub)
+	return err
+}
+
+// VerifyAndDigest is Verify, and returns the signing digest it verified:
+// what a destination's receipt binds (NewBoundReceipt), without hashing
+// the envelope a second time for it.
+func (e *Envelope) VerifyAndDigest(pub crypto.PublicKey) ([32]byte, error) {
 	canon, err := e.checkPayload()
 	if err != nil {
-		return err
+		return [32]byte{}, err
 	}
 	d, err := e.signingDigest(canon)
 	if err != nil {
-		return fmt.Errorf("envelope %s: %w", e.ID, err)
+		return [32]byte{}, fmt.Errorf("envelope %s: %w", e.ID, err)
 	}
 	if e.Batch != nil && len(e.Signature) == 0 {
-		return e.Batch.verify(d, pub, e.ID)
+		err = e.Batch.verify(d, pub, e.ID)
+	} else if err = VerifyDigest(pub, d, e.Signature); err != nil {
+		err = fmt.Errorf("envelope %s: %w", e.ID, err)
 	}
-	if err := VerifyDigest(pub, d, e.Signature); err != nil {
-		return fmt.Errorf("envelope %s: %w", e.ID, err)
+	if err != nil {
+		return [32]byte{}, err
 	}
-	return nil
+	return d, nil
 }
 
 // canonicalPayload returns the payload in canonical form, which the digest

@@ -427,6 +427,10 @@ func TestReceiptSigningDigestMatchesGeneric(t *testing.T) {
 	for i := range 100 {
 		r := contracts.NewReceipt(sealed(t, g), contracts.ReceiptStored, "", testNow.Add(time.Duration(i)*time.Millisecond))
 		r.Receiver = "spiffe://p44.laborlink.example/node/gw-2"
+		if i%8 >= 4 {
+			// Bound to its envelope, as receipts for origins that ask are.
+			r.EnvelopeDigest = contracts.FormatDigest([32]byte{byte(i)})
+		}
 		switch i % 4 {
 		case 1:
 			r.Status, r.Reason = contracts.ReceiptRejected, "policy_denied"

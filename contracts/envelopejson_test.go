@@ -118,7 +118,8 @@ func checkDecodeEquivalence(t *testing.T, data []byte) {
 }
 
 // wireSamples are envelopes and receipts as nodes send them: signed alone
-// and in batches, with ECDSA and Ed25519, with and without a reason.
+// and in batches, with ECDSA and Ed25519, with and without a reason, bound
+// to their envelopes or not.
 func wireSamples(t testing.TB) (envelopes, receipts [][]byte) {
 	t.Helper()
 	g := generator(t)
@@ -146,6 +147,14 @@ func wireSamples(t testing.TB) (envelopes, receipts [][]byte) {
 	for i, env := range batch {
 		add(&envelopes, env)
 		r := contracts.NewReceipt(env, contracts.ReceiptStored, "", testNow)
+		if i%3 != 2 {
+			// Bound to the whole envelope, as for an origin that asks.
+			d, err := env.SigningDigest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = contracts.NewBoundReceipt(env, d, contracts.ReceiptStored, "", testNow)
+		}
 		if i%2 == 1 {
 			r.Status, r.Reason = contracts.ReceiptRejected, "policy_denied"
 		}
@@ -484,6 +493,9 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 		}
 
 		r := contracts.NewReceipt(env, contracts.ReceiptStatus(odd()), odd(), when())
+		if i%2 == 1 {
+			r.EnvelopeDigest = odd()
+		}
 		switch i % 5 {
 		case 0:
 			r.Status = contracts.ReceiptRejected

@@ -59,6 +59,8 @@ func memberName(b []byte) (string, bool) {
 		return "employer_credit_code", true
 	case "employer_name":
 		return "employer_name", true
+	case "envelope_digest":
+		return "envelope_digest", true
 	case "envelope_id":
 		return "envelope_id", true
 	case "events":

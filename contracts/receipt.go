@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -29,6 +30,15 @@ const (
 // DecodeReceipt reads them back.
 type Receipt struct {
 	EnvelopeID string `json:"envelope_id"`
+	// EnvelopeDigest is "sha256:<hex>" of the envelope's signing digest
+	// (Envelope.SigningDigest, what its origin signed), which covers every
+	// header member as well as the payload digest: it binds the receipt to
+	// the whole envelope, so that it cannot be paired with another envelope
+	// of the same id and payload (another agreement version or purpose,
+	// say). Empty in a receipt from a destination of a release before it,
+	// or for an origin that did not ask for it (see NewBoundReceipt);
+	// such a receipt binds the id and the payload digest only.
+	EnvelopeDigest string `json:"envelope_digest,omitempty"`
 	// PayloadDigest repeats the envelope's, so the receipt proves what arrived.
 	PayloadDigest string        `json:"payload_digest"`
 	Receiver      string        `json:"receiver"` // identity URI of the receiving node
@@ -43,7 +53,9 @@ type Receipt struct {
 }
 
 // NewReceipt answers an envelope with a status, at now (UTC, millisecond
-// precision). Sign it before sending.
+// precision), binding its id and payload digest only, as destinations of
+// releases before EnvelopeDigest did: the receipt for an origin that does
+// not read that member. Sign it before sending.
 func NewReceipt(e *Envelope, status ReceiptStatus, reason string, now time.Time) *Receipt {
 	return &Receipt{
 		EnvelopeID:    e.ID,
@@ -54,14 +66,63 @@ func NewReceipt(e *Envelope, status ReceiptStatus, reason string, now time.Time)
 	}
 }
 
+// NewBoundReceipt is NewReceipt binding the receipt to the whole envelope
+// (EnvelopeDigest): d is the envelope's signing digest, which the
+// destination computed to verify its signature or batch proof
+// (Envelope.VerifyAndDigest), so it is not hashed again here.
+func NewBoundReceipt(e *Envelope, d [32]byte, status ReceiptStatus, reason string, now time.Time) *Receipt {
+	// The digest's text is allocated with the receipt, not apart: a
+	// destination makes one receipt per record it is sent.
+	b := &boundReceipt{Receipt: Receipt{
+		EnvelopeID:    e.ID,
+		PayloadDigest: e.PayloadDigest,
+		Status:        status,
+		Reason:        reason,
+		ReceivedAt:    now.UTC().Truncate(time.Millisecond),
+	}}
+	appendDigestText(b.text[:0], d)
+	// b.text is written once, here, and never again: the string may
+	// share it.
+	b.EnvelopeDigest = unsafe.String(&b.text[0], len(b.text))
+	return &b.Receipt
+}
+
+// boundReceipt is a receipt and the text of its EnvelopeDigest, allocated
+// together (NewBoundReceipt).
+type boundReceipt struct {
+	Receipt
+	text [digestTextLen]byte
+}
+
+// MatchesDigest reports whether the receipt answers the envelope whose
+// signing digest is d, as far as the receipt says: it does when it binds
+// d (EnvelopeDigest), and when it binds no envelope digest at all (a
+// receipt from a destination of an earlier release, or one asked by an
+// origin of an earlier release). It does not allocate.
+func (r *Receipt) MatchesDigest(d [32]byte) bool {
+	if r.EnvelopeDigest == "" {
+		return true
+	}
+	var text [digestTextLen]byte
+	return string(appendDigestText(text[:0], d)) == r.EnvelopeDigest
+}
+
 // SigningDigest is the SHA-256 of the receipt's canonical encoding without
 // Signature and Batch. The members are written in canonical order by hand; a
 // test holds it equal to Digest of the receipt without them.
 func (r *Receipt) SigningDigest() ([32]byte, error) {
 	// Room on the stack for a receipt without a long reason: every receipt
 	// an origin reads is hashed here.
-	var room [320]byte
-	b := append(room[:0], `{"envelope_id":`...)
+	var room [448]byte
+	b := append(room[:0], '{')
+	// Written only when set: a receipt without it (an earlier release's)
+	// keeps the digest it was signed with.
+	if r.EnvelopeDigest != "" {
+		b = append(b, `"envelope_digest":`...)
+		b = appendCanonicalString(b, r.EnvelopeDigest)
+		b = append(b, ',')
+	}
+	b = append(b, `"envelope_id":`...)
 	b = appendCanonicalString(b, r.EnvelopeID)
 	b = append(b, `,"payload_digest":`...)
 	b = appendCanonicalString(b, r.PayloadDigest)
@@ -161,9 +222,21 @@ func (r *Receipt) verifyDigest(d [32]byte, roots *RootVerifier) (err error) {
 	return nil
 }
 
-// Matches reports whether the receipt answers exactly this envelope.
+// Matches reports whether the receipt answers exactly this envelope: its
+// id and payload digest and, when the receipt binds the whole envelope
+// (EnvelopeDigest), its signing digest, and so every header member. A
+// receipt without EnvelopeDigest (see there) is held to the id and the
+// payload digest alone. Where the envelope's signing digest is at hand,
+// MatchesDigest checks it without hashing the envelope again.
 func (r *Receipt) Matches(e *Envelope) bool {
-	return r.EnvelopeID == e.ID && r.PayloadDigest == e.PayloadDigest
+	if r.EnvelopeID != e.ID || r.PayloadDigest != e.PayloadDigest {
+		return false
+	}
+	if r.EnvelopeDigest == "" {
+		return true
+	}
+	d, err := e.SigningDigest()
+	return err == nil && r.MatchesDigest(d)
 }
 
 // DecodeReceipt decodes a receipt strictly (unknown members and trailing
@@ -185,14 +258,17 @@ func DecodeReceipt(data []byte) (*Receipt, error) {
 	return r, nil
 }
 
-// Check verifies a receipt's form: an envelope ULID, a digest, a receiver
-// and a known status.
+// Check verifies a receipt's form: an envelope ULID, a digest (and an
+// envelope digest, if any), a receiver and a known status.
 func (r *Receipt) Check() error {
 	if _, err := ulid.ParseStrict(r.EnvelopeID); err != nil {
 		return fmt.Errorf("receipt: envelope_id %q is not a ULID", r.EnvelopeID)
 	}
 	if len(r.PayloadDigest) != 71 || r.PayloadDigest[:7] != "sha256:" {
 		return fmt.Errorf("receipt for %s: payload_digest %q is not sha256:<hex>", r.EnvelopeID, r.PayloadDigest)
+	}
+	if d := r.EnvelopeDigest; d != "" && !isDigestText(d) {
+		return fmt.Errorf("receipt for %s: envelope_digest %q is not sha256:<64 lowercase hex digits>", r.EnvelopeID, d)
 	}
 	switch r.Status {
 	case ReceiptStored, ReceiptDuplicate, ReceiptRejected:

@@ -74,14 +74,35 @@ func VerifyDigest(pub crypto.PublicKey, d [32]byte, sig []byte) error {
 // FormatDigest writes a digest as "sha256:<hex>", the form envelopes,
 // receipts and audit entries carry.
 func FormatDigest(d [32]byte) string {
+	var text [digestTextLen]byte
+	return string(appendDigestText(text[:0], d))
+}
+
+// digestTextLen is the length of a digest's text, "sha256:" and 64 hex
+// digits.
+const digestTextLen = len("sha256:") + 64
+
+// appendDigestText appends d as FormatDigest writes it.
+func appendDigestText(b []byte, d [32]byte) []byte {
 	const hex = "0123456789abcdef"
-	b := make([]byte, 7+64)
-	copy(b, "sha256:")
-	for i, c := range d {
-		b[7+2*i] = hex[c>>4]
-		b[7+2*i+1] = hex[c&0xf]
+	b = append(b, "sha256:"...)
+	for _, c := range d {
+		b = append(b, hex[c>>4], hex[c&0xf])
 	}
-	return string(b)
+	return b
+}
+
+// isDigestText reports whether s is a digest as FormatDigest writes it.
+func isDigestText(s string) bool {
+	if len(s) != digestTextLen || s[:7] != "sha256:" {
+		return false
+	}
+	for i := 7; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // PayloadDigest is the digest of canonical payload bytes, as FormatDigest
