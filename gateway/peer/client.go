@@ -470,8 +470,9 @@ func (k *receiptCheck) unverified(receipts []*contracts.Receipt, broken []delive
 
 // read decodes a result's receipt, unless decoded is it already (see
 // answer), and checks that it answers the result's envelope, sent, from
-// this node, as the result does; its signature is verified with the
-// others'. A receipt whose status is not the result's (a "rejected" one
+// this node, as the result does: its id, its payload and, when the
+// receipt binds it, the whole envelope; its signature is verified with
+// the others'. A receipt whose status is not the result's (a "rejected" one
 // under a stored result, or a "stored" one under a rejection), or for
 // other content than sent, is no proof of what the result says: it breaks
 // the protocol for that envelope, as an answer for another envelope does.
@@ -498,6 +499,18 @@ func (k *receiptCheck) read(res Result, decoded *contracts.Receipt, sent store.Q
 	}
 	if string(want) != r.PayloadDigest {
 		return nil, fmt.Errorf("peer %s receipt for %s is for payload %s, not the %s sent", k.peer, res.EnvelopeID, r.PayloadDigest, want)
+	}
+	// A receipt bound to the whole envelope must be bound to the one sent,
+	// not to another of its id and payload; one without the binding comes
+	// from a destination of an earlier release and binds what it says.
+	if r.EnvelopeDigest != "" {
+		d, err := sentSigningDigest(sent)
+		if err != nil {
+			return nil, fmt.Errorf("envelope %s as sent to %s: %w", res.EnvelopeID, k.peer, err)
+		}
+		if !r.MatchesDigest(d) {
+			return nil, fmt.Errorf("peer %s receipt for %s is for envelope digest %s, not the %s sent: another envelope under its id and payload", k.peer, res.EnvelopeID, r.EnvelopeDigest, contracts.FormatDigest(d))
+		}
 	}
 	return r, nil
 }

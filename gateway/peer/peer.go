@@ -96,6 +96,39 @@ type DeliverResponse struct {
 	Chain [][]byte `json:"chain"`
 }
 
+// ReceiptBindingHeader is the request header with which an origin asks for
+// receipts bound to the whole envelope: with the value
+// ReceiptBindingEnvelope, the destination's receipts carry envelope_digest
+// (contracts.Receipt.EnvelopeDigest). Receipts are decoded strictly, so an
+// origin of a release before the member would refuse every receipt that
+// has it: a destination writes it only for an origin that says it reads
+// it, which this package's client does with every delivery.
+const ReceiptBindingHeader = "Laborlink-Receipt-Binding"
+
+// ReceiptBindingEnvelope is ReceiptBindingHeader's value asking for
+// envelope_digest.
+const ReceiptBindingEnvelope = "envelope_digest"
+
+// bindingKey is the context key under which the server says the origin of
+// a delivery asked for bound receipts.
+type bindingKey struct{}
+
+// WithReceiptBinding returns ctx saying that the origin of the delivery
+// being answered asked for receipts bound to the whole envelope, as the
+// server says it when the request carries ReceiptBindingHeader.
+func WithReceiptBinding(ctx context.Context) context.Context {
+	return context.WithValue(ctx, bindingKey{}, true)
+}
+
+// ReceiptBinding reports whether the origin of the delivery a Receiver
+// answers asked for receipts bound to the whole envelope
+// (WithReceiptBinding): false for an origin of an earlier release, whose
+// receipts must then be without envelope_digest.
+func ReceiptBinding(ctx context.Context) bool {
+	bound, _ := ctx.Value(bindingKey{}).(bool)
+	return bound
+}
+
 // Receiver is the destination side of the exchange. Implementations verify
 // each envelope (origin = the peer's province, signature, import policy),
 // store it once, and answer a result per envelope; an error means the batch
@@ -107,6 +140,10 @@ type Receiver interface {
 	// with an Env is taken for what contracts.DecodeEnvelopeRecord makes
 	// of envelopes[i], unchecked: it is what gets verified, while
 	// envelopes[i] is what gets stored, so a caller must never pair them
+	// otherwise.
+	//
+	// Each receipt binds its whole envelope when ctx says the origin asked
+	// for it (ReceiptBinding), and binds its id and payload only
 	// otherwise.
 	//
 	// The answer holds a result per envelope, in request order, and the

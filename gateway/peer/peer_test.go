@@ -39,6 +39,13 @@ type receiver struct {
 	envs     []json.RawMessage   // every envelope received, as it came
 	signer   *pki.Signer         // the destination node's key
 	forger   *pki.Signer         // a key of the same province, not the one whose chain is sent
+	// bound holds, by envelope id, the envelope digest to bind that
+	// envelope's receipt to (contracts.Receipt.EnvelopeDigest); the others
+	// are bound to none, as a destination of an earlier release answers.
+	bound map[string]string
+	// binding says, for each batch, whether its origin asked for bound
+	// receipts (ReceiptBinding).
+	binding []bool
 }
 
 // chain is the chain of r's signer, as answers carry it; r.mu is held.
@@ -53,7 +60,7 @@ func (r *receiver) chain() [][]byte {
 // receipt is a receipt for envelope id, whose payload has digest, saying
 // status, signed by s.
 func (r *receiver) receipt(id, digest string, status contracts.ReceiptStatus, s *pki.Signer) json.RawMessage {
-	rc := &contracts.Receipt{EnvelopeID: id, PayloadDigest: digest, Status: status, ReceivedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	rc := &contracts.Receipt{EnvelopeID: id, EnvelopeDigest: r.bound[id], PayloadDigest: digest, Status: status, ReceivedAt: time.Now().UTC().Truncate(time.Millisecond)}
 	if err := rc.Sign(s, r.signer.Identity().URI()); err != nil {
 		panic(err)
 	}
@@ -61,9 +68,10 @@ func (r *receiver) receipt(id, digest string, status contracts.ReceiptStatus, s 
 	return b
 }
 
-func (r *receiver) Receive(_ context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, _ []contracts.DecodedEnvelope) (DeliverResponse, error) {
+func (r *receiver) Receive(ctx context.Context, from pki.Identity, chain []*x509.Certificate, envs []json.RawMessage, _ []contracts.DecodedEnvelope) (DeliverResponse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.binding = append(r.binding, ReceiptBinding(ctx))
 	if r.broken {
 		return DeliverResponse{}, errors.New("disk full")
 	}

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+
+	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // digestLen is the length of a payload digest, "sha256:" and 64 hex digits.
@@ -35,4 +39,23 @@ func sentDigest(env []byte) ([]byte, error) {
 		return nil, errors.New("no payload_digest")
 	}
 	return []byte(e.PayloadDigest), nil
+}
+
+// sentSigningDigest returns the signing digest of an envelope as this node
+// sent it, for a receipt bound to the whole envelope to be held to. One
+// signed with its batch is queued with it (the node's sender signs every
+// batch so, sealing again the envelopes queued signed alone); only one
+// sent signed alone is decoded and hashed for it.
+func sentSigningDigest(sent store.Queued) ([32]byte, error) {
+	if len(sent.SigningDigest) == 32 {
+		return [32]byte(sent.SigningDigest), nil
+	}
+	env, err := contracts.DecodeEnvelope(sent.Envelope)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	if env.ID != sent.EnvelopeID {
+		return [32]byte{}, fmt.Errorf("queued as %s, the envelope says %s", sent.EnvelopeID, env.ID)
+	}
+	return env.SigningDigest()
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -30,10 +31,25 @@ func NewHandler(r Receiver) http.Handler {
 		MakeDeliverEndpoint(r),
 		decodeDeliverRequest,
 		encodeDeliverResponse,
-		kithttp.ServerBefore(auth.FromRequest),
+		kithttp.ServerBefore(auth.FromRequest, receiptBinding),
 		kithttp.ServerErrorEncoder(encodeError),
 	)))
 	return mux
+}
+
+// receiptBinding says in ctx whether the request asks for receipts bound
+// to the whole envelope (ReceiptBindingHeader): a list of values, one of
+// them ReceiptBindingEnvelope. Any other value, or none, is an origin of an
+// earlier release, answered with receipts it can read.
+func receiptBinding(ctx context.Context, r *http.Request) context.Context {
+	for _, v := range r.Header.Values(ReceiptBindingHeader) {
+		for token := range strings.SplitSeq(v, ",") {
+			if strings.TrimSpace(token) == ReceiptBindingEnvelope {
+				return WithReceiptBinding(ctx)
+			}
+		}
+	}
+	return ctx
 }
 
 // nodesOnly refuses callers that are not nodes before their body is read, so
@@ -115,6 +131,9 @@ func encodeDeliverRequest(_ context.Context, r *http.Request, request any) error
 		return fmt.Errorf("peer: cannot send a %T", request)
 	}
 	r.Header.Set("Content-Type", "application/json")
+	// This node reads receipts bound to the whole envelope, and holds
+	// them to it (receiptCheck.read).
+	r.Header.Set(ReceiptBindingHeader, ReceiptBindingEnvelope)
 	r.ContentLength = int64(body.size())
 	r.Body = io.NopCloser(body.reader())
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body.reader()), nil }
