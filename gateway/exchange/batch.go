@@ -158,33 +158,41 @@ func reseal(q store.Queued, signer string) (_ store.Queued, ok bool) {
 // checked says contracts.DecodeEnvelope has already checked the id and the
 // payload digest.
 func verifyEnvelope(env *contracts.Envelope, roots *contracts.RootVerifier, checked bool) error {
+	_, err := verifiedDigest(env, roots, checked)
+	return err
+}
+
+// verifiedDigest is verifyEnvelope, and returns the envelope's signing
+// digest, which it computes to verify it: what the receipt answering the
+// envelope binds (contracts.NewBoundReceipt), not hashed again for it.
+func verifiedDigest(env *contracts.Envelope, roots *contracts.RootVerifier, checked bool) ([32]byte, error) {
 	if env.Batch == nil || len(env.Signature) > 0 {
-		return env.Verify(roots.Pub())
+		return env.VerifyAndDigest(roots.Pub())
 	}
 	if !checked {
 		if _, err := ulid.ParseStrict(env.ID); err != nil {
-			return fmt.Errorf("envelope %q: id is not a ULID: %w", env.ID, err)
+			return [32]byte{}, fmt.Errorf("envelope %q: id is not a ULID: %w", env.ID, err)
 		}
 		canon, err := contracts.CanonicalizeJSON(env.Payload)
 		if err != nil || len(canon) == 0 || canon[0] != '{' {
-			return fmt.Errorf("envelope %s: payload is not a canonical JSON object: %v", env.ID, err)
+			return [32]byte{}, fmt.Errorf("envelope %s: payload is not a canonical JSON object: %v", env.ID, err)
 		}
 		if contracts.PayloadDigest(canon) != env.PayloadDigest {
-			return fmt.Errorf("envelope %s: payload digest does not match", env.ID)
+			return [32]byte{}, fmt.Errorf("envelope %s: payload digest does not match", env.ID)
 		}
 	}
 	d, err := env.SigningDigest()
 	if err != nil {
-		return err
+		return [32]byte{}, err
 	}
 	p := env.Batch
 	if err := p.Includes(d); err != nil {
-		return fmt.Errorf("envelope %s: %w", env.ID, err)
+		return [32]byte{}, fmt.Errorf("envelope %s: %w", env.ID, err)
 	}
 	if err := roots.Verify(p.Root, p.Signature); err != nil {
-		return fmt.Errorf("envelope %s: batch: %w", env.ID, err)
+		return [32]byte{}, fmt.Errorf("envelope %s: batch: %w", env.ID, err)
 	}
-	return nil
+	return d, nil
 }
 
 // proveTogether verifies together, with contracts.VerifyTrees, the batch
@@ -216,12 +224,18 @@ func proveTogether(ins []inbound, roots *contracts.RootVerifier) {
 }
 
 // verifyInbound is verifyEnvelope for an envelope of a request after
-// proveTogether. A proven envelope has nothing left for it to check: the
-// strict decoder checked its id and payload, and its tree its signing
-// digest, proof and root signature.
+// proveTogether, leaving in in.digest the signing digest it verified. A
+// proven envelope has nothing left for it to check: the strict decoder
+// checked its id and payload, and its tree its signing digest (in.digest
+// already), proof and root signature.
 func verifyInbound(in *inbound, roots *contracts.RootVerifier) error {
 	if in.proven {
 		return nil
 	}
-	return verifyEnvelope(in.env, roots, in.checked)
+	d, err := verifiedDigest(in.env, roots, in.checked)
+	if err != nil {
+		return err
+	}
+	in.digest = d
+	return nil
 }

@@ -52,8 +52,10 @@ const ReasonSealedAhead = "sealed_ahead"
 
 // imported is an envelope that passed every check and is ready to store.
 type imported struct {
-	index    int
-	env      *contracts.Envelope
+	index int
+	env   *contracts.Envelope
+	// digest is env's signing digest, which its receipt binds.
+	digest   [32]byte
 	rec      contracts.Record
 	decision *policy.Decision
 	in       store.Incoming
@@ -189,7 +191,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		refusedAt = append(refusedAt, at...)
 		dup, firstOf, _ = duplicates(ready) // the first copies are left, none reused
 	}
-	signed, err := x.receiptsFor(key, ready, dup, now)
+	signed, err := x.receiptsFor(key, ready, dup, now, peer.ReceiptBinding(ctx))
 	if err != nil {
 		x.d.Log.Error("sign receipts", "envelopes", len(ready), "err", err)
 		for _, im := range ready {
@@ -379,17 +381,30 @@ func (x *Exchange) refusedByCase(id string, err error) peer.Result {
 // receiptsFor signs the answer's receipts with one signature by key:
 // "stored" for what is about to be stored, "duplicate" for what was (dup).
 // A receipt is signed only for what it says, so the origin cannot assemble
-// a "stored" receipt for an envelope the destination only saw again.
-func (x *Exchange) receiptsFor(key *pki.Signer, ready []imported, dup []bool, now time.Time) ([][]byte, error) {
+// a "stored" receipt for an envelope the destination only saw again. Each
+// binds its whole envelope when the origin asked for it (bind).
+func (x *Exchange) receiptsFor(key *pki.Signer, ready []imported, dup []bool, now time.Time, bind bool) ([][]byte, error) {
 	receipts := make([]*contracts.Receipt, len(ready))
-	for i, im := range ready {
+	for i := range ready {
 		status := contracts.ReceiptStored
 		if dup[i] {
 			status = contracts.ReceiptDuplicate
 		}
-		receipts[i] = contracts.NewReceipt(im.env, status, "", now)
+		receipts[i] = receiptFor(&ready[i], status, now, bind)
 	}
 	return signReceipts(key, receipts)
+}
+
+// receiptFor answers im with status at now: bound to the whole envelope,
+// by the signing digest verified with it, when its origin asked for that
+// (bind, peer.ReceiptBinding); else binding its id and payload only, as
+// earlier releases did, for an origin of such a release, whose strict
+// decoder would refuse a receipt with a member it does not know.
+func receiptFor(im *imported, status contracts.ReceiptStatus, now time.Time, bind bool) *contracts.Receipt {
+	if bind {
+		return contracts.NewBoundReceipt(im.env, im.digest, status, "", now)
+	}
+	return contracts.NewReceipt(im.env, status, "", now)
 }
 
 // storeFresh stores the envelopes not marked in dup, each with its signed
@@ -469,7 +484,7 @@ func (x *Exchange) storeFresh(ctx context.Context, key *pki.Signer, from pki.Ide
 	if len(late) > 0 {
 		rs := make([]*contracts.Receipt, len(late))
 		for k, i := range late {
-			rs[k] = contracts.NewReceipt(ready[i].env, contracts.ReceiptDuplicate, "", now)
+			rs[k] = receiptFor(&ready[i], contracts.ReceiptDuplicate, now, peer.ReceiptBinding(ctx))
 		}
 		more, err := signReceipts(key, rs)
 		for k, i := range late {
@@ -536,8 +551,12 @@ func (x *Exchange) stored(from string, ins []inbound) error {
 // first copy of such an envelope i, -1 for any other envelope. Receive
 // answers a later copy as its first copy ended: a duplicate of it once
 // it is stored, refused as it was when its case refused it. An envelope
-// under the id of an earlier one with another payload is no copy of it:
-// it is marked in reused (nil when there is none), and Receive refuses it.
+// under the id of an earlier one with another payload is no copy of it,
+// nor is one with the same payload and another header (another agreement
+// version, say: its signing digest differs, the signer being the same for
+// the whole request): it is marked in reused (nil when there is none),
+// and Receive refuses it, rather than answer it "duplicate" with a
+// receipt bound to an envelope that was never stored.
 func duplicates(ready []imported) (dup []bool, firstOf []int, reused []bool) {
 	dup, firstOf = make([]bool, len(ready)), make([]int, len(ready))
 	first := make(map[string]int, len(ready))
@@ -549,7 +568,7 @@ func duplicates(ready []imported) (dup []bool, firstOf []int, reused []bool) {
 			continue
 		}
 		firstOf[i] = j
-		if ready[j].env.PayloadDigest != im.env.PayloadDigest {
+		if ready[j].env.PayloadDigest != im.env.PayloadDigest || ready[j].digest != im.digest {
 			if reused == nil {
 				reused = make([]bool, len(ready))
 			}
@@ -578,7 +597,8 @@ type inbound struct {
 
 	// For a checked envelope signed in a batch: its signing digest, and
 	// whether its proof and root signature verified with its tree's
-	// (proveTogether).
+	// (proveTogether). Once verifyInbound passed an envelope, digest is
+	// its signing digest however it was signed.
 	digest   [32]byte
 	digested bool
 	proven   bool
@@ -663,7 +683,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		if err != nil {
 			return x.notRedelivered(env.ID, err), false
 		}
-		*im = imported{env: env, rec: rec, in: store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: first}, stored: true}
+		*im = imported{env: env, digest: in.digest, rec: rec, in: store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: first}, stored: true}
 		return peer.Result{EnvelopeID: env.ID}, true
 	}
 	if recErr != nil {
@@ -789,7 +809,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		}
 		stored.Answer = x.confirmationLink(env.ID, kept, now)
 	}
-	*im = imported{env: env, rec: rec, decision: dec, in: stored, refersTo: refersTo}
+	*im = imported{env: env, digest: in.digest, rec: rec, decision: dec, in: stored, refersTo: refersTo}
 	return peer.Result{EnvelopeID: env.ID}, true
 }
 

@@ -11,10 +11,10 @@ import (
 )
 
 // ReasonEnvelopeIDReused rejects an envelope whose id its origin gave
-// before to an envelope with another payload, stored here (or given
-// earlier in the same request). An envelope id names one envelope: only
-// the same envelope sent again is a duplicate. Final: the origin must
-// send the record again under a new id.
+// before to an envelope with another payload, stored here, or given
+// earlier in the same request with another payload or header. An envelope
+// id names one envelope: only the same envelope sent again is a
+// duplicate. Final: the origin must send the record again under a new id.
 const ReasonEnvelopeIDReused = "envelope_id_reused"
 
 // errIDReused refuses an envelope whose id names another envelope stored
@@ -41,7 +41,11 @@ func sameAsStored(env *contracts.Envelope, first store.Arrival) (time.Time, erro
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: %w", errStoredReceipt, err)
 	}
-	if !r.Matches(env) {
+	// The id and payload digest, not Receipt.Matches: a receipt bound to
+	// the envelope first stored (EnvelopeDigest) would refuse it sealed
+	// again since under the name its origin's node goes by now (the
+	// signer is in the digest), which is the same envelope.
+	if r.EnvelopeID != env.ID || r.PayloadDigest != env.PayloadDigest {
 		return time.Time{}, errIDReused
 	}
 	if first.ReceivedAt.IsZero() {
