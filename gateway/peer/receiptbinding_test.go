@@ -3,10 +3,14 @@ package peer
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/contracts/synth"
@@ -172,5 +176,46 @@ func TestOriginHoldsBoundReceiptsToTheEnvelopeSent(t *testing.T) {
 				t.Errorf("err = %v; want it to say the receipt is for another envelope", err)
 			}
 		})
+	}
+}
+
+// TestOpenAPIDescribesTheReceiptBindingHeader: api/openapi.yaml describes,
+// on the deliver route, the header with which an origin asks for bound
+// receipts and the value it asks with, and envelope_digest in the
+// receipts: an operator or a peer of another implementation reads there
+// what a node sends and answers.
+func TestOpenAPIDescribesTheReceiptBindingHeader(t *testing.T) {
+	data, err := os.ReadFile("../../api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Description string `yaml:"description"`
+			Parameters  []struct {
+				Name        string `yaml:"name"`
+				In          string `yaml:"in"`
+				Description string `yaml:"description"`
+			} `yaml:"parameters"`
+		} `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	op := doc.Paths[Path]["post"]
+	found := false
+	for _, p := range op.Parameters {
+		if p.In == "header" && http.CanonicalHeaderKey(p.Name) == ReceiptBindingHeader {
+			found = true
+			if !strings.Contains(p.Description, ReceiptBindingEnvelope) {
+				t.Errorf("POST %s: header %s is described without its value %s: %q", Path, p.Name, ReceiptBindingEnvelope, p.Description)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("POST %s: api/openapi.yaml describes no header parameter %s", Path, ReceiptBindingHeader)
+	}
+	if !strings.Contains(op.Description, "envelope_digest") {
+		t.Errorf("POST %s: api/openapi.yaml does not say what envelope_digest in a receipt is", Path)
 	}
 }
