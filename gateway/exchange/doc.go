@@ -26,7 +26,10 @@
 // each one's own path still held to it, contracts.VerifyTrees), validate
 // the record, ask policy for the import decision, apply its obligations,
 // store the envelope once, as it arrived (its id makes redelivery
-// harmless), and answer a signed receipt.
+// harmless), and answer a signed receipt: bound to the whole envelope, by
+// the signing digest verified with it, for an origin that asks
+// (peer.ReceiptBinding), and to its id and payload digest only for an
+// origin of an earlier release, which could not read the binding.
 //
 // The per-record work of a request (decoding, policy, canonical encoding,
 // signing or verifying) runs on every core, results in request order. A
