@@ -74,6 +74,10 @@ type Received struct {
 	// received, as its inbox item holds it: to the nanosecond, where the
 	// receipt says it to the millisecond.
 	ReceivedAt time.Time
+	// Envelope is, for a duplicate, the envelope stored, as its inbox item
+	// holds it (Incoming.Envelope); nil once retention pruned the item
+	// (see Arrival.Envelope).
+	Envelope json.RawMessage
 	// Refused is the error of the envelope's CaseChange, which refused
 	// it, or ErrOverQuota; nothing was stored.
 	Refused error
@@ -129,7 +133,7 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				if err := json.Unmarshal(inbox.Get(seqb), &prev); err != nil {
 					return fmt.Errorf("inbox entry for %s: %w", m.EnvelopeID, err)
 				}
-				out[i] = Received{Seq: prev.Seq, Duplicate: true, Receipt: prev.Receipt, ReceivedAt: prev.ReceivedAt}
+				out[i] = Received{Seq: prev.Seq, Duplicate: true, Receipt: prev.Receipt, ReceivedAt: prev.ReceivedAt, Envelope: keptEnvelope(prev.Envelope)}
 				continue
 			}
 			if j, ok := first[string(scratch)]; ok {
@@ -137,7 +141,7 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				if at.IsZero() {
 					at = now // as encodeIncomings stored it
 				}
-				out[i], firstOf[i] = Received{Duplicate: true, Receipt: in[j].Receipt, ReceivedAt: at}, j
+				out[i], firstOf[i] = Received{Duplicate: true, Receipt: in[j].Receipt, ReceivedAt: at, Envelope: keptEnvelope(in[j].Envelope)}, j
 				continue
 			}
 			if encErrs[i] != nil {
@@ -291,6 +295,12 @@ type Arrival struct {
 	// Receipt is the receipt stored with the first delivery, whose time
 	// is to the millisecond.
 	Receipt json.RawMessage
+	// Envelope is the envelope stored, as its inbox item holds it (a
+	// copy of Incoming.Envelope, its payload perhaps withheld): what
+	// tells a redelivery sealed again from another envelope of the same
+	// id and payload. Nil once retention pruned the item, and for an
+	// item stored without one.
+	Envelope json.RawMessage
 }
 
 // Received reports, for each of envelopeIDs from province from, whether it
@@ -298,13 +308,14 @@ type Arrival struct {
 // short of one stored meanwhile. The destination asks before it signs
 // receipts, so that it signs "stored" only for what it is about to store.
 //
-// For one stored, firsts[i] is its first delivery's arrival, its receipt
-// and time: the destination tells a redelivery of an envelope from another
-// envelope under its id by the payload digest the receipt names, and dates
-// what the redelivery links or mends by that time. The others have none,
-// and firsts is nil when none is stored, so that a batch of new envelopes
-// costs a lookup each and nothing more. Only those are taken from an entry
-// (storedArrival), not the envelope and record around them.
+// For one stored, firsts[i] is its first delivery's arrival, its receipt,
+// time and envelope: the destination tells a redelivery of an envelope
+// from another envelope under its id by the payload digest the receipt
+// names and the headers of the envelope, and dates what the redelivery
+// links or mends by that time. The others have none, and firsts is nil
+// when none is stored, so that a batch of new envelopes costs a lookup
+// each and nothing more. Only those are taken from an entry
+// (storedArrival), not the record beside them.
 func (s *Store) Received(from string, envelopeIDs []string) (stored []bool, firsts []Arrival, err error) {
 	stored = make([]bool, len(envelopeIDs))
 	err = s.view(func(tx *bolt.Tx) error {
@@ -336,18 +347,20 @@ func (s *Store) Received(from string, envelopeIDs []string) (stored []bool, firs
 
 // storedArrival returns the arrival the inbox value v keeps: a copy of its
 // receipt member, "null" for one stored as null (ReceiveAnd given none),
-// nil when there is no such member, and its received_at, zero when that
-// does not read (the receipt's time stands for it then). The lexer finds
-// where the envelope and record end without building them; encoding/json
-// would check the whole entry and then scan it again to decode it. Any
-// member order reads, so the values encoding/json wrote before
-// appendIncomingButSeq do as well.
+// nil when there is no such member, a copy of its envelope (keptEnvelope),
+// and its received_at, zero when that does not read (the receipt's time
+// stands for it then). The lexer finds where the envelope and record end
+// without building them; encoding/json would check the whole entry and
+// then scan it again to decode it. Any member order reads, so the values
+// encoding/json wrote before appendIncomingButSeq do as well.
 func storedArrival(v []byte) (Arrival, error) {
 	var a Arrival
 	err := contracts.RawObject(v, func(name string, value json.RawMessage) error {
 		switch name {
 		case "receipt":
 			a.Receipt = bytes.Clone(value) // v is bbolt's, valid in its transaction only
+		case "envelope":
+			a.Envelope = bytes.Clone(keptEnvelope(value))
 		case "received_at":
 			if err := a.ReceivedAt.UnmarshalJSON(value); err != nil {
 				a.ReceivedAt = time.Time{}
@@ -356,6 +369,15 @@ func storedArrival(v []byte) (Arrival, error) {
 		return nil
 	})
 	return a, err
+}
+
+// keptEnvelope is the envelope member of an inbox item, nil when the item
+// keeps none: pruned (null), or stored without one.
+func keptEnvelope(v json.RawMessage) json.RawMessage {
+	if v = bytes.TrimSpace(v); len(v) == 0 || string(v) == "null" {
+		return nil
+	}
+	return v
 }
 
 // InboxHead is the position of the newest inbox entry, 0 for an empty inbox.

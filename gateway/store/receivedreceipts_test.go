@@ -179,3 +179,72 @@ func TestADuplicateIsDatedByItsFirstArrivalExactly(t *testing.T) {
 	}
 	check("pruned")
 }
+
+// TestDuplicatesGiveTheStoredEnvelope: what tells a redelivery sealed
+// again from another envelope under its id and payload is the envelope
+// stored, so Received gives it with each envelope found stored, whichever
+// way its entry was written, and ReceiveAnd with each duplicate, of an
+// envelope stored before or earlier in the batch; once retention pruned
+// the entry, neither has one to give.
+func TestDuplicatesGiveTheStoredEnvelope(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	received(t, s, 3)
+	items, err := s.Inbox(0, 10)
+	if err != nil || len(items) != 3 {
+		t.Fatalf("Inbox = %d items, %v; want 3", len(items), err)
+	}
+	rewriteAsJSON(t, s, items[2])
+	ids := []string{items[0].EnvelopeID, items[1].EnvelopeID, items[2].EnvelopeID}
+	const fresh = "01J00000000000000000000999"
+	again := func(id string) Incoming {
+		return Incoming{EnvelopeID: id, From: "51", Type: "transfer", Envelope: json.RawMessage(`{"id":"` + id + `","again":true}`), Record: json.RawMessage(`{}`), Receipt: json.RawMessage(`{}`)}
+	}
+	check := func(when string, pruned bool) {
+		t.Helper()
+		_, firsts, err := s.Received("51", ids)
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		got, err := s.Receive(ctx, []Incoming{again(ids[0]), again(fresh), again(fresh)})
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		for i, id := range ids {
+			want := string(items[i].Envelope)
+			if pruned {
+				want = ""
+			}
+			if string(firsts[i].Envelope) != want {
+				t.Errorf("%s: Received gives %s with envelope %s, want %q", when, id, firsts[i].Envelope, want)
+			}
+			if i == 0 && (!got[0].Duplicate || string(got[0].Envelope) != want) {
+				t.Errorf("%s: a redelivery of %s: duplicate %v with envelope %s, want %q", when, id, got[0].Duplicate, got[0].Envelope, want)
+			}
+		}
+		// The first copy of fresh in the batch is stored, the second is its
+		// duplicate; once stored, both are duplicates of it.
+		wantFresh := string(again(fresh).Envelope)
+		if pruned {
+			wantFresh = ""
+		}
+		if !got[2].Duplicate || string(got[2].Envelope) != wantFresh {
+			t.Errorf("%s: the second copy of %s: duplicate %v with envelope %s, want %s", when, fresh, got[2].Duplicate, got[2].Envelope, wantFresh)
+		}
+	}
+	check("as received", false)
+	if n, err := s.PruneInbox(ctx, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), 1<<63); err != nil || n != 4 {
+		t.Fatalf("PruneInbox = %d, %v; want all 4 pruned", n, err)
+	}
+	check("after pruning", true)
+
+	for v, want := range map[string]string{
+		`{"seq":1,"envelope":null,"receipt":{}}`:          "",
+		`{"seq":1,"receipt":{}}`:                          "",
+		`{"receipt":{},"envelope" : {"id":"x"} ,"seq":1}`: `{"id":"x"}`,
+	} {
+		if a, err := storedArrival([]byte(v)); err != nil || string(a.Envelope) != want || (want == "" && a.Envelope != nil) {
+			t.Errorf("storedArrival(%s) gives envelope %q, %v; want %q", v, a.Envelope, err, want)
+		}
+	}
+}
