@@ -364,7 +364,7 @@ func (x *Exchange) refusedByCase(id string, err error) peer.Result {
 	switch {
 	case errors.Is(err, errUnaudited):
 		return deferred(id, "audit_error")
-	case errors.Is(err, errIDReused), errors.Is(err, errStoredReceipt):
+	case errors.Is(err, errIDReused), errors.Is(err, errStoredReceipt), errors.Is(err, errStoredEnvelope):
 		return x.notRedelivered(id, err)
 	case errors.As(err, &te):
 		return rejected(id, ReasonInvalidTransition)
@@ -466,7 +466,7 @@ func (x *Exchange) storeFresh(ctx context.Context, key *pki.Signer, from pki.Ide
 		} else if got[k].Duplicate {
 			// Stored by another request since dup was looked up: a
 			// duplicate only if it is the envelope that request stored.
-			first, err := sameAsStored(ready[i].env, store.Arrival{ReceivedAt: got[k].ReceivedAt, Receipt: got[k].Receipt})
+			first, err := sameAsStored(ready[i].env, ready[i].digest, store.Arrival{ReceivedAt: got[k].ReceivedAt, Receipt: got[k].Receipt, Envelope: got[k].Envelope})
 			if err != nil {
 				if refused == nil {
 					refused = make([]error, len(ready))
@@ -679,7 +679,7 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		// stored, and a case it moved has moved on since. Another envelope
 		// under its id passed none of them. What it links or mends is
 		// dated by its first arrival.
-		first, err := sameAsStored(env, in.first)
+		first, err := sameAsStored(env, in.digest, in.first)
 		if err != nil {
 			return x.notRedelivered(env.ID, err), false
 		}

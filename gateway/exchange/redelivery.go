@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,10 +12,11 @@ import (
 )
 
 // ReasonEnvelopeIDReused rejects an envelope whose id its origin gave
-// before to an envelope with another payload, stored here, or given
-// earlier in the same request with another payload or header. An envelope
-// id names one envelope: only the same envelope sent again is a
-// duplicate. Final: the origin must send the record again under a new id.
+// before to an envelope with another payload or header, stored here (as
+// far as its inbox item still tells: see sameAsStored), or given earlier
+// in the same request. An envelope id names one envelope: only the same
+// envelope sent again, or sealed again, is a duplicate. Final: the origin
+// must send the record again under a new id.
 const ReasonEnvelopeIDReused = "envelope_id_reused"
 
 // errIDReused refuses an envelope whose id names another envelope stored
@@ -26,17 +28,30 @@ var errIDReused = errors.New("the envelope id names another envelope stored here
 // known, and it is answered neither "duplicate" nor refused for good.
 var errStoredReceipt = errors.New("the receipt stored with the envelope id is unreadable")
 
+// errStoredEnvelope defers, as errStoredReceipt does, an envelope whose id
+// is stored here with an envelope this node cannot read.
+var errStoredEnvelope = errors.New("the envelope stored with the envelope id is unreadable")
+
 // sameAsStored tells whether env, whose id from its origin is stored here
-// already, is the envelope stored: the receipt stored with its first
-// delivery (first.Receipt) names the same payload digest. The receipt is
-// what inbox retention keeps, and it is what a "duplicate" answer stands
-// for: signing one for another payload would acknowledge what was never
-// stored, and the record it carries was never checked. It returns when
-// the envelope was first received: what the redelivery links or mends (an
-// answer, a case) took place then. That is the time the inbox item keeps,
-// to the nanosecond, as the commit that stored the envelope dated what it
-// linked; the receipt's, to the millisecond, only for an item without one.
-func sameAsStored(env *contracts.Envelope, first store.Arrival) (time.Time, error) {
+// already and whose signing digest is digest, is the envelope stored: the
+// receipt stored with its first delivery (first.Receipt) names the same
+// payload digest, and the envelope stored (first.Envelope) differs from
+// env in nothing but what sealing it again changes (sealedAgain). The
+// receipt is what inbox retention keeps, and it is what a "duplicate"
+// answer stands for: signing one for another payload would acknowledge
+// what was never stored, and the record it carries was never checked;
+// one bound to another header (agreement version, purpose, ...) would let
+// the origin prove this node took what it never took. Once retention has
+// pruned the envelope, the payload is all that is left to tell: env is
+// taken for the envelope stored whatever its headers, as releases before
+// this check did.
+//
+// It returns when the envelope was first received: what the redelivery
+// links or mends (an answer, a case) took place then. That is the time the
+// inbox item keeps, to the nanosecond, as the commit that stored the
+// envelope dated what it linked; the receipt's, to the millisecond, only
+// for an item without one.
+func sameAsStored(env *contracts.Envelope, digest [32]byte, first store.Arrival) (time.Time, error) {
 	r, err := contracts.DecodeReceipt(first.Receipt)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: %w", errStoredReceipt, err)
@@ -48,17 +63,52 @@ func sameAsStored(env *contracts.Envelope, first store.Arrival) (time.Time, erro
 	if r.EnvelopeID != env.ID || r.PayloadDigest != env.PayloadDigest {
 		return time.Time{}, errIDReused
 	}
+	if first.Envelope != nil {
+		if err := sealedAgain(env, digest, first.Envelope); err != nil {
+			return time.Time{}, err
+		}
+	}
 	if first.ReceivedAt.IsZero() {
 		return r.ReceivedAt, nil
 	}
 	return first.ReceivedAt, nil
 }
 
+// sealedAgain checks that env, whose signing digest is digest, is the
+// envelope stored (as its inbox item keeps it, its payload perhaps
+// withheld), or that envelope sealed again: errIDReused when it is
+// another. Sealing an envelope again, as its origin's node does for one
+// it queued under the name it went by before (batchSender, reseal),
+// changes its signer, signature and batch proof, and nothing else: its
+// created time stays that of the export. So the envelope stored, named
+// as env's signer and with env's payload (of the same digest, which
+// sameAsStored checked), has env's signing digest, which covers every
+// other member, unless a header differs.
+func sealedAgain(env *contracts.Envelope, digest [32]byte, stored json.RawMessage) error {
+	s, err := decodeEnvelope(stored)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errStoredEnvelope, err)
+	}
+	s.Signer, s.Payload = env.Signer, env.Payload
+	d, err := s.SigningDigest()
+	if err != nil {
+		return fmt.Errorf("%w: %w", errStoredEnvelope, err)
+	}
+	if d != digest {
+		return errIDReused
+	}
+	return nil
+}
+
 // notRedelivered answers an envelope sameAsStored did not take for the
 // envelope stored under its id (err).
 func (x *Exchange) notRedelivered(id string, err error) peer.Result {
-	if errors.Is(err, errIDReused) {
+	switch {
+	case errors.Is(err, errIDReused):
 		return rejected(id, ReasonEnvelopeIDReused)
+	case errors.Is(err, errStoredEnvelope):
+		x.d.Log.Error("defer an envelope whose id is stored with an unreadable envelope", "envelope", id, "err", err)
+		return deferred(id, "envelope_unreadable")
 	}
 	x.d.Log.Error("defer an envelope whose id is stored with an unreadable receipt", "envelope", id, "err", err)
 	return deferred(id, "receipt_unreadable")
