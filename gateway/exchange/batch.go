@@ -152,19 +152,13 @@ func reseal(q store.Queued, signer string) (_ store.Queued, ok bool) {
 	return store.Queued{EnvelopeID: q.EnvelopeID, Envelope: b, SigningDigest: d[:]}, true
 }
 
-// verifyEnvelope checks an envelope's payload digest and signature: signed
+// verifiedDigest checks an envelope's payload digest and signature: signed
 // alone, through Envelope.Verify; signed in a batch, its inclusion in the
 // batch root here and the root's signature once per request (roots).
 // checked says contracts.DecodeEnvelope has already checked the id and the
-// payload digest.
-func verifyEnvelope(env *contracts.Envelope, roots *contracts.RootVerifier, checked bool) error {
-	_, err := verifiedDigest(env, roots, checked)
-	return err
-}
-
-// verifiedDigest is verifyEnvelope, and returns the envelope's signing
-// digest, which it computes to verify it: what the receipt answering the
-// envelope binds (contracts.NewBoundReceipt), not hashed again for it.
+// payload digest. It returns the envelope's signing digest, which it
+// computes to verify it: what the receipt answering the envelope binds
+// (contracts.NewBoundReceipt), not hashed again for it.
 func verifiedDigest(env *contracts.Envelope, roots *contracts.RootVerifier, checked bool) ([32]byte, error) {
 	if env.Batch == nil || len(env.Signature) > 0 {
 		return env.VerifyAndDigest(roots.Pub())
@@ -201,7 +195,7 @@ func verifiedDigest(env *contracts.Envelope, roots *contracts.RootVerifier, chec
 // proof alone. The envelopes it has no digest for (signed alone, or not
 // read by the strict decoder) are left out, so that the envelopes of a
 // tree between them still come together. An envelope whose tree does not
-// verify together is verified alone by verifyEnvelope, as every one was
+// verify together is verified alone by verifiedDigest, as every one was
 // before, which gives each the answer it had alone.
 func proveTogether(ins []inbound, roots *contracts.RootVerifier) {
 	at := make([]int, 0, len(ins))
@@ -223,7 +217,7 @@ func proveTogether(ins []inbound, roots *contracts.RootVerifier) {
 	}
 }
 
-// verifyInbound is verifyEnvelope for an envelope of a request after
+// verifyInbound is verifiedDigest for an envelope of a request after
 // proveTogether, leaving in in.digest the signing digest it verified. A
 // proven envelope has nothing left for it to check: the strict decoder
 // checked its id and payload, and its tree its signing digest (in.digest
