@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/api"
 	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/pki/durable"
@@ -599,10 +600,9 @@ func nodeOf(ctx context.Context, c *conn, province string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, n := range nodes.Data {
-		if n.Province == province {
-			return "https://" + n.APIAddr, nil
-		}
+	// The node the province's deliveries go to, whose log holds them.
+	if n, ok := registry.DeliveryNode(nodes.Data, province); ok {
+		return "https://" + n.APIAddr, nil
 	}
 	return "", errors.New("the registry knows no node of province " + province)
 }

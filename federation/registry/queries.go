@@ -249,6 +249,32 @@ func (s *Store) Nodes() []Node {
 	return out
 }
 
+// DeliveryNode returns, of nodes, the node of province that other
+// provinces deliver records to: of the province's nodes with an API
+// address, the one whose id (so whose name) sorts first, such as gw-1
+// before gw-2. Each node keeps its inbox, its records and its dedup of
+// envelope ids in a store of its own, so a province takes its deliveries
+// at one node: deliveries spread over several, or failed over from one to
+// another, would store an envelope twice and split the inbox, and a
+// confirmation would not find, on the node it reaches, the transfer it
+// confirms. The choice rests on the names alone, which the province
+// chooses, so that every sender picks the same node, and a node joining
+// (a registry voter, say) or rejoining does not take the deliveries over
+// unless its name sorts first.
+func DeliveryNode(nodes []Node, province string) (Node, bool) {
+	var best Node
+	found := false
+	for _, n := range nodes {
+		if n.Province != province || n.APIAddr == "" {
+			continue
+		}
+		if !found || n.ID < best.ID {
+			best, found = n, true
+		}
+	}
+	return best, found
+}
+
 // Node returns one registered node.
 func (s *Store) Node(id string) (Node, bool) {
 	s.mu.RLock()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"sort"
 	"sync/atomic"
 	"time"
 
@@ -49,20 +48,19 @@ func (a agreements) Agreements(_ context.Context, p, q, id string) ([]contracts.
 // directory finds peer nodes in the registry's node list.
 type directory struct{ store *registry.Store }
 
-// PeerURL returns the API address of a node of the province; with several,
-// the first address in sorted order, so every sender picks the same one.
+// PeerURL returns the API address of the node of the province that takes
+// its deliveries (registry.DeliveryNode): with several, the one whose name
+// sorts first, so that every sender picks the same one. There is no
+// failover to the province's other nodes: each keeps a store of its own,
+// and one that took the deliveries of a node down would store envelopes
+// that node may already hold, in an inbox the province's systems do not
+// read; deliveries wait for the node instead, queued at the origin.
 func (d directory) PeerURL(province string) (string, error) {
-	var addrs []string
-	for _, n := range d.store.Nodes() {
-		if n.Province == province && n.APIAddr != "" {
-			addrs = append(addrs, n.APIAddr)
-		}
-	}
-	if len(addrs) == 0 {
+	n, ok := registry.DeliveryNode(d.store.Nodes(), province)
+	if !ok {
 		return "", fmt.Errorf("the registry knows no node of province %s", province)
 	}
-	sort.Strings(addrs)
-	return "https://" + addrs[0], nil
+	return "https://" + n.APIAddr, nil
 }
 
 // bundles serves the federation bundle in force from the registry, falling
