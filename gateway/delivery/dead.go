@@ -89,7 +89,10 @@ func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
 	switch {
 	case !refused:
 		if err != nil && !deferred {
-			err = fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err)
+			err = w.slow(len(batch), fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err))
+		}
+		if err == nil && full > 0 {
+			w.grow(full)
 		}
 		return attempt{answered: answered, held: held, dead: overdue, err: err, deferred: deferred}
 	case len(batch) == 1:
@@ -97,7 +100,7 @@ func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
 	}
 	a := w.split(batch, since)
 	if status == http.StatusRequestEntityTooLarge && full > 0 && !a.oversized {
-		w.shrink(full / 2)
+		w.shrink(full/2, "the batch was too large for the peer (413)")
 	}
 	return a
 }
@@ -301,39 +304,6 @@ func (w *worker) bury(a attempt) error {
 	}
 	w.release(ids)
 	return nil
-}
-
-// shrink lowers the batch size to n after the peer answered 413, as the
-// webhook does: a body limit below a full batch slows the link instead of
-// stopping it. It stays lowered for Config.ShrinkHold (see batchSize).
-func (w *worker) shrink(n int) {
-	n = max(n, 1)
-	for {
-		cur := w.size.Load()
-		if int(cur) <= n {
-			return
-		}
-		// Set before the size, so batchSize never sees a lowered size with
-		// an earlier shrink's time.
-		w.restoreAt.Store(w.m.cfg.Now().Add(w.m.cfg.ShrinkHold).UnixNano())
-		if w.size.CompareAndSwap(cur, int32(n)) {
-			w.m.log.Warn("batch too large for the peer; sending fewer envelopes per batch", "peer", w.peer, "envelopes", n, "for", w.m.cfg.ShrinkHold)
-			return
-		}
-	}
-}
-
-// batchSize is the most envelopes to send the peer in one batch now: the
-// lowered size while it holds (see shrink), then Config.BatchSize again.
-func (w *worker) batchSize() int {
-	size := w.size.Load()
-	if int(size) < w.m.cfg.BatchSize && w.m.cfg.Now().UnixNano() >= w.restoreAt.Load() {
-		if w.size.CompareAndSwap(size, int32(w.m.cfg.BatchSize)) {
-			w.m.log.Info("trying full batches again", "peer", w.peer, "envelopes", w.m.cfg.BatchSize)
-		}
-		return int(w.size.Load())
-	}
-	return int(size)
 }
 
 // maxReason bounds the refusal text kept with a dead letter.

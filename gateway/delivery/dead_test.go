@@ -213,7 +213,7 @@ func TestA413HalvesTheBatch(t *testing.T) {
 	m.mu.Lock()
 	w := m.workers["44"]
 	m.mu.Unlock()
-	if got := w.size.Load(); got != 4 {
+	if got := w.sizing.current(); got != 4 {
 		t.Errorf("batch size after 413 = %d, want 4 (half of 8)", got)
 	}
 	if st := m.Peers(); len(st) != 1 || st[0].BatchSize != 4 {
@@ -322,8 +322,9 @@ func TestScrubKeepsNoNumbersOrNames(t *testing.T) {
 	}
 }
 
-// TestALoweredBatchSizeIsTriedAgain: after the hold, full batches are sent
-// again, so one oversized envelope does not slow the link for good. The
+// TestALoweredBatchSizeIsTriedAgain: after the hold, twice the lowered
+// size, here a full batch, is sent again, so one oversized envelope does
+// not slow the link for good. The
 // hold is measured by a clock the test moves: on a loaded machine a short
 // real one could end before the test looks at the lowered size.
 func TestALoweredBatchSizeIsTriedAgain(t *testing.T) {

@@ -132,13 +132,24 @@ type Config struct {
 	// dead letters. nil: no error is a refusal, every failed batch is
 	// retried whole.
 	Refusal func(err error) (status int, message string, ok bool)
+	// TimedOut reads a Sender's error as the peer not answering a batch
+	// within the sender's timeout though the request reached it: a batch
+	// too large for the link, or for the peer, to take in that time. The
+	// batches that follow carry half as many envelopes, down to one, as
+	// after a 413 (see ShrinkHold); the batch itself is retried like any
+	// failed one, and the peer, should it have stored it, answers its
+	// envelopes as duplicates. nil: no error is a timeout, and a batch
+	// that times out is retried whole.
+	TimedOut func(err error) bool
 	// ShrinkHold is how long a batch size lowered after the peer answered
-	// 413 to a full batch holds before the worker tries BatchSize again,
-	// so that a peer's limit lowered for a while does not slow the link
-	// until the node restarts; a peer whose limit is still lower answers
-	// 413 again and the size is lowered again. A 413 that one envelope
-	// too large alone accounts for lowers nothing. 0 means
-	// DefaultShrinkHold.
+	// 413 to a full batch, or timed out on a batch (TimedOut), holds
+	// before the worker tries twice as many, and twice again after each
+	// full batch the peer answers, up to BatchSize, so that a peer's
+	// limit lowered or a link slowed for a while does not slow the link
+	// until the node restarts; a peer whose limit is still lower, or a
+	// link still as slow, costs one 413 or timeout per hold, which lowers
+	// the size again. A 413 that one envelope too large alone accounts
+	// for lowers nothing. 0 means DefaultShrinkHold.
 	ShrinkHold time.Duration
 	// MaxDeferral is how long the peer may keep deferring an envelope
 	// (see hold) before it is buried as a dead letter, naming the peer's
@@ -259,7 +270,7 @@ func (m *Manager) Notify(peer string) {
 			return
 		}
 		w = &worker{peer: peer, m: m, wake: make(chan struct{}, 1), state: PeerState{Peer: peer}}
-		w.size.Store(int32(m.cfg.BatchSize))
+		w.sizing.size = m.cfg.BatchSize
 		m.workers[peer] = w
 		m.wg.Go(w.run)
 	}
@@ -310,7 +321,7 @@ type PeerState struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	// BatchSize is the most envelopes the worker sends the peer per
 	// request now: Config.BatchSize, or less for a while (Config.ShrinkHold)
-	// after the peer answered 413.
+	// after the peer answered 413 or timed out, then growing back.
 	BatchSize int `json:"batch_size"`
 	// Deferred is how many envelopes the peer deferred wait for their own
 	// retry, out of the batches the rest of the queue goes in. A peer
@@ -330,7 +341,7 @@ func (m *Manager) Peers() []PeerState {
 		w.mu.Lock()
 		st := w.state
 		w.mu.Unlock()
-		st.BatchSize = int(w.size.Load())
+		st.BatchSize = w.sizing.current()
 		st.Deferred = w.deferredCount()
 		if st.Deferred == 0 {
 			st.LastDeferral = ""
@@ -344,11 +355,10 @@ type worker struct {
 	peer string
 	m    *Manager
 	wake chan struct{}
-	// size is the most envelopes per batch now: Config.BatchSize, lowered
-	// when the peer answers 413 (see shrink) until restoreAt (Unix
-	// nanoseconds).
-	size      atomic.Int32
-	restoreAt atomic.Int64
+	// sizing is the most envelopes per batch now: Config.BatchSize, or
+	// less for a while after the peer answered 413 or timed out (see
+	// shrink).
+	sizing sizing
 	// answers counts the envelopes the peer has answered since the worker
 	// started, and suspects holds the envelopes it refused alone, each
 	// with answers as it stood then: refused alone again after answers
