@@ -226,7 +226,7 @@ func (n *Node) openExchange() error {
 	}
 	x = n.exchange
 	obs := observers{n.exchange, n.metrics}
-	if n.delivery, err = delivery.NewManager(delivery.Config{BatchSize: d.BatchSize, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff, MaxDeferral: d.MaxDeferral, Idle: 5 * time.Second, Refusal: peer.Refusal}, n.exchange.Outbox(), n.exchange.BatchSender(n.client), obs, n.log); err != nil {
+	if n.delivery, err = delivery.NewManager(delivery.Config{BatchSize: d.BatchSize, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff, MaxDeferral: d.MaxDeferral, Idle: 5 * time.Second, Refusal: peer.Refusal, TimedOut: peer.TimedOut}, n.exchange.Outbox(), n.exchange.BatchSender(n.client), obs, n.log); err != nil {
 		return err
 	}
 	notify.m = n.delivery

@@ -183,12 +183,17 @@ type sendRequest struct {
 // batch or for some envelopes only, is the peer's fault as much as a 500
 // is (see healthy). It takes a sendRequest and answers the batch's
 // outcomes.
+//
+// A request that got a connection to the peer and then timed out is a
+// *TimeoutError (see timedOut), which the breaker counts as the failure it
+// is.
 func (c *Client) checked(r *remote, peer string, next endpoint.Endpoint) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(sendRequest)
-		resp, err := next(ctx, req.body)
+		var conn reached
+		resp, err := next(conn.trace(ctx), req.body)
 		if err != nil {
-			return nil, err
+			return nil, timedOut(err, peer, len(req.batch), r.client.Timeout, &conn)
 		}
 		return c.outcomes(r, peer, resp.(answer), req.batch)
 	}
