@@ -111,8 +111,8 @@ type Pusher struct {
 	mu    sync.Mutex
 	// batch is the most items per request now: Config.Batch, halved each
 	// time the system answers 413 to a full batch that no item too large
-	// alone accounts for, or times out on a batch (until restoreAt, then
-	// Config.Batch again), so a body limit smaller than a full batch slows
+	// alone accounts for, or times out on a batch (held until restoreAt,
+	// then grown back as below), so a body limit smaller than a full batch slows
 	// the push instead of costing a split of every batch, and a system
 	// too slow for a full batch still gets the items one smaller batch at
 	// a time. Once restoreAt has passed, batch doubles and growing is set:
