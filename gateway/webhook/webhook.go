@@ -171,11 +171,17 @@ type State struct {
 // returns the error with what the pusher holds in memory (URL, batch,
 // failures, the last error, paused), for a status page to show all the
 // same, with Unread set.
+//
+// The store is read first: advance notes the system's answer before it
+// moves the cursor, so that the cursor State reads is never ahead of the
+// last push it then reads from memory.
 func (p *Pusher) State() (State, error) {
+	var st State
+	err := p.readState(&st)
 	p.mu.Lock()
-	st := State{URL: redacted(p.cfg.URL), Batch: p.batch, Failures: p.failures, LastError: p.lastErr, LastPush: p.lastPush, Paused: p.paused}
+	st.URL, st.Batch, st.Failures, st.LastError, st.LastPush, st.Paused = redacted(p.cfg.URL), p.batch, p.failures, p.lastErr, p.lastPush, p.paused
 	p.mu.Unlock()
-	if err := p.readState(&st); err != nil {
+	if err != nil {
 		st.Unread = err.Error()
 		return st, err
 	}

@@ -330,3 +330,48 @@ func TestStateWhenTheStoreCannotBeRead(t *testing.T) {
 		t.Errorf("with the store closed: %+v; want the URL, one failure with its 503 and unread %q", st, err)
 	}
 }
+
+// pushDuringRead is the store, but the first read of State's counters
+// runs push before it reads them: a push landing between State's reads.
+type pushDuringRead struct {
+	*store.Store
+	push func()
+}
+
+func (r *pushDuringRead) Counters(names []string) ([]uint64, error) {
+	if push := r.push; push != nil {
+		r.push = nil
+		push()
+	}
+	return r.Store.Counters(names)
+}
+
+// TestStateNeverShowsTheCursorMovedWithNoPush: a push that lands while
+// State reads must not show the cursor moved by the system's 2xx with no
+// last push. advance notes the answer before it moves the cursor, so
+// State reads the cursor first and what the pusher holds in memory after;
+// read the other way round, as State did once it kept the memory's part
+// for a store that cannot be read, a status page showed every item pushed
+// and no push ever made. (From a review.)
+func TestStateNeverShowsTheCursorMovedWithNoPush(t *testing.T) {
+	s, _, in := inboxWith(t, 2)
+	defer s.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	inbox := &pushDuringRead{Store: s}
+	p, err := New(Config{URL: srv.URL + "/inbox"}, inbox, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox.push = func() { pushOnce(p) }
+	st, err := p.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inbox.push != nil {
+		t.Fatal("State read no counters: the push never ran")
+	}
+	if st.Pushed != uint64(len(in)) || st.LastPush.IsZero() {
+		t.Errorf("State with a push landing while it reads: %+v; want every item pushed, and the last push", st)
+	}
+}
