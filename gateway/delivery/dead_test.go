@@ -213,7 +213,7 @@ func TestA413HalvesTheBatch(t *testing.T) {
 	m.mu.Lock()
 	w := m.workers["44"]
 	m.mu.Unlock()
-	if got := w.sizing.current(); got != 4 {
+	if got := w.sizing.Current(); got != 4 {
 		t.Errorf("batch size after 413 = %d, want 4 (half of 8)", got)
 	}
 	if st := m.Peers(); len(st) != 1 || st[0].BatchSize != 4 {

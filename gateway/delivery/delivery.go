@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/batchsize"
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
@@ -269,8 +270,8 @@ func (m *Manager) Notify(peer string) {
 			m.mu.Unlock()
 			return
 		}
-		w = &worker{peer: peer, m: m, wake: make(chan struct{}, 1), state: PeerState{Peer: peer}}
-		w.sizing.size = m.cfg.BatchSize
+		w = &worker{peer: peer, m: m, wake: make(chan struct{}, 1), state: PeerState{Peer: peer},
+			sizing: batchsize.New(m.cfg.BatchSize, m.cfg.ShrinkHold, m.cfg.Now)}
 		m.workers[peer] = w
 		m.wg.Go(w.run)
 	}
@@ -341,7 +342,7 @@ func (m *Manager) Peers() []PeerState {
 		w.mu.Lock()
 		st := w.state
 		w.mu.Unlock()
-		st.BatchSize = w.sizing.current()
+		st.BatchSize = w.sizing.Current()
 		st.Deferred = w.deferredCount()
 		if st.Deferred == 0 {
 			st.LastDeferral = ""
@@ -358,7 +359,7 @@ type worker struct {
 	// sizing is the most envelopes per batch now: Config.BatchSize, or
 	// less for a while after the peer answered 413 or timed out (see
 	// shrink).
-	sizing sizing
+	sizing *batchsize.Size
 	// answers counts the envelopes the peer has answered since the worker
 	// started, and suspects holds the envelopes it refused alone, each
 	// with answers as it stood then: refused alone again after answers

@@ -51,6 +51,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/laborlink/laborlink/gateway/batchsize"
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
@@ -108,19 +109,15 @@ type Pusher struct {
 	cfg   Config
 	inbox Inbox
 	log   *slog.Logger
-	mu    sync.Mutex
 	// batch is the most items per request now: Config.Batch, halved each
 	// time the system answers 413 to a full batch that no item too large
-	// alone accounts for, or times out on a batch (held until restoreAt,
-	// then grown back as below), so a body limit smaller than a full batch slows
-	// the push instead of costing a split of every batch, and a system
-	// too slow for a full batch still gets the items one smaller batch at
-	// a time. Once restoreAt has passed, batch doubles and growing is set:
-	// each full batch the system then takes doubles it again, up to
-	// Config.Batch, until a shrink clears growing and holds it anew.
-	batch     int
-	restoreAt time.Time
-	growing   bool
+	// alone accounts for, or times out on a batch, for Config.ShrinkHold,
+	// then grown back (batchsize.Size), so a body limit smaller than a
+	// full batch slows the push instead of costing a split of every batch,
+	// and a system too slow for a full batch still gets the items one
+	// smaller batch at a time.
+	batch *batchsize.Size
+	mu    sync.Mutex
 	// failures, lastErr and lastPush are how the push stands (State).
 	failures int
 	lastErr  string
@@ -179,7 +176,7 @@ func (p *Pusher) State() (State, error) {
 	var st State
 	err := p.readState(&st)
 	p.mu.Lock()
-	st.URL, st.Batch, st.Failures, st.LastError, st.LastPush, st.Paused = redacted(p.cfg.URL), p.batch, p.failures, p.lastErr, p.lastPush, p.paused
+	st.URL, st.Batch, st.Failures, st.LastError, st.LastPush, st.Paused = redacted(p.cfg.URL), p.batch.Current(), p.failures, p.lastErr, p.lastPush, p.paused
 	p.mu.Unlock()
 	if err != nil {
 		st.Unread = err.Error()
@@ -320,7 +317,7 @@ func New(cfg Config, inbox Inbox, log *slog.Logger) (*Pusher, error) {
 	case cfg.MaxConsecutiveSkips == 0:
 		cfg.MaxConsecutiveSkips = 10
 	}
-	return &Pusher{cfg: cfg, inbox: inbox, log: log, batch: cfg.Batch}, nil
+	return &Pusher{cfg: cfg, inbox: inbox, log: log, batch: batchsize.New(cfg.Batch, cfg.ShrinkHold, cfg.Now)}, nil
 }
 
 // keepPost returns a copy of c that follows only redirects resending the
@@ -424,13 +421,7 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	p.mu.Lock()
-	if p.batch < p.cfg.Batch && !p.growing && !p.cfg.Now().Before(p.restoreAt) {
-		p.batch = min(2*p.batch, p.cfg.Batch)
-		p.growing = p.batch < p.cfg.Batch
-	}
-	batch := p.batch
-	p.mu.Unlock()
+	batch, _ := p.batch.Next()
 	items, err := p.inbox.Inbox(cursor, batch)
 	if err != nil || len(items) == 0 {
 		return 0, err
@@ -477,7 +468,7 @@ func (p *Pusher) push(ctx context.Context, items []store.Incoming, full int) (mo
 			return 0, false, err
 		}
 		if full > 0 {
-			p.grow(full)
+			p.batch.Grow(full)
 		}
 		return len(items), false, nil
 	case !refusesItems(code):
@@ -505,24 +496,8 @@ func (p *Pusher) push(ctx context.Context, items []store.Incoming, full int) (mo
 // batch was too large for the system or a batch took it too long; why is
 // what the system did, for the log.
 func (p *Pusher) shrink(n int, why string) {
-	p.mu.Lock()
-	if n >= p.batch {
-		p.mu.Unlock()
-		return
-	}
-	p.batch, p.restoreAt, p.growing = n, p.cfg.Now().Add(p.cfg.ShrinkHold), false
-	p.mu.Unlock()
-	p.log.Warn("the provincial system "+why+"; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", n, "for", p.cfg.ShrinkHold)
-}
-
-// grow doubles the batch size, up to Config.Batch, after the system took a
-// full batch of full items in time while the size grows back after a hold.
-func (p *Pusher) grow(full int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.growing && full == p.batch {
-		p.batch = min(2*p.batch, p.cfg.Batch)
-		p.growing = p.batch < p.cfg.Batch
+	if p.batch.Shrink(n) {
+		p.log.Warn("the provincial system "+why+"; pushing fewer items per request", "url", redacted(p.cfg.URL), "items", max(n, 1), "for", p.cfg.ShrinkHold)
 	}
 }
 
