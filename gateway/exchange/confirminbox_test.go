@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
-	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/store"
 )
@@ -30,10 +29,7 @@ func TestTheInboxMarksAConfirmationOfAnotherWorker(t *testing.T) {
 		t.Fatalf("transfer: %+v", res[0])
 	}
 	origin := f.nodes["51"]
-	gatewaytest.Eventually(t, "the transfer delivered", func() bool {
-		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
-		return err == nil && v.State == store.StateDelivered
-	})
+	f.awaitDelivered("51", res[0].EnvelopeID)
 	wrong, right := g.Confirmation(tr), g.Confirmation(tr)
 	wrong.WorkerIDNumber = other.Worker.IDNumber
 	envs := []json.RawMessage{f.rawSignedBy("44", wrong), f.rawSignedBy("44", right)}

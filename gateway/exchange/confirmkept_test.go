@@ -2,15 +2,12 @@ package exchange
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"slices"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
-	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/peer"
-	"github.com/laborlink/laborlink/gateway/store"
 )
 
 // TestAConfirmationIsListedAsItsImportLeftIt: under an agreement whose
@@ -55,10 +52,7 @@ func TestAConfirmationIsListedAsItsImportLeftIt(t *testing.T) {
 		t.Fatalf("transfer: %+v", res[0])
 	}
 	origin := f.nodes["51"]
-	gatewaytest.Eventually(t, "the transfer delivered", func() bool {
-		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
-		return err == nil && v.State == store.StateDelivered
-	})
+	f.awaitDelivered("51", res[0].EnvelopeID)
 	if got, err := f.deliver("44", "51", lateEnv); err != nil || got[0].Status != peer.StatusStored {
 		t.Fatalf("confirmation: %+v, %v", got, err)
 	}

@@ -57,10 +57,7 @@ func testTransferCrosses(t *testing.T, mode auditMode) {
 	}
 
 	origin := f.nodes["51"]
-	gatewaytest.Eventually(t, "the receipt at 51", func() bool {
-		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
-		return err == nil && v.State == store.StateDelivered
-	})
+	f.awaitDelivered("51", res[0].EnvelopeID)
 
 	conf := g.Confirmation(tr)
 	cres := f.submit("44", conf)
@@ -397,10 +394,7 @@ func TestReferralCaseFollowsUpdatesBothWays(t *testing.T) {
 	key := store.CaseKey("44", "51", r.ID)
 	// Delivered, with its receipt back at 44: until then 44 defers an
 	// update from 51 of a case 44 opened (referral_unanswered).
-	gatewaytest.Eventually(t, "the referral at 51", func() bool {
-		v, err := dest.x.Record(context.Background(), dest.system, sent[0].EnvelopeID)
-		return err == nil && v.State == store.StateDelivered
-	})
+	f.awaitDelivered("44", sent[0].EnvelopeID)
 
 	update := func(from string, status contracts.CaseStatus) SubmitResult {
 		u := g.ReferralUpdate(r)
@@ -489,10 +483,7 @@ func TestLaggingDestinationDefers(t *testing.T) {
 	}
 	dest.agreements.Put(*a) // 44 catches up
 	origin.delivery.Notify("44")
-	gatewaytest.Eventually(t, "delivery after catching up", func() bool {
-		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
-		return err == nil && v.State == store.StateDelivered
-	})
+	f.awaitDelivered("51", res[0].EnvelopeID)
 
 	// Sealed long ago and decided by a fresh replica: the denial is final.
 	env, err := contracts.NewEnvelope(g.Transfer(), 1, f.now.Add(-2*LagWindow))
@@ -523,10 +514,7 @@ func TestOnlyTheDestinationConfirms(t *testing.T) {
 	tr := f.generator("51", "44", 31).Transfer()
 	res := f.submit("51", tr)
 	origin := f.nodes["51"]
-	gatewaytest.Eventually(t, "delivery to 44", func() bool {
-		v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
-		return err == nil && v.State == store.StateDelivered
-	})
+	f.awaitDelivered("51", res[0].EnvelopeID)
 	forged := f.generator("51", "33", 32).Confirmation(tr)
 	forged.From, forged.To = "33", "51"
 	forged.AgreementID = f.generator("51", "33", 32).AgreementID()
@@ -535,11 +523,7 @@ func TestOnlyTheDestinationConfirms(t *testing.T) {
 		t.Fatalf("33's confirmation = %+v", fres[0])
 	}
 	// 33 holds 51's receipt once 51 has handled the confirmation completely.
-	n33 := f.nodes["33"]
-	gatewaytest.Eventually(t, "51's receipt of 33's confirmation", func() bool {
-		v, err := n33.x.Record(context.Background(), n33.system, fres[0].EnvelopeID)
-		return err == nil && v.State == store.StateDelivered
-	})
+	f.awaitDelivered("33", fres[0].EnvelopeID)
 	v, err := origin.x.Record(context.Background(), origin.system, res[0].EnvelopeID)
 	if err != nil || v.Confirmed != nil || len(v.Answers) != 0 {
 		t.Fatalf("33 confirmed a transfer that went to 44: %+v, %v", v, err)

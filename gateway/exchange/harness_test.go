@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -376,6 +377,17 @@ func (f *federation) submit(province string, recs ...any) []SubmitResult {
 	return res
 }
 
+// awaitDelivered waits until province p's record under envelope id is
+// delivered, its receipt back at p.
+func (f *federation) awaitDelivered(p, id string) {
+	f.t.Helper()
+	n := f.nodes[p]
+	gatewaytest.Eventually(f.t, "record "+id+" of "+p+" delivered", func() bool {
+		v, err := n.x.Record(context.Background(), n.system, id)
+		return err == nil && v.State == store.StateDelivered
+	})
+}
+
 // signedBy seals rec into an envelope signed alone by province p's node,
 // as a node signs without batch signing.
 func (f *federation) signedBy(p string, rec contracts.Record) *contracts.Envelope {
@@ -422,6 +434,25 @@ func (n *node) inbox(t *testing.T) []store.Incoming {
 		t.Fatal(err)
 	}
 	return items
+}
+
+// receivedAndRefused counts n's audit entries of envelope id: its
+// arrival, and its refusals as contract-invalid; any other entry of it
+// fails t.
+func (n *node) receivedAndRefused(t *testing.T, id string) (received, refusals int) {
+	t.Helper()
+	for _, e := range n.auditEntries(t) {
+		switch {
+		case e.EnvelopeID != id:
+		case e.Kind == audit.KindReceived:
+			received++
+		case e.Kind == audit.KindDenied && slices.Equal(e.Reasons, []audit.Reason{audit.ReasonContractInvalid}):
+			refusals++
+		default:
+			t.Errorf("unexpected audit entry %+v", e)
+		}
+	}
+	return received, refusals
 }
 
 func (n *node) auditEntries(t *testing.T) []audit.Entry {

@@ -170,18 +170,7 @@ func TestReusedEnvelopeIDIsRefused(t *testing.T) {
 			}
 			// 44's own transfer is audited as it goes, in the background:
 			// only the entries under the transfer's id are looked at.
-			refusals, received := 0, 0
-			for _, e := range dest.auditEntries(t) {
-				switch {
-				case e.EnvelopeID != first.ID:
-				case e.Kind == audit.KindReceived:
-					received++
-				case e.Kind == audit.KindDenied && slices.Equal(e.Reasons, []audit.Reason{audit.ReasonContractInvalid}):
-					refusals++
-				default:
-					t.Errorf("unexpected audit entry %+v", e)
-				}
-			}
+			received, refusals := dest.receivedAndRefused(t, first.ID)
 			if refusals != 1 || received != 1 {
 				t.Errorf("audited %d refusals and %d received envelopes under %s, want 1 of each: the confirmation's refusal and the transfer's arrival", refusals, received, first.ID)
 			}

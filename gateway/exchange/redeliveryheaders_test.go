@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
-	"github.com/laborlink/laborlink/gateway/audit"
 	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
@@ -139,18 +138,7 @@ func TestARedeliveryOfAnotherHeaderIsRefused(t *testing.T) {
 						t.Errorf("the duplicate's receipt binds %q (%v), want the envelope as it came again, %s", rc.EnvelopeDigest, err, contracts.FormatDigest(d))
 					}
 				}
-				refusals, received := 0, 0
-				for _, e := range dest.auditEntries(t) {
-					switch {
-					case e.EnvelopeID != first.ID:
-					case e.Kind == audit.KindReceived:
-						received++
-					case e.Kind == audit.KindDenied && slices.Equal(e.Reasons, []audit.Reason{audit.ReasonContractInvalid}):
-						refusals++
-					default:
-						t.Errorf("unexpected audit entry %+v", e)
-					}
-				}
+				received, refusals := dest.receivedAndRefused(t, first.ID)
 				if wantRefusals := map[bool]int{true: 1}[refused]; refusals != wantRefusals || received != 1 {
 					t.Errorf("audited %d refusals and %d received envelopes under %s, want %d and 1", refusals, received, first.ID, wantRefusals)
 				}

@@ -19,9 +19,9 @@ import (
 	"github.com/laborlink/laborlink/pki"
 )
 
-// callAPI sends one request to the node's local API as a caller of kind
-// and returns the status and the error body, if any.
-func callAPI(t *testing.T, n *Node, hc *http.Client, method, path, body string) (int, api.ErrorBody) {
+// send sends one request to the node's local API as the client hc and
+// returns the status and the body of the answer.
+func send(t *testing.T, n *Node, hc *http.Client, method, path, body string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, "https://"+n.Addr()+path, strings.NewReader(body))
 	if err != nil {
@@ -35,14 +35,25 @@ func callAPI(t *testing.T, n *Node, hc *http.Client, method, path, body string) 
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read the answer: %v", method, path, err)
+	}
+	return resp.StatusCode, data
+}
+
+// callAPI sends one request to the node's local API as a caller of kind
+// and returns the status and the error body, if any.
+func callAPI(t *testing.T, n *Node, hc *http.Client, method, path, body string) (int, api.ErrorBody) {
+	t.Helper()
+	status, data := send(t, n, hc, method, path, body)
 	var eb api.ErrorBody
-	if resp.StatusCode >= 300 {
+	if status >= 300 {
 		if err := json.Unmarshal(data, &eb); err != nil {
-			t.Fatalf("%s %s: %d with a body that is not an error: %q", method, path, resp.StatusCode, data)
+			t.Fatalf("%s %s: %d with a body that is not an error: %q", method, path, status, data)
 		}
 	}
-	return resp.StatusCode, eb
+	return status, eb
 }
 
 type badInput struct {

@@ -3,7 +3,6 @@ package node
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -98,24 +97,9 @@ func TestEmptyAnswersListAsArrays(t *testing.T) {
 // 200 answer.
 func answer(t *testing.T, n *Node, hc *http.Client, method, path, body string) []byte {
 	t.Helper()
-	req, err := http.NewRequest(method, "https://"+n.Addr()+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%d %s; want 200", resp.StatusCode, data)
+	status, data := send(t, n, hc, method, path, body)
+	if status != http.StatusOK {
+		t.Fatalf("%d %s; want 200", status, data)
 	}
 	return data
 }
