@@ -52,10 +52,6 @@ func TestBoundReceiptBindsEveryHeader(t *testing.T) {
 	for _, kp := range keys(t) {
 		t.Run(kp.name, func(t *testing.T) {
 			env := sealed(t, g)
-			d, err := env.SigningDigest()
-			if err != nil {
-				t.Fatal(err)
-			}
 			if err := env.Sign(kp.priv, signerURI); err != nil {
 				t.Fatal(err)
 			}
@@ -63,7 +59,8 @@ func TestBoundReceiptBindsEveryHeader(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d, err = env.SigningDigest(); err != nil || verified != d {
+			d, err := env.SigningDigest()
+			if err != nil || verified != d {
 				t.Fatalf("VerifyAndDigest gave %x, the signing digest is %x (%v)", verified, d, err)
 			}
 			r := contracts.NewBoundReceipt(env, verified, contracts.ReceiptStored, "", testNow)
