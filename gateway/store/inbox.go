@@ -32,8 +32,13 @@ type Incoming struct {
 	// Record is the record as this province may use it: the envelope's
 	// payload after the import decision's obligations.
 	Record json.RawMessage `json:"record"`
-	// Receipt is the signed receipt this node answered; redelivery of the same
-	// envelope gets the same receipt.
+	// Receipt is the signed receipt this node answered the envelope's
+	// first arrival with ("stored"). A redelivery is not given it again:
+	// it is answered with a "duplicate" receipt signed then, bound to the
+	// envelope as it came that time for an origin that asks (it may have
+	// been sealed again under a new name). This one's payload digest, with
+	// the envelope kept, tells a redelivery from another envelope under its
+	// id (see Received).
 	Receipt json.RawMessage `json:"receipt"`
 	// PrunedAt, once set, is when retention dropped the entry's envelope
 	// and record (PruneInbox); the rest of it stays.
