@@ -315,10 +315,11 @@ func decodeConfirmation(record []byte) (*contracts.Confirmation, error) {
 // errRecordPruned says that retention dropped the record of an inbox item.
 var errRecordPruned = errors.New("retention pruned the inbox item's record")
 
-// storedConfirmation is the confirmation the inbox holds under envelope
-// id, as the import obligations left it when it was stored.
-func (x *Exchange) storedConfirmation(id string) (*contracts.Confirmation, error) {
-	it, err := x.d.Store.InboxItem(id)
+// storedConfirmation is the confirmation the inbox holds from province
+// from under envelope id, as the import obligations left it when it was
+// stored.
+func (x *Exchange) storedConfirmation(from, id string) (*contracts.Confirmation, error) {
+	it, err := x.d.Store.InboxItemFrom(from, id)
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +368,7 @@ func (x *Exchange) confirmationAnswered(ctx context.Context, im imported, c *con
 	a, err := im.answered, im.answerErr
 	if dup {
 		var kept *contracts.Confirmation
-		kept, err = x.storedConfirmation(im.env.ID)
+		kept, err = x.storedConfirmation(im.env.Origin, im.env.ID)
 		if errors.Is(err, errRecordPruned) {
 			x.d.Log.Warn("a confirmation sent again after retention pruned its inbox item is not linked again: its transfer lists it only if it did before",
 				"envelope", im.env.ID, "transfer", c.TransferID)

@@ -415,11 +415,25 @@ func (s *Store) Inbox(after uint64, limit int) ([]Incoming, error) {
 	return out, err
 }
 
-// InboxItem returns one received envelope by id.
+// InboxItem returns one received envelope by id: the first stored under
+// it, whichever province sent it.
 func (s *Store) InboxItem(envelopeID string) (Incoming, error) {
+	return s.inboxItem([]byte(envelopeID), envelopeID)
+}
+
+// InboxItemFrom returns the envelope province from sent under id. Ids are
+// the origin's own and another province may have sent one under the same
+// id first, which InboxItem would return.
+func (s *Store) InboxItemFrom(from, envelopeID string) (Incoming, error) {
+	return s.inboxItem(appendReceivedKey(nil, from, envelopeID), envelopeID)
+}
+
+// inboxItem reads the inbox item the received bucket indexes under seen,
+// the key of envelope id.
+func (s *Store) inboxItem(seen []byte, envelopeID string) (Incoming, error) {
 	var m Incoming
 	err := s.view(func(tx *bolt.Tx) error {
-		key := tx.Bucket(bucketReceived).Get([]byte(envelopeID))
+		key := tx.Bucket(bucketReceived).Get(seen)
 		if key == nil {
 			return fmt.Errorf("received envelope %s: %w", envelopeID, ErrNotFound)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -246,5 +247,32 @@ func TestDuplicatesGiveTheStoredEnvelope(t *testing.T) {
 		if a, err := storedArrival([]byte(v)); err != nil || string(a.Envelope) != want || (want == "" && a.Envelope != nil) {
 			t.Errorf("storedArrival(%s) gives envelope %q, %v; want %q", v, a.Envelope, err, want)
 		}
+	}
+}
+
+// TestInboxItemFromKeysByOrigin: two provinces sent envelopes under one id
+// (ids are each origin's own); InboxItem gives the first stored, and the
+// exchange read a confirmation sent again through it, so another
+// province's envelope stood in for the origin's. InboxItemFrom gives each
+// origin's own. (From a review.)
+func TestInboxItemFromKeysByOrigin(t *testing.T) {
+	s, _ := openTest(t)
+	const id = "01J00000000000000000000777"
+	item := func(from string) Incoming {
+		return Incoming{EnvelopeID: id, From: from, Type: "confirmation", Envelope: json.RawMessage(`{"id":"` + id + `","from":"` + from + `"}`), Record: json.RawMessage(`{}`), Receipt: json.RawMessage(`{}`)}
+	}
+	for _, from := range []string{"33", "44"} {
+		if _, err := s.Receive(context.Background(), []Incoming{item(from)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, from := range []string{"33", "44"} {
+		got, err := s.InboxItemFrom(from, id)
+		if err != nil || got.From != from || string(got.Envelope) != string(item(from).Envelope) {
+			t.Errorf("InboxItemFrom(%s, %s) = from %s, envelope %s, %v; want %s's own", from, id, got.From, got.Envelope, err, from)
+		}
+	}
+	if _, err := s.InboxItemFrom("51", id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("InboxItemFrom of an origin that sent nothing under the id: %v, want ErrNotFound", err)
 	}
 }
