@@ -126,6 +126,11 @@ type SubmitResponse struct {
 // RecordRequest names a record by envelope id or reference.
 type RecordRequest struct{ Key string }
 
+// InboxItemRequest names one received envelope by its id and, when From
+// is set, the province that sent it: ids are each origin's own, and
+// without From the first stored under the id is the one.
+type InboxItemRequest struct{ ID, From string }
+
 // InboxRequest pages the inbox.
 type InboxRequest struct {
 	After uint64
@@ -219,7 +224,8 @@ func MakeSet(s Services) Set {
 			if _, err := ownCaller(ctx, pki.KindSystem); err != nil {
 				return nil, err
 			}
-			return x.InboxItem(ctx, req.(RecordRequest).Key)
+			r := req.(InboxItemRequest)
+			return x.InboxItem(ctx, r.From, r.ID)
 		},
 		AuditQuery: func(ctx context.Context, req any) (any, error) {
 			f := req.(AuditQueryRequest).Filter

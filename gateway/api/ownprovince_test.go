@@ -47,7 +47,7 @@ func TestEndpointsServeTheirOwnProvinceOnly(t *testing.T) {
 	}{
 		{"record by an operator", set.Record, RecordRequest{Key: "01JX"}, pki.KindOperator},
 		{"inbox", set.Inbox, InboxRequest{Limit: 10}, pki.KindSystem},
-		{"inbox item", set.InboxItem, RecordRequest{Key: "01JX"}, pki.KindSystem},
+		{"inbox item", set.InboxItem, InboxItemRequest{ID: "01JX"}, pki.KindSystem},
 		{"referrals", set.Referrals, ReferralsRequest{}, pki.KindSystem},
 		{"policy", set.PolicyShow, nil, pki.KindSystem},
 		{"status", set.NodeStatus, nil, pki.KindOperator},

@@ -53,7 +53,7 @@ func routes(s Set) []route {
 		{"GET /api/v1/records", s.Record, onlyParams(decodeRecordByRef, "ref"), encodeJSON},
 		{"GET /api/v1/records/{id}", s.Record, decodeRecordByID, encodeJSON},
 		{"GET /api/v1/inbox", s.Inbox, onlyParams(decodeInbox, "after", "limit"), encodeJSON},
-		{"GET /api/v1/inbox/{id}", s.InboxItem, decodeRecordByID, encodeJSON},
+		{"GET /api/v1/inbox/{id}", s.InboxItem, onlyParams(decodeInboxItem, "from"), encodeJSON},
 		{"GET /api/v1/audit/entries", s.AuditQuery, onlyParams(decodeAuditQuery, auditFilterParams...), encodeJSON},
 		{"GET /api/v1/audit/stats", s.AuditStats, onlyParams(decodeAuditQuery, auditFilterParams...), encodeJSON},
 		{"GET /api/v1/audit/head", s.AuditHead, onlyParams(decodeAuditHead, "min_size"), encodeJSON},
@@ -254,6 +254,14 @@ func encodeSubmit(ctx context.Context, w http.ResponseWriter, resp any) error {
 
 func decodeRecordByID(_ context.Context, r *http.Request) (any, error) {
 	return RecordRequest{Key: r.PathValue("id")}, nil
+}
+
+func decodeInboxItem(_ context.Context, r *http.Request) (any, error) {
+	from := r.URL.Query().Get("from")
+	if from != "" && !contracts.IsProvince(from) {
+		return nil, badRequest("from %q is not a province code; want the 2 digits of the province that sent the envelope, such as 44", from)
+	}
+	return InboxItemRequest{ID: r.PathValue("id"), From: from}, nil
 }
 
 func decodeRecordByRef(_ context.Context, r *http.Request) (any, error) {

@@ -423,11 +423,21 @@ func refOf(ref, province string) bool {
 	return len(ref) > len(province) && ref[:len(province)] == province && ref[len(province)] == '/'
 }
 
-// InboxItem returns one received envelope by id.
-func (x *Exchange) InboxItem(ctx context.Context, envelopeID string) (store.Incoming, error) {
-	m, err := x.d.Store.InboxItem(envelopeID)
+// InboxItem returns one received envelope by id: the one province from
+// sent under it, or, with from "", the first stored under it (ids are
+// each origin's own, and two provinces may use one).
+func (x *Exchange) InboxItem(ctx context.Context, from, envelopeID string) (store.Incoming, error) {
+	what := fmt.Sprintf("received envelope %q", envelopeID)
+	var m store.Incoming
+	var err error
+	if from == "" {
+		m, err = x.d.Store.InboxItem(envelopeID)
+	} else {
+		m, err = x.d.Store.InboxItemFrom(from, envelopeID)
+		what += " from " + from
+	}
 	if err != nil {
-		return store.Incoming{}, lookupFailed(err, fmt.Sprintf("received envelope %q", envelopeID))
+		return store.Incoming{}, lookupFailed(err, what)
 	}
 	return m, nil
 }
