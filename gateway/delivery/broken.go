@@ -20,7 +20,9 @@ import (
 // those refused alone are (see refusedAlone): out of batches, sent alone
 // after them. One whose answer breaks the protocol again, once the peer
 // has answered other envelopes since the last time, is buried: a peer that
-// garbles one answer once does not lose it an envelope.
+// garbles one answer once does not lose it an envelope. An answer that
+// breaks the protocol for every envelope of a batch passes the batch over,
+// as one the peer refuses throughout (see passOver).
 
 // BrokenAnswerError is a Sender's error for an answer to a batch whose
 // answers for some envelopes break the protocol, while the answers for the
@@ -65,15 +67,17 @@ func (e *BrokenAnswerError) Unwrap() []error {
 // protocol for some of its envelopes; answered and held are post's counts
 // for the others, before is w.answers as it stood when batch was sent.
 //
-// An envelope named is buried when it is a suspect already and the peer
-// has answered other envelopes since it became one (or was last tried):
-// its answers broke the protocol twice, the peer taking others all the
-// while. Otherwise it becomes a suspect (or stays one), with the answers
-// as they stood before this answer, so that the others' answers in it
-// count as evidence the next time. An envelope named in an answer with
-// nothing else in it that holds, and suspected of nothing yet, stays in
-// batches: the peer may be answering everything so, and suspecting a whole
-// batch would cost a request per envelope once it is mended.
+// An envelope named is buried when it is a suspect already, or was in a
+// batch the peer answered none of (see passOver), and the peer has
+// answered other envelopes since it became one (or was last tried): it
+// failed twice, the peer taking others all the while. Otherwise it becomes
+// a suspect (or stays one), with the answers as they stood before this
+// answer, so that the others' answers in it count as evidence the next
+// time. An envelope named in an answer with nothing else in it that holds,
+// and suspected of nothing yet, becomes no suspect: the peer may be
+// answering everything so, and suspecting a whole batch would cost a
+// request per envelope once it is mended. Its batch is passed over
+// instead, at no cost per envelope.
 func (w *worker) broken(batch []store.Queued, e *BrokenAnswerError, answered, held int, before uint64) attempt {
 	a := attempt{answered: answered, held: held}
 	var kept []string
@@ -85,10 +89,11 @@ func (w *worker) broken(batch []store.Queued, e *BrokenAnswerError, answered, he
 		}
 		s, suspected := w.suspects[b.EnvelopeID]
 		switch {
-		case suspected && before > s.answers:
+		case suspected && before > s.answers, w.struckBefore(b.EnvelopeID, before):
 			// Forgotten before it is buried, as in refusedAlone.
 			delete(w.suspects, b.EnvelopeID)
 			a.dead = append(a.dead, store.DeadLetter{EnvelopeID: b.EnvelopeID, Status: store.StatusBrokenAnswer, Reason: scrub("answer breaks the protocol: " + b.Err.Error())})
+			a.blamed = true
 		case suspected:
 			// Nothing answered since it was last tried: it stays a
 			// suspect, as it stood.
@@ -104,7 +109,7 @@ func (w *worker) broken(batch []store.Queued, e *BrokenAnswerError, answered, he
 	if len(kept) > 0 {
 		w.m.log.Warn("the peer's answer for envelopes broke the protocol; they are sent alone after the others, and buried if it breaks again", "peer", w.peer, "envelopes", strings.Join(kept, ","), "err", mask(e.Error()))
 	}
-	if answered == 0 && len(a.dead) == 0 {
+	if answered == 0 && !a.blamed {
 		a.err, a.garbled = fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, e), true
 	}
 	return a

@@ -39,6 +39,10 @@ type attempt struct {
 	// refused is the first refusal of an envelope sent alone, buried or
 	// kept as a suspect (see refusedAlone).
 	refused error
+	// blamed says an envelope was buried for the peer's refusing it, or
+	// garbling its answer, after answering others: the peer takes this
+	// node's envelopes, and refuses that one.
+	blamed bool
 	// err is the first failure; what it left unsent stays queued.
 	err      error
 	deferred bool
@@ -148,9 +152,17 @@ func (w *worker) part(batch []store.Queued, since uint64) attempt {
 }
 
 // refusedAll tells whether the peer refused every envelope of the attempt
-// it was sent, down to envelopes alone, and answered none.
+// it was sent, down to envelopes alone, answered none, and was blamed for
+// none: it may be refusing everything.
 func (a attempt) refusedAll() bool {
-	return a.err == nil && a.answered == 0 && a.refused != nil
+	return a.err == nil && a.answered == 0 && a.refused != nil && !a.blamed
+}
+
+// answeredNone tells whether the peer, up and answering, took none of the
+// envelopes of the attempt and was blamed for none: it refused every one
+// it was sent, or garbled every answer.
+func (a attempt) answeredNone() bool {
+	return a.refusedAll() || a.garbled && a.answered == 0 && !a.blamed
 }
 
 // join adds the attempt at the second half of a batch to the first's.
@@ -159,6 +171,7 @@ func (a attempt) join(b attempt) attempt {
 	a.held += b.held
 	a.dead = append(a.dead, b.dead...)
 	a.oversized = a.oversized || b.oversized
+	a.blamed = a.blamed || b.blamed
 	if a.refused == nil {
 		a.refused = b.refused
 	}
@@ -189,7 +202,8 @@ func (w *worker) refusal(err error) (status int, message string, ok bool) {
 // stood when q's batch was taken. The refusal blames q, which is buried,
 // if the peer answered other envelopes before it refused q alone: since
 // the batch was taken (it was taking this node's envelopes moments before),
-// or since it refused q alone the last time. Otherwise q becomes a suspect
+// or since it refused q alone the last time, or since it answered none of
+// a batch q was in (see passOver). Otherwise q becomes a suspect
 // and stays queued. A peer that refuses everything, for good (a
 // certificate chain it will not take, say) or for a moment (a rolling
 // upgrade, a proxy in front of it answering 400), refuses each envelope
@@ -199,12 +213,13 @@ func (w *worker) refusedAlone(q store.Queued, status int, message string, err er
 	a := attempt{refused: err, oversized: status == http.StatusRequestEntityTooLarge}
 	w.suspectMu.Lock()
 	defer w.suspectMu.Unlock()
-	if s, ok := w.suspects[q.EnvelopeID]; before > since || ok && before > s.answers {
+	if s, ok := w.suspects[q.EnvelopeID]; before > since || ok && before > s.answers || w.struckBefore(q.EnvelopeID, before) {
 		// Forgotten before it is buried: should MarkDead fail, q is
 		// queued still and must be refused again, never buried on older
 		// evidence.
 		delete(w.suspects, q.EnvelopeID)
 		a.dead = []store.DeadLetter{{EnvelopeID: q.EnvelopeID, Status: status, Reason: scrub(message)}}
+		a.blamed = true
 		return a
 	}
 	if w.suspects == nil {
@@ -214,6 +229,14 @@ func (w *worker) refusedAlone(q store.Queued, status int, message string, err er
 		w.suspects[q.EnvelopeID] = newSuspect(q, w.answers.Load())
 	}
 	return a
+}
+
+// struckBefore tells whether the envelope id was in a batch the peer
+// answered none of (see passOver), and the peer has answered others
+// since, before is w.answers as it stood when id was sent again. Called
+// with suspectMu held.
+func (w *worker) struckBefore(id string, before uint64) bool {
+	return id <= w.struck && before > w.struckAt
 }
 
 // suspect is an envelope the peer refused alone, with w.answers as it

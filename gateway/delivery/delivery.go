@@ -22,7 +22,13 @@
 // dead.go). So is one whose answer breaks the protocol (a receipt that is
 // no proof of what the peer says of it) in an answer whose others hold:
 // those are delivered, and it is buried when its answer breaks the
-// protocol again once the peer has answered others (see broken.go).
+// protocol again once the peer has answered others (see broken.go). A
+// batch the peer takes none of, refusing each envelope or breaking the
+// protocol in each answer, is passed over: the batches that follow start
+// behind it, so that however many envelopes head the queue that the peer
+// will never take, those behind them go, and once the peer has taken some
+// the envelopes passed over are tried again, each buried if the peer
+// fails it again (see passOver).
 package delivery
 
 import (
@@ -368,6 +374,19 @@ type worker struct {
 	answers   atomic.Uint64
 	suspectMu sync.Mutex
 	suspects  map[string]suspect
+	// past, when not "", is where batches of others start: the envelopes
+	// up to it, oldest first, came in batches the peer answered none of,
+	// refusing or garbling each, and are passed over so that those behind
+	// them are sent, whose answers tell whether the peer takes this
+	// node's envelopes (see passOver). struck is the newest of them since
+	// the head of the queue last went beyond it, and struckAt w.answers
+	// as it stood when the last of those batches failed: one of them the
+	// peer fails again after answering others since is buried, as a
+	// suspect is. Unlike suspects, they cost nothing per envelope, so
+	// however many head the queue, none holds up those behind.
+	past     string
+	struck   string
+	struckAt uint64
 	// deferrals holds the envelopes the peer deferred out of batches,
 	// each until its own backoff ends (see hold).
 	deferMu   sync.Mutex
@@ -489,7 +508,8 @@ func (w *worker) limit(probe bool) int {
 // Suspects (see refusedAlone) are not taken in a batch but added after it
 // (send sends them alone), so that they never fill the batch in the
 // others' place. Envelopes the peer deferred are not taken until their
-// hold ends (see hold).
+// hold ends (see hold). Envelopes passed over (see passOver) are not taken
+// either, unless nothing is queued behind them.
 //
 // size is the batch size the batch was taken at.
 func (w *worker) pending(inflight map[string]bool, running int) (batch []store.Queued, size int, err error) {
@@ -503,14 +523,47 @@ func (w *worker) pending(inflight map[string]bool, running int) (batch []store.Q
 		skip = func(id string) bool { return inflight[id] || held[id] }
 	}
 	size = w.batchSize()
-	if running > 0 {
-		batch, err = w.m.outbox.PendingFull(w.peer, size, skip)
+	w.suspectMu.Lock()
+	past, struck := w.past, w.struck
+	w.suspectMu.Unlock()
+	if batch, err = w.take(running, size, skip, past); err != nil || running > 0 {
 		return batch, size, err
 	}
-	if batch, err = w.m.outbox.Pending(w.peer, size, skip); err != nil {
-		return nil, size, err
+	if len(batch) == 0 && past != "" {
+		// Nothing queued behind the envelopes passed over: they are
+		// tried again, as the oldest batch would be.
+		past = ""
+		if batch, err = w.take(running, size, skip, ""); err != nil {
+			return nil, size, err
+		}
+	}
+	if struck != "" && past == "" {
+		// No batch is in flight to move the marks meanwhile.
+		w.suspectMu.Lock()
+		w.past = ""
+		if len(batch) == 0 || batch[0].EnvelopeID > struck {
+			// The head of the queue went beyond the envelopes struck:
+			// one queued with an older id now (a dead letter requeued)
+			// was in no batch the peer answered none of.
+			w.struck = ""
+		}
+		w.suspectMu.Unlock()
 	}
 	return append(batch, suspects...), size, nil
+}
+
+// take reads a batch of the oldest queued envelopes for pending, those
+// after past only unless past is "" (the outbox keeps them in id order);
+// while another batch is in flight, only a full one.
+func (w *worker) take(running, size int, skip func(string) bool, past string) ([]store.Queued, error) {
+	if past != "" {
+		all := skip
+		skip = func(id string) bool { return id <= past || all(id) }
+	}
+	if running > 0 {
+		return w.m.outbox.PendingFull(w.peer, size, skip)
+	}
+	return w.m.outbox.Pending(w.peer, size, skip)
 }
 
 // sent is the end of one batch's trip.
@@ -542,18 +595,26 @@ func (w *worker) send(batch []store.Queued, size int) sent {
 		full = 0 // a partial batch, suspects added or not (see pending)
 	}
 	a := w.deliver(others, full, since)
+	if len(others) > 0 {
+		w.passOver(others, a)
+	}
+	// The suspects go even when the peer refused or garbled every other
+	// envelope: those may all be to blame, and a suspect it takes is
+	// evidence against them (see passOver). But a peer failing, or
+	// refusing or garbling a suspect too, is not sent the rest, which
+	// would cost a request each.
+	var s attempt
 	for _, q := range suspects {
-		if a.err != nil && !a.deferred || a.refusedAll() {
-			// The peer is failing, or refusing what it is sent: the
-			// suspects wait, rather than cost a request each.
+		if a.err != nil && !a.deferred && !a.garbled || s.err != nil && !s.deferred || s.refusedAll() {
 			break
 		}
-		a = a.join(w.part([]store.Queued{q}, since))
+		s = s.join(w.part([]store.Queued{q}, since))
 	}
+	a = a.join(s)
 	if err := w.bury(a); err != nil {
 		return sent{batch: batch, err: err}
 	}
-	if a.err == nil && a.refused != nil && a.answered == 0 {
+	if a.refusedAll() {
 		// Scrubbed as a dead letter's reason is: the error is the status
 		// page's last error and the log's, and the peer's text may quote
 		// a number from the envelope.
@@ -568,6 +629,33 @@ func (w *worker) send(batch []store.Queued, size int) sent {
 		return sent{batch: batch, err: fmt.Errorf("%s refused each envelope sent alone%s and took none, so none is buried: it may refuse this node rather than them; they stay queued and are tried again, and one refused alone once the peer has taken others is buried: %s", w.peer, held, scrub(a.refused.Error()))}
 	}
 	return sent{batch: batch, err: a.err, deferred: a.deferred, tookNone: a.err == nil && a.held == len(batch)}
+}
+
+// passOver moves where batches of others start (see worker.past) after
+// the attempt a at others, a batch taken from there. When the peer
+// answered none of them, refusing or garbling each, they are passed over,
+// and struck. Once it answered some, the batches start from the oldest
+// envelope again, so that those passed over are tried again now that
+// their failing again is evidence against them. Once it was blamed for
+// some, that evidence is spent: the others struck must fail again after
+// it answers others again. A peer that refused everything for a while,
+// took some, and refuses everything again can thus have a batch buried
+// at most, not the whole queue it was sent meanwhile. Others are in id
+// order, as the outbox keeps them.
+func (w *worker) passOver(others []store.Queued, a attempt) {
+	w.suspectMu.Lock()
+	defer w.suspectMu.Unlock()
+	switch last := others[len(others)-1].EnvelopeID; {
+	case a.answeredNone():
+		w.past = max(w.past, last)
+		w.struck = max(w.struck, last)
+		w.struckAt = w.answers.Load()
+	case a.blamed:
+		w.past = ""
+		w.struckAt = w.answers.Load()
+	case a.answered > 0:
+		w.past = ""
+	}
 }
 
 // post sends one batch and records the peer's answers. It returns the
