@@ -65,7 +65,8 @@ func (e *BrokenAnswerError) Unwrap() []error {
 
 // broken is the attempt at batch when the peer's answer e broke the
 // protocol for some of its envelopes; answered and held are post's counts
-// for the others, before is w.answers as it stood when batch was sent.
+// for the others, before is w.answers as it stood when batch was sent on
+// trip t.
 //
 // An envelope named is buried when it is a suspect already, or was in a
 // batch the peer answered none of (see passOver), and the peer has
@@ -78,7 +79,7 @@ func (e *BrokenAnswerError) Unwrap() []error {
 // answering everything so, and suspecting a whole batch would cost a
 // request per envelope once it is mended. Its batch is passed over
 // instead, at no cost per envelope.
-func (w *worker) broken(batch []store.Queued, e *BrokenAnswerError, answered, held int, before uint64) attempt {
+func (w *worker) broken(batch []store.Queued, e *BrokenAnswerError, answered, held int, before uint64, t *trip) attempt {
 	a := attempt{answered: answered, held: held}
 	var kept []string
 	w.suspectMu.Lock()
@@ -89,7 +90,7 @@ func (w *worker) broken(batch []store.Queued, e *BrokenAnswerError, answered, he
 		}
 		s, suspected := w.suspects[b.EnvelopeID]
 		switch {
-		case suspected && before > s.answers, w.struckBefore(b.EnvelopeID, before):
+		case suspected && before > s.answers, w.struckBefore(b.EnvelopeID, before, t):
 			// Forgotten before it is buried, as in refusedAlone.
 			delete(w.suspects, b.EnvelopeID)
 			a.dead = append(a.dead, store.DeadLetter{EnvelopeID: b.EnvelopeID, Status: store.StatusBrokenAnswer, Reason: scrub("answer breaks the protocol: " + b.Err.Error())})

@@ -67,10 +67,10 @@ type attempt struct {
 // than that it is too large; should full batches be too, one answers 413
 // in turn.
 //
-// since is w.answers as it stood when the batch was taken: an envelope the
-// peer refuses alone after answering others since is blamed at once (see
+// t is the batch's trip: an envelope the peer refuses alone after
+// answering others since the batch was taken is blamed at once (see
 // refusedAlone).
-func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
+func (w *worker) deliver(batch []store.Queued, full int, t *trip) attempt {
 	if len(batch) == 0 {
 		return attempt{}
 	}
@@ -79,13 +79,13 @@ func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
 	var unsendable *UnsendableError
 	if errors.As(err, &unsendable) {
 		if i := slices.IndexFunc(batch, func(q store.Queued) bool { return q.EnvelopeID == unsendable.EnvelopeID }); i >= 0 {
-			rest := w.deliver(append(batch[:i:i], batch[i+1:]...), full, since)
+			rest := w.deliver(append(batch[:i:i], batch[i+1:]...), full, t)
 			rest.dead = append(rest.dead, store.DeadLetter{EnvelopeID: unsendable.EnvelopeID, Reason: scrub(unsendable.Err.Error())})
 			return rest
 		}
 	}
 	if e, ok := brokenAnswer(err, batch); ok {
-		a := w.broken(batch, e, answered, held, before)
+		a := w.broken(batch, e, answered, held, before, t)
 		a.dead = append(a.dead, overdue...)
 		return a
 	}
@@ -100,9 +100,9 @@ func (w *worker) deliver(batch []store.Queued, full int, since uint64) attempt {
 		}
 		return attempt{answered: answered, held: held, dead: overdue, err: err, deferred: deferred}
 	case len(batch) == 1:
-		return w.refusedAlone(batch[0], status, message, err, before, since)
+		return w.refusedAlone(batch[0], status, message, err, before, t)
 	}
-	a := w.split(batch, since)
+	a := w.split(batch, t)
 	if status == http.StatusRequestEntityTooLarge && full > 0 && !a.oversized {
 		w.shrink(full/2, "the batch was too large for the peer (413)")
 	}
@@ -121,12 +121,12 @@ var errClosing = errors.New("the node is closing; the rest of the batch stays qu
 // first envelope alone, and the rest of it is sent only if the peer
 // answers that one; otherwise the rest stays queued for the next attempt.
 // Once Close began no more parts are sent.
-func (w *worker) split(batch []store.Queued, since uint64) attempt {
+func (w *worker) split(batch []store.Queued, t *trip) attempt {
 	half := len(batch) / 2
-	a := w.part(batch[:half], since)
+	a := w.part(batch[:half], t)
 	rest := batch[half:]
 	if a.refusedAll() {
-		a = a.join(w.part(rest[:1], since))
+		a = a.join(w.part(rest[:1], t))
 		if a.refusedAll() {
 			return a
 		}
@@ -139,16 +139,16 @@ func (w *worker) split(batch []store.Queued, since uint64) attempt {
 	// stopped there, a split that meets such an envelope alone before the
 	// one the peer refuses would stop there on every attempt, and the
 	// batch, the oldest queued, would hold up the whole queue for ever.
-	return a.join(w.part(rest, since))
+	return a.join(w.part(rest, t))
 }
 
 // part delivers part of a refused batch, unless the manager is closing:
 // splitting goes on while the peer is answered, and Close waits for it.
-func (w *worker) part(batch []store.Queued, since uint64) attempt {
+func (w *worker) part(batch []store.Queued, t *trip) attempt {
 	if len(batch) > 0 && w.m.ctx.Err() != nil {
 		return attempt{err: errClosing}
 	}
-	return w.deliver(batch, 0, since)
+	return w.deliver(batch, 0, t)
 }
 
 // refusedAll tells whether the peer refused every envelope of the attempt
@@ -198,22 +198,21 @@ func (w *worker) refusal(err error) (status int, message string, ok bool) {
 }
 
 // refusedAlone is the attempt at q, which the peer has just refused alone
-// with status; before is w.answers as it stood when q was sent, since as it
-// stood when q's batch was taken. The refusal blames q, which is buried,
-// if the peer answered other envelopes before it refused q alone: since
-// the batch was taken (it was taking this node's envelopes moments before),
-// or since it refused q alone the last time, or since it answered none of
-// a batch q was in (see passOver). Otherwise q becomes a suspect
-// and stays queued. A peer that refuses everything, for good (a
-// certificate chain it will not take, say) or for a moment (a rolling
-// upgrade, a proxy in front of it answering 400), refuses each envelope
-// alone too, and answers to others that come after its refusals say
-// nothing of how it would take q now.
-func (w *worker) refusedAlone(q store.Queued, status int, message string, err error, before, since uint64) attempt {
+// with status on trip t; before is w.answers as it stood when q was sent.
+// The refusal blames q, which is buried, if the peer answered other
+// envelopes before it refused q alone: since the batch was taken (it was
+// taking this node's envelopes moments before), or since it refused q
+// alone the last time, or since it answered none of a batch q was in (see
+// passOver). Otherwise q becomes a suspect and stays queued. A peer that
+// refuses everything, for good (a certificate chain it will not take,
+// say) or for a moment (a rolling upgrade, a proxy in front of it
+// answering 400), refuses each envelope alone too, and answers to others
+// that come after its refusals say nothing of how it would take q now.
+func (w *worker) refusedAlone(q store.Queued, status int, message string, err error, before uint64, t *trip) attempt {
 	a := attempt{refused: err, oversized: status == http.StatusRequestEntityTooLarge}
 	w.suspectMu.Lock()
 	defer w.suspectMu.Unlock()
-	if s, ok := w.suspects[q.EnvelopeID]; before > since || ok && before > s.answers || w.struckBefore(q.EnvelopeID, before) {
+	if s, ok := w.suspects[q.EnvelopeID]; before > t.since || ok && before > s.answers || w.struckBefore(q.EnvelopeID, before, t) {
 		// Forgotten before it is buried: should MarkDead fail, q is
 		// queued still and must be refused again, never buried on older
 		// evidence.
@@ -231,12 +230,36 @@ func (w *worker) refusedAlone(q store.Queued, status int, message string, err er
 	return a
 }
 
-// struckBefore tells whether the envelope id was in a batch the peer
-// answered none of (see passOver), and the peer has answered others
-// since, before is w.answers as it stood when id was sent again. Called
-// with suspectMu held.
-func (w *worker) struckBefore(id string, before uint64) bool {
-	return id <= w.struck && before > w.struckAt
+// trip is one batch's way to the peer: its parts, down to envelopes
+// alone, and the suspects sent after it (see send).
+type trip struct {
+	// since is w.answers as it stood when the batch was taken.
+	since uint64
+	// convicts says the trip buried an envelope on the evidence against
+	// those passed over (see struckBefore), and spent it.
+	convicts bool
+}
+
+// struckBefore tells whether the envelope id, sent again on trip t, was in
+// a batch the peer answered none of (see passOver), and the peer has
+// answered others since; before is w.answers as it stood when id was sent
+// again. The first trip it tells so spends the evidence: it goes on
+// burying those of them it is refused, but the batches in flight beside
+// it, refused meanwhile with nothing answered since, bury none, so that a
+// peer that refuses everything again has a batch buried, not one per
+// batch in flight. Called with suspectMu held.
+func (w *worker) struckBefore(id string, before uint64, t *trip) bool {
+	switch {
+	case id > w.struck:
+		return false
+	case t.convicts:
+		return true
+	case before > w.struckAt:
+		t.convicts = true
+		w.struckAt = w.answers.Load()
+		return true
+	}
+	return false
 }
 
 // suspect is an envelope the peer refused alone, with w.answers as it

@@ -588,13 +588,13 @@ type sent struct {
 // size is the batch size batch was taken at: a 413 halves that, not the
 // size another batch in flight may have lowered since.
 func (w *worker) send(batch []store.Queued, size int) sent {
-	since := w.answers.Load()
+	t := &trip{since: w.answers.Load()}
 	others, suspects := w.suspected(batch)
 	full := size
 	if len(others) < size {
 		full = 0 // a partial batch, suspects added or not (see pending)
 	}
-	a := w.deliver(others, full, since)
+	a := w.deliver(others, full, t)
 	if len(others) > 0 {
 		w.passOver(others, a)
 	}
@@ -608,7 +608,7 @@ func (w *worker) send(batch []store.Queued, size int) sent {
 		if a.err != nil && !a.deferred && !a.garbled || s.err != nil && !s.deferred || s.refusedAll() {
 			break
 		}
-		s = s.join(w.part([]store.Queued{q}, since))
+		s = s.join(w.part([]store.Queued{q}, t))
 	}
 	a = a.join(s)
 	if err := w.bury(a); err != nil {

@@ -3,6 +3,8 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"sync"
@@ -207,5 +209,128 @@ func TestAPeerRefusingEverythingAgainBuriesABatchAtMost(t *testing.T) {
 	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
 	if dead := deadLetters(t, s); len(dead) > 8 {
 		t.Errorf("%d dead letters %v; want a batch of 4 at most, with the 4 suspects'", len(dead), slices.Sorted(maps.Keys(dead)))
+	}
+}
+
+// suspectIDs are the envelopes m's worker for 44 holds as suspects.
+func suspectIDs(m *Manager) map[string]bool {
+	m.mu.Lock()
+	w := m.workers["44"]
+	m.mu.Unlock()
+	w.suspectMu.Lock()
+	defer w.suspectMu.Unlock()
+	out := map[string]bool{}
+	for id := range w.suspects {
+		out[id] = true
+	}
+	return out
+}
+
+// spells is a peer that refuses every batch with 400 (a spell of refusing
+// everything), but takes the next full batch once told to (take), and
+// everything once mended. In the spell after the batch it took, each full
+// batch it is sent starts a group, and a group's fifth request waits until
+// groups groups have sent theirs: a batch of 4 goes as 4, 2, 1 and 1, so
+// every batch in flight has then had two envelopes refused alone, and
+// none has yet finished (see passOver).
+type spells struct {
+	mu      sync.Mutex
+	wake    *sync.Cond
+	full    int
+	groups  int
+	take    bool
+	taken   bool // the second spell
+	mended  bool
+	calls   int
+	groupOf map[string]int
+	sent    []int // requests per group
+}
+
+func newSpells(full, groups int) *spells {
+	p := &spells{full: full, groups: groups, groupOf: map[string]int{}}
+	p.wake = sync.NewCond(&p.mu)
+	return p
+}
+
+func (p *spells) Send(_ context.Context, _ string, batch []store.Queued) ([]Outcome, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	switch {
+	case p.mended:
+		return receipted(batch), nil
+	case p.take && len(batch) == p.full:
+		p.take, p.taken = false, true
+		return receipted(batch), nil
+	case !p.taken:
+		return nil, &answerError{400, "bad batch: no agreement"}
+	}
+	if len(batch) == p.full {
+		for _, q := range batch {
+			p.groupOf[q.EnvelopeID] = len(p.sent)
+		}
+		p.sent = append(p.sent, 0)
+	}
+	if g, ok := p.groupOf[batch[0].EnvelopeID]; ok {
+		if p.sent[g]++; p.sent[g] == 5 {
+			for !p.mended && p.waiting() {
+				p.wake.Wait()
+			}
+			p.wake.Broadcast()
+		}
+	}
+	return nil, &answerError{400, "bad batch: no agreement"}
+}
+
+// waiting tells whether fewer than groups groups have sent a fifth request.
+func (p *spells) waiting() bool {
+	return len(p.sent) < p.groups || slices.ContainsFunc(p.sent[:p.groups], func(n int) bool { return n < 5 })
+}
+
+// set changes p and returns its calls so far.
+func (p *spells) set(fn func(p *spells)) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn(p)
+	p.wake.Broadcast()
+	return p.calls
+}
+
+// TestAPeerRefusingEverythingAgainBuriesABatchAtMostWithBatchesInFlight:
+// as TestAPeerRefusingEverythingAgainBuriesABatchAtMost, with InFlight
+// batches in flight when the peer refuses everything again: each of them
+// was passed over in the first spell, and each is refused alone once the
+// peer has taken a batch since; yet the evidence is spent once, on one
+// batch, not on every batch that happened to be in flight.
+func TestAPeerRefusingEverythingAgainBuriesABatchAtMostWithBatchesInFlight(t *testing.T) {
+	const size, inFlight = 4, 4
+	s := openOutbox(t)
+	p := newSpells(size, inFlight)
+	cfg := strictConfig(size)
+	cfg.InFlight = inFlight
+	m := startManager(t, cfg, s, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(func() { p.set(func(p *spells) { p.mended = true }) }) // before Close, which waits for the batches held
+	enqueue(t, s, 0, 40)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the queue passed over, with a batch of suspects", func() bool {
+		return len(suspectIDs(m)) == size && p.set(func(*spells) {}) >= 200
+	})
+	suspects := suspectIDs(m)
+	p.set(func(p *spells) { p.take = true })
+	gatewaytest.Eventually(t, "the batches in flight in the second spell", func() bool {
+		waiting := true
+		p.set(func(p *spells) { waiting = p.waiting() })
+		return !waiting
+	})
+	p.set(func(p *spells) { p.mended = true })
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+	var others []string
+	for id := range deadLetters(t, s) {
+		if !suspects[id] {
+			others = append(others, id)
+		}
+	}
+	if len(others) > size {
+		t.Errorf("%d dead letters besides the suspects: %v; want a batch of %d at most", len(others), slices.Sorted(slices.Values(others)), size)
 	}
 }
