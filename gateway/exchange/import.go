@@ -466,7 +466,7 @@ func (x *Exchange) storeFresh(ctx context.Context, key *pki.Signer, from pki.Ide
 		} else if got[k].Duplicate {
 			// Stored by another request since dup was looked up: a
 			// duplicate only if it is the envelope that request stored.
-			first, err := sameAsStored(ready[i].env, ready[i].digest, store.Arrival{ReceivedAt: got[k].ReceivedAt, Receipt: got[k].Receipt, Envelope: got[k].Envelope})
+			first, err := sameAsStored(ready[i].env, ready[i].digest, got[k].Arrival)
 			if err != nil {
 				if refused == nil {
 					refused = make([]error, len(ready))

@@ -73,16 +73,10 @@ var ErrOverQuota = errors.New("a counter of the record is at its limit")
 type Received struct {
 	Seq       uint64
 	Duplicate bool
-	// Receipt is the receipt stored with the first delivery.
-	Receipt []byte
-	// ReceivedAt is, for a duplicate, when the envelope stored was first
-	// received, as its inbox item holds it: to the nanosecond, where the
-	// receipt says it to the millisecond.
-	ReceivedAt time.Time
-	// Envelope is, for a duplicate, the envelope stored, as its inbox item
-	// holds it (Incoming.Envelope); nil once retention pruned the item
-	// (see Arrival.Envelope).
-	Envelope json.RawMessage
+	// Arrival is, for a duplicate, the envelope's first delivery as its
+	// inbox item holds it: its receipt, when it was first received, and
+	// the envelope stored.
+	Arrival
 	// Refused is the error of the envelope's CaseChange, which refused
 	// it, or ErrOverQuota; nothing was stored.
 	Refused error
@@ -138,7 +132,7 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				if err := json.Unmarshal(inbox.Get(seqb), &prev); err != nil {
 					return fmt.Errorf("inbox entry for %s: %w", m.EnvelopeID, err)
 				}
-				out[i] = Received{Seq: prev.Seq, Duplicate: true, Receipt: prev.Receipt, ReceivedAt: prev.ReceivedAt, Envelope: keptEnvelope(prev.Envelope)}
+				out[i] = Received{Seq: prev.Seq, Duplicate: true, Arrival: Arrival{ReceivedAt: prev.ReceivedAt, Receipt: prev.Receipt, Envelope: keptEnvelope(prev.Envelope)}}
 				continue
 			}
 			if j, ok := first[string(scratch)]; ok {
@@ -146,7 +140,7 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				if at.IsZero() {
 					at = now // as encodeIncomings stored it
 				}
-				out[i], firstOf[i] = Received{Duplicate: true, Receipt: in[j].Receipt, ReceivedAt: at, Envelope: keptEnvelope(in[j].Envelope)}, j
+				out[i], firstOf[i] = Received{Duplicate: true, Arrival: Arrival{ReceivedAt: at, Receipt: in[j].Receipt, Envelope: keptEnvelope(in[j].Envelope)}}, j
 				continue
 			}
 			if encErrs[i] != nil {
