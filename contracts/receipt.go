@@ -57,7 +57,14 @@ type Receipt struct {
 // releases before EnvelopeDigest did: the receipt for an origin that does
 // not read that member. Sign it before sending.
 func NewReceipt(e *Envelope, status ReceiptStatus, reason string, now time.Time) *Receipt {
-	return &Receipt{
+	r := receiptOf(e, status, reason, now)
+	return &r
+}
+
+// receiptOf is the receipt NewReceipt returns, as a value, which
+// NewBoundReceipt allocates with the text of its envelope digest.
+func receiptOf(e *Envelope, status ReceiptStatus, reason string, now time.Time) Receipt {
+	return Receipt{
 		EnvelopeID:    e.ID,
 		PayloadDigest: e.PayloadDigest,
 		Status:        status,
@@ -73,13 +80,7 @@ func NewReceipt(e *Envelope, status ReceiptStatus, reason string, now time.Time)
 func NewBoundReceipt(e *Envelope, d [32]byte, status ReceiptStatus, reason string, now time.Time) *Receipt {
 	// The digest's text is allocated with the receipt, not apart: a
 	// destination makes one receipt per record it is sent.
-	b := &boundReceipt{Receipt: Receipt{
-		EnvelopeID:    e.ID,
-		PayloadDigest: e.PayloadDigest,
-		Status:        status,
-		Reason:        reason,
-		ReceivedAt:    now.UTC().Truncate(time.Millisecond),
-	}}
+	b := &boundReceipt{Receipt: receiptOf(e, status, reason, now)}
 	appendDigestText(b.text[:0], d)
 	// b.text is written once, here, and never again: the string may
 	// share it.
