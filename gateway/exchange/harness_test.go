@@ -422,8 +422,14 @@ func (f *federation) rawSignedBy(p string, rec contracts.Record) json.RawMessage
 // deliver hands envs to province to's Receive as province from's node
 // delivers them: with that node's identity and signing chain.
 func (f *federation) deliver(from, to string, envs ...json.RawMessage) ([]peer.Result, error) {
+	return f.deliverIn(context.Background(), from, to, envs...)
+}
+
+// deliverIn is deliver with the request's context ctx, which says, for
+// one, whether the origin asks for bound receipts (deliverAsking).
+func (f *federation) deliverIn(ctx context.Context, from, to string, envs ...json.RawMessage) ([]peer.Result, error) {
 	n := f.nodes[from]
-	resp, err := f.nodes[to].x.Receive(context.Background(), n.leaf.Identity, n.x.d.Signer.Chain(), envs, nil)
+	resp, err := f.nodes[to].x.Receive(ctx, n.leaf.Identity, n.x.d.Signer.Chain(), envs, nil)
 	return resp.Results, err
 }
 

@@ -18,10 +18,7 @@ import (
 // deliverAsking is deliver from an origin that asks for receipts bound
 // to the whole envelope, as this release's peer client does.
 func (f *federation) deliverAsking(from, to string, envs ...json.RawMessage) ([]peer.Result, error) {
-	n := f.nodes[from]
-	ctx := peer.WithReceiptBinding(context.Background())
-	resp, err := f.nodes[to].x.Receive(ctx, n.leaf.Identity, n.x.d.Signer.Chain(), envs, nil)
-	return resp.Results, err
+	return f.deliverIn(peer.WithReceiptBinding(context.Background()), from, to, envs...)
 }
 
 // boundEnvelopes are three transfers from 33 to 44: one signed alone and
