@@ -24,12 +24,9 @@ func runValidate(_ context.Context, m *Main, args []string) error {
 	at := fs.String("now", "", "validate as of this day, YYYY-MM-DD (default: today)")
 	// Flags may follow FILE, as with the other commands: "validate
 	// t.jsonl --now D" was refused as not one FILE.
-	pos, err := parseInterspersed(fs, args)
+	pos, err := positional(fs, args, 1, "one FILE, or - for standard input")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageErrorf("want one FILE, or - for standard input, got %d arguments", len(pos))
 	}
 	name := pos[0]
 	now := time.Now()
