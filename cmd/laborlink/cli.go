@@ -158,6 +158,18 @@ func givenFlags(fs *flag.FlagSet) map[string]bool {
 	return given
 }
 
+// flagsAmong are those of names that were given (givenFlags), as --name,
+// in the order of names.
+func flagsAmong(given map[string]bool, names ...string) []string {
+	var set []string
+	for _, name := range names {
+		if given[name] {
+			set = append(set, "--"+name)
+		}
+	}
+	return set
+}
+
 // parseFlags parses args and turns flag errors into usage errors.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {

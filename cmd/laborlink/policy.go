@@ -518,12 +518,7 @@ func runPolicyShow(ctx context.Context, m *Main, args []string) error {
 // the question asked.
 func runsOnNode(m *Main, fs *flag.FlagSet, c *conn, what string, offline ...string) (bool, error) {
 	given := givenFlags(fs)
-	var set []string
-	for _, name := range offline {
-		if given[name] {
-			set = append(set, "--"+name)
-		}
-	}
+	set := flagsAmong(given, offline...)
 	switch {
 	case *c.node == "":
 		return false, offlineConn(given)
@@ -545,12 +540,7 @@ func runsOnNode(m *Main, fs *flag.FlagSet, c *conn, what string, offline ...stri
 // --cert or --timeout meant a node to be asked. Their environment
 // variables, set once for every command, are not refused.
 func offlineConn(given map[string]bool) error {
-	var set []string
-	for _, name := range []string{"cert", "key", "ca", "crl", "node-province", "timeout"} {
-		if given[name] {
-			set = append(set, "--"+name)
-		}
-	}
+	set := flagsAmong(given, "cert", "key", "ca", "crl", "node-province", "timeout")
 	if len(set) == 0 {
 		return nil
 	}
