@@ -56,6 +56,20 @@ var recordPurposes = map[RecordType][]Purpose{
 // agreements, which travel through the registry rather than as records.
 func Purposes(t RecordType) []Purpose { return slices.Clone(recordPurposes[t]) }
 
+// RecordPurposes returns the purposes records of any type may cross a
+// border for, each once, in the order of RecordTypes and their Purposes.
+func RecordPurposes() []Purpose {
+	var all []Purpose
+	for _, t := range RecordTypes() {
+		for _, p := range recordPurposes[t] {
+			if !slices.Contains(all, p) {
+				all = append(all, p)
+			}
+		}
+	}
+	return all
+}
+
 // RecordTypes returns the types of record that cross a border in envelopes.
 func RecordTypes() []RecordType {
 	return []RecordType{RecordTransfer, RecordConfirmation, RecordReferral, RecordReferralUpdate}

@@ -3,6 +3,7 @@ package contracts_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -603,5 +604,16 @@ func TestDecodeErrorsDoNotQuotePersonalData(t *testing.T) {
 		if strings.Contains(err.Error(), tt.secret) {
 			t.Errorf("%s: %q quotes %s", tt.name, err, tt.secret)
 		}
+	}
+}
+
+// TestRecordPurposes: the purposes any record type crosses for, each
+// once, in the order of RecordTypes and their Purposes: what agreement
+// list --purpose and the registry's purpose= are checked against.
+func TestRecordPurposes(t *testing.T) {
+	want := []contracts.Purpose{contracts.PurposeEmploymentService, contracts.PurposeTrainingSubsidy, contracts.PurposeRightsProtection,
+		contracts.PurposeStatistics, contracts.PurposeEmploymentConfirmation}
+	if got := contracts.RecordPurposes(); !slices.Equal(got, want) {
+		t.Errorf("RecordPurposes() = %v, want %v", got, want)
 	}
 }

@@ -240,8 +240,8 @@ func runAgreementList(ctx context.Context, m *Main, args []string) error {
 	if *rt != "" && contracts.SchemaFor(contracts.RecordType(*rt)) == "" {
 		return usageErrorf("--type %q is not a record type; want one of %s", *rt, typeList())
 	}
-	if p := contracts.Purpose(*purpose); p != "" && !slices.Contains(purposes(), p) {
-		return usageErrorf("--purpose %q is not a purpose records cross for; want one of %v", *purpose, purposes())
+	if p := contracts.Purpose(*purpose); p != "" && !slices.Contains(contracts.RecordPurposes(), p) {
+		return usageErrorf("--purpose %q is not a purpose records cross for; want one of %v", *purpose, contracts.RecordPurposes())
 	}
 	f.Status, f.RecordType, f.Purpose = contracts.AgreementStatus(*status), contracts.RecordType(*rt), contracts.Purpose(*purpose)
 	cl, ctx, cancel, err := c.dialRegistry(ctx, false)
@@ -268,19 +268,6 @@ func runAgreementList(ctx context.Context, m *Main, args []string) error {
 	tw.Flush()
 	fmt.Fprintln(m.Stdout, freshness(r.Freshness))
 	return nil
-}
-
-// purposes are the purposes records of any type cross for, each once.
-func purposes() []contracts.Purpose {
-	var all []contracts.Purpose
-	for _, t := range contracts.RecordTypes() {
-		for _, p := range contracts.Purposes(t) {
-			if !slices.Contains(all, p) {
-				all = append(all, p)
-			}
-		}
-	}
-	return all
 }
 
 func runAgreementShow(ctx context.Context, m *Main, args []string) error {

@@ -47,7 +47,7 @@ func checkQuery(divisions bool, places [][2]string, status contracts.AgreementSt
 	if rt != "" && contracts.SchemaFor(rt) == "" {
 		return Errorf(EInvalid, "record_type=%q is not a record type; want one of %v", rt, contracts.RecordTypes())
 	}
-	if purpose != "" && !slices.ContainsFunc(contracts.RecordTypes(), func(t contracts.RecordType) bool { return slices.Contains(contracts.Purposes(t), purpose) }) {
+	if purpose != "" && !slices.Contains(contracts.RecordPurposes(), purpose) {
 		return Errorf(EInvalid, "purpose=%q is not a purpose records cross for", purpose)
 	}
 	return nil
