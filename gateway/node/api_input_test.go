@@ -262,16 +262,7 @@ func TestAnEmptyInboxPageListsNoItemsAsAnArray(t *testing.T) {
 	hc := p.Client(p.Issue("51", pki.KindSystem, "hr"), pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}})
 	page := func() string {
 		t.Helper()
-		resp, err := hc.Get("https://" + n.Addr() + "/api/v1/inbox?after=" + strconv.FormatUint(mustHead(t, n), 10))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%d %s", resp.StatusCode, data)
-		}
-		return string(data)
+		return string(answer(t, n, hc, "GET", "/api/v1/inbox?after="+strconv.FormatUint(mustHead(t, n), 10), ""))
 	}
 	if got := page(); !strings.Contains(got, `"items":[]`) {
 		t.Errorf("an empty inbox: %s; want \"items\":[]", got)
