@@ -73,8 +73,9 @@ func TestReadSubmitAnswerDeclines(t *testing.T) {
 }
 
 // TestClientSubmitReadsEitherWay: Submit returns the same results whether
-// the answer is in appendJSON's shape or not, and names the request of an
-// answer that is not JSON.
+// the answer is in appendJSON's shape or not, none for the results null an
+// earlier release answered an empty batch with, and names the request of
+// an answer that is not JSON.
 func TestClientSubmitReadsEitherWay(t *testing.T) {
 	results := acceptedBatch(3)
 	fast, err := SubmitResponse{Results: results}.appendJSON(nil)
@@ -87,10 +88,12 @@ func TestClientSubmitReadsEitherWay(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name, answer, wantErr string
+		want                  []exchange.SubmitResult
 	}{
-		{"appendJSON", string(fast), ""},
-		{"indented", string(indented), ""},
-		{"cut short", `{"results":[{"index":0`, "POST /api/v1/records: the answer is not the expected JSON"},
+		{"appendJSON", string(fast), "", results},
+		{"indented", string(indented), "", results},
+		{"results null", `{"results":null}` + "\n", "", nil},
+		{"cut short", `{"results":[{"index":0`, "POST /api/v1/records: the answer is not the expected JSON", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -105,8 +108,8 @@ func TestClientSubmitReadsEitherWay(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || !reflect.DeepEqual(got, results) {
-				t.Errorf("got %#v, %v\nwant %#v", got, err, results)
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %#v, %v\nwant %#v", got, err, tt.want)
 			}
 		})
 	}
