@@ -427,7 +427,7 @@ func verifyMode(fs *flag.FlagSet, offline bool) error {
 	head := false
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "node", "cert", "key", "ca", "node-province", "timeout":
+		case "node", "cert", "key", "ca", "crl", "node-province", "timeout":
 			online = append(online, "--"+f.Name)
 		case "head":
 			head = true

@@ -298,6 +298,8 @@ func TestAuditVerifyRefusesFlagsOfTheOtherMode(t *testing.T) {
 		{"head without file", append([]string{"--head", head}, conn...), "--head needs --file (a kept head for an online check is --earlier)"},
 		{"file with connection flags", append([]string{"--file", file, "--head", head}, conn...), "leave out --ca, --cert, --key, --node"},
 		{"file with --timeout", []string{"--file", file, "--head", head, "--timeout", "5s"}, "leave out --timeout"},
+		// Ignored offline until a review found it (the node's CRLs).
+		{"file with --crl", []string{"--file", file, "--head", head, "--crl", "crl.pem"}, "leave out --crl"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
