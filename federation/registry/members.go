@@ -316,11 +316,8 @@ func (s *Store) applyRevoke(index uint64, env *Envelope, who signer) *Result {
 	if err := decodeBody(env, &r); err != nil {
 		return &Result{Err: err}
 	}
-	if err := requireKind(who, env, pki.KindAdmin); err != nil {
+	if err := s.st.mayRevoke(who, env, r.Province); err != nil {
 		return &Result{Err: err}
-	}
-	if r.Province != who.Province && !s.st.isSteward(who.Province) {
-		return &Result{Err: Errorf(EForbidden, "%s cannot revoke certificates of province %s", who, r.Province)}
 	}
 	key, ok := parseSerial(r.Serial)
 	if !ok {
@@ -330,6 +327,18 @@ func (s *Store) applyRevoke(index uint64, env *Envelope, who signer) *Result {
 	s.st.Revoked[provinceSerial(r.Province, key)] = &Revocation{RevokeBody: r, At: env.At, By: who.URI(), Index: index}
 	s.publishTrust()
 	return &Result{}
+}
+
+// mayRevoke refuses who revoking the certificates of province unless it
+// is an admin of that province or of a steward.
+func (s *state) mayRevoke(who signer, env *Envelope, province string) *Error {
+	if err := requireKind(who, env, pki.KindAdmin); err != nil {
+		return err
+	}
+	if province != who.Province && !s.isSteward(who.Province) {
+		return Errorf(EForbidden, "%s cannot revoke certificates of province %s", who, province)
+	}
+	return nil
 }
 
 // applyIssued records a certificate issued by a member's CA. The certificate

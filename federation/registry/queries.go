@@ -327,6 +327,20 @@ func (s *Store) revocation(province, serial string) (Revocation, bool) {
 	return *r, true
 }
 
+// revokeAllowed reports whether env's signer, verified as apply would
+// verify it were env applied at at, may revoke the certificates of
+// province: a signer that may not hears that, not whether the serial is
+// revoked already.
+func (s *Store) revokeAllowed(env *Envelope, province string, at time.Time) bool {
+	stamped := *env
+	stamped.At = at
+	msg, msgErr := stamped.SigningBytes()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	who, err := s.st.authenticate(&stamped, msg, msgErr)
+	return err == nil && s.st.mayRevoke(who, &stamped, province) == nil
+}
+
 // compareSerials compares two serials in lower-case hex, as apply stores
 // them, by number. As text, "ff" would sort after "0a01": serials vary in
 // length and serialKey keeps a leading zero nibble. Without leading zeros,

@@ -167,6 +167,28 @@ func TestRevokingARevokedSerialAgainIsRefused(t *testing.T) {
 	}
 }
 
+// TestRevokingAgainWithoutPermissionIsForbidden: an admin who may not
+// revoke a province's certificates hears that, as for any serial, not
+// whether the serial is revoked already: permission comes first, as in
+// apply. (From a review of the registry.)
+func TestRevokingAgainWithoutPermissionIsForbidden(t *testing.T) {
+	c := regtest.NewCluster(t, 1, 0, nil)
+	leader := c.WaitLeader()
+	li, zhang := c.PKI.Admin(t, "44", "li"), c.PKI.Admin(t, "51", "zhang")
+	if _, err := c.Client(leader, li).Submit(ctx(t), registry.OpCertRevoke, registry.RevokeBody{Serial: "abcdef", Province: "44"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, serial := range []string{"abcdef", "123456"} {
+		_, err := c.Client(leader, zhang).Submit(ctx(t), registry.OpCertRevoke, registry.RevokeBody{Serial: serial, Province: "44"})
+		if want := "cannot revoke certificates of province 44"; registry.ErrorCode(err) != registry.EForbidden || !strings.Contains(err.Error(), want) {
+			t.Errorf("p51's admin revoking serial %s of province 44: %s %v; want %s ...%s", serial, registry.ErrorCode(err), err, registry.EForbidden, want)
+		}
+	}
+	if got := leader.Reg.Store().Revocations(); len(got) != 1 {
+		t.Errorf("revocations: %+v; want only li's", got)
+	}
+}
+
 // TestRevocationsOfOneSerialSentAtOnce: of revocations of one serial sent
 // together, one is applied and the others are refused, each checked once
 // the one before it is applied.

@@ -169,7 +169,8 @@ func checkRevokedProvince(env *Envelope) error {
 }
 
 // checkRevokedAgain refuses a cert.revoke of a serial that its province
-// has revoked already. Applied, it would replace the revocation held, its
+// has revoked already, from a signer that may revoke it (apply refuses the
+// others for that, first). Applied, it would replace the revocation held, its
 // time, signer, reason and index, by its own: the record of when and why
 // the certificate was revoked, and by whom, would be lost, and the nodes'
 // audit, which follows revocations by index, would log the revocation a
@@ -200,8 +201,8 @@ func (r *Registry) checkRevokedAgain(env *Envelope) error {
 		return nil // this command, submitted again: apply answers its outcome
 	}
 	prev, ok := r.store.revocation(b.Province, serial)
-	if !ok {
-		return nil
+	if !ok || !r.store.revokeAllowed(env, b.Province, r.cfg.now().UTC()) {
+		return nil // apply refuses a signer that may not revoke, naming why
 	}
 	return Errorf(EConflict, "cert.revoke: serial %s of province %s is revoked already, %s; that revocation stands as recorded (its time, reason and signer), and every node refuses the certificate",
 		serial, b.Province, revokedWhen(prev))
