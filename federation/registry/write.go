@@ -118,10 +118,7 @@ func (r *Registry) checkBeforeLog(ctx context.Context, env *Envelope) error {
 	if err := checkProposedID(env); err != nil {
 		return err
 	}
-	if err := checkRevokedProvince(env); err != nil {
-		return err
-	}
-	if err := r.checkRevokedAgain(env); err != nil {
+	if err := r.checkRevoke(env); err != nil {
 		return err
 	}
 	if err := r.checkScopeDivisions(env); err != nil {
@@ -148,20 +145,28 @@ func checkProposedID(env *Envelope) error {
 	return nil
 }
 
+// checkRevoke runs the checks of a cert.revoke on its body, decoded once.
+func (r *Registry) checkRevoke(env *Envelope) error {
+	if env.Op != OpCertRevoke {
+		return nil
+	}
+	var b RevokeBody
+	if decodeBody(env, &b) != nil {
+		return nil // apply refuses it, naming why
+	}
+	if err := checkRevokedProvince(b); err != nil {
+		return err
+	}
+	return r.checkRevokedAgain(env, b)
+}
+
 // checkRevokedProvince refuses a cert.revoke whose province is no province
 // code. Revocations are kept, and looked up, by the province of the
 // certificate revoked: under any other key one revokes nothing, while the
 // admin is told it is done. It is checked here, not in apply, which records
 // the cert.revoke commands the log holds as the replicas that first
 // applied them did.
-func checkRevokedProvince(env *Envelope) error {
-	if env.Op != OpCertRevoke {
-		return nil
-	}
-	var b RevokeBody
-	if err := decodeBody(env, &b); err != nil {
-		return nil // apply refuses it, naming why
-	}
+func checkRevokedProvince(b RevokeBody) error {
 	if !pki.ValidProvince(b.Province) {
 		return Errorf(EInvalid, "cert.revoke: province %q is not a province code; give the 2-digit code of the province whose CA issued the certificate, such as 44", b.Province)
 	}
@@ -182,14 +187,7 @@ func checkRevokedProvince(env *Envelope) error {
 // new leader may not have applied its predecessor's last commands yet),
 // and submitOnce holds r.revokes from here to the apply, so that two
 // revocations of one serial submitted at once do not both get in.
-func (r *Registry) checkRevokedAgain(env *Envelope) error {
-	if env.Op != OpCertRevoke {
-		return nil
-	}
-	var b RevokeBody
-	if decodeBody(env, &b) != nil {
-		return nil // apply refuses it, naming why
-	}
+func (r *Registry) checkRevokedAgain(env *Envelope, b RevokeBody) error {
 	serial, ok := parseSerial(b.Serial)
 	if !ok {
 		return nil // apply refuses it, naming why
