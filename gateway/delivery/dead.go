@@ -235,6 +235,9 @@ func (w *worker) refusedAlone(q store.Queued, status int, message string, err er
 type trip struct {
 	// since is w.answers as it stood when the batch was taken.
 	since uint64
+	// size is the batch size the batch was taken at: a 413 halves that,
+	// not the size another batch in flight may have lowered since.
+	size int
 	// convicts says the trip buried an envelope on the evidence against
 	// those passed over (see struckBefore), and spent it.
 	convicts bool

@@ -380,9 +380,10 @@ type worker struct {
 	// them are sent, whose answers tell whether the peer takes this
 	// node's envelopes (see passOver). struck is the newest of them since
 	// the head of the queue last went beyond it, and struckAt w.answers
-	// as it stood when the last of those batches failed: one of them the
-	// peer fails again after answering others since is buried, as a
-	// suspect is. Unlike suspects, they cost nothing per envelope, so
+	// as it stood when the last of those batches was taken, or when
+	// evidence against them was last spent, whichever came later: one of
+	// them the peer fails again after answering others since is buried,
+	// as a suspect is. Unlike suspects, they cost nothing per envelope, so
 	// however many head the queue, none holds up those behind.
 	past     string
 	struck   string
@@ -436,7 +437,8 @@ func (w *worker) run() {
 				inflight[q.EnvelopeID] = true
 			}
 			running++
-			go func() { done <- w.send(batch, size) }()
+			t := &trip{since: w.answers.Load(), size: size}
+			go func() { done <- w.send(batch, t) }()
 		}
 		if closing && running == 0 {
 			return
@@ -585,18 +587,16 @@ type sent struct {
 // costs a single request, not a split of every batch, and is buried once
 // the others show the peer taking envelopes (see refusedAlone).
 //
-// size is the batch size batch was taken at: a 413 halves that, not the
-// size another batch in flight may have lowered since.
-func (w *worker) send(batch []store.Queued, size int) sent {
-	t := &trip{since: w.answers.Load()}
+// t is the batch's trip, begun when the batch was taken.
+func (w *worker) send(batch []store.Queued, t *trip) sent {
 	others, suspects := w.suspected(batch)
-	full := size
-	if len(others) < size {
+	full := t.size
+	if len(others) < full {
 		full = 0 // a partial batch, suspects added or not (see pending)
 	}
 	a := w.deliver(others, full, t)
 	if len(others) > 0 {
-		w.passOver(others, a)
+		w.passOver(others, a, t)
 	}
 	// The suspects go even when the peer refused or garbled every other
 	// envelope: those may all be to blame, and a suspect it takes is
@@ -636,20 +636,25 @@ func (w *worker) send(batch []store.Queued, size int) sent {
 // answered none of them, refusing or garbling each, they are passed over,
 // and struck. Once it answered some, the batches start from the oldest
 // envelope again, so that those passed over are tried again now that
-// their failing again is evidence against them. Once it was blamed for
+// their failing again is evidence against them. That includes answers
+// to other batches while these were on their way (t): a peer that took
+// those as it failed these is taking this node's envelopes, and on a
+// quiet link no other answer may ever come. Once it was blamed for
 // some, that evidence is spent: the others struck must fail again after
 // it answers others again. A peer that refused everything for a while,
 // took some, and refuses everything again can thus have a batch buried
 // at most, not the whole queue it was sent meanwhile. Others are in id
 // order, as the outbox keeps them.
-func (w *worker) passOver(others []store.Queued, a attempt) {
+func (w *worker) passOver(others []store.Queued, a attempt, t *trip) {
 	w.suspectMu.Lock()
 	defer w.suspectMu.Unlock()
 	switch last := others[len(others)-1].EnvelopeID; {
 	case a.answeredNone():
 		w.past = max(w.past, last)
 		w.struck = max(w.struck, last)
-		w.struckAt = w.answers.Load()
+		// Never moved back: answers before a conviction spent them
+		// stay spent, however long ago the batch was taken.
+		w.struckAt = max(w.struckAt, t.since)
 	case a.blamed:
 		w.past = ""
 		w.struckAt = w.answers.Load()

@@ -264,3 +264,69 @@ func TestDeferralsAmongCulpritsPassedOver(t *testing.T) {
 		})
 	}
 }
+
+// recording is an outbox that closes took once it has recorded the
+// peer's first answers.
+type recording struct {
+	*store.Store
+	once sync.Once
+	took chan struct{}
+}
+
+func (o *recording) MarkDelivered(ctx context.Context, peer string, ds []store.Delivered) error {
+	err := o.Store.MarkDelivered(ctx, peer, ds)
+	o.once.Do(func() { close(o.took) })
+	return err
+}
+
+// TestABatchFailedWhileThePeerTakesAnotherIsBuriedOnAQuietLink: two
+// batches in flight; the peer breaks the protocol in every answer of the
+// older one while it takes the other, and nothing is queued after. The
+// peer took envelopes while it failed them, so the envelopes passed over
+// are tried again and, failed again, buried, without waiting for traffic
+// that may never come to show the peer taking envelopes once more.
+func TestABatchFailedWhileThePeerTakesAnotherIsBuriedOnAQuietLink(t *testing.T) {
+	s := openOutbox(t)
+	o := &recording{Store: s, took: make(chan struct{})}
+	bad := ids(0, 4)
+	p := newGarbling(map[string]int{})
+	for _, id := range bad {
+		p.breaks[id] = -1
+	}
+	sentBad, quit := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	peer := senderFunc(func(b []store.Queued) ([]Outcome, error) {
+		if slices.Contains(bad, b[0].EnvelopeID) {
+			once.Do(func() { close(sentBad) })
+			select {
+			case <-o.took: // the peer answers both at once
+			case <-quit:
+			}
+		} else {
+			select {
+			case <-sentBad:
+			case <-quit:
+			}
+		}
+		return p.Send(context.Background(), "44", b)
+	})
+	cfg := strictConfig(4)
+	cfg.InFlight = 2
+	m := startManager(t, cfg, o, peer, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(func() { close(quit) }) // before Close, which waits for the batches held
+	enqueue(t, s, 0, 8)
+	m.Notify("44")
+	gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+	dead := deadLetters(t, s)
+	if got := slices.Sorted(maps.Keys(dead)); !slices.Equal(got, bad) {
+		t.Errorf("dead letters %v, want %v", got, bad)
+	}
+	for _, d := range dead {
+		if d.Status != store.StatusBrokenAnswer {
+			t.Errorf("dead letter %+v; want status %d", d, store.StatusBrokenAnswer)
+		}
+	}
+	if received, _ := p.seen(); !slices.Equal(slices.Sorted(maps.Keys(received)), ids(4, 4)) {
+		t.Errorf("the peer stored %v, want the 4 good ones", slices.Sorted(maps.Keys(received)))
+	}
+}
