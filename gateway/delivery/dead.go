@@ -93,7 +93,7 @@ func (w *worker) deliver(batch []store.Queued, full int, t *trip) attempt {
 	switch {
 	case !refused:
 		if err != nil && !deferred {
-			err = w.slow(len(batch), fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err))
+			err = w.slow(len(batch), t.size, fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err))
 		}
 		if err == nil && full > 0 {
 			w.grow(full)
@@ -235,8 +235,9 @@ func (w *worker) refusedAlone(q store.Queued, status int, message string, err er
 type trip struct {
 	// since is w.answers as it stood when the batch was taken.
 	since uint64
-	// size is the batch size the batch was taken at: a 413 halves that,
-	// not the size another batch in flight may have lowered since.
+	// size is the batch size the batch was taken at: a 413 or a timeout
+	// halves that, not the size another batch in flight may have lowered
+	// since.
 	size int
 	// convicts says the trip buried an envelope on the evidence against
 	// those passed over (see struckBefore), and spent it.

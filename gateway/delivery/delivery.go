@@ -142,8 +142,11 @@ type Config struct {
 	// TimedOut reads a Sender's error as the peer not answering a batch
 	// within the sender's timeout though the request reached it: a batch
 	// too large for the link, or for the peer, to take in that time. The
-	// batches that follow carry half as many envelopes, down to one, as
-	// after a 413 (see ShrinkHold); the batch itself is retried like any
+	// batches that follow carry at most half the size the batch was taken
+	// at, down to one, as after a 413 (see ShrinkHold), however few
+	// envelopes it carried: a few timing out say the peer is slow more
+	// than that batches are too large (see slow). A timeout on one
+	// envelope alone lowers nothing. The batch itself is retried like any
 	// failed one, and the peer, should it have stored it, answers its
 	// envelopes as duplicates. nil: no error is a timeout, and a batch
 	// that times out is retried whole.

@@ -31,14 +31,21 @@ func (w *worker) batchSize() int {
 // a hold.
 func (w *worker) grow(full int) { w.sizing.Grow(full) }
 
-// slow reads err, the sender's error for batch, as the peer not answering
-// it in time (Config.TimedOut), and then halves the batch size: the same
-// batch sent again would most likely time out again, for ever. It returns
-// err, saying so.
-func (w *worker) slow(batch int, err error) error {
-	if batch < 2 || w.m.cfg.TimedOut == nil || !w.m.cfg.TimedOut(err) {
+// slow reads err, the sender's error for a batch of n envelopes taken at
+// size, as the peer not answering it in time (Config.TimedOut), and then
+// halves size: the same batch sent again would most likely time out
+// again, for ever. Half the size, not half of n: a timeout on the few
+// envelopes that were queued says the peer was slow rather than that
+// batches are too large, and a size lowered to a few would send the
+// backlog that follows a few at a time for the whole hold. Should n be
+// too many for the time, each timeout halves the size again, until
+// batches carry fewer. Batches in flight together, taken at one size,
+// halve it once. One envelope alone lowers nothing: nothing smaller can
+// be sent. It returns err, saying so.
+func (w *worker) slow(n, size int, err error) error {
+	if n < 2 || w.m.cfg.TimedOut == nil || !w.m.cfg.TimedOut(err) {
 		return err
 	}
-	w.shrink(batch/2, "the peer did not answer a batch in time")
+	w.shrink(size/2, "the peer did not answer a batch in time")
 	return fmt.Errorf("%w; the next batches carry at most %d envelopes", err, w.sizing.Current())
 }

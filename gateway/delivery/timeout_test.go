@@ -174,3 +174,35 @@ func TestALoweredBatchSizeGrowsBack(t *testing.T) {
 		t.Errorf("batch size = %d, want 16 again", st[0].BatchSize)
 	}
 }
+
+// TestATimeoutOnAFewEnvelopesHalvesTheSizeNotTheFew: a peer that stalls
+// for a moment does not answer a batch of the few envelopes queued in
+// time. That says the peer was slow, not that batches of the size are
+// too large: the size is halved, as after a full batch's timeout, not
+// lowered to half the few, which would send a backlog that follows a few
+// envelopes at a time for the whole hold. One envelope alone lowers
+// nothing.
+func TestATimeoutOnAFewEnvelopesHalvesTheSizeNotTheFew(t *testing.T) {
+	for _, tt := range []struct {
+		queued, want int
+	}{{3, 8}, {1, 16}} {
+		t.Run(fmt.Sprint(tt.queued), func(t *testing.T) {
+			s := openOutbox(t)
+			var calls atomic.Int32
+			p := senderFunc(func(b []store.Queued) ([]Outcome, error) {
+				if calls.Add(1) == 1 {
+					return nil, &timeoutError{len(b)}
+				}
+				return receipted(b), nil
+			})
+			var now atomic.Int64
+			m := startManager(t, slowConfig(16, &now), s, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			enqueue(t, s, 0, tt.queued)
+			m.Notify("44")
+			gatewaytest.Eventually(t, "the outbox to drain", func() bool { return depth(t, s) == 0 })
+			if got := m.Peers()[0].BatchSize; got != tt.want {
+				t.Errorf("batch size %d after a timeout on %d envelopes of 16, want %d", got, tt.queued, tt.want)
+			}
+		})
+	}
+}
