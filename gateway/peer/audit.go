@@ -94,7 +94,7 @@ func decodeAuditRequest(_ context.Context, r *http.Request) (any, error) {
 // this node's province, and checks, as the deliver client does, that the
 // server is a node of province.
 func newAuditClientEndpoint(base *url.URL, s server, client *http.Client) endpoint.Endpoint {
-	return s.closingRevoked(client, kithttp.NewClient(http.MethodGet, base.JoinPath(AuditPath), encodeAuditRequest, decodeAuditResponse(s), kithttp.SetClient(client)).Endpoint())
+	return kithttp.NewClient(http.MethodGet, base.JoinPath(AuditPath), encodeAuditRequest, decodeAuditResponse(s), kithttp.SetClient(client)).Endpoint()
 }
 
 func encodeAuditRequest(_ context.Context, r *http.Request, request any) error {

@@ -185,15 +185,14 @@ type sendRequest struct {
 // outcomes.
 //
 // A request that got a connection to the peer and then timed out is a
-// *TimeoutError (see timedOut), which the breaker counts as the failure it
-// is.
-func (c *Client) checked(r *remote, peer string, next endpoint.Endpoint) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
+// *TimeoutError (see call.timedOut), which the breaker counts as the
+// failure it is.
+func (c *Client) checked(r *remote, peer string, next endpoint.Endpoint) tracked {
+	return func(ctx context.Context, request any, call *call) (any, error) {
 		req := request.(sendRequest)
-		var conn reached
-		resp, err := next(conn.trace(ctx), req.body)
+		resp, err := next(ctx, req.body)
 		if err != nil {
-			return nil, timedOut(err, peer, len(req.batch), r.client.Timeout, &conn)
+			return nil, call.timedOut(err, peer, len(req.batch), r.client.Timeout)
 		}
 		return c.outcomes(r, peer, resp.(answer), req.batch)
 	}
@@ -332,8 +331,10 @@ func (c *Client) newRemote(peer, addr string, presented pki.Presented, cb *gobre
 		cb = c.newBreaker(peer)
 	}
 	r := &remote{url: addr, presented: presented, client: hc, breaker: cb}
-	r.endpoint = r.track(Breaker(cb)(c.checked(r, peer, ep)))
-	r.audit = r.track(newAuditClientEndpoint(base, srv, hc))
+	// Tracked inside the breaker: a batch it fails fast never reaches
+	// the client.
+	r.endpoint = Breaker(cb)(r.track(c.checked(r, peer, ep)))
+	r.audit = r.track(untraced(newAuditClientEndpoint(base, srv, hc)))
 	return r, nil
 }
 

@@ -1,12 +1,8 @@
 package peer
 
 import (
-	"context"
 	"net"
-	"net/http/httptrace"
 	"sync"
-
-	"github.com/go-kit/kit/endpoint"
 )
 
 // use is what a remote's HTTP client is doing: the requests in flight on
@@ -22,28 +18,6 @@ type use struct {
 	inflight int
 	conns    map[net.Conn]int
 	retired  bool
-}
-
-// track wraps one of r's endpoints so that its requests and their
-// connections count in r.use.
-func (r *remote) track(ep endpoint.Endpoint) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		var mu sync.Mutex
-		var conns []net.Conn // more than one if the transport retried on a new one
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
-			r.use.got(i.Conn)
-			mu.Lock()
-			conns = append(conns, i.Conn)
-			mu.Unlock()
-		}})
-		r.use.begin()
-		defer func() {
-			mu.Lock()
-			defer mu.Unlock()
-			r.end(conns)
-		}()
-		return ep(ctx, request)
-	}
 }
 
 func (u *use) begin() {

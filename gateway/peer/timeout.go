@@ -1,12 +1,9 @@
 package peer
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
-	"net/http/httptrace"
-	"sync/atomic"
 	"time"
 )
 
@@ -43,29 +40,14 @@ func TimedOut(err error) bool {
 	return errors.As(err, &t)
 }
 
-// reached traces a request to tell whether it got a connection to the
-// peer, so that a timeout after that (writing the batch, waiting for or
-// reading the answer) is told from one before it (a dial or a TLS
-// handshake that did not complete), which says nothing of the batch. A
-// request the transport starts again on another connection starts over
-// (GetConn).
-type reached struct{ conn atomic.Bool }
-
-// trace returns ctx with the ClientTrace that keeps r; the transport may
-// call it from its own goroutines, even after the request has returned.
-func (r *reached) trace(ctx context.Context) context.Context {
-	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GetConn: func(string) { r.conn.Store(false) },
-		GotConn: func(httptrace.GotConnInfo) { r.conn.Store(true) },
-	})
-}
-
 // timedOut returns err, the error of a request carrying a batch of n
 // envelopes to peer, as a *TimeoutError when it timed out once the
-// request had a connection (see reached); otherwise as it came.
-func timedOut(err error, peer string, n int, timeout time.Duration, conn *reached) error {
+// request had a connection: a timeout before that (a dial or a TLS
+// handshake that did not complete) says nothing of the batch. Otherwise
+// err is returned as it came.
+func (c *call) timedOut(err error, peer string, n int, timeout time.Duration) error {
 	var ne net.Error
-	if !conn.conn.Load() || !errors.As(err, &ne) || !ne.Timeout() {
+	if !errors.As(err, &ne) || !ne.Timeout() || !c.reached() {
 		return err
 	}
 	return &TimeoutError{Province: peer, Envelopes: n, Timeout: timeout, Err: err}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -122,7 +121,7 @@ func statusOf(err error) int {
 // since nodes are reached by address and the address proves nothing.
 func newClientEndpoint(base *url.URL, s server, client *http.Client) endpoint.Endpoint {
 	tgt := base.JoinPath(Path)
-	return s.closingRevoked(client, kithttp.NewClient(http.MethodPost, tgt, encodeDeliverRequest, decodeDeliverResponse(s), kithttp.SetClient(client)).Endpoint())
+	return kithttp.NewClient(http.MethodPost, tgt, encodeDeliverRequest, decodeDeliverResponse(s), kithttp.SetClient(client)).Endpoint()
 }
 
 func encodeDeliverRequest(_ context.Context, r *http.Request, request any) error {
@@ -203,30 +202,22 @@ func (s server) checkAnswer(r *http.Response) error {
 	return nil
 }
 
-// closingRevoked closes the connection an answer came on when ep fails
-// because the server's certificate no longer verifies, and client's idle
-// connections, so that the next request to the peer handshakes again (and
-// the handshake refuses the certificate) rather than send more to that
-// server. The connection is closed outright, not left to go idle first: an
-// HTTP/2 stream ends asynchronously, so the connection may not be idle yet
-// when ep returns, and would then be reused.
-func (s server) closingRevoked(client *http.Client, ep endpoint.Endpoint) endpoint.Endpoint {
-	if s.verifier == nil {
-		return ep // the answers' certificates are not verified again: no serverCertError
+// closeRevoked closes the last of conns, the connection an answer came
+// on, when err says the server's certificate no longer verifies, and the
+// client's idle connections, so that the next request to the peer
+// handshakes again (and the handshake refuses the certificate) rather than
+// send more to that server. The connection is closed outright, not left to
+// go idle first: an HTTP/2 stream ends asynchronously, so the connection
+// may not be idle yet when the request returns, and would then be reused.
+func (r *remote) closeRevoked(conns []net.Conn, err error) {
+	var certErr *serverCertError
+	if !errors.As(err, &certErr) {
+		return
 	}
-	return func(ctx context.Context, request any) (any, error) {
-		var conn net.Conn
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conn = i.Conn }})
-		resp, err := ep(ctx, request)
-		var certErr *serverCertError
-		if errors.As(err, &certErr) {
-			if conn != nil {
-				conn.Close()
-			}
-			client.CloseIdleConnections()
-		}
-		return resp, err
+	if len(conns) > 0 {
+		conns[len(conns)-1].Close()
 	}
+	r.client.CloseIdleConnections()
 }
 
 // serverCertError is a peer whose certificate stopped verifying on a
