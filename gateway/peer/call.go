@@ -21,8 +21,9 @@ type call struct {
 	trace httptrace.ClientTrace
 	mu    sync.Mutex
 	conns []net.Conn // more than one if the transport retried on a new one
-	// connected is whether the request had a connection.
-	connected bool
+	// connected is whether the request had a connection, and written
+	// whether it was then written whole.
+	connected, written bool
 }
 
 // tracked is an endpoint of a remote's that reads what its request's
@@ -60,7 +61,7 @@ func (r *remote) newCall() *call {
 	c.trace = httptrace.ClientTrace{
 		GetConn: func(string) {
 			c.mu.Lock()
-			c.connected = false
+			c.connected, c.written = false, false
 			c.mu.Unlock()
 		},
 		GotConn: func(i httptrace.GotConnInfo) {
@@ -70,13 +71,19 @@ func (r *remote) newCall() *call {
 			c.connected = true
 			c.mu.Unlock()
 		},
+		WroteRequest: func(w httptrace.WroteRequestInfo) {
+			c.mu.Lock()
+			c.written = w.Err == nil
+			c.mu.Unlock()
+		},
 	}
 	return c
 }
 
-// reached reports whether the request had a connection.
-func (c *call) reached() (connected bool) {
+// reached reports how far the request got: to a connection, and to being
+// written whole.
+func (c *call) reached() (connected, written bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.connected
+	return c.connected, c.written
 }

@@ -13,20 +13,28 @@ import (
 // a large batch takes long to write, and a busy peer long to verify and
 // store; the same batch again would most likely time out again, so the
 // delivery worker halves its batches after one (delivery.Config.TimedOut).
-// The peer may have stored the batch all the same: sent again, its
-// envelopes are answered as duplicates, with the receipts it signed.
+// A batch written whole (Sent) may have been stored all the same: sent
+// again, its envelopes are answered as duplicates, with the receipts the
+// peer signed.
 type TimeoutError struct {
 	Province  string
 	Envelopes int
 	// Timeout is the client's, 0 when it has none (a context's deadline).
 	Timeout time.Duration
-	Err     error
+	// Sent is whether the batch was written whole before the time was up:
+	// only then may the peer have stored it. A connection alone does not
+	// mean the peer took the request.
+	Sent bool
+	Err  error
 }
 
 func (e *TimeoutError) Error() string {
 	within := ""
 	if e.Timeout > 0 {
 		within = " within " + e.Timeout.String()
+	}
+	if !e.Sent {
+		return fmt.Sprintf("peer %s did not take a batch of %d envelopes%s (the time was up while the batch was still being sent): %v", e.Province, e.Envelopes, within, e.Err)
 	}
 	return fmt.Sprintf("peer %s did not answer a batch of %d envelopes%s (it may have stored them, and answers them as duplicates when they come again): %v", e.Province, e.Envelopes, within, e.Err)
 }
@@ -42,13 +50,18 @@ func TimedOut(err error) bool {
 
 // timedOut returns err, the error of a request carrying a batch of n
 // envelopes to peer, as a *TimeoutError when it timed out once the
-// request had a connection: a timeout before that (a dial or a TLS
-// handshake that did not complete) says nothing of the batch. Otherwise
-// err is returned as it came.
+// request had a connection: the time went on the batch, writing it or
+// waiting for its answer. A timeout before that (a dial or a TLS
+// handshake that did not complete) says nothing of the batch, and err is
+// returned as it came.
 func (c *call) timedOut(err error, peer string, n int, timeout time.Duration) error {
 	var ne net.Error
-	if !errors.As(err, &ne) || !ne.Timeout() || !c.reached() {
+	if !errors.As(err, &ne) || !ne.Timeout() {
 		return err
 	}
-	return &TimeoutError{Province: peer, Envelopes: n, Timeout: timeout, Err: err}
+	connected, written := c.reached()
+	if !connected {
+		return err
+	}
+	return &TimeoutError{Province: peer, Envelopes: n, Timeout: timeout, Sent: written, Err: err}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,6 +72,9 @@ func TestATimedOutBatchIsHalvedThroughTheBreaker(t *testing.T) {
 	var te *TimeoutError
 	if !errors.As(err, &te) || te.Envelopes != 4 || te.Timeout != time.Second || !TimedOut(err) {
 		t.Fatalf("send of 4 to a peer too slow for them: %v; want a TimeoutError for 4 envelopes within 1s", err)
+	}
+	if !te.Sent || !strings.Contains(err.Error(), "it may have stored them") {
+		t.Errorf("send of 4 that the peer read whole: %v, Sent %v; want it said the peer may have stored them", err, te.Sent)
 	}
 
 	s, err := store.Open(filepath.Join(t.TempDir(), "node.db"), store.Options{})
@@ -157,5 +161,43 @@ func TestATimeoutBeforeAConnectionIsNoTimeoutError(t *testing.T) {
 	}
 	if TimedOut(err) {
 		t.Errorf("send to a peer that never completes the handshake: %v; want no TimeoutError, the batch never reached it", err)
+	}
+}
+
+// TestABatchThePeerNeverReadsWholeTimesOutUnsent: a peer that takes the
+// connection and the request but never reads its body past HTTP/2's
+// receive window (1 MiB in net/http) never had the batch whole. The
+// timeout still went on the batch, which halving may get through (a slow
+// link takes as long to write it), so it is a TimeoutError; but not Sent,
+// and it does not say the peer may have stored what it never had.
+func TestABatchThePeerNeverReadsWholeTimesOutUnsent(t *testing.T) {
+	f := newFixture(t)
+	h := NewHandler(f.recv)
+	srv := f.p.Serve(f.p.Issue("44", pki.KindNode, "gw-1"), pki.PeerPolicy{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > 1<<20 {
+			<-r.Context().Done() // the client gave up; the body was never read
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	leaf := f.p.Issue("51", pki.KindNode, "gw-1")
+	c := NewClient(f.p.Verifier(), func() [][]byte { return [][]byte{leaf.Cert.Raw} }, directory{"44": srv.URL}, func(province string) (*http.Client, error) {
+		hc := f.p.Client(leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province})
+		hc.Timeout = time.Second
+		return hc, nil
+	}, BreakerSettings{})
+	// A small batch first, so that the large one's time goes on the
+	// batch, not on a handshake.
+	if _, err := c.Send(context.Background(), "44", batch("a")); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := c.Send(context.Background(), "44", batch(strings.Repeat("x", 2<<20), "b"))
+	var te *TimeoutError
+	if !errors.As(err, &te) || te.Envelopes != 2 || !TimedOut(err) {
+		t.Fatalf("send of 2 envelopes the peer never read whole: %v; want a TimeoutError for 2 envelopes", err)
+	}
+	if te.Sent || strings.Contains(err.Error(), "may have stored") {
+		t.Errorf("send of 2 envelopes the peer never read whole: %v, Sent %v; want it not sent, and not said to be maybe stored", err, te.Sent)
 	}
 }
