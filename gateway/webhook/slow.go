@@ -5,17 +5,24 @@ import (
 	"fmt"
 	"net"
 	"net/http/httptrace"
-	"sync/atomic"
+	"sync"
 	"time"
 )
 
 // slowError is a push the system did not answer within the client's
-// timeout although the request reached it whole. The system may still be
-// working through the batch, or have finished it after the client gave
-// up; the same batch again would most likely time out again, each time
-// perhaps processed, so push halves the batch size after one (see shrink).
+// timeout although the client had a connection to it: it was writing the
+// batch, or waiting for the answer, when the time was up. On a slow link
+// a large batch takes long to write, and a busy system long to work
+// through it; the same batch again would most likely time out again, so
+// push halves the batch size after one (see shrink). A batch written whole
+// (sent) may have been processed all the same, perhaps each time it is
+// pushed.
 type slowError struct {
-	items   int
+	items int
+	// sent is whether the batch was written whole before the time was up:
+	// only then may the system have processed it. A connection alone does
+	// not mean the system took the request.
+	sent    bool
 	timeout time.Duration
 	err     error
 }
@@ -25,37 +32,77 @@ func (e *slowError) Error() string {
 	if e.timeout > 0 {
 		within = " within " + e.timeout.String()
 	}
+	push := fmt.Sprintf("a push of %d items", e.items)
+	next := "the next pushes carry half as many"
 	if e.items == 1 {
-		return fmt.Sprintf("the provincial system timed out: it did not answer a push of 1 item%s (it may have processed it all the same); if it needs longer for one item, raise the webhook timeout: %v", within, e.err)
+		push = "a push of 1 item"
+		next = "if it needs longer for one item, raise the webhook timeout"
 	}
-	return fmt.Sprintf("the provincial system timed out: it did not answer a push of %d items%s (it may have processed them all the same); the next pushes carry half as many: %v", e.items, within, e.err)
+	var what string
+	switch {
+	case !e.sent:
+		what = fmt.Sprintf("it did not take %s%s (the time was up while the push was still being sent)", push, within)
+	case e.items == 1:
+		what = fmt.Sprintf("it did not answer %s%s (it may have processed it all the same)", push, within)
+	default:
+		what = fmt.Sprintf("it did not answer %s%s (it may have processed them all the same)", push, within)
+	}
+	return fmt.Sprintf("the provincial system timed out: %s; %s: %v", what, next, e.err)
 }
 
 func (e *slowError) Unwrap() error { return e.err }
 
-// sentWhole traces a request to tell whether it was last written whole,
-// so that a timeout after that is told from one before it (see
-// slowedDown). A redirect's request starts over (GetConn).
-type sentWhole struct{ sent atomic.Bool }
+// progress traces a push to tell how far it got: to a connection, and to
+// being written whole (see slowedDown). A redirect's request, or one the
+// transport starts again on another connection, starts over (GetConn).
+type progress struct {
+	mu                 sync.Mutex
+	connected, written bool
+}
 
-// trace is the ClientTrace that keeps s; the transport may call it from
+// trace is the ClientTrace that keeps p; the transport may call it from
 // its own goroutines, even after Do has returned.
-func (s *sentWhole) trace() *httptrace.ClientTrace {
+func (p *progress) trace() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
-		GetConn:      func(string) { s.sent.Store(false) },
-		WroteRequest: func(w httptrace.WroteRequestInfo) { s.sent.Store(w.Err == nil) },
+		GetConn: func(string) {
+			p.mu.Lock()
+			p.connected, p.written = false, false
+			p.mu.Unlock()
+		},
+		GotConn: func(httptrace.GotConnInfo) {
+			p.mu.Lock()
+			p.connected = true
+			p.mu.Unlock()
+		},
+		WroteRequest: func(w httptrace.WroteRequestInfo) {
+			p.mu.Lock()
+			p.written = w.Err == nil
+			p.mu.Unlock()
+		},
 	}
 }
 
+// reached reports how far the push got: to a connection, and to being
+// written whole.
+func (p *progress) reached() (connected, written bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.connected, p.written
+}
+
 // slowedDown returns err, the error of a push of items, as a *slowError
-// when the client timed out after the request was written whole: the
-// system had the batch and did not answer in time. A timeout before that
-// (a connection or TLS handshake that did not complete) says nothing of
-// the batch size, which is left alone.
-func (p *Pusher) slowedDown(err error, items int, sent *sentWhole) error {
+// when the client timed out once the request had a connection: the time
+// went on the batch, writing it or waiting for its answer. A timeout
+// before that (a connection or TLS handshake that did not complete) says
+// nothing of the batch size, which is left alone.
+func (p *Pusher) slowedDown(err error, items int, pr *progress) error {
 	var ne net.Error
-	if !sent.sent.Load() || !errors.As(err, &ne) || !ne.Timeout() {
+	if !errors.As(err, &ne) || !ne.Timeout() {
 		return err
 	}
-	return &slowError{items: items, timeout: p.cfg.Client.Timeout, err: err}
+	connected, written := pr.reached()
+	if !connected {
+		return err
+	}
+	return &slowError{items: items, sent: written, timeout: p.cfg.Client.Timeout, err: err}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -96,6 +97,9 @@ func TestATimedOutBatchIsHalved(t *testing.T) {
 					timeouts++
 					if st, _ := p.State(); !strings.Contains(st.LastError, "the provincial system timed out") || !strings.Contains(st.LastError, "within 300ms") {
 						t.Errorf("after a timeout, last_error = %q; want it to say the system timed out, and within what", st.LastError)
+					}
+					if !slow.sent || !strings.Contains(err.Error(), "may have processed") {
+						t.Errorf("timeout on a batch the system read whole: %v, sent %v; want it said it may have processed it", err, slow.sent)
 					}
 				} else if err != nil {
 					t.Fatalf("once: %v; want a timeout or a push", err)
@@ -186,11 +190,11 @@ func TestASystemStillSlowAfterTheHoldCostsOneTimeout(t *testing.T) {
 	}
 }
 
-// TestATimeoutBeforeTheBatchIsSentKeepsTheBatchSize: a system that cannot
+// TestATimeoutBeforeAConnectionKeepsTheBatchSize: a system that cannot
 // be reached in time (here a TLS handshake that never completes) said
 // nothing about the batch size, which a down system would otherwise take
 // down to one item, slowing the push long after it is back.
-func TestATimeoutBeforeTheBatchIsSentKeepsTheBatchSize(t *testing.T) {
+func TestATimeoutBeforeAConnectionKeepsTheBatchSize(t *testing.T) {
 	s, _, _ := inboxWith(t, 8)
 	defer s.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -215,5 +219,67 @@ func TestATimeoutBeforeTheBatchIsSentKeepsTheBatchSize(t *testing.T) {
 	}
 	if st, _ := p.State(); st.Batch != 8 {
 		t.Errorf("batch %d after timeouts reaching the system; want 8", st.Batch)
+	}
+}
+
+// TestATimeoutWhileThePushIsSentHalvesTheBatch: a system that takes the
+// connection and the request but never reads its body past HTTP/2's
+// receive window (64 KiB here) never had the batch whole. The time went
+// on the batch all the same, as on a link too slow to carry a full one in
+// time, and the same batch would time out again for ever: the size is
+// halved. But the error does not say the system may have processed items
+// it never had.
+func TestATimeoutWhileThePushIsSentHalvesTheBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.db")
+	s, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var in []store.Incoming
+	for i := range 2 {
+		item := incoming(i)
+		item.Record = []byte(`{"pad":"` + strings.Repeat("x", 100<<10) + `"}`)
+		in = append(in, item)
+	}
+	if _, err := s.Receive(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	sys := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			<-r.Context().Done() // the client gave up; the body was never read
+		}
+	}))
+	sys.EnableHTTP2 = true
+	sys.Config.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerStream: 64 << 10}
+	sys.StartTLS()
+	defer sys.Close()
+	client := sys.Client()
+	client.Timeout = time.Second
+	// A request first, so that the push's time goes on the batch, not on
+	// a handshake.
+	resp, err := client.Get(sys.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("the system answered over %s; the test needs HTTP/2's receive window", resp.Proto)
+	}
+	p, err := New(Config{URL: sys.URL, Batch: 2, Client: client}, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := p.once(context.Background())
+	var slow *slowError
+	if n != 0 || !errors.As(err, &slow) {
+		t.Fatalf("once: %d, %v; want a slowError", n, err)
+	}
+	if msg := err.Error(); slow.sent || !strings.Contains(msg, "still being sent") || strings.Contains(msg, "may have processed") {
+		t.Errorf("push the system never read whole: %q, sent %v; want it not sent, and not said to be maybe processed", msg, slow.sent)
+	}
+	if st, _ := p.State(); st.Batch != 1 {
+		t.Errorf("batch %d after a timeout sending a push of 2; want 1", st.Batch)
 	}
 }

@@ -22,10 +22,11 @@
 // retry offers it the item after the refused one too: if it takes that,
 // it refuses only the one, which is skipped, and the push goes on.
 //
-// A system that takes a batch but does not answer within the client's
-// timeout is retried with half the batch, for Config.ShrinkHold, down to
-// single items: a system too slow for a full batch would otherwise be sent
-// the same batch forever, perhaps processing it every time. Once the hold
+// A system that, once connected, does not take and answer a batch within
+// the client's timeout is retried with half the batch, for
+// Config.ShrinkHold, down to single items: a system, or a link to it, too
+// slow for a full batch would otherwise be sent the same batch forever,
+// the system perhaps processing it every time it had it whole. Once the hold
 // is over the batch size doubles, and doubles again after each full batch
 // taken, up to Config.Batch: a system still slow costs one timeout per
 // hold, and one that is fast again is back to full batches within a few
@@ -76,9 +77,9 @@ type Config struct {
 	URL string
 	// Client sends the requests; its transport carries any TLS settings.
 	// Its Timeout is how long the system may take to answer a batch: one
-	// it takes whole and does not answer in time halves the batch size
-	// for ShrinkHold, down to one item. Default: a client with a 30s
-	// Timeout.
+	// it does not take and answer in time, once connected, halves the
+	// batch size for ShrinkHold, down to one item. Default: a client with
+	// a 30s Timeout.
 	Client *http.Client
 	// Batch is the most items per request. Default 100.
 	Batch int
@@ -502,21 +503,22 @@ func (p *Pusher) shrink(n int, why string) {
 }
 
 // post sends items to the system and returns the status it answered; a
-// *slowError when it took the request but did not answer in time.
+// *slowError when it had a connection to the system but did not have the
+// answer in time.
 func (p *Pusher) post(ctx context.Context, items []store.Incoming) (int, error) {
 	body, err := json.Marshal(Batch{Items: items})
 	if err != nil {
 		return 0, err
 	}
-	var sent sentWhole
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, sent.trace()), http.MethodPost, p.cfg.URL, bytes.NewReader(body))
+	var pr progress
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, pr.trace()), http.MethodPost, p.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, redactedError(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.cfg.Client.Do(req)
 	if err != nil {
-		return 0, p.slowedDown(redactedError(err), len(items), &sent)
+		return 0, p.slowedDown(redactedError(err), len(items), &pr)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
