@@ -140,7 +140,7 @@ type Config struct {
 	// retried whole.
 	Refusal func(err error) (status int, message string, ok bool)
 	// TimedOut reads a Sender's error as the peer not answering a batch
-	// within the sender's timeout though the request reached it: a batch
+	// within the sender's timeout once it had a connection to it: a batch
 	// too large for the link, or for the peer, to take in that time. The
 	// batches that follow carry at most half the size the batch was taken
 	// at, down to one, as after a 413 (see ShrinkHold), however few
