@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -37,9 +38,16 @@ type Incoming struct {
 	// it is answered with a "duplicate" receipt signed then, bound to the
 	// envelope as it came that time for an origin that asks (it may have
 	// been sealed again under a new name). This one's payload digest, with
-	// the envelope kept, tells a redelivery from another envelope under its
-	// id (see Received).
+	// HeaderDigest or the envelope kept, tells a redelivery from another
+	// envelope under its id (see Received).
 	Receipt json.RawMessage `json:"receipt"`
+	// HeaderDigest is the envelope's contracts.Envelope.HeaderDigest as it
+	// first came: what a redelivery must match, its signer, signature and
+	// batch proof aside, which sealing it again changes. It is stored with
+	// the item and outlives its envelope (PruneInbox), but is not part of
+	// the item the local API and the webhook give; nil for an item stored
+	// by a release before it was kept.
+	HeaderDigest []byte `json:"-"`
 	// PrunedAt, once set, is when retention dropped the entry's envelope
 	// and record (PruneInbox); the rest of it stays.
 	PrunedAt time.Time `json:"pruned_at,omitzero"`
@@ -128,11 +136,12 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 		for i, m := range in {
 			scratch = appendReceivedKey(scratch[:0], m.From, m.EnvelopeID)
 			if seqb := get(look, scratch); seqb != nil {
-				var prev Incoming
-				if err := json.Unmarshal(inbox.Get(seqb), &prev); err != nil {
+				prev, err := storedArrival(inbox.Get(seqb))
+				if err != nil {
 					return fmt.Errorf("inbox entry for %s: %w", m.EnvelopeID, err)
 				}
-				out[i] = Received{Seq: prev.Seq, Duplicate: true, Arrival: Arrival{ReceivedAt: prev.ReceivedAt, Receipt: prev.Receipt, Envelope: keptEnvelope(prev.Envelope)}}
+				// The received bucket holds the inbox key, which is the seq.
+				out[i] = Received{Seq: binary.BigEndian.Uint64(seqb), Duplicate: true, Arrival: prev}
 				continue
 			}
 			if j, ok := first[string(scratch)]; ok {
@@ -140,7 +149,7 @@ func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bol
 				if at.IsZero() {
 					at = now // as encodeIncomings stored it
 				}
-				out[i], firstOf[i] = Received{Duplicate: true, Arrival: Arrival{ReceivedAt: at, Receipt: in[j].Receipt, Envelope: keptEnvelope(in[j].Envelope)}}, j
+				out[i], firstOf[i] = Received{Duplicate: true, Arrival: arrivalOf(&in[j], at)}, j
 				continue
 			}
 			if encErrs[i] != nil {
@@ -285,7 +294,8 @@ func appendReceivedKey(b []byte, from, envelopeID string) []byte {
 }
 
 // Arrival is what the inbox keeps of an envelope's first delivery that
-// outlives the entry's envelope and record (PruneInbox).
+// outlives the entry's envelope and record (PruneInbox), and the envelope
+// while it lasts.
 type Arrival struct {
 	// ReceivedAt is when the envelope was first received, as its inbox item
 	// holds it, to the nanosecond; zero when the item holds none that
@@ -294,12 +304,25 @@ type Arrival struct {
 	// Receipt is the receipt stored with the first delivery, whose time
 	// is to the millisecond.
 	Receipt json.RawMessage
-	// Envelope is the envelope stored, as its inbox item holds it (a
-	// copy of Incoming.Envelope, its payload perhaps withheld): what
-	// tells a redelivery sealed again from another envelope of the same
-	// id and payload. Nil once retention pruned the item, and for an
-	// item stored without one.
+	// HeaderDigest is the item's Incoming.HeaderDigest: what tells a
+	// redelivery sealed again from another envelope of the same id and
+	// payload, pruned or not. Nil for an item stored without one.
+	HeaderDigest []byte
+	// Envelope is, for an item without a HeaderDigest, the envelope
+	// stored, as its inbox item holds it (a copy of Incoming.Envelope, its
+	// payload perhaps withheld), which tells the same then. Nil once
+	// retention pruned the item, for an item stored without one, and for
+	// one with a HeaderDigest: the envelope is large, and not needed.
 	Envelope json.RawMessage
+}
+
+// arrivalOf is the arrival of m, stored at at.
+func arrivalOf(m *Incoming, at time.Time) Arrival {
+	a := Arrival{ReceivedAt: at, Receipt: m.Receipt, HeaderDigest: m.HeaderDigest}
+	if a.HeaderDigest == nil {
+		a.Envelope = keptEnvelope(m.Envelope)
+	}
+	return a
 }
 
 // Received reports, for each of envelopeIDs from province from, whether it
@@ -308,13 +331,13 @@ type Arrival struct {
 // receipts, so that it signs "stored" only for what it is about to store.
 //
 // For one stored, firsts[i] is its first delivery's arrival, its receipt,
-// time and envelope: the destination tells a redelivery of an envelope
-// from another envelope under its id by the payload digest the receipt
-// names and the headers of the envelope, and dates what the redelivery
-// links or mends by that time. The others have none, and firsts is nil
-// when none is stored, so that a batch of new envelopes costs a lookup
-// each and nothing more. Only those are taken from an entry
-// (storedArrival), not the record beside them.
+// time and header digest (or envelope): the destination tells a
+// redelivery of an envelope from another envelope under its id by the
+// payload digest the receipt names and the headers, and dates what the
+// redelivery links or mends by that time. The others have none, and
+// firsts is nil when none is stored, so that a batch of new envelopes
+// costs a lookup each and nothing more. Only those are taken from an
+// entry (storedArrival), not the record beside them.
 func (s *Store) Received(from string, envelopeIDs []string) (stored []bool, firsts []Arrival, err error) {
 	stored = make([]bool, len(envelopeIDs))
 	err = s.view(func(tx *bolt.Tx) error {
@@ -346,20 +369,26 @@ func (s *Store) Received(from string, envelopeIDs []string) (stored []bool, firs
 
 // storedArrival returns the arrival the inbox value v keeps: a copy of its
 // receipt member, "null" for one stored as null (ReceiveAnd given none),
-// nil when there is no such member, a copy of its envelope (keptEnvelope),
-// and its received_at, zero when that does not read (the receipt's time
-// stands for it then). The lexer finds where the envelope and record end
-// without building them; encoding/json would check the whole entry and
-// then scan it again to decode it. Any member order reads, so the values
-// encoding/json wrote before appendIncomingButSeq do as well.
+// nil when there is no such member, its header digest, a copy of its
+// envelope (keptEnvelope) only when it has none, and its received_at, zero
+// when that does not read (the receipt's time stands for it then). The
+// lexer finds where the envelope and record end without building them;
+// encoding/json would check the whole entry and then scan it again to
+// decode it. Any member order reads, so the values encoding/json wrote
+// before appendIncomingButSeq do as well.
 func storedArrival(v []byte) (Arrival, error) {
 	var a Arrival
+	var envelope json.RawMessage
 	err := contracts.RawObject(v, func(name string, value json.RawMessage) error {
 		switch name {
 		case "receipt":
 			a.Receipt = bytes.Clone(value) // v is bbolt's, valid in its transaction only
 		case "envelope":
-			a.Envelope = bytes.Clone(keptEnvelope(value))
+			envelope = value
+		case "header_digest":
+			if err := json.Unmarshal(value, &a.HeaderDigest); err != nil {
+				return fmt.Errorf("header_digest: %w", err)
+			}
 		case "received_at":
 			if err := a.ReceivedAt.UnmarshalJSON(value); err != nil {
 				a.ReceivedAt = time.Time{}
@@ -367,7 +396,13 @@ func storedArrival(v []byte) (Arrival, error) {
 		}
 		return nil
 	})
-	return a, err
+	if err != nil {
+		return Arrival{}, err
+	}
+	if a.HeaderDigest == nil {
+		a.Envelope = bytes.Clone(keptEnvelope(envelope))
+	}
+	return a, nil
 }
 
 // keptEnvelope is the envelope member of an inbox item, nil when the item
@@ -442,6 +477,9 @@ func (s *Store) inboxItem(seen []byte, envelopeID string) (Incoming, error) {
 // at at, unless its strings need escaping.
 func incomingSize(m *Incoming, at recordAt) int {
 	n := seqRoom + len(m.EnvelopeID) + len(m.From) + len(m.Type) + len(m.Envelope) + len(m.Receipt) + len(m.WorkerMatch) + 180
+	if len(m.HeaderDigest) > 0 {
+		n += len(`,"header_digest":""`) + base64.StdEncoding.EncodedLen(len(m.HeaderDigest))
+	}
 	if !at.found {
 		n += len(m.Record)
 	}
@@ -485,6 +523,10 @@ func appendIncomingButSeq(b []byte, m *Incoming, at recordAt) ([]byte, error) {
 		b = appendRawMember(b, "record", record)
 	}
 	b = appendRawMember(b, "receipt", m.Receipt)
+	if len(m.HeaderDigest) > 0 {
+		// As encoding/json writes a []byte, which decodeIncoming reads.
+		b = append(base64.StdEncoding.AppendEncode(append(b, `,"header_digest":"`...), m.HeaderDigest), '"')
+	}
 	if !m.PrunedAt.IsZero() {
 		if b, err = appendTimeMember(b, "pruned_at", m.PrunedAt); err != nil {
 			return nil, err
@@ -542,11 +584,13 @@ func recordIn(envelope, record json.RawMessage) recordAt {
 	return recordAt{i, i + len(record), true}
 }
 
-// storedIncoming is an inbox value: an Incoming, and where its record lies
-// in its envelope when it was stored that way.
+// storedIncoming is an inbox value: an Incoming, where its record lies in
+// its envelope when it was stored that way, and its header digest, which
+// Incoming does not give in JSON.
 type storedIncoming struct {
 	Incoming
-	RecordAt *[2]int `json:"record_at,omitempty"`
+	RecordAt     *[2]int `json:"record_at,omitempty"`
+	HeaderDigest []byte  `json:"header_digest,omitempty"`
 }
 
 // decodeIncoming reads an inbox value, written by appendIncomingButSeq or, before
@@ -556,6 +600,7 @@ func decodeIncoming(v []byte) (Incoming, error) {
 	if err := json.Unmarshal(v, &s); err != nil {
 		return Incoming{}, err
 	}
+	s.Incoming.HeaderDigest = s.HeaderDigest
 	if !s.PrunedAt.IsZero() {
 		s.Envelope, s.Record = nil, nil // stored as null, read as "null"
 		return s.Incoming, nil

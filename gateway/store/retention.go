@@ -24,9 +24,10 @@ const pruneBatch = 1000
 
 // PruneInbox drops the personal data of inbox entries received before
 // cutoff: the envelope and the record. An entry keeps its position, ids,
-// type, time of arrival and the receipt this node signed, and gains
-// PrunedAt, so that cursors, a redelivery of the envelope (still known
-// for a duplicate) and the audit log's references to it stay valid.
+// type, time of arrival, the receipt this node signed and the envelope's
+// header digest, and gains PrunedAt, so that cursors, a redelivery of the
+// envelope (still known for a duplicate, and told from another envelope
+// under its id) and the audit log's references to it stay valid.
 //
 // Entries are taken in arrival order, no further than position upTo (a
 // webhook's cursor: what the push has not moved past is not pruned), up
