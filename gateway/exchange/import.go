@@ -793,7 +793,13 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 			return deferred(env.ID, "policy_error"), false
 		}
 	}
-	stored := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: envelope, Record: record, Counters: counters[dec.Agreement.ID]}
+	// What a redelivery must match, kept with the item past its pruning:
+	// a hash of the header alone, the payload standing in by its digest.
+	header, err := env.HeaderDigest()
+	if err != nil {
+		return rejected(env.ID, ReasonMalformed), false
+	}
+	stored := store.Incoming{EnvelopeID: env.ID, From: env.Origin, Type: string(env.Type), ReceivedAt: now, Envelope: envelope, Record: record, HeaderDigest: header[:], Counters: counters[dec.Agreement.ID]}
 	// The case a referral opens or an update moves is written in the
 	// commit that stores it; an update is checked again there, since
 	// another request may move its case meanwhile.

@@ -1,6 +1,8 @@
 package exchange
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +15,7 @@ import (
 
 // ReasonEnvelopeIDReused rejects an envelope whose id its origin gave
 // before to an envelope with another payload or header, stored here (as
-// far as its inbox item still tells: see sameAsStored), or given earlier
+// far as its inbox item tells: see sameAsStored), or given earlier
 // in the same request. An envelope id names one envelope: only the same
 // envelope sent again, or sealed again, is a duplicate. Final: the origin
 // must send the record again under a new id.
@@ -29,22 +31,25 @@ var errIDReused = errors.New("the envelope id names another envelope stored here
 var errStoredReceipt = errors.New("the receipt stored with the envelope id is unreadable")
 
 // errStoredEnvelope defers, as errStoredReceipt does, an envelope whose id
-// is stored here with an envelope this node cannot read.
+// is stored here with an envelope, or a header digest, this node cannot
+// read.
 var errStoredEnvelope = errors.New("the envelope stored with the envelope id is unreadable")
 
 // sameAsStored tells whether env, whose id from its origin is stored here
 // already and whose signing digest is digest, is the envelope stored: the
 // receipt stored with its first delivery (first.Receipt) names the same
-// payload digest, and the envelope stored (first.Envelope) differs from
-// env in nothing but what sealing it again changes (sealedAgain). The
-// receipt is what inbox retention keeps, and it is what a "duplicate"
-// answer stands for: signing one for another payload would acknowledge
-// what was never stored, and the record it carries was never checked;
-// one bound to another header (agreement version, purpose, ...) would let
-// the origin prove this node took what it never took. Once retention has
-// pruned the envelope, the payload is all that is left to tell: env is
-// taken for the envelope stored whatever its headers, as releases before
-// this check did.
+// payload digest, and env differs from the envelope stored in nothing but
+// what sealing it again changes, as the header digest its item keeps
+// tells (sameHeader), or for an item stored by a release before that, the
+// envelope it keeps (sealedAgain). The receipt and the header digest are
+// what inbox retention keeps, and the receipt is what a "duplicate" answer
+// stands for: signing one for another payload would acknowledge what was
+// never stored, and the record it carries was never checked; one bound to
+// another header (agreement version, purpose, ...) would let the origin
+// prove this node took what it never took. An item of an earlier release
+// pruned keeps neither the header digest nor the envelope, and leaves the
+// payload alone to tell: env is taken for the envelope stored whatever its
+// headers, as releases before this check did.
 //
 // It returns when the envelope was first received: what the redelivery
 // links or mends (an answer, a case) took place then. That is the time the
@@ -63,7 +68,12 @@ func sameAsStored(env *contracts.Envelope, digest [32]byte, first store.Arrival)
 	if r.EnvelopeID != env.ID || r.PayloadDigest != env.PayloadDigest {
 		return time.Time{}, errIDReused
 	}
-	if first.Envelope != nil {
+	switch {
+	case first.HeaderDigest != nil:
+		if err := sameHeader(env, first.HeaderDigest); err != nil {
+			return time.Time{}, err
+		}
+	case first.Envelope != nil:
 		if err := sealedAgain(env, digest, first.Envelope); err != nil {
 			return time.Time{}, err
 		}
@@ -72,6 +82,25 @@ func sameAsStored(env *contracts.Envelope, digest [32]byte, first store.Arrival)
 		return r.ReceivedAt, nil
 	}
 	return first.ReceivedAt, nil
+}
+
+// sameHeader checks that env has the header digest its inbox item keeps
+// (stored, contracts.Envelope.HeaderDigest): errIDReused when it has
+// another. Two digests compared, where sealedAgain decodes the envelope
+// stored and hashes it with env's payload: a batch sent again, its answer
+// lost, is all duplicates.
+func sameHeader(env *contracts.Envelope, stored []byte) error {
+	if len(stored) != sha256.Size {
+		return fmt.Errorf("%w: a header digest of %d bytes", errStoredEnvelope, len(stored))
+	}
+	d, err := env.HeaderDigest()
+	// env's header encoded to verify its signature, so err is not to be
+	// had; and an envelope whose header does not encode is not the one
+	// stored, whose header did.
+	if err != nil || !bytes.Equal(d[:], stored) {
+		return errIDReused
+	}
+	return nil
 }
 
 // sealedAgain checks that env, whose signing digest is digest, is the

@@ -1,13 +1,18 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/gateway/peer"
@@ -25,27 +30,35 @@ import (
 // bound to the envelope as it came, let 33 prove 44 took another
 // agreement version.) E sealed again under the name 33's node goes by
 // now, in a batch, is E: a duplicate, with a receipt bound to it as it
-// came. Where 44 no longer holds E's headers (retention pruned its inbox
-// item), it cannot tell them apart, and answers both "duplicate", as it
-// did before.
+// came. E's inbox item keeps the digest of E's header, so retention
+// pruning it changes none of this. (From a review: once pruned, the item
+// told nothing of E's headers, and 44 answered another agreement version
+// "duplicate".) Only where 44 holds neither E nor that digest (an item an
+// earlier release stored, then pruned) can it not tell them apart, and it
+// answers both "duplicate", as it did before.
 func TestARedeliveryOfAnotherHeaderIsRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		withheld  bool // E's inbox item keeps E with its payload withheld (the import masked the phone)
 		prune     bool // E's inbox item, before the redelivery comes
+		earlier   bool // E's inbox item as a release before header digests stored it
 		meanwhile bool // E delivered between the redelivery's lookup and its commit
 	}{
 		{name: "stored before"},
 		{name: "stored with its payload withheld", withheld: true},
 		{name: "stored meanwhile by another request", meanwhile: true},
 		{name: "stored and pruned", prune: true},
+		{name: "stored by an earlier release", earlier: true},
+		{name: "stored by an earlier release and pruned", earlier: true, prune: true},
 	} {
 		for _, again := range []struct {
 			name  string
-			other bool // another agreement version, else E sealed again
+			other bool // another agreement version
+			seal  bool // E sealed again under a new name, else E as it came
 		}{
 			{name: "another agreement version", other: true},
-			{name: "sealed again under a new name"},
+			{name: "sealed again under a new name", seal: true},
+			{name: "as it came"},
 		} {
 			t.Run(tc.name+"/"+again.name, func(t *testing.T) {
 				f := newFederation(t, "33", "44")
@@ -71,7 +84,7 @@ func TestARedeliveryOfAnotherHeaderIsRefused(t *testing.T) {
 				if again.other {
 					env.AgreementVersion++
 					f.sign("33", &env)
-				} else {
+				} else if again.seal {
 					by = f.pki.Signer(f.pki.Issue("33", pki.KindNode, "gw-2"))
 					if err := contracts.SignBatch([]*contracts.Envelope{&env}, by, by.Identity().URI()); err != nil {
 						t.Fatal(err)
@@ -109,6 +122,9 @@ func TestARedeliveryOfAnotherHeaderIsRefused(t *testing.T) {
 							t.Fatalf("44 keeps the transfer with payload %s, %v; want it withheld", kept.Payload, err)
 						}
 					}
+					if tc.earlier {
+						withoutHeaderDigests(t, dest.store)
+					}
 					if tc.prune {
 						if n, err := dest.store.PruneInbox(context.Background(), time.Now().Add(time.Hour), math.MaxUint64); err != nil || n != 1 {
 							t.Fatalf("PruneInbox = %d, %v; want the transfer pruned", n, err)
@@ -117,7 +133,7 @@ func TestARedeliveryOfAnotherHeaderIsRefused(t *testing.T) {
 					r = redeliver()
 				}
 
-				refused := again.other && !tc.prune
+				refused := again.other && !(tc.earlier && tc.prune)
 				if refused {
 					if r.Status != peer.StatusRejected || !slices.Equal(r.Reasons, []string{ReasonEnvelopeIDReused}) || r.Receipt != nil {
 						t.Errorf("the envelope of another agreement version: %s %v (receipt %s), want %s [%s] and no receipt", r.Status, r.Reasons, r.Receipt, peer.StatusRejected, ReasonEnvelopeIDReused)
@@ -154,14 +170,44 @@ func TestARedeliveryOfAnotherHeaderIsRefused(t *testing.T) {
 	}
 }
 
+// withoutHeaderDigests writes s's inbox items again as a release before
+// header digests stored them, without one.
+func withoutHeaderDigests(t *testing.T, s *store.Store) {
+	t.Helper()
+	digest := regexp.MustCompile(`,"header_digest":"[^"]*"`)
+	err := s.DB().Update(func(tx *bolt.Tx) error {
+		inbox := tx.Bucket([]byte("inbox"))
+		var keys, values [][]byte // a bucket is not written while ForEach reads it
+		err := inbox.ForEach(func(k, v []byte) error {
+			if !digest.Match(v) {
+				return fmt.Errorf("inbox item %x keeps no header digest", k)
+			}
+			keys, values = append(keys, bytes.Clone(k)), append(values, digest.ReplaceAll(v, nil))
+			return nil
+		})
+		for i, k := range keys {
+			if err == nil {
+				err = inbox.Put(k, values[i])
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSameAsStoredHoldsEveryHeader: an envelope under a stored id and
-// payload is the envelope stored, as its inbox item keeps it (whole or
-// with its payload withheld), when it differs from it in nothing but its
+// payload is the envelope stored, as its inbox item keeps it (its header
+// digest, or for an item of an earlier release the envelope, whole or with
+// its payload withheld), when it differs from it in nothing but its
 // signer, signature and batch proof, which sealing it again changes; a
 // difference in any other header makes it another envelope, refused as
-// reusing the id. An item that no longer keeps the envelope (pruned)
-// leaves the payload alone to tell, and one whose envelope this node
-// cannot read defers it, as an unreadable receipt does.
+// reusing the id. The header digest, which pruning keeps, is compared
+// alone: the envelope beside it is not read. An item of an earlier release
+// that no longer keeps the envelope (pruned) leaves the payload alone to
+// tell, and one whose envelope or header digest this node cannot read
+// defers it, as an unreadable receipt does.
 func TestSameAsStoredHoldsEveryHeader(t *testing.T) {
 	f := newFederation(t, "33", "44")
 	env := f.signedBy("33", f.generator("33", "44", 67).Transfer())
@@ -179,10 +225,15 @@ func TestSameAsStoredHoldsEveryHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	whole := marshalEnvelope(t, env)
+	header, err := env.HeaderDigest()
+	if err != nil {
+		t.Fatal(err)
+	}
 	renamed := f.pki.Signer(f.pki.Issue("33", pki.KindNode, "gw-2"))
 	tests := []struct {
 		name   string
 		stored json.RawMessage // as the inbox item keeps it, nil once pruned
+		header []byte          // the header digest the inbox item keeps, nil for one of an earlier release
 		change func(e *contracts.Envelope)
 		want   error
 	}{
@@ -204,6 +255,17 @@ func TestSameAsStoredHoldsEveryHeader(t *testing.T) {
 		{name: "another agreement version, stored with its payload withheld", stored: withheld, change: func(e *contracts.Envelope) { e.AgreementVersion++ }, want: errIDReused},
 		{name: "another agreement version, its item pruned", change: func(e *contracts.Envelope) { e.AgreementVersion++ }},
 		{name: "stored unreadable", stored: json.RawMessage(`{"agreement_version":"1"}`), want: errStoredEnvelope},
+		{name: "as stored, by its header digest", header: header[:]},
+		{name: "sealed again under a new name, in a batch, by its header digest", header: header[:], change: func(e *contracts.Envelope) {
+			if err := contracts.SignBatch([]*contracts.Envelope{e}, renamed, renamed.Identity().URI()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "another agreement version, by its header digest", header: header[:], change: func(e *contracts.Envelope) { e.AgreementVersion++ }, want: errIDReused},
+		{name: "another purpose, by its header digest", header: header[:], change: func(e *contracts.Envelope) { e.Purpose += "x" }, want: errIDReused},
+		{name: "created at another time, by its header digest", header: header[:], change: func(e *contracts.Envelope) { e.Created = e.Created.Add(time.Millisecond) }, want: errIDReused},
+		{name: "by its header digest, the envelope beside it not read", stored: json.RawMessage(`{"agreement_version":"1"}`), header: header[:]},
+		{name: "a header digest that is not one", header: header[:16], want: errStoredEnvelope},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,7 +280,7 @@ func TestSameAsStoredHoldsEveryHeader(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = sameAsStored(&e, d, store.Arrival{Receipt: receipt, Envelope: tt.stored})
+			_, err = sameAsStored(&e, d, store.Arrival{Receipt: receipt, Envelope: tt.stored, HeaderDigest: tt.header})
 			if !errors.Is(err, tt.want) {
 				t.Errorf("sameAsStored = %v, want %v", err, tt.want)
 			}
