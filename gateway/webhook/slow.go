@@ -14,7 +14,7 @@ import (
 // batch, or waiting for the answer, when the time was up. On a slow link
 // a large batch takes long to write, and a busy system long to work
 // through it; the same batch again would most likely time out again, so
-// push halves the batch size after one (see shrink). A batch written whole
+// push halves the batch size after one (see slow). A batch written whole
 // (sent) may have been processed all the same, perhaps each time it is
 // pushed.
 type slowError struct {
@@ -24,7 +24,10 @@ type slowError struct {
 	// not mean the system took the request.
 	sent    bool
 	timeout time.Duration
-	err     error
+	// next is the most items per push after the timeout (see slow); 0
+	// until slow has lowered the size.
+	next int
+	err  error
 }
 
 func (e *slowError) Error() string {
@@ -33,10 +36,13 @@ func (e *slowError) Error() string {
 		within = " within " + e.timeout.String()
 	}
 	push := fmt.Sprintf("a push of %d items", e.items)
-	next := "the next pushes carry half as many"
-	if e.items == 1 {
+	next := ""
+	switch {
+	case e.items == 1:
 		push = "a push of 1 item"
-		next = "if it needs longer for one item, raise the webhook timeout"
+		next = "; if it needs longer for one item, raise the webhook timeout"
+	case e.next > 0:
+		next = fmt.Sprintf("; the next pushes carry at most %d items", e.next)
 	}
 	var what string
 	switch {
@@ -47,7 +53,7 @@ func (e *slowError) Error() string {
 	default:
 		what = fmt.Sprintf("it did not answer %s%s (it may have processed them all the same)", push, within)
 	}
-	return fmt.Sprintf("the provincial system timed out: %s; %s: %v", what, next, e.err)
+	return fmt.Sprintf("the provincial system timed out: %s%s: %v", what, next, e.err)
 }
 
 func (e *slowError) Unwrap() error { return e.err }
@@ -105,4 +111,24 @@ func (p *Pusher) slowedDown(err error, items int, pr *progress) error {
 		return err
 	}
 	return &slowError{items: items, sent: written, timeout: p.cfg.Client.Timeout, err: err}
+}
+
+// slow returns err, the error of a push of n items taken at size, and
+// when it is a *slowError halves size: the same push again would most
+// likely time out again, for ever. Half the size, not half of n: a
+// timeout on the few items pending says the system was slow rather than
+// that batches are too large, and a size lowered to a few would push the
+// items that follow a few at a time for the whole hold. Should n be too
+// many for the time, each timeout halves the size again, until pushes
+// carry fewer. One item alone lowers nothing: nothing smaller can be
+// pushed. The pusher has one push in flight at a time, so no other push
+// taken at the same size can have halved it already.
+func (p *Pusher) slow(n, size int, err error) error {
+	var slow *slowError
+	if n < 2 || !errors.As(err, &slow) {
+		return err
+	}
+	p.shrink(size/2, "did not answer in time")
+	slow.next = p.batch.Current()
+	return err
 }

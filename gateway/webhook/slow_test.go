@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -281,5 +282,87 @@ func TestATimeoutWhileThePushIsSentHalvesTheBatch(t *testing.T) {
 	}
 	if st, _ := p.State(); st.Batch != 1 {
 		t.Errorf("batch %d after a timeout sending a push of 2; want 1", st.Batch)
+	}
+}
+
+// TestATimeoutOnAFewItemsHalvesTheSizeNotTheFew: a system that stalls for
+// a moment does not answer in time a push of the few items pending, or
+// a half of a batch it refused. That says the system was slow, not that
+// batches of the size are too large: the size is halved, as after a full
+// batch's timeout, not lowered to half the few, which would push the
+// items that follow a few at a time for the whole hold. One item alone
+// lowers nothing.
+func TestATimeoutOnAFewItemsHalvesTheSizeNotTheFew(t *testing.T) {
+	tests := []struct {
+		name    string
+		pending int
+		refuse  bool // the first push is answered 422, its first half held
+		want    int  // the batch size after the timeout
+		next    int  // the items the push after it carries
+	}{
+		{"a few pending", 3, false, 8, 3},
+		{"a half of a refused batch", 16, true, 8, 8},
+		{"one item", 1, false, 16, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _ := inboxWith(t, tt.pending)
+			defer s.Close()
+			var mu sync.Mutex
+			var sizes []int
+			done := make(chan struct{})
+			sys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var b Batch
+				if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
+					http.Error(w, err.Error(), http.StatusBadRequest)
+					return
+				}
+				mu.Lock()
+				sizes = append(sizes, len(b.Items))
+				call := len(sizes)
+				mu.Unlock()
+				switch {
+				case tt.refuse && call == 1:
+					w.WriteHeader(http.StatusUnprocessableEntity)
+				case call == 1 || tt.refuse && call == 2:
+					select { // until the client gives up
+					case <-r.Context().Done():
+					case <-done:
+					}
+				}
+			}))
+			t.Cleanup(func() { close(done); sys.Close() })
+			p, err := New(Config{URL: sys.URL, Batch: 16, ShrinkHold: time.Minute,
+				Client: &http.Client{Timeout: 300 * time.Millisecond}}, s, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			_, err = p.once(context.Background())
+			var slow *slowError
+			if !errors.As(err, &slow) {
+				t.Fatalf("once: %v; want a slowError", err)
+			}
+			if st, _ := p.State(); st.Batch != tt.want {
+				t.Errorf("batch %d after a timeout on %d items of 16; want %d", st.Batch, slow.items, tt.want)
+			}
+			tell := fmt.Sprintf("the next pushes carry at most %d items", tt.want)
+			if slow.items == 1 {
+				tell = "raise the webhook timeout"
+			}
+			if !strings.Contains(err.Error(), tell) {
+				t.Errorf("error %q; want it to say %q", err, tell)
+			}
+
+			if _, err := p.once(context.Background()); err != nil {
+				t.Fatalf("once after the timeout: %v", err)
+			}
+			mu.Lock()
+			last := sizes[len(sizes)-1]
+			mu.Unlock()
+			if last != tt.next {
+				t.Errorf("the push after the timeout carried %d items; want %d", last, tt.next)
+			}
+		})
 	}
 }

@@ -23,10 +23,11 @@
 // it refuses only the one, which is skipped, and the push goes on.
 //
 // A system that, once connected, does not take and answer a batch within
-// the client's timeout is retried with half the batch, for
-// Config.ShrinkHold, down to single items: a system, or a link to it, too
-// slow for a full batch would otherwise be sent the same batch forever,
-// the system perhaps processing it every time it had it whole. Once the hold
+// the client's timeout is retried with half the batch size, however few
+// items the batch carried, for Config.ShrinkHold, down to single items: a
+// system, or a link to it, too slow for a full batch would otherwise be
+// sent the same batch forever, the system perhaps processing it every
+// time it had it whole. Once the hold
 // is over the batch size doubles, and doubles again after each full batch
 // taken, up to Config.Batch: a system still slow costs one timeout per
 // hold, and one that is fast again is back to full batches within a few
@@ -432,11 +433,7 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 	if n := pruned(items); n > 0 {
 		return n, p.passOver(ctx, items[:n])
 	}
-	full := batch
-	if len(items) < batch {
-		full = 0
-	}
-	n, _, err := p.push(ctx, items, full)
+	n, _, err := p.push(ctx, items, batch)
 	return n, err
 }
 
@@ -447,29 +444,27 @@ func (p *Pusher) once(ctx context.Context) (int, error) {
 // cursor moved past. The halves are not left to later batches: one refused
 // item must not slow the push for the rest of the inbox.
 //
-// full is the batch size when items were taken as a full batch of it, and
-// 0 otherwise. A 413 to a full batch halves the size for the batches that
-// follow (until Config.ShrinkHold has passed), unless the halves found an
-// item too large alone, which may be all the 413 was about: a smaller
-// batch would hold it as well. A 413 to a partial batch says no more than
-// that it is too large; should full batches be too, one answers 413 in
-// turn.
-func (p *Pusher) push(ctx context.Context, items []store.Incoming, full int) (moved int, tooLarge bool, err error) {
+// size is the batch size items were taken at, which their halves carry
+// on; only the items taken, not a half, can be a full batch of it. A 413
+// to a full batch halves the size for the batches that follow (until
+// Config.ShrinkHold has passed), unless the halves found an item too
+// large alone, which may be all the 413 was about: a smaller batch would
+// hold it as well. A 413 to a partial batch says no more than that it is
+// too large; should full batches be too, one answers 413 in turn. A
+// timeout halves the size however few items were pushed (see slow).
+func (p *Pusher) push(ctx context.Context, items []store.Incoming, size int) (moved int, tooLarge bool, err error) {
 	code, err := p.post(ctx, items)
-	var slow *slowError
-	if errors.As(err, &slow) && len(items) > 1 {
-		p.shrink(len(items)/2, "did not answer in time")
-	}
 	if err != nil {
-		return 0, false, err
+		return 0, false, p.slow(len(items), size, err)
 	}
+	full := len(items) == size
 	switch {
 	case code >= 200 && code <= 299:
 		if err := p.advance(ctx, items[len(items)-1].Seq); err != nil {
 			return 0, false, err
 		}
-		if full > 0 {
-			p.batch.Grow(full)
+		if full {
+			p.batch.Grow(size)
 		}
 		return len(items), false, nil
 	case !refusesItems(code):
@@ -481,14 +476,14 @@ func (p *Pusher) push(ctx context.Context, items []store.Incoming, full int) (mo
 		return 1, code == http.StatusRequestEntityTooLarge, nil
 	}
 	half := len(items) / 2
-	n, tooLarge, err := p.push(ctx, items[:half], 0)
+	n, tooLarge, err := p.push(ctx, items[:half], size)
 	if err != nil {
 		return n, tooLarge, err
 	}
-	m, tooLargeToo, err := p.push(ctx, items[half:], 0)
+	m, tooLargeToo, err := p.push(ctx, items[half:], size)
 	tooLarge = tooLarge || tooLargeToo
-	if err == nil && code == http.StatusRequestEntityTooLarge && full > 1 && !tooLarge {
-		p.shrink(full/2, "answered 413: the batch was too large")
+	if err == nil && code == http.StatusRequestEntityTooLarge && full && !tooLarge {
+		p.shrink(size/2, "answered 413: the batch was too large")
 	}
 	return n + m, tooLarge, err
 }
