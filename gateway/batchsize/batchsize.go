@@ -1,7 +1,8 @@
 // Package batchsize holds how many items a sender puts in one request to a
 // far end that may not take a full batch: a peer node (delivery) or the
 // provincial system (webhook). A far end that answers 413 to a full
-// batch, or does not answer one in time, gets half as many for a while; a
+// batch, or does not answer one in time, gets batches of half the size for
+// a while; a
 // body limit or a slow link then slows the stream instead of stopping it.
 package batchsize
 

@@ -86,9 +86,10 @@ type WebhookConfig struct {
 	// refusing everything is misconfigured. Default 10.
 	MaxConsecutiveSkips int `yaml:"max_consecutive_skips"`
 	// Timeout is how long the system may take to answer a POST. One it
-	// does not answer in time is retried, with half as many items per POST
-	// for ten minutes, down to one, since it may have been too large for
-	// the system to get through in time. Positive; default 30s.
+	// does not answer in time once connected is retried, with at most half
+	// the batch size it was taken at per POST for ten minutes, down to one,
+	// since it may have been too large for the system to get through in
+	// time (one item alone lowers nothing). Positive; default 30s.
 	Timeout time.Duration `yaml:"timeout"`
 }
 
