@@ -2,8 +2,8 @@
 // far end that may not take a full batch: a peer node (delivery) or the
 // provincial system (webhook). A far end that answers 413 to a full
 // batch, or does not answer one in time, gets batches of half the size for
-// a while; a
-// body limit or a slow link then slows the stream instead of stopping it.
+// a while; a body limit or a slow link then slows the stream instead of
+// stopping it.
 package batchsize
 
 import (
