@@ -134,8 +134,16 @@ func TestVerifyOfflineDetectsWithoutProofs(t *testing.T) {
 	}{
 		{"clean", nil, nil},
 		{"one byte changed", flipByte(4), []Problem{ProblemRootMismatch}},
-		{"entry deleted", deleteEntry(4), []Problem{ProblemRemoved}},
-		{"two entries swapped", swapEntries(2, 5), []Problem{ProblemInconsistent, ProblemReordered, ProblemReordered}},
+		{"entry deleted", deleteEntry(4), []Problem{ProblemRootMismatch, ProblemRemoved}},
+		{"two entries swapped", swapEntries(2, 5), []Problem{ProblemInconsistent, ProblemRootMismatch, ProblemReordered, ProblemReordered}},
+		// A removal does not hide a change elsewhere: without proofs, the
+		// entries it leaves are not checked one by one. (From a review.)
+		{"entry deleted and another changed", func(b *bolt.Bucket) error {
+			if err := deleteEntry(4)(b); err != nil {
+				return err
+			}
+			return flipByte(6)(b)
+		}, []Problem{ProblemRootMismatch, ProblemRemoved}},
 		// The auditor kept the head of the first 4 entries.
 		{"changed before the earlier head", flipByte(2), []Problem{ProblemInconsistent, ProblemRootMismatch}},
 		{"changed after the earlier head", flipByte(6), []Problem{ProblemRootMismatch}},

@@ -46,7 +46,7 @@ func TestVerifyFlagsEntriesThatAddToTheLog(t *testing.T) {
 		}, []Finding{{Position: -1, Problem: ProblemOutOfRange}}},
 		{"empty entry before the genuine one", func(_ *testing.T, g []RawEntry) []RawEntry {
 			return append([]RawEntry{{Position: 2}}, g...) // the first is the one checked
-		}, []Finding{{Position: 2, Problem: ProblemDuplicate}, {Position: 2, Problem: ProblemRemoved}}},
+		}, []Finding{{Position: -1, Problem: ProblemRootMismatch}, {Position: 2, Problem: ProblemDuplicate}, {Position: 2, Problem: ProblemRemoved}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +93,7 @@ func TestVerifyFlagsAReaderBreakingItsContract(t *testing.T) {
 			c = slices.Clone(c)
 			c[0], c[1] = c[1], c[0]
 			return c
-		}, []Problem{ProblemOutOfOrder, ProblemRemoved}},
+		}, []Problem{ProblemRootMismatch, ProblemOutOfOrder, ProblemRemoved}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
