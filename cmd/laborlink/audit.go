@@ -70,7 +70,7 @@ func (f *filterFlags) values() (url.Values, error) {
 		if err != nil {
 			return nil, usageErrorf("--%s: %v", name, err)
 		}
-		q.Set(name, t.Format(time.RFC3339))
+		q.Set(name, t.Format(time.RFC3339Nano)) // to the nanosecond, as entry times are
 	}
 	if *f.pair != "" {
 		if _, err := audit.ParsePair(*f.pair); err != nil {
