@@ -3,6 +3,7 @@ package audit
 import (
 	"bufio"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -127,8 +128,9 @@ func ReadJSONL(r io.Reader) ([]RawEntry, []Entry, error) {
 	var entries []Entry
 	lines := map[int64]int64{} // position: the line that holds it
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for line := int64(0); sc.Scan(); line++ {
+	sc.Buffer(make([]byte, 64<<10), maxExportLine)
+	line := int64(0)
+	for ; sc.Scan(); line++ {
 		data := append([]byte(nil), sc.Bytes()...)
 		if len(data) == 0 {
 			continue
@@ -144,11 +146,17 @@ func ReadJSONL(r io.Reader) ([]RawEntry, []Entry, error) {
 		}
 		raws = append(raws, RawEntry{Position: pos, Data: data})
 	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("read audit export: %w", err)
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, nil, fmt.Errorf("read audit export: line %d is longer than %d bytes, which no entry is: the export was altered", line+1, maxExportLine)
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("read audit export: line %d: %w", line+1, err)
 	}
 	return raws, entries, nil
 }
+
+// maxExportLine bounds a line ReadJSONL reads: an entry's encoding is a
+// few hundred bytes, its tokens bounded (maxToken).
+const maxExportLine = 1 << 20
 
 // claimLine records in lines that line (0-based) holds pos, refusing a
 // negative position or one an earlier line holds; stated says whether the

@@ -140,6 +140,8 @@ func TestReadJSONLRefusesARepeatedOrNegativeIndex(t *testing.T) {
 		{"genuine line repeated", append(rawData(genuine), genuine[1].Data), "line 5 states index 1, which line 2 already holds"},
 		{"negative index", append(rawData(genuine), forged(t, -1)), "line 5 states index -1, which no log has"},
 		{"index beyond the others repeated", append(rawData(genuine), forged(t, 9), forged(t, 9)), "line 6 states index 9, which line 5 already holds"},
+		// It said "token too long", naming no line. (From a review.)
+		{"overlong line", append(rawData(genuine[:2]), bytes.Repeat([]byte("x"), maxExportLine+1)), "line 3 is longer than"},
 		{"undecodable line where another states its index", append([][]byte{[]byte("{not json"), genuine[0].Data}, rawData(genuine[1:])...), "line 2 states index 0, which line 1 already holds"},
 	}
 	for _, tc := range tests {
