@@ -103,18 +103,6 @@ func ExportJSONL(w io.Writer, entries EntrySource) error {
 	return bw.Flush()
 }
 
-// ExportRawJSONL writes stored entries byte for byte, one per line, which
-// is what to hand an auditor who will verify: even a damaged entry is
-// exported as it is stored.
-func ExportRawJSONL(w io.Writer, entries []RawEntry) error {
-	bw := bufio.NewWriter(w)
-	for _, e := range entries {
-		bw.Write(e.Data)
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
-}
-
 // ReadJSONL reads an export back: raw entries positioned by the index each
 // one states (the file's line order is not what the tree commits to), and
 // the decoded entries for Query, Stats and Reconcile. A line that does not
