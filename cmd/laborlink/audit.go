@@ -268,6 +268,11 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--verifier %s: %w", *verifierFile, err)
 	}
+	if *save != "" && *earlier == "" {
+		if err := refuseUncheckedSave(*save, v); err != nil {
+			return err
+		}
+	}
 	var earlierHead []byte
 	if *earlier != "" {
 		if earlierHead, err = os.ReadFile(*earlier); err != nil {
@@ -362,6 +367,22 @@ func (n timedNode) ConsistencyProof(ctx context.Context, old, size int64) (tlog.
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	return n.cl.ConsistencyProof(ctx, old, size)
+}
+
+// refuseUncheckedSave refuses a --save-head over a head of the log that
+// verify would not check the new head against (no --earlier): a node
+// serving an old head, or one of a fork, would pass, with nothing to
+// compare it with, and the head that proves it would be gone. A file that
+// is missing or holds no head of the log is not evidence of it.
+func refuseUncheckedSave(path string, v note.Verifier) error {
+	kept, err := os.ReadFile(path)
+	if err != nil {
+		return nil // the save says why if it cannot write there either
+	}
+	if _, err := audit.ParseHead(kept, v.Name(), v); err != nil {
+		return nil
+	}
+	return usageErrorf("--save-head %s holds a signed head of %s, which this would replace unchecked: give it as --earlier too, so that the new head is checked to extend it (or move it away to start afresh)", path, v.Name())
 }
 
 // saveHead writes the verified head to path, replaced whole and synced:

@@ -472,3 +472,84 @@ func TestAuditVerifySavesTheHeadThroughALinkInALinkedDirectory(t *testing.T) {
 		t.Errorf("%s, which the link deeper names, holds %q, %v; want the head verified", named, b, err)
 	}
 }
+
+// TestAuditVerifyKeepsAHeadItDidNotCheckAgainst: --save-head without
+// --earlier replaced a kept head of the log unchecked. A node serving an
+// old head (here the export and head of 2 entries, the kept head of 3), or
+// one of a fork, passed, with nothing to compare it with, and the head
+// that proved it was gone. It is refused by name, the kept head as it was;
+// with --earlier, the head is checked against it. (From a review.)
+func TestAuditVerifyKeepsAHeadItDidNotCheckAgainst(t *testing.T) {
+	const origin = "laborlink.test/p51/gw-1"
+	skey, vkey, err := audit.GenerateKey(origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := audit.DefaultConfig()
+	cfg.Origin, cfg.Signer, cfg.SignInterval = origin, signer, -1
+	l, err := audit.OpenFile(filepath.Join(dir, "audit.db"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	var heads [][]byte // heads[n] covers n entries
+	for i := range 3 {
+		h, err := l.SignedHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		heads = append(heads, h.Note)
+		if _, err := l.Append(ctx, audit.Entry{Kind: audit.KindSent, EnvelopeID: fmt.Sprintf("env-%d", i), Origin: "51", Destination: "44"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := l.SignedHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads = append(heads, h.Note)
+	var export bytes.Buffer
+	old := func(yield func(audit.Entry) error) error {
+		return l.Each(ctx, audit.Filter{}, func(e audit.Entry) error {
+			if e.Index >= 2 {
+				return nil
+			}
+			return yield(e)
+		})
+	}
+	if err := audit.ExportJSONL(&export, old); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	vkeyFile, file, oldHead := write("audit.key.pub", []byte(vkey)), write("old.jsonl", export.Bytes()), write("old-head", heads[2])
+	kept := write("p51-head.txt", heads[3])
+
+	args := []string{"audit", "verify", "--verifier", vkeyFile, "--file", file, "--head", oldHead, "--save-head", kept}
+	code, out, errOut := run(t, "", args...)
+	if code != 2 || !strings.Contains(errOut, "--save-head "+kept+" holds a signed head of "+origin) || !strings.Contains(errOut, "--earlier") {
+		t.Errorf("exit %d\nstdout %q\nstderr %q; want 2 asking for --earlier", code, out, errOut)
+	}
+	if b, err := os.ReadFile(kept); err != nil || !bytes.Equal(b, heads[3]) {
+		t.Errorf("after the refusal the kept head holds %q, %v; want it as it was", b, err)
+	}
+	code, out, errOut = run(t, "", append(args, "--earlier", kept)...)
+	if code != 1 || !strings.Contains(out, "log shrank from 3 to 2 entries") {
+		t.Errorf("with --earlier: exit %d\nstdout %q\nstderr %q; want 1, the log shrank", code, out, errOut)
+	}
+	if b, err := os.ReadFile(kept); err != nil || !bytes.Equal(b, heads[3]) {
+		t.Errorf("after a failed verify the kept head holds %q, %v; want it as it was", b, err)
+	}
+}
