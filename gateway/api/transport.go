@@ -195,23 +195,29 @@ func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
 	if len(body) == 0 || body[0] != '{' {
 		return nil, badRequest("the body is not a JSON object")
 	}
-	// A batch is an object whose one member is records; any other object
-	// is one record, read by the record decoder. The records are split
-	// while the body's syntax is checked, in one pass.
+	// A batch is an object whose one member is records; an object without
+	// records is one record, read by the record decoder. The records are
+	// split while the body's syntax is checked, in one pass.
 	var records json.RawMessage
-	members := 0
+	var others []string
 	batch, err := contracts.RawObjectSplit(body, "records", func(name string, v json.RawMessage) error {
-		members++
 		if name == "records" {
 			records = v
+		} else {
+			others = append(others, strconv.Quote(name))
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, badRequest("the body is not a JSON object: %v", err)
 	}
-	if members != 1 || records == nil {
+	if records == nil {
 		return SubmitRequest{Records: []json.RawMessage{body}, Single: true}, nil
+	}
+	// No record has a member records: read as one, such a body was
+	// answered 422 with one result, for record 0, whatever the batch held.
+	if len(others) > 0 {
+		return nil, badRequest("the body has records and %s: a batch is {\"records\": [...]} with no other member, and no record has a member records", strings.Join(others, ", "))
 	}
 	if batch == nil {
 		// Not an array: null is an empty batch, anything else refused.

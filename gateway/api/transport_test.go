@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -42,6 +44,37 @@ func TestADryRunOverARecordsSizeIsAnswered413(t *testing.T) {
 		_, err := decodePolicyEval(context.Background(), r)
 		if status, code := statusOf(err); status != http.StatusRequestEntityTooLarge || code != "too_large" || !strings.Contains(err.Error(), fmt.Sprint(contracts.MaxRecordSize)) {
 			t.Errorf("declared %v: %v (%d %s); want 413 too_large saying the limit", declared, err, status, code)
+		}
+	}
+}
+
+// TestABatchWithAnotherMemberIsRefused: a batch is {"records": [...]}
+// alone. One with another member (a flag the API does not take) was read
+// as a single record, since no record has a member records, and answered
+// 422 with one result for record 0, its problem "schema is required",
+// whatever the batch held; it is refused, 400, naming the other member.
+// An object without records is still one record.
+func TestABatchWithAnotherMemberIsRefused(t *testing.T) {
+	decode := func(body string) (any, error) {
+		return decodeSubmit(context.Background(), httptest.NewRequest(http.MethodPost, "/api/v1/records", strings.NewReader(body)))
+	}
+	for _, body := range []string{
+		`{"records":[{},{}],"dry_run":true}`,
+		`{"dry_run":true,"records":[{}]}`,
+		`{"schema":"laborlink.transfer/v1","records":null,"dry_run":1}`,
+	} {
+		_, err := decode(body)
+		if !errors.Is(err, errBadRequest) || !strings.Contains(err.Error(), `"dry_run"`) || !strings.Contains(err.Error(), "records") {
+			t.Errorf("%s: %v; want a bad request (400) naming records and \"dry_run\"", body, err)
+		}
+	}
+	for body, want := range map[string]SubmitRequest{
+		`{"records":[{},{}]}`: {Records: []json.RawMessage{[]byte(`{}`), []byte(`{}`)}},
+		`{"schema":"x"}`:      {Records: []json.RawMessage{[]byte(`{"schema":"x"}`)}, Single: true},
+	} {
+		got, err := decode(body)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %#v, %v; want %#v", body, got, err, want)
 		}
 	}
 }
