@@ -91,9 +91,11 @@ func NewHandler(s Set) http.Handler {
 		kithttp.ServerErrorEncoder(encodeError),
 	}
 	mux := http.NewServeMux()
-	for _, r := range routes(s) {
+	rs := routes(s)
+	for _, r := range rs {
 		mux.Handle(r.pattern, kithttp.NewServer(r.serve, r.decode, r.encode, opts...))
 	}
+	handleNoRoute(mux, rs)
 	return mux
 }
 
@@ -500,6 +502,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnauthorized, "unauthenticated"
 	case errors.Is(err, auth.ErrForbidden):
 		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, errNoRoute):
+		return http.StatusNotFound, string(exchange.CodeNotFound)
+	case errors.Is(err, errMethodNotAllowed):
+		return http.StatusMethodNotAllowed, "method_not_allowed"
 	case errors.Is(err, errBadRequest), errors.Is(err, audit.ErrTooManyEntries):
 		return http.StatusBadRequest, "invalid"
 	case errors.Is(err, httpbody.ErrTooLarge):
