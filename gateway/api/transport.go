@@ -51,7 +51,7 @@ func routes(s Set) []route {
 	return []route{
 		{"POST /api/v1/records", s.Submit, onlyParams(decodeSubmit), encodeSubmit},
 		{"GET /api/v1/records", s.Record, onlyParams(decodeRecordByRef, "ref"), encodeJSON},
-		{"GET /api/v1/records/{id}", s.Record, decodeRecordByID, encodeJSON},
+		{"GET /api/v1/records/{id}", s.Record, onlyParams(decodeRecordByID), encodeJSON},
 		{"GET /api/v1/inbox", s.Inbox, onlyParams(decodeInbox, "after", "limit"), encodeJSON},
 		{"GET /api/v1/inbox/{id}", s.InboxItem, onlyParams(decodeInboxItem, "from"), encodeJSON},
 		{"GET /api/v1/audit/entries", s.AuditQuery, onlyParams(decodeAuditQuery, auditFilterParams...), encodeJSON},
@@ -59,10 +59,10 @@ func routes(s Set) []route {
 		{"GET /api/v1/audit/head", s.AuditHead, onlyParams(decodeAuditHead, "min_size"), encodeJSON},
 		{"GET /api/v1/audit/raw", s.AuditRaw, onlyParams(decodeAuditRaw, "start", "end"), encodeJSON},
 		{"GET /api/v1/audit/proof", s.AuditProof, onlyParams(decodeAuditProof, "size", "index", "old"), encodeJSON},
-		{"GET /api/v1/status", s.NodeStatus, decodeNothing, encodeJSON},
+		{"GET /api/v1/status", s.NodeStatus, onlyParams(decodeNothing), encodeJSON},
 		{"GET /api/v1/referrals", s.Referrals, onlyParams(decodeReferrals, "status", "overdue"), encodeJSON},
 		{"POST /api/v1/policy/eval", s.PolicyEval, onlyParams(decodePolicyEval), encodeJSON},
-		{"GET /api/v1/policy", s.PolicyShow, decodeNothing, encodeJSON},
+		{"GET /api/v1/policy", s.PolicyShow, onlyParams(decodeNothing), encodeJSON},
 		{"GET /api/v1/audit/export", s.AuditExport, onlyParams(decodeAuditExport, append([]string{"format"}, auditFilterParams...)...), encodeAuditExport},
 		{"POST /api/v1/audit/verify", s.AuditVerify, onlyParams(decodeAuditVerify), encodeJSON},
 		{"GET /api/v1/audit/reconcile", s.AuditReconcile, onlyParams(decodeAuditReconcile, "with", "from", "to"), encodeJSON},
@@ -315,12 +315,9 @@ var auditFilterParams = []string{"from", "to", "pair", "between", "agreement", "
 // would be ignored and the whole log listed, counted or exported as if
 // unfiltered. A route that takes a body takes no names: what it takes,
 // such as the earlier head of a verify, sent in the query instead would
-// be ignored and the request served without it.
+// be ignored and the request served without it. Nor does a route that
+// takes nothing at all (status, policy, a record by envelope id).
 func onlyParams(decode kithttp.DecodeRequestFunc, names ...string) kithttp.DecodeRequestFunc {
-	takes := "this route takes " + strings.Join(names, ", ")
-	if len(names) == 0 {
-		takes = "this route takes none: send what it takes in its JSON body"
-	}
 	return func(ctx context.Context, r *http.Request) (any, error) {
 		q := r.URL.Query()
 		var unknown []string
@@ -330,7 +327,7 @@ func onlyParams(decode kithttp.DecodeRequestFunc, names ...string) kithttp.Decod
 			}
 		}
 		if len(unknown) > 0 {
-			return nil, badRequest("unknown query parameter %s; %s", strings.Join(unknown, ", "), takes)
+			return nil, badRequest("unknown query parameter %s; %s", strings.Join(unknown, ", "), takesParams(r.Method, names))
 		}
 		for _, name := range names {
 			if n := len(q[name]); n > 1 {
@@ -339,6 +336,18 @@ func onlyParams(decode kithttp.DecodeRequestFunc, names ...string) kithttp.Decod
 		}
 		return decode(ctx, r)
 	}
+}
+
+// takesParams says which query parameters a route of method takes, names,
+// for the error that refuses another.
+func takesParams(method string, names []string) string {
+	switch {
+	case len(names) > 0:
+		return "this route takes " + strings.Join(names, ", ")
+	case method == http.MethodGet || method == http.MethodHead:
+		return "this route takes none"
+	}
+	return "this route takes none: send what it takes in its JSON body"
 }
 
 func decodeAuditQuery(_ context.Context, r *http.Request) (any, error) {
