@@ -197,15 +197,20 @@ func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
 	if len(body) == 0 || body[0] != '{' {
 		return nil, badRequest("the body is not a JSON object")
 	}
-	// A batch is an object whose one member is records; an object without
-	// records is one record, read by the record decoder. The records are
-	// split while the body's syntax is checked, in one pass.
+	// A batch is an object whose one member is records; any other object
+	// with a schema, or without records, is one record, read by the record
+	// decoder (which names records as a member no record has). The records
+	// are split while the body's syntax is checked, in one pass.
 	var records json.RawMessage
 	var others []string
+	schema := false
 	batch, err := contracts.RawObjectSplit(body, "records", func(name string, v json.RawMessage) error {
-		if name == "records" {
+		switch name {
+		case "records":
 			records = v
-		} else {
+		case "schema":
+			schema = true
+		default:
 			others = append(others, strconv.Quote(name))
 		}
 		return nil
@@ -213,13 +218,13 @@ func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, badRequest("the body is not a JSON object: %v", err)
 	}
-	if records == nil {
+	if records == nil || schema {
 		return SubmitRequest{Records: []json.RawMessage{body}, Single: true}, nil
 	}
-	// No record has a member records: read as one, such a body was
-	// answered 422 with one result, for record 0, whatever the batch held.
+	// Read as one record, a batch with another member was answered 422
+	// with one result, for record 0, its problem a schema missing.
 	if len(others) > 0 {
-		return nil, badRequest("the body has records and %s: a batch is {\"records\": [...]} with no other member, and no record has a member records", strings.Join(others, ", "))
+		return nil, badRequest("the body has records and %s: a batch is {\"records\": [...]} with no other member", strings.Join(others, ", "))
 	}
 	if batch == nil {
 		// Not an array: null is an empty batch, anything else refused.

@@ -50,18 +50,18 @@ func TestADryRunOverARecordsSizeIsAnswered413(t *testing.T) {
 
 // TestABatchWithAnotherMemberIsRefused: a batch is {"records": [...]}
 // alone. One with another member (a flag the API does not take) was read
-// as a single record, since no record has a member records, and answered
-// 422 with one result for record 0, its problem "schema is required",
-// whatever the batch held; it is refused, 400, naming the other member.
-// An object without records is still one record.
+// as a single record, and answered 422 with one result for record 0, its
+// problem "schema is required", whatever the batch held; it is refused,
+// 400, naming the other member. An object with a schema, or without
+// records, is still one record: with records too, its problems name
+// records as a member no record has.
 func TestABatchWithAnotherMemberIsRefused(t *testing.T) {
 	decode := func(body string) (any, error) {
 		return decodeSubmit(context.Background(), httptest.NewRequest(http.MethodPost, "/api/v1/records", strings.NewReader(body)))
 	}
 	for _, body := range []string{
 		`{"records":[{},{}],"dry_run":true}`,
-		`{"dry_run":true,"records":[{}]}`,
-		`{"schema":"laborlink.transfer/v1","records":null,"dry_run":1}`,
+		`{"dry_run":true,"records":null}`,
 	} {
 		_, err := decode(body)
 		if !errors.Is(err, errBadRequest) || !strings.Contains(err.Error(), `"dry_run"`) || !strings.Contains(err.Error(), "records") {
@@ -69,8 +69,9 @@ func TestABatchWithAnotherMemberIsRefused(t *testing.T) {
 		}
 	}
 	for body, want := range map[string]SubmitRequest{
-		`{"records":[{},{}]}`: {Records: []json.RawMessage{[]byte(`{}`), []byte(`{}`)}},
-		`{"schema":"x"}`:      {Records: []json.RawMessage{[]byte(`{"schema":"x"}`)}, Single: true},
+		`{"records":[{},{}]}`:                     {Records: []json.RawMessage{[]byte(`{}`), []byte(`{}`)}},
+		`{"schema":"x"}`:                          {Records: []json.RawMessage{[]byte(`{"schema":"x"}`)}, Single: true},
+		`{"schema":"x","records":[],"dry_run":1}`: {Records: []json.RawMessage{[]byte(`{"schema":"x","records":[],"dry_run":1}`)}, Single: true},
 	} {
 		got, err := decode(body)
 		if err != nil || !reflect.DeepEqual(got, want) {
