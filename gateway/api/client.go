@@ -333,10 +333,10 @@ func (c *Client) AuditVerify(ctx context.Context, earlier []byte) (audit.Report,
 func (c *Client) AuditReconcile(ctx context.Context, with string, from, to time.Time) (AuditReconcileResponse, error) {
 	q := url.Values{"with": {with}}
 	if !from.IsZero() {
-		q.Set("from", from.Format(time.RFC3339))
+		q.Set("from", from.Format(time.RFC3339Nano))
 	}
 	if !to.IsZero() {
-		q.Set("to", to.Format(time.RFC3339))
+		q.Set("to", to.Format(time.RFC3339Nano))
 	}
 	var r AuditReconcileResponse
 	err := c.do(ctx, http.MethodGet, "/api/v1/audit/reconcile?"+q.Encode(), nil, &r)
