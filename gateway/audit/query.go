@@ -19,8 +19,12 @@ type Pair struct {
 func ParsePair(s string) (Pair, error) {
 	o, d, ok := strings.Cut(s, ":")
 	p := Pair{Province(o), Province(d)}
-	if !ok || !p.Origin.Valid() || !p.Destination.Valid() {
+	switch {
+	case !ok || !p.Origin.Valid() || !p.Destination.Valid():
 		return Pair{}, fmt.Errorf("pair %q: want two province codes as origin:destination, such as 51:44", s)
+	case p.Origin == p.Destination:
+		// No flow stays in its province: it would select nothing.
+		return Pair{}, fmt.Errorf("pair %q names province %s twice: want two different provinces as origin:destination, such as 51:44", s, p.Origin)
 	}
 	return p, nil
 }

@@ -94,6 +94,7 @@ func TestParsePair(t *testing.T) {
 		{"51:44", true, Pair{"51", "44"}},
 		{"51-44", false, Pair{}},
 		{"51:99", false, Pair{}},
+		{"51:51", false, Pair{}}, // as between refuses 51,51 (from a review)
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
