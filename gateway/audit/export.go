@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 )
 
 // csvHeader names the CSV columns, one per Entry field.
@@ -188,8 +189,21 @@ func WriteTable(w io.Writer, entries []Entry) error {
 			reasons[i] = string(r)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Index,
-			e.Time.UTC().Format(time.RFC3339), e.Kind, pair, e.RecordType, agreement,
-			e.Decision, strings.Join(reasons, ","), e.EnvelopeID, digest)
+			e.Time.UTC().Format(time.RFC3339), shown(string(e.Kind)), shown(pair), shown(e.RecordType), shown(agreement),
+			shown(string(e.Decision)), shown(strings.Join(reasons, ",")), shown(e.EnvelopeID), digest)
 	}
 	return tw.Flush()
+}
+
+// shown is s for a terminal: quoted, its control characters escaped, if it
+// has any. The entries of a query come from a node unverified, and one
+// could otherwise move the cursor, clear the screen or break the table's
+// columns with a tab or a newline.
+func shown(s string) string {
+	for _, r := range s {
+		if !unicode.IsGraphic(r) || unicode.IsSpace(r) {
+			return strconv.QuoteToGraphic(s)
+		}
+	}
+	return s
 }

@@ -316,3 +316,26 @@ func TestStatsCountsOnlyFlowsAsFlows(t *testing.T) {
 		t.Errorf("flows %+v; want the one sent on %s, nothing of the pruned, agreement or receipt entry", s.Flows, t0.Format(time.DateOnly))
 	}
 }
+
+// TestTableEscapesControlCharacters: a query's entries come from a node
+// unverified; one holding terminal escapes, tabs or newlines in a field
+// must not reach the terminal raw. (From a review.)
+func TestTableEscapesControlCharacters(t *testing.T) {
+	e := Entry{Index: 7, Kind: KindSent, Origin: "51", Destination: "44", EnvelopeID: "01J\x1b[2J\tX\nY", AgreementID: "AG\u202e-1"}
+	var table strings.Builder
+	if err := WriteTable(&table, []Entry{e}); err != nil {
+		t.Fatal(err)
+	}
+	out := table.String()
+	if strings.ContainsAny(out, "\x1b\t\u202e") || strings.Count(out, "\n") != 2 {
+		t.Errorf("table holds the field's control characters raw:\n%q", out)
+	}
+	if !strings.Contains(out, `"01J\x1b[2J\tX\nY"`) {
+		t.Errorf("table does not show the envelope id escaped:\n%s", out)
+	}
+	var plain strings.Builder
+	WriteTable(&plain, []Entry{{Index: 1, Kind: KindSent, EnvelopeID: "01JABC"}})
+	if strings.Contains(plain.String(), `"`) {
+		t.Errorf("a plain field is quoted:\n%s", plain.String())
+	}
+}
