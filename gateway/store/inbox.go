@@ -424,7 +424,16 @@ func (s *Store) InboxHead() (uint64, error) {
 	return head, err
 }
 
-// Inbox returns up to limit received envelopes after the cursor, in arrival order.
+// MaxInboxPage bounds the bytes of stored items one Inbox call reads:
+// records may be up to contracts.MaxRecordSize each, and a page of a
+// thousand such items, held whole to be answered, would take a node far
+// past its memory limit.
+const MaxInboxPage = 8 << 20
+
+// Inbox returns up to limit received envelopes after the cursor, in
+// arrival order: fewer once they add up to MaxInboxPage stored bytes, but
+// never none while any comes after the cursor. Only an empty page says
+// nothing more has arrived.
 func (s *Store) Inbox(after uint64, limit int) ([]Incoming, error) {
 	if after == math.MaxUint64 {
 		return nil, nil // nothing comes after; after+1 would start again at the first
@@ -432,12 +441,14 @@ func (s *Store) Inbox(after uint64, limit int) ([]Incoming, error) {
 	var out []Incoming
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketInbox).Cursor()
-		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
+		read := 0
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit && read < MaxInboxPage; k, v = c.Next() {
 			m, err := decodeIncoming(v)
 			if err != nil {
 				return fmt.Errorf("inbox entry %x: %w", k, err)
 			}
 			out = append(out, m)
+			read += len(v)
 		}
 		return nil
 	})

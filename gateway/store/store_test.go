@@ -621,3 +621,42 @@ func TestEnqueueRefusesABadKeyBeforeWriting(t *testing.T) {
 		t.Errorf("counter %d, %v; want 0", n, err)
 	}
 }
+
+// TestInboxPagesLargeItemsByBytes: a page of a thousand items of the
+// largest records, held whole to be answered, would take a node far past
+// its memory limit; a page ends once its items add up to MaxInboxPage,
+// and the next page goes on from its last item, skipping none. (From a
+// review of the local API.)
+func TestInboxPagesLargeItemsByBytes(t *testing.T) {
+	s, _ := openTest(t)
+	big := []byte(`"` + strings.Repeat("x", 1<<20) + `"`) // 1 MiB and a bit
+	const n = 20
+	for i := range n {
+		in := Incoming{EnvelopeID: fmt.Sprintf("01A%03d", i), From: "51", Type: "transfer", Envelope: big, Receipt: []byte(`"r"`)}
+		if _, err := s.Receive(context.Background(), []Incoming{in}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pages []int
+	seen := 0
+	for after := uint64(0); ; {
+		items, err := s.Inbox(after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) == 0 {
+			break
+		}
+		for _, it := range items {
+			if want := fmt.Sprintf("01A%03d", seen); it.EnvelopeID != want {
+				t.Fatalf("item %d of the pages is %s; want %s", seen, it.EnvelopeID, want)
+			}
+			seen++
+		}
+		pages = append(pages, len(items))
+		after = items[len(items)-1].Seq
+	}
+	if seen != n || len(pages) < 3 || pages[0] > MaxInboxPage/(1<<20)+1 {
+		t.Errorf("%d items read in pages of %v; want all %d, at most %d a page", seen, pages, n, MaxInboxPage/(1<<20)+1)
+	}
+}
