@@ -21,7 +21,9 @@ import (
 // (CertProvince would read its province from name constraints, and the
 // registry's revocations, keyed by the identity's province, would never
 // name it), a serial no revocation can name, or no extended key usage
-// (x509 takes it as good for any use, a server's too). The leaf as issued
+// (x509 takes it as good for any use, a server's too), or a kind other
+// than node that may serve (server auth, or any usage): a client that
+// takes any member as its server would take it. The leaf as issued
 // passes.
 func TestOnlyLeavesShapedAsIssuedAreIdentities(t *testing.T) {
 	f := newFederation(t, "51")
@@ -36,6 +38,17 @@ func TestOnlyLeavesShapedAsIssuedAreIdentities(t *testing.T) {
 		{"keyUsage keyCertSign|cRLSign", "may sign certificates or CRLs", func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign }},
 		{"serial 0", "serial 0", func(c *x509.Certificate) { c.SerialNumber = big.NewInt(0) }},
 		{"no extended key usage", "no extended key usage", func(c *x509.Certificate) { c.ExtKeyUsage = nil }},
+		{"node with server auth", "", func(c *x509.Certificate) {
+			c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+		}},
+		{"system with server auth", "only node certificates serve", func(c *x509.Certificate) {
+			c.URIs = []*url.URL{{Scheme: "spiffe", Host: "p51." + testDomain, Path: "/system/crafted"}}
+			c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+		}},
+		{"admin with any extended key usage", "only node certificates serve", func(c *x509.Certificate) {
+			c.URIs = []*url.URL{{Scheme: "spiffe", Host: "p51." + testDomain, Path: "/admin/crafted"}}
+			c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny}
+		}},
 	} {
 		cert := craftLeaf(t, ca, c.mod)
 		id, err := v.Verify([]*x509.Certificate{cert, ca.Cert}, x509.ExtKeyUsageClientAuth)

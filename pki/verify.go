@@ -264,12 +264,15 @@ func (v *Verifier) buildByContent(chain []*x509.Certificate, usage x509.ExtKeyUs
 // identity's province, would never name; or a serial that is not positive
 // (RFC 5280 4.1.2.2), which no CRL or registry revocation can name either;
 // or one that names no extended key usage, which x509 takes as good for
-// any use, a server's included. go-spiffe's X509-SVID rules refuse the
-// first two.
+// any use, a server's included; or one of a kind other than node that may
+// serve (server auth or any usage), which a client taking any member as
+// its server would take. go-spiffe's X509-SVID rules refuse the first two.
 func checkLeafProfile(leaf *x509.Certificate, id Identity) error {
 	switch {
 	case len(leaf.ExtKeyUsage) == 0 && len(leaf.UnknownExtKeyUsage) == 0:
 		return &certError{ErrWrongUsage, fmt.Sprintf("certificate of %s names no extended key usage; a leaf says which of client and server auth it is for", id)}
+	case id.Kind != KindNode && (slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) || slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny)):
+		return &certError{ErrWrongUsage, fmt.Sprintf("certificate of %s may serve (server auth), but only node certificates serve; a %s certificate is for client auth", id, id.Kind)}
 	case leaf.IsCA:
 		return &certError{ErrInvalidCertificate, fmt.Sprintf("certificate of %s is a CA (basicConstraints CA:TRUE), not a leaf", id)}
 	case leaf.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0:
