@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -88,16 +89,38 @@ type RevokeOptions struct {
 // or the root to revoke a province CA) and republishes dir/crl.pem.
 // Revoking a serial twice is an error that says when it was revoked.
 func Revoke(dir string, serial *big.Int, opts RevokeOptions) (crlFile string, err error) {
+	iss, err := openIssuer(dir)
+	if err != nil {
+		return "", err
+	}
+	return iss.revoke(serial, opts)
+}
+
+// RevokeCert is Revoke for the serial of cert, which must have been issued
+// under the name of the CA in dir: a CRL revokes only what its issuer
+// issued (RevocationList), so the serial of another CA's certificate in
+// it would be reported revoked and revoke nothing, Force or not.
+func RevokeCert(dir string, cert *x509.Certificate, opts RevokeOptions) (crlFile string, err error) {
+	iss, err := openIssuer(dir)
+	if err != nil {
+		return "", err
+	}
+	if !bytes.Equal(cert.RawIssuer, iss.cert.RawSubject) {
+		return "", fmt.Errorf("certificate %s (serial %s) was issued by %q, not by the %s in %s (%q), whose CRL cannot revoke it: revoke it with the CA that issued it",
+			describe(cert), serialString(cert.SerialNumber), cert.Issuer.CommonName, iss.name, dir, iss.cert.Subject.CommonName)
+	}
+	return iss.revoke(cert.SerialNumber, opts)
+}
+
+// revoke records serial as revoked by iss and republishes its CRL.
+func (iss *issuer) revoke(serial *big.Int, opts RevokeOptions) (crlFile string, err error) {
 	reason := "unspecified"
 	if opts.Reason != "" {
 		if reason, err = ParseReason(opts.Reason); err != nil {
 			return "", err
 		}
 	}
-	iss, err := openIssuer(dir)
-	if err != nil {
-		return "", err
-	}
+	dir := iss.dir
 	st, err := readState(dir)
 	if err != nil {
 		return "", err

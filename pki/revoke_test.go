@@ -115,6 +115,47 @@ func TestRootRevokesProvinceCA(t *testing.T) {
 	}
 }
 
+// TestRevokeCertNeedsItsIssuer: a certificate is revoked by the CA that
+// issued it. Another CA's CRL would list its serial under the wrong name
+// and revoke nothing, so that is refused, Force or not, and writes
+// nothing; the CA that issued it revokes it.
+func TestRevokeCertNeedsItsIssuer(t *testing.T) {
+	f := newFederation(t, "51", "44")
+	leaf44 := issue(t, f, "44", IssueRequest{Kind: KindNode, Name: "gw-1"})
+	for _, c := range []struct {
+		name, dir string
+		cert      *x509.Certificate
+	}{
+		{"another province's leaf", f.ProvinceDir("51"), leaf44.Cert},
+		{"a leaf at the root", f.Root.Dir, leaf44.Cert},
+		{"a province CA at its own directory", f.ProvinceDir("44"), f.CAs["44"].Cert},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := snapshot(t, f.Dir)
+			_, err := RevokeCert(c.dir, c.cert, RevokeOptions{Force: true})
+			if err == nil || !strings.Contains(err.Error(), "revoke it with the CA that issued it") {
+				t.Fatalf("RevokeCert = %v, want refused", err)
+			}
+			sameFiles(t, before, snapshot(t, f.Dir))
+		})
+	}
+	for dir, cert := range map[string]*x509.Certificate{f.ProvinceDir("44"): leaf44.Cert, f.Root.Dir: f.CAs["44"].Cert} {
+		crlFile, err := RevokeCert(dir, cert, RevokeOptions{})
+		if err != nil {
+			t.Fatalf("RevokeCert by its issuer: %v", err)
+		}
+		data, _ := os.ReadFile(crlFile)
+		issuer := f.CAs["44"].Cert
+		if dir == f.Root.Dir {
+			issuer = f.Root.Cert
+		}
+		l := NewRevocationList()
+		if err := l.AddCRL(data, issuer); err != nil || !l.Revoked(cert) {
+			t.Errorf("CRL of %s: %v, revoked %v; want the certificate revoked", dir, err, l.Revoked(cert))
+		}
+	}
+}
+
 func TestParseSerial(t *testing.T) {
 	for in, want := range map[string]int64{"abc": 0xabc, "0xABC": 0xabc, "0a:bc": 0xabc, " 1f ": 0x1f} {
 		if got, err := ParseSerial(in); err != nil || got.Int64() != want {

@@ -5,7 +5,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,14 +166,4 @@ func crlNote(path string, now time.Time) []string {
 		return []string{fmt.Sprintf("%s is stale since %s: republish with laborlink pki crl", filepath.Base(path), list.NextUpdate.UTC().Format(time.RFC3339))}
 	}
 	return nil
-}
-
-// CertSerial returns the serial number of the first certificate in a PEM
-// file, so that operators can revoke by file.
-func CertSerial(path string) (*big.Int, error) {
-	certs, err := ReadCertificates(path)
-	if err != nil {
-		return nil, err
-	}
-	return certs[0].SerialNumber, nil
 }

@@ -288,11 +288,8 @@ func runPKIRevoke(_ context.Context, m *Main, args []string) error {
 	if err != nil {
 		return usageErrorf("--reason: %v", err)
 	}
-	serial, err := serialArg(pos[0])
-	if err != nil {
-		return err
-	}
-	crlFile, err := pki.Revoke(*caDir, serial, pki.RevokeOptions{Reason: r, Force: *force, CRLValidity: validity})
+	opts := pki.RevokeOptions{Reason: r, Force: *force, CRLValidity: validity}
+	serial, crlFile, err := revokeArg(*caDir, pos[0], opts)
 	if err != nil {
 		return err
 	}
@@ -300,18 +297,23 @@ func runPKIRevoke(_ context.Context, m *Main, args []string) error {
 	return nil
 }
 
-// serialArg reads a serial, or the serial of a certificate file. A name
-// ending .pem, which no serial does, is a file: one missing or unreadable
-// is reported as such, not as a bad serial.
-func serialArg(s string) (*big.Int, error) {
-	if strings.HasSuffix(s, ".pem") {
-		return pki.CertSerial(s)
+// revokeArg revokes a serial, or the certificate in a file, which the CA
+// must have issued. A name ending .pem, which no serial does, is a file:
+// one missing or unreadable is reported as such, not as a bad serial.
+func revokeArg(caDir, arg string, opts pki.RevokeOptions) (serial *big.Int, crlFile string, err error) {
+	if strings.HasSuffix(arg, ".pem") {
+		certs, err := pki.ReadCertificates(arg)
+		if err != nil {
+			return nil, "", err
+		}
+		crlFile, err = pki.RevokeCert(caDir, certs[0], opts)
+		return certs[0].SerialNumber, crlFile, err
 	}
-	n, err := pki.ParseSerial(s)
-	if err != nil {
-		return nil, usageErrorf("%v", err)
+	if serial, err = pki.ParseSerial(arg); err != nil {
+		return nil, "", usageErrorf("%v", err)
 	}
-	return n, nil
+	crlFile, err = pki.Revoke(caDir, serial, opts)
+	return serial, crlFile, err
 }
 
 func runPKICRL(_ context.Context, m *Main, args []string) error {

@@ -89,6 +89,7 @@ func TestPKIRefusals(t *testing.T) {
 	pkiRun(t, "pki", "csr", "--province", "51", "--dir", p51)
 	pkiRun(t, "pki", "csr", "--province", "44", "--dir", p44)
 	pkiRun(t, "pki", "sign-province", "--root", root, "--csr", filepath.Join(p51, "ca.csr"), "--province", "51")
+	pkiRun(t, "pki", "issue", "--ca", p51, "--kind", "node", "--name", "gw-1")
 	junk := filepath.Join(dir, "junk.csr")
 	os.WriteFile(junk, []byte("not a request"), 0o644)
 
@@ -122,6 +123,8 @@ func TestPKIRefusals(t *testing.T) {
 		{"revoke bad reason", []string{"pki", "revoke", "--ca", p51, "abc", "--reason", "spite"}, 2, `--reason: unknown revocation reason "spite"`},
 		// A file, not a serial such as "invalid serial" said it was.
 		{"revoke missing file", []string{"pki", "revoke", "--ca", p51, filepath.Join(dir, "gone.pem")}, 1, "gone.pem: no such file"},
+		// The root's CRL could not revoke it, so --force does not make it.
+		{"revoke a leaf at the root", []string{"pki", "revoke", "--ca", root, filepath.Join(p51, "node-gw-1.pem"), "--force"}, 1, `issued by "LaborLink p51 CA", not by the root CA`},
 		{"status of nothing", []string{"pki", "status", "--dir", filepath.Join(dir, "nowhere")}, 1, "no such file"},
 	}
 	for _, tt := range tests {
