@@ -289,6 +289,31 @@ func TestSignProvinceRefusals(t *testing.T) {
 			sameFiles(t, rootBefore, snapshot(t, f.Root.Dir))
 		})
 	}
+
+	// ca.pem in the root directory would make revoke and crl take it for a
+	// province CA's directory, and find no root there.
+	inRoot := filepath.Join(f.Root.Dir, CACSRFile)
+	if err := os.WriteFile(inRoot, csrPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, csr string
+		out       string
+	}{
+		{"request in the root directory", inRoot, ""},
+		{"--out the root directory", p44, f.Root.Dir + "/."},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := snapshot(t, f.Root.Dir)
+			if _, err := f.Root.SignProvince(c.csr, SignProvinceOptions{Province: "44", OutDir: c.out}); err == nil || !strings.Contains(err.Error(), "into the root directory") {
+				t.Fatalf("SignProvince = %v, want refused", err)
+			}
+			sameFiles(t, before, snapshot(t, f.Root.Dir))
+		})
+	}
+	if _, err := WriteCRL(f.Root.Dir, 0); err != nil {
+		t.Errorf("the root's CRL after the refusals: %v", err)
+	}
 }
 
 func TestInitRootRefusals(t *testing.T) {

@@ -160,6 +160,15 @@ func (r *Root) SignProvince(csrFile string, opts SignProvinceOptions) (*Province
 		return nil, fmt.Errorf("CSR %s is for province %s (%s), not %s (%s): refusing to sign",
 			csrFile, province, ProvinceName(province), opts.Province, ProvinceName(opts.Province))
 	}
+	outDir := opts.OutDir
+	if outDir == "" {
+		outDir = filepath.Dir(csrFile)
+	}
+	if sameDir(outDir, r.Dir) {
+		// A directory with ca.pem is a province CA's to revoke and crl,
+		// which would then no longer find the root there.
+		return nil, fmt.Errorf("refusing to write %s into the root directory %s: move the request out of it, or pass --out DIR", CACertFile, r.Dir)
+	}
 	if err := checkCAValid("root CA", r.Cert, now); err != nil {
 		return nil, err
 	}
@@ -187,10 +196,6 @@ func (r *Root) SignProvince(csrFile string, opts SignProvinceOptions) (*Province
 		return nil, errors.New("signed province CA does not carry the requested key; nothing written")
 	}
 
-	outDir := opts.OutDir
-	if outDir == "" {
-		outDir = filepath.Dir(csrFile)
-	}
 	st, err := readState(r.Dir)
 	if err != nil {
 		return nil, err
@@ -257,6 +262,16 @@ func (r *Root) sign(csrPEM []byte, province string, nc []byte, notBefore, notAft
 		return nil, err
 	}
 	return certs[0], nil
+}
+
+// sameDir reports whether a and b are the same existing directory.
+func sameDir(a, b string) bool {
+	ai, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	bi, err := os.Stat(b)
+	return err == nil && os.SameFile(ai, bi)
 }
 
 // keyMatchesPub reports whether cert carries the public key pub.
