@@ -3,9 +3,8 @@ package pki
 import (
 	"bytes"
 	"crypto"
+	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -13,8 +12,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/cloudflare/cfssl/crl"
 )
 
 // DefaultCRLValidity is how long a published CRL stays current (its
@@ -136,8 +133,7 @@ func (iss *issuer) revoke(serial *big.Int, opts RevokeOptions) (crlFile string, 
 }
 
 // WriteCRL signs and writes dir/crl.pem from the CA's revocation records,
-// valid for validity (default DefaultCRLValidity). It uses cfssl's CRL
-// support.
+// valid for validity (default DefaultCRLValidity).
 func WriteCRL(dir string, validity time.Duration) (string, error) {
 	iss, err := openIssuer(dir)
 	if err != nil {
@@ -155,7 +151,8 @@ func (iss *issuer) publish(st *caState, validity time.Duration) (string, error) 
 	if validity == 0 {
 		validity = DefaultCRLValidity
 	}
-	der, err := iss.crl(st, time.Now().Add(validity))
+	now := time.Now()
+	der, err := iss.crl(st, now, now.Add(validity))
 	if err != nil {
 		return "", err
 	}
@@ -174,27 +171,28 @@ func (iss *issuer) publish(st *caState, validity time.Duration) (string, error) 
 	return path, nil
 }
 
-// oidReasonCode is id-ce-cRLReasons.
-var oidReasonCode = asn1.ObjectIdentifier{2, 5, 29, 21}
-
-func (iss *issuer) crl(st *caState, nextUpdate time.Time) ([]byte, error) {
-	list := make([]pkix.RevokedCertificate, 0, len(st.Revoked))
+// crl signs a CRL of st's revocations, current from now until
+// nextUpdate. Its thisUpdate is backdated as certificates are: OpenSSL
+// refuses a CRL from its future ("CRL is not yet valid"), and with it
+// every certificate it checks, on a machine whose clock is behind the
+// CA's. cfssl's CRL helper dates it now, so x509 makes it; its number
+// is the time in nanoseconds, which grows from one CRL to the next also
+// across directories of one CA name (a CA remade in a new directory).
+func (iss *issuer) crl(st *caState, now, nextUpdate time.Time) ([]byte, error) {
+	list := make([]x509.RevocationListEntry, 0, len(st.Revoked))
 	for _, r := range st.Revoked {
 		serial, err := ParseSerial(r.Serial)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", StateFile, err)
+			return nil, fmt.Errorf("%s: %w", filepath.Join(iss.dir, StateFile), err)
 		}
-		entry := pkix.RevokedCertificate{SerialNumber: serial, RevocationTime: r.RevokedAt}
-		if code := revocationReasons[r.Reason]; code != 0 {
-			value, err := asn1.Marshal(asn1.Enumerated(code))
-			if err != nil {
-				return nil, err
-			}
-			entry.Extensions = []pkix.Extension{{Id: oidReasonCode, Value: value}}
-		}
-		list = append(list, entry)
+		list = append(list, x509.RevocationListEntry{SerialNumber: serial, RevocationTime: r.RevokedAt, ReasonCode: revocationReasons[r.Reason]})
 	}
-	der, err := crl.CreateGenericCRL(list, iss.key, iss.cert, nextUpdate)
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:                    big.NewInt(now.UnixNano()),
+		ThisUpdate:                now.Add(-defaultBackdate),
+		NextUpdate:                nextUpdate,
+		RevokedCertificateEntries: list,
+	}, iss.cert, iss.key)
 	if err != nil {
 		return nil, fmt.Errorf("sign CRL of %s: %w", iss.name, err)
 	}
