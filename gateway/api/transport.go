@@ -202,8 +202,7 @@ func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
 	// decoder (which names records as a member no record has). The records
 	// are split while the body's syntax is checked, in one pass.
 	var records json.RawMessage
-	var others []string
-	schema := false
+	schema, others := false, 0
 	batch, err := contracts.RawObjectSplit(body, "records", func(name string, v json.RawMessage) error {
 		switch name {
 		case "records":
@@ -211,7 +210,7 @@ func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
 		case "schema":
 			schema = true
 		default:
-			others = append(others, strconv.Quote(name))
+			others++ // named only when refused: a record has a dozen
 		}
 		return nil
 	})
@@ -223,8 +222,8 @@ func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
 	}
 	// Read as one record, a batch with another member was answered 422
 	// with one result, for record 0, its problem a schema missing.
-	if len(others) > 0 {
-		return nil, badRequest("the body has records and %s: a batch is {\"records\": [...]} with no other member", strings.Join(others, ", "))
+	if others > 0 {
+		return nil, badRequest("the body has records and %s: a batch is {\"records\": [...]} with no other member", strings.Join(membersBut(body, "records"), ", "))
 	}
 	if batch == nil {
 		// Not an array: null is an empty batch, anything else refused.
@@ -233,6 +232,19 @@ func decodeSubmit(_ context.Context, r *http.Request) (any, error) {
 		}
 	}
 	return SubmitRequest{Records: batch}, nil
+}
+
+// membersBut lists the member names of the JSON object body, quoted,
+// but name.
+func membersBut(body []byte, name string) []string {
+	var names []string
+	contracts.RawObject(body, func(n string, _ json.RawMessage) error {
+		if n != name {
+			names = append(names, strconv.Quote(n))
+		}
+		return nil
+	})
+	return names
 }
 
 // encodeSubmit answers a batch with 200 and per-record outcomes; a single
