@@ -162,7 +162,7 @@ func (c *compiled) evaluate(ctx context.Context, p *prepared) (*Decision, error)
 	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
 		return nil, fmt.Errorf("evaluate policy (%s): the query gave %d results", c.revisions, len(rs))
 	}
-	d, err := decode(rs[0].Expressions[0].Value, p.req.Side, p.recordType, c.revisions)
+	d, err := decode(rs[0].Expressions[0].Value, p.req.Side, p.recordType, p.fields, c.revisions)
 	if err == nil {
 		err = p.checkAgreement(d)
 	}

@@ -65,6 +65,15 @@ func (f presentFields) paths() []string {
 	return out
 }
 
+// has reports whether path is present.
+func (f presentFields) has(path string) bool {
+	if f.plan == nil {
+		return slices.Contains(f.list, path)
+	}
+	i, ok := slices.BinarySearch(f.plan.paths, path)
+	return ok && f.bits&(1<<i) != 0
+}
+
 // fieldPlan is what walkFields would do for every value of one type, worked
 // out once: each path the walk may list, sorted, gets a bit, and present
 // walks a value to the set of its paths without building a list. Most

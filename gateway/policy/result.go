@@ -27,10 +27,10 @@ type rawReason struct {
 	Message string `json:"message"`
 }
 
-// decode turns the query's value into a Decision on a record of type rt:
-// both layers must allow; obligations from both apply, the stricter where
-// both name a path.
-func decode(v any, side Side, rt contracts.RecordType, revs Revisions) (*Decision, error) {
+// decode turns the query's value into a Decision on a record of type rt
+// with the fields present: both layers must allow; obligations from both
+// apply, the stricter where both name a path.
+func decode(v any, side Side, rt contracts.RecordType, present presentFields, revs Revisions) (*Decision, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -68,6 +68,7 @@ func decode(v any, side Side, rt contracts.RecordType, revs Revisions) (*Decisio
 		}
 	}
 	d.Obligations = mergeObligations(raw.Federation.Obligations, raw.ProvinceObligations)
+	dropBesideMaskedID(d.Obligations, present)
 	for path, o := range d.Obligations {
 		if err := o.check(); err != nil {
 			return nil, fmt.Errorf("policy obligation for %s: %w", path, err)
@@ -111,6 +112,27 @@ func mergeObligations(fed, prov map[string]Obligation) map[string]Obligation {
 		out[path] = o
 	}
 	return out
+}
+
+// Where an ID number is masked, the birth date beside it gives back 8 of
+// the 11 digits the mask hides. The bundle drops it beside a mask of its
+// own; a province may mask an ID number the bundle lets cross in clear (a
+// purpose that clears it), and the birth date must go then too.
+const (
+	idNumberPath  = "worker.id_number"
+	birthDatePath = "worker.birth_date"
+)
+
+// dropBesideMaskedID drops the birth date, when the record has one, beside an
+// ID number the merged obligations mask.
+func dropBesideMaskedID(obligations map[string]Obligation, present presentFields) {
+	if o, ok := obligations[idNumberPath]; !ok || o.Action != ActionMask || !present.has(birthDatePath) {
+		return
+	}
+	if o, ok := obligationOn(obligations, birthDatePath); ok && o.Action == ActionDrop {
+		return
+	}
+	obligations[birthDatePath] = Obligation{Action: ActionDrop, Code: "reveals_masked_identifier"}
 }
 
 // stricter reports whether o hides more of a field than p. The order is

@@ -52,3 +52,39 @@ obligations["worker.id_number"] := {"action": "mask", "pattern": "all", "code": 
 		t.Errorf("worker.id_number: %+v, want the province's %+v", got, want)
 	}
 }
+
+// The birth date is 8 of the 11 digits an ID number's mask hides: it goes
+// wherever the ID number is masked, by the province as well as by the
+// bundle, at both ends. Here the purpose clears the ID number in the
+// bundle, and the province masks it all the same.
+func TestBirthDateDroppedBesideAProvinceMaskedIDNumber(t *testing.T) {
+	dir := writeProvince(t, map[string]string{"p.rego": `package laborlink.province
+
+obligations["worker.id_number"] := {"action": "mask", "pattern": "all", "code": "province_hide_id"}
+`})
+	e := newEngine(t, dir, DefaultCacheSize)
+	tr := transfer51to44()
+	tr.Purpose = contracts.PurposeRightsProtection
+	for _, side := range []Side{Export, Import} {
+		d, err := e.Decide(context.Background(), Request{Side: side, Record: tr, Agreements: []contracts.Agreement{agreement51to44()}})
+		if err != nil || !d.Allow {
+			t.Fatalf("%s: %v %+v", side, err, d)
+		}
+		if got := d.Obligations["worker.id_number"]; got.Action != ActionMask {
+			t.Fatalf("%s: worker.id_number %+v, want the province's mask", side, got)
+		}
+		want := Obligation{Action: ActionDrop, Code: "reveals_masked_identifier"}
+		if got := d.Obligations["worker.birth_date"]; got != want {
+			t.Errorf("%s: worker.birth_date %+v beside a masked ID number, want %+v", side, got, want)
+		}
+	}
+	// Without the province's mask the ID number crosses in clear, and the
+	// birth date with it.
+	d, err := newEngine(t, "", DefaultCacheSize).Decide(context.Background(), Request{Side: Export, Record: tr, Agreements: []contracts.Agreement{agreement51to44()}})
+	if err != nil || !d.Allow {
+		t.Fatalf("decide: %v %+v", err, d)
+	}
+	if o, ok := d.Obligations["worker.birth_date"]; ok {
+		t.Errorf("worker.birth_date obliged %+v beside an ID number in clear", o)
+	}
+}
