@@ -49,8 +49,11 @@ func decode(v any, side Side, rt contracts.RecordType, present presentFields, re
 	}
 	if !d.Allow {
 		// An "allowed by the federation" reason would mislead next to a
-		// province denial; keep only the reasons for the denial.
-		d.Reasons = slices.DeleteFunc(d.Reasons, func(r Reason) bool { return r.Code == "agreement_covers" })
+		// province denial; keep only the reasons for the denial. A
+		// province's code is its own, whatever it reads.
+		d.Reasons = slices.DeleteFunc(d.Reasons, func(r Reason) bool {
+			return r.Layer == LayerFederation && r.Code == "agreement_covers"
+		})
 		return d, nil
 	}
 	// An obligation on a path none acts on (inside an array) would be

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/laborlink/laborlink/contracts"
@@ -86,5 +87,23 @@ obligations["worker.id_number"] := {"action": "mask", "pattern": "all", "code": 
 	}
 	if o, ok := d.Obligations["worker.birth_date"]; ok {
 		t.Errorf("worker.birth_date obliged %+v beside an ID number in clear", o)
+	}
+}
+
+// A denial keeps every province reason, whatever its code: only the
+// bundle's "allowed" reason goes beside a province's denial.
+func TestProvinceDenialKeepsItsReasons(t *testing.T) {
+	dir := writeProvince(t, map[string]string{"p.rego": `package laborlink.province
+
+deny contains {"code": "agreement_covers", "message": "no agreement covers imports here"} if input.side == "import"
+`})
+	d, err := newEngine(t, dir, DefaultCacheSize).Decide(context.Background(),
+		Request{Side: Import, Record: transfer51to44(), Agreements: []contracts.Agreement{agreement51to44()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Reason{{Code: "agreement_covers", Message: "no agreement covers imports here", Layer: LayerProvince}}
+	if d.Allow || !slices.Equal(d.Reasons, want) {
+		t.Errorf("decided %+v, want a denial with reasons %+v", d, want)
 	}
 }
