@@ -502,6 +502,14 @@ func TestLaggingDestinationDefers(t *testing.T) {
 	if dest.x.mayLag(&policy.Decision{Reasons: []policy.Reason{{Code: "no_agreement"}, {Code: "wrong_direction"}}}, env, f.now) {
 		t.Error("a denial with a reason lag cannot explain was deferred")
 	}
+	// The province's policy is the node's own: its codes, whatever they
+	// are, and a denial without any, are final. (From a review of policy.)
+	if dest.x.mayLag(&policy.Decision{Reasons: []policy.Reason{{Code: "quota_reached", Layer: policy.LayerProvince}}}, env, f.now) {
+		t.Error("a province denial coded quota_reached was deferred")
+	}
+	if dest.x.mayLag(&policy.Decision{}, env, f.now) {
+		t.Error("a denial with no reason was deferred")
+	}
 }
 
 // TestOnlyTheDestinationConfirms: a province the transfer did not go to

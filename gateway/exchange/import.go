@@ -907,10 +907,15 @@ var lagCodes = []string{"no_agreement", "agreement_inactive", "agreement_suspend
 // registry is behind the origin's: the origin exported under an agreement
 // this node does not (yet) see in force. While the replica is stale, or the
 // envelope is younger than LagWindow, such a denial is deferred; after that
-// it is final, and audited.
+// it is final, and audited. Only the federation bundle's reasons can say
+// so: the province's policy is this node's own and lags nothing, whatever
+// codes it gives, and a denial with no reason tells nothing of a lag.
 func (x *Exchange) mayLag(dec *policy.Decision, env *contracts.Envelope, now time.Time) bool {
-	for _, c := range dec.Codes() {
-		if !slices.Contains(lagCodes, c) {
+	if len(dec.Reasons) == 0 {
+		return false
+	}
+	for _, r := range dec.Reasons {
+		if r.Layer == policy.LayerProvince || !slices.Contains(lagCodes, r.Code) {
 			return false
 		}
 	}
