@@ -49,7 +49,8 @@ func pairKey(a, b string) [2]string {
 	return [2]string{a, b}
 }
 
-// Put adds an agreement or replaces an older version of it.
+// Put adds an agreement or replaces an older version of it. It writes a
+// new list, never the one Agreements may have handed out.
 func (x *AgreementIndex) Put(a contracts.Agreement) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -58,12 +59,14 @@ func (x *AgreementIndex) Put(a contracts.Agreement) {
 	for i := range list {
 		if list[i].ID == a.ID {
 			if a.Version >= list[i].Version {
+				list = slices.Clone(list)
 				list[i] = a
+				x.byPair[k] = list
 			}
 			return
 		}
 	}
-	list = append(list, a)
+	list = append(slices.Clone(list), a)
 	slices.SortFunc(list, func(p, q contracts.Agreement) int { return strings.Compare(p.ID, q.ID) })
 	x.byPair[k] = list
 }
