@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -292,33 +293,38 @@ func runAgreementShow(ctx context.Context, m *Main, args []string) error {
 	if *asJSON {
 		return printJSON(m.Stdout, r)
 	}
-	rec, now := r.Data, time.Now()
+	printAgreement(m.Stdout, r.Data, time.Now(), *history)
+	fmt.Fprintln(m.Stdout, freshness(r.Freshness))
+	return nil
+}
+
+// printAgreement writes what show prints of rec at now: the effective
+// version and, with history, every transition.
+func printAgreement(w io.Writer, rec *registry.AgreementRecord, now time.Time, history bool) {
 	v := rec.Effective()
 	a := &v.Agreement
-	fmt.Fprintf(m.Stdout, "%s version %d: %s\n", rec.ID, a.Version, a.Title)
-	fmt.Fprintf(m.Stdout, "status:      %s\n", v.StatusAt(now))
-	fmt.Fprintf(m.Stdout, "origin:      %s %s\ndestination: %s %s\n", a.Origin.Division, a.Origin.Name, a.Destination.Division, a.Destination.Name)
-	fmt.Fprintf(m.Stdout, "valid:       %s to %s\n", a.ValidFrom, a.ValidUntil)
+	fmt.Fprintf(w, "%s version %d: %s\n", rec.ID, a.Version, a.Title)
+	fmt.Fprintf(w, "status:      %s\n", v.StatusAt(now))
+	fmt.Fprintf(w, "origin:      %s %s\ndestination: %s %s\n", a.Origin.Division, a.Origin.Name, a.Destination.Division, a.Destination.Name)
+	fmt.Fprintf(w, "valid:       %s to %s\n", a.ValidFrom, a.ValidUntil)
 	for _, s := range a.Scope {
-		fmt.Fprintf(m.Stdout, "scope:       %s for %v: %s\n", s.RecordType, s.Purposes, strings.Join(s.Fields, ", "))
+		fmt.Fprintf(w, "scope:       %s for %v: %s\n", s.RecordType, s.Purposes, strings.Join(s.Fields, ", "))
 	}
 	for _, ap := range a.Approvals {
-		fmt.Fprintf(m.Stdout, "approved:    %s by %s at %s\n", ap.Province, ap.Admin, ap.At.Format(time.RFC3339))
+		fmt.Fprintf(w, "approved:    %s by %s at %s\n", ap.Province, ap.Admin, ap.At.Format(time.RFC3339))
 	}
 	if len(v.SuspendedBy) > 0 {
-		fmt.Fprintf(m.Stdout, "suspended by: %s\n", strings.Join(v.SuspendedBy, ", "))
+		fmt.Fprintf(w, "suspended by: %s\n", strings.Join(v.SuspendedBy, ", "))
 	}
 	if p := rec.Pending(); p != nil && p != v {
-		fmt.Fprintf(m.Stdout, "pending:     version %d awaits approval (digest %.16s…)\n", p.Agreement.Version, p.Digest)
+		fmt.Fprintf(w, "pending:     version %d awaits approval (digest %.16s…)\n", p.Agreement.Version, p.Digest)
 	}
-	if *history {
-		fmt.Fprintln(m.Stdout, "\nhistory:")
-		tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
+	if history {
+		fmt.Fprintln(w, "\nhistory:")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, e := range rec.History {
 			fmt.Fprintf(tw, "  %d\t%s\t%s\tv%d\t%s\t%s\n", e.Index, e.At.Format(time.RFC3339), e.Op.Verb(), e.Version, e.By, e.Reason)
 		}
 		tw.Flush()
 	}
-	fmt.Fprintln(m.Stdout, freshness(r.Freshness))
-	return nil
 }
