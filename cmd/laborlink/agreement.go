@@ -299,17 +299,15 @@ func runAgreementShow(ctx context.Context, m *Main, args []string) error {
 }
 
 // printAgreement writes what show prints of rec at now: the effective
-// version and, with history, every transition.
+// version and, when an amendment awaits approval, its terms as well, since
+// approve signs those (every term its digest covers, quotas and clear
+// fields included); with history, every transition.
 func printAgreement(w io.Writer, rec *registry.AgreementRecord, now time.Time, history bool) {
 	v := rec.Effective()
 	a := &v.Agreement
 	fmt.Fprintf(w, "%s version %d: %s\n", rec.ID, a.Version, a.Title)
 	fmt.Fprintf(w, "status:      %s\n", v.StatusAt(now))
-	fmt.Fprintf(w, "origin:      %s %s\ndestination: %s %s\n", a.Origin.Division, a.Origin.Name, a.Destination.Division, a.Destination.Name)
-	fmt.Fprintf(w, "valid:       %s to %s\n", a.ValidFrom, a.ValidUntil)
-	for _, s := range a.Scope {
-		fmt.Fprintf(w, "scope:       %s for %v: %s\n", s.RecordType, s.Purposes, strings.Join(s.Fields, ", "))
-	}
+	printTerms(w, "", a)
 	for _, ap := range a.Approvals {
 		fmt.Fprintf(w, "approved:    %s by %s at %s\n", ap.Province, ap.Admin, ap.At.Format(time.RFC3339))
 	}
@@ -317,7 +315,12 @@ func printAgreement(w io.Writer, rec *registry.AgreementRecord, now time.Time, h
 		fmt.Fprintf(w, "suspended by: %s\n", strings.Join(v.SuspendedBy, ", "))
 	}
 	if p := rec.Pending(); p != nil && p != v {
-		fmt.Fprintf(w, "pending:     version %d awaits approval (digest %.16s…)\n", p.Agreement.Version, p.Digest)
+		pa := &p.Agreement
+		fmt.Fprintf(w, "pending:     version %d awaits approval (digest %.16s…): %s\n", pa.Version, p.Digest, pa.Title)
+		printTerms(w, "  ", pa)
+		for _, ap := range pa.Approvals {
+			fmt.Fprintf(w, "  approved:    %s by %s at %s\n", ap.Province, ap.Admin, ap.At.Format(time.RFC3339))
+		}
 	}
 	if history {
 		fmt.Fprintln(w, "\nhistory:")
@@ -327,4 +330,27 @@ func printAgreement(w io.Writer, rec *registry.AgreementRecord, now time.Time, h
 		}
 		tw.Flush()
 	}
+}
+
+// printTerms writes the terms of a version, each line after indent.
+func printTerms(w io.Writer, indent string, a *contracts.Agreement) {
+	fmt.Fprintf(w, "%sorigin:      %s %s\n%sdestination: %s %s\n", indent, a.Origin.Division, a.Origin.Name, indent, a.Destination.Division, a.Destination.Name)
+	fmt.Fprintf(w, "%svalid:       %s to %s\n", indent, a.ValidFrom, a.ValidUntil)
+	for _, s := range a.Scope {
+		fmt.Fprintf(w, "%sscope:       %s for %v: %s\n", indent, s.RecordType, s.Purposes, strings.Join(s.Fields, ", "))
+		if len(s.Clear) > 0 {
+			fmt.Fprintf(w, "%sclear:       %s: %s\n", indent, s.RecordType, strings.Join(s.Clear, ", "))
+		}
+	}
+	for _, q := range a.Quotas {
+		fmt.Fprintf(w, "%squota:       %s: at most %d %s\n", indent, q.RecordType, q.Max, quotaPeriod(q.Period))
+	}
+}
+
+// quotaPeriod says a quota's period as the admin guide does.
+func quotaPeriod(p contracts.QuotaPeriod) string {
+	if p == contracts.QuotaTotal {
+		return "in total"
+	}
+	return "a " + string(p)
 }
