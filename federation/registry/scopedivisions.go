@@ -30,10 +30,17 @@ func (r *Registry) checkScopeDivisions(env *Envelope) error {
 			return nil
 		}
 		rec, err := r.store.Agreement(b.ID)
-		if err != nil || b.Version < 1 || b.Version > len(rec.Versions) {
+		if err != nil {
 			return nil // apply refuses it, naming why
 		}
-		if err := rec.Versions[b.Version-1].Agreement.CheckScopeDivisions(); err != nil {
+		// Only the version awaiting approval: any other apply refuses as
+		// not approvable, and the advice below, to withdraw it, would end
+		// the agreement for a version in force.
+		p := rec.Pending()
+		if p == nil || p.Agreement.Version != b.Version {
+			return nil
+		}
+		if err := p.Agreement.CheckScopeDivisions(); err != nil {
 			return Errorf(EInvalid, "cannot approve agreement %s version %d: %v. %s", b.ID, b.Version, err, redoWithDivisions(rec, b.Version))
 		}
 	}

@@ -99,6 +99,26 @@ func TestAScopeThatStrandsItsRecordsIsNeverApproved(t *testing.T) {
 			t.Errorf("after the withdrawal: %+v, %v; want version 1 in force", rec, err)
 		}
 	})
+
+	// An approval naming a version that is not the one awaiting approval
+	// is refused by apply for that: the advice to withdraw it with
+	// terminate --version would end the agreement, the version being the
+	// one in force.
+	t.Run("approval of the version in force from before", func(t *testing.T) {
+		const id = "AG-51-44-004"
+		v := appendAsOlderRelease(t, leader.Reg, regtest.Signed(t, a51.Signer, registry.OpPropose, stranding(id), now)).Agreement.Latest()
+		body := registry.TransitionBody{ID: id, Version: v.Agreement.Version, Digest: v.Digest}
+		for _, a := range []*regtest.Admin{a51, a44} {
+			appendAsOlderRelease(t, leader.Reg, regtest.Signed(t, a.Signer, registry.OpApprove, body, time.Now()))
+		}
+		err := approve(t, id, v)
+		if registry.ErrorCode(err) != registry.EConflict || !strings.Contains(err.Error(), "cannot approve agreement "+id+": it is active (version 1); only a proposed version can be approved") {
+			t.Errorf("approve the version in force: %v; want apply's refusal, %s", err, registry.EConflict)
+		}
+		if err != nil && strings.Contains(err.Error(), "terminate") {
+			t.Errorf("approve the version in force: %v; it says to terminate the version in force", err)
+		}
+	})
 }
 
 // appendAsOlderRelease puts env into the log of r, the leader, as a leader
