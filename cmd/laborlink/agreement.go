@@ -26,7 +26,7 @@ func agreementCommands() []command {
 		{"approve", "approve the version of agreement ID awaiting your province's approval", transition(registry.OpApprove)},
 		{"suspend", "suspend agreement ID for your province", transition(registry.OpSuspend)},
 		{"resume", "lift your province's suspension of agreement ID", transition(registry.OpResume)},
-		{"terminate", "terminate agreement ID (and withdraw a pending amendment)", transition(registry.OpTerminate)},
+		{"terminate", "terminate agreement ID and a pending amendment; --version N withdraws amendment N alone", transition(registry.OpTerminate)},
 		{"amend", "propose a new version of agreement ID from a file (-f)", runAgreementAmend},
 		{"list", "list agreements, by party, pair, status, record type or purpose", runAgreementList},
 		{"show", "show agreement ID, with --history every transition", runAgreementShow},
@@ -274,7 +274,7 @@ func runAgreementList(ctx context.Context, m *Main, args []string) error {
 func runAgreementShow(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("agreement show", "ID [--history] [connection flags]")
 	c := m.connFlags(fs)
-	history := fs.Bool("history", false, "list every version and transition")
+	history := fs.Bool("history", false, "also list every transition: when, by whom and why")
 	consistent := fs.Bool("consistent", false, "linearizable read through the leader instead of the local replica")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := positional(fs, args, 1, "an agreement ID")

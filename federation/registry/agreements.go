@@ -301,7 +301,8 @@ func resume(rec *AgreementRecord, env *Envelope, who signer, b TransitionBody) (
 	return v.Agreement.Version, nil
 }
 
-// terminate ends the version in force and withdraws a pending amendment.
+// terminate ends the version in force and a pending amendment with it, or,
+// naming the amendment's version, withdraws the amendment alone.
 func terminate(rec *AgreementRecord, env *Envelope, b TransitionBody) (int, *Error) {
 	cur, pending := rec.Current(), rec.Pending()
 	if cur == nil && pending == nil {

@@ -55,7 +55,8 @@
 // stays in force until then and is marked superseded when N+1 is approved.
 // Version N+1 comes into force holding N's suspensions: approving new terms
 // lifts no party's suspension, only that party's resume does.
-// Terminate ends the version in force and withdraws a pending amendment.
+// Terminate ends the version in force and a pending amendment with it;
+// naming the amendment's version withdraws it alone.
 // Every transition is signed by an admin of a party, and the history keeps
 // each signed command, so the history can be verified again at any time.
 // An approval signs a command whose body holds the version's SigningDigest,
