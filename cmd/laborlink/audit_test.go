@@ -185,13 +185,15 @@ func TestTheLocalAPIClientTrustsOnlyItsProvincesNode(t *testing.T) {
 	}
 }
 
-// offlineExport writes what an auditor verifying offline holds: the node's
-// verifier key, a signed head and the export of the log it covers, as lines
-// without their newlines.
-func offlineExport(t *testing.T, n int) (vkeyFile, headFile string, lines []string) {
+// testLogOrigin is the origin of signingLog's heads.
+const testLogOrigin = "laborlink.test/p51/gw-1"
+
+// signingLog opens an empty audit log in a new directory, dir, that signs
+// its heads with a key made for it, whose verifier key is vkey; it is
+// closed when the test ends.
+func signingLog(t *testing.T) (l *audit.Log, vkey, dir string) {
 	t.Helper()
-	const origin = "laborlink.test/p51/gw-1"
-	skey, vkey, err := audit.GenerateKey(origin)
+	skey, vkey, err := audit.GenerateKey(testLogOrigin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,14 +201,22 @@ func offlineExport(t *testing.T, n int) (vkeyFile, headFile string, lines []stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir = t.TempDir()
 	cfg := audit.DefaultConfig()
-	cfg.Origin, cfg.Signer, cfg.SignInterval = origin, signer, -1
-	l, err := audit.OpenFile(filepath.Join(dir, "audit.db"), cfg)
-	if err != nil {
+	cfg.Origin, cfg.Signer, cfg.SignInterval = testLogOrigin, signer, -1
+	if l, err = audit.OpenFile(filepath.Join(dir, "audit.db"), cfg); err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
+	return l, vkey, dir
+}
+
+// offlineExport writes what an auditor verifying offline holds: the node's
+// verifier key, a signed head and the export of the log it covers, as lines
+// without their newlines.
+func offlineExport(t *testing.T, n int) (vkeyFile, headFile string, lines []string) {
+	t.Helper()
+	l, vkey, dir := signingLog(t)
 	ctx := context.Background()
 	for i := range n {
 		e := audit.Entry{Kind: audit.KindSent, EnvelopeID: fmt.Sprintf("env-%d", i), Origin: "51", Destination: "44"}
@@ -480,23 +490,7 @@ func TestAuditVerifySavesTheHeadThroughALinkInALinkedDirectory(t *testing.T) {
 // that proved it was gone. It is refused by name, the kept head as it was;
 // with --earlier, the head is checked against it. (From a review.)
 func TestAuditVerifyKeepsAHeadItDidNotCheckAgainst(t *testing.T) {
-	const origin = "laborlink.test/p51/gw-1"
-	skey, vkey, err := audit.GenerateKey(origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfg := audit.DefaultConfig()
-	cfg.Origin, cfg.Signer, cfg.SignInterval = origin, signer, -1
-	l, err := audit.OpenFile(filepath.Join(dir, "audit.db"), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l, vkey, dir := signingLog(t)
 	ctx := context.Background()
 	var heads [][]byte // heads[n] covers n entries
 	for i := range 3 {
@@ -539,7 +533,7 @@ func TestAuditVerifyKeepsAHeadItDidNotCheckAgainst(t *testing.T) {
 
 	args := []string{"audit", "verify", "--verifier", vkeyFile, "--file", file, "--head", oldHead, "--save-head", kept}
 	code, out, errOut := run(t, "", args...)
-	if code != 2 || !strings.Contains(errOut, "--save-head "+kept+" holds a signed head of "+origin) || !strings.Contains(errOut, "--earlier") {
+	if code != 2 || !strings.Contains(errOut, "--save-head "+kept+" holds a signed head of "+testLogOrigin) || !strings.Contains(errOut, "--earlier") {
 		t.Errorf("exit %d\nstdout %q\nstderr %q; want 2 asking for --earlier", code, out, errOut)
 	}
 	if b, err := os.ReadFile(kept); err != nil || !bytes.Equal(b, heads[3]) {
