@@ -51,6 +51,13 @@ func runPolicyTest(ctx context.Context, m *Main, args []string) error {
 		return fmt.Errorf("%s does not compile:\n%w", pos[0], err)
 	}
 	printTests(m.Stdout, rep, *verbose)
+	// A province policy's rules no decision reads; a bundle's directory is
+	// not one, and has none to list.
+	if unread, err := policy.UnreadProvinceRules(layer); err == nil {
+		for _, u := range unread {
+			fmt.Fprintf(m.Stderr, "warning: %s\n", u)
+		}
+	}
 	if rep.Failed() > 0 {
 		return fmt.Errorf("%d of %d tests failed in %s", rep.Failed(), len(rep.Results), pos[0])
 	}

@@ -63,6 +63,10 @@ func TestPolicyCommands(t *testing.T) {
 	})
 	broken := writeDir(t, map[string]string{"d.rego": "package laborlink.federation\n\ndecision := {\"allow\": nope}\n"})
 	closed := writeDir(t, map[string]string{"p.rego": "package laborlink.province\n\ndeny contains \"Guangdong accepts no transfers today\" if input.side == \"import\"\n"})
+	unread := writeDir(t, map[string]string{
+		"p.rego":      "package laborlink.province.rules\n\ndeny contains \"no statistics\" if input.purpose == \"statistics\"\n",
+		"p_test.rego": "package laborlink.province_test\n\ntest_compiles if true\n",
+	})
 	tests := []struct {
 		name     string
 		args     []string
@@ -74,6 +78,8 @@ func TestPolicyCommands(t *testing.T) {
 			[]string{"PASS data.laborlink.federation_test.test_expired_denied", "0 failed"}, ""},
 		{"test a failing directory", []string{"policy", "test", failing}, 1, []string{"FAIL data.laborlink.federation_test.test_never_allows"}, "1 of 1 tests failed"},
 		{"test a directory that does not compile", []string{"policy", "test", broken}, 1, nil, "d.rego:3"},
+		{"test warns of a rule never read", []string{"policy", "test", unread}, 0, []string{"0 failed"},
+			"warning: p.rego:3: deny in package laborlink.province.rules is never read: decisions read laborlink.province.deny only"},
 		{"eval allowed", []string{"policy", "eval", "--record", rec, "--agreement", ag, "--from", "51", "--to", "44", "--date", "2026-03-15"}, 0,
 			[]string{"export: ALLOWED under AG-51-44-2026-001 v1", "import: ALLOWED", "the record as it crosses:", "138****5678"}, ""},
 		{"eval statistics drops identifiers", []string{"policy", "eval", "--record", rec, "--agreement", ag, "--purpose", "statistics", "--date", "2026-03-15"}, 0,

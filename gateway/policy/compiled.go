@@ -52,6 +52,9 @@ type compiled struct {
 	cache            *decisionCache
 	// keying says what the cache keys hold beyond the contracts (reads.go).
 	keying keying
+	// unread are the province's rules no decision reads
+	// (UnreadProvinceRules), for the engine to warn of.
+	unread []string
 }
 
 // compile parses and compiles both layers (tests left out) and prepares the
@@ -111,6 +114,7 @@ func compile(ctx context.Context, bundle, province Layer, cacheSize int) (*compi
 		query:  q,
 		cache:  newDecisionCache(cacheSize),
 		keying: keyingFor(bundle, bm, pm),
+		unread: unreadProvinceRules(pm),
 	}, nil
 }
 

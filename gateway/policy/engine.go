@@ -77,6 +77,7 @@ func NewEngine(ctx context.Context, bundle Layer, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg}
 	e.cur.Store(c)
+	c.warnUnread(cfg.Logger)
 	return e, nil
 }
 
@@ -213,7 +214,16 @@ func (e *Engine) ReloadProvince(ctx context.Context) (bool, error) {
 	}
 	e.cur.Store(c)
 	e.cfg.Logger.Info("policy: province policy reloaded", "revision", c.revisions.Province)
+	c.warnUnread(e.cfg.Logger)
 	return true, nil
+}
+
+// warnUnread logs each province rule no decision reads: likely a deny
+// meant to apply, written in a package the engine does not read.
+func (c *compiled) warnUnread(log *slog.Logger) {
+	for _, u := range c.unread {
+		log.Warn("policy: a province policy rule is never read", "rule", u)
+	}
 }
 
 // BundleSource is where the federation bundle in force comes from: the

@@ -111,6 +111,43 @@ func checkProvinceObligations(mods map[string]*ast.Module) error {
 	return nil
 }
 
+// UnreadProvinceRules lists, as "file:line: ...", the deny and obligations
+// rules of province, a province policy, that no decision reads: the engine
+// reads laborlink.province.deny and .obligations only, so one written in a
+// package below it (a helper package, say) is compiled and never applied,
+// a deny that denies nothing. Tests are left out. They are not refused (a
+// helper package may name a rule so for its own use): nodes log them as
+// they load the policy, and `policy test` prints them.
+func UnreadProvinceRules(province Layer) ([]string, error) {
+	mods, err := province.parse(ProvincePackage, false)
+	if err != nil {
+		return nil, err
+	}
+	return unreadProvinceRules(mods), nil
+}
+
+func unreadProvinceRules(mods map[string]*ast.Module) []string {
+	var unread []string
+	for _, name := range sortedKeys(mods) {
+		m := mods[name]
+		pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
+		if pkg == ProvincePackage {
+			continue
+		}
+		for _, r := range m.Rules {
+			ref := r.Head.Ref()
+			if len(ref) == 0 {
+				continue
+			}
+			if head := ref[0].String(); head == "deny" || head == "obligations" {
+				unread = append(unread, fmt.Sprintf("%s:%d: %s in package %s is never read: decisions read %s.%s only",
+					name, r.Location.Row, head, pkg, ProvincePackage, head))
+			}
+		}
+	}
+	return unread
+}
+
 // constantObligationPaths are the paths a rule head gives obligations
 // literally: obligations["a.b"] := ..., obligations.a := ..., or
 // obligations := {"a.b": ...}.

@@ -2,7 +2,9 @@ package policy
 
 import (
 	"context"
+	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,5 +127,37 @@ field_obligations["events.at"] := {"action": "drop", "code": "no_event_times"} i
 	d, err := e.Decide(ctx, Request{Side: Export, Record: transfer51to44(), Agreements: []contracts.Agreement{agreement51to44()}, Time: march15})
 	if err == nil || !strings.Contains(err.Error(), `federation bundle: obligation path "events.at" goes inside the array events`) {
 		t.Errorf("decision %+v, err %v; want an error naming the bundle's path inside the array", d, err)
+	}
+}
+
+// TestProvinceRulesNoDecisionReads: the engine reads laborlink.province's
+// deny and obligations only; a deny written in a package below it was
+// compiled and silently never applied, a province that meant to deny
+// denying nothing. Such rules are listed, and a node logs them as it loads
+// the policy. (From a review of policy.)
+func TestProvinceRulesNoDecisionReads(t *testing.T) {
+	files := map[string]string{
+		"main.rego": "package laborlink.province\n\ndeny contains \"read\" if input.purpose == \"statistics\"\n",
+		"extra.rego": "package laborlink.province.extra\n\ndeny contains \"never read\" if input.purpose == \"statistics\"\n\n" +
+			"obligations[\"worker.phone\"] := {\"action\": \"drop\"}\n\nhelper := true\n",
+	}
+	unread, err := UnreadProvinceRules(Layer{Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"extra.rego:3: deny in package laborlink.province.extra is never read: decisions read laborlink.province.deny only",
+		"extra.rego:5: obligations in package laborlink.province.extra is never read: decisions read laborlink.province.obligations only",
+	}
+	if !slices.Equal(unread, want) {
+		t.Errorf("unread rules:\n got %q\nwant %q", unread, want)
+	}
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	if _, err := NewEngine(context.Background(), FederationBundle(), Config{ProvinceDir: writeProvince(t, files), Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "extra.rego:3: deny in package laborlink.province.extra is never read") {
+		t.Errorf("the engine did not warn of the unread deny; logged:\n%s", logged.String())
 	}
 }
