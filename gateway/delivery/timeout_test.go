@@ -87,9 +87,8 @@ func TestATimeoutHalvesTheBatch(t *testing.T) {
 	s := openOutbox(t)
 	p := &slowLink{most: 3, received: map[string]int{}}
 	var now atomic.Int64
-	var logs strings.Builder
-	var logMu sync.Mutex
-	log := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))
+	var logs gatewaytest.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
 	m := startManager(t, slowConfig(16, &now), s, p, log)
 	enqueue(t, s, 0, 40)
 	m.Notify("44")
@@ -110,23 +109,9 @@ func TestATimeoutHalvesTheBatch(t *testing.T) {
 	if st := m.Peers(); st[0].BatchSize != 2 || st[0].Failures != 0 {
 		t.Errorf("peer state = %+v, want batch size 2 and no failure left", st[0])
 	}
-	logMu.Lock()
-	defer logMu.Unlock()
-	if !strings.Contains(logs.String(), "the peer did not answer a batch in time; sending fewer envelopes per batch") || !strings.Contains(logs.String(), "the next batches carry at most 8 envelopes") {
-		t.Errorf("log says nothing of the halving:\n%s", logs.String())
+	if logged := logs.String(); !strings.Contains(logged, "the peer did not answer a batch in time; sending fewer envelopes per batch") || !strings.Contains(logged, "the next batches carry at most 8 envelopes") {
+		t.Errorf("log says nothing of the halving:\n%s", logged)
 	}
-}
-
-// lockedWriter is a writer shared by the workers' goroutines and the test.
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }
 
 // TestALoweredBatchSizeGrowsBack: once the hold is over, the size
