@@ -96,7 +96,7 @@ func (w *worker) deliver(batch []store.Queued, full int, t *trip) attempt {
 			err = w.slow(len(batch), t.size, fmt.Errorf("deliver %d envelopes to %s: %w", len(batch), w.peer, err))
 		}
 		if err == nil && full > 0 {
-			w.grow(full)
+			w.sizing.Grow(full)
 		}
 		return attempt{answered: answered, held: held, dead: overdue, err: err, deferred: deferred}
 	case len(batch) == 1:

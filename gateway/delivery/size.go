@@ -26,11 +26,6 @@ func (w *worker) batchSize() int {
 	return size
 }
 
-// grow doubles the batch size, up to Config.BatchSize, once the peer has
-// answered a full batch of full envelopes while the size grows back after
-// a hold.
-func (w *worker) grow(full int) { w.sizing.Grow(full) }
-
 // slow reads err, the sender's error for a batch of n envelopes taken at
 // size, as the peer not answering it in time (Config.TimedOut), and then
 // halves size: the same batch sent again would most likely time out
