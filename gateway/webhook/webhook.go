@@ -27,11 +27,10 @@
 // items the batch carried, for Config.ShrinkHold, down to single items: a
 // system, or a link to it, too slow for a full batch would otherwise be
 // sent the same batch forever, the system perhaps processing it every
-// time it had it whole. Once the hold
-// is over the batch size doubles, and doubles again after each full batch
-// taken, up to Config.Batch: a system still slow costs one timeout per
-// hold, and one that is fast again is back to full batches within a few
-// pushes.
+// time it had it whole. Once the hold is over the batch size doubles, and
+// doubles again after each full batch taken, up to Config.Batch: a system
+// still slow costs one timeout per hold, and one that is fast again is
+// back to full batches within a few pushes.
 package webhook
 
 import (
