@@ -311,7 +311,7 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 		}
 		// Verify reads the entries a chunk at a time: the node serves at
 		// most api.MaxRawEntries positions a request.
-		n := timedNode{cl, *c.timeout}
+		n := timedNode{cl, c}
 		in.Read, in.Latest, in.Proofs = n.AuditRaw, head.Note, n
 	}
 	rep, err := audit.Verify(ctx, in)
@@ -342,29 +342,29 @@ func runAuditVerify(ctx context.Context, m *Main, args []string) error {
 // timedNode is the node verify reads, each request bounded by --timeout:
 // a long log takes many, as long as they take together.
 type timedNode struct {
-	cl      *api.Client
-	timeout time.Duration
+	cl *api.Client
+	c  *conn
 }
 
 var _ audit.ProofSource = timedNode{}
 
 // AuditRaw is api.Client.AuditRaw within the timeout.
 func (n timedNode) AuditRaw(ctx context.Context, start, end int64) ([]audit.RawEntry, error) {
-	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	ctx, cancel := n.c.ctx(ctx)
 	defer cancel()
 	return n.cl.AuditRaw(ctx, start, end)
 }
 
 // InclusionProof is api.Client.InclusionProof within the timeout.
 func (n timedNode) InclusionProof(ctx context.Context, index, size int64) (tlog.RecordProof, error) {
-	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	ctx, cancel := n.c.ctx(ctx)
 	defer cancel()
 	return n.cl.InclusionProof(ctx, index, size)
 }
 
 // ConsistencyProof is api.Client.ConsistencyProof within the timeout.
 func (n timedNode) ConsistencyProof(ctx context.Context, old, size int64) (tlog.TreeProof, error) {
-	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	ctx, cancel := n.c.ctx(ctx)
 	defer cancel()
 	return n.cl.ConsistencyProof(ctx, old, size)
 }
