@@ -476,16 +476,8 @@ func printUnsigned(w io.Writer, n int64) {
 // go unchecked, or --earlier), connection flags offline. Only flags given
 // on the command line count: LABORLINK_NODE and the like may well be set.
 func verifyMode(fs *flag.FlagSet, offline bool) error {
-	var online []string
-	head := false
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "node", "cert", "key", "ca", "crl", "node-province", "timeout":
-			online = append(online, "--"+f.Name)
-		case "head":
-			head = true
-		}
-	})
+	given := givenFlags(fs)
+	online, head := flagsAmong(given, connFlagNames...), given["head"]
 	switch {
 	case !offline && head:
 		return usageErrorf("--head needs --file (a kept head for an online check is --earlier)")

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -124,5 +126,19 @@ func TestConfigurationListsTheCommandsThatReachANode(t *testing.T) {
 		if reaches && !strings.Contains(list, "`"+c.name+"`") {
 			t.Errorf("laborlink %s takes --node, but configuration.md's command-line tools do not list it", c.name)
 		}
+	}
+}
+
+// TestConnFlagNamesAreTheConnectionFlags: the commands that refuse
+// connection flags where no node is asked list them by connFlagNames; a
+// flag connFlags adds and the list lacks would be silently ignored there,
+// as --crl was by audit verify --file.
+func TestConnFlagNamesAreTheConnectionFlags(t *testing.T) {
+	fs := flag.NewFlagSet("conn", flag.ContinueOnError)
+	(&Main{}).connFlags(fs)
+	var defined []string
+	fs.VisitAll(func(f *flag.Flag) { defined = append(defined, f.Name) })
+	if !slices.Equal(defined, connFlagNames) {
+		t.Errorf("connFlags defines %q; connFlagNames lists %q", defined, connFlagNames)
 	}
 }

@@ -547,7 +547,7 @@ func runsOnNode(m *Main, fs *flag.FlagSet, c *conn, what string, offline ...stri
 // --cert or --timeout meant a node to be asked. Their environment
 // variables, set once for every command, are not refused.
 func offlineConn(given map[string]bool) error {
-	set := flagsAmong(given, "cert", "key", "ca", "crl", "node-province", "timeout")
+	set := slices.DeleteFunc(flagsAmong(given, connFlagNames...), func(f string) bool { return f == "--node" })
 	if len(set) == 0 {
 		return nil
 	}

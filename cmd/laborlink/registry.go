@@ -103,6 +103,10 @@ type conn struct {
 	timeout             *time.Duration
 }
 
+// connFlagNames are the flags connFlags defines, in the order fs.Visit
+// lists them, for commands that refuse them where no node is asked.
+var connFlagNames = []string{"ca", "cert", "crl", "key", "node", "node-province", "timeout"}
+
 func (m *Main) connFlags(fs *flag.FlagSet) *conn {
 	env := m.getenv
 	return &conn{
