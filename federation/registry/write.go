@@ -98,9 +98,10 @@ func (r *Registry) submitOnce(ctx context.Context, env *Envelope) (*Result, erro
 // raft log for what only the network shows: an op some node's release does
 // not know (checkCommandLevel), a CA delisted while voters still use it
 // (checkRotationOrder); and one that an older release's apply took, which
-// apply goes on taking from the log (checkProposedID, checkRevokedProvince,
-// checkRevokedAgain, checkScopeDivisions). Apply never looks at the network or the clock, so
-// that every replica reaches the same verdict; these checks do, once, where
+// apply goes on taking from the log (checkProposedID, checkRevoke: its
+// province and whether it is revoked already, checkScopeDivisions). Apply
+// never looks at the network or the clock, so that every replica reaches
+// the same verdict; these checks do, once, where
 // every write is proposed. A command whose nonce the registry already holds
 // skips them: it is a resubmission that apply answers with its first
 // outcome, and refusing it would hide that outcome.
