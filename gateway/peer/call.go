@@ -7,23 +7,22 @@ import (
 	"sync"
 
 	"github.com/go-kit/kit/endpoint"
+
+	"github.com/laborlink/laborlink/gateway/reqtrace"
 )
 
 // call is one request on a remote's HTTP client as the one ClientTrace it
 // carries sees it: the connections it got, which count in the remote's
 // use (see remote.end), the last of them the one a revoked server
 // answered on (see closeRevoked); and how far it got before it failed
-// (see timedOut). A request the transport starts again on another
-// connection starts over (GetConn). The transport may call the trace from
-// its own goroutines, even after the request has returned, so what it
-// keeps is read under mu.
+// (see timedOut). The transport may call the trace from its own
+// goroutines, even after the request has returned, so conns is read under
+// mu.
 type call struct {
-	trace httptrace.ClientTrace
-	mu    sync.Mutex
-	conns []net.Conn // more than one if the transport retried on a new one
-	// connected is whether the request had a connection, and written
-	// whether it was then written whole.
-	connected, written bool
+	trace    *httptrace.ClientTrace
+	progress reqtrace.Progress
+	mu       sync.Mutex
+	conns    []net.Conn // more than one if the transport retried on a new one
 }
 
 // tracked is an endpoint of a remote's that reads what its request's
@@ -38,7 +37,7 @@ func (r *remote) track(ep tracked) endpoint.Endpoint {
 		c := r.newCall()
 		r.use.begin()
 		defer func() { r.ended(c, err) }()
-		return ep(httptrace.WithClientTrace(ctx, &c.trace), request, c)
+		return ep(httptrace.WithClientTrace(ctx, c.trace), request, c)
 	}
 }
 
@@ -58,32 +57,11 @@ func untraced(ep endpoint.Endpoint) tracked {
 // newCall returns a call whose trace counts its connections in r.use.
 func (r *remote) newCall() *call {
 	c := &call{}
-	c.trace = httptrace.ClientTrace{
-		GetConn: func(string) {
-			c.mu.Lock()
-			c.connected, c.written = false, false
-			c.mu.Unlock()
-		},
-		GotConn: func(i httptrace.GotConnInfo) {
-			r.use.got(i.Conn)
-			c.mu.Lock()
-			c.conns = append(c.conns, i.Conn)
-			c.connected = true
-			c.mu.Unlock()
-		},
-		WroteRequest: func(w httptrace.WroteRequestInfo) {
-			c.mu.Lock()
-			c.written = w.Err == nil
-			c.mu.Unlock()
-		},
-	}
+	c.trace = c.progress.Trace(func(conn net.Conn) {
+		r.use.got(conn)
+		c.mu.Lock()
+		c.conns = append(c.conns, conn)
+		c.mu.Unlock()
+	})
 	return c
-}
-
-// reached reports how far the request got: to a connection, and to being
-// written whole.
-func (c *call) reached() (connected, written bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.connected, c.written
 }

@@ -3,7 +3,6 @@ package peer
 import (
 	"errors"
 	"fmt"
-	"net"
 	"time"
 )
 
@@ -55,13 +54,9 @@ func TimedOut(err error) bool {
 // handshake that did not complete) says nothing of the batch, and err is
 // returned as it came.
 func (c *call) timedOut(err error, peer string, n int, timeout time.Duration) error {
-	var ne net.Error
-	if !errors.As(err, &ne) || !ne.Timeout() {
+	timedOut, sent := c.progress.TimedOut(err)
+	if !timedOut {
 		return err
 	}
-	connected, written := c.reached()
-	if !connected {
-		return err
-	}
-	return &TimeoutError{Province: peer, Envelopes: n, Timeout: timeout, Sent: written, Err: err}
+	return &TimeoutError{Province: peer, Envelopes: n, Timeout: timeout, Sent: sent, Err: err}
 }

@@ -3,10 +3,9 @@ package webhook
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/http/httptrace"
-	"sync"
 	"time"
+
+	"github.com/laborlink/laborlink/gateway/reqtrace"
 )
 
 // slowError is a push the system did not answer within the client's
@@ -58,59 +57,17 @@ func (e *slowError) Error() string {
 
 func (e *slowError) Unwrap() error { return e.err }
 
-// progress traces a push to tell how far it got: to a connection, and to
-// being written whole (see slowedDown). A redirect's request, or one the
-// transport starts again on another connection, starts over (GetConn).
-type progress struct {
-	mu                 sync.Mutex
-	connected, written bool
-}
-
-// trace is the ClientTrace that keeps p; the transport may call it from
-// its own goroutines, even after Do has returned.
-func (p *progress) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{
-		GetConn: func(string) {
-			p.mu.Lock()
-			p.connected, p.written = false, false
-			p.mu.Unlock()
-		},
-		GotConn: func(httptrace.GotConnInfo) {
-			p.mu.Lock()
-			p.connected = true
-			p.mu.Unlock()
-		},
-		WroteRequest: func(w httptrace.WroteRequestInfo) {
-			p.mu.Lock()
-			p.written = w.Err == nil
-			p.mu.Unlock()
-		},
-	}
-}
-
-// reached reports how far the push got: to a connection, and to being
-// written whole.
-func (p *progress) reached() (connected, written bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.connected, p.written
-}
-
 // slowedDown returns err, the error of a push of items, as a *slowError
 // when the client timed out once the request had a connection: the time
 // went on the batch, writing it or waiting for its answer. A timeout
 // before that (a connection or TLS handshake that did not complete) says
 // nothing of the batch size, which is left alone.
-func (p *Pusher) slowedDown(err error, items int, pr *progress) error {
-	var ne net.Error
-	if !errors.As(err, &ne) || !ne.Timeout() {
+func (p *Pusher) slowedDown(err error, items int, pr *reqtrace.Progress) error {
+	timedOut, sent := pr.TimedOut(err)
+	if !timedOut {
 		return err
 	}
-	connected, written := pr.reached()
-	if !connected {
-		return err
-	}
-	return &slowError{items: items, sent: written, timeout: p.cfg.Client.Timeout, err: err}
+	return &slowError{items: items, sent: sent, timeout: p.cfg.Client.Timeout, err: err}
 }
 
 // slow returns err, the error of a push of n items taken at size, and

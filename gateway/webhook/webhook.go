@@ -53,6 +53,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/laborlink/laborlink/gateway/batchsize"
+	"github.com/laborlink/laborlink/gateway/reqtrace"
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
@@ -504,8 +505,8 @@ func (p *Pusher) post(ctx context.Context, items []store.Incoming) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	var pr progress
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, pr.trace()), http.MethodPost, p.cfg.URL, bytes.NewReader(body))
+	var pr reqtrace.Progress
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, pr.Trace(nil)), http.MethodPost, p.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, redactedError(err)
 	}
