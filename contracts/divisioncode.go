@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // levels is a set of division levels a field accepts.
@@ -56,9 +57,19 @@ func CheckDivision(code string) error {
 // Codes missing from the table are rejected: a record names where someone
 // lives or works now, and the table is the current list. Only province 66,
 // absent from the table, is checked for form alone.
+//
+// A malformed code is not quoted: what fills a division field by mistake
+// is often the ID number or phone next to it, and a submitter's client logs
+// the message.
 func divisionProblem(code, province string, allowed levels) string {
-	if len(code) != 6 || !allDigits(code) {
-		return fmt.Sprintf("%q is not a 6-digit division code", code)
+	for i := 0; i < len(code); i++ {
+		if code[i] < '0' || code[i] > '9' {
+			r, _ := utf8.DecodeRuneInString(code[i:])
+			return fmt.Sprintf("character %d is %q, want a 6-digit division code", utf8.RuneCountInString(code[:i])+1, r)
+		}
+	}
+	if len(code) != 6 {
+		return fmt.Sprintf("has %d digits, want a 6-digit division code", len(code))
 	}
 	p := code[:2]
 	if !IsProvince(p) {
@@ -88,13 +99,4 @@ func divisionProblem(code, province string, allowed levels) string {
 		return fmt.Sprintf("%s is a %s code, want a %s code", code, level, allowed)
 	}
 	return ""
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

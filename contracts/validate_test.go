@@ -566,6 +566,16 @@ func TestProblemsDoNotQuotePersonalData(t *testing.T) {
 			r.WorkerIDNumber = withID("511321", "20270613", "123")
 			return r
 		}(), []string{"20270613", "2027-06-13"}},
+		{"ID number in the household division", func() contracts.Record {
+			r := clone(t, tr)
+			r.Worker.HouseholdDivision = r.Worker.IDNumber
+			return r
+		}(), []string{tr.Worker.IDNumber}},
+		{"phone in the employer's division", func() contracts.Record {
+			r := clone(t, rf)
+			r.Employer.Division = "13800138000"
+			return r
+		}(), []string{"13800138000"}},
 		{"employed since after confirmed", func() contracts.Record {
 			r := clone(t, cf)
 			since := contracts.DateOf(r.ConfirmedOn.Time().AddDate(0, 0, 1))
