@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // The national code checks. Each check has an exported form returning an error
@@ -45,6 +46,9 @@ func CheckIDNumber(s string) error {
 // number issued under a code that no longer exists is still valid: only the
 // province and the form of the code are checked, not the county.
 func parseIDNumber(s string) (birth Date, sex Sex, msg string) {
+	if pos, r := firstNonASCII(s); pos > 0 {
+		return Date{}, "", fmt.Sprintf("character %d is %q, want a digit (or a final upper-case X)", pos, r)
+	}
 	if len(s) != 18 {
 		return Date{}, "", fmt.Sprintf("has %d characters, want 18", len(s))
 	}
@@ -74,6 +78,20 @@ func parseIDNumber(s string) (birth Date, sex Sex, msg string) {
 		sex = SexMale
 	}
 	return birth, sex, ""
+}
+
+// firstNonASCII returns the position, counted in characters from 1, and
+// the first character of s that is not ASCII, or 0. Codes are checked
+// byte by byte, which would count a full-width digit (a common slip of a
+// Chinese input method) as three characters and name a byte of it.
+func firstNonASCII(s string) (pos int, r rune) {
+	for _, r := range s {
+		pos++
+		if r >= utf8.RuneSelf {
+			return pos, r
+		}
+	}
+	return 0, 0
 }
 
 // creditChars is the GB 32100 alphabet; a character's value is its index.
@@ -113,6 +131,9 @@ func CheckCreditCode(s string) error {
 }
 
 func creditCodeProblem(s string) string {
+	if pos, r := firstNonASCII(s); pos > 0 {
+		return fmt.Sprintf("character %d is %q, not one of %s", pos, r, creditChars)
+	}
 	if len(s) != 18 {
 		return fmt.Sprintf("has %d characters, want 18", len(s))
 	}

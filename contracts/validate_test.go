@@ -126,6 +126,7 @@ func TestTransferRules(t *testing.T) {
 			}
 			r.Worker.IDNumber = r.Worker.IDNumber[:17] + string(c)
 		}, "worker.id_number", "check character is"},
+		{"id number with a full-width digit", func(r *T) { r.Worker.IDNumber = "５" + r.Worker.IDNumber[1:] }, "worker.id_number", "character 1 is '５', want a digit"},
 		{"id number lower x", func(r *T) { r.Worker.IDNumber = r.Worker.IDNumber[:17] + "x" }, "worker.id_number", "upper-case X"},
 		{"id number province", func(r *T) { r.Worker.IDNumber = withID("991321", "19900101", "123") }, "worker.id_number", "names no province"},
 		{"id number birth", func(r *T) { r.Worker.IDNumber = withID("511321", "19900230", "123") }, "worker.id_number", "not a real date"},
@@ -171,6 +172,9 @@ func TestTransferRules(t *testing.T) {
 		{"organizer code required", func(r *T) { r.Organizer.CreditCode = "" }, "organizer.credit_code", "required"},
 		{"organizer name required", func(r *T) { r.Organizer.Name = "" }, "organizer.name", "required"},
 		{"self has no code", func(r *T) { r.Organizer.Kind = contracts.OrganizerSelf }, "organizer.credit_code", "must be empty"},
+		{"credit code with a full-width letter", func(r *T) {
+			r.Placement.EmployerCreditCode = r.Placement.EmployerCreditCode[:8] + "Ａ" + r.Placement.EmployerCreditCode[9:]
+		}, "placement.employer_credit_code", "character 9 is 'Ａ', not one of"},
 		{"credit code length", func(r *T) { r.Placement.EmployerCreditCode = "91440101" }, "placement.employer_credit_code", "want 18"},
 		{"credit code check", func(r *T) {
 			c := r.Placement.EmployerCreditCode
