@@ -97,7 +97,9 @@ type Received struct {
 
 // Receive stores incoming envelopes once each, in one group commit: an
 // envelope id seen before is reported as a duplicate with its original
-// receipt, and nothing is written for it.
+// receipt, and nothing is written for it. An envelope whose id, case key
+// or counter name cannot be a key fails the call before anything is
+// written.
 func (s *Store) Receive(ctx context.Context, in []Incoming) ([]Received, error) {
 	return s.ReceiveAnd(ctx, in, nil)
 }
@@ -109,6 +111,9 @@ func (s *Store) Receive(ctx context.Context, in []Incoming) ([]Received, error) 
 // call with nothing written. Counters are checked and counted in the
 // transaction, so concurrent batches cannot together pass a limit.
 func (s *Store) ReceiveAnd(ctx context.Context, in []Incoming, also func(tx *bolt.Tx, got []Received) error) ([]Received, error) {
+	if err := checkIncomingKeys(in); err != nil {
+		return nil, fmt.Errorf("receive: %w", err)
+	}
 	out := make([]Received, len(in))
 	// The values are encoded before the transaction, which every writer of
 	// the store waits for, all but their seq, which only the transaction

@@ -954,15 +954,7 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 // caller told it failed.
 func checkOutgoingKeys(msgs []Outgoing) error {
 	for i, m := range msgs {
-		check := func(name, v string) error {
-			switch {
-			case v == "":
-				return fmt.Errorf("record %d (envelope %q): no %s", i, m.EnvelopeID, name)
-			case len(v)+len(m.EnvelopeID)+1 > bolt.MaxKeySize:
-				return fmt.Errorf("record %d (envelope %q): %s of %d bytes is too long for a key", i, m.EnvelopeID, name, len(v))
-			}
-			return nil
-		}
+		check := keyCheck(fmt.Sprintf("record %d", i), m.EnvelopeID)
 		err := errors.Join(check("envelope id", m.EnvelopeID), check("reference", m.Ref), check("peer", m.Peer))
 		for _, c := range m.Counters {
 			err = errors.Join(err, check("counter name", c.Name))
@@ -972,6 +964,41 @@ func checkOutgoingKeys(msgs []Outgoing) error {
 		}
 	}
 	return nil
+}
+
+// checkIncomingKeys refuses, before any write, what would make a key bbolt
+// refuses midway through ReceiveAnd's writes, as checkOutgoingKeys does
+// EnqueueAnd's: the envelopes of the call written before it would be
+// stored, their counters not taken, and the caller told none was.
+func checkIncomingKeys(in []Incoming) error {
+	for i, m := range in {
+		check := keyCheck(fmt.Sprintf("envelope %d", i), m.EnvelopeID)
+		err := check("envelope id", m.EnvelopeID)
+		if m.Case != nil {
+			err = errors.Join(err, check("case key", m.Case.Key))
+		}
+		for _, c := range m.Counters {
+			err = errors.Join(err, check("counter name", c.Name))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyCheck checks a string of a key of item, envelope id: that it is
+// there, and fits a key with the envelope id beside it.
+func keyCheck(item, envelopeID string) func(name, v string) error {
+	return func(name, v string) error {
+		switch {
+		case v == "":
+			return fmt.Errorf("%s (envelope %q): no %s", item, envelopeID, name)
+		case len(v)+len(envelopeID)+1 > bolt.MaxKeySize:
+			return fmt.Errorf("%s (envelope %q): %s of %d bytes is too long for a key", item, envelopeID, name, len(v))
+		}
+		return nil
+	}
 }
 
 // counts are the counter values a transaction has taken so far.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -658,5 +659,50 @@ func TestInboxPagesLargeItemsByBytes(t *testing.T) {
 	}
 	if seen != n || len(pages) < 3 || pages[0] > MaxInboxPage/(1<<20)+1 {
 		t.Errorf("%d items read in pages of %v; want all %d, at most %d a page", seen, pages, n, MaxInboxPage/(1<<20)+1)
+	}
+}
+
+// TestReceiveRefusesABadKeyBeforeWriting: an envelope whose id (or case
+// key, counter name) cannot be a key fails the whole call before anything
+// is written, as Enqueue's records do: bbolt refusing the key midway
+// through the writes would leave the envelopes before it stored, their
+// counters not taken, and the caller told none was.
+func TestReceiveRefusesABadKeyBeforeWriting(t *testing.T) {
+	q := []Counter{{Name: "q", Max: 10}}
+	key := CaseKey("44", "51", "RF-1")
+	in := func(id string) Incoming {
+		return Incoming{EnvelopeID: id, From: "51", Type: "referral", Envelope: []byte(`{}`), Receipt: []byte(`"r"`), Counters: q,
+			Case: &CaseChange{Key: key, Apply: func(*Case) (*Case, error) { return &Case{Key: key, Status: "referred"}, nil }}}
+	}
+	for _, tc := range []struct {
+		name, want string
+		bad        func(*Incoming)
+	}{
+		{"no envelope id", "no envelope id", func(m *Incoming) { m.EnvelopeID = "" }},
+		{"envelope id too long", "too long for a key", func(m *Incoming) { m.EnvelopeID = strings.Repeat("X", bolt.MaxKeySize) }},
+		{"no case key", "no case key", func(m *Incoming) { m.Case = &CaseChange{Apply: m.Case.Apply} }},
+		{"no counter name", "no counter name", func(m *Incoming) { m.Counters = []Counter{{}} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := openTest(t)
+			bad := in("01B")
+			tc.bad(&bad)
+			_, err := s.Receive(context.Background(), []Incoming{in("01A"), bad})
+			if err == nil || !strings.Contains(err.Error(), "envelope 1") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("receive: %v; want it refused naming envelope 1 and %q", err, tc.want)
+			}
+			if items, err := s.Inbox(0, 10); err != nil || len(items) != 0 {
+				t.Errorf("inbox holds %d items, %v; want none", len(items), err)
+			}
+			if stored, _, err := s.Received("51", []string{"01A"}); err != nil || stored[0] {
+				t.Errorf("01A known as received: %v, %v; want not", stored, err)
+			}
+			if _, err := s.Case(key, time.Now()); !errors.Is(err, ErrNotFound) {
+				t.Errorf("case: %v; want not found", err)
+			}
+			if n, err := s.Counter("q"); err != nil || n != 0 {
+				t.Errorf("counter %d, %v; want 0", n, err)
+			}
+		})
 	}
 }
