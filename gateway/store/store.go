@@ -413,9 +413,10 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Outgoing) ([]Enqueued, error
 // once the duplicates are known and before anything is written, so its
 // writes (the node's audit entries for the accepted records) are durable
 // exactly when the records are; an error from it fails the call with nothing
-// written. It must write only to its own buckets. A record's CaseChange is
-// made in the transaction too, before its counters are taken: one it
-// refuses is neither queued nor counted.
+// written, as does a new record under an envelope id another record has. It
+// must write only to its own buckets. A record's CaseChange is made in the
+// transaction too, before its counters are taken: one it refuses is
+// neither queued nor counted.
 func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *bolt.Tx, enq []Enqueued) error) ([]Enqueued, error) {
 	if err := checkOutgoingKeys(msgs); err != nil {
 		return nil, fmt.Errorf("enqueue: %w", err)
@@ -435,10 +436,11 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 	}
 	added := map[string]int{} // outbox entries written, by peer
 	err = s.c.doThen(ctx, func(tx *bolt.Tx) error {
-		refs := tx.Bucket(bucketRefs)
-		tx.Bucket(bucketRecords).FillPercent = appendFill
+		refs, recs := tx.Bucket(bucketRefs), tx.Bucket(bucketRecords)
+		recs.FillPercent = appendFill
 		tx.Bucket(bucketOutbox).FillPercent = appendFill
 		seen := make(map[string]string, len(msgs))
+		ids := make(map[string]bool, len(msgs)) // envelope ids this call stores
 		counted := counts{}
 		cases := caseTx{tx: tx}
 		for i, m := range msgs {
@@ -449,6 +451,11 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 			if id, ok := seen[m.Ref]; ok {
 				out[i] = Enqueued{EnvelopeID: id, Duplicate: true}
 				continue
+			}
+			// A new record under an envelope id already stored would
+			// overwrite that record's status and outbox entry.
+			if ids[m.EnvelopeID] || recs.Get([]byte(m.EnvelopeID)) != nil {
+				return fmt.Errorf("record %d: envelope id %s is another record's already", i, m.EnvelopeID)
 			}
 			var c *Case
 			if m.Case != nil {
@@ -465,7 +472,7 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 				// no duplicate of it, and is decided on its own.
 				continue
 			}
-			seen[m.Ref] = m.EnvelopeID
+			seen[m.Ref], ids[m.EnvelopeID] = m.EnvelopeID, true
 			if m.Case != nil {
 				cases.keep(m.Case.Key, c)
 			}
@@ -482,7 +489,7 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 			if out[i].Duplicate || out[i].OverQuota || out[i].Refused != nil {
 				continue
 			}
-			if err := tx.Bucket(bucketRecords).Put([]byte(m.EnvelopeID), statuses[i]); err != nil {
+			if err := recs.Put([]byte(m.EnvelopeID), statuses[i]); err != nil {
 				return err
 			}
 			if err := refs.Put([]byte(m.Ref), []byte(m.EnvelopeID)); err != nil {

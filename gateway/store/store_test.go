@@ -706,3 +706,55 @@ func TestReceiveRefusesABadKeyBeforeWriting(t *testing.T) {
 		})
 	}
 }
+
+// TestEnqueueRefusesAnEnvelopeIDTaken: a new reference under an envelope id
+// another record has, stored before or earlier in the call, fails the call
+// with nothing written: stored, it would overwrite that record's status
+// and outbox entry, and count one more envelope queued than there is.
+func TestEnqueueRefusesAnEnvelopeIDTaken(t *testing.T) {
+	ctx := context.Background()
+	first := outgoing(1, "44")
+	again := outgoing(1, "45")
+	again.Ref, again.Envelope = "51/transfer/other", []byte(`{"other":true}`)
+	for _, tc := range []struct {
+		name   string
+		before []Outgoing // stored first
+		call   []Outgoing
+	}{
+		{"stored before", []Outgoing{first}, []Outgoing{outgoing(2, "45"), again}},
+		{"in the call", nil, []Outgoing{first, again}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, path := openTest(t)
+			if _, err := s.Enqueue(ctx, tc.before); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Enqueue(ctx, tc.call)
+			if err == nil || !strings.Contains(err.Error(), "record 1") || !strings.Contains(err.Error(), first.EnvelopeID) {
+				t.Errorf("enqueue: %v; want it refused naming record 1 and its envelope id", err)
+			}
+			want := map[string]int{}
+			for _, m := range tc.before {
+				want[m.Peer]++
+			}
+			if got := s.Depth(); !maps.Equal(got, want) {
+				t.Errorf("depth %v; want %v", got, want)
+			}
+			if _, err := s.Lookup(again.Ref); !errors.Is(err, ErrNotFound) {
+				t.Errorf("the reused id's reference: %v; want not found", err)
+			}
+			if len(tc.before) > 0 {
+				if st, err := s.Status(first.EnvelopeID); err != nil || st.Ref != first.Ref || st.Peer != first.Peer {
+					t.Errorf("the first record's status %+v, %v; want its own", st, err)
+				}
+				if q, err := s.Pending(first.Peer, 10, nil); err != nil || len(q) != 1 || !bytes.Equal(q[0].Envelope, first.Envelope) {
+					t.Errorf("queued for %s: %+v, %v; want the first record's envelope", first.Peer, q, err)
+				}
+			}
+			s.Close()
+			if got := openAt(t, path, Options{}).Depth(); !maps.Equal(got, want) {
+				t.Errorf("depth after reopening %v; want %v", got, want)
+			}
+		})
+	}
+}
