@@ -520,19 +520,33 @@ func (s *Store) Deny(ctx context.Context, st Status) error {
 
 // DenyAnd is Deny with more writes in the same transaction, as EnqueueAnd:
 // also (the denial's audit entry) runs before the status is written, and
-// an error from it fails the call with nothing written.
+// an error from it fails the call with nothing written, as does an
+// envelope id that cannot be a key or that another record has.
 func (s *Store) DenyAnd(ctx context.Context, st Status, also func(*bolt.Tx) error) error {
 	st.State = StateDenied
 	if st.AcceptedAt.IsZero() {
 		st.AcceptedAt = s.now().UTC()
 	}
+	// Checked and encoded before also writes: a write of a group commit
+	// that fails after it is not rolled back.
+	if err := keyCheck("denial", st.EnvelopeID)("envelope id", st.EnvelopeID); err != nil {
+		return err
+	}
+	data, err := (&storedStatus{Status: st}).appendJSON(nil)
+	if err != nil {
+		return fmt.Errorf("denial: %w", err)
+	}
 	return s.c.do(ctx, func(tx *bolt.Tx) error {
+		recs := tx.Bucket(bucketRecords)
+		if recs.Get([]byte(st.EnvelopeID)) != nil {
+			return fmt.Errorf("denial: envelope id %s is another record's already", st.EnvelopeID)
+		}
 		if also != nil {
 			if err := also(tx); err != nil {
 				return err
 			}
 		}
-		return putStatus(tx.Bucket(bucketRecords), st.EnvelopeID, &storedStatus{Status: st})
+		return recs.Put([]byte(st.EnvelopeID), data)
 	})
 }
 

@@ -758,3 +758,48 @@ func TestEnqueueRefusesAnEnvelopeIDTaken(t *testing.T) {
 		})
 	}
 }
+
+// TestDenyWritesNothingItCannotFinish: a denial under an envelope id
+// another record has, or one that cannot be a key, fails before its
+// writes alongside (the denial's audit entry) are made: it would
+// overwrite that record's status, or leave the entry written and the
+// status not, and its caller told nothing was stored.
+func TestDenyWritesNothingItCannotFinish(t *testing.T) {
+	ctx := context.Background()
+	accepted := outgoing(1, "44")
+	bucket := []byte("alongside")
+	for _, tc := range []struct{ name, id, want string }{
+		{"envelope id taken", accepted.EnvelopeID, accepted.EnvelopeID},
+		{"no envelope id", "", "no envelope id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := openTest(t)
+			if _, err := s.Enqueue(ctx, []Outgoing{accepted}); err != nil {
+				t.Fatal(err)
+			}
+			also := func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucketIfNotExists(bucket)
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte("entry"), []byte("denied"))
+			}
+			err := s.DenyAnd(ctx, Status{EnvelopeID: tc.id, Ref: "51/transfer/denied", Type: "transfer", Peer: "44", Reasons: []string{"r"}}, also)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("deny: %v; want it refused naming %q", err, tc.want)
+			}
+			if st, err := s.Status(accepted.EnvelopeID); err != nil || st.State != StateAccepted || st.Ref != accepted.Ref {
+				t.Errorf("the accepted record's status %+v, %v; want it as accepted", st, err)
+			}
+			err = s.View(func(tx *bolt.Tx) error {
+				if b := tx.Bucket(bucket); b != nil && b.Get([]byte("entry")) != nil {
+					return errors.New("the write alongside was made")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
