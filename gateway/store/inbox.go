@@ -98,8 +98,8 @@ type Received struct {
 // Receive stores incoming envelopes once each, in one group commit: an
 // envelope id seen before is reported as a duplicate with its original
 // receipt, and nothing is written for it. An envelope whose id, case key
-// or counter name cannot be a key fails the call before anything is
-// written.
+// or counter name cannot be a key, or whose id holds a '/', fails the call
+// before anything is written.
 func (s *Store) Receive(ctx context.Context, in []Incoming) ([]Received, error) {
 	return s.ReceiveAnd(ctx, in, nil)
 }

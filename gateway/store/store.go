@@ -12,6 +12,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -990,11 +991,18 @@ func checkOutgoingKeys(msgs []Outgoing) error {
 // checkIncomingKeys refuses, before any write, what would make a key bbolt
 // refuses midway through ReceiveAnd's writes, as checkOutgoingKeys does
 // EnqueueAnd's: the envelopes of the call written before it would be
-// stored, their counters not taken, and the caller told none was.
+// stored, their counters not taken, and the caller told none was. It
+// refuses an envelope id that would make another origin's key too.
 func checkIncomingKeys(in []Incoming) error {
 	for i, m := range in {
 		check := keyCheck(fmt.Sprintf("envelope %d", i), m.EnvelopeID)
 		err := check("envelope id", m.EnvelopeID)
+		if strings.Contains(m.EnvelopeID, "/") {
+			// Its key, origin "/" id, and its bare id would be those of
+			// another origin's envelope: that one, sent later, would be
+			// taken for a duplicate of this one and never stored.
+			err = errors.Join(err, fmt.Errorf("envelope %d (envelope %q): the envelope id holds a '/'", i, m.EnvelopeID))
+		}
 		if m.Case != nil {
 			err = errors.Join(err, check("case key", m.Case.Key))
 		}

@@ -403,6 +403,31 @@ func TestReceiveDeduplicatesPerOrigin(t *testing.T) {
 	}
 }
 
+// TestReceiveRefusesAnIDThatIsAnotherOriginsKey: the received bucket keys
+// an envelope by origin "/" id and by its bare id, so an id holding a '/'
+// ("51/01REAL" from 33) is refused: stored, it would take the key of
+// 51's envelope 01REAL, which would then be taken for a duplicate of it,
+// never stored, and answered with 33's receipt.
+func TestReceiveRefusesAnIDThatIsAnotherOriginsKey(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	squat := Incoming{EnvelopeID: "51/01REAL", From: "33", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`"squat"`)}
+	real := Incoming{EnvelopeID: "01REAL", From: "51", Type: "transfer", Envelope: []byte(`{}`), Record: []byte(`{}`), Receipt: []byte(`"real"`)}
+	if _, err := s.Receive(ctx, []Incoming{squat}); err == nil || !strings.Contains(err.Error(), "'/'") {
+		t.Errorf("receive %q: %v; want it refused for its '/'", squat.EnvelopeID, err)
+	}
+	got, err := s.Receive(ctx, []Incoming{real})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Duplicate || string(got[0].Receipt) != `"real"` {
+		t.Fatalf("the real envelope was taken for a duplicate: %+v", got[0])
+	}
+	if m, err := s.InboxItemFrom(real.From, real.EnvelopeID); err != nil || string(m.Receipt) != `"real"` {
+		t.Errorf("51's envelope reads back as %+v, %v; want it", m, err)
+	}
+}
+
 // TestStatusWrittenWithItsAnswer: a status stored before answers were kept
 // in their own bucket, holding the answer itself, reads as it was written;
 // one marked delivered since reads with the answer from its bucket.
