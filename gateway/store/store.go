@@ -973,11 +973,17 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 // refuses midway through EnqueueAnd's writes: a group commit commits what
 // the other writers wrote, so a failure after the first put would leave
 // this call's earlier records stored, their quota uncounted, and its
-// caller told it failed.
+// caller told it failed. It refuses a peer that would make another peer's
+// outbox key too.
 func checkOutgoingKeys(msgs []Outgoing) error {
 	for i, m := range msgs {
 		check := keyCheck(fmt.Sprintf("record %d", i), m.EnvelopeID)
 		err := errors.Join(check("envelope id", m.EnvelopeID), check("reference", m.Ref), check("peer", m.Peer))
+		if strings.Contains(m.Peer, "/") {
+			// Its outbox key, peer "/" id, would read as another peer's,
+			// counted and delivered as that one's once the store reopens.
+			err = errors.Join(err, fmt.Errorf("record %d (envelope %q): the peer holds a '/'", i, m.EnvelopeID))
+		}
 		for _, c := range m.Counters {
 			err = errors.Join(err, check("counter name", c.Name))
 		}

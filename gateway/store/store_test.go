@@ -828,3 +828,22 @@ func TestDenyWritesNothingItCannotFinish(t *testing.T) {
 		})
 	}
 }
+
+// TestEnqueueRefusesAPeerHoldingASlash: an outbox key is peer "/" envelope
+// id, so a record for peer "44/x" is refused: queued, it would be one of
+// 44's envelopes (Pending), and counted as 44's once the store reopens.
+func TestEnqueueRefusesAPeerHoldingASlash(t *testing.T) {
+	s, path := openTest(t)
+	ctx := context.Background()
+	m := outgoing(1, "44/x")
+	if _, err := s.Enqueue(ctx, []Outgoing{m}); err == nil || !strings.Contains(err.Error(), "record 0") || !strings.Contains(err.Error(), "'/'") {
+		t.Errorf("enqueue for peer %q: %v; want it refused for its '/'", m.Peer, err)
+	}
+	if q, err := s.Pending("44", 10, nil); err != nil || len(q) != 0 {
+		t.Errorf("queued for 44: %d envelopes, %v; want none", len(q), err)
+	}
+	s.Close()
+	if got := openAt(t, path, Options{}).Depth(); len(got) != 0 {
+		t.Errorf("depth after reopening %v; want none", got)
+	}
+}
