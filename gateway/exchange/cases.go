@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/laborlink/laborlink/contracts"
+	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/pki"
 )
@@ -315,4 +316,83 @@ func (x *Exchange) Cases(ctx context.Context, caller pki.Identity, status string
 		cs = slices.DeleteFunc(cs, func(c store.Case) bool { return !c.Overdue })
 	}
 	return cs, nil
+}
+
+// ReasonEarlierUpdateDeferred defers a referral update that its case
+// cannot take until an update of the case before it in the same request,
+// deferred, is stored: its origin checked the two one after the other
+// and sends them again in that order.
+const ReasonEarlierUpdateDeferred = "earlier_update_deferred"
+
+// markFollowers marks the referral updates of a request that follow an
+// update of their case with another envelope id earlier in it
+// (inbound.follows). Their origin queued them in that order, each checked
+// against its case as the one before left it (accepted, then
+// investigating), and a delivery carries them together when they waited
+// in its queue: checked against the case as read before the request,
+// the later one would be rejected for good, though the commit, which
+// makes the updates in order, takes it. A copy of the first update is no
+// follower: it ends as the first does (duplicates).
+func markFollowers(ins []inbound) {
+	type updates struct {
+		first string // the envelope id of the case's first update
+		more  bool   // another envelope id came after it
+	}
+	var seen map[string]*updates
+	for i := range ins {
+		if _, ok := ins[i].rec.(*contracts.ReferralUpdate); !ok || ins[i].env == nil {
+			continue
+		}
+		key, id := caseKey(ins[i].rec), ins[i].env.ID
+		u := seen[key]
+		if u == nil {
+			if seen == nil {
+				seen = make(map[string]*updates)
+			}
+			seen[key] = &updates{first: id}
+			continue
+		}
+		ins[i].follows = u.more || id != u.first
+		u.more = u.more || id != u.first
+	}
+}
+
+// heldUpdates maps the key of a case to the index in the request of its
+// first update deferred, and not stored: a later update of the case that
+// the case refuses in the commit may be one it takes once that update is
+// stored, so it is deferred with it rather than rejected for good.
+type heldUpdates map[string]int
+
+// heldCases is the updates that check deferred among ins (results).
+func heldCases(ins []inbound, results []peer.Result) heldUpdates {
+	var held heldUpdates
+	for i := range ins {
+		if results[i].Status == peer.StatusDeferred {
+			held.mark(ins[i].rec, i)
+		}
+	}
+	return held
+}
+
+// mark holds the case of rec, at index i of the request, when rec is a
+// referral update deferred, not stored.
+func (h *heldUpdates) mark(rec contracts.Record, i int) {
+	if _, ok := rec.(*contracts.ReferralUpdate); !ok {
+		return
+	}
+	key := caseKey(rec)
+	if k, ok := (*h)[key]; ok && k <= i {
+		return
+	}
+	if *h == nil {
+		*h = make(heldUpdates)
+	}
+	(*h)[key] = i
+}
+
+// before reports whether an update of the case of rec, earlier in the
+// request than index i, is held.
+func (h heldUpdates) before(rec contracts.Record, i int) bool {
+	k, ok := h[caseKey(rec)]
+	return ok && k < i
 }

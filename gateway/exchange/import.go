@@ -155,6 +155,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 			x.d.Log.Error("defer a referral update whose case is unreadable", "from", from.Province, "envelope", ins[i].env.ID, "err", err)
 		}
 	}
+	markFollowers(ins)
 	forEach(len(envs), func(i int) {
 		results[i], passed[i] = x.check(ctx, sender, roots, &ins[i], now, &checked[i])
 	})
@@ -191,6 +192,7 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 		refusedAt = append(refusedAt, at...)
 		dup, firstOf, _ = duplicates(ready) // the first copies are left, none reused
 	}
+	held := heldCases(ins, results)
 	signed, err := x.receiptsFor(key, ready, dup, now, peer.ReceiptBinding(ctx))
 	if err != nil {
 		x.d.Log.Error("sign receipts", "envelopes", len(ready), "err", err)
@@ -216,10 +218,16 @@ func (x *Exchange) Receive(ctx context.Context, from pki.Identity, chain []*x509
 				err = refused[j]
 			}
 			if err != nil {
-				if errors.Is(err, store.ErrOverQuota) {
+				switch {
+				case errors.Is(err, store.ErrOverQuota):
 					*r = x.overQuota(&ins[im.index], im.decision, now)
-				} else {
+				case held.before(im.rec, im.index) && errors.As(err, new(*transitionError)):
+					*r = deferred(im.env.ID, ReasonEarlierUpdateDeferred)
+				default:
 					*r = x.refusedByCase(im.env.ID, err)
+				}
+				if r.Status == peer.StatusDeferred {
+					held.mark(im.rec, im.index)
 				}
 				if r.Status == peer.StatusRejected && j < 0 {
 					refusedAt = append(refusedAt, im.index)
@@ -613,6 +621,9 @@ type inbound struct {
 	// sent is, for an update of a case opened here, how the destination
 	// answered the case's referral (sentStates).
 	sent store.State
+	// follows is set for a referral update that another update of its
+	// case, earlier in the request, comes before (markFollowers).
+	follows bool
 	// stored is set for an envelope stored already (Receive looks them
 	// up for the whole request before checking), and first is its first
 	// arrival: the receipt stored with it, which tells whether it is the
@@ -754,8 +765,10 @@ func (x *Exchange) check(ctx context.Context, from sender, roots *contracts.Root
 		}
 		// The case must be able to take the status here too, from this
 		// sender: a peer may not move a referred case straight to closed,
-		// nor answer a referral it opened.
-		if updateProblems(u, in.moves) != nil {
+		// nor answer a referral it opened. One that follows another update
+		// of its case in the request is checked in the commit alone,
+		// against the case as the updates before it leave it.
+		if !in.follows && updateProblems(u, in.moves) != nil {
 			return rejected(env.ID, ReasonInvalidTransition), false
 		}
 		refersTo = in.moves.EnvelopeID
