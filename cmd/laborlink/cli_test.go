@@ -43,6 +43,9 @@ func TestVersionAndHelp(t *testing.T) {
 		{[]string{"deadletters", "requeue", "--peer", "4", "--all"}, 2, "", "--peer must be a province code"},
 		{[]string{"deadletters", "requeue", "--peer", "44", "--all", "01J"}, 2, "", "exclude each other"},
 		{[]string{"deadletters", "list", "--peer", "44"}, 2, "", "missing --ca, --cert, --key, --node"},
+		// A discard of --all needs --through: its usage must not show it optional.
+		{[]string{"help", "deadletters", "discard"}, 0, "usage: laborlink deadletters discard --peer 44 (ENVELOPE_ID | --all --through N)", ""},
+		{[]string{"help", "deadletters", "requeue"}, 0, "usage: laborlink deadletters requeue --peer 44 (ENVELOPE_ID | --all [--through N])", ""},
 		{[]string{"bench", "--memory-limit", "200"}, 2, "", "--memory-limit must be a positive number of MiB, and needs --processes"},
 		{[]string{"bench", "--processes", "--memory-limit", "-1"}, 2, "", "--memory-limit must be a positive number of MiB"},
 	}

@@ -88,7 +88,11 @@ func runDeadLettersDiscard(ctx context.Context, m *Main, args []string) error {
 // what do says was done.
 func runDeadLetterAct(ctx context.Context, m *Main, args []string, act string, bounded bool,
 	do func(ctx context.Context, cl *api.Client, r api.RequeueRequest) (done string, err error)) error {
-	fs := m.flagSet("deadletters "+act, "--peer 44 (ENVELOPE_ID | --all [--through N]) [connection flags]")
+	usage := "--peer 44 (ENVELOPE_ID | --all [--through N]) [connection flags]"
+	if bounded {
+		usage = "--peer 44 (ENVELOPE_ID | --all --through N) [connection flags]"
+	}
+	fs := m.flagSet("deadletters "+act, usage)
 	c := m.connFlags(fs)
 	peer := fs.String("peer", "", "the peer province whose dead letters to "+act+" (required)")
 	all := fs.Bool("all", false, act+" every dead letter for the peer")
