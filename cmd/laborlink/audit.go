@@ -54,7 +54,7 @@ func addFilterFlags(fs *flag.FlagSet) *filterFlags {
 		pair:      fs.String("pair", "", "flows from one province to another, e.g. 51:44"),
 		between:   fs.String("between", "", "flows between two provinces, both ways, e.g. 51,44"),
 		agreement: fs.String("agreement", "", "flows under one agreement"),
-		typ:       fs.String("type", "", "one record type (transfer, confirmation, referral, referral-update)"),
+		typ:       fs.String("type", "", "one record type ("+strings.Join(audit.RecordTypes(), ", ")+")"),
 		kind:      fs.String("kind", "", "one entry kind (sent, received, denied, receipt, ...)"),
 		decision:  fs.String("decision", "", "allow or deny (denied is accepted too)"),
 	}

@@ -45,6 +45,8 @@ func TestVersionAndHelp(t *testing.T) {
 		{[]string{"deadletters", "list", "--peer", "44"}, 2, "", "missing --ca, --cert, --key, --node"},
 		// A discard of --all needs --through: its usage must not show it optional.
 		{[]string{"help", "deadletters", "discard"}, 0, "usage: laborlink deadletters discard --peer 44 (ENVELOPE_ID | --all --through N)", ""},
+		// Agreement changes are entries of record type agreement: --type takes it.
+		{[]string{"help", "audit", "query"}, 0, "one record type (transfer, confirmation, agreement, referral, referral-update)", ""},
 		{[]string{"help", "deadletters", "requeue"}, 0, "usage: laborlink deadletters requeue --peer 44 (ENVELOPE_ID | --all [--through N])", ""},
 		{[]string{"bench", "--memory-limit", "200"}, 2, "", "--memory-limit must be a positive number of MiB, and needs --processes"},
 		{[]string{"bench", "--processes", "--memory-limit", "-1"}, 2, "", "--memory-limit must be a positive number of MiB"},
