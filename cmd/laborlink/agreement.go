@@ -154,7 +154,7 @@ func submitFile(ctx context.Context, m *Main, name string, op registry.Op, args 
 func transition(op registry.Op) func(context.Context, *Main, []string) error {
 	name := op.Verb()
 	return func(ctx context.Context, m *Main, args []string) error {
-		fs := m.flagSet("agreement "+name, "ID [--reason TEXT] [connection flags]")
+		fs := m.flagSet("agreement "+name, "ID [--reason TEXT] [--version N] [connection flags]")
 		c := m.connFlags(fs)
 		reason := fs.String("reason", "", "why, recorded in the agreement's history")
 		version := fs.Int("version", 0, "the version acted on (default: the one awaiting approval, or in force)")
@@ -216,7 +216,7 @@ func pastTense(verb string) string {
 }
 
 func runAgreementList(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("agreement list", "[--party 51] [--status active] [--origin 51 --destination 44] [--type transfer] [--purpose P] [connection flags]")
+	fs := m.flagSet("agreement list", "[--party 51] [--status active] [--origin 51 --destination 44] [--type transfer] [--purpose P] [--consistent] [--json] [connection flags]")
 	c := m.connFlags(fs)
 	var f registry.Filter
 	fs.StringVar(&f.Party, "party", "", "province code that must be a party")
@@ -272,7 +272,7 @@ func runAgreementList(ctx context.Context, m *Main, args []string) error {
 }
 
 func runAgreementShow(ctx context.Context, m *Main, args []string) error {
-	fs := m.flagSet("agreement show", "ID [--history] [connection flags]")
+	fs := m.flagSet("agreement show", "ID [--history] [--consistent] [--json] [connection flags]")
 	c := m.connFlags(fs)
 	history := fs.Bool("history", false, "also list every transition: when, by whom and why")
 	consistent := fs.Bool("consistent", false, "linearizable read through the leader instead of the local replica")

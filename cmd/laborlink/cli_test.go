@@ -47,6 +47,10 @@ func TestVersionAndHelp(t *testing.T) {
 		{[]string{"help", "deadletters", "discard"}, 0, "usage: laborlink deadletters discard --peer 44 (ENVELOPE_ID | --all --through N)", ""},
 		// Agreement changes are entries of record type agreement: --type takes it.
 		{[]string{"help", "audit", "query"}, 0, "one record type (transfer, confirmation, agreement, referral, referral-update)", ""},
+		// agreement usage lines name each of their flags, --version, --consistent and --json too.
+		{[]string{"help", "agreement", "terminate"}, 0, "usage: laborlink agreement terminate ID [--reason TEXT] [--version N]", ""},
+		{[]string{"help", "agreement", "list"}, 0, "[--purpose P] [--consistent] [--json] [connection flags]", ""},
+		{[]string{"help", "agreement", "show"}, 0, "usage: laborlink agreement show ID [--history] [--consistent] [--json]", ""},
 		{[]string{"help", "deadletters", "requeue"}, 0, "usage: laborlink deadletters requeue --peer 44 (ENVELOPE_ID | --all [--through N])", ""},
 		{[]string{"bench", "--memory-limit", "200"}, 2, "", "--memory-limit must be a positive number of MiB, and needs --processes"},
 		{[]string{"bench", "--processes", "--memory-limit", "-1"}, 2, "", "--memory-limit must be a positive number of MiB"},
