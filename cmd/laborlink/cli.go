@@ -208,12 +208,12 @@ func runVersion(_ context.Context, m *Main, args []string) error {
 }
 
 func runHelp(ctx context.Context, m *Main, args []string) error {
-	if len(args) == 0 {
+	if len(args) == 0 || args[0] == "help" { // help's own help is the list
 		m.usage(m.Stdout)
 		return nil
 	}
 	c, ok := lookup(args[0])
-	if !ok || c.name == "help" {
+	if !ok {
 		names := make([]string, 0)
 		for _, c := range commands() {
 			names = append(names, c.name)

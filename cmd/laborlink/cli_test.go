@@ -35,6 +35,7 @@ func TestVersionAndHelp(t *testing.T) {
 		{[]string{}, 2, "", "usage: laborlink"},
 		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{[]string{"help", "frobnicate"}, 2, "", `no command "frobnicate"`},
+		{[]string{"help", "help"}, 0, "commands:", ""}, // not "no command", with help in the list
 		{[]string{"version", "extra"}, 2, "", "takes no arguments"},
 		{[]string{"help", "version"}, 0, "usage: laborlink version", ""},
 		{[]string{"help", "registry", "status"}, 0, "usage: laborlink registry status", ""},
