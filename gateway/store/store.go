@@ -530,7 +530,7 @@ func (s *Store) DenyAnd(ctx context.Context, st Status, also func(*bolt.Tx) erro
 	}
 	// Checked and encoded before also writes: a write of a group commit
 	// that fails after it is not rolled back.
-	if err := keyCheck("denial", st.EnvelopeID)("envelope id", st.EnvelopeID); err != nil {
+	if err := keyCheck("denial", -1, st.EnvelopeID)("envelope id", st.EnvelopeID); err != nil {
 		return err
 	}
 	data, err := (&storedStatus{Status: st}).appendJSON(nil)
@@ -977,7 +977,7 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 // outbox key too.
 func checkOutgoingKeys(msgs []Outgoing) error {
 	for i, m := range msgs {
-		check := keyCheck(fmt.Sprintf("record %d", i), m.EnvelopeID)
+		check := keyCheck("record", i, m.EnvelopeID)
 		err := errors.Join(check("envelope id", m.EnvelopeID), check("reference", m.Ref), check("peer", m.Peer))
 		if strings.Contains(m.Peer, "/") {
 			// Its outbox key, peer "/" id, would read as another peer's,
@@ -1001,7 +1001,7 @@ func checkOutgoingKeys(msgs []Outgoing) error {
 // refuses an envelope id that would make another origin's key too.
 func checkIncomingKeys(in []Incoming) error {
 	for i, m := range in {
-		check := keyCheck(fmt.Sprintf("envelope %d", i), m.EnvelopeID)
+		check := keyCheck("envelope", i, m.EnvelopeID)
 		err := check("envelope id", m.EnvelopeID)
 		if strings.Contains(m.EnvelopeID, "/") {
 			// Its key, origin "/" id, and its bare id would be those of
@@ -1022,17 +1022,25 @@ func checkIncomingKeys(in []Incoming) error {
 	return nil
 }
 
-// keyCheck checks a string of a key of item, envelope id: that it is
-// there, and fits a key with the envelope id beside it.
-func keyCheck(item, envelopeID string) func(name, v string) error {
+// keyCheck checks a string of a key of the i-th item of a call (i < 0:
+// the call's only one), envelope id: that it is there, and fits a key with
+// the envelope id beside it. The item is named only in a refusal: the
+// checks run for every record on the path to "accepted".
+func keyCheck(item string, i int, envelopeID string) func(name, v string) error {
 	return func(name, v string) error {
+		var problem string
 		switch {
 		case v == "":
-			return fmt.Errorf("%s (envelope %q): no %s", item, envelopeID, name)
+			problem = "no " + name
 		case len(v)+len(envelopeID)+1 > bolt.MaxKeySize:
-			return fmt.Errorf("%s (envelope %q): %s of %d bytes is too long for a key", item, envelopeID, name, len(v))
+			problem = fmt.Sprintf("%s of %d bytes is too long for a key", name, len(v))
+		default:
+			return nil
 		}
-		return nil
+		if i >= 0 {
+			item = fmt.Sprintf("%s %d", item, i)
+		}
+		return fmt.Errorf("%s (envelope %q): %s", item, envelopeID, problem)
 	}
 }
 
