@@ -150,7 +150,7 @@ func TestTransferRules(t *testing.T) {
 				r.Worker.Sex = contracts.SexMale
 			}
 		}, "worker.sex", "sequence digit"},
-		{"sex unknown", func(r *T) { r.Worker.Sex = "other" }, "worker.sex", "not male or female"},
+		{"sex unknown", func(r *T) { r.Worker.Sex = "other" }, "worker.sex", `is not "male" or "female"`},
 		{"phone short", func(r *T) { r.Worker.Phone = "1380013800" }, "worker.phone", "11 digits"},
 		{"phone prefix", func(r *T) { r.Worker.Phone = "23800138000" }, "worker.phone", "starting with 1"},
 		{"household outside origin", func(r *T) { r.Worker.HouseholdDivision = "440106" }, "worker.household_division", "want a division of 51"},
@@ -580,6 +580,17 @@ func TestProblemsDoNotQuotePersonalData(t *testing.T) {
 			r.Employer.Division = "13800138000"
 			return r
 		}(), []string{"13800138000"}},
+		{"a name in the sex", func() contracts.Record {
+			r := clone(t, tr)
+			r.Worker.Sex = contracts.Sex(r.Worker.Name)
+			return r
+		}(), []string{tr.Worker.Name}},
+		{"sex unlike the ID number's", func() contracts.Record {
+			r := clone(t, tr)
+			r.Worker.IDNumber, r.Worker.BirthDate = withID("511321", "19870613", "124"), date("1987-06-13")
+			male(r)
+			return r
+		}(), []string{"female", "male"}},
 		{"employed since after confirmed", func() contracts.Record {
 			r := clone(t, cf)
 			since := contracts.DateOf(r.ConfirmedOn.Time().AddDate(0, 0, 1))

@@ -40,12 +40,12 @@ func (c *checker) worker(w *Worker, from string, today, start Date) {
 	switch w.Sex {
 	case SexMale, SexFemale:
 		if ok && w.Sex != sex {
-			c.addf("worker.sex", "is %s but the ID number's sequence digit %c says %s", w.Sex, w.IDNumber[16], sex)
+			c.add("worker.sex", "does not match the sex the ID number's sequence digit encodes")
 		}
 	case "":
 		c.add("worker.sex", "is required")
 	default:
-		c.addf("worker.sex", "%q is not male or female", w.Sex)
+		c.addf("worker.sex", "is not %q or %q", SexMale, SexFemale)
 	}
 	if c.date("worker.birth_date", w.BirthDate) {
 		switch {

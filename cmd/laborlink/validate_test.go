@@ -22,7 +22,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
 	}
 	for _, want := range []string{
-		`record 2: worker.sex: "x" is not male or female`,
+		`record 2: worker.sex: is not "male" or "female"`,
 		"record 2: to: equals from",
 		"record 2: placement.division: ",
 		"record 3: bogus: unknown field",
