@@ -83,6 +83,12 @@ func parseDivisions(divs, provs []byte) (*divisionTable, error) {
 		if r[3] != "" {
 			d.Parent = pad6(r[3])
 		}
+		if d.Parent == d.Code {
+			// A prefecture-level city without counties (东莞市 441900) is
+			// listed again as its own county, which takes the code: its
+			// parent is then the prefecture's, so no division is its own.
+			d.Parent = t.byCode[d.Code].Parent
+		}
 		t.byCode[d.Code] = d
 		if d.Level == LevelCounty {
 			p := d.Code[:2]

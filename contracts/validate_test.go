@@ -489,6 +489,22 @@ func TestDivisionTable(t *testing.T) {
 	if total != 2978 {
 		t.Errorf("%d counties, want 2978", total)
 	}
+	// Every county's parent is another division, up to its province:
+	// 东莞市 (441900), a prefecture-level city without counties, is listed
+	// as its own county too.
+	for _, p := range contracts.Provinces() {
+		for _, c := range contracts.Counties(p) {
+			parent, ok := contracts.LookupDivision(c.Parent)
+			switch {
+			case !ok:
+				t.Errorf("%s (%s): parent %q not in the table", c.Code, c.Name, c.Parent)
+			case parent.Code == c.Code:
+				t.Errorf("%s (%s) is its own parent", c.Code, c.Name)
+			case parent.Level == contracts.LevelCounty:
+				t.Errorf("%s (%s): parent %s is a county", c.Code, c.Name, parent.Code)
+			}
+		}
+	}
 }
 
 func TestDateStringMatchesFmt(t *testing.T) {
