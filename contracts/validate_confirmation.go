@@ -18,8 +18,14 @@ func (r *Confirmation) ValidateAt(now time.Time) error {
 		c.add("worker_id_number", "encodes a birth date in the future")
 	}
 	confirmedOK := c.date("confirmed_on", r.ConfirmedOn)
-	if confirmedOK && today(now).Before(r.ConfirmedOn) {
+	switch {
+	case confirmedOK && today(now).Before(r.ConfirmedOn):
 		c.addf("confirmed_on", "%s is in the future", r.ConfirmedOn)
+	case confirmedOK && birthOK && r.ConfirmedOn.Before(birth.AddYears(MinWorkingAge)):
+		// A worker is transferred at working age: a confirmation, even
+		// one that the worker is not employed, dated before it answers
+		// no transfer of this worker.
+		c.addf("confirmed_on", "makes the worker younger than %d, by the birth date the ID number encodes", MinWorkingAge)
 	}
 	sinceOK := false
 	if r.Since != nil {

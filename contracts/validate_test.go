@@ -301,6 +301,11 @@ func TestConfirmationRules(t *testing.T) {
 		}, "months_employed", "without since"},
 		{"confirmed in future", func(r *C) { r.ConfirmedOn = date("2026-04-01") }, "confirmed_on", "in the future"},
 		{"confirmed missing", func(r *C) { r.ConfirmedOn = contracts.Date{} }, "confirmed_on", "required"},
+		{"not employed, confirmed before working age", func(r *C) {
+			r.Employed, r.Reason, r.Since, r.MonthsEmployed = false, "never came", nil, 0
+			r.EmployerName, r.EmployerCreditCode = "", ""
+			r.WorkerIDNumber, r.ConfirmedOn = withID("511321", "20000615", "123"), date("1990-01-01")
+		}, "confirmed_on", "younger than 16"},
 		{"reason when not employed", func(r *C) { r.Employed = false; r.Reason = "" }, "reason", "required when not employed"},
 		{"reason too long", func(r *C) { r.Reason = strings.Repeat("因", contracts.MaxNoteLen+1) }, "reason", "at most 2000"},
 	})
