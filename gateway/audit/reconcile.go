@@ -21,6 +21,11 @@ const (
 	DigestMismatch Discrepancy = "digest-mismatch"
 	// DeniedOneSide: one side denied an envelope the other side let through.
 	DeniedOneSide Discrepancy = "denied-one-side"
+	// LoggedTwice: one log holds two flows of an envelope in one
+	// direction. A node logs an envelope once as it leaves and once as it
+	// arrives (a redelivery is a duplicate, not logged again), so the
+	// second entry is a copy or another envelope under a used id.
+	LoggedTwice Discrepancy = "logged-twice"
 )
 
 // ReconcileOptions says which two nodes' logs are compared, and over what time.
@@ -70,6 +75,9 @@ type Mismatch struct {
 type side struct {
 	prov            Province
 	out, in, denied map[string]Entry
+	// againOut and againIn are the flows of an envelope id out and in
+	// after the first (LoggedTwice).
+	againOut, againIn []Entry
 }
 
 // outgoing and incoming kinds: envelopes travel as sent/received; a
@@ -88,12 +96,22 @@ func newSide(prov, peer Province, entries []Entry) side {
 		case e.Kind == KindDenied || e.Decision == Deny:
 			s.denied[e.EnvelopeID] = e
 		case isFlow(e.Kind) && e.Kind != KindReceived && e.Origin == prov && e.Destination == peer:
-			s.out[e.EnvelopeID] = e
+			s.againOut = keepFirst(s.out, e, s.againOut)
 		case isFlow(e.Kind) && e.Kind != KindSent && e.Origin == peer && e.Destination == prov:
-			s.in[e.EnvelopeID] = e
+			s.againIn = keepFirst(s.in, e, s.againIn)
 		}
 	}
 	return s
+}
+
+// keepFirst puts e in flows under its envelope id unless an entry is there
+// already, and then appends it to again instead.
+func keepFirst(flows map[string]Entry, e Entry, again []Entry) []Entry {
+	if _, ok := flows[e.EnvelopeID]; ok {
+		return append(again, e)
+	}
+	flows[e.EnvelopeID] = e
+	return again
 }
 
 // Reconcile compares the logs of two nodes, a of province opt.A and b of
@@ -158,7 +176,29 @@ func direction(sender, receiver side, inWindow func(Entry) bool, swapped bool) [
 		}
 		add(ReceivedNotSent, id, nil, &r, "")
 	}
+	for _, s := range sender.againOut {
+		if inWindow(s) {
+			first := sender.out[s.EnvelopeID]
+			add(LoggedTwice, s.EnvelopeID, &s, counterpart(receiver.in, s.EnvelopeID),
+				fmt.Sprintf("%s logged it leaving at %d and again at %d", sender.prov, first.Index, s.Index))
+		}
+	}
+	for _, r := range receiver.againIn {
+		if inWindow(r) {
+			first := receiver.in[r.EnvelopeID]
+			add(LoggedTwice, r.EnvelopeID, counterpart(sender.out, r.EnvelopeID), &r,
+				fmt.Sprintf("%s logged it arriving at %d and again at %d", receiver.prov, first.Index, r.Index))
+		}
+	}
 	return out
+}
+
+// counterpart is the entry under id in flows, or nil.
+func counterpart(flows map[string]Entry, id string) *Entry {
+	if e, ok := flows[id]; ok {
+		return &e
+	}
+	return nil
 }
 
 func hasKey(m map[string]Entry, k string) bool {

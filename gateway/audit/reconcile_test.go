@@ -27,6 +27,19 @@ func TestReconcile(t *testing.T) {
 			b[5].Kind, b[5].Decision, b[5].Reasons = KindDenied, Deny, []Reason{ReasonProvincePolicy}
 			return a, b
 		}, []Mismatch{{Discrepancy: DeniedOneSide, EnvelopeID: "env-000005", Origin: "51", Destination: "44", IndexA: 10, IndexB: 5}}},
+		{"sent logged twice", func(a, b []Entry) ([]Entry, []Entry) {
+			again := a[6] // sent env-000003
+			again.Index = int64(len(a))
+			return append(a, again), b
+		}, []Mismatch{{Discrepancy: LoggedTwice, EnvelopeID: "env-000003", Origin: "51", Destination: "44", IndexA: 16, IndexB: 3}}},
+		{"received logged twice, its send gone", func(a, b []Entry) ([]Entry, []Entry) {
+			again := b[2] // received env-000002
+			again.Index = int64(len(b))
+			return slices.Delete(a, 4, 5), append(b, again)
+		}, []Mismatch{
+			{Discrepancy: LoggedTwice, EnvelopeID: "env-000002", Origin: "51", Destination: "44", IndexA: -1, IndexB: 8},
+			{Discrepancy: ReceivedNotSent, EnvelopeID: "env-000002", Origin: "51", Destination: "44", IndexA: -1, IndexB: 2},
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
