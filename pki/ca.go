@@ -200,19 +200,24 @@ func (ca *CA) Issue(req IssueRequest) (*Leaf, error) {
 	}
 	certName, keyName := LeafFiles(req.Kind, req.Name)
 	leaf := &Leaf{Identity: id, Cert: cert, CertFile: filepath.Join(outDir, certName), KeyFile: filepath.Join(outDir, keyName)}
-	st, err := readState(ca.Dir)
+	st, unlock, err := lockedState(ca.Dir)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	st.recordIssued(cert, now)
 	stateData, err := st.marshal()
 	if err != nil {
 		return nil, err
 	}
+	// The record first: a crash between it and the certificate leaves a
+	// serial listed that no file carries, where the other order left a
+	// certificate that authenticates but is not listed, which revoking
+	// then needed --force for.
 	outs := []output{
+		{path: filepath.Join(ca.Dir, StateFile), data: stateData, mode: 0o644, record: true},
 		{path: leaf.KeyFile, data: keyPEM, mode: 0o600},
 		{path: leaf.CertFile, data: encodeCerts(cert, ca.Cert), mode: 0o644},
-		{path: filepath.Join(ca.Dir, StateFile), data: stateData, mode: 0o644, record: true},
 	}
 	if err := commit(outs, req.Force); err != nil {
 		return nil, err

@@ -196,10 +196,11 @@ func (r *Root) SignProvince(csrFile string, opts SignProvinceOptions) (*Province
 		return nil, errors.New("signed province CA does not carry the requested key; nothing written")
 	}
 
-	st, err := readState(r.Dir)
+	st, unlock, err := lockedState(r.Dir)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	st.recordIssued(cert, now)
 	stateData, err := st.marshal()
 	if err != nil {
@@ -211,10 +212,13 @@ func (r *Root) SignProvince(csrFile string, opts SignProvinceOptions) (*Province
 		CertFile: filepath.Join(outDir, CACertFile),
 		RootFile: filepath.Join(outDir, RootCertFile),
 	}
+	// The record first: a crash before the certificate is written leaves
+	// a serial listed that no file carries, never a CA the root cannot
+	// revoke without --force (see Issue).
 	outs := []output{
+		{path: filepath.Join(r.Dir, StateFile), data: stateData, mode: 0o644, record: true},
 		{path: res.CertFile, data: encodeCerts(cert), mode: 0o644},
 		{path: res.RootFile, data: encodeCerts(r.Cert), mode: 0o644},
-		{path: filepath.Join(r.Dir, StateFile), data: stateData, mode: 0o644, record: true},
 	}
 	if err := commit(outs, opts.Force); err != nil {
 		return nil, err

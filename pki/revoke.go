@@ -118,10 +118,11 @@ func (iss *issuer) revoke(serial *big.Int, opts RevokeOptions) (crlFile string, 
 		}
 	}
 	dir := iss.dir
-	st, err := readState(dir)
+	st, unlock, err := lockedState(dir)
 	if err != nil {
 		return "", err
 	}
+	defer unlock()
 	if r, ok := st.revoked(serial); ok {
 		return "", fmt.Errorf("serial %s is already revoked (%s, %s)", serialString(serial), r.Reason, r.RevokedAt.Format(time.RFC3339))
 	}
@@ -139,10 +140,11 @@ func WriteCRL(dir string, validity time.Duration) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	st, err := readState(dir)
+	st, unlock, err := lockedState(dir)
 	if err != nil {
 		return "", err
 	}
+	defer unlock()
 	return iss.publish(st, validity)
 }
 

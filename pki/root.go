@@ -173,6 +173,19 @@ func window(issuer *x509.Certificate, now, notBefore, notAfter time.Time, validi
 	return notBefore.UTC().Truncate(time.Second), notAfter.UTC().Truncate(time.Second), nil
 }
 
+// lockedState takes the lock on a CA directory's records (lockState) and
+// reads its state, for a command that writes it back before unlock.
+func lockedState(dir string) (st *caState, unlock func(), err error) {
+	if unlock, err = lockState(dir); err != nil {
+		return nil, nil, err
+	}
+	if st, err = readState(dir); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return st, unlock, nil
+}
+
 // readState loads a CA directory's state file; a missing file is empty state.
 func readState(dir string) (*caState, error) {
 	data, err := os.ReadFile(filepath.Join(dir, StateFile))
