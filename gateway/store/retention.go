@@ -3,23 +3,34 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/laborlink/laborlink/contracts"
 )
 
-// prunedCounter is the inbox position through which PruneInbox has
-// looked, so that each run starts where the last one stopped, and
-// prunedTimeCounter the time of arrival (Unix nanoseconds) the entry there
-// counted as, which the entries after it are held to (pruneSome).
+// The counters keep where PruneInbox stands (prunePos), so that each run
+// starts where the last one stopped and reads no entry twice: prunedCounter
+// is the inbox position through which it is done, prunedTimeCounter the
+// latest arrival in order through there, prunedAheadCounter how far it has
+// read past that and prunedAheadTimeCounter the time the entries read past
+// it count as received (zero while not known yet). Times are Unix
+// nanoseconds.
 const (
-	prunedCounter     = "inbox/pruned"
-	prunedTimeCounter = "inbox/pruned-time"
+	prunedCounter          = "inbox/pruned"
+	prunedTimeCounter      = "inbox/pruned-time"
+	prunedAheadCounter     = "inbox/pruned-ahead"
+	prunedAheadTimeCounter = "inbox/pruned-ahead-time"
 )
 
-// pruneBatch bounds the entries one PruneInbox transaction rewrites: every
-// other writer of the store waits for it.
+// pruneBatch bounds the entries one PruneInbox transaction rewrites, as
+// every other writer of the store waits for it, and the entries one of its
+// read transactions reads, as a commit that grows the file waits for every
+// reader.
 const pruneBatch = 1000
 
 // PruneInbox drops the personal data of inbox entries received before
@@ -31,7 +42,8 @@ const pruneBatch = 1000
 //
 // Entries are taken in arrival order, no further than position upTo (a
 // webhook's cursor: what the push has not moved past is not pruned), up
-// to the first one not due (see pruneSome for how its age is read). It
+// to the first one not due, or not known to be due (see prunePos for how
+// an entry stamped out of order is aged: never before it is due). It
 // returns how many entries it pruned. Each transaction rewrites at most a
 // thousand entries and records how far it got, so a large backlog holds
 // no writer for long and is not looked at again.
@@ -45,9 +57,15 @@ func (s *Store) PruneInbox(ctx context.Context, cutoff time.Time, upTo uint64) (
 // with that transaction's entries not rewritten; what also wrote before
 // failing stays, as in any write of a group commit.
 func (s *Store) PruneInboxAnd(ctx context.Context, cutoff time.Time, upTo uint64, also func(tx *bolt.Tx, pruned []Incoming) error) (int, error) {
+	return s.pruneInbox(ctx, cutoff, upTo, also, storedReceivedAt)
+}
+
+// pruneInbox is PruneInboxAnd reading the entries' times of arrival with
+// stamp, which tests count.
+func (s *Store) pruneInbox(ctx context.Context, cutoff time.Time, upTo uint64, also func(*bolt.Tx, []Incoming) error, stamp func([]byte) (time.Time, error)) (int, error) {
 	total := 0
 	for {
-		n, more, err := s.pruneSome(ctx, cutoff.UTC(), upTo, also)
+		n, more, err := s.pruneSome(ctx, cutoff.UTC(), upTo, also, stamp)
 		total += n
 		if err != nil || !more {
 			return total, err
@@ -55,83 +73,96 @@ func (s *Store) PruneInboxAnd(ctx context.Context, cutoff time.Time, upTo uint64
 	}
 }
 
-// pruneSome prunes up to pruneBatch entries in one commit and says whether
-// more may be due.
-//
-// An entry's age is its time of arrival, unless that is out of order:
-// stamped before an entry that arrived ahead of it (the clock went back)
-// or after now (the clock was ahead when it arrived). Such an entry
-// arrived after the one ahead of it, at a time its clock cannot tell, and
-// counts as received with it: it goes when that one is due, perhaps early
-// by the length of the clock's fault (at once when it is the inbox's
-// first), where waiting for a later entry in order could hold back the
-// whole inbox behind a clock years ahead.
-func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64, also func(*bolt.Tx, []Incoming) error) (pruned int, more bool, err error) {
+// pruneSome moves pruning on by one plan (planPrune), read in a read
+// transaction so that writers wait for none of its reading, and prunes
+// what the plan found due in one commit, unless another run moved first.
+// It says whether more may be due.
+func (s *Store) pruneSome(ctx context.Context, cutoff time.Time, upTo uint64, also func(*bolt.Tx, []Incoming) error, stamp func([]byte) (time.Time, error)) (pruned int, more bool, err error) {
 	now := s.now().UTC()
+	var pos, next prunePos
+	err = s.view(func(tx *bolt.Tx) error {
+		pos = readPrunePos(tx)
+		var err error
+		next, more, err = planPrune(tx.Bucket(bucketInbox).Cursor(), pos, cutoff, now, upTo, stamp)
+		return err
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("prune inbox: %w", err)
+	}
+	if next.same(pos) {
+		return 0, false, nil
+	}
 	err = s.c.do(ctx, func(tx *bolt.Tx) error {
-		pruned, more = 0, false
-		inbox := tx.Bucket(bucketInbox)
-		from := readCounter(tx, prunedCounter)
-		var latest time.Time // the latest arrival in order up to here
-		if ns := readCounter(tx, prunedTimeCounter); ns > 0 {
-			latest = time.Unix(0, int64(ns)).UTC()
-		}
-		var due []Incoming
-		c := inbox.Cursor()
-		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, from+1)); k != nil; k, v = c.Next() {
-			if seq := binary.BigEndian.Uint64(k); seq > upTo {
-				break
-			}
-			if len(due) == pruneBatch {
-				more = true
-				break
-			}
-			m, err := decodeIncoming(v)
-			if err != nil {
-				return fmt.Errorf("inbox entry %x: %w", k, err)
-			}
-			if at := m.ReceivedAt; !at.Before(latest) && !at.After(now) {
-				latest = at
-			}
-			if !latest.Before(cutoff) {
-				break
-			}
-			due = append(due, m)
-		}
-		// also writes first, so that its error leaves the entries whole: a
-		// failing write in a group commit is not rolled back.
-		var before []Incoming
-		for _, m := range due {
-			if m.PrunedAt.IsZero() {
-				before = append(before, m)
-			}
-		}
-		if also != nil && len(before) > 0 {
-			if err := also(tx, before); err != nil {
-				return err
-			}
-		}
-		for _, m := range before {
-			m.Envelope, m.Record, m.PrunedAt = nil, nil, now
-			b, err := appendIncomingButSeq(nil, &m, recordAt{})
-			if err != nil {
-				return fmt.Errorf("inbox entry %d: %w", m.Seq, err)
-			}
-			if err := inbox.Put(binary.BigEndian.AppendUint64(nil, m.Seq), withSeq(b, m.Seq)); err != nil {
-				return err
-			}
-		}
-		pruned = len(before)
-		if len(due) == 0 {
+		if !readPrunePos(tx).same(pos) {
+			more = true // another run moved first: plan again from where it stopped
 			return nil
 		}
-		if err := putCounter(tx, prunedTimeCounter, uint64(max(latest.UnixNano(), 0))); err != nil {
+		var err error
+		pruned, err = prune(tx, pos.through, next.through, now, also)
+		if err != nil {
 			return err
 		}
-		return putCounter(tx, prunedCounter, due[len(due)-1].Seq)
+		return next.write(tx)
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("prune inbox: %w", err)
 	}
 	return pruned, more, nil
+}
+
+// prune drops the envelopes and records of the inbox entries after
+// position from through position to, those not pruned already, and
+// returns how many. Every entry is read and encoded again before
+// anything is written, and also writes first, so that an error leaves the
+// entries whole: a failing write in a group commit is not rolled back.
+func prune(tx *bolt.Tx, from, to uint64, now time.Time, also func(*bolt.Tx, []Incoming) error) (int, error) {
+	inbox := tx.Bucket(bucketInbox)
+	var before []Incoming
+	var values [][]byte
+	c := inbox.Cursor()
+	for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, from+1)); k != nil && binary.BigEndian.Uint64(k) <= to; k, v = c.Next() {
+		m, err := decodeIncoming(v)
+		if err != nil {
+			return 0, fmt.Errorf("inbox entry %x: %w", k, err)
+		}
+		if !m.PrunedAt.IsZero() {
+			continue
+		}
+		before = append(before, m)
+		m.Envelope, m.Record, m.PrunedAt = nil, nil, now
+		b, err := appendIncomingButSeq(nil, &m, recordAt{})
+		if err != nil {
+			return 0, fmt.Errorf("inbox entry %d: %w", m.Seq, err)
+		}
+		values = append(values, withSeq(b, m.Seq))
+	}
+	if also != nil && len(before) > 0 {
+		if err := also(tx, before); err != nil {
+			return 0, err
+		}
+	}
+	for i, m := range before {
+		if err := inbox.Put(binary.BigEndian.AppendUint64(nil, m.Seq), values[i]); err != nil {
+			return 0, err
+		}
+	}
+	return len(before), nil
+}
+
+// storedReceivedAt reads the time of arrival of the inbox value v, and
+// nothing else of it.
+func storedReceivedAt(v []byte) (time.Time, error) {
+	var at time.Time
+	found := false
+	err := contracts.RawObject(v, func(name string, value json.RawMessage) error {
+		if name != "received_at" {
+			return nil
+		}
+		found = true
+		return at.UnmarshalJSON(value)
+	})
+	if err == nil && !found {
+		err = errors.New("no received_at")
+	}
+	return at, err
 }

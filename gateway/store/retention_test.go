@@ -111,8 +111,9 @@ func TestPruneInboxInBatches(t *testing.T) {
 
 // TestPruneInboxReadsAgeFromArrivalOrder: an entry stamped out of order,
 // while the clock was years ahead or had gone back, counts as received
-// with the entry before it: it neither holds back the entries after it
-// nor outlives the one before it.
+// with the next entry in order after it: it neither holds back the
+// entries after it nor goes before the one after it, and while none
+// follows it, it stays.
 func TestPruneInboxReadsAgeFromArrivalOrder(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -120,22 +121,31 @@ func TestPruneInboxReadsAgeFromArrivalOrder(t *testing.T) {
 	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 	receiveStamped(t, s, []time.Time{
 		day(2026, 1, 1),
-		day(2030, 1, 1), // the clock ahead by years: received after January 1st
+		day(2030, 1, 1), // the clock ahead by years: received before January 2nd
 		day(2026, 1, 2), // corrected
-		day(1970, 1, 1), // the clock reset: received after January 2nd
+		day(1970, 1, 1), // the clock reset: received before December 20th
 		day(2026, 12, 20),
-		day(1970, 1, 2), // reset again: received after December 20th
+		day(1970, 1, 2), // reset again: received after December 20th, when is not known
 	})
-	// 90 days' retention: what arrived before early October is due.
-	if n, err := s.PruneInbox(ctx, now.Add(-90*24*time.Hour), 1<<63); err != nil || n != 4 {
-		t.Fatalf("PruneInbox = %d, %v; want the first four pruned", n, err)
+	for _, run := range []struct {
+		now    time.Time
+		pruned int
+	}{
+		{day(2027, 1, 1), 3},  // 90 days before: early October
+		{day(2027, 3, 21), 2}, // 90 days before: December 21st
+		{day(2035, 1, 1), 0},  // nothing in order after the last
+	} {
+		now = run.now
+		if n, err := s.PruneInbox(ctx, now.Add(-90*24*time.Hour), 1<<63); err != nil || n != run.pruned {
+			t.Fatalf("PruneInbox at %s = %d, %v; want %d pruned", now.Format(time.DateOnly), n, err, run.pruned)
+		}
 	}
 	items, err := s.Inbox(0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, m := range items {
-		if want := i < 4; !m.PrunedAt.IsZero() != want {
+		if want := i < 5; !m.PrunedAt.IsZero() != want {
 			t.Errorf("entry %d stamped %s: pruned = %v, want %v", m.Seq, m.ReceivedAt.Format(time.DateOnly), !want, want)
 		}
 	}
@@ -143,32 +153,183 @@ func TestPruneInboxReadsAgeFromArrivalOrder(t *testing.T) {
 
 // TestPruneInboxPassesLongRunsOutOfOrder: more entries out of order in a
 // row than one transaction prunes, as a clock ahead for a busy day makes,
-// are pruned over several transactions with those after them, and the
-// call ends.
+// are pruned over several transactions with the entry in order after
+// them, each read ahead once, and the call ends; entries out of order
+// after the last in order stay.
 func TestPruneInboxPassesLongRunsOutOfOrder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := openWith(t, Options{Now: func() time.Time { return now }})
 	stamps := []time.Time{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
-	for range pruneBatch + 1 {
+	for i := range 3 * pruneBatch {
+		at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) // the clock ahead
+		if i%2 == 1 {
+			at = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC) // or reset
+		}
+		stamps = append(stamps, at)
+	}
+	stamps = append(stamps, time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
+	due := len(stamps)
+	for range 5 {
 		stamps = append(stamps, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	}
-	for i := range 10 {
-		stamps = append(stamps, time.Date(2026, 3, 2, i, 0, 0, 0, time.UTC))
+	receiveStamped(t, s, stamps)
+	reads := 0
+	counted := func(v []byte) (time.Time, error) {
+		reads++
+		return storedReceivedAt(v)
+	}
+	cutoff := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	if n, err := s.pruneInbox(ctx, cutoff, 1<<63, nil, counted); err != nil || n != due {
+		t.Fatalf("PruneInbox = %d, %v; want the first %d pruned", n, err, due)
+	}
+	if reads > len(stamps) {
+		t.Errorf("read %d times of arrival for %d entries; want each read once", reads, len(stamps))
+	}
+	reads = 0
+	if n, err := s.pruneInbox(ctx, cutoff, 1<<63, nil, counted); err != nil || n != 0 || reads != 0 {
+		t.Errorf("PruneInbox again = %d, %v, reading %d times of arrival; want none pruned or read", n, err, reads)
+	}
+	last, err := s.Inbox(uint64(due), 10)
+	if err != nil || len(last) != 5 {
+		t.Fatalf("Inbox after %d = %d items, %v; want 5", due, len(last), err)
+	}
+	for _, m := range last {
+		if !m.PrunedAt.IsZero() {
+			t.Errorf("entry %d, out of order with no entry in order after it, pruned", m.Seq)
+		}
+	}
+}
+
+// TestPruneInboxNeverEarly: entries stamped ahead of the clock, when no
+// entry in order follows them, are not due, however old the entry in
+// order before them or without one; once one follows, they go with it.
+func TestPruneInboxNeverEarly(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
+	const retention = 30 * 24 * time.Hour
+	ahead := []time.Time{start.Add(time.Hour), start.Add(time.Hour), start.Add(time.Hour)} // the clock was an hour ahead, since corrected
+	for _, tc := range []struct {
+		name   string
+		before []time.Time // received earlier, and pruned
+	}{
+		{"first run", nil},
+		{"quiet inbox", []time.Time{start.Add(-40 * 24 * time.Hour)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := start
+			path := filepath.Join(t.TempDir(), "node.db")
+			s := openAt(t, path, Options{Now: func() time.Time { return now }})
+			receiveStamped(t, s, tc.before)
+			if n, err := s.PruneInbox(ctx, now.Add(-retention), 1<<63); err != nil || n != len(tc.before) {
+				t.Fatalf("PruneInbox of what came before = %d, %v; want %d", n, err, len(tc.before))
+			}
+			receiveStampedFrom(t, s, len(tc.before), ahead)
+			if n, err := s.PruneInbox(ctx, now.Add(-retention), 1<<63); err != nil || n != 0 {
+				t.Fatalf("PruneInbox = %d, %v; want the entries stamped ahead kept", n, err)
+			}
+			now = start.Add(24 * time.Hour)
+			receiveStampedFrom(t, s, len(tc.before)+len(ahead), []time.Time{now})
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = openAt(t, path, Options{Now: func() time.Time { return now }})
+			for _, c := range []struct {
+				now    time.Time
+				pruned int
+			}{
+				{start.Add(retention), 0},                             // past the stamps, not past the entry in order after them
+				{start.Add(24*time.Hour + retention), 0},              // exactly the retention: not before
+				{start.Add(25*time.Hour + retention), 1 + len(ahead)}, // with the entry after them
+			} {
+				now = c.now
+				if n, err := s.PruneInbox(ctx, now.Add(-retention), 1<<63); err != nil || n != c.pruned {
+					t.Fatalf("PruneInbox at %s = %d, %v; want %d", now, n, err, c.pruned)
+				}
+			}
+		})
+	}
+}
+
+// TestPruneInboxEndsRunsAtUpTo: entries out of order whose next entry in
+// order lies past upTo are not due, even once read ahead past it.
+func TestPruneInboxEndsRunsAtUpTo(t *testing.T) {
+	ctx := context.Background()
+	s := openWith(t, Options{Now: func() time.Time { return time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC) }})
+	ahead := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	receiveStamped(t, s, []time.Time{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), ahead, ahead, time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)})
+	for _, c := range []struct {
+		cutoff time.Time
+		upTo   uint64
+		pruned int
+	}{
+		{time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), 1 << 63, 1}, // reads the run through 4, not due
+		{time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 3, 0},       // due, but ends past upTo
+		{time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 4, 3},
+	} {
+		if n, err := s.PruneInbox(ctx, c.cutoff, c.upTo); err != nil || n != c.pruned {
+			t.Fatalf("PruneInbox before %s through %d = %d, %v; want %d", c.cutoff.Format(time.DateOnly), c.upTo, n, err, c.pruned)
+		}
+	}
+}
+
+// TestPruneInboxConcurrently: two runs at once prune each entry once, the
+// one that moves second planning again from where the first stopped.
+func TestPruneInboxConcurrently(t *testing.T) {
+	ctx := context.Background()
+	s := openWith(t, Options{Now: func() time.Time { return time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC) }})
+	stamps := make([]time.Time, 2*pruneBatch+10)
+	for i := range stamps {
+		stamps[i] = time.Date(2026, 3, 1, 0, 0, i, 0, time.UTC)
+		if i%3 == 1 {
+			stamps[i] = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		}
 	}
 	receiveStamped(t, s, stamps)
-	if n, err := s.PruneInbox(ctx, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 1<<63); err != nil || n != len(stamps) {
-		t.Fatalf("PruneInbox = %d, %v; want all %d pruned", n, err, len(stamps))
+	seen := map[uint64]int{} // written in transactions, which are one at a time
+	count := func(_ *bolt.Tx, pruned []Incoming) error {
+		for _, m := range pruned {
+			seen[m.Seq]++
+		}
+		return nil
+	}
+	total := make(chan int, 2)
+	for range 2 {
+		go func() {
+			n, err := s.PruneInboxAnd(ctx, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 1<<63, count)
+			if err != nil {
+				t.Error(err)
+			}
+			total <- n
+		}()
+	}
+	if n := <-total + <-total; n != len(stamps) || len(seen) != len(stamps) {
+		t.Fatalf("pruned %d, %d entries given to also; want %d", n, len(seen), len(stamps))
+	}
+	for seq, times := range seen {
+		if times != 1 {
+			t.Errorf("entry %d given to also %d times", seq, times)
+		}
 	}
 }
 
 // receiveStamped stores an envelope from 51 received at each of stamps.
 func receiveStamped(t *testing.T, s *Store, stamps []time.Time) {
 	t.Helper()
+	receiveStampedFrom(t, s, 0, stamps)
+}
+
+// receiveStampedFrom is receiveStamped numbering the envelopes' ids from
+// first, after as many stored before.
+func receiveStampedFrom(t *testing.T, s *Store, first int, stamps []time.Time) {
+	t.Helper()
+	if len(stamps) == 0 {
+		return
+	}
 	in := make([]Incoming, len(stamps))
 	for i, at := range stamps {
-		id := fmt.Sprintf("01J000000000000000000F%04d", i)
+		id := fmt.Sprintf("01J000000000000000000F%04d", first+i)
 		in[i] = Incoming{EnvelopeID: id, From: "51", Type: "transfer", ReceivedAt: at,
 			Envelope: json.RawMessage(`{"id":"` + id + `"}`), Record: json.RawMessage(`{"worker":"x"}`), Receipt: json.RawMessage(`{}`)}
 	}
