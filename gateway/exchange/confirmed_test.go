@@ -2,7 +2,12 @@ package exchange
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
+
+	"github.com/laborlink/laborlink/contracts"
 
 	"github.com/laborlink/laborlink/gateway/gatewaytest"
 	"github.com/laborlink/laborlink/gateway/peer"
@@ -57,5 +62,28 @@ func TestConfirmationWaitsForTheTransfersReceipt(t *testing.T) {
 	}
 	if len(v.Answers) != 2 {
 		t.Errorf("delivered transfer shows answers %+v, want both confirmations", v.Answers)
+	}
+}
+
+// TestConfirmedSameDayLastArrivedStands: of two confirmations of one day,
+// the one that arrived last stands, whatever order the answers were
+// linked in (two deliveries at once may link them out of it).
+func TestConfirmedSameDayLastArrivedStands(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	answer := func(id string, employed bool, at time.Time) store.Answer {
+		return store.Answer{EnvelopeID: id, Type: string(contracts.RecordConfirmation), ReceivedAt: at,
+			Summary: json.RawMessage(fmt.Sprintf(`{"employed":%v,"confirmed_on":"2026-03-01"}`, employed))}
+	}
+	for _, tc := range []struct {
+		name    string
+		answers []store.Answer
+	}{
+		{"in order", []store.Answer{answer("first", false, t0), answer("last", true, t0.Add(time.Minute))}},
+		{"linked out of order", []store.Answer{answer("last", true, t0.Add(time.Minute)), answer("first", false, t0)}},
+	} {
+		st := store.Status{State: store.StateDelivered, Receipt: json.RawMessage(`{}`), Answers: tc.answers}
+		if c := confirmed(st); c == nil || c.EnvelopeID != "last" || !c.Employed {
+			t.Errorf("%s: confirmed = %+v, want the one that arrived last", tc.name, c)
+		}
 	}
 }

@@ -357,6 +357,7 @@ func confirmed(st store.Status) *Confirmed {
 		return nil
 	}
 	var latest *Confirmed
+	var latestAt time.Time // when latest arrived
 	for _, a := range st.Answers {
 		if a.Type != string(contracts.RecordConfirmation) || a.Refused != "" {
 			continue
@@ -365,10 +366,13 @@ func confirmed(st store.Status) *Confirmed {
 		if json.Unmarshal(a.Summary, &c) != nil {
 			continue
 		}
-		// Days as YYYY-MM-DD order as strings.
-		if latest == nil || c.ConfirmedOn >= latest.ConfirmedOn {
+		// Days as YYYY-MM-DD order as strings. The answers are listed as
+		// they were linked, which two deliveries at once may do out of
+		// their order of arrival.
+		if latest == nil || c.ConfirmedOn > latest.ConfirmedOn ||
+			c.ConfirmedOn == latest.ConfirmedOn && !a.ReceivedAt.Before(latestAt) {
 			c.EnvelopeID, c.Receipt = a.EnvelopeID, st.Receipt
-			latest = &c
+			latest, latestAt = &c, a.ReceivedAt
 		}
 	}
 	return latest
