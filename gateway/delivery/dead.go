@@ -69,9 +69,10 @@ type attempt struct {
 //
 // t is the batch's trip: an envelope the peer refuses alone after
 // answering others since the batch was taken is blamed at once (see
-// refusedAlone).
+// refusedAlone). A referral update whose update before it the peer has
+// not taken, in an earlier part or trip, is not sent (see inOrder).
 func (w *worker) deliver(batch []store.Queued, full int, t *trip) attempt {
-	if len(batch) == 0 {
+	if batch = w.inOrder(batch); len(batch) == 0 {
 		return attempt{}
 	}
 	before := w.answers.Load()
@@ -282,7 +283,7 @@ func newSuspect(q store.Queued, answers uint64) suspect {
 	buf := make([]byte, 0, len(q.SigningDigest)+len(q.Envelope))
 	buf = append(buf, q.SigningDigest...)
 	buf = append(buf, q.Envelope...)
-	own := store.Queued{EnvelopeID: q.EnvelopeID, Envelope: buf[len(q.SigningDigest):]}
+	own := store.Queued{EnvelopeID: q.EnvelopeID, Envelope: buf[len(q.SigningDigest):], After: q.After}
 	if q.SigningDigest != nil {
 		own.SigningDigest = buf[:len(q.SigningDigest):len(q.SigningDigest)]
 	}
@@ -304,12 +305,14 @@ func (w *worker) heard(outcomes []Outcome) {
 // alone after a batch of others. They are kept out of batches (pending
 // skips them), so that a queue whose oldest envelopes are all suspects
 // still sends the others, whose answers can then convict the suspects.
+// A referral update whose update before it is in flight waits for that
+// one's answer (see inOrder).
 func (w *worker) suspectsToTry(inflight map[string]bool) []store.Queued {
 	w.suspectMu.Lock()
 	defer w.suspectMu.Unlock()
 	var out []store.Queued
 	for id, s := range w.suspects {
-		if !inflight[id] {
+		if !inflight[id] && !inflight[s.q.After] {
 			out = append(out, s.q)
 		}
 	}

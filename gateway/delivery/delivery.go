@@ -404,7 +404,8 @@ type worker struct {
 // only while full batches are waiting). Envelopes of a
 // batch in flight are not taken again until its answer is recorded, so each
 // is sent once unless its batch failed; the destination deduplicates by
-// envelope id in any case, and delivery order is not promised. After a
+// envelope id in any case, and delivery order is not promised but for the
+// updates of a referral case (see order.go). After a
 // failure no new batch starts until the backoff has passed, and then one
 // alone (see limit).
 func (w *worker) run() {
@@ -514,7 +515,8 @@ func (w *worker) limit(probe bool) int {
 // (send sends them alone), so that they never fill the batch in the
 // others' place. Envelopes the peer deferred are not taken until their
 // hold ends (see hold). Envelopes passed over (see passOver) are not taken
-// either, unless nothing is queued behind them.
+// either, unless nothing is queued behind them; nor, while any of those
+// is queued, is a referral update behind it in its case (see order.go).
 //
 // size is the batch size the batch was taken at.
 func (w *worker) pending(inflight map[string]bool, running int) (batch []store.Queued, size int, err error) {

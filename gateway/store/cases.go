@@ -303,3 +303,22 @@ func referralCaseKey(st *Status) (key string, ok bool) {
 	}
 	return CaseKey(from, st.Peer, id), true
 }
+
+// prior is the envelope id of the update of case c that its sender made
+// before the update envelopeID made (c as that update left it), "" when
+// there is none or envelopeID made no update of c. Both went from here to
+// the other province, in the order the case took them, which delivery
+// keeps (Queued.After): that the ids of two envelopes sort as they were
+// queued is not promised, within one submission least of all.
+func prior(c *Case, envelopeID string) string {
+	if c == nil || len(c.Updates) < 2 || c.Updates[len(c.Updates)-1].EnvelopeID != envelopeID {
+		return ""
+	}
+	from := c.Updates[len(c.Updates)-1].From
+	for _, u := range slices.Backward(c.Updates[:len(c.Updates)-1]) {
+		if u.From == from {
+			return u.EnvelopeID
+		}
+	}
+	return ""
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	"testing"
@@ -11,13 +12,20 @@ import (
 )
 
 // oldQueued is queued as it was, a copy of the digest and another of the
-// envelope: the reference FuzzQueued holds it to.
+// envelope, after the update it waits for: the reference FuzzQueued holds
+// it to.
 func oldQueued(id string, v []byte) Queued {
+	var after string
+	if len(v) > 1 && v[0] == afterMark {
+		if n, w := binary.Uvarint(v[1:]); w > 0 && n > 0 && n <= uint64(len(v)-1-w) {
+			after, v = string(v[1+w:1+w+int(n)]), v[1+w+int(n):]
+		}
+	}
 	if len(v) > 2 && v[0] == digestMark && len(v) >= 2+int(v[1]) {
 		n := int(v[1])
-		return Queued{EnvelopeID: id, SigningDigest: clone(v[2 : 2+n]), Envelope: clone(v[2+n:])}
+		return Queued{EnvelopeID: id, SigningDigest: clone(v[2 : 2+n]), Envelope: clone(v[2+n:]), After: after}
 	}
-	return Queued{EnvelopeID: id, Envelope: clone(v)}
+	return Queued{EnvelopeID: id, Envelope: clone(v), After: after}
 }
 
 // FuzzQueued: queued reads any outbox value, copied out as Pending copies
@@ -31,6 +39,10 @@ func FuzzQueued(f *testing.F) {
 	f.Add([]byte{digestMark, 0, '{', '}'})
 	f.Add([]byte{digestMark, 0, 0})
 	f.Add([]byte{digestMark, 5, 1})
+	f.Add(withAfter("01A", []byte(`{"id":"x"}`)))
+	f.Add(withAfter("01A", append([]byte{digestMark, 2, 7, 7}, `{"id":"x"}`...)))
+	f.Add([]byte{afterMark, 9, 'a'})
+	f.Add([]byte{afterMark, 0, '{', '}'})
 	f.Fuzz(func(t *testing.T, v []byte) {
 		want := oldQueued("01X", v)
 		got := queued("01X", clone(v))

@@ -31,7 +31,7 @@ var (
 	// writes each answer once instead of decoding and rewriting every status.
 	bucketDelivered = []byte("delivered") // envelope id -> delivery (JSON)
 	bucketRefs      = []byte("refs")      // client reference -> envelope id
-	bucketOutbox    = []byte("outbox")    // peer "/" envelope id -> encoded envelope
+	bucketOutbox    = []byte("outbox")    // peer "/" envelope id -> encoded envelope (see queued)
 	bucketInbox     = []byte("inbox")     // big-endian sequence -> Incoming (JSON)
 	bucketReceived  = []byte("received")  // origin "/" envelope id, and envelope id -> big-endian sequence
 	bucketCounters  = []byte("counters")  // name -> big-endian uint64
@@ -135,7 +135,8 @@ type Outgoing struct {
 	// (quota usage), so counts and accepted records never disagree.
 	Counters []Counter
 	// Case, if set, is the change the record makes to its referral case,
-	// made in the same commit; see CaseChange.
+	// made in the same commit; see CaseChange. An update of the case is
+	// delivered after the one its sender made before it (Queued.After).
 	Case *CaseChange
 	// Worker, set for a transfer, is what the node keeps of its worker to
 	// match the confirmations that answer it (SentWorker), written into
@@ -176,6 +177,11 @@ type Queued struct {
 	// SigningDigest is set for an envelope still to be signed with its
 	// delivery batch; see Outgoing.
 	SigningDigest []byte
+	// After, for a referral update, is the envelope id of the update of
+	// the same case this node queued before it, for the same peer (see
+	// prior): Pending takes it only once that one has left the queue, or
+	// ahead of it in the same batch. "" for every other record.
+	After string
 }
 
 // digestMark starts an outbox value that carries a signing digest before
@@ -206,16 +212,53 @@ func (m Outgoing) setBy() bool {
 		&m.value[2] == &m.SigningDigest[0] && &m.value[2+d] == &m.Envelope[0]
 }
 
+// afterMark starts an outbox value that names, before the rest of it
+// (a value as outboxValue writes it), the update it must not overtake
+// (Queued.After): a uvarint length, then the envelope id. Neither an
+// envelope (JSON) nor digestMark starts with it.
+const afterMark = 1
+
+// withAfter is outbox value v of an update queued after the update whose
+// envelope id is after.
+func withAfter(after string, v []byte) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(after)+len(v))
+	b = binary.AppendUvarint(append(b, afterMark), uint64(len(after)))
+	return append(append(b, after...), v...)
+}
+
+// splitAfter reads the update outbox value v must not overtake (see
+// afterMark), nil when it names none, and the rest of v. A value that
+// starts with afterMark but does not hold what it says is all rest, as
+// queued reads a digest that does not fit.
+func splitAfter(v []byte) (after, rest []byte) {
+	if len(v) < 2 || v[0] != afterMark {
+		return nil, v
+	}
+	n, w := binary.Uvarint(v[1:])
+	if w <= 0 || n == 0 || n > uint64(len(v)-1-w) {
+		return nil, v
+	}
+	start := 1 + w
+	return v[start : start+int(n)], v[start+int(n):]
+}
+
 // queued reads outbox value c, copied out of its read transaction
 // already, as the Queued that then holds it: one copy of the value for
 // both digest and envelope, the digest's capacity ending where the
 // envelope starts, so neither can be appended into the other.
 func queued(id string, c []byte) Queued {
+	var q Queued
+	if after, rest := splitAfter(c); after != nil {
+		q.After, c = string(after), rest
+	}
+	q.EnvelopeID = id
 	if len(c) > 2 && c[0] == digestMark && len(c) >= 2+int(c[1]) {
 		n := 2 + int(c[1])
-		return Queued{EnvelopeID: id, SigningDigest: nonEmpty(c[2:n:n]), Envelope: nonEmpty(c[n:])}
+		q.SigningDigest, q.Envelope = nonEmpty(c[2:n:n]), nonEmpty(c[n:])
+		return q
 	}
-	return Queued{EnvelopeID: id, Envelope: nonEmpty(c)}
+	q.Envelope = nonEmpty(c)
+	return q
 }
 
 // nonEmpty is b, or nil when it is empty, as clone makes it.
@@ -444,6 +487,7 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 		ids := make(map[string]bool, len(msgs)) // envelope ids this call stores
 		counted := counts{}
 		cases := caseTx{tx: tx}
+		var after []string // the updates the referral updates must not overtake
 		for i, m := range msgs {
 			if id := refs.Get([]byte(m.Ref)); id != nil {
 				out[i] = Enqueued{EnvelopeID: string(id), Duplicate: true}
@@ -476,6 +520,12 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 			seen[m.Ref], ids[m.EnvelopeID] = m.EnvelopeID, true
 			if m.Case != nil {
 				cases.keep(m.Case.Key, c)
+				if p := prior(c, m.EnvelopeID); p != "" {
+					if after == nil {
+						after = make([]string, len(msgs))
+					}
+					after[i] = p
+				}
 			}
 		}
 		if also != nil {
@@ -496,7 +546,11 @@ func (s *Store) EnqueueAnd(ctx context.Context, msgs []Outgoing, also func(tx *b
 			if err := refs.Put([]byte(m.Ref), []byte(m.EnvelopeID)); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketOutbox).Put(outboxKey(m.Peer, m.EnvelopeID), queued[i]); err != nil {
+			v := queued[i]
+			if after != nil && after[i] != "" {
+				v = withAfter(after[i], v)
+			}
+			if err := tx.Bucket(bucketOutbox).Put(outboxKey(m.Peer, m.EnvelopeID), v); err != nil {
 				return err
 			}
 			added[m.Peer]++ // envelope ids are new: a put adds an entry
@@ -552,7 +606,9 @@ func (s *Store) DenyAnd(ctx context.Context, st Status, also func(*bolt.Tx) erro
 }
 
 // Pending returns up to limit envelopes queued for peer, oldest first,
-// passing over those skip names (nil skips none) without copying them out.
+// passing over those skip names (nil skips none) without copying them out,
+// and each referral update while the update before it of its case is
+// queued but not among those taken ahead of it (Queued.After).
 //
 // The values are copied out of the read transaction into one buffer, each
 // Queued holding its part (its capacity ending there): the batch is sent
@@ -575,11 +631,25 @@ func (s *Store) pending(peer string, least, limit int, skip func(envelopeID stri
 	err := s.view(func(tx *bolt.Tx) error {
 		var ids []string
 		var vals [][]byte // valid until the read transaction ends
-		c := tx.Bucket(bucketOutbox).Cursor()
+		outbox := tx.Bucket(bucketOutbox)
+		c := outbox.Cursor()
+		var key []byte // the outbox key of an update an update waits for
 		for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix) && len(ids) < limit; k, v = c.Next() {
 			id := string(k[len(prefix):])
 			if skip != nil && skip(id) {
 				continue
+			}
+			if after, _ := splitAfter(v); after != nil && string(after) != id {
+				// Not taken while the update before it of its case is
+				// queued but not in this batch ahead of it (skipped, in
+				// flight, waiting itself, or under an id that sorts
+				// after it): sent apart, that one could arrive after
+				// this one, which the peer's case cannot take before it
+				// and would refuse for good.
+				key = append(append(key[:0], prefix...), after...)
+				if outbox.Get(key) != nil && !taken(ids, after) {
+					continue
+				}
 			}
 			if ids == nil {
 				n := min(limit, maxPendingPrealloc)
@@ -607,6 +677,13 @@ func (s *Store) pending(peer string, least, limit int, skip func(envelopeID stri
 		return nil, err // read from a store that failed: none of it may be sent
 	}
 	return out, nil
+}
+
+// taken reports whether envelope id is among ids, the envelopes pending
+// has taken so far, in key order.
+func taken(ids []string, id []byte) bool {
+	_, ok := slices.BinarySearchFunc(ids, id, func(a string, b []byte) int { return strings.Compare(a, string(b)) })
+	return ok
 }
 
 // maxPendingPrealloc bounds the room Pending makes for a batch before it

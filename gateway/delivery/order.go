@@ -1,0 +1,68 @@
+package delivery
+
+import (
+	"github.com/laborlink/laborlink/gateway/store"
+)
+
+// The updates of a referral case go to the peer in the order this node
+// made them (accepted, investigating, resolved), each checked against the
+// case as the one before left it: the peer takes one only after the one
+// before it, and refuses for good one that overtakes it. The outbox takes
+// an update into a batch only behind the update before it, or once that
+// one left the queue (store.Queued.After); a request carries them in that
+// order, and the peer defers the later one when it defers the earlier
+// (earlier_update_deferred). What the worker does with a batch after
+// taking it must keep that order too: a batch the peer refuses whole is
+// sent again in parts, and suspects go alone after it, so an update whose
+// update before it the peer deferred or refused in an earlier part, or in
+// an earlier trip, is not sent in a later part but stays queued.
+
+// inOrder is batch without the referral updates whose update before them
+// the peer has not taken (see waiting) and that is not ahead of them in
+// batch: batch itself when there are none, which costs a batch of other
+// records a look at each.
+func (w *worker) inOrder(batch []store.Queued) []store.Queued {
+	var kept []store.Queued // nil while every envelope so far is kept
+	for i, q := range batch {
+		ahead := batch[:i]
+		if kept != nil {
+			ahead = kept
+		}
+		keep := q.After == "" || !w.waiting(q.After) || holds(ahead, q.After)
+		switch {
+		case !keep && kept == nil:
+			kept = append(make([]store.Queued, 0, len(batch)-1), ahead...)
+		case keep && kept != nil:
+			kept = append(kept, q)
+		}
+	}
+	if kept == nil {
+		return batch
+	}
+	return kept
+}
+
+// waiting reports whether the peer has not taken envelope id, which the
+// worker holds apart: deferred, or refused alone (a suspect).
+func (w *worker) waiting(id string) bool {
+	w.deferMu.Lock()
+	_, held := w.deferrals[id]
+	w.deferMu.Unlock()
+	if held {
+		return true
+	}
+	w.suspectMu.Lock()
+	defer w.suspectMu.Unlock()
+	_, suspected := w.suspects[id]
+	return suspected
+}
+
+// holds reports whether batch holds envelope id.
+func holds(batch []store.Queued, id string) bool {
+	for _, q := range batch {
+		if q.EnvelopeID == id {
+			return true
+		}
+	}
+	return false
+}
