@@ -290,32 +290,60 @@ func (x *Exchange) mendCases(ctx context.Context, changes []*store.CaseChange) {
 // commit that records the rejection (store.Store.MarkDelivered), so the
 // status filter takes it for the finished case it is; one a dead letter
 // holds stays referred, since a requeue may yet deliver it.
+//
+// Each update sent from here shows its envelope's delivery state too, and
+// a case one of whose updates the other province rejected, or delivery
+// gave up on, is diverged: this node's case moved when the update was
+// queued, and the other province's did not. It is not moved back: the
+// province acted on what it sent, and its later updates were checked
+// against the case as that one left it; the operators of the two
+// provinces settle it, and a dead letter requeued and delivered ends it.
 func (x *Exchange) Cases(ctx context.Context, caller pki.Identity, status string, overdueOnly bool) ([]store.Case, error) {
 	cs, err := x.d.Store.Cases(x.d.Now(), status)
 	if err != nil {
 		return nil, &Error{Code: CodeUnavailable, Message: "read cases", Err: err}
 	}
 	var ids []string
-	var sent []int
+	var sent []int       // the cases whose referral went from here, by ids
+	var updates [][2]int // the case and update of each update sent from here, by ids after the referrals
 	for i, c := range cs {
 		if c.OpenedBy == x.d.Province && c.EnvelopeID != "" {
 			ids, sent = append(ids, c.EnvelopeID), append(sent, i)
 		}
 	}
+	for i, c := range cs {
+		for j, u := range c.Updates {
+			if u.From == x.d.Province && u.EnvelopeID != "" {
+				ids, updates = append(ids, u.EnvelopeID), append(updates, [2]int{i, j})
+			}
+		}
+	}
 	states, err := x.d.Store.States(ids)
 	if err != nil {
-		return nil, &Error{Code: CodeUnavailable, Message: "read the states of the referrals sent from here", Err: err}
+		return nil, &Error{Code: CodeUnavailable, Message: "read the states of the referrals and updates sent from here", Err: err}
 	}
 	for j, i := range sent {
 		cs[i].Referral = states[j]
-		if states[j] == store.StateRejected || states[j] == store.StateFailed || states[j] == store.StateDiscarded {
+		if untaken(states[j]) {
 			cs[i].Overdue = false // it never reached the other province, as the audit's stats say
 		}
+	}
+	for k, at := range updates {
+		state := states[len(sent)+k]
+		cs[at[0]].Updates[at[1]].Delivery = state
+		cs[at[0]].Diverged = cs[at[0]].Diverged || untaken(state)
 	}
 	if overdueOnly {
 		cs = slices.DeleteFunc(cs, func(c store.Case) bool { return !c.Overdue })
 	}
 	return cs, nil
+}
+
+// untaken reports whether a record sent from here in state never reached
+// the other province's case: rejected there, or given up on by delivery
+// (failed, until a requeue delivers it, or discarded).
+func untaken(state store.State) bool {
+	return state == store.StateRejected || state == store.StateFailed || state == store.StateDiscarded
 }
 
 // ReasonEarlierUpdateDeferred defers a referral update that its case

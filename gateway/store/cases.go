@@ -50,6 +50,13 @@ type Case struct {
 	// referral that province's node rejected is rejected too, as
 	// MarkDelivered records the rejection (see referralRejected).
 	Referral State `json:"referral,omitempty"`
+	// Diverged is computed when read, for a case one of whose updates
+	// sent from here the other province rejected, or delivery gave up on
+	// (CaseUpdate.Delivery rejected, failed or discarded): this node's
+	// case took the update when it was queued, the other province's did
+	// not, and their statuses differ until operators settle it (or a
+	// dead letter requeued is delivered).
+	Diverged bool `json:"diverged,omitempty"`
 }
 
 // CaseUpdate is one status change of a case.
@@ -58,6 +65,10 @@ type CaseUpdate struct {
 	From       string    `json:"from"`
 	Status     string    `json:"status"`
 	At         time.Time `json:"at"`
+	// Delivery is, for an update sent from here, its envelope's delivery
+	// state when read, as Case.Referral is the referral's; empty for one
+	// received.
+	Delivery State `json:"delivery,omitempty"`
 }
 
 // CaseKey names a case by its two provinces (in code order, so both ends
