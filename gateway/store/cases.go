@@ -211,6 +211,11 @@ type caseTx struct {
 // ch gets a copy of a case kept earlier in the transaction, so that a
 // change applied but not kept (its record over quota) leaves it as it was.
 func (ct *caseTx) apply(ch *CaseChange) (*Case, error) {
+	if ch.Key == "" || len(ch.Key) > bolt.MaxKeySize {
+		// Refused here, not by the put at the end of the transaction,
+		// which would fail it after other writers' writes were made.
+		return nil, fmt.Errorf("a case key of %d bytes cannot be a key", len(ch.Key))
+	}
 	cur, ok := ct.pending[ch.Key]
 	if ok && cur != nil {
 		c := *cur

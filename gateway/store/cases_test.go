@@ -73,6 +73,24 @@ func TestPutCasesCommitsOnce(t *testing.T) {
 	}
 }
 
+// TestPutCasesRefusesAKeyItCannotWrite: a change under a key bbolt
+// refuses is refused alone, and the others are written; the put failed
+// the whole commit after writing some of them.
+func TestPutCasesRefusesAKeyItCannotWrite(t *testing.T) {
+	s, _ := openTest(t)
+	good := CaseKey("51", "44", "RF-1")
+	put := func(key string) *CaseChange {
+		return &CaseChange{Key: key, Apply: func(*Case) (*Case, error) { return &Case{Key: key, Status: "referred"}, nil }}
+	}
+	refused, err := s.PutCases(context.Background(), []*CaseChange{put(good), put(""), put(strings.Repeat("k", bolt.MaxKeySize+1))})
+	if err != nil || len(refused) != 3 || refused[0] != nil || refused[1] == nil || refused[2] == nil {
+		t.Fatalf("PutCases: %v, %v; want the last two refused alone", refused, err)
+	}
+	if c, err := s.Case(good, time.Now()); err != nil || c == nil || c.Status != "referred" {
+		t.Errorf("case %s: %+v, %v; want it written", good, c, err)
+	}
+}
+
 // TestCasesByKey: the cases of keys come back in the keys' order, nil for
 // a key with no case, also before any case was stored; each as Case
 // returns it, overdue computed.
