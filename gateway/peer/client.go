@@ -79,6 +79,9 @@ func Presenting(presenting func() pki.Presented) ClientOption {
 
 type remote struct {
 	url string
+	// server is the peer as its certificate is verified again (see
+	// gotConn and checkAnswer).
+	server server
 	// presented is what the client's connections present.
 	presented pki.Presented
 	// client is the HTTP client the endpoints share, and use what they do
@@ -330,7 +333,7 @@ func (c *Client) newRemote(peer, addr string, presented pki.Presented, cb *gobre
 	if cb == nil {
 		cb = c.newBreaker(peer)
 	}
-	r := &remote{url: addr, presented: presented, client: hc, breaker: cb}
+	r := &remote{url: addr, server: srv, presented: presented, client: hc, breaker: cb}
 	// Tracked inside the breaker: a batch it fails fast never reaches
 	// the client.
 	r.endpoint = Breaker(cb)(r.track(c.checked(r, peer, ep)))

@@ -54,14 +54,58 @@ func TestRevokedServerOnAnOpenConnectionIsRefused(t *testing.T) {
 	}
 }
 
-// tracedSend sends one batch to 44 over c and reports whether it went over
-// a connection opened before.
+// tracedSend sends one batch to 44 over c and reports whether it got a
+// connection opened before (and, refused there, perhaps a new one after).
 func tracedSend(c *Client) func() (reused bool, err error) {
 	return func() (reused bool, err error) {
 		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-			GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused },
+			GotConn: func(info httptrace.GotConnInfo) { reused = reused || info.Reused },
 		})
 		_, err = c.Send(ctx, "44", batch("a"))
 		return reused, err
+	}
+}
+
+// TestRevokedServerGetsNoBatchOnAnOpenConnection: once p44's server
+// certificate is revoked, the batch p51 sends next over the connection
+// opened before must not reach p44 at all: its envelopes carry personal
+// data, and a certificate revoked for a key compromise may be served by
+// whoever holds the key. Refusing the answer afterwards is too late.
+func TestRevokedServerGetsNoBatchOnAnOpenConnection(t *testing.T) {
+	f := newFixture(t)
+	tlsLeaf := f.p.Issue("44", pki.KindNode, "gw-tls")
+	var received atomic.Int32
+	h := NewHandler(f.recv)
+	srv := f.p.Serve(tlsLeaf, pki.PeerPolicy{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received.Add(1)
+		h.ServeHTTP(w, r)
+	}))
+	var revoked atomic.Bool
+	v := f.p.Verifier()
+	v.Revocation = pki.RevokedFunc(func(c *x509.Certificate) bool {
+		return revoked.Load() && c.SerialNumber.Cmp(tlsLeaf.Cert.SerialNumber) == 0
+	})
+	leaf := f.p.Issue("51", pki.KindNode, "gw-1")
+	c := NewClient(v, func() [][]byte { return [][]byte{leaf.Cert.Raw} }, directory{"44": srv.URL}, func(province string) (*http.Client, error) {
+		return f.p.Client(leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province}), nil
+	}, BreakerSettings{})
+
+	send := tracedSend(c)
+	if _, err := send(); err != nil {
+		t.Fatal(err)
+	}
+	revoked.Store(true)
+	reused, err := send()
+	if !reused {
+		t.Fatal("the batch after the revocation did not get the open connection; the test proves nothing")
+	}
+	if !errors.Is(err, pki.ErrRevoked) || !strings.Contains(err.Error(), "peer 44") {
+		t.Errorf("batch to a revoked server: err = %v, want one naming peer 44 and wrapping pki.ErrRevoked", err)
+	}
+	if n := received.Load(); n != 1 {
+		t.Errorf("the revoked server got %d requests, want only the 1 sent before the revocation", n)
+	}
+	if n := len(f.recv.envs); n != 1 {
+		t.Errorf("the revoked server received %d envelopes, want only the 1 sent before the revocation", n)
 	}
 }

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -198,6 +199,21 @@ func (s server) checkAnswer(r *http.Response) error {
 		var eb errorBody
 		json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&eb)
 		return &AnswerError{Province: s.province, Status: r.StatusCode, Message: eb.Error}
+	}
+	return nil
+}
+
+// checkConn verifies again the certificate of the server at the other end
+// of conn, a TLS connection the handshake verified it on, and returns a
+// *serverCertError if it no longer verifies. A connection that is not
+// TLS, or a server without a verifier, is left to checkAnswer.
+func (s server) checkConn(conn net.Conn) error {
+	tc, ok := conn.(interface{ ConnectionState() tls.ConnectionState })
+	if !ok || s.verifier == nil {
+		return nil
+	}
+	if _, err := s.verifier.Verify(tc.ConnectionState().PeerCertificates, x509.ExtKeyUsageServerAuth); err != nil {
+		return &serverCertError{province: s.province, err: err}
 	}
 	return nil
 }
