@@ -70,42 +70,49 @@ func tracedSend(c *Client) func() (reused bool, err error) {
 // certificate is revoked, the batch p51 sends next over the connection
 // opened before must not reach p44 at all: its envelopes carry personal
 // data, and a certificate revoked for a key compromise may be served by
-// whoever holds the key. Refusing the answer afterwards is too late.
+// whoever holds the key. Refusing the answer afterwards is too late. So
+// over HTTP/2 and HTTP/1.1 alike.
 func TestRevokedServerGetsNoBatchOnAnOpenConnection(t *testing.T) {
-	f := newFixture(t)
-	tlsLeaf := f.p.Issue("44", pki.KindNode, "gw-tls")
-	var received atomic.Int32
-	h := NewHandler(f.recv)
-	srv := f.p.Serve(tlsLeaf, pki.PeerPolicy{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		received.Add(1)
-		h.ServeHTTP(w, r)
-	}))
-	var revoked atomic.Bool
-	v := f.p.Verifier()
-	v.Revocation = pki.RevokedFunc(func(c *x509.Certificate) bool {
-		return revoked.Load() && c.SerialNumber.Cmp(tlsLeaf.Cert.SerialNumber) == 0
-	})
-	leaf := f.p.Issue("51", pki.KindNode, "gw-1")
-	c := NewClient(v, func() [][]byte { return [][]byte{leaf.Cert.Raw} }, directory{"44": srv.URL}, func(province string) (*http.Client, error) {
-		return f.p.Client(leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province}), nil
-	}, BreakerSettings{})
+	for _, h2 := range []bool{true, false} {
+		t.Run(map[bool]string{true: "HTTP/2", false: "HTTP/1.1"}[h2], func(t *testing.T) {
+			f := newFixture(t)
+			tlsLeaf := f.p.Issue("44", pki.KindNode, "gw-tls")
+			var received atomic.Int32
+			h := NewHandler(f.recv)
+			srv := f.p.Serve(tlsLeaf, pki.PeerPolicy{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				received.Add(1)
+				h.ServeHTTP(w, r)
+			}))
+			var revoked atomic.Bool
+			v := f.p.Verifier()
+			v.Revocation = pki.RevokedFunc(func(c *x509.Certificate) bool {
+				return revoked.Load() && c.SerialNumber.Cmp(tlsLeaf.Cert.SerialNumber) == 0
+			})
+			leaf := f.p.Issue("51", pki.KindNode, "gw-1")
+			c := NewClient(v, func() [][]byte { return [][]byte{leaf.Cert.Raw} }, directory{"44": srv.URL}, func(province string) (*http.Client, error) {
+				hc := f.p.Client(leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province})
+				hc.Transport.(*http.Transport).ForceAttemptHTTP2 = h2
+				return hc, nil
+			}, BreakerSettings{})
 
-	send := tracedSend(c)
-	if _, err := send(); err != nil {
-		t.Fatal(err)
-	}
-	revoked.Store(true)
-	reused, err := send()
-	if !reused {
-		t.Fatal("the batch after the revocation did not get the open connection; the test proves nothing")
-	}
-	if !errors.Is(err, pki.ErrRevoked) || !strings.Contains(err.Error(), "peer 44") {
-		t.Errorf("batch to a revoked server: err = %v, want one naming peer 44 and wrapping pki.ErrRevoked", err)
-	}
-	if n := received.Load(); n != 1 {
-		t.Errorf("the revoked server got %d requests, want only the 1 sent before the revocation", n)
-	}
-	if n := len(f.recv.envs); n != 1 {
-		t.Errorf("the revoked server received %d envelopes, want only the 1 sent before the revocation", n)
+			send := tracedSend(c)
+			if _, err := send(); err != nil {
+				t.Fatal(err)
+			}
+			revoked.Store(true)
+			reused, err := send()
+			if !reused {
+				t.Fatal("the batch after the revocation did not get the open connection; the test proves nothing")
+			}
+			if !errors.Is(err, pki.ErrRevoked) || !strings.Contains(err.Error(), "peer 44") {
+				t.Errorf("batch to a revoked server: err = %v, want one naming peer 44 and wrapping pki.ErrRevoked", err)
+			}
+			if n := received.Load(); n != 1 {
+				t.Errorf("the revoked server got %d requests, want only the 1 sent before the revocation", n)
+			}
+			if n := len(f.recv.envs); n != 1 {
+				t.Errorf("the revoked server received %d envelopes, want only the 1 sent before the revocation", n)
+			}
+		})
 	}
 }
