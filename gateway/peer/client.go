@@ -328,6 +328,7 @@ func (c *Client) newRemote(peer, addr string, presented pki.Presented, cb *gobre
 	if err != nil {
 		return nil, fmt.Errorf("client for peer %s: %w", peer, err)
 	}
+	hc = noRedirects(peer, hc)
 	srv := server{province: peer, verifier: c.verifier}
 	ep := newClientEndpoint(base, srv, hc)
 	if cb == nil {
@@ -339,6 +340,19 @@ func (c *Client) newRemote(peer, addr string, presented pki.Presented, cb *gobre
 	r.endpoint = Breaker(cb)(r.track(c.checked(r, peer, ep)))
 	r.audit = r.track(untraced(newAuditClientEndpoint(base, srv, hc)))
 	return r, nil
+}
+
+// noRedirects returns a copy of hc, sharing its transport, that follows
+// no redirect: the peer API never redirects, and following one would send
+// a batch again wherever the answer points, over plain HTTP too, where its
+// records would cross the network unencrypted to a server no certificate
+// names.
+func noRedirects(peer string, hc *http.Client) *http.Client {
+	c := *hc
+	c.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
+		return fmt.Errorf("peer %s redirected the request to %s; the peer API does not redirect, so the redirect is not followed", peer, r.URL.Redacted())
+	}
+	return &c
 }
 
 // newBreaker returns a breaker for the peer, as the settings say.
