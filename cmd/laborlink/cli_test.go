@@ -43,7 +43,7 @@ func TestVersionAndHelp(t *testing.T) {
 		{[]string{"deadletters", "requeue", "--peer", "44"}, 2, "", "name the envelope id to requeue, or --all"},
 		{[]string{"deadletters", "requeue", "--peer", "4", "--all"}, 2, "", "--peer must be a province code"},
 		{[]string{"deadletters", "requeue", "--peer", "44", "--all", "01J"}, 2, "", "exclude each other"},
-		{[]string{"deadletters", "list", "--peer", "44"}, 2, "", "missing --ca, --cert, --key, --node"},
+		{[]string{"deadletters", "list", "--peer", "44"}, 2, "", "missing --node (or LABORLINK_NODE)"},
 		// A discard of --all needs --through: its usage must not show it optional.
 		{[]string{"help", "deadletters", "discard"}, 0, "usage: laborlink deadletters discard --peer 44 (ENVELOPE_ID | --all --through N)", ""},
 		// Agreement changes are entries of record type agreement: --type takes it.
@@ -150,5 +150,45 @@ func TestConnFlagNamesAreTheConnectionFlags(t *testing.T) {
 	fs.VisitAll(func(f *flag.Flag) { defined = append(defined, f.Name) })
 	if !slices.Equal(defined, connFlagNames) {
 		t.Errorf("connFlags defines %q; connFlagNames lists %q", defined, connFlagNames)
+	}
+}
+
+// TestMissingConnectionFlagsNamed: a command short of connection flags
+// names exactly those missing, each with the variable that can give it
+// and what it stands for. The message named every flag by its name only,
+// and said "the node to talk to" also when only --node was given.
+func TestMissingConnectionFlagsNamed(t *testing.T) {
+	all := "missing --node (or LABORLINK_NODE), the node to talk to; --cert (or LABORLINK_CERT), your certificate; " +
+		"--key (or LABORLINK_KEY), your private key; --ca (or LABORLINK_CA), the federation root"
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		want     string
+		unwanted []string
+	}{
+		{"none, registry", nil, []string{"registry", "status"}, all, nil},
+		{"none, local API", nil, []string{"inbox"}, all, nil},
+		{"only --node", nil, []string{"registry", "status", "--node", "https://127.0.0.1:1"},
+			"missing --cert (or LABORLINK_CERT), your certificate; --key (or LABORLINK_KEY), your private key; --ca (or LABORLINK_CA), the federation root",
+			[]string{"--node", "the node to talk to"}},
+		{"node and cert from the environment", map[string]string{envNode: "https://127.0.0.1:1", envCert: "c.pem"}, []string{"audit", "query"},
+			"missing --key (or LABORLINK_KEY), your private key; --ca (or LABORLINK_CA), the federation root",
+			[]string{"--node", "--cert"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, LookupEnv: func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }}
+			code := m.Run(context.Background(), tt.args)
+			if code != 2 || !strings.Contains(errb.String(), tt.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, errb.String(), tt.want)
+			}
+			for _, u := range tt.unwanted {
+				if strings.Contains(errb.String(), u) {
+					t.Errorf("stderr %q names %q, which was given", errb.String(), u)
+				}
+			}
+		})
 	}
 }

@@ -33,8 +33,8 @@ func TestDeadLettersDiscardFlags(t *testing.T) {
 		{"--through with an id", with("discard", "--peer", "44", "--through", "3", "01J"), 2, "--through bounds --all: leave it out with an envelope id"},
 		{"--through not a position", with("discard", "--peer", "44", "--all", "--through", "-1"), 2, `invalid value "-1" for flag -through`},
 		{"requeue --through with an id", with("requeue", "--peer", "44", "--through", "3", "01J"), 2, "--through bounds --all"},
-		{"no connection flags", []string{"deadletters", "discard", "--peer", "44", "--all", "--through", "0"}, 2, "missing --ca, --cert, --key, --node"},
-		{"requeue --all needs no --through", []string{"deadletters", "requeue", "--peer", "44", "--all"}, 2, "missing --ca, --cert, --key, --node"},
+		{"no connection flags", []string{"deadletters", "discard", "--peer", "44", "--all", "--through", "0"}, 2, "missing --node (or LABORLINK_NODE)"},
+		{"requeue --all needs no --through", []string{"deadletters", "requeue", "--peer", "44", "--all"}, 2, "missing --node (or LABORLINK_NODE)"},
 	})
 	if _, _, errOut := run(t, "", "deadletters", "-h"); !strings.Contains(errOut, "  discard ") || !strings.Contains(errOut, "they are not sent") {
 		t.Errorf("deadletters -h does not list discard:\n%s", errOut)

@@ -93,10 +93,10 @@ func TestPolicyCommands(t *testing.T) {
 		{"eval as json", []string{"policy", "eval", "--json", "--record", rec, "--agreement", ag, "--date", "2026-03-15"}, 0,
 			[]string{`"allow": true`, `"record":`}, ""},
 		{"eval needs an agreement", []string{"policy", "eval", "--record", rec}, 2, nil, "--agreement FILE is required"},
-		{"eval --node needs credentials", []string{"policy", "eval", "--record", rec, "--node", "https://localhost:8443"}, 2, nil, "missing --ca, --cert, --key"},
+		{"eval --node needs credentials", []string{"policy", "eval", "--record", rec, "--node", "https://localhost:8443"}, 2, nil, "missing --cert (or LABORLINK_CERT)"},
 		{"push refuses failing tests", []string{"policy", "push", failing}, 1, []string{"FAIL"}, "refused"},
 		{"push refuses what does not compile", []string{"policy", "push", broken}, 1, nil, "d.rego:3"},
-		{"push needs a node", []string{"policy", "push", "../../gateway/policy/bundle"}, 2, []string{"tests pass"}, "missing --ca, --cert, --key, --node"},
+		{"push needs a node", []string{"policy", "push", "../../gateway/policy/bundle"}, 2, []string{"tests pass"}, "missing --node (or LABORLINK_NODE)"},
 		{"show", []string{"policy", "show", "--province", closed}, 0, []string{"federation bundle  sha256:", "1 files, " + closed}, ""},
 		{"unknown subcommand", []string{"policy", "frob"}, 2, nil, "unknown policy subcommand"},
 	}

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -122,14 +121,22 @@ func (m *Main) connFlags(fs *flag.FlagSet) *conn {
 
 // tls builds the caller's mutual-TLS identity from the flags.
 func (c *conn) tls() (*pki.TLS, error) {
+	// Each missing flag is named with its variable, which gives it as
+	// well, and with what it stands for: the flags a command takes are not
+	// what a newcomer has in mind.
 	var missing []string
-	for name, v := range map[string]string{"--node": *c.node, "--cert": *c.cert, "--key": *c.key, "--ca": *c.ca} {
-		if v == "" {
-			missing = append(missing, name)
+	for _, f := range []struct{ flag, env, what, v string }{
+		{"--node", envNode, "the node to talk to", *c.node},
+		{"--cert", envCert, "your certificate", *c.cert},
+		{"--key", envKey, "your private key", *c.key},
+		{"--ca", envCA, "the federation root", *c.ca},
+	} {
+		if f.v == "" {
+			missing = append(missing, fmt.Sprintf("%s (or %s), %s", f.flag, f.env, f.what))
 		}
 	}
 	if len(missing) > 0 {
-		return nil, usageErrorf("missing %s: the node to talk to and your certificate, key and the federation root", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
+		return nil, usageErrorf("missing %s", strings.Join(missing, "; "))
 	}
 	if u, err := url.Parse(*c.node); err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, usageErrorf("--node %q is not a node API address; want https://host:port", *c.node)
