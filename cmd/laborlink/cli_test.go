@@ -44,6 +44,8 @@ func TestVersionAndHelp(t *testing.T) {
 		{[]string{"deadletters", "requeue", "--peer", "4", "--all"}, 2, "", "--peer must be a province code"},
 		{[]string{"deadletters", "requeue", "--peer", "44", "--all", "01J"}, 2, "", "exclude each other"},
 		{[]string{"deadletters", "list", "--peer", "44"}, 2, "", "missing --node (or LABORLINK_NODE)"},
+		// The config file can come from the environment too: say so.
+		{[]string{"node"}, 2, "", "--config (or LABORLINK_CONFIG) is required"},
 		// A discard of --all needs --through: its usage must not show it optional.
 		{[]string{"help", "deadletters", "discard"}, 0, "usage: laborlink deadletters discard --peer 44 (ENVELOPE_ID | --all --through N)", ""},
 		// Agreement changes are entries of record type agreement: --type takes it.

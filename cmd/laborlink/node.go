@@ -19,7 +19,7 @@ func runNode(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	if *config == "" {
-		return usageErrorf("--config is required")
+		return usageErrorf("--config (or %s) is required: the node's YAML config file; see docs/configuration.md", envConfig)
 	}
 	// Profiles cover the node from start to shutdown (a developer's tool:
 	// laborlink bench --processes asks its nodes for them).
