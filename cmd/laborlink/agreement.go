@@ -119,7 +119,7 @@ func submitFile(ctx context.Context, m *Main, name string, op registry.Op, args 
 		usage, want, n = "ID -f FILE [connection flags]", "the agreement ID", 1
 	}
 	fs := m.flagSet("agreement "+name, usage)
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	file := fs.String("f", "", "agreement file, YAML or JSON ('-' for standard input)")
 	pos, err := positional(fs, args, n, want)
 	if err != nil {
@@ -155,7 +155,7 @@ func transition(op registry.Op) func(context.Context, *Main, []string) error {
 	name := op.Verb()
 	return func(ctx context.Context, m *Main, args []string) error {
 		fs := m.flagSet("agreement "+name, "ID [--reason TEXT] [--version N] [connection flags]")
-		c := m.connFlags(fs)
+		c := m.registryConnFlags(fs)
 		reason := fs.String("reason", "", "why, recorded in the agreement's history")
 		version := fs.Int("version", 0, "the version acted on (default: the one awaiting approval, or in force)")
 		pos, err := positional(fs, args, 1, "an agreement ID")
@@ -217,7 +217,7 @@ func pastTense(verb string) string {
 
 func runAgreementList(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("agreement list", "[--party 51] [--status active] [--origin 51 --destination 44] [--type transfer] [--purpose P] [--consistent] [--json] [connection flags]")
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	var f registry.Filter
 	fs.StringVar(&f.Party, "party", "", "province code that must be a party")
 	fs.StringVar(&f.Origin, "origin", "", "origin province code")
@@ -273,7 +273,7 @@ func runAgreementList(ctx context.Context, m *Main, args []string) error {
 
 func runAgreementShow(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("agreement show", "ID [--history] [--consistent] [--json] [connection flags]")
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	history := fs.Bool("history", false, "also list every transition: when, by whom and why")
 	consistent := fs.Bool("consistent", false, "linearizable read through the leader instead of the local replica")
 	asJSON := fs.Bool("json", false, "print JSON")

@@ -194,3 +194,41 @@ func TestMissingConnectionFlagsNamed(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpListsNodeProvinceWhereTaken: a command's -h lists --node-province
+// only if the command takes it, those that read a node's own data. The
+// registry's and agreement commands and policy push, which any node
+// answers, listed it among their flags and then refused it.
+func TestHelpListsNodeProvinceWhereTaken(t *testing.T) {
+	takes := map[string]bool{"policy eval": true, "policy show": true}
+	groups := map[string][]command{
+		"agreement": agreementCommands(), "audit": auditCommands(), "deadletters": deadlettersCommands(),
+		"policy": policyCommands(), "records": recordsCommands(), "registry": registryCommands(),
+	}
+	for _, c := range auditCommands() {
+		takes["audit "+c.name] = true
+	}
+	for _, c := range recordsCommands() {
+		takes["records "+c.name] = true
+	}
+	for _, c := range deadlettersCommands() {
+		takes["deadletters "+c.name] = true
+	}
+	calls := [][]string{{"inbox"}, {"status"}}
+	takes["inbox"], takes["status"] = true, true
+	for group, sub := range groups {
+		for _, s := range sub {
+			calls = append(calls, []string{group, s.name})
+		}
+	}
+	for _, args := range calls {
+		name := strings.Join(args, " ")
+		_, _, errOut := run(t, "", append(args, "-h")...)
+		if !strings.Contains(errOut, "\n  -node string") {
+			continue // reaches no node: policy test
+		}
+		if got := strings.Contains(errOut, "\n  -node-province string"); got != takes[name] {
+			t.Errorf("laborlink %s -h lists --node-province: %v, want %v", name, got, takes[name])
+		}
+	}
+}

@@ -427,7 +427,7 @@ func (s step) print(w io.Writer) {
 func runPolicyPush(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("policy push", "DIR --node URL --cert FILE --key FILE --ca FILE [--note TEXT]")
 	note := fs.String("note", "", "what changed, kept with the version in the registry")
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	pos, err := positional(fs, args, 1, "one bundle directory")
 	if err != nil {
 		return err

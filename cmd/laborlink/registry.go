@@ -43,7 +43,7 @@ func registryCommands() []command {
 
 func runRegistryTransfer(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("registry transfer-leadership", "[--to NODE_ID] [connection flags]")
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	to := fs.String("to", "", "the voter to lead next, e.g. p44/node/gw-1 (default: the most up-to-date voter)")
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
@@ -106,7 +106,19 @@ type conn struct {
 // lists them, for commands that refuse them where no node is asked.
 var connFlagNames = []string{"ca", "cert", "crl", "key", "node", "node-province", "timeout"}
 
+// connFlags are the connection flags of a command that reads a node's own
+// data through its local API: registryConnFlags and --node-province.
 func (m *Main) connFlags(fs *flag.FlagSet) *conn {
+	c := m.registryConnFlags(fs)
+	c.nodeProvince = fs.String("node-province", "", "for the local API: the province whose node --node is; the default, your certificate's province, refuses a node of another (auditors reading another province's node name it)")
+	return c
+}
+
+// registryConnFlags are the connection flags of a command that any node of
+// the federation answers, through the registry API. They leave out
+// --node-province: no node's province is checked there, and a flag the
+// command's help listed would be taken for one that is.
+func (m *Main) registryConnFlags(fs *flag.FlagSet) *conn {
 	env := m.getenv
 	return &conn{
 		node:         fs.String("node", env(envNode), "node API, https://host:port (env "+envNode+")"),
@@ -114,7 +126,7 @@ func (m *Main) connFlags(fs *flag.FlagSet) *conn {
 		key:          fs.String("key", env(envKey), "your private key file; it signs locally and never leaves this machine (env "+envKey+")"),
 		ca:           fs.String("ca", env(envCA), "federation root certificate, root.pem (env "+envCA+")"),
 		crls:         crlFlag(fs, env(envCRLs)),
-		nodeProvince: fs.String("node-province", "", "for the local API: the province whose node --node is; the default, your certificate's province, refuses a node of another (auditors reading another province's node name it)"),
+		nodeProvince: new(string),
 		timeout:      fs.Duration("timeout", 30*time.Second, "how long to wait for the node"),
 	}
 }
@@ -210,12 +222,6 @@ func (c *conn) revocations(kp *pki.KeyPair) (*pki.RevocationList, error) {
 // client builds a registry client from the flags; sign also loads the key
 // as a signer.
 func (c *conn) client(sign bool) (*registry.Client, error) {
-	// Any node of the federation answers for the registry, and no
-	// province is checked: a --node-province given here would be
-	// ignored, a mistyped one too, as if the node had been checked.
-	if *c.nodeProvince != "" {
-		return nil, usageErrorf("--node-province %s: a registry command checks no node's province (any node of the federation answers it); leave it out", *c.nodeProvince)
-	}
 	t, err := c.tls()
 	if err != nil {
 		return nil, err
@@ -320,7 +326,7 @@ func freshness(f registry.Freshness) string {
 // then JSON or the command's text.
 func readRegistry[T any](ctx context.Context, m *Main, name, usage string, args []string, extra func(*flag.FlagSet), read func(*registry.Client, context.Context) (T, error), text func(T)) error {
 	fs := m.flagSet("registry "+name, usage)
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if extra != nil {
 		extra(fs)
@@ -422,7 +428,7 @@ func printLevels(m *Main, levels []registry.NodeLevel) {
 
 func runRegistryJoin(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("registry join", "--seed HOST:PORT [--seed ...] [connection flags]")
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	var seeds listFlag
 	fs.Var(&seeds, "seed", "API address (host:port) of a node already in the registry; repeat for more")
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
@@ -451,7 +457,7 @@ func runRegistryJoin(ctx context.Context, m *Main, args []string) error {
 
 func runRegistryAdmit(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("registry admit", "--province 32 --ca-cert FILE [--name NAME] [connection flags]")
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	province := fs.String("province", "", "the new member's 2-digit province code")
 	caCert := fs.String("ca-cert", "", "the province CA certificates the root signed (ca.pem from sign-province; during a CA rotation, old and new in one file; a province coming back after expel needs a new CA)")
 	name := fs.String("name", "", "the province's name (default: its name in GB/T 2260)")
@@ -492,7 +498,7 @@ func runRegistryAdmit(ctx context.Context, m *Main, args []string) error {
 
 func runRegistryExpel(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("registry expel", "--province 32 [connection flags]")
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	province := fs.String("province", "", "the 2-digit code of the member province to remove")
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
@@ -518,7 +524,7 @@ func runRegistryExpel(ctx context.Context, m *Main, args []string) error {
 
 func runRegistryRevoke(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("registry revoke", "SERIAL|CERT-FILE --province P [--reason R] [connection flags]")
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	province := fs.String("province", "", "the province whose CA issued the certificate, or of a province CA's (default, and with CERT-FILE it must agree: the file's)")
 	reason := fs.String("reason", "unspecified", "why: keyCompromise, superseded, cessationOfOperation, ...")
 	pos, err := positional(fs, args, 1, "a serial number (hex) or a certificate file")
@@ -571,7 +577,7 @@ func runRegistryRevoke(ctx context.Context, m *Main, args []string) error {
 
 func runRegistryIssued(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("registry issued", "CERT-FILE [connection flags]")
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	pos, err := positional(fs, args, 1, "the issued certificate's file")
 	if err != nil {
 		return err
@@ -604,7 +610,7 @@ func nodeRole(op registry.Op) func(context.Context, *Main, []string) error {
 	name := strings.TrimPrefix(string(op), "node.")
 	return func(ctx context.Context, m *Main, args []string) error {
 		fs := m.flagSet("registry "+name, "NODE-ID [connection flags]")
-		c := m.connFlags(fs)
+		c := m.registryConnFlags(fs)
 		pos, err := positional(fs, args, 1, "a node id such as p51/node/gw-1")
 		if err != nil {
 			return err
@@ -627,7 +633,7 @@ func nodeRole(op registry.Op) func(context.Context, *Main, []string) error {
 func runRegistryBackup(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("registry backup", "FILE [--force] [connection flags]\n\nFILE - writes the backup to standard output.")
 	force := fs.Bool("force", false, "replace FILE if it exists")
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	pos, err := positional(fs, args, 1, "the backup FILE to write")
 	if err != nil {
 		return err
@@ -664,7 +670,7 @@ func runRegistryBackup(ctx context.Context, m *Main, args []string) error {
 
 func runRegistryRestore(ctx context.Context, m *Main, args []string) error {
 	fs := m.flagSet("registry restore", "FILE [connection flags]\n\nFILE - reads the backup from standard input, as backup - writes it.")
-	c := m.connFlags(fs)
+	c := m.registryConnFlags(fs)
 	pos, err := positional(fs, args, 1, "the backup FILE to restore")
 	if err != nil {
 		return err

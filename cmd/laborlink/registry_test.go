@@ -467,11 +467,11 @@ func TestRegistryRevokeByFileTakesItsProvince(t *testing.T) {
 	a11.fails("names no province", "registry", "revoke", root)
 }
 
-// TestNodeProvinceRefusedWhereNothingChecksIt: --node-province, one of the
-// connection flags every command takes, is checked by the commands that
-// read a node's local API only. A registry or agreement command, which any
-// node answers, took it, a mistyped one too, and ignored it; so did audit
-// reconcile --a --b, which checks each node against its own province.
+// TestNodeProvinceRefusedWhereNothingChecksIt: --node-province is checked
+// by the commands that read a node's local API only. A registry or
+// agreement command, which any node answers, took it, a mistyped one too,
+// and ignored it; so did audit reconcile --a --b, which checks each node
+// against its own province. The registry's commands do not define it.
 func TestNodeProvinceRefusedWhereNothingChecksIt(t *testing.T) {
 	c := regtest.NewCluster(t, 1, 0, nil)
 	a11 := newAdminCLI(t, c, c.Nodes[0], c.PKI.Admin(t, "11", "chen"))
@@ -479,7 +479,7 @@ func TestNodeProvinceRefusedWhereNothingChecksIt(t *testing.T) {
 		{"registry", "members", "--node-province", "44"},
 		{"agreement", "list", "--node-province", "4x"},
 	} {
-		a11.fails("--node-province", args...)
+		a11.fails("flag provided but not defined: -node-province", args...)
 	}
 	a11.ok("PROVINCE", "registry", "members")
 
