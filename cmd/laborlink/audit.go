@@ -548,9 +548,15 @@ func runAuditReconcile(ctx context.Context, m *Main, args []string) error {
 				return err
 			}
 		}
+		// Each node is checked against its province, which no flag
+		// names: a refusal gets no --node-province hint (apiClient's).
 		cc := *c
-		cc.node, cc.nodeProvince = addr, &province
-		cl, err := cc.apiClient()
+		cc.node = addr
+		t, err := cc.tls()
+		if err != nil {
+			return err
+		}
+		cl, err := api.NewClient(*addr, t, province)
 		if err != nil {
 			return err
 		}

@@ -167,8 +167,18 @@ func TestTheLocalAPIClientTrustsOnlyItsProvincesNode(t *testing.T) {
 		return []string{"--node", f.URL(province), "--cert", auditor.CertFile, "--key", auditor.KeyFile, "--ca", f.Root}
 	}
 	code, _, errOut := run(t, "", append([]string{"audit", "query"}, at("44")...)...)
-	if code != 1 || !strings.Contains(errOut, "44") || !strings.Contains(errOut, "51") {
-		t.Errorf("51's auditor at 44's node, no --node-province: exit %d, stderr %q; want 1 naming both provinces", code, errOut)
+	if code != 1 || !strings.Contains(errOut, "belongs to province 44, expected province 51") || !strings.Contains(errOut, "pass --node-province 44") {
+		t.Errorf("51's auditor at 44's node, no --node-province: exit %d, stderr %q; want 1 naming both provinces and --node-province 44", code, errOut)
+	}
+	code, _, errOut = run(t, "", append([]string{"audit", "query", "--node-province", "33"}, at("44")...)...)
+	if code != 1 || !strings.Contains(errOut, "expected province 33") || !strings.Contains(errOut, "pass --node-province 44") {
+		t.Errorf("--node-province 33 at 44's node: exit %d, stderr %q; want 1 naming --node-province 44", code, errOut)
+	}
+	// audit reconcile --a --b refuses --node-province: a node of another
+	// province than its flag's gets no hint at it.
+	code, _, errOut = run(t, "", append([]string{"audit", "reconcile", "--a", "51", "--b", "44", "--a-node", f.URL("44"), "--b-node", f.URL("44")}, at("44")[2:]...)...)
+	if code != 1 || !strings.Contains(errOut, "expected province 51") || strings.Contains(errOut, "--node-province") {
+		t.Errorf("reconcile with 44's node as 51's: exit %d, stderr %q; want 1 without a --node-province hint", code, errOut)
 	}
 	code, out, errOut := run(t, "", append([]string{"audit", "query", "--node-province", "44", "--json"}, at("44")...)...)
 	if code != 0 || strings.TrimSpace(out) == "" {

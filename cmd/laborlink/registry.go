@@ -258,7 +258,7 @@ func (c *conn) apiClient() (*api.Client, error) {
 	} else if !pki.ValidProvince(province) {
 		return nil, usageErrorf("--node-province %q is not a 2-digit province code", province)
 	}
-	return api.NewClient(*c.node, t, province)
+	return api.NewClient(*c.node, t, province, nodeProvinceHint(t.Verifier, *c.nodeProvince != ""))
 }
 
 // dialRegistry is a registry client from the flags and a context bounded by
