@@ -57,7 +57,7 @@ func runDev(ctx context.Context, m *Main, args []string) error {
 	}
 	for _, name := range []string{"node", "keep", "api-port", "raft-port", "ops-listen"} {
 		if set[name] {
-			return usageErrorf("--%s goes with --init-only, as do --node, --keep, --api-port, --raft-port and --ops-listen: without it, laborlink dev runs its nodes on free loopback ports, with no ops listener", name)
+			return usageErrorf("--%s goes with --init-only, as do --node, --keep, --api-port, --raft-port and --ops-listen: without it, laborlink dev runs its nodes, and their ops listeners, on free loopback ports and prints them", name)
 		}
 	}
 	if *transfers < 1 || *transfers > 1000 {

@@ -98,7 +98,7 @@ func TestDevInitOnlyUsage(t *testing.T) {
 		// be made keeps a test without the check from starting nodes.
 		{[]string{"--dir", notDir, "--api-port", "9443"}, "--api-port goes with --init-only"},
 		{[]string{"--dir", notDir, "--raft-port", "9300"}, "--raft-port goes with --init-only"},
-		{[]string{"--dir", notDir, "--ops-listen", "127.0.0.1:9090"}, "--ops-listen goes with --init-only"},
+		{[]string{"--dir", notDir, "--ops-listen", "127.0.0.1:9090"}, "--ops-listen goes with --init-only, as do --node, --keep, --api-port, --raft-port and --ops-listen: without it, laborlink dev runs its nodes, and their ops listeners, on free loopback ports"},
 		{[]string{"--dir", notDir, "--keep"}, "--keep goes with --init-only"},
 		{[]string{"--init-only", "--dir", dir, "--node", "51=a", "--node", "44=b", "--node", "33=c", "--transfers", "5"}, "--transfers goes with a running federation"},
 		{[]string{"--init-only", "--dir", dir, "--node", "51=a", "--node", "44=b", "--node", "33=c", "--verbose"}, "--verbose goes with a running federation"},

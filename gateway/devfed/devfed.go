@@ -59,7 +59,7 @@ type Federation struct {
 	// Patience bounds each wait for agreements and deliveries; default 20s.
 	Patience time.Duration
 
-	urls map[string]string
+	urls, opsURLs map[string]string
 }
 
 // Certs are one province's client certificates, as files.
@@ -89,6 +89,11 @@ func Start(ctx context.Context, opts Options) (*Federation, error) {
 		if a.RaftPort, err = freeport.Port(); err != nil {
 			return nil, err
 		}
+		// An ops listener each, so that the probes and /metrics the
+		// operator guide describes can be tried here.
+		if a.OpsPort, err = freeport.Port(); err != nil {
+			return nil, err
+		}
 		addrs = append(addrs, a)
 	}
 	tune := TuneLoopback
@@ -114,6 +119,9 @@ func Start(ctx context.Context, opts Options) (*Federation, error) {
 		}
 		f.Nodes[p] = n
 		f.urls[p] = "https://" + n.Addr()
+		if a := n.OpsAddr(); a != "" { // unless a Tune turned it off
+			f.opsURLs[p] = "http://" + a
+		}
 	}
 	if err := f.waitReady(ctx); err != nil {
 		f.Close()
@@ -153,7 +161,7 @@ func (l *Layout) Connect(urls map[string]string) (*Federation, error) {
 }
 
 func (l *Layout) federation() *Federation {
-	return &Federation{Layout: *l, urls: map[string]string{}}
+	return &Federation{Layout: *l, urls: map[string]string{}, opsURLs: map[string]string{}}
 }
 
 // waitReady waits until every node's registry replica is initialized and
@@ -183,6 +191,11 @@ func (f *Federation) waitReady(ctx context.Context) error {
 
 // URL is the HTTPS address of a province's node.
 func (f *Federation) URL(province string) string { return f.urls[province] }
+
+// OpsURL is the plain-HTTP address of the ops listener (/healthz, /readyz,
+// /metrics) of a province's node that this process runs (Start), or "" for
+// a node it does not.
+func (f *Federation) OpsURL(province string) string { return f.opsURLs[province] }
 
 // Close stops the nodes this process runs.
 func (f *Federation) Close() error {

@@ -54,10 +54,15 @@ type NodeAddr struct {
 	Host string
 	// APIPort and RaftPort default to DefaultAPIPort and DefaultRaftPort.
 	APIPort, RaftPort int
+	// OpsPort, if set, is the port of the node's ops listener on Host, in
+	// place of InitOptions.OpsListen: nodes that share a host (Start's,
+	// on loopback) need a port each.
+	OpsPort int
 }
 
 func (a NodeAddr) api() string  { return net.JoinHostPort(a.Host, strconv.Itoa(a.APIPort)) }
 func (a NodeAddr) raft() string { return net.JoinHostPort(a.Host, strconv.Itoa(a.RaftPort)) }
+func (a NodeAddr) ops() string  { return net.JoinHostPort(a.Host, strconv.Itoa(a.OpsPort)) }
 
 // InitOptions say what federation directory Init prepares.
 type InitOptions struct {
@@ -66,8 +71,8 @@ type InitOptions struct {
 	// Nodes are the provinces' nodes, each a registry voter; the first
 	// province is the origin of the sample traffic. At least two.
 	Nodes []NodeAddr
-	// OpsListen is every node's ops listener (/healthz, /readyz, /metrics);
-	// empty turns it off.
+	// OpsListen is the ops listener (/healthz, /readyz, /metrics) of every
+	// node without an OpsPort; empty turns it off.
 	OpsListen string
 	// Force replaces a federation already in Dir: its PKI, genesis, and the
 	// listed provinces' configs and data. Without it Init refuses.
@@ -259,6 +264,9 @@ func nodeConfig(n NodeAddr, opsListen string, tune func(*node.Config)) node.Conf
 	cfg.DataDir = "data"
 	cfg.Listen, cfg.Advertise = n.api(), n.api()
 	cfg.OpsListen = opsListen
+	if n.OpsPort != 0 {
+		cfg.OpsListen = n.ops()
+	}
 	cfg.Raft.Listen, cfg.Raft.Advertise = n.raft(), n.raft()
 	cfg.Raft.Genesis = GenesisFile
 	cfg.TLS = node.TLSConfig{Cert: filepath.Join(tlsDirName, certFile), Key: filepath.Join(tlsDirName, keyFile), Root: filepath.Join(tlsDirName, pki.RootCertFile)}

@@ -14,7 +14,7 @@ import (
 // node will, and writes nothing when one would be refused.
 func TestInitRefusesConfigsNodesRefuse(t *testing.T) {
 	nodes := func(api, raft int) []NodeAddr {
-		return []NodeAddr{{"51", "p51", api, raft}, {"44", "p44", api, raft}, {"33", "p33", api, raft}}
+		return []NodeAddr{{Province: "51", Host: "p51", APIPort: api, RaftPort: raft}, {Province: "44", Host: "p44", APIPort: api, RaftPort: raft}, {Province: "33", Host: "p33", APIPort: api, RaftPort: raft}}
 	}
 	for _, tt := range []struct {
 		name string

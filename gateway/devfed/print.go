@@ -14,7 +14,11 @@ func (f *Federation) PrintReady(w io.Writer, took time.Duration) {
 	fmt.Fprintf(w, "\nThe LaborLink development federation is ready (%s).\n\n", took.Round(10*time.Millisecond))
 	fmt.Fprintln(w, "Nodes:")
 	for _, p := range f.Provinces {
-		fmt.Fprintf(w, "  p%s  %-10s %s   config %s/p%s/node.yaml\n", p, englishName(p), f.URL(p), f.Dir, p)
+		ops := ""
+		if u := f.OpsURL(p); u != "" {
+			ops = "ops " + u + "   "
+		}
+		fmt.Fprintf(w, "  p%s  %-10s %s   %sconfig %s/p%s/node.yaml\n", p, englishName(p), f.URL(p), ops, f.Dir, p)
 	}
 	fmt.Fprintf(w, "\nCertificates: %s/pki (root: %s)\n", f.Dir, f.Root)
 	fmt.Fprintf(w, "Sample traffic: %d transfers, %d confirmations, 1 wage-arrears referral from %s to %s with %d updates, under agreements %s.\n\n",
@@ -35,7 +39,7 @@ func (f *Federation) Commands() []string {
 		key := map[string]string{"admin": c.Admin.KeyFile, "system": c.System.KeyFile, "auditor": c.Auditor.KeyFile, "operator": c.Operator.KeyFile}[role]
 		return fmt.Sprintf("--node %s --cert %s --key %s --ca %s", f.URL(p), leaf, key, f.Root)
 	}
-	return []string{
+	cmds := []string{
 		fmt.Sprintf("laborlink records show %s %s", f.Traffic.TransferRef, flags(origin, "system")),
 		fmt.Sprintf("laborlink inbox %s", flags(dest, "system")),
 		fmt.Sprintf("laborlink agreement list %s", flags(origin, "admin")),
@@ -44,6 +48,11 @@ func (f *Federation) Commands() []string {
 		fmt.Sprintf("laborlink status %s", flags(origin, "operator")),
 		fmt.Sprintf("laborlink registry status %s", flags(dest, "admin")),
 	}
+	// The ops listener is plain HTTP and takes no certificate.
+	if u := f.OpsURL(origin); u != "" {
+		cmds = append(cmds, "curl "+u+"/readyz", "curl "+u+"/metrics")
+	}
+	return cmds
 }
 
 func englishName(p string) string {
