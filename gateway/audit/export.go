@@ -172,9 +172,9 @@ func WriteTable(w io.Writer, entries []Entry) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INDEX\tTIME\tKIND\tPAIR\tTYPE\tAGREEMENT\tDECISION\tREASONS\tENVELOPE\tDIGEST")
 	for _, e := range entries {
-		pair := ""
-		if e.Origin != "" || e.Destination != "" {
-			pair = string(e.Origin) + ":" + string(e.Destination)
+		pair := string(e.Origin) // an entry of one province's (a certificate, its policy)
+		if e.Destination != "" {
+			pair += ":" + string(e.Destination)
 		}
 		agreement := e.AgreementID
 		if e.AgreementVersion > 0 {

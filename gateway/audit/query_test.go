@@ -339,3 +339,17 @@ func TestTableEscapesControlCharacters(t *testing.T) {
 		t.Errorf("a plain field is quoted:\n%s", plain.String())
 	}
 }
+
+// TestTablePairOfOneProvince: an entry of one province's own (a
+// certificate issued, its policy changed) shows that province alone, not
+// a pair with an empty side.
+func TestTablePairOfOneProvince(t *testing.T) {
+	var table strings.Builder
+	if err := WriteTable(&table, []Entry{{Index: 3, Kind: KindCertificate, Origin: "51"}}); err != nil {
+		t.Fatal(err)
+	}
+	row := strings.Fields(strings.Split(table.String(), "\n")[1])
+	if len(row) < 4 || row[3] != "51" {
+		t.Errorf("row %q: PAIR is not 51", row)
+	}
+}
