@@ -70,9 +70,10 @@ func MakeAuditEndpoint(province string, log AuditLog) endpoint.Endpoint {
 }
 
 // NewAuditHandler serves AuditPath for the node of province.
-func NewAuditHandler(province string, log AuditLog) http.Handler {
+func NewAuditHandler(province string, log AuditLog, opts ...HandlerOption) http.Handler {
+	encodeError := errorEncoder(newHandlerConfig(opts).log, AuditPath)
 	mux := http.NewServeMux()
-	mux.Handle("GET "+AuditPath, nodesOnly(kithttp.NewServer(
+	mux.Handle("GET "+AuditPath, nodesOnly(encodeError, kithttp.NewServer(
 		MakeAuditEndpoint(province, log),
 		decodeAuditRequest,
 		kithttp.EncodeJSONResponse,

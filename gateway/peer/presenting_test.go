@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"sync/atomic"
@@ -28,6 +29,7 @@ func TestARotatedCertificateIsPresentedOnANewConnection(t *testing.T) {
 	f := newFixture(t)
 	var revoked atomic.Pointer[x509.Certificate]
 	h := NewHandler(f.recv)
+	encodeError := errorEncoder(slog.New(slog.DiscardHandler), Path)
 	srv := f.p.Serve(f.p.Issue("44", pki.KindNode, "gw-tls"), pki.PeerPolicy{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if old := revoked.Load(); old != nil && r.TLS.PeerCertificates[0].Equal(old) {
 			encodeError(r.Context(), fmt.Errorf("%w: certificate revoked", auth.ErrForbidden), w)

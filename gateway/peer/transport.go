@@ -2,12 +2,14 @@ package peer
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -25,9 +27,11 @@ import (
 )
 
 // NewHandler serves the peer API on Path.
-func NewHandler(r Receiver) http.Handler {
+func NewHandler(r Receiver, opts ...HandlerOption) http.Handler {
+	c := newHandlerConfig(opts)
+	encodeError := errorEncoder(c.log, Path)
 	mux := http.NewServeMux()
-	mux.Handle("POST "+Path, nodesOnly(kithttp.NewServer(
+	mux.Handle("POST "+Path, nodesOnly(encodeError, kithttp.NewServer(
 		MakeDeliverEndpoint(r),
 		decodeDeliverRequest,
 		encodeDeliverResponse,
@@ -35,6 +39,32 @@ func NewHandler(r Receiver) http.Handler {
 		kithttp.ServerErrorEncoder(encodeError),
 	)))
 	return mux
+}
+
+// HandlerOption configures NewHandler and NewAuditHandler.
+type HandlerOption func(*handlerConfig)
+
+type handlerConfig struct {
+	log *slog.Logger
+}
+
+func newHandlerConfig(opts []HandlerOption) handlerConfig {
+	c := handlerConfig{log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// Logger has the handler log every request it fails with a fault of this
+// node (500 or 503), with the whole error, which the caller is not told
+// (see errorEncoder). Without it, or with nil, those are not logged.
+func Logger(log *slog.Logger) HandlerOption {
+	return func(c *handlerConfig) {
+		if log != nil {
+			c.log = log
+		}
+	}
 }
 
 // receiptBinding says in ctx whether the request asks for receipts bound
@@ -54,7 +84,7 @@ func receiptBinding(ctx context.Context, r *http.Request) context.Context {
 
 // nodesOnly refuses callers that are not nodes before their body is read, so
 // that no other certificate can make a node buffer a large batch.
-func nodesOnly(h http.Handler) http.Handler {
+func nodesOnly(encodeError kithttp.ErrorEncoder, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := auth.Require(auth.FromRequest(r.Context(), r), pki.KindNode); err != nil {
 			encodeError(r.Context(), err, w)
@@ -93,10 +123,48 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-func encodeError(_ context.Context, err error, w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(statusOf(err))
-	json.NewEncoder(w).Encode(errorBody{Error: err.Error()})
+// errorEncoder answers the requests to path that fail. A refusal (4xx)
+// carries its error, which names what the calling node must change. A
+// fault of this node (500 or 503) carries its kind and an id alone, and is
+// logged here whole under that id: its error is this node's business (a
+// failed store's names the data file and the fault), and the caller is
+// another province's node, which logs what it is answered.
+func errorEncoder(log *slog.Logger, path string) kithttp.ErrorEncoder {
+	return func(ctx context.Context, err error, w http.ResponseWriter) {
+		status := statusOf(err)
+		msg := err.Error()
+		if status >= http.StatusInternalServerError {
+			id := rand.Text()
+			msg = faultMessage(status, id)
+			level := slog.LevelError
+			if status == http.StatusServiceUnavailable {
+				level = slog.LevelWarn // the caller sends again later
+			}
+			log.Log(ctx, level, "peer API: a request failed here; the calling node was answered with the error id alone",
+				"path", path, "caller", caller(ctx), "status", status, "error_id", id, "err", err)
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(errorBody{Error: msg})
+	}
+}
+
+// faultMessage is what the calling node is told of a fault of this node:
+// its kind, what to do, and the id its operators can ask this node's for.
+func faultMessage(status int, id string) string {
+	if status == http.StatusServiceUnavailable {
+		return "unavailable: this node cannot take the request for now; send it again later (error id " + id + " in this node's log)"
+	}
+	return "internal: this node failed the request (error id " + id + " in this node's log)"
+}
+
+// caller names the node a failed request came from, for the log.
+func caller(ctx context.Context) string {
+	id, err := auth.FromContext(ctx)
+	if err != nil {
+		return "unknown"
+	}
+	return id.String()
 }
 
 // statusOf maps errors to HTTP status codes: the one table for this transport.
