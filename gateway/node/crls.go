@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -61,9 +62,16 @@ func (c *crlFiles) load(issuers []*x509.Certificate) (read []string, err error) 
 	return read, err
 }
 
+// add adds the CRL read from path. Its error says why the file was not
+// taken: one that is no CRL (truncated, or some other file) needs another
+// fix than a CRL of another CA.
 func (c *crlFiles) add(path string, data []byte, issuers []*x509.Certificate) error {
-	if c.list.AddCRLFrom(data, issuers) != nil {
-		return fmt.Errorf("tls.crls: %s is not a CRL signed by this node's province CA", path)
+	err := c.list.AddCRLFrom(data, issuers)
+	switch {
+	case errors.Is(err, pki.ErrCRLSigner):
+		return fmt.Errorf("tls.crls: %s is not a CRL signed by this node's province CA: %w", path, err)
+	case err != nil:
+		return fmt.Errorf("tls.crls: %s: %w", path, err)
 	}
 	return nil
 }

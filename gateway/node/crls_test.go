@@ -215,3 +215,55 @@ func TestHandshakeRefusesNonMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestCRLFileProblemsSayWhatIsWrong: a CRL file the node cannot take is
+// named with the reason: a truncated file is malformed, which the
+// operator fixes by copying it again, not by asking another CA for it.
+func TestCRLFileProblemsSayWhatIsWrong(t *testing.T) {
+	p := gatewaytest.NewPKI(t, "51", "44")
+	crl := func(province string) []byte {
+		t.Helper()
+		ca, err := p.Fed.CA(province)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file, err := pki.WriteCRL(ca.Dir, 7*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	ca51, err := p.Fed.CA("51")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := crl("51")
+	for _, c := range []struct {
+		name string
+		data []byte
+		want []string
+	}{
+		{"truncated", own[:len(own)/2], []string{"malformed CRL"}},
+		{"another CA's", crl("44"), []string{"not a CRL signed by this node's province CA", "not signed by"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "crl.pem")
+			if err := os.WriteFile(file, c.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := newCRLFiles([]string{file}, pki.NewRevocationList()).load([]*x509.Certificate{ca51.Cert})
+			if err == nil {
+				t.Fatal("the file was taken")
+			}
+			for _, w := range append(c.want, file) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
