@@ -122,11 +122,13 @@ func (n *Node) issuers() []*x509.Certificate {
 // registry lists (a CA rotation). Connections are long-lived, and each
 // takes effect on the next request, not the next connection. The verifier
 // remembers the chains it built by the certificates presented, so this
-// costs the lookups, not path building.
+// costs the lookups, not path building. A request without TLS, which
+// the listener never passes on, presents no certificate and is refused
+// 401: nothing behind this handler may take it for one that passed.
 func refuseLapsed(check func(chain []*x509.Certificate) error, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil {
-			h.ServeHTTP(w, r)
+			refuse(w, http.StatusUnauthorized, "unauthenticated", "the request came without TLS, so without a client certificate")
 			return
 		}
 		if err := check(r.TLS.PeerCertificates); err != nil {

@@ -131,7 +131,7 @@ func TestCRLRewrittenInPlaceIsReread(t *testing.T) {
 
 // TestRefuseNonMembers: a connection of a province the registry does not
 // (or no longer) list is refused by name at its next request; members
-// pass. A node knows no members before its registry is up, nor their CAs,
+// pass, and a request without TLS does not. A node knows no members before its registry is up, nor their CAs,
 // and then lets everyone through to the other checks.
 func TestRefuseNonMembers(t *testing.T) {
 	p := gatewaytest.NewPKI(t, "44", "33")
@@ -167,6 +167,12 @@ func TestRefuseNonMembers(t *testing.T) {
 				t.Errorf("peer of %s: as a registry error %+v, %v; want forbidden with the reason", peer, e, err)
 			}
 		}
+	}
+	// A request without TLS has no certificate to check, and no identity.
+	rec := httptest.NewRecorder()
+	refuseLapsed(recheck, ok).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/peer/v1/envelopes", nil))
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("a request without TLS: %d, want %d", rec.Code, http.StatusUnauthorized)
 	}
 	if !(&revocations{}).isMember("33") {
 		t.Error("a node without its registry yet refused a province")
