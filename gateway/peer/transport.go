@@ -266,7 +266,7 @@ func (s server) checkAnswer(r *http.Response) error {
 	if r.StatusCode != http.StatusOK {
 		var eb errorBody
 		json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&eb)
-		return &AnswerError{Province: s.province, Status: r.StatusCode, Message: eb.Error}
+		return &AnswerError{Province: s.province, Status: r.StatusCode, Message: peerText(eb.Error)}
 	}
 	return nil
 }
@@ -322,7 +322,8 @@ func (e *serverCertError) Unwrap() error { return e.err }
 type AnswerError struct {
 	Province string
 	Status   int
-	Message  string
+	// Message is the peer's error text, cut and escaped (see peerText).
+	Message string
 }
 
 func (e *AnswerError) Error() string {
