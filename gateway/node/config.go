@@ -21,6 +21,7 @@ import (
 	"github.com/laborlink/laborlink/contracts"
 	"github.com/laborlink/laborlink/federation/registry"
 	"github.com/laborlink/laborlink/gateway/delivery"
+	"github.com/laborlink/laborlink/gateway/peer"
 	"github.com/laborlink/laborlink/gateway/store"
 	"github.com/laborlink/laborlink/gateway/webhook"
 	"github.com/laborlink/laborlink/pki"
@@ -61,6 +62,7 @@ type Config struct {
 	Raft     RaftConfig     `yaml:"raft"`
 	Policy   PolicyConfig   `yaml:"policy"`
 	Delivery DeliveryConfig `yaml:"delivery"`
+	Peer     PeerConfig     `yaml:"peer"`
 	Audit    AuditConfig    `yaml:"audit"`
 	Webhook  WebhookConfig  `yaml:"webhook"`
 	Inbox    InboxConfig    `yaml:"inbox"`
@@ -171,6 +173,18 @@ type DeliveryConfig struct {
 	MaxDeferral time.Duration `yaml:"max_deferral"`
 }
 
+// PeerConfig bounds what the peer API takes from other provinces' nodes.
+type PeerConfig struct {
+	// MaxRequestsPerProvince is how many requests of one province's nodes
+	// each peer API route (batches, audit entries) reads and handles at
+	// once; one more is answered 503 with Retry-After before its body is
+	// read, and its origin sends it again after its backoff. A batch may
+	// take up to about 78 MiB (peer.MaxBody) in memory. Default 8
+	// (peer.DefaultMaxPerProvince): twice the batches a node keeps in
+	// flight to each peer.
+	MaxRequestsPerProvince int `yaml:"max_requests_per_province"`
+}
+
 // AuditConfig tunes the audit log.
 type AuditConfig struct {
 	// Key is the checkpoint signing key (a C2SP note private key). Default
@@ -223,6 +237,7 @@ func DefaultConfig() Config {
 		},
 		Policy:   PolicyConfig{Reload: 5 * time.Second},
 		Delivery: DeliveryConfig{BatchSize: d.BatchSize, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff, BreakerFailures: 5, BreakerOpen: 10 * time.Second, MaxDeferral: delivery.DefaultMaxDeferral},
+		Peer:     PeerConfig{MaxRequestsPerProvince: peer.DefaultMaxPerProvince},
 		Audit:    AuditConfig{SignInterval: time.Minute, HeadInterval: time.Second},
 		Webhook:  WebhookConfig{Batch: 100, MaxConsecutiveSkips: 10, Timeout: 30 * time.Second},
 		Log:      LogConfig{Level: "info", Format: "json"},
@@ -486,6 +501,9 @@ func (c Config) validate(prefix string, emptied map[string]string) error {
 		bad("delivery.max_deferral", "%s is not a positive duration", c.Delivery.MaxDeferral)
 	} else if c.Delivery.MaxDeferral < c.Delivery.MaxBackoff {
 		bad("delivery.max_deferral", "%s is below delivery.max_backoff (%s): a deferred envelope could be buried before it is tried again", c.Delivery.MaxDeferral, c.Delivery.MaxBackoff)
+	}
+	if c.Peer.MaxRequestsPerProvince < 1 {
+		bad("peer.max_requests_per_province", "%d is not a count of requests, 1 or more", c.Peer.MaxRequestsPerProvince)
 	}
 	if c.Webhook.URL != "" {
 		if p := checkWebhookURL(c.Webhook.URL); p != "" {

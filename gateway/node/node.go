@@ -183,8 +183,9 @@ func (n *Node) listen() error {
 		Status: n.status, Submitted: n.metrics.submittedResults, Now: time.Now, DeadLetters: deadLetters{n},
 	}))
 	mux.Handle("/api/", n.metrics.instrument(jsonBodies(api.OwnProvince(n.cfg.Province, local))))
-	mux.Handle(peer.Path, n.metrics.instrument(peer.NewHandler(n.exchange, peer.Logger(n.log))))
-	mux.Handle(peer.AuditPath, n.metrics.instrument(peer.NewAuditHandler(n.cfg.Province, n.audit, peer.Logger(n.log))))
+	peerOpts := []peer.HandlerOption{peer.Logger(n.log), peer.MaxPerProvince(n.cfg.Peer.MaxRequestsPerProvince)}
+	mux.Handle(peer.Path, n.metrics.instrument(peer.NewHandler(n.exchange, peerOpts...)))
+	mux.Handle(peer.AuditPath, n.metrics.instrument(peer.NewAuditHandler(n.cfg.Province, n.audit, peerOpts...)))
 	mux.Handle("/v1/registry/", jsonBodies(n.registry.Handler()))
 	n.server = apiServer(refuseLapsed(n.recheckClient, mux), cfg, n.log)
 	if n.cfg.OpsListen != "" {

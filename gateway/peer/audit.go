@@ -71,9 +71,10 @@ func MakeAuditEndpoint(province string, log AuditLog) endpoint.Endpoint {
 
 // NewAuditHandler serves AuditPath for the node of province.
 func NewAuditHandler(province string, log AuditLog, opts ...HandlerOption) http.Handler {
-	encodeError := errorEncoder(newHandlerConfig(opts).log, AuditPath)
+	c := newHandlerConfig(opts)
+	encodeError := errorEncoder(c.log, AuditPath)
 	mux := http.NewServeMux()
-	mux.Handle("GET "+AuditPath, nodesOnly(encodeError, kithttp.NewServer(
+	mux.Handle("GET "+AuditPath, nodesOnly(encodeError, newPerProvince(c.maxPerProvince), kithttp.NewServer(
 		MakeAuditEndpoint(province, log),
 		decodeAuditRequest,
 		kithttp.EncodeJSONResponse,

@@ -31,7 +31,7 @@ func NewHandler(r Receiver, opts ...HandlerOption) http.Handler {
 	c := newHandlerConfig(opts)
 	encodeError := errorEncoder(c.log, Path)
 	mux := http.NewServeMux()
-	mux.Handle("POST "+Path, nodesOnly(encodeError, kithttp.NewServer(
+	mux.Handle("POST "+Path, nodesOnly(encodeError, newPerProvince(c.maxPerProvince), kithttp.NewServer(
 		MakeDeliverEndpoint(r),
 		decodeDeliverRequest,
 		encodeDeliverResponse,
@@ -45,11 +45,12 @@ func NewHandler(r Receiver, opts ...HandlerOption) http.Handler {
 type HandlerOption func(*handlerConfig)
 
 type handlerConfig struct {
-	log *slog.Logger
+	log            *slog.Logger
+	maxPerProvince int
 }
 
 func newHandlerConfig(opts []HandlerOption) handlerConfig {
-	c := handlerConfig{log: slog.New(slog.DiscardHandler)}
+	c := handlerConfig{log: slog.New(slog.DiscardHandler), maxPerProvince: DefaultMaxPerProvince}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -82,14 +83,22 @@ func receiptBinding(ctx context.Context, r *http.Request) context.Context {
 	return ctx
 }
 
-// nodesOnly refuses callers that are not nodes before their body is read, so
-// that no other certificate can make a node buffer a large batch.
-func nodesOnly(encodeError kithttp.ErrorEncoder, h http.Handler) http.Handler {
+// nodesOnly refuses callers that are not nodes, and the requests of a
+// province beyond what limit takes at once, before their body is read, so
+// that no other certificate can make a node buffer a large batch, and no
+// province's nodes many.
+func nodesOnly(encodeError kithttp.ErrorEncoder, limit *perProvince, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := auth.Require(auth.FromRequest(r.Context(), r), pki.KindNode); err != nil {
+		id, err := auth.Require(auth.FromRequest(r.Context(), r), pki.KindNode)
+		if err != nil {
 			encodeError(r.Context(), err, w)
 			return
 		}
+		if !limit.take(id.Province) {
+			limit.refuse(w, id.Province)
+			return
+		}
+		defer limit.release(id.Province)
 		h.ServeHTTP(w, r)
 	})
 }
