@@ -41,6 +41,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Summary is the error's message without its cause: this node's own words,
+// which the peer API tells a calling node with a fault (peer.Summarized),
+// where the cause (a store's data file and fault) stays in this node's log.
+func (e *Error) Summary() string { return e.Message }
+
 // Is makes an error of CodeForbidden an auth.ErrForbidden, which every
 // transport answers 403, so that the peer API, which cannot know this
 // package's codes, refuses a caller the exchange refuses as the local API

@@ -87,3 +87,56 @@ func loggedWhole(t *testing.T, logs, id, internals string) bool {
 	}
 	return false
 }
+
+// summarized is an error with words of its own, as exchange.Error is.
+type summarized struct {
+	summary string
+	cause   error
+}
+
+func (s summarized) Error() string {
+	if s.cause == nil {
+		return s.summary
+	}
+	return s.summary + ": " + s.cause.Error()
+}
+func (s summarized) Summary() string { return s.summary }
+func (s summarized) Unwrap() error   { return s.cause }
+func (s summarized) Is(target error) bool {
+	return target == ErrUnavailable
+}
+
+// TestAFaultTellsItsSummary: a fault with words of this node's own (the
+// registry replica catching up at start, the store failing) tells the
+// origin those words, and nothing of its cause; one without a cause is
+// not logged above debug, one line per batch refused while a node starts.
+func TestAFaultTellsItsSummary(t *testing.T) {
+	const internals = "/var/lib/laborlink/node.db: input/output error"
+	for _, c := range []struct {
+		name   string
+		err    error
+		logged bool
+	}{
+		{"starting", summarized{summary: "the registry replica has not caught up yet (node starting); retry shortly"}, false},
+		{"store failed", summarized{summary: "store received envelopes", cause: errors.New(internals)}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			logs := &gatewaytest.Buffer{}
+			h := NewHandler(failing{c.err}, Logger(slog.New(slog.NewJSONHandler(logs, nil))))
+			srv := f.p.Serve(f.p.Issue("44", pki.KindNode, "gw-1"), pki.PeerPolicy{}, h)
+			_, err := f.client(t, directory{"44": srv.URL}, BreakerSettings{}).Send(context.Background(), "44", batch("a"))
+			var answer *AnswerError
+			if !errors.As(err, &answer) || answer.Status != http.StatusServiceUnavailable {
+				t.Fatalf("send: %v; want an answer of 503", err)
+			}
+			summary := c.err.(summarized).summary
+			if !strings.Contains(answer.Message, summary) || strings.Contains(answer.Message, "node.db") {
+				t.Errorf("the origin was answered %q; want %q and nothing of the cause", answer.Message, summary)
+			}
+			if got := logs.String() != ""; got != c.logged {
+				t.Errorf("logged at info or above: %v, want %v:\n%s", got, c.logged, logs)
+			}
+		})
+	}
+}

@@ -144,9 +144,21 @@ func errorEncoder(log *slog.Logger, path string) kithttp.ErrorEncoder {
 		msg := err.Error()
 		if status >= http.StatusInternalServerError {
 			id := rand.Text()
-			msg = faultMessage(status, id)
+			var said Summarized
+			summary := ""
+			if errors.As(err, &said) {
+				summary = said.Summary()
+			}
+			msg = faultMessage(status, id, summary)
 			level := slog.LevelError
-			if status == http.StatusServiceUnavailable {
+			switch {
+			case status != http.StatusServiceUnavailable:
+			case said != nil && errors.Unwrap(said) == nil:
+				// Its summary is all there is (a registry replica
+				// catching up at start): one line per batch refused
+				// would be noise.
+				level = slog.LevelDebug
+			default:
 				level = slog.LevelWarn // the caller sends again later
 			}
 			log.Log(ctx, level, "peer API: a request failed here; the calling node was answered with the error id alone",
@@ -158,13 +170,25 @@ func errorEncoder(log *slog.Logger, path string) kithttp.ErrorEncoder {
 	}
 }
 
+// Summarized is an error with words of this node's own for what failed
+// (exchange.Error's message: "store received envelopes"), without its
+// causes: a calling node is told them with a fault.
+type Summarized interface {
+	error
+	Summary() string
+}
+
 // faultMessage is what the calling node is told of a fault of this node:
-// its kind, what to do, and the id its operators can ask this node's for.
-func faultMessage(status int, id string) string {
-	if status == http.StatusServiceUnavailable {
-		return "unavailable: this node cannot take the request for now; send it again later (error id " + id + " in this node's log)"
+// its kind, its summary if it has one, what to do, and the id its
+// operators can ask this node's for.
+func faultMessage(status int, id, summary string) string {
+	if summary != "" {
+		summary = " (" + summary + ")"
 	}
-	return "internal: this node failed the request (error id " + id + " in this node's log)"
+	if status == http.StatusServiceUnavailable {
+		return "unavailable: this node cannot take the request for now" + summary + "; send it again later (error id " + id + " in this node's log)"
+	}
+	return "internal: this node failed the request" + summary + " (error id " + id + " in this node's log)"
 }
 
 // caller names the node a failed request came from, for the log.
