@@ -69,6 +69,7 @@ func commands() []command {
 		{"node", "run a gateway node from its config file", runNode},
 		{"records", "submit records and follow their delivery, receipts and confirmations", runRecords},
 		{"inbox", "read what arrived from other provinces", runInbox},
+		{"cases", "list the rights-case referrals, sent and received: status, deadline, overdue and diverged", runCases},
 		{"status", "a node's peers, queues, dead letters, breakers, registry and policy", runStatus},
 		{"deadletters", "list, requeue or discard the envelopes delivery gave up on (operators)", runDeadLetters},
 		{"agreement", "propose, approve, suspend, resume, terminate, amend and list agreements", runAgreement},
