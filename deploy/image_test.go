@@ -148,3 +148,28 @@ func ignored(rules []ignoreRule, file string) bool {
 	}
 	return out
 }
+
+// TestComposeManifestFederationDirIgnored checks the federation directory
+// the guide and compose.yaml's header export, from the repository's root
+// as their other commands run: it holds every province's CA key, so it
+// must be one deploy/.gitignore keeps out of git.
+func TestComposeManifestFederationDirIgnored(t *testing.T) {
+	rules := ignoreRules(t, ".gitignore")
+	export := regexp.MustCompile(`export LABORLINK_DIR=\$PWD/(\S+)`)
+	for _, file := range []string{"compose.yaml", "../docs/operator-guide.md"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := export.FindAllSubmatch(data, -1)
+		if len(ms) == 0 {
+			t.Errorf("%s exports no LABORLINK_DIR=$PWD/...", file)
+		}
+		for _, m := range ms {
+			dir, ok := strings.CutPrefix(path.Clean(string(m[1])), "deploy/")
+			if !ok || !ignored(rules, path.Join(dir, "pki/root/root-key.pem")) {
+				t.Errorf("%s exports LABORLINK_DIR=$PWD/%s, which git would track: use deploy/federation, which deploy/.gitignore leaves out", file, m[1])
+			}
+		}
+	}
+}
