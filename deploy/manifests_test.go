@@ -388,28 +388,7 @@ func checkKustomization(t *testing.T, objs []object) {
 // node runs as, what it may write, how it starts, and that a stop leaves
 // time for the graceful drain.
 func TestSystemdUnit(t *testing.T) {
-	f, err := os.Open("systemd/laborlink.service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dirs := map[string][]string{}
-	section := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		switch {
-		case line == "" || strings.HasPrefix(line, "#"):
-		case strings.HasPrefix(line, "["):
-			section = strings.Trim(line, "[]")
-		default:
-			k, v, ok := strings.Cut(line, "=")
-			if !ok {
-				t.Fatalf("not a directive: %q", line)
-			}
-			dirs[section+"."+k] = append(dirs[section+"."+k], v)
-		}
-	}
+	dirs := unitDirectives(t)
 	want := map[string]string{
 		"Service.User":            "laborlink",
 		"Service.ExecStart":       "/usr/local/bin/laborlink node --config /etc/laborlink/node.yaml",
@@ -435,6 +414,38 @@ func TestSystemdUnit(t *testing.T) {
 	if v := dirs["Service.CapabilityBoundingSet"]; len(v) != 1 || v[0] != "" {
 		t.Errorf("CapabilityBoundingSet=%v: want empty, the node needs no capability", v)
 	}
+}
+
+// unitDirectives reads the systemd unit's directives, each under
+// "Section.Key", with its values in order.
+func unitDirectives(t *testing.T) map[string][]string {
+	t.Helper()
+	f, err := os.Open("systemd/laborlink.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dirs := map[string][]string{}
+	section := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			section = strings.Trim(line, "[]")
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				t.Fatalf("not a directive: %q", line)
+			}
+			dirs[section+"."+k] = append(dirs[section+"."+k], v)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return dirs
 }
 
 // TestKubernetesGenesisMatches prepares a trial federation for the pods'
