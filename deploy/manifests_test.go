@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
@@ -93,6 +94,7 @@ type container struct {
 		Name          string `yaml:"name"`
 		ContainerPort int    `yaml:"containerPort"`
 	} `yaml:"ports"`
+	StartupProbe    *probe                                       `yaml:"startupProbe"`
 	ReadinessProbe  *probe                                       `yaml:"readinessProbe"`
 	LivenessProbe   *probe                                       `yaml:"livenessProbe"`
 	Resources       struct{ Requests, Limits map[string]string } `yaml:"resources"`
@@ -113,6 +115,16 @@ type probe struct {
 		Path string    `yaml:"path"`
 		Port yaml.Node `yaml:"port"` // a number or a port name
 	} `yaml:"httpGet"`
+	InitialDelaySeconds int `yaml:"initialDelaySeconds"`
+	PeriodSeconds       int `yaml:"periodSeconds"`
+	FailureThreshold    int `yaml:"failureThreshold"`
+}
+
+// window is how long a probe lets the node fail before it acts, with the
+// Kubernetes defaults (10s, 3) for what it leaves unset.
+func (p probe) window() time.Duration {
+	period, failures := cmp.Or(p.PeriodSeconds, 10), cmp.Or(p.FailureThreshold, 3)
+	return time.Duration(p.InitialDelaySeconds+period*failures) * time.Second
 }
 
 // readManifests decodes every document of every YAML file in deploy/k8s.
@@ -243,7 +255,7 @@ func checkStatefulSet(t *testing.T, s object, byKind map[string]map[string]objec
 		name string
 		pr   *probe
 		path string
-	}{{"readinessProbe", c.ReadinessProbe, "/readyz"}, {"livenessProbe", c.LivenessProbe, "/healthz"}} {
+	}{{"startupProbe", c.StartupProbe, "/healthz"}, {"readinessProbe", c.ReadinessProbe, "/readyz"}, {"livenessProbe", c.LivenessProbe, "/healthz"}} {
 		if p.pr == nil || p.pr.HTTPGet == nil {
 			t.Errorf("%s: want an httpGet probe of %s", p.name, p.path)
 			continue
@@ -254,6 +266,17 @@ func checkStatefulSet(t *testing.T, s object, byKind map[string]map[string]objec
 		if port := containerPort(c, p.pr.HTTPGet.Port.Value); port != opsPort {
 			t.Errorf("%s probes port %s (%q), but node.yaml's ops_listen is %s", p.name, port, p.pr.HTTPGet.Port.Value, cfg.OpsListen)
 		}
+	}
+	// The ops listener answers only once the node has opened its store,
+	// audit log, registry and policy, which takes longer as node.db grows
+	// and when an upgrade migrates it: the liveness probe must wait for
+	// the startup probe, which allows for that, rather than kill the node
+	// in the middle of it after a fixed delay.
+	if c.StartupProbe != nil && c.StartupProbe.window() < 5*time.Minute {
+		t.Errorf("startupProbe allows the node %s to open; want at least 5m", c.StartupProbe.window())
+	}
+	if c.LivenessProbe != nil && c.LivenessProbe.InitialDelaySeconds != 0 {
+		t.Errorf("livenessProbe initialDelaySeconds %d: the startup probe holds it off until the node answers", c.LivenessProbe.InitialDelaySeconds)
 	}
 	// The node listens on and advertises its own stable pod name.
 	host := s.Metadata.Name + "-0." + s.Spec.ServiceName + ".laborlink.svc.cluster.local"
