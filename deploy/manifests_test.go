@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -67,6 +68,8 @@ type podSpec struct {
 	SecurityContext               struct {
 		RunAsNonRoot *bool `yaml:"runAsNonRoot"`
 		RunAsUser    *int  `yaml:"runAsUser"`
+		RunAsGroup   *int  `yaml:"runAsGroup"`
+		FSGroup      *int  `yaml:"fsGroup"`
 	} `yaml:"securityContext"`
 	Containers []container `yaml:"containers"`
 	Volumes    []volume    `yaml:"volumes"`
@@ -78,7 +81,8 @@ type volume struct {
 		Name string `yaml:"name"`
 	} `yaml:"configMap"`
 	Secret *struct {
-		SecretName string `yaml:"secretName"`
+		SecretName  string `yaml:"secretName"`
+		DefaultMode *int   `yaml:"defaultMode"`
 	} `yaml:"secret"`
 }
 
@@ -250,6 +254,10 @@ func checkStatefulSet(t *testing.T, s object, byKind map[string]map[string]objec
 		}
 	}
 	cfg := nodeConfig(t, s, c, pod, byKind)
+	checkMemory(t, c, cfg)
+	if pod.SecurityContext.FSGroup == nil || *pod.SecurityContext.FSGroup == 0 {
+		t.Error("no fsGroup: a new volume's root is root's, and the node could not write data_dir")
+	}
 	_, opsPort, _ := net.SplitHostPort(cfg.OpsListen)
 	for _, p := range []struct {
 		name string
@@ -290,6 +298,37 @@ func checkStatefulSet(t *testing.T, s object, byKind map[string]map[string]objec
 	}
 }
 
+// checkMemory holds the container's memory to the node's model: its Go
+// heap is bounded by runtime.memory_limit_mib, and the database pages it
+// has mapped come on top (a resident peak of about 160 MB over 100 000
+// records), so the operator guide asks for at least 256 MiB.
+func checkMemory(t *testing.T, c container, cfg node.Config) {
+	t.Helper()
+	req, errReq := mebibytes(c.Resources.Requests["memory"])
+	limit, errLimit := mebibytes(c.Resources.Limits["memory"])
+	switch {
+	case errReq != nil || errLimit != nil:
+		t.Errorf("memory: %v", errors.Join(errReq, errLimit))
+	case req < 256:
+		t.Errorf("memory request %dMi: the operator guide asks for at least 256Mi", req)
+	case limit < req:
+		t.Errorf("memory limit %dMi is below the request %dMi", limit, req)
+	case limit < 2*int64(cfg.Runtime.MemoryLimitMiB):
+		t.Errorf("memory limit %dMi leaves too little above runtime.memory_limit_mib %d for the mapped database", limit, cfg.Runtime.MemoryLimitMiB)
+	}
+}
+
+// mebibytes reads a Kubernetes memory quantity in Mi or Gi.
+func mebibytes(q string) (int64, error) {
+	for suffix, mult := range map[string]int64{"Mi": 1, "Gi": 1024} {
+		if n, ok := strings.CutSuffix(q, suffix); ok {
+			v, err := strconv.ParseInt(n, 10, 64)
+			return v * mult, err
+		}
+	}
+	return 0, fmt.Errorf("%q is not a quantity in Mi or Gi", q)
+}
+
 // nodeConfig finds the node.yaml the container is started with, loads it
 // as the node would, and checks that every file it names is mounted.
 func nodeConfig(t *testing.T, s object, c container, pod podSpec, byKind map[string]map[string]object) node.Config {
@@ -299,17 +338,23 @@ func nodeConfig(t *testing.T, s object, c container, pod podSpec, byKind map[str
 		t.Fatalf("args %v: want node --config FILE", c.Args)
 	}
 	configPath := c.Args[i+1]
-	// mounted maps a file path in the container to where its content comes from.
+	// mounted maps a file path in the container to where its content comes
+	// from; pinned holds those mounted by subPath, which the kubelet never
+	// updates; secretMode the mode of those from a Secret.
 	mounted := map[string]string{}
+	pinned := map[string]bool{}
+	secretMode := map[string]int{}
 	var dataDir string
 	for _, m := range c.VolumeMounts {
 		vi := slices.IndexFunc(pod.Volumes, func(v volume) bool { return v.Name == m.Name })
 		var data map[string]string
+		mode := -1
 		switch {
 		case vi >= 0 && pod.Volumes[vi].ConfigMap != nil:
 			data = byKind["ConfigMap"][pod.Volumes[vi].ConfigMap.Name].Data
 		case vi >= 0 && pod.Volumes[vi].Secret != nil:
 			data = byKind["Secret"][pod.Volumes[vi].Secret.SecretName].StringData
+			mode = *cmp.Or(pod.Volumes[vi].Secret.DefaultMode, new(0o644)) // the kubelet's default
 		case slices.ContainsFunc(s.Spec.VolumeClaimTemplates, func(v claim) bool { return v.Metadata.Name == m.Name }):
 			dataDir = m.MountPath
 			continue
@@ -320,11 +365,17 @@ func nodeConfig(t *testing.T, s object, c container, pod podSpec, byKind map[str
 			t.Errorf("volume %s mounts a ConfigMap or Secret that deploy/k8s does not define", m.Name)
 		}
 		for k, v := range data {
+			f := path.Join(m.MountPath, k)
 			switch {
 			case m.SubPath == k:
-				mounted[m.MountPath] = v
-			case m.SubPath == "":
-				mounted[path.Join(m.MountPath, k)] = v
+				f = m.MountPath
+				pinned[f] = true
+			case m.SubPath != "":
+				continue
+			}
+			mounted[f] = v
+			if mode >= 0 {
+				secretMode[f] = mode
 			}
 		}
 	}
@@ -348,7 +399,36 @@ func nodeConfig(t *testing.T, s object, c container, pod podSpec, byKind map[str
 	if dataDir == "" || cfg.DataDir != dataDir {
 		t.Errorf("data_dir %s is not the StatefulSet's volume (mounted at %q)", cfg.DataDir, dataDir)
 	}
+	checkTLSMounts(t, cfg, pod, pinned, secretMode)
 	return cfg
+}
+
+// checkTLSMounts: the node rereads its certificate, key and CRLs when they
+// change, so a rotated Secret must reach their files (the kubelet swaps a
+// Secret volume's files, never a subPath mount's), and the key is the
+// node's alone: readable by its group at most, which is the node's own
+// through fsGroup.
+func checkTLSMounts(t *testing.T, cfg node.Config, pod podSpec, pinned map[string]bool, secretMode map[string]int) {
+	t.Helper()
+	files := map[string]string{"tls.cert": cfg.TLS.Cert, "tls.key": cfg.TLS.Key, "tls.root": cfg.TLS.Root}
+	for i, f := range cfg.TLS.CRLs {
+		files[fmt.Sprintf("tls.crls[%d]", i)] = f
+	}
+	for key, f := range files {
+		if pinned[f] {
+			t.Errorf("node.yaml %s %s is mounted by subPath, which the kubelet never updates: a rotation would not reach the node", key, f)
+		}
+	}
+	mode, ok := secretMode[cfg.TLS.Key]
+	sc := pod.SecurityContext
+	switch {
+	case !ok:
+		t.Errorf("tls.key %s does not come from a Secret", cfg.TLS.Key)
+	case mode&0o137 != 0:
+		t.Errorf("tls.key %s has mode %04o: want it readable by its owner and group alone, writable by none", cfg.TLS.Key, mode)
+	case mode&0o040 != 0 && (sc.FSGroup == nil || sc.RunAsGroup == nil || *sc.FSGroup != *sc.RunAsGroup):
+		t.Errorf("tls.key %s is readable by its group (%04o), which must be the node's: want fsGroup equal to runAsGroup", cfg.TLS.Key, mode)
+	}
 }
 
 // containerPort resolves a probe's port (a number or a port name) to a number.
