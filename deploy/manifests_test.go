@@ -517,6 +517,12 @@ func TestSystemdUnit(t *testing.T) {
 	if v := dirs["Service.CapabilityBoundingSet"]; len(v) != 1 || v[0] != "" {
 		t.Errorf("CapabilityBoundingSet=%v: want empty, the node needs no capability", v)
 	}
+	// ProcSubset=pid hides /proc/sys and /proc/stat: Go then listens with a
+	// backlog of 128 instead of net.core.somaxconn, and /metrics loses
+	// process_start_time_seconds, which restarts are told by.
+	if v := dirs["Service.ProcSubset"]; slices.Contains(v, "pid") {
+		t.Errorf("ProcSubset=%v: the node reads /proc/sys/net/core/somaxconn and /proc/stat", v)
+	}
 }
 
 // unitDirectives reads the systemd unit's directives, each under
