@@ -517,11 +517,53 @@ func TestSystemdUnit(t *testing.T) {
 	if v := dirs["Service.CapabilityBoundingSet"]; len(v) != 1 || v[0] != "" {
 		t.Errorf("CapabilityBoundingSet=%v: want empty, the node needs no capability", v)
 	}
+	for k, v := range map[string]string{"KillMode": "mixed", "StateDirectory": "laborlink", "UMask": "0077"} {
+		// mixed: SIGTERM to the node alone, SIGKILL to all only once the
+		// stop window is over.
+		if got := dirs["Service."+k]; len(got) != 1 || got[0] != v {
+			t.Errorf("%s=%v, want %s", k, got, v)
+		}
+	}
+	if n, err := strconv.Atoi(strings.Join(dirs["Service.LimitNOFILE"], "")); err != nil || n < 8192 {
+		t.Errorf("LimitNOFILE=%v: want a number of at least 8192, for the connections of systems and peers", dirs["Service.LimitNOFILE"])
+	}
+	checkUnitWritesDataDir(t, dirs["Service.ReadWritePaths"])
 	// ProcSubset=pid hides /proc/sys and /proc/stat: Go then listens with a
 	// backlog of 128 instead of net.core.somaxconn, and /metrics loses
 	// process_start_time_seconds, which restarts are told by.
 	if v := dirs["Service.ProcSubset"]; slices.Contains(v, "pid") {
 		t.Errorf("ProcSubset=%v: the node reads /proc/sys/net/core/somaxconn and /proc/stat", v)
+	}
+}
+
+// checkUnitWritesDataDir loads the node.yaml of docs/configuration.md, the
+// one the systemd install in the operator guide uses: every file the node
+// writes (the data directory, and the keys it makes on first start) must
+// be under the unit's ReadWritePaths, the rest of the file system being
+// read-only to it.
+func checkUnitWritesDataDir(t *testing.T, writable []string) {
+	t.Helper()
+	data, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "```yaml file=node.yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/configuration.md has no ```yaml file=node.yaml block")
+	}
+	file := filepath.Join(t.TempDir(), "node.yaml")
+	if err := os.WriteFile(file, []byte(block), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := node.LoadConfig(file, nil)
+	if err != nil {
+		t.Fatalf("docs/configuration.md's node.yaml: %v", err)
+	}
+	for key, f := range map[string]string{"data_dir": cfg.DataDir, "worker_key": cfg.WorkerKey, "audit.key": cfg.Audit.Key} {
+		if !slices.ContainsFunc(writable, func(w string) bool { return f == w || strings.HasPrefix(f, w+"/") }) {
+			t.Errorf("docs/configuration.md's %s %s is not under the unit's ReadWritePaths %v", key, f, writable)
+		}
 	}
 }
 
