@@ -14,9 +14,9 @@ import (
 )
 
 // post sends body to url with a client timing out after timeout, traced
-// by a new Progress, and returns the Progress, the error and how many
-// connections the request got.
-func post(t *testing.T, url string, body io.Reader, timeout time.Duration) (*Progress, error, int) {
+// by a new Progress, and returns the Progress, how many connections the
+// request got, and its error.
+func post(t *testing.T, url string, body io.Reader, timeout time.Duration) (*Progress, int, error) {
 	t.Helper()
 	var p Progress
 	conns := 0
@@ -30,7 +30,7 @@ func post(t *testing.T, url string, body io.Reader, timeout time.Duration) (*Pro
 	if err == nil {
 		resp.Body.Close()
 	}
-	return &p, err, conns
+	return &p, conns, err
 }
 
 func TestTimedOutWaitingForTheAnswerWasSent(t *testing.T) {
@@ -42,7 +42,7 @@ func TestTimedOutWaitingForTheAnswerWasSent(t *testing.T) {
 	defer srv.Close()
 	defer close(release) // before Close, which waits for the handler
 
-	p, err, conns := post(t, srv.URL, strings.NewReader("batch"), 200*time.Millisecond)
+	p, conns, err := post(t, srv.URL, strings.NewReader("batch"), 200*time.Millisecond)
 	if err == nil {
 		t.Fatal("a server that never answers: no error")
 	}
@@ -71,7 +71,7 @@ func TestTimedOutWritingTheRequestWasNotSent(t *testing.T) {
 	// The body ends (in error) a little after the client gave up.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	p, err, _ := post(t, srv.URL, stalled{done: ctx.Done()}, 200*time.Millisecond)
+	p, _, err := post(t, srv.URL, stalled{done: ctx.Done()}, 200*time.Millisecond)
 	if err == nil {
 		t.Fatal("a body that never ends: no error")
 	}
@@ -98,7 +98,7 @@ func TestTimeoutBeforeAConnectionIsNotOne(t *testing.T) {
 		}
 	}()
 
-	p, err, conns := post(t, "https://"+ln.Addr().String(), strings.NewReader("batch"), 200*time.Millisecond)
+	p, conns, err := post(t, "https://"+ln.Addr().String(), strings.NewReader("batch"), 200*time.Millisecond)
 	if err == nil {
 		t.Fatal("a handshake that never completes: no error")
 	}
@@ -119,7 +119,7 @@ func TestOtherErrorsAreNotTimeouts(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	p, err, _ := post(t, srv.URL, strings.NewReader("batch"), 5*time.Second)
+	p, _, err := post(t, srv.URL, strings.NewReader("batch"), 5*time.Second)
 	if err == nil {
 		t.Fatal("a server that hangs up: no error")
 	}
