@@ -66,6 +66,9 @@ type Node struct {
 	// started: until then the node makes no decision (decides).
 	bundleCurrent atomic.Bool
 
+	// drain is how long Close gives what is in flight; 0 is drainTimeout.
+	drain time.Duration
+
 	// closing is set as Close begins, so that /readyz turns traffic away
 	// while the API drains the requests in flight.
 	closing atomic.Bool
@@ -327,24 +330,31 @@ const drainTimeout = 10 * time.Second
 
 // Close shuts down gracefully: fail /readyz, stop taking requests, let
 // requests and delivery batches in flight finish (for drainTimeout), close
-// raft cleanly, then the store. Closing twice is harmless.
+// raft cleanly, then the store. Requests still in flight when the drain
+// time is up are cut, as a batch in flight is: that is a warning, not an
+// error, so a node stopped during a slow request stops cleanly. Closing
+// twice is harmless.
 func (n *Node) Close() error {
 	var errs []error
 	n.closed.Do(func() {
 		n.closing.Store(true)
-		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		drain := n.drain
+		if drain == 0 {
+			drain = drainTimeout
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), drain)
 		defer cancel()
 		deadline, _ := ctx.Deadline()
 		// Shutdown closes only the listeners its server was serving: an
 		// Open that failed after binding them has served none.
 		if n.server != nil {
-			errs = append(errs, n.server.Shutdown(ctx))
+			errs = append(errs, n.shutdown(ctx, n.server, "api"))
 		}
 		if n.ln != nil {
 			n.ln.Close()
 		}
 		if n.ops != nil {
-			errs = append(errs, n.ops.Shutdown(ctx))
+			errs = append(errs, n.shutdown(ctx, n.ops, "ops"))
 		}
 		if n.opsLn != nil {
 			n.opsLn.Close()
@@ -369,4 +379,15 @@ func (n *Node) Close() error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// shutdown stops srv, the server of listener name, letting its requests
+// in flight finish until ctx ends, and then cuts those left.
+func (n *Node) shutdown(ctx context.Context, srv *http.Server, name string) error {
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		n.log.Warn("requests still in flight when the drain time was up: cut", "listener", name)
+		err = srv.Close()
+	}
+	return err
 }
