@@ -41,15 +41,7 @@ func TestAFaultIsAnsweredWithItsKindAndLoggedWhole(t *testing.T) {
 		{"internal", fmt.Errorf("export decision: %s", internals), http.StatusInternalServerError, "internal"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
-			logs := &gatewaytest.Buffer{}
-			h := NewHandler(failing{c.err}, Logger(slog.New(slog.NewJSONHandler(logs, nil))))
-			srv := f.p.Serve(f.p.Issue("44", pki.KindNode, "gw-1"), pki.PeerPolicy{}, h)
-			_, err := f.client(t, directory{"44": srv.URL}, BreakerSettings{}).Send(context.Background(), "44", batch("a"))
-			var answer *AnswerError
-			if !errors.As(err, &answer) || answer.Status != c.status {
-				t.Fatalf("send: %v; want an answer of %d", err, c.status)
-			}
+			answer, logs := sendToFailing(t, c.err, c.status)
 			if strings.Contains(answer.Message, "node.db") || strings.Contains(answer.Message, "input/output") {
 				t.Errorf("the origin was answered %q: the destination's internals", answer.Message)
 			}
@@ -66,6 +58,23 @@ func TestAFaultIsAnsweredWithItsKindAndLoggedWhole(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sendToFailing sends a batch to a destination that fails it with err,
+// and returns the answer, which must have status, and the destination's
+// log.
+func sendToFailing(t *testing.T, err error, status int) (*AnswerError, *gatewaytest.Buffer) {
+	t.Helper()
+	f := newFixture(t)
+	logs := &gatewaytest.Buffer{}
+	h := NewHandler(failing{err}, Logger(slog.New(slog.NewJSONHandler(logs, nil))))
+	srv := f.p.Serve(f.p.Issue("44", pki.KindNode, "gw-1"), pki.PeerPolicy{}, h)
+	_, sendErr := f.client(t, directory{"44": srv.URL}, BreakerSettings{}).Send(context.Background(), "44", batch("a"))
+	var answer *AnswerError
+	if !errors.As(sendErr, &answer) || answer.Status != status {
+		t.Fatalf("send: %v; want an answer of %d", sendErr, status)
+	}
+	return answer, logs
 }
 
 // loggedWhole reports whether logs, JSON lines, has one with error id id,
@@ -121,15 +130,7 @@ func TestAFaultTellsItsSummary(t *testing.T) {
 		{"store failed", summarized{summary: "store received envelopes", cause: errors.New(internals)}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
-			logs := &gatewaytest.Buffer{}
-			h := NewHandler(failing{c.err}, Logger(slog.New(slog.NewJSONHandler(logs, nil))))
-			srv := f.p.Serve(f.p.Issue("44", pki.KindNode, "gw-1"), pki.PeerPolicy{}, h)
-			_, err := f.client(t, directory{"44": srv.URL}, BreakerSettings{}).Send(context.Background(), "44", batch("a"))
-			var answer *AnswerError
-			if !errors.As(err, &answer) || answer.Status != http.StatusServiceUnavailable {
-				t.Fatalf("send: %v; want an answer of 503", err)
-			}
+			answer, logs := sendToFailing(t, c.err, http.StatusServiceUnavailable)
 			summary := c.err.(summarized).summary
 			if !strings.Contains(answer.Message, summary) || strings.Contains(answer.Message, "node.db") {
 				t.Errorf("the origin was answered %q; want %q and nothing of the cause", answer.Message, summary)
