@@ -23,11 +23,7 @@ func TestRevokedServerOnAnOpenConnectionIsRefused(t *testing.T) {
 	f := newFixture(t)
 	tlsLeaf := f.p.Issue("44", pki.KindNode, "gw-tls")
 	srv := f.p.Serve(tlsLeaf, pki.PeerPolicy{}, NewHandler(f.recv))
-	var revoked atomic.Bool
-	v := f.p.Verifier()
-	v.Revocation = pki.RevokedFunc(func(c *x509.Certificate) bool {
-		return revoked.Load() && c.SerialNumber.Cmp(tlsLeaf.Cert.SerialNumber) == 0
-	})
+	v, revoked := revocable(f, tlsLeaf)
 	leaf := f.p.Issue("51", pki.KindNode, "gw-1")
 	c := NewClient(v, func() [][]byte { return [][]byte{leaf.Cert.Raw} }, directory{"44": srv.URL}, func(province string) (*http.Client, error) {
 		return f.p.Client(leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province}), nil
@@ -83,11 +79,7 @@ func TestRevokedServerGetsNoBatchOnAnOpenConnection(t *testing.T) {
 				received.Add(1)
 				h.ServeHTTP(w, r)
 			}))
-			var revoked atomic.Bool
-			v := f.p.Verifier()
-			v.Revocation = pki.RevokedFunc(func(c *x509.Certificate) bool {
-				return revoked.Load() && c.SerialNumber.Cmp(tlsLeaf.Cert.SerialNumber) == 0
-			})
+			v, revoked := revocable(f, tlsLeaf)
 			leaf := f.p.Issue("51", pki.KindNode, "gw-1")
 			c := NewClient(v, func() [][]byte { return [][]byte{leaf.Cert.Raw} }, directory{"44": srv.URL}, func(province string) (*http.Client, error) {
 				hc := f.p.Client(leaf, pki.PeerPolicy{Kinds: []pki.Kind{pki.KindNode}, Province: province})
@@ -115,4 +107,15 @@ func TestRevokedServerGetsNoBatchOnAnOpenConnection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// revocable is a verifier of f's federation that takes leaf for revoked
+// once revoked is set.
+func revocable(f *fixture, leaf *pki.Leaf) (*pki.Verifier, *atomic.Bool) {
+	revoked := new(atomic.Bool)
+	v := f.p.Verifier()
+	v.Revocation = pki.RevokedFunc(func(c *x509.Certificate) bool {
+		return revoked.Load() && c.SerialNumber.Cmp(leaf.Cert.SerialNumber) == 0
+	})
+	return v, revoked
 }
