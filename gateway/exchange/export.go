@@ -49,6 +49,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	forEach(len(docs), func(i int) {
 		results[i], drafts[i] = x.parse(caller, docs[i], now)
 	})
+	answerChanged(results, drafts)
 	errs := x.screen(ctx, results, drafts, now)
 	prepared := make([]*exported, len(docs))
 	forEach(len(docs), func(i int) {
@@ -186,6 +187,44 @@ func (x *Exchange) parse(caller pki.Identity, doc json.RawMessage, now time.Time
 		return res, nil
 	}
 	return res, &draft{rec: rec}
+}
+
+// answerChanged answers invalid, and sets to nil, each draft whose
+// reference an earlier record of the submission has, with other content:
+// the commit would answer it "duplicate" of that record, as if it were a
+// copy, and its changes would silently never cross. A copy is left to be
+// answered duplicate. Only records whose reference repeats are digested.
+func answerChanged(results []SubmitResult, drafts []*draft) {
+	var first map[string]int
+	for i, d := range drafts {
+		if d == nil {
+			continue
+		}
+		j, seen := first[results[i].Ref]
+		if !seen {
+			if first == nil {
+				first = make(map[string]int)
+			}
+			first[results[i].Ref] = i
+			continue
+		}
+		if same, err := sameContent(drafts[j].rec, d.rec); err != nil || same {
+			continue // a copy, or one that cannot be told from it: the commit answers it
+		}
+		results[i].Outcome, results[i].Problems = OutcomeInvalid, []contracts.FieldError{{Path: "id", Message: fmt.Sprintf(
+			"record %d of this submission has id %q too, with other content; one id names one record: give this one an id of its own", j, d.rec.Head().ID)}}
+		drafts[i] = nil
+	}
+}
+
+// sameContent reports whether two records have the same canonical form.
+func sameContent(a, b contracts.Record) (bool, error) {
+	da, err := contracts.Digest(a)
+	if err != nil {
+		return false, err
+	}
+	db, err := contracts.Digest(b)
+	return da == db, err
 }
 
 // screen answers the drafts that are duplicates, referrals whose id another
