@@ -52,9 +52,10 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	answerChanged(results, drafts)
 	errs := x.screen(ctx, results, drafts, now)
 	prepared := make([]*exported, len(docs))
+	faults := make([]error, len(docs))
 	forEach(len(docs), func(i int) {
 		if drafts[i] != nil {
-			prepared[i], errs[i] = x.prepare(ctx, caller, &results[i], drafts[i], now)
+			prepared[i], faults[i] = x.prepare(ctx, caller, &results[i], drafts[i], now)
 		}
 	})
 	var ready []exported
@@ -68,6 +69,10 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 			return nil, errs[i]
 		}
 		results[i].Index = i
+		if err := faults[i]; err != nil {
+			x.refuseFault(&results[i], i, err)
+			continue
+		}
 		e := prepared[i]
 		if e == nil {
 			continue
@@ -329,6 +334,20 @@ func (x *Exchange) refuseUnreadable(r *SubmitResult, i int, err error) {
 	x.d.Log.Error("refuse a referral update whose case is unreadable", "index", i, "err", err)
 	r.Outcome = OutcomeUnavailable
 	r.Error = "this node cannot read the referral case the record opens or moves (its operator is told why); submit it again later"
+}
+
+// refuseFault answers unavailable the record at index i of a submission
+// whose decision or envelope this node failed to make (err, from prepare:
+// a fault of the node or of its policy, such as a province rule that
+// cannot be evaluated for records of this shape, never of the record).
+// The rest of the submission goes on: failed whole for one record, it
+// would answer none of the others, whose denials were stored and audited
+// already, and a system sending it again would be held up for good by a
+// fault that only some records meet. Nothing of this one was queued or
+// stored; the operator gets the cause.
+func (x *Exchange) refuseFault(r *SubmitResult, i int, err error) {
+	x.d.Log.Error("refuse a record this node could not decide on or seal", "index", i, "err", err)
+	r.Outcome, r.Error = OutcomeUnavailable, "this node could not decide on the record or seal it (its operator is told why); nothing was queued; submit it again later"
 }
 
 // refuseCaseChange answers the update or referral at index i of a

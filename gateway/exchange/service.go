@@ -242,7 +242,8 @@ const (
 	OutcomeForbidden Outcome = "forbidden"
 	// OutcomeUnavailable: this node cannot handle the record now, through
 	// no fault of it (the referral case an update moves cannot be read,
-	// the store could not record its denial); nothing queued or stored,
+	// the store could not record its denial, its decision or envelope
+	// could not be made); nothing queued or stored,
 	// and the operator has the cause.
 	OutcomeUnavailable Outcome = "unavailable"
 )
