@@ -50,7 +50,13 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		results[i], drafts[i] = x.parse(caller, docs[i], now)
 	})
 	answerChanged(results, drafts)
-	errs := x.screen(ctx, results, drafts, now)
+	// A fault screen meets fails the submission before any record of it is
+	// decided: a denial stored and audited now would never be answered.
+	for _, err := range x.screen(ctx, results, drafts, now) {
+		if err != nil {
+			return nil, err
+		}
+	}
 	prepared := make([]*exported, len(docs))
 	faults := make([]error, len(docs))
 	forEach(len(docs), func(i int) {
@@ -65,9 +71,6 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	// every update queued here moves a case stored before, its referral's
 	// envelope known (refersTo, for its audit entry).
 	for i := range docs {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
 		results[i].Index = i
 		if err := faults[i]; err != nil {
 			x.refuseFault(&results[i], i, err)
