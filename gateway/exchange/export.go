@@ -133,7 +133,7 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		if enq[i].OverQuota {
 			// Earlier records of this or a concurrent submission used the
 			// quota up after the decision read it.
-			x.answerDenied(ctx, r, e.rec, quotaDenial(e.decision), caller)
+			x.answerDenied(ctx, r, e.rec, quotaDenial(e.decision, e.rec.Type()), caller)
 			continue
 		}
 		r.Outcome = OutcomeAccepted
@@ -519,11 +519,17 @@ func (x *Exchange) deny(ctx context.Context, id, ref string, rec contracts.Recor
 }
 
 // quotaDenial is the decision for a record the store found over quota: the
-// decision's revisions (export, or import: overQuota), denied for the quota.
-func quotaDenial(allowed *policy.Decision) *policy.Decision {
+// decision's revisions (export, or import: overQuota), denied for the quota
+// of records of type t, naming the agreement, as the decision's own
+// quota_reached does.
+func quotaDenial(allowed *policy.Decision, t contracts.RecordType) *policy.Decision {
 	d := *allowed
 	d.Allow, d.Obligations = false, nil
-	d.Reasons = []policy.Reason{{Code: "quota_reached", Message: "a quota of the agreement for this record type is used up in its period", Layer: policy.LayerFederation}}
+	// An allowed decision names its agreement: its quotas' counters are
+	// the ones the store found used up.
+	a := allowed.Agreement
+	d.Reasons = []policy.Reason{{Code: "quota_reached", Layer: policy.LayerFederation, Message: fmt.Sprintf(
+		"agreement %s v%d: a quota of %s records is used up in its period, by records taken after the decision read it", a.ID, a.Version, t)}}
 	return &d
 }
 

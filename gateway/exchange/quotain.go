@@ -127,7 +127,7 @@ func receivedQuotas(agreements []contracts.Agreement, t contracts.RecordType, se
 // registry replica lagging an amendment that raised the quota (mayLag),
 // else rejected, its denial kept for its audit entry.
 func (x *Exchange) overQuota(in *inbound, allowed *policy.Decision, now time.Time) peer.Result {
-	dec := quotaDenial(allowed)
+	dec := quotaDenial(allowed, in.env.Type)
 	if x.mayLag(dec, in.env, now) {
 		return deferred(in.env.ID, dec.Codes()...)
 	}
