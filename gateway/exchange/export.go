@@ -49,7 +49,6 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	forEach(len(docs), func(i int) {
 		results[i], drafts[i] = x.parse(caller, docs[i], now)
 	})
-	answerChanged(results, drafts)
 	// A fault screen meets fails the submission before any record of it is
 	// decided: a denial stored and audited now would never be answered.
 	for _, err := range x.screen(ctx, results, drafts, now) {
@@ -198,10 +197,11 @@ func (x *Exchange) parse(caller pki.Identity, doc json.RawMessage, now time.Time
 }
 
 // answerChanged answers invalid, and sets to nil, each draft whose
-// reference an earlier record of the submission has, with other content:
-// the commit would answer it "duplicate" of that record, as if it were a
-// copy, and its changes would silently never cross. A copy is left to be
-// answered duplicate. Only records whose reference repeats are digested.
+// reference, new (answerDuplicates answered those accepted before), an
+// earlier record of the submission has, with other content: the commit
+// would answer it "duplicate" of that record, as if it were a copy, and
+// its changes would silently never cross. A copy is left to be answered
+// duplicate. Only records whose reference repeats are digested.
 func answerChanged(results []SubmitResult, drafts []*draft) {
 	var first map[string]int
 	for i, d := range drafts {
@@ -235,9 +235,10 @@ func sameContent(a, b contracts.Record) (bool, error) {
 	return da == db, err
 }
 
-// screen answers the drafts that are duplicates, referrals whose id another
-// referral between the two provinces holds, invalid updates or updates of
-// a case that does not decode, and finds the others' agreements and
+// screen answers the drafts that are duplicates, records changed under a
+// new reference an earlier record of the submission has, referrals whose
+// id another referral between the two provinces holds, invalid updates or
+// updates of a case that does not decode, and finds the others' agreements and
 // quota usage. It reads the store in at most four transactions, one for
 // every reference, one for the cases updates move (none without an update),
 // one for the states of the referrals sent from here that those cases
@@ -247,6 +248,7 @@ func sameContent(a, b contracts.Record) (bool, error) {
 func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []*draft, now time.Time) []error {
 	errs := make([]error, len(drafts))
 	x.answerDuplicates(results, drafts)
+	answerChanged(results, drafts)
 	cases, unreadable, casesErr := x.updatedCases(len(drafts), func(i int) contracts.Record {
 		if drafts[i] == nil {
 			return nil
