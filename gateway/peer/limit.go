@@ -61,8 +61,15 @@ func (l *perProvince) release(province string) {
 // refuse answers a request of province that l has no room for: 503, which
 // the origin sends again after its backoff, before its body is read.
 func (l *perProvince) refuse(w http.ResponseWriter, province string) {
+	busy(w, fmt.Sprintf("busy: this node is handling %d requests of province %s's nodes, the most it takes at once; send again later", l.max, province))
+}
+
+// busy answers a request this node has no room for now with msg: 503 with
+// Retry-After, which the origin's delivery worker takes for a peer's
+// passing failure, never a refusal of the batch (AnswerError.Refused).
+func busy(w http.ResponseWriter, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Retry-After", "1")
 	w.WriteHeader(http.StatusServiceUnavailable)
-	json.NewEncoder(w).Encode(errorBody{Error: fmt.Sprintf("busy: this node is handling %d requests of province %s's nodes, the most it takes at once; send again later", l.max, province)})
+	json.NewEncoder(w).Encode(errorBody{Error: msg})
 }

@@ -31,26 +31,31 @@ func NewHandler(r Receiver, opts ...HandlerOption) http.Handler {
 	c := newHandlerConfig(opts)
 	encodeError := errorEncoder(c.log, Path)
 	mux := http.NewServeMux()
-	mux.Handle("POST "+Path, nodesOnly(encodeError, newPerProvince(c.maxPerProvince), kithttp.NewServer(
+	deliver := kithttp.NewServer(
 		MakeDeliverEndpoint(r),
 		decodeDeliverRequest,
 		encodeDeliverResponse,
 		kithttp.ServerBefore(auth.FromRequest, receiptBinding),
 		kithttp.ServerErrorEncoder(encodeError),
-	)))
+	)
+	// The budget is counted after the province's share, so that requests
+	// of a province over its share take none of it.
+	mux.Handle("POST "+Path, nodesOnly(encodeError, newPerProvince(c.maxPerProvince), withinBudget(&bodyBudget{max: c.maxBodies}, deliver)))
 	return mux
 }
 
-// HandlerOption configures NewHandler and NewAuditHandler.
+// HandlerOption configures NewHandler and NewAuditHandler (which reads no
+// body, so MaxBodies is NewHandler's alone).
 type HandlerOption func(*handlerConfig)
 
 type handlerConfig struct {
 	log            *slog.Logger
 	maxPerProvince int
+	maxBodies      int64
 }
 
 func newHandlerConfig(opts []HandlerOption) handlerConfig {
-	c := handlerConfig{log: slog.New(slog.DiscardHandler), maxPerProvince: DefaultMaxPerProvince}
+	c := handlerConfig{log: slog.New(slog.DiscardHandler), maxPerProvince: DefaultMaxPerProvince, maxBodies: DefaultMaxBodies}
 	for _, o := range opts {
 		o(&c)
 	}
