@@ -183,6 +183,14 @@ type PeerConfig struct {
 	// (peer.DefaultMaxPerProvince): twice the batches a node keeps in
 	// flight to each peer.
 	MaxRequestsPerProvince int `yaml:"max_requests_per_province"`
+	// MaxBodiesMiB is how many MiB of batches the peer API reads and
+	// holds at once, over all provinces, each counted at its declared
+	// length from before its body is read until it is answered; one that
+	// does not fit beside those in hand is answered 503 with Retry-After
+	// before its body is read, but one alone is always read, however
+	// large. Default 64 (peer.DefaultMaxBodies): half the default
+	// Runtime.MemoryLimitMiB.
+	MaxBodiesMiB int `yaml:"max_bodies_mib"`
 }
 
 // AuditConfig tunes the audit log.
@@ -237,7 +245,7 @@ func DefaultConfig() Config {
 		},
 		Policy:   PolicyConfig{Reload: 5 * time.Second},
 		Delivery: DeliveryConfig{BatchSize: d.BatchSize, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff, BreakerFailures: 5, BreakerOpen: 10 * time.Second, MaxDeferral: delivery.DefaultMaxDeferral},
-		Peer:     PeerConfig{MaxRequestsPerProvince: peer.DefaultMaxPerProvince},
+		Peer:     PeerConfig{MaxRequestsPerProvince: peer.DefaultMaxPerProvince, MaxBodiesMiB: peer.DefaultMaxBodies >> 20},
 		Audit:    AuditConfig{SignInterval: time.Minute, HeadInterval: time.Second},
 		Webhook:  WebhookConfig{Batch: 100, MaxConsecutiveSkips: 10, Timeout: 30 * time.Second},
 		Log:      LogConfig{Level: "info", Format: "json"},
@@ -312,8 +320,9 @@ func (c *Config) resolve(base string) {
 	}
 }
 
-// maxMemoryLimitMiB bounds runtime.memory_limit_mib (1 TiB) well below
-// where it would overflow in bytes.
+// maxMemoryLimitMiB bounds runtime.memory_limit_mib and
+// peer.max_bodies_mib (1 TiB) well below where they would overflow in
+// bytes.
 const maxMemoryLimitMiB = 1 << 20
 
 // Validate reports every problem, each naming its key.
@@ -504,6 +513,9 @@ func (c Config) validate(prefix string, emptied map[string]string) error {
 	}
 	if c.Peer.MaxRequestsPerProvince < 1 {
 		bad("peer.max_requests_per_province", "%d is not a count of requests, 1 or more", c.Peer.MaxRequestsPerProvince)
+	}
+	if c.Peer.MaxBodiesMiB < 1 || c.Peer.MaxBodiesMiB > maxMemoryLimitMiB {
+		bad("peer.max_bodies_mib", "%d is not a size in MiB between 1 and %d (1 TiB)", c.Peer.MaxBodiesMiB, maxMemoryLimitMiB)
 	}
 	if c.Webhook.URL != "" {
 		if p := checkWebhookURL(c.Webhook.URL); p != "" {

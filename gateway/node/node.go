@@ -186,7 +186,7 @@ func (n *Node) listen() error {
 		Status: n.status, Submitted: n.metrics.submittedResults, Now: time.Now, DeadLetters: deadLetters{n},
 	}))
 	mux.Handle("/api/", n.metrics.instrument(jsonBodies(api.OwnProvince(n.cfg.Province, local))))
-	peerOpts := []peer.HandlerOption{peer.Logger(n.log), peer.MaxPerProvince(n.cfg.Peer.MaxRequestsPerProvince)}
+	peerOpts := []peer.HandlerOption{peer.Logger(n.log), peer.MaxPerProvince(n.cfg.Peer.MaxRequestsPerProvince), peer.MaxBodies(int64(n.cfg.Peer.MaxBodiesMiB) << 20)}
 	mux.Handle(peer.Path, n.metrics.instrument(peer.NewHandler(n.exchange, peerOpts...)))
 	mux.Handle(peer.AuditPath, n.metrics.instrument(peer.NewAuditHandler(n.cfg.Province, n.audit, peerOpts...)))
 	mux.Handle("/v1/registry/", jsonBodies(n.registry.Handler()))
