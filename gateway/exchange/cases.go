@@ -208,7 +208,9 @@ func (e *transitionError) Error() string { return e.problems[0].Message }
 // transaction that queues or stores rec; nil for a record of another type.
 // An update is checked again there, against the case as it is written
 // (transitionError): a concurrent update may have moved it since. It is
-// the very case the update was checked against, read stored before: no
+// the very case the update was checked against, read stored before (or,
+// for an update that follows another of its case in its submission, as
+// that one leaves it in the same commit: following): no
 // case is ever deleted, and the referral that opened one holds its key
 // for good (a referral whose key another referral's case holds is
 // refused: idTakenError; its own case, made again, changes nothing). So

@@ -93,6 +93,9 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 		// without the case it opens; an update is checked again there,
 		// since concurrent submissions may have moved its case since screen.
 		outs[i].Case = x.caseChange(e.rec, e.env.ID, e.env.Created)
+		if j := drafts[e.index].after; j >= 0 {
+			outs[i].Case = following(outs[i].Case, j, sealedID(prepared[j]))
+		}
 	}
 	along, sent, bad := x.auditAlong(func(i int) audit.Entry {
 		return sentEntry(ready[i].env, ready[i].rec, ready[i].refersTo, ready[i].decision, caller)
@@ -177,6 +180,18 @@ type draft struct {
 	quotas     []quota
 	// refersTo is screen's too: the referral envelope an update moves.
 	refersTo string
+	// after is screen's too: the index of the update of the same case
+	// before an update in the submission, which it follows; -1 for none.
+	after int
+}
+
+// sealedID is the envelope id of e, "" when there is none (its record
+// was refused, or denied, as it was prepared).
+func sealedID(e *exported) string {
+	if e == nil {
+		return ""
+	}
+	return e.env.ID
 }
 
 // parse decodes and validates one record and checks that it is this
@@ -193,7 +208,7 @@ func (x *Exchange) parse(caller pki.Identity, doc json.RawMessage, now time.Time
 		res.Outcome, res.Error = OutcomeForbidden, fmt.Sprintf("from is %s, but this node and %s speak for province %s", h.From, caller, x.d.Province)
 		return res, nil
 	}
-	return res, &draft{rec: rec}
+	return res, &draft{rec: rec, after: -1}
 }
 
 // answerChanged answers invalid, and sets to nil, each draft whose
@@ -237,7 +252,9 @@ func sameContent(a, b contracts.Record) (bool, error) {
 
 // screen answers the drafts that are duplicates, records changed under a
 // new reference an earlier record of the submission has, referrals whose
-// id another referral between the two provinces holds, invalid updates or
+// id another referral between the two provinces holds, invalid updates (each
+// checked against its case as the updates of the case before it in the
+// submission leave it, and refused when one of those was: caseSteps) or
 // updates of a case that does not decode, and finds the others' agreements and
 // quota usage. It reads the store in at most four transactions, one for
 // every reference, one for the cases updates move (none without an update),
@@ -271,6 +288,7 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 	if err != nil {
 		x.d.Log.Warn("read the states of referrals sent from here", "err", err)
 	}
+	var steps caseSteps
 	for i, d := range drafts {
 		if d == nil {
 			continue
@@ -301,12 +319,19 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 				drafts[i] = nil
 				continue
 			}
-			if p := updateProblems(u, cases[i]); p != nil {
+			a := steps.next(i, u, results[i].Ref, cases[i])
+			if a.after >= 0 && drafts[a.after] == nil {
+				results[i].Outcome, results[i].Problems = OutcomeInvalid, earlierRefused(a.after)
+				drafts[i] = nil
+				continue
+			}
+			if p := updateProblems(u, a.c); p != nil {
 				results[i].Outcome, results[i].Problems = OutcomeInvalid, p
 				drafts[i] = nil
 				continue
 			}
-			d.refersTo = cases[i].EnvelopeID
+			steps.took(i, u, a)
+			d.refersTo, d.after = cases[i].EnvelopeID, a.after
 		}
 		h := d.rec.Head()
 		agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
@@ -358,10 +383,11 @@ func (x *Exchange) refuseFault(r *SubmitResult, i int, err error) {
 // refuseCaseChange answers the update or referral at index i of a
 // submission whose case refused it as it was queued (err): invalid when a
 // concurrent update moved the case where it cannot take this status (the
-// problem says where the case is now), or when another referral holds the
-// referral's case key (the problem names that case), else unavailable, as
-// for a case that does not decode or went away. Nothing was queued; the
-// reference is free for a corrected update.
+// problem says where the case is now), when an earlier update of its case
+// in the submission was not taken (following), or when another referral
+// holds the referral's case key (the problem names that case), else
+// unavailable, as for a case that does not decode or went away. Nothing
+// was queued; the reference is free for a corrected update.
 func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error) {
 	r.EnvelopeID = ""
 	var te *transitionError
@@ -372,6 +398,11 @@ func (x *Exchange) refuseCaseChange(r *SubmitResult, i int, err error) {
 	var taken *idTakenError
 	if errors.As(err, &taken) {
 		r.Outcome, r.Problems = OutcomeInvalid, taken.problems()
+		return
+	}
+	var earlier *earlierRefusedError
+	if errors.As(err, &earlier) {
+		r.Outcome, r.Problems = OutcomeInvalid, earlierRefused(earlier.index)
 		return
 	}
 	x.refuseUnreadable(r, i, err)

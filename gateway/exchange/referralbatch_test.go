@@ -12,8 +12,10 @@ import (
 // updates of several cases the node follows (44's referrals to it, which
 // it answers), legal and illegal moves, of a case it does not know, and a
 // record of another type between them: each is answered by its own case
-// as stored before the submission (the cases are read together), in its
-// own place, and only the legal moves change their cases.
+// (the cases are read together), as stored before the submission or as
+// the updates of the case before it in the submission leave it, in its
+// own place, and only the legal moves change their cases. One after an
+// update of its case that was refused is refused too.
 func TestSubmitChecksEachUpdateAgainstItsCase(t *testing.T) {
 	f := newFederation(t, "51", "44")
 	f.agreement("51", "44")
@@ -39,10 +41,10 @@ func TestSubmitChecksEachUpdateAgainstItsCase(t *testing.T) {
 		{"a case not known here", update(&unknown, contracts.CaseAccepted), OutcomeInvalid, "referral_id", `no referral "` + unknown.ID + `"`},
 		{"a transfer", g.Transfer(), OutcomeAccepted, "", ""},
 		{"case 2 rejected", update(cases[2], contracts.CaseRejected), OutcomeAccepted, "", ""},
-		// Checked against the case as stored, not as case 0's acceptance
-		// above will leave it.
-		{"case 0 closed while referred", update(cases[0], contracts.CaseClosed), OutcomeInvalid, "status", "the case is referred and cannot become closed"},
-		{"case 1 accepted", update(cases[1], contracts.CaseAccepted), OutcomeAccepted, "", ""},
+		// Checked against the case as case 0's acceptance above leaves it,
+		// as the commit makes them, not as stored.
+		{"case 0 rejected once accepted", update(cases[0], contracts.CaseRejected), OutcomeInvalid, "status", "the case is accepted and cannot become rejected"},
+		{"case 1 accepted after its refused resolution", update(cases[1], contracts.CaseAccepted), OutcomeInvalid, "status", "record 1 of this submission, an earlier update of the same case, was not accepted"},
 	}
 	recs := make([]any, len(submitted))
 	for i, s := range submitted {
@@ -63,7 +65,7 @@ func TestSubmitChecksEachUpdateAgainstItsCase(t *testing.T) {
 		}
 	}
 	origin := f.nodes["51"]
-	for i, want := range []contracts.CaseStatus{contracts.CaseAccepted, contracts.CaseAccepted, contracts.CaseRejected} {
+	for i, want := range []contracts.CaseStatus{contracts.CaseAccepted, contracts.CaseReferred, contracts.CaseRejected} {
 		c, err := origin.store.Case(store.CaseKey("51", "44", cases[i].ID), f.now)
 		if err != nil || c.Status != string(want) {
 			t.Errorf("case %d after the submission: %+v, %v; want %s", i, c, err, want)
