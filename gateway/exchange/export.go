@@ -235,7 +235,7 @@ func answerChanged(results []SubmitResult, drafts []*draft) {
 			continue // a copy, or one that cannot be told from it: the commit answers it
 		}
 		results[i].Outcome, results[i].Problems = OutcomeInvalid, []contracts.FieldError{{Path: "id", Message: fmt.Sprintf(
-			"record %d of this submission has id %q too, with other content; one id names one record: give this one an id of its own", j, d.rec.Head().ID)}}
+			"the record at index %d of this submission (counting from 0) has id %q too, with other content; one id names one record: give this one an id of its own", j, d.rec.Head().ID)}}
 		drafts[i] = nil
 	}
 }

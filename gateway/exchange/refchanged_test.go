@@ -22,8 +22,8 @@ func TestChangedRecordUnderOneIDInASubmission(t *testing.T) {
 		t.Fatalf("first record = %+v", res[0])
 	}
 	if r := res[1]; r.Outcome != OutcomeInvalid || r.EnvelopeID != "" || len(r.Problems) != 1 || r.Problems[0].Path != "id" ||
-		!strings.Contains(r.Problems[0].Message, "record 0") {
-		t.Errorf("changed record under the first's id = %+v, want invalid with a problem on id naming record 0", r)
+		!strings.Contains(r.Problems[0].Message, "record at index 0") {
+		t.Errorf("changed record under the first's id = %+v, want invalid with a problem on id naming the record at index 0", r)
 	}
 	if r := res[2]; r.Outcome != OutcomeDuplicate || r.EnvelopeID != res[0].EnvelopeID {
 		t.Errorf("copy of the first = %+v, want duplicate of %s", r, res[0].EnvelopeID)

@@ -44,7 +44,7 @@ func TestSubmitChecksEachUpdateAgainstItsCase(t *testing.T) {
 		// Checked against the case as case 0's acceptance above leaves it,
 		// as the commit makes them, not as stored.
 		{"case 0 rejected once accepted", update(cases[0], contracts.CaseRejected), OutcomeInvalid, "status", "the case is accepted and cannot become rejected"},
-		{"case 1 accepted after its refused resolution", update(cases[1], contracts.CaseAccepted), OutcomeInvalid, "status", "record 1 of this submission, an earlier update of the same case, was not accepted"},
+		{"case 1 accepted after its refused resolution", update(cases[1], contracts.CaseAccepted), OutcomeInvalid, "status", "the record at index 1 of this submission (counting from 0), an earlier update of the same case, was not accepted"},
 	}
 	recs := make([]any, len(submitted))
 	for i, s := range submitted {

@@ -79,7 +79,7 @@ func (s *caseSteps) took(i int, u *contracts.ReferralUpdate, a checkedAs) {
 // case out of the submission's order.
 func earlierRefused(j int) []contracts.FieldError {
 	return []contracts.FieldError{{Path: "status", Message: fmt.Sprintf(
-		"record %d of this submission, an earlier update of the same case, was not accepted, and this update follows it; nothing was queued: submit both again, in their order, once that one is corrected", j)}}
+		"the record at index %d of this submission (counting from 0), an earlier update of the same case, was not accepted, and this update follows it; nothing was queued: submit both again, in their order, once that one is corrected", j)}}
 }
 
 // earlierRefusedError refuses, in the commit, a referral update whose

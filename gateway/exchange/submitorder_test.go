@@ -42,7 +42,7 @@ func TestSubmitTakesUpdatesOfOneCaseInOrder(t *testing.T) {
 			t.Fatalf("update %d of case 0: %+v, want it accepted", i, res[i])
 		}
 	}
-	for i, want := range []string{"the case is referred and cannot become investigating", "record 2 of this submission, an earlier update of the same case, was not accepted"} {
+	for i, want := range []string{"the case is referred and cannot become investigating", "the record at index 2 of this submission (counting from 0), an earlier update of the same case, was not accepted"} {
 		r := res[2+i]
 		if r.Outcome != OutcomeInvalid || len(r.Problems) != 1 || r.Problems[0].Path != "status" || !strings.Contains(r.Problems[0].Message, want) {
 			t.Errorf("update %d of case 1: %+v, want invalid on status saying %q", i, r, want)
@@ -118,7 +118,7 @@ func acceptedCases(t *testing.T, f *federation, n int, mutate ...func(*contracts
 // taken, is refused for it, and that the case is left accepted.
 func refusedAfter(t *testing.T, f *federation, res SubmitResult, j int, r *contracts.Referral) {
 	t.Helper()
-	want := fmt.Sprintf("record %d of this submission, an earlier update of the same case, was not accepted", j)
+	want := fmt.Sprintf("the record at index %d of this submission (counting from 0), an earlier update of the same case, was not accepted", j)
 	if res.Outcome != OutcomeInvalid || res.EnvelopeID != "" || len(res.Problems) != 1 || res.Problems[0].Path != "status" || !strings.Contains(res.Problems[0].Message, want) {
 		t.Errorf("the resolution: %+v, want invalid on status saying %q", res, want)
 	}
