@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"slices"
+
 	"github.com/laborlink/laborlink/gateway/store"
 )
 
@@ -28,7 +30,8 @@ func (w *worker) inOrder(batch []store.Queued) []store.Queued {
 		if kept != nil {
 			ahead = kept
 		}
-		keep := q.After == "" || !w.waiting(q.After) || holds(ahead, q.After)
+		keep := q.After == "" || !w.waiting(q.After) ||
+			slices.ContainsFunc(ahead, func(a store.Queued) bool { return a.EnvelopeID == q.After })
 		switch {
 		case !keep && kept == nil:
 			kept = append(make([]store.Queued, 0, len(batch)-1), ahead...)
@@ -55,14 +58,4 @@ func (w *worker) waiting(id string) bool {
 	defer w.suspectMu.Unlock()
 	_, suspected := w.suspects[id]
 	return suspected
-}
-
-// holds reports whether batch holds envelope id.
-func holds(batch []store.Queued, id string) bool {
-	for _, q := range batch {
-		if q.EnvelopeID == id {
-			return true
-		}
-	}
-	return false
 }
