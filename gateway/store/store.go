@@ -1115,7 +1115,7 @@ func keyCheck(item string, i int, envelopeID string) func(name, v string) error 
 			return nil
 		}
 		if i >= 0 {
-			item = fmt.Sprintf("%s %d", item, i)
+			return fmt.Errorf("%s %d (envelope %q): %s", item, i, envelopeID, problem)
 		}
 		return fmt.Errorf("%s (envelope %q): %s", item, envelopeID, problem)
 	}

@@ -646,6 +646,12 @@ func TestEnqueueRefusesABadKeyBeforeWriting(t *testing.T) {
 	if n, err := s.Counter("q"); err != nil || n != 0 {
 		t.Errorf("counter %d, %v; want 0", n, err)
 	}
+	// Each problem of one record names it once.
+	bad.Peer = ""
+	_, err = s.Enqueue(ctx, []Outgoing{good, bad})
+	if err == nil || strings.Count(err.Error(), "record 1 (") != 2 || strings.Contains(err.Error(), "record 1 1") {
+		t.Errorf("enqueue with no reference and no peer: %v; want each problem naming record 1 once", err)
+	}
 }
 
 // TestInboxPagesLargeItemsByBytes: a page of a thousand items of the
