@@ -20,9 +20,9 @@ import (
 // an earlier trip, is not sent in a later part but stays queued.
 
 // inOrder is batch without the referral updates whose update before them
-// the peer has not taken (see waiting) and that is not ahead of them in
-// batch: batch itself when there are none, which costs a batch of other
-// records a look at each.
+// the peer has not taken (see waiting), or this call left out, and that
+// is not ahead of them in batch: batch itself when there are none, which
+// costs a batch of other records a look at each.
 func (w *worker) inOrder(batch []store.Queued) []store.Queued {
 	var kept []store.Queued // nil while every envelope so far is kept
 	for i, q := range batch {
@@ -30,8 +30,9 @@ func (w *worker) inOrder(batch []store.Queued) []store.Queued {
 		if kept != nil {
 			ahead = kept
 		}
-		keep := q.After == "" || !w.waiting(q.After) ||
-			slices.ContainsFunc(ahead, func(a store.Queued) bool { return a.EnvelopeID == q.After })
+		keep := q.After == "" ||
+			slices.ContainsFunc(ahead, func(a store.Queued) bool { return a.EnvelopeID == q.After }) ||
+			!w.waiting(q.After) && !(kept != nil && leftOut(batch[:i], q.After))
 		switch {
 		case !keep && kept == nil:
 			kept = append(make([]store.Queued, 0, len(batch)-1), ahead...)
@@ -58,4 +59,11 @@ func (w *worker) waiting(id string) bool {
 	defer w.suspectMu.Unlock()
 	_, suspected := w.suspects[id]
 	return suspected
+}
+
+// leftOut reports whether envelope id is among before, the envelopes of
+// the batch before the one inOrder looks at, when it is not among those
+// kept: then inOrder left it out, and what follows it waits too.
+func leftOut(before []store.Queued, id string) bool {
+	return slices.ContainsFunc(before, func(a store.Queued) bool { return a.EnvelopeID == id })
 }

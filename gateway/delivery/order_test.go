@@ -176,3 +176,19 @@ func TestAnUpdateDoesNotOvertakeItsUpdateInASplitBatch(t *testing.T) {
 		t.Errorf("the peer stored %v, want %v", got, want)
 	}
 }
+
+// TestInOrderHoldsAChainBehindADeferredUpdate: of updates P, X, Y of one
+// case, P deferred by the peer, X waits for P and Y for X, which this
+// batch leaves out: sent, Y would overtake X, and the peer would refuse
+// it for good.
+func TestInOrderHoldsAChainBehindADeferredUpdate(t *testing.T) {
+	w := &worker{deferrals: map[string]deferral{"P": {}}}
+	batch := []store.Queued{{EnvelopeID: "A"}, {EnvelopeID: "X", After: "P"}, {EnvelopeID: "Y", After: "X"}, {EnvelopeID: "B"}}
+	var got []string
+	for _, q := range w.inOrder(batch) {
+		got = append(got, q.EnvelopeID)
+	}
+	if !slices.Equal(got, []string{"A", "B"}) {
+		t.Errorf("inOrder = %v; want [A B], X and Y held behind P", got)
+	}
+}
