@@ -34,23 +34,18 @@ func (e *slowError) Error() string {
 	if e.timeout > 0 {
 		within = " within " + e.timeout.String()
 	}
-	push := fmt.Sprintf("a push of %d items", e.items)
+	push, them := fmt.Sprintf("a push of %d items", e.items), "them"
 	next := ""
 	switch {
 	case e.items == 1:
-		push = "a push of 1 item"
+		push, them = "a push of 1 item", "it"
 		next = "; if it needs longer for one item, raise the webhook timeout"
 	case e.next > 0:
 		next = fmt.Sprintf("; the next pushes carry at most %d items", e.next)
 	}
-	var what string
-	switch {
-	case !e.sent:
+	what := fmt.Sprintf("it did not answer %s%s (it may have processed %s all the same)", push, within, them)
+	if !e.sent {
 		what = fmt.Sprintf("it did not take %s%s (the time was up while the push was still being sent)", push, within)
-	case e.items == 1:
-		what = fmt.Sprintf("it did not answer %s%s (it may have processed it all the same)", push, within)
-	default:
-		what = fmt.Sprintf("it did not answer %s%s (it may have processed them all the same)", push, within)
 	}
 	return fmt.Sprintf("the provincial system timed out: %s%s: %v", what, next, e.err)
 }
