@@ -292,8 +292,8 @@ func (s server) checkAnswer(r *http.Response) error {
 	var id pki.Identity
 	var err error
 	if s.verifier != nil {
-		if id, err = s.verifier.Verify(r.TLS.PeerCertificates, x509.ExtKeyUsageServerAuth); err != nil {
-			return &serverCertError{province: s.province, err: err}
+		if id, err = s.verify(r.TLS.PeerCertificates); err != nil {
+			return err
 		}
 	} else if id, err = pki.PeerIdentity(*r.TLS); err != nil {
 		return err
@@ -318,10 +318,18 @@ func (s server) checkConn(conn net.Conn) error {
 	if !ok || s.verifier == nil {
 		return nil
 	}
-	if _, err := s.verifier.Verify(tc.ConnectionState().PeerCertificates, x509.ExtKeyUsageServerAuth); err != nil {
-		return &serverCertError{province: s.province, err: err}
+	_, err := s.verify(tc.ConnectionState().PeerCertificates)
+	return err
+}
+
+// verify verifies chain, the server's, with s.verifier, and returns a
+// *serverCertError if it no longer verifies.
+func (s server) verify(chain []*x509.Certificate) (pki.Identity, error) {
+	id, err := s.verifier.Verify(chain, x509.ExtKeyUsageServerAuth)
+	if err != nil {
+		return id, &serverCertError{province: s.province, err: err}
 	}
-	return nil
+	return id, nil
 }
 
 // closeRevoked closes the last of conns, the connection an answer came
