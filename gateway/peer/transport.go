@@ -156,15 +156,14 @@ func errorEncoder(log *slog.Logger, path string) kithttp.ErrorEncoder {
 			}
 			msg = faultMessage(status, id, summary)
 			level := slog.LevelError
-			switch {
-			case status != http.StatusServiceUnavailable:
-			case said != nil && errors.Unwrap(said) == nil:
-				// Its summary is all there is (a registry replica
-				// catching up at start): one line per batch refused
-				// would be noise.
-				level = slog.LevelDebug
-			default:
+			if status == http.StatusServiceUnavailable {
 				level = slog.LevelWarn // the caller sends again later
+				if said != nil && errors.Unwrap(said) == nil {
+					// Its summary is all there is (a registry replica
+					// catching up at start): one line per batch refused
+					// would be noise.
+					level = slog.LevelDebug
+				}
 			}
 			log.Log(ctx, level, "peer API: a request failed here; the calling node was answered with the error id alone",
 				"path", path, "caller", caller(ctx), "status", status, "error_id", id, "err", err)
