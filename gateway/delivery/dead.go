@@ -305,16 +305,23 @@ func (w *worker) heard(outcomes []Outcome) {
 // alone after a batch of others. They are kept out of batches (pending
 // skips them), so that a queue whose oldest envelopes are all suspects
 // still sends the others, whose answers can then convict the suspects.
-// A referral update whose update before it is in flight waits for that
-// one's answer (see inOrder).
+// A referral update whose update before it is in flight, deferred, or a
+// suspect itself waits for that one's answer (see inOrder): suspects go
+// in the order of their ids, which is not their case's.
 func (w *worker) suspectsToTry(inflight map[string]bool) []store.Queued {
 	w.suspectMu.Lock()
 	defer w.suspectMu.Unlock()
 	var out []store.Queued
 	for id, s := range w.suspects {
-		if !inflight[id] && !inflight[s.q.After] {
-			out = append(out, s.q)
+		if inflight[id] {
+			continue
 		}
+		if after := s.q.After; after != "" {
+			if _, suspect := w.suspects[after]; suspect || inflight[after] || w.deferred(after) {
+				continue
+			}
+		}
+		out = append(out, s.q)
 	}
 	slices.SortFunc(out, func(a, b store.Queued) int { return strings.Compare(a.EnvelopeID, b.EnvelopeID) })
 	return out

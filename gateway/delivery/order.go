@@ -49,16 +49,22 @@ func (w *worker) inOrder(batch []store.Queued) []store.Queued {
 // waiting reports whether the peer has not taken envelope id, which the
 // worker holds apart: deferred, or refused alone (a suspect).
 func (w *worker) waiting(id string) bool {
-	w.deferMu.Lock()
-	_, held := w.deferrals[id]
-	w.deferMu.Unlock()
-	if held {
+	if w.deferred(id) {
 		return true
 	}
 	w.suspectMu.Lock()
 	defer w.suspectMu.Unlock()
 	_, suspected := w.suspects[id]
 	return suspected
+}
+
+// deferred reports whether the worker holds envelope id as the peer
+// deferred it.
+func (w *worker) deferred(id string) bool {
+	w.deferMu.Lock()
+	defer w.deferMu.Unlock()
+	_, held := w.deferrals[id]
+	return held
 }
 
 // leftOut reports whether envelope id is among before, the envelopes of

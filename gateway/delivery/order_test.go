@@ -192,3 +192,23 @@ func TestInOrderHoldsAChainBehindADeferredUpdate(t *testing.T) {
 		t.Errorf("inOrder = %v; want [A B], X and Y held behind P", got)
 	}
 }
+
+// TestSuspectsWaitForTheUpdateBeforeThem: a suspect whose update before it
+// is deferred, or a suspect too, is not tried alone until that one is
+// answered: suspects go in the order of their ids, and X's may sort before
+// P's.
+func TestSuspectsWaitForTheUpdateBeforeThem(t *testing.T) {
+	w := &worker{suspects: map[string]suspect{
+		"P":  {q: store.Queued{EnvelopeID: "P"}},
+		"0X": {q: store.Queued{EnvelopeID: "0X", After: "P"}},
+		"0Y": {q: store.Queued{EnvelopeID: "0Y", After: "D"}},
+		"0Z": {q: store.Queued{EnvelopeID: "0Z"}},
+	}, deferrals: map[string]deferral{"D": {}}}
+	var got []string
+	for _, q := range w.suspectsToTry(nil) {
+		got = append(got, q.EnvelopeID)
+	}
+	if !slices.Equal(got, []string{"0Z", "P"}) {
+		t.Errorf("suspects to try = %v; want [0Z P], 0X behind the suspect P and 0Y behind the deferred D", got)
+	}
+}
