@@ -308,9 +308,6 @@ func printAgreement(w io.Writer, rec *registry.AgreementRecord, now time.Time, h
 	fmt.Fprintf(w, "%s version %d: %s\n", rec.ID, a.Version, a.Title)
 	fmt.Fprintf(w, "status:      %s\n", v.StatusAt(now))
 	printTerms(w, "", a)
-	for _, ap := range a.Approvals {
-		fmt.Fprintf(w, "approved:    %s by %s at %s\n", ap.Province, ap.Admin, ap.At.Format(time.RFC3339))
-	}
 	if len(v.SuspendedBy) > 0 {
 		fmt.Fprintf(w, "suspended by: %s\n", strings.Join(v.SuspendedBy, ", "))
 	}
@@ -318,9 +315,6 @@ func printAgreement(w io.Writer, rec *registry.AgreementRecord, now time.Time, h
 		pa := &p.Agreement
 		fmt.Fprintf(w, "pending:     version %d awaits approval (digest %.16s…): %s\n", pa.Version, p.Digest, pa.Title)
 		printTerms(w, "  ", pa)
-		for _, ap := range pa.Approvals {
-			fmt.Fprintf(w, "  approved:    %s by %s at %s\n", ap.Province, ap.Admin, ap.At.Format(time.RFC3339))
-		}
 	}
 	if history {
 		fmt.Fprintln(w, "\nhistory:")
@@ -332,7 +326,8 @@ func printAgreement(w io.Writer, rec *registry.AgreementRecord, now time.Time, h
 	}
 }
 
-// printTerms writes the terms of a version, each line after indent.
+// printTerms writes the terms of a version and its approvals so far, each
+// line after indent.
 func printTerms(w io.Writer, indent string, a *contracts.Agreement) {
 	fmt.Fprintf(w, "%sorigin:      %s %s\n%sdestination: %s %s\n", indent, a.Origin.Division, a.Origin.Name, indent, a.Destination.Division, a.Destination.Name)
 	fmt.Fprintf(w, "%svalid:       %s to %s\n", indent, a.ValidFrom, a.ValidUntil)
@@ -344,6 +339,9 @@ func printTerms(w io.Writer, indent string, a *contracts.Agreement) {
 	}
 	for _, q := range a.Quotas {
 		fmt.Fprintf(w, "%squota:       %s: at most %d %s\n", indent, q.RecordType, q.Max, quotaPeriod(q.Period))
+	}
+	for _, ap := range a.Approvals {
+		fmt.Fprintf(w, "%sapproved:    %s by %s at %s\n", indent, ap.Province, ap.Admin, ap.At.Format(time.RFC3339))
 	}
 }
 

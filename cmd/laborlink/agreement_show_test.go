@@ -33,8 +33,9 @@ func TestAgreementShowPrintsTheTermsApproveSigns(t *testing.T) {
 		Scope: []contracts.ScopeRule{{RecordType: contracts.RecordTransfer,
 			Purposes: []contracts.Purpose{contracts.PurposeEmploymentService},
 			Fields:   []string{"worker.name", "worker.id_number"}, Clear: []string{"worker.id_number"}}},
-		Quotas: []contracts.Quota{{RecordType: contracts.RecordTransfer, Period: contracts.QuotaMonth, Max: 5000}},
-		Status: contracts.AgreementApproved,
+		Quotas:    []contracts.Quota{{RecordType: contracts.RecordTransfer, Period: contracts.QuotaMonth, Max: 5000}},
+		Status:    contracts.AgreementApproved,
+		Approvals: []contracts.Approval{{Province: "44", Admin: "spiffe://p44.laborlink.test/admin/li", At: time.Date(2026, 1, 5, 1, 0, 0, 0, time.UTC)}},
 	}
 	v2 := v1
 	v2.Version, v2.Status, v2.Title = 2, contracts.AgreementProposed, "川粤协议（修订）"
@@ -54,6 +55,7 @@ func TestAgreementShowPrintsTheTermsApproveSigns(t *testing.T) {
 		"status:      active\n",
 		"clear:       transfer: worker.id_number\n",
 		"quota:       transfer: at most 5000 a month\n",
+		"\napproved:    44 by spiffe://p44.laborlink.test/admin/li at 2026-01-05T01:00:00Z\n",
 		"pending:     version 2 awaits approval (digest d2d2d2d2d2d2d2d2…): 川粤协议（修订）\n",
 		"  valid:       2026-01-01 to 2030-12-31\n",
 		"  scope:       transfer for [employment-service]: worker.name, worker.id_number\n",
