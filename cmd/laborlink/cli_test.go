@@ -221,14 +221,21 @@ func TestHelpListsNodeProvinceWhereTaken(t *testing.T) {
 			calls = append(calls, []string{group, s.name})
 		}
 	}
+	checked := map[bool]int{} // by whether the command takes --node-province
 	for _, args := range calls {
 		name := strings.Join(args, " ")
 		_, _, errOut := run(t, "", append(args, "-h")...)
 		if !strings.Contains(errOut, "\n  -node string") {
 			continue // reaches no node: policy test
 		}
+		checked[takes[name]]++
 		if got := strings.Contains(errOut, "\n  -node-province string"); got != takes[name] {
 			t.Errorf("laborlink %s -h lists --node-province: %v, want %v", name, got, takes[name])
 		}
+	}
+	// Help whose flag lines no longer read "  -node string" would skip
+	// every command above, and pass.
+	if checked[true] == 0 || checked[false] == 0 {
+		t.Errorf("checked %d commands that take --node-province and %d that do not; want some of each", checked[true], checked[false])
 	}
 }
