@@ -51,10 +51,8 @@ func (x *Exchange) Submit(ctx context.Context, caller pki.Identity, docs []json.
 	})
 	// A fault screen meets fails the submission before any record of it is
 	// decided: a denial stored and audited now would never be answered.
-	for _, err := range x.screen(ctx, results, drafts, now) {
-		if err != nil {
-			return nil, err
-		}
+	if err := x.screen(ctx, results, drafts, now); err != nil {
+		return nil, err
 	}
 	prepared := make([]*exported, len(docs))
 	faults := make([]error, len(docs))
@@ -260,10 +258,10 @@ func sameContent(a, b contracts.Record) (bool, error) {
 // every reference, one for the cases updates move (none without an update),
 // one for the states of the referrals sent from here that those cases
 // opened, and one for every counter, rather than so many per record. A draft it
-// answers, or whose agreements it cannot look up (errs, a fault of the
-// node), is set to nil.
-func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []*draft, now time.Time) []error {
-	errs := make([]error, len(drafts))
+// answers is set to nil. It returns the first fault of the node it meets
+// (cases or agreements it cannot read), which fails the submission whole,
+// without screening the records after it.
+func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []*draft, now time.Time) error {
 	x.answerDuplicates(results, drafts)
 	answerChanged(results, drafts)
 	cases, unreadable, casesErr := x.updatedCases(len(drafts), func(i int) contracts.Record {
@@ -303,8 +301,7 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 		}
 		if u, ok := d.rec.(*contracts.ReferralUpdate); ok {
 			if casesErr != nil {
-				errs[i], drafts[i] = &Error{Code: CodeUnavailable, Message: "read the referral cases", Err: casesErr}, nil
-				continue
+				return &Error{Code: CodeUnavailable, Message: "read the referral cases", Err: casesErr}
 			}
 			if err := unreadable[i]; err != nil {
 				x.refuseUnreadable(&results[i], i, err)
@@ -336,8 +333,7 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 		h := d.rec.Head()
 		agreements, err := x.d.Agreements.Agreements(ctx, h.From, h.To, h.AgreementID)
 		if err != nil {
-			errs[i], drafts[i] = &Error{Code: CodeUnavailable, Message: "look up agreements", Err: err}, nil
-			continue
+			return &Error{Code: CodeUnavailable, Message: "look up agreements", Err: err}
 		}
 		d.agreements, d.quotas = agreements, quotas(agreements, d.rec.Type(), now)
 	}
@@ -353,7 +349,7 @@ func (x *Exchange) screen(ctx context.Context, results []SubmitResult, drafts []
 			d.quotas, qs = qs[:len(d.quotas)], qs[len(d.quotas):]
 		}
 	}
-	return errs
+	return nil
 }
 
 // refuseUnreadable answers the update or referral at index i of a
