@@ -382,8 +382,8 @@ func markFollowers(ins []inbound) {
 			seen[key] = &updates{first: id}
 			continue
 		}
-		ins[i].follows = u.more || id != u.first
 		u.more = u.more || id != u.first
+		ins[i].follows = u.more
 	}
 }
 
