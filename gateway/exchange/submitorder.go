@@ -95,7 +95,7 @@ func (e *earlierRefusedError) Error() string { return earlierRefused(e.index)[0]
 func following(ch *store.CaseChange, j int, prev string) *store.CaseChange {
 	apply := ch.Apply
 	return &store.CaseChange{Key: ch.Key, Apply: func(c *store.Case) (*store.Case, error) {
-		if c != nil && !slices.ContainsFunc(c.Updates, func(u store.CaseUpdate) bool { return prev != "" && u.EnvelopeID == prev }) {
+		if c != nil && (prev == "" || !slices.ContainsFunc(c.Updates, func(u store.CaseUpdate) bool { return u.EnvelopeID == prev })) {
 			return nil, &earlierRefusedError{index: j}
 		}
 		return apply(c)
