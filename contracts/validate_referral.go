@@ -58,8 +58,8 @@ func (c *checker) referralSides(r *Referral) {
 		work, home, r.From, r.To)
 }
 
-// known reports whether s is one of the case states.
-func (s CaseStatus) known() bool {
+// Known reports whether s is one of the case states.
+func (s CaseStatus) Known() bool {
 	switch s {
 	case CaseReferred, CaseAccepted, CaseInvestigating, CaseResolved, CaseClosed, CaseRejected:
 		return true
@@ -73,14 +73,14 @@ func (s CaseStatus) known() bool {
 // to its own referral: where it goes next travels as updates.
 func (c *checker) referralStatus(s CaseStatus) {
 	c.caseStatus("status", s)
-	if s != CaseReferred && s.known() {
+	if s != CaseReferred && s.Known() {
 		c.addf("status", "a referral opens its case: want %q, not %q (later statuses are sent as referral updates)", CaseReferred, s)
 	}
 }
 
 func (c *checker) caseStatus(path string, s CaseStatus) {
 	switch {
-	case s.known():
+	case s.Known():
 	case s == "":
 		c.add(path, "is required")
 	default:

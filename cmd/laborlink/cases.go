@@ -25,10 +25,7 @@ func runCases(ctx context.Context, m *Main, args []string) error {
 	if _, err := positional(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
-	switch contracts.CaseStatus(*status) {
-	case "", contracts.CaseReferred, contracts.CaseAccepted, contracts.CaseInvestigating,
-		contracts.CaseResolved, contracts.CaseClosed, contracts.CaseRejected:
-	default:
+	if s := contracts.CaseStatus(*status); s != "" && !s.Known() {
 		return usageErrorf("--status %q: want referred, accepted, investigating, resolved, closed or rejected", *status)
 	}
 	cl, ctx, cancel, err := c.dialAPI(ctx)

@@ -485,10 +485,7 @@ func decodePolicyEval(_ context.Context, r *http.Request) (any, error) {
 func decodeReferrals(_ context.Context, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	req := ReferralsRequest{Status: q.Get("status")}
-	switch contracts.CaseStatus(req.Status) {
-	case "", contracts.CaseReferred, contracts.CaseAccepted, contracts.CaseInvestigating,
-		contracts.CaseResolved, contracts.CaseClosed, contracts.CaseRejected:
-	default:
+	if s := contracts.CaseStatus(req.Status); s != "" && !s.Known() {
 		return nil, badRequest("status must be referred, accepted, investigating, resolved, closed or rejected, got %q", req.Status)
 	}
 	switch q.Get("overdue") {
