@@ -58,11 +58,10 @@ func readPrunePos(tx *bolt.Tx) prunePos {
 }
 
 func (p prunePos) write(tx *bolt.Tx) error {
-	for name, v := range map[string]uint64{
-		prunedCounter: p.through, prunedTimeCounter: timeCounter(p.latest),
-		prunedAheadCounter: p.ahead, prunedAheadTimeCounter: timeCounter(p.aheadAt),
-	} {
-		if err := putCounter(tx, name, v); err != nil {
+	names := [...]string{prunedCounter, prunedTimeCounter, prunedAheadCounter, prunedAheadTimeCounter}
+	values := [...]uint64{p.through, timeCounter(p.latest), p.ahead, timeCounter(p.aheadAt)}
+	for i, name := range names {
+		if err := putCounter(tx, name, values[i]); err != nil {
 			return err
 		}
 	}
